@@ -1,0 +1,42 @@
+// The application: the shell in src/ (config, database, jobs, auth, accounts, audit, health) and the
+// domains on top of it. Domain dependencies point one way: billing -> metering -> tiers -> src.
+import { type DynamicModule, Module, type Type } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { AccountsModule } from './accounts/accounts.module.js';
+import { AuditModule } from './audit/audit.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import type { AppConfig } from './config/config.js';
+import type { Clock } from './clock/clock.js';
+import { CoreModule } from './core.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { HttpExceptionFilter } from './http/http-exception.filter.js';
+import { JobsModule, type ProcessRole } from './jobs/jobs.module.js';
+
+export interface AppOptions {
+  config: AppConfig;
+  clock: Clock;
+  role: ProcessRole;
+  /** Extra modules, for tests that need a job or a route of their own. */
+  extraModules?: (Type | DynamicModule)[];
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(options: AppOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.forRoot(options.config, options.clock, options.role),
+        DatabaseModule,
+        JobsModule,
+        AuditModule,
+        AccountsModule,
+        AuthModule,
+        HealthModule,
+        ...(options.extraModules ?? []),
+      ],
+      providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
+    };
+  }
+}

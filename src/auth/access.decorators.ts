@@ -1,0 +1,22 @@
+// How a route says who may call it. Every /v1 route names its roles; the guard denies a route that
+// names none. A route with an `:account` path parameter is scoped to that account automatically.
+import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { Principal, Role } from './principal.js';
+
+export const ALLOW_ROLES = 'tokenmeter:allow-roles';
+export const PUBLIC_ROUTE = 'tokenmeter:public';
+
+export const Allow = (...roles: Role[]) => SetMetadata(ALLOW_ROLES, roles);
+/** No key needed: health, metrics, docs, signed webhooks. */
+export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
+
+export interface AuthenticatedRequest extends FastifyRequest {
+  principal?: Principal;
+}
+
+export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
+  const principal = ctx.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+  if (!principal) throw new Error('CurrentPrincipal used on a public route');
+  return principal;
+});

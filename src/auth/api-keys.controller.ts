@@ -1,0 +1,44 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Allow, CurrentPrincipal } from './access.decorators.js';
+import { createApiKeySchema, type CreateApiKeyBody } from './api-keys.schemas.js';
+import { ApiKeysService, type ApiKeyView } from './api-keys.service.js';
+import type { Principal } from './principal.js';
+import { ApiJsonBody, SchemaPipe, SlugPipe } from '../http/validation.js';
+import { RequestError } from '../http/domain-error.js';
+
+@ApiTags('api-keys')
+@ApiBearerAuth()
+@Controller('v1/api-keys')
+export class ApiKeysController {
+  constructor(private readonly keys: ApiKeysService) {}
+
+  @Post()
+  @Allow('admin', 'member')
+  @ApiOperation({ summary: 'Issue a key; the answer holds the secret, once' })
+  @ApiJsonBody(createApiKeySchema)
+  create(
+    @CurrentPrincipal() p: Principal,
+    @Body(new SchemaPipe(createApiKeySchema)) body: CreateApiKeyBody,
+  ): Promise<ApiKeyView & { secret: string }> {
+    return this.keys.create(p, body);
+  }
+
+  @Get()
+  @Allow('admin')
+  async list(@Query('account') account?: string): Promise<{ data: ApiKeyView[] }> {
+    if (account !== undefined) new SlugPipe('account').transform(account);
+    return { data: await this.keys.list(account ?? null) };
+  }
+
+  @Delete(':id')
+  @Allow('admin', 'member')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke a key: it stops working at once' })
+  revoke(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<ApiKeyView> {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) {
+      throw new RequestError('invalid_id', 'Path parameter "id" is not a key id.', { field: 'id' });
+    }
+    return this.keys.revoke(p, id);
+  }
+}

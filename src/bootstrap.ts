@@ -1,0 +1,67 @@
+// Builds the HTTP application (used by main.ts and by the tests): Fastify with pino logs and request
+// ids, the error format, metrics hooks, OpenAPI at /docs and /docs-json, graceful shutdown.
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppModule, type AppOptions } from './app.module.js';
+import { Metrics } from './health/metrics.js';
+import { errorResponse } from './http/http-exception.filter.js';
+import { createPino, PinoNestLogger } from './logging.js';
+
+/** The largest request body accepted (a full event batch fits with room to spare). */
+export const BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+
+export async function createApp(options: AppOptions): Promise<NestFastifyApplication> {
+  const pino = createPino(options.config.logLevel);
+  const adapter = new FastifyAdapter({
+    loggerInstance: pino,
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
+    logger: new PinoNestLogger(pino.child({ component: 'nest' })),
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(Metrics);
+
+  fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    if (reply.statusCode >= 500) metrics.httpErrors.inc({ route });
+  });
+  // Errors raised by Fastify before a route runs (bad JSON, body too large) get the same shape.
+  fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const { status, body } = errorResponse(error, String(request.id), { error: (o: unknown, m?: string) => request.log.error(o, m) });
+    void reply.status(status).send(body);
+  });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('tokenmeter')
+      .setDescription('Token metering and billing for AI agent work. JSON fields are snake_case; ids are slugs.')
+      .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'tm_<env>_<id>_<secret>' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+
+  app.enableShutdownHooks();
+  await app.init();
+  return app;
+}

@@ -1,0 +1,123 @@
+// The one place that reads the environment: every setting is parsed and validated here, once, at start.
+// A bad value stops the start with a ConfigError that names the variable.
+import { isAbsolute, resolve } from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  /** null: the embedded PGlite store under dataDir. */
+  databaseUrl: string | null;
+  /** null: jobs run in-process on the database. */
+  redisUrl: string | null;
+  dataDir: string;
+  adminKey: string | null;
+  /** The `<env>` part of issued keys: `tm_<env>_<id>_<secret>`. */
+  keyEnvironment: string;
+  logLevel: LogLevel;
+  /** Whether the API process also consumes jobs (always true without Redis). */
+  apiRunsJobs: boolean;
+  shutdownTimeoutMs: number;
+  /** Redis key prefix of the job queue; `{...}` hash-tags it for Redis Cluster. */
+  queuePrefix: string;
+  stripe: { secretKey: string | null; webhookSecret: string | null; apiBase: string | null };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function optional(env: Env, name: string): string | null {
+  const value = env[name];
+  if (value === undefined) return null;
+  const trimmed = value.trim();
+  return trimmed === '' ? null : trimmed;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === null) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name);
+  if (raw === null) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | null {
+  const raw = optional(env, name);
+  if (raw === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be a URL (${protocols.join(', ')})`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+  }
+  return raw;
+}
+
+function queuePrefix(env: Env): string {
+  const value = optional(env, 'TOKENMETER_QUEUE_PREFIX') ?? '{tokenmeter}';
+  if (!/^[A-Za-z0-9_{}.-]{1,64}$/.test(value) || value.includes(':')) {
+    throw new ConfigError('TOKENMETER_QUEUE_PREFIX', 'must be 1 to 64 letters, digits, _ . - { } (no colon)');
+  }
+  return value;
+}
+
+export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
+  const adminKey = optional(env, 'TOKENMETER_ADMIN_KEY');
+  if (adminKey !== null && (adminKey.length < 24 || adminKey.length > 255 || /\s/.test(adminKey))) {
+    throw new ConfigError('TOKENMETER_ADMIN_KEY', 'must be 24 to 255 characters with no spaces');
+  }
+  const keyEnvironment = optional(env, 'TOKENMETER_KEY_ENV') ?? 'live';
+  if (!/^[a-z0-9]{1,16}$/.test(keyEnvironment)) {
+    throw new ConfigError('TOKENMETER_KEY_ENV', 'must be 1 to 16 lowercase letters or digits');
+  }
+  const logLevel = (optional(env, 'LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const dataDir = optional(env, 'TOKENMETER_DATA_DIR') ?? './.tokenmeter';
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: optional(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl,
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
+    adminKey,
+    keyEnvironment,
+    logLevel,
+    apiRunsJobs: redisUrl === null ? true : boolean(env, 'TOKENMETER_API_RUNS_JOBS', true),
+    shutdownTimeoutMs: integer(env, 'TOKENMETER_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    queuePrefix: queuePrefix(env),
+    stripe: {
+      secretKey: optional(env, 'STRIPE_SECRET_KEY'),
+      webhookSecret: optional(env, 'STRIPE_WEBHOOK_SECRET'),
+      apiBase: url(env, 'STRIPE_API_BASE', ['http:', 'https:']),
+    },
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,27 @@
+// Services open transactions through this, so they never hold the data source itself; repositories take
+// the transaction's manager and do the SQL.
+import { Injectable } from '@nestjs/common';
+import { DataSource, QueryFailedError } from 'typeorm';
+import type { Tx } from './data-source.js';
+
+@Injectable()
+export class TransactionRunner {
+  constructor(private readonly dataSource: DataSource) {}
+
+  run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+}
+
+/** The SQLSTATE of a failed query, when the failure came from PostgreSQL. */
+export function sqlState(error: unknown): string | null {
+  if (error instanceof QueryFailedError) {
+    const code = (error.driverError as { code?: unknown } | undefined)?.code;
+    return typeof code === 'string' ? code : null;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : null;
+}
+
+export const UNIQUE_VIOLATION = '23505';
+export const FOREIGN_KEY_VIOLATION = '23503';

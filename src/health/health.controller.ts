@@ -1,0 +1,63 @@
+// Liveness, readiness (database and, when configured, Redis) and Prometheus metrics; no key needed.
+import { Controller, Get, Header, HttpException, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { DataSource } from 'typeorm';
+import { Public } from '../auth/access.decorators.js';
+import { JobsService } from '../jobs/jobs.service.js';
+import { Metrics } from './metrics.js';
+
+interface Check {
+  status: 'ok' | 'down';
+  error?: string;
+}
+
+async function check(probe: () => Promise<unknown>): Promise<Check> {
+  try {
+    await Promise.race([
+      probe(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 2s')), 2000).unref()),
+    ]);
+    return { status: 'ok' };
+  } catch (error) {
+    return { status: 'down', error: error instanceof Error ? error.message : 'unreachable' };
+  }
+}
+
+@ApiTags('operations')
+@Controller()
+@Public()
+export class HealthController {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly jobs: JobsService,
+    private readonly metrics: Metrics,
+  ) {}
+
+  @Get('health/live')
+  @ApiOperation({ summary: 'The process is up' })
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('health/ready')
+  @ApiOperation({ summary: 'The database (and Redis, when configured) answer' })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<Record<string, unknown>> {
+    const checks: Record<string, Check> = { database: await check(() => this.dataSource.query('SELECT 1')) };
+    if (this.jobs.backendKind === 'redis') checks.redis = await check(() => this.jobs.ping());
+    const ok = Object.values(checks).every((c) => c.status === 'ok');
+    if (!ok) void reply.status(503);
+    return { status: ok ? 'ok' : 'unavailable', checks };
+  }
+
+  @Get('metrics')
+  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  @ApiOperation({ summary: 'Prometheus metrics' })
+  async metricsText(): Promise<string> {
+    try {
+      return await this.metrics.registry.metrics();
+    } catch {
+      throw new HttpException('metrics unavailable', 503);
+    }
+  }
+}

@@ -1,0 +1,39 @@
+// The base of every domain's error type. A domain names its codes and says which kind of failure each
+// is; only the HTTP exception filter turns a kind into a status, so domains never speak HTTP.
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'too_large'
+  | 'unavailable';
+
+export interface ErrorDetails {
+  /** The offending field, as a path into the request body: `events[3].usage.input`. */
+  field?: string;
+  /** For batch input, the index of the bad item. */
+  index?: number;
+  [extra: string]: unknown;
+}
+
+export abstract class DomainError extends Error {
+  abstract readonly kind: ErrorKind;
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetails = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad request input found before any domain logic ran (schema, NUL bytes, bad paths). */
+export class RequestError extends DomainError {
+  readonly kind: ErrorKind;
+  constructor(code: string, message: string, details: ErrorDetails = {}, kind: ErrorKind = 'invalid') {
+    super(code, message, details);
+    this.kind = kind;
+  }
+}

@@ -1,0 +1,106 @@
+// The one place errors become HTTP: a domain error's kind picks the status, its code and sentence go to
+// the caller; anything unexpected is a 500 that names only the request id, never internals.
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type ErrorDetails, type ErrorKind } from './domain-error.js';
+
+export const STATUS_BY_KIND: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unavailable: 503,
+};
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string; request_id: string } & ErrorDetails;
+}
+
+/** Fastify's own errors (body parsing, limits) carry a code we translate to ours. */
+function fromFastify(error: { code?: string; statusCode?: number; message?: string }): {
+  status: number;
+  code: string;
+  message: string;
+} | null {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'malformed_json', message: 'The request body is not valid JSON.' };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'payload_too_large', message: 'The request body is larger than allowed.' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'unsupported_media_type', message: 'Send the body as application/json.' };
+    default:
+      break;
+  }
+  if (error instanceof SyntaxError) {
+    return { status: 400, code: 'malformed_json', message: 'The request body is not valid JSON.' };
+  }
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return {
+      status: error.statusCode,
+      code: CODE_BY_STATUS[error.statusCode] ?? 'bad_request',
+      message: error.message ?? 'Bad request.',
+    };
+  }
+  return null;
+}
+
+export function errorResponse(
+  exception: unknown,
+  requestId: string,
+  logger: Pick<Logger, 'error'>,
+): { status: number; body: ErrorBody } {
+  if (exception instanceof DomainError) {
+    return {
+      status: STATUS_BY_KIND[exception.kind],
+      body: { error: { code: exception.code, message: exception.message, ...exception.details, request_id: requestId } },
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    if (status < 500) {
+      const code = status === 404 ? 'route_not_found' : (CODE_BY_STATUS[status] ?? 'bad_request');
+      return { status, body: { error: { code, message: exception.message, request_id: requestId } } };
+    }
+  }
+  const translated = exception !== null && typeof exception === 'object' ? fromFastify(exception) : null;
+  if (translated) {
+    return {
+      status: translated.status,
+      body: { error: { code: translated.code, message: translated.message, request_id: requestId } },
+    };
+  }
+  logger.error({ err: exception, request_id: requestId }, 'unhandled error');
+  return {
+    status: 500,
+    body: { error: { code: 'internal', message: 'Something went wrong on our side.', request_id: requestId } },
+  };
+}
+
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('http');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const { status, body } = errorResponse(exception, String(request.id), this.logger);
+    void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+  }
+}

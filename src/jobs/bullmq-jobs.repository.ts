@@ -1,0 +1,73 @@
+// The Redis job backend: one BullMQ queue whose job names route to handlers. Completed jobs with a
+// deterministic id are kept (not removed), so a repeat of the same id is refused by BullMQ itself.
+import { Logger } from '@nestjs/common';
+import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import type { Clock } from '../clock/clock.js';
+import { jobIdPart, type EnqueueOptions, type JobBackend, type JobDispatch } from './jobs.js';
+
+const DAY_S = 86_400;
+
+export interface BullJobsOptions {
+  url: string;
+  /** Key prefix, so tests and deployments sharing a Redis do not meet. Hash-tag it for Redis Cluster. */
+  prefix?: string;
+  queueName?: string;
+  concurrency?: number;
+}
+
+export class BullJobsRepository implements JobBackend {
+  readonly kind = 'redis' as const;
+  private readonly logger = new Logger('jobs');
+  private readonly connection: ConnectionOptions;
+  private readonly queue: Queue;
+  private worker: Worker | null = null;
+  private readonly queueName: string;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly options: BullJobsOptions,
+    private readonly clock: Clock,
+  ) {
+    this.connection = { url: options.url, maxRetriesPerRequest: null };
+    this.queueName = options.queueName ?? 'jobs';
+    this.prefix = options.prefix ?? '{tokenmeter}';
+    this.queue = new Queue(this.queueName, { connection: this.connection, prefix: this.prefix });
+    this.queue.on('error', (error) => this.logger.error({ err: error }, 'queue error'));
+  }
+
+  async enqueue(name: string, payload: object, maxAttempts: number, options: EnqueueOptions): Promise<void> {
+    const delay = options.runAt ? Math.max(0, options.runAt.getTime() - this.clock.now().getTime()) : 0;
+    await this.queue.add(name, payload, {
+      jobId: options.jobId === undefined ? undefined : jobIdPart(options.jobId),
+      delay,
+      attempts: maxAttempts,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: options.jobId === undefined ? { age: DAY_S, count: 10_000 } : false,
+      removeOnFail: { age: 30 * DAY_S },
+    });
+  }
+
+  async start(dispatch: JobDispatch): Promise<void> {
+    this.worker = new Worker(this.queueName, async (job) => dispatch(job.name, job.data), {
+      connection: this.connection,
+      prefix: this.prefix,
+      concurrency: this.options.concurrency ?? 4,
+    });
+    this.worker.on('error', (error) => this.logger.error({ err: error }, 'worker error'));
+    this.worker.on('failed', (job, error) =>
+      this.logger.warn({ job: job?.name, id: job?.id, attempt: job?.attemptsMade, err: error.message }, 'job failed'),
+    );
+    await this.worker.waitUntilReady();
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+  }
+
+  async ping(): Promise<void> {
+    await this.queue.waitUntilReady();
+    // A cheap round trip through the queue's own connection.
+    await this.queue.getJobCounts('waiting');
+  }
+}
