@@ -1,19 +1,33 @@
+// Drops what this run created on the shared servers: its databases and its queue keys.
 export default async function globalTeardown(): Promise<void> {
-  const url = process.env.DATABASE_URL;
   const run = process.env.TOKENMETER_TEST_RUN;
-  if (!url || !run) return;
-  const pg = await import('pg');
-  const client = new pg.default.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname LIKE $1`,
-      [`${run}%`],
-    );
-    for (const { datname } of rows) {
-      await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  if (!run) return;
+  if (process.env.DATABASE_URL) {
+    const pg = await import('pg');
+    const client = new pg.default.Client({ connectionString: process.env.DATABASE_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [
+        `${run}%`,
+      ]);
+      for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    } finally {
+      await client.end();
     }
-  } finally {
-    await client.end();
+  }
+  if (process.env.REDIS_URL) {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `{${run}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
   }
 }

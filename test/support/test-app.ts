@@ -1,0 +1,168 @@
+// Medium and end-to-end tests run the real app against a real store: a fresh database on DATABASE_URL
+// (and a fresh queue prefix on REDIS_URL) when set, an in-memory embedded store otherwise.
+import { randomBytes } from 'node:crypto';
+import type { DynamicModule, Type } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import pg from 'pg';
+import { createApp } from '../../src/bootstrap.js';
+import { loadConfig, type AppConfig } from '../../src/config/config.js';
+import { ManualClock, type Clock } from '../../src/clock/clock.js';
+
+let counter = 0;
+
+export function testRunId(): string {
+  return process.env.TOKENMETER_TEST_RUN ?? `tmt_${process.pid}`;
+}
+
+/** A new empty database on the configured server, dropped by the global teardown. */
+export async function createTestDatabase(): Promise<string> {
+  const base = process.env.DATABASE_URL!;
+  const name = `${testRunId()}_${process.pid}_${++counter}_${randomBytes(2).toString('hex')}`.toLowerCase();
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export interface TestAppOptions {
+  clock?: Clock;
+  env?: Record<string, string>;
+  extraModules?: (Type | DynamicModule)[];
+  /** Use this database instead of a new one (to restart an app on the same data). */
+  databaseUrl?: string | null;
+  dataDir?: string;
+}
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Record<string, unknown>;
+  text: string;
+}
+
+export class TestApp {
+  constructor(
+    readonly app: NestFastifyApplication,
+    readonly config: AppConfig,
+    readonly adminKey: string,
+  ) {}
+
+  async request<T = any>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    options: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  ): Promise<Reply<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    const key = options.key === undefined ? this.adminKey : options.key;
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    let payload: string | undefined;
+    if (options.rawBody !== undefined) {
+      payload = options.rawBody;
+      headers['content-type'] ??= 'application/json';
+    } else if (options.body !== undefined) {
+      payload = JSON.stringify(options.body);
+      headers['content-type'] = 'application/json';
+    }
+    const res = await this.app.inject({ method, url, headers, payload });
+    let body: unknown = res.body;
+    if (String(res.headers['content-type'] ?? '').includes('application/json') && res.body !== '') body = res.json();
+    return { status: res.statusCode, body: body as T, headers: res.headers as Record<string, unknown>, text: res.body };
+  }
+
+  get<T = any>(url: string, key?: string | null) {
+    return this.request<T>('GET', url, { key });
+  }
+  post<T = any>(url: string, body: unknown, key?: string | null) {
+    return this.request<T>('POST', url, { body, key });
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const adminKey = `test-admin-${randomBytes(16).toString('hex')}`;
+  const usePostgres = options.databaseUrl !== null && (options.databaseUrl !== undefined || !!process.env.DATABASE_URL);
+  const databaseUrl = usePostgres ? (options.databaseUrl ?? (await createTestDatabase())) : null;
+  const env: Record<string, string | undefined> = {
+    LOG_LEVEL: 'silent',
+    TOKENMETER_ADMIN_KEY: adminKey,
+    TOKENMETER_DATA_DIR: options.dataDir ?? 'memory://',
+    DATABASE_URL: databaseUrl ?? undefined,
+    REDIS_URL: process.env.REDIS_URL,
+    TOKENMETER_QUEUE_PREFIX: `{${testRunId()}_${process.pid}_${++counter}}`,
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  // memory:// is not a path; keep it verbatim for the embedded store.
+  if (env.TOKENMETER_DATA_DIR === 'memory://') config.dataDir = 'memory://';
+  const app = await createApp({
+    config,
+    clock: options.clock ?? new ManualClock('2026-03-15T12:00:00.000Z'),
+    role: 'api',
+    extraModules: options.extraModules,
+  });
+  return new TestApp(app, config, adminKey);
+}
+
+/** Small factories over the public API, so tests read as what a user does. */
+export async function newAccount(t: TestApp, overrides: Record<string, unknown> = {}): Promise<{ id: string }> {
+  const id = `acct-${randomBytes(4).toString('hex')}`;
+  const res = await t.post('/v1/accounts', { id, name: `Account ${id}`, currency: 'EUR', ...overrides });
+  if (res.status !== 201) throw new Error(`newAccount: ${res.status} ${res.text}`);
+  return res.body as { id: string };
+}
+
+export async function newUnit(t: TestApp, account: string, overrides: Record<string, unknown> = {}) {
+  const id = `unit-${randomBytes(3).toString('hex')}`;
+  const res = await t.post(`/v1/accounts/${account}/units`, { id, name: id, kind: 'team', ...overrides });
+  if (res.status !== 201) throw new Error(`newUnit: ${res.status} ${res.text}`);
+  return res.body as { id: string };
+}
+
+export async function newPerson(t: TestApp, account: string, unitId: string, overrides: Record<string, unknown> = {}) {
+  const id = `person-${randomBytes(3).toString('hex')}`;
+  const res = await t.post(`/v1/accounts/${account}/people`, { id, name: id, unit_id: unitId, ...overrides });
+  if (res.status !== 201) throw new Error(`newPerson: ${res.status} ${res.text}`);
+  return res.body as { id: string; unit_id: string };
+}
+
+export async function newAgent(t: TestApp, account: string, ownerId: string) {
+  const id = `agent-${randomBytes(3).toString('hex')}`;
+  const res = await t.post(`/v1/accounts/${account}/agents`, { id, name: id, owner_person_id: ownerId });
+  if (res.status !== 201) throw new Error(`newAgent: ${res.status} ${res.text}`);
+  return res.body as { id: string };
+}
+
+export async function newKey(
+  t: TestApp,
+  body: { role: string; account?: string; person_id?: string; agent_id?: string },
+  issuer?: string,
+): Promise<{ id: string; secret: string }> {
+  const res = await t.post('/v1/api-keys', { name: `${body.role} key`, ...body }, issuer);
+  if (res.status !== 201) throw new Error(`newKey: ${res.status} ${res.text}`);
+  return res.body as { id: string; secret: string };
+}
+
+/** An account with a unit, a person, their agent and a key of every role. */
+export async function newOrg(t: TestApp) {
+  const account = await newAccount(t);
+  const unit = await newUnit(t, account.id);
+  const person = await newPerson(t, account.id, unit.id);
+  const agent = await newAgent(t, account.id, person.id);
+  const keys = {
+    admin: t.adminKey,
+    sales: (await newKey(t, { role: 'sales' })).secret,
+    finance: (await newKey(t, { role: 'finance', account: account.id })).secret,
+    member: (await newKey(t, { role: 'member', account: account.id, person_id: person.id })).secret,
+    agent: (await newKey(t, { role: 'agent', account: account.id, agent_id: agent.id })).secret,
+  };
+  return { account: account.id, unit: unit.id, person: person.id, agent: agent.id, keys };
+}

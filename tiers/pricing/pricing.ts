@@ -1,0 +1,419 @@
+// Owns the price of one metered request: price-book types and validation, choosing the book version in
+// force at an instant, resolving per-kind rates (model override, tier, long context) and exact costs.
+import { Dec, formatExact, parseDecimal, sumDecimals } from './decimal.js';
+import { parseInstant } from './instant.js';
+import { PricingInputError } from './pricing-input-error.js';
+
+export const TIERS = ['base', 'specialized', 'premier'] as const;
+export type Tier = (typeof TIERS)[number];
+
+export const TOKEN_KINDS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
+export type TokenKind = (typeof TOKEN_KINDS)[number];
+
+/**
+ * Token counts after provider normalisation. Input parts do not overlap; `reasoning` is a part of
+ * `output` (so reasoning <= output), never added to it.
+ */
+export type CanonicalUsage = Readonly<Record<TokenKind, number>>;
+
+/**
+ * Prices per 1,000,000 tokens as decimal strings (at most 12 dp). Defaults when a kind is not set at
+ * any level (see resolveRates): reasoning = the resolved output price; cached_input and cache_write =
+ * the resolved input price. Defaulting cache kinds to full input price means a missing cache rate can
+ * never make a cached call cheaper than the book says; discounts must be written down to apply.
+ */
+export interface TokenRates {
+  readonly input: string;
+  readonly output: string;
+  readonly cached_input?: string;
+  readonly cache_write?: string;
+  readonly reasoning?: string;
+}
+export type RateOverrides = Partial<TokenRates>;
+
+export interface LongContextRates {
+  /** A request whose input + cached_input + cache_write is strictly greater than this is "long". */
+  readonly threshold_tokens: number;
+  readonly tiers?: Readonly<Partial<Record<Tier, RateOverrides>>>;
+  readonly models?: Readonly<Record<string, RateOverrides>>;
+}
+
+export interface PriceBookVersion {
+  /** Positive integer; breaks ties between versions with the same effective_from. */
+  readonly version: number;
+  /** RFC 3339 instant from which this version prices events (events are priced by their timestamp). */
+  readonly effective_from: string;
+  readonly currency?: string;
+  readonly tiers: Readonly<Record<Tier, TokenRates>>;
+  readonly models: Readonly<Record<string, RateOverrides>>;
+  readonly long_context?: LongContextRates;
+}
+
+export interface PricedModel {
+  readonly id: string;
+  readonly tier: Tier;
+}
+
+export type RateSet = 'standard' | 'long_context';
+
+export interface PricedUsage {
+  readonly model_id: string;
+  readonly tier: Tier;
+  readonly price_book_version: number;
+  readonly rates_used: RateSet;
+  /** Per-million rates applied, kept so an audit can recompute the cost without the book. */
+  readonly rates: Readonly<Record<TokenKind, string>>;
+  /** Exact, never rounded, at least 12 dp. `output` covers output minus reasoning only. */
+  readonly cost_by_kind: Readonly<Record<TokenKind, string>>;
+  readonly total: string;
+}
+
+export interface BatchItem {
+  readonly usage: CanonicalUsage;
+  readonly model: PricedModel;
+}
+
+export interface PricedBatch {
+  readonly results: readonly PricedUsage[];
+  readonly total: string;
+  readonly total_by_tier: Readonly<Record<Tier, string>>;
+}
+
+const PER_MILLION = new Dec(1_000_000);
+
+export function isTier(value: unknown): value is Tier {
+  return typeof value === 'string' && (TIERS as readonly string[]).includes(value);
+}
+
+function key(parent: string, name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? `${parent}.${name}` : `${parent}[${JSON.stringify(name)}]`;
+}
+
+function ownValue<T>(record: Readonly<Record<string, T>> | undefined, name: string): T | undefined {
+  // Object.hasOwn: a model called "constructor" or "__proto__" must not find Object.prototype members.
+  return record !== undefined && Object.hasOwn(record, name) ? record[name] : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Usage
+
+export function validateUsage(raw: unknown, field = 'usage'): CanonicalUsage {
+  const obj = asObject(raw, field);
+  rejectUnknownKeys(obj, TOKEN_KINDS, field);
+  const out = {} as Record<TokenKind, number>;
+  for (const kind of TOKEN_KINDS) {
+    const v = obj[kind] ?? 0;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      throw new PricingInputError('INVALID_USAGE', key(field, kind), `${key(field, kind)} must be a non-negative integer`);
+    }
+    out[kind] = v;
+  }
+  if (out.reasoning > out.output) {
+    throw new PricingInputError(
+      'INVALID_USAGE',
+      key(field, 'reasoning'),
+      `${key(field, 'reasoning')} is part of output and cannot exceed it`,
+    );
+  }
+  return out;
+}
+
+export function totalInputTokens(usage: CanonicalUsage): number {
+  return usage.input + usage.cached_input + usage.cache_write;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rates
+
+/**
+ * Long-context rates apply when the book has them for this model or its tier and the request's total
+ * input exceeds the threshold; a request over the threshold with no long-context rates for its model or
+ * tier stays on standard rates rather than failing.
+ */
+export function selectRateSet(usage: CanonicalUsage, model: PricedModel, book: PriceBookVersion): RateSet {
+  const lc = book.long_context;
+  if (lc === undefined || totalInputTokens(usage) <= lc.threshold_tokens) return 'standard';
+  const hasRates = ownValue(lc.models, model.id) !== undefined || ownValue(lc.tiers, model.tier) !== undefined;
+  return hasRates ? 'long_context' : 'standard';
+}
+
+interface RateLayer {
+  readonly rates: RateOverrides | undefined;
+  readonly field: string;
+}
+
+/**
+ * Per kind, the most specific explicit price wins, in this order:
+ *   long context: long_context.models[id] > long_context.tiers[tier] > models[id] > tiers[tier]
+ *   standard:     models[id] > tiers[tier]
+ * Long context sits above the standard model override because the brief prices the whole request at
+ * long-context rates; kinds the long-context set leaves out fall back to standard resolution.
+ * Only then do defaults fill gaps: reasoning <- output, cached_input and cache_write <- input, each read
+ * from the already-resolved price (so a model that overrides only `input` also moves its cache default).
+ */
+export function resolveRates(
+  model: PricedModel,
+  book: PriceBookVersion,
+  rateSet: RateSet = 'standard',
+): Record<TokenKind, Dec> {
+  if (!isTier(model.tier)) {
+    throw new PricingInputError('UNKNOWN_TIER', 'model.tier', `model.tier must be one of ${TIERS.join(', ')}`);
+  }
+  const tierRates = ownValue(book.tiers, model.tier);
+  if (tierRates === undefined) {
+    throw new PricingInputError('MISSING_FIELD', key('tiers', model.tier), `price book has no rates for tier ${model.tier}`);
+  }
+  const layers: RateLayer[] = [];
+  if (rateSet === 'long_context' && book.long_context !== undefined) {
+    layers.push(
+      { rates: ownValue(book.long_context.models, model.id), field: key('long_context.models', model.id) },
+      { rates: ownValue(book.long_context.tiers, model.tier), field: key('long_context.tiers', model.tier) },
+    );
+  }
+  layers.push(
+    { rates: ownValue(book.models, model.id), field: key('models', model.id) },
+    { rates: tierRates, field: key('tiers', model.tier) },
+  );
+  const explicit = (kind: TokenKind): Dec | undefined => {
+    for (const layer of layers) {
+      const raw = layer.rates?.[kind];
+      if (raw !== undefined) return parseDecimal(raw, key(layer.field, kind));
+    }
+    return undefined;
+  };
+  const input = explicit('input');
+  const output = explicit('output');
+  if (input === undefined || output === undefined) {
+    const missing = input === undefined ? 'input' : 'output';
+    throw new PricingInputError('MISSING_FIELD', key(key('tiers', model.tier), missing), `no ${missing} price for ${model.tier}`);
+  }
+  return {
+    input,
+    cached_input: explicit('cached_input') ?? input,
+    cache_write: explicit('cache_write') ?? input,
+    output,
+    reasoning: explicit('reasoning') ?? output,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pricing
+
+/** Tokens billed at each kind's rate: reasoning is carved out of output, never counted twice. */
+function billableTokens(usage: CanonicalUsage): Record<TokenKind, number> {
+  return {
+    input: usage.input,
+    cached_input: usage.cached_input,
+    cache_write: usage.cache_write,
+    output: usage.output - usage.reasoning,
+    reasoning: usage.reasoning,
+  };
+}
+
+export function priceUsage(usage: CanonicalUsage, model: PricedModel, book: PriceBookVersion): PricedUsage {
+  const u = validateUsage(usage);
+  const rateSet = selectRateSet(u, model, book);
+  const rates = resolveRates(model, book, rateSet);
+  const tokens = billableTokens(u);
+  const costs = {} as Record<TokenKind, Dec>;
+  for (const kind of TOKEN_KINDS) {
+    costs[kind] = new Dec(tokens[kind]).times(rates[kind]).dividedBy(PER_MILLION);
+  }
+  return {
+    model_id: model.id,
+    tier: model.tier,
+    price_book_version: book.version,
+    rates_used: rateSet,
+    rates: mapKinds((kind) => rates[kind].toFixed()),
+    cost_by_kind: mapKinds((kind) => formatExact(costs[kind])),
+    total: formatExact(sumDecimals(TOKEN_KINDS.map((kind) => costs[kind]))),
+  };
+}
+
+/**
+ * Prices each item on its own (long context is a per-request property, so usage is never pooled before
+ * pricing) and sums the exact costs; the batch total therefore equals the sum of one-by-one totals.
+ */
+export function priceBatch(items: readonly BatchItem[], book: PriceBookVersion): PricedBatch {
+  const results = items.map((item) => priceUsage(item.usage, item.model, book));
+  const byTier: Record<Tier, Dec> = { base: new Dec(0), specialized: new Dec(0), premier: new Dec(0) };
+  for (const r of results) byTier[r.tier] = byTier[r.tier].plus(r.total);
+  return {
+    results,
+    total: formatExact(sumDecimals(results.map((r) => new Dec(r.total)))),
+    total_by_tier: { base: formatExact(byTier.base), specialized: formatExact(byTier.specialized), premier: formatExact(byTier.premier) },
+  };
+}
+
+function mapKinds(f: (kind: TokenKind) => string): Record<TokenKind, string> {
+  return {
+    input: f('input'),
+    cached_input: f('cached_input'),
+    cache_write: f('cache_write'),
+    output: f('output'),
+    reasoning: f('reasoning'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Price-book selection
+
+/**
+ * The version in force at `timestamp`: latest effective_from <= timestamp, compared as exact instants;
+ * equal instants go to the higher version number, and identical (instant, version) pairs to the earlier
+ * array element so the answer never depends on sort stability. Undefined when none is in force yet.
+ */
+export function selectPriceBook<B extends Pick<PriceBookVersion, 'version' | 'effective_from'>>(
+  books: readonly B[],
+  timestamp: string,
+): B | undefined {
+  const at = parseInstant(timestamp, 'timestamp');
+  let best: B | undefined;
+  let bestFrom = 0n;
+  books.forEach((book, i) => {
+    const from = parseInstant(book.effective_from, `books[${i}].effective_from`);
+    if (from > at) return;
+    if (best === undefined || from > bestFrom || (from === bestFrom && book.version > best.version)) {
+      best = book;
+      bestFrom = from;
+    }
+  });
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Price-book validation
+
+const BOOK_KEYS = ['version', 'effective_from', 'currency', 'tiers', 'models', 'long_context'] as const;
+const LONG_CONTEXT_KEYS = ['threshold_tokens', 'tiers', 'models'] as const;
+
+function asObject(raw: unknown, field: string): Readonly<Record<string, unknown>> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new PricingInputError('NOT_AN_OBJECT', field, `${field} must be an object`);
+  }
+  return raw as Readonly<Record<string, unknown>>;
+}
+
+// Unknown keys are errors, not ignored: a typo like `cached_imput` would otherwise silently bill the
+// default (full input) price.
+function rejectUnknownKeys(obj: Readonly<Record<string, unknown>>, allowed: readonly string[], field: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) {
+      throw new PricingInputError('UNKNOWN_FIELD', key(field, k), `${key(field, k)} is not a known field`);
+    }
+  }
+}
+
+function validateOverrides(raw: unknown, field: string): RateOverrides {
+  const obj = asObject(raw, field);
+  rejectUnknownKeys(obj, TOKEN_KINDS, field);
+  const out: { -readonly [K in TokenKind]?: string } = {};
+  for (const kind of TOKEN_KINDS) {
+    const v = obj[kind];
+    if (v === undefined) continue;
+    parseDecimal(v, key(field, kind));
+    out[kind] = v as string;
+  }
+  return out;
+}
+
+function validateTierRates(raw: unknown, field: string): TokenRates {
+  const rates = validateOverrides(raw, field);
+  for (const kind of ['input', 'output'] as const) {
+    if (rates[kind] === undefined) {
+      throw new PricingInputError('MISSING_FIELD', key(field, kind), `${key(field, kind)} is required`);
+    }
+  }
+  return rates as TokenRates;
+}
+
+function validateTierKeys(obj: Readonly<Record<string, unknown>>, field: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!isTier(k)) {
+      throw new PricingInputError('UNKNOWN_TIER', key(field, k), `unknown tier "${k}"; tiers are ${TIERS.join(', ')}`);
+    }
+  }
+}
+
+function validateModels(raw: unknown, field: string): Record<string, RateOverrides> {
+  const obj = asObject(raw, field);
+  const entries: [string, RateOverrides][] = [];
+  for (const id of Object.keys(obj)) {
+    if (id.trim() === '' || id !== id.trim()) {
+      throw new PricingInputError('INVALID_MODEL_ID', key(field, id), 'model ids must be non-empty with no surrounding spaces');
+    }
+    entries.push([id, validateOverrides(obj[id], key(field, id))]);
+  }
+  // fromEntries defines own properties, so an id "__proto__" stays data and never becomes a prototype.
+  return Object.fromEntries(entries);
+}
+
+function validateLongContext(raw: unknown, field: string): LongContextRates {
+  const obj = asObject(raw, field);
+  rejectUnknownKeys(obj, LONG_CONTEXT_KEYS, field);
+  const threshold = obj.threshold_tokens;
+  if (typeof threshold !== 'number' || !Number.isSafeInteger(threshold) || threshold < 1) {
+    throw new PricingInputError(
+      'INVALID_THRESHOLD',
+      key(field, 'threshold_tokens'),
+      `${key(field, 'threshold_tokens')} must be a positive integer token count`,
+    );
+  }
+  const out: { threshold_tokens: number; tiers?: Partial<Record<Tier, RateOverrides>>; models?: Record<string, RateOverrides> } = {
+    threshold_tokens: threshold,
+  };
+  if (obj.tiers !== undefined) {
+    const tiersField = key(field, 'tiers');
+    const tiers = asObject(obj.tiers, tiersField);
+    validateTierKeys(tiers, tiersField);
+    const parsed: Partial<Record<Tier, RateOverrides>> = {};
+    for (const tier of TIERS) {
+      if (tiers[tier] !== undefined) parsed[tier] = validateOverrides(tiers[tier], key(tiersField, tier));
+    }
+    out.tiers = parsed;
+  }
+  if (obj.models !== undefined) out.models = validateModels(obj.models, key(field, 'models'));
+  return out;
+}
+
+/** Checks an untrusted price-book object and returns a typed copy; throws PricingInputError naming the field. */
+export function validatePriceBookInput(raw: unknown): PriceBookVersion {
+  const obj = asObject(raw, 'price_book');
+  rejectUnknownKeys(obj, BOOK_KEYS, 'price_book');
+  const version = obj.version;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    throw new PricingInputError('INVALID_VERSION', 'version', 'version must be a positive integer');
+  }
+  parseInstant(obj.effective_from, 'effective_from');
+  const effectiveFrom = obj.effective_from as string;
+  if (obj.currency !== undefined && (typeof obj.currency !== 'string' || !/^[A-Z]{3}$/.test(obj.currency))) {
+    throw new PricingInputError('INVALID_CURRENCY', 'currency', 'currency must be a 3-letter ISO 4217 code');
+  }
+  if (obj.tiers === undefined) throw new PricingInputError('MISSING_FIELD', 'tiers', 'tiers is required');
+  const tiersRaw = asObject(obj.tiers, 'tiers');
+  validateTierKeys(tiersRaw, 'tiers');
+  const tiers = {} as Record<Tier, TokenRates>;
+  // Every tier must be priced so that no catalog model can become unpriceable just by its tier.
+  for (const tier of TIERS) {
+    if (tiersRaw[tier] === undefined) {
+      throw new PricingInputError('MISSING_FIELD', key('tiers', tier), `tiers.${tier} is required`);
+    }
+    tiers[tier] = validateTierRates(tiersRaw[tier], key('tiers', tier));
+  }
+  const book: {
+    version: number;
+    effective_from: string;
+    currency?: string;
+    tiers: Record<Tier, TokenRates>;
+    models: Record<string, RateOverrides>;
+    long_context?: LongContextRates;
+  } = {
+    version,
+    effective_from: effectiveFrom,
+    tiers,
+    models: obj.models === undefined ? {} : validateModels(obj.models, 'models'),
+  };
+  if (obj.currency !== undefined) book.currency = obj.currency as string;
+  if (obj.long_context !== undefined) book.long_context = validateLongContext(obj.long_context, 'long_context');
+  return book;
+}
