@@ -19,7 +19,8 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   const adapter = new FastifyAdapter({
     loggerInstance: pino,
     bodyLimit: BODY_LIMIT_BYTES,
-    requestIdHeader: 'x-request-id',
+    // genReqId reads the header itself, so a caller's id is used only when it is safe to log.
+    requestIdHeader: false,
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
@@ -62,6 +63,12 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 
   app.enableShutdownHooks();
-  await app.init();
+  try {
+    await app.init();
+  } catch (error) {
+    // A refused start (job wiring, migrations) must not leave the database or queues open.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return app;
 }

@@ -40,9 +40,6 @@ function ev(minute: number, fields: Partial<TaskEvent> = {}): TaskEvent {
   };
 }
 
-const labelOf = (status: TaskStatus, events: readonly TaskEvent[], key: string): SpendLabel | undefined =>
-  classifyTask(status, events).labels.get(key);
-
 function labels(status: TaskStatus, events: readonly TaskEvent[]): SpendLabel[] {
   const result = classifyTask(status, events);
   return events.map((e) => result.labels.get(e.event_key) ?? 'unclassified');

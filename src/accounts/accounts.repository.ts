@@ -1,6 +1,7 @@
 // Only this file touches accounts, units, people, person_unit_history and agents.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { queryRows } from '../database/sql.js';
 import type { Tx } from '../database/data-source.js';
 
 export interface Account {
@@ -56,94 +57,83 @@ export class AccountsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   async insertAccount(tx: Tx, a: Omit<Account, 'updated_at'>): Promise<Account> {
-    const rows = (await tx.query(
-      `INSERT INTO accounts (id, name, currency, paid_enterprise, fiscal_year_start_month,
+    const rows = (await queryRows<Account>(tx, `INSERT INTO accounts (id, name, currency, paid_enterprise, fiscal_year_start_month,
                              task_inactivity_timeout_seconds, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ${ACCOUNT_COLUMNS}`,
       [a.id, a.name, a.currency, a.paid_enterprise, a.fiscal_year_start_month, a.task_inactivity_timeout_seconds, a.created_at],
-    )) as Account[];
+    ));
     return rows[0]!;
   }
 
   async findAccount(id: string, db: Db = this.dataSource, forUpdate = false): Promise<Account | null> {
-    const rows = (await db.query(
-      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    const rows = (await queryRows<Account>(db, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
       [id],
-    )) as Account[];
+    ));
     return rows[0] ?? null;
   }
 
   async listAccounts(after: string | null, limit: number): Promise<Account[]> {
-    return (await this.dataSource.query(
-      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`,
+    return (await queryRows<Account>(this.dataSource, `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2`,
       [after, limit],
-    )) as Account[];
+    ));
   }
 
   async updateAccount(tx: Tx, a: Account): Promise<Account> {
-    const rows = (await tx.query(
-      `UPDATE accounts SET name = $2, paid_enterprise = $3, fiscal_year_start_month = $4,
+    const rows = (await queryRows<Account>(tx, `UPDATE accounts SET name = $2, paid_enterprise = $3, fiscal_year_start_month = $4,
               task_inactivity_timeout_seconds = $5, updated_at = $6
         WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`,
       [a.id, a.name, a.paid_enterprise, a.fiscal_year_start_month, a.task_inactivity_timeout_seconds, a.updated_at],
-    )) as Account[];
+    ));
     return rows[0]!;
   }
 
   async insertUnit(tx: Tx, accountId: string, u: Unit): Promise<Unit> {
-    const rows = (await tx.query(
-      `INSERT INTO units (account_id, id, name, kind, parent_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+    const rows = (await queryRows<Unit>(tx, `INSERT INTO units (account_id, id, name, kind, parent_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)
        RETURNING id, name, kind, parent_id, created_at`,
       [accountId, u.id, u.name, u.kind, u.parent_id, u.created_at],
-    )) as Unit[];
+    ));
     return rows[0]!;
   }
 
   async findUnit(accountId: string, id: string, db: Db = this.dataSource): Promise<Unit | null> {
-    const rows = (await db.query(
-      'SELECT id, name, kind, parent_id, created_at FROM units WHERE account_id = $1 AND id = $2',
+    const rows = (await queryRows<Unit>(db, 'SELECT id, name, kind, parent_id, created_at FROM units WHERE account_id = $1 AND id = $2',
       [accountId, id],
-    )) as Unit[];
+    ));
     return rows[0] ?? null;
   }
 
   async listUnits(accountId: string): Promise<Unit[]> {
-    return (await this.dataSource.query(
-      'SELECT id, name, kind, parent_id, created_at FROM units WHERE account_id = $1 ORDER BY id',
+    return (await queryRows<Unit>(this.dataSource, 'SELECT id, name, kind, parent_id, created_at FROM units WHERE account_id = $1 ORDER BY id',
       [accountId],
-    )) as Unit[];
+    ));
   }
 
   async insertPerson(tx: Tx, accountId: string, p: Person): Promise<Person> {
-    const rows = (await tx.query(
-      `INSERT INTO people (account_id, id, name, unit_id, active, created_at) VALUES ($1, $2, $3, $4, true, $5)
+    const rows = (await queryRows<Person>(tx, `INSERT INTO people (account_id, id, name, unit_id, active, created_at) VALUES ($1, $2, $3, $4, true, $5)
        RETURNING ${PERSON_COLUMNS}`,
       [accountId, p.id, p.name, p.unit_id, p.created_at],
-    )) as Person[];
+    ));
     return rows[0]!;
   }
 
   async findPerson(accountId: string, id: string, db: Db = this.dataSource, forUpdate = false): Promise<Person | null> {
-    const rows = (await db.query(
-      `SELECT ${PERSON_COLUMNS} FROM people WHERE account_id = $1 AND id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
+    const rows = (await queryRows<Person>(db, `SELECT ${PERSON_COLUMNS} FROM people WHERE account_id = $1 AND id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
       [accountId, id],
-    )) as Person[];
+    ));
     return rows[0] ?? null;
   }
 
   async listPeople(accountId: string, unitId: string | null): Promise<Person[]> {
-    return (await this.dataSource.query(
-      `SELECT ${PERSON_COLUMNS} FROM people WHERE account_id = $1 AND ($2::text IS NULL OR unit_id = $2) ORDER BY id`,
+    return (await queryRows<Person>(this.dataSource, `SELECT ${PERSON_COLUMNS} FROM people WHERE account_id = $1 AND ($2::text IS NULL OR unit_id = $2) ORDER BY id`,
       [accountId, unitId],
-    )) as Person[];
+    ));
   }
 
   async updatePerson(tx: Tx, accountId: string, p: Person): Promise<Person> {
-    const rows = (await tx.query(
-      `UPDATE people SET name = $3, unit_id = $4, active = $5, deactivated_at = $6
+    const rows = (await queryRows<Person>(tx, `UPDATE people SET name = $3, unit_id = $4, active = $5, deactivated_at = $6
         WHERE account_id = $1 AND id = $2 RETURNING ${PERSON_COLUMNS}`,
       [accountId, p.id, p.name, p.unit_id, p.active, p.deactivated_at],
-    )) as Person[];
+    ));
     return rows[0]!;
   }
 
@@ -156,44 +146,39 @@ export class AccountsRepository {
   }
 
   async listMemberships(accountId: string, personId: string, db: Db = this.dataSource): Promise<UnitMembership[]> {
-    return (await db.query(
-      `SELECT unit_id, effective_from, recorded_at FROM person_unit_history
+    return (await queryRows<UnitMembership>(db, `SELECT unit_id, effective_from, recorded_at FROM person_unit_history
         WHERE account_id = $1 AND person_id = $2 ORDER BY effective_from`,
       [accountId, personId],
-    )) as UnitMembership[];
+    ));
   }
 
   async insertAgent(tx: Tx, accountId: string, a: Agent): Promise<Agent> {
-    const rows = (await tx.query(
-      `INSERT INTO agents (account_id, id, name, owner_person_id, active, created_at) VALUES ($1, $2, $3, $4, true, $5)
+    const rows = (await queryRows<Agent>(tx, `INSERT INTO agents (account_id, id, name, owner_person_id, active, created_at) VALUES ($1, $2, $3, $4, true, $5)
        RETURNING id, name, owner_person_id, active, created_at`,
       [accountId, a.id, a.name, a.owner_person_id, a.created_at],
-    )) as Agent[];
+    ));
     return rows[0]!;
   }
 
   async findAgent(accountId: string, id: string, db: Db = this.dataSource): Promise<Agent | null> {
-    const rows = (await db.query(
-      'SELECT id, name, owner_person_id, active, created_at FROM agents WHERE account_id = $1 AND id = $2',
+    const rows = (await queryRows<Agent>(db, 'SELECT id, name, owner_person_id, active, created_at FROM agents WHERE account_id = $1 AND id = $2',
       [accountId, id],
-    )) as Agent[];
+    ));
     return rows[0] ?? null;
   }
 
   async listAgents(accountId: string, ownerPersonId: string | null): Promise<Agent[]> {
-    return (await this.dataSource.query(
-      `SELECT id, name, owner_person_id, active, created_at FROM agents
+    return (await queryRows<Agent>(this.dataSource, `SELECT id, name, owner_person_id, active, created_at FROM agents
         WHERE account_id = $1 AND ($2::text IS NULL OR owner_person_id = $2) ORDER BY id`,
       [accountId, ownerPersonId],
-    )) as Agent[];
+    ));
   }
 
   async setAgentActive(tx: Tx, accountId: string, id: string, active: boolean): Promise<Agent | null> {
-    const rows = (await tx.query(
-      `UPDATE agents SET active = $3 WHERE account_id = $1 AND id = $2
+    const rows = (await queryRows<Agent>(tx, `UPDATE agents SET active = $3 WHERE account_id = $1 AND id = $2
        RETURNING id, name, owner_person_id, active, created_at`,
       [accountId, id, active],
-    )) as Agent[];
+    ));
     return rows[0] ?? null;
   }
 }

@@ -2,6 +2,7 @@
 // advisory lock, so the chain has exactly one successor per row even under concurrent writers.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { queryRows } from '../database/sql.js';
 import type { Tx } from '../database/data-source.js';
 import { GENESIS_HASH, hashAuditRow, type AuditContent, type AuditRow } from './audit-chain.js';
 
@@ -41,10 +42,10 @@ export class AuditRepository {
 
   async append(tx: Tx, content: Omit<AuditContent, 'seq'>): Promise<AuditRow> {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_APPEND_LOCK]);
-    const last = (await tx.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')) as {
+    const last = (await queryRows<{
       seq: string;
       hash: string;
-    }[];
+    }>(tx, 'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'));
     const seq = last.length ? Number(last[0]!.seq) + 1 : 1;
     const prevHash = last.length ? last[0]!.hash : GENESIS_HASH;
     const full: AuditContent = { ...content, seq };
@@ -74,12 +75,11 @@ export class AuditRepository {
   }
 
   async list(query: AuditQuery): Promise<AuditRow[]> {
-    const rows = (await this.dataSource.query(
-      `SELECT * FROM audit_log
+    const rows = (await queryRows<AuditDbRow>(this.dataSource, `SELECT * FROM audit_log
         WHERE seq > $1 AND ($2::text IS NULL OR account_id = $2) AND ($3::text IS NULL OR entity_type = $3)
         ORDER BY seq LIMIT $4`,
       [query.afterSeq, query.accountId ?? null, query.entityType ?? null, query.limit],
-    )) as AuditDbRow[];
+    ));
     return rows.map(toRow);
   }
 
@@ -87,10 +87,10 @@ export class AuditRepository {
   async *walk(pageSize = 1000): AsyncGenerator<AuditRow[]> {
     let after = 0;
     for (;;) {
-      const rows = (await this.dataSource.query('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [
+      const rows = (await queryRows<AuditDbRow>(this.dataSource, 'SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [
         after,
         pageSize,
-      ])) as AuditDbRow[];
+      ]));
       if (rows.length === 0) return;
       const page = rows.map(toRow);
       yield page;

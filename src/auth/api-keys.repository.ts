@@ -1,6 +1,7 @@
 // Only this file touches the api_keys table.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { queryRows } from '../database/sql.js';
 import type { Tx } from '../database/data-source.js';
 import type { Role } from './principal.js';
 
@@ -32,8 +33,7 @@ export class ApiKeysRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   async findForAuth(id: string): Promise<KeyForAuth | null> {
-    const rows = (await this.dataSource.query(
-      `SELECT ${PUBLIC_COLUMNS}, k.secret_digest,
+    const rows = (await queryRows<KeyForAuth>(this.dataSource, `SELECT ${PUBLIC_COLUMNS}, k.secret_digest,
               p.active AS person_active, a.active AS agent_active,
               a.owner_person_id AS agent_owner_person_id, o.active AS owner_active
          FROM api_keys k
@@ -42,7 +42,7 @@ export class ApiKeysRepository {
          LEFT JOIN people o ON o.account_id = a.account_id AND o.id = a.owner_person_id
         WHERE k.id = $1`,
       [id],
-    )) as KeyForAuth[];
+    ));
     return rows[0] ?? null;
   }
 
@@ -60,48 +60,43 @@ export class ApiKeysRepository {
     tx: Tx,
     key: Omit<ApiKeyRecord, 'revoked_at'> & { secret_digest: Buffer },
   ): Promise<ApiKeyRecord> {
-    const rows = (await tx.query(
-      `INSERT INTO api_keys (id, role, account_id, person_id, agent_id, name, secret_digest, created_at, created_by)
+    const rows = (await queryRows<ApiKeyRecord>(tx, `INSERT INTO api_keys (id, role, account_id, person_id, agent_id, name, secret_digest, created_at, created_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        RETURNING id, role, account_id, person_id, agent_id, name, created_at, created_by, revoked_at`,
       [key.id, key.role, key.account_id, key.person_id, key.agent_id, key.name, key.secret_digest, key.created_at, key.created_by],
-    )) as ApiKeyRecord[];
+    ));
     return rows[0]!;
   }
 
   /** Sets the digest of a fixed-id key (the bootstrap admin), creating or un-revoking it. Returns whether it changed. */
   async upsertDigest(tx: Tx, id: string, role: Role, name: string, digest: Buffer, now: Date): Promise<boolean> {
-    const rows = (await tx.query(
-      `INSERT INTO api_keys (id, role, name, secret_digest, created_at, created_by)
+    const rows = (await queryRows<{ id: string }>(tx, `INSERT INTO api_keys (id, role, name, secret_digest, created_at, created_by)
        VALUES ($1, $2, $3, $4, $5, 'system')
        ON CONFLICT (id) DO UPDATE SET secret_digest = EXCLUDED.secret_digest, revoked_at = NULL
          WHERE api_keys.secret_digest <> EXCLUDED.secret_digest OR api_keys.revoked_at IS NOT NULL
        RETURNING id`,
       [id, role, name, digest, now],
-    )) as { id: string }[];
+    ));
     return rows.length > 0;
   }
 
   async revoke(tx: Tx, id: string, now: Date): Promise<ApiKeyRecord | null> {
-    const rows = (await tx.query(
-      `UPDATE api_keys k SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL
+    const rows = (await queryRows<ApiKeyRecord>(tx, `UPDATE api_keys k SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL
        RETURNING ${PUBLIC_COLUMNS}`,
       [id, now],
-    )) as ApiKeyRecord[];
+    ));
     return rows[0] ?? null;
   }
 
   async list(accountId: string | null): Promise<ApiKeyRecord[]> {
-    return (await this.dataSource.query(
-      `SELECT ${PUBLIC_COLUMNS} FROM api_keys k WHERE ($1::text IS NULL OR k.account_id = $1) ORDER BY k.created_at, k.id`,
+    return (await queryRows<ApiKeyRecord>(this.dataSource, `SELECT ${PUBLIC_COLUMNS} FROM api_keys k WHERE ($1::text IS NULL OR k.account_id = $1) ORDER BY k.created_at, k.id`,
       [accountId],
-    )) as ApiKeyRecord[];
+    ));
   }
 
   async countActiveAdmins(tx: Tx): Promise<number> {
-    const rows = (await tx.query(
-      `SELECT count(*)::int AS n FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL`,
-    )) as { n: number }[];
+    const rows = (await queryRows<{ n: number }>(tx, `SELECT count(*)::int AS n FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL`,
+    ));
     return rows[0]!.n;
   }
 }

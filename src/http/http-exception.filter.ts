@@ -73,6 +73,15 @@ export function errorResponse(
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
+    // Nest wraps Fastify's own 4xx errors (bad JSON, body too large) and keeps the original as the cause.
+    const cause = exception.cause;
+    const translated = cause !== null && typeof cause === 'object' ? fromFastify(cause) : null;
+    if (translated) {
+      return {
+        status: translated.status,
+        body: { error: { code: translated.code, message: translated.message, request_id: requestId } },
+      };
+    }
     if (status < 500) {
       const code = status === 404 ? 'route_not_found' : (CODE_BY_STATUS[status] ?? 'bad_request');
       return { status, body: { error: { code, message: exception.message, request_id: requestId } } };

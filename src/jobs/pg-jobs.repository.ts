@@ -3,6 +3,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { Clock } from '../clock/clock.js';
+import { queryRows } from '../database/sql.js';
 import type { EnqueueOptions, JobBackend, JobDispatch } from './jobs.js';
 
 interface ClaimedJob {
@@ -118,7 +119,8 @@ export class PgJobsRepository implements JobBackend {
 
   private async runOne(): Promise<boolean> {
     const now = this.clock.now();
-    const claimed = (await this.dataSource.query(
+    const [job] = await queryRows<ClaimedJob>(
+      this.dataSource,
       `UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2
         WHERE id = (
           SELECT id FROM jobs
@@ -126,10 +128,7 @@ export class PgJobsRepository implements JobBackend {
            ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
         RETURNING id, name, payload, attempts, max_attempts`,
       [now, new Date(now.getTime() + this.leaseMs)],
-    )) as [ClaimedJob[], number] | ClaimedJob[];
-    // TypeORM returns [rows, count] for UPDATE ... RETURNING on postgres.
-    const rows = (Array.isArray(claimed[0]) ? claimed[0] : claimed) as ClaimedJob[];
-    const job = rows[0];
+    );
     if (!job) return false;
     try {
       if (!this.dispatch) throw new Error('job backend started without a dispatcher');

@@ -1,0 +1,68 @@
+import { ConfigError, loadConfig } from './config.js';
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env, '/srv');
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('defaults to the embedded store, in-process jobs and port 3000', () => {
+    const config = loadConfig({}, '/srv');
+    expect(config).toMatchObject({
+      port: 3000,
+      databaseUrl: null,
+      redisUrl: null,
+      dataDir: '/srv/.tokenmeter',
+      adminKey: null,
+      apiRunsJobs: true,
+      keyEnvironment: 'live',
+    });
+  });
+
+  it('reads real services and stripe settings', () => {
+    const config = loadConfig(
+      {
+        PORT: '8080',
+        DATABASE_URL: 'postgresql://u@db:5432/tm',
+        REDIS_URL: 'redis://cache:6379',
+        TOKENMETER_DATA_DIR: '/var/lib/tm',
+        TOKENMETER_ADMIN_KEY: 'a-very-long-admin-key-0123456789',
+        STRIPE_API_BASE: 'http://127.0.0.1:12111',
+        TOKENMETER_API_RUNS_JOBS: 'false',
+      },
+      '/srv',
+    );
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgresql://u@db:5432/tm',
+      redisUrl: 'redis://cache:6379',
+      dataDir: '/var/lib/tm',
+      apiRunsJobs: false,
+      stripe: { apiBase: 'http://127.0.0.1:12111', secretKey: null, webhookSecret: null },
+    });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT', 'PORT must be a whole number, got "eighty"'],
+    [{ PORT: '70000' }, 'PORT', 'PORT must be between 0 and 65535, got 70000'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', 'DATABASE_URL must use postgres: or postgresql:, got mysql:'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL', 'DATABASE_URL must be a URL (postgres:, postgresql:)'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL', 'REDIS_URL must use redis: or rediss:, got http:'],
+    [{ TOKENMETER_ADMIN_KEY: 'short' }, 'TOKENMETER_ADMIN_KEY', 'TOKENMETER_ADMIN_KEY must be 24 to 255 characters with no spaces'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ REDIS_URL: 'redis://x', TOKENMETER_API_RUNS_JOBS: 'maybe' }, 'TOKENMETER_API_RUNS_JOBS', 'TOKENMETER_API_RUNS_JOBS must be true or false, got "maybe"'],
+  ])('refuses %j naming the variable', (env, variable, message) => {
+    const error = errorOf(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toBe(message);
+  });
+
+  it('treats blank values as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '  ', PORT: '' }, '/srv')).toMatchObject({ databaseUrl: null, port: 3000 });
+  });
+});

@@ -1,0 +1,50 @@
+// Health, readiness, metrics, OpenAPI, request ids.
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+describe('operations endpoints', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('live and ready without a key', async () => {
+    expect(await t.get('/health/live', null)).toMatchObject({ status: 200, body: { status: 'ok' } });
+    const ready = await t.get('/health/ready', null);
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks.database).toEqual({ status: 'ok' });
+    if (process.env.REDIS_URL) expect(ready.body.checks.redis).toEqual({ status: 'ok' });
+  });
+
+  it('Prometheus metrics count requests', async () => {
+    await t.get('/health/live', null);
+    const res = await t.get('/metrics', null);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    expect(res.text).toMatch(/tokenmeter_http_request_duration_seconds_count\{method="GET",route="\/health\/live",status="200"\} \d+/);
+    expect(res.text).toContain('tokenmeter_process_cpu_seconds_total');
+  });
+
+  it('serves the OpenAPI document and the interactive docs', async () => {
+    const doc = await t.get('/docs-json', null);
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toMatch(/^3\./);
+    for (const path of ['/v1/accounts', '/v1/accounts/{account}/people', '/v1/api-keys', '/v1/audit', '/health/ready']) {
+      expect(Object.keys(doc.body.paths)).toContain(path);
+    }
+    const createAccount = doc.body.paths['/v1/accounts'].post;
+    expect(createAccount.requestBody.content['application/json'].schema.required).toEqual(['id', 'name', 'currency']);
+    const ui = await t.get('/docs', null);
+    expect(ui.status).toBe(200);
+    expect(ui.text).toContain('swagger');
+  });
+
+  it('echoes a valid request id and makes one otherwise', async () => {
+    const given = await t.request('GET', '/health/live', { key: null, headers: { 'x-request-id': 'abc-123' } });
+    expect(given.headers['x-request-id']).toBe('abc-123');
+    const made = await t.request('GET', '/health/live', { key: null, headers: { 'x-request-id': 'bad id with spaces' } });
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
