@@ -26,6 +26,8 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Close idle keep-alive sockets on shutdown; requests in flight still finish.
+    forceCloseConnections: 'idle',
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
     logger: new PinoNestLogger(pino.child({ component: 'nest' })),
@@ -34,8 +36,15 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(Metrics);
 
+  // Once shutdown starts, answers close their connection: a keep-alive socket that turns idle after
+  // the close began would otherwise hold the shutdown open until the client lets go.
+  let closing = false;
+  fastify.addHook('preClose', async () => {
+    closing = true;
+  });
   fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply) => {
     void reply.header('x-request-id', request.id);
+    if (closing) void reply.header('connection', 'close');
   });
   fastify.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     const route = request.routeOptions.url ?? 'unmatched';

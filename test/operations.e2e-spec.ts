@@ -48,3 +48,31 @@ describe('operations endpoints', () => {
     expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
+
+describe('graceful shutdown', () => {
+  it('finishes a request in flight before closing', async () => {
+    const { Controller, Get, Module } = await import('@nestjs/common');
+    const { Public } = await import('../src/auth/access.decorators.js');
+    @Controller('test-slow')
+    @Public()
+    class SlowController {
+      @Get()
+      async slow(): Promise<{ done: boolean }> {
+        await new Promise((r) => setTimeout(r, 300));
+        return { done: true };
+      }
+    }
+    @Module({ controllers: [SlowController] })
+    class SlowModule {}
+    const app = await startTestApp({ extraModules: [SlowModule] });
+    await app.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.app.getHttpServer().address() as { port: number };
+    const inFlight = fetch(`http://127.0.0.1:${address.port}/test-slow`);
+    await new Promise((r) => setTimeout(r, 50));
+    const closed = app.close();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ done: true });
+    await closed;
+  });
+});

@@ -1,6 +1,6 @@
 // HTTP for accounts and the org tree. Thin: check the body, call the service, return what it returns.
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../auth/access.decorators.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { ApiJsonBody, parseLimit, SchemaPipe, slugParam } from '../http/validation.js';
@@ -40,6 +40,8 @@ export class AccountsController {
   @Get()
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'List accounts, by id, keyset-paged with `after`' })
+  @ApiQuery({ name: 'after', required: false })
+  @ApiQuery({ name: 'limit', required: false })
   async list(@Query('after') after?: string, @Query('limit') limit?: string): Promise<{ data: Account[] }> {
     return { data: await this.accounts.listAccounts(after ?? null, parseLimit(limit, 100, 1000)) };
   }
@@ -95,6 +97,7 @@ export class AccountsController {
 
   @Get(':account/people')
   @Allow(...EVERYONE_IN_ACCOUNT)
+  @ApiQuery({ name: 'unit_id', required: false })
   async listPeople(
     @Param('account', slugParam('account')) account: string,
     @Query('unit_id') unitId?: string,
@@ -151,6 +154,7 @@ export class AccountsController {
 
   @Get(':account/agents')
   @Allow(...EVERYONE_IN_ACCOUNT)
+  @ApiQuery({ name: 'owner_person_id', required: false })
   async listAgents(
     @Param('account', slugParam('account')) account: string,
     @Query('owner_person_id') owner?: string,

@@ -1,6 +1,6 @@
 // The audit log for operators: rows page by page, with a verification of the whole chain.
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Allow } from '../auth/access.decorators.js';
 import { RequestError } from '../http/domain-error.js';
 import { parseLimit } from '../http/validation.js';
@@ -16,6 +16,10 @@ export class AuditController {
   @Get()
   @Allow('admin')
   @ApiOperation({ summary: 'Audit rows after `after_seq`, and whether the hash chain holds' })
+  @ApiQuery({ name: 'after_seq', required: false })
+  @ApiQuery({ name: 'limit', required: false })
+  @ApiQuery({ name: 'account', required: false })
+  @ApiQuery({ name: 'entity_type', required: false })
   async list(
     @Query('after_seq') afterSeq?: string,
     @Query('limit') limit?: string,

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from './access.decorators.js';
 import { createApiKeySchema, type CreateApiKeyBody } from './api-keys.schemas.js';
 import { ApiKeysService, type ApiKeyView } from './api-keys.service.js';
@@ -26,6 +26,7 @@ export class ApiKeysController {
 
   @Get()
   @Allow('admin')
+  @ApiQuery({ name: 'account', required: false })
   async list(@Query('account') account?: string): Promise<{ data: ApiKeyView[] }> {
     if (account !== undefined) new SlugPipe('account').transform(account);
     return { data: await this.keys.list(account ?? null) };
