@@ -1,5 +1,6 @@
 // Every migration, in order. Listed explicitly (not globbed) so the build, the CLI and the tests all
 // run the same set whatever the module loader.
 import { Foundation1764000000000 } from './1764000000000-foundation.js';
+import { Tiers1764100000000 } from './1764100000000-tiers.js';
 
-export const migrations = [Foundation1764000000000];
+export const migrations = [Foundation1764000000000, Tiers1764100000000];

@@ -12,6 +12,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { JobsModule, type ProcessRole } from './jobs/jobs.module.js';
+import { TiersModule } from '../tiers/tiers.module.js';
 
 export interface AppOptions {
   config: AppConfig;
@@ -34,6 +35,7 @@ export class AppModule {
         AccountsModule,
         AuthModule,
         HealthModule,
+        TiersModule,
         ...(options.extraModules ?? []),
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],

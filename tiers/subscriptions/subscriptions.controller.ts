@@ -1,0 +1,34 @@
+// HTTP for an account's subscription. The `:account` parameter scopes customer keys to their own account.
+import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
+import { actorOf, type Principal } from '../../src/auth/principal.js';
+import { ApiJsonBody, SchemaPipe, slugParam } from '../../src/http/validation.js';
+import { putSubscriptionSchema, type PutSubscriptionBody } from './subscriptions.schemas.js';
+import { SubscriptionsService, type Subscription } from './subscriptions.service.js';
+
+@ApiTags('subscriptions')
+@ApiBearerAuth()
+@Controller('v1/accounts')
+export class SubscriptionsController {
+  constructor(private readonly subscriptions: SubscriptionsService) {}
+
+  @Put(':account/subscription')
+  @Allow('admin', 'sales')
+  @ApiOperation({ summary: 'Subscribe an account to a plan (pinned version or latest), with per-account overrides; audited' })
+  @ApiJsonBody(putSubscriptionSchema)
+  put(
+    @CurrentPrincipal() p: Principal,
+    @Param('account', slugParam('account')) account: string,
+    @Body(new SchemaPipe(putSubscriptionSchema)) body: PutSubscriptionBody,
+  ): Promise<Subscription> {
+    return this.subscriptions.put(actorOf(p), account, body);
+  }
+
+  @Get(':account/subscription')
+  @Allow('admin', 'sales', 'finance', 'member')
+  @ApiOperation({ summary: 'The account’s subscription, the plan version in force and the effective terms' })
+  get(@Param('account', slugParam('account')) account: string): Promise<Subscription> {
+    return this.subscriptions.get(account);
+  }
+}

@@ -1,0 +1,134 @@
+// Subscriptions: an account on a plan, pinned to a version or following the latest, with a start date,
+// a billing anchor day and per-account overrides set by sales. Every change is audited.
+import { Inject, Injectable } from '@nestjs/common';
+import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
+import { AuditService } from '../../src/audit/audit.service.js';
+import type { Actor } from '../../src/auth/principal.js';
+import { CLOCK, type Clock } from '../../src/clock/clock.js';
+import { TransactionRunner } from '../../src/database/transactions.js';
+import { applyOverrides, validateOverrides, type PlanVersionTerms, type SubscriptionOverrides } from '../plans/plan-terms.js';
+import type { PlanVersion } from '../plans/plans.repository.js';
+import { PlansService, termsOf } from '../plans/plans.service.js';
+import { TiersError, TiersErrorCode as Code, validated } from '../tiers.errors.js';
+import { SubscriptionsRepository, type SubscriptionRow } from './subscriptions.repository.js';
+import type { PutSubscriptionBody } from './subscriptions.schemas.js';
+
+export interface Subscription {
+  account_id: string;
+  plan_id: string;
+  /** The pinned version number, or "latest". */
+  plan_version: number | 'latest';
+  follows_latest: boolean;
+  start_date: string;
+  billing_anchor_day: number;
+  overrides: SubscriptionOverrides;
+  created_at: Date;
+  updated_at: Date;
+  /** The plan version billed now: the pinned one, or the latest at the time of reading. */
+  plan: PlanVersion;
+  /** That version's terms with the account's overrides applied. */
+  effective_terms: PlanVersionTerms;
+}
+
+@Injectable()
+export class SubscriptionsService {
+  constructor(
+    private readonly repository: SubscriptionsRepository,
+    private readonly accounts: AccountsRepository,
+    private readonly plans: PlansService,
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  put(actor: Actor, accountId: string, body: PutSubscriptionBody): Promise<Subscription> {
+    const overrides = validated(() => validateOverrides(body.overrides ?? {}));
+    const pinned = body.plan_version === undefined || body.plan_version === 'latest' ? null : body.plan_version;
+    return this.transactions.run(async (tx) => {
+      // Locking the account row orders concurrent subscription writes for one account.
+      const account = await this.accounts.findAccount(accountId, tx, true);
+      if (!account) throw new TiersError(Code.AccountNotFound, `Account "${accountId}" was not found.`);
+      const version = await this.plans.resolve(body.plan_id, pinned, tx);
+      if (!version) {
+        if (pinned !== null && (await this.plans.resolve(body.plan_id, null, tx))) {
+          throw new TiersError(Code.UnknownPlanVersion, `Plan "${body.plan_id}" has no version ${pinned}.`, { field: 'plan_version' });
+        }
+        throw new TiersError(Code.UnknownPlan, `Plan "${body.plan_id}" does not exist.`, { field: 'plan_id' });
+      }
+      if (version.currency !== account.currency) {
+        throw new TiersError(
+          Code.CurrencyMismatch,
+          `Plan "${body.plan_id}" is priced in ${version.currency} but account "${accountId}" is billed in ${account.currency}.`,
+          { field: 'plan_id', plan_currency: version.currency, account_currency: account.currency },
+        );
+      }
+      const now = this.clock.now();
+      const previous = await this.repository.find(accountId, tx);
+      const startDate = body.start_date ?? previous?.start_date ?? now.toISOString().slice(0, 10);
+      const row = await this.repository.upsert(tx, {
+        account_id: accountId,
+        plan_id: body.plan_id,
+        pinned_version: pinned,
+        start_date: startDate,
+        billing_anchor_day: body.billing_anchor_day ?? previous?.billing_anchor_day ?? Math.min(Number(startDate.slice(8, 10)), 28),
+        overrides,
+        created_at: previous?.created_at ?? now,
+        updated_at: now,
+      });
+      const before = previous ? await this.view(previous) : null;
+      const after = this.compose(row, version);
+      await this.audit.record(tx, actor, {
+        action: previous ? 'subscription.update' : 'subscription.create',
+        entityType: 'subscription',
+        entityId: accountId,
+        accountId,
+        before: before && auditable(before),
+        after: auditable(after),
+      });
+      return after;
+    });
+  }
+
+  async get(accountId: string): Promise<Subscription> {
+    const row = await this.repository.find(accountId);
+    if (!row) throw new TiersError(Code.SubscriptionNotFound, `Account "${accountId}" has no subscription.`);
+    return this.view(row);
+  }
+
+  /** The terms an account is billed on now (for billing): plan version plus overrides. */
+  async effectiveTerms(accountId: string): Promise<{ plan_id: string; plan_version: number; terms: PlanVersionTerms } | null> {
+    const row = await this.repository.find(accountId);
+    if (!row) return null;
+    const sub = await this.view(row);
+    return { plan_id: sub.plan_id, plan_version: sub.plan.version, terms: sub.effective_terms };
+  }
+
+  private async view(row: SubscriptionRow): Promise<Subscription> {
+    const version = await this.plans.resolve(row.plan_id, row.pinned_version);
+    // The foreign keys make this impossible; say so loudly rather than answer half a subscription.
+    if (!version) throw new Error(`subscription of ${row.account_id} names a missing plan version`);
+    return this.compose(row, version);
+  }
+
+  private compose(row: SubscriptionRow, version: PlanVersion): Subscription {
+    return {
+      account_id: row.account_id,
+      plan_id: row.plan_id,
+      plan_version: row.pinned_version ?? 'latest',
+      follows_latest: row.pinned_version === null,
+      start_date: row.start_date,
+      billing_anchor_day: row.billing_anchor_day,
+      overrides: row.overrides,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      plan: version,
+      effective_terms: applyOverrides(termsOf(version), row.overrides),
+    };
+  }
+}
+
+/** The audit row keeps the subscription and the version number it resolved to, not the whole plan. */
+function auditable(s: Subscription): Omit<Subscription, 'plan' | 'effective_terms'> & { resolved_plan_version: number } {
+  const { plan, effective_terms: _terms, ...rest } = s;
+  return { ...rest, resolved_plan_version: plan.version };
+}
