@@ -2,5 +2,6 @@
 // run the same set whatever the module loader.
 import { Foundation1764000000000 } from './1764000000000-foundation.js';
 import { Tiers1764100000000 } from './1764100000000-tiers.js';
+import { Metering1764200000000 } from './1764200000000-metering.js';
 
-export const migrations = [Foundation1764000000000, Tiers1764100000000];
+export const migrations = [Foundation1764000000000, Tiers1764100000000, Metering1764200000000];

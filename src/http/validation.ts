@@ -77,10 +77,16 @@ export function findNulByte(value: unknown, path = ''): string | null {
   return null;
 }
 
-export function compileSchema<T>(schema: JsonSchema): (value: unknown) => T {
+export interface SchemaOptions {
+  /** Off for envelopes whose items are checked one by one (a NUL byte then rejects only its item). */
+  scanNul?: boolean;
+}
+
+export function compileSchema<T>(schema: JsonSchema, options: SchemaOptions = {}): (value: unknown) => T {
   const validate: ValidateFunction = ajv.compile(schema);
+  const scanNul = options.scanNul ?? true;
   return (value: unknown): T => {
-    const nul = findNulByte(value);
+    const nul = scanNul ? findNulByte(value) : null;
     if (nul !== null) {
       throw new RequestError('nul_byte', `Field "${nul}" contains a NUL byte.`, { field: nul });
     }
@@ -96,8 +102,8 @@ export function compileSchema<T>(schema: JsonSchema): (value: unknown) => T {
 @Injectable()
 export class SchemaPipe<T> implements PipeTransform<unknown, T> {
   private readonly validate: (value: unknown) => T;
-  constructor(schema: JsonSchema) {
-    this.validate = compileSchema<T>(schema);
+  constructor(schema: JsonSchema, options: SchemaOptions = {}) {
+    this.validate = compileSchema<T>(schema, options);
   }
   transform(value: unknown): T {
     return this.validate(value ?? {});

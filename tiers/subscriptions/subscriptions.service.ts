@@ -103,6 +103,14 @@ export class SubscriptionsService {
     return { plan_id: sub.plan_id, plan_version: sub.plan.version, terms: sub.effective_terms };
   }
 
+  /** What metering needs on every batch: the effective terms and the billing anchor, or null. */
+  async billingContext(accountId: string): Promise<{ anchor_day: number; terms: PlanVersionTerms } | null> {
+    const row = await this.repository.find(accountId);
+    if (!row) return null;
+    const sub = await this.view(row);
+    return { anchor_day: row.billing_anchor_day, terms: sub.effective_terms };
+  }
+
   private async view(row: SubscriptionRow): Promise<Subscription> {
     const version = await this.plans.resolve(row.plan_id, row.pinned_version);
     // The foreign keys make this impossible; say so loudly rather than answer half a subscription.

@@ -1,0 +1,197 @@
+// Applies classification to stored tasks: loads a task's events, classifies the whole task (a pure
+// function of its events and status) and turns the difference into label changes and rollup deltas.
+// Used by ingest (new events), by the close API and by the inactivity timeout alike.
+import { Injectable } from '@nestjs/common';
+import type { Tx } from '../../src/database/data-source.js';
+import { EventsRepository, type StoredEvent, type TaskRow } from '../ingest/events.repository.js';
+import type { PreparedEvent } from '../ingest/event-input.js';
+import { RollupDeltas, type RollupSource } from '../ingest/rollup-deltas.js';
+import { checkLearnedFrom, classifyTask, type SpendLabel, type TaskEvent, type TaskStatus } from './classify.js';
+
+export interface Relabel {
+  ts: Date;
+  event_id: string;
+  label: SpendLabel;
+  source: RollupSource;
+}
+
+export function storedSource(e: StoredEvent): RollupSource {
+  return {
+    ts: e.ts,
+    model: e.model_id ?? e.model_name,
+    tier: e.tier,
+    unit_id: e.unit_id,
+    person_id: e.person_id,
+    agent_id: e.agent_id,
+    operation: e.operation,
+    channel: e.channel,
+    label: e.label,
+    session_context: e.session_context,
+    input: Number(e.input),
+    cached_input: Number(e.cached_input),
+    cache_write: Number(e.cache_write),
+    output: Number(e.output),
+    reasoning: Number(e.reasoning),
+    cost: e.cost,
+  };
+}
+
+function storedTaskEvent(e: StoredEvent): TaskEvent {
+  return {
+    event_key: e.event_id,
+    attempt_id: e.attempt_id,
+    outcome: e.outcome,
+    error_signature: e.error_signature,
+    learned_from: e.learned_from,
+    tokens: Number(e.input) + Number(e.cached_input) + Number(e.cache_write) + Number(e.output),
+    cost: e.cost ?? '0',
+    timestamp: e.ts.toISOString(),
+    sequence: Number(e.seq),
+  };
+}
+
+function preparedTaskEvent(e: PreparedEvent, receivedMs: number, cost: string = '0'): TaskEvent {
+  const u = e.usage;
+  return {
+    event_key: e.id,
+    attempt_id: e.attempt_id,
+    outcome: e.outcome,
+    error_signature: e.error_signature,
+    learned_from: e.learned_from,
+    tokens: u.input + u.cached_input + u.cache_write + u.output,
+    cost,
+    timestamp: e.ts.toISOString(),
+    sequence: receivedMs * 1000 + e.index,
+  };
+}
+
+/** The outcome of classifying tasks in one transaction: labels for new events, changes for old ones. */
+export class TaskLabels {
+  readonly relabelled: Relabel[] = [];
+  private readonly labels = new Map<string, SpendLabel>();
+  private readonly updates: { task_id: string; status: string; last_event_at: Date | null; closed_at: Date | null; closed_by: string | null }[] = [];
+
+  constructor(
+    private readonly repository: EventsRepository,
+    private readonly accountId: string,
+  ) {}
+
+  labelOf(eventId: string): SpendLabel {
+    const label = this.labels.get(eventId);
+    if (label === undefined) throw new Error(`no label computed for event ${eventId}`);
+    return label;
+  }
+
+  /** Classifies one task and records what changed. */
+  apply(
+    task: TaskRow,
+    status: TaskStatus,
+    stored: readonly StoredEvent[],
+    added: readonly TaskEvent[],
+    now: Date,
+    closedBy: string | null,
+    touched: boolean,
+  ): void {
+    const result = classifyTask(status, [...stored.map(storedTaskEvent), ...added]);
+    for (const e of stored) {
+      const label = result.labels.get(e.event_id)!;
+      if (label !== e.label) this.relabelled.push({ ts: e.ts, event_id: e.event_id, label, source: storedSource(e) });
+    }
+    for (const e of added) this.labels.set(e.event_key, result.labels.get(e.event_key)!);
+    const closing = status !== task.status && status !== 'open';
+    if (closing || touched) {
+      this.updates.push({
+        task_id: task.task_id,
+        status,
+        last_event_at: touched ? now : null,
+        closed_at: closing ? now : null,
+        closed_by: closing ? closedBy : null,
+      });
+    }
+  }
+
+  rollupDeltas(into: RollupDeltas = new RollupDeltas()): RollupDeltas {
+    for (const change of this.relabelled) {
+      into.add(change.source, -1);
+      into.add({ ...change.source, label: change.label }, 1);
+    }
+    return into;
+  }
+
+  async save(tx: Tx): Promise<void> {
+    await this.repository.relabel(tx, this.accountId, this.relabelled);
+    await this.repository.updateTasks(tx, this.accountId, this.updates);
+  }
+}
+
+/** The tasks a batch touches, locked for the transaction, with their stored events. */
+export class TaskBatch {
+  constructor(
+    private readonly repository: EventsRepository,
+    private readonly accountId: string,
+    private readonly tasks: Map<string, TaskRow>,
+    private readonly stored: Map<string, StoredEvent[]>,
+    private readonly candidates: readonly PreparedEvent[],
+  ) {}
+
+  /** A learned_from that names no attempt of the event's task (or the event's own attempt). */
+  problem(e: PreparedEvent): { code: string; message: string; field: string } | null {
+    if (e.task_id === null || e.learned_from === null) return null;
+    const others = [
+      ...(this.stored.get(e.task_id) ?? []).map(storedTaskEvent),
+      ...this.candidates.filter((c) => c.task_id === e.task_id && c !== e).map((c) => preparedTaskEvent(c, 0)),
+    ];
+    const [issue] = checkLearnedFrom(preparedTaskEvent(e, 0), others);
+    return issue ? { code: issue.code, message: issue.message, field: issue.field } : null;
+  }
+
+  classify(accepted: readonly PreparedEvent[], receivedMs: number, closedBy: string | null): TaskLabels {
+    const labels = new TaskLabels(this.repository, this.accountId);
+    const byTask = new Map<string, PreparedEvent[]>();
+    for (const e of accepted) {
+      if (e.task_id === null) continue;
+      const list = byTask.get(e.task_id) ?? [];
+      list.push(e);
+      byTask.set(e.task_id, list);
+    }
+    const now = new Date(receivedMs);
+    for (const [taskId, events] of byTask) {
+      const task = this.tasks.get(taskId)!;
+      // The latest task_status in event order closes (or re-closes) the task.
+      let status: TaskStatus = task.status;
+      for (const e of [...events].sort((a, b) => a.ts.getTime() - b.ts.getTime() || a.index - b.index)) {
+        if (e.task_status !== null) status = e.task_status;
+      }
+      labels.apply(task, status, this.stored.get(taskId) ?? [], events.map((e) => preparedTaskEvent(e, receivedMs)), now, closedBy, true);
+    }
+    return labels;
+  }
+}
+
+@Injectable()
+export class TaskLabeler {
+  constructor(private readonly repository: EventsRepository) {}
+
+  async load(tx: Tx, accountId: string, candidates: readonly PreparedEvent[], now: Date): Promise<TaskBatch> {
+    const taskIds = [...new Set(candidates.map((e) => e.task_id).filter((t): t is string => t !== null))];
+    if (taskIds.length === 0) return new TaskBatch(this.repository, accountId, new Map(), new Map(), candidates);
+    const tasks = await this.repository.lockTasks(tx, accountId, taskIds, now);
+    const stored = new Map<string, StoredEvent[]>();
+    for (const e of await this.repository.taskEvents(tx, accountId, taskIds)) {
+      const list = stored.get(e.task_id!) ?? [];
+      list.push(e);
+      stored.set(e.task_id!, list);
+    }
+    return new TaskBatch(this.repository, accountId, tasks, stored, candidates);
+  }
+
+  /** Resolves a task (close API, inactivity timeout): relabels its events and returns the changes. */
+  async resolve(tx: Tx, accountId: string, taskId: string, status: Exclude<TaskStatus, 'open'>, now: Date, closedBy: string): Promise<TaskLabels | null> {
+    const tasks = await this.repository.lockExistingTasks(tx, accountId, [taskId]);
+    const task = tasks.get(taskId);
+    if (!task) return null;
+    const labels = new TaskLabels(this.repository, accountId);
+    labels.apply(task, status, await this.repository.taskEvents(tx, accountId, [taskId]), [], now, closedBy, false);
+    return labels;
+  }
+}

@@ -1,0 +1,82 @@
+// The answer to each event of a batch. An accepted (or duplicate) event carries its tokens, its cost by
+// token kind, its tier and label, and the reading after it.
+import type { Rejection } from './event-input.js';
+import type { StoredEvent } from './events.repository.js';
+
+export interface TokenCounts {
+  input: number;
+  cached_input: number;
+  cache_write: number;
+  output: number;
+  reasoning: number;
+  /** input + cached_input + cache_write + output (reasoning is part of output). */
+  total: number;
+}
+
+export interface AcceptedResult {
+  index: number;
+  id: string;
+  status: 'accepted' | 'duplicate';
+  timestamp: string;
+  model: string | null;
+  tier: string | null;
+  priced: boolean;
+  /** The model is not in the catalog (or has no price yet): stored, and priced once sales prices it. */
+  needs_pricing: boolean;
+  tokens: TokenCounts;
+  cost: { input: string; cached_input: string; cache_write: string; output: string; reasoning: string; total: string } | null;
+  label: string;
+  /** The event's period was already invoiced: it will be an adjustment on the next invoice. */
+  adjustment: boolean;
+  reading: { allowance_left: string | null; budget_left: string | null };
+}
+
+export interface ConflictResult {
+  index: number;
+  id: string;
+  status: 'conflict';
+  code: 'id_conflict';
+  message: string;
+  fields: string[];
+}
+
+export type EventResult = AcceptedResult | ConflictResult | Rejection;
+
+type ResultSource = Pick<
+  StoredEvent,
+  | 'event_id' | 'ts' | 'model_id' | 'model_name' | 'tier' | 'priced' | 'label' | 'adjustment' | 'allowance_left'
+  | 'cost_input' | 'cost_cached_input' | 'cost_cache_write' | 'cost_output' | 'cost_reasoning' | 'cost'
+> & { input: string | number; cached_input: string | number; cache_write: string | number; output: string | number; reasoning: string | number };
+
+export function fromStored(e: ResultSource): Omit<AcceptedResult, 'index' | 'status'> {
+  const tokens = {
+    input: Number(e.input),
+    cached_input: Number(e.cached_input),
+    cache_write: Number(e.cache_write),
+    output: Number(e.output),
+    reasoning: Number(e.reasoning),
+  };
+  return {
+    id: e.event_id,
+    timestamp: e.ts.toISOString(),
+    model: e.model_id ?? e.model_name,
+    tier: e.tier,
+    priced: e.priced,
+    needs_pricing: !e.priced,
+    tokens: { ...tokens, total: tokens.input + tokens.cached_input + tokens.cache_write + tokens.output },
+    cost:
+      e.cost === null
+        ? null
+        : {
+            input: e.cost_input ?? '0',
+            cached_input: e.cost_cached_input ?? '0',
+            cache_write: e.cost_cache_write ?? '0',
+            output: e.cost_output ?? '0',
+            reasoning: e.cost_reasoning ?? '0',
+            total: e.cost,
+          },
+    label: e.label,
+    adjustment: e.adjustment,
+    reading: { allowance_left: e.allowance_left, budget_left: null },
+  };
+}

@@ -1,0 +1,361 @@
+// POST /v1/events, top to bottom: check each event on its own, fill in who (the agent, its owner, the
+// unit at event time), price it, claim its id, classify its task, store it with its rollups in one
+// transaction, and answer each event with its own result and the reading after it.
+import { Inject, Injectable } from '@nestjs/common';
+import type { Principal } from '../../src/auth/principal.js';
+import { CLOCK, type Clock } from '../../src/clock/clock.js';
+import type { Tx } from '../../src/database/data-source.js';
+import { TransactionRunner } from '../../src/database/transactions.js';
+import { Dec } from '../../tiers/pricing/decimal.js';
+import { PricingCacheService } from '../../tiers/pricing/pricing-cache.service.js';
+import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
+import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
+import { classifyStandalone, type SpendLabel } from '../classification/classify.js';
+import { TaskLabeler } from '../classification/task-labeler.js';
+import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
+import {
+  differingFields,
+  MAX_BATCH,
+  prepareEvent,
+  type PreparedEvent,
+  type Rejection,
+} from './event-input.js';
+import { EventsRepository, type NewEventRow, type StoredEvent } from './events.repository.js';
+import { fromStored, type AcceptedResult, type EventResult } from './event-result.js';
+
+interface AccountContext {
+  anchorDay: number | null;
+  allowance: string | null;
+  closed: { period_start: Date; period_end: Date }[];
+  loadedAt: number;
+}
+
+/** How long per-account billing context may be reused: a plan change shows in readings within this. */
+const CONTEXT_TTL_MS = 1000;
+
+@Injectable()
+export class IngestService {
+  private readonly contexts = new Map<string, AccountContext>();
+
+  constructor(
+    private readonly events: EventsRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly pricing: PricingCacheService,
+    private readonly subscriptions: SubscriptionsService,
+    private readonly labeler: TaskLabeler,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async ingest(principal: Principal, rawEvents: readonly unknown[]): Promise<{ results: EventResult[]; accepted: StoredEvent[] }> {
+    if (principal.role !== 'agent' || principal.accountId === null || principal.agentId === null || principal.personId === null) {
+      throw new MeteringError(MeteringErrorCode.NotAnAgentKey, 'Events are reported with an agent key.');
+    }
+    if (rawEvents.length > MAX_BATCH) {
+      throw new MeteringError(MeteringErrorCode.BatchTooLarge, `A batch holds at most ${MAX_BATCH} events; this one has ${rawEvents.length}.`, {
+        field: 'events',
+      });
+    }
+    const accountId = principal.accountId;
+    const now = this.clock.now();
+    const results: EventResult[] = new Array(rawEvents.length);
+    const reject = (r: Rejection) => {
+      results[r.index] = r;
+    };
+
+    // 1. Each event on its own: schema, usage, timestamp, who.
+    const firstById = new Map<string, PreparedEvent>();
+    const sameAsEarlier: { event: PreparedEvent; first: PreparedEvent }[] = [];
+    const candidates: PreparedEvent[] = [];
+    for (let i = 0; i < rawEvents.length; i++) {
+      const prepared = prepareEvent(rawEvents[i], i, now);
+      if ('status' in prepared) {
+        reject(prepared);
+        continue;
+      }
+      const who = this.who(principal, prepared);
+      if (who) {
+        reject(who);
+        continue;
+      }
+      const first = firstById.get(prepared.id);
+      if (first) {
+        sameAsEarlier.push({ event: prepared, first });
+        continue;
+      }
+      firstById.set(prepared.id, prepared);
+      candidates.push(prepared);
+    }
+
+    const context = await this.context(accountId);
+    const units = await this.unitsAtEventTime(accountId, principal.personId, candidates);
+    const priced = await Promise.all(candidates.map((e) => this.price(e)));
+    await this.events.ensurePartitions(candidates.map((e) => e.ts));
+
+    const receivedMs = now.getTime();
+    const stored = await this.transactions.run(async (tx) => {
+      // 2. Tasks first (locked in id order), so learned_from can be checked before an id is claimed.
+      const tasks = await this.labeler.load(tx, accountId, candidates, now);
+      const valid: PreparedEvent[] = [];
+      for (const e of candidates) {
+        const problem = tasks.problem(e);
+        if (problem) reject({ index: e.index, id: e.id, status: 'rejected', code: problem.code, message: problem.message, field: problem.field });
+        else valid.push(e);
+      }
+
+      // 3. Idempotency: a unique key per (account, id), for ever.
+      const fresh = await this.events.claimKeys(tx, accountId, valid);
+      const seen = valid.filter((e) => !fresh.has(e.id));
+      if (seen.length) {
+        const originals = new Map((await this.events.findByIds(tx, accountId, seen.map((e) => e.id))).map((s) => [s.event_id, s]));
+        for (const e of seen) {
+          const original = originals.get(e.id)!;
+          results[e.index] =
+            original.content_hash === e.content_hash
+              ? { ...fromStored(original), index: e.index, status: 'duplicate' }
+              : conflict(e, original);
+        }
+      }
+      const accepted = valid.filter((e) => fresh.has(e.id));
+      if (accepted.length === 0) return [];
+
+      // 4. Labels: standalone events at once; task events by classifying their whole task.
+      const labels = tasks.classify(accepted, receivedMs, principal.keyId);
+      const deltas = labels.rollupDeltas();
+
+      // 5. The reading after each event: allowance left in the current period.
+      let spent: Dec | null = null;
+      let period: { start: Date; end: Date } | null = null;
+      if (context.allowance !== null && context.anchorDay !== null) {
+        period = billingPeriod(context.anchorDay, now);
+        spent = new Dec(await this.events.costBetween(tx, accountId, day(period.start), day(period.end)));
+      }
+
+      const rows: NewEventRow[] = accepted.map((e) => {
+        const price = priced[candidates.indexOf(e)]!;
+        const label: SpendLabel = e.task_id === null ? classifyStandalone(e.outcome) : labels.labelOf(e.id);
+        let allowanceLeft: string | null = null;
+        if (spent !== null && period !== null) {
+          if (price.cost !== null && e.ts >= period.start && e.ts < period.end) spent = spent.plus(price.cost.total);
+          allowanceLeft = Dec.max(0, new Dec(context.allowance!).minus(spent)).toFixed();
+        }
+        const row: NewEventRow = {
+          account_id: accountId,
+          event_id: e.id,
+          ts: e.ts,
+          received_at: now,
+          seq: receivedMs * 1000 + e.index,
+          person_id: e.person_id,
+          agent_id: e.agent_id,
+          unit_id: e.unit_id ?? units.get(e.index) ?? null,
+          session_id: e.session_id,
+          session_context: e.session_context,
+          task_id: e.task_id,
+          attempt_id: e.attempt_id,
+          outcome: e.outcome,
+          error_signature: e.error_signature,
+          learned_from: e.learned_from,
+          task_status: e.task_status,
+          operation: e.operation,
+          channel: e.channel,
+          model_name: e.model_name,
+          model_id: price.model_id,
+          tier: price.tier,
+          price_book_version: price.book_version,
+          rates_used: price.rates_used,
+          usage_format: e.usage_format,
+          input: String(e.usage.input),
+          cached_input: String(e.usage.cached_input),
+          cache_write: String(e.usage.cache_write),
+          output: String(e.usage.output),
+          reasoning: String(e.usage.reasoning),
+          cost_input: price.cost?.input ?? null,
+          cost_cached_input: price.cost?.cached_input ?? null,
+          cost_cache_write: price.cost?.cache_write ?? null,
+          cost_output: price.cost?.output ?? null,
+          cost_reasoning: price.cost?.reasoning ?? null,
+          cost: price.cost?.total ?? null,
+          priced: price.cost !== null || e.model_name === null,
+          label,
+          reservation_id: e.reservation_id,
+          metadata: e.metadata,
+          content_hash: e.content_hash,
+          allowance_left: allowanceLeft,
+          adjustment: context.closed.some((p) => e.ts >= p.period_start && e.ts < p.period_end),
+        };
+        deltas.add(rollupSource(row));
+        return row;
+      });
+
+      await this.events.insertEvents(tx, rows);
+      await this.events.applyHourly(tx, accountId, deltas.hourlyDeltas());
+      await this.events.applyDaily(tx, accountId, deltas.dailyDeltas());
+      await labels.save(tx);
+      return rows.map((r) => ({ ...r, seq: String(r.seq) }));
+    });
+
+    for (const row of stored) {
+      const index = firstById.get(row.event_id)!.index;
+      results[index] = { ...fromStored(row), index, status: 'accepted' };
+    }
+    for (const { event, first } of sameAsEarlier) {
+      const original = results[first.index];
+      if (original && (original.status === 'accepted' || original.status === 'duplicate') && event.content_hash === first.content_hash) {
+        results[event.index] = { ...(original as AcceptedResult), index: event.index, status: 'duplicate' };
+      } else if (event.content_hash !== first.content_hash) {
+        results[event.index] = {
+          index: event.index,
+          id: event.id,
+          status: 'conflict',
+          code: 'id_conflict',
+          message: `Event "${event.id}" appears earlier in this batch with different content.`,
+          fields: differingFields(event, first),
+        };
+      } else {
+        results[event.index] = { ...(original as Rejection), index: event.index };
+      }
+    }
+    return { results, accepted: stored };
+  }
+
+  /** An agent reports for itself and acts for its owner; anything else in the event is refused. */
+  private who(principal: Principal, e: PreparedEvent): Rejection | null {
+    if (e.agent_id !== null && e.agent_id !== principal.agentId) {
+      return { index: e.index, id: e.id, status: 'rejected', code: 'agent_mismatch', message: `This key reports for agent "${principal.agentId}" only.`, field: 'agent_id' };
+    }
+    if (e.person_id !== null && e.person_id !== principal.personId) {
+      return { index: e.index, id: e.id, status: 'rejected', code: 'person_mismatch', message: `Agent "${principal.agentId}" acts for "${principal.personId}" only.`, field: 'person_id' };
+    }
+    e.agent_id = principal.agentId;
+    e.person_id = principal.personId;
+    return null;
+  }
+
+  /** The unit each event's person belonged to at the event's time. */
+  private async unitsAtEventTime(accountId: string, personId: string, events: readonly PreparedEvent[]): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    const needing = events.filter((e) => e.unit_id === null);
+    if (needing.length === 0) return out;
+    const history = await this.events.memberships(accountId, [personId]);
+    for (const e of needing) {
+      let unit: string | null = history[0]?.unit_id ?? null; // before the first record: where they started
+      for (const h of history) if (h.effective_from.getTime() <= e.ts.getTime()) unit = h.unit_id;
+      if (unit !== null) out.set(e.index, unit);
+    }
+    return out;
+  }
+
+  private async price(e: PreparedEvent): Promise<PriceOutcome> {
+    if (e.model_name === null) return ZERO_CALL;
+    const result = await this.pricing.priceEvent(e.usage, e.model_name, e.ts);
+    if (result.status !== 'priced') {
+      return { model_id: result.model?.id ?? null, tier: result.model?.tier ?? null, book_version: null, rates_used: null, cost: null };
+    }
+    const c = result.priced.cost_by_kind;
+    return {
+      model_id: result.model.id,
+      tier: result.model.tier,
+      book_version: result.book_version,
+      rates_used: result.priced.rates_used,
+      cost: { input: c.input, cached_input: c.cached_input, cache_write: c.cache_write, output: c.output, reasoning: c.reasoning, total: result.priced.total },
+    };
+  }
+
+  private async context(accountId: string): Promise<AccountContext> {
+    const cached = this.contexts.get(accountId);
+    const nowMs = performance.now();
+    if (cached && nowMs - cached.loadedAt < CONTEXT_TTL_MS) return cached;
+    const [billing, closed] = await Promise.all([
+      this.subscriptions.billingContext(accountId),
+      this.events.closedPeriods(accountId),
+    ]);
+    const context: AccountContext = {
+      anchorDay: billing?.anchor_day ?? null,
+      allowance: billing?.terms.included_allowance ?? null,
+      closed,
+      loadedAt: nowMs,
+    };
+    this.contexts.set(accountId, context);
+    return context;
+  }
+}
+
+interface PriceOutcome {
+  model_id: string | null;
+  tier: string | null;
+  book_version: number | null;
+  rates_used: string | null;
+  cost: { input: string; cached_input: string; cache_write: string; output: string; reasoning: string; total: string } | null;
+}
+
+const ZERO_CALL: PriceOutcome = {
+  model_id: null,
+  tier: null,
+  book_version: null,
+  rates_used: null,
+  cost: { input: '0', cached_input: '0', cache_write: '0', output: '0', reasoning: '0', total: '0' },
+};
+
+function day(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+function conflict(e: PreparedEvent, original: StoredEvent): EventResult {
+  const fields = differingFields(e, {
+    id: original.event_id,
+    ts: original.ts,
+    person_id: original.person_id,
+    agent_id: original.agent_id,
+    unit_id: original.unit_id,
+    session_id: original.session_id,
+    session_context: original.session_context,
+    task_id: original.task_id,
+    attempt_id: original.attempt_id,
+    outcome: original.outcome,
+    error_signature: original.error_signature,
+    learned_from: original.learned_from,
+    task_status: original.task_status,
+    operation: original.operation,
+    channel: original.channel,
+    model_name: original.model_name,
+    usage: {
+      input: Number(original.input),
+      cached_input: Number(original.cached_input),
+      cache_write: Number(original.cache_write),
+      output: Number(original.output),
+      reasoning: Number(original.reasoning),
+    },
+    usage_format: original.usage_format,
+    reservation_id: original.reservation_id,
+    metadata: original.metadata,
+  });
+  return {
+    index: e.index,
+    id: e.id,
+    status: 'conflict',
+    code: 'id_conflict',
+    message: `Event "${e.id}" was already recorded with different ${fields.length ? fields.join(', ') : 'content'}.`,
+    fields,
+  };
+}
+
+export function rollupSource(row: Pick<NewEventRow, 'ts' | 'model_id' | 'model_name' | 'tier' | 'unit_id' | 'person_id' | 'agent_id' | 'operation' | 'channel' | 'label' | 'session_context' | 'input' | 'cached_input' | 'cache_write' | 'output' | 'reasoning' | 'cost'>) {
+  return {
+    ts: row.ts,
+    model: row.model_id ?? row.model_name,
+    tier: row.tier,
+    unit_id: row.unit_id,
+    person_id: row.person_id,
+    agent_id: row.agent_id,
+    operation: row.operation,
+    channel: row.channel,
+    label: row.label,
+    session_context: row.session_context,
+    input: Number(row.input),
+    cached_input: Number(row.cached_input),
+    cache_write: Number(row.cache_write),
+    output: Number(row.output),
+    reasoning: Number(row.reasoning),
+    cost: row.cost,
+  };
+}
+

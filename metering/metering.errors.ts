@@ -1,0 +1,29 @@
+import { DomainError, type ErrorDetails, type ErrorKind } from '../src/http/domain-error.js';
+
+export enum MeteringErrorCode {
+  BatchTooLarge = 'batch_too_large',
+  EmptyBatch = 'empty_batch',
+  NotAnAgentKey = 'ingest_needs_agent_key',
+  TaskNotFound = 'task_not_found',
+  InvalidRange = 'invalid_range',
+  InvalidGroupBy = 'invalid_group_by',
+  InvalidCursor = 'invalid_cursor',
+}
+
+const KIND: Record<MeteringErrorCode, ErrorKind> = {
+  [MeteringErrorCode.BatchTooLarge]: 'too_large',
+  [MeteringErrorCode.EmptyBatch]: 'invalid',
+  [MeteringErrorCode.NotAnAgentKey]: 'forbidden',
+  [MeteringErrorCode.TaskNotFound]: 'not_found',
+  [MeteringErrorCode.InvalidRange]: 'invalid',
+  [MeteringErrorCode.InvalidGroupBy]: 'invalid',
+  [MeteringErrorCode.InvalidCursor]: 'invalid',
+};
+
+export class MeteringError extends DomainError {
+  readonly kind: ErrorKind;
+  constructor(code: MeteringErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
+    this.kind = KIND[code];
+  }
+}

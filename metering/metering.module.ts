@@ -1,0 +1,19 @@
+// Metering: ingest of token events with their meter reading, effective-spend classification, task
+// resolution, pricing of events whose model was unknown, and the rollups readings are served from.
+import { Module } from '@nestjs/common';
+import { TiersModule } from '../tiers/tiers.module.js';
+import { TaskLabeler } from './classification/task-labeler.js';
+import { EventsRepository } from './ingest/events.repository.js';
+import { IngestController } from './ingest/ingest.controller.js';
+import { IngestService } from './ingest/ingest.service.js';
+import { MeterPublisher } from './ingest/meter-publisher.js';
+import { TasksController } from './tasks/tasks.controller.js';
+import { TasksService } from './tasks/tasks.service.js';
+
+@Module({
+  imports: [TiersModule],
+  controllers: [IngestController, TasksController],
+  providers: [EventsRepository, IngestService, MeterPublisher, TaskLabeler, TasksService],
+  exports: [EventsRepository, MeterPublisher, IngestService],
+})
+export class MeteringModule {}

@@ -1,0 +1,67 @@
+// Task resolution outside ingest: the close API and the inactivity timeout (a repeatable job). Either
+// relabels the task's events and moves their tokens and cost between labels in the rollups.
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type { Principal } from '../../src/auth/principal.js';
+import { CLOCK, type Clock } from '../../src/clock/clock.js';
+import { TransactionRunner } from '../../src/database/transactions.js';
+import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
+import { JobsService } from '../../src/jobs/jobs.service.js';
+import { TaskLabeler } from '../classification/task-labeler.js';
+import { EventsRepository } from '../ingest/events.repository.js';
+import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
+
+export const abandonIdleTasks = defineJob<{ period: string }>('metering.abandon-idle-tasks');
+
+export interface TaskResolution {
+  task_id: string;
+  status: string;
+  relabelled_events: number;
+}
+
+@Injectable()
+export class TasksService implements OnModuleInit {
+  private readonly logger = new Logger('tasks');
+
+  constructor(
+    private readonly labeler: TaskLabeler,
+    private readonly events: EventsRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly jobs: JobsService,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.jobs.repeat(abandonIdleTasks, 'minute');
+  }
+
+  close(principal: Principal, taskId: string, status: 'succeeded' | 'failed' | 'abandoned'): Promise<TaskResolution> {
+    return this.resolve(principal.accountId!, taskId, status, principal.keyId);
+  }
+
+  private resolve(accountId: string, taskId: string, status: 'succeeded' | 'failed' | 'abandoned', by: string): Promise<TaskResolution> {
+    return this.transactions.run(async (tx) => {
+      const labels = await this.labeler.resolve(tx, accountId, taskId, status, this.clock.now(), by);
+      if (!labels) throw new MeteringError(MeteringErrorCode.TaskNotFound, `Task "${taskId}" was not found.`);
+      const deltas = labels.rollupDeltas();
+      await this.events.applyHourly(tx, accountId, deltas.hourlyDeltas());
+      await this.events.applyDaily(tx, accountId, deltas.dailyDeltas());
+      await labels.save(tx);
+      return { task_id: taskId, status, relabelled_events: labels.relabelled.length };
+    });
+  }
+
+  /** Closes, as abandoned, every open task idle longer than its account's inactivity timeout. */
+  @JobHandler(abandonIdleTasks)
+  async abandonIdle(_: { period: string }): Promise<number> {
+    let closed = 0;
+    for (;;) {
+      const idle = await this.events.idleTasks(this.clock.now(), 200);
+      if (idle.length === 0) return closed;
+      for (const task of idle) {
+        await this.resolve(task.account_id, task.task_id, 'abandoned', 'inactivity-timeout');
+        closed++;
+      }
+      this.logger.log(`abandoned ${idle.length} idle tasks`);
+    }
+  }
+}
