@@ -7,13 +7,15 @@ import { EventsRepository } from './ingest/events.repository.js';
 import { IngestController } from './ingest/ingest.controller.js';
 import { IngestService } from './ingest/ingest.service.js';
 import { MeterPublisher } from './ingest/meter-publisher.js';
+import { RepricingService } from './pricing/repricing.service.js';
+import { UnpricedController } from './pricing/unpriced.controller.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
 
 @Module({
   imports: [TiersModule],
-  controllers: [IngestController, TasksController],
-  providers: [EventsRepository, IngestService, MeterPublisher, TaskLabeler, TasksService],
-  exports: [EventsRepository, MeterPublisher, IngestService],
+  controllers: [IngestController, TasksController, UnpricedController],
+  providers: [EventsRepository, IngestService, MeterPublisher, RepricingService, TaskLabeler, TasksService],
+  exports: [EventsRepository, MeterPublisher, IngestService, RepricingService],
 })
 export class MeteringModule {}

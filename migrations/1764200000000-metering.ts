@@ -132,10 +132,13 @@ export class Metering1764200000000 implements MigrationInterface {
         closed_at timestamptz NOT NULL,
         PRIMARY KEY (account_id, period_start)
       )`);
+
+    // Small named counters of background work (e.g. the last price-book correction applied).
+    await q.query(`CREATE TABLE metering_state (key text PRIMARY KEY, value bigint NOT NULL)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['meter_closed_periods', 'meter_daily', 'meter_hourly', 'tasks', 'events', 'event_keys']) {
+    for (const table of ['metering_state', 'meter_closed_periods', 'meter_daily', 'meter_hourly', 'tasks', 'events', 'event_keys']) {
       await q.query(`DROP TABLE ${table}`);
     }
   }

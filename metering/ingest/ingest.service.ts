@@ -4,7 +4,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
-import type { Tx } from '../../src/database/data-source.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { Dec } from '../../tiers/pricing/decimal.js';
 import { PricingCacheService } from '../../tiers/pricing/pricing-cache.service.js';
@@ -88,7 +87,8 @@ export class IngestService {
 
     const context = await this.context(accountId);
     const units = await this.unitsAtEventTime(accountId, principal.personId, candidates);
-    const priced = await Promise.all(candidates.map((e) => this.price(e)));
+    const pricer = await this.pricing.pricer();
+    const priced = candidates.map((e) => price(pricer, e));
     await this.events.ensurePartitions(candidates.map((e) => e.ts));
 
     const receivedMs = now.getTime();
@@ -244,22 +244,6 @@ export class IngestService {
     return out;
   }
 
-  private async price(e: PreparedEvent): Promise<PriceOutcome> {
-    if (e.model_name === null) return ZERO_CALL;
-    const result = await this.pricing.priceEvent(e.usage, e.model_name, e.ts);
-    if (result.status !== 'priced') {
-      return { model_id: result.model?.id ?? null, tier: result.model?.tier ?? null, book_version: null, rates_used: null, cost: null };
-    }
-    const c = result.priced.cost_by_kind;
-    return {
-      model_id: result.model.id,
-      tier: result.model.tier,
-      book_version: result.book_version,
-      rates_used: result.priced.rates_used,
-      cost: { input: c.input, cached_input: c.cached_input, cache_write: c.cache_write, output: c.output, reasoning: c.reasoning, total: result.priced.total },
-    };
-  }
-
   private async context(accountId: string): Promise<AccountContext> {
     const cached = this.contexts.get(accountId);
     const nowMs = performance.now();
@@ -294,6 +278,24 @@ const ZERO_CALL: PriceOutcome = {
   rates_used: null,
   cost: { input: '0', cached_input: '0', cache_write: '0', output: '0', reasoning: '0', total: '0' },
 };
+
+function price(pricer: Pricer, e: PreparedEvent): PriceOutcome {
+  if (e.model_name === null) return ZERO_CALL;
+  const result = pricer(e.usage, e.model_name, e.ts);
+  if (result.status !== 'priced') {
+    return { model_id: result.model?.id ?? null, tier: result.model?.tier ?? null, book_version: null, rates_used: null, cost: null };
+  }
+  const c = result.priced.cost_by_kind;
+  return {
+    model_id: result.model.id,
+    tier: result.model.tier,
+    book_version: result.book_version,
+    rates_used: result.priced.rates_used,
+    cost: { input: c.input, cached_input: c.cached_input, cache_write: c.cache_write, output: c.output, reasoning: c.reasoning, total: result.priced.total },
+  };
+}
+
+type Pricer = Awaited<ReturnType<PricingCacheService['pricer']>>;
 
 function day(d: Date): string {
   return d.toISOString().slice(0, 10);

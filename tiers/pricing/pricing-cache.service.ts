@@ -32,6 +32,15 @@ interface Snapshot {
   configVersion: number;
   index: ModelIndex<Model>;
   books: PriceBookVersion[];
+  /** Versions published as audited corrections of the past. */
+  corrections: ReadonlySet<number>;
+}
+
+/** The span of event time a correction reprices: from its effective_from to the next book's. */
+export interface CorrectionWindow {
+  version: number;
+  from: string;
+  to: string | null;
 }
 
 export function toPriceBookVersion(row: PriceBookRow): PriceBookVersion {
@@ -76,10 +85,36 @@ export class PricingCacheService {
 
   /** Prices one event's canonical usage exactly (see priceUsage), or says why it cannot be priced yet. */
   async priceEvent(usage: CanonicalUsage, modelName: string, timestamp: string | Date): Promise<PriceEventResult> {
-    const { model, book } = await this.lookup(modelName, timestamp);
-    if (model === null) return { status: 'unknown_model', model: null, book_version: book?.version ?? null };
-    if (book === null) return { status: 'no_price_book', model, book_version: null };
-    return { status: 'priced', model, book_version: book.version, priced: priceUsage(usage, model, book) };
+    return (await this.pricer())(usage, modelName, timestamp);
+  }
+
+  /**
+   * A synchronous pricer over one consistent snapshot of catalog and books: a whole batch is priced by
+   * the same versions, and pricing inside a transaction never waits for a connection to refresh.
+   */
+  async pricer(): Promise<(usage: CanonicalUsage, modelName: string, timestamp: string | Date) => PriceEventResult> {
+    const snap = await this.current();
+    return (usage, modelName, timestamp) => {
+      const at = typeof timestamp === 'string' ? timestamp : timestamp.toISOString();
+      const resolution = resolveModel(modelName, snap.index);
+      const book = selectPriceBook(snap.books, at) ?? null;
+      if (resolution.status !== 'resolved') return { status: 'unknown_model', model: null, book_version: book?.version ?? null };
+      const model = { id: resolution.model.id, tier: resolution.model.tier, matched_by: resolution.matched_by };
+      if (book === null) return { status: 'no_price_book', model, book_version: null };
+      return { status: 'priced', model, book_version: book.version, priced: priceUsage(usage, model, book) };
+    };
+  }
+
+  /** Corrections newer than `afterVersion`, each with the span of event time it now prices. */
+  async correctionsAfter(afterVersion: number): Promise<CorrectionWindow[]> {
+    const snap = await this.current();
+    const byTime = [...snap.books].sort((a, b) => Date.parse(a.effective_from) - Date.parse(b.effective_from) || a.version - b.version);
+    return byTime
+      .filter((b) => b.version > afterVersion && snap.corrections.has(b.version))
+      .map((b) => {
+        const next = byTime.find((o) => Date.parse(o.effective_from) > Date.parse(b.effective_from));
+        return { version: b.version, from: b.effective_from, to: next?.effective_from ?? null };
+      });
   }
 
   /** The version counter the loaded snapshot reflects (after a freshness check). */
@@ -115,7 +150,12 @@ export class PricingCacheService {
     let snap = this.snapshot;
     if (snap === null || snap.configVersion !== version) {
       const [catalog, rows] = await Promise.all([this.models.list(), this.books.list()]);
-      snap = { configVersion: version, index: buildModelIndex(catalog), books: rows.map(toPriceBookVersion) };
+      snap = {
+        configVersion: version,
+        index: buildModelIndex(catalog),
+        books: rows.map(toPriceBookVersion),
+        corrections: new Set(rows.filter((r) => r.correction).map((r) => r.version)),
+      };
       if (this.snapshot === null || this.snapshot.configVersion <= version) this.snapshot = snap;
     }
     if (generation === this.generation) this.checkedAt = Math.max(this.checkedAt, startedAt);

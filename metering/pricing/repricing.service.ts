@@ -1,0 +1,128 @@
+// Prices what could not be priced at ingest, and reprices what an audited price-book correction changed.
+// Both run as repeatable jobs (every minute, and on demand); each chunk updates the events and moves
+// their cost (and, for newly known models, their tier) in the rollups within one transaction.
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Tx } from '../../src/database/data-source.js';
+import { TransactionRunner } from '../../src/database/transactions.js';
+import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
+import { JobsService } from '../../src/jobs/jobs.service.js';
+import { PricingCacheService } from '../../tiers/pricing/pricing-cache.service.js';
+import { storedSource } from '../classification/task-labeler.js';
+import { EventsRepository, type StoredEvent } from '../ingest/events.repository.js';
+import { RollupDeltas } from '../ingest/rollup-deltas.js';
+
+export const priceUnpriced = defineJob<{ period: string }>('metering.price-unpriced');
+export const applyCorrections = defineJob<{ period: string }>('metering.apply-corrections');
+
+const CHUNK = 500;
+
+type EventKey = { account_id: string; ts: Date; event_id: string };
+type Pricer = Awaited<ReturnType<PricingCacheService['pricer']>>;
+const CORRECTIONS_KEY = 'last_correction_version';
+
+@Injectable()
+export class RepricingService implements OnModuleInit {
+  private readonly logger = new Logger('repricing');
+
+  constructor(
+    private readonly events: EventsRepository,
+    private readonly pricing: PricingCacheService,
+    private readonly transactions: TransactionRunner,
+    private readonly jobs: JobsService,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  onModuleInit(): void {
+    this.jobs.repeat(priceUnpriced, 'minute');
+    this.jobs.repeat(applyCorrections, 'minute');
+  }
+
+  /** Prices every stored event whose model (or price) is now known. Returns how many were priced. */
+  @JobHandler(priceUnpriced)
+  async priceUnpriced(_: { period: string }): Promise<number> {
+    let priced = 0;
+    for (const { model_name } of await this.events.unpricedModels()) {
+      for (;;) {
+        const pricer = await this.pricing.pricer();
+        const done = await this.transactions.run(async (tx) => {
+          const chunk = await this.events.lockUnpriced(tx, model_name, CHUNK);
+          return this.reprice(tx, chunk, pricer);
+        });
+        priced += done;
+        if (done < CHUNK) break;
+      }
+    }
+    if (priced) this.logger.log(`priced ${priced} events`);
+    return priced;
+  }
+
+  /** Reprices the events each new correction covers, once per correction. */
+  @JobHandler(applyCorrections)
+  async applyCorrections(_: { period: string }): Promise<number> {
+    const last = await this.events.state(this.dataSource, CORRECTIONS_KEY);
+    let repriced = 0;
+    for (const window of await this.pricing.correctionsAfter(last)) {
+      let after: EventKey | null = null;
+      for (;;) {
+        const pricer = await this.pricing.pricer();
+        const { count, lastKey }: { count: number; lastKey: EventKey | null } = await this.transactions.run(async (tx) => {
+          const chunk = await this.events.eventsInRange(tx, new Date(window.from), window.to ? new Date(window.to) : null, after, CHUNK);
+          await this.reprice(tx, chunk, pricer);
+          const tail = chunk[chunk.length - 1];
+          return { count: chunk.length, lastKey: tail ? { account_id: tail.account_id, ts: tail.ts, event_id: tail.event_id } : null };
+        });
+        repriced += count;
+        if (count < CHUNK || lastKey === null) break;
+        after = lastKey;
+      }
+      await this.transactions.run((tx) => this.events.setState(tx, CORRECTIONS_KEY, window.version));
+      this.logger.log(`applied price-book correction v${window.version}`);
+    }
+    return repriced;
+  }
+
+  /** Prices each event with today's catalog and the book in force at its time; moves rollups by the difference. */
+  private async reprice(tx: Tx, chunk: readonly StoredEvent[], pricer: Pricer): Promise<number> {
+    const updates: StoredEvent[] = [];
+    const deltas = new Map<string, RollupDeltas>();
+    for (const e of chunk) {
+      const usage = {
+        input: Number(e.input),
+        cached_input: Number(e.cached_input),
+        cache_write: Number(e.cache_write),
+        output: Number(e.output),
+        reasoning: Number(e.reasoning),
+      };
+      const result = pricer(usage, e.model_name!, e.ts);
+      if (result.status !== 'priced') continue;
+      const c = result.priced.cost_by_kind;
+      const next: StoredEvent = {
+        ...e,
+        model_id: result.model.id,
+        tier: result.model.tier,
+        price_book_version: result.book_version,
+        rates_used: result.priced.rates_used,
+        cost_input: c.input,
+        cost_cached_input: c.cached_input,
+        cost_cache_write: c.cache_write,
+        cost_output: c.output,
+        cost_reasoning: c.reasoning,
+        cost: result.priced.total,
+        priced: true,
+      };
+      if (e.priced && e.cost === next.cost && e.tier === next.tier && e.model_id === next.model_id) continue;
+      updates.push(next);
+      const d = deltas.get(e.account_id) ?? new RollupDeltas();
+      d.add(storedSource(e), -1);
+      d.add(storedSource(next), 1);
+      deltas.set(e.account_id, d);
+    }
+    await this.events.setPrices(tx, updates);
+    for (const [accountId, d] of deltas) {
+      await this.events.applyHourly(tx, accountId, d.hourlyDeltas());
+      await this.events.applyDaily(tx, accountId, d.dailyDeltas());
+    }
+    return updates.length;
+  }
+}

@@ -1,0 +1,21 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Allow } from '../../src/auth/access.decorators.js';
+import { EventsRepository } from '../ingest/events.repository.js';
+
+@ApiTags('metering')
+@ApiBearerAuth()
+@Controller('v1/unpriced-models')
+export class UnpricedController {
+  constructor(private readonly events: EventsRepository) {}
+
+  @Get()
+  @Allow('admin', 'sales')
+  @ApiOperation({ summary: 'Reported models with events waiting for a catalog entry or a price; they are priced once it exists' })
+  async list(): Promise<{ data: { model: string; events: number; accounts: number; first_seen: Date; last_seen: Date }[] }> {
+    const rows = await this.events.unpricedModels();
+    return {
+      data: rows.map((r) => ({ model: r.model_name, events: Number(r.events), accounts: Number(r.accounts), first_seen: r.first_seen, last_seen: r.last_seen })),
+    };
+  }
+}

@@ -1,0 +1,146 @@
+// Effective-spend classification through the API: labels while a task is open, relabelling when it is
+// closed (by an event, by the close API, by the inactivity timeout), and rollups that always equal the
+// raw events (tokens move between labels, never appear or vanish).
+import { ManualClock } from '../src/clock/clock.js';
+import { TasksService } from '../metering/tasks/tasks.service.js';
+import { RepricingService } from '../metering/pricing/repricing.service.js';
+import { labelsOf, labelTotals, setupPricing } from './support/metering.js';
+import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
+
+describe('classification and repricing', () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let org: Awaited<ReturnType<typeof newOrg>>;
+  const send = (events: unknown[]) => t.post('/v1/events', { events }, org.keys.agent);
+  const ev = (id: string, extra: Record<string, unknown>) => ({
+    id,
+    timestamp: clock.now().toISOString(),
+    model: 'qwen-turbo',
+    usage: { input: 1000, output: 100 },
+    ...extra,
+  });
+
+  beforeAll(async () => {
+    clock = new ManualClock('2026-03-15T12:00:00.000Z');
+    t = await startTestApp({ clock });
+    org = await newOrg(t);
+    await setupPricing(t, org.account);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function expectRollupsMatchRaw(): Promise<void> {
+    const { raw, hourly, daily } = await labelTotals(t, org.account);
+    expect(hourly).toEqual(raw);
+    expect(daily).toEqual(raw);
+  }
+
+  it('without a task: success effective, failure ineffective, no outcome unclassified', async () => {
+    const res = await send([ev('s1', { outcome: 'success' }), ev('s2', { outcome: 'failure' }), ev('s3', {})]);
+    expect(res.body.results.map((r: { label: string }) => r.label)).toEqual(['effective', 'ineffective', 'unclassified']);
+  });
+
+  it('relabels a task when it succeeds: first failure of a signature learned from, repeats not', async () => {
+    const open = await send([
+      ev('t1-a1', { task_id: 't1', attempt_id: 'a1', outcome: 'failure', error_signature: 'E_TIMEOUT' }),
+      ev('t1-a2', { task_id: 't1', attempt_id: 'a2', outcome: 'failure', error_signature: 'E_TIMEOUT' }),
+      ev('t1-a3', { task_id: 't1', attempt_id: 'a3', outcome: 'failure', error_signature: 'E_PARSE' }),
+      ev('t1-a4', { task_id: 't1', attempt_id: 'a4' }),
+    ]);
+    expect(open.body.results.map((r: { label: string }) => r.label)).toEqual(['pending', 'pending', 'pending', 'pending']);
+    const before = await labelTotals(t, org.account);
+    clock.advance(60_000);
+    const done = await send([ev('t1-a5', { task_id: 't1', attempt_id: 'a5', outcome: 'success', task_status: 'succeeded' })]);
+    expect(done.body.results[0].label).toBe('effective');
+    const labels = await labelsOf(t, org.account);
+    expect([labels['t1-a1'], labels['t1-a2'], labels['t1-a3'], labels['t1-a4']]).toEqual(['effective', 'ineffective', 'effective', 'effective']);
+    await expectRollupsMatchRaw();
+    const after = await labelTotals(t, org.account);
+    const sum = (rows: { tokens: string }[]) => rows.reduce((s, r) => s + Number(r.tokens), 0);
+    expect(sum(after.raw)).toBe(sum(before.raw) + 1100); // only the new event's tokens were added
+  });
+
+  it('the close API resolves a task as failed: every attempt that did not succeed is ineffective', async () => {
+    await send([
+      ev('t2-a1', { task_id: 't2', attempt_id: 'a1', outcome: 'failure' }),
+      ev('t2-a2', { task_id: 't2', attempt_id: 'a2', outcome: 'success' }),
+      ev('t2-a3', { task_id: 't2', attempt_id: 'a3' }),
+    ]);
+    const res = await t.post('/v1/tasks/t2/close', { status: 'failed' }, org.keys.agent);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ task_id: 't2', status: 'failed', relabelled_events: 2 });
+    const labels = await labelsOf(t, org.account);
+    expect([labels['t2-a1'], labels['t2-a2'], labels['t2-a3']]).toEqual(['ineffective', 'effective', 'ineffective']);
+    await expectRollupsMatchRaw();
+    expect((await t.post('/v1/tasks/no-such-task/close', { status: 'failed' }, org.keys.agent)).status).toBe(404);
+  });
+
+  it('explicit learned_from decides exactly which failures were learned from', async () => {
+    await send([
+      ev('t3-a1', { task_id: 't3', attempt_id: 'a1', outcome: 'failure', error_signature: 'A' }),
+      ev('t3-a2', { task_id: 't3', attempt_id: 'a2', outcome: 'failure', error_signature: 'B' }),
+      ev('t3-a3', { task_id: 't3', attempt_id: 'a3', outcome: 'success', learned_from: ['a2'], task_status: 'succeeded' }),
+    ]);
+    const labels = await labelsOf(t, org.account);
+    expect([labels['t3-a1'], labels['t3-a2'], labels['t3-a3']]).toEqual(['ineffective', 'effective', 'effective']);
+    await expectRollupsMatchRaw();
+  });
+
+  it('abandons a task after the inactivity timeout', async () => {
+    await send([ev('t4-a1', { task_id: 't4', attempt_id: 'a1', outcome: 'failure' })]);
+    const tasks = t.app.get(TasksService);
+    clock.advance(23 * 3_600_000);
+    await tasks.abandonIdle({ period: 'test' });
+    expect((await labelsOf(t, org.account))['t4-a1']).toBe('pending');
+    clock.advance(2 * 3_600_000);
+    await tasks.abandonIdle({ period: 'test' });
+    expect((await labelsOf(t, org.account))['t4-a1']).toBe('ineffective');
+    await expectRollupsMatchRaw();
+  });
+
+  it('prices an unknown model once sales adds it, and lists it until then', async () => {
+    const res = await send([ev('u1', { model: 'brand-new-2026-03-01', usage: { input: 2000, output: 0 } })]);
+    expect(res.body.results[0]).toMatchObject({ priced: false, needs_pricing: true });
+    const listed = await t.get('/v1/unpriced-models');
+    expect(listed.body.data).toEqual([expect.objectContaining({ model: 'brand-new-2026-03-01', events: 1, accounts: 1 })]);
+    const repricing = t.app.get(RepricingService);
+    expect(await repricing.priceUnpriced({ period: 'test' })).toBe(0);
+    expect((await t.request('PUT', '/v1/models/brand-new', { body: { tier: 'premier', provider: 'x', aliases: [] } })).status).toBeLessThan(300);
+    expect(await repricing.priceUnpriced({ period: 'test' })).toBe(1);
+    const events = await t.app.get((await import('typeorm')).DataSource).query(
+      `SELECT model_id, tier, cost::text FROM events WHERE account_id = $1 AND event_id = 'u1'`,
+      [org.account],
+    );
+    expect(events[0]).toMatchObject({ model_id: 'brand-new', tier: 'premier' });
+    expect(Number(events[0].cost)).toBeCloseTo(0.03, 12); // 2000 * 15 / 1M
+    expect((await t.get('/v1/unpriced-models')).body.data).toEqual([]);
+    await expectRollupsMatchRaw();
+  });
+
+  it('an audited price-book correction reprices the events it covers', async () => {
+    await send([ev('c1', { timestamp: '2026-03-10T10:00:00Z', model: 'qwen-turbo', usage: { input: 1_000_000, output: 0 } })]);
+    const correction = await t.post('/v1/price-books', {
+      effective_from: '2026-03-01T00:00:00Z',
+      correction: true,
+      reason: 'base input was mispriced',
+      tiers: {
+        base: { input: '0.40', output: '1.50' },
+        specialized: { input: '2.50', cached_input: '1.25', output: '10.00' },
+        premier: { input: '15.00', cached_input: '1.50', cache_write: '18.75', output: '75.00' },
+      },
+    });
+    expect(correction.status).toBe(201);
+    await new Promise((r) => setTimeout(r, 600)); // the pricing cache re-checks every 500 ms
+    const repriced = await t.app.get(RepricingService).applyCorrections({ period: 'test' });
+    expect(repriced).toBeGreaterThan(0);
+    const [row] = await t.app.get((await import('typeorm')).DataSource).query(
+      `SELECT cost::text FROM events WHERE account_id = $1 AND event_id = 'c1'`,
+      [org.account],
+    );
+    expect(Number(row.cost)).toBeCloseTo(0.4, 12);
+    await expectRollupsMatchRaw();
+    // Applied once: running it again changes nothing.
+    expect(await t.app.get(RepricingService).applyCorrections({ period: 'test' })).toBe(0);
+  });
+});

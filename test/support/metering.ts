@@ -1,0 +1,66 @@
+// Shared set-up for metering tests: a catalog, a price book, a plan and a subscription; and the check
+// that the rollups equal what the raw events say.
+import { DataSource } from 'typeorm';
+import type { TestApp } from './test-app.js';
+
+export async function setupPricing(t: TestApp, account: string, options: { allowance?: string } = {}): Promise<void> {
+  const models = [
+    ['qwen-turbo', 'base', 'alibaba', []],
+    ['gpt-4o', 'specialized', 'openai', ['gpt-4o-2024-08-06']],
+    ['claude-opus', 'premier', 'anthropic', []],
+  ] as const;
+  for (const [id, tier, provider, aliases] of models) {
+    const res = await t.request('PUT', `/v1/models/${id}`, { body: { tier, provider, aliases } });
+    if (res.status >= 300) throw new Error(`model ${id}: ${res.status} ${res.text}`);
+  }
+  const book = await t.post('/v1/price-books', {
+    effective_from: '2026-01-01T00:00:00Z',
+    correction: true,
+    tiers: {
+      base: { input: '0.50', output: '1.50' },
+      specialized: { input: '2.50', cached_input: '1.25', output: '10.00' },
+      premier: { input: '15.00', cached_input: '1.50', cache_write: '18.75', output: '75.00' },
+    },
+  });
+  if (book.status >= 300 && book.status !== 409) throw new Error(`price book: ${book.status} ${book.text}`);
+  const plan = await t.request('PUT', '/v1/plans/team', {
+    body: { currency: 'EUR', base_fee: '100.00', included_allowance: options.allowance ?? '50.00', overage_policy: 'bill' },
+  });
+  if (plan.status >= 300) throw new Error(`plan: ${plan.status} ${plan.text}`);
+  const sub = await t.request('PUT', `/v1/accounts/${account}/subscription`, {
+    body: { plan_id: 'team', start_date: '2026-01-01', billing_anchor_day: 1 },
+  });
+  if (sub.status >= 300) throw new Error(`subscription: ${sub.status} ${sub.text}`);
+}
+
+interface Totals {
+  label: string;
+  calls: string;
+  tokens: string;
+  cost: string;
+}
+
+/** Per-label totals three ways: raw events, the hourly rollup and the daily rollup. */
+export async function labelTotals(t: TestApp, account: string): Promise<{ raw: Totals[]; hourly: Totals[]; daily: Totals[] }> {
+  const db = t.app.get(DataSource);
+  const q = (from: string, cost: string) =>
+    db.query(
+      `SELECT label, sum(calls)::text AS calls, sum(input + cached_input + cache_write + output)::text AS tokens,
+              coalesce(sum(${cost}), 0)::numeric(40,18)::text AS cost
+         FROM ${from} WHERE account_id = $1 GROUP BY label HAVING sum(calls) <> 0 ORDER BY label`,
+      [account],
+    ) as Promise<Totals[]>;
+  return {
+    raw: await q('(SELECT *, 1 AS calls FROM events) e', 'cost'),
+    hourly: await q('meter_hourly', 'cost'),
+    daily: await q('meter_daily', 'cost'),
+  };
+}
+
+export async function labelsOf(t: TestApp, account: string): Promise<Record<string, string>> {
+  const rows = (await t.app.get(DataSource).query('SELECT event_id, label FROM events WHERE account_id = $1', [account])) as {
+    event_id: string;
+    label: string;
+  }[];
+  return Object.fromEntries(rows.map((r) => [r.event_id, r.label]));
+}
