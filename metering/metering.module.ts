@@ -9,13 +9,15 @@ import { IngestService } from './ingest/ingest.service.js';
 import { MeterPublisher } from './ingest/meter-publisher.js';
 import { RepricingService } from './pricing/repricing.service.js';
 import { UnpricedController } from './pricing/unpriced.controller.js';
+import { RebuildRepository } from './rebuild/rebuild.repository.js';
+import { RebuildService } from './rebuild/rebuild.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
 
 @Module({
   imports: [TiersModule],
   controllers: [IngestController, TasksController, UnpricedController],
-  providers: [EventsRepository, IngestService, MeterPublisher, RepricingService, TaskLabeler, TasksService],
-  exports: [EventsRepository, MeterPublisher, IngestService, RepricingService],
+  providers: [EventsRepository, IngestService, MeterPublisher, RebuildRepository, RebuildService, RepricingService, TaskLabeler, TasksService],
+  exports: [EventsRepository, MeterPublisher, IngestService, RebuildService, RepricingService],
 })
 export class MeteringModule {}

@@ -194,4 +194,14 @@ export class TaskLabeler {
     labels.apply(task, status, await this.repository.taskEvents(tx, accountId, [taskId]), [], now, closedBy, false);
     return labels;
   }
+
+  /** Classifies a task again from its stored events and current status (rebuild). */
+  async relabelFromScratch(tx: Tx, accountId: string, taskId: string): Promise<TaskLabels | null> {
+    const tasks = await this.repository.lockExistingTasks(tx, accountId, [taskId]);
+    const task = tasks.get(taskId);
+    if (!task) return null;
+    const labels = new TaskLabels(this.repository, accountId);
+    labels.apply(task, task.status, await this.repository.taskEvents(tx, accountId, [taskId]), [], new Date(0), null, false);
+    return labels;
+  }
 }
