@@ -111,7 +111,7 @@ export class IngestService {
           const original = originals.get(e.id)!;
           results[e.index] =
             original.content_hash === e.content_hash
-              ? { ...fromStored(original), index: e.index, status: 'duplicate' }
+              ? { index: e.index, status: 'duplicate', ...fromStored(original) }
               : conflict(e, original);
         }
       }
@@ -195,7 +195,7 @@ export class IngestService {
 
     for (const row of stored) {
       const index = firstById.get(row.event_id)!.index;
-      results[index] = { ...fromStored(row), index, status: 'accepted' };
+      results[index] = { index, status: 'accepted', ...fromStored(row) };
     }
     for (const { event, first } of sameAsEarlier) {
       const original = results[first.index];
