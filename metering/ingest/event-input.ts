@@ -127,12 +127,20 @@ function reject(index: number, raw: unknown, code: string, message: string, fiel
   return { index, id: id !== null && id.length <= 255 ? id : null, status: 'rejected', code, message, ...(field ? { field } : {}) };
 }
 
-/** The fields that make two events with the same id "the same event". */
+/**
+ * The fields that make two events with the same id "the same event", in a fixed order (metadata with
+ * sorted keys). The usage shape is how the count was reported, not what was counted: the same tokens
+ * sent as canonical usage or as a provider's usage object are the same event, so usage_format is left out.
+ */
 export function contentHash(e: Omit<PreparedEvent, 'index' | 'content_hash'>): string {
-  // The usage shape is how the count was reported, not what was counted: the same tokens sent as
-  // canonical usage or as a provider's usage object are the same event.
-  const { id: _id, usage_format: _format, ...content } = e;
-  return createHash('sha256').update(canonicalJson({ ...content, ts: e.ts.toISOString() })).digest('hex');
+  const u = e.usage;
+  const content = JSON.stringify([
+    e.ts.getTime(), e.person_id, e.agent_id, e.unit_id, e.session_id, e.session_context, e.task_id, e.attempt_id,
+    e.outcome, e.error_signature, e.learned_from, e.task_status, e.operation, e.channel, e.model_name,
+    u.input, u.cached_input, u.cache_write, u.output, u.reasoning, e.reservation_id,
+  ]);
+  const metadata = e.metadata === null ? '' : canonicalJson(e.metadata);
+  return createHash('sha256').update(content).update('\u0000').update(metadata).digest('hex');
 }
 
 export function prepareEvent(raw: unknown, index: number, now: Date): PreparedEvent | Rejection {

@@ -26,9 +26,11 @@ export interface RollupSource {
 
 const SUMS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
 
+type Costed<T> = T & { exact: Dec };
+
 export class RollupDeltas {
-  private readonly hourly = new Map<string, HourlyDelta>();
-  private readonly daily = new Map<string, DailyDelta>();
+  private readonly hourly = new Map<string, Costed<HourlyDelta>>();
+  private readonly daily = new Map<string, Costed<DailyDelta>>();
 
   add(source: RollupSource, sign: 1 | -1 = 1): void {
     const hour = new Date(Math.floor(source.ts.getTime() / 3_600_000) * 3_600_000);
@@ -44,33 +46,38 @@ export class RollupDeltas {
       session_context: source.session_context ?? '',
     };
     const hourKey = `${hour.getTime()}\u0000${Object.values(dims).join('\u0000')}`;
-    const h = this.hourly.get(hourKey) ?? { hour, ...dims, calls: 0, input: 0, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, cost: '0' };
+    const h = this.hourly.get(hourKey) ?? { hour, ...dims, calls: 0, input: 0, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, cost: '0', exact: ZERO };
     this.accumulate(h, source, sign);
     this.hourly.set(hourKey, h);
 
     const day = source.ts.toISOString().slice(0, 10);
     const dayKey = `${day}\u0000${dims.tier}\u0000${dims.label}\u0000${dims.channel}`;
-    const d = this.daily.get(dayKey) ?? { day, tier: dims.tier, label: dims.label, channel: dims.channel, calls: 0, input: 0, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, cost: '0' };
+    const d = this.daily.get(dayKey) ?? { day, tier: dims.tier, label: dims.label, channel: dims.channel, calls: 0, input: 0, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, cost: '0', exact: ZERO };
     this.accumulate(d, source, sign);
     this.daily.set(dayKey, d);
   }
 
-  private accumulate(target: HourlyDelta | DailyDelta, source: RollupSource, sign: 1 | -1): void {
+  private accumulate(target: Costed<HourlyDelta | DailyDelta>, source: RollupSource, sign: 1 | -1): void {
     target.calls += sign;
     for (const s of SUMS) target[s] += sign * source[s];
-    if (source.cost !== null) target.cost = new Dec(target.cost).plus(new Dec(source.cost).times(sign)).toFixed();
+    if (source.cost !== null && source.cost !== '0') target.exact = sign === 1 ? target.exact.plus(source.cost) : target.exact.minus(source.cost);
   }
 
   /** Non-empty deltas in a fixed key order, so concurrent batches lock rollup rows in the same order. */
   hourlyDeltas(): HourlyDelta[] {
-    return [...this.hourly.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, d]) => d).filter(nonZero);
+    return finish(this.hourly);
   }
 
   dailyDeltas(): DailyDelta[] {
-    return [...this.daily.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, d]) => d).filter(nonZero);
+    return finish(this.daily);
   }
 }
 
-function nonZero(d: HourlyDelta | DailyDelta): boolean {
-  return d.calls !== 0 || SUMS.some((s) => d[s] !== 0) || !new Dec(d.cost).isZero();
+const ZERO = new Dec(0);
+
+function finish<T extends HourlyDelta | DailyDelta>(map: Map<string, Costed<T>>): T[] {
+  return [...map.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .filter(([, d]) => d.calls !== 0 || SUMS.some((s) => d[s] !== 0) || !d.exact.isZero())
+    .map(([, { exact, ...d }]) => ({ ...d, cost: exact.toFixed() }) as unknown as T);
 }

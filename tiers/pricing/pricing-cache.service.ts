@@ -7,7 +7,10 @@ import { buildModelIndex, resolveModel, type MatchedBy, type ModelIndex } from '
 import { ModelsRepository, type Model } from '../catalog/models.repository.js';
 import { PriceBooksRepository, type PriceBookRow } from './price-books.repository.js';
 import {
+  bookSelector,
+  memoizedRates,
   priceUsage,
+  type RateResolver,
   selectPriceBook,
   type CanonicalUsage,
   type PricedModel,
@@ -34,7 +37,11 @@ interface Snapshot {
   books: PriceBookVersion[];
   /** Versions published as audited corrections of the past. */
   corrections: ReadonlySet<number>;
+  /** selectPriceBook over this snapshot's books, prepared once. */
+  bookAt: (at: string) => PriceBookVersion | undefined;
+  rates: RateResolver;
 }
+
 
 /** The span of event time a correction reprices: from its effective_from to the next book's. */
 export interface CorrectionWindow {
@@ -97,11 +104,11 @@ export class PricingCacheService {
     return (usage, modelName, timestamp) => {
       const at = typeof timestamp === 'string' ? timestamp : timestamp.toISOString();
       const resolution = resolveModel(modelName, snap.index);
-      const book = selectPriceBook(snap.books, at) ?? null;
+      const book = snap.bookAt(at) ?? null;
       if (resolution.status !== 'resolved') return { status: 'unknown_model', model: null, book_version: book?.version ?? null };
       const model = { id: resolution.model.id, tier: resolution.model.tier, matched_by: resolution.matched_by };
       if (book === null) return { status: 'no_price_book', model, book_version: null };
-      return { status: 'priced', model, book_version: book.version, priced: priceUsage(usage, model, book) };
+      return { status: 'priced', model, book_version: book.version, priced: priceUsage(usage, model, book, snap.rates) };
     };
   }
 
@@ -150,11 +157,14 @@ export class PricingCacheService {
     let snap = this.snapshot;
     if (snap === null || snap.configVersion !== version) {
       const [catalog, rows] = await Promise.all([this.models.list(), this.books.list()]);
+      const books = rows.map(toPriceBookVersion);
       snap = {
         configVersion: version,
         index: buildModelIndex(catalog),
-        books: rows.map(toPriceBookVersion),
+        books,
         corrections: new Set(rows.filter((r) => r.correction).map((r) => r.version)),
+        bookAt: bookSelector(books),
+        rates: memoizedRates(),
       };
       if (this.snapshot === null || this.snapshot.configVersion <= version) this.snapshot = snap;
     }

@@ -210,10 +210,34 @@ function billableTokens(usage: CanonicalUsage): Record<TokenKind, number> {
   };
 }
 
-export function priceUsage(usage: CanonicalUsage, model: PricedModel, book: PriceBookVersion): PricedUsage {
+export type RateResolver = (model: PricedModel, book: PriceBookVersion, rateSet: RateSet) => Record<TokenKind, Dec>;
+
+/**
+ * `resolveRates` with a memo per (book version, model, rate set): rates are parsed once per snapshot,
+ * not once per event. Valid only while book versions are immutable, which they are.
+ */
+export function memoizedRates(): RateResolver {
+  const memo = new Map<string, Record<TokenKind, Dec>>();
+  return (model, book, rateSet) => {
+    const k = `${book.version}\u0000${model.id}\u0000${model.tier}\u0000${rateSet}`;
+    let rates = memo.get(k);
+    if (rates === undefined) {
+      rates = resolveRates(model, book, rateSet);
+      memo.set(k, rates);
+    }
+    return rates;
+  };
+}
+
+export function priceUsage(
+  usage: CanonicalUsage,
+  model: PricedModel,
+  book: PriceBookVersion,
+  rateResolver: RateResolver = resolveRates,
+): PricedUsage {
   const u = validateUsage(usage);
   const rateSet = selectRateSet(u, model, book);
-  const rates = resolveRates(model, book, rateSet);
+  const rates = rateResolver(model, book, rateSet);
   const tokens = billableTokens(u);
   const costs = {} as Record<TokenKind, Dec>;
   for (const kind of TOKEN_KINDS) {
@@ -257,6 +281,21 @@ function mapKinds(f: (kind: TokenKind) => string): Record<TokenKind, string> {
 
 // ---------------------------------------------------------------------------------------------------
 // Price-book selection
+
+/**
+ * selectPriceBook for many timestamps against one set of books: instants are parsed once and the books
+ * sorted once, so each lookup is one parse and a scan from the newest. Same answers as selectPriceBook.
+ */
+export function bookSelector<B extends Pick<PriceBookVersion, 'version' | 'effective_from'>>(books: readonly B[]): (timestamp: string) => B | undefined {
+  const sorted = books
+    .map((book, index) => ({ book, index, from: parseInstant(book.effective_from, 'effective_from') }))
+    .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.book.version - b.book.version || b.index - a.index));
+  return (timestamp) => {
+    const at = parseInstant(timestamp, 'timestamp');
+    for (let i = sorted.length - 1; i >= 0; i--) if (sorted[i]!.from <= at) return sorted[i]!.book;
+    return undefined;
+  };
+}
 
 /**
  * The version in force at `timestamp`: latest effective_from <= timestamp, compared as exact instants;
