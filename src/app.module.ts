@@ -13,7 +13,7 @@ import { HealthModule } from './health/health.module.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { JobsModule, type ProcessRole } from './jobs/jobs.module.js';
 import { TiersModule } from '../tiers/tiers.module.js';
-import { MeteringModule } from '../metering/metering.module.js';
+import { ReadingsModule } from '../metering/readings/readings.module.js';
 
 export interface AppOptions {
   config: AppConfig;
@@ -37,7 +37,7 @@ export class AppModule {
         AuthModule,
         HealthModule,
         TiersModule,
-        MeteringModule,
+        ReadingsModule,
         ...(options.extraModules ?? []),
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],

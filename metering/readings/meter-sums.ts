@@ -1,0 +1,128 @@
+// The numbers of a reading, as pure functions: token counts from PostgreSQL's bigint strings (checked to
+// be safe integers), costs kept as exact decimal strings, and the effective ratio.
+import { Dec, formatExact } from '../../tiers/pricing/decimal.js';
+
+export interface TokenCounts {
+  input: number;
+  cached_input: number;
+  cache_write: number;
+  output: number;
+  reasoning: number;
+  /** input + cached_input + cache_write + output (reasoning is part of output). */
+  total: number;
+}
+
+export interface MeterSums {
+  calls: number;
+  tokens: TokenCounts;
+  /** Exact decimal string. */
+  cost: string;
+  /** effective tokens / (effective + ineffective tokens); null when both are 0. */
+  effective_ratio: number | null;
+}
+
+/** One row as the rollup query returns it: bigint and numeric sums as text. */
+export interface SumRow {
+  calls: string | null;
+  input: string | null;
+  cached_input: string | null;
+  cache_write: string | null;
+  output: string | null;
+  reasoning: string | null;
+  cost: string | null;
+  effective: string | null;
+  ineffective: string | null;
+}
+
+/** A bigint from PostgreSQL as a JS number, refusing anything a number cannot hold exactly. */
+export function toCount(value: string | number | bigint | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`token count ${String(value)} is not a safe integer`);
+  return n;
+}
+
+export function tokenCounts(v: {
+  input: string | number | null;
+  cached_input: string | number | null;
+  cache_write: string | number | null;
+  output: string | number | null;
+  reasoning: string | number | null;
+}): TokenCounts {
+  const input = toCount(v.input);
+  const cached_input = toCount(v.cached_input);
+  const cache_write = toCount(v.cache_write);
+  const output = toCount(v.output);
+  const reasoning = toCount(v.reasoning);
+  return { input, cached_input, cache_write, output, reasoning, total: toCount(input + cached_input + cache_write + output) };
+}
+
+/** A stored decimal in one canonical form (at least 12 places), so equal amounts print the same. */
+export function formatCost(value: string | Dec | null | undefined): string {
+  return formatExact(value === null || value === undefined ? new Dec(0) : new Dec(value));
+}
+
+export function effectiveRatio(effective: number, ineffective: number): number | null {
+  const denominator = effective + ineffective;
+  return denominator === 0 ? null : effective / denominator;
+}
+
+/** Internal accumulator: sums plus the per-label token totals the ratio needs. */
+export interface SumsWithLabels {
+  sums: Omit<MeterSums, 'effective_ratio'>;
+  effective: number;
+  ineffective: number;
+}
+
+export function fromSumRow(row: SumRow): SumsWithLabels {
+  return {
+    sums: { calls: toCount(row.calls), tokens: tokenCounts(row), cost: formatCost(row.cost) },
+    effective: toCount(row.effective),
+    ineffective: toCount(row.ineffective),
+  };
+}
+
+export function withRatio(s: SumsWithLabels): MeterSums {
+  return { ...s.sums, effective_ratio: effectiveRatio(s.effective, s.ineffective) };
+}
+
+export function zeroSums(): SumsWithLabels {
+  return {
+    sums: { calls: 0, tokens: { input: 0, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total: 0 }, cost: formatCost('0') },
+    effective: 0,
+    ineffective: 0,
+  };
+}
+
+export function addSums(a: SumsWithLabels, b: SumsWithLabels): SumsWithLabels {
+  const t = (k: keyof TokenCounts) => toCount(a.sums.tokens[k] + b.sums.tokens[k]);
+  return {
+    sums: {
+      calls: toCount(a.sums.calls + b.sums.calls),
+      tokens: {
+        input: t('input'),
+        cached_input: t('cached_input'),
+        cache_write: t('cache_write'),
+        output: t('output'),
+        reasoning: t('reasoning'),
+        total: t('total'),
+      },
+      cost: formatCost(new Dec(a.sums.cost).plus(b.sums.cost)),
+    },
+    effective: toCount(a.effective + b.effective),
+    ineffective: toCount(a.ineffective + b.ineffective),
+  };
+}
+
+export interface MeterRow extends MeterSums {
+  /** One entry per group_by dimension; null where the dimension was absent (stored as ''). */
+  key: Record<string, string | null>;
+}
+
+export interface MeterReading {
+  from: string;
+  to: string;
+  group_by: string[];
+  rows: MeterRow[];
+  totals: MeterSums;
+}

@@ -1,0 +1,32 @@
+// Readings of the meter: totals by dimension from the rollups, the per-operation listing, CSV exports and
+// the live stream (SSE), whose MeterStreamService ingest publishes accepted operations to after commit.
+import { Module, type OnModuleInit } from '@nestjs/common';
+import { AccountsModule } from '../../src/accounts/accounts.module.js';
+import { MeterPublisher } from '../ingest/meter-publisher.js';
+import { MeteringModule } from '../metering.module.js';
+import { toEventView } from './event-view.js';
+import { MeterStreamController } from '../stream/meter-stream.controller.js';
+import { MeterStreamService } from '../stream/meter-stream.service.js';
+import { ReadingsController } from './readings.controller.js';
+import { ReadingsRepository } from './readings.repository.js';
+import { ReadingsService } from './readings.service.js';
+
+@Module({
+  imports: [AccountsModule, MeteringModule],
+  controllers: [ReadingsController, MeterStreamController],
+  providers: [ReadingsRepository, ReadingsService, MeterStreamService],
+  exports: [MeterStreamService],
+})
+export class ReadingsModule implements OnModuleInit {
+  constructor(
+    private readonly publisher: MeterPublisher,
+    private readonly stream: MeterStreamService,
+  ) {}
+
+  /** Every operation ingest commits is streamed live to the account's (and the person's) listeners. */
+  onModuleInit(): void {
+    this.publisher.onPublished((accountId, events) => {
+      for (const event of events) this.stream.publish(accountId, toEventView(event));
+    });
+  }
+}

@@ -1,0 +1,118 @@
+// Readings of the meter: totals by any dimension from the rollups, the per-operation listing, and the
+// running totals the live stream starts from. A member or agent key only ever sees its person and unit.
+import { Inject, Injectable } from '@nestjs/common';
+import { AccountsError, AccountsErrorCode } from '../../src/accounts/accounts.errors.js';
+import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
+import { isOperator, type Principal } from '../../src/auth/principal.js';
+import { CLOCK, type Clock } from '../../src/clock/clock.js';
+import { decodeCursor, encodeCursor } from './event-cursor.js';
+import { toEventView, type EventView } from './event-view.js';
+import { addSums, fromSumRow, withRatio, zeroSums, type MeterReading, type MeterSums } from './meter-sums.js';
+import {
+  METER_FILTERS,
+  monthStart,
+  nextMonthStart,
+  parseGroupBy,
+  parseListRange,
+  parseMeterRange,
+  rollupFor,
+  type MeterFilters,
+  type MeterQuery,
+  type VisibilityScope,
+} from './reading-query.js';
+import { EVENT_FILTERS, ReadingsRepository, type EventFilter } from './readings.repository.js';
+
+export type MeterQueryParams = Partial<Record<'from' | 'to' | 'group_by' | (typeof METER_FILTERS)[number], string>>;
+export type EventQueryParams = Partial<Record<'from' | 'to' | 'cursor' | EventFilter, string>>;
+
+export interface EventPage {
+  data: EventView[];
+  next_cursor: string | null;
+}
+
+export interface PeriodTotals {
+  from: Date;
+  to: Date;
+  totals: MeterSums;
+}
+
+@Injectable()
+export class ReadingsService {
+  constructor(
+    private readonly repository: ReadingsRepository,
+    private readonly accounts: AccountsRepository,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  /**
+   * What a principal may see of an account: null for the whole account (finance and operators), else
+   * their person plus the unit that person is in now. An operator gets a 404 for an unknown account.
+   */
+  async scopeOf(principal: Principal, accountId: string): Promise<VisibilityScope | null> {
+    if (isOperator(principal)) {
+      if (!(await this.accounts.findAccount(accountId))) {
+        throw new AccountsError(AccountsErrorCode.AccountNotFound, `Account "${accountId}" was not found.`);
+      }
+      return null;
+    }
+    if (principal.role !== 'member' && principal.role !== 'agent') return null;
+    if (principal.personId === null) throw new Error(`a ${principal.role} key without a person`);
+    const person = await this.accounts.findPerson(accountId, principal.personId);
+    return { personId: principal.personId, unitId: person?.unit_id ?? null };
+  }
+
+  async meter(principal: Principal, accountId: string, params: MeterQueryParams): Promise<MeterReading> {
+    const range = parseMeterRange(params.from, params.to, this.clock.now());
+    const filters: MeterFilters = {};
+    for (const f of METER_FILTERS) if (params[f] !== undefined) filters[f] = params[f];
+    const query: MeterQuery = { ...range, groupBy: parseGroupBy(params.group_by), filters };
+    const scope = await this.scopeOf(principal, accountId);
+    return this.read(accountId, query, scope);
+  }
+
+  async events(principal: Principal, accountId: string, params: EventQueryParams, limit: number): Promise<EventPage> {
+    const { from, to } = parseListRange(params.from, params.to);
+    const after = params.cursor === undefined ? null : decodeCursor(params.cursor);
+    const filters: Partial<Record<EventFilter, string>> = {};
+    for (const f of EVENT_FILTERS) if (params[f] !== undefined) filters[f] = params[f];
+    const scope = await this.scopeOf(principal, accountId);
+    const rows = await this.repository.listEvents({ accountId, from, to, filters, scope, after, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      data: page.map(toEventView),
+      next_cursor: rows.length > limit && last ? encodeCursor({ tsMicros: last.ts_us, eventId: last.event_id }) : null,
+    };
+  }
+
+  /** This calendar month's (UTC) totals so far for the whole account or one person: where a stream starts. */
+  async periodTotals(accountId: string, personId: string | null): Promise<PeriodTotals> {
+    const now = this.clock.now();
+    const from = monthStart(now);
+    const to = nextMonthStart(now);
+    const reading = await this.read(accountId, { from, to, groupBy: [], filters: personId === null ? {} : { person: personId } }, null);
+    return { from, to, totals: reading.totals };
+  }
+
+  private async read(accountId: string, q: MeterQuery, scope: VisibilityScope | null): Promise<MeterReading> {
+    const rows = await this.repository.meterSums({ accountId, rollup: rollupFor(q, scope), ...q, scope });
+    let totals = zeroSums();
+    const out = rows.map((row) => {
+      const sums = fromSumRow(row.sums);
+      totals = addSums(totals, sums);
+      const key: Record<string, string | null> = {};
+      for (const d of q.groupBy) {
+        const value = row.key[d] ?? '';
+        key[d] = value === '' ? null : value;
+      }
+      return { key, ...withRatio(sums) };
+    });
+    return {
+      from: q.from.toISOString(),
+      to: q.to.toISOString(),
+      group_by: [...q.groupBy],
+      rows: out,
+      totals: withRatio(totals),
+    };
+  }
+}

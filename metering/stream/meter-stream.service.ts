@@ -1,0 +1,157 @@
+// Live operations fanned out to SSE subscribers: over Redis pub/sub (a channel per account) when REDIS_URL
+// is set, so every API process's subscribers see every process's ingest; in-process otherwise.
+import { EventEmitter } from 'node:events';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
+import type { EventView } from '../readings/event-view.js';
+
+/** One accepted operation as the listing shows it (GET /v1/accounts/:account/events). */
+export type StreamedEvent = EventView;
+export type StreamListener = (event: StreamedEvent) => void;
+
+/** Call it to unsubscribe; `ready` settles once the subscription receives what is published from then on. */
+export interface Subscription {
+  (): void;
+  readonly ready: Promise<void>;
+}
+
+@Injectable()
+export class MeterStreamService implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('meter-stream');
+  private readonly local = new EventEmitter();
+  private readonly publisher: Redis | null = null;
+  private readonly subscriber: Redis | null = null;
+  private readonly channelPrefix: string;
+  /** Per account: local listeners and the Redis SUBSCRIBE they share. */
+  private readonly channels = new Map<string, { listeners: number; subscribed: Promise<void> }>();
+  private readonly openStreams = new Set<() => void>();
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.local.setMaxListeners(0);
+    this.channelPrefix = `${config.queuePrefix}:meter:`;
+    if (config.redisUrl !== null) {
+      this.publisher = this.connect(config.redisUrl, 'publisher');
+      this.subscriber = this.connect(config.redisUrl, 'subscriber');
+      this.subscriber.on('message', (channel: string, message: string) => {
+        if (!channel.startsWith(this.channelPrefix)) return;
+        let event: StreamedEvent;
+        try {
+          event = JSON.parse(message) as StreamedEvent;
+        } catch {
+          this.logger.warn({ channel }, 'dropped a meter message that is not JSON');
+          return;
+        }
+        this.deliver(channel.slice(this.channelPrefix.length), event);
+      });
+    }
+  }
+
+  /** Hands an accepted, committed operation to the account's subscribers. Never throws; delivery is best effort. */
+  publish(accountId: string, event: StreamedEvent): void {
+    if (this.publisher === null) {
+      this.deliver(accountId, event);
+      return;
+    }
+    this.publisher.publish(this.channelPrefix + accountId, JSON.stringify(event)).catch((err: unknown) => {
+      this.logger.warn({ err, accountId }, 'could not publish a meter event');
+    });
+  }
+
+  /** Listens to an account's operations, or to one person's (personId) only. */
+  subscribe(accountId: string, personId: string | null, listener: StreamListener): Subscription {
+    const wrapped = (event: StreamedEvent) => {
+      if (personId !== null && event.person_id !== personId) return;
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger.warn({ err, accountId }, 'a meter stream listener failed');
+      }
+    };
+    this.local.on(accountId, wrapped);
+    const ready = this.retain(accountId);
+    let active = true;
+    const unsubscribe = () => {
+      if (!active) return;
+      active = false;
+      this.local.off(accountId, wrapped);
+      this.release(accountId);
+    };
+    return Object.assign(unsubscribe, { ready });
+  }
+
+  /** Open SSE responses register their end here, so shutdown is not held open by a connected client. */
+  trackStream(end: () => void): () => void {
+    this.openStreams.add(end);
+    return () => this.openStreams.delete(end);
+  }
+
+  beforeApplicationShutdown(): void {
+    for (const end of [...this.openStreams]) end();
+    this.openStreams.clear();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      [this.publisher, this.subscriber].map(async (redis) => {
+        if (redis === null) return;
+        try {
+          await redis.quit();
+        } catch {
+          redis.disconnect();
+        }
+      }),
+    );
+  }
+
+  private deliver(accountId: string, event: StreamedEvent): void {
+    this.local.emit(accountId, event);
+  }
+
+  private retain(accountId: string): Promise<void> {
+    const existing = this.channels.get(accountId);
+    if (existing) {
+      existing.listeners += 1;
+      return existing.subscribed;
+    }
+    const subscribed =
+      this.subscriber === null
+        ? Promise.resolve()
+        : this.subscriber.subscribe(this.channelPrefix + accountId).then(() => undefined);
+    // A failed SUBSCRIBE is reported to the waiting caller; keep the rejection from going unhandled here.
+    subscribed.catch(() => undefined);
+    this.channels.set(accountId, { listeners: 1, subscribed });
+    return subscribed;
+  }
+
+  private release(accountId: string): void {
+    const entry = this.channels.get(accountId);
+    if (!entry) return;
+    entry.listeners -= 1;
+    if (entry.listeners > 0) return;
+    this.channels.delete(accountId);
+    this.subscriber?.unsubscribe(this.channelPrefix + accountId).catch((err: unknown) => {
+      this.logger.warn({ err, accountId }, 'could not unsubscribe from a meter channel');
+    });
+  }
+
+  private connect(url: string, role: string): Redis {
+    const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+    let lastLogged = 0;
+    redis.on('error', (err: unknown) => {
+      // ioredis retries on its own; one line every 30 s is enough to say Redis is unreachable.
+      const now = performance.now();
+      if (now - lastLogged > 30_000) {
+        lastLogged = now;
+        this.logger.warn({ err, role }, 'Redis connection error (meter stream)');
+      }
+    });
+    return redis;
+  }
+}

@@ -1,0 +1,38 @@
+// The running totals a live stream carries: read once from the rollups at connect, then each streamed
+// operation added on. Pure, so the arithmetic is tested without a socket.
+import { Dec } from '../../tiers/pricing/decimal.js';
+import { formatCost, toCount, type MeterSums, type TokenCounts } from '../readings/meter-sums.js';
+import type { EventView } from '../readings/event-view.js';
+
+export interface StreamTotals {
+  calls: number;
+  tokens: TokenCounts;
+  /** Exact decimal string; unpriced operations add nothing until they are priced. */
+  cost: string;
+}
+
+export function streamTotals(sums: MeterSums): StreamTotals {
+  return { calls: sums.calls, tokens: { ...sums.tokens }, cost: sums.cost };
+}
+
+export function addOperation(totals: StreamTotals, event: EventView): StreamTotals {
+  const t = (k: keyof TokenCounts) => toCount(totals.tokens[k] + event.tokens[k]);
+  return {
+    calls: totals.calls + 1,
+    tokens: {
+      input: t('input'),
+      cached_input: t('cached_input'),
+      cache_write: t('cache_write'),
+      output: t('output'),
+      reasoning: t('reasoning'),
+      total: t('total'),
+    },
+    cost: event.cost === null ? totals.cost : formatCost(new Dec(totals.cost).plus(event.cost.total)),
+  };
+}
+
+/** Whether an operation falls in the period [from, to) the totals are for. */
+export function inPeriod(event: EventView, period: { from: Date; to: Date }): boolean {
+  const at = Date.parse(event.timestamp);
+  return at >= period.from.getTime() && at < period.to.getTime();
+}
