@@ -1,39 +1,10 @@
 // POST /v1/events end to end: results per event, pricing, duplicates and conflicts, rejections that
 // cost nothing else, unknown models, late and future events, the reading after each event.
 import { ManualClock } from '../src/clock/clock.js';
+import { setupPricing } from './support/metering.js';
 import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
 const NOW = '2026-03-15T12:00:00.000Z';
-
-async function setupPricing(t: TestApp, account: string): Promise<void> {
-  const models = [
-    ['qwen-turbo', 'base', 'alibaba', []],
-    ['gpt-4o', 'specialized', 'openai', ['gpt-4o-2024-08-06']],
-    ['claude-opus', 'premier', 'anthropic', []],
-  ] as const;
-  for (const [id, tier, provider, aliases] of models) {
-    const res = await t.request('PUT', `/v1/models/${id}`, { body: { tier, provider, aliases } });
-    if (res.status !== 200 && res.status !== 201) throw new Error(`model ${id}: ${res.status} ${res.text}`);
-  }
-  const book = await t.post('/v1/price-books', {
-    effective_from: '2026-01-01T00:00:00Z',
-    correction: true,
-    tiers: {
-      base: { input: '0.50', output: '1.50' },
-      specialized: { input: '2.50', cached_input: '1.25', output: '10.00' },
-      premier: { input: '15.00', cached_input: '1.50', cache_write: '18.75', output: '75.00' },
-    },
-  });
-  if (book.status !== 201) throw new Error(`price book: ${book.status} ${book.text}`);
-  const plan = await t.request('PUT', '/v1/plans/team', {
-    body: { currency: 'EUR', base_fee: '100.00', included_allowance: '50.00', overage_policy: 'bill' },
-  });
-  if (plan.status !== 200 && plan.status !== 201) throw new Error(`plan: ${plan.status} ${plan.text}`);
-  const sub = await t.request('PUT', `/v1/accounts/${account}/subscription`, {
-    body: { plan_id: 'team', start_date: '2026-01-01', billing_anchor_day: 1 },
-  });
-  if (sub.status !== 200 && sub.status !== 201) throw new Error(`subscription: ${sub.status} ${sub.text}`);
-}
 
 describe('ingest', () => {
   let t: TestApp;

@@ -2,15 +2,9 @@
 // be safe integers), costs kept as exact decimal strings, and the effective ratio.
 import { Dec, formatExact } from '../../tiers/pricing/decimal.js';
 
-export interface TokenCounts {
-  input: number;
-  cached_input: number;
-  cache_write: number;
-  output: number;
-  reasoning: number;
-  /** input + cached_input + cache_write + output (reasoning is part of output). */
-  total: number;
-}
+import type { TokenCounts } from '../ingest/event-result.js';
+
+export type { TokenCounts };
 
 export interface MeterSums {
   calls: number;
