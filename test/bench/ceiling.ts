@@ -1,0 +1,128 @@
+// The ceiling: what the database alone does with the same rows. A copy of `events` (same columns,
+// indexes and monthly partitions) takes bare `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`
+// statements of 50 rows over a pool as wide as the load, with nothing else around them.
+import pg from 'pg';
+import type { CpuSnapshot } from './cpu.js';
+import { Samples, type Summary } from './stats.js';
+import { batchEvents, eventRow, pgArray, type Workload } from './workload.js';
+
+export interface Column {
+  name: string;
+  udt: string;
+  nullable: boolean;
+  hasDefault: boolean;
+}
+
+export async function tableColumns(db: pg.Pool | pg.Client, table: string): Promise<Column[]> {
+  const { rows } = await db.query<{ column_name: string; udt_name: string; is_nullable: string; column_default: string | null }>(
+    `SELECT column_name, udt_name, is_nullable, column_default FROM information_schema.columns
+      WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
+    [table],
+  );
+  return rows.map((r) => ({ name: r.column_name, udt: r.udt_name, nullable: r.is_nullable === 'YES', hasDefault: r.column_default !== null }));
+}
+
+export function monthPartitions(from: number, to: number): { suffix: string; from: string; to: string }[] {
+  const out: { suffix: string; from: string; to: string }[] = [];
+  const start = new Date(from);
+  for (let d = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), 1)); d.getTime() <= to; d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1))) {
+    const next = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+    out.push({
+      suffix: `y${d.getUTCFullYear()}m${String(d.getUTCMonth() + 1).padStart(2, '0')}`,
+      from: d.toISOString().slice(0, 10),
+      to: next.toISOString().slice(0, 10),
+    });
+  }
+  return out;
+}
+
+/** The columns the generated rows fill; a column the generator does not know keeps its default. */
+export function ceilingColumns(columns: readonly Column[], known: ReadonlySet<string>): Column[] {
+  const used = columns.filter((c) => known.has(c.name));
+  const missing = columns.filter((c) => !known.has(c.name) && !c.nullable && !c.hasDefault);
+  if (missing.length > 0) {
+    throw new Error(`events has NOT NULL columns the bench does not generate: ${missing.map((c) => c.name).join(', ')} (update test/bench/workload.ts eventRow)`);
+  }
+  return used;
+}
+
+/**
+ * Every batch's parameters, ready to send: one Buffer per batch holding its column arrays as PostgreSQL
+ * array literals separated by NUL (which text cannot contain). Built before the clock starts.
+ */
+export function prepareCeilingBatches(w: Workload, batches: number, columns: readonly Column[], receivedAt: Date): Buffer[] {
+  const out: Buffer[] = new Array(batches);
+  const seq0 = receivedAt.getTime() * 1000;
+  for (let b = 0; b < batches; b++) {
+    const rows = batchEvents(w, b).map((e, i) => eventRow(w, e, i, receivedAt, seq0));
+    out[b] = Buffer.from(columns.map((c) => pgArray(rows.map((r) => r[c.name] ?? null))).join('\u0000'));
+  }
+  return out;
+}
+
+export interface CeilingResult {
+  table: string;
+  events: number;
+  batches: number;
+  ms: number;
+  latency: Summary;
+  inserted: number;
+  /** CPU use when the clock started and when the last statement returned (see cpu.ts). */
+  cpuStart: CpuSnapshot | null;
+  cpuEnd: CpuSnapshot | null;
+}
+
+export async function runCeiling(
+  dbUrl: string,
+  w: Workload,
+  prepared: readonly Buffer[],
+  columns: readonly Column[],
+  concurrency: number,
+  progress: (done: number, ms: number) => void,
+  cpu: () => CpuSnapshot | null = () => null,
+): Promise<CeilingResult> {
+  const pool = new pg.Pool({ connectionString: dbUrl, max: concurrency });
+  const table = 'events_ceiling';
+  try {
+    await pool.query(`DROP TABLE IF EXISTS ${table}`);
+    await pool.query(`CREATE TABLE ${table} (LIKE events INCLUDING ALL) PARTITION BY RANGE (ts)`);
+    for (const p of monthPartitions(w.from, w.to)) {
+      await pool.query(`CREATE TABLE ${table}_${p.suffix} PARTITION OF ${table} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
+    }
+    const sql =
+      `INSERT INTO ${table} (${columns.map((c) => c.name).join(', ')}) ` +
+      `SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.udt}[]`).join(', ')}) ON CONFLICT DO NOTHING`;
+    // Open every connection before the clock starts.
+    const clients = await Promise.all(Array.from({ length: concurrency }, () => pool.connect()));
+    clients.forEach((c) => c.release());
+
+    const samples = new Samples(prepared.length);
+    let next = 0;
+    let inserted = 0;
+    const cpuStart = cpu();
+    const started = performance.now();
+    const timer = setInterval(() => progress(Math.min(next, prepared.length) * w.batchSize, performance.now() - started), 5000);
+    try {
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let b = next++; b < prepared.length; b = next++) {
+            const params = prepared[b]!.toString('utf8').split('\u0000');
+            const t0 = performance.now();
+            const res = await pool.query(sql, params);
+            samples.add(performance.now() - t0);
+            inserted += res.rowCount ?? 0;
+          }
+        }),
+      );
+    } finally {
+      clearInterval(timer);
+    }
+    const ms = performance.now() - started;
+    const cpuEnd = cpu();
+    return { table, events: prepared.length * w.batchSize, batches: prepared.length, ms, latency: samples.summary(), inserted, cpuStart, cpuEnd };
+  } finally {
+    await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    await pool.query('CHECKPOINT').catch(() => undefined);
+    await pool.end();
+  }
+}

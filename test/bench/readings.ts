@@ -1,0 +1,188 @@
+// Readings over a full month: the stored events topped up to the target count the cheap way (copies of
+// the ingested rows with new ids and times, in SQL), the rollups recomputed from the raw events for the
+// bench account, then the meter and listing routes timed one request after another.
+import pg from 'pg';
+import { tableColumns } from './ceiling.js';
+import type { HttpClient } from './http.js';
+import { Samples, type Summary } from './stats.js';
+
+export interface RollupCheck {
+  consistent: boolean;
+  events: { calls: string; tokens: string; cost: string };
+  daily: { calls: string; tokens: string; cost: string };
+  hourly: { calls: string; tokens: string; cost: string };
+}
+
+/** Do the rollups ingest maintained say what the raw events say (calls, tokens, cost)? */
+export async function checkRollups(db: pg.Pool, account: string): Promise<RollupCheck> {
+  const q = async (from: string, calls: string) => {
+    const { rows } = await db.query<{ calls: string; tokens: string; cost: string }>(
+      `SELECT coalesce(sum(${calls}), 0)::text AS calls,
+              coalesce(sum(input + cached_input + cache_write + output), 0)::text AS tokens,
+              coalesce(sum(cost), 0)::numeric(40, 18)::text AS cost
+         FROM ${from} WHERE account_id = $1`,
+      [account],
+    );
+    return rows[0]!;
+  };
+  const events = await q('events', '1');
+  const daily = await q('meter_daily', 'calls');
+  const hourly = await q('meter_hourly', 'calls');
+  const same = (a: typeof events, b: typeof events) => a.calls === b.calls && a.tokens === b.tokens && a.cost === b.cost;
+  return { consistent: same(events, daily) && same(events, hourly), events, daily, hourly };
+}
+
+export interface TopUp {
+  before: number;
+  after: number;
+  ms: number;
+  /** How the rollups were recomputed, and how long that took. */
+  rollups: RollupMode;
+  rollupMs: number;
+}
+
+/**
+ * `rebuild`: the service's own `npm run rebuild <account>` (labels and rollups from raw events, rollups in
+ * shard 0). `sql`: one GROUP BY from raw events spread over the 8 shards concurrent ingest writes to, the
+ * state a month of real ingest leaves (more rollup rows for a reading to sum).
+ */
+export type RollupMode = 'rebuild' | 'sql';
+
+/**
+ * Copies the account's ingested events (ids without '~') with ids `<id>~r<k>` and random times in
+ * [from, to) until `target` events are stored, with their idempotency keys; then recomputes the account's
+ * rollups from the raw events, spread over the same 8 shards concurrent ingest writes.
+ */
+export async function topUp(
+  db: pg.Pool,
+  account: string,
+  target: number,
+  from: Date,
+  to: Date,
+  rollups: { mode: RollupMode; rebuild: () => Promise<string> },
+  log: (line: string) => void,
+): Promise<TopUp> {
+  const started = performance.now();
+  const count = async () => Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM events WHERE account_id = $1', [account])).rows[0]!.n);
+  const before = await count();
+  const originals = Number(
+    (await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM events WHERE account_id = $1 AND strpos(event_id, '~') = 0`, [account])).rows[0]!.n,
+  );
+  const columns = (await tableColumns(db, 'events')).map((c) => c.name);
+  const expr: Record<string, string> = {
+    event_id: `e.event_id || '~r' || $3::int`,
+    ts: `$4::timestamptz + random() * ($5::timestamptz - $4::timestamptz)`,
+    task_id: `e.task_id || '~r' || $3::int`,
+    attempt_id: `e.attempt_id || '~r' || $3::int`,
+    learned_from: `(SELECT jsonb_agg(x || '~r' || $3::int) FROM jsonb_array_elements_text(e.learned_from) AS x)`,
+  };
+  const select = columns.map((c) => expr[c] ?? `e.${c}`).join(', ');
+  let stored = before;
+  for (let k = 1; stored < target && originals > 0; k++) {
+    const n = Math.min(originals, target - stored);
+    const res = await db.query(
+      `WITH copied AS (
+         INSERT INTO events (${columns.join(', ')})
+         SELECT ${select} FROM (SELECT * FROM events WHERE account_id = $1 AND strpos(event_id, '~') = 0 LIMIT $2) e
+         RETURNING account_id, event_id, ts, content_hash)
+       INSERT INTO event_keys (account_id, event_id, ts, content_hash) SELECT * FROM copied`,
+      [account, n, k, from, to],
+    );
+    stored += res.rowCount ?? 0;
+    log(`stored ${stored.toLocaleString('en')} / ${target.toLocaleString('en')} events`);
+  }
+  const rollupStarted = performance.now();
+  if (rollups.mode === 'rebuild') {
+    log('recomputing labels and rollups with npm run rebuild');
+    log(`rebuild: ${await rollups.rebuild()}`);
+  } else {
+    log('recomputing rollups with SQL over 8 shards');
+    await recomputeRollups(db, account);
+  }
+  const rollupMs = performance.now() - rollupStarted;
+  log('VACUUM ANALYZE events, event_keys and the rollups');
+  for (const table of ['events', 'event_keys', 'meter_hourly', 'meter_daily']) await db.query(`VACUUM (ANALYZE) ${table}`);
+  return { before, after: await count(), ms: performance.now() - started, rollups: rollups.mode, rollupMs };
+}
+
+export async function recomputeRollups(db: pg.Pool, account: string): Promise<void> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL TIME ZONE 'UTC'`);
+    await client.query('DELETE FROM meter_hourly WHERE account_id = $1', [account]);
+    await client.query('DELETE FROM meter_daily WHERE account_id = $1', [account]);
+    const sums = `count(*), sum(input), sum(cached_input), sum(cache_write), sum(output), sum(reasoning), coalesce(sum(cost), 0)`;
+    await client.query(
+      `INSERT INTO meter_hourly (account_id, hour, shard, model, tier, unit_id, person_id, agent_id, operation, channel, label,
+                                 session_context, calls, input, cached_input, cache_write, output, reasoning, cost)
+       SELECT account_id, date_trunc('hour', ts), (abs(hashtext(event_id)) % 8)::smallint, coalesce(model_id, model_name, ''),
+              coalesce(tier, ''), coalesce(unit_id, ''), coalesce(person_id, ''), coalesce(agent_id, ''), coalesce(operation, ''),
+              coalesce(channel, ''), label, coalesce(session_context, ''), ${sums}
+         FROM events WHERE account_id = $1
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12`,
+      [account],
+    );
+    await client.query(
+      `INSERT INTO meter_daily (account_id, day, shard, tier, label, channel, calls, input, cached_input, cache_write, output, reasoning, cost)
+       SELECT account_id, ts::date, (abs(hashtext(event_id)) % 8)::smallint, coalesce(tier, ''), label, coalesce(channel, ''), ${sums}
+         FROM events WHERE account_id = $1
+        GROUP BY 1, 2, 3, 4, 5, 6`,
+      [account],
+    );
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+export interface ReadingResult {
+  name: string;
+  path: string;
+  requests: number;
+  latency: Summary | null;
+  statuses: Record<string, number>;
+  /** The first answer's size in bytes, and a short excerpt when it was not a 200. */
+  bytes: number;
+  note?: string;
+}
+
+/**
+ * Times up to `requests` sequential GETs (fewer when `budgetMs` runs out) after a few unmeasured ones; a
+ * missing route is reported, not fatal.
+ */
+export async function measureReading(
+  client: HttpClient,
+  name: string,
+  path: string,
+  key: string,
+  requests: number,
+  budgetMs: number,
+  warmup = 20,
+): Promise<ReadingResult> {
+  const first = await client.request('GET', path, { key });
+  if (first.status !== 200) {
+    return {
+      name,
+      path,
+      requests: 0,
+      latency: null,
+      statuses: { [String(first.status)]: 1 },
+      bytes: first.body.length,
+      note: `HTTP ${first.status}: ${first.body.toString('utf8').slice(0, 200)}`,
+    };
+  }
+  for (let i = 0; i < warmup; i++) await client.request('GET', path, { key });
+  const samples = new Samples(requests);
+  const statuses: Record<string, number> = {};
+  const deadline = performance.now() + budgetMs;
+  for (let i = 0; i < requests && performance.now() < deadline; i++) {
+    const reply = await client.request('GET', path, { key });
+    samples.add(reply.ms);
+    statuses[String(reply.status)] = (statuses[String(reply.status)] ?? 0) + 1;
+  }
+  return { name, path, requests: samples.length, latency: samples.summary(), statuses, bytes: first.body.length };
+}

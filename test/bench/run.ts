@@ -1,0 +1,514 @@
+// `npm run bench`: ingest throughput and latency end to end against the configured PostgreSQL (and Redis),
+// the bare-insert ceiling of the same rows in the same run, and meter readings over a month of events.
+// See BENCHMARKS.md for the figures and how to read them.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
+import { ceilingColumns, prepareCeilingBatches, runCeiling, tableColumns, type CeilingResult } from './ceiling.js';
+import { HttpClient } from './http.js';
+import { runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
+import { checkRollups, measureReading, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
+import { createDatabase, dropDatabase, runRebuild, Service, setUp } from './service.js';
+import { ratePerSecond, round, type Summary } from './stats.js';
+import { sampleWaits } from './waits.js';
+import { agentOf, batchBody, batchEvents, eventRow, makeOrg, type Workload } from './workload.js';
+
+interface Options {
+  databaseUrl: string;
+  redisUrl: string | null;
+  events: number;
+  batchSize: number;
+  concurrency: number;
+  warmupBatches: number;
+  ceilingEvents: number;
+  stored: number;
+  readings: number;
+  readingSeconds: number;
+  phases: Set<string>;
+  keep: boolean;
+  report: string | null;
+  /** Extra node flags for the service process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+  serviceArgs: string[];
+  rollups: RollupMode;
+}
+
+function positive(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isSafeInteger(n) || n < 0) {
+    console.error(`bench: ${name} must be a whole number, got "${raw}"`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function options(): Options {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    console.error(
+      'bench: DATABASE_URL is not set. The benchmark measures the service on a real PostgreSQL server (the embedded\n' +
+        'store is a single connection); set DATABASE_URL (and REDIS_URL to include Redis), e.g.\n' +
+        '  DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm run bench',
+    );
+    process.exit(2);
+  }
+  const batchSize = positive('BENCH_BATCH', 50);
+  const events = positive('BENCH_EVENTS', 2_000_000);
+  const phases = new Set((process.env.BENCH_PHASES ?? 'ceiling,ingest,readings').split(',').map((s) => s.trim()));
+  return {
+    databaseUrl,
+    redisUrl: process.env.REDIS_URL || null,
+    events,
+    batchSize: Math.min(1000, Math.max(1, batchSize)),
+    concurrency: Math.max(1, positive('BENCH_CONCURRENCY', 8)),
+    warmupBatches: positive('BENCH_WARMUP_BATCHES', 100),
+    ceilingEvents: positive('BENCH_CEILING_EVENTS', events),
+    stored: positive('BENCH_STORED', 5_000_000),
+    readings: positive('BENCH_READINGS', 2000),
+    readingSeconds: positive('BENCH_READING_SECONDS', 60),
+    phases,
+    keep: process.env.BENCH_KEEP === '1',
+    report: process.env.BENCH_REPORT || null,
+    serviceArgs: (process.env.BENCH_SERVICE_ARGS ?? '').split(' ').filter(Boolean),
+    rollups: rollupMode(),
+  };
+}
+
+function rollupMode(): RollupMode {
+  const raw = process.env.BENCH_ROLLUPS || 'rebuild';
+  if (raw !== 'rebuild' && raw !== 'sql') {
+    console.error(`bench: BENCH_ROLLUPS must be rebuild or sql, got "${raw}"`);
+    process.exit(2);
+  }
+  return raw;
+}
+
+const t0 = performance.now();
+function log(line: string): void {
+  const s = ((performance.now() - t0) / 1000).toFixed(1).padStart(7);
+  console.log(`[${s}s] ${line}`);
+}
+
+const fmt = (n: number) => (Number.isFinite(n) ? round(n).toLocaleString('en') : 'n/a');
+const ms = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : `${round(n)} ms`);
+
+interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  postgres: string;
+  postgresSettings: Record<string, string>;
+  redis: string | null;
+  os: string;
+  /** The code measured: `git rev-parse --short HEAD`, marked when tracked files differ from it. */
+  commit: string;
+}
+
+function commit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head} with uncommitted changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function machine(opts: Options): Promise<Machine> {
+  const client = new pg.Client({ connectionString: opts.databaseUrl });
+  await client.connect();
+  const settings: Record<string, string> = {};
+  let postgres: string;
+  try {
+    postgres = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+    for (const name of ['shared_buffers', 'synchronous_commit', 'wal_level', 'max_wal_size', 'max_connections']) {
+      settings[name] = (await client.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name]!;
+    }
+  } finally {
+    await client.end();
+  }
+  let redis: string | null = null;
+  if (opts.redisUrl) {
+    const r = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await r.connect();
+      redis = /redis_version:(\S+)/.exec(await r.info('server'))?.[1] ?? 'unknown';
+    } catch (error) {
+      redis = `unreachable (${(error as Error).message})`;
+    } finally {
+      r.disconnect();
+    }
+  }
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    postgres,
+    postgresSettings: settings,
+    redis,
+    os: `${os.type()} ${os.release()}`,
+    commit: commit(),
+  };
+}
+
+interface Outcome {
+  date: string;
+  command: string;
+  machine: Machine;
+  options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs'> & { redis: boolean; phases: string[] };
+  ceiling: (CeilingResult & { rate: number; cpu: CpuUse | null }) | null;
+  warmup: IngestResult | null;
+  ingest: (IngestResult & { rate: number; cpu: CpuUse | null; waits: Record<string, number> }) | null;
+  rollups: RollupCheck | null;
+  topUp: TopUp | null;
+  readings: ReadingResult[];
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  const run = Date.now().toString(36);
+  const dbName = `tokenmeter_bench_${run}`;
+  const now = Date.now();
+  const monthStart = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1));
+  const org = makeOrg('bench');
+  const w: Workload = { run, org, batchSize: opts.batchSize, from: monthStart.getTime(), to: now };
+  const measuredBatches = Math.ceil(opts.events / opts.batchSize);
+  const ceilingBatches = Math.ceil(opts.ceilingEvents / opts.batchSize);
+  const first = opts.warmupBatches; // batches [0, warmup) warm the service up; the measured ones follow.
+
+  const info = await machine(opts);
+  log(`machine: ${info.cpus} CPUs (${info.cpuModel}), ${info.memoryGiB} GiB, Node ${info.node}, PostgreSQL ${info.postgres}, Redis ${info.redis ?? 'not configured'}`);
+  log(`database ${dbName}; ${measuredBatches * opts.batchSize} events in batches of ${opts.batchSize} over ${opts.concurrency} connections`);
+  const dbUrl = await createDatabase(opts.databaseUrl, dbName);
+  let service: Service | null = null;
+  let api: HttpClient | null = null;
+  const outcome: Outcome = {
+    date: new Date().toISOString(),
+    command: commandLine(opts),
+    machine: info,
+    options: {
+      events: measuredBatches * opts.batchSize,
+      batchSize: opts.batchSize,
+      concurrency: opts.concurrency,
+      warmupBatches: opts.warmupBatches,
+      ceilingEvents: ceilingBatches * opts.batchSize,
+      stored: opts.stored,
+      readings: opts.readings,
+      readingSeconds: opts.readingSeconds,
+      keep: opts.keep,
+      rollups: opts.rollups,
+      redis: opts.redisUrl !== null,
+      phases: [...opts.phases],
+    },
+    ceiling: null,
+    warmup: null,
+    ingest: null,
+    rollups: null,
+    topUp: null,
+    readings: [],
+  };
+  let failed = false;
+  try {
+    service = await Service.start({ databaseUrl: dbUrl, redisUrl: opts.redisUrl, queuePrefix: `{tmbench_${run}}`, nodeArgs: opts.serviceArgs });
+    api = new HttpClient(service.url, opts.concurrency);
+    log(`service up at ${service.url.origin} (pid ${service.child.pid})`);
+    const keys = await setUp(api, service.adminKey, org, monthStart);
+    log(`set up: 3 models, a price book, plan "bench", account "${org.account}", ${org.people.length} people, ${org.agents.length} agent keys`);
+
+    const db = new pg.Pool({ connectionString: dbUrl, max: 2 });
+    try {
+      if (opts.phases.has('ceiling')) {
+        const generated = new Set(Object.keys(eventRow(w, batchEvents(w, 0)[0]!, 0, new Date(), 0)));
+        const columns = ceilingColumns(await tableColumns(db, 'events'), generated);
+        log(`ceiling: preparing ${ceilingBatches.toLocaleString('en')} batches of the same rows (${columns.length} columns)`);
+        const prepared = prepareCeilingBatches(w, first + ceilingBatches, columns, new Date()).slice(first);
+        log('ceiling: bare INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING into a copy of events');
+        const pid = service.child.pid;
+        const result = await runCeiling(
+          dbUrl, w, prepared, columns, opts.concurrency,
+          (done, t) => log(`  ceiling ${done.toLocaleString('en')} rows, ${fmt(ratePerSecond(done, t))} rows/s`),
+          () => cpuSnapshot(pid),
+        );
+        const cpu = cpuBetween(result.cpuStart, result.cpuEnd);
+        outcome.ceiling = { ...result, rate: ratePerSecond(result.events, result.ms), cpu };
+        log(`ceiling: ${fmt(outcome.ceiling.rate)} rows/s, p50 ${ms(result.latency.p50)}, p99 ${ms(result.latency.p99)} per ${opts.batchSize}-row statement; CPU: ${describeCpu(cpu)}`);
+      }
+
+      if (opts.phases.has('ingest')) {
+        log(`ingest: preparing ${(first + measuredBatches).toLocaleString('en')} request bodies`);
+        const bodies: IngestBatch[] = new Array(first + measuredBatches);
+        let bytes = 0;
+        for (let b = 0; b < bodies.length; b++) {
+          const events = batchEvents(w, b);
+          const body = batchBody(events);
+          bytes += body.length;
+          bodies[b] = { body, key: keys.agents[org.agents.indexOf(agentOf(w, b))]!, events: events.length };
+        }
+        log(`ingest: ${fmt(bytes / 2 ** 20)} MiB of JSON, ${fmt(bytes / bodies.length / opts.batchSize)} bytes per event`);
+        if (first > 0) {
+          outcome.warmup = await runIngest(api, bodies.slice(0, first), opts.concurrency, () => undefined);
+          log(`warm-up: ${first} batches, ${fmt(ratePerSecond(outcome.warmup.events, outcome.warmup.ms))} events/s`);
+        }
+        log('ingest: POST /v1/events');
+        const before = cpuSnapshot(service.child.pid);
+        const sampler = sampleWaits(opts.databaseUrl, dbName);
+        const result = await runIngest(api, bodies.slice(first), opts.concurrency, (done, t) =>
+          log(`  ingest ${done.toLocaleString('en')} events, ${fmt(ratePerSecond(done, t))} events/s`),
+        );
+        const cpu = cpuBetween(before, cpuSnapshot(service.child.pid));
+        const waits = await sampler.stop();
+        bodies.length = 0;
+        outcome.ingest = { ...result, rate: ratePerSecond(result.statuses.accepted ?? 0, result.ms), cpu, waits };
+        log(`ingest: ${fmt(outcome.ingest.rate)} events/s, p50 ${ms(result.latency.p50)}, p99 ${ms(result.latency.p99)}, statuses ${JSON.stringify(result.statuses)}`);
+        log(`ingest CPU: ${describeCpu(cpu)}`);
+        log(`ingest database connections (average per sample): ${JSON.stringify(waits)}`);
+        for (const p of result.problems) log(`  problem: ${p}`);
+        if (!service.alive) throw new Error('the service died during the load');
+        outcome.rollups = await checkRollups(db, org.account);
+        log(`rollups ${outcome.rollups.consistent ? 'match' : 'DO NOT match'} the raw events: ${JSON.stringify(outcome.rollups.events)}`);
+      }
+
+      if (opts.phases.has('readings')) {
+        log(`readings: topping stored events up to ${opts.stored.toLocaleString('en')}`);
+        const rollups = { mode: opts.rollups, rebuild: () => runRebuild(dbUrl, org.account) };
+        outcome.topUp = await topUp(db, org.account, opts.stored, monthStart, new Date(Math.min(Date.now(), now + 60_000)), rollups, (l) => log(`  ${l}`));
+        const base = `/v1/accounts/${org.account}`;
+        const light = Math.max(1, Math.floor(opts.readings / 4));
+        const routes: [string, string, number][] = [
+          ['meter (current period)', `${base}/meter`, opts.readings],
+          ['meter group_by=tier,label', `${base}/meter?group_by=tier,label`, light],
+          ['meter group_by=person', `${base}/meter?group_by=person`, light],
+          ['events limit=100', `${base}/events?limit=100`, light],
+        ];
+        for (const [name, path, n] of routes) {
+          const r = await measureReading(api, name, path, keys.finance, n, opts.readingSeconds * 1000);
+          outcome.readings.push(r);
+          log(`reading ${name}: ${r.latency ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)} over ${r.requests}` : (r.note ?? '')}`);
+        }
+      }
+    } finally {
+      await db.end();
+    }
+  } catch (error) {
+    failed = true;
+    console.error(`bench: ${(error as Error).stack ?? error}`);
+  } finally {
+    api?.close();
+    await service?.stop();
+    if (opts.keep) log(`kept database ${dbName} (BENCH_KEEP=1)`);
+    else await dropDatabase(opts.databaseUrl, dbName).catch((e: unknown) => console.error(`bench: could not drop ${dbName}: ${(e as Error).message}`));
+  }
+
+  console.log('');
+  console.log(table(outcome));
+  console.log('');
+  console.log(`BENCH_RESULT ${JSON.stringify(summaryJson(outcome))}`);
+  if (opts.report) {
+    writeFileSync(opts.report, markdown(outcome));
+    log(`wrote ${opts.report}`);
+  }
+  const misses = verdicts(outcome).filter((v) => v.ok === false);
+  if (failed) process.exit(1);
+  if (outcome.ingest && (outcome.ingest.statuses.accepted ?? 0) !== outcome.ingest.events) process.exit(1);
+  if (misses.length > 0) process.exitCode = 3;
+}
+
+function commandLine(o: Options): string {
+  const env: string[] = [];
+  if (o.events !== 2_000_000) env.push(`BENCH_EVENTS=${o.events}`);
+  if (o.concurrency !== 8) env.push(`BENCH_CONCURRENCY=${o.concurrency}`);
+  if (o.batchSize !== 50) env.push(`BENCH_BATCH=${o.batchSize}`);
+  if (o.ceilingEvents !== o.events) env.push(`BENCH_CEILING_EVENTS=${o.ceilingEvents}`);
+  if (o.stored !== 5_000_000) env.push(`BENCH_STORED=${o.stored}`);
+  if (o.readings !== 2000) env.push(`BENCH_READINGS=${o.readings}`);
+  if (o.readingSeconds !== 60) env.push(`BENCH_READING_SECONDS=${o.readingSeconds}`);
+  if (o.rollups !== 'rebuild') env.push(`BENCH_ROLLUPS=${o.rollups}`);
+  const db = new URL(o.databaseUrl);
+  db.password = db.password ? '***' : '';
+  const redis = o.redisUrl ? ` REDIS_URL=${redactUrl(o.redisUrl)}` : '';
+  return `DATABASE_URL=${db.toString()}${redis} ${env.join(' ')}${env.length ? ' ' : ''}npm run bench`;
+}
+
+function redactUrl(raw: string): string {
+  const u = new URL(raw);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+interface Verdict {
+  what: string;
+  target: string;
+  measured: string;
+  ok: boolean | null;
+}
+
+function verdicts(o: Outcome): Verdict[] {
+  const out: Verdict[] = [];
+  if (o.ingest) {
+    const rate = o.ingest.rate;
+    out.push({ what: 'ingest events/s', target: '>= 50,000', measured: fmt(rate), ok: rate >= 50_000 });
+    if (o.ceiling) {
+      out.push({ what: 'ingest / bare-insert ceiling', target: '>= 50%', measured: `${fmt((100 * rate) / o.ceiling.rate)}%`, ok: rate >= o.ceiling.rate / 2 });
+    }
+    out.push({ what: 'ingest p99 per 50-event request', target: '< 50 ms', measured: ms(o.ingest.latency.p99), ok: o.ingest.latency.p99 < 50 });
+    const accepted = o.ingest.statuses.accepted ?? 0;
+    out.push({ what: 'events accepted', target: 'all', measured: `${accepted.toLocaleString('en')} / ${o.ingest.events.toLocaleString('en')}`, ok: accepted === o.ingest.events });
+  }
+  if (o.rollups) out.push({ what: 'rollups = raw events', target: 'equal', measured: o.rollups.consistent ? 'equal' : 'differ', ok: o.rollups.consistent });
+  const meter = o.readings[0];
+  if (meter) {
+    const p99 = meter.latency?.p99;
+    const enough = (o.topUp?.after ?? 0) >= 5_000_000;
+    out.push({
+      what: `meter reading p99 (${(o.topUp?.after ?? 0).toLocaleString('en')} events stored)`,
+      target: '< 10 ms with 5M stored',
+      measured: p99 === undefined ? shortNote(meter) : ms(p99),
+      ok: p99 === undefined ? null : enough ? p99 < 10 : null,
+    });
+  }
+  return out;
+}
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+}
+
+function grid(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [row(head, widths), row(widths.map((n) => '-'.repeat(n)), widths), ...rows.map((r) => row(r, widths))].join('\n');
+}
+
+function latencyCells(s: Summary | null | undefined): string[] {
+  return s ? [ms(s.p50), ms(s.p99), ms(s.max)] : ['n/a', 'n/a', 'n/a'];
+}
+
+function table(o: Outcome): string {
+  const rows: string[][] = [];
+  if (o.ceiling) rows.push(['bare INSERT (ceiling)', o.ceiling.events.toLocaleString('en'), fmt(o.ceiling.rate), ...latencyCells(o.ceiling.latency)]);
+  if (o.ingest) rows.push(['POST /v1/events', o.ingest.events.toLocaleString('en'), fmt(o.ingest.rate), ...latencyCells(o.ingest.latency)]);
+  for (const r of o.readings) rows.push([`GET ${r.name}`, String(r.requests), r.latency ? fmt(ratePerSecond(r.requests, r.latency.mean * r.requests)) : shortNote(r), ...latencyCells(r.latency)]);
+  const main = grid(['what', 'events / requests', 'per second', 'p50', 'p99', 'max'], rows);
+  const checks = grid(['target', 'wanted', 'measured', 'met'], verdicts(o).map((v) => [v.what, v.target, v.measured, v.ok === null ? 'n/a' : v.ok ? 'yes' : 'NO']));
+  return `${main}\n\n${checks}`;
+}
+
+function shortNote(r: ReadingResult): string {
+  const status = Object.keys(r.statuses)[0] ?? '?';
+  return status === '404' ? 'route missing (HTTP 404)' : `HTTP ${status}`;
+}
+
+function summaryJson(o: Outcome) {
+  return {
+    date: o.date,
+    commit: o.machine.commit,
+    machine: { cpus: o.machine.cpus, memory_gib: o.machine.memoryGiB, node: o.machine.node, postgres: o.machine.postgres, redis: o.machine.redis },
+    options: o.options,
+    ceiling: o.ceiling && { rows: o.ceiling.events, rows_per_s: Math.round(o.ceiling.rate), ms: Math.round(o.ceiling.ms), p50_ms: round(o.ceiling.latency.p50), p99_ms: round(o.ceiling.latency.p99), max_ms: round(o.ceiling.latency.max), cpu: cpuJson(o.ceiling.cpu) },
+    ingest: o.ingest && {
+      events: o.ingest.events,
+      requests: o.ingest.requests,
+      events_per_s: Math.round(o.ingest.rate),
+      ms: Math.round(o.ingest.ms),
+      p50_ms: round(o.ingest.latency.p50),
+      p99_ms: round(o.ingest.latency.p99),
+      max_ms: round(o.ingest.latency.max),
+      statuses: o.ingest.statuses,
+      share_of_ceiling: o.ceiling ? round(o.ingest.rate / o.ceiling.rate) : null,
+      cpu: cpuJson(o.ingest.cpu),
+      db_connections: o.ingest.waits,
+    },
+    rollups_consistent: o.rollups?.consistent ?? null,
+    stored_events: o.topUp?.after ?? null,
+    readings: o.readings.map((r) => ({ name: r.name, requests: r.requests, p50_ms: r.latency && round(r.latency.p50), p99_ms: r.latency && round(r.latency.p99), max_ms: r.latency && round(r.latency.max), note: r.note })),
+    targets: verdicts(o).map((v) => ({ what: v.what, measured: v.measured, met: v.ok })),
+  };
+}
+
+function cpuJson(u: CpuUse | null) {
+  if (!u) return null;
+  const share = (s: number) => round(s / (u.wall * u.cpus));
+  return { service: share(u.service), postgres: share(u.postgres), redis: share(u.redis), load_generator: share(u.bench) };
+}
+
+function markdown(o: Outcome): string {
+  const m = o.machine;
+  const settings = Object.entries(m.postgresSettings).map(([k, v]) => `${k}=${v}`).join(', ');
+  return `# Benchmarks
+
+\`npm run bench\` (test/bench/run.ts) measures ingest end to end against a real PostgreSQL and Redis: it
+creates a fresh database \`tokenmeter_bench_<time>\` on the server of \`DATABASE_URL\`, starts the built
+service as a child process on it, sets up a catalog, a price book, a plan, an account with 10 people and
+15 agents through the public API, and then, in one run:
+
+1. **Ceiling.** The same rows the load will send, as the service would store them, inserted by bare
+   \`INSERT INTO <copy of events> SELECT * FROM unnest($1::text[], ...) ON CONFLICT DO NOTHING\` statements
+   of ${o.options.batchSize} rows through \`pg\`, over as many connections as the load uses. The copy has the same
+   columns, indexes and monthly partitions (\`LIKE events INCLUDING ALL\`). This is what the database alone does.
+2. **Ingest.** \`POST /v1/events\` with ${o.options.batchSize} events per request and an agent key, over
+   ${o.options.concurrency} keep-alive connections, closed loop (each connection sends its next request when the
+   previous answer arrived), after ${o.options.warmupBatches} unmeasured warm-up requests. Each answer is
+   validated, priced, classified, durable (committed) and carries each event's reading. Every result must
+   be \`accepted\`. Request bodies are serialised before the clock starts.
+3. **Readings.** The stored events are topped up to ${o.options.stored.toLocaleString('en')} with SQL (copies of
+   the ingested rows with new ids and times in the current month, and their idempotency keys), the
+   account's labels and rollups are recomputed from the raw events
+   (${o.options.rollups === 'rebuild' ? '`npm run rebuild bench`, which writes the rollups into shard 0' : 'SQL GROUP BY spread over the 8 shards concurrent ingest writes'}),
+   \`VACUUM ANALYZE\`, then the meter routes are timed with a finance key, one request after another
+   (at most ${o.options.readings} per route, or ${o.options.readingSeconds} s, after 20 unmeasured).
+
+Events: ids \`b<run>-<n>\`, timestamps over the current month up to now, ~10% zero-token \`program\`
+calls, the rest over \`api\`/\`cli\`/\`mcp\` with a base, a specialized and a premier model (some by a dated
+alias), canonical usage with cached input and reasoning, ~20% in tasks of 2-5 attempts (some closing
+with \`task_status: succeeded\`, some with \`learned_from\`).
+
+## Command
+
+\`\`\`sh
+${o.command}
+\`\`\`
+
+Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
+\`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS), \`BENCH_STORED\` (5000000), \`BENCH_READINGS\` (2000),
+\`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_ROLLUPS\` (\`rebuild\` or
+\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`), \`BENCH_KEEP=1\` keeps the database,
+\`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
+\`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The
+last line of the output is \`BENCH_RESULT {json}\`; the exit code is 0 when every target is met, 3 when
+one is missed, 1 on an error or an event not accepted.
+
+## Machine
+
+- ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.os}
+- Node ${m.node}; PostgreSQL ${m.postgres} (${settings}); Redis ${m.redis ?? 'not configured'}
+- Service, PostgreSQL, Redis and the load generator all on this machine.
+- Code: ${m.commit}; run ${o.date}
+
+## Results
+
+\`\`\`
+${table(o)}
+\`\`\`
+
+${o.ingest && Object.keys(o.ingest.statuses).length ? `Ingest result statuses: \`${JSON.stringify(o.ingest.statuses)}\`.` : ''}
+${o.ceiling ? `CPU during the ceiling: ${describeCpu(o.ceiling.cpu)}.` : ''}
+${o.ingest ? `CPU during ingest: ${describeCpu(o.ingest.cpu)}.` : ''}
+${o.ingest ? `The service's database connections during ingest, on average per 100 ms sample: ${Object.entries(o.ingest.waits).map(([k, v]) => `${v} ${k}`).join('; ')}.` : ''}
+${o.topUp ? `Stored events for the readings: ${o.topUp.after.toLocaleString('en')} (top-up and rollup recompute took ${fmt(o.topUp.ms / 1000)} s).` : ''}
+${o.rollups ? `After the load the hourly and daily rollups ${o.rollups.consistent ? 'equal' : 'DO NOT equal'} the raw events (calls ${o.rollups.events.calls}, tokens ${o.rollups.events.tokens}, cost ${o.rollups.events.cost}).` : ''}
+
+Latencies are per request, measured by the client from writing the request to the last byte of the answer
+(nearest-rank percentiles, test/bench/stats.ts). Rates are events per second of wall time from the first
+request to the last answer.
+`;
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${(error as Error).stack ?? error}`);
+  process.exit(1);
+});

@@ -1,0 +1,194 @@
+// The system under test: a fresh database on the configured server, the built service started as a child
+// process on it, and the organisation the load reports for, set up through the public API only.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { HttpClient } from './http.js';
+import { MODELS, PRICES, type Org } from './workload.js';
+
+export function databaseUrl(base: string, name: string): string {
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function adminQuery(base: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: base });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createDatabase(base: string, name: string): Promise<string> {
+  const url = databaseUrl(base, name);
+  await adminQuery(base, `CREATE DATABASE "${name}"`);
+  return url;
+}
+
+export async function dropDatabase(base: string, name: string): Promise<void> {
+  await adminQuery(base, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Service {
+  private exited: { code: number | null; signal: string | null } | null = null;
+  private stopping = false;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly url: URL,
+    readonly adminKey: string,
+    private readonly dataDir: string,
+  ) {
+    child.once('exit', (code, signal) => {
+      this.exited = { code, signal };
+      if (!this.stopping) console.error(`bench: the service exited unexpectedly (code ${code}, signal ${signal})`);
+    });
+  }
+
+  /** Starts dist/src/main.js (built next to this file's dist/test/bench) and waits for /health/ready. */
+  static async start(options: { databaseUrl: string; redisUrl: string | null; queuePrefix: string; nodeArgs?: string[] }): Promise<Service> {
+    const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+    const port = await freePort();
+    const adminKey = randomBytes(30).toString('base64url').slice(0, 40);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tokenmeter-bench-'));
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      DATABASE_URL: options.databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TOKENMETER_ADMIN_KEY: adminKey,
+      TOKENMETER_DATA_DIR: dataDir,
+      TOKENMETER_QUEUE_PREFIX: options.queuePrefix,
+      LOG_LEVEL: 'warn',
+    };
+    if (options.redisUrl) env.REDIS_URL = options.redisUrl;
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const prefix = (chunk: Buffer) => process.stderr.write(chunk.toString('utf8').replace(/^(?=.)/gm, '[service] '));
+    child.stdout!.on('data', prefix);
+    child.stderr!.on('data', prefix);
+    const service = new Service(child, new URL(`http://127.0.0.1:${port}`), adminKey, dataDir);
+    const client = new HttpClient(service.url, 1);
+    try {
+      const deadline = Date.now() + 180_000;
+      for (;;) {
+        if (service.exited) throw new Error(`the service exited during start (code ${service.exited.code})`);
+        try {
+          const reply = await client.request('GET', '/health/ready');
+          if (reply.status === 200) break;
+        } catch {
+          // not listening yet
+        }
+        if (Date.now() > deadline) throw new Error('the service was not ready within 180 s');
+        await sleep(200);
+      }
+    } catch (error) {
+      await service.stop();
+      throw error;
+    } finally {
+      client.close();
+    }
+    return service;
+  }
+
+  get alive(): boolean {
+    return this.exited === null;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.exited === null) {
+      const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
+      await gone;
+      clearTimeout(timer);
+    }
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** `node dist/metering/rebuild/rebuild-cli.js <account>` (what `npm run rebuild` runs) on the bench database. */
+export async function runRebuild(databaseUrl: string, account: string): Promise<string> {
+  const cli = fileURLToPath(new URL('../../metering/rebuild/rebuild-cli.js', import.meta.url));
+  const child = spawn(process.execPath, [cli, account], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', TOKENMETER_API_RUNS_JOBS: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  if (code !== 0) throw new Error(`rebuild exited with ${code}: ${err.slice(-1000)}`);
+  return out.trim();
+}
+
+export interface Keys {
+  finance: string;
+  /** One agent key per agent of the org, in org.agents order. */
+  agents: string[];
+}
+
+/** Catalog, price book, plan, account, subscription, org tree and keys, through the public API. */
+export async function setUp(client: HttpClient, admin: string, org: Org, monthStart: Date): Promise<Keys> {
+  for (const m of MODELS) {
+    await client.json('PUT', `/v1/models/${m.id}`, admin, { tier: m.tier, provider: m.provider, aliases: m.aliases });
+  }
+  const previousMonth = new Date(Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth() - 1, 1));
+  await client.json('POST', '/v1/price-books', admin, {
+    effective_from: previousMonth.toISOString(),
+    correction: true,
+    reason: 'benchmark prices from before the events',
+    tiers: PRICES,
+  });
+  await client.json('PUT', '/v1/plans/bench', admin, {
+    name: 'Benchmark',
+    currency: 'EUR',
+    base_fee: '100.00',
+    included_allowance: '1000000.00',
+    overage_policy: 'bill',
+  });
+  await client.json('POST', '/v1/accounts', admin, { id: org.account, name: 'Benchmark account', currency: 'EUR', paid_enterprise: false });
+  await client.json('PUT', `/v1/accounts/${org.account}/subscription`, admin, {
+    plan_id: 'bench',
+    start_date: monthStart.toISOString().slice(0, 10),
+    billing_anchor_day: 1,
+  });
+  for (const unit of org.units) {
+    await client.json('POST', `/v1/accounts/${org.account}/units`, admin, { id: unit, name: unit, kind: 'team' });
+  }
+  for (const p of org.people) {
+    await client.json('POST', `/v1/accounts/${org.account}/people`, admin, { id: p.id, name: p.id, unit_id: p.unit });
+  }
+  const agents: string[] = [];
+  for (const a of org.agents) {
+    await client.json('POST', `/v1/accounts/${org.account}/agents`, admin, { id: a.id, name: a.id, owner_person_id: a.person });
+    const key = await client.json<{ secret: string }>('POST', '/v1/api-keys', admin, { role: 'agent', account: org.account, agent_id: a.id, name: `bench ${a.id}` });
+    agents.push(key.secret);
+  }
+  const finance = await client.json<{ secret: string }>('POST', '/v1/api-keys', admin, { role: 'finance', account: org.account, name: 'bench finance' });
+  return { finance: finance.secret, agents };
+}
