@@ -25,8 +25,6 @@ export class ReadingsModule implements OnModuleInit {
 
   /** Every operation ingest commits is streamed live to the account's (and the person's) listeners. */
   onModuleInit(): void {
-    this.publisher.onPublished((accountId, events) => {
-      for (const event of events) this.stream.publish(accountId, toEventView(event));
-    });
+    this.publisher.onPublished((accountId, events) => this.stream.publishMany(accountId, () => events.map(toEventView)));
   }
 }

@@ -41,26 +41,40 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
       this.subscriber = this.connect(config.redisUrl, 'subscriber');
       this.subscriber.on('message', (channel: string, message: string) => {
         if (!channel.startsWith(this.channelPrefix)) return;
-        let event: StreamedEvent;
+        let events: StreamedEvent[];
         try {
-          event = JSON.parse(message) as StreamedEvent;
+          // One message per ingested batch: an array of operations (a single object is accepted too).
+          const parsed = JSON.parse(message) as StreamedEvent | StreamedEvent[];
+          events = Array.isArray(parsed) ? parsed : [parsed];
         } catch {
           this.logger.warn({ channel }, 'dropped a meter message that is not JSON');
           return;
         }
-        this.deliver(channel.slice(this.channelPrefix.length), event);
+        const accountId = channel.slice(this.channelPrefix.length);
+        for (const event of events) this.deliver(accountId, event);
       });
     }
   }
 
   /** Hands an accepted, committed operation to the account's subscribers. Never throws; delivery is best effort. */
   publish(accountId: string, event: StreamedEvent): void {
+    this.publishMany(accountId, () => [event]);
+  }
+
+  /**
+   * A whole batch in one Redis message. `events` is only built when someone may be listening: always
+   * with Redis (listeners may be in other processes), only with local listeners otherwise.
+   */
+  publishMany(accountId: string, events: () => StreamedEvent[]): void {
     if (this.publisher === null) {
-      this.deliver(accountId, event);
+      if (this.local.listenerCount(accountId) === 0) return;
+      for (const event of events()) this.deliver(accountId, event);
       return;
     }
-    this.publisher.publish(this.channelPrefix + accountId, JSON.stringify(event)).catch((err: unknown) => {
-      this.logger.warn({ err, accountId }, 'could not publish a meter event');
+    const batch = events();
+    if (batch.length === 0) return;
+    this.publisher.publish(this.channelPrefix + accountId, JSON.stringify(batch)).catch((err: unknown) => {
+      this.logger.warn({ err, accountId }, 'could not publish meter events');
     });
   }
 
