@@ -69,7 +69,7 @@ function preparedTaskEvent(e: PreparedEvent, receivedMs: number, cost: string = 
 export class TaskLabels {
   readonly relabelled: Relabel[] = [];
   private readonly labels = new Map<string, SpendLabel>();
-  private readonly updates: { task_id: string; status: string; last_event_at: Date | null; closed_at: Date | null; closed_by: string | null }[] = [];
+  readonly taskUpdates: { task_id: string; status: string; last_event_at: Date | null; closed_at: Date | null; closed_by: string | null }[] = [];
 
   constructor(
     private readonly repository: EventsRepository,
@@ -100,7 +100,7 @@ export class TaskLabels {
     for (const e of added) this.labels.set(e.event_key, result.labels.get(e.event_key)!);
     const closing = status !== task.status && status !== 'open';
     if (closing || touched) {
-      this.updates.push({
+      this.taskUpdates.push({
         task_id: task.task_id,
         status,
         last_event_at: touched ? now : null,
@@ -118,9 +118,10 @@ export class TaskLabels {
     return into;
   }
 
+  /** Writes the label and task changes (ingest writes them with its batch instead). */
   async save(tx: Tx): Promise<void> {
-    await this.repository.relabel(tx, this.accountId, this.relabelled);
-    await this.repository.updateTasks(tx, this.accountId, this.updates);
+    if (this.relabelled.length === 0 && this.taskUpdates.length === 0) return;
+    await this.repository.saveLabels(tx, this.accountId, this);
   }
 }
 

@@ -4,8 +4,9 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryRows, type Db } from '../../src/database/sql.js';
-import { unnestParams, type UnnestColumn } from '../../src/database/unnest.js';
 import type { SpendLabel } from '../classification/classify.js';
+import type { TaskLabels } from '../classification/task-labeler.js';
+import type { RollupDeltas } from './rollup-deltas.js';
 
 /** An event as stored (the columns ingest and classification need). */
 export interface StoredEvent {
@@ -55,50 +56,6 @@ export interface StoredEvent {
 
 export type NewEventRow = Omit<StoredEvent, 'seq'> & { seq: number };
 
-const EVENT_COLUMNS: UnnestColumn<NewEventRow>[] = [
-  { name: 'account_id', type: 'text[]', value: (r) => r.account_id },
-  { name: 'event_id', type: 'text[]', value: (r) => r.event_id },
-  { name: 'ts', type: 'timestamptz[]', value: (r) => r.ts },
-  { name: 'received_at', type: 'timestamptz[]', value: (r) => r.received_at },
-  { name: 'seq', type: 'int8[]', value: (r) => r.seq },
-  { name: 'person_id', type: 'text[]', value: (r) => r.person_id },
-  { name: 'agent_id', type: 'text[]', value: (r) => r.agent_id },
-  { name: 'unit_id', type: 'text[]', value: (r) => r.unit_id },
-  { name: 'session_id', type: 'text[]', value: (r) => r.session_id },
-  { name: 'session_context', type: 'text[]', value: (r) => r.session_context },
-  { name: 'task_id', type: 'text[]', value: (r) => r.task_id },
-  { name: 'attempt_id', type: 'text[]', value: (r) => r.attempt_id },
-  { name: 'outcome', type: 'text[]', value: (r) => r.outcome },
-  { name: 'error_signature', type: 'text[]', value: (r) => r.error_signature },
-  { name: 'learned_from', type: 'jsonb[]', value: (r) => (r.learned_from === null ? null : JSON.stringify(r.learned_from)) },
-  { name: 'task_status', type: 'text[]', value: (r) => r.task_status },
-  { name: 'operation', type: 'text[]', value: (r) => r.operation },
-  { name: 'channel', type: 'text[]', value: (r) => r.channel },
-  { name: 'model_name', type: 'text[]', value: (r) => r.model_name },
-  { name: 'model_id', type: 'text[]', value: (r) => r.model_id },
-  { name: 'tier', type: 'text[]', value: (r) => r.tier },
-  { name: 'price_book_version', type: 'int4[]', value: (r) => r.price_book_version },
-  { name: 'rates_used', type: 'text[]', value: (r) => r.rates_used },
-  { name: 'usage_format', type: 'text[]', value: (r) => r.usage_format },
-  { name: 'input', type: 'int8[]', value: (r) => r.input },
-  { name: 'cached_input', type: 'int8[]', value: (r) => r.cached_input },
-  { name: 'cache_write', type: 'int8[]', value: (r) => r.cache_write },
-  { name: 'output', type: 'int8[]', value: (r) => r.output },
-  { name: 'reasoning', type: 'int8[]', value: (r) => r.reasoning },
-  { name: 'cost_input', type: 'numeric[]', value: (r) => r.cost_input },
-  { name: 'cost_cached_input', type: 'numeric[]', value: (r) => r.cost_cached_input },
-  { name: 'cost_cache_write', type: 'numeric[]', value: (r) => r.cost_cache_write },
-  { name: 'cost_output', type: 'numeric[]', value: (r) => r.cost_output },
-  { name: 'cost_reasoning', type: 'numeric[]', value: (r) => r.cost_reasoning },
-  { name: 'cost', type: 'numeric[]', value: (r) => r.cost },
-  { name: 'priced', type: 'bool[]', value: (r) => r.priced },
-  { name: 'label', type: 'text[]', value: (r) => r.label },
-  { name: 'reservation_id', type: 'text[]', value: (r) => r.reservation_id },
-  { name: 'metadata', type: 'jsonb[]', value: (r) => (r.metadata === null ? null : JSON.stringify(r.metadata)) },
-  { name: 'content_hash', type: 'text[]', value: (r) => r.content_hash },
-  { name: 'allowance_left', type: 'numeric[]', value: (r) => r.allowance_left },
-  { name: 'adjustment', type: 'bool[]', value: (r) => r.adjustment },
-];
 
 /** A change to one rollup row: the key and what to add (negative to take away). */
 export interface HourlyDelta {
@@ -136,6 +93,45 @@ export interface DailyDelta {
 }
 
 const SUMS = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
+const HOURLY_DIMS = ['model', 'tier', 'unit_id', 'person_id', 'agent_id', 'operation', 'channel', 'label', 'session_context'] as const;
+const DAILY_DIMS = ['tier', 'label', 'channel'] as const;
+
+/** Hourly and daily deltas (JSON arrays in parameters $h and $d) added to the rollups; $1 is the account. */
+const rollupCtes = (h: number, d: number) => `
+  hourly AS (
+    INSERT INTO meter_hourly (account_id, hour, shard, ${HOURLY_DIMS.join(', ')}, ${SUMS.join(', ')}, cost)
+    SELECT $1, hour, (pg_backend_pid() % 8)::smallint, ${HOURLY_DIMS.join(', ')}, ${SUMS.join(', ')}, cost
+      FROM json_populate_recordset(NULL::meter_hourly, $${h}::json)
+    ON CONFLICT (account_id, hour, shard, ${HOURLY_DIMS.join(', ')}) DO UPDATE SET
+      ${SUMS.map((c) => `${c} = meter_hourly.${c} + EXCLUDED.${c}`).join(', ')}, cost = meter_hourly.cost + EXCLUDED.cost),
+  daily AS (
+    INSERT INTO meter_daily (account_id, day, shard, ${DAILY_DIMS.join(', ')}, ${SUMS.join(', ')}, cost)
+    SELECT $1, day, (pg_backend_pid() % 8)::smallint, ${DAILY_DIMS.join(', ')}, ${SUMS.join(', ')}, cost
+      FROM json_populate_recordset(NULL::meter_daily, $${d}::json)
+    ON CONFLICT (account_id, day, shard, ${DAILY_DIMS.join(', ')}) DO UPDATE SET
+      ${SUMS.map((c) => `${c} = meter_daily.${c} + EXCLUDED.${c}`).join(', ')}, cost = meter_daily.cost + EXCLUDED.cost)`;
+
+/** Label changes of stored events (parameter $p). */
+const relabelSql = (p: number) => `
+  UPDATE events e SET label = c.label
+    FROM json_to_recordset($${p}::json) AS c(ts timestamptz, event_id text, label text)
+   WHERE e.account_id = $1 AND e.ts = c.ts AND e.event_id = c.event_id`;
+
+/** Task status changes and activity (parameter $p). */
+const taskUpdateSql = (p: number) => `
+  UPDATE tasks t SET status = u.status,
+         last_event_at = GREATEST(t.last_event_at, COALESCE(u.last_event_at, t.last_event_at)),
+         closed_at = COALESCE(u.closed_at, t.closed_at), closed_by = COALESCE(u.closed_by, t.closed_by)
+    FROM json_to_recordset($${p}::json) AS u(task_id text, status text, last_event_at timestamptz, closed_at timestamptz, closed_by text)
+   WHERE t.account_id = $1 AND t.task_id = u.task_id`;
+
+function rollupParams(rollups: RollupDeltas): [string, string] {
+  return [JSON.stringify(rollups.hourlyDeltas()), JSON.stringify(rollups.dailyDeltas())];
+}
+
+function relabelRow(r: { ts: Date; event_id: string; label: string }): { ts: Date; event_id: string; label: string } {
+  return { ts: r.ts, event_id: r.event_id, label: r.label };
+}
 
 export function monthPartition(ts: Date): { name: string; from: string; to: string } {
   const y = ts.getUTCFullYear();
@@ -174,17 +170,27 @@ export class EventsRepository {
     }
   }
 
-  /** Claims the ids; returns those that were new. Waits for a concurrent claimer of the same id to finish. */
-  async claimKeys(tx: Tx, accountId: string, events: readonly { id: string; ts: Date; content_hash: string }[]): Promise<Set<string>> {
-    if (events.length === 0) return new Set();
-    const rows = await queryRows<{ event_id: string }>(
+  /**
+   * Claims the ids (returning those that were new; a concurrent claimer of the same id is waited for) and,
+   * in the same round trip, reads the cost already metered in [fromDay, toDay) for the reading.
+   */
+  async claim(
+    tx: Tx,
+    accountId: string,
+    events: readonly { id: string; ts: Date; content_hash: string }[],
+    period: { fromDay: string; toDay: string } | null,
+  ): Promise<{ fresh: Set<string>; spent: string }> {
+    const [row] = await queryRows<{ claimed: string[] | null; spent: string | null }>(
       tx,
-      `INSERT INTO event_keys (account_id, event_id, ts, content_hash)
-       SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::text[])
-       ON CONFLICT DO NOTHING RETURNING event_id`,
-      [accountId, events.map((e) => e.id), events.map((e) => e.ts), events.map((e) => e.content_hash)],
+      `WITH claimed AS (
+         INSERT INTO event_keys (account_id, event_id, ts, content_hash)
+         SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::text[])
+         ON CONFLICT DO NOTHING RETURNING event_id)
+       SELECT (SELECT array_agg(event_id) FROM claimed) AS claimed,
+              (SELECT sum(cost)::text FROM meter_daily WHERE account_id = $1 AND day >= $5::date AND day < $6::date) AS spent`,
+      [accountId, events.map((e) => e.id), events.map((e) => e.ts), events.map((e) => e.content_hash), period?.fromDay ?? null, period?.toDay ?? null],
     );
-    return new Set(rows.map((r) => r.event_id));
+    return { fresh: new Set(row?.claimed ?? []), spent: row?.spent ?? '0' };
   }
 
   async findByIds(db: Db, accountId: string, ids: readonly string[]): Promise<StoredEvent[]> {
@@ -198,64 +204,34 @@ export class EventsRepository {
     );
   }
 
-  async insertEvents(tx: Tx, rows: readonly NewEventRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    const { select, names, params } = unnestParams(EVENT_COLUMNS, rows);
-    await tx.query(`INSERT INTO events (${names}) ${select}`, params);
-  }
-
-  async applyHourly(tx: Tx, accountId: string, deltas: readonly HourlyDelta[]): Promise<void> {
-    if (deltas.length === 0) return;
-    const dims = ['model', 'tier', 'unit_id', 'person_id', 'agent_id', 'operation', 'channel', 'label', 'session_context'] as const;
-    const params: unknown[] = [accountId, deltas.map((d) => d.hour)];
-    for (const dim of dims) params.push(deltas.map((d) => d[dim]));
-    for (const sum of SUMS) params.push(deltas.map((d) => d[sum]));
-    params.push(deltas.map((d) => d.cost));
-    const n = dims.length;
+  /**
+   * The write of an ingested batch, in one statement: the new events, their rollup deltas, and the
+   * labels and task states their classification changed. Rows travel as JSON (one parameter each),
+   * which PostgreSQL parses far faster than the driver escapes arrays.
+   */
+  async writeBatch(tx: Tx, accountId: string, batch: { events: readonly NewEventRow[]; rollups: RollupDeltas; labels: TaskLabels }): Promise<void> {
     await tx.query(
-      `INSERT INTO meter_hourly (account_id, hour, shard, ${dims.join(', ')}, ${SUMS.join(', ')}, cost)
-       SELECT $1, hour, (pg_backend_pid() % 8)::smallint, ${dims.join(', ')}, ${SUMS.join(', ')}, cost
-         FROM unnest($2::timestamptz[], ${dims.map((_, i) => `$${i + 3}::text[]`).join(', ')},
-                     ${SUMS.map((_, i) => `$${i + 3 + n}::int8[]`).join(', ')}, $${3 + n + SUMS.length}::numeric[])
-           AS t(hour, ${dims.join(', ')}, ${SUMS.join(', ')}, cost)
-       ON CONFLICT (account_id, hour, shard, ${dims.join(', ')}) DO UPDATE SET
-         ${SUMS.map((s) => `${s} = meter_hourly.${s} + EXCLUDED.${s}`).join(', ')},
-         cost = meter_hourly.cost + EXCLUDED.cost`,
-      params,
+      `WITH new_events AS (
+         INSERT INTO events SELECT * FROM json_populate_recordset(NULL::events, $2::json)),
+       ${rollupCtes(3, 4)},
+       relabelled AS (${relabelSql(5)}),
+       tasks_changed AS (${taskUpdateSql(6)})
+       SELECT 1`,
+      [accountId, JSON.stringify(batch.events), ...rollupParams(batch.rollups), JSON.stringify(batch.labels.relabelled.map(relabelRow)), JSON.stringify(batch.labels.taskUpdates)],
     );
   }
 
-  async applyDaily(tx: Tx, accountId: string, deltas: readonly DailyDelta[]): Promise<void> {
-    if (deltas.length === 0) return;
+  /** Rollup deltas alone (task close, repricing), one statement for both tables. */
+  async applyRollups(tx: Tx, accountId: string, rollups: RollupDeltas): Promise<void> {
+    await tx.query(`WITH ${rollupCtes(2, 3)} SELECT 1`, [accountId, ...rollupParams(rollups)]);
+  }
+
+  /** Labels and task states changed by a task's resolution. */
+  async saveLabels(tx: Tx, accountId: string, labels: TaskLabels): Promise<void> {
     await tx.query(
-      `INSERT INTO meter_daily (account_id, day, shard, tier, label, channel, ${SUMS.join(', ')}, cost)
-       SELECT $1, day, (pg_backend_pid() % 8)::smallint, tier, label, channel, ${SUMS.join(', ')}, cost
-         FROM unnest($2::date[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int8[], $9::int8[],
-                     $10::int8[], $11::int8[], $12::numeric[])
-           AS t(day, tier, label, channel, ${SUMS.join(', ')}, cost)
-       ON CONFLICT (account_id, day, shard, tier, label, channel) DO UPDATE SET
-         ${SUMS.map((s) => `${s} = meter_daily.${s} + EXCLUDED.${s}`).join(', ')},
-         cost = meter_daily.cost + EXCLUDED.cost`,
-      [
-        accountId,
-        deltas.map((d) => d.day),
-        deltas.map((d) => d.tier),
-        deltas.map((d) => d.label),
-        deltas.map((d) => d.channel),
-        ...SUMS.map((s) => deltas.map((d) => d[s])),
-        deltas.map((d) => d.cost),
-      ],
+      `WITH relabelled AS (${relabelSql(2)}), tasks_changed AS (${taskUpdateSql(3)}) SELECT 1`,
+      [accountId, JSON.stringify(labels.relabelled.map(relabelRow)), JSON.stringify(labels.taskUpdates)],
     );
-  }
-
-  /** Cost metered for an account between two days (inclusive from, exclusive to). */
-  async costBetween(db: Db, accountId: string, fromDay: string, toDay: string): Promise<string> {
-    const [row] = await queryRows<{ cost: string | null }>(
-      db,
-      'SELECT sum(cost)::text AS cost FROM meter_daily WHERE account_id = $1 AND day >= $2 AND day < $3',
-      [accountId, fromDay, toDay],
-    );
-    return row?.cost ?? '0';
   }
 
   /** Each person's unit history, oldest first. */
@@ -273,18 +249,19 @@ export class EventsRepository {
     return queryRows(this.dataSource, 'SELECT period_start, period_end FROM meter_closed_periods WHERE account_id = $1', [accountId]);
   }
 
-  /** Creates missing tasks as open, then locks all of them in id order (no deadlocks between batches). */
+  /**
+   * Creates missing tasks as open and locks every one, in a single upsert (the DO UPDATE takes the row
+   * lock and records activity); ids in sorted order, so concurrent batches never deadlock.
+   */
   async lockTasks(tx: Tx, accountId: string, taskIds: readonly string[], now: Date): Promise<Map<string, TaskRow>> {
     const sorted = [...new Set(taskIds)].sort();
-    await tx.query(
-      `INSERT INTO tasks (account_id, task_id, status, opened_at, last_event_at)
-       SELECT $1, t, 'open', $3, $3 FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING`,
-      [accountId, sorted, now],
-    );
     const rows = await queryRows<TaskRow>(
       tx,
-      'SELECT task_id, status FROM tasks WHERE account_id = $1 AND task_id = ANY($2::text[]) ORDER BY task_id FOR UPDATE',
-      [accountId, sorted],
+      `INSERT INTO tasks (account_id, task_id, status, opened_at, last_event_at)
+       SELECT $1, t, 'open', $3, $3 FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n
+       ON CONFLICT (account_id, task_id) DO UPDATE SET last_event_at = GREATEST(tasks.last_event_at, EXCLUDED.last_event_at)
+       RETURNING task_id, status`,
+      [accountId, sorted, now],
     );
     return new Map(rows.map((r) => [r.task_id, r]));
   }
@@ -298,46 +275,12 @@ export class EventsRepository {
     return new Map(rows.map((r) => [r.task_id, r]));
   }
 
-  async updateTasks(
-    tx: Tx,
-    accountId: string,
-    updates: readonly { task_id: string; status: string; last_event_at: Date | null; closed_at: Date | null; closed_by: string | null }[],
-  ): Promise<void> {
-    if (updates.length === 0) return;
-    await tx.query(
-      `UPDATE tasks t SET status = u.status,
-              last_event_at = GREATEST(t.last_event_at, COALESCE(u.last_event_at, t.last_event_at)),
-              closed_at = COALESCE(u.closed_at, t.closed_at), closed_by = COALESCE(u.closed_by, t.closed_by)
-         FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[])
-           AS u(task_id, status, last_event_at, closed_at, closed_by)
-        WHERE t.account_id = $1 AND t.task_id = u.task_id`,
-      [
-        accountId,
-        updates.map((u) => u.task_id),
-        updates.map((u) => u.status),
-        updates.map((u) => u.last_event_at),
-        updates.map((u) => u.closed_at),
-        updates.map((u) => u.closed_by),
-      ],
-    );
-  }
-
   async taskEvents(db: Db, accountId: string, taskIds: readonly string[]): Promise<StoredEvent[]> {
     if (taskIds.length === 0) return [];
     return queryRows<StoredEvent>(
       db,
       'SELECT * FROM events WHERE account_id = $1 AND task_id = ANY($2::text[]) ORDER BY ts, seq',
       [accountId, [...new Set(taskIds)]],
-    );
-  }
-
-  async relabel(tx: Tx, accountId: string, changes: readonly { ts: Date; event_id: string; label: SpendLabel }[]): Promise<void> {
-    if (changes.length === 0) return;
-    await tx.query(
-      `UPDATE events e SET label = c.label
-         FROM unnest($2::timestamptz[], $3::text[], $4::text[]) AS c(ts, event_id, label)
-        WHERE e.account_id = $1 AND e.ts = c.ts AND e.event_id = c.event_id`,
-      [accountId, changes.map((c) => c.ts), changes.map((c) => c.event_id), changes.map((c) => c.label)],
     );
   }
 

@@ -103,7 +103,9 @@ export class IngestService {
       }
 
       // 3. Idempotency: a unique key per (account, id), for ever.
-      const fresh = await this.events.claimKeys(tx, accountId, valid);
+      const period = context.allowance !== null && context.anchorDay !== null ? billingPeriod(context.anchorDay, now) : null;
+      const claimed = await this.events.claim(tx, accountId, valid, period && { fromDay: day(period.start), toDay: day(period.end) });
+      const fresh = claimed.fresh;
       const seen = valid.filter((e) => !fresh.has(e.id));
       if (seen.length) {
         const originals = new Map((await this.events.findByIds(tx, accountId, seen.map((e) => e.id))).map((s) => [s.event_id, s]));
@@ -123,12 +125,7 @@ export class IngestService {
       const deltas = labels.rollupDeltas();
 
       // 5. The reading after each event: allowance left in the current period.
-      let spent: Dec | null = null;
-      let period: { start: Date; end: Date } | null = null;
-      if (context.allowance !== null && context.anchorDay !== null) {
-        period = billingPeriod(context.anchorDay, now);
-        spent = new Dec(await this.events.costBetween(tx, accountId, day(period.start), day(period.end)));
-      }
+      let spent: Dec | null = period === null ? null : new Dec(claimed.spent);
 
       const rows: NewEventRow[] = accepted.map((e) => {
         const price = priced[candidates.indexOf(e)]!;
@@ -186,10 +183,7 @@ export class IngestService {
         return row;
       });
 
-      await this.events.insertEvents(tx, rows);
-      await this.events.applyHourly(tx, accountId, deltas.hourlyDeltas());
-      await this.events.applyDaily(tx, accountId, deltas.dailyDeltas());
-      await labels.save(tx);
+      await this.events.writeBatch(tx, accountId, { events: rows, rollups: deltas, labels });
       return rows.map((r) => ({ ...r, seq: String(r.seq) }));
     });
 

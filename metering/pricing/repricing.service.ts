@@ -120,8 +120,7 @@ export class RepricingService implements OnModuleInit {
     }
     await this.events.setPrices(tx, updates);
     for (const [accountId, d] of deltas) {
-      await this.events.applyHourly(tx, accountId, d.hourlyDeltas());
-      await this.events.applyDaily(tx, accountId, d.dailyDeltas());
+      await this.events.applyRollups(tx, accountId, d);
     }
     return updates.length;
   }

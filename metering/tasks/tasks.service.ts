@@ -42,9 +42,7 @@ export class TasksService implements OnModuleInit {
     return this.transactions.run(async (tx) => {
       const labels = await this.labeler.resolve(tx, accountId, taskId, status, this.clock.now(), by);
       if (!labels) throw new MeteringError(MeteringErrorCode.TaskNotFound, `Task "${taskId}" was not found.`);
-      const deltas = labels.rollupDeltas();
-      await this.events.applyHourly(tx, accountId, deltas.hourlyDeltas());
-      await this.events.applyDaily(tx, accountId, deltas.dailyDeltas());
+      await this.events.applyRollups(tx, accountId, labels.rollupDeltas());
       await labels.save(tx);
       return { task_id: taskId, status, relabelled_events: labels.relabelled.length };
     });
