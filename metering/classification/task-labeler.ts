@@ -13,6 +13,8 @@ export interface Relabel {
   event_id: string;
   label: SpendLabel;
   source: RollupSource;
+  /** The event as stored, before the new label. */
+  stored: StoredEvent;
 }
 
 export function storedSource(e: StoredEvent): RollupSource {
@@ -95,7 +97,7 @@ export class TaskLabels {
     const result = classifyTask(status, [...stored.map(storedTaskEvent), ...added]);
     for (const e of stored) {
       const label = result.labels.get(e.event_id)!;
-      if (label !== e.label) this.relabelled.push({ ts: e.ts, event_id: e.event_id, label, source: storedSource(e) });
+      if (label !== e.label) this.relabelled.push({ ts: e.ts, event_id: e.event_id, label, source: storedSource(e), stored: e });
     }
     for (const e of added) this.labels.set(e.event_key, result.labels.get(e.event_key)!);
     const closing = status !== task.status && status !== 'open';
@@ -151,6 +153,8 @@ export class TaskBatch {
     const byTask = new Map<string, PreparedEvent[]>();
     for (const e of accepted) {
       if (e.task_id === null) continue;
+      // An id the task already holds is a repeat (duplicate or conflict), never a new attempt.
+      if ((this.stored.get(e.task_id) ?? []).some((s) => s.event_id === e.id)) continue;
       const list = byTask.get(e.task_id) ?? [];
       list.push(e);
       byTask.set(e.task_id, list);

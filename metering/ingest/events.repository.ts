@@ -7,6 +7,7 @@ import { queryRows, type Db } from '../../src/database/sql.js';
 import type { SpendLabel } from '../classification/classify.js';
 import type { TaskLabels } from '../classification/task-labeler.js';
 import type { RollupDeltas } from './rollup-deltas.js';
+import { dailyRollupSql, hourlyRollupSql } from './rollup-sql.js';
 
 /** An event as stored (the columns ingest and classification need). */
 export interface StoredEvent {
@@ -93,6 +94,15 @@ export interface DailyDelta {
 }
 
 const SUMS = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
+
+/** Every column of `events`, as in the migration. */
+const EVENT_COLUMNS = [
+  'account_id', 'event_id', 'ts', 'received_at', 'seq', 'person_id', 'agent_id', 'unit_id', 'session_id', 'session_context',
+  'task_id', 'attempt_id', 'outcome', 'error_signature', 'learned_from', 'task_status', 'operation', 'channel', 'model_name',
+  'model_id', 'tier', 'price_book_version', 'rates_used', 'usage_format', 'input', 'cached_input', 'cache_write', 'output',
+  'reasoning', 'cost_input', 'cost_cached_input', 'cost_cache_write', 'cost_output', 'cost_reasoning', 'cost', 'priced',
+  'label', 'reservation_id', 'metadata', 'content_hash', 'allowance_left', 'adjustment',
+] as const satisfies readonly (keyof StoredEvent)[];
 const HOURLY_DIMS = ['model', 'tier', 'unit_id', 'person_id', 'agent_id', 'operation', 'channel', 'label', 'session_context'] as const;
 const DAILY_DIMS = ['tier', 'label', 'channel'] as const;
 
@@ -170,33 +180,10 @@ export class EventsRepository {
     }
   }
 
-  /**
-   * Claims the ids (returning those that were new; a concurrent claimer of the same id is waited for) and,
-   * in the same round trip, reads the cost already metered in [fromDay, toDay) for the reading.
-   */
-  async claim(
-    tx: Tx,
-    accountId: string,
-    events: readonly { id: string; ts: Date; content_hash: string }[],
-    period: { fromDay: string; toDay: string } | null,
-  ): Promise<{ fresh: Set<string>; spent: string }> {
-    const [row] = await queryRows<{ claimed: string[] | null; spent: string | null }>(
-      tx,
-      `WITH claimed AS (
-         INSERT INTO event_keys (account_id, event_id, ts, content_hash)
-         SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::text[])
-         ON CONFLICT DO NOTHING RETURNING event_id)
-       SELECT (SELECT array_agg(event_id) FROM claimed) AS claimed,
-              (SELECT sum(cost)::text FROM meter_daily WHERE account_id = $1 AND day >= $5::date AND day < $6::date) AS spent`,
-      [accountId, events.map((e) => e.id), events.map((e) => e.ts), events.map((e) => e.content_hash), period?.fromDay ?? null, period?.toDay ?? null],
-    );
-    return { fresh: new Set(row?.claimed ?? []), spent: row?.spent ?? '0' };
-  }
-
-  async findByIds(db: Db, accountId: string, ids: readonly string[]): Promise<StoredEvent[]> {
+  async findByIds(tx: Tx | null, accountId: string, ids: readonly string[]): Promise<StoredEvent[]> {
     if (ids.length === 0) return [];
     return queryRows<StoredEvent>(
-      db,
+      tx ?? this.dataSource,
       `SELECT e.* FROM event_keys k
          JOIN events e ON e.account_id = k.account_id AND e.ts = k.ts AND e.event_id = k.event_id
         WHERE k.account_id = $1 AND k.event_id = ANY($2::text[])`,
@@ -205,20 +192,65 @@ export class EventsRepository {
   }
 
   /**
-   * The write of an ingested batch, in one statement: the new events, their rollup deltas, and the
-   * labels and task states their classification changed. Rows travel as JSON (one parameter each),
-   * which PostgreSQL parses far faster than the driver escapes arrays.
+   * An ingested batch in ONE statement: claim the ids (a unique key per account, for ever; a concurrent
+   * claimer of the same id is waited for), insert the events that were new with the allowance left after
+   * each, add them (and any relabelled events: old version -1, new +1) to the rollups, and write label
+   * and task changes. Rows travel as JSON, one parameter each. Returns the new events' allowance left.
    */
-  async writeBatch(tx: Tx, accountId: string, batch: { events: readonly NewEventRow[]; rollups: RollupDeltas; labels: TaskLabels }): Promise<void> {
-    await tx.query(
-      `WITH new_events AS (
-         INSERT INTO events SELECT * FROM json_populate_recordset(NULL::events, $2::json)),
-       ${rollupCtes(3, 4)},
-       relabelled AS (${relabelSql(5)}),
-       tasks_changed AS (${taskUpdateSql(6)})
-       SELECT 1`,
-      [accountId, JSON.stringify(batch.events), ...rollupParams(batch.rollups), JSON.stringify(batch.labels.relabelled.map(relabelRow)), JSON.stringify(batch.labels.taskUpdates)],
+  async writeBatch(
+    tx: Tx | null,
+    accountId: string,
+    batch: {
+      events: readonly NewEventRow[];
+      relabelled: { before: readonly StoredEvent[]; after: readonly StoredEvent[] };
+      labels: TaskLabels | null;
+      allowance: { amount: string; periodStart: Date; periodEnd: Date } | null;
+    },
+  ): Promise<Map<string, string | null>> {
+    const rows = await queryRows<{ event_id: string; allowance_left: string | null }>(
+      tx ?? this.dataSource,
+      `WITH input AS (SELECT * FROM json_populate_recordset(NULL::events, $2::json)),
+       claimed AS (
+         INSERT INTO event_keys (account_id, event_id, ts, content_hash)
+         SELECT account_id, event_id, ts, content_hash FROM input ORDER BY seq
+         ON CONFLICT DO NOTHING RETURNING event_id),
+       fresh AS (SELECT input.* FROM input JOIN claimed USING (event_id)),
+       spent AS (
+         SELECT coalesce(sum(cost), 0) AS amount FROM meter_daily
+          WHERE account_id = $1 AND day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date),
+       reading AS (
+         SELECT fresh.event_id,
+                CASE WHEN $3::numeric IS NULL THEN NULL ELSE greatest(0, $3::numeric - spent.amount - sum(
+                  CASE WHEN fresh.ts >= $4::timestamptz AND fresh.ts < $5::timestamptz THEN coalesce(fresh.cost, 0) ELSE 0 END
+                ) OVER (ORDER BY fresh.seq)) END AS allowance_left
+           FROM fresh, spent),
+       new_events AS (
+         INSERT INTO events (${EVENT_COLUMNS.join(', ')})
+         SELECT ${EVENT_COLUMNS.map((c) => (c === 'allowance_left' ? 'reading.allowance_left' : `fresh.${c}`)).join(', ')}
+           FROM fresh JOIN reading USING (event_id)
+         RETURNING event_id, allowance_left),
+       contributions AS (
+         SELECT *, 1 AS sign FROM fresh
+         UNION ALL SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $6::json)
+         UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $7::json)),
+       hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
+       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
+       relabelled AS (${relabelSql(8)}),
+       tasks_changed AS (${taskUpdateSql(9)})
+       SELECT event_id, allowance_left::text AS allowance_left FROM new_events`,
+      [
+        accountId,
+        JSON.stringify(batch.events),
+        batch.allowance?.amount ?? null,
+        batch.allowance?.periodStart ?? null,
+        batch.allowance?.periodEnd ?? null,
+        JSON.stringify(batch.relabelled.before),
+        JSON.stringify(batch.relabelled.after),
+        JSON.stringify(batch.labels?.relabelled.map(relabelRow) ?? []),
+        JSON.stringify(batch.labels?.taskUpdates ?? []),
+      ],
     );
+    return new Map(rows.map((r) => [r.event_id, r.allowance_left]));
   }
 
   /** Rollup deltas alone (task close, repricing), one statement for both tables. */

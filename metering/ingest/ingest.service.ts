@@ -5,12 +5,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
-import { Dec } from '../../tiers/pricing/decimal.js';
 import { PricingCacheService } from '../../tiers/pricing/pricing-cache.service.js';
 import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
 import { classifyStandalone, type SpendLabel } from '../classification/classify.js';
-import { TaskLabeler } from '../classification/task-labeler.js';
+import { TaskLabeler, type TaskLabels } from '../classification/task-labeler.js';
+import type { Tx } from '../../src/database/data-source.js';
 import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 import {
   differingFields,
@@ -88,104 +88,62 @@ export class IngestService {
     const context = await this.context(accountId);
     const units = await this.unitsAtEventTime(accountId, principal.personId, candidates);
     const pricer = await this.pricing.pricer();
-    const priced = candidates.map((e) => price(pricer, e));
+    const priced = new Map(candidates.map((e) => [e.index, price(pricer, e)]));
     await this.events.ensurePartitions(candidates.map((e) => e.ts));
 
     const receivedMs = now.getTime();
-    const stored = await this.transactions.run(async (tx) => {
-      // 2. Tasks first (locked in id order), so learned_from can be checked before an id is claimed.
-      const tasks = await this.labeler.load(tx, accountId, candidates, now);
-      const valid: PreparedEvent[] = [];
-      for (const e of candidates) {
-        const problem = tasks.problem(e);
-        if (problem) reject({ index: e.index, id: e.id, status: 'rejected', code: problem.code, message: problem.message, field: problem.field });
-        else valid.push(e);
-      }
+    const period = context.allowance !== null && context.anchorDay !== null ? billingPeriod(context.anchorDay, now) : null;
+    const allowance = period && { amount: context.allowance!, periodStart: period.start, periodEnd: period.end };
 
-      // 3. Idempotency: a unique key per (account, id), for ever.
-      const period = context.allowance !== null && context.anchorDay !== null ? billingPeriod(context.anchorDay, now) : null;
-      const claimed = await this.events.claim(tx, accountId, valid, period && { fromDay: day(period.start), toDay: day(period.end) });
-      const fresh = claimed.fresh;
-      const seen = valid.filter((e) => !fresh.has(e.id));
-      if (seen.length) {
-        const originals = new Map((await this.events.findByIds(tx, accountId, seen.map((e) => e.id))).map((s) => [s.event_id, s]));
-        for (const e of seen) {
-          const original = originals.get(e.id)!;
-          results[e.index] =
-            original.content_hash === e.content_hash
-              ? { index: e.index, status: 'duplicate', ...fromStored(original) }
-              : conflict(e, original);
-        }
-      }
-      const accepted = valid.filter((e) => fresh.has(e.id));
-      if (accepted.length === 0) return [];
-
-      // 4. Labels: standalone events at once; task events by classifying their whole task.
-      const labels = tasks.classify(accepted, receivedMs, principal.keyId);
-      const deltas = labels.rollupDeltas();
-
-      // 5. The reading after each event: allowance left in the current period.
-      let spent: Dec | null = period === null ? null : new Dec(claimed.spent);
-
-      const rows: NewEventRow[] = accepted.map((e) => {
-        const price = priced[candidates.indexOf(e)]!;
-        const label: SpendLabel = e.task_id === null ? classifyStandalone(e.outcome) : labels.labelOf(e.id);
-        let allowanceLeft: string | null = null;
-        if (spent !== null && period !== null) {
-          if (price.cost !== null && e.ts >= period.start && e.ts < period.end) spent = spent.plus(price.cost.total);
-          allowanceLeft = Dec.max(0, new Dec(context.allowance!).minus(spent)).toFixed();
-        }
-        const row: NewEventRow = {
-          account_id: accountId,
-          event_id: e.id,
-          ts: e.ts,
-          received_at: now,
-          seq: receivedMs * 1000 + e.index,
-          person_id: e.person_id,
-          agent_id: e.agent_id,
-          unit_id: e.unit_id ?? units.get(e.index) ?? null,
-          session_id: e.session_id,
-          session_context: e.session_context,
-          task_id: e.task_id,
-          attempt_id: e.attempt_id,
-          outcome: e.outcome,
-          error_signature: e.error_signature,
-          learned_from: e.learned_from,
-          task_status: e.task_status,
-          operation: e.operation,
-          channel: e.channel,
-          model_name: e.model_name,
-          model_id: price.model_id,
-          tier: price.tier,
-          price_book_version: price.book_version,
-          rates_used: price.rates_used,
-          usage_format: e.usage_format,
-          input: String(e.usage.input),
-          cached_input: String(e.usage.cached_input),
-          cache_write: String(e.usage.cache_write),
-          output: String(e.usage.output),
-          reasoning: String(e.usage.reasoning),
-          cost_input: price.cost?.input ?? null,
-          cost_cached_input: price.cost?.cached_input ?? null,
-          cost_cache_write: price.cost?.cache_write ?? null,
-          cost_output: price.cost?.output ?? null,
-          cost_reasoning: price.cost?.reasoning ?? null,
-          cost: price.cost?.total ?? null,
-          priced: price.cost !== null || e.model_name === null,
-          label,
-          reservation_id: e.reservation_id,
-          metadata: e.metadata,
-          content_hash: e.content_hash,
-          allowance_left: allowanceLeft,
-          adjustment: context.closed.some((p) => e.ts >= p.period_start && e.ts < p.period_end),
-        };
-        deltas.add(rollupSource(row));
-        return row;
+    // 2. Build the rows (labels of task events come from classifying their whole task) and write them in
+    //    one statement that claims the ids and keeps only the new ones.
+    const write = async (tx: Tx | null, events: readonly PreparedEvent[], labels: TaskLabels | null) => {
+      const rows = events.map((e) => {
+        const label: SpendLabel = e.task_id === null ? classifyStandalone(e.outcome) : labels!.labelOf(e.id);
+        return this.row(accountId, e, priced.get(e.index)!, label, units.get(e.index) ?? null, context, now);
       });
+      const relabelled = labels?.relabelled ?? [];
+      const inserted = await this.events.writeBatch(tx, accountId, {
+        events: rows,
+        relabelled: { before: relabelled.map((r) => r.stored), after: relabelled.map((r) => ({ ...r.stored, label: r.label })) },
+        labels,
+        allowance,
+      });
+      return rows.filter((r) => inserted.has(r.event_id)).map((r) => ({ ...r, seq: String(r.seq), allowance_left: inserted.get(r.event_id) ?? null }));
+    };
 
-      await this.events.writeBatch(tx, accountId, { events: rows, rollups: deltas, labels });
-      return rows.map((r) => ({ ...r, seq: String(r.seq) }));
-    });
+    let valid = candidates;
+    let stored: StoredEvent[];
+    if (candidates.some((e) => e.task_id !== null)) {
+      // Tasks are locked in id order before anything is classified, so learned_from is checked and the
+      // whole task classified against every event already committed for it.
+      stored = await this.transactions.run(async (tx) => {
+        const tasks = await this.labeler.load(tx, accountId, candidates, now);
+        valid = [];
+        for (const e of candidates) {
+          const problem = tasks.problem(e);
+          if (problem) reject({ index: e.index, id: e.id, status: 'rejected', code: problem.code, message: problem.message, field: problem.field });
+          else valid.push(e);
+        }
+        return write(tx, valid, tasks.classify(valid, receivedMs, principal.keyId));
+      });
+    } else {
+      // No task: a single statement is its own transaction.
+      stored = await write(null, candidates, null);
+    }
+
+    // 3. Ids that were not new: the same event again (duplicate), or another one under a used id (conflict).
+    const accepted = new Set(stored.map((r) => r.event_id));
+    const seen = valid.filter((e) => !accepted.has(e.id));
+    if (seen.length) {
+      const originals = new Map((await this.events.findByIds(null, accountId, seen.map((e) => e.id))).map((o) => [o.event_id, o]));
+      for (const e of seen) {
+        const original = originals.get(e.id);
+        if (!original) throw new Error(`event ${e.id} was neither stored nor found`);
+        results[e.index] =
+          original.content_hash === e.content_hash ? { index: e.index, status: 'duplicate', ...fromStored(original) } : conflict(e, original);
+      }
+    }
 
     for (const row of stored) {
       const index = firstById.get(row.event_id)!.index;
@@ -209,6 +167,61 @@ export class IngestService {
       }
     }
     return { results, accepted: stored };
+  }
+
+  private row(
+    accountId: string,
+    e: PreparedEvent,
+    price: PriceOutcome,
+    label: SpendLabel,
+    unitAtTime: string | null,
+    context: AccountContext,
+    now: Date,
+  ): NewEventRow {
+    return {
+      account_id: accountId,
+      event_id: e.id,
+      ts: e.ts,
+      received_at: now,
+      seq: now.getTime() * 1000 + e.index,
+      person_id: e.person_id,
+      agent_id: e.agent_id,
+      unit_id: e.unit_id ?? unitAtTime,
+      session_id: e.session_id,
+      session_context: e.session_context,
+      task_id: e.task_id,
+      attempt_id: e.attempt_id,
+      outcome: e.outcome,
+      error_signature: e.error_signature,
+      learned_from: e.learned_from,
+      task_status: e.task_status,
+      operation: e.operation,
+      channel: e.channel,
+      model_name: e.model_name,
+      model_id: price.model_id,
+      tier: price.tier,
+      price_book_version: price.book_version,
+      rates_used: price.rates_used,
+      usage_format: e.usage_format,
+      input: String(e.usage.input),
+      cached_input: String(e.usage.cached_input),
+      cache_write: String(e.usage.cache_write),
+      output: String(e.usage.output),
+      reasoning: String(e.usage.reasoning),
+      cost_input: price.cost?.input ?? null,
+      cost_cached_input: price.cost?.cached_input ?? null,
+      cost_cache_write: price.cost?.cache_write ?? null,
+      cost_output: price.cost?.output ?? null,
+      cost_reasoning: price.cost?.reasoning ?? null,
+      cost: price.cost?.total ?? null,
+      priced: price.cost !== null || e.model_name === null,
+      label,
+      reservation_id: e.reservation_id,
+      metadata: e.metadata,
+      content_hash: e.content_hash,
+      allowance_left: null, // computed by the write, in order, against the period's metered cost
+      adjustment: context.closed.some((p) => e.ts >= p.period_start && e.ts < p.period_end),
+    };
   }
 
   /** An agent reports for itself and acts for its owner; anything else in the event is refused. */
@@ -290,10 +303,6 @@ function price(pricer: Pricer, e: PreparedEvent): PriceOutcome {
 }
 
 type Pricer = Awaited<ReturnType<PricingCacheService['pricer']>>;
-
-function day(d: Date): string {
-  return d.toISOString().slice(0, 10);
-}
 
 function conflict(e: PreparedEvent, original: StoredEvent): EventResult {
   const fields = differingFields(e, {

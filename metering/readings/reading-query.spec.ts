@@ -1,5 +1,5 @@
 import { MeteringError } from '../metering.errors.js';
-import { endOfHour, parseGroupBy, parseInstant, parseListRange, parseMeterRange, rollupFor, type MeterQuery } from './reading-query.js';
+import { endOfHour, parseGroupBy, parseInstant, parseListRange, parseMeterRange, readingPlan, type MeterQuery, type RollupPart } from './reading-query.js';
 
 function errorOf(fn: () => unknown): { code: string; field: unknown } {
   try {
@@ -95,7 +95,7 @@ describe('parseGroupBy', () => {
   });
 });
 
-describe('rollupFor', () => {
+describe('readingPlan', () => {
   const q = (over: Partial<MeterQuery> = {}): MeterQuery => ({
     from: new Date('2026-03-01T00:00:00Z'),
     to: new Date('2026-03-16T00:00:00Z'),
@@ -103,17 +103,100 @@ describe('rollupFor', () => {
     filters: {},
     ...over,
   });
+  const at = (iso: string) => new Date(iso);
+  /** A plan as `daily|hourly sign from..to` lines. */
+  const show = (parts: RollupPart[]) =>
+    parts.map((p) => `${p.rollup} ${p.sign === 1 ? '+' : '-'} ${p.from.toISOString().slice(0, 13)}..${p.to.toISOString().slice(0, 13)}`);
+  const LATER = at('2026-06-01T00:00:00Z');
 
-  it('uses the daily rollup for whole days over tier, label, channel, day', () => {
-    expect(rollupFor(q(), null)).toBe('daily');
-    expect(rollupFor(q({ groupBy: ['tier', 'label', 'channel', 'day'], filters: { channel: 'cli', label: 'effective' } }), null)).toBe('daily');
+  it('whole days over tier, label, channel, day: the daily rollup alone', () => {
+    expect(show(readingPlan(q(), null, LATER))).toEqual(['daily + 2026-03-01T00..2026-03-16T00']);
+    const all = q({ groupBy: ['tier', 'label', 'channel', 'day'], filters: { channel: 'cli', label: 'effective' } });
+    expect(show(readingPlan(all, null, LATER))).toEqual(['daily + 2026-03-01T00..2026-03-16T00']);
   });
 
-  it('uses the hourly rollup otherwise', () => {
-    expect(rollupFor(q({ to: new Date('2026-03-15T13:00:00Z') }), null)).toBe('hourly');
-    expect(rollupFor(q({ groupBy: ['hour'] }), null)).toBe('hourly');
-    expect(rollupFor(q({ groupBy: ['model'] }), null)).toBe('hourly');
-    expect(rollupFor(q({ filters: { person: 'p' } }), null)).toBe('hourly');
-    expect(rollupFor(q(), { personId: 'p', unitId: 'u' })).toBe('hourly');
+  it('anything the daily rollup lacks, or a visibility scope: the hourly rollup alone', () => {
+    const hourly = ['hourly + 2026-03-01T00..2026-03-16T00'];
+    expect(show(readingPlan(q({ groupBy: ['hour'] }), null, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ groupBy: ['model'] }), null, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ groupBy: ['tier', 'person'] }), null, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ filters: { person: 'p' } }), null, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q(), { personId: 'p', unitId: 'u' }, LATER))).toEqual(hourly);
+  });
+
+  it('partial days at the edges: their hours from the hourly rollup', () => {
+    const r = q({ from: at('2026-03-01T20:00:00Z'), to: at('2026-03-15T05:00:00Z') });
+    expect(show(readingPlan(r, null, LATER))).toEqual([
+      'daily + 2026-03-02T00..2026-03-15T00',
+      'hourly + 2026-03-01T20..2026-03-02T00',
+      'hourly + 2026-03-15T00..2026-03-15T05',
+    ]);
+  });
+
+  it('a partial day mostly inside the range: its whole day less the hours outside', () => {
+    const r = q({ from: at('2026-03-01T02:00:00Z'), to: at('2026-03-15T21:00:00Z') });
+    expect(show(readingPlan(r, null, LATER))).toEqual([
+      'daily + 2026-03-01T00..2026-03-16T00',
+      'hourly - 2026-03-01T00..2026-03-01T02',
+      'hourly - 2026-03-15T21..2026-03-16T00',
+    ]);
+  });
+
+  it('this month so far: today from the daily rollup less the hours still to come, which cost nothing to read', () => {
+    const now = at('2026-03-15T12:34:56Z');
+    const r = parseMeterRange(undefined, undefined, now);
+    expect(show(readingPlan(q(r), null, now))).toEqual(['daily + 2026-03-01T00..2026-03-16T00', 'hourly - 2026-03-15T13..2026-03-16T00']);
+    // The last hour of the day: nothing to take away.
+    const late = at('2026-03-15T23:10:00Z');
+    expect(show(readingPlan(q(parseMeterRange(undefined, undefined, late)), null, late))).toEqual(['daily + 2026-03-01T00..2026-03-16T00']);
+    // The first instant of the month: the first day less its 23 hours to come.
+    const first = at('2026-03-01T00:00:00Z');
+    expect(show(readingPlan(q(parseMeterRange(undefined, undefined, first)), null, first))).toEqual([
+      'daily + 2026-03-01T00..2026-03-02T00',
+      'hourly - 2026-03-01T01..2026-03-02T00',
+    ]);
+    // Asked for afterwards, the same range is that hour.
+    expect(show(readingPlan(q(parseMeterRange(undefined, undefined, first)), null, LATER))).toEqual(['hourly + 2026-03-01T00..2026-03-01T01']);
+  });
+
+  it('within one day, or across one midnight without a whole day', () => {
+    expect(show(readingPlan(q({ from: at('2026-03-10T09:00:00Z'), to: at('2026-03-10T10:00:00Z') }), null, LATER))).toEqual([
+      'hourly + 2026-03-10T09..2026-03-10T10',
+    ]);
+    expect(show(readingPlan(q({ from: at('2026-03-10T01:00:00Z'), to: at('2026-03-10T23:00:00Z') }), null, LATER))).toEqual([
+      'daily + 2026-03-10T00..2026-03-11T00',
+      'hourly - 2026-03-10T00..2026-03-10T01',
+      'hourly - 2026-03-10T23..2026-03-11T00',
+    ]);
+    expect(show(readingPlan(q({ from: at('2026-03-10T20:00:00Z'), to: at('2026-03-11T03:00:00Z') }), null, LATER))).toEqual([
+      'hourly + 2026-03-10T20..2026-03-11T03',
+    ]);
+    expect(show(readingPlan(q({ from: at('2026-03-10T02:00:00Z'), to: at('2026-03-11T03:00:00Z') }), null, LATER))).toEqual([
+      'daily + 2026-03-10T00..2026-03-11T00',
+      'hourly - 2026-03-10T00..2026-03-10T02',
+      'hourly + 2026-03-11T00..2026-03-11T03',
+    ]);
+  });
+
+  it('always covers exactly the range: every hour counted once, net', () => {
+    const HOUR = 3_600_000;
+    const base = Date.parse('2026-03-01T00:00:00Z');
+    const wrong: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const a = base + Math.floor(Math.random() * 24 * 40) * HOUR;
+      const b = a + (1 + Math.floor(Math.random() * 24 * 20)) * HOUR;
+      const now = new Date(base + Math.floor(Math.random() * 24 * 70) * HOUR + 1234);
+      const parts = readingPlan(q({ from: new Date(a), to: new Date(b), groupBy: ['day'] }), null, now);
+      const count = new Map<number, number>();
+      for (const p of parts) {
+        for (let h = p.from.getTime(); h < p.to.getTime(); h += HOUR) count.set(h, (count.get(h) ?? 0) + p.sign);
+        if (p.rollup === 'daily' && (p.from.getTime() % (24 * HOUR) !== 0 || p.to.getTime() % (24 * HOUR) !== 0)) wrong.push(`day range ${i}`);
+        if (p.from.getTime() >= p.to.getTime()) wrong.push(`empty part ${i}`);
+      }
+      for (const [h, n] of count) if (n !== (h >= a && h < b ? 1 : 0)) wrong.push(`${new Date(h).toISOString()} counted ${n} in ${i}`);
+      for (let h = a; h < b; h += HOUR) if (count.get(h) !== 1) wrong.push(`${new Date(h).toISOString()} missing in ${i}`);
+      if (parts.filter((p) => p.rollup === 'daily').length > 1) wrong.push(`two day ranges in ${i}`);
+    }
+    expect(wrong).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 // What a meter reading or a listing asks for, parsed from the query string without I/O: RFC 3339 times,
-// the hour-aligned range with its defaults, the group_by list, and which rollup can answer it.
+// the hour-aligned range with its defaults, the group_by list, and which rollup ranges answer it.
 import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 
 export const HOUR_MS = 3_600_000;
@@ -139,14 +139,78 @@ export function parseGroupBy(raw: string | undefined): GroupByDim[] {
   return out;
 }
 
+/** Can the daily rollup answer? Every dimension asked for (grouped or filtered) must be one it keeps, and
+ * a visibility scope needs person and unit, which only the hourly one has. */
+export function dailyCanAnswer(q: MeterQuery, scope: VisibilityScope | null): boolean {
+  if (scope !== null) return false;
+  if (!q.groupBy.every((d) => DAILY_DIMS.has(d))) return false;
+  return Object.keys(q.filters).every((f) => DAILY_DIMS.has(f));
+}
+
+/** One contiguous range of a rollup (UTC days for the daily one, hours for the hourly one), added or taken away. */
+export interface RollupPart {
+  rollup: 'daily' | 'hourly';
+  from: Date;
+  to: Date;
+  sign: 1 | -1;
+}
+
+const floorDay = (ms: number): number => Math.floor(ms / DAY_MS) * DAY_MS;
+
 /**
- * The daily rollup answers when the range is whole UTC days and every dimension asked for (grouped or
- * filtered) is one it keeps; a visibility scope needs person and unit, so only the hourly one.
+ * Which rollup ranges sum to a reading. When the daily rollup can answer, the whole UTC days come from it
+ * and each partial day at an edge of the range from the hourly one: either its hours inside the range, or
+ * (when that is fewer hours to read) its whole day from the daily rollup less its hours outside the range.
+ * Both rollups hold the same events, so any choice sums to the same reading as the hourly rollup alone;
+ * the choice only decides how many rows are read. Hours after the current one count as free: nothing has
+ * happened in them yet, so "today so far" is today's daily rows less the (empty) hours still to come.
  */
-export function rollupFor(q: MeterQuery, scope: VisibilityScope | null): 'daily' | 'hourly' {
-  if (scope !== null) return 'hourly';
-  if (q.from.getTime() % DAY_MS !== 0 || q.to.getTime() % DAY_MS !== 0) return 'hourly';
-  if (!q.groupBy.every((d) => DAILY_DIMS.has(d))) return 'hourly';
-  if (!Object.keys(q.filters).every((f) => DAILY_DIMS.has(f))) return 'hourly';
-  return 'daily';
+export function readingPlan(q: MeterRange & Pick<MeterQuery, 'groupBy' | 'filters'>, scope: VisibilityScope | null, now: Date): RollupPart[] {
+  const from = q.from.getTime();
+  const to = q.to.getTime();
+  if (!dailyCanAnswer(q, scope)) return [{ rollup: 'hourly', from: q.from, to: q.to, sign: 1 }];
+  const horizon = endOfHour(now).getTime();
+  const hoursToRead = (a: number, b: number): number => Math.max(0, Math.min(b, horizon) - a) / HOUR_MS;
+
+  const hourly: RollupPart[] = [];
+  let dayFrom = Infinity;
+  let dayTo = -Infinity;
+  const days = (a: number, b: number) => {
+    dayFrom = Math.min(dayFrom, a);
+    dayTo = Math.max(dayTo, b);
+  };
+  const hours = (a: number, b: number, sign: 1 | -1) => {
+    if (a < b) hourly.push({ rollup: 'hourly', from: new Date(a), to: new Date(b), sign });
+  };
+  /** [a, b) lies within the UTC day starting at `day` and is not all of it. */
+  const partial = (a: number, b: number, day: number) => {
+    const end = day + DAY_MS;
+    if (hoursToRead(day, a) + hoursToRead(b, end) < hoursToRead(a, b)) {
+      days(day, end);
+      hours(day, a, -1);
+      hours(b, end, -1);
+    } else {
+      hours(a, b, 1);
+    }
+  };
+
+  const firstWhole = floorDay(from) === from ? from : floorDay(from) + DAY_MS;
+  const lastWhole = floorDay(to);
+  if (firstWhole > lastWhole) {
+    partial(from, to, lastWhole);
+  } else {
+    if (from < firstWhole) partial(from, firstWhole, firstWhole - DAY_MS);
+    if (firstWhole < lastWhole) days(firstWhole, lastWhole);
+    if (lastWhole < to) partial(lastWhole, to, lastWhole);
+  }
+  // The days taken are contiguous: the whole days and the partial days next to them. Two pieces of hours
+  // that meet (an evening and the next morning) are one range.
+  const daily: RollupPart[] = dayFrom < dayTo ? [{ rollup: 'daily', from: new Date(dayFrom), to: new Date(dayTo), sign: 1 }] : [];
+  const merged: RollupPart[] = [];
+  for (const part of hourly) {
+    const last = merged[merged.length - 1];
+    if (last && last.sign === part.sign && last.to.getTime() === part.from.getTime()) merged[merged.length - 1] = { ...last, to: part.to };
+    else merged.push(part);
+  }
+  return [...daily, ...merged];
 }

@@ -1,18 +1,17 @@
-// Only this file reads the meter for readings: sums over the hourly or daily rollup (always across
-// shards) and the per-operation listing from `events`, newest first, keyset-paged.
+// Only this file reads the meter for readings: signed sums over ranges of the hourly and daily rollups (always
+// across shards, in one statement) and the per-operation listing from `events`, newest first, keyset-paged.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { queryRows } from '../../src/database/sql.js';
 import type { EventCursor } from './event-cursor.js';
 import type { EventViewSource } from './event-view.js';
 import type { SumRow } from './meter-sums.js';
-import type { GroupByDim, MeterFilter, MeterFilters, VisibilityScope } from './reading-query.js';
+import type { GroupByDim, MeterFilter, MeterFilters, RollupPart, VisibilityScope } from './reading-query.js';
 
 export interface MeterSqlSpec {
   accountId: string;
-  rollup: 'hourly' | 'daily';
-  from: Date;
-  to: Date;
+  /** The rollup ranges whose (signed) sum is the reading: see readingPlan. */
+  parts: readonly RollupPart[];
   groupBy: readonly GroupByDim[];
   filters: MeterFilters;
   scope: VisibilityScope | null;
@@ -77,43 +76,73 @@ const SUMS_SQL = `SUM(calls)::text AS calls, SUM(input)::text AS input, SUM(cach
   SUM(${TOKENS_SQL}) FILTER (WHERE label = 'effective')::text AS effective,
   SUM(${TOKENS_SQL}) FILTER (WHERE label = 'ineffective')::text AS ineffective`;
 
-/** The rollup query for a reading; dimensions and columns come from fixed maps, values are parameters. */
+const SUM_COLUMNS = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning', 'cost'] as const;
+
+/**
+ * The rollup query for a reading; dimensions and columns come from fixed maps, values are parameters.
+ * One part is read straight from its rollup; several are one statement too: each part's rows (keys, label
+ * and signed sums) in a UNION ALL, summed by the same aggregate.
+ */
 export function meterSql(spec: MeterSqlSpec): { sql: string; params: unknown[] } {
-  const daily = spec.rollup === 'daily';
-  const dimSql = (d: GroupByDim): string => {
-    const sql = daily ? DAILY_DIM_SQL[d] : HOURLY_DIM_SQL[d];
-    if (sql === undefined) throw new Error(`meter_daily has no dimension ${d}`);
-    return sql;
-  };
   const params: unknown[] = [spec.accountId];
   const p = (value: unknown): string => {
     params.push(value);
     return `$${params.length}`;
   };
-  const where = [`account_id = $1`];
-  if (daily) {
-    where.push(`day >= ${p(spec.from.toISOString().slice(0, 10))}::date`, `day < ${p(spec.to.toISOString().slice(0, 10))}::date`);
-  } else {
-    where.push(`hour >= ${p(spec.from)}`, `hour < ${p(spec.to)}`);
-  }
-  for (const [filter, value] of Object.entries(spec.filters) as [MeterFilter, string][]) {
-    where.push(`${dimSql(FILTER_COLUMN[filter])} = ${p(value)}`);
-  }
-  if (spec.scope !== null) {
-    where.push(
-      spec.scope.unitId === null
-        ? `person_id = ${p(spec.scope.personId)}`
-        : `(person_id = ${p(spec.scope.personId)} OR unit_id = ${p(spec.scope.unitId)})`,
-    );
-  }
-  const keys = spec.groupBy.map((d) => `${dimSql(d)} AS "k_${d}"`);
+  /** The table, and the conditions on it, for one part. */
+  const source = (part: RollupPart): { table: string; where: string[]; dimSql: (d: GroupByDim) => string } => {
+    const daily = part.rollup === 'daily';
+    const dimSql = (d: GroupByDim): string => {
+      const sql = daily ? DAILY_DIM_SQL[d] : HOURLY_DIM_SQL[d];
+      if (sql === undefined) throw new Error(`meter_daily has no dimension ${d}`);
+      return sql;
+    };
+    const where = [`account_id = $1`];
+    if (daily) {
+      where.push(`day >= ${p(part.from.toISOString().slice(0, 10))}::date`, `day < ${p(part.to.toISOString().slice(0, 10))}::date`);
+    } else {
+      where.push(`hour >= ${p(part.from)}`, `hour < ${p(part.to)}`);
+    }
+    for (const [filter, value] of Object.entries(spec.filters) as [MeterFilter, string][]) {
+      where.push(`${dimSql(FILTER_COLUMN[filter])} = ${p(value)}`);
+    }
+    if (spec.scope !== null) {
+      where.push(
+        spec.scope.unitId === null
+          ? `person_id = ${p(spec.scope.personId)}`
+          : `(person_id = ${p(spec.scope.personId)} OR unit_id = ${p(spec.scope.unitId)})`,
+      );
+    }
+    return { table: daily ? 'meter_daily' : 'meter_hourly', where, dimSql };
+  };
+
   const positions = spec.groupBy.map((_, i) => String(i + 1));
-  const sql = `SELECT ${[...keys, SUMS_SQL].join(', ')}
-    FROM ${daily ? 'meter_daily' : 'meter_hourly'}
-    WHERE ${where.join(' AND ')}
-    ${positions.length ? `GROUP BY ${positions.join(', ')}` : ''}
+  const tail = `${positions.length ? `GROUP BY ${positions.join(', ')}` : ''}
     HAVING SUM(calls) <> 0 OR SUM(${TOKENS_SQL}) <> 0 OR SUM(cost) <> 0
     ${positions.length ? `ORDER BY ${positions.join(', ')}` : ''}`;
+  const [only] = spec.parts;
+  if (only === undefined) throw new Error('a reading of no rollup range');
+
+  if (spec.parts.length === 1 && only.sign === 1) {
+    const { table, where, dimSql } = source(only);
+    const keys = spec.groupBy.map((d) => `${dimSql(d)} AS "k_${d}"`);
+    const sql = `SELECT ${[...keys, SUMS_SQL].join(', ')}
+    FROM ${table}
+    WHERE ${where.join(' AND ')}
+    ${tail}`;
+    return { sql, params };
+  }
+
+  const branches = spec.parts.map((part) => {
+    const { table, where, dimSql } = source(part);
+    const keys = spec.groupBy.map((d) => `${dimSql(d)} AS "k_${d}"`);
+    const sums = SUM_COLUMNS.map((c) => (part.sign === 1 ? c : `-${c} AS ${c}`));
+    return `SELECT ${[...keys, 'label', ...sums].join(', ')} FROM ${table} WHERE ${where.join(' AND ')}`;
+  });
+  const keys = spec.groupBy.map((d) => `"k_${d}"`);
+  const sql = `SELECT ${[...keys, SUMS_SQL].join(', ')}
+    FROM (${branches.join('\n      UNION ALL ')}) AS parts
+    ${tail}`;
   return { sql, params };
 }
 

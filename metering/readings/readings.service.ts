@@ -15,7 +15,7 @@ import {
   parseGroupBy,
   parseListRange,
   parseMeterRange,
-  rollupFor,
+  readingPlan,
   type MeterFilters,
   type MeterQuery,
   type VisibilityScope,
@@ -62,12 +62,13 @@ export class ReadingsService {
   }
 
   async meter(principal: Principal, accountId: string, params: MeterQueryParams): Promise<MeterReading> {
-    const range = parseMeterRange(params.from, params.to, this.clock.now());
+    const now = this.clock.now();
+    const range = parseMeterRange(params.from, params.to, now);
     const filters: MeterFilters = {};
     for (const f of METER_FILTERS) if (params[f] !== undefined) filters[f] = params[f];
     const query: MeterQuery = { ...range, groupBy: parseGroupBy(params.group_by), filters };
     const scope = await this.scopeOf(principal, accountId);
-    return this.read(accountId, query, scope);
+    return this.read(accountId, query, scope, now);
   }
 
   async events(principal: Principal, accountId: string, params: EventQueryParams, limit: number): Promise<EventPage> {
@@ -90,12 +91,12 @@ export class ReadingsService {
     const now = this.clock.now();
     const from = monthStart(now);
     const to = nextMonthStart(now);
-    const reading = await this.read(accountId, { from, to, groupBy: [], filters: personId === null ? {} : { person: personId } }, null);
+    const reading = await this.read(accountId, { from, to, groupBy: [], filters: personId === null ? {} : { person: personId } }, null, now);
     return { from, to, totals: reading.totals };
   }
 
-  private async read(accountId: string, q: MeterQuery, scope: VisibilityScope | null): Promise<MeterReading> {
-    const rows = await this.repository.meterSums({ accountId, rollup: rollupFor(q, scope), ...q, scope });
+  private async read(accountId: string, q: MeterQuery, scope: VisibilityScope | null, now: Date): Promise<MeterReading> {
+    const rows = await this.repository.meterSums({ accountId, parts: readingPlan(q, scope, now), groupBy: q.groupBy, filters: q.filters, scope });
     let totals = zeroSums();
     const out = rows.map((row) => {
       const sums = fromSumRow(row.sums);

@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryRows } from '../../src/database/sql.js';
+import { dailyRollupSql, hourlyRollupSql } from '../ingest/rollup-sql.js';
 
 @Injectable()
 export class RebuildRepository {
@@ -31,21 +32,8 @@ export class RebuildRepository {
   async recomputeRollups(tx: Tx, accountId: string): Promise<void> {
     await tx.query('DELETE FROM meter_hourly WHERE account_id = $1', [accountId]);
     await tx.query('DELETE FROM meter_daily WHERE account_id = $1', [accountId]);
-    const sums = `count(*), sum(input), sum(cached_input), sum(cache_write), sum(output), sum(reasoning), coalesce(sum(cost), 0)`;
-    await tx.query(
-      `INSERT INTO meter_hourly (account_id, hour, shard, model, tier, unit_id, person_id, agent_id, operation, channel, label,
-                                 session_context, calls, input, cached_input, cache_write, output, reasoning, cost)
-       SELECT account_id, date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', 0,
-              coalesce(model_id, model_name, ''), coalesce(tier, ''), coalesce(unit_id, ''), coalesce(person_id, ''),
-              coalesce(agent_id, ''), coalesce(operation, ''), coalesce(channel, ''), label, coalesce(session_context, ''), ${sums}
-         FROM events WHERE account_id = $1 GROUP BY 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12`,
-      [accountId],
-    );
-    await tx.query(
-      `INSERT INTO meter_daily (account_id, day, shard, tier, label, channel, calls, input, cached_input, cache_write, output, reasoning, cost)
-       SELECT account_id, (ts AT TIME ZONE 'UTC')::date, 0, coalesce(tier, ''), label, coalesce(channel, ''), ${sums}
-         FROM events WHERE account_id = $1 GROUP BY 1, 2, 4, 5, 6`,
-      [accountId],
-    );
+    const all = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1)`;
+    await tx.query(hourlyRollupSql(all, '0', false), [accountId]);
+    await tx.query(dailyRollupSql(all, '0', false), [accountId]);
   }
 }

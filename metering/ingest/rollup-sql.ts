@@ -1,0 +1,33 @@
+// The rollups as SQL over an events-shaped relation with a `sign` column: every row adds sign x its calls,
+// tokens and cost to its hourly and daily groups. Ingest (new events, +1; relabelled ones, -1 old and
+// +1 new) and the rebuild (every event, +1) use the same grouping, so the two can never disagree.
+const SUMS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
+const SUM_COLUMNS = `calls, ${SUMS.join(', ')}, cost`;
+const SUM_EXPRESSIONS = `sum(sign), ${SUMS.map((s) => `sum(sign * ${s})`).join(', ')}, coalesce(sum(sign * cost), 0)`;
+
+const HOURLY_KEY = 'account_id, hour, shard, model, tier, unit_id, person_id, agent_id, operation, channel, label, session_context';
+const DAILY_KEY = 'account_id, day, shard, tier, label, channel';
+
+function upsert(table: string, key: string): string {
+  return `ON CONFLICT (${key}) DO UPDATE SET ${['calls', ...SUMS, 'cost'].map((c) => `${c} = ${table}.${c} + EXCLUDED.${c}`).join(', ')}`;
+}
+
+/** INSERT into meter_hourly from `relation`; `shard` is an SQL expression; `merge` adds to existing rows. */
+export function hourlyRollupSql(relation: string, shard: string, merge: boolean): string {
+  return `INSERT INTO meter_hourly (${HOURLY_KEY}, ${SUM_COLUMNS})
+    SELECT account_id, date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', ${shard},
+           coalesce(model_id, model_name, ''), coalesce(tier, ''), coalesce(unit_id, ''), coalesce(person_id, ''),
+           coalesce(agent_id, ''), coalesce(operation, ''), coalesce(channel, ''), label, coalesce(session_context, ''),
+           ${SUM_EXPRESSIONS}
+      FROM ${relation} AS contributions
+     GROUP BY 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12
+    ${merge ? upsert('meter_hourly', HOURLY_KEY) : ''}`;
+}
+
+export function dailyRollupSql(relation: string, shard: string, merge: boolean): string {
+  return `INSERT INTO meter_daily (${DAILY_KEY}, ${SUM_COLUMNS})
+    SELECT account_id, (ts AT TIME ZONE 'UTC')::date, ${shard}, coalesce(tier, ''), label, coalesce(channel, ''), ${SUM_EXPRESSIONS}
+      FROM ${relation} AS contributions
+     GROUP BY 1, 2, 4, 5, 6
+    ${merge ? upsert('meter_daily', DAILY_KEY) : ''}`;
+}
