@@ -65,7 +65,7 @@ export class Metering1764200000000 implements MigrationInterface {
       ) PARTITION BY RANGE (ts)`);
     await q.query(`CREATE INDEX events_task ON events (account_id, task_id) WHERE task_id IS NOT NULL`);
     await q.query(`CREATE INDEX events_unpriced ON events (model_name) WHERE NOT priced AND model_name IS NOT NULL`);
-    await q.query(`CREATE INDEX events_person ON events (account_id, person_id, ts)`);
+    // No person index: readings come from the rollups, and the listing walks the primary key newest first.
 
     await q.query(`
       CREATE TABLE tasks (

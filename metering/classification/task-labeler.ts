@@ -5,37 +5,14 @@ import { Injectable } from '@nestjs/common';
 import type { Tx } from '../../src/database/data-source.js';
 import { EventsRepository, type StoredEvent, type TaskRow } from '../ingest/events.repository.js';
 import type { PreparedEvent } from '../ingest/event-input.js';
-import { RollupDeltas, type RollupSource } from '../ingest/rollup-deltas.js';
 import { checkLearnedFrom, classifyTask, type SpendLabel, type TaskEvent, type TaskStatus } from './classify.js';
 
 export interface Relabel {
   ts: Date;
   event_id: string;
   label: SpendLabel;
-  source: RollupSource;
   /** The event as stored, before the new label. */
   stored: StoredEvent;
-}
-
-export function storedSource(e: StoredEvent): RollupSource {
-  return {
-    ts: e.ts,
-    model: e.model_id ?? e.model_name,
-    tier: e.tier,
-    unit_id: e.unit_id,
-    person_id: e.person_id,
-    agent_id: e.agent_id,
-    operation: e.operation,
-    channel: e.channel,
-    label: e.label,
-    session_context: e.session_context,
-    input: Number(e.input),
-    cached_input: Number(e.cached_input),
-    cache_write: Number(e.cache_write),
-    output: Number(e.output),
-    reasoning: Number(e.reasoning),
-    cost: e.cost,
-  };
 }
 
 function storedTaskEvent(e: StoredEvent): TaskEvent {
@@ -97,7 +74,7 @@ export class TaskLabels {
     const result = classifyTask(status, [...stored.map(storedTaskEvent), ...added]);
     for (const e of stored) {
       const label = result.labels.get(e.event_id)!;
-      if (label !== e.label) this.relabelled.push({ ts: e.ts, event_id: e.event_id, label, source: storedSource(e), stored: e });
+      if (label !== e.label) this.relabelled.push({ ts: e.ts, event_id: e.event_id, label, stored: e });
     }
     for (const e of added) this.labels.set(e.event_key, result.labels.get(e.event_key)!);
     const closing = status !== task.status && status !== 'open';
@@ -112,12 +89,9 @@ export class TaskLabels {
     }
   }
 
-  rollupDeltas(into: RollupDeltas = new RollupDeltas()): RollupDeltas {
-    for (const change of this.relabelled) {
-      into.add(change.source, -1);
-      into.add({ ...change.source, label: change.label }, 1);
-    }
-    return into;
+  /** The relabelled events as stored (to take out of the rollups) and as they are now (to put back). */
+  moves(): { before: StoredEvent[]; after: StoredEvent[] } {
+    return { before: this.relabelled.map((r) => r.stored), after: this.relabelled.map((r) => ({ ...r.stored, label: r.label })) };
   }
 
   /** Writes the label and task changes (ingest writes them with its batch instead). */

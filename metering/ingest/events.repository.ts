@@ -6,7 +6,6 @@ import type { Tx } from '../../src/database/data-source.js';
 import { queryRows, type Db } from '../../src/database/sql.js';
 import type { SpendLabel } from '../classification/classify.js';
 import type { TaskLabels } from '../classification/task-labeler.js';
-import type { RollupDeltas } from './rollup-deltas.js';
 import { dailyRollupSql, hourlyRollupSql } from './rollup-sql.js';
 
 /** An event as stored (the columns ingest and classification need). */
@@ -58,42 +57,6 @@ export interface StoredEvent {
 export type NewEventRow = Omit<StoredEvent, 'seq'> & { seq: number };
 
 
-/** A change to one rollup row: the key and what to add (negative to take away). */
-export interface HourlyDelta {
-  hour: Date;
-  model: string;
-  tier: string;
-  unit_id: string;
-  person_id: string;
-  agent_id: string;
-  operation: string;
-  channel: string;
-  label: string;
-  session_context: string;
-  calls: number;
-  input: number;
-  cached_input: number;
-  cache_write: number;
-  output: number;
-  reasoning: number;
-  cost: string;
-}
-
-export interface DailyDelta {
-  day: string;
-  tier: string;
-  label: string;
-  channel: string;
-  calls: number;
-  input: number;
-  cached_input: number;
-  cache_write: number;
-  output: number;
-  reasoning: number;
-  cost: string;
-}
-
-const SUMS = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
 
 /** Every column of `events`, as in the migration. */
 const EVENT_COLUMNS = [
@@ -103,23 +66,6 @@ const EVENT_COLUMNS = [
   'reasoning', 'cost_input', 'cost_cached_input', 'cost_cache_write', 'cost_output', 'cost_reasoning', 'cost', 'priced',
   'label', 'reservation_id', 'metadata', 'content_hash', 'allowance_left', 'adjustment',
 ] as const satisfies readonly (keyof StoredEvent)[];
-const HOURLY_DIMS = ['model', 'tier', 'unit_id', 'person_id', 'agent_id', 'operation', 'channel', 'label', 'session_context'] as const;
-const DAILY_DIMS = ['tier', 'label', 'channel'] as const;
-
-/** Hourly and daily deltas (JSON arrays in parameters $h and $d) added to the rollups; $1 is the account. */
-const rollupCtes = (h: number, d: number) => `
-  hourly AS (
-    INSERT INTO meter_hourly (account_id, hour, shard, ${HOURLY_DIMS.join(', ')}, ${SUMS.join(', ')}, cost)
-    SELECT $1, hour, (pg_backend_pid() % 8)::smallint, ${HOURLY_DIMS.join(', ')}, ${SUMS.join(', ')}, cost
-      FROM json_populate_recordset(NULL::meter_hourly, $${h}::json)
-    ON CONFLICT (account_id, hour, shard, ${HOURLY_DIMS.join(', ')}) DO UPDATE SET
-      ${SUMS.map((c) => `${c} = meter_hourly.${c} + EXCLUDED.${c}`).join(', ')}, cost = meter_hourly.cost + EXCLUDED.cost),
-  daily AS (
-    INSERT INTO meter_daily (account_id, day, shard, ${DAILY_DIMS.join(', ')}, ${SUMS.join(', ')}, cost)
-    SELECT $1, day, (pg_backend_pid() % 8)::smallint, ${DAILY_DIMS.join(', ')}, ${SUMS.join(', ')}, cost
-      FROM json_populate_recordset(NULL::meter_daily, $${d}::json)
-    ON CONFLICT (account_id, day, shard, ${DAILY_DIMS.join(', ')}) DO UPDATE SET
-      ${SUMS.map((c) => `${c} = meter_daily.${c} + EXCLUDED.${c}`).join(', ')}, cost = meter_daily.cost + EXCLUDED.cost)`;
 
 /** Label changes of stored events (parameter $p). */
 const relabelSql = (p: number) => `
@@ -134,10 +80,6 @@ const taskUpdateSql = (p: number) => `
          closed_at = COALESCE(u.closed_at, t.closed_at), closed_by = COALESCE(u.closed_by, t.closed_by)
     FROM json_to_recordset($${p}::json) AS u(task_id text, status text, last_event_at timestamptz, closed_at timestamptz, closed_by text)
    WHERE t.account_id = $1 AND t.task_id = u.task_id`;
-
-function rollupParams(rollups: RollupDeltas): [string, string] {
-  return [JSON.stringify(rollups.hourlyDeltas()), JSON.stringify(rollups.dailyDeltas())];
-}
 
 function relabelRow(r: { ts: Date; event_id: string; label: string }): { ts: Date; event_id: string; label: string } {
   return { ts: r.ts, event_id: r.event_id, label: r.label };
@@ -253,9 +195,21 @@ export class EventsRepository {
     return new Map(rows.map((r) => [r.event_id, r.allowance_left]));
   }
 
-  /** Rollup deltas alone (task close, repricing), one statement for both tables. */
-  async applyRollups(tx: Tx, accountId: string, rollups: RollupDeltas): Promise<void> {
-    await tx.query(`WITH ${rollupCtes(2, 3)} SELECT 1`, [accountId, ...rollupParams(rollups)]);
+  /**
+   * Moves events in the rollups from how they were (`before`, taken away) to how they are (`after`,
+   * added): a relabel, a reprice. One statement, the same grouping as ingest and rebuild.
+   */
+  async moveInRollups(tx: Tx, before: readonly StoredEvent[], after: readonly StoredEvent[]): Promise<void> {
+    if (before.length === 0 && after.length === 0) return;
+    await tx.query(
+      `WITH contributions AS (
+         SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $1::json)
+         UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $2::json)),
+       hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
+       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})
+       SELECT 1`,
+      [JSON.stringify(before), JSON.stringify(after)],
+    );
   }
 
   /** Labels and task states changed by a task's resolution. */

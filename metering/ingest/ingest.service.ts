@@ -102,10 +102,9 @@ export class IngestService {
         const label: SpendLabel = e.task_id === null ? classifyStandalone(e.outcome) : labels!.labelOf(e.id);
         return this.row(accountId, e, priced.get(e.index)!, label, units.get(e.index) ?? null, context, now);
       });
-      const relabelled = labels?.relabelled ?? [];
       const inserted = await this.events.writeBatch(tx, accountId, {
         events: rows,
-        relabelled: { before: relabelled.map((r) => r.stored), after: relabelled.map((r) => ({ ...r.stored, label: r.label })) },
+        relabelled: labels?.moves() ?? { before: [], after: [] },
         labels,
         allowance,
       });
@@ -343,24 +342,4 @@ function conflict(e: PreparedEvent, original: StoredEvent): EventResult {
   };
 }
 
-export function rollupSource(row: Pick<NewEventRow, 'ts' | 'model_id' | 'model_name' | 'tier' | 'unit_id' | 'person_id' | 'agent_id' | 'operation' | 'channel' | 'label' | 'session_context' | 'input' | 'cached_input' | 'cache_write' | 'output' | 'reasoning' | 'cost'>) {
-  return {
-    ts: row.ts,
-    model: row.model_id ?? row.model_name,
-    tier: row.tier,
-    unit_id: row.unit_id,
-    person_id: row.person_id,
-    agent_id: row.agent_id,
-    operation: row.operation,
-    channel: row.channel,
-    label: row.label,
-    session_context: row.session_context,
-    input: Number(row.input),
-    cached_input: Number(row.cached_input),
-    cache_write: Number(row.cache_write),
-    output: Number(row.output),
-    reasoning: Number(row.reasoning),
-    cost: row.cost,
-  };
-}
 

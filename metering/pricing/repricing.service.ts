@@ -8,9 +8,7 @@ import { TransactionRunner } from '../../src/database/transactions.js';
 import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { PricingCacheService } from '../../tiers/pricing/pricing-cache.service.js';
-import { storedSource } from '../classification/task-labeler.js';
 import { EventsRepository, type StoredEvent } from '../ingest/events.repository.js';
-import { RollupDeltas } from '../ingest/rollup-deltas.js';
 
 export const priceUnpriced = defineJob<{ period: string }>('metering.price-unpriced');
 export const applyCorrections = defineJob<{ period: string }>('metering.apply-corrections');
@@ -85,7 +83,7 @@ export class RepricingService implements OnModuleInit {
   /** Prices each event with today's catalog and the book in force at its time; moves rollups by the difference. */
   private async reprice(tx: Tx, chunk: readonly StoredEvent[], pricer: Pricer): Promise<number> {
     const updates: StoredEvent[] = [];
-    const deltas = new Map<string, RollupDeltas>();
+    const before: StoredEvent[] = [];
     for (const e of chunk) {
       const usage = {
         input: Number(e.input),
@@ -113,15 +111,10 @@ export class RepricingService implements OnModuleInit {
       };
       if (e.priced && e.cost === next.cost && e.tier === next.tier && e.model_id === next.model_id) continue;
       updates.push(next);
-      const d = deltas.get(e.account_id) ?? new RollupDeltas();
-      d.add(storedSource(e), -1);
-      d.add(storedSource(next), 1);
-      deltas.set(e.account_id, d);
+      before.push(e);
     }
     await this.events.setPrices(tx, updates);
-    for (const [accountId, d] of deltas) {
-      await this.events.applyRollups(tx, accountId, d);
-    }
+    await this.events.moveInRollups(tx, before, updates);
     return updates.length;
   }
 }

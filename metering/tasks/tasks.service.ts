@@ -42,7 +42,8 @@ export class TasksService implements OnModuleInit {
     return this.transactions.run(async (tx) => {
       const labels = await this.labeler.resolve(tx, accountId, taskId, status, this.clock.now(), by);
       if (!labels) throw new MeteringError(MeteringErrorCode.TaskNotFound, `Task "${taskId}" was not found.`);
-      await this.events.applyRollups(tx, accountId, labels.rollupDeltas());
+      const { before, after } = labels.moves();
+      await this.events.moveInRollups(tx, before, after);
       await labels.save(tx);
       return { task_id: taskId, status, relabelled_events: labels.relabelled.length };
     });
