@@ -1,0 +1,130 @@
+// A reading summed from whole days of the daily rollup plus (or less) hours of the hourly one equals the
+// same reading summed from the hourly rollup alone, for random ranges, groupings, filters and times of
+// asking, over events reported through POST /v1/events.
+import fc from 'fast-check';
+import { ManualClock } from '../src/clock/clock.js';
+import { fromSumRow, withRatio } from '../metering/readings/meter-sums.js';
+import { readingPlan, type GroupByDim, type MeterFilters, type RollupPart } from '../metering/readings/reading-query.js';
+import { ReadingsRepository, type GroupedSumRow } from '../metering/readings/readings.repository.js';
+import { setupPricing } from './support/metering.js';
+import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
+
+const HOUR = 3_600_000;
+/** The events lie in [SEED_FROM, NOW + 5 minutes); ranges and times of asking around them. */
+const NOW = '2026-03-15T12:55:00.000Z';
+const SEED_FROM = Date.parse('2026-03-08T00:00:00Z');
+const RANGE_FROM = Date.parse('2026-03-06T00:00:00Z');
+
+/** A small deterministic generator, so a failure is reproducible from the test alone. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('readings from the daily and hourly rollups together', () => {
+  let t: TestApp;
+  let account: string;
+  let repository: ReadingsRepository;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock: new ManualClock(NOW) });
+    account = (await newAccount(t)).id;
+    await setupPricing(t, account);
+    const unit = await newUnit(t, account);
+    const keys: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const person = await newPerson(t, account, unit.id);
+      const agent = await newAgent(t, account, person.id);
+      keys.push((await newKey(t, { role: 'agent', account, agent_id: agent.id })).secret);
+    }
+    const random = prng(20261124);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const until = Date.parse(NOW) + 4 * 60_000;
+    let n = 0;
+    for (const key of keys) {
+      for (let batch = 0; batch < 4; batch++) {
+        const events = Array.from({ length: 50 }, () => {
+          const ts = new Date(SEED_FROM + Math.floor(random() * (until - SEED_FROM)));
+          const model = pick(['qwen-turbo', 'gpt-4o', 'claude-opus', 'mystery-1', null]);
+          return {
+            id: `p${n++}`,
+            timestamp: ts.toISOString(),
+            operation: pick(['search', 'chat.reply', 'deploy']),
+            channel: pick(['api', 'cli', 'mcp', 'program']),
+            ...(model === null ? {} : { model, usage: { input: Math.floor(random() * 5000), output: Math.floor(random() * 2000) } }),
+            ...(random() < 0.7 ? { outcome: pick(['success', 'failure']) } : {}),
+          };
+        });
+        const res = await t.post('/v1/events', { events }, key);
+        expect(res.status).toBe(200);
+        for (const r of res.body.results) expect(r).toMatchObject({ status: 'accepted' });
+      }
+    }
+    repository = t.app.get(ReadingsRepository);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** Rows as a reading shows them: keys, sums, cost in its canonical form, the ratio. */
+  const shown = (rows: GroupedSumRow[]) => rows.map((row) => ({ key: row.key, ...withRatio(fromSumRow(row.sums)) }));
+
+  const dims = fc.subarray<GroupByDim>(['tier', 'label', 'channel', 'day']).chain((picked) => fc.shuffledSubarray(picked, { minLength: picked.length }));
+  const filters: fc.Arbitrary<MeterFilters> = fc.record(
+    { channel: fc.constantFrom('api', 'cli', 'mcp', 'program', 'chat'), label: fc.constantFrom('effective', 'ineffective', 'unclassified') },
+    { requiredKeys: [] },
+  );
+
+  it('equal the hourly rollup alone, for random ranges, groupings, filters and times of asking', async () => {
+    const seen = { daily: 0, added: 0, takenAway: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 11 * 24 }),
+        fc.integer({ min: 1, max: 10 * 24 }),
+        fc.integer({ min: 0, max: 13 * 24 * 60 }),
+        dims,
+        filters,
+        async (startHour, hours, askedMinute, groupBy, filters) => {
+          const from = new Date(RANGE_FROM + startHour * HOUR);
+          const to = new Date(from.getTime() + hours * HOUR);
+          const now = new Date(RANGE_FROM + askedMinute * 60_000);
+          const parts = readingPlan({ from, to, groupBy, filters }, null, now);
+          if (parts.some((p) => p.rollup === 'daily')) seen.daily++;
+          if (parts.some((p) => p.rollup === 'daily') && parts.some((p) => p.rollup === 'hourly' && p.sign === 1)) seen.added++;
+          if (parts.some((p) => p.sign === -1)) seen.takenAway++;
+          const hourlyOnly: RollupPart[] = [{ rollup: 'hourly', from, to, sign: 1 }];
+          const spec = { accountId: account, groupBy, filters, scope: null };
+          const planned = shown(await repository.meterSums({ ...spec, parts }));
+          const reference = shown(await repository.meterSums({ ...spec, parts: hourlyOnly }));
+          expect(planned).toEqual(reference);
+        },
+      ),
+      { numRuns: 300, seed: 1764300000 },
+    );
+    // The runs did go through every kind of plan.
+    expect(seen.daily).toBeGreaterThan(100);
+    expect(seen.added).toBeGreaterThan(20);
+    expect(seen.takenAway).toBeGreaterThan(20);
+  });
+
+  it('the whole seeded period, grouped by day, has rows from both rollups', async () => {
+    const from = new Date(SEED_FROM);
+    const to = new Date('2026-03-15T13:00:00.000Z');
+    const parts = readingPlan({ from, to, groupBy: ['day'], filters: {} }, null, new Date(NOW));
+    expect(parts.map((p) => [p.rollup, p.sign])).toEqual([
+      ['daily', 1],
+      ['hourly', -1],
+    ]);
+    const spec = { accountId: account, groupBy: ['day'] as GroupByDim[], filters: {}, scope: null };
+    const planned = shown(await repository.meterSums({ ...spec, parts }));
+    expect(planned.map((r) => r.key.day)).toEqual(['2026-03-08', '2026-03-09', '2026-03-10', '2026-03-11', '2026-03-12', '2026-03-13', '2026-03-14', '2026-03-15']);
+    expect(planned.reduce((n, r) => n + r.calls, 0)).toBe(400);
+    expect(planned).toEqual(shown(await repository.meterSums({ ...spec, parts: [{ rollup: 'hourly', from, to, sign: 1 }] })));
+  });
+});
