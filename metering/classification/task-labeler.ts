@@ -77,14 +77,14 @@ export class TaskLabels {
       if (label !== e.label) this.relabelled.push({ ts: e.ts, event_id: e.event_id, label, stored: e });
     }
     for (const e of added) this.labels.set(e.event_key, result.labels.get(e.event_key)!);
-    const closing = status !== task.status && status !== 'open';
-    if (closing || touched) {
+    // Activity (last_event_at) is recorded when the task is locked; only a status change is written here.
+    if (status !== task.status) {
       this.taskUpdates.push({
         task_id: task.task_id,
         status,
         last_event_at: touched ? now : null,
-        closed_at: closing ? now : null,
-        closed_by: closing ? closedBy : null,
+        closed_at: status !== 'open' ? now : null,
+        closed_by: status !== 'open' ? closedBy : null,
       });
     }
   }

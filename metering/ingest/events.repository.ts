@@ -149,6 +149,22 @@ export class EventsRepository {
       allowance: { amount: string; periodStart: Date; periodEnd: Date } | null;
     },
   ): Promise<Map<string, string | null>> {
+    // Parts with nothing to do are left out of the statement: an UPDATE ... FROM an empty JSON recordset
+    // is still planned as a join against every partition of events.
+    const moves = batch.relabelled.before.length > 0;
+    const taskUpdates = (batch.labels?.taskUpdates.length ?? 0) > 0;
+    const params: unknown[] = [
+      accountId,
+      JSON.stringify(batch.events),
+      batch.allowance?.amount ?? null,
+      batch.allowance?.periodStart ?? null,
+      batch.allowance?.periodEnd ?? null,
+    ];
+    const param = (value: unknown) => params.push(value);
+    const before = moves ? param(JSON.stringify(batch.relabelled.before)) : 0;
+    const after = moves ? param(JSON.stringify(batch.relabelled.after)) : 0;
+    const labelChanges = moves ? param(JSON.stringify(batch.labels?.relabelled.map(relabelRow) ?? [])) : 0;
+    const taskChanges = taskUpdates ? param(JSON.stringify(batch.labels?.taskUpdates ?? [])) : 0;
     const rows = await queryRows<{ event_id: string; allowance_left: string | null }>(
       tx ?? this.dataSource,
       `WITH input AS (SELECT * FROM json_populate_recordset(NULL::events, $2::json)),
@@ -172,25 +188,17 @@ export class EventsRepository {
            FROM fresh JOIN reading USING (event_id)
          RETURNING event_id, allowance_left),
        contributions AS (
-         SELECT *, 1 AS sign FROM fresh
-         UNION ALL SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $6::json)
-         UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $7::json)),
+         SELECT *, 1 AS sign FROM fresh${moves ? `
+         UNION ALL SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $${before}::json)
+         UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $${after}::json)` : ''}),
        hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       relabelled AS (${relabelSql(8)}),
-       tasks_changed AS (${taskUpdateSql(9)})
+       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})${
+         moves ? `,
+       relabelled AS (${relabelSql(labelChanges)})` : ''}${
+         taskUpdates ? `,
+       tasks_changed AS (${taskUpdateSql(taskChanges)})` : ''}
        SELECT event_id, allowance_left::text AS allowance_left FROM new_events`,
-      [
-        accountId,
-        JSON.stringify(batch.events),
-        batch.allowance?.amount ?? null,
-        batch.allowance?.periodStart ?? null,
-        batch.allowance?.periodEnd ?? null,
-        JSON.stringify(batch.relabelled.before),
-        JSON.stringify(batch.relabelled.after),
-        JSON.stringify(batch.labels?.relabelled.map(relabelRow) ?? []),
-        JSON.stringify(batch.labels?.taskUpdates ?? []),
-      ],
+      params,
     );
     return new Map(rows.map((r) => [r.event_id, r.allowance_left]));
   }
