@@ -85,4 +85,34 @@ const redisUrl = process.env.REDIS_URL;
     subB();
     elsewhere();
   });
+
+  it('builds and publishes an account\'s operations only while some process has subscribers for it', async () => {
+    const c = new MeterStreamService(loadConfig(env)); // ingests, has no subscribers of its own
+    try {
+      let built = 0;
+      const batch = (id: string) => () => {
+        built += 1;
+        return [event(id, null)];
+      };
+      c.publishMany('acct-q', batch('unheard'));
+      expect(built).toBe(0);
+
+      const got: string[] = [];
+      const sub = a.subscribe('acct-q', null, (e) => got.push(e.id));
+      await sub.ready;
+      // a's announcement reaches c through Redis; from then on c publishes acct-q's operations.
+      const deadline = Date.now() + 5000;
+      while (built === 0 && Date.now() < deadline) {
+        c.publishMany('acct-q', batch('heard'));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(got).toEqual(['heard']);
+      c.publishMany('acct-other-q', batch('nobody'));
+      expect(built).toBe(1);
+      sub();
+    } finally {
+      await c.onApplicationShutdown();
+    }
+  });
 });

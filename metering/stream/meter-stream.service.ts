@@ -1,5 +1,9 @@
 // Live operations fanned out to SSE subscribers: over Redis pub/sub (a channel per account) when REDIS_URL
 // is set, so every API process's subscribers see every process's ingest; in-process otherwise.
+// A process with subscribers of an account says so on a control channel (when the first subscribes, and
+// every ANNOUNCE_MS while any remain, and at once when a starting process asks), and ingest builds and
+// publishes an account's operations only while some process has said so in the last LISTENED_MS: a meter
+// nobody watches costs nothing.
 import { EventEmitter } from 'node:events';
 import {
   type BeforeApplicationShutdown,
@@ -22,6 +26,11 @@ export interface Subscription {
   readonly ready: Promise<void>;
 }
 
+const ANNOUNCE_MS = 10_000;
+const LISTENED_MS = 3 * ANNOUNCE_MS;
+/** On the control channel: "who has subscribers?" (account ids never contain a question mark). */
+const ASK = '?';
+
 @Injectable()
 export class MeterStreamService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('meter-stream');
@@ -32,14 +41,36 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
   /** Per account: local listeners and the Redis SUBSCRIBE they share. */
   private readonly channels = new Map<string, { listeners: number; subscribed: Promise<void> }>();
   private readonly openStreams = new Set<() => void>();
+  /** Accounts some process has subscribers for, with when it last said so (performance.now()). */
+  private readonly listened = new Map<string, number>();
+  private readonly controlChannel: string;
+  private announcer: NodeJS.Timeout | null = null;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.local.setMaxListeners(0);
     this.channelPrefix = `${config.queuePrefix}:meter:`;
+    this.controlChannel = `${config.queuePrefix}:meter-listeners`;
     if (config.redisUrl !== null) {
       this.publisher = this.connect(config.redisUrl, 'publisher');
       this.subscriber = this.connect(config.redisUrl, 'subscriber');
+      // Once this process hears the control channel, it asks the others who is listening ("?").
+      this.subscriber
+        .subscribe(this.controlChannel)
+        .then(() => this.publisher!.publish(this.controlChannel, ASK))
+        .catch((err: unknown) => {
+          this.logger.warn({ err }, 'could not subscribe to the meter listeners channel');
+        });
       this.subscriber.on('message', (channel: string, message: string) => {
+        if (channel === this.controlChannel) {
+          if (message === ASK) {
+            this.announce([...this.channels.keys()]).catch((err: unknown) => {
+              this.logger.warn({ err }, 'could not announce meter listeners');
+            });
+            return;
+          }
+          for (const accountId of message.split('\n')) if (accountId) this.listened.set(accountId, performance.now());
+          return;
+        }
         if (!channel.startsWith(this.channelPrefix)) return;
         let events: StreamedEvent[];
         try {
@@ -70,6 +101,14 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
       if (this.local.listenerCount(accountId) === 0) return;
       for (const event of events()) this.deliver(accountId, event);
       return;
+    }
+    if (this.local.listenerCount(accountId) === 0) {
+      const said = this.listened.get(accountId);
+      if (said === undefined) return;
+      if (performance.now() - said > LISTENED_MS) {
+        this.listened.delete(accountId);
+        return;
+      }
     }
     const batch = events();
     if (batch.length === 0) return;
@@ -107,6 +146,8 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
   }
 
   beforeApplicationShutdown(): void {
+    if (this.announcer !== null) clearInterval(this.announcer);
+    this.announcer = null;
     for (const end of [...this.openStreams]) end();
     this.openStreams.clear();
   }
@@ -137,7 +178,7 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
     const subscribed =
       this.subscriber === null
         ? Promise.resolve()
-        : this.subscriber.subscribe(this.channelPrefix + accountId).then(() => undefined);
+        : this.subscriber.subscribe(this.channelPrefix + accountId).then(() => this.announce([accountId]));
     // A failed SUBSCRIBE is reported to the waiting caller; keep the rejection from going unhandled here.
     subscribed.catch(() => undefined);
     this.channels.set(accountId, { listeners: 1, subscribed });
@@ -153,6 +194,25 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
     this.subscriber?.unsubscribe(this.channelPrefix + accountId).catch((err: unknown) => {
       this.logger.warn({ err, accountId }, 'could not unsubscribe from a meter channel');
     });
+  }
+
+  /** Tells every process (this one too) that these accounts have subscribers here. */
+  private async announce(accountIds: readonly string[]): Promise<void> {
+    if (this.publisher === null || accountIds.length === 0) return;
+    await this.publisher.publish(this.controlChannel, accountIds.join('\n'));
+    if (this.announcer === null) {
+      this.announcer = setInterval(() => {
+        if (this.channels.size === 0) {
+          clearInterval(this.announcer!);
+          this.announcer = null;
+          return;
+        }
+        this.announce([...this.channels.keys()]).catch((err: unknown) => {
+          this.logger.warn({ err }, 'could not announce meter listeners');
+        });
+      }, ANNOUNCE_MS);
+      this.announcer.unref();
+    }
   }
 
   private connect(url: string, role: string): Redis {
