@@ -1,11 +1,13 @@
 // Metering: ingest of token events with their meter reading, effective-spend classification, task
 // resolution, pricing of events whose model was unknown, and the rollups readings are served from.
 import { Module } from '@nestjs/common';
+import { HealthModule } from '../src/health/health.module.js';
 import { TiersModule } from '../tiers/tiers.module.js';
 import { TaskLabeler } from './classification/task-labeler.js';
 import { EventsRepository } from './ingest/events.repository.js';
 import { IngestController } from './ingest/ingest.controller.js';
 import { IngestService } from './ingest/ingest.service.js';
+import { IngestWriter } from './ingest/ingest-writer.js';
 import { MeterPublisher } from './ingest/meter-publisher.js';
 import { RepricingService } from './pricing/repricing.service.js';
 import { UnpricedController } from './pricing/unpriced.controller.js';
@@ -15,9 +17,9 @@ import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
 
 @Module({
-  imports: [TiersModule],
+  imports: [HealthModule, TiersModule],
   controllers: [IngestController, TasksController, UnpricedController],
-  providers: [EventsRepository, IngestService, MeterPublisher, RebuildRepository, RebuildService, RepricingService, TaskLabeler, TasksService],
+  providers: [EventsRepository, IngestService, IngestWriter, MeterPublisher, RebuildRepository, RebuildService, RepricingService, TaskLabeler, TasksService],
   exports: [EventsRepository, MeterPublisher, IngestService, RebuildService, RepricingService],
 })
 export class MeteringModule {}

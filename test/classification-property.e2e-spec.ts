@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
 import { RebuildService } from '../metering/rebuild/rebuild.service.js';
-import { labelsOf, labelTotals, setupPricing } from './support/metering.js';
+import { labelsOf, labelTotals, setupPricing, spendByDay } from './support/metering.js';
 import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
 interface Step {
@@ -90,6 +90,8 @@ describe('incremental classification equals a rebuild', () => {
         expect(await labelsOf(t, account)).toEqual(incremental.labels);
         const rebuilt = await labelTotals(t, account);
         expect(rebuilt).toEqual(incremental.totals);
+        const spend = await spendByDay(t, account);
+        expect(spend.spend).toEqual(spend.raw);
         // Tokens are conserved: what was accepted is what the rollups hold.
         const [raw] = await t.app.get(DataSource).query(
           'SELECT coalesce(sum(input + output), 0)::text AS tokens FROM events WHERE account_id = $1',

@@ -6,7 +6,7 @@ import { TasksService } from '../metering/tasks/tasks.service.js';
 import { RepricingService } from '../metering/pricing/repricing.service.js';
 import { RebuildService } from '../metering/rebuild/rebuild.service.js';
 import { DataSource } from 'typeorm';
-import { labelsOf, labelTotals, setupPricing } from './support/metering.js';
+import { labelsOf, labelTotals, setupPricing, spendByDay } from './support/metering.js';
 import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
 describe('classification and repricing', () => {
@@ -36,6 +36,9 @@ describe('classification and repricing', () => {
     const { raw, hourly, daily } = await labelTotals(t, org.account);
     expect(hourly).toEqual(raw);
     expect(daily).toEqual(raw);
+    const spend = await spendByDay(t, org.account);
+    expect(spend.raw.length).toBeGreaterThan(0);
+    expect(spend.spend).toEqual(spend.raw);
   }
 
   it('without a task: success effective, failure ineffective, no outcome unclassified', async () => {
@@ -144,6 +147,50 @@ describe('classification and repricing', () => {
     await expectRollupsMatchRaw();
     // Applied once: running it again changes nothing.
     expect(await t.app.get(RepricingService).applyCorrections({ period: 'test' })).toBe(0);
+  });
+
+  it('a task event sent again is a duplicate; its id under another task is a conflict that changes no label', async () => {
+    const first = ev('rs1', { task_id: 'resend', attempt_id: 'a1', outcome: 'failure', error_signature: 'E1' });
+    expect((await send([first])).body.results[0]).toMatchObject({ status: 'accepted', label: 'pending' });
+    expect((await send([first])).body.results[0]).toMatchObject({ status: 'duplicate', label: 'pending' });
+    const other = await send([ev('victim', { task_id: 'other-task', attempt_id: 'v1', outcome: 'failure', error_signature: 'E9' })]);
+    expect(other.body.results[0].status).toBe('accepted');
+    // rs1 again, now claiming to have succeeded in other-task: a conflict, and other-task stays as it was.
+    const hijack = await send([{ ...first, task_id: 'other-task', outcome: 'success', task_status: 'succeeded' }]);
+    expect(hijack.body.results[0]).toMatchObject({ status: 'conflict', fields: expect.arrayContaining(['task_id', 'outcome', 'task_status']) });
+    const labels = await labelsOf(t, org.account);
+    expect(labels.victim).toBe('pending');
+    expect(labels.rs1).toBe('pending');
+    await expectRollupsMatchRaw();
+  });
+
+  it('concurrent requests sharing tasks and ids: each id counted once, labels as a rebuild from scratch gives them', async () => {
+    const tasks = ['cc-a', 'cc-b', 'cc-c'];
+    const requests = Array.from({ length: 24 }, (_, r) =>
+      Array.from({ length: 5 }, (_, k) => {
+        const n = (r * 5 + k) % 40; // ids repeat across requests: 120 events, 40 ids
+        const task = tasks[n % 3]!;
+        return ev(`cc-${n}`, {
+          task_id: task,
+          attempt_id: `${task}-${n}`,
+          outcome: n % 4 === 0 ? 'success' : 'failure',
+          error_signature: `E${n % 5}`,
+          ...(n === 39 ? { task_status: 'succeeded' } : {}),
+        });
+      }),
+    );
+    const answers = await Promise.all(requests.map((events) => send(events)));
+    const statuses = answers.flatMap((a) => a.body.results.map((r: { status: string }) => r.status));
+    expect(statuses.filter((s) => s === 'accepted')).toHaveLength(40);
+    expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(80);
+    const db = t.app.get(DataSource);
+    const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM events WHERE account_id = $1 AND event_id LIKE 'cc-%'`, [org.account]);
+    expect(n).toBe(40);
+    await expectRollupsMatchRaw();
+    const labels = await labelsOf(t, org.account);
+    const report = await t.app.get(RebuildService).rebuild(org.account);
+    expect(report.relabelled).toBe(0);
+    expect(await labelsOf(t, org.account)).toEqual(labels);
   });
 
   it('a rebuild from raw events gives identical labels and readings', async () => {

@@ -140,6 +140,21 @@ describe('ingest', () => {
     expect(res.body.error.code).toBe('payload_too_large');
   });
 
+  it('reports its group commits in the metrics', async () => {
+    const count = async (name: string) => {
+      const text = (await t.get('/metrics', null)).text;
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const [writes, events] = [await count('tokenmeter_ingest_group_requests_count'), await count('tokenmeter_ingest_group_events_sum')];
+    const answers = await Promise.all(Array.from({ length: 4 }, (_, r) => send([0, 1, 2].map((k) => ({ id: id(), timestamp: NOW, channel: 'program', operation: `m${r}${k}` })))));
+    expect(answers.every((a) => a.body.results.every((x: { status: string }) => x.status === 'accepted'))).toBe(true);
+    const groups = (await count('tokenmeter_ingest_group_requests_count')) - writes;
+    expect(groups).toBeGreaterThanOrEqual(1);
+    expect(groups).toBeLessThanOrEqual(4);
+    expect((await count('tokenmeter_ingest_group_events_sum')) - events).toBe(12);
+  });
+
   it('learned_from naming an attempt of another task is rejected', async () => {
     const res = await send([
       { id: id(), timestamp: '2026-03-15T11:10:00Z', task_id: 'task-a', attempt_id: 'a1', outcome: 'failure', channel: 'program' },

@@ -55,10 +55,9 @@ export class TaskLabels {
     private readonly accountId: string,
   ) {}
 
-  labelOf(eventId: string): SpendLabel {
-    const label = this.labels.get(eventId);
-    if (label === undefined) throw new Error(`no label computed for event ${eventId}`);
-    return label;
+  /** The label classification gave a new event; null for one it left out (a repeat of a stored id). */
+  labelOrNull(eventId: string): SpendLabel | null {
+    return this.labels.get(eventId) ?? null;
   }
 
   /** Classifies one task and records what changed. */
@@ -109,11 +108,16 @@ export class TaskBatch {
     private readonly tasks: Map<string, TaskRow>,
     private readonly stored: Map<string, StoredEvent[]>,
     private readonly candidates: readonly PreparedEvent[],
+    /** Ids of candidates in a task that the account had already used when the tasks were locked. */
+    readonly taken: ReadonlySet<string>,
   ) {}
 
-  /** A learned_from that names no attempt of the event's task (or the event's own attempt). */
+  /**
+   * A learned_from that names no attempt of the event's task (or the event's own attempt). A repeat (an
+   * id already taken) is not judged: it is answered as a duplicate or a conflict.
+   */
   problem(e: PreparedEvent): { code: string; message: string; field: string } | null {
-    if (e.task_id === null || e.learned_from === null) return null;
+    if (e.task_id === null || e.learned_from === null || this.taken.has(e.id)) return null;
     const others = [
       ...(this.stored.get(e.task_id) ?? []).map(storedTaskEvent),
       ...this.candidates.filter((c) => c.task_id === e.task_id && c !== e).map((c) => preparedTaskEvent(c, 0)),
@@ -122,13 +126,15 @@ export class TaskBatch {
     return issue ? { code: issue.code, message: issue.message, field: issue.field } : null;
   }
 
-  classify(accepted: readonly PreparedEvent[], receivedMs: number, closedBy: string | null): TaskLabels {
-    const labels = new TaskLabels(this.repository, this.accountId);
+  /**
+   * Classifies the tasks of `accepted` into `labels`. Ingest's writer calls it once per request of a
+   * group, into one TaskLabels; the requests of a group never share a task.
+   */
+  classify(labels: TaskLabels, accepted: readonly PreparedEvent[], receivedMs: number, closedBy: string | null): void {
     const byTask = new Map<string, PreparedEvent[]>();
     for (const e of accepted) {
-      if (e.task_id === null) continue;
-      // An id the task already holds is a repeat (duplicate or conflict), never a new attempt.
-      if ((this.stored.get(e.task_id) ?? []).some((s) => s.event_id === e.id)) continue;
+      // An id already taken is a repeat (duplicate or conflict), never a new attempt.
+      if (e.task_id === null || this.taken.has(e.id)) continue;
       const list = byTask.get(e.task_id) ?? [];
       list.push(e);
       byTask.set(e.task_id, list);
@@ -143,7 +149,10 @@ export class TaskBatch {
       }
       labels.apply(task, status, this.stored.get(taskId) ?? [], events.map((e) => preparedTaskEvent(e, receivedMs)), now, closedBy, true);
     }
-    return labels;
+  }
+
+  labels(): TaskLabels {
+    return new TaskLabels(this.repository, this.accountId);
   }
 }
 
@@ -151,17 +160,23 @@ export class TaskBatch {
 export class TaskLabeler {
   constructor(private readonly repository: EventsRepository) {}
 
+  /**
+   * Locks the tasks of `candidates` (creating new ones) and loads their stored events; `taken` holds the
+   * ids of `candidates` in a task that the account has already used (repeats, never new attempts).
+   */
   async load(tx: Tx, accountId: string, candidates: readonly PreparedEvent[], now: Date): Promise<TaskBatch> {
-    const taskIds = [...new Set(candidates.map((e) => e.task_id).filter((t): t is string => t !== null))];
-    if (taskIds.length === 0) return new TaskBatch(this.repository, accountId, new Map(), new Map(), candidates);
-    const tasks = await this.repository.lockTasks(tx, accountId, taskIds, now);
+    const inTasks = candidates.filter((e) => e.task_id !== null);
+    const taskIds = [...new Set(inTasks.map((e) => e.task_id!))];
+    if (taskIds.length === 0) return new TaskBatch(this.repository, accountId, new Map(), new Map(), candidates, new Set());
+    const { tasks, taken } = await this.repository.lockTasks(tx, accountId, taskIds, now, inTasks.map((e) => e.id));
+    const existing = [...tasks.values()].filter((t) => !t.created).map((t) => t.task_id);
     const stored = new Map<string, StoredEvent[]>();
-    for (const e of await this.repository.taskEvents(tx, accountId, taskIds)) {
+    for (const e of await this.repository.taskEvents(tx, accountId, existing)) {
       const list = stored.get(e.task_id!) ?? [];
       list.push(e);
       stored.set(e.task_id!, list);
     }
-    return new TaskBatch(this.repository, accountId, tasks, stored, candidates);
+    return new TaskBatch(this.repository, accountId, tasks, stored, candidates, taken);
   }
 
   /** Resolves a task (close API, inactivity timeout): relabels its events and returns the changes. */

@@ -13,6 +13,29 @@ export interface TokenCounts {
   total: number;
 }
 
+/** A bigint from PostgreSQL as a JS number, refusing anything a number cannot hold exactly. */
+export function toCount(value: string | number | bigint | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`token count ${String(value)} is not a safe integer`);
+  return n;
+}
+
+export function tokenCounts(v: {
+  input: string | number | null;
+  cached_input: string | number | null;
+  cache_write: string | number | null;
+  output: string | number | null;
+  reasoning: string | number | null;
+}): TokenCounts {
+  const input = toCount(v.input);
+  const cached_input = toCount(v.cached_input);
+  const cache_write = toCount(v.cache_write);
+  const output = toCount(v.output);
+  const reasoning = toCount(v.reasoning);
+  return { input, cached_input, cache_write, output, reasoning, total: toCount(input + cached_input + cache_write + output) };
+}
+
 export interface AcceptedResult {
   index: number;
   id: string;
@@ -49,13 +72,6 @@ type ResultSource = Pick<
 > & { input: string | number; cached_input: string | number; cache_write: string | number; output: string | number; reasoning: string | number };
 
 export function fromStored(e: ResultSource): Omit<AcceptedResult, 'index' | 'status'> {
-  const tokens = {
-    input: Number(e.input),
-    cached_input: Number(e.cached_input),
-    cache_write: Number(e.cache_write),
-    output: Number(e.output),
-    reasoning: Number(e.reasoning),
-  };
   return {
     id: e.event_id,
     timestamp: e.ts.toISOString(),
@@ -63,7 +79,7 @@ export function fromStored(e: ResultSource): Omit<AcceptedResult, 'index' | 'sta
     tier: e.tier,
     priced: e.priced,
     needs_pricing: !e.priced,
-    tokens: { ...tokens, total: tokens.input + tokens.cached_input + tokens.cache_write + tokens.output },
+    tokens: tokenCounts(e),
     cost:
       e.cost === null
         ? null

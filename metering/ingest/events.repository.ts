@@ -6,7 +6,7 @@ import type { Tx } from '../../src/database/data-source.js';
 import { queryRows, type Db } from '../../src/database/sql.js';
 import type { SpendLabel } from '../classification/classify.js';
 import type { TaskLabels } from '../classification/task-labeler.js';
-import { dailyRollupSql, hourlyRollupSql } from './rollup-sql.js';
+import { dailyRollupSql, hourlyRollupSql, spendRollupSql } from './rollup-sql.js';
 
 /** An event as stored (the columns ingest and classification need). */
 export interface StoredEvent {
@@ -56,6 +56,16 @@ export interface StoredEvent {
 
 export type NewEventRow = Omit<StoredEvent, 'seq'> & { seq: number };
 
+/** The period's included allowance, for the reading after each event. */
+export interface Allowance {
+  amount: string;
+  periodStart: Date;
+  periodEnd: Date;
+}
+
+/** Per new event (by id): the allowance left after it and the unit it was attributed to. */
+export type Written = Map<string, { allowance_left: string | null; unit_id: string | null }>;
+
 
 
 /** Every column of `events`, as in the migration. */
@@ -67,19 +77,33 @@ const EVENT_COLUMNS = [
   'label', 'reservation_id', 'metadata', 'content_hash', 'allowance_left', 'adjustment',
 ] as const satisfies readonly (keyof StoredEvent)[];
 
-/** Label changes of stored events (parameter $p). */
+/**
+ * Label changes of stored events: the changes as JSON (parameter $p) and their keys as arrays ($p+1: ts,
+ * $p+2: event ids), so the planner finds the rows by the primary key instead of joining every partition.
+ */
 const relabelSql = (p: number) => `
   UPDATE events e SET label = c.label
     FROM json_to_recordset($${p}::json) AS c(ts timestamptz, event_id text, label text)
-   WHERE e.account_id = $1 AND e.ts = c.ts AND e.event_id = c.event_id`;
+   WHERE e.account_id = $1 AND e.ts = ANY($${p + 1}::timestamptz[]) AND e.event_id = ANY($${p + 2}::text[])
+     AND e.ts = c.ts AND e.event_id = c.event_id`;
 
-/** Task status changes and activity (parameter $p). */
+/** Task status changes and activity: the changes as JSON ($p) and their task ids ($p+1), found by key. */
 const taskUpdateSql = (p: number) => `
   UPDATE tasks t SET status = u.status,
          last_event_at = GREATEST(t.last_event_at, COALESCE(u.last_event_at, t.last_event_at)),
          closed_at = COALESCE(u.closed_at, t.closed_at), closed_by = COALESCE(u.closed_by, t.closed_by)
     FROM json_to_recordset($${p}::json) AS u(task_id text, status text, last_event_at timestamptz, closed_at timestamptz, closed_by text)
-   WHERE t.account_id = $1 AND t.task_id = u.task_id`;
+   WHERE t.account_id = $1 AND t.task_id = ANY($${p + 1}::text[]) AND t.task_id = u.task_id`;
+
+/** The parameters of relabelSql: the changes, then their keys. */
+function relabelParams(changes: readonly { ts: Date; event_id: string; label: string }[]): unknown[] {
+  const rows = changes.map(relabelRow);
+  return [JSON.stringify(rows), rows.map((r) => r.ts), rows.map((r) => r.event_id)];
+}
+
+function taskUpdateParams(updates: readonly { task_id: string }[]): unknown[] {
+  return [JSON.stringify(updates), updates.map((u) => u.task_id)];
+}
 
 function relabelRow(r: { ts: Date; event_id: string; label: string }): { ts: Date; event_id: string; label: string } {
   return { ts: r.ts, event_id: r.event_id, label: r.label };
@@ -94,6 +118,18 @@ export function monthPartition(ts: Date): { name: string; from: string; to: stri
 }
 
 const PARTITION_LOCK = 7_310_002;
+
+/**
+ * The unit of an event that names none (`raw`, in writeBatch): its person's unit at the event's time, or,
+ * for an event older than the person's first move, the unit they started in.
+ */
+const UNIT_AT_EVENT_TIME = `coalesce(raw.unit_id,
+  (SELECT h.unit_id FROM person_unit_history h
+    WHERE h.account_id = $1 AND h.person_id = raw.person_id AND h.effective_from <= raw.ts
+    ORDER BY h.effective_from DESC LIMIT 1),
+  (SELECT h.unit_id FROM person_unit_history h
+    WHERE h.account_id = $1 AND h.person_id = raw.person_id
+    ORDER BY h.effective_from LIMIT 1))`;
 
 export interface TaskRow {
   task_id: string;
@@ -122,10 +158,10 @@ export class EventsRepository {
     }
   }
 
-  async findByIds(tx: Tx | null, accountId: string, ids: readonly string[]): Promise<StoredEvent[]> {
+  async findByIds(accountId: string, ids: readonly string[]): Promise<StoredEvent[]> {
     if (ids.length === 0) return [];
     return queryRows<StoredEvent>(
-      tx ?? this.dataSource,
+      this.dataSource,
       `SELECT e.* FROM event_keys k
          JOIN events e ON e.account_id = k.account_id AND e.ts = k.ts AND e.event_id = k.event_id
         WHERE k.account_id = $1 AND k.event_id = ANY($2::text[])`,
@@ -134,24 +170,25 @@ export class EventsRepository {
   }
 
   /**
-   * An ingested batch in ONE statement: claim the ids (a unique key per account, for ever; a concurrent
-   * claimer of the same id is waited for), insert the events that were new with the allowance left after
-   * each, add them (and any relabelled events: old version -1, new +1) to the rollups, and write label
-   * and task changes. Rows travel as JSON, one parameter each. Returns the new events' allowance left.
+   * A group of events in ONE statement: claim the ids (a unique key per account, for ever; claimed in id
+   * order, and a concurrent claimer of the same id is waited for), attribute each event without a unit to
+   * its person's unit at the event's time, insert the events that were new with the allowance left after
+   * each (in ingest order), add them (and any relabelled events: old version -1, new +1) to the rollups,
+   * and write label and task changes. Rows travel as JSON, one parameter each.
    */
   async writeBatch(
     tx: Tx | null,
     accountId: string,
     batch: {
       events: readonly NewEventRow[];
-      relabelled: { before: readonly StoredEvent[]; after: readonly StoredEvent[] };
+      relabelled: { before: readonly StoredEvent[]; after: readonly StoredEvent[] } | null;
       labels: TaskLabels | null;
-      allowance: { amount: string; periodStart: Date; periodEnd: Date } | null;
+      allowance: Allowance | null;
     },
-  ): Promise<Map<string, string | null>> {
+  ): Promise<Written> {
     // Parts with nothing to do are left out of the statement: an UPDATE ... FROM an empty JSON recordset
     // is still planned as a join against every partition of events.
-    const moves = batch.relabelled.before.length > 0;
+    const moves = (batch.relabelled?.before.length ?? 0) > 0;
     const taskUpdates = (batch.labels?.taskUpdates.length ?? 0) > 0;
     const params: unknown[] = [
       accountId,
@@ -160,47 +197,51 @@ export class EventsRepository {
       batch.allowance?.periodStart ?? null,
       batch.allowance?.periodEnd ?? null,
     ];
-    const param = (value: unknown) => params.push(value);
-    const before = moves ? param(JSON.stringify(batch.relabelled.before)) : 0;
-    const after = moves ? param(JSON.stringify(batch.relabelled.after)) : 0;
-    const labelChanges = moves ? param(JSON.stringify(batch.labels?.relabelled.map(relabelRow) ?? [])) : 0;
-    const taskChanges = taskUpdates ? param(JSON.stringify(batch.labels?.taskUpdates ?? [])) : 0;
-    const rows = await queryRows<{ event_id: string; allowance_left: string | null }>(
+    /** Appends parameters; returns the number of the first. */
+    const param = (...values: unknown[]) => params.push(...values) - values.length + 1;
+    const before = moves ? param(JSON.stringify(batch.relabelled!.before)) : 0;
+    const after = moves ? param(JSON.stringify(batch.relabelled!.after)) : 0;
+    const labelChanges = moves ? param(...relabelParams(batch.labels?.relabelled ?? [])) : 0;
+    const taskChanges = taskUpdates ? param(...taskUpdateParams(batch.labels?.taskUpdates ?? [])) : 0;
+    const rows = await queryRows<{ event_id: string; allowance_left: string | null; unit_id: string | null }>(
       tx ?? this.dataSource,
-      `WITH input AS (SELECT * FROM json_populate_recordset(NULL::events, $2::json)),
+      `WITH raw AS (SELECT * FROM json_populate_recordset(NULL::events, $2::json)),
+       input AS (
+         SELECT ${EVENT_COLUMNS.map((c) => (c === 'unit_id' ? `${UNIT_AT_EVENT_TIME} AS unit_id` : `raw.${c}`)).join(', ')} FROM raw),
        claimed AS (
          INSERT INTO event_keys (account_id, event_id, ts, content_hash)
-         SELECT account_id, event_id, ts, content_hash FROM input ORDER BY seq
+         SELECT account_id, event_id, ts, content_hash FROM input ORDER BY event_id
          ON CONFLICT DO NOTHING RETURNING event_id),
        fresh AS (SELECT input.* FROM input JOIN claimed USING (event_id)),
        spent AS (
-         SELECT coalesce(sum(cost), 0) AS amount FROM meter_daily
+         SELECT coalesce(sum(cost), 0) AS amount FROM meter_spend_daily
           WHERE account_id = $1 AND day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date),
        reading AS (
          SELECT fresh.event_id,
                 CASE WHEN $3::numeric IS NULL THEN NULL ELSE greatest(0, $3::numeric - spent.amount - sum(
                   CASE WHEN fresh.ts >= $4::timestamptz AND fresh.ts < $5::timestamptz THEN coalesce(fresh.cost, 0) ELSE 0 END
-                ) OVER (ORDER BY fresh.seq)) END AS allowance_left
+                ) OVER (ORDER BY fresh.seq, fresh.event_id ROWS UNBOUNDED PRECEDING)) END AS allowance_left
            FROM fresh, spent),
        new_events AS (
          INSERT INTO events (${EVENT_COLUMNS.join(', ')})
          SELECT ${EVENT_COLUMNS.map((c) => (c === 'allowance_left' ? 'reading.allowance_left' : `fresh.${c}`)).join(', ')}
            FROM fresh JOIN reading USING (event_id)
-         RETURNING event_id, allowance_left),
+         RETURNING event_id, allowance_left, unit_id),
        contributions AS (
          SELECT *, 1 AS sign FROM fresh${moves ? `
          UNION ALL SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $${before}::json)
          UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $${after}::json)` : ''}),
        hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})${
+       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
+       spend AS (${spendRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})${
          moves ? `,
        relabelled AS (${relabelSql(labelChanges)})` : ''}${
          taskUpdates ? `,
        tasks_changed AS (${taskUpdateSql(taskChanges)})` : ''}
-       SELECT event_id, allowance_left::text AS allowance_left FROM new_events`,
+       SELECT event_id, allowance_left::text AS allowance_left, unit_id FROM new_events`,
       params,
     );
-    return new Map(rows.map((r) => [r.event_id, r.allowance_left]));
+    return new Map(rows.map((r) => [r.event_id, { allowance_left: r.allowance_left, unit_id: r.unit_id }]));
   }
 
   /**
@@ -214,7 +255,8 @@ export class EventsRepository {
          SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $1::json)
          UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $2::json)),
        hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})
+       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
+       spend AS (${spendRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})
        SELECT 1`,
       [JSON.stringify(before), JSON.stringify(after)],
     );
@@ -223,19 +265,8 @@ export class EventsRepository {
   /** Labels and task states changed by a task's resolution. */
   async saveLabels(tx: Tx, accountId: string, labels: TaskLabels): Promise<void> {
     await tx.query(
-      `WITH relabelled AS (${relabelSql(2)}), tasks_changed AS (${taskUpdateSql(3)}) SELECT 1`,
-      [accountId, JSON.stringify(labels.relabelled.map(relabelRow)), JSON.stringify(labels.taskUpdates)],
-    );
-  }
-
-  /** Each person's unit history, oldest first. */
-  async memberships(accountId: string, personIds: readonly string[]): Promise<{ person_id: string; unit_id: string; effective_from: Date }[]> {
-    if (personIds.length === 0) return [];
-    return queryRows(
-      this.dataSource,
-      `SELECT person_id, unit_id, effective_from FROM person_unit_history
-        WHERE account_id = $1 AND person_id = ANY($2::text[]) ORDER BY person_id, effective_from`,
-      [accountId, personIds],
+      `WITH relabelled AS (${relabelSql(2)}), tasks_changed AS (${taskUpdateSql(5)}) SELECT 1`,
+      [accountId, ...relabelParams(labels.relabelled), ...taskUpdateParams(labels.taskUpdates)],
     );
   }
 
@@ -245,19 +276,37 @@ export class EventsRepository {
 
   /**
    * Creates missing tasks as open and locks every one, in a single upsert (the DO UPDATE takes the row
-   * lock and records activity); ids in sorted order, so concurrent batches never deadlock.
+   * lock and records activity); ids in sorted order, so concurrent batches never deadlock. The same
+   * statement says which of `eventIds` the account has already used. A task this statement created had
+   * no row before, so it has no stored events (events in a task are only ever written with its row locked).
    */
-  async lockTasks(tx: Tx, accountId: string, taskIds: readonly string[], now: Date): Promise<Map<string, TaskRow>> {
+  async lockTasks(
+    tx: Tx,
+    accountId: string,
+    taskIds: readonly string[],
+    now: Date,
+    eventIds: readonly string[],
+  ): Promise<{ tasks: Map<string, TaskRow & { created: boolean }>; taken: Set<string> }> {
     const sorted = [...new Set(taskIds)].sort();
-    const rows = await queryRows<TaskRow>(
+    const rows = await queryRows<{ kind: 'task' | 'taken'; id: string; status: TaskRow['status'] | null; created: boolean | null }>(
       tx,
-      `INSERT INTO tasks (account_id, task_id, status, opened_at, last_event_at)
-       SELECT $1, t, 'open', $3, $3 FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n
-       ON CONFLICT (account_id, task_id) DO UPDATE SET last_event_at = GREATEST(tasks.last_event_at, EXCLUDED.last_event_at)
-       RETURNING task_id, status`,
-      [accountId, sorted, now],
+      `WITH locked AS (
+         INSERT INTO tasks (account_id, task_id, status, opened_at, last_event_at)
+         SELECT $1, t, 'open', $3, $3 FROM unnest($2::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n
+         ON CONFLICT (account_id, task_id) DO UPDATE SET last_event_at = GREATEST(tasks.last_event_at, EXCLUDED.last_event_at)
+         RETURNING task_id, status, xmax = 0 AS created)
+       SELECT 'task' AS kind, task_id AS id, status, created FROM locked
+       UNION ALL
+       SELECT 'taken', event_id, NULL, NULL FROM event_keys WHERE account_id = $1 AND event_id = ANY($4::text[])`,
+      [accountId, sorted, now, eventIds],
     );
-    return new Map(rows.map((r) => [r.task_id, r]));
+    const tasks = new Map<string, TaskRow & { created: boolean }>();
+    const taken = new Set<string>();
+    for (const r of rows) {
+      if (r.kind === 'task') tasks.set(r.id, { task_id: r.id, status: r.status!, created: r.created! });
+      else taken.add(r.id);
+    }
+    return { tasks, taken };
   }
 
   async lockExistingTasks(tx: Tx, accountId: string, taskIds: readonly string[]): Promise<Map<string, TaskRow>> {

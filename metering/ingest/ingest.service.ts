@@ -1,16 +1,14 @@
-// POST /v1/events, top to bottom: check each event on its own, fill in who (the agent, its owner, the
-// unit at event time), price it, claim its id, classify its task, store it with its rollups in one
-// transaction, and answer each event with its own result and the reading after it.
+// POST /v1/events, top to bottom: check each event on its own, fill in who (the agent, its owner), price
+// it, hand the rows to the writer (which groups concurrent requests of the account, claims the ids,
+// classifies tasks and stores events with their rollups), and answer each event with its own result and
+// the reading after it.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
-import { TransactionRunner } from '../../src/database/transactions.js';
 import { PricingCacheService } from '../../tiers/pricing/pricing-cache.service.js';
 import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
 import { classifyStandalone, type SpendLabel } from '../classification/classify.js';
-import { TaskLabeler, type TaskLabels } from '../classification/task-labeler.js';
-import type { Tx } from '../../src/database/data-source.js';
 import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 import {
   differingFields,
@@ -20,6 +18,7 @@ import {
   type Rejection,
 } from './event-input.js';
 import { EventsRepository, type NewEventRow, type StoredEvent } from './events.repository.js';
+import { IngestWriter } from './ingest-writer.js';
 import { fromStored, type AcceptedResult, type EventResult } from './event-result.js';
 
 interface AccountContext {
@@ -38,10 +37,9 @@ export class IngestService {
 
   constructor(
     private readonly events: EventsRepository,
-    private readonly transactions: TransactionRunner,
+    private readonly writer: IngestWriter,
     private readonly pricing: PricingCacheService,
     private readonly subscriptions: SubscriptionsService,
-    private readonly labeler: TaskLabeler,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -86,56 +84,33 @@ export class IngestService {
     }
 
     const context = await this.context(accountId);
-    const units = await this.unitsAtEventTime(accountId, principal.personId, candidates);
     const pricer = await this.pricing.pricer();
-    const priced = new Map(candidates.map((e) => [e.index, price(pricer, e)]));
     await this.events.ensurePartitions(candidates.map((e) => e.ts));
-
     const receivedMs = now.getTime();
     const period = context.allowance !== null && context.anchorDay !== null ? billingPeriod(context.anchorDay, now) : null;
-    const allowance = period && { amount: context.allowance!, periodStart: period.start, periodEnd: period.end };
 
-    // 2. Build the rows (labels of task events come from classifying their whole task) and write them in
-    //    one statement that claims the ids and keeps only the new ones.
-    const write = async (tx: Tx | null, events: readonly PreparedEvent[], labels: TaskLabels | null) => {
-      const rows = events.map((e) => {
-        const label: SpendLabel = e.task_id === null ? classifyStandalone(e.outcome) : labels!.labelOf(e.id);
-        return this.row(accountId, e, priced.get(e.index)!, label, units.get(e.index) ?? null, context, now);
-      });
-      const inserted = await this.events.writeBatch(tx, accountId, {
-        events: rows,
-        relabelled: labels?.moves() ?? { before: [], after: [] },
-        labels,
-        allowance,
-      });
-      return rows.filter((r) => inserted.has(r.event_id)).map((r) => ({ ...r, seq: String(r.seq), allowance_left: inserted.get(r.event_id) ?? null }));
-    };
-
-    let valid = candidates;
-    let stored: StoredEvent[];
-    if (candidates.some((e) => e.task_id !== null)) {
-      // Tasks are locked in id order before anything is classified, so learned_from is checked and the
-      // whole task classified against every event already committed for it.
-      stored = await this.transactions.run(async (tx) => {
-        const tasks = await this.labeler.load(tx, accountId, candidates, now);
-        valid = [];
-        for (const e of candidates) {
-          const problem = tasks.problem(e);
-          if (problem) reject({ index: e.index, id: e.id, status: 'rejected', code: problem.code, message: problem.message, field: problem.field });
-          else valid.push(e);
-        }
-        return write(tx, valid, tasks.classify(valid, receivedMs, principal.keyId));
-      });
-    } else {
-      // No task: a single statement is its own transaction.
-      stored = await write(null, candidates, null);
+    // 2. The rows, priced; events in a task are labelled when the writer classifies their task. The
+    //    writer groups this request with others of the account and answers after the commit.
+    const rows = new Map<string, NewEventRow>();
+    for (const e of candidates) {
+      const label: SpendLabel = e.task_id === null ? classifyStandalone(e.outcome) : 'pending';
+      rows.set(e.id, this.row(accountId, e, price(pricer, e), label, context, now));
     }
+    const written = await this.writer.write({
+      accountId,
+      events: candidates,
+      rows,
+      receivedMs,
+      closedBy: principal.keyId,
+      allowance: period && { amount: context.allowance!, periodStart: period.start, periodEnd: period.end },
+    });
+    for (const r of written.rejected) reject(r);
+    const stored = written.stored;
 
     // 3. Ids that were not new: the same event again (duplicate), or another one under a used id (conflict).
-    const accepted = new Set(stored.map((r) => r.event_id));
-    const seen = valid.filter((e) => !accepted.has(e.id));
+    const seen = written.repeated;
     if (seen.length) {
-      const originals = new Map((await this.events.findByIds(null, accountId, seen.map((e) => e.id))).map((o) => [o.event_id, o]));
+      const originals = new Map((await this.events.findByIds(accountId, seen.map((e) => e.id))).map((o) => [o.event_id, o]));
       for (const e of seen) {
         const original = originals.get(e.id);
         if (!original) throw new Error(`event ${e.id} was neither stored nor found`);
@@ -173,7 +148,6 @@ export class IngestService {
     e: PreparedEvent,
     price: PriceOutcome,
     label: SpendLabel,
-    unitAtTime: string | null,
     context: AccountContext,
     now: Date,
   ): NewEventRow {
@@ -185,7 +159,7 @@ export class IngestService {
       seq: now.getTime() * 1000 + e.index,
       person_id: e.person_id,
       agent_id: e.agent_id,
-      unit_id: e.unit_id ?? unitAtTime,
+      unit_id: e.unit_id, // none given: the writer attributes it to the person's unit at the event's time
       session_id: e.session_id,
       session_context: e.session_context,
       task_id: e.task_id,
@@ -234,20 +208,6 @@ export class IngestService {
     e.agent_id = principal.agentId;
     e.person_id = principal.personId;
     return null;
-  }
-
-  /** The unit each event's person belonged to at the event's time. */
-  private async unitsAtEventTime(accountId: string, personId: string, events: readonly PreparedEvent[]): Promise<Map<number, string>> {
-    const out = new Map<number, string>();
-    const needing = events.filter((e) => e.unit_id === null);
-    if (needing.length === 0) return out;
-    const history = await this.events.memberships(accountId, [personId]);
-    for (const e of needing) {
-      let unit: string | null = history[0]?.unit_id ?? null; // before the first record: where they started
-      for (const h of history) if (h.effective_from.getTime() <= e.ts.getTime()) unit = h.unit_id;
-      if (unit !== null) out.set(e.index, unit);
-    }
-    return out;
   }
 
   private async context(accountId: string): Promise<AccountContext> {

@@ -1,5 +1,5 @@
 // The rollups as SQL over an events-shaped relation with a `sign` column: every row adds sign x its calls,
-// tokens and cost to its hourly and daily groups. Ingest (new events, +1; relabelled ones, -1 old and
+// tokens and cost to its hourly and daily groups (and its cost to the day's spend). Ingest (new events, +1; relabelled ones, -1 old and
 // +1 new) and the rebuild (every event, +1) use the same grouping, so the two can never disagree.
 const SUMS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
 const SUM_COLUMNS = `calls, ${SUMS.join(', ')}, cost`;
@@ -30,4 +30,14 @@ export function dailyRollupSql(relation: string, shard: string, merge: boolean):
       FROM ${relation} AS contributions
      GROUP BY 1, 2, 4, 5, 6
     ${merge ? upsert('meter_daily', DAILY_KEY) : ''}`;
+}
+
+/** The day's spend (cost only), read for the allowance left after each ingested event. */
+export function spendRollupSql(relation: string, shard: string, merge: boolean): string {
+  return `INSERT INTO meter_spend_daily (account_id, day, shard, cost)
+    SELECT account_id, (ts AT TIME ZONE 'UTC')::date, ${shard}, coalesce(sum(sign * cost), 0)
+      FROM ${relation} AS contributions
+     GROUP BY 1, 2
+    HAVING coalesce(sum(sign * cost), 0) <> 0
+    ${merge ? 'ON CONFLICT (account_id, day, shard) DO UPDATE SET cost = meter_spend_daily.cost + EXCLUDED.cost' : ''}`;
 }

@@ -2,9 +2,15 @@
 // be safe integers), costs kept as exact decimal strings, and the effective ratio.
 import { Dec, formatExact } from '../../tiers/pricing/decimal.js';
 
-import type { TokenCounts } from '../ingest/event-result.js';
+import { tokenCounts, toCount, type TokenCounts } from '../ingest/event-result.js';
 
-export type { TokenCounts };
+export { tokenCounts, toCount, type TokenCounts };
+
+/** Two token counts added, kind by kind. */
+export function addTokens(a: TokenCounts, b: TokenCounts): TokenCounts {
+  const t = (k: keyof TokenCounts) => toCount(a[k] + b[k]);
+  return { input: t('input'), cached_input: t('cached_input'), cache_write: t('cache_write'), output: t('output'), reasoning: t('reasoning'), total: t('total') };
+}
 
 export interface MeterSums {
   calls: number;
@@ -28,28 +34,6 @@ export interface SumRow {
   ineffective: string | null;
 }
 
-/** A bigint from PostgreSQL as a JS number, refusing anything a number cannot hold exactly. */
-export function toCount(value: string | number | bigint | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isSafeInteger(n)) throw new Error(`token count ${String(value)} is not a safe integer`);
-  return n;
-}
-
-export function tokenCounts(v: {
-  input: string | number | null;
-  cached_input: string | number | null;
-  cache_write: string | number | null;
-  output: string | number | null;
-  reasoning: string | number | null;
-}): TokenCounts {
-  const input = toCount(v.input);
-  const cached_input = toCount(v.cached_input);
-  const cache_write = toCount(v.cache_write);
-  const output = toCount(v.output);
-  const reasoning = toCount(v.reasoning);
-  return { input, cached_input, cache_write, output, reasoning, total: toCount(input + cached_input + cache_write + output) };
-}
 
 /** A stored decimal in one canonical form (at least 12 places), so equal amounts print the same. */
 export function formatCost(value: string | Dec | null | undefined): string {
@@ -89,18 +73,10 @@ export function zeroSums(): SumsWithLabels {
 }
 
 export function addSums(a: SumsWithLabels, b: SumsWithLabels): SumsWithLabels {
-  const t = (k: keyof TokenCounts) => toCount(a.sums.tokens[k] + b.sums.tokens[k]);
   return {
     sums: {
       calls: toCount(a.sums.calls + b.sums.calls),
-      tokens: {
-        input: t('input'),
-        cached_input: t('cached_input'),
-        cache_write: t('cache_write'),
-        output: t('output'),
-        reasoning: t('reasoning'),
-        total: t('total'),
-      },
+      tokens: addTokens(a.sums.tokens, b.sums.tokens),
       cost: formatCost(new Dec(a.sums.cost).plus(b.sums.cost)),
     },
     effective: toCount(a.effective + b.effective),

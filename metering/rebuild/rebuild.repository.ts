@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryRows } from '../../src/database/sql.js';
-import { dailyRollupSql, hourlyRollupSql } from '../ingest/rollup-sql.js';
+import { dailyRollupSql, hourlyRollupSql, spendRollupSql } from '../ingest/rollup-sql.js';
 
 @Injectable()
 export class RebuildRepository {
@@ -32,8 +32,10 @@ export class RebuildRepository {
   async recomputeRollups(tx: Tx, accountId: string): Promise<void> {
     await tx.query('DELETE FROM meter_hourly WHERE account_id = $1', [accountId]);
     await tx.query('DELETE FROM meter_daily WHERE account_id = $1', [accountId]);
+    await tx.query('DELETE FROM meter_spend_daily WHERE account_id = $1', [accountId]);
     const all = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1)`;
     await tx.query(hourlyRollupSql(all, '0', false), [accountId]);
     await tx.query(dailyRollupSql(all, '0', false), [accountId]);
+    await tx.query(spendRollupSql(all, '0', false), [accountId]);
   }
 }

@@ -1,7 +1,7 @@
 // The running totals a live stream carries: read once from the rollups at connect, then each streamed
 // operation added on. Pure, so the arithmetic is tested without a socket.
 import { Dec } from '../../tiers/pricing/decimal.js';
-import { formatCost, toCount, type MeterSums, type TokenCounts } from '../readings/meter-sums.js';
+import { addTokens, formatCost, type MeterSums, type TokenCounts } from '../readings/meter-sums.js';
 import type { EventView } from '../readings/event-view.js';
 
 export interface StreamTotals {
@@ -16,17 +16,9 @@ export function streamTotals(sums: MeterSums): StreamTotals {
 }
 
 export function addOperation(totals: StreamTotals, event: EventView): StreamTotals {
-  const t = (k: keyof TokenCounts) => toCount(totals.tokens[k] + event.tokens[k]);
   return {
     calls: totals.calls + 1,
-    tokens: {
-      input: t('input'),
-      cached_input: t('cached_input'),
-      cache_write: t('cache_write'),
-      output: t('output'),
-      reasoning: t('reasoning'),
-      total: t('total'),
-    },
+    tokens: addTokens(totals.tokens, event.tokens),
     cost: event.cost === null ? totals.cost : formatCost(new Dec(totals.cost).plus(event.cost.total)),
   };
 }

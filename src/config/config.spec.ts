@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       adminKey: null,
       apiRunsJobs: true,
       keyEnvironment: 'live',
+      ingest: { writersPerAccount: 2, maxGroupEvents: 2000 },
     });
   });
 
@@ -34,6 +35,8 @@ describe('loadConfig', () => {
         TOKENMETER_ADMIN_KEY: 'a-very-long-admin-key-0123456789',
         STRIPE_API_BASE: 'http://127.0.0.1:12111',
         TOKENMETER_API_RUNS_JOBS: 'false',
+        TOKENMETER_INGEST_WRITERS_PER_ACCOUNT: '4',
+        TOKENMETER_INGEST_MAX_GROUP_EVENTS: '500',
       },
       '/srv',
     );
@@ -44,6 +47,7 @@ describe('loadConfig', () => {
       dataDir: '/var/lib/tm',
       apiRunsJobs: false,
       stripe: { apiBase: 'http://127.0.0.1:12111', secretKey: null, webhookSecret: null },
+      ingest: { writersPerAccount: 4, maxGroupEvents: 500 },
     });
   });
 
@@ -55,6 +59,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL', 'REDIS_URL must use redis: or rediss:, got http:'],
     [{ TOKENMETER_ADMIN_KEY: 'short' }, 'TOKENMETER_ADMIN_KEY', 'TOKENMETER_ADMIN_KEY must be 24 to 255 characters with no spaces'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ TOKENMETER_INGEST_WRITERS_PER_ACCOUNT: '0' }, 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT', 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT must be between 1 and 64, got 0'],
     [{ REDIS_URL: 'redis://x', TOKENMETER_API_RUNS_JOBS: 'maybe' }, 'TOKENMETER_API_RUNS_JOBS', 'TOKENMETER_API_RUNS_JOBS must be true or false, got "maybe"'],
   ])('refuses %j naming the variable', (env, variable, message) => {
     const error = errorOf(env);

@@ -22,6 +22,13 @@ export interface AppConfig {
   /** Redis key prefix of the job queue; `{...}` hash-tags it for Redis Cluster. */
   queuePrefix: string;
   stripe: { secretKey: string | null; webhookSecret: string | null; apiBase: string | null };
+  /** Group commit of POST /v1/events (metering/ingest/ingest-writer.ts). */
+  ingest: {
+    /** Groups of one account written at the same time by this process. */
+    writersPerAccount: number;
+    /** The most events one group may carry (a single request is never split). */
+    maxGroupEvents: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -116,6 +123,10 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       secretKey: optional(env, 'STRIPE_SECRET_KEY'),
       webhookSecret: optional(env, 'STRIPE_WEBHOOK_SECRET'),
       apiBase: url(env, 'STRIPE_API_BASE', ['http:', 'https:']),
+    },
+    ingest: {
+      writersPerAccount: integer(env, 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT', 2, 1, 64),
+      maxGroupEvents: integer(env, 'TOKENMETER_INGEST_MAX_GROUP_EVENTS', 2000, 1, 100_000),
     },
   };
 }

@@ -17,6 +17,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Ingest group commit (metering/ingest/ingest-writer.ts): how much each database write carried, and how long it took. */
+  readonly ingestGroupEvents = new Histogram({
+    name: 'tokenmeter_ingest_group_events',
+    help: 'Events per ingest database write (a group of requests of one account)',
+    buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+    registers: [this.registry],
+  });
+  readonly ingestGroupRequests = new Histogram({
+    name: 'tokenmeter_ingest_group_requests',
+    help: 'Requests per ingest database write',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
+  readonly ingestWriteSeconds = new Histogram({
+    name: 'tokenmeter_ingest_write_seconds',
+    help: 'Duration of an ingest database write: one statement, or a transaction when events are in tasks',
+    labelNames: ['path'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tokenmeter_' });
   }

@@ -28,8 +28,14 @@ export async function checkRollups(db: pg.Pool, account: string): Promise<Rollup
   const events = await q('events', '1');
   const daily = await q('meter_daily', 'calls');
   const hourly = await q('meter_hourly', 'calls');
+  const spend = (
+    await db.query<{ cost: string }>(
+      'SELECT coalesce(sum(cost), 0)::numeric(40, 18)::text AS cost FROM meter_spend_daily WHERE account_id = $1',
+      [account],
+    )
+  ).rows[0]!.cost;
   const same = (a: typeof events, b: typeof events) => a.calls === b.calls && a.tokens === b.tokens && a.cost === b.cost;
-  return { consistent: same(events, daily) && same(events, hourly), events, daily, hourly };
+  return { consistent: same(events, daily) && same(events, hourly) && spend === events.cost, events, daily, hourly };
 }
 
 export interface TopUp {
@@ -101,7 +107,7 @@ export async function topUp(
   }
   const rollupMs = performance.now() - rollupStarted;
   log('VACUUM ANALYZE events, event_keys and the rollups');
-  for (const table of ['events', 'event_keys', 'meter_hourly', 'meter_daily']) await db.query(`VACUUM (ANALYZE) ${table}`);
+  for (const table of ['events', 'event_keys', 'meter_hourly', 'meter_daily', 'meter_spend_daily']) await db.query(`VACUUM (ANALYZE) ${table}`);
   return { before, after: await count(), ms: performance.now() - started, rollups: rollups.mode, rollupMs };
 }
 
@@ -112,6 +118,7 @@ export async function recomputeRollups(db: pg.Pool, account: string): Promise<vo
     await client.query(`SET LOCAL TIME ZONE 'UTC'`);
     await client.query('DELETE FROM meter_hourly WHERE account_id = $1', [account]);
     await client.query('DELETE FROM meter_daily WHERE account_id = $1', [account]);
+    await client.query('DELETE FROM meter_spend_daily WHERE account_id = $1', [account]);
     const sums = `count(*), sum(input), sum(cached_input), sum(cache_write), sum(output), sum(reasoning), coalesce(sum(cost), 0)`;
     await client.query(
       `INSERT INTO meter_hourly (account_id, hour, shard, model, tier, unit_id, person_id, agent_id, operation, channel, label,
@@ -128,6 +135,13 @@ export async function recomputeRollups(db: pg.Pool, account: string): Promise<vo
        SELECT account_id, ts::date, (abs(hashtext(event_id)) % 8)::smallint, coalesce(tier, ''), label, coalesce(channel, ''), ${sums}
          FROM events WHERE account_id = $1
         GROUP BY 1, 2, 3, 4, 5, 6`,
+      [account],
+    );
+    await client.query(
+      `INSERT INTO meter_spend_daily (account_id, day, shard, cost)
+       SELECT account_id, ts::date, (abs(hashtext(event_id)) % 8)::smallint, sum(cost)
+         FROM events WHERE account_id = $1 AND cost IS NOT NULL
+        GROUP BY 1, 2, 3`,
       [account],
     );
     await client.query('COMMIT');

@@ -64,3 +64,15 @@ export async function labelsOf(t: TestApp, account: string): Promise<Record<stri
   }[];
   return Object.fromEntries(rows.map((r) => [r.event_id, r.label]));
 }
+
+/** Cost per day two ways: raw events and the spend rollup the allowance reading is computed from. */
+export async function spendByDay(t: TestApp, account: string): Promise<{ raw: { day: string; cost: string }[]; spend: { day: string; cost: string }[] }> {
+  const db = t.app.get(DataSource);
+  const q = (sql: string) => db.query(sql, [account]) as Promise<{ day: string; cost: string }[]>;
+  return {
+    raw: await q(`SELECT (ts AT TIME ZONE 'UTC')::date::text AS day, sum(cost)::numeric(40,18)::text AS cost FROM events
+                   WHERE account_id = $1 GROUP BY 1 HAVING coalesce(sum(cost), 0) <> 0 ORDER BY 1`),
+    spend: await q(`SELECT day::text, sum(cost)::numeric(40,18)::text AS cost FROM meter_spend_daily
+                     WHERE account_id = $1 GROUP BY 1 HAVING sum(cost) <> 0 ORDER BY 1`),
+  };
+}
