@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
 import { ceilingColumns, prepareCeilingBatches, runCeiling, tableColumns, type CeilingResult } from './ceiling.js';
+import { groupCounters, groupReport, type GroupReport } from './groups.js';
 import { HttpClient } from './http.js';
 import { runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
 import { checkRollups, measureReading, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
@@ -164,7 +165,7 @@ interface Outcome {
   options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs'> & { redis: boolean; phases: string[] };
   ceiling: (CeilingResult & { rate: number; cpu: CpuUse | null }) | null;
   warmup: IngestResult | null;
-  ingest: (IngestResult & { rate: number; cpu: CpuUse | null; waits: Record<string, number> }) | null;
+  ingest: (IngestResult & { rate: number; cpu: CpuUse | null; waits: Record<string, number>; groups: GroupReport | null }) | null;
   rollups: RollupCheck | null;
   topUp: TopUp | null;
   readings: ReadingResult[];
@@ -256,6 +257,7 @@ async function main(): Promise<void> {
           log(`warm-up: ${first} batches, ${fmt(ratePerSecond(outcome.warmup.events, outcome.warmup.ms))} events/s`);
         }
         log('ingest: POST /v1/events');
+        const countersBefore = await groupCounters(api);
         const before = cpuSnapshot(service.child.pid);
         const sampler = sampleWaits(opts.databaseUrl, dbName);
         const result = await runIngest(api, bodies.slice(first), opts.concurrency, (done, t) =>
@@ -263,11 +265,13 @@ async function main(): Promise<void> {
         );
         const cpu = cpuBetween(before, cpuSnapshot(service.child.pid));
         const waits = await sampler.stop();
+        const groups = groupReport(countersBefore, await groupCounters(api));
         bodies.length = 0;
-        outcome.ingest = { ...result, rate: ratePerSecond(result.statuses.accepted ?? 0, result.ms), cpu, waits };
+        outcome.ingest = { ...result, rate: ratePerSecond(result.statuses.accepted ?? 0, result.ms), cpu, waits, groups };
         log(`ingest: ${fmt(outcome.ingest.rate)} events/s, p50 ${ms(result.latency.p50)}, p99 ${ms(result.latency.p99)}, statuses ${JSON.stringify(result.statuses)}`);
         log(`ingest CPU: ${describeCpu(cpu)}`);
         log(`ingest database connections (average per sample): ${JSON.stringify(waits)}`);
+        if (groups) log(`ingest writes: ${describeGroups(groups)}`);
         for (const p of result.problems) log(`  problem: ${p}`);
         if (!service.alive) throw new Error('the service died during the load');
         outcome.rollups = await checkRollups(db, org.account);
@@ -422,12 +426,22 @@ function summaryJson(o: Outcome) {
       share_of_ceiling: o.ceiling ? round(o.ingest.rate / o.ceiling.rate) : null,
       cpu: cpuJson(o.ingest.cpu),
       db_connections: o.ingest.waits,
+      writes: o.ingest.groups && {
+        ...o.ingest.groups,
+        requests_per_write: round(o.ingest.groups.requests_per_write),
+        events_per_write: round(o.ingest.groups.events_per_write),
+      },
     },
     rollups_consistent: o.rollups?.consistent ?? null,
     stored_events: o.topUp?.after ?? null,
     readings: o.readings.map((r) => ({ name: r.name, requests: r.requests, p50_ms: r.latency && round(r.latency.p50), p99_ms: r.latency && round(r.latency.p99), max_ms: r.latency && round(r.latency.max), note: r.note })),
     targets: verdicts(o).map((v) => ({ what: v.what, measured: v.measured, met: v.ok })),
   };
+}
+
+function describeGroups(g: GroupReport): string {
+  const paths = Object.entries(g.paths).map(([p, v]) => `${v.writes.toLocaleString('en')} by ${p}, mean ${ms(v.mean_ms)}`);
+  return `${g.writes.toLocaleString('en')} writes of ${fmt(g.requests_per_write)} requests and ${fmt(g.events_per_write)} events on average (${paths.join('; ')}; ${g.refused.toLocaleString('en')} new-task writes refused)`;
 }
 
 function cpuJson(u: CpuUse | null) {
@@ -499,6 +513,7 @@ ${o.ingest && Object.keys(o.ingest.statuses).length ? `Ingest result statuses: \
 ${o.ceiling ? `CPU during the ceiling: ${describeCpu(o.ceiling.cpu)}.` : ''}
 ${o.ingest ? `CPU during ingest: ${describeCpu(o.ingest.cpu)}.` : ''}
 ${o.ingest ? `The service's database connections during ingest, on average per 100 ms sample: ${Object.entries(o.ingest.waits).map(([k, v]) => `${v} ${k}`).join('; ')}.` : ''}
+${o.ingest?.groups ? `The service's writes (group commit, from its /metrics): ${describeGroups(o.ingest.groups)}.` : ''}
 ${o.topUp ? `Stored events for the readings: ${o.topUp.after.toLocaleString('en')} (top-up and rollup recompute took ${fmt(o.topUp.ms / 1000)} s).` : ''}
 ${o.rollups ? `After the load the hourly and daily rollups ${o.rollups.consistent ? 'equal' : 'DO NOT equal'} the raw events (calls ${o.rollups.events.calls}, tokens ${o.rollups.events.tokens}, cost ${o.rollups.events.cost}).` : ''}
 
