@@ -179,6 +179,16 @@ export class TaskLabeler {
     return new TaskBatch(this.repository, accountId, tasks, stored, candidates, taken);
   }
 
+  /**
+   * The tasks of `candidates` taken to be new: open, with no stored events and no id used before. Only
+   * for a write that checks this as it goes (ingest's new-task statement, refused otherwise).
+   */
+  assumeNew(accountId: string, candidates: readonly PreparedEvent[]): TaskBatch {
+    const tasks = new Map<string, TaskRow>();
+    for (const e of candidates) if (e.task_id !== null) tasks.set(e.task_id, { task_id: e.task_id, status: 'open' });
+    return new TaskBatch(this.repository, accountId, tasks, new Map(), candidates, new Set());
+  }
+
   /** Resolves a task (close API, inactivity timeout): relabels its events and returns the changes. */
   async resolve(tx: Tx, accountId: string, taskId: string, status: Exclude<TaskStatus, 'open'>, now: Date, closedBy: string): Promise<TaskLabels | null> {
     const tasks = await this.repository.lockExistingTasks(tx, accountId, [taskId]);

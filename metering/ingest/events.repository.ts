@@ -3,7 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
-import { queryRows, type Db } from '../../src/database/sql.js';
+import { pgArray, queryRows, type Db } from '../../src/database/sql.js';
 import type { SpendLabel } from '../classification/classify.js';
 import type { TaskLabels } from '../classification/task-labeler.js';
 import { dailyRollupSql, hourlyRollupSql, spendRollupSql } from './rollup-sql.js';
@@ -68,14 +68,43 @@ export type Written = Map<string, { allowance_left: string | null; unit_id: stri
 
 
 
-/** Every column of `events`, as in the migration. */
-const EVENT_COLUMNS = [
-  'account_id', 'event_id', 'ts', 'received_at', 'seq', 'person_id', 'agent_id', 'unit_id', 'session_id', 'session_context',
-  'task_id', 'attempt_id', 'outcome', 'error_signature', 'learned_from', 'task_status', 'operation', 'channel', 'model_name',
-  'model_id', 'tier', 'price_book_version', 'rates_used', 'usage_format', 'input', 'cached_input', 'cache_write', 'output',
-  'reasoning', 'cost_input', 'cost_cached_input', 'cost_cache_write', 'cost_output', 'cost_reasoning', 'cost', 'priced',
-  'label', 'reservation_id', 'metadata', 'content_hash', 'allowance_left', 'adjustment',
-] as const satisfies readonly (keyof StoredEvent)[];
+/** Every column of `events` with its type, as in the migration. */
+const EVENT_COLUMN_TYPES = {
+  account_id: 'text', event_id: 'text', ts: 'timestamptz', received_at: 'timestamptz', seq: 'int8', person_id: 'text',
+  agent_id: 'text', unit_id: 'text', session_id: 'text', session_context: 'text', task_id: 'text', attempt_id: 'text',
+  outcome: 'text', error_signature: 'text', learned_from: 'jsonb', task_status: 'text', operation: 'text', channel: 'text',
+  model_name: 'text', model_id: 'text', tier: 'text', price_book_version: 'int4', rates_used: 'text', usage_format: 'text',
+  input: 'int8', cached_input: 'int8', cache_write: 'int8', output: 'int8', reasoning: 'int8', cost_input: 'numeric',
+  cost_cached_input: 'numeric', cost_cache_write: 'numeric', cost_output: 'numeric', cost_reasoning: 'numeric', cost: 'numeric',
+  priced: 'bool', label: 'text', reservation_id: 'text', metadata: 'jsonb', content_hash: 'text', allowance_left: 'numeric',
+  adjustment: 'bool',
+} as const satisfies Record<keyof StoredEvent, string>;
+
+const EVENT_COLUMNS = Object.keys(EVENT_COLUMN_TYPES) as (keyof StoredEvent)[];
+
+/**
+ * The new events' columns as arrays, one parameter each (numbered from `first`), and the SQL that turns
+ * them back into rows (`unnest`). Arrays carry values only: about half the bytes of the same rows as JSON
+ * objects, which the driver writes to the socket and the server parses on every group. `account_id`
+ * is not sent: it is $1. `allowance_left` is computed by the statement.
+ */
+function eventArrays(rows: readonly NewEventRow[], first: number): { sql: string; params: unknown[] } {
+  const sent = EVENT_COLUMNS.filter((c) => c !== 'account_id' && c !== 'allowance_left');
+  const params = sent.map((c) => {
+    const type = EVENT_COLUMN_TYPES[c];
+    return pgArray(rows.map((r) => arrayValue(c, r[c])), type === 'text' || type === 'jsonb');
+  });
+  const arrays = sent.map((c, i) => `$${first + i}::${EVENT_COLUMN_TYPES[c]}[]`).join(', ');
+  const select = EVENT_COLUMNS.map((c) => (c === 'account_id' ? '$1::text AS account_id' : c === 'allowance_left' ? 'NULL::numeric AS allowance_left' : `u.${c}`));
+  return { sql: `SELECT ${select.join(', ')} FROM unnest(${arrays}) AS u(${sent.join(', ')})`, params };
+}
+
+function arrayValue(column: keyof StoredEvent, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (column === 'learned_from' || column === 'metadata') return JSON.stringify(value);
+  return value;
+}
 
 /**
  * Label changes of stored events: the changes as JSON (parameter $p) and their keys as arrays ($p+1: ts,
@@ -94,6 +123,41 @@ const taskUpdateSql = (p: number) => `
          closed_at = COALESCE(u.closed_at, t.closed_at), closed_by = COALESCE(u.closed_by, t.closed_by)
     FROM json_to_recordset($${p}::json) AS u(task_id text, status text, last_event_at timestamptz, closed_at timestamptz, closed_by text)
    WHERE t.account_id = $1 AND t.task_id = ANY($${p + 1}::text[]) AND t.task_id = u.task_id`;
+
+/**
+ * New tasks ($p: ids, sorted; $p+1 status; $p+2 when; $p+3 closed at; $p+4 closed by): inserted as they
+ * stand after the statement's events, none if it exists already.
+ */
+const newTasksSql = (p: number) => `
+  INSERT INTO tasks (account_id, task_id, status, opened_at, last_event_at, closed_at, closed_by)
+  SELECT $1, t.task_id, t.status, t.at, t.at, t.closed_at, t.closed_by
+    FROM unnest($${p}::text[], $${p + 1}::text[], $${p + 2}::timestamptz[], $${p + 3}::timestamptz[], $${p + 4}::text[])
+         WITH ORDINALITY AS t(task_id, status, at, closed_at, closed_by, n)
+   ORDER BY t.n
+  ON CONFLICT DO NOTHING RETURNING task_id`;
+
+/**
+ * Refuses the statement unless it created every new task ($p) and claimed every id of their events
+ * ($p+5). Read before anything else of the statement (first in its result), so tasks are locked before
+ * ids, in the order of the locked path.
+ */
+const guardSql = (p: number) => `
+  SELECT tokenmeter_refuse_unless(
+           (SELECT count(*) FROM new_tasks) = cardinality($${p}::text[])
+           AND (SELECT count(*) FROM claimed WHERE event_id = ANY($${p + 5}::text[])) = cardinality($${p + 5}::text[]),
+           'a task of the group exists or an id of its events is taken') AS ok`;
+
+function newTaskParams(n: NewTasks): unknown[] {
+  const tasks = [...n.tasks].sort((a, b) => (a.task_id < b.task_id ? -1 : a.task_id > b.task_id ? 1 : 0));
+  return [
+    tasks.map((t) => t.task_id),
+    tasks.map((t) => t.status),
+    tasks.map((t) => t.at.toISOString()),
+    tasks.map((t) => t.closed_at?.toISOString() ?? null),
+    tasks.map((t) => t.closed_by),
+    n.eventIds,
+  ];
+}
 
 /** The parameters of relabelSql: the changes, then their keys. */
 function relabelParams(changes: readonly { ts: Date; event_id: string; label: string }[]): unknown[] {
@@ -131,6 +195,15 @@ const UNIT_AT_EVENT_TIME = `coalesce(raw.unit_id,
     WHERE h.account_id = $1 AND h.person_id = raw.person_id
     ORDER BY h.effective_from LIMIT 1))`;
 
+/** Tasks a new-task write creates, as they stand after its events, and the ids of those events. */
+export interface NewTasks {
+  tasks: readonly { task_id: string; status: string; at: Date; closed_at: Date | null; closed_by: string | null }[];
+  eventIds: readonly string[];
+}
+
+/** SQLSTATE raised by tokenmeter_refuse_unless (migration 1764400000000): an optimistic write was refused. */
+export const WRITE_REFUSED = 'TMW01';
+
 export interface TaskRow {
   task_id: string;
   status: 'open' | 'succeeded' | 'failed' | 'abandoned';
@@ -138,23 +211,25 @@ export interface TaskRow {
 
 @Injectable()
 export class EventsRepository {
-  private readonly partitions = new Set<string>();
+  /** Months (year * 12 + month) whose partition this process has made sure of. */
+  private readonly months = new Set<number>();
 
   constructor(private readonly dataSource: DataSource) {}
 
   /** Creates the monthly partitions these timestamps need (once per process per month). */
   async ensurePartitions(timestamps: Iterable<Date>): Promise<void> {
-    const needed = new Map<string, { from: string; to: string }>();
+    const needed = new Map<number, Date>();
     for (const ts of timestamps) {
-      const p = monthPartition(ts);
-      if (!this.partitions.has(p.name)) needed.set(p.name, p);
+      const month = ts.getUTCFullYear() * 12 + ts.getUTCMonth();
+      if (!this.months.has(month) && !needed.has(month)) needed.set(month, ts);
     }
-    for (const [name, p] of needed) {
+    for (const [month, ts] of needed) {
+      const p = monthPartition(ts);
       await this.dataSource.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
-        await tx.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF events FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
+        await tx.query(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF events FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
       });
-      this.partitions.add(name);
+      this.months.add(month);
     }
   }
 
@@ -174,7 +249,7 @@ export class EventsRepository {
    * order, and a concurrent claimer of the same id is waited for), attribute each event without a unit to
    * its person's unit at the event's time, insert the events that were new with the allowance left after
    * each (in ingest order), add them (and any relabelled events: old version -1, new +1) to the rollups,
-   * and write label and task changes. Rows travel as JSON, one parameter each.
+   * and write label and task changes. New events travel as one array per column (eventArrays).
    */
   async writeBatch(
     tx: Tx | null,
@@ -184,6 +259,11 @@ export class EventsRepository {
       relabelled: { before: readonly StoredEvent[]; after: readonly StoredEvent[] } | null;
       labels: TaskLabels | null;
       allowance: Allowance | null;
+      /**
+       * Tasks to create in this statement, taken to be new: the statement is refused (WRITE_REFUSED, and
+       * nothing is written) if one of them exists or one of their events' ids was already used.
+       */
+      newTasks?: NewTasks;
     },
   ): Promise<Written> {
     // Parts with nothing to do are left out of the statement: an UPDATE ... FROM an empty JSON recordset
@@ -192,34 +272,38 @@ export class EventsRepository {
     const taskUpdates = (batch.labels?.taskUpdates.length ?? 0) > 0;
     const params: unknown[] = [
       accountId,
-      JSON.stringify(batch.events),
       batch.allowance?.amount ?? null,
       batch.allowance?.periodStart ?? null,
       batch.allowance?.periodEnd ?? null,
     ];
     /** Appends parameters; returns the number of the first. */
     const param = (...values: unknown[]) => params.push(...values) - values.length + 1;
+    const arrays = eventArrays(batch.events, params.length + 1);
+    params.push(...arrays.params);
     const before = moves ? param(JSON.stringify(batch.relabelled!.before)) : 0;
     const after = moves ? param(JSON.stringify(batch.relabelled!.after)) : 0;
     const labelChanges = moves ? param(...relabelParams(batch.labels?.relabelled ?? [])) : 0;
     const taskChanges = taskUpdates ? param(...taskUpdateParams(batch.labels?.taskUpdates ?? [])) : 0;
+    const created = batch.newTasks ? param(...newTaskParams(batch.newTasks)) : 0;
     const rows = await queryRows<{ event_id: string; allowance_left: string | null; unit_id: string | null }>(
       tx ?? this.dataSource,
-      `WITH raw AS (SELECT * FROM json_populate_recordset(NULL::events, $2::json)),
+      `WITH ${created ? `new_tasks AS (${newTasksSql(created)}),` : ''}
+       raw AS (${arrays.sql}),
        input AS (
          SELECT ${EVENT_COLUMNS.map((c) => (c === 'unit_id' ? `${UNIT_AT_EVENT_TIME} AS unit_id` : `raw.${c}`)).join(', ')} FROM raw),
        claimed AS (
          INSERT INTO event_keys (account_id, event_id, ts, content_hash)
          SELECT account_id, event_id, ts, content_hash FROM input ORDER BY event_id
-         ON CONFLICT DO NOTHING RETURNING event_id),
+         ON CONFLICT DO NOTHING RETURNING event_id),${created ? `
+       guard AS (${guardSql(created)}),` : ''}
        fresh AS (SELECT input.* FROM input JOIN claimed USING (event_id)),
        spent AS (
          SELECT coalesce(sum(cost), 0) AS amount FROM meter_spend_daily
-          WHERE account_id = $1 AND day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND day < ($5::timestamptz AT TIME ZONE 'UTC')::date),
+          WHERE account_id = $1 AND day >= ($3::timestamptz AT TIME ZONE 'UTC')::date AND day < ($4::timestamptz AT TIME ZONE 'UTC')::date),
        reading AS (
          SELECT fresh.event_id,
-                CASE WHEN $3::numeric IS NULL THEN NULL ELSE greatest(0, $3::numeric - spent.amount - sum(
-                  CASE WHEN fresh.ts >= $4::timestamptz AND fresh.ts < $5::timestamptz THEN coalesce(fresh.cost, 0) ELSE 0 END
+                CASE WHEN $2::numeric IS NULL THEN NULL ELSE greatest(0, $2::numeric - spent.amount - sum(
+                  CASE WHEN fresh.ts >= $3::timestamptz AND fresh.ts < $4::timestamptz THEN coalesce(fresh.cost, 0) ELSE 0 END
                 ) OVER (ORDER BY fresh.seq, fresh.event_id ROWS UNBOUNDED PRECEDING)) END AS allowance_left
            FROM fresh, spent),
        new_events AS (
@@ -238,7 +322,7 @@ export class EventsRepository {
        relabelled AS (${relabelSql(labelChanges)})` : ''}${
          taskUpdates ? `,
        tasks_changed AS (${taskUpdateSql(taskChanges)})` : ''}
-       SELECT event_id, allowance_left::text AS allowance_left, unit_id FROM new_events`,
+       ${created ? 'SELECT NULL AS event_id, NULL AS allowance_left, NULL AS unit_id FROM guard WHERE NOT ok UNION ALL ' : ''}SELECT event_id, allowance_left::text AS allowance_left, unit_id FROM new_events`,
       params,
     );
     return new Map(rows.map((r) => [r.event_id, { allowance_left: r.allowance_left, unit_id: r.unit_id }]));

@@ -13,9 +13,17 @@ import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
 import { TransactionRunner, sqlState } from '../../src/database/transactions.js';
 import { Metrics } from '../../src/health/metrics.js';
 import type { SpendLabel } from '../classification/classify.js';
-import { TaskLabeler, type TaskLabels } from '../classification/task-labeler.js';
+import { TaskLabeler, type TaskBatch, type TaskLabels } from '../classification/task-labeler.js';
 import type { PreparedEvent, Rejection } from './event-input.js';
-import { EventsRepository, type Allowance, type NewEventRow, type StoredEvent, type Written as Inserted } from './events.repository.js';
+import {
+  EventsRepository,
+  WRITE_REFUSED,
+  type Allowance,
+  type NewEventRow,
+  type NewTasks,
+  type StoredEvent,
+  type Written as Inserted,
+} from './events.repository.js';
 
 /** One request's events, checked, priced and turned into rows, ready to be written. */
 export interface Submission {
@@ -59,6 +67,29 @@ interface AccountQueue {
 const RETRYABLE = new Set(['40P01', '40001']);
 const ATTEMPTS = 3;
 
+/** How many (account, task) ids a process remembers having written: a task seen again takes the locked path. */
+const SEEN_TASKS = 100_000;
+
+/** A set that forgets its oldest members beyond `capacity`. */
+export class RecentSet {
+  private readonly members = new Set<string>();
+
+  constructor(private readonly capacity: number) {}
+
+  has(key: string): boolean {
+    return this.members.has(key);
+  }
+
+  add(key: string): void {
+    this.members.delete(key);
+    this.members.add(key);
+    if (this.members.size > this.capacity) this.members.delete(this.members.values().next().value!);
+  }
+}
+
+/** How a group is written. */
+type WritePath = 'statement' | 'new_tasks' | 'transaction';
+
 /**
  * Takes the next group off the front of `waiting`, in arrival order: every request that shares no event
  * id or task with one taken or passed over before it, while the group stays within `maxEvents` (the first
@@ -94,6 +125,8 @@ function keysOf(s: Submission): string[] {
 @Injectable()
 export class IngestWriter {
   private readonly queues = new Map<string, AccountQueue>();
+  /** Tasks this process has written events of, as `<account>\n<task>`. */
+  private readonly seenTasks = new RecentSet(SEEN_TASKS);
   private readonly inFlightPerAccount: number;
   private readonly maxGroupEvents: number;
 
@@ -136,18 +169,36 @@ export class IngestWriter {
 
   private async flush(accountId: string, group: readonly Waiting[]): Promise<void> {
     const submissions = group.map((w) => w.submission);
-    const inTasks = submissions.some((s) => s.events.some((e) => e.task_id !== null));
+    const taskIds = new Set<string>();
+    for (const s of submissions) for (const e of s.events) if (e.task_id !== null) taskIds.add(e.task_id);
+    // Tasks never written by this process are most likely new: one statement that is refused if they
+    // are not. A task seen before (its later attempts) takes the locked path at once.
+    let path: WritePath =
+      taskIds.size === 0 ? 'statement' : [...taskIds].some((t) => this.seenTasks.has(`${accountId}\n${t}`)) ? 'transaction' : 'new_tasks';
     this.metrics.ingestGroupRequests.observe(group.length);
     this.metrics.ingestGroupEvents.observe(group.reduce((n, w) => n + w.size, 0));
-    const timer = this.metrics.ingestWriteSeconds.startTimer({ path: inTasks ? 'transaction' : 'statement' });
     for (let attempt = 1; ; attempt++) {
+      const timer = this.metrics.ingestWriteSeconds.startTimer({ path });
       try {
-        const written = inTasks ? await this.writeWithTasks(accountId, submissions) : await this.writeAlone(accountId, submissions);
+        const written =
+          path === 'statement'
+            ? await this.writeAlone(accountId, submissions)
+            : path === 'new_tasks'
+              ? await this.writeNewTasks(accountId, submissions)
+              : await this.writeWithTasks(accountId, submissions);
         timer();
+        for (const t of taskIds) this.seenTasks.add(`${accountId}\n${t}`);
         group.forEach((w, i) => w.resolve(written[i]!));
         return;
       } catch (error) {
-        if (attempt < ATTEMPTS && RETRYABLE.has(sqlState(error) ?? '')) continue;
+        const state = sqlState(error) ?? '';
+        if (state === WRITE_REFUSED) {
+          this.metrics.ingestWritesRefused.inc();
+          path = 'transaction';
+          attempt -= 1; // a refusal is not a failure: the locked path gets its own attempts
+          continue;
+        }
+        if (attempt < ATTEMPTS && RETRYABLE.has(state)) continue;
         for (const w of group) w.reject(error);
         return;
       }
@@ -161,38 +212,79 @@ export class IngestWriter {
     return submissions.map((s) => outcome(s, s.events, [], s.rows, inserted));
   }
 
+  /**
+   * Tasks taken to be new (no row, no events, no id of theirs used): classified from the group alone and
+   * written with their tasks in one statement, which the database refuses if the assumption was wrong.
+   */
+  private async writeNewTasks(accountId: string, submissions: readonly Submission[]): Promise<Written[]> {
+    const all = submissions.flatMap((s) => s.events);
+    const now = latest(submissions);
+    const group = classifyGroup(this.labeler.assumeNew(accountId, all), submissions);
+    const updates = new Map(group.labels.taskUpdates.map((u) => [u.task_id, u]));
+    const newTasks: NewTasks = {
+      tasks: [...new Set(all.flatMap((e) => (e.task_id === null ? [] : [e.task_id])))].map((task_id) => {
+        const u = updates.get(task_id);
+        return { task_id, status: u?.status ?? 'open', at: now, closed_at: u?.closed_at ?? null, closed_by: u?.closed_by ?? null };
+      }),
+      eventIds: group.valid.flat().flatMap((e) => (e.task_id === null ? [] : [e.id])),
+    };
+    const inserted = await this.events.writeBatch(null, accountId, {
+      events: group.labelled.flatMap((rows) => [...rows.values()]),
+      relabelled: null,
+      labels: null,
+      allowance: allowanceOf(submissions),
+      newTasks,
+    });
+    return submissions.map((s, i) => outcome(s, group.valid[i]!, group.rejected[i]!, group.labelled[i]!, inserted));
+  }
+
   private async writeWithTasks(accountId: string, submissions: readonly Submission[]): Promise<Written[]> {
     return this.transactions.run(async (tx) => {
       const all = submissions.flatMap((s) => s.events);
-      const now = new Date(Math.max(...submissions.map((s) => s.receivedMs)));
       // Tasks are locked in id order before anything is classified, so learned_from is checked and each
       // task classified against every event already committed for it.
-      const tasks = await this.labeler.load(tx, accountId, all, now);
-      const labels = tasks.labels();
-      const valid: PreparedEvent[][] = [];
-      const rejected: Rejection[][] = [];
-      for (const s of submissions) {
-        const ok: PreparedEvent[] = [];
-        const refused: Rejection[] = [];
-        for (const e of s.events) {
-          const problem = tasks.problem(e);
-          if (problem) refused.push({ index: e.index, id: e.id, status: 'rejected', code: problem.code, message: problem.message, field: problem.field });
-          else ok.push(e);
-        }
-        tasks.classify(labels, ok, s.receivedMs, s.closedBy);
-        valid.push(ok);
-        rejected.push(refused);
-      }
-      const labelled = submissions.map((s, i) => labelRows(s, valid[i]!, labels));
+      const tasks = await this.labeler.load(tx, accountId, all, latest(submissions));
+      const group = classifyGroup(tasks, submissions);
       const inserted = await this.events.writeBatch(tx, accountId, {
-        events: labelled.flatMap((rows) => [...rows.values()]),
-        relabelled: labels.moves(),
-        labels,
+        events: group.labelled.flatMap((rows) => [...rows.values()]),
+        relabelled: group.labels.moves(),
+        labels: group.labels,
         allowance: allowanceOf(submissions),
       });
-      return submissions.map((s, i) => outcome(s, valid[i]!, rejected[i]!, labelled[i]!, inserted));
+      return submissions.map((s, i) => outcome(s, group.valid[i]!, group.rejected[i]!, group.labelled[i]!, inserted));
     });
   }
+}
+
+/** The group's time: its latest request's arrival. */
+function latest(submissions: readonly Submission[]): Date {
+  return new Date(Math.max(...submissions.map((s) => s.receivedMs)));
+}
+
+/**
+ * Checks learned_from and classifies the group's tasks, request by request (requests of a group never
+ * share a task): per request its valid events, its refused ones and its rows with their labels.
+ */
+function classifyGroup(
+  tasks: TaskBatch,
+  submissions: readonly Submission[],
+): { valid: PreparedEvent[][]; rejected: Rejection[][]; labels: TaskLabels; labelled: Map<string, NewEventRow>[] } {
+  const labels = tasks.labels();
+  const valid: PreparedEvent[][] = [];
+  const rejected: Rejection[][] = [];
+  for (const s of submissions) {
+    const ok: PreparedEvent[] = [];
+    const refused: Rejection[] = [];
+    for (const e of s.events) {
+      const problem = tasks.problem(e);
+      if (problem) refused.push({ index: e.index, id: e.id, status: 'rejected', code: problem.code, message: problem.message, field: problem.field });
+      else ok.push(e);
+    }
+    tasks.classify(labels, ok, s.receivedMs, s.closedBy);
+    valid.push(ok);
+    rejected.push(refused);
+  }
+  return { valid, rejected, labels, labelled: submissions.map((s, i) => labelRows(s, valid[i]!, labels)) };
 }
 
 /** Every submission of an account carries the same period terms (cached for a second); the newest wins. */

@@ -15,3 +15,28 @@ export async function queryRows<T>(db: Db, sql: string, params: unknown[] = []):
 export async function firstRow<T>(db: Db, sql: string, params: unknown[] = []): Promise<T | null> {
   return (await queryRows<T>(db, sql, params))[0] ?? null;
 }
+
+const ARRAY_SPECIAL = /[\\"]/;
+
+/**
+ * A PostgreSQL array literal of `values`, for a parameter cast to an array type: `{"a","b",NULL}`.
+ * `quoted` elements (text, json) are double-quoted with `\` and `"` escaped; the others (numbers,
+ * booleans, ISO timestamps) are written bare and must not contain `,{}"\` or spaces. Null and undefined
+ * are NULL. Built by hand because the driver's own array encoding was ~8% of ingest's CPU.
+ */
+export function pgArray(values: readonly unknown[], quoted: boolean): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) {
+      out += 'NULL';
+    } else if (quoted) {
+      const s = String(v);
+      out += ARRAY_SPECIAL.test(s) ? `"${s.replace(/[\\"]/g, '\\$&')}"` : `"${s}"`;
+    } else {
+      out += String(v);
+    }
+  }
+  return `${out}}`;
+}

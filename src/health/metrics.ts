@@ -30,6 +30,11 @@ export class Metrics {
     buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [this.registry],
   });
+  readonly ingestWritesRefused = new Counter({
+    name: 'tokenmeter_ingest_new_task_writes_refused_total',
+    help: 'Ingest writes that took a group\'s tasks to be new and were refused (one existed, or an id was taken); each was then written on the locked path',
+    registers: [this.registry],
+  });
   readonly ingestWriteSeconds = new Histogram({
     name: 'tokenmeter_ingest_write_seconds',
     help: 'Duration of an ingest database write: one statement, or a transaction when events are in tasks',

@@ -1,0 +1,123 @@
+// Ingest writes a group whose tasks this process has never written in one statement that takes them to
+// be new; the database refuses it when one is not (another process, or an earlier run, wrote it), and the
+// group is written on the locked path instead. Either way the labels are what a rebuild from raw events
+// gives, and the rollups equal the raw events.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { ManualClock } from '../src/clock/clock.js';
+import { RebuildService } from '../metering/rebuild/rebuild.service.js';
+import { labelsOf, labelTotals, setupPricing } from './support/metering.js';
+import { createTestDatabase, newOrg, startTestApp, type TestApp } from './support/test-app.js';
+
+async function metric(t: TestApp, name: string, labels = ''): Promise<number> {
+  const text = (await t.get('/metrics', null)).text;
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('ingest of tasks: the new-task statement and its refusal', () => {
+  let dir: string | null = null;
+  const apps: TestApp[] = [];
+  afterEach(async () => {
+    for (const a of apps.splice(0)) await a.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = null;
+  });
+
+  /** Two apps over one store, one after the other (the embedded store has one process at a time). */
+  async function sharedStore(clock: ManualClock) {
+    const place = process.env.DATABASE_URL
+      ? { databaseUrl: await createTestDatabase() }
+      : { databaseUrl: null, dataDir: (dir = mkdtempSync(join(tmpdir(), 'tokenmeter-'))), env: { REDIS_URL: '' } };
+    return (adminKey?: string) =>
+      startTestApp({ clock, ...place, env: { ...('env' in place ? place.env : {}), ...(adminKey ? { TOKENMETER_ADMIN_KEY: adminKey } : {}) } }).then((a) => {
+        apps.push(a);
+        return a;
+      });
+  }
+
+  const ev = (clock: ManualClock, id: string, extra: Record<string, unknown>) => ({
+    id,
+    timestamp: clock.now().toISOString(),
+    model: 'qwen-turbo',
+    usage: { input: 1000, output: 100 },
+    ...extra,
+  });
+
+  it('a task continued by a process that never saw it: refused, then classified with its stored attempts', async () => {
+    const clock = new ManualClock('2026-03-15T12:00:00.000Z');
+    const start = await sharedStore(clock);
+    const first = await start();
+    const org = await newOrg(first);
+    await setupPricing(first, org.account);
+
+    const opened = await first.post('/v1/events', { events: [
+      ev(clock, 'n-a1', { task_id: 'n-t', attempt_id: 'a1', outcome: 'failure', error_signature: 'E_X' }),
+      ev(clock, 'n-a2', { task_id: 'n-t', attempt_id: 'a2', outcome: 'failure', error_signature: 'E_X' }),
+    ] }, org.keys.agent);
+    expect(opened.body.results.map((r: { status: string; label: string }) => [r.status, r.label])).toEqual([['accepted', 'pending'], ['accepted', 'pending']]);
+    expect(await metric(first, 'tokenmeter_ingest_write_seconds_count', '{path="new_tasks"}')).toBe(1);
+    expect(await metric(first, 'tokenmeter_ingest_new_task_writes_refused_total')).toBe(0);
+    await first.close();
+    apps.splice(0);
+
+    clock.advance(60_000);
+    const second = await start(first.adminKey);
+    const done = await second.post('/v1/events', { events: [
+      ev(clock, 'n-a3', { task_id: 'n-t', attempt_id: 'a3', outcome: 'success', learned_from: ['a1'], task_status: 'succeeded' }),
+    ] }, org.keys.agent);
+    expect(done.body.results[0]).toMatchObject({ status: 'accepted', label: 'effective' });
+    expect(await metric(second, 'tokenmeter_ingest_new_task_writes_refused_total')).toBe(1);
+    expect(await metric(second, 'tokenmeter_ingest_write_seconds_count', '{path="transaction"}')).toBe(1);
+
+    // The stored attempts were classified with the new one: a1 was learned from, a2 repeated its error.
+    const labels = await labelsOf(second, org.account);
+    expect(labels).toEqual({ 'n-a1': 'effective', 'n-a2': 'ineffective', 'n-a3': 'effective' });
+    const db = second.app.get(DataSource);
+    const [task] = await db.query(`SELECT status, closed_at FROM tasks WHERE account_id = $1 AND task_id = 'n-t'`, [org.account]);
+    expect(task.status).toBe('succeeded');
+    const { raw, hourly, daily } = await labelTotals(second, org.account);
+    expect(hourly).toEqual(raw);
+    expect(daily).toEqual(raw);
+    expect((await second.app.get(RebuildService).rebuild(org.account)).relabelled).toBe(0);
+    expect(await labelsOf(second, org.account)).toEqual(labels);
+  }, 60_000);
+
+  it('a new task closed in its first request is stored closed; an id taken elsewhere refuses the statement and nothing of it is kept', async () => {
+    const clock = new ManualClock('2026-03-15T12:00:00.000Z');
+    const t = await (await sharedStore(clock))();
+    const org = await newOrg(t);
+    await setupPricing(t, org.account);
+    const send = (events: unknown[]) => t.post('/v1/events', { events }, org.keys.agent);
+
+    const closed = await send([
+      ev(clock, 'c-a1', { task_id: 'c-t', attempt_id: 'a1', outcome: 'failure', error_signature: 'E_Y' }),
+      ev(clock, 'c-a2', { task_id: 'c-t', attempt_id: 'a2', outcome: 'success', task_status: 'succeeded' }),
+    ]);
+    expect(closed.body.results.map((r: { label: string }) => r.label)).toEqual(['effective', 'effective']);
+    const db = t.app.get(DataSource);
+    const [task] = await db.query(`SELECT status, closed_at, closed_by, opened_at FROM tasks WHERE account_id = $1 AND task_id = 'c-t'`, [org.account]);
+    expect(task).toMatchObject({ status: 'succeeded', closed_at: new Date('2026-03-15T12:00:00.000Z'), opened_at: new Date('2026-03-15T12:00:00.000Z') });
+    expect(task.closed_by).not.toBeNull();
+
+    // A standalone event takes an id; a new task then reuses it: the new-task statement is refused and
+    // rolled back whole (its other event and the task are not kept by it), and the locked path answers
+    // the reused id as a conflict and stores the rest once.
+    await send([ev(clock, 'x-1', { outcome: 'success' })]);
+    const refusedBefore = await metric(t, 'tokenmeter_ingest_new_task_writes_refused_total');
+    const reuse = await send([
+      ev(clock, 'x-1', { task_id: 'x-t', attempt_id: 'a1', outcome: 'failure' }),
+      ev(clock, 'x-2', { task_id: 'x-t', attempt_id: 'a2', outcome: 'failure' }),
+    ]);
+    expect(reuse.body.results.map((r: { status: string }) => r.status)).toEqual(['conflict', 'accepted']);
+    expect(await metric(t, 'tokenmeter_ingest_new_task_writes_refused_total')).toBe(refusedBefore + 1);
+    const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM events WHERE account_id = $1 AND event_id IN ('x-1', 'x-2')`, [org.account]);
+    expect(n).toBe(2);
+    const [{ tasks }] = await db.query(`SELECT count(*)::int AS tasks FROM tasks WHERE account_id = $1 AND task_id = 'x-t'`, [org.account]);
+    expect(tasks).toBe(1);
+    const { raw, hourly } = await labelTotals(t, org.account);
+    expect(hourly).toEqual(raw);
+  }, 60_000);
+});
