@@ -137,25 +137,26 @@ const newTasksSql = (p: number) => `
   ON CONFLICT DO NOTHING RETURNING task_id`;
 
 /**
- * Refuses the statement unless it created every new task ($p) and claimed every id of their events
- * ($p+5). Read before anything else of the statement (first in its result), so tasks are locked before
- * ids, in the order of the locked path.
+ * Refuses the statement unless it claimed every id in $p and, with `tasks`, created every new task
+ * ($p+1, see newTasksSql). Read before anything else of the statement (first in its result), so tasks
+ * are locked before ids, in the order of the locked path.
  */
-const guardSql = (p: number) => `
+const guardSql = (p: number, tasks: boolean) => `
   SELECT tokenmeter_refuse_unless(
-           (SELECT count(*) FROM new_tasks) = cardinality($${p}::text[])
-           AND (SELECT count(*) FROM claimed WHERE event_id = ANY($${p + 5}::text[])) = cardinality($${p + 5}::text[]),
-           'a task of the group exists or an id of its events is taken') AS ok`;
+           ${tasks ? `(SELECT count(*) FROM new_tasks) = cardinality($${p + 1}::text[]) AND ` : ''}(SELECT count(*) FROM claimed WHERE event_id = ANY($${p}::text[])) = cardinality($${p}::text[]),
+           'a task of the group exists or an id of its task events is taken') AS ok`;
 
-function newTaskParams(n: NewTasks): unknown[] {
-  const tasks = [...n.tasks].sort((a, b) => (a.task_id < b.task_id ? -1 : a.task_id > b.task_id ? 1 : 0));
+/** The parameters of guardSql: the ids, then (only when there are new tasks) those of newTasksSql. */
+function guardParams(g: WriteGuard): unknown[] {
+  if (g.newTasks.length === 0) return [g.claimed];
+  const tasks = [...g.newTasks].sort((a, b) => (a.task_id < b.task_id ? -1 : a.task_id > b.task_id ? 1 : 0));
   return [
+    g.claimed,
     tasks.map((t) => t.task_id),
     tasks.map((t) => t.status),
     tasks.map((t) => t.at.toISOString()),
     tasks.map((t) => t.closed_at?.toISOString() ?? null),
     tasks.map((t) => t.closed_by),
-    n.eventIds,
   ];
 }
 
@@ -195,10 +196,14 @@ const UNIT_AT_EVENT_TIME = `coalesce(raw.unit_id,
     WHERE h.account_id = $1 AND h.person_id = raw.person_id
     ORDER BY h.effective_from LIMIT 1))`;
 
-/** Tasks a new-task write creates, as they stand after its events, and the ids of those events. */
-export interface NewTasks {
-  tasks: readonly { task_id: string; status: string; at: Date; closed_at: Date | null; closed_by: string | null }[];
-  eventIds: readonly string[];
+/**
+ * What a write was classified on, checked by the statement itself: the tasks it creates (taken to be
+ * new, as they stand after its events) and the ids of task events classified as new attempts. The
+ * statement is refused (WRITE_REFUSED, nothing written) if a task existed or one of those ids was taken.
+ */
+export interface WriteGuard {
+  newTasks: readonly { task_id: string; status: string; at: Date; closed_at: Date | null; closed_by: string | null }[];
+  claimed: readonly string[];
 }
 
 /** SQLSTATE raised by tokenmeter_refuse_unless (migration 1764400000000): an optimistic write was refused. */
@@ -259,11 +264,8 @@ export class EventsRepository {
       relabelled: { before: readonly StoredEvent[]; after: readonly StoredEvent[] } | null;
       labels: TaskLabels | null;
       allowance: Allowance | null;
-      /**
-       * Tasks to create in this statement, taken to be new: the statement is refused (WRITE_REFUSED, and
-       * nothing is written) if one of them exists or one of their events' ids was already used.
-       */
-      newTasks?: NewTasks;
+      /** Tasks to create and ids that must be new, or the statement is refused (see WriteGuard). */
+      guard?: WriteGuard;
     },
   ): Promise<Written> {
     // Parts with nothing to do are left out of the statement: an UPDATE ... FROM an empty JSON recordset
@@ -284,18 +286,19 @@ export class EventsRepository {
     const after = moves ? param(JSON.stringify(batch.relabelled!.after)) : 0;
     const labelChanges = moves ? param(...relabelParams(batch.labels?.relabelled ?? [])) : 0;
     const taskChanges = taskUpdates ? param(...taskUpdateParams(batch.labels?.taskUpdates ?? [])) : 0;
-    const created = batch.newTasks ? param(...newTaskParams(batch.newTasks)) : 0;
+    const guarded = batch.guard ? param(...guardParams(batch.guard)) : 0;
+    const creates = (batch.guard?.newTasks.length ?? 0) > 0;
     const rows = await queryRows<{ event_id: string; allowance_left: string | null; unit_id: string | null }>(
       tx ?? this.dataSource,
-      `WITH ${created ? `new_tasks AS (${newTasksSql(created)}),` : ''}
+      `WITH ${creates ? `new_tasks AS (${newTasksSql(guarded + 1)}),` : ''}
        raw AS (${arrays.sql}),
        input AS (
          SELECT ${EVENT_COLUMNS.map((c) => (c === 'unit_id' ? `${UNIT_AT_EVENT_TIME} AS unit_id` : `raw.${c}`)).join(', ')} FROM raw),
        claimed AS (
          INSERT INTO event_keys (account_id, event_id, ts, content_hash)
          SELECT account_id, event_id, ts, content_hash FROM input ORDER BY event_id
-         ON CONFLICT DO NOTHING RETURNING event_id),${created ? `
-       guard AS (${guardSql(created)}),` : ''}
+         ON CONFLICT DO NOTHING RETURNING event_id),${guarded ? `
+       guard AS (${guardSql(guarded, creates)}),` : ''}
        fresh AS (SELECT input.* FROM input JOIN claimed USING (event_id)),
        spent AS (
          SELECT coalesce(sum(cost), 0) AS amount FROM meter_spend_daily
@@ -322,7 +325,7 @@ export class EventsRepository {
        relabelled AS (${relabelSql(labelChanges)})` : ''}${
          taskUpdates ? `,
        tasks_changed AS (${taskUpdateSql(taskChanges)})` : ''}
-       ${created ? 'SELECT NULL AS event_id, NULL AS allowance_left, NULL AS unit_id FROM guard WHERE NOT ok UNION ALL ' : ''}SELECT event_id, allowance_left::text AS allowance_left, unit_id FROM new_events`,
+       ${guarded ? 'SELECT NULL AS event_id, NULL AS allowance_left, NULL AS unit_id FROM guard WHERE NOT ok UNION ALL ' : ''}SELECT event_id, allowance_left::text AS allowance_left, unit_id FROM new_events`,
       params,
     );
     return new Map(rows.map((r) => [r.event_id, { allowance_left: r.allowance_left, unit_id: r.unit_id }]));

@@ -20,7 +20,7 @@ import {
   WRITE_REFUSED,
   type Allowance,
   type NewEventRow,
-  type NewTasks,
+  type WriteGuard,
   type StoredEvent,
   type Written as Inserted,
 } from './events.repository.js';
@@ -193,10 +193,16 @@ export class IngestWriter {
       } catch (error) {
         const state = sqlState(error) ?? '';
         if (state === WRITE_REFUSED) {
-          this.metrics.ingestWritesRefused.inc();
-          path = 'transaction';
-          attempt -= 1; // a refusal is not a failure: the locked path gets its own attempts
-          continue;
+          this.metrics.ingestWritesRefused.inc({ path });
+          // A new-task write refused goes to the locked path, which gets its own attempts. A locked
+          // write refused classified an id as new that a concurrent writer claimed before committing
+          // (its claim waited for that commit): classified again, the id is seen as taken.
+          if (path === 'new_tasks') {
+            path = 'transaction';
+            attempt -= 1;
+            continue;
+          }
+          if (attempt < ATTEMPTS) continue;
         }
         if (attempt < ATTEMPTS && RETRYABLE.has(state)) continue;
         for (const w of group) w.reject(error);
@@ -221,19 +227,19 @@ export class IngestWriter {
     const now = latest(submissions);
     const group = classifyGroup(this.labeler.assumeNew(accountId, all), submissions);
     const updates = new Map(group.labels.taskUpdates.map((u) => [u.task_id, u]));
-    const newTasks: NewTasks = {
-      tasks: [...new Set(all.flatMap((e) => (e.task_id === null ? [] : [e.task_id])))].map((task_id) => {
+    const guard: WriteGuard = {
+      newTasks: [...new Set(all.flatMap((e) => (e.task_id === null ? [] : [e.task_id])))].map((task_id) => {
         const u = updates.get(task_id);
         return { task_id, status: u?.status ?? 'open', at: now, closed_at: u?.closed_at ?? null, closed_by: u?.closed_by ?? null };
       }),
-      eventIds: group.valid.flat().flatMap((e) => (e.task_id === null ? [] : [e.id])),
+      claimed: group.attempts,
     };
     const inserted = await this.events.writeBatch(null, accountId, {
       events: group.labelled.flatMap((rows) => [...rows.values()]),
       relabelled: null,
       labels: null,
       allowance: allowanceOf(submissions),
-      newTasks,
+      guard,
     });
     return submissions.map((s, i) => outcome(s, group.valid[i]!, group.rejected[i]!, group.labelled[i]!, inserted));
   }
@@ -250,6 +256,8 @@ export class IngestWriter {
         relabelled: group.labels.moves(),
         labels: group.labels,
         allowance: allowanceOf(submissions),
+        // The task lock does not cover ids: one claimed by a writer not yet committed looked free.
+        guard: { newTasks: [], claimed: group.attempts },
       });
       return submissions.map((s, i) => outcome(s, group.valid[i]!, group.rejected[i]!, group.labelled[i]!, inserted));
     });
@@ -268,7 +276,7 @@ function latest(submissions: readonly Submission[]): Date {
 function classifyGroup(
   tasks: TaskBatch,
   submissions: readonly Submission[],
-): { valid: PreparedEvent[][]; rejected: Rejection[][]; labels: TaskLabels; labelled: Map<string, NewEventRow>[] } {
+): { valid: PreparedEvent[][]; rejected: Rejection[][]; labels: TaskLabels; labelled: Map<string, NewEventRow>[]; attempts: string[] } {
   const labels = tasks.labels();
   const valid: PreparedEvent[][] = [];
   const rejected: Rejection[][] = [];
@@ -284,7 +292,9 @@ function classifyGroup(
     valid.push(ok);
     rejected.push(refused);
   }
-  return { valid, rejected, labels, labelled: submissions.map((s, i) => labelRows(s, valid[i]!, labels)) };
+  // The ids classified as new attempts of their tasks: the write must claim every one of them.
+  const attempts = valid.flat().flatMap((e) => (e.task_id !== null && !tasks.taken.has(e.id) ? [e.id] : []));
+  return { valid, rejected, labels, labelled: submissions.map((s, i) => labelRows(s, valid[i]!, labels)), attempts };
 }
 
 /** Every submission of an account carries the same period terms (cached for a second); the newest wins. */

@@ -31,8 +31,9 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly ingestWritesRefused = new Counter({
-    name: 'tokenmeter_ingest_new_task_writes_refused_total',
-    help: 'Ingest writes that took a group\'s tasks to be new and were refused (one existed, or an id was taken); each was then written on the locked path',
+    name: 'tokenmeter_ingest_writes_refused_total',
+    help: 'Ingest writes refused by their guard and written again: path new_tasks when a task taken to be new existed or an id was taken (then written on the locked path), transaction when an id classified as new was claimed by a concurrent writer',
+    labelNames: ['path'] as const,
     registers: [this.registry],
   });
   readonly ingestWriteSeconds = new Histogram({

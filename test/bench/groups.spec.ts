@@ -19,7 +19,8 @@ describe('bench group report', () => {
       'tokenmeter_ingest_write_seconds_sum{path="statement"}': 0.25,
       'tokenmeter_ingest_write_seconds_count{path="new_tasks"}': 80,
       'tokenmeter_ingest_write_seconds_sum{path="new_tasks"}': 0.8,
-      tokenmeter_ingest_new_task_writes_refused_total: 2,
+      'tokenmeter_ingest_writes_refused_total{path="new_tasks"}': 2,
+      'tokenmeter_ingest_writes_refused_total{path="transaction"}': 1,
     });
     const report = groupReport(before, after)!;
     expect(report.writes).toBe(100);
@@ -28,7 +29,7 @@ describe('bench group report', () => {
     expect(report.paths.statement!.writes).toBe(20);
     expect(report.paths.statement!.mean_ms).toBeCloseTo(10, 9);
     expect(report.paths.new_tasks!.mean_ms).toBeCloseTo(10, 9);
-    expect(report.refused).toBe(2);
+    expect(report.refused).toBe(3);
   });
 
   it('is null when nothing was written', () => {

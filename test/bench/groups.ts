@@ -13,11 +13,11 @@ export interface GroupReport {
   events_per_write: number;
   /** Per path (`statement`, `new_tasks`, `transaction`): writes and their mean duration in ms. */
   paths: Record<string, { writes: number; mean_ms: number }>;
-  /** New-task writes the database refused (then written on the locked path). */
+  /** Writes refused by their guard (and written again), on any path. */
   refused: number;
 }
 
-const WANTED = /^(tokenmeter_ingest_group_(?:requests|events)_(?:sum|count)|tokenmeter_ingest_write_seconds_(?:sum|count)|tokenmeter_ingest_new_task_writes_refused_total)(\{[^}]*\})? ([0-9.eE+-]+)$/;
+const WANTED = /^(tokenmeter_ingest_group_(?:requests|events)_(?:sum|count)|tokenmeter_ingest_write_seconds_(?:sum|count)|tokenmeter_ingest_writes_refused_total)(\{[^}]*\})? ([0-9.eE+-]+)$/;
 const PATH = /^tokenmeter_ingest_write_seconds_count\{path="([a-z_]+)"\}$/;
 
 export async function groupCounters(api: HttpClient): Promise<GroupCounters> {
@@ -46,6 +46,6 @@ export function groupReport(before: GroupCounters, after: GroupCounters): GroupR
     requests_per_write: d('tokenmeter_ingest_group_requests_sum') / writes,
     events_per_write: d('tokenmeter_ingest_group_events_sum') / writes,
     paths,
-    refused: d('tokenmeter_ingest_new_task_writes_refused_total'),
+    refused: [...after.values.keys()].filter((k) => k.startsWith('tokenmeter_ingest_writes_refused_total')).reduce((n, k) => n + d(k), 0),
   };
 }

@@ -441,7 +441,7 @@ function summaryJson(o: Outcome) {
 
 function describeGroups(g: GroupReport): string {
   const paths = Object.entries(g.paths).map(([p, v]) => `${v.writes.toLocaleString('en')} by ${p}, mean ${ms(v.mean_ms)}`);
-  return `${g.writes.toLocaleString('en')} writes of ${fmt(g.requests_per_write)} requests and ${fmt(g.events_per_write)} events on average (${paths.join('; ')}; ${g.refused.toLocaleString('en')} new-task writes refused)`;
+  return `${g.writes.toLocaleString('en')} writes of ${fmt(g.requests_per_write)} requests and ${fmt(g.events_per_write)} events on average (${paths.join('; ')}; ${g.refused.toLocaleString('en')} writes refused by their guard)`;
 }
 
 function cpuJson(u: CpuUse | null) {
