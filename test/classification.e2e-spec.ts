@@ -6,7 +6,7 @@ import { TasksService } from '../metering/tasks/tasks.service.js';
 import { RepricingService } from '../metering/pricing/repricing.service.js';
 import { RebuildService } from '../metering/rebuild/rebuild.service.js';
 import { DataSource } from 'typeorm';
-import { labelsOf, labelTotals, setupPricing, spendByDay } from './support/metering.js';
+import { expectLabelsAsRebuilt, expectRollupsMatchRaw, labelsOf, labelTotals, setupPricing } from './support/metering.js';
 import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
 describe('classification and repricing', () => {
@@ -32,15 +32,6 @@ describe('classification and repricing', () => {
     await t?.close();
   });
 
-  async function expectRollupsMatchRaw(): Promise<void> {
-    const { raw, hourly, daily } = await labelTotals(t, org.account);
-    expect(hourly).toEqual(raw);
-    expect(daily).toEqual(raw);
-    const spend = await spendByDay(t, org.account);
-    expect(spend.raw.length).toBeGreaterThan(0);
-    expect(spend.spend).toEqual(spend.raw);
-  }
-
   it('without a task: success effective, failure ineffective, no outcome unclassified', async () => {
     const res = await send([ev('s1', { outcome: 'success' }), ev('s2', { outcome: 'failure' }), ev('s3', {})]);
     expect(res.body.results.map((r: { label: string }) => r.label)).toEqual(['effective', 'ineffective', 'unclassified']);
@@ -60,7 +51,7 @@ describe('classification and repricing', () => {
     expect(done.body.results[0].label).toBe('effective');
     const labels = await labelsOf(t, org.account);
     expect([labels['t1-a1'], labels['t1-a2'], labels['t1-a3'], labels['t1-a4']]).toEqual(['effective', 'ineffective', 'effective', 'effective']);
-    await expectRollupsMatchRaw();
+    await expectRollupsMatchRaw(t, org.account);
     const after = await labelTotals(t, org.account);
     const sum = (rows: { tokens: string }[]) => rows.reduce((s, r) => s + Number(r.tokens), 0);
     expect(sum(after.raw)).toBe(sum(before.raw) + 1100); // only the new event's tokens were added
@@ -77,7 +68,7 @@ describe('classification and repricing', () => {
     expect(res.body).toEqual({ task_id: 't2', status: 'failed', relabelled_events: 2 });
     const labels = await labelsOf(t, org.account);
     expect([labels['t2-a1'], labels['t2-a2'], labels['t2-a3']]).toEqual(['ineffective', 'effective', 'ineffective']);
-    await expectRollupsMatchRaw();
+    await expectRollupsMatchRaw(t, org.account);
     expect((await t.post('/v1/tasks/no-such-task/close', { status: 'failed' }, org.keys.agent)).status).toBe(404);
   });
 
@@ -89,7 +80,7 @@ describe('classification and repricing', () => {
     ]);
     const labels = await labelsOf(t, org.account);
     expect([labels['t3-a1'], labels['t3-a2'], labels['t3-a3']]).toEqual(['ineffective', 'effective', 'effective']);
-    await expectRollupsMatchRaw();
+    await expectRollupsMatchRaw(t, org.account);
   });
 
   it('abandons a task after the inactivity timeout', async () => {
@@ -101,7 +92,7 @@ describe('classification and repricing', () => {
     clock.advance(2 * 3_600_000);
     await tasks.abandonIdle({ period: 'test' });
     expect((await labelsOf(t, org.account))['t4-a1']).toBe('ineffective');
-    await expectRollupsMatchRaw();
+    await expectRollupsMatchRaw(t, org.account);
   });
 
   it('prices an unknown model once sales adds it, and lists it until then', async () => {
@@ -120,7 +111,7 @@ describe('classification and repricing', () => {
     expect(events[0]).toMatchObject({ model_id: 'brand-new', tier: 'premier' });
     expect(Number(events[0].cost)).toBeCloseTo(0.03, 12); // 2000 * 15 / 1M
     expect((await t.get('/v1/unpriced-models')).body.data).toEqual([]);
-    await expectRollupsMatchRaw();
+    await expectRollupsMatchRaw(t, org.account);
   });
 
   it('an audited price-book correction reprices the events it covers', async () => {
@@ -144,7 +135,7 @@ describe('classification and repricing', () => {
       [org.account],
     );
     expect(Number(row.cost)).toBeCloseTo(0.4, 12);
-    await expectRollupsMatchRaw();
+    await expectRollupsMatchRaw(t, org.account);
     // Applied once: running it again changes nothing.
     expect(await t.app.get(RepricingService).applyCorrections({ period: 'test' })).toBe(0);
   });
@@ -161,7 +152,7 @@ describe('classification and repricing', () => {
     const labels = await labelsOf(t, org.account);
     expect(labels.victim).toBe('pending');
     expect(labels.rs1).toBe('pending');
-    await expectRollupsMatchRaw();
+    await expectRollupsMatchRaw(t, org.account);
   });
 
   it('concurrent requests sharing tasks and ids: each id counted once, labels as a rebuild from scratch gives them', async () => {
@@ -186,11 +177,8 @@ describe('classification and repricing', () => {
     const db = t.app.get(DataSource);
     const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM events WHERE account_id = $1 AND event_id LIKE 'cc-%'`, [org.account]);
     expect(n).toBe(40);
-    await expectRollupsMatchRaw();
-    const labels = await labelsOf(t, org.account);
-    const report = await t.app.get(RebuildService).rebuild(org.account);
-    expect(report.relabelled).toBe(0);
-    expect(await labelsOf(t, org.account)).toEqual(labels);
+    await expectRollupsMatchRaw(t, org.account);
+    await expectLabelsAsRebuilt(t, org.account);
   });
 
   it('a rebuild from raw events gives identical labels and readings', async () => {

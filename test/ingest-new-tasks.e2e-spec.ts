@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
 import { EventsRepository, type NewEventRow, type StoredEvent } from '../metering/ingest/events.repository.js';
-import { RebuildService } from '../metering/rebuild/rebuild.service.js';
-import { labelsOf, labelTotals, setupPricing } from './support/metering.js';
+import { expectLabelsAsRebuilt, expectRollupsMatchRaw, setupPricing } from './support/metering.js';
 import { createTestDatabase, newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
 async function metric(t: TestApp, name: string, labels = ''): Promise<number> {
@@ -29,14 +28,14 @@ describe('ingest of tasks: the new-task statement and its refusal', () => {
 
   /** Two apps over one store, one after the other (the embedded store has one process at a time). */
   async function sharedStore(clock: ManualClock) {
-    const place = process.env.DATABASE_URL
-      ? { databaseUrl: await createTestDatabase() }
+    const place: { databaseUrl: string | null; dataDir?: string; env: Record<string, string> } = process.env.DATABASE_URL
+      ? { databaseUrl: await createTestDatabase(), env: {} }
       : { databaseUrl: null, dataDir: (dir = mkdtempSync(join(tmpdir(), 'tokenmeter-'))), env: { REDIS_URL: '' } };
-    return (adminKey?: string) =>
-      startTestApp({ clock, ...place, env: { ...('env' in place ? place.env : {}), ...(adminKey ? { TOKENMETER_ADMIN_KEY: adminKey } : {}) } }).then((a) => {
-        apps.push(a);
-        return a;
-      });
+    return async (adminKey?: string) => {
+      const app = await startTestApp({ clock, ...place, env: adminKey ? { ...place.env, TOKENMETER_ADMIN_KEY: adminKey } : place.env });
+      apps.push(app);
+      return app;
+    };
   }
 
   const ev = (clock: ManualClock, id: string, extra: Record<string, unknown>) => ({
@@ -74,16 +73,11 @@ describe('ingest of tasks: the new-task statement and its refusal', () => {
     expect(await metric(second, 'tokenmeter_ingest_write_seconds_count', '{path="transaction"}')).toBe(1);
 
     // The stored attempts were classified with the new one: a1 was learned from, a2 repeated its error.
-    const labels = await labelsOf(second, org.account);
-    expect(labels).toEqual({ 'n-a1': 'effective', 'n-a2': 'ineffective', 'n-a3': 'effective' });
+    expect(await expectLabelsAsRebuilt(second, org.account)).toEqual({ 'n-a1': 'effective', 'n-a2': 'ineffective', 'n-a3': 'effective' });
     const db = second.app.get(DataSource);
     const [task] = await db.query(`SELECT status, closed_at FROM tasks WHERE account_id = $1 AND task_id = 'n-t'`, [org.account]);
     expect(task.status).toBe('succeeded');
-    const { raw, hourly, daily } = await labelTotals(second, org.account);
-    expect(hourly).toEqual(raw);
-    expect(daily).toEqual(raw);
-    expect((await second.app.get(RebuildService).rebuild(org.account)).relabelled).toBe(0);
-    expect(await labelsOf(second, org.account)).toEqual(labels);
+    await expectRollupsMatchRaw(second, org.account);
   }, 60_000);
 
   it('a new task closed in its first request is stored closed; an id taken elsewhere refuses the statement and nothing of it is kept', async () => {
@@ -118,8 +112,7 @@ describe('ingest of tasks: the new-task statement and its refusal', () => {
     expect(n).toBe(2);
     const [{ tasks }] = await db.query(`SELECT count(*)::int AS tasks FROM tasks WHERE account_id = $1 AND task_id = 'x-t'`, [org.account]);
     expect(tasks).toBe(1);
-    const { raw, hourly } = await labelTotals(t, org.account);
-    expect(hourly).toEqual(raw);
+    await expectRollupsMatchRaw(t, org.account);
   }, 60_000);
 
   // Needs a second connection held open beside the app's: PostgreSQL only (the embedded store has one).
@@ -177,12 +170,7 @@ describe('ingest of tasks: the new-task statement and its refusal', () => {
 
     expect(res.body.results.map((r: { status: string }) => r.status)).toEqual(['conflict', 'accepted']);
     expect(await metric(t, 'tokenmeter_ingest_writes_refused_total', '{path="transaction"}')).toBe(1);
-    const labels = await labelsOf(t, org.account);
-    expect(labels).toMatchObject({ 'l-a1': 'effective', 'l-a2': 'effective', 'l-x': 'ineffective' });
-    const { raw, hourly, daily } = await labelTotals(t, org.account);
-    expect(hourly).toEqual(raw);
-    expect(daily).toEqual(raw);
-    expect((await t.app.get(RebuildService).rebuild(org.account)).relabelled).toBe(0);
-    expect(await labelsOf(t, org.account)).toEqual(labels);
+    expect(await expectLabelsAsRebuilt(t, org.account)).toMatchObject({ 'l-a1': 'effective', 'l-a2': 'effective', 'l-x': 'ineffective' });
+    await expectRollupsMatchRaw(t, org.account);
   }, 60_000);
 });

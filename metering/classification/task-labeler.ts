@@ -55,6 +55,11 @@ export class TaskLabels {
     private readonly accountId: string,
   ) {}
 
+  /** The ids classified as new attempts of their tasks (repeats of stored ids are left out). */
+  attempts(): string[] {
+    return [...this.labels.keys()];
+  }
+
   /** The label classification gave a new event; null for one it left out (a repeat of a stored id). */
   labelOrNull(eventId: string): SpendLabel | null {
     return this.labels.get(eventId) ?? null;
@@ -109,7 +114,7 @@ export class TaskBatch {
     private readonly stored: Map<string, StoredEvent[]>,
     private readonly candidates: readonly PreparedEvent[],
     /** Ids of candidates in a task that the account had already used when the tasks were locked. */
-    readonly taken: ReadonlySet<string>,
+    private readonly taken: ReadonlySet<string>,
   ) {}
 
   /**

@@ -66,8 +66,6 @@ export interface Allowance {
 /** Per new event (by id): the allowance left after it and the unit it was attributed to. */
 export type Written = Map<string, { allowance_left: string | null; unit_id: string | null }>;
 
-
-
 /** Every column of `events` with its type, as in the migration. */
 const EVENT_COLUMN_TYPES = {
   account_id: 'text', event_id: 'text', ts: 'timestamptz', received_at: 'timestamptz', seq: 'int8', person_id: 'text',
@@ -92,17 +90,17 @@ function eventArrays(rows: readonly NewEventRow[], first: number): { sql: string
   const sent = EVENT_COLUMNS.filter((c) => c !== 'account_id' && c !== 'allowance_left');
   const params = sent.map((c) => {
     const type = EVENT_COLUMN_TYPES[c];
-    return pgArray(rows.map((r) => arrayValue(c, r[c])), type === 'text' || type === 'jsonb');
+    return pgArray(rows.map((r) => arrayValue(type, r[c])), type === 'text' || type === 'jsonb');
   });
   const arrays = sent.map((c, i) => `$${first + i}::${EVENT_COLUMN_TYPES[c]}[]`).join(', ');
   const select = EVENT_COLUMNS.map((c) => (c === 'account_id' ? '$1::text AS account_id' : c === 'allowance_left' ? 'NULL::numeric AS allowance_left' : `u.${c}`));
   return { sql: `SELECT ${select.join(', ')} FROM unnest(${arrays}) AS u(${sent.join(', ')})`, params };
 }
 
-function arrayValue(column: keyof StoredEvent, value: unknown): unknown {
+function arrayValue(type: string, value: unknown): unknown {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return value.toISOString();
-  if (column === 'learned_from' || column === 'metadata') return JSON.stringify(value);
+  if (type === 'jsonb') return JSON.stringify(value);
   return value;
 }
 

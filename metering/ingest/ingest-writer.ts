@@ -71,7 +71,7 @@ const ATTEMPTS = 3;
 const SEEN_TASKS = 100_000;
 
 /** A set that forgets its oldest members beyond `capacity`. */
-export class RecentSet {
+class RecentSet {
   private readonly members = new Set<string>();
 
   constructor(private readonly capacity: number) {}
@@ -184,7 +184,7 @@ export class IngestWriter {
           path === 'statement'
             ? await this.writeAlone(accountId, submissions)
             : path === 'new_tasks'
-              ? await this.writeNewTasks(accountId, submissions)
+              ? await this.writeNewTasks(accountId, submissions, taskIds)
               : await this.writeWithTasks(accountId, submissions);
         timer();
         for (const t of taskIds) this.seenTasks.add(`${accountId}\n${t}`);
@@ -222,17 +222,16 @@ export class IngestWriter {
    * Tasks taken to be new (no row, no events, no id of theirs used): classified from the group alone and
    * written with their tasks in one statement, which the database refuses if the assumption was wrong.
    */
-  private async writeNewTasks(accountId: string, submissions: readonly Submission[]): Promise<Written[]> {
-    const all = submissions.flatMap((s) => s.events);
+  private async writeNewTasks(accountId: string, submissions: readonly Submission[], taskIds: ReadonlySet<string>): Promise<Written[]> {
     const now = latest(submissions);
-    const group = classifyGroup(this.labeler.assumeNew(accountId, all), submissions);
+    const group = classifyGroup(this.labeler.assumeNew(accountId, submissions.flatMap((s) => s.events)), submissions);
     const updates = new Map(group.labels.taskUpdates.map((u) => [u.task_id, u]));
     const guard: WriteGuard = {
-      newTasks: [...new Set(all.flatMap((e) => (e.task_id === null ? [] : [e.task_id])))].map((task_id) => {
+      newTasks: [...taskIds].map((task_id) => {
         const u = updates.get(task_id);
         return { task_id, status: u?.status ?? 'open', at: now, closed_at: u?.closed_at ?? null, closed_by: u?.closed_by ?? null };
       }),
-      claimed: group.attempts,
+      claimed: group.labels.attempts(),
     };
     const inserted = await this.events.writeBatch(null, accountId, {
       events: group.labelled.flatMap((rows) => [...rows.values()]),
@@ -257,7 +256,7 @@ export class IngestWriter {
         labels: group.labels,
         allowance: allowanceOf(submissions),
         // The task lock does not cover ids: one claimed by a writer not yet committed looked free.
-        guard: { newTasks: [], claimed: group.attempts },
+        guard: { newTasks: [], claimed: group.labels.attempts() },
       });
       return submissions.map((s, i) => outcome(s, group.valid[i]!, group.rejected[i]!, group.labelled[i]!, inserted));
     });
@@ -276,7 +275,7 @@ function latest(submissions: readonly Submission[]): Date {
 function classifyGroup(
   tasks: TaskBatch,
   submissions: readonly Submission[],
-): { valid: PreparedEvent[][]; rejected: Rejection[][]; labels: TaskLabels; labelled: Map<string, NewEventRow>[]; attempts: string[] } {
+): { valid: PreparedEvent[][]; rejected: Rejection[][]; labels: TaskLabels; labelled: Map<string, NewEventRow>[] } {
   const labels = tasks.labels();
   const valid: PreparedEvent[][] = [];
   const rejected: Rejection[][] = [];
@@ -292,9 +291,7 @@ function classifyGroup(
     valid.push(ok);
     rejected.push(refused);
   }
-  // The ids classified as new attempts of their tasks: the write must claim every one of them.
-  const attempts = valid.flat().flatMap((e) => (e.task_id !== null && !tasks.taken.has(e.id) ? [e.id] : []));
-  return { valid, rejected, labels, labelled: submissions.map((s, i) => labelRows(s, valid[i]!, labels)), attempts };
+  return { valid, rejected, labels, labelled: submissions.map((s, i) => labelRows(s, valid[i]!, labels)) };
 }
 
 /** Every submission of an account carries the same period terms (cached for a second); the newest wins. */

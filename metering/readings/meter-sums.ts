@@ -34,7 +34,6 @@ export interface SumRow {
   ineffective: string | null;
 }
 
-
 /** A stored decimal in one canonical form (at least 12 places), so equal amounts print the same. */
 export function formatCost(value: string | Dec | null | undefined): string {
   return formatExact(value === null || value === undefined ? new Dec(0) : new Dec(value));

@@ -38,7 +38,7 @@ export class Metrics {
   });
   readonly ingestWriteSeconds = new Histogram({
     name: 'tokenmeter_ingest_write_seconds',
-    help: 'Duration of an ingest database write: one statement, or a transaction when events are in tasks',
+    help: 'Duration of an ingest database write by path: statement (no task), new_tasks (one guarded statement creating the tasks), transaction (tasks locked)',
     labelNames: ['path'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],

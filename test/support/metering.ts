@@ -1,6 +1,7 @@
 // Shared set-up for metering tests: a catalog, a price book, a plan and a subscription; and the check
 // that the rollups equal what the raw events say.
 import { DataSource } from 'typeorm';
+import { RebuildService } from '../../metering/rebuild/rebuild.service.js';
 import type { TestApp } from './test-app.js';
 
 export async function setupPricing(t: TestApp, account: string, options: { allowance?: string } = {}): Promise<void> {
@@ -75,4 +76,22 @@ export async function spendByDay(t: TestApp, account: string): Promise<{ raw: { 
     spend: await q(`SELECT day::text, sum(cost)::numeric(40,18)::text AS cost FROM meter_spend_daily
                      WHERE account_id = $1 GROUP BY 1 HAVING sum(cost) <> 0 ORDER BY 1`),
   };
+}
+
+/** The hourly, daily and spend rollups of the account equal what its raw events say. */
+export async function expectRollupsMatchRaw(t: TestApp, account: string): Promise<void> {
+  const { raw, hourly, daily } = await labelTotals(t, account);
+  expect(hourly).toEqual(raw);
+  expect(daily).toEqual(raw);
+  const spend = await spendByDay(t, account);
+  expect(spend.raw.length).toBeGreaterThan(0);
+  expect(spend.spend).toEqual(spend.raw);
+}
+
+/** The labels ingest gave are the ones a rebuild from raw events gives: it relabels nothing. Returns them. */
+export async function expectLabelsAsRebuilt(t: TestApp, account: string): Promise<Record<string, string>> {
+  const labels = await labelsOf(t, account);
+  expect((await t.app.get(RebuildService).rebuild(account)).relabelled).toBe(0);
+  expect(await labelsOf(t, account)).toEqual(labels);
+  return labels;
 }
