@@ -3,7 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
-import { pgArray, queryRows, type Db } from '../../src/database/sql.js';
+import { pgArray, queryPrepared, queryRows, type Db } from '../../src/database/sql.js';
 import type { SpendLabel } from '../classification/classify.js';
 import type { TaskLabels } from '../classification/task-labeler.js';
 import { dailyRollupSql, hourlyRollupSql, spendRollupSql } from './rollup-sql.js';
@@ -286,7 +286,7 @@ export class EventsRepository {
     const taskChanges = taskUpdates ? param(...taskUpdateParams(batch.labels?.taskUpdates ?? [])) : 0;
     const guarded = batch.guard ? param(...guardParams(batch.guard)) : 0;
     const creates = (batch.guard?.newTasks.length ?? 0) > 0;
-    const rows = await queryRows<{ event_id: string; allowance_left: string | null; unit_id: string | null }>(
+    const rows = await queryPrepared<{ event_id: string; allowance_left: string | null; unit_id: string | null }>(
       tx ?? this.dataSource,
       `WITH ${creates ? `new_tasks AS (${newTasksSql(guarded + 1)}),` : ''}
        raw AS (${arrays.sql}),

@@ -1,7 +1,7 @@
 // Only this file touches the api_keys table.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { queryRows } from '../database/sql.js';
+import { queryPrepared, queryRows } from '../database/sql.js';
 import type { Tx } from '../database/data-source.js';
 import type { Role } from './principal.js';
 
@@ -33,7 +33,7 @@ export class ApiKeysRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   async findForAuth(id: string): Promise<KeyForAuth | null> {
-    const rows = (await queryRows<KeyForAuth>(this.dataSource, `SELECT ${PUBLIC_COLUMNS}, k.secret_digest,
+    const rows = (await queryPrepared<KeyForAuth>(this.dataSource, `SELECT ${PUBLIC_COLUMNS}, k.secret_digest,
               p.active AS person_active, a.active AS agent_active,
               a.owner_person_id AS agent_owner_person_id, o.active AS owner_active
          FROM api_keys k

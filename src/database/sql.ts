@@ -1,6 +1,7 @@
 // Raw SQL through TypeORM's manager. On PostgreSQL, TypeORM answers UPDATE/DELETE ... RETURNING with
 // [rows, affected] but SELECT and INSERT with rows alone; `queryRows` hides that difference.
-import type { DataSource, EntityManager } from 'typeorm';
+import { createHash } from 'node:crypto';
+import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
 
 export type Db = DataSource | EntityManager;
 
@@ -39,4 +40,44 @@ export function pgArray(values: readonly unknown[], quoted: boolean): string {
     }
   }
   return `${out}}`;
+}
+
+/** The pg client or pool underneath TypeORM: what a named (prepared) query needs. */
+interface PgQueryable {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+const statementNames = new Map<string, string>();
+
+/** A name for `sql`, the same in every process: `tm_` and the start of its SHA-1. */
+export function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `tm_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+/**
+ * Runs `sql` as a named prepared statement: each connection parses and plans it once and then only
+ * binds and executes it. For hot statements whose planning costs more than their execution (the ingest
+ * write planned ~1.2 ms per group; the key lookup of every request 0.2 ms). Only for statements built
+ * from a fixed, small set of texts: each text is kept prepared on every connection that ran it.
+ * Errors are QueryFailedError, like TypeORM's own.
+ */
+export async function queryPrepared<T>(db: Db, sql: string, params: unknown[] = []): Promise<T[]> {
+  const config = { name: statementName(sql), text: sql, values: params };
+  // Not the pool's own query(): it closes the connection on ANY error, a refused write included,
+  // and with it every statement prepared on it.
+  const runner = db instanceof DataSource ? db.createQueryRunner() : db.queryRunner;
+  if (!runner) return queryRows<T>(db, sql, params);
+  try {
+    const client = (await runner.connect()) as PgQueryable;
+    return (await client.query(config)).rows as T[];
+  } catch (error) {
+    throw new QueryFailedError(sql, params, error as Error);
+  } finally {
+    if (db instanceof DataSource) await runner.release();
+  }
 }

@@ -1,0 +1,87 @@
+// The SQL helpers of the hot path against the real store: pgArray builds the array literals ingest sends
+// (the database must read back exactly what was meant); queryPrepared runs named prepared statements.
+import { DataSource, QueryFailedError } from 'typeorm';
+import { sqlState } from '../src/database/transactions.js';
+import { pgArray, queryPrepared, statementName } from '../src/database/sql.js';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+describe('pgArray against the real store', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('text elements come back verbatim, NULL stays null and the string "NULL" stays a string', async () => {
+    const values = ['plain', '', 'NULL', 'with "quotes"', 'back\\slash', 'comma, {braces}', ' spaced ', 'ünïcødé ✓', 'tail\\', null, '\\"'];
+    const rows = await t.app.get(DataSource).query('SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n', [pgArray(values, true)]);
+    expect(rows.map((r: { v: string | null }) => r.v)).toEqual(values);
+  });
+
+  it('json elements, numbers, booleans and ISO timestamps', async () => {
+    const db = t.app.get(DataSource);
+    const docs = [{ a: 'x"y', b: ['\\', null] }, null, ['q']];
+    const [json] = await db.query('SELECT array_agg(v ORDER BY n) AS v FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(v, n)', [
+      pgArray(docs.map((d) => (d === null ? null : JSON.stringify(d))), true),
+    ]);
+    expect(json.v).toEqual(docs);
+    const [other] = await db.query(
+      `SELECT (SELECT array_agg(v::text ORDER BY n) FROM unnest($1::numeric[]) WITH ORDINALITY AS u(v, n)) AS nums,
+              (SELECT array_agg(v ORDER BY n) FROM unnest($2::bool[]) WITH ORDINALITY AS u(v, n)) AS bools,
+              (SELECT array_agg(v ORDER BY n) FROM unnest($3::timestamptz[]) WITH ORDINALITY AS u(v, n)) AS times`,
+      [pgArray(['0.024690000000', '-1', null, 1764000000000123], false), pgArray([true, false, null], false), pgArray(['2026-03-15T12:00:00.123Z', null], false)],
+    );
+    expect(other.nums).toEqual(['0.024690000000', '-1', null, '1764000000000123']);
+    expect(other.bools).toEqual([true, false, null]);
+    expect(other.times).toEqual([new Date('2026-03-15T12:00:00.123Z'), null]);
+  });
+
+  it('writes an empty array as {}', () => {
+    expect(pgArray([], true)).toBe('{}');
+    expect(pgArray(['a', null], true)).toBe('{"a",NULL}');
+  });
+});
+
+describe('queryPrepared against the real store', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const pool = (db: DataSource) => (db.driver as unknown as { master: { totalCount: number } }).master;
+
+  it('prepares a statement once per connection and runs it again by name', async () => {
+    const db = t.app.get(DataSource);
+    const sql = 'SELECT $1::int + 1 AS n';
+    await db.transaction(async (tx) => {
+      expect(await queryPrepared(tx, sql, [1])).toEqual([{ n: 2 }]);
+      expect(await queryPrepared(tx, sql, [41])).toEqual([{ n: 42 }]);
+      const prepared = await tx.query('SELECT name, statement FROM pg_prepared_statements WHERE name = $1', [statementName(sql)]);
+      expect(prepared).toEqual([{ name: statementName(sql), statement: sql }]);
+    });
+  });
+
+  it('fails like TypeORM (QueryFailedError with the SQLSTATE) and keeps the connection and its statements', async () => {
+    const db = t.app.get(DataSource);
+    const sql = 'SELECT 1 / $1::int AS n';
+    expect(await queryPrepared(db, sql, [1])).toEqual([{ n: 1 }]);
+    const connections = pool(db).totalCount;
+    const error = await queryPrepared(db, sql, [0]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueryFailedError);
+    expect(sqlState(error)).toBe('22012');
+    // The pool's own query() would have closed the connection (and lost what it had prepared).
+    expect(pool(db).totalCount).toBe(connections);
+    expect(await queryPrepared(db, sql, [2])).toEqual([{ n: 0 }]);
+  });
+
+  it('names a text the same way every time, and different texts differently', () => {
+    expect(statementName('SELECT 1')).toBe(statementName('SELECT 1'));
+    expect(statementName('SELECT 1')).not.toBe(statementName('SELECT 2'));
+    expect(statementName('SELECT 1')).toMatch(/^tm_[0-9a-f]{24}$/);
+  });
+});
