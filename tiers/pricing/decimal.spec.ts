@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Dec, formatExact, formatMoney, minorUnits, parseDecimal, roundMoney } from './decimal.js';
+import { Dec, formatExact, formatMoney, formatScaled, minorUnits, parseDecimal, roundMoney, toScaled } from './decimal.js';
 import { PricingInputError } from './pricing-input-error.js';
 
 function errorOf(f: () => unknown): PricingInputError {
@@ -58,6 +58,28 @@ describe('formatExact', () => {
     expect(formatExact(new Dec('1.5'))).toBe('1.500000000000');
     expect(formatExact(new Dec('0.000000000000000123'))).toBe('0.000000000000000123');
     expect(formatExact(new Dec('-0'))).toBe('0.000000000000');
+  });
+});
+
+describe('formatScaled and toScaled (integers of 10^-scale)', () => {
+  it('print exactly what formatExact prints for the same value', () => {
+    expect(formatScaled(1_500_000_000_000_000_000n, 18)).toBe('1.500000000000');
+    expect(formatScaled(123n, 18)).toBe('0.000000000000000123');
+    expect(formatScaled(0n, 18)).toBe('0.000000000000');
+    expect(formatScaled(-5n, 2, 0)).toBe('-0.05');
+    expect(formatScaled(700n, 2, 0)).toBe('7');
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), fc.integer({ min: 0, max: 24 }), fc.integer({ min: 0, max: 14 }), (v, scale, min) => {
+        const value = new Dec(v.toString()).dividedBy(new Dec(10).pow(scale));
+        expect(formatScaled(v, scale, min)).toBe(formatExact(value, min));
+        expect(toScaled(value, scale)).toBe(v);
+      }),
+    );
+  });
+
+  it('refuse a value with more places than the scale', () => {
+    expect(toScaled(new Dec('0.0000000000001'), 12)).toBeNull();
+    expect(toScaled(new Dec('12.5'), 1)).toBe(125n);
   });
 });
 

@@ -72,6 +72,31 @@ export function formatExact(value: Dec, minDecimalPlaces: number = EXACT_MIN_DEC
   return v.toFixed(Math.max(minDecimalPlaces, v.decimalPlaces()));
 }
 
+/**
+ * `value` as a whole number of 10^-`scale` (exact), or null if it has more than `scale` places.
+ * For the hot path: costs of rates with at most 12 dp are exact integer products (see priceUsage).
+ */
+export function toScaled(value: Dec, scale: number): bigint | null {
+  if (value.decimalPlaces() > scale) return null;
+  return BigInt(value.times(new Dec(10).pow(scale)).toFixed(0));
+}
+
+/**
+ * formatExact for a whole number of 10^-`scale`: the same string formatExact gives for the same
+ * value (no rounding; at least `minDecimalPlaces` places, more when the value needs them).
+ */
+export function formatScaled(value: bigint, scale: number, minDecimalPlaces: number = EXACT_MIN_DECIMAL_PLACES): string {
+  const negative = value < 0n;
+  const digits = (negative ? -value : value).toString().padStart(scale + 1, '0');
+  const whole = digits.slice(0, digits.length - scale);
+  const fraction = digits.slice(digits.length - scale);
+  let end = fraction.length;
+  while (end > minDecimalPlaces && fraction.charCodeAt(end - 1) === 48) end--;
+  const shown = fraction.slice(0, end).padEnd(minDecimalPlaces, '0');
+  const text = shown === '' ? whole : `${whole}.${shown}`;
+  return negative ? `-${text}` : text;
+}
+
 export function sumDecimals(values: Iterable<Dec>): Dec {
   let total = new Dec(0);
   for (const v of values) total = total.plus(v);

@@ -16,7 +16,7 @@ import {
   type TokenRates,
 } from './pricing.js';
 import { parseInstant } from './instant.js';
-import { Dec } from './decimal.js';
+import { Dec, formatExact } from './decimal.js';
 import { PricingInputError } from './pricing-input-error.js';
 
 function usage(parts: Partial<CanonicalUsage>): CanonicalUsage {
@@ -373,6 +373,31 @@ describe('priceUsage: properties', () => {
         for (const t of TIERS) {
           expect(new Dec(batch.total_by_tier[t]).eq(sum(single.filter((r) => r.tier === t).map((r) => r.total)))).toBe(true);
         }
+      }),
+    );
+  });
+
+  it('equals Decimal arithmetic for 12-dp prices and token counts up to 2^53 - 1', () => {
+    // priceUsage computes in integers of 10^-18; this is the same price the slow way, by decimal.js.
+    const pico = fc.bigInt({ min: 0n, max: 10n ** 16n }).map((p) => {
+      const digits = p.toString().padStart(13, '0');
+      return `${digits.slice(0, -12)}.${digits.slice(-12)}`;
+    });
+    const tokens = fc.oneof(fc.integer({ min: 0, max: 10_000_000 }), fc.constant(Number.MAX_SAFE_INTEGER), fc.maxSafeNat());
+    fc.assert(
+      fc.property(fc.record({ input: pico, cached_input: pico, cache_write: pico, output: pico, reasoning: pico }), tokens, tokens, tokens, tokens, (rates, a, b, c, d) => {
+        const b12 = validatePriceBookInput({ version: 1, effective_from: '2025-01-01T00:00:00Z', tiers: { base: rates, specialized: rates, premier: rates }, models: {} });
+        const u = usage({ input: a, cached_input: b, cache_write: c, output: Math.max(d, 1), reasoning: Math.floor(Math.max(d, 1) / 3) });
+        const r = priceUsage(u, base, b12);
+        const billed: Record<TokenKind, number> = { ...u, output: u.output - u.reasoning };
+        let total = new Dec(0);
+        for (const k of TOKEN_KINDS) {
+          const cost = new Dec(billed[k]).times(rates[k]).dividedBy(1_000_000);
+          total = total.plus(cost);
+          expect(r.cost_by_kind[k]).toBe(formatExact(cost));
+          expect(r.rates[k]).toBe(new Dec(rates[k]).toFixed());
+        }
+        expect(r.total).toBe(formatExact(total));
       }),
     );
   });

@@ -1,6 +1,6 @@
 // Owns the price of one metered request: price-book types and validation, choosing the book version in
 // force at an instant, resolving per-kind rates (model override, tier, long context) and exact costs.
-import { Dec, formatExact, parseDecimal, sumDecimals } from './decimal.js';
+import { Dec, formatExact, formatScaled, parseDecimal, sumDecimals, toScaled } from './decimal.js';
 import { parseInstant } from './instant.js';
 import { PricingInputError } from './pricing-input-error.js';
 
@@ -239,19 +239,47 @@ export function priceUsage(
   const rateSet = selectRateSet(u, model, book);
   const rates = rateResolver(model, book, rateSet);
   const tokens = billableTokens(u);
-  const costs = {} as Record<TokenKind, Dec>;
-  for (const kind of TOKEN_KINDS) {
-    costs[kind] = new Dec(tokens[kind]).times(rates[kind]).dividedBy(PER_MILLION);
+  const exact = exactRates(rates);
+  const head = { model_id: model.id, tier: model.tier, price_book_version: book.version, rates_used: rateSet, rates: exact.text };
+  if (exact.scaled !== null) {
+    // tokens x (R / 10^12) / 10^6 = tokens x R / 10^18: an exact integer count of 10^-18.
+    const costs = mapKinds((kind) => BigInt(tokens[kind]) * exact.scaled![kind]);
+    const total = costs.input + costs.cached_input + costs.cache_write + costs.output + costs.reasoning;
+    return { ...head, cost_by_kind: mapKinds((kind) => formatScaled(costs[kind], COST_SCALE)), total: formatScaled(total, COST_SCALE) };
   }
+  const costs = mapKinds((kind) => new Dec(tokens[kind]).times(rates[kind]).dividedBy(PER_MILLION));
   return {
-    model_id: model.id,
-    tier: model.tier,
-    price_book_version: book.version,
-    rates_used: rateSet,
-    rates: mapKinds((kind) => rates[kind].toFixed()),
+    ...head,
     cost_by_kind: mapKinds((kind) => formatExact(costs[kind])),
     total: formatExact(sumDecimals(TOKEN_KINDS.map((kind) => costs[kind]))),
   };
+}
+
+/** Rates per million tokens have at most 12 places, so a cost has at most 12 + 6. */
+const RATE_SCALE = 12;
+const COST_SCALE = RATE_SCALE + 6;
+
+interface ExactRates {
+  /** Each rate as written for the result. */
+  text: Record<TokenKind, string>;
+  /** Each rate as a whole number of 10^-12, or null if one has more places (then Decimal prices it). */
+  scaled: Record<TokenKind, bigint> | null;
+}
+
+/** Per resolved rate set (memoizedRates returns the same object each time): its strings and integers. */
+const exactRateMemo = new WeakMap<Record<TokenKind, Dec>, ExactRates>();
+
+function exactRates(rates: Record<TokenKind, Dec>): ExactRates {
+  let exact = exactRateMemo.get(rates);
+  if (exact === undefined) {
+    const scaled = mapKinds((kind) => toScaled(rates[kind], RATE_SCALE));
+    exact = {
+      text: mapKinds((kind) => rates[kind].toFixed()),
+      scaled: TOKEN_KINDS.every((kind) => scaled[kind] !== null) ? (scaled as Record<TokenKind, bigint>) : null,
+    };
+    exactRateMemo.set(rates, exact);
+  }
+  return exact;
 }
 
 /**
@@ -269,7 +297,7 @@ export function priceBatch(items: readonly BatchItem[], book: PriceBookVersion):
   };
 }
 
-function mapKinds(f: (kind: TokenKind) => string): Record<TokenKind, string> {
+function mapKinds<T>(f: (kind: TokenKind) => T): Record<TokenKind, T> {
   return {
     input: f('input'),
     cached_input: f('cached_input'),
