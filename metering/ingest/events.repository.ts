@@ -86,15 +86,18 @@ const EVENT_COLUMNS = Object.keys(EVENT_COLUMN_TYPES) as (keyof StoredEvent)[];
  * objects, which the driver writes to the socket and the server parses on every group. `account_id`
  * is not sent: it is $1. `allowance_left` is computed by the statement.
  */
-function eventArrays(rows: readonly NewEventRow[], first: number): { sql: string; params: unknown[] } {
-  const sent = EVENT_COLUMNS.filter((c) => c !== 'account_id' && c !== 'allowance_left');
+function eventArrays(rows: readonly NewEventRow[], first: number): { sql: string; params: unknown[]; param: (column: keyof StoredEvent) => string } {
+  const sent: readonly (keyof StoredEvent)[] = EVENT_COLUMNS.filter((c) => c !== 'account_id' && c !== 'allowance_left');
   const params = sent.map((c) => {
     const type = EVENT_COLUMN_TYPES[c];
     return pgArray(rows.map((r) => arrayValue(type, r[c])), type === 'text' || type === 'jsonb');
   });
-  const arrays = sent.map((c, i) => `$${first + i}::${EVENT_COLUMN_TYPES[c]}[]`).join(', ');
+  const param = (c: keyof StoredEvent) => {
+    if (!sent.includes(c)) throw new Error(`${c} is not sent as an array`);
+    return `$${first + sent.indexOf(c)}::${EVENT_COLUMN_TYPES[c]}[]`;
+  };
   const select = EVENT_COLUMNS.map((c) => (c === 'account_id' ? '$1::text AS account_id' : c === 'allowance_left' ? 'NULL::numeric AS allowance_left' : `u.${c}`));
-  return { sql: `SELECT ${select.join(', ')} FROM unnest(${arrays}) AS u(${sent.join(', ')})`, params };
+  return { sql: `SELECT ${select.join(', ')} FROM unnest(${sent.map(param).join(', ')}) AS u(${sent.join(', ')})`, params, param };
 }
 
 function arrayValue(type: string, value: unknown): unknown {
@@ -184,15 +187,17 @@ const PARTITION_LOCK = 7_310_002;
 
 /**
  * The unit of an event that names none (`raw`, in writeBatch): its person's unit at the event's time, or,
- * for an event older than the person's first move, the unit they started in.
+ * for an event older than the person's first move, the unit they started in. Read once per person of
+ * the statement (`histories`: their moves in time order, as arrays) and picked per event by counting
+ * the moves at or before its time: one index probe per person, not two per event.
  */
-const UNIT_AT_EVENT_TIME = `coalesce(raw.unit_id,
-  (SELECT h.unit_id FROM person_unit_history h
-    WHERE h.account_id = $1 AND h.person_id = raw.person_id AND h.effective_from <= raw.ts
-    ORDER BY h.effective_from DESC LIMIT 1),
-  (SELECT h.unit_id FROM person_unit_history h
-    WHERE h.account_id = $1 AND h.person_id = raw.person_id
-    ORDER BY h.effective_from LIMIT 1))`;
+const histories = (persons: string) => `
+  SELECT person_id, array_agg(effective_from ORDER BY effective_from) AS froms, array_agg(unit_id ORDER BY effective_from) AS units
+    FROM person_unit_history
+   WHERE account_id = $1 AND person_id = ANY(${persons})
+   GROUP BY person_id`;
+const UNIT_AT_EVENT_TIME = `coalesce(raw.unit_id, CASE WHEN cardinality(h.froms) = 1 THEN h.units[1]
+  ELSE h.units[greatest(1, (SELECT count(*) FROM unnest(h.froms) AS f WHERE f <= raw.ts))::int] END)`;
 
 /**
  * What a write was classified on, checked by the statement itself: the tasks it creates (taken to be
@@ -290,8 +295,10 @@ export class EventsRepository {
       tx ?? this.dataSource,
       `WITH ${creates ? `new_tasks AS (${newTasksSql(guarded + 1)}),` : ''}
        raw AS (${arrays.sql}),
+       histories AS (${histories(arrays.param('person_id'))}),
        input AS (
-         SELECT ${EVENT_COLUMNS.map((c) => (c === 'unit_id' ? `${UNIT_AT_EVENT_TIME} AS unit_id` : `raw.${c}`)).join(', ')} FROM raw),
+         SELECT ${EVENT_COLUMNS.map((c) => (c === 'unit_id' ? `${UNIT_AT_EVENT_TIME} AS unit_id` : `raw.${c}`)).join(', ')}
+           FROM raw LEFT JOIN histories h ON h.person_id = raw.person_id),
        claimed AS (
          INSERT INTO event_keys (account_id, event_id, ts, content_hash)
          SELECT account_id, event_id, ts, content_hash FROM input ORDER BY event_id

@@ -1,0 +1,63 @@
+// An event that names no unit is attributed to its person's unit at the event's time: the unit they were
+// in then, or, for an event older than their first membership, the unit they started in. An event that
+// names a unit keeps it. The rollups (readings by unit) agree with the stored events.
+import { DataSource } from 'typeorm';
+import { ManualClock } from '../src/clock/clock.js';
+import { expectRollupsMatchRaw, setupPricing } from './support/metering.js';
+import { newAgent, newKey, newOrg, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
+
+describe('ingest: the unit of an event', () => {
+  let t: TestApp;
+  afterEach(async () => {
+    await t?.close();
+  });
+
+  it('is the person’s unit at the event’s time, the first one before they had any, or the one the event names', async () => {
+    const clock = new ManualClock('2026-05-10T00:00:00.000Z');
+    t = await startTestApp({ clock });
+    const org = await newOrg(t); // the person joins org.unit now
+    await setupPricing(t, org.account);
+    const platform = await newUnit(t, org.account);
+    clock.set('2026-05-12T00:00:00.000Z');
+    const move = await t.request('PATCH', `/v1/accounts/${org.account}/people/${org.person}`, {
+      key: org.keys.finance,
+      body: { unit_id: platform.id, effective_from: '2026-05-11T00:00:00Z' },
+    });
+    expect(move.status).toBe(200);
+    // A second person who only ever was in platform, from now on.
+    const other = await newPerson(t, org.account, platform.id);
+    const otherAgent = await newAgent(t, org.account, other.id);
+    const otherKey = (await newKey(t, { role: 'agent', account: org.account, agent_id: otherAgent.id })).secret;
+
+    const ev = (id: string, timestamp: string, extra: Record<string, unknown> = {}) => ({ id, timestamp, model: 'qwen-turbo', usage: { input: 100, output: 10 }, ...extra });
+    const sent = await Promise.all([
+      t.post('/v1/events', { events: [
+        ev('before-joining', '2026-05-01T00:00:00Z'),
+        ev('in-first-unit', '2026-05-10T12:00:00Z'),
+        ev('at-the-move', '2026-05-11T00:00:00Z'),
+        ev('after-the-move', '2026-05-11T06:00:00Z'),
+        ev('names-its-unit', '2026-05-11T07:00:00Z', { unit_id: org.unit }),
+      ] }, org.keys.agent),
+      t.post('/v1/events', { events: [ev('other-before-joining', '2026-05-02T00:00:00Z'), ev('other-now', '2026-05-11T23:00:00Z')] }, otherKey),
+    ]);
+    for (const s of sent) expect(s.body.results.map((r: { status: string }) => r.status).every((s: string) => s === 'accepted')).toBe(true);
+
+    const rows: { event_id: string; unit_id: string }[] = await t.app.get(DataSource).query(
+      'SELECT event_id, unit_id FROM events WHERE account_id = $1 ORDER BY event_id',
+      [org.account],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.event_id, r.unit_id]))).toEqual({
+      'before-joining': org.unit,
+      'in-first-unit': org.unit,
+      'at-the-move': platform.id,
+      'after-the-move': platform.id,
+      'names-its-unit': org.unit,
+      'other-before-joining': platform.id,
+      'other-now': platform.id,
+    });
+    const byUnit = await t.get(`/v1/accounts/${org.account}/meter?from=2026-05-01T00:00:00Z&to=2026-05-13T00:00:00Z&group_by=unit`, org.keys.finance);
+    expect(byUnit.status).toBe(200);
+    expect(Object.fromEntries(byUnit.body.rows.map((r: { key: { unit: string }; calls: number }) => [r.key.unit, r.calls]))).toEqual({ [org.unit]: 3, [platform.id]: 4 });
+    await expectRollupsMatchRaw(t, org.account);
+  });
+});
