@@ -208,3 +208,48 @@ describe('classification and repricing', () => {
     expect(await readings()).toEqual(before);
   });
 });
+
+describe('a price-book correction and the events ingested after it', () => {
+  let t: TestApp;
+  afterEach(async () => {
+    await t?.close();
+  });
+
+  it('reprices what an earlier version priced and does not read what the correction itself priced', async () => {
+    const clock = new ManualClock('2026-03-15T12:00:00.000Z');
+    t = await startTestApp({ clock });
+    const org = await newOrg(t);
+    await setupPricing(t, org.account);
+    const send = (id: string) =>
+      t.post('/v1/events', { events: [{ id, timestamp: '2026-03-10T10:00:00Z', model: 'qwen-turbo', usage: { input: 1_000_000, output: 0 } }] }, org.keys.agent);
+    const before = await send('priced-before');
+    const correction = await t.post('/v1/price-books', {
+      effective_from: '2026-03-01T00:00:00Z',
+      correction: true,
+      reason: 'base input was mispriced',
+      tiers: {
+        base: { input: '0.40', output: '1.50' },
+        specialized: { input: '2.50', cached_input: '1.25', output: '10.00' },
+        premier: { input: '15.00', cached_input: '1.50', cache_write: '18.75', output: '75.00' },
+      },
+    });
+    expect(correction.status).toBe(201);
+    await new Promise((r) => setTimeout(r, 600)); // the pricing cache re-checks every 500 ms
+    const after = await send('priced-after');
+    expect(after.body.results[0].cost.total).toBe('0.400000000000');
+    expect(before.body.results[0].cost.total).not.toBe('0.400000000000');
+
+    // One event read and repriced: the one the earlier book priced.
+    expect(await t.app.get(RepricingService).applyCorrections({ period: 'test' })).toBe(1);
+    const rows: { event_id: string; cost: string; price_book_version: number }[] = await t.app.get(DataSource).query(
+      'SELECT event_id, cost::text AS cost, price_book_version FROM events WHERE account_id = $1 ORDER BY event_id',
+      [org.account],
+    );
+    const version = correction.body.version;
+    expect(rows).toEqual([
+      { event_id: 'priced-after', cost: '0.400000000000', price_book_version: version },
+      { event_id: 'priced-before', cost: '0.400000000000', price_book_version: version },
+    ]);
+    await expectRollupsMatchRaw(t, org.account);
+  });
+});

@@ -380,7 +380,7 @@ export class EventsRepository {
     eventIds: readonly string[],
   ): Promise<{ tasks: Map<string, TaskRow & { created: boolean }>; taken: Set<string> }> {
     const sorted = [...new Set(taskIds)].sort();
-    const rows = await queryRows<{ kind: 'task' | 'taken'; id: string; status: TaskRow['status'] | null; created: boolean | null }>(
+    const rows = await queryPrepared<{ kind: 'task' | 'taken'; id: string; status: TaskRow['status'] | null; created: boolean | null }>(
       tx,
       `WITH locked AS (
          INSERT INTO tasks (account_id, task_id, status, opened_at, last_event_at)
@@ -402,7 +402,7 @@ export class EventsRepository {
   }
 
   async lockExistingTasks(tx: Tx, accountId: string, taskIds: readonly string[]): Promise<Map<string, TaskRow>> {
-    const rows = await queryRows<TaskRow>(
+    const rows = await queryPrepared<TaskRow>(
       tx,
       'SELECT task_id, status FROM tasks WHERE account_id = $1 AND task_id = ANY($2::text[]) ORDER BY task_id FOR UPDATE',
       [accountId, [...new Set(taskIds)].sort()],
@@ -412,7 +412,7 @@ export class EventsRepository {
 
   async taskEvents(db: Db, accountId: string, taskIds: readonly string[]): Promise<StoredEvent[]> {
     if (taskIds.length === 0) return [];
-    return queryRows<StoredEvent>(
+    return queryPrepared<StoredEvent>(
       db,
       'SELECT * FROM events WHERE account_id = $1 AND task_id = ANY($2::text[]) ORDER BY ts, seq',
       [accountId, [...new Set(taskIds)]],
@@ -450,15 +450,27 @@ export class EventsRepository {
     );
   }
 
-  /** Events of an account priced by a book version other than the one now in force for their time. */
-  async eventsInRange(tx: Tx, from: Date, to: Date | null, afterKey: { account_id: string; ts: Date; event_id: string } | null, limit: number): Promise<StoredEvent[]> {
+  /**
+   * Priced events in [from, to) that a book version other than `version` priced (in key order, after
+   * `afterKey`), locked: those a correction of that version must reprice. Events priced by the
+   * correction itself, i.e. ingested after it was published, are not read.
+   */
+  async eventsInRange(
+    tx: Tx,
+    version: number,
+    from: Date,
+    to: Date | null,
+    afterKey: { account_id: string; ts: Date; event_id: string } | null,
+    limit: number,
+  ): Promise<StoredEvent[]> {
     return queryRows<StoredEvent>(
       tx,
       `SELECT * FROM events
         WHERE priced AND model_id IS NOT NULL AND ts >= $1 AND ($2::timestamptz IS NULL OR ts < $2)
+          AND price_book_version IS DISTINCT FROM $7
           AND ($3::text IS NULL OR (account_id, ts, event_id) > ($3, $4::timestamptz, $5))
         ORDER BY account_id, ts, event_id LIMIT $6 FOR UPDATE`,
-      [from, to, afterKey?.account_id ?? null, afterKey?.ts ?? null, afterKey?.event_id ?? null, limit],
+      [from, to, afterKey?.account_id ?? null, afterKey?.ts ?? null, afterKey?.event_id ?? null, limit, version],
     );
   }
 

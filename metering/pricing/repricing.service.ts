@@ -55,7 +55,10 @@ export class RepricingService implements OnModuleInit {
     return priced;
   }
 
-  /** Reprices the events each new correction covers, once per correction. */
+  /**
+   * Reprices the events each new correction covers, once per correction: those another version priced
+   * (events ingested after the correction was published were priced by it). Returns how many it read.
+   */
   @JobHandler(applyCorrections)
   async applyCorrections(_: { period: string }): Promise<number> {
     const last = await this.events.state(this.dataSource, CORRECTIONS_KEY);
@@ -65,7 +68,7 @@ export class RepricingService implements OnModuleInit {
       for (;;) {
         const pricer = await this.pricing.pricer();
         const { count, lastKey }: { count: number; lastKey: EventKey | null } = await this.transactions.run(async (tx) => {
-          const chunk = await this.events.eventsInRange(tx, new Date(window.from), window.to ? new Date(window.to) : null, after, CHUNK);
+          const chunk = await this.events.eventsInRange(tx, window.version, new Date(window.from), window.to ? new Date(window.to) : null, after, CHUNK);
           await this.reprice(tx, chunk, pricer);
           const tail = chunk[chunk.length - 1];
           return { count: chunk.length, lastKey: tail ? { account_id: tail.account_id, ts: tail.ts, event_id: tail.event_id } : null };
