@@ -80,24 +80,32 @@ const EVENT_COLUMN_TYPES = {
 
 const EVENT_COLUMNS = Object.keys(EVENT_COLUMN_TYPES) as (keyof StoredEvent)[];
 
+/** The columns of new events sent as arrays: all but `account_id` ($1) and `allowance_left` (computed). */
+const SENT_COLUMNS: readonly (keyof StoredEvent)[] = EVENT_COLUMNS.filter((c) => c !== 'account_id' && c !== 'allowance_left');
+
 /**
- * The new events' columns as arrays, one parameter each (numbered from `first`), and the SQL that turns
- * them back into rows (`unnest`). Arrays carry values only: about half the bytes of the same rows as JSON
- * objects, which the driver writes to the socket and the server parses on every group. `account_id`
- * is not sent: it is $1. `allowance_left` is computed by the statement.
+ * The new events' columns as arrays, one parameter each, in SENT_COLUMNS order. Arrays carry values
+ * only: about half the bytes of the same rows as JSON objects, which the driver writes to the socket
+ * and the server parses on every group.
  */
-function eventArrays(rows: readonly NewEventRow[], first: number): { sql: string; params: unknown[]; param: (column: keyof StoredEvent) => string } {
-  const sent: readonly (keyof StoredEvent)[] = EVENT_COLUMNS.filter((c) => c !== 'account_id' && c !== 'allowance_left');
-  const params = sent.map((c) => {
+function eventArrayParams(rows: readonly NewEventRow[]): string[] {
+  return SENT_COLUMNS.map((c) => {
     const type = EVENT_COLUMN_TYPES[c];
     return pgArray(rows.map((r) => arrayValue(type, r[c])), type === 'text' || type === 'jsonb');
   });
-  const param = (c: keyof StoredEvent) => {
-    if (!sent.includes(c)) throw new Error(`${c} is not sent as an array`);
-    return `$${first + sent.indexOf(c)}::${EVENT_COLUMN_TYPES[c]}[]`;
-  };
+}
+
+/** The parameter (numbered from `first`, in SENT_COLUMNS order) that carries column `c`, with its cast. */
+function arrayParam(first: number, c: keyof StoredEvent): string {
+  const i = SENT_COLUMNS.indexOf(c);
+  if (i < 0) throw new Error(`${c} is not sent as an array`);
+  return `$${first + i}::${EVENT_COLUMN_TYPES[c]}[]`;
+}
+
+/** The SQL that turns the arrays (from parameter `first`) back into rows (`unnest`). */
+function eventArraysSql(first: number): string {
   const select = EVENT_COLUMNS.map((c) => (c === 'account_id' ? '$1::text AS account_id' : c === 'allowance_left' ? 'NULL::numeric AS allowance_left' : `u.${c}`));
-  return { sql: `SELECT ${select.join(', ')} FROM unnest(${sent.map(param).join(', ')}) AS u(${sent.join(', ')})`, params, param };
+  return `SELECT ${select.join(', ')} FROM unnest(${SENT_COLUMNS.map((c) => arrayParam(first, c)).join(', ')}) AS u(${SENT_COLUMNS.join(', ')})`;
 }
 
 function arrayValue(type: string, value: unknown): unknown {
@@ -217,6 +225,78 @@ export interface TaskRow {
   status: 'open' | 'succeeded' | 'failed' | 'abandoned';
 }
 
+/**
+ * Where writeBatch put each part's parameters (0: the part is left out). Parts with nothing to do are
+ * left out of the statement: an UPDATE ... FROM an empty JSON recordset is still planned as a join
+ * against every partition of events.
+ */
+interface WriteShape {
+  /** The first of the new events' arrays (see eventArrayParams). */
+  arrays: number;
+  before: number;
+  after: number;
+  labelChanges: number;
+  taskChanges: number;
+  guarded: number;
+  creates: boolean;
+}
+
+/** writeBatch's statement for each shape, built once: a handful of texts, each prepared per connection. */
+const writeStatements = new Map<string, string>();
+
+function writeSql(shape: WriteShape): string {
+  const key = JSON.stringify(shape);
+  let sql = writeStatements.get(key);
+  if (sql === undefined) {
+    sql = buildWriteSql(shape);
+    writeStatements.set(key, sql);
+  }
+  return sql;
+}
+
+function buildWriteSql({ arrays, before, after, labelChanges, taskChanges, guarded, creates }: WriteShape): string {
+  const moves = before > 0;
+  const taskUpdates = taskChanges > 0;
+  return `WITH ${creates ? `new_tasks AS (${newTasksSql(guarded + 1)}),` : ''}
+       raw AS (${eventArraysSql(arrays)}),
+       histories AS (${histories(arrayParam(arrays, 'person_id'))}),
+       input AS (
+         SELECT ${EVENT_COLUMNS.map((c) => (c === 'unit_id' ? `${UNIT_AT_EVENT_TIME} AS unit_id` : `raw.${c}`)).join(', ')}
+           FROM raw LEFT JOIN histories h ON h.person_id = raw.person_id),
+       claimed AS (
+         INSERT INTO event_keys (account_id, event_id, ts, content_hash)
+         SELECT account_id, event_id, ts, content_hash FROM input ORDER BY event_id
+         ON CONFLICT DO NOTHING RETURNING event_id),${guarded ? `
+       guard AS (${guardSql(guarded, creates)}),` : ''}
+       fresh AS (SELECT input.* FROM input JOIN claimed USING (event_id)),
+       spent AS (
+         SELECT coalesce(sum(cost), 0) AS amount FROM meter_spend_daily
+          WHERE account_id = $1 AND day >= ($3::timestamptz AT TIME ZONE 'UTC')::date AND day < ($4::timestamptz AT TIME ZONE 'UTC')::date),
+       reading AS (
+         SELECT fresh.event_id,
+                CASE WHEN $2::numeric IS NULL THEN NULL ELSE greatest(0, $2::numeric - spent.amount - sum(
+                  CASE WHEN fresh.ts >= $3::timestamptz AND fresh.ts < $4::timestamptz THEN coalesce(fresh.cost, 0) ELSE 0 END
+                ) OVER (ORDER BY fresh.seq, fresh.event_id ROWS UNBOUNDED PRECEDING)) END AS allowance_left
+           FROM fresh, spent),
+       new_events AS (
+         INSERT INTO events (${EVENT_COLUMNS.join(', ')})
+         SELECT ${EVENT_COLUMNS.map((c) => (c === 'allowance_left' ? 'reading.allowance_left' : `fresh.${c}`)).join(', ')}
+           FROM fresh JOIN reading USING (event_id)
+         RETURNING event_id, allowance_left, unit_id),
+       contributions AS (
+         SELECT *, 1 AS sign FROM fresh${moves ? `
+         UNION ALL SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $${before}::json)
+         UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $${after}::json)` : ''}),
+       hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
+       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
+       spend AS (${spendRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})${
+         moves ? `,
+       relabelled AS (${relabelSql(labelChanges)})` : ''}${
+         taskUpdates ? `,
+       tasks_changed AS (${taskUpdateSql(taskChanges)})` : ''}
+       ${guarded ? 'SELECT NULL AS event_id, NULL AS allowance_left, NULL AS unit_id FROM guard WHERE NOT ok UNION ALL ' : ''}SELECT event_id, allowance_left::text AS allowance_left, unit_id FROM new_events`;
+}
+
 @Injectable()
 export class EventsRepository {
   /** Months (year * 12 + month) whose partition this process has made sure of. */
@@ -271,8 +351,6 @@ export class EventsRepository {
       guard?: WriteGuard;
     },
   ): Promise<Written> {
-    // Parts with nothing to do are left out of the statement: an UPDATE ... FROM an empty JSON recordset
-    // is still planned as a join against every partition of events.
     const moves = (batch.relabelled?.before.length ?? 0) > 0;
     const taskUpdates = (batch.labels?.taskUpdates.length ?? 0) > 0;
     const params: unknown[] = [
@@ -283,56 +361,18 @@ export class EventsRepository {
     ];
     /** Appends parameters; returns the number of the first. */
     const param = (...values: unknown[]) => params.push(...values) - values.length + 1;
-    const arrays = eventArrays(batch.events, params.length + 1);
-    params.push(...arrays.params);
-    const before = moves ? param(JSON.stringify(batch.relabelled!.before)) : 0;
-    const after = moves ? param(JSON.stringify(batch.relabelled!.after)) : 0;
-    const labelChanges = moves ? param(...relabelParams(batch.labels?.relabelled ?? [])) : 0;
-    const taskChanges = taskUpdates ? param(...taskUpdateParams(batch.labels?.taskUpdates ?? [])) : 0;
-    const guarded = batch.guard ? param(...guardParams(batch.guard)) : 0;
-    const creates = (batch.guard?.newTasks.length ?? 0) > 0;
-    const rows = await queryPrepared<{ event_id: string; allowance_left: string | null; unit_id: string | null }>(
-      tx ?? this.dataSource,
-      `WITH ${creates ? `new_tasks AS (${newTasksSql(guarded + 1)}),` : ''}
-       raw AS (${arrays.sql}),
-       histories AS (${histories(arrays.param('person_id'))}),
-       input AS (
-         SELECT ${EVENT_COLUMNS.map((c) => (c === 'unit_id' ? `${UNIT_AT_EVENT_TIME} AS unit_id` : `raw.${c}`)).join(', ')}
-           FROM raw LEFT JOIN histories h ON h.person_id = raw.person_id),
-       claimed AS (
-         INSERT INTO event_keys (account_id, event_id, ts, content_hash)
-         SELECT account_id, event_id, ts, content_hash FROM input ORDER BY event_id
-         ON CONFLICT DO NOTHING RETURNING event_id),${guarded ? `
-       guard AS (${guardSql(guarded, creates)}),` : ''}
-       fresh AS (SELECT input.* FROM input JOIN claimed USING (event_id)),
-       spent AS (
-         SELECT coalesce(sum(cost), 0) AS amount FROM meter_spend_daily
-          WHERE account_id = $1 AND day >= ($3::timestamptz AT TIME ZONE 'UTC')::date AND day < ($4::timestamptz AT TIME ZONE 'UTC')::date),
-       reading AS (
-         SELECT fresh.event_id,
-                CASE WHEN $2::numeric IS NULL THEN NULL ELSE greatest(0, $2::numeric - spent.amount - sum(
-                  CASE WHEN fresh.ts >= $3::timestamptz AND fresh.ts < $4::timestamptz THEN coalesce(fresh.cost, 0) ELSE 0 END
-                ) OVER (ORDER BY fresh.seq, fresh.event_id ROWS UNBOUNDED PRECEDING)) END AS allowance_left
-           FROM fresh, spent),
-       new_events AS (
-         INSERT INTO events (${EVENT_COLUMNS.join(', ')})
-         SELECT ${EVENT_COLUMNS.map((c) => (c === 'allowance_left' ? 'reading.allowance_left' : `fresh.${c}`)).join(', ')}
-           FROM fresh JOIN reading USING (event_id)
-         RETURNING event_id, allowance_left, unit_id),
-       contributions AS (
-         SELECT *, 1 AS sign FROM fresh${moves ? `
-         UNION ALL SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $${before}::json)
-         UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $${after}::json)` : ''}),
-       hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       spend AS (${spendRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})${
-         moves ? `,
-       relabelled AS (${relabelSql(labelChanges)})` : ''}${
-         taskUpdates ? `,
-       tasks_changed AS (${taskUpdateSql(taskChanges)})` : ''}
-       ${guarded ? 'SELECT NULL AS event_id, NULL AS allowance_left, NULL AS unit_id FROM guard WHERE NOT ok UNION ALL ' : ''}SELECT event_id, allowance_left::text AS allowance_left, unit_id FROM new_events`,
-      params,
-    );
+    const arrays = params.length + 1;
+    params.push(...eventArrayParams(batch.events));
+    const shape: WriteShape = {
+      arrays,
+      before: moves ? param(JSON.stringify(batch.relabelled!.before)) : 0,
+      after: moves ? param(JSON.stringify(batch.relabelled!.after)) : 0,
+      labelChanges: moves ? param(...relabelParams(batch.labels?.relabelled ?? [])) : 0,
+      taskChanges: taskUpdates ? param(...taskUpdateParams(batch.labels?.taskUpdates ?? [])) : 0,
+      guarded: batch.guard ? param(...guardParams(batch.guard)) : 0,
+      creates: (batch.guard?.newTasks.length ?? 0) > 0,
+    };
+    const rows = await queryPrepared<{ event_id: string; allowance_left: string | null; unit_id: string | null }>(tx ?? this.dataSource, writeSql(shape), params);
     return new Map(rows.map((r) => [r.event_id, { allowance_left: r.allowance_left, unit_id: r.unit_id }]));
   }
 
