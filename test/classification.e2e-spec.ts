@@ -206,6 +206,24 @@ describe('classification and repricing', () => {
     expect(report).toMatchObject({ accounts: 1, relabelled: 0 });
     expect(report.tasks).toBeGreaterThanOrEqual(4);
     expect(await readings()).toEqual(before);
+
+    // Damaged labels in several tasks and a lost rollup row are repaired, a few tasks per step or all at once.
+    for (const tasksPerStep of [1, 1000]) {
+      // An UPDATE ... RETURNING answers [rows, count] through TypeORM.
+      const [damaged]: [{ event_id: string }[], number] = await db.query(
+        `UPDATE events SET label = CASE label WHEN 'effective' THEN 'ineffective' ELSE 'effective' END
+          WHERE account_id = $1 AND event_id IN (
+            SELECT DISTINCT ON (task_id) event_id FROM events WHERE account_id = $1 AND task_id IS NOT NULL ORDER BY task_id, event_id)
+          RETURNING event_id`,
+        [org.account],
+      );
+      expect(damaged.length).toBeGreaterThanOrEqual(4);
+      await db.query('DELETE FROM meter_hourly WHERE ctid = (SELECT ctid FROM meter_hourly WHERE account_id = $1 LIMIT 1)', [org.account]);
+      expect(await readings()).not.toEqual(before);
+      const repaired = await t.app.get(RebuildService).rebuild(org.account, tasksPerStep);
+      expect(repaired).toMatchObject({ accounts: 1, tasks: report.tasks, relabelled: damaged.length });
+      expect(await readings()).toEqual(before);
+    }
   });
 });
 

@@ -204,13 +204,20 @@ export class TaskLabeler {
     return labels;
   }
 
-  /** Classifies a task again from its stored events and current status (rebuild). */
-  async relabelFromScratch(tx: Tx, accountId: string, taskId: string): Promise<TaskLabels | null> {
-    const tasks = await this.repository.lockExistingTasks(tx, accountId, [taskId]);
-    const task = tasks.get(taskId);
-    if (!task) return null;
+  /**
+   * Classifies tasks again from their stored events and current status (rebuild): locks them and loads
+   * their events in one statement each, whatever their number. Ids that are not tasks are skipped.
+   */
+  async relabelFromScratch(tx: Tx, accountId: string, taskIds: readonly string[]): Promise<{ tasks: number; labels: TaskLabels }> {
+    const tasks = await this.repository.lockExistingTasks(tx, accountId, taskIds);
+    const stored = new Map<string, StoredEvent[]>();
+    for (const e of await this.repository.taskEvents(tx, accountId, [...tasks.keys()])) {
+      const list = stored.get(e.task_id!) ?? [];
+      list.push(e);
+      stored.set(e.task_id!, list);
+    }
     const labels = new TaskLabels(this.repository, accountId);
-    labels.apply(task, task.status, await this.repository.taskEvents(tx, accountId, [taskId]), [], new Date(0), null, false);
-    return labels;
+    for (const task of tasks.values()) labels.apply(task, task.status, stored.get(task.task_id) ?? [], [], new Date(0), null, false);
+    return { tasks: tasks.size, labels };
   }
 }

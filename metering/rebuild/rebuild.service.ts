@@ -22,7 +22,8 @@ export class RebuildService {
     private readonly transactions: TransactionRunner,
   ) {}
 
-  async rebuild(accountId?: string): Promise<RebuildReport> {
+  /** `tasksPerStep`: tasks locked, loaded and classified per round trip. */
+  async rebuild(accountId?: string, tasksPerStep = 1000): Promise<RebuildReport> {
     const accounts = accountId ? [accountId] : await this.repository.accounts();
     const report: RebuildReport = { accounts: accounts.length, tasks: 0, relabelled: 0 };
     for (const account of accounts) {
@@ -32,14 +33,13 @@ export class RebuildService {
           failure: classifyStandalone('failure'),
           none: classifyStandalone(null),
         });
-        for (const task of await this.repository.tasks(tx, account)) {
-          // Status unchanged; classify the whole task again from its stored events.
-          const labels = await this.labeler.relabelFromScratch(tx, account, task.task_id);
-          if (labels) {
-            await labels.save(tx);
-            report.relabelled += labels.relabelled.length;
-          }
-          report.tasks++;
+        const tasks = (await this.repository.tasks(tx, account)).map((t) => t.task_id);
+        for (let i = 0; i < tasks.length; i += tasksPerStep) {
+          // Status unchanged; classify each task again from its stored events.
+          const { tasks: done, labels } = await this.labeler.relabelFromScratch(tx, account, tasks.slice(i, i + tasksPerStep));
+          await labels.save(tx);
+          report.relabelled += labels.relabelled.length;
+          report.tasks += done;
         }
         await this.repository.recomputeRollups(tx, account);
       });
