@@ -1,12 +1,13 @@
-// An event that names no unit is attributed to its person's unit at the event's time: the unit they were
-// in then, or, for an event older than their first membership, the unit they started in. An event that
-// names a unit keeps it. The rollups (readings by unit) agree with the stored events.
+// What the ingest write derives as it stores an event. Its time: sent to the database as epoch
+// milliseconds, stored to the millisecond. Its unit, when it names none: its person's unit at the
+// event's time, or, for an event older than their first membership, the unit they started in. An event
+// that names a unit keeps it. The rollups (readings by unit) agree with the stored events.
 import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
 import { expectRollupsMatchRaw, setupPricing } from './support/metering.js';
 import { newAgent, newKey, newOrg, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
-describe('ingest: the unit of an event', () => {
+describe('ingest: the time and the unit of an event', () => {
   let t: TestApp;
   afterEach(async () => {
     await t?.close();
@@ -59,5 +60,33 @@ describe('ingest: the unit of an event', () => {
     expect(byUnit.status).toBe(200);
     expect(Object.fromEntries(byUnit.body.rows.map((r: { key: { unit: string }; calls: number }) => [r.key.unit, r.calls]))).toEqual({ [org.unit]: 3, [platform.id]: 4 });
     await expectRollupsMatchRaw(t, org.account);
+  });
+
+  it('stores the event’s time and the time it was received to the millisecond, offsets resolved, long ago included', async () => {
+    const clock = new ManualClock('2026-05-10T08:30:15.987Z');
+    t = await startTestApp({ clock });
+    const org = await newOrg(t);
+    await setupPricing(t, org.account);
+    const sent = {
+      'ms': '2026-05-10T08:30:14.001Z',
+      'micro': '2026-05-10T08:30:14.999999Z',
+      'offset': '2026-05-10T10:00:00.5+02:00',
+      'before-1970': '1969-07-20T20:17:40.123Z',
+      'leap-day': '2024-02-29T23:59:59.999Z',
+    };
+    const res = await t.post('/v1/events', { events: Object.entries(sent).map(([id, timestamp]) => ({ id, timestamp, model: 'qwen-turbo', usage: { input: 1, output: 1 } })) }, org.keys.agent);
+    expect(res.body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'accepted']);
+    const rows: { event_id: string; ts: Date; received_at: Date }[] = await t.app.get(DataSource).query(
+      'SELECT event_id, ts, received_at FROM events WHERE account_id = $1',
+      [org.account],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.event_id, r.ts.toISOString()]))).toEqual({
+      'ms': '2026-05-10T08:30:14.001Z',
+      'micro': '2026-05-10T08:30:14.999Z',
+      'offset': '2026-05-10T08:00:00.500Z',
+      'before-1970': '1969-07-20T20:17:40.123Z',
+      'leap-day': '2024-02-29T23:59:59.999Z',
+    });
+    for (const r of rows) expect(r.received_at.toISOString()).toBe('2026-05-10T08:30:15.987Z');
   });
 });

@@ -3,7 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
-import { pgArray, queryPrepared, queryRows, type Db } from '../../src/database/sql.js';
+import { queryPrepared, queryRows, quoteArrayElement, type Db } from '../../src/database/sql.js';
 import type { SpendLabel } from '../classification/classify.js';
 import type { TaskLabels } from '../classification/task-labeler.js';
 import { dailyRollupSql, hourlyRollupSql, spendRollupSql } from './rollup-sql.js';
@@ -86,33 +86,51 @@ const SENT_COLUMNS: readonly (keyof StoredEvent)[] = EVENT_COLUMNS.filter((c) =>
 /**
  * The new events' columns as arrays, one parameter each, in SENT_COLUMNS order. Arrays carry values
  * only: about half the bytes of the same rows as JSON objects, which the driver writes to the socket
- * and the server parses on every group.
+ * and the server parses on every group. Timestamps travel as epoch milliseconds (a Date holds no
+ * more): toISOString was a third of this function's time, and PostgreSQL reads an integer faster too.
  */
 function eventArrayParams(rows: readonly NewEventRow[]): string[] {
   return SENT_COLUMNS.map((c) => {
     const type = EVENT_COLUMN_TYPES[c];
-    return pgArray(rows.map((r) => arrayValue(type, r[c])), type === 'text' || type === 'jsonb');
+    let out = '{';
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0) out += ',';
+      const v = rows[i]![c];
+      if (v === null || v === undefined) out += 'NULL';
+      else if (v instanceof Date) out += v.getTime();
+      else if (type === 'jsonb') out += quoteArrayElement(JSON.stringify(v));
+      else if (type === 'text') out += quoteArrayElement(v as string);
+      else out += String(v as string | number | boolean);
+    }
+    return `${out}}`;
   });
+}
+
+/** The type a column's array is sent as: its own, but timestamps as epoch milliseconds. */
+function sentType(c: keyof StoredEvent): string {
+  const type = EVENT_COLUMN_TYPES[c];
+  return type === 'timestamptz' ? 'int8' : type;
 }
 
 /** The parameter (numbered from `first`, in SENT_COLUMNS order) that carries column `c`, with its cast. */
 function arrayParam(first: number, c: keyof StoredEvent): string {
   const i = SENT_COLUMNS.indexOf(c);
   if (i < 0) throw new Error(`${c} is not sent as an array`);
-  return `$${first + i}::${EVENT_COLUMN_TYPES[c]}[]`;
+  return `$${first + i}::${sentType(c)}[]`;
 }
 
 /** The SQL that turns the arrays (from parameter `first`) back into rows (`unnest`). */
 function eventArraysSql(first: number): string {
-  const select = EVENT_COLUMNS.map((c) => (c === 'account_id' ? '$1::text AS account_id' : c === 'allowance_left' ? 'NULL::numeric AS allowance_left' : `u.${c}`));
+  const select = EVENT_COLUMNS.map((c) =>
+    c === 'account_id'
+      ? '$1::text AS account_id'
+      : c === 'allowance_left'
+        ? 'NULL::numeric AS allowance_left'
+        : EVENT_COLUMN_TYPES[c] === 'timestamptz'
+          ? `timestamptz 'epoch' + u.${c} * interval '1 millisecond' AS ${c}`
+          : `u.${c}`,
+  );
   return `SELECT ${select.join(', ')} FROM unnest(${SENT_COLUMNS.map((c) => arrayParam(first, c)).join(', ')}) AS u(${SENT_COLUMNS.join(', ')})`;
-}
-
-function arrayValue(type: string, value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  if (value instanceof Date) return value.toISOString();
-  if (type === 'jsonb') return JSON.stringify(value);
-  return value;
 }
 
 /**

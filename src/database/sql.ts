@@ -17,7 +17,10 @@ export async function firstRow<T>(db: Db, sql: string, params: unknown[] = []): 
   return (await queryRows<T>(db, sql, params))[0] ?? null;
 }
 
-const ARRAY_SPECIAL = /[\\"]/;
+/** An element of a PostgreSQL array literal, double-quoted, with `\` and `"` escaped. */
+export function quoteArrayElement(s: string): string {
+  return s.includes('"') || s.includes('\\') ? `"${s.replace(/[\\"]/g, '\\$&')}"` : `"${s}"`;
+}
 
 /**
  * A PostgreSQL array literal of `values`, for a parameter cast to an array type: `{"a","b",NULL}`.
@@ -30,14 +33,9 @@ export function pgArray(values: readonly unknown[], quoted: boolean): string {
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += ',';
     const v = values[i];
-    if (v === null || v === undefined) {
-      out += 'NULL';
-    } else if (quoted) {
-      const s = String(v);
-      out += ARRAY_SPECIAL.test(s) ? `"${s.replace(/[\\"]/g, '\\$&')}"` : `"${s}"`;
-    } else {
-      out += String(v);
-    }
+    if (v === null || v === undefined) out += 'NULL';
+    else if (quoted) out += quoteArrayElement(String(v));
+    else out += String(v);
   }
   return `${out}}`;
 }
