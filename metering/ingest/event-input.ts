@@ -1,6 +1,6 @@
 // One token event as the client sends it, checked and normalised without I/O: the JSON schema, the
 // usage normalisation, the timestamp rules and the content hash that tells a duplicate from a conflict.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '../../src/audit/audit-chain.js';
 import { compileSchema, type JsonSchema } from '../../src/http/validation.js';
 import { RequestError } from '../../src/http/domain-error.js';
@@ -117,9 +117,26 @@ export function parseTimestamp(raw: string): Date | null {
   const m = RFC3339.exec(raw);
   if (!m) return null;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate() || h > 23 || mi > 59 || s > 59) return null;
-  const date = new Date(raw.replace(/(\.\d{3})\d+/, '$1'));
-  return Number.isNaN(date.getTime()) ? null : date;
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return null;
+  const zone = m[8]!;
+  let offsetMinutes = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const oh = Number(zone.slice(1, 3));
+    const om = Number(zone.slice(4, 6));
+    if (oh > 23 || om > 59) return null;
+    offsetMinutes = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  // From the fields, not by Date's own parser (a third of this function's time on the ingest path).
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(1, 4).padEnd(3, '0'));
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d); // not Date.UTC, which reads years 0-99 as 1900-1999
+  date.setUTCHours(h, mi, s, ms);
+  return new Date(date.getTime() - offsetMinutes * 60_000);
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 function reject(index: number, raw: unknown, code: string, message: string, field?: string): Rejection {
@@ -140,7 +157,8 @@ export function contentHash(e: Omit<PreparedEvent, 'index' | 'content_hash'>): s
     u.input, u.cached_input, u.cache_write, u.output, u.reasoning, e.reservation_id,
   ]);
   const metadata = e.metadata === null ? '' : canonicalJson(e.metadata);
-  return createHash('sha256').update(content).update('\u0000').update(metadata).digest('hex');
+  // One-shot hash of content NUL metadata: the same digest as before, without a Hash object per event.
+  return hash('sha256', `${content}\u0000${metadata}`, 'hex');
 }
 
 export function prepareEvent(raw: unknown, index: number, now: Date): PreparedEvent | Rejection {
