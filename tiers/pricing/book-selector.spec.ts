@@ -12,9 +12,25 @@ describe('bookSelector', () => {
         fc.array(instant, { minLength: 1, maxLength: 10 }),
         (books, timestamps) => {
           const select = bookSelector(books);
-          for (const ts of timestamps) expect(select(ts)).toBe(selectPriceBook(books, ts));
+          for (const ts of timestamps) {
+            expect(select(ts)).toBe(selectPriceBook(books, ts));
+            // An ingested event's time arrives as a Date: the same answer.
+            expect(select(new Date(ts))).toBe(select(ts));
+          }
         },
       ),
     );
+  });
+
+  it('compares a Date with books that start between two milliseconds exactly', () => {
+    const books = [
+      { version: 1, effective_from: '2026-01-01T00:00:00Z' },
+      { version: 2, effective_from: '2026-03-01T00:00:00.000000500Z' },
+      { version: 3, effective_from: '2026-03-01T01:00:00.001+01:00' },
+    ];
+    const select = bookSelector(books);
+    expect(select(new Date('2026-03-01T00:00:00.000Z'))?.version).toBe(1);
+    expect(select(new Date('2026-03-01T00:00:00.001Z'))?.version).toBe(3);
+    expect(select(new Date('2025-12-31T23:59:59.999Z'))).toBeUndefined();
   });
 });

@@ -38,7 +38,7 @@ interface Snapshot {
   /** Versions published as audited corrections of the past. */
   corrections: ReadonlySet<number>;
   /** selectPriceBook over this snapshot's books, prepared once. */
-  bookAt: (at: string) => PriceBookVersion | undefined;
+  bookAt: (at: string | Date) => PriceBookVersion | undefined;
   rates: RateResolver;
 }
 
@@ -102,9 +102,8 @@ export class PricingCacheService {
   async pricer(): Promise<(usage: CanonicalUsage, modelName: string, timestamp: string | Date) => PriceEventResult> {
     const snap = await this.current();
     return (usage, modelName, timestamp) => {
-      const at = typeof timestamp === 'string' ? timestamp : timestamp.toISOString();
       const resolution = resolveModel(modelName, snap.index);
-      const book = snap.bookAt(at) ?? null;
+      const book = snap.bookAt(timestamp) ?? null;
       if (resolution.status !== 'resolved') return { status: 'unknown_model', model: null, book_version: book?.version ?? null };
       const model = { id: resolution.model.id, tier: resolution.model.tier, matched_by: resolution.matched_by };
       if (book === null) return { status: 'no_price_book', model, book_version: null };

@@ -80,6 +80,7 @@ export interface PricedBatch {
 }
 
 const PER_MILLION = new Dec(1_000_000);
+const NANOS_PER_MS = 1_000_000n;
 
 export function isTier(value: unknown): value is Tier {
   return typeof value === 'string' && (TIERS as readonly string[]).includes(value);
@@ -314,12 +315,13 @@ function mapKinds<T>(f: (kind: TokenKind) => T): Record<TokenKind, T> {
  * selectPriceBook for many timestamps against one set of books: instants are parsed once and the books
  * sorted once, so each lookup is one parse and a scan from the newest. Same answers as selectPriceBook.
  */
-export function bookSelector<B extends Pick<PriceBookVersion, 'version' | 'effective_from'>>(books: readonly B[]): (timestamp: string) => B | undefined {
+export function bookSelector<B extends Pick<PriceBookVersion, 'version' | 'effective_from'>>(books: readonly B[]): (timestamp: string | Date) => B | undefined {
   const sorted = books
     .map((book, index) => ({ book, index, from: parseInstant(book.effective_from, 'effective_from') }))
     .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.book.version - b.book.version || b.index - a.index));
   return (timestamp) => {
-    const at = parseInstant(timestamp, 'timestamp');
+    // A Date (an ingested event's time) is whole milliseconds: no need to print and parse it again.
+    const at = timestamp instanceof Date ? BigInt(timestamp.getTime()) * NANOS_PER_MS : parseInstant(timestamp, 'timestamp');
     for (let i = sorted.length - 1; i >= 0; i--) if (sorted[i]!.from <= at) return sorted[i]!.book;
     return undefined;
   };
