@@ -9,6 +9,26 @@ import { DataSource } from 'typeorm';
 import { expectLabelsAsRebuilt, expectRollupsMatchRaw, labelsOf, labelTotals, setupPricing } from './support/metering.js';
 import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
+/**
+ * Publishes an audited correction from 2026-03-01 (base input 0.40 per million tokens) and waits for the
+ * pricing cache to see it (it re-checks every 500 ms).
+ */
+async function publishCorrection(t: TestApp) {
+  const correction = await t.post('/v1/price-books', {
+    effective_from: '2026-03-01T00:00:00Z',
+    correction: true,
+    reason: 'base input was mispriced',
+    tiers: {
+      base: { input: '0.40', output: '1.50' },
+      specialized: { input: '2.50', cached_input: '1.25', output: '10.00' },
+      premier: { input: '15.00', cached_input: '1.50', cache_write: '18.75', output: '75.00' },
+    },
+  });
+  expect(correction.status).toBe(201);
+  await new Promise((r) => setTimeout(r, 600));
+  return correction;
+}
+
 describe('classification and repricing', () => {
   let t: TestApp;
   let clock: ManualClock;
@@ -116,18 +136,7 @@ describe('classification and repricing', () => {
 
   it('an audited price-book correction reprices the events it covers', async () => {
     await send([ev('c1', { timestamp: '2026-03-10T10:00:00Z', model: 'qwen-turbo', usage: { input: 1_000_000, output: 0 } })]);
-    const correction = await t.post('/v1/price-books', {
-      effective_from: '2026-03-01T00:00:00Z',
-      correction: true,
-      reason: 'base input was mispriced',
-      tiers: {
-        base: { input: '0.40', output: '1.50' },
-        specialized: { input: '2.50', cached_input: '1.25', output: '10.00' },
-        premier: { input: '15.00', cached_input: '1.50', cache_write: '18.75', output: '75.00' },
-      },
-    });
-    expect(correction.status).toBe(201);
-    await new Promise((r) => setTimeout(r, 600)); // the pricing cache re-checks every 500 ms
+    await publishCorrection(t);
     const repriced = await t.app.get(RepricingService).applyCorrections({ period: 'test' });
     expect(repriced).toBeGreaterThan(0);
     const [row] = await t.app.get((await import('typeorm')).DataSource).query(
@@ -241,18 +250,7 @@ describe('a price-book correction and the events ingested after it', () => {
     const send = (id: string) =>
       t.post('/v1/events', { events: [{ id, timestamp: '2026-03-10T10:00:00Z', model: 'qwen-turbo', usage: { input: 1_000_000, output: 0 } }] }, org.keys.agent);
     const before = await send('priced-before');
-    const correction = await t.post('/v1/price-books', {
-      effective_from: '2026-03-01T00:00:00Z',
-      correction: true,
-      reason: 'base input was mispriced',
-      tiers: {
-        base: { input: '0.40', output: '1.50' },
-        specialized: { input: '2.50', cached_input: '1.25', output: '10.00' },
-        premier: { input: '15.00', cached_input: '1.50', cache_write: '18.75', output: '75.00' },
-      },
-    });
-    expect(correction.status).toBe(201);
-    await new Promise((r) => setTimeout(r, 600)); // the pricing cache re-checks every 500 ms
+    const correction = await publishCorrection(t);
     const after = await send('priced-after');
     expect(after.body.results[0].cost.total).toBe('0.400000000000');
     expect(before.body.results[0].cost.total).not.toBe('0.400000000000');
