@@ -3,6 +3,7 @@
 import { DataSource, QueryFailedError } from 'typeorm';
 import { sqlState } from '../src/database/transactions.js';
 import { pgArray, queryPrepared, statementName } from '../src/database/sql.js';
+import { EventsRepository } from '../metering/ingest/events.repository.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 describe('pgArray against the real store', () => {
@@ -77,6 +78,31 @@ describe('queryPrepared against the real store', () => {
     // The pool's own query() would have closed the connection (and lost what it had prepared).
     expect(pool(db).totalCount).toBe(connections);
     expect(await queryPrepared(db, sql, [2])).toEqual([{ n: 0 }]);
+  });
+
+  it('a statement that names its columns survives a column added while it is prepared; SELECT * would not', async () => {
+    const db = t.app.get(DataSource);
+    const runner = db.createQueryRunner(); // one connection throughout: where the statements are prepared
+    try {
+      await runner.query('CREATE TABLE prepared_probe (id int, a text)');
+      await runner.query("INSERT INTO prepared_probe VALUES (1, 'x')");
+      const named = 'SELECT id, a FROM prepared_probe';
+      const star = 'SELECT * FROM prepared_probe';
+      expect(await queryPrepared(runner.manager, named)).toEqual([{ id: 1, a: 'x' }]);
+      expect(await queryPrepared(runner.manager, star)).toEqual([{ id: 1, a: 'x' }]);
+      await runner.query('ALTER TABLE prepared_probe ADD COLUMN b text');
+      expect(await queryPrepared(runner.manager, named)).toEqual([{ id: 1, a: 'x' }]);
+      const error = await queryPrepared(runner.manager, star).catch((e: unknown) => e);
+      expect(String((error as Error).message)).toMatch(/cached plan must not change result type/);
+      // The repository's prepared reads of events name their columns.
+      const tasks = await t.app.get(EventsRepository).taskEvents(runner.manager, 'no-such-account', ['t']);
+      await runner.query('ALTER TABLE events ADD COLUMN probe_added text');
+      expect(await t.app.get(EventsRepository).taskEvents(runner.manager, 'no-such-account', ['t'])).toEqual(tasks);
+    } finally {
+      await runner.query('ALTER TABLE events DROP COLUMN IF EXISTS probe_added');
+      await runner.query('DROP TABLE IF EXISTS prepared_probe');
+      await runner.release();
+    }
   });
 
   it('names a text the same way every time, and different texts differently', () => {

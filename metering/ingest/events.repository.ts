@@ -472,7 +472,7 @@ export class EventsRepository {
     if (taskIds.length === 0) return [];
     return queryPrepared<StoredEvent>(
       db,
-      'SELECT * FROM events WHERE account_id = $1 AND task_id = ANY($2::text[]) ORDER BY ts, seq',
+      `SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE account_id = $1 AND task_id = ANY($2::text[]) ORDER BY ts, seq`,
       [accountId, [...new Set(taskIds)]],
     );
   }

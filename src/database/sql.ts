@@ -59,9 +59,11 @@ export function statementName(sql: string): string {
 
 /**
  * Runs `sql` as a named prepared statement: each connection parses and plans it once and then only
- * binds and executes it. For hot statements whose planning costs more than their execution (the ingest
- * write planned ~1.2 ms per group; the key lookup of every request 0.2 ms). Only for statements built
- * from a fixed, small set of texts: each text is kept prepared on every connection that ran it.
+ * binds and executes it. For hot statements whose planning is a large share of their cost (the ingest
+ * write planned ~1.2 ms per group of ~6 ms; the key lookup of every request 0.2 ms of 0.23 ms). Only for
+ * statements built from a fixed, small set of texts: each text is kept prepared on every connection
+ * that ran it. Name the columns (no `SELECT *`): a prepared statement whose result columns change under
+ * it (a migration adding one while the service runs) fails until the connection is replaced.
  * Errors are QueryFailedError, like TypeORM's own.
  */
 export async function queryPrepared<T>(db: Db, sql: string, params: unknown[] = []): Promise<T[]> {
