@@ -89,4 +89,22 @@ describe('ingest: the time and the unit of an event', () => {
     });
     for (const r of rows) expect(r.received_at.toISOString()).toBe('2026-05-10T08:30:15.987Z');
   });
+
+  it('keeps writing, relabelling included, when a later release has added a column to events', async () => {
+    const clock = new ManualClock('2026-05-10T08:00:00.000Z');
+    t = await startTestApp({ clock });
+    const org = await newOrg(t);
+    await setupPricing(t, org.account);
+    const db = t.app.get(DataSource);
+    await db.query('ALTER TABLE events ADD COLUMN added_by_a_later_release text');
+    const ev = (id: string, extra: Record<string, unknown>) => ({ id, timestamp: clock.now().toISOString(), model: 'qwen-turbo', usage: { input: 10, output: 1 }, ...extra });
+    const first = await t.post('/v1/events', { events: [ev('a1', { task_id: 'later', attempt_id: 'a1', outcome: 'failure', error_signature: 'E' })] }, org.keys.agent);
+    expect(first.body.results[0]).toMatchObject({ status: 'accepted', label: 'pending' });
+    // The task is known now: its next events take the locked path, and closing it relabels a1.
+    const done = await t.post('/v1/events', { events: [ev('a2', { task_id: 'later', attempt_id: 'a2', outcome: 'success', task_status: 'succeeded' })] }, org.keys.agent);
+    expect(done.body.results[0]).toMatchObject({ status: 'accepted', label: 'effective' });
+    const labels: { event_id: string; label: string }[] = await db.query('SELECT event_id, label FROM events WHERE account_id = $1 ORDER BY event_id', [org.account]);
+    expect(labels).toEqual([{ event_id: 'a1', label: 'effective' }, { event_id: 'a2', label: 'effective' }]);
+    await expectRollupsMatchRaw(t, org.account);
+  });
 });

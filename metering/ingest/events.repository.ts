@@ -303,8 +303,8 @@ function buildWriteSql({ arrays, before, after, labelChanges, taskChanges, guard
          RETURNING event_id, allowance_left, unit_id),
        contributions AS (
          SELECT *, 1 AS sign FROM fresh${moves ? `
-         UNION ALL SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $${before}::json)
-         UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $${after}::json)` : ''}),
+         UNION ALL SELECT ${EVENT_COLUMNS.join(', ')}, -1 AS sign FROM json_populate_recordset(NULL::events, $${before}::json)
+         UNION ALL SELECT ${EVENT_COLUMNS.join(', ')}, 1 AS sign FROM json_populate_recordset(NULL::events, $${after}::json)` : ''}),
        hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
        daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
        spend AS (${spendRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})${
