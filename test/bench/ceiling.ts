@@ -2,7 +2,6 @@
 // indexes and monthly partitions) takes bare `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`
 // statements of 50 rows over a pool as wide as the load, with nothing else around them.
 import pg from 'pg';
-import type { CpuSnapshot } from './cpu.js';
 import { Samples, type Summary } from './stats.js';
 import { batchEvents, eventRow, pgArray, type Workload } from './workload.js';
 
@@ -47,15 +46,15 @@ export function ceilingColumns(columns: readonly Column[], known: ReadonlySet<st
 }
 
 /**
- * Every batch's parameters, ready to send: one Buffer per batch holding its column arrays as PostgreSQL
- * array literals separated by NUL (which text cannot contain). Built before the clock starts.
+ * The parameters of batches [from, to), ready to send: one Buffer per batch holding its column arrays
+ * as PostgreSQL array literals separated by NUL (which text cannot contain). Built before the clock starts.
  */
-export function prepareCeilingBatches(w: Workload, batches: number, columns: readonly Column[], receivedAt: Date): Buffer[] {
-  const out: Buffer[] = new Array(batches);
+export function prepareCeilingBatches(w: Workload, from: number, to: number, columns: readonly Column[], receivedAt: Date): Buffer[] {
+  const out: Buffer[] = [];
   const seq0 = receivedAt.getTime() * 1000;
-  for (let b = 0; b < batches; b++) {
+  for (let b = from; b < to; b++) {
     const rows = batchEvents(w, b).map((e, i) => eventRow(w, e, i, receivedAt, seq0));
-    out[b] = Buffer.from(columns.map((c) => pgArray(rows.map((r) => r[c.name] ?? null))).join('\u0000'));
+    out.push(Buffer.from(columns.map((c) => pgArray(rows.map((r) => r[c.name] ?? null))).join('\u0000')));
   }
   return out;
 }
@@ -67,62 +66,79 @@ export interface CeilingResult {
   ms: number;
   latency: Summary;
   inserted: number;
-  /** CPU use when the clock started and when the last statement returned (see cpu.ts). */
-  cpuStart: CpuSnapshot | null;
-  cpuEnd: CpuSnapshot | null;
 }
 
-export async function runCeiling(
-  dbUrl: string,
-  w: Workload,
-  prepared: readonly Buffer[],
-  columns: readonly Column[],
-  concurrency: number,
-  progress: (done: number, ms: number) => void,
-  cpu: () => CpuSnapshot | null = () => null,
-): Promise<CeilingResult> {
-  const pool = new pg.Pool({ connectionString: dbUrl, max: concurrency });
-  const table = 'events_ceiling';
-  try {
-    await pool.query(`DROP TABLE IF EXISTS ${table}`);
-    await pool.query(`CREATE TABLE ${table} (LIKE events INCLUDING ALL) PARTITION BY RANGE (ts)`);
-    for (const p of monthPartitions(w.from, w.to)) {
-      await pool.query(`CREATE TABLE ${table}_${p.suffix} PARTITION OF ${table} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
-    }
-    const sql =
-      `INSERT INTO ${table} (${columns.map((c) => c.name).join(', ')}) ` +
+/**
+ * The copy of `events` and a pool as wide as the load. `run` inserts a slice of the prepared batches
+ * and may be called several times (the bench alternates slices of the ceiling with slices of the
+ * ingest load, so both see the machine in the same state); `result` sums every slice.
+ */
+export class Ceiling {
+  readonly table = 'events_ceiling';
+  private readonly samples = new Samples(1024);
+  private events = 0;
+  private batches = 0;
+  private ms = 0;
+  private inserted = 0;
+  private readonly sql: string;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly w: Workload,
+    columns: readonly Column[],
+    private readonly concurrency: number,
+  ) {
+    this.sql =
+      `INSERT INTO ${this.table} (${columns.map((c) => c.name).join(', ')}) ` +
       `SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.udt}[]`).join(', ')}) ON CONFLICT DO NOTHING`;
+  }
+
+  static async open(dbUrl: string, w: Workload, columns: readonly Column[], concurrency: number): Promise<Ceiling> {
+    const pool = new pg.Pool({ connectionString: dbUrl, max: concurrency });
+    const ceiling = new Ceiling(pool, w, columns, concurrency);
+    await pool.query(`DROP TABLE IF EXISTS ${ceiling.table}`);
+    await pool.query(`CREATE TABLE ${ceiling.table} (LIKE events INCLUDING ALL) PARTITION BY RANGE (ts)`);
+    for (const p of monthPartitions(w.from, w.to)) {
+      await pool.query(`CREATE TABLE ${ceiling.table}_${p.suffix} PARTITION OF ${ceiling.table} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
+    }
     // Open every connection before the clock starts.
     const clients = await Promise.all(Array.from({ length: concurrency }, () => pool.connect()));
     clients.forEach((c) => c.release());
+    return ceiling;
+  }
 
-    const samples = new Samples(prepared.length);
+  /** Inserts `prepared` (a slice of the batches) over the pool's connections; the clock runs only here. */
+  async run(prepared: readonly Buffer[], progress: (done: number, ms: number) => void): Promise<void> {
     let next = 0;
-    let inserted = 0;
-    const cpuStart = cpu();
     const started = performance.now();
-    const timer = setInterval(() => progress(Math.min(next, prepared.length) * w.batchSize, performance.now() - started), 5000);
+    const timer = setInterval(() => progress(Math.min(next, prepared.length) * this.w.batchSize, performance.now() - started), 5000);
     try {
       await Promise.all(
-        Array.from({ length: concurrency }, async () => {
+        Array.from({ length: this.concurrency }, async () => {
           for (let b = next++; b < prepared.length; b = next++) {
             const params = prepared[b]!.toString('utf8').split('\u0000');
             const t0 = performance.now();
-            const res = await pool.query(sql, params);
-            samples.add(performance.now() - t0);
-            inserted += res.rowCount ?? 0;
+            const res = await this.pool.query(this.sql, params);
+            this.samples.add(performance.now() - t0);
+            this.inserted += res.rowCount ?? 0;
           }
         }),
       );
     } finally {
       clearInterval(timer);
     }
-    const ms = performance.now() - started;
-    const cpuEnd = cpu();
-    return { table, events: prepared.length * w.batchSize, batches: prepared.length, ms, latency: samples.summary(), inserted, cpuStart, cpuEnd };
-  } finally {
-    await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-    await pool.query('CHECKPOINT').catch(() => undefined);
-    await pool.end();
+    this.ms += performance.now() - started;
+    this.events += prepared.length * this.w.batchSize;
+    this.batches += prepared.length;
+  }
+
+  result(): CeilingResult {
+    return { table: this.table, events: this.events, batches: this.batches, ms: this.ms, latency: this.samples.summary(), inserted: this.inserted };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.query(`DROP TABLE IF EXISTS ${this.table}`).catch(() => undefined);
+    await this.pool.query('CHECKPOINT').catch(() => undefined);
+    await this.pool.end();
   }
 }

@@ -74,6 +74,20 @@ export function cpuBetween(a: CpuSnapshot | null, b: CpuSnapshot | null): CpuUse
   };
 }
 
+/** The CPU use of two spans of time (e.g. the slices of one phase) as one. */
+export function addCpu(a: CpuUse | null, b: CpuUse | null): CpuUse | null {
+  if (!a) return b;
+  if (!b) return a;
+  return {
+    wall: a.wall + b.wall,
+    service: a.service + b.service,
+    postgres: a.postgres + b.postgres,
+    redis: a.redis + b.redis,
+    bench: a.bench + b.bench,
+    cpus: a.cpus,
+  };
+}
+
 /** "service 45%, postgres 40%, redis 1%, load 8% of 2 CPUs" */
 export function describeCpu(u: CpuUse | null): string {
   if (!u || u.wall <= 0) return 'n/a';

@@ -24,8 +24,10 @@ export async function runIngest(
   batches: readonly IngestBatch[],
   concurrency: number,
   progress: (done: number, ms: number) => void,
+  /** Latencies are added here: share one between the slices of a phase, and `latency` covers them all. */
+  samples: Samples = new Samples(batches.length),
 ): Promise<IngestResult> {
-  const samples = new Samples(batches.length);
+  const already = samples.length;
   const statuses = new Map<string, number>();
   const problems: string[] = [];
   let next = 0;
@@ -68,5 +70,20 @@ export async function runIngest(
     clearInterval(timer);
   }
   const ms = performance.now() - started;
-  return { events: doneEvents, requests: samples.length, ms, latency: samples.summary(), statuses: Object.fromEntries(statuses), problems };
+  return { events: doneEvents, requests: samples.length - already, ms, latency: samples.summary(), statuses: Object.fromEntries(statuses), problems };
+}
+
+/** Two slices of one load as one: counts and times add up; `later`'s latency covers both (shared samples). */
+export function addIngest(earlier: IngestResult | null, later: IngestResult): IngestResult {
+  if (!earlier) return later;
+  const statuses: Record<string, number> = { ...earlier.statuses };
+  for (const [k, v] of Object.entries(later.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  return {
+    events: earlier.events + later.events,
+    requests: earlier.requests + later.requests,
+    ms: earlier.ms + later.ms,
+    latency: later.latency,
+    statuses,
+    problems: [...earlier.problems, ...later.problems].slice(0, 5),
+  };
 }

@@ -6,14 +6,14 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
-import { ceilingColumns, prepareCeilingBatches, runCeiling, tableColumns, type CeilingResult } from './ceiling.js';
-import { groupCounters, groupReport, type GroupReport } from './groups.js';
+import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
+import { Ceiling, ceilingColumns, prepareCeilingBatches, tableColumns, type CeilingResult, type Column } from './ceiling.js';
+import { groupCounters, groupReport, type GroupCounters, type GroupReport } from './groups.js';
 import { HttpClient } from './http.js';
-import { runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
+import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
 import { checkRollups, measureReading, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
 import { createDatabase, dropDatabase, runRebuild, Service, setUp } from './service.js';
-import { ratePerSecond, round, type Summary } from './stats.js';
+import { ratePerSecond, round, Samples, type Summary } from './stats.js';
 import { sampleWaits } from './waits.js';
 import { agentOf, batchBody, batchEvents, eventRow, makeOrg, type Workload } from './workload.js';
 
@@ -28,6 +28,8 @@ interface Options {
   stored: number;
   readings: number;
   readingSeconds: number;
+  /** The ceiling and the ingest load alternate in this many slices. */
+  slices: number;
   phases: Set<string>;
   keep: boolean;
   report: string | null;
@@ -71,6 +73,7 @@ function options(): Options {
     stored: positive('BENCH_STORED', 5_000_000),
     readings: positive('BENCH_READINGS', 2000),
     readingSeconds: positive('BENCH_READING_SECONDS', 60),
+    slices: positive('BENCH_SLICES', 4),
     phases,
     keep: process.env.BENCH_KEEP === '1',
     report: process.env.BENCH_REPORT || null,
@@ -202,6 +205,7 @@ async function main(): Promise<void> {
       stored: opts.stored,
       readings: opts.readings,
       readingSeconds: opts.readingSeconds,
+      slices: opts.slices,
       keep: opts.keep,
       rollups: opts.rollups,
       redis: opts.redisUrl !== null,
@@ -224,56 +228,95 @@ async function main(): Promise<void> {
 
     const db = new pg.Pool({ connectionString: dbUrl, max: 2 });
     try {
-      if (opts.phases.has('ceiling')) {
-        const generated = new Set(Object.keys(eventRow(w, batchEvents(w, 0)[0]!, 0, new Date(), 0)));
-        const columns = ceilingColumns(await tableColumns(db, 'events'), generated);
-        log(`ceiling: preparing ${ceilingBatches.toLocaleString('en')} batches of the same rows (${columns.length} columns)`);
-        const prepared = prepareCeilingBatches(w, first + ceilingBatches, columns, new Date()).slice(first);
-        log('ceiling: bare INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING into a copy of events');
-        const pid = service.child.pid;
-        const result = await runCeiling(
-          dbUrl, w, prepared, columns, opts.concurrency,
-          (done, t) => log(`  ceiling ${done.toLocaleString('en')} rows, ${fmt(ratePerSecond(done, t))} rows/s`),
-          () => cpuSnapshot(pid),
-        );
-        const cpu = cpuBetween(result.cpuStart, result.cpuEnd);
-        outcome.ceiling = { ...result, rate: ratePerSecond(result.events, result.ms), cpu };
-        log(`ceiling: ${fmt(outcome.ceiling.rate)} rows/s, p50 ${ms(result.latency.p50)}, p99 ${ms(result.latency.p99)} per ${opts.batchSize}-row statement; CPU: ${describeCpu(cpu)}`);
-      }
-
-      if (opts.phases.has('ingest')) {
-        log(`ingest: preparing ${(first + measuredBatches).toLocaleString('en')} request bodies`);
-        const bodies: IngestBatch[] = new Array(first + measuredBatches);
-        let bytes = 0;
-        for (let b = 0; b < bodies.length; b++) {
+      // The ceiling and the ingest load run in alternating slices (ceiling 1, ingest 1, ceiling 2, ...), each
+      // slice after a CHECKPOINT, so both see the machine in the same state: on a shared host its speed
+      // drifts by a fifth within half an hour, which a ceiling measured only before the load would skew.
+      const ceilingOn = opts.phases.has('ceiling');
+      const ingestOn = opts.phases.has('ingest');
+      const slices = opts.slices;
+      const sliceOf = (n: number, k: number) => [first + Math.floor((n * k) / slices), first + Math.floor((n * (k + 1)) / slices)] as const;
+      const pid = service.child.pid;
+      const receivedAt = new Date();
+      let ceiling: Ceiling | null = null;
+      let ceilingColumnsUsed: Column[] = [];
+      let ceilingCpu: CpuUse | null = null;
+      let ingest: IngestResult | null = null;
+      let ingestCpu: CpuUse | null = null;
+      const ingestSamples = new Samples(measuredBatches);
+      let countersBefore: GroupCounters | null = null;
+      let sampler: ReturnType<typeof sampleWaits> | null = null;
+      const bodiesOf = (from: number, to: number): IngestBatch[] => {
+        const out: IngestBatch[] = [];
+        for (let b = from; b < to; b++) {
           const events = batchEvents(w, b);
-          const body = batchBody(events);
-          bytes += body.length;
-          bodies[b] = { body, key: keys.agents[org.agents.indexOf(agentOf(w, b))]!, events: events.length };
+          out.push({ body: batchBody(events), key: keys.agents[org.agents.indexOf(agentOf(w, b))]!, events: events.length });
         }
-        log(`ingest: ${fmt(bytes / 2 ** 20)} MiB of JSON, ${fmt(bytes / bodies.length / opts.batchSize)} bytes per event`);
-        if (first > 0) {
-          outcome.warmup = await runIngest(api, bodies.slice(0, first), opts.concurrency, () => undefined);
-          log(`warm-up: ${first} batches, ${fmt(ratePerSecond(outcome.warmup.events, outcome.warmup.ms))} events/s`);
+        return out;
+      };
+      try {
+        if (ceilingOn) {
+          const generated = new Set(Object.keys(eventRow(w, batchEvents(w, 0)[0]!, 0, new Date(), 0)));
+          ceilingColumnsUsed = ceilingColumns(await tableColumns(db, 'events'), generated);
+          ceiling = await Ceiling.open(dbUrl, w, ceilingColumnsUsed, opts.concurrency);
+          log(`ceiling: bare INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING into a copy of events (${ceilingColumnsUsed.length} columns), ${ceilingBatches.toLocaleString('en')} batches`);
         }
-        log('ingest: POST /v1/events');
-        const countersBefore = await groupCounters(api);
-        const before = cpuSnapshot(service.child.pid);
-        const sampler = sampleWaits(opts.databaseUrl, dbName);
-        const result = await runIngest(api, bodies.slice(first), opts.concurrency, (done, t) =>
-          log(`  ingest ${done.toLocaleString('en')} events, ${fmt(ratePerSecond(done, t))} events/s`),
-        );
-        const cpu = cpuBetween(before, cpuSnapshot(service.child.pid));
-        const waits = await sampler.stop();
-        const groups = groupReport(countersBefore, await groupCounters(api));
-        bodies.length = 0;
-        outcome.ingest = { ...result, rate: ratePerSecond(result.statuses.accepted ?? 0, result.ms), cpu, waits, groups };
-        log(`ingest: ${fmt(outcome.ingest.rate)} events/s, p50 ${ms(result.latency.p50)}, p99 ${ms(result.latency.p99)}, statuses ${JSON.stringify(result.statuses)}`);
-        log(`ingest CPU: ${describeCpu(cpu)}`);
-        log(`ingest database connections (average per sample): ${JSON.stringify(waits)}`);
-        if (groups) log(`ingest writes: ${describeGroups(groups)}`);
-        for (const p of result.problems) log(`  problem: ${p}`);
-        if (!service.alive) throw new Error('the service died during the load');
+        if (ingestOn) {
+          const sample = bodiesOf(first, first + Math.min(measuredBatches, 200));
+          log(`ingest: POST /v1/events, ${(measuredBatches * opts.batchSize).toLocaleString('en')} events, ${fmt(sample.reduce((n, b) => n + b.body.length, 0) / sample.length / opts.batchSize)} bytes of JSON per event`);
+          if (first > 0) {
+            outcome.warmup = await runIngest(api, bodiesOf(0, first), opts.concurrency, () => undefined);
+            log(`warm-up: ${first} batches, ${fmt(ratePerSecond(outcome.warmup.events, outcome.warmup.ms))} events/s`);
+          }
+          countersBefore = await groupCounters(api);
+          sampler = sampleWaits(opts.databaseUrl, dbName, 100, true);
+        }
+        for (let k = 0; k < slices; k++) {
+          const tag = slices > 1 ? ` (slice ${k + 1}/${slices})` : '';
+          if (ceiling) {
+            const [from, to] = sliceOf(ceilingBatches, k);
+            const prepared = prepareCeilingBatches(w, from, to, ceilingColumnsUsed, receivedAt);
+            await db.query('CHECKPOINT');
+            const start = cpuSnapshot(pid);
+            await ceiling.run(prepared, (done, t) => log(`  ceiling${tag} ${done.toLocaleString('en')} rows, ${fmt(ratePerSecond(done, t))} rows/s`));
+            ceilingCpu = addCpu(ceilingCpu, cpuBetween(start, cpuSnapshot(pid)));
+          }
+          if (ingestOn) {
+            const [from, to] = sliceOf(measuredBatches, k);
+            const bodies = bodiesOf(from, to);
+            await db.query('CHECKPOINT');
+            const start = cpuSnapshot(pid);
+            sampler!.resume();
+            const result = await runIngest(api, bodies, opts.concurrency, (done, t) =>
+              log(`  ingest${tag} ${done.toLocaleString('en')} events, ${fmt(ratePerSecond(done, t))} events/s`), ingestSamples);
+            sampler!.pause();
+            ingestCpu = addCpu(ingestCpu, cpuBetween(start, cpuSnapshot(pid)));
+            ingest = addIngest(ingest, result);
+            log(`  ingest${tag}: ${fmt(ratePerSecond(result.statuses.accepted ?? 0, result.ms))} events/s` +
+              (ceiling ? `; ceiling so far ${fmt(ratePerSecond(ceiling.result().events, ceiling.result().ms))} rows/s` : ''));
+            if (!service.alive) throw new Error('the service died during the load');
+          }
+        }
+      } finally {
+        const waits = sampler ? await sampler.stop() : {};
+        if (ceiling) {
+          const result = ceiling.result();
+          await ceiling.close();
+          if (result.batches > 0) {
+            outcome.ceiling = { ...result, rate: ratePerSecond(result.events, result.ms), cpu: ceilingCpu };
+            log(`ceiling: ${fmt(outcome.ceiling.rate)} rows/s, p50 ${ms(result.latency.p50)}, p99 ${ms(result.latency.p99)} per ${opts.batchSize}-row statement; CPU: ${describeCpu(ceilingCpu)}`);
+          }
+        }
+        if (ingest) {
+          const groups = countersBefore ? groupReport(countersBefore, await groupCounters(api)) : null;
+          outcome.ingest = { ...ingest, rate: ratePerSecond(ingest.statuses.accepted ?? 0, ingest.ms), cpu: ingestCpu, waits, groups };
+          log(`ingest: ${fmt(outcome.ingest.rate)} events/s, p50 ${ms(ingest.latency.p50)}, p99 ${ms(ingest.latency.p99)}, statuses ${JSON.stringify(ingest.statuses)}`);
+          log(`ingest CPU: ${describeCpu(ingestCpu)}`);
+          log(`ingest database connections (average per sample): ${JSON.stringify(waits)}`);
+          if (groups) log(`ingest writes: ${describeGroups(groups)}`);
+          for (const p of ingest.problems) log(`  problem: ${p}`);
+        }
+      }
+      if (ingestOn) {
         outcome.rollups = await checkRollups(db, org.account);
         log(`rollups ${outcome.rollups.consistent ? 'match' : 'DO NOT match'} the raw events: ${JSON.stringify(outcome.rollups.events)}`);
       }
@@ -332,6 +375,7 @@ function commandLine(o: Options): string {
   if (o.stored !== 5_000_000) env.push(`BENCH_STORED=${o.stored}`);
   if (o.readings !== 2000) env.push(`BENCH_READINGS=${o.readings}`);
   if (o.readingSeconds !== 60) env.push(`BENCH_READING_SECONDS=${o.readingSeconds}`);
+  if (o.slices !== 4) env.push(`BENCH_SLICES=${o.slices}`);
   if (o.rollups !== 'rebuild') env.push(`BENCH_ROLLUPS=${o.rollups}`);
   const db = new URL(o.databaseUrl);
   db.password = db.password ? '***' : '';
@@ -464,6 +508,9 @@ service as a child process on it, sets up a catalog, a price book, a plan, an ac
    \`INSERT INTO <copy of events> SELECT * FROM unnest($1::text[], ...) ON CONFLICT DO NOTHING\` statements
    of ${o.options.batchSize} rows through \`pg\`, over as many connections as the load uses. The copy has the same
    columns, indexes and monthly partitions (\`LIKE events INCLUDING ALL\`). This is what the database alone does.
+   It runs in ${o.options.slices} slices that alternate with ${o.options.slices} slices of the ingest load (ceiling 1,
+   ingest 1, ceiling 2, ...; a CHECKPOINT before each, untimed), so both are measured in the same state of
+   the machine, whose speed drifts on a shared host. Each rate is its slices' rows over their summed time.
 2. **Ingest.** \`POST /v1/events\` with ${o.options.batchSize} events per request and an agent key, over
    ${o.options.concurrency} keep-alive connections, closed loop (each connection sends its next request when the
    previous answer arrived), after ${o.options.warmupBatches} unmeasured warm-up requests. Each answer is
@@ -489,7 +536,7 @@ ${o.command}
 
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS), \`BENCH_STORED\` (5000000), \`BENCH_READINGS\` (2000),
-\`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_ROLLUPS\` (\`rebuild\` or
+\`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
 \`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`), \`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 \`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The

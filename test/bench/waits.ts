@@ -3,11 +3,14 @@
 import pg from 'pg';
 
 export interface WaitSampler {
+  /** Stops counting samples until resume() (between the slices of a phase). */
+  pause(): void;
+  resume(): void;
   stop(): Promise<Record<string, number>>;
 }
 
 /** Samples every `everyMs` the non-idle backends of `database` (other than the sampler); shares of samples. */
-export function sampleWaits(adminUrl: string, database: string, everyMs = 100): WaitSampler {
+export function sampleWaits(adminUrl: string, database: string, everyMs = 100, paused = false): WaitSampler {
   const client = new pg.Client({ connectionString: adminUrl });
   const counts = new Map<string, number>();
   let samples = 0;
@@ -15,6 +18,10 @@ export function sampleWaits(adminUrl: string, database: string, everyMs = 100): 
   const loop = (async () => {
     await client.connect();
     while (running) {
+      if (paused) {
+        await new Promise((r) => setTimeout(r, everyMs));
+        continue;
+      }
       const { rows } = await client.query<{ what: string; n: number }>(
         `SELECT CASE WHEN state = 'active' AND wait_event IS NULL THEN 'active: on CPU'
                      WHEN state = 'active' THEN 'active: ' || wait_event_type || '/' || wait_event
@@ -31,6 +38,12 @@ export function sampleWaits(adminUrl: string, database: string, everyMs = 100): 
     }
   })();
   return {
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+    },
     async stop() {
       running = false;
       await loop.catch(() => undefined);
