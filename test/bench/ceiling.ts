@@ -94,7 +94,9 @@ export class Ceiling {
   }
 
   static async open(dbUrl: string, w: Workload, columns: readonly Column[], concurrency: number): Promise<Ceiling> {
-    const pool = new pg.Pool({ connectionString: dbUrl, max: concurrency });
+    // Connections stay open between slices: one closed while the load runs would take its CPU seconds
+    // out of PostgreSQL's sum and make the load's share look smaller (cpu.ts reads live processes).
+    const pool = new pg.Pool({ connectionString: dbUrl, max: concurrency, idleTimeoutMillis: 0 });
     const ceiling = new Ceiling(pool, w, columns, concurrency);
     await pool.query(`DROP TABLE IF EXISTS ${ceiling.table}`);
     await pool.query(`CREATE TABLE ${ceiling.table} (LIKE events INCLUDING ALL) PARTITION BY RANGE (ts)`);

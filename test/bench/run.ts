@@ -226,7 +226,7 @@ async function main(): Promise<void> {
     const keys = await setUp(api, service.adminKey, org, monthStart);
     log(`set up: 3 models, a price book, plan "bench", account "${org.account}", ${org.people.length} people, ${org.agents.length} agent keys`);
 
-    const db = new pg.Pool({ connectionString: dbUrl, max: 2 });
+    const db = new pg.Pool({ connectionString: dbUrl, max: 2, idleTimeoutMillis: 0 });
     try {
       // The ceiling and the ingest load run in alternating slices (ceiling 1, ingest 1, ceiling 2, ...), each
       // slice after a CHECKPOINT, so both see the machine in the same state: on a shared host its speed
