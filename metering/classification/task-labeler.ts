@@ -175,12 +175,7 @@ export class TaskLabeler {
     if (taskIds.length === 0) return new TaskBatch(this.repository, accountId, new Map(), new Map(), candidates, new Set());
     const { tasks, taken } = await this.repository.lockTasks(tx, accountId, taskIds, now, inTasks.map((e) => e.id));
     const existing = [...tasks.values()].filter((t) => !t.created).map((t) => t.task_id);
-    const stored = new Map<string, StoredEvent[]>();
-    for (const e of await this.repository.taskEvents(tx, accountId, existing)) {
-      const list = stored.get(e.task_id!) ?? [];
-      list.push(e);
-      stored.set(e.task_id!, list);
-    }
+    const stored = await this.storedByTask(tx, accountId, existing);
     return new TaskBatch(this.repository, accountId, tasks, stored, candidates, taken);
   }
 
@@ -210,14 +205,20 @@ export class TaskLabeler {
    */
   async relabelFromScratch(tx: Tx, accountId: string, taskIds: readonly string[]): Promise<{ tasks: number; labels: TaskLabels }> {
     const tasks = await this.repository.lockExistingTasks(tx, accountId, taskIds);
+    const stored = await this.storedByTask(tx, accountId, [...tasks.keys()]);
+    const labels = new TaskLabels(this.repository, accountId);
+    for (const task of tasks.values()) labels.apply(task, task.status, stored.get(task.task_id) ?? [], [], new Date(0), null, false);
+    return { tasks: tasks.size, labels };
+  }
+
+  /** The stored events of these tasks, by task, in event order. */
+  private async storedByTask(tx: Tx, accountId: string, taskIds: readonly string[]): Promise<Map<string, StoredEvent[]>> {
     const stored = new Map<string, StoredEvent[]>();
-    for (const e of await this.repository.taskEvents(tx, accountId, [...tasks.keys()])) {
+    for (const e of await this.repository.taskEvents(tx, accountId, taskIds)) {
       const list = stored.get(e.task_id!) ?? [];
       list.push(e);
       stored.set(e.task_id!, list);
     }
-    const labels = new TaskLabels(this.repository, accountId);
-    for (const task of tasks.values()) labels.apply(task, task.status, stored.get(task.task_id) ?? [], [], new Date(0), null, false);
-    return { tasks: tasks.size, labels };
+    return stored;
   }
 }

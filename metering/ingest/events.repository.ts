@@ -6,7 +6,7 @@ import type { Tx } from '../../src/database/data-source.js';
 import { queryPrepared, queryRows, quoteArrayElement, type Db } from '../../src/database/sql.js';
 import type { SpendLabel } from '../classification/classify.js';
 import type { TaskLabels } from '../classification/task-labeler.js';
-import { dailyRollupSql, hourlyRollupSql, spendRollupSql } from './rollup-sql.js';
+import { addToRollupsCtes } from './rollup-sql.js';
 
 /** An event as stored (the columns ingest and classification need). */
 export interface StoredEvent {
@@ -305,9 +305,7 @@ function buildWriteSql({ arrays, before, after, labelChanges, taskChanges, guard
          SELECT *, 1 AS sign FROM fresh${moves ? `
          UNION ALL SELECT ${EVENT_COLUMNS.join(', ')}, -1 AS sign FROM json_populate_recordset(NULL::events, $${before}::json)
          UNION ALL SELECT ${EVENT_COLUMNS.join(', ')}, 1 AS sign FROM json_populate_recordset(NULL::events, $${after}::json)` : ''}),
-       hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       spend AS (${spendRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})${
+       ${addToRollupsCtes('contributions')}${
          moves ? `,
        relabelled AS (${relabelSql(labelChanges)})` : ''}${
          taskUpdates ? `,
@@ -355,7 +353,7 @@ export class EventsRepository {
    * order, and a concurrent claimer of the same id is waited for), attribute each event without a unit to
    * its person's unit at the event's time, insert the events that were new with the allowance left after
    * each (in ingest order), add them (and any relabelled events: old version -1, new +1) to the rollups,
-   * and write label and task changes. New events travel as one array per column (eventArrays).
+   * and write label and task changes. New events travel as one array per column (eventArrayParams).
    */
   async writeBatch(
     tx: Tx | null,
@@ -404,9 +402,7 @@ export class EventsRepository {
       `WITH contributions AS (
          SELECT *, -1 AS sign FROM json_populate_recordset(NULL::events, $1::json)
          UNION ALL SELECT *, 1 AS sign FROM json_populate_recordset(NULL::events, $2::json)),
-       hourly AS (${hourlyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       daily AS (${dailyRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)}),
-       spend AS (${spendRollupSql('contributions', '(pg_backend_pid() % 8)::smallint', true)})
+       ${addToRollupsCtes('contributions')}
        SELECT 1`,
       [JSON.stringify(before), JSON.stringify(after)],
     );

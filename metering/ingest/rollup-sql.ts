@@ -1,6 +1,7 @@
 // The rollups as SQL over an events-shaped relation with a `sign` column: every row adds sign x its calls,
-// tokens and cost to its hourly and daily groups (and its cost to the day's spend). Ingest (new events, +1; relabelled ones, -1 old and
-// +1 new) and the rebuild (every event, +1) use the same grouping, so the two can never disagree.
+// tokens and cost to its hourly and daily groups (and its cost to the day's spend). Ingest (new events, +1;
+// relabelled ones, -1 old and +1 new) and the rebuild (every event, +1) use the same grouping, and the same
+// list of rollups (ROLLUPS), so the two can never disagree.
 const SUMS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
 const SUM_COLUMNS = `calls, ${SUMS.join(', ')}, cost`;
 const SUM_EXPRESSIONS = `sum(sign), ${SUMS.map((s) => `sum(sign * ${s})`).join(', ')}, coalesce(sum(sign * cost), 0)`;
@@ -40,4 +41,26 @@ export function spendRollupSql(relation: string, shard: string, merge: boolean):
      GROUP BY 1, 2
     HAVING coalesce(sum(sign * cost), 0) <> 0
     ${merge ? 'ON CONFLICT (account_id, day, shard) DO UPDATE SET cost = meter_spend_daily.cost + EXCLUDED.cost' : ''}`;
+}
+
+/** Every rollup: the CTE name a statement gives it, its table, its SQL. Writers and the rebuild use this list. */
+const ROLLUPS = [
+  { name: 'hourly', table: 'meter_hourly', sql: hourlyRollupSql },
+  { name: 'daily', table: 'meter_daily', sql: dailyRollupSql },
+  { name: 'spend', table: 'meter_spend_daily', sql: spendRollupSql },
+] as const;
+
+export const ROLLUP_TABLES: readonly string[] = ROLLUPS.map((r) => r.table);
+
+/** The shard an incremental write adds to: its connection's, so concurrent writers of an account rarely share a row. */
+const WRITER_SHARD = '(pg_backend_pid() % 8)::smallint';
+
+/** CTEs (for a statement's WITH list) adding `relation` (events-shaped, with `sign`) to every rollup. */
+export function addToRollupsCtes(relation: string): string {
+  return ROLLUPS.map((r) => `${r.name} AS (${r.sql(relation, WRITER_SHARD, true)})`).join(',\n       ');
+}
+
+/** Statements filling every rollup from `relation` (empty rollups; all in shard 0): the rebuild. */
+export function fillRollupsSql(relation: string): string[] {
+  return ROLLUPS.map((r) => r.sql(relation, '0', false));
 }

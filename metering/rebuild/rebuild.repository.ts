@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryRows } from '../../src/database/sql.js';
-import { dailyRollupSql, hourlyRollupSql, spendRollupSql } from '../ingest/rollup-sql.js';
+import { fillRollupsSql, ROLLUP_TABLES } from '../ingest/rollup-sql.js';
 
 @Injectable()
 export class RebuildRepository {
@@ -30,12 +30,8 @@ export class RebuildRepository {
 
   /** Replaces an account's rollups with sums over its raw events (all in shard 0). */
   async recomputeRollups(tx: Tx, accountId: string): Promise<void> {
-    await tx.query('DELETE FROM meter_hourly WHERE account_id = $1', [accountId]);
-    await tx.query('DELETE FROM meter_daily WHERE account_id = $1', [accountId]);
-    await tx.query('DELETE FROM meter_spend_daily WHERE account_id = $1', [accountId]);
+    for (const table of ROLLUP_TABLES) await tx.query(`DELETE FROM ${table} WHERE account_id = $1`, [accountId]);
     const all = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1)`;
-    await tx.query(hourlyRollupSql(all, '0', false), [accountId]);
-    await tx.query(dailyRollupSql(all, '0', false), [accountId]);
-    await tx.query(spendRollupSql(all, '0', false), [accountId]);
+    for (const sql of fillRollupsSql(all)) await tx.query(sql, [accountId]);
   }
 }
