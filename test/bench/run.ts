@@ -7,7 +7,18 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
-import { Ceiling, ceilingColumns, prepareCeilingBatches, tableColumns, type CeilingResult, type Column } from './ceiling.js';
+import {
+  CEILING_KINDS,
+  CEILING_TITLES,
+  Ceiling,
+  ceilingColumns,
+  parseCeilingKinds,
+  prepareCeilingBatches,
+  tableColumns,
+  type CeilingKind,
+  type CeilingResult,
+  type Column,
+} from './ceiling.js';
 import { groupCounters, groupReport, type GroupCounters, type GroupReport } from './groups.js';
 import { HttpClient } from './http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
@@ -25,6 +36,8 @@ interface Options {
   concurrency: number;
   warmupBatches: number;
   ceilingEvents: number;
+  /** Which ceilings run (BENCH_CEILINGS): the issue's bare insert and the database work ingest cannot skip. */
+  ceilings: CeilingKind[];
   stored: number;
   readings: number;
   readingSeconds: number;
@@ -70,6 +83,7 @@ function options(): Options {
     concurrency: Math.max(1, positive('BENCH_CONCURRENCY', 8)),
     warmupBatches: positive('BENCH_WARMUP_BATCHES', 100),
     ceilingEvents: positive('BENCH_CEILING_EVENTS', events),
+    ceilings: ceilingKinds(),
     stored: positive('BENCH_STORED', 5_000_000),
     readings: positive('BENCH_READINGS', 2000),
     readingSeconds: positive('BENCH_READING_SECONDS', 60),
@@ -80,6 +94,15 @@ function options(): Options {
     serviceArgs: (process.env.BENCH_SERVICE_ARGS ?? '').split(' ').filter(Boolean),
     rollups: rollupMode(),
   };
+}
+
+function ceilingKinds(): CeilingKind[] {
+  try {
+    return parseCeilingKinds(process.env.BENCH_CEILINGS || undefined);
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}`);
+    process.exit(2);
+  }
 }
 
 function rollupMode(): RollupMode {
@@ -161,12 +184,20 @@ async function machine(opts: Options): Promise<Machine> {
   };
 }
 
+type CeilingOutcome = CeilingResult & { rate: number; cpu: CpuUse | null; written: Awaited<ReturnType<Ceiling['written']>> };
+
+/** The issue's ceiling (the bare insert), when it ran. */
+function bareCeiling(o: Outcome): CeilingOutcome | null {
+  return o.ceilings.find((c) => c.kind === 'insert') ?? null;
+}
+
 interface Outcome {
   date: string;
   command: string;
   machine: Machine;
   options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs'> & { redis: boolean; phases: string[] };
-  ceiling: (CeilingResult & { rate: number; cpu: CpuUse | null }) | null;
+  /** The ceilings that ran, in CEILING_KINDS order. */
+  ceilings: CeilingOutcome[];
   warmup: IngestResult | null;
   ingest: (IngestResult & { rate: number; cpu: CpuUse | null; waits: Record<string, number>; groups: GroupReport | null }) | null;
   rollups: RollupCheck | null;
@@ -202,6 +233,7 @@ async function main(): Promise<void> {
       concurrency: opts.concurrency,
       warmupBatches: opts.warmupBatches,
       ceilingEvents: ceilingBatches * opts.batchSize,
+      ceilings: opts.ceilings,
       stored: opts.stored,
       readings: opts.readings,
       readingSeconds: opts.readingSeconds,
@@ -211,7 +243,7 @@ async function main(): Promise<void> {
       redis: opts.redisUrl !== null,
       phases: [...opts.phases],
     },
-    ceiling: null,
+    ceilings: [],
     warmup: null,
     ingest: null,
     rollups: null,
@@ -237,9 +269,11 @@ async function main(): Promise<void> {
       const sliceOf = (n: number, k: number) => [first + Math.floor((n * k) / slices), first + Math.floor((n * (k + 1)) / slices)] as const;
       const pid = service.child.pid;
       const receivedAt = new Date();
-      let ceiling: Ceiling | null = null;
+      const ceilings: Ceiling[] = [];
+      const ceilingErrors: string[] = [];
+      let loadDone = false;
       let ceilingColumnsUsed: Column[] = [];
-      let ceilingCpu: CpuUse | null = null;
+      const ceilingCpu = new Map<CeilingKind, CpuUse | null>();
       let ingest: IngestResult | null = null;
       let ingestCpu: CpuUse | null = null;
       const ingestSamples = new Samples(measuredBatches);
@@ -257,8 +291,8 @@ async function main(): Promise<void> {
         if (ceilingOn) {
           const generated = new Set(Object.keys(eventRow(w, batchEvents(w, 0)[0]!, 0, new Date(), 0)));
           ceilingColumnsUsed = ceilingColumns(await tableColumns(db, 'events'), generated);
-          ceiling = await Ceiling.open(dbUrl, w, ceilingColumnsUsed, opts.concurrency);
-          log(`ceiling: bare INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING into a copy of events (${ceilingColumnsUsed.length} columns), ${ceilingBatches.toLocaleString('en')} batches`);
+          for (const kind of opts.ceilings) ceilings.push(await Ceiling.open(dbUrl, kind, w, ceilingColumnsUsed, opts.concurrency));
+          log(`ceiling: bare INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING into a copy of events (${ceilingColumnsUsed.length} columns), ${ceilingBatches.toLocaleString('en')} batches; ceilings run: ${opts.ceilings.map((k) => CEILING_TITLES[k]).join(', ')}`);
         }
         if (ingestOn) {
           const sample = bodiesOf(first, first + Math.min(measuredBatches, 200));
@@ -272,13 +306,15 @@ async function main(): Promise<void> {
         }
         for (let k = 0; k < slices; k++) {
           const tag = slices > 1 ? ` (slice ${k + 1}/${slices})` : '';
-          if (ceiling) {
+          if (ceilings.length > 0) {
             const [from, to] = sliceOf(ceilingBatches, k);
             const prepared = prepareCeilingBatches(w, from, to, ceilingColumnsUsed, receivedAt);
-            await db.query('CHECKPOINT');
-            const start = cpuSnapshot(pid);
-            await ceiling.run(prepared, (done, t) => log(`  ceiling${tag} ${done.toLocaleString('en')} rows, ${fmt(ratePerSecond(done, t))} rows/s`));
-            ceilingCpu = addCpu(ceilingCpu, cpuBetween(start, cpuSnapshot(pid)));
+            for (const ceiling of ceilings) {
+              await db.query('CHECKPOINT');
+              const start = cpuSnapshot(pid);
+              await ceiling.run(prepared, (done, t) => log(`  ceiling ${ceiling.kind}${tag} ${done.toLocaleString('en')} rows, ${fmt(ratePerSecond(done, t))} rows/s`));
+              ceilingCpu.set(ceiling.kind, addCpu(ceilingCpu.get(ceiling.kind) ?? null, cpuBetween(start, cpuSnapshot(pid))));
+            }
           }
           if (ingestOn) {
             const [from, to] = sliceOf(measuredBatches, k);
@@ -292,18 +328,25 @@ async function main(): Promise<void> {
             ingestCpu = addCpu(ingestCpu, cpuBetween(start, cpuSnapshot(pid)));
             ingest = addIngest(ingest, result);
             log(`  ingest${tag}: ${fmt(ratePerSecond(result.statuses.accepted ?? 0, result.ms))} events/s` +
-              (ceiling ? `; ceiling so far ${fmt(ratePerSecond(ceiling.result().events, ceiling.result().ms))} rows/s` : ''));
+              ceilings.map((c) => `; ${c.kind} so far ${fmt(ratePerSecond(c.result().events, c.result().ms))} rows/s`).join(''));
             if (!service.alive) throw new Error('the service died during the load');
           }
         }
+        loadDone = true;
       } finally {
         const waits = sampler ? await sampler.stop() : {};
-        if (ceiling) {
+        for (const ceiling of ceilings) {
           const result = ceiling.result();
+          const written = await ceiling.written();
+          // Every row is new to its copy: anything else means the statement did not do the work it is timed for.
+          const expected = result.batches > 0 ? result.events : 0;
+          const short = [written.events, written.keys, written.hourlyCalls, written.dailyCalls].some((n) => n !== null && n !== expected);
+          if (short && loadDone) ceilingErrors.push(`ceiling ${ceiling.kind} wrote ${JSON.stringify(written)} for ${expected} rows`);
           await ceiling.close();
           if (result.batches > 0) {
-            outcome.ceiling = { ...result, rate: ratePerSecond(result.events, result.ms), cpu: ceilingCpu };
-            log(`ceiling: ${fmt(outcome.ceiling.rate)} rows/s, p50 ${ms(result.latency.p50)}, p99 ${ms(result.latency.p99)} per ${opts.batchSize}-row statement; CPU: ${describeCpu(ceilingCpu)}`);
+            const cpu = ceilingCpu.get(ceiling.kind) ?? null;
+            outcome.ceilings.push({ ...result, rate: ratePerSecond(result.events, result.ms), cpu, written });
+            log(`ceiling ${ceiling.kind}: ${fmt(ratePerSecond(result.events, result.ms))} rows/s, p50 ${ms(result.latency.p50)}, p99 ${ms(result.latency.p99)} per ${opts.batchSize}-row statement; wrote ${JSON.stringify(written)}; CPU: ${describeCpu(cpu)}`);
           }
         }
         if (ingest) {
@@ -316,6 +359,7 @@ async function main(): Promise<void> {
           for (const p of ingest.problems) log(`  problem: ${p}`);
         }
       }
+      if (ceilingErrors.length > 0) throw new Error(ceilingErrors.join('; '));
       if (ingestOn) {
         outcome.rollups = await checkRollups(db, org.account);
         log(`rollups ${outcome.rollups.consistent ? 'match' : 'DO NOT match'} the raw events: ${JSON.stringify(outcome.rollups.events)}`);
@@ -372,6 +416,7 @@ function commandLine(o: Options): string {
   if (o.concurrency !== 8) env.push(`BENCH_CONCURRENCY=${o.concurrency}`);
   if (o.batchSize !== 50) env.push(`BENCH_BATCH=${o.batchSize}`);
   if (o.ceilingEvents !== o.events) env.push(`BENCH_CEILING_EVENTS=${o.ceilingEvents}`);
+  if (o.ceilings.join(',') !== CEILING_KINDS.join(',')) env.push(`BENCH_CEILINGS=${o.ceilings.join(',')}`);
   if (o.stored !== 5_000_000) env.push(`BENCH_STORED=${o.stored}`);
   if (o.readings !== 2000) env.push(`BENCH_READINGS=${o.readings}`);
   if (o.readingSeconds !== 60) env.push(`BENCH_READING_SECONDS=${o.readingSeconds}`);
@@ -401,8 +446,9 @@ function verdicts(o: Outcome): Verdict[] {
   if (o.ingest) {
     const rate = o.ingest.rate;
     out.push({ what: 'ingest events/s', target: '>= 50,000', measured: fmt(rate), ok: rate >= 50_000 });
-    if (o.ceiling) {
-      out.push({ what: 'ingest / bare-insert ceiling', target: '>= 50%', measured: `${fmt((100 * rate) / o.ceiling.rate)}%`, ok: rate >= o.ceiling.rate / 2 });
+    const ceiling = bareCeiling(o);
+    if (ceiling) {
+      out.push({ what: 'ingest / bare-insert ceiling', target: '>= 50%', measured: `${fmt((100 * rate) / ceiling.rate)}%`, ok: rate >= ceiling.rate / 2 });
     }
     out.push({ what: 'ingest p99 per 50-event request', target: '< 50 ms', measured: ms(o.ingest.latency.p99), ok: o.ingest.latency.p99 < 50 });
     const accepted = o.ingest.statuses.accepted ?? 0;
@@ -438,7 +484,7 @@ function latencyCells(s: Summary | null | undefined): string[] {
 
 function table(o: Outcome): string {
   const rows: string[][] = [];
-  if (o.ceiling) rows.push(['bare INSERT (ceiling)', o.ceiling.events.toLocaleString('en'), fmt(o.ceiling.rate), ...latencyCells(o.ceiling.latency)]);
+  for (const c of o.ceilings) rows.push([CEILING_TITLES[c.kind], c.events.toLocaleString('en'), fmt(c.rate), ...latencyCells(c.latency)]);
   if (o.ingest) rows.push(['POST /v1/events', o.ingest.events.toLocaleString('en'), fmt(o.ingest.rate), ...latencyCells(o.ingest.latency)]);
   for (const r of o.readings) rows.push([`GET ${r.name}`, String(r.requests), r.latency ? fmt(ratePerSecond(r.requests, r.latency.mean * r.requests)) : shortNote(r), ...latencyCells(r.latency)]);
   const main = grid(['what', 'events / requests', 'per second', 'p50', 'p99', 'max'], rows);
@@ -457,7 +503,7 @@ function summaryJson(o: Outcome) {
     commit: o.machine.commit,
     machine: { cpus: o.machine.cpus, memory_gib: o.machine.memoryGiB, node: o.machine.node, postgres: o.machine.postgres, redis: o.machine.redis },
     options: o.options,
-    ceiling: o.ceiling && { rows: o.ceiling.events, rows_per_s: Math.round(o.ceiling.rate), ms: Math.round(o.ceiling.ms), p50_ms: round(o.ceiling.latency.p50), p99_ms: round(o.ceiling.latency.p99), max_ms: round(o.ceiling.latency.max), cpu: cpuJson(o.ceiling.cpu) },
+    ceilings: o.ceilings.map((c) => ({ kind: c.kind, rows: c.events, rows_per_s: Math.round(c.rate), ms: Math.round(c.ms), p50_ms: round(c.latency.p50), p99_ms: round(c.latency.p99), max_ms: round(c.latency.max), cpu: cpuJson(c.cpu) })),
     ingest: o.ingest && {
       events: o.ingest.events,
       requests: o.ingest.requests,
@@ -467,7 +513,8 @@ function summaryJson(o: Outcome) {
       p99_ms: round(o.ingest.latency.p99),
       max_ms: round(o.ingest.latency.max),
       statuses: o.ingest.statuses,
-      share_of_ceiling: o.ceiling ? round(o.ingest.rate / o.ceiling.rate) : null,
+      share_of_ceiling: bareCeiling(o) ? round(o.ingest.rate / bareCeiling(o)!.rate) : null,
+      share_of: Object.fromEntries(o.ceilings.map((c) => [c.kind, round(o.ingest!.rate / c.rate)])),
       cpu: cpuJson(o.ingest.cpu),
       db_connections: o.ingest.waits,
       writes: o.ingest.groups && {
@@ -504,13 +551,25 @@ creates a fresh database \`tokenmeter_bench_<time>\` on the server of \`DATABASE
 service as a child process on it, sets up a catalog, a price book, a plan, an account with 10 people and
 15 agents through the public API, and then, in one run:
 
-1. **Ceiling.** The same rows the load will send, as the service would store them, inserted by bare
-   \`INSERT INTO <copy of events> SELECT * FROM unnest($1::text[], ...) ON CONFLICT DO NOTHING\` statements
-   of ${o.options.batchSize} rows through \`pg\`, over as many connections as the load uses. The copy has the same
-   columns, indexes and monthly partitions (\`LIKE events INCLUDING ALL\`). This is what the database alone does.
-   It runs in ${o.options.slices} slices that alternate with ${o.options.slices} slices of the ingest load (ceiling 1,
-   ingest 1, ceiling 2, ...; a CHECKPOINT before each, untimed), so both are measured in the same state of
-   the machine, whose speed drifts on a shared host. Each rate is its slices' rows over their summed time.
+1. **Ceilings.** The same rows the load will send, as the service would store them, written by the
+   database alone through \`pg\`, in statements of ${o.options.batchSize} rows over as many connections as the load
+   uses, each statement prepared once per connection (as ingest's own write is). Each kind writes copies
+   (\`LIKE ... INCLUDING ALL\`: same columns, indexes and monthly partitions) in a schema of its own:
+   - **bare INSERT (ceiling)**, the issue's ceiling: \`INSERT INTO events SELECT * FROM unnest($1::text[], ...)
+     ON CONFLICT DO NOTHING\`;
+   - **+ id claimed in event_keys**: the same, but each id is first claimed for ever in \`event_keys\` and only
+     claimed rows are inserted (idempotency on (account, id) by a unique key, which the monthly-partitioned
+     \`events\` cannot carry itself);
+   - **+ rollups**: also adds the rows to the hourly, daily and spend rollups with ingest's own SQL
+     (metering/ingest/rollup-sql.ts), what keeps readings exact and fast at every moment.
+
+   Ingest does all of the last kind and more (tasks, units at event time, the reading after each event),
+   plus the service's parsing, validation, pricing and answer on the same CPUs, so the last kind is an upper
+   bound for ingest on this machine. Each kind's copies are checked afterwards to hold every row (and every
+   call in the rollups). The ceilings run in ${o.options.slices} slices that alternate with ${o.options.slices} slices of
+   the ingest load (each ceiling's slice 1, ingest 1, each ceiling's slice 2, ...; a CHECKPOINT before each,
+   untimed), so all are measured in the same state of the machine, whose speed drifts on a shared host.
+   Each rate is its slices' rows over their summed time.
 2. **Ingest.** \`POST /v1/events\` with ${o.options.batchSize} events per request and an agent key, over
    ${o.options.concurrency} keep-alive connections, closed loop (each connection sends its next request when the
    previous answer arrived), after ${o.options.warmupBatches} unmeasured warm-up requests. Each answer is
@@ -535,7 +594,7 @@ ${o.command}
 \`\`\`
 
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
-\`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS), \`BENCH_STORED\` (5000000), \`BENCH_READINGS\` (2000),
+\`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
 \`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`), \`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
@@ -557,7 +616,7 @@ ${table(o)}
 \`\`\`
 
 ${o.ingest && Object.keys(o.ingest.statuses).length ? `Ingest result statuses: \`${JSON.stringify(o.ingest.statuses)}\`.` : ''}
-${o.ceiling ? `CPU during the ceiling: ${describeCpu(o.ceiling.cpu)}.` : ''}
+${o.ceilings.map((c) => `CPU during the ceiling "${CEILING_TITLES[c.kind]}": ${describeCpu(c.cpu)}.`).join('\n')}
 ${o.ingest ? `CPU during ingest: ${describeCpu(o.ingest.cpu)}.` : ''}
 ${o.ingest ? `The service's database connections during ingest, on average per 100 ms sample: ${Object.entries(o.ingest.waits).map(([k, v]) => `${v} ${k}`).join('; ')}.` : ''}
 ${o.ingest?.groups ? `The service's writes (group commit, from its /metrics): ${describeGroups(o.ingest.groups)}.` : ''}
