@@ -5,10 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppModule, type AppOptions } from './app.module.js';
 import { Metrics } from './health/metrics.js';
-import { errorResponse } from './http/http-exception.filter.js';
 import { createPino, PinoNestLogger } from './logging.js';
 
 /** The largest request body accepted (a full event batch fits with room to spare). */
@@ -54,12 +53,6 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     );
     if (reply.statusCode >= 500) metrics.httpErrors.inc({ route });
   });
-  // Errors raised by Fastify before a route runs (bad JSON, body too large) get the same shape.
-  fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const { status, body } = errorResponse(error, String(request.id), { error: (o: unknown, m?: string) => request.log.error(o, m) });
-    void reply.status(status).send(body);
-  });
-
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
