@@ -1,10 +1,10 @@
-// A reading summed from whole days of the daily rollup plus (or less) hours of the hourly one equals the
-// same reading summed from the hourly rollup alone, for random ranges, groupings, filters and times of
-// asking, over events reported through POST /v1/events.
+// A reading summed from whole days of a day rollup (daily, or people) plus (or less) hours of the hourly
+// one equals the same reading summed from the hourly rollup alone, for random ranges, groupings, filters,
+// visibility scopes and times of asking, over events reported through POST /v1/events.
 import fc from 'fast-check';
 import { ManualClock } from '../src/clock/clock.js';
 import { fromSumRow, withRatio } from '../metering/readings/meter-sums.js';
-import { readingPlan, type GroupByDim, type MeterFilters, type RollupPart } from '../metering/readings/reading-query.js';
+import { readingPlan, type GroupByDim, type MeterFilters, type RollupPart, type VisibilityScope } from '../metering/readings/reading-query.js';
 import { ReadingsRepository, type GroupedSumRow } from '../metering/readings/readings.repository.js';
 import { setupPricing } from './support/metering.js';
 import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
@@ -27,20 +27,23 @@ function prng(seed: number): () => number {
   };
 }
 
-describe('readings from the daily and hourly rollups together', () => {
+describe('readings from the day and hourly rollups together', () => {
   let t: TestApp;
   let account: string;
   let repository: ReadingsRepository;
+  /** Who reported: three people (two in one unit, one in another), one agent each. */
+  const people: { person: string; unit: string; agent: string }[] = [];
 
   beforeAll(async () => {
     t = await startTestApp({ clock: new ManualClock(NOW) });
     account = (await newAccount(t)).id;
     await setupPricing(t, account);
-    const unit = await newUnit(t, account);
+    const units = [await newUnit(t, account), await newUnit(t, account)];
     const keys: string[] = [];
-    for (let i = 0; i < 2; i++) {
+    for (const unit of [units[0]!, units[0]!, units[1]!]) {
       const person = await newPerson(t, account, unit.id);
       const agent = await newAgent(t, account, person.id);
+      people.push({ person: person.id, unit: unit.id, agent: agent.id });
       keys.push((await newKey(t, { role: 'agent', account, agent_id: agent.id })).secret);
     }
     const random = prng(20261124);
@@ -75,14 +78,35 @@ describe('readings from the daily and hourly rollups together', () => {
   /** Rows as a reading shows them: keys, sums, cost in its canonical form, the ratio. */
   const shown = (rows: GroupedSumRow[]) => rows.map((row) => ({ key: row.key, ...withRatio(fromSumRow(row.sums)) }));
 
-  const dims = fc.subarray<GroupByDim>(['tier', 'label', 'channel', 'day']).chain((picked) => fc.shuffledSubarray(picked, { minLength: picked.length }));
-  const filters: fc.Arbitrary<MeterFilters> = fc.record(
-    { channel: fc.constantFrom('api', 'cli', 'mcp', 'program', 'chat'), label: fc.constantFrom('effective', 'ineffective', 'unclassified') },
-    { requiredKeys: [] },
+  const someOf = (list: GroupByDim[]) => fc.subarray(list).chain((picked) => fc.shuffledSubarray(picked, { minLength: picked.length }));
+  const dailyDims: GroupByDim[] = ['tier', 'label', 'channel', 'day'];
+  // Half the cases only ask for what the daily rollup keeps, half for anything the people rollup keeps.
+  const dims = fc.oneof(someOf(dailyDims), someOf([...dailyDims, 'unit', 'person', 'agent']));
+  const dailyFilters = {
+    channel: fc.constantFrom('api', 'cli', 'mcp', 'program', 'chat'),
+    label: fc.constantFrom('effective', 'ineffective', 'unclassified'),
+  };
+  const filters: fc.Arbitrary<MeterFilters> = fc.oneof(
+    fc.record(dailyFilters, { requiredKeys: [] }),
+    fc.record(
+      {
+        ...dailyFilters,
+        // `people` is filled by beforeAll: pick by index, when a case is generated.
+        person: fc.nat(3).map((i) => people[i]?.person ?? 'nobody'),
+        unit: fc.nat(2).map((i) => people[i]!.unit),
+        agent: fc.nat(2).map((i) => people[i]!.agent),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+  /** Finance (no scope), or a member: their own usage, and their unit's when they have one. */
+  const scopes: fc.Arbitrary<VisibilityScope | null> = fc.oneof(
+    { weight: 2, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.tuple(fc.nat(2), fc.boolean()).map(([i, inUnit]): VisibilityScope => ({ personId: people[i]!.person, unitId: inUnit ? people[i]!.unit : null })) },
   );
 
-  it('equal the hourly rollup alone, for random ranges, groupings, filters and times of asking', async () => {
-    const seen = { daily: 0, added: 0, takenAway: 0 };
+  it('equal the hourly rollup alone, for random ranges, groupings, filters, scopes and times of asking', async () => {
+    const seen = { daily: 0, people: 0, added: 0, takenAway: 0 };
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: 11 * 24 }),
@@ -90,25 +114,28 @@ describe('readings from the daily and hourly rollups together', () => {
         fc.integer({ min: 0, max: 13 * 24 * 60 }),
         dims,
         filters,
-        async (startHour, hours, askedMinute, groupBy, filters) => {
+        scopes,
+        async (startHour, hours, askedMinute, groupBy, filters, scope) => {
           const from = new Date(RANGE_FROM + startHour * HOUR);
           const to = new Date(from.getTime() + hours * HOUR);
           const now = new Date(RANGE_FROM + askedMinute * 60_000);
-          const parts = readingPlan({ from, to, groupBy, filters }, null, now);
+          const parts = readingPlan({ from, to, groupBy, filters }, scope, now);
           if (parts.some((p) => p.rollup === 'daily')) seen.daily++;
-          if (parts.some((p) => p.rollup === 'daily') && parts.some((p) => p.rollup === 'hourly' && p.sign === 1)) seen.added++;
+          if (parts.some((p) => p.rollup === 'people')) seen.people++;
+          if (parts.some((p) => p.rollup !== 'hourly') && parts.some((p) => p.rollup === 'hourly' && p.sign === 1)) seen.added++;
           if (parts.some((p) => p.sign === -1)) seen.takenAway++;
           const hourlyOnly: RollupPart[] = [{ rollup: 'hourly', from, to, sign: 1 }];
-          const spec = { accountId: account, groupBy, filters, scope: null };
+          const spec = { accountId: account, groupBy, filters, scope };
           const planned = shown(await repository.meterSums({ ...spec, parts }));
           const reference = shown(await repository.meterSums({ ...spec, parts: hourlyOnly }));
           expect(planned).toEqual(reference);
         },
       ),
-      { numRuns: 300, seed: 1764300000 },
+      { numRuns: 400, seed: 1764300000 },
     );
     // The runs did go through every kind of plan.
-    expect(seen.daily).toBeGreaterThan(100);
+    expect(seen.daily).toBeGreaterThan(30);
+    expect(seen.people).toBeGreaterThan(100);
     expect(seen.added).toBeGreaterThan(20);
     expect(seen.takenAway).toBeGreaterThan(20);
   });
@@ -124,7 +151,7 @@ describe('readings from the daily and hourly rollups together', () => {
     const spec = { accountId: account, groupBy: ['day'] as GroupByDim[], filters: {}, scope: null };
     const planned = shown(await repository.meterSums({ ...spec, parts }));
     expect(planned.map((r) => r.key.day)).toEqual(['2026-03-08', '2026-03-09', '2026-03-10', '2026-03-11', '2026-03-12', '2026-03-13', '2026-03-14', '2026-03-15']);
-    expect(planned.reduce((n, r) => n + r.calls, 0)).toBe(400);
+    expect(planned.reduce((n, r) => n + r.calls, 0)).toBe(people.length * 4 * 50);
     expect(planned).toEqual(shown(await repository.meterSums({ ...spec, parts: [{ rollup: 'hourly', from, to, sign: 1 }] })));
   });
 });

@@ -33,6 +33,18 @@ export function dailyRollupSql(relation: string, shard: string, merge: boolean):
     ${merge ? upsert('meter_daily', DAILY_KEY) : ''}`;
 }
 
+const PEOPLE_KEY = 'account_id, day, shard, unit_id, person_id, agent_id, tier, label, channel';
+
+/** Per UTC day by unit, person, agent, tier, label and channel: members' readings and readings by people. */
+export function peopleRollupSql(relation: string, shard: string, merge: boolean): string {
+  return `INSERT INTO meter_daily_people (${PEOPLE_KEY}, ${SUM_COLUMNS})
+    SELECT account_id, (ts AT TIME ZONE 'UTC')::date, ${shard}, coalesce(unit_id, ''), coalesce(person_id, ''), coalesce(agent_id, ''),
+           coalesce(tier, ''), label, coalesce(channel, ''), ${SUM_EXPRESSIONS}
+      FROM ${relation} AS contributions
+     GROUP BY 1, 2, 4, 5, 6, 7, 8, 9
+    ${merge ? upsert('meter_daily_people', PEOPLE_KEY) : ''}`;
+}
+
 /** The day's spend (cost only), read for the allowance left after each ingested event. */
 export function spendRollupSql(relation: string, shard: string, merge: boolean): string {
   return `INSERT INTO meter_spend_daily (account_id, day, shard, cost)
@@ -47,6 +59,7 @@ export function spendRollupSql(relation: string, shard: string, merge: boolean):
 const ROLLUPS = [
   { name: 'hourly', table: 'meter_hourly', sql: hourlyRollupSql },
   { name: 'daily', table: 'meter_daily', sql: dailyRollupSql },
+  { name: 'people', table: 'meter_daily_people', sql: peopleRollupSql },
   { name: 'spend', table: 'meter_spend_daily', sql: spendRollupSql },
 ] as const;
 

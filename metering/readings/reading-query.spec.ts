@@ -104,7 +104,7 @@ describe('readingPlan', () => {
     ...over,
   });
   const at = (iso: string) => new Date(iso);
-  /** A plan as `daily|hourly sign from..to` lines. */
+  /** A plan as `<rollup> <sign> from..to` lines. */
   const show = (parts: RollupPart[]) =>
     parts.map((p) => `${p.rollup} ${p.sign === 1 ? '+' : '-'} ${p.from.toISOString().slice(0, 13)}..${p.to.toISOString().slice(0, 13)}`);
   const LATER = at('2026-06-01T00:00:00Z');
@@ -115,13 +115,29 @@ describe('readingPlan', () => {
     expect(show(readingPlan(all, null, LATER))).toEqual(['daily + 2026-03-01T00..2026-03-16T00']);
   });
 
-  it('anything the daily rollup lacks, or a visibility scope: the hourly rollup alone', () => {
+  it('unit, person or agent (grouped, filtered, or a visibility scope): the people rollup', () => {
+    const people = ['people + 2026-03-01T00..2026-03-16T00'];
+    expect(show(readingPlan(q({ groupBy: ['tier', 'person'] }), null, LATER))).toEqual(people);
+    expect(show(readingPlan(q({ groupBy: ['unit', 'agent', 'day'], filters: { label: 'effective' } }), null, LATER))).toEqual(people);
+    expect(show(readingPlan(q({ filters: { person: 'p' } }), null, LATER))).toEqual(people);
+    expect(show(readingPlan(q(), { personId: 'p', unitId: 'u' }, LATER))).toEqual(people);
+    expect(show(readingPlan(q({ groupBy: ['channel'] }), { personId: 'p', unitId: null }, LATER))).toEqual(people);
+    // Partial days at the edges come from the hourly rollup, as for the daily one.
+    const edges = q({ from: at('2026-03-01T20:00:00Z'), to: at('2026-03-15T05:00:00Z'), groupBy: ['person'] });
+    expect(show(readingPlan(edges, null, LATER))).toEqual([
+      'people + 2026-03-02T00..2026-03-15T00',
+      'hourly + 2026-03-01T20..2026-03-02T00',
+      'hourly + 2026-03-15T00..2026-03-15T05',
+    ]);
+  });
+
+  it('anything no day rollup keeps (model, operation, session_context, hour): the hourly rollup alone', () => {
     const hourly = ['hourly + 2026-03-01T00..2026-03-16T00'];
     expect(show(readingPlan(q({ groupBy: ['hour'] }), null, LATER))).toEqual(hourly);
     expect(show(readingPlan(q({ groupBy: ['model'] }), null, LATER))).toEqual(hourly);
-    expect(show(readingPlan(q({ groupBy: ['tier', 'person'] }), null, LATER))).toEqual(hourly);
-    expect(show(readingPlan(q({ filters: { person: 'p' } }), null, LATER))).toEqual(hourly);
-    expect(show(readingPlan(q(), { personId: 'p', unitId: 'u' }, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ groupBy: ['person', 'operation'] }), null, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ groupBy: ['session_context'] }), { personId: 'p', unitId: 'u' }, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ filters: { model: 'm' } }), { personId: 'p', unitId: 'u' }, LATER))).toEqual(hourly);
   });
 
   it('partial days at the edges: their hours from the hourly rollup', () => {

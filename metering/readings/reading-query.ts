@@ -26,8 +26,13 @@ export const METER_FILTERS = ['person', 'unit', 'agent', 'model', 'channel', 'la
 export type MeterFilter = (typeof METER_FILTERS)[number];
 export type MeterFilters = Partial<Record<MeterFilter, string>>;
 
-/** What the daily rollup is keyed by: anything else needs the hourly one. */
-const DAILY_DIMS: ReadonlySet<string> = new Set(['tier', 'label', 'channel', 'day']);
+/** The rollups kept per UTC day, smallest first, with the dimensions each is keyed by. */
+const DAY_ROLLUP_DIMS = {
+  daily: new Set(['tier', 'label', 'channel', 'day']),
+  people: new Set(['unit', 'person', 'agent', 'tier', 'label', 'channel', 'day']),
+} as const satisfies Record<string, ReadonlySet<string>>;
+
+export type DayRollup = keyof typeof DAY_ROLLUP_DIMS;
 
 export interface MeterRange {
   from: Date;
@@ -139,17 +144,21 @@ export function parseGroupBy(raw: string | undefined): GroupByDim[] {
   return out;
 }
 
-/** Can the daily rollup answer? Every dimension asked for (grouped or filtered) must be one it keeps, and
- * a visibility scope needs person and unit, which only the hourly one has. */
-export function dailyCanAnswer(q: MeterQuery, scope: VisibilityScope | null): boolean {
-  if (scope !== null) return false;
-  if (!q.groupBy.every((d) => DAILY_DIMS.has(d))) return false;
-  return Object.keys(q.filters).every((f) => DAILY_DIMS.has(f));
+/**
+ * The smallest day rollup that can answer, or null (only the hourly one can): every dimension asked for
+ * (grouped or filtered) must be one it keeps, and a visibility scope needs person and unit.
+ */
+export function dayRollupFor(q: Pick<MeterQuery, 'groupBy' | 'filters'>, scope: VisibilityScope | null): DayRollup | null {
+  const asked = [...q.groupBy, ...Object.keys(q.filters), ...(scope === null ? [] : ['person', 'unit'])];
+  for (const rollup of Object.keys(DAY_ROLLUP_DIMS) as DayRollup[]) {
+    if (asked.every((d) => DAY_ROLLUP_DIMS[rollup].has(d))) return rollup;
+  }
+  return null;
 }
 
-/** One contiguous range of a rollup (UTC days for the daily one, hours for the hourly one), added or taken away. */
+/** One contiguous range of a rollup (UTC days for a day rollup, hours for the hourly one), added or taken away. */
 export interface RollupPart {
-  rollup: 'daily' | 'hourly';
+  rollup: DayRollup | 'hourly';
   from: Date;
   to: Date;
   sign: 1 | -1;
@@ -158,17 +167,18 @@ export interface RollupPart {
 const floorDay = (ms: number): number => Math.floor(ms / DAY_MS) * DAY_MS;
 
 /**
- * Which rollup ranges sum to a reading. When the daily rollup can answer, the whole UTC days come from it
- * and each partial day at an edge of the range from the hourly one: either its hours inside the range, or
- * (when that is fewer hours to read) its whole day from the daily rollup less its hours outside the range.
- * Both rollups hold the same events, so any choice sums to the same reading as the hourly rollup alone;
+ * Which rollup ranges sum to a reading. When a day rollup can answer (dayRollupFor), the whole UTC days come
+ * from it and each partial day at an edge of the range from the hourly one: either its hours inside the
+ * range, or (when that is fewer hours to read) its whole day from the day rollup less its hours outside it.
+ * All rollups hold the same events, so any choice sums to the same reading as the hourly rollup alone;
  * the choice only decides how many rows are read. Hours after the current one count as free: nothing has
  * happened in them yet, so "today so far" is today's daily rows less the (empty) hours still to come.
  */
 export function readingPlan(q: MeterRange & Pick<MeterQuery, 'groupBy' | 'filters'>, scope: VisibilityScope | null, now: Date): RollupPart[] {
   const from = q.from.getTime();
   const to = q.to.getTime();
-  if (!dailyCanAnswer(q, scope)) return [{ rollup: 'hourly', from: q.from, to: q.to, sign: 1 }];
+  const dayRollup = dayRollupFor(q, scope);
+  if (dayRollup === null) return [{ rollup: 'hourly', from: q.from, to: q.to, sign: 1 }];
   const horizon = endOfHour(now).getTime();
   const hoursToRead = (a: number, b: number): number => Math.max(0, Math.min(b, horizon) - a) / HOUR_MS;
 
@@ -205,7 +215,7 @@ export function readingPlan(q: MeterRange & Pick<MeterQuery, 'groupBy' | 'filter
   }
   // The days taken are contiguous: the whole days and the partial days next to them. Two pieces of hours
   // that meet (an evening and the next morning) are one range.
-  const daily: RollupPart[] = dayFrom < dayTo ? [{ rollup: 'daily', from: new Date(dayFrom), to: new Date(dayTo), sign: 1 }] : [];
+  const daily: RollupPart[] = dayFrom < dayTo ? [{ rollup: dayRollup, from: new Date(dayFrom), to: new Date(dayTo), sign: 1 }] : [];
   const merged: RollupPart[] = [];
   for (const part of hourly) {
     const last = merged[merged.length - 1];

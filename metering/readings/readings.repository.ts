@@ -1,4 +1,4 @@
-// Only this file reads the meter for readings: signed sums over ranges of the hourly and daily rollups (always
+// Only this file reads the meter for readings: signed sums over ranges of the hourly and day rollups (always
 // across shards, in one statement) and the per-operation listing from `events`, newest first, keyset-paged.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -59,6 +59,20 @@ const DAILY_DIM_SQL: Partial<Record<GroupByDim, string>> = {
   day: `to_char(day, 'YYYY-MM-DD')`,
 };
 
+const PEOPLE_DIM_SQL: Partial<Record<GroupByDim, string>> = {
+  ...DAILY_DIM_SQL,
+  unit: 'unit_id',
+  person: 'person_id',
+  agent: 'agent_id',
+};
+
+/** Each rollup's table and the SQL of each dimension it keeps. */
+const ROLLUP_SOURCES: Record<RollupPart['rollup'], { table: string; dims: Partial<Record<GroupByDim, string>> }> = {
+  hourly: { table: 'meter_hourly', dims: HOURLY_DIM_SQL },
+  daily: { table: 'meter_daily', dims: DAILY_DIM_SQL },
+  people: { table: 'meter_daily_people', dims: PEOPLE_DIM_SQL },
+};
+
 const FILTER_COLUMN: Record<MeterFilter, GroupByDim> = {
   person: 'person',
   unit: 'unit',
@@ -91,10 +105,11 @@ export function meterSql(spec: MeterSqlSpec): { sql: string; params: unknown[] }
   };
   /** The table, and the conditions on it, for one part. */
   const source = (part: RollupPart): { table: string; where: string[]; dimSql: (d: GroupByDim) => string } => {
-    const daily = part.rollup === 'daily';
+    const { table, dims } = ROLLUP_SOURCES[part.rollup];
+    const daily = part.rollup !== 'hourly';
     const dimSql = (d: GroupByDim): string => {
-      const sql = daily ? DAILY_DIM_SQL[d] : HOURLY_DIM_SQL[d];
-      if (sql === undefined) throw new Error(`meter_daily has no dimension ${d}`);
+      const sql = dims[d];
+      if (sql === undefined) throw new Error(`${table} has no dimension ${d}`);
       return sql;
     };
     const where = [`account_id = $1`];
@@ -113,7 +128,7 @@ export function meterSql(spec: MeterSqlSpec): { sql: string; params: unknown[] }
           : `(person_id = ${p(spec.scope.personId)} OR unit_id = ${p(spec.scope.unitId)})`,
       );
     }
-    return { table: daily ? 'meter_daily' : 'meter_hourly', where, dimSql };
+    return { table, where, dimSql };
   };
 
   const positions = spec.groupBy.map((_, i) => String(i + 1));

@@ -2,6 +2,7 @@
 // the ingested rows with new ids and times, in SQL), the rollups recomputed from the raw events for the
 // bench account, then the meter and listing routes timed one request after another.
 import pg from 'pg';
+import { ROLLUP_TABLES } from '../../metering/ingest/rollup-sql.js';
 import { tableColumns } from './ceiling.js';
 import type { HttpClient } from './http.js';
 import { Samples, type Summary } from './stats.js';
@@ -11,6 +12,7 @@ export interface RollupCheck {
   events: { calls: string; tokens: string; cost: string };
   daily: { calls: string; tokens: string; cost: string };
   hourly: { calls: string; tokens: string; cost: string };
+  people: { calls: string; tokens: string; cost: string };
 }
 
 /** Do the rollups ingest maintained say what the raw events say (calls, tokens, cost)? */
@@ -28,6 +30,7 @@ export async function checkRollups(db: pg.Pool, account: string): Promise<Rollup
   const events = await q('events', '1');
   const daily = await q('meter_daily', 'calls');
   const hourly = await q('meter_hourly', 'calls');
+  const people = await q('meter_daily_people', 'calls');
   const spend = (
     await db.query<{ cost: string }>(
       'SELECT coalesce(sum(cost), 0)::numeric(40, 18)::text AS cost FROM meter_spend_daily WHERE account_id = $1',
@@ -35,7 +38,7 @@ export async function checkRollups(db: pg.Pool, account: string): Promise<Rollup
     )
   ).rows[0]!.cost;
   const same = (a: typeof events, b: typeof events) => a.calls === b.calls && a.tokens === b.tokens && a.cost === b.cost;
-  return { consistent: same(events, daily) && same(events, hourly) && spend === events.cost, events, daily, hourly };
+  return { consistent: same(events, daily) && same(events, hourly) && same(events, people) && spend === events.cost, events, daily, hourly, people };
 }
 
 export interface TopUp {
@@ -107,7 +110,7 @@ export async function topUp(
   }
   const rollupMs = performance.now() - rollupStarted;
   log('VACUUM ANALYZE events, event_keys and the rollups');
-  for (const table of ['events', 'event_keys', 'meter_hourly', 'meter_daily', 'meter_spend_daily']) await db.query(`VACUUM (ANALYZE) ${table}`);
+  for (const table of ['events', 'event_keys', ...ROLLUP_TABLES]) await db.query(`VACUUM (ANALYZE) ${table}`);
   return { before, after: await count(), ms: performance.now() - started, rollups: rollups.mode, rollupMs };
 }
 
@@ -116,9 +119,7 @@ export async function recomputeRollups(db: pg.Pool, account: string): Promise<vo
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL TIME ZONE 'UTC'`);
-    await client.query('DELETE FROM meter_hourly WHERE account_id = $1', [account]);
-    await client.query('DELETE FROM meter_daily WHERE account_id = $1', [account]);
-    await client.query('DELETE FROM meter_spend_daily WHERE account_id = $1', [account]);
+    for (const table of ROLLUP_TABLES) await client.query(`DELETE FROM ${table} WHERE account_id = $1`, [account]);
     const sums = `count(*), sum(input), sum(cached_input), sum(cache_write), sum(output), sum(reasoning), coalesce(sum(cost), 0)`;
     await client.query(
       `INSERT INTO meter_hourly (account_id, hour, shard, model, tier, unit_id, person_id, agent_id, operation, channel, label,
@@ -135,6 +136,15 @@ export async function recomputeRollups(db: pg.Pool, account: string): Promise<vo
        SELECT account_id, ts::date, (abs(hashtext(event_id)) % 8)::smallint, coalesce(tier, ''), label, coalesce(channel, ''), ${sums}
          FROM events WHERE account_id = $1
         GROUP BY 1, 2, 3, 4, 5, 6`,
+      [account],
+    );
+    await client.query(
+      `INSERT INTO meter_daily_people (account_id, day, shard, unit_id, person_id, agent_id, tier, label, channel,
+                                       calls, input, cached_input, cache_write, output, reasoning, cost)
+       SELECT account_id, ts::date, (abs(hashtext(event_id)) % 8)::smallint, coalesce(unit_id, ''), coalesce(person_id, ''),
+              coalesce(agent_id, ''), coalesce(tier, ''), label, coalesce(channel, ''), ${sums}
+         FROM events WHERE account_id = $1
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`,
       [account],
     );
     await client.query(

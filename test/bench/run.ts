@@ -371,14 +371,16 @@ async function main(): Promise<void> {
         outcome.topUp = await topUp(db, org.account, opts.stored, monthStart, new Date(Math.min(Date.now(), now + 60_000)), rollups, (l) => log(`  ${l}`));
         const base = `/v1/accounts/${org.account}`;
         const light = Math.max(1, Math.floor(opts.readings / 4));
-        const routes: [string, string, number][] = [
-          ['meter (current period)', `${base}/meter`, opts.readings],
-          ['meter group_by=tier,label', `${base}/meter?group_by=tier,label`, light],
-          ['meter group_by=person', `${base}/meter?group_by=person`, light],
-          ['events limit=100', `${base}/events?limit=100`, light],
+        const routes: [string, string, number, string][] = [
+          ['meter (current period)', `${base}/meter`, opts.readings, keys.finance],
+          ['meter group_by=tier,label', `${base}/meter?group_by=tier,label`, light, keys.finance],
+          ['meter group_by=person', `${base}/meter?group_by=person`, light, keys.finance],
+          ['meter group_by=model', `${base}/meter?group_by=model`, light, keys.finance],
+          ['meter as a member (own and unit)', `${base}/meter`, light, keys.member],
+          ['events limit=100', `${base}/events?limit=100`, light, keys.finance],
         ];
-        for (const [name, path, n] of routes) {
-          const r = await measureReading(api, name, path, keys.finance, n, opts.readingSeconds * 1000);
+        for (const [name, path, n, key] of routes) {
+          const r = await measureReading(api, name, path, key, n, opts.readingSeconds * 1000);
           outcome.readings.push(r);
           log(`reading ${name}: ${r.latency ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)} over ${r.requests}` : (r.note ?? '')}`);
         }
@@ -579,7 +581,7 @@ service as a child process on it, sets up a catalog, a price book, a plan, an ac
    the ingested rows with new ids and times in the current month, and their idempotency keys), the
    account's labels and rollups are recomputed from the raw events
    (${o.options.rollups === 'rebuild' ? '`npm run rebuild bench`, which writes the rollups into shard 0' : 'SQL GROUP BY spread over the 8 shards concurrent ingest writes'}),
-   \`VACUUM ANALYZE\`, then the meter routes are timed with a finance key, one request after another
+   \`VACUUM ANALYZE\`, then the meter routes are timed with a finance key (one with a member's key), one request after another
    (at most ${o.options.readings} per route, or ${o.options.readingSeconds} s, after 20 unmeasured).
 
 Events: ids \`b<run>-<n>\`, timestamps over the current month up to now, ~10% zero-token \`program\`
@@ -621,7 +623,7 @@ ${o.ingest ? `CPU during ingest: ${describeCpu(o.ingest.cpu)}.` : ''}
 ${o.ingest ? `The service's database connections during ingest, on average per 100 ms sample: ${Object.entries(o.ingest.waits).map(([k, v]) => `${v} ${k}`).join('; ')}.` : ''}
 ${o.ingest?.groups ? `The service's writes (group commit, from its /metrics): ${describeGroups(o.ingest.groups)}.` : ''}
 ${o.topUp ? `Stored events for the readings: ${o.topUp.after.toLocaleString('en')} (top-up and rollup recompute took ${fmt(o.topUp.ms / 1000)} s).` : ''}
-${o.rollups ? `After the load the hourly and daily rollups ${o.rollups.consistent ? 'equal' : 'DO NOT equal'} the raw events (calls ${o.rollups.events.calls}, tokens ${o.rollups.events.tokens}, cost ${o.rollups.events.cost}).` : ''}
+${o.rollups ? `After the load the hourly, daily, people and spend rollups ${o.rollups.consistent ? 'equal' : 'DO NOT equal'} the raw events (calls ${o.rollups.events.calls}, tokens ${o.rollups.events.tokens}, cost ${o.rollups.events.cost}).` : ''}
 
 Latencies are per request, measured by the client from writing the request to the last byte of the answer
 (nearest-rank percentiles, test/bench/stats.ts). Rates are events per second of wall time from the first

@@ -148,6 +148,8 @@ export async function runRebuild(databaseUrl: string, account: string): Promise<
 
 export interface Keys {
   finance: string;
+  /** A member's key (the first person): sees their own usage and their unit's. */
+  member: string;
   /** One agent key per agent of the org, in org.agents order. */
   agents: string[];
 }
@@ -190,5 +192,11 @@ export async function setUp(client: HttpClient, admin: string, org: Org, monthSt
     agents.push(key.secret);
   }
   const finance = await client.json<{ secret: string }>('POST', '/v1/api-keys', admin, { role: 'finance', account: org.account, name: 'bench finance' });
-  return { finance: finance.secret, agents };
+  const member = await client.json<{ secret: string }>('POST', '/v1/api-keys', admin, {
+    role: 'member',
+    account: org.account,
+    person_id: org.people[0]!.id,
+    name: 'bench member',
+  });
+  return { finance: finance.secret, member: member.secret, agents };
 }

@@ -41,8 +41,8 @@ interface Totals {
   cost: string;
 }
 
-/** Per-label totals three ways: raw events, the hourly rollup and the daily rollup. */
-export async function labelTotals(t: TestApp, account: string): Promise<{ raw: Totals[]; hourly: Totals[]; daily: Totals[] }> {
+/** Per-label totals four ways: raw events, the hourly rollup, the daily rollup and the people rollup. */
+export async function labelTotals(t: TestApp, account: string): Promise<{ raw: Totals[]; hourly: Totals[]; daily: Totals[]; people: Totals[] }> {
   const db = t.app.get(DataSource);
   const q = (from: string, cost: string) =>
     db.query(
@@ -55,6 +55,24 @@ export async function labelTotals(t: TestApp, account: string): Promise<{ raw: T
     raw: await q('(SELECT *, 1 AS calls FROM events) e', 'cost'),
     hourly: await q('meter_hourly', 'cost'),
     daily: await q('meter_daily', 'cost'),
+    people: await q('meter_daily_people', 'cost'),
+  };
+}
+
+/** Totals by unit, person, agent, label and UTC day two ways: raw events and the people rollup. */
+export async function peopleTotals(t: TestApp, account: string): Promise<{ raw: unknown[]; people: unknown[] }> {
+  const db = t.app.get(DataSource);
+  const q = (from: string, day: string) =>
+    db.query(
+      `SELECT ${day} AS day, coalesce(unit_id, '') AS unit, coalesce(person_id, '') AS person, coalesce(agent_id, '') AS agent, label,
+              sum(calls)::text AS calls, sum(input + cached_input + cache_write + output)::text AS tokens,
+              coalesce(sum(cost), 0)::numeric(40,18)::text AS cost
+         FROM ${from} WHERE account_id = $1 GROUP BY 1, 2, 3, 4, 5 HAVING sum(calls) <> 0 ORDER BY 1, 2, 3, 4, 5`,
+      [account],
+    ) as Promise<unknown[]>;
+  return {
+    raw: await q('(SELECT *, 1 AS calls FROM events) e', `(ts AT TIME ZONE 'UTC')::date::text`),
+    people: await q('meter_daily_people', 'day::text'),
   };
 }
 
@@ -78,11 +96,14 @@ export async function spendByDay(t: TestApp, account: string): Promise<{ raw: { 
   };
 }
 
-/** The hourly, daily and spend rollups of the account equal what its raw events say. */
+/** The hourly, daily, people and spend rollups of the account equal what its raw events say. */
 export async function expectRollupsMatchRaw(t: TestApp, account: string): Promise<void> {
-  const { raw, hourly, daily } = await labelTotals(t, account);
+  const { raw, hourly, daily, people } = await labelTotals(t, account);
   expect(hourly).toEqual(raw);
   expect(daily).toEqual(raw);
+  expect(people).toEqual(raw);
+  const byPerson = await peopleTotals(t, account);
+  expect(byPerson.people).toEqual(byPerson.raw);
   const spend = await spendByDay(t, account);
   expect(spend.raw.length).toBeGreaterThan(0);
   expect(spend.spend).toEqual(spend.raw);
