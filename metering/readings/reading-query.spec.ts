@@ -121,7 +121,7 @@ describe('readingPlan', () => {
     expect(show(readingPlan(q({ groupBy: ['unit', 'agent', 'day'], filters: { label: 'effective' } }), null, LATER))).toEqual(people);
     expect(show(readingPlan(q({ filters: { person: 'p' } }), null, LATER))).toEqual(people);
     expect(show(readingPlan(q(), { personId: 'p', unitId: 'u' }, LATER))).toEqual(people);
-    expect(show(readingPlan(q({ groupBy: ['channel'] }), { personId: 'p', unitId: null }, LATER))).toEqual(people);
+    expect(show(readingPlan(q({ groupBy: ['label'] }), { personId: 'p', unitId: null }, LATER))).toEqual(people);
     // Partial days at the edges come from the hourly rollup, as for the daily one.
     const edges = q({ from: at('2026-03-01T20:00:00Z'), to: at('2026-03-15T05:00:00Z'), groupBy: ['person'] });
     expect(show(readingPlan(edges, null, LATER))).toEqual([
@@ -131,11 +131,13 @@ describe('readingPlan', () => {
     ]);
   });
 
-  it('anything no day rollup keeps (model, operation, session_context, hour): the hourly rollup alone', () => {
+  it('anything no day rollup keeps (model, operation, session_context, hour, or channel with people): the hourly rollup alone', () => {
     const hourly = ['hourly + 2026-03-01T00..2026-03-16T00'];
     expect(show(readingPlan(q({ groupBy: ['hour'] }), null, LATER))).toEqual(hourly);
     expect(show(readingPlan(q({ groupBy: ['model'] }), null, LATER))).toEqual(hourly);
     expect(show(readingPlan(q({ groupBy: ['person', 'operation'] }), null, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ groupBy: ['person', 'channel'] }), null, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ groupBy: ['channel'] }), { personId: 'p', unitId: null }, LATER))).toEqual(hourly);
     expect(show(readingPlan(q({ groupBy: ['session_context'] }), { personId: 'p', unitId: 'u' }, LATER))).toEqual(hourly);
     expect(show(readingPlan(q({ filters: { model: 'm' } }), { personId: 'p', unitId: 'u' }, LATER))).toEqual(hourly);
   });

@@ -29,7 +29,7 @@ export type MeterFilters = Partial<Record<MeterFilter, string>>;
 /** The rollups kept per UTC day, smallest first, with the dimensions each is keyed by. */
 const DAY_ROLLUP_DIMS = {
   daily: new Set(['tier', 'label', 'channel', 'day']),
-  people: new Set(['unit', 'person', 'agent', 'tier', 'label', 'channel', 'day']),
+  people: new Set(['unit', 'person', 'agent', 'tier', 'label', 'day']),
 } as const satisfies Record<string, ReadonlySet<string>>;
 
 export type DayRollup = keyof typeof DAY_ROLLUP_DIMS;

@@ -60,7 +60,9 @@ const DAILY_DIM_SQL: Partial<Record<GroupByDim, string>> = {
 };
 
 const PEOPLE_DIM_SQL: Partial<Record<GroupByDim, string>> = {
-  ...DAILY_DIM_SQL,
+  tier: 'tier',
+  label: 'label',
+  day: `to_char(day, 'YYYY-MM-DD')`,
   unit: 'unit_id',
   person: 'person_id',
   agent: 'agent_id',

@@ -3,7 +3,7 @@
 // ON CONFLICT DO NOTHING` statements of 50 rows over a pool as wide as the load, with nothing else around
 // them; two more kinds add the idempotency key and the rollups, to show where ingest's time goes.
 import pg from 'pg';
-import { ROLLUP_TABLES, addToRollupsCtes } from '../../metering/ingest/rollup-sql.js';
+import { ROLLUP_NAMES, ROLLUP_TABLES, addToRollupsCtes } from '../../metering/ingest/rollup-sql.js';
 import { Samples, type Summary } from './stats.js';
 import { batchEvents, eventRow, pgArray, type Workload } from './workload.js';
 
@@ -75,7 +75,7 @@ export const CEILING_KINDS: readonly CeilingKind[] = ['insert', 'keyed', 'rollup
 export const CEILING_TITLES: Record<CeilingKind, string> = {
   insert: 'bare INSERT (ceiling)',
   keyed: '+ id claimed in event_keys',
-  rollups: '+ rollups (hourly, daily, spend)',
+  rollups: `+ rollups (${ROLLUP_NAMES.join(', ')})`,
 };
 
 /** The tables a kind writes, copied (`LIKE ... INCLUDING ALL`) into its own schema. */
@@ -142,7 +142,7 @@ export class Ceiling {
     private readonly concurrency: number,
   ) {
     this.sql = ceilingSql(kind, columns);
-    this.name = `bench_ceiling_${kind}`;
+    this.name = `ceiling_${kind}`;
   }
 
   static schemaOf(kind: CeilingKind): string {
@@ -199,7 +199,7 @@ export class Ceiling {
     return { kind: this.kind, events: this.events, batches: this.batches, ms: this.ms, latency: this.samples.summary(), inserted: this.inserted };
   }
 
-  /** Sums of what the kind wrote, for checking it did the work: rows, keys, and calls in the rollups. */
+  /** Sums of what the kind wrote, for checking it did the work: rows, keys, and calls in two of the rollups. */
   async written(): Promise<{ events: number; keys: number | null; hourlyCalls: number | null; dailyCalls: number | null }> {
     const count = async (sql: string) => Number((await this.pool.query<{ n: string }>(sql)).rows[0]!.n);
     const has = (t: string) => CEILING_TABLES[this.kind].includes(t);

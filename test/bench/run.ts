@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { ROLLUP_NAMES } from '../../metering/ingest/rollup-sql.js';
 import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
 import {
   CEILING_KINDS,
@@ -562,7 +563,7 @@ service as a child process on it, sets up a catalog, a price book, a plan, an ac
    - **+ id claimed in event_keys**: the same, but each id is first claimed for ever in \`event_keys\` and only
      claimed rows are inserted (idempotency on (account, id) by a unique key, which the monthly-partitioned
      \`events\` cannot carry itself);
-   - **+ rollups**: also adds the rows to the hourly, daily and spend rollups with ingest's own SQL
+   - **+ rollups**: also adds the rows to every rollup (${ROLLUP_NAMES.join(', ')}) with ingest's own SQL
      (metering/ingest/rollup-sql.ts), what keeps readings exact and fast at every moment.
 
    Ingest does all of the last kind and more (tasks, units at event time, the reading after each event),
