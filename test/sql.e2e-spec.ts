@@ -39,6 +39,21 @@ describe('pgArray against the real store', () => {
     expect(other.times).toEqual([new Date('2026-03-15T12:00:00.123Z'), null]);
   });
 
+  it('Dates as epoch milliseconds (sent as int8[]), and values read from rows, as ingest sends its columns', async () => {
+    const rows = [
+      { at: new Date('2026-03-15T12:00:00.123Z'), note: 'a "b"' },
+      { at: new Date('1969-12-31T23:59:59.999Z'), note: null },
+      { at: null, note: 'c' },
+    ];
+    const [got] = await t.app.get(DataSource).query(
+      `SELECT (SELECT array_agg(timestamptz 'epoch' + v * interval '1 millisecond' ORDER BY n) FROM unnest($1::int8[]) WITH ORDINALITY AS u(v, n)) AS times,
+              (SELECT array_agg(v ORDER BY n) FROM unnest($2::text[]) WITH ORDINALITY AS u(v, n)) AS notes`,
+      [pgArray(rows, false, (r) => r.at), pgArray(rows, true, (r) => r.note)],
+    );
+    expect(got.times).toEqual(rows.map((r) => r.at));
+    expect(got.notes).toEqual(rows.map((r) => r.note));
+  });
+
   it('writes an empty array as {}', () => {
     expect(pgArray([], true)).toBe('{}');
     expect(pgArray(['a', null], true)).toBe('{"a",NULL}');

@@ -4,6 +4,7 @@ import { hash } from 'node:crypto';
 import { canonicalJson } from '../../src/audit/audit-chain.js';
 import { compileSchema, type JsonSchema } from '../../src/http/validation.js';
 import { RequestError } from '../../src/http/domain-error.js';
+import { daysInMonth } from '../../tiers/pricing/instant.js';
 import { normalizeUsage, totalTokens, USAGE_FORMATS, type CanonicalUsage } from '../usage/normalize-usage.js';
 
 export const MAX_BATCH = 1000;
@@ -132,11 +133,6 @@ export function parseTimestamp(raw: string): Date | null {
   date.setUTCFullYear(y, mo - 1, d); // not Date.UTC, which reads years 0-99 as 1900-1999
   date.setUTCHours(h, mi, s, ms);
   return new Date(date.getTime() - offsetMinutes * 60_000);
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 function reject(index: number, raw: unknown, code: string, message: string, field?: string): Rejection {

@@ -3,7 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
-import { queryPrepared, queryRows, quoteArrayElement, type Db } from '../../src/database/sql.js';
+import { pgArray, queryPrepared, queryRows, type Db } from '../../src/database/sql.js';
 import type { SpendLabel } from '../classification/classify.js';
 import type { TaskLabels } from '../classification/task-labeler.js';
 import { addToRollupsCtes } from './rollup-sql.js';
@@ -84,25 +84,15 @@ const EVENT_COLUMNS = Object.keys(EVENT_COLUMN_TYPES) as (keyof StoredEvent)[];
 const SENT_COLUMNS: readonly (keyof StoredEvent)[] = EVENT_COLUMNS.filter((c) => c !== 'account_id' && c !== 'allowance_left');
 
 /**
- * The new events' columns as arrays, one parameter each, in SENT_COLUMNS order. Arrays carry values
- * only: about half the bytes of the same rows as JSON objects, which the driver writes to the socket
- * and the server parses on every group. Timestamps travel as epoch milliseconds (a Date holds no
- * more): toISOString was a third of this function's time, and PostgreSQL reads an integer faster too.
+ * The new events' columns as arrays (pgArray), one parameter each, in SENT_COLUMNS order. Arrays carry
+ * values only: about half the bytes of the same rows as JSON objects, which the driver writes to the
+ * socket and the server parses on every group. Timestamps travel as epoch milliseconds (sentType).
  */
 function eventArrayParams(rows: readonly NewEventRow[]): string[] {
   return SENT_COLUMNS.map((c) => {
     const type = EVENT_COLUMN_TYPES[c];
-    let out = '{';
-    for (let i = 0; i < rows.length; i++) {
-      if (i > 0) out += ',';
-      const v = rows[i]![c];
-      if (v === null || v === undefined) out += 'NULL';
-      else if (v instanceof Date) out += v.getTime();
-      else if (type === 'jsonb') out += quoteArrayElement(JSON.stringify(v));
-      else if (type === 'text') out += quoteArrayElement(v as string);
-      else out += String(v as string | number | boolean);
-    }
-    return `${out}}`;
+    if (type === 'jsonb') return pgArray(rows, true, (r) => (r[c] === null || r[c] === undefined ? null : JSON.stringify(r[c])));
+    return pgArray(rows, type === 'text', (r) => r[c]);
   });
 }
 

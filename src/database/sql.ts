@@ -18,24 +18,27 @@ export async function firstRow<T>(db: Db, sql: string, params: unknown[] = []): 
 }
 
 /** An element of a PostgreSQL array literal, double-quoted, with `\` and `"` escaped. */
-export function quoteArrayElement(s: string): string {
+function quoteArrayElement(s: string): string {
   return s.includes('"') || s.includes('\\') ? `"${s.replace(/[\\"]/g, '\\$&')}"` : `"${s}"`;
 }
 
 /**
- * A PostgreSQL array literal of `values`, for a parameter cast to an array type: `{"a","b",NULL}`.
- * `quoted` elements (text, json) are double-quoted with `\` and `"` escaped; the others (numbers,
- * booleans, ISO timestamps) are written bare and must not contain `,{}"\` or spaces. Null and undefined
- * are NULL. Built by hand because the driver's own array encoding was ~8% of ingest's CPU.
+ * A PostgreSQL array literal of `items` (each read by `value`), for a parameter cast to an array type:
+ * `{"a","b",NULL}`. `quoted` elements (text, json) are double-quoted with `\` and `"` escaped; the others
+ * (numbers, booleans, ISO timestamps) are written bare and must not contain `,{}"\` or spaces. A Date is
+ * written as epoch milliseconds (send it as int8[]: PostgreSQL reads an integer faster than a timestamp,
+ * and toISOString was a third of ingest's encoding time). Null and undefined are NULL. One pass, built by
+ * hand: the driver's own array encoding was ~8% of ingest's CPU.
  */
-export function pgArray(values: readonly unknown[], quoted: boolean): string {
+export function pgArray<T>(items: readonly T[], quoted: boolean, value: (item: T) => unknown = (item) => item): string {
   let out = '{';
-  for (let i = 0; i < values.length; i++) {
+  for (let i = 0; i < items.length; i++) {
     if (i > 0) out += ',';
-    const v = values[i];
+    const v = value(items[i]!);
     if (v === null || v === undefined) out += 'NULL';
+    else if (v instanceof Date) out += v.getTime();
     else if (quoted) out += quoteArrayElement(String(v));
-    else out += String(v);
+    else out += String(v as string | number | boolean);
   }
   return `${out}}`;
 }
