@@ -6,7 +6,9 @@ import { ManualClock } from '../src/clock/clock.js';
 import { fromSumRow, withRatio } from '../metering/readings/meter-sums.js';
 import { readingPlan, type GroupByDim, type MeterFilters, type RollupPart, type VisibilityScope } from '../metering/readings/reading-query.js';
 import { ReadingsRepository, type GroupedSumRow } from '../metering/readings/readings.repository.js';
-import { setupPricing } from './support/metering.js';
+import { DataSource } from 'typeorm';
+import { MeterPeople1764500000000 } from '../migrations/1764500000000-meter-people.js';
+import { peopleTotals, setupPricing } from './support/metering.js';
 import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
 const HOUR = 3_600_000;
@@ -139,6 +141,20 @@ describe('readings from the day and hourly rollups together', () => {
     expect(seen.people).toBeGreaterThan(100);
     expect(seen.added).toBeGreaterThan(20);
     expect(seen.takenAway).toBeGreaterThan(20);
+  });
+
+  it('migration 1764500000000 fills the people rollup from the hourly one, as ingest keeps it', async () => {
+    const kept = await peopleTotals(t, account);
+    expect(kept.people).toEqual(kept.raw);
+    const runner = t.app.get(DataSource).createQueryRunner();
+    try {
+      // As on a database written before the people rollup existed: the table is made and filled from hourly rows.
+      await runner.query('DROP TABLE meter_daily_people');
+      await new MeterPeople1764500000000().up(runner);
+    } finally {
+      await runner.release();
+    }
+    expect((await peopleTotals(t, account)).people).toEqual(kept.raw);
   });
 
   it('the whole seeded period, grouped by day, has rows from both rollups', async () => {

@@ -108,14 +108,14 @@ export function meterSql(spec: MeterSqlSpec): { sql: string; params: unknown[] }
   /** The table, and the conditions on it, for one part. */
   const source = (part: RollupPart): { table: string; where: string[]; dimSql: (d: GroupByDim) => string } => {
     const { table, dims } = ROLLUP_SOURCES[part.rollup];
-    const daily = part.rollup !== 'hourly';
+    const byDay = part.rollup !== 'hourly';
     const dimSql = (d: GroupByDim): string => {
       const sql = dims[d];
       if (sql === undefined) throw new Error(`${table} has no dimension ${d}`);
       return sql;
     };
     const where = [`account_id = $1`];
-    if (daily) {
+    if (byDay) {
       where.push(`day >= ${p(part.from.toISOString().slice(0, 10))}::date`, `day < ${p(part.to.toISOString().slice(0, 10))}::date`);
     } else {
       where.push(`hour >= ${p(part.from)}`, `hour < ${p(part.to)}`);

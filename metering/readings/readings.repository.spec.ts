@@ -1,0 +1,29 @@
+// The reading plan and the rollup SQL keep two lists of what each rollup holds (reading-query.ts decides
+// which rollup answers, readings.repository.ts spells its columns): they must agree for every question.
+import { GROUP_BY_DIMS, METER_FILTERS, readingPlan, type GroupByDim, type VisibilityScope } from './reading-query.js';
+import { meterSql } from './readings.repository.js';
+
+describe('meterSql for every plan', () => {
+  const from = new Date('2026-03-01T05:00:00Z');
+  const to = new Date('2026-03-20T07:00:00Z');
+  const now = new Date('2026-06-01T00:00:00Z');
+  const scopes: (VisibilityScope | null)[] = [null, { personId: 'p', unitId: 'u' }, { personId: 'p', unitId: null }];
+
+  it('builds a reading from whichever rollups the plan picks, for any dimension, filter and scope', () => {
+    const questions: { groupBy: GroupByDim[]; filters: Record<string, string> }[] = [
+      ...GROUP_BY_DIMS.map((d) => ({ groupBy: [d], filters: {} })),
+      ...METER_FILTERS.map((f) => ({ groupBy: [], filters: { [f]: 'x' } })),
+      { groupBy: ['unit', 'person', 'agent', 'tier', 'label', 'day'], filters: {} },
+      { groupBy: ['tier', 'label', 'channel', 'day'], filters: {} },
+    ];
+    const rollups = new Set<string>();
+    for (const scope of scopes) {
+      for (const q of questions) {
+        const parts = readingPlan({ from, to, ...q }, scope, now);
+        for (const p of parts) rollups.add(p.rollup);
+        expect(() => meterSql({ accountId: 'a', parts, groupBy: q.groupBy, filters: q.filters, scope })).not.toThrow();
+      }
+    }
+    expect([...rollups].sort()).toEqual(['daily', 'hourly', 'people']);
+  });
+});
