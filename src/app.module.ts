@@ -14,6 +14,7 @@ import { HttpExceptionFilter } from './http/http-exception.filter.js';
 import { JobsModule, type ProcessRole } from './jobs/jobs.module.js';
 import { TiersModule } from '../tiers/tiers.module.js';
 import { ReadingsModule } from '../metering/readings/readings.module.js';
+import { BillingModule } from '../billing/billing.module.js';
 
 export interface AppOptions {
   config: AppConfig;
@@ -38,6 +39,7 @@ export class AppModule {
         HealthModule,
         TiersModule,
         ReadingsModule,
+        BillingModule,
         ...(options.extraModules ?? []),
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
