@@ -98,7 +98,15 @@ export interface PreparedEvent {
   reservation_id: string | null;
   metadata: Record<string, unknown> | null;
   content_hash: string;
+  /**
+   * Fields of `usage` tokenmeter does not know and did not count (full paths, usually none). Not part of
+   * the event's content: an event that differs from a stored one only in these is a duplicate.
+   */
+  ignored_usage_fields: readonly string[];
 }
+
+/** What makes two events with the same id "the same event" (see contentHash). */
+export type EventContent = Omit<PreparedEvent, 'index' | 'content_hash' | 'ignored_usage_fields'>;
 
 export interface Rejection {
   index: number;
@@ -110,6 +118,8 @@ export interface Rejection {
 }
 
 const validateEvent = compileSchema<RawEvent>(eventSchema);
+
+const NO_FIELDS: readonly string[] = Object.freeze([]);
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -145,7 +155,7 @@ function reject(index: number, raw: unknown, code: string, message: string, fiel
  * sorted keys). The usage shape is how the count was reported, not what was counted: the same tokens
  * sent as canonical usage or as a provider's usage object are the same event, so usage_format is left out.
  */
-export function contentHash(e: Omit<PreparedEvent, 'index' | 'content_hash'>): string {
+export function contentHash(e: EventContent): string {
   const u = e.usage;
   const content = JSON.stringify([
     e.ts.getTime(), e.person_id, e.agent_id, e.unit_id, e.session_id, e.session_context, e.task_id, e.attempt_id,
@@ -174,13 +184,13 @@ export function prepareEvent(raw: unknown, index: number, now: Date): PreparedEv
   }
   let usage: CanonicalUsage = { input: 0, cached_input: 0, cache_write: 0, output: 0, reasoning: 0 };
   let usageFormat: string | null = null;
+  let ignored: readonly string[] = NO_FIELDS;
   if (event.usage !== undefined) {
     const normalised = normalizeUsage(event.usage, event.usage_format ?? null);
-    if (!normalised.ok) {
-      return reject(index, raw, normalised.code, normalised.message, normalised.field ? `usage.${normalised.field}` : 'usage');
-    }
+    if (!normalised.ok) return reject(index, raw, normalised.code, normalised.message, normalised.field);
     usage = normalised.usage;
     usageFormat = normalised.format;
+    ignored = normalised.ignored;
   } else if (event.usage_format !== undefined) {
     return reject(index, raw, 'usage_format_without_usage', 'usage_format was given without usage.', 'usage_format');
   }
@@ -197,7 +207,7 @@ export function prepareEvent(raw: unknown, index: number, now: Date): PreparedEv
     const field = event.learned_from !== undefined ? 'learned_from' : 'task_status';
     return reject(index, raw, 'task_field_without_task', `${field} needs a task_id.`, field);
   }
-  const prepared: Omit<PreparedEvent, 'index' | 'content_hash'> = {
+  const prepared: EventContent = {
     id: event.id,
     ts,
     person_id: event.person_id ?? null,
@@ -219,11 +229,11 @@ export function prepareEvent(raw: unknown, index: number, now: Date): PreparedEv
     reservation_id: event.reservation_id ?? null,
     metadata: event.metadata ?? null,
   };
-  return { ...prepared, index, content_hash: contentHash(prepared) };
+  return { ...prepared, index, content_hash: contentHash(prepared), ignored_usage_fields: ignored };
 }
 
 /** Field names whose values differ between two prepared events with the same id. */
-export function differingFields(a: Omit<PreparedEvent, 'index' | 'content_hash'>, b: Omit<PreparedEvent, 'index' | 'content_hash'>): string[] {
+export function differingFields(a: EventContent, b: EventContent): string[] {
   const fields: string[] = [];
   const same = (x: unknown, y: unknown) => canonicalJson(x) === canonicalJson(y);
   if (a.ts.getTime() !== b.ts.getTime()) fields.push('timestamp');

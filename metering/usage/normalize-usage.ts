@@ -1,5 +1,17 @@
 // Owns the translation of a token event's `usage` (canonical or a provider's own object) into canonical,
 // non-overlapping token counts, with the shape-recognition order and every rejection code.
+import {
+  ANTHROPIC_SHAPE,
+  CANONICAL_SHAPE,
+  DASHSCOPE_SHAPE,
+  OPENAI_CHAT_SHAPE,
+  OPENAI_RESPONSES_SHAPE,
+  USAGE_SHAPES,
+  type UsageKey,
+  type UsageKeyList,
+  type UsageKeyRole,
+  type UsageShape,
+} from './usage-shapes.js';
 
 export const USAGE_FORMATS = [
   'canonical',
@@ -25,6 +37,8 @@ export const USAGE_ERROR_CODES = [
   'unknown_shape',
   'ambiguous_shape',
   'shape_mismatch',
+  'unknown_usage_field',
+  'missing_usage_field',
   'not_an_object',
   'not_a_number',
   'not_finite',
@@ -35,13 +49,20 @@ export const USAGE_ERROR_CODES = [
   'reasoning_exceeds_output',
   'cache_creation_mismatch',
   'cached_tokens_mismatch',
+  'cache_write_mismatch',
   'total_mismatch',
 ] as const;
 
 export type UsageErrorCode = (typeof USAGE_ERROR_CODES)[number];
 
 export type NormalizeUsageResult =
-  | { readonly ok: true; readonly usage: CanonicalUsage; readonly format: UsageFormat }
+  | {
+      readonly ok: true;
+      readonly usage: CanonicalUsage;
+      readonly format: UsageFormat;
+      /** Fields tokenmeter does not know and did not count, as full paths (`usage.x`); usually none. */
+      readonly ignored: readonly string[];
+    }
   | { readonly ok: false; readonly code: UsageErrorCode; readonly field: string; readonly message: string };
 
 export const ZERO_USAGE: CanonicalUsage = Object.freeze({
@@ -52,6 +73,12 @@ export const ZERO_USAGE: CanonicalUsage = Object.freeze({
   reasoning: 0,
 });
 
+/** At most this many fields of one usage object are ignored and named; more is not a provider's object. */
+export const MAX_IGNORED_USAGE_FIELDS = 20;
+
+/** What an ignored field's name may look like: the provider style, short enough to list and label. */
+const IGNORABLE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+
 /** Every token the request consumed, each counted once: reasoning is inside output, so it is not added. */
 export function totalTokens(usage: CanonicalUsage): number {
   return usage.input + usage.cached_input + usage.cache_write + usage.output;
@@ -61,9 +88,12 @@ export function isUsageFormat(value: unknown): value is UsageFormat {
   return typeof value === 'string' && (USAGE_FORMATS as readonly string[]).includes(value);
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /**
  * Normalises `usage` into canonical counts. `usageFormat` (the event's `usage_format`) skips shape
- * recognition; absent, null or undefined means "recognise by shape".
+ * recognition; absent, null or undefined means "recognise by shape". Rejections name the field by its
+ * full path in the event (`usage.prompt_tokens`, `usage`, `usage_format`).
  */
 export function normalizeUsage(usage: unknown, usageFormat?: string | null): NormalizeUsageResult {
   try {
@@ -77,10 +107,20 @@ export function normalizeUsage(usage: unknown, usageFormat?: string | null): Nor
     if (!isRecord(usage)) {
       throw new Rejection('usage_not_object', 'usage', `usage must be a JSON object; got ${describe(usage)}`);
     }
-    const explicit = usageFormat ?? null;
-    const format = explicit ?? detectShape(usage);
-    const parsed = parse(format, usage, explicit !== null);
-    return { ok: true, usage: checkTotalIsSafe(parsed), format };
+    const explicit = usageFormat !== undefined && usageFormat !== null;
+    const format = explicit ? usageFormat : detectFormat(usage);
+    const shape = shapeOf(format, usage);
+    const ignored = checkKeys(usage, shape, format, explicit);
+    for (const key of shape.spec.required) {
+      if (!present(usage, key)) {
+        throw new Rejection(
+          'missing_usage_field',
+          `usage.${key}`,
+          `usage.${key} is required in ${shape.spec.title} usage (${shape.spec.required.join(' and ')}); got ${describe(usage[key])}`,
+        );
+      }
+    }
+    return { ok: true, usage: checkTotalIsSafe(shape.parse(usage)), format, ignored };
   } catch (error) {
     if (error instanceof Rejection) {
       return { ok: false, code: error.code, field: error.field, message: error.message };
@@ -102,54 +142,89 @@ class Rejection extends Error {
 
 type Json = Record<string, unknown>;
 
-const CANONICAL_KEYS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
-const CHAT_KEYS = ['prompt_tokens', 'completion_tokens', 'prompt_tokens_details', 'completion_tokens_details'];
-const IO_KEYS = ['input_tokens', 'output_tokens'];
-const ANTHROPIC_CACHE_KEYS = ['cache_read_input_tokens', 'cache_creation_input_tokens', 'cache_creation'];
-const RESPONSES_DETAIL_KEYS = ['input_tokens_details', 'output_tokens_details'];
+// ---------------------------------------------------------------------------------------------------------
+// The key lists of usage-shapes.ts, as maps (a plain object would answer `constructor` and `__proto__`).
 
-// What each parser reads at top level; a key from another format's list means the payload mixes shapes.
-const ALLOWED_KEYS: Record<'canonical' | 'openai_chat' | 'openai_responses' | 'anthropic' | 'dashscope_native', readonly string[]> = {
-  canonical: [...CANONICAL_KEYS, 'total_tokens'],
-  openai_chat: [...CHAT_KEYS, 'total_tokens'],
-  openai_responses: [...IO_KEYS, ...RESPONSES_DETAIL_KEYS, 'total_tokens'],
-  anthropic: [...IO_KEYS, ...ANTHROPIC_CACHE_KEYS, 'total_tokens'],
-  dashscope_native: [
-    ...IO_KEYS,
-    'prompt_tokens_details',
-    'output_tokens_details',
-    'input_tokens_details',
-    'cached_tokens',
-    'total_tokens',
-  ],
-};
+interface CompiledKey {
+  readonly role: UsageKeyRole;
+  readonly children: ReadonlyMap<string, CompiledKey> | null;
+  readonly pattern: RegExp | null;
+}
 
-const TOKEN_VOCABULARY: ReadonlySet<string> = new Set(Object.values(ALLOWED_KEYS).flat());
+interface Shape {
+  readonly spec: UsageShape;
+  readonly keys: ReadonlyMap<string, CompiledKey>;
+  readonly parse: (u: Json) => CanonicalUsage;
+}
+
+function compileKeys(keys: UsageKeyList): Map<string, CompiledKey> {
+  return new Map(Object.entries(keys).map(([name, key]: [string, UsageKey]) => [
+    name,
+    { role: key.role, children: key.keys ? compileKeys(key.keys) : null, pattern: key.pattern ?? null },
+  ]));
+}
+
+const shape = (spec: UsageShape, parse: (u: Json) => CanonicalUsage): Shape => ({ spec, keys: compileKeys(spec.keys), parse });
+
+const CANONICAL = shape(CANONICAL_SHAPE, parseCanonical);
+const CHAT = shape(OPENAI_CHAT_SHAPE, parseChat);
+const RESPONSES = shape(OPENAI_RESPONSES_SHAPE, parseResponses);
+const ANTHROPIC = shape(ANTHROPIC_SHAPE, parseAnthropic);
+const DASHSCOPE = shape(DASHSCOPE_SHAPE, parseDashScopeNative);
+
+/** The shapes that count input_tokens/output_tokens, in the order ties are settled. */
+const INPUT_OUTPUT_SHAPES: readonly Shape[] = [ANTHROPIC, RESPONSES, DASHSCOPE];
+
+/** Top-level keys that are token counts (or objects of them) in some shape: another shape must not carry them. */
+const TOKEN_KEYS: ReadonlySet<string> = new Set(
+  USAGE_SHAPES.flatMap((s) => Object.entries(s.keys).filter(([, k]) => k.role !== 'not_tokens').map(([name]) => name)),
+);
+
+function shapeOf(format: UsageFormat, u: Json): Shape {
+  switch (format) {
+    case 'canonical':
+      return CANONICAL;
+    case 'openai_chat':
+      return CHAT;
+    case 'openai_responses':
+      return RESPONSES;
+    case 'anthropic':
+      return ANTHROPIC;
+    case 'dashscope':
+      // Compatible mode reuses the Chat Completions shape (its list names DashScope's additions); native
+      // mode speaks input/output tokens.
+      return present(u, 'prompt_tokens') || present(u, 'completion_tokens') ? CHAT : DASHSCOPE;
+  }
+}
 
 // Shape recognition when no `usage_format` is given (first rule that matches wins):
 //   1. any canonical key (`input`, `cached_input`, `cache_write`, `output`, `reasoning`)      => canonical
-//   2. `cache_read_input_tokens`, `cache_creation_input_tokens` or `cache_creation` at top level => anthropic
-//   3. `prompt_tokens` or `completion_tokens`                        => openai_chat (DashScope compatible too)
-//   4. `input_tokens`/`output_tokens` with top-level `cached_tokens` or `prompt_tokens_details` => dashscope
-//   5. `input_tokens`/`output_tokens` with `input_tokens_details` or `output_tokens_details` => openai_responses
-//   6. `input_tokens`/`output_tokens` alone => anthropic. With nothing cached, Anthropic, Responses and
-//      DashScope-native count exactly the same, so the label is the only thing this choice decides.
-//   otherwise unknown_shape. A recognised shape that also carries another format's token keys (say
-//   `prompt_tokens` next to `cache_read_input_tokens`) is rejected as ambiguous_shape: we cannot know which
-//   numbers overlap, and guessing could count a token twice. Keys outside every format's vocabulary
-//   (`service_tier`, `server_tool_use`, `plugins`, `x_details`, ...) are ignored, as are unrecognised fields
-//   inside the *_details objects: those are breakdowns of totals we already count, so ignoring them can never
-//   lose or duplicate a token (at worst a subset is priced at the plain input rate).
-//   `null` counts as absent everywhere, because OpenAI and DashScope send `"completion_tokens_details": null`.
-function detectShape(u: Json): UsageFormat {
-  const hasAny = (keys: readonly string[]): boolean => keys.some((k) => present(u, k));
-  if (hasAny(CANONICAL_KEYS)) return 'canonical';
-  if (hasAny(ANTHROPIC_CACHE_KEYS)) return 'anthropic';
-  if (hasAny(['prompt_tokens', 'completion_tokens'])) return 'openai_chat';
-  if (hasAny(IO_KEYS)) {
-    if (hasAny(['cached_tokens', 'prompt_tokens_details'])) return 'dashscope';
-    if (hasAny(RESPONSES_DETAIL_KEYS)) return 'openai_responses';
-    return 'anthropic';
+//   2. `prompt_tokens` or `completion_tokens`                        => openai_chat (DashScope compatible too)
+//   3. `input_tokens`, `output_tokens`, `cache_read_input_tokens` or `cache_creation_input_tokens` => the one of
+//      Anthropic, Responses and DashScope native whose key list knows most of the object's keys (top level
+//      and inside its parts objects) without carrying another shape's token keys; ties go in that order.
+//      Bare input/output tokens count exactly the same in all three, so there the label is all it decides;
+//      `output_tokens_details.thinking_tokens` is Anthropic's, `cached_tokens`, `image_tokens` or
+//      `prompt_tokens_details` DashScope's, `input_tokens_details.cache_write_tokens` OpenAI's.
+//   otherwise unknown_shape. `null` counts as absent everywhere, because providers send
+//   `"completion_tokens_details": null` and Anthropic `"cache_creation_input_tokens": null`.
+function detectFormat(u: Json): UsageFormat {
+  for (const key in u) {
+    if (CANONICAL.keys.has(key) && key !== 'total_tokens' && present(u, key)) return 'canonical';
+  }
+  if (present(u, 'prompt_tokens') || present(u, 'completion_tokens')) return 'openai_chat';
+  if (present(u, 'input_tokens') || present(u, 'output_tokens') || present(u, 'cache_read_input_tokens') || present(u, 'cache_creation_input_tokens')) {
+    let best = ANTHROPIC;
+    let bestMisfit = Number.POSITIVE_INFINITY;
+    for (const candidate of INPUT_OUTPUT_SHAPES) {
+      const m = misfit(u, candidate);
+      if (m < bestMisfit) {
+        best = candidate;
+        bestMisfit = m;
+      }
+      if (m === 0) break; // a perfect fit, and earlier ones win ties
+    }
+    return best.spec.format;
   }
   throw new Rejection(
     'unknown_shape',
@@ -159,97 +234,188 @@ function detectShape(u: Json): UsageFormat {
   );
 }
 
+/** How badly `u` fits `shape`: another shape's token key weighs more than any number of unknown others. */
+function misfit(u: Json, shape: Shape): number {
+  let misfits = 0;
+  for (const key in u) {
+    const value = u[key];
+    if (value === undefined || value === null || !Object.hasOwn(u, key)) continue;
+    const spec = shape.keys.get(key);
+    if (spec === undefined) {
+      misfits += TOKEN_KEYS.has(key) ? 1000 : 1;
+    } else if (spec.children !== null && isRecord(value)) {
+      for (const child in value) if (!knownChild(spec, child)) misfits += 1;
+    }
+  }
+  return misfits;
+}
+
+function knownChild(parent: CompiledKey, key: string): boolean {
+  return parent.children!.has(key) || (parent.pattern !== null && parent.pattern.test(key));
+}
+
+// The keys of `u` against the shape's list, in one pass over the object and its parts objects (their depth
+// is the list's, never the payload's). Another shape's token key means the payload mixes shapes: refused,
+// since we cannot know which numbers overlap. An unknown number at top level may be tokens nobody would
+// bill: refused. Any other unknown value at top level, and anything unknown inside a parts object (a
+// part of a count we already take whole), cannot add tokens: accepted, and named so it is seen. Canonical
+// usage is our own format: there every unknown key is refused.
+function checkKeys(u: Json, shape: Shape, format: UsageFormat, explicit: boolean): readonly string[] {
+  let ignored: string[] | null = null;
+  let foreign: string[] | null = null;
+  let unknownCount: string | null = null;
+  for (const key in u) {
+    const value = u[key];
+    if (value === undefined || !Object.hasOwn(u, key)) continue;
+    const spec = shape.keys.get(key);
+    if (spec === undefined) {
+      if (value !== null && TOKEN_KEYS.has(key)) (foreign ??= []).push(key);
+      else if (shape === CANONICAL || typeof value === 'number') unknownCount ??= key;
+      else ignored = ignore(ignored, 'usage.', key);
+    } else if (spec.children !== null && value !== null) {
+      ignored = checkParts(value, spec, `usage.${key}`, ignored);
+    }
+  }
+  if (foreign !== null) throw mixedShapes(foreign.sort(), format, explicit);
+  if (unknownCount !== null) {
+    const field = `usage.${clip(unknownCount)}`;
+    throw new Rejection(
+      'unknown_usage_field',
+      field,
+      shape === CANONICAL
+        ? `${field} is not a field of canonical usage (${[...CANONICAL.keys.keys()].join(', ')})`
+        : `${field} is a number but not a field of ${shape.spec.title} usage: it could be tokens nobody would bill. ` +
+          'Send the provider\'s usage object as it came, or canonical usage',
+    );
+  }
+  return ignored ?? NONE;
+}
+
+function checkParts(value: unknown, parent: CompiledKey, path: string, ignored: string[] | null): string[] | null {
+  if (!isRecord(value)) {
+    throw new Rejection('not_an_object', path, `${path} must be an object or null; got ${describe(value)}`);
+  }
+  for (const key in value) {
+    const child = value[key];
+    if (child === undefined || !Object.hasOwn(value, key)) continue;
+    const spec = parent.children!.get(key);
+    if (spec === undefined) {
+      if (parent.pattern === null || !parent.pattern.test(key)) ignored = ignore(ignored, `${path}.`, key);
+    } else if (spec.children !== null && child !== null) {
+      ignored = checkParts(child, spec, `${path}.${key}`, ignored);
+    }
+  }
+  return ignored;
+}
+
+function ignore(ignored: string[] | null, prefix: string, key: string): string[] {
+  const field = `${prefix}${clip(key)}`;
+  if (!IGNORABLE_NAME.test(key)) {
+    throw new Rejection(
+      'unknown_usage_field',
+      field,
+      `${field} is not a field tokenmeter knows, and not a name it can list as ignored (letters, digits, _ and -, at most 64)`,
+    );
+  }
+  const list = ignored ?? [];
+  if (list.length >= MAX_IGNORED_USAGE_FIELDS) {
+    throw new Rejection(
+      'unknown_usage_field',
+      field,
+      `usage carries more than ${MAX_IGNORED_USAGE_FIELDS} fields tokenmeter does not know (${field} is one): not a provider's usage object`,
+    );
+  }
+  list.push(field);
+  return list;
+}
+
+function mixedShapes(foreign: readonly string[], format: UsageFormat, explicit: boolean): Rejection {
+  const keys = foreign.join(', ');
+  const field = `usage.${foreign[0]}`;
+  if (explicit) {
+    return new Rejection('shape_mismatch', field, `usage_format is ${format} but usage also carries ${keys}, which ${format} does not report`);
+  }
+  return new Rejection(
+    'ambiguous_shape',
+    field,
+    `usage looks like ${format} but also carries ${keys}; mixed shapes could count tokens twice. ` +
+      'Send one provider usage object, or set usage_format',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Canonical usage: `input` (uncached), `cached_input` (cache reads), `cache_write` are disjoint parts of the
 // request's input; `reasoning` is a part of `output`. totalTokens() therefore never counts a token twice.
 //
-// Provider semantics (what each reported number contains):
+// Provider semantics (what each reported number contains; the key lists are in usage-shapes.ts):
 // - openai_chat (also DashScope OpenAI-compatible mode): `prompt_tokens` INCLUDES
-//   `prompt_tokens_details.cached_tokens` and, on DashScope explicit cache, `prompt_tokens_details
-//   .cache_creation_input_tokens`; `completion_tokens` includes `completion_tokens_details.reasoning_tokens`.
-// - openai_responses: `input_tokens` includes `input_tokens_details.cached_tokens`; `output_tokens` includes
-//   `output_tokens_details.reasoning_tokens`.
+//   `prompt_tokens_details.cached_tokens` and the cache writes, `cache_write_tokens` (OpenAI) or
+//   `cache_creation_input_tokens` (DashScope explicit cache; the same tokens when both are sent);
+//   `completion_tokens` includes `completion_tokens_details.reasoning_tokens`.
+// - openai_responses: `input_tokens` includes `input_tokens_details.cached_tokens` and `.cache_write_tokens`;
+//   `output_tokens` includes `output_tokens_details.reasoning_tokens`.
 // - anthropic: `input_tokens` EXCLUDES `cache_read_input_tokens` and `cache_creation_input_tokens`; the
 //   `cache_creation` object is a per-TTL breakdown of `cache_creation_input_tokens`, never added to it.
-//   Anthropic does not report thinking tokens separately (they are billed inside `output_tokens`), so
-//   reasoning is 0.
-// - dashscope native: `input_tokens` INCLUDES cached tokens, reported in `prompt_tokens_details.cached_tokens`
-//   or, for some models and regions, top-level `cached_tokens` (Alibaba Cloud Model Studio "Context cache"
-//   docs); explicit-cache writes in `prompt_tokens_details.cache_creation_input_tokens` are also inside
-//   `input_tokens` (docs: uncached = prompt - created - hit); `output_tokens_details.reasoning_tokens` is part
-//   of `output_tokens`. `input_tokens_details` there is a modality breakdown (text/image), not a cache figure.
-function parse(format: UsageFormat, u: Json, explicit: boolean): CanonicalUsage {
-  switch (format) {
-    case 'canonical':
-      return parseCanonical(u, explicit);
-    case 'openai_chat':
-      return parseChat(u, explicit, format);
-    case 'openai_responses':
-      return parseResponses(u, explicit);
-    case 'anthropic':
-      return parseAnthropic(u, explicit);
-    case 'dashscope':
-      // Compatible mode reuses the Chat Completions shape; native mode speaks input/output tokens.
-      return present(u, 'prompt_tokens') || present(u, 'completion_tokens')
-        ? parseChat(u, explicit, format)
-        : parseDashScopeNative(u, explicit);
-  }
-}
+//   `output_tokens` includes `output_tokens_details.thinking_tokens` (reasoning).
+// - dashscope native: `input_tokens` INCLUDES cached tokens, reported in `prompt_tokens_details.cached_tokens`,
+//   `input_tokens_details.cached_tokens` or, for some models and regions, top-level `cached_tokens` (Alibaba
+//   Cloud Model Studio "Context cache" docs); explicit-cache writes in `*.cache_creation_input_tokens` are
+//   also inside `input_tokens` (docs: uncached = prompt - created - hit); `output_tokens_details
+//   .reasoning_tokens` is part of `output_tokens`.
 
-function parseCanonical(u: Json, explicit: boolean): CanonicalUsage {
-  rejectForeignKeys(u, 'canonical', 'canonical', explicit);
+function parseCanonical(u: Json): CanonicalUsage {
   const usage: CanonicalUsage = {
-    input: count(u, 'input', ''),
-    cached_input: count(u, 'cached_input', ''),
-    cache_write: count(u, 'cache_write', ''),
-    output: count(u, 'output', ''),
-    reasoning: count(u, 'reasoning', ''),
+    input: count(u, 'input', 'usage.'),
+    cached_input: count(u, 'cached_input', 'usage.'),
+    cache_write: count(u, 'cache_write', 'usage.'),
+    output: count(u, 'output', 'usage.'),
+    reasoning: count(u, 'reasoning', 'usage.'),
   };
-  requireReasoningWithinOutput(usage.reasoning, usage.output, 'reasoning', 'output');
+  requireReasoningWithinOutput(usage.reasoning, usage.output, 'usage.reasoning', 'usage.output');
   requireTotal(u, totalTokens(usage), 'input + cached_input + cache_write + output');
   return usage;
 }
 
-function parseChat(u: Json, explicit: boolean, label: UsageFormat): CanonicalUsage {
-  rejectForeignKeys(u, 'openai_chat', label, explicit);
-  const prompt = count(u, 'prompt_tokens', '');
-  const completion = count(u, 'completion_tokens', '');
-  const promptDetails = details(u, 'prompt_tokens_details', '');
-  const cached = count(promptDetails, 'cached_tokens', 'prompt_tokens_details.');
-  const written = cacheCreation(promptDetails, 'cache_creation_input_tokens', 'prompt_tokens_details.');
-  const completionDetails = details(u, 'completion_tokens_details', '');
-  const reasoning = count(completionDetails, 'reasoning_tokens', 'completion_tokens_details.');
-  requireCachedWithinInput(cached, written, prompt, 'prompt_tokens', 'prompt_tokens_details');
-  requireReasoningWithinOutput(
-    reasoning,
-    completion,
-    'completion_tokens_details.reasoning_tokens',
-    'completion_tokens',
-  );
+function parseChat(u: Json): CanonicalUsage {
+  const prompt = count(u, 'prompt_tokens', 'usage.');
+  const completion = count(u, 'completion_tokens', 'usage.');
+  const p = 'usage.prompt_tokens_details.';
+  const promptDetails = details(u, 'prompt_tokens_details', 'usage.');
+  const cached = count(promptDetails, 'cached_tokens', p);
+  const written = agreeing('cache_write_mismatch', [
+    [optional(promptDetails, 'cache_write_tokens', p), `${p}cache_write_tokens`],
+    [withBreakdown(promptDetails, 'cache_creation_input_tokens', 'cache_creation', p), `${p}cache_creation_input_tokens`],
+  ]);
+  const reasoning = count(details(u, 'completion_tokens_details', 'usage.'), 'reasoning_tokens', 'usage.completion_tokens_details.');
+  requireCachedWithinInput(cached, written, prompt, 'usage.prompt_tokens', 'usage.prompt_tokens_details', promptDetails);
+  requireReasoningWithinOutput(reasoning, completion, 'usage.completion_tokens_details.reasoning_tokens', 'usage.completion_tokens');
   requireTotal(u, prompt + completion, 'prompt_tokens + completion_tokens');
   return { input: prompt - cached - written, cached_input: cached, cache_write: written, output: completion, reasoning };
 }
 
-function parseResponses(u: Json, explicit: boolean): CanonicalUsage {
-  rejectForeignKeys(u, 'openai_responses', 'openai_responses', explicit);
-  const input = count(u, 'input_tokens', '');
-  const output = count(u, 'output_tokens', '');
-  const cached = count(details(u, 'input_tokens_details', ''), 'cached_tokens', 'input_tokens_details.');
-  const reasoning = count(details(u, 'output_tokens_details', ''), 'reasoning_tokens', 'output_tokens_details.');
-  requireCachedWithinInput(cached, 0, input, 'input_tokens', 'input_tokens_details');
-  requireReasoningWithinOutput(reasoning, output, 'output_tokens_details.reasoning_tokens', 'output_tokens');
+function parseResponses(u: Json): CanonicalUsage {
+  const input = count(u, 'input_tokens', 'usage.');
+  const output = count(u, 'output_tokens', 'usage.');
+  const p = 'usage.input_tokens_details.';
+  const inputDetails = details(u, 'input_tokens_details', 'usage.');
+  const cached = count(inputDetails, 'cached_tokens', p);
+  const written = withBreakdown(inputDetails, 'cache_write_tokens', 'cache_write_tokens_details', p) ?? 0;
+  const reasoning = count(details(u, 'output_tokens_details', 'usage.'), 'reasoning_tokens', 'usage.output_tokens_details.');
+  requireCachedWithinInput(cached, written, input, 'usage.input_tokens', 'usage.input_tokens_details', inputDetails);
+  requireReasoningWithinOutput(reasoning, output, 'usage.output_tokens_details.reasoning_tokens', 'usage.output_tokens');
   requireTotal(u, input + output, 'input_tokens + output_tokens');
-  return { input: input - cached, cached_input: cached, cache_write: 0, output, reasoning };
+  return { input: input - cached - written, cached_input: cached, cache_write: written, output, reasoning };
 }
 
-function parseAnthropic(u: Json, explicit: boolean): CanonicalUsage {
-  rejectForeignKeys(u, 'anthropic', 'anthropic', explicit);
+function parseAnthropic(u: Json): CanonicalUsage {
   const usage: CanonicalUsage = {
-    input: count(u, 'input_tokens', ''),
-    cached_input: count(u, 'cache_read_input_tokens', ''),
-    cache_write: cacheCreation(u, 'cache_creation_input_tokens', ''),
-    output: count(u, 'output_tokens', ''),
-    reasoning: 0,
+    input: count(u, 'input_tokens', 'usage.'),
+    cached_input: count(u, 'cache_read_input_tokens', 'usage.'),
+    cache_write: withBreakdown(u, 'cache_creation_input_tokens', 'cache_creation', 'usage.') ?? 0,
+    output: count(u, 'output_tokens', 'usage.'),
+    reasoning: count(details(u, 'output_tokens_details', 'usage.'), 'thinking_tokens', 'usage.output_tokens_details.'),
   };
+  requireReasoningWithinOutput(usage.reasoning, usage.output, 'usage.output_tokens_details.thinking_tokens', 'usage.output_tokens');
   // Anthropic sends no total; one supplied by a relay must agree with the disjoint parts.
   requireTotal(
     u,
@@ -259,99 +425,80 @@ function parseAnthropic(u: Json, explicit: boolean): CanonicalUsage {
   return usage;
 }
 
-function parseDashScopeNative(u: Json, explicit: boolean): CanonicalUsage {
-  rejectForeignKeys(u, 'dashscope_native', 'dashscope', explicit);
-  const input = count(u, 'input_tokens', '');
-  const output = count(u, 'output_tokens', '');
-  const promptDetails = details(u, 'prompt_tokens_details', '');
-  const inputDetails = details(u, 'input_tokens_details', '');
-  const cached = agreeingCachedTokens([
-    [promptDetails, 'prompt_tokens_details.'],
-    [u, ''],
-    [inputDetails, 'input_tokens_details.'],
+function parseDashScopeNative(u: Json): CanonicalUsage {
+  const input = count(u, 'input_tokens', 'usage.');
+  const output = count(u, 'output_tokens', 'usage.');
+  const p = 'usage.prompt_tokens_details.';
+  const i = 'usage.input_tokens_details.';
+  const promptDetails = details(u, 'prompt_tokens_details', 'usage.');
+  const inputDetails = details(u, 'input_tokens_details', 'usage.');
+  // DashScope moves these between locations by model and region; copies must agree and are taken once.
+  const cached = agreeing('cached_tokens_mismatch', [
+    [optional(promptDetails, 'cached_tokens', p), `${p}cached_tokens`],
+    [optional(u, 'cached_tokens', 'usage.'), 'usage.cached_tokens'],
+    [optional(inputDetails, 'cached_tokens', i), `${i}cached_tokens`],
   ]);
-  const written = cacheCreation(promptDetails, 'cache_creation_input_tokens', 'prompt_tokens_details.');
-  const reasoning = count(details(u, 'output_tokens_details', ''), 'reasoning_tokens', 'output_tokens_details.');
-  requireCachedWithinInput(cached, written, input, 'input_tokens', 'prompt_tokens_details');
-  requireReasoningWithinOutput(reasoning, output, 'output_tokens_details.reasoning_tokens', 'output_tokens');
+  const written = agreeing('cache_write_mismatch', [
+    [withBreakdown(promptDetails, 'cache_creation_input_tokens', 'cache_creation', p), `${p}cache_creation_input_tokens`],
+    [optional(inputDetails, 'cache_creation_input_tokens', i), `${i}cache_creation_input_tokens`],
+  ]);
+  const reasoning = count(details(u, 'output_tokens_details', 'usage.'), 'reasoning_tokens', 'usage.output_tokens_details.');
+  requireCachedWithinInput(cached, written, input, 'usage.input_tokens', 'usage.prompt_tokens_details', promptDetails);
+  requireReasoningWithinOutput(reasoning, output, 'usage.output_tokens_details.reasoning_tokens', 'usage.output_tokens');
   requireTotal(u, input + output, 'input_tokens + output_tokens');
   return { input: input - cached - written, cached_input: cached, cache_write: written, output, reasoning };
 }
 
-// DashScope moves cached_tokens between locations by model and region; several copies must agree, and
-// agreeing copies are the same tokens, so they are taken once.
-function agreeingCachedTokens(sources: ReadonlyArray<readonly [Json | undefined, string]>): number {
+/** Copies of one count from several places: the first present one, after checking the others equal it. */
+function agreeing(code: UsageErrorCode, copies: ReadonlyArray<readonly [number | undefined, string]>): number {
   let found: { value: number; field: string } | undefined;
-  for (const [obj, prefix] of sources) {
-    if (obj === undefined || !present(obj, 'cached_tokens')) continue;
-    const value = count(obj, 'cached_tokens', prefix);
-    const field = `${prefix}cached_tokens`;
+  for (const [value, field] of copies) {
+    if (value === undefined) continue;
     if (found === undefined) found = { value, field };
     else if (found.value !== value) {
-      throw new Rejection(
-        'cached_tokens_mismatch',
-        field,
-        `${field} (${value}) disagrees with ${found.field} (${found.value})`,
-      );
+      throw new Rejection(code, field, `${field} (${value}) disagrees with ${found.field} (${found.value}); they are the same tokens`);
     }
   }
   return found?.value ?? 0;
 }
 
-// `cache_creation` breaks the cache-write count down by TTL; it is the same tokens again, so it only fills
-// in a missing total and otherwise must agree with it.
-function cacheCreation(obj: Json | undefined, key: string, prefix: string): number {
-  if (obj === undefined) return 0;
-  const breakdown = details(obj, 'cache_creation', prefix);
-  const total = present(obj, key) ? count(obj, key, prefix) : undefined;
-  if (breakdown === undefined) return total ?? 0;
-  const fields = Object.keys(breakdown)
-    .filter((k) => /^ephemeral_\w+_input_tokens$/.test(k) && present(breakdown, k))
-    .sort();
-  // A breakdown with no per-TTL figure says nothing about the count, so it cannot contradict it.
-  if (fields.length === 0) return total ?? 0;
-  let sum = 0;
-  for (const field of fields) sum += count(breakdown, field, `${prefix}cache_creation.`);
-  if (!Number.isSafeInteger(sum)) {
-    throw new Rejection('unsafe_integer', `${prefix}cache_creation`, `${prefix}cache_creation sums past 2^53 - 1`);
+// A breakdown (`cache_creation` by TTL, `cache_write_tokens_details` by retention) is the same tokens as its
+// count again: it only fills in a missing count and otherwise must agree with it. Its parts are the keys the
+// list's pattern matches, so a TTL a provider adds later is counted, not lost.
+function withBreakdown(obj: Json | undefined, key: string, breakdownKey: string, prefix: string): number | undefined {
+  if (obj === undefined) return undefined;
+  const total = optional(obj, key, prefix);
+  const breakdown = details(obj, breakdownKey, prefix);
+  if (breakdown === undefined) return total;
+  const pattern = BREAKDOWN_PATTERNS.get(breakdownKey)!;
+  const path = `${prefix}${breakdownKey}`;
+  let sum: number | undefined;
+  for (const field in breakdown) {
+    if (!pattern.test(field) || !present(breakdown, field)) continue;
+    sum = (sum ?? 0) + count(breakdown, field, `${path}.`);
   }
+  // A breakdown with no per-TTL figure says nothing about the count, so it cannot contradict it.
+  if (sum === undefined) return total;
+  if (!Number.isSafeInteger(sum)) throw new Rejection('unsafe_integer', path, `${path} sums past 2^53 - 1`);
   if (total === undefined) return sum;
   if (sum !== total) {
-    throw new Rejection(
-      'cache_creation_mismatch',
-      `${prefix}cache_creation`,
-      `${prefix}cache_creation breakdown sums to ${sum} but ${prefix}${key} is ${total}`,
-    );
+    throw new Rejection('cache_creation_mismatch', path, `${path} breakdown sums to ${sum} but ${prefix}${key} is ${total}`);
   }
   return total;
 }
 
-function rejectForeignKeys(
-  u: Json,
-  vocabulary: keyof typeof ALLOWED_KEYS,
-  label: UsageFormat,
-  explicit: boolean,
-): void {
-  const allowed = ALLOWED_KEYS[vocabulary];
-  const foreign = Object.keys(u)
-    .filter((k) => TOKEN_VOCABULARY.has(k) && !allowed.includes(k) && present(u, k))
-    .sort();
-  if (foreign.length === 0) return;
-  const keys = foreign.join(', ');
-  if (explicit) {
-    throw new Rejection(
-      'shape_mismatch',
-      foreign[0],
-      `usage_format is ${label} but usage also carries ${keys}, which ${label} does not report`,
-    );
-  }
-  throw new Rejection(
-    'ambiguous_shape',
-    foreign[0],
-    `usage looks like ${label} but also carries ${keys}; mixed shapes could count tokens twice. ` +
-      'Send one provider usage object, or set usage_format',
-  );
-}
+/** The per-TTL pattern of each breakdown object, from the key lists. */
+const BREAKDOWN_PATTERNS: ReadonlyMap<string, RegExp> = (() => {
+  const patterns = new Map<string, RegExp>();
+  const walk = (keys: UsageKeyList) => {
+    for (const [name, key] of Object.entries(keys)) {
+      if (key.pattern) patterns.set(name, key.pattern);
+      if (key.keys) walk(key.keys);
+    }
+  };
+  for (const s of USAGE_SHAPES) walk(s.keys);
+  return patterns;
+})();
 
 function requireCachedWithinInput(
   cached: number,
@@ -359,12 +506,14 @@ function requireCachedWithinInput(
   input: number,
   inputField: string,
   detailsField: string,
+  detailsObj: Json | undefined,
 ): void {
   if (cached + written <= input) return;
-  const parts = written > 0 ? `cached (${cached}) + cache creation (${written})` : `cached tokens (${cached})`;
+  const parts = written > 0 ? `cached (${cached}) + cache writes (${written})` : `cached tokens (${cached})`;
+  const writeKey = detailsObj !== undefined && present(detailsObj, 'cache_write_tokens') ? 'cache_write_tokens' : 'cache_creation_input_tokens';
   throw new Rejection(
     'cached_exceeds_input',
-    cached > input || written === 0 ? `${detailsField}.cached_tokens` : `${detailsField}.cache_creation_input_tokens`,
+    cached > input || written === 0 ? `${detailsField}.cached_tokens` : `${detailsField}.${writeKey}`,
     `${parts} exceed ${inputField} (${input}), which includes them`,
   );
 }
@@ -380,12 +529,12 @@ function requireReasoningWithinOutput(reasoning: number, output: number, field: 
 
 function requireTotal(u: Json, expected: number, formula: string): void {
   if (!present(u, 'total_tokens')) return;
-  const total = count(u, 'total_tokens', '');
+  const total = count(u, 'total_tokens', 'usage.');
   if (!Number.isSafeInteger(expected)) {
     throw new Rejection('unsafe_integer', 'usage', 'the token parts sum past 2^53 - 1 (Number.MAX_SAFE_INTEGER)');
   }
   if (total !== expected) {
-    throw new Rejection('total_mismatch', 'total_tokens', `total_tokens is ${total} but ${formula} is ${expected}`);
+    throw new Rejection('total_mismatch', 'usage.total_tokens', `usage.total_tokens is ${total} but ${formula} is ${expected}`);
   }
 }
 
@@ -397,7 +546,11 @@ function checkTotalIsSafe(usage: CanonicalUsage): CanonicalUsage {
 }
 
 function count(obj: Json | undefined, key: string, prefix: string): number {
-  if (obj === undefined || !present(obj, key)) return 0;
+  return optional(obj, key, prefix) ?? 0;
+}
+
+function optional(obj: Json | undefined, key: string, prefix: string): number | undefined {
+  if (obj === undefined || !present(obj, key)) return undefined;
   const value = obj[key];
   const field = `${prefix}${key}`;
   if (typeof value !== 'number') {
@@ -434,8 +587,14 @@ function isRecord(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A key as it may appear in a field path: client keys can be any length. */
+function clip(key: string): string {
+  return key.length > 80 ? `${key.slice(0, 80)}...` : key;
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
   if (typeof value === 'number') return String(value);
