@@ -15,11 +15,14 @@ import { RebuildRepository } from './rebuild/rebuild.repository.js';
 import { RebuildService } from './rebuild/rebuild.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
+import { IgnoredUsageFieldsController } from './usage/ignored-usage-fields.controller.js';
+import { IgnoredUsageFieldsRepository } from './usage/ignored-usage-fields.repository.js';
+import { IgnoredUsageFieldsService } from './usage/ignored-usage-fields.service.js';
 
 @Module({
   imports: [HealthModule, TiersModule],
-  controllers: [IngestController, TasksController, UnpricedController],
-  providers: [EventsRepository, IngestService, IngestWriter, MeterPublisher, RebuildRepository, RebuildService, RepricingService, TaskLabeler, TasksService],
+  controllers: [IngestController, TasksController, UnpricedController, IgnoredUsageFieldsController],
+  providers: [EventsRepository, IgnoredUsageFieldsRepository, IgnoredUsageFieldsService, IngestService, IngestWriter, MeterPublisher, RebuildRepository, RebuildService, RepricingService, TaskLabeler, TasksService],
   exports: [EventsRepository, MeterPublisher, IngestService, RebuildService, RepricingService],
 })
 export class MeteringModule {}

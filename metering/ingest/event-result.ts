@@ -52,6 +52,17 @@ export interface AcceptedResult {
   /** The event's period was already invoiced: it will be an adjustment on the next invoice. */
   adjustment: boolean;
   reading: { allowance_left: string | null; budget_left: string | null };
+  /**
+   * Fields of the event's usage object that tokenmeter does not know and did not count, as full paths
+   * (`usage.x`, `usage.prompt_tokens_details.y`); only present when there are any. They are counted on
+   * /metrics and listed by GET /v1/ignored-usage-fields.
+   */
+  ignored_usage_fields?: string[];
+}
+
+/** The event's ignored usage fields as a result property: none, or the list. */
+export function ignoredFieldsOf(e: { ignored_usage_fields: readonly string[] }): { ignored_usage_fields?: string[] } {
+  return e.ignored_usage_fields.length === 0 ? {} : { ignored_usage_fields: [...e.ignored_usage_fields] };
 }
 
 export interface ConflictResult {

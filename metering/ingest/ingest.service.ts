@@ -19,7 +19,8 @@ import {
 } from './event-input.js';
 import { EventsRepository, type NewEventRow, type StoredEvent } from './events.repository.js';
 import { IngestWriter } from './ingest-writer.js';
-import { fromStored, type AcceptedResult, type EventResult } from './event-result.js';
+import { fromStored, ignoredFieldsOf, type AcceptedResult, type EventResult } from './event-result.js';
+import { IgnoredUsageFieldsService } from '../usage/ignored-usage-fields.service.js';
 
 interface AccountContext {
   anchorDay: number | null;
@@ -40,6 +41,7 @@ export class IngestService {
     private readonly writer: IngestWriter,
     private readonly pricing: PricingCacheService,
     private readonly subscriptions: SubscriptionsService,
+    private readonly ignoredFields: IgnoredUsageFieldsService,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -115,18 +117,24 @@ export class IngestService {
         const original = originals.get(e.id);
         if (!original) throw new Error(`event ${e.id} was neither stored nor found`);
         results[e.index] =
-          original.content_hash === e.content_hash ? { index: e.index, status: 'duplicate', ...fromStored(original) } : conflict(e, original);
+          original.content_hash === e.content_hash
+            ? { index: e.index, status: 'duplicate', ...fromStored(original), ...ignoredFieldsOf(e) }
+            : conflict(e, original);
       }
     }
 
+    const withIgnoredFields: PreparedEvent[] = [];
     for (const row of stored) {
-      const index = firstById.get(row.event_id)!.index;
-      results[index] = { index, status: 'accepted', ...fromStored(row) };
+      const e = firstById.get(row.event_id)!;
+      results[e.index] = { index: e.index, status: 'accepted', ...fromStored(row), ...ignoredFieldsOf(e) };
+      if (e.ignored_usage_fields.length > 0) withIgnoredFields.push(e);
     }
+    if (withIgnoredFields.length > 0) await this.ignoredFields.record(withIgnoredFields, now);
     for (const { event, first } of sameAsEarlier) {
       const original = results[first.index];
       if (original && (original.status === 'accepted' || original.status === 'duplicate') && event.content_hash === first.content_hash) {
-        results[event.index] = { ...(original as AcceptedResult), index: event.index, status: 'duplicate' };
+        const { ignored_usage_fields: _theirs, ...rest } = original as AcceptedResult;
+        results[event.index] = { ...rest, index: event.index, status: 'duplicate', ...ignoredFieldsOf(event) };
       } else if (event.content_hash !== first.content_hash) {
         results[event.index] = {
           index: event.index,

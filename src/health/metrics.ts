@@ -44,6 +44,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Usage fields accepted but not counted (metering/usage/ignored-usage-fields.service.ts caps the label values). */
+  readonly usageIgnoredFields = new Counter({
+    name: 'tokenmeter_usage_ignored_fields_total',
+    help: 'Events accepted with a usage field tokenmeter does not know and did not count, by usage format and field path (GET /v1/ignored-usage-fields lists them)',
+    labelNames: ['format', 'field'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tokenmeter_' });
   }
