@@ -368,6 +368,15 @@ describe('normalizeUsage: rejections', () => {
     );
   });
 
+  it('rejects an object with parts two shapes price, not one of them', () => {
+    // OpenAI's cache_write_tokens inside input_tokens_details, DashScope's image_tokens at top level.
+    expectRejected(
+      { input_tokens: 10, input_tokens_details: { cached_tokens: 0, cache_write_tokens: 4 }, output_tokens: 1, image_tokens: 1 },
+      'ambiguous_shape',
+      'usage.image_tokens',
+    );
+  });
+
   it('rejects an explicit usage_format whose shape carries another format\'s fields', () => {
     expectRejected({ prompt_tokens: 5, completion_tokens: 1 }, 'shape_mismatch', 'usage.completion_tokens', 'anthropic');
     expectRejected({ input_tokens: 5, output_tokens: 1 }, 'shape_mismatch', 'usage.input_tokens', 'openai_chat');
@@ -979,6 +988,11 @@ function damage(d: Damaged, m: Mutation): Damaged {
   }
 }
 
+function encodingOf(format: UsageFormat, sent: Json): Encoding {
+  if (format !== 'dashscope') return format;
+  return sent.prompt_tokens != null || sent.completion_tokens != null ? 'dashscope_compatible' : 'dashscope_native';
+}
+
 describe('normalizeUsage: no token billed as zero', () => {
   it('for any provider-shaped usage object, the event is refused or its canonical total is the provider\'s own total', () => {
     let accepted = 0;
@@ -999,7 +1013,9 @@ describe('normalizeUsage: no token billed as zero', () => {
             return;
           }
           accepted += 1;
-          expect(totalTokens(result.usage)).toBe(providerTotal(encoding, meant));
+          // Damage can make an object another provider's (`speed` is Anthropic's): read it as the one it is.
+          const read = explicit ? encoding : encodingOf(result.format, sent);
+          expect(totalTokens(result.usage)).toBe(providerTotal(read, meant));
           if (typeof sent.total_tokens === 'number') expect(totalTokens(result.usage)).toBe(sent.total_tokens);
         },
       ),

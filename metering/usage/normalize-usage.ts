@@ -180,6 +180,13 @@ const TOKEN_KEYS: ReadonlySet<string> = new Set(
   USAGE_SHAPES.flatMap((s) => Object.entries(s.keys).filter(([, k]) => k.role !== 'not_tokens').map(([name]) => name)),
 );
 
+/** `parent.child` for every part a shape reads (prices as cached input, cache write or reasoning). */
+const PRICED_PARTS: ReadonlySet<string> = new Set(
+  USAGE_SHAPES.flatMap((s) =>
+    Object.entries(s.keys).flatMap(([parent, key]) => Object.entries(key.keys ?? {}).filter(([, child]) => child.to).map(([child]) => `${parent}.${child}`)),
+  ),
+);
+
 function shapeOf(format: UsageFormat, u: Json): Shape {
   switch (format) {
     case 'canonical':
@@ -234,7 +241,10 @@ function detectFormat(u: Json): UsageFormat {
   );
 }
 
-/** How badly `u` fits `shape`: another shape's token key weighs more than any number of unknown others. */
+/**
+ * How badly `u` fits `shape`: another shape's token key, or a part another shape prices inside a parts
+ * object of the same name, weighs more than any number of unknown others.
+ */
 function misfit(u: Json, shape: Shape): number {
   let misfits = 0;
   for (const key in u) {
@@ -244,7 +254,7 @@ function misfit(u: Json, shape: Shape): number {
     if (spec === undefined) {
       misfits += TOKEN_KEYS.has(key) ? 1000 : 1;
     } else if (spec.children !== null && isRecord(value)) {
-      for (const child in value) if (!knownChild(spec, child)) misfits += 1;
+      for (const child in value) if (!knownChild(spec, child)) misfits += PRICED_PARTS.has(`${key}.${child}`) ? 1000 : 1;
     }
   }
   return misfits;
@@ -377,34 +387,32 @@ function parseCanonical(u: Json): CanonicalUsage {
 }
 
 function parseChat(u: Json): CanonicalUsage {
-  const prompt = count(u, 'prompt_tokens', 'usage.');
-  const completion = count(u, 'completion_tokens', 'usage.');
   const p = 'usage.prompt_tokens_details.';
   const promptDetails = details(u, 'prompt_tokens_details', 'usage.');
-  const cached = count(promptDetails, 'cached_tokens', p);
-  const written = agreeing('cache_write_mismatch', [
-    [optional(promptDetails, 'cache_write_tokens', p), `${p}cache_write_tokens`],
-    [withBreakdown(promptDetails, 'cache_creation_input_tokens', 'cache_creation', p), `${p}cache_creation_input_tokens`],
-  ]);
-  const reasoning = count(details(u, 'completion_tokens_details', 'usage.'), 'reasoning_tokens', 'usage.completion_tokens_details.');
-  requireCachedWithinInput(cached, written, prompt, 'usage.prompt_tokens', 'usage.prompt_tokens_details', promptDetails);
-  requireReasoningWithinOutput(reasoning, completion, 'usage.completion_tokens_details.reasoning_tokens', 'usage.completion_tokens');
-  requireTotal(u, prompt + completion, 'prompt_tokens + completion_tokens');
-  return { input: prompt - cached - written, cached_input: cached, cache_write: written, output: completion, reasoning };
+  return inclusive(u, 'prompt_tokens', 'completion_tokens', {
+    parts: promptDetails,
+    partsField: 'usage.prompt_tokens_details',
+    cached: count(promptDetails, 'cached_tokens', p),
+    written: agreeing('cache_write_mismatch', [
+      [optional(promptDetails, 'cache_write_tokens', p), `${p}cache_write_tokens`],
+      [withBreakdown(promptDetails, 'cache_creation_input_tokens', 'cache_creation', p), `${p}cache_creation_input_tokens`],
+    ]),
+    reasoning: count(details(u, 'completion_tokens_details', 'usage.'), 'reasoning_tokens', 'usage.completion_tokens_details.'),
+    reasoningField: 'usage.completion_tokens_details.reasoning_tokens',
+  });
 }
 
 function parseResponses(u: Json): CanonicalUsage {
-  const input = count(u, 'input_tokens', 'usage.');
-  const output = count(u, 'output_tokens', 'usage.');
   const p = 'usage.input_tokens_details.';
   const inputDetails = details(u, 'input_tokens_details', 'usage.');
-  const cached = count(inputDetails, 'cached_tokens', p);
-  const written = withBreakdown(inputDetails, 'cache_write_tokens', 'cache_write_tokens_details', p) ?? 0;
-  const reasoning = count(details(u, 'output_tokens_details', 'usage.'), 'reasoning_tokens', 'usage.output_tokens_details.');
-  requireCachedWithinInput(cached, written, input, 'usage.input_tokens', 'usage.input_tokens_details', inputDetails);
-  requireReasoningWithinOutput(reasoning, output, 'usage.output_tokens_details.reasoning_tokens', 'usage.output_tokens');
-  requireTotal(u, input + output, 'input_tokens + output_tokens');
-  return { input: input - cached - written, cached_input: cached, cache_write: written, output, reasoning };
+  return inclusive(u, 'input_tokens', 'output_tokens', {
+    parts: inputDetails,
+    partsField: 'usage.input_tokens_details',
+    cached: count(inputDetails, 'cached_tokens', p),
+    written: withBreakdown(inputDetails, 'cache_write_tokens', 'cache_write_tokens_details', p) ?? 0,
+    reasoning: count(details(u, 'output_tokens_details', 'usage.'), 'reasoning_tokens', 'usage.output_tokens_details.'),
+    reasoningField: 'usage.output_tokens_details.reasoning_tokens',
+  });
 }
 
 function parseAnthropic(u: Json): CanonicalUsage {
@@ -426,27 +434,47 @@ function parseAnthropic(u: Json): CanonicalUsage {
 }
 
 function parseDashScopeNative(u: Json): CanonicalUsage {
-  const input = count(u, 'input_tokens', 'usage.');
-  const output = count(u, 'output_tokens', 'usage.');
   const p = 'usage.prompt_tokens_details.';
   const i = 'usage.input_tokens_details.';
   const promptDetails = details(u, 'prompt_tokens_details', 'usage.');
   const inputDetails = details(u, 'input_tokens_details', 'usage.');
   // DashScope moves these between locations by model and region; copies must agree and are taken once.
-  const cached = agreeing('cached_tokens_mismatch', [
-    [optional(promptDetails, 'cached_tokens', p), `${p}cached_tokens`],
-    [optional(u, 'cached_tokens', 'usage.'), 'usage.cached_tokens'],
-    [optional(inputDetails, 'cached_tokens', i), `${i}cached_tokens`],
-  ]);
-  const written = agreeing('cache_write_mismatch', [
-    [withBreakdown(promptDetails, 'cache_creation_input_tokens', 'cache_creation', p), `${p}cache_creation_input_tokens`],
-    [optional(inputDetails, 'cache_creation_input_tokens', i), `${i}cache_creation_input_tokens`],
-  ]);
-  const reasoning = count(details(u, 'output_tokens_details', 'usage.'), 'reasoning_tokens', 'usage.output_tokens_details.');
-  requireCachedWithinInput(cached, written, input, 'usage.input_tokens', 'usage.prompt_tokens_details', promptDetails);
-  requireReasoningWithinOutput(reasoning, output, 'usage.output_tokens_details.reasoning_tokens', 'usage.output_tokens');
-  requireTotal(u, input + output, 'input_tokens + output_tokens');
-  return { input: input - cached - written, cached_input: cached, cache_write: written, output, reasoning };
+  return inclusive(u, 'input_tokens', 'output_tokens', {
+    parts: promptDetails,
+    partsField: 'usage.prompt_tokens_details',
+    cached: agreeing('cached_tokens_mismatch', [
+      [optional(promptDetails, 'cached_tokens', p), `${p}cached_tokens`],
+      [optional(u, 'cached_tokens', 'usage.'), 'usage.cached_tokens'],
+      [optional(inputDetails, 'cached_tokens', i), `${i}cached_tokens`],
+    ]),
+    written: agreeing('cache_write_mismatch', [
+      [withBreakdown(promptDetails, 'cache_creation_input_tokens', 'cache_creation', p), `${p}cache_creation_input_tokens`],
+      [optional(inputDetails, 'cache_creation_input_tokens', i), `${i}cache_creation_input_tokens`],
+    ]),
+    reasoning: count(details(u, 'output_tokens_details', 'usage.'), 'reasoning_tokens', 'usage.output_tokens_details.'),
+    reasoningField: 'usage.output_tokens_details.reasoning_tokens',
+  });
+}
+
+/** The parts an inclusive input and output count were read with. */
+interface InclusiveParts {
+  /** The parts object the cache figures came from (for the field a rejection names), and its path. */
+  readonly parts: Json | undefined;
+  readonly partsField: string;
+  readonly cached: number;
+  readonly written: number;
+  readonly reasoning: number;
+  readonly reasoningField: string;
+}
+
+/** OpenAI and DashScope count cache reads and writes inside input: the plain input is what is left of it. */
+function inclusive(u: Json, inputKey: string, outputKey: string, x: InclusiveParts): CanonicalUsage {
+  const input = count(u, inputKey, 'usage.');
+  const output = count(u, outputKey, 'usage.');
+  requireCachedWithinInput(x.cached, x.written, input, `usage.${inputKey}`, x.partsField, x.parts);
+  requireReasoningWithinOutput(x.reasoning, output, x.reasoningField, `usage.${outputKey}`);
+  requireTotal(u, input + output, `${inputKey} + ${outputKey}`);
+  return { input: input - x.cached - x.written, cached_input: x.cached, cache_write: x.written, output, reasoning: x.reasoning };
 }
 
 /** Copies of one count from several places: the first present one, after checking the others equal it. */

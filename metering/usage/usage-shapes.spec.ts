@@ -2,7 +2,7 @@
 // After changing a list: `UPDATE_README=1 npm test -- metering/usage/usage-shapes` rewrites the table.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { normalizeUsage } from './normalize-usage.js';
-import { USAGE_SHAPES, usageKeysMarkdown, type UsageKeyList } from './usage-shapes.js';
+import { USAGE_SHAPES, usageKeysMarkdown, type UsageKey, type UsageKeyList } from './usage-shapes.js';
 
 const README = new URL('../../README.md', import.meta.url);
 const START = '<!-- usage-keys:start (generated from metering/usage/usage-shapes.ts) -->';
@@ -22,6 +22,30 @@ describe('usage key lists', () => {
       return;
     }
     expect(actual).toBe(expected);
+  });
+
+  it('a part the list says is priced as a kind moves its tokens there; any other part moves nothing', () => {
+    // Each part set to 7, one at a time, beside counts of 1000: the list and the parsers agree.
+    for (const shape of USAGE_SHAPES) {
+      if (shape.required.length === 0) continue;
+      const base = Object.fromEntries(shape.required.map((k) => [k, 1000]));
+      const plain = normalizeUsage(base, shape.format);
+      if (!plain.ok) throw new Error(`${shape.format}: ${plain.message}`);
+      const parts: [string, Record<string, unknown>, UsageKey][] = [];
+      for (const [name, key] of Object.entries(shape.keys)) {
+        if (key.role === 'part') parts.push([name, { [name]: 7 }, key]);
+        // (A breakdown's parts are its count again, checked against it: normalize-usage.spec.ts.)
+        if (key.pattern) continue;
+        for (const [child, sub] of Object.entries(key.keys ?? {})) if (sub.role === 'part') parts.push([`${name}.${child}`, { [name]: { [child]: 7 } }, sub]);
+      }
+      for (const [path, payload, key] of parts) {
+        const result = normalizeUsage({ ...base, ...payload }, shape.format);
+        if (!result.ok) throw new Error(`${shape.format} ${path}: ${result.message}`);
+        const moved = Object.fromEntries(Object.entries(result.usage).filter(([kind, n]) => n !== plain.usage[kind as keyof typeof plain.usage]));
+        const expected = key.to === undefined ? {} : key.to === 'reasoning' ? { reasoning: 7 } : { [key.to]: 7, input: 993 };
+        expect([shape.format, path, moved]).toEqual([shape.format, path, expected]);
+      }
+    }
   });
 
   it('every key a list names is accepted in its shape and never named as ignored', () => {

@@ -13,8 +13,10 @@ export type UsageKeyRole = 'counted' | 'part' | 'total' | 'details' | 'not_token
 
 export interface UsageKey {
   readonly role: UsageKeyRole;
-  /** What it is and where it goes in canonical usage, for people. */
+  /** What it is, for people. */
   readonly means: string;
+  /** A part that is read: the canonical kind its tokens are priced as (moved there out of their parent's). */
+  readonly to?: 'cached_input' | 'cache_write' | 'reasoning';
   /** The keys of a `details` object. */
   readonly keys?: UsageKeyList;
   /**
@@ -38,7 +40,7 @@ export interface UsageShape {
 }
 
 const counted = (means: string): UsageKey => ({ role: 'counted', means });
-const part = (means: string): UsageKey => ({ role: 'part', means });
+const part = (means: string, to?: UsageKey['to']): UsageKey => ({ role: 'part', means, ...(to ? { to } : {}) });
 const notTokens = (means: string): UsageKey => ({ role: 'not_tokens', means });
 const details = (means: string, keys: UsageKeyList, pattern?: RegExp): UsageKey => ({ role: 'details', means, keys, ...(pattern ? { pattern } : {}) });
 const total = (sum: string, note = ''): UsageKey => ({ role: 'total', means: `checked: must equal ${sum}${note}` });
@@ -66,7 +68,7 @@ export const CANONICAL_SHAPE: UsageShape = {
     cached_input: counted('input read from a cache'),
     cache_write: counted('input written to a cache'),
     output: counted('output, reasoning included'),
-    reasoning: part('part of output: reasoning (priced at the reasoning rate)'),
+    reasoning: part('part of output: reasoning, priced at the reasoning rate'),
     total_tokens: total('input + cached_input + cache_write + output'),
   },
 };
@@ -81,9 +83,9 @@ export const OPENAI_CHAT_SHAPE: UsageShape = {
     completion_tokens: counted('output, reasoning included -> `output`'),
     total_tokens: total('prompt_tokens + completion_tokens'),
     prompt_tokens_details: details('parts of prompt_tokens', {
-      cached_tokens: part('part of prompt_tokens: read from the cache -> `cached_input`'),
-      cache_write_tokens: part('part of prompt_tokens: written to the cache -> `cache_write`'),
-      cache_creation_input_tokens: part('DashScope: part of prompt_tokens written to the cache -> `cache_write` (equals cache_write_tokens when both are sent)'),
+      cached_tokens: part('part of prompt_tokens: read from the cache', 'cached_input'),
+      cache_write_tokens: part('part of prompt_tokens: written to the cache', 'cache_write'),
+      cache_creation_input_tokens: part('DashScope: part of prompt_tokens written to the cache (equals cache_write_tokens when both are sent)', 'cache_write'),
       cache_creation: cacheCreationBreakdown('cache_creation_input_tokens', 'DashScope: '),
       cache_type: notTokens('DashScope: the cache kind (`ephemeral`)'),
       audio_tokens: modality('prompt_tokens'),
@@ -92,7 +94,7 @@ export const OPENAI_CHAT_SHAPE: UsageShape = {
       video_tokens: part('DashScope: modality breakdown of `prompt_tokens` (not read)'),
     }),
     completion_tokens_details: details('parts of completion_tokens', {
-      reasoning_tokens: part('part of completion_tokens: reasoning -> `reasoning`'),
+      reasoning_tokens: part('part of completion_tokens: reasoning', 'reasoning'),
       accepted_prediction_tokens: part('part of completion_tokens: predicted output that was used (not read)'),
       rejected_prediction_tokens: part('part of completion_tokens: predicted output that was not used, billed as output (not read)'),
       audio_tokens: modality('completion_tokens'),
@@ -111,8 +113,8 @@ export const OPENAI_RESPONSES_SHAPE: UsageShape = {
     output_tokens: counted('output, reasoning included -> `output`'),
     total_tokens: total('input_tokens + output_tokens'),
     input_tokens_details: details('parts of input_tokens', {
-      cached_tokens: part('part of input_tokens: read from the cache -> `cached_input`'),
-      cache_write_tokens: part('part of input_tokens: written to the cache -> `cache_write`'),
+      cached_tokens: part('part of input_tokens: read from the cache', 'cached_input'),
+      cache_write_tokens: part('part of input_tokens: written to the cache', 'cache_write'),
       cache_write_tokens_details: details(
         'cache_write_tokens by retention; must add up to it',
         {
@@ -123,7 +125,7 @@ export const OPENAI_RESPONSES_SHAPE: UsageShape = {
       ),
     }),
     output_tokens_details: details('parts of output_tokens', {
-      reasoning_tokens: part('part of output_tokens: reasoning -> `reasoning`'),
+      reasoning_tokens: part('part of output_tokens: reasoning', 'reasoning'),
     }),
   },
 };
@@ -141,7 +143,7 @@ export const ANTHROPIC_SHAPE: UsageShape = {
     total_tokens: total('input_tokens + cache_read_input_tokens + cache_creation_input_tokens + output_tokens', ' (Anthropic sends none; a relay may)'),
     cache_creation: cacheCreationBreakdown('cache_creation_input_tokens'),
     output_tokens_details: details('parts of output_tokens', {
-      thinking_tokens: part('part of output_tokens: thinking -> `reasoning`'),
+      thinking_tokens: part('part of output_tokens: thinking', 'reasoning'),
     }),
     server_tool_use: notTokens('counts of server tool requests (web search, web fetch), billed per request'),
     service_tier: notTokens('`standard`, `priority` or `batch`'),
@@ -159,13 +161,13 @@ export const DASHSCOPE_SHAPE: UsageShape = {
     input_tokens: counted('input, cache reads and writes included -> `input` (less the cached and written parts)'),
     output_tokens: counted('output, reasoning included -> `output`'),
     total_tokens: total('input_tokens + output_tokens'),
-    cached_tokens: part('part of input_tokens: read from the cache -> `cached_input` (some models and regions send it here)'),
+    cached_tokens: part('part of input_tokens: read from the cache (some models and regions send it here)', 'cached_input'),
     image_tokens: modality('input_tokens'),
     video_tokens: modality('input_tokens'),
     audio_tokens: modality('input_tokens'),
     prompt_tokens_details: details('parts of input_tokens', {
-      cached_tokens: part('part of input_tokens: read from the cache -> `cached_input`'),
-      cache_creation_input_tokens: part('part of input_tokens: written to the cache -> `cache_write`'),
+      cached_tokens: part('part of input_tokens: read from the cache', 'cached_input'),
+      cache_creation_input_tokens: part('part of input_tokens: written to the cache', 'cache_write'),
       cache_creation: cacheCreationBreakdown('cache_creation_input_tokens'),
       cache_type: notTokens('the cache kind (`ephemeral`)'),
       text_tokens: modality('input_tokens'),
@@ -174,8 +176,8 @@ export const DASHSCOPE_SHAPE: UsageShape = {
       video_tokens: modality('input_tokens'),
     }),
     input_tokens_details: details('parts of input_tokens', {
-      cached_tokens: part('part of input_tokens: read from the cache -> `cached_input` (must equal any other copy)'),
-      cache_creation_input_tokens: part('part of input_tokens: written to the cache -> `cache_write` (must equal any other copy)'),
+      cached_tokens: part('part of input_tokens: read from the cache (must equal any other copy)', 'cached_input'),
+      cache_creation_input_tokens: part('part of input_tokens: written to the cache (must equal any other copy)', 'cache_write'),
       cache_type: notTokens('the cache kind (`ephemeral`)'),
       text_tokens: modality('input_tokens'),
       image_tokens: modality('input_tokens'),
@@ -183,7 +185,7 @@ export const DASHSCOPE_SHAPE: UsageShape = {
       video_tokens: modality('input_tokens'),
     }),
     output_tokens_details: details('parts of output_tokens', {
-      reasoning_tokens: part('part of output_tokens: reasoning -> `reasoning`'),
+      reasoning_tokens: part('part of output_tokens: reasoning', 'reasoning'),
       text_tokens: modality('output_tokens'),
       audio_tokens: modality('output_tokens'),
       image_tokens: modality('output_tokens'),
@@ -213,7 +215,8 @@ function rows(keys: UsageKeyList, prefix: string): string[] {
   const out: string[] = [];
   for (const [key, spec] of Object.entries(keys)) {
     const pattern = spec.pattern ? `; any key matching \`${spec.pattern.source}\` is a part` : '';
-    out.push(`| \`${prefix}${key}\` | ${ROLE_WORDS[spec.role]} | ${spec.means}${pattern} |`);
+    const to = spec.to ? ` -> \`${spec.to}\`` : '';
+    out.push(`| \`${prefix}${key}\` | ${ROLE_WORDS[spec.role]} | ${spec.means}${pattern}${to} |`);
     if (spec.keys) out.push(...rows(spec.keys, `${prefix}${key}.`));
   }
   return out;
