@@ -217,7 +217,7 @@ function shapeOf(format: UsageFormat, u: Json): Shape {
 //   `"completion_tokens_details": null` and Anthropic `"cache_creation_input_tokens": null`.
 function detectFormat(u: Json): UsageFormat {
   for (const key in u) {
-    if (CANONICAL.keys.has(key) && key !== 'total_tokens' && present(u, key)) return 'canonical';
+    if (CANONICAL.keys.has(key) && present(u, key)) return 'canonical';
   }
   if (present(u, 'prompt_tokens') || present(u, 'completion_tokens')) return 'openai_chat';
   if (present(u, 'input_tokens') || present(u, 'output_tokens') || present(u, 'cache_read_input_tokens') || present(u, 'cache_creation_input_tokens')) {
@@ -279,8 +279,10 @@ function checkKeys(u: Json, shape: Shape, format: UsageFormat, explicit: boolean
     if (value === undefined || !Object.hasOwn(u, key)) continue;
     const spec = shape.keys.get(key);
     if (spec === undefined) {
-      if (value !== null && TOKEN_KEYS.has(key)) (foreign ??= []).push(key);
-      else if (shape === CANONICAL || typeof value === 'number') unknownCount ??= key;
+      // Canonical usage is our own format: whatever else it carries is refused by name.
+      if (shape === CANONICAL) unknownCount ??= key;
+      else if (value !== null && TOKEN_KEYS.has(key)) (foreign ??= []).push(key);
+      else if (typeof value === 'number') unknownCount ??= key;
       else ignored = ignore(ignored, 'usage.', key);
     } else if (spec.children !== null && value !== null) {
       ignored = checkParts(value, spec, `usage.${key}`, ignored);
@@ -382,7 +384,6 @@ function parseCanonical(u: Json): CanonicalUsage {
     reasoning: count(u, 'reasoning', 'usage.'),
   };
   requireReasoningWithinOutput(usage.reasoning, usage.output, 'usage.reasoning', 'usage.output');
-  requireTotal(u, totalTokens(usage), 'input + cached_input + cache_write + output');
   return usage;
 }
 

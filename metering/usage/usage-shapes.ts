@@ -69,7 +69,6 @@ export const CANONICAL_SHAPE: UsageShape = {
     cache_write: counted('input written to a cache'),
     output: counted('output, reasoning included'),
     reasoning: part('part of output: reasoning, priced at the reasoning rate'),
-    total_tokens: total('input + cached_input + cache_write + output'),
   },
 };
 
