@@ -22,7 +22,13 @@ describe('loadConfig', () => {
       apiRunsJobs: true,
       keyEnvironment: 'live',
       ingest: { writersPerAccount: 2, maxGroupEvents: 2000 },
+      webhooks: { allowPrivate: [], timeoutMs: 10_000 },
     });
+  });
+
+  it('reads the webhook allow-list and timeout', () => {
+    const config = loadConfig({ TOKENMETER_WEBHOOK_ALLOW_PRIVATE: '127.0.0.1, 10.0.0.0/8 fd00::/8', TOKENMETER_WEBHOOK_TIMEOUT_MS: '2500' }, '/srv');
+    expect(config.webhooks).toEqual({ allowPrivate: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'], timeoutMs: 2500 });
   });
 
   it('reads real services and stripe settings', () => {
@@ -57,6 +63,8 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', 'DATABASE_URL must use postgres: or postgresql:, got mysql:'],
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL', 'DATABASE_URL must be a URL (postgres:, postgresql:)'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL', 'REDIS_URL must use redis: or rediss:, got http:'],
+    [{ TOKENMETER_WEBHOOK_ALLOW_PRIVATE: '10.0.0.0/8,intranet' }, 'TOKENMETER_WEBHOOK_ALLOW_PRIVATE', 'TOKENMETER_WEBHOOK_ALLOW_PRIVATE must be a list of CIDRs or IP addresses, got "intranet"'],
+    [{ TOKENMETER_WEBHOOK_TIMEOUT_MS: '10' }, 'TOKENMETER_WEBHOOK_TIMEOUT_MS', 'TOKENMETER_WEBHOOK_TIMEOUT_MS must be between 100 and 60000, got 10'],
     [{ TOKENMETER_ADMIN_KEY: 'short' }, 'TOKENMETER_ADMIN_KEY', 'TOKENMETER_ADMIN_KEY must be 24 to 255 characters with no spaces'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ TOKENMETER_INGEST_WRITERS_PER_ACCOUNT: '0' }, 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT', 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT must be between 1 and 64, got 0'],

@@ -1,6 +1,7 @@
 // The one place that reads the environment: every setting is parsed and validated here, once, at start.
 // A bad value stops the start with a ConfigError that names the variable.
 import { isAbsolute, resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -22,6 +23,13 @@ export interface AppConfig {
   /** Redis key prefix of the job queue; `{...}` hash-tags it for Redis Cluster. */
   queuePrefix: string;
   stripe: { secretKey: string | null; webhookSecret: string | null; apiBase: string | null };
+  /** Outgoing webhooks (billing/webhooks). */
+  webhooks: {
+    /** Address ranges (CIDRs) deliveries may reach although they are not public: on-prem receivers, tests. */
+    allowPrivate: string[];
+    /** The longest one delivery attempt may take, connecting included. */
+    timeoutMs: number;
+  };
   /** Group commit of POST /v1/events (metering/ingest/ingest-writer.ts). */
   ingest: {
     /** Groups of one account written at the same time by this process. */
@@ -92,6 +100,19 @@ function queuePrefix(env: Env): string {
   return value;
 }
 
+/** A list of CIDRs or bare addresses, separated by commas or spaces. */
+function cidrList(env: Env, name: string): string[] {
+  const raw = optional(env, name);
+  if (raw === null) return [];
+  const entries = raw.split(/[\s,]+/).filter((e) => e !== '');
+  for (const entry of entries) {
+    if (!ipaddr.isValidCIDR(entry) && !ipaddr.isValid(entry)) {
+      throw new ConfigError(name, `must be a list of CIDRs or IP addresses, got "${entry}"`);
+    }
+  }
+  return entries;
+}
+
 export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   const adminKey = optional(env, 'TOKENMETER_ADMIN_KEY');
   if (adminKey !== null && (adminKey.length < 24 || adminKey.length > 255 || /\s/.test(adminKey))) {
@@ -123,6 +144,10 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       secretKey: optional(env, 'STRIPE_SECRET_KEY'),
       webhookSecret: optional(env, 'STRIPE_WEBHOOK_SECRET'),
       apiBase: url(env, 'STRIPE_API_BASE', ['http:', 'https:']),
+    },
+    webhooks: {
+      allowPrivate: cidrList(env, 'TOKENMETER_WEBHOOK_ALLOW_PRIVATE'),
+      timeoutMs: integer(env, 'TOKENMETER_WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
     },
     ingest: {
       writersPerAccount: integer(env, 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT', 2, 1, 64),
