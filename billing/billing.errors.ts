@@ -4,10 +4,29 @@ import { DomainError, type ErrorDetails, type ErrorKind } from '../src/http/doma
 
 export enum BillingErrorCode {
   AccountNotFound = 'account_not_found',
+  // Outgoing webhooks
+  WebhookEndpointNotFound = 'webhook_endpoint_not_found',
+  WebhookDeliveryNotFound = 'webhook_delivery_not_found',
+  WebhookUrlInvalid = 'webhook_url_invalid',
+  WebhookUrlNotAllowed = 'webhook_url_not_allowed',
+  WebhookUrlUnresolvable = 'webhook_url_unresolvable',
+  WebhookEventTypeUnknown = 'webhook_event_type_unknown',
+  WebhookEndpointLimit = 'webhook_endpoint_limit',
+  WebhookEndpointDisabled = 'webhook_endpoint_disabled',
+  InvalidCursor = 'invalid_cursor',
 }
 
 const KIND: Record<BillingErrorCode, ErrorKind> = {
   [BillingErrorCode.AccountNotFound]: 'not_found',
+  [BillingErrorCode.WebhookEndpointNotFound]: 'not_found',
+  [BillingErrorCode.WebhookDeliveryNotFound]: 'not_found',
+  [BillingErrorCode.WebhookUrlInvalid]: 'invalid',
+  [BillingErrorCode.WebhookUrlNotAllowed]: 'invalid',
+  [BillingErrorCode.WebhookUrlUnresolvable]: 'invalid',
+  [BillingErrorCode.WebhookEventTypeUnknown]: 'invalid',
+  [BillingErrorCode.WebhookEndpointLimit]: 'conflict',
+  [BillingErrorCode.WebhookEndpointDisabled]: 'conflict',
+  [BillingErrorCode.InvalidCursor]: 'invalid',
 };
 
 export class BillingError extends DomainError {

@@ -1,8 +1,11 @@
 // Billing: what finance allocates and what stops an agent before it overspends (budgets, authorizations,
-// the credit ledger), built on metering and tiers; neither of them imports billing.
+// the credit ledger), and the outgoing webhooks that announce it; built on metering and tiers, neither of
+// which imports billing.
 import { Module } from '@nestjs/common';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({
-  imports: [],
+  imports: [WebhooksModule],
+  exports: [WebhooksModule],
 })
 export class BillingModule {}

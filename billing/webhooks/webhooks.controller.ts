@@ -1,0 +1,181 @@
+// HTTP for outgoing webhooks: endpoints of an account (finance of the account, or an admin naming it) and
+// their deliveries. Thin: check the input, call the service, return what it returns.
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, type PipeTransform } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags, type SchemaObject } from '@nestjs/swagger';
+import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
+import type { Principal } from '../../src/auth/principal.js';
+import { RequestError } from '../../src/http/domain-error.js';
+import { ApiJsonBody, parseLimit, SchemaPipe, SlugPipe, type JsonSchema } from '../../src/http/validation.js';
+import { WEBHOOK_EVENT_TYPES } from './event-types.js';
+import { WebhookEndpointsService, type DeliveryView, type EndpointView } from './webhook-endpoints.service.js';
+import type { DeliveryStatus } from './webhooks.repository.js';
+import {
+  createEndpointSchema,
+  deliveryListResponseSchema,
+  deliveryResponseSchema,
+  endpointListResponseSchema,
+  endpointResponseSchema,
+  endpointWithSecretResponseSchema,
+  errorResponseSchema,
+  rotateSecretSchema,
+  updateEndpointSchema,
+  type CreateEndpointBody,
+  type RotateSecretBody,
+  type UpdateEndpointBody,
+} from './webhooks.schemas.js';
+
+const STATUSES: readonly DeliveryStatus[] = ['pending', 'succeeded', 'failed', 'canceled'];
+
+class IdPipe implements PipeTransform<string, string> {
+  constructor(private readonly name: string) {}
+  transform(value: string): string {
+    if (typeof value !== 'string' || !/^[a-z]{2,4}_[0-9a-f]{1,64}$/.test(value)) {
+      throw new RequestError('invalid_id', `Path parameter "${this.name}" is not a webhook id.`, { field: this.name });
+    }
+    return value;
+  }
+}
+
+const ok = (schema: JsonSchema, status = 200) => ApiResponse({ status, schema: schema as SchemaObject });
+const fails = (status: number, description: string) => ApiResponse({ status, description, schema: errorResponseSchema as JsonSchema as SchemaObject });
+
+@ApiTags('webhooks')
+@ApiBearerAuth()
+@Controller('v1/webhook-endpoints')
+export class WebhooksController {
+  constructor(private readonly endpoints: WebhookEndpointsService) {}
+
+  @Post()
+  @Allow('admin', 'finance')
+  @ApiOperation({
+    summary: 'Register a webhook endpoint; the answer holds its signing secret, once',
+    description: `Event types: ${WEBHOOK_EVENT_TYPES.join(', ')} (task.classified only when asked for). The URL must be http(s) and reach a public address (or one in TOKENMETER_WEBHOOK_ALLOW_PRIVATE).`,
+  })
+  @ApiJsonBody(createEndpointSchema)
+  @ok(endpointWithSecretResponseSchema, 201)
+  @fails(400, 'webhook_url_invalid, webhook_url_not_allowed, webhook_url_unresolvable, webhook_event_type_unknown, or a schema error')
+  @fails(404, 'account_not_found')
+  @fails(409, 'webhook_endpoint_limit')
+  create(@CurrentPrincipal() p: Principal, @Body(new SchemaPipe(createEndpointSchema)) body: CreateEndpointBody): Promise<EndpointView & { secret: string }> {
+    return this.endpoints.create(p, body);
+  }
+
+  @Get()
+  @Allow('admin', 'finance')
+  @ApiOperation({ summary: "The account's endpoints (an admin may name `account`, or see all), by id, keyset-paged with `after`" })
+  @ApiQuery({ name: 'account', required: false })
+  @ApiQuery({ name: 'after', required: false })
+  @ApiQuery({ name: 'limit', required: false })
+  @ok(endpointListResponseSchema)
+  list(
+    @CurrentPrincipal() p: Principal,
+    @Query('account') account?: string,
+    @Query('after') after?: string,
+    @Query('limit') limit?: string,
+  ): Promise<{ data: EndpointView[]; next_after: string | null }> {
+    if (account !== undefined) new SlugPipe('account').transform(account);
+    if (after !== undefined) new IdPipe('after').transform(after);
+    return this.endpoints.list(p, account, after ?? null, parseLimit(limit, 100, 100));
+  }
+
+  @Get(':id')
+  @Allow('admin', 'finance')
+  @ok(endpointResponseSchema)
+  @fails(404, 'webhook_endpoint_not_found')
+  get(@CurrentPrincipal() p: Principal, @Param('id', new IdPipe('id')) id: string): Promise<EndpointView> {
+    return this.endpoints.get(p, id);
+  }
+
+  @Patch(':id')
+  @Allow('admin', 'finance')
+  @ApiOperation({ summary: 'Change an endpoint: url, event_types, description; `enabled: false` disables it (pending deliveries are canceled), `true` enables it again' })
+  @ApiJsonBody(updateEndpointSchema)
+  @ok(endpointResponseSchema)
+  @fails(400, 'webhook_url_invalid, webhook_url_not_allowed, webhook_url_unresolvable, webhook_event_type_unknown, or a schema error')
+  @fails(404, 'webhook_endpoint_not_found')
+  update(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', new IdPipe('id')) id: string,
+    @Body(new SchemaPipe(updateEndpointSchema)) body: UpdateEndpointBody,
+  ): Promise<EndpointView> {
+    return this.endpoints.update(p, id, body);
+  }
+
+  @Delete(':id')
+  @Allow('admin', 'finance')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Delete an endpoint: nothing more is sent to it, pending deliveries are canceled' })
+  @ok(endpointResponseSchema)
+  @fails(404, 'webhook_endpoint_not_found')
+  remove(@CurrentPrincipal() p: Principal, @Param('id', new IdPipe('id')) id: string): Promise<EndpointView> {
+    return this.endpoints.remove(p, id);
+  }
+
+  @Post(':id/rotate-secret')
+  @Allow('admin', 'finance')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'A new signing secret (in the answer, once); the old one keeps signing beside it for `expire_previous_in_seconds` (default a day)' })
+  @ApiJsonBody(rotateSecretSchema)
+  @ok(endpointWithSecretResponseSchema)
+  @fails(404, 'webhook_endpoint_not_found')
+  rotateSecret(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', new IdPipe('id')) id: string,
+    @Body(new SchemaPipe(rotateSecretSchema)) body: RotateSecretBody,
+  ): Promise<EndpointView & { secret: string }> {
+    return this.endpoints.rotateSecret(p, id, body);
+  }
+
+  @Get(':id/deliveries')
+  @Allow('admin', 'finance')
+  @ApiOperation({ summary: "The endpoint's deliveries, newest first, each with its attempts; `cursor` pages on" })
+  @ApiQuery({ name: 'status', required: false, enum: STATUSES })
+  @ApiQuery({ name: 'cursor', required: false })
+  @ApiQuery({ name: 'limit', required: false })
+  @ok(deliveryListResponseSchema)
+  @fails(404, 'webhook_endpoint_not_found')
+  listDeliveries(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', new IdPipe('id')) id: string,
+    @Query('status') status?: string,
+    @Query('cursor') cursor?: string,
+    @Query('limit') limit?: string,
+  ): Promise<{ data: DeliveryView[]; next_cursor: string | null }> {
+    if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
+      throw new RequestError('invalid_value', `Query parameter "status" must be one of ${STATUSES.join(', ')}.`, { field: 'status' });
+    }
+    return this.endpoints.listDeliveries(p, id, {
+      status: (status as DeliveryStatus | undefined) ?? null,
+      cursor: cursor ?? null,
+      limit: parseLimit(limit, 50, 200),
+    });
+  }
+
+  @Get(':id/deliveries/:delivery')
+  @Allow('admin', 'finance')
+  @ApiOperation({ summary: 'One delivery with its attempts and the body it sends' })
+  @ok(deliveryResponseSchema)
+  @fails(404, 'webhook_endpoint_not_found, webhook_delivery_not_found')
+  getDelivery(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', new IdPipe('id')) id: string,
+    @Param('delivery', new IdPipe('delivery')) delivery: string,
+  ): Promise<DeliveryView> {
+    return this.endpoints.getDelivery(p, id, delivery);
+  }
+
+  @Post(':id/deliveries/:delivery/replay')
+  @Allow('admin', 'finance')
+  @HttpCode(202)
+  @ApiOperation({ summary: "Send a delivery's event again, now, as a new delivery (same event id, for the receiver's dedup)" })
+  @ok(deliveryResponseSchema, 202)
+  @fails(404, 'webhook_endpoint_not_found, webhook_delivery_not_found')
+  @fails(409, 'webhook_endpoint_disabled')
+  replay(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', new IdPipe('id')) id: string,
+    @Param('delivery', new IdPipe('delivery')) delivery: string,
+  ): Promise<DeliveryView> {
+    return this.endpoints.replay(p, id, delivery);
+  }
+}
