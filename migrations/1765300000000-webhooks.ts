@@ -33,6 +33,7 @@ export class Webhooks1765300000000 implements MigrationInterface {
         body text NOT NULL,
         created_at timestamptz NOT NULL
       )`);
+    await q.query(`CREATE INDEX webhook_events_created ON webhook_events (created_at)`);
     await q.query(`
       CREATE TABLE webhook_deliveries (
         seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
@@ -40,7 +41,7 @@ export class Webhooks1765300000000 implements MigrationInterface {
         account_id text NOT NULL REFERENCES accounts (id),
         endpoint_id text NOT NULL REFERENCES webhook_endpoints (id),
         event_id text NOT NULL REFERENCES webhook_events (id),
-        replay_of text REFERENCES webhook_deliveries (id),
+        replay_of text REFERENCES webhook_deliveries (id) ON DELETE SET NULL,
         status text NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed', 'canceled')),
         attempt_count integer NOT NULL DEFAULT 0,
         -- When the next attempt is due; while an attempt runs, when it is taken to have died.
@@ -56,9 +57,12 @@ export class Webhooks1765300000000 implements MigrationInterface {
       )`);
     await q.query(`CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'`);
     await q.query(`CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, seq DESC)`);
+    await q.query(`CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id)`);
+    // Finished deliveries are pruned after a retention period, oldest first.
+    await q.query(`CREATE INDEX webhook_deliveries_completed ON webhook_deliveries (completed_at) WHERE completed_at IS NOT NULL`);
     await q.query(`
       CREATE TABLE webhook_delivery_attempts (
-        delivery_id text NOT NULL REFERENCES webhook_deliveries (id),
+        delivery_id text NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
         attempt integer NOT NULL CHECK (attempt > 0),
         started_at timestamptz NOT NULL,
         status_code integer,

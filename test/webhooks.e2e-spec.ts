@@ -6,7 +6,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
-import { WebhookDeliveryService } from '../billing/webhooks/webhook-delivery.service.js';
+import { RETENTION_MS, WebhookDeliveryService } from '../billing/webhooks/webhook-delivery.service.js';
 import { WebhookEvents } from '../billing/webhooks/webhook-events.js';
 import { RETRY_WINDOW_MS } from '../billing/webhooks/retry-schedule.js';
 import { verifySignature } from '../billing/webhooks/signature.js';
@@ -545,6 +545,25 @@ describe('outgoing webhooks', () => {
     expect(text).not.toContain(rotated.body.secret);
     expect(text).not.toContain('whsec_');
     expect(audit.body.verification.valid).toBe(true);
+  });
+
+  it('forgets finished deliveries and their events after 30 days, keeping newer ones', async () => {
+    const org5 = await newOrg(t);
+    const path = nextPath();
+    const ep = await endpoint({ url: receiver.url(path) }, org5.keys.finance);
+    const oldEvent = await emit(org5.account, 'invoice.paid', { age: 'old' });
+    const old = await settled(ep.id, 1, org5.keys.finance);
+    clock.advance(RETENTION_MS + 1000);
+    const newEvent = await emit(org5.account, 'invoice.paid', { age: 'new' });
+    await waitFor(async () => (await deliveries(ep.id, org5.keys.finance)).filter((d) => d.status === 'succeeded').length === 2, 'the new delivery');
+    const pruned = await t.app.get(WebhookDeliveryService).prune();
+    expect(pruned.deliveries).toBeGreaterThanOrEqual(1);
+    const left = await deliveries(ep.id, org5.keys.finance);
+    expect(left.map((d) => d.event_id)).toEqual([newEvent]);
+    expect((await t.get(`/v1/webhook-endpoints/${ep.id}/deliveries/${old.id}`, org5.keys.finance)).status).toBe(404);
+    const db = t.app.get(DataSource);
+    expect(await db.query(`SELECT id FROM webhook_events WHERE id = ANY ($1::text[]) ORDER BY created_at`, [[oldEvent, newEvent]])).toEqual([{ id: newEvent }]);
+    expect(await db.query(`SELECT 1 FROM webhook_delivery_attempts WHERE delivery_id = $1`, [old.id])).toEqual([]);
   });
 
   it('lets an admin manage any account’s endpoints by naming the account', async () => {

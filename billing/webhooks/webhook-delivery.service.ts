@@ -1,7 +1,8 @@
 // Delivers webhooks, only ever in jobs: each attempt is one job that claims the delivery, sends it
 // (holding no database connection while the receiver takes its time), records the attempt and, when it
 // failed, schedules the next one by the injected clock. A sweep every minute re-queues any delivery whose
-// job was lost (a crash, a Redis flush, a commit whose queueing failed) once it is a minute overdue.
+// job was lost (a crash, a Redis flush, a commit whose queueing failed) once it is a minute overdue; a
+// daily prune forgets finished deliveries after 30 days.
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
@@ -17,7 +18,10 @@ import { WebhooksRepository, type ClaimedDelivery, type DeliveryStatus } from '.
 
 export const deliverWebhook = defineJob<{ delivery_id: string; attempt: number }>('webhooks.deliver', { maxAttempts: 3 });
 export const sweepWebhooks = defineJob<{ period: string }>('webhooks.sweep');
+export const pruneWebhooks = defineJob<{ period: string }>('webhooks.prune');
 
+/** How long finished deliveries (with their attempts) and their events stay readable. */
+export const RETENTION_MS = 30 * 86_400_000;
 /** A delivery this long past due has lost its job (a job runs within moments of being due). */
 export const SWEEP_GRACE_MS = 60_000;
 /** Beyond the attempt's own timeout, how long a claimed attempt may run before it is taken to have died. */
@@ -42,6 +46,7 @@ export class WebhookDeliveryService implements OnModuleInit {
 
   onModuleInit(): void {
     this.jobs.repeat(sweepWebhooks, 'minute');
+    this.jobs.repeat(pruneWebhooks, 'day');
   }
 
   /**
@@ -125,6 +130,17 @@ export class WebhookDeliveryService implements OnModuleInit {
       await this.jobs.enqueue(deliverWebhook, { delivery_id: d.id, attempt }, { jobId: `webhooks.deliver.${d.id}.${attempt}.${hour}` });
     }
     return due.length;
+  }
+
+  @JobHandler(pruneWebhooks)
+  async pruneJob(_: { period: string }): Promise<void> {
+    await this.prune();
+  }
+
+  /** Forgets deliveries finished more than the retention ago, and events no delivery needs any more. */
+  prune(): Promise<{ deliveries: number; events: number }> {
+    const cutoff = new Date(this.clock.now().getTime() - RETENTION_MS);
+    return this.transactions.run((tx) => this.repository.prune(tx, cutoff));
   }
 
   private headers(claimed: ClaimedDelivery, attempt: number, at: Date): Record<string, string> {

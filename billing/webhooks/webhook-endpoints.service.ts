@@ -35,24 +35,11 @@ export interface EndpointView {
   previous_secret_expires_at: Date | null;
 }
 
-export interface DeliveryView {
-  id: string;
-  endpoint_id: string;
-  event_id: string;
-  event_type: string;
-  replay_of: string | null;
-  status: DeliveryStatus;
-  attempt_count: number;
-  next_attempt_at: Date | null;
-  deadline_at: Date;
-  last_status_code: number | null;
-  last_error: string | null;
-  last_duration_ms: number | null;
-  created_at: Date;
-  completed_at: Date | null;
+export type DeliveryView = Omit<DeliveryRow, 'seq' | 'account_id'> & {
   attempts: Omit<AttemptRow, 'delivery_id'>[];
+  /** The body sent, on a single delivery's reading. */
   payload?: unknown;
-}
+};
 
 export function endpointView(row: EndpointRow, now: Date): EndpointView {
   const previousLive = row.previous_secret_expires_at !== null && row.previous_secret_expires_at > now;

@@ -2,6 +2,8 @@
 // `emit(tx, account, type, data)`. The event is stored with one delivery per subscribed, enabled endpoint
 // in the caller's transaction when one is given (so it exists iff the change that caused it commits),
 // and only when some endpoint wants it; the deliveries are then made by jobs, never by the caller.
+// Producers outside billing are wired from billing's side, the way readings.module.ts listens to
+// MeterPublisher: metering's after-commit publisher calls back, and the listener emits with no transaction.
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';

@@ -1,6 +1,6 @@
 // HTTP for outgoing webhooks: endpoints of an account (finance of the account, or an admin naming it) and
 // their deliveries. Thin: check the input, call the service, return what it returns.
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, type PipeTransform } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, type PipeTransform } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags, type SchemaObject } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
@@ -36,8 +36,11 @@ class IdPipe implements PipeTransform<string, string> {
   }
 }
 
-const ok = (schema: JsonSchema, status = 200) => ApiResponse({ status, schema: schema as SchemaObject });
-const fails = (status: number, description: string) => ApiResponse({ status, description, schema: errorResponseSchema as JsonSchema as SchemaObject });
+// Shaped like the contract decorators being introduced in src/http (`@Responds(status, schema)`,
+// `@Fails(...statuses)`), so adopting them is a rename.
+const responds = (status: number, schema: JsonSchema) => ApiResponse({ status, schema: schema as SchemaObject });
+const fails = (...statuses: number[]) =>
+  applyDecorators(...statuses.map((status) => ApiResponse({ status, schema: errorResponseSchema as JsonSchema as SchemaObject })));
 
 @ApiTags('webhooks')
 @ApiBearerAuth()
@@ -49,13 +52,15 @@ export class WebhooksController {
   @Allow('admin', 'finance')
   @ApiOperation({
     summary: 'Register a webhook endpoint; the answer holds its signing secret, once',
-    description: `Event types: ${WEBHOOK_EVENT_TYPES.join(', ')} (task.classified only when asked for). The URL must be http(s) and reach a public address (or one in TOKENMETER_WEBHOOK_ALLOW_PRIVATE).`,
+    description:
+      `Event types: ${WEBHOOK_EVENT_TYPES.join(', ')} (task.classified only when asked for). The URL must be http(s) and ` +
+      'reach a public address (or one in TOKENMETER_WEBHOOK_ALLOW_PRIVATE). Errors: 400 `webhook_url_invalid`, ' +
+      '`webhook_url_not_allowed`, `webhook_url_unresolvable`, `webhook_event_type_unknown`; 404 `account_not_found`; ' +
+      '409 `webhook_endpoint_limit` (16 per account).',
   })
   @ApiJsonBody(createEndpointSchema)
-  @ok(endpointWithSecretResponseSchema, 201)
-  @fails(400, 'webhook_url_invalid, webhook_url_not_allowed, webhook_url_unresolvable, webhook_event_type_unknown, or a schema error')
-  @fails(404, 'account_not_found')
-  @fails(409, 'webhook_endpoint_limit')
+  @responds(201, endpointWithSecretResponseSchema)
+  @fails(400, 404, 409)
   create(@CurrentPrincipal() p: Principal, @Body(new SchemaPipe(createEndpointSchema)) body: CreateEndpointBody): Promise<EndpointView & { secret: string }> {
     return this.endpoints.create(p, body);
   }
@@ -66,7 +71,7 @@ export class WebhooksController {
   @ApiQuery({ name: 'account', required: false })
   @ApiQuery({ name: 'after', required: false })
   @ApiQuery({ name: 'limit', required: false })
-  @ok(endpointListResponseSchema)
+  @responds(200, endpointListResponseSchema)
   list(
     @CurrentPrincipal() p: Principal,
     @Query('account') account?: string,
@@ -80,8 +85,8 @@ export class WebhooksController {
 
   @Get(':id')
   @Allow('admin', 'finance')
-  @ok(endpointResponseSchema)
-  @fails(404, 'webhook_endpoint_not_found')
+  @responds(200, endpointResponseSchema)
+  @fails(404)
   get(@CurrentPrincipal() p: Principal, @Param('id', new IdPipe('id')) id: string): Promise<EndpointView> {
     return this.endpoints.get(p, id);
   }
@@ -90,9 +95,8 @@ export class WebhooksController {
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'Change an endpoint: url, event_types, description; `enabled: false` disables it (pending deliveries are canceled), `true` enables it again' })
   @ApiJsonBody(updateEndpointSchema)
-  @ok(endpointResponseSchema)
-  @fails(400, 'webhook_url_invalid, webhook_url_not_allowed, webhook_url_unresolvable, webhook_event_type_unknown, or a schema error')
-  @fails(404, 'webhook_endpoint_not_found')
+  @responds(200, endpointResponseSchema)
+  @fails(400, 404)
   update(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
@@ -105,8 +109,8 @@ export class WebhooksController {
   @Allow('admin', 'finance')
   @HttpCode(200)
   @ApiOperation({ summary: 'Delete an endpoint: nothing more is sent to it, pending deliveries are canceled' })
-  @ok(endpointResponseSchema)
-  @fails(404, 'webhook_endpoint_not_found')
+  @responds(200, endpointResponseSchema)
+  @fails(404)
   remove(@CurrentPrincipal() p: Principal, @Param('id', new IdPipe('id')) id: string): Promise<EndpointView> {
     return this.endpoints.remove(p, id);
   }
@@ -116,8 +120,8 @@ export class WebhooksController {
   @HttpCode(200)
   @ApiOperation({ summary: 'A new signing secret (in the answer, once); the old one keeps signing beside it for `expire_previous_in_seconds` (default a day)' })
   @ApiJsonBody(rotateSecretSchema)
-  @ok(endpointWithSecretResponseSchema)
-  @fails(404, 'webhook_endpoint_not_found')
+  @responds(200, endpointWithSecretResponseSchema)
+  @fails(404)
   rotateSecret(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
@@ -132,8 +136,8 @@ export class WebhooksController {
   @ApiQuery({ name: 'status', required: false, enum: STATUSES })
   @ApiQuery({ name: 'cursor', required: false })
   @ApiQuery({ name: 'limit', required: false })
-  @ok(deliveryListResponseSchema)
-  @fails(404, 'webhook_endpoint_not_found')
+  @responds(200, deliveryListResponseSchema)
+  @fails(404)
   listDeliveries(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
@@ -154,8 +158,8 @@ export class WebhooksController {
   @Get(':id/deliveries/:delivery')
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'One delivery with its attempts and the body it sends' })
-  @ok(deliveryResponseSchema)
-  @fails(404, 'webhook_endpoint_not_found, webhook_delivery_not_found')
+  @responds(200, deliveryResponseSchema)
+  @fails(404)
   getDelivery(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
@@ -168,9 +172,8 @@ export class WebhooksController {
   @Allow('admin', 'finance')
   @HttpCode(202)
   @ApiOperation({ summary: "Send a delivery's event again, now, as a new delivery (same event id, for the receiver's dedup)" })
-  @ok(deliveryResponseSchema, 202)
-  @fails(404, 'webhook_endpoint_not_found, webhook_delivery_not_found')
-  @fails(409, 'webhook_endpoint_disabled')
+  @responds(202, deliveryResponseSchema)
+  @fails(404, 409)
   replay(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,

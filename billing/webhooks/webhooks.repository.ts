@@ -240,6 +240,19 @@ export class WebhooksRepository {
     );
   }
 
+  /** Removes deliveries finished before `cutoff` (their attempts with them), then events left with no delivery. */
+  async prune(tx: Tx, cutoff: Date): Promise<{ deliveries: number; events: number }> {
+    const deliveries = await queryRows<{ id: string }>(tx, `DELETE FROM webhook_deliveries WHERE completed_at < $1 RETURNING id`, [cutoff]);
+    const events = await queryRows<{ id: string }>(
+      tx,
+      `DELETE FROM webhook_events ev WHERE ev.created_at < $1
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id)
+        RETURNING id`,
+      [cutoff],
+    );
+    return { deliveries: deliveries.length, events: events.length };
+  }
+
   // Reading deliveries
 
   listDeliveries(endpointId: string, status: DeliveryStatus | null, beforeSeq: string | null, limit: number): Promise<DeliveryRow[]> {
