@@ -1,9 +1,9 @@
 // Delivers webhooks, only ever in jobs: each attempt is one job that claims the delivery, sends it
 // (holding no database connection while the receiver takes its time), records the attempt and, when it
-// failed, schedules the next one by the injected clock. A sweep every minute re-queues any delivery whose
-// job was lost (a crash, a Redis flush, a commit whose queueing failed) once it is a minute overdue; a
-// daily prune forgets finished deliveries after 30 days.
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+// failed, schedules the next one by the injected clock. Every process that consumes jobs sweeps once a
+// minute, re-queueing any delivery whose job was lost (a crash, a Redis flush, a commit whose queueing
+// failed) once it is a minute overdue; a daily prune forgets finished deliveries after 30 days.
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import type { Tx } from '../../src/database/data-source.js';
@@ -17,13 +17,18 @@ import { WebhookSender } from './webhook-sender.js';
 import { WebhooksRepository, type ClaimedDelivery, type DeliveryStatus } from './webhooks.repository.js';
 
 export const deliverWebhook = defineJob<{ delivery_id: string; attempt: number }>('webhooks.deliver', { maxAttempts: 3 });
-export const sweepWebhooks = defineJob<{ period: string }>('webhooks.sweep');
 export const pruneWebhooks = defineJob<{ period: string }>('webhooks.prune');
 
 /** How long finished deliveries (with their attempts) and their events stay readable. */
 export const RETENTION_MS = 30 * 86_400_000;
 /** A delivery this long past due has lost its job (a job runs within moments of being due). */
 export const SWEEP_GRACE_MS = 60_000;
+/**
+ * A timer, not a repeatable job: BullMQ keeps every deterministic job id for ever, and a job a minute
+ * would pile up half a million a year. Several processes sweeping at once is harmless: what a sweep
+ * queues carries a deterministic id.
+ */
+const SWEEP_EVERY_MS = 60_000;
 /** Beyond the attempt's own timeout, how long a claimed attempt may run before it is taken to have died. */
 const LEASE_MARGIN_MS = 60_000;
 const SWEEP_BATCH = 500;
@@ -33,7 +38,11 @@ function isSuccess(statusCode: number | null): boolean {
 }
 
 @Injectable()
-export class WebhookDeliveryService implements OnModuleInit {
+export class WebhookDeliveryService implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('webhooks');
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweeping: Promise<unknown> | null = null;
+
   constructor(
     private readonly repository: WebhooksRepository,
     private readonly transactions: TransactionRunner,
@@ -45,8 +54,22 @@ export class WebhookDeliveryService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.jobs.repeat(sweepWebhooks, 'minute');
     this.jobs.repeat(pruneWebhooks, 'day');
+  }
+
+  onApplicationBootstrap(): void {
+    this.sweeper = setInterval(() => {
+      if (!this.jobs.consuming || this.sweeping) return;
+      this.sweeping = this.sweep()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'webhook sweep failed'))
+        .finally(() => (this.sweeping = null));
+    }, SWEEP_EVERY_MS);
+    this.sweeper.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    await this.sweeping;
   }
 
   /**
@@ -110,11 +133,6 @@ export class WebhookDeliveryService implements OnModuleInit {
       });
     });
     if (next !== null) await this.jobs.enqueue(deliverWebhook, { delivery_id: claimed.id, attempt: job.attempt + 1 }, { runAt: next });
-  }
-
-  @JobHandler(sweepWebhooks)
-  async sweepJob(_: { period: string }): Promise<void> {
-    await this.sweep();
   }
 
   /**
