@@ -6,8 +6,17 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import { AppModule, type AppOptions } from './app.module.js';
 import { Metrics } from './health/metrics.js';
+import {
+  checkParams,
+  checkQuery,
+  clientErrorResponse,
+  jsonBodyText,
+  MAX_PARAM_LENGTH,
+  routerError,
+} from './http/request-guards.js';
 import { createPino, PinoNestLogger } from './logging.js';
 
 /** The largest request body accepted (a full event batch fits with room to spare). */
@@ -24,6 +33,16 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
     },
+    maxParamLength: MAX_PARAM_LENGTH,
+    frameworkErrors: (error: { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      const { status, code, message } = routerError(error);
+      void reply.status(status).send({ error: { code, message, request_id: String(request.id) } });
+    },
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
+      const response = socket.writable ? clientErrorResponse(error, randomUUID()) : null;
+      if (response === null) socket.destroy(error);
+      else socket.end(response);
+    },
     return503OnClosing: true,
     // Close idle keep-alive sockets on shutdown; requests in flight still finish.
     forceCloseConnections: 'idle',
@@ -31,8 +50,30 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
     logger: new PinoNestLogger(pino.child({ component: 'nest' })),
     abortOnError: false,
+    // Bodies are JSON only, parsed below; Nest's own parsers would also take form bodies.
+    bodyParser: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+
+  // Request guards, before any route: a body is UTF-8 JSON of bounded depth (any other content type is a
+  // 415), and query and path values are text PostgreSQL can store, each query parameter given once.
+  fastify.removeAllContentTypeParsers();
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string | undefined;
+    try {
+      text = jsonBodyText(body as Buffer, request.headers['content-type']);
+    } catch (error) {
+      done(error as Error, undefined);
+      return;
+    }
+    if (text === undefined) done(null, undefined);
+    else parseJson(request, text, done);
+  });
+  fastify.addHook('preValidation', async (request: FastifyRequest) => {
+    checkParams(request.params);
+    checkQuery(request.query);
+  });
   const metrics = app.get(Metrics);
 
   // Once shutdown starts, answers close their connection: a keep-alive socket that turns idle after

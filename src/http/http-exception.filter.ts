@@ -11,6 +11,7 @@ export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   too_large: 413,
+  unsupported_media_type: 415,
   unavailable: 503,
 };
 
@@ -43,7 +44,7 @@ function fromFastify(error: { code?: string; statusCode?: number; message?: stri
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, code: 'payload_too_large', message: 'The request body is larger than allowed.' };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, code: 'unsupported_media_type', message: 'Send the body as application/json.' };
+      return { status: 415, code: 'unsupported_media_type', message: 'Send the body as JSON, with the header content-type: application/json.' };
     default:
       break;
   }
