@@ -58,7 +58,7 @@ export const rollbackPlanSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['version'],
-  properties: { version: { type: 'integer', minimum: 1 } },
+  properties: { version: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } },
 } as const;
 
 export type PutPlanBody = PlanTermsInput;

@@ -9,7 +9,7 @@ export const putSubscriptionSchema = {
   properties: {
     plan_id: slugSchema,
     plan_version: {
-      anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', enum: ['latest'] }],
+      anyOf: [{ type: 'integer', minimum: 1, maximum: 2_147_483_647 }, { type: 'string', enum: ['latest'] }],
       description: 'A version number to pin, or "latest" (the default) to follow every new version',
     },
     start_date: { type: 'string', format: 'date', description: 'YYYY-MM-DD; default today' },

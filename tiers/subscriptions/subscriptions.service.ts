@@ -5,6 +5,7 @@ import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
 import { AuditService } from '../../src/audit/audit.service.js';
 import type { Actor } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
+import type { Tx } from '../../src/database/data-source.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { applyOverrides, validateOverrides, type PlanVersionTerms, type SubscriptionOverrides } from '../plans/plan-terms.js';
 import type { PlanVersion } from '../plans/plans.repository.js';
@@ -75,7 +76,8 @@ export class SubscriptionsService {
         created_at: previous?.created_at ?? now,
         updated_at: now,
       });
-      const before = previous ? await this.view(previous) : null;
+      // Inside the transaction: the embedded store has one connection, which this transaction holds.
+      const before = previous ? await this.view(previous, tx) : null;
       const after = this.compose(row, version);
       await this.audit.record(tx, actor, {
         action: previous ? 'subscription.update' : 'subscription.create',
@@ -111,8 +113,8 @@ export class SubscriptionsService {
     return { anchor_day: row.billing_anchor_day, terms: sub.effective_terms };
   }
 
-  private async view(row: SubscriptionRow): Promise<Subscription> {
-    const version = await this.plans.resolve(row.plan_id, row.pinned_version);
+  private async view(row: SubscriptionRow, tx?: Tx): Promise<Subscription> {
+    const version = await this.plans.resolve(row.plan_id, row.pinned_version, tx);
     // The foreign keys make this impossible; say so loudly rather than answer half a subscription.
     if (!version) throw new Error(`subscription of ${row.account_id} names a missing plan version`);
     return this.compose(row, version);
