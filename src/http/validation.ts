@@ -5,7 +5,9 @@ import { ApiBody, type SchemaObject } from '@nestjs/swagger';
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { closestMatch } from 'leven';
 import { RequestError } from './domain-error.js';
+import { textError, textProblem } from './request-guards.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -13,7 +15,9 @@ export type JsonSchema = Record<string, unknown>;
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
   addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
-const ajv = new Ajv({ allErrors: false, strict: true, coerceTypes: false, useDefaults: false });
+// `verbose` gives each error its schema, which is how an unknown field is found when the first error
+// is another one; it costs nothing on valid input.
+const ajv = new Ajv({ allErrors: false, verbose: true, strict: true, coerceTypes: false, useDefaults: false });
 addFormats(ajv);
 
 /** A path like `/events/3/model` as `events[3].model`. */
@@ -28,13 +32,14 @@ export function fieldPath(pointer: string, extra?: string): string {
   return out;
 }
 
+function unknownField(field: string, suggestion: string | undefined): RequestError {
+  const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`;
+  return new RequestError('unknown_field', `Unknown field "${field}".${hint}`, { field });
+}
+
 function describe(error: ErrorObject): RequestError {
   const p = error.params as Record<string, unknown>;
   switch (error.keyword) {
-    case 'additionalProperties': {
-      const field = fieldPath(error.instancePath, String(p.additionalProperty));
-      return new RequestError('unknown_field', `Unknown field "${field}".`, { field });
-    }
     case 'required': {
       const field = fieldPath(error.instancePath, String(p.missingProperty));
       return new RequestError('missing_field', `Field "${field}" is required.`, { field });
@@ -56,12 +61,85 @@ function describe(error: ErrorObject): RequestError {
   }
 }
 
-/** Finds the first string holding a NUL byte: PostgreSQL text cannot store one and logs choke on it. */
-export function findNulByte(value: unknown, path = ''): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || '(body)' : null;
+/** The value at a JSON pointer ajv reported (always one into `root`). */
+function valueAt(root: unknown, pointer: string): unknown {
+  let value = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[raw.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return value;
+}
+
+/** The same schema without any `required`: its first error is then never a missing field. */
+export function withoutRequired(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutRequired);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'required' && Array.isArray(value)) continue;
+    if (key === 'properties' && value !== null && typeof value === 'object') {
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, withoutRequired(sub)]));
+    } else if (['items', 'additionalProperties', 'not', 'anyOf', 'oneOf', 'allOf'].includes(key)) {
+      out[key] = withoutRequired(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** An unknown key, with the missing field of the same object it is probably a misspelling of. */
+function unknownWithGuess(instancePath: string, key: string, schema: unknown, root: unknown): RequestError {
+  const known = (schema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+  const object = valueAt(root, instancePath);
+  const present = object !== null && typeof object === 'object' ? object : {};
+  const missing = Object.keys(known).filter((name) => !Object.hasOwn(present, name));
+  const guess = closestMatch(key, missing, { maxDistance: Math.min(3, Math.ceil(key.length / 3)) });
+  return unknownField(fieldPath(instancePath, key), guess);
+}
+
+/**
+ * The error to report. ajv stops at the first and checks `required` before unknown keys, so a misspelt
+ * field (`curency`) would read as a missing one (`currency`). An unknown key is reported first: one in
+ * the object that failed, else the first one a check without `required` finds anywhere in the body.
+ */
+function mostUseful(error: ErrorObject, root: unknown, lenient: () => ValidateFunction): RequestError {
+  if (error.keyword === 'additionalProperties') {
+    return unknownWithGuess(error.instancePath, String(error.params.additionalProperty), error.parentSchema, root);
+  }
+  if (error.keyword === 'required') {
+    const schema = error.parentSchema as { properties?: Record<string, unknown>; additionalProperties?: unknown } | undefined;
+    const object = valueAt(root, error.instancePath);
+    if (schema?.additionalProperties === false && object !== null && typeof object === 'object' && !Array.isArray(object)) {
+      const unknown = Object.keys(object).find((key) => !Object.hasOwn(schema.properties ?? {}, key));
+      if (unknown !== undefined) return unknownWithGuess(error.instancePath, unknown, schema, root);
+    }
+    const relaxed = lenient();
+    const other = relaxed(root) ? undefined : relaxed.errors?.[0];
+    if (other?.keyword === 'additionalProperties') {
+      return unknownWithGuess(other.instancePath, String(other.params.additionalProperty), other.parentSchema, root);
+    }
+  }
+  return describe(error);
+}
+
+/**
+ * Finds the first value no route can take as it is: a string (value or key) PostgreSQL cannot store as
+ * text (a NUL byte, or a lone surrogate from a `\ud800` escape: not a character at all), or a number
+ * beyond 2^53 (JSON's `1e400` parses as Infinity; larger integers silently lose digits).
+ */
+export function findBadValue(value: unknown, path = ''): { field: string; problem: ValueProblem } | null {
+  if (typeof value === 'string') {
+    const problem = textProblem(value);
+    return problem === null ? null : { field: path || '(body)', problem };
+  }
+  if (typeof value === 'number') {
+    return Math.abs(value) <= Number.MAX_SAFE_INTEGER ? null : { field: path || '(body)', problem: 'number_out_of_range' };
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findNulByte(value[i], `${path}[${i}]`);
+      const found = findBadValue(value[i], `${path}[${i}]`);
       if (found !== null) return found;
     }
     return null;
@@ -69,30 +147,39 @@ export function findNulByte(value: unknown, path = ''): string | null {
   if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
       const here = path === '' ? key : `${path}.${key}`;
-      if (key.includes('\u0000')) return here;
-      const found = findNulByte(item, here);
+      const problem = textProblem(key);
+      if (problem !== null) return { field: here, problem };
+      const found = findBadValue(item, here);
       if (found !== null) return found;
     }
   }
   return null;
 }
 
+type ValueProblem = 'nul_byte' | 'invalid_text' | 'number_out_of_range';
+
+function valueError(problem: ValueProblem, field: string): RequestError {
+  if (problem !== 'number_out_of_range') return textError(problem, field, 'Field');
+  return new RequestError('number_out_of_range', `Field "${field}" is a number beyond ±2^53 (${Number.MAX_SAFE_INTEGER}).`, { field });
+}
+
 export interface SchemaOptions {
-  /** Off for envelopes whose items are checked one by one (a NUL byte then rejects only its item). */
+  /** Off for envelopes whose items are checked one by one (a bad value then rejects only its item). */
   scanNul?: boolean;
 }
 
 export function compileSchema<T>(schema: JsonSchema, options: SchemaOptions = {}): (value: unknown) => T {
   const validate: ValidateFunction = ajv.compile(schema);
-  const scanNul = options.scanNul ?? true;
+  // Compiled on the first failure that needs it: a valid request never pays for it.
+  let relaxed: ValidateFunction | null = null;
+  const lenient = () => (relaxed ??= ajv.compile(withoutRequired(schema) as JsonSchema));
+  const scan = options.scanNul ?? true;
   return (value: unknown): T => {
-    const nul = scanNul ? findNulByte(value) : null;
-    if (nul !== null) {
-      throw new RequestError('nul_byte', `Field "${nul}" contains a NUL byte.`, { field: nul });
-    }
+    const bad = scan ? findBadValue(value) : null;
+    if (bad !== null) throw valueError(bad.problem, bad.field);
     if (!validate(value)) {
       const first = validate.errors?.[0];
-      throw first ? describe(first) : new RequestError('invalid_value', 'The request body is invalid.');
+      throw first ? mostUseful(first, value, lenient) : new RequestError('invalid_value', 'The request body is invalid.');
     }
     return value as T;
   };
@@ -106,7 +193,8 @@ export class SchemaPipe<T> implements PipeTransform<unknown, T> {
     this.validate = compileSchema<T>(schema, options);
   }
   transform(value: unknown): T {
-    return this.validate(value ?? {});
+    // No body at all reads as an empty object, so the schema names the first field that is missing.
+    return this.validate(value === undefined ? {} : value);
   }
 }
 

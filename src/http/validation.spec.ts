@@ -1,0 +1,88 @@
+import { RequestError } from './domain-error.js';
+import { compileSchema, findBadValue, withoutRequired } from './validation.js';
+
+const account = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'currency'],
+  properties: {
+    id: { type: 'string' },
+    currency: { type: 'string' },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['monthly'],
+      properties: { monthly: { type: 'integer' }, yearly: { type: 'integer' } },
+    },
+  },
+};
+
+function errorOf(validate: (value: unknown) => unknown, value: unknown): { code: string; message: string; field?: unknown } {
+  try {
+    validate(value);
+  } catch (error) {
+    if (error instanceof RequestError) return { code: error.code, message: error.message, field: error.details.field };
+    throw error;
+  }
+  throw new Error('expected a validation error');
+}
+
+describe('compileSchema: the most useful error', () => {
+  const validate = compileSchema(account);
+
+  it('names an unknown field before the missing one it is probably meant to be', () => {
+    expect(errorOf(validate, { id: 'x', curency: 'EUR' })).toEqual({
+      code: 'unknown_field',
+      message: 'Unknown field "curency". Did you mean "currency"?',
+      field: 'curency',
+    });
+  });
+
+  it('guesses only a close missing field', () => {
+    expect(errorOf(validate, { id: 'x', colour: 'red' })).toEqual({ code: 'unknown_field', message: 'Unknown field "colour".', field: 'colour' });
+  });
+
+  it('finds an unknown field nested below a missing one', () => {
+    expect(errorOf(validate, { limits: { monthly: 1, yearl: 2 } })).toMatchObject({ code: 'unknown_field', field: 'limits.yearl' });
+    expect(errorOf(validate, { id: 'x', currency: 'EUR', limits: { montly: 1 } })).toMatchObject({
+      code: 'unknown_field',
+      message: 'Unknown field "limits.montly". Did you mean "monthly"?',
+    });
+  });
+
+  it('still names a missing field when nothing is unknown, and a wrong type as such', () => {
+    expect(errorOf(validate, { id: 'x' })).toMatchObject({ code: 'missing_field', field: 'currency' });
+    expect(errorOf(validate, { id: 'x', currency: 1 })).toMatchObject({ code: 'wrong_type', field: 'currency' });
+  });
+
+  it('refuses text PostgreSQL cannot store and numbers that lost their digits', () => {
+    expect(errorOf(validate, { id: 'a\u0000', currency: 'EUR' })).toMatchObject({ code: 'nul_byte', field: 'id' });
+    expect(errorOf(validate, { id: '\ud83d', currency: 'EUR' })).toMatchObject({ code: 'invalid_text', field: 'id' });
+    expect(errorOf(validate, { id: 'x', currency: 'EUR', limits: { monthly: 2 ** 60 } })).toMatchObject({
+      code: 'number_out_of_range',
+      field: 'limits.monthly',
+    });
+  });
+});
+
+describe('findBadValue', () => {
+  it('passes ordinary values and finds the first bad one by path', () => {
+    expect(findBadValue({ a: [1, 'ok', { b: 2 ** 53 - 1, c: -1.5 }], d: null })).toBeNull();
+    expect(findBadValue({ a: [1, { b: Infinity }] })).toEqual({ field: 'a[1].b', problem: 'number_out_of_range' });
+    expect(findBadValue({ 'k\ud800': 1 })).toEqual({ field: 'k\ud800', problem: 'invalid_text' });
+  });
+});
+
+describe('withoutRequired', () => {
+  it('drops every required list and keeps properties named "required"', () => {
+    const schema = {
+      type: 'object',
+      required: ['a'],
+      properties: { required: { type: 'array', items: { type: 'object', required: ['x'] } }, a: { anyOf: [{ required: ['y'] }] } },
+    };
+    expect(withoutRequired(schema)).toEqual({
+      type: 'object',
+      properties: { required: { type: 'array', items: { type: 'object' } }, a: { anyOf: [{}] } },
+    });
+  });
+});
