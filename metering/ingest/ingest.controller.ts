@@ -2,7 +2,7 @@
 // the service, so a bad event is answered in its own result and never costs the others.
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
+import { Allow, CurrentPrincipal, DeniedHint } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { ApiJsonBody, SchemaPipe } from '../../src/http/validation.js';
 import { batchSchema, eventSchema } from './event-input.js';
@@ -22,6 +22,7 @@ export class IngestController {
   @Post()
   @HttpCode(200)
   @Allow('agent')
+  @DeniedHint('Events are reported with an agent key: its owner (a member key) or an admin issues one with POST /v1/api-keys.')
   @ApiOperation({
     summary: 'Report a batch of up to 1000 token events',
     description:

@@ -6,8 +6,11 @@ import type { Principal, Role } from './principal.js';
 
 export const ALLOW_ROLES = 'tokenmeter:allow-roles';
 export const PUBLIC_ROUTE = 'tokenmeter:public';
+export const DENIED_HINT = 'tokenmeter:denied-hint';
 
 export const Allow = (...roles: Role[]) => SetMetadata(ALLOW_ROLES, roles);
+/** What a key of another role is told, when "this takes an agent key" says too little. */
+export const DeniedHint = (sentence: string) => SetMetadata(DENIED_HINT, sentence);
 /** No key needed: health, metrics, docs, signed webhooks. */
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 

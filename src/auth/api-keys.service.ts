@@ -13,7 +13,7 @@ import { BOOTSTRAP_KEY_ID, digestKey, issueKey } from './api-key.js';
 import type { CreateApiKeyBody } from './api-keys.schemas.js';
 import { ApiKeysRepository, type ApiKeyRecord } from './api-keys.repository.js';
 import { AuthError, AuthErrorCode as Code } from './auth.errors.js';
-import { actorOf, OPERATOR_ROLES, SYSTEM_ACTOR, type Principal } from './principal.js';
+import { actorOf, aRole, OPERATOR_ROLES, SYSTEM_ACTOR, type Principal } from './principal.js';
 
 export interface ApiKeyView {
   id: string;
@@ -38,6 +38,8 @@ export function viewOf(k: ApiKeyRecord): ApiKeyView {
     revoked_at: k.revoked_at,
   };
 }
+
+const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 function invalid(message: string, field?: string): AuthError {
   return new AuthError(Code.InvalidKeyRequest, message, field ? { field } : {});
@@ -94,12 +96,12 @@ export class ApiKeysService {
   ): Promise<{ accountId: string | null; personId: string | null; agentId: string | null }> {
     if (OPERATOR_ROLES.includes(body.role)) {
       if (body.account !== undefined || body.person_id !== undefined || body.agent_id !== undefined) {
-        throw invalid(`A ${body.role} key is not bound to an account, a person or an agent.`);
+        throw invalid(`${capitalised(aRole(body.role))} key is not bound to an account, a person or an agent.`);
       }
       return { accountId: null, personId: null, agentId: null };
     }
     const accountId = principal.accountId ?? body.account;
-    if (accountId === undefined) throw invalid(`A ${body.role} key needs an account.`, 'account');
+    if (accountId === undefined) throw invalid(`${capitalised(aRole(body.role))} key needs an account.`, 'account');
     if (body.account !== undefined && body.account !== accountId) {
       throw new AuthError(Code.NotFound, `Account "${body.account}" was not found.`);
     }

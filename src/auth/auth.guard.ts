@@ -2,11 +2,11 @@
 // /accounts/:account, that a non-operator key belongs to that account (another account's data is a 404).
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ALLOW_ROLES, PUBLIC_ROUTE, type AuthenticatedRequest } from './access.decorators.js';
+import { ALLOW_ROLES, DENIED_HINT, PUBLIC_ROUTE, type AuthenticatedRequest } from './access.decorators.js';
 import { BOOTSTRAP_KEY_ID, digestsMatch, parseKeyId } from './api-key.js';
 import { ApiKeysRepository, type KeyForAuth } from './api-keys.repository.js';
 import { AuthError, AuthErrorCode } from './auth.errors.js';
-import type { Principal, Role } from './principal.js';
+import { aRole, keyOfRoles, type Principal, type Role } from './principal.js';
 
 const MAX_KEY_LENGTH = 255;
 
@@ -43,7 +43,8 @@ export class AuthGuard implements CanActivate {
 
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ALLOW_ROLES, targets) ?? [];
     if (!roles.includes(principal.role)) {
-      throw new AuthError(AuthErrorCode.Forbidden, `A ${principal.role} key cannot do this.`);
+      const hint = this.reflector.getAllAndOverride<string | undefined>(DENIED_HINT, targets) ?? `This takes ${keyOfRoles(roles)}.`;
+      throw new AuthError(AuthErrorCode.Forbidden, `${hint} This is ${aRole(principal.role)} key.`);
     }
     const account = (request.params as Record<string, string> | undefined)?.account;
     if (account !== undefined && principal.accountId !== null && principal.accountId !== account) {

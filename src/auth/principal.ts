@@ -33,6 +33,18 @@ export function actorOf(p: Principal): Actor {
   };
 }
 
+/** A role with its article, for sentences: "an admin", "a sales". */
+export function aRole(role: Role): string {
+  return `${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role}`;
+}
+
+/** "an agent key", "an admin or a sales key", "an admin, a sales or a finance key". */
+export function keyOfRoles(roles: readonly Role[]): string {
+  const named = roles.map(aRole);
+  const last = named.pop();
+  return `${named.length > 0 ? `${named.join(', ')} or ${last}` : (last ?? 'no')} key`;
+}
+
 export function isOperator(p: Principal): boolean {
   return p.accountId === null;
 }
