@@ -1,6 +1,6 @@
 // Bad input gets a 400 with a machine-readable code and the offending field, and nothing is half-written.
 import { DataSource } from 'typeorm';
-import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
+import { newOrg, newPerson, startTestApp, type TestApp } from './support/test-app.js';
 
 describe('request validation', () => {
   let t: TestApp;
@@ -44,6 +44,48 @@ describe('request validation', () => {
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code, field });
     expect(await counts()).toEqual(before);
+  });
+
+  it('an unknown field is named before the field it was probably meant to be', async () => {
+    const res = await t.post('/v1/accounts', { id: 'x', name: 'X', curency: 'EUR' });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'unknown_field', field: 'curency', message: 'Unknown field "curency". Did you mean "currency"?' });
+    // Far from every missing field: named, without a guess.
+    const far = await t.post(`/v1/accounts/${org.account}/units`, { id: 'u', name: 'U', colour: 'red' });
+    expect(far.body.error).toMatchObject({ code: 'unknown_field', field: 'colour', message: 'Unknown field "colour".' });
+    // Nested bodies too.
+    const nested = await t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { overrides: { included_alowance: '1' } } });
+    expect(nested.body.error).toMatchObject({ code: 'unknown_field', field: 'overrides.included_alowance' });
+  });
+
+  it('an event with an unknown field is rejected naming it, the others in its batch accepted', async () => {
+    const res = await t.post(
+      '/v1/events',
+      {
+        events: [
+          { id: 'ok-1', timestamp: '2026-03-15T11:00:00Z', operation: 'approval.create' },
+          { id: 'typo-1', timestmap: '2026-03-15T11:00:00Z' },
+          { id: 'big-1', timestamp: '2026-03-15T11:00:00Z', metadata: { n: 1e300 } },
+        ],
+      },
+      org.keys.agent,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'rejected', 'rejected']);
+    expect(res.body.results[1]).toMatchObject({ code: 'unknown_field', field: 'timestmap', message: 'Unknown field "timestmap". Did you mean "timestamp"?' });
+    expect(res.body.results[2]).toMatchObject({ code: 'number_out_of_range', field: 'metadata.n' });
+  });
+
+  it('a key of another role is told which key a route takes, in plain words', async () => {
+    const events = await t.post('/v1/events', { events: [] }, t.adminKey);
+    expect(events.status).toBe(403);
+    expect(events.body.error.message).toMatch(/^Events are reported with an agent key\b.*This is an admin key\.$/);
+    const audit = await t.get('/v1/audit', org.keys.agent);
+    expect(audit.body.error.message).toBe('This takes an admin key. This is an agent key.');
+    const units = await t.post(`/v1/accounts/${org.account}/units`, { id: 'x', name: 'x', kind: 'team' }, org.keys.member);
+    expect(units.body.error.message).toBe('This takes an admin or a finance key. This is a member key.');
+    const unbound = await t.post('/v1/api-keys', { role: 'admin', account: org.account, name: 'x' });
+    expect(unbound.body.error.message).toBe('An admin key is not bound to an account, a person or an agent.');
   });
 
   it('a body that is not an object', async () => {
@@ -109,5 +151,321 @@ describe('request validation', () => {
     } finally {
       await db.query('ALTER TABLE units_gone RENAME TO units');
     }
+  });
+});
+
+// Every route of the app, from its OpenAPI document, meets hostile input: none may answer 5xx, and every
+// refusal carries a code. A new route is probed by being added; a new route with a body must say below
+// what a valid body looks like, so its fields are probed too.
+describe('hostile input on every route', () => {
+  let t: TestApp;
+  let org: Awaited<ReturnType<typeof newOrg>>;
+  let routes: Route[];
+  const keyOf = new Map<string, string>();
+
+  interface Route {
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+    path: string;
+    params: string[];
+    query: string[];
+    hasBody: boolean;
+    streams: boolean;
+  }
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    org = await newOrg(t);
+    const doc = (await t.get('/docs-json', null)).body as {
+      paths: Record<string, Record<string, { parameters?: { in: string; name: string }[]; requestBody?: unknown }>>;
+    };
+    routes = [];
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(operations)) {
+        const params = op.parameters ?? [];
+        routes.push({
+          method: method.toUpperCase() as Route['method'],
+          path,
+          params: params.filter((p) => p.in === 'path').map((p) => p.name),
+          query: params.filter((p) => p.in === 'query').map((p) => p.name),
+          hasBody: op.requestBody !== undefined,
+          // Server-sent events: the route answers and never ends on its own.
+          streams: /text\/event-stream|server-sent events/i.test(JSON.stringify(op)),
+        });
+      }
+    }
+    // The key each route is probed with: the first role it admits, so a probe reaches its validation.
+    const keys = [t.adminKey, org.keys.agent, org.keys.member, org.keys.finance];
+    for (const route of routes) {
+      for (const key of keys) {
+        const res = await send(route, { key });
+        if (res.status !== 401 && res.status !== 403) {
+          keyOf.set(`${route.method} ${route.path}`, key);
+          break;
+        }
+      }
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** Real values for path parameters, so a probe gets past "not found" to the body and query checks. */
+  function pathOf(route: Route, override: Record<string, string> = {}): string {
+    const real: Record<string, string> = {
+      account: org.account,
+      person: route.method === 'DELETE' ? 'nobody' : org.person,
+      agent: route.method === 'DELETE' ? 'nobody' : org.agent,
+      model: 'gpt-probe',
+      plan: 'probe-plan',
+      task: 'probe-task',
+      version: '1',
+      id: 'nokey',
+    };
+    return route.path.replace(/\{(\w+)\}/g, (_, name: string) => override[name] ?? real[name] ?? 'x1');
+  }
+
+  async function send(
+    route: Route,
+    options: { key?: string; path?: string; query?: string; body?: string | Buffer; contentType?: string | null },
+  ): Promise<{ status: number; body: any; text: string }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${options.key ?? keyOf.get(`${route.method} ${route.path}`) ?? t.adminKey}` };
+    if (options.body !== undefined && options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
+    const url = `${options.path ?? pathOf(route)}${options.query === undefined ? '' : `?${options.query}`}`;
+    try {
+      // A stream that opens never ends on its own: it is a 200, and the probe moves on.
+      const res = await t.app.inject({ method: route.method, url, headers, payload: options.body, signal: AbortSignal.timeout(route.streams ? 1000 : 10_000) });
+      let body: any = res.body;
+      if (String(res.headers['content-type'] ?? '').includes('application/json') && res.body !== '') body = res.json();
+      return { status: res.statusCode, body, text: res.body };
+    } catch (error) {
+      if (route.streams && (error as Error).name === 'AbortError') return { status: 200, body: null, text: '' };
+      throw error;
+    }
+  }
+
+  const failures: string[] = [];
+  beforeEach(() => {
+    failures.length = 0;
+  });
+  function check(what: string, res: { status: number; body: any; text: string }): void {
+    if (res.status >= 500) failures.push(`${what}: ${res.status} ${res.text.slice(0, 200)}`);
+    else if (res.status >= 400 && typeof res.body?.error?.code !== 'string') failures.push(`${what}: ${res.status} without a code: ${res.text.slice(0, 200)}`);
+  }
+
+  const future = '2026-04-01T00:00:00Z';
+  /** A valid body per route; its every field is then replaced, one at a time, by hostile values. */
+  const validBodies = (): Record<string, unknown> => ({
+    'POST /v1/accounts': { id: 'probe-acct', name: 'Probe', currency: 'EUR', paid_enterprise: false, fiscal_year_start_month: 1, task_inactivity_timeout_seconds: 3600 },
+    'PATCH /v1/accounts/{account}': { name: 'Renamed', paid_enterprise: true, fiscal_year_start_month: 4, task_inactivity_timeout_seconds: 7200 },
+    'POST /v1/accounts/{account}/units': { id: 'probe-unit', name: 'Unit', kind: 'team', parent_id: org.unit },
+    'POST /v1/accounts/{account}/people': { id: 'probe-person', name: 'Person', unit_id: org.unit },
+    'PATCH /v1/accounts/{account}/people/{person}': { name: 'Person', unit_id: org.unit, effective_from: '2026-03-15T12:00:00Z' },
+    'POST /v1/accounts/{account}/agents': { id: 'probe-agent', name: 'Agent', owner_person_id: org.person },
+    'POST /v1/api-keys': { role: 'member', account: org.account, person_id: org.person, name: 'probe key' },
+    'PUT /v1/models/{model}': { tier: 'base', provider: 'openai', aliases: ['gpt-probe-alias'] },
+    'POST /v1/price-books': {
+      effective_from: future,
+      currency: 'EUR',
+      tiers: {
+        base: { input: '1', cached_input: '0.5', output: '2', reasoning: '2' },
+        specialized: { input: '2', output: '4' },
+        premier: { input: '3', output: '6' },
+      },
+      models: { 'gpt-probe': { input: '1.5', output: '3' } },
+      long_context: { threshold_tokens: 100000, tiers: { base: { input: '2', output: '4' } } },
+      reason: 'probe',
+    },
+    'PUT /v1/plans/{plan}': {
+      name: 'Probe',
+      currency: 'EUR',
+      base_fee: '10',
+      included_allowance: '5',
+      overage_policy: 'bill',
+      topup_packs: [{ id: 'pack', allowance: '5', price: '4', validity_days: 30 }],
+      tier_caps: { base: 1000000 },
+      volume_discount: [{ up_to: '100', discount_pct: '0' }, { up_to: null, discount_pct: '5' }],
+      ineffective_credit_pct: '10',
+    },
+    'POST /v1/plans/{plan}/rollback': { version: 1 },
+    'PUT /v1/accounts/{account}/subscription': { plan_id: 'probe-plan', plan_version: 'latest', start_date: '2026-03-01', billing_anchor_day: 1, overrides: { included_allowance: '3' } },
+    'POST /v1/events': {
+      events: [
+        {
+          id: 'probe-event',
+          timestamp: '2026-03-15T11:00:00Z',
+          operation: 'code.edit',
+          channel: 'cli',
+          model: 'gpt-probe',
+          task_id: 'probe-task',
+          attempt_id: 'a1',
+          outcome: 'success',
+          learned_from: ['a0'],
+          usage: { prompt_tokens: 12, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 2 } },
+          metadata: { ticket: 'T-1' },
+        },
+      ],
+    },
+    'POST /v1/tasks/{task}/close': { status: 'succeeded' },
+  });
+
+  const HOSTILE = [
+    '"a\\u0000b"',
+    '"\\ud800"',
+    '1e400',
+    '123456789012345678901234567890',
+    '1099511627776',
+    '-1.5',
+    '"123"',
+    '[]',
+    '{}',
+    'null',
+    `"${'x'.repeat(5000)}"`,
+    `${'{"a":'.repeat(60)}1${'}'.repeat(60)}`,
+  ];
+
+  /** Every place in a value: the paths of its members and items, nested. */
+  function pathsIn(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+    if (value === null || typeof value !== 'object') return [];
+    const entries = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : Object.entries(value);
+    return entries.flatMap(([key, item]) => [[...prefix, key], ...pathsIn(item, [...prefix, key])]);
+  }
+
+  function withFragment(base: unknown, path: (string | number)[], fragment: string): string {
+    const copy = structuredClone(base) as Record<string | number, unknown>;
+    let node = copy;
+    for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+    node[path[path.length - 1]!] = '\u0001HOSTILE\u0001';
+    return JSON.stringify(copy).replace('"\\u0001HOSTILE\\u0001"', fragment);
+  }
+
+  it('every route is probed with a key it admits', () => {
+    expect(routes.length).toBeGreaterThan(30);
+    const unprobed = routes.filter((r) => !r.path.startsWith('/health') && r.path !== '/metrics' && !keyOf.has(`${r.method} ${r.path}`));
+    expect(unprobed).toEqual([]);
+  });
+
+  it('every route with a body has a valid body to probe from, and it is accepted', async () => {
+    const bodies = validBodies();
+    const missing = routes.filter((r) => r.hasBody && !(`${r.method} ${r.path}` in bodies)).map((r) => `${r.method} ${r.path}`);
+    expect(missing).toEqual([]);
+    for (const route of routes.filter((r) => r.hasBody)) {
+      const res = await send(route, { body: JSON.stringify(bodies[`${route.method} ${route.path}`]) });
+      expect([`${route.method} ${route.path}`, res.status < 300 ? 'ok' : res.text]).toEqual([`${route.method} ${route.path}`, 'ok']);
+    }
+  }, 60_000);
+
+  it('path parameters: NUL bytes, bad or overlong encodings, odd numbers', async () => {
+    for (const route of routes.filter((r) => r.params.length > 0)) {
+      for (const name of route.params) {
+        for (const value of ['a%00b', '%ED%A0%80', '%FF', '%F0%9F%98%80', 'a'.repeat(2000), '1e400', '99999999999999999999', '-1', '%20']) {
+          check(`${route.method} ${route.path} ${name}=${value.slice(0, 20)}`, await send(route, { path: pathOf(route, { [name]: value }) }));
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
+
+  it('query parameters: NUL bytes, lone surrogates, bad encodings, repeats, long and odd values', async () => {
+    for (const route of routes) {
+      for (const name of new Set([...route.query, 'zz'])) {
+        const values = ['a%00b', '%ED%A0%80', '%FF%FE', '99999999999999999999', '', 'a'.repeat(5000)];
+        for (const value of values) check(`${route.method} ${route.path} ?${name}=${value.slice(0, 20)}`, await send(route, { query: `${name}=${value}` }));
+        check(`${route.method} ${route.path} ?${name} twice`, await send(route, { query: `${name}=1&${name}=2` }));
+        check(`${route.method} ${route.path} ?${name}[]`, await send(route, { query: `${name}[a]=1` }));
+      }
+      check(`${route.method} ${route.path} NUL in a name`, await send(route, { query: 'a%00b=1' }));
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
+
+  it('bodies: too deep, empty, not JSON, not UTF-8, not an object, other content types', async () => {
+    const raw: (string | Buffer)[] = [
+      `${'['.repeat(5000)}${']'.repeat(5000)}`,
+      `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`,
+      '',
+      '{',
+      'null',
+      '[]',
+      '"text"',
+      '1e400',
+      '{}',
+      '{"__proto__":{"x":1}}',
+      '{"constructor":{"prototype":{"x":1}}}',
+      '{"a\\u0000":1}',
+      Buffer.from([0x7b, 0x22, 0x69, 0x64, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+    ];
+    // A body on GET is ignored (one GET route shows it); every other method is probed.
+    for (const route of routes.filter((r) => r.method !== 'GET' || r.path === '/v1/accounts')) {
+      for (const body of raw) check(`${route.method} ${route.path} body ${String(body).slice(0, 20)}`, await send(route, { body }));
+      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', null]) {
+        check(`${route.method} ${route.path} as ${contentType}`, await send(route, { body: '{"id":"x"}', contentType }));
+      }
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
+
+  it('each field of each body replaced by hostile values', async () => {
+    const bodies = validBodies();
+    let probes = 0;
+    for (const route of routes.filter((r) => r.hasBody)) {
+      const base = bodies[`${route.method} ${route.path}`];
+      for (const path of pathsIn(base)) {
+        for (const fragment of HOSTILE) {
+          probes++;
+          check(`${route.method} ${route.path} ${path.join('.')}=${fragment.slice(0, 20)}`, await send(route, { body: withFragment(base, path, fragment) }));
+        }
+      }
+    }
+    expect(probes).toBeGreaterThan(500);
+    expect(failures).toEqual([]);
+  }, 300_000);
+
+  it('a body in another content type, or none, is a 415 naming application/json; a DELETE needs none', async () => {
+    const withBody = routes.filter((r) => r.hasBody);
+    expect(withBody.length).toBeGreaterThan(10);
+    for (const route of withBody) {
+      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', null]) {
+        const res = await send(route, { body: '{"id":"x"}', contentType });
+        expect([route.path, contentType, res.status, res.body.error.code]).toEqual([route.path, contentType, 415, 'unsupported_media_type']);
+        expect(res.body.error.message).toContain('content-type: application/json');
+      }
+    }
+    // A route that takes no body works without a content type, and with an empty JSON one.
+    const person = await newPerson(t, org.account, org.unit);
+    const deleted = await t.app.inject({ method: 'DELETE', url: `/v1/accounts/${org.account}/people/${person.id}`, headers: { authorization: `Bearer ${t.adminKey}` } });
+    expect(deleted.statusCode).toBe(200);
+    const again = await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/accounts/${org.account}/people/${person.id}`,
+      headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'application/json' },
+    });
+    expect(again.statusCode).toBe(200);
+  });
+
+  it('an empty body with a JSON content type reads as no body: the first missing field is named', async () => {
+    const route = routes.find((r) => r.method === 'POST' && r.path === '/v1/tasks/{task}/close')!;
+    const res = await send(route, { body: '' });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'missing_field', field: 'status' });
+  });
+
+  it('the probed 500s: a NUL byte in a listing query, a body nested thousands deep', async () => {
+    const nul = await t.get('/v1/accounts?after=a%00b');
+    expect(nul.status).toBe(400);
+    expect(nul.body.error).toMatchObject({ code: 'nul_byte', field: 'after' });
+    const deep = await t.request('POST', '/v1/accounts', { rawBody: `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}` });
+    expect(deep.status).toBe(400);
+    expect(deep.body.error.code).toBe('too_deep');
+    const repeated = await t.get('/v1/accounts?limit=1&limit=2');
+    expect(repeated.status).toBe(400);
+    expect(repeated.body.error).toMatchObject({ code: 'repeated_parameter', field: 'limit' });
+  });
+
+  it('a request line and headers over Node\'s limit get the error shape too', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = t.app.getHttpServer().address() as { port: number };
+    const res = await fetch(`http://127.0.0.1:${address.port}/v1/accounts?after=${'a'.repeat(20_000)}`, { headers: { authorization: `Bearer ${t.adminKey}` } });
+    expect(res.status).toBe(431);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('headers_too_large');
   });
 });
