@@ -23,11 +23,14 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      // Skip the string: an escaped character is never its end.
-      for (i++; i < text.length; i++) {
-        const s = text.charCodeAt(i);
-        if (s === BACKSLASH) i++;
-        else if (s === QUOTE) break;
+      // Jump to the closing quote (native indexOf: strings are most of a body); one preceded by an odd
+      // run of backslashes is escaped and does not close.
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i === -1) return false;
+        let slashes = 0;
+        while (text.charCodeAt(i - 1 - slashes) === BACKSLASH) slashes++;
+        if (slashes % 2 === 0) break;
       }
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > max) return true;
