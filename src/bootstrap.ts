@@ -33,7 +33,7 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
     },
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (error: { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
       const { status, code, message } = routerError(error);
       void reply.status(status).send({ error: { code, message, request_id: String(request.id) } });
