@@ -1,5 +1,6 @@
 // Builds the HTTP application (used by main.ts and by the tests): Fastify with pino logs and request
-// ids, the error format, metrics hooks, OpenAPI at /docs and /docs-json, graceful shutdown.
+// ids, the request guards, the error format, metrics hooks, OpenAPI at /docs and /docs-json, and what a
+// graceful shutdown waits for.
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
@@ -9,6 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import { AppModule, type AppOptions } from './app.module.js';
 import { Metrics } from './health/metrics.js';
+import { ShutdownReport } from './lifecycle/shutdown-report.js';
 import {
   checkParams,
   checkQuery,
@@ -17,10 +19,16 @@ import {
   MAX_PARAM_LENGTH,
   routerError,
 } from './http/request-guards.js';
+import type { Logger as Pino } from 'pino';
 import { createPino, PinoNestLogger } from './logging.js';
 
 /** The largest request body accepted (a full event batch fits with room to spare). */
 export const BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/** The app's pino logger: Fastify logs through the one createApp gave it. */
+export function appLogger(app: NestFastifyApplication): Pino {
+  return app.getHttpAdapter().getInstance().log as unknown as Pino;
+}
 
 export async function createApp(options: AppOptions): Promise<NestFastifyApplication> {
   const pino = createPino(options.config.logLevel);
@@ -75,12 +83,25 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     checkQuery(request.query);
   });
   const metrics = app.get(Metrics);
+  const shutdown = app.get(ShutdownReport);
 
   // Once shutdown starts, answers close their connection: a keep-alive socket that turns idle after
   // the close began would otherwise hold the shutdown open until the client lets go.
+  // What a shutdown waits for first: the requests being answered (live streams end before this).
+  fastify.addHook('onRequest', async (_request: FastifyRequest, reply: FastifyReply) => {
+    shutdown.requestsInFlight++;
+    reply.raw.once('close', () => shutdown.requestsInFlight--);
+  });
   let closing = false;
+  let closeStarted = 0;
+  let inFlightAtClose = 0;
   fastify.addHook('preClose', async () => {
     closing = true;
+    closeStarted = performance.now();
+    inFlightAtClose = shutdown.requestsInFlight;
+  });
+  fastify.addHook('onClose', async () => {
+    shutdown.record('http', { requests_in_flight: inFlightAtClose }, performance.now() - closeStarted);
   });
   fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply) => {
     void reply.header('x-request-id', request.id);
@@ -105,7 +126,7 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 
-  app.enableShutdownHooks();
+  // Signals are main.ts's to handle (src/lifecycle/shutdown.ts); tests close the app themselves.
   try {
     await app.init();
   } catch (error) {

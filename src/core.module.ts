@@ -1,7 +1,9 @@
-// What every module may inject: the validated configuration, the clock and this process's role.
+// What every module may inject: the validated configuration, the clock, this process's role and the
+// shutdown report.
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { CLOCK, type Clock } from './clock/clock.js';
+import { ShutdownReport } from './lifecycle/shutdown-report.js';
 import { PROCESS_ROLE, type ProcessRole } from './jobs/jobs.module.js';
 
 @Global()
@@ -14,8 +16,9 @@ export class CoreModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },
         { provide: PROCESS_ROLE, useValue: role },
+        ShutdownReport,
       ],
-      exports: [APP_CONFIG, CLOCK, PROCESS_ROLE],
+      exports: [APP_CONFIG, CLOCK, PROCESS_ROLE, ShutdownReport],
     };
   }
 }

@@ -2,7 +2,8 @@
 // jobs itself; with DATABASE_URL and REDIS_URL it is one stateless process among many.
 import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
 import { systemClock } from './clock/clock.js';
-import { createApp } from './bootstrap.js';
+import { appLogger, createApp } from './bootstrap.js';
+import { closeOnSignals } from './lifecycle/shutdown.js';
 
 async function main(): Promise<void> {
   let config: AppConfig;
@@ -17,14 +18,7 @@ async function main(): Promise<void> {
   }
   const app = await createApp({ config, clock: systemClock, role: 'api' });
   await app.listen({ port: config.port, host: config.host });
-  const forceExit = (signal: string) => {
-    setTimeout(() => {
-      console.error(`tokenmeter: shutdown after ${signal} took longer than ${config.shutdownTimeoutMs} ms; exiting`);
-      process.exit(1);
-    }, config.shutdownTimeoutMs).unref();
-  };
-  process.once('SIGTERM', () => forceExit('SIGTERM'));
-  process.once('SIGINT', () => forceExit('SIGINT'));
+  closeOnSignals(app, appLogger(app).child({ component: 'shutdown' }), config.shutdownTimeoutMs);
 }
 
 main().catch((error: unknown) => {

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { systemClock } from './clock/clock.js';
+import { closeOnSignals } from './lifecycle/shutdown.js';
 import { createPino, PinoNestLogger } from './logging.js';
 
 async function main(): Promise<void> {
@@ -11,12 +12,12 @@ async function main(): Promise<void> {
   if (config.redisUrl === null) {
     throw new ConfigError('REDIS_URL', 'must be set for a worker; without Redis, `npm start` runs jobs itself');
   }
-  const app = await NestFactory.createApplicationContext(
-    AppModule.forRoot({ config, clock: systemClock, role: 'worker' }),
-    { logger: new PinoNestLogger(createPino(config.logLevel).child({ component: 'worker' })) },
-  );
-  app.enableShutdownHooks();
+  const pino = createPino(config.logLevel).child({ component: 'worker' });
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot({ config, clock: systemClock, role: 'worker' }), {
+    logger: new PinoNestLogger(pino),
+  });
   await app.init();
+  closeOnSignals(app, pino.child({ component: 'shutdown' }), config.shutdownTimeoutMs);
 }
 
 main().catch((error: unknown) => {

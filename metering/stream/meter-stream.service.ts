@@ -14,6 +14,7 @@ import {
 } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
+import { ShutdownReport } from '../../src/lifecycle/shutdown-report.js';
 import type { EventView } from '../readings/event-view.js';
 
 /** One accepted operation as the listing shows it (GET /v1/accounts/:account/events). */
@@ -46,7 +47,10 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
   private readonly controlChannel: string;
   private announcer: NodeJS.Timeout | null = null;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly shutdown: ShutdownReport = new ShutdownReport(),
+  ) {
     this.local.setMaxListeners(0);
     this.channelPrefix = `${config.queuePrefix}:meter:`;
     this.controlChannel = `${config.queuePrefix}:meter-listeners`;
@@ -145,23 +149,28 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
     return () => this.openStreams.delete(end);
   }
 
-  beforeApplicationShutdown(): void {
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.announcer !== null) clearInterval(this.announcer);
     this.announcer = null;
-    for (const end of [...this.openStreams]) end();
-    this.openStreams.clear();
+    await this.shutdown.step('meter_streams', { open: this.openStreams.size }, () => {
+      for (const end of [...this.openStreams]) end();
+      this.openStreams.clear();
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(
-      [this.publisher, this.subscriber].map(async (redis) => {
-        if (redis === null) return;
-        try {
-          await redis.quit();
-        } catch {
-          redis.disconnect();
-        }
-      }),
+    const connections = [this.publisher, this.subscriber].filter((redis) => redis !== null);
+    if (connections.length === 0) return;
+    await this.shutdown.step('meter_redis', { connections: connections.length }, () =>
+      Promise.all(
+        connections.map(async (redis) => {
+          try {
+            await redis.quit();
+          } catch {
+            redis.disconnect();
+          }
+        }),
+      ),
     );
   }
 

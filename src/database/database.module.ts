@@ -2,15 +2,19 @@
 import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { ShutdownReport } from '../lifecycle/shutdown-report.js';
 import { openDatabase, runMigrations, type OpenDatabase } from './data-source.js';
 import { TransactionRunner } from './transactions.js';
 
 export const OPEN_DATABASE = Symbol('OPEN_DATABASE');
 
 class DatabaseLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(OPEN_DATABASE) private readonly db: OpenDatabase) {}
+  constructor(
+    @Inject(OPEN_DATABASE) private readonly db: OpenDatabase,
+    private readonly shutdown: ShutdownReport,
+  ) {}
   async onApplicationShutdown(): Promise<void> {
-    await this.db.close();
+    await this.shutdown.step('database', { store: this.db.embedded ? 'embedded' : 'postgresql' }, () => this.db.close());
   }
 }
 

@@ -3,6 +3,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { CLOCK, type Clock } from '../clock/clock.js';
+import { ShutdownReport } from '../lifecycle/shutdown-report.js';
 import { declaredJobs, JOB_BACKEND, JOB_HANDLER, JobQueue, type EnqueueOptions, type JobBackend, type JobDefinition } from './jobs.js';
 
 export const JOBS_CONSUME = Symbol('JOBS_CONSUME');
@@ -45,6 +46,8 @@ export class JobsService extends JobQueue implements OnApplicationBootstrap, Bef
   private started = false;
   private readonly repeatables: Repeatable[] = [];
   private ticker: NodeJS.Timeout | null = null;
+  /** Jobs this process is running now (what a shutdown waits for). */
+  private running = 0;
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -53,6 +56,7 @@ export class JobsService extends JobQueue implements OnApplicationBootstrap, Bef
     @Inject(JOB_BACKEND) private readonly backend: JobBackend,
     @Inject(JOBS_CONSUME) private readonly consume: boolean,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly shutdown: ShutdownReport,
   ) {
     super();
   }
@@ -85,7 +89,7 @@ export class JobsService extends JobQueue implements OnApplicationBootstrap, Bef
 
   async beforeApplicationShutdown(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
-    await this.backend.stop();
+    await this.shutdown.step('jobs', { backend: this.backend.kind, running: this.running }, () => this.backend.stop());
     this.started = false;
   }
 
@@ -129,6 +133,11 @@ export class JobsService extends JobQueue implements OnApplicationBootstrap, Bef
   private async dispatch(name: string, payload: unknown): Promise<void> {
     const handler = this.handlers.get(name);
     if (!handler) throw new Error(`no handler for job "${name}"`);
-    await handler(payload);
+    this.running++;
+    try {
+      await handler(payload);
+    } finally {
+      this.running--;
+    }
   }
 }
