@@ -73,7 +73,7 @@ describe('request validation', () => {
     expect(res.status).toBe(200);
     expect(res.body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'rejected', 'rejected']);
     expect(res.body.results[1]).toMatchObject({ code: 'unknown_field', field: 'timestmap', message: 'Unknown field "timestmap". Did you mean "timestamp"?' });
-    expect(res.body.results[2]).toMatchObject({ code: 'number_out_of_range', field: 'metadata.n' });
+    expect(res.body.results[2]).toMatchObject({ code: 'unsafe_integer', field: 'metadata.n' });
   });
 
   it('a key of another role is told which key a route takes, in plain words', async () => {

@@ -59,7 +59,7 @@ describe('compileSchema: the most useful error', () => {
     expect(errorOf(validate, { id: 'a\u0000', currency: 'EUR' })).toMatchObject({ code: 'nul_byte', field: 'id' });
     expect(errorOf(validate, { id: '\ud83d', currency: 'EUR' })).toMatchObject({ code: 'invalid_text', field: 'id' });
     expect(errorOf(validate, { id: 'x', currency: 'EUR', limits: { monthly: 2 ** 60 } })).toMatchObject({
-      code: 'number_out_of_range',
+      code: 'unsafe_integer',
       field: 'limits.monthly',
     });
   });
@@ -68,7 +68,8 @@ describe('compileSchema: the most useful error', () => {
 describe('findBadValue', () => {
   it('passes ordinary values and finds the first bad one by path', () => {
     expect(findBadValue({ a: [1, 'ok', { b: 2 ** 53 - 1, c: -1.5 }], d: null })).toBeNull();
-    expect(findBadValue({ a: [1, { b: Infinity }] })).toEqual({ field: 'a[1].b', problem: 'number_out_of_range' });
+    expect(findBadValue({ a: [1, { b: Infinity }] })).toEqual({ field: 'a[1].b', problem: 'not_finite' });
+    expect(findBadValue({ a: -(2 ** 53) })).toEqual({ field: 'a', problem: 'unsafe_integer' });
     expect(findBadValue({ 'k\ud800': 1 })).toEqual({ field: 'k\ud800', problem: 'invalid_text' });
   });
 });

@@ -127,7 +127,8 @@ function mostUseful(error: ErrorObject, root: unknown, lenient: () => ValidateFu
 /**
  * Finds the first value no route can take as it is: a string (value or key) PostgreSQL cannot store as
  * text (a NUL byte, or a lone surrogate from a `\ud800` escape: not a character at all), or a number
- * beyond 2^53 (JSON's `1e400` parses as Infinity; larger integers silently lose digits).
+ * past 2^53 - 1 (it has lost digits already) or infinite (JSON's `1e400`), named with the codes usage
+ * normalisation uses for token counts.
  */
 export function findBadValue(value: unknown, path = ''): { field: string; problem: ValueProblem } | null {
   if (typeof value === 'string') {
@@ -135,7 +136,8 @@ export function findBadValue(value: unknown, path = ''): { field: string; proble
     return problem === null ? null : { field: path || '(body)', problem };
   }
   if (typeof value === 'number') {
-    return Math.abs(value) <= Number.MAX_SAFE_INTEGER ? null : { field: path || '(body)', problem: 'number_out_of_range' };
+    if (Math.abs(value) <= Number.MAX_SAFE_INTEGER) return null;
+    return { field: path || '(body)', problem: Number.isFinite(value) ? 'unsafe_integer' : 'not_finite' };
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -156,11 +158,17 @@ export function findBadValue(value: unknown, path = ''): { field: string; proble
   return null;
 }
 
-type ValueProblem = 'nul_byte' | 'invalid_text' | 'number_out_of_range';
+type ValueProblem = 'nul_byte' | 'invalid_text' | 'unsafe_integer' | 'not_finite';
 
 function valueError(problem: ValueProblem, field: string): RequestError {
-  if (problem !== 'number_out_of_range') return textError(problem, field, 'Field');
-  return new RequestError('number_out_of_range', `Field "${field}" is a number beyond ±2^53 (${Number.MAX_SAFE_INTEGER}).`, { field });
+  switch (problem) {
+    case 'unsafe_integer':
+      return new RequestError(problem, `Field "${field}" is past 2^53 - 1 (Number.MAX_SAFE_INTEGER): its digits are lost.`, { field });
+    case 'not_finite':
+      return new RequestError(problem, `Field "${field}" is not a finite number.`, { field });
+    default:
+      return textError(problem, field, 'Field');
+  }
 }
 
 export interface SchemaOptions {
