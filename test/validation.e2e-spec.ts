@@ -442,11 +442,15 @@ describe('hostile input on every route', () => {
     expect(again.statusCode).toBe(200);
   });
 
-  it('an empty body with a JSON content type reads as no body: the first missing field is named', async () => {
+  it('no body, or an empty one with a JSON content type, reads as no body: the first missing field is named', async () => {
     const route = routes.find((r) => r.method === 'POST' && r.path === '/v1/tasks/{task}/close')!;
-    const res = await send(route, { body: '' });
-    expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: 'missing_field', field: 'status' });
+    const empty = await send(route, { body: '' });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error).toMatchObject({ code: 'missing_field', field: 'status' });
+    // Without a body there is no content type to check: a POST is answered by its schema, not with a 415.
+    const none = await send(route, {});
+    expect(none.status).toBe(400);
+    expect(none.body.error).toMatchObject({ code: 'missing_field', field: 'status' });
   });
 
   it('the probed 500s: a NUL byte in a listing query, a body nested thousands deep', async () => {
