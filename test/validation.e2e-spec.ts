@@ -161,6 +161,7 @@ describe('hostile input on every route', () => {
   let t: TestApp;
   let org: Awaited<ReturnType<typeof newOrg>>;
   let routes: Route[];
+  let webhookId: string;
   const keyOf = new Map<string, string>();
 
   interface Route {
@@ -173,8 +174,12 @@ describe('hostile input on every route', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestApp();
+    // Webhook URLs must reach a public address unless allowed: this one is never called.
+    t = await startTestApp({ env: { TOKENMETER_WEBHOOK_ALLOW_PRIVATE: '127.0.0.1' } });
     org = await newOrg(t);
+    const endpoint = await t.post('/v1/webhook-endpoints', { account: org.account, url: 'http://127.0.0.1:9/hook' });
+    expect(endpoint.status).toBe(201);
+    webhookId = endpoint.body.id;
     const doc = (await t.get('/docs-json', null)).body as {
       paths: Record<string, Record<string, { parameters?: { in: string; name: string }[]; requestBody?: unknown }>>;
     };
@@ -219,7 +224,7 @@ describe('hostile input on every route', () => {
       plan: 'probe-plan',
       task: 'probe-task',
       version: '1',
-      id: 'nokey',
+      id: route.path.startsWith('/v1/webhook-endpoints') && route.method !== 'DELETE' ? webhookId : 'nokey',
     };
     return route.path.replace(/\{(\w+)\}/g, (_, name: string) => override[name] ?? real[name] ?? 'x1');
   }
@@ -306,6 +311,9 @@ describe('hostile input on every route', () => {
       ],
     },
     'POST /v1/tasks/{task}/close': { status: 'succeeded' },
+    'POST /v1/webhook-endpoints': { account: org.account, url: 'http://127.0.0.1:9/other', event_types: ['task.classified'], description: 'probe' },
+    'PATCH /v1/webhook-endpoints/{id}': { url: 'http://127.0.0.1:9/hook', event_types: ['allowance.exhausted'], description: 'probe', enabled: true },
+    'POST /v1/webhook-endpoints/{id}/rotate-secret': { expire_previous_in_seconds: 60 },
   });
 
   const HOSTILE = [
