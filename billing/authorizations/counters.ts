@@ -4,7 +4,7 @@
 // (one transaction with row locks). Budgets, credits and the ingest port code against this file only.
 //
 // Durable record (both engines): limits come from their owners (the budgets table, the caps table, the
-// credit ledger) through LevelSource; holds are rows of `authorization_reservations`; spend is derived
+// credit ledger) through LimitSource; holds are rows of `authorization_reservations`; spend is derived
 // from the events and their rollups. Counters outside PostgreSQL are a cache rebuilt from that record.
 //
 // Crash safety, Redis engine. The rule: every change that uses room (a hold, spend) reaches Redis BEFORE
@@ -26,6 +26,7 @@
 // 9 x 10^9 currency units): limits are rounded DOWN, spend and holds UP, so a Redis check can only be
 // stricter than the exact one. Figures for display (budget listings) are read exactly from PostgreSQL.
 import type { Tx } from '../../src/database/data-source.js';
+import type { Db } from '../../src/database/sql.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Levels. A level is a string key; its kind is the part before the first '/'.
@@ -136,6 +137,9 @@ export interface HoldRequest {
   /** Who may commit or release it: the agent (or, for a member's own hold, null) and the person. */
   agentId: string | null;
   personId: string;
+  session: { id: string; context: SessionContext } | null;
+  /** What was estimated (model, usage, source), kept on the reservation row. */
+  detail: Record<string, unknown>;
   now: Date;
 }
 
@@ -161,8 +165,6 @@ export interface CommitRequest {
   /** The event's own levels (its path at its time): the actual spend is added to those that exist. */
   levels: readonly string[];
   actual: Quantity;
-  /** Unique per write: names the write in `authorization_counter_writes` (see rebuild). */
-  writeId: string;
   now: Date;
 }
 
@@ -201,16 +203,19 @@ export interface CountersEngine {
   commit(tx: Tx, account: string, request: CommitRequest): Promise<CounterWrite<ReservationOutcome>>;
 
   /** Usage is a fact: spend added to the levels that exist, with no check. Inside the ingest transaction. */
-  addSpend(tx: Tx, account: string, request: { levels: readonly string[]; actual: Quantity; writeId: string; now: Date }): Promise<CounterWrite<void>>;
+  addSpend(tx: Tx, account: string, request: { levels: readonly string[]; actual: Quantity; now: Date }): Promise<CounterWrite<void>>;
 
   /** Releases a hold (DELETE /v1/authorizations/:id). `agentId` must match the reservation's, or it is `unknown`. */
   release(account: string, reservationId: string, owner: { agentId: string | null; personId: string }, now: Date): Promise<ReleaseResult>;
 
-  /** Sets a level's limit; refuses to go below spent + held unless `belowUsage` (caps may be cut at once). */
-  setLimit(account: string, level: string, limit: Limit, options?: { belowUsage?: boolean }): Promise<SetLimitResult>;
+  /**
+   * Sets a level's limit, in the transaction that changes its owner's row (the budget, the cap); refuses
+   * to go below spent + held unless `belowUsage` (caps may be cut at once). Not ok: roll back.
+   */
+  setLimit(tx: Tx, account: string, level: string, limit: Limit, now: Date, options?: { belowUsage?: boolean }): Promise<CounterWrite<SetLimitResult>>;
 
-  /** Moves unused allocation (limit - spent - held) from one level to another, atomically with holds. */
-  transfer(account: string, from: string, to: string, amount: Quantity): Promise<TransferResult>;
+  /** Moves unused allocation (limit - spent - held) between levels, atomically with holds. Not ok: roll back. */
+  transfer(tx: Tx, account: string, from: string, to: string, amount: Quantity, now: Date): Promise<CounterWrite<TransferResult>>;
 
   /** Figures of these levels (levels not loaded are loaded from PostgreSQL first). */
   read(account: string, levels: readonly string[], now: Date): Promise<LevelFigures[]>;
@@ -225,27 +230,49 @@ export interface CountersEngine {
 export const COUNTERS_ENGINE = Symbol('COUNTERS_ENGINE');
 
 /**
- * Where a level's limit and durable spend come from, read inside `db` (one snapshot). A level absent
- * from the answer has no limit any more (its budget was deleted or made soft). Budgets answer for
- * `budget/...`, credits for `credits`, this helper for `agent/...`, `session/...` and `sessioncap/...`.
+ * Where a level's limit comes from, read inside `db` (one snapshot with the spend this engine reads from
+ * the rollups). A level absent from the answer has no limit any more (its budget was deleted or made
+ * soft). Budgets answer for `budget/...`, credits for `credits`, this helper for `agent/...` and
+ * `sessioncap/...` (a `session/...` level has no limit of its own: it uses its context's cap).
  */
-export interface LevelSource {
+export interface LimitSource {
   readonly kinds: readonly LevelKind[];
-  load(db: Tx, account: string, levels: readonly string[], now: Date): Promise<Map<string, { limit: Limit; spent: Quantity }>>;
+  limits(db: Db, account: string, levels: readonly string[], now: Date): Promise<Map<string, Limit>>;
 }
 
-export const LEVEL_SOURCES = Symbol('LEVEL_SOURCES');
+
 
 // Assumption published for the `budgets` helper (until their table lands): a hard budget of a node for
 // a period is one row `budgets (account_id, node text /* nodeKey */, period_kind, period_start date,
 // amount_limit numeric NULL, token_limit bigint NULL, enforcement 'soft'|'hard', ...)`. Authorization
 // needs from budgets only: the hard budgets in force at an instant on a path (HardBudgetsPort) and a
-// LevelSource for `budget/...` levels; spend of a node in a period is computed here from the rollups
+// LimitSource for `budget/...` levels, both handed to LimitRegistry.register at start; spend of a node in a period is computed here from the rollups
 // (meter_daily_people for units and people, by the unit at event time; meter_spend_daily for the
 // account) unless budgets prefer to own it.
 export interface HardBudgetsPort {
   /** Levels of the hard budgets in force at `at` on these nodes (person, units up to account). */
-  hardLevels(db: Tx, account: string, nodes: readonly BudgetNode[], at: Date): Promise<string[]>;
+  hardLevels(db: Db, account: string, nodes: readonly BudgetNode[], at: Date): Promise<string[]>;
 }
 
-export const HARD_BUDGETS = Symbol('HARD_BUDGETS');
+
+/**
+ * Runs `work` in a transaction and then, for every counter write it made, afterCommit (or afterRollback
+ * when the transaction failed). A failed afterCommit is logged, not thrown: the change is committed, and
+ * Redis is left stricter than PostgreSQL until the account is rebuilt (its pending write goes stale).
+ */
+export async function withCounterWrites<T>(
+  transactions: { run<R>(work: (tx: Tx) => Promise<R>): Promise<R> },
+  work: (tx: Tx, writes: CounterWrite<unknown>[]) => Promise<T>,
+  onAfterCommitError: (error: unknown) => void,
+): Promise<T> {
+  const writes: CounterWrite<unknown>[] = [];
+  let result: T;
+  try {
+    result = await transactions.run((tx) => work(tx, writes));
+  } catch (error) {
+    for (const w of writes) await w.afterRollback().catch(onAfterCommitError);
+    throw error;
+  }
+  for (const w of writes) await w.afterCommit().catch(onAfterCommitError);
+  return result;
+}

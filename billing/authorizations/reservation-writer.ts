@@ -1,0 +1,49 @@
+// Group commit of reservation rows (Redis engine): holds answered by Redis wait here for their durable
+// row, and rows that arrive while a write is in flight go to PostgreSQL together in the next statement.
+// A hold alone is written at once; under load the groups grow and each is still one statement.
+import { Histogram } from 'prom-client';
+import type { NewReservation, ReservationsRepository } from './reservations.repository.js';
+
+interface Waiting {
+  row: NewReservation;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class ReservationWriter {
+  private queue: Waiting[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly reservations: ReservationsRepository,
+    private readonly maxInFlight: number,
+    private readonly maxGroup: number,
+    private readonly groupSize?: Histogram,
+  ) {}
+
+  write(row: NewReservation): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const group = this.queue.length <= this.maxGroup ? this.queue : this.queue.slice(0, this.maxGroup);
+      this.queue = this.queue.length <= this.maxGroup ? [] : this.queue.slice(this.maxGroup);
+      this.inFlight++;
+      this.groupSize?.observe(group.length);
+      this.reservations
+        .insertMany(group.map((w) => w.row))
+        .then(
+          () => group.forEach((w) => w.resolve()),
+          (error: unknown) => group.forEach((w) => w.reject(error)),
+        )
+        .finally(() => {
+          this.inFlight--;
+          this.kick();
+        });
+    }
+  }
+}
