@@ -223,6 +223,12 @@ export interface CountersEngine {
   /** Recomputes the account's counters from PostgreSQL. */
   rebuild(account: string, now: Date): Promise<void>;
 
+  /**
+   * Reads these levels' limits and spend again from PostgreSQL (held stays): for a limit that changed
+   * without setLimit, e.g. the credit balance after a top-up or a grant expiry. Run after the change commits.
+   */
+  refresh(account: string, levels: readonly string[], now: Date): Promise<void>;
+
   /** Releases every hold past its expiry (the sweeper job; holds also expire lazily on each call). */
   expireDue(now: Date): Promise<number>;
 }

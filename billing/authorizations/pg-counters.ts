@@ -155,6 +155,7 @@ export class PgCounters implements CountersEngine {
 
   async setLimit(tx: Tx, account: string, level: string, limit: Limit, now: Date, options: { belowUsage?: boolean } = {}): Promise<CounterWrite<SetLimitResult>> {
     await this.ensure(tx, account, [level], now);
+    await this.counters.lockAccount(tx, account, 'shared');
     const rows = await this.lock(tx, account, [level]);
     const c = rows.get(level)!;
     const next: Counter = { ...c, limitAmount: limitOf(limit.amount), limitTokens: tokensOf(limit.tokens === null ? null : String(limit.tokens)) };
@@ -173,6 +174,7 @@ export class PgCounters implements CountersEngine {
 
   async transfer(tx: Tx, account: string, from: string, to: string, amount: Quantity, now: Date): Promise<CounterWrite<TransferResult>> {
     await this.ensure(tx, account, [from, to], now);
+    await this.counters.lockAccount(tx, account, 'shared');
     const rows = await this.lock(tx, account, [from, to]);
     const a = rows.get(from)!;
     const b = rows.get(to)!;
@@ -210,9 +212,22 @@ export class PgCounters implements CountersEngine {
   }
 
   rebuild(account: string, now: Date): Promise<void> {
+    return this.recompute(account, null, now);
+  }
+
+  refresh(account: string, levels: readonly string[], now: Date): Promise<void> {
+    return this.recompute(account, levels, now);
+  }
+
+  /**
+   * Counters recomputed from the record. The exclusive lock keeps out writers of spend and limits, the
+   * row locks keep out holds; what committed before is read after both are taken.
+   */
+  private recompute(account: string, only: readonly string[] | null, now: Date): Promise<void> {
     return this.transactions.run(async (tx) => {
       await this.counters.lockAccount(tx, account, 'exclusive');
-      const levels = await this.counters.allLevels(tx, account);
+      const levels = only ?? (await this.counters.allLevels(tx, account));
+      await this.counters.lock(tx, account, levels);
       await this.counters.upsert(tx, account, await this.compute(tx, account, levels, now));
     });
   }

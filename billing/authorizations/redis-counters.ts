@@ -215,6 +215,10 @@ export class RedisCounters implements CountersEngine {
     await this.load(account, null, now);
   }
 
+  async refresh(account: string, levels: readonly string[], now: Date): Promise<void> {
+    await this.load(account, [...levels], now, true);
+  }
+
   async expireDue(now: Date): Promise<number> {
     let total = 0;
     for (;;) {
@@ -258,12 +262,19 @@ export class RedisCounters implements CountersEngine {
     };
   }
 
-  /** Loads these levels (null: rebuilds the whole account), one load per account at a time here. */
-  private async load(account: string, levels: string[] | null, now: Date): Promise<void> {
-    const running = this.loading.get(account);
-    if (running) {
+  /**
+   * Loads these levels (null: rebuilds the whole account), one load per account at a time here; a load
+   * already running is waited for instead (the caller tries again), unless `again` asks for a fresh read.
+   */
+  private async load(account: string, levels: string[] | null, now: Date, again = false): Promise<void> {
+    let running = this.loading.get(account);
+    if (running && !again) {
       await running.catch(() => undefined);
       return;
+    }
+    while (running) {
+      await running.catch(() => undefined);
+      running = this.loading.get(account);
     }
     const work = this.loadNow(account, levels, now).finally(() => this.loading.delete(account));
     this.loading.set(account, work);

@@ -301,7 +301,8 @@ return { cjson.encode(ids), cjson.encode(levels) }
  * The rebuild's result, applied if no other rebuild took over meanwhile. ARGV token, now, mode ('full' |
  * 'part'), recentMs, json {levels: {level: [la, lt, sa, st]}, active: [[id, exp, a, k, created, agent,
  * person, levels...]], insnap: [write ids PostgreSQL's snapshot holds]}.
- * full: every loaded level and every held reservation recomputed; part: only the levels given are loaded.
+ * full: every loaded level and every held reservation recomputed; part: the levels given get PostgreSQL's
+ * limits and spend (a level already loaded keeps its held figures).
  * KEYS c r e m p pd d
  */
 const REBUILD_APPLY = `
@@ -355,12 +356,11 @@ if mode == 'full' then
     end
   end
 else
+  -- Loaded levels keep their held figures (the scripts keep them equal to their reservations); limits
+  -- and spend are PostgreSQL's.
   for l, f in pairs(data.levels) do
-    if redis.call('HEXISTS', C, l) == 0 then
-      redis.call('HSET', C, l, f[1] .. ',' .. f[2] .. ',' .. f[3] .. ',' .. f[4] .. ',0,0')
-    else
-      only[l] = nil
-    end
+    local c = get_c(l)
+    redis.call('HSET', C, l, f[1] .. ',' .. f[2] .. ',' .. f[3] .. ',' .. f[4] .. ',' .. (c and fmt(c.ha) or '0') .. ',' .. (c and fmt(c.ht) or '0'))
   end
 end
 -- Writes PostgreSQL's snapshot does not hold yet: pending ones count their 'pre' ops, confirmed ones all.
