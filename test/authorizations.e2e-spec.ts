@@ -2,6 +2,7 @@
 // environment gives (Redis with PostgreSQL, or PostgreSQL alone): levels and what is left, caps, expiry,
 // `auto` estimates, and bad input that changes nothing.
 import { DataSource } from 'typeorm';
+import type { LevelView } from '../billing/authorizations/authorizations.service.js';
 import { COUNTERS_ENGINE, type CountersEngine, type LevelFigures } from '../billing/authorizations/counters.js';
 import { ReservationExpiryService } from '../billing/authorizations/reservation-expiry.service.js';
 import { ManualClock } from '../src/clock/clock.js';
@@ -101,7 +102,7 @@ describe('authorizations', () => {
     expect((await authorize(o.keys.agent, { amount: '0.10', session_id: 'chat-2', session_context: 'external' })).body.allowed).toBe(true);
     const internal = await authorize(o.keys.agent, { amount: '0.10', session_id: 'chat-1' });
     expect(internal.body.allowed).toBe(true);
-    expect(internal.body.levels.map((l: LevelFigures) => l.kind)).toEqual(['budget', 'agent']);
+    expect(internal.body.levels.map((l: LevelView) => l.kind)).toEqual(['budget', 'agent']);
     // Usage of the session counts against its cap once its event commits the hold.
     await reportUsage(t, {
       account: o.account, unit: o.unit, person: o.person, agent: o.agent, amount: '0.25', tokens: 1,

@@ -294,8 +294,9 @@ export class RedisCounters implements CountersEngine {
       const reply = await this.transactions.run(async (tx) => {
         await this.reservations.snapshot(tx);
         const active = full ? await this.reservations.active(tx, account, now) : [];
-        const [idsJson, levelsJson] = (await this.run('tmRebuildState', account)) as [string, string];
+        const [idsJson, levelsJson, youngJson] = (await this.run('tmRebuildState', account, now.getTime(), RECENT_MS)) as [string, string, string];
         const ids = arrayOf(idsJson);
+        const resolved = full ? await this.reservations.resolvedAmong(tx, account, arrayOf(youngJson)) : [];
         const levels = new Set<string>(full ? [...arrayOf(levelsJson), ...active.flatMap((r) => r.levels)] : only);
         for (const l of [...levels]) levels.add(limitLevelOf(l));
         const list = [...levels];
@@ -312,6 +313,7 @@ export class RedisCounters implements CountersEngine {
           ),
           active: active.map((r) => [r.id, String(r.expires_at.getTime()), up(r.amount), r.tokens, String(r.created_at.getTime()), r.agent_id ?? '', r.person_id, ...r.levels]),
           insnap: [...insnap],
+          resolved,
         };
         return this.run('tmRebuildApply', account, token, now.getTime(), full ? 'full' : 'part', RECENT_MS, JSON.stringify(data));
       });

@@ -283,24 +283,34 @@ local ids = redis.call('HKEYS', P)
 return ids
 `;
 
-/** What a rebuild must know besides PostgreSQL: write ids to look up, loaded levels, held levels. KEYS c r e m p pd d */
+/**
+ * What a rebuild must know besides PostgreSQL: write ids to look up, loaded and held levels, and Redis'
+ * reservations younger than 'recent' (their rows may be on their way, or already resolved).
+ * KEYS c r e m p pd d; ARGV now, recentMs
+ */
 const REBUILD_STATE = `
+local now, recent = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ids = redis.call('HKEYS', P)
 for _, x in ipairs(redis.call('LRANGE', D, 0, -1)) do
   if string.sub(x, 1, 1) == 'w' then ids[#ids + 1] = string.sub(x, 2, string.find(x, '\\n', 1, true) - 1) end
 end
 local seen, levels = {}, {}
 for _, l in ipairs(redis.call('HKEYS', C)) do if not seen[l] then seen[l] = true; levels[#levels + 1] = l end end
-for _, v in ipairs(redis.call('HVALS', R)) do
-  for _, l in ipairs(parse_res(v).levels) do if not seen[l] then seen[l] = true; levels[#levels + 1] = l end end
+local young = {}
+local all = redis.call('HGETALL', R)
+for i = 1, #all, 2 do
+  local r = parse_res(all[i + 1])
+  for _, l in ipairs(r.levels) do if not seen[l] then seen[l] = true; levels[#levels + 1] = l end end
+  if r.cr >= now - recent then young[#young + 1] = all[i] end
 end
-return { cjson.encode(ids), cjson.encode(levels) }
+return { cjson.encode(ids), cjson.encode(levels), cjson.encode(young) }
 `;
 
 /**
  * The rebuild's result, applied if no other rebuild took over meanwhile. ARGV token, now, mode ('full' |
  * 'part'), recentMs, json {levels: {level: [la, lt, sa, st]}, active: [[id, exp, a, k, created, agent,
- * person, levels...]], insnap: [write ids PostgreSQL's snapshot holds]}.
+ * person, levels...]], insnap: [write ids PostgreSQL's snapshot holds], resolved: [ids of Redis'
+ * reservations whose rows the snapshot has as committed, released or expired]}.
  * full: every loaded level and every held reservation recomputed; part: the levels given get PostgreSQL's
  * limits and spend (a level already loaded keeps its held figures).
  * KEYS c r e m p pd d
@@ -325,6 +335,7 @@ if mode == 'full' then
   -- Holds: PostgreSQL's active ones, and Redis' own that PostgreSQL may not have yet (made within
   -- 'recent'), less those released meanwhile and those expired.
   local holds = {}
+  for _, id in ipairs(data.resolved) do released[id] = true end
   for _, h in ipairs(data.active) do
     if not released[h[1]] and tonumber(h[2]) > now then holds[h[1]] = h end
   end

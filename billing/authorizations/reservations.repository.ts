@@ -114,6 +114,17 @@ export class ReservationsRepository {
     );
   }
 
+  /** Which of these reservations are no longer held (committed, released or expired). */
+  async resolvedAmong(db: Db, account: string, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await queryRows<{ id: string }>(
+      db,
+      `SELECT id FROM authorization_reservations WHERE account_id = $1 AND id = ANY($2::text[]) AND status <> 'held'`,
+      [account, ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Held reservations past their expiry, marked expired (at most `limit`, oldest first; skips locked rows). */
   async expireDue(db: Db, now: Date, limit: number, account: string | null = null): Promise<ReservationRow[]> {
     return queryRows<ReservationRow>(
