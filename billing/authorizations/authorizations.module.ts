@@ -75,7 +75,7 @@ class CountersRedisLifecycle implements OnApplicationShutdown {
           buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
           registers: [metrics.registry],
         });
-        const writer = new ReservationWriter(reservations, 2, 1000, groups);
+        const writer = new ReservationWriter([reservations.openSink(), reservations.openSink()], 1000, groups);
         return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits);
       },
     },

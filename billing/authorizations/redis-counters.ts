@@ -85,8 +85,11 @@ type Pended =
 export class RedisCounters implements CountersEngine {
   readonly kind = 'redis' as const;
   private readonly logger = new Logger('authorizations');
-  /** One load or rebuild per account at a time in this process. */
-  private readonly loading = new Map<string, Promise<void>>();
+  /** Per account: whether a load runs, and the one that will run next (requests merged into it). */
+  private readonly loads = new Map<
+    string,
+    { running: boolean; queued: { full: boolean; levels: Set<string>; now: Date; promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null }
+  >();
 
   constructor(
     private readonly redis: Redis,
@@ -216,7 +219,7 @@ export class RedisCounters implements CountersEngine {
   }
 
   async refresh(account: string, levels: readonly string[], now: Date): Promise<void> {
-    await this.load(account, [...levels], now, true);
+    await this.load(account, levels, now);
   }
 
   async expireDue(now: Date): Promise<number> {
@@ -263,30 +266,50 @@ export class RedisCounters implements CountersEngine {
   }
 
   /**
-   * Loads these levels (null: rebuilds the whole account), one load per account at a time here; a load
-   * already running is waited for instead (the caller tries again), unless `again` asks for a fresh read.
+   * Loads these levels (null: rebuilds the whole account). One load per account runs at a time in this
+   * process; requests that arrive meanwhile are merged into the next one, which starts when it ends.
    */
-  private async load(account: string, levels: string[] | null, now: Date, again = false): Promise<void> {
-    let running = this.loading.get(account);
-    if (running && !again) {
-      await running.catch(() => undefined);
-      return;
+  private load(account: string, levels: readonly string[] | null, now: Date): Promise<void> {
+    let state = this.loads.get(account);
+    if (!state) {
+      state = { running: false, queued: null };
+      this.loads.set(account, state);
     }
-    while (running) {
-      await running.catch(() => undefined);
-      running = this.loading.get(account);
+    if (!state.queued) {
+      let settle!: { resolve: () => void; reject: (e: unknown) => void };
+      const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      state.queued = { full: false, levels: new Set(), now, promise, ...settle };
     }
-    const work = this.loadNow(account, levels, now).finally(() => this.loading.delete(account));
-    this.loading.set(account, work);
-    await work;
+    const queued = state.queued;
+    if (levels === null) queued.full = true;
+    else for (const l of levels) queued.levels.add(l);
+    if (now.getTime() > queued.now.getTime()) queued.now = now;
+    this.pump(account);
+    return queued.promise;
+  }
+
+  private pump(account: string): void {
+    const state = this.loads.get(account);
+    if (!state || state.running || !state.queued) return;
+    const q = state.queued;
+    state.queued = null;
+    state.running = true;
+    this.loadNow(account, q.full ? null : [...q.levels], q.now, [...q.levels])
+      .then(q.resolve, q.reject)
+      .finally(() => {
+        state.running = false;
+        if (state.queued) this.pump(account);
+        else this.loads.delete(account);
+      });
   }
 
   private rebuildSoon(account: string, now: Date): void {
-    if (this.loading.has(account)) return;
+    if (this.loads.has(account)) return;
     this.load(account, null, now).catch((error: unknown) => this.logger.error({ err: error, account }, 'rebuild failed'));
   }
 
-  private async loadNow(account: string, only: string[] | null, now: Date): Promise<void> {
+  /** One load or rebuild (only: null), with `extra` levels loaded too in a rebuild. */
+  private async loadNow(account: string, only: string[] | null, now: Date, extra: readonly string[]): Promise<void> {
     const full = only === null;
     for (let attempt = 0; attempt < 10; attempt++) {
       const token = randomBytes(9).toString('base64url');
@@ -297,7 +320,7 @@ export class RedisCounters implements CountersEngine {
         const [idsJson, levelsJson, youngJson] = (await this.run('tmRebuildState', account, now.getTime(), RECENT_MS)) as [string, string, string];
         const ids = arrayOf(idsJson);
         const resolved = full ? await this.reservations.resolvedAmong(tx, account, arrayOf(youngJson)) : [];
-        const levels = new Set<string>(full ? [...arrayOf(levelsJson), ...active.flatMap((r) => r.levels)] : only);
+        const levels = new Set<string>(full ? [...arrayOf(levelsJson), ...active.flatMap((r) => r.levels), ...extra] : only);
         for (const l of [...levels]) levels.add(limitLevelOf(l));
         const list = [...levels];
         const limits = await this.limits.limits(tx, account, list, now);

@@ -2,7 +2,7 @@
 // row, and rows that arrive while a write is in flight go to PostgreSQL together in the next statement.
 // A hold alone is written at once; under load the groups grow and each is still one statement.
 import { Histogram } from 'prom-client';
-import type { NewReservation, ReservationsRepository } from './reservations.repository.js';
+import type { NewReservation, ReservationSink } from './reservations.repository.js';
 
 interface Waiting {
   row: NewReservation;
@@ -12,11 +12,10 @@ interface Waiting {
 
 export class ReservationWriter {
   private queue: Waiting[] = [];
-  private inFlight = 0;
 
   constructor(
-    private readonly reservations: ReservationsRepository,
-    private readonly maxInFlight: number,
+    /** One sink per write that may be in flight at once. */
+    private readonly sinks: ReservationSink[],
     private readonly maxGroup: number,
     private readonly groupSize?: Histogram,
   ) {}
@@ -29,19 +28,19 @@ export class ReservationWriter {
   }
 
   private kick(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+    while (this.sinks.length > 0 && this.queue.length > 0) {
       const group = this.queue.length <= this.maxGroup ? this.queue : this.queue.slice(0, this.maxGroup);
       this.queue = this.queue.length <= this.maxGroup ? [] : this.queue.slice(this.maxGroup);
-      this.inFlight++;
+      const sink = this.sinks.pop()!;
       this.groupSize?.observe(group.length);
-      this.reservations
+      sink
         .insertMany(group.map((w) => w.row))
         .then(
           () => group.forEach((w) => w.resolve()),
           (error: unknown) => group.forEach((w) => w.reject(error)),
         )
         .finally(() => {
-          this.inFlight--;
+          this.sinks.push(sink);
           this.kick();
         });
     }

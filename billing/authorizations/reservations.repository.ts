@@ -49,9 +49,47 @@ const INSERT_MANY = `
                 $10::jsonb[], $11::int8[], $12::int8[])
          AS u(account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens, estimate, created_ms, expires_ms)`;
 
+/** A connection of its own that writes reservation rows without waiting for the WAL flush (see openSink). */
+export interface ReservationSink {
+  insertMany(rows: readonly NewReservation[]): Promise<void>;
+}
+
 @Injectable()
 export class ReservationsRepository {
   constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * A sink for the Redis engine's group commit: one pooled connection kept for it, with
+   * synchronous_commit off, so a hold is answered once PostgreSQL has its row (in its WAL buffer) without
+   * waiting for the disk (a commit's fsync was 3 ms at the median and 16 to 50 ms at p99 on the benchmark
+   * machine). Only a crash of the PostgreSQL server can lose the last few hundred milliseconds of rows;
+   * Redis still holds them (it is stricter than the record), and the events that commit them are metered
+   * whatever happened to their reservation. A connection that fails is replaced on the next write.
+   */
+  openSink(): ReservationSink {
+    let runner: ReturnType<DataSource['createQueryRunner']> | null = null;
+    const connected = async () => {
+      if (runner === null || runner.isReleased) {
+        const r = this.dataSource.createQueryRunner();
+        await r.connect();
+        await r.query('SET synchronous_commit = off');
+        runner = r;
+      }
+      return runner;
+    };
+    return {
+      insertMany: async (rows) => {
+        const r = await connected();
+        try {
+          await this.insertMany(rows, r.manager);
+        } catch (error) {
+          await r.release().catch(() => undefined);
+          runner = null;
+          throw error;
+        }
+      },
+    };
+  }
 
   /** Makes `tx` read one snapshot throughout: its first statement, before any other in it. */
   async snapshot(tx: Tx): Promise<void> {
