@@ -76,7 +76,7 @@ class CountersRedisLifecycle implements OnApplicationShutdown {
           registers: [metrics.registry],
         });
         const writer = new ReservationWriter([reservations.openSink(), reservations.openSink()], 1000, groups);
-        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits);
+        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter);
       },
     },
     CapsService,

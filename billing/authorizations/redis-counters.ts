@@ -99,6 +99,8 @@ export class RedisCounters implements CountersEngine {
     private readonly writer: ReservationWriter,
     private readonly spend: SpendRepository,
     private readonly limits: LimitRegistry,
+    /** Whether a hold waits for its reservation row (see AppConfig.authorizations). */
+    private readonly answerAfter: 'row' | 'redis' = 'row',
   ) {
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 7, lua: scriptSource(name) });
@@ -133,13 +135,13 @@ export class RedisCounters implements CountersEngine {
       const shortBy = measure === 'amount' ? text(String(reply[4])) : String(reply[4]);
       return { allowed: false, deniedBy: req.levels[Number(reply[2])]!, measure, shortBy, levels: figuresFrom(req.levels, reply, 5) };
     }
-    try {
-      await this.writer.write(reservationRow(account, req));
-    } catch (error) {
-      // The hold has no durable row: take it back, and answer the failure.
+    const written = this.writer.write(reservationRow(account, req)).catch(async (error: unknown) => {
+      // The hold has no durable row: take it back (and answer the failure, when the answer waits for it).
       await this.run('tmUnhold', account, req.reservationId);
       throw error;
-    }
+    });
+    if (this.answerAfter === 'row') await written;
+    else written.catch((error: unknown) => this.logger.error({ err: error, account }, 'a reservation row was not written; its hold was released'));
     return { allowed: true, reservationId: req.reservationId, expiresAt: req.expiresAt, levels: figuresFrom(req.levels, reply, 2) };
   }
 

@@ -9,7 +9,8 @@ import { createDatabase, dropDatabase, Service, setUp } from './service.js';
 import { ratePerSecond, Samples, type Summary } from './stats.js';
 import { makeOrg } from './workload.js';
 
-export type AuthorizeStore = 'redis' | 'postgres' | 'embedded';
+/** redis-early: Redis, answered before the reservation row is written (TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis). */
+export type AuthorizeStore = 'redis' | 'redis-early' | 'postgres' | 'embedded';
 
 export interface AuthorizeRun {
   store: AuthorizeStore;
@@ -81,7 +82,8 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
     try {
       service = await Service.start({
         databaseUrl: dbUrl,
-        redisUrl: store === 'redis' ? opts.redisUrl : null,
+        redisUrl: store.startsWith('redis') ? opts.redisUrl : null,
+        env: store === 'redis-early' ? { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'redis' } : {},
         queuePrefix: `{tmbench_${opts.run}_${store}}`,
         nodeArgs: opts.serviceArgs,
       });

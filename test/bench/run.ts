@@ -104,14 +104,14 @@ function options(): Options {
 }
 
 function authorizeStores(redisUrl: string | null): AuthorizeStore[] {
-  const raw = process.env.BENCH_AUTHORIZE_STORES || (redisUrl ? 'redis,postgres,embedded' : 'postgres,embedded');
+  const raw = process.env.BENCH_AUTHORIZE_STORES || (redisUrl ? 'redis,redis-early,postgres,embedded' : 'postgres,embedded');
   const stores = raw.split(',').map((s) => s.trim());
   for (const s of stores) {
-    if (s !== 'redis' && s !== 'postgres' && s !== 'embedded') {
-      console.error(`bench: BENCH_AUTHORIZE_STORES lists redis, postgres or embedded, got "${s}"`);
+    if (s !== 'redis' && s !== 'redis-early' && s !== 'postgres' && s !== 'embedded') {
+      console.error(`bench: BENCH_AUTHORIZE_STORES lists redis, redis-early, postgres or embedded, got "${s}"`);
       process.exit(2);
     }
-    if (s === 'redis' && !redisUrl) {
+    if (s.startsWith('redis') && !redisUrl) {
       console.error('bench: BENCH_AUTHORIZE_STORES has redis but REDIS_URL is not set');
       process.exit(2);
     }
