@@ -146,6 +146,7 @@ export class RedisCounters implements CountersEngine {
   }
 
   async commit(tx: Tx, account: string, req: CommitRequest): Promise<CounterWrite<ReservationOutcome>> {
+    await this.writer.written(req.reservationId);
     const { outcome, released } = await resolveForCommit(tx, this.reservations, account, req);
     const spend: Op = { t: 'sp', l: [...req.levels], a: up(req.actual.amount), k: String(req.actual.tokens) };
     const write = await this.pend(tx, account, req.now, { pre: [spend], post: [] }, [], released?.id ?? '');
@@ -159,6 +160,7 @@ export class RedisCounters implements CountersEngine {
   }
 
   async release(account: string, reservationId: string, owner: { agentId: string | null; personId: string }, now: Date): Promise<ReleaseResult> {
+    await this.writer.written(reservationId);
     const { result, released } = await this.transactions.run((tx) => resolveForRelease(tx, this.reservations, account, reservationId, owner, now));
     if (released) await this.run('tmUnhold', account, released.id);
     return result;

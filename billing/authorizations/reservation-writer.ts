@@ -12,6 +12,8 @@ interface Waiting {
 
 export class ReservationWriter {
   private queue: Waiting[] = [];
+  /** Rows not yet written, by reservation id: a release or commit of one waits for it first. */
+  private readonly unwritten = new Map<string, Promise<void>>();
 
   constructor(
     /** One sink per write that may be in flight at once. */
@@ -21,10 +23,19 @@ export class ReservationWriter {
   ) {}
 
   write(row: NewReservation): Promise<void> {
-    return new Promise((resolve, reject) => {
+    const written = new Promise<void>((resolve, reject) => {
       this.queue.push({ row, resolve, reject });
       this.kick();
     });
+    this.unwritten.set(row.id, written);
+    const forget = () => this.unwritten.delete(row.id);
+    written.then(forget, forget);
+    return written;
+  }
+
+  /** Resolves once the row of this reservation, if this process is still writing it, is written (or failed). */
+  async written(id: string): Promise<void> {
+    await this.unwritten.get(id)?.catch(() => undefined);
   }
 
   private kick(): void {
