@@ -31,6 +31,14 @@ export class CountersRepository {
     await tx.query(`SELECT ${mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}($1, hashtext($2))`, [LOCK_CLASS, account]);
   }
 
+  /**
+   * The transaction commits without waiting for its WAL flush (a hold: see ReservationsRepository.openSink
+   * for why a hold may). Its first statement.
+   */
+  async commitWithoutFlush(tx: Tx): Promise<void> {
+    await tx.query('SET LOCAL synchronous_commit = off');
+  }
+
   async existing(tx: Tx, account: string, levels: readonly string[]): Promise<Set<string>> {
     const rows = await queryRows<{ level: string }>(tx, 'SELECT level FROM authorization_counters WHERE account_id = $1 AND level = ANY($2::text[])', [
       account,

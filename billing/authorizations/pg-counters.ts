@@ -100,6 +100,7 @@ export class PgCounters implements CountersEngine {
 
   hold(account: string, req: HoldRequest): Promise<HoldResult> {
     return this.transactions.run(async (tx) => {
+      await this.counters.commitWithoutFlush(tx);
       await this.ensure(tx, account, req.levels, req.now);
       const expired = await this.reservations.expireDue(tx, req.now, 1000, account);
       const rows = await this.lock(tx, account, [...withLimitLevels(req.levels), ...expired.flatMap((r) => r.levels)]);
