@@ -656,6 +656,12 @@ calls, the rest over \`api\`/\`cli\`/\`mcp\` with a base, a specialized and a pr
 alias), canonical usage with cached input and reasoning, ~20% in tasks of 2-5 attempts (some closing
 with \`task_status: succeeded\`, some with \`learned_from\`).
 
+With \`BENCH_PHASES\` holding \`authorize\`: \`POST /v1/authorizations\` (an amount, an agent key, its own external
+session), closed loop at 1, 10 and 50 callers for \`BENCH_AUTHORIZE_SECONDS\` each after 3 s unmeasured, on each
+engine in \`BENCH_AUTHORIZE_STORES\`, each on a database and service process of its own: Redis answering after
+the reservation row is written (\`redis\`) or before (\`redis-early\`), PostgreSQL alone, the embedded store.
+Each hold goes against the agent's cap and its session's cap (budget levels join once budgets land).
+
 ## Command
 
 \`\`\`sh
@@ -665,7 +671,9 @@ ${o.command}
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
-\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`), \`BENCH_KEEP=1\` keeps the database,
+\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations),
+\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
+\`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 \`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The
 last line of the output is \`BENCH_RESULT {json}\`; the exit code is 0 when every target is met, 3 when
