@@ -102,9 +102,7 @@ export class PgCounters implements CountersEngine {
     return this.transactions.run(async (tx) => {
       await this.counters.commitWithoutFlush(tx);
       await this.ensure(tx, account, req.levels, req.now);
-      const expired = await this.reservations.expireDue(tx, req.now, 1000, account);
-      const rows = await this.lock(tx, account, [...withLimitLevels(req.levels), ...expired.flatMap((r) => r.levels)]);
-      for (const r of expired) this.unhold(rows, r);
+      const rows = await this.lockExpiring(tx, account, withLimitLevels(req.levels), req.now);
       const estimate = { amount: amountOf(req.estimate.amount), tokens: BigInt(req.estimate.tokens) };
       const decision = decideHold(req.levels.map((l) => effective(l, rows)), estimate);
       if (decision.allowed) {
@@ -157,7 +155,7 @@ export class PgCounters implements CountersEngine {
   async setLimit(tx: Tx, account: string, level: string, limit: Limit, now: Date, options: { belowUsage?: boolean } = {}): Promise<CounterWrite<SetLimitResult>> {
     await this.ensure(tx, account, [level], now);
     await this.counters.lockAccount(tx, account, 'shared');
-    const rows = await this.lock(tx, account, [level]);
+    const rows = await this.lockExpiring(tx, account, [level], now);
     const c = rows.get(level)!;
     const next: Counter = { ...c, limitAmount: limitOf(limit.amount), limitTokens: tokensOf(limit.tokens === null ? null : String(limit.tokens)) };
     if (!options.belowUsage) {
@@ -176,7 +174,7 @@ export class PgCounters implements CountersEngine {
   async transfer(tx: Tx, account: string, from: string, to: string, amount: Quantity, now: Date): Promise<CounterWrite<TransferResult>> {
     await this.ensure(tx, account, [from, to], now);
     await this.counters.lockAccount(tx, account, 'shared');
-    const rows = await this.lock(tx, account, [from, to]);
+    const rows = await this.lockExpiring(tx, account, [from, to], now);
     const a = rows.get(from)!;
     const b = rows.get(to)!;
     const move = { amount: amountOf(amount.amount), tokens: BigInt(amount.tokens) };
@@ -207,7 +205,7 @@ export class PgCounters implements CountersEngine {
   read(account: string, levels: readonly string[], now: Date): Promise<LevelFigures[]> {
     return this.transactions.run(async (tx) => {
       await this.ensure(tx, account, levels, now);
-      const rows = await this.lock(tx, account, withLimitLevels(levels));
+      const rows = await this.lockExpiring(tx, account, withLimitLevels(levels), now);
       return levels.map((l) => figuresOf(l, effective(l, rows), S));
     });
   }
@@ -277,6 +275,18 @@ export class PgCounters implements CountersEngine {
       held_amount: held.get(level)?.amount ?? '0',
       held_tokens: held.get(level)?.tokens ?? '0',
     }));
+  }
+
+  /**
+   * Locks these levels' counters after releasing the account's holds that are due at `now` (as the Redis
+   * engine does on every call that answers with figures), so figures never count an expired hold.
+   */
+  private async lockExpiring(tx: Tx, account: string, levels: readonly string[], now: Date): Promise<Map<string, Counter>> {
+    const expired = await this.reservations.expireDue(tx, now, 1000, account);
+    const rows = await this.lock(tx, account, [...levels, ...expired.flatMap((r) => r.levels)]);
+    for (const r of expired) this.unhold(rows, r);
+    if (expired.length > 0) await this.save(tx, account, rows);
+    return rows;
   }
 
   private async lock(tx: Tx, account: string, levels: readonly string[]): Promise<Map<string, Counter>> {
