@@ -25,7 +25,8 @@ describe.each(engines)('holds under concurrency (%s engine)', (engine) => {
     clock = new ManualClock(NOW);
     t = await startTestApp({ clock, extraModules: [TestBudgetsModule], env: ENV[engine] });
     expect(t.app.get<CountersEngine>(COUNTERS_ENGINE).kind).toBe(engine === 'postgres' ? 'postgres' : 'redis');
-  });
+    // The embedded store starts slowly on a loaded machine.
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -43,7 +43,8 @@ both('the Redis and the PostgreSQL engines', () => {
       apps.push({ t: await startTestApp({ clock, extraModules: [TestBudgetsModule], env }), clock });
     }
     expect(apps.map((a) => a.t.app.get<CountersEngine>(COUNTERS_ENGINE).kind)).toEqual(['redis', 'postgres']);
-  });
+    // The embedded store starts slowly on a loaded machine.
+  }, 120_000);
   afterAll(async () => {
     for (const a of apps) await a.t.close();
   });

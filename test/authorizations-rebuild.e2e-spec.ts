@@ -33,7 +33,8 @@ describe.each(engines)('counters rebuilt from PostgreSQL (%s engine)', (engine) 
     clock = new ManualClock(NOW);
     t = await startTestApp({ clock, extraModules: [TestBudgetsModule], env: engine === 'postgres' ? { REDIS_URL: '' } : {} });
     if (engine === 'redis') redis = new Redis(process.env.REDIS_URL!);
-  });
+    // The embedded store starts slowly on a loaded machine.
+  }, 120_000);
   afterAll(async () => {
     redis?.disconnect();
     await t?.close();

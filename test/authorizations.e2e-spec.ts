@@ -20,7 +20,8 @@ describe('authorizations', () => {
   beforeAll(async () => {
     clock = new ManualClock(NOW);
     t = await startTestApp({ clock, extraModules: [TestBudgetsModule] });
-  });
+    // The embedded store starts slowly on a loaded machine.
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });
