@@ -14,6 +14,18 @@ export enum BillingErrorCode {
   WebhookEndpointLimit = 'webhook_endpoint_limit',
   WebhookEndpointDisabled = 'webhook_endpoint_disabled',
   InvalidCursor = 'invalid_cursor',
+  // Authorizations
+  ReservationNotFound = 'reservation_not_found',
+  ReservationCommitted = 'reservation_committed',
+  InvalidEstimate = 'invalid_estimate',
+  EstimateZero = 'estimate_zero',
+  EstimateTooLarge = 'estimate_too_large',
+  UnknownModel = 'unknown_model',
+  NoPriceBook = 'no_price_book',
+  NoRecentUsage = 'no_recent_usage',
+  AgentNotFound = 'agent_not_found',
+  InvalidCap = 'invalid_cap',
+  CapNotFound = 'cap_not_found',
 }
 
 const KIND: Record<BillingErrorCode, ErrorKind> = {
@@ -27,6 +39,17 @@ const KIND: Record<BillingErrorCode, ErrorKind> = {
   [BillingErrorCode.WebhookEndpointLimit]: 'conflict',
   [BillingErrorCode.WebhookEndpointDisabled]: 'conflict',
   [BillingErrorCode.InvalidCursor]: 'invalid',
+  [BillingErrorCode.ReservationNotFound]: 'not_found',
+  [BillingErrorCode.ReservationCommitted]: 'conflict',
+  [BillingErrorCode.InvalidEstimate]: 'invalid',
+  [BillingErrorCode.EstimateZero]: 'invalid',
+  [BillingErrorCode.EstimateTooLarge]: 'invalid',
+  [BillingErrorCode.UnknownModel]: 'invalid',
+  [BillingErrorCode.NoPriceBook]: 'conflict',
+  [BillingErrorCode.NoRecentUsage]: 'conflict',
+  [BillingErrorCode.AgentNotFound]: 'not_found',
+  [BillingErrorCode.InvalidCap]: 'invalid',
+  [BillingErrorCode.CapNotFound]: 'not_found',
 };
 
 export class BillingError extends DomainError {

@@ -68,6 +68,7 @@ describe('loadConfig', () => {
     [{ TOKENMETER_ADMIN_KEY: 'short' }, 'TOKENMETER_ADMIN_KEY', 'TOKENMETER_ADMIN_KEY must be 24 to 255 characters with no spaces'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ TOKENMETER_INGEST_WRITERS_PER_ACCOUNT: '0' }, 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT', 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT must be between 1 and 64, got 0'],
+    [{ TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'later' }, 'TOKENMETER_AUTHORIZE_ANSWER_AFTER', 'TOKENMETER_AUTHORIZE_ANSWER_AFTER must be row or redis, got "later"'],
     [{ REDIS_URL: 'redis://x', TOKENMETER_API_RUNS_JOBS: 'maybe' }, 'TOKENMETER_API_RUNS_JOBS', 'TOKENMETER_API_RUNS_JOBS must be true or false, got "maybe"'],
   ])('refuses %j naming the variable', (env, variable, message) => {
     const error = errorOf(env);

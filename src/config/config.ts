@@ -37,6 +37,14 @@ export interface AppConfig {
     /** The most events one group may carry (a single request is never split). */
     maxGroupEvents: number;
   };
+  /** Authorizations with Redis (billing/authorizations/redis-counters.ts). */
+  authorizations: {
+    /**
+     * `row`: a hold is answered once its reservation row is in PostgreSQL; `redis`: once Redis holds it,
+     * the row following in the next group write.
+     */
+    answerAfter: 'row' | 'redis';
+  };
 }
 
 export class ConfigError extends Error {
@@ -153,7 +161,14 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       writersPerAccount: integer(env, 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT', 2, 1, 64),
       maxGroupEvents: integer(env, 'TOKENMETER_INGEST_MAX_GROUP_EVENTS', 2000, 1, 100_000),
     },
+    authorizations: { answerAfter: answerAfter(env) },
   };
+}
+
+function answerAfter(env: Env): 'row' | 'redis' {
+  const value = optional(env, 'TOKENMETER_AUTHORIZE_ANSWER_AFTER') ?? 'row';
+  if (value !== 'row' && value !== 'redis') throw new ConfigError('TOKENMETER_AUTHORIZE_ANSWER_AFTER', `must be row or redis, got "${value}"`);
+  return value;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

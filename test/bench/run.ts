@@ -7,6 +7,7 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ROLLUP_NAMES } from '../../metering/ingest/rollup-sql.js';
+import { runAuthorize, type AuthorizeRun, type AuthorizeStore } from './authorize.js';
 import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
 import {
   CEILING_KINDS,
@@ -50,6 +51,9 @@ interface Options {
   /** Extra node flags for the service process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
   serviceArgs: string[];
   rollups: RollupMode;
+  /** The authorize phase: seconds measured per caller count, and the engines it runs on. */
+  authorizeSeconds: number;
+  authorizeStores: AuthorizeStore[];
 }
 
 function positive(name: string, fallback: number): number {
@@ -94,7 +98,25 @@ function options(): Options {
     report: process.env.BENCH_REPORT || null,
     serviceArgs: (process.env.BENCH_SERVICE_ARGS ?? '').split(' ').filter(Boolean),
     rollups: rollupMode(),
+    authorizeSeconds: Math.max(1, positive('BENCH_AUTHORIZE_SECONDS', 15)),
+    authorizeStores: authorizeStores(process.env.REDIS_URL || null),
   };
+}
+
+function authorizeStores(redisUrl: string | null): AuthorizeStore[] {
+  const raw = process.env.BENCH_AUTHORIZE_STORES || (redisUrl ? 'redis,redis-early,postgres,embedded' : 'postgres,embedded');
+  const stores = raw.split(',').map((s) => s.trim());
+  for (const s of stores) {
+    if (s !== 'redis' && s !== 'redis-early' && s !== 'postgres' && s !== 'embedded') {
+      console.error(`bench: BENCH_AUTHORIZE_STORES lists redis, redis-early, postgres or embedded, got "${s}"`);
+      process.exit(2);
+    }
+    if (s.startsWith('redis') && !redisUrl) {
+      console.error('bench: BENCH_AUTHORIZE_STORES has redis but REDIS_URL is not set');
+      process.exit(2);
+    }
+  }
+  return stores as AuthorizeStore[];
 }
 
 function ceilingKinds(): CeilingKind[] {
@@ -204,6 +226,7 @@ interface Outcome {
   rollups: RollupCheck | null;
   topUp: TopUp | null;
   readings: ReadingResult[];
+  authorize: AuthorizeRun[];
 }
 
 async function main(): Promise<void> {
@@ -241,6 +264,8 @@ async function main(): Promise<void> {
       slices: opts.slices,
       keep: opts.keep,
       rollups: opts.rollups,
+      authorizeSeconds: opts.authorizeSeconds,
+      authorizeStores: opts.authorizeStores,
       redis: opts.redisUrl !== null,
       phases: [...opts.phases],
     },
@@ -250,6 +275,7 @@ async function main(): Promise<void> {
     rollups: null,
     topUp: null,
     readings: [],
+    authorize: [],
   };
   let failed = false;
   try {
@@ -386,6 +412,22 @@ async function main(): Promise<void> {
           log(`reading ${name}: ${r.latency ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)} over ${r.requests}` : (r.note ?? '')}`);
         }
       }
+
+      if (opts.phases.has('authorize')) {
+        outcome.authorize = await runAuthorize(
+          {
+            databaseUrl: opts.databaseUrl,
+            redisUrl: opts.redisUrl,
+            run,
+            stores: opts.authorizeStores,
+            callers: [1, 10, 50],
+            seconds: opts.authorizeSeconds,
+            warmupSeconds: 3,
+            serviceArgs: opts.serviceArgs,
+          },
+          log,
+        );
+      }
     } finally {
       await db.end();
     }
@@ -425,6 +467,9 @@ function commandLine(o: Options): string {
   if (o.readingSeconds !== 60) env.push(`BENCH_READING_SECONDS=${o.readingSeconds}`);
   if (o.slices !== 4) env.push(`BENCH_SLICES=${o.slices}`);
   if (o.rollups !== 'rebuild') env.push(`BENCH_ROLLUPS=${o.rollups}`);
+  if (o.phases.has('authorize') && o.authorizeSeconds !== 15) env.push(`BENCH_AUTHORIZE_SECONDS=${o.authorizeSeconds}`);
+  if (process.env.BENCH_AUTHORIZE_STORES) env.push(`BENCH_AUTHORIZE_STORES=${o.authorizeStores.join(',')}`);
+  if (process.env.BENCH_PHASES) env.push(`BENCH_PHASES=${[...o.phases].join(',')}`);
   const db = new URL(o.databaseUrl);
   db.password = db.password ? '***' : '';
   const redis = o.redisUrl ? ` REDIS_URL=${redactUrl(o.redisUrl)}` : '';
@@ -458,6 +503,14 @@ function verdicts(o: Outcome): Verdict[] {
     out.push({ what: 'events accepted', target: 'all', measured: `${accepted.toLocaleString('en')} / ${o.ingest.events.toLocaleString('en')}`, ok: accepted === o.ingest.events });
   }
   if (o.rollups) out.push({ what: 'rollups = raw events', target: 'equal', measured: o.rollups.consistent ? 'equal' : 'differ', ok: o.rollups.consistent });
+  for (const a of o.authorize.filter((r) => r.store === 'redis')) {
+    if (a.callers === 50) {
+      out.push({ what: 'authorize/s, 50 callers (Redis)', target: '>= 20,000', measured: fmt(a.rate), ok: a.rate >= 20_000 });
+      out.push({ what: 'authorize p99, 50 callers (Redis)', target: '< 5 ms', measured: ms(a.latency.p99), ok: a.latency.p99 < 5 });
+    } else {
+      out.push({ what: `authorize p99, ${a.callers} caller${a.callers === 1 ? '' : 's'} (Redis)`, target: '< 2 ms', measured: ms(a.latency.p99), ok: a.latency.p99 < 2 });
+    }
+  }
   const meter = o.readings[0];
   if (meter) {
     const p99 = meter.latency?.p99;
@@ -490,6 +543,7 @@ function table(o: Outcome): string {
   for (const c of o.ceilings) rows.push([CEILING_TITLES[c.kind], c.events.toLocaleString('en'), fmt(c.rate), ...latencyCells(c.latency)]);
   if (o.ingest) rows.push(['POST /v1/events', o.ingest.events.toLocaleString('en'), fmt(o.ingest.rate), ...latencyCells(o.ingest.latency)]);
   for (const r of o.readings) rows.push([`GET ${r.name}`, String(r.requests), r.latency ? fmt(ratePerSecond(r.requests, r.latency.mean * r.requests)) : shortNote(r), ...latencyCells(r.latency)]);
+  for (const a of o.authorize) rows.push([`POST /v1/authorizations, ${a.store}, ${a.callers} callers`, a.requests.toLocaleString('en'), fmt(a.rate), ...latencyCells(a.latency)]);
   const main = grid(['what', 'events / requests', 'per second', 'p50', 'p99', 'max'], rows);
   const checks = grid(['target', 'wanted', 'measured', 'met'], verdicts(o).map((v) => [v.what, v.target, v.measured, v.ok === null ? 'n/a' : v.ok ? 'yes' : 'NO']));
   return `${main}\n\n${checks}`;
@@ -529,6 +583,18 @@ function summaryJson(o: Outcome) {
     rollups_consistent: o.rollups?.consistent ?? null,
     stored_events: o.topUp?.after ?? null,
     readings: o.readings.map((r) => ({ name: r.name, requests: r.requests, p50_ms: r.latency && round(r.latency.p50), p99_ms: r.latency && round(r.latency.p99), max_ms: r.latency && round(r.latency.max), note: r.note })),
+    authorize: o.authorize.map((a) => ({
+      store: a.store,
+      callers: a.callers,
+      requests: a.requests,
+      per_s: Math.round(a.rate),
+      p50_ms: round(a.latency.p50),
+      p99_ms: round(a.latency.p99),
+      max_ms: round(a.latency.max),
+      statuses: a.statuses,
+      rows_per_write: a.rowsPerWrite && round(a.rowsPerWrite),
+      cpu: cpuJson(a.cpu),
+    })),
     targets: verdicts(o).map((v) => ({ what: v.what, measured: v.measured, met: v.ok })),
   };
 }
@@ -590,6 +656,12 @@ calls, the rest over \`api\`/\`cli\`/\`mcp\` with a base, a specialized and a pr
 alias), canonical usage with cached input and reasoning, ~20% in tasks of 2-5 attempts (some closing
 with \`task_status: succeeded\`, some with \`learned_from\`).
 
+With \`BENCH_PHASES\` holding \`authorize\`: \`POST /v1/authorizations\` (an amount, an agent key, its own external
+session), closed loop at 1, 10 and 50 callers for \`BENCH_AUTHORIZE_SECONDS\` each after 3 s unmeasured, on each
+engine in \`BENCH_AUTHORIZE_STORES\`, each on a database and service process of its own: Redis answering after
+the reservation row is written (\`redis\`) or before (\`redis-early\`), PostgreSQL alone, the embedded store.
+Each hold goes against the agent's cap and its session's cap (budget levels join once budgets land).
+
 ## Command
 
 \`\`\`sh
@@ -599,7 +671,9 @@ ${o.command}
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
-\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`), \`BENCH_KEEP=1\` keeps the database,
+\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations),
+\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
+\`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 \`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The
 last line of the output is \`BENCH_RESULT {json}\`; the exit code is 0 when every target is met, 3 when

@@ -67,7 +67,8 @@ export class Service {
   }
 
   /** Starts dist/src/main.js (built next to this file's dist/test/bench) and waits for /health/ready. */
-  static async start(options: { databaseUrl: string; redisUrl: string | null; queuePrefix: string; nodeArgs?: string[] }): Promise<Service> {
+  /** `databaseUrl` null: the embedded store, in the service's own temporary data folder. */
+  static async start(options: { databaseUrl: string | null; redisUrl: string | null; queuePrefix: string; nodeArgs?: string[]; env?: Record<string, string> }): Promise<Service> {
     const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
     const port = await freePort();
     const adminKey = randomBytes(30).toString('base64url').slice(0, 40);
@@ -76,7 +77,6 @@ export class Service {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NODE_ENV: 'production',
-      DATABASE_URL: options.databaseUrl,
       PORT: String(port),
       HOST: '127.0.0.1',
       TOKENMETER_ADMIN_KEY: adminKey,
@@ -84,6 +84,8 @@ export class Service {
       TOKENMETER_QUEUE_PREFIX: options.queuePrefix,
       LOG_LEVEL: 'warn',
     };
+    if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+    Object.assign(env, options.env);
     if (options.redisUrl) env.REDIS_URL = options.redisUrl;
     const child = spawn(process.execPath, [...(options.nodeArgs ?? []), main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const prefix = (chunk: Buffer) => process.stderr.write(chunk.toString('utf8').replace(/^(?=.)/gm, '[service] '));

@@ -1,0 +1,88 @@
+// Authorizations: the atomic hold engine (Redis with PostgreSQL as the record, or PostgreSQL alone), the
+// reserve and release routes, caps per agent and per session context, and reservation expiry. Budgets
+// and credits register their limits with LimitRegistry; the ingest port will call the engine's commit
+// and addSpend.
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { Histogram } from 'prom-client';
+import { AccountsModule } from '../../src/accounts/accounts.module.js';
+import { AuditModule } from '../../src/audit/audit.module.js';
+import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
+import { TransactionRunner } from '../../src/database/transactions.js';
+import { HealthModule } from '../../src/health/health.module.js';
+import { Metrics } from '../../src/health/metrics.js';
+import { TiersModule } from '../../tiers/tiers.module.js';
+import { AuthorizationsController } from './authorizations.controller.js';
+import { AuthorizationsService } from './authorizations.service.js';
+import { CapsController } from './caps.controller.js';
+import { CapsRepository } from './caps.repository.js';
+import { CapsService } from './caps.service.js';
+import { COUNTERS_ENGINE, type CountersEngine } from './counters.js';
+import { CountersRepository } from './counters.repository.js';
+import { LimitRegistry } from './limit-registry.js';
+import { PathPlans } from './path-plans.js';
+import { PgCounters } from './pg-counters.js';
+import { RedisCounters } from './redis-counters.js';
+import { ReservationExpiryService } from './reservation-expiry.service.js';
+import { ReservationWriter } from './reservation-writer.js';
+import { ReservationsRepository } from './reservations.repository.js';
+import { SpendRepository } from './spend.repository.js';
+
+const COUNTERS_REDIS = Symbol('COUNTERS_REDIS');
+
+class CountersRedisLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(COUNTERS_REDIS) private readonly redis: Redis | null) {}
+  async onApplicationShutdown(): Promise<void> {
+    if (this.redis) await this.redis.quit().catch(() => this.redis!.disconnect());
+  }
+}
+
+@Module({
+  imports: [AccountsModule, AuditModule, HealthModule, TiersModule],
+  controllers: [AuthorizationsController, CapsController],
+  providers: [
+    ReservationsRepository,
+    CountersRepository,
+    SpendRepository,
+    CapsRepository,
+    LimitRegistry,
+    PathPlans,
+    {
+      // Redis counters need a PostgreSQL server too: the embedded store is one process with one connection.
+      provide: COUNTERS_REDIS,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig): Redis | null =>
+        config.redisUrl && config.databaseUrl ? new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 }) : null,
+    },
+    CountersRedisLifecycle,
+    {
+      provide: COUNTERS_ENGINE,
+      inject: [COUNTERS_REDIS, APP_CONFIG, TransactionRunner, CountersRepository, ReservationsRepository, SpendRepository, LimitRegistry, Metrics],
+      useFactory: (
+        redis: Redis | null,
+        config: AppConfig,
+        transactions: TransactionRunner,
+        counters: CountersRepository,
+        reservations: ReservationsRepository,
+        spend: SpendRepository,
+        limits: LimitRegistry,
+        metrics: Metrics,
+      ): CountersEngine => {
+        if (redis === null) return new PgCounters(transactions, counters, reservations, spend, limits);
+        const groups = new Histogram({
+          name: 'tokenmeter_authorization_group_rows',
+          help: 'Reservation rows per database write (group commit of the holds Redis allowed)',
+          buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+          registers: [metrics.registry],
+        });
+        const writer = new ReservationWriter([reservations.openSink(), reservations.openSink()], 1000, groups);
+        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter);
+      },
+    },
+    CapsService,
+    AuthorizationsService,
+    ReservationExpiryService,
+  ],
+  exports: [COUNTERS_ENGINE, LimitRegistry, PathPlans],
+})
+export class AuthorizationsModule {}

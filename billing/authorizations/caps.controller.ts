@@ -1,0 +1,76 @@
+// The account's caps on authorizations: per agent (for a period) and per session context. Finance of the
+// account or an admin sets them; members of the account may read them.
+import { Body, Controller, Delete, Get, HttpCode, Param, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
+import type { Principal } from '../../src/auth/principal.js';
+import { RequestError } from '../../src/http/domain-error.js';
+import { ApiJsonBody, SchemaPipe, slugParam } from '../../src/http/validation.js';
+import { capSchema } from './authorizations.schemas.js';
+import { CapsService, type CapBody, type CapView } from './caps.service.js';
+import type { SessionContext } from './counters.js';
+
+function context(raw: string): SessionContext {
+  if (raw !== 'internal' && raw !== 'external') {
+    throw new RequestError('invalid_id', 'Path parameter "context" must be internal or external.', { field: 'context' });
+  }
+  return raw;
+}
+
+@ApiTags('authorizations')
+@ApiBearerAuth()
+@Controller('v1/accounts/:account/caps')
+export class CapsController {
+  constructor(private readonly caps: CapsService) {}
+
+  @Get()
+  @Allow('admin', 'finance', 'member')
+  @ApiOperation({ summary: 'The caps on authorizations: per agent and per session context' })
+  async list(@Param('account', slugParam('account')) account: string): Promise<{ data: CapView[] }> {
+    return { data: await this.caps.list(account) };
+  }
+
+  @Put('agents/:agent')
+  @Allow('admin', 'finance')
+  @ApiOperation({ summary: "Set an agent's own cap for a period (month by default); it applies to its next authorization" })
+  @ApiJsonBody(capSchema)
+  putAgent(
+    @CurrentPrincipal() principal: Principal,
+    @Param('account', slugParam('account')) account: string,
+    @Param('agent', slugParam('agent')) agent: string,
+    @Body(new SchemaPipe(capSchema)) body: CapBody,
+  ): Promise<CapView> {
+    return this.caps.putAgentCap(principal, account, agent, body);
+  }
+
+  @Put('sessions/:context')
+  @Allow('admin', 'finance')
+  @ApiOperation({ summary: 'Set the cap of each session of a context (internal or external)' })
+  @ApiJsonBody(capSchema)
+  putSession(
+    @CurrentPrincipal() principal: Principal,
+    @Param('account', slugParam('account')) account: string,
+    @Param('context') raw: string,
+    @Body(new SchemaPipe(capSchema)) body: CapBody,
+  ): Promise<CapView> {
+    return this.caps.putSessionCap(principal, account, context(raw), body);
+  }
+
+  @Delete('agents/:agent')
+  @HttpCode(204)
+  @Allow('admin', 'finance')
+  async deleteAgent(
+    @CurrentPrincipal() principal: Principal,
+    @Param('account', slugParam('account')) account: string,
+    @Param('agent', slugParam('agent')) agent: string,
+  ): Promise<void> {
+    await this.caps.remove(principal, account, 'agent', agent);
+  }
+
+  @Delete('sessions/:context')
+  @HttpCode(204)
+  @Allow('admin', 'finance')
+  async deleteSession(@CurrentPrincipal() principal: Principal, @Param('account', slugParam('account')) account: string, @Param('context') raw: string): Promise<void> {
+    await this.caps.remove(principal, account, 'session', context(raw));
+  }
+}

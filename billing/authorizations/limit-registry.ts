@@ -1,0 +1,43 @@
+// Where each kind of level's limit comes from, registered at start by its owner: caps by this module,
+// budgets by the budgets module (limits and which hard budgets exist on a path), credits by the credits
+// module. A kind nobody registered has no limits (its levels never deny).
+import { Injectable } from '@nestjs/common';
+import type { Db } from '../../src/database/sql.js';
+import { levelKind, type BudgetNode, type HardBudgetsPort, type Limit, type LevelKind, type LimitSource } from './counters.js';
+
+@Injectable()
+export class LimitRegistry {
+  private readonly sources = new Map<LevelKind, LimitSource>();
+  private hardBudgets: HardBudgetsPort | null = null;
+
+  register(source: LimitSource): void {
+    for (const kind of source.kinds) this.sources.set(kind, source);
+  }
+
+  registerHardBudgets(port: HardBudgetsPort): void {
+    this.hardBudgets = port;
+  }
+
+  /** Limits of the levels that have one now. */
+  async limits(db: Db, account: string, levels: readonly string[], now: Date): Promise<Map<string, Limit>> {
+    const byKind = new Map<LevelKind, string[]>();
+    for (const level of levels) {
+      const kind = levelKind(level);
+      const list = byKind.get(kind) ?? [];
+      list.push(level);
+      byKind.set(kind, list);
+    }
+    const out = new Map<string, Limit>();
+    for (const [kind, list] of byKind) {
+      const source = this.sources.get(kind);
+      if (!source) continue;
+      for (const [level, limit] of await source.limits(db, account, list, now)) out.set(level, limit);
+    }
+    return out;
+  }
+
+  /** The hard budget levels in force at `at` on these nodes; none until a budgets module registers. */
+  async hardBudgetLevels(db: Db, account: string, nodes: readonly BudgetNode[], at: Date): Promise<string[]> {
+    return this.hardBudgets ? this.hardBudgets.hardLevels(db, account, nodes, at) : [];
+  }
+}

@@ -1,0 +1,358 @@
+// The counters engine with Redis: each operation is one Lua script over the account's keys (see
+// redis-scripts.ts), PostgreSQL keeps the durable record (reservation rows, written by a group commit;
+// the journal of counter writes). Redis is a cache that is always at least as strict as that record:
+// room is used in Redis before the PostgreSQL write commits and freed after it (counters.ts). A missing
+// account (a FLUSH, a fresh Redis) or level is loaded from PostgreSQL before it answers; a writer that
+// died between its commit and its confirmation makes the account stale, and it is rebuilt.
+//
+// Rebuild (full) or load (some levels), exact while writes go on:
+//  1. `rb` is set in Redis; from then on confirmations and releases are also written to the `d` list.
+//  2. One REPEATABLE READ snapshot of PostgreSQL: limits, spend, held reservations.
+//  3. Redis' pending and confirmed write ids, looked up in the same snapshot: which ones it holds.
+//     Every write is pending in Redis before it commits, so a write the snapshot holds was pending or
+//     confirmed by then, and any other write is not in the snapshot.
+//  4. One script applies the snapshot plus what it does not hold: pending writes' early ops, confirmed
+//     writes' ops, Redis' own reservations younger than RECENT_MS (their rows may still be on their way),
+//     less releases seen in `d`. If another rebuild started meanwhile (its `rb` differs), start again.
+import { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Tx } from '../../src/database/data-source.js';
+import type { TransactionRunner } from '../../src/database/transactions.js';
+import { fromScaledInteger, REDIS_SCALE, toScaledInteger } from './counter-math.js';
+import {
+  limitLevelOf,
+  type CommitRequest,
+  type CounterWrite,
+  type CountersEngine,
+  type HoldRequest,
+  type HoldResult,
+  type LevelFigures,
+  type Limit,
+  type Quantity,
+  type ReleaseResult,
+  type ReservationOutcome,
+  type SetLimitResult,
+  type TransferResult,
+} from './counters.js';
+import type { LimitRegistry } from './limit-registry.js';
+import { newWriteId, reservationRow, resolveForCommit, resolveForRelease } from './reservation-rules.js';
+import type { ReservationWriter } from './reservation-writer.js';
+import type { ReservationRow, ReservationsRepository } from './reservations.repository.js';
+import { accountKeys, scriptSource, SCRIPTS, type ScriptName } from './redis-scripts.js';
+import type { SpendRepository } from './spend.repository.js';
+
+/** A write pending longer than this belongs to a process that died (PostgreSQL writes take milliseconds). */
+export const PENDING_DEADLINE_MS = 30_000;
+/** Redis' own reservations younger than this survive a rebuild that does not see their row yet. */
+export const RECENT_MS = 120_000;
+
+const up = (amount: string) => toScaledInteger(amount, REDIS_SCALE, 'up').toString();
+const down = (amount: string) => toScaledInteger(amount, REDIS_SCALE, 'down').toString();
+const text = (micro: string) => fromScaledInteger(BigInt(micro), REDIS_SCALE);
+
+type Reply = (string | number)[];
+
+interface Op {
+  t: 'sp' | 'lv' | 'lmin' | 'ld';
+  l: string | string[];
+  a: string;
+  k: string;
+}
+
+/** Six figures per level as the scripts return them: la, lt ('-' = none), sa, st, ha, ht (10^-6 and tokens). */
+function figuresFrom(levels: readonly string[], reply: Reply, from: number): LevelFigures[] {
+  return levels.map((level, i) => {
+    const [la, lt, sa, st, ha, ht] = reply.slice(from + 6 * i, from + 6 * i + 6).map(String) as [string, string, string, string, string, string];
+    const leftA = la === '-' ? null : text((BigInt(la) - BigInt(sa) - BigInt(ha)).toString());
+    const leftT = lt === '-' ? null : Number(lt) - Number(st) - Number(ht);
+    return {
+      level,
+      limit: { amount: la === '-' ? null : text(la), tokens: lt === '-' ? null : Number(lt) },
+      spent: { amount: text(sa), tokens: Number(st) },
+      held: { amount: text(ha), tokens: Number(ht) },
+      left: { amount: leftA, tokens: leftT },
+    };
+  });
+}
+
+const noop = async () => undefined;
+
+type Pended =
+  | { refused: { measure: 'amount' | 'tokens'; figure: string } }
+  | { reply: Reply; afterCommit: () => Promise<void>; afterRollback: () => Promise<void> };
+
+export class RedisCounters implements CountersEngine {
+  readonly kind = 'redis' as const;
+  private readonly logger = new Logger('authorizations');
+  /** Per account: whether a load runs, and the one that will run next (requests merged into it). */
+  private readonly loads = new Map<
+    string,
+    { running: boolean; queued: { full: boolean; levels: Set<string>; now: Date; promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null }
+  >();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly namespace: string,
+    private readonly transactions: TransactionRunner,
+    private readonly reservations: ReservationsRepository,
+    private readonly writer: ReservationWriter,
+    private readonly spend: SpendRepository,
+    private readonly limits: LimitRegistry,
+    /** Whether a hold waits for its reservation row (see AppConfig.authorizations). */
+    private readonly answerAfter: 'row' | 'redis' = 'row',
+  ) {
+    for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
+      if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 7, lua: scriptSource(name) });
+    }
+  }
+
+  private run(name: ScriptName, account: string, ...args: (string | number)[]): Promise<unknown> {
+    const command = (this.redis as unknown as Record<ScriptName, (...a: (string | number)[]) => Promise<unknown>>)[name];
+    return command.call(this.redis, ...accountKeys(this.namespace, account), ...args);
+  }
+
+  /** Runs a script, loading what it says is missing and trying again. */
+  private async loaded(account: string, now: Date, script: () => Promise<unknown>): Promise<Reply> {
+    for (let attempt = 0; ; attempt++) {
+      const reply = (await script()) as Reply | string;
+      if (!Array.isArray(reply) || reply[0] !== 'missing') return reply as Reply;
+      if (attempt >= 5) throw new Error(`counters of ${account} did not load`);
+      const missing = reply.slice(1).map(String);
+      await this.load(account, missing.includes('*') ? null : missing, now);
+    }
+  }
+
+  async hold(account: string, req: HoldRequest): Promise<HoldResult> {
+    const now = req.now.getTime();
+    const amount = up(req.estimate.amount);
+    const reply = await this.loaded(account, req.now, () =>
+      this.run('tmHold', account, now, req.reservationId, req.expiresAt.getTime(), amount, req.estimate.tokens, req.agentId ?? '', req.personId, ...req.levels),
+    );
+    if (reply[1] === 1) this.rebuildSoon(account, req.now);
+    if (reply[0] === 'denied') {
+      const measure = reply[3] as 'amount' | 'tokens';
+      const shortBy = measure === 'amount' ? text(String(reply[4])) : String(reply[4]);
+      return { allowed: false, deniedBy: req.levels[Number(reply[2])]!, measure, shortBy, levels: figuresFrom(req.levels, reply, 5) };
+    }
+    const written = this.writer.write(reservationRow(account, req)).catch(async (error: unknown) => {
+      // The hold has no durable row: take it back (and answer the failure, when the answer waits for it).
+      await this.run('tmUnhold', account, req.reservationId);
+      throw error;
+    });
+    if (this.answerAfter === 'row') await written;
+    else written.catch((error: unknown) => this.logger.error({ err: error, account }, 'a reservation row was not written; its hold was released'));
+    return { allowed: true, reservationId: req.reservationId, expiresAt: req.expiresAt, levels: figuresFrom(req.levels, reply, 2) };
+  }
+
+  async commit(tx: Tx, account: string, req: CommitRequest): Promise<CounterWrite<ReservationOutcome>> {
+    await this.writer.written(req.reservationId);
+    const { outcome, released } = await resolveForCommit(tx, this.reservations, account, req);
+    const spend: Op = { t: 'sp', l: [...req.levels], a: up(req.actual.amount), k: String(req.actual.tokens) };
+    const write = await this.pend(tx, account, req.now, { pre: [spend], post: [] }, [], released?.id ?? '');
+    return { result: outcome, ...write };
+  }
+
+  async addSpend(tx: Tx, account: string, req: { levels: readonly string[]; actual: Quantity; now: Date }): Promise<CounterWrite<void>> {
+    const spend: Op = { t: 'sp', l: [...req.levels], a: up(req.actual.amount), k: String(req.actual.tokens) };
+    const write = await this.pend(tx, account, req.now, { pre: [spend], post: [] }, [], '');
+    return { result: undefined, ...write };
+  }
+
+  async release(account: string, reservationId: string, owner: { agentId: string | null; personId: string }, now: Date): Promise<ReleaseResult> {
+    await this.writer.written(reservationId);
+    const { result, released } = await this.transactions.run((tx) => resolveForRelease(tx, this.reservations, account, reservationId, owner, now));
+    if (released) await this.run('tmUnhold', account, released.id);
+    return result;
+  }
+
+  async setLimit(tx: Tx, account: string, level: string, limit: Limit, now: Date, options: { belowUsage?: boolean } = {}): Promise<CounterWrite<SetLimitResult>> {
+    const a = limit.amount === null ? '-' : down(limit.amount);
+    const k = limit.tokens === null ? '-' : String(limit.tokens);
+    const entry = {
+      pre: [{ t: 'lmin', l: level, a, k }],
+      post: [{ t: 'lv', l: level, a, k }],
+      needs: [level],
+      ...(options.belowUsage ? {} : { check: { t: 'limit', l: level, a, k } }),
+    };
+    const write = await this.pendChecked(tx, account, now, entry, [level]);
+    if ('refused' in write) {
+      const [figures] = await this.read(account, [level], now);
+      return { result: { ok: false, measure: write.refused.measure, used: write.refused.figure, figures: figures! }, afterCommit: noop, afterRollback: noop };
+    }
+    // The figures as they will be once the new limit is in (a raised limit reaches Redis after the commit).
+    const reply = [...write.reply];
+    reply[1] = a;
+    reply[2] = k;
+    const [figures] = figuresFrom([level], reply, 1);
+    return { result: { ok: true, figures: figures! }, afterCommit: write.afterCommit, afterRollback: write.afterRollback };
+  }
+
+  async transfer(tx: Tx, account: string, from: string, to: string, amount: Quantity, now: Date): Promise<CounterWrite<TransferResult>> {
+    const a = up(amount.amount);
+    const k = String(amount.tokens);
+    const entry = {
+      pre: [{ t: 'ld', l: from, a: `-${a}`, k: `-${k}` }],
+      post: [{ t: 'ld', l: to, a: down(amount.amount), k }],
+      needs: [from, to],
+      check: { t: 'unused', l: from, a, k },
+    };
+    const write = await this.pendChecked(tx, account, now, entry, [from, to]);
+    if ('refused' in write) {
+      const [figures] = await this.read(account, [from], now);
+      return { result: { ok: false, measure: write.refused.measure, unused: write.refused.figure, from: figures! }, afterCommit: noop, afterRollback: noop };
+    }
+    // As they will be after the commit: the receiving side's limit grows then.
+    const reply = [...write.reply];
+    if (reply[7] !== '-') reply[7] = (BigInt(reply[7]!) + BigInt(down(amount.amount))).toString();
+    else if (amount.amount !== '0') reply[7] = down(amount.amount);
+    if (reply[8] !== '-') reply[8] = String(Number(reply[8]) + amount.tokens);
+    else if (amount.tokens !== 0) reply[8] = k;
+    const [f, t] = figuresFrom([from, to], reply, 1);
+    return { result: { ok: true, from: f!, to: t! }, afterCommit: write.afterCommit, afterRollback: write.afterRollback };
+  }
+
+  async read(account: string, levels: readonly string[], now: Date): Promise<LevelFigures[]> {
+    const reply = await this.loaded(account, now, () => this.run('tmRead', account, now.getTime(), ...levels));
+    if (reply[1] === 1) this.rebuildSoon(account, now);
+    return figuresFrom(levels, reply, 2);
+  }
+
+  async rebuild(account: string, now: Date): Promise<void> {
+    await this.load(account, null, now);
+  }
+
+  async refresh(account: string, levels: readonly string[], now: Date): Promise<void> {
+    await this.load(account, levels, now);
+  }
+
+  async expireDue(now: Date): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const expired: ReservationRow[] = await this.transactions.run((tx) => this.reservations.expireDue(tx, now, 500));
+      const byAccount = new Map<string, string[]>();
+      for (const r of expired) byAccount.set(r.account_id, [...(byAccount.get(r.account_id) ?? []), r.id]);
+      for (const [account, ids] of byAccount) await this.run('tmUnhold', account, ...ids);
+      total += expired.length;
+      if (expired.length < 500) return total;
+    }
+  }
+
+  /**
+   * Registers a write before its commit (journalled in `tx`, its early ops applied in Redis) and returns
+   * what to run after the transaction. A write that must see its levels loaded loads them first.
+   */
+  private async pend(tx: Tx, account: string, now: Date, entry: { pre: Op[]; post: Op[] }, levels: readonly string[], releaseId: string) {
+    const write = await this.pendChecked(tx, account, now, entry, levels, releaseId);
+    if ('refused' in write) throw new Error('an unchecked write was refused');
+    return { afterCommit: write.afterCommit, afterRollback: write.afterRollback };
+  }
+
+  private async pendChecked(tx: Tx, account: string, now: Date, entry: object, levels: readonly string[], releaseId = ''): Promise<Pended> {
+    const writeId = newWriteId();
+    const deadline = now.getTime() + PENDING_DEADLINE_MS;
+    const reply = await this.loaded(account, now, () => this.run('tmPend', account, writeId, deadline, now.getTime(), JSON.stringify(entry), ...levels));
+    if (reply[0] === 'refused') {
+      const measure = reply[1] as 'amount' | 'tokens';
+      const raw = String(reply[2]);
+      return { refused: { measure, figure: raw === '-' ? 'unlimited' : measure === 'amount' ? text(raw) : raw } };
+    }
+    await this.reservations.recordWrite(tx, account, writeId, now);
+    return {
+      reply,
+      afterCommit: async () => {
+        await this.run('tmConfirm', account, writeId, releaseId);
+      },
+      afterRollback: async () => {
+        await this.run('tmRollback', account, writeId);
+      },
+    };
+  }
+
+  /**
+   * Loads these levels (null: rebuilds the whole account). One load per account runs at a time in this
+   * process; requests that arrive meanwhile are merged into the next one, which starts when it ends.
+   */
+  private load(account: string, levels: readonly string[] | null, now: Date): Promise<void> {
+    let state = this.loads.get(account);
+    if (!state) {
+      state = { running: false, queued: null };
+      this.loads.set(account, state);
+    }
+    if (!state.queued) {
+      let settle!: { resolve: () => void; reject: (e: unknown) => void };
+      const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      state.queued = { full: false, levels: new Set(), now, promise, ...settle };
+    }
+    const queued = state.queued;
+    if (levels === null) queued.full = true;
+    else for (const l of levels) queued.levels.add(l);
+    if (now.getTime() > queued.now.getTime()) queued.now = now;
+    this.pump(account);
+    return queued.promise;
+  }
+
+  private pump(account: string): void {
+    const state = this.loads.get(account);
+    if (!state || state.running || !state.queued) return;
+    const q = state.queued;
+    state.queued = null;
+    state.running = true;
+    this.loadNow(account, q.full ? null : [...q.levels], q.now, [...q.levels])
+      .then(q.resolve, q.reject)
+      .finally(() => {
+        state.running = false;
+        if (state.queued) this.pump(account);
+        else this.loads.delete(account);
+      });
+  }
+
+  private rebuildSoon(account: string, now: Date): void {
+    if (this.loads.has(account)) return;
+    this.load(account, null, now).catch((error: unknown) => this.logger.error({ err: error, account }, 'rebuild failed'));
+  }
+
+  /** One load or rebuild (only: null), with `extra` levels loaded too in a rebuild. */
+  private async loadNow(account: string, only: string[] | null, now: Date, extra: readonly string[]): Promise<void> {
+    const full = only === null;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const token = randomBytes(9).toString('base64url');
+      await this.run('tmRebuildBegin', account, token);
+      const reply = await this.transactions.run(async (tx) => {
+        await this.reservations.snapshot(tx);
+        const active = full ? await this.reservations.active(tx, account, now) : [];
+        const [idsJson, levelsJson, youngJson] = (await this.run('tmRebuildState', account, now.getTime(), RECENT_MS)) as [string, string, string];
+        const ids = arrayOf(idsJson);
+        const resolved = full ? await this.reservations.resolvedAmong(tx, account, arrayOf(youngJson)) : [];
+        const levels = new Set<string>(full ? [...arrayOf(levelsJson), ...active.flatMap((r) => r.levels), ...extra] : only);
+        for (const l of [...levels]) levels.add(limitLevelOf(l));
+        const list = [...levels];
+        const limits = await this.limits.limits(tx, account, list, now);
+        const spent = await this.spend.spentOf(tx, account, list);
+        const insnap = await this.reservations.committedWrites(tx, account, ids);
+        const data = {
+          levels: Object.fromEntries(
+            list.map((l) => {
+              const limit = limits.get(l);
+              const s = spent.get(l)!;
+              return [l, [limit?.amount == null ? '-' : down(limit.amount), limit?.tokens == null ? '-' : String(limit.tokens), up(s.amount), String(s.tokens)]];
+            }),
+          ),
+          active: active.map((r) => [r.id, String(r.expires_at.getTime()), up(r.amount), r.tokens, String(r.created_at.getTime()), r.agent_id ?? '', r.person_id, ...r.levels]),
+          insnap: [...insnap],
+          resolved,
+        };
+        return this.run('tmRebuildApply', account, token, now.getTime(), full ? 'full' : 'part', RECENT_MS, JSON.stringify(data));
+      });
+      if (reply === 'ok') return;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    }
+    throw new Error(`counters of ${account} could not be rebuilt: other rebuilds kept taking over`);
+  }
+}
+
+/** A JSON array from Lua's cjson, which writes an empty table as `{}`. */
+function arrayOf(json: string): string[] {
+  const value = JSON.parse(json) as unknown;
+  return Array.isArray(value) ? (value as string[]) : [];
+}

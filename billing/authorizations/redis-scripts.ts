@@ -1,0 +1,429 @@
+// The Redis engine's Lua scripts: each call is one script (EVALSHA through ioredis' defineCommand), so each
+// is atomic. Every key of an account shares the hash tag `{acct:<id>}`, so the scripts run on Redis
+// Cluster. Lua numbers are doubles: amounts are integers of 10^-6 (see counters.ts), tokens whole numbers,
+// both far below 2^53; they are written back with %d, never with Lua's default %.14g.
+//
+// Keys of an account (A = `{acct:<id>}`):
+//   A:c  hash  level -> "limitAmount,limitTokens,spentAmount,spentTokens,heldAmount,heldTokens" ('-' = no limit)
+//   A:r  hash  reservation id -> "expiresMs,amount,tokens,createdMs,agent,person", then a NUL before each level
+//   A:e  zset  reservation id by expiry (lazy expiry: each hold releases up to 64 due ones)
+//   A:m  hash  gen (present once the account is loaded), rb (the token of a rebuild in progress)
+//   A:p  hash  write id -> pending write {pre = ops applied before its commit, post = ops for after, dl}
+//   A:pd zset  write id by deadline: one past its deadline is a writer that died (the account is stale)
+//   A:d  list  while a rebuild runs: writes confirmed ('w' .. entry) and holds released ('r' .. id)
+
+const PRELUDE = `
+local C, R, E, M, P, PD, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+local function fmt(n) return string.format('%d', n) end
+
+local function unpack_c(v)
+  local la, lt, sa, st, ha, ht = string.match(v, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
+  return { la = tonumber(la), lt = tonumber(lt), sa = tonumber(sa), st = tonumber(st), ha = tonumber(ha), ht = tonumber(ht) }
+end
+
+local function pack_c(c)
+  return (c.la and fmt(c.la) or '-') .. ',' .. (c.lt and fmt(c.lt) or '-') .. ',' .. fmt(c.sa) .. ',' .. fmt(c.st) .. ',' .. fmt(c.ha) .. ',' .. fmt(c.ht)
+end
+
+local function limit_level(l)
+  if string.sub(l, 1, 8) == 'session/' then
+    return 'sessioncap/' .. string.match(l, '^session/([^/]*)/')
+  end
+  return l
+end
+
+local function get_c(l)
+  local v = redis.call('HGET', C, l)
+  if v then return unpack_c(v) end
+  return nil
+end
+
+local function parse_res(v)
+  local nl = string.find(v, '\\0', 1, true)
+  local head = nl and string.sub(v, 1, nl - 1) or v
+  local exp, a, k, cr, agent, person = string.match(head, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),(.*)$')
+  local levels = {}
+  if nl then
+    for l in string.gmatch(string.sub(v, nl + 1), '[^%z]+') do levels[#levels + 1] = l end
+  end
+  return { exp = tonumber(exp), a = tonumber(a), k = tonumber(k), cr = tonumber(cr), agent = agent, person = person, levels = levels }
+end
+
+local function rebuilding() return redis.call('HEXISTS', M, 'rb') == 1 end
+
+local function unhold(id)
+  local v = redis.call('HGET', R, id)
+  if not v then return false end
+  local r = parse_res(v)
+  for _, l in ipairs(r.levels) do
+    local c = get_c(l)
+    if c then
+      c.ha = c.ha - r.a
+      c.ht = c.ht - r.k
+      redis.call('HSET', C, l, pack_c(c))
+    end
+  end
+  redis.call('HDEL', R, id)
+  redis.call('ZREM', E, id)
+  return true
+end
+
+local function expire_due(now)
+  local due = redis.call('ZRANGEBYSCORE', E, '-inf', now, 'LIMIT', 0, 64)
+  for _, id in ipairs(due) do unhold(id) end
+end
+
+local function stale(now)
+  return #redis.call('ZRANGEBYSCORE', PD, '-inf', now, 'LIMIT', 0, 1) > 0 and 1 or 0
+end
+
+-- One op on the counters (sign 1 applies it, -1 undoes it). Ops: sp (spend on levels), lv (a limit's
+-- value; pa/pk the value it replaced), ld (a limit moved by a delta). Only loaded levels change, or
+-- only those in 'only' when given (a rebuild replaying writes onto the levels it just loaded).
+local function apply_op(op, sign, only)
+  local targets = op.t == 'sp' and op.l or { op.l }
+  for _, l in ipairs(targets) do
+    if only == nil or only[l] then
+      local c = get_c(l)
+      if c then
+        if op.t == 'sp' then
+          c.sa = c.sa + sign * tonumber(op.a)
+          c.st = c.st + sign * tonumber(op.k)
+        elseif op.t == 'lv' then
+          if sign == 1 then c.la, c.lt = tonumber(op.a), tonumber(op.k) else c.la, c.lt = tonumber(op.pa), tonumber(op.pk) end
+        elseif op.t == 'ld' then
+          local da, dk = sign * tonumber(op.a), sign * tonumber(op.k)
+          if da ~= 0 then c.la = (c.la or 0) + da end
+          if dk ~= 0 then c.lt = (c.lt or 0) + dk end
+        end
+        redis.call('HSET', C, l, pack_c(c))
+      end
+    end
+  end
+end
+
+-- A level's figures with the limit it answers to: la, lt ('-' when none), sa, st, ha, ht.
+local function figures(l, out)
+  local c = get_c(l)
+  local lim = get_c(limit_level(l))
+  out[#out + 1] = lim and lim.la and fmt(lim.la) or '-'
+  out[#out + 1] = lim and lim.lt and fmt(lim.lt) or '-'
+  out[#out + 1] = fmt(c.sa)
+  out[#out + 1] = fmt(c.st)
+  out[#out + 1] = fmt(c.ha)
+  out[#out + 1] = fmt(c.ht)
+end
+
+-- Levels (and the levels whose limits they use) that are not loaded.
+local function missing(levels)
+  local out = {}
+  if redis.call('HEXISTS', M, 'gen') == 0 then return { '*' } end
+  for _, l in ipairs(levels) do
+    if redis.call('HEXISTS', C, l) == 0 then out[#out + 1] = l end
+    local ll = limit_level(l)
+    if ll ~= l and redis.call('HEXISTS', C, ll) == 0 then out[#out + 1] = ll end
+  end
+  return out
+end
+`;
+
+/** KEYS c r e m p pd d; ARGV now, id, expiresMs, amount, tokens, agent, person, level... */
+const HOLD = `
+local now, id, exp, a, k, agent, person = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local levels = {}
+for i = 8, #ARGV do levels[#levels + 1] = ARGV[i] end
+local miss = missing(levels)
+if #miss > 0 then return { 'missing', unpack(miss) } end
+expire_due(now)
+local st = stale(now)
+for i, l in ipairs(levels) do
+  local c = get_c(l)
+  local lim = get_c(limit_level(l))
+  if lim.la then
+    local left = lim.la - c.sa - c.ha
+    if a > left or left <= 0 then
+      local out = { 'denied', st, i - 1, 'amount', fmt(a - left) }
+      for _, x in ipairs(levels) do figures(x, out) end
+      return out
+    end
+  end
+  if lim.lt then
+    local left = lim.lt - c.st - c.ht
+    if k > left or left <= 0 then
+      local out = { 'denied', st, i - 1, 'tokens', fmt(k - left) }
+      for _, x in ipairs(levels) do figures(x, out) end
+      return out
+    end
+  end
+end
+for _, l in ipairs(levels) do
+  local c = get_c(l)
+  c.ha = c.ha + a
+  c.ht = c.ht + k
+  redis.call('HSET', C, l, pack_c(c))
+end
+redis.call('HSET', R, id, fmt(exp) .. ',' .. fmt(a) .. ',' .. fmt(k) .. ',' .. fmt(now) .. ',' .. agent .. ',' .. person .. '\\0' .. table.concat(levels, '\\0'))
+redis.call('ZADD', E, exp, id)
+local out = { 'ok', st }
+for _, l in ipairs(levels) do figures(l, out) end
+return out
+`;
+
+/** KEYS c r e m p pd d; ARGV now, level... */
+const READ = `
+local now = tonumber(ARGV[1])
+local levels = {}
+for i = 2, #ARGV do levels[#levels + 1] = ARGV[i] end
+local miss = missing(levels)
+if #miss > 0 then return { 'missing', unpack(miss) } end
+expire_due(now)
+local out = { 'ok', stale(now) }
+for _, l in ipairs(levels) do figures(l, out) end
+return out
+`;
+
+/**
+ * A write that uses room, before its PostgreSQL commit: applies its 'pre' ops now and keeps the write
+ * pending until confirm or rollback. A check may refuse it first (a limit below what is used, a transfer
+ * of more than is unused): nothing changes then.
+ * KEYS c r e m p pd d; ARGV writeId, deadlineMs, now, pendingJson ({pre, post, check}), level...
+ * ('lmin' pre ops become 'lv' with the smaller of the current and the new limit.)
+ */
+const PEND = `
+local wid, dl, now, entry = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), cjson.decode(ARGV[4])
+local levels = {}
+for i = 5, #ARGV do levels[#levels + 1] = ARGV[i] end
+-- Spend may name levels that are not loaded, even before the account is (a later load counts this write
+-- while it is pending); a limit change needs its levels loaded.
+if entry.needs then
+  local miss = missing(entry.needs)
+  if #miss > 0 then return { 'missing', unpack(miss) } end
+end
+expire_due(now)
+local ch = entry.check
+if ch then
+  local c = get_c(ch.l)
+  if ch.t == 'limit' then
+    local na, nk = tonumber(ch.a), tonumber(ch.k)
+    if na and na < c.sa + c.ha then return { 'refused', 'amount', fmt(c.sa + c.ha) } end
+    if nk and nk < c.st + c.ht then return { 'refused', 'tokens', fmt(c.st + c.ht) } end
+  elseif ch.t == 'unused' then
+    local a, k = tonumber(ch.a), tonumber(ch.k)
+    if a > 0 and (c.la == nil or a > c.la - c.sa - c.ha) then return { 'refused', 'amount', c.la and fmt(c.la - c.sa - c.ha) or '-' } end
+    if k > 0 and (c.lt == nil or k > c.lt - c.st - c.ht) then return { 'refused', 'tokens', c.lt and fmt(c.lt - c.st - c.ht) or '-' } end
+  end
+end
+for _, op in ipairs(entry.pre) do
+  if op.t == 'lmin' then
+    local c = get_c(op.l)
+    op.t = 'lv'
+    op.pa = c.la and fmt(c.la) or '-'
+    op.pk = c.lt and fmt(c.lt) or '-'
+    local na, nk = tonumber(op.a), tonumber(op.k)
+    op.a = (c.la and na) and fmt(math.min(c.la, na)) or (c.la and fmt(c.la) or op.a)
+    op.k = (c.lt and nk) and fmt(math.min(c.lt, nk)) or (c.lt and fmt(c.lt) or op.k)
+  end
+  apply_op(op, 1, nil)
+end
+entry.check = nil
+entry.needs = nil
+entry.dl = dl
+redis.call('HSET', P, wid, cjson.encode(entry))
+redis.call('ZADD', PD, dl, wid)
+local out = { 'ok' }
+for _, l in ipairs(levels) do if redis.call('HEXISTS', C, l) == 1 then figures(l, out) end end
+return out
+`;
+
+/** After the commit: the write's 'post' ops, and the hold it replaced released. KEYS c r e m p pd d; ARGV writeId, releaseId|'' */
+const CONFIRM = `
+local wid, rid = ARGV[1], ARGV[2]
+local v = redis.call('HGET', P, wid)
+if v then
+  local entry = cjson.decode(v)
+  for _, op in ipairs(entry.post) do apply_op(op, 1, nil) end
+  redis.call('HDEL', P, wid)
+  redis.call('ZREM', PD, wid)
+  if rebuilding() then redis.call('RPUSH', D, 'w' .. wid .. '\\n' .. v) end
+end
+if rid ~= '' then
+  unhold(rid)
+  if rebuilding() then redis.call('RPUSH', D, 'r' .. rid) end
+end
+return 'ok'
+`;
+
+/** The write did not commit: its 'pre' ops undone. KEYS c r e m p pd d; ARGV writeId */
+const ROLLBACK = `
+local v = redis.call('HGET', P, ARGV[1])
+if not v then return 'gone' end
+local entry = cjson.decode(v)
+for i = #entry.pre, 1, -1 do apply_op(entry.pre[i], -1, nil) end
+redis.call('HDEL', P, ARGV[1])
+redis.call('ZREM', PD, ARGV[1])
+return 'ok'
+`;
+
+/** Holds released after their PostgreSQL row was (DELETE, expiry sweep, a failed insert). KEYS c r e m p pd d; ARGV id... */
+const UNHOLD = `
+local n = 0
+for i = 1, #ARGV do
+  if unhold(ARGV[i]) then n = n + 1 end
+  if rebuilding() then redis.call('RPUSH', D, 'r' .. ARGV[i]) end
+end
+return n
+`;
+
+/** A rebuild starts: from now on confirmations and releases are also written down for it. KEYS c r e m p pd d; ARGV token */
+const REBUILD_BEGIN = `
+redis.call('HSET', M, 'rb', ARGV[1])
+redis.call('DEL', D)
+local ids = redis.call('HKEYS', P)
+return ids
+`;
+
+/**
+ * What a rebuild must know besides PostgreSQL: write ids to look up, loaded and held levels, and Redis'
+ * reservations younger than 'recent' (their rows may be on their way, or already resolved).
+ * KEYS c r e m p pd d; ARGV now, recentMs
+ */
+const REBUILD_STATE = `
+local now, recent = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ids = redis.call('HKEYS', P)
+for _, x in ipairs(redis.call('LRANGE', D, 0, -1)) do
+  if string.sub(x, 1, 1) == 'w' then ids[#ids + 1] = string.sub(x, 2, string.find(x, '\\n', 1, true) - 1) end
+end
+local seen, levels = {}, {}
+for _, l in ipairs(redis.call('HKEYS', C)) do if not seen[l] then seen[l] = true; levels[#levels + 1] = l end end
+local young = {}
+local all = redis.call('HGETALL', R)
+for i = 1, #all, 2 do
+  local r = parse_res(all[i + 1])
+  for _, l in ipairs(r.levels) do if not seen[l] then seen[l] = true; levels[#levels + 1] = l end end
+  if r.cr >= now - recent then young[#young + 1] = all[i] end
+end
+return { cjson.encode(ids), cjson.encode(levels), cjson.encode(young) }
+`;
+
+/**
+ * The rebuild's result, applied if no other rebuild took over meanwhile. ARGV token, now, mode ('full' |
+ * 'part'), recentMs, json {levels: {level: [la, lt, sa, st]}, active: [[id, exp, a, k, created, agent,
+ * person, levels...]], insnap: [write ids PostgreSQL's snapshot holds], resolved: [ids of Redis'
+ * reservations whose rows the snapshot has as committed, released or expired]}.
+ * full: every loaded level and every held reservation recomputed; part: the levels given get PostgreSQL's
+ * limits and spend (a level already loaded keeps its held figures).
+ * KEYS c r e m p pd d
+ */
+const REBUILD_APPLY = `
+local token, now, mode, recent = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+if redis.call('HGET', M, 'rb') ~= token then return 'busy' end
+local data = cjson.decode(ARGV[5])
+local insnap = {}
+for _, w in ipairs(data.insnap) do insnap[w] = true end
+local released, confirmed = {}, {}
+for _, x in ipairs(redis.call('LRANGE', D, 0, -1)) do
+  if string.sub(x, 1, 1) == 'r' then released[string.sub(x, 2)] = true
+  else
+    local nl = string.find(x, '\\n', 1, true)
+    confirmed[#confirmed + 1] = { id = string.sub(x, 2, nl - 1), entry = cjson.decode(string.sub(x, nl + 1)) }
+  end
+end
+local only = {}
+for l, _ in pairs(data.levels) do only[l] = true end
+if mode == 'full' then
+  -- Holds: PostgreSQL's active ones, and Redis' own that PostgreSQL may not have yet (made within
+  -- 'recent'), less those released meanwhile and those expired.
+  local holds = {}
+  for _, id in ipairs(data.resolved) do released[id] = true end
+  for _, h in ipairs(data.active) do
+    if not released[h[1]] and tonumber(h[2]) > now then holds[h[1]] = h end
+  end
+  local all = redis.call('HGETALL', R)
+  for i = 1, #all, 2 do
+    local id, r = all[i], parse_res(all[i + 1])
+    if holds[id] == nil and not released[id] and r.exp > now and r.cr >= now - recent then
+      local h = { id, fmt(r.exp), fmt(r.a), fmt(r.k), fmt(r.cr), r.agent, r.person }
+      for _, l in ipairs(r.levels) do h[#h + 1] = l end
+      holds[id] = h
+    end
+  end
+  redis.call('DEL', C, R, E)
+  for l, f in pairs(data.levels) do
+    redis.call('HSET', C, l, f[1] .. ',' .. f[2] .. ',' .. f[3] .. ',' .. f[4] .. ',0,0')
+  end
+  for id, h in pairs(holds) do
+    local lv = {}
+    for j = 8, #h do lv[#lv + 1] = h[j] end
+    redis.call('HSET', R, id, h[2] .. ',' .. h[3] .. ',' .. h[4] .. ',' .. h[5] .. ',' .. h[6] .. ',' .. h[7] .. '\\0' .. table.concat(lv, '\\0'))
+    redis.call('ZADD', E, tonumber(h[2]), id)
+    for _, l in ipairs(lv) do
+      local c = get_c(l)
+      if c then
+        c.ha = c.ha + tonumber(h[3])
+        c.ht = c.ht + tonumber(h[4])
+        redis.call('HSET', C, l, pack_c(c))
+      end
+    end
+  end
+else
+  -- Loaded levels keep their held figures (the scripts keep them equal to their reservations); limits
+  -- and spend are PostgreSQL's.
+  for l, f in pairs(data.levels) do
+    local c = get_c(l)
+    redis.call('HSET', C, l, f[1] .. ',' .. f[2] .. ',' .. f[3] .. ',' .. f[4] .. ',' .. (c and fmt(c.ha) or '0') .. ',' .. (c and fmt(c.ht) or '0'))
+  end
+end
+-- Writes PostgreSQL's snapshot does not hold yet: pending ones count their 'pre' ops, confirmed ones all.
+local pend = redis.call('HGETALL', P)
+for i = 1, #pend, 2 do
+  local wid, entry = pend[i], cjson.decode(pend[i + 1])
+  if insnap[wid] then
+    redis.call('HDEL', P, wid)
+    redis.call('ZREM', PD, wid)
+  elseif mode == 'full' and entry.dl <= now then
+    redis.call('HDEL', P, wid)
+    redis.call('ZREM', PD, wid)
+  else
+    for _, op in ipairs(entry.pre) do apply_op(op, 1, only) end
+  end
+end
+for _, w in ipairs(confirmed) do
+  if not insnap[w.id] then
+    for _, op in ipairs(w.entry.pre) do apply_op(op, 1, only) end
+    for _, op in ipairs(w.entry.post) do apply_op(op, 1, only) end
+  end
+end
+if mode == 'full' then redis.call('HSET', M, 'gen', token) end
+redis.call('HDEL', M, 'rb')
+redis.call('DEL', D)
+return 'ok'
+`;
+
+export const SCRIPTS = {
+  tmHold: HOLD,
+  tmRead: READ,
+  tmPend: PEND,
+  tmConfirm: CONFIRM,
+  tmRollback: ROLLBACK,
+  tmUnhold: UNHOLD,
+  tmRebuildBegin: REBUILD_BEGIN,
+  tmRebuildState: REBUILD_STATE,
+  tmRebuildApply: REBUILD_APPLY,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+/** Each script with the shared functions in front. */
+export function scriptSource(name: ScriptName): string {
+  return PRELUDE + SCRIPTS[name];
+}
+
+/**
+ * The seven keys of an account, in the order every script reads them. `namespace` keeps deployments (and
+ * test runs) sharing a Redis apart; it sits inside the hash tag so each account is still its own slot.
+ */
+export function accountKeys(namespace: string, account: string): string[] {
+  const tag = `{${namespace}:acct:${account}}`;
+  return [`${tag}:c`, `${tag}:r`, `${tag}:e`, `${tag}:m`, `${tag}:p`, `${tag}:pd`, `${tag}:d`];
+}

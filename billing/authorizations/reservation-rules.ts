@@ -1,0 +1,74 @@
+// The rules every engine applies to a reservation's durable row: who may release it, what an event that
+// names it does to it, and the row an allowed hold writes.
+import { randomBytes } from 'node:crypto';
+import type { Tx } from '../../src/database/data-source.js';
+import type { CommitRequest, HoldRequest, ReleaseResult, ReservationOutcome } from './counters.js';
+import type { NewReservation, ReservationRow, ReservationsRepository } from './reservations.repository.js';
+
+export function newReservationId(): string {
+  return `res_${randomBytes(15).toString('base64url')}`;
+}
+
+export function newWriteId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export function reservationRow(account: string, req: HoldRequest): NewReservation {
+  return {
+    account_id: account,
+    id: req.reservationId,
+    agent_id: req.agentId,
+    person_id: req.personId,
+    session_id: req.session?.id ?? null,
+    session_context: req.session?.context ?? null,
+    levels: req.levels,
+    amount: req.estimate.amount,
+    tokens: req.estimate.tokens,
+    estimate: req.detail,
+    created_at: req.now,
+    expires_at: req.expiresAt,
+  };
+}
+
+/** Whether the caller may release a reservation: the agent that made it, or the person for their own. */
+export function ownedBy(r: Pick<ReservationRow, 'agent_id' | 'person_id'>, owner: { agentId: string | null; personId: string }): boolean {
+  return r.agent_id === owner.agentId && (owner.agentId !== null || r.person_id === owner.personId);
+}
+
+/**
+ * Marks the named reservation committed (or expired, when it ran out) if the event may commit it, and
+ * says what happened; `released` is the row whose hold comes off the counters.
+ */
+export async function resolveForCommit(
+  tx: Tx,
+  reservations: ReservationsRepository,
+  account: string,
+  req: CommitRequest,
+): Promise<{ outcome: ReservationOutcome; released: ReservationRow | null }> {
+  const found = await reservations.find(tx, account, req.reservationId, true);
+  if (!found) return { outcome: 'unknown', released: null };
+  if (found.status !== 'held') return { outcome: found.status === 'committed' ? 'already_committed' : found.status, released: null };
+  if (found.agent_id !== req.agentId) return { outcome: 'foreign', released: null };
+  if (found.expires_at.getTime() <= req.now.getTime()) {
+    return { outcome: 'expired', released: await reservations.resolve(tx, account, req.reservationId, 'expired', req.now) };
+  }
+  return { outcome: 'committed', released: await reservations.resolve(tx, account, req.reservationId, 'committed', req.now, req.actual) };
+}
+
+/** Marks the reservation released (or expired, when it already ran out) for its owner; `released` comes off the counters. */
+export async function resolveForRelease(
+  tx: Tx,
+  reservations: ReservationsRepository,
+  account: string,
+  id: string,
+  owner: { agentId: string | null; personId: string },
+  now: Date,
+): Promise<{ result: ReleaseResult; released: ReservationRow | null }> {
+  const found = await reservations.find(tx, account, id, true);
+  if (!found || !ownedBy(found, owner)) return { result: 'unknown', released: null };
+  if (found.status !== 'held') {
+    return { result: found.status === 'committed' ? 'already_committed' : found.status === 'released' ? 'already_released' : 'expired', released: null };
+  }
+  const to = found.expires_at.getTime() <= now.getTime() ? 'expired' : 'released';
+  return { result: to, released: await reservations.resolve(tx, account, id, to, now) };
+}

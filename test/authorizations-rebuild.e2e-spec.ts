@@ -1,0 +1,110 @@
+// Counters are rebuilt from PostgreSQL and then give the same answers: after Redis loses an account's keys
+// (a FLUSH, for this account), after a process is killed between the PostgreSQL commit and the counter
+// update, and after one is killed before its commit. Until then Redis answers stricter, never looser.
+import { Redis } from 'ioredis';
+import { COUNTERS_ENGINE, type CountersEngine } from '../billing/authorizations/counters.js';
+import { PENDING_DEADLINE_MS } from '../billing/authorizations/redis-counters.js';
+import { accountKeys } from '../billing/authorizations/redis-scripts.js';
+import { ManualClock } from '../src/clock/clock.js';
+import { TransactionRunner } from '../src/database/transactions.js';
+import { reportUsage } from './support/authorizations.js';
+import { setBudget, TestBudgetsModule } from './support/budgets.js';
+import { setupPricing } from './support/metering.js';
+import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
+
+const NOW = '2026-03-15T12:00:00.000Z';
+const engines: ('postgres' | 'redis')[] = process.env.DATABASE_URL && process.env.REDIS_URL ? ['postgres', 'redis'] : ['postgres'];
+
+async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = await read();
+    if (ok(value) || Date.now() - start > timeoutMs) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each(engines)('counters rebuilt from PostgreSQL (%s engine)', (engine) => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let redis: Redis | null = null;
+
+  beforeAll(async () => {
+    clock = new ManualClock(NOW);
+    t = await startTestApp({ clock, extraModules: [TestBudgetsModule], env: engine === 'postgres' ? { REDIS_URL: '' } : {} });
+    if (engine === 'redis') redis = new Redis(process.env.REDIS_URL!);
+    // The embedded store starts slowly on a loaded machine.
+  }, 120_000);
+  afterAll(async () => {
+    redis?.disconnect();
+    await t?.close();
+  });
+
+  const counters = () => t.app.get<CountersEngine>(COUNTERS_ENGINE);
+  async function org() {
+    const o = await newOrg(t);
+    await setupPricing(t, o.account);
+    const level = `budget/person:${o.person}/month:2026-03-01`;
+    await setBudget(t, o.account, level, { amount: '1.00' });
+    return { ...o, level, usage: { account: o.account, unit: o.unit, person: o.person, agent: o.agent, levels: [level], tokens: 1 } };
+  }
+  const authorize = (key: string, amount: string) => t.post('/v1/authorizations', { amount }, key);
+  const read = (account: string, level: string) => counters().read(account, [level], clock.now()).then(([f]) => f!);
+  const flush = (account: string) => redis!.del(...accountKeys(t.config.queuePrefix.replace(/[{}]/g, ''), account));
+
+  it('answers the same after a kill between the commit and the counter update', async () => {
+    const o = await org();
+    const a = await authorize(o.keys.agent, '0.30');
+    const b = await authorize(o.keys.agent, '0.20');
+    expect(await reportUsage(t, { ...o.usage, amount: '0.15', reservationId: b.body.reservation_id })).toBe('committed');
+    // Killed after the commit: the event and the reservation's commit are in PostgreSQL, the counter update is not.
+    expect(await reportUsage(t, { ...o.usage, amount: '0.40', reservationId: a.body.reservation_id }, { kill: true })).toBe('committed');
+    const meanwhile = await read(o.account, o.level);
+    // Redis already counts the spend (it went in before the commit) and still the hold: stricter, never looser.
+    expect(meanwhile.spent.amount).toBe('0.55');
+    expect(meanwhile.held.amount).toBe(engine === 'redis' ? '0.3' : '0');
+    clock.advance(PENDING_DEADLINE_MS + 1);
+    const settled = await until(() => read(o.account, o.level), (f) => f.held.amount === '0');
+    expect(settled).toMatchObject({ spent: { amount: '0.55' }, held: { amount: '0' }, left: { amount: '0.45' } });
+    expect((await authorize(o.keys.agent, '0.45')).body.allowed).toBe(true);
+    expect((await authorize(o.keys.agent, '0.000001')).body.allowed).toBe(false);
+    clock.set(NOW);
+  });
+
+  it('answers the same after a kill before the commit (the write never happened)', async () => {
+    const o = await org();
+    await reportUsage(t, { ...o.usage, amount: '0.25' });
+    // The process dies inside the transaction: it rolls back, and nobody runs the write's afterRollback.
+    const dying = t.app.get(TransactionRunner).run(async (tx) => {
+      await counters().addSpend(tx, o.account, { levels: [o.level], actual: { amount: '0.50', tokens: 1 }, now: clock.now() });
+      throw new Error('killed');
+    });
+    await expect(dying).rejects.toThrow('killed');
+    // Redis counted the spend before the commit that never came: stricter until the writer is known dead.
+    expect((await read(o.account, o.level)).spent.amount).toBe(engine === 'redis' ? '0.75' : '0.25');
+    clock.advance(PENDING_DEADLINE_MS + 1);
+    const settled = await until(() => read(o.account, o.level), (f) => f.spent.amount === '0.25');
+    expect(settled).toMatchObject({ spent: { amount: '0.25' }, left: { amount: '0.75' } });
+    expect((await authorize(o.keys.agent, '0.75')).body.allowed).toBe(true);
+    clock.set(NOW);
+  });
+
+  it('answers the same after the account is rebuilt, and after Redis lost its keys', async () => {
+    const o = await org();
+    const a = await authorize(o.keys.agent, '0.30');
+    await reportUsage(t, { ...o.usage, amount: '0.20' });
+    const before = await read(o.account, o.level);
+    expect(before).toMatchObject({ spent: { amount: '0.2' }, held: { amount: '0.3' }, left: { amount: '0.5' } });
+    await counters().rebuild(o.account, clock.now());
+    expect(await read(o.account, o.level)).toEqual(before);
+    if (redis) {
+      await flush(o.account);
+      expect(await redis.exists(accountKeys(t.config.queuePrefix.replace(/[{}]/g, ''), o.account)[0]!)).toBe(0);
+    }
+    // The next answer comes from the rebuilt counters: the same room, the hold still there and releasable.
+    const denied = await authorize(o.keys.agent, '0.50001');
+    expect(denied.body).toMatchObject({ allowed: false, denied_by: { short_by: '0.00001' }, levels: [before] });
+    expect((await t.request('DELETE', `/v1/authorizations/${a.body.reservation_id}`, { key: o.keys.agent })).body.status).toBe('released');
+    expect(await read(o.account, o.level)).toMatchObject({ held: { amount: '0' }, left: { amount: '0.8' } });
+  });
+});

@@ -1,0 +1,138 @@
+// The authorize phase (BENCH_PHASES=authorize): `POST /v1/authorizations` over HTTP, closed loop, at 1, 10
+// and 50 concurrent callers, on each counters engine: Redis with PostgreSQL (when REDIS_URL is set),
+// PostgreSQL alone, and the embedded store. Each engine gets its own database and service process. Every
+// hold goes against two levels (the agent's cap and its external session's cap; budgets add theirs once
+// that module lands), with caps far above what the load holds, so every answer is `allowed`.
+import { cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
+import { HttpClient } from './http.js';
+import { createDatabase, dropDatabase, Service, setUp } from './service.js';
+import { ratePerSecond, Samples, type Summary } from './stats.js';
+import { makeOrg } from './workload.js';
+
+/** redis-early: Redis, answered before the reservation row is written (TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis). */
+export type AuthorizeStore = 'redis' | 'redis-early' | 'postgres' | 'embedded';
+
+export interface AuthorizeRun {
+  store: AuthorizeStore;
+  callers: number;
+  requests: number;
+  ms: number;
+  rate: number;
+  latency: Summary;
+  statuses: Record<string, number>;
+  cpu: CpuUse | null;
+  /** Reservation rows per database write (group commit), from the service's /metrics, Redis engine only. */
+  rowsPerWrite: number | null;
+}
+
+export interface AuthorizeOptions {
+  databaseUrl: string;
+  redisUrl: string | null;
+  run: string;
+  stores: AuthorizeStore[];
+  callers: number[];
+  seconds: number;
+  warmupSeconds: number;
+  serviceArgs: string[];
+}
+
+const STATUS = /"allowed":(true|false)/;
+
+async function closedLoop(
+  api: HttpClient,
+  bodies: { key: string; body: Buffer }[],
+  callers: number,
+  ms: number,
+  samples: Samples | null,
+  statuses: Map<string, number>,
+): Promise<{ requests: number; ms: number }> {
+  const started = performance.now();
+  const until = started + ms;
+  let requests = 0;
+  await Promise.all(
+    Array.from({ length: callers }, async (_, c) => {
+      const { key, body } = bodies[c % bodies.length]!;
+      while (performance.now() < until) {
+        const reply = await api.request('POST', '/v1/authorizations', { key, body });
+        requests++;
+        samples?.add(reply.ms);
+        const allowed = reply.status === 200 ? STATUS.exec(reply.body.toString('utf8'))?.[1] : undefined;
+        const status = allowed === 'true' ? 'allowed' : allowed === 'false' ? 'denied' : `http_${reply.status}`;
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    }),
+  );
+  return { requests, ms: performance.now() - started };
+}
+
+async function groupRows(api: HttpClient): Promise<{ sum: number; count: number } | null> {
+  const text = (await api.request('GET', '/metrics')).body.toString('utf8');
+  const sum = /^tokenmeter_authorization_group_rows_sum (\S+)$/m.exec(text);
+  const count = /^tokenmeter_authorization_group_rows_count (\S+)$/m.exec(text);
+  return sum && count ? { sum: Number(sum[1]), count: Number(count[1]) } : null;
+}
+
+export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) => void): Promise<AuthorizeRun[]> {
+  const out: AuthorizeRun[] = [];
+  for (const store of opts.stores) {
+    const dbName = `tokenmeter_bench_${opts.run}_authz_${store}`;
+    const dbUrl = store === 'embedded' ? null : await createDatabase(opts.databaseUrl, dbName);
+    let service: Service | null = null;
+    let api: HttpClient | null = null;
+    try {
+      service = await Service.start({
+        databaseUrl: dbUrl,
+        redisUrl: store.startsWith('redis') ? opts.redisUrl : null,
+        env: store === 'redis-early' ? { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'redis' } : {},
+        queuePrefix: `{tmbench_${opts.run}_${store}}`,
+        nodeArgs: opts.serviceArgs,
+      });
+      api = new HttpClient(service.url, Math.max(...opts.callers));
+      const org = makeOrg('bench-authz');
+      const monthStart = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1));
+      const keys = await setUp(api, service.adminKey, org, monthStart);
+      const caps = `/v1/accounts/${org.account}/caps`;
+      await api.json('PUT', `${caps}/sessions/external`, service.adminKey, { amount_limit: '1000000000' });
+      for (const a of org.agents) await api.json('PUT', `${caps}/agents/${a.id}`, service.adminKey, { amount_limit: '1000000000' });
+      // One body per caller: its agent's key, its own external session; held 30 s, then expired lazily.
+      const bodies = Array.from({ length: Math.max(...opts.callers) }, (_, c) => ({
+        key: keys.agents[c % keys.agents.length]!,
+        body: Buffer.from(JSON.stringify({ amount: '0.0125', session_id: `bench-session-${c}`, session_context: 'external', expires_in_seconds: 30 })),
+      }));
+      log(`authorize on ${store}: service up (pid ${service.child.pid}); 2 levels per hold (agent cap, external session cap)`);
+      for (const callers of opts.callers) {
+        const statuses = new Map<string, number>();
+        await closedLoop(api, bodies, callers, opts.warmupSeconds * 1000, null, new Map());
+        const before = await groupRows(api);
+        const samples = new Samples(1 << 16);
+        const start = cpuSnapshot(service.child.pid);
+        const result = await closedLoop(api, bodies, callers, opts.seconds * 1000, samples, statuses);
+        const cpu = cpuBetween(start, cpuSnapshot(service.child.pid));
+        const after = await groupRows(api);
+        const rowsPerWrite = before && after && after.count > before.count ? (after.sum - before.sum) / (after.count - before.count) : null;
+        const run: AuthorizeRun = {
+          store,
+          callers,
+          requests: result.requests,
+          ms: result.ms,
+          rate: ratePerSecond(result.requests, result.ms),
+          latency: samples.summary(),
+          statuses: Object.fromEntries(statuses),
+          cpu,
+          rowsPerWrite,
+        };
+        out.push(run);
+        log(
+          `authorize ${store}, ${callers} callers: ${Math.round(run.rate).toLocaleString('en')}/s, p50 ${run.latency.p50.toFixed(2)} ms, ` +
+            `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${rowsPerWrite ? `, ${rowsPerWrite.toFixed(1)} rows per write` : ''}; CPU: ${describeCpu(cpu)}`,
+        );
+        if (!service.alive) throw new Error('the service died during the load');
+      }
+    } finally {
+      api?.close();
+      await service?.stop();
+      if (dbUrl) await dropDatabase(opts.databaseUrl, dbName).catch((e: unknown) => log(`could not drop ${dbName}: ${(e as Error).message}`));
+    }
+  }
+  return out;
+}
