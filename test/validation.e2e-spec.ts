@@ -224,6 +224,7 @@ describe('hostile input on every route', () => {
       plan: 'probe-plan',
       task: 'probe-task',
       version: '1',
+      context: 'external',
       id: route.path.startsWith('/v1/webhook-endpoints') && route.method !== 'DELETE' ? webhookId : 'nokey',
     };
     return route.path.replace(/\{(\w+)\}/g, (_, name: string) => override[name] ?? real[name] ?? 'x1');
@@ -314,6 +315,9 @@ describe('hostile input on every route', () => {
     'POST /v1/webhook-endpoints': { account: org.account, url: 'http://127.0.0.1:9/other', event_types: ['task.classified'], description: 'probe' },
     'PATCH /v1/webhook-endpoints/{id}': { url: 'http://127.0.0.1:9/hook', event_types: ['allowance.exhausted'], description: 'probe', enabled: true },
     'POST /v1/webhook-endpoints/{id}/rotate-secret': { expire_previous_in_seconds: 60 },
+    'POST /v1/authorizations': { amount: '0.50', tokens: 1000, operation: 'probe.op', session_id: 'probe-session', session_context: 'internal', expires_in_seconds: 60 },
+    'PUT /v1/accounts/{account}/caps/agents/{agent}': { amount_limit: '10.00', token_limit: 100000, period: 'month' },
+    'PUT /v1/accounts/{account}/caps/sessions/{context}': { amount_limit: '2.00', token_limit: null },
   });
 
   const HOSTILE = [
