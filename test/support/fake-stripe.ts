@@ -56,7 +56,7 @@ export class FakeStripe {
   readonly invoices = new Map<string, Json>();
   readonly items = new Map<string, Json>();
   private readonly idempotent = new Map<string, Stored>();
-  private readonly failures: { match: (method: string, path: string) => boolean; failure: Failure; sticky: boolean }[] = [];
+  private readonly failures: { match: (method: string, path: string, params: Json) => boolean; failure: Failure; sticky: boolean }[] = [];
   private readonly sockets = new Set<Socket>();
   private server!: Server;
   port = 0;
@@ -86,9 +86,9 @@ export class FakeStripe {
     await new Promise((resolve) => this.server.close(resolve));
   }
 
-  /** The next `times` calls matching `method` and `path` (a prefix or a RegExp) fail this way. */
-  fail(failure: Failure, method: string, path: string | RegExp, times = 1): void {
-    const match = (m: string, p: string) => m === method && (typeof path === 'string' ? p.startsWith(path) : path.test(p));
+  /** The next `times` calls to exactly `method` and `path` (or a RegExp), with params `when` accepts, fail this way. */
+  fail(failure: Failure, method: string, path: string | RegExp, times = 1, when: (params: Json) => boolean = () => true): void {
+    const match = (m: string, p: string, params: Json) => m === method && (typeof path === 'string' ? p === path : path.test(p)) && when(params);
     for (let i = 0; i < times; i++) this.failures.push({ match, failure, sticky: false });
   }
 
@@ -140,7 +140,7 @@ export class FakeStripe {
     const call: Call = { method, path, params, idempotencyKey: key, outcome: 0 };
     this.calls.push(call);
 
-    const index = this.failures.findIndex((f) => f.match(method, path));
+    const index = this.failures.findIndex((f) => f.match(method, path, params));
     const failure = index === -1 ? null : this.failures[index]!;
     if (failure && !failure.sticky) this.failures.splice(index, 1);
     if (failure?.failure === 'hang') {
