@@ -15,6 +15,7 @@ import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import type { Tx } from '../../src/database/data-source.js';
 import { defineJob, JobHandler, jobIdPart } from '../../src/jobs/jobs.js';
 import { JobsService, periodKey } from '../../src/jobs/jobs.service.js';
+import { Sweeper } from '../../src/jobs/sweeper.js';
 import { AfterCommit } from '../webhooks/after-commit.js';
 import { nextAttemptAt } from '../webhooks/retry-schedule.js';
 import { StripeApiRepository, StripeCallError, type InvoiceCreate } from './stripe-api.repository.js';
@@ -73,8 +74,7 @@ export function syncView(row: SyncRow): StripeSyncView {
 @Injectable()
 export class StripeSync implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('stripe');
-  private sweeper: NodeJS.Timeout | null = null;
-  private sweeping: Promise<unknown> | null = null;
+  private readonly sweeper: Sweeper;
 
   constructor(
     private readonly api: StripeApiRepository,
@@ -84,26 +84,20 @@ export class StripeSync implements OnModuleInit, OnApplicationBootstrap, BeforeA
     private readonly afterCommit: AfterCommit,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+  ) {
+    this.sweeper = new Sweeper(jobs, this.logger, 'stripe sweep');
+  }
 
   onModuleInit(): void {
     this.jobs.repeat(pruneStripeEvents, 'day');
   }
 
   onApplicationBootstrap(): void {
-    if (!this.api.enabled) return;
-    this.sweeper = setInterval(() => {
-      if (!this.jobs.consuming || this.sweeping) return;
-      this.sweeping = this.sweep()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'stripe sweep failed'))
-        .finally(() => (this.sweeping = null));
-    }, SWEEP_EVERY_MS);
-    this.sweeper.unref();
+    if (this.api.enabled) this.sweeper.start(SWEEP_EVERY_MS, () => this.sweep());
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    if (this.sweeper) clearInterval(this.sweeper);
-    await this.sweeping;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.sweeper.stop();
   }
 
   /** Whether objects are mirrored at all (STRIPE_SECRET_KEY is set). */
