@@ -61,8 +61,9 @@ const KIND: Record<BillingErrorCode, ErrorKind> = {
   [BillingErrorCode.StripeSignatureInvalid]: 'invalid',
   // A capture replayed later than the tolerance: refused like a bad signature.
   [BillingErrorCode.StripeSignatureExpired]: 'invalid',
+  // The route is off here (no Stripe keys): a 4xx like any route that is not there, retried by Stripe all the same.
+  [BillingErrorCode.StripeDisabled]: 'not_found',
   // Not the caller's doing: Stripe retries a delivery answered with a 5xx, so nothing is lost meanwhile.
-  [BillingErrorCode.StripeDisabled]: 'unavailable',
   [BillingErrorCode.StripeUnavailable]: 'unavailable',
   [BillingErrorCode.StripeHandlerMissing]: 'unavailable',
 };

@@ -332,6 +332,11 @@ describe('Stripe', () => {
       expect(unsigned.status).toBe(400);
       expect(unsigned.body.error.code).toBe('stripe_signature_missing');
 
+      // No JSON body at all (no content type): nothing to verify, refused like a bad signature.
+      const bodiless = await t.request('POST', '/v1/stripe/webhook', { key: null, headers: { 'stripe-signature': `t=${Math.floor(clock.now().getTime() / 1000)},v1=00` } });
+      expect(bodiless.status).toBe(400);
+      expect(bodiless.body.error.code).toBe('stripe_signature_invalid');
+
       const garbage = await deliver(event, { signature: 'nonsense' });
       expect(garbage.body.error.code).toBe('stripe_signature_invalid');
 
@@ -437,7 +442,7 @@ describe('Stripe', () => {
   it('is documented in the OpenAPI document', async () => {
     const doc = (await t.get('/docs-json', null)).body;
     const op = doc.paths['/v1/stripe/webhook'].post;
-    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '503']);
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '404', '503']);
     expect(op.security ?? []).toEqual([]);
   });
 });
@@ -474,7 +479,7 @@ describe('Stripe off (no STRIPE_SECRET_KEY)', () => {
       rawBody: payload,
       headers: { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET }) },
     });
-    expect(res.status).toBe(503);
+    expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('stripe_disabled');
 
     expect((await t.get(`/v1/accounts/${account}`)).status).toBe(200);

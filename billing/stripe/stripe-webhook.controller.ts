@@ -1,13 +1,13 @@
 // POST /v1/stripe/webhook: Stripe's events, signed. Public (no API key: the signature is the
 // credential), read as the raw bytes the signature covers. Thin: the service verifies and applies.
 import { applyDecorators, Controller, Headers, HttpCode, Post, Req, type RawBodyRequest } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags, type SchemaObject } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation, ApiResponse, ApiTags, type SchemaObject } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../../src/auth/access.decorators.js';
 import type { JsonSchema } from '../../src/http/validation.js';
 import { errorResponseSchema } from '../webhooks/webhooks.schemas.js';
 import { StripeWebhooks, type WebhookAnswer } from './stripe-webhooks.service.js';
-import { stripeEventBodySchema, stripeWebhookResponseSchema } from './stripe.schemas.js';
+import { stripeWebhookResponseSchema } from './stripe.schemas.js';
 import { HANDLED_EVENT_TYPES } from './stripe-mapping.js';
 
 // Shaped like the contract decorators being introduced in src/http (`@Responds(status, schema)`,
@@ -27,16 +27,17 @@ export class StripeWebhookController {
   @ApiOperation({
     summary: 'Stripe’s events, verified and applied once',
     description:
+      'The body is a Stripe event (https://docs.stripe.com/api/events/object), as Stripe sends it. ' +
       'Point a Stripe webhook endpoint here with the events ' + HANDLED_EVENT_TYPES.join(', ') + '. ' +
       'The `stripe-signature` header is verified on the raw body with STRIPE_WEBHOOK_SECRET (300 s tolerance) before anything else; ' +
       'each event is applied once, from the invoice as Stripe has it now. Other event types are answered 200 and ignored. ' +
       'Errors: 400 `stripe_signature_missing`, `stripe_signature_invalid`, `stripe_signature_expired` (nothing applied); ' +
-      '503 `stripe_disabled`, `stripe_unavailable`, `stripe_handler_missing` (Stripe delivers the event again later).',
+      '404 `stripe_disabled` (no STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET here); ' +
+      '503 `stripe_unavailable`, `stripe_handler_missing` (Stripe delivers the event again later).',
   })
   @ApiHeader({ name: 'stripe-signature', required: true, description: '`t=<unix seconds>,v1=<hex HMAC-SHA256>`, set by Stripe' })
-  @ApiBody({ required: true, schema: stripeEventBodySchema as JsonSchema as SchemaObject })
   @responds(200, stripeWebhookResponseSchema)
-  @fails(400, 503)
+  @fails(400, 404, 503)
   receive(@Req() request: RawBodyRequest<FastifyRequest>, @Headers('stripe-signature') signature?: string): Promise<WebhookAnswer> {
     return this.webhooks.receive(request.rawBody, signature);
   }

@@ -17,11 +17,3 @@ export const stripeWebhookResponseSchema = {
     },
   },
 } as const satisfies JsonSchema;
-
-/** The body is Stripe's event, read only after its signature is verified on the raw bytes. */
-export const stripeEventBodySchema = {
-  type: 'object',
-  description: 'A Stripe event (https://docs.stripe.com/api/events/object), sent by Stripe and signed in `stripe-signature`',
-  required: ['id', 'type', 'data'],
-  properties: { id: { type: 'string' }, type: { type: 'string' }, data: { type: 'object' } },
-} as const satisfies JsonSchema;
