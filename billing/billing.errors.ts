@@ -26,6 +26,13 @@ export enum BillingErrorCode {
   AgentNotFound = 'agent_not_found',
   InvalidCap = 'invalid_cap',
   CapNotFound = 'cap_not_found',
+  // Stripe
+  StripeSignatureMissing = 'stripe_signature_missing',
+  StripeSignatureInvalid = 'stripe_signature_invalid',
+  StripeSignatureExpired = 'stripe_signature_expired',
+  StripeDisabled = 'stripe_disabled',
+  StripeUnavailable = 'stripe_unavailable',
+  StripeHandlerMissing = 'stripe_handler_missing',
 }
 
 const KIND: Record<BillingErrorCode, ErrorKind> = {
@@ -50,6 +57,15 @@ const KIND: Record<BillingErrorCode, ErrorKind> = {
   [BillingErrorCode.AgentNotFound]: 'not_found',
   [BillingErrorCode.InvalidCap]: 'invalid',
   [BillingErrorCode.CapNotFound]: 'not_found',
+  [BillingErrorCode.StripeSignatureMissing]: 'invalid',
+  [BillingErrorCode.StripeSignatureInvalid]: 'invalid',
+  // A capture replayed later than the tolerance: refused like a bad signature.
+  [BillingErrorCode.StripeSignatureExpired]: 'invalid',
+  // The route is off here (no Stripe keys): a 4xx like any route that is not there, retried by Stripe all the same.
+  [BillingErrorCode.StripeDisabled]: 'not_found',
+  // Not the caller's doing: Stripe retries a delivery answered with a 5xx, so nothing is lost meanwhile.
+  [BillingErrorCode.StripeUnavailable]: 'unavailable',
+  [BillingErrorCode.StripeHandlerMissing]: 'unavailable',
 };
 
 export class BillingError extends DomainError {

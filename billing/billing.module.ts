@@ -1,12 +1,13 @@
 // Billing: what finance allocates and what stops an agent before it overspends (budgets, authorizations,
-// the credit ledger), and the outgoing webhooks that announce it; built on metering and tiers, neither of
-// which imports billing.
+// the credit ledger), the outgoing webhooks that announce it, and Stripe; built on metering and tiers,
+// neither of which imports billing.
 import { Module } from '@nestjs/common';
 import { AuthorizationsModule } from './authorizations/authorizations.module.js';
+import { StripeModule } from './stripe/stripe.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({
-  imports: [AuthorizationsModule, WebhooksModule],
-  exports: [WebhooksModule],
+  imports: [AuthorizationsModule, WebhooksModule, StripeModule],
+  exports: [WebhooksModule, StripeModule],
 })
 export class BillingModule {}

@@ -3,6 +3,7 @@
 // graceful shutdown waits for.
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import type { RawBodyRequest } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -68,6 +69,9 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   fastify.removeAllContentTypeParsers();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // The bytes stay on the request as Nest's `rawBody`: a signed webhook (POST /v1/stripe/webhook) is
+    // verified over exactly what was sent.
+    (request as RawBodyRequest<FastifyRequest>).rawBody = body as Buffer;
     let text: string | undefined;
     try {
       text = jsonBodyText(body as Buffer, request.headers['content-type']);

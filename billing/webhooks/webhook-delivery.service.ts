@@ -10,6 +10,7 @@ import type { Tx } from '../../src/database/data-source.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService, periodKey } from '../../src/jobs/jobs.service.js';
+import { Sweeper } from '../../src/jobs/sweeper.js';
 import { AfterCommit } from './after-commit.js';
 import { nextAttemptAt } from './retry-schedule.js';
 import { ATTEMPT_HEADER, DELIVERY_ID_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signatureHeader } from './signature.js';
@@ -23,11 +24,7 @@ export const pruneWebhooks = defineJob<{ period: string }>('webhooks.prune');
 export const RETENTION_MS = 30 * 86_400_000;
 /** A delivery this long past due has lost its job (a job runs within moments of being due). */
 export const SWEEP_GRACE_MS = 60_000;
-/**
- * A timer, not a repeatable job: BullMQ keeps every deterministic job id for ever, and a job a minute
- * would pile up half a million a year. Several processes sweeping at once is harmless: what a sweep
- * queues carries a deterministic id.
- */
+/** A timer, not a repeatable job (src/jobs/sweeper.ts says why). */
 const SWEEP_EVERY_MS = 60_000;
 /** Beyond the attempt's own timeout, how long a claimed attempt may run before it is taken to have died. */
 const LEASE_MARGIN_MS = 60_000;
@@ -40,8 +37,7 @@ function isSuccess(statusCode: number | null): boolean {
 @Injectable()
 export class WebhookDeliveryService implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('webhooks');
-  private sweeper: NodeJS.Timeout | null = null;
-  private sweeping: Promise<unknown> | null = null;
+  private readonly sweeper: Sweeper;
 
   constructor(
     private readonly repository: WebhooksRepository,
@@ -51,25 +47,20 @@ export class WebhookDeliveryService implements OnModuleInit, OnApplicationBootst
     private readonly sender: WebhookSender,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+  ) {
+    this.sweeper = new Sweeper(jobs, this.logger, 'webhook sweep');
+  }
 
   onModuleInit(): void {
     this.jobs.repeat(pruneWebhooks, 'day');
   }
 
   onApplicationBootstrap(): void {
-    this.sweeper = setInterval(() => {
-      if (!this.jobs.consuming || this.sweeping) return;
-      this.sweeping = this.sweep()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'webhook sweep failed'))
-        .finally(() => (this.sweeping = null));
-    }, SWEEP_EVERY_MS);
-    this.sweeper.unref();
+    this.sweeper.start(SWEEP_EVERY_MS, () => this.sweep());
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    if (this.sweeper) clearInterval(this.sweeper);
-    await this.sweeping;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.sweeper.stop();
   }
 
   /**

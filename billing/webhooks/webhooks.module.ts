@@ -34,6 +34,6 @@ const CONNECT_TIMEOUT_MS = 5_000;
     WebhookEndpointsService,
     WebhookEvents,
   ],
-  exports: [WebhookEvents],
+  exports: [WebhookEvents, AfterCommit],
 })
 export class WebhooksModule {}

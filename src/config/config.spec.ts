@@ -52,12 +52,31 @@ describe('loadConfig', () => {
       redisUrl: 'redis://cache:6379',
       dataDir: '/var/lib/tm',
       apiRunsJobs: false,
-      stripe: { apiBase: 'http://127.0.0.1:12111', secretKey: null, webhookSecret: null },
+      stripe: {
+        apiBase: 'http://127.0.0.1:12111',
+        api: { protocol: 'http', host: '127.0.0.1', port: 12111 },
+        secretKey: null,
+        webhookSecret: null,
+        collectionMethod: 'send_invoice',
+        daysUntilDue: 30,
+        timeoutMs: 20_000,
+      },
       ingest: { writersPerAccount: 4, maxGroupEvents: 500 },
     });
   });
 
+  it('takes STRIPE_API_BASE apart for the SDK, with default ports and bare IPv6 hosts', () => {
+    expect(loadConfig({ STRIPE_API_BASE: 'https://stripe.internal' }, '/srv').stripe.api).toEqual({ protocol: 'https', host: 'stripe.internal', port: 443 });
+    expect(loadConfig({ STRIPE_API_BASE: 'http://[::1]:8080/' }, '/srv').stripe.api).toEqual({ protocol: 'http', host: '::1', port: 8080 });
+    expect(loadConfig({}, '/srv').stripe).toMatchObject({ secretKey: null, api: null });
+    expect(
+      loadConfig({ STRIPE_SECRET_KEY: 'sk_test_1', TOKENMETER_STRIPE_COLLECTION_METHOD: 'charge_automatically', TOKENMETER_STRIPE_DAYS_UNTIL_DUE: '14' }, '/srv').stripe,
+    ).toMatchObject({ secretKey: 'sk_test_1', collectionMethod: 'charge_automatically', daysUntilDue: 14 });
+  });
+
   it.each([
+    [{ STRIPE_API_BASE: 'http://127.0.0.1:12111/v1' }, 'STRIPE_API_BASE', 'STRIPE_API_BASE must be a scheme, host and port only, e.g. http://127.0.0.1:12111'],
+    [{ TOKENMETER_STRIPE_COLLECTION_METHOD: 'cash' }, 'TOKENMETER_STRIPE_COLLECTION_METHOD', 'TOKENMETER_STRIPE_COLLECTION_METHOD must be one of send_invoice, charge_automatically, got "cash"'],
     [{ PORT: 'eighty' }, 'PORT', 'PORT must be a whole number, got "eighty"'],
     [{ PORT: '70000' }, 'PORT', 'PORT must be between 0 and 65535, got 70000'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', 'DATABASE_URL must use postgres: or postgresql:, got mysql:'],

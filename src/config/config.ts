@@ -22,7 +22,23 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   /** Redis key prefix of the job queue; `{...}` hash-tags it for Redis Cluster. */
   queuePrefix: string;
-  stripe: { secretKey: string | null; webhookSecret: string | null; apiBase: string | null };
+  /**
+   * Stripe (billing/stripe). Off (`secretKey` null) unless STRIPE_SECRET_KEY is set: nothing is sent to
+   * Stripe and everything else works. `api` is STRIPE_API_BASE taken apart for the SDK (a local fake in
+   * tests), null for Stripe itself.
+   */
+  stripe: {
+    secretKey: string | null;
+    webhookSecret: string | null;
+    apiBase: string | null;
+    api: { protocol: 'http' | 'https'; host: string; port: number } | null;
+    /** How Stripe collects a mirrored invoice: emailed with a due date, or charged to the saved payment method. */
+    collectionMethod: 'send_invoice' | 'charge_automatically';
+    /** With `send_invoice`: days until the Stripe invoice is due. */
+    daysUntilDue: number;
+    /** The longest one Stripe API call may take. */
+    timeoutMs: number;
+  };
   /** Outgoing webhooks (billing/webhooks). */
   webhooks: {
     /** Address ranges (CIDRs) deliveries may reach although they are not public: on-prem receivers, tests. */
@@ -108,6 +124,26 @@ function queuePrefix(env: Env): string {
   return value;
 }
 
+/** STRIPE_API_BASE as the SDK's `protocol`, `host` and `port` options; a path is refused (the SDK has no base path). */
+function stripeApi(apiBase: string | null): AppConfig['stripe']['api'] {
+  if (apiBase === null) return null;
+  const parsed = new URL(apiBase);
+  if ((parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search !== '' || parsed.username !== '') {
+    throw new ConfigError('STRIPE_API_BASE', 'must be a scheme, host and port only, e.g. http://127.0.0.1:12111');
+  }
+  const protocol = parsed.protocol === 'http:' ? 'http' : 'https';
+  const port = parsed.port === '' ? (protocol === 'http' ? 80 : 443) : Number(parsed.port);
+  // URL keeps an IPv6 host in brackets; the SDK passes the host to http.request, which wants it bare.
+  return { protocol, host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = optional(env, name);
+  if (raw === null) return fallback;
+  if (!(values as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
 /** A list of CIDRs or bare addresses, separated by commas or spaces. */
 function cidrList(env: Env, name: string): string[] {
   const raw = optional(env, name);
@@ -136,6 +172,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   }
   const dataDir = optional(env, 'TOKENMETER_DATA_DIR') ?? './.tokenmeter';
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const stripeApiBase = url(env, 'STRIPE_API_BASE', ['http:', 'https:']);
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: optional(env, 'HOST') ?? '0.0.0.0',
@@ -151,7 +188,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     stripe: {
       secretKey: optional(env, 'STRIPE_SECRET_KEY'),
       webhookSecret: optional(env, 'STRIPE_WEBHOOK_SECRET'),
-      apiBase: url(env, 'STRIPE_API_BASE', ['http:', 'https:']),
+      apiBase: stripeApiBase,
+      api: stripeApi(stripeApiBase),
+      collectionMethod: oneOf(env, 'TOKENMETER_STRIPE_COLLECTION_METHOD', ['send_invoice', 'charge_automatically'] as const, 'send_invoice'),
+      daysUntilDue: integer(env, 'TOKENMETER_STRIPE_DAYS_UNTIL_DUE', 30, 0, 365),
+      timeoutMs: integer(env, 'TOKENMETER_STRIPE_TIMEOUT_MS', 20_000, 100, 120_000),
     },
     webhooks: {
       allowPrivate: cidrList(env, 'TOKENMETER_WEBHOOK_ALLOW_PRIVATE'),
