@@ -2,7 +2,7 @@
 // the ingested rows with new ids and times, in SQL), the rollups recomputed from the raw events for the
 // bench account, then the meter and listing routes timed one request after another.
 import pg from 'pg';
-import { fillRollupsSql, METER_ROLLUPS, ROLLUP_TABLES } from '../../metering/ingest/rollup-sql.js';
+import { fillRollupsSql, METER_ROLLUPS, ROLLUP_NAMES, ROLLUP_TABLES } from '../../metering/ingest/rollup-sql.js';
 import { tableColumns } from './ceiling.js';
 import type { HttpClient } from './http.js';
 import { Samples, type Summary } from './stats.js';
@@ -41,6 +41,22 @@ export async function checkRollups(db: pg.Pool, account: string): Promise<Rollup
   ).rows[0]!.cost;
   const same = (a: Sums) => a.calls === events.calls && a.tokens === events.tokens && a.cost === events.cost;
   return { consistent: Object.values(rollups).every(same) && spend === events.cost, events, rollups, spend };
+}
+
+/**
+ * Rows written (inserted or updated) into each rollup per event claimed in `event_keys`, from PostgreSQL's
+ * table statistics of this database's own tables: what each rollup costs every ingest write. Backends report
+ * their counts within 10 s of going idle, so this waits that long first.
+ */
+export async function rollupWrites(db: pg.Pool): Promise<Record<string, number>> {
+  await new Promise((resolve) => setTimeout(resolve, 11_000));
+  const { rows } = await db.query<{ relname: string; n: string }>(
+    `SELECT relname, (n_tup_ins + n_tup_upd)::text AS n FROM pg_stat_user_tables WHERE schemaname = 'public' AND relname = ANY($1::text[])`,
+    [['event_keys', ...ROLLUP_TABLES]],
+  );
+  const written = new Map(rows.map((r) => [r.relname, Number(r.n)]));
+  const events = written.get('event_keys') ?? 0;
+  return Object.fromEntries(ROLLUP_TABLES.map((t, i) => [ROLLUP_NAMES[i]!, events > 0 ? (written.get(t) ?? 0) / events : 0]));
 }
 
 export interface TopUp {

@@ -23,7 +23,7 @@ import {
 import { groupCounters, groupReport, type GroupCounters, type GroupReport } from './groups.js';
 import { HttpClient } from './http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
-import { checkRollups, measureReading, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
+import { checkRollups, measureReading, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
 import { readmeReadings } from './readme-readings.js';
 import { createDatabase, dropDatabase, runRebuild, Service, setUp } from './service.js';
 import { ratePerSecond, round, Samples, type Summary } from './stats.js';
@@ -203,6 +203,8 @@ interface Outcome {
   warmup: IngestResult | null;
   ingest: (IngestResult & { rate: number; cpu: CpuUse | null; waits: Record<string, number>; groups: GroupReport | null }) | null;
   rollups: RollupCheck | null;
+  /** Rows written into each rollup per ingested event (warm-up included). */
+  rollupWrites: Record<string, number> | null;
   topUp: TopUp | null;
   readings: ReadingResult[];
 }
@@ -249,6 +251,7 @@ async function main(): Promise<void> {
     warmup: null,
     ingest: null,
     rollups: null,
+    rollupWrites: null,
     topUp: null,
     readings: [],
   };
@@ -365,6 +368,8 @@ async function main(): Promise<void> {
       if (ingestOn) {
         outcome.rollups = await checkRollups(db, org.account);
         log(`rollups ${outcome.rollups.consistent ? 'match' : 'DO NOT match'} the raw events: ${JSON.stringify(outcome.rollups.events)}`);
+        outcome.rollupWrites = await rollupWrites(db);
+        log(`rollup rows written per ingested event: ${describeRollupWrites(outcome.rollupWrites)}`);
       }
 
       if (opts.phases.has('readings')) {
@@ -530,10 +535,16 @@ function summaryJson(o: Outcome) {
       },
     },
     rollups_consistent: o.rollups?.consistent ?? null,
+    rollup_rows_per_event: o.rollupWrites && Object.fromEntries(Object.entries(o.rollupWrites).map(([k, v]) => [k, round(v)])),
     stored_events: o.topUp?.after ?? null,
     readings: o.readings.map((r) => ({ name: r.name, requests: r.requests, p50_ms: r.latency && round(r.latency.p50), p99_ms: r.latency && round(r.latency.p99), max_ms: r.latency && round(r.latency.max), note: r.note })),
     targets: verdicts(o).map((v) => ({ what: v.what, measured: v.measured, met: v.ok })),
   };
+}
+
+function describeRollupWrites(w: Record<string, number>): string {
+  const total = Object.values(w).reduce((a, b) => a + b, 0);
+  return `${Object.entries(w).map(([name, n]) => `${name} ${round(n)}`).join(', ')}; ${round(total)} in all`;
 }
 
 function describeGroups(g: GroupReport): string {
@@ -628,6 +639,7 @@ ${o.ceilings.map((c) => `CPU during the ceiling "${CEILING_TITLES[c.kind]}": ${d
 ${o.ingest ? `CPU during ingest: ${describeCpu(o.ingest.cpu)}.` : ''}
 ${o.ingest ? `The service's database connections during ingest, on average per 100 ms sample: ${Object.entries(o.ingest.waits).map(([k, v]) => `${v} ${k}`).join('; ')}.` : ''}
 ${o.ingest?.groups ? `The service's writes (group commit, from its /metrics): ${describeGroups(o.ingest.groups)}.` : ''}
+${o.rollupWrites ? `Rollup rows written (inserted or updated) per ingested event, from PostgreSQL's table statistics: ${describeRollupWrites(o.rollupWrites)}.` : ''}
 ${o.topUp ? `Stored events for the readings: ${o.topUp.after.toLocaleString('en')} (top-up and rollup recompute took ${fmt(o.topUp.ms / 1000)} s).` : ''}
 ${o.rollups ? `After the load the rollups (${ROLLUP_NAMES.join(', ')}) ${o.rollups.consistent ? 'equal' : 'DO NOT equal'} the raw events (calls ${o.rollups.events.calls}, tokens ${o.rollups.events.tokens}, cost ${o.rollups.events.cost}).` : ''}
 
