@@ -1,7 +1,8 @@
 // Narrow rollups so that every reading by any one dimension, and by the pairs of them people ask for, sums a
 // few rows per day instead of the hourly rollup (about a row per event): by model (with its tier and the
-// session context), by operation, by person and channel (with the unit), and per hour by label alone (for
-// readings by hour, and the hours at the edges of a total). Filled from the hourly rollup for data already
+// session context), by operation, by agent (with its person and unit, without the tier the people rollup
+// keeps), by person and channel (with the unit), and per hour by label alone (for readings by hour, and the
+// hours at the edges of a total). Filled from the hourly rollup for data already
 // stored (same shards, so readings are unchanged). rollup-sql.ts says which rollup answers what.
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
@@ -34,6 +35,13 @@ export class MeterNarrowRollups1764620000000 implements MigrationInterface {
         PRIMARY KEY (account_id, day, shard, operation, label)
       )`);
     await q.query(`
+      CREATE TABLE meter_daily_agents (
+        account_id text NOT NULL, day date NOT NULL, shard smallint NOT NULL,
+        unit_id text NOT NULL, person_id text NOT NULL, agent_id text NOT NULL, label text NOT NULL,
+        ${SUMS},
+        PRIMARY KEY (account_id, day, shard, unit_id, person_id, agent_id, label)
+      )`);
+    await q.query(`
       CREATE TABLE meter_daily_people_channels (
         account_id text NOT NULL, day date NOT NULL, shard smallint NOT NULL,
         unit_id text NOT NULL, person_id text NOT NULL, channel text NOT NULL, label text NOT NULL,
@@ -50,11 +58,14 @@ export class MeterNarrowRollups1764620000000 implements MigrationInterface {
       INSERT INTO meter_daily_operations
       SELECT account_id, ${DAY}, shard, operation, label, ${SUMMED} FROM meter_hourly GROUP BY 1, 2, 3, 4, 5`);
     await q.query(`
+      INSERT INTO meter_daily_agents
+      SELECT account_id, ${DAY}, shard, unit_id, person_id, agent_id, label, ${SUMMED} FROM meter_hourly GROUP BY 1, 2, 3, 4, 5, 6, 7`);
+    await q.query(`
       INSERT INTO meter_daily_people_channels
       SELECT account_id, ${DAY}, shard, unit_id, person_id, channel, label, ${SUMMED} FROM meter_hourly GROUP BY 1, 2, 3, 4, 5, 6, 7`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP TABLE meter_daily_people_channels, meter_daily_operations, meter_daily_models, meter_hourly_totals');
+    await q.query('DROP TABLE meter_daily_people_channels, meter_daily_agents, meter_daily_operations, meter_daily_models, meter_hourly_totals');
   }
 }

@@ -146,7 +146,7 @@ describe('readings from the day and hourly rollups together', () => {
 
   it('migrations 1764500000000 and 1764620000000 fill the rollups they add from the hourly one, as ingest keeps them', async () => {
     const kept = await rollupsByKey(t, account);
-    const added = ['people', 'hourly_totals', 'models', 'operations', 'people_channels'] as const;
+    const added = ['people', 'hourly_totals', 'models', 'operations', 'agents', 'people_channels'] as const;
     for (const rollup of added) expect(kept[rollup].kept).toEqual(kept[rollup].raw);
     const runner = t.app.get(DataSource).createQueryRunner();
     try {

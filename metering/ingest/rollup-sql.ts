@@ -49,9 +49,10 @@ export interface MeterRollup {
  * no other does and the hours at a reading's edges. Each day rollup is a few rows per day, so a month of
  * it sums in milliseconds. Rows per event matter too: every ingest write upserts its rows in each one.
  * A dimension that follows from another costs no rows (an agent has one person, a person one unit at a
- * time, a model one tier); a dimension that varies independently multiplies them, so channel sits in a
- * rollup of its own beside people (keyed by channel too, the people rollup cost 1.17 WAL records per
- * ingested event instead of 0.52).
+ * time, a model one tier); one that varies independently multiplies them. So readings by people come from
+ * one per agent (with its person and unit), by people and tier from one with the tier too (four times its
+ * rows in the bench), and by people and channel from one of its own (keyed by channel too, the people
+ * rollup cost 1.17 WAL records per ingested event instead of 0.52).
  */
 export const METER_ROLLUPS = [
   { name: 'hourly_totals', table: 'meter_hourly_totals', grain: 'hour', dims: ['label'] },
@@ -64,6 +65,7 @@ export const METER_ROLLUPS = [
   { name: 'daily', table: 'meter_daily', grain: 'day', dims: ['tier', 'label', 'channel'] },
   { name: 'models', table: 'meter_daily_models', grain: 'day', dims: ['model', 'tier', 'session_context', 'label'] },
   { name: 'operations', table: 'meter_daily_operations', grain: 'day', dims: ['operation', 'label'] },
+  { name: 'agents', table: 'meter_daily_agents', grain: 'day', dims: ['unit', 'person', 'agent', 'label'] },
   { name: 'people', table: 'meter_daily_people', grain: 'day', dims: ['unit', 'person', 'agent', 'tier', 'label'] },
   { name: 'people_channels', table: 'meter_daily_people_channels', grain: 'day', dims: ['unit', 'person', 'channel', 'label'] },
 ] as const satisfies readonly MeterRollup[];

@@ -115,17 +115,19 @@ describe('readingPlan', () => {
     expect(show(readingPlan(all, null, LATER))).toEqual(['daily + 2026-03-01T00..2026-03-16T00']);
   });
 
-  it('unit, person or agent (grouped, filtered, or a visibility scope): the people rollup', () => {
+  it('unit, person or agent (grouped, filtered, or a visibility scope): the agents rollup, or with a tier the people one', () => {
+    const agents = ['agents + 2026-03-01T00..2026-03-16T00'];
+    expect(show(readingPlan(q({ groupBy: ['unit', 'agent', 'day'], filters: { label: 'effective' } }), null, LATER))).toEqual(agents);
+    expect(show(readingPlan(q({ filters: { person: 'p' } }), null, LATER))).toEqual(agents);
+    expect(show(readingPlan(q(), { personId: 'p', unitId: 'u' }, LATER))).toEqual(agents);
+    expect(show(readingPlan(q({ groupBy: ['label'] }), { personId: 'p', unitId: null }, LATER))).toEqual(agents);
     const people = ['people + 2026-03-01T00..2026-03-16T00'];
     expect(show(readingPlan(q({ groupBy: ['tier', 'person'] }), null, LATER))).toEqual(people);
-    expect(show(readingPlan(q({ groupBy: ['unit', 'agent', 'day'], filters: { label: 'effective' } }), null, LATER))).toEqual(people);
-    expect(show(readingPlan(q({ filters: { person: 'p' } }), null, LATER))).toEqual(people);
-    expect(show(readingPlan(q(), { personId: 'p', unitId: 'u' }, LATER))).toEqual(people);
-    expect(show(readingPlan(q({ groupBy: ['label'] }), { personId: 'p', unitId: null }, LATER))).toEqual(people);
+    expect(show(readingPlan(q({ groupBy: ['tier'] }), { personId: 'p', unitId: 'u' }, LATER))).toEqual(people);
     // Partial days at the edges come from the hourly rollup, as for the daily one.
     const edges = q({ from: at('2026-03-01T20:00:00Z'), to: at('2026-03-15T05:00:00Z'), groupBy: ['person'] });
     expect(show(readingPlan(edges, null, LATER))).toEqual([
-      'people + 2026-03-02T00..2026-03-15T00',
+      'agents + 2026-03-02T00..2026-03-15T00',
       'hourly + 2026-03-01T20..2026-03-02T00',
       'hourly + 2026-03-15T00..2026-03-15T05',
     ]);

@@ -105,7 +105,9 @@ export async function topUp(
   };
   const select = columns.map((c) => expr[c] ?? `e.${c}`).join(', ');
   let stored = before;
-  for (let k = 1; stored < target && originals > 0; k++) {
+  // Copies made by an earlier top-up (to a smaller count) took rounds 1.. up to this one's first.
+  const firstRound = originals > 0 ? Math.ceil((before - originals) / originals) + 1 : 1;
+  for (let k = firstRound; stored < target && originals > 0; k++) {
     const n = Math.min(originals, target - stored);
     const res = await db.query(
       `WITH copied AS (

@@ -40,7 +40,8 @@ interface Options {
   ceilingEvents: number;
   /** Which ceilings run (BENCH_CEILINGS): the issue's bare insert and the database work ingest cannot skip. */
   ceilings: CeilingKind[];
-  stored: number;
+  /** Stored events to measure readings at (BENCH_STORED, a comma list): the first is the report's, then each larger one. */
+  stored: number[];
   readings: number;
   readingSeconds: number;
   /** The ceiling and the ingest load alternate in this many slices. */
@@ -86,7 +87,7 @@ function options(): Options {
     warmupBatches: positive('BENCH_WARMUP_BATCHES', 100),
     ceilingEvents: positive('BENCH_CEILING_EVENTS', events),
     ceilings: ceilingKinds(),
-    stored: positive('BENCH_STORED', 5_000_000),
+    stored: storedLevels(),
     readings: positive('BENCH_READINGS', 2000),
     readingSeconds: positive('BENCH_READING_SECONDS', 60),
     slices: positive('BENCH_SLICES', 4),
@@ -96,6 +97,16 @@ function options(): Options {
     serviceArgs: (process.env.BENCH_SERVICE_ARGS ?? '').split(' ').filter(Boolean),
     rollups: rollupMode(),
   };
+}
+
+function storedLevels(): number[] {
+  const raw = process.env.BENCH_STORED || '5000000';
+  const levels = raw.split(',').map((part) => Number(part.trim().replace(/_/g, '')));
+  if (levels.some((n) => !Number.isSafeInteger(n) || n < 0) || levels.some((n, i) => i > 0 && n <= levels[i - 1]!)) {
+    console.error(`bench: BENCH_STORED must be whole numbers, increasing, separated by commas, got "${raw}"`);
+    process.exit(2);
+  }
+  return levels;
 }
 
 function ceilingKinds(): CeilingKind[] {
@@ -207,6 +218,8 @@ interface Outcome {
   rollupWrites: Record<string, number> | null;
   topUp: TopUp | null;
   readings: ReadingResult[];
+  /** The same readings again at each further BENCH_STORED level. */
+  more: { topUp: TopUp; readings: ReadingResult[] }[];
 }
 
 async function main(): Promise<void> {
@@ -254,6 +267,7 @@ async function main(): Promise<void> {
     rollupWrites: null,
     topUp: null,
     readings: [],
+    more: [],
   };
   let failed = false;
   try {
@@ -373,9 +387,7 @@ async function main(): Promise<void> {
       }
 
       if (opts.phases.has('readings')) {
-        log(`readings: topping stored events up to ${opts.stored.toLocaleString('en')}`);
         const rollups = { mode: opts.rollups, rebuild: () => runRebuild(dbUrl, org.account) };
-        outcome.topUp = await topUp(db, org.account, opts.stored, monthStart, new Date(Math.min(Date.now(), now + 60_000)), rollups, (l) => log(`  ${l}`));
         const base = `/v1/accounts/${org.account}`;
         const light = Math.max(1, Math.floor(opts.readings / 4));
         // The totals, then every reading the README shows as fast (its "Readings" table), a member's own.
@@ -385,10 +397,21 @@ async function main(): Promise<void> {
           ['meter as a member (own and unit)', `${base}/meter`, light, keys.member],
           ['events limit=100', `${base}/events?limit=100`, light, keys.finance],
         ];
-        for (const [name, path, n, key] of routes) {
-          const r = await measureReading(api, name, path, key, n, opts.readingSeconds * 1000);
-          outcome.readings.push(r);
-          log(`reading ${name}: ${r.latency ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)} over ${r.requests}` : (r.note ?? '')}`);
+        for (const [level, stored] of opts.stored.entries()) {
+          log(`readings: topping stored events up to ${stored.toLocaleString('en')}`);
+          const done = await topUp(db, org.account, stored, monthStart, new Date(Math.min(Date.now(), now + 60_000)), rollups, (l) => log(`  ${l}`));
+          const readings: ReadingResult[] = [];
+          for (const [name, path, n, key] of routes) {
+            const r = await measureReading(api, name, path, key, n, opts.readingSeconds * 1000);
+            readings.push(r);
+            log(`reading ${name} (${done.after.toLocaleString('en')} stored): ${r.latency ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)} over ${r.requests}` : (r.note ?? '')}`);
+          }
+          if (level === 0) {
+            outcome.topUp = done;
+            outcome.readings = readings;
+          } else {
+            outcome.more.push({ topUp: done, readings });
+          }
         }
       }
     } finally {
@@ -425,7 +448,7 @@ function commandLine(o: Options): string {
   if (o.batchSize !== 50) env.push(`BENCH_BATCH=${o.batchSize}`);
   if (o.ceilingEvents !== o.events) env.push(`BENCH_CEILING_EVENTS=${o.ceilingEvents}`);
   if (o.ceilings.join(',') !== CEILING_KINDS.join(',')) env.push(`BENCH_CEILINGS=${o.ceilings.join(',')}`);
-  if (o.stored !== 5_000_000) env.push(`BENCH_STORED=${o.stored}`);
+  if (o.stored.join(',') !== '5000000') env.push(`BENCH_STORED=${o.stored.join(',')}`);
   if (o.readings !== 2000) env.push(`BENCH_READINGS=${o.readings}`);
   if (o.readingSeconds !== 60) env.push(`BENCH_READING_SECONDS=${o.readingSeconds}`);
   if (o.slices !== 4) env.push(`BENCH_SLICES=${o.slices}`);
@@ -499,8 +522,23 @@ function table(o: Outcome): string {
   if (o.ingest) rows.push(['POST /v1/events', o.ingest.events.toLocaleString('en'), fmt(o.ingest.rate), ...latencyCells(o.ingest.latency)]);
   for (const r of o.readings) rows.push([`GET ${r.name}`, String(r.requests), r.latency ? fmt(ratePerSecond(r.requests, r.latency.mean * r.requests)) : shortNote(r), ...latencyCells(r.latency)]);
   const main = grid(['what', 'events / requests', 'per second', 'p50', 'p99', 'max'], rows);
+  const growth = o.more.length === 0 ? '' : `\n\n${growthTable(o)}`;
   const checks = grid(['target', 'wanted', 'measured', 'met'], verdicts(o).map((v) => [v.what, v.target, v.measured, v.ok === null ? 'n/a' : v.ok ? 'yes' : 'NO']));
-  return `${main}\n\n${checks}`;
+  return `${main}${growth}\n\n${checks}`;
+}
+
+/** Each reading's p50 / p99 at every stored-events level: how reading time grows with the data. */
+function growthTable(o: Outcome): string {
+  const levels = [{ topUp: o.topUp!, readings: o.readings }, ...o.more];
+  const head = ['reading (p50 / p99)', ...levels.map((l) => `${l.topUp.after.toLocaleString('en')} stored`)];
+  const rows = o.readings.map((r) => [
+    `GET ${r.name}`,
+    ...levels.map((l) => {
+      const at = l.readings.find((x) => x.name === r.name)?.latency;
+      return at ? `${ms(at.p50)} / ${ms(at.p99)}` : 'n/a';
+    }),
+  ]);
+  return grid(head, rows);
 }
 
 function shortNote(r: ReadingResult): string {
@@ -537,6 +575,10 @@ function summaryJson(o: Outcome) {
     rollups_consistent: o.rollups?.consistent ?? null,
     rollup_rows_per_event: o.rollupWrites && Object.fromEntries(Object.entries(o.rollupWrites).map(([k, v]) => [k, round(v)])),
     stored_events: o.topUp?.after ?? null,
+    more_stored: o.more.map((l) => ({
+      stored_events: l.topUp.after,
+      readings: l.readings.map((r) => ({ name: r.name, p50_ms: r.latency && round(r.latency.p50), p99_ms: r.latency && round(r.latency.p99), note: r.note })),
+    })),
     readings: o.readings.map((r) => ({ name: r.name, requests: r.requests, p50_ms: r.latency && round(r.latency.p50), p99_ms: r.latency && round(r.latency.p99), max_ms: r.latency && round(r.latency.max), note: r.note })),
     targets: verdicts(o).map((v) => ({ what: v.what, measured: v.measured, met: v.ok })),
   };
@@ -592,14 +634,15 @@ service as a child process on it, sets up a catalog, a price book, a plan, an ac
    previous answer arrived), after ${o.options.warmupBatches} unmeasured warm-up requests. Each answer is
    validated, priced, classified, durable (committed) and carries each event's reading. Every result must
    be \`accepted\`. Request bodies are serialised before the clock starts.
-3. **Readings.** The stored events are topped up to ${o.options.stored.toLocaleString('en')} with SQL (copies of
+3. **Readings.** The stored events are topped up to ${o.options.stored.map((n) => n.toLocaleString('en')).join(', then ')} with SQL (copies of
    the ingested rows with new ids and times in the current month, and their idempotency keys), the
    account's labels and rollups are recomputed from the raw events
    (${o.options.rollups === 'rebuild' ? '`npm run rebuild bench`, which writes the rollups into shard 0' : 'SQL GROUP BY spread over the 8 shards concurrent ingest writes'}),
    \`VACUUM ANALYZE\`, then the meter routes are timed one request after another, after 20 unmeasured: the
    current period's totals (at most ${o.options.readings} requests or ${o.options.readingSeconds} s), then with at most ${Math.max(1, Math.floor(o.options.readings / 4))} each
    every reading the README's "Readings" table shows (read from README.md: every \`group_by\` dimension and
-   the pairs listed there), with a finance key, a member's own reading, and the events listing.
+   the pairs listed there), with a finance key, a member's own reading, and the events listing; again at
+   each further count of \`BENCH_STORED\`.
 
 Events: ids \`b<run>-<n>\`, timestamps over the current month up to now, ~10% zero-token \`program\`
 calls, the rest over \`api\`/\`cli\`/\`mcp\` with a base, a specialized and a premier model (some by a dated
@@ -613,7 +656,7 @@ ${o.command}
 \`\`\`
 
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
-\`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000), \`BENCH_READINGS\` (2000),
+\`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000; a comma list such as \`5000000,20000000\` times the readings again after each larger top-up), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
 \`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`), \`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
@@ -640,7 +683,7 @@ ${o.ingest ? `CPU during ingest: ${describeCpu(o.ingest.cpu)}.` : ''}
 ${o.ingest ? `The service's database connections during ingest, on average per 100 ms sample: ${Object.entries(o.ingest.waits).map(([k, v]) => `${v} ${k}`).join('; ')}.` : ''}
 ${o.ingest?.groups ? `The service's writes (group commit, from its /metrics): ${describeGroups(o.ingest.groups)}.` : ''}
 ${o.rollupWrites ? `Rollup rows written (inserted or updated) per ingested event, from PostgreSQL's table statistics: ${describeRollupWrites(o.rollupWrites)}.` : ''}
-${o.topUp ? `Stored events for the readings: ${o.topUp.after.toLocaleString('en')} (top-up and rollup recompute took ${fmt(o.topUp.ms / 1000)} s).` : ''}
+${o.topUp ? `Stored events for the readings: ${[o.topUp, ...o.more.map((l) => l.topUp)].map((t) => `${t.after.toLocaleString('en')} (top-up and rollup recompute took ${fmt(t.ms / 1000)} s)`).join(', then ')}.` : ''}
 ${o.rollups ? `After the load the rollups (${ROLLUP_NAMES.join(', ')}) ${o.rollups.consistent ? 'equal' : 'DO NOT equal'} the raw events (calls ${o.rollups.events.calls}, tokens ${o.rollups.events.tokens}, cost ${o.rollups.events.cost}).` : ''}
 
 Latencies are per request, measured by the client from writing the request to the last byte of the answer
