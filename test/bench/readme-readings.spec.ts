@@ -26,7 +26,7 @@ describe("the README's readings", () => {
   });
 
   it('are read from the table of the section, and nothing else', () => {
-    const readme = '# x\n\n## Readings\n\nSee `from`.\n\n| `group_by` | from |\n| --- | --- |\n| `model`, `day,tier` | `x` |\n\n## Next\n\n| `hour` | |\n';
+    const readme = '# x\n\n## Readings\n\nSee `from`.\n\n| `group_by` | from |\n| --- | --- |\n| `model`, `day,tier` | `x` |\n\n### Next\n\n| `hour` | |\n';
     expect(readmeReadings(readme)).toEqual([['model'], ['day', 'tier']]);
     expect(() => readmeReadings('# nothing')).toThrow(/Readings/);
   });

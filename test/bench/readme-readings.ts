@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseGroupBy, type GroupByDim } from '../../metering/readings/reading-query.js';
 
 export function readmeReadings(readme: string = readFileSync('README.md', 'utf8')): GroupByDim[][] {
-  const section = /^## Readings\n([\s\S]*?)(?=^## |(?![\s\S]))/m.exec(readme)?.[1];
+  const section = /^## Readings\n([\s\S]*?)(?=^#|(?![\s\S]))/m.exec(readme)?.[1];
   if (section === undefined) throw new Error('README.md has no "## Readings" section');
   const readings: GroupByDim[][] = [];
   for (const line of section.split('\n')) {
