@@ -26,4 +26,8 @@ describe('meterSql for every plan', () => {
     }
     expect([...rollups].sort()).toEqual(METER_ROLLUPS.map((r) => r.name).sort());
   });
+
+  it('every rollup keeps the label: a reading splits effective from ineffective tokens by it', () => {
+    for (const r of METER_ROLLUPS) expect({ rollup: r.name, label: (r.dims as readonly string[]).includes('label') }).toEqual({ rollup: r.name, label: true });
+  });
 });
