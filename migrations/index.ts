@@ -7,8 +7,21 @@ import { MeterSpend1764300000000 } from './1764300000000-meter-spend.js';
 import { WriteGuard1764400000000 } from './1764400000000-write-guard.js';
 import { MeterPeople1764500000000 } from './1764500000000-meter-people.js';
 import { IgnoredUsageFields1764610000000 } from './1764610000000-ignored-usage-fields.js';
+import { MeterNarrowRollups1764620000000 } from './1764620000000-meter-narrow-rollups.js';
 import { Authorizations1765200000000 } from './1765200000000-authorizations.js';
 import { Webhooks1765300000000 } from './1765300000000-webhooks.js';
 import { Stripe1765400000000 } from './1765400000000-stripe.js';
 
-export const migrations = [Foundation1764000000000, Tiers1764100000000, Metering1764200000000, MeterSpend1764300000000, WriteGuard1764400000000, MeterPeople1764500000000, IgnoredUsageFields1764610000000, Authorizations1765200000000, Webhooks1765300000000, Stripe1765400000000];
+export const migrations = [
+  Foundation1764000000000,
+  Tiers1764100000000,
+  Metering1764200000000,
+  MeterSpend1764300000000,
+  WriteGuard1764400000000,
+  MeterPeople1764500000000,
+  IgnoredUsageFields1764610000000,
+  MeterNarrowRollups1764620000000,
+  Authorizations1765200000000,
+  Webhooks1765300000000,
+  Stripe1765400000000,
+];

@@ -1,14 +1,16 @@
-// A reading summed from whole days of a day rollup (daily, or people) plus (or less) hours of the hourly
-// one equals the same reading summed from the hourly rollup alone, for random ranges, groupings, filters,
-// visibility scopes and times of asking, over events reported through POST /v1/events.
+// A reading summed from whole days of a day rollup plus (or less) hours of an hourly one equals the same
+// reading summed from the full hourly rollup alone, for random ranges, groupings, filters, visibility scopes
+// and times of asking, over events reported through POST /v1/events; every rollup answers some of them.
 import fc from 'fast-check';
 import { ManualClock } from '../src/clock/clock.js';
+import { METER_ROLLUPS, type MeterRollupName } from '../metering/ingest/rollup-sql.js';
 import { fromSumRow, withRatio } from '../metering/readings/meter-sums.js';
-import { readingPlan, type GroupByDim, type MeterFilters, type RollupPart, type VisibilityScope } from '../metering/readings/reading-query.js';
+import { GROUP_BY_DIMS, readingPlan, type GroupByDim, type MeterFilters, type RollupPart, type VisibilityScope } from '../metering/readings/reading-query.js';
 import { ReadingsRepository, type GroupedSumRow } from '../metering/readings/readings.repository.js';
 import { DataSource } from 'typeorm';
 import { MeterPeople1764500000000 } from '../migrations/1764500000000-meter-people.js';
-import { peopleTotals, setupPricing } from './support/metering.js';
+import { MeterNarrowRollups1764620000000 } from '../migrations/1764620000000-meter-narrow-rollups.js';
+import { rollupsByKey, setupPricing } from './support/metering.js';
 import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
 const HOUR = 3_600_000;
@@ -62,6 +64,7 @@ describe('readings from the day and hourly rollups together', () => {
             timestamp: ts.toISOString(),
             operation: pick(['search', 'chat.reply', 'deploy']),
             channel: pick(['api', 'cli', 'mcp', 'program']),
+            ...(random() < 0.8 ? { session_id: `s${n % 7}`, session_context: pick(['internal', 'external']) } : {}),
             ...(model === null ? {} : { model, usage: { input: Math.floor(random() * 5000), output: Math.floor(random() * 2000) } }),
             ...(random() < 0.7 ? { outcome: pick(['success', 'failure']) } : {}),
           };
@@ -80,53 +83,52 @@ describe('readings from the day and hourly rollups together', () => {
   /** Rows as a reading shows them: keys, sums, cost in its canonical form, the ratio. */
   const shown = (rows: GroupedSumRow[]) => rows.map((row) => ({ key: row.key, ...withRatio(fromSumRow(row.sums)) }));
 
-  const someOf = (list: GroupByDim[]) => fc.subarray(list).chain((picked) => fc.shuffledSubarray(picked, { minLength: picked.length }));
-  const dailyDims: GroupByDim[] = ['tier', 'label', 'channel', 'day'];
-  // Half the cases only ask for what the daily rollup keeps, half for what the people rollup keeps; mixed,
-  // some ask for channel with people, which only the hourly rollup keeps.
-  const dims = fc.oneof(someOf(dailyDims), someOf(['tier', 'label', 'day', 'unit', 'person', 'agent']));
-  const dailyFilters = {
+  const someOf = (list: readonly GroupByDim[]) => fc.subarray([...list]).chain((picked) => fc.shuffledSubarray(picked, { minLength: picked.length }));
+  /** What each rollup answers: its dimensions and its time buckets. */
+  const answers = (r: (typeof METER_ROLLUPS)[number]): GroupByDim[] => [...r.dims, 'day', ...(r.grain === 'hour' ? (['hour'] as const) : [])];
+  const value = {
     channel: fc.constantFrom('api', 'cli', 'mcp', 'program', 'chat'),
     label: fc.constantFrom('effective', 'ineffective', 'unclassified'),
+    model: fc.constantFrom('qwen-turbo', 'gpt-4o', 'mystery-1', 'none'),
+    // `people` is filled by beforeAll: pick by index, when a case is generated.
+    person: fc.nat(3).map((i) => people[i]?.person ?? 'nobody'),
+    unit: fc.nat(2).map((i) => people[i]!.unit),
+    agent: fc.nat(2).map((i) => people[i]!.agent),
   };
-  const filters: fc.Arbitrary<MeterFilters> = fc.oneof(
-    fc.record(dailyFilters, { requiredKeys: [] }),
-    fc.record(
-      {
-        label: dailyFilters.label,
-        // `people` is filled by beforeAll: pick by index, when a case is generated.
-        person: fc.nat(3).map((i) => people[i]?.person ?? 'nobody'),
-        unit: fc.nat(2).map((i) => people[i]!.unit),
-        agent: fc.nat(2).map((i) => people[i]!.agent),
-      },
-      { requiredKeys: [] },
-    ),
+  /** Some of these dimensions as filters, with a value each. */
+  const filtersOf = (dims: readonly GroupByDim[]): fc.Arbitrary<MeterFilters> =>
+    fc.record(Object.fromEntries(Object.entries(value).filter(([f]) => dims.includes(f as GroupByDim))), { requiredKeys: [] });
+  // Most questions ask (grouped or filtered) only for what one rollup keeps, each rollup in turn; some ask for
+  // any dimensions at all, which mostly only the full hourly rollup keeps.
+  const questions = fc.oneof(
+    ...METER_ROLLUPS.map((r) => fc.record({ groupBy: someOf(answers(r)), filters: filtersOf(answers(r)) })),
+    fc.record({ groupBy: someOf(GROUP_BY_DIMS), filters: filtersOf(GROUP_BY_DIMS) }),
   );
   /** Finance (no scope), or a member: their own usage, and their unit's when they have one. */
   const scopes: fc.Arbitrary<VisibilityScope | null> = fc.oneof(
-    { weight: 2, arbitrary: fc.constant(null) },
+    { weight: 3, arbitrary: fc.constant(null) },
     { weight: 1, arbitrary: fc.tuple(fc.nat(2), fc.boolean()).map(([i, inUnit]): VisibilityScope => ({ personId: people[i]!.person, unitId: inUnit ? people[i]!.unit : null })) },
   );
 
   it('equal the hourly rollup alone, for random ranges, groupings, filters, scopes and times of asking', async () => {
-    const seen = { daily: 0, people: 0, added: 0, takenAway: 0 };
+    const seen = new Map<MeterRollupName, number>();
+    const mixed = { added: 0, takenAway: 0 };
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 0, max: 11 * 24 }),
         fc.integer({ min: 1, max: 10 * 24 }),
         fc.integer({ min: 0, max: 13 * 24 * 60 }),
-        dims,
-        filters,
+        questions,
         scopes,
-        async (startHour, hours, askedMinute, groupBy, filters, scope) => {
+        async (startHour, hours, askedMinute, { groupBy, filters }, scope) => {
           const from = new Date(RANGE_FROM + startHour * HOUR);
           const to = new Date(from.getTime() + hours * HOUR);
           const now = new Date(RANGE_FROM + askedMinute * 60_000);
           const parts = readingPlan({ from, to, groupBy, filters }, scope, now);
-          if (parts.some((p) => p.rollup === 'daily')) seen.daily++;
-          if (parts.some((p) => p.rollup === 'people')) seen.people++;
-          if (parts.some((p) => p.rollup !== 'hourly') && parts.some((p) => p.rollup === 'hourly' && p.sign === 1)) seen.added++;
-          if (parts.some((p) => p.sign === -1)) seen.takenAway++;
+          for (const rollup of new Set(parts.map((p) => p.rollup))) seen.set(rollup, (seen.get(rollup) ?? 0) + 1);
+          const byDay = new Set(METER_ROLLUPS.filter((r) => r.grain === 'day').map((r) => r.name as MeterRollupName));
+          if (parts.some((p) => byDay.has(p.rollup)) && parts.some((p) => !byDay.has(p.rollup) && p.sign === 1)) mixed.added++;
+          if (parts.some((p) => p.sign === -1)) mixed.takenAway++;
           const hourlyOnly: RollupPart[] = [{ rollup: 'hourly', from, to, sign: 1 }];
           const spec = { accountId: account, groupBy, filters, scope };
           const planned = shown(await repository.meterSums({ ...spec, parts }));
@@ -134,27 +136,30 @@ describe('readings from the day and hourly rollups together', () => {
           expect(planned).toEqual(reference);
         },
       ),
-      { numRuns: 400, seed: 1764300000 },
+      { numRuns: 1000, seed: 1764620000 },
     );
-    // The runs did go through every kind of plan.
-    expect(seen.daily).toBeGreaterThan(30);
-    expect(seen.people).toBeGreaterThan(100);
-    expect(seen.added).toBeGreaterThan(20);
-    expect(seen.takenAway).toBeGreaterThan(20);
+    // The runs did go through every rollup, and through plans that add and take away hours.
+    for (const r of METER_ROLLUPS) expect({ rollup: r.name, seen: (seen.get(r.name) ?? 0) > 20 }).toEqual({ rollup: r.name, seen: true });
+    expect(mixed.added).toBeGreaterThan(20);
+    expect(mixed.takenAway).toBeGreaterThan(20);
   });
 
-  it('migration 1764500000000 fills the people rollup from the hourly one, as ingest keeps it', async () => {
-    const kept = await peopleTotals(t, account);
-    expect(kept.people).toEqual(kept.raw);
+  it('migrations 1764500000000 and 1764620000000 fill the rollups they add from the hourly one, as ingest keeps them', async () => {
+    const kept = await rollupsByKey(t, account);
+    const added = ['people', 'hourly_totals', 'models', 'operations', 'agents', 'people_channels'] as const;
+    for (const rollup of added) expect(kept[rollup].kept).toEqual(kept[rollup].raw);
     const runner = t.app.get(DataSource).createQueryRunner();
     try {
-      // As on a database written before the people rollup existed: the table is made and filled from hourly rows.
+      // As on a database written before these rollups existed: their tables are made and filled from hourly rows.
+      await new MeterNarrowRollups1764620000000().down(runner);
       await runner.query('DROP TABLE meter_daily_people');
       await new MeterPeople1764500000000().up(runner);
+      await new MeterNarrowRollups1764620000000().up(runner);
     } finally {
       await runner.release();
     }
-    expect((await peopleTotals(t, account)).people).toEqual(kept.raw);
+    const filled = await rollupsByKey(t, account);
+    for (const rollup of added) expect({ rollup, rows: filled[rollup].kept }).toEqual({ rollup, rows: kept[rollup].raw });
   });
 
   it('the whole seeded period, grouped by day, has rows from both rollups', async () => {
@@ -163,7 +168,7 @@ describe('readings from the day and hourly rollups together', () => {
     const parts = readingPlan({ from, to, groupBy: ['day'], filters: {} }, null, new Date(NOW));
     expect(parts.map((p) => [p.rollup, p.sign])).toEqual([
       ['daily', 1],
-      ['hourly', -1],
+      ['hourly_totals', -1],
     ]);
     const spec = { accountId: account, groupBy: ['day'] as GroupByDim[], filters: {}, scope: null };
     const planned = shown(await repository.meterSums({ ...spec, parts }));

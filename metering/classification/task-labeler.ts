@@ -3,7 +3,7 @@
 // Used by ingest (new events), by the close API and by the inactivity timeout alike.
 import { Injectable } from '@nestjs/common';
 import type { Tx } from '../../src/database/data-source.js';
-import { EventsRepository, type StoredEvent, type TaskRow } from '../ingest/events.repository.js';
+import { EventsRepository, type LabelChanges, type StoredEvent, type TaskRow, type TaskUpdate } from '../ingest/events.repository.js';
 import type { PreparedEvent } from '../ingest/event-input.js';
 import { checkLearnedFrom, classifyTask, type SpendLabel, type TaskEvent, type TaskStatus } from './classify.js';
 
@@ -45,10 +45,10 @@ function preparedTaskEvent(e: PreparedEvent, receivedMs: number, cost: string = 
 }
 
 /** The outcome of classifying tasks in one transaction: labels for new events, changes for old ones. */
-export class TaskLabels {
+export class TaskLabels implements LabelChanges {
   readonly relabelled: Relabel[] = [];
   private readonly labels = new Map<string, SpendLabel>();
-  readonly taskUpdates: { task_id: string; status: string; last_event_at: Date | null; closed_at: Date | null; closed_by: string | null }[] = [];
+  readonly taskUpdates: TaskUpdate[] = [];
 
   constructor(
     private readonly repository: EventsRepository,

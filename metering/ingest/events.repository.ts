@@ -5,7 +5,6 @@ import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { pgArray, queryPrepared, queryRows, type Db } from '../../src/database/sql.js';
 import type { SpendLabel } from '../classification/classify.js';
-import type { TaskLabels } from '../classification/task-labeler.js';
 import { addToRollupsCtes } from './rollup-sql.js';
 
 /** An event as stored (the columns ingest and classification need). */
@@ -225,6 +224,21 @@ export interface WriteGuard {
   claimed: readonly string[];
 }
 
+/** A task's status change (written with its closing time and who closed it). */
+export interface TaskUpdate {
+  task_id: string;
+  status: string;
+  last_event_at: Date | null;
+  closed_at: Date | null;
+  closed_by: string | null;
+}
+
+/** What classifying tasks changed in stored rows: events' labels and tasks' status (see TaskLabels). */
+export interface LabelChanges {
+  readonly relabelled: readonly { ts: Date; event_id: string; label: SpendLabel }[];
+  readonly taskUpdates: readonly TaskUpdate[];
+}
+
 /** SQLSTATE raised by tokenmeter_refuse_unless (migration 1764400000000): an optimistic write was refused. */
 export const WRITE_REFUSED = 'TMW01';
 
@@ -351,7 +365,7 @@ export class EventsRepository {
     batch: {
       events: readonly NewEventRow[];
       relabelled: { before: readonly StoredEvent[]; after: readonly StoredEvent[] } | null;
-      labels: TaskLabels | null;
+      labels: LabelChanges | null;
       allowance: Allowance | null;
       /** Tasks to create and ids that must be new, or the statement is refused (see WriteGuard). */
       guard?: WriteGuard;
@@ -399,7 +413,7 @@ export class EventsRepository {
   }
 
   /** Labels and task states changed by a task's resolution. */
-  async saveLabels(tx: Tx, accountId: string, labels: TaskLabels): Promise<void> {
+  async saveLabels(tx: Tx, accountId: string, labels: LabelChanges): Promise<void> {
     await tx.query(
       `WITH relabelled AS (${relabelSql(2)}), tasks_changed AS (${taskUpdateSql(5)}) SELECT 1`,
       [accountId, ...relabelParams(labels.relabelled), ...taskUpdateParams(labels.taskUpdates)],

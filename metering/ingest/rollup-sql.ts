@@ -1,52 +1,88 @@
 // The rollups as SQL over an events-shaped relation with a `sign` column: every row adds sign x its calls,
-// tokens and cost to its hourly and daily groups (and its cost to the day's spend). Ingest (new events, +1;
+// tokens and cost to its groups in each rollup (and its cost to the day's spend). Ingest (new events, +1;
 // relabelled ones, -1 old and +1 new) and the rebuild (every event, +1) use the same grouping, and the same
-// list of rollups (ROLLUPS), so the two can never disagree.
+// list of rollups (ROLLUPS), so the two can never disagree; readings pick from the same list (METER_ROLLUPS).
 const SUMS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
 const SUM_COLUMNS = `calls, ${SUMS.join(', ')}, cost`;
 const SUM_EXPRESSIONS = `sum(sign), ${SUMS.map((s) => `sum(sign * ${s})`).join(', ')}, coalesce(sum(sign * cost), 0)`;
 
-const HOURLY_KEY = 'account_id, hour, shard, model, tier, unit_id, person_id, agent_id, operation, channel, label, session_context';
-const DAILY_KEY = 'account_id, day, shard, tier, label, channel';
+/** The dimensions a rollup can keep: its column, and the value an event gives it ('' where absent, so it can sit in the key). */
+const DIMENSIONS = {
+  model: { column: 'model', value: `coalesce(model_id, model_name, '')` },
+  tier: { column: 'tier', value: `coalesce(tier, '')` },
+  unit: { column: 'unit_id', value: `coalesce(unit_id, '')` },
+  person: { column: 'person_id', value: `coalesce(person_id, '')` },
+  agent: { column: 'agent_id', value: `coalesce(agent_id, '')` },
+  operation: { column: 'operation', value: `coalesce(operation, '')` },
+  channel: { column: 'channel', value: `coalesce(channel, '')` },
+  label: { column: 'label', value: 'label' },
+  session_context: { column: 'session_context', value: `coalesce(session_context, '')` },
+} as const;
 
-function upsert(table: string, key: string): string {
-  return `ON CONFLICT (${key}) DO UPDATE SET ${['calls', ...SUMS, 'cost'].map((c) => `${c} = ${table}.${c} + EXCLUDED.${c}`).join(', ')}`;
+export type MeterDim = keyof typeof DIMENSIONS;
+
+/** A dimension's column in every rollup that keeps it. */
+export const DIMENSION_COLUMNS: Readonly<Record<MeterDim, string>> = Object.fromEntries(
+  Object.entries(DIMENSIONS).map(([d, { column }]) => [d, column]),
+) as Record<MeterDim, string>;
+
+/** The UTC time bucket of a rollup's rows: its column, and an event's bucket. */
+const GRAINS = {
+  hour: { column: 'hour', value: `date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'` },
+  day: { column: 'day', value: `(ts AT TIME ZONE 'UTC')::date` },
+} as const;
+
+export type Grain = keyof typeof GRAINS;
+
+export interface MeterRollup {
+  name: string;
+  table: string;
+  grain: Grain;
+  /** What it is keyed by besides account, time and shard. Always `label`: every reading splits effective from ineffective. */
+  dims: readonly MeterDim[];
 }
-
-/** INSERT into meter_hourly from `relation`; `shard` is an SQL expression; `merge` adds to existing rows. */
-export function hourlyRollupSql(relation: string, shard: string, merge: boolean): string {
-  return `INSERT INTO meter_hourly (${HOURLY_KEY}, ${SUM_COLUMNS})
-    SELECT account_id, date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', ${shard},
-           coalesce(model_id, model_name, ''), coalesce(tier, ''), coalesce(unit_id, ''), coalesce(person_id, ''),
-           coalesce(agent_id, ''), coalesce(operation, ''), coalesce(channel, ''), label, coalesce(session_context, ''),
-           ${SUM_EXPRESSIONS}
-      FROM ${relation} AS contributions
-     GROUP BY 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12
-    ${merge ? upsert('meter_hourly', HOURLY_KEY) : ''}`;
-}
-
-export function dailyRollupSql(relation: string, shard: string, merge: boolean): string {
-  return `INSERT INTO meter_daily (${DAILY_KEY}, ${SUM_COLUMNS})
-    SELECT account_id, (ts AT TIME ZONE 'UTC')::date, ${shard}, coalesce(tier, ''), label, coalesce(channel, ''), ${SUM_EXPRESSIONS}
-      FROM ${relation} AS contributions
-     GROUP BY 1, 2, 4, 5, 6
-    ${merge ? upsert('meter_daily', DAILY_KEY) : ''}`;
-}
-
-const PEOPLE_KEY = 'account_id, day, shard, unit_id, person_id, agent_id, tier, label';
 
 /**
- * Per UTC day by unit, person, agent, tier and label: members' readings and readings by people. Not by
- * channel: keyed by it too, this rollup cost 1.17 WAL records per ingested event in the bench instead of
- * 0.52 (about 0.4 upserted rows per event instead of 0.17); readings by people and channel sum the hourly one.
+ * The rollups readings are summed from. Within a grain, in the order a reading tries them: the first that
+ * keeps every dimension it asks for answers (the smaller ones first, as an account's rows usually go).
+ * `hourly` keeps everything per hour (about one row per ingested event in a busy account): it answers what
+ * no other does and the hours at a reading's edges. Each day rollup is a few rows per day, so a month of
+ * it sums in milliseconds. Rows per event matter too: every ingest write upserts its rows in each one.
+ * A dimension that follows from another costs no rows (an agent has one person, a person one unit at a
+ * time, a model one tier); one that varies independently multiplies them. So readings by people come from
+ * one per agent (with its person and unit), by people and tier from one with the tier too (four times its
+ * rows in the bench), and by people and channel from one of its own (keyed by channel too, the people
+ * rollup cost 1.17 WAL records per ingested event instead of 0.52).
  */
-export function peopleRollupSql(relation: string, shard: string, merge: boolean): string {
-  return `INSERT INTO meter_daily_people (${PEOPLE_KEY}, ${SUM_COLUMNS})
-    SELECT account_id, (ts AT TIME ZONE 'UTC')::date, ${shard}, coalesce(unit_id, ''), coalesce(person_id, ''), coalesce(agent_id, ''),
-           coalesce(tier, ''), label, ${SUM_EXPRESSIONS}
+export const METER_ROLLUPS = [
+  { name: 'hourly_totals', table: 'meter_hourly_totals', grain: 'hour', dims: ['label'] },
+  {
+    name: 'hourly',
+    table: 'meter_hourly',
+    grain: 'hour',
+    dims: ['model', 'tier', 'unit', 'person', 'agent', 'operation', 'channel', 'label', 'session_context'],
+  },
+  { name: 'daily', table: 'meter_daily', grain: 'day', dims: ['tier', 'label', 'channel'] },
+  { name: 'models', table: 'meter_daily_models', grain: 'day', dims: ['model', 'tier', 'session_context', 'label'] },
+  { name: 'operations', table: 'meter_daily_operations', grain: 'day', dims: ['operation', 'label'] },
+  { name: 'agents', table: 'meter_daily_agents', grain: 'day', dims: ['unit', 'person', 'agent', 'label'] },
+  { name: 'people', table: 'meter_daily_people', grain: 'day', dims: ['unit', 'person', 'agent', 'tier', 'label'] },
+  { name: 'people_channels', table: 'meter_daily_people_channels', grain: 'day', dims: ['unit', 'person', 'channel', 'label'] },
+] as const satisfies readonly MeterRollup[];
+
+export type MeterRollupName = (typeof METER_ROLLUPS)[number]['name'];
+
+/** INSERT into a rollup from `relation`; `shard` is an SQL expression; `merge` adds to existing rows. */
+function meterRollupSql(rollup: MeterRollup, relation: string, shard: string, merge: boolean): string {
+  const grain = GRAINS[rollup.grain];
+  const dims = rollup.dims.map((d) => DIMENSIONS[d]);
+  const key = ['account_id', grain.column, 'shard', ...dims.map((d) => d.column)].join(', ');
+  const groups = ['1', '2', '3', ...dims.map((_, i) => String(i + 4))].join(', ');
+  return `INSERT INTO ${rollup.table} (${key}, ${SUM_COLUMNS})
+    SELECT account_id, ${grain.value}, ${shard}, ${dims.map((d) => d.value).join(', ')}, ${SUM_EXPRESSIONS}
       FROM ${relation} AS contributions
-     GROUP BY 1, 2, 4, 5, 6, 7, 8
-    ${merge ? upsert('meter_daily_people', PEOPLE_KEY) : ''}`;
+     GROUP BY ${groups}
+    ${merge ? `ON CONFLICT (${key}) DO UPDATE SET ${['calls', ...SUMS, 'cost'].map((c) => `${c} = ${rollup.table}.${c} + EXCLUDED.${c}`).join(', ')}` : ''}`;
 }
 
 /** The day's spend (cost only), read for the allowance left after each ingested event. */
@@ -54,18 +90,16 @@ export function spendRollupSql(relation: string, shard: string, merge: boolean):
   return `INSERT INTO meter_spend_daily (account_id, day, shard, cost)
     SELECT account_id, (ts AT TIME ZONE 'UTC')::date, ${shard}, coalesce(sum(sign * cost), 0)
       FROM ${relation} AS contributions
-     GROUP BY 1, 2
+     GROUP BY 1, 2, 3
     HAVING coalesce(sum(sign * cost), 0) <> 0
     ${merge ? 'ON CONFLICT (account_id, day, shard) DO UPDATE SET cost = meter_spend_daily.cost + EXCLUDED.cost' : ''}`;
 }
 
 /** Every rollup: the CTE name a statement gives it, its table, its SQL. Writers and the rebuild use this list. */
-const ROLLUPS = [
-  { name: 'hourly', table: 'meter_hourly', sql: hourlyRollupSql },
-  { name: 'daily', table: 'meter_daily', sql: dailyRollupSql },
-  { name: 'people', table: 'meter_daily_people', sql: peopleRollupSql },
+const ROLLUPS: readonly { name: string; table: string; sql: (relation: string, shard: string, merge: boolean) => string }[] = [
+  ...METER_ROLLUPS.map((r) => ({ name: r.name, table: r.table, sql: (relation: string, shard: string, merge: boolean) => meterRollupSql(r, relation, shard, merge) })),
   { name: 'spend', table: 'meter_spend_daily', sql: spendRollupSql },
-] as const;
+];
 
 export const ROLLUP_TABLES: readonly string[] = ROLLUPS.map((r) => r.table);
 
@@ -80,7 +114,10 @@ export function addToRollupsCtes(relation: string): string {
   return ROLLUPS.map((r) => `${r.name} AS (${r.sql(relation, WRITER_SHARD, true)})`).join(',\n       ');
 }
 
-/** Statements filling every rollup from `relation` (empty rollups; all in shard 0): the rebuild. */
-export function fillRollupsSql(relation: string): string[] {
-  return ROLLUPS.map((r) => r.sql(relation, '0', false));
+/**
+ * Statements filling every rollup from `relation` (into empty rollups): the rebuild, all in shard 0. `shard`
+ * (an SQL expression over the relation's rows) spreads them instead, as concurrent ingest would.
+ */
+export function fillRollupsSql(relation: string, shard = '0'): string[] {
+  return ROLLUPS.map((r) => r.sql(relation, shard, false));
 }

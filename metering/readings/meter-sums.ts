@@ -1,6 +1,6 @@
 // The numbers of a reading, as pure functions: token counts from PostgreSQL's bigint strings (checked to
 // be safe integers), costs kept as exact decimal strings, and the effective ratio.
-import { Dec, formatExact } from '../../tiers/pricing/decimal.js';
+import { Dec, EXACT_MIN_DECIMAL_PLACES, formatExact } from '../../tiers/pricing/decimal.js';
 
 import { tokenCounts, toCount, type TokenCounts } from '../ingest/event-result.js';
 
@@ -34,9 +34,41 @@ export interface SumRow {
   ineffective: string | null;
 }
 
+// A reading formats and adds a cost per row: through Decimal that was ~10 µs a row, most of a reading of
+// hundreds of rows (by day or hour). PostgreSQL prints numerics as plain decimals, so these are read as
+// whole numbers of their last place (BigInt) instead: exact, and formatted exactly as formatExact does.
+const PLAIN_DECIMAL = /^(-?)([0-9]+)(?:\.([0-9]+))?$/;
+
+/** A plain decimal string as a whole number of 10^-scale; null for any other form. */
+function toUnits(text: string): { units: bigint; scale: number } | null {
+  const m = PLAIN_DECIMAL.exec(text);
+  if (m === null) return null;
+  const fraction = m[3] ?? '';
+  const units = BigInt(m[2]! + fraction);
+  return { units: m[1] === '-' ? -units : units, scale: fraction.length };
+}
+
+/** formatExact of units x 10^-scale: at least EXACT_MIN_DECIMAL_PLACES places, more only where not zeros. */
+function formatUnits(units: bigint, scale: number): string {
+  const digits = (units < 0n ? -units : units).toString().padStart(scale + 1, '0');
+  const fraction = digits.slice(digits.length - scale).replace(/0+$/, '');
+  return `${units < 0n ? '-' : ''}${digits.slice(0, digits.length - scale)}.${fraction.padEnd(EXACT_MIN_DECIMAL_PLACES, '0')}`;
+}
+
 /** A stored decimal in one canonical form (at least 12 places), so equal amounts print the same. */
 export function formatCost(value: string | Dec | null | undefined): string {
+  const units = typeof value === 'string' ? toUnits(value) : null;
+  if (units !== null) return formatUnits(units.units, units.scale);
   return formatExact(value === null || value === undefined ? new Dec(0) : new Dec(value));
+}
+
+/** The exact sum of two decimal strings, formatted as formatCost does. */
+export function addCosts(a: string, b: string): string {
+  const x = toUnits(a);
+  const y = toUnits(b);
+  if (x === null || y === null) return formatCost(new Dec(a).plus(b));
+  const scale = Math.max(x.scale, y.scale);
+  return formatUnits(x.units * 10n ** BigInt(scale - x.scale) + y.units * 10n ** BigInt(scale - y.scale), scale);
 }
 
 export function effectiveRatio(effective: number, ineffective: number): number | null {
@@ -76,7 +108,7 @@ export function addSums(a: SumsWithLabels, b: SumsWithLabels): SumsWithLabels {
     sums: {
       calls: toCount(a.sums.calls + b.sums.calls),
       tokens: addTokens(a.sums.tokens, b.sums.tokens),
-      cost: formatCost(new Dec(a.sums.cost).plus(b.sums.cost)),
+      cost: addCosts(a.sums.cost, b.sums.cost),
     },
     effective: toCount(a.effective + b.effective),
     ineffective: toCount(a.ineffective + b.ineffective),

@@ -115,39 +115,61 @@ describe('readingPlan', () => {
     expect(show(readingPlan(all, null, LATER))).toEqual(['daily + 2026-03-01T00..2026-03-16T00']);
   });
 
-  it('unit, person or agent (grouped, filtered, or a visibility scope): the people rollup', () => {
+  it('unit, person or agent (grouped, filtered, or a visibility scope): the agents rollup, or with a tier the people one', () => {
+    const agents = ['agents + 2026-03-01T00..2026-03-16T00'];
+    expect(show(readingPlan(q({ groupBy: ['unit', 'agent', 'day'], filters: { label: 'effective' } }), null, LATER))).toEqual(agents);
+    expect(show(readingPlan(q({ filters: { person: 'p' } }), null, LATER))).toEqual(agents);
+    expect(show(readingPlan(q(), { personId: 'p', unitId: 'u' }, LATER))).toEqual(agents);
+    expect(show(readingPlan(q({ groupBy: ['label'] }), { personId: 'p', unitId: null }, LATER))).toEqual(agents);
     const people = ['people + 2026-03-01T00..2026-03-16T00'];
     expect(show(readingPlan(q({ groupBy: ['tier', 'person'] }), null, LATER))).toEqual(people);
-    expect(show(readingPlan(q({ groupBy: ['unit', 'agent', 'day'], filters: { label: 'effective' } }), null, LATER))).toEqual(people);
-    expect(show(readingPlan(q({ filters: { person: 'p' } }), null, LATER))).toEqual(people);
-    expect(show(readingPlan(q(), { personId: 'p', unitId: 'u' }, LATER))).toEqual(people);
-    expect(show(readingPlan(q({ groupBy: ['label'] }), { personId: 'p', unitId: null }, LATER))).toEqual(people);
+    expect(show(readingPlan(q({ groupBy: ['tier'] }), { personId: 'p', unitId: 'u' }, LATER))).toEqual(people);
     // Partial days at the edges come from the hourly rollup, as for the daily one.
     const edges = q({ from: at('2026-03-01T20:00:00Z'), to: at('2026-03-15T05:00:00Z'), groupBy: ['person'] });
     expect(show(readingPlan(edges, null, LATER))).toEqual([
-      'people + 2026-03-02T00..2026-03-15T00',
+      'agents + 2026-03-02T00..2026-03-15T00',
       'hourly + 2026-03-01T20..2026-03-02T00',
       'hourly + 2026-03-15T00..2026-03-15T05',
     ]);
   });
 
-  it('anything no day rollup keeps (model, operation, session_context, hour, or channel with people): the hourly rollup alone', () => {
+  it('model, operation, session_context, or people with channel: the day rollup that keeps them', () => {
+    const whole = (rollup: string) => [`${rollup} + 2026-03-01T00..2026-03-16T00`];
+    expect(show(readingPlan(q({ groupBy: ['model', 'label'] }), null, LATER))).toEqual(whole('models'));
+    expect(show(readingPlan(q({ groupBy: ['session_context', 'tier', 'day'], filters: { model: 'm' } }), null, LATER))).toEqual(whole('models'));
+    expect(show(readingPlan(q({ groupBy: ['operation', 'label', 'day'] }), null, LATER))).toEqual(whole('operations'));
+    expect(show(readingPlan(q({ groupBy: ['person', 'channel'] }), null, LATER))).toEqual(whole('people_channels'));
+    expect(show(readingPlan(q({ groupBy: ['unit'], filters: { channel: 'cli' } }), null, LATER))).toEqual(whole('people_channels'));
+    // A member's reading by channel: their person and unit are kept beside the channel.
+    expect(show(readingPlan(q({ groupBy: ['channel'] }), { personId: 'p', unitId: null }, LATER))).toEqual(whole('people_channels'));
+    // Totals and tier, label and channel stay with the daily rollup, which comes first.
+    expect(show(readingPlan(q({ groupBy: ['tier', 'label'] }), null, LATER))).toEqual(whole('daily'));
+  });
+
+  it('by hour: the hourly totals (label alone) or, for anything else, the full hourly rollup', () => {
+    expect(show(readingPlan(q({ groupBy: ['hour'] }), null, LATER))).toEqual(['hourly_totals + 2026-03-01T00..2026-03-16T00']);
+    expect(show(readingPlan(q({ groupBy: ['hour', 'label', 'day'], filters: { label: 'effective' } }), null, LATER))).toEqual([
+      'hourly_totals + 2026-03-01T00..2026-03-16T00',
+    ]);
+    expect(show(readingPlan(q({ groupBy: ['hour', 'tier'] }), null, LATER))).toEqual(['hourly + 2026-03-01T00..2026-03-16T00']);
+  });
+
+  it('what no day rollup keeps together (a pair across rollups, or a member by model): the hourly rollup alone', () => {
     const hourly = ['hourly + 2026-03-01T00..2026-03-16T00'];
-    expect(show(readingPlan(q({ groupBy: ['hour'] }), null, LATER))).toEqual(hourly);
-    expect(show(readingPlan(q({ groupBy: ['model'] }), null, LATER))).toEqual(hourly);
     expect(show(readingPlan(q({ groupBy: ['person', 'operation'] }), null, LATER))).toEqual(hourly);
-    expect(show(readingPlan(q({ groupBy: ['person', 'channel'] }), null, LATER))).toEqual(hourly);
-    expect(show(readingPlan(q({ groupBy: ['channel'] }), { personId: 'p', unitId: null }, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ groupBy: ['model', 'channel'] }), null, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ groupBy: ['operation'], filters: { person: 'p' } }), null, LATER))).toEqual(hourly);
+    expect(show(readingPlan(q({ groupBy: ['agent', 'channel'] }), null, LATER))).toEqual(hourly);
     expect(show(readingPlan(q({ groupBy: ['session_context'] }), { personId: 'p', unitId: 'u' }, LATER))).toEqual(hourly);
     expect(show(readingPlan(q({ filters: { model: 'm' } }), { personId: 'p', unitId: 'u' }, LATER))).toEqual(hourly);
   });
 
-  it('partial days at the edges: their hours from the hourly rollup', () => {
+  it('partial days at the edges: their hours from an hourly rollup (the hourly totals, for a total)', () => {
     const r = q({ from: at('2026-03-01T20:00:00Z'), to: at('2026-03-15T05:00:00Z') });
     expect(show(readingPlan(r, null, LATER))).toEqual([
       'daily + 2026-03-02T00..2026-03-15T00',
-      'hourly + 2026-03-01T20..2026-03-02T00',
-      'hourly + 2026-03-15T00..2026-03-15T05',
+      'hourly_totals + 2026-03-01T20..2026-03-02T00',
+      'hourly_totals + 2026-03-15T00..2026-03-15T05',
     ]);
   });
 
@@ -155,15 +177,15 @@ describe('readingPlan', () => {
     const r = q({ from: at('2026-03-01T02:00:00Z'), to: at('2026-03-15T21:00:00Z') });
     expect(show(readingPlan(r, null, LATER))).toEqual([
       'daily + 2026-03-01T00..2026-03-16T00',
-      'hourly - 2026-03-01T00..2026-03-01T02',
-      'hourly - 2026-03-15T21..2026-03-16T00',
+      'hourly_totals - 2026-03-01T00..2026-03-01T02',
+      'hourly_totals - 2026-03-15T21..2026-03-16T00',
     ]);
   });
 
   it('this month so far: today from the daily rollup less the hours still to come, which cost nothing to read', () => {
     const now = at('2026-03-15T12:34:56Z');
     const r = parseMeterRange(undefined, undefined, now);
-    expect(show(readingPlan(q(r), null, now))).toEqual(['daily + 2026-03-01T00..2026-03-16T00', 'hourly - 2026-03-15T13..2026-03-16T00']);
+    expect(show(readingPlan(q(r), null, now))).toEqual(['daily + 2026-03-01T00..2026-03-16T00', 'hourly_totals - 2026-03-15T13..2026-03-16T00']);
     // The last hour of the day: nothing to take away.
     const late = at('2026-03-15T23:10:00Z');
     expect(show(readingPlan(q(parseMeterRange(undefined, undefined, late)), null, late))).toEqual(['daily + 2026-03-01T00..2026-03-16T00']);
@@ -171,28 +193,28 @@ describe('readingPlan', () => {
     const first = at('2026-03-01T00:00:00Z');
     expect(show(readingPlan(q(parseMeterRange(undefined, undefined, first)), null, first))).toEqual([
       'daily + 2026-03-01T00..2026-03-02T00',
-      'hourly - 2026-03-01T01..2026-03-02T00',
+      'hourly_totals - 2026-03-01T01..2026-03-02T00',
     ]);
     // Asked for afterwards, the same range is that hour.
-    expect(show(readingPlan(q(parseMeterRange(undefined, undefined, first)), null, LATER))).toEqual(['hourly + 2026-03-01T00..2026-03-01T01']);
+    expect(show(readingPlan(q(parseMeterRange(undefined, undefined, first)), null, LATER))).toEqual(['hourly_totals + 2026-03-01T00..2026-03-01T01']);
   });
 
   it('within one day, or across one midnight without a whole day', () => {
     expect(show(readingPlan(q({ from: at('2026-03-10T09:00:00Z'), to: at('2026-03-10T10:00:00Z') }), null, LATER))).toEqual([
-      'hourly + 2026-03-10T09..2026-03-10T10',
+      'hourly_totals + 2026-03-10T09..2026-03-10T10',
     ]);
     expect(show(readingPlan(q({ from: at('2026-03-10T01:00:00Z'), to: at('2026-03-10T23:00:00Z') }), null, LATER))).toEqual([
       'daily + 2026-03-10T00..2026-03-11T00',
-      'hourly - 2026-03-10T00..2026-03-10T01',
-      'hourly - 2026-03-10T23..2026-03-11T00',
+      'hourly_totals - 2026-03-10T00..2026-03-10T01',
+      'hourly_totals - 2026-03-10T23..2026-03-11T00',
     ]);
     expect(show(readingPlan(q({ from: at('2026-03-10T20:00:00Z'), to: at('2026-03-11T03:00:00Z') }), null, LATER))).toEqual([
-      'hourly + 2026-03-10T20..2026-03-11T03',
+      'hourly_totals + 2026-03-10T20..2026-03-11T03',
     ]);
     expect(show(readingPlan(q({ from: at('2026-03-10T02:00:00Z'), to: at('2026-03-11T03:00:00Z') }), null, LATER))).toEqual([
       'daily + 2026-03-10T00..2026-03-11T00',
-      'hourly - 2026-03-10T00..2026-03-10T02',
-      'hourly + 2026-03-11T00..2026-03-11T03',
+      'hourly_totals - 2026-03-10T00..2026-03-10T02',
+      'hourly_totals + 2026-03-11T00..2026-03-11T03',
     ]);
   });
 

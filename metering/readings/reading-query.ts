@@ -1,6 +1,7 @@
 // What a meter reading or a listing asks for, parsed from the query string without I/O: RFC 3339 times,
 // the hour-aligned range with its defaults, the group_by list, and which rollup ranges answer it.
 import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
+import { METER_ROLLUPS, type Grain, type MeterDim, type MeterRollupName } from '../ingest/rollup-sql.js';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
@@ -26,13 +27,14 @@ export const METER_FILTERS = ['person', 'unit', 'agent', 'model', 'channel', 'la
 export type MeterFilter = (typeof METER_FILTERS)[number];
 export type MeterFilters = Partial<Record<MeterFilter, string>>;
 
-/** The rollups kept per UTC day, smallest first, with the dimensions each is keyed by. */
-const DAY_ROLLUP_DIMS = {
-  daily: new Set(['tier', 'label', 'channel', 'day']),
-  people: new Set(['unit', 'person', 'agent', 'tier', 'label', 'day']),
-} as const satisfies Record<string, ReadonlySet<string>>;
+// Every dimension but the time buckets is one the rollups can keep (rollup-sql.ts), and no other.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _dimsAgree: Same<Exclude<GroupByDim, 'day' | 'hour'>, MeterDim> = true;
 
-export type DayRollup = keyof typeof DAY_ROLLUP_DIMS;
+/** What each rollup can answer: the dimensions it keeps, and the time buckets its grain gives. */
+const ANSWERS: ReadonlyMap<MeterRollupName, ReadonlySet<string>> = new Map(
+  METER_ROLLUPS.map((r) => [r.name, new Set<string>([...r.dims, 'day', ...(r.grain === 'hour' ? ['hour'] : [])])]),
+);
 
 export interface MeterRange {
   from: Date;
@@ -144,21 +146,31 @@ export function parseGroupBy(raw: string | undefined): GroupByDim[] {
   return out;
 }
 
-/**
- * The smallest day rollup that can answer, or null (only the hourly one can): every dimension asked for
- * (grouped or filtered) must be one it keeps, and a visibility scope needs person and unit.
- */
-export function dayRollupFor(q: Pick<MeterQuery, 'groupBy' | 'filters'>, scope: VisibilityScope | null): DayRollup | null {
-  const asked = [...q.groupBy, ...Object.keys(q.filters), ...(scope === null ? [] : ['person', 'unit'])];
-  for (const rollup of Object.keys(DAY_ROLLUP_DIMS) as DayRollup[]) {
-    if (asked.every((d) => DAY_ROLLUP_DIMS[rollup].has(d))) return rollup;
-  }
-  return null;
+/** Every dimension a reading asks for: grouped, filtered, and person and unit for a visibility scope. */
+function askedDims(q: Pick<MeterQuery, 'groupBy' | 'filters'>, scope: VisibilityScope | null): string[] {
+  return [...q.groupBy, ...Object.keys(q.filters), ...(scope === null ? [] : ['person', 'unit'])];
+}
+
+/** The first rollup of this grain (METER_ROLLUPS order: smallest first) that keeps every dimension asked for. */
+function rollupFor(grain: Grain, asked: readonly string[]): MeterRollupName | null {
+  return METER_ROLLUPS.find((r) => r.grain === grain && asked.every((d) => ANSWERS.get(r.name)!.has(d)))?.name ?? null;
+}
+
+/** The day rollup that answers, or null (only an hourly one can). */
+export function dayRollupFor(q: Pick<MeterQuery, 'groupBy' | 'filters'>, scope: VisibilityScope | null): MeterRollupName | null {
+  return rollupFor('day', askedDims(q, scope));
+}
+
+/** The hourly rollup that answers (the full hourly one answers anything). */
+export function hourRollupFor(q: Pick<MeterQuery, 'groupBy' | 'filters'>, scope: VisibilityScope | null): MeterRollupName {
+  const rollup = rollupFor('hour', askedDims(q, scope));
+  if (rollup === null) throw new Error('no hourly rollup keeps every dimension');
+  return rollup;
 }
 
 /** One contiguous range of a rollup (UTC days for a day rollup, hours for the hourly one), added or taken away. */
 export interface RollupPart {
-  rollup: DayRollup | 'hourly';
+  rollup: MeterRollupName;
   from: Date;
   to: Date;
   sign: 1 | -1;
@@ -168,17 +180,18 @@ const floorDay = (ms: number): number => Math.floor(ms / DAY_MS) * DAY_MS;
 
 /**
  * Which rollup ranges sum to a reading. When a day rollup can answer (dayRollupFor), the whole UTC days come
- * from it and each partial day at an edge of the range from the hourly one: either its hours inside the
- * range, or (when that is fewer hours to read) its whole day from the day rollup less its hours outside it.
- * All rollups hold the same events, so any choice sums to the same reading as the hourly rollup alone;
+ * from it and each partial day at an edge of the range from an hourly one (hourRollupFor): either its hours
+ * inside the range, or (when that is fewer hours to read) its whole day from the day rollup less its hours
+ * outside it. All rollups hold the same events, so any choice sums to the same reading as the hourly rollup alone;
  * the choice only decides how many rows are read. Hours after the current one count as free: nothing has
  * happened in them yet, so "today so far" is today's daily rows less the (empty) hours still to come.
  */
 export function readingPlan(q: MeterRange & Pick<MeterQuery, 'groupBy' | 'filters'>, scope: VisibilityScope | null, now: Date): RollupPart[] {
   const from = q.from.getTime();
   const to = q.to.getTime();
+  const hourRollup = hourRollupFor(q, scope);
   const dayRollup = dayRollupFor(q, scope);
-  if (dayRollup === null) return [{ rollup: 'hourly', from: q.from, to: q.to, sign: 1 }];
+  if (dayRollup === null) return [{ rollup: hourRollup, from: q.from, to: q.to, sign: 1 }];
   const horizon = endOfHour(now).getTime();
   const hoursToRead = (a: number, b: number): number => Math.max(0, Math.min(b, horizon) - a) / HOUR_MS;
 
@@ -190,7 +203,7 @@ export function readingPlan(q: MeterRange & Pick<MeterQuery, 'groupBy' | 'filter
     dayTo = Math.max(dayTo, b);
   };
   const hours = (a: number, b: number, sign: 1 | -1) => {
-    if (a < b) hourly.push({ rollup: 'hourly', from: new Date(a), to: new Date(b), sign });
+    if (a < b) hourly.push({ rollup: hourRollup, from: new Date(a), to: new Date(b), sign });
   };
   /** [a, b) lies within the UTC day starting at `day` and is not all of it. */
   const partial = (a: number, b: number, day: number) => {

@@ -1,5 +1,6 @@
-// The reading plan and the rollup SQL keep two lists of what each rollup holds (reading-query.ts decides
-// which rollup answers, readings.repository.ts spells its columns): they must agree for every question.
+// The reading plan (reading-query.ts decides which rollup answers) and the rollup SQL (readings.repository.ts
+// spells its columns) both follow METER_ROLLUPS: every question any rollup can answer builds its SQL.
+import { METER_ROLLUPS } from '../ingest/rollup-sql.js';
 import { GROUP_BY_DIMS, METER_FILTERS, readingPlan, type GroupByDim, type VisibilityScope } from './reading-query.js';
 import { meterSql } from './readings.repository.js';
 
@@ -13,8 +14,7 @@ describe('meterSql for every plan', () => {
     const questions: { groupBy: GroupByDim[]; filters: Record<string, string> }[] = [
       ...GROUP_BY_DIMS.map((d) => ({ groupBy: [d], filters: {} })),
       ...METER_FILTERS.map((f) => ({ groupBy: [], filters: { [f]: 'x' } })),
-      { groupBy: ['unit', 'person', 'agent', 'tier', 'label', 'day'], filters: {} },
-      { groupBy: ['tier', 'label', 'channel', 'day'], filters: {} },
+      ...METER_ROLLUPS.map((r) => ({ groupBy: [...r.dims, r.grain] as GroupByDim[], filters: {} })),
     ];
     const rollups = new Set<string>();
     for (const scope of scopes) {
@@ -24,6 +24,10 @@ describe('meterSql for every plan', () => {
         expect(() => meterSql({ accountId: 'a', parts, groupBy: q.groupBy, filters: q.filters, scope })).not.toThrow();
       }
     }
-    expect([...rollups].sort()).toEqual(['daily', 'hourly', 'people']);
+    expect([...rollups].sort()).toEqual(METER_ROLLUPS.map((r) => r.name).sort());
+  });
+
+  it('every rollup keeps the label: a reading splits effective from ineffective tokens by it', () => {
+    for (const r of METER_ROLLUPS) expect({ rollup: r.name, label: (r.dims as readonly string[]).includes('label') }).toEqual({ rollup: r.name, label: true });
   });
 });

@@ -6,6 +6,7 @@ import { queryRows } from '../../src/database/sql.js';
 import type { EventCursor } from './event-cursor.js';
 import type { EventViewSource } from './event-view.js';
 import type { SumRow } from './meter-sums.js';
+import { DIMENSION_COLUMNS, METER_ROLLUPS, type MeterRollupName } from '../ingest/rollup-sql.js';
 import type { GroupByDim, MeterFilter, MeterFilters, RollupPart, VisibilityScope } from './reading-query.js';
 
 export interface MeterSqlSpec {
@@ -38,51 +39,19 @@ export interface EventListSpec {
 
 export type EventListRow = EventViewSource & { ts_us: string };
 
-const HOURLY_DIM_SQL: Record<GroupByDim, string> = {
-  model: 'model',
-  tier: 'tier',
-  unit: 'unit_id',
-  person: 'person_id',
-  agent: 'agent_id',
-  operation: 'operation',
-  channel: 'channel',
-  label: 'label',
-  session_context: 'session_context',
-  day: `to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
-  hour: `to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":00:00.000Z"')`,
-};
-
-const DAILY_DIM_SQL: Partial<Record<GroupByDim, string>> = {
-  tier: 'tier',
-  label: 'label',
-  channel: 'channel',
-  day: `to_char(day, 'YYYY-MM-DD')`,
-};
-
-const PEOPLE_DIM_SQL: Partial<Record<GroupByDim, string>> = {
-  tier: 'tier',
-  label: 'label',
-  day: `to_char(day, 'YYYY-MM-DD')`,
-  unit: 'unit_id',
-  person: 'person_id',
-  agent: 'agent_id',
-};
-
-/** Each rollup's table and the SQL of each dimension it keeps. */
-const ROLLUP_SOURCES: Record<RollupPart['rollup'], { table: string; dims: Partial<Record<GroupByDim, string>> }> = {
-  hourly: { table: 'meter_hourly', dims: HOURLY_DIM_SQL },
-  daily: { table: 'meter_daily', dims: DAILY_DIM_SQL },
-  people: { table: 'meter_daily_people', dims: PEOPLE_DIM_SQL },
-};
-
-const FILTER_COLUMN: Record<MeterFilter, GroupByDim> = {
-  person: 'person',
-  unit: 'unit',
-  agent: 'agent',
-  model: 'model',
-  channel: 'channel',
-  label: 'label',
-};
+/** Each rollup's table, and the SQL of each dimension it keeps (its key columns, and the time buckets of its grain). */
+const ROLLUP_SOURCES = Object.fromEntries(
+  METER_ROLLUPS.map((r) => {
+    const dims: Partial<Record<GroupByDim, string>> = Object.fromEntries(r.dims.map((d) => [d, DIMENSION_COLUMNS[d]]));
+    if (r.grain === 'hour') {
+      dims.day = `to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD')`;
+      dims.hour = `to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":00:00.000Z"')`;
+    } else {
+      dims.day = `to_char(day, 'YYYY-MM-DD')`;
+    }
+    return [r.name, { table: r.table, byDay: r.grain === 'day', dims }];
+  }),
+) as Record<MeterRollupName, { table: string; byDay: boolean; dims: Partial<Record<GroupByDim, string>> }>;
 
 const TOKENS_SQL = '(input + cached_input + cache_write + output)';
 
@@ -107,8 +76,7 @@ export function meterSql(spec: MeterSqlSpec): { sql: string; params: unknown[] }
   };
   /** The table, and the conditions on it, for one part. */
   const source = (part: RollupPart): { table: string; where: string[]; dimSql: (d: GroupByDim) => string } => {
-    const { table, dims } = ROLLUP_SOURCES[part.rollup];
-    const byDay = part.rollup !== 'hourly';
+    const { table, byDay, dims } = ROLLUP_SOURCES[part.rollup];
     const dimSql = (d: GroupByDim): string => {
       const sql = dims[d];
       if (sql === undefined) throw new Error(`${table} has no dimension ${d}`);
@@ -121,7 +89,7 @@ export function meterSql(spec: MeterSqlSpec): { sql: string; params: unknown[] }
       where.push(`hour >= ${p(part.from)}`, `hour < ${p(part.to)}`);
     }
     for (const [filter, value] of Object.entries(spec.filters) as [MeterFilter, string][]) {
-      where.push(`${dimSql(FILTER_COLUMN[filter])} = ${p(value)}`);
+      where.push(`${dimSql(filter)} = ${p(value)}`);
     }
     if (spec.scope !== null) {
       where.push(

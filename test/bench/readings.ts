@@ -2,23 +2,26 @@
 // the ingested rows with new ids and times, in SQL), the rollups recomputed from the raw events for the
 // bench account, then the meter and listing routes timed one request after another.
 import pg from 'pg';
-import { ROLLUP_TABLES } from '../../metering/ingest/rollup-sql.js';
+import { fillRollupsSql, METER_ROLLUPS, ROLLUP_NAMES, ROLLUP_TABLES } from '../../metering/ingest/rollup-sql.js';
 import { tableColumns } from './ceiling.js';
 import type { HttpClient } from './http.js';
 import { Samples, type Summary } from './stats.js';
 
+type Sums = { calls: string; tokens: string; cost: string };
+
 export interface RollupCheck {
   consistent: boolean;
-  events: { calls: string; tokens: string; cost: string };
-  daily: { calls: string; tokens: string; cost: string };
-  hourly: { calls: string; tokens: string; cost: string };
-  people: { calls: string; tokens: string; cost: string };
+  events: Sums;
+  /** Each meter rollup's sums, by name. */
+  rollups: Record<string, Sums>;
+  /** The spend rollup's cost. */
+  spend: string;
 }
 
 /** Do the rollups ingest maintained say what the raw events say (calls, tokens, cost)? */
 export async function checkRollups(db: pg.Pool, account: string): Promise<RollupCheck> {
   const q = async (from: string, calls: string) => {
-    const { rows } = await db.query<{ calls: string; tokens: string; cost: string }>(
+    const { rows } = await db.query<Sums>(
       `SELECT coalesce(sum(${calls}), 0)::text AS calls,
               coalesce(sum(input + cached_input + cache_write + output), 0)::text AS tokens,
               coalesce(sum(cost), 0)::numeric(40, 18)::text AS cost
@@ -28,17 +31,32 @@ export async function checkRollups(db: pg.Pool, account: string): Promise<Rollup
     return rows[0]!;
   };
   const events = await q('events', '1');
-  const daily = await q('meter_daily', 'calls');
-  const hourly = await q('meter_hourly', 'calls');
-  const people = await q('meter_daily_people', 'calls');
+  const rollups: Record<string, Sums> = {};
+  for (const r of METER_ROLLUPS) rollups[r.name] = await q(r.table, 'calls');
   const spend = (
     await db.query<{ cost: string }>(
       'SELECT coalesce(sum(cost), 0)::numeric(40, 18)::text AS cost FROM meter_spend_daily WHERE account_id = $1',
       [account],
     )
   ).rows[0]!.cost;
-  const same = (a: typeof events, b: typeof events) => a.calls === b.calls && a.tokens === b.tokens && a.cost === b.cost;
-  return { consistent: same(events, daily) && same(events, hourly) && same(events, people) && spend === events.cost, events, daily, hourly, people };
+  const same = (a: Sums) => a.calls === events.calls && a.tokens === events.tokens && a.cost === events.cost;
+  return { consistent: Object.values(rollups).every(same) && spend === events.cost, events, rollups, spend };
+}
+
+/**
+ * Rows written (inserted or updated) into each rollup per event claimed in `event_keys`, from PostgreSQL's
+ * table statistics of this database's own tables: what each rollup costs every ingest write. Backends report
+ * their counts within 10 s of going idle, so this waits that long first.
+ */
+export async function rollupWrites(db: pg.Pool): Promise<Record<string, number>> {
+  await new Promise((resolve) => setTimeout(resolve, 11_000));
+  const { rows } = await db.query<{ relname: string; n: string }>(
+    `SELECT relname, (n_tup_ins + n_tup_upd)::text AS n FROM pg_stat_user_tables WHERE schemaname = 'public' AND relname = ANY($1::text[])`,
+    [['event_keys', ...ROLLUP_TABLES]],
+  );
+  const written = new Map(rows.map((r) => [r.relname, Number(r.n)]));
+  const events = written.get('event_keys') ?? 0;
+  return Object.fromEntries(ROLLUP_TABLES.map((t, i) => [ROLLUP_NAMES[i]!, events > 0 ? (written.get(t) ?? 0) / events : 0]));
 }
 
 export interface TopUp {
@@ -87,7 +105,9 @@ export async function topUp(
   };
   const select = columns.map((c) => expr[c] ?? `e.${c}`).join(', ');
   let stored = before;
-  for (let k = 1; stored < target && originals > 0; k++) {
+  // Copies made by an earlier top-up (to a smaller count) took rounds 1.. up to this one's first.
+  const firstRound = originals > 0 ? Math.ceil((before - originals) / originals) + 1 : 1;
+  for (let k = firstRound; stored < target && originals > 0; k++) {
     const n = Math.min(originals, target - stored);
     const res = await db.query(
       `WITH copied AS (
@@ -114,46 +134,14 @@ export async function topUp(
   return { before, after: await count(), ms: performance.now() - started, rollups: rollups.mode, rollupMs };
 }
 
+/** The account's rollups recomputed from its raw events with ingest's own SQL, spread over the 8 shards concurrent ingest writes. */
 export async function recomputeRollups(db: pg.Pool, account: string): Promise<void> {
   const client = await db.connect();
   try {
     await client.query('BEGIN');
-    await client.query(`SET LOCAL TIME ZONE 'UTC'`);
     for (const table of ROLLUP_TABLES) await client.query(`DELETE FROM ${table} WHERE account_id = $1`, [account]);
-    const sums = `count(*), sum(input), sum(cached_input), sum(cache_write), sum(output), sum(reasoning), coalesce(sum(cost), 0)`;
-    await client.query(
-      `INSERT INTO meter_hourly (account_id, hour, shard, model, tier, unit_id, person_id, agent_id, operation, channel, label,
-                                 session_context, calls, input, cached_input, cache_write, output, reasoning, cost)
-       SELECT account_id, date_trunc('hour', ts), (abs(hashtext(event_id)) % 8)::smallint, coalesce(model_id, model_name, ''),
-              coalesce(tier, ''), coalesce(unit_id, ''), coalesce(person_id, ''), coalesce(agent_id, ''), coalesce(operation, ''),
-              coalesce(channel, ''), label, coalesce(session_context, ''), ${sums}
-         FROM events WHERE account_id = $1
-        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12`,
-      [account],
-    );
-    await client.query(
-      `INSERT INTO meter_daily (account_id, day, shard, tier, label, channel, calls, input, cached_input, cache_write, output, reasoning, cost)
-       SELECT account_id, ts::date, (abs(hashtext(event_id)) % 8)::smallint, coalesce(tier, ''), label, coalesce(channel, ''), ${sums}
-         FROM events WHERE account_id = $1
-        GROUP BY 1, 2, 3, 4, 5, 6`,
-      [account],
-    );
-    await client.query(
-      `INSERT INTO meter_daily_people (account_id, day, shard, unit_id, person_id, agent_id, tier, label, channel,
-                                       calls, input, cached_input, cache_write, output, reasoning, cost)
-       SELECT account_id, ts::date, (abs(hashtext(event_id)) % 8)::smallint, coalesce(unit_id, ''), coalesce(person_id, ''),
-              coalesce(agent_id, ''), coalesce(tier, ''), label, coalesce(channel, ''), ${sums}
-         FROM events WHERE account_id = $1
-        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`,
-      [account],
-    );
-    await client.query(
-      `INSERT INTO meter_spend_daily (account_id, day, shard, cost)
-       SELECT account_id, ts::date, (abs(hashtext(event_id)) % 8)::smallint, sum(cost)
-         FROM events WHERE account_id = $1 AND cost IS NOT NULL
-        GROUP BY 1, 2, 3`,
-      [account],
-    );
+    const all = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1)`;
+    for (const sql of fillRollupsSql(all, '(abs(hashtext(event_id)) % 8)::smallint')) await client.query(sql, [account]);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

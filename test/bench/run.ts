@@ -24,7 +24,8 @@ import {
 import { groupCounters, groupReport, type GroupCounters, type GroupReport } from './groups.js';
 import { HttpClient } from './http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
-import { checkRollups, measureReading, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
+import { checkRollups, measureReading, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
+import { readmeReadings } from './readme-readings.js';
 import { createDatabase, dropDatabase, runRebuild, Service, setUp } from './service.js';
 import { ratePerSecond, round, Samples, type Summary } from './stats.js';
 import { sampleWaits } from './waits.js';
@@ -40,7 +41,8 @@ interface Options {
   ceilingEvents: number;
   /** Which ceilings run (BENCH_CEILINGS): the issue's bare insert and the database work ingest cannot skip. */
   ceilings: CeilingKind[];
-  stored: number;
+  /** Stored events to measure readings at (BENCH_STORED, a comma list): the first is the report's, then each larger one. */
+  stored: number[];
   readings: number;
   readingSeconds: number;
   /** The ceiling and the ingest load alternate in this many slices. */
@@ -89,7 +91,7 @@ function options(): Options {
     warmupBatches: positive('BENCH_WARMUP_BATCHES', 100),
     ceilingEvents: positive('BENCH_CEILING_EVENTS', events),
     ceilings: ceilingKinds(),
-    stored: positive('BENCH_STORED', 5_000_000),
+    stored: storedLevels(),
     readings: positive('BENCH_READINGS', 2000),
     readingSeconds: positive('BENCH_READING_SECONDS', 60),
     slices: positive('BENCH_SLICES', 4),
@@ -117,6 +119,16 @@ function authorizeStores(redisUrl: string | null): AuthorizeStore[] {
     }
   }
   return stores as AuthorizeStore[];
+}
+
+function storedLevels(): number[] {
+  const raw = process.env.BENCH_STORED || '5000000';
+  const levels = raw.split(',').map((part) => Number(part.trim().replace(/_/g, '')));
+  if (levels.some((n) => !Number.isSafeInteger(n) || n < 0) || levels.some((n, i) => i > 0 && n <= levels[i - 1]!)) {
+    console.error(`bench: BENCH_STORED must be whole numbers, increasing, separated by commas, got "${raw}"`);
+    process.exit(2);
+  }
+  return levels;
 }
 
 function ceilingKinds(): CeilingKind[] {
@@ -224,9 +236,13 @@ interface Outcome {
   warmup: IngestResult | null;
   ingest: (IngestResult & { rate: number; cpu: CpuUse | null; waits: Record<string, number>; groups: GroupReport | null }) | null;
   rollups: RollupCheck | null;
+  /** Rows written into each rollup per ingested event (warm-up included). */
+  rollupWrites: Record<string, number> | null;
   topUp: TopUp | null;
   readings: ReadingResult[];
   authorize: AuthorizeRun[];
+  /** The same readings again at each further BENCH_STORED level. */
+  more: { topUp: TopUp; readings: ReadingResult[] }[];
 }
 
 async function main(): Promise<void> {
@@ -273,9 +289,11 @@ async function main(): Promise<void> {
     warmup: null,
     ingest: null,
     rollups: null,
+    rollupWrites: null,
     topUp: null,
     readings: [],
     authorize: [],
+    more: [],
   };
   let failed = false;
   try {
@@ -390,26 +408,36 @@ async function main(): Promise<void> {
       if (ingestOn) {
         outcome.rollups = await checkRollups(db, org.account);
         log(`rollups ${outcome.rollups.consistent ? 'match' : 'DO NOT match'} the raw events: ${JSON.stringify(outcome.rollups.events)}`);
+        outcome.rollupWrites = await rollupWrites(db);
+        log(`rollup rows written per ingested event: ${describeRollupWrites(outcome.rollupWrites)}`);
       }
 
       if (opts.phases.has('readings')) {
-        log(`readings: topping stored events up to ${opts.stored.toLocaleString('en')}`);
         const rollups = { mode: opts.rollups, rebuild: () => runRebuild(dbUrl, org.account) };
-        outcome.topUp = await topUp(db, org.account, opts.stored, monthStart, new Date(Math.min(Date.now(), now + 60_000)), rollups, (l) => log(`  ${l}`));
         const base = `/v1/accounts/${org.account}`;
         const light = Math.max(1, Math.floor(opts.readings / 4));
+        // The totals, then every reading the README shows as fast (its "Readings" table), a member's own.
         const routes: [string, string, number, string][] = [
           ['meter (current period)', `${base}/meter`, opts.readings, keys.finance],
-          ['meter group_by=tier,label', `${base}/meter?group_by=tier,label`, light, keys.finance],
-          ['meter group_by=person', `${base}/meter?group_by=person`, light, keys.finance],
-          ['meter group_by=model', `${base}/meter?group_by=model`, light, keys.finance],
+          ...readmeReadings().map((dims): [string, string, number, string] => [`meter group_by=${dims.join(',')}`, `${base}/meter?group_by=${dims.join(',')}`, light, keys.finance]),
           ['meter as a member (own and unit)', `${base}/meter`, light, keys.member],
           ['events limit=100', `${base}/events?limit=100`, light, keys.finance],
         ];
-        for (const [name, path, n, key] of routes) {
-          const r = await measureReading(api, name, path, key, n, opts.readingSeconds * 1000);
-          outcome.readings.push(r);
-          log(`reading ${name}: ${r.latency ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)} over ${r.requests}` : (r.note ?? '')}`);
+        for (const [level, stored] of opts.stored.entries()) {
+          log(`readings: topping stored events up to ${stored.toLocaleString('en')}`);
+          const done = await topUp(db, org.account, stored, monthStart, new Date(Math.min(Date.now(), now + 60_000)), rollups, (l) => log(`  ${l}`));
+          const readings: ReadingResult[] = [];
+          for (const [name, path, n, key] of routes) {
+            const r = await measureReading(api, name, path, key, n, opts.readingSeconds * 1000);
+            readings.push(r);
+            log(`reading ${name} (${done.after.toLocaleString('en')} stored): ${r.latency ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)} over ${r.requests}` : (r.note ?? '')}`);
+          }
+          if (level === 0) {
+            outcome.topUp = done;
+            outcome.readings = readings;
+          } else {
+            outcome.more.push({ topUp: done, readings });
+          }
         }
       }
 
@@ -462,7 +490,7 @@ function commandLine(o: Options): string {
   if (o.batchSize !== 50) env.push(`BENCH_BATCH=${o.batchSize}`);
   if (o.ceilingEvents !== o.events) env.push(`BENCH_CEILING_EVENTS=${o.ceilingEvents}`);
   if (o.ceilings.join(',') !== CEILING_KINDS.join(',')) env.push(`BENCH_CEILINGS=${o.ceilings.join(',')}`);
-  if (o.stored !== 5_000_000) env.push(`BENCH_STORED=${o.stored}`);
+  if (o.stored.join(',') !== '5000000') env.push(`BENCH_STORED=${o.stored.join(',')}`);
   if (o.readings !== 2000) env.push(`BENCH_READINGS=${o.readings}`);
   if (o.readingSeconds !== 60) env.push(`BENCH_READING_SECONDS=${o.readingSeconds}`);
   if (o.slices !== 4) env.push(`BENCH_SLICES=${o.slices}`);
@@ -511,15 +539,18 @@ function verdicts(o: Outcome): Verdict[] {
       out.push({ what: `authorize p99, ${a.callers} caller${a.callers === 1 ? '' : 's'} (Redis)`, target: '< 2 ms', measured: ms(a.latency.p99), ok: a.latency.p99 < 2 });
     }
   }
-  const meter = o.readings[0];
-  if (meter) {
-    const p99 = meter.latency?.p99;
+  // Every meter reading timed (the totals, each reading the README shows, a member's): the slowest one's p99.
+  const meters = o.readings.filter((r) => r.name.startsWith('meter'));
+  if (meters.length > 0) {
+    const failed = meters.find((r) => r.latency === null);
+    const slowest = meters.reduce((a, b) => ((b.latency?.p99 ?? Infinity) > (a.latency?.p99 ?? Infinity) ? b : a));
+    const p99 = failed ? undefined : slowest.latency!.p99;
     const enough = (o.topUp?.after ?? 0) >= 5_000_000;
     out.push({
-      what: `meter reading p99 (${(o.topUp?.after ?? 0).toLocaleString('en')} events stored)`,
+      what: `every meter reading p99 (${meters.length} readings, ${(o.topUp?.after ?? 0).toLocaleString('en')} events stored)`,
       target: '< 10 ms with 5M stored',
-      measured: p99 === undefined ? shortNote(meter) : ms(p99),
-      ok: p99 === undefined ? null : enough ? p99 < 10 : null,
+      measured: failed ? `${failed.name}: ${shortNote(failed)}` : `${ms(p99)} (slowest: ${slowest.name})`,
+      ok: failed ? false : enough ? p99! < 10 : null,
     });
   }
   return out;
@@ -545,8 +576,23 @@ function table(o: Outcome): string {
   for (const r of o.readings) rows.push([`GET ${r.name}`, String(r.requests), r.latency ? fmt(ratePerSecond(r.requests, r.latency.mean * r.requests)) : shortNote(r), ...latencyCells(r.latency)]);
   for (const a of o.authorize) rows.push([`POST /v1/authorizations, ${a.store}, ${a.callers} callers`, a.requests.toLocaleString('en'), fmt(a.rate), ...latencyCells(a.latency)]);
   const main = grid(['what', 'events / requests', 'per second', 'p50', 'p99', 'max'], rows);
+  const growth = o.more.length === 0 ? '' : `\n\n${growthTable(o)}`;
   const checks = grid(['target', 'wanted', 'measured', 'met'], verdicts(o).map((v) => [v.what, v.target, v.measured, v.ok === null ? 'n/a' : v.ok ? 'yes' : 'NO']));
-  return `${main}\n\n${checks}`;
+  return `${main}${growth}\n\n${checks}`;
+}
+
+/** Each reading's p50 / p99 at every stored-events level: how reading time grows with the data. */
+function growthTable(o: Outcome): string {
+  const levels = [{ topUp: o.topUp!, readings: o.readings }, ...o.more];
+  const head = ['reading (p50 / p99)', ...levels.map((l) => `${l.topUp.after.toLocaleString('en')} stored`)];
+  const rows = o.readings.map((r) => [
+    `GET ${r.name}`,
+    ...levels.map((l) => {
+      const at = l.readings.find((x) => x.name === r.name)?.latency;
+      return at ? `${ms(at.p50)} / ${ms(at.p99)}` : 'n/a';
+    }),
+  ]);
+  return grid(head, rows);
 }
 
 function shortNote(r: ReadingResult): string {
@@ -581,7 +627,12 @@ function summaryJson(o: Outcome) {
       },
     },
     rollups_consistent: o.rollups?.consistent ?? null,
+    rollup_rows_per_event: o.rollupWrites && Object.fromEntries(Object.entries(o.rollupWrites).map(([k, v]) => [k, round(v)])),
     stored_events: o.topUp?.after ?? null,
+    more_stored: o.more.map((l) => ({
+      stored_events: l.topUp.after,
+      readings: l.readings.map((r) => ({ name: r.name, p50_ms: r.latency && round(r.latency.p50), p99_ms: r.latency && round(r.latency.p99), note: r.note })),
+    })),
     readings: o.readings.map((r) => ({ name: r.name, requests: r.requests, p50_ms: r.latency && round(r.latency.p50), p99_ms: r.latency && round(r.latency.p99), max_ms: r.latency && round(r.latency.max), note: r.note })),
     authorize: o.authorize.map((a) => ({
       store: a.store,
@@ -597,6 +648,11 @@ function summaryJson(o: Outcome) {
     })),
     targets: verdicts(o).map((v) => ({ what: v.what, measured: v.measured, met: v.ok })),
   };
+}
+
+function describeRollupWrites(w: Record<string, number>): string {
+  const total = Object.values(w).reduce((a, b) => a + b, 0);
+  return `${Object.entries(w).map(([name, n]) => `${name} ${round(n)}`).join(', ')}; ${round(total)} in all`;
 }
 
 function describeGroups(g: GroupReport): string {
@@ -644,12 +700,15 @@ service as a child process on it, sets up a catalog, a price book, a plan, an ac
    previous answer arrived), after ${o.options.warmupBatches} unmeasured warm-up requests. Each answer is
    validated, priced, classified, durable (committed) and carries each event's reading. Every result must
    be \`accepted\`. Request bodies are serialised before the clock starts.
-3. **Readings.** The stored events are topped up to ${o.options.stored.toLocaleString('en')} with SQL (copies of
+3. **Readings.** The stored events are topped up to ${o.options.stored.map((n) => n.toLocaleString('en')).join(', then ')} with SQL (copies of
    the ingested rows with new ids and times in the current month, and their idempotency keys), the
    account's labels and rollups are recomputed from the raw events
    (${o.options.rollups === 'rebuild' ? '`npm run rebuild bench`, which writes the rollups into shard 0' : 'SQL GROUP BY spread over the 8 shards concurrent ingest writes'}),
-   \`VACUUM ANALYZE\`, then the meter routes are timed with a finance key (one with a member's key), one request after another
-   (at most ${o.options.readings} per route, or ${o.options.readingSeconds} s, after 20 unmeasured).
+   \`VACUUM ANALYZE\`, then the meter routes are timed one request after another, after 20 unmeasured: the
+   current period's totals (at most ${o.options.readings} requests or ${o.options.readingSeconds} s), then with at most ${Math.max(1, Math.floor(o.options.readings / 4))} each
+   every reading the README's "Readings" table shows (read from README.md: every \`group_by\` dimension and
+   the pairs listed there), with a finance key, a member's own reading, and the events listing; again at
+   each further count of \`BENCH_STORED\`.
 
 Events: ids \`b<run>-<n>\`, timestamps over the current month up to now, ~10% zero-token \`program\`
 calls, the rest over \`api\`/\`cli\`/\`mcp\` with a base, a specialized and a premier model (some by a dated
@@ -669,7 +728,7 @@ ${o.command}
 \`\`\`
 
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
-\`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000), \`BENCH_READINGS\` (2000),
+\`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000; a comma list such as \`5000000,20000000\` times the readings again after each larger top-up), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
 \`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations),
 \`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
@@ -697,8 +756,9 @@ ${o.ceilings.map((c) => `CPU during the ceiling "${CEILING_TITLES[c.kind]}": ${d
 ${o.ingest ? `CPU during ingest: ${describeCpu(o.ingest.cpu)}.` : ''}
 ${o.ingest ? `The service's database connections during ingest, on average per 100 ms sample: ${Object.entries(o.ingest.waits).map(([k, v]) => `${v} ${k}`).join('; ')}.` : ''}
 ${o.ingest?.groups ? `The service's writes (group commit, from its /metrics): ${describeGroups(o.ingest.groups)}.` : ''}
-${o.topUp ? `Stored events for the readings: ${o.topUp.after.toLocaleString('en')} (top-up and rollup recompute took ${fmt(o.topUp.ms / 1000)} s).` : ''}
-${o.rollups ? `After the load the hourly, daily, people and spend rollups ${o.rollups.consistent ? 'equal' : 'DO NOT equal'} the raw events (calls ${o.rollups.events.calls}, tokens ${o.rollups.events.tokens}, cost ${o.rollups.events.cost}).` : ''}
+${o.rollupWrites ? `Rollup rows written (inserted or updated) per ingested event, from PostgreSQL's table statistics: ${describeRollupWrites(o.rollupWrites)}.` : ''}
+${o.topUp ? `Stored events for the readings: ${[o.topUp, ...o.more.map((l) => l.topUp)].map((t) => `${t.after.toLocaleString('en')} (top-up and rollup recompute took ${fmt(t.ms / 1000)} s)`).join(', then ')}.` : ''}
+${o.rollups ? `After the load the rollups (${ROLLUP_NAMES.join(', ')}) ${o.rollups.consistent ? 'equal' : 'DO NOT equal'} the raw events (calls ${o.rollups.events.calls}, tokens ${o.rollups.events.tokens}, cost ${o.rollups.events.cost}).` : ''}
 
 Latencies are per request, measured by the client from writing the request to the last byte of the answer
 (nearest-rank percentiles, test/bench/stats.ts). Rates are events per second of wall time from the first

@@ -1,6 +1,7 @@
 // Shared set-up for metering tests: a catalog, a price book, a plan and a subscription; and the check
 // that the rollups equal what the raw events say.
 import { DataSource } from 'typeorm';
+import { DIMENSION_COLUMNS, METER_ROLLUPS, type MeterDim, type MeterRollupName } from '../../metering/ingest/rollup-sql.js';
 import { RebuildService } from '../../metering/rebuild/rebuild.service.js';
 import type { TestApp } from './test-app.js';
 
@@ -41,39 +42,57 @@ interface Totals {
   cost: string;
 }
 
-/** Per-label totals four ways: raw events, the hourly rollup, the daily rollup and the people rollup. */
-export async function labelTotals(t: TestApp, account: string): Promise<{ raw: Totals[]; hourly: Totals[]; daily: Totals[]; people: Totals[] }> {
+const SUMS_TEXT = `sum(calls)::text AS calls, sum(input + cached_input + cache_write + output)::text AS tokens,
+  coalesce(sum(cost), 0)::numeric(40,18)::text AS cost`;
+const RAW_EVENTS = '(SELECT *, 1 AS calls FROM events) e';
+
+/** Per-label totals of the raw events and of every meter rollup (by its name). */
+export async function labelTotals(t: TestApp, account: string): Promise<{ raw: Totals[] } & Record<MeterRollupName, Totals[]>> {
   const db = t.app.get(DataSource);
-  const q = (from: string, cost: string) =>
-    db.query(
-      `SELECT label, sum(calls)::text AS calls, sum(input + cached_input + cache_write + output)::text AS tokens,
-              coalesce(sum(${cost}), 0)::numeric(40,18)::text AS cost
-         FROM ${from} WHERE account_id = $1 GROUP BY label HAVING sum(calls) <> 0 ORDER BY label`,
-      [account],
-    ) as Promise<Totals[]>;
-  return {
-    raw: await q('(SELECT *, 1 AS calls FROM events) e', 'cost'),
-    hourly: await q('meter_hourly', 'cost'),
-    daily: await q('meter_daily', 'cost'),
-    people: await q('meter_daily_people', 'cost'),
-  };
+  const q = (from: string) =>
+    db.query(`SELECT label, ${SUMS_TEXT} FROM ${from} WHERE account_id = $1 GROUP BY label HAVING sum(calls) <> 0 ORDER BY label`, [
+      account,
+    ]) as Promise<Totals[]>;
+  const totals: Record<string, Totals[]> = { raw: await q(RAW_EVENTS) };
+  for (const r of METER_ROLLUPS) totals[r.name] = await q(r.table);
+  return totals as { raw: Totals[] } & Record<MeterRollupName, Totals[]>;
 }
 
-/** Totals by unit, person, agent, label and UTC day two ways: raw events and the people rollup. */
-export async function peopleTotals(t: TestApp, account: string): Promise<{ raw: unknown[]; people: unknown[] }> {
+/** How the raw events give each dimension a rollup keeps (written here apart from rollup-sql.ts, to check it). */
+const RAW_DIMENSION: Record<MeterDim, string> = {
+  model: `coalesce(model_id, model_name, '')`,
+  tier: `coalesce(tier, '')`,
+  unit: `coalesce(unit_id, '')`,
+  person: `coalesce(person_id, '')`,
+  agent: `coalesce(agent_id, '')`,
+  operation: `coalesce(operation, '')`,
+  channel: `coalesce(channel, '')`,
+  label: 'label',
+  session_context: `coalesce(session_context, '')`,
+};
+
+/**
+ * Every meter rollup summed by its whole key (UTC hour or day, and each dimension it keeps, across shards),
+ * beside the raw events summed the same way: equal when the rollup holds exactly what the events say.
+ */
+export async function rollupsByKey(t: TestApp, account: string): Promise<Record<MeterRollupName, { raw: unknown[]; kept: unknown[] }>> {
   const db = t.app.get(DataSource);
-  const q = (from: string, day: string) =>
-    db.query(
-      `SELECT ${day} AS day, coalesce(unit_id, '') AS unit, coalesce(person_id, '') AS person, coalesce(agent_id, '') AS agent, label,
-              sum(calls)::text AS calls, sum(input + cached_input + cache_write + output)::text AS tokens,
-              coalesce(sum(cost), 0)::numeric(40,18)::text AS cost
-         FROM ${from} WHERE account_id = $1 GROUP BY 1, 2, 3, 4, 5 HAVING sum(calls) <> 0 ORDER BY 1, 2, 3, 4, 5`,
-      [account],
-    ) as Promise<unknown[]>;
-  return {
-    raw: await q('(SELECT *, 1 AS calls FROM events) e', `(ts AT TIME ZONE 'UTC')::date::text`),
-    people: await q('meter_daily_people', 'day::text'),
-  };
+  const out: Partial<Record<MeterRollupName, { raw: unknown[]; kept: unknown[] }>> = {};
+  for (const r of METER_ROLLUPS) {
+    const time = r.grain === 'hour' ? [`(hour AT TIME ZONE 'UTC')`, `date_trunc('hour', ts AT TIME ZONE 'UTC')`] : ['day', `(ts AT TIME ZONE 'UTC')::date`];
+    const groups = r.dims.map((_, i) => i + 2).join(', ');
+    const q = (from: string, when: string, dims: readonly string[]) =>
+      db.query(
+        `SELECT ${when}::text AS at, ${dims.map((d, i) => `${d} AS d${i}`).join(', ')}, ${SUMS_TEXT}
+           FROM ${from} WHERE account_id = $1 GROUP BY 1, ${groups} HAVING sum(calls) <> 0 ORDER BY 1, ${groups}`,
+        [account],
+      ) as Promise<unknown[]>;
+    out[r.name] = {
+      raw: await q(RAW_EVENTS, time[1]!, r.dims.map((d) => RAW_DIMENSION[d])),
+      kept: await q(r.table, time[0]!, r.dims.map((d) => DIMENSION_COLUMNS[d])),
+    };
+  }
+  return out as Record<MeterRollupName, { raw: unknown[]; kept: unknown[] }>;
 }
 
 export async function labelsOf(t: TestApp, account: string): Promise<Record<string, string>> {
@@ -96,14 +115,11 @@ export async function spendByDay(t: TestApp, account: string): Promise<{ raw: { 
   };
 }
 
-/** The hourly, daily, people and spend rollups of the account equal what its raw events say. */
+/** Every rollup of the account (each meter rollup by its whole key, and the spend) equals what its raw events say. */
 export async function expectRollupsMatchRaw(t: TestApp, account: string): Promise<void> {
-  const { raw, hourly, daily, people } = await labelTotals(t, account);
-  expect(hourly).toEqual(raw);
-  expect(daily).toEqual(raw);
-  expect(people).toEqual(raw);
-  const byPerson = await peopleTotals(t, account);
-  expect(byPerson.people).toEqual(byPerson.raw);
+  for (const [rollup, { raw, kept }] of Object.entries(await rollupsByKey(t, account))) {
+    expect({ rollup, rows: kept }).toEqual({ rollup, rows: raw });
+  }
   const spend = await spendByDay(t, account);
   expect(spend.raw.length).toBeGreaterThan(0);
   expect(spend.spend).toEqual(spend.raw);
