@@ -10,6 +10,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import { AppModule, type AppOptions } from './app.module.js';
+import { completeDocument } from './http/openapi.js';
 import { Metrics } from './health/metrics.js';
 import { ShutdownReport } from './lifecycle/shutdown-report.js';
 import {
@@ -119,14 +120,18 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     );
     if (reply.statusCode >= 500) metrics.httpErrors.inc({ route });
   });
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('tokenmeter')
-      .setDescription('Token metering and billing for AI agent work. JSON fields are snake_case; ids are slugs.')
-      .setVersion('0.1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'tm_<env>_<id>_<secret>' })
-      .build(),
+  const document = completeDocument(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setOpenAPIVersion('3.1.0')
+        .setTitle('tokenmeter')
+        .setDescription('Token metering and billing for AI agent work. JSON fields are snake_case; ids are slugs.')
+        .setVersion('0.1.0')
+        // Our own key format, not a JWT (Nest's default bearerFormat).
+        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'tm_<env>_<id>_<secret>', description: 'An API key' })
+        .build(),
+    ),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 

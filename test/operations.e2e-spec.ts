@@ -35,7 +35,8 @@ describe('operations endpoints', () => {
       expect(Object.keys(doc.body.paths)).toContain(path);
     }
     const createAccount = doc.body.paths['/v1/accounts'].post;
-    expect(createAccount.requestBody.content['application/json'].schema.required).toEqual(['id', 'name', 'currency']);
+    expect(createAccount.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/CreateAccount' });
+    expect(doc.body.components.schemas.CreateAccount.required).toEqual(['id', 'name', 'currency']);
     const ui = await t.get('/docs', null);
     expect(ui.status).toBe(200);
     expect(ui.text).toContain('swagger');

@@ -6,7 +6,8 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { ApiJsonBody, SchemaPipe } from '../../src/http/validation.js';
+import { ApiJsonBody } from '../../src/http/openapi.js';
+import { SchemaPipe } from '../../src/http/validation.js';
 import { authorizeSchema } from './authorizations.schemas.js';
 import { AuthorizationsService, type AuthorizationView, type AuthorizeBody } from './authorizations.service.js';
 

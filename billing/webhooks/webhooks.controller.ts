@@ -5,7 +5,8 @@ import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags, type Schem
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { ApiJsonBody, parseLimit, SchemaPipe, SlugPipe, type JsonSchema } from '../../src/http/validation.js';
+import { ApiJsonBody } from '../../src/http/openapi.js';
+import { parseLimit, SchemaPipe, SlugPipe, type JsonSchema } from '../../src/http/validation.js';
 import { WEBHOOK_EVENT_TYPES } from './event-types.js';
 import { WebhookEndpointsService, type DeliveryView, type EndpointView } from './webhook-endpoints.service.js';
 import type { DeliveryStatus } from './webhooks.repository.js';
