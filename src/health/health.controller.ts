@@ -1,9 +1,10 @@
 // Liveness, readiness (database and, when configured, Redis) and Prometheus metrics; no key needed.
-import { Controller, Get, Header, HttpException, Res } from '@nestjs/common';
+import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/access.decorators.js';
+import { RequestError } from '../http/domain-error.js';
 import { ErrorSchema, Responds, type Body } from '../http/openapi.js';
 import { JobsService } from '../jobs/jobs.service.js';
 import { LivenessSchema, PrometheusTextSchema, ReadinessSchema } from './health.schemas.js';
@@ -62,7 +63,7 @@ export class HealthController {
     try {
       return await this.metrics.registry.metrics();
     } catch {
-      throw new HttpException('metrics unavailable', 503);
+      throw new RequestError('metrics_unavailable', 'Metrics could not be collected; try again.', {}, 'unavailable');
     }
   }
 }
