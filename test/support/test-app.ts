@@ -10,6 +10,7 @@ import { ManualClock, type Clock } from '../../src/clock/clock.js';
 import { Contract, type ObservedResponse } from './contract.js';
 
 let counter = 0;
+const contracts = new Map<string, Contract>();
 
 export function testRunId(): string {
   return process.env.TOKENMETER_TEST_RUN ?? `tmt_${process.pid}`;
@@ -60,7 +61,10 @@ export class TestApp {
   contract(): Promise<Contract> {
     this.contractOnce ??= this.app.inject({ method: 'GET', url: '/docs-json' }).then((res) => {
       if (res.statusCode !== 200) throw new Error(`GET /docs-json answered ${res.statusCode}`);
-      return new Contract(res.json());
+      // Apps of one test file serve the same document: its validators are compiled once for all of them.
+      let contract = contracts.get(res.body);
+      if (contract === undefined) contracts.set(res.body, (contract = new Contract(res.json())));
+      return contract;
     });
     return this.contractOnce;
   }
