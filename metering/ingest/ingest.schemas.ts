@@ -77,8 +77,11 @@ export const AcceptedEventSchema = named('AcceptedEvent', {
     },
     ignored_usage_fields: {
       type: 'array',
+      minItems: 1,
       items: { type: 'string' },
-      description: 'Usage fields that were not counted (not token counts, or parts of a counted total)',
+      description:
+        'Usage fields tokenmeter does not know and did not count, as full paths (`usage.x`); only present when there are ' +
+        'any. Listed by GET /v1/ignored-usage-fields',
     },
   },
 } as const);
