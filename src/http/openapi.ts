@@ -170,6 +170,11 @@ export function Responds<const S extends JsonSchema, const O extends RespondsOpt
   };
 }
 
+/** A success without a body (204): documented, and made the route's status. */
+export function NoContent(description = 'Done; no body'): MethodDecorator {
+  return applyDecorators(ApiResponse({ status: 204, description }), HttpCode(204));
+}
+
 /** Error statuses the route's own logic answers, each with the one error body. */
 export function Fails(...statuses: number[]): MethodDecorator {
   return applyDecorators(
