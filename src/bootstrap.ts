@@ -3,13 +3,16 @@
 // graceful shutdown waits for.
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import type { RawBodyRequest } from '@nestjs/common';
+import { Logger, type RawBodyRequest } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import { AppModule, type AppOptions } from './app.module.js';
+import { RequestError } from './http/domain-error.js';
+import { errorResponse } from './http/http-exception.filter.js';
+import { completeDocument } from './http/openapi.js';
 import { Metrics } from './health/metrics.js';
 import { ShutdownReport } from './lifecycle/shutdown-report.js';
 import {
@@ -52,7 +55,8 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
       if (response === null) socket.destroy(error);
       else socket.end(response);
     },
-    return503OnClosing: true,
+    // A request that arrives while closing is refused by our own hook below, in the one error format.
+    return503OnClosing: false,
     // Close idle keep-alive sockets on shutdown; requests in flight still finish.
     forceCloseConnections: 'idle',
   });
@@ -88,6 +92,7 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   });
   const metrics = app.get(Metrics);
   const shutdown = app.get(ShutdownReport);
+  const shutdownLogger = new Logger('http');
 
   // Once shutdown starts, answers close their connection: a keep-alive socket that turns idle after
   // the close began would otherwise hold the shutdown open until the client lets go.
@@ -107,6 +112,12 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   fastify.addHook('onClose', async () => {
     shutdown.record('http', { requests_in_flight: inFlightAtClose }, performance.now() - closeStarted);
   });
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!closing) return;
+    const refused = new RequestError('shutting_down', 'The service is shutting down; retry on another instance.', {}, 'unavailable');
+    const { status, body } = errorResponse(refused, String(request.id), shutdownLogger);
+    return reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+  });
   fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply) => {
     void reply.header('x-request-id', request.id);
     if (closing) void reply.header('connection', 'close');
@@ -119,14 +130,18 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     );
     if (reply.statusCode >= 500) metrics.httpErrors.inc({ route });
   });
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('tokenmeter')
-      .setDescription('Token metering and billing for AI agent work. JSON fields are snake_case; ids are slugs.')
-      .setVersion('0.1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'tm_<env>_<id>_<secret>' })
-      .build(),
+  const document = completeDocument(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setOpenAPIVersion('3.1.0')
+        .setTitle('tokenmeter')
+        .setDescription('Token metering and billing for AI agent work. JSON fields are snake_case; ids are slugs.')
+        .setVersion('0.1.0')
+        // Our own key format, not a JWT (Nest's default bearerFormat).
+        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'tm_<env>_<id>_<secret>', description: 'An API key' })
+        .build(),
+    ),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 

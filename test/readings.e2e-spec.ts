@@ -351,10 +351,13 @@ describe('readings', () => {
     /** Opens the stream and reads SSE messages as they come. */
     async function open(key: string, query = '') {
       const abort = new AbortController();
-      const res = await fetch(`${base}/v1/accounts/${org.account}/meter/stream${query}`, {
+      const url = `/v1/accounts/${org.account}/meter/stream${query}`;
+      const res = await fetch(`${base}${url}`, {
         headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
         signal: abort.signal,
       });
+      await t.checkResponse({ method: 'GET', url, status: res.status, contentType: res.headers.get('content-type') ?? undefined, body: '' });
+      const contract = await t.contract();
       const reader = res.body!.getReader();
       const decoder = new TextDecoder();
       let buffer = '';
@@ -368,7 +371,10 @@ describe('readings', () => {
             if (lines.length === 0) continue;
             const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? 'message';
             const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-            return { event, data: JSON.parse(data) };
+            const parsed = JSON.parse(data);
+            // Each message's data is the documented component for its event.
+            contract.checkComponent(event === 'ready' ? 'MeterStreamReady' : 'MeterStreamOperation', parsed);
+            return { event, data: parsed };
           }
           const { value, done } = await reader.read();
           if (done) throw new Error('stream ended');
@@ -405,7 +411,10 @@ describe('readings', () => {
     });
 
     it('a member streams their own person only', async () => {
-      expect((await fetch(`${base}/v1/accounts/${org.account}/meter/stream?person=${p3.id}`, { headers: { authorization: `Bearer ${org.keys.member}` } })).status).toBe(403);
+      const url = `/v1/accounts/${org.account}/meter/stream?person=${p3.id}`;
+      const refused = await fetch(`${base}${url}`, { headers: { authorization: `Bearer ${org.keys.member}` } });
+      expect(refused.status).toBe(403);
+      await t.checkResponse({ method: 'GET', url, status: 403, contentType: refused.headers.get('content-type') ?? undefined, body: await refused.json() });
       const stream = await open(org.keys.member);
       const ready = await stream.next();
       // Their own operations this month, the live one reported above included.

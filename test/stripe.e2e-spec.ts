@@ -442,7 +442,7 @@ describe('Stripe', () => {
   it('is documented in the OpenAPI document', async () => {
     const doc = (await t.get('/docs-json', null)).body;
     const op = doc.paths['/v1/stripe/webhook'].post;
-    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '404', '503']);
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '404', '413', '415', '500', '503']);
     expect(op.security ?? []).toEqual([]);
   });
 });

@@ -586,7 +586,10 @@ describe('outgoing webhooks', () => {
       '/v1/webhook-endpoints/{id}/deliveries/{delivery}/replay',
       '/v1/webhook-endpoints/{id}/rotate-secret',
     ]);
-    expect(paths['/v1/webhook-endpoints']!.post.responses['201'].content['application/json'].schema.required).toContain('secret');
+    expect(paths['/v1/webhook-endpoints']!.post.responses['201'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/WebhookEndpointWithSecret',
+    });
+    expect(doc.components.schemas.WebhookEndpointWithSecret.required).toContain('secret');
     for (const [path, ops] of Object.entries(paths).filter(([p]) => p.startsWith('/v1/webhook-endpoints'))) {
       for (const [method, op] of Object.entries(ops)) {
         const success = Object.keys(op.responses).filter((s) => s.startsWith('2'));

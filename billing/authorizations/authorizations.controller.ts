@@ -1,23 +1,22 @@
 // POST /v1/authorizations (reserve) and DELETE /v1/authorizations/:id (release). Thin: the body is checked
 // by a compiled schema, the service does the rest. A denial is an answer, not an error: 200 with
 // `allowed: false`, which is what a caller branches on.
-import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Param, Post } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { ApiJsonBody, SchemaPipe } from '../../src/http/validation.js';
-import { authorizeSchema } from './authorizations.schemas.js';
+import { ApiJsonBody, Fails, Responds } from '../../src/http/openapi.js';
+import { SchemaPipe } from '../../src/http/validation.js';
+import { AuthorizationSchema, authorizeSchema, ReleaseSchema } from './authorizations.schemas.js';
 import { AuthorizationsService, type AuthorizationView, type AuthorizeBody } from './authorizations.service.js';
 
 @ApiTags('authorizations')
-@ApiBearerAuth()
 @Controller('v1/authorizations')
 export class AuthorizationsController {
   constructor(private readonly authorizations: AuthorizationsService) {}
 
   @Post()
-  @HttpCode(200)
   @Allow('agent', 'member')
   @ApiOperation({
     summary: 'Reserve an estimate against every hard budget on the path, the agent cap and the session cap, in one atomic step',
@@ -27,14 +26,17 @@ export class AuthorizationsController {
       'much more the estimate is than what is left there. An event carrying `reservation_id` commits it; DELETE releases it.',
   })
   @ApiJsonBody(authorizeSchema)
+  @Responds(200, AuthorizationSchema)
+  @Fails(404, 409)
   authorize(@CurrentPrincipal() principal: Principal, @Body(new SchemaPipe(authorizeSchema)) body: AuthorizeBody): Promise<AuthorizationView> {
     return this.authorizations.authorize(principal, body);
   }
 
   @Delete(':id')
-  @HttpCode(200)
   @Allow('agent', 'member')
   @ApiOperation({ summary: 'Release a reservation of yours (another agent\'s or account\'s is a 404, as if it did not exist)' })
+  @Responds(200, ReleaseSchema)
+  @Fails(404, 409)
   release(@CurrentPrincipal() principal: Principal, @Param('id') id: string) {
     if (!/^res_[A-Za-z0-9_-]{1,64}$/.test(id)) {
       throw new RequestError('invalid_id', 'Path parameter "id" is not a reservation id.', { field: 'id' });

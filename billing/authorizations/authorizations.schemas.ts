@@ -1,11 +1,13 @@
-// Request bodies of the authorization routes, as compiled JSON schemas (they also feed the OpenAPI document).
+// Request and response bodies of the authorization and cap routes, as JSON schemas: requests are
+// validated with them, and both feed the OpenAPI document by name.
+import { dateTimeSchema, decimalSchema, listOf, named } from '../../src/http/openapi.js';
 import type { JsonSchema } from '../../src/http/validation.js';
 
 const tokenCount = { type: 'integer', minimum: 0 } as const;
 const text = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const decimal = { type: 'string', minLength: 1, maxLength: 64, description: 'A decimal string, e.g. "12.50"' } as const;
 
-export const authorizeSchema = {
+export const authorizeSchema = named('Authorize', {
   type: 'object',
   additionalProperties: false,
   description:
@@ -27,9 +29,9 @@ export const authorizeSchema = {
     session_context: { type: 'string', enum: ['internal', 'external'] },
     expires_in_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
 
-export const capSchema = {
+export const capSchema = named('PutCap', {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -37,4 +39,99 @@ export const capSchema = {
     token_limit: { type: ['integer', 'null'], minimum: 0 },
     period: { type: 'string', enum: ['year', 'quarter', 'month'], description: 'Agent caps only; default month' },
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
+
+// ---- Responses ----
+
+const nullable = <const S extends JsonSchema>(schema: S) => ({ anyOf: [schema, { type: 'null' }] }) as const;
+const measure = (amount: JsonSchema, tokens: JsonSchema) =>
+  ({ type: 'object', additionalProperties: false, required: ['amount', 'tokens'], properties: { amount, tokens } }) as const;
+
+export const EstimateSchema = named('AuthorizationEstimate', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['amount', 'tokens', 'source', 'model'],
+  properties: {
+    amount: { ...decimalSchema, description: 'Money held, in the account’s currency' },
+    tokens: tokenCount,
+    source: { type: 'string', enum: ['usage', 'amount', 'auto'] },
+    model: { type: ['string', 'null'] },
+    events: { type: 'integer', minimum: 0, description: '`auto`: how many events it was sized from' },
+  },
+} as const);
+
+export const LevelSchema = named('AuthorizationLevel', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['level', 'kind', 'limit', 'spent', 'held', 'left'],
+  description: 'One level of the path the estimate was held against; a null limit is none',
+  properties: {
+    level: { type: 'string', description: 'e.g. `budget/<node>/<period>`, `agent/<id>/<period>`, `session/<context>/<id>`' },
+    kind: { type: 'string', enum: ['budget', 'agent', 'session', 'sessioncap', 'credits'] },
+    limit: measure(nullable(decimalSchema), { type: ['integer', 'null'] }),
+    spent: measure(decimalSchema, tokenCount),
+    held: measure(decimalSchema, tokenCount),
+    left: measure(nullable(decimalSchema), { type: ['integer', 'null'] }),
+  },
+} as const);
+
+export const AuthorizationSchema = named('Authorization', {
+  oneOf: [
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['allowed', 'reservation_id', 'expires_at', 'estimate', 'levels'],
+      properties: {
+        allowed: { type: 'boolean', enum: [true] },
+        reservation_id: { type: 'string', description: 'Send it on the event that commits the hold, or DELETE it' },
+        expires_at: dateTimeSchema,
+        estimate: EstimateSchema,
+        levels: { type: 'array', items: LevelSchema },
+      },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['allowed', 'denied_by', 'estimate', 'levels'],
+      properties: {
+        allowed: { type: 'boolean', enum: [false] },
+        denied_by: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['level', 'measure', 'short_by'],
+          properties: {
+            level: { type: 'string' },
+            measure: { type: 'string', enum: ['amount', 'tokens'] },
+            short_by: { type: 'string', description: 'How much more the estimate is than what is left there' },
+          },
+        },
+        estimate: EstimateSchema,
+        levels: { type: 'array', items: LevelSchema },
+      },
+    },
+  ],
+} as const);
+
+export const ReleaseSchema = named('AuthorizationRelease', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['reservation_id', 'status'],
+  properties: { reservation_id: { type: 'string' }, status: { type: 'string', enum: ['released', 'expired'] } },
+} as const);
+
+export const CapSchema = named('Cap', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['scope', 'amount_limit', 'token_limit', 'updated_at'],
+  properties: {
+    scope: { type: 'string', enum: ['agent', 'session'] },
+    agent_id: { type: 'string', description: 'Agent caps' },
+    session_context: { type: 'string', enum: ['internal', 'external'], description: 'Session caps' },
+    period: { type: 'string', enum: ['year', 'quarter', 'month'], description: 'Agent caps' },
+    amount_limit: nullable(decimalSchema),
+    token_limit: { type: ['integer', 'null'], minimum: 0 },
+    updated_at: dateTimeSchema,
+  },
+} as const);
+
+export const CapListSchema = named('CapList', listOf(CapSchema));

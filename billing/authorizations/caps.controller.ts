@@ -1,12 +1,13 @@
 // The account's caps on authorizations: per agent (for a period) and per session context. Finance of the
 // account or an admin sets them; members of the account may read them.
-import { Body, Controller, Delete, Get, HttpCode, Param, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, Param, Put } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { ApiJsonBody, SchemaPipe, slugParam } from '../../src/http/validation.js';
-import { capSchema } from './authorizations.schemas.js';
+import { ApiJsonBody, Fails, NoContent, Responds } from '../../src/http/openapi.js';
+import { SchemaPipe, slugParam } from '../../src/http/validation.js';
+import { CapListSchema, CapSchema, capSchema } from './authorizations.schemas.js';
 import { CapsService, type CapBody, type CapView } from './caps.service.js';
 import type { SessionContext } from './counters.js';
 
@@ -18,7 +19,6 @@ function context(raw: string): SessionContext {
 }
 
 @ApiTags('authorizations')
-@ApiBearerAuth()
 @Controller('v1/accounts/:account/caps')
 export class CapsController {
   constructor(private readonly caps: CapsService) {}
@@ -26,6 +26,7 @@ export class CapsController {
   @Get()
   @Allow('admin', 'finance', 'member')
   @ApiOperation({ summary: 'The caps on authorizations: per agent and per session context' })
+  @Responds(200, CapListSchema)
   async list(@Param('account', slugParam('account')) account: string): Promise<{ data: CapView[] }> {
     return { data: await this.caps.list(account) };
   }
@@ -34,6 +35,7 @@ export class CapsController {
   @Allow('admin', 'finance')
   @ApiOperation({ summary: "Set an agent's own cap for a period (month by default); it applies to its next authorization" })
   @ApiJsonBody(capSchema)
+  @Responds(200, CapSchema)
   putAgent(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -47,6 +49,7 @@ export class CapsController {
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'Set the cap of each session of a context (internal or external)' })
   @ApiJsonBody(capSchema)
+  @Responds(200, CapSchema)
   putSession(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -57,8 +60,9 @@ export class CapsController {
   }
 
   @Delete('agents/:agent')
-  @HttpCode(204)
   @Allow('admin', 'finance')
+  @ApiOperation({ summary: "Remove an agent's own cap" })
+  @NoContent()
   async deleteAgent(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -68,8 +72,9 @@ export class CapsController {
   }
 
   @Delete('sessions/:context')
-  @HttpCode(204)
   @Allow('admin', 'finance')
+  @ApiOperation({ summary: 'Remove the session cap of a context' })
+  @NoContent()
   async deleteSession(@CurrentPrincipal() principal: Principal, @Param('account', slugParam('account')) account: string, @Param('context') raw: string): Promise<void> {
     await this.caps.remove(principal, account, 'session', context(raw));
   }

@@ -1,20 +1,13 @@
 // POST /v1/stripe/webhook: Stripe's events, signed. Public (no API key: the signature is the
 // credential), read as the raw bytes the signature covers. Thin: the service verifies and applies.
-import { applyDecorators, Controller, Headers, HttpCode, Post, Req, type RawBodyRequest } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiResponse, ApiTags, type SchemaObject } from '@nestjs/swagger';
+import { Controller, Headers, Post, Req, type RawBodyRequest } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { Public } from '../../src/auth/access.decorators.js';
-import type { JsonSchema } from '../../src/http/validation.js';
-import { errorResponseSchema } from '../webhooks/webhooks.schemas.js';
+import { Fails, Responds } from '../../src/http/openapi.js';
 import { StripeWebhooks, type WebhookAnswer } from './stripe-webhooks.service.js';
 import { stripeWebhookResponseSchema } from './stripe.schemas.js';
 import { HANDLED_EVENT_TYPES } from './stripe-mapping.js';
-
-// Shaped like the contract decorators being introduced in src/http (`@Responds(status, schema)`,
-// `@Fails(...statuses)`), so adopting them is a rename.
-const responds = (status: number, schema: JsonSchema) => ApiResponse({ status, schema: schema as SchemaObject });
-const fails = (...statuses: number[]) =>
-  applyDecorators(...statuses.map((status) => ApiResponse({ status, schema: errorResponseSchema as JsonSchema as SchemaObject })));
 
 @ApiTags('stripe')
 @Controller('v1/stripe')
@@ -23,7 +16,6 @@ export class StripeWebhookController {
 
   @Post('webhook')
   @Public()
-  @HttpCode(200)
   @ApiOperation({
     summary: 'Stripe’s events, verified and applied once',
     description:
@@ -36,8 +28,8 @@ export class StripeWebhookController {
       '503 `stripe_unavailable`, `stripe_handler_missing` (Stripe delivers the event again later).',
   })
   @ApiHeader({ name: 'stripe-signature', required: true, description: '`t=<unix seconds>,v1=<hex HMAC-SHA256>`, set by Stripe' })
-  @responds(200, stripeWebhookResponseSchema)
-  @fails(400, 404, 503)
+  @Responds(200, stripeWebhookResponseSchema)
+  @Fails(400, 404, 503)
   receive(@Req() request: RawBodyRequest<FastifyRequest>, @Headers('stripe-signature') signature?: string): Promise<WebhookAnswer> {
     return this.webhooks.receive(request.rawBody, signature);
   }

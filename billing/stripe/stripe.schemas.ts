@@ -1,7 +1,8 @@
 // The Stripe webhook's answer, as a JSON schema for the OpenAPI document (Stripe itself reads only the status).
+import { named } from '../../src/http/openapi.js';
 import type { JsonSchema } from '../../src/http/validation.js';
 
-export const stripeWebhookResponseSchema = {
+export const stripeWebhookResponseSchema = named('StripeWebhookAnswer', {
   type: 'object',
   additionalProperties: false,
   required: ['received', 'event_id', 'outcome'],
@@ -16,4 +17,4 @@ export const stripeWebhookResponseSchema = {
         '`none` (recorded, nothing to do), `duplicate` (applied before), `ignored` (a type we do not act on, or not one of our objects)',
     },
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);

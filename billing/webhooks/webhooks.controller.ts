@@ -1,11 +1,12 @@
 // HTTP for outgoing webhooks: endpoints of an account (finance of the account, or an admin naming it) and
 // their deliveries. Thin: check the input, call the service, return what it returns.
-import { applyDecorators, Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, type PipeTransform } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags, type SchemaObject } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query, type PipeTransform } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { ApiJsonBody, parseLimit, SchemaPipe, SlugPipe, type JsonSchema } from '../../src/http/validation.js';
+import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
+import { parseLimit, SchemaPipe, SlugPipe } from '../../src/http/validation.js';
 import { WEBHOOK_EVENT_TYPES } from './event-types.js';
 import { WebhookEndpointsService, type DeliveryView, type EndpointView } from './webhook-endpoints.service.js';
 import type { DeliveryStatus } from './webhooks.repository.js';
@@ -16,7 +17,8 @@ import {
   endpointListResponseSchema,
   endpointResponseSchema,
   endpointWithSecretResponseSchema,
-  errorResponseSchema,
+  listDeliveriesQuerySchema,
+  listEndpointsQuerySchema,
   rotateSecretSchema,
   updateEndpointSchema,
   type CreateEndpointBody,
@@ -36,14 +38,7 @@ class IdPipe implements PipeTransform<string, string> {
   }
 }
 
-// Shaped like the contract decorators being introduced in src/http (`@Responds(status, schema)`,
-// `@Fails(...statuses)`), so adopting them is a rename.
-const responds = (status: number, schema: JsonSchema) => ApiResponse({ status, schema: schema as SchemaObject });
-const fails = (...statuses: number[]) =>
-  applyDecorators(...statuses.map((status) => ApiResponse({ status, schema: errorResponseSchema as JsonSchema as SchemaObject })));
-
 @ApiTags('webhooks')
-@ApiBearerAuth()
 @Controller('v1/webhook-endpoints')
 export class WebhooksController {
   constructor(private readonly endpoints: WebhookEndpointsService) {}
@@ -59,8 +54,8 @@ export class WebhooksController {
       '409 `webhook_endpoint_limit` (16 per account).',
   })
   @ApiJsonBody(createEndpointSchema)
-  @responds(201, endpointWithSecretResponseSchema)
-  @fails(400, 404, 409)
+  @Responds(201, endpointWithSecretResponseSchema)
+  @Fails(400, 404, 409)
   create(@CurrentPrincipal() p: Principal, @Body(new SchemaPipe(createEndpointSchema)) body: CreateEndpointBody): Promise<EndpointView & { secret: string }> {
     return this.endpoints.create(p, body);
   }
@@ -68,10 +63,9 @@ export class WebhooksController {
   @Get()
   @Allow('admin', 'finance')
   @ApiOperation({ summary: "The account's endpoints (an admin may name `account`, or see all), by id, keyset-paged with `after`" })
-  @ApiQuery({ name: 'account', required: false })
-  @ApiQuery({ name: 'after', required: false })
-  @ApiQuery({ name: 'limit', required: false })
-  @responds(200, endpointListResponseSchema)
+  @ApiJsonQuery(listEndpointsQuerySchema)
+  @Responds(200, endpointListResponseSchema)
+  @Fails(404)
   list(
     @CurrentPrincipal() p: Principal,
     @Query('account') account?: string,
@@ -85,8 +79,9 @@ export class WebhooksController {
 
   @Get(':id')
   @Allow('admin', 'finance')
-  @responds(200, endpointResponseSchema)
-  @fails(404)
+  @ApiOperation({ summary: 'One endpoint' })
+  @Responds(200, endpointResponseSchema)
+  @Fails(404)
   get(@CurrentPrincipal() p: Principal, @Param('id', new IdPipe('id')) id: string): Promise<EndpointView> {
     return this.endpoints.get(p, id);
   }
@@ -95,8 +90,8 @@ export class WebhooksController {
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'Change an endpoint: url, event_types, description; `enabled: false` disables it (pending deliveries are canceled), `true` enables it again' })
   @ApiJsonBody(updateEndpointSchema)
-  @responds(200, endpointResponseSchema)
-  @fails(400, 404)
+  @Responds(200, endpointResponseSchema)
+  @Fails(400, 404)
   update(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
@@ -107,21 +102,19 @@ export class WebhooksController {
 
   @Delete(':id')
   @Allow('admin', 'finance')
-  @HttpCode(200)
   @ApiOperation({ summary: 'Delete an endpoint: nothing more is sent to it, pending deliveries are canceled' })
-  @responds(200, endpointResponseSchema)
-  @fails(404)
+  @Responds(200, endpointResponseSchema)
+  @Fails(404)
   remove(@CurrentPrincipal() p: Principal, @Param('id', new IdPipe('id')) id: string): Promise<EndpointView> {
     return this.endpoints.remove(p, id);
   }
 
   @Post(':id/rotate-secret')
   @Allow('admin', 'finance')
-  @HttpCode(200)
   @ApiOperation({ summary: 'A new signing secret (in the answer, once); the old one keeps signing beside it for `expire_previous_in_seconds` (default a day)' })
   @ApiJsonBody(rotateSecretSchema)
-  @responds(200, endpointWithSecretResponseSchema)
-  @fails(404)
+  @Responds(200, endpointWithSecretResponseSchema)
+  @Fails(404)
   rotateSecret(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
@@ -133,11 +126,9 @@ export class WebhooksController {
   @Get(':id/deliveries')
   @Allow('admin', 'finance')
   @ApiOperation({ summary: "The endpoint's deliveries, newest first, each with its attempts; `cursor` pages on" })
-  @ApiQuery({ name: 'status', required: false, enum: STATUSES })
-  @ApiQuery({ name: 'cursor', required: false })
-  @ApiQuery({ name: 'limit', required: false })
-  @responds(200, deliveryListResponseSchema)
-  @fails(404)
+  @ApiJsonQuery(listDeliveriesQuerySchema)
+  @Responds(200, deliveryListResponseSchema)
+  @Fails(404)
   listDeliveries(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
@@ -158,8 +149,8 @@ export class WebhooksController {
   @Get(':id/deliveries/:delivery')
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'One delivery with its attempts and the body it sends' })
-  @responds(200, deliveryResponseSchema)
-  @fails(404)
+  @Responds(200, deliveryResponseSchema)
+  @Fails(404)
   getDelivery(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
@@ -170,10 +161,9 @@ export class WebhooksController {
 
   @Post(':id/deliveries/:delivery/replay')
   @Allow('admin', 'finance')
-  @HttpCode(202)
   @ApiOperation({ summary: "Send a delivery's event again, now, as a new delivery (same event id, for the receiver's dedup)" })
-  @responds(202, deliveryResponseSchema)
-  @fails(404, 409)
+  @Responds(202, deliveryResponseSchema)
+  @Fails(404, 409)
   replay(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,

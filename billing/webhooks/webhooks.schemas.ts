@@ -1,5 +1,6 @@
 // Request and response bodies of the webhook routes, as JSON schemas: requests are validated with them
-// (src/http/validation.ts) and both feed the OpenAPI document.
+// (src/http/validation.ts), both feed the OpenAPI document by name, and the types come from them.
+import { dateTimeSchema, limitParam, named, type Body } from '../../src/http/openapi.js';
 import { slugSchema, type JsonSchema } from '../../src/http/validation.js';
 import { WEBHOOK_EVENT_TYPES } from './event-types.js';
 import { URL_MAX } from './endpoint-url.js';
@@ -18,7 +19,7 @@ const eventTypes = {
 const url = { type: 'string', minLength: 1, maxLength: URL_MAX, description: 'http or https; must reach a public address' } as const;
 const description = { type: 'string', maxLength: 500 } as const;
 
-export const createEndpointSchema = {
+export const createEndpointSchema = named('CreateWebhookEndpoint', {
   type: 'object',
   additionalProperties: false,
   required: ['url'],
@@ -28,16 +29,16 @@ export const createEndpointSchema = {
     event_types: eventTypes,
     description,
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
 
-export const updateEndpointSchema = {
+export const updateEndpointSchema = named('UpdateWebhookEndpoint', {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
   properties: { url, event_types: eventTypes, description, enabled: { type: 'boolean' } },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
 
-export const rotateSecretSchema = {
+export const rotateSecretSchema = named('RotateWebhookSecret', {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -48,31 +49,20 @@ export const rotateSecretSchema = {
       description: 'How long the old secret keeps signing beside the new one (default 86400; 0 ends it now)',
     },
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
 
-export interface CreateEndpointBody {
-  account?: string;
-  url: string;
-  event_types?: string[];
-  description?: string;
-}
-export interface UpdateEndpointBody {
-  url?: string;
-  event_types?: string[];
-  description?: string;
-  enabled?: boolean;
-}
-export interface RotateSecretBody {
-  expire_previous_in_seconds?: number;
-}
+export type CreateEndpointBody = Body<typeof createEndpointSchema>;
+export type UpdateEndpointBody = Body<typeof updateEndpointSchema>;
+export type RotateSecretBody = Body<typeof rotateSecretSchema>;
 
 // Responses
 
-const time = { type: 'string', format: 'date-time' } as const;
-const nullable = (schema: JsonSchema) => ({ anyOf: [schema, { type: 'null' }] });
+const time = dateTimeSchema;
+const nullable = <const S extends JsonSchema>(schema: S) => ({ anyOf: [schema, { type: 'null' }] }) as const;
 
-export const endpointResponseSchema = {
+export const endpointResponseSchema = named('WebhookEndpoint', {
   type: 'object',
+  additionalProperties: false,
   required: ['id', 'account', 'url', 'description', 'event_types', 'enabled', 'created_at', 'updated_at', 'previous_secret_expires_at'],
   properties: {
     id: { type: 'string', example: 'we_5f0c8a3e9b1d4c7a2e6f8b01' },
@@ -85,25 +75,30 @@ export const endpointResponseSchema = {
     updated_at: time,
     previous_secret_expires_at: { ...nullable(time), description: 'Until then deliveries are signed with the previous secret too' },
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
 
-export const endpointWithSecretResponseSchema = {
+export const endpointWithSecretResponseSchema = named('WebhookEndpointWithSecret', {
   ...endpointResponseSchema,
   required: [...endpointResponseSchema.required, 'secret'],
   properties: {
     ...endpointResponseSchema.properties,
     secret: { type: 'string', description: 'The signing secret, shown only in this answer', example: 'whsec_…' },
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
 
-export const endpointListResponseSchema = {
+export const endpointListResponseSchema = named('WebhookEndpointList', {
   type: 'object',
+  additionalProperties: false,
   required: ['data', 'next_after'],
-  properties: { data: { type: 'array', items: endpointResponseSchema }, next_after: nullable({ type: 'string' }) },
-} as const satisfies JsonSchema;
+  properties: {
+    data: { type: 'array', items: endpointResponseSchema },
+    next_after: { ...nullable({ type: 'string' }), description: 'Pass as `after` for the next page; null on the last' },
+  },
+} as const satisfies JsonSchema);
 
-const attemptSchema = {
+const attemptSchema = named('WebhookAttempt', {
   type: 'object',
+  additionalProperties: false,
   required: ['attempt', 'started_at', 'status_code', 'duration_ms', 'error', 'response_excerpt'],
   properties: {
     attempt: { type: 'integer' },
@@ -113,10 +108,11 @@ const attemptSchema = {
     error: nullable({ type: 'string' }),
     response_excerpt: { ...nullable({ type: 'string' }), description: 'The first KiB of the answer' },
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
 
-export const deliveryResponseSchema = {
+export const deliveryResponseSchema = named('WebhookDelivery', {
   type: 'object',
+  additionalProperties: false,
   required: [
     'id', 'endpoint_id', 'event_id', 'event_type', 'replay_of', 'status', 'attempt_count', 'next_attempt_at', 'deadline_at',
     'last_status_code', 'last_error', 'last_duration_ms', 'created_at', 'completed_at', 'attempts',
@@ -137,24 +133,36 @@ export const deliveryResponseSchema = {
     created_at: time,
     completed_at: nullable(time),
     attempts: { type: 'array', items: attemptSchema },
-    payload: { type: 'object', description: 'The body sent (single delivery only)' },
+    payload: { description: 'The body sent (single delivery only)' },
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
 
-export const deliveryListResponseSchema = {
+export const deliveryListResponseSchema = named('WebhookDeliveryList', {
   type: 'object',
+  additionalProperties: false,
   required: ['data', 'next_cursor'],
-  properties: { data: { type: 'array', items: deliveryResponseSchema }, next_cursor: nullable({ type: 'string' }) },
-} as const satisfies JsonSchema;
-
-export const errorResponseSchema = {
-  type: 'object',
-  required: ['error'],
   properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message', 'request_id'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' }, request_id: { type: 'string' } },
-    },
+    data: { type: 'array', items: deliveryResponseSchema },
+    next_cursor: { ...nullable({ type: 'string' }), description: 'Pass as `cursor` for the next page; null on the last' },
   },
-} as const satisfies JsonSchema;
+} as const satisfies JsonSchema);
+
+export const listEndpointsQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    account: { ...slugSchema, description: 'An admin: only this account’s endpoints' },
+    after: { type: 'string', description: 'The last id of the previous page' },
+    limit: limitParam(100),
+  },
+} as const;
+
+export const listDeliveriesQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: ['pending', 'succeeded', 'failed', 'canceled'] },
+    cursor: { type: 'string', description: 'The `next_cursor` of the previous page' },
+    limit: limitParam(200, 50),
+  },
+} as const;

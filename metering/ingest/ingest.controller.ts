@@ -1,17 +1,18 @@
 // POST /v1/events. The envelope is checked by a compiled schema; each event is checked on its own by
 // the service, so a bad event is answered in its own result and never costs the others.
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Post } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal, DeniedHint } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
-import { ApiJsonBody, SchemaPipe } from '../../src/http/validation.js';
-import { batchSchema, eventSchema } from './event-input.js';
+import { ApiJsonBody, Responds } from '../../src/http/openapi.js';
+import { SchemaPipe } from '../../src/http/validation.js';
+import { batchSchema } from './event-input.js';
 import type { EventResult } from './event-result.js';
+import { EventBatchResultSchema, EventBatchSchema } from './ingest.schemas.js';
 import { IngestService } from './ingest.service.js';
 import { MeterPublisher } from './meter-publisher.js';
 
 @ApiTags('metering')
-@ApiBearerAuth()
 @Controller('v1/events')
 export class IngestController {
   constructor(
@@ -20,7 +21,6 @@ export class IngestController {
   ) {}
 
   @Post()
-  @HttpCode(200)
   @Allow('agent')
   @DeniedHint('Events are reported with an agent key: its owner (a member key) or an admin issues one with POST /v1/api-keys.')
   @ApiOperation({
@@ -30,7 +30,8 @@ export class IngestController {
       'after it), duplicate (same id and content: counted once, the original result), conflict (same id, other ' +
       'content: the differing fields) or rejected (code, field). The answer comes after accepted events are durable.',
   })
-  @ApiJsonBody({ ...batchSchema, properties: { events: { type: 'array', maxItems: 1000, items: eventSchema } } })
+  @ApiJsonBody(EventBatchSchema)
+  @Responds(200, EventBatchResultSchema)
   async report(
     @CurrentPrincipal() principal: Principal,
     @Body(new SchemaPipe(batchSchema, { scanNul: false })) body: { events: unknown[] },

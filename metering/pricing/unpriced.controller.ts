@@ -1,10 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow } from '../../src/auth/access.decorators.js';
+import { Responds } from '../../src/http/openapi.js';
 import { EventsRepository } from '../ingest/events.repository.js';
+import { UnpricedModelListSchema } from './unpriced.schemas.js';
 
 @ApiTags('metering')
-@ApiBearerAuth()
 @Controller('v1/unpriced-models')
 export class UnpricedController {
   constructor(private readonly events: EventsRepository) {}
@@ -12,6 +13,7 @@ export class UnpricedController {
   @Get()
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Reported models with events waiting for a catalog entry or a price; they are priced once it exists' })
+  @Responds(200, UnpricedModelListSchema)
   async list(): Promise<{ data: { model: string; events: number; accounts: number; first_seen: Date; last_seen: Date }[] }> {
     const rows = await this.events.unpricedModels();
     return {

@@ -1,16 +1,18 @@
 // GET /v1/accounts/:account/meter and /events: JSON by default, CSV for `Accept: text/csv` (or
 // `format=csv`, for a browser download link). Thin: check the query, call the service, pick the format.
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
+import { ApiJsonQuery, Responds } from '../../src/http/openapi.js';
 import { parseLimit, SchemaPipe, slugParam, type JsonSchema } from '../../src/http/validation.js';
 import { SPEND_LABELS } from '../classification/classify.js';
 import { CHANNELS } from '../ingest/event-input.js';
 import { eventsCsv, meterCsv, wantsCsv } from './csv.js';
 import type { MeterReading } from './meter-sums.js';
 import { GROUP_BY_DIMS } from './reading-query.js';
+import { CsvSchema, EventPageSchema, MeterReadingSchema } from './readings.schemas.js';
 import { ReadingsService, type EventPage, type EventQueryParams, type MeterQueryParams } from './readings.service.js';
 
 const text = { type: 'string', minLength: 1, maxLength: 255 } as const;
@@ -57,7 +59,6 @@ function sendCsv(reply: FastifyReply, filename: string, body: string): string {
 }
 
 @ApiTags('metering')
-@ApiBearerAuth()
 @Controller('v1/accounts/:account')
 export class ReadingsController {
   constructor(private readonly readings: ReadingsService) {}
@@ -73,10 +74,8 @@ export class ReadingsController {
       'string) and the effective ratio; absent dimensions are null. A member or agent key sees only its person ' +
       'and its unit. `Accept: text/csv` (or `format=csv`) answers CSV with one `key_<dim>` column per dimension.',
   })
-  @ApiProduces('application/json', 'text/csv')
-  @ApiQuery({ name: 'from', required: false })
-  @ApiQuery({ name: 'to', required: false })
-  @ApiQuery({ name: 'group_by', required: false })
+  @ApiJsonQuery(meterQuerySchema)
+  @Responds(200, MeterReadingSchema, { alternatives: { 'text/csv': CsvSchema } })
   async meter(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -98,9 +97,8 @@ export class ReadingsController {
       'sees only its person and its unit. `Accept: text/csv` (or `format=csv`) answers one page as CSV, with ' +
       'the next cursor in the `x-next-cursor` header.',
   })
-  @ApiProduces('application/json', 'text/csv')
-  @ApiQuery({ name: 'cursor', required: false })
-  @ApiQuery({ name: 'limit', required: false })
+  @ApiJsonQuery(eventsQuerySchema)
+  @Responds(200, EventPageSchema, { alternatives: { 'text/csv': CsvSchema } })
   async events(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,

@@ -1,13 +1,15 @@
 // GET /v1/accounts/:account/meter/stream: server-sent events, one `operation` message per accepted
 // operation with the running totals of this calendar month (UTC) for the stream's scope.
 import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { RequestError } from '../../src/http/domain-error.js';
+import { ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
 import { SchemaPipe, slugParam, type JsonSchema } from '../../src/http/validation.js';
+import { MeterStreamSchema } from '../readings/readings.schemas.js';
 import { ReadingsService } from '../readings/readings.service.js';
 import { MeterStreamService, type StreamedEvent } from './meter-stream.service.js';
 import { addOperation, inPeriod, streamTotals, type StreamTotals } from './stream-totals.js';
@@ -23,7 +25,6 @@ const streamQuerySchema = {
 } as const satisfies JsonSchema;
 
 @ApiTags('metering')
-@ApiBearerAuth()
 @Controller('v1/accounts/:account/meter')
 export class MeterStreamController {
   constructor(
@@ -42,8 +43,9 @@ export class MeterStreamController {
       '(calls, tokens, cost). A `: keepalive` comment every 15 s. `person` narrows to one person; member and ' +
       'agent keys always stream their own person.',
   })
-  @ApiProduces('text/event-stream')
-  @ApiQuery({ name: 'person', required: false })
+  @ApiJsonQuery(streamQuerySchema)
+  @Responds(200, MeterStreamSchema, { contentType: 'text/event-stream' })
+  @Fails(403)
   async stream(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,

@@ -14,7 +14,7 @@ export const abandonIdleTasks = defineJob<{ period: string }>('metering.abandon-
 
 export interface TaskResolution {
   task_id: string;
-  status: string;
+  status: 'succeeded' | 'failed' | 'abandoned';
   relabelled_events: number;
 }
 

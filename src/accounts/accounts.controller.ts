@@ -1,15 +1,28 @@
 // HTTP for accounts and the org tree. Thin: check the body, call the service, return what it returns.
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../auth/access.decorators.js';
 import { actorOf, type Principal } from '../auth/principal.js';
-import { ApiJsonBody, parseLimit, SchemaPipe, slugParam } from '../http/validation.js';
-import type { Account, Agent, Person, Unit } from './accounts.repository.js';
+import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../http/openapi.js';
+import { parseLimit, SchemaPipe, slugParam } from '../http/validation.js';
+import type { Account, Agent, Person, Unit, UnitMembership } from './accounts.repository.js';
 import {
+  AccountListSchema,
+  AccountSchema,
+  AgentListSchema,
+  AgentSchema,
   createAccountSchema,
   createAgentSchema,
   createPersonSchema,
   createUnitSchema,
+  listAccountsQuerySchema,
+  listAgentsQuerySchema,
+  listPeopleQuerySchema,
+  PersonListSchema,
+  PersonSchema,
+  PersonWithUnitsSchema,
+  UnitListSchema,
+  UnitSchema,
   updateAccountSchema,
   updatePersonSchema,
   type CreateAccountBody,
@@ -24,7 +37,6 @@ import { AccountsService } from './accounts.service.js';
 const EVERYONE_IN_ACCOUNT = ['admin', 'sales', 'finance', 'member', 'agent'] as const;
 
 @ApiTags('accounts')
-@ApiBearerAuth()
 @Controller('v1/accounts')
 export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
@@ -33,6 +45,8 @@ export class AccountsController {
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Create a customer account' })
   @ApiJsonBody(createAccountSchema)
+  @Responds(201, AccountSchema)
+  @Fails(409)
   create(@CurrentPrincipal() p: Principal, @Body(new SchemaPipe(createAccountSchema)) body: CreateAccountBody): Promise<Account> {
     return this.accounts.createAccount(actorOf(p), body);
   }
@@ -40,8 +54,8 @@ export class AccountsController {
   @Get()
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'List accounts, by id, keyset-paged with `after`' })
-  @ApiQuery({ name: 'after', required: false })
-  @ApiQuery({ name: 'limit', required: false })
+  @ApiJsonQuery(listAccountsQuerySchema)
+  @Responds(200, AccountListSchema)
   async list(@Query('after') after?: string, @Query('limit') limit?: string): Promise<{ data: Account[] }> {
     return { data: await this.accounts.listAccounts(after ?? null, parseLimit(limit, 100, 1000)) };
   }
@@ -49,6 +63,7 @@ export class AccountsController {
   @Get(':account')
   @Allow(...EVERYONE_IN_ACCOUNT)
   @ApiOperation({ summary: 'Read an account' })
+  @Responds(200, AccountSchema)
   get(@Param('account', slugParam('account')) account: string): Promise<Account> {
     return this.accounts.getAccount(account);
   }
@@ -57,6 +72,7 @@ export class AccountsController {
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Change an account (name, paid_enterprise, fiscal year, task timeout)' })
   @ApiJsonBody(updateAccountSchema)
+  @Responds(200, AccountSchema)
   update(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -69,6 +85,8 @@ export class AccountsController {
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'Add a department or team under the account or under another unit' })
   @ApiJsonBody(createUnitSchema)
+  @Responds(201, UnitSchema)
+  @Fails(409)
   createUnit(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -79,6 +97,8 @@ export class AccountsController {
 
   @Get(':account/units')
   @Allow(...EVERYONE_IN_ACCOUNT)
+  @ApiOperation({ summary: 'The account’s units' })
+  @Responds(200, UnitListSchema)
   async listUnits(@Param('account', slugParam('account')) account: string): Promise<{ data: Unit[] }> {
     return { data: await this.accounts.listUnits(account) };
   }
@@ -87,6 +107,8 @@ export class AccountsController {
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'Add a person to a unit' })
   @ApiJsonBody(createPersonSchema)
+  @Responds(201, PersonSchema)
+  @Fails(409)
   createPerson(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -97,7 +119,9 @@ export class AccountsController {
 
   @Get(':account/people')
   @Allow(...EVERYONE_IN_ACCOUNT)
-  @ApiQuery({ name: 'unit_id', required: false })
+  @ApiOperation({ summary: 'The account’s people, or those in one unit' })
+  @ApiJsonQuery(listPeopleQuerySchema)
+  @Responds(200, PersonListSchema)
   async listPeople(
     @Param('account', slugParam('account')) account: string,
     @Query('unit_id') unitId?: string,
@@ -108,10 +132,11 @@ export class AccountsController {
   @Get(':account/people/:person')
   @Allow(...EVERYONE_IN_ACCOUNT)
   @ApiOperation({ summary: 'Read a person with their unit history' })
+  @Responds(200, PersonWithUnitsSchema)
   getPerson(
     @Param('account', slugParam('account')) account: string,
     @Param('person', slugParam('person')) person: string,
-  ): Promise<Person> {
+  ): Promise<Person & { units: UnitMembership[] }> {
     return this.accounts.getPerson(account, person);
   }
 
@@ -119,6 +144,8 @@ export class AccountsController {
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'Rename a person or move them to another unit (recorded with effective_from)' })
   @ApiJsonBody(updatePersonSchema)
+  @Responds(200, PersonSchema)
+  @Fails(409)
   updatePerson(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -130,8 +157,8 @@ export class AccountsController {
 
   @Delete(':account/people/:person')
   @Allow('admin', 'finance')
-  @HttpCode(200)
   @ApiOperation({ summary: 'Deactivate a person: their keys and their agents stop working' })
+  @Responds(200, PersonSchema)
   deactivatePerson(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -144,6 +171,8 @@ export class AccountsController {
   @Allow('admin', 'finance', 'member')
   @ApiOperation({ summary: 'Add an agent owned by a person (a member only for themselves)' })
   @ApiJsonBody(createAgentSchema)
+  @Responds(201, AgentSchema)
+  @Fails(409)
   createAgent(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -154,7 +183,9 @@ export class AccountsController {
 
   @Get(':account/agents')
   @Allow(...EVERYONE_IN_ACCOUNT)
-  @ApiQuery({ name: 'owner_person_id', required: false })
+  @ApiOperation({ summary: 'The account’s agents, or those one person owns' })
+  @ApiJsonQuery(listAgentsQuerySchema)
+  @Responds(200, AgentListSchema)
   async listAgents(
     @Param('account', slugParam('account')) account: string,
     @Query('owner_person_id') owner?: string,
@@ -164,6 +195,8 @@ export class AccountsController {
 
   @Get(':account/agents/:agent')
   @Allow(...EVERYONE_IN_ACCOUNT)
+  @ApiOperation({ summary: 'Read an agent' })
+  @Responds(200, AgentSchema)
   getAgent(
     @Param('account', slugParam('account')) account: string,
     @Param('agent', slugParam('agent')) agent: string,
@@ -173,8 +206,8 @@ export class AccountsController {
 
   @Delete(':account/agents/:agent')
   @Allow('admin', 'finance')
-  @HttpCode(200)
   @ApiOperation({ summary: 'Deactivate an agent: its keys stop working' })
+  @Responds(200, AgentSchema)
   deactivateAgent(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,

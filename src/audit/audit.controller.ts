@@ -1,14 +1,15 @@
 // The audit log for operators: rows page by page, with a verification of the whole chain.
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow } from '../auth/access.decorators.js';
 import { RequestError } from '../http/domain-error.js';
+import { ApiJsonQuery, Responds } from '../http/openapi.js';
 import { parseLimit } from '../http/validation.js';
 import type { AuditRow, ChainVerification } from './audit-chain.js';
+import { AuditPageSchema, auditQuerySchema } from './audit.schemas.js';
 import { AuditService } from './audit.service.js';
 
 @ApiTags('audit')
-@ApiBearerAuth()
 @Controller('v1/audit')
 export class AuditController {
   constructor(private readonly audit: AuditService) {}
@@ -16,10 +17,8 @@ export class AuditController {
   @Get()
   @Allow('admin')
   @ApiOperation({ summary: 'Audit rows after `after_seq`, and whether the hash chain holds' })
-  @ApiQuery({ name: 'after_seq', required: false })
-  @ApiQuery({ name: 'limit', required: false })
-  @ApiQuery({ name: 'account', required: false })
-  @ApiQuery({ name: 'entity_type', required: false })
+  @ApiJsonQuery(auditQuerySchema)
+  @Responds(200, AuditPageSchema)
   async list(
     @Query('after_seq') afterSeq?: string,
     @Query('limit') limit?: string,

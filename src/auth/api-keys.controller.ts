@@ -1,14 +1,21 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from './access.decorators.js';
-import { createApiKeySchema, type CreateApiKeyBody } from './api-keys.schemas.js';
+import {
+  ApiKeyListSchema,
+  ApiKeySchema,
+  createApiKeySchema,
+  IssuedApiKeySchema,
+  listApiKeysQuerySchema,
+  type CreateApiKeyBody,
+} from './api-keys.schemas.js';
 import { ApiKeysService, type ApiKeyView } from './api-keys.service.js';
 import type { Principal } from './principal.js';
-import { ApiJsonBody, SchemaPipe, SlugPipe } from '../http/validation.js';
+import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../http/openapi.js';
+import { SchemaPipe, SlugPipe } from '../http/validation.js';
 import { RequestError } from '../http/domain-error.js';
 
 @ApiTags('api-keys')
-@ApiBearerAuth()
 @Controller('v1/api-keys')
 export class ApiKeysController {
   constructor(private readonly keys: ApiKeysService) {}
@@ -17,6 +24,8 @@ export class ApiKeysController {
   @Allow('admin', 'member')
   @ApiOperation({ summary: 'Issue a key; the answer holds the secret, once' })
   @ApiJsonBody(createApiKeySchema)
+  @Responds(201, IssuedApiKeySchema)
+  @Fails(404)
   create(
     @CurrentPrincipal() p: Principal,
     @Body(new SchemaPipe(createApiKeySchema)) body: CreateApiKeyBody,
@@ -26,7 +35,9 @@ export class ApiKeysController {
 
   @Get()
   @Allow('admin')
-  @ApiQuery({ name: 'account', required: false })
+  @ApiOperation({ summary: 'List keys (never their secrets), or those bound to one account' })
+  @ApiJsonQuery(listApiKeysQuerySchema)
+  @Responds(200, ApiKeyListSchema)
   async list(@Query('account') account?: string): Promise<{ data: ApiKeyView[] }> {
     if (account !== undefined) new SlugPipe('account').transform(account);
     return { data: await this.keys.list(account ?? null) };
@@ -34,8 +45,9 @@ export class ApiKeysController {
 
   @Delete(':id')
   @Allow('admin', 'member')
-  @HttpCode(200)
   @ApiOperation({ summary: 'Revoke a key: it stops working at once' })
+  @Responds(200, ApiKeySchema)
+  @Fails(404)
   revoke(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<ApiKeyView> {
     if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) {
       throw new RequestError('invalid_id', 'Path parameter "id" is not a key id.', { field: 'id' });

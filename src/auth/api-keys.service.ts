@@ -13,11 +13,11 @@ import { BOOTSTRAP_KEY_ID, digestKey, issueKey } from './api-key.js';
 import type { CreateApiKeyBody } from './api-keys.schemas.js';
 import { ApiKeysRepository, type ApiKeyRecord } from './api-keys.repository.js';
 import { AuthError, AuthErrorCode as Code } from './auth.errors.js';
-import { actorOf, aRole, OPERATOR_ROLES, SYSTEM_ACTOR, type Principal } from './principal.js';
+import { actorOf, aRole, OPERATOR_ROLES, SYSTEM_ACTOR, type Principal, type Role } from './principal.js';
 
 export interface ApiKeyView {
   id: string;
-  role: string;
+  role: Role;
   account: string | null;
   person_id: string | null;
   agent_id: string | null;

@@ -1,16 +1,17 @@
 // Liveness, readiness (database and, when configured, Redis) and Prometheus metrics; no key needed.
-import { Controller, Get, Header, HttpException, Res } from '@nestjs/common';
+import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/access.decorators.js';
+import { RequestError } from '../http/domain-error.js';
+import { ErrorSchema, Responds, type Body } from '../http/openapi.js';
 import { JobsService } from '../jobs/jobs.service.js';
+import { LivenessSchema, PrometheusTextSchema, ReadinessSchema } from './health.schemas.js';
 import { Metrics } from './metrics.js';
 
-interface Check {
-  status: 'ok' | 'down';
-  error?: string;
-}
+type Readiness = Body<typeof ReadinessSchema>;
+type Check = Readiness['checks']['database'];
 
 async function check(probe: () => Promise<unknown>): Promise<Check> {
   try {
@@ -36,14 +37,18 @@ export class HealthController {
 
   @Get('health/live')
   @ApiOperation({ summary: 'The process is up' })
+  @Responds(200, LivenessSchema)
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('health/ready')
   @ApiOperation({ summary: 'The database (and Redis, when configured) answer' })
-  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<Record<string, unknown>> {
-    const checks: Record<string, Check> = { database: await check(() => this.dataSource.query('SELECT 1')) };
+  @Responds(200, ReadinessSchema)
+  // A failed check answers 503 with the same body; a process shutting down answers 503 with an error.
+  @Responds(503, { anyOf: [ReadinessSchema, ErrorSchema] }, { description: 'A check is down, or the process is shutting down' })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<Readiness> {
+    const checks: Readiness['checks'] = { database: await check(() => this.dataSource.query('SELECT 1')) };
     if (this.jobs.backendKind === 'redis') checks.redis = await check(() => this.jobs.ping());
     const ok = Object.values(checks).every((c) => c.status === 'ok');
     if (!ok) void reply.status(503);
@@ -53,11 +58,12 @@ export class HealthController {
   @Get('metrics')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({ summary: 'Prometheus metrics' })
+  @Responds(200, PrometheusTextSchema, { contentType: 'text/plain' })
   async metricsText(): Promise<string> {
     try {
       return await this.metrics.registry.metrics();
     } catch {
-      throw new HttpException('metrics unavailable', 503);
+      throw new RequestError('metrics_unavailable', 'Metrics could not be collected; try again.', {}, 'unavailable');
     }
   }
 }

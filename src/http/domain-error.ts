@@ -1,5 +1,9 @@
 // The base of every domain's error type. A domain names its codes and says which kind of failure each
 // is; only the HTTP exception filter turns a kind into a status, so domains never speak HTTP.
+import type { ErrorDetails } from './openapi.js';
+
+export type { ErrorDetails };
+
 export type ErrorKind =
   | 'invalid'
   | 'unauthenticated'
@@ -9,14 +13,6 @@ export type ErrorKind =
   | 'too_large'
   | 'unsupported_media_type'
   | 'unavailable';
-
-export interface ErrorDetails {
-  /** The offending field, as a path into the request body: `events[3].usage.input`. */
-  field?: string;
-  /** For batch input, the index of the bad item. */
-  index?: number;
-  [extra: string]: unknown;
-}
 
 export abstract class DomainError extends Error {
   abstract readonly kind: ErrorKind;

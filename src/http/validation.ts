@@ -1,15 +1,15 @@
 // Request bodies and queries are checked by JSON schemas compiled once with ajv (the validator Fastify
 // itself uses); the same schema objects feed the OpenAPI document. Unknown fields are refused.
 import { Injectable, type PipeTransform } from '@nestjs/common';
-import { ApiBody, type SchemaObject } from '@nestjs/swagger';
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { closestMatch } from 'leven';
 import { RequestError } from './domain-error.js';
+import type { JsonSchema } from './openapi.js';
 import { textError, textProblem } from './request-guards.js';
 
-export type JsonSchema = Record<string, unknown>;
+export type { JsonSchema };
 
 // ajv-formats ships CommonJS with a default export property; normalise across interop modes.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
@@ -241,6 +241,3 @@ export function parseLimit(raw: string | undefined, fallback: number, max: numbe
   }
   return Number(raw);
 }
-
-/** Documents a JSON-schema body in OpenAPI; pair it with `@Body(new SchemaPipe(schema))`. */
-export const ApiJsonBody = (schema: JsonSchema) => ApiBody({ schema: schema as SchemaObject });

@@ -7,8 +7,10 @@ import pg from 'pg';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.js';
 import { ManualClock, type Clock } from '../../src/clock/clock.js';
+import { Contract, type ObservedResponse } from './contract.js';
 
 let counter = 0;
+const contracts = new Map<string, Contract>();
 
 export function testRunId(): string {
   return process.env.TOKENMETER_TEST_RUN ?? `tmt_${process.pid}`;
@@ -47,11 +49,32 @@ export interface Reply<T = any> {
 }
 
 export class TestApp {
+  private contractOnce: Promise<Contract> | undefined;
+
   constructor(
     readonly app: NestFastifyApplication,
     readonly config: AppConfig,
     readonly adminKey: string,
   ) {}
+
+  /** The OpenAPI document this app serves, compiled once; every response `request` gets is checked against it. */
+  contract(): Promise<Contract> {
+    this.contractOnce ??= this.app.inject({ method: 'GET', url: '/docs-json' }).then((res) => {
+      if (res.statusCode !== 200) throw new Error(`GET /docs-json answered ${res.statusCode}`);
+      // Apps of one test file serve the same document: its validators are compiled once for all of them.
+      let contract = contracts.get(res.body);
+      if (contract === undefined) contracts.set(res.body, (contract = new Contract(res.json())));
+      return contract;
+    });
+    return this.contractOnce;
+  }
+
+  /** Checks a response received some other way (fetch on a listening app) against the contract. */
+  async checkResponse(response: Omit<ObservedResponse, 'routed'>): Promise<void> {
+    const path = response.url.split('?')[0]!;
+    const routed = this.app.getHttpAdapter().getInstance().findRoute({ method: response.method as 'GET', url: path }) !== null;
+    (await this.contract()).check({ ...response, routed });
+  }
 
   async request<T = any>(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
@@ -70,8 +93,10 @@ export class TestApp {
       headers['content-type'] = 'application/json';
     }
     const res = await this.app.inject({ method, url, headers, payload });
+    const contentType = res.headers['content-type'] === undefined ? undefined : String(res.headers['content-type']);
     let body: unknown = res.body;
-    if (String(res.headers['content-type'] ?? '').includes('application/json') && res.body !== '') body = res.json();
+    if (String(contentType ?? '').includes('application/json') && res.body !== '') body = res.json();
+    await this.checkResponse({ method, url, status: res.statusCode, contentType, body });
     return { status: res.statusCode, body: body as T, headers: res.headers as Record<string, unknown>, text: res.body };
   }
 

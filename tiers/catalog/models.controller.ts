@@ -1,12 +1,13 @@
 // HTTP for the model catalog. Thin: check the body, call the service, return what it returns.
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import { actorOf, type Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { ApiJsonBody, SchemaPipe, slugParam } from '../../src/http/validation.js';
+import { ApiJsonBody, Fails, Responds } from '../../src/http/openapi.js';
+import { SchemaPipe, slugParam } from '../../src/http/validation.js';
 import type { Model } from './models.repository.js';
-import { modelNameSchema, putModelSchema, type PutModelBody } from './models.schemas.js';
+import { ModelListSchema, modelNameSchema, ModelSchema, putModelSchema, ResolvedModelSchema, type PutModelBody } from './models.schemas.js';
 import { ModelsService, type ResolvedModel } from './models.service.js';
 
 const MODEL_NAME = new RegExp(modelNameSchema.pattern);
@@ -19,7 +20,6 @@ function modelNameParam(value: string): string {
 }
 
 @ApiTags('models')
-@ApiBearerAuth()
 @Controller('v1/models')
 export class ModelsController {
   constructor(private readonly models: ModelsService) {}
@@ -28,6 +28,8 @@ export class ModelsController {
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Create or replace a catalog model (tier, provider, aliases); audited' })
   @ApiJsonBody(putModelSchema)
+  @Responds(200, ModelSchema)
+  @Fails(409)
   put(
     @CurrentPrincipal() p: Principal,
     @Param('model', slugParam('model')) model: string,
@@ -39,6 +41,7 @@ export class ModelsController {
   @Get()
   @Allow('admin', 'sales', 'finance', 'member')
   @ApiOperation({ summary: 'The model catalog' })
+  @Responds(200, ModelListSchema)
   async list(): Promise<{ data: Model[] }> {
     return { data: await this.models.list() };
   }
@@ -50,6 +53,8 @@ export class ModelsController {
     description:
       'Resolution order: exact id, exact alias, then one trailing dated-snapshot suffix (-YYYY-MM-DD, -YYYYMMDD, @YYYYMMDD, a real date) stripped and retried as id then alias. Case-sensitive. A resolved answer names `requested_name` and `matched_by`.',
   })
+  @Responds(200, { oneOf: [ModelSchema, ResolvedModelSchema] })
+  @Fails(404)
   get(@Param('model') model: string): Promise<Model | ResolvedModel> {
     return this.models.get(modelNameParam(model));
   }

@@ -1,6 +1,8 @@
 // Request bodies of the plan routes. Money is decimal strings, checked by the pure plan-terms.ts so an
 // error names the exact field and why (`negative`, `too_many_decimals`, ...).
+import { dateTimeSchema, decimalSchema, limitParam, listOf, named } from '../../src/http/openapi.js';
 import { nameSchema, slugSchema } from '../../src/http/validation.js';
+import { TIERS } from '../pricing/pricing.js';
 import type { PlanTermsInput } from './plan-terms.js';
 
 export const decimalString = (description: string) => ({ type: 'string', maxLength: 64, description }) as const;
@@ -22,7 +24,7 @@ export const volumeDiscountSchema = {
   ],
 } as const;
 
-export const putPlanSchema = {
+export const putPlanSchema = named('PutPlan', {
   type: 'object',
   additionalProperties: false,
   required: ['currency', 'base_fee', 'included_allowance', 'overage_policy'],
@@ -52,16 +54,104 @@ export const putPlanSchema = {
     volume_discount: volumeDiscountSchema,
     ineffective_credit_pct: decimalString('Share of ineffective spend credited back, 0..100; default 0'),
   },
-} as const;
+} as const);
 
-export const rollbackPlanSchema = {
+export const rollbackPlanSchema = named('RollbackPlan', {
   type: 'object',
   additionalProperties: false,
   required: ['version'],
   properties: { version: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } },
-} as const;
+} as const);
 
 export type PutPlanBody = PlanTermsInput;
 export interface RollbackPlanBody {
   version: number;
 }
+
+// ---- Responses ----
+
+const money = (description: string) => ({ ...decimalSchema, description }) as const;
+
+export const TopupPackSchema = named('TopupPack', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'allowance', 'price', 'validity_days'],
+  properties: {
+    id: slugSchema,
+    allowance: money('Usage money the pack adds'),
+    price: money('What the pack costs'),
+    validity_days: { type: 'integer', minimum: 1 },
+  },
+} as const);
+
+export const VolumeTierSchema = named('VolumeTier', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['up_to', 'discount_pct'],
+  properties: {
+    from: money('The previous step’s up_to, when the ladder was written with explicit ranges'),
+    up_to: { anyOf: [decimalSchema, { type: 'null' }], description: 'Upper bound of the step; null for the last' },
+    discount_pct: money('0..100'),
+  },
+} as const);
+
+export const TierCapsSchema = named('TierCaps', {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Tokens per period by tier; a tier left out is uncapped',
+  properties: Object.fromEntries(TIERS.map((t) => [t, { type: 'integer', minimum: 0 }])) as Record<(typeof TIERS)[number], { type: 'integer'; minimum: 0 }>,
+} as const);
+
+const termProperties = {
+  name: { anyOf: [nameSchema, { type: 'null' }] },
+  currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+  base_fee: money('Fee per billing period'),
+  waive_base_fee_for_paid_enterprise: { type: 'boolean' },
+  included_allowance: money('Usage money included per period'),
+  overage_policy: { type: 'string', enum: ['bill', 'block'] },
+  topup_packs: { type: 'array', items: TopupPackSchema },
+  tier_caps: { anyOf: [TierCapsSchema, { type: 'null' }] },
+  ineffective_credit_pct: money('Share of ineffective spend credited back, 0..100'),
+} as const;
+const termsRequired = [
+  'name', 'currency', 'base_fee', 'waive_base_fee_for_paid_enterprise', 'included_allowance', 'overage_policy', 'topup_packs',
+  'tier_caps', 'ineffective_credit_pct',
+] as const;
+
+export const PlanTermsSchema = named('PlanTerms', {
+  type: 'object',
+  additionalProperties: false,
+  required: termsRequired,
+  properties: { ...termProperties, volume_discount: { type: 'array', items: VolumeTierSchema, description: 'Absent: no discount' } },
+} as const);
+
+export const PlanVersionSchema = named('PlanVersion', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['plan_id', 'version', ...termsRequired, 'volume_discount', 'rolled_back_from', 'created_at', 'created_by'],
+  properties: {
+    plan_id: slugSchema,
+    version: { type: 'integer', minimum: 1 },
+    ...termProperties,
+    volume_discount: { anyOf: [{ type: 'array', items: VolumeTierSchema }, { type: 'null' }] },
+    rolled_back_from: { type: ['integer', 'null'], description: 'Set on a version published by a rollback: the version it copies' },
+    created_at: dateTimeSchema,
+    created_by: { type: ['string', 'null'], description: 'The key that published it' },
+  },
+} as const);
+
+export const PlanSummarySchema = named('PlanSummary', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'latest_version', 'created_at'],
+  properties: { id: slugSchema, latest_version: { type: 'integer', minimum: 1 }, created_at: dateTimeSchema },
+} as const);
+
+export const PlanListSchema = named('PlanList', listOf(PlanSummarySchema));
+export const PlanVersionListSchema = named('PlanVersionList', listOf(PlanVersionSchema));
+
+export const listPlansQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { after: { ...slugSchema, description: 'The last plan id of the previous page' }, limit: limitParam() },
+} as const;

@@ -1,12 +1,19 @@
 // HTTP for price books: publish a version, read the history or the version in force at an instant.
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import { actorOf, type Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { ApiJsonBody, parseLimit, SchemaPipe } from '../../src/http/validation.js';
+import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
+import { parseLimit, SchemaPipe } from '../../src/http/validation.js';
 import type { PriceBookRow } from './price-books.repository.js';
-import { createPriceBookSchema, type CreatePriceBookBody } from './price-books.schemas.js';
+import {
+  createPriceBookSchema,
+  listPriceBooksQuerySchema,
+  PriceBookListSchema,
+  PriceBookSchema,
+  type CreatePriceBookBody,
+} from './price-books.schemas.js';
 import { PriceBooksService } from './price-books.service.js';
 
 function wholeNumber(raw: string, name: string): number {
@@ -17,7 +24,6 @@ function wholeNumber(raw: string, name: string): number {
 }
 
 @ApiTags('price-books')
-@ApiBearerAuth()
 @Controller('v1/price-books')
 export class PriceBooksController {
   constructor(private readonly books: PriceBooksService) {}
@@ -31,6 +37,8 @@ export class PriceBooksController {
       'An effective_from before now is refused (409 effective_from_in_past) unless "correction": true, which is audited.',
   })
   @ApiJsonBody(createPriceBookSchema)
+  @Responds(201, PriceBookSchema)
+  @Fails(409)
   create(@CurrentPrincipal() p: Principal, @Body(new SchemaPipe(createPriceBookSchema)) body: CreatePriceBookBody): Promise<PriceBookRow> {
     return this.books.create(actorOf(p), body);
   }
@@ -38,6 +46,8 @@ export class PriceBooksController {
   @Get()
   @Allow('admin', 'sales', 'finance', 'member')
   @ApiOperation({ summary: 'Price-book versions in order (paged with `after`), or with `at` only the version in force then' })
+  @ApiJsonQuery(listPriceBooksQuerySchema)
+  @Responds(200, PriceBookListSchema)
   async list(
     @Query('after') after?: string,
     @Query('limit') limit?: string,
@@ -53,6 +63,8 @@ export class PriceBooksController {
   @Get(':version')
   @Allow('admin', 'sales', 'finance', 'member')
   @ApiOperation({ summary: 'One price-book version' })
+  @Responds(200, PriceBookSchema)
+  @Fails(404)
   get(@Param('version') version: string): Promise<PriceBookRow> {
     return this.books.get(wholeNumber(version, 'version'));
   }

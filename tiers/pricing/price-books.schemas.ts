@@ -1,6 +1,9 @@
-// Request body of POST /v1/price-books. Only the envelope is checked here; rates are checked by the pure
-// validatePriceBookInput, which names the exact bad field (`tiers.base.input`, `models["gpt-4o"].output`).
-export const createPriceBookSchema = {
+// Request and response bodies of the price-book routes, as JSON schemas (validation, OpenAPI and types
+// alike). Only the request envelope is checked here; rates are checked by the pure validatePriceBookInput,
+// which names the exact bad field (`tiers.base.input`, `models["gpt-4o"].output`).
+import { dateTimeSchema, decimalSchema, limitParam, listOf, named, type Body } from '../../src/http/openapi.js';
+
+export const createPriceBookSchema = named('CreatePriceBook', {
   type: 'object',
   additionalProperties: false,
   required: ['tiers'],
@@ -24,14 +27,74 @@ export const createPriceBookSchema = {
     correction: { type: 'boolean', description: 'Allows an effective_from in the past (reprices history); audited' },
     reason: { type: 'string', minLength: 1, maxLength: 1000, description: 'Why, for the audit log' },
   },
-} as const;
+} as const);
 
-export interface CreatePriceBookBody {
-  effective_from?: string;
-  currency?: string;
-  tiers: unknown;
-  models?: unknown;
-  long_context?: unknown;
-  correction?: boolean;
-  reason?: string;
-}
+export type CreatePriceBookBody = Body<typeof createPriceBookSchema>;
+
+const rate = (description: string) => ({ ...decimalSchema, description }) as const;
+
+export const RateOverridesSchema = named('RateOverrides', {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Prices per 1,000,000 tokens by token kind; a kind left out falls back (see TokenRates)',
+  properties: {
+    input: rate('Uncached input'),
+    cached_input: rate('Cache reads; default: the input price'),
+    cache_write: rate('Cache writes; default: the input price'),
+    output: rate('Output other than reasoning'),
+    reasoning: rate('Reasoning (a part of output); default: the output price'),
+  },
+} as const);
+
+export const TokenRatesSchema = named('TokenRates', {
+  ...RateOverridesSchema,
+  required: ['input', 'output'],
+  description: 'Prices per 1,000,000 tokens by token kind; cached_input and cache_write default to input, reasoning to output',
+} as const);
+
+const byModel = { type: 'object', additionalProperties: RateOverridesSchema, description: 'Rate overrides by catalog model id' } as const;
+const tierProperties = <S extends object>(s: S) => ({ base: s, specialized: s, premier: s }) as const;
+
+export const PriceBookSchema = named('PriceBook', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'effective_from', 'currency', 'tiers', 'models', 'long_context', 'correction', 'reason', 'created_at', 'created_by'],
+  properties: {
+    version: { type: 'integer', minimum: 1 },
+    effective_from: dateTimeSchema,
+    currency: { type: ['string', 'null'] },
+    tiers: { type: 'object', additionalProperties: false, required: ['base', 'specialized', 'premier'], properties: tierProperties(TokenRatesSchema) },
+    models: byModel,
+    long_context: {
+      anyOf: [
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['threshold_tokens'],
+          properties: {
+            threshold_tokens: { type: 'integer', minimum: 0, description: 'A request whose input is above this is priced whole at these rates' },
+            tiers: { type: 'object', additionalProperties: false, properties: tierProperties(RateOverridesSchema) },
+            models: byModel,
+          },
+        },
+        { type: 'null' },
+      ],
+    },
+    correction: { type: 'boolean' },
+    reason: { type: ['string', 'null'] },
+    created_at: dateTimeSchema,
+    created_by: { type: ['string', 'null'], description: 'The key that published it' },
+  },
+} as const);
+
+export const PriceBookListSchema = named('PriceBookList', listOf(PriceBookSchema));
+
+export const listPriceBooksQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    after: { type: 'integer', minimum: 0, description: 'Versions after this one (default 0)' },
+    limit: limitParam(),
+    at: { ...dateTimeSchema, description: 'Only the version in force at this instant (then `after` and `limit` are ignored)' },
+  },
+} as const;

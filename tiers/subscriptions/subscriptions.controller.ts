@@ -1,14 +1,14 @@
 // HTTP for an account's subscription. The `:account` parameter scopes customer keys to their own account.
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import { actorOf, type Principal } from '../../src/auth/principal.js';
-import { ApiJsonBody, SchemaPipe, slugParam } from '../../src/http/validation.js';
-import { putSubscriptionSchema, type PutSubscriptionBody } from './subscriptions.schemas.js';
+import { ApiJsonBody, Fails, Responds } from '../../src/http/openapi.js';
+import { SchemaPipe, slugParam } from '../../src/http/validation.js';
+import { putSubscriptionSchema, SubscriptionSchema, type PutSubscriptionBody } from './subscriptions.schemas.js';
 import { SubscriptionsService, type Subscription } from './subscriptions.service.js';
 
 @ApiTags('subscriptions')
-@ApiBearerAuth()
 @Controller('v1/accounts')
 export class SubscriptionsController {
   constructor(private readonly subscriptions: SubscriptionsService) {}
@@ -17,6 +17,7 @@ export class SubscriptionsController {
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Subscribe an account to a plan (pinned version or latest), with per-account overrides; audited' })
   @ApiJsonBody(putSubscriptionSchema)
+  @Responds(200, SubscriptionSchema)
   put(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -28,6 +29,8 @@ export class SubscriptionsController {
   @Get(':account/subscription')
   @Allow('admin', 'sales', 'finance', 'member')
   @ApiOperation({ summary: 'The account’s subscription, the plan version in force and the effective terms' })
+  @Responds(200, SubscriptionSchema)
+  @Fails(404)
   get(@Param('account', slugParam('account')) account: string): Promise<Subscription> {
     return this.subscriptions.get(account);
   }

@@ -1,8 +1,17 @@
-// Request body of PUT /v1/accounts/:account/subscription.
+// Request and response bodies of the subscription routes, as JSON schemas (validation, OpenAPI and types alike).
+import { dateTimeSchema, decimalSchema, named } from '../../src/http/openapi.js';
 import { slugSchema } from '../../src/http/validation.js';
-import { decimalString, tierCapsSchema, volumeDiscountSchema } from '../plans/plans.schemas.js';
+import {
+  decimalString,
+  PlanTermsSchema,
+  PlanVersionSchema,
+  TierCapsSchema,
+  tierCapsSchema,
+  VolumeTierSchema,
+  volumeDiscountSchema,
+} from '../plans/plans.schemas.js';
 
-export const putSubscriptionSchema = {
+export const putSubscriptionSchema = named('PutSubscription', {
   type: 'object',
   additionalProperties: false,
   required: ['plan_id'],
@@ -25,7 +34,7 @@ export const putSubscriptionSchema = {
       },
     },
   },
-} as const;
+} as const);
 
 export interface PutSubscriptionBody {
   plan_id: string;
@@ -38,3 +47,36 @@ export interface PutSubscriptionBody {
     volume_discount?: unknown[] | null;
   };
 }
+
+export const SubscriptionOverridesSchema = named('SubscriptionOverrides', {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Per-account terms replacing the plan’s own; a key left out keeps the plan’s value, null removes it',
+  properties: {
+    included_allowance: decimalSchema,
+    tier_caps: { anyOf: [TierCapsSchema, { type: 'null' }] },
+    volume_discount: { anyOf: [{ type: 'array', items: VolumeTierSchema }, { type: 'null' }] },
+  },
+} as const);
+
+export const SubscriptionSchema = named('Subscription', {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'account_id', 'plan_id', 'plan_version', 'follows_latest', 'start_date', 'billing_anchor_day', 'overrides', 'created_at',
+    'updated_at', 'plan', 'effective_terms',
+  ],
+  properties: {
+    account_id: slugSchema,
+    plan_id: slugSchema,
+    plan_version: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', enum: ['latest'] }], description: 'The pinned version, or "latest"' },
+    follows_latest: { type: 'boolean' },
+    start_date: { type: 'string', format: 'date' },
+    billing_anchor_day: { type: 'integer', minimum: 1, maximum: 28 },
+    overrides: SubscriptionOverridesSchema,
+    created_at: dateTimeSchema,
+    updated_at: dateTimeSchema,
+    plan: { ...PlanVersionSchema, description: 'The plan version billed now: the pinned one, or the latest' },
+    effective_terms: { ...PlanTermsSchema, description: 'That version’s terms with the account’s overrides applied' },
+  },
+} as const);
