@@ -5,7 +5,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { ApiJsonBody, Fails, NoContent, Responds } from '../../src/http/openapi.js';
+import { ApiJsonBody, NoContent, Responds } from '../../src/http/openapi.js';
 import { SchemaPipe, slugParam } from '../../src/http/validation.js';
 import { CapListSchema, CapSchema, capSchema } from './authorizations.schemas.js';
 import { CapsService, type CapBody, type CapView } from './caps.service.js';
