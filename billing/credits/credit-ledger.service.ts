@@ -259,7 +259,16 @@ export class CreditLedger {
     return new Dec(available).minus(Dec.max(0, unbooked));
   }
 
-  /** After `tx` commits, the `credits` counter reads the ledger again (a limit changed without setLimit). */
+  /**
+   * The `credits` counter reads the ledger again (a limit changed without setLimit). Writers that own
+   * their transaction call it after the commit, so their answer is already seen by the next hold; the
+   * API above also schedules it after the caller's commit.
+   */
+  async refresh(account: string, now: Date): Promise<void> {
+    await this.engine.refresh(account, [levels.credits()], now);
+  }
+
+  /** After `tx` commits, the `credits` counter reads the ledger again. */
   private refreshAfter(tx: Tx, account: string, now: Date): void {
     this.afterCommit.schedule(tx, () =>
       this.engine.refresh(account, [levels.credits()], now).catch((error: unknown) => this.logger.warn({ err: error, account }, 'credits counter refresh failed')),

@@ -50,6 +50,8 @@ export class CreditsSettleService implements OnModuleInit {
     const billing = await this.subscriptions.billingContext(account);
     const period = billing ? billingPeriod(billing.anchor_day, now) : null;
     const allowance = billing && period ? { amount: billing.terms.included_allowance, periodStart: period.start, periodEnd: period.end } : null;
-    return this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance));
+    const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance));
+    if (result.allowanceGranted !== null || result.burned !== '0' || result.expired !== '0') await this.ledger.refresh(account, now);
+    return result;
   }
 }

@@ -156,7 +156,7 @@ export class CreditsService implements TopupPaidHandler, OnModuleInit {
     } else if (body.validity_days !== undefined) {
       expiresAt = new Date(now.getTime() + body.validity_days * DAY_MS);
     }
-    return this.transactions.run(async (tx) => {
+    const view = await this.transactions.run(async (tx) => {
       if (!(await this.accounts.findAccount(account, tx))) throw notFound(account);
       await this.ledger.lock(tx, account);
       const grant = await this.ledger.grant(tx, account, {
@@ -180,6 +180,8 @@ export class CreditsService implements TopupPaidHandler, OnModuleInit {
       });
       return view;
     });
+    await this.ledger.refresh(account, now);
+    return view;
   }
 
   async buyTopup(principal: Principal, account: string, body: TopupBody): Promise<{ created: boolean; topup: TopupView }> {
@@ -242,6 +244,7 @@ export class CreditsService implements TopupPaidHandler, OnModuleInit {
       });
       return { created: true, row: (await this.repository.findTopup(tx, account, body.id))! };
     });
+    if (result.created && !viaStripe) await this.ledger.refresh(account, now);
     return { created: result.created, topup: await this.topupView(result.row) };
   }
 
