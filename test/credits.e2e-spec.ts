@@ -3,6 +3,7 @@
 // with the `allowance_left` ingest reports, expiry, promotional grants and top-ups, the `credits` level
 // denying authorizations under a `block` plan, the service API invoices use, and bad input that changes
 // nothing.
+import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { CreditLedger } from '../billing/credits/credit-ledger.service.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
@@ -294,5 +295,75 @@ describe('credits', () => {
     expect(after.balance).toBe('21.5'); // 18 - 0.5 + 4
     expect(after.entries[0]).toMatchObject({ kind: 'restore', invoice_id: 'inv-4', amount: '4' });
     sumsToZero(after);
+    await expect(run.run((tx) => ledger.bookAdjustment(tx, { account: 'no-such-account', amount: '1', reason: 'x', at }))).rejects.toMatchObject({ code: 'account_not_found' });
+  });
+
+  it('follows a day whose metered cost went down: the uncovered part first, then burns given back', async () => {
+    clock.set('2026-04-23T12:00:00.000Z');
+    const o = await org();
+    await settle();
+    const last = await spend(o.keys.agent, 25); // allowance 20: 20 burned, 5 uncovered
+    await settle();
+    expect((await credits(o.account)).grants[0].remaining).toBe('0');
+    expect(Number(last.reading.allowance_left)).toBe(0);
+    // What a repricing correction does to the day's rollup: 7 less.
+    await t.app.get(DataSource).query(`UPDATE meter_spend_daily SET cost = cost - 7 WHERE account_id = $1 AND day = '2026-04-23' AND cost >= 7`, [o.account]);
+    await settle();
+    const c = await credits(o.account);
+    expect(c.grants[0].remaining).toBe('2');
+    expect(c.entries[0]).toMatchObject({ kind: 'restore', amount: '2', usage_day: '2026-04-23' });
+    // The next event's allowance_left says the same: 20 - 18 spent, less this event.
+    const next = await spend(o.keys.agent, 0.5);
+    await settle();
+    expect((await credits(o.account)).grants[0].remaining).toBe(next.reading.allowance_left.replace(/\.?0+$/, ''));
+    sumsToZero(await credits(o.account));
+  });
+
+  it('keeps every movement at zero sum and every balance the sum of its entries over random operations', async () => {
+    clock.set('2026-04-24T00:00:00.000Z');
+    const ledger = t.app.get(CreditLedger);
+    const run = t.app.get(TransactionRunner);
+    const db = t.app.get(DataSource);
+    type Op = { op: 'grant' | 'spend' | 'take' | 'advance' | 'topup'; cents: number };
+    const ops = fc.array(
+      fc.record({ op: fc.constantFrom<Op['op']>('grant', 'spend', 'take', 'advance', 'topup'), cents: fc.integer({ min: 1, max: 3000 }) }),
+      { minLength: 1, maxLength: 8 },
+    );
+    await fc.assert(
+      fc.asyncProperty(ops, async (list) => {
+        const o = await org();
+        await settle();
+        for (const { op, cents } of list) {
+          const amount = (cents / 100).toFixed(2);
+          if (op === 'grant') await t.post(`/v1/accounts/${o.account}/credits/grants`, { amount, validity_days: 1 + (cents % 5) }, o.keys.sales);
+          if (op === 'spend') await spend(o.keys.agent, cents / 100);
+          if (op === 'topup') await t.post(`/v1/accounts/${o.account}/credits/topups`, { id: `po-${cents}`, pack: 'small' }, o.keys.finance);
+          if (op === 'take') await run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: `-${amount}`, reason: 'law', at: clock.now() })).catch(() => undefined);
+          if (op === 'advance') clock.advance(cents * 60_000);
+          await settle();
+        }
+        const [movements] = await db.query(
+          `SELECT count(*)::int AS n, count(*) FILTER (WHERE s <> 0)::int AS unbalanced FROM (
+             SELECT m.id, sum(e.amount) AS s, count(e.id) AS entries FROM credit_movements m JOIN credit_entries e ON e.movement_id = m.id
+              WHERE m.account_id = $1 GROUP BY m.id HAVING count(e.id) = 2) x`,
+          [o.account],
+        );
+        const [all] = await db.query(`SELECT count(*)::int AS movements FROM credit_movements WHERE account_id = $1`, [o.account]);
+        const c = await credits(o.account);
+        const byGrant = c.grants.reduce((s: number, g: { remaining: string }) => s + Math.round(Number(g.remaining) * 1e6), 0);
+        const grantAccounts = c.ledger
+          .filter((l: { ledger_account: string }) => c.grants.some((g: { id: string }) => l.ledger_account === `grant:${g.id}`))
+          .reduce((s: number, l: { amount: string }) => s + Math.round(Number(l.amount) * 1e6), 0);
+        sumsToZero(c);
+        return (
+          movements.n === all.movements &&
+          movements.unbalanced === 0 &&
+          c.grants.every((g: { remaining: string }) => Number(g.remaining) >= 0) &&
+          byGrant === Math.round(Number(c.balance) * 1e6) &&
+          grantAccounts === byGrant
+        );
+      }),
+      { numRuns: 4 },
+    );
   });
 });
