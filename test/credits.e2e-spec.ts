@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { CreditLedger } from '../billing/credits/credit-ledger.service.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { ManualClock } from '../src/clock/clock.js';
+import { JobsService } from '../src/jobs/jobs.service.js';
 import { TransactionRunner } from '../src/database/transactions.js';
 import { setupPricing } from './support/metering.js';
 import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
@@ -46,6 +47,15 @@ describe('credits', () => {
     expect(sub.status).toBe(200);
     return o;
   }
+  async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+    const start = Date.now();
+    for (;;) {
+      const value = await read();
+      if (ok(value)) return value;
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out: ${JSON.stringify(value)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   const settle = () => t.app.get(CreditsSettleService).run({ period: 'test' });
   const credits = async (account: string, query = '') => {
     const res = await t.get(`/v1/accounts/${account}/credits${query}`);
@@ -80,9 +90,10 @@ describe('credits', () => {
     expect(c.grants).toHaveLength(1);
     expect(c.grants[0].remaining).toBe('18');
 
+    // At the boundary the repeatable job itself runs (queued by the jobs' tick for the new minute).
     clock.set('2026-04-01T00:00:30.000Z');
-    await settle();
-    c = await credits(o.account);
+    await t.app.get(JobsService).tick();
+    c = await waitFor(() => credits(o.account), (body) => body.entries[0]?.kind === 'expiry');
     expect(c.grants).toEqual([expect.objectContaining({ kind: 'allowance', remaining: '20', granted_at: '2026-04-01T00:00:00.000Z', expires_at: '2026-05-01T00:00:00.000Z' })]);
     // Newest first: the run at the boundary granted April's allowance, then expired what March's held.
     expect(c.entries.map((m: { kind: string; amount: string }) => [m.kind, m.amount])).toEqual([
