@@ -255,17 +255,17 @@ export interface LimitSource {
 // LimitSource for `budget/...` levels, both handed to LimitRegistry.register at start; spend of a node in a period is computed here from the rollups
 // (meter_daily_people for units and people, by the unit at event time; meter_spend_daily for the
 // account) unless budgets prefer to own it.
+export interface HardBudgetsPort {
+  /** Levels of the hard budgets in force at `at` on these nodes (person, units up to account). */
+  hardLevels(db: Db, account: string, nodes: readonly BudgetNode[], at: Date): Promise<string[]>;
+}
+
 /**
  * Levels every hold of an account names besides its path (the credit balance when the plan blocks
  * overage), registered by their owner (credits) with LimitRegistry.registerAccountLevels.
  */
 export interface AccountLevelsPort {
   accountLevels(account: string, now: Date): Promise<string[]>;
-}
-
-export interface HardBudgetsPort {
-  /** Levels of the hard budgets in force at `at` on these nodes (person, units up to account). */
-  hardLevels(db: Db, account: string, nodes: readonly BudgetNode[], at: Date): Promise<string[]>;
 }
 
 
