@@ -2,6 +2,7 @@
 // Every change commits together with its audit row; a unit move is kept with the date it took effect.
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
+import { KeyCache } from '../auth/key-cache.js';
 import type { Actor, Principal } from '../auth/principal.js';
 import { CLOCK, type Clock } from '../clock/clock.js';
 import type { Tx } from '../database/data-source.js';
@@ -33,6 +34,7 @@ export class AccountsService {
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly keyCache: KeyCache,
   ) {}
 
   createAccount(actor: Actor, body: CreateAccountBody): Promise<Account> {
@@ -185,8 +187,9 @@ export class AccountsService {
     });
   }
 
-  deactivatePerson(actor: Actor, accountId: string, id: string): Promise<Person> {
-    return this.transactions.run(async (tx) => {
+  async deactivatePerson(actor: Actor, accountId: string, id: string): Promise<Person> {
+    // Its keys (and its agents' keys) stop working: forget what the guard remembers once this commits.
+    const result = await this.transactions.run(async (tx) => {
       const before = await this.repository.findPerson(accountId, id, tx, true);
       if (!before) throw new AccountsError(Code.PersonNotFound, `Person "${id}" was not found.`);
       if (!before.active) return before;
@@ -194,6 +197,8 @@ export class AccountsService {
       await this.audit.record(tx, actor, { action: 'person.deactivate', entityType: 'person', entityId: id, accountId, before, after });
       return after;
     });
+    this.keyCache.forgetAll();
+    return result;
   }
 
   /** A member (or an agent's owner) may only create agents owned by themselves. */
@@ -230,8 +235,9 @@ export class AccountsService {
     return agent;
   }
 
-  deactivateAgent(actor: Actor, accountId: string, id: string): Promise<Agent> {
-    return this.transactions.run(async (tx) => {
+  async deactivateAgent(actor: Actor, accountId: string, id: string): Promise<Agent> {
+    // Its keys (and its agents' keys) stop working: forget what the guard remembers once this commits.
+    const result = await this.transactions.run(async (tx) => {
       const before = await this.repository.findAgent(accountId, id, tx);
       if (!before) throw new AccountsError(Code.AgentNotFound, `Agent "${id}" was not found.`);
       if (!before.active) return before;
@@ -239,6 +245,8 @@ export class AccountsService {
       await this.audit.record(tx, actor, { action: 'agent.deactivate', entityType: 'agent', entityId: id, accountId, before, after });
       return after;
     });
+    this.keyCache.forgetAll();
+    return result;
   }
 
   private async requireAccount(tx: Tx | undefined, accountId: string): Promise<Account> {

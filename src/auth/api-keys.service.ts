@@ -11,6 +11,7 @@ import type { Tx } from '../database/data-source.js';
 import { TransactionRunner } from '../database/transactions.js';
 import { BOOTSTRAP_KEY_ID, digestKey, issueKey } from './api-key.js';
 import type { CreateApiKeyBody } from './api-keys.schemas.js';
+import { KeyCache } from './key-cache.js';
 import { ApiKeysRepository, type ApiKeyRecord } from './api-keys.repository.js';
 import { AuthError, AuthErrorCode as Code } from './auth.errors.js';
 import { actorOf, aRole, OPERATOR_ROLES, SYSTEM_ACTOR, type Principal, type Role } from './principal.js';
@@ -56,6 +57,7 @@ export class ApiKeysService {
     private readonly audit: AuditService,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly keyCache: KeyCache,
   ) {}
 
   create(principal: Principal, body: CreateApiKeyBody): Promise<ApiKeyView & { secret: string }> {
@@ -129,8 +131,8 @@ export class ApiKeysService {
     return { accountId, personId: null, agentId: agent.id };
   }
 
-  revoke(principal: Principal, id: string): Promise<ApiKeyView> {
-    return this.transactions.run(async (tx) => {
+  async revoke(principal: Principal, id: string): Promise<ApiKeyView> {
+    const view = await this.transactions.run(async (tx) => {
       const key = await this.keys.find(tx, id);
       const mayRevoke =
         key !== null &&
@@ -152,6 +154,9 @@ export class ApiKeysService {
       });
       return viewOf(revoked);
     });
+    // Committed: the guard must not go on admitting the key from what it remembers.
+    this.keyCache.forgetAll();
+    return view;
   }
 
   async list(accountId: string | null): Promise<ApiKeyView[]> {
@@ -179,6 +184,7 @@ export class ApiKeysService {
           });
         }
       });
+      this.keyCache.forgetAll();
       return;
     }
     const file = join(this.config.dataDir, 'admin-key');

@@ -6,6 +6,7 @@ import { ALLOW_ROLES, DENIED_HINT, PUBLIC_ROUTE, type AuthenticatedRequest } fro
 import { BOOTSTRAP_KEY_ID, digestsMatch, parseKeyId } from './api-key.js';
 import { ApiKeysRepository, type KeyForAuth } from './api-keys.repository.js';
 import { AuthError, AuthErrorCode } from './auth.errors.js';
+import { KeyCache } from './key-cache.js';
 import { aRole, keyOfRoles, type Principal, type Role } from './principal.js';
 
 const MAX_KEY_LENGTH = 255;
@@ -32,6 +33,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly keys: ApiKeysRepository,
+    private readonly cache: KeyCache,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -62,10 +64,14 @@ export class AuthGuard implements CanActivate {
     }
     const id = parseKeyId(token);
     // A configured TOKENMETER_ADMIN_KEY may have any format, so whatever does not resolve is tried against it.
-    const key = (id !== null ? await this.keys.findForAuth(id) : null) ?? (await this.keys.findForAuth(BOOTSTRAP_KEY_ID));
+    const key = (id !== null ? await this.find(id) : null) ?? (await this.find(BOOTSTRAP_KEY_ID));
     if (!key || !digestsMatch(token, key.secret_digest)) {
       throw new AuthError(AuthErrorCode.InvalidKey, 'The API key is not valid.');
     }
     return principalOf(key);
+  }
+
+  private find(id: string): Promise<KeyForAuth | null> {
+    return this.cache.get(id, () => this.keys.findForAuth(id));
   }
 }

@@ -7,9 +7,10 @@ import { ApiKeysController } from './api-keys.controller.js';
 import { ApiKeysRepository } from './api-keys.repository.js';
 import { ApiKeysService } from './api-keys.service.js';
 import { AuthGuard } from './auth.guard.js';
+import { KeyCacheModule } from './key-cache.js';
 
 @Module({
-  imports: [AccountsModule, AuditModule],
+  imports: [AccountsModule, AuditModule, KeyCacheModule],
   controllers: [ApiKeysController],
   providers: [ApiKeysRepository, ApiKeysService, AuthGuard, { provide: APP_GUARD, useExisting: AuthGuard }],
   exports: [ApiKeysService, AuthGuard],

@@ -17,6 +17,8 @@ export interface AppConfig {
   /** The `<env>` part of issued keys: `tm_<env>_<id>_<secret>`. */
   keyEnvironment: string;
   logLevel: LogLevel;
+  /** How long the guard may use a key it has read (src/auth/key-cache.ts); 0: read it on every request. */
+  keyCacheMs: number;
   /** Whether the API process also consumes jobs (always true without Redis). */
   apiRunsJobs: boolean;
   shutdownTimeoutMs: number;
@@ -182,6 +184,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     adminKey,
     keyEnvironment,
     logLevel,
+    keyCacheMs: integer(env, 'TOKENMETER_KEY_CACHE_MS', 1000, 0, 60_000),
     apiRunsJobs: redisUrl === null ? true : boolean(env, 'TOKENMETER_API_RUNS_JOBS', true),
     shutdownTimeoutMs: integer(env, 'TOKENMETER_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     queuePrefix: queuePrefix(env),

@@ -498,6 +498,7 @@ function commandLine(o: Options): string {
   if (o.phases.has('authorize') && o.authorizeSeconds !== 15) env.push(`BENCH_AUTHORIZE_SECONDS=${o.authorizeSeconds}`);
   if (process.env.BENCH_AUTHORIZE_STORES) env.push(`BENCH_AUTHORIZE_STORES=${o.authorizeStores.join(',')}`);
   if (process.env.BENCH_PHASES) env.push(`BENCH_PHASES=${[...o.phases].join(',')}`);
+  for (const [name, value] of Object.entries(process.env)) if (name.startsWith('TOKENMETER_')) env.push(`${name}=${value}`);
   const db = new URL(o.databaseUrl);
   db.password = db.password ? '***' : '';
   const redis = o.redisUrl ? ` REDIS_URL=${redactUrl(o.redisUrl)}` : '';
@@ -734,6 +735,7 @@ Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (
 \`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
 \`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
+any \`TOKENMETER_*\` setting (passed on to every service the bench starts, e.g. \`TOKENMETER_KEY_CACHE_MS=0\`),
 \`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The
 last line of the output is \`BENCH_RESULT {json}\`; the exit code is 0 when every target is met, 3 when
 one is missed, 1 on an error or an event not accepted.

@@ -84,6 +84,10 @@ export class Service {
       TOKENMETER_QUEUE_PREFIX: options.queuePrefix,
       LOG_LEVEL: 'warn',
     };
+    // The service's own settings given to the bench (TOKENMETER_KEY_CACHE_MS=0, say) reach every service it starts.
+    for (const [name, value] of Object.entries(process.env)) {
+      if (name.startsWith('TOKENMETER_') && !(name in env) && value !== undefined) env[name] = value;
+    }
     if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
     Object.assign(env, options.env);
     if (options.redisUrl) env.REDIS_URL = options.redisUrl;
