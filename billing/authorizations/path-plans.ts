@@ -7,6 +7,7 @@ import { Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
 import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
+import type { Db } from '../../src/database/sql.js';
 import { levels, periodOf, type SessionContext } from './counters.js';
 import { CapsRepository } from './caps.repository.js';
 import { LimitRegistry } from './limit-registry.js';
@@ -17,7 +18,8 @@ export interface PathPlan {
   levels: string[];
   /** Session contexts with a cap: a session of one of them holds against its own level too. */
   sessionCaps: ReadonlySet<SessionContext>;
-  /** Clock time (ms) until which the period keys hold. */
+  /** Clock times (ms) between which the period keys hold: the calendar month of the instant planned for. */
+  validFrom: number;
   validUntil: number;
   loadedAt: number;
 }
@@ -41,30 +43,37 @@ export class PathPlans {
     for (const key of this.plans.keys()) if (key.startsWith(`${account}\u0000`)) this.plans.delete(key);
   }
 
-  async plan(account: string, personId: string, agentId: string | null, now: Date): Promise<PathPlan | null> {
-    const key = `${account}\u0000${personId}\u0000${agentId ?? ''}`;
+  /**
+   * The plan of a person's path at `now`: through their current unit, or through `unitId` when given (an
+   * event's unit at its time). Plans of any instant are cached by the month they hold for.
+   */
+  async plan(account: string, personId: string, agentId: string | null, now: Date, unitId: string | null = null, db: Db = this.dataSource): Promise<PathPlan | null> {
+    const key = `${account}\u0000${personId}\u0000${agentId ?? ''}\u0000${unitId ?? ''}\u0000${now.getUTCFullYear() * 12 + now.getUTCMonth()}`;
     const cached = this.plans.get(key);
-    if (cached && now.getTime() < cached.validUntil && performance.now() - cached.loadedAt < PathPlans.TTL_MS) return cached;
+    const at = now.getTime();
+    if (cached && at >= cached.validFrom && at < cached.validUntil && performance.now() - cached.loadedAt < PathPlans.TTL_MS) return cached;
     const generation = this.generation.get(account) ?? 0;
-    const plan = await this.load(account, personId, agentId, now);
+    const plan = await this.load(account, personId, agentId, now, unitId, db);
     if (plan && generation === (this.generation.get(account) ?? 0)) this.plans.set(key, plan);
     return plan;
   }
 
-  private async load(account: string, personId: string, agentId: string | null, now: Date): Promise<PathPlan | null> {
+  /** Read through `db`: inside the ingest write's transaction, its own connection (the embedded store has one). */
+  private async load(account: string, personId: string, agentId: string | null, now: Date, unitId: string | null, db: Db): Promise<PathPlan | null> {
     const loadedAt = performance.now();
     const [acct, person, units, caps] = await Promise.all([
-      this.accounts.findAccount(account),
-      this.accounts.findPerson(account, personId),
-      this.accounts.listUnits(account),
-      this.caps.list(account),
+      this.accounts.findAccount(account, db),
+      this.accounts.findPerson(account, personId, db),
+      this.accounts.listUnits(account, db),
+      this.caps.list(account, db),
     ]);
     if (!acct || !person) return null;
-    const chain = unitChain(person.unit_id, new Map(units.map((u) => [u.id, u.parent_id])));
-    const out = await this.registry.hardBudgetLevels(this.dataSource, account, pathNodes(personId, chain), now);
+    const chain = unitChain(unitId ?? person.unit_id, new Map(units.map((u) => [u.id, u.parent_id])));
+    const out = await this.registry.hardBudgetLevels(db, account, pathNodes(personId, chain), now);
     const agentCap = agentId === null ? undefined : caps.find((c) => c.scope === 'agent' && c.subject === agentId);
     if (agentCap) out.push(levels.agent(agentId!, periodOf(agentCap.period_kind!, acct.fiscal_year_start_month, now)));
     const sessionCaps = new Set(caps.filter((c) => c.scope === 'session').map((c) => c.subject as SessionContext));
-    return { levels: out, sessionCaps, validUntil: periodOf('month', acct.fiscal_year_start_month, now).end.getTime(), loadedAt };
+    const month = periodOf('month', acct.fiscal_year_start_month, now);
+    return { levels: out, sessionCaps, validFrom: month.start.getTime(), validUntil: month.end.getTime(), loadedAt };
   }
 }

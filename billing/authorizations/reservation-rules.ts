@@ -2,7 +2,7 @@
 // names it does to it, and the row an allowed hold writes.
 import { randomBytes } from 'node:crypto';
 import type { Tx } from '../../src/database/data-source.js';
-import type { CommitRequest, HoldRequest, ReleaseResult, ReservationOutcome } from './counters.js';
+import type { CommitRequest, HoldRequest, ReleaseResult, ReservationOutcome, UsageItem } from './counters.js';
 import type { NewReservation, ReservationRow, ReservationsRepository } from './reservations.repository.js';
 
 export function newReservationId(): string {
@@ -53,6 +53,44 @@ export async function resolveForCommit(
     return { outcome: 'expired', released: await reservations.resolve(tx, account, req.reservationId, 'expired', req.now) };
   }
   return { outcome: 'committed', released: await reservations.resolve(tx, account, req.reservationId, 'committed', req.now, req.actual) };
+}
+
+/**
+ * resolveForCommit for the events of one write, in item order (one read and one update for all of them):
+ * per item its outcome (null when it names no reservation), and the rows whose holds come off the counters.
+ */
+export async function resolveManyForCommit(
+  tx: Tx,
+  reservations: ReservationsRepository,
+  account: string,
+  items: readonly UsageItem[],
+  now: Date,
+): Promise<{ outcomes: (ReservationOutcome | null)[]; released: ReservationRow[] }> {
+  const named = items.flatMap((i) => (i.reservationId === null ? [] : [i.reservationId]));
+  const found = new Map((await reservations.findMany(tx, account, named)).map((r) => [r.id, r]));
+  const changes: { id: string; to: 'committed' | 'expired'; actual: { amount: string; tokens: number } | null }[] = [];
+  const resolved = new Map<string, ReservationOutcome>();
+  const outcomes = items.map((item): ReservationOutcome | null => {
+    const id = item.reservationId;
+    if (id === null) return null;
+    const earlier = resolved.get(id);
+    if (earlier !== undefined) return earlier === 'committed' ? 'already_committed' : earlier;
+    const r = found.get(id);
+    let outcome: ReservationOutcome;
+    if (!r) outcome = 'unknown';
+    else if (r.status !== 'held') outcome = r.status === 'committed' ? 'already_committed' : r.status;
+    else if (r.agent_id !== item.agentId) return 'foreign';
+    else if (r.expires_at.getTime() <= now.getTime()) {
+      outcome = 'expired';
+      changes.push({ id, to: 'expired', actual: null });
+    } else {
+      outcome = 'committed';
+      changes.push({ id, to: 'committed', actual: item.actual });
+    }
+    resolved.set(id, outcome);
+    return outcome;
+  });
+  return { outcomes, released: await reservations.resolveMany(tx, account, changes, now) };
 }
 
 /** Marks the reservation released (or expired, when it already ran out) for its owner; `released` comes off the counters. */

@@ -124,6 +124,34 @@ export class ReservationsRepository {
     return rows[0] ?? null;
   }
 
+  /** Reservations by id, locked in id order (so concurrent writes naming several never deadlock). */
+  async findMany(tx: Tx, account: string, ids: readonly string[]): Promise<ReservationRow[]> {
+    if (ids.length === 0) return [];
+    return queryRows<ReservationRow>(
+      tx,
+      `SELECT ${COLUMNS} FROM authorization_reservations WHERE account_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE`,
+      [account, [...new Set(ids)].sort()],
+    );
+  }
+
+  /** Marks held reservations resolved in one statement; returns them as they were. */
+  async resolveMany(
+    tx: Tx,
+    account: string,
+    changes: readonly { id: string; to: Exclude<ReservationStatus, 'held'>; actual: { amount: string; tokens: number } | null }[],
+    now: Date,
+  ): Promise<ReservationRow[]> {
+    if (changes.length === 0) return [];
+    return queryRows<ReservationRow>(
+      tx,
+      `UPDATE authorization_reservations r SET status = c.next, resolved_at = $2, actual_amount = c.amount, actual_tokens = c.tokens
+         FROM unnest($3::text[], $4::text[], $5::numeric[], $6::bigint[]) AS c(id, next, amount, tokens)
+        WHERE r.account_id = $1 AND r.id = c.id AND r.status = 'held'
+        RETURNING r.account_id, r.id, r.agent_id, r.person_id, r.levels, r.amount::text AS amount, r.tokens::text AS tokens, 'held' AS status, r.created_at, r.expires_at`,
+      [account, now, changes.map((c) => c.id), changes.map((c) => c.to), changes.map((c) => c.actual?.amount ?? null), changes.map((c) => c.actual?.tokens ?? null)],
+    );
+  }
+
   /** Marks a held reservation resolved; returns it as it was, or null when it was not held. */
   async resolve(
     tx: Tx,

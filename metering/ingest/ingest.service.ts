@@ -19,7 +19,7 @@ import {
 } from './event-input.js';
 import { EventsRepository, type NewEventRow, type StoredEvent } from './events.repository.js';
 import { IngestWriter } from './ingest-writer.js';
-import { fromStored, ignoredFieldsOf, type AcceptedResult, type EventResult } from './event-result.js';
+import { fromStored, ignoredFieldsOf, withCounters, type AcceptedResult, type EventResult } from './event-result.js';
 import { IgnoredUsageFieldsService } from '../usage/ignored-usage-fields.service.js';
 
 interface AccountContext {
@@ -126,7 +126,7 @@ export class IngestService {
     const withIgnoredFields: PreparedEvent[] = [];
     for (const row of stored) {
       const e = firstById.get(row.event_id)!;
-      results[e.index] = { index: e.index, status: 'accepted', ...fromStored(row), ...ignoredFieldsOf(e) };
+      results[e.index] = { index: e.index, status: 'accepted', ...withCounters(fromStored(row), row, written.readings.get(row.event_id)), ...ignoredFieldsOf(e) };
       if (e.ignored_usage_fields.length > 0) withIgnoredFields.push(e);
     }
     if (withIgnoredFields.length > 0) await this.ignoredFields.record(withIgnoredFields, now);
