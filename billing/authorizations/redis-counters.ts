@@ -176,11 +176,13 @@ export class RedisCounters implements CountersEngine {
     if ('refused' in write) throw new Error('an unchecked write was refused');
     // Levels not loaded (a flushed account) are loaded now; the load counts this pending write.
     let figures = write.reply.length === 1 + 6 * req.read.length ? figuresFrom(req.read, write.reply, 1) : await this.read(account, req.read, req.now);
-    // As they will be after the commit, when the committed reservations' holds come off.
+    // As they will be after the commit, when the committed reservations' holds come off (an expired one's
+    // hold came off already: the script releases due holds first).
+    const committed = released.filter((r) => r.expires_at.getTime() > req.now.getTime());
     figures = figures.map((f) => {
       let heldAmount = toScaledInteger(f.held.amount, REDIS_SCALE, 'exact');
       let heldTokens = f.held.tokens;
-      for (const r of released) {
+      for (const r of committed) {
         if (!r.levels.includes(f.level)) continue;
         heldAmount -= BigInt(up(r.amount));
         heldTokens -= Number(r.tokens);

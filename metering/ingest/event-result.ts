@@ -1,7 +1,7 @@
 // The answer to each event of a batch. An accepted (or duplicate) event carries its tokens, its cost by
 // token kind, its tier and label, and the reading after it.
 import type { Rejection } from './event-input.js';
-import type { StoredEvent } from './events.repository.js';
+import type { StoredEvent } from './event-row.js';
 import type { ReservationOutcome, UsageReading } from './usage-counters.port.js';
 
 export interface TokenCounts {

@@ -17,15 +17,9 @@ import type { SpendLabel } from '../classification/classify.js';
 import { TaskLabeler, type TaskBatch, type TaskLabels } from '../classification/task-labeler.js';
 import type { PreparedEvent, Rejection } from './event-input.js';
 import { NO_USAGE_COUNTERS, USAGE_COUNTERS, type MeteredEvent, type UsageCounters, type UsageCountersWrite, type UsageReading } from './usage-counters.port.js';
-import {
-  EventsRepository,
-  WRITE_REFUSED,
-  type Allowance,
-  type NewEventRow,
-  type WriteGuard,
-  type StoredEvent,
-  type Written as Inserted,
-} from './events.repository.js';
+import type { NewEventRow, StoredEvent } from './event-row.js';
+import { WRITE_REFUSED, type WriteGuard } from './event-write-sql.js';
+import { EventsRepository, type Allowance, type Written as Inserted } from './events.repository.js';
 
 /** One request's events, checked, priced and turned into rows, ready to be written. */
 export interface Submission {

@@ -17,7 +17,8 @@ import {
   type PreparedEvent,
   type Rejection,
 } from './event-input.js';
-import { EventsRepository, type NewEventRow, type StoredEvent } from './events.repository.js';
+import type { NewEventRow, StoredEvent } from './event-row.js';
+import { EventsRepository } from './events.repository.js';
 import { IngestWriter } from './ingest-writer.js';
 import { fromStored, ignoredFieldsOf, withCounters, type AcceptedResult, type EventResult } from './event-result.js';
 import { IgnoredUsageFieldsService } from '../usage/ignored-usage-fields.service.js';
