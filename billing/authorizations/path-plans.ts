@@ -14,6 +14,8 @@ import { LimitRegistry } from './limit-registry.js';
 import { pathNodes, unitChain } from './levels.js';
 
 export interface PathPlan {
+  /** The unit the path starts at (the person's current one unless another was asked for). */
+  unitId: string;
   /** Budget and agent-cap levels, nearest first. */
   levels: string[];
   /** Session contexts with a cap: a session of one of them holds against its own level too. */
@@ -45,9 +47,16 @@ export class PathPlans {
 
   /**
    * The plan of a person's path at `now`: through their current unit, or through `unitId` when given (an
-   * event's unit at its time). Plans of any instant are cached by the month they hold for.
+   * event's unit at its time; the same plan when that is the person's current unit). Plans of any instant
+   * are cached by the month they hold for.
    */
   async plan(account: string, personId: string, agentId: string | null, now: Date, unitId: string | null = null, db: Db = this.dataSource): Promise<PathPlan | null> {
+    const own = await this.cachedPlan(account, personId, agentId, now, null, db);
+    if (unitId === null || own === null || own.unitId === unitId) return own;
+    return this.cachedPlan(account, personId, agentId, now, unitId, db);
+  }
+
+  private async cachedPlan(account: string, personId: string, agentId: string | null, now: Date, unitId: string | null, db: Db): Promise<PathPlan | null> {
     const key = `${account}\u0000${personId}\u0000${agentId ?? ''}\u0000${unitId ?? ''}\u0000${now.getUTCFullYear() * 12 + now.getUTCMonth()}`;
     const cached = this.plans.get(key);
     const at = now.getTime();
@@ -61,19 +70,25 @@ export class PathPlans {
   /** Read through `db`: inside the ingest write's transaction, its own connection (the embedded store has one). */
   private async load(account: string, personId: string, agentId: string | null, now: Date, unitId: string | null, db: Db): Promise<PathPlan | null> {
     const loadedAt = performance.now();
-    const [acct, person, units, caps] = await Promise.all([
-      this.accounts.findAccount(account, db),
-      this.accounts.findPerson(account, personId, db),
-      this.accounts.listUnits(account, db),
-      this.caps.list(account, db),
-    ]);
+    const reads = [
+      () => this.accounts.findAccount(account, db),
+      () => this.accounts.findPerson(account, personId, db),
+      () => this.accounts.listUnits(account, db),
+      () => this.caps.list(account, db),
+    ] as const;
+    // In parallel over the pool; one after the other on a transaction's connection (one query at a time).
+    const [acct, person, units, caps] =
+      db === this.dataSource
+        ? await Promise.all([reads[0](), reads[1](), reads[2](), reads[3]()])
+        : [await reads[0](), await reads[1](), await reads[2](), await reads[3]()];
     if (!acct || !person) return null;
-    const chain = unitChain(unitId ?? person.unit_id, new Map(units.map((u) => [u.id, u.parent_id])));
+    const start = unitId ?? person.unit_id;
+    const chain = unitChain(start, new Map(units.map((u) => [u.id, u.parent_id])));
     const out = await this.registry.hardBudgetLevels(db, account, pathNodes(personId, chain), now);
     const agentCap = agentId === null ? undefined : caps.find((c) => c.scope === 'agent' && c.subject === agentId);
     if (agentCap) out.push(levels.agent(agentId!, periodOf(agentCap.period_kind!, acct.fiscal_year_start_month, now)));
     const sessionCaps = new Set(caps.filter((c) => c.scope === 'session').map((c) => c.subject as SessionContext));
     const month = periodOf('month', acct.fiscal_year_start_month, now);
-    return { levels: out, sessionCaps, validFrom: month.start.getTime(), validUntil: month.end.getTime(), loadedAt };
+    return { unitId: start, levels: out, sessionCaps, validFrom: month.start.getTime(), validUntil: month.end.getTime(), loadedAt };
   }
 }

@@ -56,8 +56,8 @@ export async function resolveForCommit(
 }
 
 /**
- * resolveForCommit for the events of one write, in item order (one read and one update for all of them):
- * per item its outcome (null when it names no reservation), and the rows whose holds come off the counters.
+ * resolveForCommit for the events of one write, in item order, in one statement: per item its outcome
+ * (null when it names no reservation), and the rows whose holds come off the counters.
  */
 export async function resolveManyForCommit(
   tx: Tx,
@@ -66,31 +66,28 @@ export async function resolveManyForCommit(
   items: readonly UsageItem[],
   now: Date,
 ): Promise<{ outcomes: (ReservationOutcome | null)[]; released: ReservationRow[] }> {
-  const named = items.flatMap((i) => (i.reservationId === null ? [] : [i.reservationId]));
-  const found = new Map((await reservations.findMany(tx, account, named)).map((r) => [r.id, r]));
-  const changes: { id: string; to: 'committed' | 'expired'; actual: { amount: string; tokens: number } | null }[] = [];
-  const resolved = new Map<string, ReservationOutcome>();
+  const named = items.flatMap((i) => (i.reservationId === null ? [] : [{ id: i.reservationId, agentId: i.agentId, amount: i.actual.amount, tokens: i.actual.tokens }]));
+  const found = new Map((await reservations.commitNamed(tx, account, named, now)).map((f) => [f.row.id, f]));
+  const released: ReservationRow[] = [];
+  const resolved = new Map<string, 'committed' | 'expired'>();
   const outcomes = items.map((item): ReservationOutcome | null => {
     const id = item.reservationId;
     if (id === null) return null;
     const earlier = resolved.get(id);
-    if (earlier !== undefined) return earlier === 'committed' ? 'already_committed' : earlier;
-    const r = found.get(id);
-    let outcome: ReservationOutcome;
-    if (!r) outcome = 'unknown';
-    else if (r.status !== 'held') outcome = r.status === 'committed' ? 'already_committed' : r.status;
-    else if (r.agent_id !== item.agentId) return 'foreign';
-    else if (r.expires_at.getTime() <= now.getTime()) {
-      outcome = 'expired';
-      changes.push({ id, to: 'expired', actual: null });
-    } else {
-      outcome = 'committed';
-      changes.push({ id, to: 'committed', actual: item.actual });
+    if (earlier !== undefined) return earlier === 'committed' ? 'already_committed' : 'expired';
+    const f = found.get(id);
+    if (!f) return 'unknown';
+    if (f.to !== null && f.row.agent_id === item.agentId) {
+      resolved.set(id, f.to);
+      released.push(f.row);
+      return f.to;
     }
-    resolved.set(id, outcome);
-    return outcome;
+    if (f.row.status !== 'held') return f.row.status === 'committed' ? 'already_committed' : f.row.status;
+    if (f.row.agent_id !== item.agentId) return 'foreign';
+    // Held and this agent's, yet not resolved here: another write resolved it meanwhile.
+    return 'already_committed';
   });
-  return { outcomes, released: await reservations.resolveMany(tx, account, changes, now) };
+  return { outcomes, released };
 }
 
 /** Marks the reservation released (or expired, when it already ran out) for its owner; `released` comes off the counters. */
