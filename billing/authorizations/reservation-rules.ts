@@ -67,8 +67,21 @@ export async function resolveManyForCommit(
   now: Date,
 ): Promise<{ outcomes: (ReservationOutcome | null)[]; released: ReservationRow[] }> {
   const named = items.flatMap((i) => (i.reservationId === null ? [] : [{ id: i.reservationId, agentId: i.agentId, amount: i.actual.amount, tokens: i.actual.tokens }]));
-  const found = new Map((await reservations.commitNamed(tx, account, named, now)).map((f) => [f.row.id, f]));
-  const released: ReservationRow[] = [];
+  return outcomesOf(items, await reservations.commitNamed(tx, account, named, now));
+}
+
+/**
+ * Each item's outcome, in item order, from what the one statement found and did (commitNamed): a
+ * reservation goes to the first item of its own agent; a later item naming it finds it already committed
+ * (or expired); another agent's item finds it foreign while it is held. `released`: the rows whose holds
+ * come off the counters, once each.
+ */
+export function outcomesOf<R extends Pick<ReservationRow, 'id' | 'agent_id' | 'status'>>(
+  items: readonly Pick<UsageItem, 'reservationId' | 'agentId'>[],
+  named: readonly { row: R; to: 'committed' | 'expired' | null }[],
+): { outcomes: (ReservationOutcome | null)[]; released: R[] } {
+  const found = new Map(named.map((f) => [f.row.id, f]));
+  const released: R[] = [];
   const resolved = new Map<string, 'committed' | 'expired'>();
   const outcomes = items.map((item): ReservationOutcome | null => {
     const id = item.reservationId;
