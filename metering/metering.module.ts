@@ -9,11 +9,13 @@ import { IngestController } from './ingest/ingest.controller.js';
 import { IngestService } from './ingest/ingest.service.js';
 import { IngestWriter } from './ingest/ingest-writer.js';
 import { MeterPublisher } from './ingest/meter-publisher.js';
+import { RepricingRepository } from './pricing/repricing.repository.js';
 import { RepricingService } from './pricing/repricing.service.js';
 import { UnpricedController } from './pricing/unpriced.controller.js';
 import { RebuildRepository } from './rebuild/rebuild.repository.js';
 import { RebuildService } from './rebuild/rebuild.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
+import { TasksRepository } from './tasks/tasks.repository.js';
 import { TasksService } from './tasks/tasks.service.js';
 import { IgnoredUsageFieldsController } from './usage/ignored-usage-fields.controller.js';
 import { IgnoredUsageFieldsRepository } from './usage/ignored-usage-fields.repository.js';
@@ -22,7 +24,7 @@ import { IgnoredUsageFieldsService } from './usage/ignored-usage-fields.service.
 @Module({
   imports: [HealthModule, TiersModule],
   controllers: [IngestController, TasksController, UnpricedController, IgnoredUsageFieldsController],
-  providers: [EventsRepository, IgnoredUsageFieldsRepository, IgnoredUsageFieldsService, IngestService, IngestWriter, MeterPublisher, RebuildRepository, RebuildService, RepricingService, TaskLabeler, TasksService],
+  providers: [EventsRepository, IgnoredUsageFieldsRepository, IgnoredUsageFieldsService, IngestService, IngestWriter, MeterPublisher, RebuildRepository, RebuildService, RepricingRepository, RepricingService, TaskLabeler, TasksRepository, TasksService],
   exports: [EventsRepository, MeterPublisher, IngestService, RebuildService, RepricingService],
 })
 export class MeteringModule {}

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
-import { EventsRepository, type NewEventRow, type StoredEvent } from '../metering/ingest/events.repository.js';
+import type { NewEventRow, StoredEvent } from '../metering/ingest/event-row.js';
+import { EventsRepository } from '../metering/ingest/events.repository.js';
 import { expectLabelsAsRebuilt, expectRollupsMatchRaw, setupPricing } from './support/metering.js';
 import { createTestDatabase, newOrg, startTestApp, type TestApp } from './support/test-app.js';
 

@@ -3,7 +3,7 @@
 import { DataSource, QueryFailedError } from 'typeorm';
 import { sqlState } from '../src/database/transactions.js';
 import { pgArray, queryPrepared, statementName } from '../src/database/sql.js';
-import { EventsRepository } from '../metering/ingest/events.repository.js';
+import { TasksRepository } from '../metering/tasks/tasks.repository.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 describe('pgArray against the real store', () => {
@@ -117,9 +117,9 @@ describe('queryPrepared against the real store', () => {
       const error = await queryPrepared(runner.manager, star).catch((e: unknown) => e);
       expect(String((error as Error).message)).toMatch(/cached plan must not change result type/);
       // The repository's prepared reads of events name their columns.
-      const tasks = await t.app.get(EventsRepository).taskEvents(runner.manager, 'no-such-account', ['t']);
+      const tasks = await t.app.get(TasksRepository).taskEvents(runner.manager, 'no-such-account', ['t']);
       await runner.query('ALTER TABLE events ADD COLUMN probe_added text');
-      expect(await t.app.get(EventsRepository).taskEvents(runner.manager, 'no-such-account', ['t'])).toEqual(tasks);
+      expect(await t.app.get(TasksRepository).taskEvents(runner.manager, 'no-such-account', ['t'])).toEqual(tasks);
     } finally {
       await runner.query('ALTER TABLE events DROP COLUMN IF EXISTS probe_added');
       await runner.query('DROP TABLE IF EXISTS prepared_probe');

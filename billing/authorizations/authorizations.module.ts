@@ -1,7 +1,7 @@
 // Authorizations: the atomic hold engine (Redis with PostgreSQL as the record, or PostgreSQL alone), the
 // reserve and release routes, caps per agent and per session context, and reservation expiry. Budgets
-// and credits register their limits with LimitRegistry; the ingest port will call the engine's commit
-// and addSpend.
+// and credits register their limits with LimitRegistry; ingest reaches the engine through metering's
+// port, implemented in ingest-counters.ts.
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { Histogram } from 'prom-client';

@@ -27,6 +27,7 @@
 // stricter than the exact one. Figures for display (budget listings) are read exactly from PostgreSQL.
 import type { Tx } from '../../src/database/data-source.js';
 import type { Db } from '../../src/database/sql.js';
+import type { ReservationOutcome as IngestReservationOutcome } from '../../metering/ingest/usage-counters.port.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Levels. A level is a string key; its kind is the part before the first '/'.
@@ -155,8 +156,18 @@ export type HoldResult =
       levels: LevelFigures[];
     };
 
-/** What happened to the reservation an event named; the event's spend is added in every case. */
-export type ReservationOutcome = 'committed' | 'unknown' | 'expired' | 'already_committed' | 'released' | 'foreign';
+/** What happened to the reservation an event named; the event's spend is added in every case (metering's word for it). */
+export type ReservationOutcome = IngestReservationOutcome;
+
+/** One stored event's spend: its reservation committed (when it names one), its actual spend on its levels. */
+export interface UsageItem {
+  reservationId: string | null;
+  /** The event's agent: a reservation of another agent is `foreign` and left alone. */
+  agentId: string | null;
+  /** The event's own levels (its path at its time): the actual spend is added to those that exist. */
+  levels: readonly string[];
+  actual: Quantity;
+}
 
 export interface CommitRequest {
   reservationId: string;
@@ -201,6 +212,17 @@ export interface CountersEngine {
    * inside the ingest write's transaction `tx`; see CounterWrite.
    */
   commit(tx: Tx, account: string, request: CommitRequest): Promise<CounterWrite<ReservationOutcome>>;
+
+  /**
+   * The events of one ingest write, in one step inside its transaction `tx`: each named reservation
+   * committed (in item order; a second event naming the same one finds it `already_committed`), every
+   * item's spend added, and the figures of the `read` levels as they stand after them (for the readings).
+   */
+  recordUsage(
+    tx: Tx,
+    account: string,
+    request: { items: readonly UsageItem[]; read: readonly string[]; now: Date },
+  ): Promise<CounterWrite<{ outcomes: (ReservationOutcome | null)[]; figures: LevelFigures[] }>>;
 
   /** Usage is a fact: spend added to the levels that exist, with no check. Inside the ingest transaction. */
   addSpend(tx: Tx, account: string, request: { levels: readonly string[]; actual: Quantity; now: Date }): Promise<CounterWrite<void>>;

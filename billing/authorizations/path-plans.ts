@@ -8,17 +8,21 @@ import { Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
 import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
+import type { Db } from '../../src/database/sql.js';
 import { levels, periodOf, type SessionContext } from './counters.js';
 import { CapsRepository } from './caps.repository.js';
 import { LimitRegistry } from './limit-registry.js';
 import { pathNodes, unitChain } from './levels.js';
 
 export interface PathPlan {
+  /** The unit the path starts at (the person's current one unless another was asked for). */
+  unitId: string;
   /** Budget and agent-cap levels, nearest first. */
   levels: string[];
   /** Session contexts with a cap: a session of one of them holds against its own level too. */
   sessionCaps: ReadonlySet<SessionContext>;
-  /** Clock time (ms) until which the period keys hold. */
+  /** Clock times (ms) between which the period keys hold: the calendar month of the instant planned for. */
+  validFrom: number;
   validUntil: number;
   loadedAt: number;
 }
@@ -42,31 +46,51 @@ export class PathPlans {
     for (const key of this.plans.keys()) if (key.startsWith(`${account}\u0000`)) this.plans.delete(key);
   }
 
-  async plan(account: string, personId: string, agentId: string | null, now: Date): Promise<PathPlan | null> {
-    const key = `${account}\u0000${personId}\u0000${agentId ?? ''}`;
+  /**
+   * The plan of a person's path at `now`: through their current unit, or through `unitId` when given (an
+   * event's unit at its time; the same plan when that is the person's current unit). Plans of any instant
+   * are cached by the month they hold for.
+   */
+  async plan(account: string, personId: string, agentId: string | null, now: Date, unitId: string | null = null, db: Db = this.dataSource): Promise<PathPlan | null> {
+    const own = await this.cachedPlan(account, personId, agentId, now, null, db);
+    if (unitId === null || own === null || own.unitId === unitId) return own;
+    return this.cachedPlan(account, personId, agentId, now, unitId, db);
+  }
+
+  private async cachedPlan(account: string, personId: string, agentId: string | null, now: Date, unitId: string | null, db: Db): Promise<PathPlan | null> {
+    const key = `${account}\u0000${personId}\u0000${agentId ?? ''}\u0000${unitId ?? ''}\u0000${now.getUTCFullYear() * 12 + now.getUTCMonth()}`;
     const cached = this.plans.get(key);
-    if (cached && now.getTime() < cached.validUntil && performance.now() - cached.loadedAt < PathPlans.TTL_MS) return cached;
+    const at = now.getTime();
+    if (cached && at >= cached.validFrom && at < cached.validUntil && performance.now() - cached.loadedAt < PathPlans.TTL_MS) return cached;
     const generation = this.generation.get(account) ?? 0;
-    const plan = await this.load(account, personId, agentId, now);
+    const plan = await this.load(account, personId, agentId, now, unitId, db);
     if (plan && generation === (this.generation.get(account) ?? 0)) this.plans.set(key, plan);
     return plan;
   }
 
-  private async load(account: string, personId: string, agentId: string | null, now: Date): Promise<PathPlan | null> {
+  /** Read through `db`: inside the ingest write's transaction, its own connection (the embedded store has one). */
+  private async load(account: string, personId: string, agentId: string | null, now: Date, unitId: string | null, db: Db): Promise<PathPlan | null> {
     const loadedAt = performance.now();
-    const [acct, person, units, caps] = await Promise.all([
-      this.accounts.findAccount(account),
-      this.accounts.findPerson(account, personId),
-      this.accounts.listUnits(account),
-      this.caps.list(account),
-    ]);
+    const reads = [
+      () => this.accounts.findAccount(account, db),
+      () => this.accounts.findPerson(account, personId, db),
+      () => this.accounts.listUnits(account, db),
+      () => this.caps.list(account, db),
+    ] as const;
+    // In parallel over the pool; one after the other on a transaction's connection (one query at a time).
+    const [acct, person, units, caps] =
+      db === this.dataSource
+        ? await Promise.all([reads[0](), reads[1](), reads[2](), reads[3]()])
+        : [await reads[0](), await reads[1](), await reads[2](), await reads[3]()];
     if (!acct || !person) return null;
-    const chain = unitChain(person.unit_id, new Map(units.map((u) => [u.id, u.parent_id])));
-    const out = await this.registry.hardBudgetLevels(this.dataSource, account, pathNodes(personId, chain), now);
+    const start = unitId ?? person.unit_id;
+    const chain = unitChain(start, new Map(units.map((u) => [u.id, u.parent_id])));
+    const out = await this.registry.hardBudgetLevels(db, account, pathNodes(personId, chain), now);
     const agentCap = agentId === null ? undefined : caps.find((c) => c.scope === 'agent' && c.subject === agentId);
     if (agentCap) out.push(levels.agent(agentId!, periodOf(agentCap.period_kind!, acct.fiscal_year_start_month, now)));
     out.push(...(await this.registry.accountLevels(account, now)));
     const sessionCaps = new Set(caps.filter((c) => c.scope === 'session').map((c) => c.subject as SessionContext));
-    return { levels: out, sessionCaps, validUntil: periodOf('month', acct.fiscal_year_start_month, now).end.getTime(), loadedAt };
+    const month = periodOf('month', acct.fiscal_year_start_month, now);
+    return { unitId: start, levels: out, sessionCaps, validFrom: month.start.getTime(), validUntil: month.end.getTime(), loadedAt };
   }
 }

@@ -18,11 +18,12 @@ import {
   type ReservationOutcome,
   type SetLimitResult,
   type TransferResult,
+  type UsageItem,
 } from './counters.js';
 import type { CounterRow, CountersRepository } from './counters.repository.js';
 import type { LimitRegistry } from './limit-registry.js';
 import type { ReservationRow, ReservationsRepository } from './reservations.repository.js';
-import { reservationRow, resolveForCommit, resolveForRelease } from './reservation-rules.js';
+import { reservationRow, resolveForCommit, resolveForRelease, resolveManyForCommit } from './reservation-rules.js';
 import type { SpendRepository } from './spend.repository.js';
 
 const S = EXACT_SCALE;
@@ -130,6 +131,27 @@ export class PgCounters implements CountersEngine {
     this.addSpent(rows, req.levels, req.actual);
     await this.save(tx, account, rows);
     return done(outcome);
+  }
+
+  async recordUsage(
+    tx: Tx,
+    account: string,
+    req: { items: readonly UsageItem[]; read: readonly string[]; now: Date },
+  ): Promise<CounterWrite<{ outcomes: (ReservationOutcome | null)[]; figures: LevelFigures[] }>> {
+    // A read level without a counter is made now, from the record as this transaction sees it: with this
+    // write's events already in the rollups (so its spend is not added again) and its reservations still held.
+    const wanted = withLimitLevels(req.read);
+    const had = await this.counters.existing(tx, account, wanted);
+    if (had.size < wanted.length) await this.ensure(tx, account, req.read, req.now);
+    await this.counters.lockAccount(tx, account, 'shared');
+    const { outcomes, released } = await resolveManyForCommit(tx, this.reservations, account, req.items, req.now);
+    const rows = await this.lock(tx, account, [...wanted, ...req.items.flatMap((i) => i.levels), ...released.flatMap((r) => r.levels)]);
+    for (const r of released) this.unhold(rows, r);
+    const counted = new Map([...rows].filter(([level]) => had.has(level) || !wanted.includes(level)));
+    for (const item of req.items) this.addSpent(counted, item.levels, item.actual);
+    for (const [level, c] of counted) rows.set(level, c);
+    await this.save(tx, account, rows);
+    return done({ outcomes, figures: req.read.map((l) => figuresOf(l, effective(l, rows), S)) });
   }
 
   async addSpend(tx: Tx, account: string, req: { levels: readonly string[]; actual: Quantity; now: Date }): Promise<CounterWrite<void>> {

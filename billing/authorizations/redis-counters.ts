@@ -34,9 +34,10 @@ import {
   type ReservationOutcome,
   type SetLimitResult,
   type TransferResult,
+  type UsageItem,
 } from './counters.js';
 import type { LimitRegistry } from './limit-registry.js';
-import { newWriteId, reservationRow, resolveForCommit, resolveForRelease } from './reservation-rules.js';
+import { newWriteId, reservationRow, resolveForCommit, resolveForRelease, resolveManyForCommit } from './reservation-rules.js';
 import type { ReservationWriter } from './reservation-writer.js';
 import type { ReservationRow, ReservationsRepository } from './reservations.repository.js';
 import { accountKeys, scriptSource, SCRIPTS, type ScriptName } from './redis-scripts.js';
@@ -149,13 +150,61 @@ export class RedisCounters implements CountersEngine {
     await this.writer.written(req.reservationId);
     const { outcome, released } = await resolveForCommit(tx, this.reservations, account, req);
     const spend: Op = { t: 'sp', l: [...req.levels], a: up(req.actual.amount), k: String(req.actual.tokens) };
-    const write = await this.pend(tx, account, req.now, { pre: [spend], post: [] }, [], released?.id ?? '');
+    const write = await this.pend(tx, account, req.now, { pre: [spend], post: [] }, [], released ? [released.id] : []);
     return { result: outcome, ...write };
+  }
+
+  async recordUsage(
+    tx: Tx,
+    account: string,
+    req: { items: readonly UsageItem[]; read: readonly string[]; now: Date },
+  ): Promise<CounterWrite<{ outcomes: (ReservationOutcome | null)[]; figures: LevelFigures[] }>> {
+    for (const item of req.items) if (item.reservationId !== null) await this.writer.written(item.reservationId);
+    const { outcomes, released } = await resolveManyForCommit(tx, this.reservations, account, req.items, req.now);
+    // One spend op per distinct path: the events of one agent mostly share theirs.
+    const byPath = new Map<string, { levels: string[]; amount: bigint; tokens: number }>();
+    for (const item of req.items) {
+      if (item.levels.length === 0) continue;
+      const key = item.levels.join('\u0000');
+      const sum = byPath.get(key) ?? { levels: [...item.levels], amount: 0n, tokens: 0 };
+      sum.amount += BigInt(up(item.actual.amount));
+      sum.tokens += item.actual.tokens;
+      byPath.set(key, sum);
+    }
+    const pre: Op[] = [...byPath.values()].map((p) => ({ t: 'sp', l: p.levels, a: p.amount.toString(), k: String(p.tokens) }));
+    const write = await this.pendChecked(tx, account, req.now, { pre, post: [] }, req.read, released.map((r) => r.id));
+    if ('refused' in write) throw new Error('an unchecked write was refused');
+    // Levels not loaded (a flushed account) are loaded now; the load counts this pending write.
+    let figures = write.reply.length === 1 + 6 * req.read.length ? figuresFrom(req.read, write.reply, 1) : await this.read(account, req.read, req.now);
+    // As they will be after the commit, when the committed reservations' holds come off (an expired one's
+    // hold came off already: the script releases due holds first).
+    const committed = released.filter((r) => r.expires_at.getTime() > req.now.getTime());
+    figures = figures.map((f) => {
+      let heldAmount = toScaledInteger(f.held.amount, REDIS_SCALE, 'exact');
+      let heldTokens = f.held.tokens;
+      for (const r of committed) {
+        if (!r.levels.includes(f.level)) continue;
+        heldAmount -= BigInt(up(r.amount));
+        heldTokens -= Number(r.tokens);
+      }
+      const held = { amount: fromScaledInteger(heldAmount, REDIS_SCALE), tokens: heldTokens };
+      const limitA = f.limit.amount === null ? null : toScaledInteger(f.limit.amount, REDIS_SCALE, 'exact');
+      const spentA = toScaledInteger(f.spent.amount, REDIS_SCALE, 'exact');
+      return {
+        ...f,
+        held,
+        left: {
+          amount: limitA === null ? null : fromScaledInteger(limitA - spentA - heldAmount, REDIS_SCALE),
+          tokens: f.limit.tokens === null ? null : f.limit.tokens - f.spent.tokens - heldTokens,
+        },
+      };
+    });
+    return { result: { outcomes, figures }, afterCommit: write.afterCommit, afterRollback: write.afterRollback };
   }
 
   async addSpend(tx: Tx, account: string, req: { levels: readonly string[]; actual: Quantity; now: Date }): Promise<CounterWrite<void>> {
     const spend: Op = { t: 'sp', l: [...req.levels], a: up(req.actual.amount), k: String(req.actual.tokens) };
-    const write = await this.pend(tx, account, req.now, { pre: [spend], post: [] }, [], '');
+    const write = await this.pend(tx, account, req.now, { pre: [spend], post: [] }, [], []);
     return { result: undefined, ...write };
   }
 
@@ -242,13 +291,13 @@ export class RedisCounters implements CountersEngine {
    * Registers a write before its commit (journalled in `tx`, its early ops applied in Redis) and returns
    * what to run after the transaction. A write that must see its levels loaded loads them first.
    */
-  private async pend(tx: Tx, account: string, now: Date, entry: { pre: Op[]; post: Op[] }, levels: readonly string[], releaseId: string) {
-    const write = await this.pendChecked(tx, account, now, entry, levels, releaseId);
+  private async pend(tx: Tx, account: string, now: Date, entry: { pre: Op[]; post: Op[] }, levels: readonly string[], releaseIds: readonly string[]) {
+    const write = await this.pendChecked(tx, account, now, entry, levels, releaseIds);
     if ('refused' in write) throw new Error('an unchecked write was refused');
     return { afterCommit: write.afterCommit, afterRollback: write.afterRollback };
   }
 
-  private async pendChecked(tx: Tx, account: string, now: Date, entry: object, levels: readonly string[], releaseId = ''): Promise<Pended> {
+  private async pendChecked(tx: Tx, account: string, now: Date, entry: object, levels: readonly string[], releaseIds: readonly string[] = []): Promise<Pended> {
     const writeId = newWriteId();
     const deadline = now.getTime() + PENDING_DEADLINE_MS;
     const reply = await this.loaded(account, now, () => this.run('tmPend', account, writeId, deadline, now.getTime(), JSON.stringify(entry), ...levels));
@@ -261,7 +310,7 @@ export class RedisCounters implements CountersEngine {
     return {
       reply,
       afterCommit: async () => {
-        await this.run('tmConfirm', account, writeId, releaseId);
+        await this.run('tmConfirm', account, writeId, ...releaseIds);
       },
       afterRollback: async () => {
         await this.run('tmRollback', account, writeId);

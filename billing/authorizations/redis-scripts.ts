@@ -236,9 +236,9 @@ for _, l in ipairs(levels) do if redis.call('HEXISTS', C, l) == 1 then figures(l
 return out
 `;
 
-/** After the commit: the write's 'post' ops, and the hold it replaced released. KEYS c r e m p pd d; ARGV writeId, releaseId|'' */
+/** After the commit: the write's 'post' ops, and the holds it replaced released. KEYS c r e m p pd d; ARGV writeId, releaseId... */
 const CONFIRM = `
-local wid, rid = ARGV[1], ARGV[2]
+local wid = ARGV[1]
 local v = redis.call('HGET', P, wid)
 if v then
   local entry = cjson.decode(v)
@@ -247,9 +247,12 @@ if v then
   redis.call('ZREM', PD, wid)
   if rebuilding() then redis.call('RPUSH', D, 'w' .. wid .. '\\n' .. v) end
 end
-if rid ~= '' then
-  unhold(rid)
-  if rebuilding() then redis.call('RPUSH', D, 'r' .. rid) end
+for i = 2, #ARGV do
+  local rid = ARGV[i]
+  if rid ~= '' then
+    unhold(rid)
+    if rebuilding() then redis.call('RPUSH', D, 'r' .. rid) end
+  end
 end
 return 'ok'
 `;

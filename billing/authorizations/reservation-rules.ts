@@ -2,7 +2,7 @@
 // names it does to it, and the row an allowed hold writes.
 import { randomBytes } from 'node:crypto';
 import type { Tx } from '../../src/database/data-source.js';
-import type { CommitRequest, HoldRequest, ReleaseResult, ReservationOutcome } from './counters.js';
+import type { CommitRequest, HoldRequest, ReleaseResult, ReservationOutcome, UsageItem } from './counters.js';
 import type { NewReservation, ReservationRow, ReservationsRepository } from './reservations.repository.js';
 
 export function newReservationId(): string {
@@ -53,6 +53,54 @@ export async function resolveForCommit(
     return { outcome: 'expired', released: await reservations.resolve(tx, account, req.reservationId, 'expired', req.now) };
   }
   return { outcome: 'committed', released: await reservations.resolve(tx, account, req.reservationId, 'committed', req.now, req.actual) };
+}
+
+/**
+ * resolveForCommit for the events of one write, in item order, in one statement: per item its outcome
+ * (null when it names no reservation), and the rows whose holds come off the counters.
+ */
+export async function resolveManyForCommit(
+  tx: Tx,
+  reservations: ReservationsRepository,
+  account: string,
+  items: readonly UsageItem[],
+  now: Date,
+): Promise<{ outcomes: (ReservationOutcome | null)[]; released: ReservationRow[] }> {
+  const named = items.flatMap((i) => (i.reservationId === null ? [] : [{ id: i.reservationId, agentId: i.agentId, amount: i.actual.amount, tokens: i.actual.tokens }]));
+  return outcomesOf(items, await reservations.commitNamed(tx, account, named, now));
+}
+
+/**
+ * Each item's outcome, in item order, from what the one statement found and did (commitNamed): a
+ * reservation goes to the first item of its own agent; a later item naming it finds it already committed
+ * (or expired); another agent's item finds it foreign while it is held. `released`: the rows whose holds
+ * come off the counters, once each.
+ */
+export function outcomesOf<R extends Pick<ReservationRow, 'id' | 'agent_id' | 'status'>>(
+  items: readonly Pick<UsageItem, 'reservationId' | 'agentId'>[],
+  named: readonly { row: R; to: 'committed' | 'expired' | null }[],
+): { outcomes: (ReservationOutcome | null)[]; released: R[] } {
+  const found = new Map(named.map((f) => [f.row.id, f]));
+  const released: R[] = [];
+  const resolved = new Map<string, 'committed' | 'expired'>();
+  const outcomes = items.map((item): ReservationOutcome | null => {
+    const id = item.reservationId;
+    if (id === null) return null;
+    const earlier = resolved.get(id);
+    if (earlier !== undefined) return earlier === 'committed' ? 'already_committed' : 'expired';
+    const f = found.get(id);
+    if (!f) return 'unknown';
+    if (f.to !== null && f.row.agent_id === item.agentId) {
+      resolved.set(id, f.to);
+      released.push(f.row);
+      return f.to;
+    }
+    if (f.row.status !== 'held') return f.row.status === 'committed' ? 'already_committed' : f.row.status;
+    if (f.row.agent_id !== item.agentId) return 'foreign';
+    // Held and this agent's, yet not resolved here: another write resolved it meanwhile.
+    return 'already_committed';
+  });
+  return { outcomes, released };
 }
 
 /** Marks the reservation released (or expired, when it already ran out) for its owner; `released` comes off the counters. */

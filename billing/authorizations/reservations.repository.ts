@@ -124,6 +124,41 @@ export class ReservationsRepository {
     return rows[0] ?? null;
   }
 
+  /**
+   * The reservations events name, resolved in ONE statement: each held one committed with its actual
+   * spend (expired, when already due) by the first event of its own agent that names it. Every named
+   * reservation that exists comes back as it was before, with what this statement made of it (null: nothing).
+   */
+  async commitNamed(
+    tx: Tx,
+    account: string,
+    named: readonly { id: string; agentId: string | null; amount: string; tokens: number }[],
+    now: Date,
+  ): Promise<{ row: ReservationRow; to: 'committed' | 'expired' | null }[]> {
+    if (named.length === 0) return [];
+    const rows = await queryPrepared<ReservationRow & { resolved_to: 'committed' | 'expired' | null }>(
+      tx,
+      `WITH c AS (
+         SELECT DISTINCT ON (id, agent) id, agent, amount, tokens
+           FROM unnest($3::text[], $4::text[], $5::numeric[], $6::bigint[]) WITH ORDINALITY AS c(id, agent, amount, tokens, n)
+          ORDER BY id, agent, n),
+       upd AS (
+         UPDATE authorization_reservations r
+            SET status = CASE WHEN r.expires_at <= $2 THEN 'expired' ELSE 'committed' END, resolved_at = $2,
+                actual_amount = CASE WHEN r.expires_at <= $2 THEN NULL ELSE c.amount END,
+                actual_tokens = CASE WHEN r.expires_at <= $2 THEN NULL ELSE c.tokens END
+           FROM c
+          WHERE r.account_id = $1 AND r.id = c.id AND r.status = 'held' AND r.agent_id IS NOT DISTINCT FROM c.agent
+         RETURNING r.id, r.status)
+       SELECT r.account_id, r.id, r.agent_id, r.person_id, r.levels, r.amount::text AS amount, r.tokens::text AS tokens, r.status,
+              r.created_at, r.expires_at, u.status AS resolved_to
+         FROM authorization_reservations r LEFT JOIN upd u ON u.id = r.id
+        WHERE r.account_id = $1 AND r.id = ANY($3::text[])`,
+      [account, now, named.map((n) => n.id), named.map((n) => n.agentId), named.map((n) => n.amount), named.map((n) => n.tokens)],
+    );
+    return rows.map(({ resolved_to, ...row }) => ({ row, to: resolved_to }));
+  }
+
   /** Marks a held reservation resolved; returns it as it was, or null when it was not held. */
   async resolve(
     tx: Tx,

@@ -3,7 +3,9 @@
 // Used by ingest (new events), by the close API and by the inactivity timeout alike.
 import { Injectable } from '@nestjs/common';
 import type { Tx } from '../../src/database/data-source.js';
-import { EventsRepository, type LabelChanges, type StoredEvent, type TaskRow, type TaskUpdate } from '../ingest/events.repository.js';
+import type { StoredEvent } from '../ingest/event-row.js';
+import type { LabelChanges, TaskUpdate } from '../ingest/event-write-sql.js';
+import { TasksRepository, type TaskRow } from '../tasks/tasks.repository.js';
 import type { PreparedEvent } from '../ingest/event-input.js';
 import { checkLearnedFrom, classifyTask, type SpendLabel, type TaskEvent, type TaskStatus } from './classify.js';
 
@@ -51,7 +53,7 @@ export class TaskLabels implements LabelChanges {
   readonly taskUpdates: TaskUpdate[] = [];
 
   constructor(
-    private readonly repository: EventsRepository,
+    private readonly repository: TasksRepository,
     private readonly accountId: string,
   ) {}
 
@@ -108,7 +110,7 @@ export class TaskLabels implements LabelChanges {
 /** The tasks a batch touches, locked for the transaction, with their stored events. */
 export class TaskBatch {
   constructor(
-    private readonly repository: EventsRepository,
+    private readonly repository: TasksRepository,
     private readonly accountId: string,
     private readonly tasks: Map<string, TaskRow>,
     private readonly stored: Map<string, StoredEvent[]>,
@@ -163,7 +165,7 @@ export class TaskBatch {
 
 @Injectable()
 export class TaskLabeler {
-  constructor(private readonly repository: EventsRepository) {}
+  constructor(private readonly repository: TasksRepository) {}
 
   /**
    * Locks the tasks of `candidates` (creating new ones) and loads their stored events; `taken` holds the

@@ -1,7 +1,8 @@
 // The answer to each event of a batch. An accepted (or duplicate) event carries its tokens, its cost by
 // token kind, its tier and label, and the reading after it.
 import type { Rejection } from './event-input.js';
-import type { StoredEvent } from './events.repository.js';
+import type { StoredEvent } from './event-row.js';
+import type { ReservationOutcome, UsageReading } from './usage-counters.port.js';
 
 export interface TokenCounts {
   input: number;
@@ -52,6 +53,8 @@ export interface AcceptedResult {
   /** The event's period was already invoiced: it will be an adjustment on the next invoice. */
   adjustment: boolean;
   reading: { allowance_left: string | null; budget_left: string | null };
+  /** The reservation the event named and what happened to it (the event is metered whatever it says). */
+  reservation?: { id: string; outcome: ReservationOutcome };
   /**
    * Fields of the event's usage object that tokenmeter does not know and did not count, as full paths
    * (`usage.x`, `usage.prompt_tokens_details.y`); only present when there are any. They are counted on
@@ -106,4 +109,17 @@ export function fromStored(e: ResultSource): Omit<AcceptedResult, 'index' | 'sta
     adjustment: e.adjustment,
     reading: { allowance_left: e.allowance_left, budget_left: null },
   };
+}
+
+/** A new event's result with what the counters said: the budget left, and its reservation's outcome. */
+export function withCounters(
+  result: Omit<AcceptedResult, 'index' | 'status'>,
+  row: Pick<StoredEvent, 'reservation_id'>,
+  counted: UsageReading | undefined,
+): Omit<AcceptedResult, 'index' | 'status'> {
+  if (counted === undefined) return result;
+  const reading = { ...result.reading, budget_left: counted.budget_left };
+  return row.reservation_id !== null && counted.reservation !== null
+    ? { ...result, reading, reservation: { id: row.reservation_id, outcome: counted.reservation } }
+    : { ...result, reading };
 }

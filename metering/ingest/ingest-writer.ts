@@ -8,22 +8,18 @@
 // groups grow by themselves, and the database parses, plans, commits and upserts rollups once per group
 // instead of once per request. Requests of a group never share an event id or a task: one that does
 // waits for a later group, and nothing behind it overtakes it on that id or task.
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
+import type { Tx } from '../../src/database/data-source.js';
 import { TransactionRunner, sqlState } from '../../src/database/transactions.js';
 import { Metrics } from '../../src/health/metrics.js';
 import type { SpendLabel } from '../classification/classify.js';
 import { TaskLabeler, type TaskBatch, type TaskLabels } from '../classification/task-labeler.js';
 import type { PreparedEvent, Rejection } from './event-input.js';
-import {
-  EventsRepository,
-  WRITE_REFUSED,
-  type Allowance,
-  type NewEventRow,
-  type WriteGuard,
-  type StoredEvent,
-  type Written as Inserted,
-} from './events.repository.js';
+import { NO_USAGE_COUNTERS, USAGE_COUNTERS, type MeteredEvent, type UsageCounters, type UsageCountersWrite, type UsageReading } from './usage-counters.port.js';
+import type { NewEventRow, StoredEvent } from './event-row.js';
+import { WRITE_REFUSED, type WriteGuard } from './event-write-sql.js';
+import { EventsRepository, type Allowance, type Written as Inserted } from './events.repository.js';
 
 /** One request's events, checked, priced and turned into rows, ready to be written. */
 export interface Submission {
@@ -46,6 +42,8 @@ export interface Written {
   rejected: Rejection[];
   /** Events whose id was already taken: a duplicate or a conflict, for the caller to tell apart. */
   repeated: PreparedEvent[];
+  /** Per stored event with counters engaged: its reservation's outcome and the budget left. */
+  readings: Map<string, UsageReading>;
 }
 
 interface Waiting {
@@ -129,6 +127,8 @@ export class IngestWriter {
   private readonly seenTasks = new RecentSet(SEEN_TASKS);
   private readonly inFlightPerAccount: number;
   private readonly maxGroupEvents: number;
+  private readonly counters: UsageCounters;
+  private readonly logger = new Logger('ingest');
 
   constructor(
     private readonly events: EventsRepository,
@@ -136,14 +136,16 @@ export class IngestWriter {
     private readonly labeler: TaskLabeler,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Optional() @Inject(USAGE_COUNTERS) counters: UsageCounters | null,
   ) {
+    this.counters = counters ?? NO_USAGE_COUNTERS;
     this.inFlightPerAccount = config.ingest.writersPerAccount;
     this.maxGroupEvents = config.ingest.maxGroupEvents;
   }
 
   /** Writes a request's events with whatever else is waiting for the same account; settles after the commit. */
   write(submission: Submission): Promise<Written> {
-    if (submission.events.length === 0) return Promise.resolve({ stored: [], rejected: [], repeated: [] });
+    if (submission.events.length === 0) return Promise.resolve({ stored: [], rejected: [], repeated: [], readings: new Map() });
     return new Promise<Written>((resolve, reject) => {
       let queue = this.queues.get(submission.accountId);
       if (!queue) {
@@ -177,15 +179,17 @@ export class IngestWriter {
       taskIds.size === 0 ? 'statement' : [...taskIds].some((t) => this.seenTasks.has(`${accountId}\n${t}`)) ? 'transaction' : 'new_tasks';
     this.metrics.ingestGroupRequests.observe(group.length);
     this.metrics.ingestGroupEvents.observe(group.reduce((n, w) => n + w.size, 0));
+    let engaged: boolean;
+    try {
+      engaged = await this.counters.engaged(accountId, submissions.flatMap((sub) => sub.events.map((e) => metered(sub.rows.get(e.id)!))));
+    } catch (error) {
+      for (const w of group) w.reject(error);
+      return;
+    }
     for (let attempt = 1; ; attempt++) {
       const timer = this.metrics.ingestWriteSeconds.startTimer({ path });
       try {
-        const written =
-          path === 'statement'
-            ? await this.writeAlone(accountId, submissions)
-            : path === 'new_tasks'
-              ? await this.writeNewTasks(accountId, submissions, taskIds)
-              : await this.writeWithTasks(accountId, submissions);
+        const written = await this.writeGroup(accountId, submissions, path, engaged);
         timer();
         for (const t of taskIds) this.seenTasks.add(`${accountId}\n${t}`);
         group.forEach((w, i) => w.resolve(written[i]!));
@@ -211,56 +215,87 @@ export class IngestWriter {
     }
   }
 
-  /** No event in a task: one statement, its own transaction. */
-  private async writeAlone(accountId: string, submissions: readonly Submission[]): Promise<Written[]> {
-    const rows = submissions.flatMap((s) => [...s.rows.values()]);
-    const inserted = await this.events.writeBatch(null, accountId, { events: rows, relabelled: null, labels: null, allowance: allowanceOf(submissions) });
-    return submissions.map((s) => outcome(s, s.events, [], s.rows, inserted));
-  }
-
   /**
-   * Tasks taken to be new (no row, no events, no id of theirs used): classified from the group alone and
-   * written with their tasks in one statement, which the database refuses if the assumption was wrong.
+   * One group, top to bottom. Tasks: none (no event in a task), taken to be new (classified from the group
+   * alone; the statement refuses itself if they were not), or locked and classified against what is
+   * stored. Then ONE statement claims the ids and stores the events, their rollups and the label and task
+   * changes. When the counters are engaged (a reservation named, a budget or cap on a path), the same
+   * transaction commits the reservations and counts the spend, and their afterCommit runs once it ends.
    */
-  private async writeNewTasks(accountId: string, submissions: readonly Submission[], taskIds: ReadonlySet<string>): Promise<Written[]> {
+  private async writeGroup(accountId: string, submissions: readonly Submission[], path: WritePath, engaged: boolean): Promise<Written[]> {
     const now = latest(submissions);
-    const group = classifyGroup(this.labeler.assumeNew(accountId, submissions.flatMap((s) => s.events)), submissions);
-    const updates = new Map(group.labels.taskUpdates.map((u) => [u.task_id, u]));
-    const guard: WriteGuard = {
-      newTasks: [...taskIds].map((task_id) => {
-        const u = updates.get(task_id);
-        return { task_id, status: u?.status ?? 'open', at: now, closed_at: u?.closed_at ?? null, closed_by: u?.closed_by ?? null };
-      }),
-      claimed: group.labels.attempts(),
-    };
-    const inserted = await this.events.writeBatch(null, accountId, {
-      events: group.labelled.flatMap((rows) => [...rows.values()]),
-      relabelled: null,
-      labels: null,
-      allowance: allowanceOf(submissions),
-      guard,
-    });
-    return submissions.map((s, i) => outcome(s, group.valid[i]!, group.rejected[i]!, group.labelled[i]!, inserted));
-  }
-
-  private async writeWithTasks(accountId: string, submissions: readonly Submission[]): Promise<Written[]> {
-    return this.transactions.run(async (tx) => {
-      const all = submissions.flatMap((s) => s.events);
-      // Tasks are locked in id order before anything is classified, so learned_from is checked and each
-      // task classified against every event already committed for it.
-      const tasks = await this.labeler.load(tx, accountId, all, latest(submissions));
-      const group = classifyGroup(tasks, submissions);
+    let counted: UsageCountersWrite | null = null;
+    const write = async (tx: Tx | null): Promise<Written[]> => {
+      const events = submissions.flatMap((s) => s.events);
+      const group =
+        path === 'statement'
+          ? unclassified(submissions)
+          : classifyGroup(path === 'transaction' ? await this.labeler.load(tx!, accountId, events, now) : this.labeler.assumeNew(accountId, events), submissions);
       const inserted = await this.events.writeBatch(tx, accountId, {
         events: group.labelled.flatMap((rows) => [...rows.values()]),
-        relabelled: group.labels.moves(),
-        labels: group.labels,
+        relabelled: path === 'transaction' ? group.labels!.moves() : null,
+        labels: path === 'transaction' ? group.labels : null,
         allowance: allowanceOf(submissions),
-        // The task lock does not cover ids: one claimed by a writer not yet committed looked free.
-        guard: { newTasks: [], claimed: group.labels.attempts() },
+        guard: guardOf(path, group.labels, events, now),
       });
-      return submissions.map((s, i) => outcome(s, group.valid[i]!, group.rejected[i]!, group.labelled[i]!, inserted));
-    });
+      const written = submissions.map((s, i) => outcome(s, group.valid[i]!, group.rejected[i]!, group.labelled[i]!, inserted));
+      if (tx !== null && engaged) {
+        counted = await this.counters.record(tx, accountId, written.flatMap((w) => w.stored.map(metered)), now);
+        for (const w of written) for (const e of w.stored) w.readings.set(e.event_id, counted.readings.get(e.event_id) ?? NO_READING);
+      }
+      return written;
+    };
+    if (!engaged && path !== 'transaction') return write(null);
+    let written: Written[];
+    try {
+      written = await this.transactions.run(write);
+    } catch (error) {
+      await (counted as UsageCountersWrite | null)?.afterRollback().catch((e: unknown) => this.logger.error({ err: e, account: accountId }, 'counter rollback failed'));
+      throw error;
+    }
+    // Committed: a failed confirmation leaves the counters stricter until they are rebuilt, never looser.
+    await (counted as UsageCountersWrite | null)?.afterCommit().catch((e: unknown) => this.logger.error({ err: e, account: accountId }, 'counter confirmation failed'));
+    return written;
   }
+}
+
+/** What the statement checks it was classified on (see WriteGuard): tasks taken to be new, ids taken to be unused. */
+function guardOf(path: WritePath, labels: TaskLabels | null, events: readonly PreparedEvent[], now: Date): WriteGuard | undefined {
+  if (path === 'statement') return undefined;
+  // The task lock does not cover ids: one claimed by a writer not yet committed looked free.
+  if (path === 'transaction') return { newTasks: [], claimed: labels!.attempts() };
+  const updates = new Map(labels!.taskUpdates.map((u) => [u.task_id, u]));
+  const taskIds = [...new Set(events.flatMap((e) => (e.task_id === null ? [] : [e.task_id])))];
+  return {
+    newTasks: taskIds.map((task_id) => {
+      const u = updates.get(task_id);
+      return { task_id, status: u?.status ?? 'open', at: now, closed_at: u?.closed_at ?? null, closed_by: u?.closed_by ?? null };
+    }),
+    claimed: labels!.attempts(),
+  };
+}
+
+const NO_READING: UsageReading = { reservation: null, budget_left: null };
+
+/** A stored event as the counters see it. */
+function metered(e: Omit<StoredEvent, 'seq'>): MeteredEvent {
+  return {
+    event_id: e.event_id,
+    ts: e.ts,
+    person_id: e.person_id,
+    agent_id: e.agent_id,
+    unit_id: e.unit_id,
+    session_id: e.session_id,
+    session_context: e.session_context,
+    reservation_id: e.reservation_id,
+    cost: e.cost,
+    tokens: Number(e.input) + Number(e.cached_input) + Number(e.cache_write) + Number(e.output),
+  };
+}
+
+/** No event of the group is in a task: every event as it came, nothing classified. */
+function unclassified(submissions: readonly Submission[]): { valid: PreparedEvent[][]; rejected: Rejection[][]; labels: TaskLabels | null; labelled: ReadonlyMap<string, NewEventRow>[] } {
+  return { valid: submissions.map((s) => [...s.events]), rejected: submissions.map(() => []), labels: null, labelled: submissions.map((s) => s.rows) };
 }
 
 /** The group's time: its latest request's arrival. */
@@ -329,5 +364,5 @@ function outcome(
     const row = rows.get(e.id)!;
     stored.push({ ...row, seq: String(row.seq), unit_id: got.unit_id, allowance_left: got.allowance_left });
   }
-  return { stored, rejected, repeated };
+  return { stored, rejected, repeated, readings: new Map() };
 }

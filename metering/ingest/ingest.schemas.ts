@@ -5,6 +5,7 @@ import { dateTimeSchema, decimalSchema, named } from '../../src/http/openapi.js'
 import { TIERS } from '../../tiers/pricing/pricing.js';
 import { SPEND_LABELS } from '../classification/classify.js';
 import { eventSchema, MAX_BATCH } from './event-input.js';
+import { RESERVATION_OUTCOMES } from './usage-counters.port.js';
 
 export const EventSchema = named('Event', eventSchema);
 
@@ -72,7 +73,26 @@ export const AcceptedEventSchema = named('AcceptedEvent', {
       required: ['allowance_left', 'budget_left'],
       properties: {
         allowance_left: { anyOf: [decimalSchema, { type: 'null' }], description: 'Allowance left this billing period; null without a subscription' },
-        budget_left: { anyOf: [decimalSchema, { type: 'null' }], description: 'Budget left on the tightest node; null without a budget' },
+        budget_left: {
+          anyOf: [decimalSchema, { type: 'null' }],
+          description:
+            'Amount left (limit - spent - held, may be negative) on the tightest hard budget of the event\'s path at its time ' +
+            '(person, units up to the account), after this event\'s write; null without a hard amount budget on the path, and on a duplicate',
+        },
+      },
+    },
+    reservation: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'outcome'],
+      description:
+        'Only on an accepted event that named a reservation: what happened to it. The event is metered in every case; only ' +
+        '`committed` replaced the hold with its cost (the rest of the hold released). `unknown`: no such reservation in the ' +
+        'account; `expired`: it ran out first (its hold released); `already_committed`: an earlier event committed it; ' +
+        '`released`: it was released; `foreign`: it belongs to another agent (left alone)',
+      properties: {
+        id: { type: 'string' },
+        outcome: { type: 'string', enum: [...RESERVATION_OUTCOMES] },
       },
     },
     ignored_usage_fields: {

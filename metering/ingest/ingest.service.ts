@@ -1,7 +1,8 @@
 // POST /v1/events, top to bottom: check each event on its own, fill in who (the agent, its owner), price
-// it, hand the rows to the writer (which groups concurrent requests of the account, claims the ids,
-// classifies tasks and stores events with their rollups), and answer each event with its own result and
-// the reading after it.
+// it, hand the rows to the writer (which groups concurrent requests of the account and writes each group
+// in one go, IngestWriter.writeGroup: ids claimed, tasks classified, events stored with their rollups and,
+// through the UsageCounters port in the same transaction, reservations committed and spend counted), and
+// answer each event with its own result: the reading after it and what became of its reservation.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
@@ -17,9 +18,10 @@ import {
   type PreparedEvent,
   type Rejection,
 } from './event-input.js';
-import { EventsRepository, type NewEventRow, type StoredEvent } from './events.repository.js';
+import type { NewEventRow, StoredEvent } from './event-row.js';
+import { EventsRepository } from './events.repository.js';
 import { IngestWriter } from './ingest-writer.js';
-import { fromStored, ignoredFieldsOf, type AcceptedResult, type EventResult } from './event-result.js';
+import { fromStored, ignoredFieldsOf, withCounters, type AcceptedResult, type EventResult } from './event-result.js';
 import { IgnoredUsageFieldsService } from '../usage/ignored-usage-fields.service.js';
 
 interface AccountContext {
@@ -126,7 +128,7 @@ export class IngestService {
     const withIgnoredFields: PreparedEvent[] = [];
     for (const row of stored) {
       const e = firstById.get(row.event_id)!;
-      results[e.index] = { index: e.index, status: 'accepted', ...fromStored(row), ...ignoredFieldsOf(e) };
+      results[e.index] = { index: e.index, status: 'accepted', ...withCounters(fromStored(row), row, written.readings.get(row.event_id)), ...ignoredFieldsOf(e) };
       if (e.ignored_usage_fields.length > 0) withIgnoredFields.push(e);
     }
     if (withIgnoredFields.length > 0) await this.ignoredFields.record(withIgnoredFields, now);

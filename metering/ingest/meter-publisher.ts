@@ -1,7 +1,7 @@
 // Hands accepted events to whoever streams them live (the readings module's SSE), after the commit.
 // A seam, so ingest does not depend on how or whether anyone is listening.
 import { Injectable } from '@nestjs/common';
-import type { StoredEvent } from './events.repository.js';
+import type { StoredEvent } from './event-row.js';
 
 export type MeterListener = (accountId: string, events: readonly StoredEvent[]) => void;
 

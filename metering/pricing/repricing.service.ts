@@ -8,7 +8,9 @@ import { TransactionRunner } from '../../src/database/transactions.js';
 import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { PricingCacheService } from '../../tiers/pricing/pricing-cache.service.js';
-import { EventsRepository, type StoredEvent } from '../ingest/events.repository.js';
+import type { StoredEvent } from '../ingest/event-row.js';
+import { EventsRepository } from '../ingest/events.repository.js';
+import { RepricingRepository } from './repricing.repository.js';
 
 export const priceUnpriced = defineJob<{ period: string }>('metering.price-unpriced');
 export const applyCorrections = defineJob<{ period: string }>('metering.apply-corrections');
@@ -25,6 +27,7 @@ export class RepricingService implements OnModuleInit {
 
   constructor(
     private readonly events: EventsRepository,
+    private readonly repricing: RepricingRepository,
     private readonly pricing: PricingCacheService,
     private readonly transactions: TransactionRunner,
     private readonly jobs: JobsService,
@@ -40,11 +43,11 @@ export class RepricingService implements OnModuleInit {
   @JobHandler(priceUnpriced)
   async priceUnpriced(_: { period: string }): Promise<number> {
     let priced = 0;
-    for (const { model_name } of await this.events.unpricedModels()) {
+    for (const { model_name } of await this.repricing.unpricedModels()) {
       for (;;) {
         const pricer = await this.pricing.pricer();
         const done = await this.transactions.run(async (tx) => {
-          const chunk = await this.events.lockUnpriced(tx, model_name, CHUNK);
+          const chunk = await this.repricing.lockUnpriced(tx, model_name, CHUNK);
           return this.reprice(tx, chunk, pricer);
         });
         priced += done;
@@ -61,14 +64,14 @@ export class RepricingService implements OnModuleInit {
    */
   @JobHandler(applyCorrections)
   async applyCorrections(_: { period: string }): Promise<number> {
-    const last = await this.events.state(this.dataSource, CORRECTIONS_KEY);
+    const last = await this.repricing.state(this.dataSource, CORRECTIONS_KEY);
     let repriced = 0;
     for (const window of await this.pricing.correctionsAfter(last)) {
       let after: EventKey | null = null;
       for (;;) {
         const pricer = await this.pricing.pricer();
         const { count, lastKey }: { count: number; lastKey: EventKey | null } = await this.transactions.run(async (tx) => {
-          const chunk = await this.events.eventsInRange(tx, window.version, new Date(window.from), window.to ? new Date(window.to) : null, after, CHUNK);
+          const chunk = await this.repricing.eventsInRange(tx, window.version, new Date(window.from), window.to ? new Date(window.to) : null, after, CHUNK);
           await this.reprice(tx, chunk, pricer);
           const tail = chunk[chunk.length - 1];
           return { count: chunk.length, lastKey: tail ? { account_id: tail.account_id, ts: tail.ts, event_id: tail.event_id } : null };
@@ -77,7 +80,7 @@ export class RepricingService implements OnModuleInit {
         if (count < CHUNK || lastKey === null) break;
         after = lastKey;
       }
-      await this.transactions.run((tx) => this.events.setState(tx, CORRECTIONS_KEY, window.version));
+      await this.transactions.run((tx) => this.repricing.setState(tx, CORRECTIONS_KEY, window.version));
       this.logger.log(`applied price-book correction v${window.version}`);
     }
     return repriced;
@@ -116,7 +119,7 @@ export class RepricingService implements OnModuleInit {
       updates.push(next);
       before.push(e);
     }
-    await this.events.setPrices(tx, updates);
+    await this.repricing.setPrices(tx, updates);
     await this.events.moveInRollups(tx, before, updates);
     return updates.length;
   }

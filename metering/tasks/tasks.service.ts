@@ -8,6 +8,7 @@ import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { TaskLabeler } from '../classification/task-labeler.js';
 import { EventsRepository } from '../ingest/events.repository.js';
+import { TasksRepository } from './tasks.repository.js';
 import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 
 export const abandonIdleTasks = defineJob<{ period: string }>('metering.abandon-idle-tasks');
@@ -25,6 +26,7 @@ export class TasksService implements OnModuleInit {
   constructor(
     private readonly labeler: TaskLabeler,
     private readonly events: EventsRepository,
+    private readonly tasks: TasksRepository,
     private readonly transactions: TransactionRunner,
     private readonly jobs: JobsService,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -54,7 +56,7 @@ export class TasksService implements OnModuleInit {
   async abandonIdle(_: { period: string }): Promise<number> {
     let closed = 0;
     for (;;) {
-      const idle = await this.events.idleTasks(this.clock.now(), 200);
+      const idle = await this.tasks.idleTasks(this.clock.now(), 200);
       if (idle.length === 0) return closed;
       for (const task of idle) {
         await this.resolve(task.account_id, task.task_id, 'abandoned', 'inactivity-timeout');

@@ -102,8 +102,8 @@ export class AccountsRepository {
     return rows[0] ?? null;
   }
 
-  async listUnits(accountId: string): Promise<Unit[]> {
-    return (await queryRows<Unit>(this.dataSource, 'SELECT id, name, kind, parent_id, created_at FROM units WHERE account_id = $1 ORDER BY id',
+  async listUnits(accountId: string, db: Db = this.dataSource): Promise<Unit[]> {
+    return (await queryRows<Unit>(db, 'SELECT id, name, kind, parent_id, created_at FROM units WHERE account_id = $1 ORDER BY id',
       [accountId],
     ));
   }

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ROLLUP_NAMES } from '../../metering/ingest/rollup-sql.js';
+import { runBudgets, type BudgetsOutcome } from './ingest-budgets.js';
 import { runAuthorize, type AuthorizeRun, type AuthorizeStore } from './authorize.js';
 import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
 import {
@@ -241,6 +242,8 @@ interface Outcome {
   topUp: TopUp | null;
   readings: ReadingResult[];
   authorize: AuthorizeRun[];
+  /** BENCH_PHASES=budgets: ingest with budgets on every path and reservations on half the events, against plain. */
+  budgets: BudgetsOutcome | null;
   /** The same readings again at each further BENCH_STORED level. */
   more: { topUp: TopUp; readings: ReadingResult[] }[];
 }
@@ -293,6 +296,7 @@ async function main(): Promise<void> {
     topUp: null,
     readings: [],
     authorize: [],
+    budgets: null,
     more: [],
   };
   let failed = false;
@@ -441,6 +445,23 @@ async function main(): Promise<void> {
         }
       }
 
+      if (opts.phases.has('budgets')) {
+        outcome.budgets = await runBudgets(
+          {
+            databaseUrl: opts.databaseUrl,
+            redisUrl: opts.redisUrl,
+            run,
+            events: opts.events,
+            batchSize: opts.batchSize,
+            concurrency: opts.concurrency,
+            slices: opts.slices,
+            warmupBatches: opts.warmupBatches,
+            serviceArgs: opts.serviceArgs,
+          },
+          log,
+        );
+      }
+
       if (opts.phases.has('authorize')) {
         outcome.authorize = await runAuthorize(
           {
@@ -532,6 +553,10 @@ function verdicts(o: Outcome): Verdict[] {
     out.push({ what: 'events accepted', target: 'all', measured: `${accepted.toLocaleString('en')} / ${o.ingest.events.toLocaleString('en')}`, ok: accepted === o.ingest.events });
   }
   if (o.rollups) out.push({ what: 'rollups = raw events', target: 'equal', measured: o.rollups.consistent ? 'equal' : 'differ', ok: o.rollups.consistent });
+  if (o.budgets) {
+    const b = o.budgets;
+    out.push({ what: 'ingest with budgets / without (same run)', target: '>= 90%', measured: `${fmt(100 * b.ratio)}%`, ok: b.ratio >= 0.9 });
+  }
   for (const a of o.authorize.filter((r) => r.store === 'redis')) {
     if (a.callers === 50) {
       out.push({ what: 'authorize/s, 50 callers (Redis)', target: '>= 20,000', measured: fmt(a.rate), ok: a.rate >= 20_000 });
@@ -575,6 +600,13 @@ function table(o: Outcome): string {
   for (const c of o.ceilings) rows.push([CEILING_TITLES[c.kind], c.events.toLocaleString('en'), fmt(c.rate), ...latencyCells(c.latency)]);
   if (o.ingest) rows.push(['POST /v1/events', o.ingest.events.toLocaleString('en'), fmt(o.ingest.rate), ...latencyCells(o.ingest.latency)]);
   for (const r of o.readings) rows.push([`GET ${r.name}`, String(r.requests), r.latency ? fmt(ratePerSecond(r.requests, r.latency.mean * r.requests)) : shortNote(r), ...latencyCells(r.latency)]);
+  if (o.budgets) {
+    for (const side of ['plain', 'budgets'] as const) {
+      const b = o.budgets[side];
+      const title = side === 'plain' ? 'POST /v1/events, no budgets' : `POST /v1/events, ${o.budgets.levelsPerEvent} budget levels, half reserved`;
+      rows.push([title, b.events.toLocaleString('en'), fmt(b.rate), ...latencyCells(b.latency)]);
+    }
+  }
   for (const a of o.authorize) rows.push([`POST /v1/authorizations, ${a.store}, ${a.callers} callers`, a.requests.toLocaleString('en'), fmt(a.rate), ...latencyCells(a.latency)]);
   const main = grid(['what', 'events / requests', 'per second', 'p50', 'p99', 'max'], rows);
   const growth = o.more.length === 0 ? '' : `\n\n${growthTable(o)}`;
@@ -647,6 +679,16 @@ function summaryJson(o: Outcome) {
       rows_per_write: a.rowsPerWrite && round(a.rowsPerWrite),
       cpu: cpuJson(a.cpu),
     })),
+    budgets: o.budgets && {
+      ratio: round(o.budgets.ratio),
+      levels_per_event: o.budgets.levelsPerEvent,
+      reserved_events: o.budgets.reserved,
+      committed: o.budgets.committed,
+      ...Object.fromEntries((['plain', 'budgets'] as const).map((side) => {
+        const b = o.budgets![side];
+        return [side, { events: b.events, events_per_s: Math.round(b.rate), p50_ms: round(b.latency.p50), p99_ms: round(b.latency.p99), statuses: b.statuses, cpu: cpuJson(b.cpu) }];
+      })),
+    },
     targets: verdicts(o).map((v) => ({ what: v.what, measured: v.measured, met: v.ok })),
   };
 }
@@ -722,6 +764,12 @@ engine in \`BENCH_AUTHORIZE_STORES\`, each on a database and service process of 
 the reservation row is written (\`redis\`) or before (\`redis-early\`), PostgreSQL alone, the embedded store.
 Each hold goes against the agent's cap and its session's cap (budget levels join once budgets land).
 
+With \`BENCH_PHASES\` holding \`budgets\`: \`POST /v1/events\` for two accounts of the same org shape in one
+service (a stand-in budgets module, test/bench/budgets-main.ts) and one database, in alternating slices of
+\`BENCH_EVENTS\` each: one with no budget, one with a hard budget on every node of every path (each person,
+unit and the account, month and year: 6 counter levels per event) and a reservation (made untimed before
+its slice) on every other event, which that event commits. Target: with budgets at least 90% of without.
+
 ## Command
 
 \`\`\`sh
@@ -731,7 +779,7 @@ ${o.command}
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000; a comma list such as \`5000000,20000000\` times the readings again after each larger top-up), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
-\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations),
+\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets),
 \`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
 \`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),

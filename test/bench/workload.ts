@@ -72,6 +72,8 @@ export interface BenchEvent {
   outcome?: 'success' | 'failure';
   task_status?: 'succeeded';
   learned_from?: string[];
+  /** The budgets phase: the reservation the event commits. */
+  reservation_id?: string;
 }
 
 export interface Workload {

@@ -1,7 +1,8 @@
-// What the ingest port will do once metering calls it, until it does: usage written where ingest writes it
-// (the rollups budgets and caps are read from, and the event row a session's spend is read from), and in
-// the same transaction the engine's commit of the reservation the event names (or its spend alone). A
-// test can stop between the commit and the counter update, as a killed process would.
+// The engine's side of an event without ingest around it (ingest itself goes through the port, see
+// test/ingest-reservations.e2e-spec.ts): usage written where ingest writes it (the rollups budgets and caps
+// are read from, and the event row a session's spend is read from), and in the same transaction the
+// engine's commit of the reservation the event names (or its spend alone). A test can stop between the
+// commit and the counter update, as a killed process would.
 import { randomBytes } from 'node:crypto';
 import { COUNTERS_ENGINE, withCounterWrites, type CountersEngine, type ReservationOutcome } from '../../billing/authorizations/counters.js';
 import { EventsRepository } from '../../metering/ingest/events.repository.js';

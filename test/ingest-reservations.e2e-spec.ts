@@ -1,0 +1,222 @@
+// Where billing plugs into ingest, end to end over POST /v1/events, on every counters engine this
+// environment can run: an event naming a reservation commits it (its cost replaces the hold); an event
+// whose reservation is unknown, expired, already committed, released or another agent's is still
+// metered and its result says so; events without one add their spend; the reading carries budget_left on
+// the tightest node; under concurrency spend never ends above a hard limit; counters rebuilt after a
+// Redis flush or a crash between the commit and the counter update give the same answers.
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { COUNTERS_ENGINE, type CountersEngine, type LevelFigures } from '../billing/authorizations/counters.js';
+import { IngestCounters } from '../billing/authorizations/ingest-counters.js';
+import { PENDING_DEADLINE_MS } from '../billing/authorizations/redis-counters.js';
+import { accountKeys } from '../billing/authorizations/redis-scripts.js';
+import { ManualClock } from '../src/clock/clock.js';
+import { setBudget, TestBudgetsModule } from './support/budgets.js';
+import { setupPricing } from './support/metering.js';
+import { newAgent, newKey, newOrg, startTestApp, type TestApp } from './support/test-app.js';
+
+const NOW = '2026-03-15T12:00:00.000Z';
+const MONTH = 'month:2026-03-01';
+const engines: ('postgres' | 'redis')[] = process.env.DATABASE_URL && process.env.REDIS_URL ? ['postgres', 'redis'] : ['postgres'];
+
+async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = await read();
+    if (ok(value) || Date.now() - start > timeoutMs) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each(engines)('ingest commits reservations and counts spend (%s engine)', (engine) => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let redis: Redis | null = null;
+  let n = 0;
+
+  beforeAll(async () => {
+    clock = new ManualClock(NOW);
+    t = await startTestApp({ clock, extraModules: [TestBudgetsModule], env: engine === 'postgres' ? { REDIS_URL: '' } : {} });
+    expect(t.app.get<CountersEngine>(COUNTERS_ENGINE).kind).toBe(engine);
+    if (engine === 'redis') redis = new Redis(process.env.REDIS_URL!);
+    // The embedded store starts slowly on a loaded machine.
+  }, 120_000);
+  afterAll(async () => {
+    redis?.disconnect();
+    await t?.close();
+  });
+
+  const counters = () => t.app.get<CountersEngine>(COUNTERS_ENGINE);
+  const read = (account: string, levels: string[]) => counters().read(account, levels, clock.now());
+  const authorize = (key: string, amount: string) => t.post('/v1/authorizations', { amount }, key);
+  /** An event of qwen-turbo (0.50 per million input tokens) costing exactly `cost` (at most 6 decimals). */
+  const event = (cost: string, extra: Record<string, unknown> = {}) => ({
+    id: `evt-${++n}`,
+    timestamp: clock.now().toISOString(),
+    model: 'qwen-turbo',
+    usage: { input: Math.round(Number(cost) * 2_000_000), output: 0 },
+    ...extra,
+  });
+  const send = (key: string, events: unknown[]) => t.post('/v1/events', { events }, key);
+
+  async function org(personLimit = '1.00') {
+    const o = await newOrg(t);
+    await setupPricing(t, o.account);
+    const level = `budget/person:${o.person}/${MONTH}`;
+    await setBudget(t, o.account, level, { amount: personLimit });
+    return { ...o, level };
+  }
+
+  it('commits the reservation an event names: its cost replaces the hold, the rest is released', async () => {
+    const o = await org();
+    const a = await authorize(o.keys.agent, '0.30');
+    expect(a.body.allowed).toBe(true);
+    const res = await send(o.keys.agent, [event('0.1', { reservation_id: a.body.reservation_id })]);
+    expect(res.status).toBe(200);
+    expect(res.body.results[0]).toMatchObject({
+      status: 'accepted',
+      cost: { total: expect.stringMatching(/^0\.10*$/) },
+      reservation: { id: a.body.reservation_id, outcome: 'committed' },
+      reading: { budget_left: '0.9' },
+    });
+    expect((await read(o.account, [o.level]))[0]).toMatchObject({ spent: { amount: '0.1', tokens: 200_000 }, held: { amount: '0' }, left: { amount: '0.9' } });
+    // Sent again: a duplicate, counted once, the reservation untouched.
+    const again = await send(o.keys.agent, [{ ...res.body.results[0], ...event('0.1', { id: res.body.results[0].id, timestamp: NOW, reservation_id: a.body.reservation_id }) }].map(({ id, timestamp, model, usage, reservation_id }) => ({ id, timestamp, model, usage, reservation_id })));
+    expect(again.body.results[0]).toMatchObject({ status: 'duplicate' });
+    expect(again.body.results[0].reservation).toBeUndefined();
+    expect((await read(o.account, [o.level]))[0]).toMatchObject({ spent: { amount: '0.1' }, held: { amount: '0' } });
+    // The reservation is committed: it can no longer be released.
+    expect((await t.request('DELETE', `/v1/authorizations/${a.body.reservation_id}`, { key: o.keys.agent })).body.error.code).toBe('reservation_committed');
+  });
+
+  it('meters an event whose reservation is unknown, expired, already committed, released or foreign, and says so', async () => {
+    const o = await org('10.00');
+    const other = await newAgent(t, o.account, o.person);
+    const otherKey = (await newKey(t, { role: 'agent', account: o.account, agent_id: other.id })).secret;
+    const committed = (await authorize(o.keys.agent, '0.5')).body.reservation_id as string;
+    const released = (await authorize(o.keys.agent, '0.5')).body.reservation_id as string;
+    const foreign = (await authorize(otherKey, '0.5')).body.reservation_id as string;
+    const expiring = (await t.post('/v1/authorizations', { amount: '0.5', expires_in_seconds: 60 }, o.keys.agent)).body.reservation_id as string;
+    await t.request('DELETE', `/v1/authorizations/${released}`, { key: o.keys.agent });
+    await send(o.keys.agent, [event('0.01', { reservation_id: committed })]);
+    clock.advance(61_000);
+    try {
+      const res = await send(o.keys.agent, [
+        event('0.02', { reservation_id: 'res_nope' }),
+        event('0.03', { reservation_id: expiring }),
+        event('0.04', { reservation_id: committed }),
+        event('0.05', { reservation_id: released }),
+        event('0.06', { reservation_id: foreign }),
+        event('0.07'),
+      ]);
+      const outcomes = res.body.results.map((r: { status: string; reservation?: { outcome: string } }) => [r.status, r.reservation?.outcome ?? null]);
+      expect(outcomes).toEqual([
+        ['accepted', 'unknown'],
+        ['accepted', 'expired'],
+        ['accepted', 'already_committed'],
+        ['accepted', 'released'],
+        ['accepted', 'foreign'],
+        ['accepted', null],
+      ]);
+      // Every event's spend counted; the only hold left is the other agent's.
+      const [f] = await read(o.account, [o.level]);
+      expect(f).toMatchObject({ spent: { amount: '0.28' }, held: { amount: '0.5' }, left: { amount: '9.22' } });
+      expect(res.body.results[5].reading.budget_left).toBe('9.22');
+      // The foreign reservation is left alone: its own agent still commits it.
+      const own = await send(otherKey, [event('0.2', { reservation_id: foreign })]);
+      expect(own.body.results[0].reservation).toEqual({ id: foreign, outcome: 'committed' });
+      expect((await read(o.account, [o.level]))[0]).toMatchObject({ spent: { amount: '0.48' }, held: { amount: '0' } });
+    } finally {
+      clock.set(NOW);
+    }
+  });
+
+  it('answers budget_left on the tightest node of the path, and null without a budget', async () => {
+    const o = await org('1.00');
+    await setBudget(t, o.account, `budget/unit:${o.unit}/${MONTH}`, { amount: '0.50' });
+    await setBudget(t, o.account, 'budget/account/year:2026-01-01', { amount: '100' });
+    await setBudget(t, o.account, `budget/unit:${o.unit}/quarter:2026-01-01`, { tokens: 10 }, 'hard');
+    const res = await send(o.keys.agent, [event('0.1'), event('0.15')]);
+    expect(res.body.results.map((r: { reading: { budget_left: string } }) => r.reading.budget_left)).toEqual(['0.25', '0.25']);
+    const plain = await newOrg(t);
+    await setupPricing(t, plain.account);
+    expect((await send(plain.keys.agent, [event('0.1')])).body.results[0].reading.budget_left).toBeNull();
+  });
+
+  it('never ends with spend above the limit when events commit random actual amounts', async () => {
+    const o = await org('1.00');
+    const unitLevel = `budget/unit:${o.unit}/${MONTH}`;
+    await setBudget(t, o.account, unitLevel, { amount: '2.00' });
+    let allowed = 0;
+    const worker = async () => {
+      for (let denials = 0; denials < 3; ) {
+        const a = await authorize(o.keys.agent, '0.10');
+        if (!a.body.allowed) {
+          denials++;
+          continue;
+        }
+        allowed++;
+        // At most the estimate, in millionths (whole numbers of 2 input tokens), sometimes nothing.
+        const cost = (randomBytes(4).readUInt32BE() % 100_001) / 1_000_000;
+        const res = await send(o.keys.agent, [event(cost.toFixed(6), { reservation_id: a.body.reservation_id })]);
+        expect(res.body.results[0].reservation.outcome).toBe('committed');
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, () => worker()));
+    expect(allowed).toBeGreaterThan(9);
+    const figures = await read(o.account, [o.level, unitLevel]);
+    for (const f of figures) {
+      expect(f.held.amount).toBe('0');
+      expect(Number(f.spent.amount)).toBeLessThanOrEqual(Number(f.limit.amount));
+    }
+    await counters().rebuild(o.account, clock.now());
+    expect(await read(o.account, [o.level, unitLevel])).toEqual(figures);
+  }, 120_000);
+
+  it('answers the same after a crash between the commit and the counter update', async () => {
+    const o = await org('1.00');
+    const a = await authorize(o.keys.agent, '0.30');
+    const port = t.app.get(IngestCounters);
+    const record = port.record;
+    // The process dies right after the ingest transaction commits: nobody confirms its counter write.
+    port.record = async (...args) => ({ ...(await record.apply(port, args)), afterCommit: async () => undefined });
+    try {
+      const res = await send(o.keys.agent, [event('0.4', { reservation_id: a.body.reservation_id })]);
+      expect(res.body.results[0].reservation.outcome).toBe('committed');
+    } finally {
+      port.record = record;
+    }
+    const [meanwhile] = await read(o.account, [o.level]);
+    // The spend is counted (it went in before the commit) and, in Redis, still the hold: stricter, never looser.
+    expect(meanwhile!.spent.amount).toBe('0.4');
+    expect(meanwhile!.held.amount).toBe(engine === 'redis' ? '0.3' : '0');
+    clock.advance(PENDING_DEADLINE_MS + 1);
+    try {
+      const settled = await until(() => read(o.account, [o.level]).then(([f]) => f!), (f) => f.held.amount === '0');
+      expect(settled).toMatchObject({ spent: { amount: '0.4' }, held: { amount: '0' }, left: { amount: '0.6' } });
+      const next = await send(o.keys.agent, [event('0.1')]);
+      expect(next.body.results[0].reading.budget_left).toBe('0.5');
+      expect((await authorize(o.keys.agent, '0.5')).body.allowed).toBe(true);
+      expect((await authorize(o.keys.agent, '0.000001')).body.allowed).toBe(false);
+    } finally {
+      clock.set(NOW);
+    }
+  });
+
+  it('answers the same after Redis lost the account and after a rebuild', async () => {
+    const o = await org('1.00');
+    const a = await authorize(o.keys.agent, '0.30');
+    await send(o.keys.agent, [event('0.2')]);
+    const [before] = await read(o.account, [o.level]);
+    expect(before).toMatchObject({ spent: { amount: '0.2' }, held: { amount: '0.3' }, left: { amount: '0.5' } });
+    if (redis) await redis.del(...accountKeys(t.config.queuePrefix.replace(/[{}]/g, ''), o.account));
+    else await counters().rebuild(o.account, clock.now());
+    // The next event is counted on top of the rebuilt counters and its reading says so.
+    const res = await send(o.keys.agent, [event('0.1', { reservation_id: a.body.reservation_id })]);
+    expect(res.body.results[0]).toMatchObject({ reservation: { outcome: 'committed' }, reading: { budget_left: '0.7' } });
+    const [after] = await read(o.account, [o.level]);
+    expect(after).toMatchObject({ spent: { amount: '0.3' }, held: { amount: '0' }, left: { amount: '0.7' } } satisfies Partial<LevelFigures> | object);
+    await counters().rebuild(o.account, clock.now());
+    expect((await read(o.account, [o.level]))[0]).toEqual(after);
+  });
+});
