@@ -180,7 +180,16 @@ async function report(ctx: Context, file: string, o: ReportOptions): Promise<num
 
   const seconds = (performance.now() - began) / 1000;
   const rate = Math.round(sentNow / Math.max(seconds, 0.001));
-  const summary = { ...counts, lines: checkpoint.line, sent: sentNow, seconds: Math.round(seconds * 1000) / 1000, events_per_second: rate };
+  const cpu = process.cpuUsage();
+  const summary = {
+    ...counts,
+    lines: checkpoint.line,
+    sent: sentNow,
+    seconds: Math.round(seconds * 1000) / 1000,
+    events_per_second: rate,
+    // This process's own CPU time: what the CLI costs, apart from the service's speed.
+    cpu_seconds: Math.round((cpu.user + cpu.system) / 1000) / 1000,
+  };
   const stopped = fatal !== null || ctx.io.interrupt.aborted;
   if (!stopped && checkpointPath !== null) removeCheckpoint(checkpointPath);
   const line =

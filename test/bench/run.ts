@@ -26,6 +26,7 @@ import { HttpClient } from './http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
 import { checkRollups, measureReading, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
 import { readmeReadings } from './readme-readings.js';
+import { runReport, type ReportRun } from './report.js';
 import { createDatabase, dropDatabase, runRebuild, Service, setUp } from './service.js';
 import { ratePerSecond, round, Samples, type Summary } from './stats.js';
 import { sampleWaits } from './waits.js';
@@ -56,6 +57,8 @@ interface Options {
   /** The authorize phase: seconds measured per caller count, and the engines it runs on. */
   authorizeSeconds: number;
   authorizeStores: AuthorizeStore[];
+  /** The report phase: events in the JSON Lines file `tokenmeter report` sends (BENCH_REPORT_EVENTS). */
+  reportEvents: number;
 }
 
 function positive(name: string, fallback: number): number {
@@ -102,6 +105,7 @@ function options(): Options {
     rollups: rollupMode(),
     authorizeSeconds: Math.max(1, positive('BENCH_AUTHORIZE_SECONDS', 15)),
     authorizeStores: authorizeStores(process.env.REDIS_URL || null),
+    reportEvents: Math.max(1, positive('BENCH_REPORT_EVENTS', 1_000_000)),
   };
 }
 
@@ -241,6 +245,7 @@ interface Outcome {
   topUp: TopUp | null;
   readings: ReadingResult[];
   authorize: AuthorizeRun[];
+  report: ReportRun | null;
   /** The same readings again at each further BENCH_STORED level. */
   more: { topUp: TopUp; readings: ReadingResult[] }[];
 }
@@ -282,6 +287,7 @@ async function main(): Promise<void> {
       rollups: opts.rollups,
       authorizeSeconds: opts.authorizeSeconds,
       authorizeStores: opts.authorizeStores,
+      reportEvents: opts.reportEvents,
       redis: opts.redisUrl !== null,
       phases: [...opts.phases],
     },
@@ -293,6 +299,7 @@ async function main(): Promise<void> {
     topUp: null,
     readings: [],
     authorize: [],
+    report: null,
     more: [],
   };
   let failed = false;
@@ -441,6 +448,12 @@ async function main(): Promise<void> {
         }
       }
 
+      if (opts.phases.has('report')) {
+        outcome.report = await runReport({ url: service.url.origin, agentKey: keys.agents[0]!, w, events: opts.reportEvents }, log);
+        const r = outcome.report;
+        log(`report: ${fmt(r.rate)} events/s (${r.accepted.toLocaleString('en')} accepted in ${fmt(r.seconds)} s, ${fmt(r.wallSeconds)} s with the CLI's start), CLI CPU ${fmt(r.cpuSeconds)} s, peak RSS ${r.peakRssMiB === null ? 'n/a' : `${fmt(r.peakRssMiB)} MiB`}`);
+      }
+
       if (opts.phases.has('authorize')) {
         outcome.authorize = await runAuthorize(
           {
@@ -497,6 +510,7 @@ function commandLine(o: Options): string {
   if (o.rollups !== 'rebuild') env.push(`BENCH_ROLLUPS=${o.rollups}`);
   if (o.phases.has('authorize') && o.authorizeSeconds !== 15) env.push(`BENCH_AUTHORIZE_SECONDS=${o.authorizeSeconds}`);
   if (process.env.BENCH_AUTHORIZE_STORES) env.push(`BENCH_AUTHORIZE_STORES=${o.authorizeStores.join(',')}`);
+  if (o.phases.has('report') && o.reportEvents !== 1_000_000) env.push(`BENCH_REPORT_EVENTS=${o.reportEvents}`);
   if (process.env.BENCH_PHASES) env.push(`BENCH_PHASES=${[...o.phases].join(',')}`);
   const db = new URL(o.databaseUrl);
   db.password = db.password ? '***' : '';
@@ -529,6 +543,10 @@ function verdicts(o: Outcome): Verdict[] {
     out.push({ what: 'ingest p99 per 50-event request', target: '< 50 ms', measured: ms(o.ingest.latency.p99), ok: o.ingest.latency.p99 < 50 });
     const accepted = o.ingest.statuses.accepted ?? 0;
     out.push({ what: 'events accepted', target: 'all', measured: `${accepted.toLocaleString('en')} / ${o.ingest.events.toLocaleString('en')}`, ok: accepted === o.ingest.events });
+  }
+  if (o.report) {
+    out.push({ what: 'tokenmeter report events/s', target: '>= 10,000', measured: fmt(o.report.rate), ok: o.report.rate >= 10_000 });
+    out.push({ what: 'report events accepted', target: 'all', measured: `${o.report.accepted.toLocaleString('en')} / ${o.report.events.toLocaleString('en')}`, ok: o.report.accepted === o.report.events });
   }
   if (o.rollups) out.push({ what: 'rollups = raw events', target: 'equal', measured: o.rollups.consistent ? 'equal' : 'differ', ok: o.rollups.consistent });
   for (const a of o.authorize.filter((r) => r.store === 'redis')) {
@@ -575,6 +593,7 @@ function table(o: Outcome): string {
   if (o.ingest) rows.push(['POST /v1/events', o.ingest.events.toLocaleString('en'), fmt(o.ingest.rate), ...latencyCells(o.ingest.latency)]);
   for (const r of o.readings) rows.push([`GET ${r.name}`, String(r.requests), r.latency ? fmt(ratePerSecond(r.requests, r.latency.mean * r.requests)) : shortNote(r), ...latencyCells(r.latency)]);
   for (const a of o.authorize) rows.push([`POST /v1/authorizations, ${a.store}, ${a.callers} callers`, a.requests.toLocaleString('en'), fmt(a.rate), ...latencyCells(a.latency)]);
+  if (o.report) rows.push(['tokenmeter report FILE (CLI)', o.report.events.toLocaleString('en'), fmt(o.report.rate), 'n/a', 'n/a', 'n/a']);
   const main = grid(['what', 'events / requests', 'per second', 'p50', 'p99', 'max'], rows);
   const growth = o.more.length === 0 ? '' : `\n\n${growthTable(o)}`;
   const checks = grid(['target', 'wanted', 'measured', 'met'], verdicts(o).map((v) => [v.what, v.target, v.measured, v.ok === null ? 'n/a' : v.ok ? 'yes' : 'NO']));
@@ -646,6 +665,16 @@ function summaryJson(o: Outcome) {
       rows_per_write: a.rowsPerWrite && round(a.rowsPerWrite),
       cpu: cpuJson(a.cpu),
     })),
+    report: o.report && {
+      events: o.report.events,
+      file_mib: round(o.report.fileMiB),
+      events_per_s: Math.round(o.report.rate),
+      seconds: round(o.report.seconds),
+      wall_seconds: round(o.report.wallSeconds),
+      accepted: o.report.accepted,
+      peak_rss_mib: o.report.peakRssMiB === null ? null : round(o.report.peakRssMiB),
+      cli_cpu_seconds: round(o.report.cpuSeconds),
+    },
     targets: verdicts(o).map((v) => ({ what: v.what, measured: v.measured, met: v.ok })),
   };
 }
@@ -721,6 +750,11 @@ engine in \`BENCH_AUTHORIZE_STORES\`, each on a database and service process of 
 the reservation row is written (\`redis\`) or before (\`redis-early\`), PostgreSQL alone, the embedded store.
 Each hold goes against the agent's cap and its session's cap (budget levels join once budgets land).
 
+With \`BENCH_PHASES\` holding \`report\`: \`BENCH_REPORT_EVENTS\` events of the same workload for one agent
+written as a JSON Lines file, then sent by the built CLI as a customer runs it, \`tokenmeter report FILE\`
+(batches of 1000, 4 in flight), with that agent's key. The rate is the CLI's own (events answered per second
+from its first request); peak memory is the CLI's VmHWM.
+
 ## Command
 
 \`\`\`sh
@@ -730,8 +764,8 @@ ${o.command}
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000; a comma list such as \`5000000,20000000\` times the readings again after each larger top-up), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
-\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations),
-\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
+\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`report\` for \`tokenmeter report\`),
+\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
 \`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 \`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The
