@@ -33,6 +33,12 @@ export enum BillingErrorCode {
   StripeDisabled = 'stripe_disabled',
   StripeUnavailable = 'stripe_unavailable',
   StripeHandlerMissing = 'stripe_handler_missing',
+  // Invoices
+  InvoiceNotFound = 'invoice_not_found',
+  NoSubscription = 'no_subscription',
+  NothingToClose = 'nothing_to_close',
+  InvoiceNotPayable = 'invoice_not_payable',
+  InvoiceNotVoidable = 'invoice_not_voidable',
 }
 
 const KIND: Record<BillingErrorCode, ErrorKind> = {
@@ -66,6 +72,11 @@ const KIND: Record<BillingErrorCode, ErrorKind> = {
   // Not the caller's doing: Stripe retries a delivery answered with a 5xx, so nothing is lost meanwhile.
   [BillingErrorCode.StripeUnavailable]: 'unavailable',
   [BillingErrorCode.StripeHandlerMissing]: 'unavailable',
+  [BillingErrorCode.InvoiceNotFound]: 'not_found',
+  [BillingErrorCode.NoSubscription]: 'conflict',
+  [BillingErrorCode.NothingToClose]: 'conflict',
+  [BillingErrorCode.InvoiceNotPayable]: 'conflict',
+  [BillingErrorCode.InvoiceNotVoidable]: 'conflict',
 };
 
 export class BillingError extends DomainError {

@@ -2,7 +2,7 @@
 // STRIPE_API_BASE, webhooks signed with the SDK's own test-header helper, and the invoice and top-up
 // owners played by small real implementations of the ports over tables this test creates (invoices and
 // the credit ledger's Stripe side plug in the same way). Retries follow the injected clock.
-import { Module, type OnModuleInit } from '@nestjs/common';
+import { Module, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { StripeHandlers, type InvoicePaidHandler, type TopupPaidHandler } from '../billing/stripe/stripe-ports.js';
@@ -41,7 +41,7 @@ class TestTopups implements TopupPaidHandler {
 }
 
 @Module({ imports: [StripeModule] })
-class TestOwnersModule implements OnModuleInit {
+class TestOwnersModule implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     private readonly handlers: StripeHandlers,
     private readonly dataSource: DataSource,
@@ -53,8 +53,11 @@ class TestOwnersModule implements OnModuleInit {
     // The primary key is the guard a real ledger has too: a second grant of one top-up would fail the event.
     await this.dataSource.query(`
       CREATE TABLE IF NOT EXISTS test_topup_grants (account_id text, topup_id text, amount text NOT NULL, PRIMARY KEY (account_id, topup_id))`);
-    this.handlers.handleInvoices(new TestInvoices());
     this.handlers.handleTopups(new TestTopups());
+  }
+  // After every module's init: billing/invoices registers the real handler there, and this test plays the owner instead.
+  onApplicationBootstrap(): void {
+    this.handlers.handleInvoices(new TestInvoices(), { replace: true });
   }
 }
 
