@@ -1,7 +1,8 @@
 // What invoicing needs from the credit ledger, as one small port: top-ups bought in a period (lines of its
 // invoice), and the ledger movements an invoice causes (its ineffective-spend credit and adjustments when
 // it is finalized, restoring what it used when it is voided). Every write takes the invoice's transaction.
-// Until the ledger registers its implementation, NO_LEDGER stands in: no top-ups, nothing booked.
+// The ledger's implementation is ledger-credits.ts; NO_LEDGER (no top-ups, nothing booked) is for tests of
+// invoicing alone.
 import type { Tx } from '../../src/database/data-source.js';
 import type { TopupBought } from './invoice-math.js';
 
@@ -24,7 +25,7 @@ export interface InvoiceCredits {
   /** Books an adjustment line of a finalized invoice (a late event, a repricing, a relabelling). */
   bookAdjustment(tx: Tx, entry: InvoiceLedgerEntry & { adjustedPeriodStart: Date }): Promise<void>;
   /** Gives back what a voided invoice used (its credits and what it booked). */
-  restoreInvoiceCredits(tx: Tx, accountId: string, invoiceId: string): Promise<void>;
+  restoreInvoiceCredits(tx: Tx, entry: { accountId: string; invoiceId: string; periodStart: Date; periodEnd: Date }): Promise<void>;
 }
 
 export const INVOICE_CREDITS = Symbol('INVOICE_CREDITS');

@@ -379,7 +379,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
         description: line.description,
       };
       if (line.kind === 'ineffective_credit') await this.credits.bookIneffectiveCredit(tx, entry);
-      else if (line.kind === 'adjustment') await this.credits.bookAdjustment(tx, { ...entry, adjustedPeriodStart: new Date(line.period_start) });
+      else if (line.kind === 'adjustment' && line.charge === 'ineffective_credit') await this.credits.bookAdjustment(tx, { ...entry, adjustedPeriodStart: new Date(line.period_start) });
     }
     await this.stripe.queueInvoice(tx, {
       id: row.id,
@@ -415,7 +415,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     const row = await this.repository.find(event.localInvoiceId, tx, true);
     if (row === null || row.status !== 'finalized') return;
     await this.repository.setStatus(tx, row.id, 'void', this.clock.now(), { voidReason: 'voided in Stripe' });
-    await this.credits.restoreInvoiceCredits(tx, row.account_id, row.id);
+    await this.credits.restoreInvoiceCredits(tx, { accountId: row.account_id, invoiceId: row.id, periodStart: row.period_start, periodEnd: row.period_end });
   }
 
   /** Marks a finalized invoice paid (a transfer received, or Stripe's word); a paid one stays as it is. */
@@ -453,7 +453,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
         throw new BillingError(Code.InvoiceNotVoidable, `Invoice "${id}" is ${row.status}; only a finalized, unpaid invoice can be voided.`);
       }
       await this.repository.setStatus(tx, id, 'void', this.clock.now(), { voidReason: reason });
-      await this.credits.restoreInvoiceCredits(tx, row.account_id, row.id);
+      await this.credits.restoreInvoiceCredits(tx, { accountId: row.account_id, invoiceId: row.id, periodStart: row.period_start, periodEnd: row.period_end });
       await this.stripe.requestVoid(tx, row.account_id, row.id);
     });
     return this.view((await this.repository.find(id))!);
