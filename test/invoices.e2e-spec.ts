@@ -115,10 +115,10 @@ describe('Invoices', () => {
     expect(final.total).toBe('164.00');
     expect(final.stripe).toMatchObject({ state: 'skipped' });
 
-    // A period is never closed twice.
+    // A period is never closed twice: a second close answers the same invoice.
     const again = await t.post(`/v1/accounts/${org.account}/invoices/close`, {}, org.keys.finance);
-    expect(again.status).toBe(409);
-    expect(again.body.error.code).toBe('nothing_to_close');
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ id: draft.id, total: '164.00' });
     const list = await t.get(`/v1/accounts/${org.account}/invoices`, org.keys.finance);
     expect(list.body.data.map((i: { id: string }) => i.id)).toEqual([draft.id]);
     const closed = await db.query('SELECT period_start FROM meter_closed_periods WHERE account_id = $1', [org.account]);
@@ -128,6 +128,9 @@ describe('Invoices', () => {
   it('waives the base fee of a paid enterprise account inside its allowance', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '1000.00', included_allowance: '500.00' }, { paid_enterprise: true });
+    const early = await t.post(`/v1/accounts/${org.account}/invoices/close`, {}, org.keys.finance);
+    expect(early.status).toBe(409);
+    expect(early.body.error.code).toBe('nothing_to_close');
     await report(t, org, [event('2026-03-09T10:00:00Z', 'gpt-4o', { input: 2_000_000, output: 1_000_000 })]);
     clock.set('2026-04-02T08:00:00.000Z');
     const inv = await closeNow(org);

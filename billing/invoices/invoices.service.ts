@@ -259,7 +259,8 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
 
   /**
    * POST .../invoices/close: closes every ended period of the account without an invoice, oldest first,
-   * and answers the newest invoice. `finalize` skips the grace period.
+   * and answers the newest invoice (the existing one when nothing ended since: a period is never closed
+   * twice). `finalize` skips the grace period.
    */
   async closeByHand(p: Principal, accountId: string, finalize: boolean): Promise<InvoiceView> {
     await this.checkAccount(p, accountId);
@@ -269,10 +270,13 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     let last: InvoiceRow | null = null;
     for (const period of periods) last = await this.closePeriod(accountId, period.start, finalize);
     if (last === null) {
-      const current = billingPeriod(sub.billing_anchor_day, this.clock.now());
-      const open = (await this.repository.ofAccount(accountId)).find((i) => i.status === 'draft');
-      if (open && finalize) return this.view(await this.finalizeById(open.id, true));
-      throw new BillingError(Code.NothingToClose, `No billing period of account "${accountId}" has ended without an invoice; the current one ends ${current.end.toISOString()}.`);
+      // Nothing ended since: the newest invoice is answered (finalized now when asked), as a repeated close would.
+      const newest = (await this.repository.ofAccount(accountId)).at(-1);
+      if (newest === undefined) {
+        const current = billingPeriod(sub.billing_anchor_day, this.clock.now());
+        throw new BillingError(Code.NothingToClose, `No billing period of account "${accountId}" has ended yet; the current one ends ${current.end.toISOString()}.`);
+      }
+      last = newest.status === 'draft' && finalize ? await this.finalizeById(newest.id, true) : newest;
     }
     return this.view(last);
   }
