@@ -195,12 +195,12 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
   async upcoming(p: Principal, accountId: string): Promise<InvoicePreview> {
     await this.checkAccount(p, accountId);
     const [account, billing] = await Promise.all([this.accounts.findAccount(accountId), this.subscriptions.billingContext(accountId)]);
-    const plan = await this.subscriptions.effectiveTerms(accountId);
-    if (account === null || billing === null || plan === null) throw new BillingError(Code.NoSubscription, `Account "${accountId}" has no subscription.`);
+    if (account === null || billing === null) throw new BillingError(Code.NoSubscription, `Account "${accountId}" has no subscription.`);
     const now = this.clock.now();
     const period = billingPeriod(billing.anchor_day, now);
     const topups = await this.credits.topupsBought(accountId, period.start, period.end);
-    const computed = await this.compute(this.repository.db, accountId, period, { terms: plan.terms, paid_enterprise: account.paid_enterprise }, null, topups);
+    const computed = await this.compute(this.repository.db, accountId, period, { terms: billing.terms, paid_enterprise: account.paid_enterprise }, null, topups);
+    const plan = billing;
     return {
       account: accountId,
       currency: plan.terms.currency,
