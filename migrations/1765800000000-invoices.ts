@@ -9,6 +9,8 @@ export class Invoices1765800000000 implements MigrationInterface {
   name = 'Invoices1765800000000';
 
   async up(q: QueryRunner): Promise<void> {
+    // How long a closed period's invoice stays a draft, per plan version.
+    await q.query('ALTER TABLE plan_versions ADD COLUMN invoice_grace_minutes integer NOT NULL DEFAULT 60');
     // `terms` (the plan version's terms with the account's overrides) and `paid_enterprise` are kept as
     // they were at close: an adjustment of this period is priced on them, whatever changed since.
     await q.query(`
@@ -71,5 +73,6 @@ export class Invoices1765800000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query('DROP TABLE invoice_usage, invoice_lines, invoices');
+    await q.query('ALTER TABLE plan_versions DROP COLUMN invoice_grace_minutes');
   }
 }

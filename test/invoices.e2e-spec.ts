@@ -186,14 +186,20 @@ describe('Invoices', () => {
 
   it('rounds exact half-cent midpoints half-even, once per line', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
-    const org = await newBilledOrg({ base_fee: '0', included_allowance: '0' });
+    const org = await newBilledOrg({ base_fee: '0', included_allowance: '0', invoice_grace_minutes: 30 });
     // base input 0.50 per 1M: 250,000 tokens cost exactly 0.125; specialized input 2.50 per 1M: 54,000 cost 0.135.
     await report(t, org, [
       event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 250_000 }),
       event('2026-03-10T10:01:00Z', 'gpt-4o', { input: 54_000 }),
     ]);
     clock.set('2026-04-01T00:00:00.000Z');
-    const inv = await closeNow(org);
+    // This plan's grace period is 30 minutes; finance finalizes the draft early by hand.
+    const draft = await closeNow(org, false);
+    expect(draft).toMatchObject({ status: 'draft', grace_until: '2026-04-01T00:30:00.000Z' });
+    const finalized = await t.post(`/v1/invoices/${draft.id}/finalize`, {}, org.keys.finance);
+    expect(finalized.status).toBe(200);
+    const inv = finalized.body;
+    expect(inv.status).toBe('finalized');
     expect(lines(inv)).toEqual([
       ['base_fee', null, '0.00'],
       ['overage', 'base', '0.12'],

@@ -301,6 +301,7 @@ describe('hostile input on every route', () => {
       tier_caps: { base: 1000000 },
       volume_discount: [{ up_to: '100', discount_pct: '0' }, { up_to: null, discount_pct: '5' }],
       ineffective_credit_pct: '10',
+      invoice_grace_minutes: 30,
     },
     'POST /v1/plans/{plan}/rollback': { version: 1 },
     'PUT /v1/accounts/{account}/subscription': { plan_id: 'probe-plan', plan_version: 'latest', start_date: '2026-03-01', billing_anchor_day: 1, overrides: { included_allowance: '3' } },

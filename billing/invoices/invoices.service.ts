@@ -16,7 +16,7 @@ import type { Db } from '../../src/database/sql.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { defineJob, JobHandler, jobIdPart } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
-import type { PlanVersionTerms } from '../../tiers/plans/plan-terms.js';
+import { DEFAULT_INVOICE_GRACE_MINUTES, type PlanVersionTerms } from '../../tiers/plans/plan-terms.js';
 import { billingPeriod, type BillingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
 import { BillingError, BillingErrorCode as Code } from '../billing.errors.js';
@@ -44,8 +44,6 @@ export const scheduleInvoices = defineJob<{ period: string }>('invoices.schedule
 export const closeInvoicePeriod = defineJob<{ account: string; period_start: string }>('invoices.close');
 export const finalizeInvoice = defineJob<{ id: string }>('invoices.finalize');
 
-/** How long a closed period's invoice stays a draft (recomputed at finalization) before it is final. */
-export const DEFAULT_GRACE_MS = 3_600_000;
 
 export interface Computed {
   lines: LineDraft[];
@@ -317,7 +315,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
         paid_enterprise: account.paid_enterprise,
         total: '0',
         created_at: now,
-        grace_until: new Date(now.getTime() + DEFAULT_GRACE_MS),
+        grace_until: new Date(now.getTime() + (plan.terms.invoice_grace_minutes ?? DEFAULT_INVOICE_GRACE_MINUTES) * 60_000),
         finalized_at: null,
         paid_at: null,
         amount_paid: null,
