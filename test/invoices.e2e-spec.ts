@@ -3,6 +3,7 @@
 // price book below. Prices per 1M tokens: base 0.50 in / 1.50 out, specialized 2.50 / 10.00, premier
 // 15.00 / 75.00 (test/support/metering.ts).
 import { randomBytes } from 'node:crypto';
+import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
 import { InvoicesService } from '../billing/invoices/invoices.service.js';
@@ -268,6 +269,34 @@ describe('Invoices', () => {
     expect(restores).toEqual([{ invoice_id: may.id }]);
   });
 
+  it('credits a task relabelled ineffective after its period was finalized on the next invoice', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0', ineffective_credit_pct: '50' });
+    // An open task: its failed attempt is pending at close (specialized input 2.50 per 1M: 1M cost 2.50).
+    await report(t, org, [event('2026-03-09T10:00:00Z', 'gpt-4o', { input: 1_000_000 }, { task_id: 'deploy', attempt_id: 'a1', outcome: 'failure' })]);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    expect(lines(march)).toEqual([['base_fee', null, '10.00'], ['overage', 'specialized', '2.50']]);
+
+    // In April the task fails for good: its attempt is relabelled ineffective, in March.
+    clock.set('2026-04-05T00:00:00.000Z');
+    const closed = await t.post('/v1/tasks/deploy/close', { status: 'failed' }, org.keys.agent);
+    expect(closed.status).toBeLessThan(300);
+    clock.set('2026-05-01T00:00:00.000Z');
+    const april = await closeNow(org);
+    expect(lines(april)).toEqual([['base_fee', null, '10.00'], ['adjustment', null, '-1.25']]);
+    expect(april.lines[1]).toMatchObject({ charge: 'ineffective_credit', period_start: '2026-03-01T00:00:00.000Z' });
+    // The usage moved between labels: minus pending, plus ineffective, in March; no token billed twice.
+    expect(april.usage.map((u: { label: string; calls: number; cost: string }) => [u.label, u.calls, Number(u.cost)])).toEqual([
+      ['ineffective', 1, 2.5],
+      ['pending', -1, -2.5],
+    ]);
+    expect(april.lines[1].usage).toEqual([{ tier: 'specialized', model: 'gpt-4o', label: 'ineffective', calls: 1, tokens: 1_000_000, cost: expect.stringMatching(/^2\.50*$/) }]);
+    // Booked in the ledger: a grant of the further credit.
+    const grants = await db.query(`SELECT kind, amount::text AS amount FROM credit_grants WHERE account_id = $1`, [org.account]);
+    expect(grants).toEqual([{ kind: 'adjustment', amount: expect.stringMatching(/^1\.250*$/) }]);
+  });
+
   it('closes every ended period from the hourly schedule, one job per account and period', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '5.00', included_allowance: '0' });
@@ -324,8 +353,22 @@ describe('Invoices and Stripe', () => {
     expect(mirrors).toHaveLength(1);
     expect((mirrors[0] as { total: number }).total).toBe(3250);
 
-    // Stripe says it is paid: ours is paid, through the port.
+    // Stripe says it is paid (a signed webhook, delivered twice): ours is paid once, and invoice.paid announced.
+    const paid = fake.pay(done!.stripe_id!);
+    const stripeEvent = fake.event('invoice.paid', paid);
+    const payload = JSON.stringify(stripeEvent);
+    const deliver = () =>
+      t.request('POST', '/v1/stripe/webhook', {
+        key: null,
+        rawBody: payload,
+        headers: {
+          'content-type': 'application/json',
+          'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_test_x', timestamp: Math.floor(clock.now().getTime() / 1000) }),
+        },
+      });
+    expect((await deliver()).status).toBe(200);
+    expect((await deliver()).status).toBe(200);
     const view = (await t.get(`/v1/invoices/${res.body.id}`, org.keys.finance)).body;
-    expect(view.stripe).toMatchObject({ state: 'synced' });
+    expect(view).toMatchObject({ status: 'paid', amount_paid: '32.50 EUR', stripe: { state: 'synced' } });
   });
 });
