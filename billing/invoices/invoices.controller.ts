@@ -65,7 +65,7 @@ export class InvoicesController {
   @ApiOperation({
     summary: 'Close every ended billing period without an invoice; answers the newest invoice',
     description:
-      'Each period becomes a draft that is finalized after the grace period (1 hour), or at once with `finalize: true` ' +
+      'Each period becomes a draft that is finalized after the plan’s grace period (`invoice_grace_minutes`, default 60), or at once with `finalize: true` ' +
       '(which also finalizes a draft that is still in its grace period). A period is never closed twice: when no period ' +
       'ended since the last close, the newest invoice is answered. Errors: 409 `nothing_to_close` (no period has ended ' +
       'yet), `no_subscription`.',
