@@ -329,6 +329,8 @@ describe('hostile input on every route', () => {
     'POST /v1/authorizations': { amount: '0.50', tokens: 1000, operation: 'probe.op', session_id: 'probe-session', session_context: 'internal', expires_in_seconds: 60 },
     'PUT /v1/accounts/{account}/caps/agents/{agent}': { amount_limit: '10.00', token_limit: 100000, period: 'month' },
     'PUT /v1/accounts/{account}/caps/sessions/{context}': { amount_limit: '2.00', token_limit: null },
+    'POST /v1/accounts/{account}/credits/grants': { amount: '5.00', priority: 10, validity_days: 30, reason: 'probe' },
+    'POST /v1/accounts/{account}/credits/topups': { id: 'probe-topup', pack: 'pack' },
     'POST /v1/accounts/{account}/invoices/close': { finalize: true },
     'POST /v1/invoices/{id}/void': { reason: 'probe' },
   });

@@ -13,6 +13,7 @@
 //   topupsBought(tx, account, from, to)                                             top-ups ordered in [from, to)
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
 import type { Tx } from '../../src/database/data-source.js';
 import type { Db } from '../../src/database/sql.js';
 import { Dec, parseDecimal } from '../../tiers/pricing/decimal.js';
@@ -69,11 +70,18 @@ export class CreditLedger {
 
   constructor(
     private readonly repository: CreditsRepository,
+    private readonly accounts: AccountsRepository,
     private readonly afterCommit: AfterCommit,
     @Inject(COUNTERS_ENGINE) private readonly engine: CountersEngine,
   ) {}
 
   // ---- The invoices API ------------------------------------------------------------------------------
+
+  /** Takes the account's ledger lock, refusing an account that does not exist. */
+  private async lockKnown(tx: Tx, account: string): Promise<void> {
+    if (!(await this.accounts.findAccount(account, tx))) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
+    await this.repository.lock(tx, account);
+  }
 
   /**
    * The ineffective-spend credit of an invoice, as a grant (priority 20, valid `validityDays`, default
@@ -81,7 +89,7 @@ export class CreditLedger {
    */
   async bookIneffectiveCredit(tx: Tx, input: { account: string; invoiceId: string; amount: string; at: Date; validityDays?: number }): Promise<GrantRow> {
     const amount = creditAmount(input.amount, 'amount');
-    await this.repository.lock(tx, input.account);
+    await this.lockKnown(tx, input.account);
     const existing = await this.repository.ineffectiveCreditGrant(tx, input.account, input.invoiceId);
     if (existing) {
       if (!new Dec(existing.amount).eq(amount)) {
@@ -111,7 +119,7 @@ export class CreditLedger {
     input: { account: string; amount: string; reason: string; at: Date; invoiceId?: string | null; expiresAt?: Date | null; createdBy?: string | null },
   ): Promise<{ grant: GrantRow | null; taken: { grant_id: string; amount: string }[] }> {
     const amount = creditAmount(input.amount, 'amount', { signed: true });
-    await this.repository.lock(tx, input.account);
+    await this.lockKnown(tx, input.account);
     if (amount.gt(0)) {
       const grant = await this.grant(tx, input.account, {
         id: newGrantId(),
@@ -147,7 +155,7 @@ export class CreditLedger {
     tx: Tx,
     input: { account: string; invoiceId: string; periodStart: Date; periodEnd: Date; at: Date },
   ): Promise<{ restored: string; already: boolean }> {
-    await this.repository.lock(tx, input.account);
+    await this.lockKnown(tx, input.account);
     const done = await this.repository.findRestore(tx, input.account, input.invoiceId);
     if (done) return { restored: done.amount, already: true };
     const burns = await this.repository.netBurns(tx, input.account, dayOf(input.periodStart), dayOf(input.periodEnd));
@@ -259,7 +267,16 @@ export class CreditLedger {
     return new Dec(available).minus(Dec.max(0, unbooked));
   }
 
-  /** After `tx` commits, the `credits` counter reads the ledger again (a limit changed without setLimit). */
+  /**
+   * The `credits` counter reads the ledger again (a limit changed without setLimit). Writers that own
+   * their transaction call it after the commit, so their answer is already seen by the next hold; the
+   * API above also schedules it after the caller's commit.
+   */
+  async refresh(account: string, now: Date): Promise<void> {
+    await this.engine.refresh(account, [levels.credits()], now);
+  }
+
+  /** After `tx` commits, the `credits` counter reads the ledger again. */
   private refreshAfter(tx: Tx, account: string, now: Date): void {
     this.afterCommit.schedule(tx, () =>
       this.engine.refresh(account, [levels.credits()], now).catch((error: unknown) => this.logger.warn({ err: error, account }, 'credits counter refresh failed')),

@@ -92,6 +92,11 @@ export function grantState(row: GrantRow): GrantState {
 export class CreditsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
+  /** Reads outside a transaction. */
+  get db(): Db {
+    return this.dataSource;
+  }
+
   /** Serialises the account's ledger writes until `tx` ends. */
   async lock(tx: Tx, account: string): Promise<void> {
     await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, account]);
