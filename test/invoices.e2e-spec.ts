@@ -297,6 +297,30 @@ describe('Invoices', () => {
     expect(grants).toEqual([{ kind: 'adjustment', amount: expect.stringMatching(/^1\.250*$/) }]);
   });
 
+  it('bills a blocked account the top-up it bought to continue, and no overage', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({
+      base_fee: '20.00',
+      included_allowance: '5.00',
+      overage_policy: 'block',
+      topup_packs: [{ id: 'small', allowance: '10.00', price: '9.00', validity_days: 30 }],
+    });
+    // base input 0.50 per 1M: 10M tokens cost 5.00, the whole allowance.
+    await report(t, org, [event('2026-03-09T10:00:00Z', 'qwen-turbo', { input: 10_000_000 })]);
+    const bought = await t.post(`/v1/accounts/${org.account}/credits/topups`, { id: 'march-1', pack: 'small' }, org.keys.finance);
+    expect(bought.status).toBe(201);
+    await report(t, org, [event('2026-03-10T11:00:00Z', 'qwen-turbo', { input: 4_000_000 })]);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const inv = await closeNow(org);
+    expect(lines(inv)).toEqual([
+      ['base_fee', null, '20.00'],
+      ['allowance_used', null, '0.00'],
+      ['topup', null, '9.00'],
+    ]);
+    expect(inv.lines[2].description).toBe('Top-up pack small bought 2026-03-10: 10.00 EUR of usage');
+    expect(inv.total).toBe('29.00');
+  });
+
   it('closes every ended period from the hourly schedule, one job per account and period', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '5.00', included_allowance: '0' });
