@@ -33,6 +33,19 @@ export enum BillingErrorCode {
   StripeDisabled = 'stripe_disabled',
   StripeUnavailable = 'stripe_unavailable',
   StripeHandlerMissing = 'stripe_handler_missing',
+  // Credits
+  InvalidCreditAmount = 'invalid_credit_amount',
+  InvalidGrant = 'invalid_grant',
+  TopupPackUnknown = 'topup_pack_unknown',
+  TopupConflict = 'topup_conflict',
+  NoSubscription = 'no_subscription',
+  CreditsInsufficient = 'credits_insufficient',
+  CreditGrantConflict = 'credit_grant_conflict',
+  // Invoices
+  InvoiceNotFound = 'invoice_not_found',
+  NothingToClose = 'nothing_to_close',
+  InvoiceNotPayable = 'invoice_not_payable',
+  InvoiceNotVoidable = 'invoice_not_voidable',
 }
 
 const KIND: Record<BillingErrorCode, ErrorKind> = {
@@ -66,6 +79,19 @@ const KIND: Record<BillingErrorCode, ErrorKind> = {
   // Not the caller's doing: Stripe retries a delivery answered with a 5xx, so nothing is lost meanwhile.
   [BillingErrorCode.StripeUnavailable]: 'unavailable',
   [BillingErrorCode.StripeHandlerMissing]: 'unavailable',
+  [BillingErrorCode.InvalidCreditAmount]: 'invalid',
+  [BillingErrorCode.InvalidGrant]: 'invalid',
+  [BillingErrorCode.TopupPackUnknown]: 'invalid',
+  // The same purchase id again with another pack: the first purchase stands.
+  [BillingErrorCode.TopupConflict]: 'conflict',
+  [BillingErrorCode.NoSubscription]: 'conflict',
+  [BillingErrorCode.CreditsInsufficient]: 'conflict',
+  // An ineffective-spend credit for an invoice that already has one, of another amount.
+  [BillingErrorCode.CreditGrantConflict]: 'conflict',
+  [BillingErrorCode.InvoiceNotFound]: 'not_found',
+  [BillingErrorCode.NothingToClose]: 'conflict',
+  [BillingErrorCode.InvoiceNotPayable]: 'conflict',
+  [BillingErrorCode.InvoiceNotVoidable]: 'conflict',
 };
 
 export class BillingError extends DomainError {

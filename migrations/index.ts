@@ -11,6 +11,8 @@ import { MeterNarrowRollups1764620000000 } from './1764620000000-meter-narrow-ro
 import { Authorizations1765200000000 } from './1765200000000-authorizations.js';
 import { Webhooks1765300000000 } from './1765300000000-webhooks.js';
 import { Stripe1765400000000 } from './1765400000000-stripe.js';
+import { Credits1765500000000 } from './1765500000000-credits.js';
+import { Invoices1765800000000 } from './1765800000000-invoices.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -24,4 +26,6 @@ export const migrations = [
   Authorizations1765200000000,
   Webhooks1765300000000,
   Stripe1765400000000,
+  Credits1765500000000,
+  Invoices1765800000000,
 ];

@@ -1,11 +1,12 @@
 // Stripe end to end: the real SDK against a local fake Stripe (test/support/fake-stripe.ts) through
 // STRIPE_API_BASE, webhooks signed with the SDK's own test-header helper, and the invoice and top-up
-// owners played by small real implementations of the ports over tables this test creates (invoices and
-// the credit ledger's Stripe side plug in the same way). Retries follow the injected clock.
-import { Module, type OnModuleInit } from '@nestjs/common';
+// invoice owner played by a small real implementation of its port over a table this test creates (invoices
+// plug in the same way); top-ups are bought through the credit ledger's own route. Retries follow the
+// injected clock.
+import { Module, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
-import { StripeHandlers, type InvoicePaidHandler, type TopupPaidHandler } from '../billing/stripe/stripe-ports.js';
+import { StripeHandlers, type InvoicePaidHandler } from '../billing/stripe/stripe-ports.js';
 import { StripeModule } from '../billing/stripe/stripe.module.js';
 import { StripeSync, SWEEP_GRACE_MS } from '../billing/stripe/stripe-sync.service.js';
 import type { InvoiceForStripe } from '../billing/stripe/stripe-mapping.js';
@@ -33,15 +34,8 @@ class TestInvoices implements InvoicePaidHandler {
   }
 }
 
-/** What the credit ledger will do when a top-up's Stripe invoice is paid: grant its credit (a row here). */
-class TestTopups implements TopupPaidHandler {
-  async topupPaid(tx: Tx, e: Parameters<TopupPaidHandler['topupPaid']>[1]): Promise<void> {
-    await tx.query(`INSERT INTO test_topup_grants (account_id, topup_id, amount) VALUES ($1, $2, $3)`, [e.accountId, e.topupId, `${e.amountPaid} ${e.currency}`]);
-  }
-}
-
 @Module({ imports: [StripeModule] })
-class TestOwnersModule implements OnModuleInit {
+class TestOwnersModule implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     private readonly handlers: StripeHandlers,
     private readonly dataSource: DataSource,
@@ -50,11 +44,10 @@ class TestOwnersModule implements OnModuleInit {
     await this.dataSource.query(`
       CREATE TABLE IF NOT EXISTS test_invoices (id text PRIMARY KEY, status text NOT NULL, paid_at timestamptz, amount_paid text,
         paid_calls int NOT NULL DEFAULT 0, failed_payments int NOT NULL DEFAULT 0, voided_calls int NOT NULL DEFAULT 0)`);
-    // The primary key is the guard a real ledger has too: a second grant of one top-up would fail the event.
-    await this.dataSource.query(`
-      CREATE TABLE IF NOT EXISTS test_topup_grants (account_id text, topup_id text, amount text NOT NULL, PRIMARY KEY (account_id, topup_id))`);
-    this.handlers.handleInvoices(new TestInvoices());
-    this.handlers.handleTopups(new TestTopups());
+  }
+  // After every module's init: billing/invoices registers the real handler there, and this test plays the owner instead.
+  onApplicationBootstrap(): void {
+    this.handlers.handleInvoices(new TestInvoices(), { replace: true });
   }
 }
 
@@ -408,13 +401,18 @@ describe('Stripe', () => {
 
     it('sells a top-up through a Stripe invoice; its payment grants the credit once', async () => {
       const topupId = `buy-${++seq}`;
-      await t.app.get(TransactionRunner).run((tx) =>
-        sync.queueTopup(tx, { accountId: account, topupId, packId: 'large', price: '50', currency: 'EUR', description: 'Top-up pack large: 500 EUR of usage' }),
-      );
+      const plan = await t.request('PUT', '/v1/plans/stripe-topups', {
+        body: { currency: 'EUR', base_fee: '0', included_allowance: '0', overage_policy: 'block', topup_packs: [{ id: 'large', allowance: '500', price: '50', validity_days: 365 }] },
+      });
+      expect(plan.status).toBeLessThan(300);
+      expect((await t.request('PUT', `/v1/accounts/${account}/subscription`, { body: { plan_id: 'stripe-topups', start_date: '2026-03-01', billing_anchor_day: 1 } })).status).toBe(200);
+      const bought = await t.post(`/v1/accounts/${account}/credits/topups`, { id: topupId, pack: 'large' });
+      expect(bought.status).toBe(201);
+      expect(bought.body).toMatchObject({ id: topupId, status: 'pending', grant: null, payment: { state: 'pending' } });
       await synced('topup', topupId);
       const [stripe] = stripeInvoicesOf(topupId);
       expect(stripe).toMatchObject({ status: 'open', amount_due: 5000, metadata: { tokenmeter_kind: 'topup', tokenmeter_id: topupId } });
-      const grants = () => db.query('SELECT amount FROM test_topup_grants WHERE topup_id = $1', [topupId]);
+      const grants = async () => (await t.get(`/v1/accounts/${account}/credits`)).body.grants.filter((g: { topup_id: string }) => g.topup_id === topupId);
       expect((await deliver(fake.event('invoice.finalized', stripe!))).body).toMatchObject({ outcome: 'none' });
       expect(await grants()).toHaveLength(0);
 
@@ -423,7 +421,12 @@ describe('Stripe', () => {
       expect((await deliver(paid)).body).toMatchObject({ outcome: 'paid' });
       expect((await deliver(paid)).body).toMatchObject({ outcome: 'duplicate' });
       expect((await deliver(fake.event('invoice.payment_succeeded', stripe!))).body).toMatchObject({ outcome: 'paid' });
-      expect(await grants()).toEqual([{ amount: '50.00 EUR' }]);
+      const [grant] = await grants();
+      expect(await grants()).toHaveLength(1);
+      expect(grant).toMatchObject({ kind: 'topup', amount: '500', remaining: '500', priority: 30 });
+      expect(new Date(grant.expires_at).getTime() - new Date(grant.granted_at).getTime()).toBe(365 * 86_400_000);
+      const again = await t.post(`/v1/accounts/${account}/credits/topups`, { id: topupId, pack: 'large' });
+      expect(again.body).toMatchObject({ status: 'granted', grant: { id: grant.id }, payment: { state: 'synced', stripe_status: 'paid' } });
     });
 
     it('answers 503 when Stripe cannot be reached to refetch, so Stripe delivers the event again', async () => {

@@ -260,6 +260,14 @@ export interface HardBudgetsPort {
   hardLevels(db: Db, account: string, nodes: readonly BudgetNode[], at: Date): Promise<string[]>;
 }
 
+/**
+ * Levels every hold of an account names besides its path (the credit balance when the plan blocks
+ * overage), registered by their owner (credits) with LimitRegistry.registerAccountLevels.
+ */
+export interface AccountLevelsPort {
+  accountLevels(account: string, now: Date): Promise<string[]>;
+}
+
 
 /**
  * Runs `work` in a transaction and then, for every counter write it made, afterCommit (or afterRollback

@@ -3,12 +3,13 @@
 // module. A kind nobody registered has no limits (its levels never deny).
 import { Injectable } from '@nestjs/common';
 import type { Db } from '../../src/database/sql.js';
-import { levelKind, type BudgetNode, type HardBudgetsPort, type Limit, type LevelKind, type LimitSource } from './counters.js';
+import { levelKind, type AccountLevelsPort, type BudgetNode, type HardBudgetsPort, type Limit, type LevelKind, type LimitSource } from './counters.js';
 
 @Injectable()
 export class LimitRegistry {
   private readonly sources = new Map<LevelKind, LimitSource>();
   private hardBudgets: HardBudgetsPort | null = null;
+  private readonly accountLevelPorts: AccountLevelsPort[] = [];
 
   register(source: LimitSource): void {
     for (const kind of source.kinds) this.sources.set(kind, source);
@@ -16,6 +17,17 @@ export class LimitRegistry {
 
   registerHardBudgets(port: HardBudgetsPort): void {
     this.hardBudgets = port;
+  }
+
+  registerAccountLevels(port: AccountLevelsPort): void {
+    this.accountLevelPorts.push(port);
+  }
+
+  /** Levels every hold of the account names (the credit balance when its plan blocks overage). */
+  async accountLevels(account: string, now: Date): Promise<string[]> {
+    const out: string[] = [];
+    for (const port of this.accountLevelPorts) out.push(...(await port.accountLevels(account, now)));
+    return out;
   }
 
   /** Limits of the levels that have one now. */

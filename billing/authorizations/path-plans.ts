@@ -1,6 +1,7 @@
 // Which levels a caller's holds go against, per account, person and agent: the hard budgets on the
 // person's path (nearest first: person, each unit up the tree, account; each period kind's current
-// period), the agent's cap, and the session contexts that have a cap. Kept per process for a second (and
+// period), the agent's cap, the account's own levels (the credit balance when its plan blocks overage),
+// and the session contexts that have a cap. Kept per process for a second (and
 // never past the end of the current month, when every period key may change), so the hot path reads
 // nothing from PostgreSQL; a change made through this process (a cap) is seen at once.
 import { Injectable } from '@nestjs/common';
@@ -64,6 +65,7 @@ export class PathPlans {
     const out = await this.registry.hardBudgetLevels(this.dataSource, account, pathNodes(personId, chain), now);
     const agentCap = agentId === null ? undefined : caps.find((c) => c.scope === 'agent' && c.subject === agentId);
     if (agentCap) out.push(levels.agent(agentId!, periodOf(agentCap.period_kind!, acct.fiscal_year_start_month, now)));
+    out.push(...(await this.registry.accountLevels(account, now)));
     const sessionCaps = new Set(caps.filter((c) => c.scope === 'session').map((c) => c.subject as SessionContext));
     return { levels: out, sessionCaps, validUntil: periodOf('month', acct.fiscal_year_start_month, now).end.getTime(), loadedAt };
   }

@@ -24,6 +24,7 @@ import {
 import { groupCounters, groupReport, type GroupCounters, type GroupReport } from './groups.js';
 import { HttpClient } from './http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
+import { runInvoices, type InvoicesRun } from './invoices.js';
 import { checkRollups, measureReading, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
 import { readmeReadings } from './readme-readings.js';
 import { runReport, type ReportRun } from './report.js';
@@ -248,6 +249,8 @@ interface Outcome {
   report: ReportRun | null;
   /** The same readings again at each further BENCH_STORED level. */
   more: { topUp: TopUp; readings: ReadingResult[] }[];
+  /** The invoices phase: closing a period of BENCH_STORED's first level of events, and the preview. */
+  invoices: InvoicesRun | null;
 }
 
 async function main(): Promise<void> {
@@ -301,6 +304,7 @@ async function main(): Promise<void> {
     authorize: [],
     report: null,
     more: [],
+    invoices: null,
   };
   let failed = false;
   try {
@@ -454,6 +458,23 @@ async function main(): Promise<void> {
         log(`report: ${fmt(r.rate)} events/s (${r.accepted.toLocaleString('en')} accepted in ${fmt(r.seconds)} s, ${fmt(r.wallSeconds)} s with the CLI's start), CLI CPU ${fmt(r.cpuSeconds)} s, peak RSS ${r.peakRssMiB === null ? 'n/a' : `${fmt(r.peakRssMiB)} MiB`}`);
       }
 
+      if (opts.phases.has('invoices')) {
+        if (!ingestOn) {
+          const n = Math.min(measuredBatches, 100);
+          log(`invoices: ingesting ${n} batches to copy from`);
+          await runIngest(api, bodiesOf(0, n), opts.concurrency, () => undefined);
+        }
+        const stored = opts.stored[0]!;
+        log(`invoices: a period of ${stored.toLocaleString('en')} events, closed by POST .../invoices/close`);
+        const inv = await runInvoices(db, api, { admin: service.adminKey, finance: keys.finance }, org.account, stored, service.child.pid!, monthStart, opts.readings, opts.readingSeconds * 1000, log);
+        outcome.invoices = inv;
+        log(
+          `invoices: close of ${inv.events.toLocaleString('en')} events: HTTP ${inv.closeStatus} in ${ms(inv.closeMs)}, service RSS ${inv.rssBeforeMiB ?? 'n/a'} MiB before, ` +
+            `${inv.rssPeakMiB ?? 'n/a'} MiB peak; wrote ${inv.lines} lines and ${inv.usageRows} usage rows; total ${inv.total ?? 'n/a'}`,
+        );
+        log(`invoices: preview ${inv.preview.latency ? `p50 ${ms(inv.preview.latency.p50)}, p99 ${ms(inv.preview.latency.p99)}, max ${ms(inv.preview.latency.max)} over ${inv.preview.requests}` : (inv.preview.note ?? '')}`);
+      }
+
       if (opts.phases.has('authorize')) {
         outcome.authorize = await runAuthorize(
           {
@@ -533,6 +554,11 @@ interface Verdict {
 
 function verdicts(o: Outcome): Verdict[] {
   const out: Verdict[] = [];
+  if (o.invoices) {
+    const inv = o.invoices;
+    out.push({ what: `invoice close of ${inv.events.toLocaleString('en')} events`, target: '< 10 s', measured: ms(inv.closeMs), ok: inv.closeStatus === 201 && inv.closeMs < 10_000 });
+    out.push({ what: 'invoice preview p99', target: '< 50 ms', measured: ms(inv.preview.latency?.p99), ok: inv.preview.latency ? inv.preview.latency.p99 < 50 : false });
+  }
   if (o.ingest) {
     const rate = o.ingest.rate;
     out.push({ what: 'ingest events/s', target: '>= 50,000', measured: fmt(rate), ok: rate >= 50_000 });
@@ -621,6 +647,17 @@ function shortNote(r: ReadingResult): string {
 
 function summaryJson(o: Outcome) {
   return {
+    invoices: o.invoices && {
+      events: o.invoices.events,
+      close_ms: Math.round(o.invoices.closeMs),
+      close_status: o.invoices.closeStatus,
+      rss_before_mib: o.invoices.rssBeforeMiB,
+      rss_peak_mib: o.invoices.rssPeakMiB,
+      lines: o.invoices.lines,
+      usage_rows: o.invoices.usageRows,
+      preview_p50_ms: o.invoices.preview.latency && round(o.invoices.preview.latency.p50),
+      preview_p99_ms: o.invoices.preview.latency && round(o.invoices.preview.latency.p99),
+    },
     date: o.date,
     commit: o.machine.commit,
     machine: { cpus: o.machine.cpus, memory_gib: o.machine.memoryGiB, node: o.machine.node, postgres: o.machine.postgres, redis: o.machine.redis },

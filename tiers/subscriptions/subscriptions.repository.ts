@@ -29,6 +29,11 @@ export class SubscriptionsRepository {
     return rows[0] ?? null;
   }
 
+  /** Every subscribed account, by id (the credit ledger grants each its period allowance). */
+  async accountIds(): Promise<string[]> {
+    return (await queryRows<{ account_id: string }>(this.dataSource, 'SELECT account_id FROM subscriptions ORDER BY account_id')).map((r) => r.account_id);
+  }
+
   async upsert(tx: Tx, s: SubscriptionRow): Promise<SubscriptionRow> {
     const rows = await queryRows<SubscriptionRow>(
       tx,

@@ -113,6 +113,11 @@ export class SubscriptionsService {
     return { anchor_day: row.billing_anchor_day, terms: sub.effective_terms };
   }
 
+  /** Every subscribed account, by id. */
+  subscribedAccounts(): Promise<string[]> {
+    return this.repository.accountIds();
+  }
+
   private async view(row: SubscriptionRow, tx?: Tx): Promise<Subscription> {
     const version = await this.plans.resolve(row.plan_id, row.pinned_version, tx);
     // The foreign keys make this impossible; say so loudly rather than answer half a subscription.

@@ -1,0 +1,291 @@
+// The credit ledger's writes, each inside the caller's transaction: grant, book usage, expire, adjust,
+// restore. This is also the API other billing code uses (invoices: ineffective-spend credits, adjustments,
+// restoring a voided invoice's credits, top-ups bought in a period). Each write locks the account's ledger
+// first, reads the grants' remainders from the entries, lets the pure core (ledger.ts) decide the
+// movements, and books them; after the caller's commit the `credits` counter is refreshed, so a
+// block-policy authorization sees the new balance.
+//
+// For billing/invoices (all take the caller's `tx`; amounts are decimal strings; nothing is changed when
+// they throw):
+//   bookIneffectiveCredit(tx, { account, invoiceId, amount, at, validityDays? })   a grant, once per invoice
+//   bookAdjustment(tx, { account, amount, reason, at, invoiceId? })                 signed: + grants, - takes back
+//   restoreInvoiceCredits(tx, { account, invoiceId, periodStart, periodEnd, at })   once per invoice
+//   topupsBought(tx, account, from, to)                                             top-ups ordered in [from, to)
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
+import type { Tx } from '../../src/database/data-source.js';
+import type { Db } from '../../src/database/sql.js';
+import { Dec, parseDecimal } from '../../tiers/pricing/decimal.js';
+import { PricingInputError } from '../../tiers/pricing/pricing-input-error.js';
+import { COUNTERS_ENGINE, levels, type CountersEngine } from '../authorizations/counters.js';
+import { BillingError, BillingErrorCode } from '../billing.errors.js';
+import { AfterCommit } from '../webhooks/after-commit.js';
+import { CreditsRepository, grantState, type GrantRow, type NewGrant, type TopupRow } from './credits.repository.js';
+import {
+  allocateBurn,
+  applyMovements,
+  burnMovements,
+  coversWindow,
+  dueExpiries,
+  grantMovement,
+  PRIORITY,
+  restoreMovements,
+  type GrantKind,
+  type Movement,
+} from './ledger.js';
+
+const DAY_MS = 86_400_000;
+/** Credits are exact to this many places (the event costs they pay for have up to 18). */
+export const CREDIT_DECIMAL_PLACES = 18;
+
+export function newGrantId(): string {
+  return `cg_${randomBytes(8).toString('hex')}`;
+}
+
+/** A decimal amount from a request: a clear error naming the field, never a 5xx. */
+export function creditAmount(raw: unknown, field: string, options: { signed?: boolean } = {}): Dec {
+  let value: Dec;
+  try {
+    value = parseDecimal(raw, field, { maxDecimalPlaces: CREDIT_DECIMAL_PLACES, allowNegative: options.signed ?? false });
+  } catch (error) {
+    if (error instanceof PricingInputError) throw new BillingError(BillingErrorCode.InvalidCreditAmount, `${error.message}.`, { field });
+    throw error;
+  }
+  if (value.isZero()) throw new BillingError(BillingErrorCode.InvalidCreditAmount, `${field} must not be zero.`, { field });
+  if (value.abs().gt('1e15')) throw new BillingError(BillingErrorCode.InvalidCreditAmount, `${field} is larger than any credit this service books.`, { field });
+  return value;
+}
+
+export interface SettleResult {
+  allowanceGranted: string | null;
+  burned: string;
+  uncovered: string;
+  expired: string;
+}
+
+@Injectable()
+export class CreditLedger {
+  private readonly logger = new Logger('credits');
+
+  constructor(
+    private readonly repository: CreditsRepository,
+    private readonly accounts: AccountsRepository,
+    private readonly afterCommit: AfterCommit,
+    @Inject(COUNTERS_ENGINE) private readonly engine: CountersEngine,
+  ) {}
+
+  // ---- The invoices API ------------------------------------------------------------------------------
+
+  /** Takes the account's ledger lock, refusing an account that does not exist. */
+  private async lockKnown(tx: Tx, account: string): Promise<void> {
+    if (!(await this.accounts.findAccount(account, tx))) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
+    await this.repository.lock(tx, account);
+  }
+
+  /**
+   * The ineffective-spend credit of an invoice, as a grant (priority 20, valid `validityDays`, default
+   * 365). Once per invoice: the same amount again returns the first grant; another amount is refused.
+   */
+  async bookIneffectiveCredit(tx: Tx, input: { account: string; invoiceId: string; amount: string; at: Date; validityDays?: number }): Promise<GrantRow> {
+    const amount = creditAmount(input.amount, 'amount');
+    await this.lockKnown(tx, input.account);
+    const existing = await this.repository.ineffectiveCreditGrant(tx, input.account, input.invoiceId);
+    if (existing) {
+      if (!new Dec(existing.amount).eq(amount)) {
+        throw new BillingError(BillingErrorCode.CreditGrantConflict, `Invoice "${input.invoiceId}" already has an ineffective-spend credit of ${existing.amount}.`, { field: 'invoice_id' });
+      }
+      return existing;
+    }
+    return this.grant(tx, input.account, {
+      id: newGrantId(),
+      kind: 'ineffective_credit',
+      amount: amount.toFixed(),
+      priority: PRIORITY.ineffective_credit,
+      grantedAt: input.at,
+      expiresAt: new Date(input.at.getTime() + (input.validityDays ?? 365) * DAY_MS),
+      invoiceId: input.invoiceId,
+      reason: `Ineffective-spend credit of invoice ${input.invoiceId}`,
+    });
+  }
+
+  /**
+   * An adjustment: a positive amount is a grant (priority 20, never expires unless `expiresAt`); a
+   * negative one takes credit back from the live grants in burn order, and is refused when they hold
+   * less than that. Returns the grant made, or the grants taken from.
+   */
+  async bookAdjustment(
+    tx: Tx,
+    input: { account: string; amount: string; reason: string; at: Date; invoiceId?: string | null; expiresAt?: Date | null; createdBy?: string | null },
+  ): Promise<{ grant: GrantRow | null; taken: { grant_id: string; amount: string }[] }> {
+    const amount = creditAmount(input.amount, 'amount', { signed: true });
+    await this.lockKnown(tx, input.account);
+    if (amount.gt(0)) {
+      const grant = await this.grant(tx, input.account, {
+        id: newGrantId(),
+        kind: 'adjustment',
+        amount: amount.toFixed(),
+        priority: PRIORITY.adjustment,
+        grantedAt: input.at,
+        expiresAt: input.expiresAt ?? null,
+        invoiceId: input.invoiceId ?? null,
+        reason: input.reason,
+        createdBy: input.createdBy ?? null,
+      });
+      return { grant, taken: [] };
+    }
+    const live = (await this.repository.liveGrants(tx, input.account)).map(grantState);
+    const inForce = (g: { grantedAt: Date; expiresAt: Date | null }) => coversWindow(g, { from: input.at, to: new Date(input.at.getTime() + 1) });
+    const { allocations, uncovered } = allocateBurn(live, amount.negated(), inForce);
+    if (uncovered.gt(0)) {
+      const available = amount.negated().minus(uncovered);
+      throw new BillingError(BillingErrorCode.CreditsInsufficient, `The account's credits hold ${available.toFixed()}; an adjustment of ${amount.toFixed()} would take more.`, { field: 'amount' });
+    }
+    await this.repository.book(tx, input.account, burnMovements(allocations, 'adjustment'), { at: input.at, invoiceId: input.invoiceId ?? null, memo: input.reason });
+    this.refreshAfter(tx, input.account, input.at);
+    return { grant: null, taken: allocations.map((a) => ({ grant_id: a.grantId, amount: a.amount.toFixed() })) };
+  }
+
+  /**
+   * A voided invoice gives back the credits its period's usage burned (usage days in [periodStart,
+   * periodEnd)), newest burn first, into grants that have not expired (giving back never extends a
+   * grant's life). Once per invoice: a second call returns the first answer.
+   */
+  async restoreInvoiceCredits(
+    tx: Tx,
+    input: { account: string; invoiceId: string; periodStart: Date; periodEnd: Date; at: Date },
+  ): Promise<{ restored: string; already: boolean }> {
+    await this.lockKnown(tx, input.account);
+    const done = await this.repository.findRestore(tx, input.account, input.invoiceId);
+    if (done) return { restored: done.amount, already: true };
+    const burns = await this.repository.netBurns(tx, input.account, dayOf(input.periodStart), dayOf(input.periodEnd));
+    const live = new Map((await this.repository.liveGrants(tx, input.account)).map((g) => [g.id, g]));
+    const total = burns.reduce((sum, b) => sum.plus(b.amount), new Dec(0));
+    const isLive = (id: string) => {
+      const g = live.get(id);
+      return g !== undefined && (g.expires_at === null || g.expires_at.getTime() > input.at.getTime());
+    };
+    const { movements } = restoreMovements(burns.map((b) => ({ grantId: b.grant_id, amount: new Dec(b.amount) })), total, isLive);
+    // Restores keep their usage day out: the burns they undo may span the period; the invoice names them.
+    await this.repository.book(tx, input.account, movements, { at: input.at, invoiceId: input.invoiceId, usageDay: dayOf(input.periodStart), memo: `Invoice ${input.invoiceId} voided` });
+    const restored = movements.reduce((sum, m) => sum.plus(m.amount), new Dec(0)).toFixed();
+    await this.repository.insertRestore(tx, input.account, input.invoiceId, restored, input.at);
+    if (movements.length > 0) this.refreshAfter(tx, input.account, input.at);
+    return { restored, already: false };
+  }
+
+  /** Top-ups ordered in [from, to) (pending payment or granted), oldest first: the invoice's top-up lines. */
+  topupsBought(db: Db, account: string, from: Date, to: Date): Promise<TopupRow[]> {
+    return this.repository.topupsBought(db, account, from, to);
+  }
+
+  // ---- Writes of this module -------------------------------------------------------------------------
+
+  /** A new grant and its movement (issued:<kind> -> grant:<id>). The caller holds the account's lock. */
+  async grant(tx: Tx, account: string, grant: NewGrant): Promise<GrantRow> {
+    await this.repository.insertGrant(tx, account, grant, grant.grantedAt);
+    await this.repository.book(tx, account, [grantMovement(grant.kind, grant.id, new Dec(grant.amount))], { at: grant.grantedAt, invoiceId: grant.invoiceId ?? null, memo: grant.reason ?? null });
+    this.refreshAfter(tx, account, grant.grantedAt);
+    return (await this.repository.findGrant(tx, account, grant.id))!;
+  }
+
+  /** Takes the account's ledger lock (for callers that grant through `grant`). */
+  lock(tx: Tx, account: string): Promise<void> {
+    return this.repository.lock(tx, account);
+  }
+
+  /**
+   * Books what changed since the last run, in order: the period allowance (when `allowance` is given and
+   * not yet granted), the metered usage of each UTC day not yet booked (burned from the grants that cover
+   * that day, in burn order; what none covers is uncovered), then the expiry of grants due at `now`.
+   */
+  async settle(tx: Tx, account: string, now: Date, allowance: { amount: string; periodStart: Date; periodEnd: Date } | null): Promise<SettleResult> {
+    await this.repository.lock(tx, account);
+    let allowanceGranted: string | null = null;
+    if (allowance && new Dec(allowance.amount).gt(0) && !(await this.repository.allowanceGrant(tx, account, allowance.periodStart))) {
+      await this.grant(tx, account, {
+        id: newGrantId(),
+        kind: 'allowance',
+        amount: new Dec(allowance.amount).toFixed(),
+        priority: PRIORITY.allowance,
+        // From the period's start, so it covers the whole period's usage whenever the job ran.
+        grantedAt: allowance.periodStart,
+        expiresAt: allowance.periodEnd,
+        periodStart: allowance.periodStart,
+        reason: `Included allowance ${allowance.periodStart.toISOString().slice(0, 10)} to ${allowance.periodEnd.toISOString().slice(0, 10)}`,
+      });
+      allowanceGranted = allowance.amount;
+    }
+
+    let grants = (await this.repository.liveGrants(tx, account)).map(grantState);
+    let burned = new Dec(0);
+    let uncovered = new Dec(0);
+    const firstDay = await this.repository.firstGrantDay(tx, account);
+    if (firstDay !== null) {
+      for (const d of await this.repository.unbookedDays(tx, account, firstDay)) {
+        const delta = new Dec(d.cost).minus(d.booked);
+        const from = new Date(`${d.day}T00:00:00.000Z`);
+        const window = { from, to: new Date(from.getTime() + DAY_MS) };
+        let movements: Movement[];
+        let uncoveredDelta: Dec;
+        if (delta.gt(0)) {
+          const plan = allocateBurn(grants, delta, (g) => coversWindow(g, window));
+          movements = burnMovements(plan.allocations);
+          uncoveredDelta = plan.uncovered;
+        } else {
+          // Usage of the day went down (a correction repriced it): first what was uncovered, then give back.
+          const wasUncovered = new Dec(await this.repository.uncoveredOf(tx, account, d.day));
+          const fromUncovered = Dec.min(wasUncovered, delta.negated());
+          const back = delta.negated().minus(fromUncovered);
+          const burns = await this.repository.netBurns(tx, account, d.day, dayOf(window.to));
+          const liveIds = new Set(grants.filter((g) => g.expiresAt === null || g.expiresAt.getTime() > now.getTime()).map((g) => g.id));
+          movements = restoreMovements(burns.map((b) => ({ grantId: b.grant_id, amount: new Dec(b.amount) })), back, (id) => liveIds.has(id)).movements;
+          uncoveredDelta = fromUncovered.negated();
+        }
+        await this.repository.book(tx, account, movements, { at: now, usageDay: d.day });
+        await this.repository.setBooked(tx, account, d.day, d.cost, uncoveredDelta.toFixed());
+        grants = applyMovements(grants, movements);
+        for (const m of movements) burned = m.kind === 'burn' ? burned.plus(m.amount) : burned.minus(m.amount);
+        uncovered = uncovered.plus(uncoveredDelta);
+      }
+    }
+
+    const expiries = dueExpiries(grants, now);
+    await this.repository.book(tx, account, expiries, { at: now, memo: 'expired' });
+    // Due grants with nothing left expire too, with no movement.
+    await this.repository.markExpired(tx, account, grants.filter((g) => g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime()).map((g) => g.id), now);
+    const expired = expiries.reduce((sum, m) => sum.plus(m.amount), new Dec(0));
+    if (allowanceGranted !== null || !burned.isZero() || expired.gt(0)) this.refreshAfter(tx, account, now);
+    return { allowanceGranted, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
+  }
+
+  /** What an authorization may still spend: the grants in force now, less usage metered but not yet booked. */
+  async available(db: Db, account: string, now: Date): Promise<Dec> {
+    const { available, first_day } = await this.repository.availableAt(db, account, now);
+    if (first_day === null) return new Dec(0);
+    const unbooked = new Dec(await this.repository.unbookedUsage(db, account, first_day));
+    return new Dec(available).minus(Dec.max(0, unbooked));
+  }
+
+  /**
+   * The `credits` counter reads the ledger again (a limit changed without setLimit). Writers that own
+   * their transaction call it after the commit, so their answer is already seen by the next hold; the
+   * API above also schedules it after the caller's commit.
+   */
+  async refresh(account: string, now: Date): Promise<void> {
+    await this.engine.refresh(account, [levels.credits()], now);
+  }
+
+  /** After `tx` commits, the `credits` counter reads the ledger again. */
+  private refreshAfter(tx: Tx, account: string, now: Date): void {
+    this.afterCommit.schedule(tx, () =>
+      this.engine.refresh(account, [levels.credits()], now).catch((error: unknown) => this.logger.warn({ err: error, account }, 'credits counter refresh failed')),
+    );
+  }
+}
+
+export function dayOf(at: Date): string {
+  return at.toISOString().slice(0, 10);
+}
+
+export type { GrantKind };

@@ -1,0 +1,57 @@
+// The repeatable job that keeps the ledger current: every minute, for every subscribed account (and any
+// other that has grants), in one transaction each: grant the period allowance when a billing period has
+// started, book the usage metered since the last run against the grants, expire what is due.
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { CLOCK, type Clock } from '../../src/clock/clock.js';
+import { TransactionRunner } from '../../src/database/transactions.js';
+import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
+import { JobsService } from '../../src/jobs/jobs.service.js';
+import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
+import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
+import { CreditLedger, type SettleResult } from './credit-ledger.service.js';
+import { CreditsRepository } from './credits.repository.js';
+
+export const settleCredits = defineJob<{ period: string }>('credits.settle');
+
+@Injectable()
+export class CreditsSettleService implements OnModuleInit {
+  private readonly logger = new Logger('credits');
+
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly ledger: CreditLedger,
+    private readonly repository: CreditsRepository,
+    private readonly subscriptions: SubscriptionsService,
+    private readonly transactions: TransactionRunner,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.jobs.repeat(settleCredits, 'minute');
+  }
+
+  @JobHandler(settleCredits)
+  async run(_: { period: string }): Promise<{ accounts: number; failed: number }> {
+    const now = this.clock.now();
+    const accounts = [...new Set([...(await this.subscriptions.subscribedAccounts()), ...(await this.repository.accountsWithGrants())])].sort();
+    let failed = 0;
+    for (const account of accounts) {
+      // One account's trouble must not hold up the others; it is tried again next minute.
+      await this.settleAccount(account, now).catch((error: unknown) => {
+        failed++;
+        this.logger.error({ err: error, account }, 'settling credits failed');
+      });
+    }
+    return { accounts: accounts.length, failed };
+  }
+
+  /** Settles one account at `now`: its period allowance (with a subscription), usage, expiries. */
+  async settleAccount(account: string, now: Date): Promise<SettleResult> {
+    const billing = await this.subscriptions.billingContext(account);
+    const period = billing ? billingPeriod(billing.anchor_day, now) : null;
+    const allowance = billing && period ? { amount: billing.terms.included_allowance, periodStart: period.start, periodEnd: period.end } : null;
+    const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance));
+    if (result.allowanceGranted !== null || result.burned !== '0' || result.expired !== '0') await this.ledger.refresh(account, now);
+    return result;
+  }
+}

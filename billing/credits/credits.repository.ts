@@ -1,0 +1,290 @@
+// Only this file touches the credit tables: grants, movements and their entries, the usage booked per day,
+// top-ups, restored invoices. Every write takes the caller's transaction; `lock` serialises an account's
+// ledger writes (the grants' remainders are derived from the entries, so two writers must not interleave).
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Tx } from '../../src/database/data-source.js';
+import { firstRow, queryRows, type Db } from '../../src/database/sql.js';
+import { Dec } from '../../tiers/pricing/decimal.js';
+import { entriesOf, type GrantKind, type GrantState, type Movement, type MovementKind } from './ledger.js';
+
+/** pg_advisory_xact_lock(class, key) class of the credit ledger (authorizations use another). */
+const LOCK_CLASS = 7202;
+
+export interface GrantRow {
+  account_id: string;
+  id: string;
+  kind: GrantKind;
+  amount: string;
+  priority: number;
+  granted_at: Date;
+  expires_at: Date | null;
+  expired_at: Date | null;
+  period_start: Date | null;
+  invoice_id: string | null;
+  topup_id: string | null;
+  reason: string | null;
+  created_by: string | null;
+  created_at: Date;
+  /** Derived: the sum of the grant's entries. */
+  remaining: string;
+}
+
+export interface MovementRow {
+  id: string;
+  kind: MovementKind;
+  grant_id: string;
+  amount: string;
+  at: Date;
+  usage_day: string | null;
+  invoice_id: string | null;
+  memo: string | null;
+  entries: { ledger_account: string; amount: string }[];
+}
+
+export interface TopupRow {
+  account_id: string;
+  id: string;
+  pack_id: string;
+  allowance: string;
+  price: string;
+  currency: string;
+  validity_days: number;
+  status: 'pending' | 'granted';
+  grant_id: string | null;
+  bought_by: string | null;
+  bought_at: Date;
+  granted_at: Date | null;
+}
+
+export interface NewGrant {
+  id: string;
+  kind: GrantKind;
+  amount: string;
+  priority: number;
+  grantedAt: Date;
+  expiresAt: Date | null;
+  periodStart?: Date | null;
+  invoiceId?: string | null;
+  topupId?: string | null;
+  reason?: string | null;
+  createdBy?: string | null;
+}
+
+export interface MovementMeta {
+  at: Date;
+  usageDay?: string | null;
+  invoiceId?: string | null;
+  memo?: string | null;
+}
+
+const GRANT_COLUMNS = `g.account_id, g.id, g.kind, g.amount::text AS amount, g.priority, g.granted_at, g.expires_at, g.expired_at, g.period_start,
+  g.invoice_id, g.topup_id, g.reason, g.created_by, g.created_at,
+  (SELECT coalesce(sum(e.amount), 0) FROM credit_entries e WHERE e.account_id = g.account_id AND e.grant_id = g.id)::text AS remaining`;
+
+const TOPUP_COLUMNS = `account_id, id, pack_id, allowance::text AS allowance, price::text AS price, currency, validity_days, status, grant_id, bought_by, bought_at, granted_at`;
+
+export function grantState(row: GrantRow): GrantState {
+  return { id: row.id, priority: row.priority, grantedAt: row.granted_at, expiresAt: row.expires_at, remaining: new Dec(row.remaining) };
+}
+
+@Injectable()
+export class CreditsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Reads outside a transaction. */
+  get db(): Db {
+    return this.dataSource;
+  }
+
+  /** Serialises the account's ledger writes until `tx` ends. */
+  async lock(tx: Tx, account: string): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, account]);
+  }
+
+  /** Grants that have not expired (expired_at unset), with what each has left. */
+  liveGrants(db: Db, account: string): Promise<GrantRow[]> {
+    return queryRows<GrantRow>(db, `SELECT ${GRANT_COLUMNS} FROM credit_grants g WHERE g.account_id = $1 AND g.expired_at IS NULL ORDER BY g.granted_at, g.id`, [account]);
+  }
+
+  /** Grants newest first, keyset-paged by (created_at, id). */
+  listGrants(db: Db, account: string, limit: number, after: { at: Date; id: string } | null): Promise<GrantRow[]> {
+    return queryRows<GrantRow>(
+      db,
+      `SELECT ${GRANT_COLUMNS} FROM credit_grants g WHERE g.account_id = $1 ${after ? 'AND (g.created_at, g.id) < ($3, $4)' : ''}
+        ORDER BY g.created_at DESC, g.id DESC LIMIT $2`,
+      after ? [account, limit, after.at, after.id] : [account, limit],
+    );
+  }
+
+  findGrant(db: Db, account: string, id: string): Promise<GrantRow | null> {
+    return firstRow<GrantRow>(db, `SELECT ${GRANT_COLUMNS} FROM credit_grants g WHERE g.account_id = $1 AND g.id = $2`, [account, id]);
+  }
+
+  allowanceGrant(db: Db, account: string, periodStart: Date): Promise<GrantRow | null> {
+    return firstRow<GrantRow>(db, `SELECT ${GRANT_COLUMNS} FROM credit_grants g WHERE g.account_id = $1 AND g.kind = 'allowance' AND g.period_start = $2`, [account, periodStart]);
+  }
+
+  ineffectiveCreditGrant(db: Db, account: string, invoiceId: string): Promise<GrantRow | null> {
+    return firstRow<GrantRow>(db, `SELECT ${GRANT_COLUMNS} FROM credit_grants g WHERE g.account_id = $1 AND g.kind = 'ineffective_credit' AND g.invoice_id = $2`, [account, invoiceId]);
+  }
+
+  async insertGrant(tx: Tx, account: string, g: NewGrant, now: Date): Promise<void> {
+    await tx.query(
+      `INSERT INTO credit_grants (account_id, id, kind, amount, priority, granted_at, expires_at, period_start, invoice_id, topup_id, reason, created_by, created_at)
+       VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [account, g.id, g.kind, g.amount, g.priority, g.grantedAt, g.expiresAt, g.periodStart ?? null, g.invoiceId ?? null, g.topupId ?? null, g.reason ?? null, g.createdBy ?? null, now],
+    );
+  }
+
+  async markExpired(tx: Tx, account: string, grantIds: readonly string[], at: Date): Promise<void> {
+    if (grantIds.length === 0) return;
+    await tx.query('UPDATE credit_grants SET expired_at = $3 WHERE account_id = $1 AND id = ANY($2::text[]) AND expired_at IS NULL', [account, grantIds, at]);
+  }
+
+  /** Books movements: one movement row and its two entries each. */
+  async book(tx: Tx, account: string, movements: readonly Movement[], meta: MovementMeta): Promise<void> {
+    for (const m of movements) {
+      const [{ id }] = await queryRows<{ id: string }>(
+        tx,
+        `INSERT INTO credit_movements (account_id, kind, grant_id, amount, at, usage_day, invoice_id, memo)
+         VALUES ($1, $2, $3, $4::numeric, $5, $6::date, $7, $8) RETURNING id::text AS id`,
+        [account, m.kind, m.grantId, m.amount.toFixed(), meta.at, meta.usageDay ?? null, meta.invoiceId ?? null, meta.memo ?? null],
+      ) as [{ id: string }];
+      const [a, b] = entriesOf(m);
+      await tx.query(
+        `INSERT INTO credit_entries (movement_id, account_id, ledger_account, grant_id, amount)
+         VALUES ($1, $2, $3, $4, $5::numeric), ($1, $2, $6, $7, $8::numeric)`,
+        [id, account, a.ledgerAccount, a.grantId, a.amount.toFixed(), b.ledgerAccount, b.grantId, b.amount.toFixed()],
+      );
+    }
+  }
+
+  /** Movements newest first with their entries, keyset-paged by id. */
+  async listMovements(db: Db, account: string, limit: number, before: string | null): Promise<MovementRow[]> {
+    return queryRows<MovementRow>(
+      db,
+      `SELECT m.id::text AS id, m.kind, m.grant_id, m.amount::text AS amount, m.at, m.usage_day::text AS usage_day, m.invoice_id, m.memo,
+              (SELECT json_agg(json_build_object('ledger_account', e.ledger_account, 'amount', e.amount::text) ORDER BY e.id)
+                 FROM credit_entries e WHERE e.movement_id = m.id) AS entries
+         FROM credit_movements m WHERE m.account_id = $1 ${before ? 'AND m.id < $3::bigint' : ''}
+        ORDER BY m.id DESC LIMIT $2`,
+      before ? [account, limit, before] : [account, limit],
+    );
+  }
+
+  /** Balance of every ledger account of the account (sum of its entries), and the sum of all of them. */
+  async ledgerBalances(db: Db, account: string): Promise<{ ledger_account: string; amount: string }[]> {
+    return queryRows(db, 'SELECT ledger_account, sum(amount)::text AS amount FROM credit_entries WHERE account_id = $1 GROUP BY ledger_account ORDER BY ledger_account', [account]);
+  }
+
+  /**
+   * Days whose metered cost differs from what was booked, from the first day a grant could cover on:
+   * the metered cost (meter_spend_daily) and what is booked.
+   */
+  unbookedDays(db: Db, account: string, fromDay: string): Promise<{ day: string; cost: string; booked: string }[]> {
+    return queryRows(
+      db,
+      `WITH metered AS (
+         SELECT day, sum(cost) AS cost FROM meter_spend_daily WHERE account_id = $1 AND day >= $2::date GROUP BY day)
+       SELECT coalesce(m.day, b.day)::text AS day, coalesce(m.cost, 0)::text AS cost, coalesce(b.booked, 0)::text AS booked
+         FROM metered m FULL JOIN (SELECT day, booked FROM credit_usage_days WHERE account_id = $1 AND day >= $2::date) b ON b.day = m.day
+        WHERE coalesce(m.cost, 0) <> coalesce(b.booked, 0)
+        ORDER BY 1`,
+      [account, fromDay],
+    );
+  }
+
+  async setBooked(tx: Tx, account: string, day: string, booked: string, uncoveredDelta: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO credit_usage_days (account_id, day, booked, uncovered) VALUES ($1, $2::date, $3::numeric, greatest(0, $4::numeric))
+       ON CONFLICT (account_id, day) DO UPDATE SET booked = $3::numeric, uncovered = greatest(0, credit_usage_days.uncovered + $4::numeric)`,
+      [account, day, booked, uncoveredDelta],
+    );
+  }
+
+  async uncoveredOf(db: Db, account: string, day: string): Promise<string> {
+    const row = await firstRow<{ uncovered: string }>(db, 'SELECT uncovered::text AS uncovered FROM credit_usage_days WHERE account_id = $1 AND day = $2::date', [account, day]);
+    return row?.uncovered ?? '0';
+  }
+
+  /** Net usage burned from each grant for usage days in [fromDay, toDay): burns less restores, oldest first. */
+  netBurns(db: Db, account: string, fromDay: string, toDay: string | null): Promise<{ grant_id: string; amount: string }[]> {
+    return queryRows(
+      db,
+      `SELECT grant_id, sum(CASE WHEN kind = 'burn' THEN amount ELSE -amount END)::text AS amount
+         FROM credit_movements
+        WHERE account_id = $1 AND kind IN ('burn', 'restore') AND usage_day >= $2::date ${toDay ? 'AND usage_day < $3::date' : ''}
+        GROUP BY grant_id HAVING sum(CASE WHEN kind = 'burn' THEN amount ELSE -amount END) > 0
+        ORDER BY max(id)`,
+      toDay ? [account, fromDay, toDay] : [account, fromDay],
+    );
+  }
+
+  /** Usage metered but not yet booked (what the next settle will burn), from `fromDay` on. */
+  async unbookedUsage(db: Db, account: string, fromDay: string): Promise<string> {
+    const row = await firstRow<{ amount: string }>(
+      db,
+      `SELECT ((SELECT coalesce(sum(cost), 0) FROM meter_spend_daily WHERE account_id = $1 AND day >= $2::date)
+             - (SELECT coalesce(sum(booked), 0) FROM credit_usage_days WHERE account_id = $1 AND day >= $2::date))::text AS amount`,
+      [account, fromDay],
+    );
+    return row?.amount ?? '0';
+  }
+
+  /** What grants in force at `now` hold together. */
+  async availableAt(db: Db, account: string, now: Date): Promise<{ available: string; first_day: string | null }> {
+    const row = await firstRow<{ available: string; first_day: string | null }>(
+      db,
+      `SELECT (SELECT coalesce(sum(e.amount), 0) FROM credit_entries e JOIN credit_grants g ON g.account_id = e.account_id AND g.id = e.grant_id
+                WHERE e.account_id = $1 AND g.expired_at IS NULL AND g.granted_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2))::text AS available,
+              (SELECT (min(granted_at) AT TIME ZONE 'UTC')::date::text FROM credit_grants WHERE account_id = $1) AS first_day`,
+      [account, now],
+    );
+    return row ?? { available: '0', first_day: null };
+  }
+
+  /** The earliest day a grant of the account covers (usage before it has nothing to burn). */
+  async firstGrantDay(db: Db, account: string): Promise<string | null> {
+    const row = await firstRow<{ day: string | null }>(db, `SELECT (min(granted_at) AT TIME ZONE 'UTC')::date::text AS day FROM credit_grants WHERE account_id = $1`, [account]);
+    return row?.day ?? null;
+  }
+
+  /** Accounts that have grants (for the settle job, beside the subscribed ones). */
+  async accountsWithGrants(): Promise<string[]> {
+    return (await queryRows<{ account_id: string }>(this.dataSource, 'SELECT DISTINCT account_id FROM credit_grants ORDER BY account_id')).map((r) => r.account_id);
+  }
+
+  // ---- Top-ups
+
+  findTopup(db: Db, account: string, id: string, forUpdate = false): Promise<TopupRow | null> {
+    return firstRow<TopupRow>(db, `SELECT ${TOPUP_COLUMNS} FROM credit_topups WHERE account_id = $1 AND id = $2${forUpdate ? ' FOR UPDATE' : ''}`, [account, id]);
+  }
+
+  async insertTopup(tx: Tx, t: Omit<TopupRow, 'grant_id' | 'granted_at'>): Promise<void> {
+    await tx.query(
+      `INSERT INTO credit_topups (account_id, id, pack_id, allowance, price, currency, validity_days, status, bought_by, bought_at)
+       VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6, $7, $8, $9, $10)`,
+      [t.account_id, t.id, t.pack_id, t.allowance, t.price, t.currency, t.validity_days, t.status, t.bought_by, t.bought_at],
+    );
+  }
+
+  async markTopupGranted(tx: Tx, account: string, id: string, grantId: string, at: Date): Promise<void> {
+    await tx.query(`UPDATE credit_topups SET status = 'granted', grant_id = $3, granted_at = $4 WHERE account_id = $1 AND id = $2`, [account, id, grantId, at]);
+  }
+
+  /** Top-ups bought (ordered) in [from, to), oldest first, pending or granted. */
+  topupsBought(db: Db, account: string, from: Date, to: Date): Promise<TopupRow[]> {
+    return queryRows<TopupRow>(db, `SELECT ${TOPUP_COLUMNS} FROM credit_topups WHERE account_id = $1 AND bought_at >= $2 AND bought_at < $3 ORDER BY bought_at, id`, [account, from, to]);
+  }
+
+  // ---- Restores of voided invoices
+
+  async findRestore(db: Db, account: string, invoiceId: string): Promise<{ amount: string; at: Date } | null> {
+    return firstRow(db, 'SELECT amount::text AS amount, at FROM credit_invoice_restores WHERE account_id = $1 AND invoice_id = $2', [account, invoiceId]);
+  }
+
+  async insertRestore(tx: Tx, account: string, invoiceId: string, amount: string, at: Date): Promise<void> {
+    await tx.query('INSERT INTO credit_invoice_restores (account_id, invoice_id, amount, at) VALUES ($1, $2, $3::numeric, $4)', [account, invoiceId, amount, at]);
+  }
+}

@@ -1,0 +1,200 @@
+import fc from 'fast-check';
+import { Dec } from '../../tiers/pricing/decimal.js';
+import {
+  allocateBurn,
+  applyMovements,
+  balances,
+  burnMovements,
+  compareBurnOrder,
+  coversWindow,
+  creditBalance,
+  dueExpiries,
+  entriesOf,
+  grantMovement,
+  restoreMovements,
+  type Entry,
+  type GrantState,
+  type Movement,
+} from './ledger.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const at = (h: number) => new Date(T0 + h * 3_600_000);
+const grant = (id: string, priority: number, remaining: string, expiresH: number | null, grantedH = 0): GrantState => ({
+  id,
+  priority,
+  grantedAt: at(grantedH),
+  expiresAt: expiresH === null ? null : at(expiresH),
+  remaining: new Dec(remaining),
+});
+
+describe('burn order', () => {
+  it('takes lower priority first, then soonest expiry, then oldest', () => {
+    const grants = [
+      grant('topup', 30, '10', 500),
+      grant('promo-late', 10, '5', 400),
+      grant('promo-soon', 10, '5', 200),
+      grant('promo-soon-older', 10, '5', 200, -1),
+      grant('allowance', 0, '3', 700),
+      grant('forever', 10, '5', null),
+    ];
+    expect([...grants].sort(compareBurnOrder).map((g) => g.id)).toEqual(['allowance', 'promo-soon-older', 'promo-soon', 'promo-late', 'forever', 'topup']);
+    const { allocations, uncovered } = allocateBurn(grants, new Dec('9.5'));
+    expect(allocations.map((a) => [a.grantId, a.amount.toFixed()])).toEqual([
+      ['allowance', '3'],
+      ['promo-soon-older', '5'],
+      ['promo-soon', '1.5'],
+    ]);
+    expect(uncovered.toFixed()).toBe('0');
+  });
+
+  it('leaves what no grant covers uncovered, and skips grants that are not eligible', () => {
+    const grants = [grant('a', 0, '2', 10), grant('b', 1, '2', 10, 5)];
+    const { allocations, uncovered } = allocateBurn(grants, new Dec('3'), (g) => coversWindow(g, { from: at(0), to: at(4) }));
+    expect(allocations.map((a) => a.grantId)).toEqual(['a']);
+    expect(uncovered.toFixed()).toBe('1');
+  });
+
+  it('expires what is left of due grants only', () => {
+    const grants = [grant('due', 0, '2', 10), grant('empty', 0, '0', 10), grant('later', 0, '1', 11), grant('never', 5, '1', null)];
+    expect(dueExpiries(grants, at(10)).map((m) => [m.grantId, m.amount.toFixed(), m.to])).toEqual([['due', '2', 'expired']]);
+  });
+
+  it('restores newest burns first, never into a grant that is gone', () => {
+    const burns = [
+      { grantId: 'a', amount: new Dec('2') },
+      { grantId: 'b', amount: new Dec('3') },
+      { grantId: 'c', amount: new Dec('1') },
+    ];
+    const { movements, unrestored } = restoreMovements(burns, new Dec('5'), (id) => id !== 'c');
+    expect(movements.map((m) => [m.grantId, m.amount.toFixed(), m.from, m.to])).toEqual([
+      ['b', '3', 'usage', 'grant:b'],
+      ['a', '2', 'usage', 'grant:a'],
+    ]);
+    expect(unrestored.toFixed()).toBe('0');
+  });
+
+  it('refuses a movement of nothing', () => {
+    expect(() => entriesOf({ kind: 'burn', from: 'grant:a', to: 'usage', amount: new Dec(0), grantId: 'a' })).toThrow(RangeError);
+  });
+});
+
+// ---- Laws over random operation sequences ----
+
+type Op =
+  | { op: 'grant'; priority: number; amount: number; expiresH: number | null }
+  | { op: 'burn'; amount: number; hour: number }
+  | { op: 'expire'; hour: number }
+  | { op: 'takeBack'; amount: number }
+  | { op: 'restore'; amount: number };
+
+const cents = fc.integer({ min: 1, max: 100_000 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant('grant' as const), priority: fc.integer({ min: 0, max: 40 }), amount: cents, expiresH: fc.option(fc.integer({ min: 1, max: 100 }), { nil: null }) }),
+  fc.record({ op: fc.constant('burn' as const), amount: cents, hour: fc.integer({ min: 0, max: 100 }) }),
+  fc.record({ op: fc.constant('expire' as const), hour: fc.integer({ min: 0, max: 100 }) }),
+  fc.record({ op: fc.constant('takeBack' as const), amount: cents }),
+  fc.record({ op: fc.constant('restore' as const), amount: cents }),
+);
+
+const money = (c: number) => new Dec(c).dividedBy(100);
+
+/** Runs the operations as the service does (pure core only); every movement booked, with checks on each step. */
+function run(ops: readonly Op[]): { grants: GrantState[]; movements: Movement[]; burnChecks: boolean[] } {
+  let grants: GrantState[] = [];
+  const movements: Movement[] = [];
+  const burns: { grantId: string; amount: Dec }[] = [];
+  const burnChecks: boolean[] = [];
+  const book = (ms: Movement[]) => {
+    movements.push(...ms);
+    grants = applyMovements(grants, ms);
+  };
+  ops.forEach((o, i) => {
+    switch (o.op) {
+      case 'grant': {
+        const g: GrantState = { id: `g${i}`, priority: o.priority, grantedAt: at(0), expiresAt: o.expiresH === null ? null : at(o.expiresH), remaining: new Dec(0) };
+        grants = [...grants, g];
+        book([grantMovement('promotional', g.id, money(o.amount))]);
+        break;
+      }
+      case 'burn': {
+        const window = { from: at(o.hour), to: at(o.hour + 1) };
+        const eligible = (g: GrantState) => coversWindow(g, window);
+        const { allocations, uncovered } = allocateBurn(grants, money(o.amount), eligible);
+        book(burnMovements(allocations));
+        burns.push(...allocations);
+        // Burn order: after the burn, every eligible grant before the last one taken from is empty, and
+        // when some usage is uncovered every eligible grant is empty.
+        const ordered = [...grants].filter(eligible).sort(compareBurnOrder);
+        const lastIndex = Math.max(-1, ...allocations.map((a) => ordered.findIndex((g) => g.id === a.grantId)));
+        const emptyUpTo = uncovered.gt(0) ? ordered.length : lastIndex;
+        burnChecks.push(ordered.slice(0, emptyUpTo).every((g) => g.remaining.isZero()));
+        break;
+      }
+      case 'expire': {
+        const due = dueExpiries(grants, at(o.hour));
+        book(due);
+        break;
+      }
+      case 'takeBack': {
+        const { allocations, uncovered } = allocateBurn(grants, money(o.amount));
+        if (uncovered.isZero()) book(burnMovements(allocations, 'adjustment'));
+        break;
+      }
+      case 'restore': {
+        const { movements: ms } = restoreMovements(burns, money(o.amount), () => true);
+        // Each burn can be given back once: take what was restored off the burns list.
+        let left = ms.reduce((s, m) => s.plus(m.amount), new Dec(0));
+        for (let j = burns.length - 1; j >= 0 && left.gt(0); j--) {
+          const take = Dec.min(left, burns[j]!.amount);
+          burns[j] = { ...burns[j]!, amount: burns[j]!.amount.minus(take) };
+          left = left.minus(take);
+        }
+        book(ms);
+        break;
+      }
+    }
+  });
+  return { grants, movements, burnChecks };
+}
+
+describe('ledger laws', () => {
+  const params = { numRuns: 300 };
+
+  it('every movement is two entries that sum to zero, and all entries sum to zero', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => {
+        const { movements } = run(ops);
+        const entries: Entry[] = movements.flatMap((m) => entriesOf(m));
+        for (const m of movements) {
+          const [a, b] = entriesOf(m);
+          if (!a.amount.plus(b.amount).isZero()) return false;
+        }
+        return entries.reduce((s, e) => s.plus(e.amount), new Dec(0)).isZero();
+      }),
+      params,
+    );
+  });
+
+  it('the balance is the sum of the entries: each grant holds what its entries say, never below zero', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => {
+        const { grants, movements } = run(ops);
+        const entries = movements.flatMap((m) => entriesOf(m));
+        const byAccount = balances(entries);
+        const total = grants.reduce((s, g) => s.plus(g.remaining), new Dec(0));
+        return (
+          grants.every((g) => !g.remaining.isNegative() && (byAccount.get(`grant:${g.id}`) ?? new Dec(0)).eq(g.remaining)) &&
+          creditBalance(entries).eq(total)
+        );
+      }),
+      params,
+    );
+  });
+
+  it('usage burns in order: no grant is taken from while one before it still holds credit', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => run(ops).burnChecks.every(Boolean)),
+      params,
+    );
+  });
+});

@@ -1,0 +1,172 @@
+// The credit ledger's pure core: which grant a burn takes from, what expires, and every movement as two
+// entries that sum to zero. No Nest, no I/O: the repository stores what these functions decide.
+//
+// Ledger accounts (per customer account):
+//   grant:<id>       what is left of one grant; the balance is the sum over these
+//   issued:<kind>    where grants of a kind come from (allowance, topup, promotional, ineffective_credit, adjustment)
+//   usage            usage burned
+//   expired          what grants held when they expired
+//   adjustment       credit taken back by a negative adjustment
+// A movement moves `amount` (> 0) from one ledger account to another: +amount on `to`, -amount on `from`.
+import { Dec } from '../../tiers/pricing/decimal.js';
+
+export type GrantKind = 'allowance' | 'topup' | 'promotional' | 'ineffective_credit' | 'adjustment';
+export const GRANT_KINDS: readonly GrantKind[] = ['allowance', 'topup', 'promotional', 'ineffective_credit', 'adjustment'];
+
+export type MovementKind = 'grant' | 'burn' | 'expiry' | 'adjustment' | 'restore';
+
+/**
+ * Default priorities (a lower number burns first). The period allowance is 0 and nothing else may be:
+ * usage burns the allowance before anything else (PRODUCT section 6, "allowance first"), which is also
+ * what keeps the allowance grant's remainder equal to the `allowance_left` ingest reports.
+ */
+export const PRIORITY: Record<GrantKind, number> = { allowance: 0, promotional: 10, ineffective_credit: 20, adjustment: 20, topup: 30 };
+export const MIN_OTHER_PRIORITY = 1;
+
+export interface GrantState {
+  id: string;
+  priority: number;
+  grantedAt: Date;
+  /** null: never expires. */
+  expiresAt: Date | null;
+  remaining: Dec;
+}
+
+export interface Movement {
+  kind: MovementKind;
+  from: string;
+  to: string;
+  amount: Dec;
+  grantId: string;
+}
+
+export interface Entry {
+  ledgerAccount: string;
+  grantId: string | null;
+  amount: Dec;
+}
+
+export const ledgerAccounts = {
+  grant: (id: string) => `grant:${id}`,
+  issued: (kind: GrantKind) => `issued:${kind}`,
+  usage: 'usage',
+  expired: 'expired',
+  adjustment: 'adjustment',
+} as const;
+
+/** A movement's two entries; they sum to zero by construction. */
+export function entriesOf(m: Movement): [Entry, Entry] {
+  if (!m.amount.gt(0)) throw new RangeError(`a movement moves a positive amount, not ${m.amount.toFixed()}`);
+  const grantOf = (account: string) => (account.startsWith('grant:') ? account.slice('grant:'.length) : null);
+  return [
+    { ledgerAccount: m.to, grantId: grantOf(m.to), amount: m.amount },
+    { ledgerAccount: m.from, grantId: grantOf(m.from), amount: m.amount.negated() },
+  ];
+}
+
+/** Burn order: lower priority number first, then soonest expiry (never-expiring last), then oldest, then id. */
+export function compareBurnOrder(a: GrantState, b: GrantState): number {
+  if (a.priority !== b.priority) return a.priority - b.priority;
+  const ea = a.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+  const eb = b.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+  if (ea !== eb) return ea < eb ? -1 : 1;
+  if (a.grantedAt.getTime() !== b.grantedAt.getTime()) return a.grantedAt.getTime() - b.grantedAt.getTime();
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Whether a grant may pay for usage in [from, to): it was granted before `to` and had not expired by `from`. */
+export function coversWindow(g: Pick<GrantState, 'grantedAt' | 'expiresAt'>, window: { from: Date; to: Date }): boolean {
+  return g.grantedAt.getTime() < window.to.getTime() && (g.expiresAt === null || g.expiresAt.getTime() > window.from.getTime());
+}
+
+export interface Allocation {
+  grantId: string;
+  amount: Dec;
+}
+
+/**
+ * Takes `amount` from the grants in burn order (only those `eligible`), each up to what it has left.
+ * What no grant covers is `uncovered` (overage: billed in arrears, or what `block` exists to prevent).
+ */
+export function allocateBurn(grants: readonly GrantState[], amount: Dec, eligible: (g: GrantState) => boolean = () => true): { allocations: Allocation[]; uncovered: Dec } {
+  if (amount.isNegative()) throw new RangeError('a burn is not negative');
+  let left = amount;
+  const allocations: Allocation[] = [];
+  for (const g of [...grants].sort(compareBurnOrder)) {
+    if (left.isZero()) break;
+    if (!g.remaining.gt(0) || !eligible(g)) continue;
+    const take = Dec.min(left, g.remaining);
+    allocations.push({ grantId: g.id, amount: take });
+    left = left.minus(take);
+  }
+  return { allocations, uncovered: left };
+}
+
+/** Movements of a burn: each allocation from its grant to `usage` (or `adjustment` for a negative adjustment). */
+export function burnMovements(allocations: readonly Allocation[], kind: 'burn' | 'adjustment' = 'burn'): Movement[] {
+  return allocations.map((a) => ({
+    kind,
+    from: ledgerAccounts.grant(a.grantId),
+    to: kind === 'burn' ? ledgerAccounts.usage : ledgerAccounts.adjustment,
+    amount: a.amount,
+    grantId: a.grantId,
+  }));
+}
+
+export function grantMovement(kind: GrantKind, grantId: string, amount: Dec): Movement {
+  return { kind: 'grant', from: ledgerAccounts.issued(kind), to: ledgerAccounts.grant(grantId), amount, grantId };
+}
+
+/** Grants whose expiry is at or before `now` and that still hold something: that remainder expires. */
+export function dueExpiries(grants: readonly GrantState[], now: Date): Movement[] {
+  return grants
+    .filter((g) => g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime() && g.remaining.gt(0))
+    .sort(compareBurnOrder)
+    .map((g) => ({ kind: 'expiry', from: ledgerAccounts.grant(g.id), to: ledgerAccounts.expired, amount: g.remaining, grantId: g.id }));
+}
+
+/**
+ * Usage given back (a voided invoice, a lower recomputed usage): undoes earlier burns, newest first,
+ * into their grants, up to `amount`. Grants that expired meanwhile are skipped: giving back never
+ * extends a grant's life.
+ */
+export function restoreMovements(burns: readonly Allocation[], amount: Dec, live: (grantId: string) => boolean): { movements: Movement[]; unrestored: Dec } {
+  let left = amount;
+  const movements: Movement[] = [];
+  for (const b of [...burns].reverse()) {
+    if (!left.gt(0)) break;
+    if (!live(b.grantId) || !b.amount.gt(0)) continue;
+    const give = Dec.min(left, b.amount);
+    movements.push({ kind: 'restore', from: ledgerAccounts.usage, to: ledgerAccounts.grant(b.grantId), amount: give, grantId: b.grantId });
+    left = left.minus(give);
+  }
+  return { movements, unrestored: left };
+}
+
+/** Balance of every ledger account: the sum of its entries. */
+export function balances(entries: Iterable<Pick<Entry, 'ledgerAccount' | 'amount'>>): Map<string, Dec> {
+  const out = new Map<string, Dec>();
+  for (const e of entries) out.set(e.ledgerAccount, (out.get(e.ledgerAccount) ?? new Dec(0)).plus(e.amount));
+  return out;
+}
+
+/** The account's credit balance: what its grants hold together. */
+export function creditBalance(entries: Iterable<Pick<Entry, 'ledgerAccount' | 'amount'>>): Dec {
+  let total = new Dec(0);
+  for (const e of entries) if (e.ledgerAccount.startsWith('grant:')) total = total.plus(e.amount);
+  return total;
+}
+
+/** Applies movements to grant states (a copy): what the stored entries will say each grant has left. */
+export function applyMovements(grants: readonly GrantState[], movements: readonly Movement[]): GrantState[] {
+  const byId = new Map(grants.map((g) => [g.id, { ...g }]));
+  for (const m of movements) {
+    for (const e of entriesOf(m)) {
+      if (e.grantId === null) continue;
+      const g = byId.get(e.grantId);
+      if (!g) throw new Error(`movement on unknown grant ${e.grantId}`);
+      g.remaining = g.remaining.plus(e.amount);
+    }
+  }
+  return [...byId.values()];
+}

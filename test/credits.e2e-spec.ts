@@ -1,0 +1,380 @@
+// The credit ledger end to end, on whichever store the environment gives: the period allowance granted
+// and expired by the job at a billing-period boundary (injected clock), usage burned in order and agreeing
+// with the `allowance_left` ingest reports, expiry, promotional grants and top-ups, the `credits` level
+// denying authorizations under a `block` plan, the service API invoices use, and bad input that changes
+// nothing.
+import fc from 'fast-check';
+import { DataSource } from 'typeorm';
+import { CreditLedger } from '../billing/credits/credit-ledger.service.js';
+import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
+import { ManualClock } from '../src/clock/clock.js';
+import { JobsService } from '../src/jobs/jobs.service.js';
+import { TransactionRunner } from '../src/database/transactions.js';
+import { setupPricing } from './support/metering.js';
+import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
+
+const PACKS = [
+  { id: 'small', allowance: '5.00', price: '6.00', validity_days: 30 },
+  { id: 'large', allowance: '50.00', price: '55.00', validity_days: 90 },
+];
+
+describe('credits', () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let n = 0;
+
+  beforeAll(async () => {
+    clock = new ManualClock('2026-03-31T23:58:00.000Z');
+    t = await startTestApp({ clock });
+    for (const [id, policy, allowance] of [
+      ['credits-bill', 'bill', '20.00'],
+      ['credits-block', 'block', '1.00'],
+    ] as const) {
+      const plan = await t.request('PUT', `/v1/plans/${id}`, {
+        body: { currency: 'EUR', base_fee: '10.00', included_allowance: allowance, overage_policy: policy, topup_packs: PACKS },
+      });
+      expect(plan.status).toBeLessThan(300);
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function org(plan: 'credits-bill' | 'credits-block' = 'credits-bill') {
+    const o = await newOrg(t);
+    await setupPricing(t, o.account);
+    const sub = await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: plan, start_date: '2026-01-01', billing_anchor_day: 1 } });
+    expect(sub.status).toBe(200);
+    return o;
+  }
+  async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+    const start = Date.now();
+    for (;;) {
+      const value = await read();
+      if (ok(value)) return value;
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out: ${JSON.stringify(value)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const settle = () => t.app.get(CreditsSettleService).run({ period: 'test' });
+  const credits = async (account: string, query = '') => {
+    const res = await t.get(`/v1/accounts/${account}/credits${query}`);
+    expect(res.status).toBe(200);
+    return res.body;
+  };
+  /** An event of gpt-4o (2.50 per million input tokens) costing `eur`. */
+  const spend = async (key: string, eur: number, at = clock.now()) => {
+    const res = await t.post('/v1/events', { events: [{ id: `evt-${++n}`, timestamp: at.toISOString(), model: 'gpt-4o', usage: { prompt_tokens: Math.round(eur * 400_000), completion_tokens: 0 } }] }, key);
+    expect(res.status).toBe(200);
+    expect(res.body.results[0].status).toBe('accepted');
+    return res.body.results[0];
+  };
+  const sumsToZero = (body: { ledger: { amount: string }[]; entries: { entries: { amount: string }[] }[] }) => {
+    const total = body.ledger.reduce((s, l) => s + Math.round(Number(l.amount) * 1e6), 0);
+    expect(total).toBe(0);
+    for (const m of body.entries) expect(m.entries.reduce((s, e) => s + Math.round(Number(e.amount) * 1e6), 0)).toBe(0);
+  };
+
+  it('grants the period allowance at the period start and expires it at its end', async () => {
+    clock.set('2026-03-31T23:58:00.000Z');
+    const o = await org();
+    await settle();
+    let c = await credits(o.account);
+    expect(c.grants).toEqual([
+      expect.objectContaining({ kind: 'allowance', amount: '20', remaining: '20', priority: 0, granted_at: '2026-03-01T00:00:00.000Z', expires_at: '2026-04-01T00:00:00.000Z' }),
+    ]);
+    await spend(o.keys.agent, 2);
+    // Running again in the same period grants nothing more.
+    await settle();
+    c = await credits(o.account);
+    expect(c.grants).toHaveLength(1);
+    expect(c.grants[0].remaining).toBe('18');
+
+    // At the boundary the repeatable job itself runs (queued by the jobs' tick for the new minute).
+    clock.set('2026-04-01T00:00:30.000Z');
+    await t.app.get(JobsService).tick();
+    c = await waitFor(() => credits(o.account), (body) => body.entries[0]?.kind === 'expiry');
+    expect(c.grants).toEqual([expect.objectContaining({ kind: 'allowance', remaining: '20', granted_at: '2026-04-01T00:00:00.000Z', expires_at: '2026-05-01T00:00:00.000Z' })]);
+    // Newest first: the run at the boundary granted April's allowance, then expired what March's held.
+    expect(c.entries.map((m: { kind: string; amount: string }) => [m.kind, m.amount])).toEqual([
+      ['expiry', '18'],
+      ['grant', '20'],
+      ['burn', '2'],
+      ['grant', '20'],
+    ]);
+    expect(c.entries[0].entries).toEqual([
+      { ledger_account: 'expired', amount: '18' },
+      { ledger_account: `grant:${c.entries[3].grant_id}`, amount: '-18' },
+    ]);
+    expect(c.balance).toBe('20');
+    expect(Object.fromEntries(c.ledger.map((l: { ledger_account: string; amount: string }) => [l.ledger_account, l.amount]))).toMatchObject({
+      'issued:allowance': '-40',
+      usage: '2',
+      expired: '18',
+    });
+    sumsToZero(c);
+  });
+
+  it('burns usage so the allowance grant agrees with the allowance_left ingest reports', async () => {
+    clock.set('2026-04-10T09:00:00.000Z');
+    const o = await org();
+    await settle();
+    // A promotional grant burns after the allowance (priority 10 > 0), so it does not change the agreement.
+    expect((await t.post(`/v1/accounts/${o.account}/credits/grants`, { amount: '3.00', validity_days: 60 }, o.keys.sales)).status).toBe(201);
+    let last;
+    for (const eur of [1.25, 0.5, 3.75]) {
+      last = await spend(o.keys.agent, eur);
+      clock.advance(60_000);
+    }
+    await settle();
+    let c = await credits(o.account);
+    const allowance = c.grants.find((g: { kind: string }) => g.kind === 'allowance');
+    expect(allowance.remaining).toBe(last.reading.allowance_left.replace(/\.?0+$/, ''));
+    expect(allowance.remaining).toBe('14.5');
+    expect(c.unbooked_usage).toBe('0');
+    // Past the allowance: it is used up (allowance_left 0), then the promotional grant burns.
+    last = await spend(o.keys.agent, 16);
+    await settle();
+    c = await credits(o.account);
+    expect(Number(last.reading.allowance_left)).toBe(0);
+    expect(c.grants.map((g: { kind: string; remaining: string }) => [g.kind, g.remaining])).toEqual([
+      ['allowance', '0'],
+      ['promotional', '1.5'],
+    ]);
+    sumsToZero(c);
+  });
+
+  it('burns lower priority first, then soonest expiry, then oldest; what is due expires', async () => {
+    clock.set('2026-04-12T00:00:00.000Z');
+    const o = await org();
+    // No allowance here: subscription aside, grant only what the test names.
+    const grant = async (body: object) => (await t.post(`/v1/accounts/${o.account}/credits/grants`, body, o.keys.sales)).body.id as string;
+    const late = await grant({ amount: '1', priority: 5, validity_days: 10 });
+    const soon = await grant({ amount: '1', priority: 5, validity_days: 2 });
+    clock.advance(1000);
+    const soonYounger = await grant({ amount: '1', priority: 5, validity_days: 2 });
+    const first = await grant({ amount: '1', priority: 2, validity_days: 30 });
+    const never = await grant({ amount: '1', priority: 5 });
+    await settle(); // grants the April allowance (20), which burns first of all
+    await spend(o.keys.agent, 20 + 1 + 1.5);
+    await settle();
+    let c = await credits(o.account);
+    const left = (id: string) => c.grants.find((g: { id: string }) => g.id === id)?.remaining;
+    expect([left(first), left(soon), left(soonYounger), left(late), left(never)]).toEqual(['0', '0', '0.5', '1', '1']);
+    expect(c.grants.map((g: { id: string }) => g.id).slice(1)).toEqual([first, soon, soonYounger, late, never]);
+
+    // Two days on, the soon grants expire; what they held goes to `expired`.
+    clock.advance(2 * 86_400_000);
+    await settle();
+    c = await credits(o.account);
+    expect(c.grants.map((g: { id: string }) => g.id)).toEqual([expect.any(String), first, late, never]);
+    expect(c.entries[0]).toMatchObject({ kind: 'expiry', grant_id: soonYounger, amount: '0.5' });
+    expect(c.balance).toBe('2');
+    sumsToZero(c);
+  });
+
+  it('sells top-up packs of the plan, at once without Stripe, once per purchase id', async () => {
+    clock.set('2026-04-15T12:00:00.000Z');
+    const o = await org();
+    const buy = (body: unknown, key = o.keys.finance) => t.post(`/v1/accounts/${o.account}/credits/topups`, body, key);
+    const first = await buy({ id: 'po-1', pack: 'small' });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({
+      id: 'po-1', pack: 'small', allowance: '5', price: '6', currency: 'EUR', validity_days: 30, status: 'granted', payment: null,
+      grant: { kind: 'topup', amount: '5', remaining: '5', priority: 30, topup_id: 'po-1', expires_at: '2026-05-15T12:00:00.000Z' },
+    });
+    const again = await buy({ id: 'po-1', pack: 'small' });
+    expect(again.status).toBe(200);
+    expect(again.body.grant.id).toBe(first.body.grant.id);
+    expect((await buy({ id: 'po-1', pack: 'large' })).body.error.code).toBe('topup_conflict');
+    const unknown = await buy({ id: 'po-2', pack: 'huge' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toMatchObject({ code: 'topup_pack_unknown', field: 'pack' });
+    expect(unknown.body.error.message).toContain('small, large');
+    expect((await buy({ id: 'po-3', pack: 'small' }, o.keys.member)).status).toBe(403);
+    expect((await buy({ id: 'po-3', pack: 'small' }, o.keys.sales)).status).toBe(403);
+    const c = await credits(o.account);
+    expect(c.grants.filter((g: { kind: string }) => g.kind === 'topup')).toHaveLength(1);
+    const bought = await t.app.get(CreditLedger).topupsBought(t.app.get(DataSource), o.account, new Date('2026-04-01T00:00:00Z'), new Date('2026-05-01T00:00:00Z'));
+    expect(bought.map((b) => [b.id, b.pack_id, b.status])).toEqual([['po-1', 'small', 'granted']]);
+  });
+
+  it('refuses bad input with a clear error and changes nothing', async () => {
+    clock.set('2026-04-16T12:00:00.000Z');
+    const o = await org();
+    const grants = (body: unknown, key = o.keys.sales, account = o.account) => t.post(`/v1/accounts/${account}/credits/grants`, body, key);
+    const before = await credits(o.account);
+    for (const [amount, code] of [
+      ['-5', 'invalid_credit_amount'],
+      ['abc', 'invalid_credit_amount'],
+      ['1e3', 'invalid_credit_amount'],
+      ['0', 'invalid_credit_amount'],
+      [5, 'invalid_type'],
+    ] as const) {
+      const res = await grants({ amount });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ field: 'amount' });
+      if (code !== 'invalid_type') expect(res.body.error.code).toBe(code);
+    }
+    expect((await grants({ amount: '1', expires_at: '2026-04-01T00:00:00Z' })).body.error).toMatchObject({ code: 'invalid_grant', field: 'expires_at' });
+    expect((await grants({ amount: '1', priority: 0 })).status).toBe(400);
+    expect((await grants({ amount: '1' }, o.keys.finance)).status).toBe(403);
+    expect((await grants({ amount: '1' }, t.adminKey, 'no-such-account')).body.error.code).toBe('account_not_found');
+    expect((await t.post('/v1/accounts/no-such-account/credits/topups', { id: 'x', pack: 'small' })).body.error.code).toBe('account_not_found');
+    expect((await t.get('/v1/accounts/no-such-account/credits')).status).toBe(404);
+    expect((await t.get(`/v1/accounts/${o.account}/credits?before=abc`)).status).toBe(400);
+    expect(await credits(o.account)).toEqual(before);
+  });
+
+  it('pages the entries newest first', async () => {
+    clock.set('2026-04-17T12:00:00.000Z');
+    const o = await org();
+    for (let i = 1; i <= 5; i++) await t.post(`/v1/accounts/${o.account}/credits/grants`, { amount: String(i) }, o.keys.sales);
+    const page1 = await credits(o.account, '?limit=2');
+    expect(page1.entries.map((m: { amount: string }) => m.amount)).toEqual(['5', '4']);
+    const page2 = await credits(o.account, `?limit=2&before=${page1.next_before}`);
+    expect(page2.entries.map((m: { amount: string }) => m.amount)).toEqual(['3', '2']);
+    const page3 = await credits(o.account, `?limit=2&before=${page2.next_before}`);
+    expect(page3.entries.map((m: { amount: string }) => m.amount)).toEqual(['1']);
+    expect(page3.next_before).toBeNull();
+  });
+
+  it('under a block plan, denies an authorization the credit balance cannot cover; a top-up lets it through', async () => {
+    clock.set('2026-04-20T12:00:00.000Z');
+    const o = await org('credits-block');
+    await settle(); // the April allowance: 1.00
+    const authorize = (amount: string) => t.post('/v1/authorizations', { amount }, o.keys.agent);
+    const first = await authorize('0.60');
+    expect(first.body).toMatchObject({ allowed: true, levels: [{ level: 'credits', kind: 'credits', limit: { amount: '1' }, left: { amount: '0.4' } }] });
+    const denied = await authorize('0.50');
+    expect(denied.body).toMatchObject({ allowed: false, denied_by: { level: 'credits', measure: 'amount', short_by: '0.1' } });
+    // Usage metered but not yet booked counts at once: the balance is what grants hold less that usage.
+    await t.request('DELETE', `/v1/authorizations/${first.body.reservation_id}`, { key: o.keys.agent });
+    await spend(o.keys.agent, 0.75);
+    const c = await credits(o.account);
+    expect(c).toMatchObject({ overage_policy: 'block', balance: '1', unbooked_usage: '0.75', available: '0.25' });
+    await settle();
+    expect(await credits(o.account)).toMatchObject({ balance: '0.25', unbooked_usage: '0', available: '0.25' });
+    expect((await authorize('0.30')).body).toMatchObject({ allowed: false, denied_by: { level: 'credits', short_by: '0.05' } });
+    expect((await t.post(`/v1/accounts/${o.account}/credits/topups`, { id: 'po-block', pack: 'small' }, o.keys.finance)).status).toBe(201);
+    expect((await authorize('0.30')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '4.95' } }] });
+  });
+
+  it('never holds against credits when the plan bills overage', async () => {
+    clock.set('2026-04-21T12:00:00.000Z');
+    const o = await org('credits-bill');
+    await settle();
+    const res = await t.post('/v1/authorizations', { amount: '500' }, o.keys.agent);
+    expect(res.body).toMatchObject({ allowed: true, levels: [] });
+  });
+
+  it('gives invoices an API: ineffective-spend credit, adjustments, restoring a voided invoice, top-ups bought', async () => {
+    clock.set('2026-04-22T12:00:00.000Z');
+    const o = await org();
+    const ledger = t.app.get(CreditLedger);
+    const run = t.app.get(TransactionRunner);
+    const at = clock.now();
+    await settle();
+    await spend(o.keys.agent, 4);
+    await settle();
+
+    const credit = await run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-3', amount: '1.20', at }));
+    expect(credit).toMatchObject({ kind: 'ineffective_credit', invoice_id: 'inv-3', priority: 20 });
+    const again = await run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-3', amount: '1.2', at }));
+    expect(again.id).toBe(credit.id);
+    await expect(run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-3', amount: '2', at }))).rejects.toMatchObject({ code: 'credit_grant_conflict' });
+    await expect(run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-4', amount: '-2', at }))).rejects.toMatchObject({ code: 'invalid_credit_amount' });
+
+    const plus = await run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '0.80', reason: 'late events of March', at }));
+    expect(plus.grant).toMatchObject({ kind: 'adjustment', amount: '0.8' });
+    const before = await credits(o.account);
+    expect(before.balance).toBe('18'); // 20 - 4 + 1.2 + 0.8
+    await expect(run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '-18.01', reason: 'too much', at }))).rejects.toMatchObject({ code: 'credits_insufficient' });
+    expect(await credits(o.account)).toEqual(before);
+    const minus = await run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '-0.5', reason: 'correction', at }));
+    expect(minus.taken).toEqual([{ grant_id: before.grants[0].id, amount: '0.5' }]);
+
+    const restore = await run.run((tx) =>
+      ledger.restoreInvoiceCredits(tx, { account: o.account, invoiceId: 'inv-4', periodStart: new Date('2026-04-01T00:00:00Z'), periodEnd: new Date('2026-05-01T00:00:00Z'), at }),
+    );
+    expect(restore).toEqual({ restored: '4', already: false });
+    const twice = await run.run((tx) =>
+      ledger.restoreInvoiceCredits(tx, { account: o.account, invoiceId: 'inv-4', periodStart: new Date('2026-04-01T00:00:00Z'), periodEnd: new Date('2026-05-01T00:00:00Z'), at }),
+    );
+    expect(twice).toEqual({ restored: '4', already: true });
+    const after = await credits(o.account);
+    expect(after.balance).toBe('21.5'); // 18 - 0.5 + 4
+    expect(after.entries[0]).toMatchObject({ kind: 'restore', invoice_id: 'inv-4', amount: '4' });
+    sumsToZero(after);
+    await expect(run.run((tx) => ledger.bookAdjustment(tx, { account: 'no-such-account', amount: '1', reason: 'x', at }))).rejects.toMatchObject({ code: 'account_not_found' });
+  });
+
+  it('follows a day whose metered cost went down: the uncovered part first, then burns given back', async () => {
+    clock.set('2026-04-23T12:00:00.000Z');
+    const o = await org();
+    await settle();
+    const last = await spend(o.keys.agent, 25); // allowance 20: 20 burned, 5 uncovered
+    await settle();
+    expect((await credits(o.account)).grants[0].remaining).toBe('0');
+    expect(Number(last.reading.allowance_left)).toBe(0);
+    // What a repricing correction does to the day's rollup: 7 less.
+    await t.app.get(DataSource).query(`UPDATE meter_spend_daily SET cost = cost - 7 WHERE account_id = $1 AND day = '2026-04-23' AND cost >= 7`, [o.account]);
+    await settle();
+    const c = await credits(o.account);
+    expect(c.grants[0].remaining).toBe('2');
+    expect(c.entries[0]).toMatchObject({ kind: 'restore', amount: '2', usage_day: '2026-04-23' });
+    // The next event's allowance_left says the same: 20 - 18 spent, less this event.
+    const next = await spend(o.keys.agent, 0.5);
+    await settle();
+    expect((await credits(o.account)).grants[0].remaining).toBe(next.reading.allowance_left.replace(/\.?0+$/, ''));
+    sumsToZero(await credits(o.account));
+  });
+
+  it('keeps every movement at zero sum and every balance the sum of its entries over random operations', async () => {
+    clock.set('2026-04-24T00:00:00.000Z');
+    const ledger = t.app.get(CreditLedger);
+    const run = t.app.get(TransactionRunner);
+    const db = t.app.get(DataSource);
+    type Op = { op: 'grant' | 'spend' | 'take' | 'advance' | 'topup'; cents: number };
+    const ops = fc.array(
+      fc.record({ op: fc.constantFrom<Op['op']>('grant', 'spend', 'take', 'advance', 'topup'), cents: fc.integer({ min: 1, max: 3000 }) }),
+      { minLength: 1, maxLength: 8 },
+    );
+    await fc.assert(
+      fc.asyncProperty(ops, async (list) => {
+        const o = await org();
+        await settle();
+        for (const { op, cents } of list) {
+          const amount = (cents / 100).toFixed(2);
+          if (op === 'grant') await t.post(`/v1/accounts/${o.account}/credits/grants`, { amount, validity_days: 1 + (cents % 5) }, o.keys.sales);
+          if (op === 'spend') await spend(o.keys.agent, cents / 100);
+          if (op === 'topup') await t.post(`/v1/accounts/${o.account}/credits/topups`, { id: `po-${cents}`, pack: 'small' }, o.keys.finance);
+          if (op === 'take') await run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: `-${amount}`, reason: 'law', at: clock.now() })).catch(() => undefined);
+          if (op === 'advance') clock.advance(cents * 60_000);
+          await settle();
+        }
+        const [movements] = await db.query(
+          `SELECT count(*)::int AS n, count(*) FILTER (WHERE s <> 0)::int AS unbalanced FROM (
+             SELECT m.id, sum(e.amount) AS s, count(e.id) AS entries FROM credit_movements m JOIN credit_entries e ON e.movement_id = m.id
+              WHERE m.account_id = $1 GROUP BY m.id HAVING count(e.id) = 2) x`,
+          [o.account],
+        );
+        const [all] = await db.query(`SELECT count(*)::int AS movements FROM credit_movements WHERE account_id = $1`, [o.account]);
+        const c = await credits(o.account);
+        const byGrant = c.grants.reduce((s: number, g: { remaining: string }) => s + Math.round(Number(g.remaining) * 1e6), 0);
+        const grantAccounts = c.ledger
+          .filter((l: { ledger_account: string }) => c.grants.some((g: { id: string }) => l.ledger_account === `grant:${g.id}`))
+          .reduce((s: number, l: { amount: string }) => s + Math.round(Number(l.amount) * 1e6), 0);
+        sumsToZero(c);
+        return (
+          movements.n === all.movements &&
+          movements.unbalanced === 0 &&
+          c.grants.every((g: { remaining: string }) => Number(g.remaining) >= 0) &&
+          byGrant === Math.round(Number(c.balance) * 1e6) &&
+          grantAccounts === byGrant
+        );
+      }),
+      { numRuns: 4 },
+    );
+  });
+});
