@@ -287,3 +287,10 @@ export function crossedThresholds(
 }
 
 export { nodeKey };
+
+/** The people (ids) in a node now: the person, everyone in a unit or below it, everyone in the account. */
+export function peopleIn(tree: OrgTree, people: Iterable<string>, key: string): string[] {
+  const out: string[] = [];
+  for (const id of people) if (ancestry(tree, `person:${id}`).includes(key)) out.push(id);
+  return out;
+}
