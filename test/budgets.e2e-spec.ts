@@ -125,6 +125,14 @@ describe('budgets', () => {
     expect(listAfter.body.data.filter((b: any) => b.node !== 'account' && b.node !== `unit:${o.team2}`)).toEqual(
       listBefore.body.data.filter((b: any) => b.node !== 'account'),
     );
+    // At the fiscal year's turn (the injected clock), the current periods are the new ones, the old are closed.
+    clock.set('2026-04-01T00:00:00.000Z');
+    const q2 = await put(o, `unit:${o.dept}`, { period: 'quarter', amount_limit: '20' });
+    expect(q2.body.period).toEqual({ kind: 'quarter', start: '2026-04-01', end: '2026-07-01' });
+    expect((await put(o, `unit:${o.dept}`, { period: 'month', amount_limit: '5' })).body.period).toEqual({ kind: 'month', start: '2026-04-01', end: '2026-05-01' });
+    expect((await put(o, `unit:${o.dept}`, { period: 'quarter', period_start: '2026-01-01', amount_limit: '1' })).body.error.code).toBe('budget_period_ended');
+    const inForce = (await list(o)).body.data.map((b: any) => `${b.node} ${b.period.kind}:${b.period.start}`);
+    expect(inForce).toEqual([`unit:${o.dept} year:2026-04-01`, `unit:${o.dept} quarter:2026-04-01`, `unit:${o.dept} month:2026-04-01`]);
     // Other roles may not set budgets.
     expect((await t.request('PUT', `/v1/accounts/${o.account}/budgets/account`, { key: o.keys.ada, body: { period: 'year', amount_limit: '1' } })).status).toBe(403);
   });

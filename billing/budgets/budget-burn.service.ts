@@ -3,7 +3,7 @@
 // recent burn rate; and the alerts that burn fires, each once per node and period (stored and emitted as
 // webhooks in one transaction). Evaluated after each ingest that lands (debounced per account) and
 // whenever budgets or alerts are read.
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { MeterPublisher } from '../../metering/ingest/meter-publisher.js';
@@ -72,7 +72,7 @@ const utc = (day: string) => new Date(`${day}T00:00:00.000Z`);
 const ceilHour = (ms: number) => Math.ceil(ms / HOUR_MS) * HOUR_MS;
 
 @Injectable()
-export class BudgetBurnService implements OnModuleInit, OnApplicationShutdown {
+export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('budgets');
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<unknown>>();
@@ -94,7 +94,8 @@ export class BudgetBurnService implements OnModuleInit, OnApplicationShutdown {
     this.publisher.onPublished((account) => this.soon(account));
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the database closes: no new evaluation starts, the running ones finish. */
+  async beforeApplicationShutdown(): Promise<void> {
     this.closed = true;
     for (const timer of this.pending.values()) clearTimeout(timer);
     this.pending.clear();
