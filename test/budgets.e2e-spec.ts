@@ -133,6 +133,7 @@ describe('budgets', () => {
     expect((await put(o, `unit:${o.dept}`, { period: 'quarter', period_start: '2026-01-01', amount_limit: '1' })).body.error.code).toBe('budget_period_ended');
     const inForce = (await list(o)).body.data.map((b: any) => `${b.node} ${b.period.kind}:${b.period.start}`);
     expect(inForce).toEqual([`unit:${o.dept} year:2026-04-01`, `unit:${o.dept} quarter:2026-04-01`, `unit:${o.dept} month:2026-04-01`]);
+    expect((await t.get('/v1/accounts/no-such-account/budgets')).body.error.code).toBe('account_not_found');
     // Other roles may not set budgets.
     expect((await t.request('PUT', `/v1/accounts/${o.account}/budgets/account`, { key: o.keys.ada, body: { period: 'year', amount_limit: '1' } })).status).toBe(403);
   });
@@ -255,5 +256,11 @@ describe('budgets', () => {
     // Soft: the same limit no longer denies.
     expect((await put(o, `unit:${o.team1}`, { period: 'month', amount_limit: '3', headcount: 1 })).status).toBe(200);
     expect((await t.post('/v1/authorizations', { amount: '0.50' }, o.keys.adaAgent)).body.allowed).toBe(true);
+    // From a soft budget, unused is its allocation less what is spent (3 - 1); the hard sibling's limit grows.
+    expect((await transfer({ from: `unit:${o.team1}`, to: `unit:${o.team2}`, amount: '2.01' })).body.error).toMatchObject({ code: 'transfer_exceeds_unused', unused: '2' });
+    expect((await transfer({ from: `unit:${o.team1}`, to: `unit:${o.team2}`, amount: '2' })).body).toMatchObject({ from: { amount_limit: '1' }, to: { amount_limit: '14' } });
+    expect(byNode(await list(o), `unit:${o.team2}`)).toMatchObject({ limit: { amount: '14' }, left: { amount: '14' } });
+    const bobHold = await t.post('/v1/authorizations', { amount: '14.00' }, o.keys.bobAgent);
+    expect(bobHold.body).toMatchObject({ allowed: true, levels: [{ level: `budget/unit:${o.team2}/month:2026-03-01`, left: { amount: '0' } }] });
   });
 });

@@ -8,11 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { MeterPublisher } from '../../metering/ingest/meter-publisher.js';
 import { ReadingsService } from '../../metering/readings/readings.service.js';
-import type { Principal } from '../../src/auth/principal.js';
+import { isOperator, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { Dec, formatMoney } from '../../tiers/pricing/decimal.js';
-import { COUNTERS_ENGINE, levels, periodKey, type CountersEngine, type PeriodKind } from '../authorizations/counters.js';
+import { COUNTERS_ENGINE, levels, type CountersEngine, type PeriodKind } from '../authorizations/counters.js';
+import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { WebhookEvents } from '../webhooks/webhook-events.js';
 import { ancestry, burnWindowStart, crossedThresholds, forecast, peopleIn, rollUp, zeroSpend, type Spend, type SpendRow } from './budget-math.js';
 import { parseNodeParam } from './budgets.service.js';
@@ -118,6 +119,9 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
 
   /** What a principal may see: null for all (finance, operators); a member their person and the units above them now. */
   async visibleNodes(principal: Principal, account: string): Promise<string[] | null> {
+    if (isOperator(principal) && !(await this.currencyOf(account))) {
+      throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
+    }
     if (principal.role !== 'member') return null;
     const org = await this.trees.load(this.dataSource, account);
     return ancestry(org.tree, `person:${principal.personId}`).filter((k) => k !== 'account');
@@ -149,7 +153,7 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     const now = this.clock.now();
     const rows = await this.budgets.inForce(account, now);
     if (rows.length === 0) return [];
-    const cur = currency ?? (await this.currencyOf(account));
+    const cur = currency ?? (await this.currencyOf(account)) ?? 'EUR';
     const org = await this.trees.load(this.dataSource, account);
     const active = org.people.filter((p) => p.active).map((p) => p.id);
     const agentsOf = new Map<string, number>();
@@ -269,9 +273,10 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     });
   }
 
-  private async currencyOf(account: string): Promise<string> {
+  /** The account's currency; null when there is no such account. */
+  private async currencyOf(account: string): Promise<string | null> {
     const rows = (await this.dataSource.query('SELECT currency FROM accounts WHERE id = $1', [account])) as { currency: string }[];
-    return rows[0]?.currency ?? 'EUR';
+    return rows[0]?.currency ?? null;
   }
 
   /** Spend by unit and person (the unit at event time) over [from, to), with effective and ineffective tokens when asked. */
@@ -295,5 +300,3 @@ function levelOf(row: BudgetRow): string {
 function alertId(): string {
   return `bal_${randomBytes(10).toString('hex')}`;
 }
-
-export { periodKey };

@@ -104,6 +104,7 @@ export class BudgetsController {
   })
   @ApiJsonQuery(listBudgetsQuerySchema)
   @Responds(200, BudgetBurnListSchema, { alternatives: { 'text/csv': CsvSchema } })
+  @Fails(404)
   async list(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -129,6 +130,7 @@ export class BudgetsController {
   })
   @ApiJsonQuery(alertsQuerySchema)
   @Responds(200, BudgetAlertListSchema)
+  @Fails(404)
   async alerts(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
