@@ -3,13 +3,14 @@
 // neither of which imports billing.
 import { Module } from '@nestjs/common';
 import { AuthorizationsModule } from './authorizations/authorizations.module.js';
+import { BudgetsModule } from './budgets/budgets.module.js';
 import { CreditsModule } from './credits/credits.module.js';
 import { InvoicesModule } from './invoices/invoices.module.js';
 import { StripeModule } from './stripe/stripe.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({
-  imports: [AuthorizationsModule, WebhooksModule, StripeModule, CreditsModule, InvoicesModule],
+  imports: [AuthorizationsModule, BudgetsModule, WebhooksModule, StripeModule, CreditsModule, InvoicesModule],
   exports: [WebhooksModule, StripeModule, CreditsModule],
 })
 export class BillingModule {}

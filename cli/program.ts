@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { Context, type Io } from './context.js';
 import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { registerBilling } from './commands/billing.js';
 import { registerLogin } from './commands/login.js';
 import { registerRead } from './commands/read.js';
 import { registerReport } from './commands/report.js';
@@ -17,6 +18,8 @@ export function buildProgram(ctx: Context, setExit: (code: number) => void): Com
     .description('tokenmeter from the command line: read the meter, report events, and the writes your key may make')
     .version(VERSION)
     .exitOverride()
+    // `budgets --account A` and `budgets set --account A` each read their own options.
+    .enablePositionalOptions()
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) })
     .addHelpText(
@@ -28,6 +31,7 @@ export function buildProgram(ctx: Context, setExit: (code: number) => void): Com
   registerTail(program, ctx);
   registerReport(program, ctx, setExit);
   registerWrite(program, ctx, setExit);
+  registerBilling(program, ctx);
   return program;
 }
 

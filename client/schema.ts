@@ -125,6 +125,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account}/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Budgets in force now, with headcount, spend, holds, what is left, per head, and the forecast
+         * @description Spend rolls up the org tree by the unit each person was in when they spent. The forecast projects the burn of the last 7 days (from the start of the current hour; less early in a period) to the period end and dates the limit. Finance sees every node; a member their own person and the units above them. Reading also fires alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV.
+         */
+        get: operations["BudgetsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/budgets/{node}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the budget of the account, a unit or a person for a period
+         * @description `:node` is `account`, `unit:<id>` or `person:<id>`. Children’s allocations may not exceed their parent’s (409 `budget_over_allocated` names the parent and how much is over); a hard limit may not go below what is spent and held (409 `budget_below_usage`).
+         */
+        put: operations["BudgetsController_put"];
+        post?: never;
+        /** Remove the budget of a node for a period (its children then count against the next budget up) */
+        delete: operations["BudgetsController_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/budgets/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Budget alerts that fired, newest first
+         * @description Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks.
+         */
+        get: operations["BudgetsController_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/budgets/transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move unused allocation to a sibling or back to the parent, mid-period; audited */
+        post: operations["BudgetsController_transfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{account}/caps": {
         parameters: {
             query?: never;
@@ -178,6 +256,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account}/credits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The credit balance, the grants that have not expired (in burn order) and the ledger’s movements, newest first, paged with `before`
+         * @description Every movement is two entries that sum to zero; `ledger` gives each ledger account’s balance. Usage is booked against grants every minute.
+         */
+        get: operations["CreditsController_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/credits/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A promotional grant of credits
+         * @description Errors: 400 `invalid_credit_amount` (not a positive decimal string), `invalid_grant` (an expiry in the past, or both expiry fields).
+         */
+        post: operations["CreditsController_grant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/credits/topups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Buy a top-up pack of the plan
+         * @description Without Stripe the credit is granted at once; with Stripe the pack is sold through a Stripe invoice and granted when it is paid (`status: pending` until then). The same `id` again answers 200 with the first purchase. Errors: 400 `topup_pack_unknown`; 409 `no_subscription`, `topup_conflict` (the id was used for another pack).
+         */
+        post: operations["CreditsController_topup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{account}/events": {
         parameters: {
             query?: never;
@@ -190,6 +328,60 @@ export interface paths {
          * @description Keyset-paged: pass `next_cursor` back as `cursor` (`limit` 1 to 1000, default 100). Filters: from, to (RFC 3339), person, agent, unit, model, task, label, channel, operation, session. A member or agent key sees only its person and its unit. `Accept: text/csv` (or `format=csv`) answers one page as CSV, with the next cursor in the `x-next-cursor` header.
          */
         get: operations["ReadingsController_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's invoices, newest period first (without lines) */
+        get: operations["InvoicesController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/invoices/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close every ended billing period without an invoice; answers the newest invoice
+         * @description Each period becomes a draft that is finalized after the plan’s grace period (`invoice_grace_minutes`, default 60), or at once with `finalize: true` (which also finalizes a draft that is still in its grace period). A period is never closed twice: when no period ended since the last close, the newest invoice is answered. Errors: 409 `nothing_to_close` (no period has ended yet), `no_subscription`.
+         */
+        post: operations["InvoicesController_close"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/invoices/upcoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The open period's invoice as it would be if closed now (adjustments of earlier periods included); nothing is written */
+        get: operations["InvoicesController_upcoming"];
         put?: never;
         post?: never;
         delete?: never;
@@ -431,6 +623,77 @@ export interface paths {
         get: operations["IgnoredUsageFieldsController_list"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invoices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One invoice: its lines, the usage behind each line by tier, model and label, its Stripe mirror
+         * @description `Accept: text/csv` (or `format=csv`) answers CSV; `Accept: text/html` (or `format=html`) a printable page.
+         */
+        get: operations["InvoicesController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invoices/{id}/finalize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finalize a draft now, before its grace period ends; a finalized invoice is answered as it is */
+        post: operations["InvoicesController_finalize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invoices/{id}/pay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark a finalized invoice paid (a payment received outside Stripe); Errors: 409 `invoice_not_payable` */
+        post: operations["InvoicesController_pay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invoices/{id}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Void a finalized, unpaid invoice: the credits it used are restored and its Stripe invoice is voided; Errors: 409 `invoice_not_voidable` */
+        post: operations["InvoicesController_void"];
         delete?: never;
         options?: never;
         head?: never;
@@ -954,6 +1217,123 @@ export interface components {
                 reasoning?: number;
             };
         };
+        Budget: {
+            amount_limit: string | null;
+            /** @enum {string} */
+            enforcement: "soft" | "hard";
+            headcount: number | null;
+            node: string;
+            period: {
+                /** @description Exclusive */
+                end: string;
+                /** @enum {string} */
+                kind: "year" | "quarter" | "month";
+                start: string;
+            };
+            thresholds: number[];
+            token_limit: number | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        BudgetAlert: {
+            /** @description The figures when it fired (the webhook’s data) */
+            data: Record<string, never>;
+            /** Format: date-time */
+            fired_at: string;
+            id: string;
+            /** @enum {string} */
+            kind: "threshold" | "forecast";
+            node: string;
+            period: {
+                /** @enum {string} */
+                kind: "year" | "quarter" | "month";
+                start: string;
+            };
+            /** @description Percent, for a threshold alert */
+            threshold: number | null;
+        };
+        BudgetAlertList: {
+            data: components["schemas"]["BudgetAlert"][];
+        };
+        BudgetBurn: {
+            /** @description Active agents of those people */
+            agents: number;
+            effective_ratio: number | null;
+            /** @enum {string} */
+            enforcement: "soft" | "hard";
+            forecast: {
+                amount_at_period_end: string;
+                burn_per_day: {
+                    amount: string;
+                    tokens: number;
+                };
+                /** @description Now when already reached; null when not reached within the period at this rate */
+                limit_reached_at: string | null;
+                tokens_at_period_end: number;
+            };
+            headcount: {
+                allocated: number | null;
+                /** @description Active people in the node now */
+                people: number;
+            };
+            held: {
+                amount: string;
+                tokens: number;
+            };
+            left: {
+                amount: string | null;
+                tokens: number | null;
+            };
+            limit: {
+                amount: string | null;
+                tokens: number | null;
+            };
+            node: string;
+            per_head: {
+                amount: string | null;
+                tokens: number | null;
+            };
+            period: {
+                /** @description Exclusive */
+                end: string;
+                /** @enum {string} */
+                kind: "year" | "quarter" | "month";
+                start: string;
+            };
+            spent: {
+                amount: string;
+                tokens: number;
+            };
+            thresholds: number[];
+        };
+        BudgetBurnList: {
+            data: components["schemas"]["BudgetBurn"][];
+        };
+        /** @description Moves unused allocation (allocation less what is spent, held, allocated further down, or for headcount the people in it now) from `from` to a sibling or back to its parent. At least one of headcount, tokens, amount. */
+        BudgetTransfer: {
+            /** @description A decimal string, e.g. "1200.00" */
+            amount?: string;
+            /** @description `account`, `unit:<id>` or `person:<id>` */
+            from: string;
+            headcount?: number;
+            /** @enum {string} */
+            period: "year" | "quarter" | "month";
+            /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
+            period_start?: string;
+            /** @description `account`, `unit:<id>` or `person:<id>` */
+            to: string;
+            tokens?: number;
+        };
+        BudgetTransferResult: {
+            from: components["schemas"]["Budget"];
+            moved: {
+                amount: string;
+                headcount: number;
+                tokens: number;
+            };
+            /** @description The receiving budget; the parent’s (unchanged) or null when it has none */
+            to: components["schemas"]["Budget"] | null;
+        };
         Cap: {
             /** @description Agent caps */
             agent_id?: string;
@@ -986,6 +1366,10 @@ export interface components {
             };
             rows_checked: number;
             valid: boolean;
+        };
+        CloseInvoices: {
+            /** @description Finalize at once instead of after the grace period (default false) */
+            finalize?: boolean;
         };
         CloseTask: {
             /** @enum {string} */
@@ -1064,6 +1448,105 @@ export interface components {
             /** @description http or https; must reach a public address */
             url: string;
         };
+        CreditGrant: {
+            amount: string;
+            expired_at: string | null;
+            expires_at: string | null;
+            /** Format: date-time */
+            granted_at: string;
+            id: string;
+            invoice_id: string | null;
+            /** @enum {string} */
+            kind: "allowance" | "topup" | "promotional" | "ineffective_credit" | "adjustment";
+            /** @description Lower burns first; the period allowance is 0 */
+            priority: number;
+            reason: string | null;
+            /** @description The sum of the grant’s entries */
+            remaining: string;
+            topup_id: string | null;
+        };
+        /** @description A promotional grant: `amount` of usage money, burned after the period allowance in `priority` order (default 10; 0 is the allowance’s own), expiring at `expires_at` or after `validity_days` (neither: never). */
+        CreditGrantCreate: {
+            /** @description A decimal string, e.g. "12.50" */
+            amount: string;
+            /** Format: date-time */
+            expires_at?: string;
+            priority?: number;
+            reason?: string;
+            validity_days?: number;
+        };
+        CreditMovement: {
+            amount: string;
+            /** Format: date-time */
+            at: string;
+            /** @description Two entries that sum to zero */
+            entries: {
+                amount: string;
+                ledger_account: string;
+            }[];
+            grant_id: string;
+            id: string;
+            invoice_id: string | null;
+            /** @enum {string} */
+            kind: "grant" | "burn" | "expiry" | "adjustment" | "restore";
+            memo: string | null;
+            /** @description Burns: the UTC day whose usage it books */
+            usage_day: string | null;
+        };
+        Credits: {
+            account: string;
+            /** @description What grants in force now hold, less unbooked usage: what a `block` plan lets authorizations hold */
+            available: string;
+            /** @description What the grants that have not expired hold: the sum of their entries */
+            balance: string;
+            currency: string;
+            /** @description Movements, newest first, each with its two entries */
+            entries: components["schemas"]["CreditMovement"][];
+            /** @description Grants that have not expired, in burn order */
+            grants: components["schemas"]["CreditGrant"][];
+            /** @description The balance of every ledger account of the account; they sum to zero */
+            ledger: {
+                amount: string;
+                ledger_account: string;
+            }[];
+            /** @description Pass as `before` for the next page; null on the last */
+            next_before: string | null;
+            /** @description Null without a subscription */
+            overage_policy: ("bill" | "block") | null;
+            /** @description Usage metered since the ledger last booked it (booked every minute) */
+            unbooked_usage: string;
+        };
+        CreditTopup: {
+            /** @description Usage money the pack grants */
+            allowance: string;
+            /** Format: date-time */
+            bought_at: string;
+            currency: string;
+            grant: components["schemas"]["CreditGrant"] | null;
+            id: string;
+            pack: string;
+            /** @description The Stripe invoice that sells it; null with Stripe off (granted at once) */
+            payment: {
+                /** @enum {string} */
+                state: "pending" | "synced" | "failed" | "skipped";
+                stripe_id: string | null;
+                stripe_status: string | null;
+            } | null;
+            price: string;
+            /**
+             * @description `pending` until Stripe says the top-up invoice is paid
+             * @enum {string}
+             */
+            status: "pending" | "granted";
+            validity_days: number;
+        };
+        /** @description Buy a top-up pack of the account’s plan. `id` is the purchase id, unique per account: sending it again returns the same purchase. */
+        CreditTopupCreate: {
+            /** @description The purchase id (your idempotency key) */
+            id: string;
+            /** @description A pack id of the plan’s `topup_packs` */
+            pack: string;
+        };
         Error: {
             error: {
                 account_currency?: string;
@@ -1073,20 +1556,35 @@ export interface components {
                 field?: string;
                 /** @description For batch input, the index of the bad item */
                 index?: number;
+                /**
+                 * @description Which measure of a budget
+                 * @enum {string}
+                 */
+                measure?: "headcount" | "tokens" | "amount";
                 /** @description What went wrong, for people */
                 message: string;
                 /** @description A model name that already names another model */
                 name?: string;
+                /** @description A budget node (`account`, `unit:<id>`, `person:<id>`) the error is about */
+                node?: string;
                 /**
                  * Format: date-time
                  * @description The server’s time, when a time was refused for being in the past
                  */
                 now?: string;
+                /** @description By how much the children’s allocations would exceed the parent’s (decimal) */
+                over?: string;
+                /** @description The budget node whose allocation its children would exceed */
+                parent?: string;
                 plan_currency?: string;
                 /** @description The pricing validator’s own code, e.g. `too_many_decimals` */
                 reason?: string;
                 /** @description The request id (the `x-request-id` header), for support */
                 request_id: string;
+                /** @description What is left to move: allocation less what is spent and held (decimal) */
+                unused?: string;
+                /** @description What is spent and held, which a hard limit may not go below (decimal) */
+                used?: string;
             };
         };
         Event: {
@@ -1153,6 +1651,150 @@ export interface components {
         };
         IgnoredUsageFieldList: {
             data: components["schemas"]["IgnoredUsageField"][];
+        };
+        Invoice: {
+            account: string;
+            amount_paid: string | null;
+            /** Format: date-time */
+            created_at: string;
+            currency: string;
+            finalized_at: string | null;
+            /**
+             * Format: date-time
+             * @description A draft is finalized then
+             */
+            grace_until: string;
+            /** @example inv_5f0c8a3e9b1d4c7a2e6f8b01 */
+            id: string;
+            lines: components["schemas"]["InvoiceLine"][];
+            /** @example acme-20260301 */
+            number: string;
+            paid_at: string | null;
+            /**
+             * Format: date-time
+             * @description Exclusive
+             */
+            period_end: string;
+            /** Format: date-time */
+            period_start: string;
+            plan_id: string;
+            plan_version: number;
+            /** @enum {string} */
+            status: "draft" | "finalized" | "paid" | "void";
+            /** @description The Stripe mirror of a finalized invoice */
+            stripe: components["schemas"]["InvoiceStripeSync"] | null;
+            /** @description The sum of the lines */
+            total: string;
+            /** @description All usage this invoice bills, by period, tier, model and label */
+            usage: components["schemas"]["InvoiceUsage"][];
+            void_reason: string | null;
+            voided_at: string | null;
+        };
+        InvoiceLine: {
+            /** @description Decimal string in currency units, rounded once, half-even, to the minor unit */
+            amount: string;
+            /** @description The usage-dependent charge billed or adjusted: allowance_used, overage:<tier>, volume_discount, ineffective_credit */
+            charge: string | null;
+            description: string;
+            /** @description Exact figures behind the amount */
+            detail: {
+                [key: string]: string | number | boolean | null;
+            };
+            /** @enum {string} */
+            kind: "base_fee" | "allowance_used" | "overage" | "topup" | "volume_discount" | "ineffective_credit" | "adjustment";
+            n: number;
+            /**
+             * Format: date-time
+             * @description The period this amount belongs to
+             */
+            period_start: string;
+            tier: string | null;
+            /** @description The usage this line covers, by tier, model and label */
+            usage: {
+                calls: number;
+                cost: string;
+                label: string;
+                model: string;
+                tier: string;
+                tokens: number;
+            }[];
+        };
+        InvoiceList: {
+            data: components["schemas"]["InvoiceSummary"][];
+            /** @description Pass as `before` for the next page; null on the last */
+            next_before: string | null;
+        };
+        InvoicePreview: {
+            account: string;
+            /** Format: date-time */
+            as_of: string;
+            currency: string;
+            lines: components["schemas"]["InvoiceLine"][];
+            /** Format: date-time */
+            period_end: string;
+            /** Format: date-time */
+            period_start: string;
+            /** @description Decimal string in currency units, rounded once, half-even, to the minor unit */
+            total: string;
+            usage: components["schemas"]["InvoiceUsage"][];
+        };
+        InvoiceStripeSync: {
+            attempts: number;
+            last_error: string | null;
+            next_attempt_at: string | null;
+            /** @enum {string} */
+            state: "pending" | "synced" | "failed" | "skipped";
+            stripe_id: string | null;
+            stripe_status: string | null;
+        };
+        InvoiceSummary: {
+            account: string;
+            amount_paid: string | null;
+            /** Format: date-time */
+            created_at: string;
+            currency: string;
+            finalized_at: string | null;
+            /**
+             * Format: date-time
+             * @description A draft is finalized then
+             */
+            grace_until: string;
+            /** @example inv_5f0c8a3e9b1d4c7a2e6f8b01 */
+            id: string;
+            /** @example acme-20260301 */
+            number: string;
+            paid_at: string | null;
+            /**
+             * Format: date-time
+             * @description Exclusive
+             */
+            period_end: string;
+            /** Format: date-time */
+            period_start: string;
+            plan_id: string;
+            plan_version: number;
+            /** @enum {string} */
+            status: "draft" | "finalized" | "paid" | "void";
+            /** @description The sum of the lines */
+            total: string;
+            void_reason: string | null;
+            voided_at: string | null;
+        };
+        InvoiceUsage: {
+            calls: number;
+            /** @description Exact */
+            cost: string;
+            /** @enum {string} */
+            label: "effective" | "ineffective" | "pending" | "unclassified";
+            model: string;
+            /**
+             * Format: date-time
+             * @description The period the usage happened in (an earlier one for an adjustment)
+             */
+            period_start: string;
+            /** @description Empty for zero-token calls and unpriced models */
+            tier: string;
+            tokens: number;
         };
         IssuedApiKey: {
             /** @description null for operator keys */
@@ -1311,6 +1953,8 @@ export interface components {
             included_allowance: string;
             /** @description Share of ineffective spend credited back, 0..100 */
             ineffective_credit_pct: string;
+            /** @description How long a closed period’s invoice stays a draft */
+            invoice_grace_minutes?: number;
             name: string | null;
             /** @enum {string} */
             overage_policy: "bill" | "block";
@@ -1332,6 +1976,8 @@ export interface components {
             included_allowance: string;
             /** @description Share of ineffective spend credited back, 0..100 */
             ineffective_credit_pct: string;
+            /** @description How long a closed period’s invoice stays a draft */
+            invoice_grace_minutes?: number;
             name: string | null;
             /** @enum {string} */
             overage_policy: "bill" | "block";
@@ -1384,6 +2030,21 @@ export interface components {
         PriceBookList: {
             data: components["schemas"]["PriceBook"][];
         };
+        /** @description Replaces the budget of the node for the period. At least one of headcount, token_limit and amount_limit. `period_start` defaults to the current period of that kind. `enforcement` defaults to soft (alerts only); hard denies authorizations past the limit. `thresholds` (percent of the limits) default to 50, 80, 100. */
+        PutBudget: {
+            /** @description A decimal string, e.g. "1200.00" */
+            amount_limit?: string | null;
+            /** @enum {string} */
+            enforcement?: "soft" | "hard";
+            /** @description Whole people; at most 1 on a person */
+            headcount?: number | null;
+            /** @enum {string} */
+            period: "year" | "quarter" | "month";
+            /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
+            period_start?: string;
+            thresholds?: number[];
+            token_limit?: number | null;
+        };
         PutCap: {
             /** @description A decimal string, e.g. "12.50" */
             amount_limit?: string | null;
@@ -1410,6 +2071,8 @@ export interface components {
             included_allowance: string;
             /** @description Share of ineffective spend credited back, 0..100; default 0 */
             ineffective_credit_pct?: string;
+            /** @description How long a closed period’s invoice stays a draft; default 60 */
+            invoice_grace_minutes?: number;
             name?: string;
             /** @enum {string} */
             overage_policy: "bill" | "block";
@@ -1543,6 +2206,8 @@ export interface components {
                 included_allowance: string;
                 /** @description Share of ineffective spend credited back, 0..100 */
                 ineffective_credit_pct: string;
+                /** @description How long a closed period’s invoice stays a draft */
+                invoice_grace_minutes?: number;
                 name: string | null;
                 /** @enum {string} */
                 overage_policy: "bill" | "block";
@@ -1567,6 +2232,8 @@ export interface components {
                 included_allowance: string;
                 /** @description Share of ineffective spend credited back, 0..100 */
                 ineffective_credit_pct: string;
+                /** @description How long a closed period’s invoice stays a draft */
+                invoice_grace_minutes?: number;
                 name: string | null;
                 /** @enum {string} */
                 overage_policy: "bill" | "block";
@@ -1695,6 +2362,9 @@ export interface components {
             event_types?: string[];
             /** @description http or https; must reach a public address */
             url?: string;
+        };
+        VoidInvoice: {
+            reason?: string;
         };
         VolumeTier: {
             /** @description 0..100 */
@@ -2581,6 +3251,487 @@ export interface operations {
             };
         };
     };
+    BudgetsController_list: {
+        parameters: {
+            query?: {
+                format?: "json" | "csv";
+                /** @description Only budgets of this period kind */
+                period?: "year" | "quarter" | "month";
+            };
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetBurnList"];
+                    "text/csv": string;
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    BudgetsController_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+                node: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutBudget"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    BudgetsController_remove: {
+        parameters: {
+            query: {
+                period: "year" | "quarter" | "month";
+                /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
+                period_start?: string;
+            };
+            header?: never;
+            path: {
+                account: string;
+                node: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    BudgetsController_alerts: {
+        parameters: {
+            query?: {
+                /** @description At most this many, newest first (1 to 1000, default 100) */
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetAlertList"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    BudgetsController_transfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetTransfer"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetTransferResult"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     CapsController_list: {
         parameters: {
             query?: never;
@@ -3041,6 +4192,301 @@ export interface operations {
             };
         };
     };
+    CreditsController_view: {
+        parameters: {
+            query?: {
+                /** @description Entries older than this movement id (`next_before` of the previous page) */
+                before?: string;
+                /** @description Page size, 1 to 500 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credits"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    CreditsController_grant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditGrantCreate"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditGrant"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    CreditsController_topup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditTopupCreate"];
+            };
+        };
+        responses: {
+            /** @description The purchase with this id already exists */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditTopup"];
+                };
+            };
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditTopup"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     ReadingsController_events: {
         parameters: {
             query?: {
@@ -3097,6 +4543,279 @@ export interface operations {
             };
             /** @description Not found; another account’s resources answer exactly as missing ones */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    InvoicesController_list: {
+        parameters: {
+            query?: {
+                /** @description Invoices of periods starting before this (the previous page's `next_before`) */
+                before?: string;
+                /** @description 1 to 100, default 24 */
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceList"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    InvoicesController_close: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloseInvoices"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    InvoicesController_upcoming: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoicePreview"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4733,6 +6452,391 @@ export interface operations {
             };
             /** @description The key’s role may not do this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    InvoicesController_get: {
+        parameters: {
+            query?: {
+                /** @description Or ask with `Accept: text/csv` / `text/html` */
+                format?: "json" | "csv" | "html";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                    "text/csv": string;
+                    "text/html": string;
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    InvoicesController_finalize: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    InvoicesController_pay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    InvoicesController_void: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VoidInvoice"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

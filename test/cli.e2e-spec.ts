@@ -370,4 +370,35 @@ describe('the tokenmeter CLI', () => {
     expect(resumed).toMatchObject({ sent: total - line, accepted: total, duplicate: 0, complete: true });
     expect(await meterCalls()).toBe(before + total);
   });
+  it('budgets: set down the tree, shown as a tree, transferred; credits; invoices', async () => {
+    expect((await cli(['budgets', 'set', 'account', '--period', 'month', '--amount', '100.00', '--headcount', '5'])).code).toBe(0);
+    const unit = await cli(['budgets', 'set', 'unit:platform', '--period', 'month', '--amount', '40.00', '--json']);
+    expect(unit.code).toBe(0);
+    expect(JSON.parse(unit.stdout)).toMatchObject({ node: 'unit:platform', amount_limit: '40.00' });
+    const tree = await cli(['budgets']);
+    expect(tree.code).toBe(0);
+    const lines = tree.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`${account} (account)`);
+    expect(lines[1]).toMatch(/^│ {2}month \S+  heads 1\/5  limit 100\.00  spent /);
+    expect(lines[2]).toBe('└─ unit:platform');
+    expect(lines[3]).toMatch(/^ {6}month \S+  heads 1  limit 40\.00  spent /);
+    const csv = (await cli(['budgets', '--csv'])).stdout.trim().split('\r\n');
+    expect(csv[0]).toMatch(/^node,period,period_start,/);
+    expect(csv).toHaveLength(3);
+
+    const moved = await cli(['budgets', 'transfer', '--from', 'unit:platform', '--to', 'account', '--period', 'month', '--amount', '10.00', '--json']);
+    expect(moved.code).toBe(0);
+    expect(JSON.parse(moved.stdout)).toMatchObject({ moved: { amount: '10.00' }, from: { node: 'unit:platform', amount_limit: '30.00' } });
+    // More than the parent has is refused.
+    expect((await cli(['budgets', 'set', 'unit:platform', '--period', 'month', '--amount', '500.00'])).code).toBe(6);
+
+    const credits = await cli(['credits', '--json']);
+    expect(credits.code).toBe(0);
+    expect(JSON.parse(credits.stdout)).toMatchObject({ account, currency: 'EUR' });
+    expect((await cli(['credits'])).code).toBe(0);
+    const invoices = await cli(['invoices', '--json']);
+    expect(invoices.code).toBe(0);
+    expect(Array.isArray(JSON.parse(invoices.stdout).data)).toBe(true);
+    expect((await cli(['invoice', 'show', 'inv_nope'])).code).toBe(5);
+  });
 });

@@ -190,6 +190,10 @@ describe('hostile input on every route', () => {
     expect(invoice.status).toBe(201);
     invoiceId = invoice.body.id;
     voidableId = (await t.get(`/v1/accounts/${org.account}/invoices`)).body.data[1].id;
+    // Budgets a transfer can move between (the unit's back to the account).
+    for (const [node, amount] of [['account', '100'], [`unit:${org.unit}`, '50']]) {
+      expect((await t.request('PUT', `/v1/accounts/${org.account}/budgets/${node}`, { body: { period: 'month', amount_limit: amount } })).status).toBe(200);
+    }
     const doc = (await t.get('/docs-json', null)).body as {
       paths: Record<string, Record<string, { parameters?: { in: string; name: string }[]; requestBody?: unknown }>>;
     };
@@ -235,6 +239,7 @@ describe('hostile input on every route', () => {
       task: 'probe-task',
       version: '1',
       context: 'external',
+      node: route.method === 'DELETE' ? 'person:nobody' : 'account',
       id: route.path.startsWith('/v1/webhook-endpoints') && route.method !== 'DELETE' ? webhookId : route.path === '/v1/invoices/{id}/void' ? voidableId : route.path.startsWith('/v1/invoices') ? invoiceId : 'nokey',
     };
     return route.path.replace(/\{(\w+)\}/g, (_, name: string) => override[name] ?? real[name] ?? 'x1');
@@ -333,6 +338,16 @@ describe('hostile input on every route', () => {
     'POST /v1/accounts/{account}/credits/topups': { id: 'probe-topup', pack: 'pack' },
     'POST /v1/accounts/{account}/invoices/close': { finalize: true },
     'POST /v1/invoices/{id}/void': { reason: 'probe' },
+    'PUT /v1/accounts/{account}/budgets/{node}': {
+      period: 'month',
+      period_start: '2026-03-01',
+      headcount: 5,
+      token_limit: 1_000_000,
+      amount_limit: '100.00',
+      enforcement: 'soft',
+      thresholds: [50, 90],
+    },
+    'POST /v1/accounts/{account}/budgets/transfers': { from: `unit:${org.unit}`, to: 'account', period: 'month', period_start: '2026-03-01', amount: '1.00', tokens: 0, headcount: 0 },
   });
 
   const HOSTILE = [
