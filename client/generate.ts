@@ -1,6 +1,10 @@
 // `npm run client:generate`: builds the app in memory (embedded store, no port), reads the document it
-// serves at /docs-json and writes client/schema.ts, the types the client is typed with.
+// serves at /docs-json and writes client/schema.ts, the types the client is typed with. The script compiles
+// the project with tsc into dist/.client-generate first and runs even when that compile reports type
+// errors: after a route changes, the CLI no longer compiles against the stale types until they are
+// regenerated, and that must not stop their regeneration.
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp } from '../src/bootstrap.js';
 import { systemClock } from '../src/clock/clock.js';
@@ -22,11 +26,12 @@ export async function serviceDocument(): Promise<object> {
 }
 
 async function main(): Promise<void> {
-  // Sources, not the build output: dist/client/generate.js writes into the repository's client/.
-  const dir = fileURLToPath(new URL('../../client/', import.meta.url));
+  // The file to write is given (npm runs this from the repository's root); by default the sources' client/
+  // beside dist/client/generate.js.
+  const target = resolve(process.argv[2] ?? fileURLToPath(new URL('../../client/schema.ts', import.meta.url)));
   const doc = await serviceDocument();
-  writeFileSync(`${dir}schema.ts`, await renderSchema(doc));
-  console.log(`client: wrote ${dir}schema.ts`);
+  writeFileSync(target, await renderSchema(doc));
+  console.log(`client: wrote ${target}`);
 }
 
 main().catch((error: unknown) => {
