@@ -401,6 +401,8 @@ describe('the tokenmeter CLI', () => {
     const invoices = await cli(['invoices', '--json']);
     expect(invoices.code).toBe(0);
     expect(Array.isArray(JSON.parse(invoices.stdout).data)).toBe(true);
-    expect((await cli(['invoice', 'show', 'inv_nope'])).code).toBe(5);
+    // A well-formed id no invoice has is a 404; a malformed one a 400 (exit 6).
+    expect((await cli(['invoice', 'show', 'inv_000000000000000000000000'])).code).toBe(5);
+    expect((await cli(['invoice', 'show', 'nope'])).code).toBe(6);
   });
 });
