@@ -31,7 +31,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/config.ts', 'src/main.ts', 'src/worker.ts', 'src/database/migrate.ts', 'test/**', '**/*.spec.ts', 'jest.config.js'],
+    // The CLI is not the service: its entry point hands the environment (TOKENMETER_URL, ...) to the commands.
+    files: ['src/config/config.ts', 'src/main.ts', 'src/worker.ts', 'src/database/migrate.ts', 'cli/main.ts', 'test/**', '**/*.spec.ts', 'jest.config.js'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

@@ -26,6 +26,17 @@ export enum BillingErrorCode {
   AgentNotFound = 'agent_not_found',
   InvalidCap = 'invalid_cap',
   CapNotFound = 'cap_not_found',
+  // Budgets
+  InvalidBudgetNode = 'invalid_budget_node',
+  BudgetNodeNotFound = 'budget_node_not_found',
+  InvalidBudget = 'invalid_budget',
+  InvalidBudgetPeriod = 'invalid_budget_period',
+  BudgetPeriodEnded = 'budget_period_ended',
+  BudgetNotFound = 'budget_not_found',
+  BudgetOverAllocated = 'budget_over_allocated',
+  BudgetBelowUsage = 'budget_below_usage',
+  InvalidTransfer = 'invalid_transfer',
+  TransferExceedsUnused = 'transfer_exceeds_unused',
   // Stripe
   StripeSignatureMissing = 'stripe_signature_missing',
   StripeSignatureInvalid = 'stripe_signature_invalid',
@@ -41,6 +52,11 @@ export enum BillingErrorCode {
   NoSubscription = 'no_subscription',
   CreditsInsufficient = 'credits_insufficient',
   CreditGrantConflict = 'credit_grant_conflict',
+  // Invoices
+  InvoiceNotFound = 'invoice_not_found',
+  NothingToClose = 'nothing_to_close',
+  InvoiceNotPayable = 'invoice_not_payable',
+  InvoiceNotVoidable = 'invoice_not_voidable',
 }
 
 const KIND: Record<BillingErrorCode, ErrorKind> = {
@@ -65,6 +81,16 @@ const KIND: Record<BillingErrorCode, ErrorKind> = {
   [BillingErrorCode.AgentNotFound]: 'not_found',
   [BillingErrorCode.InvalidCap]: 'invalid',
   [BillingErrorCode.CapNotFound]: 'not_found',
+  [BillingErrorCode.InvalidBudgetNode]: 'invalid',
+  [BillingErrorCode.BudgetNodeNotFound]: 'not_found',
+  [BillingErrorCode.InvalidBudget]: 'invalid',
+  [BillingErrorCode.InvalidBudgetPeriod]: 'invalid',
+  [BillingErrorCode.BudgetPeriodEnded]: 'conflict',
+  [BillingErrorCode.BudgetNotFound]: 'not_found',
+  [BillingErrorCode.BudgetOverAllocated]: 'conflict',
+  [BillingErrorCode.BudgetBelowUsage]: 'conflict',
+  [BillingErrorCode.InvalidTransfer]: 'invalid',
+  [BillingErrorCode.TransferExceedsUnused]: 'conflict',
   [BillingErrorCode.StripeSignatureMissing]: 'invalid',
   [BillingErrorCode.StripeSignatureInvalid]: 'invalid',
   // A capture replayed later than the tolerance: refused like a bad signature.
@@ -83,6 +109,10 @@ const KIND: Record<BillingErrorCode, ErrorKind> = {
   [BillingErrorCode.CreditsInsufficient]: 'conflict',
   // An ineffective-spend credit for an invoice that already has one, of another amount.
   [BillingErrorCode.CreditGrantConflict]: 'conflict',
+  [BillingErrorCode.InvoiceNotFound]: 'not_found',
+  [BillingErrorCode.NothingToClose]: 'conflict',
+  [BillingErrorCode.InvoiceNotPayable]: 'conflict',
+  [BillingErrorCode.InvoiceNotVoidable]: 'conflict',
 };
 
 export class BillingError extends DomainError {

@@ -4,12 +4,14 @@
 import { Module } from '@nestjs/common';
 import { AuthorizationsModule } from './authorizations/authorizations.module.js';
 import { IngestCountersModule } from './authorizations/ingest-counters.module.js';
+import { BudgetsModule } from './budgets/budgets.module.js';
 import { CreditsModule } from './credits/credits.module.js';
+import { InvoicesModule } from './invoices/invoices.module.js';
 import { StripeModule } from './stripe/stripe.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({
-  imports: [AuthorizationsModule, IngestCountersModule, WebhooksModule, StripeModule, CreditsModule],
+  imports: [AuthorizationsModule, IngestCountersModule, BudgetsModule, WebhooksModule, StripeModule, CreditsModule, InvoicesModule],
   exports: [WebhooksModule, StripeModule, CreditsModule],
 })
 export class BillingModule {}

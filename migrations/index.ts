@@ -12,6 +12,8 @@ import { Authorizations1765200000000 } from './1765200000000-authorizations.js';
 import { Webhooks1765300000000 } from './1765300000000-webhooks.js';
 import { Stripe1765400000000 } from './1765400000000-stripe.js';
 import { Credits1765500000000 } from './1765500000000-credits.js';
+import { Budgets1765600000000 } from './1765600000000-budgets.js';
+import { Invoices1765800000000 } from './1765800000000-invoices.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -26,4 +28,6 @@ export const migrations = [
   Webhooks1765300000000,
   Stripe1765400000000,
   Credits1765500000000,
+  Budgets1765600000000,
+  Invoices1765800000000,
 ];

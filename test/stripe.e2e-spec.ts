@@ -3,7 +3,7 @@
 // invoice owner played by a small real implementation of its port over a table this test creates (invoices
 // plug in the same way); top-ups are bought through the credit ledger's own route. Retries follow the
 // injected clock.
-import { Module, type OnModuleInit } from '@nestjs/common';
+import { Module, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { StripeHandlers, type InvoicePaidHandler } from '../billing/stripe/stripe-ports.js';
@@ -35,7 +35,7 @@ class TestInvoices implements InvoicePaidHandler {
 }
 
 @Module({ imports: [StripeModule] })
-class TestOwnersModule implements OnModuleInit {
+class TestOwnersModule implements OnModuleInit, OnApplicationBootstrap {
   constructor(
     private readonly handlers: StripeHandlers,
     private readonly dataSource: DataSource,
@@ -44,7 +44,10 @@ class TestOwnersModule implements OnModuleInit {
     await this.dataSource.query(`
       CREATE TABLE IF NOT EXISTS test_invoices (id text PRIMARY KEY, status text NOT NULL, paid_at timestamptz, amount_paid text,
         paid_calls int NOT NULL DEFAULT 0, failed_payments int NOT NULL DEFAULT 0, voided_calls int NOT NULL DEFAULT 0)`);
-    this.handlers.handleInvoices(new TestInvoices());
+  }
+  // After every module's init: billing/invoices registers the real handler there, and this test plays the owner instead.
+  onApplicationBootstrap(): void {
+    this.handlers.handleInvoices(new TestInvoices(), { replace: true });
   }
 }
 

@@ -162,6 +162,8 @@ describe('hostile input on every route', () => {
   let org: Awaited<ReturnType<typeof newOrg>>;
   let routes: Route[];
   let webhookId: string;
+  let invoiceId: string;
+  let voidableId: string;
   const keyOf = new Map<string, string>();
 
   interface Route {
@@ -180,6 +182,18 @@ describe('hostile input on every route', () => {
     const endpoint = await t.post('/v1/webhook-endpoints', { account: org.account, url: 'http://127.0.0.1:9/hook' });
     expect(endpoint.status).toBe(201);
     webhookId = endpoint.body.id;
+    // Invoices to probe the invoice routes with (one to void, one that other probes may pay): a subscription
+    // from January, its periods closed.
+    expect((await t.request('PUT', '/v1/plans/setup-plan', { body: { currency: 'EUR', base_fee: '10', included_allowance: '0', overage_policy: 'bill' } })).status).toBe(200);
+    expect((await t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { plan_id: 'setup-plan', start_date: '2026-01-01', billing_anchor_day: 1 } })).status).toBe(200);
+    const invoice = await t.post(`/v1/accounts/${org.account}/invoices/close`, { finalize: true });
+    expect(invoice.status).toBe(201);
+    invoiceId = invoice.body.id;
+    voidableId = (await t.get(`/v1/accounts/${org.account}/invoices`)).body.data[1].id;
+    // Budgets a transfer can move between (the unit's back to the account).
+    for (const [node, amount] of [['account', '100'], [`unit:${org.unit}`, '50']]) {
+      expect((await t.request('PUT', `/v1/accounts/${org.account}/budgets/${node}`, { body: { period: 'month', amount_limit: amount } })).status).toBe(200);
+    }
     const doc = (await t.get('/docs-json', null)).body as {
       paths: Record<string, Record<string, { parameters?: { in: string; name: string }[]; requestBody?: unknown }>>;
     };
@@ -225,7 +239,8 @@ describe('hostile input on every route', () => {
       task: 'probe-task',
       version: '1',
       context: 'external',
-      id: route.path.startsWith('/v1/webhook-endpoints') && route.method !== 'DELETE' ? webhookId : 'nokey',
+      node: route.method === 'DELETE' ? 'person:nobody' : 'account',
+      id: route.path.startsWith('/v1/webhook-endpoints') && route.method !== 'DELETE' ? webhookId : route.path === '/v1/invoices/{id}/void' ? voidableId : route.path.startsWith('/v1/invoices') ? invoiceId : 'nokey',
     };
     return route.path.replace(/\{(\w+)\}/g, (_, name: string) => override[name] ?? real[name] ?? 'x1');
   }
@@ -291,6 +306,7 @@ describe('hostile input on every route', () => {
       tier_caps: { base: 1000000 },
       volume_discount: [{ up_to: '100', discount_pct: '0' }, { up_to: null, discount_pct: '5' }],
       ineffective_credit_pct: '10',
+      invoice_grace_minutes: 30,
     },
     'POST /v1/plans/{plan}/rollback': { version: 1 },
     'PUT /v1/accounts/{account}/subscription': { plan_id: 'probe-plan', plan_version: 'latest', start_date: '2026-03-01', billing_anchor_day: 1, overrides: { included_allowance: '3' } },
@@ -320,6 +336,18 @@ describe('hostile input on every route', () => {
     'PUT /v1/accounts/{account}/caps/sessions/{context}': { amount_limit: '2.00', token_limit: null },
     'POST /v1/accounts/{account}/credits/grants': { amount: '5.00', priority: 10, validity_days: 30, reason: 'probe' },
     'POST /v1/accounts/{account}/credits/topups': { id: 'probe-topup', pack: 'pack' },
+    'POST /v1/accounts/{account}/invoices/close': { finalize: true },
+    'POST /v1/invoices/{id}/void': { reason: 'probe' },
+    'PUT /v1/accounts/{account}/budgets/{node}': {
+      period: 'month',
+      period_start: '2026-03-01',
+      headcount: 5,
+      token_limit: 1_000_000,
+      amount_limit: '100.00',
+      enforcement: 'soft',
+      thresholds: [50, 90],
+    },
+    'POST /v1/accounts/{account}/budgets/transfers': { from: `unit:${org.unit}`, to: 'account', period: 'month', period_start: '2026-03-01', amount: '1.00', tokens: 0, headcount: 0 },
   });
 
   const HOSTILE = [

@@ -56,8 +56,9 @@ export class StripeHandlers {
   private invoiceHandler: InvoicePaidHandler | null = null;
   private topupHandler: TopupPaidHandler | null = null;
 
-  handleInvoices(handler: InvoicePaidHandler): void {
-    if (this.invoiceHandler !== null) throw new Error('A Stripe invoice handler is already registered');
+  /** `replace`: only for tests that play the invoice owner themselves (after the app registered billing/invoices). */
+  handleInvoices(handler: InvoicePaidHandler, options: { replace?: boolean } = {}): void {
+    if (this.invoiceHandler !== null && options.replace !== true) throw new Error('A Stripe invoice handler is already registered');
     this.invoiceHandler = handler;
   }
 

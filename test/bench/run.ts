@@ -25,8 +25,10 @@ import {
 import { groupCounters, groupReport, type GroupCounters, type GroupReport } from './groups.js';
 import { HttpClient } from './http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
+import { runInvoices, type InvoicesRun } from './invoices.js';
 import { checkRollups, measureReading, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
 import { readmeReadings } from './readme-readings.js';
+import { runReport, type ReportRun } from './report.js';
 import { createDatabase, dropDatabase, runRebuild, Service, setUp } from './service.js';
 import { ratePerSecond, round, Samples, type Summary } from './stats.js';
 import { sampleWaits } from './waits.js';
@@ -57,6 +59,8 @@ interface Options {
   /** The authorize phase: seconds measured per caller count, and the engines it runs on. */
   authorizeSeconds: number;
   authorizeStores: AuthorizeStore[];
+  /** The report phase: events in the JSON Lines file `tokenmeter report` sends (BENCH_REPORT_EVENTS). */
+  reportEvents: number;
 }
 
 function positive(name: string, fallback: number): number {
@@ -103,6 +107,7 @@ function options(): Options {
     rollups: rollupMode(),
     authorizeSeconds: Math.max(1, positive('BENCH_AUTHORIZE_SECONDS', 15)),
     authorizeStores: authorizeStores(process.env.REDIS_URL || null),
+    reportEvents: Math.max(1, positive('BENCH_REPORT_EVENTS', 1_000_000)),
   };
 }
 
@@ -244,8 +249,11 @@ interface Outcome {
   authorize: AuthorizeRun[];
   /** BENCH_PHASES=budgets: ingest with budgets on every path and reservations on half the events, against plain. */
   budgets: BudgetsOutcome | null;
+  report: ReportRun | null;
   /** The same readings again at each further BENCH_STORED level. */
   more: { topUp: TopUp; readings: ReadingResult[] }[];
+  /** The invoices phase: closing a period of BENCH_STORED's first level of events, and the preview. */
+  invoices: InvoicesRun | null;
 }
 
 async function main(): Promise<void> {
@@ -285,6 +293,7 @@ async function main(): Promise<void> {
       rollups: opts.rollups,
       authorizeSeconds: opts.authorizeSeconds,
       authorizeStores: opts.authorizeStores,
+      reportEvents: opts.reportEvents,
       redis: opts.redisUrl !== null,
       phases: [...opts.phases],
     },
@@ -297,7 +306,9 @@ async function main(): Promise<void> {
     readings: [],
     authorize: [],
     budgets: null,
+    report: null,
     more: [],
+    invoices: null,
   };
   let failed = false;
   try {
@@ -462,6 +473,29 @@ async function main(): Promise<void> {
         );
       }
 
+      if (opts.phases.has('report')) {
+        outcome.report = await runReport({ url: service.url.origin, agentKey: keys.agents[0]!, w, events: opts.reportEvents }, log);
+        const r = outcome.report;
+        log(`report: ${fmt(r.rate)} events/s (${r.accepted.toLocaleString('en')} accepted in ${fmt(r.seconds)} s, ${fmt(r.wallSeconds)} s with the CLI's start), CLI CPU ${fmt(r.cpuSeconds)} s, peak RSS ${r.peakRssMiB === null ? 'n/a' : `${fmt(r.peakRssMiB)} MiB`}`);
+      }
+
+      if (opts.phases.has('invoices')) {
+        if (!ingestOn) {
+          const n = Math.min(measuredBatches, 100);
+          log(`invoices: ingesting ${n} batches to copy from`);
+          await runIngest(api, bodiesOf(0, n), opts.concurrency, () => undefined);
+        }
+        const stored = opts.stored[0]!;
+        log(`invoices: a period of ${stored.toLocaleString('en')} events, closed by POST .../invoices/close`);
+        const inv = await runInvoices(db, api, { admin: service.adminKey, finance: keys.finance }, org.account, stored, service.child.pid!, monthStart, opts.readings, opts.readingSeconds * 1000, log);
+        outcome.invoices = inv;
+        log(
+          `invoices: close of ${inv.events.toLocaleString('en')} events: HTTP ${inv.closeStatus} in ${ms(inv.closeMs)}, service RSS ${inv.rssBeforeMiB ?? 'n/a'} MiB before, ` +
+            `${inv.rssPeakMiB ?? 'n/a'} MiB peak; wrote ${inv.lines} lines and ${inv.usageRows} usage rows; total ${inv.total ?? 'n/a'}`,
+        );
+        log(`invoices: preview ${inv.preview.latency ? `p50 ${ms(inv.preview.latency.p50)}, p99 ${ms(inv.preview.latency.p99)}, max ${ms(inv.preview.latency.max)} over ${inv.preview.requests}` : (inv.preview.note ?? '')}`);
+      }
+
       if (opts.phases.has('authorize')) {
         outcome.authorize = await runAuthorize(
           {
@@ -518,6 +552,7 @@ function commandLine(o: Options): string {
   if (o.rollups !== 'rebuild') env.push(`BENCH_ROLLUPS=${o.rollups}`);
   if (o.phases.has('authorize') && o.authorizeSeconds !== 15) env.push(`BENCH_AUTHORIZE_SECONDS=${o.authorizeSeconds}`);
   if (process.env.BENCH_AUTHORIZE_STORES) env.push(`BENCH_AUTHORIZE_STORES=${o.authorizeStores.join(',')}`);
+  if (o.phases.has('report') && o.reportEvents !== 1_000_000) env.push(`BENCH_REPORT_EVENTS=${o.reportEvents}`);
   if (process.env.BENCH_PHASES) env.push(`BENCH_PHASES=${[...o.phases].join(',')}`);
   for (const [name, value] of Object.entries(process.env)) if (name.startsWith('TOKENMETER_')) env.push(`${name}=${value}`);
   const db = new URL(o.databaseUrl);
@@ -541,6 +576,11 @@ interface Verdict {
 
 function verdicts(o: Outcome): Verdict[] {
   const out: Verdict[] = [];
+  if (o.invoices) {
+    const inv = o.invoices;
+    out.push({ what: `invoice close of ${inv.events.toLocaleString('en')} events`, target: '< 10 s', measured: ms(inv.closeMs), ok: inv.closeStatus === 201 && inv.closeMs < 10_000 });
+    out.push({ what: 'invoice preview p99', target: '< 50 ms', measured: ms(inv.preview.latency?.p99), ok: inv.preview.latency ? inv.preview.latency.p99 < 50 : false });
+  }
   if (o.ingest) {
     const rate = o.ingest.rate;
     out.push({ what: 'ingest events/s', target: '>= 50,000', measured: fmt(rate), ok: rate >= 50_000 });
@@ -551,6 +591,10 @@ function verdicts(o: Outcome): Verdict[] {
     out.push({ what: 'ingest p99 per 50-event request', target: '< 50 ms', measured: ms(o.ingest.latency.p99), ok: o.ingest.latency.p99 < 50 });
     const accepted = o.ingest.statuses.accepted ?? 0;
     out.push({ what: 'events accepted', target: 'all', measured: `${accepted.toLocaleString('en')} / ${o.ingest.events.toLocaleString('en')}`, ok: accepted === o.ingest.events });
+  }
+  if (o.report) {
+    out.push({ what: 'tokenmeter report events/s', target: '>= 10,000', measured: fmt(o.report.rate), ok: o.report.rate >= 10_000 });
+    out.push({ what: 'report events accepted', target: 'all', measured: `${o.report.accepted.toLocaleString('en')} / ${o.report.events.toLocaleString('en')}`, ok: o.report.accepted === o.report.events });
   }
   if (o.rollups) out.push({ what: 'rollups = raw events', target: 'equal', measured: o.rollups.consistent ? 'equal' : 'differ', ok: o.rollups.consistent });
   if (o.budgets) {
@@ -608,6 +652,7 @@ function table(o: Outcome): string {
     }
   }
   for (const a of o.authorize) rows.push([`POST /v1/authorizations, ${a.store}, ${a.callers} callers`, a.requests.toLocaleString('en'), fmt(a.rate), ...latencyCells(a.latency)]);
+  if (o.report) rows.push(['tokenmeter report FILE (CLI)', o.report.events.toLocaleString('en'), fmt(o.report.rate), 'n/a', 'n/a', 'n/a']);
   const main = grid(['what', 'events / requests', 'per second', 'p50', 'p99', 'max'], rows);
   const growth = o.more.length === 0 ? '' : `\n\n${growthTable(o)}`;
   const checks = grid(['target', 'wanted', 'measured', 'met'], verdicts(o).map((v) => [v.what, v.target, v.measured, v.ok === null ? 'n/a' : v.ok ? 'yes' : 'NO']));
@@ -635,6 +680,17 @@ function shortNote(r: ReadingResult): string {
 
 function summaryJson(o: Outcome) {
   return {
+    invoices: o.invoices && {
+      events: o.invoices.events,
+      close_ms: Math.round(o.invoices.closeMs),
+      close_status: o.invoices.closeStatus,
+      rss_before_mib: o.invoices.rssBeforeMiB,
+      rss_peak_mib: o.invoices.rssPeakMiB,
+      lines: o.invoices.lines,
+      usage_rows: o.invoices.usageRows,
+      preview_p50_ms: o.invoices.preview.latency && round(o.invoices.preview.latency.p50),
+      preview_p99_ms: o.invoices.preview.latency && round(o.invoices.preview.latency.p99),
+    },
     date: o.date,
     commit: o.machine.commit,
     machine: { cpus: o.machine.cpus, memory_gib: o.machine.memoryGiB, node: o.machine.node, postgres: o.machine.postgres, redis: o.machine.redis },
@@ -688,6 +744,16 @@ function summaryJson(o: Outcome) {
         const b = o.budgets![side];
         return [side, { events: b.events, events_per_s: Math.round(b.rate), p50_ms: round(b.latency.p50), p99_ms: round(b.latency.p99), statuses: b.statuses, cpu: cpuJson(b.cpu) }];
       })),
+    },
+    report: o.report && {
+      events: o.report.events,
+      file_mib: round(o.report.fileMiB),
+      events_per_s: Math.round(o.report.rate),
+      seconds: round(o.report.seconds),
+      wall_seconds: round(o.report.wallSeconds),
+      accepted: o.report.accepted,
+      peak_rss_mib: o.report.peakRssMiB === null ? null : round(o.report.peakRssMiB),
+      cli_cpu_seconds: round(o.report.cpuSeconds),
     },
     targets: verdicts(o).map((v) => ({ what: v.what, measured: v.measured, met: v.ok })),
   };
@@ -770,6 +836,11 @@ service (a stand-in budgets module, test/bench/budgets-main.ts) and one database
 unit and the account, month and year: 6 counter levels per event) and a reservation (made untimed before
 its slice) on every other event, which that event commits. Target: with budgets at least 90% of without.
 
+With \`BENCH_PHASES\` holding \`report\`: \`BENCH_REPORT_EVENTS\` events of the same workload for one agent
+written as a JSON Lines file, then sent by the built CLI as a customer runs it, \`tokenmeter report FILE\`
+(batches of 1000, 4 in flight), with that agent's key. The rate is the CLI's own (events answered per second
+from its first request); peak memory is the CLI's VmHWM.
+
 ## Command
 
 \`\`\`sh
@@ -779,8 +850,8 @@ ${o.command}
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000; a comma list such as \`5000000,20000000\` times the readings again after each larger top-up), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
-\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets),
-\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
+\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets, \`report\` for \`tokenmeter report\`),
+\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
 \`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 any \`TOKENMETER_*\` setting (passed on to every service the bench starts, e.g. \`TOKENMETER_KEY_CACHE_MS=0\`),

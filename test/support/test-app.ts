@@ -177,8 +177,8 @@ export async function newKey(
 }
 
 /** An account with a unit, a person, their agent and a key of every role. */
-export async function newOrg(t: TestApp) {
-  const account = await newAccount(t);
+export async function newOrg(t: TestApp, accountOverrides: Record<string, unknown> = {}) {
+  const account = await newAccount(t, accountOverrides);
   const unit = await newUnit(t, account.id);
   const person = await newPerson(t, account.id, unit.id);
   const agent = await newAgent(t, account.id, person.id);

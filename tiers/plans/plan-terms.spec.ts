@@ -30,7 +30,14 @@ describe('validatePlanTerms', () => {
       topup_packs: [],
       tier_caps: null,
       ineffective_credit_pct: '0',
+      invoice_grace_minutes: 60,
     });
+  });
+
+  it('takes an invoice grace period of 0 to 10080 whole minutes', () => {
+    expect(validatePlanTerms({ ...BASE, invoice_grace_minutes: 0 }).invoice_grace_minutes).toBe(0);
+    expect(() => validatePlanTerms({ ...BASE, invoice_grace_minutes: 10_081 })).toThrow(/invoice_grace_minutes/);
+    expect(() => validatePlanTerms({ ...BASE, invoice_grace_minutes: 1.5 })).toThrow(/invoice_grace_minutes/);
   });
 
   it.each<[string, Partial<PlanTermsInput>, string, string]>([

@@ -25,7 +25,13 @@ export interface PlanVersionTerms extends PlanTerms {
   readonly tier_caps: TierCaps | null;
   readonly volume_discount?: readonly VolumeTier[];
   readonly ineffective_credit_pct: string;
+  /** How long the invoice of a closed period stays a draft before it is final (default 60). */
+  readonly invoice_grace_minutes?: number;
 }
+
+export const DEFAULT_INVOICE_GRACE_MINUTES = 60;
+/** A week: a draft longer than that is an invoice nobody sends. */
+export const MAX_INVOICE_GRACE_MINUTES = 10_080;
 
 export interface PlanTermsInput {
   name?: string;
@@ -38,6 +44,7 @@ export interface PlanTermsInput {
   tier_caps?: Record<string, number> | null;
   volume_discount?: unknown[] | null;
   ineffective_credit_pct?: string;
+  invoice_grace_minutes?: number;
 }
 
 /** What sales may set per account, each replacing the plan's own value. */
@@ -51,6 +58,14 @@ function checkPct(raw: unknown, field: string): string {
   const pct = parseDecimal(raw, field);
   if (pct.gt(100)) throw new PricingInputError('PCT_OUT_OF_RANGE', field, `${field} must be between 0 and 100`);
   return raw as string;
+}
+
+function checkGrace(raw: unknown): number {
+  if (raw === undefined) return DEFAULT_INVOICE_GRACE_MINUTES;
+  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0 || raw > MAX_INVOICE_GRACE_MINUTES) {
+    throw new PricingInputError('INVALID_USAGE', 'invoice_grace_minutes', `invoice_grace_minutes must be a whole number of minutes, 0 to ${MAX_INVOICE_GRACE_MINUTES}`);
+  }
+  return raw;
 }
 
 export function validateTierCaps(raw: unknown, field = 'tier_caps'): TierCaps | null {
@@ -93,6 +108,7 @@ export function validatePlanTerms(input: PlanTermsInput): PlanVersionTerms {
     topup_packs: packs,
     tier_caps: validateTierCaps(input.tier_caps),
     ineffective_credit_pct: checkPct(input.ineffective_credit_pct ?? '0', 'ineffective_credit_pct'),
+    invoice_grace_minutes: checkGrace(input.invoice_grace_minutes),
     ...(input.volume_discount === undefined || input.volume_discount === null
       ? {}
       : { volume_discount: validateVolumeTiers(input.volume_discount, 'volume_discount') }),

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryRows, type Db } from '../../src/database/sql.js';
 import type { OveragePolicy, VolumeTier } from '../pricing/period-pricing.js';
-import type { PlanVersionTerms, TierCaps, TopupPack } from './plan-terms.js';
+import { DEFAULT_INVOICE_GRACE_MINUTES, type PlanVersionTerms, type TierCaps, type TopupPack } from './plan-terms.js';
 
 export interface PlanVersion {
   plan_id: string;
@@ -19,6 +19,8 @@ export interface PlanVersion {
   tier_caps: TierCaps | null;
   volume_discount: VolumeTier[] | null;
   ineffective_credit_pct: string;
+  /** How long an invoice of a closed period stays a draft. */
+  invoice_grace_minutes: number;
   /** Set on a version published by a rollback: the version it copies. */
   rolled_back_from: number | null;
   created_at: Date;
@@ -32,7 +34,7 @@ export interface PlanSummary {
 }
 
 const TERM_COLUMNS = `name, currency, base_fee, waive_base_fee_for_paid_enterprise, included_allowance, overage_policy,
-  topup_packs, tier_caps, volume_discount, ineffective_credit_pct`;
+  topup_packs, tier_caps, volume_discount, ineffective_credit_pct, invoice_grace_minutes`;
 const COLUMNS = `plan_id, version, ${TERM_COLUMNS}, rolled_back_from, created_at, created_by`;
 
 @Injectable()
@@ -66,7 +68,7 @@ export class PlansRepository {
     const rows = await queryRows<PlanVersion>(
       tx,
       `INSERT INTO plan_versions (plan_id, version, ${TERM_COLUMNS}, rolled_back_from, created_at, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, $13, $14) RETURNING ${COLUMNS}`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $15) RETURNING ${COLUMNS}`,
       [
         planId,
         version,
@@ -80,6 +82,7 @@ export class PlansRepository {
         terms.tier_caps === null ? null : JSON.stringify(terms.tier_caps),
         terms.volume_discount === undefined ? null : JSON.stringify(terms.volume_discount),
         terms.ineffective_credit_pct,
+        terms.invoice_grace_minutes ?? DEFAULT_INVOICE_GRACE_MINUTES,
         createdAt,
         createdBy,
       ],

@@ -53,6 +53,7 @@ export const putPlanSchema = named('PutPlan', {
     tier_caps: tierCapsSchema,
     volume_discount: volumeDiscountSchema,
     ineffective_credit_pct: decimalString('Share of ineffective spend credited back, 0..100; default 0'),
+    invoice_grace_minutes: { type: 'integer', minimum: 0, maximum: 10_080, description: 'How long a closed period’s invoice stays a draft; default 60' },
   },
 } as const);
 
@@ -112,6 +113,7 @@ const termProperties = {
   topup_packs: { type: 'array', items: TopupPackSchema },
   tier_caps: { anyOf: [TierCapsSchema, { type: 'null' }] },
   ineffective_credit_pct: money('Share of ineffective spend credited back, 0..100'),
+  invoice_grace_minutes: { type: 'integer', minimum: 0, description: 'How long a closed period’s invoice stays a draft' },
 } as const;
 const termsRequired = [
   'name', 'currency', 'base_fee', 'waive_base_fee_for_paid_enterprise', 'included_allowance', 'overage_policy', 'topup_packs',

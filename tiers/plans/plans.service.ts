@@ -24,6 +24,7 @@ export function termsOf(v: PlanVersion): PlanVersionTerms {
     topup_packs: v.topup_packs,
     tier_caps: v.tier_caps,
     ineffective_credit_pct: v.ineffective_credit_pct,
+    invoice_grace_minutes: v.invoice_grace_minutes,
     ...(v.volume_discount === null ? {} : { volume_discount: v.volume_discount }),
   };
 }

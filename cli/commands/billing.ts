@@ -1,0 +1,202 @@
+// Finance's commands: the budget tree with burn and forecast, setting and moving budgets, the credit
+// ledger, and invoices.
+import { Option, type Command } from 'commander';
+import type { components } from '../../client/client.js';
+import { jsonBody } from '../api.js';
+import type { Context, DataOptions } from '../context.js';
+import { count, percent, type Column } from '../output.js';
+import { accountOption, dataOptions, decimalString, defined } from './options.js';
+
+type Schemas = components['schemas'];
+type Burn = Schemas['BudgetBurn'];
+
+const PERIODS = ['year', 'quarter', 'month'] as const;
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new Error('expected a whole number');
+  return n;
+}
+
+/** One budget as a line: headcount, limit, spent, held, left and the forecast. */
+export function burnLine(b: Burn): string {
+  const heads = `heads ${b.headcount.people}${b.headcount.allocated === null ? '' : `/${b.headcount.allocated}`}`;
+  const money = `limit ${b.limit.amount ?? '-'}  spent ${b.spent.amount}  held ${b.held.amount}  left ${b.left.amount ?? '-'}`;
+  const tokens = b.limit.tokens === null ? '' : `  tokens ${count(b.spent.tokens)}/${count(b.limit.tokens)}`;
+  const forecast = `forecast ${b.forecast.amount_at_period_end}${b.forecast.limit_reached_at ? ` (limit reached ${b.forecast.limit_reached_at.slice(0, 10)})` : ''}`;
+  return `${b.period.kind} ${b.period.start}  ${heads}  ${money}${tokens}  ${forecast}  ${b.enforcement}`;
+}
+
+/**
+ * The org tree (account, units by parent, people by unit) with each node's budgets, as terminal lines.
+ * A node appears when it or a node below it has a budget.
+ */
+export function budgetTree(account: string, burns: readonly Burn[], units: readonly { id: string; parent_id: string | null }[], people: readonly { id: string; unit_id: string }[]): string[] {
+  const byNode = new Map<string, Burn[]>();
+  for (const b of burns) byNode.set(b.node, [...(byNode.get(b.node) ?? []), b]);
+  const children = new Map<string, string[]>();
+  const add = (parent: string, child: string) => children.set(parent, [...(children.get(parent) ?? []), child]);
+  for (const u of units) add(u.parent_id ? `unit:${u.parent_id}` : 'account', `unit:${u.id}`);
+  for (const p of people) add(`unit:${p.unit_id}`, `person:${p.id}`);
+  const shown = (node: string): boolean => byNode.has(node) || (children.get(node) ?? []).some(shown);
+  const lines: string[] = [];
+  const walk = (node: string, prefix: string, last: boolean, root: boolean) => {
+    const label = root ? `${account} (account)` : node;
+    lines.push(root ? label : `${prefix}${last ? '└─ ' : '├─ '}${label}`);
+    const inner = root ? '' : `${prefix}${last ? '   ' : '│  '}`;
+    const kids = (children.get(node) ?? []).filter(shown);
+    for (const b of byNode.get(node) ?? []) lines.push(`${inner}${kids.length > 0 ? '│  ' : '   '}${burnLine(b)}`);
+    kids.forEach((kid, i) => walk(kid, inner, i === kids.length - 1, false));
+  };
+  walk('account', '', true, true);
+  return lines;
+}
+
+export function registerBilling(program: Command, ctx: Context): void {
+  const budgets = program.command('budgets').description('people-plus-tokens budgets down the org tree (finance)');
+  accountOption(budgets);
+  dataOptions(budgets.addOption(new Option('--period <kind>', 'only budgets of this period kind').choices(PERIODS))).action(
+    async (o: DataOptions & { account?: string; period?: (typeof PERIODS)[number] }) => {
+      const account = ctx.account(o.account);
+      const list = jsonBody(
+        await ctx.call(ctx.api.GET('/v1/accounts/{account}/budgets', { params: { path: { account }, query: defined({ period: o.period }) } })),
+      );
+      if (o.json || o.csv) {
+        const columns: Column<Burn>[] = [
+          { header: 'node', value: (b) => b.node },
+          { header: 'period', value: (b) => b.period.kind },
+          { header: 'period_start', value: (b) => b.period.start },
+          { header: 'headcount_allocated', value: (b) => b.headcount.allocated },
+          { header: 'people', value: (b) => b.headcount.people },
+          { header: 'amount_limit', value: (b) => b.limit.amount },
+          { header: 'amount_spent', value: (b) => b.spent.amount },
+          { header: 'amount_held', value: (b) => b.held.amount },
+          { header: 'amount_left', value: (b) => b.left.amount },
+          { header: 'token_limit', value: (b) => b.limit.tokens },
+          { header: 'tokens_spent', value: (b) => b.spent.tokens },
+          { header: 'effective_ratio', value: (b) => b.effective_ratio, show: percent },
+          { header: 'forecast_amount', value: (b) => b.forecast.amount_at_period_end },
+          { header: 'limit_reached_at', value: (b) => b.forecast.limit_reached_at },
+        ];
+        ctx.print(o, list, list.data, columns);
+        return;
+      }
+      const [units, people] = await Promise.all([
+        ctx.call(ctx.api.GET('/v1/accounts/{account}/units', { params: { path: { account } } })),
+        ctx.call(ctx.api.GET('/v1/accounts/{account}/people', { params: { path: { account } } })),
+      ]);
+      ctx.out(list.data.length === 0 ? '(no budgets)' : budgetTree(account, list.data, units.data, people.data).join('\n'));
+    },
+  );
+
+  const set = budgets
+    .command('set <node>')
+    .description('set the budget of `account`, `unit:<id>` or `person:<id>` for a period')
+    .addOption(new Option('--period <kind>', 'the period kind').choices(PERIODS).makeOptionMandatory())
+    .option('--start <date>', 'first day of the period, YYYY-MM-DD (default: the current one)')
+    .option('--headcount <n>', 'people', nonNegative)
+    .option('--tokens <n>', 'token limit', nonNegative)
+    .option('--amount <amount>', 'money limit', decimalString)
+    .addOption(new Option('--enforcement <kind>', 'hard denies authorizations past the limit').choices(['soft', 'hard']))
+    .option('--thresholds <list>', 'alert thresholds in percent, e.g. 50,80,100');
+  accountOption(set);
+  set.option('--json', "print the service's JSON answer").action(
+    async (
+      node: string,
+      o: { account?: string; period: (typeof PERIODS)[number]; start?: string; headcount?: number; tokens?: number; amount?: string; enforcement?: 'soft' | 'hard'; thresholds?: string; json?: boolean },
+    ) => {
+      const account = ctx.account(o.account);
+      const body: Schemas['PutBudget'] = {
+        period: o.period,
+        ...defined({
+          period_start: o.start,
+          headcount: o.headcount,
+          token_limit: o.tokens,
+          amount_limit: o.amount,
+          enforcement: o.enforcement,
+          thresholds: o.thresholds?.split(',').map((t) => Number(t.trim())),
+        }),
+      };
+      const budget = await ctx.call(ctx.api.PUT('/v1/accounts/{account}/budgets/{node}', { params: { path: { account, node } }, body }));
+      ctx.out(
+        o.json
+          ? JSON.stringify(budget, null, 2)
+          : `budget ${budget.node} ${budget.period.kind} ${budget.period.start}: headcount ${budget.headcount ?? '-'}, tokens ${budget.token_limit ?? '-'}, amount ${budget.amount_limit ?? '-'} (${budget.enforcement})`,
+      );
+    },
+  );
+
+  const transfer = budgets
+    .command('transfer')
+    .description('move unused allocation to a sibling or back to the parent, mid-period')
+    .requiredOption('--from <node>', 'the node giving')
+    .requiredOption('--to <node>', 'a sibling or the parent')
+    .addOption(new Option('--period <kind>', 'the period kind').choices(PERIODS).makeOptionMandatory())
+    .option('--start <date>', 'first day of the period (default: the current one)')
+    .option('--headcount <n>', 'people', nonNegative)
+    .option('--tokens <n>', 'tokens', nonNegative)
+    .option('--amount <amount>', 'money', decimalString);
+  accountOption(transfer);
+  transfer.option('--json', "print the service's JSON answer").action(
+    async (o: { account?: string; from: string; to: string; period: (typeof PERIODS)[number]; start?: string; headcount?: number; tokens?: number; amount?: string; json?: boolean }) => {
+      const account = ctx.account(o.account);
+      const body: Schemas['BudgetTransfer'] = {
+        from: o.from,
+        to: o.to,
+        period: o.period,
+        ...defined({ period_start: o.start, headcount: o.headcount, tokens: o.tokens, amount: o.amount }),
+      };
+      const result = await ctx.call(ctx.api.POST('/v1/accounts/{account}/budgets/transfers', { params: { path: { account } }, body }));
+      const m = result.moved;
+      ctx.out(o.json ? JSON.stringify(result, null, 2) : `moved ${m.amount} and ${count(m.tokens)} tokens and ${m.headcount} people from ${o.from} to ${o.to}`);
+    },
+  );
+
+  const credits = program.command('credits').description('the credit balance, grants in burn order and the ledger (finance, sales)');
+  accountOption(credits);
+  dataOptions(credits).action(async (o: DataOptions & { account?: string }) => {
+    const account = ctx.account(o.account);
+    const c = await ctx.call(ctx.api.GET('/v1/accounts/{account}/credits', { params: { path: { account } } }));
+    const columns: Column<Schemas['CreditGrant']>[] = [
+      { header: 'id', value: (g) => g.id },
+      { header: 'kind', value: (g) => g.kind },
+      { header: 'amount', value: (g) => g.amount, right: true },
+      { header: 'remaining', value: (g) => g.remaining, right: true },
+      { header: 'priority', value: (g) => g.priority, right: true },
+      { header: 'granted_at', value: (g) => g.granted_at },
+      { header: 'expires_at', value: (g) => g.expires_at },
+    ];
+    ctx.print(o, c, c.grants, columns, `balance ${c.balance} ${c.currency}, available ${JSON.stringify(c.available)}`);
+  });
+
+  const invoices = program.command('invoices').description("the account's invoices, newest period first (finance)");
+  accountOption(invoices);
+  dataOptions(invoices).action(async (o: DataOptions & { account?: string }) => {
+    const account = ctx.account(o.account);
+    const list = await ctx.call(ctx.api.GET('/v1/accounts/{account}/invoices', { params: { path: { account } } }));
+    const columns: Column<Schemas['InvoiceSummary']>[] = [
+      { header: 'id', value: (i) => i.id },
+      { header: 'number', value: (i) => i.number },
+      { header: 'status', value: (i) => i.status },
+      { header: 'period_start', value: (i) => i.period_start },
+      { header: 'period_end', value: (i) => i.period_end },
+      { header: 'total', value: (i) => i.total, right: true },
+      { header: 'currency', value: (i) => i.currency },
+    ];
+    ctx.print(o, list, list.data, columns);
+  });
+
+  dataOptions(program.command('invoice').description('one invoice').command('show <id>').description('an invoice with its lines')).action(
+    async (id: string, o: DataOptions) => {
+      const invoice = jsonBody(await ctx.call(ctx.api.GET('/v1/invoices/{id}', { params: { path: { id } } })));
+      const columns: Column<Schemas['InvoiceLine']>[] = [
+        { header: 'n', value: (l) => l.n, right: true },
+        { header: 'kind', value: (l) => l.kind },
+        { header: 'description', value: (l) => l.description },
+        { header: 'amount', value: (l) => l.amount, right: true },
+      ];
+      if (!o.json && !o.csv) ctx.out(`invoice ${invoice.number} (${invoice.status}) ${invoice.period_start} .. ${invoice.period_end}, plan ${invoice.plan_id} v${invoice.plan_version}`);
+      ctx.print(o, invoice, invoice.lines, columns, `total ${invoice.total} ${invoice.currency}`);
+    },
+  );
+}

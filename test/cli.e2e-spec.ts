@@ -1,0 +1,408 @@
+// The `tokenmeter` CLI as people and scripts run it: the built dist/cli/main.js as a child process against
+// the built service started fresh (on a new database of DATABASE_URL when set, the embedded store
+// otherwise), no mocked HTTP. Each command's output, --json parsed, the exit codes a script relies on, and
+// `report` killed mid-file and resumed with every event counted once.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { buildProgram } from '../cli/program.js';
+import { Context } from '../cli/context.js';
+import { buildIfStale, repoRoot, ServiceProcess } from './support/service-process.js';
+import { createTestDatabase, testRunId } from './support/test-app.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const CLI = join(repoRoot, 'dist/cli/main.js');
+
+describe('the tokenmeter CLI', () => {
+  let service: ServiceProcess;
+  let dir: string;
+  let admin: string;
+  let env: Record<string, string>;
+  let agentKey = '';
+  let memberKey = '';
+  const account = `acme-${randomBytes(3).toString('hex')}`;
+
+  /** Runs the CLI; `as` replaces the key (null: no credentials at all, only what `env` holds). */
+  function cli(args: string[], options: { key?: string | null; stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+    return new Promise((resolve) => {
+      const childEnv: Record<string, string> = { ...env, ...options.env };
+      if (options.key === null) delete childEnv.TOKENMETER_KEY;
+      else if (options.key !== undefined) childEnv.TOKENMETER_KEY = options.key;
+      const child = spawn(process.execPath, [CLI, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdin.end(options.stdin ?? '');
+      child.once('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  async function api(method: string, path: string, body: unknown, key = admin): Promise<any> {
+    const res = await fetch(`${service.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.json();
+  }
+
+  const event = (id: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ id, timestamp: new Date(Date.now() - 60_000).toISOString(), operation: 'code.edit', channel: 'cli', model: 'gpt-4o', usage: { input: 100, output: 20 }, ...extra });
+
+  async function meterCalls(): Promise<number> {
+    const run = await cli(['meter', '--json'], { key: memberKey });
+    expect(run.code).toBe(0);
+    return JSON.parse(run.stdout).totals.calls;
+  }
+
+  beforeAll(async () => {
+    buildIfStale();
+    admin = `cli-test-admin-${randomBytes(16).toString('hex')}`;
+    // LOG_LEVEL stays info: ServiceProcess finds the port in the "Server listening" line.
+    const serviceEnv: Record<string, string> = { TOKENMETER_ADMIN_KEY: admin };
+    if (process.env.DATABASE_URL) serviceEnv.DATABASE_URL = await createTestDatabase();
+    if (process.env.REDIS_URL) {
+      serviceEnv.REDIS_URL = process.env.REDIS_URL;
+      serviceEnv.TOKENMETER_QUEUE_PREFIX = `{${testRunId()}_cli_${process.pid}}`;
+    }
+    service = await ServiceProcess.start(serviceEnv);
+    dir = mkdtempSync(join(tmpdir(), 'tokenmeter-cli-'));
+    env = { PATH: process.env.PATH!, HOME: dir, TOKENMETER_CONFIG: join(dir, 'config', 'config.json'), TOKENMETER_URL: service.url, TOKENMETER_KEY: admin };
+
+    await api('POST', '/v1/accounts', { id: account, name: 'Acme', currency: 'EUR' });
+    await api('POST', `/v1/accounts/${account}/units`, { id: 'platform', name: 'Platform', kind: 'team' });
+    await api('POST', `/v1/accounts/${account}/people`, { id: 'ada', name: 'Ada', unit_id: 'platform' });
+    await api('POST', `/v1/accounts/${account}/agents`, { id: 'bot', name: 'Bot', owner_person_id: 'ada' });
+  }, 300_000);
+
+  afterAll(async () => {
+    await service?.stop();
+    service?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('has --help on every command, listing its options, and the exit codes at the top', () => {
+    const written: string[] = [];
+    const sink = { write: (s: string) => written.push(s) !== 0 } as unknown as NodeJS.WritableStream;
+    const ctx = new Context({ env: {}, stdout: sink, stderr: sink, stdin: process.stdin, interrupt: new AbortController().signal });
+    const program = buildProgram(ctx, () => {});
+    const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+    const commands = all(program);
+    expect(commands.map((c) => c.name())).toEqual(
+      expect.arrayContaining(['login', 'meter', 'events', 'tail', 'unpriced-models', 'report', 'set', 'publish', 'rollback', 'subscribe', 'create', 'revoke', 'authorize', 'release', 'close']),
+    );
+    for (const command of commands) {
+      expect([command.name(), command.description().length > 0]).toEqual([command.name(), true]);
+      const help = command.helpInformation();
+      expect(help).toContain('Usage: ');
+      expect(help).toContain('-h, --help');
+    }
+    expect(program.helpInformation()).toContain('Commands:');
+  });
+
+  it('prints help as a child process too, with the exit codes', async () => {
+    const run = await cli(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Exit codes:');
+    const sub = await cli(['plans', 'rollback', '--help']);
+    expect(sub.code).toBe(0);
+    expect(sub.stdout).toContain('Usage: tokenmeter plans rollback [options] <plan>');
+  });
+
+  it('login stores the URL and key with mode 0600; later commands need neither; no credentials is exit 3', async () => {
+    const bare = { TOKENMETER_URL: '', TOKENMETER_KEY: '' };
+    const none = await cli(['meter', '--account', account], { env: bare });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain('not logged in');
+
+    // The key from stdin keeps it out of the shell history.
+    const login = await cli(['login', '--url', service.url, '--account', account], { env: bare, stdin: `${admin}\n` });
+    expect([login.code, login.stderr]).toEqual([0, '']);
+    const file = join(dir, 'config', 'config.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ url: service.url, key: admin, account });
+    const meter = await cli(['meter', '--json'], { env: bare });
+    expect(meter.code).toBe(0);
+    expect(JSON.parse(meter.stdout).totals.calls).toBe(0);
+
+    const down = await cli(['login', '--url', 'http://127.0.0.1:1', '--key', admin], { env: bare });
+    expect(down.code).toBe(7);
+  });
+
+  it('sets up the catalog, a price book from YAML, a plan with versions and a rollback, a subscription and keys', async () => {
+    const model = await cli(['models', 'set', 'gpt-4o', '--tier', 'specialized', '--provider', 'openai', '--alias', 'gpt-4o-2024-08-06']);
+    expect(model).toEqual({ code: 0, stdout: 'model gpt-4o: tier specialized, provider openai, aliases gpt-4o-2024-08-06\n', stderr: '' });
+
+    const yaml = join(dir, 'prices.yaml');
+    const lastMonth = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    writeFileSync(
+      yaml,
+      `effective_from: "${lastMonth}"\ncorrection: true\nreason: prices from before the events\ntiers:\n` +
+        '  base: { input: "0.15", output: "0.60" }\n  specialized: { input: "2.50", output: "10.00" }\n  premier: { input: "15.00", output: "60.00" }\n',
+    );
+    const book = await cli(['price-books', 'publish', yaml, '--json']);
+    expect(book.code).toBe(0);
+    expect(JSON.parse(book.stdout)).toMatchObject({ version: expect.any(Number), tiers: { specialized: { input: '2.50' } } });
+
+    expect((await cli(['plans', 'set', 'team', '--name', 'Team', '--currency', 'EUR', '--base-fee', '49.00', '--allowance', '20.00', '--overage', 'bill'])).stdout).toBe(
+      'plan team version 1: base fee 49.00 EUR, allowance 20.00, overage bill\n',
+    );
+    const planFile = join(dir, 'plan.json');
+    writeFileSync(planFile, JSON.stringify({ name: 'Team', currency: 'EUR', base_fee: '59.00', included_allowance: '20.00', overage_policy: 'bill' }));
+    expect((await cli(['plans', 'set', 'team', planFile])).code).toBe(0);
+    const rollback = await cli(['plans', 'rollback', 'team', '--to', '1', '--json']);
+    expect(rollback.code).toBe(0);
+    expect(JSON.parse(rollback.stdout)).toMatchObject({ plan_id: 'team', version: 3, rolled_back_from: 1, base_fee: '49.00' });
+    const versions = await cli(['plans', 'versions', 'team', '--csv']);
+    expect(versions.stdout.trim().split('\r\n').map((l) => l.split(',').slice(0, 4))).toEqual([
+      ['version', 'name', 'currency', 'base_fee'],
+      ['1', 'Team', 'EUR', '49.00'],
+      ['2', 'Team', 'EUR', '59.00'],
+      ['3', 'Team', 'EUR', '49.00'],
+    ]);
+
+    const sub = await cli(['subscribe', account, '--plan', 'team', '--json']);
+    expect(sub.code).toBe(0);
+    expect(JSON.parse(sub.stdout)).toMatchObject({ account_id: account, plan_id: 'team', effective_terms: { base_fee: '49.00' } });
+
+    const agent = await cli(['keys', 'create', '--role', 'agent', '--account', account, '--agent', 'bot', '--name', 'runner']);
+    expect(agent.code).toBe(0);
+    agentKey = agent.stdout.trim();
+    expect(agentKey).toMatch(/^tm_/);
+    expect(agent.stderr).toContain('shown only once');
+    const member = await cli(['keys', 'create', '--role', 'member', '--account', account, '--person', 'ada', '--name', 'laptop', '--json']);
+    memberKey = JSON.parse(member.stdout).secret;
+    expect(JSON.parse(member.stdout)).toMatchObject({ role: 'member', person_id: 'ada', account });
+  });
+
+  it('report sends JSON Lines, prints each rejection with its line number, and exits 8 when any was rejected', async () => {
+    const lines = [event('r-1'), event('r-2'), '', '{not json', event('r-3', { usage: { input: -1, output: 2 } }), event('r-4', { model: 'mystery-model-9' })];
+    const file = join(dir, 'some.jsonl');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const run = await cli(['report', file, '--json'], { key: agentKey });
+    expect(run.code).toBe(8);
+    expect(run.stderr).toContain('line 4: invalid: not JSON');
+    expect(run.stderr).toMatch(/line 5: rejected: \w+: .*\(field usage\.input\)/);
+    expect(JSON.parse(run.stdout)).toMatchObject({ accepted: 3, duplicate: 0, rejected: 1, invalid: 1, lines: 6, sent: 4, complete: true });
+    expect(existsSync(`${file}.tokenmeter-checkpoint`)).toBe(false);
+
+    // Sent again, from stdin: nothing counts twice.
+    const again = await cli(['report', '-', '--json'], { key: agentKey, stdin: `${lines.join('\n')}\n` });
+    expect(JSON.parse(again.stdout)).toMatchObject({ accepted: 0, duplicate: 3, rejected: 1, invalid: 1 });
+    expect(await meterCalls()).toBe(3);
+
+    const unpriced = await cli(['unpriced-models', '--json']);
+    expect(JSON.parse(unpriced.stdout).data).toEqual(expect.arrayContaining([expect.objectContaining({ model: 'mystery-model-9', events: 1 })]));
+    expect((await cli(['unpriced-models'])).stdout).toMatch(/^MODEL\s+EVENTS\s+ACCOUNTS/);
+  });
+
+  it('meter: a table, --json and --csv, grouped and filtered', async () => {
+    const table = await cli(['meter', '--group-by', 'model,label'], { key: memberKey });
+    expect(table.code).toBe(0);
+    const [head, ...rows] = table.stdout.trim().split('\n');
+    expect(head).toMatch(/^MODEL\s+LABEL\s+CALLS\s+INPUT\s+CACHED\s+OUTPUT\s+TOTAL\s+COST\s+EFFECTIVE RATIO$/);
+    expect(rows.some((r) => /^gpt-4o\s/.test(r))).toBe(true);
+    expect(rows.at(-1)).toMatch(/: 3 calls, .* tokens, cost /);
+
+    const json = JSON.parse((await cli(['meter', '--group-by', 'model', '--json'], { key: memberKey })).stdout);
+    expect(json.group_by).toEqual(['model']);
+    const csv = (await cli(['meter', '--group-by', 'model', '--csv', '--model', 'gpt-4o'], { key: memberKey })).stdout.trim().split('\r\n');
+    expect(csv[0]).toBe('model,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,effective_ratio');
+    expect(csv.slice(1)).toEqual([expect.stringMatching(/^gpt-4o,2,200,0,0,40,0,240,/)]);
+
+    const both = await cli(['meter', '--json', '--csv'], { key: memberKey });
+    expect(both.code).toBe(2);
+  });
+
+  it('events: paged with a cursor, --all, filters, --json and --csv', async () => {
+    const page = await cli(['events', '--limit', '2', '--json'], { key: memberKey });
+    const body = JSON.parse(page.stdout);
+    expect(body.data).toHaveLength(2);
+    expect(typeof body.next_cursor).toBe('string');
+    const table = await cli(['events', '--limit', '2'], { key: memberKey });
+    expect(table.stdout.split('\n')[0]).toMatch(/^TIMESTAMP\s+ID\s+OPERATION\s+MODEL/);
+    expect(table.stderr).toContain(`--cursor ${body.next_cursor}`);
+    const rest = JSON.parse((await cli(['events', '--limit', '2', '--cursor', body.next_cursor, '--json'], { key: memberKey })).stdout);
+    expect(rest.data.map((e: any) => e.id)).not.toContain(body.data[0].id);
+    const all = (await cli(['events', '--limit', '1', '--all', '--csv'], { key: memberKey })).stdout.trim().split('\r\n');
+    expect(all).toHaveLength(4);
+    expect(all.slice(1).map((l) => l.split(',')[1]).sort()).toEqual(['r-1', 'r-2', 'r-4']);
+    const filtered = JSON.parse((await cli(['events', '--model', 'gpt-4o', '--json'], { key: memberKey })).stdout);
+    expect(filtered.data.map((e: any) => e.id).sort()).toEqual(['r-1', 'r-2']);
+  });
+
+  it('tail shows each operation as it happens with the running totals, until Ctrl-C (exit 0)', async () => {
+    const child = spawn(process.execPath, [CLI, 'tail', '--json'], { env: { ...env, TOKENMETER_KEY: memberKey, TOKENMETER_ACCOUNT: account } });
+    const lines: any[] = [];
+    let pending = '';
+    child.stdout.on('data', (d: Buffer) => {
+      pending += d.toString();
+      const complete = pending.split('\n');
+      pending = complete.pop()!;
+      lines.push(...complete.map((l) => JSON.parse(l)));
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const until = async (ok: () => boolean) => {
+      for (let i = 0; i < 600 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(ok()).toBe(true);
+    };
+    await until(() => lines.length >= 1);
+    expect(lines[0]).toMatchObject({ type: 'ready', totals: { calls: 3 } });
+    expect((await cli(['report', '-'], { key: agentKey, stdin: `${event('t-1')}\n` })).code).toBe(0);
+    await until(() => lines.length >= 2);
+    expect(lines[1]).toMatchObject({ type: 'operation', event: { id: 't-1', operation: 'code.edit' }, totals: { calls: 4 } });
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toBe('');
+  });
+
+  it('authorize and release; a denial is exit 9; tasks close; keys revoke', async () => {
+    const allowed = await cli(['authorize', '--amount', '0.50', '--operation', 'code.edit'], { key: agentKey });
+    expect(allowed.code).toBe(0);
+    const reservation = allowed.stdout.trim();
+    expect(reservation.length).toBeGreaterThan(0);
+    const released = await cli(['release', reservation, '--json'], { key: agentKey });
+    expect(released.code).toBe(0);
+    expect(JSON.parse(released.stdout)).toEqual({ reservation_id: reservation, status: 'released' });
+
+    await api('PUT', `/v1/accounts/${account}/caps/agents/bot`, { amount_limit: '1.00' });
+    const denied = await cli(['authorize', '--amount', '5.00', '--json'], { key: agentKey });
+    expect(denied.code).toBe(9);
+    expect(JSON.parse(denied.stdout)).toMatchObject({ allowed: false });
+
+    expect((await cli(['report', '-'], { key: agentKey, stdin: `${event('task-a1', { task_id: 'fix-login', attempt_id: 'a1', outcome: 'success' })}\n` })).code).toBe(0);
+    const closed = await cli(['tasks', 'close', 'fix-login', '--status', 'succeeded', '--json'], { key: agentKey });
+    expect(closed.code).toBe(0);
+    expect(JSON.parse(closed.stdout)).toMatchObject({ task_id: 'fix-login', status: 'succeeded' });
+
+    const spare = await cli(['keys', 'create', '--role', 'member', '--account', account, '--person', 'ada', '--name', 'spare', '--json']);
+    const { id, secret } = JSON.parse(spare.stdout);
+    expect((await cli(['meter'], { key: secret })).code).toBe(0);
+    const revoked = await cli(['keys', 'revoke', id]);
+    expect(revoked).toMatchObject({ code: 0, stdout: `key ${id} revoked\n` });
+    expect((await cli(['meter'], { key: secret })).code).toBe(4);
+  });
+
+  it('exits with codes a script can rely on: bad key 4, not allowed 4, unknown account 5, invalid 6, network down 7, usage 2', async () => {
+    const badKey = await cli(['meter'], { key: 'tm_live_nope_nope' });
+    expect(badKey.code).toBe(4);
+    expect(badKey.stderr).toMatch(/^tokenmeter: .*HTTP 401\)\n$/);
+    expect((await cli(['models', 'set', 'x', '--tier', 'base', '--provider', 'p'], { key: memberKey })).code).toBe(4);
+    const unknown = await cli(['meter', '--account', 'no-such-account']);
+    expect(unknown.code).toBe(5);
+    expect(unknown.stderr).toContain('HTTP 404');
+    expect((await cli(['plans', 'rollback', 'no-such-plan', '--to', '1'])).code).toBe(5);
+    const invalid = await cli(['plans', 'set', 'team', '--currency', 'EURO', '--base-fee', '1.00', '--allowance', '1.00', '--overage', 'bill']);
+    expect(invalid.code).toBe(6);
+    expect(invalid.stderr).toContain('HTTP 400');
+    const down = await cli(['meter'], { env: { TOKENMETER_URL: 'http://127.0.0.1:1' } });
+    expect(down.code).toBe(7);
+    expect(down.stderr).toContain('cannot reach the service at http://127.0.0.1:1');
+    expect((await cli(['meter', '--no-such-option'])).code).toBe(2);
+    expect((await cli(['no-such-command'])).code).toBe(2);
+    expect((await cli(['tasks', 'close', 't', '--status', 'maybe'])).code).toBe(2);
+    expect((await cli(['report', join(dir, 'missing.jsonl')], { key: agentKey })).code).toBe(2);
+  });
+
+  it('report killed mid-file resumes from its checkpoint, and every event is counted exactly once', async () => {
+    const before = await meterCalls();
+    const total = 6000;
+    const file = join(dir, 'big.jsonl');
+    writeFileSync(file, `${Array.from({ length: total }, (_, i) => event(`big-${i + 1}`)).join('\n')}\n`);
+    const checkpoint = `${file}.tokenmeter-checkpoint`;
+
+    const child = spawn(process.execPath, [CLI, 'report', file, '--batch-size', '50', '--concurrency', '2'], { env: { ...env, TOKENMETER_KEY: agentKey } });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const progress = () => (existsSync(checkpoint) ? (JSON.parse(readFileSync(checkpoint, 'utf8')) as { line: number }).line : 0);
+    for (let i = 0; i < 1200 && progress() < 200; i++) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const stoppedAt = progress();
+    expect(stoppedAt).toBeGreaterThan(0);
+    expect(stoppedAt).toBeLessThan(total);
+
+    const resumed = await cli(['report', file, '--json'], { key: agentKey });
+    expect([resumed.code, resumed.stderr]).toEqual([0, `resuming after line ${stoppedAt} (checkpoint ${checkpoint})\n`]);
+    const summary = JSON.parse(resumed.stdout);
+    // This run sent the lines after the checkpoint; its counts cover the whole file, the first run's included.
+    // The batches in flight at the kill were sent again: answered as duplicates, counted once.
+    expect(summary.sent).toBe(total - stoppedAt);
+    expect(summary.accepted + summary.duplicate).toBe(total);
+    expect(summary).toMatchObject({ lines: total, rejected: 0, conflict: 0, complete: true });
+    expect(existsSync(checkpoint)).toBe(false);
+    expect(await meterCalls()).toBe(before + total);
+
+    // Done means done: a second run with no checkpoint sends everything again, all duplicates.
+    const again = await cli(['report', file, '--json', '--batch-size', '1000'], { key: agentKey });
+    expect(JSON.parse(again.stdout)).toMatchObject({ accepted: 0, duplicate: total });
+    expect(await meterCalls()).toBe(before + total);
+  });
+
+  it('report stopped with Ctrl-C finishes the batches in flight, exits 130 and resumes', async () => {
+    const before = await meterCalls();
+    const total = 2000;
+    const file = join(dir, 'ctrl-c.jsonl');
+    writeFileSync(file, `${Array.from({ length: total }, (_, i) => event(`cc-${i + 1}`)).join('\n')}\n`);
+    const checkpoint = `${file}.tokenmeter-checkpoint`;
+    const child = spawn(process.execPath, [CLI, 'report', file, '--batch-size', '50', '--concurrency', '1'], { env: { ...env, TOKENMETER_KEY: agentKey } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    for (let i = 0; i < 1200 && !existsSync(checkpoint); i++) await new Promise((r) => setTimeout(r, 25));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const line = (JSON.parse(readFileSync(checkpoint, 'utf8')) as { line: number }).line;
+    expect(stderr).toContain(`interrupted after line ${line}; run the same command again to resume`);
+    const resumed = JSON.parse((await cli(['report', file, '--json'], { key: agentKey })).stdout);
+    // Nothing was in flight when it stopped: every line after the checkpoint is new.
+    expect(resumed).toMatchObject({ sent: total - line, accepted: total, duplicate: 0, complete: true });
+    expect(await meterCalls()).toBe(before + total);
+  });
+  it('budgets: set down the tree, shown as a tree, transferred; credits; invoices', async () => {
+    expect((await cli(['budgets', 'set', 'account', '--period', 'month', '--amount', '100.00', '--headcount', '5'])).code).toBe(0);
+    const unit = await cli(['budgets', 'set', 'unit:platform', '--period', 'month', '--amount', '40.00', '--json']);
+    expect(unit.code).toBe(0);
+    expect(JSON.parse(unit.stdout)).toMatchObject({ node: 'unit:platform' });
+    expect(Number(JSON.parse(unit.stdout).amount_limit)).toBe(40);
+    const tree = await cli(['budgets']);
+    expect(tree.code).toBe(0);
+    const lines = tree.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`${account} (account)`);
+    expect(lines[1]).toMatch(/^│ {2}month \S+ {2}heads 1\/5 {2}limit 100(\.00)? {2}spent /);
+    expect(lines[2]).toBe('└─ unit:platform');
+    expect(lines[3]).toMatch(/^ {6}month \S+ {2}heads 1 {2}limit 40(\.00)? {2}spent /);
+    const csv = (await cli(['budgets', '--csv'])).stdout.trim().split('\r\n');
+    expect(csv[0]).toMatch(/^node,period,period_start,/);
+    expect(csv).toHaveLength(3);
+
+    const moved = await cli(['budgets', 'transfer', '--from', 'unit:platform', '--to', 'account', '--period', 'month', '--amount', '10.00', '--json']);
+    expect(moved.code).toBe(0);
+    const result = JSON.parse(moved.stdout);
+    expect([Number(result.moved.amount), result.from.node, Number(result.from.amount_limit)]).toEqual([10, 'unit:platform', 30]);
+    // More than the parent has is refused.
+    expect((await cli(['budgets', 'set', 'unit:platform', '--period', 'month', '--amount', '500.00'])).code).toBe(6);
+
+    const credits = await cli(['credits', '--json']);
+    expect(credits.code).toBe(0);
+    expect(JSON.parse(credits.stdout)).toMatchObject({ account, currency: 'EUR' });
+    expect((await cli(['credits'])).code).toBe(0);
+    const invoices = await cli(['invoices', '--json']);
+    expect(invoices.code).toBe(0);
+    expect(Array.isArray(JSON.parse(invoices.stdout).data)).toBe(true);
+    // A well-formed id no invoice has is a 404; a malformed one a 400 (exit 6).
+    expect((await cli(['invoice', 'show', 'inv_000000000000000000000000'])).code).toBe(5);
+    expect((await cli(['invoice', 'show', 'nope'])).code).toBe(6);
+  });
+});

@@ -1,0 +1,398 @@
+// Invoices end to end, with the injected clock over whole months and period boundaries: events reported
+// through POST /v1/events, periods closed by hand and by the jobs, invoices checked by hand against the
+// price book below. Prices per 1M tokens: base 0.50 in / 1.50 out, specialized 2.50 / 10.00, premier
+// 15.00 / 75.00 (test/support/metering.ts).
+import { randomBytes } from 'node:crypto';
+import Stripe from 'stripe';
+import { DataSource } from 'typeorm';
+import { ManualClock } from '../src/clock/clock.js';
+import { InvoicesService } from '../billing/invoices/invoices.service.js';
+import { StripeSync } from '../billing/stripe/stripe-sync.service.js';
+import { FakeStripe } from './support/fake-stripe.js';
+import { setupPricing } from './support/metering.js';
+import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
+
+type Org = Awaited<ReturnType<typeof newOrg>>;
+
+async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function plan(t: TestApp, org: Org, terms: Record<string, unknown>, options: { anchor?: number; start?: string } = {}): Promise<void> {
+  const id = `plan-${randomBytes(3).toString('hex')}`;
+  const put = await t.request('PUT', `/v1/plans/${id}`, { body: { currency: 'EUR', overage_policy: 'bill', ...terms } });
+  if (put.status >= 300) throw new Error(`plan: ${put.status} ${put.text}`);
+  const sub = await t.request('PUT', `/v1/accounts/${org.account}/subscription`, {
+    body: { plan_id: id, start_date: options.start ?? '2026-03-01', billing_anchor_day: options.anchor ?? 1 },
+  });
+  if (sub.status >= 300) throw new Error(`subscription: ${sub.status} ${sub.text}`);
+}
+
+let seq = 0;
+function event(ts: string, model: string, usage: Record<string, number>, extra: Record<string, unknown> = {}) {
+  return { id: `ev-${++seq}`, timestamp: ts, operation: 'code.edit', channel: 'cli', model, usage, ...extra };
+}
+
+async function report(t: TestApp, org: Org, events: Record<string, unknown>[]): Promise<void> {
+  const res = await t.request('POST', '/v1/events', { key: org.keys.agent, body: { events } });
+  expect(res.status).toBe(200);
+  for (const r of res.body.results) expect(r.status).toBe('accepted');
+}
+
+const lines = (invoice: { lines: { kind: string; tier: string | null; amount: string }[] }) => invoice.lines.map((l) => [l.kind, l.tier, l.amount]);
+
+describe('Invoices', () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let db: DataSource;
+
+  beforeAll(async () => {
+    clock = new ManualClock('2026-03-10T12:00:00.000Z');
+    t = await startTestApp({ clock, env: { TOKENMETER_WEBHOOK_ALLOW_PRIVATE: '127.0.0.1' } });
+    db = t.app.get(DataSource);
+    const first = await newOrg(t);
+    await setupPricing(t, first.account);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function newBilledOrg(terms: Record<string, unknown>, account: Record<string, unknown> = {}): Promise<Org> {
+    const org = await newOrg(t, account);
+    await plan(t, org, terms);
+    return org;
+  }
+
+  async function closeNow(org: Org, finalize = true) {
+    const res = await t.post(`/v1/accounts/${org.account}/invoices/close`, { finalize }, org.keys.finance);
+    expect(res.status).toBe(201);
+    return res.body;
+  }
+
+  it('bills a self-serve account in overage across three tiers, after a draft grace period', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '100.00', included_allowance: '50.00' });
+    // base 10M in + 10M out = 5 + 15 = 20; specialized 4M + 3M = 10 + 30 = 40; premier 1M + 0.5M = 15 + 37.5 = 52.5.
+    await report(t, org, [
+      event('2026-03-05T10:00:00Z', 'qwen-turbo', { input: 10_000_000, output: 10_000_000 }),
+      event('2026-03-06T10:00:00Z', 'gpt-4o', { input: 4_000_000, output: 3_000_000 }),
+      event('2026-03-07T10:00:00Z', 'claude-opus', { input: 1_000_000, output: 500_000 }),
+    ]);
+    // The preview of the open period says what the close will.
+    const preview = await t.get(`/v1/accounts/${org.account}/invoices/upcoming`, org.keys.finance);
+    expect(preview.status).toBe(200);
+    expect(preview.body.total).toBe('162.50');
+
+    clock.set('2026-04-01T00:10:00.000Z');
+    const draft = await closeNow(org, false);
+    expect(draft).toMatchObject({ status: 'draft', currency: 'EUR', period_start: '2026-03-01T00:00:00.000Z', period_end: '2026-04-01T00:00:00.000Z', grace_until: '2026-04-01T01:10:00.000Z' });
+    // Allowance 50 covers base (20) then 30 of specialized: overage 10 specialized, 52.50 premier.
+    expect(lines(draft)).toEqual([
+      ['base_fee', null, '100.00'],
+      ['allowance_used', null, '0.00'],
+      ['overage', 'specialized', '10.00'],
+      ['overage', 'premier', '52.50'],
+    ]);
+    expect(draft.total).toBe('162.50');
+    const premier = draft.lines.find((l: { tier: string | null }) => l.tier === 'premier');
+    expect(premier.usage).toEqual([{ tier: 'premier', model: 'claude-opus', label: 'unclassified', calls: 1, tokens: 1_500_000, cost: expect.stringMatching(/^52\.50*$/) }]);
+
+    // An event of March arriving in the grace period is still on this invoice.
+    await report(t, org, [event('2026-03-31T23:00:00Z', 'claude-opus', { input: 100_000 })]);
+    const invoices = t.app.get(InvoicesService);
+    await invoices.finalizeJob({ id: draft.id });
+    expect((await t.get(`/v1/invoices/${draft.id}`, org.keys.finance)).body.status).toBe('draft');
+    clock.set('2026-04-01T01:10:00.000Z');
+    await invoices.finalizeJob({ id: draft.id });
+    const final = (await t.get(`/v1/invoices/${draft.id}`, org.keys.finance)).body;
+    expect(final.status).toBe('finalized');
+    expect(lines(final)).toContainEqual(['overage', 'premier', '54.00']);
+    expect(final.total).toBe('164.00');
+    expect(final.stripe).toMatchObject({ state: 'skipped' });
+
+    // A period is never closed twice: a second close answers the same invoice.
+    const again = await t.post(`/v1/accounts/${org.account}/invoices/close`, {}, org.keys.finance);
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ id: draft.id, total: '164.00' });
+    const list = await t.get(`/v1/accounts/${org.account}/invoices`, org.keys.finance);
+    expect(list.body.data.map((i: { id: string }) => i.id)).toEqual([draft.id]);
+    const closed = await db.query('SELECT period_start FROM meter_closed_periods WHERE account_id = $1', [org.account]);
+    expect(closed).toHaveLength(1);
+  });
+
+  it('waives the base fee of a paid enterprise account inside its allowance', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '1000.00', included_allowance: '500.00' }, { paid_enterprise: true });
+    const early = await t.post(`/v1/accounts/${org.account}/invoices/close`, {}, org.keys.finance);
+    expect(early.status).toBe(409);
+    expect(early.body.error.code).toBe('nothing_to_close');
+    await report(t, org, [event('2026-03-09T10:00:00Z', 'gpt-4o', { input: 2_000_000, output: 1_000_000 })]);
+    clock.set('2026-04-02T08:00:00.000Z');
+    const inv = await closeNow(org);
+    expect(inv.status).toBe('finalized');
+    expect(lines(inv)).toEqual([
+      ['base_fee', null, '0.00'],
+      ['allowance_used', null, '0.00'],
+    ]);
+    expect(inv.lines[0].description).toMatch(/waived for a paid enterprise account/);
+    expect(inv.lines[1].detail).toMatchObject({ used: expect.stringMatching(/^15(\.0*)?$/) });
+    expect(inv.total).toBe('0.00');
+  });
+
+  it('bills a late event of a finalized period as an adjustment on the next invoice, once', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0' });
+    await report(t, org, [event('2026-03-10T10:00:00Z', 'claude-opus', { input: 1_000_000 })]);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    expect(lines(march)).toEqual([['base_fee', null, '10.00'], ['overage', 'premier', '15.00']]);
+
+    // Late: a March event reported in April, after March was finalized; and an April event.
+    clock.set('2026-04-03T09:00:00.000Z');
+    await report(t, org, [
+      event('2026-03-30T10:00:00Z', 'claude-opus', { input: 100_000 }),
+      event('2026-04-02T10:00:00Z', 'qwen-turbo', { input: 1_000_000 }),
+    ]);
+    const marchAfter = (await t.get(`/v1/invoices/${march.id}`, org.keys.finance)).body;
+    expect(marchAfter.total).toBe('25.00');
+
+    clock.set('2026-05-01T00:00:00.000Z');
+    const april = await closeNow(org);
+    expect(lines(april)).toEqual([
+      ['base_fee', null, '10.00'],
+      ['overage', 'base', '0.50'],
+      ['adjustment', 'premier', '1.50'],
+    ]);
+    expect(april.lines[2]).toMatchObject({ period_start: '2026-03-01T00:00:00.000Z', charge: 'overage:premier' });
+    expect(april.lines[2].usage).toEqual([{ tier: 'premier', model: 'claude-opus', label: 'unclassified', calls: 1, tokens: 100_000, cost: expect.stringMatching(/^1\.50*$/) }]);
+    expect(april.total).toBe('12.00');
+
+    // Every event on exactly one invoice: the usage of all invoices adds up to the events, none twice.
+    const billed = await db.query(
+      `SELECT sum(calls)::int AS calls, sum(cost)::numeric(20,6)::text AS cost FROM invoice_usage WHERE account_id = $1`,
+      [org.account],
+    );
+    const events = await db.query(`SELECT count(*)::int AS calls, sum(cost)::numeric(20,6)::text AS cost FROM events WHERE account_id = $1`, [org.account]);
+    expect(billed[0]).toEqual(events[0]);
+    // The May preview has no adjustment left to make.
+    const preview = (await t.get(`/v1/accounts/${org.account}/invoices/upcoming`, org.keys.finance)).body;
+    expect(preview.lines.filter((l: { kind: string }) => l.kind === 'adjustment')).toEqual([]);
+  });
+
+  it('rounds exact half-cent midpoints half-even, once per line', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '0', included_allowance: '0', invoice_grace_minutes: 30 });
+    // base input 0.50 per 1M: 250,000 tokens cost exactly 0.125; specialized input 2.50 per 1M: 54,000 cost 0.135.
+    await report(t, org, [
+      event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 250_000 }),
+      event('2026-03-10T10:01:00Z', 'gpt-4o', { input: 54_000 }),
+    ]);
+    clock.set('2026-04-01T00:00:00.000Z');
+    // This plan's grace period is 30 minutes; finance finalizes the draft early by hand.
+    const draft = await closeNow(org, false);
+    expect(draft).toMatchObject({ status: 'draft', grace_until: '2026-04-01T00:30:00.000Z' });
+    const finalized = await t.post(`/v1/invoices/${draft.id}/finalize`, {}, org.keys.finance);
+    expect(finalized.status).toBe(200);
+    const inv = finalized.body;
+    expect(inv.status).toBe('finalized');
+    expect(lines(inv)).toEqual([
+      ['base_fee', null, '0.00'],
+      ['overage', 'base', '0.12'],
+      ['overage', 'specialized', '0.14'],
+    ]);
+    expect(inv.total).toBe('0.26');
+  });
+
+  it('bills a JPY account in whole yen, and credits ineffective spend', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newOrg(t, { currency: 'JPY' });
+    await plan(t, org, { currency: 'JPY', base_fee: '5000', included_allowance: '0', ineffective_credit_pct: '50' });
+    // premier input 15 per 1M: 1,100,000 tokens cost 16.5 yen (half-even: 16); a failed call of 100,000 cost 1.5, half credited: 0.75 -> 1.
+    await report(t, org, [
+      event('2026-03-10T10:00:00Z', 'claude-opus', { input: 1_100_000 }),
+      event('2026-03-10T10:02:00Z', 'claude-opus', { input: 100_000 }, { outcome: 'failure' }),
+    ]);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const inv = await closeNow(org);
+    expect(lines(inv)).toEqual([
+      ['base_fee', null, '5000'],
+      ['overage', 'premier', '18'],
+      ['ineffective_credit', null, '-1'],
+    ]);
+    expect(inv.total).toBe('5017');
+    // Booked in the ledger too: a grant of the credit's size.
+    const grants = await db.query(`SELECT kind, amount::text AS amount FROM credit_grants WHERE account_id = $1`, [org.account]);
+    expect(grants).toEqual([{ kind: 'ineffective_credit', amount: expect.stringMatching(/^1(\.0*)?$/) }]);
+
+    const csv = await t.request('GET', `/v1/invoices/${inv.id}`, { key: org.keys.finance, headers: { accept: 'text/csv' } });
+    expect(csv.status).toBe(200);
+    expect(csv.text.split('\r\n')[0]).toBe('invoice,number,record,n,kind,period_start,description,tier,model,label,calls,tokens,amount,currency');
+    expect(csv.text).toContain(',total,,,2026-03-01T00:00:00.000Z,Total,,,,,,5017,JPY');
+    const html = await t.request('GET', `/v1/invoices/${inv.id}?format=html`, { key: org.keys.finance });
+    expect(html.status).toBe(200);
+    expect(String(html.headers['content-type'])).toMatch(/^text\/html/);
+    expect(html.text).toContain('<td>Total</td><td class="n">5017 JPY</td>');
+  });
+
+  it('emits invoice.finalized and invoice.paid, voids with credits restored, and keeps accounts apart', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '20.00', included_allowance: '0' });
+    const endpoint = await t.post('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/hook' }, org.keys.finance);
+    expect(endpoint.status).toBe(201);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const inv = await closeNow(org);
+    const other = await newOrg(t);
+    expect((await t.get(`/v1/invoices/${inv.id}`, other.keys.finance)).status).toBe(404);
+    expect((await t.get(`/v1/accounts/${org.account}/invoices`, other.keys.finance)).status).toBe(404);
+
+    const paid = await t.post(`/v1/invoices/${inv.id}/pay`, {}, t.adminKey);
+    expect(paid.status).toBe(200);
+    expect(paid.body).toMatchObject({ status: 'paid', amount_paid: '20.00 EUR' });
+    const types = await db.query(`SELECT type FROM webhook_events WHERE account_id = $1 ORDER BY created_at, type`, [org.account]);
+    expect(types.map((r: { type: string }) => r.type).sort()).toEqual(['invoice.finalized', 'invoice.paid']);
+    // A paid invoice cannot be voided.
+    const refused = await t.post(`/v1/invoices/${inv.id}/void`, { reason: 'late' }, t.adminKey);
+    expect(refused.status).toBe(409);
+
+    clock.set('2026-05-01T00:00:00.000Z');
+    const may = await closeNow(org);
+    const voided = await t.post(`/v1/invoices/${may.id}/void`, { reason: 'issued by mistake' }, t.adminKey);
+    expect(voided.status).toBe(200);
+    expect(voided.body).toMatchObject({ status: 'void', void_reason: 'issued by mistake' });
+    const restores = await db.query(`SELECT invoice_id FROM credit_invoice_restores WHERE account_id = $1`, [org.account]);
+    expect(restores).toEqual([{ invoice_id: may.id }]);
+  });
+
+  it('credits a task relabelled ineffective after its period was finalized on the next invoice', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0', ineffective_credit_pct: '50' });
+    // An open task: its failed attempt is pending at close (specialized input 2.50 per 1M: 1M cost 2.50).
+    await report(t, org, [event('2026-03-09T10:00:00Z', 'gpt-4o', { input: 1_000_000 }, { task_id: 'deploy', attempt_id: 'a1', outcome: 'failure' })]);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    expect(lines(march)).toEqual([['base_fee', null, '10.00'], ['overage', 'specialized', '2.50']]);
+
+    // In April the task fails for good: its attempt is relabelled ineffective, in March.
+    clock.set('2026-04-05T00:00:00.000Z');
+    const closed = await t.post('/v1/tasks/deploy/close', { status: 'failed' }, org.keys.agent);
+    expect(closed.status).toBeLessThan(300);
+    clock.set('2026-05-01T00:00:00.000Z');
+    const april = await closeNow(org);
+    expect(lines(april)).toEqual([['base_fee', null, '10.00'], ['adjustment', null, '-1.25']]);
+    expect(april.lines[1]).toMatchObject({ charge: 'ineffective_credit', period_start: '2026-03-01T00:00:00.000Z' });
+    // The usage moved between labels: minus pending, plus ineffective, in March; no token billed twice.
+    expect(april.usage.map((u: { label: string; calls: number; cost: string }) => [u.label, u.calls, Number(u.cost)])).toEqual([
+      ['ineffective', 1, 2.5],
+      ['pending', -1, -2.5],
+    ]);
+    expect(april.lines[1].usage).toEqual([{ tier: 'specialized', model: 'gpt-4o', label: 'ineffective', calls: 1, tokens: 1_000_000, cost: expect.stringMatching(/^2\.50*$/) }]);
+    // Booked in the ledger: a grant of the further credit.
+    const grants = await db.query(`SELECT kind, amount::text AS amount FROM credit_grants WHERE account_id = $1`, [org.account]);
+    expect(grants).toEqual([{ kind: 'adjustment', amount: expect.stringMatching(/^1\.250*$/) }]);
+  });
+
+  it('bills a blocked account the top-up it bought to continue, and no overage', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({
+      base_fee: '20.00',
+      included_allowance: '5.00',
+      overage_policy: 'block',
+      topup_packs: [{ id: 'small', allowance: '10.00', price: '9.00', validity_days: 30 }],
+    });
+    // base input 0.50 per 1M: 10M tokens cost 5.00, the whole allowance.
+    await report(t, org, [event('2026-03-09T10:00:00Z', 'qwen-turbo', { input: 10_000_000 })]);
+    const bought = await t.post(`/v1/accounts/${org.account}/credits/topups`, { id: 'march-1', pack: 'small' }, org.keys.finance);
+    expect(bought.status).toBe(201);
+    await report(t, org, [event('2026-03-10T11:00:00Z', 'qwen-turbo', { input: 4_000_000 })]);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const inv = await closeNow(org);
+    expect(lines(inv)).toEqual([
+      ['base_fee', null, '20.00'],
+      ['allowance_used', null, '0.00'],
+      ['topup', null, '9.00'],
+    ]);
+    expect(inv.lines[2].description).toBe('Top-up pack small bought 2026-03-10: 10.00 EUR of usage');
+    expect(inv.total).toBe('29.00');
+  });
+
+  it('closes every ended period from the hourly schedule, one job per account and period', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '5.00', included_allowance: '0' });
+    clock.set('2026-04-01T00:30:00.000Z');
+    const invoices = t.app.get(InvoicesService);
+    await invoices.schedule();
+    await invoices.schedule();
+    const rows = await waitFor(
+      (): Promise<{ status: string }[]> => db.query(`SELECT status, period_start FROM invoices WHERE account_id = $1`, [org.account]),
+      (r) => r.length === 1,
+      'the scheduled close',
+    );
+    expect(rows[0]!.status).toBe('draft');
+    clock.set('2026-04-01T01:31:00.000Z');
+    await invoices.schedule();
+    await waitFor(() => db.query(`SELECT status FROM invoices WHERE account_id = $1`, [org.account]), (r: { status: string }[]) => r[0]?.status === 'finalized', 'the finalization');
+  });
+});
+
+describe('Invoices and Stripe', () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let fake: FakeStripe;
+
+  beforeAll(async () => {
+    fake = await new FakeStripe().start();
+    clock = new ManualClock('2026-03-10T12:00:00.000Z');
+    t = await startTestApp({ clock, env: { STRIPE_SECRET_KEY: 'sk_test_fake', STRIPE_WEBHOOK_SECRET: 'whsec_test_x', STRIPE_API_BASE: fake.url, TOKENMETER_STRIPE_TIMEOUT_MS: '1500' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.stop();
+  });
+
+  it('Stripe unavailable at close: the invoice finalizes here and syncs once Stripe is back, as one Stripe invoice', async () => {
+    const org = await newOrg(t);
+    await setupPricing(t, org.account);
+    await plan(t, org, { base_fee: '30.00', included_allowance: '0' });
+    await report(t, org, [event('2026-03-10T10:00:00Z', 'gpt-4o', { input: 1_000_000 })]);
+    fake.down(503);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const res = await t.post(`/v1/accounts/${org.account}/invoices/close`, { finalize: true }, org.keys.finance);
+    expect(res.status).toBe(201);
+    expect(res.body.status).toBe('finalized');
+    const sync = t.app.get(StripeSync);
+    const failed = await waitFor(() => sync.status('invoice', org.account, res.body.id), (s) => (s?.attempts ?? 0) >= 1 && s?.last_error !== null, 'a failed attempt');
+    expect(failed!.state).toBe('pending');
+    fake.recover();
+    clock.set(new Date(failed!.next_attempt_at!.getTime() + 120_000));
+    await sync.sweep();
+    const done = await waitFor(() => sync.status('invoice', org.account, res.body.id), (s) => s?.state === 'synced', 'the sync');
+    expect(done!.stripe_id).toBeTruthy();
+    const mirrors = [...fake.invoices.values()].filter((i) => i.metadata.tokenmeter_id === res.body.id);
+    expect(mirrors).toHaveLength(1);
+    expect((mirrors[0] as { total: number }).total).toBe(3250);
+
+    // Stripe says it is paid (a signed webhook, delivered twice): ours is paid once, and invoice.paid announced.
+    const paid = fake.pay(done!.stripe_id!);
+    const stripeEvent = fake.event('invoice.paid', paid);
+    const payload = JSON.stringify(stripeEvent);
+    const deliver = () =>
+      t.request('POST', '/v1/stripe/webhook', {
+        key: null,
+        rawBody: payload,
+        headers: {
+          'content-type': 'application/json',
+          'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_test_x', timestamp: Math.floor(clock.now().getTime() / 1000) }),
+        },
+      });
+    expect((await deliver()).status).toBe(200);
+    expect((await deliver()).status).toBe(200);
+    const view = (await t.get(`/v1/invoices/${res.body.id}`, org.keys.finance)).body;
+    expect(view).toMatchObject({ status: 'paid', amount_paid: '32.50 EUR', stripe: { state: 'synced' } });
+  });
+});
