@@ -119,16 +119,19 @@ export class BudgetsRepository {
     return rows[0] ? normalize(rows[0]) : null;
   }
 
-  /** The hard budgets among these counter levels, with their limits. */
+  /** The hard budgets among these counter levels (`budget/<node>/<kind>:<start>`), with their limits. */
   async hardByLevel(db: Db, account: string, levels: readonly string[]): Promise<{ level: string; amount: string | null; tokens: string | null }[]> {
-    return queryRows(
+    const parts = levels.map((l) => /^budget\/([^/]+)\/(?:year|quarter|month):(\d{4}-\d{2}-\d{2})$/.exec(l)).filter((m) => m !== null);
+    if (parts.length === 0) return [];
+    // Narrowed by the key's node and start (an index range), then matched exactly.
+    const rows = await queryRows<{ level: string; amount: string | null; tokens: string | null }>(
       db,
-      `SELECT level, amount, tokens FROM (
-         SELECT ${LEVEL} AS level, amount_limit::text AS amount, token_limit::text AS tokens
-           FROM budgets WHERE account_id = $1 AND enforcement = 'hard') b
-        WHERE level = ANY($2::text[])`,
-      [account, levels],
+      `SELECT ${LEVEL} AS level, amount_limit::text AS amount, token_limit::text AS tokens FROM budgets
+        WHERE account_id = $1 AND node = ANY($2::text[]) AND period_start = ANY($3::date[]) AND enforcement = 'hard'`,
+      [account, [...new Set(parts.map((m) => m[1]!))], [...new Set(parts.map((m) => m[2]!))]],
     );
+    const wanted = new Set(levels);
+    return rows.filter((r) => wanted.has(r.level));
   }
 
   /** Inserts an alert unless its node, period, kind and threshold already fired; the row when it is new. */

@@ -32,8 +32,7 @@ export const putBudgetSchema = named('PutBudget', {
 export const deleteBudgetQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['period'],
-  properties: { period: periodKind, period_start: day },
+  properties: { period: { ...periodKind, description: 'Which period kind (needed)' }, period_start: day },
 } as const satisfies JsonSchema;
 
 export const transferSchema = named('BudgetTransfer', {

@@ -228,8 +228,9 @@ export class BudgetsService implements LimitSource, HardBudgetsPort, OnModuleIni
     });
   }
 
-  async remove(principal: Principal, account: string, rawNode: string, kind: PeriodKind, periodStart: string | undefined): Promise<void> {
+  async remove(principal: Principal, account: string, rawNode: string, kind: PeriodKind | undefined, periodStart: string | undefined): Promise<void> {
     const node = parseNodeParam(rawNode);
+    if (kind === undefined) throw new BillingError(BillingErrorCode.InvalidBudgetPeriod, 'Say which budget: query parameter "period" (year, quarter or month).', { field: 'period' });
     const key = nodeKey(node);
     await this.write(account, async (tx, writes, now, { tree }, acct) => {
       const period = this.periodOf(kind, acct.fiscal_year_start_month, now, periodStart);
