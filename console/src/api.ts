@@ -1,8 +1,9 @@
 // The console's one way to the API: the typed client generated from the service's OpenAPI document
 // (client/), on this page's own origin, with the pasted key. A route that changes breaks this at compile time.
-import { createTokenmeterClient, type ApiError, type Schemas, type TokenmeterClient } from '../../client/client';
+import { createTokenmeterClient, type ApiError, type operations, type Schemas, type TokenmeterClient } from '../../client/client';
 
 export type { Schemas, TokenmeterClient };
+export type EventsQuery = NonNullable<operations['ReadingsController_events']['parameters']['query']>;
 
 export function apiClient(key: string): TokenmeterClient {
   return createTokenmeterClient({ baseUrl: window.location.origin, key });
@@ -26,6 +27,12 @@ export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response:
   if (response.ok && data !== undefined) return data;
   const body = (error as ApiError | undefined)?.error;
   throw new ApiFailure(response.status, body?.code ?? 'http_error', body?.message ?? `The service answered ${response.status}.`, body?.field);
+}
+
+/** A reading asked for as JSON (the routes that also speak CSV are typed as either). */
+export function json<T>(value: T | string): T {
+  if (typeof value === 'string') throw new ApiFailure(500, 'unexpected_csv', 'The service answered CSV where JSON was asked for.');
+  return value;
 }
 
 export type Who = Schemas['ApiKey'];

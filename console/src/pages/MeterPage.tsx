@@ -2,7 +2,7 @@
 // stream), the allowance the plan includes and, for keys that read the whole account, what is left of it.
 import Decimal from 'decimal.js';
 import { useEffect, useState } from 'react';
-import { ok, type Schemas } from '../api';
+import { json, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { billingPeriod } from '../billing-period';
 import { dateTime, money, tokens } from '../format';
@@ -70,7 +70,7 @@ export function MeterPage({ session, account }: { session: Session; account: str
     if (!wholeAccount || !subscription) return;
     const { from } = billingPeriod(new Date(), subscription.billing_anchor_day);
     ok(client.GET('/v1/accounts/{account}/meter', { params: { path: { account }, query: { from: from.toISOString() } } }))
-      .then((reading) => setPeriodCost(reading.totals.cost))
+      .then((reading) => setPeriodCost(json(reading).totals.cost))
       .catch(() => setPeriodCost(null));
   }, [client, account, subscription, wholeAccount, operations]);
 
