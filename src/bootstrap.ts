@@ -160,7 +160,8 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   // The console is static files calling this same API from the browser with the key pasted into it.
   const web = consoleDir();
   if (web !== null) {
-    app.useStaticAssets({ root: web, prefix: '/console/', redirect: true, index: 'index.html' });
+    app.useStaticAssets({ root: web, prefix: '/console/', index: 'index.html' });
+    fastify.get('/console', (_request, reply) => reply.redirect('/console/', 301));
   }
 
   // Signals are main.ts's to handle (src/lifecycle/shutdown.ts); tests close the app themselves.

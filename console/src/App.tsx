@@ -19,7 +19,7 @@ export interface Session {
 
 interface PageDef {
   path: string;
-  title: string;
+  title: string | ((role: Role) => string);
   roles: Role[];
   /** Reads one account: operators pick it. */
   perAccount: boolean;
@@ -30,7 +30,7 @@ const READERS: Role[] = ['admin', 'sales', 'finance', 'member', 'agent'];
 const SALES: Role[] = ['admin', 'sales'];
 
 export const PAGES: PageDef[] = [
-  { path: 'meter', title: 'My meter', roles: READERS, perAccount: true, render: (s, a) => <MeterPage session={s} account={a} /> },
+  { path: 'meter', title: (role) => (role === 'member' || role === 'agent' ? 'My meter' : 'Meter'), roles: READERS, perAccount: true, render: (s, a) => <MeterPage session={s} account={a} /> },
   { path: 'usage', title: 'Usage', roles: READERS, perAccount: true, render: (s, a) => <UsagePage session={s} account={a} /> },
   { path: 'operations', title: 'Operations', roles: READERS, perAccount: true, render: (s, a) => <OperationsPage session={s} account={a} /> },
   { path: 'catalog', title: 'Models & prices', roles: SALES, perAccount: false, render: (s) => <CatalogPage session={s} /> },
@@ -77,6 +77,12 @@ export function App() {
     };
   }, [key]);
 
+  // A page change moves keyboard and screen-reader focus to the new page's content.
+  const [firstPath] = useState(path);
+  useEffect(() => {
+    if (path !== firstPath) document.getElementById('main')?.focus();
+  }, [path, firstPath]);
+
   const signOut = useCallback(() => {
     forgetKey();
     setKey(null);
@@ -100,6 +106,7 @@ export function App() {
   const pages = PAGES.filter((p) => p.roles.includes(session.who.role));
   const page = pages.find((p) => p.path === path) ?? pages[0]!;
   const operator = session.who.account === null;
+  const titleOf = (p: PageDef) => (typeof p.title === 'string' ? p.title : p.title(session.who.role));
 
   return (
     <div className="shell">
@@ -124,14 +131,14 @@ export function App() {
           {pages.map((p) => (
             <li key={p.path}>
               <a href={`#/${p.path}`} aria-current={p === page ? 'page' : undefined}>
-                {p.title}
+                {titleOf(p)}
               </a>
             </li>
           ))}
         </ul>
       </nav>
       <main id="main" tabIndex={-1}>
-        <h1>{page.title}</h1>
+        <h1>{titleOf(page)}</h1>
         {page.perAccount && operator ? <AccountPicker session={session} value={account} onChange={setAccount} /> : null}
         {page.perAccount && account === null ? (
           <p>Choose an account to read its meter.</p>

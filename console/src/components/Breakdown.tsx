@@ -8,7 +8,7 @@ export function Breakdown({ title, dim, rows, currency }: { title: string; dim: 
   const sorted = [...rows].sort((a, b) => b.tokens.total - a.tokens.total);
   const top = sorted[0]?.tokens.total ?? 0;
   return (
-    <div className="breakdown">
+    <div className="breakdown table-scroll" tabIndex={0} role="region" aria-label={title}>
       <table>
         <caption>{title}</caption>
         <thead>

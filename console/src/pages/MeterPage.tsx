@@ -85,9 +85,11 @@ export function MeterPage({ session, account }: { session: Session; account: str
       </h2>
       <p className={`live ${state}`} role="status" data-testid="live-state">
         <span className="dot" aria-hidden="true" />
-        {state === 'live' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
-        {period ? ` · ${dateTime(period.from)} – ${dateTime(period.to)}` : ''}
-        {who.person_id ? ` · ${who.person_id}` : ''}
+        <span>
+          {state === 'live' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
+          {period ? ` · ${dateTime(period.from)} – ${dateTime(period.to)}` : ''}
+          {who.person_id ? ` · ${who.person_id}` : ''}
+        </span>
       </p>
       <div className="meter" aria-live="polite" aria-atomic="false">
         <div className="dial">

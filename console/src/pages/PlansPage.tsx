@@ -136,7 +136,10 @@ export function PlansPage({ session }: { session: Session }) {
         setNewPlan('');
         setPlan(saved.plan_id);
         loadPlans();
-      } else loadVersions();
+      } else {
+        loadVersions();
+        loadPlans();
+      }
     } catch (failure) {
       const f = failure as ApiFailure;
       if (f.field) setErrors({ [f.field]: f.message });
@@ -150,6 +153,7 @@ export function PlansPage({ session }: { session: Session }) {
       const saved = await ok(client.POST('/v1/plans/{plan}/rollback', { params: { path: { plan } }, body: { version } }));
       setMessage({ error: false, text: `Rolled back: version ${saved.version} is a copy of version ${version}.` });
       loadVersions();
+      loadPlans();
     } catch (failure) {
       setMessage({ error: true, text: (failure as Error).message });
     }

@@ -60,9 +60,16 @@ export function UsagePage({ session, account }: { session: Session; account: str
 
   const byDay = readings[`day,${stack}`];
   const chart = useMemo(() => {
+    // Every day of the range has its bar, an empty one included.
     const days = new Map<string, Record<string, number | string>>();
+    if (byDay) {
+      for (let t = Date.parse(byDay.from); t < Date.parse(byDay.to); t += 86_400_000) {
+        const d = new Date(t).toISOString().slice(0, 10);
+        days.set(d, { day: d });
+      }
+    }
     for (const row of byDay?.rows ?? []) {
-      const d = String(row.key.day);
+      const d = String(row.key.day).slice(0, 10);
       const entry = days.get(d) ?? { day: d };
       const series = String(row.key[stack]);
       entry[series] = (Number(entry[series] ?? 0) + (measure === 'tokens' ? row.tokens.total : Number(row.cost)));
