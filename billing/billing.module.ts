@@ -3,11 +3,12 @@
 // neither of which imports billing.
 import { Module } from '@nestjs/common';
 import { AuthorizationsModule } from './authorizations/authorizations.module.js';
+import { BudgetsModule } from './budgets/budgets.module.js';
 import { StripeModule } from './stripe/stripe.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({
-  imports: [AuthorizationsModule, WebhooksModule, StripeModule],
+  imports: [AuthorizationsModule, BudgetsModule, WebhooksModule, StripeModule],
   exports: [WebhooksModule, StripeModule],
 })
 export class BillingModule {}

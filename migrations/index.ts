@@ -11,6 +11,7 @@ import { MeterNarrowRollups1764620000000 } from './1764620000000-meter-narrow-ro
 import { Authorizations1765200000000 } from './1765200000000-authorizations.js';
 import { Webhooks1765300000000 } from './1765300000000-webhooks.js';
 import { Stripe1765400000000 } from './1765400000000-stripe.js';
+import { Budgets1765600000000 } from './1765600000000-budgets.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -24,4 +25,5 @@ export const migrations = [
   Authorizations1765200000000,
   Webhooks1765300000000,
   Stripe1765400000000,
+  Budgets1765600000000,
 ];

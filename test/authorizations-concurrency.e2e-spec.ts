@@ -7,7 +7,7 @@ import { fromScaledInteger } from '../billing/authorizations/counter-math.js';
 import { COUNTERS_ENGINE, type CountersEngine, type LevelFigures } from '../billing/authorizations/counters.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { reportUsage } from './support/authorizations.js';
-import { setBudget, TestBudgetsModule } from './support/budgets.js';
+import { putBudget } from './support/budgets.js';
 import { setupPricing } from './support/metering.js';
 import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -23,7 +23,7 @@ describe.each(engines)('holds under concurrency (%s engine)', (engine) => {
 
   beforeAll(async () => {
     clock = new ManualClock(NOW);
-    t = await startTestApp({ clock, extraModules: [TestBudgetsModule], env: ENV[engine] });
+    t = await startTestApp({ clock, env: ENV[engine] });
     expect(t.app.get<CountersEngine>(COUNTERS_ENGINE).kind).toBe(engine === 'postgres' ? 'postgres' : 'redis');
     // The embedded store starts slowly on a loaded machine.
   }, 120_000);
@@ -55,7 +55,7 @@ describe.each(engines)('holds under concurrency (%s engine)', (engine) => {
     const org = await tree(1, 1);
     const m = org.members[0]!;
     const level = `budget/person:${m.person}/${MONTH}`;
-    await setBudget(t, org.account, level, { amount: '5.00' });
+    await putBudget(t, org.account, level, { amount: '5.00' });
     const answers = await Promise.all(Array.from({ length: 200 }, () => authorize(m.key, '0.10')));
     expect(answers.every((a) => a.status === 200)).toBe(true);
     expect(answers.filter((a) => a.body.allowed).length).toBe(50);
@@ -75,7 +75,7 @@ describe.each(engines)('holds under concurrency (%s engine)', (engine) => {
   it('allows exactly 50 against a department two levels up, for agents of different people in different teams', async () => {
     const org = await tree(2, 4);
     const level = `budget/unit:${org.dept}/${MONTH}`;
-    await setBudget(t, org.account, level, { amount: '5.00' });
+    await putBudget(t, org.account, level, { amount: '5.00' });
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => authorize(org.members[i % 4]!.key, '0.10')));
     const allowed = answers.filter((a) => a.body.allowed);
     expect(allowed.length).toBe(50);
@@ -88,8 +88,9 @@ describe.each(engines)('holds under concurrency (%s engine)', (engine) => {
     const org = await tree(2, 4);
     const dept = `budget/unit:${org.dept}/${MONTH}`;
     const people = org.members.map((m) => `budget/person:${m.person}/${MONTH}`);
-    await setBudget(t, org.account, dept, { amount: '3.00' });
-    for (const level of people) await setBudget(t, org.account, level, { amount: '1.00' });
+    // Both levels bind: four people at 0.75 are all the department's 3.00 (allocations may not exceed it).
+    await putBudget(t, org.account, dept, { amount: '3.00' });
+    for (const level of people) await putBudget(t, org.account, level, { amount: '0.75' });
     let allowed = 0;
     const worker = async (w: number) => {
       const m = org.members[w % 4]!;

@@ -8,7 +8,7 @@ import { accountKeys } from '../billing/authorizations/redis-scripts.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { TransactionRunner } from '../src/database/transactions.js';
 import { reportUsage } from './support/authorizations.js';
-import { setBudget, TestBudgetsModule } from './support/budgets.js';
+import { putBudget } from './support/budgets.js';
 import { setupPricing } from './support/metering.js';
 import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -31,7 +31,7 @@ describe.each(engines)('counters rebuilt from PostgreSQL (%s engine)', (engine) 
 
   beforeAll(async () => {
     clock = new ManualClock(NOW);
-    t = await startTestApp({ clock, extraModules: [TestBudgetsModule], env: engine === 'postgres' ? { REDIS_URL: '' } : {} });
+    t = await startTestApp({ clock, env: engine === 'postgres' ? { REDIS_URL: '' } : {} });
     if (engine === 'redis') redis = new Redis(process.env.REDIS_URL!);
     // The embedded store starts slowly on a loaded machine.
   }, 120_000);
@@ -45,7 +45,7 @@ describe.each(engines)('counters rebuilt from PostgreSQL (%s engine)', (engine) 
     const o = await newOrg(t);
     await setupPricing(t, o.account);
     const level = `budget/person:${o.person}/month:2026-03-01`;
-    await setBudget(t, o.account, level, { amount: '1.00' });
+    await putBudget(t, o.account, level, { amount: '1.00' });
     return { ...o, level, usage: { account: o.account, unit: o.unit, person: o.person, agent: o.agent, levels: [level], tokens: 1 } };
   }
   const authorize = (key: string, amount: string) => t.post('/v1/authorizations', { amount }, key);

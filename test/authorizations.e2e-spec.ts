@@ -7,7 +7,7 @@ import { COUNTERS_ENGINE, type CountersEngine, type LevelFigures } from '../bill
 import { ReservationExpiryService } from '../billing/authorizations/reservation-expiry.service.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { reportUsage } from './support/authorizations.js';
-import { setBudget, TestBudgetsModule } from './support/budgets.js';
+import { putBudget } from './support/budgets.js';
 import { setupPricing } from './support/metering.js';
 import { newAgent, newKey, newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -19,7 +19,7 @@ describe('authorizations', () => {
 
   beforeAll(async () => {
     clock = new ManualClock(NOW);
-    t = await startTestApp({ clock, extraModules: [TestBudgetsModule] });
+    t = await startTestApp({ clock });
     // The embedded store starts slowly on a loaded machine.
   }, 120_000);
   afterAll(async () => {
@@ -31,7 +31,7 @@ describe('authorizations', () => {
     const o = await newOrg(t);
     await setupPricing(t, o.account);
     const level = `budget/person:${o.person}/month:2026-03-01`;
-    await setBudget(t, o.account, level, { amount });
+    await putBudget(t, o.account, level, { amount });
     return { ...o, level };
   }
   const authorize = (key: string, body: unknown) => t.post('/v1/authorizations', body, key);
@@ -58,7 +58,7 @@ describe('authorizations', () => {
 
   it('prices a token estimate with the price book in force and checks token limits', async () => {
     const o = await org('10.00');
-    await setBudget(t, o.account, `budget/account/year:2026-01-01`, { tokens: 1000 });
+    await putBudget(t, o.account, `budget/account/year:2026-01-01`, { tokens: 1000 });
     // gpt-4o is specialized: 2.50 input, 10.00 output per million.
     const a = await authorize(o.keys.agent, { model: 'gpt-4o-2024-08-06', usage: { input: 400, output: 200 } });
     expect(a.body).toMatchObject({ allowed: true, estimate: { amount: '0.003', tokens: 600, source: 'usage', model: 'gpt-4o' } });
@@ -81,7 +81,7 @@ describe('authorizations', () => {
 
   it('never denies on a soft budget', async () => {
     const o = await org('1.00');
-    await setBudget(t, o.account, o.level, { amount: '1.00' }, 'soft');
+    await putBudget(t, o.account, o.level, { amount: '1.00' }, 'soft');
     const a = await authorize(o.keys.agent, { amount: '50' });
     expect(a.body).toMatchObject({ allowed: true, levels: [] });
   });

@@ -180,6 +180,10 @@ describe('hostile input on every route', () => {
     const endpoint = await t.post('/v1/webhook-endpoints', { account: org.account, url: 'http://127.0.0.1:9/hook' });
     expect(endpoint.status).toBe(201);
     webhookId = endpoint.body.id;
+    // Budgets a transfer can move between (the unit's back to the account).
+    for (const [node, amount] of [['account', '100'], [`unit:${org.unit}`, '50']]) {
+      expect((await t.request('PUT', `/v1/accounts/${org.account}/budgets/${node}`, { body: { period: 'month', amount_limit: amount } })).status).toBe(200);
+    }
     const doc = (await t.get('/docs-json', null)).body as {
       paths: Record<string, Record<string, { parameters?: { in: string; name: string }[]; requestBody?: unknown }>>;
     };
@@ -225,6 +229,7 @@ describe('hostile input on every route', () => {
       task: 'probe-task',
       version: '1',
       context: 'external',
+      node: route.method === 'DELETE' ? 'person:nobody' : 'account',
       id: route.path.startsWith('/v1/webhook-endpoints') && route.method !== 'DELETE' ? webhookId : 'nokey',
     };
     return route.path.replace(/\{(\w+)\}/g, (_, name: string) => override[name] ?? real[name] ?? 'x1');
@@ -318,6 +323,16 @@ describe('hostile input on every route', () => {
     'POST /v1/authorizations': { amount: '0.50', tokens: 1000, operation: 'probe.op', session_id: 'probe-session', session_context: 'internal', expires_in_seconds: 60 },
     'PUT /v1/accounts/{account}/caps/agents/{agent}': { amount_limit: '10.00', token_limit: 100000, period: 'month' },
     'PUT /v1/accounts/{account}/caps/sessions/{context}': { amount_limit: '2.00', token_limit: null },
+    'PUT /v1/accounts/{account}/budgets/{node}': {
+      period: 'month',
+      period_start: '2026-03-01',
+      headcount: 5,
+      token_limit: 1_000_000,
+      amount_limit: '100.00',
+      enforcement: 'soft',
+      thresholds: [50, 90],
+    },
+    'POST /v1/accounts/{account}/budgets/transfers': { from: `unit:${org.unit}`, to: 'account', period: 'month', period_start: '2026-03-01', amount: '1.00', tokens: 0, headcount: 0 },
   });
 
   const HOSTILE = [

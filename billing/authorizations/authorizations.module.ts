@@ -83,6 +83,6 @@ class CountersRedisLifecycle implements OnApplicationShutdown {
     AuthorizationsService,
     ReservationExpiryService,
   ],
-  exports: [COUNTERS_ENGINE, LimitRegistry, PathPlans],
+  exports: [COUNTERS_ENGINE, LimitRegistry, PathPlans, SpendRepository],
 })
 export class AuthorizationsModule {}

@@ -1,5 +1,6 @@
 // Readings of the meter: totals by dimension from the rollups, the per-operation listing, CSV exports and
 // the live stream (SSE), whose MeterStreamService ingest publishes accepted operations to after commit.
+// ReadingsService is exported for billing, which reads spend through it (budgets).
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { AccountsModule } from '../../src/accounts/accounts.module.js';
 import { MeterPublisher } from '../ingest/meter-publisher.js';
@@ -15,7 +16,7 @@ import { ReadingsService } from './readings.service.js';
   imports: [AccountsModule, MeteringModule],
   controllers: [ReadingsController, MeterStreamController],
   providers: [ReadingsRepository, ReadingsService, MeterStreamService],
-  exports: [MeterStreamService],
+  exports: [MeterStreamService, ReadingsService],
 })
 export class ReadingsModule implements OnModuleInit {
   constructor(

@@ -16,6 +16,7 @@ import {
   parseListRange,
   parseMeterRange,
   readingPlan,
+  type GroupByDim,
   type MeterFilters,
   type MeterQuery,
   type VisibilityScope,
@@ -93,6 +94,14 @@ export class ReadingsService {
     const to = nextMonthStart(now);
     const reading = await this.read(accountId, { from, to, groupBy: [], filters: personId === null ? {} : { person: personId } }, null, now);
     return { from, to, totals: reading.totals };
+  }
+
+  /**
+   * The whole account's sums over [from, to) (whole hours) grouped by `groupBy`, with no visibility scope:
+   * for other modules that read the meter on the account's behalf (budgets read spend by unit and person).
+   */
+  async sums(accountId: string, from: Date, to: Date, groupBy: readonly GroupByDim[], filters: MeterFilters = {}): Promise<MeterReading> {
+    return this.read(accountId, { from, to, groupBy: [...groupBy], filters }, null, this.clock.now());
   }
 
   private async read(accountId: string, q: MeterQuery, scope: VisibilityScope | null, now: Date): Promise<MeterReading> {

@@ -1,6 +1,8 @@
-// A stand-in for the budgets module until it lands: a table of budgets by counter level, and the two
-// ports authorizations need over it (hard budgets on a path, their limits), registered like the real
-// module will. `setBudget` changes a budget the way budgets will: the row and its counter in one step.
+// Budgets for authorization tests. `putBudget` sets one through the real route (billing/budgets), by its
+// counter level. The stand-in below is kept for tests that need limits no real budget may have (random
+// limits on every level, children allocated more than their parent): a raw table of budgets by counter
+// level and the two ports over it, registered after (so instead of) the real module's. `setBudget`
+// changes such a budget the way the real module does: the row and its counter in one step.
 import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuthorizationsModule } from '../../billing/authorizations/authorizations.module.js';
@@ -20,6 +22,24 @@ import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import type { Db } from '../../src/database/sql.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import type { TestApp } from './test-app.js';
+import { parseLevel } from '../../billing/authorizations/levels.js';
+
+/** Sets the budget of a counter level (`budget/<node>/<kind>:<start>`) through PUT /v1/accounts/:account/budgets/:node. */
+export async function putBudget(t: TestApp, account: string, level: string, limit: Partial<Limit>, enforcement: 'hard' | 'soft' = 'hard'): Promise<void> {
+  const parsed = parseLevel(level);
+  if (parsed.kind !== 'budget') throw new Error(`not a budget level: ${level}`);
+  const node = parsed.node.kind === 'account' ? 'account' : `${parsed.node.kind}:${parsed.node.id}`;
+  const res = await t.request('PUT', `/v1/accounts/${account}/budgets/${node}`, {
+    body: {
+      period: parsed.period.kind,
+      period_start: parsed.period.start.toISOString().slice(0, 10),
+      amount_limit: limit.amount ?? null,
+      token_limit: limit.tokens ?? null,
+      enforcement,
+    },
+  });
+  if (res.status !== 200) throw new Error(`putBudget ${level}: ${res.status} ${res.text}`);
+}
 
 @Injectable()
 export class TestBudgets implements LimitSource, HardBudgetsPort, OnModuleInit {

@@ -1,0 +1,298 @@
+// What each budget in force has burnt: spend rolled up the tree from metering's readings (by the unit at
+// each event's time), holds from the counters, people and agents in each node now, the forecast at the
+// recent burn rate; and the alerts that burn fires, each once per node and period (stored and emitted as
+// webhooks in one transaction). Evaluated after each ingest that lands (debounced per account) and
+// whenever budgets or alerts are read.
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { MeterPublisher } from '../../metering/ingest/meter-publisher.js';
+import { ReadingsService } from '../../metering/readings/readings.service.js';
+import type { Principal } from '../../src/auth/principal.js';
+import { CLOCK, type Clock } from '../../src/clock/clock.js';
+import { TransactionRunner } from '../../src/database/transactions.js';
+import { Dec, formatMoney } from '../../tiers/pricing/decimal.js';
+import { COUNTERS_ENGINE, levels, periodKey, type CountersEngine, type PeriodKind } from '../authorizations/counters.js';
+import { WebhookEvents } from '../webhooks/webhook-events.js';
+import { ancestry, burnWindowStart, crossedThresholds, forecast, peopleIn, rollUp, zeroSpend, type Spend, type SpendRow } from './budget-math.js';
+import { parseNodeParam } from './budgets.service.js';
+import { alertKey, BudgetsRepository, type AlertRow, type BudgetRow } from './budgets.repository.js';
+import { OrgTrees } from './org-trees.js';
+
+const HOUR_MS = 3_600_000;
+/** After an ingest lands, alerts of its account are evaluated this much later (one run for a burst). */
+export const ALERT_DEBOUNCE_MS = 250;
+
+type Amount = string;
+
+export interface BudgetBurn {
+  node: string;
+  period: { kind: PeriodKind; start: string; end: string };
+  enforcement: 'soft' | 'hard';
+  thresholds: number[];
+  headcount: { allocated: number | null; people: number };
+  agents: number;
+  limit: { amount: Amount | null; tokens: number | null };
+  spent: { amount: Amount; tokens: number };
+  held: { amount: Amount; tokens: number };
+  left: { amount: Amount | null; tokens: number | null };
+  effective_ratio: number | null;
+  per_head: { amount: Amount | null; tokens: number | null };
+  forecast: {
+    burn_per_day: { amount: Amount; tokens: number };
+    amount_at_period_end: Amount;
+    tokens_at_period_end: number;
+    limit_reached_at: Date | null;
+  };
+}
+
+export interface AlertView {
+  id: string;
+  node: string;
+  period: { kind: PeriodKind; start: string };
+  kind: 'threshold' | 'forecast';
+  threshold: number | null;
+  fired_at: Date;
+  data: Record<string, unknown>;
+}
+
+export function alertView(row: AlertRow): AlertView {
+  return {
+    id: row.id,
+    node: row.node,
+    period: { kind: row.period_kind, start: row.period_start },
+    kind: row.kind,
+    threshold: row.kind === 'threshold' ? row.threshold : null,
+    fired_at: row.fired_at,
+    data: row.data,
+  };
+}
+
+const utc = (day: string) => new Date(`${day}T00:00:00.000Z`);
+const ceilHour = (ms: number) => Math.ceil(ms / HOUR_MS) * HOUR_MS;
+
+@Injectable()
+export class BudgetBurnService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('budgets');
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(
+    private readonly budgets: BudgetsRepository,
+    private readonly trees: OrgTrees,
+    private readonly readings: ReadingsService,
+    private readonly transactions: TransactionRunner,
+    private readonly webhooks: WebhookEvents,
+    private readonly publisher: MeterPublisher,
+    private readonly dataSource: DataSource,
+    @Inject(COUNTERS_ENGINE) private readonly engine: CountersEngine,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  onModuleInit(): void {
+    this.publisher.onPublished((account) => this.soon(account));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** Evaluates the account's alerts shortly (once for a burst of ingests). */
+  private soon(account: string): void {
+    if (this.closed || this.pending.has(account)) return;
+    this.pending.set(
+      account,
+      setTimeout(() => {
+        this.pending.delete(account);
+        const run = this.evaluate(account).catch((error: unknown) => this.logger.error({ err: error, account }, 'budget alerts failed'));
+        this.running.add(run);
+        void run.finally(() => this.running.delete(run));
+      }, ALERT_DEBOUNCE_MS),
+    );
+  }
+
+  /** What a principal may see: null for all (finance, operators); a member their person and the units above them now. */
+  async visibleNodes(principal: Principal, account: string): Promise<string[] | null> {
+    if (principal.role !== 'member') return null;
+    const org = await this.trees.load(this.dataSource, account);
+    return ancestry(org.tree, `person:${principal.personId}`).filter((k) => k !== 'account');
+  }
+
+  /** Budgets in force now with their burn (bringing alerts up to date), as the principal may see them. */
+  async list(principal: Principal, account: string, kind: PeriodKind | undefined): Promise<BudgetBurn[]> {
+    const visible = await this.visibleNodes(principal, account);
+    const burns = await this.evaluate(account);
+    return burns.filter((b) => (kind === undefined || b.period.kind === kind) && (visible === null || visible.includes(b.node)));
+  }
+
+  /** Alerts newest first (brought up to date first), as the principal may see them. */
+  async alerts(principal: Principal, account: string, limit: number): Promise<AlertView[]> {
+    const visible = await this.visibleNodes(principal, account);
+    await this.evaluate(account);
+    return (await this.budgets.alerts(account, limit, visible)).map(alertView);
+  }
+
+  /** Every budget in force now with its burn, then the alerts it fires (each once). */
+  async evaluate(account: string, currency?: string): Promise<BudgetBurn[]> {
+    const burns = await this.burn(account, currency);
+    await this.fire(account, burns);
+    return burns;
+  }
+
+  /** Budgets in force now, with what each has burnt. */
+  async burn(account: string, currency?: string): Promise<BudgetBurn[]> {
+    const now = this.clock.now();
+    const rows = await this.budgets.inForce(account, now);
+    if (rows.length === 0) return [];
+    const cur = currency ?? (await this.currencyOf(account));
+    const org = await this.trees.load(this.dataSource, account);
+    const active = org.people.filter((p) => p.active).map((p) => p.id);
+    const agentsOf = new Map<string, number>();
+    for (const a of org.agents) if (a.active) agentsOf.set(a.owner_person_id, (agentsOf.get(a.owner_person_id) ?? 0) + 1);
+
+    // One reading per distinct period (and its burn window), rolled up the tree.
+    const periods = new Map<string, { spend: Map<string, Spend>; window: Map<string, Spend>; windowStart: Date }>();
+    for (const row of rows) {
+      const key = `${row.period_kind}:${row.period_start}`;
+      if (periods.has(key)) continue;
+      const period = { start: utc(row.period_start), end: utc(row.period_end) };
+      const windowStart = burnWindowStart(period, now);
+      const upTo = new Date(Math.min(period.end.getTime(), ceilHour(now.getTime() + 1)));
+      const spend = rollUp(org.tree, await this.spendRows(account, period.start, upTo, true));
+      const window = windowStart.getTime() < upTo.getTime() ? rollUp(org.tree, await this.spendRows(account, windowStart, upTo, false)) : new Map<string, Spend>();
+      periods.set(key, { spend, window, windowStart });
+    }
+
+    const hardLevels = rows.filter((r) => r.enforcement === 'hard').map((r) => levelOf(r));
+    const held = new Map((hardLevels.length ? await this.engine.read(account, hardLevels, now) : []).map((f) => [f.level, f.held]));
+
+    return rows.map((row) => {
+      const { spend, window, windowStart } = periods.get(`${row.period_kind}:${row.period_start}`)!;
+      const spent = spend.get(row.node) ?? zeroSpend();
+      const recent = window.get(row.node) ?? zeroSpend();
+      const h = held.get(levelOf(row)) ?? { amount: '0', tokens: 0 };
+      const people = peopleIn(org.tree, active, row.node);
+      const agents = people.reduce((n, p) => n + (agentsOf.get(p) ?? 0), 0);
+      const limitAmount = row.amount_limit === null ? null : new Dec(row.amount_limit);
+      const limitTokens = row.token_limit === null ? null : Number(row.token_limit);
+      const f = forecast({
+        now,
+        period: { start: utc(row.period_start), end: utc(row.period_end) },
+        spent: { amount: spent.amount, tokens: spent.tokens },
+        window: { start: windowStart, amount: recent.amount, tokens: recent.tokens },
+        limit: { amount: limitAmount, tokens: limitTokens },
+      });
+      const ratioDen = spent.effective + spent.ineffective;
+      return {
+        node: row.node,
+        period: { kind: row.period_kind, start: row.period_start, end: row.period_end },
+        enforcement: row.enforcement,
+        thresholds: row.thresholds,
+        headcount: { allocated: row.headcount, people: people.length },
+        agents,
+        limit: { amount: limitAmount === null ? null : limitAmount.toFixed(), tokens: limitTokens },
+        spent: { amount: spent.amount.toFixed(), tokens: spent.tokens },
+        held: { amount: new Dec(h.amount).toFixed(), tokens: h.tokens },
+        left: {
+          amount: limitAmount === null ? null : limitAmount.minus(spent.amount).minus(h.amount).toFixed(),
+          tokens: limitTokens === null ? null : limitTokens - spent.tokens - h.tokens,
+        },
+        effective_ratio: ratioDen === 0 ? null : spent.effective / ratioDen,
+        per_head: {
+          amount: people.length === 0 ? null : formatMoney(spent.amount.dividedBy(people.length), cur),
+          tokens: people.length === 0 ? null : Math.round(spent.tokens / people.length),
+        },
+        forecast: {
+          burn_per_day: { amount: formatMoney(f.rate.amount, cur), tokens: f.rate.tokens.floor().toNumber() },
+          amount_at_period_end: formatMoney(f.atEnd.amount, cur),
+          tokens_at_period_end: f.atEnd.tokens,
+          limit_reached_at: f.limitReachedAt,
+        },
+      };
+    });
+  }
+
+  /** Stores the alerts `burns` cross that have not fired yet, and emits their webhooks, in one transaction. */
+  private async fire(account: string, burns: readonly BudgetBurn[]): Promise<void> {
+    const now = this.clock.now();
+    const due: { alert: AlertRow; type: 'budget.threshold_crossed' | 'budget.forecast_exceeded' }[] = [];
+    const fired = await this.budgets.firedKeys(this.dataSource, account, [...new Set(burns.map((b) => b.period.start))]);
+    for (const b of burns) {
+      if (b.limit.amount === null && b.limit.tokens === null) continue;
+      const period = `${b.period.kind}:${b.period.start}`;
+      const base = { node: b.node, period_kind: b.period.kind, period_start: b.period.start, fired_at: now };
+      const figures = { period_end: b.period.end, enforcement: b.enforcement, limit: b.limit, spent: b.spent, held: b.held };
+      const crossings = crossedThresholds(
+        b.thresholds,
+        { amount: new Dec(b.spent.amount), tokens: b.spent.tokens },
+        { amount: b.limit.amount === null ? null : new Dec(b.limit.amount), tokens: b.limit.tokens },
+      );
+      for (const c of crossings) {
+        if (fired.has(alertKey(b.node, period, 'threshold', c.threshold))) continue;
+        due.push({
+          type: 'budget.threshold_crossed',
+          alert: { ...base, id: alertId(), kind: 'threshold', threshold: c.threshold, data: { threshold: c.threshold, measure: c.measure, ...figures } },
+        });
+      }
+      const reachedAt = b.forecast.limit_reached_at;
+      if (reachedAt !== null && !fired.has(alertKey(b.node, period, 'forecast', 0))) {
+        due.push({
+          type: 'budget.forecast_exceeded',
+          alert: {
+            ...base,
+            id: alertId(),
+            kind: 'forecast',
+            threshold: 0,
+            data: {
+              limit_reached_at: reachedAt.toISOString(),
+              amount_at_period_end: b.forecast.amount_at_period_end,
+              tokens_at_period_end: b.forecast.tokens_at_period_end,
+              ...figures,
+            },
+          },
+        });
+      }
+    }
+    if (due.length === 0) return;
+    await this.transactions.run(async (tx) => {
+      for (const { alert, type } of due) {
+        const row = await this.budgets.fire(tx, account, alert);
+        // Another process fired it first: it sent the webhook.
+        if (row === null) continue;
+        await this.webhooks.emit(tx, account, type, { alert_id: row.id, node: row.node, period: { kind: row.period_kind, start: row.period_start }, ...alert.data });
+      }
+    });
+  }
+
+  private async currencyOf(account: string): Promise<string> {
+    const rows = (await this.dataSource.query('SELECT currency FROM accounts WHERE id = $1', [account])) as { currency: string }[];
+    return rows[0]?.currency ?? 'EUR';
+  }
+
+  /** Spend by unit and person (the unit at event time) over [from, to), with effective and ineffective tokens when asked. */
+  private async spendRows(account: string, from: Date, to: Date, labels: boolean): Promise<SpendRow[]> {
+    const reading = await this.readings.sums(account, from, to, labels ? ['unit', 'person', 'label'] : ['unit', 'person']);
+    return reading.rows.map((r) => ({
+      unit: r.key.unit ?? null,
+      person: r.key.person ?? null,
+      tokens: r.tokens.total,
+      amount: r.cost,
+      effective: r.key.label === 'effective' ? r.tokens.total : 0,
+      ineffective: r.key.label === 'ineffective' ? r.tokens.total : 0,
+    }));
+  }
+}
+
+function levelOf(row: BudgetRow): string {
+  return levels.budget(parseNodeParam(row.node), { kind: row.period_kind, start: utc(row.period_start) });
+}
+
+function alertId(): string {
+  return `bal_${randomBytes(10).toString('hex')}`;
+}
+
+export { periodKey };

@@ -1,0 +1,189 @@
+// People-plus-tokens budgets of an account: set, remove and transfer (finance of the account, admin),
+// and read with their burn and forecast (finance: all; a member: their person and their units), as JSON
+// or CSV; and the alerts they fired.
+import { Body, Controller, Delete, Get, Headers, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { toCsv, wantsCsv } from '../../metering/readings/csv.js';
+import { CsvSchema } from '../../metering/readings/readings.schemas.js';
+import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
+import type { Principal } from '../../src/auth/principal.js';
+import { ApiJsonBody, ApiJsonQuery, Fails, NoContent, Responds } from '../../src/http/openapi.js';
+import { parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
+import type { PeriodKind } from '../authorizations/counters.js';
+import { BudgetBurnService, type AlertView, type BudgetBurn } from './budget-burn.service.js';
+import {
+  alertsQuerySchema,
+  BudgetAlertListSchema,
+  BudgetBurnListSchema,
+  BudgetSchema,
+  deleteBudgetQuerySchema,
+  listBudgetsQuerySchema,
+  putBudgetSchema,
+  transferSchema,
+  TransferResultSchema,
+} from './budgets.schemas.js';
+import { BudgetsService, type BudgetBody, type BudgetView, type TransferBody, type TransferView } from './budgets.service.js';
+
+const CSV_HEADER = [
+  'node',
+  'period_kind',
+  'period_start',
+  'period_end',
+  'enforcement',
+  'headcount_allocated',
+  'people',
+  'agents',
+  'limit_amount',
+  'limit_tokens',
+  'spent_amount',
+  'spent_tokens',
+  'held_amount',
+  'held_tokens',
+  'left_amount',
+  'left_tokens',
+  'effective_ratio',
+  'amount_per_head',
+  'tokens_per_head',
+  'burn_amount_per_day',
+  'burn_tokens_per_day',
+  'forecast_amount_at_period_end',
+  'forecast_tokens_at_period_end',
+  'limit_reached_at',
+];
+
+export function budgetsCsv(burns: readonly BudgetBurn[]): string {
+  return toCsv(
+    CSV_HEADER,
+    burns.map((b) => [
+      b.node,
+      b.period.kind,
+      b.period.start,
+      b.period.end,
+      b.enforcement,
+      b.headcount.allocated,
+      b.headcount.people,
+      b.agents,
+      b.limit.amount,
+      b.limit.tokens,
+      b.spent.amount,
+      b.spent.tokens,
+      b.held.amount,
+      b.held.tokens,
+      b.left.amount,
+      b.left.tokens,
+      b.effective_ratio,
+      b.per_head.amount,
+      b.per_head.tokens,
+      b.forecast.burn_per_day.amount,
+      b.forecast.burn_per_day.tokens,
+      b.forecast.amount_at_period_end,
+      b.forecast.tokens_at_period_end,
+      b.forecast.limit_reached_at?.toISOString() ?? null,
+    ]),
+  );
+}
+
+@ApiTags('budgets')
+@Controller('v1/accounts/:account/budgets')
+export class BudgetsController {
+  constructor(
+    private readonly budgets: BudgetsService,
+    private readonly burn: BudgetBurnService,
+  ) {}
+
+  @Get()
+  @Allow('admin', 'finance', 'member')
+  @ApiOperation({
+    summary: 'Budgets in force now, with headcount, spend, holds, what is left, per head, and the forecast',
+    description:
+      'Spend rolls up the org tree by the unit each person was in when they spent. The forecast projects the burn ' +
+      'of the last 7 days (from the start of the current hour; less early in a period) to the period end and dates ' +
+      'the limit. Finance sees every node; a member their own person and the units above them. Reading also fires ' +
+      'alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV.',
+  })
+  @ApiJsonQuery(listBudgetsQuerySchema)
+  @Responds(200, BudgetBurnListSchema, { alternatives: { 'text/csv': CsvSchema } })
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Param('account', slugParam('account')) account: string,
+    @Query(new SchemaPipe(listBudgetsQuerySchema)) query: { period?: PeriodKind; format?: 'json' | 'csv' },
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<{ data: BudgetBurn[] } | string> {
+    const burns = await this.burn.list(principal, account, query.period);
+    if (query.format === 'csv' || (query.format === undefined && wantsCsv(accept))) {
+      void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="budgets-${account}.csv"`);
+      return budgetsCsv(burns);
+    }
+    return { data: burns };
+  }
+
+  @Get('alerts')
+  @Allow('admin', 'finance', 'member')
+  @ApiOperation({
+    summary: 'Budget alerts that fired, newest first',
+    description:
+      'Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the ' +
+      'limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks.',
+  })
+  @ApiJsonQuery(alertsQuerySchema)
+  @Responds(200, BudgetAlertListSchema)
+  async alerts(
+    @CurrentPrincipal() principal: Principal,
+    @Param('account', slugParam('account')) account: string,
+    @Query(new SchemaPipe(alertsQuerySchema)) query: { limit?: string },
+  ): Promise<{ data: AlertView[] }> {
+    return { data: await this.burn.alerts(principal, account, parseLimit(query.limit, 100, 1000)) };
+  }
+
+  @Post('transfers')
+  @Allow('admin', 'finance')
+  @ApiOperation({ summary: 'Move unused allocation to a sibling or back to the parent, mid-period; audited' })
+  @ApiJsonBody(transferSchema)
+  @Responds(200, TransferResultSchema)
+  @Fails(404, 409)
+  transfer(
+    @CurrentPrincipal() principal: Principal,
+    @Param('account', slugParam('account')) account: string,
+    @Body(new SchemaPipe(transferSchema)) body: TransferBody,
+  ): Promise<TransferView> {
+    return this.budgets.transfer(principal, account, body);
+  }
+
+  @Put(':node')
+  @Allow('admin', 'finance')
+  @ApiOperation({
+    summary: 'Set the budget of the account, a unit or a person for a period',
+    description:
+      '`:node` is `account`, `unit:<id>` or `person:<id>`. Children’s allocations may not exceed their parent’s ' +
+      '(409 `budget_over_allocated` names the parent and how much is over); a hard limit may not go below what is ' +
+      'spent and held (409 `budget_below_usage`).',
+  })
+  @ApiJsonBody(putBudgetSchema)
+  @Responds(200, BudgetSchema)
+  @Fails(404, 409)
+  put(
+    @CurrentPrincipal() principal: Principal,
+    @Param('account', slugParam('account')) account: string,
+    @Param('node') node: string,
+    @Body(new SchemaPipe(putBudgetSchema)) body: BudgetBody,
+  ): Promise<BudgetView> {
+    return this.budgets.put(principal, account, node, body);
+  }
+
+  @Delete(':node')
+  @Allow('admin', 'finance')
+  @ApiOperation({ summary: 'Remove the budget of a node for a period (its children then count against the next budget up)' })
+  @ApiJsonQuery(deleteBudgetQuerySchema)
+  @NoContent()
+  @Fails(404, 409)
+  async remove(
+    @CurrentPrincipal() principal: Principal,
+    @Param('account', slugParam('account')) account: string,
+    @Param('node') node: string,
+    @Query(new SchemaPipe(deleteBudgetQuerySchema)) query: { period: PeriodKind; period_start?: string },
+  ): Promise<void> {
+    await this.budgets.remove(principal, account, node, query.period, query.period_start);
+  }
+}
