@@ -125,6 +125,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account}/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Budgets in force now, with headcount, spend, holds, what is left, per head, and the forecast
+         * @description Spend rolls up the org tree by the unit each person was in when they spent. The forecast projects the burn of the last 7 days (from the start of the current hour; less early in a period) to the period end and dates the limit. Finance sees every node; a member their own person and the units above them. Reading also fires alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV.
+         */
+        get: operations["BudgetsController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/budgets/{node}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the budget of the account, a unit or a person for a period
+         * @description `:node` is `account`, `unit:<id>` or `person:<id>`. Children’s allocations may not exceed their parent’s (409 `budget_over_allocated` names the parent and how much is over); a hard limit may not go below what is spent and held (409 `budget_below_usage`).
+         */
+        put: operations["BudgetsController_put"];
+        post?: never;
+        /** Remove the budget of a node for a period (its children then count against the next budget up) */
+        delete: operations["BudgetsController_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/budgets/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Budget alerts that fired, newest first
+         * @description Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks.
+         */
+        get: operations["BudgetsController_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account}/budgets/transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move unused allocation to a sibling or back to the parent, mid-period; audited */
+        post: operations["BudgetsController_transfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{account}/caps": {
         parameters: {
             query?: never;
@@ -974,6 +1052,123 @@ export interface components {
                 reasoning?: number;
             };
         };
+        Budget: {
+            amount_limit: string | null;
+            /** @enum {string} */
+            enforcement: "soft" | "hard";
+            headcount: number | null;
+            node: string;
+            period: {
+                /** @description Exclusive */
+                end: string;
+                /** @enum {string} */
+                kind: "year" | "quarter" | "month";
+                start: string;
+            };
+            thresholds: number[];
+            token_limit: number | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        BudgetAlert: {
+            /** @description The figures when it fired (the webhook’s data) */
+            data: Record<string, never>;
+            /** Format: date-time */
+            fired_at: string;
+            id: string;
+            /** @enum {string} */
+            kind: "threshold" | "forecast";
+            node: string;
+            period: {
+                /** @enum {string} */
+                kind: "year" | "quarter" | "month";
+                start: string;
+            };
+            /** @description Percent, for a threshold alert */
+            threshold: number | null;
+        };
+        BudgetAlertList: {
+            data: components["schemas"]["BudgetAlert"][];
+        };
+        BudgetBurn: {
+            /** @description Active agents of those people */
+            agents: number;
+            effective_ratio: number | null;
+            /** @enum {string} */
+            enforcement: "soft" | "hard";
+            forecast: {
+                amount_at_period_end: string;
+                burn_per_day: {
+                    amount: string;
+                    tokens: number;
+                };
+                /** @description Now when already reached; null when not reached within the period at this rate */
+                limit_reached_at: string | null;
+                tokens_at_period_end: number;
+            };
+            headcount: {
+                allocated: number | null;
+                /** @description Active people in the node now */
+                people: number;
+            };
+            held: {
+                amount: string;
+                tokens: number;
+            };
+            left: {
+                amount: string | null;
+                tokens: number | null;
+            };
+            limit: {
+                amount: string | null;
+                tokens: number | null;
+            };
+            node: string;
+            per_head: {
+                amount: string | null;
+                tokens: number | null;
+            };
+            period: {
+                /** @description Exclusive */
+                end: string;
+                /** @enum {string} */
+                kind: "year" | "quarter" | "month";
+                start: string;
+            };
+            spent: {
+                amount: string;
+                tokens: number;
+            };
+            thresholds: number[];
+        };
+        BudgetBurnList: {
+            data: components["schemas"]["BudgetBurn"][];
+        };
+        /** @description Moves unused allocation (allocation less what is spent, held, allocated further down, or for headcount the people in it now) from `from` to a sibling or back to its parent. At least one of headcount, tokens, amount. */
+        BudgetTransfer: {
+            /** @description A decimal string, e.g. "1200.00" */
+            amount?: string;
+            /** @description `account`, `unit:<id>` or `person:<id>` */
+            from: string;
+            headcount?: number;
+            /** @enum {string} */
+            period: "year" | "quarter" | "month";
+            /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
+            period_start?: string;
+            /** @description `account`, `unit:<id>` or `person:<id>` */
+            to: string;
+            tokens?: number;
+        };
+        BudgetTransferResult: {
+            from: components["schemas"]["Budget"];
+            moved: {
+                amount: string;
+                headcount: number;
+                tokens: number;
+            };
+            /** @description The receiving budget; the parent’s (unchanged) or null when it has none */
+            to: components["schemas"]["Budget"] | null;
+        };
         Cap: {
             /** @description Agent caps */
             agent_id?: string;
@@ -1093,20 +1288,35 @@ export interface components {
                 field?: string;
                 /** @description For batch input, the index of the bad item */
                 index?: number;
+                /**
+                 * @description Which measure of a budget
+                 * @enum {string}
+                 */
+                measure?: "headcount" | "tokens" | "amount";
                 /** @description What went wrong, for people */
                 message: string;
                 /** @description A model name that already names another model */
                 name?: string;
+                /** @description A budget node (`account`, `unit:<id>`, `person:<id>`) the error is about */
+                node?: string;
                 /**
                  * Format: date-time
                  * @description The server’s time, when a time was refused for being in the past
                  */
                 now?: string;
+                /** @description By how much the children’s allocations would exceed the parent’s (decimal) */
+                over?: string;
+                /** @description The budget node whose allocation its children would exceed */
+                parent?: string;
                 plan_currency?: string;
                 /** @description The pricing validator’s own code, e.g. `too_many_decimals` */
                 reason?: string;
                 /** @description The request id (the `x-request-id` header), for support */
                 request_id: string;
+                /** @description What is left to move: allocation less what is spent and held (decimal) */
+                unused?: string;
+                /** @description What is spent and held, which a hard limit may not go below (decimal) */
+                used?: string;
             };
         };
         Event: {
@@ -1403,6 +1613,21 @@ export interface components {
         };
         PriceBookList: {
             data: components["schemas"]["PriceBook"][];
+        };
+        /** @description Replaces the budget of the node for the period. At least one of headcount, token_limit and amount_limit. `period_start` defaults to the current period of that kind. `enforcement` defaults to soft (alerts only); hard denies authorizations past the limit. `thresholds` (percent of the limits) default to 50, 80, 100. */
+        PutBudget: {
+            /** @description A decimal string, e.g. "1200.00" */
+            amount_limit?: string | null;
+            /** @enum {string} */
+            enforcement?: "soft" | "hard";
+            /** @description Whole people; at most 1 on a person */
+            headcount?: number | null;
+            /** @enum {string} */
+            period: "year" | "quarter" | "month";
+            /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
+            period_start?: string;
+            thresholds?: number[];
+            token_limit?: number | null;
         };
         PutCap: {
             /** @description A decimal string, e.g. "12.50" */
@@ -2556,6 +2781,487 @@ export interface operations {
             };
             /** @description Not found; another account’s resources answer exactly as missing ones */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    BudgetsController_list: {
+        parameters: {
+            query?: {
+                format?: "json" | "csv";
+                /** @description Only budgets of this period kind */
+                period?: "year" | "quarter" | "month";
+            };
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetBurnList"];
+                    "text/csv": string;
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    BudgetsController_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+                node: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutBudget"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Budget"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    BudgetsController_remove: {
+        parameters: {
+            query: {
+                period: "year" | "quarter" | "month";
+                /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
+                period_start?: string;
+            };
+            header?: never;
+            path: {
+                account: string;
+                node: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    BudgetsController_alerts: {
+        parameters: {
+            query?: {
+                /** @description At most this many, newest first (1 to 1000, default 100) */
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetAlertList"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    BudgetsController_transfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetTransfer"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetTransferResult"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

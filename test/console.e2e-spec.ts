@@ -13,7 +13,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('web console (/console) in Chromium', () => {
   let service: ServiceProcess;
   let browser: Browser;
-  const keys: Record<'member' | 'agent' | 'sales', string> = { member: '', agent: '', sales: '' };
+  const keys: Record<'member' | 'agent' | 'sales' | 'finance', string> = { member: '', agent: '', sales: '', finance: '' };
   let eventNumber = 0;
 
   /** The API as the tests' own client: JSON in and out, any error status fails the test. */
@@ -75,6 +75,7 @@ describe('web console (/console) in Chromium', () => {
     keys.member = (await api('POST', '/v1/api-keys', admin, { role: 'member', account: 'acme', person_id: 'ada', name: 'ada browser' })).secret;
     keys.agent = (await api('POST', '/v1/api-keys', admin, { role: 'agent', account: 'acme', agent_id: 'ada-coder', name: 'agent' })).secret;
     keys.sales = (await api('POST', '/v1/api-keys', admin, { role: 'sales', name: 'sales desk' })).secret;
+    keys.finance = (await api('POST', '/v1/api-keys', admin, { role: 'finance', account: 'acme', name: 'finance desk' })).secret;
     await api('PUT', '/v1/models/gpt-4o', admin, { tier: 'specialized', provider: 'openai' });
     const from = Date.now() + 1500;
     await api('POST', '/v1/price-books', admin, {
@@ -152,6 +153,39 @@ describe('web console (/console) in Chromium', () => {
       await screenshots(page, 'operations');
       // What a member may not do is not offered: the sales pages are not in the navigation.
       expect(await page.getByRole('link', { name: 'Plans' }).count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('finance sets budgets in the tree and sees an over-allocation refused with the parent named', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await signIn(page, keys.finance, 'budgets');
+      const tree = page.getByTestId('budget-tree');
+      await expectText(tree, /Acme Corp[\s\S]*Platform[\s\S]*Ada Lovelace/);
+      await page.getByRole('button', { name: 'Edit the budget of Acme Corp' }).click();
+      await page.getByLabel('Headcount of Acme Corp').fill('5');
+      await page.getByLabel('Amount limit of Acme Corp').fill('100');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of account\.$/);
+      await expectText(tree.locator('tr[data-node=account]'), /5 \(1 people, 1 agents\)[\s\S]*100\.00 EUR/);
+
+      // The team may not be given more than the account has: refused, the parent named and marked, nothing saved.
+      await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
+      await page.getByLabel('Amount limit of Platform').fill('150');
+      await page.keyboard.press('Enter');
+      await expectText(page.getByRole('alert'), /account allocates 100/);
+      expect(await tree.locator('tr[data-node=account]').getAttribute('class')).toBe('refused');
+      const budgets = await api('GET', '/v1/accounts/acme/budgets?period=year', keys.finance);
+      expect(budgets.data.map((b: { node: string }) => b.node)).toEqual(['account']);
+      await screenshots(page, 'budgets');
+
+      await page.getByLabel('Amount limit of Platform').fill('60');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of unit:platform\.$/);
+      const after = await api('GET', '/v1/accounts/acme/budgets?period=year', keys.finance);
+      expect(after.data.find((b: { node: string }) => b.node === 'unit:platform').limit.amount).toMatch(/^60(\.0+)?$/);
     } finally {
       await page.close();
     }

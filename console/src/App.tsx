@@ -10,6 +10,7 @@ import { OperationsPage } from './pages/OperationsPage';
 import { CatalogPage } from './pages/CatalogPage';
 import { PlansPage } from './pages/PlansPage';
 import { SubscriptionsPage } from './pages/SubscriptionsPage';
+import { BudgetsPage } from './pages/BudgetsPage';
 import { AccountPicker } from './components/AccountPicker';
 
 export interface Session {
@@ -33,6 +34,7 @@ export const PAGES: PageDef[] = [
   { path: 'meter', title: (role) => (role === 'member' || role === 'agent' ? 'My meter' : 'Meter'), roles: READERS, perAccount: true, render: (s, a) => <MeterPage session={s} account={a} /> },
   { path: 'usage', title: 'Usage', roles: READERS, perAccount: true, render: (s, a) => <UsagePage session={s} account={a} /> },
   { path: 'operations', title: 'Operations', roles: READERS, perAccount: true, render: (s, a) => <OperationsPage session={s} account={a} /> },
+  { path: 'budgets', title: 'Budgets', roles: ['admin', 'finance', 'member'], perAccount: true, render: (s, a) => <BudgetsPage session={s} account={a} /> },
   { path: 'catalog', title: 'Models & prices', roles: SALES, perAccount: false, render: (s) => <CatalogPage session={s} /> },
   { path: 'plans', title: 'Plans', roles: SALES, perAccount: false, render: (s) => <PlansPage session={s} /> },
   { path: 'subscriptions', title: 'Subscriptions', roles: SALES, perAccount: false, render: (s) => <SubscriptionsPage session={s} /> },

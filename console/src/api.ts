@@ -16,6 +16,8 @@ export class ApiFailure extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** The whole error body (a refused budget names its `parent`, `measure` and `over`). */
+    readonly detail: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -26,7 +28,13 @@ export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response:
   const { data, error, response } = await call;
   if (response.ok && data !== undefined) return data;
   const body = (error as ApiError | undefined)?.error;
-  throw new ApiFailure(response.status, body?.code ?? 'http_error', body?.message ?? `The service answered ${response.status}.`, body?.field);
+  throw new ApiFailure(
+    response.status,
+    body?.code ?? 'http_error',
+    body?.message ?? `The service answered ${response.status}.`,
+    body?.field,
+    (body ?? {}) as Record<string, unknown>,
+  );
 }
 
 /** A reading asked for as JSON (the routes that also speak CSV are typed as either). */
