@@ -1,5 +1,7 @@
 import { useId, type InputHTMLAttributes } from 'react';
 
+export { decimalError } from '../decimal-input';
+
 /** A labelled input with its error announced and tied to it (aria-describedby, aria-invalid). */
 export function Field({ label, error, hint, ...input }: { label: string; error?: string; hint?: string } & InputHTMLAttributes<HTMLInputElement>) {
   const id = useId();
@@ -17,8 +19,3 @@ export function Field({ label, error, hint, ...input }: { label: string; error?:
   );
 }
 
-/** Decimal strings as the API takes them: digits, an optional point, at most 12 decimals. */
-export function decimalError(value: string, what = 'A price'): string | undefined {
-  if (value.trim() === '') return `${what} is required.`;
-  return /^\d+(\.\d{1,12})?$/.test(value.trim()) ? undefined : `${what} is a decimal number with at most 12 decimals, like 2.50.`;
-}

@@ -3,37 +3,9 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
-import { decimalError, Field } from '../components/Field';
+import { Field } from '../components/Field';
+import { emptyPrices, KINDS, priceBookErrors, TIERS, type Prices } from '../price-book-form';
 import { dateTime } from '../format';
-
-const TIERS = ['base', 'specialized', 'premier'] as const;
-const KINDS = ['input', 'cached_input', 'output'] as const;
-type Tier = (typeof TIERS)[number];
-type Kind = (typeof KINDS)[number];
-type Prices = Record<Tier, Record<Kind, string>>;
-
-function emptyPrices(): Prices {
-  return { base: { input: '', cached_input: '', output: '' }, specialized: { input: '', cached_input: '', output: '' }, premier: { input: '', cached_input: '', output: '' } };
-}
-
-/** What is wrong with a new price book before it is sent: each field's sentence. */
-export function priceBookErrors(prices: Prices, effectiveFrom: string, correction: boolean, now: Date): Record<string, string> {
-  const errors: Record<string, string> = {};
-  for (const tier of TIERS) {
-    for (const kind of KINDS) {
-      const value = prices[tier][kind];
-      if (kind === 'cached_input' && value.trim() === '') continue; // defaults to the input price
-      const error = decimalError(value, `The ${tier} ${kind.replace('_', ' ')} price`);
-      if (error) errors[`${tier}.${kind}`] = error;
-    }
-  }
-  if (effectiveFrom !== '') {
-    const at = new Date(`${effectiveFrom}Z`);
-    if (Number.isNaN(at.getTime())) errors.effective_from = 'Not a date and time.';
-    else if (at.getTime() < now.getTime() && !correction) errors.effective_from = 'In the past: that would reprice metered events. Tick “correction” to do so on purpose.';
-  }
-  return errors;
-}
 
 function ModelsSection({ session }: { session: Session }) {
   const { client } = session;
