@@ -123,6 +123,7 @@ describe('web console (/console) in Chromium', () => {
   it('a member sees their meter move live when an operation is reported', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
+      await api('PUT', '/v1/accounts/acme/budgets/person:ada', service.adminKey, { period: 'month', amount_limit: '10.00' });
       await signIn(page, keys.member, 'meter');
       expect(await page.getByTestId('who').textContent()).toContain('member · acme · ada');
       await expectText(page.getByTestId('live-state'), /^Live/);
@@ -137,6 +138,8 @@ describe('web console (/console) in Chromium', () => {
       await expectText(page.getByTestId('meter-tokens'), /^3,000$/);
       await expectText(page.getByTestId('meter-calls'), /^2 operations$/);
       await expectText(page.getByTestId('ticker'), /code\.review/);
+      // Ada's month budget of 10 EUR, less the two operations (0.0115 EUR), shown to the cent.
+      await expectText(page.getByTestId('budget-left'), /^9\.98 EUR$/);
       await screenshots(page, 'meter');
 
       await page.getByRole('link', { name: 'Usage' }).click();

@@ -10,6 +10,16 @@ import { followMeter, type StreamOperation } from '../live';
 
 type Totals = Schemas['StreamTotals'];
 
+/** The budget with the least amount left (ties: the first), or null when none has an amount limit. */
+export function tightestBudget(burns: Schemas['BudgetBurn'][]): { node: string; left: string; kind: string } | null {
+  let best: Schemas['BudgetBurn'] | null = null;
+  for (const b of burns) {
+    if (b.left.amount === null) continue;
+    if (best === null || new Decimal(b.left.amount).lt(best.left.amount!)) best = b;
+  }
+  return best === null ? null : { node: best.node, left: best.left.amount!, kind: best.period.kind };
+}
+
 function Odometer({ value, label }: { value: number; label: string }) {
   const digits = String(value).padStart(9, '0').split('');
   return (
@@ -32,6 +42,7 @@ export function MeterPage({ session, account }: { session: Session; account: str
   const [currency, setCurrency] = useState<string | null>(null);
   const [subscription, setSubscription] = useState<Schemas['Subscription'] | null | undefined>(undefined);
   const [periodCost, setPeriodCost] = useState<string | null>(null);
+  const [budget, setBudget] = useState<{ node: string; left: string; kind: string } | null | undefined>(undefined);
   const wholeAccount = who.role === 'admin' || who.role === 'sales' || who.role === 'finance';
 
   useEffect(() => {
@@ -73,6 +84,14 @@ export function MeterPage({ session, account }: { session: Session; account: str
       .then((reading) => setPeriodCost(json(reading).totals.cost))
       .catch(() => setPeriodCost(null));
   }, [client, account, subscription, wholeAccount, operations]);
+
+  // Budget left: the tightest amount left among the budgets this key reads (a member: their own and their
+  // units'), re-read as operations land.
+  useEffect(() => {
+    ok(client.GET('/v1/accounts/{account}/budgets', { params: { path: { account } } }))
+      .then((list) => setBudget(tightestBudget(json(list).data)))
+      .catch(() => setBudget(null));
+  }, [client, account, operations]);
 
   const included = subscription?.effective_terms.included_allowance ?? null;
   const left = included !== null && periodCost !== null ? Decimal.max(new Decimal(included).minus(periodCost), 0) : null;
@@ -133,6 +152,23 @@ export function MeterPage({ session, account }: { session: Session; account: str
                   {Math.round(usedShare * 100)} %
                 </meter>
               ) : null}
+            </>
+          )}
+        </div>
+        <div className="dial">
+          <h3>Budget left</h3>
+          {budget === undefined ? (
+            <p className="sub">…</p>
+          ) : budget === null ? (
+            <p className="sub">No budget with an amount limit</p>
+          ) : (
+            <>
+              <p className="value big" data-testid="budget-left">
+                {money(budget.left, currency, 2)}
+              </p>
+              <p className="sub">
+                this {budget.kind} on {budget.node}
+              </p>
             </>
           )}
         </div>
