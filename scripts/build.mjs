@@ -1,6 +1,8 @@
 // `npm start` builds only when the build is stale: a SHA-256 of everything the build reads (the files
-// tsconfig.build.json takes in, the tsconfigs, package.json, package-lock.json, nest-cli.json and this
-// script) is written next to the output after each successful build and compared before the next.
+// tsconfig.build.json takes in, the tsconfigs, package.json, package-lock.json, nest-cli.json, this
+// script, and the web console's sources under console/) is written next to the output after each
+// successful build and compared before the next. The console (React, Vite) is built after `nest build`
+// into <outDir>/console, which the service serves at /console.
 // Contents, not modification times: a checkout, a copy or an unpack that keeps old times is still seen.
 //   node scripts/build.mjs            build if the inputs changed since the last build (or none exists)
 //   node scripts/build.mjs --always   build in any case (`npm run build`)
@@ -50,6 +52,20 @@ function buildConfig(root) {
   return { nest, tsconfig, chain, nearest, outDir: resolve(out.dir, out.value ?? '.') };
 }
 
+/** The web console, when this project has one: its Vite config and where it is built to. */
+function consoleApp(root, outDir) {
+  const config = join(root, 'console/vite.config.ts');
+  return existsSync(config) ? { config, out: join(outDir, 'console') } : null;
+}
+
+/** The console's sources: everything under console/ but installed or built files. */
+function consoleInputs(root) {
+  if (!existsSync(join(root, 'console/vite.config.ts'))) return [];
+  return globSync('console/**/*', { cwd: root, exclude: ['console/node_modules', 'console/dist'] })
+    .map((file) => join(root, file))
+    .filter((file) => statSync(file).isFile());
+}
+
 /** Every file the build reads, relative to `root`, sorted. */
 export function buildInputs(root) {
   const { tsconfig, chain, nearest } = buildConfig(root);
@@ -64,7 +80,7 @@ export function buildInputs(root) {
   const fixed = [...chain, 'package.json', 'package-lock.json', 'nest-cli.json', fileURLToPath(import.meta.url)]
     .map((file) => resolve(root, file))
     .filter((file) => existsSync(file));
-  return [...new Set([...sources, ...fixed].map((file) => relative(root, file)))].sort();
+  return [...new Set([...sources, ...fixed, ...consoleInputs(root)].map((file) => relative(root, file)))].sort();
 }
 
 /** One digest of the inputs' names and contents. */
@@ -83,7 +99,9 @@ function main() {
   const entry = join(outDir, `${nest.entryFile ?? 'main'}.js`);
   const digest = inputsDigest(root);
   const always = process.argv.includes('--always');
-  const current = existsSync(entry) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === digest;
+  const app = consoleApp(root, outDir);
+  const built = existsSync(entry) && (app === null || existsSync(join(app.out, 'index.html')));
+  const current = built && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === digest;
   if (process.argv.includes('--check')) {
     console.log(current ? 'build: current' : 'build: stale');
     process.exit(current ? 0 : 1);
@@ -96,6 +114,16 @@ function main() {
   const cli = createRequire(join(root, 'package.json')).resolve('@nestjs/cli/bin/nest.js');
   const run = spawnSync(process.execPath, [cli, 'build'], { cwd: root, stdio: 'inherit' });
   if (run.status !== 0) process.exit(run.status ?? 1);
+  if (app !== null) {
+    // After nest build, which empties the output folder first.
+    console.log('build: vite build (the web console)');
+    const vite = join(dirname(createRequire(join(root, 'package.json')).resolve('vite/package.json')), 'bin/vite.js');
+    const web = spawnSync(process.execPath, [vite, 'build', '--config', app.config, '--outDir', app.out, '--emptyOutDir', '--logLevel', 'warn'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    if (web.status !== 0) process.exit(web.status ?? 1);
+  }
   // The digest from before the build: an input changed during it makes the next start build again.
   writeFileSync(stamp, `${digest}\n`);
 }

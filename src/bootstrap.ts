@@ -1,8 +1,11 @@
 // Builds the HTTP application (used by main.ts and by the tests): Fastify with pino logs and request
-// ids, the request guards, the error format, metrics hooks, OpenAPI at /docs and /docs-json, and what a
-// graceful shutdown waits for.
+// ids, the request guards, the error format, metrics hooks, OpenAPI at /docs and /docs-json, the web
+// console's static files at /console, and what a graceful shutdown waits for.
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Logger, type RawBodyRequest } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -28,6 +31,15 @@ import { createPino, PinoNestLogger } from './logging.js';
 
 /** The largest request body accepted (a full event batch fits with room to spare). */
 export const BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The built web console (scripts/build.mjs writes it to dist/console, beside dist/src), or null when
+ * there is none: run from the sources (tests), this is console/, which holds only its sources.
+ */
+export function consoleDir(): string | null {
+  const dir = fileURLToPath(new URL('../console/', import.meta.url));
+  return existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'assets')) ? dir : null;
+}
 
 /** The app's pino logger: Fastify logs through the one createApp gave it. */
 export function appLogger(app: NestFastifyApplication): Pino {
@@ -144,6 +156,13 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     ),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+
+  // The console is static files calling this same API from the browser with the key pasted into it.
+  const web = consoleDir();
+  if (web !== null) {
+    app.useStaticAssets({ root: web, prefix: '/console/', index: 'index.html' });
+    fastify.get('/console', (_request, reply) => reply.redirect('/console/', 301));
+  }
 
   // Signals are main.ts's to handle (src/lifecycle/shutdown.ts); tests close the app themselves.
   try {

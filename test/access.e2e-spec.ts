@@ -34,6 +34,7 @@ describe('access control', () => {
     { name: 'create unit', allowed: ['admin', 'finance'], okStatus: 201, call: (key) => t.post(`/v1/accounts/${org.account}/units`, { id: `u-${Math.random().toString(36).slice(2, 10)}`, name: 'u', kind: 'team' }, key) },
     { name: 'read org tree', allowed: ['admin', 'sales', 'finance', 'member', 'agent'], okStatus: 200, call: (key) => t.get(`/v1/accounts/${org.account}/people`, key) },
     { name: 'create person', allowed: ['admin', 'finance'], okStatus: 201, call: (key) => t.post(`/v1/accounts/${org.account}/people`, { id: `p-${Math.random().toString(36).slice(2, 10)}`, name: 'p', unit_id: org.unit }, key) },
+    { name: 'current key', allowed: ['admin', 'sales', 'finance', 'member', 'agent'], okStatus: 200, call: (key) => t.get('/v1/api-keys/current', key) },
     { name: 'list api keys', allowed: ['admin'], okStatus: 200, call: (key) => t.get('/v1/api-keys', key) },
     { name: 'audit log', allowed: ['admin'], okStatus: 200, call: (key) => t.get('/v1/audit?limit=1', key) },
   ];
@@ -63,6 +64,16 @@ describe('access control', () => {
     expect(notMine.body.error).toMatchObject({ code: 'invalid_key_request', field: 'agent_id' });
     const escalate = await t.post('/v1/api-keys', { role: 'finance', name: 'x' }, org.keys.member);
     expect(escalate.status).toBe(403);
+  });
+
+  it('tells a key what it is: its role and what it is bound to (how the console learns its account)', async () => {
+    const member = await t.get('/v1/api-keys/current', org.keys.member);
+    expect(member.body).toMatchObject({ role: 'member', account: org.account, person_id: org.person, agent_id: null, revoked_at: null });
+    const agent = await t.get('/v1/api-keys/current', org.keys.agent);
+    expect(agent.body).toMatchObject({ role: 'agent', account: org.account, agent_id: org.agent });
+    const sales = await t.get('/v1/api-keys/current', org.keys.sales);
+    expect(sales.body).toMatchObject({ role: 'sales', account: null, person_id: null });
+    expect(JSON.stringify(member.body)).not.toContain(org.keys.member.split('_').pop());
   });
 
   it('shows a secret once and stores only a digest', async () => {

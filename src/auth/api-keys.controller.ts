@@ -43,6 +43,17 @@ export class ApiKeysController {
     return { data: await this.keys.list(account ?? null) };
   }
 
+  @Get('current')
+  @Allow('admin', 'sales', 'finance', 'member', 'agent')
+  @ApiOperation({
+    summary: 'The key making this request: its role and what it is bound to',
+    description: 'How a client (the console, the CLI) learns which account and person a pasted key reads.',
+  })
+  @Responds(200, ApiKeySchema)
+  current(@CurrentPrincipal() p: Principal): Promise<ApiKeyView> {
+    return this.keys.current(p);
+  }
+
   @Delete(':id')
   @Allow('admin', 'member')
   @ApiOperation({ summary: 'Revoke a key: it stops working at once' })

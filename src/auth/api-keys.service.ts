@@ -159,6 +159,13 @@ export class ApiKeysService {
     return view;
   }
 
+  /** The caller's own key; the guard has just found it, so only a revocation in between loses it. */
+  async current(principal: Principal): Promise<ApiKeyView> {
+    const key = await this.keys.findForAuth(principal.keyId);
+    if (key === null) throw new AuthError(Code.InvalidKey, 'The key is unknown.');
+    return viewOf(key);
+  }
+
   async list(accountId: string | null): Promise<ApiKeyView[]> {
     return (await this.keys.list(accountId)).map(viewOf);
   }

@@ -1,0 +1,153 @@
+// The console: a key pasted once per browser session, then the pages that key's role may use. What a
+// page shows or lets you do is exactly what the API answers for that key; the console adds no rights.
+import { useCallback, useEffect, useState } from 'react';
+import { ApiFailure, apiClient, ok, type Role, type TokenmeterClient, type Who } from './api';
+import { forgetKey, storedKey, storeKey } from './session';
+import { KeyForm } from './pages/KeyForm';
+import { MeterPage } from './pages/MeterPage';
+import { UsagePage } from './pages/UsagePage';
+import { OperationsPage } from './pages/OperationsPage';
+import { CatalogPage } from './pages/CatalogPage';
+import { PlansPage } from './pages/PlansPage';
+import { SubscriptionsPage } from './pages/SubscriptionsPage';
+import { BudgetsPage } from './pages/BudgetsPage';
+import { AccountPicker } from './components/AccountPicker';
+
+export interface Session {
+  client: TokenmeterClient;
+  who: Who;
+}
+
+interface PageDef {
+  path: string;
+  title: string | ((role: Role) => string);
+  roles: Role[];
+  /** Reads one account: operators pick it. */
+  perAccount: boolean;
+  render: (session: Session, account: string) => React.ReactNode;
+}
+
+const READERS: Role[] = ['admin', 'sales', 'finance', 'member', 'agent'];
+const SALES: Role[] = ['admin', 'sales'];
+
+export const PAGES: PageDef[] = [
+  { path: 'meter', title: (role) => (role === 'member' || role === 'agent' ? 'My meter' : 'Meter'), roles: READERS, perAccount: true, render: (s, a) => <MeterPage session={s} account={a} /> },
+  { path: 'usage', title: 'Usage', roles: READERS, perAccount: true, render: (s, a) => <UsagePage session={s} account={a} /> },
+  { path: 'operations', title: 'Operations', roles: READERS, perAccount: true, render: (s, a) => <OperationsPage session={s} account={a} /> },
+  { path: 'budgets', title: 'Budgets', roles: ['admin', 'finance', 'member'], perAccount: true, render: (s, a) => <BudgetsPage session={s} account={a} /> },
+  { path: 'catalog', title: 'Models & prices', roles: SALES, perAccount: false, render: (s) => <CatalogPage session={s} /> },
+  { path: 'plans', title: 'Plans', roles: SALES, perAccount: false, render: (s) => <PlansPage session={s} /> },
+  { path: 'subscriptions', title: 'Subscriptions', roles: SALES, perAccount: false, render: (s) => <SubscriptionsPage session={s} /> },
+];
+
+function currentPath(): string {
+  return window.location.hash.replace(/^#\/?/, '').split('?')[0] ?? '';
+}
+
+export function App() {
+  const [key, setKey] = useState<string | null>(() => storedKey());
+  const [session, setSession] = useState<Session | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [path, setPath] = useState(currentPath);
+  const [account, setAccount] = useState<string | null>(null);
+
+  useEffect(() => {
+    const onHash = () => setPath(currentPath());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
+  useEffect(() => {
+    if (key === null) return;
+    let cancelled = false;
+    const client = apiClient(key);
+    ok(client.GET('/v1/api-keys/current'))
+      .then((who) => {
+        if (cancelled) return;
+        setSession({ client, who });
+        setAccount(who.account);
+        setError(null);
+      })
+      .catch((failure: unknown) => {
+        if (cancelled) return;
+        forgetKey();
+        setKey(null);
+        setError(failure instanceof ApiFailure ? failure.message : 'The service could not be reached.');
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [key]);
+
+  // A page change moves keyboard and screen-reader focus to the new page's content.
+  const [firstPath] = useState(path);
+  useEffect(() => {
+    if (path !== firstPath) document.getElementById('main')?.focus();
+  }, [path, firstPath]);
+
+  const signOut = useCallback(() => {
+    forgetKey();
+    setKey(null);
+    setSession(null);
+    setAccount(null);
+  }, []);
+
+  if (key === null) {
+    return (
+      <KeyForm
+        error={error}
+        onKey={(k) => {
+          storeKey(k);
+          setKey(k);
+        }}
+      />
+    );
+  }
+  if (session === null) return <p className="loading" role="status">Checking the key…</p>;
+
+  const pages = PAGES.filter((p) => p.roles.includes(session.who.role));
+  const page = pages.find((p) => p.path === path) ?? pages[0]!;
+  const operator = session.who.account === null;
+  const titleOf = (p: PageDef) => (typeof p.title === 'string' ? p.title : p.title(session.who.role));
+
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <span className="brand" aria-label="tokenmeter">
+          <span aria-hidden="true">◔</span> tokenmeter
+        </span>
+        <span className="who" data-testid="who">
+          {session.who.role}
+          {session.who.account ? ` · ${session.who.account}` : ''}
+          {session.who.person_id ? ` · ${session.who.person_id}` : ''}
+        </span>
+        <button type="button" className="link" onClick={signOut}>
+          Forget key
+        </button>
+      </header>
+      <nav aria-label="Pages" className="tabs">
+        <ul>
+          {pages.map((p) => (
+            <li key={p.path}>
+              <a href={`#/${p.path}`} aria-current={p === page ? 'page' : undefined}>
+                {titleOf(p)}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <main id="main" tabIndex={-1}>
+        <h1>{titleOf(page)}</h1>
+        {page.perAccount && operator ? <AccountPicker session={session} value={account} onChange={setAccount} /> : null}
+        {page.perAccount && account === null ? (
+          <p>Choose an account to read its meter.</p>
+        ) : (
+          <div key={`${page.path}:${account ?? ''}`}>{page.render(session, account ?? '')}</div>
+        )}
+      </main>
+    </div>
+  );
+}

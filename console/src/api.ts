@@ -1,0 +1,47 @@
+// The console's one way to the API: the typed client generated from the service's OpenAPI document
+// (client/), on this page's own origin, with the pasted key. A route that changes breaks this at compile time.
+import { createTokenmeterClient, type ApiError, type operations, type Schemas, type TokenmeterClient } from '../../client/client';
+
+export type { Schemas, TokenmeterClient };
+export type EventsQuery = NonNullable<operations['ReadingsController_events']['parameters']['query']>;
+
+export function apiClient(key: string): TokenmeterClient {
+  return createTokenmeterClient({ baseUrl: window.location.origin, key });
+}
+
+/** A failed call, with the API's own code, sentence and offending field. */
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    /** The whole error body (a refused budget names its `parent`, `measure` and `over`). */
+    readonly detail: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** The data of a call, or an ApiFailure carrying its error body. */
+export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (response.ok && data !== undefined) return data;
+  const body = (error as ApiError | undefined)?.error;
+  throw new ApiFailure(
+    response.status,
+    body?.code ?? 'http_error',
+    body?.message ?? `The service answered ${response.status}.`,
+    body?.field,
+    (body ?? {}) as Record<string, unknown>,
+  );
+}
+
+/** A reading asked for as JSON (the routes that also speak CSV are typed as either). */
+export function json<T>(value: T | string): T {
+  if (typeof value === 'string') throw new ApiFailure(500, 'unexpected_csv', 'The service answered CSV where JSON was asked for.');
+  return value;
+}
+
+export type Who = Schemas['ApiKey'];
+export type Role = Who['role'];

@@ -1,0 +1,21 @@
+import { useId, type InputHTMLAttributes } from 'react';
+
+export { decimalError } from '../decimal-input';
+
+/** A labelled input with its error announced and tied to it (aria-describedby, aria-invalid). */
+export function Field({ label, error, hint, ...input }: { label: string; error?: string; hint?: string } & InputHTMLAttributes<HTMLInputElement>) {
+  const id = useId();
+  const note = error ?? hint;
+  return (
+    <div className={`field${error ? ' invalid' : ''}`}>
+      <label htmlFor={id}>{label}</label>
+      <input id={id} aria-invalid={error ? true : undefined} aria-describedby={note ? `${id}-note` : undefined} {...input} />
+      {note ? (
+        <span id={`${id}-note`} className={error ? 'error' : 'help'}>
+          {note}
+        </span>
+      ) : null}
+    </div>
+  );
+}
+

@@ -1,0 +1,110 @@
+// The console's pure parts: how money and periods are shown, what a plan version changed, what a price
+// book form refuses before sending, and how the budget tree is laid out.
+import fc from 'fast-check';
+import { billingPeriod } from './billing-period';
+import { budgetTree, type Burn } from './budget-tree';
+import { money } from './format';
+import { changedRows, type Version } from './plan-diff';
+import { emptyPrices, priceBookErrors } from './price-book-form';
+
+describe('money', () => {
+  it('cuts a decimal string to the places shown (never rounding through a float) and groups thousands', () => {
+    expect(money('1234567.891234', 'EUR')).toBe('1,234,567.8912 EUR');
+    expect(money('0.00575', 'EUR')).toBe('0.0057 EUR');
+    expect(money('20', null, 2)).toBe('20.00');
+    expect(money('-3.5')).toBe('-3.50');
+    expect(money(null, 'EUR')).toBe('—');
+  });
+
+  it('keeps every digit of the whole part, for any decimal string', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.stringMatching(/^\d{0,12}$/), (whole, fraction) => {
+        const shown = money(fraction === '' ? `${whole}` : `${whole}.${fraction}`);
+        expect(shown.split('.')[0]!.replaceAll(',', '')).toBe(`${whole}`);
+      }),
+    );
+  });
+});
+
+describe('billingPeriod', () => {
+  it('runs from the latest anchor day at or before today to the same day a month later', () => {
+    expect(billingPeriod(new Date('2026-11-30T10:00:00Z'), 1)).toEqual({ from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z') });
+    expect(billingPeriod(new Date('2026-11-10T10:00:00Z'), 15)).toEqual({ from: new Date('2026-10-15T00:00:00Z'), to: new Date('2026-11-15T00:00:00Z') });
+    expect(billingPeriod(new Date('2026-01-03T00:00:00Z'), 28)).toEqual({ from: new Date('2025-12-28T00:00:00Z'), to: new Date('2026-01-28T00:00:00Z') });
+  });
+
+  it('always contains the day it is asked on', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }), fc.integer({ min: 1, max: 28 }), (now, anchor) => {
+        const { from, to } = billingPeriod(now, anchor);
+        expect(from.getTime()).toBeLessThanOrEqual(now.getTime());
+        expect(to.getTime()).toBeGreaterThan(now.getTime());
+        expect([from.getUTCDate(), to.getUTCDate()]).toEqual([anchor, anchor]);
+      }),
+    );
+  });
+});
+
+describe('changedRows', () => {
+  const version = (n: number, terms: Partial<Version>): Version =>
+    ({
+      plan_id: 'team', version: n, name: 'Team', currency: 'EUR', base_fee: '49.00', waive_base_fee_for_paid_enterprise: true,
+      included_allowance: '20.00', overage_policy: 'bill', topup_packs: [], tier_caps: null, ineffective_credit_pct: '0',
+      volume_discount: null, rolled_back_from: null, created_at: '2026-11-30T00:00:00Z', created_by: null, ...terms,
+    }) as Version;
+
+  it('marks the terms each version changed from the one before; the first changed nothing', () => {
+    const changed = changedRows([version(3, {}), version(1, {}), version(2, { base_fee: '59.00', included_allowance: '25.00' })]);
+    expect([...changed.get(1)!]).toEqual([]);
+    expect([...changed.get(2)!]).toEqual(['base_fee', 'included_allowance']);
+    expect([...changed.get(3)!]).toEqual(['base_fee', 'included_allowance']);
+  });
+});
+
+describe('priceBookErrors', () => {
+  const now = new Date('2026-11-30T12:00:00Z');
+  const filled = () => {
+    const prices = emptyPrices();
+    for (const tier of ['base', 'specialized', 'premier'] as const) prices[tier] = { input: '1.00', cached_input: '', output: '2.00' };
+    return prices;
+  };
+
+  it('accepts decimals of at most 12 places, a cached price left to default, and a start in the future', () => {
+    expect(priceBookErrors(filled(), '2026-12-01T00:00', false, now)).toEqual({});
+    expect(priceBookErrors(filled(), '', false, now)).toEqual({});
+  });
+
+  it('names each bad price, and a start in the past unless it is a correction', () => {
+    const prices = filled();
+    prices.base.input = 'abc';
+    prices.premier.output = '1.0000000000001';
+    prices.specialized.output = '';
+    expect(Object.keys(priceBookErrors(prices, '2026-11-01T00:00', false, now)).sort()).toEqual([
+      'base.input', 'effective_from', 'premier.output', 'specialized.output',
+    ]);
+    expect(priceBookErrors(filled(), '2026-11-01T00:00', true, now)).toEqual({});
+  });
+});
+
+describe('budgetTree', () => {
+  const unit = (id: string, parent_id: string | null, kind: 'department' | 'team' = 'team') => ({ id, name: id, kind, parent_id, created_at: '' });
+  const person = (id: string, unit_id: string) => ({ id, name: id, unit_id, active: true, created_at: '', deactivated_at: null });
+  const burn = (node: string) => ({ node }) as Burn;
+
+  it('puts units under their parents and people under their unit, depth first', () => {
+    const tree = budgetTree('Acme', [unit('team-b', 'eng'), unit('eng', null, 'department'), unit('team-a', 'eng')], [person('ada', 'team-a')], [burn('unit:eng')], 'all');
+    expect(tree.map((n) => [n.node, n.depth, n.parent])).toEqual([
+      ['account', 0, null],
+      ['unit:eng', 1, 'account'],
+      ['unit:team-a', 2, 'unit:eng'],
+      ['person:ada', 3, 'unit:team-a'],
+      ['unit:team-b', 2, 'unit:eng'],
+    ]);
+    expect(tree.find((n) => n.node === 'unit:eng')!.burn).not.toBeNull();
+  });
+
+  it('can leave out people without a budget', () => {
+    const tree = budgetTree('Acme', [unit('eng', null)], [person('ada', 'eng'), person('bob', 'eng')], [burn('person:bob')], 'with-budget');
+    expect(tree.map((n) => n.node)).toEqual(['account', 'unit:eng', 'person:bob']);
+  });
+});

@@ -1,0 +1,33 @@
+// Numbers as people read them. Money stays a decimal string from the API; it is shown, never summed here.
+const integer = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
+
+export function tokens(n: number): string {
+  return integer.format(n);
+}
+
+export function tokensShort(n: number): string {
+  return compact.format(n);
+}
+
+/** A decimal string with at most `places` decimals, cut (not rounded through a float) and grouped. */
+export function money(value: string | null | undefined, currency?: string | null, places = 4): string {
+  if (value === null || value === undefined) return '—';
+  const negative = value.startsWith('-');
+  const [whole = '0', fraction = ''] = value.replace(/^-/, '').split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const cut = fraction.slice(0, places).padEnd(2, '0');
+  return `${negative ? '-' : ''}${grouped}.${cut}${currency ? ` ${currency}` : ''}`;
+}
+
+export function ratio(value: number | null | undefined): string {
+  return value === null || value === undefined ? '—' : `${(value * 100).toFixed(1)} %`;
+}
+
+export function dateTime(iso: string): string {
+  return new Date(iso).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }) + ' UTC';
+}
+
+export function day(iso: string): string {
+  return new Date(iso).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
+}

@@ -1,0 +1,139 @@
+// Sales: an account's subscription (the plan version billed now and its effective terms) and the form
+// that subscribes it, pins a version or follows the latest, and overrides the included allowance.
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { ApiFailure, ok, type Schemas } from '../api';
+import type { Session } from '../App';
+import { AccountPicker } from '../components/AccountPicker';
+import { decimalError, Field } from '../components/Field';
+import { money } from '../format';
+
+export function SubscriptionsPage({ session }: { session: Session }) {
+  const { client } = session;
+  const [account, setAccount] = useState<string | null>(null);
+  const [plans, setPlans] = useState<Schemas['PlanSummary'][]>([]);
+  const [current, setCurrent] = useState<Schemas['Subscription'] | null>(null);
+  const [form, setForm] = useState({ plan_id: '', plan_version: 'latest', billing_anchor_day: '1', included_allowance: '' });
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+
+  useEffect(() => {
+    ok(client.GET('/v1/plans', { params: { query: { limit: 200 } } }))
+      .then((list) => setPlans(list.data))
+      .catch(() => undefined);
+  }, [client]);
+
+  const load = useCallback(() => {
+    if (account === null) return;
+    client
+      .GET('/v1/accounts/{account}/subscription', { params: { path: { account } } })
+      .then(({ data }) => {
+        setCurrent(data ?? null);
+        setForm({
+          plan_id: data?.plan_id ?? '',
+          plan_version: data ? (data.follows_latest ? 'latest' : String(data.plan_version)) : 'latest',
+          billing_anchor_day: String(data?.billing_anchor_day ?? 1),
+          included_allowance: data?.overrides.included_allowance ?? '',
+        });
+      })
+      .catch((e: Error) => setMessage({ error: true, text: e.message }));
+  }, [client, account]);
+  useEffect(load, [load]);
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (account === null) return;
+    const found: Record<string, string> = {};
+    if (form.plan_id === '') found.plan_id = 'Choose a plan.';
+    if (form.plan_version !== 'latest' && !/^[1-9]\d*$/.test(form.plan_version)) found.plan_version = '“latest” or a version number.';
+    const anchor = Number(form.billing_anchor_day);
+    if (!Number.isInteger(anchor) || anchor < 1 || anchor > 28) found.billing_anchor_day = 'A day from 1 to 28.';
+    if (form.included_allowance !== '') {
+      const error = decimalError(form.included_allowance, 'The allowance');
+      if (error) found.included_allowance = error;
+    }
+    setErrors(found);
+    if (Object.keys(found).length > 0) return;
+    try {
+      const saved = await ok(
+        client.PUT('/v1/accounts/{account}/subscription', {
+          params: { path: { account } },
+          body: {
+            plan_id: form.plan_id,
+            plan_version: form.plan_version === 'latest' ? 'latest' : Number(form.plan_version),
+            billing_anchor_day: anchor,
+            ...(form.included_allowance !== '' ? { overrides: { included_allowance: form.included_allowance } } : {}),
+          },
+        }),
+      );
+      setMessage({ error: false, text: `${account} is on ${saved.plan_id} v${saved.plan.version}${saved.follows_latest ? ' (following the latest)' : ''}.` });
+      load();
+    } catch (failure) {
+      const f = failure as ApiFailure;
+      if (f.field) setErrors({ [f.field]: f.message });
+      setMessage({ error: true, text: f.message });
+    }
+  };
+
+  return (
+    <section>
+      <AccountPicker session={session} value={account} onChange={setAccount} />
+      {account === null ? <p>Choose an account.</p> : null}
+      {account !== null && current === null ? <p>{account} has no subscription.</p> : null}
+      {current ? (
+        <dl className="facts" data-testid="subscription">
+          <dt>Plan</dt>
+          <dd>
+            {current.plan_id} v{current.plan.version}
+            {current.follows_latest ? ' (follows the latest)' : ' (pinned)'}
+          </dd>
+          <dt>Since</dt>
+          <dd>{current.start_date}</dd>
+          <dt>Billing anchor day</dt>
+          <dd>{current.billing_anchor_day}</dd>
+          <dt>Base fee</dt>
+          <dd>{money(current.effective_terms.base_fee, current.effective_terms.currency, 2)}</dd>
+          <dt>Included allowance</dt>
+          <dd>
+            {money(current.effective_terms.included_allowance, current.effective_terms.currency, 2)}
+            {current.overrides.included_allowance ? ' (override)' : ''}
+          </dd>
+          <dt>Overage</dt>
+          <dd>{current.effective_terms.overage_policy}</dd>
+        </dl>
+      ) : null}
+      {account !== null ? (
+        <form onSubmit={save} noValidate className="plan-form" aria-label="Subscribe the account">
+          <h2>{current ? 'Change the subscription' : 'Subscribe'}</h2>
+          <div className={`field${errors.plan_id ? ' invalid' : ''}`}>
+            <label htmlFor="sub-plan">Plan</label>
+            <select id="sub-plan" value={form.plan_id} onChange={(e) => setForm({ ...form, plan_id: e.target.value })}>
+              <option value="">Choose…</option>
+              {plans.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.id} (latest v{p.latest_version})
+                </option>
+              ))}
+            </select>
+            {errors.plan_id ? <span className="error">{errors.plan_id}</span> : null}
+          </div>
+          <Field label="Version" hint="“latest” follows new versions" value={form.plan_version} error={errors.plan_version} onChange={(e) => setForm({ ...form, plan_version: e.target.value })} />
+          <Field label="Billing anchor day" type="number" min={1} max={28} value={form.billing_anchor_day} error={errors.billing_anchor_day} onChange={(e) => setForm({ ...form, billing_anchor_day: e.target.value })} />
+          <Field
+            label="Included allowance override"
+            hint="empty: the plan’s"
+            inputMode="decimal"
+            value={form.included_allowance}
+            error={errors.included_allowance}
+            onChange={(e) => setForm({ ...form, included_allowance: e.target.value })}
+          />
+          <button type="submit">Save subscription</button>
+          {message ? (
+            <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'}>
+              {message.text}
+            </p>
+          ) : null}
+        </form>
+      ) : null}
+    </section>
+  );
+}

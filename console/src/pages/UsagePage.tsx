@@ -1,0 +1,188 @@
+// Usage over time: tokens (or cost) by day, stacked by tier or by label, the effective ratio over the
+// range, and the same range broken down by model, operation and channel. All are meter readings.
+import { useEffect, useMemo, useState } from 'react';
+import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { json, ok, type Schemas } from '../api';
+import type { Session } from '../App';
+import { Breakdown } from '../components/Breakdown';
+import { day, money, ratio, tokens, tokensShort } from '../format';
+
+type Reading = Schemas['MeterReading'];
+const RANGES = { month: 'This month', d7: 'Last 7 days', d30: 'Last 30 days', d90: 'Last 90 days' } as const;
+type Range = keyof typeof RANGES;
+const SERIES = {
+  tier: [
+    ['base', '#4c9a6a'],
+    ['specialized', '#3572b0'],
+    ['premier', '#8b4fb3'],
+  ],
+  label: [
+    ['effective', '#2e8b57'],
+    ['ineffective', '#c0392b'],
+    ['pending', '#d4a017'],
+    ['unclassified', '#7f8c8d'],
+  ],
+} as const;
+
+export function rangeFrom(range: Range, now: Date): string {
+  if (range === 'month') return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString();
+  const days = range === 'd7' ? 7 : range === 'd30' ? 30 : 90;
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - days + 1)).toISOString();
+}
+
+export function UsagePage({ session, account }: { session: Session; account: string }) {
+  const { client } = session;
+  const [range, setRange] = useState<Range>('month');
+  const [stack, setStack] = useState<'tier' | 'label'>('tier');
+  const [measure, setMeasure] = useState<'tokens' | 'cost'>('tokens');
+  const [readings, setReadings] = useState<Record<string, Reading>>({});
+  const [currency, setCurrency] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } }))
+      .then((a) => setCurrency(a.currency))
+      .catch(() => undefined);
+  }, [client, account]);
+
+  useEffect(() => {
+    const from = rangeFrom(range, new Date());
+    const groups = ['day,tier', 'day,label', 'model', 'operation', 'channel'];
+    Promise.all(
+      groups.map((group_by) => ok(client.GET('/v1/accounts/{account}/meter', { params: { path: { account }, query: { from, group_by } } }))),
+    )
+      .then((all) => {
+        setReadings(Object.fromEntries(groups.map((g, i) => [g, json(all[i]!)])));
+        setError(null);
+      })
+      .catch((e: Error) => setError(e.message));
+  }, [client, account, range]);
+
+  const byDay = readings[`day,${stack}`];
+  const chart = useMemo(() => {
+    // Every day of the range has its bar, an empty one included.
+    const days = new Map<string, Record<string, number | string>>();
+    if (byDay) {
+      for (let t = Date.parse(byDay.from); t < Date.parse(byDay.to); t += 86_400_000) {
+        const d = new Date(t).toISOString().slice(0, 10);
+        days.set(d, { day: d });
+      }
+    }
+    for (const row of byDay?.rows ?? []) {
+      const d = String(row.key.day).slice(0, 10);
+      const entry = days.get(d) ?? { day: d };
+      const series = String(row.key[stack]);
+      entry[series] = (Number(entry[series] ?? 0) + (measure === 'tokens' ? row.tokens.total : Number(row.cost)));
+      days.set(d, entry);
+    }
+    return [...days.values()].sort((a, b) => String(a.day).localeCompare(String(b.day)));
+  }, [byDay, stack, measure]);
+  const totals = readings['model']?.totals;
+
+  return (
+    <section className="usage-page">
+      <form className="controls" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Range
+          <select value={range} onChange={(e) => setRange(e.target.value as Range)}>
+            {Object.entries(RANGES).map(([value, text]) => (
+              <option key={value} value={value}>
+                {text}
+              </option>
+            ))}
+          </select>
+        </label>
+        <fieldset>
+          <legend>Stack by</legend>
+          {(['tier', 'label'] as const).map((s) => (
+            <label key={s} className="inline">
+              <input type="radio" name="stack" value={s} checked={stack === s} onChange={() => setStack(s)} /> {s}
+            </label>
+          ))}
+        </fieldset>
+        <fieldset>
+          <legend>Show</legend>
+          {(['tokens', 'cost'] as const).map((m) => (
+            <label key={m} className="inline">
+              <input type="radio" name="measure" value={m} checked={measure === m} onChange={() => setMeasure(m)} /> {m}
+            </label>
+          ))}
+        </fieldset>
+      </form>
+      {error ? (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <div className="cards">
+        <div className="card">
+          <h2>Effective ratio</h2>
+          <p className="value big" data-testid="effective-ratio">
+            {ratio(totals?.effective_ratio)}
+          </p>
+          <p className="sub">effective tokens ÷ (effective + ineffective); pending and unclassified tokens are left out</p>
+        </div>
+        <div className="card">
+          <h2>Tokens</h2>
+          <p className="value big">{tokens(totals?.tokens.total ?? 0)}</p>
+          <p className="sub">{tokens(totals?.calls ?? 0)} operations</p>
+        </div>
+        <div className="card">
+          <h2>Cost</h2>
+          <p className="value big">{money(totals?.cost ?? '0', currency)}</p>
+        </div>
+      </div>
+      <figure className="chart">
+        <figcaption>
+          {measure === 'tokens' ? 'Tokens' : `Cost${currency ? ` (${currency})` : ''}`} by day, by {stack}
+        </figcaption>
+        <div className="chart-box" aria-hidden="true">
+          <ResponsiveContainer width="100%" height={280}>
+            <BarChart data={chart} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
+              <CartesianGrid strokeDasharray="3 3" vertical={false} />
+              <XAxis dataKey="day" tickFormatter={(d: string) => day(d)} fontSize={12} />
+              <YAxis tickFormatter={(v: number) => (measure === 'tokens' ? tokensShort(v) : String(v))} fontSize={12} width={48} />
+              <Tooltip labelFormatter={(d) => day(String(d))} />
+              <Legend />
+              {SERIES[stack].map(([name, color]) => (
+                <Bar key={name} dataKey={name} stackId="s" fill={color} isAnimationActive={false} />
+              ))}
+            </BarChart>
+          </ResponsiveContainer>
+        </div>
+        <details>
+          <summary>The chart as a table</summary>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Day</th>
+                {SERIES[stack].map(([name]) => (
+                  <th scope="col" className="num" key={name}>
+                    {name}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {chart.map((row) => (
+                <tr key={String(row.day)}>
+                  <th scope="row">{day(String(row.day))}</th>
+                  {SERIES[stack].map(([name]) => (
+                    <td className="num" key={name}>
+                      {measure === 'tokens' ? tokens(Number(row[name] ?? 0)) : String(row[name] ?? 0)}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      </figure>
+      <div className="breakdowns">
+        <Breakdown title="By model" dim="model" rows={readings['model']?.rows ?? []} currency={currency} />
+        <Breakdown title="By operation" dim="operation" rows={readings['operation']?.rows ?? []} currency={currency} />
+        <Breakdown title="By channel" dim="channel" rows={readings['channel']?.rows ?? []} currency={currency} />
+      </div>
+    </section>
+  );
+}

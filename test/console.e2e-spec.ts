@@ -1,0 +1,265 @@
+// The web console in a real browser (Debian's Chromium through playwright-core) against the built
+// service started as an operator runs it: the console is served at /console by the service itself and
+// calls the API with the pasted key. A member watches their meter move when an agent reports an
+// operation; sales publishes a plan version and rolls it back, and a price book is checked before it is
+// sent. Each page is photographed at desktop and phone widths into test/screenshots/.
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, screenshots } from './support/browser.js';
+import { buildIfStale, ServiceProcess } from './support/service-process.js';
+import { createTestDatabase, testRunId } from './support/test-app.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('web console (/console) in Chromium', () => {
+  let service: ServiceProcess;
+  let browser: Browser;
+  const keys: Record<'member' | 'agent' | 'sales' | 'finance', string> = { member: '', agent: '', sales: '', finance: '' };
+  let eventNumber = 0;
+
+  /** The API as the tests' own client: JSON in and out, any error status fails the test. */
+  async function api<T = any>(method: string, path: string, key: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${service.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** The agent reports one operation of 1,500 tokens (1,000 input, 200 cached, 300 output). */
+  async function report(operation: string): Promise<void> {
+    const answer = await api<{ results: { status: string }[] }>('POST', '/v1/events', keys.agent, {
+      events: [
+        {
+          id: `console-op-${++eventNumber}`,
+          timestamp: new Date().toISOString(),
+          operation,
+          channel: 'cli',
+          model: 'gpt-4o-2024-08-06',
+          task_id: `task-${eventNumber}`,
+          attempt_id: 'a1',
+          outcome: 'success',
+          usage: { prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 200 } },
+        },
+      ],
+    });
+    expect(answer.results[0]!.status).toBe('accepted');
+  }
+
+  async function signIn(page: Page, key: string, hash: string): Promise<void> {
+    await page.goto(`${service.url}/console/#/${hash}`);
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Open the console' }).click();
+    await page.getByTestId('who').waitFor();
+  }
+
+  beforeAll(async () => {
+    buildIfStale();
+    // On PostgreSQL and Redis when the suite runs with them, as every other e2e file does.
+    const env: Record<string, string> = {};
+    if (process.env.DATABASE_URL) {
+      env.DATABASE_URL = await createTestDatabase();
+      if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
+      env.TOKENMETER_QUEUE_PREFIX = `{${testRunId()}_${process.pid}_console}`;
+    }
+    service = await ServiceProcess.start(env);
+    browser = await launchChromium();
+
+    const admin = service.adminKey;
+    await api('POST', '/v1/accounts', admin, { id: 'acme', name: 'Acme Corp', currency: 'EUR' });
+    await api('POST', '/v1/accounts/acme/units', admin, { id: 'platform', name: 'Platform', kind: 'team' });
+    await api('POST', '/v1/accounts/acme/people', admin, { id: 'ada', name: 'Ada Lovelace', unit_id: 'platform' });
+    await api('POST', '/v1/accounts/acme/agents', admin, { id: 'ada-coder', name: 'Coding agent', owner_person_id: 'ada' });
+    keys.member = (await api('POST', '/v1/api-keys', admin, { role: 'member', account: 'acme', person_id: 'ada', name: 'ada browser' })).secret;
+    keys.agent = (await api('POST', '/v1/api-keys', admin, { role: 'agent', account: 'acme', agent_id: 'ada-coder', name: 'agent' })).secret;
+    keys.sales = (await api('POST', '/v1/api-keys', admin, { role: 'sales', name: 'sales desk' })).secret;
+    keys.finance = (await api('POST', '/v1/api-keys', admin, { role: 'finance', account: 'acme', name: 'finance desk' })).secret;
+    await api('PUT', '/v1/models/gpt-4o', admin, { tier: 'specialized', provider: 'openai' });
+    const from = Date.now() + 1500;
+    await api('POST', '/v1/price-books', admin, {
+      effective_from: new Date(from).toISOString(),
+      tiers: {
+        base: { input: '0.15', cached_input: '0.075', output: '0.60' },
+        specialized: { input: '2.50', cached_input: '1.25', output: '10.00' },
+        premier: { input: '15.00', cached_input: '7.50', output: '60.00' },
+      },
+    });
+    await api('PUT', '/v1/plans/team', admin, { name: 'Team', currency: 'EUR', base_fee: '49.00', included_allowance: '20.00', overage_policy: 'bill' });
+    await api('PUT', '/v1/accounts/acme/subscription', admin, { plan_id: 'team' });
+    await sleep(Math.max(0, from - Date.now() + 100));
+    await report('code.edit');
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await service?.stop();
+    service?.remove();
+  });
+
+  it('serves the console at /console from the service itself', async () => {
+    const redirect = await fetch(`${service.url}/console`, { redirect: 'manual' });
+    expect([redirect.status, redirect.headers.get('location')]).toEqual([301, '/console/']);
+    const page = await fetch(`${service.url}/console/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="root">');
+  });
+
+  it('refuses a wrong key with the API’s own sentence and asks again', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${service.url}/console/`);
+      await screenshots(page, 'key');
+      await page.getByLabel('API key').fill('tm_live_notakey_nope');
+      await page.keyboard.press('Enter');
+      await expectText(page.getByRole('alert'), /key/i);
+      expect(await page.getByLabel('API key').isVisible()).toBe(true);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
+
+  it('a member sees their meter move live when an operation is reported', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await api('PUT', '/v1/accounts/acme/budgets/person:ada', service.adminKey, { period: 'month', amount_limit: '10.00' });
+      await signIn(page, keys.member, 'meter');
+      expect(await page.getByTestId('who').textContent()).toContain('member · acme · ada');
+      await expectText(page.getByTestId('live-state'), /^Live/);
+      await expectText(page.getByTestId('meter-tokens'), /^1,500$/);
+      // 1,000 × 2.50 + 200 × 1.25 + 300 × 10.00 per million = 0.00575 EUR
+      await expectText(page.getByTestId('meter-cost'), /^0\.0057 EUR$/);
+      // The key stays for this browser session: a reload does not ask again.
+      await page.reload();
+      await expectText(page.getByTestId('live-state'), /^Live/);
+
+      await report('code.review');
+      await expectText(page.getByTestId('meter-tokens'), /^3,000$/);
+      await expectText(page.getByTestId('meter-calls'), /^2 operations$/);
+      await expectText(page.getByTestId('ticker'), /code\.review/);
+      // Ada's month budget of 10 EUR, less the two operations (0.0115 EUR), shown to the cent.
+      await expectText(page.getByTestId('budget-left'), /^9\.98 EUR$/);
+      await screenshots(page, 'meter');
+
+      await page.getByRole('link', { name: 'Usage' }).click();
+      await expectText(page.getByRole('table', { name: 'By operation' }), /code\.review[\s\S]*code\.edit|code\.edit[\s\S]*code\.review/);
+      await expectText(page.getByTestId('effective-ratio'), /%|—/);
+      await page.locator('.recharts-bar-rectangle').first().waitFor();
+      await screenshots(page, 'usage');
+
+      await page.getByRole('link', { name: 'Operations' }).click();
+      await expectText(page.getByTestId('operations'), /code\.review/);
+      await page.getByRole('textbox', { name: 'Operation' }).fill('code.edit');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await expectText(page.getByTestId('operations'), /^(?![\s\S]*code\.review)[\s\S]*code\.edit/);
+      await screenshots(page, 'operations');
+      // What a member may not do is not offered: the sales pages are not in the navigation.
+      expect(await page.getByRole('link', { name: 'Plans' }).count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('finance sets budgets in the tree and sees an over-allocation refused with the parent named', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await signIn(page, keys.finance, 'budgets');
+      const tree = page.getByTestId('budget-tree');
+      await expectText(tree, /Acme Corp[\s\S]*Platform[\s\S]*Ada Lovelace/);
+      await page.getByRole('button', { name: 'Edit the budget of Acme Corp' }).click();
+      await page.getByLabel('Headcount of Acme Corp').fill('5');
+      await page.getByLabel('Amount limit of Acme Corp').fill('100');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of account\.$/);
+      await expectText(tree.locator('tr[data-node=account]'), /5 \(1 people, 1 agents\)[\s\S]*100\.00 EUR/);
+
+      // The team may not be given more than the account has: refused, the parent named and marked, nothing saved.
+      await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
+      await page.getByLabel('Amount limit of Platform').fill('150');
+      await page.keyboard.press('Enter');
+      await expectText(page.getByRole('alert'), /account allocates 100/);
+      expect(await tree.locator('tr[data-node=account]').getAttribute('class')).toBe('refused');
+      const budgets = await api('GET', '/v1/accounts/acme/budgets?period=year', keys.finance);
+      expect(budgets.data.map((b: { node: string }) => b.node)).toEqual(['account']);
+      await screenshots(page, 'budgets');
+
+      await page.getByLabel('Amount limit of Platform').fill('60');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of unit:platform\.$/);
+      const after = await api('GET', '/v1/accounts/acme/budgets?period=year', keys.finance);
+      expect(after.data.find((b: { node: string }) => b.node === 'unit:platform').limit.amount).toMatch(/^60(\.0+)?$/);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('sales publishes a plan version, sees what changed, and rolls back', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('dialog', (dialog) => void dialog.accept());
+    try {
+      await signIn(page, keys.sales, 'plans');
+      await expectText(page.getByTestId('plan-versions'), /v1 \(latest\)/);
+      await page.getByLabel('Base fee').fill('59.00');
+      await page.getByLabel('Included allowance').fill('25.00');
+      await page.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByTestId('plan-message'), /^Published team version 2\.$/);
+      await expectText(page.getByTestId('plan-versions'), /v2 \(latest\)/);
+      // The changed terms of v2 are marked, and say so to a screen reader.
+      const changed = page.locator('[data-testid=plan-versions] td.changed');
+      expect(await changed.allTextContents()).toEqual(['59.00 (changed)', '25.00 (changed)']);
+      await screenshots(page, 'plans');
+
+      await page.getByRole('button', { name: 'Roll back to v1' }).click();
+      await expectText(page.getByTestId('plan-message'), /^Rolled back: version 3 is a copy of version 1\.$/);
+      await expectText(page.getByTestId('plan-versions'), /v3 \(latest\)[\s\S]*copy of v1/);
+      const latest = await api('GET', '/v1/plans/team', keys.sales);
+      expect(latest).toMatchObject({ version: 3, rolled_back_from: 1, base_fee: '49.00', included_allowance: '20.00' });
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('sales: a price book is checked before it is sent, then published; subscriptions show the terms', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await signIn(page, keys.sales, 'catalog');
+      const before = (await api('GET', '/v1/price-books', keys.sales)).data.length;
+      const form = page.getByRole('form', { name: 'Publish a new price-book version' });
+      const price = (tier: string, kind: string) => form.getByRole('group', { name: tier }).getByLabel(kind, { exact: true });
+      await price('base', 'input').fill('abc');
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByRole('alert'), /to fix before publishing/);
+      expect(await price('base', 'input').getAttribute('aria-invalid')).toBe('true');
+      await screenshots(page, 'catalog');
+      expect((await api('GET', '/v1/price-books', keys.sales)).data.length).toBe(before);
+
+      for (const [tier, input, output] of [['base', '0.20', '0.80'], ['specialized', '3.00', '12.00'], ['premier', '15.00', '60.00']]) {
+        await price(tier!, 'input').fill(input!);
+        await price(tier!, 'output').fill(output!);
+      }
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByRole('status').filter({ hasText: 'Published price book' }), new RegExp(`version ${before + 1}`));
+      expect((await api('GET', '/v1/price-books', keys.sales)).data.length).toBe(before + 1);
+
+      await page.getByRole('link', { name: 'Subscriptions' }).click();
+      await page.getByLabel('Account').selectOption('acme');
+      await expectText(page.getByTestId('subscription'), /team v3 \(follows the latest\)/);
+      await screenshots(page, 'subscriptions');
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+});
+
+/** Waits (up to 15 s) until the element's text matches. */
+async function expectText(locator: import('playwright-core').Locator, pattern: RegExp): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await locator.first().textContent({ timeout: 5_000 }).catch(() => null)) ?? '';
+    if (pattern.test(last.trim())) return;
+    await sleep(100);
+  }
+  throw new Error(`expected text matching ${pattern}, last saw: ${JSON.stringify(last)}`);
+}
