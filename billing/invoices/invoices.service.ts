@@ -409,6 +409,13 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
 
   /** InvoicePaidHandler: Stripe says the mirror is paid. */
   async markPaid(tx: Tx, event: StripeInvoiceEvent & { amountPaid: string; currency: string }): Promise<void> {
+    const row = await this.repository.find(event.localInvoiceId, tx, true);
+    // Stripe's word about an invoice voided here meanwhile is logged, never refused: a refusal would only
+    // make Stripe deliver the event again and again.
+    if (row === null || row.status === 'void' || row.status === 'draft') {
+      this.logger.warn({ account: event.accountId, invoice: event.localInvoiceId, status: row?.status ?? null }, 'Stripe says an invoice is paid that is not finalized here');
+      return;
+    }
     await this.pay(tx, event.localInvoiceId, event.at, `${event.amountPaid} ${event.currency.toUpperCase()}`);
   }
 

@@ -841,6 +841,11 @@ written as a JSON Lines file, then sent by the built CLI as a customer runs it, 
 (batches of 1000, 4 in flight), with that agent's key. The rate is the CLI's own (events answered per second
 from its first request); peak memory is the CLI's VmHWM.
 
+With \`BENCH_PHASES\` holding \`invoices\`: the account's ingested events are copied into the previous month
+until it holds the first \`BENCH_STORED\` level, the rollups recomputed, the subscription moved to start then,
+and that period closed by \`POST /v1/accounts/bench/invoices/close {"finalize": true}\` while the service's
+resident memory is sampled every 20 ms; then \`GET .../invoices/upcoming\` is timed like a reading.
+
 ## Command
 
 \`\`\`sh
@@ -850,7 +855,7 @@ ${o.command}
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000; a comma list such as \`5000000,20000000\` times the readings again after each larger top-up), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
-\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets, \`report\` for \`tokenmeter report\`),
+\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets, \`report\` for \`tokenmeter report\`, \`invoices\` for a period close and the invoice preview),
 \`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
 \`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
@@ -879,6 +884,7 @@ ${o.ingest ? `The service's database connections during ingest, on average per 1
 ${o.ingest?.groups ? `The service's writes (group commit, from its /metrics): ${describeGroups(o.ingest.groups)}.` : ''}
 ${o.rollupWrites ? `Rollup rows written (inserted or updated) per ingested event, from PostgreSQL's table statistics: ${describeRollupWrites(o.rollupWrites)}.` : ''}
 ${o.topUp ? `Stored events for the readings: ${[o.topUp, ...o.more.map((l) => l.topUp)].map((t) => `${t.after.toLocaleString('en')} (top-up and rollup recompute took ${fmt(t.ms / 1000)} s)`).join(', then ')}.` : ''}
+${o.invoices ? `Invoice close of ${o.invoices.events.toLocaleString('en')} stored events: HTTP ${o.invoices.closeStatus} in ${ms(o.invoices.closeMs)}; the service's resident memory ${o.invoices.rssBeforeMiB ?? 'n/a'} MiB before, ${o.invoices.rssPeakMiB ?? 'n/a'} MiB at most during it; it wrote ${o.invoices.lines} lines and ${o.invoices.usageRows} usage rows. The preview (\`invoices/upcoming\`): p50 ${ms(o.invoices.preview.latency?.p50)}, p99 ${ms(o.invoices.preview.latency?.p99)} over ${o.invoices.preview.requests}.` : ''}
 ${o.rollups ? `After the load the rollups (${ROLLUP_NAMES.join(', ')}) ${o.rollups.consistent ? 'equal' : 'DO NOT equal'} the raw events (calls ${o.rollups.events.calls}, tokens ${o.rollups.events.tokens}, cost ${o.rollups.events.cost}).` : ''}
 
 Latencies are per request, measured by the client from writing the request to the last byte of the answer
