@@ -1067,8 +1067,14 @@ export interface components {
             reading: {
                 /** @description Allowance left this billing period; null without a subscription */
                 allowance_left: string | null;
-                /** @description Budget left on the tightest node; null without a budget */
+                /** @description Amount left (limit - spent - held, may be negative) on the tightest hard budget of the event's path at its time (person, units up to the account), after this event's write; null without a hard amount budget on the path, and on a duplicate */
                 budget_left: string | null;
+            };
+            /** @description Only on an accepted event that named a reservation: what happened to it. The event is metered in every case; only `committed` replaced the hold with its cost (the rest of the hold released). `unknown`: no such reservation in the account; `expired`: it ran out first (its hold released); `already_committed`: an earlier event committed it; `released`: it was released; `foreign`: it belongs to another agent (left alone) */
+            reservation?: {
+                id: string;
+                /** @enum {string} */
+                outcome: "committed" | "unknown" | "expired" | "already_committed" | "released" | "foreign";
             };
             /**
              * @description duplicate: the same id and content, counted once; the original result
@@ -3462,8 +3468,9 @@ export interface operations {
     };
     BudgetsController_remove: {
         parameters: {
-            query: {
-                period: "year" | "quarter" | "month";
+            query?: {
+                /** @description Which period kind (needed) */
+                period?: "year" | "quarter" | "month";
                 /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
                 period_start?: string;
             };
