@@ -348,7 +348,7 @@ describe('the tokenmeter CLI', () => {
     const again = await cli(['report', file, '--json', '--batch-size', '1000'], { key: agentKey });
     expect(JSON.parse(again.stdout)).toMatchObject({ accepted: 0, duplicate: total });
     expect(await meterCalls()).toBe(before + total);
-  });
+  }, 120_000); // the embedded store ingests thousands of events, twice
 
   it('report stopped with Ctrl-C finishes the batches in flight, exits 130 and resumes', async () => {
     const before = await meterCalls();
@@ -369,7 +369,7 @@ describe('the tokenmeter CLI', () => {
     // Nothing was in flight when it stopped: every line after the checkpoint is new.
     expect(resumed).toMatchObject({ sent: total - line, accepted: total, duplicate: 0, complete: true });
     expect(await meterCalls()).toBe(before + total);
-  });
+  }, 120_000); // the embedded store ingests thousands of events, twice
   it('budgets: set down the tree, shown as a tree, transferred; credits; invoices', async () => {
     expect((await cli(['budgets', 'set', 'account', '--period', 'month', '--amount', '100.00', '--headcount', '5'])).code).toBe(0);
     const unit = await cli(['budgets', 'set', 'unit:platform', '--period', 'month', '--amount', '40.00', '--json']);
@@ -404,5 +404,5 @@ describe('the tokenmeter CLI', () => {
     // A well-formed id no invoice has is a 404; a malformed one a 400 (exit 6).
     expect((await cli(['invoice', 'show', 'inv_000000000000000000000000'])).code).toBe(5);
     expect((await cli(['invoice', 'show', 'nope'])).code).toBe(6);
-  });
+  }, 120_000); // a dozen CLI processes, each a Node start
 });
