@@ -4,7 +4,6 @@
 // accounts live in one service and one database; their slices alternate (plain, budgets, plain, ...) so
 // both see the machine in the same state. The holds are made before each budgets slice, untimed: the
 // phase measures what the counters add to ingest. Target: budgets within 10% of plain.
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
 import { HttpClient } from './http.js';
@@ -55,7 +54,6 @@ export async function runBudgets(opts: BudgetsOptions, log: (line: string) => vo
       redisUrl: opts.redisUrl,
       queuePrefix: `{tmbench_${opts.run}_budgets}`,
       nodeArgs: opts.serviceArgs,
-      entry: fileURLToPath(new URL('./budgets-main.js', import.meta.url)),
     });
     api = new HttpClient(service.url, opts.concurrency);
     const now = Date.now();
@@ -68,13 +66,26 @@ export async function runBudgets(opts: BudgetsOptions, log: (line: string) => vo
       plain: { run: `${opts.run}p`, org: orgs.plain, batchSize: opts.batchSize, from: monthStart.getTime(), to: now },
       budgets: { run: `${opts.run}b`, org: orgs.budgets, batchSize: opts.batchSize, from: monthStart.getTime(), to: now },
     };
-    // A hard budget far above the load on every node of every path, for the month and the (calendar) year.
+    // A hard budget far above the load on every node of every path, for the month and the (calendar) year,
+    // set through the real route (billing/budgets), so the service pays for what budgets really do on
+    // ingest (counters, and the alert evaluation after each burst). Children stay within their parent.
     const org = orgs.budgets;
-    const nodes = ['account', ...org.units.map((u) => `unit:${u}`), ...org.people.map((p) => `person:${p.id}`)];
-    const periods = [`month:${monthStart.toISOString().slice(0, 10)}`, `year:${yearStart.toISOString().slice(0, 10)}`];
-    const levels = nodes.flatMap((n) => periods.map((p) => `budget/${n}/${p}`));
-    await db.query(`INSERT INTO bench_budgets (account_id, level, amount_limit) SELECT $1, unnest($2::text[]), 1000000000`, [org.account, levels]);
-    log(`budgets: service up (pid ${service.child.pid}); ${levels.length} hard budgets on account "${org.account}", ${3 * periods.length} levels per event; plain account "${orgs.plain.account}"`);
+    const periods = [
+      { period: 'month', period_start: monthStart.toISOString().slice(0, 10) },
+      { period: 'year', period_start: yearStart.toISOString().slice(0, 10) },
+    ];
+    const limits: [string, string][] = [
+      ['account', '1000000000'],
+      ...org.units.map((u): [string, string] => [`unit:${u}`, '400000000']),
+      ...org.people.map((p): [string, string] => [`person:${p.id}`, '50000000']),
+    ];
+    for (const [node, amount] of limits) {
+      for (const p of periods) {
+        await api.json('PUT', `/v1/accounts/${org.account}/budgets/${node}`, service.adminKey, { ...p, amount_limit: amount, enforcement: 'hard' });
+      }
+    }
+    const levels = limits.length * periods.length;
+    log(`budgets: service up (pid ${service.child.pid}); ${levels} hard budgets on account "${org.account}", ${3 * periods.length} levels per event; plain account "${orgs.plain.account}"`);
 
     let reserved = 0;
     const holdsFor = async (from: number, to: number): Promise<IngestBatch[]> => {

@@ -828,10 +828,10 @@ With \`BENCH_PHASES\` holding \`authorize\`: \`POST /v1/authorizations\` (an amo
 session), closed loop at 1, 10 and 50 callers for \`BENCH_AUTHORIZE_SECONDS\` each after 3 s unmeasured, on each
 engine in \`BENCH_AUTHORIZE_STORES\`, each on a database and service process of its own: Redis answering after
 the reservation row is written (\`redis\`) or before (\`redis-early\`), PostgreSQL alone, the embedded store.
-Each hold goes against the agent's cap and its session's cap (budget levels join once budgets land).
+Each hold goes against the agent's cap and its session's cap (the budgets phase measures budgets on ingest).
 
 With \`BENCH_PHASES\` holding \`budgets\`: \`POST /v1/events\` for two accounts of the same org shape in one
-service (a stand-in budgets module, test/bench/budgets-main.ts) and one database, in alternating slices of
+service and one database (budgets set through PUT .../budgets/:node, the real module), in alternating slices of
 \`BENCH_EVENTS\` each: one with no budget, one with a hard budget on every node of every path (each person,
 unit and the account, month and year: 6 counter levels per event) and a reservation (made untimed before
 its slice) on every other event, which that event commits. Target: with budgets at least 90% of without.

@@ -68,9 +68,8 @@ export class Service {
 
   /** Starts dist/src/main.js (built next to this file's dist/test/bench) and waits for /health/ready. */
   /** `databaseUrl` null: the embedded store, in the service's own temporary data folder. */
-  /** `entry`: another compiled entry point than dist/src/main.js (e.g. the budgets phase's service). */
-  static async start(options: { databaseUrl: string | null; redisUrl: string | null; queuePrefix: string; nodeArgs?: string[]; env?: Record<string, string>; entry?: string }): Promise<Service> {
-    const main = options.entry ?? fileURLToPath(new URL('../../src/main.js', import.meta.url));
+  static async start(options: { databaseUrl: string | null; redisUrl: string | null; queuePrefix: string; nodeArgs?: string[]; env?: Record<string, string> }): Promise<Service> {
+    const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
     const port = await freePort();
     const adminKey = randomBytes(30).toString('base64url').slice(0, 40);
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tokenmeter-bench-'));
