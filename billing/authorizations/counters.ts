@@ -287,7 +287,8 @@ export interface HardBudgetsPort {
  * overage), registered by their owner (credits) with LimitRegistry.registerAccountLevels.
  */
 export interface AccountLevelsPort {
-  accountLevels(account: string, now: Date): Promise<string[]>;
+  /** Read through `db` (a transaction's connection when called inside one). */
+  accountLevels(db: Db, account: string, now: Date): Promise<string[]>;
 }
 
 

@@ -24,9 +24,9 @@ export class LimitRegistry {
   }
 
   /** Levels every hold of the account names (the credit balance when its plan blocks overage). */
-  async accountLevels(account: string, now: Date): Promise<string[]> {
+  async accountLevels(db: Db, account: string, now: Date): Promise<string[]> {
     const out: string[] = [];
-    for (const port of this.accountLevelPorts) out.push(...(await port.accountLevels(account, now)));
+    for (const port of this.accountLevelPorts) out.push(...(await port.accountLevels(db, account, now)));
     return out;
   }
 

@@ -88,7 +88,7 @@ export class PathPlans {
     const out = await this.registry.hardBudgetLevels(db, account, pathNodes(personId, chain), now);
     const agentCap = agentId === null ? undefined : caps.find((c) => c.scope === 'agent' && c.subject === agentId);
     if (agentCap) out.push(levels.agent(agentId!, periodOf(agentCap.period_kind!, acct.fiscal_year_start_month, now)));
-    out.push(...(await this.registry.accountLevels(account, now)));
+    out.push(...(await this.registry.accountLevels(db, account, now)));
     const sessionCaps = new Set(caps.filter((c) => c.scope === 'session').map((c) => c.subject as SessionContext));
     const month = periodOf('month', acct.fiscal_year_start_month, now);
     return { unitId: start, levels: out, sessionCaps, validFrom: month.start.getTime(), validUntil: month.end.getTime(), loadedAt };

@@ -32,8 +32,8 @@ export class CreditsLimits implements LimitSource, AccountLevelsPort, OnModuleIn
     return out;
   }
 
-  async accountLevels(account: string): Promise<string[]> {
-    const billing = await this.subscriptions.billingContext(account);
+  async accountLevels(db: Db, account: string): Promise<string[]> {
+    const billing = await this.subscriptions.billingContext(account, db);
     return billing?.terms.overage_policy === 'block' ? [levels.credits()] : [];
   }
 }

@@ -117,7 +117,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const usePostgres = options.databaseUrl !== null && (options.databaseUrl !== undefined || !!process.env.DATABASE_URL);
   const databaseUrl = usePostgres ? (options.databaseUrl ?? (await createTestDatabase())) : null;
   const env: Record<string, string | undefined> = {
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     TOKENMETER_ADMIN_KEY: adminKey,
     TOKENMETER_DATA_DIR: options.dataDir ?? 'memory://',
     DATABASE_URL: databaseUrl ?? undefined,

@@ -4,7 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../../src/audit/audit.service.js';
 import { type Actor, isOperator, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
-import type { Tx } from '../../src/database/data-source.js';
+import type { Db } from '../../src/database/sql.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { TiersError, TiersErrorCode as Code, validated } from '../tiers.errors.js';
 import { SubscriptionsRepository } from '../subscriptions/subscriptions.repository.js';
@@ -118,7 +118,7 @@ export class PlansService {
   }
 
   /** The version a subscription is billed on now: its pinned one, or the plan's latest. */
-  async resolve(planId: string, pinned: number | null, db?: Tx): Promise<PlanVersion | null> {
+  async resolve(planId: string, pinned: number | null, db?: Db): Promise<PlanVersion | null> {
     return pinned === null ? this.repository.findLatest(planId, db) : this.repository.findVersion(planId, pinned, db);
   }
 

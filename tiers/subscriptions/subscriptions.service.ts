@@ -5,7 +5,7 @@ import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
 import { AuditService } from '../../src/audit/audit.service.js';
 import type { Actor } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
-import type { Tx } from '../../src/database/data-source.js';
+import type { Db } from '../../src/database/sql.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { applyOverrides, validateOverrides, type PlanVersionTerms, type SubscriptionOverrides } from '../plans/plan-terms.js';
 import type { PlanVersion } from '../plans/plans.repository.js';
@@ -105,11 +105,14 @@ export class SubscriptionsService {
     return { plan_id: sub.plan_id, plan_version: sub.plan.version, terms: sub.effective_terms };
   }
 
-  /** What metering needs on every batch: the effective terms and the billing anchor, or null. */
-  async billingContext(accountId: string): Promise<{ anchor_day: number; terms: PlanVersionTerms } | null> {
-    const row = await this.repository.find(accountId);
+  /**
+   * What metering needs on every batch: the effective terms and the billing anchor, or null. Inside a
+   * transaction pass it as `db`: the embedded store has one connection, which the transaction holds.
+   */
+  async billingContext(accountId: string, db?: Db): Promise<{ anchor_day: number; terms: PlanVersionTerms } | null> {
+    const row = await this.repository.find(accountId, db);
     if (!row) return null;
-    const sub = await this.view(row);
+    const sub = await this.view(row, db);
     return { anchor_day: row.billing_anchor_day, terms: sub.effective_terms };
   }
 
@@ -118,8 +121,8 @@ export class SubscriptionsService {
     return this.repository.accountIds();
   }
 
-  private async view(row: SubscriptionRow, tx?: Tx): Promise<Subscription> {
-    const version = await this.plans.resolve(row.plan_id, row.pinned_version, tx);
+  private async view(row: SubscriptionRow, db?: Db): Promise<Subscription> {
+    const version = await this.plans.resolve(row.plan_id, row.pinned_version, db);
     // The foreign keys make this impossible; say so loudly rather than answer half a subscription.
     if (!version) throw new Error(`subscription of ${row.account_id} names a missing plan version`);
     return this.compose(row, version);
