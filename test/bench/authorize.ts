@@ -14,6 +14,8 @@ export type AuthorizeStore = 'redis' | 'redis-early' | 'postgres' | 'embedded';
 
 export interface AuthorizeRun {
   store: AuthorizeStore;
+  /** `authorize`: POST /v1/authorizations; `floor`: GET /health/live on the same service with the same client and callers (what any route costs here). */
+  route: 'authorize' | 'floor';
   callers: number;
   requests: number;
   ms: number;
@@ -45,6 +47,7 @@ async function closedLoop(
   ms: number,
   samples: Samples | null,
   statuses: Map<string, number>,
+  route: AuthorizeRun['route'] = 'authorize',
 ): Promise<{ requests: number; ms: number }> {
   const started = performance.now();
   const until = started + ms;
@@ -53,11 +56,11 @@ async function closedLoop(
     Array.from({ length: callers }, async (_, c) => {
       const { key, body } = bodies[c % bodies.length]!;
       while (performance.now() < until) {
-        const reply = await api.request('POST', '/v1/authorizations', { key, body });
+        const reply = route === 'authorize' ? await api.request('POST', '/v1/authorizations', { key, body }) : await api.request('GET', '/health/live');
         requests++;
         samples?.add(reply.ms);
-        const allowed = reply.status === 200 ? STATUS.exec(reply.body.toString('utf8'))?.[1] : undefined;
-        const status = allowed === 'true' ? 'allowed' : allowed === 'false' ? 'denied' : `http_${reply.status}`;
+        const allowed = route === 'floor' ? (reply.status === 200 ? 'true' : undefined) : reply.status === 200 ? STATUS.exec(reply.body.toString('utf8'))?.[1] : undefined;
+        const status = allowed === 'true' ? (route === 'floor' ? 'ok' : 'allowed') : allowed === 'false' ? 'denied' : `http_${reply.status}`;
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
     }),
@@ -100,18 +103,23 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
         body: Buffer.from(JSON.stringify({ amount: '0.0125', session_id: `bench-session-${c}`, session_context: 'external', expires_in_seconds: 30 })),
       }));
       log(`authorize on ${store}: service up (pid ${service.child.pid}); 2 levels per hold (agent cap, external session cap)`);
+      // The floor: the same client, callers and service answering GET /health/live (no key, no store), measured
+      // once, on the first engine, before its authorizations: no route can be faster on this machine.
+      const routes: AuthorizeRun['route'][] = store === opts.stores[0] ? ['floor', 'authorize'] : ['authorize'];
+      for (const route of routes)
       for (const callers of opts.callers) {
         const statuses = new Map<string, number>();
-        await closedLoop(api, bodies, callers, opts.warmupSeconds * 1000, null, new Map());
-        const before = await groupRows(api);
+        await closedLoop(api, bodies, callers, opts.warmupSeconds * 1000, null, new Map(), route);
+        const before = route === 'authorize' ? await groupRows(api) : null;
         const samples = new Samples(1 << 16);
         const start = cpuSnapshot(service.child.pid);
-        const result = await closedLoop(api, bodies, callers, opts.seconds * 1000, samples, statuses);
+        const result = await closedLoop(api, bodies, callers, opts.seconds * 1000, samples, statuses, route);
         const cpu = cpuBetween(start, cpuSnapshot(service.child.pid));
-        const after = await groupRows(api);
+        const after = route === 'authorize' ? await groupRows(api) : null;
         const rowsPerWrite = before && after && after.count > before.count ? (after.sum - before.sum) / (after.count - before.count) : null;
         const run: AuthorizeRun = {
           store,
+          route,
           callers,
           requests: result.requests,
           ms: result.ms,
@@ -123,7 +131,7 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
         };
         out.push(run);
         log(
-          `authorize ${store}, ${callers} callers: ${Math.round(run.rate).toLocaleString('en')}/s, p50 ${run.latency.p50.toFixed(2)} ms, ` +
+          `${route === 'floor' ? 'floor (GET /health/live)' : 'authorize'} ${store}, ${callers} callers: ${Math.round(run.rate).toLocaleString('en')}/s, p50 ${run.latency.p50.toFixed(2)} ms, ` +
             `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${rowsPerWrite ? `, ${rowsPerWrite.toFixed(1)} rows per write` : ''}; CPU: ${describeCpu(cpu)}`,
         );
         if (!service.alive) throw new Error('the service died during the load');
