@@ -279,7 +279,9 @@ describe('credits', () => {
     await settle();
 
     const credit = await run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-3', amount: '1.20', at }));
-    expect(credit).toMatchObject({ kind: 'ineffective_credit', invoice_id: 'inv-3', priority: 20 });
+    // Issued and applied to its invoice at once: the grant holds nothing and is never in force.
+    expect(credit).toMatchObject({ kind: 'ineffective_credit', invoice_id: 'inv-3', amount: '1.2', expired_at: at });
+    expect(Number(credit.remaining)).toBe(0);
     const again = await run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-3', amount: '1.2', at }));
     expect(again.id).toBe(credit.id);
     await expect(run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-3', amount: '2', at }))).rejects.toMatchObject({ code: 'credit_grant_conflict' });
@@ -288,8 +290,9 @@ describe('credits', () => {
     const plus = await run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '0.80', reason: 'late events of March', at }));
     expect(plus.grant).toMatchObject({ kind: 'adjustment', amount: '0.8' });
     const before = await credits(o.account);
-    expect(before.balance).toBe('18'); // 20 - 4 + 1.2 + 0.8
-    await expect(run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '-18.01', reason: 'too much', at }))).rejects.toMatchObject({ code: 'credits_insufficient' });
+    expect(before.balance).toBe('16.8'); // 20 - 4 + 0.8: the invoice's credit is paid on the invoice, not here
+    expect(before.ledger).toContainEqual({ ledger_account: 'invoiced', amount: '1.2' });
+    await expect(run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '-16.81', reason: 'too much', at }))).rejects.toMatchObject({ code: 'credits_insufficient' });
     expect(await credits(o.account)).toEqual(before);
     const minus = await run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '-0.5', reason: 'correction', at }));
     expect(minus.taken).toEqual([{ grant_id: before.grants[0].id, amount: '0.5' }]);
@@ -303,7 +306,7 @@ describe('credits', () => {
     );
     expect(twice).toEqual({ restored: '4', already: true });
     const after = await credits(o.account);
-    expect(after.balance).toBe('21.5'); // 18 - 0.5 + 4
+    expect(after.balance).toBe('20.3'); // 16.8 - 0.5 + 4
     expect(after.entries[0]).toMatchObject({ kind: 'restore', invoice_id: 'inv-4', amount: '4' });
     sumsToZero(after);
     await expect(run.run((tx) => ledger.bookAdjustment(tx, { account: 'no-such-account', amount: '1', reason: 'x', at }))).rejects.toMatchObject({ code: 'account_not_found' });

@@ -280,6 +280,24 @@ export class CreditsRepository {
 
   // ---- Restores of voided invoices
 
+  /**
+   * What an invoice's credits applied through each grant: the balance its `apply`/`unapply` movements left
+   * on `invoiced` (positive: credit given; negative: credit taken back), with the grant's kind.
+   */
+  appliedToInvoice(db: Db, account: string, invoiceId: string): Promise<{ grant_id: string; kind: GrantKind; net: string }[]> {
+    return queryRows(
+      db,
+      `SELECT m.grant_id, g.kind, sum(e.amount)::text AS net
+         FROM credit_movements m
+         JOIN credit_entries e ON e.movement_id = m.id AND e.ledger_account = 'invoiced'
+         JOIN credit_grants g ON g.account_id = m.account_id AND g.id = m.grant_id
+        WHERE m.account_id = $1 AND m.invoice_id = $2 AND m.kind IN ('apply', 'unapply')
+        GROUP BY m.grant_id, g.kind HAVING sum(e.amount) <> 0
+        ORDER BY m.grant_id`,
+      [account, invoiceId],
+    );
+  }
+
   async findRestore(db: Db, account: string, invoiceId: string): Promise<{ amount: string; at: Date } | null> {
     return firstRow(db, 'SELECT amount::text AS amount, at FROM credit_invoice_restores WHERE account_id = $1 AND invoice_id = $2', [account, invoiceId]);
   }
