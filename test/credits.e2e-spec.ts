@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { CreditLedger } from '../billing/credits/credit-ledger.service.js';
+import { COUNTERS_ENGINE, type CountersEngine } from '../billing/authorizations/counters.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { JobsService } from '../src/jobs/jobs.service.js';
@@ -258,6 +259,35 @@ describe('credits', () => {
     expect((await authorize('0.30')).body).toMatchObject({ allowed: false, denied_by: { level: 'credits', short_by: '0.05' } });
     expect((await t.post(`/v1/accounts/${o.account}/credits/topups`, { id: 'po-block', pack: 'small' }, o.keys.finance)).status).toBe(201);
     expect((await authorize('0.30')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '4.95' } }] });
+  });
+
+  it('under a block plan, counts usage against the credits level as it is ingested, and settling changes no figure', async () => {
+    clock.set('2026-04-20T13:00:00.000Z');
+    const o = await org('credits-block');
+    await settle(); // the April allowance: 1.00
+    const engine = t.app.get<CountersEngine>(COUNTERS_ENGINE);
+    const authorize = (amount: string) => t.post('/v1/authorizations', { amount }, o.keys.agent);
+    const figures = async () => engine.read(o.account, ['credits'], clock.now());
+    // A first hold loads the level; released, it leaves the whole allowance.
+    const first = await authorize('0.10');
+    expect(first.body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0.9' } }] });
+    await t.request('DELETE', `/v1/authorizations/${first.body.reservation_id}`, { key: o.keys.agent });
+    // Usage reaches the level in the ingest write: denied at once, no settle job in between.
+    await spend(o.keys.agent, 0.75);
+    expect((await authorize('0.30')).body).toMatchObject({ allowed: false, denied_by: { level: 'credits', measure: 'amount', short_by: '0.05' } });
+    const before = await figures();
+    expect(before).toEqual([
+      { level: 'credits', limit: { amount: '1', tokens: null }, spent: { amount: '0.75', tokens: 0 }, held: { amount: '0', tokens: 0 }, left: { amount: '0.25', tokens: null } },
+    ]);
+    // The job books that usage against the grant: the ledger and the counter agree, nothing counted twice.
+    const booked = await settle();
+    expect(booked.failed).toBe(0);
+    expect(await credits(o.account)).toMatchObject({ balance: '0.25', unbooked_usage: '0', available: '0.25' });
+    expect(await figures()).toEqual(before);
+    // Rebuilt from PostgreSQL, the level says the same.
+    await engine.rebuild(o.account, clock.now());
+    expect(await figures()).toEqual(before);
+    expect((await authorize('0.25')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0' } }] });
   });
 
   it('never holds against credits when the plan bills overage', async () => {

@@ -28,6 +28,7 @@ import {
   applyMovements,
   burnMovements,
   coversWindow,
+  creditsLevel,
   dueExpiries,
   grantMovement,
   invoiceCreditMovements,
@@ -298,6 +299,15 @@ export class CreditLedger {
     if (first_day === null) return new Dec(0);
     const unbooked = new Dec(await this.repository.unbookedUsage(db, account, first_day));
     return new Dec(available).minus(Dec.max(0, unbooked));
+  }
+
+  /** The `credits` level's limit and spend (ledger.ts, creditsLevel): booking usage changes neither. */
+  async creditsLevel(db: Db, account: string, now: Date): Promise<{ limit: Dec; spent: Dec }> {
+    const first = await this.repository.firstGrantDay(db, account);
+    if (first === null) return { limit: new Dec(0), spent: new Dec(0) };
+    const inForce = await this.repository.inForceFigures(db, account, now);
+    const unbooked = new Dec(await this.repository.unbookedUsage(db, account, first));
+    return creditsLevel({ granted: new Dec(inForce.granted), burned: new Dec(inForce.burned) }, unbooked);
   }
 
   /**

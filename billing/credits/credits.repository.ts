@@ -244,6 +244,24 @@ export class CreditsRepository {
     return row ?? { available: '0', first_day: null };
   }
 
+  /**
+   * The grants in force at `now` (as availableAt counts them): what they were given, less what was taken
+   * back (every entry but burns and restores), and what they paid for usage (burns less restores).
+   */
+  async inForceFigures(db: Db, account: string, now: Date): Promise<{ granted: string; burned: string }> {
+    const row = await firstRow<{ granted: string; burned: string }>(
+      db,
+      `SELECT coalesce(sum(e.amount) FILTER (WHERE m.kind NOT IN ('burn', 'restore')), 0)::text AS granted,
+              coalesce(-sum(e.amount) FILTER (WHERE m.kind IN ('burn', 'restore')), 0)::text AS burned
+         FROM credit_entries e
+         JOIN credit_grants g ON g.account_id = e.account_id AND g.id = e.grant_id
+         JOIN credit_movements m ON m.id = e.movement_id
+        WHERE e.account_id = $1 AND g.expired_at IS NULL AND g.granted_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2)`,
+      [account, now],
+    );
+    return row ?? { granted: '0', burned: '0' };
+  }
+
   /** The earliest day a grant of the account covers (usage before it has nothing to burn). */
   async firstGrantDay(db: Db, account: string): Promise<string | null> {
     const row = await firstRow<{ day: string | null }>(db, `SELECT (min(granted_at) AT TIME ZONE 'UTC')::date::text AS day FROM credit_grants WHERE account_id = $1`, [account]);

@@ -8,6 +8,8 @@ import {
   compareBurnOrder,
   coversWindow,
   creditBalance,
+  creditsLevel,
+  grantFigures,
   dueExpiries,
   entriesOf,
   grantMovement,
@@ -251,6 +253,26 @@ describe('ledger laws', () => {
         const sameGrants = without.grants.every((w) => grants.find((g) => g.id === w.id)?.remaining.eq(w.remaining));
         const invoiceGrantsEmpty = grants.filter((g) => !without.grants.some((w) => w.id === g.id)).every((g) => g.remaining.isZero());
         return invoiced.eq(lines.negated()) && creditBalance(entries).eq(creditBalance(without.movements.flatMap((m) => entriesOf(m)))) && sameGrants && invoiceGrantsEmpty;
+      }),
+      params,
+    );
+  });
+
+  it('the credits level: limit - spent is the balance less unbooked usage, and booking usage changes neither figure', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), cents, fc.integer({ min: 0, max: 100_000 }), (ops, unbookedCents, burnCents) => {
+        const { grants, movements } = run(ops);
+        const ids = new Set(grants.map((g) => g.id));
+        const entries = movements.flatMap((m) => entriesOf(m));
+        const unbooked = money(unbookedCents);
+        const level = creditsLevel(grantFigures(movements, ids), unbooked);
+        const balanceLaw = level.limit.minus(level.spent).eq(creditBalance(entries).minus(unbooked));
+        // The settle job books part of the unbooked usage against the grants: the figures stay as they were.
+        const { allocations } = allocateBurn(grants, Dec.min(unbooked, money(burnCents)));
+        const burns = burnMovements(allocations);
+        const booked = burns.reduce((s, m) => s.plus(m.amount), new Dec(0));
+        const after = creditsLevel(grantFigures([...movements, ...burns], ids), unbooked.minus(booked));
+        return balanceLaw && after.limit.eq(level.limit) && after.spent.eq(level.spent);
       }),
       params,
     );

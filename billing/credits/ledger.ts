@@ -194,6 +194,32 @@ export function creditBalance(entries: Iterable<Pick<Entry, 'ledgerAccount' | 'a
   return total;
 }
 
+/**
+ * The `credits` level of authorization (block policy) as a limit and a spend that the settle job's booking
+ * leaves as they are, so ingest can add an event's cost to the level at once and the job count nothing
+ * twice: `limit` is what the grants in force were given (less what was taken back), `spent` what they paid
+ * for usage (burns less restores) plus usage metered but not yet booked. `limit - spent` is what they hold
+ * less that unbooked usage (the `available` of the credits API); booking moves usage from unbooked to
+ * burned and changes neither figure.
+ */
+export function creditsLevel(inForce: { granted: Dec; burned: Dec }, unbooked: Dec): { limit: Dec; spent: Dec } {
+  return { limit: inForce.granted, spent: Dec.max(0, inForce.burned.plus(unbooked)) };
+}
+
+/** Grants' `granted` (every movement but burns and restores) and `burned` (burns less restores), from movements. */
+export function grantFigures(movements: readonly Movement[], grantIds: ReadonlySet<string>): { granted: Dec; burned: Dec } {
+  let granted = new Dec(0);
+  let burned = new Dec(0);
+  for (const m of movements) {
+    for (const e of entriesOf(m)) {
+      if (e.grantId === null || !grantIds.has(e.grantId)) continue;
+      if (m.kind === 'burn' || m.kind === 'restore') burned = burned.minus(e.amount);
+      else granted = granted.plus(e.amount);
+    }
+  }
+  return { granted, burned };
+}
+
 /** Applies movements to grant states (a copy): what the stored entries will say each grant has left. */
 export function applyMovements(grants: readonly GrantState[], movements: readonly Movement[]): GrantState[] {
   const byId = new Map(grants.map((g) => [g.id, { ...g }]));
