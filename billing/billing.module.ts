@@ -8,10 +8,11 @@ import { BudgetsModule } from './budgets/budgets.module.js';
 import { CreditsModule } from './credits/credits.module.js';
 import { InvoicesModule } from './invoices/invoices.module.js';
 import { StripeModule } from './stripe/stripe.module.js';
+import { TaskClassifiedModule } from './webhooks/task-classified.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({
-  imports: [AuthorizationsModule, IngestCountersModule, BudgetsModule, WebhooksModule, StripeModule, CreditsModule, InvoicesModule],
+  imports: [AuthorizationsModule, IngestCountersModule, BudgetsModule, WebhooksModule, TaskClassifiedModule, StripeModule, CreditsModule, InvoicesModule],
   exports: [WebhooksModule, StripeModule, CreditsModule],
 })
 export class BillingModule {}

@@ -1513,8 +1513,11 @@ export interface components {
             grant_id: string;
             id: string;
             invoice_id: string | null;
-            /** @enum {string} */
-            kind: "grant" | "burn" | "expiry" | "adjustment" | "restore";
+            /**
+             * @description apply: credit paid out as an invoice line (ineffective-spend credit), issued and applied at once; unapply: undone when that invoice is voided
+             * @enum {string}
+             */
+            kind: "grant" | "burn" | "expiry" | "adjustment" | "restore" | "apply" | "unapply";
             memo: string | null;
             /** @description Burns: the UTC day whose usage it books */
             usage_day: string | null;

@@ -14,6 +14,7 @@ import { Stripe1765400000000 } from './1765400000000-stripe.js';
 import { Credits1765500000000 } from './1765500000000-credits.js';
 import { Budgets1765600000000 } from './1765600000000-budgets.js';
 import { Invoices1765800000000 } from './1765800000000-invoices.js';
+import { InvoiceCredits1765900000000 } from './1765900000000-invoice-credits.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -30,4 +31,5 @@ export const migrations = [
   Credits1765500000000,
   Budgets1765600000000,
   Invoices1765800000000,
+  InvoiceCredits1765900000000,
 ];

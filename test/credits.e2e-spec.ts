@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { CreditLedger } from '../billing/credits/credit-ledger.service.js';
+import { COUNTERS_ENGINE, type CountersEngine } from '../billing/authorizations/counters.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { JobsService } from '../src/jobs/jobs.service.js';
@@ -260,6 +261,35 @@ describe('credits', () => {
     expect((await authorize('0.30')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '4.95' } }] });
   });
 
+  it('under a block plan, counts usage against the credits level as it is ingested, and settling changes no figure', async () => {
+    clock.set('2026-04-20T13:00:00.000Z');
+    const o = await org('credits-block');
+    await settle(); // the April allowance: 1.00
+    const engine = t.app.get<CountersEngine>(COUNTERS_ENGINE);
+    const authorize = (amount: string) => t.post('/v1/authorizations', { amount }, o.keys.agent);
+    const figures = async () => engine.read(o.account, ['credits'], clock.now());
+    // A first hold loads the level; released, it leaves the whole allowance.
+    const first = await authorize('0.10');
+    expect(first.body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0.9' } }] });
+    await t.request('DELETE', `/v1/authorizations/${first.body.reservation_id}`, { key: o.keys.agent });
+    // Usage reaches the level in the ingest write: denied at once, no settle job in between.
+    await spend(o.keys.agent, 0.75);
+    expect((await authorize('0.30')).body).toMatchObject({ allowed: false, denied_by: { level: 'credits', measure: 'amount', short_by: '0.05' } });
+    const before = await figures();
+    expect(before).toEqual([
+      { level: 'credits', limit: { amount: '1', tokens: null }, spent: { amount: '0.75', tokens: 0 }, held: { amount: '0', tokens: 0 }, left: { amount: '0.25', tokens: null } },
+    ]);
+    // The job books that usage against the grant: the ledger and the counter agree, nothing counted twice.
+    const booked = await settle();
+    expect(booked.failed).toBe(0);
+    expect(await credits(o.account)).toMatchObject({ balance: '0.25', unbooked_usage: '0', available: '0.25' });
+    expect(await figures()).toEqual(before);
+    // Rebuilt from PostgreSQL, the level says the same.
+    await engine.rebuild(o.account, clock.now());
+    expect(await figures()).toEqual(before);
+    expect((await authorize('0.25')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0' } }] });
+  });
+
   it('never holds against credits when the plan bills overage', async () => {
     clock.set('2026-04-21T12:00:00.000Z');
     const o = await org('credits-bill');
@@ -279,7 +309,9 @@ describe('credits', () => {
     await settle();
 
     const credit = await run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-3', amount: '1.20', at }));
-    expect(credit).toMatchObject({ kind: 'ineffective_credit', invoice_id: 'inv-3', priority: 20 });
+    // Issued and applied to its invoice at once: the grant holds nothing and is never in force.
+    expect(credit).toMatchObject({ kind: 'ineffective_credit', invoice_id: 'inv-3', amount: '1.2', expired_at: at });
+    expect(Number(credit.remaining)).toBe(0);
     const again = await run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-3', amount: '1.2', at }));
     expect(again.id).toBe(credit.id);
     await expect(run.run((tx) => ledger.bookIneffectiveCredit(tx, { account: o.account, invoiceId: 'inv-3', amount: '2', at }))).rejects.toMatchObject({ code: 'credit_grant_conflict' });
@@ -288,8 +320,9 @@ describe('credits', () => {
     const plus = await run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '0.80', reason: 'late events of March', at }));
     expect(plus.grant).toMatchObject({ kind: 'adjustment', amount: '0.8' });
     const before = await credits(o.account);
-    expect(before.balance).toBe('18'); // 20 - 4 + 1.2 + 0.8
-    await expect(run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '-18.01', reason: 'too much', at }))).rejects.toMatchObject({ code: 'credits_insufficient' });
+    expect(before.balance).toBe('16.8'); // 20 - 4 + 0.8: the invoice's credit is paid on the invoice, not here
+    expect(before.ledger).toContainEqual({ ledger_account: 'invoiced', amount: '1.2' });
+    await expect(run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '-16.81', reason: 'too much', at }))).rejects.toMatchObject({ code: 'credits_insufficient' });
     expect(await credits(o.account)).toEqual(before);
     const minus = await run.run((tx) => ledger.bookAdjustment(tx, { account: o.account, amount: '-0.5', reason: 'correction', at }));
     expect(minus.taken).toEqual([{ grant_id: before.grants[0].id, amount: '0.5' }]);
@@ -303,7 +336,7 @@ describe('credits', () => {
     );
     expect(twice).toEqual({ restored: '4', already: true });
     const after = await credits(o.account);
-    expect(after.balance).toBe('21.5'); // 18 - 0.5 + 4
+    expect(after.balance).toBe('20.3'); // 16.8 - 0.5 + 4
     expect(after.entries[0]).toMatchObject({ kind: 'restore', invoice_id: 'inv-4', amount: '4' });
     sumsToZero(after);
     await expect(run.run((tx) => ledger.bookAdjustment(tx, { account: 'no-such-account', amount: '1', reason: 'x', at }))).rejects.toMatchObject({ code: 'account_not_found' });

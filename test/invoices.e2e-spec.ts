@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
+import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { InvoicesService } from '../billing/invoices/invoices.service.js';
 import { StripeSync } from '../billing/stripe/stripe-sync.service.js';
 import { FakeStripe } from './support/fake-stripe.js';
@@ -267,6 +268,63 @@ describe('Invoices', () => {
     expect(voided.body).toMatchObject({ status: 'void', void_reason: 'issued by mistake' });
     const restores = await db.query(`SELECT invoice_id FROM credit_invoice_restores WHERE account_id = $1`, [org.account]);
     expect(restores).toEqual([{ invoice_id: may.id }]);
+  });
+
+  it('counts the ineffective-spend credit once: on the invoice, booked in the ledger, never burned again', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '10.00', ineffective_credit_pct: '50' });
+    const settle = () => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
+    const credits = async () => (await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance)).body;
+    const ledger = (c: { ledger: { ledger_account: string; amount: string }[] }) => Object.fromEntries(c.ledger.map((l) => [l.ledger_account, l.amount]));
+    // specialized input 2.50 per 1M: a failed call of 800,000 tokens costs 2.00 (ineffective), a good one of 1.2M 3.00.
+    await report(t, org, [
+      event('2026-03-10T10:00:00Z', 'gpt-4o', { input: 800_000 }, { outcome: 'failure' }),
+      event('2026-03-10T10:05:00Z', 'gpt-4o', { input: 1_200_000 }),
+    ]);
+    await settle();
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    // 5.00 of usage inside the 10.00 allowance; half the 2.00 spent ineffectively is credited.
+    expect(lines(march)).toEqual([
+      ['base_fee', null, '10.00'],
+      ['allowance_used', null, '0.00'],
+      ['ineffective_credit', null, '-1.00'],
+    ]);
+    expect(march.total).toBe('9.00');
+    await settle(); // April's allowance; March's left expires
+    let c = await credits();
+    // The credit is booked against the invoice (issued and applied at once), not as credit usage can burn.
+    expect(c.balance).toBe('10');
+    expect(ledger(c)).toMatchObject({ invoiced: '1', 'issued:ineffective_credit': '-1', usage: '5' });
+    const applied = c.entries.filter((m: { invoice_id: string | null }) => m.invoice_id === march.id);
+    expect(applied.map((m: { kind: string; amount: string }) => [m.kind, m.amount]).sort()).toEqual([['apply', '1'], ['grant', '1']]);
+    expect(c.grants.some((g: { kind: string }) => g.kind === 'ineffective_credit')).toBe(false);
+
+    // April: 10.50 of usage. The allowance pays 10.00; the 0.50 beyond it is not paid by the credit a second time.
+    clock.set('2026-04-10T12:00:00.000Z');
+    await report(t, org, [event('2026-04-10T10:00:00Z', 'gpt-4o', { input: 4_200_000 })]);
+    await settle();
+    c = await credits();
+    expect(c.balance).toBe('0');
+    expect(ledger(c)).toMatchObject({ invoiced: '1', usage: '15' });
+    const [{ uncovered }] = await db.query(`SELECT sum(uncovered)::text AS uncovered FROM credit_usage_days WHERE account_id = $1 AND day >= '2026-04-01'`, [org.account]);
+    expect(Number(uncovered)).toBe(0.5);
+    clock.set('2026-05-01T00:00:00.000Z');
+    const april = await closeNow(org);
+    expect(lines(april)).toEqual([
+      ['base_fee', null, '10.00'],
+      ['allowance_used', null, '0.00'],
+      ['overage', 'specialized', '0.50'],
+    ]);
+
+    // Voiding March takes its credit back out of the ledger: what is credited is what non-void invoices say.
+    const voided = await t.post(`/v1/invoices/${march.id}/void`, { reason: 'reissued' }, t.adminKey);
+    expect(voided.status).toBe(200);
+    c = await credits();
+    expect(ledger(c)).toMatchObject({ invoiced: '0', 'issued:ineffective_credit': '0' });
+    expect(c.balance).toBe('0');
+    expect(c.ledger.reduce((s: number, l: { amount: string }) => s + Math.round(Number(l.amount) * 1e6), 0)).toBe(0);
+    for (const m of c.entries) expect(m.entries.reduce((s: number, e: { amount: string }) => s + Math.round(Number(e.amount) * 1e6), 0)).toBe(0);
   });
 
   it('credits a task relabelled ineffective after its period was finalized on the next invoice', async () => {

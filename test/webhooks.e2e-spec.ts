@@ -13,6 +13,7 @@ import { verifySignature } from '../billing/webhooks/signature.js';
 import type { WebhookEventType } from '../billing/webhooks/event-types.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { TransactionRunner } from '../src/database/transactions.js';
+import { setupPricing } from './support/metering.js';
 import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
 type Behaviour = number | 'hang';
@@ -367,6 +368,69 @@ describe('outgoing webhooks', () => {
     const before = await t.app.get(DataSource).query(`SELECT count(*)::int AS n FROM webhook_events`);
     expect(await emit(other.account, 'invoice.paid')).toBeNull();
     expect(await t.app.get(DataSource).query(`SELECT count(*)::int AS n FROM webhook_events`)).toEqual(before);
+  });
+
+  it('announces a resolved task as task.classified, signed, with its classification, only to endpoints that opted in', async () => {
+    const org6 = await newOrg(t);
+    await setupPricing(t, org6.account);
+    const opted = nextPath();
+    const dflt = nextPath();
+    const ep = await endpoint({ url: receiver.url(opted), event_types: ['task.classified'] }, org6.keys.finance);
+    await endpoint({ url: receiver.url(dflt) }, org6.keys.finance);
+    // gpt-4o input 2.50 per 1M: 400,000 tokens cost 1.00, 800,000 2.00. The first failure of a signature is
+    // learned from (effective); the same failure again is not (ineffective).
+    let n = 0;
+    const ingest = async (events: Record<string, unknown>[]) => {
+      const res = await t.post('/v1/events', { events: events.map((e) => ({ id: `tc-${++n}`, timestamp: clock.now().toISOString(), model: 'gpt-4o', ...e })) }, org6.keys.agent);
+      expect(res.status).toBe(200);
+      for (const r of res.body.results) expect(r.status).toBe('accepted');
+    };
+    await ingest([
+      { usage: { prompt_tokens: 400_000, completion_tokens: 0 }, task_id: 'deploy', attempt_id: 'a1', outcome: 'failure', error_signature: 'E_TIMEOUT' },
+      { usage: { prompt_tokens: 400_000, completion_tokens: 0 }, task_id: 'deploy', attempt_id: 'a2', outcome: 'failure', error_signature: 'E_TIMEOUT' },
+      { usage: { prompt_tokens: 800_000, completion_tokens: 0 }, task_id: 'deploy', attempt_id: 'a3', outcome: 'success' },
+    ]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(receiver.at(opted)).toHaveLength(0); // open tasks are not announced
+
+    // Resolved by the close API.
+    const closed = await t.post('/v1/tasks/deploy/close', { status: 'succeeded' }, org6.keys.agent);
+    expect(closed.status).toBe(200);
+    await waitFor(() => receiver.at(opted).length === 1, 'the task.classified delivery');
+    const [req] = receiver.at(opted);
+    expect(req!.headers['tokenmeter-event-type']).toBe('task.classified');
+    expect(verifySignature(String(req!.headers['tokenmeter-signature']), ep.secret, req!.body, Math.floor(clock.now().getTime() / 1000))).toBe(true);
+    const zero = { events: 0, tokens: 0, cost: '0' };
+    expect(JSON.parse(req!.body)).toMatchObject({
+      type: 'task.classified',
+      account: org6.account,
+      data: {
+        task_id: 'deploy',
+        status: 'succeeded',
+        closed_at: clock.now().toISOString(),
+        closed_by: expect.any(String),
+        attempts: 3,
+        failed_attempts: 2,
+        labels: { effective: { events: 2, tokens: 1_200_000, cost: '3' }, ineffective: { events: 1, tokens: 400_000, cost: '1' }, pending: zero, unclassified: zero },
+      },
+    });
+
+    // Resolved by an ingested event carrying task_status (a task new to the service: ingest's fast path).
+    await ingest([{ usage: { prompt_tokens: 200_000, completion_tokens: 0 }, task_id: 'ship', attempt_id: 'b1', outcome: 'failure', task_status: 'failed' }]);
+    await waitFor(() => receiver.at(opted).length === 2, 'the second task.classified delivery');
+    expect(JSON.parse(receiver.at(opted)[1]!.body).data).toMatchObject({
+      task_id: 'ship',
+      status: 'failed',
+      attempts: 1,
+      failed_attempts: 1,
+      labels: { ineffective: { events: 1, tokens: 200_000, cost: '0.5' }, effective: zero },
+    });
+
+    // The endpoint on the default types never hears of tasks.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.at(dflt)).toHaveLength(0);
+    const types = await t.app.get(DataSource).query(`SELECT type FROM webhook_events WHERE account_id = $1`, [org6.account]);
+    expect(types).toEqual([{ type: 'task.classified' }, { type: 'task.classified' }]);
   });
 
   it('refuses private addresses at creation', async () => {

@@ -266,6 +266,11 @@ export const COUNTERS_ENGINE = Symbol('COUNTERS_ENGINE');
 export interface LimitSource {
   readonly kinds: readonly LevelKind[];
   limits(db: Db, account: string, levels: readonly string[], now: Date): Promise<Map<string, Limit>>;
+  /**
+   * The spend of levels whose owner keeps it (the credit ledger for `credits`: usage burned from the grants
+   * in force plus usage metered but not yet booked); without it, spend is read from the rollups.
+   */
+  spent?(db: Db, account: string, levels: readonly string[], now: Date): Promise<Map<string, Quantity>>;
 }
 
 

@@ -1,5 +1,6 @@
 // Billing's side of the ingest port (metering/ingest/usage-counters.port.ts): which counter levels an
-// event's spend goes to (the hard budgets on its path at its time, its agent's cap, its session's cap),
+// event's spend goes to (the hard budgets on its path at its time, its agent's cap, its session's cap, the
+// account's credit balance when its plan blocks overage),
 // each named reservation committed and all the spend added in the ingest write's transaction, and the
 // budget left on the tightest node of each event's path.
 import { Inject, Injectable } from '@nestjs/common';
@@ -29,11 +30,18 @@ export class IngestCounters implements UsageCounters {
   async record(tx: Tx, account: string, events: readonly MeteredEvent[], now: Date): Promise<UsageCountersWrite> {
     const items: UsageItem[] = [];
     const budgetLevels: string[][] = [];
+    // The credits level (on the path when the plan blocks overage) counts money only: its spend in
+    // PostgreSQL is the ledger's (credits-limits.ts), which has no tokens. Its items go after the events'
+    // own, so outcomes[i] is still event i's.
+    const creditItems: UsageItem[] = [];
     for (const e of events) {
       const path = await this.levelsOf(account, e, e.ts, tx);
+      const own = path.filter((l) => l !== levels.credits());
       budgetLevels.push(path.filter((l) => l.startsWith('budget/')));
-      items.push({ reservationId: e.reservation_id, agentId: e.agent_id, levels: path, actual: { amount: e.cost ?? '0', tokens: e.tokens } });
+      items.push({ reservationId: e.reservation_id, agentId: e.agent_id, levels: own, actual: { amount: e.cost ?? '0', tokens: e.tokens } });
+      if (own.length < path.length) creditItems.push({ reservationId: null, agentId: e.agent_id, levels: [levels.credits()], actual: { amount: e.cost ?? '0', tokens: 0 } });
     }
+    items.push(...creditItems);
     const wanted = items.filter((i) => i.reservationId !== null || i.levels.length > 0);
     if (wanted.length === 0) return { readings: new Map(), afterCommit: async () => undefined, afterRollback: async () => undefined };
     const read = [...new Set(budgetLevels.flat())];

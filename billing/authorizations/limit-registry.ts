@@ -3,7 +3,7 @@
 // module. A kind nobody registered has no limits (its levels never deny).
 import { Injectable } from '@nestjs/common';
 import type { Db } from '../../src/database/sql.js';
-import { levelKind, type AccountLevelsPort, type BudgetNode, type HardBudgetsPort, type Limit, type LevelKind, type LimitSource } from './counters.js';
+import { levelKind, type AccountLevelsPort, type BudgetNode, type HardBudgetsPort, type Limit, type LevelKind, type LimitSource, type Quantity } from './counters.js';
 
 @Injectable()
 export class LimitRegistry {
@@ -32,15 +32,8 @@ export class LimitRegistry {
 
   /** Limits of the levels that have one now. */
   async limits(db: Db, account: string, levels: readonly string[], now: Date): Promise<Map<string, Limit>> {
-    const byKind = new Map<LevelKind, string[]>();
-    for (const level of levels) {
-      const kind = levelKind(level);
-      const list = byKind.get(kind) ?? [];
-      list.push(level);
-      byKind.set(kind, list);
-    }
     const out = new Map<string, Limit>();
-    for (const [kind, list] of byKind) {
+    for (const [kind, list] of byKind(levels)) {
       const source = this.sources.get(kind);
       if (!source) continue;
       for (const [level, limit] of await source.limits(db, account, list, now)) out.set(level, limit);
@@ -48,8 +41,30 @@ export class LimitRegistry {
     return out;
   }
 
+  /**
+   * `spent` (the rollups' figures) with the spend of the levels whose owner keeps it replacing theirs:
+   * what every engine loads and rebuilds a counter from.
+   */
+  async withOwnedSpend(db: Db, account: string, levels: readonly string[], now: Date, spent: Map<string, Quantity>): Promise<Map<string, Quantity>> {
+    for (const [kind, list] of byKind(levels)) {
+      const source = this.sources.get(kind);
+      if (!source?.spent) continue;
+      for (const [level, quantity] of await source.spent(db, account, list, now)) spent.set(level, quantity);
+    }
+    return spent;
+  }
+
   /** The hard budget levels in force at `at` on these nodes; none until a budgets module registers. */
   async hardBudgetLevels(db: Db, account: string, nodes: readonly BudgetNode[], at: Date): Promise<string[]> {
     return this.hardBudgets ? this.hardBudgets.hardLevels(db, account, nodes, at) : [];
   }
+}
+
+function byKind(levels: readonly string[]): Map<LevelKind, string[]> {
+  const out = new Map<LevelKind, string[]>();
+  for (const level of levels) {
+    const kind = levelKind(level);
+    out.set(kind, [...(out.get(kind) ?? []), level]);
+  }
+  return out;
 }

@@ -286,7 +286,7 @@ export class PgCounters implements CountersEngine {
   private async compute(tx: Tx, account: string, levels: readonly string[], now: Date): Promise<CounterRow[]> {
     if (levels.length === 0) return [];
     const limits = await this.limits.limits(tx, account, levels, now);
-    const spent = await this.spend.spentOf(tx, account, levels);
+    const spent = await this.limits.withOwnedSpend(tx, account, levels, now, await this.spend.spentOf(tx, account, levels));
     const held = await this.counters.heldFromReservations(tx, account, levels);
     return levels.map((level) => ({
       level,

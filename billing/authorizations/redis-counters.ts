@@ -377,7 +377,7 @@ export class RedisCounters implements CountersEngine {
         for (const l of [...levels]) levels.add(limitLevelOf(l));
         const list = [...levels];
         const limits = await this.limits.limits(tx, account, list, now);
-        const spent = await this.spend.spentOf(tx, account, list);
+        const spent = await this.limits.withOwnedSpend(tx, account, list, now, await this.spend.spentOf(tx, account, list));
         const insnap = await this.reservations.committedWrites(tx, account, ids);
         const data = {
           levels: Object.fromEntries(

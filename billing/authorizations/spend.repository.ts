@@ -19,7 +19,10 @@ function quantity(row: SpendRow | undefined): Quantity {
 
 @Injectable()
 export class SpendRepository {
-  /** Spend of each level (zero for levels that spend nothing themselves: `sessioncap/...`, `credits`). */
+  /**
+   * Spend of each level from the rollups (zero for `sessioncap/...`, which spends nothing itself, and for
+   * `credits`, whose spend the credit ledger gives through LimitRegistry.withOwnedSpend).
+   */
   async spentOf(db: Db, account: string, levels: readonly string[]): Promise<Map<string, Quantity>> {
     const out = new Map<string, Quantity>();
     for (const level of levels) out.set(level, await this.spentOfOne(db, account, parseLevel(level)));

@@ -7,9 +7,10 @@
 //
 // For billing/invoices (all take the caller's `tx`; amounts are decimal strings; nothing is changed when
 // they throw):
-//   bookIneffectiveCredit(tx, { account, invoiceId, amount, at, validityDays? })   a grant, once per invoice
+//   bookIneffectiveCredit(tx, { account, invoiceId, amount, at })                   issued and applied to the invoice, once per invoice
+//   bookInvoiceCreditAdjustment(tx, { account, invoiceId, lineAmount, reason, at }) the same for an adjustment line (signed)
 //   bookAdjustment(tx, { account, amount, reason, at, invoiceId? })                 signed: + grants, - takes back
-//   restoreInvoiceCredits(tx, { account, invoiceId, periodStart, periodEnd, at })   once per invoice
+//   restoreInvoiceCredits(tx, { account, invoiceId, periodStart, periodEnd, at })   once per invoice: unapplies its credits too
 //   topupsBought(tx, account, from, to)                                             top-ups ordered in [from, to)
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
@@ -27,10 +28,13 @@ import {
   applyMovements,
   burnMovements,
   coversWindow,
+  creditsLevel,
   dueExpiries,
   grantMovement,
+  invoiceCreditMovements,
   PRIORITY,
   restoreMovements,
+  unapplyMovements,
   type GrantKind,
   type Movement,
 } from './ledger.js';
@@ -84,10 +88,12 @@ export class CreditLedger {
   }
 
   /**
-   * The ineffective-spend credit of an invoice, as a grant (priority 20, valid `validityDays`, default
-   * 365). Once per invoice: the same amount again returns the first grant; another amount is refused.
+   * The ineffective-spend credit of an invoice. The invoice pays it out as its negative line, so the ledger
+   * books it issued and applied to that invoice in one step (ledger.ts, invoiceCreditMovements): a grant
+   * that is never in force and ends at zero, so the balance usage burns does not grow. Once per invoice: the
+   * same amount again returns the first grant; another amount is refused.
    */
-  async bookIneffectiveCredit(tx: Tx, input: { account: string; invoiceId: string; amount: string; at: Date; validityDays?: number }): Promise<GrantRow> {
+  async bookIneffectiveCredit(tx: Tx, input: { account: string; invoiceId: string; amount: string; at: Date }): Promise<GrantRow> {
     const amount = creditAmount(input.amount, 'amount');
     await this.lockKnown(tx, input.account);
     const existing = await this.repository.ineffectiveCreditGrant(tx, input.account, input.invoiceId);
@@ -97,16 +103,36 @@ export class CreditLedger {
       }
       return existing;
     }
-    return this.grant(tx, input.account, {
-      id: newGrantId(),
-      kind: 'ineffective_credit',
-      amount: amount.toFixed(),
-      priority: PRIORITY.ineffective_credit,
-      grantedAt: input.at,
-      expiresAt: new Date(input.at.getTime() + (input.validityDays ?? 365) * DAY_MS),
-      invoiceId: input.invoiceId,
-      reason: `Ineffective-spend credit of invoice ${input.invoiceId}`,
-    });
+    return this.applyToInvoice(tx, input.account, 'ineffective_credit', input.invoiceId, amount.negated(), `Ineffective-spend credit of invoice ${input.invoiceId}`, input.at);
+  }
+
+  /**
+   * An adjustment line of an invoice that changes an earlier period's ineffective-spend credit, booked like
+   * the credit itself: `lineAmount` negative (more credit) is issued and applied to the invoice, positive
+   * (less credit) is un-applied and taken back. Either way the balance usage burns is unchanged: the
+   * invoice line is where the money moves.
+   */
+  async bookInvoiceCreditAdjustment(tx: Tx, input: { account: string; invoiceId: string; lineAmount: string; reason: string; at: Date }): Promise<GrantRow> {
+    const amount = creditAmount(input.lineAmount, 'amount', { signed: true });
+    await this.lockKnown(tx, input.account);
+    return this.applyToInvoice(tx, input.account, 'adjustment', input.invoiceId, amount, input.reason, input.at);
+  }
+
+  /**
+   * The grant of an invoice credit and its movements. The grant is marked expired as it is granted (its
+   * expiry a millisecond later, the least the table allows), so nothing ever burns from it or counts it.
+   */
+  private async applyToInvoice(tx: Tx, account: string, kind: 'ineffective_credit' | 'adjustment', invoiceId: string, lineAmount: Dec, reason: string, at: Date): Promise<GrantRow> {
+    const id = newGrantId();
+    await this.repository.insertGrant(
+      tx,
+      account,
+      { id, kind, amount: lineAmount.abs().toFixed(), priority: PRIORITY[kind], grantedAt: at, expiresAt: new Date(at.getTime() + 1), invoiceId, reason },
+      at,
+    );
+    await this.repository.book(tx, account, invoiceCreditMovements(kind, id, lineAmount), { at, invoiceId, memo: reason });
+    await this.repository.markExpired(tx, account, [id], at);
+    return (await this.repository.findGrant(tx, account, id))!;
   }
 
   /**
@@ -158,6 +184,14 @@ export class CreditLedger {
     await this.lockKnown(tx, input.account);
     const done = await this.repository.findRestore(tx, input.account, input.invoiceId);
     if (done) return { restored: done.amount, already: true };
+    // The invoice's ineffective-spend credits go with it: what it applied goes back where it came from.
+    const applied = await this.repository.appliedToInvoice(tx, input.account, input.invoiceId);
+    await this.repository.book(
+      tx,
+      input.account,
+      unapplyMovements(applied.map((a) => ({ grantId: a.grant_id, kind: a.kind, net: new Dec(a.net) }))),
+      { at: input.at, invoiceId: input.invoiceId, memo: `Invoice ${input.invoiceId} voided` },
+    );
     const burns = await this.repository.netBurns(tx, input.account, dayOf(input.periodStart), dayOf(input.periodEnd));
     const live = new Map((await this.repository.liveGrants(tx, input.account)).map((g) => [g.id, g]));
     const total = burns.reduce((sum, b) => sum.plus(b.amount), new Dec(0));
@@ -265,6 +299,15 @@ export class CreditLedger {
     if (first_day === null) return new Dec(0);
     const unbooked = new Dec(await this.repository.unbookedUsage(db, account, first_day));
     return new Dec(available).minus(Dec.max(0, unbooked));
+  }
+
+  /** The `credits` level's limit and spend (ledger.ts, creditsLevel): booking usage changes neither. */
+  async creditsLevel(db: Db, account: string, now: Date): Promise<{ limit: Dec; spent: Dec }> {
+    const first = await this.repository.firstGrantDay(db, account);
+    if (first === null) return { limit: new Dec(0), spent: new Dec(0) };
+    const inForce = await this.repository.inForceFigures(db, account, now);
+    const unbooked = new Dec(await this.repository.unbookedUsage(db, account, first));
+    return creditsLevel({ granted: new Dec(inForce.granted), burned: new Dec(inForce.burned) }, unbooked);
   }
 
   /**

@@ -1,11 +1,13 @@
 // The `credits` level of authorization: when the account's plan blocks overage, every hold is also held
-// against the credit balance (the grants in force, less usage metered but not yet booked); when it bills
-// overage, holds never name the level.
+// against the credit balance (the grants in force, less usage metered but not yet booked), and ingest adds
+// each event's cost to the level in its write (the level is on every path of the account); when it bills
+// overage, holds and events never name the level. The ledger owns the level's limit and spend, shaped so
+// that the settle job's booking of that usage changes neither (ledger.ts, creditsLevel): the counter and the
+// ledger agree, and a rebuild from PostgreSQL gives the same figures.
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Db } from '../../src/database/sql.js';
-import { Dec } from '../../tiers/pricing/decimal.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
-import { levels, type AccountLevelsPort, type Limit, type LimitSource } from '../authorizations/counters.js';
+import { levels, type AccountLevelsPort, type Limit, type LimitSource, type Quantity } from '../authorizations/counters.js';
 import { LimitRegistry } from '../authorizations/limit-registry.js';
 import { CreditLedger } from './credit-ledger.service.js';
 
@@ -27,8 +29,17 @@ export class CreditsLimits implements LimitSource, AccountLevelsPort, OnModuleIn
   async limits(db: Db, account: string, wanted: readonly string[], now: Date): Promise<Map<string, Limit>> {
     const out = new Map<string, Limit>();
     if (!wanted.includes(levels.credits())) return out;
-    const available = await this.ledger.available(db, account, now);
-    out.set(levels.credits(), { amount: Dec.max(0, available).toFixed(), tokens: null });
+    const { limit } = await this.ledger.creditsLevel(db, account, now);
+    out.set(levels.credits(), { amount: limit.toFixed(), tokens: null });
+    return out;
+  }
+
+  /** Money only: the level has no token limit, and ingest adds no tokens to it (ingest-counters.ts). */
+  async spent(db: Db, account: string, wanted: readonly string[], now: Date): Promise<Map<string, Quantity>> {
+    const out = new Map<string, Quantity>();
+    if (!wanted.includes(levels.credits())) return out;
+    const { spent } = await this.ledger.creditsLevel(db, account, now);
+    out.set(levels.credits(), { amount: spent.toFixed(), tokens: 0 });
     return out;
   }
 

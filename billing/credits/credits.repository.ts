@@ -244,6 +244,24 @@ export class CreditsRepository {
     return row ?? { available: '0', first_day: null };
   }
 
+  /**
+   * The grants in force at `now` (as availableAt counts them): what they were given, less what was taken
+   * back (every entry but burns and restores), and what they paid for usage (burns less restores).
+   */
+  async inForceFigures(db: Db, account: string, now: Date): Promise<{ granted: string; burned: string }> {
+    const row = await firstRow<{ granted: string; burned: string }>(
+      db,
+      `SELECT coalesce(sum(e.amount) FILTER (WHERE m.kind NOT IN ('burn', 'restore')), 0)::text AS granted,
+              coalesce(-sum(e.amount) FILTER (WHERE m.kind IN ('burn', 'restore')), 0)::text AS burned
+         FROM credit_entries e
+         JOIN credit_grants g ON g.account_id = e.account_id AND g.id = e.grant_id
+         JOIN credit_movements m ON m.id = e.movement_id
+        WHERE e.account_id = $1 AND g.expired_at IS NULL AND g.granted_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2)`,
+      [account, now],
+    );
+    return row ?? { granted: '0', burned: '0' };
+  }
+
   /** The earliest day a grant of the account covers (usage before it has nothing to burn). */
   async firstGrantDay(db: Db, account: string): Promise<string | null> {
     const row = await firstRow<{ day: string | null }>(db, `SELECT (min(granted_at) AT TIME ZONE 'UTC')::date::text AS day FROM credit_grants WHERE account_id = $1`, [account]);
@@ -279,6 +297,24 @@ export class CreditsRepository {
   }
 
   // ---- Restores of voided invoices
+
+  /**
+   * What an invoice's credits applied through each grant: the balance its `apply`/`unapply` movements left
+   * on `invoiced` (positive: credit given; negative: credit taken back), with the grant's kind.
+   */
+  appliedToInvoice(db: Db, account: string, invoiceId: string): Promise<{ grant_id: string; kind: GrantKind; net: string }[]> {
+    return queryRows(
+      db,
+      `SELECT m.grant_id, g.kind, sum(e.amount)::text AS net
+         FROM credit_movements m
+         JOIN credit_entries e ON e.movement_id = m.id AND e.ledger_account = 'invoiced'
+         JOIN credit_grants g ON g.account_id = m.account_id AND g.id = m.grant_id
+        WHERE m.account_id = $1 AND m.invoice_id = $2 AND m.kind IN ('apply', 'unapply')
+        GROUP BY m.grant_id, g.kind HAVING sum(e.amount) <> 0
+        ORDER BY m.grant_id`,
+      [account, invoiceId],
+    );
+  }
 
   async findRestore(db: Db, account: string, invoiceId: string): Promise<{ amount: string; at: Date } | null> {
     return firstRow(db, 'SELECT amount::text AS amount, at FROM credit_invoice_restores WHERE account_id = $1 AND invoice_id = $2', [account, invoiceId]);

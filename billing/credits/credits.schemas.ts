@@ -69,7 +69,11 @@ export const CreditMovementSchema = named('CreditMovement', {
   required: ['id', 'kind', 'grant_id', 'amount', 'at', 'usage_day', 'invoice_id', 'memo', 'entries'],
   properties: {
     id: { type: 'string' },
-    kind: { type: 'string', enum: ['grant', 'burn', 'expiry', 'adjustment', 'restore'] },
+    kind: {
+      type: 'string',
+      enum: ['grant', 'burn', 'expiry', 'adjustment', 'restore', 'apply', 'unapply'],
+      description: 'apply: credit paid out as an invoice line (ineffective-spend credit), issued and applied at once; unapply: undone when that invoice is voided',
+    },
     grant_id: { type: 'string' },
     amount: decimalSchema,
     at: dateTimeSchema,

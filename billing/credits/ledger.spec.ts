@@ -8,10 +8,14 @@ import {
   compareBurnOrder,
   coversWindow,
   creditBalance,
+  creditsLevel,
+  grantFigures,
   dueExpiries,
   entriesOf,
   grantMovement,
+  invoiceCreditMovements,
   restoreMovements,
+  unapplyMovements,
   type Entry,
   type GrantState,
   type Movement,
@@ -85,7 +89,10 @@ type Op =
   | { op: 'burn'; amount: number; hour: number }
   | { op: 'expire'; hour: number }
   | { op: 'takeBack'; amount: number }
-  | { op: 'restore'; amount: number };
+  | { op: 'restore'; amount: number }
+  /** An invoice finalized with a line crediting (negative) or taking back (positive) ineffective-spend credit. */
+  | { op: 'invoiceCredit'; invoice: number; amount: number; adjustment: boolean }
+  | { op: 'void'; invoice: number };
 
 const cents = fc.integer({ min: 1, max: 100_000 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -94,13 +101,25 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('expire' as const), hour: fc.integer({ min: 0, max: 100 }) }),
   fc.record({ op: fc.constant('takeBack' as const), amount: cents }),
   fc.record({ op: fc.constant('restore' as const), amount: cents }),
+  fc.record({
+    op: fc.constant('invoiceCredit' as const),
+    invoice: fc.integer({ min: 0, max: 4 }),
+    amount: fc.integer({ min: -100_000, max: 100_000 }).filter((c) => c !== 0),
+    adjustment: fc.boolean(),
+  }),
+  fc.record({ op: fc.constant('void' as const), invoice: fc.integer({ min: 0, max: 4 }) }),
 );
+
+const isInvoiceOp = (o: Op) => o.op === 'invoiceCredit' || o.op === 'void';
 
 const money = (c: number) => new Dec(c).dividedBy(100);
 
 /** Runs the operations as the service does (pure core only); every movement booked, with checks on each step. */
-function run(ops: readonly Op[]): { grants: GrantState[]; movements: Movement[]; burnChecks: boolean[] } {
+function run(ops: readonly Op[], skipInvoices = false): { grants: GrantState[]; movements: Movement[]; burnChecks: boolean[]; invoiceLines: Map<number, Dec[]>; voided: Set<number> } {
   let grants: GrantState[] = [];
+  const invoiceLines = new Map<number, Dec[]>();
+  const invoiceApplied = new Map<number, { grantId: string; kind: 'ineffective_credit' | 'adjustment'; net: Dec }[]>();
+  const voided = new Set<number>();
   const movements: Movement[] = [];
   const burns: { grantId: string; amount: Dec }[] = [];
   const burnChecks: boolean[] = [];
@@ -109,6 +128,7 @@ function run(ops: readonly Op[]): { grants: GrantState[]; movements: Movement[];
     grants = applyMovements(grants, ms);
   };
   ops.forEach((o, i) => {
+    if (skipInvoices && isInvoiceOp(o)) return;
     switch (o.op) {
       case 'grant': {
         const g: GrantState = { id: `g${i}`, priority: o.priority, grantedAt: at(0), expiresAt: o.expiresH === null ? null : at(o.expiresH), remaining: new Dec(0) };
@@ -152,9 +172,30 @@ function run(ops: readonly Op[]): { grants: GrantState[]; movements: Movement[];
         book(ms);
         break;
       }
+      case 'invoiceCredit': {
+        // A void invoice gets no more lines (it is never finalized again).
+        if (voided.has(o.invoice)) break;
+        const kind = o.adjustment ? 'adjustment' : 'ineffective_credit';
+        // As the service books it: a grant that is never in force (it expires as it is granted).
+        const g: GrantState = { id: `g${i}`, priority: 20, grantedAt: at(0), expiresAt: at(0), remaining: new Dec(0) };
+        grants = [...grants, g];
+        const line = money(o.amount);
+        const ms = invoiceCreditMovements(kind, g.id, line);
+        book(ms);
+        invoiceLines.set(o.invoice, [...(invoiceLines.get(o.invoice) ?? []), line]);
+        const net = ms.reduce((s, m) => (m.to === 'invoiced' ? s.plus(m.amount) : m.from === 'invoiced' ? s.minus(m.amount) : s), new Dec(0));
+        invoiceApplied.set(o.invoice, [...(invoiceApplied.get(o.invoice) ?? []), { grantId: g.id, kind, net }]);
+        break;
+      }
+      case 'void': {
+        if (voided.has(o.invoice)) break;
+        voided.add(o.invoice);
+        book(unapplyMovements(invoiceApplied.get(o.invoice) ?? []));
+        break;
+      }
     }
   });
-  return { grants, movements, burnChecks };
+  return { grants, movements, burnChecks, invoiceLines, voided };
 }
 
 describe('ledger laws', () => {
@@ -194,6 +235,45 @@ describe('ledger laws', () => {
   it('usage burns in order: no grant is taken from while one before it still holds credit', () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => run(ops).burnChecks.every(Boolean)),
+      params,
+    );
+  });
+
+  it('an invoice credit counts once: applied to its invoice, never added to the balance usage burns', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => {
+        const { grants, movements, invoiceLines, voided } = run(ops);
+        const without = run(ops, true);
+        const entries = movements.flatMap((m) => entriesOf(m));
+        // What invoices credited = minus the sum of the ineffective-credit lines of the invoices not voided.
+        let lines = new Dec(0);
+        for (const [invoice, ls] of invoiceLines) if (!voided.has(invoice)) for (const l of ls) lines = lines.plus(l);
+        const invoiced = balances(entries).get('invoiced') ?? new Dec(0);
+        // And the grants usage can burn hold exactly what they would without any invoice.
+        const sameGrants = without.grants.every((w) => grants.find((g) => g.id === w.id)?.remaining.eq(w.remaining));
+        const invoiceGrantsEmpty = grants.filter((g) => !without.grants.some((w) => w.id === g.id)).every((g) => g.remaining.isZero());
+        return invoiced.eq(lines.negated()) && creditBalance(entries).eq(creditBalance(without.movements.flatMap((m) => entriesOf(m)))) && sameGrants && invoiceGrantsEmpty;
+      }),
+      params,
+    );
+  });
+
+  it('the credits level: limit - spent is the balance less unbooked usage, and booking usage changes neither figure', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), cents, fc.integer({ min: 0, max: 100_000 }), (ops, unbookedCents, burnCents) => {
+        const { grants, movements } = run(ops);
+        const ids = new Set(grants.map((g) => g.id));
+        const entries = movements.flatMap((m) => entriesOf(m));
+        const unbooked = money(unbookedCents);
+        const level = creditsLevel(grantFigures(movements, ids), unbooked);
+        const balanceLaw = level.limit.minus(level.spent).eq(creditBalance(entries).minus(unbooked));
+        // The settle job books part of the unbooked usage against the grants: the figures stay as they were.
+        const { allocations } = allocateBurn(grants, Dec.min(unbooked, money(burnCents)));
+        const burns = burnMovements(allocations);
+        const booked = burns.reduce((s, m) => s.plus(m.amount), new Dec(0));
+        const after = creditsLevel(grantFigures([...movements, ...burns], ids), unbooked.minus(booked));
+        return balanceLaw && after.limit.eq(level.limit) && after.spent.eq(level.spent);
+      }),
       params,
     );
   });

@@ -7,13 +7,15 @@
 //   usage            usage burned
 //   expired          what grants held when they expired
 //   adjustment       credit taken back by a negative adjustment
+//   invoiced         credit applied to invoices as their negative lines (the ineffective-spend credit and
+//                    its adjustments): issued and applied in one step, so it never adds to the balance
 // A movement moves `amount` (> 0) from one ledger account to another: +amount on `to`, -amount on `from`.
 import { Dec } from '../../tiers/pricing/decimal.js';
 
 export type GrantKind = 'allowance' | 'topup' | 'promotional' | 'ineffective_credit' | 'adjustment';
 export const GRANT_KINDS: readonly GrantKind[] = ['allowance', 'topup', 'promotional', 'ineffective_credit', 'adjustment'];
 
-export type MovementKind = 'grant' | 'burn' | 'expiry' | 'adjustment' | 'restore';
+export type MovementKind = 'grant' | 'burn' | 'expiry' | 'adjustment' | 'restore' | 'apply' | 'unapply';
 
 /**
  * Default priorities (a lower number burns first). The period allowance is 0 and nothing else may be:
@@ -52,6 +54,7 @@ export const ledgerAccounts = {
   usage: 'usage',
   expired: 'expired',
   adjustment: 'adjustment',
+  invoiced: 'invoiced',
 } as const;
 
 /** A movement's two entries; they sum to zero by construction. */
@@ -117,6 +120,40 @@ export function grantMovement(kind: GrantKind, grantId: string, amount: Dec): Mo
   return { kind: 'grant', from: ledgerAccounts.issued(kind), to: ledgerAccounts.grant(grantId), amount, grantId };
 }
 
+/**
+ * A credit an invoice line gives (or takes back), booked in the ledger without adding to what usage can
+ * burn: the invoice already pays it out as money, so a usable grant too would pay it twice. `lineAmount` is
+ * the line's signed amount (negative: a credit to the customer). A credit is issued into its grant and
+ * applied to the invoice at once; a credit taken back (a positive adjustment line) is un-applied into the
+ * grant and taken back as an adjustment. Either way the grant ends where it started, at zero.
+ */
+export function invoiceCreditMovements(kind: GrantKind, grantId: string, lineAmount: Dec): Movement[] {
+  if (lineAmount.isZero()) return [];
+  const grant = ledgerAccounts.grant(grantId);
+  const amount = lineAmount.abs();
+  if (lineAmount.isNegative()) {
+    return [grantMovement(kind, grantId, amount), { kind: 'apply', from: grant, to: ledgerAccounts.invoiced, amount, grantId }];
+  }
+  return [
+    { kind: 'apply', from: ledgerAccounts.invoiced, to: grant, amount, grantId },
+    { kind: 'adjustment', from: grant, to: ledgerAccounts.adjustment, amount, grantId },
+  ];
+}
+
+/**
+ * A voided invoice's credits undone: for each grant, `net` is what the invoice applied through it (the
+ * balance its movements left on `invoiced`; negative for a credit taken back). Each becomes one movement
+ * back to where it came from, so `invoiced` holds only what non-void invoices credited.
+ */
+export function unapplyMovements(applied: readonly { grantId: string; kind: GrantKind; net: Dec }[]): Movement[] {
+  const out: Movement[] = [];
+  for (const a of applied) {
+    if (a.net.gt(0)) out.push({ kind: 'unapply', from: ledgerAccounts.invoiced, to: ledgerAccounts.issued(a.kind), amount: a.net, grantId: a.grantId });
+    else if (a.net.isNegative()) out.push({ kind: 'unapply', from: ledgerAccounts.adjustment, to: ledgerAccounts.invoiced, amount: a.net.negated(), grantId: a.grantId });
+  }
+  return out;
+}
+
 /** Grants whose expiry is at or before `now` and that still hold something: that remainder expires. */
 export function dueExpiries(grants: readonly GrantState[], now: Date): Movement[] {
   return grants
@@ -155,6 +192,32 @@ export function creditBalance(entries: Iterable<Pick<Entry, 'ledgerAccount' | 'a
   let total = new Dec(0);
   for (const e of entries) if (e.ledgerAccount.startsWith('grant:')) total = total.plus(e.amount);
   return total;
+}
+
+/**
+ * The `credits` level of authorization (block policy) as a limit and a spend that the settle job's booking
+ * leaves as they are, so ingest can add an event's cost to the level at once and the job count nothing
+ * twice: `limit` is what the grants in force were given (less what was taken back), `spent` what they paid
+ * for usage (burns less restores) plus usage metered but not yet booked. `limit - spent` is what they hold
+ * less that unbooked usage (the `available` of the credits API); booking moves usage from unbooked to
+ * burned and changes neither figure.
+ */
+export function creditsLevel(inForce: { granted: Dec; burned: Dec }, unbooked: Dec): { limit: Dec; spent: Dec } {
+  return { limit: inForce.granted, spent: Dec.max(0, inForce.burned.plus(unbooked)) };
+}
+
+/** Grants' `granted` (every movement but burns and restores) and `burned` (burns less restores), from movements. */
+export function grantFigures(movements: readonly Movement[], grantIds: ReadonlySet<string>): { granted: Dec; burned: Dec } {
+  let granted = new Dec(0);
+  let burned = new Dec(0);
+  for (const m of movements) {
+    for (const e of entriesOf(m)) {
+      if (e.grantId === null || !grantIds.has(e.grantId)) continue;
+      if (m.kind === 'burn' || m.kind === 'restore') burned = burned.minus(e.amount);
+      else granted = granted.plus(e.amount);
+    }
+  }
+  return { granted, burned };
 }
 
 /** Applies movements to grant states (a copy): what the stored entries will say each grant has left. */

@@ -1,13 +1,13 @@
 // The credit ledger (billing/credits) as invoicing's InvoiceCredits port: top-ups bought in a period (paid
 // on their own Stripe invoice when Stripe mirrored them, else charged on the period's invoice), the
-// ineffective-spend credit of a finalized invoice as a ledger grant, adjustments of that credit after a
-// relabelling, and the restore of a voided invoice's credits.
-import { Inject, Injectable, Logger } from '@nestjs/common';
+// ineffective-spend credit of a finalized invoice and adjustments of it after a relabelling (booked as
+// issued and applied to the invoice: the line pays it, so it never adds to the balance usage burns), and
+// the restore of a voided invoice's credits (which undoes what it applied).
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import type { Tx } from '../../src/database/data-source.js';
 import { Dec } from '../../tiers/pricing/decimal.js';
-import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { CreditLedger } from '../credits/credit-ledger.service.js';
 import { StripeSync } from '../stripe/stripe-sync.service.js';
 import type { InvoiceCredits, InvoiceLedgerEntry } from './invoice-credits.port.js';
@@ -15,8 +15,6 @@ import type { TopupBought } from './invoice-math.js';
 
 @Injectable()
 export class LedgerInvoiceCredits implements InvoiceCredits {
-  private readonly logger = new Logger('invoices');
-
   constructor(
     private readonly ledger: CreditLedger,
     private readonly stripe: StripeSync,
@@ -41,7 +39,7 @@ export class LedgerInvoiceCredits implements InvoiceCredits {
     return out;
   }
 
-  /** The line is a credit (negative); the ledger grants its size. */
+  /** The line is a credit (negative); the ledger books it issued and applied to the invoice (never usable credit). */
   async bookIneffectiveCredit(tx: Tx, entry: InvoiceLedgerEntry): Promise<void> {
     const amount = new Dec(entry.amount).abs();
     if (amount.isZero()) return;
@@ -49,19 +47,13 @@ export class LedgerInvoiceCredits implements InvoiceCredits {
   }
 
   /**
-   * A change of an earlier period's ineffective-spend credit: more credit (a negative line) is granted, less
-   * is taken back from the live grants. Credit already spent cannot be taken back; the invoice line stands
-   * (the customer pays it) and the ledger keeps what was granted.
+   * A change of an earlier period's ineffective-spend credit, as its line says: more credit (a negative
+   * line) issued and applied to this invoice, less (a positive line) taken back through it. The invoice line
+   * is the money; the ledger records it without changing the balance usage burns.
    */
   async bookAdjustment(tx: Tx, entry: InvoiceLedgerEntry & { adjustedPeriodStart: Date }): Promise<void> {
-    const amount = new Dec(entry.amount).negated();
-    if (amount.isZero()) return;
-    try {
-      await this.ledger.bookAdjustment(tx, { account: entry.accountId, amount: amount.toFixed(), reason: entry.description, at: this.clock.now(), invoiceId: entry.invoiceId });
-    } catch (error) {
-      if (!(error instanceof BillingError) || error.code !== BillingErrorCode.CreditsInsufficient) throw error;
-      this.logger.warn({ account: entry.accountId, invoice: entry.invoiceId }, `ineffective-credit adjustment not taken back: ${error.message}`);
-    }
+    if (new Dec(entry.amount).isZero()) return;
+    await this.ledger.bookInvoiceCreditAdjustment(tx, { account: entry.accountId, invoiceId: entry.invoiceId, lineAmount: entry.amount, reason: entry.description, at: this.clock.now() });
   }
 
   async restoreInvoiceCredits(tx: Tx, entry: { accountId: string; invoiceId: string; periodStart: Date; periodEnd: Date }): Promise<void> {

@@ -35,6 +35,11 @@ export class WebhookEvents {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
+  /** Whether some enabled endpoint of the account is subscribed to `type` (an emit would store something). */
+  wanted(accountId: string, type: WebhookEventType): Promise<boolean> {
+    return this.repository.subscribed(accountId, type);
+  }
+
   /**
    * Announces `type` with `data` to the account's endpoints. Returns the event id, or null when no enabled
    * endpoint of the account is subscribed to `type` (then nothing is stored). Throws only on a programming

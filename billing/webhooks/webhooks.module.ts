@@ -1,5 +1,5 @@
-// Outgoing webhooks: endpoints, the event outbox other billing code (and, once wired, metering's
-// publisher) emits into with `WebhookEvents.emit`, and delivery by jobs.
+// Outgoing webhooks: endpoints, the event outbox other billing code (and metering, through the ports
+// billing implements: task-classified.ts) emits into with `WebhookEvents.emit`, and delivery by jobs.
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../../src/audit/audit.module.js';
 import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';

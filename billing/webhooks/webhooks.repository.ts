@@ -160,6 +160,16 @@ export class WebhooksRepository {
    * Stores an event and one pending delivery for each enabled endpoint of its account subscribed to its
    * type, in one statement; when no endpoint wants it, nothing is stored. Returns the new deliveries.
    */
+  /** Whether an enabled endpoint of the account is subscribed to `type`. */
+  async subscribed(accountId: string, type: string, db: Db = this.dataSource): Promise<boolean> {
+    const row = await firstRow<{ any: boolean }>(
+      db,
+      'SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE account_id = $1 AND enabled AND deleted_at IS NULL AND $2 = ANY (event_types)) AS any',
+      [accountId, type],
+    );
+    return row?.any === true;
+  }
+
   async insertEvent(db: Db, event: NewEvent): Promise<{ id: string }[]> {
     return queryRows<{ id: string }>(
       db,

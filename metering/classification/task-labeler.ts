@@ -8,6 +8,8 @@ import type { LabelChanges, TaskUpdate } from '../ingest/event-write-sql.js';
 import { TasksRepository, type TaskRow } from '../tasks/tasks.repository.js';
 import type { PreparedEvent } from '../ingest/event-input.js';
 import { checkLearnedFrom, classifyTask, type SpendLabel, type TaskEvent, type TaskStatus } from './classify.js';
+import type { ClassifiedTask } from './task-classified.port.js';
+import { summarizeTask } from './task-summary.js';
 
 export interface Relabel {
   ts: Date;
@@ -51,6 +53,8 @@ export class TaskLabels implements LabelChanges {
   readonly relabelled: Relabel[] = [];
   private readonly labels = new Map<string, SpendLabel>();
   readonly taskUpdates: TaskUpdate[] = [];
+  /** Tasks that resolved here (their status changed to a closed one), for the TASK_CLASSIFIED port. */
+  readonly classified: ClassifiedTask[] = [];
 
   constructor(
     private readonly repository: TasksRepository,
@@ -77,7 +81,8 @@ export class TaskLabels implements LabelChanges {
     closedBy: string | null,
     touched: boolean,
   ): void {
-    const result = classifyTask(status, [...stored.map(storedTaskEvent), ...added]);
+    const events = [...stored.map(storedTaskEvent), ...added];
+    const result = classifyTask(status, events);
     for (const e of stored) {
       const label = result.labels.get(e.event_id)!;
       if (label !== e.label) this.relabelled.push({ ts: e.ts, event_id: e.event_id, label, stored: e });
@@ -92,6 +97,7 @@ export class TaskLabels implements LabelChanges {
         closed_at: status !== 'open' ? now : null,
         closed_by: status !== 'open' ? closedBy : null,
       });
+      if (status !== 'open') this.classified.push({ task_id: task.task_id, status, closed_at: now, closed_by: closedBy, ...summarizeTask(result, events) });
     }
   }
 
@@ -135,9 +141,10 @@ export class TaskBatch {
 
   /**
    * Classifies the tasks of `accepted` into `labels`. Ingest's writer calls it once per request of a
-   * group, into one TaskLabels; the requests of a group never share a task.
+   * group, into one TaskLabels; the requests of a group never share a task. `costOf` gives a new event's
+   * priced cost (null while unpriced), for what a resolved task's announcement says it cost.
    */
-  classify(labels: TaskLabels, accepted: readonly PreparedEvent[], receivedMs: number, closedBy: string | null): void {
+  classify(labels: TaskLabels, accepted: readonly PreparedEvent[], receivedMs: number, closedBy: string | null, costOf: (eventId: string) => string | null = () => null): void {
     const byTask = new Map<string, PreparedEvent[]>();
     for (const e of accepted) {
       // An id already taken is a repeat (duplicate or conflict), never a new attempt.
@@ -154,7 +161,7 @@ export class TaskBatch {
       for (const e of [...events].sort((a, b) => a.ts.getTime() - b.ts.getTime() || a.index - b.index)) {
         if (e.task_status !== null) status = e.task_status;
       }
-      labels.apply(task, status, this.stored.get(taskId) ?? [], events.map((e) => preparedTaskEvent(e, receivedMs)), now, closedBy, true);
+      labels.apply(task, status, this.stored.get(taskId) ?? [], events.map((e) => preparedTaskEvent(e, receivedMs, costOf(e.id) ?? '0')), now, closedBy, true);
     }
   }
 

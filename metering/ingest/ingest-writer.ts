@@ -14,6 +14,7 @@ import type { Tx } from '../../src/database/data-source.js';
 import { TransactionRunner, sqlState } from '../../src/database/transactions.js';
 import { Metrics } from '../../src/health/metrics.js';
 import type { SpendLabel } from '../classification/classify.js';
+import { NO_TASK_CLASSIFIED, TASK_CLASSIFIED, type TaskClassifiedHook } from '../classification/task-classified.port.js';
 import { TaskLabeler, type TaskBatch, type TaskLabels } from '../classification/task-labeler.js';
 import type { PreparedEvent, Rejection } from './event-input.js';
 import { NO_USAGE_COUNTERS, USAGE_COUNTERS, type MeteredEvent, type UsageCounters, type UsageCountersWrite, type UsageReading } from './usage-counters.port.js';
@@ -128,6 +129,7 @@ export class IngestWriter {
   private readonly inFlightPerAccount: number;
   private readonly maxGroupEvents: number;
   private readonly counters: UsageCounters;
+  private readonly taskHook: TaskClassifiedHook;
   private readonly logger = new Logger('ingest');
 
   constructor(
@@ -137,8 +139,10 @@ export class IngestWriter {
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) config: AppConfig,
     @Optional() @Inject(USAGE_COUNTERS) counters: UsageCounters | null,
+    @Optional() @Inject(TASK_CLASSIFIED) taskHook: TaskClassifiedHook | null,
   ) {
     this.counters = counters ?? NO_USAGE_COUNTERS;
+    this.taskHook = taskHook ?? NO_TASK_CLASSIFIED;
     this.inFlightPerAccount = config.ingest.writersPerAccount;
     this.maxGroupEvents = config.ingest.maxGroupEvents;
   }
@@ -180,8 +184,13 @@ export class IngestWriter {
     this.metrics.ingestGroupRequests.observe(group.length);
     this.metrics.ingestGroupEvents.observe(group.reduce((n, w) => n + w.size, 0));
     let engaged: boolean;
+    // A group that may resolve a task is written in a transaction when someone listens for that
+    // (TASK_CLASSIFIED), so the announcement commits with it; the locked path has one anyway.
+    let announce = false;
     try {
       engaged = await this.counters.engaged(accountId, submissions.flatMap((sub) => sub.events.map((e) => metered(sub.rows.get(e.id)!))));
+      const closes = submissions.some((s) => s.events.some((e) => e.task_id !== null && e.task_status !== null));
+      if (closes && path === 'new_tasks' && !engaged) announce = await this.taskHook.listening(accountId);
     } catch (error) {
       for (const w of group) w.reject(error);
       return;
@@ -189,7 +198,7 @@ export class IngestWriter {
     for (let attempt = 1; ; attempt++) {
       const timer = this.metrics.ingestWriteSeconds.startTimer({ path });
       try {
-        const written = await this.writeGroup(accountId, submissions, path, engaged);
+        const written = await this.writeGroup(accountId, submissions, path, engaged, announce);
         timer();
         for (const t of taskIds) this.seenTasks.add(`${accountId}\n${t}`);
         group.forEach((w, i) => w.resolve(written[i]!));
@@ -221,8 +230,10 @@ export class IngestWriter {
    * stored. Then ONE statement claims the ids and stores the events, their rollups and the label and task
    * changes. When the counters are engaged (a reservation named, a budget or cap on a path), the same
    * transaction commits the reservations and counts the spend, and their afterCommit runs once it ends.
+   * Tasks the group resolved are announced through TASK_CLASSIFIED in the transaction (`announce`: a
+   * listener asked for one where the group would otherwise need none).
    */
-  private async writeGroup(accountId: string, submissions: readonly Submission[], path: WritePath, engaged: boolean): Promise<Written[]> {
+  private async writeGroup(accountId: string, submissions: readonly Submission[], path: WritePath, engaged: boolean, announce: boolean): Promise<Written[]> {
     const now = latest(submissions);
     let counted: UsageCountersWrite | null = null;
     const write = async (tx: Tx | null): Promise<Written[]> => {
@@ -243,9 +254,10 @@ export class IngestWriter {
         counted = await this.counters.record(tx, accountId, written.flatMap((w) => w.stored.map(metered)), now);
         for (const w of written) for (const e of w.stored) w.readings.set(e.event_id, counted.readings.get(e.event_id) ?? NO_READING);
       }
+      if (tx !== null && group.labels !== null && group.labels.classified.length > 0) await this.taskHook.classified(tx, accountId, group.labels.classified);
       return written;
     };
-    if (!engaged && path !== 'transaction') return write(null);
+    if (!engaged && !announce && path !== 'transaction') return write(null);
     let written: Written[];
     try {
       written = await this.transactions.run(write);
@@ -322,7 +334,7 @@ function classifyGroup(
       if (problem) refused.push({ index: e.index, id: e.id, status: 'rejected', code: problem.code, message: problem.message, field: problem.field });
       else ok.push(e);
     }
-    tasks.classify(labels, ok, s.receivedMs, s.closedBy);
+    tasks.classify(labels, ok, s.receivedMs, s.closedBy, (id) => s.rows.get(id)?.cost ?? null);
     valid.push(ok);
     rejected.push(refused);
   }

@@ -1,11 +1,13 @@
 // Task resolution outside ingest: the close API and the inactivity timeout (a repeatable job). Either
-// relabels the task's events and moves their tokens and cost between labels in the rollups.
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+// relabels the task's events, moves their tokens and cost between labels in the rollups, and announces the
+// resolution through the TASK_CLASSIFIED port, all in one transaction.
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import type { Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
+import { NO_TASK_CLASSIFIED, TASK_CLASSIFIED, type TaskClassifiedHook } from '../classification/task-classified.port.js';
 import { TaskLabeler } from '../classification/task-labeler.js';
 import { EventsRepository } from '../ingest/events.repository.js';
 import { TasksRepository } from './tasks.repository.js';
@@ -22,6 +24,7 @@ export interface TaskResolution {
 @Injectable()
 export class TasksService implements OnModuleInit {
   private readonly logger = new Logger('tasks');
+  private readonly announcer: TaskClassifiedHook;
 
   constructor(
     private readonly labeler: TaskLabeler,
@@ -30,7 +33,10 @@ export class TasksService implements OnModuleInit {
     private readonly transactions: TransactionRunner,
     private readonly jobs: JobsService,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    @Optional() @Inject(TASK_CLASSIFIED) announcer: TaskClassifiedHook | null,
+  ) {
+    this.announcer = announcer ?? NO_TASK_CLASSIFIED;
+  }
 
   onModuleInit(): void {
     this.jobs.repeat(abandonIdleTasks, 'minute');
@@ -47,6 +53,7 @@ export class TasksService implements OnModuleInit {
       const { before, after } = labels.moves();
       await this.events.moveInRollups(tx, before, after);
       await labels.save(tx);
+      if (labels.classified.length > 0) await this.announcer.classified(tx, accountId, labels.classified);
       return { task_id: taskId, status, relabelled_events: labels.relabelled.length };
     });
   }
