@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 import { billingPeriod } from './billing-period';
 import { budgetTree, type Burn } from './budget-tree';
-import { money } from './format';
+import { money, periodText } from './format';
+import { hashParam, pageHref } from './hash-params';
 import { changedRows, type Version } from './plan-diff';
 import { emptyPrices, priceBookErrors } from './price-book-form';
 
@@ -106,5 +107,26 @@ describe('budgetTree', () => {
   it('can leave out people without a budget', () => {
     const tree = budgetTree('Acme', [unit('eng', null)], [person('ada', 'eng'), person('bob', 'eng')], [burn('person:bob')], 'with-budget');
     expect(tree.map((n) => n.node)).toEqual(['account', 'unit:eng', 'person:bob']);
+  });
+});
+
+describe('periodText', () => {
+  it('names a period by its first and last day: the end is exclusive', () => {
+    expect(periodText('2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z')).toBe('1 Oct 2026 – 31 Oct 2026');
+    expect(periodText('2026-01-15T00:00:00.000Z', '2026-02-15T00:00:00.000Z')).toBe('15 Jan 2026 – 14 Feb 2026');
+  });
+});
+
+describe('page addresses', () => {
+  it('carry parameters after the page that read back as written', () => {
+    fc.assert(
+      fc.property(fc.string(), (value) => {
+        const href = pageHref('invoices', { invoice: value });
+        expect(hashParam('invoice', href)).toBe(value === '' ? null : value);
+      }),
+    );
+    expect(pageHref('invoices', { invoice: 'inv_1' })).toBe('#/invoices?invoice=inv_1');
+    expect(pageHref('invoices', { invoice: null })).toBe('#/invoices');
+    expect(hashParam('invoice', '#/invoices')).toBeNull();
   });
 });
