@@ -12,6 +12,7 @@ import { PlansPage } from './pages/PlansPage';
 import { SubscriptionsPage } from './pages/SubscriptionsPage';
 import { BudgetsPage } from './pages/BudgetsPage';
 import { InvoicesPage } from './pages/InvoicesPage';
+import { CreditsPage } from './pages/CreditsPage';
 import { AccountPicker } from './components/AccountPicker';
 
 export interface Session {
@@ -38,6 +39,7 @@ export const PAGES: PageDef[] = [
   { path: 'operations', title: 'Operations', roles: READERS, perAccount: true, render: (s, a) => <OperationsPage session={s} account={a} /> },
   { path: 'budgets', title: 'Budgets', roles: ['admin', 'finance', 'member'], perAccount: true, render: (s, a) => <BudgetsPage session={s} account={a} /> },
   { path: 'invoices', title: 'Invoices', roles: BILLING, perAccount: true, render: (s, a) => <InvoicesPage session={s} account={a} /> },
+  { path: 'credits', title: 'Credits', roles: BILLING, perAccount: true, render: (s, a) => <CreditsPage session={s} account={a} /> },
   { path: 'catalog', title: 'Models & prices', roles: SALES, perAccount: false, render: (s) => <CatalogPage session={s} /> },
   { path: 'plans', title: 'Plans', roles: SALES, perAccount: false, render: (s) => <PlansPage session={s} /> },
   { path: 'subscriptions', title: 'Subscriptions', roles: SALES, perAccount: false, render: (s) => <SubscriptionsPage session={s} /> },
