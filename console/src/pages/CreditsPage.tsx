@@ -67,7 +67,7 @@ export function CreditsPage({ session, account }: { session: Session; account: s
 
       <h2 id="grants-heading">Grants, in burn order</h2>
       <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="grants-heading">
-        <table data-testid="grants">
+        <table className="wide" data-testid="grants">
           <thead>
             <tr>
               <th scope="col">Kind</th>
@@ -116,7 +116,7 @@ export function CreditsPage({ session, account }: { session: Session; account: s
       <h2 id="entries-heading">Ledger movements</h2>
       <p className="sub">Newest first. Each movement is two entries that sum to zero; usage is booked against the grants every minute.</p>
       <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="entries-heading">
-        <table data-testid="entries">
+        <table className="wide" data-testid="entries">
           <thead>
             <tr>
               <th scope="col">When</th>
