@@ -137,7 +137,7 @@ describe('web console: invoices and credits in Chromium', () => {
       await page.keyboard.press('Enter');
       const detail = page.getByTestId('invoice');
       await expectText(detail.getByRole('heading', { level: 2 }), new RegExp(`^Invoice ${invoice.number}$`));
-      expect(await page.evaluate(() => document.activeElement?.id)).toBe('invoice-heading');
+      expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('invoice-heading');
       await expectText(page.getByTestId('invoice-state'), /^finalized$/);
       await expectText(page.getByTestId('invoice-total'), /^52\.00 EUR$/);
       const lines = page.getByRole('region', { name: `Lines of invoice ${invoice.number}` });
