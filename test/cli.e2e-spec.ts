@@ -277,6 +277,12 @@ describe('the tokenmeter CLI', () => {
     expect(released.code).toBe(0);
     expect(JSON.parse(released.stdout)).toEqual({ reservation_id: reservation, status: 'released' });
 
+    // An estimate the service does not take (tokens alone, or two at once) is a usage error, before anything is sent.
+    for (const args of [['--tokens', '100'], ['--amount', '1.00', '--auto', '--model', 'gpt-4o'], ['--auto']]) {
+      const bad = await cli(['authorize', ...args], { key: agentKey });
+      expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('give --amount (with --tokens and --model if you like), or --auto with --model')]);
+    }
+
     await api('PUT', `/v1/accounts/${account}/caps/agents/bot`, { amount_limit: '1.00' });
     const denied = await cli(['authorize', '--amount', '5.00', '--json'], { key: agentKey });
     expect(denied.code).toBe(9);

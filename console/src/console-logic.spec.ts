@@ -7,7 +7,7 @@ import { money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
-import { emptyPrices, priceBookErrors } from './price-book-form';
+import { emptyPrices, priceBookErrors, tierRates } from './price-book-form';
 
 describe('money', () => {
   it('cuts a decimal string to the places shown (never rounding through a float) and groups thousands', () => {
@@ -85,6 +85,16 @@ describe('priceBookErrors', () => {
       'base.input', 'effective_from', 'premier.output', 'specialized.output',
     ]);
     expect(priceBookErrors(filled(), '2026-11-01T00:00', true, now)).toEqual({});
+  });
+
+  it('sends the tiers as typed rates, trimmed, a blank cached price left out to default', () => {
+    const prices = filled();
+    prices.premier = { input: ' 15.00 ', cached_input: '7.50', output: '60.00' };
+    expect(tierRates(prices)).toEqual({
+      base: { input: '1.00', output: '2.00' },
+      specialized: { input: '1.00', output: '2.00' },
+      premier: { input: '15.00', cached_input: '7.50', output: '60.00' },
+    });
   });
 });
 
