@@ -1224,10 +1224,22 @@ export interface components {
         };
         /** @description Exactly one estimate: `usage` (tokens by kind, with `model`; priced by the price book in force), `amount` (money, with optional `tokens`), or `"estimate": "auto"` (with `model`, optionally `operation`): the 95th percentile of the agent's own last 50 priced events of that operation and model within 7 days. */
         Authorize: {
-            /** @description A decimal string, e.g. "12.50" */
-            amount?: string;
+            expires_in_seconds?: number;
+            model: string;
+            operation?: string;
             /** @enum {string} */
-            estimate?: "auto";
+            session_context?: "internal" | "external";
+            session_id?: string;
+            usage: {
+                cache_write?: number;
+                cached_input?: number;
+                input?: number;
+                output?: number;
+                reasoning?: number;
+            };
+        } | {
+            /** @description A decimal string, e.g. "12.50" */
+            amount: string;
             expires_in_seconds?: number;
             model?: string;
             operation?: string;
@@ -1235,13 +1247,15 @@ export interface components {
             session_context?: "internal" | "external";
             session_id?: string;
             tokens?: number;
-            usage?: {
-                cache_write?: number;
-                cached_input?: number;
-                input?: number;
-                output?: number;
-                reasoning?: number;
-            };
+        } | {
+            /** @enum {string} */
+            estimate: "auto";
+            expires_in_seconds?: number;
+            model: string;
+            operation?: string;
+            /** @enum {string} */
+            session_context?: "internal" | "external";
+            session_id?: string;
         };
         Budget: {
             amount_limit: string | null;
@@ -1344,7 +1358,10 @@ export interface components {
             headcount?: number;
             /** @enum {string} */
             period: "year" | "quarter" | "month";
-            /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
+            /**
+             * Format: date
+             * @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar
+             */
             period_start?: string;
             /** @description `account`, `unit:<id>` or `person:<id>` */
             to: string;
@@ -1447,16 +1464,37 @@ export interface components {
             correction?: boolean;
             /** @description Optional ISO 4217 code the prices are in */
             currency?: string;
-            /** @description RFC 3339 instant the version prices events from (default now). In the past only with "correction": true. */
+            /**
+             * Format: date-time
+             * @description RFC 3339 instant the version prices events from (default now). In the past only with "correction": true.
+             */
             effective_from?: string;
-            /** @description `threshold_tokens`, and `tiers` / `models` rates for whole requests whose input exceeds it */
-            long_context?: Record<string, never>;
-            /** @description Per-model rate overrides by catalog id */
-            models?: Record<string, never>;
+            /** @description Rates for whole requests whose input is above `threshold_tokens` */
+            long_context?: {
+                /** @description Rate overrides by catalog model id */
+                models?: {
+                    [key: string]: components["schemas"]["RateOverrides"];
+                };
+                /** @description A request whose input is above this is priced whole at these rates */
+                threshold_tokens: number;
+                tiers?: {
+                    base?: components["schemas"]["RateOverrides"];
+                    premier?: components["schemas"]["RateOverrides"];
+                    specialized?: components["schemas"]["RateOverrides"];
+                };
+            };
+            /** @description Rate overrides by catalog model id */
+            models?: {
+                [key: string]: components["schemas"]["RateOverrides"];
+            };
             /** @description Why, for the audit log */
             reason?: string;
-            /** @description base, specialized and premier: prices per 1,000,000 tokens as decimal strings (at most 12 dp) by kind (input, cached_input, cache_write, output, reasoning); input and output required */
-            tiers: Record<string, never>;
+            /** @description Prices per 1,000,000 tokens by tier, as decimal strings of at most 12 decimals */
+            tiers: {
+                base: components["schemas"]["TokenRates"];
+                premier: components["schemas"]["TokenRates"];
+                specialized: components["schemas"]["TokenRates"];
+            };
         };
         CreateUnit: {
             id: string;
@@ -1496,10 +1534,20 @@ export interface components {
             /** @description A decimal string, e.g. "12.50" */
             amount: string;
             /** Format: date-time */
-            expires_at?: string;
+            expires_at: string;
             priority?: number;
             reason?: string;
-            validity_days?: number;
+        } | {
+            /** @description A decimal string, e.g. "12.50" */
+            amount: string;
+            priority?: number;
+            reason?: string;
+            validity_days: number;
+        } | {
+            /** @description A decimal string, e.g. "12.50" */
+            amount: string;
+            priority?: number;
+            reason?: string;
         };
         CreditMovement: {
             amount: string;
@@ -2069,7 +2117,10 @@ export interface components {
             headcount?: number | null;
             /** @enum {string} */
             period: "year" | "quarter" | "month";
-            /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
+            /**
+             * Format: date
+             * @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar
+             */
             period_start?: string;
             thresholds?: number[];
             token_limit?: number | null;
@@ -2105,7 +2156,8 @@ export interface components {
             name?: string;
             /** @enum {string} */
             overage_policy: "bill" | "block";
-            tier_caps?: Record<string, never> | null;
+            /** @description Tokens per period by tier; null: none */
+            tier_caps?: components["schemas"]["TierCaps"] | null;
             topup_packs?: {
                 /** @description Usage money the pack adds */
                 allowance: string;
@@ -2114,7 +2166,8 @@ export interface components {
                 price: string;
                 validity_days: number;
             }[];
-            volume_discount?: Record<string, never>[] | null;
+            /** @description Graduated discount on period usage cost: adjacent tiers `{ "up_to": "1000", "discount_pct": "0" }`, ..., the last with `up_to: null`; optional `from` must equal the previous `up_to` */
+            volume_discount?: components["schemas"]["VolumeTier"][] | null;
             /** @description Default true */
             waive_base_fee_for_paid_enterprise?: boolean;
         };
@@ -2125,8 +2178,10 @@ export interface components {
             overrides?: {
                 /** @description Usage money included per period, instead of the plan’s */
                 included_allowance?: string;
-                tier_caps?: Record<string, never> | null;
-                volume_discount?: Record<string, never>[] | null;
+                /** @description Tokens per period by tier; null: none */
+                tier_caps?: components["schemas"]["TierCaps"] | null;
+                /** @description Graduated discount on period usage cost: adjacent tiers `{ "up_to": "1000", "discount_pct": "0" }`, ..., the last with `up_to: null`; optional `from` must equal the previous `up_to` */
+                volume_discount?: components["schemas"]["VolumeTier"][] | null;
             };
             plan_id: string;
             /** @description A version number to pin, or "latest" (the default) to follow every new version */

@@ -135,8 +135,24 @@ describe('the tokenmeter CLI', () => {
     expect(meter.code).toBe(0);
     expect(JSON.parse(meter.stdout).totals.calls).toBe(0);
 
+    expect(login.stdout).toMatch(/^logged in to .* with admin key ".*"; stored in .* \(mode 0600\)\n$/);
+
+    // The key is checked with the service before anything is stored: a wrong key is exit 4 with the service's
+    // reason, an unreachable service exit 7; either way the stored login is left as it was.
+    const stored = readFileSync(file, 'utf8');
+    const wrong = await cli(['login', '--url', service.url, '--key', 'tm_live_notakey_nope'], { env: bare });
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr).toMatch(/login failed, nothing stored: the service at http:\/\/127\.0\.0\.1:\d+ refused the key: .*\(invalid_api_key, HTTP 401\)/);
+    expect(wrong.stdout).toBe('');
     const down = await cli(['login', '--url', 'http://127.0.0.1:1', '--key', admin], { env: bare });
     expect(down.code).toBe(7);
+    expect(down.stderr).toMatch(/login failed, nothing stored: cannot reach the service at http:\/\/127\.0\.0\.1:1/);
+    expect(readFileSync(file, 'utf8')).toBe(stored);
+
+    // A member's key logs in as what it is.
+    const adaKey = (await api('POST', '/v1/api-keys', { role: 'member', account, person_id: 'ada', name: 'ada login' })).secret;
+    const member = await cli(['login', '--url', service.url, '--key', adaKey], { env: { ...bare, TOKENMETER_CONFIG: join(dir, 'member.json') } });
+    expect([member.code, member.stdout]).toEqual([0, expect.stringMatching(new RegExp(`with member key ".*" \\(${account} · `))]);
   });
 
   it('sets up the catalog, a price book from YAML, a plan with versions and a rollback, a subscription and keys', async () => {
@@ -276,6 +292,12 @@ describe('the tokenmeter CLI', () => {
     const released = await cli(['release', reservation, '--json'], { key: agentKey });
     expect(released.code).toBe(0);
     expect(JSON.parse(released.stdout)).toEqual({ reservation_id: reservation, status: 'released' });
+
+    // An estimate the service does not take (tokens alone, or two at once) is a usage error, before anything is sent.
+    for (const args of [['--tokens', '100'], ['--amount', '1.00', '--auto', '--model', 'gpt-4o'], ['--auto']]) {
+      const bad = await cli(['authorize', ...args], { key: agentKey });
+      expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('give --amount (with --tokens and --model if you like), or --auto with --model')]);
+    }
 
     await api('PUT', `/v1/accounts/${account}/caps/agents/bot`, { amount_limit: '1.00' });
     const denied = await cli(['authorize', '--amount', '5.00', '--json'], { key: agentKey });

@@ -1,13 +1,13 @@
 // Request and response bodies of the authorization and cap routes, as JSON schemas: requests are
 // validated with them, and both feed the OpenAPI document by name.
-import { dateTimeSchema, decimalSchema, listOf, named } from '../../src/http/openapi.js';
+import { dateTimeSchema, decimalSchema, described, listOf, named } from '../../src/http/openapi.js';
 import type { JsonSchema } from '../../src/http/validation.js';
 
 const tokenCount = { type: 'integer', minimum: 0 } as const;
 const text = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const decimal = { type: 'string', minLength: 1, maxLength: 64, description: 'A decimal string, e.g. "12.50"' } as const;
 
-export const authorizeSchema = named('Authorize', {
+const authorizeChecked = {
   type: 'object',
   additionalProperties: false,
   description:
@@ -29,7 +29,38 @@ export const authorizeSchema = named('Authorize', {
     session_context: { type: 'string', enum: ['internal', 'external'] },
     expires_in_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
   },
-} as const satisfies JsonSchema);
+} as const satisfies JsonSchema;
+
+// The three estimates the service takes, which the envelope above says in words (exactly one; the service
+// names what is missing or extra): as variants, so a client cannot send two or none.
+const shared = {
+  operation: authorizeChecked.properties.operation,
+  session_id: authorizeChecked.properties.session_id,
+  session_context: authorizeChecked.properties.session_context,
+  expires_in_seconds: authorizeChecked.properties.expires_in_seconds,
+} as const;
+const variant = (title: string, description: string, required: string[], properties: Record<string, unknown>) =>
+  ({ type: 'object', additionalProperties: false, title, description, required, properties: { ...properties, ...shared } }) as const;
+
+/** The request body of POST /v1/authorizations (see `described`: validated as the envelope, documented as its variants). */
+export const authorizeSchema = described('Authorize', authorizeChecked, {
+  description: authorizeChecked.description,
+  oneOf: [
+    variant('AuthorizeUsage', 'Tokens by kind, priced at `model` by the price book in force', ['usage', 'model'], {
+      usage: authorizeChecked.properties.usage,
+      model: authorizeChecked.properties.model,
+    }),
+    variant('AuthorizeAmount', 'Money, with optional tokens', ['amount'], {
+      amount: { ...authorizeChecked.properties.amount, pattern: decimalSchema.pattern },
+      tokens: authorizeChecked.properties.tokens,
+      model: authorizeChecked.properties.model,
+    }),
+    variant('AuthorizeAuto', "The 95th percentile of the agent's own recent priced events of that operation and model", ['estimate', 'model'], {
+      estimate: authorizeChecked.properties.estimate,
+      model: authorizeChecked.properties.model,
+    }),
+  ],
+});
 
 export const capSchema = named('PutCap', {
   type: 'object',

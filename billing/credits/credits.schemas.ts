@@ -1,12 +1,12 @@
 // Request and response bodies of the credit routes, as JSON schemas: requests are validated with them,
 // and both feed the OpenAPI document by name.
-import { dateTimeSchema, decimalSchema, limitParam, named } from '../../src/http/openapi.js';
+import { dateTimeSchema, decimalSchema, described, limitParam, named } from '../../src/http/openapi.js';
 import { slugSchema, type JsonSchema } from '../../src/http/validation.js';
 
 const decimal = { type: 'string', minLength: 1, maxLength: 64, description: 'A decimal string, e.g. "12.50"' } as const;
 const nullable = <const S extends JsonSchema>(schema: S) => ({ anyOf: [schema, { type: 'null' }] }) as const;
 
-export const promotionalGrantSchema = named('CreditGrantCreate', {
+const promotionalGrantChecked = {
   type: 'object',
   additionalProperties: false,
   required: ['amount'],
@@ -20,7 +20,25 @@ export const promotionalGrantSchema = named('CreditGrantCreate', {
     validity_days: { type: 'integer', minimum: 1, maximum: 3650 },
     reason: { type: 'string', minLength: 1, maxLength: 500 },
   },
-} as const satisfies JsonSchema);
+} as const satisfies JsonSchema;
+
+/**
+ * The request body of POST .../credits/grants (see `described`): the amount as a positive decimal string and
+ * the expiry as one of `expires_at` or `validity_days` (or neither), which the envelope leaves to the ledger.
+ */
+const grantBase = {
+  ...promotionalGrantChecked,
+  properties: { ...promotionalGrantChecked.properties, amount: { ...decimal, pattern: '^[0-9]+(\\.[0-9]+)?$' } },
+} as const;
+const { expires_at: _expiresAt, validity_days: _validityDays, ...withoutExpiry } = grantBase.properties;
+export const promotionalGrantSchema = described('CreditGrantCreate', promotionalGrantChecked, {
+  description: promotionalGrantChecked.description,
+  oneOf: [
+    { ...grantBase, title: 'CreditGrantExpiresAt', required: ['amount', 'expires_at'], properties: { ...withoutExpiry, expires_at: grantBase.properties.expires_at } },
+    { ...grantBase, title: 'CreditGrantValidFor', required: ['amount', 'validity_days'], properties: { ...withoutExpiry, validity_days: grantBase.properties.validity_days } },
+    { ...grantBase, title: 'CreditGrantNoExpiry', required: ['amount'], properties: withoutExpiry },
+  ],
+});
 
 export const topupSchema = named('CreditTopupCreate', {
   type: 'object',

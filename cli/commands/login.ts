@@ -1,4 +1,5 @@
-// `login` stores the service URL and key (mode 0600) so later commands need neither; `logout` forgets them.
+// `login` checks the key with the service, then stores the URL and key (mode 0600) so later commands need
+// neither; `logout` forgets them.
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { apiClient, call } from '../api.js';
@@ -33,10 +34,19 @@ export function registerLogin(program: Command, ctx: Context): void {
       const key = o.key ?? (await firstLine(ctx.io.stdin));
       if (key === '') throw new CliError(EXIT.usage, 'no key: give --key KEY or pipe it on stdin');
       const base = url.toString().replace(/\/+$/, '');
-      // The service must answer before anything is stored.
-      await call(base, apiClient(base, key).GET('/health/live'));
+      // The service must know the key before anything is stored: a key that is mistyped, revoked or for
+      // another service fails here, with the service's reason, not at the next command.
+      let who;
+      try {
+        who = await call(base, apiClient(base, key).GET('/v1/api-keys/current'));
+      } catch (error) {
+        if (!(error instanceof CliError)) throw error;
+        const why = error.exitCode === EXIT.refused ? `the service at ${base} refused the key: ${error.message}` : error.message;
+        throw new CliError(error.exitCode, `login failed, nothing stored: ${why}`, error.body);
+      }
       const file = storeCredentials(ctx.io.env, { url: base, key, ...(o.account ? { account: o.account } : {}) });
-      ctx.out(`logged in to ${base}; stored in ${file} (mode 0600)`);
+      const owner = [who.account, who.person_id ?? who.agent_id].filter((part) => part !== null).join(' · ');
+      ctx.out(`logged in to ${base} with ${who.role} key "${who.name}"${owner ? ` (${owner})` : ''}; stored in ${file} (mode 0600)`);
     });
 
   program

@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import type { components } from '../../client/client.js';
 import type { Context, DataOptions } from '../context.js';
 import { readDocument } from '../document.js';
-import { EXIT } from '../exit-codes.js';
+import { CliError, EXIT } from '../exit-codes.js';
 import type { Column } from '../output.js';
 import { count } from '../output.js';
 import { dataOptions, decimalString, defined, positiveInteger } from './options.js';
@@ -165,7 +165,7 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
       .command('authorize')
       .description('ask before a costly call: reserves an amount or an estimate of tokens (agent, member); exit 9 when denied')
       .option('--amount <amount>', 'the most the call may cost', decimalString)
-      .option('--tokens <n>', 'tokens the call may use (priced at --model)', positiveInteger)
+      .option('--tokens <n>', 'tokens the call may use, held with --amount', positiveInteger)
       .option('--model <id>', 'the model the call will use')
       .option('--auto', "estimate from this agent's recent operations")
       .option('--operation <name>', 'what the call does')
@@ -184,16 +184,7 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
       expiresIn?: number;
       json?: boolean;
     }) => {
-      const body: Schemas['Authorize'] = defined({
-        amount: o.amount,
-        tokens: o.tokens,
-        model: o.model,
-        estimate: o.auto ? ('auto' as const) : undefined,
-        operation: o.operation,
-        session_id: o.sessionId,
-        session_context: o.sessionContext,
-        expires_in_seconds: o.expiresIn,
-      });
+      const body = authorizeBody(o);
       const answer = await ctx.call(ctx.api.POST('/v1/authorizations', { body }));
       if (o.json) ctx.out(JSON.stringify(answer, null, 2));
       if (answer.allowed) {
@@ -224,4 +215,24 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
     show(o, resolution, `task ${resolution.task_id} ${resolution.status}: ${count(resolution.relabelled_events)} events relabelled`);
   });
 
+}
+
+/**
+ * The estimate of `authorize` as one of the bodies the service takes: an amount (with optional tokens and
+ * model) or `auto` (with a model). Anything else is a usage error here, before anything is sent.
+ */
+export function authorizeBody(o: {
+  amount?: string;
+  tokens?: number;
+  model?: string;
+  auto?: boolean;
+  operation?: string;
+  sessionId?: string;
+  sessionContext?: 'internal' | 'external';
+  expiresIn?: number;
+}): Schemas['Authorize'] {
+  const shared = defined({ operation: o.operation, session_id: o.sessionId, session_context: o.sessionContext, expires_in_seconds: o.expiresIn });
+  if (o.amount !== undefined && !o.auto) return { ...shared, amount: o.amount, ...defined({ tokens: o.tokens, model: o.model }) };
+  if (o.auto && o.amount === undefined && o.tokens === undefined && o.model !== undefined) return { ...shared, estimate: 'auto', model: o.model };
+  throw new CliError(EXIT.usage, 'authorize: give --amount (with --tokens and --model if you like), or --auto with --model.');
 }

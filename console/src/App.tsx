@@ -11,6 +11,8 @@ import { CatalogPage } from './pages/CatalogPage';
 import { PlansPage } from './pages/PlansPage';
 import { SubscriptionsPage } from './pages/SubscriptionsPage';
 import { BudgetsPage } from './pages/BudgetsPage';
+import { InvoicesPage } from './pages/InvoicesPage';
+import { CreditsPage } from './pages/CreditsPage';
 import { AccountPicker } from './components/AccountPicker';
 
 export interface Session {
@@ -29,12 +31,15 @@ interface PageDef {
 
 const READERS: Role[] = ['admin', 'sales', 'finance', 'member', 'agent'];
 const SALES: Role[] = ['admin', 'sales'];
+const BILLING: Role[] = ['admin', 'sales', 'finance'];
 
 export const PAGES: PageDef[] = [
   { path: 'meter', title: (role) => (role === 'member' || role === 'agent' ? 'My meter' : 'Meter'), roles: READERS, perAccount: true, render: (s, a) => <MeterPage session={s} account={a} /> },
   { path: 'usage', title: 'Usage', roles: READERS, perAccount: true, render: (s, a) => <UsagePage session={s} account={a} /> },
   { path: 'operations', title: 'Operations', roles: READERS, perAccount: true, render: (s, a) => <OperationsPage session={s} account={a} /> },
   { path: 'budgets', title: 'Budgets', roles: ['admin', 'finance', 'member'], perAccount: true, render: (s, a) => <BudgetsPage session={s} account={a} /> },
+  { path: 'invoices', title: 'Invoices', roles: BILLING, perAccount: true, render: (s, a) => <InvoicesPage session={s} account={a} /> },
+  { path: 'credits', title: 'Credits', roles: BILLING, perAccount: true, render: (s, a) => <CreditsPage session={s} account={a} /> },
   { path: 'catalog', title: 'Models & prices', roles: SALES, perAccount: false, render: (s) => <CatalogPage session={s} /> },
   { path: 'plans', title: 'Plans', roles: SALES, perAccount: false, render: (s) => <PlansPage session={s} /> },
   { path: 'subscriptions', title: 'Subscriptions', roles: SALES, perAccount: false, render: (s) => <SubscriptionsPage session={s} /> },
@@ -105,8 +110,10 @@ export function App() {
   }
   if (session === null) return <p className="loading" role="status">Checking the key…</p>;
 
+  // The navigation offers the pages of the key's role; any page still opens by its address, and then the
+  // API answers for it (a key that may not read it sees the service's refusal, not an empty page).
   const pages = PAGES.filter((p) => p.roles.includes(session.who.role));
-  const page = pages.find((p) => p.path === path) ?? pages[0]!;
+  const page = PAGES.find((p) => p.path === path) ?? pages[0]!;
   const operator = session.who.account === null;
   const titleOf = (p: PageDef) => (typeof p.title === 'string' ? p.title : p.title(session.who.role));
 

@@ -3,9 +3,11 @@
 import fc from 'fast-check';
 import { billingPeriod } from './billing-period';
 import { budgetTree, type Burn } from './budget-tree';
-import { money } from './format';
+import { money, periodText } from './format';
+import { hashParam, pageHref } from './hash-params';
+import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
-import { emptyPrices, priceBookErrors } from './price-book-form';
+import { emptyPrices, priceBookErrors, tierRates } from './price-book-form';
 
 describe('money', () => {
   it('cuts a decimal string to the places shown (never rounding through a float) and groups thousands', () => {
@@ -84,6 +86,16 @@ describe('priceBookErrors', () => {
     ]);
     expect(priceBookErrors(filled(), '2026-11-01T00:00', true, now)).toEqual({});
   });
+
+  it('sends the tiers as typed rates, trimmed, a blank cached price left out to default', () => {
+    const prices = filled();
+    prices.premier = { input: ' 15.00 ', cached_input: '7.50', output: '60.00' };
+    expect(tierRates(prices)).toEqual({
+      base: { input: '1.00', output: '2.00' },
+      specialized: { input: '1.00', output: '2.00' },
+      premier: { input: '15.00', cached_input: '7.50', output: '60.00' },
+    });
+  });
 });
 
 describe('budgetTree', () => {
@@ -106,5 +118,58 @@ describe('budgetTree', () => {
   it('can leave out people without a budget', () => {
     const tree = budgetTree('Acme', [unit('eng', null)], [person('ada', 'eng'), person('bob', 'eng')], [burn('person:bob')], 'with-budget');
     expect(tree.map((n) => n.node)).toEqual(['account', 'unit:eng', 'person:bob']);
+  });
+});
+
+describe('periodText', () => {
+  it('names a period by its first and last day: the end is exclusive', () => {
+    expect(periodText('2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z')).toBe('1 Oct 2026 – 31 Oct 2026');
+    expect(periodText('2026-01-15T00:00:00.000Z', '2026-02-15T00:00:00.000Z')).toBe('15 Jan 2026 – 14 Feb 2026');
+  });
+});
+
+describe('page addresses', () => {
+  it('carry parameters after the page that read back as written', () => {
+    fc.assert(
+      fc.property(fc.string(), (value) => {
+        const href = pageHref('invoices', { invoice: value });
+        expect(hashParam('invoice', href)).toBe(value === '' ? null : value);
+      }),
+    );
+    expect(pageHref('invoices', { invoice: 'inv_1' })).toBe('#/invoices?invoice=inv_1');
+    expect(pageHref('invoices', { invoice: null })).toBe('#/invoices');
+    expect(hashParam('invoice', '#/invoices')).toBeNull();
+  });
+});
+
+describe('credit forms', () => {
+  const now = new Date('2026-11-30T12:00:00Z');
+
+  it('a grant: a positive decimal amount, priority 1-1000, days 1-3650 or a later date, never both', () => {
+    expect(grantErrors({ ...emptyGrant(), amount: '25.00' }, now)).toEqual({});
+    expect(Object.keys(grantErrors({ ...emptyGrant(), amount: '' }, now))).toEqual(['amount']);
+    expect(grantErrors({ ...emptyGrant(), amount: '0.000' }, now).amount).toBe('The amount is more than zero.');
+    expect(Object.keys(grantErrors({ ...emptyGrant(), amount: '1e3' }, now))).toEqual(['amount']);
+    expect(Object.keys(grantErrors({ amount: '5', priority: '0', validity_days: '3651', expires_on: '', reason: '' }, now)).sort()).toEqual(['priority', 'validity_days']);
+    expect(Object.keys(grantErrors({ ...emptyGrant(), amount: '5', expires_on: '2026-11-30' }, now))).toEqual(['expires_on']);
+    expect(Object.keys(grantErrors({ ...emptyGrant(), amount: '5', expires_on: '2026-12-31', validity_days: '30' }, now))).toEqual(['expires_on']);
+  });
+
+  it('sends the amount exactly as typed (a string, never a float) and only the fields given', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[1-9]\d{0,20}\.\d{1,12}$/), (amount) => {
+        expect(grantErrors({ ...emptyGrant(), amount }, now)).toEqual({});
+        expect(grantBody({ ...emptyGrant(), amount })).toEqual({ amount });
+      }),
+    );
+    expect(grantBody({ amount: ' 10.10 ', priority: '5', validity_days: '', expires_on: '2027-01-01', reason: ' promo ' })).toEqual({
+      amount: '10.10', priority: 5, expires_at: '2027-01-01T00:00:00.000Z', reason: 'promo',
+    });
+  });
+
+  it('a top-up: a pack and a slug purchase id; the suggested id is one', () => {
+    expect(purchaseId(now)).toBe('topup-20261130-120000');
+    expect(topupErrors({ id: purchaseId(now), pack: 'small' })).toEqual({});
+    expect(Object.keys(topupErrors({ id: 'PO 17', pack: '' })).sort()).toEqual(['id', 'pack']);
   });
 });

@@ -31,3 +31,9 @@ export function dateTime(iso: string): string {
 export function day(iso: string): string {
   return new Date(iso).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
 }
+
+/** A billing period as people read it: its first and last day (the end is exclusive), in UTC. */
+export function periodText(start: string, end: string): string {
+  const fmt = (d: Date) => d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  return `${fmt(new Date(start))} – ${fmt(new Date(new Date(end).getTime() - 1))}`;
+}

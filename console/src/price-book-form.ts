@@ -30,3 +30,12 @@ export function priceBookErrors(prices: Prices, effectiveFrom: string, correctio
   return errors;
 }
 
+
+/** The `tiers` of the request for a form priceBookErrors found nothing wrong with (a blank cached price is left to default). */
+export function tierRates(prices: Prices): Record<Tier, { input: string; output: string; cached_input?: string }> {
+  const rates = (tier: Tier) => {
+    const { input, cached_input, output } = prices[tier];
+    return { input: input.trim(), output: output.trim(), ...(cached_input.trim() !== '' ? { cached_input: cached_input.trim() } : {}) };
+  };
+  return { base: rates('base'), specialized: rates('specialized'), premier: rates('premier') };
+}

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { completeDocument, documented, ErrorSchema, listOf, named, Responds, sharedFailures } from './openapi.js';
+import { completeDocument, componentSchemas, described, documented, documentedShape, ErrorSchema, listOf, named, Responds, sharedFailures } from './openapi.js';
 
 const Thing = named('SpecThing', {
   type: 'object',
@@ -27,6 +27,23 @@ describe('named schemas', () => {
     expect(() => named('SpecOther', Thing)).toThrow(/registered as "SpecThing"/);
     expect(() => named('not-pascal', { type: 'object' })).toThrow(/PascalCase/);
     expect(named('SpecThing', Thing)).toBe(Thing);
+  });
+});
+
+describe('described request bodies', () => {
+  const checked = { type: 'object', additionalProperties: false, properties: { rates: { type: 'object', description: 'prices by tier, in words' } } } as const;
+  const shape = { ...checked, properties: { rates: { type: 'object', additionalProperties: { type: 'string' } } } };
+
+  it('keep the schema the pipe validates and document the shape in its place', () => {
+    expect(described('SpecDescribed', checked, shape)).toBe(checked);
+    expect(documented(checked)).toEqual({ $ref: '#/components/schemas/SpecDescribed' });
+    expect(componentSchemas().SpecDescribed).toEqual(shape);
+    expect(documentedShape(checked)).toBe(shape);
+    expect(documentedShape(Thing)).toBe(Thing);
+  });
+
+  it('refuse a shape naming a field the checked schema does not allow, in any variant', () => {
+    expect(() => described('SpecWider', checked, { oneOf: [{ type: 'object', properties: { rates: {}, extra: {} } }] })).toThrow(/documents "extra"/);
   });
 });
 

@@ -34,6 +34,38 @@ export function named<const S extends JsonSchema>(name: string, schema: S): S {
   return schema;
 }
 
+const shapeOf = new Map<object, JsonSchema>();
+
+/**
+ * A request body whose inner parts the service checks in code after the envelope, so that an error names
+ * the exact field and why (`tiers.base.input`, `too_many_decimals`): SchemaPipe keeps validating `checked`,
+ * exactly as before, while the document (and so the typed client) shows `shape` under `name`: the body as the
+ * code accepts it, where `checked` could only say it in words. Returns `checked`; wherever it is documented
+ * (`@ApiJsonBody`), the document refers to `shape`. `shape` may be narrower than `checked`, never wider: every
+ * property it names must be one `checked` allows (checked here, at start), and a body it accepts passes `checked`
+ * (checked by the tests with examples).
+ */
+export function described<const C extends JsonSchema>(name: string, checked: C, shape: JsonSchema): C {
+  const allowed = new Set(Object.keys((checked.properties ?? {}) as object));
+  const variants = [shape, ...((shape.oneOf ?? shape.anyOf ?? []) as JsonSchema[])];
+  for (const variant of variants) {
+    for (const key of Object.keys((variant.properties ?? {}) as object)) {
+      if (!allowed.has(key)) throw new Error(`OpenAPI schema "${name}" documents "${key}", which the request's own schema does not allow`);
+    }
+  }
+  named(name, shape);
+  const other = nameOf.get(checked);
+  if (other !== undefined && other !== name) throw new Error(`One schema is registered as "${other}" and "${name}"`);
+  nameOf.set(checked, name);
+  shapeOf.set(checked, shape);
+  return checked;
+}
+
+/** The documented shape of a request schema registered with `described` (the schema itself otherwise). */
+export function documentedShape(schema: JsonSchema): JsonSchema {
+  return shapeOf.get(schema) ?? schema;
+}
+
 const COMPONENTS = '#/components/schemas/';
 
 /** A schema as the document shows it: every registered part (and itself, when `asRef`) becomes a `$ref`. */

@@ -6,6 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot } from './service-process.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Git-ignored: every run rewrites them, and a test run must leave the tree as it found it.
 export const SCREENSHOTS_DIR = join(repoRoot, 'test/screenshots');
 
 export const VIEWPORTS = {

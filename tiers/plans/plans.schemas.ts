@@ -1,6 +1,6 @@
 // Request bodies of the plan routes. Money is decimal strings, checked by the pure plan-terms.ts so an
 // error names the exact field and why (`negative`, `too_many_decimals`, ...).
-import { dateTimeSchema, decimalSchema, limitParam, listOf, named } from '../../src/http/openapi.js';
+import { dateTimeSchema, decimalSchema, described, limitParam, listOf, named } from '../../src/http/openapi.js';
 import { nameSchema, slugSchema } from '../../src/http/validation.js';
 import { TIERS } from '../pricing/pricing.js';
 import type { PlanTermsInput } from './plan-terms.js';
@@ -24,7 +24,7 @@ export const volumeDiscountSchema = {
   ],
 } as const;
 
-export const putPlanSchema = named('PutPlan', {
+const putPlanChecked = {
   type: 'object',
   additionalProperties: false,
   required: ['currency', 'base_fee', 'included_allowance', 'overage_policy'],
@@ -55,7 +55,7 @@ export const putPlanSchema = named('PutPlan', {
     ineffective_credit_pct: decimalString('Share of ineffective spend credited back, 0..100; default 0'),
     invoice_grace_minutes: { type: 'integer', minimum: 0, maximum: 10_080, description: 'How long a closed period’s invoice stays a draft; default 60' },
   },
-} as const);
+} as const;
 
 export const rollbackPlanSchema = named('RollbackPlan', {
   type: 'object',
@@ -157,3 +157,41 @@ export const listPlansQuerySchema = {
   additionalProperties: false,
   properties: { after: { ...slugSchema, description: 'The last plan id of the previous page' }, limit: limitParam() },
 } as const;
+
+// ---- Requests as documented ----
+// The plan body as validatePlanTerms accepts it: `tier_caps` and the `volume_discount` steps, which the
+// envelope above can only describe in words (the code checks them and names the exact bad field), as the
+// response's own schemas, and money as decimal strings.
+const decimalInput = (schema: { description: string }) => ({ ...schema, pattern: decimalSchema.pattern }) as const;
+
+/** Caps and a ladder as a request sends them: the response schemas, or null to have none. */
+export const tierCapsInput = { anyOf: [TierCapsSchema, { type: 'null' }], description: 'Tokens per period by tier; null: none' } as const;
+export const volumeDiscountInput = {
+  anyOf: [{ type: 'array', maxItems: 50, items: VolumeTierSchema }, { type: 'null' }],
+  description: volumeDiscountSchema.anyOf[0].description,
+} as const;
+
+/** The request body of PUT /v1/plans/:plan (see `described`: validated as the envelope, documented whole). */
+export const putPlanSchema = described('PutPlan', putPlanChecked, {
+  ...putPlanChecked,
+  properties: {
+    ...putPlanChecked.properties,
+    currency: { ...putPlanChecked.properties.currency, pattern: '^[A-Z]{3}$' },
+    base_fee: decimalInput(putPlanChecked.properties.base_fee),
+    included_allowance: decimalInput(putPlanChecked.properties.included_allowance),
+    ineffective_credit_pct: decimalInput(putPlanChecked.properties.ineffective_credit_pct),
+    topup_packs: {
+      ...putPlanChecked.properties.topup_packs,
+      items: {
+        ...putPlanChecked.properties.topup_packs.items,
+        properties: {
+          ...putPlanChecked.properties.topup_packs.items.properties,
+          allowance: decimalInput(putPlanChecked.properties.topup_packs.items.properties.allowance),
+          price: decimalInput(putPlanChecked.properties.topup_packs.items.properties.price),
+        },
+      },
+    },
+    tier_caps: tierCapsInput,
+    volume_discount: volumeDiscountInput,
+  },
+});

@@ -1,9 +1,30 @@
 // Request and response bodies of the price-book routes, as JSON schemas (validation, OpenAPI and types
 // alike). Only the request envelope is checked here; rates are checked by the pure validatePriceBookInput,
 // which names the exact bad field (`tiers.base.input`, `models["gpt-4o"].output`).
-import { dateTimeSchema, decimalSchema, limitParam, listOf, named, type Body } from '../../src/http/openapi.js';
+import { dateTimeSchema, decimalSchema, described, limitParam, listOf, named, type Body } from '../../src/http/openapi.js';
 
-export const createPriceBookSchema = named('CreatePriceBook', {
+const rate = (description: string) => ({ ...decimalSchema, description }) as const;
+
+export const RateOverridesSchema = named('RateOverrides', {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Prices per 1,000,000 tokens by token kind; a kind left out falls back (see TokenRates)',
+  properties: {
+    input: rate('Uncached input'),
+    cached_input: rate('Cache reads; default: the input price'),
+    cache_write: rate('Cache writes; default: the input price'),
+    output: rate('Output other than reasoning'),
+    reasoning: rate('Reasoning (a part of output); default: the output price'),
+  },
+} as const);
+
+export const TokenRatesSchema = named('TokenRates', {
+  ...RateOverridesSchema,
+  required: ['input', 'output'],
+  description: 'Prices per 1,000,000 tokens by token kind; cached_input and cache_write default to input, reasoning to output',
+} as const);
+
+const createPriceBookChecked = {
   type: 'object',
   additionalProperties: false,
   required: ['tiers'],
@@ -27,33 +48,44 @@ export const createPriceBookSchema = named('CreatePriceBook', {
     correction: { type: 'boolean', description: 'Allows an effective_from in the past (reprices history); audited' },
     reason: { type: 'string', minLength: 1, maxLength: 1000, description: 'Why, for the audit log' },
   },
-} as const);
-
-export type CreatePriceBookBody = Body<typeof createPriceBookSchema>;
-
-const rate = (description: string) => ({ ...decimalSchema, description }) as const;
-
-export const RateOverridesSchema = named('RateOverrides', {
-  type: 'object',
-  additionalProperties: false,
-  description: 'Prices per 1,000,000 tokens by token kind; a kind left out falls back (see TokenRates)',
-  properties: {
-    input: rate('Uncached input'),
-    cached_input: rate('Cache reads; default: the input price'),
-    cache_write: rate('Cache writes; default: the input price'),
-    output: rate('Output other than reasoning'),
-    reasoning: rate('Reasoning (a part of output); default: the output price'),
-  },
-} as const);
-
-export const TokenRatesSchema = named('TokenRates', {
-  ...RateOverridesSchema,
-  required: ['input', 'output'],
-  description: 'Prices per 1,000,000 tokens by token kind; cached_input and cache_write default to input, reasoning to output',
-} as const);
+} as const;
 
 const byModel = { type: 'object', additionalProperties: RateOverridesSchema, description: 'Rate overrides by catalog model id' } as const;
 const tierProperties = <S extends object>(s: S) => ({ base: s, specialized: s, premier: s }) as const;
+
+const longContextSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['threshold_tokens'],
+  properties: {
+    threshold_tokens: { type: 'integer', minimum: 0, description: 'A request whose input is above this is priced whole at these rates' },
+    tiers: { type: 'object', additionalProperties: false, properties: tierProperties(RateOverridesSchema) },
+    models: byModel,
+  },
+} as const;
+
+// The body as validatePriceBookInput accepts it: what the envelope says of `tiers`, `models` and
+// `long_context` in words, as schemas (the response's own: a book reads back as it was sent).
+/** The request body of POST /v1/price-books (see `described`: validated as the envelope, documented whole). */
+export const createPriceBookSchema = described('CreatePriceBook', createPriceBookChecked, {
+  ...createPriceBookChecked,
+  properties: {
+    ...createPriceBookChecked.properties,
+    effective_from: { ...createPriceBookChecked.properties.effective_from, format: 'date-time' },
+    currency: { ...createPriceBookChecked.properties.currency, pattern: '^[A-Z]{3}$' },
+    tiers: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['base', 'specialized', 'premier'],
+      description: 'Prices per 1,000,000 tokens by tier, as decimal strings of at most 12 decimals',
+      properties: tierProperties(TokenRatesSchema),
+    },
+    models: byModel,
+    long_context: { ...longContextSchema, description: 'Rates for whole requests whose input is above `threshold_tokens`' },
+  },
+});
+
+export type CreatePriceBookBody = Body<typeof createPriceBookSchema>;
 
 export const PriceBookSchema = named('PriceBook', {
   type: 'object',
@@ -65,21 +97,7 @@ export const PriceBookSchema = named('PriceBook', {
     currency: { type: ['string', 'null'] },
     tiers: { type: 'object', additionalProperties: false, required: ['base', 'specialized', 'premier'], properties: tierProperties(TokenRatesSchema) },
     models: byModel,
-    long_context: {
-      anyOf: [
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['threshold_tokens'],
-          properties: {
-            threshold_tokens: { type: 'integer', minimum: 0, description: 'A request whose input is above this is priced whole at these rates' },
-            tiers: { type: 'object', additionalProperties: false, properties: tierProperties(RateOverridesSchema) },
-            models: byModel,
-          },
-        },
-        { type: 'null' },
-      ],
-    },
+    long_context: { anyOf: [longContextSchema, { type: 'null' }] },
     correction: { type: 'boolean' },
     reason: { type: ['string', 'null'] },
     created_at: dateTimeSchema,

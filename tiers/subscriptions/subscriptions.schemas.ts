@@ -1,17 +1,19 @@
 // Request and response bodies of the subscription routes, as JSON schemas (validation, OpenAPI and types alike).
-import { dateTimeSchema, decimalSchema, named } from '../../src/http/openapi.js';
+import { dateTimeSchema, decimalSchema, described, named } from '../../src/http/openapi.js';
 import { slugSchema } from '../../src/http/validation.js';
 import {
   decimalString,
   PlanTermsSchema,
   PlanVersionSchema,
   TierCapsSchema,
+  tierCapsInput,
   tierCapsSchema,
   VolumeTierSchema,
+  volumeDiscountInput,
   volumeDiscountSchema,
 } from '../plans/plans.schemas.js';
 
-export const putSubscriptionSchema = named('PutSubscription', {
+const putSubscriptionChecked = {
   type: 'object',
   additionalProperties: false,
   required: ['plan_id'],
@@ -34,7 +36,23 @@ export const putSubscriptionSchema = named('PutSubscription', {
       },
     },
   },
-} as const);
+} as const;
+
+/** The request body of PUT .../subscription (see `described`): the overrides' caps and ladder as schemas. */
+export const putSubscriptionSchema = described('PutSubscription', putSubscriptionChecked, {
+  ...putSubscriptionChecked,
+  properties: {
+    ...putSubscriptionChecked.properties,
+    overrides: {
+      ...putSubscriptionChecked.properties.overrides,
+      properties: {
+        included_allowance: { ...putSubscriptionChecked.properties.overrides.properties.included_allowance, pattern: decimalSchema.pattern },
+        tier_caps: tierCapsInput,
+        volume_discount: volumeDiscountInput,
+      },
+    },
+  },
+});
 
 export interface PutSubscriptionBody {
   plan_id: string;

@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { Field } from '../components/Field';
-import { emptyPrices, KINDS, priceBookErrors, TIERS, type Prices } from '../price-book-form';
+import { emptyPrices, KINDS, priceBookErrors, tierRates, TIERS, type Prices } from '../price-book-form';
 import { dateTime } from '../format';
 
 function ModelsSection({ session }: { session: Session }) {
@@ -103,15 +103,11 @@ function PriceBooksSection({ session }: { session: Session }) {
       setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before publishing.` });
       return;
     }
-    const tiers = Object.fromEntries(
-      TIERS.map((t) => [t, Object.fromEntries(KINDS.filter((k) => prices[t][k].trim() !== '').map((k) => [k, prices[t][k].trim()]))]),
-    );
     try {
       const book = await ok(
         client.POST('/v1/price-books', {
           body: {
-            // The document describes `tiers` only in words (an object of tiers of prices), so its type is opaque.
-            tiers: tiers as never,
+            tiers: tierRates(prices),
             ...(effectiveFrom ? { effective_from: new Date(`${effectiveFrom}Z`).toISOString() } : {}),
             ...(correction ? { correction: true, ...(reason ? { reason } : {}) } : {}),
           },

@@ -91,10 +91,8 @@ export function PlansPage({ session }: { session: Session }) {
             overage_policy: draft.overage_policy,
             ineffective_credit_pct: draft.ineffective_credit_pct.trim(),
             // Kept from the latest version: the form edits the money terms.
-            // tier_caps and volume_discount are described only in words in the request's document (opaque
-            // types): passed through as read.
-            ...(versions[0] ? { topup_packs: versions[0].topup_packs, tier_caps: versions[0].tier_caps as never } : {}),
-            ...(versions[0]?.volume_discount ? { volume_discount: versions[0].volume_discount as never } : {}),
+            ...(versions[0] ? { topup_packs: versions[0].topup_packs, tier_caps: versions[0].tier_caps } : {}),
+            ...(versions[0]?.volume_discount ? { volume_discount: versions[0].volume_discount } : {}),
           },
         }),
       );

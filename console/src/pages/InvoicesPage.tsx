@@ -1,0 +1,317 @@
+// Finance: the account's invoices (period, state, total), one invoice with its lines and the usage behind
+// each line, its printable page and CSV, and the upcoming invoice as it would be if the period closed now.
+// Whether the key may read them is the API's to say: a refusal is shown as the service worded it.
+import { useEffect, useRef, useState } from 'react';
+import { json, ok, type Schemas, type TokenmeterClient } from '../api';
+import type { Session } from '../App';
+import { Refusal } from '../components/Refusal';
+import { dateTime, money, periodText, tokens } from '../format';
+import { pageHref, useHashParam } from '../hash-params';
+
+type Summary = Schemas['InvoiceSummary'];
+type Line = Schemas['InvoiceLine'];
+
+const KIND: Record<Line['kind'], string> = {
+  base_fee: 'Base fee',
+  allowance_used: 'Allowance used',
+  overage: 'Overage',
+  topup: 'Top-up',
+  volume_discount: 'Volume discount',
+  ineffective_credit: 'Ineffective-spend credit',
+  adjustment: 'Adjustment',
+};
+
+export function InvoicesPage({ session, account }: { session: Session; account: string }) {
+  const selected = useHashParam('invoice');
+  return selected ? <InvoiceDetail client={session.client} id={selected} /> : <InvoiceList client={session.client} account={account} />;
+}
+
+function InvoiceList({ client, account }: { client: TokenmeterClient; account: string }) {
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [page, setPage] = useState<Schemas['InvoiceList'] | null>(null);
+  const [failure, setFailure] = useState<unknown>(null);
+  const before = cursors[cursors.length - 1] ?? null;
+
+  useEffect(() => {
+    let cancelled = false;
+    ok(client.GET('/v1/accounts/{account}/invoices', { params: { path: { account }, query: { limit: '12', ...(before ? { before } : {}) } } }))
+      .then((list) => !cancelled && (setPage(list), setFailure(null)))
+      .catch((f: unknown) => !cancelled && setFailure(f));
+    return () => {
+      cancelled = true;
+    };
+  }, [client, account, before]);
+
+  if (failure) return <Refusal failure={failure} what="invoices" />;
+  return (
+    <section aria-labelledby="invoices-heading">
+      <h2 id="invoices-heading">Invoices</h2>
+      <p className="sub">One invoice per billing period, newest first. A draft is finalized after its grace period and never changes after.</p>
+      <div className="table-scroll" tabIndex={0} role="region" aria-label="Invoices">
+        <table data-testid="invoices">
+          <thead>
+            <tr>
+              <th scope="col">Invoice</th>
+              <th scope="col">Period</th>
+              <th scope="col">State</th>
+              <th scope="col" className="num">
+                Total
+              </th>
+              <th scope="col">Currency</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page === null ? (
+              <tr>
+                <td colSpan={5} role="status">
+                  Reading the invoices…
+                </td>
+              </tr>
+            ) : page.data.length === 0 ? (
+              <tr>
+                <td colSpan={5}>No invoices yet: the first one is made when a billing period ends.</td>
+              </tr>
+            ) : (
+              page.data.map((inv: Summary) => (
+                <tr key={inv.id}>
+                  <th scope="row">
+                    <a href={pageHref('invoices', { invoice: inv.id })} aria-label={`Invoice ${inv.number}, ${periodText(inv.period_start, inv.period_end)}`}>
+                      {inv.number}
+                    </a>
+                  </th>
+                  <td>{periodText(inv.period_start, inv.period_end)}</td>
+                  <td>
+                    <span className={`state ${inv.status}`}>{inv.status}</span>
+                  </td>
+                  <td className="num">{money(inv.total, null, 3)}</td>
+                  <td>{inv.currency}</td>
+                </tr>
+              ))
+            )}
+          </tbody>
+        </table>
+      </div>
+      <nav className="pager" aria-label="Pages of invoices">
+        <button type="button" className="secondary" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
+          ← Newer
+        </button>
+        <span>Page {cursors.length}</span>
+        <button type="button" className="secondary" disabled={!page?.next_before} onClick={() => page?.next_before && setCursors([...cursors, page.next_before])}>
+          Older →
+        </button>
+      </nav>
+      <Upcoming client={client} account={account} />
+    </section>
+  );
+}
+
+/** The open period's invoice as it would be if closed now (nothing is written). */
+function Upcoming({ client, account }: { client: TokenmeterClient; account: string }) {
+  const [preview, setPreview] = useState<Schemas['InvoicePreview'] | null>(null);
+  const [failure, setFailure] = useState<unknown>(null);
+  useEffect(() => {
+    ok(client.GET('/v1/accounts/{account}/invoices/upcoming', { params: { path: { account } } }))
+      .then(setPreview)
+      .catch(setFailure);
+  }, [client, account]);
+  return (
+    <section aria-labelledby="upcoming-heading" className="detail" data-testid="upcoming">
+      <h2 id="upcoming-heading">Upcoming invoice</h2>
+      {failure ? <Refusal failure={failure} what="the upcoming invoice" /> : null}
+      {preview ? (
+        <>
+          <p className="sub">
+            {periodText(preview.period_start, preview.period_end)}, as of {dateTime(preview.as_of)}: what the invoice would be if the period closed now.
+          </p>
+          <Lines lines={preview.lines} total={preview.total} currency={preview.currency} caption="Lines of the upcoming invoice" />
+        </>
+      ) : failure ? null : (
+        <p role="status">Reading the upcoming invoice…</p>
+      )}
+    </section>
+  );
+}
+
+/** A text representation of the invoice the API serves (printable HTML, CSV), as a link the browser can open. */
+function useDocumentLink(client: TokenmeterClient, id: string, format: 'html' | 'csv'): string | null {
+  const [url, setUrl] = useState<string | null>(null);
+  useEffect(() => {
+    let made: string | null = null;
+    let cancelled = false;
+    // The route needs the key in a header, which a plain link cannot send: read it here and link to the copy.
+    ok(client.GET('/v1/invoices/{id}', { params: { path: { id }, query: { format } }, parseAs: 'text' }))
+      .then((text) => {
+        if (cancelled) return;
+        made = URL.createObjectURL(new Blob([text], { type: format === 'html' ? 'text/html;charset=utf-8' : 'text/csv;charset=utf-8' }));
+        setUrl(made);
+      })
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+      if (made) URL.revokeObjectURL(made);
+    };
+  }, [client, id, format]);
+  return url;
+}
+
+function InvoiceDetail({ client, id }: { client: TokenmeterClient; id: string }) {
+  const [invoice, setInvoice] = useState<Schemas['Invoice'] | null>(null);
+  const [failure, setFailure] = useState<unknown>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const printable = useDocumentLink(client, id, 'html');
+  const csv = useDocumentLink(client, id, 'csv');
+
+  useEffect(() => {
+    ok(client.GET('/v1/invoices/{id}', { params: { path: { id } } }))
+      .then((answer) => setInvoice(json(answer)))
+      .catch(setFailure);
+  }, [client, id]);
+  // Opening an invoice moves focus to it, as a page change does.
+  useEffect(() => {
+    if (invoice) heading.current?.focus();
+  }, [invoice]);
+
+  const back = (
+    <p>
+      <a href={pageHref('invoices')}>← All invoices</a>
+    </p>
+  );
+  if (failure) {
+    return (
+      <>
+        {back}
+        <Refusal failure={failure} what="this invoice" />
+      </>
+    );
+  }
+  if (invoice === null) return <p role="status">Reading the invoice…</p>;
+  return (
+    <section className="detail" aria-labelledby="invoice-heading" data-testid="invoice">
+      {back}
+      <h2 id="invoice-heading" ref={heading} tabIndex={-1}>
+        Invoice {invoice.number}
+      </h2>
+      <dl className="facts">
+        <dt>Period</dt>
+        <dd>{periodText(invoice.period_start, invoice.period_end)}</dd>
+        <dt>State</dt>
+        <dd>
+          <span className={`state ${invoice.status}`} data-testid="invoice-state">
+            {invoice.status}
+          </span>
+          {invoice.status === 'draft' ? ` until ${dateTime(invoice.grace_until)}` : ''}
+          {invoice.finalized_at ? `; finalized ${dateTime(invoice.finalized_at)}` : ''}
+          {invoice.paid_at ? `; paid ${dateTime(invoice.paid_at)}` : ''}
+          {invoice.voided_at ? `; void ${dateTime(invoice.voided_at)}${invoice.void_reason ? ` (${invoice.void_reason})` : ''}` : ''}
+        </dd>
+        <dt>Plan</dt>
+        <dd>
+          {invoice.plan_id} v{invoice.plan_version}
+        </dd>
+        <dt>Total</dt>
+        <dd data-testid="invoice-total">{money(invoice.total, invoice.currency, 3)}</dd>
+      </dl>
+      <div className="actions-row">
+        {printable ? (
+          <a href={printable} target="_blank" rel="noopener">
+            Printable view (opens a new tab)
+          </a>
+        ) : (
+          <span role="status">Preparing the printable view…</span>
+        )}
+        {csv ? (
+          <a href={csv} download={`invoice-${invoice.number}.csv`}>
+            Download CSV
+          </a>
+        ) : null}
+      </div>
+      <Lines lines={invoice.lines} total={invoice.total} currency={invoice.currency} caption={`Lines of invoice ${invoice.number}`} />
+    </section>
+  );
+}
+
+/** An invoice's lines with their amounts and, under each, the usage it covers by tier, model and label. */
+function Lines({ lines, total, currency, caption }: { lines: Line[]; total: string; currency: string; caption: string }) {
+  return (
+    <div className="table-scroll" tabIndex={0} role="region" aria-label={caption}>
+      <table data-testid="invoice-lines">
+        <caption className="sr-only">{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Line</th>
+            <th scope="col">Period</th>
+            <th scope="col" className="num">
+              Amount
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {lines.map((line) => (
+            <tr key={line.n}>
+              <td>{line.n}</td>
+              <th scope="row">
+                <span className="sub block">{KIND[line.kind]}</span>
+                {line.description}
+                {line.usage.length > 0 ? <LineUsage line={line} currency={currency} /> : null}
+              </th>
+              <td>{new Date(line.period_start).toLocaleDateString('en-GB', { month: 'short', year: 'numeric', day: 'numeric', timeZone: 'UTC' })}</td>
+              <td className="num">{money(line.amount, currency, 3)}</td>
+            </tr>
+          ))}
+        </tbody>
+        <tfoot>
+          <tr>
+            <th scope="row" colSpan={3}>
+              Total
+            </th>
+            <td className="num">{money(total, currency, 3)}</td>
+          </tr>
+        </tfoot>
+      </table>
+    </div>
+  );
+}
+
+function LineUsage({ line, currency }: { line: Line; currency: string }) {
+  return (
+    <details className="line-usage">
+      <summary>
+        Usage behind line {line.n} ({line.usage.length} {line.usage.length === 1 ? 'row' : 'rows'})
+      </summary>
+      <table>
+        <caption className="sr-only">Usage behind line {line.n}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Tier</th>
+            <th scope="col">Model</th>
+            <th scope="col">Label</th>
+            <th scope="col" className="num">
+              Calls
+            </th>
+            <th scope="col" className="num">
+              Tokens
+            </th>
+            <th scope="col" className="num">
+              Cost
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {line.usage.map((u) => (
+            <tr key={`${u.tier}|${u.model}|${u.label}`}>
+              <td>{u.tier || '—'}</td>
+              <td>{u.model}</td>
+              <td>
+                <span className={`tag ${u.label}`}>{u.label}</span>
+              </td>
+              <td className="num">{tokens(u.calls)}</td>
+              <td className="num">{tokens(u.tokens)}</td>
+              <td className="num">{money(u.cost, currency)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
+  );
+}
