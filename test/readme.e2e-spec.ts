@@ -60,5 +60,22 @@ describe('README walkthrough', () => {
     expect(run.stdout).toMatch(/"model":"gpt-4o"/);
     expect(run.stdout).toMatch(/^id,.*\r?\nop-1,/m);
     expect(run.stdout).toContain('event: ready');
+    // Last month closed: 49.00 base fee, the 20.00 included used up, 5.00 beyond it (6M input × 2.50 +
+    // 1M output × 10.00 per million = 25.00), one invoice, finalized.
+    const invoice = run.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{"id":"inv_'))
+      .map((line) => JSON.parse(line) as { status: string; total: string; lines: { kind: string; amount: string }[] })[0];
+    expect(invoice).toMatchObject({ status: 'finalized', total: '54.00' });
+    expect(invoice!.lines.map((l) => [l.kind, l.amount])).toEqual([
+      ['base_fee', '49.00'],
+      ['allowance_used', '0.00'],
+      ['overage', '5.00'],
+    ]);
+    // The open month's preview: this month's period, with its base fee.
+    const upcoming = JSON.parse(run.stdout.split('\n').find((line) => line.startsWith('{"account":"acme"'))!) as { period_start: string; lines: { kind: string }[] };
+    const today = new Date();
+    expect(upcoming.period_start).toBe(new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), 1)).toISOString());
+    expect(upcoming.lines[0]).toMatchObject({ kind: 'base_fee' });
   }, 180_000);
 });
