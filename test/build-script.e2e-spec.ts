@@ -81,7 +81,7 @@ describe('scripts/build.mjs: build only when stale', () => {
     // And a build that is gone is stale, whatever the stamp says.
     rmSync(join(dir, 'dist/src/main.js'));
     expect(check()).toBe('build: stale');
-  }, 60_000);
+  }, 180_000);
 
   it('is what npm start runs first, and npm run build always builds', () => {
     const scripts = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;

@@ -118,7 +118,7 @@ describe('web console (/console) in Chromium', () => {
     } finally {
       await page.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('a member sees their meter move live when an operation is reported', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

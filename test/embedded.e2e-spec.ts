@@ -22,7 +22,7 @@ class Remember {
 @Module({ providers: [Remember] })
 class RememberModule {}
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function waitFor(condition: () => boolean, timeoutMs = 60_000): Promise<void> {
   const start = Date.now();
   while (!condition()) {
     if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
@@ -53,7 +53,7 @@ describe('embedded store on disk', () => {
     } finally {
       await second.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('runs a job queued before a crash after the restart', async () => {
     const clock = new ManualClock('2026-07-01T00:00:00Z');
@@ -76,7 +76,7 @@ describe('embedded store on disk', () => {
     } finally {
       await second.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('writes a first admin key to the data folder when none is configured, once', async () => {
     const first = await embedded(undefined, { TOKENMETER_ADMIN_KEY: '' });
@@ -92,5 +92,5 @@ describe('embedded store on disk', () => {
     } finally {
       await second.close();
     }
-  }, 60_000);
+  }, 180_000);
 });

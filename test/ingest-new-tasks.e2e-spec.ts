@@ -79,7 +79,7 @@ describe('ingest of tasks: the new-task statement and its refusal', () => {
     const [task] = await db.query(`SELECT status, closed_at FROM tasks WHERE account_id = $1 AND task_id = 'n-t'`, [org.account]);
     expect(task.status).toBe('succeeded');
     await expectRollupsMatchRaw(second, org.account);
-  }, 60_000);
+  }, 180_000);
 
   it('a new task closed in its first request is stored closed; an id taken elsewhere refuses the statement and nothing of it is kept', async () => {
     const clock = new ManualClock('2026-03-15T12:00:00.000Z');
@@ -114,7 +114,7 @@ describe('ingest of tasks: the new-task statement and its refusal', () => {
     const [{ tasks }] = await db.query(`SELECT count(*)::int AS tasks FROM tasks WHERE account_id = $1 AND task_id = 'x-t'`, [org.account]);
     expect(tasks).toBe(1);
     await expectRollupsMatchRaw(t, org.account);
-  }, 60_000);
+  }, 180_000);
 
   // Needs a second connection held open beside the app's: PostgreSQL only (the embedded store has one).
   (process.env.DATABASE_URL ? it : it.skip)('an id claimed by a writer that has not committed yet is never classified as an attempt', async () => {
@@ -173,5 +173,5 @@ describe('ingest of tasks: the new-task statement and its refusal', () => {
     expect(await metric(t, 'tokenmeter_ingest_writes_refused_total', '{path="transaction"}')).toBe(1);
     expect(await expectLabelsAsRebuilt(t, org.account)).toMatchObject({ 'l-a1': 'effective', 'l-a2': 'effective', 'l-x': 'ineffective' });
     await expectRollupsMatchRaw(t, org.account);
-  }, 60_000);
+  }, 180_000);
 });
