@@ -216,6 +216,8 @@ describe('web console: sales forms in Chromium', () => {
       expect(await form.getByLabel('Included allowance override').inputValue()).toBe('75.00');
       await form.getByLabel('Tier caps', { exact: true }).selectOption('set');
       const caps = form.getByRole('group', { name: 'Tier caps override (tokens per period)' });
+      // The override replaces the plan's caps whole, so it starts as a copy of them.
+      expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('1000000');
       await caps.getByLabel('base', { exact: true }).fill('ten');
       await form.getByRole('button', { name: 'Save subscription' }).click();
       expect(await caps.getByLabel('base', { exact: true }).getAttribute('aria-invalid')).toBe('true');
@@ -223,9 +225,9 @@ describe('web console: sales forms in Chromium', () => {
       await form.getByRole('button', { name: 'Save subscription' }).click();
       await expectText(form.getByRole('status'), /^initech is on scale v3 \(following the latest\)\.$/);
       const saved = await api('GET', '/v1/accounts/initech/subscription', sales);
-      expect(saved.overrides).toEqual({ included_allowance: '75.00', tier_caps: { base: 500_000 } });
-      expect(saved.effective_terms.tier_caps).toEqual({ base: 500_000 });
-      await expectText(page.getByTestId('subscription'), /Tier caps ?base 500,000 \(override\)/);
+      expect(saved.overrides).toEqual({ included_allowance: '75.00', tier_caps: { base: 500_000, premier: 1_000_000 } });
+      expect(saved.effective_terms.tier_caps).toEqual({ base: 500_000, premier: 1_000_000 });
+      await expectText(page.getByTestId('subscription'), /Tier caps ?base 500,000 · premier 1,000,000 \(override\)/);
       await screenshots(page, 'subscriptions-overrides');
     } finally {
       await page.close();

@@ -167,3 +167,16 @@ export function overridesBody(form: OverridesForm): Schemas['PutSubscription']['
     ...(ladder !== undefined ? { volume_discount: ladder } : {}),
   };
 }
+
+/**
+ * An override replaces the plan's caps or ladder whole, so one chosen with nothing typed yet starts as a
+ * copy of the plan version's (changing one cap does not silently lift the others).
+ */
+export function overridesFromPlan(form: OverridesForm, plan: Pick<Schemas['PlanVersion'], 'tier_caps' | 'volume_discount'> | undefined): OverridesForm {
+  const blank = (steps: Step[]) => steps.every((s) => s.up_to.trim() === '' && s.discount_pct.trim() === '');
+  return {
+    ...form,
+    ...(form.caps_mode === 'set' && capsBody(form.tier_caps) === null ? { tier_caps: capsDraft(plan?.tier_caps) } : {}),
+    ...(form.ladder_mode === 'set' && blank(form.volume_discount) && plan?.volume_discount?.length ? { volume_discount: ladderDraft(plan.volume_discount) } : {}),
+  };
+}

@@ -8,7 +8,7 @@ import { compareDecimal } from './decimal-input';
 import { show } from './plan-diff';
 import {
   capsBody, capsDraft, capsErrors, emptyCaps, emptyPack, ladderBody, ladderDraft, ladderErrors, overridesBody, overridesDraft, overridesErrors,
-  packErrors, packsBody, packsDraft, planFormField,
+  overridesFromPlan, packErrors, packsBody, packsDraft, planFormField,
 } from './plan-form';
 import { draftOf, emptyModelRow, emptyRates, formField, modelRateErrors, modelRates, priceBookErrors, tierRates, type ModelRateRow } from './price-book-form';
 
@@ -231,5 +231,14 @@ describe('subscription overrides', () => {
     expect(Object.keys(overridesErrors({ ...form, included_allowance: 'ten', ladder_mode: 'set', volume_discount: [{ up_to: '5', discount_pct: '1' }] })).sort()).toEqual([
       'overrides.included_allowance', 'overrides.volume_discount.0.up_to',
     ]);
+  });
+
+  it('a caps or ladder override chosen with nothing typed starts as the plan’s; one typed is kept', () => {
+    const plan = { tier_caps: { premier: 1_000_000 }, volume_discount: [{ up_to: '1000', discount_pct: '0' }, { up_to: null, discount_pct: '5' }] };
+    const chosen = overridesFromPlan({ ...overridesDraft(undefined), caps_mode: 'set', ladder_mode: 'set' }, plan);
+    expect(overridesBody(chosen)).toEqual({ tier_caps: plan.tier_caps, volume_discount: plan.volume_discount });
+    const typed = { ...overridesDraft(undefined), caps_mode: 'set' as const, tier_caps: { ...emptyCaps(), base: '10' } };
+    expect(overridesFromPlan(typed, plan)).toEqual(typed);
+    expect(overridesFromPlan(overridesDraft(undefined), plan)).toEqual(overridesDraft(undefined));
   });
 });

@@ -240,7 +240,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
     <section aria-labelledby="books-heading">
       <h2 id="books-heading">Price books</h2>
       <p className="sub">Prices per 1,000,000 tokens. Each version is immutable; the latest one in force prices each event.</p>
-      <ol className="history" reversed data-testid="price-book-history">
+      <ol className="history" reversed start={books.length} data-testid="price-book-history">
         {books.map((b) => {
           const draft = draftOf(b);
           return (

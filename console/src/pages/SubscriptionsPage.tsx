@@ -8,7 +8,7 @@ import { Field } from '../components/Field';
 import { CapsFields, LadderFields } from '../components/TermsFields';
 import { money } from '../format';
 import { show } from '../plan-diff';
-import { overridesBody, overridesDraft, overridesErrors, planFormField, type OverrideMode, type OverridesForm } from '../plan-form';
+import { overridesBody, overridesDraft, overridesErrors, overridesFromPlan, planFormField, type OverrideMode, type OverridesForm } from '../plan-form';
 
 function ModeSelect({ id, label, value, onChange, none, set }: { id: string; label: string; value: OverrideMode; onChange: (mode: OverrideMode) => void; none: string; set: string }) {
   return (
@@ -55,6 +55,8 @@ export function SubscriptionsPage({ session }: { session: Session }) {
       .catch((e: Error) => setMessage({ error: true, text: e.message }));
   }, [client, account]);
   useEffect(load, [load]);
+
+  const startFromPlan = (next: OverridesForm): OverridesForm => overridesFromPlan(next, current?.plan);
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
@@ -153,12 +155,12 @@ export function SubscriptionsPage({ session }: { session: Session }) {
             error={errors['overrides.included_allowance']}
             onChange={(e) => setOverrides({ ...overrides, included_allowance: e.target.value })}
           />
-          <ModeSelect id="sub-caps-mode" label="Tier caps" value={overrides.caps_mode} none="no caps" set="these caps" onChange={(caps_mode) => setOverrides({ ...overrides, caps_mode })} />
+          <ModeSelect id="sub-caps-mode" label="Tier caps" value={overrides.caps_mode} none="no caps" set="these caps" onChange={(caps_mode) => setOverrides(startFromPlan({ ...overrides, caps_mode }))} />
           {overrides.caps_mode === 'set' ? (
             <CapsFields caps={overrides.tier_caps} errors={errors} prefix="overrides.tier_caps" legend="Tier caps override (tokens per period)" onChange={(tier_caps) => setOverrides({ ...overrides, tier_caps })} />
           ) : null}
           {errors['overrides.tier_caps'] ? <p className="error full">{errors['overrides.tier_caps']}</p> : null}
-          <ModeSelect id="sub-ladder-mode" label="Volume discount" value={overrides.ladder_mode} none="no discount" set="this ladder" onChange={(ladder_mode) => setOverrides({ ...overrides, ladder_mode })} />
+          <ModeSelect id="sub-ladder-mode" label="Volume discount" value={overrides.ladder_mode} none="no discount" set="this ladder" onChange={(ladder_mode) => setOverrides(startFromPlan({ ...overrides, ladder_mode }))} />
           {overrides.ladder_mode === 'set' ? (
             <LadderFields steps={overrides.volume_discount} errors={errors} prefix="overrides.volume_discount" legend="Volume discount override" onChange={(volume_discount) => setOverrides({ ...overrides, volume_discount })} />
           ) : null}
