@@ -22,6 +22,19 @@ async function expectText(locator: Locator, pattern: RegExp): Promise<void> {
   throw new Error(`expected text matching ${pattern}, last saw: ${JSON.stringify(last)}`);
 }
 
+/** Waits (up to 5 s) until the element (by its id) has the keyboard focus. */
+async function expectFocus(page: Page, locator: Locator): Promise<void> {
+  const id = await locator.getAttribute('id');
+  const deadline = Date.now() + 5_000;
+  let focused: unknown = null;
+  while (Date.now() < deadline) {
+    focused = await page.evaluate('document.activeElement && document.activeElement.id');
+    if (id !== null && focused === id) return;
+    await sleep(50);
+  }
+  throw new Error(`expected focus on #${id}, it is on #${String(focused)}`);
+}
+
 describe('web console: sales forms in Chromium', () => {
   let service: ServiceProcess;
   let browser: Browser;
@@ -105,6 +118,7 @@ describe('web console: sales forms in Chromium', () => {
       await form.getByRole('button', { name: 'Publish version' }).click();
       await expectText(page.getByRole('alert'), /^2 field\(s\) to fix before publishing\.$/);
       expect(await row.getByLabel('Model').getAttribute('aria-invalid')).toBe('true');
+      await expectFocus(page, row.getByLabel('Model')); // the keyboard is taken to the first field to fix
       await expectText(row, /Choose a model\./);
       expect(await row.getByLabel('input', { exact: true }).getAttribute('aria-invalid')).toBe('true');
       expect((await api('GET', '/v1/price-books', sales)).data).toHaveLength(1); // nothing was sent
@@ -112,6 +126,18 @@ describe('web console: sales forms in Chromium', () => {
       await row.getByLabel('Model').selectOption('gpt-4o');
       await row.getByLabel('input', { exact: true }).fill('2.00');
       await row.getByLabel('output', { exact: true }).fill('8.00');
+      // A long-context row for a whole tier needs the threshold it starts above.
+      await form.getByRole('button', { name: 'Add a model rate' }).click();
+      const long = form.getByRole('group', { name: 'Rate row 2' });
+      await long.getByLabel('Applies to').selectOption('long');
+      await long.getByLabel('Model').selectOption('tier:premier');
+      await long.getByLabel('input', { exact: true }).fill('30.00');
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByRole('alert'), /^1 field\(s\) to fix before publishing\.$/);
+      const threshold = form.getByLabel('Long context above (input tokens)');
+      await expectFocus(page, threshold);
+      expect((await api('GET', '/v1/price-books', sales)).data).toHaveLength(1);
+      await threshold.fill('200000');
       await screenshots(page, 'catalog-model-rates');
       await form.getByRole('button', { name: 'Publish version' }).click();
       await expectText(page.getByRole('status').filter({ hasText: 'Published price book' }), /^Published price book version 2, in force from/);
@@ -119,14 +145,16 @@ describe('web console: sales forms in Chromium', () => {
       const books = (await api('GET', '/v1/price-books', sales)).data as { version: number; models: unknown; tiers: Record<string, unknown> }[];
       const published = books.find((b) => b.version === 2)!;
       expect(published.models).toEqual({ 'gpt-4o': { input: '2.00', output: '8.00' } });
+      expect((published as unknown as { long_context: unknown }).long_context).toEqual({ threshold_tokens: 200_000, tiers: { premier: { input: '30.00' } } });
       expect(published.tiers.specialized).toEqual({ input: '2.50', cached_input: '1.25', output: '10.00' });
 
       // The history: version 2 first, saying it has a model rate, and its rates when opened.
       const newest = page.getByTestId('price-book-history').locator('li').first();
-      await expectText(newest.locator('summary'), /^Version 2 · from .* · 1 model rate$/);
+      await expectText(newest.locator('summary'), /^Version 2 · from .* · 2 rate rows$/);
       await newest.locator('summary').click();
       const rates = newest.getByTestId('model-rates');
-      expect((await rates.locator('tbody tr').allTextContents()).map((t) => t.replace(/\s+/g, ' '))).toEqual(['gpt-4oevery request2.00——8.00—']);
+      expect((await rates.locator('tbody tr').allTextContents()).map((t) => t.replace(/\s+/g, ' '))).toEqual(['gpt-4oevery request2.00——8.00—', 'every premier modellong context30.00————']);
+      await expectText(newest, /Long context: requests with more than 200,000 input tokens\./);
       // The next version starts from this one, the model row included.
       await expectText(form.getByRole('group', { name: 'Rate row 1' }).getByLabel('Model').locator('option:checked'), /^gpt-4o \(specialized\)$/);
       await screenshots(page, 'catalog-history');

@@ -9,6 +9,7 @@ import {
   tierTarget, TIERS, type ModelRateRow, type Prices,
 } from '../price-book-form';
 import { dateTime, tokens } from '../format';
+import { focusFirstInvalid } from '../focus';
 
 function ModelsSection({ session, models, load }: { session: Session; models: Schemas['Model'][]; load: () => Promise<void> }) {
   const { client } = session;
@@ -202,8 +203,9 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
   }, [client]);
   useEffect(load, [load]);
 
-  const publish = async (e: FormEvent) => {
+  const publish = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
+    const formElement = e.currentTarget;
     const found = {
       ...priceBookErrors(prices, effectiveFrom, correction, new Date()),
       ...modelRateErrors(rows, threshold, models.map((m) => m.id)),
@@ -211,6 +213,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
     setErrors(found);
     if (Object.keys(found).length > 0) {
       setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before publishing.` });
+      focusFirstInvalid(formElement);
       return;
     }
     try {
@@ -233,6 +236,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
       const f = failure as ApiFailure;
       if (f.field) setErrors({ [formField(f.field, rows)]: f.message });
       setMessage({ error: true, text: f.message });
+      focusFirstInvalid(formElement);
     }
   };
 
@@ -249,7 +253,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
                 <summary>
                   Version {b.version} · from {dateTime(b.effective_from)}
                   {b.correction ? ' · correction' : ''}
-                  {draft.rows.length > 0 ? ` · ${draft.rows.length} model rate${draft.rows.length === 1 ? '' : 's'}` : ''}
+                  {draft.rows.length > 0 ? ` · ${draft.rows.length} rate row${draft.rows.length === 1 ? '' : 's'}` : ''}
                 </summary>
                 <div className="table-scroll" tabIndex={0} role="region" aria-label={`Tier rates of version ${b.version}`}>
                   <table>

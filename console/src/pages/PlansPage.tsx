@@ -6,6 +6,7 @@ import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { decimalError, Field } from '../components/Field';
 import { dateTime } from '../format';
+import { focusFirstInvalid } from '../focus';
 import { changedRows, ROWS, show, type Version } from '../plan-diff';
 import { CapsFields, LadderFields, PackFields } from '../components/TermsFields';
 import {
@@ -75,8 +76,9 @@ export function PlansPage({ session }: { session: Session }) {
   useEffect(loadVersions, [loadVersions]);
 
   const target = plan === '' ? newPlan.trim() : plan;
-  const publish = async (e: FormEvent) => {
+  const publish = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
+    const formElement = e.currentTarget;
     const found: Record<string, string> = {};
     if (target === '') found.plan = 'Name the new plan.';
     for (const [key, what] of [['base_fee', 'The base fee'], ['included_allowance', 'The included allowance'], ['ineffective_credit_pct', 'The credit share']] as const) {
@@ -89,6 +91,7 @@ export function PlansPage({ session }: { session: Session }) {
     setErrors(found);
     if (Object.keys(found).length > 0) {
       setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before publishing.` });
+      focusFirstInvalid(formElement);
       return;
     }
     try {
@@ -124,6 +127,7 @@ export function PlansPage({ session }: { session: Session }) {
       const f = failure as ApiFailure;
       if (f.field) setErrors({ [planFormField(f.field)]: f.message });
       setMessage({ error: true, text: f.message });
+      focusFirstInvalid(formElement);
     }
   };
 

@@ -7,6 +7,7 @@ import { AccountPicker } from '../components/AccountPicker';
 import { Field } from '../components/Field';
 import { CapsFields, LadderFields } from '../components/TermsFields';
 import { money } from '../format';
+import { focusFirstInvalid } from '../focus';
 import { show } from '../plan-diff';
 import { overridesBody, overridesDraft, overridesErrors, overridesFromPlan, planFormField, type OverrideMode, type OverridesForm } from '../plan-form';
 
@@ -58,8 +59,9 @@ export function SubscriptionsPage({ session }: { session: Session }) {
 
   const startFromPlan = (next: OverridesForm): OverridesForm => overridesFromPlan(next, current?.plan);
 
-  const save = async (e: FormEvent) => {
+  const save = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
+    const formElement = e.currentTarget;
     if (account === null) return;
     const found: Record<string, string> = {};
     if (form.plan_id === '') found.plan_id = 'Choose a plan.';
@@ -70,6 +72,7 @@ export function SubscriptionsPage({ session }: { session: Session }) {
     setErrors(found);
     if (Object.keys(found).length > 0) {
       setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before saving.` });
+      focusFirstInvalid(formElement);
       return;
     }
     try {
@@ -90,6 +93,7 @@ export function SubscriptionsPage({ session }: { session: Session }) {
       const f = failure as ApiFailure;
       if (f.field) setErrors({ [planFormField(f.field)]: f.message });
       setMessage({ error: true, text: f.message });
+      focusFirstInvalid(formElement);
     }
   };
 
