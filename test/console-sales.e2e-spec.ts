@@ -106,6 +106,7 @@ describe('web console: sales forms in Chromium', () => {
       const form = page.getByRole('form', { name: 'Publish a new price-book version' });
       const price = (tier: string, kind: string) => form.getByRole('group', { name: tier, exact: true }).getByLabel(kind, { exact: true });
       // The form starts as a copy of the newest version, so publishing it changes only what sales change.
+      await expectText(page.getByTestId('price-book-history').locator('summary'), /^Version 1 · from/);
       expect(await price('specialized', 'cached input').inputValue()).toBe('1.25');
 
       await form.getByRole('button', { name: 'Add a model rate' }).click();

@@ -1,6 +1,6 @@
 // Sales: the model catalog (tier, provider, aliases) and the price books, an immutable history of
 // versions; a new version is published from a form checked here first and by the API in the end.
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { Field } from '../components/Field';
@@ -186,13 +186,23 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
   const [reason, setReason] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  // Rates typed before the history arrives are not overwritten by the copy of the newest version.
+  const edited = useRef(false);
+  const setPricesEdited = (next: Prices) => {
+    edited.current = true;
+    setPrices(next);
+  };
+  const setRowsEdited = (next: ModelRateRow[]) => {
+    edited.current = true;
+    setRows(next);
+  };
   const load = useCallback(() => {
     ok(client.GET('/v1/price-books', { params: { query: { limit: 100 } } }))
       .then((list) => {
         const newest = [...list.data].sort((a, b) => b.version - a.version);
         setBooks(newest);
         // The next version starts as a copy of the newest: sales change a few rates, not all of them.
-        if (newest[0]) {
+        if (newest[0] && !edited.current) {
           const draft = draftOf(newest[0]);
           setPrices(draft.prices);
           setRows(draft.rows);
@@ -231,6 +241,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
       setEffectiveFrom('');
       setCorrection(false);
       setReason('');
+      edited.current = false;
       load();
     } catch (failure) {
       const f = failure as ApiFailure;
@@ -303,7 +314,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
                   value={prices[t][k]}
                   placeholder={FALLBACK[k] ?? '0.00'}
                   error={errors[`${t}.${k}`]}
-                  onChange={(e) => setPrices({ ...prices, [t]: { ...prices[t], [k]: e.target.value } })}
+                  onChange={(e) => setPricesEdited({ ...prices, [t]: { ...prices[t], [k]: e.target.value } })}
                 />
               ))}
             </fieldset>
@@ -320,11 +331,11 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
               index={i}
               models={models}
               errors={errors}
-              onChange={(changed) => setRows(rows.map((r, j) => (j === i ? changed : r)))}
-              onRemove={() => setRows(rows.filter((_, j) => j !== i))}
+              onChange={(changed) => setRowsEdited(rows.map((r, j) => (j === i ? changed : r)))}
+              onRemove={() => setRowsEdited(rows.filter((_, j) => j !== i))}
             />
           ))}
-          <button type="button" className="secondary small" onClick={() => setRows([...rows, emptyModelRow()])}>
+          <button type="button" className="secondary small" onClick={() => setRowsEdited([...rows, emptyModelRow()])}>
             Add a model rate
           </button>
           <Field
@@ -333,7 +344,10 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
             hint="empty: no long-context rates"
             value={threshold}
             error={errors.threshold}
-            onChange={(e) => setThreshold(e.target.value)}
+            onChange={(e) => {
+              edited.current = true;
+              setThreshold(e.target.value);
+            }}
           />
         </fieldset>
         <Field
