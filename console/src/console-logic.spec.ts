@@ -7,7 +7,7 @@ import { money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
-import { emptyPrices, priceBookErrors, tierRates } from './price-book-form';
+import { emptyPrices, emptyRates, priceBookErrors, tierRates } from './price-book-form';
 
 describe('money', () => {
   it('cuts a decimal string to the places shown (never rounding through a float) and groups thousands', () => {
@@ -67,7 +67,7 @@ describe('priceBookErrors', () => {
   const now = new Date('2026-11-30T12:00:00Z');
   const filled = () => {
     const prices = emptyPrices();
-    for (const tier of ['base', 'specialized', 'premier'] as const) prices[tier] = { input: '1.00', cached_input: '', output: '2.00' };
+    for (const tier of ['base', 'specialized', 'premier'] as const) prices[tier] = { ...emptyRates(), input: '1.00', output: '2.00' };
     return prices;
   };
 
@@ -89,7 +89,7 @@ describe('priceBookErrors', () => {
 
   it('sends the tiers as typed rates, trimmed, a blank cached price left out to default', () => {
     const prices = filled();
-    prices.premier = { input: ' 15.00 ', cached_input: '7.50', output: '60.00' };
+    prices.premier = { ...emptyRates(), input: ' 15.00 ', cached_input: '7.50', output: '60.00' };
     expect(tierRates(prices)).toEqual({
       base: { input: '1.00', output: '2.00' },
       specialized: { input: '1.00', output: '2.00' },

@@ -1,30 +1,27 @@
 // Sales: the model catalog (tier, provider, aliases) and the price books, an immutable history of
 // versions; a new version is published from a form checked here first and by the API in the end.
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { Field } from '../components/Field';
-import { emptyPrices, KINDS, priceBookErrors, tierRates, TIERS, type Prices } from '../price-book-form';
-import { dateTime } from '../format';
+import {
+  draftOf, emptyModelRow, emptyPrices, FALLBACK, formField, KINDS, kindLabel, modelRateErrors, modelRates, priceBookErrors, targetLabel, tierRates,
+  tierTarget, TIERS, type ModelRateRow, type Prices,
+} from '../price-book-form';
+import { dateTime, tokens } from '../format';
+import { focusFirstInvalid } from '../focus';
 
-function ModelsSection({ session }: { session: Session }) {
+function ModelsSection({ session, models, load }: { session: Session; models: Schemas['Model'][]; load: () => Promise<void> }) {
   const { client } = session;
-  const [models, setModels] = useState<Schemas['Model'][]>([]);
   const [form, setForm] = useState({ id: '', tier: 'base', provider: '', aliases: '' });
   const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
-  const load = useCallback(() => {
-    ok(client.GET('/v1/models'))
-      .then((list) => setModels(list.data))
-      .catch((e: Error) => setMessage({ error: true, text: e.message }));
-  }, [client]);
-  useEffect(load, [load]);
   const save = async (e: FormEvent) => {
     e.preventDefault();
     try {
       const aliases = form.aliases.split(',').map((a) => a.trim()).filter(Boolean);
       const saved = await ok(client.PUT('/v1/models/{model}', { params: { path: { model: form.id } }, body: { tier: form.tier, provider: form.provider, aliases } }));
       setMessage({ error: false, text: `Saved ${saved.id} (${saved.tier}).` });
-      load();
+      await load();
     } catch (failure) {
       setMessage({ error: true, text: (failure as Error).message });
     }
@@ -79,28 +76,154 @@ function ModelsSection({ session }: { session: Session }) {
   );
 }
 
-function PriceBooksSection({ session }: { session: Session }) {
+/** A book's rate rows (per model, and for long context) as a table; nothing when it has none. */
+function RateRows({ rows, threshold }: { rows: ModelRateRow[]; threshold: string }) {
+  if (rows.length === 0 && threshold === '') return null;
+  return (
+    <>
+      {threshold !== '' ? <p className="sub">Long context: requests with more than {tokens(Number(threshold))} input tokens.</p> : null}
+      {rows.length > 0 ? (
+        <div className="table-scroll" tabIndex={0} role="region" aria-label="Rates by model">
+          <table data-testid="model-rates">
+            <thead>
+              <tr>
+                <th scope="col">Model</th>
+                <th scope="col">Applies to</th>
+                {KINDS.map((k) => (
+                  <th scope="col" className="num" key={k}>
+                    {kindLabel(k)}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={`${r.scope}:${r.model}`}>
+                  <th scope="row">{targetLabel(r.model)}</th>
+                  <td>{r.scope === 'long' ? 'long context' : 'every request'}</td>
+                  {KINDS.map((k) => (
+                    <td className="num" key={k}>
+                      {r.rates[k] || '—'}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+function ModelRowFields({ row, index, models, errors, onChange, onRemove }: {
+  row: ModelRateRow; index: number; models: Schemas['Model'][]; errors: Record<string, string>;
+  onChange: (row: ModelRateRow) => void; onRemove: () => void;
+}) {
+  const at = `models.${index}`;
+  const modelId = `book-row-${index}-model`;
+  const scopeId = `book-row-${index}-scope`;
+  return (
+    <fieldset className="terms-row model-row" aria-label={`Rate row ${index + 1}`} aria-describedby={errors[at] ? `${at}-note` : undefined}>
+      <div className={`field${errors[`${at}.model`] ? ' invalid' : ''}`}>
+        <label htmlFor={modelId}>Model</label>
+        <select id={modelId} value={row.model} aria-invalid={errors[`${at}.model`] ? true : undefined} aria-describedby={errors[`${at}.model`] ? `${modelId}-note` : undefined} onChange={(e) => onChange({ ...row, model: e.target.value })}>
+          <option value="">Choose…</option>
+          {models.map((m) => (
+            <option key={m.id} value={m.id}>
+              {m.id} ({m.tier})
+            </option>
+          ))}
+          {row.scope === 'long'
+            ? TIERS.map((t) => (
+                <option key={t} value={tierTarget(t)}>
+                  {targetLabel(tierTarget(t))}
+                </option>
+              ))
+            : null}
+          {row.model !== '' && !row.model.startsWith('tier:') && !models.some((m) => m.id === row.model) ? <option value={row.model}>{row.model} (not in the catalog)</option> : null}
+        </select>
+        {errors[`${at}.model`] ? <span id={`${modelId}-note`} className="error">{errors[`${at}.model`]}</span> : null}
+      </div>
+      <div className="field">
+        <label htmlFor={scopeId}>Applies to</label>
+        <select id={scopeId} value={row.scope} onChange={(e) => onChange({ ...row, scope: e.target.value as ModelRateRow['scope'] })}>
+          <option value="all">every request</option>
+          <option value="long">long context</option>
+        </select>
+      </div>
+      {KINDS.map((k) => (
+        <Field
+          key={k}
+          label={kindLabel(k)}
+          inputMode="decimal"
+          placeholder="the tier’s"
+          value={row.rates[k]}
+          error={errors[`${at}.${k}`]}
+          onChange={(e) => onChange({ ...row, rates: { ...row.rates, [k]: e.target.value } })}
+        />
+      ))}
+      <button type="button" className="secondary small" aria-label={`Remove rate row ${index + 1}`} onClick={onRemove}>
+        Remove
+      </button>
+      {errors[at] ? (
+        <span id={`${at}-note`} className="error row-error">
+          {errors[at]}
+        </span>
+      ) : null}
+    </fieldset>
+  );
+}
+
+function PriceBooksSection({ session, models }: { session: Session; models: Schemas['Model'][] }) {
   const { client } = session;
   const [books, setBooks] = useState<Schemas['PriceBook'][]>([]);
   const [prices, setPrices] = useState<Prices>(emptyPrices);
+  const [rows, setRows] = useState<ModelRateRow[]>([]);
+  const [threshold, setThreshold] = useState('');
   const [effectiveFrom, setEffectiveFrom] = useState('');
   const [correction, setCorrection] = useState(false);
   const [reason, setReason] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  // Rates typed before the history arrives are not overwritten by the copy of the newest version.
+  const edited = useRef(false);
+  const setPricesEdited = (next: Prices) => {
+    edited.current = true;
+    setPrices(next);
+  };
+  const setRowsEdited = (next: ModelRateRow[]) => {
+    edited.current = true;
+    setRows(next);
+  };
   const load = useCallback(() => {
     ok(client.GET('/v1/price-books', { params: { query: { limit: 100 } } }))
-      .then((list) => setBooks([...list.data].reverse()))
+      .then((list) => {
+        const newest = [...list.data].sort((a, b) => b.version - a.version);
+        setBooks(newest);
+        // The next version starts as a copy of the newest: sales change a few rates, not all of them.
+        if (newest[0] && !edited.current) {
+          const draft = draftOf(newest[0]);
+          setPrices(draft.prices);
+          setRows(draft.rows);
+          setThreshold(draft.threshold);
+        }
+      })
       .catch((e: Error) => setMessage({ error: true, text: e.message }));
   }, [client]);
   useEffect(load, [load]);
 
-  const publish = async (e: FormEvent) => {
+  const publish = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    const found = priceBookErrors(prices, effectiveFrom, correction, new Date());
+    const formElement = e.currentTarget;
+    const found = {
+      ...priceBookErrors(prices, effectiveFrom, correction, new Date()),
+      ...modelRateErrors(rows, threshold, models.map((m) => m.id)),
+    };
     setErrors(found);
     if (Object.keys(found).length > 0) {
       setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before publishing.` });
+      focusFirstInvalid(formElement);
       return;
     }
     try {
@@ -108,18 +231,23 @@ function PriceBooksSection({ session }: { session: Session }) {
         client.POST('/v1/price-books', {
           body: {
             tiers: tierRates(prices),
+            ...modelRates(rows, threshold),
             ...(effectiveFrom ? { effective_from: new Date(`${effectiveFrom}Z`).toISOString() } : {}),
             ...(correction ? { correction: true, ...(reason ? { reason } : {}) } : {}),
           },
         }),
       );
       setMessage({ error: false, text: `Published price book version ${book.version}, in force from ${dateTime(book.effective_from)}.` });
-      setPrices(emptyPrices());
+      setEffectiveFrom('');
+      setCorrection(false);
+      setReason('');
+      edited.current = false;
       load();
     } catch (failure) {
       const f = failure as ApiFailure;
-      if (f.field) setErrors({ [f.field]: f.message });
+      if (f.field) setErrors({ [formField(f.field, rows)]: f.message });
       setMessage({ error: true, text: f.message });
+      focusFirstInvalid(formElement);
     }
   };
 
@@ -127,45 +255,53 @@ function PriceBooksSection({ session }: { session: Session }) {
     <section aria-labelledby="books-heading">
       <h2 id="books-heading">Price books</h2>
       <p className="sub">Prices per 1,000,000 tokens. Each version is immutable; the latest one in force prices each event.</p>
-      <ol className="history" reversed>
-        {books.map((b) => (
-          <li key={b.version}>
-            <details>
-              <summary>
-                Version {b.version} · from {dateTime(b.effective_from)}
-                {b.correction ? ' · correction' : ''}
-              </summary>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Tier</th>
-                    {KINDS.map((k) => (
-                      <th scope="col" className="num" key={k}>
-                        {k}
-                      </th>
-                    ))}
-                  </tr>
-                </thead>
-                <tbody>
-                  {TIERS.map((t) => (
-                    <tr key={t}>
-                      <th scope="row">{t}</th>
-                      {KINDS.map((k) => (
-                        <td className="num" key={k}>
-                          {b.tiers[t][k] ?? '—'}
-                        </td>
+      <ol className="history" reversed start={books.length} data-testid="price-book-history">
+        {books.map((b) => {
+          const draft = draftOf(b);
+          return (
+            <li key={b.version}>
+              <details>
+                <summary>
+                  Version {b.version} · from {dateTime(b.effective_from)}
+                  {b.correction ? ' · correction' : ''}
+                  {draft.rows.length > 0 ? ` · ${draft.rows.length} rate row${draft.rows.length === 1 ? '' : 's'}` : ''}
+                </summary>
+                <div className="table-scroll" tabIndex={0} role="region" aria-label={`Tier rates of version ${b.version}`}>
+                  <table>
+                    <thead>
+                      <tr>
+                        <th scope="col">Tier</th>
+                        {KINDS.map((k) => (
+                          <th scope="col" className="num" key={k}>
+                            {kindLabel(k)}
+                          </th>
+                        ))}
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {TIERS.map((t) => (
+                        <tr key={t}>
+                          <th scope="row">{t}</th>
+                          {KINDS.map((k) => (
+                            <td className="num" key={k}>
+                              {b.tiers[t][k] ?? '—'}
+                            </td>
+                          ))}
+                        </tr>
                       ))}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              {b.reason ? <p className="sub">Reason: {b.reason}</p> : null}
-            </details>
-          </li>
-        ))}
+                    </tbody>
+                  </table>
+                </div>
+                <RateRows rows={draft.rows} threshold={draft.threshold} />
+                {b.reason ? <p className="sub">Reason: {b.reason}</p> : null}
+              </details>
+            </li>
+          );
+        })}
       </ol>
       <form onSubmit={publish} noValidate aria-label="Publish a new price-book version" className="price-form">
         <h3>New version</h3>
+        <p className="help full">Starts as a copy of the newest version. A blank cached or cache-write price is the input price; a blank reasoning price the output price.</p>
         <div className="price-grid" role="group" aria-label="Prices per million tokens">
           {TIERS.map((t) => (
             <fieldset key={t}>
@@ -173,17 +309,47 @@ function PriceBooksSection({ session }: { session: Session }) {
               {KINDS.map((k) => (
                 <Field
                   key={k}
-                  label={k.replace('_', ' ')}
+                  label={kindLabel(k)}
                   inputMode="decimal"
                   value={prices[t][k]}
-                  placeholder={k === 'cached_input' ? 'as input' : '0.00'}
+                  placeholder={FALLBACK[k] ?? '0.00'}
                   error={errors[`${t}.${k}`]}
-                  onChange={(e) => setPrices({ ...prices, [t]: { ...prices[t], [k]: e.target.value } })}
+                  onChange={(e) => setPricesEdited({ ...prices, [t]: { ...prices[t], [k]: e.target.value } })}
                 />
               ))}
             </fieldset>
           ))}
         </div>
+        <fieldset className="terms-group">
+          <legend>Rates by model</legend>
+          <p className="help">A model’s own rates replace its tier’s; a blank rate is the tier’s. Long-context rows price a whole request whose input is above the threshold.</p>
+          {rows.length === 0 ? <p className="sub">No model rates: every model is priced by its tier.</p> : null}
+          {rows.map((row, i) => (
+            <ModelRowFields
+              key={i}
+              row={row}
+              index={i}
+              models={models}
+              errors={errors}
+              onChange={(changed) => setRowsEdited(rows.map((r, j) => (j === i ? changed : r)))}
+              onRemove={() => setRowsEdited(rows.filter((_, j) => j !== i))}
+            />
+          ))}
+          <button type="button" className="secondary small" onClick={() => setRowsEdited([...rows, emptyModelRow()])}>
+            Add a model rate
+          </button>
+          <Field
+            label="Long context above (input tokens)"
+            inputMode="numeric"
+            hint="empty: no long-context rates"
+            value={threshold}
+            error={errors.threshold}
+            onChange={(e) => {
+              edited.current = true;
+              setThreshold(e.target.value);
+            }}
+          />
+        </fieldset>
         <Field
           label="In force from (UTC)"
           type="datetime-local"
@@ -209,10 +375,26 @@ function PriceBooksSection({ session }: { session: Session }) {
 }
 
 export function CatalogPage({ session }: { session: Session }) {
+  const { client } = session;
+  const [models, setModels] = useState<Schemas['Model'][]>([]);
+  const [failure, setFailure] = useState<string | null>(null);
+  const load = useCallback(
+    () =>
+      ok(client.GET('/v1/models'))
+        .then((list) => setModels(list.data))
+        .catch((e: Error) => setFailure(e.message)),
+    [client],
+  );
+  useEffect(() => void load(), [load]);
   return (
     <>
-      <ModelsSection session={session} />
-      <PriceBooksSection session={session} />
+      {failure ? (
+        <p className="error" role="alert">
+          {failure}
+        </p>
+      ) : null}
+      <ModelsSection session={session} models={models} load={load} />
+      <PriceBooksSection session={session} models={models} />
     </>
   );
 }

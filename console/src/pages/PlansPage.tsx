@@ -6,7 +6,13 @@ import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { decimalError, Field } from '../components/Field';
 import { dateTime } from '../format';
+import { focusFirstInvalid } from '../focus';
 import { changedRows, ROWS, show, type Version } from '../plan-diff';
+import { CapsFields, LadderFields, PackFields } from '../components/TermsFields';
+import {
+  capsBody, capsDraft, capsErrors, ladderBody, ladderDraft, ladderErrors, packErrors, packsBody, packsDraft, planFormField,
+  type Caps, type Pack, type Step,
+} from '../plan-form';
 
 interface Draft {
   name: string;
@@ -15,6 +21,9 @@ interface Draft {
   included_allowance: string;
   overage_policy: 'bill' | 'block';
   ineffective_credit_pct: string;
+  tier_caps: Caps;
+  volume_discount: Step[];
+  topup_packs: Pack[];
 }
 
 function draftOf(v: Version | undefined): Draft {
@@ -25,6 +34,9 @@ function draftOf(v: Version | undefined): Draft {
     included_allowance: v?.included_allowance ?? '',
     overage_policy: v?.overage_policy ?? 'bill',
     ineffective_credit_pct: v?.ineffective_credit_pct ?? '0',
+    tier_caps: capsDraft(v?.tier_caps),
+    volume_discount: ladderDraft(v?.volume_discount),
+    topup_packs: packsDraft(v?.topup_packs),
   };
 }
 
@@ -64,8 +76,9 @@ export function PlansPage({ session }: { session: Session }) {
   useEffect(loadVersions, [loadVersions]);
 
   const target = plan === '' ? newPlan.trim() : plan;
-  const publish = async (e: FormEvent) => {
+  const publish = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
+    const formElement = e.currentTarget;
     const found: Record<string, string> = {};
     if (target === '') found.plan = 'Name the new plan.';
     for (const [key, what] of [['base_fee', 'The base fee'], ['included_allowance', 'The included allowance'], ['ineffective_credit_pct', 'The credit share']] as const) {
@@ -74,9 +87,11 @@ export function PlansPage({ session }: { session: Session }) {
     }
     if (!found.ineffective_credit_pct && Number(draft.ineffective_credit_pct) > 100) found.ineffective_credit_pct = 'At most 100.';
     if (!/^[A-Z]{3}$/.test(draft.currency)) found.currency = 'A three-letter ISO 4217 code, like EUR.';
+    Object.assign(found, capsErrors(draft.tier_caps), ladderErrors(draft.volume_discount), packErrors(draft.topup_packs));
     setErrors(found);
     if (Object.keys(found).length > 0) {
-      setMessage({ error: true, text: 'Fix the marked fields first.' });
+      setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before publishing.` });
+      focusFirstInvalid(formElement);
       return;
     }
     try {
@@ -90,9 +105,12 @@ export function PlansPage({ session }: { session: Session }) {
             included_allowance: draft.included_allowance.trim(),
             overage_policy: draft.overage_policy,
             ineffective_credit_pct: draft.ineffective_credit_pct.trim(),
-            // Kept from the latest version: the form edits the money terms.
-            ...(versions[0] ? { topup_packs: versions[0].topup_packs, tier_caps: versions[0].tier_caps } : {}),
-            ...(versions[0]?.volume_discount ? { volume_discount: versions[0].volume_discount } : {}),
+            topup_packs: packsBody(draft.topup_packs),
+            tier_caps: capsBody(draft.tier_caps),
+            volume_discount: ladderBody(draft.volume_discount),
+            // Not on the form: kept from the latest version.
+            ...(versions[0] ? { waive_base_fee_for_paid_enterprise: versions[0].waive_base_fee_for_paid_enterprise } : {}),
+            ...(versions[0]?.invoice_grace_minutes !== undefined ? { invoice_grace_minutes: versions[0].invoice_grace_minutes } : {}),
           },
         }),
       );
@@ -107,8 +125,9 @@ export function PlansPage({ session }: { session: Session }) {
       }
     } catch (failure) {
       const f = failure as ApiFailure;
-      if (f.field) setErrors({ [f.field]: f.message });
+      if (f.field) setErrors({ [planFormField(f.field)]: f.message });
       setMessage({ error: true, text: f.message });
+      focusFirstInvalid(formElement);
     }
   };
 
@@ -175,7 +194,7 @@ export function PlansPage({ session }: { session: Session }) {
                     const isChanged = changed.get(v.version)?.has(row.key) ?? false;
                     return (
                       <td key={v.version} className={isChanged ? 'changed' : undefined}>
-                        {show(v[row.key])}
+                        {show(v[row.key], row.key)}
                         {isChanged ? <span className="sr-only"> (changed)</span> : null}
                       </td>
                     );
@@ -220,6 +239,9 @@ export function PlansPage({ session }: { session: Session }) {
           error={errors.ineffective_credit_pct}
           onChange={(e) => setDraft({ ...draft, ineffective_credit_pct: e.target.value })}
         />
+        <CapsFields caps={draft.tier_caps} errors={errors} onChange={(tier_caps) => setDraft({ ...draft, tier_caps })} />
+        <LadderFields steps={draft.volume_discount} errors={errors} onChange={(volume_discount) => setDraft({ ...draft, volume_discount })} />
+        <PackFields packs={draft.topup_packs} errors={errors} onChange={(topup_packs) => setDraft({ ...draft, topup_packs })} />
         <button type="submit">Publish version</button>
       </form>
     </section>

@@ -4,15 +4,33 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { AccountPicker } from '../components/AccountPicker';
-import { decimalError, Field } from '../components/Field';
+import { Field } from '../components/Field';
+import { CapsFields, LadderFields } from '../components/TermsFields';
 import { money } from '../format';
+import { focusFirstInvalid } from '../focus';
+import { show } from '../plan-diff';
+import { overridesBody, overridesDraft, overridesErrors, overridesFromPlan, planFormField, type OverrideMode, type OverridesForm } from '../plan-form';
+
+function ModeSelect({ id, label, value, onChange, none, set }: { id: string; label: string; value: OverrideMode; onChange: (mode: OverrideMode) => void; none: string; set: string }) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value as OverrideMode)}>
+        <option value="plan">the plan’s</option>
+        <option value="none">{none}</option>
+        <option value="set">{set}</option>
+      </select>
+    </div>
+  );
+}
 
 export function SubscriptionsPage({ session }: { session: Session }) {
   const { client } = session;
   const [account, setAccount] = useState<string | null>(null);
   const [plans, setPlans] = useState<Schemas['PlanSummary'][]>([]);
   const [current, setCurrent] = useState<Schemas['Subscription'] | null>(null);
-  const [form, setForm] = useState({ plan_id: '', plan_version: 'latest', billing_anchor_day: '1', included_allowance: '' });
+  const [form, setForm] = useState({ plan_id: '', plan_version: 'latest', billing_anchor_day: '1' });
+  const [overrides, setOverrides] = useState<OverridesForm>(overridesDraft(undefined));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
 
@@ -32,27 +50,31 @@ export function SubscriptionsPage({ session }: { session: Session }) {
           plan_id: data?.plan_id ?? '',
           plan_version: data ? (data.follows_latest ? 'latest' : String(data.plan_version)) : 'latest',
           billing_anchor_day: String(data?.billing_anchor_day ?? 1),
-          included_allowance: data?.overrides.included_allowance ?? '',
         });
+        setOverrides(overridesDraft(data?.overrides));
       })
       .catch((e: Error) => setMessage({ error: true, text: e.message }));
   }, [client, account]);
   useEffect(load, [load]);
 
-  const save = async (e: FormEvent) => {
+  const startFromPlan = (next: OverridesForm): OverridesForm => overridesFromPlan(next, current?.plan);
+
+  const save = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
+    const formElement = e.currentTarget;
     if (account === null) return;
     const found: Record<string, string> = {};
     if (form.plan_id === '') found.plan_id = 'Choose a plan.';
     if (form.plan_version !== 'latest' && !/^[1-9]\d*$/.test(form.plan_version)) found.plan_version = '“latest” or a version number.';
     const anchor = Number(form.billing_anchor_day);
     if (!Number.isInteger(anchor) || anchor < 1 || anchor > 28) found.billing_anchor_day = 'A day from 1 to 28.';
-    if (form.included_allowance !== '') {
-      const error = decimalError(form.included_allowance, 'The allowance');
-      if (error) found.included_allowance = error;
-    }
+    Object.assign(found, overridesErrors(overrides));
     setErrors(found);
-    if (Object.keys(found).length > 0) return;
+    if (Object.keys(found).length > 0) {
+      setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before saving.` });
+      focusFirstInvalid(formElement);
+      return;
+    }
     try {
       const saved = await ok(
         client.PUT('/v1/accounts/{account}/subscription', {
@@ -61,7 +83,7 @@ export function SubscriptionsPage({ session }: { session: Session }) {
             plan_id: form.plan_id,
             plan_version: form.plan_version === 'latest' ? 'latest' : Number(form.plan_version),
             billing_anchor_day: anchor,
-            ...(form.included_allowance !== '' ? { overrides: { included_allowance: form.included_allowance } } : {}),
+            overrides: overridesBody(overrides),
           },
         }),
       );
@@ -69,8 +91,9 @@ export function SubscriptionsPage({ session }: { session: Session }) {
       load();
     } catch (failure) {
       const f = failure as ApiFailure;
-      if (f.field) setErrors({ [f.field]: f.message });
+      if (f.field) setErrors({ [planFormField(f.field)]: f.message });
       setMessage({ error: true, text: f.message });
+      focusFirstInvalid(formElement);
     }
   };
 
@@ -99,6 +122,16 @@ export function SubscriptionsPage({ session }: { session: Session }) {
           </dd>
           <dt>Overage</dt>
           <dd>{current.effective_terms.overage_policy}</dd>
+          <dt>Tier caps</dt>
+          <dd>
+            {show(current.effective_terms.tier_caps, 'tier_caps')}
+            {current.overrides.tier_caps !== undefined ? ' (override)' : ''}
+          </dd>
+          <dt>Volume discount</dt>
+          <dd>
+            {show(current.effective_terms.volume_discount, 'volume_discount')}
+            {current.overrides.volume_discount !== undefined ? ' (override)' : ''}
+          </dd>
         </dl>
       ) : null}
       {account !== null ? (
@@ -122,10 +155,20 @@ export function SubscriptionsPage({ session }: { session: Session }) {
             label="Included allowance override"
             hint="empty: the plan’s"
             inputMode="decimal"
-            value={form.included_allowance}
-            error={errors.included_allowance}
-            onChange={(e) => setForm({ ...form, included_allowance: e.target.value })}
+            value={overrides.included_allowance}
+            error={errors['overrides.included_allowance']}
+            onChange={(e) => setOverrides({ ...overrides, included_allowance: e.target.value })}
           />
+          <ModeSelect id="sub-caps-mode" label="Tier caps" value={overrides.caps_mode} none="no caps" set="these caps" onChange={(caps_mode) => setOverrides(startFromPlan({ ...overrides, caps_mode }))} />
+          {overrides.caps_mode === 'set' ? (
+            <CapsFields caps={overrides.tier_caps} errors={errors} prefix="overrides.tier_caps" legend="Tier caps override (tokens per period)" onChange={(tier_caps) => setOverrides({ ...overrides, tier_caps })} />
+          ) : null}
+          {errors['overrides.tier_caps'] ? <p className="error full">{errors['overrides.tier_caps']}</p> : null}
+          <ModeSelect id="sub-ladder-mode" label="Volume discount" value={overrides.ladder_mode} none="no discount" set="this ladder" onChange={(ladder_mode) => setOverrides(startFromPlan({ ...overrides, ladder_mode }))} />
+          {overrides.ladder_mode === 'set' ? (
+            <LadderFields steps={overrides.volume_discount} errors={errors} prefix="overrides.volume_discount" legend="Volume discount override" onChange={(volume_discount) => setOverrides({ ...overrides, volume_discount })} />
+          ) : null}
+          {errors['overrides.volume_discount'] ? <p className="error full">{errors['overrides.volume_discount']}</p> : null}
           <button type="submit">Save subscription</button>
           {message ? (
             <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'}>

@@ -1,0 +1,265 @@
+// The console's sales forms in a real browser (Debian's Chromium through playwright-core) against the
+// built service started as an operator runs it: a price book published with a per-model rate and read back
+// in the history; a plan version with a changed tier cap and a discount ladder, seen side by side with the
+// version before, then rolled back; a subscription's caps overridden. Each form refuses bad input before
+// sending (nothing reaches the API), and shows the service's own sentence when the service refuses.
+import type { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium, screenshots } from './support/browser.js';
+import { buildIfStale, ServiceProcess } from './support/service-process.js';
+import { createTestDatabase, testRunId } from './support/test-app.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits (up to 15 s) until the element's text matches. */
+async function expectText(locator: Locator, pattern: RegExp): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await locator.first().textContent({ timeout: 5_000 }).catch(() => null)) ?? '';
+    if (pattern.test(last.replace(/\s+/g, ' ').trim())) return;
+    await sleep(100);
+  }
+  throw new Error(`expected text matching ${pattern}, last saw: ${JSON.stringify(last)}`);
+}
+
+/** Waits (up to 5 s) until the element (by its id) has the keyboard focus. */
+async function expectFocus(page: Page, locator: Locator): Promise<void> {
+  const id = await locator.getAttribute('id');
+  const deadline = Date.now() + 5_000;
+  let focused: unknown = null;
+  while (Date.now() < deadline) {
+    focused = await page.evaluate('document.activeElement && document.activeElement.id');
+    if (id !== null && focused === id) return;
+    await sleep(50);
+  }
+  throw new Error(`expected focus on #${id}, it is on #${String(focused)}`);
+}
+
+describe('web console: sales forms in Chromium', () => {
+  let service: ServiceProcess;
+  let browser: Browser;
+  let sales = '';
+
+  async function api<T = any>(method: string, path: string, key: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${service.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  async function signIn(page: Page, hash: string): Promise<void> {
+    await page.goto(`${service.url}/console/#/${hash}`);
+    await page.getByLabel('API key').fill(sales);
+    await page.getByRole('button', { name: 'Open the console' }).click();
+    await page.getByTestId('who').waitFor();
+  }
+
+  beforeAll(async () => {
+    buildIfStale();
+    const env: Record<string, string> = {};
+    if (process.env.DATABASE_URL) {
+      env.DATABASE_URL = await createTestDatabase();
+      if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
+      env.TOKENMETER_QUEUE_PREFIX = `{${testRunId()}_${process.pid}_console_sales}`;
+    }
+    service = await ServiceProcess.start(env);
+    browser = await launchChromium();
+
+    const admin = service.adminKey;
+    await api('POST', '/v1/accounts', admin, { id: 'initech', name: 'Initech', currency: 'EUR' });
+    sales = (await api('POST', '/v1/api-keys', admin, { role: 'sales', name: 'sales desk' })).secret;
+    await api('PUT', '/v1/models/gpt-4o', admin, { tier: 'specialized', provider: 'openai' });
+    await api('PUT', '/v1/models/claude-opus', admin, { tier: 'premier', provider: 'anthropic' });
+    await api('POST', '/v1/price-books', admin, {
+      tiers: {
+        base: { input: '0.15', output: '0.60' },
+        specialized: { input: '2.50', cached_input: '1.25', output: '10.00' },
+        premier: { input: '15.00', output: '60.00' },
+      },
+    });
+    await api('PUT', '/v1/plans/scale', admin, {
+      name: 'Scale',
+      currency: 'EUR',
+      base_fee: '99.00',
+      included_allowance: '50.00',
+      overage_policy: 'bill',
+      tier_caps: { premier: 1_000_000 },
+      topup_packs: [{ id: 'small', allowance: '50.00', price: '45.00', validity_days: 90 }],
+    });
+    await api('PUT', '/v1/accounts/initech/subscription', admin, { plan_id: 'scale', overrides: { included_allowance: '75.00' } });
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await service?.stop();
+    service?.remove();
+  });
+
+  it('sales publishes a price book with a per-model rate and sees it in the history', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await signIn(page, 'catalog');
+      const form = page.getByRole('form', { name: 'Publish a new price-book version' });
+      const price = (tier: string, kind: string) => form.getByRole('group', { name: tier, exact: true }).getByLabel(kind, { exact: true });
+      // The form starts as a copy of the newest version, so publishing it changes only what sales change.
+      await expectText(page.getByTestId('price-book-history').locator('summary'), /^Version 1 · from/);
+      expect(await price('specialized', 'cached input').inputValue()).toBe('1.25');
+
+      await form.getByRole('button', { name: 'Add a model rate' }).click();
+      const row = form.getByRole('group', { name: 'Rate row 1' });
+      // Keyboard: the new row's controls are reached with Tab from the model choice.
+      await row.getByLabel('Model').focus();
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe(await row.getByLabel('Applies to').getAttribute('id'));
+      await row.getByLabel('input', { exact: true }).fill('2.0,0');
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByRole('alert'), /^2 field\(s\) to fix before publishing\.$/);
+      expect(await row.getByLabel('Model').getAttribute('aria-invalid')).toBe('true');
+      await expectFocus(page, row.getByLabel('Model')); // the keyboard is taken to the first field to fix
+      await expectText(row, /Choose a model\./);
+      expect(await row.getByLabel('input', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+      expect((await api('GET', '/v1/price-books', sales)).data).toHaveLength(1); // nothing was sent
+
+      await row.getByLabel('Model').selectOption('gpt-4o');
+      await row.getByLabel('input', { exact: true }).fill('2.00');
+      await row.getByLabel('output', { exact: true }).fill('8.00');
+      // A long-context row for a whole tier needs the threshold it starts above.
+      await form.getByRole('button', { name: 'Add a model rate' }).click();
+      const long = form.getByRole('group', { name: 'Rate row 2' });
+      await long.getByLabel('Applies to').selectOption('long');
+      await long.getByLabel('Model').selectOption('tier:premier');
+      await long.getByLabel('input', { exact: true }).fill('30.00');
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByRole('alert'), /^1 field\(s\) to fix before publishing\.$/);
+      const threshold = form.getByLabel('Long context above (input tokens)');
+      await expectFocus(page, threshold);
+      expect((await api('GET', '/v1/price-books', sales)).data).toHaveLength(1);
+      await threshold.fill('200000');
+      await screenshots(page, 'catalog-model-rates');
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByRole('status').filter({ hasText: 'Published price book' }), /^Published price book version 2, in force from/);
+
+      const books = (await api('GET', '/v1/price-books', sales)).data as { version: number; models: unknown; tiers: Record<string, unknown> }[];
+      const published = books.find((b) => b.version === 2)!;
+      expect(published.models).toEqual({ 'gpt-4o': { input: '2.00', output: '8.00' } });
+      expect((published as unknown as { long_context: unknown }).long_context).toEqual({ threshold_tokens: 200_000, tiers: { premier: { input: '30.00' } } });
+      expect(published.tiers.specialized).toEqual({ input: '2.50', cached_input: '1.25', output: '10.00' });
+
+      // The history: version 2 first, saying it has a model rate, and its rates when opened.
+      const newest = page.getByTestId('price-book-history').locator('li').first();
+      await expectText(newest.locator('summary'), /^Version 2 · from .* · 2 rate rows$/);
+      await newest.locator('summary').click();
+      const rates = newest.getByTestId('model-rates');
+      expect((await rates.locator('tbody tr').allTextContents()).map((t) => t.replace(/\s+/g, ' '))).toEqual(['gpt-4oevery request2.00——8.00—', 'every premier modellong context30.00————']);
+      await expectText(newest, /Long context: requests with more than 200,000 input tokens\./);
+      // The next version starts from this one, the model row included.
+      await expectText(form.getByRole('group', { name: 'Rate row 1' }).getByLabel('Model').locator('option:checked'), /^gpt-4o \(specialized\)$/);
+      await screenshots(page, 'catalog-history');
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('sales publishes a plan version with a changed tier cap, sees the change side by side, then rolls back', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('dialog', (dialog) => void dialog.accept());
+    try {
+      await signIn(page, 'plans');
+      await expectText(page.getByTestId('plan-versions'), /v1 \(latest\)/);
+      const form = page.getByRole('form', { name: 'Publish a plan version' });
+      const caps = form.getByRole('group', { name: 'Tier caps (tokens per period)' });
+      expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('1000000');
+      expect(await form.getByRole('group', { name: 'Pack 1' }).getByLabel('Price').inputValue()).toBe('45.00');
+
+      // Refused before sending: a cap is whole tokens, a ladder goes up and ends unbounded.
+      await caps.getByLabel('premier', { exact: true }).fill('2.5');
+      await form.getByRole('button', { name: 'Add a step' }).click();
+      await form.getByRole('button', { name: 'Add a step' }).click();
+      const step = (n: number) => form.getByRole('group', { name: `Step ${n}` });
+      await step(1).getByLabel('Up to').fill('1000');
+      await step(1).getByLabel('Discount %').fill('0');
+      await step(2).getByLabel('Up to').fill('500');
+      await step(2).getByLabel('Discount %').fill('5');
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByTestId('plan-message'), /^2 field\(s\) to fix before publishing\.$/);
+      expect(await caps.getByLabel('premier', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+      await expectText(step(2), /The last step has no end/);
+      expect((await api('GET', '/v1/plans/scale/versions', sales)).data).toHaveLength(1);
+      await screenshots(page, 'plans-terms-refused');
+
+      // Refused by the service: its own sentence is shown, on the field it names.
+      await step(2).getByLabel('Up to').fill('');
+      await caps.getByLabel('premier', { exact: true }).fill('2,000,000');
+      await form.getByLabel('Base fee').fill('9'.repeat(70));
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByTestId('plan-message'), /base_fee/);
+      expect(await form.getByLabel('Base fee').getAttribute('aria-invalid')).toBe('true');
+      expect((await api('GET', '/v1/plans/scale/versions', sales)).data).toHaveLength(1);
+
+      await form.getByLabel('Base fee').fill('99.00');
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByTestId('plan-message'), /^Published scale version 2\.$/);
+      await expectText(page.getByTestId('plan-versions'), /v2 \(latest\)/);
+      const v2 = await api('GET', '/v1/plans/scale', sales);
+      expect(v2).toMatchObject({
+        version: 2,
+        tier_caps: { premier: 2_000_000 },
+        volume_discount: [{ up_to: '1000', discount_pct: '0' }, { up_to: null, discount_pct: '5' }],
+        topup_packs: [{ id: 'small', allowance: '50.00', price: '45.00', validity_days: 90 }],
+        base_fee: '99.00',
+      });
+
+      // Side by side: only the terms v2 changed are marked, and say so to a screen reader.
+      const table = page.getByTestId('plan-versions');
+      const row = (term: string) => table.getByRole('row', { name: new RegExp(`^${term}`) });
+      expect(await row('Tier caps').locator('td').allTextContents()).toEqual(['premier 2,000,000 (changed)', 'premier 1,000,000']);
+      expect(await row('Volume discount').locator('td').allTextContents()).toEqual(['to 1000: 0% · above: 5% (changed)', 'none']);
+      expect(await table.locator('td.changed').count()).toBe(2);
+      await screenshots(page, 'plans-side-by-side');
+
+      await page.getByRole('button', { name: 'Roll back to v1' }).click();
+      await expectText(page.getByTestId('plan-message'), /^Rolled back: version 3 is a copy of version 1\.$/);
+      await expectText(table, /v3 \(latest\)[\s\S]*copy of v1/);
+      expect(await row('Tier caps').locator('td').allTextContents()).toEqual(['premier 1,000,000 (changed)', 'premier 2,000,000 (changed)', 'premier 1,000,000']);
+      const v3 = await api('GET', '/v1/plans/scale', sales);
+      expect(v3).toMatchObject({ version: 3, rolled_back_from: 1, tier_caps: { premier: 1_000_000 }, volume_discount: null });
+      // The form now starts from v3: the cap it restored, no ladder.
+      expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('1000000');
+      expect(await form.getByRole('group', { name: 'Step 1' }).count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('sales overrides a subscription’s tier caps, keeping its allowance override', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await signIn(page, 'subscriptions');
+      await page.getByLabel('Account').selectOption('initech');
+      await expectText(page.getByTestId('subscription'), /scale v3/);
+      const form = page.getByRole('form', { name: 'Subscribe the account' });
+      expect(await form.getByLabel('Included allowance override').inputValue()).toBe('75.00');
+      await form.getByLabel('Tier caps', { exact: true }).selectOption('set');
+      const caps = form.getByRole('group', { name: 'Tier caps override (tokens per period)' });
+      // The override replaces the plan's caps whole, so it starts as a copy of them.
+      expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('1000000');
+      await caps.getByLabel('base', { exact: true }).fill('ten');
+      await form.getByRole('button', { name: 'Save subscription' }).click();
+      expect(await caps.getByLabel('base', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+      await caps.getByLabel('base', { exact: true }).fill('500000');
+      await form.getByRole('button', { name: 'Save subscription' }).click();
+      await expectText(form.getByRole('status'), /^initech is on scale v3 \(following the latest\)\.$/);
+      const saved = await api('GET', '/v1/accounts/initech/subscription', sales);
+      expect(saved.overrides).toEqual({ included_allowance: '75.00', tier_caps: { base: 500_000, premier: 1_000_000 } });
+      expect(saved.effective_terms.tier_caps).toEqual({ base: 500_000, premier: 1_000_000 });
+      await expectText(page.getByTestId('subscription'), /Tier caps ?base 500,000 · premier 1,000,000 \(override\)/);
+      await screenshots(page, 'subscriptions-overrides');
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+});
