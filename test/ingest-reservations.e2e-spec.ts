@@ -13,7 +13,7 @@ import { accountKeys } from '../billing/authorizations/redis-scripts.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { setBudget, TestBudgetsModule } from './support/budgets.js';
 import { setupPricing } from './support/metering.js';
-import { newAgent, newKey, newOrg, startTestApp, type TestApp } from './support/test-app.js';
+import { newAgent, newKey, newOrg, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
 const NOW = '2026-03-15T12:00:00.000Z';
 const MONTH = 'month:2026-03-01';
@@ -173,18 +173,54 @@ describe.each(engines)('ingest commits reservations and counts spend (%s engine)
     expect(await read(o.account, [o.level, unitLevel])).toEqual(figures);
   }, 120_000);
 
+  it('counts an event from before its person moved against the unit they were in then', async () => {
+    const o = await org('10.00');
+    const target = await newUnit(t, o.account);
+    const [was, now] = [`budget/unit:${o.unit}/${MONTH}`, `budget/unit:${target.id}/${MONTH}`];
+    await setBudget(t, o.account, was, { amount: '10.00' });
+    await setBudget(t, o.account, now, { amount: '10.00' });
+    clock.advance(3_600_000);
+    try {
+      const moved = await t.request('PATCH', `/v1/accounts/${o.account}/people/${o.person}`, {
+        key: o.keys.finance,
+        body: { unit_id: target.id, effective_from: new Date(Date.parse(NOW) + 1_800_000).toISOString() },
+      });
+      expect(moved.status).toBe(200);
+      const a = await authorize(o.keys.agent, '0.30');
+      // Its path now is the new unit's; the event's, at its time, the old one's.
+      const res = await send(o.keys.agent, [event('0.2', { timestamp: new Date(Date.parse(NOW) + 600_000).toISOString(), reservation_id: a.body.reservation_id })]);
+      expect(res.body.results[0]).toMatchObject({ status: 'accepted', reservation: { outcome: 'committed' } });
+      const figures = await read(o.account, [was, now, o.level]);
+      expect(figures.map((f) => [f.level, f.spent.amount, f.held.amount])).toEqual([
+        [was, '0.2', '0'],
+        [now, '0', '0'],
+        [o.level, '0.2', '0'],
+      ]);
+      await counters().rebuild(o.account, clock.now());
+      expect(await read(o.account, [was, now, o.level])).toEqual(figures);
+    } finally {
+      clock.set(NOW);
+    }
+  });
+
   it('answers the same after a crash between the commit and the counter update', async () => {
     const o = await org('1.00');
     const a = await authorize(o.keys.agent, '0.30');
     const port = t.app.get(IngestCounters);
-    const record = port.record;
-    // The process dies right after the ingest transaction commits: nobody confirms its counter write.
+    const { record, prepare } = port;
+    // The process dies right after the ingest write commits (in its transaction, or as one statement):
+    // nobody confirms its counter write.
     port.record = async (...args) => ({ ...(await record.apply(port, args)), afterCommit: async () => undefined });
+    port.prepare = async (...args) => {
+      const part = await prepare.apply(port, args);
+      return part && { ...part, settle: async (counted) => ({ ...(await part.settle(counted)), afterCommit: async () => undefined }) };
+    };
     try {
       const res = await send(o.keys.agent, [event('0.4', { reservation_id: a.body.reservation_id })]);
       expect(res.body.results[0].reservation.outcome).toBe('committed');
     } finally {
       port.record = record;
+      port.prepare = prepare;
     }
     const [meanwhile] = await read(o.account, [o.level]);
     // The spend is counted (it went in before the commit) and, in Redis, still the hold: stricter, never looser.

@@ -189,6 +189,14 @@ export interface CounterWrite<T> {
   afterRollback(): Promise<void>;
 }
 
+/** See CountersEngine.recordUsageBefore. */
+export interface UsageBefore {
+  sql(first: number): string;
+  params: readonly unknown[];
+  settle(counted: unknown): Promise<{ result: { outcomes: (ReservationOutcome | null)[]; figures: LevelFigures[] }; afterCommit(): Promise<void> }>;
+  afterRollback(): Promise<void>;
+}
+
 export type SetLimitResult =
   | { ok: true; figures: LevelFigures }
   /** The new limit is below what is spent plus held there. */
@@ -223,6 +231,18 @@ export interface CountersEngine {
     account: string,
     request: { items: readonly UsageItem[]; read: readonly string[]; now: Date },
   ): Promise<CounterWrite<{ outcomes: (ReservationOutcome | null)[]; figures: LevelFigures[] }>>;
+
+  /**
+   * recordUsage for an ingest write made as ONE statement without a transaction, where the engine can
+   * (Redis; absent for the PostgreSQL engine, whose counters need the write's transaction): the spend is
+   * counted now, before the statement; the statement carries `sql` (the reservations' commit and the
+   * write's journal row, see ReservationsRepository.committedSql); then exactly one of settle (after its
+   * commit, with its `counted` value) or afterRollback.
+   */
+  recordUsageBefore?(
+    account: string,
+    request: { items: readonly UsageItem[]; read: readonly string[]; now: Date },
+  ): Promise<UsageBefore>;
 
   /** Usage is a fact: spend added to the levels that exist, with no check. Inside the ingest transaction. */
   addSpend(tx: Tx, account: string, request: { levels: readonly string[]; actual: Quantity; now: Date }): Promise<CounterWrite<void>>;

@@ -2,8 +2,9 @@
 // person's path (nearest first: person, each unit up the tree, account; each period kind's current
 // period), the agent's cap, the account's own levels (the credit balance when its plan blocks overage),
 // and the session contexts that have a cap. Kept per process for a second (and
-// never past the end of the current month, when every period key may change), so the hot path reads
-// nothing from PostgreSQL; a change made through this process (a cap) is seen at once.
+// never past the end of the current month, when every period key may change), read again in the
+// background once half that has passed, so the hot path reads nothing from PostgreSQL and waits for no
+// load; a change made through this process (a cap) is seen at once.
 import { Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
@@ -31,6 +32,8 @@ export interface PathPlan {
 export class PathPlans {
   static readonly TTL_MS = 1000;
   private readonly plans = new Map<string, PathPlan>();
+  /** Keys whose plan is being read again ahead of its expiry. */
+  private readonly refreshing = new Set<string>();
   private generation = new Map<string, number>();
 
   constructor(
@@ -61,7 +64,24 @@ export class PathPlans {
     const key = `${account}\u0000${personId}\u0000${agentId ?? ''}\u0000${unitId ?? ''}\u0000${now.getUTCFullYear() * 12 + now.getUTCMonth()}`;
     const cached = this.plans.get(key);
     const at = now.getTime();
-    if (cached && at >= cached.validFrom && at < cached.validUntil && performance.now() - cached.loadedAt < PathPlans.TTL_MS) return cached;
+    if (cached && at >= cached.validFrom && at < cached.validUntil) {
+      const age = performance.now() - cached.loadedAt;
+      if (age < PathPlans.TTL_MS) {
+        // Past half its life a plan in use is read again in the background (never in a caller's
+        // transaction), so under steady traffic no caller waits for a load; none is older than the TTL.
+        if (age >= PathPlans.TTL_MS / 2 && db === this.dataSource && !this.refreshing.has(key)) {
+          this.refreshing.add(key);
+          void this.loadInto(key, account, personId, agentId, now, unitId, this.dataSource)
+            .catch(() => undefined)
+            .finally(() => this.refreshing.delete(key));
+        }
+        return cached;
+      }
+    }
+    return this.loadInto(key, account, personId, agentId, now, unitId, db);
+  }
+
+  private async loadInto(key: string, account: string, personId: string, agentId: string | null, now: Date, unitId: string | null, db: Db): Promise<PathPlan | null> {
     const generation = this.generation.get(account) ?? 0;
     const plan = await this.load(account, personId, agentId, now, unitId, db);
     if (plan && generation === (this.generation.get(account) ?? 0)) this.plans.set(key, plan);

@@ -34,10 +34,11 @@ import {
   type ReservationOutcome,
   type SetLimitResult,
   type TransferResult,
+  type UsageBefore,
   type UsageItem,
 } from './counters.js';
 import type { LimitRegistry } from './limit-registry.js';
-import { newWriteId, reservationRow, resolveForCommit, resolveForRelease, resolveManyForCommit } from './reservation-rules.js';
+import { newWriteId, outcomesOf, reservationRow, resolveForCommit, resolveForRelease, resolveManyForCommit } from './reservation-rules.js';
 import type { ReservationWriter } from './reservation-writer.js';
 import type { ReservationRow, ReservationsRepository } from './reservations.repository.js';
 import { accountKeys, scriptSource, SCRIPTS, type ScriptName } from './redis-scripts.js';
@@ -78,6 +79,48 @@ function figuresFrom(levels: readonly string[], reply: Reply, from: number): Lev
 }
 
 const noop = async () => undefined;
+
+/**
+ * Figures read while a write was pending, as they will be after its commit, when the committed
+ * reservations' holds come off (an expired one's hold came off already: the script releases due holds first).
+ */
+function afterCommit(figures: readonly LevelFigures[], released: readonly Pick<ReservationRow, 'levels' | 'amount' | 'tokens' | 'expires_at'>[], now: Date): LevelFigures[] {
+  const committed = released.filter((r) => r.expires_at.getTime() > now.getTime());
+  return figures.map((f) => {
+    let heldAmount = toScaledInteger(f.held.amount, REDIS_SCALE, 'exact');
+    let heldTokens = f.held.tokens;
+    for (const r of committed) {
+      if (!r.levels.includes(f.level)) continue;
+      heldAmount -= BigInt(up(r.amount));
+      heldTokens -= Number(r.tokens);
+    }
+    const held = { amount: fromScaledInteger(heldAmount, REDIS_SCALE), tokens: heldTokens };
+    const limitA = f.limit.amount === null ? null : toScaledInteger(f.limit.amount, REDIS_SCALE, 'exact');
+    const spentA = toScaledInteger(f.spent.amount, REDIS_SCALE, 'exact');
+    return {
+      ...f,
+      held,
+      left: {
+        amount: limitA === null ? null : fromScaledInteger(limitA - spentA - heldAmount, REDIS_SCALE),
+        tokens: f.limit.tokens === null ? null : f.limit.tokens - f.spent.tokens - heldTokens,
+      },
+    };
+  });
+}
+
+/** One spend op per distinct path: the events of one agent mostly share theirs. */
+function spendOps(items: readonly UsageItem[]): Op[] {
+  const byPath = new Map<string, { levels: string[]; amount: bigint; tokens: number }>();
+  for (const item of items) {
+    if (item.levels.length === 0) continue;
+    const key = item.levels.join('\u0000');
+    const sum = byPath.get(key) ?? { levels: [...item.levels], amount: 0n, tokens: 0 };
+    sum.amount += BigInt(up(item.actual.amount));
+    sum.tokens += item.actual.tokens;
+    byPath.set(key, sum);
+  }
+  return [...byPath.values()].map((p) => ({ t: 'sp', l: p.levels, a: p.amount.toString(), k: String(p.tokens) }));
+}
 
 type Pended =
   | { refused: { measure: 'amount' | 'tokens'; figure: string } }
@@ -161,45 +204,42 @@ export class RedisCounters implements CountersEngine {
   ): Promise<CounterWrite<{ outcomes: (ReservationOutcome | null)[]; figures: LevelFigures[] }>> {
     for (const item of req.items) if (item.reservationId !== null) await this.writer.written(item.reservationId);
     const { outcomes, released } = await resolveManyForCommit(tx, this.reservations, account, req.items, req.now);
-    // One spend op per distinct path: the events of one agent mostly share theirs.
-    const byPath = new Map<string, { levels: string[]; amount: bigint; tokens: number }>();
-    for (const item of req.items) {
-      if (item.levels.length === 0) continue;
-      const key = item.levels.join('\u0000');
-      const sum = byPath.get(key) ?? { levels: [...item.levels], amount: 0n, tokens: 0 };
-      sum.amount += BigInt(up(item.actual.amount));
-      sum.tokens += item.actual.tokens;
-      byPath.set(key, sum);
-    }
-    const pre: Op[] = [...byPath.values()].map((p) => ({ t: 'sp', l: p.levels, a: p.amount.toString(), k: String(p.tokens) }));
-    const write = await this.pendChecked(tx, account, req.now, { pre, post: [] }, req.read, released.map((r) => r.id));
+    const write = await this.pendChecked(tx, account, req.now, { pre: spendOps(req.items), post: [] }, req.read, released.map((r) => r.id));
     if ('refused' in write) throw new Error('an unchecked write was refused');
-    // Levels not loaded (a flushed account) are loaded now; the load counts this pending write.
-    let figures = write.reply.length === 1 + 6 * req.read.length ? figuresFrom(req.read, write.reply, 1) : await this.read(account, req.read, req.now);
-    // As they will be after the commit, when the committed reservations' holds come off (an expired one's
-    // hold came off already: the script releases due holds first).
-    const committed = released.filter((r) => r.expires_at.getTime() > req.now.getTime());
-    figures = figures.map((f) => {
-      let heldAmount = toScaledInteger(f.held.amount, REDIS_SCALE, 'exact');
-      let heldTokens = f.held.tokens;
-      for (const r of committed) {
-        if (!r.levels.includes(f.level)) continue;
-        heldAmount -= BigInt(up(r.amount));
-        heldTokens -= Number(r.tokens);
-      }
-      const held = { amount: fromScaledInteger(heldAmount, REDIS_SCALE), tokens: heldTokens };
-      const limitA = f.limit.amount === null ? null : toScaledInteger(f.limit.amount, REDIS_SCALE, 'exact');
-      const spentA = toScaledInteger(f.spent.amount, REDIS_SCALE, 'exact');
-      return {
-        ...f,
-        held,
-        left: {
-          amount: limitA === null ? null : fromScaledInteger(limitA - spentA - heldAmount, REDIS_SCALE),
-          tokens: f.limit.tokens === null ? null : f.limit.tokens - f.spent.tokens - heldTokens,
-        },
-      };
-    });
+    const figures = afterCommit(await this.figuresOf(account, req.read, write.reply, req.now), released, req.now);
     return { result: { outcomes, figures }, afterCommit: write.afterCommit, afterRollback: write.afterRollback };
+  }
+
+  async recordUsageBefore(account: string, req: { items: readonly UsageItem[]; read: readonly string[]; now: Date }): Promise<UsageBefore> {
+    for (const item of req.items) if (item.reservationId !== null) await this.writer.written(item.reservationId);
+    const writeId = newWriteId();
+    const reply = await this.pendInRedis(account, writeId, req.now, { pre: spendOps(req.items), post: [] }, req.read);
+    if (reply[0] === 'refused') throw new Error('an unchecked write was refused');
+    // Read while the write is pending, as recordUsage does: a load now counts it once, from Redis.
+    const before = await this.figuresOf(account, req.read, reply, req.now);
+    const named = req.items.flatMap((i) => (i.reservationId === null ? [] : [{ id: i.reservationId, agentId: i.agentId, amount: i.actual.amount, tokens: i.actual.tokens }]));
+    return {
+      sql: (first) => this.reservations.committedSql(first),
+      params: this.reservations.committedParams(account, writeId, named, req.now),
+      settle: async (counted) => {
+        const { outcomes, released } = outcomesOf(req.items, this.reservations.committedFrom(counted));
+        const figures = afterCommit(before, released, req.now);
+        return {
+          result: { outcomes, figures },
+          afterCommit: async () => {
+            await this.run('tmConfirm', account, writeId, ...released.map((r) => r.id));
+          },
+        };
+      },
+      afterRollback: async () => {
+        await this.run('tmRollback', account, writeId);
+      },
+    };
+  }
+
+  /** The figures of `read` from a pend's reply; levels not loaded (a flushed account) are loaded now, the load counting the pending write. */
+  private async figuresOf(account: string, read: readonly string[], reply: Reply, now: Date): Promise<LevelFigures[]> {
+    return reply.length === 1 + 6 * read.length ? figuresFrom(read, reply, 1) : await this.read(account, read, now);
   }
 
   async addSpend(tx: Tx, account: string, req: { levels: readonly string[]; actual: Quantity; now: Date }): Promise<CounterWrite<void>> {
@@ -297,10 +337,15 @@ export class RedisCounters implements CountersEngine {
     return { afterCommit: write.afterCommit, afterRollback: write.afterRollback };
   }
 
+  /** A write registered as pending in Redis, its early ops applied (loading what it needs first). */
+  private pendInRedis(account: string, writeId: string, now: Date, entry: object, levels: readonly string[]): Promise<Reply> {
+    const deadline = now.getTime() + PENDING_DEADLINE_MS;
+    return this.loaded(account, now, () => this.run('tmPend', account, writeId, deadline, now.getTime(), JSON.stringify(entry), ...levels));
+  }
+
   private async pendChecked(tx: Tx, account: string, now: Date, entry: object, levels: readonly string[], releaseIds: readonly string[] = []): Promise<Pended> {
     const writeId = newWriteId();
-    const deadline = now.getTime() + PENDING_DEADLINE_MS;
-    const reply = await this.loaded(account, now, () => this.run('tmPend', account, writeId, deadline, now.getTime(), JSON.stringify(entry), ...levels));
+    const reply = await this.pendInRedis(account, writeId, now, entry, levels);
     if (reply[0] === 'refused') {
       const measure = reply[1] as 'amount' | 'tokens';
       const raw = String(reply[2]);

@@ -36,6 +36,9 @@ export interface ReservationRow {
   expires_at: Date;
 }
 
+/** What a statement that resolves reservations needs of each (see committedFrom). */
+export type ResolvedRow = Pick<ReservationRow, 'id' | 'agent_id' | 'status' | 'levels' | 'amount' | 'tokens' | 'expires_at'>;
+
 const COLUMNS = 'account_id, id, agent_id, person_id, levels, amount::text AS amount, tokens::text AS tokens, status, created_at, expires_at';
 
 // Rows travel as parallel arrays (one parameter per column) and levels as one JSON array per row.
@@ -157,6 +160,57 @@ export class ReservationsRepository {
       [account, now, named.map((n) => n.id), named.map((n) => n.agentId), named.map((n) => n.amount), named.map((n) => n.tokens)],
     );
     return rows.map(({ resolved_to, ...row }) => ({ row, to: resolved_to }));
+  }
+
+  /**
+   * commitNamed and recordWrite as CTEs of another statement (an ingest write made as one statement, see
+   * UsageCountersStatement), parameters from $p (committedParams). The CTE `counted` yields one json
+   * value, read back with committedFrom: the rows this statement resolved (held before it), and the
+   * others named as they are.
+   */
+  committedSql(p: number): string {
+    return `counters_named AS (
+         SELECT DISTINCT ON (id, agent) id, agent, amount, tokens
+           FROM unnest($${p + 3}::text[], $${p + 4}::text[], $${p + 5}::numeric[], $${p + 6}::bigint[]) WITH ORDINALITY AS c(id, agent, amount, tokens, n)
+          ORDER BY id, agent, n),
+       counters_resolved AS (
+         UPDATE authorization_reservations r
+            SET status = CASE WHEN r.expires_at <= $${p + 1}::timestamptz THEN 'expired' ELSE 'committed' END, resolved_at = $${p + 1}::timestamptz,
+                actual_amount = CASE WHEN r.expires_at <= $${p + 1}::timestamptz THEN NULL ELSE c.amount END,
+                actual_tokens = CASE WHEN r.expires_at <= $${p + 1}::timestamptz THEN NULL ELSE c.tokens END
+           FROM counters_named c
+          WHERE r.account_id = $${p}::text AND r.id = c.id AND r.status = 'held' AND r.agent_id IS NOT DISTINCT FROM c.agent
+         RETURNING r.id, r.agent_id, r.levels, r.amount, r.tokens, r.expires_at, r.status),
+       counters_journal AS (
+         INSERT INTO authorization_counter_writes (account_id, write_id, recorded_at) VALUES ($${p}::text, $${p + 2}::text, $${p + 1}::timestamptz)
+         RETURNING write_id),
+       counted AS (
+         SELECT json_build_object(
+                  'journalled', (SELECT count(*) FROM counters_journal),
+                  'resolved', coalesce((SELECT json_agg(json_build_array(u.id, u.agent_id, u.status, u.levels, u.amount::text, u.tokens::text, u.expires_at))
+                                          FROM counters_resolved u), '[]'::json),
+                  'others', coalesce((SELECT json_agg(json_build_array(r.id, r.agent_id, r.status))
+                                        FROM authorization_reservations r
+                                       WHERE r.account_id = $${p}::text
+                                         AND r.id = ANY(ARRAY(SELECT unnest($${p + 3}::text[]) EXCEPT SELECT id FROM counters_resolved))), '[]'::json)) AS counted)`;
+  }
+
+  committedParams(account: string, writeId: string, named: readonly { id: string; agentId: string | null; amount: string; tokens: number }[], now: Date): unknown[] {
+    return [account, now, writeId, named.map((n) => n.id), named.map((n) => n.agentId), named.map((n) => n.amount), named.map((n) => n.tokens)];
+  }
+
+  /** committedSql's `counted` value as commitNamed answers it (only the resolved rows need their levels and amounts). */
+  committedFrom(counted: unknown): { row: ResolvedRow; to: 'committed' | 'expired' | null }[] {
+    type Resolved = [string, string | null, 'committed' | 'expired', string[], string, string, string];
+    const value = counted as { journalled: number; resolved: Resolved[]; others: [string, string | null, ReservationStatus][] };
+    if (value?.journalled !== 1) throw new Error('the counters part of a write was not journalled');
+    return [
+      ...value.resolved.map(([id, agent_id, to, levels, amount, tokens, expires_at]) => ({
+        row: { id, agent_id, status: 'held' as const, levels, amount, tokens, expires_at: new Date(expires_at) },
+        to,
+      })),
+      ...value.others.map(([id, agent_id, status]) => ({ row: { id, agent_id, status, levels: [], amount: '0', tokens: '0', expires_at: new Date(0) }, to: null })),
+    ];
   }
 
   /** Marks a held reservation resolved; returns it as it was, or null when it was not held. */

@@ -59,6 +59,22 @@ export function guardParams(g: WriteGuard): unknown[] {
   ];
 }
 
+/**
+ * Refuses the statement unless every event of it is new and attributed to the unit its counters counted
+ * its spend under ($p: event ids, $p+1: units; see UsageCountersStatement).
+ */
+const countedGuardSql = (p: number) => `
+  SELECT tokenmeter_refuse_unless(
+           (SELECT count(*) FROM claimed) = (SELECT count(*) FROM input)
+           AND NOT EXISTS (SELECT 1 FROM input JOIN unnest($${p}::text[], $${p + 1}::text[]) AS x(event_id, unit_id) USING (event_id)
+                            WHERE input.unit_id IS DISTINCT FROM x.unit_id),
+           'an event of the group was stored before, or is in another unit than its spend was counted under') AS ok`;
+
+/** The parameters of countedGuardSql. */
+export function countedGuardParams(units: ReadonlyMap<string, string | null>): unknown[] {
+  return [[...units.keys()], [...units.values()]];
+}
+
 /** The parameters of relabelSql: the changes, then their keys. */
 export function relabelParams(changes: readonly { ts: Date; event_id: string; label: string }[]): unknown[] {
   const rows = changes.map(relabelRow);
@@ -129,6 +145,8 @@ export interface WriteShape {
   taskChanges: number;
   guarded: number;
   creates: boolean;
+  /** The counters' part (see UsageCountersStatement): where countedGuardSql's parameters start, and its CTEs. */
+  counted: { guard: number; ctes: string } | null;
 }
 
 /** writeBatch's statement for each shape, built once: a handful of texts, each prepared per connection. */
@@ -144,9 +162,10 @@ export function writeSql(shape: WriteShape): string {
   return sql;
 }
 
-function buildWriteSql({ arrays, before, after, labelChanges, taskChanges, guarded, creates }: WriteShape): string {
+function buildWriteSql({ arrays, before, after, labelChanges, taskChanges, guarded, creates, counted }: WriteShape): string {
   const moves = before > 0;
   const taskUpdates = taskChanges > 0;
+  const none = counted ? 'NULL AS event_id, NULL AS allowance_left, NULL AS unit_id, NULL::text AS counted' : 'NULL AS event_id, NULL AS allowance_left, NULL AS unit_id';
   return `WITH ${creates ? `new_tasks AS (${newTasksSql(guarded + 1)}),` : ''}
        raw AS (${eventArraysSql(arrays)}),
        histories AS (${histories(arrayParam(arrays, 'person_id'))}),
@@ -157,7 +176,9 @@ function buildWriteSql({ arrays, before, after, labelChanges, taskChanges, guard
          INSERT INTO event_keys (account_id, event_id, ts, content_hash)
          SELECT account_id, event_id, ts, content_hash FROM input ORDER BY event_id
          ON CONFLICT DO NOTHING RETURNING event_id),${guarded ? `
-       guard AS (${guardSql(guarded, creates)}),` : ''}
+       guard AS (${guardSql(guarded, creates)}),` : ''}${counted ? `
+       counted_guard AS (${countedGuardSql(counted.guard)}),
+       ${counted.ctes},` : ''}
        fresh AS (SELECT input.* FROM input JOIN claimed USING (event_id)),
        spent AS (
          SELECT coalesce(sum(cost), 0) AS amount FROM meter_spend_daily
@@ -182,5 +203,7 @@ function buildWriteSql({ arrays, before, after, labelChanges, taskChanges, guard
        relabelled AS (${relabelSql(labelChanges)})` : ''}${
          taskUpdates ? `,
        tasks_changed AS (${taskUpdateSql(taskChanges)})` : ''}
-       ${guarded ? 'SELECT NULL AS event_id, NULL AS allowance_left, NULL AS unit_id FROM guard WHERE NOT ok UNION ALL ' : ''}SELECT event_id, allowance_left::text AS allowance_left, unit_id FROM new_events`;
+       ${guarded ? `SELECT ${none} FROM guard WHERE NOT ok UNION ALL ` : ''}${counted ? `SELECT ${none} FROM counted_guard WHERE NOT ok UNION ALL ` : ''}SELECT event_id, allowance_left::text AS allowance_left, unit_id${counted ? ', NULL AS counted' : ''} FROM new_events${
+         counted ? `
+       UNION ALL SELECT NULL, NULL, NULL, counted::text FROM counted` : ''}`;
 }

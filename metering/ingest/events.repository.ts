@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryPrepared, queryRows } from '../../src/database/sql.js';
 import { eventArrayParams, type NewEventRow, type StoredEvent } from './event-row.js';
-import { guardParams, relabelParams, taskUpdateParams, writeSql, type LabelChanges, type WriteGuard, type WriteShape } from './event-write-sql.js';
+import { countedGuardParams, guardParams, relabelParams, taskUpdateParams, writeSql, type LabelChanges, type WriteGuard, type WriteShape } from './event-write-sql.js';
 import { addToRollupsCtes } from './rollup-sql.js';
 
 /** The period's included allowance, for the reading after each event. */
@@ -27,6 +27,16 @@ export function monthPartition(ts: Date): { name: string; from: string; to: stri
 }
 
 const PARTITION_LOCK = 7_310_002;
+
+/** A group's write (see writeBatch). */
+export interface Batch {
+  events: readonly NewEventRow[];
+  relabelled: { before: readonly StoredEvent[]; after: readonly StoredEvent[] } | null;
+  labels: LabelChanges | null;
+  allowance: Allowance | null;
+  /** Tasks to create and ids that must be new, or the statement is refused (see WriteGuard). */
+  guard?: WriteGuard;
+}
 
 @Injectable()
 export class EventsRepository {
@@ -70,18 +80,29 @@ export class EventsRepository {
    * each (in ingest order), add them (and any relabelled events: old version -1, new +1) to the rollups,
    * and write label and task changes. New events travel as one array per column (eventArrayParams).
    */
-  async writeBatch(
+  async writeBatch(tx: Tx | null, accountId: string, batch: Batch): Promise<Written> {
+    return (await this.write(tx, accountId, batch, null)).written;
+  }
+
+  /**
+   * writeBatch as one autocommit statement that also carries the counters' part (their rows, as CTEs; see
+   * UsageCountersStatement) and refuses itself unless every event is new and in the unit it was counted
+   * under. Returns the part's `counted` value too.
+   */
+  async writeCounted(
+    accountId: string,
+    batch: Batch,
+    counters: { units: ReadonlyMap<string, string | null>; sql(first: number): string; params: readonly unknown[] },
+  ): Promise<{ written: Written; counted: unknown }> {
+    return this.write(null, accountId, batch, counters);
+  }
+
+  private async write(
     tx: Tx | null,
     accountId: string,
-    batch: {
-      events: readonly NewEventRow[];
-      relabelled: { before: readonly StoredEvent[]; after: readonly StoredEvent[] } | null;
-      labels: LabelChanges | null;
-      allowance: Allowance | null;
-      /** Tasks to create and ids that must be new, or the statement is refused (see WriteGuard). */
-      guard?: WriteGuard;
-    },
-  ): Promise<Written> {
+    batch: Batch,
+    counters: { units: ReadonlyMap<string, string | null>; sql(first: number): string; params: readonly unknown[] } | null,
+  ): Promise<{ written: Written; counted: unknown }> {
     const moves = (batch.relabelled?.before.length ?? 0) > 0;
     const taskUpdates = (batch.labels?.taskUpdates.length ?? 0) > 0;
     const params: unknown[] = [
@@ -102,9 +123,24 @@ export class EventsRepository {
       taskChanges: taskUpdates ? param(...taskUpdateParams(batch.labels?.taskUpdates ?? [])) : 0,
       guarded: batch.guard ? param(...guardParams(batch.guard)) : 0,
       creates: (batch.guard?.newTasks.length ?? 0) > 0,
+      counted: null,
     };
-    const rows = await queryPrepared<{ event_id: string; allowance_left: string | null; unit_id: string | null }>(tx ?? this.dataSource, writeSql(shape), params);
-    return new Map(rows.map((r) => [r.event_id, { allowance_left: r.allowance_left, unit_id: r.unit_id }]));
+    if (counters) {
+      const guard = param(...countedGuardParams(counters.units));
+      shape.counted = { guard, ctes: counters.sql(param(...counters.params)) };
+    }
+    const rows = await queryPrepared<{ event_id: string | null; allowance_left: string | null; unit_id: string | null; counted?: string | null }>(
+      tx ?? this.dataSource,
+      writeSql(shape),
+      params,
+    );
+    const written: Written = new Map();
+    let counted: unknown = null;
+    for (const r of rows) {
+      if (r.event_id !== null) written.set(r.event_id, { allowance_left: r.allowance_left, unit_id: r.unit_id });
+      else if (r.counted != null) counted = JSON.parse(r.counted) as unknown;
+    }
+    return { written, counted };
   }
 
   /**

@@ -1,7 +1,8 @@
 // Group commit for POST /v1/events. The requests of one account that arrive while earlier writes of that
 // account are in flight wait here; when a write finishes, everything waiting (up to a cap) goes to the
-// database as ONE group: one statement when no event is in a task, else one short transaction (the
-// group's tasks locked in id order, classified, and everything written in one statement). Every request
+// database as ONE group: one statement when no event is in a task or its tasks are new (with the spend
+// counters' rows in it when budgets apply), else one short transaction (the group's tasks locked in id
+// order, classified, and everything written in one statement). Every request
 // is still answered only after its own events are committed.
 //
 // Under light load a request is written at once, alone, so grouping adds no latency; under heavy load the
@@ -190,7 +191,7 @@ export class IngestWriter {
     try {
       engaged = await this.counters.engaged(accountId, submissions.flatMap((sub) => sub.events.map((e) => metered(sub.rows.get(e.id)!))));
       const closes = submissions.some((s) => s.events.some((e) => e.task_id !== null && e.task_status !== null));
-      if (closes && path === 'new_tasks' && !engaged) announce = await this.taskHook.listening(accountId);
+      if (closes && path === 'new_tasks') announce = await this.taskHook.listening(accountId);
     } catch (error) {
       for (const w of group) w.reject(error);
       return;
@@ -228,8 +229,10 @@ export class IngestWriter {
    * One group, top to bottom. Tasks: none (no event in a task), taken to be new (classified from the group
    * alone; the statement refuses itself if they were not), or locked and classified against what is
    * stored. Then ONE statement claims the ids and stores the events, their rollups and the label and task
-   * changes. When the counters are engaged (a reservation named, a budget or cap on a path), the same
-   * transaction commits the reservations and counts the spend, and their afterCommit runs once it ends.
+   * changes. When the counters are engaged (a reservation named, a budget or cap on a path), tasks not
+   * locked and the counters able to (Redis), that statement also carries the counters' rows and no
+   * transaction is opened (writeCounted); otherwise the same transaction commits the reservations and
+   * counts the spend, and their afterCommit runs once it ends.
    * Tasks the group resolved are announced through TASK_CLASSIFIED in the transaction (`announce`: a
    * listener asked for one where the group would otherwise need none).
    */
@@ -258,6 +261,10 @@ export class IngestWriter {
       return written;
     };
     if (!engaged && !announce && path !== 'transaction') return write(null);
+    if (engaged && !announce && path !== 'transaction') {
+      const counted = await this.writeCounted(accountId, submissions, path, now);
+      if (counted !== null) return counted;
+    }
     let written: Written[];
     try {
       written = await this.transactions.run(write);
@@ -267,6 +274,47 @@ export class IngestWriter {
     }
     // Committed: a failed confirmation leaves the counters stricter until they are rebuilt, never looser.
     await (counted as UsageCountersWrite | null)?.afterCommit().catch((e: unknown) => this.logger.error({ err: e, account: accountId }, 'counter confirmation failed'));
+    return written;
+  }
+
+  /**
+   * A group with counters engaged, without a transaction where the counters can (Redis): their room is
+   * used first (their rule: before the write commits), then ONE statement stores the events as in
+   * write(null) and carries the counters' rows (the named reservations committed, the write journalled),
+   * refusing itself unless it stores every event as counted (new, in the unit counted); then the counters
+   * are confirmed. Null when the counters cannot or the statement refused itself: the caller takes the
+   * transaction, which handles every case.
+   */
+  private async writeCounted(accountId: string, submissions: readonly Submission[], path: 'statement' | 'new_tasks', now: Date): Promise<Written[] | null> {
+    const events = submissions.flatMap((s) => s.events);
+    const group = path === 'statement' ? unclassified(submissions) : classifyGroup(this.labeler.assumeNew(accountId, events), submissions);
+    const rows = group.labelled.flatMap((r) => [...r.values()]);
+    const counting = await this.counters.prepare(accountId, rows.map(metered), now);
+    if (counting === null) return null;
+    let inserted: { written: Inserted; counted: unknown };
+    try {
+      inserted = await this.events.writeCounted(
+        accountId,
+        { events: rows, relabelled: null, labels: null, allowance: allowanceOf(submissions), guard: guardOf(path, group.labels, events, now) },
+        counting,
+      );
+    } catch (error) {
+      await counting.afterRollback().catch((e: unknown) => this.logger.error({ err: e, account: accountId }, 'counter rollback failed'));
+      if (sqlState(error) === WRITE_REFUSED) return null;
+      throw error;
+    }
+    const written = submissions.map((s, i) => outcome(s, group.valid[i]!, group.rejected[i]!, group.labelled[i]!, inserted.written));
+    // Committed: a failure from here on leaves the counters stricter until they are rebuilt, never looser.
+    try {
+      const settled = await counting.settle(inserted.counted);
+      for (const w of written) for (const e of w.stored) w.readings.set(e.event_id, settled.readings.get(e.event_id) ?? NO_READING);
+      // Sent, not waited for: this process's counter calls share one Redis connection and run in order, so
+      // any later one (a hold, a read) sees it; until Redis runs it the counters are only stricter.
+      void settled.afterCommit().catch((e: unknown) => this.logger.error({ err: e, account: accountId }, 'counter confirmation failed'));
+    } catch (error) {
+      this.logger.error({ err: error, account: accountId }, 'counter confirmation failed');
+      for (const w of written) for (const e of w.stored) if (!w.readings.has(e.event_id)) w.readings.set(e.event_id, NO_READING);
+    }
     return written;
   }
 }

@@ -1,7 +1,7 @@
 // POST /v1/events, top to bottom: check each event on its own, fill in who (the agent, its owner), price
 // it, hand the rows to the writer (which groups concurrent requests of the account and writes each group
 // in one go, IngestWriter.writeGroup: ids claimed, tasks classified, events stored with their rollups and,
-// through the UsageCounters port in the same transaction, reservations committed and spend counted), and
+// through the UsageCounters port in the same write, reservations committed and spend counted), and
 // answer each event with its own result: the reading after it and what became of its reservation.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../../src/auth/principal.js';

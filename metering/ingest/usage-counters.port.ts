@@ -48,15 +48,39 @@ export interface UsageCountersWrite {
   afterRollback(): Promise<void>;
 }
 
+/**
+ * The counters' part of a write made as ONE autocommit statement, no transaction (UsageCounters.prepare):
+ * their room is already used (before the statement, as the crash-safety rule wants), the statement
+ * carries their own rows as CTEs (`sql`), and the caller runs exactly one of settle / afterRollback once
+ * it has committed or failed. The statement must store every event as counted: the caller's statement
+ * refuses itself (nothing written) if one was stored before or would be attributed to another unit.
+ */
+export interface UsageCountersStatement {
+  /** The unit each event's spend was counted under, by event id (events without a path are absent). */
+  units: ReadonlyMap<string, string | null>;
+  /** The CTEs (`name AS (...)`, comma separated), parameters from `$first`; the one named `counted` has one row, one json column `counted`. */
+  sql(first: number): string;
+  params: readonly unknown[];
+  /** After the commit, given the `counted` value: the readings, and the confirmation to run (its failure is logged). */
+  settle(counted: unknown): Promise<{ readings: ReadonlyMap<string, UsageReading>; afterCommit(): Promise<void> }>;
+  afterRollback(): Promise<void>;
+}
+
 export interface UsageCounters {
   /** Whether writing these events may change a counter; when not, the write needs no transaction for them. */
   engaged(account: string, events: readonly MeteredEvent[]): Promise<boolean>;
   /** The stored (new) events' reservations committed and spend counted, in the write's transaction. */
   record(tx: Tx, account: string, events: readonly MeteredEvent[], now: Date): Promise<UsageCountersWrite>;
+  /**
+   * The same for a write of these (all new) events made as one statement without a transaction, or null
+   * when these counters cannot (they live in PostgreSQL and need the write's transaction).
+   */
+  prepare(account: string, events: readonly MeteredEvent[], now: Date): Promise<UsageCountersStatement | null>;
 }
 
 /** No counters (metering without billing): nothing engaged, nothing recorded. */
 export const NO_USAGE_COUNTERS: UsageCounters = {
   engaged: async () => false,
   record: async () => ({ readings: new Map(), afterCommit: async () => undefined, afterRollback: async () => undefined }),
+  prepare: async () => null,
 };
