@@ -4,9 +4,8 @@
 // and the usage behind them, and opens (and prints) its printable page; finance buys a top-up and sales
 // adds a promotional grant through the credit forms; a member opening either page sees the API's refusal.
 import type { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium, screenshots } from './support/browser.js';
-import { buildIfStale, ServiceProcess } from './support/service-process.js';
-import { createTestDatabase, testRunId } from './support/test-app.js';
+import { launchChromium, screenshots, signInConsole, startConsoleService } from './support/browser.js';
+import type { ServiceProcess } from './support/service-process.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -39,22 +38,10 @@ describe('web console: invoices and credits in Chromium', () => {
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
-  async function signIn(page: Page, key: string, hash: string): Promise<void> {
-    await page.goto(`${service.url}/console/#/${hash}`);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Open the console' }).click();
-    await page.getByTestId('who').waitFor();
-  }
+  const signIn = (page: Page, key: string, hash: string) => signInConsole(page, service, key, hash);
 
   beforeAll(async () => {
-    buildIfStale();
-    const env: Record<string, string> = {};
-    if (process.env.DATABASE_URL) {
-      env.DATABASE_URL = await createTestDatabase();
-      if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
-      env.TOKENMETER_QUEUE_PREFIX = `{${testRunId()}_${process.pid}_console_billing}`;
-    }
-    service = await ServiceProcess.start(env);
+    service = await startConsoleService('console_billing');
     browser = await launchChromium();
 
     const admin = service.adminKey;

@@ -4,9 +4,8 @@
 // version before, then rolled back; a subscription's caps overridden. Each form refuses bad input before
 // sending (nothing reaches the API), and shows the service's own sentence when the service refuses.
 import type { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium, screenshots } from './support/browser.js';
-import { buildIfStale, ServiceProcess } from './support/service-process.js';
-import { createTestDatabase, testRunId } from './support/test-app.js';
+import { launchChromium, screenshots, signInConsole, startConsoleService } from './support/browser.js';
+import type { ServiceProcess } from './support/service-process.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -51,22 +50,10 @@ describe('web console: sales forms in Chromium', () => {
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
-  async function signIn(page: Page, hash: string): Promise<void> {
-    await page.goto(`${service.url}/console/#/${hash}`);
-    await page.getByLabel('API key').fill(sales);
-    await page.getByRole('button', { name: 'Open the console' }).click();
-    await page.getByTestId('who').waitFor();
-  }
+  const signIn = (page: Page, hash: string) => signInConsole(page, service, sales, hash);
 
   beforeAll(async () => {
-    buildIfStale();
-    const env: Record<string, string> = {};
-    if (process.env.DATABASE_URL) {
-      env.DATABASE_URL = await createTestDatabase();
-      if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
-      env.TOKENMETER_QUEUE_PREFIX = `{${testRunId()}_${process.pid}_console_sales}`;
-    }
-    service = await ServiceProcess.start(env);
+    service = await startConsoleService('console_sales');
     browser = await launchChromium();
 
     const admin = service.adminKey;

@@ -4,9 +4,8 @@
 // operation; sales publishes a plan version and rolls it back, and a price book is checked before it is
 // sent. Each page is photographed at desktop and phone widths into test/screenshots/.
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshots } from './support/browser.js';
-import { buildIfStale, ServiceProcess } from './support/service-process.js';
-import { createTestDatabase, testRunId } from './support/test-app.js';
+import { launchChromium, screenshots, signInConsole, startConsoleService } from './support/browser.js';
+import type { ServiceProcess } from './support/service-process.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -48,23 +47,10 @@ describe('web console (/console) in Chromium', () => {
     expect(answer.results[0]!.status).toBe('accepted');
   }
 
-  async function signIn(page: Page, key: string, hash: string): Promise<void> {
-    await page.goto(`${service.url}/console/#/${hash}`);
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Open the console' }).click();
-    await page.getByTestId('who').waitFor();
-  }
+  const signIn = (page: Page, key: string, hash: string) => signInConsole(page, service, key, hash);
 
   beforeAll(async () => {
-    buildIfStale();
-    // On PostgreSQL and Redis when the suite runs with them, as every other e2e file does.
-    const env: Record<string, string> = {};
-    if (process.env.DATABASE_URL) {
-      env.DATABASE_URL = await createTestDatabase();
-      if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
-      env.TOKENMETER_QUEUE_PREFIX = `{${testRunId()}_${process.pid}_console}`;
-    }
-    service = await ServiceProcess.start(env);
+    service = await startConsoleService('console');
     browser = await launchChromium();
 
     const admin = service.adminKey;

@@ -3,7 +3,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { repoRoot } from './service-process.js';
+import { buildIfStale, repoRoot, ServiceProcess } from './service-process.js';
+import { createTestDatabase, testRunId } from './test-app.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Git-ignored: every run rewrites them, and a test run must leave the tree as it found it.
@@ -29,4 +30,27 @@ export async function screenshots(page: Page, name: string): Promise<void> {
     await page.screenshot({ path: join(SCREENSHOTS_DIR, `console-${name}-${width}.png`), fullPage: true });
   }
   await page.setViewportSize(VIEWPORTS.desktop);
+}
+
+/**
+ * The built service for a console test (built first when stale), on PostgreSQL and Redis when the suite
+ * runs with them, as every other e2e file does; `name` keeps its queue prefix apart from other files'.
+ */
+export async function startConsoleService(name: string): Promise<ServiceProcess> {
+  buildIfStale();
+  const env: Record<string, string> = {};
+  if (process.env.DATABASE_URL) {
+    env.DATABASE_URL = await createTestDatabase();
+    if (process.env.REDIS_URL) env.REDIS_URL = process.env.REDIS_URL;
+    env.TOKENMETER_QUEUE_PREFIX = `{${testRunId()}_${process.pid}_${name}}`;
+  }
+  return ServiceProcess.start(env);
+}
+
+/** Opens the console at `#/<hash>` and signs in with the key, as a person pastes it. */
+export async function signInConsole(page: Page, service: ServiceProcess, key: string, hash: string): Promise<void> {
+  await page.goto(`${service.url}/console/#/${hash}`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Open the console' }).click();
+  await page.getByTestId('who').waitFor();
 }
