@@ -114,6 +114,36 @@ describe('pricePeriod: hand-checked examples', () => {
     expect(inv.usage_cost).toBe('0.250000000000000001');
   });
 
+  it('never discounts more than the overage as billed, even when the lines round apart (100 % discount)', () => {
+    // Found by a property in CI: the exact discount (.935) equals the exact overage, but the overage
+    // lines round to .70 + .23 = .93 and the discount taken alone to .94, one cent below zero.
+    const inv = pricePeriod({
+      terms: terms({ base_fee: '0', volume_discount: [{ up_to: null, discount_pct: '100.00' }] }),
+      paid_enterprise: false,
+      usage_cost_by_tier: { base: '45112787504461351717.701', specialized: '38374256681920752874.23400' },
+    });
+    expect(amounts(inv.lines)).toEqual([
+      'base_fee=0.00',
+      'overage:base=45112787504461351717.70',
+      'overage:specialized=38374256681920752874.23',
+      'volume_discount=-83487044186382104591.93',
+    ]);
+    expect(inv.total).toBe('0.00');
+  });
+
+  it('bills exactly zero under a full discount, whatever the rounding (property)', () => {
+    fc.assert(
+      fc.property(fc.record({ base: costArb, specialized: costArb, premier: costArb }), fc.constantFrom('USD', 'JPY', 'KWD'), (usage, currency) => {
+        const inv = pricePeriod({
+          terms: terms({ currency, base_fee: '0', volume_discount: [{ up_to: null, discount_pct: '100' }] }),
+          paid_enterprise: false,
+          usage_cost_by_tier: usage,
+        });
+        expect(new Dec(inv.total).isZero()).toBe(true);
+      }),
+    );
+  });
+
   it('rounds to the currency minor unit (JPY has none)', () => {
     const inv = pricePeriod({
       terms: terms({ currency: 'JPY', base_fee: '1000', volume_discount: [{ up_to: null, discount_pct: '10' }] }),

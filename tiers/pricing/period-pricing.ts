@@ -7,6 +7,7 @@ import {
   formatMoney,
   minorUnits,
   parseDecimal,
+  roundMoney,
   sumDecimals,
 } from './decimal.js';
 import { TIERS, isTier, type Tier } from './pricing.js';
@@ -69,6 +70,7 @@ export interface PeriodInvoice {
 
 const ZERO = new Dec(0);
 const HUNDRED = new Dec(100);
+const ONE = new Dec(1);
 
 function lowerBound(tiers: readonly VolumeTier[], index: number): Dec {
   const prev = index === 0 ? null : tiers[index - 1].up_to;
@@ -234,8 +236,14 @@ export function pricePeriod(input: PeriodPricingInput): PeriodInvoice {
     }
     if (ladder !== undefined) {
       const discount = graduatedDiscount(usageTotal, ladder).minus(graduatedDiscount(coveredTotal, ladder));
-      if (discount.gt(0)) {
-        lines.push({ kind: 'volume_discount', amount: formatMoney(discount.negated(), currency), discounted_usage: formatExact(overTotal) });
+      // The discount is the ladder's share of the overage applied to the overage AS BILLED (its rounded
+      // lines), then rounded once. Taken from the exact overage instead, the lines round apart from it
+      // (.70 + .23 billed, .935 -> .94 discounted) and a 100 % discount could leave a total of -0.01 or +1 JPY.
+      const billedOverage = sumDecimals(TIERS.map((t) => roundMoney(over[t], currency)));
+      const share = overTotal.isZero() ? ZERO : Dec.min(ONE, discount.dividedBy(overTotal));
+      const rounded = roundMoney(billedOverage.times(share), currency);
+      if (rounded.gt(0)) {
+        lines.push({ kind: 'volume_discount', amount: formatMoney(rounded.negated(), currency), discounted_usage: formatExact(overTotal) });
       }
     }
   }
