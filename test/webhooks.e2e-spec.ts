@@ -11,6 +11,7 @@ import { WebhookEvents } from '../billing/webhooks/webhook-events.js';
 import { RETRY_WINDOW_MS } from '../billing/webhooks/retry-schedule.js';
 import { verifySignature } from '../billing/webhooks/signature.js';
 import type { WebhookEventType } from '../billing/webhooks/event-types.js';
+import { TasksService } from '../metering/tasks/tasks.service.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { TransactionRunner } from '../src/database/transactions.js';
 import { setupPricing } from './support/metering.js';
@@ -426,11 +427,30 @@ describe('outgoing webhooks', () => {
       labels: { ineffective: { events: 1, tokens: 200_000, cost: '0.5' }, effective: zero },
     });
 
+    // Resolved by the inactivity timeout (the account's default: 24 hours without an event): abandoned.
+    await ingest([{ usage: { prompt_tokens: 400_000, completion_tokens: 0 }, task_id: 'idle', attempt_id: 'c1', outcome: 'failure' }]);
+    clock.advance(23 * 3_600_000);
+    await t.app.get(TasksService).abandonIdle({ period: 'test' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(receiver.at(opted)).toHaveLength(2); // not idle long enough yet
+    clock.advance(2 * 3_600_000);
+    await t.app.get(TasksService).abandonIdle({ period: 'test' });
+    await waitFor(() => receiver.at(opted).length === 3, 'the task.classified delivery of the abandoned task');
+    expect(JSON.parse(receiver.at(opted)[2]!.body).data).toMatchObject({
+      task_id: 'idle',
+      status: 'abandoned',
+      closed_at: clock.now().toISOString(),
+      closed_by: 'inactivity-timeout',
+      attempts: 1,
+      failed_attempts: 1,
+      labels: { ineffective: { events: 1, tokens: 400_000, cost: '1' }, effective: zero, pending: zero },
+    });
+
     // The endpoint on the default types never hears of tasks.
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.at(dflt)).toHaveLength(0);
     const types = await t.app.get(DataSource).query(`SELECT type FROM webhook_events WHERE account_id = $1`, [org6.account]);
-    expect(types).toEqual([{ type: 'task.classified' }, { type: 'task.classified' }]);
+    expect(types).toEqual([{ type: 'task.classified' }, { type: 'task.classified' }, { type: 'task.classified' }]);
   });
 
   it('refuses private addresses at creation', async () => {
