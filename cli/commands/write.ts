@@ -173,17 +173,7 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
       .addOption(new Option('--session-context <context>', 'internal or external session').choices(['internal', 'external']))
       .option('--expires-in <seconds>', 'release the hold after this long', positiveInteger),
   ).action(
-    async (o: {
-      amount?: string;
-      tokens?: number;
-      model?: string;
-      auto?: boolean;
-      operation?: string;
-      sessionId?: string;
-      sessionContext?: 'internal' | 'external';
-      expiresIn?: number;
-      json?: boolean;
-    }) => {
+    async (o: AuthorizeOptions & { json?: boolean }) => {
       const body = authorizeBody(o);
       const answer = await ctx.call(ctx.api.POST('/v1/authorizations', { body }));
       if (o.json) ctx.out(JSON.stringify(answer, null, 2));
@@ -217,20 +207,23 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
 
 }
 
-/**
- * The estimate of `authorize` as one of the bodies the service takes: an amount (with optional tokens and
- * model) or `auto` (with a model). Anything else is a usage error here, before anything is sent.
- */
-export function authorizeBody(o: {
+/** The options of `authorize` as commander parses them. */
+export interface AuthorizeOptions {
   amount?: string;
   tokens?: number;
   model?: string;
   auto?: boolean;
   operation?: string;
   sessionId?: string;
-  sessionContext?: 'internal' | 'external';
+  sessionContext?: Schemas['Authorize']['session_context'];
   expiresIn?: number;
-}): Schemas['Authorize'] {
+}
+
+/**
+ * The estimate of `authorize` as one of the bodies the service takes: an amount (with optional tokens and
+ * model) or `auto` (with a model). Anything else is a usage error here, before anything is sent.
+ */
+export function authorizeBody(o: AuthorizeOptions): Schemas['Authorize'] {
   const shared = defined({ operation: o.operation, session_id: o.sessionId, session_context: o.sessionContext, expires_in_seconds: o.expiresIn });
   if (o.amount !== undefined && !o.auto) return { ...shared, amount: o.amount, ...defined({ tokens: o.tokens, model: o.model }) };
   if (o.auto && o.amount === undefined && o.tokens === undefined && o.model !== undefined) return { ...shared, estimate: 'auto', model: o.model };
