@@ -21,6 +21,18 @@ async function expectText(locator: Locator, pattern: RegExp): Promise<void> {
   throw new Error(`expected text matching ${pattern}, last saw: ${JSON.stringify(last)}`);
 }
 
+/** Waits (up to 15 s) until the input's value is `expected`. */
+async function expectValue(locator: Locator, expected: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = await locator.inputValue({ timeout: 5_000 }).catch(() => '');
+    if (last === expected) return;
+    await sleep(100);
+  }
+  throw new Error(`expected the value ${JSON.stringify(expected)}, last saw: ${JSON.stringify(last)}`);
+}
+
 /** Waits (up to 5 s) until the element (by its id) has the keyboard focus. */
 async function expectFocus(page: Page, locator: Locator): Promise<void> {
   const id = await locator.getAttribute('id');
@@ -217,6 +229,44 @@ describe('web console: sales forms in Chromium', () => {
       // The form now starts from v3: the cap it restored, no ladder.
       expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('1000000');
       expect(await form.getByRole('group', { name: 'Step 1' }).count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('an override set while switching plans starts from the chosen plan’s caps and ladder, not the current one’s', async () => {
+    const admin = service.adminKey;
+    await api('POST', '/v1/accounts', admin, { id: 'globex', name: 'Globex', currency: 'EUR' });
+    await api('PUT', '/v1/plans/growth', admin, {
+      name: 'Growth',
+      currency: 'EUR',
+      base_fee: '49.00',
+      included_allowance: '20.00',
+      overage_policy: 'bill',
+      tier_caps: { specialized: 2_000_000 },
+      volume_discount: [{ up_to: '1000', discount_pct: '0' }, { up_to: null, discount_pct: '7.5' }],
+    });
+    await api('PUT', '/v1/accounts/globex/subscription', admin, { plan_id: 'scale' });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await signIn(page, 'subscriptions');
+      await page.getByLabel('Account').selectOption('globex');
+      await expectText(page.getByTestId('subscription'), /scale v\d+/);
+      const form = page.getByRole('form', { name: 'Subscribe the account' });
+      await form.getByLabel('Plan', { exact: true }).selectOption('growth');
+      await form.getByLabel('Tier caps', { exact: true }).selectOption('set');
+      await form.getByLabel('Volume discount', { exact: true }).selectOption('set');
+      const caps = form.getByRole('group', { name: 'Tier caps override (tokens per period)' });
+      await expectValue(caps.getByLabel('specialized', { exact: true }), '2000000');
+      expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe(''); // scale's premier cap is not carried over
+      const ladder = form.getByRole('group', { name: 'Volume discount override' });
+      await expectValue(ladder.getByRole('group', { name: 'Step 2' }).getByLabel('Discount %'), '7.5');
+      await form.getByRole('button', { name: 'Save subscription' }).click();
+      await expectText(form.getByRole('status'), /^globex is on growth v1 \(following the latest\)\.$/);
+      const saved = await api('GET', '/v1/accounts/globex/subscription', sales);
+      expect(saved.overrides.tier_caps).toEqual({ specialized: 2_000_000 });
+      expect(saved.effective_terms.tier_caps).toEqual({ specialized: 2_000_000 });
+      expect(saved.overrides.volume_discount).toEqual(saved.plan.volume_discount);
     } finally {
       await page.close();
     }

@@ -57,7 +57,32 @@ export function SubscriptionsPage({ session }: { session: Session }) {
   }, [client, account]);
   useEffect(load, [load]);
 
-  const startFromPlan = (next: OverridesForm): OverridesForm => overridesFromPlan(next, current?.plan);
+  // The plan version the form has chosen (which may not be the one in force): an override set from
+  // scratch starts as a copy of ITS caps and ladder, since the override replaces them whole.
+  const [chosen, setChosen] = useState<Schemas['PlanVersion'] | undefined>(undefined);
+  useEffect(() => {
+    const plan = form.plan_id;
+    const version = form.plan_version.trim();
+    if (plan === '' || (version !== 'latest' && !/^[1-9]\d*$/.test(version))) {
+      setChosen(undefined);
+      return;
+    }
+    let live = true;
+    const request =
+      version === 'latest'
+        ? client.GET('/v1/plans/{plan}', { params: { path: { plan } } })
+        : client.GET('/v1/plans/{plan}/versions/{version}', { params: { path: { plan, version } } });
+    ok(request)
+      .then((found) => live && setChosen(found))
+      .catch(() => live && setChosen(undefined));
+    return () => {
+      live = false;
+    };
+  }, [client, form.plan_id, form.plan_version]);
+
+  const startFromPlan = (next: OverridesForm): OverridesForm => overridesFromPlan(next, chosen);
+  // A plan chosen after "these caps" was picked fills what is still blank (never what was typed).
+  useEffect(() => setOverrides((o) => overridesFromPlan(o, chosen)), [chosen]);
 
   const save = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
