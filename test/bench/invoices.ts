@@ -93,8 +93,8 @@ export async function runInvoices(
     log(`  invoices: ${stored.toLocaleString('en')} / ${target.toLocaleString('en')} events in ${p.from}`);
   }
   if ((await inPrev()) !== stored) throw new Error('invoices: the month holds another count than the copies made');
-  log('  invoices: recomputing rollups with SQL over 8 shards');
-  await recomputeRollups(db, account);
+  log(`  invoices: recomputing ${p.from}'s rollups with SQL over 8 shards`);
+  await recomputeRollups(db, account, { from: prev, to: monthStart });
   for (const table of ['events', 'event_keys', 'meter_daily_models']) await db.query(`VACUUM (ANALYZE) ${table}`);
   const fillMs = performance.now() - fillStarted;
   await api.json('PUT', `/v1/accounts/${account}/subscription`, keys.admin, { plan_id: 'bench', start_date: prev.toISOString().slice(0, 10), billing_anchor_day: 1 });

@@ -134,14 +134,31 @@ export async function topUp(
   return { before, after: await count(), ms: performance.now() - started, rollups: rollups.mode, rollupMs };
 }
 
-/** The account's rollups recomputed from its raw events with ingest's own SQL, spread over the 8 shards concurrent ingest writes. */
-export async function recomputeRollups(db: pg.Pool, account: string): Promise<void> {
+/** Each rollup table's UTC time bucket column (`hour` or `day`). */
+const BUCKET_COLUMN: Readonly<Record<string, string>> = Object.fromEntries(
+  ROLLUP_TABLES.map((table) => [table, METER_ROLLUPS.find((r) => r.table === table)?.grain ?? 'day']),
+);
+
+/**
+ * The account's rollups recomputed from its raw events with ingest's own SQL, spread over the 8 shards
+ * concurrent ingest writes; with `range` (whole UTC days), only the rollup rows of that range, from that
+ * range's events (the invoices phase fills the previous month of an account whose current month may hold
+ * 20 million events: recomputing all of it took longer than the whole close it prepares).
+ */
+export async function recomputeRollups(db: pg.Pool, account: string, range?: { from: Date; to: Date }): Promise<void> {
   const client = await db.connect();
   try {
     await client.query('BEGIN');
-    for (const table of ROLLUP_TABLES) await client.query(`DELETE FROM ${table} WHERE account_id = $1`, [account]);
-    const all = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1)`;
-    for (const sql of fillRollupsSql(all, '(abs(hashtext(event_id)) % 8)::smallint')) await client.query(sql, [account]);
+    const params: unknown[] = range === undefined ? [account] : [account, range.from.toISOString(), range.to.toISOString()];
+    const inBucket = (table: string): string => {
+      if (range === undefined) return '';
+      return BUCKET_COLUMN[table] === 'hour'
+        ? ` AND hour >= $2::timestamptz AND hour < $3::timestamptz`
+        : ` AND day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND day < ($3::timestamptz AT TIME ZONE 'UTC')::date`;
+    };
+    for (const table of ROLLUP_TABLES) await client.query(`DELETE FROM ${table} WHERE account_id = $1${inBucket(table)}`, params);
+    const events = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1${range === undefined ? '' : ' AND ts >= $2::timestamptz AND ts < $3::timestamptz'})`;
+    for (const sql of fillRollupsSql(events, '(abs(hashtext(event_id)) % 8)::smallint')) await client.query(sql, params);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
