@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Tx } from '../../src/database/data-source.js';
 import type { TransactionRunner } from '../../src/database/transactions.js';
-import { fromScaledInteger, REDIS_SCALE, toScaledInteger } from './counter-math.js';
+import { fromScaledInteger, microText, REDIS_SCALE, toScaledInteger } from './counter-math.js';
 import {
   limitLevelOf,
   type CommitRequest,
@@ -62,20 +62,37 @@ interface Op {
   k: string;
 }
 
+/** limit - spent - held of 10^-6 as text: in doubles when every step is a safe integer, else in BigInt. */
+function leftText(limit: number, spent: number, held: number, ...raw: (string | number)[]): string {
+  const first = limit - spent;
+  const left = first - held;
+  if (Number.isSafeInteger(limit) && Number.isSafeInteger(spent) && Number.isSafeInteger(held) && Number.isSafeInteger(first) && Number.isSafeInteger(left)) return microText(left);
+  const [l, s, h] = raw.map((r) => BigInt(r));
+  return fromScaledInteger(l! - s! - h!, REDIS_SCALE);
+}
+
 /** Six figures per level as the scripts return them: la, lt ('-' = none), sa, st, ha, ht (10^-6 and tokens). */
 function figuresFrom(levels: readonly string[], reply: Reply, from: number): LevelFigures[] {
-  return levels.map((level, i) => {
-    const [la, lt, sa, st, ha, ht] = reply.slice(from + 6 * i, from + 6 * i + 6).map(String) as [string, string, string, string, string, string];
-    const leftA = la === '-' ? null : text((BigInt(la) - BigInt(sa) - BigInt(ha)).toString());
-    const leftT = lt === '-' ? null : Number(lt) - Number(st) - Number(ht);
-    return {
-      level,
-      limit: { amount: la === '-' ? null : text(la), tokens: lt === '-' ? null : Number(lt) },
-      spent: { amount: text(sa), tokens: Number(st) },
-      held: { amount: text(ha), tokens: Number(ht) },
-      left: { amount: leftA, tokens: leftT },
+  const out: LevelFigures[] = new Array<LevelFigures>(levels.length);
+  for (let i = 0; i < levels.length; i++) {
+    const at = from + 6 * i;
+    const la = reply[at]!;
+    const lt = reply[at + 1]!;
+    const sa = Number(reply[at + 2]);
+    const st = Number(reply[at + 3]);
+    const ha = Number(reply[at + 4]);
+    const ht = Number(reply[at + 5]);
+    const limitA = la === '-' ? null : Number(la);
+    const limitT = lt === '-' ? null : Number(lt);
+    out[i] = {
+      level: levels[i]!,
+      limit: { amount: limitA === null ? null : microText(limitA, la), tokens: limitT },
+      spent: { amount: microText(sa, reply[at + 2]!), tokens: st },
+      held: { amount: microText(ha, reply[at + 4]!), tokens: ht },
+      left: { amount: limitA === null ? null : leftText(limitA, sa, ha, la, reply[at + 2]!, reply[at + 4]!), tokens: limitT === null ? null : limitT - st - ht },
     };
-  });
+  }
+  return out;
 }
 
 const noop = async () => undefined;
@@ -316,6 +333,8 @@ export class RedisCounters implements CountersEngine {
   }
 
   async expireDue(now: Date): Promise<number> {
+    // Rows this process answered but has not written yet (write-behind) are written first, so the sweep sees them.
+    await this.writer.flush();
     let total = 0;
     for (;;) {
       const expired: ReservationRow[] = await this.transactions.run((tx) => this.reservations.expireDue(tx, now, 500));

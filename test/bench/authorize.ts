@@ -9,8 +9,20 @@ import { createDatabase, dropDatabase, Service, setUp } from './service.js';
 import { ratePerSecond, Samples, type Summary } from './stats.js';
 import { makeOrg } from './workload.js';
 
-/** redis-early: Redis, answered before the reservation row is written (TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis). */
-export type AuthorizeStore = 'redis' | 'redis-early' | 'postgres' | 'embedded';
+/**
+ * redis: Redis as the service is configured by default (answered once Redis holds it, the row written
+ * behind); redis-row: answered after the reservation row is written (TOKENMETER_AUTHORIZE_ANSWER_AFTER=row);
+ * redis-early: TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis (the default since write-behind; for older builds).
+ */
+export type AuthorizeStore = 'redis' | 'redis-row' | 'redis-early' | 'postgres' | 'embedded';
+
+const STORE_ENV: Record<AuthorizeStore, Record<string, string>> = {
+  redis: {},
+  'redis-row': { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'row' },
+  'redis-early': { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'redis' },
+  postgres: {},
+  embedded: {},
+};
 
 export interface AuthorizeRun {
   store: AuthorizeStore;
@@ -86,7 +98,7 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
       service = await Service.start({
         databaseUrl: dbUrl,
         redisUrl: store.startsWith('redis') ? opts.redisUrl : null,
-        env: store === 'redis-early' ? { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'redis' } : {},
+        env: STORE_ENV[store],
         queuePrefix: `{tmbench_${opts.run}_${store}}`,
         nodeArgs: opts.serviceArgs,
       });
