@@ -92,7 +92,7 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
     CountersRedisLifecycle,
     {
       provide: COUNTERS_ENGINE,
-      inject: [COUNTERS_REDIS, RESERVATION_WRITER, APP_CONFIG, TransactionRunner, CountersRepository, ReservationsRepository, SpendRepository, LimitRegistry],
+      inject: [COUNTERS_REDIS, RESERVATION_WRITER, APP_CONFIG, TransactionRunner, CountersRepository, ReservationsRepository, SpendRepository, LimitRegistry, Metrics],
       useFactory: (
         redis: Redis | null,
         writer: ReservationWriter | null,
@@ -102,9 +102,16 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
         reservations: ReservationsRepository,
         spend: SpendRepository,
         limits: LimitRegistry,
+        metrics: Metrics,
       ): CountersEngine => {
         if (redis === null || writer === null) return new PgCounters(transactions, counters, reservations, spend, limits);
-        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter);
+        const batches = new Histogram({
+          name: 'tokenmeter_authorization_hold_batch',
+          help: 'Holds per Redis script call (the holds of an account that arrived in one turn of the event loop)',
+          buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+          registers: [metrics.registry],
+        });
+        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter, batches);
       },
     },
     CapsService,

@@ -17,6 +17,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Histogram } from 'prom-client';
 import type { Tx } from '../../src/database/data-source.js';
 import type { TransactionRunner } from '../../src/database/transactions.js';
 import { fromScaledInteger, microText, REDIS_SCALE, toScaledInteger } from './counter-math.js';
@@ -171,6 +172,8 @@ export class RedisCounters implements CountersEngine {
     private readonly limits: LimitRegistry,
     /** Whether a hold waits for its reservation row (see AppConfig.authorizations). */
     private readonly answerAfter: 'row' | 'redis' = 'row',
+    /** Holds per tmHold call (see batchedHold). */
+    private readonly holdBatchSize?: Histogram,
   ) {
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 7, lua: scriptSource(name) });
@@ -231,6 +234,7 @@ export class RedisCounters implements CountersEngine {
 
   private async runHolds(account: string, batch: HoldBatch): Promise<void> {
     if (this.holdBatches.get(account) === batch) this.holdBatches.delete(account);
+    this.holdBatchSize?.observe(batch.items.length);
     const args: (string | number)[] = [batch.items.length];
     let now = batch.items[0]!.req.now;
     for (const { req, amount } of batch.items) {

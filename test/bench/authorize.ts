@@ -37,6 +37,8 @@ export interface AuthorizeRun {
   cpu: CpuUse | null;
   /** Reservation rows per database write (group commit), from the service's /metrics, Redis engine only. */
   rowsPerWrite: number | null;
+  /** Holds per tmHold script call (the engine's batches), from the service's /metrics, Redis engine only. */
+  holdsPerCall: number | null;
 }
 
 export interface AuthorizeOptions {
@@ -80,12 +82,15 @@ async function closedLoop(
   return { requests, ms: performance.now() - started };
 }
 
-async function groupRows(api: HttpClient): Promise<{ sum: number; count: number } | null> {
+async function histogramOf(api: HttpClient, name: string): Promise<{ sum: number; count: number } | null> {
   const text = (await api.request('GET', '/metrics')).body.toString('utf8');
-  const sum = /^tokenmeter_authorization_group_rows_sum (\S+)$/m.exec(text);
-  const count = /^tokenmeter_authorization_group_rows_count (\S+)$/m.exec(text);
+  const sum = new RegExp(`^${name}_sum (\\S+)$`, 'm').exec(text);
+  const count = new RegExp(`^${name}_count (\\S+)$`, 'm').exec(text);
   return sum && count ? { sum: Number(sum[1]), count: Number(count[1]) } : null;
 }
+
+const meanBetween = (a: { sum: number; count: number } | null, b: { sum: number; count: number } | null) =>
+  a && b && b.count > a.count ? (b.sum - a.sum) / (b.count - a.count) : null;
 
 export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) => void): Promise<AuthorizeRun[]> {
   const out: AuthorizeRun[] = [];
@@ -122,13 +127,15 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
       for (const callers of opts.callers) {
         const statuses = new Map<string, number>();
         await closedLoop(api, bodies, callers, opts.warmupSeconds * 1000, null, new Map(), route);
-        const before = route === 'authorize' ? await groupRows(api) : null;
+        const before = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
+        const batchesBefore = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null;
         const samples = new Samples(1 << 16);
         const start = cpuSnapshot(service.child.pid);
         const result = await closedLoop(api, bodies, callers, opts.seconds * 1000, samples, statuses, route);
         const cpu = cpuBetween(start, cpuSnapshot(service.child.pid));
-        const after = route === 'authorize' ? await groupRows(api) : null;
-        const rowsPerWrite = before && after && after.count > before.count ? (after.sum - before.sum) / (after.count - before.count) : null;
+        const after = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
+        const rowsPerWrite = meanBetween(before, after);
+        const holdsPerCall = meanBetween(batchesBefore, route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null);
         const run: AuthorizeRun = {
           store,
           route,
@@ -140,11 +147,12 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
           statuses: Object.fromEntries(statuses),
           cpu,
           rowsPerWrite,
+          holdsPerCall,
         };
         out.push(run);
         log(
           `${route === 'floor' ? 'floor (GET /health/live)' : 'authorize'} ${store}, ${callers} callers: ${Math.round(run.rate).toLocaleString('en')}/s, p50 ${run.latency.p50.toFixed(2)} ms, ` +
-            `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${rowsPerWrite ? `, ${rowsPerWrite.toFixed(1)} rows per write` : ''}; CPU: ${describeCpu(cpu)}`,
+            `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${rowsPerWrite ? `, ${rowsPerWrite.toFixed(1)} rows per write` : ''}${holdsPerCall ? `, ${holdsPerCall.toFixed(1)} holds per Redis call` : ''}; CPU: ${describeCpu(cpu)}`,
         );
         if (!service.alive) throw new Error('the service died during the load');
       }

@@ -737,6 +737,7 @@ function summaryJson(o: Outcome) {
       max_ms: round(a.latency.max),
       statuses: a.statuses,
       rows_per_write: a.rowsPerWrite && round(a.rowsPerWrite),
+      holds_per_call: a.holdsPerCall && round(a.holdsPerCall),
       cpu: cpuJson(a.cpu),
     })),
     budgets: o.budgets && {
