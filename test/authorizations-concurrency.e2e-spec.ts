@@ -13,9 +13,10 @@ import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type Te
 
 const NOW = '2026-03-15T12:00:00.000Z';
 const MONTH = 'month:2026-03-01';
-// redis-early: Redis, each hold answered before its reservation row is written (TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis).
-const engines: ('postgres' | 'redis' | 'redis-early')[] = process.env.DATABASE_URL && process.env.REDIS_URL ? ['postgres', 'redis', 'redis-early'] : ['postgres'];
-const ENV = { postgres: { REDIS_URL: '' }, redis: {}, 'redis-early': { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'redis' } };
+// redis: the default, each hold answered once Redis holds it, its reservation row written behind (one
+// statement per TOKENMETER_AUTHORIZE_WRITE_DELAY_MS); redis-row: answered after its row is written.
+const engines: ('postgres' | 'redis' | 'redis-row')[] = process.env.DATABASE_URL && process.env.REDIS_URL ? ['postgres', 'redis', 'redis-row'] : ['postgres'];
+const ENV = { postgres: { REDIS_URL: '' }, redis: {}, 'redis-row': { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'row' } };
 
 describe.each(engines)('holds under concurrency (%s engine)', (engine) => {
   let t: TestApp;

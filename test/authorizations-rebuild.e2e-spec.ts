@@ -1,9 +1,11 @@
 // Counters are rebuilt from PostgreSQL and then give the same answers: after Redis loses an account's keys
 // (a FLUSH, for this account), after a process is killed between the PostgreSQL commit and the counter
 // update, and after one is killed before its commit. Until then Redis answers stricter, never looser.
+import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { COUNTERS_ENGINE, type CountersEngine } from '../billing/authorizations/counters.js';
-import { PENDING_DEADLINE_MS } from '../billing/authorizations/redis-counters.js';
+import { PENDING_DEADLINE_MS, RECENT_MS } from '../billing/authorizations/redis-counters.js';
+import type { ReservationWriter } from '../billing/authorizations/reservation-writer.js';
 import { accountKeys } from '../billing/authorizations/redis-scripts.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { TransactionRunner } from '../src/database/transactions.js';
@@ -86,6 +88,36 @@ describe.each(engines)('counters rebuilt from PostgreSQL (%s engine)', (engine) 
     const settled = await until(() => read(o.account, o.level), (f) => f.spent.amount === '0.25');
     expect(settled).toMatchObject({ spent: { amount: '0.25' }, left: { amount: '0.75' } });
     expect((await authorize(o.keys.agent, '0.75')).body.allowed).toBe(true);
+    clock.set(NOW);
+  });
+
+  // Holds are answered once Redis has them and their rows are written behind (one statement per tick): a
+  // process killed inside that tick leaves a hold in Redis whose row never comes. Redis stays stricter
+  // (the hold counts) until a rebuild after RECENT_MS finds no row and drops it; an event naming it is
+  // metered all the same, its reservation `unknown`.
+  (engine === 'redis' ? it : it.skip)('answers the same after a kill before a hold\'s row was written', async () => {
+    const o = await org();
+    const writer = (counters() as unknown as { writer: ReservationWriter }).writer;
+    const lost = jest.spyOn(writer, 'write').mockImplementationOnce(() => new Promise<void>(() => undefined));
+    const a = await authorize(o.keys.agent, '0.30');
+    expect(a.body.allowed).toBe(true);
+    expect(lost).toHaveBeenCalledTimes(1);
+    lost.mockRestore();
+    const rows = () => t.app.get(TransactionRunner).run((tx) => tx.query(`SELECT count(*)::int AS n FROM authorization_reservations WHERE account_id = $1`, [o.account]));
+    expect((await rows())[0].n).toBe(0);
+    expect(await read(o.account, o.level)).toMatchObject({ held: { amount: '0.3' }, left: { amount: '0.7' } });
+    // A rebuild within RECENT_MS keeps it: its row may still be on its way.
+    await counters().rebuild(o.account, clock.now());
+    expect(await read(o.account, o.level)).toMatchObject({ held: { amount: '0.3' }, left: { amount: '0.7' } });
+    expect((await authorize(o.keys.agent, '0.70001')).body.allowed).toBe(false);
+    // The event that names it is metered; the reservation is unknown to the record, its hold stays (stricter).
+    expect(await reportUsage(t, { ...o.usage, amount: '0.10', reservationId: a.body.reservation_id })).toBe('unknown');
+    expect(await read(o.account, o.level)).toMatchObject({ spent: { amount: '0.1' }, held: { amount: '0.3' }, left: { amount: '0.6' } });
+    // Past RECENT_MS a rebuild goes by the record alone: no row, no hold.
+    clock.advance(RECENT_MS + 1);
+    await counters().rebuild(o.account, clock.now());
+    expect(await read(o.account, o.level)).toMatchObject({ spent: { amount: '0.1' }, held: { amount: '0' }, left: { amount: '0.9' } });
+    expect((await authorize(o.keys.agent, '0.90')).body.allowed).toBe(true);
     clock.set(NOW);
   });
 

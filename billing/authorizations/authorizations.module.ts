@@ -2,7 +2,7 @@
 // reserve and release routes, caps per agent and per session context, and reservation expiry. Budgets
 // and credits register their limits with LimitRegistry; ingest reaches the engine through metering's
 // port, implemented in ingest-counters.ts.
-import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, Module, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { Histogram } from 'prom-client';
 import { AccountsModule } from '../../src/accounts/accounts.module.js';
@@ -29,11 +29,30 @@ import { ReservationsRepository } from './reservations.repository.js';
 import { SpendRepository } from './spend.repository.js';
 
 const COUNTERS_REDIS = Symbol('COUNTERS_REDIS');
+const RESERVATION_WRITER = Symbol('RESERVATION_WRITER');
 
-class CountersRedisLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(COUNTERS_REDIS) private readonly redis: Redis | null) {}
+/**
+ * At shutdown the reservation rows still queued (write-behind) are written before PostgreSQL and Redis
+ * close: once before the HTTP server closes, again after it (requests it finished meanwhile).
+ */
+class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('authorizations');
+  constructor(
+    @Inject(COUNTERS_REDIS) private readonly redis: Redis | null,
+    @Inject(RESERVATION_WRITER) private readonly writer: ReservationWriter | null,
+  ) {}
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
   async onApplicationShutdown(): Promise<void> {
+    await this.flush();
     if (this.redis) await this.redis.quit().catch(() => this.redis!.disconnect());
+  }
+  private async flush(): Promise<void> {
+    const pending = this.writer?.pending ?? 0;
+    // Requests still being answered may queue more; a few rounds write them too.
+    for (let round = 0; round < 10 && (this.writer?.pending ?? 0) > 0; round++) await this.writer!.flush();
+    if (pending > 0) this.logger.log(`wrote ${pending} queued reservation rows before shutting down`);
   }
 }
 
@@ -54,12 +73,29 @@ class CountersRedisLifecycle implements OnApplicationShutdown {
       useFactory: (config: AppConfig): Redis | null =>
         config.redisUrl && config.databaseUrl ? new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 }) : null,
     },
+    {
+      provide: RESERVATION_WRITER,
+      inject: [COUNTERS_REDIS, APP_CONFIG, ReservationsRepository, Metrics],
+      useFactory: (redis: Redis | null, config: AppConfig, reservations: ReservationsRepository, metrics: Metrics): ReservationWriter | null => {
+        if (redis === null) return null;
+        const groups = new Histogram({
+          name: 'tokenmeter_authorization_group_rows',
+          help: 'Reservation rows per database write (group commit of the holds Redis allowed)',
+          buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+          registers: [metrics.registry],
+        });
+        // Answered after Redis: rows are written behind, one statement per tick of writeDelayMs at most.
+        const delay = config.authorizations.answerAfter === 'redis' ? config.authorizations.writeDelayMs : 0;
+        return new ReservationWriter([reservations.openSink(), reservations.openSink()], 1000, groups, delay);
+      },
+    },
     CountersRedisLifecycle,
     {
       provide: COUNTERS_ENGINE,
-      inject: [COUNTERS_REDIS, APP_CONFIG, TransactionRunner, CountersRepository, ReservationsRepository, SpendRepository, LimitRegistry, Metrics],
+      inject: [COUNTERS_REDIS, RESERVATION_WRITER, APP_CONFIG, TransactionRunner, CountersRepository, ReservationsRepository, SpendRepository, LimitRegistry, Metrics],
       useFactory: (
         redis: Redis | null,
+        writer: ReservationWriter | null,
         config: AppConfig,
         transactions: TransactionRunner,
         counters: CountersRepository,
@@ -68,15 +104,14 @@ class CountersRedisLifecycle implements OnApplicationShutdown {
         limits: LimitRegistry,
         metrics: Metrics,
       ): CountersEngine => {
-        if (redis === null) return new PgCounters(transactions, counters, reservations, spend, limits);
-        const groups = new Histogram({
-          name: 'tokenmeter_authorization_group_rows',
-          help: 'Reservation rows per database write (group commit of the holds Redis allowed)',
-          buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+        if (redis === null || writer === null) return new PgCounters(transactions, counters, reservations, spend, limits);
+        const batches = new Histogram({
+          name: 'tokenmeter_authorization_hold_batch',
+          help: 'Holds per Redis script call (the holds of an account that arrived in one turn of the event loop)',
+          buckets: [1, 2, 4, 8, 16, 32, 64, 128],
           registers: [metrics.registry],
         });
-        const writer = new ReservationWriter([reservations.openSink(), reservations.openSink()], 1000, groups);
-        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter);
+        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter, batches);
       },
     },
     CapsService,

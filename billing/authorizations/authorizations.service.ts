@@ -34,6 +34,9 @@ export interface AuthorizeBody {
 export const MAX_ESTIMATE_AMOUNT = '100000';
 export const MAX_ESTIMATE_TOKENS = 1_000_000_000;
 export const DEFAULT_EXPIRY_SECONDS = 600;
+const MAX_ESTIMATE_SCALED = toScaledInteger(MAX_ESTIMATE_AMOUNT, EXACT_SCALE, 'exact');
+/** An amount of at most 15 whole digits and EXACT_SCALE places, with nothing else in it. */
+const PLAIN_AMOUNT = new RegExp(`^([0-9]{1,15})(?:\\.([0-9]{1,${EXACT_SCALE}}))?$`);
 
 /** `auto`: the 95th percentile (nearest rank) of the agent's last AUTO_EVENTS priced events of that operation and model within AUTO_DAYS. */
 export const AUTO_EVENTS = 50;
@@ -174,6 +177,14 @@ export class AuthorizationsService {
   }
 
   private amount(raw: string): string {
+    // The usual amount ("0.0125") normalised by hand as Decimal's toFixed() would; anything else (signs,
+    // errors, odd forms) goes through parseDecimal.
+    const plain = PLAIN_AMOUNT.exec(raw);
+    if (plain !== null) {
+      const whole = plain[1]!.replace(/^0+(?=.)/, '');
+      const fraction = (plain[2] ?? '').replace(/0+$/, '');
+      return fraction === '' ? whole : `${whole}.${fraction}`;
+    }
     try {
       return parseDecimal(raw, 'amount', { maxDecimalPlaces: EXACT_SCALE }).toFixed();
     } catch (error) {
@@ -185,7 +196,7 @@ export class AuthorizationsService {
     if (estimate.amount === '0' && estimate.tokens === 0) {
       throw new BillingError(BillingErrorCode.EstimateZero, 'The estimate is zero: there is nothing to hold.', { field });
     }
-    if (toScaledInteger(estimate.amount, EXACT_SCALE, 'up') > toScaledInteger(MAX_ESTIMATE_AMOUNT, EXACT_SCALE, 'exact')) {
+    if (toScaledInteger(estimate.amount, EXACT_SCALE, 'up') > MAX_ESTIMATE_SCALED) {
       throw new BillingError(BillingErrorCode.EstimateTooLarge, `An estimate holds at most ${MAX_ESTIMATE_AMOUNT}; this one is ${estimate.amount}.`, { field });
     }
     if (estimate.tokens > MAX_ESTIMATE_TOKENS) {

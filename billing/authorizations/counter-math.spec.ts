@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { decideHold, fromScaledInteger, shortBy, toScaledInteger, type ScaledCounter } from './counter-math.js';
+import { decideHold, fromScaledInteger, microText, REDIS_SCALE, shortBy, toScaledInteger, type ScaledCounter } from './counter-math.js';
 
 const decimal = fc
   .tuple(fc.bigInt({ min: 0n, max: 10n ** 12n }), fc.bigInt({ min: 0n, max: 10n ** 18n - 1n }), fc.integer({ min: 0, max: 18 }))
@@ -24,6 +24,20 @@ describe('scaled integers', () => {
     expect(toScaledInteger('-1.0000001', 6, 'up')).toBe(-1000000n);
     expect(toScaledInteger('-1.0000001', 6, 'down')).toBe(-1000001n);
     expect(() => toScaledInteger('0.0000001', 6, 'exact')).toThrow(/decimal places/);
+  });
+
+  it('print integers of 10^-6 in doubles exactly as in BigInt (microText), beyond 2^53 too', () => {
+    const safe = fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+    const small = fc.integer({ min: -10_000_000, max: 10_000_000 });
+    fc.assert(
+      fc.property(fc.oneof(safe, small), (n) => {
+        expect(microText(n)).toBe(fromScaledInteger(BigInt(n), REDIS_SCALE));
+        expect(microText(n, String(n))).toBe(fromScaledInteger(BigInt(n), REDIS_SCALE));
+      }),
+    );
+    for (const n of [0, 1, -1, 10, 100_000, 1_000_000, 1_000_001, -1_200_000, 12_500]) expect(microText(n)).toBe(fromScaledInteger(BigInt(n), REDIS_SCALE));
+    // Past 2^53 the raw text is read exactly.
+    expect(microText(Number('90071992547409931'), '90071992547409931')).toBe('90071992547.409931');
   });
 
   it('print back the same value', () => {

@@ -87,3 +87,25 @@ export function toScaledInteger(value: string, scale: number, rounding: 'up' | '
 export function fromScaledInteger(value: bigint, scale: number): string {
   return formatScaled(value, scale, 0);
 }
+
+/**
+ * An integer of 10^-6 as a plain decimal string (what fromScaledInteger(BigInt(micro), REDIS_SCALE)
+ * gives), in doubles: Redis keeps these below 2^53 (counters.ts), where doubles are exact integers.
+ */
+export function microText(micro: number, raw: string | number = micro): string {
+  if (!Number.isSafeInteger(micro)) return fromScaledInteger(BigInt(raw), REDIS_SCALE);
+  const negative = micro < 0;
+  const abs = negative ? -micro : micro;
+  const whole = Math.floor(abs / 1_000_000);
+  let fraction = abs - whole * 1_000_000;
+  let text = String(whole);
+  if (fraction !== 0) {
+    let places = 6;
+    while (fraction % 10 === 0) {
+      fraction /= 10;
+      places--;
+    }
+    text += `.${String(fraction).padStart(places, '0')}`;
+  }
+  return negative ? `-${text}` : text;
+}

@@ -128,45 +128,103 @@ local function missing(levels)
 end
 `;
 
-/** KEYS c r e m p pd d; ARGV now, id, expiresMs, amount, tokens, agent, person, level... */
+/**
+ * The holds of one account that arrived together, each one atomic check-and-hold in order (as if each were
+ * its own call, the batch as a whole atomic too). KEYS c r e m p pd d; ARGV count, then per hold: now, id,
+ * expiresMs, amount, tokens, agent, person, level count, level...
+ * Returns one reply per hold, { 'ok', stale, figures... } or { 'denied', stale, index, measure, short,
+ * figures... }, or { 'missing', level... } for the whole batch (nothing held) when a level is not loaded.
+ * The hot path: every counter the batch needs (each level and the level whose limit it uses) is read with
+ * one HMGET and parsed once, and written back with one HSET; read again only when lazy expiry released
+ * something. One call for many holds: the script's and the client's per-call costs are paid once.
+ */
 const HOLD = `
-local now, id, exp, a, k, agent, person = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local levels = {}
-for i = 8, #ARGV do levels[#levels + 1] = ARGV[i] end
-local miss = missing(levels)
-if #miss > 0 then return { 'missing', unpack(miss) } end
-expire_due(now)
-local st = stale(now)
-for i, l in ipairs(levels) do
-  local c = get_c(l)
-  local lim = get_c(limit_level(l))
-  if lim.la then
-    local left = lim.la - c.sa - c.ha
-    if a > left or left <= 0 then
-      local out = { 'denied', st, i - 1, 'amount', fmt(a - left) }
-      for _, x in ipairs(levels) do figures(x, out) end
-      return out
+local holds, names, index, pos = {}, {}, {}, 2
+for h = 1, tonumber(ARGV[1]) do
+  local x = { now = tonumber(ARGV[pos]), id = ARGV[pos + 1], exp = tonumber(ARGV[pos + 2]), a = tonumber(ARGV[pos + 3]),
+              k = tonumber(ARGV[pos + 4]), agent = ARGV[pos + 5], person = ARGV[pos + 6], levels = {} }
+  local n = tonumber(ARGV[pos + 7])
+  pos = pos + 8
+  for i = 1, n do
+    local l = ARGV[pos]
+    pos = pos + 1
+    x.levels[i] = l
+    if not index[l] then names[#names + 1] = l; index[l] = #names end
+    local ll = limit_level(l)
+    if not index[ll] then names[#names + 1] = ll; index[ll] = #names end
+  end
+  holds[h] = x
+end
+if redis.call('HEXISTS', M, 'gen') == 0 then return { 'missing', '*' } end
+local cs, dirty = {}, {}
+local function load()
+  if #names == 0 then return true end
+  local raw = redis.call('HMGET', C, unpack(names))
+  for i, n in ipairs(names) do
+    if not raw[i] then return false end
+    cs[n] = unpack_c(raw[i])
+  end
+  return true
+end
+local function store()
+  local args = {}
+  for l in pairs(dirty) do args[#args + 1] = l; args[#args + 1] = pack_c(cs[l]) end
+  if #args > 0 then redis.call('HSET', C, unpack(args)) end
+  dirty = {}
+end
+if not load() then
+  local raw, miss = redis.call('HMGET', C, unpack(names)), {}
+  for i, n in ipairs(names) do if not raw[i] then miss[#miss + 1] = n end end
+  return { 'missing', unpack(miss) }
+end
+local out = {}
+for h, x in ipairs(holds) do
+  local due = redis.call('ZRANGEBYSCORE', E, '-inf', x.now, 'LIMIT', 0, 64)
+  if #due > 0 then
+    store()
+    for _, rid in ipairs(due) do unhold(rid) end
+    load()
+  end
+  local st = stale(x.now)
+  local function figs(reply)
+    for _, l in ipairs(x.levels) do
+      local c, lim = cs[l], cs[limit_level(l)]
+      reply[#reply + 1] = lim.la and fmt(lim.la) or '-'
+      reply[#reply + 1] = lim.lt and fmt(lim.lt) or '-'
+      reply[#reply + 1] = fmt(c.sa)
+      reply[#reply + 1] = fmt(c.st)
+      reply[#reply + 1] = fmt(c.ha)
+      reply[#reply + 1] = fmt(c.ht)
+    end
+    return reply
+  end
+  local denied = nil
+  for i, l in ipairs(x.levels) do
+    local c, lim = cs[l], cs[limit_level(l)]
+    if lim.la then
+      local left = lim.la - c.sa - c.ha
+      if x.a > left or left <= 0 then denied = { 'denied', st, i - 1, 'amount', fmt(x.a - left) } break end
+    end
+    if lim.lt then
+      local left = lim.lt - c.st - c.ht
+      if x.k > left or left <= 0 then denied = { 'denied', st, i - 1, 'tokens', fmt(x.k - left) } break end
     end
   end
-  if lim.lt then
-    local left = lim.lt - c.st - c.ht
-    if k > left or left <= 0 then
-      local out = { 'denied', st, i - 1, 'tokens', fmt(k - left) }
-      for _, x in ipairs(levels) do figures(x, out) end
-      return out
+  if denied then
+    out[h] = figs(denied)
+  else
+    for _, l in ipairs(x.levels) do
+      local c = cs[l]
+      c.ha = c.ha + x.a
+      c.ht = c.ht + x.k
+      dirty[l] = true
     end
+    redis.call('HSET', R, x.id, fmt(x.exp) .. ',' .. fmt(x.a) .. ',' .. fmt(x.k) .. ',' .. fmt(x.now) .. ',' .. x.agent .. ',' .. x.person .. '\\0' .. table.concat(x.levels, '\\0'))
+    redis.call('ZADD', E, x.exp, x.id)
+    out[h] = figs({ 'ok', st })
   end
 end
-for _, l in ipairs(levels) do
-  local c = get_c(l)
-  c.ha = c.ha + a
-  c.ht = c.ht + k
-  redis.call('HSET', C, l, pack_c(c))
-end
-redis.call('HSET', R, id, fmt(exp) .. ',' .. fmt(a) .. ',' .. fmt(k) .. ',' .. fmt(now) .. ',' .. agent .. ',' .. person .. '\\0' .. table.concat(levels, '\\0'))
-redis.call('ZADD', E, exp, id)
-local out = { 'ok', st }
-for _, l in ipairs(levels) do figures(l, out) end
+store()
 return out
 `;
 

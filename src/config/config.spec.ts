@@ -23,7 +23,13 @@ describe('loadConfig', () => {
       keyEnvironment: 'live',
       ingest: { writersPerAccount: 2, maxGroupEvents: 2000 },
       webhooks: { allowPrivate: [], timeoutMs: 10_000 },
+      // A hold is answered once Redis has it; its row follows within 5 ms (write-behind).
+      authorizations: { answerAfter: 'redis', writeDelayMs: 5 },
     });
+  });
+
+  it('reads how holds are answered and how long their rows may wait', () => {
+    expect(loadConfig({ TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'row', TOKENMETER_AUTHORIZE_WRITE_DELAY_MS: '20' }, '/srv').authorizations).toEqual({ answerAfter: 'row', writeDelayMs: 20 });
   });
 
   it('reads the webhook allow-list and timeout', () => {
@@ -88,6 +94,7 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ TOKENMETER_INGEST_WRITERS_PER_ACCOUNT: '0' }, 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT', 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT must be between 1 and 64, got 0'],
     [{ TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'later' }, 'TOKENMETER_AUTHORIZE_ANSWER_AFTER', 'TOKENMETER_AUTHORIZE_ANSWER_AFTER must be row or redis, got "later"'],
+    [{ TOKENMETER_AUTHORIZE_WRITE_DELAY_MS: '5000' }, 'TOKENMETER_AUTHORIZE_WRITE_DELAY_MS', 'TOKENMETER_AUTHORIZE_WRITE_DELAY_MS must be between 0 and 1000, got 5000'],
     [{ REDIS_URL: 'redis://x', TOKENMETER_API_RUNS_JOBS: 'maybe' }, 'TOKENMETER_API_RUNS_JOBS', 'TOKENMETER_API_RUNS_JOBS must be true or false, got "maybe"'],
   ])('refuses %j naming the variable', (env, variable, message) => {
     const error = errorOf(env);

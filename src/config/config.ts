@@ -62,6 +62,8 @@ export interface AppConfig {
      * the row following in the next group write.
      */
     answerAfter: 'row' | 'redis';
+    /** With `answerAfter` `redis`: how long a reservation row may wait for others before its group is written (ms). */
+    writeDelayMs: number;
   };
 }
 
@@ -205,12 +207,12 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       writersPerAccount: integer(env, 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT', 2, 1, 64),
       maxGroupEvents: integer(env, 'TOKENMETER_INGEST_MAX_GROUP_EVENTS', 2000, 1, 100_000),
     },
-    authorizations: { answerAfter: answerAfter(env) },
+    authorizations: { answerAfter: answerAfter(env), writeDelayMs: integer(env, 'TOKENMETER_AUTHORIZE_WRITE_DELAY_MS', 5, 0, 1000) },
   };
 }
 
 function answerAfter(env: Env): 'row' | 'redis' {
-  const value = optional(env, 'TOKENMETER_AUTHORIZE_ANSWER_AFTER') ?? 'row';
+  const value = optional(env, 'TOKENMETER_AUTHORIZE_ANSWER_AFTER') ?? 'redis';
   if (value !== 'row' && value !== 'redis') throw new ConfigError('TOKENMETER_AUTHORIZE_ANSWER_AFTER', `must be row or redis, got "${value}"`);
   return value;
 }

@@ -9,8 +9,20 @@ import { createDatabase, dropDatabase, Service, setUp } from './service.js';
 import { ratePerSecond, Samples, type Summary } from './stats.js';
 import { makeOrg } from './workload.js';
 
-/** redis-early: Redis, answered before the reservation row is written (TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis). */
-export type AuthorizeStore = 'redis' | 'redis-early' | 'postgres' | 'embedded';
+/**
+ * redis: Redis as the service is configured by default (answered once Redis holds it, the row written
+ * behind); redis-row: answered after the reservation row is written (TOKENMETER_AUTHORIZE_ANSWER_AFTER=row);
+ * redis-early: TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis (the default since write-behind; for older builds).
+ */
+export type AuthorizeStore = 'redis' | 'redis-row' | 'redis-early' | 'postgres' | 'embedded';
+
+const STORE_ENV: Record<AuthorizeStore, Record<string, string>> = {
+  redis: {},
+  'redis-row': { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'row' },
+  'redis-early': { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'redis' },
+  postgres: {},
+  embedded: {},
+};
 
 export interface AuthorizeRun {
   store: AuthorizeStore;
@@ -25,6 +37,8 @@ export interface AuthorizeRun {
   cpu: CpuUse | null;
   /** Reservation rows per database write (group commit), from the service's /metrics, Redis engine only. */
   rowsPerWrite: number | null;
+  /** Holds per tmHold script call (the engine's batches), from the service's /metrics, Redis engine only. */
+  holdsPerCall: number | null;
 }
 
 export interface AuthorizeOptions {
@@ -68,12 +82,15 @@ async function closedLoop(
   return { requests, ms: performance.now() - started };
 }
 
-async function groupRows(api: HttpClient): Promise<{ sum: number; count: number } | null> {
+async function histogramOf(api: HttpClient, name: string): Promise<{ sum: number; count: number } | null> {
   const text = (await api.request('GET', '/metrics')).body.toString('utf8');
-  const sum = /^tokenmeter_authorization_group_rows_sum (\S+)$/m.exec(text);
-  const count = /^tokenmeter_authorization_group_rows_count (\S+)$/m.exec(text);
+  const sum = new RegExp(`^${name}_sum (\\S+)$`, 'm').exec(text);
+  const count = new RegExp(`^${name}_count (\\S+)$`, 'm').exec(text);
   return sum && count ? { sum: Number(sum[1]), count: Number(count[1]) } : null;
 }
+
+const meanBetween = (a: { sum: number; count: number } | null, b: { sum: number; count: number } | null) =>
+  a && b && b.count > a.count ? (b.sum - a.sum) / (b.count - a.count) : null;
 
 export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) => void): Promise<AuthorizeRun[]> {
   const out: AuthorizeRun[] = [];
@@ -86,7 +103,7 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
       service = await Service.start({
         databaseUrl: dbUrl,
         redisUrl: store.startsWith('redis') ? opts.redisUrl : null,
-        env: store === 'redis-early' ? { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'redis' } : {},
+        env: STORE_ENV[store],
         queuePrefix: `{tmbench_${opts.run}_${store}}`,
         nodeArgs: opts.serviceArgs,
       });
@@ -110,13 +127,15 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
       for (const callers of opts.callers) {
         const statuses = new Map<string, number>();
         await closedLoop(api, bodies, callers, opts.warmupSeconds * 1000, null, new Map(), route);
-        const before = route === 'authorize' ? await groupRows(api) : null;
+        const before = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
+        const batchesBefore = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null;
         const samples = new Samples(1 << 16);
         const start = cpuSnapshot(service.child.pid);
         const result = await closedLoop(api, bodies, callers, opts.seconds * 1000, samples, statuses, route);
         const cpu = cpuBetween(start, cpuSnapshot(service.child.pid));
-        const after = route === 'authorize' ? await groupRows(api) : null;
-        const rowsPerWrite = before && after && after.count > before.count ? (after.sum - before.sum) / (after.count - before.count) : null;
+        const after = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
+        const rowsPerWrite = meanBetween(before, after);
+        const holdsPerCall = meanBetween(batchesBefore, route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null);
         const run: AuthorizeRun = {
           store,
           route,
@@ -128,11 +147,12 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
           statuses: Object.fromEntries(statuses),
           cpu,
           rowsPerWrite,
+          holdsPerCall,
         };
         out.push(run);
         log(
           `${route === 'floor' ? 'floor (GET /health/live)' : 'authorize'} ${store}, ${callers} callers: ${Math.round(run.rate).toLocaleString('en')}/s, p50 ${run.latency.p50.toFixed(2)} ms, ` +
-            `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${rowsPerWrite ? `, ${rowsPerWrite.toFixed(1)} rows per write` : ''}; CPU: ${describeCpu(cpu)}`,
+            `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${rowsPerWrite ? `, ${rowsPerWrite.toFixed(1)} rows per write` : ''}${holdsPerCall ? `, ${holdsPerCall.toFixed(1)} holds per Redis call` : ''}; CPU: ${describeCpu(cpu)}`,
         );
         if (!service.alive) throw new Error('the service died during the load');
       }

@@ -23,15 +23,15 @@ export interface CpuUse {
   cpus: number;
 }
 
-function processCpu(stat: string): { comm: string; seconds: number } | null {
+function processCpu(stat: string): { comm: string; ppid: number; seconds: number } | null {
   const close = stat.lastIndexOf(')');
   if (close < 0) return null;
   const comm = stat.slice(stat.indexOf('(') + 1, close);
   const fields = stat.slice(close + 2).split(' ');
-  // After "(comm) ": state is field 3 of the full line, utime 14 and stime 15 (1-based).
+  // After "(comm) ": state is field 3 of the full line, ppid 4, utime 14 and stime 15 (1-based).
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  return { comm, seconds: (utime + stime) / TICKS_PER_SECOND };
+  return { comm, ppid: Number(fields[1]), seconds: (utime + stime) / TICKS_PER_SECOND };
 }
 
 export function cpuSnapshot(servicePid: number | undefined): CpuSnapshot | null {
@@ -50,7 +50,8 @@ export function cpuSnapshot(servicePid: number | undefined): CpuSnapshot | null 
       }
       const p = processCpu(stat);
       if (!p) continue;
-      if (Number(entry) === servicePid) service = p.seconds;
+      // The service, and its workers when it runs several (TOKENMETER_WORKERS).
+      if (Number(entry) === servicePid || (servicePid !== undefined && p.ppid === servicePid)) service += p.seconds;
       else if (p.comm === 'postgres' || p.comm.startsWith('postgres:')) postgres += p.seconds;
       else if (p.comm.startsWith('redis-server')) redis += p.seconds;
     }

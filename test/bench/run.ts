@@ -112,11 +112,11 @@ function options(): Options {
 }
 
 function authorizeStores(redisUrl: string | null): AuthorizeStore[] {
-  const raw = process.env.BENCH_AUTHORIZE_STORES || (redisUrl ? 'redis,redis-early,postgres,embedded' : 'postgres,embedded');
+  const raw = process.env.BENCH_AUTHORIZE_STORES || (redisUrl ? 'redis,redis-row,postgres,embedded' : 'postgres,embedded');
   const stores = raw.split(',').map((s) => s.trim());
   for (const s of stores) {
-    if (s !== 'redis' && s !== 'redis-early' && s !== 'postgres' && s !== 'embedded') {
-      console.error(`bench: BENCH_AUTHORIZE_STORES lists redis, redis-early, postgres or embedded, got "${s}"`);
+    if (s !== 'redis' && s !== 'redis-row' && s !== 'redis-early' && s !== 'postgres' && s !== 'embedded') {
+      console.error(`bench: BENCH_AUTHORIZE_STORES lists redis, redis-row, redis-early, postgres or embedded, got "${s}"`);
       process.exit(2);
     }
     if (s.startsWith('redis') && !redisUrl) {
@@ -737,6 +737,7 @@ function summaryJson(o: Outcome) {
       max_ms: round(a.latency.max),
       statuses: a.statuses,
       rows_per_write: a.rowsPerWrite && round(a.rowsPerWrite),
+      holds_per_call: a.holdsPerCall && round(a.holdsPerCall),
       cpu: cpuJson(a.cpu),
     })),
     budgets: o.budgets && {
@@ -830,8 +831,10 @@ with \`task_status: succeeded\`, some with \`learned_from\`).
 
 With \`BENCH_PHASES\` holding \`authorize\`: \`POST /v1/authorizations\` (an amount, an agent key, its own external
 session), closed loop at 1, 10 and 50 callers for \`BENCH_AUTHORIZE_SECONDS\` each after 3 s unmeasured, on each
-engine in \`BENCH_AUTHORIZE_STORES\`, each on a database and service process of its own: Redis answering after
-the reservation row is written (\`redis\`) or before (\`redis-early\`), PostgreSQL alone, the embedded store.
+engine in \`BENCH_AUTHORIZE_STORES\`, each on a database and service process of its own: Redis as configured by
+default (\`redis\`: answered once Redis holds it, the row written behind), Redis answering after the reservation
+row is written (\`redis-row\`; \`redis-early\` forces the default's answer on an older build), PostgreSQL alone,
+the embedded store.
 Each hold goes against the agent's cap and its session's cap (the budgets phase measures budgets on ingest).
 Before the first engine's authorizations, the same client and callers time \`GET /health/live\` on its service
 (no key, no store): the floor of any route on this machine, printed beside each authorize target.
@@ -862,7 +865,7 @@ Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000; a comma list such as \`5000000,20000000\` times the readings again after each larger top-up), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
 \`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets, \`report\` for \`tokenmeter report\`, \`invoices\` for a period close and the invoice preview),
-\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-early,postgres,embedded\`),
+\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-row,postgres,embedded\`),
 \`BENCH_KEEP=1\` keeps the database,
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 any \`TOKENMETER_*\` setting (passed on to every service the bench starts, e.g. \`TOKENMETER_KEY_CACHE_MS=0\`),
