@@ -206,3 +206,15 @@ export async function setUp(client: HttpClient, admin: string, org: Org, monthSt
   });
   return { finance: finance.secret, member: member.secret, agents };
 }
+
+/** New keys for the org of a database an earlier run set up (BENCH_DATABASE): the admin key is new with each service. */
+export async function newKeys(client: HttpClient, admin: string, org: Org): Promise<Keys> {
+  const key = async (body: Record<string, string>) => (await client.json<{ secret: string }>('POST', '/v1/api-keys', admin, { account: org.account, ...body })).secret;
+  const agents: string[] = [];
+  for (const a of org.agents) agents.push(await key({ role: 'agent', agent_id: a.id, name: `bench ${a.id}` }));
+  return {
+    finance: await key({ role: 'finance', name: 'bench finance' }),
+    member: await key({ role: 'member', person_id: org.people[0]!.id, name: 'bench member' }),
+    agents,
+  };
+}
