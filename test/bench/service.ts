@@ -2,7 +2,7 @@
 // process on it, and the organisation the load reports for, set up through the public API only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,30 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The node flags `npm start` runs the service with (its `start` script, before the entry point), so the bench
+ * measures the service as operators run it: `--max-semi-space-size` changes every reading's tail (BENCHMARKS.md).
+ */
+export function startFlags(startScript: string): string[] {
+  const words = startScript.trim().split(/\s+/);
+  if (words[0] !== 'node') throw new Error(`the start script does not run node: "${startScript}"`);
+  const main = words.indexOf('dist/src/main.js');
+  if (main < 0) throw new Error(`the start script does not run dist/src/main.js: "${startScript}"`);
+  return words.slice(1, main);
+}
+
+/** From the package.json above this file: dist/test/bench when built, test/bench in the sources. */
+function npmStartFlags(): string[] {
+  for (const up of ['../../../package.json', '../../package.json']) {
+    const file = fileURLToPath(new URL(up, import.meta.url));
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; scripts?: { start?: string } };
+    if (pkg.name === 'tokenmeter' && pkg.scripts?.start) return startFlags(pkg.scripts.start);
+  }
+  throw new Error('no package.json with a start script above the bench');
+}
+
+
 export class Service {
   private exited: { code: number | null; signal: string | null } | null = null;
   private stopping = false;
@@ -91,7 +115,7 @@ export class Service {
     if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
     Object.assign(env, options.env);
     if (options.redisUrl) env.REDIS_URL = options.redisUrl;
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...npmStartFlags(), ...(options.nodeArgs ?? []), main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const prefix = (chunk: Buffer) => process.stderr.write(chunk.toString('utf8').replace(/^(?=.)/gm, '[service] '));
     child.stdout!.on('data', prefix);
     child.stderr!.on('data', prefix);
