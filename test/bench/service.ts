@@ -52,7 +52,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The node flags `npm start` runs the service with (its `start` script, before the entry point), so the bench
- * measures the service as operators run it: `--max-semi-space-size` changes every reading's tail (BENCHMARKS.md).
+ * measures the service as operators run it (a V8 flag such as `--max-semi-space-size` changes readings' tails
+ * and ingest's CPU alike: BENCHMARKS.md).
  */
 export function startFlags(startScript: string): string[] {
   const words = startScript.trim().split(/\s+/);
