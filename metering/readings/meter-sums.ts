@@ -139,32 +139,16 @@ export class SumsTotal {
 
   add(s: SumsWithLabels): void {
     const t = s.sums.tokens;
-    this.addCounts(s.sums.calls, t.input, t.cached_input, t.cache_write, t.output, t.reasoning, t.total, s.sums.cost, s.effective, s.ineffective);
-  }
-
-  /** One row's counts and (formatted) cost, as add takes them from its object. */
-  addCounts(
-    calls: number,
-    input: number,
-    cachedInput: number,
-    cacheWrite: number,
-    output: number,
-    reasoning: number,
-    total: number,
-    cost: string,
-    effective: number,
-    ineffective: number,
-  ): void {
-    this.calls = toCount(this.calls + calls);
-    this.input = toCount(this.input + input);
-    this.cachedInput = toCount(this.cachedInput + cachedInput);
-    this.cacheWrite = toCount(this.cacheWrite + cacheWrite);
-    this.output = toCount(this.output + output);
-    this.reasoning = toCount(this.reasoning + reasoning);
-    this.total = toCount(this.total + total);
-    this.effective = toCount(this.effective + effective);
-    this.ineffective = toCount(this.ineffective + ineffective);
-    this.addCost(cost);
+    this.calls = toCount(this.calls + s.sums.calls);
+    this.input = toCount(this.input + t.input);
+    this.cachedInput = toCount(this.cachedInput + t.cached_input);
+    this.cacheWrite = toCount(this.cacheWrite + t.cache_write);
+    this.output = toCount(this.output + t.output);
+    this.reasoning = toCount(this.reasoning + t.reasoning);
+    this.total = toCount(this.total + t.total);
+    this.effective = toCount(this.effective + s.effective);
+    this.ineffective = toCount(this.ineffective + s.ineffective);
+    this.addCost(s.sums.cost);
   }
 
   private addCost(cost: string): void {

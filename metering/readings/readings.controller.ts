@@ -83,11 +83,8 @@ export class ReadingsController {
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<MeterReading | string> {
-    if (csvWanted(query, accept)) return sendCsv(reply, `meter-${account}.csv`, meterCsv(await this.readings.meter(principal, account, query)));
-    // The JSON text written from the rows (the same bytes JSON.stringify of the reading gives), sent as is.
-    const json = await this.readings.meterJson(principal, account, query);
-    void reply.header('content-type', 'application/json; charset=utf-8');
-    return json;
+    const reading = await this.readings.meter(principal, account, query);
+    return csvWanted(query, accept) ? sendCsv(reply, `meter-${account}.csv`, meterCsv(reading)) : reading;
   }
 
   @Get('events')

@@ -7,8 +7,7 @@ import { isOperator, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { decodeCursor, encodeCursor } from './event-cursor.js';
 import { toEventView, type EventView } from './event-view.js';
-import { meterReading, meterReadingJson } from './meter-reading.js';
-import type { MeterReading, MeterSums } from './meter-sums.js';
+import { fromSumRow, SumsTotal, withRatio, type MeterReading, type MeterSums } from './meter-sums.js';
 import {
   METER_FILTERS,
   monthStart,
@@ -65,16 +64,12 @@ export class ReadingsService {
 
   async meter(principal: Principal, accountId: string, params: MeterQueryParams): Promise<MeterReading> {
     const now = this.clock.now();
-    const query = this.meterQuery(params, now);
-    const scope = await this.scopeOf(principal, accountId);
-    return this.read(accountId, query, scope, now);
-  }
-
-  private meterQuery(params: MeterQueryParams, now: Date): MeterQuery {
     const range = parseMeterRange(params.from, params.to, now);
     const filters: MeterFilters = {};
     for (const f of METER_FILTERS) if (params[f] !== undefined) filters[f] = params[f];
-    return { ...range, groupBy: parseGroupBy(params.group_by), filters };
+    const query: MeterQuery = { ...range, groupBy: parseGroupBy(params.group_by), filters };
+    const scope = await this.scopeOf(principal, accountId);
+    return this.read(accountId, query, scope, now);
   }
 
   async events(principal: Principal, accountId: string, params: EventQueryParams, limit: number): Promise<EventPage> {
@@ -109,19 +104,25 @@ export class ReadingsService {
     return this.read(accountId, { from, to, groupBy: [...groupBy], filters }, null, this.clock.now());
   }
 
-  /** The reading as the API answers it in JSON: JSON.stringify(meter(...)), written from the rows directly. */
-  async meterJson(principal: Principal, accountId: string, params: MeterQueryParams): Promise<string> {
-    const now = this.clock.now();
-    const query = this.meterQuery(params, now);
-    const scope = await this.scopeOf(principal, accountId);
-    return meterReadingJson(query, await this.rows(accountId, query, scope, now));
-  }
-
-  private rows(accountId: string, q: MeterQuery, scope: VisibilityScope | null, now: Date) {
-    return this.repository.meterSums({ accountId, parts: readingPlan(q, scope, now), groupBy: q.groupBy, filters: q.filters, scope });
-  }
-
   private async read(accountId: string, q: MeterQuery, scope: VisibilityScope | null, now: Date): Promise<MeterReading> {
-    return meterReading(q, await this.rows(accountId, q, scope, now));
+    const rows = await this.repository.meterSums({ accountId, parts: readingPlan(q, scope, now), groupBy: q.groupBy, filters: q.filters, scope });
+    const totals = new SumsTotal();
+    const out = rows.map((row) => {
+      const sums = fromSumRow(row.sums);
+      totals.add(sums);
+      const key: Record<string, string | null> = {};
+      for (const d of q.groupBy) {
+        const value = row.key[d] ?? '';
+        key[d] = value === '' ? null : value;
+      }
+      return { key, ...withRatio(sums) };
+    });
+    return {
+      from: q.from.toISOString(),
+      to: q.to.toISOString(),
+      group_by: [...q.groupBy],
+      rows: out,
+      totals: totals.sums(),
+    };
   }
 }
