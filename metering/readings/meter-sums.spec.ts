@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Dec, formatExact } from '../../tiers/pricing/decimal.js';
-import { addCosts, formatCost } from './meter-sums.js';
+import { addCosts, addSums, formatCost, fromSumRow, SumsTotal, withRatio, zeroSums, type SumRow } from './meter-sums.js';
 
 /** Decimal strings as PostgreSQL prints numerics: optional minus, digits, optional fraction (zeros included). */
 const decimalText = fc
@@ -27,5 +27,44 @@ describe('costs read as whole numbers of their last place', () => {
     expect(formatCost(new Dec('1.5'))).toBe('1.500000000000');
     expect(formatCost(null)).toBe('0.000000000000');
     expect(addCosts('1e-3', '1')).toBe('1.001000000000');
+  });
+});
+
+describe('SumsTotal', () => {
+  const count = fc.option(fc.bigInt({ min: 0n, max: 10n ** 12n }).map(String), { nil: null });
+  const row: fc.Arbitrary<SumRow> = fc.record({
+    calls: count,
+    input: count,
+    cached_input: count,
+    cache_write: count,
+    output: count,
+    reasoning: count,
+    cost: fc.option(fc.oneof(decimalText, fc.constantFrom('1e-3', '2.5E2')), { nil: null }),
+    effective: count,
+    ineffective: count,
+  });
+
+  it('totals rows exactly as folding addSums over them does, byte for byte', () => {
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 40 }), (rows) => {
+        const total = new SumsTotal();
+        for (const r of rows) total.add(fromSumRow(r));
+        const folded = withRatio(rows.map(fromSumRow).reduce(addSums, zeroSums()));
+        expect(JSON.stringify(total.sums())).toBe(JSON.stringify(folded));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('no rows: zero, with a cost of twelve places', () => {
+    expect(new SumsTotal().sums()).toEqual(withRatio(zeroSums()));
+    expect(new SumsTotal().sums().cost).toBe('0.000000000000');
+  });
+
+  it('keeps every count a safe integer, as addSums does', () => {
+    const total = new SumsTotal();
+    const big = fromSumRow({ calls: String(Number.MAX_SAFE_INTEGER), input: '0', cached_input: '0', cache_write: '0', output: '0', reasoning: '0', cost: '0', effective: '0', ineffective: '0' });
+    total.add(big);
+    expect(() => total.add(big)).toThrow(/not a safe integer/);
   });
 });

@@ -88,6 +88,8 @@ export async function topUp(
   to: Date,
   rollups: { mode: RollupMode; rebuild: () => Promise<string> },
   log: (line: string) => void,
+  /** A kept database read again: when it already holds `target` events, its rollups are as the run that stored them left them. */
+  reused = false,
 ): Promise<TopUp> {
   const started = performance.now();
   const count = async () => Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM events WHERE account_id = $1', [account])).rows[0]!.n);
@@ -119,6 +121,10 @@ export async function topUp(
     );
     stored += res.rowCount ?? 0;
     log(`stored ${stored.toLocaleString('en')} / ${target.toLocaleString('en')} events`);
+  }
+  if (reused && stored === before) {
+    log(`the kept database holds ${before.toLocaleString('en')} events and their rollups: no top-up`);
+    return { before, after: before, ms: performance.now() - started, rollups: rollups.mode, rollupMs: 0 };
   }
   const rollupStarted = performance.now();
   if (rollups.mode === 'rebuild') {

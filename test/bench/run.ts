@@ -29,7 +29,7 @@ import { runInvoices, type InvoicesRun } from './invoices.js';
 import { checkRollups, measureReading, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
 import { readmeReadings } from './readme-readings.js';
 import { runReport, type ReportRun } from './report.js';
-import { createDatabase, dropDatabase, runRebuild, Service, setUp } from './service.js';
+import { createDatabase, databaseUrl, dropDatabase, newKeys, runRebuild, Service, setUp } from './service.js';
 import { ratePerSecond, round, Samples, type Summary } from './stats.js';
 import { sampleWaits } from './waits.js';
 import { agentOf, batchBody, batchEvents, eventRow, makeOrg, type Workload } from './workload.js';
@@ -52,6 +52,8 @@ interface Options {
   slices: number;
   phases: Set<string>;
   keep: boolean;
+  /** BENCH_DATABASE: a database an earlier BENCH_KEEP=1 run left, read again instead of a new one (kept after). */
+  reuse: string | null;
   report: string | null;
   /** Extra node flags for the service process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
   serviceArgs: string[];
@@ -101,7 +103,8 @@ function options(): Options {
     readingSeconds: positive('BENCH_READING_SECONDS', 60),
     slices: positive('BENCH_SLICES', 4),
     phases,
-    keep: process.env.BENCH_KEEP === '1',
+    keep: process.env.BENCH_KEEP === '1' || Boolean(process.env.BENCH_DATABASE),
+    reuse: process.env.BENCH_DATABASE || null,
     report: process.env.BENCH_REPORT || null,
     serviceArgs: (process.env.BENCH_SERVICE_ARGS ?? '').split(' ').filter(Boolean),
     rollups: rollupMode(),
@@ -236,7 +239,7 @@ interface Outcome {
   date: string;
   command: string;
   machine: Machine;
-  options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs'> & { redis: boolean; phases: string[] };
+  options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs' | 'reuse'> & { redis: boolean; phases: string[] };
   /** The ceilings that ran, in CEILING_KINDS order. */
   ceilings: CeilingOutcome[];
   warmup: IngestResult | null;
@@ -259,7 +262,7 @@ interface Outcome {
 async function main(): Promise<void> {
   const opts = options();
   const run = Date.now().toString(36);
-  const dbName = `tokenmeter_bench_${run}`;
+  const dbName = opts.reuse ?? `tokenmeter_bench_${run}`;
   const now = Date.now();
   const monthStart = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1));
   const org = makeOrg('bench');
@@ -271,7 +274,7 @@ async function main(): Promise<void> {
   const info = await machine(opts);
   log(`machine: ${info.cpus} CPUs (${info.cpuModel}), ${info.memoryGiB} GiB, Node ${info.node}, PostgreSQL ${info.postgres}, Redis ${info.redis ?? 'not configured'}`);
   log(`database ${dbName}; ${measuredBatches * opts.batchSize} events in batches of ${opts.batchSize} over ${opts.concurrency} connections`);
-  const dbUrl = await createDatabase(opts.databaseUrl, dbName);
+  const dbUrl = opts.reuse ? databaseUrl(opts.databaseUrl, dbName) : await createDatabase(opts.databaseUrl, dbName);
   let service: Service | null = null;
   let api: HttpClient | null = null;
   const outcome: Outcome = {
@@ -315,8 +318,8 @@ async function main(): Promise<void> {
     service = await Service.start({ databaseUrl: dbUrl, redisUrl: opts.redisUrl, queuePrefix: `{tmbench_${run}}`, nodeArgs: opts.serviceArgs });
     api = new HttpClient(service.url, opts.concurrency);
     log(`service up at ${service.url.origin} (pid ${service.child.pid})`);
-    const keys = await setUp(api, service.adminKey, org, monthStart);
-    log(`set up: 3 models, a price book, plan "bench", account "${org.account}", ${org.people.length} people, ${org.agents.length} agent keys`);
+    const keys = opts.reuse ? await newKeys(api, service.adminKey, org) : await setUp(api, service.adminKey, org, monthStart);
+    log(`${opts.reuse ? 'reused (new keys only)' : 'set up'}: 3 models, a price book, plan "bench", account "${org.account}", ${org.people.length} people, ${org.agents.length} agent keys`);
 
     const db = new pg.Pool({ connectionString: dbUrl, max: 2, idleTimeoutMillis: 0 });
     try {
@@ -440,7 +443,7 @@ async function main(): Promise<void> {
         ];
         for (const [level, stored] of opts.stored.entries()) {
           log(`readings: topping stored events up to ${stored.toLocaleString('en')}`);
-          const done = await topUp(db, org.account, stored, monthStart, new Date(Math.min(Date.now(), now + 60_000)), rollups, (l) => log(`  ${l}`));
+          const done = await topUp(db, org.account, stored, monthStart, new Date(Math.min(Date.now(), now + 60_000)), rollups, (l) => log(`  ${l}`), opts.reuse !== null && !ingestOn);
           const readings: ReadingResult[] = [];
           for (const [name, path, n, key] of routes) {
             const r = await measureReading(api, name, path, key, n, opts.readingSeconds * 1000);
@@ -866,7 +869,7 @@ Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
 \`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets, \`report\` for \`tokenmeter report\`, \`invoices\` for a period close and the invoice preview),
 \`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-row,postgres,embedded\`),
-\`BENCH_KEEP=1\` keeps the database,
+\`BENCH_KEEP=1\` keeps the database, \`BENCH_DATABASE\` (a database a \`BENCH_KEEP=1\` run left: its events and rollups read again, new keys only, no top-up or recompute when it already holds \`BENCH_STORED\`),
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 any \`TOKENMETER_*\` setting (passed on to every service the bench starts, e.g. \`TOKENMETER_KEY_CACHE_MS=0\`),
 \`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The

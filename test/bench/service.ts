@@ -2,7 +2,7 @@
 // process on it, and the organisation the load reports for, set up through the public API only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,31 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The node flags `npm start` runs the service with (its `start` script, before the entry point), so the bench
+ * measures the service as operators run it (a V8 flag such as `--max-semi-space-size` changes readings' tails
+ * and ingest's CPU alike: BENCHMARKS.md).
+ */
+export function startFlags(startScript: string): string[] {
+  const words = startScript.trim().split(/\s+/);
+  if (words[0] !== 'node') throw new Error(`the start script does not run node: "${startScript}"`);
+  const main = words.indexOf('dist/src/main.js');
+  if (main < 0) throw new Error(`the start script does not run dist/src/main.js: "${startScript}"`);
+  return words.slice(1, main);
+}
+
+/** From the package.json above this file: dist/test/bench when built, test/bench in the sources. */
+function npmStartFlags(): string[] {
+  for (const up of ['../../../package.json', '../../package.json']) {
+    const file = fileURLToPath(new URL(up, import.meta.url));
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; scripts?: { start?: string } };
+    if (pkg.name === 'tokenmeter' && pkg.scripts?.start) return startFlags(pkg.scripts.start);
+  }
+  throw new Error('no package.json with a start script above the bench');
+}
+
+
 export class Service {
   private exited: { code: number | null; signal: string | null } | null = null;
   private stopping = false;
@@ -91,7 +116,7 @@ export class Service {
     if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
     Object.assign(env, options.env);
     if (options.redisUrl) env.REDIS_URL = options.redisUrl;
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...npmStartFlags(), ...(options.nodeArgs ?? []), main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const prefix = (chunk: Buffer) => process.stderr.write(chunk.toString('utf8').replace(/^(?=.)/gm, '[service] '));
     child.stdout!.on('data', prefix);
     child.stderr!.on('data', prefix);
@@ -205,4 +230,16 @@ export async function setUp(client: HttpClient, admin: string, org: Org, monthSt
     name: 'bench member',
   });
   return { finance: finance.secret, member: member.secret, agents };
+}
+
+/** New keys for the org of a database an earlier run set up (BENCH_DATABASE): the admin key is new with each service. */
+export async function newKeys(client: HttpClient, admin: string, org: Org): Promise<Keys> {
+  const key = async (body: Record<string, string>) => (await client.json<{ secret: string }>('POST', '/v1/api-keys', admin, { account: org.account, ...body })).secret;
+  const agents: string[] = [];
+  for (const a of org.agents) agents.push(await key({ role: 'agent', agent_id: a.id, name: `bench ${a.id}` }));
+  return {
+    finance: await key({ role: 'finance', name: 'bench finance' }),
+    member: await key({ role: 'member', person_id: org.people[0]!.id, name: 'bench member' }),
+    agents,
+  };
 }
