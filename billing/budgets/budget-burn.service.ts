@@ -164,6 +164,7 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     if (!gate || this.clock.now().getTime() >= gate.until) return true;
     const sum = this.publishedOf(account);
     // Doubles: the sums' rounding is far below this margin, which can only make an evaluation run.
+    if (!Number.isFinite(sum.amount) || !Number.isFinite(sum.tokens)) return true;
     const added = (now: number, then: number) => new Dec(Math.max(0, now - then) * (1 + 1e-9) + 1e-9);
     return mayFire(gate.room, { amount: added(sum.amount, gate.base.amount), tokens: added(sum.tokens, gate.base.tokens) });
   }
