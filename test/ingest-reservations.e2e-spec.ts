@@ -173,6 +173,29 @@ describe.each(engines)('ingest commits reservations and counts spend (%s engine)
     expect(await read(o.account, [o.level, unitLevel])).toEqual(figures);
   }, 120_000);
 
+  it('commits each reservation once when concurrent requests, written in shared groups, name the same ones', async () => {
+    const o = await org('10.00');
+    const ids = await Promise.all(Array.from({ length: 3 }, async () => (await authorize(o.keys.agent, '0.5')).body.reservation_id as string));
+    // Sixteen requests at once (two writers per account: most wait and are written in groups of several),
+    // request i naming reservation i mod 3 with an event of 0.01 and one without a reservation.
+    const results = await Promise.all(
+      Array.from({ length: 16 }, async (_, i) => (await send(o.keys.agent, [event('0.01', { reservation_id: ids[i % 3] }), event('0.02')])).body.results),
+    );
+    for (const r of results) expect(r.map((x: { status: string }) => x.status)).toEqual(['accepted', 'accepted']);
+    const outcomes = results.map((r) => r[0].reservation.outcome as string);
+    for (const [k, id] of ids.entries()) {
+      const named = outcomes.filter((_, i) => i % 3 === k);
+      expect(named.filter((x) => x === 'committed')).toHaveLength(1);
+      expect(named.filter((x) => x !== 'committed').every((x) => x === 'already_committed')).toBe(true);
+      expect(results.filter((_, i) => i % 3 === k).every((r) => r[0].reservation.id === id)).toBe(true);
+    }
+    // Every event counted once, every hold gone, and a rebuild from PostgreSQL agrees.
+    const figures = await read(o.account, [o.level]);
+    expect(figures[0]).toMatchObject({ spent: { amount: '0.48' }, held: { amount: '0' }, left: { amount: '9.52' } });
+    await counters().rebuild(o.account, clock.now());
+    expect(await read(o.account, [o.level])).toEqual(figures);
+  }, 120_000);
+
   it('counts an event from before its person moved against the unit they were in then', async () => {
     const o = await org('10.00');
     const target = await newUnit(t, o.account);

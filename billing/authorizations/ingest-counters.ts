@@ -10,6 +10,7 @@ import type { MeteredEvent, UsageCounters, UsageCountersStatement, UsageCounters
 import { EXACT_SCALE, toScaledInteger } from './counter-math.js';
 import { COUNTERS_ENGINE, levels, type CountersEngine, type LevelFigures, type ReservationOutcome, type UsageItem } from './counters.js';
 import { PathPlans, type PathPlan } from './path-plans.js';
+import { combinedParams, splitCounted } from './reservations.repository.js';
 
 @Injectable()
 export class IngestCounters implements UsageCounters {
@@ -48,6 +49,35 @@ export class IngestCounters implements UsageCounters {
         return { readings: readingsOf(events, usage.budgetLevels, settled.result), afterCommit: settled.afterCommit };
       },
       afterRollback: before.afterRollback,
+    };
+  }
+
+  /**
+   * Parts prepared one per request while it waited for its group (their room used in Redis already), written
+   * by the group's one statement: every write journalled, every named reservation committed in order, and
+   * each part settled with its own share of the answer (see splitCounted).
+   */
+  combine(parts: readonly UsageCountersStatement[], now: Date): UsageCountersStatement {
+    if (parts.length === 1) return parts[0]!;
+    const units = new Map<string, string | null>();
+    for (const p of parts) for (const [id, unit] of p.units) units.set(id, unit);
+    const writes = parts.map((p) => p.params);
+    return {
+      units,
+      sql: parts[0]!.sql,
+      params: combinedParams(writes, now),
+      settle: async (counted) => {
+        const shares = splitCounted(counted, writes);
+        const readings = new Map<string, UsageReading>();
+        const confirms: (() => Promise<void>)[] = [];
+        for (const [i, p] of parts.entries()) {
+          const settled = await p.settle(shares[i]);
+          for (const [id, r] of settled.readings) readings.set(id, r);
+          confirms.push(settled.afterCommit);
+        }
+        return { readings, afterCommit: async () => void (await Promise.all(confirms.map((c) => c()))) };
+      },
+      afterRollback: async () => void (await Promise.all(parts.map((p) => p.afterRollback()))),
     };
   }
 

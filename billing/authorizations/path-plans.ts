@@ -46,6 +46,7 @@ export class PathPlans {
   /** Keys whose plan is being read again ahead of its expiry. */
   private readonly refreshing = new Set<string>();
   private generation = new Map<string, number>();
+  private readonly invalidated: ((account: string) => void)[] = [];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -54,8 +55,14 @@ export class PathPlans {
     private readonly registry: LimitRegistry,
   ) {}
 
+  /** Calls `listener` whenever an account's plans are forgotten (its caps or budgets changed here). */
+  onInvalidate(listener: (account: string) => void): void {
+    this.invalidated.push(listener);
+  }
+
   /** Forgets an account's plans: the next hold reads them again (after a cap or budget change here). */
   invalidate(account: string): void {
+    for (const listener of this.invalidated) listener(account);
     this.generation.set(account, (this.generation.get(account) ?? 0) + 1);
     for (const key of this.shared.keys()) if (key.startsWith(`${account}\u0000`)) this.shared.delete(key);
     for (const key of this.plans.keys()) if (key.startsWith(`${account}\u0000`)) this.plans.delete(key);

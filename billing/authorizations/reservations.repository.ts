@@ -39,6 +39,14 @@ export interface ReservationRow {
 /** What a statement that resolves reservations needs of each (see committedFrom). */
 export type ResolvedRow = Pick<ReservationRow, 'id' | 'agent_id' | 'status' | 'levels' | 'amount' | 'tokens' | 'expires_at'>;
 
+// Statements that resolve reservations by id test `status IS NOT DISTINCT FROM 'held'` (the same, status
+// being NOT NULL), never `status = 'held'`: that form lets the planner use the partial indexes on held
+// rows (authorization_reservations_held, _due), and after statistics taken while few rows were held (say,
+// once a burst of holds was committed) it reads EVERY held reservation of the account into a hash for a
+// statement that resolves fifty by primary key (4 to 11 ms instead of 0.6 ms with 12,500 held; see
+// BENCHMARKS.md). The other form cannot match an index predicate; and the ids are also given to the
+// reservations' scan itself (`r.id = ANY(...)`), so that it probes the primary key for them rather than
+// read the whole table and filter (which the estimate of `held` rows, near zero, made look cheap).
 const COLUMNS = 'account_id, id, agent_id, person_id, levels, amount::text AS amount, tokens::text AS tokens, status, created_at, expires_at';
 
 // Rows travel as parallel arrays (one parameter per column) and levels as one JSON array per row.
@@ -51,6 +59,50 @@ const INSERT_MANY = `
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::numeric[], $9::int8[],
                 $10::jsonb[], $11::int8[], $12::int8[])
          AS u(account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens, estimate, created_ms, expires_ms)`;
+
+/** committedSql's `counted` value: the write ids journalled, the rows resolved (id and agent first), the other rows named. */
+interface CountedValue {
+  journalled: string[] | null;
+  resolved: [string, string | null, ...unknown[]][];
+  others: [string, string | null, ReservationStatus][];
+}
+
+/**
+ * The parameters of ONE committedSql for several writes (each with committedParams' parameters, in the
+ * order their events are in the statement): every write journalled, every named reservation in order, each
+ * judged at its own write's time. `now` is the statement's (the journal's time).
+ */
+export function combinedParams(writes: readonly (readonly unknown[])[], now: Date): unknown[] {
+  const column = (i: number) => writes.flatMap((w) => w[i] as unknown[]);
+  return [writes[0]![0], now, column(2), column(3), column(4), column(5), column(6), column(7)];
+}
+
+/**
+ * A combined statement's `counted` value cut into each write's own, as if each had been a statement of its
+ * own run in order: a reservation resolved goes to the first write naming it with the agent it was
+ * resolved for; every other write naming it sees it as it was before (held: resolved by another write).
+ */
+export function splitCounted(counted: unknown, writes: readonly (readonly unknown[])[]): unknown[] {
+  const value = counted as CountedValue;
+  const journalled = new Set(value?.journalled ?? []);
+  const resolved = new Map(value.resolved.map((r) => [r[0], r]));
+  const names = (w: readonly unknown[], id: string, agent: string | null) => (w[3] as string[]).some((x, j) => x === id && (w[4] as (string | null)[])[j] === agent);
+  const owner = new Map([...resolved].map(([id, r]) => [id, writes.findIndex((w) => names(w, id, r[1]))]));
+  return writes.map((w, k): CountedValue => {
+    const ids = new Set(w[3] as string[]);
+    const own: CountedValue = { journalled: (w[2] as string[]).filter((id) => journalled.has(id)), resolved: [], others: [] };
+    for (const id of ids) {
+      const r = resolved.get(id);
+      if (r === undefined) continue;
+      const by = owner.get(id)!;
+      // Before the write that resolved it, it was held; after it, as that write left it.
+      if (by === k) own.resolved.push(r);
+      else own.others.push([r[0], r[1], k < by ? 'held' : (r[2] as ReservationStatus)]);
+    }
+    for (const o of value.others) if (ids.has(o[0])) own.others.push(o);
+    return own;
+  });
+}
 
 /** A connection of its own that writes reservation rows without waiting for the WAL flush (see openSink). */
 export interface ReservationSink {
@@ -151,7 +203,7 @@ export class ReservationsRepository {
                 actual_amount = CASE WHEN r.expires_at <= $2 THEN NULL ELSE c.amount END,
                 actual_tokens = CASE WHEN r.expires_at <= $2 THEN NULL ELSE c.tokens END
            FROM c
-          WHERE r.account_id = $1 AND r.id = c.id AND r.status = 'held' AND r.agent_id IS NOT DISTINCT FROM c.agent
+          WHERE r.account_id = $1 AND r.id = ANY($3::text[]) AND r.id = c.id AND r.status IS NOT DISTINCT FROM 'held' AND r.agent_id IS NOT DISTINCT FROM c.agent
          RETURNING r.id, r.status)
        SELECT r.account_id, r.id, r.agent_id, r.person_id, r.levels, r.amount::text AS amount, r.tokens::text AS tokens, r.status,
               r.created_at, r.expires_at, u.status AS resolved_to
@@ -164,29 +216,34 @@ export class ReservationsRepository {
 
   /**
    * commitNamed and recordWrite as CTEs of another statement (an ingest write made as one statement, see
-   * UsageCountersStatement), parameters from $p (committedParams). The CTE `counted` yields one json
-   * value, read back with committedFrom: the rows this statement resolved (held before it), and the
+   * UsageCountersStatement), parameters from $p (committedParams, or combinedParams for several writes in
+   * one statement). Each named reservation is judged against its own write's time (expired when due by
+   * then). The CTE `counted` yields one json value, read back with committedFrom (splitCounted first for
+   * several writes): the write ids journalled, the rows this statement resolved (held before it), and the
    * others named as they are.
    */
   committedSql(p: number): string {
     return `counters_named AS (
-         SELECT DISTINCT ON (id, agent) id, agent, amount, tokens
-           FROM unnest($${p + 3}::text[], $${p + 4}::text[], $${p + 5}::numeric[], $${p + 6}::bigint[]) WITH ORDINALITY AS c(id, agent, amount, tokens, n)
+         SELECT DISTINCT ON (id, agent) id, agent, amount, tokens, at
+           FROM unnest($${p + 3}::text[], $${p + 4}::text[], $${p + 5}::numeric[], $${p + 6}::bigint[], $${p + 7}::timestamptz[])
+                WITH ORDINALITY AS c(id, agent, amount, tokens, at, n)
           ORDER BY id, agent, n),
        counters_resolved AS (
          UPDATE authorization_reservations r
-            SET status = CASE WHEN r.expires_at <= $${p + 1}::timestamptz THEN 'expired' ELSE 'committed' END, resolved_at = $${p + 1}::timestamptz,
-                actual_amount = CASE WHEN r.expires_at <= $${p + 1}::timestamptz THEN NULL ELSE c.amount END,
-                actual_tokens = CASE WHEN r.expires_at <= $${p + 1}::timestamptz THEN NULL ELSE c.tokens END
+            SET status = CASE WHEN r.expires_at <= c.at THEN 'expired' ELSE 'committed' END, resolved_at = c.at,
+                actual_amount = CASE WHEN r.expires_at <= c.at THEN NULL ELSE c.amount END,
+                actual_tokens = CASE WHEN r.expires_at <= c.at THEN NULL ELSE c.tokens END
            FROM counters_named c
-          WHERE r.account_id = $${p}::text AND r.id = c.id AND r.status = 'held' AND r.agent_id IS NOT DISTINCT FROM c.agent
+          WHERE r.account_id = $${p}::text AND r.id = ANY($${p + 3}::text[]) AND r.id = c.id
+            AND r.status IS NOT DISTINCT FROM 'held' AND r.agent_id IS NOT DISTINCT FROM c.agent
          RETURNING r.id, r.agent_id, r.levels, r.amount, r.tokens, r.expires_at, r.status),
        counters_journal AS (
-         INSERT INTO authorization_counter_writes (account_id, write_id, recorded_at) VALUES ($${p}::text, $${p + 2}::text, $${p + 1}::timestamptz)
+         INSERT INTO authorization_counter_writes (account_id, write_id, recorded_at)
+         SELECT $${p}::text, w, $${p + 1}::timestamptz FROM unnest($${p + 2}::text[]) AS w
          RETURNING write_id),
        counted AS (
          SELECT json_build_object(
-                  'journalled', (SELECT count(*) FROM counters_journal),
+                  'journalled', (SELECT json_agg(write_id) FROM counters_journal),
                   'resolved', coalesce((SELECT json_agg(json_build_array(u.id, u.agent_id, u.status, u.levels, u.amount::text, u.tokens::text, u.expires_at))
                                           FROM counters_resolved u), '[]'::json),
                   'others', coalesce((SELECT json_agg(json_build_array(r.id, r.agent_id, r.status))
@@ -196,14 +253,14 @@ export class ReservationsRepository {
   }
 
   committedParams(account: string, writeId: string, named: readonly { id: string; agentId: string | null; amount: string; tokens: number }[], now: Date): unknown[] {
-    return [account, now, writeId, named.map((n) => n.id), named.map((n) => n.agentId), named.map((n) => n.amount), named.map((n) => n.tokens)];
+    return [account, now, [writeId], named.map((n) => n.id), named.map((n) => n.agentId), named.map((n) => n.amount), named.map((n) => n.tokens), named.map(() => now)];
   }
 
   /** committedSql's `counted` value as commitNamed answers it (only the resolved rows need their levels and amounts). */
   committedFrom(counted: unknown): { row: ResolvedRow; to: 'committed' | 'expired' | null }[] {
     type Resolved = [string, string | null, 'committed' | 'expired', string[], string, string, string];
-    const value = counted as { journalled: number; resolved: Resolved[]; others: [string, string | null, ReservationStatus][] };
-    if (value?.journalled !== 1) throw new Error('the counters part of a write was not journalled');
+    const value = counted as Omit<CountedValue, 'resolved'> & { resolved: Resolved[] };
+    if (value?.journalled?.length !== 1) throw new Error('the counters part of a write was not journalled');
     return [
       ...value.resolved.map(([id, agent_id, to, levels, amount, tokens, expires_at]) => ({
         row: { id, agent_id, status: 'held' as const, levels, amount, tokens, expires_at: new Date(expires_at) },
@@ -225,7 +282,7 @@ export class ReservationsRepository {
     const rows = await queryRows<ReservationRow>(
       tx,
       `UPDATE authorization_reservations SET status = $3, resolved_at = $4, actual_amount = $5, actual_tokens = $6
-        WHERE account_id = $1 AND id = $2 AND status = 'held'
+        WHERE account_id = $1 AND id = $2 AND status IS NOT DISTINCT FROM 'held'
         RETURNING ${COLUMNS}`,
       [account, id, to, now, actual?.amount ?? null, actual?.tokens ?? null],
     );

@@ -13,9 +13,10 @@ import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { Dec, formatMoney } from '../../tiers/pricing/decimal.js';
 import { COUNTERS_ENGINE, levels, type CountersEngine, type PeriodKind } from '../authorizations/counters.js';
+import { PathPlans } from '../authorizations/path-plans.js';
 import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { WebhookEvents } from '../webhooks/webhook-events.js';
-import { ancestry, burnWindowStart, crossedThresholds, forecast, peopleIn, rollUp, zeroSpend, type Spend, type SpendRow } from './budget-math.js';
+import { alertRoom, ancestry, burnWindowStart, crossedThresholds, forecast, leastRoom, mayFire, peopleIn, rollUp, zeroSpend, type AlertRoom, type Spend, type SpendRow } from './budget-math.js';
 import { parseNodeParam } from './budgets.service.js';
 import { alertKey, BudgetsRepository, type AlertRow, type BudgetRow } from './budgets.repository.js';
 import { OrgTrees } from './org-trees.js';
@@ -23,6 +24,20 @@ import { OrgTrees } from './org-trees.js';
 const HOUR_MS = 3_600_000;
 /** After an ingest lands, alerts of its account are evaluated this much later (one run for a burst). */
 export const ALERT_DEBOUNCE_MS = 250;
+/**
+ * After an evaluation, the ingests of this process that cannot have made an alert fire (their spend within
+ * the room the evaluation left, see alertRoom) are not evaluated again, for at most this long: other
+ * processes' ingests are not counted here, so their share is picked up by the next full evaluation.
+ */
+export const ALERT_SKIP_MS = 5_000;
+
+/** What the last evaluation of an account left: its room, until when it holds, and this process's spend published since. */
+interface AlertGate {
+  room: AlertRoom;
+  until: number;
+  /** This process's published totals of the account when the evaluation began. */
+  base: { amount: number; tokens: number };
+}
 
 type Amount = string;
 
@@ -78,6 +93,12 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
+  private readonly gates = new Map<string, AlertGate>();
+  /**
+   * Per account, the spend of the events this process published (ever), as doubles: compared with a margin
+   * that only ever makes an evaluation more likely (see mayHaveFired).
+   */
+  private readonly published = new Map<string, { amount: number; tokens: number }>();
 
   constructor(
     private readonly budgets: BudgetsRepository,
@@ -87,12 +108,22 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     private readonly webhooks: WebhookEvents,
     private readonly publisher: MeterPublisher,
     private readonly dataSource: DataSource,
+    private readonly plans: PathPlans,
     @Inject(COUNTERS_ENGINE) private readonly engine: CountersEngine,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   onModuleInit(): void {
-    this.publisher.onPublished((account) => this.soon(account));
+    this.publisher.onPublished((account, events) => {
+      const sum = this.publishedOf(account);
+      for (const e of events) {
+        if (e.cost !== null) sum.amount += Math.abs(Number(e.cost));
+        sum.tokens += Number(e.input) + Number(e.cached_input) + Number(e.cache_write) + Number(e.output) + Number(e.reasoning);
+      }
+      this.soon(account);
+    });
+    // Budgets changed here: the room of the last evaluation no longer holds.
+    this.plans.onInvalidate((account) => this.gates.delete(account));
   }
 
   /** Before the database closes: no new evaluation starts, the running ones finish. */
@@ -110,11 +141,32 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
       account,
       setTimeout(() => {
         this.pending.delete(account);
+        if (!this.mayHaveFired(account)) return;
         const run = this.evaluate(account).catch((error: unknown) => this.logger.error({ err: error, account }, 'budget alerts failed'));
         this.running.add(run);
         void run.finally(() => this.running.delete(run));
       }, ALERT_DEBOUNCE_MS),
     );
+  }
+
+  private publishedOf(account: string): { amount: number; tokens: number } {
+    let sum = this.published.get(account);
+    if (!sum) {
+      sum = { amount: 0, tokens: 0 };
+      this.published.set(account, sum);
+    }
+    return sum;
+  }
+
+  /** Whether what this process published since the account's last evaluation may have made an alert fire. */
+  private mayHaveFired(account: string): boolean {
+    const gate = this.gates.get(account);
+    if (!gate || this.clock.now().getTime() >= gate.until) return true;
+    const sum = this.publishedOf(account);
+    // Doubles: the sums' rounding is far below this margin, which can only make an evaluation run.
+    if (!Number.isFinite(sum.amount) || !Number.isFinite(sum.tokens)) return true;
+    const added = (now: number, then: number) => new Dec(Math.max(0, now - then) * (1 + 1e-9) + 1e-9);
+    return mayFire(gate.room, { amount: added(sum.amount, gate.base.amount), tokens: added(sum.tokens, gate.base.tokens) });
   }
 
   /** What a principal may see: null for all (finance, operators); a member their person and the units above them now. */
@@ -143,16 +195,28 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
 
   /** Every budget in force now with its burn, then the alerts it fires (each once). */
   async evaluate(account: string, currency?: string): Promise<BudgetBurn[]> {
-    const burns = await this.burn(account, currency);
+    const sum = this.publishedOf(account);
+    const base = { amount: sum.amount, tokens: sum.tokens };
+    const { burns, room, until } = await this.burnWithRoom(account, currency);
     await this.fire(account, burns);
+    // Every alert the figures reach has fired: until more spend than the room comes, none can.
+    this.gates.set(account, { room, until, base });
     return burns;
   }
 
   /** Budgets in force now, with what each has burnt. */
   async burn(account: string, currency?: string): Promise<BudgetBurn[]> {
+    return (await this.burnWithRoom(account, currency)).burns;
+  }
+
+  /** burn, with the room its alerts have left (see alertRoom) and until when it holds. */
+  private async burnWithRoom(account: string, currency?: string): Promise<{ burns: BudgetBurn[]; room: AlertRoom; until: number }> {
     const now = this.clock.now();
+    // The room holds while the burn windows keep their start (the hour) and the budgets in force stay.
+    let until = Math.min(now.getTime() + ALERT_SKIP_MS, Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
+    const rooms: AlertRoom[] = [];
     const rows = await this.budgets.inForce(account, now);
-    if (rows.length === 0) return [];
+    if (rows.length === 0) return { burns: [], room: { amount: null, tokens: null }, until };
     const cur = currency ?? (await this.currencyOf(account)) ?? 'EUR';
     const org = await this.trees.load(this.dataSource, account);
     const active = org.people.filter((p) => p.active).map((p) => p.id);
@@ -175,7 +239,7 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     const hardLevels = rows.filter((r) => r.enforcement === 'hard').map((r) => levelOf(r));
     const held = new Map((hardLevels.length ? await this.engine.read(account, hardLevels, now) : []).map((f) => [f.level, f.held]));
 
-    return rows.map((row) => {
+    const burns = rows.map((row) => {
       const { spend, window, windowStart } = periods.get(`${row.period_kind}:${row.period_start}`)!;
       const spent = spend.get(row.node) ?? zeroSpend();
       const recent = window.get(row.node) ?? zeroSpend();
@@ -191,6 +255,20 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
         window: { start: windowStart, amount: recent.amount, tokens: recent.tokens },
         limit: { amount: limitAmount, tokens: limitTokens },
       });
+      until = Math.min(until, utc(row.period_end).getTime());
+      if (limitAmount !== null || limitTokens !== null) {
+        rooms.push(
+          alertRoom({
+            now,
+            period: { start: utc(row.period_start), end: utc(row.period_end) },
+            spent: { amount: spent.amount, tokens: spent.tokens },
+            window: { start: windowStart, amount: recent.amount, tokens: recent.tokens },
+            limit: { amount: limitAmount, tokens: limitTokens },
+            thresholds: row.thresholds,
+            forecastFired: f.limitReachedAt !== null,
+          }),
+        );
+      }
       const ratioDen = spent.effective + spent.ineffective;
       return {
         node: row.node,
@@ -219,6 +297,7 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
         },
       };
     });
+    return { burns, room: leastRoom(rooms), until };
   }
 
   /** Stores the alerts `burns` cross that have not fired yet, and emits their webhooks, in one transaction. */

@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import { Dec } from '../../tiers/pricing/decimal.js';
 import { periodKey } from '../authorizations/counters.js';
 import {
+  alertRoom,
   budgetPeriod,
+  leastRoom,
+  mayFire,
   burnWindowStart,
   crossedThresholds,
   forecast,
@@ -286,6 +289,85 @@ describe('thresholds', () => {
         const high = crossedThresholds(ts, { amount: new Dec(Math.max(a, b)), tokens: 0 }, limit).map((c) => c.threshold);
         expect(low.every((t) => high.includes(t))).toBe(true);
       }),
+    );
+  });
+});
+
+describe('alertRoom', () => {
+  const DAY = 86_400_000;
+  const now = new Date('2026-06-11T12:00:00Z');
+  const period = { start: new Date('2026-06-01T00:00:00Z'), end: new Date(now.getTime() + 10 * DAY) };
+  const base = {
+    now,
+    period,
+    thresholds: [50, 80, 100],
+    limit: { amount: new Dec(100), tokens: null },
+    spent: { amount: new Dec(30), tokens: 0 },
+    window: { start: new Date(now.getTime() - DAY), amount: new Dec(2), tokens: 0 },
+    forecastFired: false,
+  };
+
+  it('is the spend to the next threshold or to the forecast reaching the limit, whichever is less (hand-computed)', () => {
+    // Thresholds: 50 - 30 = 20. Forecast: ((100 - 30) x 1 day - 2 x 10 days) / 11 days = 50/11.
+    const room = alertRoom(base);
+    expect(room.tokens).toBeNull();
+    expect(room.amount!.toFixed(6)).toBe('4.545455');
+    // Just over it the forecast says the limit is reached before the period ends; just under, not.
+    const at = (d: string) => forecast({ ...base, spent: { amount: new Dec(30).plus(d), tokens: 0 }, window: { ...base.window, amount: new Dec(2).plus(d) } }).limitReachedAt;
+    expect(at('4.55')).not.toBeNull();
+    expect(at('4.54')).toBeNull();
+    // The forecast fired already: the next threshold is what is left.
+    expect(alertRoom({ ...base, forecastFired: true }).amount!.toFixed()).toBe('20');
+    // Past 80 (fired): only 100 is left.
+    expect(alertRoom({ ...base, forecastFired: true, spent: { amount: new Dec(85), tokens: 0 } }).amount!.toFixed()).toBe('15');
+  });
+
+  it('is zero where any spend may fire, and leaves a measure without a limit unconstrained', () => {
+    expect(alertRoom({ ...base, limit: { amount: new Dec(0), tokens: 10 }, spent: { amount: new Dec(0), tokens: 0 }, window: { ...base.window, amount: new Dec(0) } })).toEqual({
+      amount: new Dec(0),
+      tokens: expect.any(Dec),
+    });
+    const room = leastRoom([alertRoom({ ...base, forecastFired: true }), { amount: null, tokens: new Dec(7) }]);
+    expect([room.amount!.toFixed(), room.tokens!.toFixed()]).toEqual(['20', '7']);
+    expect(mayFire(room, { amount: new Dec('19.99'), tokens: new Dec(6) })).toBe(false);
+    expect(mayFire(room, { amount: new Dec(20), tokens: new Dec(0) })).toBe(true);
+    expect(mayFire(room, { amount: new Dec(0), tokens: new Dec(7) })).toBe(true);
+    expect(mayFire({ amount: new Dec(0), tokens: null }, { amount: new Dec(0), tokens: new Dec(5) })).toBe(false);
+  });
+
+  it('never lets an alert fire on less spend than the room, later in the same window (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          limit: fc.integer({ min: 0, max: 10_000 }),
+          spent: fc.integer({ min: 0, max: 12_000 }),
+          windowShare: fc.double({ min: 0, max: 1, noNaN: true }),
+          elapsedMs: fc.integer({ min: 1, max: 7 * DAY }),
+          remainingMs: fc.integer({ min: 0, max: 90 * DAY }),
+          laterMs: fc.integer({ min: 0, max: 3_600_000 }),
+          thresholds: fc.uniqueArray(fc.integer({ min: 1, max: 150 }), { minLength: 1, maxLength: 4 }),
+          addShare: fc.double({ min: 0, max: 0.999, noNaN: true }),
+          addWindowShare: fc.double({ min: 0, max: 1, noNaN: true }),
+        }),
+        (c) => {
+          const limit = { amount: new Dec(c.limit), tokens: null };
+          const spent = { amount: new Dec(c.spent), tokens: 0 };
+          const end = new Date(now.getTime() + c.remainingMs);
+          const window = { start: new Date(now.getTime() - c.elapsedMs), amount: new Dec(c.spent).times(c.windowShare), tokens: 0 };
+          const before = forecast({ now, period: { start: period.start, end }, spent, window, limit });
+          const fired = new Set(crossedThresholds(c.thresholds, spent, limit).map((x) => x.threshold));
+          const room = alertRoom({ now, period: { start: period.start, end }, spent, window, limit, thresholds: c.thresholds, forecastFired: before.limitReachedAt !== null });
+          if (room.amount === null) return;
+          // Less than the room, some of it in the window, some time later (the window's start unchanged).
+          const d = room.amount.times(c.addShare);
+          const later = new Date(now.getTime() + c.laterMs);
+          const spentAfter = { amount: spent.amount.plus(d), tokens: 0 };
+          const windowAfter = { ...window, amount: window.amount.plus(d.times(c.addWindowShare)) };
+          for (const x of crossedThresholds(c.thresholds, spentAfter, limit)) expect(fired.has(x.threshold)).toBe(true);
+          if (before.limitReachedAt === null) expect(forecast({ now: later, period: { start: period.start, end }, spent: spentAfter, window: windowAfter, limit }).limitReachedAt).toBeNull();
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

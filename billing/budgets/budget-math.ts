@@ -294,3 +294,62 @@ export function peopleIn(tree: OrgTree, people: Iterable<string>, key: string): 
   for (const id of people) if (ancestry(tree, `person:${id}`).includes(key)) out.push(id);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Room before an alert
+
+/** Spend that may still be added (per measure; null: none of it can fire an alert) before any alert of a budget could fire. */
+export interface AlertRoom {
+  amount: Dec | null;
+  tokens: Dec | null;
+}
+
+/**
+ * How much more spend a budget takes before one of its alerts not yet fired could fire, given its figures
+ * at `now`, for as long as its burn window keeps its start (until the next hour): a threshold not yet
+ * reached is reached when spend grows by (threshold x limit - spent); the forecast, not yet saying the
+ * limit is reached within the period, can only say so once spend (and at most as much, the window's)
+ * grows by d with (window + d) x remaining >= (limit - spent - d) x elapsed, elapsed only growing and
+ * remaining only shrinking meanwhile: d >= ((limit - spent) x elapsed - window x remaining) / (elapsed + remaining).
+ * Zero when a measure may fire at any spend.
+ */
+export function alertRoom(input: ForecastInput & { thresholds: readonly number[]; forecastFired: boolean }): AlertRoom {
+  const { now, period, spent, window, limit, thresholds, forecastFired } = input;
+  const elapsed = now.getTime() - window.start.getTime();
+  const remaining = Math.max(0, period.end.getTime() - now.getTime());
+  const room = (lim: Dec | null, used: Dec, inWindow: Dec): Dec | null => {
+    if (lim === null) return null;
+    let least: Dec | null = null;
+    const consider = (d: Dec) => {
+      const v = d.isNegative() ? new Dec(0) : d;
+      if (least === null || v.lessThan(least)) least = v;
+    };
+    for (const t of thresholds) {
+      const at = lim.times(t).dividedBy(100);
+      // Reached already (fired): nothing more to fire there.
+      if (lim.isZero() ? used.greaterThan(0) : used.greaterThanOrEqualTo(at)) continue;
+      consider(lim.isZero() ? new Dec(0) : at.minus(used));
+    }
+    if (!forecastFired) {
+      if (elapsed <= 0 || used.greaterThanOrEqualTo(lim)) consider(new Dec(0));
+      else consider(lim.minus(used).times(elapsed).minus(inWindow.times(remaining)).dividedBy(elapsed + remaining));
+    }
+    return least;
+  };
+  return {
+    amount: room(limit.amount, spent.amount, window.amount),
+    tokens: room(limit.tokens === null ? null : new Dec(limit.tokens), new Dec(spent.tokens), new Dec(window.tokens)),
+  };
+}
+
+/** The least room of several budgets, per measure. */
+export function leastRoom(rooms: readonly AlertRoom[]): AlertRoom {
+  const least = (a: Dec | null, b: Dec | null) => (a === null ? b : b === null ? a : a.lessThan(b) ? a : b);
+  return rooms.reduce((acc, r) => ({ amount: least(acc.amount, r.amount), tokens: least(acc.tokens, r.tokens) }), { amount: null, tokens: null } as AlertRoom);
+}
+
+/** Whether spend of `added` may have made an alert fire, given the room: any spend at all on a measure whose room is zero. */
+export function mayFire(room: AlertRoom, added: { amount: Dec; tokens: Dec }): boolean {
+  const over = (r: Dec | null, d: Dec) => r !== null && d.greaterThan(0) && d.greaterThanOrEqualTo(r);
+  return over(room.amount, added.amount) || over(room.tokens, added.tokens);
+}

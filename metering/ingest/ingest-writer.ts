@@ -18,7 +18,7 @@ import type { SpendLabel } from '../classification/classify.js';
 import { NO_TASK_CLASSIFIED, TASK_CLASSIFIED, type TaskClassifiedHook } from '../classification/task-classified.port.js';
 import { TaskLabeler, type TaskBatch, type TaskLabels } from '../classification/task-labeler.js';
 import type { PreparedEvent, Rejection } from './event-input.js';
-import { NO_USAGE_COUNTERS, USAGE_COUNTERS, type MeteredEvent, type UsageCounters, type UsageCountersWrite, type UsageReading } from './usage-counters.port.js';
+import { NO_USAGE_COUNTERS, USAGE_COUNTERS, type MeteredEvent, type UsageCounters, type UsageCountersStatement, type UsageCountersWrite, type UsageReading } from './usage-counters.port.js';
 import type { NewEventRow, StoredEvent } from './event-row.js';
 import { WRITE_REFUSED, type WriteGuard } from './event-write-sql.js';
 import { EventsRepository, type Allowance, type Written as Inserted } from './events.repository.js';
@@ -56,7 +56,12 @@ interface Waiting {
   size: number;
   resolve: (written: Written) => void;
   reject: (error: unknown) => void;
+  /** Its counters' part, prepared as it arrived (see prepareEarly); taken by the first write of its group. */
+  early: Promise<Early> | null;
 }
+
+/** A request's counters' part prepared ahead of its group: none to count (null), or the preparation failed. */
+type Early = { part: UsageCountersStatement | null } | { error: unknown };
 
 interface AccountQueue {
   waiting: Waiting[];
@@ -157,9 +162,40 @@ export class IngestWriter {
         queue = { waiting: [], inFlight: 0 };
         this.queues.set(submission.accountId, queue);
       }
-      queue.waiting.push({ submission, keys: keysOf(submission), size: submission.events.length, resolve, reject });
+      queue.waiting.push({ submission, keys: keysOf(submission), size: submission.events.length, resolve, reject, early: this.prepareEarly(submission) });
       this.pump(submission.accountId, queue);
     });
+  }
+
+  /**
+   * A request's counters' part, prepared at once (with Redis: its spend counted, before any write commits,
+   * as the counters' rule wants) so that the Redis round trip runs while the request waits for its group
+   * instead of in front of the group's statement. Only where the group will most likely be written as one
+   * statement (no task of the request written before); a part the group cannot use is rolled back.
+   */
+  private prepareEarly(s: Submission): Promise<Early> | null {
+    if (!this.counters.combine) return null;
+    if (s.events.some((e) => e.task_id !== null && this.seenTasks.has(`${s.accountId}\n${e.task_id}`))) return null;
+    return this.counters.prepare(s.accountId, s.events.map((e) => metered(s.rows.get(e.id)!)), new Date(s.receivedMs)).then(
+      (part) => ({ part }),
+      (error: unknown) => ({ error }),
+    );
+  }
+
+  /** Takes the group's early parts (once: later attempts get none). */
+  private takeEarly(group: readonly Waiting[]): (Promise<Early> | null)[] {
+    return group.map((w) => {
+      const early = w.early;
+      w.early = null;
+      return early;
+    });
+  }
+
+  /** Rolls back early parts that will not be written. */
+  private async dropEarly(accountId: string, early: readonly (Promise<Early> | null)[]): Promise<void> {
+    for (const e of await Promise.all(early)) {
+      if (e !== null && 'part' in e && e.part !== null) await e.part.afterRollback().catch((error: unknown) => this.logger.error({ err: error, account: accountId }, 'counter rollback failed'));
+    }
   }
 
   private pump(accountId: string, queue: AccountQueue): void {
@@ -193,13 +229,14 @@ export class IngestWriter {
       const closes = submissions.some((s) => s.events.some((e) => e.task_id !== null && e.task_status !== null));
       if (closes && path === 'new_tasks') announce = await this.taskHook.listening(accountId);
     } catch (error) {
+      await this.dropEarly(accountId, this.takeEarly(group));
       for (const w of group) w.reject(error);
       return;
     }
     for (let attempt = 1; ; attempt++) {
       const timer = this.metrics.ingestWriteSeconds.startTimer({ path });
       try {
-        const written = await this.writeGroup(accountId, submissions, path, engaged, announce);
+        const written = await this.writeGroup(accountId, submissions, path, engaged, announce, this.takeEarly(group));
         timer();
         for (const t of taskIds) this.seenTasks.add(`${accountId}\n${t}`);
         group.forEach((w, i) => w.resolve(written[i]!));
@@ -236,7 +273,14 @@ export class IngestWriter {
    * Tasks the group resolved are announced through TASK_CLASSIFIED in the transaction (`announce`: a
    * listener asked for one where the group would otherwise need none).
    */
-  private async writeGroup(accountId: string, submissions: readonly Submission[], path: WritePath, engaged: boolean, announce: boolean): Promise<Written[]> {
+  private async writeGroup(
+    accountId: string,
+    submissions: readonly Submission[],
+    path: WritePath,
+    engaged: boolean,
+    announce: boolean,
+    early: readonly (Promise<Early> | null)[],
+  ): Promise<Written[]> {
     const now = latest(submissions);
     let counted: UsageCountersWrite | null = null;
     const write = async (tx: Tx | null): Promise<Written[]> => {
@@ -260,11 +304,13 @@ export class IngestWriter {
       if (tx !== null && group.labels !== null && group.labels.classified.length > 0) await this.taskHook.classified(tx, accountId, group.labels.classified);
       return written;
     };
-    if (!engaged && !announce && path !== 'transaction') return write(null);
     if (engaged && !announce && path !== 'transaction') {
-      const counted = await this.writeCounted(accountId, submissions, path, now);
+      const counted = await this.writeCounted(accountId, submissions, path, now, early);
       if (counted !== null) return counted;
+    } else {
+      await this.dropEarly(accountId, early);
     }
+    if (!engaged && !announce && path !== 'transaction') return write(null);
     let written: Written[];
     try {
       written = await this.transactions.run(write);
@@ -278,6 +324,32 @@ export class IngestWriter {
   }
 
   /**
+   * The group's early parts as one (see prepareEarly), when they count exactly the events the group writes:
+   * every request prepared without error, and none lost an event to its task's checks. Otherwise they are
+   * rolled back and null is answered: the group prepares its own.
+   */
+  private async combinedEarly(
+    accountId: string,
+    early: readonly (Promise<Early> | null)[],
+    submissions: readonly Submission[],
+    valid: readonly (readonly PreparedEvent[])[],
+    now: Date,
+  ): Promise<UsageCountersStatement | null> {
+    if (early.length === 0 || early.some((e) => e === null) || !this.counters.combine) {
+      await this.dropEarly(accountId, early);
+      return null;
+    }
+    const got = await Promise.all(early as Promise<Early>[]);
+    const usable = got.every((e) => 'part' in e) && submissions.every((s, i) => valid[i]!.length === s.events.length);
+    const parts = got.flatMap((e) => ('part' in e && e.part !== null ? [e.part] : []));
+    if (!usable || parts.length === 0) {
+      await this.dropEarly(accountId, early);
+      return null;
+    }
+    return this.counters.combine(parts, now);
+  }
+
+  /**
    * A group with counters engaged, without a transaction where the counters can (Redis): their room is
    * used first (their rule: before the write commits), then ONE statement stores the events as in
    * write(null) and carries the counters' rows (the named reservations committed, the write journalled),
@@ -285,11 +357,17 @@ export class IngestWriter {
    * are confirmed. Null when the counters cannot or the statement refused itself: the caller takes the
    * transaction, which handles every case.
    */
-  private async writeCounted(accountId: string, submissions: readonly Submission[], path: 'statement' | 'new_tasks', now: Date): Promise<Written[] | null> {
+  private async writeCounted(
+    accountId: string,
+    submissions: readonly Submission[],
+    path: 'statement' | 'new_tasks',
+    now: Date,
+    early: readonly (Promise<Early> | null)[],
+  ): Promise<Written[] | null> {
     const events = submissions.flatMap((s) => s.events);
     const group = path === 'statement' ? unclassified(submissions) : classifyGroup(this.labeler.assumeNew(accountId, events), submissions);
     const rows = group.labelled.flatMap((r) => [...r.values()]);
-    const counting = await this.counters.prepare(accountId, rows.map(metered), now);
+    const counting = (await this.combinedEarly(accountId, early, submissions, group.valid, now)) ?? (await this.counters.prepare(accountId, rows.map(metered), now));
     if (counting === null) return null;
     let inserted: { written: Inserted; counted: unknown };
     try {

@@ -76,6 +76,12 @@ export interface UsageCounters {
    * when these counters cannot (they live in PostgreSQL and need the write's transaction).
    */
   prepare(account: string, events: readonly MeteredEvent[], now: Date): Promise<UsageCountersStatement | null>;
+  /**
+   * Several prepared parts (each of prepare, its events distinct from the others') written by ONE
+   * statement, in this order, as if each had been a statement of its own run in turn; `now` is the
+   * statement's time. Absent when the counters cannot combine: then nothing is prepared ahead of a group.
+   */
+  combine?(parts: readonly UsageCountersStatement[], now: Date): UsageCountersStatement;
 }
 
 /** No counters (metering without billing): nothing engaged, nothing recorded. */
