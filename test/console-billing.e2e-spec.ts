@@ -3,23 +3,9 @@
 // last month's usage reported and its period closed, so a real invoice exists: finance reads it, its lines
 // and the usage behind them, and opens (and prints) its printable page; finance buys a top-up and sales
 // adds a promotional grant through the credit forms; a member opening either page sees the API's refusal.
-import type { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium, screenshots, signInConsole, startConsoleService } from './support/browser.js';
+import type { Browser, Page } from 'playwright-core';
+import { expectText, launchChromium, screenshots, serviceApi, signInConsole, startConsoleService } from './support/browser.js';
 import type { ServiceProcess } from './support/service-process.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits (up to 15 s) until the element's text matches. */
-async function expectText(locator: Locator, pattern: RegExp): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = (await locator.first().textContent({ timeout: 5_000 }).catch(() => null)) ?? '';
-    if (pattern.test(last.replace(/\s+/g, ' ').trim())) return;
-    await sleep(100);
-  }
-  throw new Error(`expected text matching ${pattern}, last saw: ${JSON.stringify(last)}`);
-}
 
 describe('web console: invoices and credits in Chromium', () => {
   let service: ServiceProcess;
@@ -27,21 +13,14 @@ describe('web console: invoices and credits in Chromium', () => {
   const keys: Record<'member' | 'agent' | 'sales' | 'finance', string> = { member: '', agent: '', sales: '', finance: '' };
   let invoice: { id: string; number: string; total: string; lines: { kind: string; amount: string; usage: unknown[] }[] };
 
-  async function api<T = any>(method: string, path: string, key: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${service.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
-  }
+  /** The API as the tests' own client (set once the service is up). */
+  let api: ReturnType<typeof serviceApi>;
 
   const signIn = (page: Page, key: string, hash: string) => signInConsole(page, service, key, hash);
 
   beforeAll(async () => {
     service = await startConsoleService('console_billing');
+    api = serviceApi(service);
     browser = await launchChromium();
 
     const admin = service.adminKey;

@@ -3,69 +3,23 @@
 // in the history; a plan version with a changed tier cap and a discount ladder, seen side by side with the
 // version before, then rolled back; a subscription's caps overridden. Each form refuses bad input before
 // sending (nothing reaches the API), and shows the service's own sentence when the service refuses.
-import type { Browser, Locator, Page } from 'playwright-core';
-import { launchChromium, screenshots, signInConsole, startConsoleService } from './support/browser.js';
+import type { Browser, Page } from 'playwright-core';
+import { expectFocus, expectText, expectValue, launchChromium, screenshots, serviceApi, signInConsole, startConsoleService } from './support/browser.js';
 import type { ServiceProcess } from './support/service-process.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits (up to 15 s) until the element's text matches. */
-async function expectText(locator: Locator, pattern: RegExp): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = (await locator.first().textContent({ timeout: 5_000 }).catch(() => null)) ?? '';
-    if (pattern.test(last.replace(/\s+/g, ' ').trim())) return;
-    await sleep(100);
-  }
-  throw new Error(`expected text matching ${pattern}, last saw: ${JSON.stringify(last)}`);
-}
-
-/** Waits (up to 15 s) until the input's value is `expected`. */
-async function expectValue(locator: Locator, expected: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = await locator.inputValue({ timeout: 5_000 }).catch(() => '');
-    if (last === expected) return;
-    await sleep(100);
-  }
-  throw new Error(`expected the value ${JSON.stringify(expected)}, last saw: ${JSON.stringify(last)}`);
-}
-
-/** Waits (up to 5 s) until the element (by its id) has the keyboard focus. */
-async function expectFocus(page: Page, locator: Locator): Promise<void> {
-  const id = await locator.getAttribute('id');
-  const deadline = Date.now() + 5_000;
-  let focused: unknown = null;
-  while (Date.now() < deadline) {
-    focused = await page.evaluate('document.activeElement && document.activeElement.id');
-    if (id !== null && focused === id) return;
-    await sleep(50);
-  }
-  throw new Error(`expected focus on #${id}, it is on #${String(focused)}`);
-}
 
 describe('web console: sales forms in Chromium', () => {
   let service: ServiceProcess;
   let browser: Browser;
   let sales = '';
 
-  async function api<T = any>(method: string, path: string, key: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${service.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
-  }
+  /** The API as the tests' own client (set once the service is up). */
+  let api: ReturnType<typeof serviceApi>;
 
   const signIn = (page: Page, hash: string) => signInConsole(page, service, sales, hash);
 
   beforeAll(async () => {
     service = await startConsoleService('console_sales');
+    api = serviceApi(service);
     browser = await launchChromium();
 
     const admin = service.adminKey;

@@ -4,10 +4,8 @@
 // operation; sales publishes a plan version and rolls it back, and a price book is checked before it is
 // sent. Each page is photographed at desktop and phone widths into test/screenshots/.
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshots, signInConsole, startConsoleService } from './support/browser.js';
+import { expectText, launchChromium, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
 import type { ServiceProcess } from './support/service-process.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('web console (/console) in Chromium', () => {
   let service: ServiceProcess;
@@ -15,17 +13,8 @@ describe('web console (/console) in Chromium', () => {
   const keys: Record<'member' | 'agent' | 'sales' | 'finance', string> = { member: '', agent: '', sales: '', finance: '' };
   let eventNumber = 0;
 
-  /** The API as the tests' own client: JSON in and out, any error status fails the test. */
-  async function api<T = any>(method: string, path: string, key: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${service.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
-  }
+  /** The API as the tests' own client (set once the service is up). */
+  let api: ReturnType<typeof serviceApi>;
 
   /** The agent reports one operation of 1,500 tokens (1,000 input, 200 cached, 300 output). */
   async function report(operation: string): Promise<void> {
@@ -51,6 +40,7 @@ describe('web console (/console) in Chromium', () => {
 
   beforeAll(async () => {
     service = await startConsoleService('console');
+    api = serviceApi(service);
     browser = await launchChromium();
 
     const admin = service.adminKey;
@@ -237,15 +227,3 @@ describe('web console (/console) in Chromium', () => {
     }
   }, 120_000);
 });
-
-/** Waits (up to 15 s) until the element's text matches. */
-async function expectText(locator: import('playwright-core').Locator, pattern: RegExp): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = (await locator.first().textContent({ timeout: 5_000 }).catch(() => null)) ?? '';
-    if (pattern.test(last.trim())) return;
-    await sleep(100);
-  }
-  throw new Error(`expected text matching ${pattern}, last saw: ${JSON.stringify(last)}`);
-}

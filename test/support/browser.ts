@@ -2,7 +2,7 @@
 // /usr/bin/chromium, or CHROMIUM_PATH); nothing downloads a browser. `.ci/run` installs it when missing.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { buildIfStale, repoRoot, ServiceProcess } from './service-process.js';
 import { createTestDatabase, testRunId } from './test-app.js';
 
@@ -53,4 +53,48 @@ export async function signInConsole(page: Page, service: ServiceProcess, key: st
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Open the console' }).click();
   await page.getByTestId('who').waitFor();
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The API as a console test's own client: JSON in and out, any error status fails the test. */
+export function serviceApi(service: ServiceProcess) {
+  return async function api<T = any>(method: string, path: string, key: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${service.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  };
+}
+
+/** Reads until `ok` holds or `ms` pass; the error names what was wanted and the last thing read. */
+async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms: number, pollMs: number, wanted: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last: T = await read();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`expected ${wanted}, last saw: ${JSON.stringify(last)}`);
+    await sleep(pollMs);
+    last = await read();
+  }
+}
+
+/** Waits (up to 15 s) until the element's text, its white space collapsed, matches. */
+export async function expectText(locator: Locator, pattern: RegExp): Promise<void> {
+  const text = async () => ((await locator.first().textContent({ timeout: 5_000 }).catch(() => null)) ?? '').replace(/\s+/g, ' ').trim();
+  await until(text, (t) => pattern.test(t), 15_000, 100, `text matching ${pattern}`);
+}
+
+/** Waits (up to 15 s) until the input's value is `expected`. */
+export async function expectValue(locator: Locator, expected: string): Promise<void> {
+  await until(() => locator.inputValue({ timeout: 5_000 }).catch(() => ''), (v) => v === expected, 15_000, 100, `the value ${JSON.stringify(expected)}`);
+}
+
+/** Waits (up to 5 s) until the element (by its id) has the keyboard focus. */
+export async function expectFocus(page: Page, locator: Locator): Promise<void> {
+  const id = await locator.getAttribute('id');
+  await until(() => page.evaluate('document.activeElement && document.activeElement.id'), (f) => id !== null && f === id, 5_000, 50, `focus on #${id}`);
 }
