@@ -12,7 +12,7 @@ import { PricingCacheService } from '../../tiers/pricing/pricing-cache.service.j
 import { PricingInputError } from '../../tiers/pricing/pricing-input-error.js';
 import { validateUsage, type CanonicalUsage } from '../../tiers/pricing/pricing.js';
 import { BillingError, BillingErrorCode } from '../billing.errors.js';
-import { EXACT_SCALE, fromScaledInteger, toScaledInteger } from './counter-math.js';
+import { EXACT_SCALE, fromScaledInteger, plainAmountText, toScaledInteger } from './counter-math.js';
 import { COUNTERS_ENGINE, levels, levelKind, type CountersEngine, type HoldResult, type LevelFigures, type SessionContext } from './counters.js';
 import { PathPlans } from './path-plans.js';
 import { newReservationId } from './reservation-rules.js';
@@ -35,8 +35,6 @@ export const MAX_ESTIMATE_AMOUNT = '100000';
 export const MAX_ESTIMATE_TOKENS = 1_000_000_000;
 export const DEFAULT_EXPIRY_SECONDS = 600;
 const MAX_ESTIMATE_SCALED = toScaledInteger(MAX_ESTIMATE_AMOUNT, EXACT_SCALE, 'exact');
-/** An amount of at most 15 whole digits and EXACT_SCALE places, with nothing else in it. */
-const PLAIN_AMOUNT = new RegExp(`^([0-9]{1,15})(?:\\.([0-9]{1,${EXACT_SCALE}}))?$`);
 
 /** `auto`: the 95th percentile (nearest rank) of the agent's last AUTO_EVENTS priced events of that operation and model within AUTO_DAYS. */
 export const AUTO_EVENTS = 50;
@@ -177,14 +175,9 @@ export class AuthorizationsService {
   }
 
   private amount(raw: string): string {
-    // The usual amount ("0.0125") normalised by hand as Decimal's toFixed() would; anything else (signs,
-    // errors, odd forms) goes through parseDecimal.
-    const plain = PLAIN_AMOUNT.exec(raw);
-    if (plain !== null) {
-      const whole = plain[1]!.replace(/^0+(?=.)/, '');
-      const fraction = (plain[2] ?? '').replace(/0+$/, '');
-      return fraction === '' ? whole : `${whole}.${fraction}`;
-    }
+    // The usual amount ("0.0125") without decimal.js; anything else (signs, errors, odd forms) through parseDecimal.
+    const plain = plainAmountText(raw);
+    if (plain !== null) return plain;
     try {
       return parseDecimal(raw, 'amount', { maxDecimalPlaces: EXACT_SCALE }).toFixed();
     } catch (error) {

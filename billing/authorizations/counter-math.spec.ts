@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { decideHold, fromScaledInteger, microText, REDIS_SCALE, shortBy, toScaledInteger, type ScaledCounter } from './counter-math.js';
+import { parseDecimal } from '../../tiers/pricing/decimal.js';
+import { decideHold, EXACT_SCALE, fromScaledInteger, microText, plainAmountText, REDIS_SCALE, shortBy, toScaledInteger, type ScaledCounter } from './counter-math.js';
 
 const decimal = fc
   .tuple(fc.bigInt({ min: 0n, max: 10n ** 12n }), fc.bigInt({ min: 0n, max: 10n ** 18n - 1n }), fc.integer({ min: 0, max: 18 }))
@@ -24,6 +25,19 @@ describe('scaled integers', () => {
     expect(toScaledInteger('-1.0000001', 6, 'up')).toBe(-1000000n);
     expect(toScaledInteger('-1.0000001', 6, 'down')).toBe(-1000001n);
     expect(() => toScaledInteger('0.0000001', 6, 'exact')).toThrow(/decimal places/);
+  });
+
+  it('write a plain amount as decimal.js does (plainAmountText), and leave every other form to the full parser', () => {
+    const digits = (min: number, max: number) => fc.array(fc.constantFrom(...'0123456789'), { minLength: min, maxLength: max }).map((d) => d.join(''));
+    const plain = fc.tuple(digits(1, 15), fc.option(digits(1, EXACT_SCALE), { nil: undefined })).map(([w, f]) => (f === undefined ? w : `${w}.${f}`));
+    fc.assert(
+      fc.property(plain, (raw) => {
+        expect(plainAmountText(raw)).toBe(parseDecimal(raw, 'amount', { maxDecimalPlaces: EXACT_SCALE }).toFixed());
+      }),
+    );
+    for (const raw of ['', '.5', '5.', '-1', '+1', '1e3', ' 1', '1,5', '0x10', '1234567890123456', `0.${'1'.repeat(EXACT_SCALE + 1)}`]) {
+      expect(plainAmountText(raw)).toBeNull();
+    }
   });
 
   it('print integers of 10^-6 in doubles exactly as in BigInt (microText), beyond 2^53 too', () => {

@@ -109,3 +109,18 @@ export function microText(micro: number, raw: string | number = micro): string {
   }
   return negative ? `-${text}` : text;
 }
+
+/** An amount of at most 15 whole digits and EXACT_SCALE places, with nothing else in it. */
+const PLAIN_AMOUNT = new RegExp(`^([0-9]{1,15})(?:\\.([0-9]{1,${EXACT_SCALE}}))?$`);
+
+/**
+ * A plain amount ("0.0125", "007.50") as decimal.js's toFixed() writes it ("0.0125", "7.5"), without
+ * decimal.js (on authorize's request path); null for anything else, which the caller parses in full.
+ */
+export function plainAmountText(raw: string): string | null {
+  const plain = PLAIN_AMOUNT.exec(raw);
+  if (plain === null) return null;
+  const whole = plain[1]!.replace(/^0+(?=.)/, '');
+  const fraction = (plain[2] ?? '').replace(/0+$/, '');
+  return fraction === '' ? whole : `${whole}.${fraction}`;
+}
