@@ -207,10 +207,21 @@ describe('web console: sales forms in Chromium', () => {
       await page.getByLabel('Account').selectOption('globex');
       await expectText(page.getByTestId('subscription'), /scale v\d+/);
       const form = page.getByRole('form', { name: 'Subscribe the account' });
-      await form.getByLabel('Plan', { exact: true }).selectOption('growth');
+      // Caps picked while the current plan is chosen: a copy of scale's.
       await form.getByLabel('Tier caps', { exact: true }).selectOption('set');
-      await form.getByLabel('Volume discount', { exact: true }).selectOption('set');
       const caps = form.getByRole('group', { name: 'Tier caps override (tokens per period)' });
+      await expectValue(caps.getByLabel('premier', { exact: true }), '1000000');
+      // Growth's terms answer slowly, so the ladder is picked before they arrive (as a quick hand or a slow
+      // network does): neither the untouched copy of scale's caps nor the ladder may keep scale's terms.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      await page.route('**/v1/plans/growth', async (route) => {
+        await held;
+        await route.continue();
+      });
+      await form.getByLabel('Plan', { exact: true }).selectOption('growth');
+      await form.getByLabel('Volume discount', { exact: true }).selectOption('set');
+      release();
       await expectValue(caps.getByLabel('specialized', { exact: true }), '2000000');
       expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe(''); // scale's premier cap is not carried over
       const ladder = form.getByRole('group', { name: 'Volume discount override' });

@@ -123,6 +123,10 @@ export interface OverridesForm {
   tier_caps: Caps;
   ladder_mode: OverrideMode;
   volume_discount: Step[];
+  /** The caps are an untouched copy of the chosen plan version's: choosing another version replaces them. */
+  caps_copied: boolean;
+  /** The ladder is an untouched copy of the chosen plan version's: choosing another version replaces it. */
+  ladder_copied: boolean;
 }
 
 export function overridesDraft(overrides: Schemas['SubscriptionOverrides'] | undefined): OverridesForm {
@@ -133,6 +137,8 @@ export function overridesDraft(overrides: Schemas['SubscriptionOverrides'] | und
     tier_caps: capsDraft(overrides?.tier_caps),
     ladder_mode: mode(overrides?.volume_discount),
     volume_discount: overrides?.volume_discount ? ladderDraft(overrides.volume_discount) : [emptyStep()],
+    caps_copied: false,
+    ladder_copied: false,
   };
 }
 
@@ -170,13 +176,17 @@ export function overridesBody(form: OverridesForm): Schemas['PutSubscription']['
 
 /**
  * An override replaces the plan's caps or ladder whole, so one chosen with nothing typed yet starts as a
- * copy of the plan version's (changing one cap does not silently lift the others).
+ * copy of the plan version's (changing one cap does not silently lift the others). A copy nobody has edited
+ * follows the version chosen next (`plan` undefined while it loads: the copy is blank until it arrives);
+ * what was typed is never replaced.
  */
 export function overridesFromPlan(form: OverridesForm, plan: Pick<Schemas['PlanVersion'], 'tier_caps' | 'volume_discount'> | undefined): OverridesForm {
   const blank = (steps: Step[]) => steps.every((s) => s.up_to.trim() === '' && s.discount_pct.trim() === '');
+  const caps = form.caps_mode === 'set' && (form.caps_copied || capsBody(form.tier_caps) === null);
+  const ladder = form.ladder_mode === 'set' && (form.ladder_copied || blank(form.volume_discount));
   return {
     ...form,
-    ...(form.caps_mode === 'set' && capsBody(form.tier_caps) === null ? { tier_caps: capsDraft(plan?.tier_caps) } : {}),
-    ...(form.ladder_mode === 'set' && blank(form.volume_discount) && plan?.volume_discount?.length ? { volume_discount: ladderDraft(plan.volume_discount) } : {}),
+    ...(caps ? { tier_caps: capsDraft(plan?.tier_caps), caps_copied: true } : {}),
+    ...(ladder ? { volume_discount: plan?.volume_discount?.length ? ladderDraft(plan.volume_discount) : [emptyStep()], ladder_copied: true } : {}),
   };
 }

@@ -7,7 +7,7 @@ import type { Schemas } from './api';
 import { compareDecimal } from './decimal-input';
 import { show } from './plan-diff';
 import {
-  capsBody, capsDraft, capsErrors, emptyCaps, emptyPack, ladderBody, ladderDraft, ladderErrors, overridesBody, overridesDraft, overridesErrors,
+  capsBody, capsDraft, capsErrors, emptyCaps, emptyPack, emptyStep, ladderBody, ladderDraft, ladderErrors, overridesBody, overridesDraft, overridesErrors,
   overridesFromPlan, packErrors, packsBody, packsDraft, planFormField,
 } from './plan-form';
 import { draftOf, emptyModelRow, emptyRates, formField, modelRateErrors, modelRates, priceBookErrors, tierRates, type ModelRateRow } from './price-book-form';
@@ -240,5 +240,24 @@ describe('subscription overrides', () => {
     const typed = { ...overridesDraft(undefined), caps_mode: 'set' as const, tier_caps: { ...emptyCaps(), base: '10' } };
     expect(overridesFromPlan(typed, plan)).toEqual(typed);
     expect(overridesFromPlan(overridesDraft(undefined), plan)).toEqual(overridesDraft(undefined));
+  });
+
+  it('an untouched copy follows the plan chosen next (blank while it loads); an edited one stays', () => {
+    const scale = { tier_caps: { premier: 1_000_000 }, volume_discount: null };
+    const growth = { tier_caps: { specialized: 2_000_000 }, volume_discount: [{ up_to: '1000', discount_pct: '0' }, { up_to: null, discount_pct: '7.5' }] };
+    const copied = overridesFromPlan({ ...overridesDraft(undefined), caps_mode: 'set', ladder_mode: 'set' }, scale);
+    expect(overridesBody(copied)?.tier_caps).toEqual(scale.tier_caps);
+    expect(copied.volume_discount).toEqual([emptyStep()]); // scale has no ladder: a blank step to fill
+    // Another plan chosen: its answer not here yet, then here.
+    const loading = overridesFromPlan(copied, undefined);
+    expect(capsBody(loading.tier_caps)).toBeNull();
+    const switched = overridesFromPlan(loading, growth);
+    expect(overridesBody(switched)).toEqual({ tier_caps: growth.tier_caps, volume_discount: growth.volume_discount });
+    // Straight from one plan to the other, without the blank in between, alike.
+    expect(overridesFromPlan(copied, growth)).toEqual(switched);
+    // A cap typed into the copy (as the form's onChange does) makes it the user's: no plan replaces it.
+    const edited = { ...copied, tier_caps: { ...copied.tier_caps, base: '10' }, caps_copied: false };
+    expect(overridesFromPlan(edited, growth).tier_caps).toEqual(edited.tier_caps);
+    expect(overridesFromPlan(edited, growth).volume_discount).toEqual(switched.volume_discount);
   });
 });

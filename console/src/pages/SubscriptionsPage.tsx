@@ -58,30 +58,31 @@ export function SubscriptionsPage({ session }: { session: Session }) {
   useEffect(load, [load]);
 
   // The plan version the form has chosen (which may not be the one in force): an override set from
-  // scratch starts as a copy of ITS caps and ladder, since the override replaces them whole.
-  const [chosen, setChosen] = useState<Schemas['PlanVersion'] | undefined>(undefined);
+  // scratch starts as a copy of ITS caps and ladder, since the override replaces them whole. The answer is
+  // kept with the choice it is for, so a choice still loading never lends the previous plan's terms.
+  const choice = `${form.plan_id}@${form.plan_version.trim()}`;
+  const [fetched, setFetched] = useState<{ choice: string; plan: Schemas['PlanVersion'] } | undefined>(undefined);
+  const chosen = fetched?.choice === choice ? fetched.plan : undefined;
   useEffect(() => {
     const plan = form.plan_id;
     const version = form.plan_version.trim();
-    if (plan === '' || (version !== 'latest' && !/^[1-9]\d*$/.test(version))) {
-      setChosen(undefined);
-      return;
-    }
+    if (plan === '' || (version !== 'latest' && !/^[1-9]\d*$/.test(version))) return;
     let live = true;
     const request =
       version === 'latest'
         ? client.GET('/v1/plans/{plan}', { params: { path: { plan } } })
         : client.GET('/v1/plans/{plan}/versions/{version}', { params: { path: { plan, version } } });
     ok(request)
-      .then((found) => live && setChosen(found))
-      .catch(() => live && setChosen(undefined));
+      .then((found) => live && setFetched({ choice: `${plan}@${version}`, plan: found }))
+      .catch(() => undefined);
     return () => {
       live = false;
     };
   }, [client, form.plan_id, form.plan_version]);
 
   const startFromPlan = (next: OverridesForm): OverridesForm => overridesFromPlan(next, chosen);
-  // A plan chosen after "these caps" was picked fills what is still blank (never what was typed).
+  // A plan chosen after "these caps" was picked replaces an untouched copy and fills what is blank (never
+  // what was typed).
   useEffect(() => setOverrides((o) => overridesFromPlan(o, chosen)), [chosen]);
 
   const save = async (e: FormEvent<HTMLFormElement>) => {
@@ -186,12 +187,12 @@ export function SubscriptionsPage({ session }: { session: Session }) {
           />
           <ModeSelect id="sub-caps-mode" label="Tier caps" value={overrides.caps_mode} none="no caps" set="these caps" onChange={(caps_mode) => setOverrides(startFromPlan({ ...overrides, caps_mode }))} />
           {overrides.caps_mode === 'set' ? (
-            <CapsFields caps={overrides.tier_caps} errors={errors} prefix="overrides.tier_caps" legend="Tier caps override (tokens per period)" onChange={(tier_caps) => setOverrides({ ...overrides, tier_caps })} />
+            <CapsFields caps={overrides.tier_caps} errors={errors} prefix="overrides.tier_caps" legend="Tier caps override (tokens per period)" onChange={(tier_caps) => setOverrides({ ...overrides, tier_caps, caps_copied: false })} />
           ) : null}
           {errors['overrides.tier_caps'] ? <p className="error full">{errors['overrides.tier_caps']}</p> : null}
           <ModeSelect id="sub-ladder-mode" label="Volume discount" value={overrides.ladder_mode} none="no discount" set="this ladder" onChange={(ladder_mode) => setOverrides(startFromPlan({ ...overrides, ladder_mode }))} />
           {overrides.ladder_mode === 'set' ? (
-            <LadderFields steps={overrides.volume_discount} errors={errors} prefix="overrides.volume_discount" legend="Volume discount override" onChange={(volume_discount) => setOverrides({ ...overrides, volume_discount })} />
+            <LadderFields steps={overrides.volume_discount} errors={errors} prefix="overrides.volume_discount" legend="Volume discount override" onChange={(volume_discount) => setOverrides({ ...overrides, volume_discount, ladder_copied: false })} />
           ) : null}
           {errors['overrides.volume_discount'] ? <p className="error full">{errors['overrides.volume_discount']}</p> : null}
           <button type="submit">Save subscription</button>
