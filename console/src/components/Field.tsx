@@ -19,3 +19,15 @@ export function Field({ label, error, hint, ...input }: { label: string; error?:
   );
 }
 
+
+/** What a form's last submit came to: a success is announced politely, a failure at once. */
+export type Message = { error: boolean; text: string } | null;
+
+export function FormMessage({ message, testId }: { message: Message; testId?: string }) {
+  if (message === null) return null;
+  return (
+    <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'} data-testid={testId}>
+      {message.text}
+    </p>
+  );
+}

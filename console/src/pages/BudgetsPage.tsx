@@ -5,7 +5,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, json, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { budgetTree, type Burn, type TreeNode } from '../budget-tree';
-import { Field } from '../components/Field';
+import { Field, FormMessage, type Message } from '../components/Field';
 import { dateTime, money, tokens } from '../format';
 
 type Period = 'year' | 'quarter' | 'month';
@@ -40,7 +40,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   const [alerts, setAlerts] = useState<Schemas['BudgetAlert'][]>([]);
   const [edit, setEdit] = useState<Edit | null>(null);
   const [refusedParent, setRefusedParent] = useState<string | null>(null);
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Message>(null);
   const [transfer, setTransfer] = useState({ from: '', to: '', amount: '', headcount: '', tokens: '' });
 
   const load = useCallback(async () => {
@@ -127,11 +127,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
           <option value="month">month</option>
         </select>
       </div>
-      {message ? (
-        <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'} data-testid="budget-message">
-          {message.text}
-        </p>
-      ) : null}
+      <FormMessage message={message} testId="budget-message" />
       <form onSubmit={save} aria-label="Budget tree">
         <div className="table-scroll" tabIndex={0} role="region" aria-label="Budgets">
           <table className="budgets" data-testid="budget-tree">

@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
-import { Field } from '../components/Field';
+import { Field, FormMessage, type Message } from '../components/Field';
 import {
   draftOf, emptyModelRow, emptyPrices, FALLBACK, formField, KINDS, kindLabel, modelRateErrors, modelRates, priceBookErrors, targetLabel, tierRates,
   tierTarget, TIERS, type ModelRateRow, type Prices,
@@ -14,7 +14,7 @@ import { focusFirstInvalid } from '../focus';
 function ModelsSection({ session, models, load }: { session: Session; models: Schemas['Model'][]; load: () => Promise<void> }) {
   const { client } = session;
   const [form, setForm] = useState({ id: '', tier: 'base', provider: '', aliases: '' });
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Message>(null);
   const save = async (e: FormEvent) => {
     e.preventDefault();
     try {
@@ -67,11 +67,7 @@ function ModelsSection({ session, models, load }: { session: Session; models: Sc
         <Field label="Aliases" hint="comma-separated" value={form.aliases} onChange={(e) => setForm({ ...form, aliases: e.target.value })} />
         <button type="submit">Save model</button>
       </form>
-      {message ? (
-        <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'}>
-          {message.text}
-        </p>
-      ) : null}
+      <FormMessage message={message} />
     </section>
   );
 }
@@ -185,7 +181,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
   const [correction, setCorrection] = useState(false);
   const [reason, setReason] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Message>(null);
   // Rates typed before the history arrives are not overwritten by the copy of the newest version.
   const edited = useRef(false);
   const setPricesEdited = (next: Prices) => {
@@ -365,11 +361,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
         {correction ? <Field label="Reason" value={reason} onChange={(e) => setReason(e.target.value)} /> : null}
         <button type="submit">Publish version</button>
       </form>
-      {message ? (
-        <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'}>
-          {message.text}
-        </p>
-      ) : null}
+      <FormMessage message={message} />
     </section>
   );
 }

@@ -4,23 +4,23 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas, type TokenmeterClient } from '../api';
 import type { Session } from '../App';
-import { Field } from '../components/Field';
+import { DataTable, Pager, useCursorPages } from '../components/DataTable';
+import { Field, FormMessage, type Message } from '../components/Field';
 import { Refusal } from '../components/Refusal';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors, type GrantForm } from '../credit-forms';
 import { dateTime, money } from '../format';
 
 type Credits = Schemas['Credits'];
-type Message = { error: boolean; text: string } | null;
 
 const PAGE = 20;
 
 export function CreditsPage({ session, account }: { session: Session; account: string }) {
   const { client, who } = session;
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const pages = useCursorPages();
   const [credits, setCredits] = useState<Credits | null>(null);
   const [failure, setFailure] = useState<unknown>(null);
   const [version, setVersion] = useState(0);
-  const before = cursors[cursors.length - 1] ?? null;
+  const before = pages.cursor;
 
   useEffect(() => {
     let cancelled = false;
@@ -33,10 +33,11 @@ export function CreditsPage({ session, account }: { session: Session; account: s
   }, [client, account, before, version]);
 
   // After a purchase or a grant: the newest entries, where it shows.
+  const { first } = pages;
   const reload = useCallback(() => {
-    setCursors([null]);
+    first();
     setVersion((v) => v + 1);
-  }, []);
+  }, [first]);
 
   if (failure) return <Refusal failure={failure} what="the credits" />;
   if (credits === null) return <p role="status">Reading the credits…</p>;
@@ -66,47 +67,32 @@ export function CreditsPage({ session, account }: { session: Session; account: s
       </div>
 
       <h2 id="grants-heading">Grants, in burn order</h2>
-      <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="grants-heading">
-        <table className="wide" data-testid="grants">
-          <thead>
-            <tr>
-              <th scope="col">Kind</th>
-              <th scope="col" className="num">
-                Priority
-              </th>
-              <th scope="col" className="num">
-                Granted
-              </th>
-              <th scope="col" className="num">
-                Remaining
-              </th>
-              <th scope="col">Expires</th>
-              <th scope="col">Why</th>
-            </tr>
-          </thead>
-          <tbody>
-            {credits.grants.length === 0 ? (
-              <tr>
-                <td colSpan={6}>No grants in force.</td>
-              </tr>
-            ) : (
-              credits.grants.map((g) => (
-                <tr key={g.id} data-grant={g.id}>
-                  <th scope="row">
-                    {g.kind}
-                    {g.topup_id ? <span className="sub block">top-up {g.topup_id}</span> : null}
-                  </th>
-                  <td className="num">{g.priority}</td>
-                  <td className="num">{money(g.amount, c, 2)}</td>
-                  <td className="num">{money(g.remaining, c, 4)}</td>
-                  <td>{g.expires_at ? <time dateTime={g.expires_at}>{dateTime(g.expires_at)}</time> : 'never'}</td>
-                  <td>{g.reason ?? '—'}</td>
-                </tr>
-              ))
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        labelledBy="grants-heading"
+        tableClass="wide"
+        testId="grants"
+        rows={credits.grants}
+        rowKey={(g) => g.id}
+        rowData={(g) => ({ 'data-grant': g.id })}
+        empty="No grants in force."
+        columns={[
+          {
+            header: 'Kind',
+            rowHeader: true,
+            cell: (g) => (
+              <>
+                {g.kind}
+                {g.topup_id ? <span className="sub block">top-up {g.topup_id}</span> : null}
+              </>
+            ),
+          },
+          { header: 'Priority', num: true, cell: (g) => g.priority },
+          { header: 'Granted', num: true, cell: (g) => money(g.amount, c, 2) },
+          { header: 'Remaining', num: true, cell: (g) => money(g.remaining, c, 4) },
+          { header: 'Expires', cell: (g) => (g.expires_at ? <time dateTime={g.expires_at}>{dateTime(g.expires_at)}</time> : 'never') },
+          { header: 'Why', cell: (g) => g.reason ?? '—' },
+        ]}
+      />
 
       <div className="forms">
         {who.role === 'admin' || who.role === 'finance' ? <TopupForm client={client} account={account} onDone={reload} /> : null}
@@ -115,73 +101,39 @@ export function CreditsPage({ session, account }: { session: Session; account: s
 
       <h2 id="entries-heading">Ledger movements</h2>
       <p className="sub">Newest first. Each movement is two entries that sum to zero; usage is booked against the grants every minute.</p>
-      <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="entries-heading">
-        <table className="wide" data-testid="entries">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Movement</th>
-              <th scope="col" className="num">
-                Amount
-              </th>
-              <th scope="col">Entries</th>
-              <th scope="col">Memo</th>
-            </tr>
-          </thead>
-          <tbody>
-            {credits.entries.length === 0 ? (
-              <tr>
-                <td colSpan={5}>No movements.</td>
-              </tr>
-            ) : (
-              credits.entries.map((m) => (
-                <tr key={m.id}>
-                  <td>
-                    <time dateTime={m.at}>{dateTime(m.at)}</time>
-                  </td>
-                  <td>
-                    {m.kind}
-                    {m.usage_day ? <span className="sub block">usage of {m.usage_day}</span> : null}
-                  </td>
-                  <td className="num">{money(m.amount, c, 4)}</td>
-                  <td>
-                    {m.entries.map((e) => (
-                      <span key={e.ledger_account} className="block sub">
-                        {e.ledger_account}: {money(e.amount, null, 4)}
-                      </span>
-                    ))}
-                  </td>
-                  <td>{m.memo ?? '—'}</td>
-                </tr>
-              ))
-            )}
-          </tbody>
-        </table>
-      </div>
-      <nav className="pager" aria-label="Pages of ledger movements">
-        <button type="button" className="secondary" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
-          ← Newer
-        </button>
-        <span>Page {cursors.length}</span>
-        <button
-          type="button"
-          className="secondary"
-          disabled={!credits.next_before}
-          onClick={() => credits.next_before && setCursors([...cursors, credits.next_before])}
-        >
-          Older →
-        </button>
-      </nav>
+      <DataTable
+        labelledBy="entries-heading"
+        tableClass="wide"
+        testId="entries"
+        rows={credits.entries}
+        rowKey={(m) => m.id}
+        empty="No movements."
+        columns={[
+          { header: 'When', cell: (m) => <time dateTime={m.at}>{dateTime(m.at)}</time> },
+          {
+            header: 'Movement',
+            cell: (m) => (
+              <>
+                {m.kind}
+                {m.usage_day ? <span className="sub block">usage of {m.usage_day}</span> : null}
+              </>
+            ),
+          },
+          { header: 'Amount', num: true, cell: (m) => money(m.amount, c, 4) },
+          {
+            header: 'Entries',
+            cell: (m) =>
+              m.entries.map((e) => (
+                <span key={e.ledger_account} className="block sub">
+                  {e.ledger_account}: {money(e.amount, null, 4)}
+                </span>
+              )),
+          },
+          { header: 'Memo', cell: (m) => m.memo ?? '—' },
+        ]}
+      />
+      <Pager label="Pages of ledger movements" pages={pages} next={credits.next_before} />
     </section>
-  );
-}
-
-function Status({ message, testId }: { message: Message; testId: string }) {
-  if (message === null) return null;
-  return (
-    <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'} data-testid={testId}>
-      {message.text}
-    </p>
   );
 }
 
@@ -255,7 +207,7 @@ function TopupForm({ client, account, onDone }: { client: TokenmeterClient; acco
       </div>
       <Field label="Purchase id" hint="Your order number; sent again, it buys nothing twice." value={form.id} error={errors.id} onChange={(e) => setForm({ ...form, id: e.target.value })} />
       <button type="submit">Buy top-up</button>
-      <Status message={message} testId="topup-message" />
+      <FormMessage message={message} testId="topup-message" />
     </form>
   );
 }
@@ -296,7 +248,7 @@ function PromotionalForm({ client, account, onDone }: { client: TokenmeterClient
       <Field label="Expires on" type="date" value={form.expires_on} error={errors.expires_on} onChange={set('expires_on')} />
       <Field label="Reason" value={form.reason} error={errors.reason} onChange={set('reason')} />
       <button type="submit">Add grant</button>
-      <Status message={message} testId="grant-message" />
+      <FormMessage message={message} testId="grant-message" />
     </form>
   );
 }

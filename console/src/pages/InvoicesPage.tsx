@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { json, ok, type Schemas, type TokenmeterClient } from '../api';
 import type { Session } from '../App';
+import { DataTable, Pager, useCursorPages } from '../components/DataTable';
 import { Refusal } from '../components/Refusal';
 import { dateTime, money, periodText, tokens } from '../format';
 import { pageHref, useHashParam } from '../hash-params';
@@ -27,10 +28,10 @@ export function InvoicesPage({ session, account }: { session: Session; account: 
 }
 
 function InvoiceList({ client, account }: { client: TokenmeterClient; account: string }) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const pages = useCursorPages();
   const [page, setPage] = useState<Schemas['InvoiceList'] | null>(null);
   const [failure, setFailure] = useState<unknown>(null);
-  const before = cursors[cursors.length - 1] ?? null;
+  const before = pages.cursor;
 
   useEffect(() => {
     let cancelled = false;
@@ -47,59 +48,30 @@ function InvoiceList({ client, account }: { client: TokenmeterClient; account: s
     <section aria-labelledby="invoices-heading">
       <h2 id="invoices-heading">Invoices</h2>
       <p className="sub">One invoice per billing period, newest first. A draft is finalized after its grace period and never changes after.</p>
-      <div className="table-scroll" tabIndex={0} role="region" aria-label="Invoices">
-        <table data-testid="invoices">
-          <thead>
-            <tr>
-              <th scope="col">Invoice</th>
-              <th scope="col">Period</th>
-              <th scope="col">State</th>
-              <th scope="col" className="num">
-                Total
-              </th>
-              <th scope="col">Currency</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page === null ? (
-              <tr>
-                <td colSpan={5} role="status">
-                  Reading the invoices…
-                </td>
-              </tr>
-            ) : page.data.length === 0 ? (
-              <tr>
-                <td colSpan={5}>No invoices yet: the first one is made when a billing period ends.</td>
-              </tr>
-            ) : (
-              page.data.map((inv: Summary) => (
-                <tr key={inv.id}>
-                  <th scope="row">
-                    <a href={pageHref('invoices', { invoice: inv.id })} aria-label={`Invoice ${inv.number}, ${periodText(inv.period_start, inv.period_end)}`}>
-                      {inv.number}
-                    </a>
-                  </th>
-                  <td>{periodText(inv.period_start, inv.period_end)}</td>
-                  <td>
-                    <span className={`state ${inv.status}`}>{inv.status}</span>
-                  </td>
-                  <td className="num">{money(inv.total, null, 3)}</td>
-                  <td>{inv.currency}</td>
-                </tr>
-              ))
-            )}
-          </tbody>
-        </table>
-      </div>
-      <nav className="pager" aria-label="Pages of invoices">
-        <button type="button" className="secondary" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
-          ← Newer
-        </button>
-        <span>Page {cursors.length}</span>
-        <button type="button" className="secondary" disabled={!page?.next_before} onClick={() => page?.next_before && setCursors([...cursors, page.next_before])}>
-          Older →
-        </button>
-      </nav>
+      <DataTable
+        label="Invoices"
+        testId="invoices"
+        rows={page?.data ?? null}
+        rowKey={(inv: Summary) => inv.id}
+        loading="Reading the invoices…"
+        empty="No invoices yet: the first one is made when a billing period ends."
+        columns={[
+          {
+            header: 'Invoice',
+            rowHeader: true,
+            cell: (inv) => (
+              <a href={pageHref('invoices', { invoice: inv.id })} aria-label={`Invoice ${inv.number}, ${periodText(inv.period_start, inv.period_end)}`}>
+                {inv.number}
+              </a>
+            ),
+          },
+          { header: 'Period', cell: (inv) => periodText(inv.period_start, inv.period_end) },
+          { header: 'State', cell: (inv) => <span className={`state ${inv.status}`}>{inv.status}</span> },
+          { header: 'Total', num: true, cell: (inv) => money(inv.total, null, 3) },
+          { header: 'Currency', cell: (inv) => inv.currency },
+        ]}
+      />
+      <Pager label="Pages of invoices" pages={pages} next={page?.next_before} />
       <Upcoming client={client} account={account} />
     </section>
   );

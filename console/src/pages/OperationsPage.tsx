@@ -3,6 +3,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { json, ok, type EventsQuery, type Schemas } from '../api';
 import type { Session } from '../App';
+import { DataTable, Pager, useCursorPages } from '../components/DataTable';
 import { dateTime, money, tokens } from '../format';
 
 const LABELS = ['effective', 'ineffective', 'pending', 'unclassified'] as const;
@@ -41,11 +42,11 @@ export function OperationsPage({ session, account }: { session: Session; account
   const { client } = session;
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [filters, setFilters] = useState<Filters>(EMPTY);
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const pages = useCursorPages();
   const [page, setPage] = useState<Schemas['EventPage'] | null>(null);
   const [currency, setCurrency] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const cursor = cursors[cursors.length - 1];
+  const { cursor } = pages;
 
   useEffect(() => {
     ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } }))
@@ -66,7 +67,7 @@ export function OperationsPage({ session, account }: { session: Session; account
   const apply = (e: FormEvent) => {
     e.preventDefault();
     setFilters(draft);
-    setCursors([undefined]);
+    pages.first();
   };
   const field = (name: keyof Filters, label: string, type = 'text') => (
     <label>
@@ -110,7 +111,7 @@ export function OperationsPage({ session, account }: { session: Session; account
             onClick={() => {
               setDraft(EMPTY);
               setFilters(EMPTY);
-              setCursors([undefined]);
+              pages.first();
             }}
           >
             Clear
@@ -122,66 +123,26 @@ export function OperationsPage({ session, account }: { session: Session; account
           {error}
         </p>
       ) : null}
-      <div className="table-scroll" tabIndex={0} role="region" aria-label="Operations">
-        <table className="operations" data-testid="operations">
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Operation</th>
-              <th scope="col">Model</th>
-              <th scope="col">Tier</th>
-              <th scope="col">Channel</th>
-              <th scope="col" className="num">
-                Tokens
-              </th>
-              <th scope="col" className="num">
-                Cost
-              </th>
-              <th scope="col">Label</th>
-              <th scope="col">Task</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page?.data.length === 0 ? (
-              <tr>
-                <td colSpan={9}>No operations match.</td>
-              </tr>
-            ) : (
-              page?.data.map((e) => (
-                <tr key={e.id}>
-                  <td>
-                    <time dateTime={e.timestamp}>{dateTime(e.timestamp)}</time>
-                  </td>
-                  <td>{e.operation ?? '—'}</td>
-                  <td>{e.model ?? '—'}</td>
-                  <td>{e.tier ?? '—'}</td>
-                  <td>{e.channel ?? '—'}</td>
-                  <td className="num">{tokens(e.tokens.total)}</td>
-                  <td className="num">{e.cost ? money(e.cost.total, currency) : 'unpriced'}</td>
-                  <td>
-                    <span className={`tag ${e.label}`}>{e.label}</span>
-                  </td>
-                  <td>{e.task_id ?? '—'}</td>
-                </tr>
-              ))
-            )}
-          </tbody>
-        </table>
-      </div>
-      <nav className="pager" aria-label="Pages of operations">
-        <button type="button" className="secondary" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>
-          ← Newer
-        </button>
-        <span>Page {cursors.length}</span>
-        <button
-          type="button"
-          className="secondary"
-          disabled={!page?.next_cursor}
-          onClick={() => page?.next_cursor && setCursors([...cursors, page.next_cursor])}
-        >
-          Older →
-        </button>
-      </nav>
+      <DataTable
+        label="Operations"
+        tableClass="operations"
+        testId="operations"
+        rows={page?.data ?? null}
+        rowKey={(e) => e.id}
+        empty="No operations match."
+        columns={[
+          { header: 'Time', cell: (e) => <time dateTime={e.timestamp}>{dateTime(e.timestamp)}</time> },
+          { header: 'Operation', cell: (e) => e.operation ?? '—' },
+          { header: 'Model', cell: (e) => e.model ?? '—' },
+          { header: 'Tier', cell: (e) => e.tier ?? '—' },
+          { header: 'Channel', cell: (e) => e.channel ?? '—' },
+          { header: 'Tokens', num: true, cell: (e) => tokens(e.tokens.total) },
+          { header: 'Cost', num: true, cell: (e) => (e.cost ? money(e.cost.total, currency) : 'unpriced') },
+          { header: 'Label', cell: (e) => <span className={`tag ${e.label}`}>{e.label}</span> },
+          { header: 'Task', cell: (e) => e.task_id ?? '—' },
+        ]}
+      />
+      <Pager label="Pages of operations" pages={pages} next={page?.next_cursor} />
     </section>
   );
 }

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
-import { decimalError, Field } from '../components/Field';
+import { decimalError, Field, FormMessage, type Message } from '../components/Field';
 import { dateTime } from '../format';
 import { focusFirstInvalid } from '../focus';
 import { changedRows, ROWS, show, type Version } from '../plan-diff';
@@ -48,7 +48,7 @@ export function PlansPage({ session }: { session: Session }) {
   const [versions, setVersions] = useState<Version[]>([]);
   const [draft, setDraft] = useState<Draft>(draftOf(undefined));
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Message>(null);
 
   const loadPlans = useCallback(() => {
     ok(client.GET('/v1/plans', { params: { query: { limit: 200 } } }))
@@ -157,11 +157,7 @@ export function PlansPage({ session }: { session: Session }) {
           <option value="">+ A new plan</option>
         </select>
       </div>
-      {message ? (
-        <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'} data-testid="plan-message">
-          {message.text}
-        </p>
-      ) : null}
+      <FormMessage message={message} testId="plan-message" />
       {versions.length > 0 ? (
         <div className="table-scroll" tabIndex={0} role="region" aria-label={`Versions of ${plan}, side by side`}>
           <table className="versions" data-testid="plan-versions">

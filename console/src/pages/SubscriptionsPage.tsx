@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { AccountPicker } from '../components/AccountPicker';
-import { Field } from '../components/Field';
+import { Field, FormMessage, type Message } from '../components/Field';
 import { CapsFields, LadderFields } from '../components/TermsFields';
 import { money } from '../format';
 import { focusFirstInvalid } from '../focus';
@@ -32,7 +32,7 @@ export function SubscriptionsPage({ session }: { session: Session }) {
   const [form, setForm] = useState({ plan_id: '', plan_version: 'latest', billing_anchor_day: '1' });
   const [overrides, setOverrides] = useState<OverridesForm>(overridesDraft(undefined));
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<Message>(null);
 
   useEffect(() => {
     ok(client.GET('/v1/plans', { params: { query: { limit: 200 } } }))
@@ -196,11 +196,7 @@ export function SubscriptionsPage({ session }: { session: Session }) {
           ) : null}
           {errors['overrides.volume_discount'] ? <p className="error full">{errors['overrides.volume_discount']}</p> : null}
           <button type="submit">Save subscription</button>
-          {message ? (
-            <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'}>
-              {message.text}
-            </p>
-          ) : null}
+          <FormMessage message={message} />
         </form>
       ) : null}
     </section>
