@@ -45,3 +45,24 @@ export function json<T>(value: T | string): T {
 
 export type Who = Schemas['ApiKey'];
 export type Role = Who['role'];
+
+/**
+ * For an effect that asks the API: the reply reaches `answer` (or the failure `failed`) only while the effect
+ * is current. Once what it asked for has changed (another account, filter, page or plan; the effect cleaned
+ * up), a late reply is dropped, so a slow answer to an old question never overwrites the new one. Returns the
+ * effect's cleanup.
+ */
+export function whileCurrent<T>(request: Promise<T>, answer: (value: T) => void, failed?: (reason: unknown) => void): () => void {
+  let current = true;
+  request.then(
+    (value) => {
+      if (current) answer(value);
+    },
+    (reason: unknown) => {
+      if (current) failed?.(reason);
+    },
+  );
+  return () => {
+    current = false;
+  };
+}

@@ -1,6 +1,7 @@
 // The console's pure parts: how money and periods are shown, what a plan version changed, what a price
 // book form refuses before sending, and how the budget tree is laid out.
 import fc from 'fast-check';
+import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
 import { budgetTree, type Burn } from './budget-tree';
 import { money, periodText } from './format';
@@ -171,5 +172,29 @@ describe('credit forms', () => {
     expect(purchaseId(now)).toBe('topup-20261130-120000');
     expect(topupErrors({ id: purchaseId(now), pack: 'small' })).toEqual({});
     expect(Object.keys(topupErrors({ id: 'PO 17', pack: '' })).sort()).toEqual(['id', 'pack']);
+  });
+});
+
+describe('whileCurrent', () => {
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+  it('hands on the answer (or the failure) of the current request and drops one that arrives after cleanup', async () => {
+    const seen: string[] = [];
+    // An old question answered late, after the newer one: only the newer's answer is kept.
+    let answerOld: (v: string) => void = () => {};
+    const stopOld = whileCurrent(new Promise<string>((resolve) => (answerOld = resolve)), (v) => seen.push(v));
+    stopOld();
+    whileCurrent(Promise.resolve('new'), (v) => seen.push(v));
+    await settle();
+    answerOld('old');
+    await settle();
+    expect(seen).toEqual(['new']);
+
+    const failures: unknown[] = [];
+    whileCurrent(Promise.reject(new Error('refused')), () => seen.push('never'), (f) => failures.push((f as Error).message));
+    const stopFailed = whileCurrent(Promise.reject(new Error('late')), () => undefined, (f) => failures.push(f));
+    stopFailed();
+    await settle();
+    expect(failures).toEqual(['refused']);
+    expect(seen).toEqual(['new']);
   });
 });

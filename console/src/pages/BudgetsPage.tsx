@@ -1,7 +1,7 @@
 // Finance: the people-plus-tokens budget tree of the account for a period kind, with headcount and limits
 // editable in place, spent / held / left as bars, the forecast, the alerts that fired, and transfers of
 // unused allocation. An allocation the tree refuses shows the API's sentence and marks the parent it names.
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure, json, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { budgetTree, type Burn, type TreeNode } from '../budget-tree';
@@ -43,7 +43,10 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   const [message, setMessage] = useState<Message>(null);
   const [transfer, setTransfer] = useState({ from: '', to: '', amount: '', headcount: '', tokens: '' });
 
+  // Only the latest load's answer is shown (a period switched twice quickly never ends on the first's).
+  const loads = useRef(0);
   const load = useCallback(async () => {
+    const mine = ++loads.current;
     try {
       const [acct, units, people, burns, fired] = await Promise.all([
         ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } })),
@@ -52,11 +55,12 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
         ok(client.GET('/v1/accounts/{account}/budgets', { params: { path: { account }, query: { period } } })),
         ok(client.GET('/v1/accounts/{account}/budgets/alerts', { params: { path: { account } } })),
       ]);
+      if (mine !== loads.current) return;
       setCurrency(acct.currency);
       setTree(budgetTree(acct.name, units.data, people.data, json(burns).data, canEdit ? 'all' : 'with-budget'));
       setAlerts(fired.data);
     } catch (failure) {
-      setMessage({ error: true, text: (failure as Error).message });
+      if (mine === loads.current) setMessage({ error: true, text: (failure as Error).message });
     }
   }, [client, account, period, canEdit]);
   useEffect(() => {

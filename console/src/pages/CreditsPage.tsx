@@ -2,7 +2,7 @@
 // what remains) and the ledger's movements paged; finance buys a top-up pack of the plan, sales adds a
 // promotional grant. What the key may read or do is the API's to say; a refusal shows its sentence.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { ApiFailure, ok, type Schemas, type TokenmeterClient } from '../api';
+import { ApiFailure, ok, type Schemas, type TokenmeterClient, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { DataTable, Pager, useCursorPages } from '../components/DataTable';
 import { Field, FormMessage, type Message } from '../components/Field';
@@ -22,15 +22,18 @@ export function CreditsPage({ session, account }: { session: Session; account: s
   const [version, setVersion] = useState(0);
   const before = pages.cursor;
 
-  useEffect(() => {
-    let cancelled = false;
-    ok(client.GET('/v1/accounts/{account}/credits', { params: { path: { account }, query: { limit: PAGE, ...(before ? { before } : {}) } } }))
-      .then((c) => !cancelled && (setCredits(c), setFailure(null)))
-      .catch((f: unknown) => !cancelled && setFailure(f));
-    return () => {
-      cancelled = true;
-    };
-  }, [client, account, before, version]);
+  useEffect(
+    () =>
+      whileCurrent(
+        ok(client.GET('/v1/accounts/{account}/credits', { params: { path: { account }, query: { limit: PAGE, ...(before ? { before } : {}) } } })),
+        (c) => {
+          setCredits(c);
+          setFailure(null);
+        },
+        setFailure,
+      ),
+    [client, account, before, version],
+  );
 
   // After a purchase or a grant: the newest entries, where it shows.
   const { first } = pages;
@@ -145,14 +148,18 @@ function TopupForm({ client, account, onDone }: { client: TokenmeterClient; acco
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<Message>(null);
 
-  useEffect(() => {
-    ok(client.GET('/v1/accounts/{account}/subscription', { params: { path: { account } } }))
-      .then((sub) => {
-        setPacks(sub.effective_terms.topup_packs);
-        setCurrency(sub.effective_terms.currency);
-      })
-      .catch((f: Error) => setMessage({ error: true, text: f.message }));
-  }, [client, account]);
+  useEffect(
+    () =>
+      whileCurrent(
+        ok(client.GET('/v1/accounts/{account}/subscription', { params: { path: { account } } })),
+        (sub) => {
+          setPacks(sub.effective_terms.topup_packs);
+          setCurrency(sub.effective_terms.currency);
+        },
+        (f) => setMessage({ error: true, text: (f as Error).message }),
+      ),
+    [client, account],
+  );
 
   const buy = async (e: FormEvent) => {
     e.preventDefault();

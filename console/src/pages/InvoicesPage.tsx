@@ -2,7 +2,7 @@
 // each line, its printable page and CSV, and the upcoming invoice as it would be if the period closed now.
 // Whether the key may read them is the API's to say: a refusal is shown as the service worded it.
 import { useEffect, useRef, useState } from 'react';
-import { json, ok, type Schemas, type TokenmeterClient } from '../api';
+import { json, ok, type Schemas, type TokenmeterClient, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { DataTable, Pager, useCursorPages } from '../components/DataTable';
 import { Refusal } from '../components/Refusal';
@@ -33,15 +33,18 @@ function InvoiceList({ client, account }: { client: TokenmeterClient; account: s
   const [failure, setFailure] = useState<unknown>(null);
   const before = pages.cursor;
 
-  useEffect(() => {
-    let cancelled = false;
-    ok(client.GET('/v1/accounts/{account}/invoices', { params: { path: { account }, query: { limit: '12', ...(before ? { before } : {}) } } }))
-      .then((list) => !cancelled && (setPage(list), setFailure(null)))
-      .catch((f: unknown) => !cancelled && setFailure(f));
-    return () => {
-      cancelled = true;
-    };
-  }, [client, account, before]);
+  useEffect(
+    () =>
+      whileCurrent(
+        ok(client.GET('/v1/accounts/{account}/invoices', { params: { path: { account }, query: { limit: '12', ...(before ? { before } : {}) } } })),
+        (list) => {
+          setPage(list);
+          setFailure(null);
+        },
+        setFailure,
+      ),
+    [client, account, before],
+  );
 
   if (failure) return <Refusal failure={failure} what="invoices" />;
   return (
@@ -81,11 +84,7 @@ function InvoiceList({ client, account }: { client: TokenmeterClient; account: s
 function Upcoming({ client, account }: { client: TokenmeterClient; account: string }) {
   const [preview, setPreview] = useState<Schemas['InvoicePreview'] | null>(null);
   const [failure, setFailure] = useState<unknown>(null);
-  useEffect(() => {
-    ok(client.GET('/v1/accounts/{account}/invoices/upcoming', { params: { path: { account } } }))
-      .then(setPreview)
-      .catch(setFailure);
-  }, [client, account]);
+  useEffect(() => whileCurrent(ok(client.GET('/v1/accounts/{account}/invoices/upcoming', { params: { path: { account } } })), setPreview, setFailure), [client, account]);
   return (
     <section aria-labelledby="upcoming-heading" className="detail" data-testid="upcoming">
       <h2 id="upcoming-heading">Upcoming invoice</h2>
@@ -109,17 +108,13 @@ function useDocumentLink(client: TokenmeterClient, id: string, format: 'html' | 
   const [url, setUrl] = useState<string | null>(null);
   useEffect(() => {
     let made: string | null = null;
-    let cancelled = false;
     // The route needs the key in a header, which a plain link cannot send: read it here and link to the copy.
-    ok(client.GET('/v1/invoices/{id}', { params: { path: { id }, query: { format } }, parseAs: 'text' }))
-      .then((text) => {
-        if (cancelled) return;
-        made = URL.createObjectURL(new Blob([text], { type: format === 'html' ? 'text/html;charset=utf-8' : 'text/csv;charset=utf-8' }));
-        setUrl(made);
-      })
-      .catch(() => undefined);
+    const stop = whileCurrent(ok(client.GET('/v1/invoices/{id}', { params: { path: { id }, query: { format } }, parseAs: 'text' })), (text) => {
+      made = URL.createObjectURL(new Blob([text], { type: format === 'html' ? 'text/html;charset=utf-8' : 'text/csv;charset=utf-8' }));
+      setUrl(made);
+    });
     return () => {
-      cancelled = true;
+      stop();
       if (made) URL.revokeObjectURL(made);
     };
   }, [client, id, format]);
@@ -133,11 +128,7 @@ function InvoiceDetail({ client, id }: { client: TokenmeterClient; id: string })
   const printable = useDocumentLink(client, id, 'html');
   const csv = useDocumentLink(client, id, 'csv');
 
-  useEffect(() => {
-    ok(client.GET('/v1/invoices/{id}', { params: { path: { id } } }))
-      .then((answer) => setInvoice(json(answer)))
-      .catch(setFailure);
-  }, [client, id]);
+  useEffect(() => whileCurrent(ok(client.GET('/v1/invoices/{id}', { params: { path: { id } } })), (answer) => setInvoice(json(answer)), setFailure), [client, id]);
   // Opening an invoice moves focus to it, as a page change does.
   useEffect(() => {
     if (invoice) heading.current?.focus();

@@ -2,7 +2,7 @@
 // stream), the allowance the plan includes and, for keys that read the whole account, what is left of it.
 import Decimal from 'decimal.js';
 import { useEffect, useState } from 'react';
-import { json, ok, type Schemas } from '../api';
+import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { billingPeriod } from '../billing-period';
 import { dateTime, money, tokens } from '../format';
@@ -66,32 +66,38 @@ export function MeterPage({ session, account }: { session: Session; account: str
     return () => abort.abort();
   }, [client, account]);
 
-  useEffect(() => {
-    ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } }))
-      .then((a) => setCurrency(a.currency))
-      .catch(() => setCurrency(null));
-    ok(client.GET('/v1/accounts/{account}/subscription', { params: { path: { account } } }))
-      .then(setSubscription)
-      .catch(() => setSubscription(null));
-  }, [client, account]);
+  useEffect(
+    () => whileCurrent(ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } })), (a) => setCurrency(a.currency), () => setCurrency(null)),
+    [client, account],
+  );
+  useEffect(
+    () => whileCurrent(ok(client.GET('/v1/accounts/{account}/subscription', { params: { path: { account } } })), setSubscription, () => setSubscription(null)),
+    [client, account],
+  );
 
   // What the whole account spent this billing period, for keys that may read it (re-read as operations land).
   const operations = totals?.calls ?? 0;
   useEffect(() => {
     if (!wholeAccount || !subscription) return;
     const { from } = billingPeriod(new Date(), subscription.billing_anchor_day);
-    ok(client.GET('/v1/accounts/{account}/meter', { params: { path: { account }, query: { from: from.toISOString() } } }))
-      .then((reading) => setPeriodCost(json(reading).totals.cost))
-      .catch(() => setPeriodCost(null));
+    return whileCurrent(
+      ok(client.GET('/v1/accounts/{account}/meter', { params: { path: { account }, query: { from: from.toISOString() } } })),
+      (reading) => setPeriodCost(json(reading).totals.cost),
+      () => setPeriodCost(null),
+    );
   }, [client, account, subscription, wholeAccount, operations]);
 
   // Budget left: the tightest amount left among the budgets this key reads (a member: their own and their
   // units'), re-read as operations land.
-  useEffect(() => {
-    ok(client.GET('/v1/accounts/{account}/budgets', { params: { path: { account } } }))
-      .then((list) => setBudget(tightestBudget(json(list).data)))
-      .catch(() => setBudget(null));
-  }, [client, account, operations]);
+  useEffect(
+    () =>
+      whileCurrent(
+        ok(client.GET('/v1/accounts/{account}/budgets', { params: { path: { account } } })),
+        (list) => setBudget(tightestBudget(json(list).data)),
+        () => setBudget(null),
+      ),
+    [client, account, operations],
+  );
 
   const included = subscription?.effective_terms.included_allowance ?? null;
   const left = included !== null && periodCost !== null ? Decimal.max(new Decimal(included).minus(periodCost), 0) : null;

@@ -1,7 +1,7 @@
 // The per-operation list, newest first: filters as the API takes them, keyset paging (next, back to the
 // previous pages by the cursors already seen), and the same page as CSV.
 import { useEffect, useState, type FormEvent } from 'react';
-import { json, ok, type EventsQuery, type Schemas } from '../api';
+import { json, ok, type EventsQuery, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { DataTable, Pager, useCursorPages } from '../components/DataTable';
 import { dateTime, money, tokens } from '../format';
@@ -48,20 +48,18 @@ export function OperationsPage({ session, account }: { session: Session; account
   const [error, setError] = useState<string | null>(null);
   const { cursor } = pages;
 
-  useEffect(() => {
-    ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } }))
-      .then((a) => setCurrency(a.currency))
-      .catch(() => undefined);
-  }, [client, account]);
+  useEffect(() => whileCurrent(ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } })), (a) => setCurrency(a.currency)), [client, account]);
 
   useEffect(() => {
     const query = { ...toQuery(filters), limit: String(PAGE_SIZE), ...(cursor ? { cursor } : {}) };
-    ok(client.GET('/v1/accounts/{account}/events', { params: { path: { account }, query } }))
-      .then((p) => {
+    return whileCurrent(
+      ok(client.GET('/v1/accounts/{account}/events', { params: { path: { account }, query } })),
+      (p) => {
         setPage(json(p));
         setError(null);
-      })
-      .catch((e: Error) => setError(e.message));
+      },
+      (e) => setError((e as Error).message),
+    );
   }, [client, account, filters, cursor]);
 
   const apply = (e: FormEvent) => {

@@ -2,7 +2,7 @@
 // version from a form prefilled with the latest, and rollback (an exact copy of an old version, published
 // as the newest).
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { ApiFailure, ok, type Schemas } from '../api';
+import { ApiFailure, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { decimalError, Field, FormMessage, type Message } from '../components/Field';
 import { dateTime } from '../format';
@@ -65,13 +65,15 @@ export function PlansPage({ session }: { session: Session }) {
       setVersions([]);
       return;
     }
-    ok(client.GET('/v1/plans/{plan}/versions', { params: { path: { plan } } }))
-      .then((list) => {
+    return whileCurrent(
+      ok(client.GET('/v1/plans/{plan}/versions', { params: { path: { plan } } })),
+      (list) => {
         const sorted = [...list.data].sort((a, b) => b.version - a.version);
         setVersions(sorted);
         setDraft(draftOf(sorted[0]));
-      })
-      .catch((e: Error) => setMessage({ error: true, text: e.message }));
+      },
+      (e) => setMessage({ error: true, text: (e as Error).message }),
+    );
   }, [client, plan]);
   useEffect(loadVersions, [loadVersions]);
 

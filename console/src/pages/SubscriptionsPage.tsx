@@ -1,7 +1,7 @@
 // Sales: an account's subscription (the plan version billed now and its effective terms) and the form
 // that subscribes it, pins a version or follows the latest, and overrides the included allowance.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { ApiFailure, ok, type Schemas } from '../api';
+import { ApiFailure, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { AccountPicker } from '../components/AccountPicker';
 import { Field, FormMessage, type Message } from '../components/Field';
@@ -42,9 +42,9 @@ export function SubscriptionsPage({ session }: { session: Session }) {
 
   const load = useCallback(() => {
     if (account === null) return;
-    client
-      .GET('/v1/accounts/{account}/subscription', { params: { path: { account } } })
-      .then(({ data }) => {
+    return whileCurrent(
+      client.GET('/v1/accounts/{account}/subscription', { params: { path: { account } } }),
+      ({ data }) => {
         setCurrent(data ?? null);
         setForm({
           plan_id: data?.plan_id ?? '',
@@ -52,8 +52,9 @@ export function SubscriptionsPage({ session }: { session: Session }) {
           billing_anchor_day: String(data?.billing_anchor_day ?? 1),
         });
         setOverrides(overridesDraft(data?.overrides));
-      })
-      .catch((e: Error) => setMessage({ error: true, text: e.message }));
+      },
+      (e) => setMessage({ error: true, text: (e as Error).message }),
+    );
   }, [client, account]);
   useEffect(load, [load]);
 
@@ -67,17 +68,11 @@ export function SubscriptionsPage({ session }: { session: Session }) {
     const plan = form.plan_id;
     const version = form.plan_version.trim();
     if (plan === '' || (version !== 'latest' && !/^[1-9]\d*$/.test(version))) return;
-    let live = true;
     const request =
       version === 'latest'
         ? client.GET('/v1/plans/{plan}', { params: { path: { plan } } })
         : client.GET('/v1/plans/{plan}/versions/{version}', { params: { path: { plan, version } } });
-    ok(request)
-      .then((found) => live && setFetched({ choice: `${plan}@${version}`, plan: found }))
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
+    return whileCurrent(ok(request), (found) => setFetched({ choice: `${plan}@${version}`, plan: found }));
   }, [client, form.plan_id, form.plan_version]);
 
   const startFromPlan = (next: OverridesForm): OverridesForm => overridesFromPlan(next, chosen);

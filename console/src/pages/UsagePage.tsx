@@ -2,7 +2,7 @@
 // range, and the same range broken down by model, operation and channel. All are meter readings.
 import { useEffect, useMemo, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { json, ok, type Schemas } from '../api';
+import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { Breakdown } from '../components/Breakdown';
 import { day, money, ratio, tokens, tokensShort } from '../format';
@@ -39,23 +39,19 @@ export function UsagePage({ session, account }: { session: Session; account: str
   const [currency, setCurrency] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => {
-    ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } }))
-      .then((a) => setCurrency(a.currency))
-      .catch(() => undefined);
-  }, [client, account]);
+  useEffect(() => whileCurrent(ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } })), (a) => setCurrency(a.currency)), [client, account]);
 
   useEffect(() => {
     const from = rangeFrom(range, new Date());
     const groups = ['day,tier', 'day,label', 'model', 'operation', 'channel'];
-    Promise.all(
-      groups.map((group_by) => ok(client.GET('/v1/accounts/{account}/meter', { params: { path: { account }, query: { from, group_by } } }))),
-    )
-      .then((all) => {
+    return whileCurrent(
+      Promise.all(groups.map((group_by) => ok(client.GET('/v1/accounts/{account}/meter', { params: { path: { account }, query: { from, group_by } } })))),
+      (all) => {
         setReadings(Object.fromEntries(groups.map((g, i) => [g, json(all[i]!)])));
         setError(null);
-      })
-      .catch((e: Error) => setError(e.message));
+      },
+      (e) => setError((e as Error).message),
+    );
   }, [client, account, range]);
 
   const byDay = readings[`day,${stack}`];
