@@ -30,6 +30,8 @@ export function principalOf(key: KeyForAuth): Principal {
 
 /** What a route's decorators say about its callers, read once per handler (metadata never changes after start). */
 interface RouteAccess {
+  /** The controller class it was read with (a handler inherited by two controllers is read for each). */
+  type: object;
   public: boolean;
   roles: Role[];
   hint: string | undefined;
@@ -68,18 +70,18 @@ export class AuthGuard implements CanActivate {
   private accessOf(context: ExecutionContext): RouteAccess {
     const handler = context.getHandler();
     const type = context.getClass();
-    let byClass = this.access.get(handler) as (RouteAccess & { type: object }) | undefined;
-    if (byClass === undefined || byClass.type !== type) {
+    let access = this.access.get(handler);
+    if (access === undefined || access.type !== type) {
       const targets = [handler, type];
-      byClass = {
+      access = {
         type,
         public: this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets) === true,
         roles: this.reflector.getAllAndOverride<Role[] | undefined>(ALLOW_ROLES, targets) ?? [],
         hint: this.reflector.getAllAndOverride<string | undefined>(DENIED_HINT, targets),
       };
-      this.access.set(handler, byClass);
+      this.access.set(handler, access);
     }
-    return byClass;
+    return access;
   }
 
   async authenticate(header: string | undefined): Promise<Principal> {
