@@ -28,8 +28,19 @@ export function principalOf(key: KeyForAuth): Principal {
   };
 }
 
+/** What a route's decorators say about its callers, read once per handler (metadata never changes after start). */
+interface RouteAccess {
+  /** The controller class it was read with (a handler inherited by two controllers is read for each). */
+  type: object;
+  public: boolean;
+  roles: Role[];
+  hint: string | undefined;
+}
+
 @Injectable()
 export class AuthGuard implements CanActivate {
+  private readonly access = new WeakMap<object, RouteAccess>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly keys: ApiKeysRepository,
@@ -37,15 +48,15 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    const access = this.accessOf(context);
+    if (access.public) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const principal = await this.authenticate(request.headers.authorization);
     request.principal = principal;
 
-    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ALLOW_ROLES, targets) ?? [];
+    const roles = access.roles;
     if (!roles.includes(principal.role)) {
-      const hint = this.reflector.getAllAndOverride<string | undefined>(DENIED_HINT, targets) ?? `This takes ${keyOfRoles(roles)}.`;
+      const hint = access.hint ?? `This takes ${keyOfRoles(roles)}.`;
       throw new AuthError(AuthErrorCode.Forbidden, `${hint} This is ${aRole(principal.role)} key.`);
     }
     const account = (request.params as Record<string, string> | undefined)?.account;
@@ -53,6 +64,24 @@ export class AuthGuard implements CanActivate {
       throw new AuthError(AuthErrorCode.NotFound, `Account "${account}" was not found.`);
     }
     return true;
+  }
+
+  /** The route's access metadata, cached per handler and class (the pair Nest's reflector reads). */
+  private accessOf(context: ExecutionContext): RouteAccess {
+    const handler = context.getHandler();
+    const type = context.getClass();
+    let access = this.access.get(handler);
+    if (access === undefined || access.type !== type) {
+      const targets = [handler, type];
+      access = {
+        type,
+        public: this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets) === true,
+        roles: this.reflector.getAllAndOverride<Role[] | undefined>(ALLOW_ROLES, targets) ?? [],
+        hint: this.reflector.getAllAndOverride<string | undefined>(DENIED_HINT, targets),
+      };
+      this.access.set(handler, access);
+    }
+    return access;
   }
 
   async authenticate(header: string | undefined): Promise<Principal> {

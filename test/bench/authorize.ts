@@ -4,7 +4,8 @@
 // hold goes against two levels (the agent's cap and its external session's cap; budgets add theirs once
 // that module lands), with caps far above what the load holds, so every answer is `allowed`.
 import { cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
-import { HttpClient } from './http.js';
+import { HttpClient, type HttpReply } from './http.js';
+import { RawConnection, requestBytes } from './raw-http.js';
 import { createDatabase, dropDatabase, Service, setUp } from './service.js';
 import { ratePerSecond, Samples, type Summary } from './stats.js';
 import { makeOrg } from './workload.js';
@@ -50,14 +51,46 @@ export interface AuthorizeOptions {
   seconds: number;
   warmupSeconds: number;
   serviceArgs: string[];
+  /**
+   * The load's client: `raw` (default) one net.Socket per caller writing ready request bytes and reading
+   * the answer by its Content-Length (test/bench/raw-http.ts); `node` Node's http.Agent (http.ts), the
+   * client of runs before 1 December 2026 (BENCH_AUTHORIZE_CLIENT).
+   */
+  client: 'raw' | 'node';
 }
 
-const STATUS = /"allowed":(true|false)/;
+const ALLOWED = Buffer.from('"allowed":true');
+const DENIED = Buffer.from('"allowed":false');
 
-async function closedLoop(
+/** One caller's way to send its request again: through Node's http.Agent, or its own raw connection. */
+type Send = () => Promise<HttpReply>;
+
+function senders(
+  client: AuthorizeOptions['client'],
   api: HttpClient,
+  base: URL,
   bodies: { key: string; body: Buffer }[],
   callers: number,
+  route: AuthorizeRun['route'],
+): { sends: Send[]; close: () => void } {
+  if (client === 'node') {
+    const sends = Array.from({ length: callers }, (_, c): Send => {
+      const { key, body } = bodies[c % bodies.length]!;
+      return route === 'authorize' ? () => api.request('POST', '/v1/authorizations', { key, body }) : () => api.request('GET', '/health/live');
+    });
+    return { sends, close: () => undefined };
+  }
+  const connections = Array.from({ length: callers }, () => new RawConnection(base));
+  const sends = connections.map((connection, c): Send => {
+    const { key, body } = bodies[c % bodies.length]!;
+    const bytes = route === 'authorize' ? requestBytes(base, 'POST', '/v1/authorizations', { key, body }) : requestBytes(base, 'GET', '/health/live');
+    return () => connection.request(bytes);
+  });
+  return { sends, close: () => connections.forEach((c) => c.close()) };
+}
+
+async function closedLoop(
+  sends: Send[],
   ms: number,
   samples: Samples | null,
   statuses: Map<string, number>,
@@ -67,14 +100,21 @@ async function closedLoop(
   const until = started + ms;
   let requests = 0;
   await Promise.all(
-    Array.from({ length: callers }, async (_, c) => {
-      const { key, body } = bodies[c % bodies.length]!;
+    sends.map(async (send) => {
       while (performance.now() < until) {
-        const reply = route === 'authorize' ? await api.request('POST', '/v1/authorizations', { key, body }) : await api.request('GET', '/health/live');
+        const reply = await send();
         requests++;
         samples?.add(reply.ms);
-        const allowed = route === 'floor' ? (reply.status === 200 ? 'true' : undefined) : reply.status === 200 ? STATUS.exec(reply.body.toString('utf8'))?.[1] : undefined;
-        const status = allowed === 'true' ? (route === 'floor' ? 'ok' : 'allowed') : allowed === 'false' ? 'denied' : `http_${reply.status}`;
+        const status =
+          reply.status !== 200
+            ? `http_${reply.status}`
+            : route === 'floor'
+              ? 'ok'
+              : reply.body.indexOf(ALLOWED) >= 0
+                ? 'allowed'
+                : reply.body.indexOf(DENIED) >= 0
+                  ? 'denied'
+                  : 'http_200_unreadable';
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
     }),
@@ -119,20 +159,22 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
         key: keys.agents[c % keys.agents.length]!,
         body: Buffer.from(JSON.stringify({ amount: '0.0125', session_id: `bench-session-${c}`, session_context: 'external', expires_in_seconds: 30 })),
       }));
-      log(`authorize on ${store}: service up (pid ${service.child.pid}); 2 levels per hold (agent cap, external session cap)`);
+      log(`authorize on ${store}: service up (pid ${service.child.pid}); 2 levels per hold (agent cap, external session cap); client ${opts.client}`);
       // The floor: the same client, callers and service answering GET /health/live (no key, no store), measured
       // once, on the first engine, before its authorizations: no route can be faster on this machine.
       const routes: AuthorizeRun['route'][] = store === opts.stores[0] ? ['floor', 'authorize'] : ['authorize'];
       for (const route of routes)
       for (const callers of opts.callers) {
         const statuses = new Map<string, number>();
-        await closedLoop(api, bodies, callers, opts.warmupSeconds * 1000, null, new Map(), route);
+        const load = senders(opts.client, api, service.url, bodies, callers, route);
+        await closedLoop(load.sends, opts.warmupSeconds * 1000, null, new Map(), route);
         const before = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
         const batchesBefore = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null;
         const samples = new Samples(1 << 16);
         const start = cpuSnapshot(service.child.pid);
-        const result = await closedLoop(api, bodies, callers, opts.seconds * 1000, samples, statuses, route);
+        const result = await closedLoop(load.sends, opts.seconds * 1000, samples, statuses, route);
         const cpu = cpuBetween(start, cpuSnapshot(service.child.pid));
+        load.close();
         const after = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
         const rowsPerWrite = meanBetween(before, after);
         const holdsPerCall = meanBetween(batchesBefore, route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null);

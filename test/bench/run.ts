@@ -61,6 +61,8 @@ interface Options {
   /** The authorize phase: seconds measured per caller count, and the engines it runs on. */
   authorizeSeconds: number;
   authorizeStores: AuthorizeStore[];
+  /** The authorize phase's client (BENCH_AUTHORIZE_CLIENT: raw, the default, or node). */
+  authorizeClient: 'raw' | 'node';
   /** The report phase: events in the JSON Lines file `tokenmeter report` sends (BENCH_REPORT_EVENTS). */
   reportEvents: number;
 }
@@ -110,8 +112,18 @@ function options(): Options {
     rollups: rollupMode(),
     authorizeSeconds: Math.max(1, positive('BENCH_AUTHORIZE_SECONDS', 15)),
     authorizeStores: authorizeStores(process.env.REDIS_URL || null),
+    authorizeClient: authorizeClient(),
     reportEvents: Math.max(1, positive('BENCH_REPORT_EVENTS', 1_000_000)),
   };
+}
+
+function authorizeClient(): 'raw' | 'node' {
+  const raw = process.env.BENCH_AUTHORIZE_CLIENT || 'raw';
+  if (raw !== 'raw' && raw !== 'node') {
+    console.error(`bench: BENCH_AUTHORIZE_CLIENT is raw or node, got "${raw}"`);
+    process.exit(2);
+  }
+  return raw;
 }
 
 function authorizeStores(redisUrl: string | null): AuthorizeStore[] {
@@ -296,6 +308,7 @@ async function main(): Promise<void> {
       rollups: opts.rollups,
       authorizeSeconds: opts.authorizeSeconds,
       authorizeStores: opts.authorizeStores,
+      authorizeClient: opts.authorizeClient,
       reportEvents: opts.reportEvents,
       redis: opts.redisUrl !== null,
       phases: [...opts.phases],
@@ -510,6 +523,7 @@ async function main(): Promise<void> {
             seconds: opts.authorizeSeconds,
             warmupSeconds: 3,
             serviceArgs: opts.serviceArgs,
+            client: opts.authorizeClient,
           },
           log,
         );
@@ -555,6 +569,7 @@ function commandLine(o: Options): string {
   if (o.rollups !== 'rebuild') env.push(`BENCH_ROLLUPS=${o.rollups}`);
   if (o.phases.has('authorize') && o.authorizeSeconds !== 15) env.push(`BENCH_AUTHORIZE_SECONDS=${o.authorizeSeconds}`);
   if (process.env.BENCH_AUTHORIZE_STORES) env.push(`BENCH_AUTHORIZE_STORES=${o.authorizeStores.join(',')}`);
+  if (o.phases.has('authorize') && o.authorizeClient !== 'raw') env.push(`BENCH_AUTHORIZE_CLIENT=${o.authorizeClient}`);
   if (o.phases.has('report') && o.reportEvents !== 1_000_000) env.push(`BENCH_REPORT_EVENTS=${o.reportEvents}`);
   if (process.env.BENCH_PHASES) env.push(`BENCH_PHASES=${[...o.phases].join(',')}`);
   for (const [name, value] of Object.entries(process.env)) if (name.startsWith('TOKENMETER_')) env.push(`${name}=${value}`);
@@ -840,7 +855,10 @@ row is written (\`redis-row\`; \`redis-early\` forces the default's answer on an
 the embedded store.
 Each hold goes against the agent's cap and its session's cap (the budgets phase measures budgets on ingest).
 Before the first engine's authorizations, the same client and callers time \`GET /health/live\` on its service
-(no key, no store): the floor of any route on this machine, printed beside each authorize target.
+(no key, no store): the floor of any route on this machine, printed beside each authorize target. The client
+is one socket per caller writing its request's ready bytes and reading each answer by its Content-Length
+(test/bench/raw-http.ts; \`BENCH_AUTHORIZE_CLIENT=node\` uses Node's http.Agent instead, as runs before
+1 December 2026 did).
 
 With \`BENCH_PHASES\` holding \`budgets\`: \`POST /v1/events\` for two accounts of the same org shape in one
 service and one database (budgets set through PUT .../budgets/:node, the real module), in alternating slices of
@@ -868,7 +886,7 @@ Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000; a comma list such as \`5000000,20000000\` times the readings again after each larger top-up), \`BENCH_READINGS\` (2000),
 \`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
 \`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets, \`report\` for \`tokenmeter report\`, \`invoices\` for a period close and the invoice preview),
-\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-row,postgres,embedded\`),
+\`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-row,postgres,embedded\`), \`BENCH_AUTHORIZE_CLIENT\` (\`raw\` or \`node\`),
 \`BENCH_KEEP=1\` keeps the database, \`BENCH_DATABASE\` (a database a \`BENCH_KEEP=1\` run left: its events and rollups read again, new keys only, no top-up or recompute when it already holds \`BENCH_STORED\`),
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 any \`TOKENMETER_*\` setting (passed on to every service the bench starts, e.g. \`TOKENMETER_KEY_CACHE_MS=0\`),
