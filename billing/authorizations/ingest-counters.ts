@@ -135,8 +135,17 @@ function readingsOf(
 ): Map<string, UsageReading> {
   const left = new Map(result.figures.map((f) => [f.level, f.left.amount]));
   const readings = new Map<string, UsageReading>();
+  // The events of an agent share their path: its tightest budget is found once per distinct path.
+  const byPath = new Map<string, string | null>();
   events.forEach((e, i) => {
-    readings.set(e.event_id, { reservation: result.outcomes[i] ?? null, budget_left: tightest(budgetLevels[i]!.map((l) => left.get(l) ?? null)) });
+    const path = budgetLevels[i]!;
+    const key = path.join('\u0000');
+    let budgetLeft = byPath.get(key);
+    if (budgetLeft === undefined) {
+      budgetLeft = tightest(path.map((l) => left.get(l) ?? null));
+      byPath.set(key, budgetLeft);
+    }
+    readings.set(e.event_id, { reservation: result.outcomes[i] ?? null, budget_left: budgetLeft });
   });
   return readings;
 }

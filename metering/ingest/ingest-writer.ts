@@ -58,6 +58,8 @@ interface Waiting {
   reject: (error: unknown) => void;
   /** Its counters' part, prepared as it arrived (see prepareEarly); taken by the first write of its group. */
   early: Promise<Early> | null;
+  /** Whether its early part has answered (or it has none): only such requests are taken into a group. */
+  ready: boolean;
 }
 
 /** A request's counters' part prepared ahead of its group: none to count (null), or the preparation failed. */
@@ -96,11 +98,12 @@ class RecentSet {
 type WritePath = 'statement' | 'new_tasks' | 'transaction';
 
 /**
- * Takes the next group off the front of `waiting`, in arrival order: every request that shares no event
- * id or task with one taken or passed over before it, while the group stays within `maxEvents` (the first
- * request is always taken). What is left stays in `waiting`, in order.
+ * Takes the next group off the front of `waiting`, in arrival order: every request that is `ready` and
+ * shares no event id or task with one taken or passed over before it, while the group stays within
+ * `maxEvents` (the first request taken is always taken, however large). What is left stays in `waiting`,
+ * in order; nothing may be taken (none ready).
  */
-export function takeGroup<T extends { keys: readonly string[]; size: number }>(waiting: T[], maxEvents: number): T[] {
+export function takeGroup<T extends { keys: readonly string[]; size: number }>(waiting: T[], maxEvents: number, ready: (w: T) => boolean = () => true): T[] {
   const taken: T[] = [];
   const left: T[] = [];
   const claimed = new Set<string>();
@@ -108,7 +111,7 @@ export function takeGroup<T extends { keys: readonly string[]; size: number }>(w
   for (const w of waiting) {
     const free = w.keys.every((k) => !claimed.has(k));
     const fits = taken.length === 0 || events + w.size <= maxEvents;
-    if (free && fits) {
+    if (free && fits && ready(w)) {
       taken.push(w);
       events += w.size;
     } else {
@@ -120,6 +123,8 @@ export function takeGroup<T extends { keys: readonly string[]; size: number }>(w
   waiting.splice(0, waiting.length, ...left);
   return taken;
 }
+
+const isReady = (w: { ready: boolean }) => w.ready;
 
 function keysOf(s: Submission): string[] {
   const keys = s.events.map((e) => `e:${e.id}`);
@@ -162,7 +167,15 @@ export class IngestWriter {
         queue = { waiting: [], inFlight: 0 };
         this.queues.set(submission.accountId, queue);
       }
-      queue.waiting.push({ submission, keys: keysOf(submission), size: submission.events.length, resolve, reject, early: this.prepareEarly(submission) });
+      const early = this.prepareEarly(submission);
+      const waiting: Waiting = { submission, keys: keysOf(submission), size: submission.events.length, resolve, reject, early, ready: early === null };
+      queue.waiting.push(waiting);
+      // Once its Redis pend has answered, it may join a group (a free writer may be waiting for it).
+      if (early !== null)
+        void early.then(() => {
+          waiting.ready = true;
+          this.pump(submission.accountId, queue);
+        });
       this.pump(submission.accountId, queue);
     });
   }
@@ -200,7 +213,10 @@ export class IngestWriter {
 
   private pump(accountId: string, queue: AccountQueue): void {
     while (queue.inFlight < this.inFlightPerAccount && queue.waiting.length > 0) {
-      const group = takeGroup(queue.waiting, this.maxGroupEvents);
+      // Only requests whose pend has answered: one whose pend is still on its way waits for the next group
+      // rather than hold up this one (with no request ready, the first pend to answer pumps again).
+      const group = takeGroup(queue.waiting, this.maxGroupEvents, isReady);
+      if (group.length === 0) return;
       queue.inFlight += 1;
       void this.flush(accountId, group).finally(() => {
         queue.inFlight -= 1;
