@@ -42,6 +42,8 @@ export class IngestCounters implements UsageCounters {
     const before = await this.engine.recordUsageBefore(account, { items: usage.items, read: usage.read, now });
     return {
       units: usage.units,
+      used: before.used,
+      usedYet: before.usedYet,
       sql: before.sql,
       params: before.params,
       settle: async (counted) => {
@@ -62,8 +64,12 @@ export class IngestCounters implements UsageCounters {
     const units = new Map<string, string | null>();
     for (const p of parts) for (const [id, unit] of p.units) units.set(id, unit);
     const writes = parts.map((p) => p.params);
+    const used = Promise.all(parts.map((p) => p.used)).then(() => undefined);
+    used.catch(() => undefined);
     return {
       units,
+      used,
+      usedYet: () => parts.every((p) => p.usedYet()),
       sql: parts[0]!.sql,
       params: combinedParams(writes, now),
       settle: async (counted) => {

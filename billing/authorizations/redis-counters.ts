@@ -295,15 +295,27 @@ export class RedisCounters implements CountersEngine {
     // The pend also answers the holds of the named reservations as Redis has them (their levels and
     // amounts), so the statement needs to return only which ones it resolved.
     const describe = [...new Set(named.map((n) => n.id))];
-    const reply = await this.pendInRedis(account, writeId, req.now, { pre: spendOps(req.items), post: [], ...(describe.length > 0 ? { describe } : {}) }, req.read);
-    if (reply[0] === 'refused') throw new Error('an unchecked write was refused');
-    const holds = heldFrom(describe, reply);
-    // Read while the write is pending, as recordUsage does: a load now counts it once, from Redis.
-    const before = await this.figuresOf(account, req.read, reply.slice(0, reply.length - describe.length), req.now);
+    // Sent, not waited for: the caller's statement may run meanwhile, and commits only once it answered.
+    const pended = (async () => {
+      const reply = await this.pendInRedis(account, writeId, req.now, { pre: spendOps(req.items), post: [], ...(describe.length > 0 ? { describe } : {}) }, req.read);
+      if (reply[0] === 'refused') throw new Error('an unchecked write was refused');
+      const holds = heldFrom(describe, reply);
+      // Read while the write is pending, as recordUsage does: a load now counts it once, from Redis.
+      const before = await this.figuresOf(account, req.read, reply.slice(0, reply.length - describe.length), req.now);
+      return { holds, before };
+    })();
+    let usedYet = false;
+    const used = pended.then(() => {
+      usedYet = true;
+    });
+    used.catch(() => undefined);
     return {
+      used,
+      usedYet: () => usedYet,
       sql: (first) => this.reservations.committedSql(first),
       params: this.reservations.committedParams(account, writeId, named, req.now),
       settle: async (counted) => {
+        const { holds, before } = await pended;
         const { outcomes, released } = outcomesOf(req.items, this.reservations.committedFrom(counted));
         // A resolved reservation Redis did not hold when pended (its account or level loaded since, as
         // after a flush: the figures then come from that load, which counted its hold) is read from its row.
@@ -318,6 +330,8 @@ export class RedisCounters implements CountersEngine {
         };
       },
       afterRollback: async () => {
+        // After the pend, whatever became of it (one that failed on its way may still have been applied).
+        await pended.catch(() => undefined);
         await this.run('tmRollback', account, writeId);
       },
     };
