@@ -70,6 +70,8 @@ interface Options {
    * instant (its month's start to the end of its hour), so a run early in a month still reads a full month.
    */
   pinnedNow: Date | null;
+  /** BENCH_READINGS_MATCH: only the readings whose name this regular expression finds (A/B runs of a few). */
+  readingsMatch: RegExp | null;
 }
 
 function positive(name: string, fallback: number): number {
@@ -119,6 +121,7 @@ function options(): Options {
     authorizeStores: authorizeStores(process.env.REDIS_URL || null),
     reportEvents: Math.max(1, positive('BENCH_REPORT_EVENTS', 1_000_000)),
     pinnedNow: pinnedNow(),
+    readingsMatch: process.env.BENCH_READINGS_MATCH ? new RegExp(process.env.BENCH_READINGS_MATCH) : null,
   };
 }
 
@@ -258,7 +261,7 @@ interface Outcome {
   date: string;
   command: string;
   machine: Machine;
-  options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs' | 'reuse' | 'pinnedNow'> & { redis: boolean; phases: string[]; now: string | null };
+  options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs' | 'reuse' | 'pinnedNow' | 'readingsMatch'> & { redis: boolean; phases: string[]; now: string | null };
   /** The ceilings that ran, in CEILING_KINDS order. */
   ceilings: CeilingOutcome[];
   warmup: IngestResult | null;
@@ -461,12 +464,13 @@ async function main(): Promise<void> {
           return `${base}/meter${query ? `?${query}` : ''}`;
         };
         // The totals, then every reading the README shows as fast (its "Readings" table), a member's own.
-        const routes: [string, string, number, string][] = [
+        const allRoutes: [string, string, number, string][] = [
           ['meter (current period)', meter(''), opts.readings, keys.finance],
           ...readmeReadings().map((dims): [string, string, number, string] => [`meter group_by=${dims.join(',')}`, meter(`group_by=${dims.join(',')}`), light, keys.finance]),
           ['meter as a member (own and unit)', meter(''), light, keys.member],
           ['events limit=100', `${base}/events?limit=100`, light, keys.finance],
         ];
+        const routes = allRoutes.filter(([name]) => opts.readingsMatch === null || opts.readingsMatch.test(name));
         for (const [level, stored] of opts.stored.entries()) {
           log(`readings: topping stored events up to ${stored.toLocaleString('en')}`);
           const done = await topUp(db, org.account, stored, monthStart, new Date(opts.pinnedNow === null ? Math.min(Date.now(), now + 60_000) : now), rollups, (l) => log(`  ${l}`), opts.reuse !== null && !ingestOn);
@@ -584,6 +588,7 @@ function commandLine(o: Options): string {
   if (o.phases.has('report') && o.reportEvents !== 1_000_000) env.push(`BENCH_REPORT_EVENTS=${o.reportEvents}`);
   if (process.env.BENCH_PHASES) env.push(`BENCH_PHASES=${[...o.phases].join(',')}`);
   if (o.pinnedNow) env.push(`BENCH_NOW=${o.pinnedNow.toISOString()}`);
+  if (o.readingsMatch) env.push(`BENCH_READINGS_MATCH='${o.readingsMatch.source}'`);
   for (const [name, value] of Object.entries(process.env)) if (name.startsWith('TOKENMETER_')) env.push(`${name}=${value}`);
   const db = new URL(o.databaseUrl);
   db.password = db.password ? '***' : '';
@@ -898,6 +903,7 @@ Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (
 \`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-row,postgres,embedded\`),
 \`BENCH_KEEP=1\` keeps the database, \`BENCH_DATABASE\` (a database a \`BENCH_KEEP=1\` run left: its events and rollups read again, new keys only, no top-up or recompute when it already holds \`BENCH_STORED\`),
 \`BENCH_NOW\` (a past UTC instant such as \`2026-11-30T14:30:00Z\`: the workload's "now"; events fall between its month's start and it, and each meter reading asks for \`from\` = that month's start, \`to\` = the end of its hour, the period the meter's default would read at that instant, so a run on the first days of a month still reads a full month; the service's own clock is not moved, so for it the range has ended and the plan also subtracts the empty rest of the last day from the hourly rollup; use the same value again with \`BENCH_DATABASE\`),
+\`BENCH_READINGS_MATCH\` (a regular expression: only the readings whose name it finds, e.g. \`group_by=(hour|day,label)$\`; the every-reading target is then over those alone),
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 any \`TOKENMETER_*\` setting (passed on to every service the bench starts, e.g. \`TOKENMETER_KEY_CACHE_MS=0\`),
 \`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The
