@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Dec, formatExact } from '../../tiers/pricing/decimal.js';
-import { addCosts, addSums, formatCost, fromSumRow, SumsTotal, withRatio, zeroSums, type SumRow } from './meter-sums.js';
+import { addCosts, addSums, formatCost, fromSumRow, readingRows, SumsTotal, withRatio, zeroSums, type KeyedSumRow, type SumRow } from './meter-sums.js';
 
 /** Decimal strings as PostgreSQL prints numerics: optional minus, digits, optional fraction (zeros included). */
 const decimalText = fc
@@ -66,5 +66,53 @@ describe('SumsTotal', () => {
     const big = fromSumRow({ calls: String(Number.MAX_SAFE_INTEGER), input: '0', cached_input: '0', cache_write: '0', output: '0', reasoning: '0', cost: '0', effective: '0', ineffective: '0' });
     total.add(big);
     expect(() => total.add(big)).toThrow(/not a safe integer/);
+  });
+});
+
+describe('readingRows', () => {
+  const count = fc.option(fc.bigInt({ min: 0n, max: 10n ** 12n }).map(String), { nil: null });
+  const key = fc.option(fc.constantFrom('', 'a', 'effective', '2026-11-30T14:00:00.000Z', 'x,y'), { nil: null });
+  const row: fc.Arbitrary<KeyedSumRow> = fc.record({
+    k_hour: key,
+    k_label: key,
+    calls: count,
+    input: count,
+    cached_input: count,
+    cache_write: count,
+    output: count,
+    reasoning: count,
+    cost: fc.option(fc.oneof(decimalText, fc.constantFrom('1e-3', '2.5E2', '0', '-0.000')), { nil: null }),
+    effective: count,
+    ineffective: count,
+  });
+
+  /** What ReadingsService built before readingRows: a fold of fromSumRow, withRatio and SumsTotal.add. */
+  function reference(rows: readonly KeyedSumRow[], groupBy: readonly string[]) {
+    const totals = new SumsTotal();
+    const out = rows.map((r) => {
+      const sums = fromSumRow(r);
+      totals.add(sums);
+      const k: Record<string, string | null> = {};
+      for (const d of groupBy) {
+        const value = r[`k_${d}`] ?? '';
+        k[d] = value === '' ? null : value;
+      }
+      return { key: k, ...withRatio(sums) };
+    });
+    return { rows: out, totals: totals.sums() };
+  }
+
+  it('answers the rows and totals the fold did, byte for byte', () => {
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 40 }), fc.constantFrom([], ['hour'], ['label'], ['hour', 'label'], ['label', 'hour']), (rows, groupBy) => {
+        expect(JSON.stringify(readingRows(rows, groupBy))).toBe(JSON.stringify(reference(rows, groupBy)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps every count a safe integer', () => {
+    const big = { calls: String(Number.MAX_SAFE_INTEGER), input: '0', cached_input: '0', cache_write: '0', output: '0', reasoning: '0', cost: '0', effective: '0', ineffective: '0' };
+    expect(() => readingRows([big, big], [])).toThrow(/not a safe integer/);
   });
 });

@@ -151,6 +151,28 @@ export class SumsTotal {
     this.addCost(s.sums.cost);
   }
 
+  /** One row's parts, already read (readingRows): the same steps as add, without the objects. */
+  addParts(
+    calls: number,
+    tokens: TokenCounts,
+    effective: number,
+    ineffective: number,
+    cost: { units: bigint; scale: number } | null,
+    costText: string,
+  ): void {
+    this.calls = toCount(this.calls + calls);
+    this.input = toCount(this.input + tokens.input);
+    this.cachedInput = toCount(this.cachedInput + tokens.cached_input);
+    this.cacheWrite = toCount(this.cacheWrite + tokens.cache_write);
+    this.output = toCount(this.output + tokens.output);
+    this.reasoning = toCount(this.reasoning + tokens.reasoning);
+    this.total = toCount(this.total + tokens.total);
+    this.effective = toCount(this.effective + effective);
+    this.ineffective = toCount(this.ineffective + ineffective);
+    if (cost === null || this.costText !== null) this.addCost(costText);
+    else this.addUnits(cost);
+  }
+
   private addCost(cost: string): void {
     if (this.costText !== null) {
       this.costText = addCosts(this.costText, cost);
@@ -161,6 +183,10 @@ export class SumsTotal {
       this.costText = addCosts(formatUnits(this.units, this.scale), cost);
       return;
     }
+    this.addUnits(x);
+  }
+
+  private addUnits(x: { units: bigint; scale: number }): void {
     if (x.scale === this.scale) {
       this.units += x.units;
     } else if (x.scale > this.scale) {
@@ -184,6 +210,39 @@ export class SumsTotal {
 export interface MeterRow extends MeterSums {
   /** One entry per group_by dimension; null where the dimension was absent (stored as ''). */
   key: Record<string, string | null>;
+}
+
+/** A reading's SQL row: its sums, and its key as `k_<dimension>` columns ('' or null where absent). */
+export type KeyedSumRow = SumRow & Readonly<Record<string, string | null>>;
+
+/**
+ * A reading's rows and totals from its SQL rows, in one pass: each row is `{ key, ...withRatio(fromSumRow(row)) }`
+ * (same fields in the same order, same text) and the totals what SumsTotal.add over them gives, but each
+ * row's cost is read once (for its text and the total) and no intermediate object is made: an hourly
+ * reading's 711 rows made ~530 KB of short-lived objects, and the scavenges that collect them are the
+ * readings' tails (BENCHMARKS.md).
+ */
+export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly string[]): { rows: MeterRow[]; totals: MeterSums } {
+  const columns = groupBy.map((d) => `k_${d}`);
+  const totals = new SumsTotal();
+  const out: MeterRow[] = new Array<MeterRow>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const key: Record<string, string | null> = {};
+    for (let j = 0; j < columns.length; j++) {
+      const value = row[columns[j]!];
+      key[groupBy[j]!] = value === undefined || value === null || value === '' ? null : value;
+    }
+    const calls = toCount(row.calls);
+    const tokens = tokenCounts(row);
+    const effective = toCount(row.effective);
+    const ineffective = toCount(row.ineffective);
+    const units = row.cost === null ? null : toUnits(row.cost);
+    const cost = units === null ? formatCost(row.cost) : formatUnits(units.units, units.scale);
+    totals.addParts(calls, tokens, effective, ineffective, units, cost);
+    out[i] = { key, calls, tokens, cost, effective_ratio: effectiveRatio(effective, ineffective) };
+  }
+  return { rows: out, totals: totals.sums() };
 }
 
 export interface MeterReading {

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { queryRows } from '../../src/database/sql.js';
 import type { EventCursor } from './event-cursor.js';
 import type { EventViewSource } from './event-view.js';
-import type { SumRow } from './meter-sums.js';
+import type { KeyedSumRow, SumRow } from './meter-sums.js';
 import { DIMENSION_COLUMNS, METER_ROLLUPS, type MeterRollupName } from '../ingest/rollup-sql.js';
 import type { GroupByDim, MeterFilter, MeterFilters, RollupPart, VisibilityScope } from './reading-query.js';
 
@@ -207,9 +207,14 @@ export function eventListSql(spec: EventListSpec): { sql: string; params: unknow
 export class ReadingsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async meterSums(spec: MeterSqlSpec): Promise<GroupedSumRow[]> {
+  /** The reading's rows as the statement answers them (keys as `k_<dimension>`): readingRows reads them. */
+  meterRows(spec: MeterSqlSpec): Promise<KeyedSumRow[]> {
     const { sql, params } = meterSql(spec);
-    const rows = await queryRows<SumRow & Record<string, string | null>>(this.dataSource, sql, params);
+    return queryRows<KeyedSumRow>(this.dataSource, sql, params);
+  }
+
+  async meterSums(spec: MeterSqlSpec): Promise<GroupedSumRow[]> {
+    const rows = await this.meterRows(spec);
     return rows.map((row) => {
       const key: Partial<Record<GroupByDim, string>> = {};
       for (const d of spec.groupBy) key[d] = row[`k_${d}`] ?? '';
