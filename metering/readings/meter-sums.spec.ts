@@ -111,6 +111,19 @@ describe('readingRows', () => {
     );
   });
 
+  it('sums long readings of costs as a rollup prints them (fixed scale, some negative) exactly', () => {
+    const cost = fc
+      .tuple(fc.boolean(), fc.integer({ min: 0, max: 999_999 }), fc.stringMatching(/^[0-9]{18}$/))
+      .map(([negative, int, fraction]) => `${negative ? '-' : ''}${int}.${fraction}`);
+    const plain = row.map((r) => r).chain((r) => cost.map((c) => ({ ...r, cost: c })));
+    fc.assert(
+      fc.property(fc.array(plain, { minLength: 100, maxLength: 800, size: 'max' }), (rows) => {
+        expect(JSON.stringify(readingRows(rows, ['hour']))).toBe(JSON.stringify(reference(rows, ['hour'])));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('keeps every count a safe integer', () => {
     const big = { calls: String(Number.MAX_SAFE_INTEGER), input: '0', cached_input: '0', cache_write: '0', output: '0', reasoning: '0', cost: '0', effective: '0', ineffective: '0' };
     expect(() => readingRows([big, big], [])).toThrow(/not a safe integer/);

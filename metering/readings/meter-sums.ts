@@ -151,15 +151,8 @@ export class SumsTotal {
     this.addCost(s.sums.cost);
   }
 
-  /** One row's parts, already read (readingRows): the same steps as add, without the objects. */
-  addParts(
-    calls: number,
-    tokens: TokenCounts,
-    effective: number,
-    ineffective: number,
-    cost: { units: bigint; scale: number } | null,
-    costText: string,
-  ): void {
+  /** One row's counts, already read (readingRows, which sums the costs itself): add's steps for them. */
+  addCounts(calls: number, tokens: TokenCounts, effective: number, ineffective: number): void {
     this.calls = toCount(this.calls + calls);
     this.input = toCount(this.input + tokens.input);
     this.cachedInput = toCount(this.cachedInput + tokens.cached_input);
@@ -169,8 +162,6 @@ export class SumsTotal {
     this.total = toCount(this.total + tokens.total);
     this.effective = toCount(this.effective + effective);
     this.ineffective = toCount(this.ineffective + ineffective);
-    if (cost === null || this.costText !== null) this.addCost(costText);
-    else this.addUnits(cost);
   }
 
   private addCost(cost: string): void {
@@ -215,6 +206,95 @@ export interface MeterRow extends MeterSums {
 /** A reading's SQL row: its sums, and its key as `k_<dimension>` columns ('' or null where absent). */
 export type KeyedSumRow = SumRow & Readonly<Record<string, string | null>>;
 
+const ZERO_COST = '0.' + '0'.repeat(EXACT_MIN_DECIMAL_PLACES);
+/** Fraction digits per part of a CostSum: a part's sum stays a safe integer for millions of rows. */
+const PART_DIGITS = 9;
+const PART_SCALE = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+/** Costs a CostSum adds before it hands over to exact text sums (each part grows by < 10^9 a cost). */
+const MAX_PARTS_ADDS = 4_000_000;
+
+/**
+ * The exact sum of a reading's costs without an object per cost: each cost as PostgreSQL prints a numeric
+ * (-?digits(.digits)?) is read in one pass over its characters into a whole part and 9-digit parts of its
+ * fraction, summed as numbers (all safe integers), and turned into a decimal once at the end. Any other
+ * form, a whole part of more than 15 digits, or more than 4 million costs, and it goes on exactly with
+ * addCosts on the text so far (the property test checks both ways against the fold).
+ */
+class CostSum {
+  private whole = 0;
+  private readonly parts: number[] = [];
+  private adds = 0;
+  private exact: string | null = null;
+
+  /** Adds a cost; answers its text as formatCost writes it. */
+  add(text: string | null): string {
+    if (text === null) return ZERO_COST;
+    if (this.exact === null) {
+      const canonical = this.addPlain(text);
+      if (canonical !== null) return canonical;
+      this.exact = this.text();
+    }
+    const formatted = formatCost(text);
+    this.exact = addCosts(this.exact, formatted);
+    return formatted;
+  }
+
+  text(): string {
+    if (this.exact !== null) return this.exact;
+    const scale = this.parts.length * PART_DIGITS;
+    let units = BigInt(this.whole) * 10n ** BigInt(scale);
+    for (let j = 0; j < this.parts.length; j++) units += BigInt(this.parts[j]!) * 10n ** BigInt(scale - (j + 1) * PART_DIGITS);
+    return formatUnits(units, scale);
+  }
+
+  /** Null (and nothing added) unless `t` is a plain decimal this can add exactly. */
+  private addPlain(t: string): string | null {
+    const n = t.length;
+    const negative = t.charCodeAt(0) === 45;
+    const intStart = negative ? 1 : 0;
+    let i = intStart;
+    let whole = 0;
+    while (i < n) {
+      const c = t.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      whole = whole * 10 + (c - 48);
+      i++;
+    }
+    const intDigits = i - intStart;
+    if (intDigits === 0 || intDigits > 15 || (intDigits > 1 && t.charCodeAt(intStart) === 48)) return null;
+    let fracStart = n;
+    let lastNonZero = -1;
+    if (i < n) {
+      if (t.charCodeAt(i) !== 46 || i === n - 1) return null;
+      fracStart = i + 1;
+      for (let k = fracStart; k < n; k++) {
+        const c = t.charCodeAt(k);
+        if (c < 48 || c > 57) return null;
+        if (c !== 48) lastNonZero = k;
+      }
+    }
+    const nextWhole = this.whole + (negative ? -whole : whole);
+    if (!Number.isSafeInteger(nextWhole) || this.adds >= MAX_PARTS_ADDS) return null;
+    this.whole = nextWhole;
+    this.adds++;
+    for (let start = fracStart, j = 0; start < n; start += PART_DIGITS, j++) {
+      const end = Math.min(n, start + PART_DIGITS);
+      let part = 0;
+      for (let k = start; k < end; k++) part = part * 10 + (t.charCodeAt(k) - 48);
+      part *= PART_SCALE[PART_DIGITS - (end - start)]!;
+      if (j === this.parts.length) this.parts.push(0);
+      this.parts[j]! += negative ? -part : part;
+    }
+    // The text formatCost writes: no minus on zero, the fraction without trailing zeros past 12 places.
+    if (whole === 0 && lastNonZero < 0) return ZERO_COST;
+    const fracDigits = n - fracStart;
+    const keep = Math.max(EXACT_MIN_DECIMAL_PLACES, lastNonZero < 0 ? 0 : lastNonZero - fracStart + 1);
+    if (fracDigits === 0) return `${t}.${ZERO_COST.slice(2)}`;
+    if (keep === fracDigits) return t;
+    return keep < fracDigits ? t.slice(0, fracStart + keep) : t + ZERO_COST.slice(2, 2 + keep - fracDigits);
+  }
+}
+
 /**
  * A reading's rows and totals from its SQL rows, in one pass: each row is `{ key, ...withRatio(fromSumRow(row)) }`
  * (same fields in the same order, same text) and the totals what SumsTotal.add over them gives, but each
@@ -225,6 +305,7 @@ export type KeyedSumRow = SumRow & Readonly<Record<string, string | null>>;
 export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly string[]): { rows: MeterRow[]; totals: MeterSums } {
   const columns = groupBy.map((d) => `k_${d}`);
   const totals = new SumsTotal();
+  const costs = new CostSum();
   const out: MeterRow[] = new Array<MeterRow>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
@@ -237,12 +318,11 @@ export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly stri
     const tokens = tokenCounts(row);
     const effective = toCount(row.effective);
     const ineffective = toCount(row.ineffective);
-    const units = row.cost === null ? null : toUnits(row.cost);
-    const cost = units === null ? formatCost(row.cost) : formatUnits(units.units, units.scale);
-    totals.addParts(calls, tokens, effective, ineffective, units, cost);
+    const cost = costs.add(row.cost);
+    totals.addCounts(calls, tokens, effective, ineffective);
     out[i] = { key, calls, tokens, cost, effective_ratio: effectiveRatio(effective, ineffective) };
   }
-  return { rows: out, totals: totals.sums() };
+  return { rows: out, totals: { ...totals.sums(), cost: costs.text() } };
 }
 
 export interface MeterReading {
