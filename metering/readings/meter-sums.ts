@@ -203,8 +203,43 @@ export interface MeterRow extends MeterSums {
   key: Record<string, string | null>;
 }
 
-/** A reading's SQL row: its sums, and its key as `k_<dimension>` columns ('' or null where absent). */
-export type KeyedSumRow = SumRow & Readonly<Record<string, string | null>>;
+/** The order of a group's sums in the one text the meter's SQL answers them as (`sums`, space-separated). */
+export const SUM_TEXT_ORDER = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning', 'effective', 'ineffective', 'cost'] as const;
+
+/** A reading's SQL row: its sums as one text (SUM_TEXT_ORDER), its key as `k_<dimension>` columns ('' or null where absent). */
+export type KeyedSumRow = Readonly<Record<string, string | null>> & { readonly sums: string };
+
+/** The sums text of a row as a SumRow (what fromSumRow reads). */
+export function sumRowOf(text: string): SumRow {
+  const parts = text.split(' ');
+  if (parts.length !== SUM_TEXT_ORDER.length) throw new Error(`a meter row's sums have ${parts.length} parts: "${text}"`);
+  return Object.fromEntries(SUM_TEXT_ORDER.map((name, i) => [name, parts[i]!])) as unknown as SumRow;
+}
+
+/**
+ * Reads the count that starts at `at` in a sums text and ends at the next space (or the end): the number
+ * goes to COUNT_READ.value and the position after its space to COUNT_READ.next. Checked as toCount does.
+ */
+const COUNT_READ = { value: 0, next: 0 };
+function readCount(t: string, at: number): void {
+  const n = t.length;
+  let i = at;
+  const negative = t.charCodeAt(i) === 45;
+  if (negative) i++;
+  let value = 0;
+  const start = i;
+  while (i < n) {
+    const c = t.charCodeAt(i);
+    if (c === 32) break;
+    if (c < 48 || c > 57) throw new Error(`a meter row's sums are not counts: "${t}"`);
+    value = value * 10 + (c - 48);
+    i++;
+  }
+  if (i === start || i === n) throw new Error(`a meter row's sums end early: "${t}"`);
+  // Up to 15 digits are exact as read; longer ones are checked as toCount checks any count.
+  COUNT_READ.value = i - start > 15 ? toCount(t.slice(at, i)) : negative ? -value : value;
+  COUNT_READ.next = i + 1;
+}
 
 const ZERO_COST = '0.' + '0'.repeat(EXACT_MIN_DECIMAL_PLACES);
 /** Fraction digits per part of a CostSum: a part's sum stays a safe integer for millions of rows. */
@@ -314,11 +349,32 @@ export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly stri
       const value = row[columns[j]!];
       key[groupBy[j]!] = value === undefined || value === null || value === '' ? null : value;
     }
-    const calls = toCount(row.calls);
-    const tokens = tokenCounts(row);
-    const effective = toCount(row.effective);
-    const ineffective = toCount(row.ineffective);
-    const cost = costs.add(row.cost);
+    const t = row.sums;
+    readCount(t, 0);
+    const calls = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const input = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const cachedInput = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const cacheWrite = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const output = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const reasoning = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const effective = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const ineffective = COUNT_READ.value;
+    const tokens: TokenCounts = {
+      input,
+      cached_input: cachedInput,
+      cache_write: cacheWrite,
+      output,
+      reasoning,
+      total: toCount(input + cachedInput + cacheWrite + output),
+    };
+    const cost = costs.add(t.slice(COUNT_READ.next));
     totals.addCounts(calls, tokens, effective, ineffective);
     out[i] = { key, calls, tokens, cost, effective_ratio: effectiveRatio(effective, ineffective) };
   }
