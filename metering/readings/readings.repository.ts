@@ -2,7 +2,7 @@
 // across shards, in one statement) and the per-operation listing from `events`, newest first, keyset-paged.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { queryRows } from '../../src/database/sql.js';
+import { queryPooled } from '../../src/database/sql.js';
 import type { EventCursor } from './event-cursor.js';
 import type { EventViewSource } from './event-view.js';
 import { sumRowOf, type KeyedSumRow, type SumRow } from './meter-sums.js';
@@ -211,7 +211,7 @@ export class ReadingsRepository {
   /** The reading's rows as the statement answers them (keys as `k_<dimension>`): readingRows reads them. */
   meterRows(spec: MeterSqlSpec): Promise<KeyedSumRow[]> {
     const { sql, params } = meterSql(spec);
-    return queryRows<KeyedSumRow>(this.dataSource, sql, params);
+    return queryPooled<KeyedSumRow>(this.dataSource, sql, params);
   }
 
   async meterSums(spec: MeterSqlSpec): Promise<GroupedSumRow[]> {
@@ -226,6 +226,6 @@ export class ReadingsRepository {
   /** Up to `limit` events, newest first, strictly after the cursor. */
   listEvents(spec: EventListSpec): Promise<EventListRow[]> {
     const { sql, params } = eventListSql(spec);
-    return queryRows<EventListRow>(this.dataSource, sql, params);
+    return queryPooled<EventListRow>(this.dataSource, sql, params);
   }
 }
