@@ -85,36 +85,38 @@ export async function queryPrepared<T>(db: Db, sql: string, params: unknown[] = 
   }
 }
 
-/** The pg pool TypeORM's PostgreSQL driver holds (`driver.master`), and a client checked out of it. */
+/** The pg pool TypeORM's PostgreSQL driver holds (`driver.master`), in its callback form. */
 interface PgPool {
-  connect(): Promise<PgPoolClient>;
+  connect(callback: (error: Error | undefined, client: PgPoolClient | undefined, release: (error?: Error) => void) => void): void;
 }
 interface PgPoolClient {
-  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
-  release(error?: Error): void;
+  query(text: string, values: unknown[], callback: (error: Error | null, result: { rows: unknown[] } | undefined) => void): void;
 }
 
 /**
- * A read straight on a client of TypeORM's pool, without a TypeORM query runner. Each runner's connect and
- * release (the client's error listener added and removed, the runner listed and unlisted on the driver) keeps
- * ~15 % of what a request allocates alive through the next scavenge: an hourly reading through a runner
- * scavenged every ~0.45 s in 11-17 ms, each leaving the heap 12 MB larger; the same loop on the pool's
- * clients, in under 1 ms with the heap flat (BENCHMARKS.md). For hot reads outside a transaction; errors are
- * QueryFailedError like TypeORM's, and a client is given back to the pool unless the error was its connection's
- * (a statement PostgreSQL refused leaves the connection usable).
+ * A read on a client of TypeORM's pg pool, in pg's callback form, not through a TypeORM query runner. A loop
+ * of hourly readings through a runner, or through the pool's promise `connect()` and the client's promise
+ * `query()`, kept ~12 MB alive through each scavenge (the young generation grown to ~40 MB between
+ * scavenges, 13-17 ms pauses); with callbacks, as the pool's own `query()` does, nothing: ~17 MB between
+ * scavenges, under 1 ms each, the heap flat (BENCHMARKS.md). Unlike the pool's `query()`, a statement
+ * PostgreSQL refuses gives the connection back (the embedded store has one); a connection's own failure
+ * (no SQLSTATE) closes it. For hot reads outside a transaction; errors are QueryFailedError like TypeORM's.
  */
-export async function queryPooled<T>(db: DataSource, sql: string, params: unknown[] = []): Promise<T[]> {
+export function queryPooled<T>(db: DataSource, sql: string, params: unknown[] = []): Promise<T[]> {
   const pool = (db.driver as unknown as { master?: PgPool }).master;
   if (pool === undefined) return queryRows<T>(db, sql, params);
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } catch (error) {
-    // PostgreSQL's own errors carry a SQLSTATE code; anything else (a socket error) means the connection is gone.
-    if (typeof (error as { code?: unknown }).code !== 'string') broken = error as Error;
-    throw new QueryFailedError(sql, params, error as Error);
-  } finally {
-    client.release(broken);
-  }
+  return new Promise<T[]>((resolve, reject) => {
+    pool.connect((connectError, client, release) => {
+      if (connectError !== undefined || client === undefined) {
+        reject(new QueryFailedError(sql, params, connectError ?? new Error('no client from the pool')));
+        return;
+      }
+      client.query(sql, params, (error, result) => {
+        // PostgreSQL's own errors carry a SQLSTATE code; anything else means the connection is gone.
+        release(error !== null && typeof (error as { code?: unknown }).code !== 'string' ? error : undefined);
+        if (error !== null || result === undefined) reject(new QueryFailedError(sql, params, error ?? new Error('no result')));
+        else resolve(result.rows as T[]);
+      });
+    });
+  });
 }
