@@ -2,7 +2,7 @@
 // (the database must read back exactly what was meant); queryPrepared runs named prepared statements.
 import { DataSource, QueryFailedError } from 'typeorm';
 import { sqlState } from '../src/database/transactions.js';
-import { pgArray, queryPrepared, statementName } from '../src/database/sql.js';
+import { pgArray, queryPooled, queryPrepared, statementName } from '../src/database/sql.js';
 import { TasksRepository } from '../metering/tasks/tasks.repository.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -131,5 +131,44 @@ describe('queryPrepared against the real store', () => {
     expect(statementName('SELECT 1')).toBe(statementName('SELECT 1'));
     expect(statementName('SELECT 1')).not.toBe(statementName('SELECT 2'));
     expect(statementName('SELECT 1')).toMatch(/^tm_[0-9a-f]{24}$/);
+  });
+});
+
+describe('queryPooled against the real store', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  type Released = (error: Error | undefined) => void;
+  const pool = (db: DataSource) =>
+    (db.driver as unknown as { master: { on(event: 'release', f: Released): void; off(event: 'release', f: Released): void; totalCount: number; idleCount: number } }).master;
+
+  it('reads on a client of the pool and gives it back, whatever the number of reads', async () => {
+    const db = t.app.get(DataSource);
+    // More reads than the pool has connections, one after another and at once: each client comes back.
+    for (let i = 0; i < 30; i++) expect(await queryPooled(db, 'SELECT $1::int * 2 AS n', [i])).toEqual([{ n: i * 2 }]);
+    const many = await Promise.all(Array.from({ length: 30 }, (_, i) => queryPooled<{ n: string }>(db, 'SELECT $1::text AS n', [String(i)])));
+    expect(many.map((rows) => rows[0]!.n)).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
+    expect(pool(db).idleCount).toBe(pool(db).totalCount);
+  });
+
+  it('fails like TypeORM (QueryFailedError with the SQLSTATE) and keeps the connection', async () => {
+    const db = t.app.get(DataSource);
+    let closed = 0;
+    const onRelease: Released = (releasedWith) => {
+      if (releasedWith) closed++;
+    };
+    pool(db).on('release', onRelease);
+    const error = await queryPooled(db, 'SELECT 1 / $1::int AS n', [0]).catch((e: unknown) => e);
+    pool(db).off('release', onRelease);
+    expect(error).toBeInstanceOf(QueryFailedError);
+    expect(sqlState(error)).toBe('22012');
+    expect(closed).toBe(0);
+    expect(await queryPooled(db, 'SELECT 1 / $1::int AS n', [1])).toEqual([{ n: 1 }]);
+    expect(pool(db).idleCount).toBe(pool(db).totalCount);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Dec, formatExact } from '../../tiers/pricing/decimal.js';
-import { addCosts, addSums, formatCost, fromSumRow, SumsTotal, withRatio, zeroSums, type SumRow } from './meter-sums.js';
+import { addCosts, addSums, formatCost, fromSumRow, readingRows, SUM_TEXT_ORDER, sumRowOf, SumsTotal, withRatio, zeroSums, type KeyedSumRow, type SumRow } from './meter-sums.js';
 
 /** Decimal strings as PostgreSQL prints numerics: optional minus, digits, optional fraction (zeros included). */
 const decimalText = fc
@@ -66,5 +66,88 @@ describe('SumsTotal', () => {
     const big = fromSumRow({ calls: String(Number.MAX_SAFE_INTEGER), input: '0', cached_input: '0', cache_write: '0', output: '0', reasoning: '0', cost: '0', effective: '0', ineffective: '0' });
     total.add(big);
     expect(() => total.add(big)).toThrow(/not a safe integer/);
+  });
+});
+
+describe('readingRows', () => {
+  /** A group's sums as the meter's SQL answers them, and its key columns. */
+  type SqlRow = SumRow & { k_hour: string | null; k_label: string | null };
+  // As PostgreSQL prints sums: counts of 0 to 10^17 (past 2^53, toCount's check), costs in any form.
+  const count = fc.oneof(fc.bigInt({ min: 0n, max: 10n ** 12n }), fc.bigInt({ min: 0n, max: 10n ** 17n })).map(String);
+  const key = fc.option(fc.constantFrom('', 'a', 'effective', '2026-11-30T14:00:00.000Z', 'x,y'), { nil: null });
+  const row: fc.Arbitrary<SqlRow> = fc.record({
+    k_hour: key,
+    k_label: key,
+    calls: count,
+    input: count,
+    cached_input: count,
+    cache_write: count,
+    output: count,
+    reasoning: count,
+    cost: fc.oneof(decimalText, fc.constantFrom('1e-3', '2.5E2', '0', '-0.000')),
+    effective: count,
+    ineffective: count,
+  });
+  const asSql = (r: SqlRow): KeyedSumRow => ({ k_hour: r.k_hour, k_label: r.k_label, sums: SUM_TEXT_ORDER.map((name) => r[name]).join(' ') });
+
+  /** What ReadingsService built before readingRows: a fold of fromSumRow, withRatio and SumsTotal.add over the nine columns. */
+  function reference(rows: readonly SqlRow[], groupBy: readonly string[]) {
+    const totals = new SumsTotal();
+    const out = rows.map((r) => {
+      const sums = fromSumRow(r);
+      totals.add(sums);
+      const k: Record<string, string | null> = {};
+      for (const d of groupBy) {
+        const value = (r as unknown as Record<string, string | null>)[`k_${d}`] ?? '';
+        k[d] = value === '' ? null : value;
+      }
+      return { key: k, ...withRatio(sums) };
+    });
+    return { rows: out, totals: totals.sums() };
+  }
+  /** Both ways of reading `rows`, as JSON texts (or the error each threw). */
+  const both = (rows: readonly SqlRow[], groupBy: readonly string[]) => {
+    const attempt = (f: () => unknown) => {
+      try {
+        return JSON.stringify(f());
+      } catch (error) {
+        // Which count is named first may differ (they read the fields in another order); that one is refused may not.
+        return `threw ${/not a safe integer/.test((error as Error).message) ? 'an unsafe count' : (error as Error).message}`;
+      }
+    };
+    return [attempt(() => readingRows(rows.map(asSql), groupBy)), attempt(() => reference(rows, groupBy))];
+  };
+
+  it('answers the rows and totals the fold did, byte for byte (or refuses the same counts)', () => {
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 40 }), fc.constantFrom([], ['hour'], ['label'], ['hour', 'label'], ['label', 'hour']), (rows, groupBy) => {
+        const [fast, slow] = both(rows, groupBy);
+        expect(fast).toBe(slow);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('sums long readings of costs as a rollup prints them (fixed scale, some negative) exactly', () => {
+    const cost = fc
+      .tuple(fc.boolean(), fc.integer({ min: 0, max: 999_999 }), fc.stringMatching(/^[0-9]{18}$/))
+      .map(([negative, int, fraction]) => `${negative ? '-' : ''}${int}.${fraction}`);
+    const small = fc.bigInt({ min: 0n, max: 10n ** 6n }).map(String);
+    const plain = fc.tuple(row, cost, small, small).map(([r, c, n, m]) => ({ ...r, cost: c, calls: n, input: m, output: n, effective: m }));
+    fc.assert(
+      fc.property(fc.array(plain, { minLength: 100, maxLength: 800, size: 'max' }), (rows) => {
+        const [fast, slow] = both(rows, ['hour']);
+        expect(fast).toBe(slow);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('keeps every count a safe integer, and reads the sums text only whole', () => {
+    const big = { sums: `${Number.MAX_SAFE_INTEGER} 0 0 0 0 0 0 0 0` };
+    expect(() => readingRows([big, big], [])).toThrow(/not a safe integer/);
+    expect(() => readingRows([{ sums: '1 2 3 4 5 6 7 8' }], [])).toThrow(/end early/);
+    expect(() => readingRows([{ sums: '1 2 x 4 5 6 7 8 0.5' }], [])).toThrow(/not counts/);
+    expect(sumRowOf('1 2 3 4 5 6 7 8 -0.5')).toEqual({ calls: '1', input: '2', cached_input: '3', cache_write: '4', output: '5', reasoning: '6', effective: '7', ineffective: '8', cost: '-0.5' });
   });
 });

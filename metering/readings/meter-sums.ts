@@ -151,6 +151,19 @@ export class SumsTotal {
     this.addCost(s.sums.cost);
   }
 
+  /** One row's counts, already read (readingRows, which sums the costs itself): add's steps for them. */
+  addCounts(calls: number, tokens: TokenCounts, effective: number, ineffective: number): void {
+    this.calls = toCount(this.calls + calls);
+    this.input = toCount(this.input + tokens.input);
+    this.cachedInput = toCount(this.cachedInput + tokens.cached_input);
+    this.cacheWrite = toCount(this.cacheWrite + tokens.cache_write);
+    this.output = toCount(this.output + tokens.output);
+    this.reasoning = toCount(this.reasoning + tokens.reasoning);
+    this.total = toCount(this.total + tokens.total);
+    this.effective = toCount(this.effective + effective);
+    this.ineffective = toCount(this.ineffective + ineffective);
+  }
+
   private addCost(cost: string): void {
     if (this.costText !== null) {
       this.costText = addCosts(this.costText, cost);
@@ -161,6 +174,10 @@ export class SumsTotal {
       this.costText = addCosts(formatUnits(this.units, this.scale), cost);
       return;
     }
+    this.addUnits(x);
+  }
+
+  private addUnits(x: { units: bigint; scale: number }): void {
     if (x.scale === this.scale) {
       this.units += x.units;
     } else if (x.scale > this.scale) {
@@ -184,6 +201,184 @@ export class SumsTotal {
 export interface MeterRow extends MeterSums {
   /** One entry per group_by dimension; null where the dimension was absent (stored as ''). */
   key: Record<string, string | null>;
+}
+
+/** The order of a group's sums in the one text the meter's SQL answers them as (`sums`, space-separated). */
+export const SUM_TEXT_ORDER = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning', 'effective', 'ineffective', 'cost'] as const;
+
+/** A reading's SQL row: its sums as one text (SUM_TEXT_ORDER), its key as `k_<dimension>` columns ('' or null where absent). */
+export type KeyedSumRow = Readonly<Record<string, string | null>> & { readonly sums: string };
+
+/** The sums text of a row as a SumRow (what fromSumRow reads). */
+export function sumRowOf(text: string): SumRow {
+  const parts = text.split(' ');
+  if (parts.length !== SUM_TEXT_ORDER.length) throw new Error(`a meter row's sums have ${parts.length} parts: "${text}"`);
+  return Object.fromEntries(SUM_TEXT_ORDER.map((name, i) => [name, parts[i]!])) as unknown as SumRow;
+}
+
+/**
+ * Reads the count that starts at `at` in a sums text and ends at the next space (or the end): the number
+ * goes to COUNT_READ.value and the position after its space to COUNT_READ.next. Checked as toCount does.
+ */
+const COUNT_READ = { value: 0, next: 0 };
+function readCount(t: string, at: number): void {
+  const n = t.length;
+  let i = at;
+  const negative = t.charCodeAt(i) === 45;
+  if (negative) i++;
+  let value = 0;
+  const start = i;
+  while (i < n) {
+    const c = t.charCodeAt(i);
+    if (c === 32) break;
+    if (c < 48 || c > 57) throw new Error(`a meter row's sums are not counts: "${t}"`);
+    value = value * 10 + (c - 48);
+    i++;
+  }
+  if (i === start || i === n) throw new Error(`a meter row's sums end early: "${t}"`);
+  // Up to 15 digits are exact as read; longer ones are checked as toCount checks any count.
+  COUNT_READ.value = i - start > 15 ? toCount(t.slice(at, i)) : negative ? -value : value;
+  COUNT_READ.next = i + 1;
+}
+
+const ZERO_COST = '0.' + '0'.repeat(EXACT_MIN_DECIMAL_PLACES);
+/** Fraction digits per part of a CostSum: a part's sum stays a safe integer for millions of rows. */
+const PART_DIGITS = 9;
+const PART_SCALE = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+/** Costs a CostSum adds before it hands over to exact text sums (each part grows by < 10^9 a cost). */
+const MAX_PARTS_ADDS = 4_000_000;
+
+/**
+ * The exact sum of a reading's costs without an object per cost: each cost as PostgreSQL prints a numeric
+ * (-?digits(.digits)?) is read in one pass over its characters into a whole part and 9-digit parts of its
+ * fraction, summed as numbers (all safe integers), and turned into a decimal once at the end. Any other
+ * form, a whole part of more than 15 digits, or more than 4 million costs, and it goes on exactly with
+ * addCosts on the text so far (the property test checks both ways against the fold).
+ */
+class CostSum {
+  private whole = 0;
+  private readonly parts: number[] = [];
+  private adds = 0;
+  private exact: string | null = null;
+
+  /** Adds a cost; answers its text as formatCost writes it. */
+  add(text: string | null): string {
+    if (text === null) return ZERO_COST;
+    if (this.exact === null) {
+      const canonical = this.addPlain(text);
+      if (canonical !== null) return canonical;
+      this.exact = this.text();
+    }
+    const formatted = formatCost(text);
+    this.exact = addCosts(this.exact, formatted);
+    return formatted;
+  }
+
+  text(): string {
+    if (this.exact !== null) return this.exact;
+    const scale = this.parts.length * PART_DIGITS;
+    let units = BigInt(this.whole) * 10n ** BigInt(scale);
+    for (let j = 0; j < this.parts.length; j++) units += BigInt(this.parts[j]!) * 10n ** BigInt(scale - (j + 1) * PART_DIGITS);
+    return formatUnits(units, scale);
+  }
+
+  /** Null (and nothing added) unless `t` is a plain decimal this can add exactly. */
+  private addPlain(t: string): string | null {
+    const n = t.length;
+    const negative = t.charCodeAt(0) === 45;
+    const intStart = negative ? 1 : 0;
+    let i = intStart;
+    let whole = 0;
+    while (i < n) {
+      const c = t.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      whole = whole * 10 + (c - 48);
+      i++;
+    }
+    const intDigits = i - intStart;
+    if (intDigits === 0 || intDigits > 15 || (intDigits > 1 && t.charCodeAt(intStart) === 48)) return null;
+    let fracStart = n;
+    let lastNonZero = -1;
+    if (i < n) {
+      if (t.charCodeAt(i) !== 46 || i === n - 1) return null;
+      fracStart = i + 1;
+      for (let k = fracStart; k < n; k++) {
+        const c = t.charCodeAt(k);
+        if (c < 48 || c > 57) return null;
+        if (c !== 48) lastNonZero = k;
+      }
+    }
+    const nextWhole = this.whole + (negative ? -whole : whole);
+    if (!Number.isSafeInteger(nextWhole) || this.adds >= MAX_PARTS_ADDS) return null;
+    this.whole = nextWhole;
+    this.adds++;
+    for (let start = fracStart, j = 0; start < n; start += PART_DIGITS, j++) {
+      const end = Math.min(n, start + PART_DIGITS);
+      let part = 0;
+      for (let k = start; k < end; k++) part = part * 10 + (t.charCodeAt(k) - 48);
+      part *= PART_SCALE[PART_DIGITS - (end - start)]!;
+      if (j === this.parts.length) this.parts.push(0);
+      this.parts[j]! += negative ? -part : part;
+    }
+    // The text formatCost writes: no minus on zero, the fraction without trailing zeros past 12 places.
+    if (whole === 0 && lastNonZero < 0) return ZERO_COST;
+    const fracDigits = n - fracStart;
+    const keep = Math.max(EXACT_MIN_DECIMAL_PLACES, lastNonZero < 0 ? 0 : lastNonZero - fracStart + 1);
+    if (fracDigits === 0) return `${t}.${ZERO_COST.slice(2)}`;
+    if (keep === fracDigits) return t;
+    return keep < fracDigits ? t.slice(0, fracStart + keep) : t + ZERO_COST.slice(2, 2 + keep - fracDigits);
+  }
+}
+
+/**
+ * A reading's rows and totals from its SQL rows, in one pass: each row is `{ key, ...withRatio(fromSumRow(row)) }`
+ * (same fields in the same order, same text) and the totals what SumsTotal.add over them gives, but each
+ * row's cost is read once (for its text and the total) and no intermediate object is made: an hourly
+ * reading's 711 rows made ~530 KB of short-lived objects, and the scavenges that collect them are the
+ * readings' tails (BENCHMARKS.md).
+ */
+export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly string[]): { rows: MeterRow[]; totals: MeterSums } {
+  const columns = groupBy.map((d) => `k_${d}`);
+  const totals = new SumsTotal();
+  const costs = new CostSum();
+  const out: MeterRow[] = new Array<MeterRow>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const key: Record<string, string | null> = {};
+    for (let j = 0; j < columns.length; j++) {
+      const value = row[columns[j]!];
+      key[groupBy[j]!] = value === undefined || value === null || value === '' ? null : value;
+    }
+    const t = row.sums;
+    readCount(t, 0);
+    const calls = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const input = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const cachedInput = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const cacheWrite = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const output = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const reasoning = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const effective = COUNT_READ.value;
+    readCount(t, COUNT_READ.next);
+    const ineffective = COUNT_READ.value;
+    const tokens: TokenCounts = {
+      input,
+      cached_input: cachedInput,
+      cache_write: cacheWrite,
+      output,
+      reasoning,
+      total: toCount(input + cachedInput + cacheWrite + output),
+    };
+    const cost = costs.add(t.slice(COUNT_READ.next));
+    totals.addCounts(calls, tokens, effective, ineffective);
+    out[i] = { key, calls, tokens, cost, effective_ratio: effectiveRatio(effective, ineffective) };
+  }
+  return { rows: out, totals: { ...totals.sums(), cost: costs.text() } };
 }
 
 export interface MeterReading {

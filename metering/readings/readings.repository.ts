@@ -2,10 +2,10 @@
 // across shards, in one statement) and the per-operation listing from `events`, newest first, keyset-paged.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { queryRows } from '../../src/database/sql.js';
+import { queryPooled } from '../../src/database/sql.js';
 import type { EventCursor } from './event-cursor.js';
 import type { EventViewSource } from './event-view.js';
-import type { SumRow } from './meter-sums.js';
+import { sumRowOf, type KeyedSumRow, type SumRow } from './meter-sums.js';
 import { DIMENSION_COLUMNS, METER_ROLLUPS, type MeterRollupName } from '../ingest/rollup-sql.js';
 import type { GroupByDim, MeterFilter, MeterFilters, RollupPart, VisibilityScope } from './reading-query.js';
 
@@ -66,16 +66,17 @@ const TIME_TEXT: Partial<Record<GroupByDim, (value: string) => string>> = {
 
 const TOKENS_SQL = '(input + cached_input + cache_write + output)';
 
-const SUMS_SQL = `SUM(calls)::text AS calls, SUM(input)::text AS input, SUM(cached_input)::text AS cached_input,
-  SUM(cache_write)::text AS cache_write, SUM(output)::text AS output, SUM(reasoning)::text AS reasoning,
-  SUM(cost)::text AS cost,
-  SUM(${TOKENS_SQL}) FILTER (WHERE label = 'effective')::text AS effective,
-  SUM(${TOKENS_SQL}) FILTER (WHERE label = 'ineffective')::text AS ineffective`;
+/**
+ * A group's sums as one text, `calls input cached_input cache_write output reasoning effective ineffective
+ * cost` (SUM_TEXT_ORDER), which readingRows reads off its characters: one string per row from the driver
+ * instead of nine (an hourly reading's 711 rows: 0.44 MB of driver strings and objects, 0.25 MB now).
+ */
+const SUMS_SQL = `concat_ws(' ', SUM(calls), SUM(input), SUM(cached_input), SUM(cache_write), SUM(output), SUM(reasoning),
+  coalesce(SUM(${TOKENS_SQL}) FILTER (WHERE label = 'effective'), 0),
+  coalesce(SUM(${TOKENS_SQL}) FILTER (WHERE label = 'ineffective'), 0),
+  SUM(cost)) AS sums`;
 
 const SUM_COLUMNS = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning', 'cost'] as const;
-
-/** The columns SUMS_SQL answers. */
-const SUM_NAMES = [...SUM_COLUMNS, 'effective', 'ineffective'] as const;
 
 /**
  * The rollup query for a reading; dimensions and columns come from fixed maps, values are parameters.
@@ -128,7 +129,7 @@ export function meterSql(spec: MeterSqlSpec): { sql: string; params: unknown[] }
   const answer = (grouped: string): string => {
     if (!timed) return grouped;
     const keys = spec.groupBy.map((d) => `${TIME_TEXT[d]?.(`"g_${d}"`) ?? `"g_${d}"`} AS "k_${d}"`);
-    return `SELECT ${[...keys, ...SUM_NAMES].join(', ')}
+    return `SELECT ${[...keys, 'sums'].join(', ')}
     FROM (${grouped}) AS grouped
     ORDER BY ${spec.groupBy.map((d) => `"g_${d}"`).join(', ')}`;
   };
@@ -207,19 +208,24 @@ export function eventListSql(spec: EventListSpec): { sql: string; params: unknow
 export class ReadingsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async meterSums(spec: MeterSqlSpec): Promise<GroupedSumRow[]> {
+  /** The reading's rows as the statement answers them (keys as `k_<dimension>`): readingRows reads them. */
+  meterRows(spec: MeterSqlSpec): Promise<KeyedSumRow[]> {
     const { sql, params } = meterSql(spec);
-    const rows = await queryRows<SumRow & Record<string, string | null>>(this.dataSource, sql, params);
+    return queryPooled<KeyedSumRow>(this.dataSource, sql, params);
+  }
+
+  async meterSums(spec: MeterSqlSpec): Promise<GroupedSumRow[]> {
+    const rows = await this.meterRows(spec);
     return rows.map((row) => {
       const key: Partial<Record<GroupByDim, string>> = {};
       for (const d of spec.groupBy) key[d] = row[`k_${d}`] ?? '';
-      return { key, sums: row };
+      return { key, sums: sumRowOf(row.sums) };
     });
   }
 
   /** Up to `limit` events, newest first, strictly after the cursor. */
   listEvents(spec: EventListSpec): Promise<EventListRow[]> {
     const { sql, params } = eventListSql(spec);
-    return queryRows<EventListRow>(this.dataSource, sql, params);
+    return queryPooled<EventListRow>(this.dataSource, sql, params);
   }
 }

@@ -7,7 +7,7 @@ import { isOperator, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { decodeCursor, encodeCursor } from './event-cursor.js';
 import { toEventView, type EventView } from './event-view.js';
-import { fromSumRow, SumsTotal, withRatio, type MeterReading, type MeterSums } from './meter-sums.js';
+import { readingRows, type MeterReading, type MeterSums } from './meter-sums.js';
 import {
   METER_FILTERS,
   monthStart,
@@ -105,24 +105,8 @@ export class ReadingsService {
   }
 
   private async read(accountId: string, q: MeterQuery, scope: VisibilityScope | null, now: Date): Promise<MeterReading> {
-    const rows = await this.repository.meterSums({ accountId, parts: readingPlan(q, scope, now), groupBy: q.groupBy, filters: q.filters, scope });
-    const totals = new SumsTotal();
-    const out = rows.map((row) => {
-      const sums = fromSumRow(row.sums);
-      totals.add(sums);
-      const key: Record<string, string | null> = {};
-      for (const d of q.groupBy) {
-        const value = row.key[d] ?? '';
-        key[d] = value === '' ? null : value;
-      }
-      return { key, ...withRatio(sums) };
-    });
-    return {
-      from: q.from.toISOString(),
-      to: q.to.toISOString(),
-      group_by: [...q.groupBy],
-      rows: out,
-      totals: totals.sums(),
-    };
+    const sqlRows = await this.repository.meterRows({ accountId, parts: readingPlan(q, scope, now), groupBy: q.groupBy, filters: q.filters, scope });
+    const { rows, totals } = readingRows(sqlRows, q.groupBy);
+    return { from: q.from.toISOString(), to: q.to.toISOString(), group_by: [...q.groupBy], rows, totals };
   }
 }

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ROLLUP_NAMES } from '../../metering/ingest/rollup-sql.js';
+import { endOfHour } from '../../metering/readings/reading-query.js';
 import { runBudgets, type BudgetsOutcome } from './ingest-budgets.js';
 import { runAuthorize, type AuthorizeRun, type AuthorizeStore } from './authorize.js';
 import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
@@ -65,6 +66,14 @@ interface Options {
   authorizeClient: 'raw' | 'node';
   /** The report phase: events in the JSON Lines file `tokenmeter report` sends (BENCH_REPORT_EVENTS). */
   reportEvents: number;
+  /**
+   * BENCH_NOW: the instant the workload takes as "now" (default: the real one). Events fall between its
+   * month's start and it, and the readings ask for the range the meter's default period would be at that
+   * instant (its month's start to the end of its hour), so a run early in a month still reads a full month.
+   */
+  pinnedNow: Date | null;
+  /** BENCH_READINGS_MATCH: only the readings whose name this regular expression finds (A/B runs of a few). */
+  readingsMatch: RegExp | null;
 }
 
 function positive(name: string, fallback: number): number {
@@ -114,6 +123,8 @@ function options(): Options {
     authorizeStores: authorizeStores(process.env.REDIS_URL || null),
     authorizeClient: authorizeClient(),
     reportEvents: Math.max(1, positive('BENCH_REPORT_EVENTS', 1_000_000)),
+    pinnedNow: pinnedNow(),
+    readingsMatch: process.env.BENCH_READINGS_MATCH ? new RegExp(process.env.BENCH_READINGS_MATCH) : null,
   };
 }
 
@@ -124,6 +135,17 @@ function authorizeClient(): 'raw' | 'node' {
     process.exit(2);
   }
   return raw;
+}
+
+function pinnedNow(): Date | null {
+  const raw = process.env.BENCH_NOW;
+  if (raw === undefined || raw === '') return null;
+  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$/.test(raw) ? new Date(raw) : new Date(NaN);
+  if (Number.isNaN(at.getTime()) || at.getTime() > Date.now()) {
+    console.error(`bench: BENCH_NOW must be a past UTC instant such as 2026-11-30T14:30:00Z (events may not be in the future), got "${raw}"`);
+    process.exit(2);
+  }
+  return at;
 }
 
 function authorizeStores(redisUrl: string | null): AuthorizeStore[] {
@@ -251,7 +273,7 @@ interface Outcome {
   date: string;
   command: string;
   machine: Machine;
-  options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs' | 'reuse'> & { redis: boolean; phases: string[] };
+  options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs' | 'reuse' | 'pinnedNow' | 'readingsMatch'> & { redis: boolean; phases: string[]; now: string | null };
   /** The ceilings that ran, in CEILING_KINDS order. */
   ceilings: CeilingOutcome[];
   warmup: IngestResult | null;
@@ -275,7 +297,7 @@ async function main(): Promise<void> {
   const opts = options();
   const run = Date.now().toString(36);
   const dbName = opts.reuse ?? `tokenmeter_bench_${run}`;
-  const now = Date.now();
+  const now = opts.pinnedNow?.getTime() ?? Date.now();
   const monthStart = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1));
   const org = makeOrg('bench');
   const w: Workload = { run, org, batchSize: opts.batchSize, from: monthStart.getTime(), to: now };
@@ -312,6 +334,7 @@ async function main(): Promise<void> {
       reportEvents: opts.reportEvents,
       redis: opts.redisUrl !== null,
       phases: [...opts.phases],
+      now: opts.pinnedNow?.toISOString() ?? null,
     },
     ceilings: [],
     warmup: null,
@@ -447,16 +470,23 @@ async function main(): Promise<void> {
         const rollups = { mode: opts.rollups, rebuild: () => runRebuild(dbUrl, org.account) };
         const base = `/v1/accounts/${org.account}`;
         const light = Math.max(1, Math.floor(opts.readings / 4));
+        // With BENCH_NOW, the current period as the meter's default would read it at that instant.
+        const period = opts.pinnedNow === null ? '' : `from=${monthStart.toISOString()}&to=${endOfHour(opts.pinnedNow).toISOString()}`;
+        const meter = (groupBy: string) => {
+          const query = [groupBy, period].filter(Boolean).join('&');
+          return `${base}/meter${query ? `?${query}` : ''}`;
+        };
         // The totals, then every reading the README shows as fast (its "Readings" table), a member's own.
-        const routes: [string, string, number, string][] = [
-          ['meter (current period)', `${base}/meter`, opts.readings, keys.finance],
-          ...readmeReadings().map((dims): [string, string, number, string] => [`meter group_by=${dims.join(',')}`, `${base}/meter?group_by=${dims.join(',')}`, light, keys.finance]),
-          ['meter as a member (own and unit)', `${base}/meter`, light, keys.member],
+        const allRoutes: [string, string, number, string][] = [
+          ['meter (current period)', meter(''), opts.readings, keys.finance],
+          ...readmeReadings().map((dims): [string, string, number, string] => [`meter group_by=${dims.join(',')}`, meter(`group_by=${dims.join(',')}`), light, keys.finance]),
+          ['meter as a member (own and unit)', meter(''), light, keys.member],
           ['events limit=100', `${base}/events?limit=100`, light, keys.finance],
         ];
+        const routes = allRoutes.filter(([name]) => opts.readingsMatch === null || opts.readingsMatch.test(name));
         for (const [level, stored] of opts.stored.entries()) {
           log(`readings: topping stored events up to ${stored.toLocaleString('en')}`);
-          const done = await topUp(db, org.account, stored, monthStart, new Date(Math.min(Date.now(), now + 60_000)), rollups, (l) => log(`  ${l}`), opts.reuse !== null && !ingestOn);
+          const done = await topUp(db, org.account, stored, monthStart, new Date(opts.pinnedNow === null ? Math.min(Date.now(), now + 60_000) : now), rollups, (l) => log(`  ${l}`), opts.reuse !== null && !ingestOn);
           const readings: ReadingResult[] = [];
           for (const [name, path, n, key] of routes) {
             const r = await measureReading(api, name, path, key, n, opts.readingSeconds * 1000);
@@ -572,6 +602,8 @@ function commandLine(o: Options): string {
   if (o.phases.has('authorize') && o.authorizeClient !== 'raw') env.push(`BENCH_AUTHORIZE_CLIENT=${o.authorizeClient}`);
   if (o.phases.has('report') && o.reportEvents !== 1_000_000) env.push(`BENCH_REPORT_EVENTS=${o.reportEvents}`);
   if (process.env.BENCH_PHASES) env.push(`BENCH_PHASES=${[...o.phases].join(',')}`);
+  if (o.pinnedNow) env.push(`BENCH_NOW=${o.pinnedNow.toISOString()}`);
+  if (o.readingsMatch) env.push(`BENCH_READINGS_MATCH='${o.readingsMatch.source}'`);
   for (const [name, value] of Object.entries(process.env)) if (name.startsWith('TOKENMETER_')) env.push(`${name}=${value}`);
   const db = new URL(o.databaseUrl);
   db.password = db.password ? '***' : '';
@@ -888,6 +920,8 @@ Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (
 \`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets, \`report\` for \`tokenmeter report\`, \`invoices\` for a period close and the invoice preview),
 \`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-row,postgres,embedded\`), \`BENCH_AUTHORIZE_CLIENT\` (\`raw\` or \`node\`),
 \`BENCH_KEEP=1\` keeps the database, \`BENCH_DATABASE\` (a database a \`BENCH_KEEP=1\` run left: its events and rollups read again, new keys only, no top-up or recompute when it already holds \`BENCH_STORED\`),
+\`BENCH_NOW\` (a past UTC instant such as \`2026-11-30T14:30:00Z\`: the workload's "now"; events fall between its month's start and it, and each meter reading asks for \`from\` = that month's start, \`to\` = the end of its hour, the period the meter's default would read at that instant, so a run on the first days of a month still reads a full month; the service's own clock is not moved, so for it the range has ended and the plan also subtracts the empty rest of the last day from the hourly rollup; use the same value again with \`BENCH_DATABASE\`),
+\`BENCH_READINGS_MATCH\` (a regular expression: only the readings whose name it finds, e.g. \`group_by=(hour|day,label)$\`; the every-reading target is then over those alone),
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
 any \`TOKENMETER_*\` setting (passed on to every service the bench starts, e.g. \`TOKENMETER_KEY_CACHE_MS=0\`),
 \`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The
