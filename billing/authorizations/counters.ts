@@ -191,9 +191,6 @@ export interface CounterWrite<T> {
 
 /** See CountersEngine.recordUsageBefore. */
 export interface UsageBefore {
-  /** See UsageCountersStatement.used and usedYet. */
-  used: Promise<void>;
-  usedYet(): boolean;
   sql(first: number): string;
   params: readonly unknown[];
   settle(counted: unknown): Promise<{ result: { outcomes: (ReservationOutcome | null)[]; figures: LevelFigures[] }; afterCommit(): Promise<void> }>;

@@ -75,7 +75,7 @@ describe('several writes in one statement (combinedParams, splitCounted)', () =>
       const r = rows.find((x) => x.id === id);
       if (!r || r.status !== 'held' || r.agent !== agents[i] || done.has(id)) return;
       done.add(id);
-      resolved.push([id, r.agent, r.due ? 'expired' : 'committed']);
+      resolved.push([id, r.agent, r.due ? 'expired' : 'committed', ['l'], '1', '1', now.toISOString()]);
     });
     const others = rows.filter((r) => ids.includes(r.id) && !done.has(r.id)).map((r) => [r.id, r.agent, r.status]);
     return { journalled: params[2], resolved, others };

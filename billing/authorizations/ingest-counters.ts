@@ -42,8 +42,6 @@ export class IngestCounters implements UsageCounters {
     const before = await this.engine.recordUsageBefore(account, { items: usage.items, read: usage.read, now });
     return {
       units: usage.units,
-      used: before.used,
-      usedYet: before.usedYet,
       sql: before.sql,
       params: before.params,
       settle: async (counted) => {
@@ -64,12 +62,8 @@ export class IngestCounters implements UsageCounters {
     const units = new Map<string, string | null>();
     for (const p of parts) for (const [id, unit] of p.units) units.set(id, unit);
     const writes = parts.map((p) => p.params);
-    const used = Promise.all(parts.map((p) => p.used)).then(() => undefined);
-    used.catch(() => undefined);
     return {
       units,
-      used,
-      usedYet: () => parts.every((p) => p.usedYet()),
       sql: parts[0]!.sql,
       params: combinedParams(writes, now),
       settle: async (counted) => {
@@ -141,17 +135,8 @@ function readingsOf(
 ): Map<string, UsageReading> {
   const left = new Map(result.figures.map((f) => [f.level, f.left.amount]));
   const readings = new Map<string, UsageReading>();
-  // The events of an agent share their path: its tightest budget is found once per distinct path.
-  const byPath = new Map<string, string | null>();
   events.forEach((e, i) => {
-    const path = budgetLevels[i]!;
-    const key = path.join('\u0000');
-    let budgetLeft = byPath.get(key);
-    if (budgetLeft === undefined) {
-      budgetLeft = tightest(path.map((l) => left.get(l) ?? null));
-      byPath.set(key, budgetLeft);
-    }
-    readings.set(e.event_id, { reservation: result.outcomes[i] ?? null, budget_left: budgetLeft });
+    readings.set(e.event_id, { reservation: result.outcomes[i] ?? null, budget_left: tightest(budgetLevels[i]!.map((l) => left.get(l) ?? null)) });
   });
   return readings;
 }

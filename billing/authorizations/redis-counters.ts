@@ -126,23 +126,6 @@ function afterCommit(figures: readonly LevelFigures[], released: readonly Pick<R
   });
 }
 
-/**
- * The holds a pend described (its reply's last `ids.length` entries: each as the hold script stores it,
- * `expiresMs,amount,tokens,createdMs,agent,person` then NUL and the levels NUL-separated; '' when none).
- */
-export function heldFrom(ids: readonly string[], reply: Reply): Map<string, Pick<ReservationRow, 'levels' | 'amount' | 'tokens' | 'expires_at'>> {
-  const held = new Map<string, Pick<ReservationRow, 'levels' | 'amount' | 'tokens' | 'expires_at'>>();
-  const from = reply.length - ids.length;
-  ids.forEach((id, i) => {
-    const v = String(reply[from + i]);
-    if (v === '') return;
-    const nul = v.indexOf('\0');
-    const [exp, a, k] = (nul < 0 ? v : v.slice(0, nul)).split(',');
-    held.set(id, { levels: nul < 0 ? [] : v.slice(nul + 1).split('\0').filter((l) => l !== ''), amount: text(a!), tokens: k!, expires_at: new Date(Number(exp)) });
-  });
-  return held;
-}
-
 /** One spend op per distinct path: the events of one agent mostly share theirs. */
 function spendOps(items: readonly UsageItem[]): Op[] {
   const byPath = new Map<string, { levels: string[]; amount: bigint; tokens: number }>();
@@ -291,37 +274,17 @@ export class RedisCounters implements CountersEngine {
   async recordUsageBefore(account: string, req: { items: readonly UsageItem[]; read: readonly string[]; now: Date }): Promise<UsageBefore> {
     for (const item of req.items) if (item.reservationId !== null) await this.writer.written(item.reservationId);
     const writeId = newWriteId();
+    const reply = await this.pendInRedis(account, writeId, req.now, { pre: spendOps(req.items), post: [] }, req.read);
+    if (reply[0] === 'refused') throw new Error('an unchecked write was refused');
+    // Read while the write is pending, as recordUsage does: a load now counts it once, from Redis.
+    const before = await this.figuresOf(account, req.read, reply, req.now);
     const named = req.items.flatMap((i) => (i.reservationId === null ? [] : [{ id: i.reservationId, agentId: i.agentId, amount: i.actual.amount, tokens: i.actual.tokens }]));
-    // The pend also answers the holds of the named reservations as Redis has them (their levels and
-    // amounts), so the statement needs to return only which ones it resolved.
-    const describe = [...new Set(named.map((n) => n.id))];
-    // Sent, not waited for: the caller's statement may run meanwhile, and commits only once it answered.
-    const pended = (async () => {
-      const reply = await this.pendInRedis(account, writeId, req.now, { pre: spendOps(req.items), post: [], ...(describe.length > 0 ? { describe } : {}) }, req.read);
-      if (reply[0] === 'refused') throw new Error('an unchecked write was refused');
-      const holds = heldFrom(describe, reply);
-      // Read while the write is pending, as recordUsage does: a load now counts it once, from Redis.
-      const before = await this.figuresOf(account, req.read, reply.slice(0, reply.length - describe.length), req.now);
-      return { holds, before };
-    })();
-    let usedYet = false;
-    const used = pended.then(() => {
-      usedYet = true;
-    });
-    used.catch(() => undefined);
     return {
-      used,
-      usedYet: () => usedYet,
       sql: (first) => this.reservations.committedSql(first),
       params: this.reservations.committedParams(account, writeId, named, req.now),
       settle: async (counted) => {
-        const { holds, before } = await pended;
         const { outcomes, released } = outcomesOf(req.items, this.reservations.committedFrom(counted));
-        // A resolved reservation Redis did not hold when pended (its account or level loaded since, as
-        // after a flush: the figures then come from that load, which counted its hold) is read from its row.
-        const unheld = released.filter((r) => !holds.has(r.id)).map((r) => r.id);
-        if (unheld.length > 0) for (const r of await this.reservations.findMany(account, unheld)) holds.set(r.id, r);
-        const figures = afterCommit(before, released.flatMap((r) => holds.get(r.id) ?? []), req.now);
+        const figures = afterCommit(before, released, req.now);
         return {
           result: { outcomes, figures },
           afterCommit: async () => {
@@ -330,8 +293,6 @@ export class RedisCounters implements CountersEngine {
         };
       },
       afterRollback: async () => {
-        // After the pend, whatever became of it (one that failed on its way may still have been applied).
-        await pended.catch(() => undefined);
         await this.run('tmRollback', account, writeId);
       },
     };

@@ -245,9 +245,8 @@ return out
  * A write that uses room, before its PostgreSQL commit: applies its 'pre' ops now and keeps the write
  * pending until confirm or rollback. A check may refuse it first (a limit below what is used, a transfer
  * of more than is unused): nothing changes then.
- * KEYS c r e m p pd d; ARGV writeId, deadlineMs, now, pendingJson ({pre, post, check, describe}), level...
+ * KEYS c r e m p pd d; ARGV writeId, deadlineMs, now, pendingJson ({pre, post, check}), level...
  * ('lmin' pre ops become 'lv' with the smaller of the current and the new limit.)
- * Returns { 'ok', figures of each loaded level..., then per id of `describe` its hold as stored in r ('' when none) }.
  */
 const PEND = `
 local wid, dl, now, entry = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), cjson.decode(ARGV[4])
@@ -285,19 +284,13 @@ for _, op in ipairs(entry.pre) do
   end
   apply_op(op, 1, nil)
 end
-local describe = entry.describe
 entry.check = nil
 entry.needs = nil
-entry.describe = nil
 entry.dl = dl
 redis.call('HSET', P, wid, cjson.encode(entry))
 redis.call('ZADD', PD, dl, wid)
 local out = { 'ok' }
 for _, l in ipairs(levels) do if redis.call('HEXISTS', C, l) == 1 then figures(l, out) end end
--- The holds of the reservations the write names, as held now ('' when not held), after the figures.
-if describe then
-  for _, id in ipairs(describe) do out[#out + 1] = redis.call('HGET', R, id) or '' end
-end
 return out
 `;
 

@@ -36,6 +36,9 @@ export interface ReservationRow {
   expires_at: Date;
 }
 
+/** What a statement that resolves reservations needs of each (see committedFrom). */
+export type ResolvedRow = Pick<ReservationRow, 'id' | 'agent_id' | 'status' | 'levels' | 'amount' | 'tokens' | 'expires_at'>;
+
 // Statements that resolve reservations by id test `status IS NOT DISTINCT FROM 'held'` (the same, status
 // being NOT NULL), never `status = 'held'`: that form lets the planner use the partial indexes on held
 // rows (authorization_reservations_held, _due), and after statistics taken while few rows were held (say,
@@ -57,7 +60,7 @@ const INSERT_MANY = `
                 $10::jsonb[], $11::int8[], $12::int8[])
          AS u(account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens, estimate, created_ms, expires_ms)`;
 
-/** committedSql's `counted` value: the write ids journalled, the rows resolved (id, agent, what it became), the other rows named. */
+/** committedSql's `counted` value: the write ids journalled, the rows resolved (id and agent first), the other rows named. */
 interface CountedValue {
   journalled: string[] | null;
   resolved: [string, string | null, ...unknown[]][];
@@ -176,11 +179,6 @@ export class ReservationsRepository {
     return rows[0] ?? null;
   }
 
-  /** These reservations of an account, as they are. */
-  async findMany(account: string, ids: readonly string[]): Promise<ReservationRow[]> {
-    return queryRows<ReservationRow>(this.dataSource, `SELECT ${COLUMNS} FROM authorization_reservations WHERE account_id = $1 AND id = ANY($2::text[])`, [account, ids]);
-  }
-
   /**
    * The reservations events name, resolved in ONE statement: each held one committed with its actual
    * spend (expired, when already due) by the first event of its own agent that names it. Every named
@@ -238,7 +236,7 @@ export class ReservationsRepository {
            FROM counters_named c
           WHERE r.account_id = $${p}::text AND r.id = ANY($${p + 3}::text[]) AND r.id = c.id
             AND r.status IS NOT DISTINCT FROM 'held' AND r.agent_id IS NOT DISTINCT FROM c.agent
-         RETURNING r.id, r.agent_id, r.status),
+         RETURNING r.id, r.agent_id, r.levels, r.amount, r.tokens, r.expires_at, r.status),
        counters_journal AS (
          INSERT INTO authorization_counter_writes (account_id, write_id, recorded_at)
          SELECT $${p}::text, w, $${p + 1}::timestamptz FROM unnest($${p + 2}::text[]) AS w
@@ -246,7 +244,7 @@ export class ReservationsRepository {
        counted AS (
          SELECT json_build_object(
                   'journalled', (SELECT json_agg(write_id) FROM counters_journal),
-                  'resolved', coalesce((SELECT json_agg(json_build_array(u.id, u.agent_id, u.status))
+                  'resolved', coalesce((SELECT json_agg(json_build_array(u.id, u.agent_id, u.status, u.levels, u.amount::text, u.tokens::text, u.expires_at))
                                           FROM counters_resolved u), '[]'::json),
                   'others', coalesce((SELECT json_agg(json_build_array(r.id, r.agent_id, r.status))
                                         FROM authorization_reservations r
@@ -258,17 +256,17 @@ export class ReservationsRepository {
     return [account, now, [writeId], named.map((n) => n.id), named.map((n) => n.agentId), named.map((n) => n.amount), named.map((n) => n.tokens), named.map(() => now)];
   }
 
-  /**
-   * committedSql's `counted` value as commitNamed answers it, ids, agents and statuses only: the levels and
-   * amounts of the holds it resolved are Redis' (the pend answered them, see RedisCounters.recordUsageBefore).
-   */
-  committedFrom(counted: unknown): { row: Pick<ReservationRow, 'id' | 'agent_id' | 'status'>; to: 'committed' | 'expired' | null }[] {
-    type Resolved = [string, string | null, 'committed' | 'expired'];
+  /** committedSql's `counted` value as commitNamed answers it (only the resolved rows need their levels and amounts). */
+  committedFrom(counted: unknown): { row: ResolvedRow; to: 'committed' | 'expired' | null }[] {
+    type Resolved = [string, string | null, 'committed' | 'expired', string[], string, string, string];
     const value = counted as Omit<CountedValue, 'resolved'> & { resolved: Resolved[] };
     if (value?.journalled?.length !== 1) throw new Error('the counters part of a write was not journalled');
     return [
-      ...value.resolved.map(([id, agent_id, to]) => ({ row: { id, agent_id, status: 'held' as const }, to })),
-      ...value.others.map(([id, agent_id, status]) => ({ row: { id, agent_id, status }, to: null })),
+      ...value.resolved.map(([id, agent_id, to, levels, amount, tokens, expires_at]) => ({
+        row: { id, agent_id, status: 'held' as const, levels, amount, tokens, expires_at: new Date(expires_at) },
+        to,
+      })),
+      ...value.others.map(([id, agent_id, status]) => ({ row: { id, agent_id, status, levels: [], amount: '0', tokens: '0', expires_at: new Date(0) }, to: null })),
     ];
   }
 

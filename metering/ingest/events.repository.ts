@@ -85,17 +85,16 @@ export class EventsRepository {
   }
 
   /**
-   * writeBatch as one statement (autocommit, or in `tx`) that also carries the counters' part (their rows, as CTEs; see
+   * writeBatch as one autocommit statement that also carries the counters' part (their rows, as CTEs; see
    * UsageCountersStatement) and refuses itself unless every event is new and in the unit it was counted
    * under. Returns the part's `counted` value too.
    */
   async writeCounted(
-    tx: Tx | null,
     accountId: string,
     batch: Batch,
     counters: { units: ReadonlyMap<string, string | null>; sql(first: number): string; params: readonly unknown[] },
   ): Promise<{ written: Written; counted: unknown }> {
-    return this.write(tx, accountId, batch, counters);
+    return this.write(null, accountId, batch, counters);
   }
 
   private async write(

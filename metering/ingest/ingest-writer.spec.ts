@@ -37,21 +37,4 @@ describe('takeGroup', () => {
     expect(names(takeGroup(waiting, 1000))).toEqual(['a']);
     expect(names(waiting)).toEqual(['b', 'c']);
   });
-
-  it('takes only requests that are ready; one not ready holds its ids and tasks and stays, in order', () => {
-    const waiting = [
-      { ...request('a', 1, 'e:1'), ready: true },
-      { ...request('late', 1, 'e:2', 't:x'), ready: false },
-      { ...request('b', 1, 'e:3', 't:x'), ready: true },
-      { ...request('c', 1, 'e:4'), ready: true },
-    ];
-    const ready = (w: { ready: boolean }) => w.ready;
-    expect(names(takeGroup(waiting, 2000, ready))).toEqual(['a', 'c']);
-    expect(names(waiting)).toEqual(['late', 'b']);
-    // Nothing ready at the front and the rest behind it on a task: nothing is taken.
-    expect(names(takeGroup(waiting, 2000, ready))).toEqual([]);
-    waiting[0]!.ready = true;
-    expect(names(takeGroup(waiting, 2000, ready))).toEqual(['late']);
-    expect(names(takeGroup(waiting, 2000, ready))).toEqual(['b']);
-  });
 });

@@ -58,8 +58,6 @@ interface Waiting {
   reject: (error: unknown) => void;
   /** Its counters' part, prepared as it arrived (see prepareEarly); taken by the first write of its group. */
   early: Promise<Early> | null;
-  /** Whether its early part is prepared, its pend sent (or it has none): only such requests are taken into a group. */
-  ready: boolean;
 }
 
 /** A request's counters' part prepared ahead of its group: none to count (null), or the preparation failed. */
@@ -98,12 +96,11 @@ class RecentSet {
 type WritePath = 'statement' | 'new_tasks' | 'transaction';
 
 /**
- * Takes the next group off the front of `waiting`, in arrival order: every request that is `ready` and
- * shares no event id or task with one taken or passed over before it, while the group stays within
- * `maxEvents` (the first request taken is always taken, however large). What is left stays in `waiting`,
- * in order; nothing may be taken (none ready).
+ * Takes the next group off the front of `waiting`, in arrival order: every request that shares no event
+ * id or task with one taken or passed over before it, while the group stays within `maxEvents` (the first
+ * request is always taken). What is left stays in `waiting`, in order.
  */
-export function takeGroup<T extends { keys: readonly string[]; size: number }>(waiting: T[], maxEvents: number, ready: (w: T) => boolean = () => true): T[] {
+export function takeGroup<T extends { keys: readonly string[]; size: number }>(waiting: T[], maxEvents: number): T[] {
   const taken: T[] = [];
   const left: T[] = [];
   const claimed = new Set<string>();
@@ -111,7 +108,7 @@ export function takeGroup<T extends { keys: readonly string[]; size: number }>(w
   for (const w of waiting) {
     const free = w.keys.every((k) => !claimed.has(k));
     const fits = taken.length === 0 || events + w.size <= maxEvents;
-    if (free && fits && ready(w)) {
+    if (free && fits) {
       taken.push(w);
       events += w.size;
     } else {
@@ -123,8 +120,6 @@ export function takeGroup<T extends { keys: readonly string[]; size: number }>(w
   waiting.splice(0, waiting.length, ...left);
   return taken;
 }
-
-const isReady = (w: { ready: boolean }) => w.ready;
 
 function keysOf(s: Submission): string[] {
   const keys = s.events.map((e) => `e:${e.id}`);
@@ -167,23 +162,15 @@ export class IngestWriter {
         queue = { waiting: [], inFlight: 0 };
         this.queues.set(submission.accountId, queue);
       }
-      const early = this.prepareEarly(submission);
-      const waiting: Waiting = { submission, keys: keysOf(submission), size: submission.events.length, resolve, reject, early, ready: early === null };
-      queue.waiting.push(waiting);
-      // Once its part is prepared (its Redis pend sent), it may join a group (a free writer may be waiting for it).
-      if (early !== null)
-        void early.then(() => {
-          waiting.ready = true;
-          this.pump(submission.accountId, queue);
-        });
+      queue.waiting.push({ submission, keys: keysOf(submission), size: submission.events.length, resolve, reject, early: this.prepareEarly(submission) });
       this.pump(submission.accountId, queue);
     });
   }
 
   /**
-   * A request's counters' part, prepared at once (with Redis: its spend pended, which must be done before
-   * any write commits, as the counters' rule wants) so that the Redis round trip runs while the request
-   * waits for its group, or while the group's statement runs, instead of in front of that statement. Only where the group will most likely be written as one
+   * A request's counters' part, prepared at once (with Redis: its spend counted, before any write commits,
+   * as the counters' rule wants) so that the Redis round trip runs while the request waits for its group
+   * instead of in front of the group's statement. Only where the group will most likely be written as one
    * statement (no task of the request written before); a part the group cannot use is rolled back.
    */
   private prepareEarly(s: Submission): Promise<Early> | null {
@@ -213,11 +200,7 @@ export class IngestWriter {
 
   private pump(accountId: string, queue: AccountQueue): void {
     while (queue.inFlight < this.inFlightPerAccount && queue.waiting.length > 0) {
-      // Only requests whose part is prepared: one still preparing (say, waiting for its reservation's row
-      // to be written) waits for the next group rather than hold up this one (with no request ready, the
-      // first part prepared pumps again).
-      const group = takeGroup(queue.waiting, this.maxGroupEvents, isReady);
-      if (group.length === 0) return;
+      const group = takeGroup(queue.waiting, this.maxGroupEvents);
       queue.inFlight += 1;
       void this.flush(accountId, group).finally(() => {
         queue.inFlight -= 1;
@@ -367,12 +350,11 @@ export class IngestWriter {
   }
 
   /**
-   * A group with counters engaged, without a transaction where the counters can (Redis): ONE statement
-   * stores the events as in write(null) and carries the counters' rows (the named reservations committed,
-   * the write journalled), refusing itself unless it stores every event as counted (new, in the unit
-   * counted); it commits only once the counters' room is used (their rule): as an autocommit statement
-   * when it already is, else in a transaction that waits for it before COMMIT. Then the counters are
-   * confirmed. Null when the counters cannot or the statement refused itself: the caller takes the
+   * A group with counters engaged, without a transaction where the counters can (Redis): their room is
+   * used first (their rule: before the write commits), then ONE statement stores the events as in
+   * write(null) and carries the counters' rows (the named reservations committed, the write journalled),
+   * refusing itself unless it stores every event as counted (new, in the unit counted); then the counters
+   * are confirmed. Null when the counters cannot or the statement refused itself: the caller takes the
    * transaction, which handles every case.
    */
   private async writeCounted(
@@ -388,18 +370,12 @@ export class IngestWriter {
     const counting = (await this.combinedEarly(accountId, early, submissions, group.valid, now)) ?? (await this.counters.prepare(accountId, rows.map(metered), now));
     if (counting === null) return null;
     let inserted: { written: Inserted; counted: unknown };
-    const batch = { events: rows, relabelled: null, labels: null, allowance: allowanceOf(submissions), guard: guardOf(path, group.labels, events, now) };
     try {
-      // Room used in Redis already: one autocommit statement. Not yet (a pend still on its way): the
-      // statement runs meanwhile, in a transaction that commits only once the room is used, so the
-      // group never waits for Redis in front of its statement and the counters' rule still holds.
-      inserted = counting.usedYet()
-        ? await this.events.writeCounted(null, accountId, batch, counting)
-        : await this.transactions.run(async (tx) => {
-            const r = await this.events.writeCounted(tx, accountId, batch, counting);
-            await counting.used;
-            return r;
-          });
+      inserted = await this.events.writeCounted(
+        accountId,
+        { events: rows, relabelled: null, labels: null, allowance: allowanceOf(submissions), guard: guardOf(path, group.labels, events, now) },
+        counting,
+      );
     } catch (error) {
       await counting.afterRollback().catch((e: unknown) => this.logger.error({ err: e, account: accountId }, 'counter rollback failed'));
       if (sqlState(error) === WRITE_REFUSED) return null;

@@ -49,18 +49,13 @@ export interface UsageCountersWrite {
 }
 
 /**
- * The counters' part of a write made as ONE statement (UsageCounters.prepare): their room is being used
- * (`used` settles once it is; the crash-safety rule wants that before the write commits: a statement sent
- * before then runs in a transaction that commits only after `used`), the statement carries their own rows
- * as CTEs (`sql`), and the caller runs exactly one of settle / afterRollback once it has committed or
- * failed. The statement must store every event as counted: the caller's statement refuses itself (nothing
- * written) if one was stored before or would be attributed to another unit.
+ * The counters' part of a write made as ONE autocommit statement, no transaction (UsageCounters.prepare):
+ * their room is already used (before the statement, as the crash-safety rule wants), the statement
+ * carries their own rows as CTEs (`sql`), and the caller runs exactly one of settle / afterRollback once
+ * it has committed or failed. The statement must store every event as counted: the caller's statement
+ * refuses itself (nothing written) if one was stored before or would be attributed to another unit.
  */
 export interface UsageCountersStatement {
-  /** Fulfilled once the room is used; rejected when it could not be (then the write must not commit). */
-  used: Promise<void>;
-  /** Whether `used` is fulfilled already. */
-  usedYet(): boolean;
   /** The unit each event's spend was counted under, by event id (events without a path are absent). */
   units: ReadonlyMap<string, string | null>;
   /** The CTEs (`name AS (...)`, comma separated), parameters from `$first`; the one named `counted` has one row, one json column `counted`. */
