@@ -87,7 +87,7 @@ export async function queryPrepared<T>(db: Db, sql: string, params: unknown[] = 
 
 /** The pg pool TypeORM's PostgreSQL driver holds (`driver.master`), in its callback form. */
 interface PgPool {
-  connect(callback: (error: Error | undefined, client: PgPoolClient | undefined, release: (error?: Error) => void) => void): void;
+  connect(callback: (error: Error | null | undefined, client: PgPoolClient | undefined, release: (error?: Error) => void) => void): void;
 }
 interface PgPoolClient {
   query(text: string, values: unknown[], callback: (error: Error | null, result: { rows: unknown[] } | undefined) => void): void;
@@ -107,7 +107,7 @@ export function queryPooled<T>(db: DataSource, sql: string, params: unknown[] = 
   if (pool === undefined) return queryRows<T>(db, sql, params);
   return new Promise<T[]>((resolve, reject) => {
     pool.connect((connectError, client, release) => {
-      if (connectError !== undefined || client === undefined) {
+      if (connectError || client === undefined) {
         reject(new QueryFailedError(sql, params, connectError ?? new Error('no client from the pool')));
         return;
       }
