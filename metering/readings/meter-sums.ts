@@ -216,29 +216,35 @@ export function sumRowOf(text: string): SumRow {
   return Object.fromEntries(SUM_TEXT_ORDER.map((name, i) => [name, parts[i]!])) as unknown as SumRow;
 }
 
+/** The counts at the head of a sums text, in SUM_TEXT_ORDER (the cost follows them). */
+const COUNTS_IN_SUMS = SUM_TEXT_ORDER.length - 1;
+
 /**
- * Reads the count that starts at `at` in a sums text and ends at the next space (or the end): the number
- * goes to COUNT_READ.value and the position after its space to COUNT_READ.next. Checked as toCount does.
+ * Reads the COUNTS_IN_SUMS counts that open a sums text (each ended by a space) into `counts`, and answers
+ * where the cost starts. Checked as toCount checks any count.
  */
-const COUNT_READ = { value: 0, next: 0 };
-function readCount(t: string, at: number): void {
+function readCounts(t: string, counts: number[]): number {
   const n = t.length;
-  let i = at;
-  const negative = t.charCodeAt(i) === 45;
-  if (negative) i++;
-  let value = 0;
-  const start = i;
-  while (i < n) {
-    const c = t.charCodeAt(i);
-    if (c === 32) break;
-    if (c < 48 || c > 57) throw new Error(`a meter row's sums are not counts: "${t}"`);
-    value = value * 10 + (c - 48);
+  let i = 0;
+  for (let k = 0; k < COUNTS_IN_SUMS; k++) {
+    const at = i;
+    const negative = t.charCodeAt(i) === 45;
+    if (negative) i++;
+    let value = 0;
+    const start = i;
+    while (i < n) {
+      const c = t.charCodeAt(i);
+      if (c === 32) break;
+      if (c < 48 || c > 57) throw new Error(`a meter row's sums are not counts: "${t}"`);
+      value = value * 10 + (c - 48);
+      i++;
+    }
+    if (i === start || i === n) throw new Error(`a meter row's sums end early: "${t}"`);
+    // Up to 15 digits are exact as read; longer ones are checked as toCount checks any count.
+    counts[k] = i - start > 15 ? toCount(t.slice(at, i)) : negative ? -value : value;
     i++;
   }
-  if (i === start || i === n) throw new Error(`a meter row's sums end early: "${t}"`);
-  // Up to 15 digits are exact as read; longer ones are checked as toCount checks any count.
-  COUNT_READ.value = i - start > 15 ? toCount(t.slice(at, i)) : negative ? -value : value;
-  COUNT_READ.next = i + 1;
+  return i;
 }
 
 const ZERO_COST = '0.' + '0'.repeat(EXACT_MIN_DECIMAL_PLACES);
@@ -342,6 +348,7 @@ export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly stri
   const totals = new SumsTotal();
   const costs = new CostSum();
   const out: MeterRow[] = new Array<MeterRow>(rows.length);
+  const counts = new Array<number>(COUNTS_IN_SUMS).fill(0);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
     const key: Record<string, string | null> = {};
@@ -350,22 +357,8 @@ export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly stri
       key[groupBy[j]!] = value === undefined || value === null || value === '' ? null : value;
     }
     const t = row.sums;
-    readCount(t, 0);
-    const calls = COUNT_READ.value;
-    readCount(t, COUNT_READ.next);
-    const input = COUNT_READ.value;
-    readCount(t, COUNT_READ.next);
-    const cachedInput = COUNT_READ.value;
-    readCount(t, COUNT_READ.next);
-    const cacheWrite = COUNT_READ.value;
-    readCount(t, COUNT_READ.next);
-    const output = COUNT_READ.value;
-    readCount(t, COUNT_READ.next);
-    const reasoning = COUNT_READ.value;
-    readCount(t, COUNT_READ.next);
-    const effective = COUNT_READ.value;
-    readCount(t, COUNT_READ.next);
-    const ineffective = COUNT_READ.value;
+    const costAt = readCounts(t, counts);
+    const [calls, input, cachedInput, cacheWrite, output, reasoning, effective, ineffective] = counts as [number, number, number, number, number, number, number, number];
     const tokens: TokenCounts = {
       input,
       cached_input: cachedInput,
@@ -374,7 +367,7 @@ export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly stri
       reasoning,
       total: toCount(input + cachedInput + cacheWrite + output),
     };
-    const cost = costs.add(t.slice(COUNT_READ.next));
+    const cost = costs.add(t.slice(costAt));
     totals.addCounts(calls, tokens, effective, ineffective);
     out[i] = { key, calls, tokens, cost, effective_ratio: effectiveRatio(effective, ineffective) };
   }
