@@ -60,6 +60,11 @@ describe('pgArray against the real store', () => {
   });
 });
 
+/** The pg pool under TypeORM: it emits 'release' with the error when a connection is handed back to be closed. */
+type Released = (error: Error | undefined) => void;
+const pool = (db: DataSource) =>
+  (db.driver as unknown as { master: { on(event: 'release', f: Released): void; off(event: 'release', f: Released): void; totalCount: number; idleCount: number } }).master;
+
 describe('queryPrepared against the real store', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -69,9 +74,6 @@ describe('queryPrepared against the real store', () => {
     await t?.close();
   });
 
-  /** The pg pool under TypeORM: it emits 'release' with the error when a connection is handed back to be closed. */
-  type Released = (error: Error | undefined) => void;
-  const pool = (db: DataSource) => (db.driver as unknown as { master: { on(event: 'release', f: Released): void; off(event: 'release', f: Released): void } }).master;
 
   it('prepares a statement once per connection and runs it again by name', async () => {
     const db = t.app.get(DataSource);
@@ -143,9 +145,6 @@ describe('queryPooled against the real store', () => {
     await t?.close();
   });
 
-  type Released = (error: Error | undefined) => void;
-  const pool = (db: DataSource) =>
-    (db.driver as unknown as { master: { on(event: 'release', f: Released): void; off(event: 'release', f: Released): void; totalCount: number; idleCount: number } }).master;
 
   it('reads on a client of the pool and gives it back, whatever the number of reads', async () => {
     const db = t.app.get(DataSource);
