@@ -248,7 +248,7 @@ describe('web console: sales forms in Chromium', () => {
       await form.getByLabel('Tier caps', { exact: true }).selectOption('set');
       const caps = form.getByRole('group', { name: 'Tier caps override (tokens per period)' });
       // The override replaces the plan's caps whole, so it starts as a copy of them.
-      expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('1000000');
+      await expectValue(caps.getByLabel('premier', { exact: true }), '1000000');
       await caps.getByLabel('base', { exact: true }).fill('ten');
       await form.getByRole('button', { name: 'Save subscription' }).click();
       expect(await caps.getByLabel('base', { exact: true }).getAttribute('aria-invalid')).toBe('true');
