@@ -15,6 +15,7 @@ import { Credits1765500000000 } from './1765500000000-credits.js';
 import { Budgets1765600000000 } from './1765600000000-budgets.js';
 import { Invoices1765800000000 } from './1765800000000-invoices.js';
 import { InvoiceCredits1765900000000 } from './1765900000000-invoice-credits.js';
+import { MeterHours1766000000000 } from './1766000000000-meter-hours.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -32,4 +33,5 @@ export const migrations = [
   Budgets1765600000000,
   Invoices1765800000000,
   InvoiceCredits1765900000000,
+  MeterHours1766000000000,
 ];

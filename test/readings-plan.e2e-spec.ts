@@ -10,6 +10,7 @@ import { ReadingsRepository, type GroupedSumRow } from '../metering/readings/rea
 import { DataSource } from 'typeorm';
 import { MeterPeople1764500000000 } from '../migrations/1764500000000-meter-people.js';
 import { MeterNarrowRollups1764620000000 } from '../migrations/1764620000000-meter-narrow-rollups.js';
+import { MeterHours1766000000000 } from '../migrations/1766000000000-meter-hours.js';
 import { rollupsByKey, setupPricing } from './support/metering.js';
 import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -144,17 +145,19 @@ describe('readings from the day and hourly rollups together', () => {
     expect(mixed.takenAway).toBeGreaterThan(20);
   });
 
-  it('migrations 1764500000000 and 1764620000000 fill the rollups they add from the hourly one, as ingest keeps them', async () => {
+  it('migrations 1764500000000, 1764620000000 and 1766000000000 fill the rollups they add from the hourly ones, as ingest keeps them', async () => {
     const kept = await rollupsByKey(t, account);
-    const added = ['people', 'hourly_totals', 'models', 'operations', 'agents', 'people_channels'] as const;
+    const added = ['people', 'hourly_totals', 'models', 'operations', 'agents', 'people_channels', 'hours'] as const;
     for (const rollup of added) expect(kept[rollup].kept).toEqual(kept[rollup].raw);
     const runner = t.app.get(DataSource).createQueryRunner();
     try {
       // As on a database written before these rollups existed: their tables are made and filled from hourly rows.
+      await new MeterHours1766000000000().down(runner);
       await new MeterNarrowRollups1764620000000().down(runner);
       await runner.query('DROP TABLE meter_daily_people');
       await new MeterPeople1764500000000().up(runner);
       await new MeterNarrowRollups1764620000000().up(runner);
+      await new MeterHours1766000000000().up(runner);
     } finally {
       await runner.release();
     }
@@ -168,7 +171,7 @@ describe('readings from the day and hourly rollups together', () => {
     const parts = readingPlan({ from, to, groupBy: ['day'], filters: {} }, null, new Date(NOW));
     expect(parts.map((p) => [p.rollup, p.sign])).toEqual([
       ['daily', 1],
-      ['hourly_totals', -1],
+      ['hours', -1],
     ]);
     const spec = { accountId: account, groupBy: ['day'] as GroupByDim[], filters: {}, scope: null };
     const planned = shown(await repository.meterSums({ ...spec, parts }));

@@ -6,6 +6,15 @@ const SUMS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as 
 const SUM_COLUMNS = `calls, ${SUMS.join(', ')}, cost`;
 const SUM_EXPRESSIONS = `sum(sign), ${SUMS.map((s) => `sum(sign * ${s})`).join(', ')}, coalesce(sum(sign * cost), 0)`;
 
+/** The tokens of an events-shaped row (or a rollup row) that count toward the effective ratio. */
+export const RATIO_TOKENS_SQL = '(input + cached_input + cache_write + output)';
+
+/** What a rollup without the label keeps of it: its effective and its ineffective tokens (LABEL_SPLIT_COLUMNS). */
+const LABEL_SPLIT_COLUMNS = 'effective, ineffective';
+const LABEL_SPLIT_EXPRESSIONS = (['effective', 'ineffective'] as const)
+  .map((l) => `coalesce(sum(sign * ${RATIO_TOKENS_SQL}) FILTER (WHERE label = '${l}'), 0)`)
+  .join(', ');
+
 /** The dimensions a rollup can keep: its column, and the value an event gives it ('' where absent, so it can sit in the key). */
 const DIMENSIONS = {
   model: { column: 'model', value: `coalesce(model_id, model_name, '')` },
@@ -38,15 +47,26 @@ export interface MeterRollup {
   name: string;
   table: string;
   grain: Grain;
-  /** What it is keyed by besides account, time and shard. Always `label`: every reading splits effective from ineffective. */
+  /**
+   * What it is keyed by besides account, time and shard. Every reading splits effective from ineffective
+   * tokens: a rollup either keeps `label`, or (without it: keepsLabel) its effective and ineffective tokens
+   * as two sums of their own, which is all a reading that neither groups nor filters by label needs of it.
+   */
   dims: readonly MeterDim[];
+}
+
+/** Whether a rollup keeps the label as a dimension (else it keeps effective and ineffective token sums). */
+export function keepsLabel(rollup: Pick<MeterRollup, 'dims'>): boolean {
+  return rollup.dims.includes('label');
 }
 
 /**
  * The rollups readings are summed from. Within a grain, in the order a reading tries them: the first that
  * keeps every dimension it asks for answers (the smaller ones first, as an account's rows usually go).
  * `hourly` keeps everything per hour (about one row per ingested event in a busy account): it answers what
- * no other does and the hours at a reading's edges. Each day rollup is a few rows per day, so a month of
+ * no other does. `hours` is one row per hour (and shard), its labels folded into effective and ineffective
+ * tokens: readings by hour and the hours at a reading's edges, when they ask nothing of the label, sum a
+ * quarter of the rows `hourly_totals` (one per label) would give them. Each day rollup is a few rows per day, so a month of
  * it sums in milliseconds. Rows per event matter too: every ingest write upserts its rows in each one.
  * A dimension that follows from another costs no rows (an agent has one person, a person one unit at a
  * time, a model one tier); one that varies independently multiplies them. So readings by people come from
@@ -55,6 +75,7 @@ export interface MeterRollup {
  * rollup cost 1.17 WAL records per ingested event instead of 0.52).
  */
 export const METER_ROLLUPS = [
+  { name: 'hours', table: 'meter_hours', grain: 'hour', dims: [] },
   { name: 'hourly_totals', table: 'meter_hourly_totals', grain: 'hour', dims: ['label'] },
   {
     name: 'hourly',
@@ -78,11 +99,15 @@ function meterRollupSql(rollup: MeterRollup, relation: string, shard: string, me
   const dims = rollup.dims.map((d) => DIMENSIONS[d]);
   const key = ['account_id', grain.column, 'shard', ...dims.map((d) => d.column)].join(', ');
   const groups = ['1', '2', '3', ...dims.map((_, i) => String(i + 4))].join(', ');
-  return `INSERT INTO ${rollup.table} (${key}, ${SUM_COLUMNS})
-    SELECT account_id, ${grain.value}, ${shard}, ${dims.map((d) => d.value).join(', ')}, ${SUM_EXPRESSIONS}
+  const split = !keepsLabel(rollup);
+  const columns = split ? `${SUM_COLUMNS}, ${LABEL_SPLIT_COLUMNS}` : SUM_COLUMNS;
+  const sums = split ? `${SUM_EXPRESSIONS}, ${LABEL_SPLIT_EXPRESSIONS}` : SUM_EXPRESSIONS;
+  const added = ['calls', ...SUMS, 'cost', ...(split ? ['effective', 'ineffective'] : [])];
+  return `INSERT INTO ${rollup.table} (${key}, ${columns})
+    SELECT account_id, ${grain.value}, ${shard}, ${[...dims.map((d) => d.value), sums].join(', ')}
       FROM ${relation} AS contributions
      GROUP BY ${groups}
-    ${merge ? `ON CONFLICT (${key}) DO UPDATE SET ${['calls', ...SUMS, 'cost'].map((c) => `${c} = ${rollup.table}.${c} + EXCLUDED.${c}`).join(', ')}` : ''}`;
+    ${merge ? `ON CONFLICT (${key}) DO UPDATE SET ${added.map((c) => `${c} = ${rollup.table}.${c} + EXCLUDED.${c}`).join(', ')}` : ''}`;
 }
 
 /** The day's spend (cost only), read for the allowance left after each ingested event. */

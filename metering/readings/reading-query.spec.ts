@@ -146,8 +146,9 @@ describe('readingPlan', () => {
     expect(show(readingPlan(q({ groupBy: ['tier', 'label'] }), null, LATER))).toEqual(whole('daily'));
   });
 
-  it('by hour: the hourly totals (label alone) or, for anything else, the full hourly rollup', () => {
-    expect(show(readingPlan(q({ groupBy: ['hour'] }), null, LATER))).toEqual(['hourly_totals + 2026-03-01T00..2026-03-16T00']);
+  it('by hour: one row an hour (hours), the hourly totals when the label is asked, else the full hourly rollup', () => {
+    expect(show(readingPlan(q({ groupBy: ['hour'] }), null, LATER))).toEqual(['hours + 2026-03-01T00..2026-03-16T00']);
+    expect(show(readingPlan(q({ groupBy: ['hour', 'label'] }), null, LATER))).toEqual(['hourly_totals + 2026-03-01T00..2026-03-16T00']);
     expect(show(readingPlan(q({ groupBy: ['hour', 'label', 'day'], filters: { label: 'effective' } }), null, LATER))).toEqual([
       'hourly_totals + 2026-03-01T00..2026-03-16T00',
     ]);
@@ -164,12 +165,12 @@ describe('readingPlan', () => {
     expect(show(readingPlan(q({ filters: { model: 'm' } }), { personId: 'p', unitId: 'u' }, LATER))).toEqual(hourly);
   });
 
-  it('partial days at the edges: their hours from an hourly rollup (the hourly totals, for a total)', () => {
+  it('partial days at the edges: their hours from an hourly rollup (one row an hour, for a total)', () => {
     const r = q({ from: at('2026-03-01T20:00:00Z'), to: at('2026-03-15T05:00:00Z') });
     expect(show(readingPlan(r, null, LATER))).toEqual([
       'daily + 2026-03-02T00..2026-03-15T00',
-      'hourly_totals + 2026-03-01T20..2026-03-02T00',
-      'hourly_totals + 2026-03-15T00..2026-03-15T05',
+      'hours + 2026-03-01T20..2026-03-02T00',
+      'hours + 2026-03-15T00..2026-03-15T05',
     ]);
   });
 
@@ -177,15 +178,15 @@ describe('readingPlan', () => {
     const r = q({ from: at('2026-03-01T02:00:00Z'), to: at('2026-03-15T21:00:00Z') });
     expect(show(readingPlan(r, null, LATER))).toEqual([
       'daily + 2026-03-01T00..2026-03-16T00',
-      'hourly_totals - 2026-03-01T00..2026-03-01T02',
-      'hourly_totals - 2026-03-15T21..2026-03-16T00',
+      'hours - 2026-03-01T00..2026-03-01T02',
+      'hours - 2026-03-15T21..2026-03-16T00',
     ]);
   });
 
   it('this month so far: today from the daily rollup less the hours still to come, which cost nothing to read', () => {
     const now = at('2026-03-15T12:34:56Z');
     const r = parseMeterRange(undefined, undefined, now);
-    expect(show(readingPlan(q(r), null, now))).toEqual(['daily + 2026-03-01T00..2026-03-16T00', 'hourly_totals - 2026-03-15T13..2026-03-16T00']);
+    expect(show(readingPlan(q(r), null, now))).toEqual(['daily + 2026-03-01T00..2026-03-16T00', 'hours - 2026-03-15T13..2026-03-16T00']);
     // The last hour of the day: nothing to take away.
     const late = at('2026-03-15T23:10:00Z');
     expect(show(readingPlan(q(parseMeterRange(undefined, undefined, late)), null, late))).toEqual(['daily + 2026-03-01T00..2026-03-16T00']);
@@ -193,28 +194,28 @@ describe('readingPlan', () => {
     const first = at('2026-03-01T00:00:00Z');
     expect(show(readingPlan(q(parseMeterRange(undefined, undefined, first)), null, first))).toEqual([
       'daily + 2026-03-01T00..2026-03-02T00',
-      'hourly_totals - 2026-03-01T01..2026-03-02T00',
+      'hours - 2026-03-01T01..2026-03-02T00',
     ]);
     // Asked for afterwards, the same range is that hour.
-    expect(show(readingPlan(q(parseMeterRange(undefined, undefined, first)), null, LATER))).toEqual(['hourly_totals + 2026-03-01T00..2026-03-01T01']);
+    expect(show(readingPlan(q(parseMeterRange(undefined, undefined, first)), null, LATER))).toEqual(['hours + 2026-03-01T00..2026-03-01T01']);
   });
 
   it('within one day, or across one midnight without a whole day', () => {
     expect(show(readingPlan(q({ from: at('2026-03-10T09:00:00Z'), to: at('2026-03-10T10:00:00Z') }), null, LATER))).toEqual([
-      'hourly_totals + 2026-03-10T09..2026-03-10T10',
+      'hours + 2026-03-10T09..2026-03-10T10',
     ]);
     expect(show(readingPlan(q({ from: at('2026-03-10T01:00:00Z'), to: at('2026-03-10T23:00:00Z') }), null, LATER))).toEqual([
       'daily + 2026-03-10T00..2026-03-11T00',
-      'hourly_totals - 2026-03-10T00..2026-03-10T01',
-      'hourly_totals - 2026-03-10T23..2026-03-11T00',
+      'hours - 2026-03-10T00..2026-03-10T01',
+      'hours - 2026-03-10T23..2026-03-11T00',
     ]);
     expect(show(readingPlan(q({ from: at('2026-03-10T20:00:00Z'), to: at('2026-03-11T03:00:00Z') }), null, LATER))).toEqual([
-      'hourly_totals + 2026-03-10T20..2026-03-11T03',
+      'hours + 2026-03-10T20..2026-03-11T03',
     ]);
     expect(show(readingPlan(q({ from: at('2026-03-10T02:00:00Z'), to: at('2026-03-11T03:00:00Z') }), null, LATER))).toEqual([
       'daily + 2026-03-10T00..2026-03-11T00',
-      'hourly_totals - 2026-03-10T00..2026-03-10T02',
-      'hourly_totals + 2026-03-11T00..2026-03-11T03',
+      'hours - 2026-03-10T00..2026-03-10T02',
+      'hours + 2026-03-11T00..2026-03-11T03',
     ]);
   });
 

@@ -1,7 +1,7 @@
 // Shared set-up for metering tests: a catalog, a price book, a plan and a subscription; and the check
 // that the rollups equal what the raw events say.
 import { DataSource } from 'typeorm';
-import { DIMENSION_COLUMNS, METER_ROLLUPS, type MeterDim, type MeterRollupName } from '../../metering/ingest/rollup-sql.js';
+import { DIMENSION_COLUMNS, keepsLabel, METER_ROLLUPS, type MeterDim, type MeterRollupName } from '../../metering/ingest/rollup-sql.js';
 import { RebuildService } from '../../metering/rebuild/rebuild.service.js';
 import type { TestApp } from './test-app.js';
 
@@ -36,7 +36,10 @@ export async function setupPricing(t: TestApp, account: string, options: { allow
 }
 
 interface Totals {
-  label: string;
+  /** Absent for a rollup without the label, which gives its effective and ineffective tokens instead. */
+  label?: string;
+  effective?: string;
+  ineffective?: string;
   calls: string;
   tokens: string;
   cost: string;
@@ -46,15 +49,28 @@ const SUMS_TEXT = `sum(calls)::text AS calls, sum(input + cached_input + cache_w
   coalesce(sum(cost), 0)::numeric(40,18)::text AS cost`;
 const RAW_EVENTS = '(SELECT *, 1 AS calls FROM events) e';
 
-/** Per-label totals of the raw events and of every meter rollup (by its name). */
+/** The effective and ineffective tokens, from the label (raw events, rollups keeping it) or the sums a rollup without it keeps. */
+const SPLIT_TEXT = {
+  labelled: ['effective', 'ineffective']
+    .map((l) => `coalesce(sum(input + cached_input + cache_write + output) FILTER (WHERE label = '${l}'), 0)::text AS ${l}`)
+    .join(', '),
+  kept: 'sum(effective)::text AS effective, sum(ineffective)::text AS ineffective',
+};
+
+/**
+ * Per-label totals of the raw events and of every meter rollup (by its name); a rollup without the label
+ * gives one row of totals with its effective and ineffective tokens.
+ */
 export async function labelTotals(t: TestApp, account: string): Promise<{ raw: Totals[] } & Record<MeterRollupName, Totals[]>> {
   const db = t.app.get(DataSource);
   const q = (from: string) =>
     db.query(`SELECT label, ${SUMS_TEXT} FROM ${from} WHERE account_id = $1 GROUP BY label HAVING sum(calls) <> 0 ORDER BY label`, [
       account,
     ]) as Promise<Totals[]>;
+  const split = (from: string) =>
+    db.query(`SELECT ${SUMS_TEXT}, ${SPLIT_TEXT.kept} FROM ${from} WHERE account_id = $1 HAVING sum(calls) <> 0`, [account]) as Promise<Totals[]>;
   const totals: Record<string, Totals[]> = { raw: await q(RAW_EVENTS) };
-  for (const r of METER_ROLLUPS) totals[r.name] = await q(r.table);
+  for (const r of METER_ROLLUPS) totals[r.name] = keepsLabel(r) ? await q(r.table) : await split(r.table);
   return totals as { raw: Totals[] } & Record<MeterRollupName, Totals[]>;
 }
 
@@ -81,15 +97,17 @@ export async function rollupsByKey(t: TestApp, account: string): Promise<Record<
   for (const r of METER_ROLLUPS) {
     const time = r.grain === 'hour' ? [`(hour AT TIME ZONE 'UTC')`, `date_trunc('hour', ts AT TIME ZONE 'UTC')`] : ['day', `(ts AT TIME ZONE 'UTC')::date`];
     const groups = r.dims.map((_, i) => i + 2).join(', ');
-    const q = (from: string, when: string, dims: readonly string[]) =>
+    const split = keepsLabel(r) ? null : SPLIT_TEXT;
+    const q = (from: string, when: string, dims: readonly string[], splitText: string | null) =>
       db.query(
-        `SELECT ${when}::text AS at, ${dims.map((d, i) => `${d} AS d${i}`).join(', ')}, ${SUMS_TEXT}
-           FROM ${from} WHERE account_id = $1 GROUP BY 1, ${groups} HAVING sum(calls) <> 0 ORDER BY 1, ${groups}`,
+        `SELECT ${[`${when}::text AS at`, ...dims.map((d, i) => `${d} AS d${i}`), SUMS_TEXT, ...(splitText === null ? [] : [splitText])].join(', ')}
+           FROM ${from} WHERE account_id = $1 GROUP BY ${['1', groups].filter(Boolean).join(', ')} HAVING sum(calls) <> 0
+          ORDER BY ${['1', groups].filter(Boolean).join(', ')}`,
         [account],
       ) as Promise<unknown[]>;
     out[r.name] = {
-      raw: await q(RAW_EVENTS, time[1]!, r.dims.map((d) => RAW_DIMENSION[d])),
-      kept: await q(r.table, time[0]!, r.dims.map((d) => DIMENSION_COLUMNS[d])),
+      raw: await q(RAW_EVENTS, time[1]!, r.dims.map((d) => RAW_DIMENSION[d]), split?.labelled ?? null),
+      kept: await q(r.table, time[0]!, r.dims.map((d) => DIMENSION_COLUMNS[d]), split?.kept ?? null),
     };
   }
   return out as Record<MeterRollupName, { raw: unknown[]; kept: unknown[] }>;
