@@ -20,10 +20,12 @@ export class IngestCounters implements UsageCounters {
   ) {}
 
   async engaged(account: string, events: readonly MeteredEvent[]): Promise<boolean> {
+    const paths = new PathsOf(this.plans, account);
     for (const e of events) {
       if (e.reservation_id !== null) return true;
       // Before the write an event without a unit is taken to be in its person's current unit.
-      if ((await this.levelsOf(account, e, e.ts)).length > 0) return true;
+      const path = paths.known(e) ?? (await paths.load(e));
+      if (path.levels.length > 0) return true;
     }
     return false;
   }
@@ -98,33 +100,90 @@ export class IngestCounters implements UsageCounters {
     // The credits level counts money only: its spend in PostgreSQL is the ledger's (credits-limits.ts),
     // which has no tokens.
     const creditItems: UsageItem[] = [];
+    const paths = new PathsOf(this.plans, account, db);
+    // Budget levels to read, each once.
+    const read = new Set<string>();
+    let counted = false;
     for (const e of events) {
-      const { levels: path, unitId } = await this.pathOf(account, e, e.ts, db);
-      if (unitId !== undefined) units.set(e.event_id, unitId);
-      const own = path.filter((l) => l !== levels.credits());
-      budgetLevels.push(path.filter((l) => l.startsWith('budget/')));
-      items.push({ reservationId: e.reservation_id, agentId: e.agent_id, levels: own, actual: { amount: e.cost ?? '0', tokens: e.tokens } });
-      if (own.length < path.length) creditItems.push({ reservationId: null, agentId: e.agent_id, levels: [levels.credits()], actual: { amount: e.cost ?? '0', tokens: 0 } });
+      const path = paths.known(e) ?? (await paths.load(e));
+      if (path.unitId !== undefined) units.set(e.event_id, path.unitId);
+      budgetLevels.push(path.budget);
+      if (path.budget !== NONE) for (const l of path.budget) read.add(l);
+      if (e.reservation_id !== null || path.own.length > 0) counted = true;
+      items.push({ reservationId: e.reservation_id, agentId: e.agent_id, levels: path.own, actual: { amount: e.cost ?? '0', tokens: e.tokens } });
+      if (path.credits) creditItems.push({ reservationId: null, agentId: e.agent_id, levels: CREDITS, actual: { amount: e.cost ?? '0', tokens: 0 } });
     }
     items.push(...creditItems);
-    if (!items.some((i) => i.reservationId !== null || i.levels.length > 0)) return null;
-    return { items, budgetLevels, read: [...new Set(budgetLevels.flat())], units };
+    if (!counted && creditItems.length === 0) return null;
+    return { items, budgetLevels, read: [...read], units };
+  }
+}
+
+const NONE: string[] = [];
+const CREDITS: readonly string[] = [levels.credits()];
+
+/** An event's path as usage needs it: every level, its own (all but credits), its budgets, the unit it starts at. */
+interface EventPath {
+  levels: readonly string[];
+  own: readonly string[];
+  budget: string[];
+  credits: boolean;
+  unitId?: string;
+}
+
+const NO_PATH: EventPath = { levels: NONE, own: NONE, budget: NONE, credits: false };
+
+/**
+ * The paths of one call's events: each plan asked of PathPlans once per person, agent, unit and month
+ * (the plans' own cache key: the events of a request mostly share one), and the levels derived from a plan
+ * once per plan, so an event costs a map lookup, not an await and three array copies.
+ */
+class PathsOf {
+  private readonly byKey = new Map<string, PathPlan | null>();
+  private readonly byPlan = new Map<PathPlan, EventPath>();
+
+  constructor(
+    private readonly plans: PathPlans,
+    private readonly account: string,
+    private readonly db?: Db,
+  ) {}
+
+  private static key(e: MeteredEvent): string {
+    return `${e.person_id}\u0000${e.agent_id ?? ''}\u0000${e.unit_id ?? ''}\u0000${e.ts.getUTCFullYear() * 12 + e.ts.getUTCMonth()}`;
   }
 
-  /** The levels an event's spend goes to: hard budgets on its path and its agent's cap at `at`, its session's cap. */
-  private async levelsOf(account: string, e: MeteredEvent, at: Date, db?: Db): Promise<string[]> {
-    return (await this.pathOf(account, e, at, db)).levels;
+  /** The event's path when its plan was asked for already in this call (undefined: call load). */
+  known(e: MeteredEvent): EventPath | undefined {
+    if (e.person_id === null) return NO_PATH;
+    const plan = this.byKey.get(PathsOf.key(e));
+    if (plan === undefined) return undefined;
+    return this.pathOf(plan, e);
   }
 
-  /** levelsOf, with the unit the path starts at (undefined when the event has no path). */
-  private async pathOf(account: string, e: MeteredEvent, at: Date, db?: Db): Promise<{ levels: string[]; unitId?: string }> {
-    if (e.person_id === null) return { levels: [] };
-    const plan: PathPlan | null = await this.plans.plan(account, e.person_id, e.agent_id, at, e.unit_id, db);
-    if (!plan) return { levels: [] };
+  async load(e: MeteredEvent): Promise<EventPath> {
+    if (e.person_id === null) return NO_PATH;
+    const plan = await this.plans.plan(this.account, e.person_id, e.agent_id, e.ts, e.unit_id, this.db);
+    this.byKey.set(PathsOf.key(e), plan);
+    return this.pathOf(plan, e);
+  }
+
+  /** The levels an event's spend goes to: hard budgets on its path and its agent's cap, its session's cap. */
+  private pathOf(plan: PathPlan | null, e: MeteredEvent): EventPath {
+    if (plan === null) return NO_PATH;
     const context = e.session_context ?? 'internal';
-    const path = e.session_id !== null && plan.sessionCaps.has(context) ? [...plan.levels, levels.session(context, e.session_id)] : plan.levels;
-    return { levels: path, unitId: plan.unitId };
+    if (e.session_id !== null && plan.sessionCaps.has(context)) return derive([...plan.levels, levels.session(context, e.session_id)], plan.unitId);
+    let path = this.byPlan.get(plan);
+    if (path === undefined) {
+      path = derive(plan.levels, plan.unitId);
+      this.byPlan.set(plan, path);
+    }
+    return path;
   }
+}
+
+function derive(all: readonly string[], unitId: string): EventPath {
+  const own = all.filter((l) => l !== levels.credits());
+  return { levels: all, own, budget: all.filter((l) => l.startsWith('budget/')), credits: own.length < all.length, unitId };
 }
 
 /** Per event: its reservation's outcome and the budget left on the tightest node of its path. */
@@ -134,9 +193,17 @@ function readingsOf(
   result: { outcomes: readonly (ReservationOutcome | null)[]; figures: readonly LevelFigures[] },
 ): Map<string, UsageReading> {
   const left = new Map(result.figures.map((f) => [f.level, f.left.amount]));
+  // Events sharing a path share its array (PathsOf): its tightest budget is found once.
+  const byPath = new Map<readonly string[], string | null>();
   const readings = new Map<string, UsageReading>();
   events.forEach((e, i) => {
-    readings.set(e.event_id, { reservation: result.outcomes[i] ?? null, budget_left: tightest(budgetLevels[i]!.map((l) => left.get(l) ?? null)) });
+    const path = budgetLevels[i]!;
+    let budget = byPath.get(path);
+    if (budget === undefined) {
+      budget = tightest(path.map((l) => left.get(l) ?? null));
+      byPath.set(path, budget);
+    }
+    readings.set(e.event_id, { reservation: result.outcomes[i] ?? null, budget_left: budget });
   });
   return readings;
 }

@@ -103,15 +103,28 @@ const noop = async () => undefined;
  * reservations' holds come off (an expired one's hold came off already: the script releases due holds first).
  */
 function afterCommit(figures: readonly LevelFigures[], released: readonly Pick<ReservationRow, 'levels' | 'amount' | 'tokens' | 'expires_at'>[], now: Date): LevelFigures[] {
-  const committed = released.filter((r) => r.expires_at.getTime() > now.getTime());
-  return figures.map((f) => {
-    let heldAmount = toScaledInteger(f.held.amount, REDIS_SCALE, 'exact');
-    let heldTokens = f.held.tokens;
-    for (const r of committed) {
-      if (!r.levels.includes(f.level)) continue;
-      heldAmount -= BigInt(up(r.amount));
-      heldTokens -= Number(r.tokens);
+  // What the committed holds took off each level, summed once (not once per level and reservation).
+  const off = new Map<string, { amount: bigint; tokens: number }>();
+  for (const r of released) {
+    if (r.expires_at.getTime() <= now.getTime()) continue;
+    const amount = toScaledInteger(r.amount, REDIS_SCALE, 'up');
+    const tokens = Number(r.tokens);
+    for (const [i, l] of r.levels.entries()) {
+      if (r.levels.indexOf(l) !== i) continue; // a level named twice comes off once
+      const o = off.get(l);
+      if (o === undefined) off.set(l, { amount, tokens });
+      else {
+        o.amount += amount;
+        o.tokens += tokens;
+      }
     }
+  }
+  if (off.size === 0) return [...figures];
+  return figures.map((f) => {
+    const o = off.get(f.level);
+    if (o === undefined) return f;
+    const heldAmount = toScaledInteger(f.held.amount, REDIS_SCALE, 'exact') - o.amount;
+    const heldTokens = f.held.tokens - o.tokens;
     const held = { amount: fromScaledInteger(heldAmount, REDIS_SCALE), tokens: heldTokens };
     const limitA = f.limit.amount === null ? null : toScaledInteger(f.limit.amount, REDIS_SCALE, 'exact');
     const spentA = toScaledInteger(f.spent.amount, REDIS_SCALE, 'exact');
@@ -263,7 +276,8 @@ export class RedisCounters implements CountersEngine {
     account: string,
     req: { items: readonly UsageItem[]; read: readonly string[]; now: Date },
   ): Promise<CounterWrite<{ outcomes: (ReservationOutcome | null)[]; figures: LevelFigures[] }>> {
-    for (const item of req.items) if (item.reservationId !== null) await this.writer.written(item.reservationId);
+    const rows = this.writer.writtenAll(req.items.map((i) => i.reservationId));
+    if (rows !== null) await rows;
     const { outcomes, released } = await resolveManyForCommit(tx, this.reservations, account, req.items, req.now);
     const write = await this.pendChecked(tx, account, req.now, { pre: spendOps(req.items), post: [] }, req.read, released.map((r) => r.id));
     if ('refused' in write) throw new Error('an unchecked write was refused');
@@ -272,7 +286,8 @@ export class RedisCounters implements CountersEngine {
   }
 
   async recordUsageBefore(account: string, req: { items: readonly UsageItem[]; read: readonly string[]; now: Date }): Promise<UsageBefore> {
-    for (const item of req.items) if (item.reservationId !== null) await this.writer.written(item.reservationId);
+    const rows = this.writer.writtenAll(req.items.map((i) => i.reservationId));
+    if (rows !== null) await rows;
     const writeId = newWriteId();
     const reply = await this.pendInRedis(account, writeId, req.now, { pre: spendOps(req.items), post: [] }, req.read);
     if (reply[0] === 'refused') throw new Error('an unchecked write was refused');

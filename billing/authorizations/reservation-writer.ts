@@ -58,6 +58,21 @@ export class ReservationWriter {
     await row.catch(() => undefined);
   }
 
+  /**
+   * written() for several reservations at once: null (nothing to wait for, no await) when this process is
+   * writing none of them, the common case once holds are a moment old.
+   */
+  writtenAll(ids: Iterable<string | null>): Promise<void> | null {
+    let rows: Promise<void>[] | null = null;
+    for (const id of ids) {
+      if (id === null) continue;
+      const row = this.unwritten.get(id);
+      if (row !== undefined) (rows ??= []).push(row);
+    }
+    if (rows === null) return null;
+    return this.flush().then(() => Promise.all(rows.map((r) => r.catch(() => undefined)))).then(() => undefined);
+  }
+
   /** Rows queued or being written. */
   get pending(): number {
     return this.unwritten.size;
