@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { CreditLedger } from '../billing/credits/credit-ledger.service.js';
 import { COUNTERS_ENGINE, type CountersEngine } from '../billing/authorizations/counters.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
+import { CreditsRepository } from '../billing/credits/credits.repository.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { JobsService } from '../src/jobs/jobs.service.js';
 import { TransactionRunner } from '../src/database/transactions.js';
@@ -114,6 +115,52 @@ describe('credits', () => {
       expired: '18',
     });
     sumsToZero(c);
+  });
+
+  it('a view is one snapshot: read while the job grants and expires at the boundary, every view\'s grants agree with its ledger', async () => {
+    clock.set('2026-03-31T23:58:00.000Z');
+    const o = await org();
+    await settle();
+    await spend(o.keys.agent, 2);
+    await settle();
+    clock.set('2026-04-01T00:00:30.000Z');
+    // Readers in a loop while the boundary's run grants April and expires what March's grant held; each
+    // view's grants, ledger and entries must be one moment's (before, in between, or after each commit).
+    const views: { grants: { id: string; remaining: string }[]; ledger: { ledger_account: string; amount: string }[] }[] = [];
+    let running = true;
+    const reader = async () => {
+      while (running) views.push(await credits(o.account));
+    };
+    const readers = [reader(), reader(), reader()];
+    await settle();
+    running = false;
+    await Promise.all(readers);
+    views.push(await credits(o.account));
+    for (const v of views) {
+      const ledger = new Map(v.ledger.map((l) => [l.ledger_account, Number(l.amount)]));
+      for (const g of v.grants) expect({ grant: g.id, ledger: ledger.get(`grant:${g.id}`) ?? 0 }).toEqual({ grant: g.id, ledger: Number(g.remaining) });
+      sumsToZero(v as never);
+    }
+    expect(views.at(-1)!.grants.map((g) => g.remaining)).toEqual(['20']);
+    expect(views.length).toBeGreaterThan(3);
+  });
+
+  // With one connection (the embedded store) a grant cannot commit while a view holds it: PostgreSQL only.
+  (process.env.DATABASE_URL ? it : it.skip)('a view\'s reads share one snapshot: a grant committed between two of them shows in neither', async () => {
+    clock.set('2026-04-10T09:00:00.000Z');
+    const o = await org();
+    await settle();
+    const repository = t.app.get(CreditsRepository);
+    const seen = await t.app.get(TransactionRunner).readSnapshot(async (tx) => {
+      const before = await repository.liveGrants(tx, o.account);
+      // Committed on another connection between the view's first read and the rest.
+      expect((await t.post(`/v1/accounts/${o.account}/credits/grants`, { amount: '3.00', validity_days: 60 }, o.keys.sales)).status).toBe(201);
+      return { before, after: await repository.liveGrants(tx, o.account), ledger: await repository.ledgerBalances(tx, o.account) };
+    });
+    expect(seen.after.map((g) => g.id)).toEqual(seen.before.map((g) => g.id));
+    expect(seen.ledger.map((l) => l.ledger_account)).not.toContain('issued:promotional');
+    // Outside it, the grant is there.
+    expect((await credits(o.account)).grants).toHaveLength(2);
   });
 
   it('burns usage so the allowance grant agrees with the allowance_left ingest reports', async () => {

@@ -116,15 +116,21 @@ export class CreditsService implements TopupPaidHandler, OnModuleInit {
     const acct = await this.accounts.findAccount(account);
     if (!acct) throw notFound(account);
     const now = this.clock.now();
-    const [billing, live, movements, ledger, available, first] = await Promise.all([
+    // The grants, entries, balances and usage are read in one snapshot: a settle run or a burn committing
+    // meanwhile (an allowance granted and the last one expired, say) shows in all of them or in none.
+    const [billing, { live, movements, ledger, available, unbooked }] = await Promise.all([
       this.subscriptions.billingContext(account),
-      this.repository.liveGrants(this.transactionsDb(), account),
-      this.repository.listMovements(this.transactionsDb(), account, limit + 1, before),
-      this.repository.ledgerBalances(this.transactionsDb(), account),
-      this.ledger.available(this.transactionsDb(), account, now),
-      this.repository.firstGrantDay(this.transactionsDb(), account),
+      this.transactions.readSnapshot(async (tx) => {
+        const first = await this.repository.firstGrantDay(tx, account);
+        return {
+          live: await this.repository.liveGrants(tx, account),
+          movements: await this.repository.listMovements(tx, account, limit + 1, before),
+          ledger: await this.repository.ledgerBalances(tx, account),
+          available: await this.ledger.available(tx, account, now),
+          unbooked: first === null ? new Dec(0) : new Dec(await this.repository.unbookedUsage(tx, account, first)),
+        };
+      }),
     ]);
-    const unbooked = first === null ? new Dec(0) : new Dec(await this.repository.unbookedUsage(this.transactionsDb(), account, first));
     const page = movements.slice(0, limit);
     const ordered = [...live].sort((a, b) => compareBurnOrder(grantState(a), grantState(b)));
     return {

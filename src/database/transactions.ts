@@ -11,6 +11,17 @@ export class TransactionRunner {
   run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(work);
   }
+
+  /**
+   * Reads that must agree with each other (a view built from several statements): one read-only transaction
+   * that sees a single snapshot throughout, so a write committing meanwhile shows in all of them or in none.
+   */
+  readSnapshot<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return work(tx);
+    });
+  }
 }
 
 /** The SQLSTATE of a failed query, when the failure came from PostgreSQL. */
