@@ -132,16 +132,20 @@ local function apply_op(op, sign, only)
   end
 end
 
--- A level's figures with the limit it answers to: la, lt ('-' when none), sa, st, ha, ht.
-local function figures(l, out)
-  local c = get_c(l)
-  local lim = get_c(limit_level(l))
+-- A counter's figures with the limit it answers to (lim: the counter of its limit level, or nil):
+-- la, lt ('-' when none), sa, st, ha, ht.
+local function figures_of(c, lim, out)
   out[#out + 1] = lim and lim.la and fmt(lim.la) or '-'
   out[#out + 1] = lim and lim.lt and fmt(lim.lt) or '-'
   out[#out + 1] = fmt(c.sa)
   out[#out + 1] = fmt(c.st)
   out[#out + 1] = fmt(c.ha)
   out[#out + 1] = fmt(c.ht)
+end
+
+-- A loaded level's figures, read from Redis.
+local function figures(l, out)
+  figures_of(get_c(l), get_c(limit_level(l)), out)
 end
 
 -- Levels (and the levels whose limits they use) that are not loaded.
@@ -333,16 +337,7 @@ if spend_only then
   redis.call('ZADD', PD, dl, wid)
   local out = { 'ok' }
   for _, l in ipairs(levels) do
-    local c = cs[l]
-    if c then
-      local lim = cs[limit_level(l)]
-      out[#out + 1] = lim and lim.la and fmt(lim.la) or '-'
-      out[#out + 1] = lim and lim.lt and fmt(lim.lt) or '-'
-      out[#out + 1] = fmt(c.sa)
-      out[#out + 1] = fmt(c.st)
-      out[#out + 1] = fmt(c.ha)
-      out[#out + 1] = fmt(c.ht)
-    end
+    if cs[l] then figures_of(cs[l], cs[limit_level(l)], out) end
   end
   return out
 end

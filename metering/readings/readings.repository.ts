@@ -64,11 +64,9 @@ const TIME_TEXT: Partial<Record<GroupByDim, (value: string) => string>> = {
   hour: (value) => `to_char(${value} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":00:00.000Z"')`,
 };
 
-const TOKENS_SQL = RATIO_TOKENS_SQL;
-
 /** A group's effective and ineffective tokens: from the label a rollup keeps, or the sums one without it keeps. */
-const LABELLED_SPLIT = `coalesce(SUM(${TOKENS_SQL}) FILTER (WHERE label = 'effective'), 0),
-  coalesce(SUM(${TOKENS_SQL}) FILTER (WHERE label = 'ineffective'), 0)`;
+const LABELLED_SPLIT = `coalesce(SUM(${RATIO_TOKENS_SQL}) FILTER (WHERE label = 'effective'), 0),
+  coalesce(SUM(${RATIO_TOKENS_SQL}) FILTER (WHERE label = 'ineffective'), 0)`;
 const KEPT_SPLIT = 'SUM(effective), SUM(ineffective)';
 
 /**
@@ -85,7 +83,7 @@ const SUM_COLUMNS = ['calls', 'input', 'cached_input', 'cache_write', 'output', 
 
 /** A column of a part's rows, signed; effective and ineffective computed from the label where it is kept. */
 function partColumn(column: (typeof SUM_COLUMNS)[number], labelled: boolean, sign: 1 | -1): string {
-  const value = labelled && (column === 'effective' || column === 'ineffective') ? `CASE WHEN label = '${column}' THEN ${TOKENS_SQL} ELSE 0 END` : column;
+  const value = labelled && (column === 'effective' || column === 'ineffective') ? `CASE WHEN label = '${column}' THEN ${RATIO_TOKENS_SQL} ELSE 0 END` : column;
   return sign === 1 && value === column ? column : `${sign === 1 ? '' : '-'}${value} AS ${column}`;
 }
 
@@ -130,7 +128,7 @@ export function meterSql(spec: MeterSqlSpec): { sql: string; params: unknown[] }
   // Grouped by position; a time bucket is grouped by its value and written as text outside (TIME_TEXT).
   const positions = spec.groupBy.map((_, i) => String(i + 1));
   const timed = spec.groupBy.some((d) => TIME_TEXT[d] !== undefined);
-  const having = `HAVING SUM(calls) <> 0 OR SUM(${TOKENS_SQL}) <> 0 OR SUM(cost) <> 0`;
+  const having = `HAVING SUM(calls) <> 0 OR SUM(${RATIO_TOKENS_SQL}) <> 0 OR SUM(cost) <> 0`;
   const tail = `${positions.length ? `GROUP BY ${positions.join(', ')}` : ''}
     ${having}
     ${positions.length && !timed ? `ORDER BY ${positions.join(', ')}` : ''}`;
