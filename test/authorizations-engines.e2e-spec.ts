@@ -23,13 +23,15 @@ const amountArb = (max: number) => fc.tuple(fc.integer({ min: 0, max }), fc.inte
 const tokensArb = (max: number) => fc.tuple(fc.integer({ min: 0, max }), fc.integer({ min: 0, max: 3 })).map(([n, odd]) => n * 50 + (odd === 3 ? 1 : 0));
 const limitArb = fc.record({ amount: fc.option(amountArb(60), { nil: null }), tokens: fc.option(tokensArb(60), { nil: null }) });
 const levelSet = fc.subarray([0, 1, 2], { minLength: 1 });
+/** One write in five fails after its counter write was made: its transaction rolls back and so must the counters. */
+const abandon = fc.integer({ min: 0, max: 4 }).map((n) => n === 0);
 const op = fc.oneof(
   { weight: 5, arbitrary: fc.record({ t: fc.constant('hold' as const), levels: levelSet, amount: amountArb(12).map((n) => n + 1), tokens: tokensArb(12), ttl: fc.integer({ min: 1, max: 120 }) }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('commit' as const), pick: fc.nat(), amount: amountArb(14), tokens: tokensArb(14), levels: levelSet }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('spend' as const), levels: levelSet, amount: amountArb(6), tokens: tokensArb(6) }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('commit' as const), pick: fc.nat(), amount: amountArb(14), tokens: tokensArb(14), levels: levelSet, abandon }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('spend' as const), levels: levelSet, amount: amountArb(6), tokens: tokensArb(6), abandon }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('release' as const), pick: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('limit' as const), level: fc.nat(2), limit: limitArb, below: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('transfer' as const), from: fc.nat(2), to: fc.nat(2), amount: amountArb(10), tokens: tokensArb(6) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('limit' as const), level: fc.nat(2), limit: limitArb, below: fc.boolean(), abandon }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('transfer' as const), from: fc.nat(2), to: fc.nat(2), amount: amountArb(10), tokens: tokensArb(6), abandon }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('time' as const), seconds: fc.integer({ min: 1, max: 90 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('rebuild' as const) }) },
 );
@@ -85,12 +87,13 @@ async function apply(t: TestApp, clock: ManualClock, account: string, names: str
   const engine = t.app.get<CountersEngine>(COUNTERS_ENGINE);
   const now = clock.now();
   const pick = (n: number) => (reservations.length === 0 ? 'res_none' : reservations[n % reservations.length]!);
-  const changed = <T>(work: (tx: Tx) => Promise<CounterWrite<T>>) =>
+  const changed = <T>(work: (tx: Tx) => Promise<CounterWrite<T>>, abandon: boolean) =>
     withCounterWrites(
       t.app.get(TransactionRunner),
       async (tx, writes) => {
         const w = await work(tx);
         writes.push(w);
+        if (abandon) throw new Error('abandoned');
         return w.result;
       },
       (e) => {
@@ -114,18 +117,20 @@ async function apply(t: TestApp, clock: ManualClock, account: string, names: str
       });
     }
     case 'commit':
-      return reportUsage(t, { account, unit: 'team', person: 'ada', agent: null, levels: o.levels.map((i) => names[i]!), amount: micro(o.amount), tokens: o.tokens, reservationId: pick(o.pick) });
+      return reportUsage(t, { account, unit: 'team', person: 'ada', agent: null, levels: o.levels.map((i) => names[i]!), amount: micro(o.amount), tokens: o.tokens, reservationId: pick(o.pick) }, { abandon: o.abandon }).catch(
+        (e: Error) => e.message,
+      );
     case 'spend':
-      return reportUsage(t, { account, unit: 'team', person: 'ada', agent: null, levels: o.levels.map((i) => names[i]!), amount: micro(o.amount), tokens: o.tokens });
+      return reportUsage(t, { account, unit: 'team', person: 'ada', agent: null, levels: o.levels.map((i) => names[i]!), amount: micro(o.amount), tokens: o.tokens }, { abandon: o.abandon }).catch((e: Error) => e.message);
     case 'release':
       return engine.release(account, pick(o.pick), { agentId: null, personId: 'ada' }, now);
     case 'limit': {
       const limit: Limit = { amount: o.limit.amount === null ? null : micro(o.limit.amount), tokens: o.limit.tokens };
-      return changed((tx) => engine.setLimit(tx, account, names[o.level]!, limit, now, { belowUsage: o.below })).catch((e: Error) => e.message);
+      return changed((tx) => engine.setLimit(tx, account, names[o.level]!, limit, now, { belowUsage: o.below }), o.abandon).catch((e: Error) => e.message);
     }
     case 'transfer':
       if (o.from === o.to) return null;
-      return changed((tx) => engine.transfer(tx, account, names[o.from]!, names[o.to]!, { amount: micro(o.amount), tokens: o.tokens }, now));
+      return changed((tx) => engine.transfer(tx, account, names[o.from]!, names[o.to]!, { amount: micro(o.amount), tokens: o.tokens }, now), o.abandon).catch((e: Error) => e.message);
     case 'time':
       clock.advance(o.seconds * 1000);
       return null;

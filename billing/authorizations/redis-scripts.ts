@@ -39,6 +39,36 @@ local function get_c(l)
   return nil
 end
 
+-- The counters of one call, read once and written once: want() each level the call changes or reads,
+-- load() them all with one HMGET (a level not loaded stays nil in s.c), change them in memory (marking
+-- each changed one in s.dirty), store() the changed ones with one HSET.
+local function counters()
+  local s = { c = {}, names = {}, index = {}, dirty = {} }
+  function s.want(l)
+    if not s.index[l] then
+      s.names[#s.names + 1] = l
+      s.index[l] = #s.names
+    end
+  end
+  function s.load()
+    if #s.names == 0 then return end
+    local raw = redis.call('HMGET', C, unpack(s.names))
+    for i, n in ipairs(s.names) do s.c[n] = raw[i] and unpack_c(raw[i]) or nil end
+  end
+  function s.store()
+    local args = {}
+    for _, l in ipairs(s.names) do
+      if s.dirty[l] then
+        args[#args + 1] = l
+        args[#args + 1] = pack_c(s.c[l])
+      end
+    end
+    if #args > 0 then redis.call('HSET', C, unpack(args)) end
+    s.dirty = {}
+  end
+  return s
+end
+
 local function parse_res(v)
   local nl = string.find(v, '\\0', 1, true)
   local head = nl and string.sub(v, 1, nl - 1) or v
@@ -81,20 +111,18 @@ local function unhold_many(ids, first, record)
       if rb then redis.call('RPUSH', D, 'r' .. id) end
     end
   end
-  if #order > 0 then
-    local raw = redis.call('HMGET', C, unpack(order))
-    local args = {}
-    for i, l in ipairs(order) do
-      if raw[i] then
-        local c = unpack_c(raw[i])
-        c.ha = c.ha - delta[l][1]
-        c.ht = c.ht - delta[l][2]
-        args[#args + 1] = l
-        args[#args + 1] = pack_c(c)
-      end
+  local s = counters()
+  for _, l in ipairs(order) do s.want(l) end
+  s.load()
+  for _, l in ipairs(order) do
+    local c = s.c[l]
+    if c then
+      c.ha = c.ha - delta[l][1]
+      c.ht = c.ht - delta[l][2]
+      s.dirty[l] = true
     end
-    if #args > 0 then redis.call('HSET', C, unpack(args)) end
   end
+  s.store()
   return n
 end
 
@@ -107,29 +135,41 @@ local function stale(now)
   return #redis.call('ZRANGEBYSCORE', PD, '-inf', now, 'LIMIT', 0, 1) > 0 and 1 or 0
 end
 
--- One op on the counters (sign 1 applies it, -1 undoes it). Ops: sp (spend on levels), lv (a limit's
--- value; pa/pk the value it replaced), ld (a limit moved by a delta). Only loaded levels change, or
--- only those in 'only' when given (a rebuild replaying writes onto the levels it just loaded).
-local function apply_op(op, sign, only)
-  local targets = op.t == 'sp' and op.l or { op.l }
-  for _, l in ipairs(targets) do
-    if only == nil or only[l] then
-      local c = get_c(l)
-      if c then
-        if op.t == 'sp' then
-          c.sa = c.sa + sign * tonumber(op.a)
-          c.st = c.st + sign * tonumber(op.k)
-        elseif op.t == 'lv' then
-          if sign == 1 then c.la, c.lt = tonumber(op.a), tonumber(op.k) else c.la, c.lt = tonumber(op.pa), tonumber(op.pk) end
-        elseif op.t == 'ld' then
-          local da, dk = sign * tonumber(op.a), sign * tonumber(op.k)
-          if da ~= 0 then c.la = (c.la or 0) + da end
-          if dk ~= 0 then c.lt = (c.lt or 0) + dk end
-        end
-        redis.call('HSET', C, l, pack_c(c))
+-- The levels an op changes.
+local function op_levels(op)
+  return op.t == 'sp' and op.l or { op.l }
+end
+
+-- One op on a call's counters (sign 1 applies it, -1 undoes it): the one place each op kind's rule is
+-- written. Ops: sp (spend on levels), lv (a limit's value; pa/pk the value it replaced), ld (a limit moved
+-- by a delta). Only loaded levels change, or only those in 'only' when given (a rebuild replaying writes
+-- onto the levels it just loaded).
+local function apply_to(s, op, sign, only)
+  for _, l in ipairs(op_levels(op)) do
+    local c = s.c[l]
+    if c and (only == nil or only[l]) then
+      if op.t == 'sp' then
+        c.sa = c.sa + sign * tonumber(op.a)
+        c.st = c.st + sign * tonumber(op.k)
+      elseif op.t == 'lv' then
+        if sign == 1 then c.la, c.lt = tonumber(op.a), tonumber(op.k) else c.la, c.lt = tonumber(op.pa), tonumber(op.pk) end
+      elseif op.t == 'ld' then
+        local da, dk = sign * tonumber(op.a), sign * tonumber(op.k)
+        if da ~= 0 then c.la = (c.la or 0) + da end
+        if dk ~= 0 then c.lt = (c.lt or 0) + dk end
       end
+      s.dirty[l] = true
     end
   end
+end
+
+-- Ops applied in their order (sign and only as apply_to), their counters read and written once.
+local function apply_ops(ops, sign, only)
+  local s = counters()
+  for _, op in ipairs(ops) do for _, l in ipairs(op_levels(op)) do s.want(l) end end
+  s.load()
+  for _, op in ipairs(ops) do apply_to(s, op, sign, only) end
+  s.store()
 end
 
 -- A counter's figures with the limit it answers to (lim: the counter of its limit level, or nil):
@@ -172,7 +212,7 @@ end
  * something. One call for many holds: the script's and the client's per-call costs are paid once.
  */
 const HOLD = `
-local holds, names, index, pos = {}, {}, {}, 2
+local holds, pos, s = {}, 2, counters()
 for h = 1, tonumber(ARGV[1]) do
   local x = { now = tonumber(ARGV[pos]), id = ARGV[pos + 1], exp = tonumber(ARGV[pos + 2]), a = tonumber(ARGV[pos + 3]),
               k = tonumber(ARGV[pos + 4]), agent = ARGV[pos + 5], person = ARGV[pos + 6], levels = {} }
@@ -182,53 +222,28 @@ for h = 1, tonumber(ARGV[1]) do
     local l = ARGV[pos]
     pos = pos + 1
     x.levels[i] = l
-    if not index[l] then names[#names + 1] = l; index[l] = #names end
-    local ll = limit_level(l)
-    if not index[ll] then names[#names + 1] = ll; index[ll] = #names end
+    s.want(l)
+    s.want(limit_level(l))
   end
   holds[h] = x
 end
 if redis.call('HEXISTS', M, 'gen') == 0 then return { 'missing', '*' } end
-local cs, dirty = {}, {}
-local function load()
-  if #names == 0 then return true end
-  local raw = redis.call('HMGET', C, unpack(names))
-  for i, n in ipairs(names) do
-    if not raw[i] then return false end
-    cs[n] = unpack_c(raw[i])
-  end
-  return true
-end
-local function store()
-  local args = {}
-  for l in pairs(dirty) do args[#args + 1] = l; args[#args + 1] = pack_c(cs[l]) end
-  if #args > 0 then redis.call('HSET', C, unpack(args)) end
-  dirty = {}
-end
-if not load() then
-  local raw, miss = redis.call('HMGET', C, unpack(names)), {}
-  for i, n in ipairs(names) do if not raw[i] then miss[#miss + 1] = n end end
-  return { 'missing', unpack(miss) }
-end
+s.load()
+local miss = {}
+for _, n in ipairs(s.names) do if not s.c[n] then miss[#miss + 1] = n end end
+if #miss > 0 then return { 'missing', unpack(miss) } end
+local cs = s.c
 local out = {}
 for h, x in ipairs(holds) do
   local due = redis.call('ZRANGEBYSCORE', E, '-inf', x.now, 'LIMIT', 0, 64)
   if #due > 0 then
-    store()
+    s.store()
     unhold_many(due, 1, false)
-    load()
+    s.load()
   end
   local st = stale(x.now)
   local function figs(reply)
-    for _, l in ipairs(x.levels) do
-      local c, lim = cs[l], cs[limit_level(l)]
-      reply[#reply + 1] = lim.la and fmt(lim.la) or '-'
-      reply[#reply + 1] = lim.lt and fmt(lim.lt) or '-'
-      reply[#reply + 1] = fmt(c.sa)
-      reply[#reply + 1] = fmt(c.st)
-      reply[#reply + 1] = fmt(c.ha)
-      reply[#reply + 1] = fmt(c.ht)
-    end
+    for _, l in ipairs(x.levels) do figures_of(cs[l], cs[limit_level(l)], reply) end
     return reply
   end
   local denied = nil
@@ -250,14 +265,14 @@ for h, x in ipairs(holds) do
       local c = cs[l]
       c.ha = c.ha + x.a
       c.ht = c.ht + x.k
-      dirty[l] = true
+      s.dirty[l] = true
     end
     redis.call('HSET', R, x.id, fmt(x.exp) .. ',' .. fmt(x.a) .. ',' .. fmt(x.k) .. ',' .. fmt(x.now) .. ',' .. x.agent .. ',' .. x.person .. '\\0' .. table.concat(x.levels, '\\0'))
     redis.call('ZADD', E, x.exp, x.id)
     out[h] = figs({ 'ok', st })
   end
 end
-store()
+s.store()
 return out
 `;
 
@@ -292,58 +307,20 @@ if entry.needs then
   if #miss > 0 then return { 'missing', unpack(miss) } end
 end
 expire_due(now)
--- Spend only (an ingest write): every counter it touches or reads fetched by one HMGET, the ops applied
--- in memory, the changed ones written by one HSET; the same result as the general path below.
-local spend_only = not entry.check
-if spend_only then
-  for _, op in ipairs(entry.pre) do if op.t ~= 'sp' then spend_only = false break end end
-end
-if spend_only then
-  local names, index, cs = {}, {}, {}
-  local function want(l)
-    if not index[l] then
-      names[#names + 1] = l
-      index[l] = #names
-    end
-  end
-  for _, op in ipairs(entry.pre) do for _, l in ipairs(op.l) do want(l) end end
-  for _, l in ipairs(levels) do want(l) want(limit_level(l)) end
-  if #names > 0 then
-    local raw = redis.call('HMGET', C, unpack(names))
-    for i, n in ipairs(names) do if raw[i] then cs[n] = unpack_c(raw[i]) end end
-  end
-  local dirty, args = {}, {}
-  for _, op in ipairs(entry.pre) do
-    local a, k = tonumber(op.a), tonumber(op.k)
-    for _, l in ipairs(op.l) do
-      local c = cs[l]
-      if c then
-        c.sa = c.sa + a
-        c.st = c.st + k
-        dirty[l] = true
-      end
-    end
-  end
-  for _, n in ipairs(names) do
-    if dirty[n] then
-      args[#args + 1] = n
-      args[#args + 1] = pack_c(cs[n])
-    end
-  end
-  if #args > 0 then redis.call('HSET', C, unpack(args)) end
-  entry.needs = nil
-  entry.dl = dl
-  redis.call('HSET', P, wid, cjson.encode(entry))
-  redis.call('ZADD', PD, dl, wid)
-  local out = { 'ok' }
-  for _, l in ipairs(levels) do
-    if cs[l] then figures_of(cs[l], cs[limit_level(l)], out) end
-  end
-  return out
+-- Every counter the write changes or reads (its ops' levels, the levels answered and the levels whose
+-- limits they use, the checked level) fetched by one HMGET, checked and changed in memory, the changed
+-- ones written by one HSET.
+local s = counters()
+for _, op in ipairs(entry.pre) do for _, l in ipairs(op_levels(op)) do s.want(l) end end
+for _, l in ipairs(levels) do
+  s.want(l)
+  s.want(limit_level(l))
 end
 local ch = entry.check
+if ch then s.want(ch.l) end
+s.load()
 if ch then
-  local c = get_c(ch.l)
+  local c = s.c[ch.l]
   if ch.t == 'limit' then
     local na, nk = tonumber(ch.a), tonumber(ch.k)
     if na and na < c.sa + c.ha then return { 'refused', 'amount', fmt(c.sa + c.ha) } end
@@ -356,7 +333,7 @@ if ch then
 end
 for _, op in ipairs(entry.pre) do
   if op.t == 'lmin' then
-    local c = get_c(op.l)
+    local c = s.c[op.l]
     op.t = 'lv'
     op.pa = c.la and fmt(c.la) or '-'
     op.pk = c.lt and fmt(c.lt) or '-'
@@ -364,15 +341,18 @@ for _, op in ipairs(entry.pre) do
     op.a = (c.la and na) and fmt(math.min(c.la, na)) or (c.la and fmt(c.la) or op.a)
     op.k = (c.lt and nk) and fmt(math.min(c.lt, nk)) or (c.lt and fmt(c.lt) or op.k)
   end
-  apply_op(op, 1, nil)
+  apply_to(s, op, 1, nil)
 end
+s.store()
 entry.check = nil
 entry.needs = nil
 entry.dl = dl
 redis.call('HSET', P, wid, cjson.encode(entry))
 redis.call('ZADD', PD, dl, wid)
 local out = { 'ok' }
-for _, l in ipairs(levels) do if redis.call('HEXISTS', C, l) == 1 then figures(l, out) end end
+for _, l in ipairs(levels) do
+  if s.c[l] then figures_of(s.c[l], s.c[limit_level(l)], out) end
+end
 return out
 `;
 
@@ -382,7 +362,7 @@ local wid = ARGV[1]
 local v = redis.call('HGET', P, wid)
 if v then
   local entry = cjson.decode(v)
-  for _, op in ipairs(entry.post) do apply_op(op, 1, nil) end
+  apply_ops(entry.post, 1, nil)
   redis.call('HDEL', P, wid)
   redis.call('ZREM', PD, wid)
   if rebuilding() then redis.call('RPUSH', D, 'w' .. wid .. '\\n' .. v) end
@@ -396,7 +376,9 @@ const ROLLBACK = `
 local v = redis.call('HGET', P, ARGV[1])
 if not v then return 'gone' end
 local entry = cjson.decode(v)
-for i = #entry.pre, 1, -1 do apply_op(entry.pre[i], -1, nil) end
+local undo = {}
+for i = #entry.pre, 1, -1 do undo[#undo + 1] = entry.pre[i] end
+apply_ops(undo, -1, nil)
 redis.call('HDEL', P, ARGV[1])
 redis.call('ZREM', PD, ARGV[1])
 return 'ok'
@@ -507,6 +489,7 @@ else
   end
 end
 -- Writes PostgreSQL's snapshot does not hold yet: pending ones count their 'pre' ops, confirmed ones all.
+local replay = {}
 local pend = redis.call('HGETALL', P)
 for i = 1, #pend, 2 do
   local wid, entry = pend[i], cjson.decode(pend[i + 1])
@@ -517,15 +500,16 @@ for i = 1, #pend, 2 do
     redis.call('HDEL', P, wid)
     redis.call('ZREM', PD, wid)
   else
-    for _, op in ipairs(entry.pre) do apply_op(op, 1, only) end
+    for _, op in ipairs(entry.pre) do replay[#replay + 1] = op end
   end
 end
 for _, w in ipairs(confirmed) do
   if not insnap[w.id] then
-    for _, op in ipairs(w.entry.pre) do apply_op(op, 1, only) end
-    for _, op in ipairs(w.entry.post) do apply_op(op, 1, only) end
+    for _, op in ipairs(w.entry.pre) do replay[#replay + 1] = op end
+    for _, op in ipairs(w.entry.post) do replay[#replay + 1] = op end
   end
 end
+apply_ops(replay, 1, only)
 if mode == 'full' then redis.call('HSET', M, 'gen', token) end
 redis.call('HDEL', M, 'rb')
 redis.call('DEL', D)

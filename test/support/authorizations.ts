@@ -59,7 +59,12 @@ async function writeUsage(tx: Tx, u: Usage, at: Date): Promise<void> {
  * An event's usage and its counter change in one transaction; `kill` stops after the commit, before the
  * counter update (what a process killed there leaves behind).
  */
-export async function reportUsage(t: TestApp, u: Usage, options: { kill?: boolean } = {}): Promise<ReservationOutcome | null> {
+/**
+ * Usage written as ingest writes it: its row and its counter write in one transaction. `kill`: the process
+ * dies after the commit, before the counters hear of it. `abandon`: the transaction fails after the counter
+ * write was made (its row and the write are rolled back; the call throws "abandoned").
+ */
+export async function reportUsage(t: TestApp, u: Usage, options: { kill?: boolean; abandon?: boolean } = {}): Promise<ReservationOutcome | null> {
   const engine = t.app.get<CountersEngine>(COUNTERS_ENGINE);
   const now = t.app.get<Clock>(CLOCK).now();
   if (u.session) await t.app.get(EventsRepository).ensurePartitions([now]);
@@ -75,6 +80,7 @@ export async function reportUsage(t: TestApp, u: Usage, options: { kill?: boolea
       const write = await engine.addSpend(tx, u.account, { levels: u.levels, actual, now });
       if (!options.kill) writes.push(write);
     }
+    if (options.abandon) throw new Error('abandoned');
   };
   await withCounterWrites(t.app.get(TransactionRunner), work, (error) => {
     throw error;
