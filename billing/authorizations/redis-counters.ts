@@ -490,8 +490,7 @@ export class RedisCounters implements CountersEngine {
     for (let attempt = 0; attempt < 10; attempt++) {
       const token = randomBytes(9).toString('base64url');
       await this.run('tmRebuildBegin', account, token);
-      const reply = await this.transactions.run(async (tx) => {
-        await this.reservations.snapshot(tx);
+      const reply = await this.transactions.readSnapshot(async (tx) => {
         const active = full ? await this.reservations.active(tx, account, now) : [];
         const [idsJson, levelsJson, youngJson] = (await this.run('tmRebuildState', account, now.getTime(), RECENT_MS)) as [string, string, string];
         const ids = arrayOf(idsJson);

@@ -146,11 +146,6 @@ export class ReservationsRepository {
     };
   }
 
-  /** Makes `tx` read one snapshot throughout: its first statement, before any other in it. */
-  async snapshot(tx: Tx): Promise<void> {
-    await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  }
-
   /** Many reservations in one statement (the Redis engine's group commit). */
   async insertMany(rows: readonly NewReservation[], db: Db = this.dataSource): Promise<void> {
     if (rows.length === 0) return;
