@@ -86,7 +86,7 @@ local function rebuilding() return redis.call('HEXISTS', M, 'rb') == 1 end
 -- off each level ONCE per distinct level (a commit of 25 reservations on the same 6 levels reads and
 -- writes 6 counters, not 150). 'record' writes each id to D while a rebuild runs. Returns how many were held.
 local function unhold_many(ids, first, record)
-  local delta, order, n = {}, {}, 0
+  local s, delta, n = counters(), {}, 0
   local rb = record and rebuilding()
   for i = first, #ids do
     local id = ids[i]
@@ -99,7 +99,7 @@ local function unhold_many(ids, first, record)
           if not d then
             d = { 0, 0 }
             delta[l] = d
-            order[#order + 1] = l
+            s.want(l)
           end
           d[1] = d[1] + r.a
           d[2] = d[2] + r.k
@@ -111,14 +111,12 @@ local function unhold_many(ids, first, record)
       if rb then redis.call('RPUSH', D, 'r' .. id) end
     end
   end
-  local s = counters()
-  for _, l in ipairs(order) do s.want(l) end
   s.load()
-  for _, l in ipairs(order) do
+  for l, d in pairs(delta) do
     local c = s.c[l]
     if c then
-      c.ha = c.ha - delta[l][1]
-      c.ht = c.ht - delta[l][2]
+      c.ha = c.ha - d[1]
+      c.ht = c.ht - d[2]
       s.dirty[l] = true
     end
   end
