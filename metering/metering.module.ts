@@ -1,8 +1,11 @@
 // Metering: ingest of token events with their meter reading, effective-spend classification, task
-// resolution, pricing of events whose model was unknown, and the rollups readings are served from.
+// resolution, pricing of events whose model was unknown, and the rollups readings are served from (with
+// their hourly compaction).
 import { Module } from '@nestjs/common';
 import { HealthModule } from '../src/health/health.module.js';
 import { TiersModule } from '../tiers/tiers.module.js';
+import { CompactionRepository } from './compaction/compaction.repository.js';
+import { CompactionService } from './compaction/compaction.service.js';
 import { TaskLabeler } from './classification/task-labeler.js';
 import { EventsRepository } from './ingest/events.repository.js';
 import { IngestController } from './ingest/ingest.controller.js';
@@ -24,7 +27,7 @@ import { IgnoredUsageFieldsService } from './usage/ignored-usage-fields.service.
 @Module({
   imports: [HealthModule, TiersModule],
   controllers: [IngestController, TasksController, UnpricedController, IgnoredUsageFieldsController],
-  providers: [EventsRepository, IgnoredUsageFieldsRepository, IgnoredUsageFieldsService, IngestService, IngestWriter, MeterPublisher, RebuildRepository, RebuildService, RepricingRepository, RepricingService, TaskLabeler, TasksRepository, TasksService],
-  exports: [EventsRepository, MeterPublisher, IngestService, RebuildService, RepricingService],
+  providers: [CompactionRepository, CompactionService, EventsRepository, IgnoredUsageFieldsRepository, IgnoredUsageFieldsService, IngestService, IngestWriter, MeterPublisher, RebuildRepository, RebuildService, RepricingRepository, RepricingService, TaskLabeler, TasksRepository, TasksService],
+  exports: [CompactionService, EventsRepository, MeterPublisher, IngestService, RebuildService, RepricingService],
 })
 export class MeteringModule {}

@@ -102,7 +102,7 @@ function meterRollupSql(rollup: MeterRollup, relation: string, shard: string, me
   const split = !keepsLabel(rollup);
   const columns = split ? `${SUM_COLUMNS}, ${LABEL_SPLIT_COLUMNS}` : SUM_COLUMNS;
   const sums = split ? `${SUM_EXPRESSIONS}, ${LABEL_SPLIT_EXPRESSIONS}` : SUM_EXPRESSIONS;
-  const added = ['calls', ...SUMS, 'cost', ...(split ? ['effective', 'ineffective'] : [])];
+  const added = rollupColumns(rollup).sums;
   return `INSERT INTO ${rollup.table} (${key}, ${columns})
     SELECT account_id, ${grain.value}, ${shard}, ${[...dims.map((d) => d.value), sums].join(', ')}
       FROM ${relation} AS contributions
@@ -120,10 +120,35 @@ export function spendRollupSql(relation: string, shard: string, merge: boolean):
     ${merge ? 'ON CONFLICT (account_id, day, shard) DO UPDATE SET cost = meter_spend_daily.cost + EXCLUDED.cost' : ''}`;
 }
 
-/** Every rollup: the CTE name a statement gives it, its table, its SQL. Writers and the rebuild use this list. */
-const ROLLUPS: readonly { name: string; table: string; sql: (relation: string, shard: string, merge: boolean) => string }[] = [
-  ...METER_ROLLUPS.map((r) => ({ name: r.name, table: r.table, sql: (relation: string, shard: string, merge: boolean) => meterRollupSql(r, relation, shard, merge) })),
-  { name: 'spend', table: 'meter_spend_daily', sql: spendRollupSql },
+/** A rollup table's key besides account, time bucket and shard, and the sums a write adds to its rows. */
+function rollupColumns(rollup: MeterRollup): { dims: string[]; sums: string[] } {
+  return {
+    dims: rollup.dims.map((d) => DIMENSIONS[d].column),
+    sums: ['calls', ...SUMS, 'cost', ...(keepsLabel(rollup) ? [] : ['effective', 'ineffective'])],
+  };
+}
+
+interface Rollup {
+  /** The CTE name a statement gives it, and its short name in reports. */
+  name: string;
+  table: string;
+  grain: Grain;
+  /** Its key besides account, time bucket and shard, and its sums. */
+  dims: readonly string[];
+  sums: readonly string[];
+  sql: (relation: string, shard: string, merge: boolean) => string;
+}
+
+/** Every rollup. Writers, the rebuild and the compaction use this list. */
+const ROLLUPS: readonly Rollup[] = [
+  ...METER_ROLLUPS.map((r) => ({
+    name: r.name,
+    table: r.table,
+    grain: r.grain,
+    ...rollupColumns(r),
+    sql: (relation: string, shard: string, merge: boolean) => meterRollupSql(r, relation, shard, merge),
+  })),
+  { name: 'spend', table: 'meter_spend_daily', grain: 'day', dims: [], sums: ['cost'], sql: spendRollupSql },
 ];
 
 export const ROLLUP_TABLES: readonly string[] = ROLLUPS.map((r) => r.table);
@@ -146,3 +171,54 @@ export function addToRollupsCtes(relation: string): string {
 export function fillRollupsSql(relation: string, shard = '0'): string[] {
   return ROLLUPS.map((r) => r.sql(relation, shard, false));
 }
+
+/**
+ * The shard compaction folds closed time buckets into. Ingest writes shards 0-7 (WRITER_SHARD) and the
+ * rebuild shard 0; nothing but the compaction writes this one, so it never waits for a writer's row lock.
+ */
+export const COMPACTED_SHARD = 8;
+
+export interface CompactionStatement {
+  table: string;
+  grain: Grain;
+  /**
+   * Folds an account's rows ($1) of time buckets in [$2, $3) outside COMPACTED_SHARD into it, the first $4
+   * rows in bucket order per call: those rows are deleted and their sums added to the row of their key in
+   * COMPACTED_SHARD, in one statement, so every key's sum over shards is what it was. Rows a writer holds
+   * are skipped (SKIP LOCKED), so a compaction never waits for ingest and no lock cycle can form with it;
+   * they are folded by a later run. Returns { moved, written, last }: rows taken out of the writers'
+   * shards, compacted rows written, and the last bucket taken (as text), where the next call starts: every
+   * earlier bucket is done, so no call scans again what an earlier one deleted.
+   */
+  sql: string;
+}
+
+export const COMPACTION_STATEMENTS: readonly CompactionStatement[] = ROLLUPS.map((r) => {
+  const bucket = GRAINS[r.grain].column;
+  const type = r.grain === 'hour' ? 'timestamptz' : 'date';
+  const grouped = ['account_id', bucket, ...r.dims];
+  const key = ['account_id', bucket, 'shard', ...r.dims];
+  return {
+    table: r.table,
+    grain: r.grain,
+    sql: `WITH picked AS (
+        SELECT ctid, ${bucket} AS at FROM ${r.table}
+         WHERE account_id = $1 AND ${bucket} >= $2::${type} AND ${bucket} < $3::${type} AND shard <> ${COMPACTED_SHARD}
+         ORDER BY ${bucket} LIMIT $4 FOR UPDATE SKIP LOCKED),
+      moved AS (DELETE FROM ${r.table} WHERE ctid = ANY (ARRAY(SELECT ctid FROM picked)) RETURNING *),
+      written AS (
+        INSERT INTO ${r.table} (${key.join(', ')}, ${r.sums.join(', ')})
+        SELECT ${grouped.slice(0, 2).join(', ')}, ${COMPACTED_SHARD}, ${[...r.dims, ...r.sums.map((c) => `sum(${c})`)].join(', ')}
+          FROM moved GROUP BY ${grouped.join(', ')}
+        ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${r.sums.map((c) => `${c} = ${r.table}.${c} + EXCLUDED.${c}`).join(', ')}
+        RETURNING 1)
+      SELECT (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM written)::int AS written, (SELECT max(at) FROM picked)::text AS last`,
+  };
+});
+
+/**
+ * pg_advisory_xact_lock(ROLLUP_REWRITE_LOCK, hashtext(account)): held by what rewrites an account's rollup
+ * rows other than ingest's additions (the rebuild replacing them, the compaction moving them), so the two
+ * never interleave: a rebuild's DELETE does not see compacted rows written after its snapshot.
+ */
+export const ROLLUP_REWRITE_LOCK = 7_310_003;

@@ -1,10 +1,10 @@
-// The SQL of a rebuild: rollups recomputed from raw events, and label writes. Only this file and the
-// ingest repository touch the metering tables.
+// The SQL of a rebuild: rollups recomputed from raw events, and label writes. Only this file, the
+// ingest repositories and the compaction's touch the metering tables.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryRows } from '../../src/database/sql.js';
-import { fillRollupsSql, ROLLUP_TABLES } from '../ingest/rollup-sql.js';
+import { fillRollupsSql, ROLLUP_REWRITE_LOCK, ROLLUP_TABLES } from '../ingest/rollup-sql.js';
 
 @Injectable()
 export class RebuildRepository {
@@ -26,6 +26,11 @@ export class RebuildRepository {
           AND label IS DISTINCT FROM CASE outcome WHEN 'success' THEN $2 WHEN 'failure' THEN $3 ELSE $4 END`,
       [accountId, labelFor.success, labelFor.failure, labelFor.none],
     );
+  }
+
+  /** Holds the account's rollups against a compaction until the transaction ends. */
+  async lockRollups(tx: Tx, accountId: string): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ROLLUP_REWRITE_LOCK, accountId]);
   }
 
   /** Replaces an account's rollups with sums over its raw events (all in shard 0). */

@@ -28,6 +28,7 @@ export class RebuildService {
     const report: RebuildReport = { accounts: accounts.length, tasks: 0, relabelled: 0 };
     for (const account of accounts) {
       await this.transactions.run(async (tx) => {
+        await this.repository.lockRollups(tx, account);
         await this.repository.labelStandalone(tx, account, {
           success: classifyStandalone('success'),
           failure: classifyStandalone('failure'),

@@ -52,6 +52,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** The hourly compaction of the meter rollups (metering/compaction/). */
+  readonly meterCompactedRows = new Counter({
+    name: 'tokenmeter_meter_compacted_rows_total',
+    help: 'Meter rollup rows of closed hours and days folded out of the ingest writers\' shards into one row per key, by table',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tokenmeter_' });
   }

@@ -2,7 +2,8 @@
 // the ingested rows with new ids and times, in SQL), the rollups recomputed from the raw events for the
 // bench account, then the meter and listing routes timed one request after another.
 import pg from 'pg';
-import { fillRollupsSql, METER_ROLLUPS, ROLLUP_NAMES, ROLLUP_TABLES } from '../../metering/ingest/rollup-sql.js';
+import { compactionWindow } from '../../metering/compaction/compaction-window.js';
+import { COMPACTION_STATEMENTS, fillRollupsSql, METER_ROLLUPS, ROLLUP_NAMES, ROLLUP_TABLES } from '../../metering/ingest/rollup-sql.js';
 import { tableColumns } from './ceiling.js';
 import type { HttpClient } from './http.js';
 import { Samples, type Summary } from './stats.js';
@@ -66,14 +67,20 @@ export interface TopUp {
   /** How the rollups were recomputed, and how long that took. */
   rollups: RollupMode;
   rollupMs: number;
+  /** `compacted`: how long the compaction took, and the rows it moved and wrote. */
+  compaction?: { ms: number; moved: number; written: number };
 }
 
 /**
  * `rebuild`: the service's own `npm run rebuild <account>` (labels and rollups from raw events, rollups in
  * shard 0). `sql`: one GROUP BY from raw events spread over the 8 shards concurrent ingest writes to, the
- * state a month of real ingest leaves (more rollup rows for a reading to sum).
+ * state a month of ingest would leave without the compaction (more rollup rows for a reading to sum).
+ * `compacted`: `sql`, then the compaction's own statements fold every hour and day closed at the
+ * workload's "now" into one row per key, the state the hourly job leaves (the current hour and day stay
+ * over the 8 shards).
  */
-export type RollupMode = 'rebuild' | 'sql';
+export type RollupMode = 'rebuild' | 'sql' | 'compacted';
+export const ROLLUP_MODES: readonly RollupMode[] = ['rebuild', 'sql', 'compacted'];
 
 /**
  * Copies the account's ingested events (ids without '~') with ids `<id>~r<k>` and random times in
@@ -135,9 +142,37 @@ export async function topUp(
     await recomputeRollups(db, account);
   }
   const rollupMs = performance.now() - rollupStarted;
+  let compaction: TopUp['compaction'];
+  if (rollups.mode === 'compacted') {
+    log(`compacting the hours and days closed at ${to.toISOString()}`);
+    compaction = await compactRollups(db, account, to);
+    log(`compaction: ${compaction.moved.toLocaleString('en')} rows into ${compaction.written.toLocaleString('en')} in ${(compaction.ms / 1000).toFixed(1)} s`);
+  }
   log('VACUUM ANALYZE events, event_keys and the rollups');
   for (const table of ['events', 'event_keys', ...ROLLUP_TABLES]) await db.query(`VACUUM (ANALYZE) ${table}`);
-  return { before, after: await count(), ms: performance.now() - started, rollups: rollups.mode, rollupMs };
+  return { before, after: await count(), ms: performance.now() - started, rollups: rollups.mode, rollupMs, ...(compaction ? { compaction } : {}) };
+}
+
+/**
+ * The compaction's own statements (COMPACTION_STATEMENTS, what the hourly job runs) over every bucket of
+ * the account closed at `now`, in batches of 50,000 rows: the service's job runs on its own clock, which
+ * BENCH_NOW does not move.
+ */
+export async function compactRollups(db: pg.Pool, account: string, now: Date): Promise<{ ms: number; moved: number; written: number }> {
+  const started = performance.now();
+  const window = compactionWindow(now, null);
+  const done = { moved: 0, written: 0 };
+  for (const statement of COMPACTION_STATEMENTS) {
+    const to = statement.grain === 'hour' ? window.hour.to.toISOString() : window.day.to;
+    for (let from = '-infinity'; ; ) {
+      const { rows } = await db.query<{ moved: number; written: number; last: string | null }>(statement.sql, [account, from, to, 50_000]);
+      done.moved += rows[0]!.moved;
+      done.written += rows[0]!.written;
+      if (rows[0]!.moved < 50_000 || rows[0]!.last === null) break;
+      from = rows[0]!.last;
+    }
+  }
+  return { ms: performance.now() - started, ...done };
 }
 
 /** Each rollup table's UTC time bucket column (`hour` or `day`). */

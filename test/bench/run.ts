@@ -27,7 +27,7 @@ import { groupCounters, groupReport, type GroupCounters, type GroupReport } from
 import { HttpClient } from './http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
 import { runInvoices, type InvoicesRun } from './invoices.js';
-import { checkRollups, measureReading, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
+import { checkRollups, measureReading, ROLLUP_MODES, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
 import { readmeReadings } from './readme-readings.js';
 import { runReport, type ReportRun } from './report.js';
 import { createDatabase, databaseUrl, dropDatabase, newKeys, runRebuild, Service, setUp } from './service.js';
@@ -183,13 +183,22 @@ function ceilingKinds(): CeilingKind[] {
   }
 }
 
+/** How each BENCH_ROLLUPS mode recomputes the rollups, for the report. */
+const ROLLUPS_DONE_BY: Readonly<Record<RollupMode, string>> = {
+  rebuild: '`npm run rebuild bench`, which writes the rollups into shard 0',
+  sql: 'SQL GROUP BY spread over the 8 shards concurrent ingest writes',
+  compacted:
+    'SQL GROUP BY spread over the 8 shards concurrent ingest writes, then the compaction\'s statements folding every hour and day closed at the workload\'s "now" into one row per key, as the hourly job leaves them',
+};
+
 function rollupMode(): RollupMode {
   const raw = process.env.BENCH_ROLLUPS || 'rebuild';
-  if (raw !== 'rebuild' && raw !== 'sql') {
-    console.error(`bench: BENCH_ROLLUPS must be rebuild or sql, got "${raw}"`);
+  const mode = ROLLUP_MODES.find((m) => m === raw);
+  if (mode === undefined) {
+    console.error(`bench: BENCH_ROLLUPS must be ${ROLLUP_MODES.join(', ')}, got "${raw}"`);
     process.exit(2);
   }
-  return raw;
+  return mode;
 }
 
 const t0 = performance.now();
@@ -867,7 +876,7 @@ service as a child process on it, sets up a catalog, a price book, a plan, an ac
 3. **Readings.** The stored events are topped up to ${o.options.stored.map((n) => n.toLocaleString('en')).join(', then ')} with SQL (copies of
    the ingested rows with new ids and times in the current month, and their idempotency keys), the
    account's labels and rollups are recomputed from the raw events
-   (${o.options.rollups === 'rebuild' ? '`npm run rebuild bench`, which writes the rollups into shard 0' : 'SQL GROUP BY spread over the 8 shards concurrent ingest writes'}),
+   (${ROLLUPS_DONE_BY[o.options.rollups]}),
    \`VACUUM ANALYZE\`, then the meter routes are timed one request after another, after 20 unmeasured: the
    current period's totals (at most ${o.options.readings} requests or ${o.options.readingSeconds} s), then with at most ${Math.max(1, Math.floor(o.options.readings / 4))} each
    every reading the README's "Readings" table shows (read from README.md: every \`group_by\` dimension and
@@ -916,8 +925,8 @@ ${o.command}
 
 Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (8), \`BENCH_BATCH\` (50),
 \`BENCH_CEILING_EVENTS\` (= BENCH_EVENTS, per ceiling), \`BENCH_CEILINGS\` (\`insert,keyed,rollups\`), \`BENCH_STORED\` (5000000; a comma list such as \`5000000,20000000\` times the readings again after each larger top-up), \`BENCH_READINGS\` (2000),
-\`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\` or
-\`sql\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets, \`report\` for \`tokenmeter report\`, \`invoices\` for a period close and the invoice preview),
+\`BENCH_WARMUP_BATCHES\` (100), \`BENCH_READING_SECONDS\` (60, per route), \`BENCH_SLICES\` (4), \`BENCH_ROLLUPS\` (\`rebuild\`,
+\`sql\` or \`compacted\`), \`BENCH_PHASES\` (\`ceiling,ingest,readings\`; add \`authorize\` for POST /v1/authorizations, \`budgets\` for ingest with budgets, \`report\` for \`tokenmeter report\`, \`invoices\` for a period close and the invoice preview),
 \`BENCH_AUTHORIZE_SECONDS\` (15, per engine and caller count), \`BENCH_REPORT_EVENTS\` (1000000, with \`report\` in \`BENCH_PHASES\`), \`BENCH_AUTHORIZE_STORES\` (\`redis,redis-row,postgres,embedded\`), \`BENCH_AUTHORIZE_CLIENT\` (\`raw\` or \`node\`),
 \`BENCH_KEEP=1\` keeps the database, \`BENCH_DATABASE\` (a database a \`BENCH_KEEP=1\` run left: its events and rollups read again, new keys only, no top-up or recompute when it already holds \`BENCH_STORED\`),
 \`BENCH_NOW\` (a past UTC instant such as \`2026-11-30T14:30:00Z\`: the workload's "now"; events fall between its month's start and it, and each meter reading asks for \`from\` = that month's start, \`to\` = the end of its hour, the period the meter's default would read at that instant, so a run on the first days of a month still reads a full month; the service's own clock is not moved, so for it the range has ended and the plan also subtracts the empty rest of the last day from the hourly rollup; use the same value again with \`BENCH_DATABASE\`),

@@ -1,0 +1,33 @@
+// The shell of a maintenance command (`npm run rebuild`, `npm run compact`): the application without its
+// HTTP server or job workers, one piece of work, its report printed as JSON, a configuration or domain
+// error in one line, and a non-zero exit on failure.
+import 'reflect-metadata';
+import type { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+import { systemClock } from './clock/clock.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { DomainError } from './http/domain-error.js';
+import { createPino, PinoNestLogger } from './logging.js';
+
+export function runMaintenance(component: string, work: (app: INestApplicationContext) => Promise<unknown>): void {
+  main(component, work).catch((error: unknown) => {
+    if (error instanceof ConfigError) console.error(`tokenmeter: configuration error: ${error.message}`);
+    else if (error instanceof DomainError) console.error(`tokenmeter ${component}: ${error.message} (${error.code})`);
+    else console.error(error);
+    process.exit(1);
+  });
+}
+
+async function main(component: string, work: (app: INestApplicationContext) => Promise<unknown>): Promise<void> {
+  // eslint-disable-next-line no-restricted-properties -- a CLI entry point, like src/main.ts
+  const config = { ...loadConfig(process.env), apiRunsJobs: false };
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot({ config, clock: systemClock, role: 'api' }), {
+    logger: new PinoNestLogger(createPino(config.logLevel).child({ component })),
+  });
+  try {
+    console.log(JSON.stringify(await work(app)));
+  } finally {
+    await app.close();
+  }
+}
