@@ -18,7 +18,11 @@ export class PinoNestLogger implements LoggerService {
 
   private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace', message: unknown, rest: unknown[]): void {
     const context = typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
-    if (message !== null && typeof message === 'object') {
+    if (message instanceof Error) {
+      // Nest's ExceptionHandler hands over the error itself: its message and stack are not own enumerable
+      // properties, so spreading it (below) would log an error without saying what it was.
+      this.pino[level]({ context, err: message }, message.message);
+    } else if (message !== null && typeof message === 'object') {
       this.pino[level]({ context, ...(message as object) }, (rest.length > 1 ? rest[0] : undefined) as string);
     } else {
       this.pino[level]({ context }, String(message));

@@ -7,6 +7,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { systemClock } from './clock/clock.js';
 import { ConfigError, loadConfig } from './config/config.js';
+import { EmbeddedStoreInUseError } from './database/embedded-store.js';
 import { DomainError } from './http/domain-error.js';
 import { createPino, PinoNestLogger } from './logging.js';
 
@@ -14,6 +15,7 @@ export function runMaintenance(component: string, work: (app: INestApplicationCo
   main(component, work).catch((error: unknown) => {
     if (error instanceof ConfigError) console.error(`tokenmeter: configuration error: ${error.message}`);
     else if (error instanceof DomainError) console.error(`tokenmeter ${component}: ${error.message} (${error.code})`);
+    else if (error instanceof EmbeddedStoreInUseError) console.error(`tokenmeter ${component}: ${error.message}`);
     else console.error(error);
     process.exit(1);
   });
@@ -23,6 +25,9 @@ async function main(component: string, work: (app: INestApplicationContext) => P
   // eslint-disable-next-line no-restricted-properties -- a CLI entry point, like src/main.ts
   const config = { ...loadConfig(process.env), apiRunsJobs: false };
   const app = await NestFactory.createApplicationContext(AppModule.forRoot({ config, clock: systemClock, role: 'api' }), {
+    // A failure at start (the embedded store in use, PostgreSQL unreachable) reaches runMaintenance's one
+    // line instead of Nest exiting on its own.
+    abortOnError: false,
     logger: new PinoNestLogger(createPino(config.logLevel).child({ component })),
   });
   try {

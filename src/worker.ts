@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   }
   const pino = createPino(config.logLevel).child({ component: 'worker' });
   const app = await NestFactory.createApplicationContext(AppModule.forRoot({ config, clock: systemClock, role: 'worker' }), {
+    abortOnError: false,
     logger: new PinoNestLogger(pino),
   });
   await app.init();

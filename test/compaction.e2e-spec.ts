@@ -259,7 +259,8 @@ describe('rollup compaction', () => {
     await expectRollupsAsRaw(a.id);
   });
 
-  it('names an account it does not know instead of reporting it compacted', async () => {
+  it('names an account it does not know instead of reporting it compacted (or rebuilt)', async () => {
     await expect(compaction.compact({ account: 'acct_no_such' })).rejects.toMatchObject({ code: 'account_not_found', message: 'no account "acct_no_such"' });
+    await expect(t.app.get(RebuildService).rebuild('acct_no_such')).rejects.toMatchObject({ code: 'account_not_found', message: 'no account "acct_no_such"' });
   });
 });

@@ -1,8 +1,8 @@
 // `npm run compact [-- --all] [-- --account <id>]`: fold the meter rollups' closed hours and days into one
 // row per key now, as the hourly job does. `--all` reaches back to the first event (the job looks back 48
 // hours): run it once after upgrading from a version without the compaction, or after the jobs were
-// stopped for long. Safe while the service runs on PostgreSQL (stop it first on the embedded store, which
-// belongs to one process).
+// stopped for long. Safe while the service runs on PostgreSQL; on the embedded store, which belongs to one
+// process, it is refused while the service runs (stop the service first).
 import { parseArgs } from 'node:util';
 import { runMaintenance } from '../../src/maintenance-cli.js';
 import { CompactionService } from './compaction.service.js';

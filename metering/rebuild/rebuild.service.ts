@@ -3,6 +3,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { classifyStandalone } from '../classification/classify.js';
+import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 import { TaskLabeler } from '../classification/task-labeler.js';
 import { RebuildRepository } from './rebuild.repository.js';
 
@@ -24,7 +25,10 @@ export class RebuildService {
 
   /** `tasksPerStep`: tasks locked, loaded and classified per round trip. */
   async rebuild(accountId?: string, tasksPerStep = 1000): Promise<RebuildReport> {
-    const accounts = accountId ? [accountId] : await this.repository.accounts();
+    if (accountId !== undefined && !(await this.repository.accountExists(accountId))) {
+      throw new MeteringError(MeteringErrorCode.AccountNotFound, `no account ${JSON.stringify(accountId)}`);
+    }
+    const accounts = accountId !== undefined ? [accountId] : await this.repository.accounts();
     const report: RebuildReport = { accounts: accounts.length, tasks: 0, relabelled: 0 };
     for (const account of accounts) {
       await this.transactions.run(async (tx) => {

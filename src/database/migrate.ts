@@ -1,7 +1,8 @@
 // `npm run migration:run`: applies pending migrations to DATABASE_URL, or to the embedded store
-// (stop the service first: the embedded store belongs to one process at a time).
+// (refused while a service has it open: the embedded store belongs to one process at a time).
 import { ConfigError, loadConfig } from '../config/config.js';
 import { openDatabase, runMigrations } from './data-source.js';
+import { EmbeddedStoreInUseError } from './embedded-store.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -15,6 +16,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? `tokenmeter: ${error.message}` : error);
+  console.error(error instanceof ConfigError || error instanceof EmbeddedStoreInUseError ? `tokenmeter: ${error.message}` : error);
   process.exit(1);
 });

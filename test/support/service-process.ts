@@ -41,9 +41,11 @@ export class ServiceProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** Starts the service with no configuration but a port of the system's choosing, and waits until it listens. */
-  static async start(env: Record<string, string> = {}): Promise<ServiceProcess> {
-    const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-service-'));
+  /**
+   * Starts the service with no configuration but a port of the system's choosing, and waits until it listens;
+   * in `dir` when given (a restart on the same embedded store), else in a new folder.
+   */
+  static async start(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'tokenmeter-service-'))): Promise<ServiceProcess> {
     const child = spawn(process.execPath, [join(repoRoot, 'dist/src/main.js')], {
       cwd: dir,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },

@@ -1,0 +1,55 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EmbeddedStoreInUseError, lockFolder } from './embedded-store.js';
+
+describe('the embedded store folder lock', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tokenmeter-lock-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const lockFile = () => join(dir, 'tokenmeter.lock');
+
+  it('names this process in its file, refuses a second open here, and is free again once released', () => {
+    const release = lockFolder(dir);
+    expect(readFileSync(lockFile(), 'utf8').trim()).toBe(String(process.pid));
+    expect(() => lockFolder(dir)).toThrow(new EmbeddedStoreInUseError(dir, process.pid));
+    release();
+    expect(existsSync(lockFile())).toBe(false);
+    lockFolder(dir)();
+  });
+
+  it('refuses while another live process holds it, naming that process', async () => {
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(lockFile(), `${other.pid}\n`);
+      const refused = (() => {
+        try {
+          lockFolder(dir);
+        } catch (error) {
+          return error;
+        }
+        return null;
+      })();
+      expect(refused).toBeInstanceOf(EmbeddedStoreInUseError);
+      expect((refused as EmbeddedStoreInUseError).pid).toBe(other.pid);
+      expect((refused as Error).message).toContain(`in use by process ${other.pid}`);
+      expect(readFileSync(lockFile(), 'utf8').trim()).toBe(String(other.pid));
+    } finally {
+      other.kill('SIGKILL');
+      await new Promise((r) => other.once('exit', r));
+    }
+  });
+
+  it('takes over a lock left by a process that is gone, or one it cannot read', () => {
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    for (const content of [`${gone}\n`, 'not a pid\n', '']) {
+      writeFileSync(lockFile(), content);
+      const release = lockFolder(dir);
+      expect(readFileSync(lockFile(), 'utf8').trim()).toBe(String(process.pid));
+      release();
+    }
+  });
+});
