@@ -8,7 +8,6 @@ export enum MeteringErrorCode {
   InvalidRange = 'invalid_range',
   InvalidGroupBy = 'invalid_group_by',
   InvalidCursor = 'invalid_cursor',
-  AccountNotFound = 'account_not_found',
 }
 
 const KIND: Record<MeteringErrorCode, ErrorKind> = {
@@ -19,7 +18,6 @@ const KIND: Record<MeteringErrorCode, ErrorKind> = {
   [MeteringErrorCode.InvalidRange]: 'invalid',
   [MeteringErrorCode.InvalidGroupBy]: 'invalid',
   [MeteringErrorCode.InvalidCursor]: 'invalid',
-  [MeteringErrorCode.AccountNotFound]: 'not_found',
 };
 
 export class MeteringError extends DomainError {

@@ -2,6 +2,7 @@
 // resolution, pricing of events whose model was unknown, and the rollups readings are served from (with
 // their hourly compaction).
 import { Module } from '@nestjs/common';
+import { AccountsModule } from '../src/accounts/accounts.module.js';
 import { HealthModule } from '../src/health/health.module.js';
 import { TiersModule } from '../tiers/tiers.module.js';
 import { CompactionRepository } from './compaction/compaction.repository.js';
@@ -25,7 +26,7 @@ import { IgnoredUsageFieldsRepository } from './usage/ignored-usage-fields.repos
 import { IgnoredUsageFieldsService } from './usage/ignored-usage-fields.service.js';
 
 @Module({
-  imports: [HealthModule, TiersModule],
+  imports: [AccountsModule, HealthModule, TiersModule],
   controllers: [IngestController, TasksController, UnpricedController, IgnoredUsageFieldsController],
   providers: [CompactionRepository, CompactionService, EventsRepository, IgnoredUsageFieldsRepository, IgnoredUsageFieldsService, IngestService, IngestWriter, MeterPublisher, RebuildRepository, RebuildService, RepricingRepository, RepricingService, TaskLabeler, TasksRepository, TasksService],
   exports: [CompactionService, EventsRepository, MeterPublisher, IngestService, RebuildService, RepricingService],

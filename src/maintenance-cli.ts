@@ -11,6 +11,12 @@ import { EmbeddedStoreInUseError } from './database/embedded-store.js';
 import { DomainError } from './http/domain-error.js';
 import { createPino, PinoNestLogger } from './logging.js';
 
+/** A bad argument: the problem and the usage on stderr, exit 2 (before any work). */
+export function usageError(component: string, usage: string, problem: string): never {
+  console.error(`tokenmeter ${component}: ${problem}\n${usage}`);
+  process.exit(2);
+}
+
 export function runMaintenance(component: string, work: (app: INestApplicationContext) => Promise<unknown>): void {
   main(component, work).catch((error: unknown) => {
     if (error instanceof ConfigError) console.error(`tokenmeter: configuration error: ${error.message}`);

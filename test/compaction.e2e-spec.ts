@@ -260,7 +260,8 @@ describe('rollup compaction', () => {
   });
 
   it('names an account it does not know instead of reporting it compacted (or rebuilt)', async () => {
-    await expect(compaction.compact({ account: 'acct_no_such' })).rejects.toMatchObject({ code: 'account_not_found', message: 'no account "acct_no_such"' });
-    await expect(t.app.get(RebuildService).rebuild('acct_no_such')).rejects.toMatchObject({ code: 'account_not_found', message: 'no account "acct_no_such"' });
+    const notFound = { code: 'account_not_found', message: 'Account "acct_no_such" was not found.' };
+    await expect(compaction.compact({ account: 'acct_no_such' })).rejects.toMatchObject(notFound);
+    await expect(t.app.get(RebuildService).rebuild('acct_no_such')).rejects.toMatchObject(notFound);
   });
 });

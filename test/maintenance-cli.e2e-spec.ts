@@ -54,11 +54,11 @@ describe('maintenance commands beside the service on the embedded store', () => 
       [MIGRATE, [], 'tokenmeter'],
     ] as const) {
       const refused = await run(script, [...args], service.dir);
-      expect({ code: refused.code, stderr: refused.stderr.trim() }).toEqual({
-        code: 1,
-        stderr: `${component}: the embedded store at ${join(service.dir, '.tokenmeter')} is in use by process ${pid} (a running tokenmeter?): ` +
-          'it belongs to one process, so stop that one first, or set DATABASE_URL to share a PostgreSQL server',
-      });
+      const problem = `the embedded store at ${join(service.dir, '.tokenmeter')} is in use by process ${pid} (a running tokenmeter?): ` +
+        'it belongs to one process, so stop that one first, or set DATABASE_URL to share a PostgreSQL server';
+      expect({ code: refused.code, stderr: refused.stderr.trim() }).toEqual({ code: 1, stderr: `${component}: ${problem}` });
+      // The Nest commands' JSON log line of the failure says what it was (not only the error's own fields).
+      if (script !== MIGRATE) expect(refused.stdout).toContain(`"msg":${JSON.stringify(problem)}`);
     }
     expect((await fetch(`${service.url}/health/ready`)).status).toBe(200);
 
@@ -68,7 +68,7 @@ describe('maintenance commands beside the service on the embedded store', () => 
     expect(compacted.code).toBe(0);
     expect(report(compacted.stdout)).toMatchObject({ accounts: 0, skipped: 0, moved: 0 });
     const unknown = await run(REBUILD, ['nope'], service.dir);
-    expect({ code: unknown.code, stderr: unknown.stderr.trim() }).toEqual({ code: 1, stderr: 'tokenmeter rebuild: no account "nope" (account_not_found)' });
+    expect({ code: unknown.code, stderr: unknown.stderr.trim() }).toEqual({ code: 1, stderr: 'tokenmeter rebuild: Account "nope" was not found. (account_not_found)' });
   }, 240_000);
 
   it('a lock left by a killed service is taken over at the next start', async () => {

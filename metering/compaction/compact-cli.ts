@@ -4,15 +4,10 @@
 // stopped for long. Safe while the service runs on PostgreSQL; on the embedded store, which belongs to one
 // process, it is refused while the service runs (stop the service first).
 import { parseArgs } from 'node:util';
-import { runMaintenance } from '../../src/maintenance-cli.js';
+import { runMaintenance, usageError } from '../../src/maintenance-cli.js';
 import { CompactionService } from './compaction.service.js';
 
 const USAGE = 'usage: npm run compact [-- --all] [-- --account <id>] [-- --lookback-hours <n>]';
-
-function usageError(message: string): never {
-  console.error(`tokenmeter compact: ${message}\n${USAGE}`);
-  process.exit(2);
-}
 
 let args;
 try {
@@ -22,14 +17,14 @@ try {
     allowPositionals: false,
   }).values;
 } catch (error) {
-  usageError((error as Error).message);
+  usageError('compact', USAGE, (error as Error).message);
 }
 const lookback = args['lookback-hours'];
 if (args.help) {
   console.log(USAGE);
 } else {
-  if (args.all && lookback !== undefined) usageError('--all and --lookback-hours exclude each other');
-  if (lookback !== undefined && !/^[1-9][0-9]*$/.test(lookback)) usageError(`--lookback-hours must be a whole number of hours >= 1, got "${lookback}"`);
+  if (args.all && lookback !== undefined) usageError('compact', USAGE, '--all and --lookback-hours exclude each other');
+  if (lookback !== undefined && !/^[1-9][0-9]*$/.test(lookback)) usageError('compact', USAGE, `--lookback-hours must be a whole number of hours >= 1, got "${lookback}"`);
   const options = { account: args.account, lookbackHours: args.all ? null : lookback === undefined ? undefined : Number(lookback) };
   runMaintenance('compact', (app) => app.get(CompactionService).compact(options));
 }

@@ -4,11 +4,11 @@
 // the lookback into one row per key (COMPACTED_SHARD), so a month's reading sums about one row per key.
 // Readings are the same before and after: every key's sum over shards is kept (test/compaction.e2e-spec.ts).
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { AccountsService } from '../../src/accounts/accounts.service.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { Metrics } from '../../src/health/metrics.js';
 import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
-import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 import { ROLLUP_TABLES } from '../ingest/rollup-sql.js';
 import { compactionWindow, DEFAULT_LOOKBACK_HOURS } from './compaction-window.js';
 import { CompactionRepository } from './compaction.repository.js';
@@ -34,6 +34,7 @@ export class CompactionService implements OnModuleInit {
 
   constructor(
     private readonly repository: CompactionRepository,
+    private readonly accounts: AccountsService,
     private readonly jobs: JobsService,
     private readonly metrics: Metrics,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -52,11 +53,8 @@ export class CompactionService implements OnModuleInit {
   async compact(options: { account?: string; lookbackHours?: number | null; batch?: number } = {}): Promise<CompactionReport> {
     const started = performance.now();
     const window = compactionWindow(this.clock.now(), options.lookbackHours === undefined ? DEFAULT_LOOKBACK_HOURS : options.lookbackHours);
-    const known = await this.repository.accounts();
-    if (options.account !== undefined && !known.includes(options.account)) {
-      throw new MeteringError(MeteringErrorCode.AccountNotFound, `no account ${JSON.stringify(options.account)}`);
-    }
-    const accounts = options.account !== undefined ? [options.account] : known;
+    if (options.account !== undefined) await this.accounts.getAccount(options.account); // account_not_found
+    const accounts = options.account !== undefined ? [options.account] : await this.repository.accounts();
     const report: CompactionReport = { accounts: accounts.length, skipped: 0, moved: 0, written: 0, tables: {} };
     for (const account of accounts) {
       for (const table of ROLLUP_TABLES) {

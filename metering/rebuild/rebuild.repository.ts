@@ -14,10 +14,6 @@ export class RebuildRepository {
     return (await queryRows<{ account_id: string }>(this.dataSource, 'SELECT DISTINCT account_id FROM event_keys ORDER BY 1')).map((r) => r.account_id);
   }
 
-  async accountExists(accountId: string): Promise<boolean> {
-    return (await queryRows(this.dataSource, 'SELECT 1 FROM accounts WHERE id = $1', [accountId])).length > 0;
-  }
-
   async tasks(tx: Tx, accountId: string): Promise<{ task_id: string; status: 'open' | 'succeeded' | 'failed' | 'abandoned' }[]> {
     return queryRows(tx, 'SELECT task_id, status FROM tasks WHERE account_id = $1 ORDER BY task_id', [accountId]);
   }

@@ -1,9 +1,9 @@
 // Recomputes labels and rollups from the raw events alone. Readings after a rebuild must equal the
 // readings before it: that is the check that the incremental paths (ingest, relabel, reprice) are right.
 import { Injectable, Logger } from '@nestjs/common';
+import { AccountsService } from '../../src/accounts/accounts.service.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { classifyStandalone } from '../classification/classify.js';
-import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 import { TaskLabeler } from '../classification/task-labeler.js';
 import { RebuildRepository } from './rebuild.repository.js';
 
@@ -19,15 +19,14 @@ export class RebuildService {
 
   constructor(
     private readonly repository: RebuildRepository,
+    private readonly accounts: AccountsService,
     private readonly labeler: TaskLabeler,
     private readonly transactions: TransactionRunner,
   ) {}
 
   /** `tasksPerStep`: tasks locked, loaded and classified per round trip. */
   async rebuild(accountId?: string, tasksPerStep = 1000): Promise<RebuildReport> {
-    if (accountId !== undefined && !(await this.repository.accountExists(accountId))) {
-      throw new MeteringError(MeteringErrorCode.AccountNotFound, `no account ${JSON.stringify(accountId)}`);
-    }
+    if (accountId !== undefined) await this.accounts.getAccount(accountId); // account_not_found
     const accounts = accountId !== undefined ? [accountId] : await this.repository.accounts();
     const report: RebuildReport = { accounts: accounts.length, tasks: 0, relabelled: 0 };
     for (const account of accounts) {

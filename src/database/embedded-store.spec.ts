@@ -25,17 +25,8 @@ describe('the embedded store folder lock', () => {
     const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     try {
       writeFileSync(lockFile(), `${other.pid}\n`);
-      const refused = (() => {
-        try {
-          lockFolder(dir);
-        } catch (error) {
-          return error;
-        }
-        return null;
-      })();
-      expect(refused).toBeInstanceOf(EmbeddedStoreInUseError);
-      expect((refused as EmbeddedStoreInUseError).pid).toBe(other.pid);
-      expect((refused as Error).message).toContain(`in use by process ${other.pid}`);
+      expect(() => lockFolder(dir)).toThrow(new EmbeddedStoreInUseError(dir, other.pid!));
+      expect(new EmbeddedStoreInUseError(dir, other.pid!).message).toContain(`in use by process ${other.pid}`);
       expect(readFileSync(lockFile(), 'utf8').trim()).toBe(String(other.pid));
     } finally {
       other.kill('SIGKILL');
