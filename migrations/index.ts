@@ -16,6 +16,7 @@ import { Budgets1765600000000 } from './1765600000000-budgets.js';
 import { Invoices1765800000000 } from './1765800000000-invoices.js';
 import { InvoiceCredits1765900000000 } from './1765900000000-invoice-credits.js';
 import { MeterHours1766000000000 } from './1766000000000-meter-hours.js';
+import { MeterRewrites1766100000000 } from './1766100000000-meter-rewrites.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -34,4 +35,5 @@ export const migrations = [
   Invoices1765800000000,
   InvoiceCredits1765900000000,
   MeterHours1766000000000,
+  MeterRewrites1766100000000,
 ];

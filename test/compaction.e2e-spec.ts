@@ -7,10 +7,10 @@ import { ManualClock } from '../src/clock/clock.js';
 import { JobsService } from '../src/jobs/jobs.service.js';
 import { TransactionRunner } from '../src/database/transactions.js';
 import { CompactionService } from '../metering/compaction/compaction.service.js';
-import { COMPACTED_SHARD, fillRollupsSql, METER_ROLLUPS, ROLLUP_TABLES } from '../metering/ingest/rollup-sql.js';
+import { COMPACTED_SHARD, METER_ROLLUPS, ROLLUP_TABLES } from '../metering/ingest/rollup-sql.js';
 import { RebuildRepository } from '../metering/rebuild/rebuild.repository.js';
 import { RebuildService } from '../metering/rebuild/rebuild.service.js';
-import { rollupsByKey, setupPricing, spendByDay } from './support/metering.js';
+import { rollupsByKey, setupPricing, spendByDay, spreadOverShards } from './support/metering.js';
 import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
 const HOUR = 3_600_000;
@@ -80,15 +80,6 @@ describe('rollup compaction', () => {
     }
   }
 
-  /** The account's rollups as concurrent writers leave them: each event's contribution in a shard of its own choosing. */
-  async function spreadOverShards(accountId: string, seed: number): Promise<void> {
-    await db.transaction(async (tx) => {
-      for (const table of ROLLUP_TABLES) await tx.query(`DELETE FROM ${table} WHERE account_id = $1`, [accountId]);
-      const events = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1)`;
-      for (const sql of fillRollupsSql(events, `(abs(hashtext(event_id || '${seed}')) % 8)::smallint`)) await tx.query(sql, [accountId]);
-    });
-  }
-
   async function readings(accountId: string): Promise<Record<string, unknown>> {
     const hour = Math.floor(clock.now().getTime() / HOUR) * HOUR;
     const range = `from=${new Date(hour - 200 * HOUR).toISOString()}&to=${new Date(hour + HOUR).toISOString()}`;
@@ -137,7 +128,7 @@ describe('rollup compaction', () => {
           run++;
           const a = await account();
           await ingest(a.key, specs.map((s, i) => event(s, `p${run}-e${i}`)));
-          await spreadOverShards(a.id, seed);
+          await spreadOverShards(db, a.id, seed);
           const before = await readings(a.id);
           const now = clock.now();
           const hourTo = new Date(Math.floor(now.getTime() / HOUR) * HOUR);
@@ -174,7 +165,7 @@ describe('rollup compaction', () => {
     const a = await account();
     const specs: Spec[] = [3, 3, 5, 30, 0].map((hoursAgo, i) => ({ hoursAgo, model: 'gpt-4o', operation: 'plan', outcome: 'success', external: i % 2 === 0, tokens: 100 * (i + 1) }));
     await ingest(a.key, specs.map((s, i) => event(s, `late-${i}`)));
-    await spreadOverShards(a.id, 7);
+    await spreadOverShards(db, a.id, 7);
     await compaction.compact({ account: a.id });
     const before = (await readings(a.id)).hour as { rows: { hour: string; calls: number }[] };
 
@@ -195,7 +186,7 @@ describe('rollup compaction', () => {
   it('runs on its own every hour, for every account', async () => {
     const a = await account();
     await ingest(a.key, [event({ hoursAgo: 0, model: 'qwen-turbo', operation: null, outcome: null, external: false, tokens: 10 }, 'hourly-0')]);
-    await spreadOverShards(a.id, 1);
+    await spreadOverShards(db, a.id, 1);
     const open = await writerRows(a.id, { hourFrom: null, hourTo: new Date('2100-01-01T00:00:00Z'), dayFrom: null, dayTo: '2100-01-01' });
     expect(open.meter_hourly!.inside).toBe(1);
     // The next hour: the job queued for it folds the hour the event was in.
@@ -239,7 +230,7 @@ describe('rollup compaction', () => {
   (process.env.DATABASE_URL ? it : it.skip)('leaves an account alone while a rebuild holds its rollups', async () => {
     const a = await account();
     await ingest(a.key, [event({ hoursAgo: 2, model: 'qwen-turbo', operation: null, outcome: null, external: false, tokens: 10 }, 'held-0')]);
-    await spreadOverShards(a.id, 3);
+    await spreadOverShards(db, a.id, 3);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let locked!: () => void;

@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { queryRows } from '../../src/database/sql.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
-import { COMPACTION_STATEMENTS, ROLLUP_REWRITE_LOCK, type Grain } from '../ingest/rollup-sql.js';
+import { COMPACTION_STATEMENTS, COUNT_REWRITE_SQL, ROLLUP_REWRITE_LOCK, type Grain } from '../ingest/rollup-sql.js';
 
 /** Time buckets [from, to) per grain; `from` null means from the first. Hours as instants, days as UTC dates. */
 export interface CompactionWindow {
@@ -43,6 +43,7 @@ export class CompactionRepository {
         const [lock] = await queryRows<{ ok: boolean }>(tx, 'SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [ROLLUP_REWRITE_LOCK, account]);
         if (!lock!.ok) return null;
         const [counts] = await queryRows<{ moved: number; written: number; last: string | null }>(tx, statement.sql, [account, from, range.to, batch]);
+        if (counts!.moved > 0) await tx.query(COUNT_REWRITE_SQL, [account]);
         return counts!;
       });
       if (step === null) return done.moved === 0 ? null : done;

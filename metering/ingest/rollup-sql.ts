@@ -222,3 +222,11 @@ export const COMPACTION_STATEMENTS: readonly CompactionStatement[] = ROLLUPS.map
  * never interleave: a rebuild's DELETE does not see compacted rows written after its snapshot.
  */
 export const ROLLUP_REWRITE_LOCK = 7_310_003;
+
+/**
+ * Counts one rewrite of account $1's rollup rows in meter_rewrites: run in the transaction of every write
+ * that moves or replaces rows rather than adding to the writers' shards (the compaction, the rebuild). A
+ * reader remembering rows it read compares the count (metering/readings/hourly-readings.ts).
+ */
+export const COUNT_REWRITE_SQL = `INSERT INTO meter_rewrites (account_id, generation) VALUES ($1, 1)
+  ON CONFLICT (account_id) DO UPDATE SET generation = meter_rewrites.generation + 1`;

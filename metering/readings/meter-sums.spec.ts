@@ -103,7 +103,7 @@ describe('readingRows', () => {
       }
       return { key: k, ...withRatio(sums) };
     });
-    return { rows: out, totals: totals.sums() };
+    return { rows: out, totals: totals.sums(), labels: totals.labels() };
   }
   /** Both ways of reading `rows`, as JSON texts (or the error each threw). */
   const both = (rows: readonly SqlRow[], groupBy: readonly string[]) => {

@@ -188,6 +188,11 @@ export class SumsTotal {
     }
   }
 
+  /** The effective and ineffective tokens added so far (what the ratio is of). */
+  labels(): { effective: number; ineffective: number } {
+    return { effective: this.effective, ineffective: this.ineffective };
+  }
+
   sums(): MeterSums {
     return {
       calls: this.calls,
@@ -343,7 +348,10 @@ class CostSum {
  * reading's 711 rows made ~530 KB of short-lived objects, and the scavenges that collect them are the
  * readings' tails (BENCHMARKS.md).
  */
-export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly string[]): { rows: MeterRow[]; totals: MeterSums } {
+export function readingRows(
+  rows: readonly KeyedSumRow[],
+  groupBy: readonly string[],
+): { rows: MeterRow[]; totals: MeterSums; labels: { effective: number; ineffective: number } } {
   const columns = groupBy.map((d) => `k_${d}`);
   const totals = new SumsTotal();
   const costs = new CostSum();
@@ -371,7 +379,7 @@ export function readingRows(rows: readonly KeyedSumRow[], groupBy: readonly stri
     totals.addCounts(calls, tokens, effective, ineffective);
     out[i] = { key, calls, tokens, cost, effective_ratio: effectiveRatio(effective, ineffective) };
   }
-  return { rows: out, totals: { ...totals.sums(), cost: costs.text() } };
+  return { rows: out, totals: { ...totals.sums(), cost: costs.text() }, labels: totals.labels() };
 }
 
 export interface MeterReading {

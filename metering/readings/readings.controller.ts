@@ -5,7 +5,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
-import { ApiJsonQuery, Responds } from '../../src/http/openapi.js';
+import { ApiJsonQuery, Responds, type JsonOf } from '../../src/http/openapi.js';
 import { parseLimit, SchemaPipe, slugParam, type JsonSchema } from '../../src/http/validation.js';
 import { SPEND_LABELS } from '../classification/classify.js';
 import { CHANNELS } from '../ingest/event-input.js';
@@ -82,9 +82,11 @@ export class ReadingsController {
     @Query(new SchemaPipe(meterQuerySchema)) query: MeterQueryParams & Format,
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<MeterReading | string> {
-    const reading = await this.readings.meter(principal, account, query);
-    return csvWanted(query, accept) ? sendCsv(reply, `meter-${account}.csv`, meterCsv(reading)) : reading;
+  ): Promise<MeterReading | JsonOf<MeterReading> | string> {
+    if (csvWanted(query, accept)) return sendCsv(reply, `meter-${account}.csv`, meterCsv(await this.readings.meter(principal, account, query)));
+    const reading = await this.readings.meterJson(principal, account, query);
+    if (Buffer.isBuffer(reading)) void reply.header('content-type', 'application/json; charset=utf-8');
+    return reading;
   }
 
   @Get('events')

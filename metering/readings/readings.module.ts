@@ -3,19 +3,21 @@
 // ReadingsService is exported for billing, which reads spend through it (budgets).
 import { Module, type OnModuleInit } from '@nestjs/common';
 import { AccountsModule } from '../../src/accounts/accounts.module.js';
+import { HealthModule } from '../../src/health/health.module.js';
 import { MeterPublisher } from '../ingest/meter-publisher.js';
 import { MeteringModule } from '../metering.module.js';
 import { toEventView } from './event-view.js';
 import { MeterStreamController } from '../stream/meter-stream.controller.js';
 import { MeterStreamService } from '../stream/meter-stream.service.js';
+import { HourlyReadings } from './hourly-readings.js';
 import { ReadingsController } from './readings.controller.js';
 import { ReadingsRepository } from './readings.repository.js';
 import { ReadingsService } from './readings.service.js';
 
 @Module({
-  imports: [AccountsModule, MeteringModule],
+  imports: [AccountsModule, HealthModule, MeteringModule],
   controllers: [ReadingsController, MeterStreamController],
-  providers: [ReadingsRepository, ReadingsService, MeterStreamService],
+  providers: [ReadingsRepository, HourlyReadings, ReadingsService, MeterStreamService],
   exports: [MeterStreamService, ReadingsService],
 })
 export class ReadingsModule implements OnModuleInit {

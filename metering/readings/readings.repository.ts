@@ -6,7 +6,7 @@ import { queryPooled } from '../../src/database/sql.js';
 import type { EventCursor } from './event-cursor.js';
 import type { EventViewSource } from './event-view.js';
 import { sumRowOf, type KeyedSumRow, type SumRow } from './meter-sums.js';
-import { DIMENSION_COLUMNS, keepsLabel, METER_ROLLUPS, RATIO_TOKENS_SQL, type MeterRollupName } from '../ingest/rollup-sql.js';
+import { COMPACTED_SHARD, DIMENSION_COLUMNS, keepsLabel, METER_ROLLUPS, RATIO_TOKENS_SQL, type MeterRollupName } from '../ingest/rollup-sql.js';
 import type { GroupByDim, MeterFilter, MeterFilters, RollupPart, VisibilityScope } from './reading-query.js';
 
 export interface MeterSqlSpec {
@@ -167,6 +167,37 @@ export function meterSql(spec: MeterSqlSpec): { sql: string; params: unknown[] }
   return { sql: answer(sql), params };
 }
 
+/** What an hourly reading's statement says of its rows (hourlyReadingSql): see HourlyReadings. */
+export interface HourlyCheck {
+  /** The account's count of rollup rewrites (meter_rewrites; '0' before the first). */
+  generation: string;
+  /** The first hour of the range with rows in a writer's shard (as the rows' key text), or null. */
+  sharded: string | null;
+  /** The account's meter_hours rows in [range start, `sharded` or the range's end). */
+  before: number;
+}
+
+/**
+ * The account-wide reading by hour over [`from`, `to`) from `freshFrom` on, and in the same statement (so
+ * the same snapshot) what HourlyReadings checks a remembered piece of the earlier hours against: the first
+ * row is the check (k_hour null, its sums text "generation before [sharded]"), the others the reading's.
+ */
+export function hourlyReadingSql(accountId: string, from: Date, to: Date, freshFrom: Date): { sql: string; params: unknown[] } {
+  const reading = meterSql({ accountId, parts: [{ rollup: 'hours', from: freshFrom, to, sign: 1 }], groupBy: ['hour'], filters: {}, scope: null });
+  const params = [...reading.params, from, to];
+  const [f, t] = [`$${params.length - 1}::timestamptz`, `$${params.length}::timestamptz`];
+  const check = `SELECT NULL::text AS k_hour,
+      concat_ws(' ',
+        coalesce((SELECT generation FROM meter_rewrites WHERE account_id = $1), 0),
+        (SELECT count(*) FROM meter_hours WHERE account_id = $1 AND hour >= ${f} AND hour < coalesce(first.hour, ${t})),
+        ${TIME_TEXT.hour!('first.hour')}) AS sums
+    FROM (SELECT min(hour) AS hour FROM meter_hours
+           WHERE account_id = $1 AND hour >= ${f} AND hour < ${t} AND shard <> ${COMPACTED_SHARD}) AS first`;
+  return { sql: `${check}
+    UNION ALL
+    (${reading.sql})`, params };
+}
+
 const EVENT_COLUMNS = `event_id, ts, received_at, person_id, agent_id, unit_id, session_id, session_context, task_id,
   attempt_id, outcome, error_signature, operation, channel, model_name, model_id, tier, priced,
   input::text, cached_input::text, cache_write::text, output::text, reasoning::text,
@@ -221,6 +252,25 @@ export class ReadingsRepository {
   meterRows(spec: MeterSqlSpec): Promise<KeyedSumRow[]> {
     const { sql, params } = meterSql(spec);
     return queryPooled<KeyedSumRow>(this.dataSource, sql, params);
+  }
+
+  /** The rows of hourlyReadingSql: the check, and the reading's rows in hour order. */
+  async hourlyRows(accountId: string, from: Date, to: Date, freshFrom: Date): Promise<{ check: HourlyCheck; rows: KeyedSumRow[] }> {
+    const { sql, params } = hourlyReadingSql(accountId, from, to, freshFrom);
+    // Prepared: its text never changes, and its plan (index ranges of one account) does not hinge on the values.
+    const all = await queryPooled<KeyedSumRow>(this.dataSource, sql, params, { prepared: true });
+    const at = all.findIndex((r) => r.k_hour === null);
+    if (at < 0) throw new Error('an hourly reading without its check row');
+    const [generation, before, sharded] = all[at]!.sums.split(' ');
+    const rows = all.filter((_, i) => i !== at);
+    // UNION ALL keeps its branches' order as PostgreSQL runs them; the order is checked rather than assumed.
+    for (let i = 1; i < rows.length; i++) {
+      if (rows[i - 1]!.k_hour! >= rows[i]!.k_hour!) {
+        rows.sort((a, b) => (a.k_hour! < b.k_hour! ? -1 : 1));
+        break;
+      }
+    }
+    return { check: { generation: generation!, before: Number(before), sharded: sharded ?? null }, rows };
   }
 
   async meterSums(spec: MeterSqlSpec): Promise<GroupedSumRow[]> {

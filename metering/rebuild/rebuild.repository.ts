@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryRows } from '../../src/database/sql.js';
-import { fillRollupsSql, ROLLUP_REWRITE_LOCK, ROLLUP_TABLES } from '../ingest/rollup-sql.js';
+import { COUNT_REWRITE_SQL, fillRollupsSql, ROLLUP_REWRITE_LOCK, ROLLUP_TABLES } from '../ingest/rollup-sql.js';
 
 @Injectable()
 export class RebuildRepository {
@@ -38,5 +38,6 @@ export class RebuildRepository {
     for (const table of ROLLUP_TABLES) await tx.query(`DELETE FROM ${table} WHERE account_id = $1`, [accountId]);
     const all = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1)`;
     for (const sql of fillRollupsSql(all)) await tx.query(sql, [accountId]);
+    await tx.query(COUNT_REWRITE_SQL, [accountId]);
   }
 }

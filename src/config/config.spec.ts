@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       adminKey: null,
       apiRunsJobs: true,
       keyEnvironment: 'live',
+      readingCacheMb: 64,
       ingest: { writersPerAccount: 2, maxGroupEvents: 2000 },
       webhooks: { allowPrivate: [], timeoutMs: 10_000 },
       // A hold is answered once Redis has it; its row follows within 5 ms (write-behind).
@@ -30,6 +31,13 @@ describe('loadConfig', () => {
 
   it('reads how holds are answered and how long their rows may wait', () => {
     expect(loadConfig({ TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'row', TOKENMETER_AUTHORIZE_WRITE_DELAY_MS: '20' }, '/srv').authorizations).toEqual({ answerAfter: 'row', writeDelayMs: 20 });
+  });
+
+  it('reads the memory for remembered readings by hour, 0 for none, and refuses a negative or fractional amount', () => {
+    expect(loadConfig({ TOKENMETER_READING_CACHE_MB: '0' }, '/srv').readingCacheMb).toBe(0);
+    expect(loadConfig({ TOKENMETER_READING_CACHE_MB: '512' }, '/srv').readingCacheMb).toBe(512);
+    expect(errorOf({ TOKENMETER_READING_CACHE_MB: '-1' }).variable).toBe('TOKENMETER_READING_CACHE_MB');
+    expect(errorOf({ TOKENMETER_READING_CACHE_MB: '1.5' }).variable).toBe('TOKENMETER_READING_CACHE_MB');
   });
 
   it('reads the webhook allow-list and timeout', () => {

@@ -19,6 +19,8 @@ export interface AppConfig {
   logLevel: LogLevel;
   /** How long the guard may use a key it has read (src/auth/key-cache.ts); 0: read it on every request. */
   keyCacheMs: number;
+  /** Memory for the closed hours of readings by hour (metering/readings/hourly-readings.ts), in MiB; 0: none. */
+  readingCacheMb: number;
   /** Whether the API process also consumes jobs (always true without Redis). */
   apiRunsJobs: boolean;
   shutdownTimeoutMs: number;
@@ -187,6 +189,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     keyEnvironment,
     logLevel,
     keyCacheMs: integer(env, 'TOKENMETER_KEY_CACHE_MS', 1000, 0, 60_000),
+    readingCacheMb: integer(env, 'TOKENMETER_READING_CACHE_MB', 64, 0, 65_536),
     apiRunsJobs: redisUrl === null ? true : boolean(env, 'TOKENMETER_API_RUNS_JOBS', true),
     shutdownTimeoutMs: integer(env, 'TOKENMETER_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     queuePrefix: queuePrefix(env),

@@ -60,6 +60,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Readings by hour answered with remembered closed hours or read whole (metering/readings/hourly-readings.ts). */
+  readonly meterHourlyReadings = new Counter({
+    name: 'tokenmeter_meter_hourly_readings_total',
+    help: 'Account-wide readings by hour, by outcome: hit (closed hours remembered, only later hours read), miss (nothing remembered), stale (what was remembered had changed: read whole)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tokenmeter_' });
   }

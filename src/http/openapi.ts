@@ -104,8 +104,16 @@ type Served<T> = T extends Date
         ? { readonly [K in keyof T]: Served<T[K]> }
         : T;
 
+declare const jsonOf: unique symbol;
+/**
+ * A JSON answer already written: the bytes JSON.stringify of a T gives, sent as they are (the handler sets
+ * the content type). Typed by the T it encodes, so the compiler checks it against the route's schema too;
+ * only the code that proves its bytes equal that T's JSON makes one (a cast there, and a law in its spec).
+ */
+export type JsonOf<T> = Buffer & { readonly [jsonOf]: T };
+
 // Any parameter list: a handler with parameters of any type is assignable to it.
-type Handler<R> = (...args: never[]) => Served<R> | Promise<Served<R>>;
+type Handler<R> = (...args: never[]) => Served<R> | JsonOf<Served<R>> | Promise<Served<R> | JsonOf<Served<R>>>;
 
 // ---- Shared schemas ---------------------------------------------------------------------------------
 

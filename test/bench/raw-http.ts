@@ -97,3 +97,20 @@ export class RawConnection {
     waiting?.reject(error);
   }
 }
+
+/** HttpClient's request() over one RawConnection: a closed loop of one request after another (the readings). */
+export class RawClient {
+  private readonly connection: RawConnection;
+
+  constructor(private readonly base: URL) {
+    this.connection = new RawConnection(base);
+  }
+
+  request(method: string, path: string, options: { key?: string; body?: Buffer } = {}): Promise<HttpReply> {
+    return this.connection.request(requestBytes(this.base, method, path, options));
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+}

@@ -225,7 +225,7 @@ export interface ReadingResult {
  * missing route is reported, not fatal.
  */
 export async function measureReading(
-  client: HttpClient,
+  client: Pick<HttpClient, 'request'>,
   name: string,
   path: string,
   key: string,

@@ -25,6 +25,7 @@ import {
 } from './ceiling.js';
 import { groupCounters, groupReport, type GroupCounters, type GroupReport } from './groups.js';
 import { HttpClient } from './http.js';
+import { RawClient } from './raw-http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
 import { runInvoices, type InvoicesRun } from './invoices.js';
 import { checkRollups, measureReading, ROLLUP_MODES, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
@@ -64,6 +65,8 @@ interface Options {
   authorizeStores: AuthorizeStore[];
   /** The authorize phase's client (BENCH_AUTHORIZE_CLIENT: raw, the default, or node). */
   authorizeClient: 'raw' | 'node';
+  /** The readings' client (BENCH_READINGS_CLIENT: raw, the default since 2 December 2026, or node). */
+  readingsClient: 'raw' | 'node';
   /** The report phase: events in the JSON Lines file `tokenmeter report` sends (BENCH_REPORT_EVENTS). */
   reportEvents: number;
   /**
@@ -121,17 +124,18 @@ function options(): Options {
     rollups: rollupMode(),
     authorizeSeconds: Math.max(1, positive('BENCH_AUTHORIZE_SECONDS', 15)),
     authorizeStores: authorizeStores(process.env.REDIS_URL || null),
-    authorizeClient: authorizeClient(),
+    authorizeClient: clientChoice('BENCH_AUTHORIZE_CLIENT'),
+    readingsClient: clientChoice('BENCH_READINGS_CLIENT'),
     reportEvents: Math.max(1, positive('BENCH_REPORT_EVENTS', 1_000_000)),
     pinnedNow: pinnedNow(),
     readingsMatch: process.env.BENCH_READINGS_MATCH ? new RegExp(process.env.BENCH_READINGS_MATCH) : null,
   };
 }
 
-function authorizeClient(): 'raw' | 'node' {
-  const raw = process.env.BENCH_AUTHORIZE_CLIENT || 'raw';
+function clientChoice(name: string): 'raw' | 'node' {
+  const raw = process.env[name] || 'raw';
   if (raw !== 'raw' && raw !== 'node') {
-    console.error(`bench: BENCH_AUTHORIZE_CLIENT is raw or node, got "${raw}"`);
+    console.error(`bench: ${name} is raw or node, got "${raw}"`);
     process.exit(2);
   }
   return raw;
@@ -340,6 +344,7 @@ async function main(): Promise<void> {
       authorizeSeconds: opts.authorizeSeconds,
       authorizeStores: opts.authorizeStores,
       authorizeClient: opts.authorizeClient,
+      readingsClient: opts.readingsClient,
       reportEvents: opts.reportEvents,
       redis: opts.redisUrl !== null,
       phases: [...opts.phases],
@@ -497,11 +502,16 @@ async function main(): Promise<void> {
           log(`readings: topping stored events up to ${stored.toLocaleString('en')}`);
           const done = await topUp(db, org.account, stored, monthStart, new Date(opts.pinnedNow === null ? Math.min(Date.now(), now + 60_000) : now), rollups, (l) => log(`  ${l}`), opts.reuse !== null && !ingestOn);
           const readings: ReadingResult[] = [];
+          // One request at a time: the lean client (one socket, the answer read by its Content-Length) measures
+          // the service rather than Node's http.Agent, whose parsing of a 170 KB answer added ~6-8 ms to the
+          // tail of the hourly reading (BENCHMARKS.md, stop 22), as it did to authorizations (stop 18).
+          const reader = opts.readingsClient === 'raw' ? new RawClient(service.url) : api;
           for (const [name, path, n, key] of routes) {
-            const r = await measureReading(api, name, path, key, n, opts.readingSeconds * 1000);
+            const r = await measureReading(reader, name, path, key, n, opts.readingSeconds * 1000);
             readings.push(r);
             log(`reading ${name} (${done.after.toLocaleString('en')} stored): ${r.latency ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)} over ${r.requests}` : (r.note ?? '')}`);
           }
+          if (reader instanceof RawClient) reader.close();
           if (level === 0) {
             outcome.topUp = done;
             outcome.readings = readings;
@@ -609,6 +619,7 @@ function commandLine(o: Options): string {
   if (o.phases.has('authorize') && o.authorizeSeconds !== 15) env.push(`BENCH_AUTHORIZE_SECONDS=${o.authorizeSeconds}`);
   if (process.env.BENCH_AUTHORIZE_STORES) env.push(`BENCH_AUTHORIZE_STORES=${o.authorizeStores.join(',')}`);
   if (o.phases.has('authorize') && o.authorizeClient !== 'raw') env.push(`BENCH_AUTHORIZE_CLIENT=${o.authorizeClient}`);
+  if (o.phases.has('readings') && o.readingsClient !== 'raw') env.push(`BENCH_READINGS_CLIENT=${o.readingsClient}`);
   if (o.phases.has('report') && o.reportEvents !== 1_000_000) env.push(`BENCH_REPORT_EVENTS=${o.reportEvents}`);
   if (process.env.BENCH_PHASES) env.push(`BENCH_PHASES=${[...o.phases].join(',')}`);
   if (o.pinnedNow) env.push(`BENCH_NOW=${o.pinnedNow.toISOString()}`);

@@ -1,7 +1,7 @@
 // Shared set-up for metering tests: a catalog, a price book, a plan and a subscription; and the check
 // that the rollups equal what the raw events say.
 import { DataSource } from 'typeorm';
-import { DIMENSION_COLUMNS, keepsLabel, METER_ROLLUPS, type MeterDim, type MeterRollupName } from '../../metering/ingest/rollup-sql.js';
+import { DIMENSION_COLUMNS, fillRollupsSql, keepsLabel, METER_ROLLUPS, ROLLUP_TABLES, type MeterDim, type MeterRollupName } from '../../metering/ingest/rollup-sql.js';
 import { RebuildService } from '../../metering/rebuild/rebuild.service.js';
 import type { TestApp } from './test-app.js';
 
@@ -149,4 +149,16 @@ export async function expectLabelsAsRebuilt(t: TestApp, account: string): Promis
   expect((await t.app.get(RebuildService).rebuild(account)).relabelled).toBe(0);
   expect(await labelsOf(t, account)).toEqual(labels);
   return labels;
+}
+
+/**
+ * An account's rollups rewritten as concurrent ingest writers would have left them: each event's contribution
+ * in one of the 8 writers' shards, chosen by a hash of its id and `seed`. Straight SQL: no service code runs.
+ */
+export async function spreadOverShards(db: DataSource, accountId: string, seed: number): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const table of ROLLUP_TABLES) await tx.query(`DELETE FROM ${table} WHERE account_id = $1`, [accountId]);
+    const events = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1)`;
+    for (const sql of fillRollupsSql(events, `(abs(hashtext(event_id || '${seed}')) % 8)::smallint`)) await tx.query(sql, [accountId]);
+  });
 }
