@@ -52,6 +52,13 @@ describe('the lean bench client', () => {
       const big = await conn.request(requestBytes(srv.base, 'GET', '/big'));
       expect((JSON.parse(big.body.toString('utf8')) as { pad: string }).pad).toHaveLength(200_000);
       expect((await conn.request(requestBytes(srv.base, 'GET', '/missing'))).status).toBe(404);
+      // Bodies only counted: each answer still read to its last byte (the next one on the connection is whole).
+      for (const path of ['/big', '/split', '/missing']) {
+        const counted = await conn.request(requestBytes(srv.base, 'GET', path), false);
+        expect({ path, status: counted.status, body: counted.body.length }).toEqual({ path, status: path === '/missing' ? 404 : 200, body: 0 });
+      }
+      const after = await conn.request(requestBytes(srv.base, 'GET', '/big'));
+      expect((JSON.parse(after.body.toString('utf8')) as { pad: string }).pad).toHaveLength(200_000);
     } finally {
       conn.close();
       await srv.close();

@@ -10,6 +10,7 @@ import net from 'node:net';
 import type { HttpReply } from './http.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 
 /** The bytes of one HTTP/1.1 request, ready to be written again and again. */
@@ -32,6 +33,8 @@ export class RawConnection {
   private total = -1;
   private status = 0;
   private waiting: { started: number; resolve: (r: HttpReply) => void; reject: (e: Error) => void } | null = null;
+  /** Whether the answer's body is kept (or only counted: no Buffer per answer, see request). */
+  private keep = true;
 
   constructor(base: URL) {
     this.socket = net.connect({ host: base.hostname, port: Number(base.port), noDelay: true });
@@ -44,9 +47,15 @@ export class RawConnection {
     this.socket.on('close', () => this.fail(new Error('the connection closed')));
   }
 
-  async request(bytes: Buffer): Promise<HttpReply> {
+  /**
+   * `keepBody` false: the answer's bytes are counted, not kept (its body is empty). Joining a 170 KB answer
+   * into one Buffer per reading is memory outside V8's heap, and it made this process run a mark-compact
+   * every ~100 ms, each a pause inside the latency being measured (BENCHMARKS.md, stop 22).
+   */
+  async request(bytes: Buffer, keepBody = true): Promise<HttpReply> {
     await this.ready;
     if (this.waiting) throw new Error('one request at a time on a RawConnection');
+    this.keep = keepBody;
     return new Promise((resolve, reject) => {
       this.waiting = { started: performance.now(), resolve, reject };
       this.socket.write(bytes);
@@ -58,7 +67,7 @@ export class RawConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.chunks.push(chunk);
+    if (this.keep || this.head < 0) this.chunks.push(chunk);
     this.received += chunk.length;
     if (this.head < 0) {
       const all = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks);
@@ -74,15 +83,16 @@ export class RawConnection {
         return;
       }
       this.total = this.head + Number(length[1]);
+      if (!this.keep) this.chunks = [];
     }
     if (this.received < this.total) return;
     if (this.received > this.total) {
       this.fail(new Error('more bytes than one answer: a closed loop sends one request at a time'));
       return;
     }
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const body = !this.keep ? EMPTY : (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)).subarray(this.head);
     const waiting = this.waiting;
-    const reply: HttpReply = { status: this.status, body: all.subarray(this.head), ms: waiting ? performance.now() - waiting.started : 0 };
+    const reply: HttpReply = { status: this.status, body, ms: waiting ? performance.now() - waiting.started : 0 };
     this.chunks = [];
     this.received = 0;
     this.head = -1;
@@ -106,8 +116,8 @@ export class RawClient {
     this.connection = new RawConnection(base);
   }
 
-  request(method: string, path: string, options: { key?: string; body?: Buffer } = {}): Promise<HttpReply> {
-    return this.connection.request(requestBytes(this.base, method, path, options));
+  request(method: string, path: string, options: { key?: string; body?: Buffer; keepBody?: boolean } = {}): Promise<HttpReply> {
+    return this.connection.request(requestBytes(this.base, method, path, options), options.keepBody ?? true);
   }
 
   close(): void {

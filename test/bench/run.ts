@@ -28,7 +28,7 @@ import { HttpClient } from './http.js';
 import { RawClient } from './raw-http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
 import { runInvoices, type InvoicesRun } from './invoices.js';
-import { checkRollups, measureReading, ROLLUP_MODES, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
+import { checkRollups, measureReading, ROLLUP_MODES, type ReadingClient, rollupWrites, topUp, type ReadingResult, type RollupCheck, type RollupMode, type TopUp } from './readings.js';
 import { readmeReadings } from './readme-readings.js';
 import { runReport, type ReportRun } from './report.js';
 import { createDatabase, databaseUrl, dropDatabase, newKeys, runRebuild, Service, setUp } from './service.js';
@@ -505,13 +505,15 @@ async function main(): Promise<void> {
           // One request at a time: the lean client (one socket, the answer read by its Content-Length) measures
           // the service rather than Node's http.Agent, whose parsing of a 170 KB answer added ~6-8 ms to the
           // tail of the hourly reading (BENCHMARKS.md, stop 22), as it did to authorizations (stop 18).
-          const reader = opts.readingsClient === 'raw' ? new RawClient(service.url) : api;
+          const raw = opts.readingsClient === 'raw' ? new RawClient(service.url) : null;
+          const node = api;
+          const reader: ReadingClient = raw ?? { request: (method, path, { key }) => node.request(method, path, { key }) };
           for (const [name, path, n, key] of routes) {
             const r = await measureReading(reader, name, path, key, n, opts.readingSeconds * 1000);
             readings.push(r);
             log(`reading ${name} (${done.after.toLocaleString('en')} stored): ${r.latency ? `p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}, max ${ms(r.latency.max)} over ${r.requests}` : (r.note ?? '')}`);
           }
-          if (reader instanceof RawClient) reader.close();
+          raw?.close();
           if (level === 0) {
             outcome.topUp = done;
             outcome.readings = readings;
