@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
 import { JobsService } from '../src/jobs/jobs.service.js';
 import { TransactionRunner } from '../src/database/transactions.js';
+import { tableWindow } from '../metering/compaction/compaction-window.js';
 import { CompactionService } from '../metering/compaction/compaction.service.js';
 import { COMPACTED_SHARD, METER_ROLLUPS, ROLLUP_TABLES } from '../metering/ingest/rollup-sql.js';
 import { RebuildRepository } from '../metering/rebuild/rebuild.repository.js';
@@ -97,7 +98,8 @@ describe('rollup compaction', () => {
     const out: Record<string, { inside: number; outside: number }> = {};
     for (const table of ROLLUP_TABLES) {
       const hourly = METER_ROLLUPS.some((r) => r.table === table && r.grain === 'hour');
-      const [from, to] = hourly ? [window.hourFrom?.toISOString() ?? '-infinity', window.hourTo.toISOString()] : [window.dayFrom ?? '-infinity', window.dayTo];
+      const w = tableWindow(table, { hour: { from: window.hourFrom, to: window.hourTo }, day: { from: window.dayFrom, to: window.dayTo } });
+      const [from, to] = hourly ? [w.hour.from?.toISOString() ?? '-infinity', w.hour.to.toISOString()] : [w.day.from ?? '-infinity', w.day.to];
       const bucket = hourly ? 'hour' : 'day';
       const type = hourly ? 'timestamptz' : 'date';
       const [row] = (await db.query(
@@ -181,6 +183,23 @@ describe('rollup compaction', () => {
     const compacted = await readings(a.id);
     await t.app.get(RebuildService).rebuild(a.id);
     expect(await readings(a.id)).toEqual(compacted);
+  });
+
+  it('folds meter_hours over every closed hour, however old; the other rollups over the lookback', async () => {
+    const a = await account();
+    const old = (h: number, i: number): Spec => ({ hoursAgo: h, model: 'gpt-4o', operation: 'plan', outcome: 'success', external: false, tokens: 10 + i });
+    await ingest(a.key, [old(100, 0), old(2, 1), old(0, 2)].map((s, i) => event(s, `old-${i}`)));
+    await spreadOverShards(db, a.id, 5);
+    const before = await readings(a.id);
+    const report = await compaction.compact({ account: a.id });
+    const all = { hourFrom: null, hourTo: new Date('2100-01-01T00:00:00Z'), dayFrom: null, dayTo: '2100-01-01' };
+    const left = await writerRows(a.id, all);
+    // meter_hours keeps only the open hour's row; the hourly rollup keyed by everything keeps the 100-hour-old one too.
+    expect(left.meter_hours!.inside).toBe(1);
+    expect(left.meter_hourly!.inside).toBe(2);
+    expect(report.tables.meter_hours!.moved).toBe(2);
+    expect(await readings(a.id)).toEqual(before);
+    await expectRollupsAsRaw(a.id);
   });
 
   it('runs on its own every hour, for every account', async () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { compactionWindow } from './compaction-window.js';
+import { compactionWindow, tableWindow } from './compaction-window.js';
 
 describe('compactionWindow', () => {
   it('folds the closed hours and days of the lookback', () => {
@@ -18,6 +18,12 @@ describe('compactionWindow', () => {
       hour: { from: null, to: new Date('2026-03-15T12:00:00Z') },
       day: { from: null, to: '2026-03-15' },
     });
+  });
+
+  it('folds meter_hours over every closed hour, the other tables over the lookback', () => {
+    const w = compactionWindow(new Date('2026-03-15T12:34:56.789Z'), 48);
+    expect(tableWindow('meter_hours', w)).toEqual({ hour: { from: null, to: new Date('2026-03-15T12:00:00Z') }, day: w.day });
+    for (const table of ['meter_hourly', 'meter_daily', 'meter_spend_daily']) expect(tableWindow(table, w)).toBe(w);
   });
 
   it('refuses a lookback that is not a whole number of hours', () => {

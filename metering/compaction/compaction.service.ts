@@ -1,7 +1,8 @@
 // The meter rollups' compaction. Concurrent ingest writers add to rows of their own shard (rollup-sql.ts),
 // so a busy hour holds up to eight rows per key and a reading sums them all. Once an hour is closed its
 // rows change only by late events and relabels; every hour this job folds the closed hours and days of
-// the lookback into one row per key (COMPACTED_SHARD), so a month's reading sums about one row per key.
+// the lookback into one row per key (COMPACTED_SHARD), so a month's reading sums about one row per key
+// (`meter_hours`, a row an hour, over every closed hour: tableWindow).
 // Readings are the same before and after: every key's sum over shards is kept (test/compaction.e2e-spec.ts).
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { AccountsService } from '../../src/accounts/accounts.service.js';
@@ -10,7 +11,7 @@ import { Metrics } from '../../src/health/metrics.js';
 import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { ROLLUP_TABLES } from '../ingest/rollup-sql.js';
-import { compactionWindow, DEFAULT_LOOKBACK_HOURS } from './compaction-window.js';
+import { compactionWindow, DEFAULT_LOOKBACK_HOURS, tableWindow } from './compaction-window.js';
 import { CompactionRepository } from './compaction.repository.js';
 
 export const compactRollups = defineJob<{ period: string }>('meter.compact');
@@ -58,7 +59,7 @@ export class CompactionService implements OnModuleInit {
     const report: CompactionReport = { accounts: accounts.length, skipped: 0, moved: 0, written: 0, tables: {} };
     for (const account of accounts) {
       for (const table of ROLLUP_TABLES) {
-        const done = await this.repository.compactTable(account, table, window, options.batch ?? BATCH);
+        const done = await this.repository.compactTable(account, table, tableWindow(table, window), options.batch ?? BATCH);
         if (done === null) {
           report.skipped++;
           break;
