@@ -180,7 +180,8 @@ export interface HourlyCheck {
 /**
  * The account-wide reading by hour over [`from`, `to`) from `freshFrom` on, and in the same statement (so
  * the same snapshot) what HourlyReadings checks a remembered piece of the earlier hours against: the first
- * row is the check (k_hour null, its sums text "generation before [sharded]"), the others the reading's.
+ * row is the check (k_hour null, its sums text "generation before [sharded]"), the others the reading's in
+ * hour order (the hour's text sorts as the hour does).
  */
 export function hourlyReadingSql(accountId: string, from: Date, to: Date, freshFrom: Date): { sql: string; params: unknown[] } {
   const reading = meterSql({ accountId, parts: [{ rollup: 'hours', from: freshFrom, to, sign: 1 }], groupBy: ['hour'], filters: {}, scope: null });
@@ -193,9 +194,10 @@ export function hourlyReadingSql(accountId: string, from: Date, to: Date, freshF
         ${TIME_TEXT.hour!('first.hour')}) AS sums
     FROM (SELECT min(hour) AS hour FROM meter_hours
            WHERE account_id = $1 AND hour >= ${f} AND hour < ${t} AND shard <> ${COMPACTED_SHARD}) AS first`;
-  return { sql: `${check}
+  return { sql: `SELECT k_hour, sums FROM (${check}
     UNION ALL
-    (${reading.sql})`, params };
+    (${reading.sql})) AS answer
+    ORDER BY k_hour NULLS FIRST`, params };
 }
 
 const EVENT_COLUMNS = `event_id, ts, received_at, person_id, agent_id, unit_id, session_id, session_context, task_id,
@@ -258,18 +260,9 @@ export class ReadingsRepository {
   async hourlyRows(accountId: string, from: Date, to: Date, freshFrom: Date): Promise<{ check: HourlyCheck; rows: KeyedSumRow[] }> {
     const { sql, params } = hourlyReadingSql(accountId, from, to, freshFrom);
     // Prepared: its text never changes, and its plan (index ranges of one account) does not hinge on the values.
-    const all = await queryPooled<KeyedSumRow>(this.dataSource, sql, params, { prepared: true });
-    const at = all.findIndex((r) => r.k_hour === null);
-    if (at < 0) throw new Error('an hourly reading without its check row');
-    const [generation, before, sharded] = all[at]!.sums.split(' ');
-    const rows = all.filter((_, i) => i !== at);
-    // UNION ALL keeps its branches' order as PostgreSQL runs them; the order is checked rather than assumed.
-    for (let i = 1; i < rows.length; i++) {
-      if (rows[i - 1]!.k_hour! >= rows[i]!.k_hour!) {
-        rows.sort((a, b) => (a.k_hour! < b.k_hour! ? -1 : 1));
-        break;
-      }
-    }
+    const [head, ...rows] = await queryPooled<KeyedSumRow>(this.dataSource, sql, params, { prepared: true });
+    if (head === undefined || head.k_hour !== null) throw new Error('an hourly reading without its check row');
+    const [generation, before, sharded] = head.sums.split(' ');
     return { check: { generation: generation!, before: Number(before), sharded: sharded ?? null }, rows };
   }
 
