@@ -17,6 +17,7 @@ import { Invoices1765800000000 } from './1765800000000-invoices.js';
 import { InvoiceCredits1765900000000 } from './1765900000000-invoice-credits.js';
 import { MeterHours1766000000000 } from './1766000000000-meter-hours.js';
 import { MeterRewrites1766100000000 } from './1766100000000-meter-rewrites.js';
+import { ReservationLeases1766200000000 } from './1766200000000-reservation-leases.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -36,4 +37,5 @@ export const migrations = [
   InvoiceCredits1765900000000,
   MeterHours1766000000000,
   MeterRewrites1766100000000,
+  ReservationLeases1766200000000,
 ];

@@ -4,7 +4,7 @@
 // port, implemented in ingest-counters.ts.
 import { Inject, Logger, Module, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { Histogram } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { AccountsModule } from '../../src/accounts/accounts.module.js';
 import { AuditModule } from '../../src/audit/audit.module.js';
 import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
@@ -19,6 +19,7 @@ import { CapsRepository } from './caps.repository.js';
 import { CapsService } from './caps.service.js';
 import { COUNTERS_ENGINE, type CountersEngine } from './counters.js';
 import { CountersRepository } from './counters.repository.js';
+import { DEFAULT_LEASE } from './lease-policy.js';
 import { LimitRegistry } from './limit-registry.js';
 import { PathPlans } from './path-plans.js';
 import { PgCounters } from './pg-counters.js';
@@ -40,11 +41,15 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
   constructor(
     @Inject(COUNTERS_REDIS) private readonly redis: Redis | null,
     @Inject(RESERVATION_WRITER) private readonly writer: ReservationWriter | null,
+    @Inject(COUNTERS_ENGINE) private readonly engine: CountersEngine,
   ) {}
   async beforeApplicationShutdown(): Promise<void> {
+    if (this.engine instanceof RedisCounters) await this.engine.quiesce();
     await this.flush();
   }
   async onApplicationShutdown(): Promise<void> {
+    // Budget leases give back what they hold (after the rows of their holds), then the rows left are written.
+    if (this.engine instanceof RedisCounters) await this.engine.quiesce();
     await this.flush();
     if (this.redis) await this.redis.quit().catch(() => this.redis!.disconnect());
   }
@@ -111,7 +116,17 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
           buckets: [1, 2, 4, 8, 16, 32, 64, 128],
           registers: [metrics.registry],
         });
-        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter, batches);
+        const leases = new Counter({
+          name: 'tokenmeter_authorization_leases_total',
+          help: 'Budget leases: taken, refused (no room), released, and holds answered from one (answered)',
+          labelNames: ['outcome'],
+          registers: [metrics.registry],
+        });
+        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter, batches, {
+          ...DEFAULT_LEASE,
+          holds: config.authorizations.leaseHolds,
+          carveDelayMs: config.authorizations.answerAfter === 'redis' ? config.authorizations.writeDelayMs : 0,
+        }, leases);
       },
     },
     CapsService,

@@ -15,7 +15,7 @@ import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { EXACT_SCALE, fromScaledInteger, plainAmountText, toScaledInteger } from './counter-math.js';
 import { COUNTERS_ENGINE, levels, levelKind, type CountersEngine, type HoldResult, type LevelFigures, type SessionContext } from './counters.js';
 import { PathPlans } from './path-plans.js';
-import { newReservationId } from './reservation-rules.js';
+import { committable, newReservationId } from './reservation-rules.js';
 import { SpendRepository } from './spend.repository.js';
 
 export interface AuthorizeBody {
@@ -130,7 +130,8 @@ export class AuthorizationsService {
 
   async release(principal: Principal, id: string): Promise<{ reservation_id: string; status: 'released' | 'expired' }> {
     const { account, personId, agentId } = who(principal);
-    const result = await this.engine.release(account, id, { agentId, personId }, this.clock.now());
+    // A budget lease's own reservation (hold-leases.ts) is not the caller's to release.
+    const result = committable(id) ? await this.engine.release(account, id, { agentId, personId }, this.clock.now()) : 'unknown';
     switch (result) {
       case 'unknown':
         throw new BillingError(BillingErrorCode.ReservationNotFound, `Reservation "${id}" was not found.`, { field: 'id' });

@@ -17,7 +17,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Histogram } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import type { Tx } from '../../src/database/data-source.js';
 import type { TransactionRunner } from '../../src/database/transactions.js';
 import { fromScaledInteger, microText, REDIS_SCALE, toScaledInteger } from './counter-math.js';
@@ -38,8 +38,10 @@ import {
   type UsageBefore,
   type UsageItem,
 } from './counters.js';
+import { HoldLeases, type LeaseStore } from './hold-leases.js';
+import { DEFAULT_LEASE, type LeaseSettings } from './lease-policy.js';
 import type { LimitRegistry } from './limit-registry.js';
-import { newWriteId, outcomesOf, reservationRow, resolveForCommit, resolveForRelease, resolveManyForCommit } from './reservation-rules.js';
+import { namedReservations, newWriteId, outcomesOf, reservationRow, resolveForCommit, resolveForRelease, resolveManyForCommit } from './reservation-rules.js';
 import type { ReservationWriter } from './reservation-writer.js';
 import type { ReservationRow, ReservationsRepository } from './reservations.repository.js';
 import { accountKeys, scriptSource, SCRIPTS, type ScriptName } from './redis-scripts.js';
@@ -187,10 +189,37 @@ export class RedisCounters implements CountersEngine {
     private readonly answerAfter: 'row' | 'redis' = 'row',
     /** Holds per tmHold call (see batchedHold). */
     private readonly holdBatchSize?: Histogram,
+    /** Budget leases (hold-leases.ts); holds 0 turns them off. */
+    leaseSettings: LeaseSettings = DEFAULT_LEASE,
+    leaseCounter?: Counter<'outcome'>,
   ) {
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 7, lua: scriptSource(name) });
     }
+    this.leases = leaseSettings.holds > 0 ? new HoldLeases(leaseSettings, this.leaseStore(), leaseCounter) : null;
+  }
+
+  private readonly leases: HoldLeases | null;
+
+  /** What the leases do through this engine. */
+  private leaseStore(): LeaseStore {
+    return {
+      hold: (account, req) => this.batchedHold(account, req),
+      write: (id, ready) => this.writer.writeWhen(id, ready),
+      carve: (account, args, now) => this.loaded(account, now, () => this.run('tmCarve', account, ...args)),
+      release: async (account, id, owner, now) => {
+        await this.release(account, id, owner, now);
+      },
+      unhold: async (account, id) => {
+        await this.run('tmUnhold', account, id);
+      },
+    };
+  }
+
+  /** Every budget lease of this process released, then every reservation row still queued written (shutdown; tests). */
+  async quiesce(): Promise<void> {
+    await this.leases?.releaseAll();
+    await this.writer.flush();
   }
 
   private run(name: ScriptName, account: string, ...args: (string | number)[]): Promise<unknown> {
@@ -210,7 +239,15 @@ export class RedisCounters implements CountersEngine {
   }
 
   async hold(account: string, req: HoldRequest): Promise<HoldResult> {
-    const reply = await this.batchedHold(account, req);
+    const leased = this.leases?.take(account, req, Number(up(req.estimate.amount)));
+    if (leased) return { allowed: true, reservationId: req.reservationId, expiresAt: req.expiresAt, levels: figuresFrom(req.levels, leased, 2) };
+    let reply = await this.batchedHold(account, req);
+    if (reply[0] === 'denied' && this.leases) {
+      // Room this process leased may be what is missing: the account's leases are released, and it is tried once more.
+      const leased = this.leases.holdsAny(account);
+      await this.leases.releaseAccount(account, req.now);
+      if (leased) reply = await this.batchedHold(account, req);
+    }
     if (reply[1] === 1) this.rebuildSoon(account, req.now);
     if (reply[0] === 'denied') {
       const measure = reply[3] as 'amount' | 'tokens';
@@ -224,6 +261,7 @@ export class RedisCounters implements CountersEngine {
     });
     if (this.answerAfter === 'row') await written;
     else written.catch((error: unknown) => this.logger.error({ err: error, account }, 'a reservation row was not written; its hold was released'));
+    this.leases?.allowed(account, req, Number(up(req.estimate.amount)), reply);
     return { allowed: true, reservationId: req.reservationId, expiresAt: req.expiresAt, levels: figuresFrom(req.levels, reply, 2) };
   }
 
@@ -293,7 +331,7 @@ export class RedisCounters implements CountersEngine {
     if (reply[0] === 'refused') throw new Error('an unchecked write was refused');
     // Read while the write is pending, as recordUsage does: a load now counts it once, from Redis.
     const before = await this.figuresOf(account, req.read, reply, req.now);
-    const named = req.items.flatMap((i) => (i.reservationId === null ? [] : [{ id: i.reservationId, agentId: i.agentId, amount: i.actual.amount, tokens: i.actual.tokens }]));
+    const named = namedReservations(req.items);
     return {
       sql: (first) => this.reservations.committedSql(first),
       params: this.reservations.committedParams(account, writeId, named, req.now),
@@ -340,7 +378,7 @@ export class RedisCounters implements CountersEngine {
       needs: [level],
       ...(options.belowUsage ? {} : { check: { t: 'limit', l: level, a, k } }),
     };
-    const write = await this.pendChecked(tx, account, now, entry, [level]);
+    const write = await this.checkedWithoutLeases(tx, account, now, entry, [level]);
     if ('refused' in write) {
       const [figures] = await this.read(account, [level], now);
       return { result: { ok: false, measure: write.refused.measure, used: write.refused.figure, figures: figures! }, afterCommit: noop, afterRollback: noop };
@@ -362,7 +400,7 @@ export class RedisCounters implements CountersEngine {
       needs: [from, to],
       check: { t: 'unused', l: from, a, k },
     };
-    const write = await this.pendChecked(tx, account, now, entry, [from, to]);
+    const write = await this.checkedWithoutLeases(tx, account, now, entry, [from, to]);
     if ('refused' in write) {
       const [figures] = await this.read(account, [from], now);
       return { result: { ok: false, measure: write.refused.measure, unused: write.refused.figure, from: figures! }, afterCommit: noop, afterRollback: noop };
@@ -413,6 +451,14 @@ export class RedisCounters implements CountersEngine {
     const write = await this.pendChecked(tx, account, now, entry, levels, releaseIds);
     if ('refused' in write) throw new Error('an unchecked write was refused');
     return { afterCommit: write.afterCommit, afterRollback: write.afterRollback };
+  }
+
+  /** pendChecked, tried once more after this process released its leases on the account when they may be what refused it. */
+  private async checkedWithoutLeases(tx: Tx, account: string, now: Date, entry: object, levels: readonly string[]): Promise<Pended> {
+    const write = await this.pendChecked(tx, account, now, entry, levels);
+    if (!('refused' in write) || !this.leases?.holdsAny(account)) return write;
+    await this.leases.releaseAccount(account, now);
+    return this.pendChecked(tx, account, now, entry, levels);
   }
 
   /** A write registered as pending in Redis, its early ops applied (loading what it needs first). */
@@ -487,6 +533,10 @@ export class RedisCounters implements CountersEngine {
   /** One load or rebuild (only: null), with `extra` levels loaded too in a rebuild. */
   private async loadNow(account: string, only: string[] | null, now: Date, extra: readonly string[]): Promise<void> {
     const full = only === null;
+    // Rows this process answered and has not written yet (write-behind) go in first: after a FLUSH, Redis no
+    // longer has their holds, and a snapshot without their rows would lose them. (Not the rows of leased
+    // holds still being carved, whose carve may be what waits for this load: their lease's row counts them.)
+    if (full) await this.writer.flushQueued();
     for (let attempt = 0; attempt < 10; attempt++) {
       const token = randomBytes(9).toString('base64url');
       await this.run('tmRebuildBegin', account, token);

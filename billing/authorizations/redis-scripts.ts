@@ -274,6 +274,60 @@ s.store()
 return out
 `;
 
+/**
+ * Holds a process answered from its leases (see hold-leases.ts), made reservations of their own: each gets
+ * its entry in R and E, and its lease's entry gives up what it held for them, so the levels' held figures
+ * do not change. A hold already carved is skipped (a call tried again). What a lease cannot give (it
+ * expired while its process stalled past the grace) is added to its levels, and counted in the reply
+ * { 'ok', forced holds }. KEYS c r e m p pd d; ARGV lease count, then per lease: leaseId, hold count, level
+ * count, level..., then per hold: id, expiresMs, amount, tokens, createdMs, agent, person
+ */
+const CARVE = `
+if redis.call('HEXISTS', M, 'gen') == 0 then return { 'missing', '*' } end
+local pos, forced = 2, 0
+for _ = 1, tonumber(ARGV[1]) do
+  local lid, count, nl = ARGV[pos], tonumber(ARGV[pos + 1]), tonumber(ARGV[pos + 2])
+  local levels = {}
+  for i = 1, nl do levels[i] = ARGV[pos + 2 + i] end
+  pos = pos + 3 + nl
+  local suffix = '\\0' .. table.concat(levels, '\\0')
+  local ta, tk = 0, 0
+  for h = 1, count do
+    local id, a, k = ARGV[pos], tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3])
+    if redis.call('HEXISTS', R, id) == 0 then
+      redis.call('HSET', R, id, ARGV[pos + 1] .. ',' .. fmt(a) .. ',' .. fmt(k) .. ',' .. ARGV[pos + 4] .. ',' .. ARGV[pos + 5] .. ',' .. ARGV[pos + 6] .. suffix)
+      redis.call('ZADD', E, tonumber(ARGV[pos + 1]), id)
+      ta = ta + a
+      tk = tk + k
+    end
+    pos = pos + 7
+  end
+  local v = redis.call('HGET', R, lid)
+  if v then
+    local l = parse_res(v)
+    local ga, gk = math.min(ta, l.a), math.min(tk, l.k)
+    redis.call('HSET', R, lid, fmt(l.exp) .. ',' .. fmt(l.a - ga) .. ',' .. fmt(l.k - gk) .. ',' .. fmt(l.cr) .. ',' .. l.agent .. ',' .. l.person .. '\\0' .. table.concat(l.levels, '\\0'))
+    ta, tk = ta - ga, tk - gk
+  end
+  if ta > 0 or tk > 0 then
+    local s = counters()
+    for _, l in ipairs(levels) do s.want(l) end
+    s.load()
+    for _, l in ipairs(levels) do
+      local c = s.c[l]
+      if c then
+        c.ha = c.ha + ta
+        c.ht = c.ht + tk
+        s.dirty[l] = true
+      end
+    end
+    s.store()
+    forced = forced + 1
+  end
+end
+return { 'ok', forced }
+`;
+
 /** KEYS c r e m p pd d; ARGV now, level... */
 const READ = `
 local now = tonumber(ARGV[1])
@@ -516,6 +570,7 @@ return 'ok'
 
 export const SCRIPTS = {
   tmHold: HOLD,
+  tmCarve: CARVE,
   tmRead: READ,
   tmPend: PEND,
   tmConfirm: CONFIRM,

@@ -26,6 +26,19 @@ export function newReservationId(): string {
   return `res_${randomFromPool(15).toString('base64url')}`;
 }
 
+/**
+ * The reservations an event may name: never a budget lease's own (`lease_...`, hold-leases.ts), which no
+ * caller is given; an event naming one finds it `unknown`.
+ */
+export const committable = (id: string): boolean => !id.startsWith('lease_');
+
+/** The reservations the items of a write name (those an event may name), with their actual spend. */
+export function namedReservations(items: readonly UsageItem[]): { id: string; agentId: string | null; amount: string; tokens: number }[] {
+  return items.flatMap((i) =>
+    i.reservationId === null || !committable(i.reservationId) ? [] : [{ id: i.reservationId, agentId: i.agentId, amount: i.actual.amount, tokens: i.actual.tokens }],
+  );
+}
+
 export function newWriteId(): string {
   return randomFromPool(12).toString('base64url');
 }
@@ -62,7 +75,7 @@ export async function resolveForCommit(
   account: string,
   req: CommitRequest,
 ): Promise<{ outcome: ReservationOutcome; released: ReservationRow | null }> {
-  const found = await reservations.find(tx, account, req.reservationId, true);
+  const found = committable(req.reservationId) ? await reservations.find(tx, account, req.reservationId, true) : null;
   if (!found) return { outcome: 'unknown', released: null };
   if (found.status !== 'held') return { outcome: found.status === 'committed' ? 'already_committed' : found.status, released: null };
   if (found.agent_id !== req.agentId) return { outcome: 'foreign', released: null };
@@ -83,8 +96,7 @@ export async function resolveManyForCommit(
   items: readonly UsageItem[],
   now: Date,
 ): Promise<{ outcomes: (ReservationOutcome | null)[]; released: ReservationRow[] }> {
-  const named = items.flatMap((i) => (i.reservationId === null ? [] : [{ id: i.reservationId, agentId: i.agentId, amount: i.actual.amount, tokens: i.actual.tokens }]));
-  return outcomesOf(items, await reservations.commitNamed(tx, account, named, now));
+  return outcomesOf(items, await reservations.commitNamed(tx, account, namedReservations(items), now));
 }
 
 /**

@@ -21,6 +21,8 @@ interface Waiting {
 
 export class ReservationWriter {
   private queue: Waiting[] = [];
+  /** Rows queued or being written (not those waiting to be ready). */
+  private readonly enqueued = new Set<Promise<void>>();
   /** Rows not yet written, by reservation id: a release or commit of one waits for it first. */
   private readonly unwritten = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
@@ -37,14 +39,40 @@ export class ReservationWriter {
   ) {}
 
   write(row: NewReservation): Promise<void> {
+    return this.writeWhen(row.id, row);
+  }
+
+  /**
+   * write() of a row that may not be ready yet (a hold answered from a lease is carved in Redis first):
+   * a release or commit of it waits for it from now on.
+   */
+  writeWhen(id: string, row: NewReservation | Promise<NewReservation>): Promise<void> {
+    const written = row instanceof Promise ? row.then((r) => this.enqueue(r)) : this.enqueue(row);
+    this.unwritten.set(id, written);
+    const forget = () => {
+      if (this.unwritten.get(id) === written) this.unwritten.delete(id);
+    };
+    written.then(forget, forget);
+    return written;
+  }
+
+  private enqueue(row: NewReservation): Promise<void> {
     const written = new Promise<void>((resolve, reject) => {
       this.queue.push({ row, at: this.delayMs > 0 ? performance.now() : 0, resolve, reject });
     });
-    this.unwritten.set(row.id, written);
-    const forget = () => this.unwritten.delete(row.id);
+    this.enqueued.add(written);
+    const forget = () => this.enqueued.delete(written);
     written.then(forget, forget);
     this.schedule();
     return written;
+  }
+
+  /**
+   * flush() of the rows queued or being written, not of those still waiting to be ready (a leased hold's
+   * carve): for a rebuild, which a carve may itself be waiting for.
+   */
+  flushQueued(): Promise<void> {
+    return this.writeNow([...this.enqueued]);
   }
 
   /**
@@ -83,8 +111,12 @@ export class ReservationWriter {
    * failed); rows queued meanwhile are written at once too while it waits. For the sweeper, a release or
    * commit of a queued row, and the shutdown.
    */
-  async flush(): Promise<void> {
-    const waiting = [...this.unwritten.values()];
+  flush(): Promise<void> {
+    return this.writeNow([...this.unwritten.values()]);
+  }
+
+  /** Writes the queue at once, and keeps doing so until `waiting` are all settled. */
+  private async writeNow(waiting: Promise<void>[]): Promise<void> {
     if (waiting.length === 0) return;
     this.urgent++;
     try {

@@ -21,6 +21,8 @@ export interface NewReservation {
   estimate: Record<string, unknown>;
   created_at: Date;
   expires_at: Date;
+  /** A hold answered from a lease (hold-leases.ts): its row takes as much off the lease's row. */
+  lease_id?: string;
 }
 
 export interface ReservationRow {
@@ -59,6 +61,18 @@ const INSERT_MANY = `
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::numeric[], $9::int8[],
                 $10::jsonb[], $11::int8[], $12::int8[])
          AS u(account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens, estimate, created_ms, expires_ms)`;
+
+// INSERT_MANY for rows of holds answered from leases, each naming its lease (what the lease's row still holds
+// is read as its amount less its carved rows', see active()).
+const INSERT_CARVED = `
+  INSERT INTO authorization_reservations (account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens,
+                                          estimate, status, created_at, expires_at, lease_id)
+  SELECT u.account_id, u.id, u.agent_id, u.person_id, u.session_id, u.session_context,
+         ARRAY(SELECT jsonb_array_elements_text(u.levels)), u.amount, u.tokens, u.estimate, 'held',
+         timestamptz 'epoch' + u.created_ms * interval '1 millisecond', timestamptz 'epoch' + u.expires_ms * interval '1 millisecond', u.lease_id
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::numeric[], $9::int8[],
+                $10::jsonb[], $11::int8[], $12::int8[], $13::text[])
+         AS u(account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens, estimate, created_ms, expires_ms, lease_id)`;
 
 /** committedSql's `counted` value: the write ids journalled, the rows resolved (id and agent first), the other rows named. */
 interface CountedValue {
@@ -149,7 +163,8 @@ export class ReservationsRepository {
   /** Many reservations in one statement (the Redis engine's group commit). */
   async insertMany(rows: readonly NewReservation[], db: Db = this.dataSource): Promise<void> {
     if (rows.length === 0) return;
-    await queryPrepared(db, INSERT_MANY, [
+    const carved = rows.some((r) => r.lease_id !== undefined);
+    await queryPrepared(db, carved ? INSERT_CARVED : INSERT_MANY, [
       pgArray(rows, true, (r) => r.account_id),
       pgArray(rows, true, (r) => r.id),
       pgArray(rows, true, (r) => r.agent_id),
@@ -162,6 +177,7 @@ export class ReservationsRepository {
       pgArray(rows, true, (r) => JSON.stringify(r.estimate)),
       pgArray(rows, false, (r) => r.created_at.getTime()),
       pgArray(rows, false, (r) => r.expires_at.getTime()),
+      ...(carved ? [pgArray(rows, true, (r) => r.lease_id ?? null)] : []),
     ]);
   }
 
@@ -284,11 +300,19 @@ export class ReservationsRepository {
     return rows[0] ?? null;
   }
 
-  /** Held reservations of an account that have not expired at `now` (what a rebuild counts as held). */
+  /**
+   * The reservations held and not yet due, for a rebuild. A budget lease's own row (hold-leases.ts) holds
+   * its amount less what its holds' rows took from it, whatever became of them since.
+   */
   async active(db: Db, account: string, now: Date): Promise<ReservationRow[]> {
     return queryRows<ReservationRow>(
       db,
-      `SELECT ${COLUMNS} FROM authorization_reservations WHERE account_id = $1 AND status = 'held' AND expires_at > $2`,
+      `SELECT r.account_id, r.id, r.agent_id, r.person_id, r.levels, greatest(r.amount - coalesce(c.amount, 0), 0)::text AS amount,
+              greatest(r.tokens - coalesce(c.tokens, 0), 0)::text AS tokens, r.status, r.created_at, r.expires_at
+         FROM authorization_reservations r
+         LEFT JOIN LATERAL (SELECT sum(x.amount) AS amount, sum(x.tokens) AS tokens FROM authorization_reservations x
+                             WHERE r.id LIKE 'lease\\_%' AND x.account_id = r.account_id AND x.lease_id = r.id) c ON true
+        WHERE r.account_id = $1 AND r.status = 'held' AND r.expires_at > $2`,
       [account, now],
     );
   }

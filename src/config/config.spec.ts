@@ -25,12 +25,14 @@ describe('loadConfig', () => {
       ingest: { writersPerAccount: 2, maxGroupEvents: 2000 },
       webhooks: { allowPrivate: [], timeoutMs: 10_000 },
       // A hold is answered once Redis has it; its row follows within 5 ms (write-behind).
-      authorizations: { answerAfter: 'redis', writeDelayMs: 5 },
+      authorizations: { answerAfter: 'redis', writeDelayMs: 5, leaseHolds: 256 },
     });
   });
 
   it('reads how holds are answered and how long their rows may wait', () => {
-    expect(loadConfig({ TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'row', TOKENMETER_AUTHORIZE_WRITE_DELAY_MS: '20' }, '/srv').authorizations).toEqual({ answerAfter: 'row', writeDelayMs: 20 });
+    expect(
+      loadConfig({ TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'row', TOKENMETER_AUTHORIZE_WRITE_DELAY_MS: '20', TOKENMETER_AUTHORIZE_LEASE_HOLDS: '0' }, '/srv').authorizations,
+    ).toEqual({ answerAfter: 'row', writeDelayMs: 20, leaseHolds: 0 });
   });
 
   it('reads the memory for remembered readings by hour, 0 for none, and refuses a negative or fractional amount', () => {

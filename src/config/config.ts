@@ -66,6 +66,8 @@ export interface AppConfig {
     answerAfter: 'row' | 'redis';
     /** With `answerAfter` `redis`: how long a reservation row may wait for others before its group is written (ms). */
     writeDelayMs: number;
+    /** Budget leases (billing/authorizations/hold-leases.ts): a slice holds at most this many estimates; 0 turns them off. */
+    leaseHolds: number;
   };
 }
 
@@ -210,7 +212,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
       writersPerAccount: integer(env, 'TOKENMETER_INGEST_WRITERS_PER_ACCOUNT', 2, 1, 64),
       maxGroupEvents: integer(env, 'TOKENMETER_INGEST_MAX_GROUP_EVENTS', 2000, 1, 100_000),
     },
-    authorizations: { answerAfter: answerAfter(env), writeDelayMs: integer(env, 'TOKENMETER_AUTHORIZE_WRITE_DELAY_MS', 5, 0, 1000) },
+    authorizations: {
+      answerAfter: answerAfter(env),
+      writeDelayMs: integer(env, 'TOKENMETER_AUTHORIZE_WRITE_DELAY_MS', 5, 0, 1000),
+      leaseHolds: integer(env, 'TOKENMETER_AUTHORIZE_LEASE_HOLDS', 256, 0, 10_000),
+    },
   };
 }
 
