@@ -13,12 +13,15 @@ import { makeOrg } from './workload.js';
 /**
  * redis: Redis as the service is configured by default (answered once Redis holds it, the row written
  * behind); redis-row: answered after the reservation row is written (TOKENMETER_AUTHORIZE_ANSWER_AFTER=row);
- * redis-early: TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis (the default since write-behind; for older builds).
+ * redis-early: TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis (the default since write-behind; for older builds);
+ * redis-unleased: redis without budget leases (TOKENMETER_AUTHORIZE_LEASE_HOLDS=0), every hold through Redis.
  */
-export type AuthorizeStore = 'redis' | 'redis-row' | 'redis-early' | 'postgres' | 'embedded';
+export type AuthorizeStore = 'redis' | 'redis-unleased' | 'redis-row' | 'redis-early' | 'postgres' | 'embedded';
+export const AUTHORIZE_STORES: readonly AuthorizeStore[] = ['redis', 'redis-unleased', 'redis-row', 'redis-early', 'postgres', 'embedded'];
 
 const STORE_ENV: Record<AuthorizeStore, Record<string, string>> = {
   redis: {},
+  'redis-unleased': { TOKENMETER_AUTHORIZE_LEASE_HOLDS: '0' },
   'redis-row': { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'row' },
   'redis-early': { TOKENMETER_AUTHORIZE_ANSWER_AFTER: 'redis' },
   postgres: {},
@@ -40,6 +43,8 @@ export interface AuthorizeRun {
   rowsPerWrite: number | null;
   /** Holds per tmHold script call (the engine's batches), from the service's /metrics, Redis engine only. */
   holdsPerCall: number | null;
+  /** The share of holds answered from budget leases (Redis engines). */
+  leased: number | null;
 }
 
 export interface AuthorizeOptions {
@@ -129,6 +134,12 @@ async function histogramOf(api: HttpClient, name: string): Promise<{ sum: number
   return sum && count ? { sum: Number(sum[1]), count: Number(count[1]) } : null;
 }
 
+async function counterOf(api: HttpClient, name: string, labels: string): Promise<number> {
+  const text = (await api.request('GET', '/metrics')).body.toString('utf8');
+  const m = new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 const meanBetween = (a: { sum: number; count: number } | null, b: { sum: number; count: number } | null) =>
   a && b && b.count > a.count ? (b.sum - a.sum) / (b.count - a.count) : null;
 
@@ -170,6 +181,7 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
         await closedLoop(load.sends, opts.warmupSeconds * 1000, null, new Map(), route);
         const before = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
         const batchesBefore = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null;
+        const leasedBefore = route === 'authorize' ? await counterOf(api, 'tokenmeter_authorization_leases_total', 'outcome="answered"') : 0;
         const samples = new Samples(1 << 16);
         const start = cpuSnapshot(service.child.pid);
         const result = await closedLoop(load.sends, opts.seconds * 1000, samples, statuses, route);
@@ -178,6 +190,7 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
         const after = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
         const rowsPerWrite = meanBetween(before, after);
         const holdsPerCall = meanBetween(batchesBefore, route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null);
+        const leased = route === 'authorize' && store.startsWith('redis') ? ((await counterOf(api, 'tokenmeter_authorization_leases_total', 'outcome="answered"')) - leasedBefore) / Math.max(1, result.requests) : null;
         const run: AuthorizeRun = {
           store,
           route,
@@ -190,11 +203,12 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
           cpu,
           rowsPerWrite,
           holdsPerCall,
+          leased,
         };
         out.push(run);
         log(
           `${route === 'floor' ? 'floor (GET /health/live)' : 'authorize'} ${store}, ${callers} callers: ${Math.round(run.rate).toLocaleString('en')}/s, p50 ${run.latency.p50.toFixed(2)} ms, ` +
-            `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${rowsPerWrite ? `, ${rowsPerWrite.toFixed(1)} rows per write` : ''}${holdsPerCall ? `, ${holdsPerCall.toFixed(1)} holds per Redis call` : ''}; CPU: ${describeCpu(cpu)}`,
+            `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${rowsPerWrite ? `, ${rowsPerWrite.toFixed(1)} rows per write` : ''}${holdsPerCall ? `, ${holdsPerCall.toFixed(1)} holds per Redis call` : ''}${leased !== null ? `, ${(leased * 100).toFixed(1)}% from leases` : ''}; CPU: ${describeCpu(cpu)}`,
         );
         if (!service.alive) throw new Error('the service died during the load');
       }

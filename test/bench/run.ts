@@ -9,7 +9,7 @@ import pg from 'pg';
 import { ROLLUP_NAMES } from '../../metering/ingest/rollup-sql.js';
 import { endOfHour } from '../../metering/readings/reading-query.js';
 import { runBudgets, type BudgetsOutcome } from './ingest-budgets.js';
-import { runAuthorize, type AuthorizeRun, type AuthorizeStore } from './authorize.js';
+import { AUTHORIZE_STORES, runAuthorize, type AuthorizeRun, type AuthorizeStore } from './authorize.js';
 import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
 import {
   CEILING_KINDS,
@@ -153,11 +153,11 @@ function pinnedNow(): Date | null {
 }
 
 function authorizeStores(redisUrl: string | null): AuthorizeStore[] {
-  const raw = process.env.BENCH_AUTHORIZE_STORES || (redisUrl ? 'redis,redis-row,postgres,embedded' : 'postgres,embedded');
+  const raw = process.env.BENCH_AUTHORIZE_STORES || (redisUrl ? 'redis,redis-unleased,redis-row,postgres,embedded' : 'postgres,embedded');
   const stores = raw.split(',').map((s) => s.trim());
   for (const s of stores) {
-    if (s !== 'redis' && s !== 'redis-row' && s !== 'redis-early' && s !== 'postgres' && s !== 'embedded') {
-      console.error(`bench: BENCH_AUTHORIZE_STORES lists redis, redis-row, redis-early, postgres or embedded, got "${s}"`);
+    if (!(AUTHORIZE_STORES as readonly string[]).includes(s)) {
+      console.error(`bench: BENCH_AUTHORIZE_STORES lists ${AUTHORIZE_STORES.join(', ')}, got "${s}"`);
       process.exit(2);
     }
     if (s.startsWith('redis') && !redisUrl) {
@@ -810,6 +810,7 @@ function summaryJson(o: Outcome) {
       statuses: a.statuses,
       rows_per_write: a.rowsPerWrite && round(a.rowsPerWrite),
       holds_per_call: a.holdsPerCall && round(a.holdsPerCall),
+      from_leases: a.leased === null ? null : round(a.leased),
       cpu: cpuJson(a.cpu),
     })),
     budgets: o.budgets && {
@@ -904,7 +905,8 @@ with \`task_status: succeeded\`, some with \`learned_from\`).
 With \`BENCH_PHASES\` holding \`authorize\`: \`POST /v1/authorizations\` (an amount, an agent key, its own external
 session), closed loop at 1, 10 and 50 callers for \`BENCH_AUTHORIZE_SECONDS\` each after 3 s unmeasured, on each
 engine in \`BENCH_AUTHORIZE_STORES\`, each on a database and service process of its own: Redis as configured by
-default (\`redis\`: answered once Redis holds it, the row written behind), Redis answering after the reservation
+default (\`redis\`: answered once Redis holds it, the row written behind; a busy path's holds answered from a budget
+lease in memory), the same without leases (\`redis-unleased\`: every hold through Redis), Redis answering after the reservation
 row is written (\`redis-row\`; \`redis-early\` forces the default's answer on an older build), PostgreSQL alone,
 the embedded store.
 Each hold goes against the agent's cap and its session's cap (the budgets phase measures budgets on ingest).
