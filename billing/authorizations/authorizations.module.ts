@@ -124,8 +124,9 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
         });
         return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter, batches, {
           ...DEFAULT_LEASE,
-          holds: config.authorizations.leaseHolds,
-          carveDelayMs: config.authorizations.answerAfter === 'redis' ? config.authorizations.writeDelayMs : 0,
+          // A hold answered from a lease has its row written behind: no leases where the answer waits for the row.
+          holds: config.authorizations.answerAfter === 'redis' ? config.authorizations.leaseHolds : 0,
+          carveDelayMs: config.authorizations.writeDelayMs,
         }, leases);
       },
     },
