@@ -1,27 +1,28 @@
 // Budget leases (Redis engine). A process that keeps holding on the same path of levels (an agent in a
 // session: its caps, its person's budgets up the tree, the credits) holds a slice of every level on it at
-// once, as one reservation of its own (`lease_...`) in Redis and in PostgreSQL, and answers the next
-// holds on that path from memory until the slice runs out or its time is up. Each hold answered so is then
-// made a reservation of its own, as any other: in Redis by tmCarve, which moves what it holds out of the
-// lease's entry (the levels' figures do not change), then its row, which names the lease (what a lease's
-// row still holds is its amount less its carved rows'). A hold answered from a lease waits for neither (the answer is in memory;
-// its row is written behind, as every hold's is with TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis).
+// once, as one reservation of its own (`lease_...`) in Redis and in PostgreSQL, and answers the next holds
+// on that path from memory until the slice runs out or its time is up. Each hold answered so is then made a
+// reservation of its own, as any other: in Redis by tmCarve, which moves what it holds out of the lease's
+// entry (the levels' figures do not change), then its row, which names the lease (what a lease's row still
+// holds is its amount less its carved rows'). A hold answered from a lease waits for neither: the answer is
+// in memory, its row written behind, as every hold's is with TOKENMETER_AUTHORIZE_ANSWER_AFTER=redis (the
+// only mode with leases).
 //
 // Why no hard limit can be passed:
 // - the slice is held in Redis (and recorded in PostgreSQL) before the first hold is answered from it, so
 //   every other process, and this one's other paths, see it as used;
 // - a hold is answered from a lease only when it fits what is left of the slice (lease-policy.ts);
 // - a rebuild (a FLUSH, a writer that died) reads the lease's row: what it still holds there (its amount
-//   less its carved rows') counts every hold answered from it that has no row yet. A carve that lands after the rebuild moves it out of the
-//   lease again; one that landed before is counted twice until the lease is released: stricter, never
-//   more lenient;
+//   less its carved rows') counts every hold answered from it that has no row yet. A carve that lands after
+//   the rebuild moves it out of the lease again; one that landed before is counted twice until the lease
+//   is released: stricter, never more lenient;
 // - a lease answers for useMs and is released once the rows of its holds are written; its own hold expires
 //   graceMs later, so a process that dies leaves the room held that long at most. Only a process stalled
 //   past the grace between answering and carving could carve from a lease already expired: tmCarve then
 //   adds the holds to the levels anyway (they were answered) and this is logged.
 // Only busy paths are leased (busyHolds holds through Redis within busyMs), and a lease idle for busyMs is
-// released. Where leases would keep room from others in this process: a hold denied on an account with leases
-// releases them all, waits for those being taken, and is tried once more; no lease is taken on that
+// released. Where leases would keep room from others in this process: a hold denied on an account with
+// leases releases them all, waits for those being taken, and is tried once more; no lease is taken on that
 // account for useMs after a denial, nor when the slice would be under two estimates or over 1/share of
 // what is left (so near a limit every hold goes through Redis, where it is exact).
 import { Logger } from '@nestjs/common';
