@@ -270,3 +270,54 @@ const withRedis = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
     expect(leases).toEqual([{ n: 0 }]);
   });
 });
+
+(withRedis ? describe : describe.skip)('budget leases in two service processes on one Redis and one PostgreSQL', () => {
+  let a: TestApp;
+  let b: TestApp;
+  const clock = new ManualClock(NOW);
+
+  beforeAll(async () => {
+    a = await startTestApp({ clock });
+    b = await startTestApp({ databaseUrl: a.config.databaseUrl, clock, env: { TOKENMETER_ADMIN_KEY: a.adminKey, TOKENMETER_QUEUE_PREFIX: a.config.queuePrefix } });
+  }, 120_000);
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+  });
+
+  const engineOf = (t: TestApp) => t.app.get<CountersEngine>(COUNTERS_ENGINE) as RedisCounters;
+  async function answeredFromLeases(t: TestApp): Promise<number> {
+    const m = /^tokenmeter_authorization_leases_total\{outcome="answered"\} (\S+)$/m.exec((await t.get('/metrics', null)).text);
+    return m ? Number(m[1]) : 0;
+  }
+
+  it('a lease in one process is room used for the other: concurrent holds through both never pass the limit', async () => {
+    const o = await newOrg(a);
+    await setupPricing(a, o.account);
+    const level = `budget/person:${o.person}/${MONTH}`;
+    await putBudget(a, o.account, level, { amount: '5.00' });
+    const hold = (t: TestApp) => t.post('/v1/authorizations', { amount: '0.01' }, o.keys.agent);
+    // Each process makes the path busy and takes a lease of its own.
+    for (const t of [a, b]) for (let i = 0; i < 8; i++) expect((await hold(t)).body.allowed).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    // 600 holds of 0.01 at once, half through each: 484 fit after the first 16.
+    const answers = await Promise.all(Array.from({ length: 600 }, (_, i) => hold(i % 2 === 0 ? a : b)));
+    const allowed = answers.filter((r) => r.body.allowed).length;
+    expect(allowed).toBeLessThanOrEqual(484);
+    // Both processes answered holds from their leases (so each one's lease was room the other had to see).
+    for (const t of [a, b]) expect(await answeredFromLeases(t)).toBeGreaterThan(0);
+    // A denial names the level, and is not looser than what PostgreSQL and Redis hold.
+    expect(answers.filter((r) => !r.body.allowed).every((r) => r.body.denied_by.level === level)).toBe(true);
+    await engineOf(a).quiesce();
+    await engineOf(b).quiesce();
+    const [f] = await engineOf(a).read(o.account, [level], clock.now());
+    expect(Math.round(Number(f!.held.amount) * 100)).toBe(16 + allowed);
+    const rows = await a.app
+      .get(TransactionRunner)
+      .run((tx) => tx.query(`SELECT count(*)::int AS n, coalesce(sum(amount), 0)::text AS amount FROM authorization_reservations WHERE account_id = $1 AND status = 'held'`, [o.account]) as Promise<{ n: number; amount: string }[]>);
+    expect(rows).toEqual([{ n: 16 + allowed, amount: ((16 + allowed) / 100).toFixed(2) }]);
+    await engineOf(b).rebuild(o.account, clock.now());
+    const [rebuilt] = await engineOf(a).read(o.account, [level], clock.now());
+    expect(rebuilt).toEqual(f);
+  });
+});
