@@ -19,6 +19,7 @@ import { CapsRepository } from './caps.repository.js';
 import { CapsService } from './caps.service.js';
 import { COUNTERS_ENGINE, type CountersEngine } from './counters.js';
 import { CountersRepository } from './counters.repository.js';
+import { LeaseBroadcast } from './lease-broadcast.js';
 import { DEFAULT_LEASE } from './lease-policy.js';
 import { LimitRegistry } from './limit-registry.js';
 import { PathPlans } from './path-plans.js';
@@ -49,7 +50,10 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
   }
   async onApplicationShutdown(): Promise<void> {
     // Budget leases give back what they hold (after the rows of their holds), then the rows left are written.
-    if (this.engine instanceof RedisCounters) await this.engine.quiesce();
+    if (this.engine instanceof RedisCounters) {
+      await this.engine.quiesce();
+      await this.engine.close();
+    }
     await this.flush();
     if (this.redis) await this.redis.quit().catch(() => this.redis!.disconnect());
   }
@@ -122,12 +126,14 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
           labelNames: ['outcome'],
           registers: [metrics.registry],
         });
-        return new RedisCounters(redis, config.queuePrefix.replace(/[{}]/g, ''), transactions, reservations, writer, spend, limits, config.authorizations.answerAfter, batches, {
+        // A hold answered from a lease has its row written behind: no leases where the answer waits for the row.
+        const leaseHolds = config.authorizations.answerAfter === 'redis' ? config.authorizations.leaseHolds : 0;
+        const namespace = config.queuePrefix.replace(/[{}]/g, '');
+        return new RedisCounters(redis, namespace, transactions, reservations, writer, spend, limits, config.authorizations.answerAfter, batches, {
           ...DEFAULT_LEASE,
-          // A hold answered from a lease has its row written behind: no leases where the answer waits for the row.
-          holds: config.authorizations.answerAfter === 'redis' ? config.authorizations.leaseHolds : 0,
+          holds: leaseHolds,
           carveDelayMs: config.authorizations.writeDelayMs,
-        }, leases);
+        }, leases, leaseHolds > 0 ? new LeaseBroadcast(redis, redis.duplicate(), `${namespace}:leases`) : undefined);
       },
     },
     CapsService,

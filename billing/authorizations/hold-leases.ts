@@ -21,10 +21,11 @@
 //   past the grace between answering and carving could carve from a lease already expired: tmCarve then
 //   adds the holds to the levels anyway (they were answered) and this is logged.
 // Only busy paths are leased (busyHolds holds through Redis within busyMs), and a lease idle for busyMs is
-// released. Where leases would keep room from others in this process: a hold denied on an account with
-// leases releases them all, waits for those being taken, and is tried once more; no lease is taken on that
-// account for useMs after a denial, nor when the slice would be under two estimates or over 1/share of
-// what is left (so near a limit every hold goes through Redis, where it is exact).
+// released. Where leases would keep room from others: a hold denied on an account releases this process's
+// leases there (waiting for those being taken) and asks the other processes to release theirs
+// (lease-broadcast.ts, at most once per useMs per account), then is tried once more; no lease is taken on
+// that account for useMs after a denial or an ask, nor when the slice would be under two estimates or over
+// 1/share of what is left (so near a limit every hold goes through Redis, where it is exact).
 import { Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import type { Counter } from 'prom-client';
@@ -48,6 +49,8 @@ export interface LeaseStore {
   release(account: string, id: string, owner: { agentId: string | null; personId: string }, now: Date): Promise<void>;
   /** Takes a hold off Redis whose row was never written. */
   unhold(account: string, id: string): Promise<void>;
+  /** Asks the other service processes to give back their leases on the account (lease-broadcast.ts); whether any had one. */
+  askOthers?(account: string, now: Date): Promise<boolean>;
 }
 
 export function newLeaseId(): string {
@@ -105,6 +108,10 @@ export class HoldLeases {
   private readonly denied = new Map<string, number>();
   /** Per account: releases under way (a retired lease still holds its room until its rows are written and it is released). */
   private readonly releasing = new Map<string, Set<Promise<void>>>();
+  /** Per account: the clock's ms when the other processes were last asked for their leases (by this one or another). */
+  private readonly asked = new Map<string, number>();
+  /** Per account: an ask of the other processes under way. */
+  private readonly asking = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly settings: LeaseSettings,
@@ -195,6 +202,35 @@ export class HoldLeases {
     await Promise.allSettled([...paths.values()].map((p) => p.taking));
     for (const p of paths.values()) if (p.lease) void this.retire(p.lease);
     await Promise.allSettled([...(this.releasing.get(account) ?? [])]);
+  }
+
+  /**
+   * A hold denied, or a limit change or transfer refused, on the account: releaseAccount here and, with
+   * several processes, in the others, which are asked unless they were within useMs (each then takes no
+   * lease on the account for useMs, so a second ask would find none). An ask under way is waited for.
+   * Whether any room may have come back, so that trying once more is worth it.
+   */
+  async releaseEverywhere(account: string, now: Date): Promise<boolean> {
+    const mine = this.holdsAny(account);
+    let theirs = this.asking.get(account) ?? null;
+    const last = this.asked.get(account) ?? -Infinity;
+    if (theirs === null && this.store.askOthers && (now.getTime() - last >= this.settings.useMs || now.getTime() < last)) {
+      this.asked.set(account, now.getTime());
+      const asking = this.store.askOthers(account, now);
+      this.asking.set(account, asking);
+      void asking.finally(() => this.asking.delete(account)).catch(() => undefined);
+      theirs = asking;
+    }
+    const [, had] = await Promise.all([this.releaseAccount(account, now), theirs ?? Promise.resolve(false)]);
+    return mine || had;
+  }
+
+  /** Another process asks for this one's leases on the account (see releaseEverywhere); whether it had any. */
+  async releaseForOther(account: string, now: Date): Promise<boolean> {
+    this.asked.set(account, Math.max(this.asked.get(account) ?? -Infinity, now.getTime()));
+    const had = this.holdsAny(account);
+    await this.releaseAccount(account, now);
+    return had;
   }
 
   /** Every lease released (shutdown). */

@@ -39,6 +39,7 @@ import {
   type UsageItem,
 } from './counters.js';
 import { HoldLeases, type LeaseStore } from './hold-leases.js';
+import type { LeaseBroadcast } from './lease-broadcast.js';
 import { DEFAULT_LEASE, type LeaseSettings } from './lease-policy.js';
 import type { LimitRegistry } from './limit-registry.js';
 import { namedReservations, newWriteId, outcomesOf, reservationRow, resolveForCommit, resolveForRelease, resolveManyForCommit } from './reservation-rules.js';
@@ -192,11 +193,15 @@ export class RedisCounters implements CountersEngine {
     /** Budget leases (hold-leases.ts); holds 0 turns them off. */
     leaseSettings: LeaseSettings = DEFAULT_LEASE,
     leaseCounter?: Counter<'outcome'>,
+    /** With several service processes: asks the others for their leases on a denial (lease-broadcast.ts). */
+    private readonly broadcast?: LeaseBroadcast,
   ) {
     for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
       if (!(name in redis)) redis.defineCommand(name, { numberOfKeys: 7, lua: scriptSource(name) });
     }
     this.leases = leaseSettings.holds > 0 ? new HoldLeases(leaseSettings, this.leaseStore(), leaseCounter) : null;
+    const leases = this.leases;
+    if (leases && broadcast) void broadcast.start((account, now) => leases.releaseForOther(account, now));
   }
 
   private readonly leases: HoldLeases | null;
@@ -213,7 +218,13 @@ export class RedisCounters implements CountersEngine {
       unhold: async (account, id) => {
         await this.run('tmUnhold', account, id);
       },
+      ...(this.broadcast ? { askOthers: (account: string, now: Date) => this.broadcast!.ask(account, now) } : {}),
     };
+  }
+
+  /** At shutdown, after quiesce: no more asks from or to the other processes. */
+  async close(): Promise<void> {
+    await this.broadcast?.close();
   }
 
   /** Every budget lease of this process released, then every reservation row still queued written (shutdown; tests). */
@@ -243,10 +254,8 @@ export class RedisCounters implements CountersEngine {
     if (leased) return { allowed: true, reservationId: req.reservationId, expiresAt: req.expiresAt, levels: figuresFrom(req.levels, leased, 2) };
     let reply = await this.batchedHold(account, req);
     if (reply[0] === 'denied' && this.leases) {
-      // Room this process leased may be what is missing: the account's leases are released, and it is tried once more.
-      const leased = this.leases.holdsAny(account);
-      await this.leases.releaseAccount(account, req.now);
-      if (leased) reply = await this.batchedHold(account, req);
+      // Room leased (by this process or another) may be what is missing: the account's leases are released, and it is tried once more.
+      if (await this.leases.releaseEverywhere(account, req.now)) reply = await this.batchedHold(account, req);
     }
     if (reply[1] === 1) this.rebuildSoon(account, req.now);
     if (reply[0] === 'denied') {
@@ -453,11 +462,10 @@ export class RedisCounters implements CountersEngine {
     return { afterCommit: write.afterCommit, afterRollback: write.afterRollback };
   }
 
-  /** pendChecked, tried once more after this process released its leases on the account when they may be what refused it. */
+  /** pendChecked, tried once more after the leases on the account (this process's and the others') were released when they may be what refused it. */
   private async checkedWithoutLeases(tx: Tx, account: string, now: Date, entry: object, levels: readonly string[]): Promise<Pended> {
     const write = await this.pendChecked(tx, account, now, entry, levels);
-    if (!('refused' in write) || !this.leases?.holdsAny(account)) return write;
-    await this.leases.releaseAccount(account, now);
+    if (!('refused' in write) || !this.leases || !(await this.leases.releaseEverywhere(account, now))) return write;
     return this.pendChecked(tx, account, now, entry, levels);
   }
 
