@@ -25,6 +25,8 @@ export class LeaseBroadcast {
   private seq = 0;
   private readonly asking = new Map<string, Asking>();
   private subscribed: Promise<unknown> | null = null;
+  /** Whether this process's own subscription receives what it publishes (PUBLISH then counts it too). */
+  private listening = false;
 
   constructor(
     /** Publishes (the engine's connection). */
@@ -56,7 +58,7 @@ export class LeaseBroadcast {
           .catch(() => undefined);
       }
     });
-    this.subscribed = this.subscriber.subscribe(this.channel).catch((error: unknown) => {
+    this.subscribed = this.subscriber.subscribe(this.channel).then(() => (this.listening = true), (error: unknown) => {
       this.logger.error({ err: error }, 'budget leases: no subscription to other processes; their leases are not given back on a denial here');
     });
     return this.subscribed;
@@ -81,8 +83,7 @@ export class LeaseBroadcast {
     }
     const asking = this.asking.get(id);
     if (asking) {
-      // This process's own subscription received it too.
-      asking.expected = receivers - 1;
+      asking.expected = receivers - (this.listening ? 1 : 0);
       if (asking.answers >= asking.expected) this.finish(id);
     }
     return answered;
