@@ -250,7 +250,9 @@ export class RedisCounters implements CountersEngine {
   }
 
   async hold(account: string, req: HoldRequest): Promise<HoldResult> {
-    const leased = this.leases?.take(account, req, Number(up(req.estimate.amount)));
+    // The estimate in Redis' integers (10^-6), as leases count it.
+    const amount = this.leases ? Number(up(req.estimate.amount)) : 0;
+    const leased = this.leases?.take(account, req, amount);
     if (leased) return { allowed: true, reservationId: req.reservationId, expiresAt: req.expiresAt, levels: figuresFrom(req.levels, leased, 2) };
     let reply = await this.batchedHold(account, req);
     if (reply[0] === 'denied' && this.leases) {
@@ -270,7 +272,7 @@ export class RedisCounters implements CountersEngine {
     });
     if (this.answerAfter === 'row') await written;
     else written.catch((error: unknown) => this.logger.error({ err: error, account }, 'a reservation row was not written; its hold was released'));
-    this.leases?.allowed(account, req, Number(up(req.estimate.amount)), reply);
+    this.leases?.allowed(account, req, amount, reply);
     return { allowed: true, reservationId: req.reservationId, expiresAt: req.expiresAt, levels: figuresFrom(req.levels, reply, 2) };
   }
 

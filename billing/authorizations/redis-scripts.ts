@@ -80,6 +80,11 @@ local function parse_res(v)
   return { exp = tonumber(exp), a = tonumber(a), k = tonumber(k), cr = tonumber(cr), agent = agent, person = person, levels = levels }
 end
 
+-- The entry of a reservation in R, as parse_res reads it: expiry, amount, tokens, created (numbers), agent, person, levels.
+local function pack_res(exp, a, k, cr, agent, person, levels)
+  return fmt(exp) .. ',' .. fmt(a) .. ',' .. fmt(k) .. ',' .. fmt(cr) .. ',' .. agent .. ',' .. person .. '\\0' .. table.concat(levels, '\\0')
+end
+
 local function rebuilding() return redis.call('HEXISTS', M, 'rb') == 1 end
 
 -- Holds released by the ids ids[first..]: each reservation taken off R and E, and what they held taken
@@ -265,7 +270,7 @@ for h, x in ipairs(holds) do
       c.ht = c.ht + x.k
       s.dirty[l] = true
     end
-    redis.call('HSET', R, x.id, fmt(x.exp) .. ',' .. fmt(x.a) .. ',' .. fmt(x.k) .. ',' .. fmt(x.now) .. ',' .. x.agent .. ',' .. x.person .. '\\0' .. table.concat(x.levels, '\\0'))
+    redis.call('HSET', R, x.id, pack_res(x.exp, x.a, x.k, x.now, x.agent, x.person, x.levels))
     redis.call('ZADD', E, x.exp, x.id)
     out[h] = figs({ 'ok', st })
   end
@@ -290,12 +295,11 @@ for _ = 1, tonumber(ARGV[1]) do
   local levels = {}
   for i = 1, nl do levels[i] = ARGV[pos + 2 + i] end
   pos = pos + 3 + nl
-  local suffix = '\\0' .. table.concat(levels, '\\0')
   local ta, tk = 0, 0
   for h = 1, count do
     local id, a, k = ARGV[pos], tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3])
     if redis.call('HEXISTS', R, id) == 0 then
-      redis.call('HSET', R, id, ARGV[pos + 1] .. ',' .. fmt(a) .. ',' .. fmt(k) .. ',' .. ARGV[pos + 4] .. ',' .. ARGV[pos + 5] .. ',' .. ARGV[pos + 6] .. suffix)
+      redis.call('HSET', R, id, pack_res(tonumber(ARGV[pos + 1]), a, k, tonumber(ARGV[pos + 4]), ARGV[pos + 5], ARGV[pos + 6], levels))
       redis.call('ZADD', E, tonumber(ARGV[pos + 1]), id)
       ta = ta + a
       tk = tk + k
@@ -306,7 +310,7 @@ for _ = 1, tonumber(ARGV[1]) do
   if v then
     local l = parse_res(v)
     local ga, gk = math.min(ta, l.a), math.min(tk, l.k)
-    redis.call('HSET', R, lid, fmt(l.exp) .. ',' .. fmt(l.a - ga) .. ',' .. fmt(l.k - gk) .. ',' .. fmt(l.cr) .. ',' .. l.agent .. ',' .. l.person .. '\\0' .. table.concat(l.levels, '\\0'))
+    redis.call('HSET', R, lid, pack_res(l.exp, l.a - ga, l.k - gk, l.cr, l.agent, l.person, l.levels))
     ta, tk = ta - ga, tk - gk
   end
   if ta > 0 or tk > 0 then

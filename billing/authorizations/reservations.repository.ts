@@ -51,20 +51,10 @@ export type ResolvedRow = Pick<ReservationRow, 'id' | 'agent_id' | 'status' | 'l
 // read the whole table and filter (which the estimate of `held` rows, near zero, made look cheap).
 const COLUMNS = 'account_id, id, agent_id, person_id, levels, amount::text AS amount, tokens::text AS tokens, status, created_at, expires_at';
 
-// Rows travel as parallel arrays (one parameter per column) and levels as one JSON array per row.
+// Rows travel as parallel arrays (one parameter per column) and levels as one JSON array per row. A hold
+// answered from a budget lease names it in lease_id (what the lease's row still holds is its amount less its
+// carved rows', see active()); other rows carry null there.
 const INSERT_MANY = `
-  INSERT INTO authorization_reservations (account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens,
-                                          estimate, status, created_at, expires_at)
-  SELECT u.account_id, u.id, u.agent_id, u.person_id, u.session_id, u.session_context,
-         ARRAY(SELECT jsonb_array_elements_text(u.levels)), u.amount, u.tokens, u.estimate, 'held',
-         timestamptz 'epoch' + u.created_ms * interval '1 millisecond', timestamptz 'epoch' + u.expires_ms * interval '1 millisecond'
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::numeric[], $9::int8[],
-                $10::jsonb[], $11::int8[], $12::int8[])
-         AS u(account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens, estimate, created_ms, expires_ms)`;
-
-// INSERT_MANY for rows of holds answered from leases, each naming its lease (what the lease's row still holds
-// is read as its amount less its carved rows', see active()).
-const INSERT_CARVED = `
   INSERT INTO authorization_reservations (account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens,
                                           estimate, status, created_at, expires_at, lease_id)
   SELECT u.account_id, u.id, u.agent_id, u.person_id, u.session_id, u.session_context,
@@ -163,8 +153,7 @@ export class ReservationsRepository {
   /** Many reservations in one statement (the Redis engine's group commit). */
   async insertMany(rows: readonly NewReservation[], db: Db = this.dataSource): Promise<void> {
     if (rows.length === 0) return;
-    const carved = rows.some((r) => r.lease_id !== undefined);
-    await queryPrepared(db, carved ? INSERT_CARVED : INSERT_MANY, [
+    await queryPrepared(db, INSERT_MANY, [
       pgArray(rows, true, (r) => r.account_id),
       pgArray(rows, true, (r) => r.id),
       pgArray(rows, true, (r) => r.agent_id),
@@ -177,7 +166,7 @@ export class ReservationsRepository {
       pgArray(rows, true, (r) => JSON.stringify(r.estimate)),
       pgArray(rows, false, (r) => r.created_at.getTime()),
       pgArray(rows, false, (r) => r.expires_at.getTime()),
-      ...(carved ? [pgArray(rows, true, (r) => r.lease_id ?? null)] : []),
+      pgArray(rows, true, (r) => r.lease_id),
     ]);
   }
 
