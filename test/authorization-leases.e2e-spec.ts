@@ -22,6 +22,13 @@ const NOW = '2026-03-15T12:00:00.000Z';
 const MONTH = 'month:2026-03-01';
 const withRedis = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
 
+/** tokenmeter_authorization_leases_total{outcome} of one service process. */
+async function leaseCount(t: TestApp, outcome: string): Promise<number> {
+  const text = (await t.get('/metrics', null)).text;
+  const m = new RegExp(`^tokenmeter_authorization_leases_total\\{outcome="${outcome}"\\} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 (withRedis ? describe : describe.skip)('budget leases (redis engine)', () => {
   let t: TestApp;
   let clock: ManualClock;
@@ -44,11 +51,7 @@ const withRedis = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
   const flush = (account: string) => redis.del(...accountKeys(t.config.queuePrefix.replace(/[{}]/g, ''), account));
   const sql = <T>(query: string, params: unknown[]) => t.app.get(TransactionRunner).run((tx) => tx.query(query, params) as Promise<T>);
 
-  async function metric(outcome: string): Promise<number> {
-    const text = (await t.get('/metrics', null)).text;
-    const m = new RegExp(`^tokenmeter_authorization_leases_total\\{outcome="${outcome}"\\} (\\S+)$`, 'm').exec(text);
-    return m ? Number(m[1]) : 0;
-  }
+  const metric = (outcome: string) => leaseCount(t, outcome);
 
   /** Figures of reservations alone: PostgreSQL's held rows (leases' own included, as they hold room too). */
   async function heldInPostgres(account: string, level: string, leases: 'with' | 'without') {
@@ -288,10 +291,6 @@ const withRedis = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
   });
 
   const engineOf = (t: TestApp) => t.app.get<CountersEngine>(COUNTERS_ENGINE) as RedisCounters;
-  async function answeredFromLeases(t: TestApp): Promise<number> {
-    const m = /^tokenmeter_authorization_leases_total\{outcome="answered"\} (\S+)$/m.exec((await t.get('/metrics', null)).text);
-    return m ? Number(m[1]) : 0;
-  }
 
   it('a lease in one process is room used for the other, given back when the other is denied: concurrent holds through both fill the limit exactly', async () => {
     const o = await newOrg(a);
@@ -308,7 +307,7 @@ const withRedis = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
     // Exactly: a process denied asks the other for its leases on the account and tries once more (lease-broadcast.ts).
     expect(allowed).toBe(484);
     // Both processes answered holds from their leases (so each one's lease was room the other had to see).
-    for (const t of [a, b]) expect(await answeredFromLeases(t)).toBeGreaterThan(0);
+    for (const t of [a, b]) expect(await leaseCount(t, 'answered')).toBeGreaterThan(0);
     // A denial names the level, and is not looser than what PostgreSQL and Redis hold.
     expect(answers.filter((r) => !r.body.allowed).every((r) => r.body.denied_by.level === level)).toBe(true);
     await engineOf(a).quiesce();
