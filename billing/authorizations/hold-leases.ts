@@ -53,7 +53,7 @@ export interface LeaseStore {
   askOthers?(account: string, now: Date): Promise<boolean>;
 }
 
-export function newLeaseId(): string {
+function newLeaseId(): string {
   return `lease_${randomFromPool(15).toString('base64url')}`;
 }
 
@@ -183,7 +183,7 @@ export class HoldLeases {
   }
 
   /** Whether this process has a lease on the account (being taken, in use, or being released). */
-  holdsAny(account: string): boolean {
+  private holdsAny(account: string): boolean {
     if ((this.releasing.get(account)?.size ?? 0) > 0) return true;
     const paths = this.accounts.get(account);
     if (!paths) return false;
@@ -195,7 +195,7 @@ export class HoldLeases {
    * A hold was denied (or a limit change or transfer refused) on the account: no lease is taken on it for
    * useMs, the leases being taken are waited for, and every lease of the account is released.
    */
-  async releaseAccount(account: string, now: Date): Promise<void> {
+  private async releaseAccount(account: string, now: Date): Promise<void> {
     this.denied.set(account, now.getTime());
     const paths = this.accounts.get(account);
     if (!paths) return;
