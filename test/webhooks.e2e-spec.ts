@@ -145,11 +145,14 @@ describe('outgoing webhooks', () => {
     return (await deliveries(endpointId, key))[0];
   }
 
+  /** How long after its scheduled time runNextAttempt runs an attempt (past the sweep's grace). */
+  const PAST_GRACE_MS = 61_000;
+
   /** Moves the clock past the delivery's next attempt (and the sweep's grace) and runs what is due. */
   async function runNextAttempt(endpointId: string): Promise<void> {
     const [d] = await deliveries(endpointId);
     expect(d.status).toBe('pending');
-    clock.set(new Date(new Date(d.next_attempt_at).getTime() + 61_000));
+    clock.set(new Date(new Date(d.next_attempt_at).getTime() + PAST_GRACE_MS));
     await t.app.get(WebhookDeliveryService).sweep();
   }
 
@@ -252,7 +255,9 @@ describe('outgoing webhooks', () => {
     const lastStart = new Date(d.attempts[d.attempts.length - 1].started_at).getTime();
     const deadline = new Date(d.deadline_at).getTime();
     expect(deadline - new Date(d.created_at).getTime()).toBe(RETRY_WINDOW_MS);
-    expect(lastStart).toBeLessThanOrEqual(deadline);
+    // Each attempt was scheduled at or before the deadline; runNextAttempt starts it PAST_GRACE_MS later,
+    // so the last one may start up to that much after the deadline (it did when its draw fell in the last minute).
+    expect(lastStart - PAST_GRACE_MS).toBeLessThanOrEqual(deadline);
     expect(deadline - lastStart).toBeLessThan(2 * 3_600_000);
     expect(receiver.at(path)).toHaveLength(d.attempt_count);
   }, 120_000);
