@@ -86,6 +86,19 @@ describe('authorizations', () => {
     expect(a.body).toMatchObject({ allowed: true, levels: [] });
   });
 
+  it('allows what fits under a limit past 9 x 10^9 (Redis keeps it as 9 x 10^9; it wrapped to a negative limit that denied everything)', async () => {
+    const o = await org('99999999999999999999');
+    const cap = await t.request('PUT', `/v1/accounts/${o.account}/caps/agents/${o.agent}`, { key: o.keys.finance, body: { amount_limit: '10000000000000' } });
+    expect(cap.status).toBe(200);
+    const a = await authorize(o.keys.agent, { amount: '5' });
+    expect(a.body).toMatchObject({ allowed: true, levels: [{ level: o.level }, { level: `agent/${o.agent}/month:2026-03-01` }] });
+    for (const level of a.body.levels as LevelView[]) {
+      expect(Number(level.limit.amount)).toBeGreaterThanOrEqual(9e9);
+      expect(Number(level.left.amount)).toBeGreaterThanOrEqual(9e9 - 5);
+    }
+    expect((await authorize(o.keys.agent, { amount: '100000' })).body.allowed).toBe(true);
+  });
+
   it('caps an agent, and each external session, on top of the budgets', async () => {
     const o = await org('10.00');
     expect((await t.request('PUT', `/v1/accounts/${o.account}/caps/agents/${o.agent}`, { key: o.keys.finance, body: { amount_limit: '0.40' } })).status).toBe(200);
