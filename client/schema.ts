@@ -1227,7 +1227,10 @@ export interface components {
             expires_in_seconds?: number;
             model: string;
             operation?: string;
-            /** @enum {string} */
+            /**
+             * @description With `session_id`: the kind of that session (default internal)
+             * @enum {string}
+             */
             session_context?: "internal" | "external";
             session_id?: string;
             usage: {
@@ -1243,7 +1246,10 @@ export interface components {
             expires_in_seconds?: number;
             model?: string;
             operation?: string;
-            /** @enum {string} */
+            /**
+             * @description With `session_id`: the kind of that session (default internal)
+             * @enum {string}
+             */
             session_context?: "internal" | "external";
             session_id?: string;
             tokens?: number;
@@ -1253,7 +1259,10 @@ export interface components {
             expires_in_seconds?: number;
             model: string;
             operation?: string;
-            /** @enum {string} */
+            /**
+             * @description With `session_id`: the kind of that session (default internal)
+             * @enum {string}
+             */
             session_context?: "internal" | "external";
             session_id?: string;
         };

@@ -216,6 +216,9 @@ describe('authorizations', () => {
       [{ amount: '1', colour: 'red' }, 400, 'unknown_field', 'colour'],
       [{ amount: '1', expires_in_seconds: 0 }, 400, 'invalid_value', 'expires_in_seconds'],
       [{ amount: '1', session_context: 'public' }, 400, 'invalid_value', 'session_context'],
+      // A context without its session held against no session cap (an external cap was skipped).
+      [{ amount: '1', session_context: 'external' }, 400, 'missing_field', 'session_id'],
+      [{ amount: '1', session_context: 'internal' }, 400, 'missing_field', 'session_id'],
     ];
     for (const [body, status, code, field] of cases) {
       const res = await authorize(o.keys.agent, body);

@@ -26,7 +26,7 @@ const authorizeChecked = {
     estimate: { type: 'string', enum: ['auto'] },
     operation: { type: 'string', minLength: 1, maxLength: 200 },
     session_id: text,
-    session_context: { type: 'string', enum: ['internal', 'external'] },
+    session_context: { type: 'string', enum: ['internal', 'external'], description: 'With `session_id`: the kind of that session (default internal)' },
     expires_in_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
   },
 } as const satisfies JsonSchema;

@@ -94,6 +94,11 @@ export class AuthorizationsService {
 
   async authorize(principal: Principal, body: AuthorizeBody): Promise<AuthorizationView> {
     const { account, personId, agentId } = who(principal);
+    // A context names a session's kind; without the session there is nothing to cap, and the hold would
+    // silently skip the context's session cap.
+    if (body.session_context !== undefined && body.session_id === undefined) {
+      throw new RequestError('missing_field', 'Field "session_id" is required with "session_context": the context\'s cap applies to each session.', { field: 'session_id' });
+    }
     const now = this.clock.now();
     const estimate = await this.estimate(account, agentId, body, now);
     const plan = await this.plans.plan(account, personId, agentId, now);
