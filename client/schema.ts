@@ -1222,7 +1222,7 @@ export interface components {
             /** @enum {string} */
             status: "released" | "expired";
         };
-        /** @description Exactly one estimate: `usage` (tokens by kind, with `model`; priced by the price book in force), `amount` (money, with optional `tokens`), or `"estimate": "auto"` (with `model`, optionally `operation`): the 95th percentile of the agent's own last 50 priced events of that operation and model within 7 days. */
+        /** @description Exactly one estimate: `usage` (tokens by kind, with `model`; priced by the price book in force), `amount` (money, with optional `tokens`), or `"estimate": "auto"` (with `model`, optionally `operation`): the 95th percentile of the agent's own last 50 priced events of that operation (without `operation`: of its events that have none) and model within 7 days. */
         Authorize: {
             expires_in_seconds?: number;
             model: string;

@@ -190,6 +190,14 @@ describe('authorizations', () => {
     const none = await authorize(o.keys.agent, { estimate: 'auto', model: 'gpt-4o', operation: 'code.edit' });
     expect(none.status).toBe(409);
     expect(none.body.error).toMatchObject({ code: 'no_recent_usage', field: 'estimate' });
+    expect(none.body.error.message).toContain('of operation "code.edit" with model "gpt-4o"');
+    // Without an operation: the agent's events that have none (there are none here), said so.
+    const noOperation = await authorize(o.keys.agent, { estimate: 'auto', model: 'qwen-turbo' });
+    expect(noOperation.body.error).toMatchObject({ code: 'no_recent_usage', field: 'estimate' });
+    expect(noOperation.body.error.message).toMatch(/no priced events without an operation with model "qwen-turbo".*send "operation"/);
+    const tokens = await authorize(o.keys.agent, { estimate: 'auto', model: 'qwen-turbo', operation: 'code.edit', tokens: 5 });
+    expect(tokens.body.error).toMatchObject({ code: 'invalid_estimate', field: 'tokens' });
+    expect(tokens.body.error.message).toContain('"auto"');
     expect((await authorize(o.keys.member, { estimate: 'auto', model: 'qwen-turbo' })).body.error.code).toBe('invalid_estimate');
   });
 

@@ -13,7 +13,8 @@ const authorizeChecked = {
   description:
     'Exactly one estimate: `usage` (tokens by kind, with `model`; priced by the price book in force), `amount` (money, with ' +
     'optional `tokens`), or `"estimate": "auto"` (with `model`, optionally `operation`): the 95th percentile of the ' +
-    "agent's own last 50 priced events of that operation and model within 7 days.",
+    "agent's own last 50 priced events of that operation (without `operation`: of its events that have none) and model " +
+    'within 7 days.',
   properties: {
     model: { type: 'string', minLength: 1, maxLength: 200 },
     usage: {

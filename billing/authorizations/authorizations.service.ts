@@ -157,7 +157,7 @@ export class AuthorizationsService {
       });
     }
     if (body.tokens !== undefined && body.amount === undefined) {
-      throw new BillingError(BillingErrorCode.InvalidEstimate, '"tokens" goes with "amount"; with "usage" the tokens are counted from it.', { field: 'tokens' });
+      throw new BillingError(BillingErrorCode.InvalidEstimate, '"tokens" goes with "amount"; with "usage" the tokens are counted from it, with "estimate": "auto" from the agent\'s events.', { field: 'tokens' });
     }
     if (body.amount !== undefined) return this.checked({ amount: this.amount(body.amount), tokens: body.tokens ?? 0, source: 'amount', model: body.model ?? null }, 'amount');
     if (body.model === undefined) throw new RequestError('missing_field', 'Field "model" is required with this estimate.', { field: 'model' });
@@ -219,7 +219,9 @@ export class AuthorizationsService {
     if (recent.length === 0) {
       throw new BillingError(
         BillingErrorCode.NoRecentUsage,
-        `Agent "${agentId}" has no priced events of ${operation === null ? 'no operation' : `operation "${operation}"`} with model "${lookup.model.id}" in the last ${AUTO_DAYS} days: send "usage" or "amount" instead.`,
+        operation === null
+          ? `Agent "${agentId}" has no priced events without an operation with model "${lookup.model.id}" in the last ${AUTO_DAYS} days: send "operation" to size from its events of that operation, or "usage" or "amount" instead.`
+          : `Agent "${agentId}" has no priced events of operation "${operation}" with model "${lookup.model.id}" in the last ${AUTO_DAYS} days: send "usage" or "amount" instead.`,
         { field: 'estimate' },
       );
     }
