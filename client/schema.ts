@@ -85,7 +85,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change an account (name, paid_enterprise, fiscal year, task timeout) */
+        /**
+         * Change an account (name, paid_enterprise, fiscal year, task timeout)
+         * @description Errors: 409 `fiscal_calendar_in_use` (a new `fiscal_year_start_month` while budgets are set on periods of the current fiscal calendar that have not ended: they would lie on periods the calendar no longer has).
+         */
         patch: operations["AccountsController_update"];
         trace?: never;
     };
@@ -2959,6 +2962,15 @@ export interface operations {
             };
             /** @description Not found; another account’s resources answer exactly as missing ones */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
