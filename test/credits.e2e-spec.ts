@@ -117,6 +117,21 @@ describe('credits', () => {
     sumsToZero(c);
   });
 
+  it('leaves a grant past its expiry out of the balance and the grants before the job books the expiry (balance less unbooked usage is what is available)', async () => {
+    clock.set('2026-04-20T12:00:00.000Z');
+    const o = await org();
+    await settle();
+    await spend(o.keys.agent, 2);
+    expect(await credits(o.account)).toMatchObject({ balance: '20', unbooked_usage: '2', available: '18' });
+    // April's allowance expired at midnight; the job has not run yet.
+    clock.set('2026-05-01T00:00:30.000Z');
+    const c = await credits(o.account);
+    expect(c).toMatchObject({ balance: '0', unbooked_usage: '2', available: '-2', grants: [] });
+    sumsToZero(c);
+    await settle();
+    expect(await credits(o.account)).toMatchObject({ balance: '20', unbooked_usage: '0', available: '20' });
+  });
+
   it('a view is one snapshot: read while the job grants and expires at the boundary, every view\'s grants agree with its ledger', async () => {
     clock.set('2026-03-31T23:58:00.000Z');
     const o = await org();
