@@ -85,7 +85,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change an account (name, paid_enterprise, fiscal year, task timeout) */
+        /**
+         * Change an account (name, paid_enterprise, fiscal year, task timeout)
+         * @description Errors: 409 `fiscal_calendar_in_use` (a new `fiscal_year_start_month` while budgets are set on periods of the current fiscal calendar that have not ended: they would lie on periods the calendar no longer has).
+         */
         patch: operations["AccountsController_update"];
         trace?: never;
     };
@@ -1222,12 +1225,15 @@ export interface components {
             /** @enum {string} */
             status: "released" | "expired";
         };
-        /** @description Exactly one estimate: `usage` (tokens by kind, with `model`; priced by the price book in force), `amount` (money, with optional `tokens`), or `"estimate": "auto"` (with `model`, optionally `operation`): the 95th percentile of the agent's own last 50 priced events of that operation and model within 7 days. */
+        /** @description Exactly one estimate: `usage` (tokens by kind, with `model`; priced by the price book in force), `amount` (money, with optional `tokens`), or `"estimate": "auto"` (with `model`, optionally `operation`): the 95th percentile of the agent's own last 50 priced events of that operation (without `operation`: of its events that have none) and model within 7 days. */
         Authorize: {
             expires_in_seconds?: number;
             model: string;
             operation?: string;
-            /** @enum {string} */
+            /**
+             * @description With `session_id`: the kind of that session (default internal)
+             * @enum {string}
+             */
             session_context?: "internal" | "external";
             session_id?: string;
             usage: {
@@ -1243,7 +1249,10 @@ export interface components {
             expires_in_seconds?: number;
             model?: string;
             operation?: string;
-            /** @enum {string} */
+            /**
+             * @description With `session_id`: the kind of that session (default internal)
+             * @enum {string}
+             */
             session_context?: "internal" | "external";
             session_id?: string;
             tokens?: number;
@@ -1253,7 +1262,10 @@ export interface components {
             expires_in_seconds?: number;
             model: string;
             operation?: string;
-            /** @enum {string} */
+            /**
+             * @description With `session_id`: the kind of that session (default internal)
+             * @enum {string}
+             */
             session_context?: "internal" | "external";
             session_id?: string;
         };
@@ -2950,6 +2962,15 @@ export interface operations {
             };
             /** @description Not found; another account’s resources answer exactly as missing ones */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

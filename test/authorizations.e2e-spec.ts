@@ -86,6 +86,19 @@ describe('authorizations', () => {
     expect(a.body).toMatchObject({ allowed: true, levels: [] });
   });
 
+  it('allows what fits under a limit past 9 x 10^9 (Redis keeps it as 9 x 10^9; it wrapped to a negative limit that denied everything)', async () => {
+    const o = await org('99999999999999999999');
+    const cap = await t.request('PUT', `/v1/accounts/${o.account}/caps/agents/${o.agent}`, { key: o.keys.finance, body: { amount_limit: '10000000000000' } });
+    expect(cap.status).toBe(200);
+    const a = await authorize(o.keys.agent, { amount: '5' });
+    expect(a.body).toMatchObject({ allowed: true, levels: [{ level: o.level }, { level: `agent/${o.agent}/month:2026-03-01` }] });
+    for (const level of a.body.levels as LevelView[]) {
+      expect(Number(level.limit.amount)).toBeGreaterThanOrEqual(9e9);
+      expect(Number(level.left.amount)).toBeGreaterThanOrEqual(9e9 - 5);
+    }
+    expect((await authorize(o.keys.agent, { amount: '100000' })).body.allowed).toBe(true);
+  });
+
   it('caps an agent, and each external session, on top of the budgets', async () => {
     const o = await org('10.00');
     expect((await t.request('PUT', `/v1/accounts/${o.account}/caps/agents/${o.agent}`, { key: o.keys.finance, body: { amount_limit: '0.40' } })).status).toBe(200);
@@ -177,6 +190,14 @@ describe('authorizations', () => {
     const none = await authorize(o.keys.agent, { estimate: 'auto', model: 'gpt-4o', operation: 'code.edit' });
     expect(none.status).toBe(409);
     expect(none.body.error).toMatchObject({ code: 'no_recent_usage', field: 'estimate' });
+    expect(none.body.error.message).toContain('of operation "code.edit" with model "gpt-4o"');
+    // Without an operation: the agent's events that have none (there are none here), said so.
+    const noOperation = await authorize(o.keys.agent, { estimate: 'auto', model: 'qwen-turbo' });
+    expect(noOperation.body.error).toMatchObject({ code: 'no_recent_usage', field: 'estimate' });
+    expect(noOperation.body.error.message).toMatch(/no priced events without an operation with model "qwen-turbo".*send "operation"/);
+    const tokens = await authorize(o.keys.agent, { estimate: 'auto', model: 'qwen-turbo', operation: 'code.edit', tokens: 5 });
+    expect(tokens.body.error).toMatchObject({ code: 'invalid_estimate', field: 'tokens' });
+    expect(tokens.body.error.message).toContain('"auto"');
     expect((await authorize(o.keys.member, { estimate: 'auto', model: 'qwen-turbo' })).body.error.code).toBe('invalid_estimate');
   });
 
@@ -203,6 +224,9 @@ describe('authorizations', () => {
       [{ amount: '1', colour: 'red' }, 400, 'unknown_field', 'colour'],
       [{ amount: '1', expires_in_seconds: 0 }, 400, 'invalid_value', 'expires_in_seconds'],
       [{ amount: '1', session_context: 'public' }, 400, 'invalid_value', 'session_context'],
+      // A context without its session held against no session cap (an external cap was skipped).
+      [{ amount: '1', session_context: 'external' }, 400, 'missing_field', 'session_id'],
+      [{ amount: '1', session_context: 'internal' }, 400, 'missing_field', 'session_id'],
     ];
     for (const [body, status, code, field] of cases) {
       const res = await authorize(o.keys.agent, body);

@@ -264,4 +264,47 @@ describe('budgets', () => {
     const bobHold = await t.post('/v1/authorizations', { amount: '14.00' }, o.keys.bobAgent);
     expect(bobHold.body).toMatchObject({ allowed: true, levels: [{ level: `budget/unit:${o.team2}/month:2026-03-01`, left: { amount: '0' } }] });
   });
+
+  it('refuses to change the fiscal calendar under budgets whose periods have not ended (it re-cut their periods: hard ones stopped denying)', async () => {
+    const o = await org();
+    // The fiscal year starts in April: the quarter of 2026-03-15 is January to March.
+    expect((await put(o, 'account', { period: 'quarter', amount_limit: '10', enforcement: 'hard' })).status).toBe(200);
+    expect((await t.post('/v1/authorizations', { amount: '12' }, o.keys.adaAgent)).body).toMatchObject({ allowed: false, denied_by: { level: 'budget/account/quarter:2026-01-01' } });
+    const patch = (fiscal_year_start_month: number) => t.request('PATCH', `/v1/accounts/${o.account}`, { body: { fiscal_year_start_month } });
+    const refused = await patch(2);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'fiscal_calendar_in_use', field: 'fiscal_year_start_month' });
+    expect(refused.body.error.message).toContain('1 budget');
+    expect((await t.get(`/v1/accounts/${o.account}`)).body.fiscal_year_start_month).toBe(4);
+    expect((await t.post('/v1/authorizations', { amount: '12' }, o.keys.adaAgent)).body.allowed).toBe(false);
+    // The same month again changes no period; other fields still change.
+    expect((await t.request('PATCH', `/v1/accounts/${o.account}`, { body: { fiscal_year_start_month: 4, name: 'Renamed' } })).status).toBe(200);
+    // Without budgets in periods not ended, the calendar may change.
+    expect((await t.request('DELETE', `/v1/accounts/${o.account}/budgets/account?period=quarter`, { key: o.keys.finance })).status).toBe(204);
+    expect((await patch(2)).body).toMatchObject({ fiscal_year_start_month: 2 });
+  });
+
+  it('refuses a transfer of more than is unused as transfer_exceeds_unused, also when part of the allocation is allocated further down', async () => {
+    const o = await org();
+    await spend(o.keys.adaAgent, 'a1', '2026-03-10T00:00:00Z', 2_000_000);
+    expect((await put(o, `unit:${o.dept}`, { period: 'month', amount_limit: '30', token_limit: 30_000_000 })).status).toBe(200);
+    expect((await put(o, `unit:${o.team1}`, { period: 'month', amount_limit: '10', token_limit: 10_000_000, enforcement: 'hard' })).status).toBe(200);
+    expect((await put(o, `unit:${o.team2}`, { period: 'month', amount_limit: '10', token_limit: 10_000_000, enforcement: 'hard' })).status).toBe(200);
+    expect((await put(o, `person:${o.ada}`, { period: 'month', amount_limit: '4', token_limit: 4_000_000 })).status).toBe(200);
+    const transfer = (body: Record<string, unknown>) => t.post(`/v1/accounts/${o.account}/budgets/transfers`, { period: 'month', from: `unit:${o.team1}`, to: `unit:${o.team2}`, ...body }, o.keys.finance);
+    const audits = await auditCount(o.account);
+    // team1: 10 allocated, 1 spent, 4 allocated to ada. More than its whole allocation is more than is unused
+    // (not a negative allocation its children would exceed).
+    const amount = await transfer({ amount: '50' });
+    expect(amount.status).toBe(409);
+    expect(amount.body.error).toMatchObject({ code: 'transfer_exceeds_unused', node: `unit:${o.team1}`, measure: 'amount', unused: '9' });
+    expect((await transfer({ tokens: 12_000_000 })).body.error).toMatchObject({ code: 'transfer_exceeds_unused', measure: 'tokens', unused: '8000000' });
+    // Within what is unused but into what ada holds: the allocation further down cannot move.
+    const below = await transfer({ amount: '7' });
+    expect(below.status).toBe(409);
+    expect(below.body.error).toMatchObject({ code: 'budget_over_allocated', parent: `unit:${o.team1}`, measure: 'amount', over: '1' });
+    expect(await auditCount(o.account)).toBe(audits);
+    expect(byNode(await list(o), `unit:${o.team1}`)).toMatchObject({ limit: { amount: '10', tokens: 10_000_000 }, left: { amount: '9', tokens: 8_000_000 } });
+    expect((await transfer({ amount: '6' })).body).toMatchObject({ from: { amount_limit: '4' }, to: { amount_limit: '16' } });
+  });
 });

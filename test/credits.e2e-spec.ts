@@ -117,6 +117,21 @@ describe('credits', () => {
     sumsToZero(c);
   });
 
+  it('leaves a grant past its expiry out of the balance and the grants before the job books the expiry (balance less unbooked usage is what is available)', async () => {
+    clock.set('2026-04-20T12:00:00.000Z');
+    const o = await org();
+    await settle();
+    await spend(o.keys.agent, 2);
+    expect(await credits(o.account)).toMatchObject({ balance: '20', unbooked_usage: '2', available: '18' });
+    // April's allowance expired at midnight; the job has not run yet.
+    clock.set('2026-05-01T00:00:30.000Z');
+    const c = await credits(o.account);
+    expect(c).toMatchObject({ balance: '0', unbooked_usage: '2', available: '-2', grants: [] });
+    sumsToZero(c);
+    await settle();
+    expect(await credits(o.account)).toMatchObject({ balance: '20', unbooked_usage: '0', available: '20' });
+  });
+
   it('a view is one snapshot: read while the job grants and expires at the boundary, every view\'s grants agree with its ledger', async () => {
     clock.set('2026-03-31T23:58:00.000Z');
     const o = await org();
@@ -257,12 +272,11 @@ describe('credits', () => {
       ['abc', 'invalid_credit_amount'],
       ['1e3', 'invalid_credit_amount'],
       ['0', 'invalid_credit_amount'],
-      [5, 'invalid_type'],
+      [5, 'wrong_type'],
     ] as const) {
       const res = await grants({ amount });
       expect(res.status).toBe(400);
-      expect(res.body.error).toMatchObject({ field: 'amount' });
-      if (code !== 'invalid_type') expect(res.body.error.code).toBe(code);
+      expect(res.body.error).toMatchObject({ field: 'amount', code });
     }
     expect((await grants({ amount: '1', expires_at: '2026-04-01T00:00:00Z' })).body.error).toMatchObject({ code: 'invalid_grant', field: 'expires_at' });
     expect((await grants({ amount: '1', priority: 0 })).status).toBe(400);
@@ -271,6 +285,14 @@ describe('credits', () => {
     expect((await t.post('/v1/accounts/no-such-account/credits/topups', { id: 'x', pack: 'small' })).body.error.code).toBe('account_not_found');
     expect((await t.get('/v1/accounts/no-such-account/credits')).status).toBe(404);
     expect((await t.get(`/v1/accounts/${o.account}/credits?before=abc`)).status).toBe(400);
+    // A misspelt query parameter is named, not ignored (it answered the first page as if it were not there).
+    for (const [query, field] of [['?limt=2', 'limt'], ['?befor=3', 'befor']]) {
+      const res = await t.get(`/v1/accounts/${o.account}/credits${query}`);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'unknown_field', field });
+    }
+    expect((await t.get(`/v1/accounts/${o.account}/credits?limit=0`)).body.error).toMatchObject({ code: 'invalid_value', field: 'limit' });
+    expect((await t.get(`/v1/accounts/${o.account}/credits?before=abc`)).body.error).toMatchObject({ code: 'invalid_value', field: 'before' });
     expect(await credits(o.account)).toEqual(before);
   });
 

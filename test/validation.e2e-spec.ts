@@ -277,7 +277,8 @@ describe('hostile input on every route', () => {
   /** A valid body per route; its every field is then replaced, one at a time, by hostile values. */
   const validBodies = (): Record<string, unknown> => ({
     'POST /v1/accounts': { id: 'probe-acct', name: 'Probe', currency: 'EUR', paid_enterprise: false, fiscal_year_start_month: 1, task_inactivity_timeout_seconds: 3600 },
-    'PATCH /v1/accounts/{account}': { name: 'Renamed', paid_enterprise: true, fiscal_year_start_month: 4, task_inactivity_timeout_seconds: 7200 },
+    // The org's own calendar (January): the probe sets budgets on it, under which it may not change.
+    'PATCH /v1/accounts/{account}': { name: 'Renamed', paid_enterprise: true, fiscal_year_start_month: 1, task_inactivity_timeout_seconds: 7200 },
     'POST /v1/accounts/{account}/units': { id: 'probe-unit', name: 'Unit', kind: 'team', parent_id: org.unit },
     'POST /v1/accounts/{account}/people': { id: 'probe-person', name: 'Person', unit_id: org.unit },
     'PATCH /v1/accounts/{account}/people/{person}': { name: 'Person', unit_id: org.unit, effective_from: '2026-03-15T12:00:00Z' },

@@ -13,7 +13,8 @@ const authorizeChecked = {
   description:
     'Exactly one estimate: `usage` (tokens by kind, with `model`; priced by the price book in force), `amount` (money, with ' +
     'optional `tokens`), or `"estimate": "auto"` (with `model`, optionally `operation`): the 95th percentile of the ' +
-    "agent's own last 50 priced events of that operation and model within 7 days.",
+    "agent's own last 50 priced events of that operation (without `operation`: of its events that have none) and model " +
+    'within 7 days.',
   properties: {
     model: { type: 'string', minLength: 1, maxLength: 200 },
     usage: {
@@ -26,7 +27,7 @@ const authorizeChecked = {
     estimate: { type: 'string', enum: ['auto'] },
     operation: { type: 'string', minLength: 1, maxLength: 200 },
     session_id: text,
-    session_context: { type: 'string', enum: ['internal', 'external'] },
+    session_context: { type: 'string', enum: ['internal', 'external'], description: 'With `session_id`: the kind of that session (default internal)' },
     expires_in_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
   },
 } as const satisfies JsonSchema;

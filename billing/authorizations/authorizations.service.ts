@@ -94,6 +94,11 @@ export class AuthorizationsService {
 
   async authorize(principal: Principal, body: AuthorizeBody): Promise<AuthorizationView> {
     const { account, personId, agentId } = who(principal);
+    // A context names a session's kind; without the session there is nothing to cap, and the hold would
+    // silently skip the context's session cap.
+    if (body.session_context !== undefined && body.session_id === undefined) {
+      throw new RequestError('missing_field', 'Field "session_id" is required with "session_context": the context\'s cap applies to each session.', { field: 'session_id' });
+    }
     const now = this.clock.now();
     const estimate = await this.estimate(account, agentId, body, now);
     const plan = await this.plans.plan(account, personId, agentId, now);
@@ -152,7 +157,7 @@ export class AuthorizationsService {
       });
     }
     if (body.tokens !== undefined && body.amount === undefined) {
-      throw new BillingError(BillingErrorCode.InvalidEstimate, '"tokens" goes with "amount"; with "usage" the tokens are counted from it.', { field: 'tokens' });
+      throw new BillingError(BillingErrorCode.InvalidEstimate, '"tokens" goes with "amount"; with "usage" the tokens are counted from it, with "estimate": "auto" from the agent\'s events.', { field: 'tokens' });
     }
     if (body.amount !== undefined) return this.checked({ amount: this.amount(body.amount), tokens: body.tokens ?? 0, source: 'amount', model: body.model ?? null }, 'amount');
     if (body.model === undefined) throw new RequestError('missing_field', 'Field "model" is required with this estimate.', { field: 'model' });
@@ -214,7 +219,9 @@ export class AuthorizationsService {
     if (recent.length === 0) {
       throw new BillingError(
         BillingErrorCode.NoRecentUsage,
-        `Agent "${agentId}" has no priced events of ${operation === null ? 'no operation' : `operation "${operation}"`} with model "${lookup.model.id}" in the last ${AUTO_DAYS} days: send "usage" or "amount" instead.`,
+        operation === null
+          ? `Agent "${agentId}" has no priced events without an operation with model "${lookup.model.id}" in the last ${AUTO_DAYS} days: send "operation" to size from its events of that operation, or "usage" or "amount" instead.`
+          : `Agent "${agentId}" has no priced events of operation "${operation}" with model "${lookup.model.id}" in the last ${AUTO_DAYS} days: send "usage" or "amount" instead.`,
         { field: 'estimate' },
       );
     }

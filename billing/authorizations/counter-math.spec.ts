@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseDecimal } from '../../tiers/pricing/decimal.js';
-import { decideHold, EXACT_SCALE, fromScaledInteger, microText, plainAmountText, REDIS_SCALE, shortBy, toScaledInteger, type ScaledCounter } from './counter-math.js';
+import { decideHold, EXACT_SCALE, fromScaledInteger, microText, plainAmountText, REDIS_MAX_LIMIT, REDIS_SCALE, redisLimit, shortBy, toScaledInteger, type ScaledCounter } from './counter-math.js';
 
 const decimal = fc
   .tuple(fc.bigInt({ min: 0n, max: 10n ** 12n }), fc.bigInt({ min: 0n, max: 10n ** 18n - 1n }), fc.integer({ min: 0, max: 18 }))
@@ -17,6 +17,21 @@ describe('scaled integers', () => {
         expect(up >= exact && exact >= down).toBe(true);
         expect(up - down <= unit).toBe(true);
         expect(up === down).toBe(exact % unit === 0n);
+      }),
+    );
+  });
+
+  it('keep a limit for Redis rounded down and at most 9 x 10^9, below 2^53 where Lua is exact (a larger one would wrap negative)', () => {
+    expect(REDIS_MAX_LIMIT < 2n ** 53n).toBe(true);
+    expect(redisLimit('12.3456789')).toBe(12_345_678n);
+    expect(redisLimit('9000000000')).toBe(REDIS_MAX_LIMIT);
+    expect(redisLimit('9000000000.000001')).toBe(REDIS_MAX_LIMIT);
+    expect(redisLimit('99999999999999999999')).toBe(REDIS_MAX_LIMIT);
+    expect(redisLimit('-5.0000001')).toBe(-5_000_001n);
+    fc.assert(
+      fc.property(decimal, (value) => {
+        const kept = redisLimit(value);
+        expect(kept <= REDIS_MAX_LIMIT && kept <= toScaledInteger(value, REDIS_SCALE, 'down')).toBe(true);
       }),
     );
   });

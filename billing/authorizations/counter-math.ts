@@ -83,6 +83,19 @@ export function toScaledInteger(value: string, scale: number, rounding: 'up' | '
   return negative ? -n : n;
 }
 
+/** The largest limit Redis keeps, in 10^-6: 9 x 10^9 currency units, below 2^53 where Lua's doubles are exact. */
+export const REDIS_MAX_LIMIT = 9_000_000_000_000_000n;
+
+/**
+ * A limit as Redis keeps it: rounded down to 10^-6 and at most REDIS_MAX_LIMIT. A larger limit (a budget,
+ * a cap or a credit balance past 9 x 10^9) is kept as that maximum, which is stricter, never looser; sent
+ * as it is, Lua's %d wrapped it to a negative limit that denied every hold.
+ */
+export function redisLimit(amount: string): bigint {
+  const scaled = toScaledInteger(amount, REDIS_SCALE, 'down');
+  return scaled > REDIS_MAX_LIMIT ? REDIS_MAX_LIMIT : scaled;
+}
+
 /** A whole number of 10^-scale as a plain decimal string with no trailing zeros ("0.25", "12", "-3.5"). */
 export function fromScaledInteger(value: bigint, scale: number): string {
   return formatScaled(value, scale, 0);

@@ -23,8 +23,8 @@
 //
 // Amounts cross this interface as exact decimal strings (tiers/pricing/decimal.ts); tokens are whole
 // numbers. Redis keeps amounts as integers of 10^-6 (Lua numbers are doubles, exact to 2^53: limits up to
-// 9 x 10^9 currency units): limits are rounded DOWN, spend and holds UP, so a Redis check can only be
-// stricter than the exact one. Figures for display (budget listings) are read exactly from PostgreSQL.
+// 9 x 10^9 currency units, a larger one kept as that): limits are rounded DOWN, spend and holds UP, so a
+// Redis check can only be stricter than the exact one. Figures for display (budget listings) are read exactly from PostgreSQL.
 import type { Tx } from '../../src/database/data-source.js';
 import type { Db } from '../../src/database/sql.js';
 import type { ReservationOutcome as IngestReservationOutcome } from '../../metering/ingest/usage-counters.port.js';

@@ -20,7 +20,7 @@ import type { Redis } from 'ioredis';
 import type { Counter, Histogram } from 'prom-client';
 import type { Tx } from '../../src/database/data-source.js';
 import type { TransactionRunner } from '../../src/database/transactions.js';
-import { fromScaledInteger, microText, REDIS_SCALE, toScaledInteger } from './counter-math.js';
+import { fromScaledInteger, microText, redisLimit, REDIS_SCALE, toScaledInteger } from './counter-math.js';
 import {
   limitLevelOf,
   type CommitRequest,
@@ -54,7 +54,8 @@ export const PENDING_DEADLINE_MS = 30_000;
 export const RECENT_MS = 120_000;
 
 const up = (amount: string) => toScaledInteger(amount, REDIS_SCALE, 'up').toString();
-const down = (amount: string) => toScaledInteger(amount, REDIS_SCALE, 'down').toString();
+/** Limits (and what a transfer adds to one): rounded down, at most 9 x 10^9 (counter-math.ts, redisLimit). */
+const down = (amount: string) => redisLimit(amount).toString();
 const text = (micro: string) => fromScaledInteger(BigInt(micro), REDIS_SCALE);
 
 type Reply = (string | number)[];

@@ -72,6 +72,15 @@ export class BudgetsRepository {
     return rows.map(normalize);
   }
 
+  /** How many budgets have a period that has not ended at `at` (in force now or later). */
+  async countOpen(db: Db, account: string, at: Date): Promise<number> {
+    const rows = await queryRows<{ n: number }>(db, `SELECT count(*)::int AS n FROM budgets WHERE account_id = $1 AND period_end > $2::date`, [
+      account,
+      at.toISOString().slice(0, 10),
+    ]);
+    return rows[0]!.n;
+  }
+
   /** Budgets whose period holds `at`. */
   async inForce(account: string, at: Date, db: Db = this.dataSource): Promise<BudgetRow[]> {
     const rows = await queryRows<BudgetRow>(

@@ -336,10 +336,13 @@ export class BudgetsService implements LimitSource, HardBudgetsPort, OnModuleIni
               updated_at: now,
               updated_by: principal.keyId,
             };
+      // What is unused first: more than that is transfer_exceeds_unused, whatever the allocation below
+      // (a transfer past the whole allocation would otherwise read as a negative allocation its children
+      // exceed). The counter writes are undone if the allocation check then refuses.
+      await this.moveCounters(tx, writes, account, { from, to, period, source, target: toParent ? null : target, moved, now });
       const after = before.map((b) => (b.node === fromKey ? nextSource : b.node === toKey && nextTarget ? nextTarget : b));
       const over = newOverAllocation(tree, before.map(allocationOf), after.map(allocationOf));
       if (over) throw overAllocated(over, period);
-      await this.moveCounters(tx, writes, account, { from, to, period, source, target: toParent ? null : target, moved, now });
       const savedSource = await this.budgets.upsert(tx, account, nextSource);
       const savedTarget = nextTarget && nextTarget !== target ? await this.budgets.upsert(tx, account, nextTarget) : target;
       const view: TransferView = { from: budgetView(savedSource), to: savedTarget && budgetView(savedTarget), moved };

@@ -8,7 +8,7 @@ import type { Principal } from '../../src/auth/principal.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
 import { parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { creditsQuerySchema, CreditGrantSchema, CreditsSchema, CreditTopupSchema, promotionalGrantSchema, topupSchema } from './credits.schemas.js';
+import { creditsQueryChecked, creditsQuerySchema, CreditGrantSchema, CreditsSchema, CreditTopupSchema, promotionalGrantSchema, topupSchema } from './credits.schemas.js';
 import { CreditsService, type CreditsView, type GrantView, type PromotionalGrantBody, type TopupBody, type TopupView } from './credits.service.js';
 
 @ApiTags('credits')
@@ -24,7 +24,10 @@ export class CreditsController {
   })
   @ApiJsonQuery(creditsQuerySchema)
   @Responds(200, CreditsSchema)
-  view(@Param('account', slugParam('account')) account: string, @Query('limit') limit?: string, @Query('before') before?: string): Promise<CreditsView> {
+  view(
+    @Param('account', slugParam('account')) account: string,
+    @Query(new SchemaPipe(creditsQueryChecked)) { limit, before }: { limit?: string; before?: string },
+  ): Promise<CreditsView> {
     if (before !== undefined && !/^[0-9]{1,18}$/.test(before)) {
       throw new RequestError('invalid_value', 'Query parameter "before" must be a movement id (`next_before` of a page).', { field: 'before' });
     }

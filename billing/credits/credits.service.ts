@@ -132,12 +132,15 @@ export class CreditsService implements TopupPaidHandler, OnModuleInit {
       }),
     ]);
     const page = movements.slice(0, limit);
-    const ordered = [...live].sort((a, b) => compareBurnOrder(grantState(a), grantState(b)));
+    // Unexpired as of now: a grant past its expiry still holds its remainder in the ledger until the settle
+    // job books the expiry (within a minute), but it pays for nothing any more (`available` leaves it out).
+    const unexpired = live.filter((g) => g.expires_at === null || g.expires_at.getTime() > now.getTime());
+    const ordered = unexpired.sort((a, b) => compareBurnOrder(grantState(a), grantState(b)));
     return {
       account,
       currency: acct.currency,
       overage_policy: billing?.terms.overage_policy ?? null,
-      balance: live.reduce((s, g) => s.plus(g.remaining), new Dec(0)).toFixed(),
+      balance: unexpired.reduce((s, g) => s.plus(g.remaining), new Dec(0)).toFixed(),
       unbooked_usage: unbooked.toFixed(),
       available: available.toFixed(),
       ledger: ledger.map((l) => ({ ledger_account: l.ledger_account, amount: plain(l.amount) })),

@@ -70,9 +70,15 @@ export class AccountsController {
 
   @Patch(':account')
   @Allow('admin', 'sales')
-  @ApiOperation({ summary: 'Change an account (name, paid_enterprise, fiscal year, task timeout)' })
+  @ApiOperation({
+    summary: 'Change an account (name, paid_enterprise, fiscal year, task timeout)',
+    description:
+      'Errors: 409 `fiscal_calendar_in_use` (a new `fiscal_year_start_month` while budgets are set on periods of the current ' +
+      'fiscal calendar that have not ended: they would lie on periods the calendar no longer has).',
+  })
   @ApiJsonBody(updateAccountSchema)
   @Responds(200, AccountSchema)
+  @Fails(409)
   update(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,

@@ -14,6 +14,7 @@ export enum AccountsErrorCode {
   AgentNotFound = 'agent_not_found',
   MoveOutOfOrder = 'move_out_of_order',
   MoveInFuture = 'move_in_future',
+  FiscalCalendarInUse = 'fiscal_calendar_in_use',
 }
 
 const KIND: Record<AccountsErrorCode, ErrorKind> = {
@@ -31,6 +32,7 @@ const KIND: Record<AccountsErrorCode, ErrorKind> = {
   [AccountsErrorCode.AgentNotFound]: 'not_found',
   [AccountsErrorCode.MoveOutOfOrder]: 'conflict',
   [AccountsErrorCode.MoveInFuture]: 'invalid',
+  [AccountsErrorCode.FiscalCalendarInUse]: 'conflict',
 };
 
 export class AccountsError extends DomainError {

@@ -1,6 +1,6 @@
 // Customer accounts and their org tree (units to any depth, people in units, agents owned by people).
 // Every change commits together with its audit row; a unit move is kept with the date it took effect.
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service.js';
 import { KeyCache } from '../auth/key-cache.js';
 import type { Actor, Principal } from '../auth/principal.js';
@@ -9,6 +9,7 @@ import type { Tx } from '../database/data-source.js';
 import { sqlState, TransactionRunner, UNIQUE_VIOLATION } from '../database/transactions.js';
 import { AccountsError, AccountsErrorCode as Code } from './accounts.errors.js';
 import { AccountsRepository, type Account, type Agent, type Person, type Unit, type UnitMembership } from './accounts.repository.js';
+import { FISCAL_CALENDAR_USERS, type FiscalCalendarUsers } from './fiscal-calendar.port.js';
 import type {
   CreateAccountBody,
   CreateAgentBody,
@@ -35,6 +36,7 @@ export class AccountsService {
     private readonly audit: AuditService,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly keyCache: KeyCache,
+    @Optional() @Inject(FISCAL_CALENDAR_USERS) private readonly calendarUsers: FiscalCalendarUsers | null = null,
   ) {}
 
   createAccount(actor: Actor, body: CreateAccountBody): Promise<Account> {
@@ -77,7 +79,20 @@ export class AccountsService {
     return this.transactions.run(async (tx) => {
       const before = await this.repository.findAccount(id, tx, true);
       if (!before) throw new AccountsError(Code.AccountNotFound, `Account "${id}" was not found.`);
-      const after = await this.repository.updateAccount(tx, { ...before, ...body, updated_at: this.clock.now() });
+      const now = this.clock.now();
+      const month = body.fiscal_year_start_month;
+      if (month !== undefined && month !== before.fiscal_year_start_month && this.calendarUsers) {
+        const open = await this.calendarUsers.openBudgets(tx, id, now);
+        if (open > 0) {
+          throw new AccountsError(
+            Code.FiscalCalendarInUse,
+            `${open} budget${open === 1 ? ' is' : 's are'} set on periods of the fiscal year starting in month ${before.fiscal_year_start_month} that have not ended; ` +
+              'remove them (or wait until their periods end) before changing fiscal_year_start_month.',
+            { field: 'fiscal_year_start_month' },
+          );
+        }
+      }
+      const after = await this.repository.updateAccount(tx, { ...before, ...body, updated_at: now });
       await this.audit.record(tx, actor, {
         action: 'account.update',
         entityType: 'account',
