@@ -1584,7 +1584,7 @@ export interface components {
         };
         Credits: {
             account: string;
-            /** @description What grants in force now hold, less unbooked usage: what a `block` plan lets authorizations hold */
+            /** @description What grants in force now hold, plus a pending allowance, less unbooked usage: what a `block` plan lets authorizations hold */
             available: string;
             /** @description What the grants that have not expired hold: the sum of their entries */
             balance: string;
@@ -1602,6 +1602,14 @@ export interface components {
             next_before: string | null;
             /** @description Null without a subscription */
             overage_policy: ("bill" | "block") | null;
+            /** @description The current billing period's included allowance while the settle job (every minute) has not granted it yet, else null. It counts in `available` from the moment the account subscribes; granting it changes no figure */
+            pending_allowance: {
+                amount: string;
+                /** Format: date-time */
+                period_end: string;
+                /** Format: date-time */
+                period_start: string;
+            } | null;
             /** @description Usage metered since the ledger last booked it (booked every minute) */
             unbooked_usage: string;
         };

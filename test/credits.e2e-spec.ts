@@ -123,13 +123,14 @@ describe('credits', () => {
     await settle();
     await spend(o.keys.agent, 2);
     expect(await credits(o.account)).toMatchObject({ balance: '20', unbooked_usage: '2', available: '18' });
-    // April's allowance expired at midnight; the job has not run yet.
+    // April's allowance expired at midnight; the job has not run yet. May's allowance is pending, and
+    // April's unbooked usage counts against what is available until the job books it on April's grant.
     clock.set('2026-05-01T00:00:30.000Z');
     const c = await credits(o.account);
-    expect(c).toMatchObject({ balance: '0', unbooked_usage: '2', available: '-2', grants: [] });
+    expect(c).toMatchObject({ balance: '0', pending_allowance: { amount: '20', period_start: '2026-05-01T00:00:00.000Z' }, unbooked_usage: '2', available: '18', grants: [] });
     sumsToZero(c);
     await settle();
-    expect(await credits(o.account)).toMatchObject({ balance: '20', unbooked_usage: '0', available: '20' });
+    expect(await credits(o.account)).toMatchObject({ balance: '20', pending_allowance: null, unbooked_usage: '0', available: '20' });
   });
 
   it('a view is one snapshot: read while the job grants and expires at the boundary, every view\'s grants agree with its ledger', async () => {
@@ -357,6 +358,43 @@ describe('credits', () => {
     await engine.rebuild(o.account, clock.now());
     expect(await figures()).toEqual(before);
     expect((await authorize('0.25')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0' } }] });
+  });
+
+  it('under a block plan, holds against the period allowance from the moment the account subscribes; the job granting it changes no figure', async () => {
+    clock.set('2026-04-20T14:00:00.000Z');
+    const o = await org('credits-block');
+    const engine = t.app.get<CountersEngine>(COUNTERS_ENGINE);
+    const figures = async () => engine.read(o.account, ['credits'], clock.now());
+    const authorize = (amount: string) => t.post('/v1/authorizations', { amount }, o.keys.agent);
+    // No settle run yet: April's allowance (1.00) is pending, and it already pays for holds.
+    expect(await credits(o.account)).toMatchObject({
+      balance: '0',
+      pending_allowance: { amount: '1', period_start: '2026-04-01T00:00:00.000Z', period_end: '2026-05-01T00:00:00.000Z' },
+      available: '1',
+      grants: [],
+    });
+    const first = await authorize('0.60');
+    expect(first.body).toMatchObject({ allowed: true, levels: [{ level: 'credits', limit: { amount: '1' }, left: { amount: '0.4' } }] });
+    expect((await authorize('0.50')).body).toMatchObject({ allowed: false, denied_by: { level: 'credits', short_by: '0.1' } });
+    await t.request('DELETE', `/v1/authorizations/${first.body.reservation_id}`, { key: o.keys.agent });
+    await spend(o.keys.agent, 0.75);
+    expect(await credits(o.account)).toMatchObject({ balance: '0', unbooked_usage: '0.75', available: '0.25' });
+    const before = await figures();
+    expect(before).toEqual([
+      { level: 'credits', limit: { amount: '1', tokens: null }, spent: { amount: '0.75', tokens: 0 }, held: { amount: '0', tokens: 0 }, left: { amount: '0.25', tokens: null } },
+    ]);
+    // The job grants the allowance from the period's start and books the usage against it: same figures.
+    const settled = await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now());
+    expect(settled).toMatchObject({ allowanceGranted: '1.00', burned: '0.75' });
+    expect(await credits(o.account)).toMatchObject({ balance: '0.25', pending_allowance: null, unbooked_usage: '0', available: '0.25' });
+    expect(await figures()).toEqual(before);
+    await engine.rebuild(o.account, clock.now());
+    expect(await figures()).toEqual(before);
+    // Next period, before the job runs: April's grant has expired and May's allowance is pending.
+    clock.set('2026-05-01T00:00:20.000Z');
+    await engine.rebuild(o.account, clock.now());
+    expect(await credits(o.account)).toMatchObject({ balance: '0', pending_allowance: { amount: '1', period_start: '2026-05-01T00:00:00.000Z' }, available: '1' });
+    expect((await authorize('0.90')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0.1' } }] });
   });
 
   it('never holds against credits when the plan bills overage', async () => {

@@ -19,6 +19,7 @@ import type { Tx } from '../../src/database/data-source.js';
 import type { Db } from '../../src/database/sql.js';
 import { Dec, parseDecimal } from '../../tiers/pricing/decimal.js';
 import { PricingInputError } from '../../tiers/pricing/pricing-input-error.js';
+import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { COUNTERS_ENGINE, levels, type CountersEngine } from '../authorizations/counters.js';
 import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { AfterCommit } from '../webhooks/after-commit.js';
@@ -59,6 +60,13 @@ export function creditAmount(raw: unknown, field: string, options: { signed?: bo
   if (value.isZero()) throw new BillingError(BillingErrorCode.InvalidCreditAmount, `${field} must not be zero.`, { field });
   if (value.abs().gt('1e15')) throw new BillingError(BillingErrorCode.InvalidCreditAmount, `${field} is larger than any credit this service books.`, { field });
   return value;
+}
+
+/** A period allowance not granted yet (CreditLedger.pendingAllowance). */
+export interface PendingAllowance {
+  amount: Dec;
+  periodStart: Date;
+  periodEnd: Date;
 }
 
 export interface SettleResult {
@@ -293,21 +301,49 @@ export class CreditLedger {
     return { allowanceGranted, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
   }
 
-  /** What an authorization may still spend: the grants in force now, less usage metered but not yet booked. */
-  async available(db: Db, account: string, now: Date): Promise<Dec> {
-    const { available, first_day } = await this.repository.availableAt(db, account, now);
-    if (first_day === null) return new Dec(0);
-    const unbooked = new Dec(await this.repository.unbookedUsage(db, account, first_day));
-    return new Dec(available).minus(Dec.max(0, unbooked));
+  /**
+   * The period allowance the settle job has not granted yet (it runs every minute): the current billing
+   * period's included allowance while no allowance grant of that period exists, else null. The figures
+   * below count it as if granted at its period's start, so a `block` account can spend its allowance from
+   * the moment it subscribes, and the job's grant later changes no figure (the same limit, the same unbooked
+   * usage from the period's first day). `billing` is the account's billing context, or null.
+   */
+  async pendingAllowance(db: Db, account: string, billing: { anchor_day: number; terms: { included_allowance: string } } | null, now: Date): Promise<PendingAllowance | null> {
+    if (!billing || !new Dec(billing.terms.included_allowance).gt(0)) return null;
+    const period = billingPeriod(billing.anchor_day, now);
+    if (await this.repository.allowanceGrant(db, account, period.start)) return null;
+    return { amount: new Dec(billing.terms.included_allowance), periodStart: period.start, periodEnd: period.end };
   }
 
-  /** The `credits` level's limit and spend (ledger.ts, creditsLevel): booking usage changes neither. */
-  async creditsLevel(db: Db, account: string, now: Date): Promise<{ limit: Dec; spent: Dec }> {
-    const first = await this.repository.firstGrantDay(db, account);
+  /**
+   * The grants in force at `now` and the usage they (and a pending allowance) cover that is not booked yet:
+   * usage from the first day any grant covers, which a pending allowance moves back to its period's start.
+   */
+  private async unbookedSince(db: Db, account: string, pending: PendingAllowance | null): Promise<{ first: string | null; unbooked: Dec }> {
+    const granted = await this.repository.firstGrantDay(db, account);
+    const pendingDay = pending ? dayOf(pending.periodStart) : null;
+    const first = granted === null ? pendingDay : pendingDay === null || granted <= pendingDay ? granted : pendingDay;
+    if (first === null) return { first, unbooked: new Dec(0) };
+    return { first, unbooked: new Dec(await this.repository.unbookedUsage(db, account, first)) };
+  }
+
+  /**
+   * What an authorization may still spend: the grants in force now (and the pending allowance), less usage
+   * metered but not yet booked. Also that unbooked usage, for the credits view.
+   */
+  async available(db: Db, account: string, now: Date, pending: PendingAllowance | null): Promise<{ available: Dec; unbooked: Dec }> {
+    const { first, unbooked } = await this.unbookedSince(db, account, pending);
+    if (first === null) return { available: new Dec(0), unbooked };
+    const { available } = await this.repository.availableAt(db, account, now);
+    return { available: new Dec(available).plus(pending?.amount ?? 0).minus(Dec.max(0, unbooked)), unbooked };
+  }
+
+  /** The `credits` level's limit and spend (ledger.ts, creditsLevel): booking usage, or granting the pending allowance, changes neither. */
+  async creditsLevel(db: Db, account: string, now: Date, pending: PendingAllowance | null): Promise<{ limit: Dec; spent: Dec }> {
+    const { first, unbooked } = await this.unbookedSince(db, account, pending);
     if (first === null) return { limit: new Dec(0), spent: new Dec(0) };
     const inForce = await this.repository.inForceFigures(db, account, now);
-    const unbooked = new Dec(await this.repository.unbookedUsage(db, account, first));
-    return creditsLevel({ granted: new Dec(inForce.granted), burned: new Dec(inForce.burned) }, unbooked);
+    return creditsLevel({ granted: new Dec(inForce.granted).plus(pending?.amount ?? 0), burned: new Dec(inForce.burned) }, unbooked);
   }
 
   /**

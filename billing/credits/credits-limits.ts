@@ -1,5 +1,6 @@
 // The `credits` level of authorization: when the account's plan blocks overage, every hold is also held
-// against the credit balance (the grants in force, less usage metered but not yet booked), and ingest adds
+// against the credit balance (the grants in force and the period allowance the settle job has not granted
+// yet, less usage metered but not yet booked), and ingest adds
 // each event's cost to the level in its write (the level is on every path of the account); when it bills
 // overage, holds and events never name the level. The ledger owns the level's limit and spend, shaped so
 // that the settle job's booking of that usage changes neither (ledger.ts, creditsLevel): the counter and the
@@ -29,7 +30,7 @@ export class CreditsLimits implements LimitSource, AccountLevelsPort, OnModuleIn
   async limits(db: Db, account: string, wanted: readonly string[], now: Date): Promise<Map<string, Limit>> {
     const out = new Map<string, Limit>();
     if (!wanted.includes(levels.credits())) return out;
-    const { limit } = await this.ledger.creditsLevel(db, account, now);
+    const { limit } = await this.level(db, account, now);
     out.set(levels.credits(), { amount: limit.toFixed(), tokens: null });
     return out;
   }
@@ -38,9 +39,15 @@ export class CreditsLimits implements LimitSource, AccountLevelsPort, OnModuleIn
   async spent(db: Db, account: string, wanted: readonly string[], now: Date): Promise<Map<string, Quantity>> {
     const out = new Map<string, Quantity>();
     if (!wanted.includes(levels.credits())) return out;
-    const { spent } = await this.ledger.creditsLevel(db, account, now);
+    const { spent } = await this.level(db, account, now);
     out.set(levels.credits(), { amount: spent.toFixed(), tokens: 0 });
     return out;
+  }
+
+  /** With the period allowance the settle job has not granted yet, so holds can use it from subscribing on. */
+  private async level(db: Db, account: string, now: Date) {
+    const pending = await this.ledger.pendingAllowance(db, account, await this.subscriptions.billingContext(account, db), now);
+    return this.ledger.creditsLevel(db, account, now, pending);
   }
 
   async accountLevels(db: Db, account: string): Promise<string[]> {

@@ -123,14 +123,30 @@ export const CreditMovementSchema = named('CreditMovement', {
 export const CreditsSchema = named('Credits', {
   type: 'object',
   additionalProperties: false,
-  required: ['account', 'currency', 'overage_policy', 'balance', 'unbooked_usage', 'available', 'ledger', 'grants', 'entries', 'next_before'],
+  required: ['account', 'currency', 'overage_policy', 'balance', 'pending_allowance', 'unbooked_usage', 'available', 'ledger', 'grants', 'entries', 'next_before'],
   properties: {
     account: { type: 'string' },
     currency: { type: 'string' },
     overage_policy: { anyOf: [{ type: 'string', enum: ['bill', 'block'] }, { type: 'null' }], description: 'Null without a subscription' },
     balance: { ...decimalSchema, description: 'What the grants that have not expired hold: the sum of their entries' },
+    pending_allowance: {
+      anyOf: [
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['amount', 'period_start', 'period_end'],
+          properties: { amount: decimalSchema, period_start: dateTimeSchema, period_end: dateTimeSchema },
+        },
+        { type: 'null' },
+      ],
+      description:
+        "The current billing period's included allowance while the settle job (every minute) has not granted it yet, else null. It counts in `available` from the moment the account subscribes; granting it changes no figure",
+    },
     unbooked_usage: { ...decimalSchema, description: 'Usage metered since the ledger last booked it (booked every minute)' },
-    available: { ...decimalSchema, description: 'What grants in force now hold, less unbooked usage: what a `block` plan lets authorizations hold' },
+    available: {
+      ...decimalSchema,
+      description: 'What grants in force now hold, plus a pending allowance, less unbooked usage: what a `block` plan lets authorizations hold',
+    },
     ledger: {
       type: 'array',
       description: 'The balance of every ledger account of the account; they sum to zero',

@@ -65,6 +65,8 @@ export interface CreditsView {
   currency: string;
   overage_policy: 'bill' | 'block' | null;
   balance: string;
+  /** The current period's allowance until the settle job grants it (within a minute); counted in `available`. */
+  pending_allowance: { amount: string; period_start: Date; period_end: Date } | null;
   unbooked_usage: string;
   available: string;
   ledger: { ledger_account: string; amount: string }[];
@@ -118,19 +120,17 @@ export class CreditsService implements TopupPaidHandler, OnModuleInit {
     const now = this.clock.now();
     // The grants, entries, balances and usage are read in one snapshot: a settle run or a burn committing
     // meanwhile (an allowance granted and the last one expired, say) shows in all of them or in none.
-    const [billing, { live, movements, ledger, available, unbooked }] = await Promise.all([
-      this.subscriptions.billingContext(account),
-      this.transactions.readSnapshot(async (tx) => {
-        const first = await this.repository.firstGrantDay(tx, account);
-        return {
-          live: await this.repository.liveGrants(tx, account),
-          movements: await this.repository.listMovements(tx, account, limit + 1, before),
-          ledger: await this.repository.ledgerBalances(tx, account),
-          available: await this.ledger.available(tx, account, now),
-          unbooked: first === null ? new Dec(0) : new Dec(await this.repository.unbookedUsage(tx, account, first)),
-        };
-      }),
-    ]);
+    const billing = await this.subscriptions.billingContext(account);
+    const { live, movements, ledger, pending, available, unbooked } = await this.transactions.readSnapshot(async (tx) => {
+      const pending = await this.ledger.pendingAllowance(tx, account, billing, now);
+      return {
+        live: await this.repository.liveGrants(tx, account),
+        movements: await this.repository.listMovements(tx, account, limit + 1, before),
+        ledger: await this.repository.ledgerBalances(tx, account),
+        pending,
+        ...(await this.ledger.available(tx, account, now, pending)),
+      };
+    });
     const page = movements.slice(0, limit);
     // Unexpired as of now: a grant past its expiry still holds its remainder in the ledger until the settle
     // job books the expiry (within a minute), but it pays for nothing any more (`available` leaves it out).
@@ -141,6 +141,7 @@ export class CreditsService implements TopupPaidHandler, OnModuleInit {
       currency: acct.currency,
       overage_policy: billing?.terms.overage_policy ?? null,
       balance: unexpired.reduce((s, g) => s.plus(g.remaining), new Dec(0)).toFixed(),
+      pending_allowance: pending && { amount: pending.amount.toFixed(), period_start: pending.periodStart, period_end: pending.periodEnd },
       unbooked_usage: unbooked.toFixed(),
       available: available.toFixed(),
       ledger: ledger.map((l) => ({ ledger_account: l.ledger_account, amount: plain(l.amount) })),

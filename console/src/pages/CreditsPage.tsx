@@ -60,7 +60,10 @@ export function CreditsPage({ session, account }: { session: Session; account: s
           <p className="value big" data-testid="credit-available">
             {money(credits.available, c, 2)}
           </p>
-          <p className="sub">Grants in force, less usage not yet booked ({money(credits.unbooked_usage, c, 4)}).</p>
+          <p className="sub">
+            Grants in force{credits.pending_allowance ? <>, plus this period's allowance of {money(credits.pending_allowance.amount, c, 2)} (granted within a minute)</> : null}, less
+            usage not yet booked ({money(credits.unbooked_usage, c, 4)}).
+          </p>
         </div>
         <div className="card">
           <h2>Past the allowance</h2>
