@@ -466,7 +466,10 @@ export interface paths {
         delete: operations["AccountsController_deactivatePerson"];
         options?: never;
         head?: never;
-        /** Rename a person or move them to another unit (recorded with effective_from) */
+        /**
+         * Rename a person or move them to another unit (recorded with effective_from)
+         * @description Errors: 409 `move_out_of_order` (effective_from not after the last move), 409 `move_over_allocates` (the person has a budget in a period that has not ended, and in the new unit it would take its unit, or a unit above, past its allocation; the answer names the parent, the measure, the period and how much over).
+         */
         patch: operations["AccountsController_updatePerson"];
         trace?: never;
     };
@@ -1073,7 +1076,7 @@ export interface components {
                 /** @description Amount left (limit - spent - held, may be negative) on the tightest hard budget of the event's path at its time (person, units up to the account), after this event's write; null without a hard amount budget on the path, and on a duplicate */
                 budget_left: string | null;
             };
-            /** @description Only on an accepted event that named a reservation: what happened to it. The event is metered in every case; only `committed` replaced the hold with its cost (the rest of the hold released). `unknown`: no such reservation in the account; `expired`: it ran out first (its hold released); `already_committed`: an earlier event committed it; `released`: it was released; `foreign`: it belongs to another agent (left alone) */
+            /** @description Only on an accepted event that named a reservation: what happened to it. The event is metered in every case; only `committed` replaced the hold with its cost (the rest of the hold released). `unknown`: no such reservation in the account; `expired`: it ran out first (its hold released); `already_committed`: an earlier event committed it; `released`: it was released; `foreign`: the event may not commit it (another agent's, or a member's own hold and the event's agent acts for someone else; left alone) */
             reservation?: {
                 id: string;
                 /** @enum {string} */
@@ -1673,6 +1676,8 @@ export interface components {
                 over?: string;
                 /** @description The budget node whose allocation its children would exceed */
                 parent?: string;
+                /** @description A budget period, as `month:2026-03-01` (its kind and its first day) */
+                period?: string;
                 plan_currency?: string;
                 /** @description The pricing validator’s own code, e.g. `too_many_decimals` */
                 reason?: string;

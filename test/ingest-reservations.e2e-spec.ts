@@ -13,7 +13,7 @@ import { accountKeys } from '../billing/authorizations/redis-scripts.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { setBudget, TestBudgetsModule } from './support/budgets.js';
 import { setupPricing } from './support/metering.js';
-import { newAgent, newKey, newOrg, newUnit, startTestApp, type TestApp } from './support/test-app.js';
+import { newAgent, newKey, newOrg, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
 const NOW = '2026-03-15T12:00:00.000Z';
 const MONTH = 'month:2026-03-01';
@@ -129,6 +129,34 @@ describe.each(engines)('ingest commits reservations and counts spend (%s engine)
     } finally {
       clock.set(NOW);
     }
+  });
+
+  it("commits a member's own reservation by an event of any agent acting for them, never by another person's agent", async () => {
+    const o = await org('10.00');
+    // A second agent of the member, and an agent of someone else in the same unit.
+    const second = await newAgent(t, o.account, o.person);
+    const secondKey = (await newKey(t, { role: 'agent', account: o.account, agent_id: second.id })).secret;
+    const colleague = await newPerson(t, o.account, o.unit);
+    const theirs = await newAgent(t, o.account, colleague.id);
+    const theirKey = (await newKey(t, { role: 'agent', account: o.account, agent_id: theirs.id })).secret;
+    const mine = await authorize(o.keys.member, '0.5');
+    expect(mine.body.allowed).toBe(true);
+    const id = mine.body.reservation_id as string;
+    expect((await read(o.account, [o.level]))[0]).toMatchObject({ held: { amount: '0.5' } });
+    // Another person's agent: metered, the reservation left alone.
+    const foreign = await send(theirKey, [event('0.02', { reservation_id: id })]);
+    expect(foreign.body.results[0]).toMatchObject({ status: 'accepted', reservation: { id, outcome: 'foreign' } });
+    // The member's agents: the first event commits it (its cost replaces the hold), a second finds it committed.
+    const res = await send(secondKey, [event('0.1', { reservation_id: id })]);
+    expect(res.body.results[0]).toMatchObject({ status: 'accepted', reservation: { id, outcome: 'committed' }, reading: { budget_left: '9.9' } });
+    const again = await send(o.keys.agent, [event('0.01', { reservation_id: id })]);
+    expect(again.body.results[0].reservation).toEqual({ id, outcome: 'already_committed' });
+    expect((await read(o.account, [o.level]))[0]).toMatchObject({ spent: { amount: '0.11' }, held: { amount: '0' }, left: { amount: '9.89' } });
+    // Two events of one write naming it: the first commits it, the second finds it committed.
+    const next = (await authorize(o.keys.member, '0.5')).body.reservation_id as string;
+    const both = await send(o.keys.agent, [event('0.01', { reservation_id: next }), event('0.02', { reservation_id: next })]);
+    expect(both.body.results.map((r: { reservation: { outcome: string } }) => r.reservation.outcome)).toEqual(['committed', 'already_committed']);
+    expect((await read(o.account, [o.level]))[0]).toMatchObject({ spent: { amount: '0.14' }, held: { amount: '0' } });
   });
 
   it('answers budget_left on the tightest node of the path, and null without a budget', async () => {

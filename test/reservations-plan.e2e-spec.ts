@@ -61,7 +61,7 @@ describe.each([
     const raw = rows[0]!['QUERY PLAN'];
     return (typeof raw === 'string' ? (JSON.parse(raw) as [{ Plan: PlanNode }]) : raw)[0].Plan;
   };
-  const named = Array.from({ length: 50 }, (_, i) => ({ id: `res_${committed + 1 + 2 * i}`, agentId: 'agent', amount: '0.01', tokens: 1 }));
+  const named = Array.from({ length: 50 }, (_, i) => ({ id: `res_${committed + 1 + 2 * i}`, agentId: 'agent', personId: 'person', amount: '0.01', tokens: 1 }));
 
   it('looks each one up by primary key, never through the partial indexes on held rows nor the whole table', async () => {
     const sql = `WITH ${repo().committedSql(1)} SELECT counted FROM counted`;

@@ -162,8 +162,13 @@ export type ReservationOutcome = IngestReservationOutcome;
 /** One stored event's spend: its reservation committed (when it names one), its actual spend on its levels. */
 export interface UsageItem {
   reservationId: string | null;
-  /** The event's agent: a reservation of another agent is `foreign` and left alone. */
+  /**
+   * The event's agent and its person: the event may commit a reservation of that agent, or one the person
+   * made for themselves (a member's, no agent; reservation-rules.ts, mayCommit). Any other is `foreign` and
+   * left alone.
+   */
   agentId: string | null;
+  personId: string | null;
   /** The event's own levels (its path at its time): the actual spend is added to those that exist. */
   levels: readonly string[];
   actual: Quantity;
@@ -171,8 +176,9 @@ export interface UsageItem {
 
 export interface CommitRequest {
   reservationId: string;
-  /** The event's agent: a reservation of another agent is `foreign` and left alone. */
+  /** The event's agent and its person, as in UsageItem. */
   agentId: string | null;
+  personId: string | null;
   /** The event's own levels (its path at its time): the actual spend is added to those that exist. */
   levels: readonly string[];
   actual: Quantity;

@@ -17,19 +17,12 @@ describe('tightest', () => {
 });
 
 describe('outcomesOf', () => {
-  const held = (id: string, agent: string | null = 'a') => ({ id, agent_id: agent, status: 'held' as ReservationStatus });
+  const held = (id: string, agent: string | null = 'a', person = 'p') => ({ id, agent_id: agent, person_id: person, status: 'held' as ReservationStatus });
+  const item = (reservationId: string | null, agentId: string, personId = 'p') => ({ reservationId, agentId, personId });
 
   it('gives a reservation to the first event of its agent, and tells every other event what became of it', () => {
     const { outcomes, released } = outcomesOf(
-      [
-        { reservationId: 'r1', agentId: 'b' },
-        { reservationId: 'r1', agentId: 'a' },
-        { reservationId: 'r1', agentId: 'a' },
-        { reservationId: null, agentId: 'a' },
-        { reservationId: 'r2', agentId: 'a' },
-        { reservationId: 'nope', agentId: 'a' },
-        { reservationId: 'r1', agentId: 'b' },
-      ],
+      [item('r1', 'b'), item('r1', 'a'), item('r1', 'a'), item(null, 'a'), item('r2', 'a'), item('nope', 'a'), item('r1', 'b')],
       [
         { row: held('r1'), to: 'committed' },
         { row: held('r2'), to: 'expired' },
@@ -39,18 +32,25 @@ describe('outcomesOf', () => {
     expect(released.map((r) => r.id)).toEqual(['r1', 'r2']);
   });
 
+  it("gives a member's own reservation (no agent) to the first event of any agent of that person, never to another person's", () => {
+    const { outcomes, released } = outcomesOf(
+      [item('m', 'x', 'q'), item('m', 'b', 'p'), item('m', 'a', 'p'), item('n', 'x', 'q')],
+      [
+        { row: held('m', null, 'p'), to: 'committed' },
+        { row: held('n', null, 'p'), to: null },
+      ],
+    );
+    expect(outcomes).toEqual(['foreign', 'committed', 'already_committed', 'foreign']);
+    expect(released.map((r) => r.id)).toEqual(['m']);
+  });
+
   it('reports a reservation that was no longer held by its status, and releases nothing', () => {
     const { outcomes, released } = outcomesOf(
+      [item('c', 'a'), item('r', 'a'), item('e', 'a'), item('h', 'a')],
       [
-        { reservationId: 'c', agentId: 'a' },
-        { reservationId: 'r', agentId: 'a' },
-        { reservationId: 'e', agentId: 'a' },
-        { reservationId: 'h', agentId: 'a' },
-      ],
-      [
-        { row: { id: 'c', agent_id: 'a', status: 'committed' as ReservationStatus }, to: null },
-        { row: { id: 'r', agent_id: 'a', status: 'released' as ReservationStatus }, to: null },
-        { row: { id: 'e', agent_id: 'a', status: 'expired' as ReservationStatus }, to: null },
+        { row: { ...held('c'), status: 'committed' as ReservationStatus }, to: null },
+        { row: { ...held('r'), status: 'released' as ReservationStatus }, to: null },
+        { row: { ...held('e'), status: 'expired' as ReservationStatus }, to: null },
         // Held when read, yet another write resolved it first.
         { row: held('h'), to: null },
       ],
@@ -62,34 +62,52 @@ describe('outcomesOf', () => {
 
 describe('several writes in one statement (combinedParams, splitCounted)', () => {
   const repo = new ReservationsRepository(null as never);
-  type Stored = { id: string; agent: string; status: ReservationStatus; due: boolean };
-  type Named = { id: string; agentId: string };
+  // Agents a and c act for person p, b for q; a reservation without an agent is its person's own (a member's).
+  const OWNER: Record<string, string> = { a: 'p', b: 'q', c: 'p' };
+  type Stored = { id: string; agent: string | null; person: string; status: ReservationStatus; due: boolean };
+  type Named = { id: string; agentId: string; personId: string };
   const now = new Date('2026-06-01T00:00:00Z');
 
   /** What committedSql's `counted` is for these parameters over these rows (the statement, simulated). */
   function run(rows: readonly Stored[], params: readonly unknown[]): unknown {
-    const [ids, agents] = [params[3] as string[], params[4] as string[]];
+    const [ids, agents, persons] = [params[3] as string[], params[4] as string[], params[8] as string[]];
     const resolved: unknown[] = [];
     const done = new Set<string>();
     ids.forEach((id, i) => {
       const r = rows.find((x) => x.id === id);
-      if (!r || r.status !== 'held' || r.agent !== agents[i] || done.has(id)) return;
+      if (!r || r.status !== 'held' || done.has(id)) return;
+      if (!(r.agent === agents[i] || (r.agent === null && r.person === persons[i]))) return;
       done.add(id);
-      resolved.push([id, r.agent, r.due ? 'expired' : 'committed', ['l'], '1', '1', now.toISOString()]);
+      resolved.push([id, r.agent, r.due ? 'expired' : 'committed', ['l'], '1', '1', now.toISOString(), r.person]);
     });
-    const others = rows.filter((r) => ids.includes(r.id) && !done.has(r.id)).map((r) => [r.id, r.agent, r.status]);
+    const others = rows.filter((r) => ids.includes(r.id) && !done.has(r.id)).map((r) => [r.id, r.agent, r.status, r.person]);
     return { journalled: params[2], resolved, others };
   }
 
-  const outcomes = (items: readonly Named[], counted: unknown) => outcomesOf(items.map((i) => ({ reservationId: i.id, agentId: i.agentId })), repo.committedFrom(counted));
+  const outcomes = (items: readonly Named[], counted: unknown) =>
+    outcomesOf(
+      items.map((i) => ({ reservationId: i.id, agentId: i.agentId, personId: i.personId })),
+      repo.committedFrom(counted),
+    );
   const paramsOf = (w: readonly Named[], k: number) => repo.committedParams('acct', `w${k}`, w.map((n) => ({ ...n, amount: '1', tokens: 1 })), now);
 
   it('gives each write the outcomes it would have had as a statement of its own, run in turn (property)', () => {
     const stored = fc.uniqueArray(
-      fc.record({ id: fc.constantFrom('r0', 'r1', 'r2', 'r3'), agent: fc.constantFrom('a', 'b'), status: fc.constantFrom<ReservationStatus>('held', 'held', 'committed', 'expired'), due: fc.boolean() }),
+      fc
+        .record({
+          id: fc.constantFrom('r0', 'r1', 'r2', 'r3'),
+          agent: fc.constantFrom('a', 'b', 'c', null),
+          member: fc.constantFrom('p', 'q'),
+          status: fc.constantFrom<ReservationStatus>('held', 'held', 'committed', 'expired'),
+          due: fc.boolean(),
+        })
+        .map(({ member, ...r }): Stored => ({ ...r, person: r.agent === null ? member : OWNER[r.agent]! })),
       { selector: (r) => r.id },
     );
-    const named = fc.array(fc.record({ id: fc.constantFrom('r0', 'r1', 'r2', 'r3', 'r4'), agentId: fc.constantFrom('a', 'b') }), { maxLength: 4 });
+    const named = fc.array(
+      fc.record({ id: fc.constantFrom('r0', 'r1', 'r2', 'r3', 'r4'), agentId: fc.constantFrom('a', 'b', 'c') }).map((n): Named => ({ ...n, personId: OWNER[n.agentId]! })),
+      { maxLength: 4 },
+    );
     fc.assert(
       fc.property(stored, fc.array(named, { minLength: 1, maxLength: 4 }), (rows, writes) => {
         // In turn: each write its own statement over the rows as the writes before it left them.
@@ -108,9 +126,19 @@ describe('several writes in one statement (combinedParams, splitCounted)', () =>
   });
 
   it('journals every write and judges each named reservation at its own write time', () => {
-    const a = repo.committedParams('acct', 'w1', [{ id: 'r1', agentId: 'a', amount: '0.5', tokens: 3 }], new Date(1000));
-    const b = repo.committedParams('acct', 'w2', [{ id: 'r2', agentId: null, amount: '0.25', tokens: 0 }], new Date(2000));
-    expect(combinedParams([a, b], new Date(3000))).toEqual(['acct', new Date(3000), ['w1', 'w2'], ['r1', 'r2'], ['a', null], ['0.5', '0.25'], [3, 0], [new Date(1000), new Date(2000)]]);
+    const a = repo.committedParams('acct', 'w1', [{ id: 'r1', agentId: 'a', personId: 'p', amount: '0.5', tokens: 3 }], new Date(1000));
+    const b = repo.committedParams('acct', 'w2', [{ id: 'r2', agentId: null, personId: null, amount: '0.25', tokens: 0 }], new Date(2000));
+    expect(combinedParams([a, b], new Date(3000))).toEqual([
+      'acct',
+      new Date(3000),
+      ['w1', 'w2'],
+      ['r1', 'r2'],
+      ['a', null],
+      ['0.5', '0.25'],
+      [3, 0],
+      [new Date(1000), new Date(2000)],
+      ['p', null],
+    ]);
     const shares = splitCounted({ journalled: ['w1', 'w2'], resolved: [], others: [] }, [a, b]) as { journalled: string[] }[];
     expect(shares.map((s) => s.journalled)).toEqual([['w1'], ['w2']]);
     // A write whose journal row is missing fails its settle.

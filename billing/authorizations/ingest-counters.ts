@@ -110,8 +110,8 @@ export class IngestCounters implements UsageCounters {
       budgetLevels.push(path.budget);
       if (path.budget !== NONE) for (const l of path.budget) read.add(l);
       if (e.reservation_id !== null || path.own.length > 0) counted = true;
-      items.push({ reservationId: e.reservation_id, agentId: e.agent_id, levels: path.own, actual: { amount: e.cost ?? '0', tokens: e.tokens } });
-      if (path.credits) creditItems.push({ reservationId: null, agentId: e.agent_id, levels: CREDITS, actual: { amount: e.cost ?? '0', tokens: 0 } });
+      items.push({ reservationId: e.reservation_id, agentId: e.agent_id, personId: e.person_id, levels: path.own, actual: { amount: e.cost ?? '0', tokens: e.tokens } });
+      if (path.credits) creditItems.push({ reservationId: null, agentId: e.agent_id, personId: e.person_id, levels: CREDITS, actual: { amount: e.cost ?? '0', tokens: 0 } });
     }
     items.push(...creditItems);
     if (!counted && creditItems.length === 0) return null;

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Tx } from '../../src/database/data-source.js';
 import type { CommitRequest, HoldRequest, ReleaseResult, ReservationOutcome, UsageItem } from './counters.js';
+import { mayCommit, type NamedReservation } from './commit-rule.js';
 import type { NewReservation, ReservationRow, ReservationsRepository } from './reservations.repository.js';
 
 // Ids take their bytes from a pool the CSPRNG fills 4 KiB at a time: one call into it per ~270 ids instead
@@ -33,9 +34,11 @@ export function newReservationId(): string {
 export const committable = (id: string): boolean => !id.startsWith('lease_');
 
 /** The reservations the items of a write name (those an event may name), with their actual spend. */
-export function namedReservations(items: readonly UsageItem[]): { id: string; agentId: string | null; amount: string; tokens: number }[] {
+export function namedReservations(items: readonly UsageItem[]): NamedReservation[] {
   return items.flatMap((i) =>
-    i.reservationId === null || !committable(i.reservationId) ? [] : [{ id: i.reservationId, agentId: i.agentId, amount: i.actual.amount, tokens: i.actual.tokens }],
+    i.reservationId === null || !committable(i.reservationId)
+      ? []
+      : [{ id: i.reservationId, agentId: i.agentId, personId: i.personId, amount: i.actual.amount, tokens: i.actual.tokens }],
   );
 }
 
@@ -78,7 +81,7 @@ export async function resolveForCommit(
   const found = committable(req.reservationId) ? await reservations.find(tx, account, req.reservationId, true) : null;
   if (!found) return { outcome: 'unknown', released: null };
   if (found.status !== 'held') return { outcome: found.status === 'committed' ? 'already_committed' : found.status, released: null };
-  if (found.agent_id !== req.agentId) return { outcome: 'foreign', released: null };
+  if (!mayCommit(found, req)) return { outcome: 'foreign', released: null };
   if (found.expires_at.getTime() <= req.now.getTime()) {
     return { outcome: 'expired', released: await reservations.resolve(tx, account, req.reservationId, 'expired', req.now) };
   }
@@ -101,12 +104,12 @@ export async function resolveManyForCommit(
 
 /**
  * Each item's outcome, in item order, from what the one statement found and did (commitNamed): a
- * reservation goes to the first item of its own agent; a later item naming it finds it already committed
- * (or expired); another agent's item finds it foreign while it is held. `released`: the rows whose holds
- * come off the counters, once each.
+ * reservation goes to the first item that may commit it (mayCommit); a later item naming it finds it
+ * already committed (or expired); any other item finds it foreign while it is held. `released`: the rows
+ * whose holds come off the counters, once each.
  */
-export function outcomesOf<R extends Pick<ReservationRow, 'id' | 'agent_id' | 'status'>>(
-  items: readonly Pick<UsageItem, 'reservationId' | 'agentId'>[],
+export function outcomesOf<R extends Pick<ReservationRow, 'id' | 'agent_id' | 'person_id' | 'status'>>(
+  items: readonly Pick<UsageItem, 'reservationId' | 'agentId' | 'personId'>[],
   named: readonly { row: R; to: 'committed' | 'expired' | null }[],
 ): { outcomes: (ReservationOutcome | null)[]; released: R[] } {
   const found = new Map(named.map((f) => [f.row.id, f]));
@@ -119,14 +122,14 @@ export function outcomesOf<R extends Pick<ReservationRow, 'id' | 'agent_id' | 's
     if (earlier !== undefined) return earlier === 'committed' ? 'already_committed' : 'expired';
     const f = found.get(id);
     if (!f) return 'unknown';
-    if (f.to !== null && f.row.agent_id === item.agentId) {
+    if (f.to !== null && mayCommit(f.row, item)) {
       resolved.set(id, f.to);
       released.push(f.row);
       return f.to;
     }
     if (f.row.status !== 'held') return f.row.status === 'committed' ? 'already_committed' : f.row.status;
-    if (f.row.agent_id !== item.agentId) return 'foreign';
-    // Held and this agent's, yet not resolved here: another write resolved it meanwhile.
+    if (!mayCommit(f.row, item)) return 'foreign';
+    // Held and this item's to commit, yet not resolved here: another write resolved it meanwhile.
     return 'already_committed';
   });
   return { outcomes, released };

@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { pgArray, queryPrepared, queryRows, type Db } from '../../src/database/sql.js';
+import { mayCommit, type NamedReservation } from './commit-rule.js';
 
 export type ReservationStatus = 'held' | 'committed' | 'released' | 'expired';
 
@@ -39,7 +40,13 @@ export interface ReservationRow {
 }
 
 /** What a statement that resolves reservations needs of each (see committedFrom). */
-export type ResolvedRow = Pick<ReservationRow, 'id' | 'agent_id' | 'status' | 'levels' | 'amount' | 'tokens' | 'expires_at'>;
+export type ResolvedRow = Pick<ReservationRow, 'id' | 'agent_id' | 'person_id' | 'status' | 'levels' | 'amount' | 'tokens' | 'expires_at'>;
+
+/**
+ * reservation-rules.ts's mayCommit in SQL, over a named item `c` (its agent and person) and the reservation
+ * `h` it names: the reservation's own agent, or its person when the reservation has no agent (a member's).
+ */
+const MAY_COMMIT = `(h.agent_id IS NOT DISTINCT FROM c.agent OR (h.agent_id IS NULL AND h.person_id = c.person))`;
 
 // Statements that resolve reservations by id test `status IS NOT DISTINCT FROM 'held'` (the same, status
 // being NOT NULL), never `status = 'held'`: that form lets the planner use the partial indexes on held
@@ -64,11 +71,14 @@ const INSERT_MANY = `
                 $10::jsonb[], $11::int8[], $12::int8[], $13::text[])
          AS u(account_id, id, agent_id, person_id, session_id, session_context, levels, amount, tokens, estimate, created_ms, expires_ms, lease_id)`;
 
-/** committedSql's `counted` value: the write ids journalled, the rows resolved (id and agent first), the other rows named. */
+/**
+ * committedSql's `counted` value: the write ids journalled, the rows resolved (id and agent first, person
+ * last: committedFrom), the other rows named (id, agent, status, person).
+ */
 interface CountedValue {
   journalled: string[] | null;
   resolved: [string, string | null, ...unknown[]][];
-  others: [string, string | null, ReservationStatus][];
+  others: [string, string | null, ReservationStatus, string][];
 }
 
 /**
@@ -78,7 +88,7 @@ interface CountedValue {
  */
 export function combinedParams(writes: readonly (readonly unknown[])[], now: Date): unknown[] {
   const column = (i: number) => writes.flatMap((w) => w[i] as unknown[]);
-  return [writes[0]![0], now, column(2), column(3), column(4), column(5), column(6), column(7)];
+  return [writes[0]![0], now, column(2), column(3), column(4), column(5), column(6), column(7), column(8)];
 }
 
 /**
@@ -90,8 +100,13 @@ export function splitCounted(counted: unknown, writes: readonly (readonly unknow
   const value = counted as CountedValue;
   const journalled = new Set(value?.journalled ?? []);
   const resolved = new Map(value.resolved.map((r) => [r[0], r]));
-  const names = (w: readonly unknown[], id: string, agent: string | null) => (w[3] as string[]).some((x, j) => x === id && (w[4] as (string | null)[])[j] === agent);
-  const owner = new Map([...resolved].map(([id, r]) => [id, writes.findIndex((w) => names(w, id, r[1]))]));
+  // Whether write w names the reservation with an event that may commit it (mayCommit: its agent, or its
+  // person when it has no agent).
+  const names = (w: readonly unknown[], id: string, agent: string | null, person: string) =>
+    (w[3] as string[]).some(
+      (x, j) => x === id && mayCommit({ agent_id: agent, person_id: person }, { agentId: (w[4] as (string | null)[])[j]!, personId: (w[8] as (string | null)[])[j]! }),
+    );
+  const owner = new Map([...resolved].map(([id, r]) => [id, writes.findIndex((w) => names(w, id, r[1], r[r.length - 1] as string))]));
   return writes.map((w, k): CountedValue => {
     const ids = new Set(w[3] as string[]);
     const own: CountedValue = { journalled: (w[2] as string[]).filter((id) => journalled.has(id)), resolved: [], others: [] };
@@ -101,7 +116,7 @@ export function splitCounted(counted: unknown, writes: readonly (readonly unknow
       const by = owner.get(id)!;
       // Before the write that resolved it, it was held; after it, as that write left it.
       if (by === k) own.resolved.push(r);
-      else own.others.push([r[0], r[1], k < by ? 'held' : (r[2] as ReservationStatus)]);
+      else own.others.push([r[0], r[1], k < by ? 'held' : (r[2] as ReservationStatus), r[r.length - 1] as string]);
     }
     for (const o of value.others) if (ids.has(o[0])) own.others.push(o);
     return own;
@@ -181,35 +196,33 @@ export class ReservationsRepository {
 
   /**
    * The reservations events name, resolved in ONE statement: each held one committed with its actual
-   * spend (expired, when already due) by the first event of its own agent that names it. Every named
-   * reservation that exists comes back as it was before, with what this statement made of it (null: nothing).
+   * spend (expired, when already due) by the first event that names it and may commit it (its own agent's,
+   * or its person's own hold: reservation-rules.ts, mayCommit, and MAY_COMMIT here). Every named reservation
+   * that exists comes back as it was before, with what this statement made of it (null: nothing).
    */
-  async commitNamed(
-    tx: Tx,
-    account: string,
-    named: readonly { id: string; agentId: string | null; amount: string; tokens: number }[],
-    now: Date,
-  ): Promise<{ row: ReservationRow; to: 'committed' | 'expired' | null }[]> {
+  async commitNamed(tx: Tx, account: string, named: readonly NamedReservation[], now: Date): Promise<{ row: ReservationRow; to: 'committed' | 'expired' | null }[]> {
     if (named.length === 0) return [];
     const rows = await queryPrepared<ReservationRow & { resolved_to: 'committed' | 'expired' | null }>(
       tx,
       `WITH c AS (
-         SELECT DISTINCT ON (id, agent) id, agent, amount, tokens
-           FROM unnest($3::text[], $4::text[], $5::numeric[], $6::bigint[]) WITH ORDINALITY AS c(id, agent, amount, tokens, n)
-          ORDER BY id, agent, n),
+         SELECT DISTINCT ON (c.id) c.id, c.amount, c.tokens
+           FROM unnest($3::text[], $4::text[], $7::text[], $5::numeric[], $6::bigint[]) WITH ORDINALITY AS c(id, agent, person, amount, tokens, n)
+           JOIN authorization_reservations h ON h.account_id = $1 AND h.id = ANY($3::text[]) AND h.id = c.id
+          WHERE ${MAY_COMMIT}
+          ORDER BY c.id, c.n),
        upd AS (
          UPDATE authorization_reservations r
             SET status = CASE WHEN r.expires_at <= $2 THEN 'expired' ELSE 'committed' END, resolved_at = $2,
                 actual_amount = CASE WHEN r.expires_at <= $2 THEN NULL ELSE c.amount END,
                 actual_tokens = CASE WHEN r.expires_at <= $2 THEN NULL ELSE c.tokens END
            FROM c
-          WHERE r.account_id = $1 AND r.id = ANY($3::text[]) AND r.id = c.id AND r.status IS NOT DISTINCT FROM 'held' AND r.agent_id IS NOT DISTINCT FROM c.agent
+          WHERE r.account_id = $1 AND r.id = ANY($3::text[]) AND r.id = c.id AND r.status IS NOT DISTINCT FROM 'held'
          RETURNING r.id, r.status)
        SELECT r.account_id, r.id, r.agent_id, r.person_id, r.levels, r.amount::text AS amount, r.tokens::text AS tokens, r.status,
               r.created_at, r.expires_at, u.status AS resolved_to
          FROM authorization_reservations r LEFT JOIN upd u ON u.id = r.id
         WHERE r.account_id = $1 AND r.id = ANY($3::text[])`,
-      [account, now, named.map((n) => n.id), named.map((n) => n.agentId), named.map((n) => n.amount), named.map((n) => n.tokens)],
+      [account, now, named.map((n) => n.id), named.map((n) => n.agentId), named.map((n) => n.amount), named.map((n) => n.tokens), named.map((n) => n.personId)],
     );
     return rows.map(({ resolved_to, ...row }) => ({ row, to: resolved_to }));
   }
@@ -224,10 +237,12 @@ export class ReservationsRepository {
    */
   committedSql(p: number): string {
     return `counters_named AS (
-         SELECT DISTINCT ON (id, agent) id, agent, amount, tokens, at
-           FROM unnest($${p + 3}::text[], $${p + 4}::text[], $${p + 5}::numeric[], $${p + 6}::bigint[], $${p + 7}::timestamptz[])
-                WITH ORDINALITY AS c(id, agent, amount, tokens, at, n)
-          ORDER BY id, agent, n),
+         SELECT DISTINCT ON (c.id) c.id, c.amount, c.tokens, c.at
+           FROM unnest($${p + 3}::text[], $${p + 4}::text[], $${p + 8}::text[], $${p + 5}::numeric[], $${p + 6}::bigint[], $${p + 7}::timestamptz[])
+                WITH ORDINALITY AS c(id, agent, person, amount, tokens, at, n)
+           JOIN authorization_reservations h ON h.account_id = $${p}::text AND h.id = ANY($${p + 3}::text[]) AND h.id = c.id
+          WHERE ${MAY_COMMIT}
+          ORDER BY c.id, c.n),
        counters_resolved AS (
          UPDATE authorization_reservations r
             SET status = CASE WHEN r.expires_at <= c.at THEN 'expired' ELSE 'committed' END, resolved_at = c.at,
@@ -235,8 +250,8 @@ export class ReservationsRepository {
                 actual_tokens = CASE WHEN r.expires_at <= c.at THEN NULL ELSE c.tokens END
            FROM counters_named c
           WHERE r.account_id = $${p}::text AND r.id = ANY($${p + 3}::text[]) AND r.id = c.id
-            AND r.status IS NOT DISTINCT FROM 'held' AND r.agent_id IS NOT DISTINCT FROM c.agent
-         RETURNING r.id, r.agent_id, r.levels, r.amount, r.tokens, r.expires_at, r.status),
+            AND r.status IS NOT DISTINCT FROM 'held'
+         RETURNING r.id, r.agent_id, r.levels, r.amount, r.tokens, r.expires_at, r.status, r.person_id),
        counters_journal AS (
          INSERT INTO authorization_counter_writes (account_id, write_id, recorded_at)
          SELECT $${p}::text, w, $${p + 1}::timestamptz FROM unnest($${p + 2}::text[]) AS w
@@ -244,29 +259,42 @@ export class ReservationsRepository {
        counted AS (
          SELECT json_build_object(
                   'journalled', (SELECT json_agg(write_id) FROM counters_journal),
-                  'resolved', coalesce((SELECT json_agg(json_build_array(u.id, u.agent_id, u.status, u.levels, u.amount::text, u.tokens::text, u.expires_at))
+                  'resolved', coalesce((SELECT json_agg(json_build_array(u.id, u.agent_id, u.status, u.levels, u.amount::text, u.tokens::text, u.expires_at, u.person_id))
                                           FROM counters_resolved u), '[]'::json),
-                  'others', coalesce((SELECT json_agg(json_build_array(r.id, r.agent_id, r.status))
+                  'others', coalesce((SELECT json_agg(json_build_array(r.id, r.agent_id, r.status, r.person_id))
                                         FROM authorization_reservations r
                                        WHERE r.account_id = $${p}::text
                                          AND r.id = ANY(ARRAY(SELECT unnest($${p + 3}::text[]) EXCEPT SELECT id FROM counters_resolved))), '[]'::json)) AS counted)`;
   }
 
-  committedParams(account: string, writeId: string, named: readonly { id: string; agentId: string | null; amount: string; tokens: number }[], now: Date): unknown[] {
-    return [account, now, [writeId], named.map((n) => n.id), named.map((n) => n.agentId), named.map((n) => n.amount), named.map((n) => n.tokens), named.map(() => now)];
+  committedParams(account: string, writeId: string, named: readonly NamedReservation[], now: Date): unknown[] {
+    return [
+      account,
+      now,
+      [writeId],
+      named.map((n) => n.id),
+      named.map((n) => n.agentId),
+      named.map((n) => n.amount),
+      named.map((n) => n.tokens),
+      named.map(() => now),
+      named.map((n) => n.personId),
+    ];
   }
 
   /** committedSql's `counted` value as commitNamed answers it (only the resolved rows need their levels and amounts). */
   committedFrom(counted: unknown): { row: ResolvedRow; to: 'committed' | 'expired' | null }[] {
-    type Resolved = [string, string | null, 'committed' | 'expired', string[], string, string, string];
+    type Resolved = [string, string | null, 'committed' | 'expired', string[], string, string, string, string];
     const value = counted as Omit<CountedValue, 'resolved'> & { resolved: Resolved[] };
     if (value?.journalled?.length !== 1) throw new Error('the counters part of a write was not journalled');
     return [
-      ...value.resolved.map(([id, agent_id, to, levels, amount, tokens, expires_at]) => ({
-        row: { id, agent_id, status: 'held' as const, levels, amount, tokens, expires_at: new Date(expires_at) },
+      ...value.resolved.map(([id, agent_id, to, levels, amount, tokens, expires_at, person_id]) => ({
+        row: { id, agent_id, person_id, status: 'held' as const, levels, amount, tokens, expires_at: new Date(expires_at) },
         to,
       })),
-      ...value.others.map(([id, agent_id, status]) => ({ row: { id, agent_id, status, levels: [], amount: '0', tokens: '0', expires_at: new Date(0) }, to: null })),
+      ...value.others.map(([id, agent_id, status, person_id]) => ({
+        row: { id, agent_id, person_id, status, levels: [], amount: '0', tokens: '0', expires_at: new Date(0) },
+        to: null,
+      })),
     ];
   }
 

@@ -89,7 +89,7 @@ export const AcceptedEventSchema = named('AcceptedEvent', {
         'Only on an accepted event that named a reservation: what happened to it. The event is metered in every case; only ' +
         '`committed` replaced the hold with its cost (the rest of the hold released). `unknown`: no such reservation in the ' +
         'account; `expired`: it ran out first (its hold released); `already_committed`: an earlier event committed it; ' +
-        '`released`: it was released; `foreign`: it belongs to another agent (left alone)',
+        '`released`: it was released; `foreign`: the event may not commit it (another agent\'s, or a member\'s own hold and the event\'s agent acts for someone else; left alone)',
       properties: {
         id: { type: 'string' },
         outcome: { type: 'string', enum: [...RESERVATION_OUTCOMES] },

@@ -9,7 +9,8 @@ export const USAGE_COUNTERS = Symbol('USAGE_COUNTERS');
  * What happened to the reservation an event named. The event is metered in every case; only `committed`
  * replaced a hold with the event's cost. `unknown`: no such reservation in the account; `expired`: it ran
  * out before the event (its hold is released); `already_committed`: an earlier event committed it;
- * `released`: it was released; `foreign`: another agent's reservation (left alone).
+ * `released`: it was released; `foreign`: one the event may not commit (another agent's, or a member's own hold
+ * and the event's agent acts for someone else; left alone).
  */
 export const RESERVATION_OUTCOMES = ['committed', 'unknown', 'expired', 'already_committed', 'released', 'foreign'] as const;
 export type ReservationOutcome = (typeof RESERVATION_OUTCOMES)[number];

@@ -73,7 +73,7 @@ export async function reportUsage(t: TestApp, u: Usage, options: { kill?: boolea
     await writeUsage(tx, u, now);
     const actual = { amount: u.amount, tokens: u.tokens };
     if (u.reservationId) {
-      const write = await engine.commit(tx, u.account, { reservationId: u.reservationId, agentId: u.agent, levels: u.levels, actual, now });
+      const write = await engine.commit(tx, u.account, { reservationId: u.reservationId, agentId: u.agent, personId: u.person, levels: u.levels, actual, now });
       outcome = write.result;
       if (!options.kill) writes.push(write);
     } else {
