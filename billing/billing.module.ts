@@ -5,7 +5,7 @@ import { Module } from '@nestjs/common';
 import { AuthorizationsModule } from './authorizations/authorizations.module.js';
 import { IngestCountersModule } from './authorizations/ingest-counters.module.js';
 import { BudgetsModule } from './budgets/budgets.module.js';
-import { FiscalCalendarUsersModule } from './budgets/fiscal-calendar-users.module.js';
+import { OrgBudgetsModule } from './budgets/org-budgets.module.js';
 import { CreditsModule } from './credits/credits.module.js';
 import { InvoicesModule } from './invoices/invoices.module.js';
 import { StripeModule } from './stripe/stripe.module.js';
@@ -13,7 +13,7 @@ import { TaskClassifiedModule } from './webhooks/task-classified.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({
-  imports: [AuthorizationsModule, IngestCountersModule, BudgetsModule, FiscalCalendarUsersModule, WebhooksModule, TaskClassifiedModule, StripeModule, CreditsModule, InvoicesModule],
+  imports: [AuthorizationsModule, IngestCountersModule, BudgetsModule, OrgBudgetsModule, WebhooksModule, TaskClassifiedModule, StripeModule, CreditsModule, InvoicesModule],
   exports: [WebhooksModule, StripeModule, CreditsModule],
 })
 export class BillingModule {}

@@ -284,6 +284,37 @@ describe('budgets', () => {
     expect((await patch(2)).body).toMatchObject({ fiscal_year_start_month: 2 });
   });
 
+  it("refuses to move a person whose budget the new unit cannot hold, naming the parent and how much over; nothing changes", async () => {
+    const o = await org();
+    // dept 10 for March: team1 4, team2 5; ada (in team1) 3, bob (in team2) 4.
+    expect((await put(o, `unit:${o.dept}`, { period: 'month', amount_limit: '10' })).status).toBe(200);
+    expect((await put(o, `unit:${o.team1}`, { period: 'month', amount_limit: '4' })).status).toBe(200);
+    expect((await put(o, `unit:${o.team2}`, { period: 'month', amount_limit: '5' })).status).toBe(200);
+    expect((await put(o, `person:${o.ada}`, { period: 'month', amount_limit: '3' })).status).toBe(200);
+    expect((await put(o, `person:${o.bob}`, { period: 'month', amount_limit: '4' })).status).toBe(200);
+    const move = (person: string, unit: string) => t.request('PATCH', `/v1/accounts/${o.account}/people/${person}`, { key: o.keys.finance, body: { unit_id: unit } });
+    const audits = await auditCount(o.account);
+    // ada into team2: bob 4 + ada 3 = 7 against team2's 5.
+    const refused = await move(o.ada, o.team2);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'move_over_allocates', field: 'unit_id', parent: `unit:${o.team2}`, measure: 'amount', over: '2', period: 'month:2026-03-01' });
+    expect(refused.body.error.message).toContain('allocates 5 amount, its children would take 7, 2 more');
+    const ada = (await t.get(`/v1/accounts/${o.account}/people/${o.ada}`, o.keys.finance)).body;
+    expect(ada).toMatchObject({ unit_id: o.team1 });
+    expect(ada.units).toHaveLength(1);
+    expect(await auditCount(o.account)).toBe(audits);
+    // Into the department itself (10; team1 4, team2 5 and ada 3 = 12): over too, at the department.
+    expect((await move(o.ada, o.dept)).body.error).toMatchObject({ code: 'move_over_allocates', parent: `unit:${o.dept}`, over: '2' });
+    // Once team2 holds her, she moves; her March budget then counts there.
+    expect((await put(o, `unit:${o.team1}`, { period: 'month', amount_limit: '3' })).status).toBe(200);
+    expect((await put(o, `unit:${o.team2}`, { period: 'month', amount_limit: '7' })).status).toBe(200);
+    expect((await move(o.ada, o.team2)).status).toBe(200);
+    expect((await put(o, `unit:${o.team2}`, { period: 'month', amount_limit: '6' })).body.error).toMatchObject({ code: 'budget_over_allocated', parent: `unit:${o.team2}`, over: '1' });
+    // Bob has no budget in a period that has not ended once March is over: he moves freely.
+    clock.set('2026-04-02T00:00:00.000Z');
+    expect((await move(o.bob, o.team1)).status).toBe(200);
+  });
+
   it('refuses a transfer of more than is unused as transfer_exceeds_unused, also when part of the allocation is allocated further down', async () => {
     const o = await org();
     await spend(o.keys.adaAgent, 'a1', '2026-03-10T00:00:00Z', 2_000_000);

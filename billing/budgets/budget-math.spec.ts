@@ -101,6 +101,33 @@ describe('allocation', () => {
     expect(newOverAllocation(tree, rows, more)).toMatchObject({ parent: 'unit:eng', measure: 'headcount', over: '1' });
   });
 
+  it('checks a person moved to another unit: their allocation now counts against the new unit and the units above it', () => {
+    const rows = [
+      alloc('account', { amount: '10' }),
+      alloc('unit:eng', { amount: '6', headcount: 2 }),
+      alloc('unit:sales', { amount: '4', headcount: 1 }),
+      alloc('person:bob', { amount: '2', headcount: 1 }),
+      alloc('person:cy', { amount: '3', headcount: 1 }),
+    ];
+    const moved = (person: string, unit: string): OrgTree => ({ unitParent: tree.unitParent, personUnit: new Map(tree.personUnit).set(person, unit) });
+    expect(overAllocations(tree, rows)).toEqual([]);
+    // Bob (2, one head) into sales (4, one head; cy takes 3 and the head): over on both, headcount named first.
+    expect(newOverAllocation(tree, rows, rows, moved('bob', 'sales'))).toEqual({
+      parent: 'unit:sales',
+      measure: 'headcount',
+      allocated: '1',
+      children: '2',
+      over: '1',
+      nodes: ['person:bob', 'person:cy'],
+    });
+    // Into platform, which allocates nothing: he still counts against eng, as before.
+    expect(newOverAllocation(tree, rows, rows, moved('bob', 'platform'))).toBeNull();
+    // Cy into eng (6; bob takes 2): fits.
+    expect(newOverAllocation(tree, rows, rows, moved('cy', 'eng'))).toBeNull();
+    // Nothing moved, nothing new.
+    expect(newOverAllocation(tree, rows, rows, tree)).toBeNull();
+  });
+
   it('reports only what a change makes worse', () => {
     const before = [alloc('account', { amount: '10' }), alloc('unit:eng', { amount: '8' }), alloc('unit:sales', { amount: '3' })];
     // Already over by 1 (say a person moved); lowering sales keeps it over by less: allowed.

@@ -142,12 +142,13 @@ export function overAllocations(tree: OrgTree, allocations: readonly Allocation[
 }
 
 /**
- * What a change to the allocations makes over-allocated that was not (or by more than before): the
- * first such parent per measure order, or null when the change keeps every allocation within its parent's.
+ * What a change to the allocations (or to the tree: `treeAfter`, say a person moved to another unit) makes
+ * over-allocated that was not (or by more than before): the first such parent per measure order, or null
+ * when the change keeps every allocation within its parent's.
  */
-export function newOverAllocation(tree: OrgTree, before: readonly Allocation[], after: readonly Allocation[]): OverAllocation | null {
+export function newOverAllocation(tree: OrgTree, before: readonly Allocation[], after: readonly Allocation[], treeAfter: OrgTree = tree): OverAllocation | null {
   const old = new Map(overAllocations(tree, before).map((o) => [`${o.measure}\u0000${o.parent}`, new Dec(o.over)]));
-  for (const o of overAllocations(tree, after)) {
+  for (const o of overAllocations(treeAfter, after)) {
     const was = old.get(`${o.measure}\u0000${o.parent}`);
     if (was === undefined || new Dec(o.over).greaterThan(was)) return o;
   }

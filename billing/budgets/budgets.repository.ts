@@ -81,6 +81,14 @@ export class BudgetsRepository {
     return rows[0]!.n;
   }
 
+  /** Budgets whose period has not ended at `at` (those countOpen counts), by period. */
+  async open(db: Db, account: string, at: Date): Promise<BudgetRow[]> {
+    return queryRows<BudgetRow>(db, `SELECT ${COLUMNS} FROM budgets WHERE account_id = $1 AND period_end > $2::date ORDER BY period_kind, period_start, node`, [
+      account,
+      at.toISOString().slice(0, 10),
+    ]);
+  }
+
   /** Budgets whose period holds `at`. */
   async inForce(account: string, at: Date, db: Db = this.dataSource): Promise<BudgetRow[]> {
     const rows = await queryRows<BudgetRow>(

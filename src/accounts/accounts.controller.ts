@@ -148,7 +148,13 @@ export class AccountsController {
 
   @Patch(':account/people/:person')
   @Allow('admin', 'finance')
-  @ApiOperation({ summary: 'Rename a person or move them to another unit (recorded with effective_from)' })
+  @ApiOperation({
+    summary: 'Rename a person or move them to another unit (recorded with effective_from)',
+    description:
+      'Errors: 409 `move_out_of_order` (effective_from not after the last move), 409 `move_over_allocates` (the person has a ' +
+      'budget in a period that has not ended, and in the new unit it would take its unit, or a unit above, past its allocation; ' +
+      'the answer names the parent, the measure, the period and how much over).',
+  })
   @ApiJsonBody(updatePersonSchema)
   @Responds(200, PersonSchema)
   @Fails(409)

@@ -15,6 +15,7 @@ export enum AccountsErrorCode {
   MoveOutOfOrder = 'move_out_of_order',
   MoveInFuture = 'move_in_future',
   FiscalCalendarInUse = 'fiscal_calendar_in_use',
+  MoveOverAllocates = 'move_over_allocates',
 }
 
 const KIND: Record<AccountsErrorCode, ErrorKind> = {
@@ -33,6 +34,7 @@ const KIND: Record<AccountsErrorCode, ErrorKind> = {
   [AccountsErrorCode.MoveOutOfOrder]: 'conflict',
   [AccountsErrorCode.MoveInFuture]: 'invalid',
   [AccountsErrorCode.FiscalCalendarInUse]: 'conflict',
+  [AccountsErrorCode.MoveOverAllocates]: 'conflict',
 };
 
 export class AccountsError extends DomainError {

@@ -9,7 +9,7 @@ import type { Tx } from '../database/data-source.js';
 import { sqlState, TransactionRunner, UNIQUE_VIOLATION } from '../database/transactions.js';
 import { AccountsError, AccountsErrorCode as Code } from './accounts.errors.js';
 import { AccountsRepository, type Account, type Agent, type Person, type Unit, type UnitMembership } from './accounts.repository.js';
-import { FISCAL_CALENDAR_USERS, type FiscalCalendarUsers } from './fiscal-calendar.port.js';
+import { ORG_BUDGETS, type OrgBudgets } from './org-budgets.port.js';
 import type {
   CreateAccountBody,
   CreateAgentBody,
@@ -36,7 +36,7 @@ export class AccountsService {
     private readonly audit: AuditService,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly keyCache: KeyCache,
-    @Optional() @Inject(FISCAL_CALENDAR_USERS) private readonly calendarUsers: FiscalCalendarUsers | null = null,
+    @Optional() @Inject(ORG_BUDGETS) private readonly budgets: OrgBudgets | null = null,
   ) {}
 
   createAccount(actor: Actor, body: CreateAccountBody): Promise<Account> {
@@ -81,8 +81,8 @@ export class AccountsService {
       if (!before) throw new AccountsError(Code.AccountNotFound, `Account "${id}" was not found.`);
       const now = this.clock.now();
       const month = body.fiscal_year_start_month;
-      if (month !== undefined && month !== before.fiscal_year_start_month && this.calendarUsers) {
-        const open = await this.calendarUsers.openBudgets(tx, id, now);
+      if (month !== undefined && month !== before.fiscal_year_start_month && this.budgets) {
+        const open = await this.budgets.openBudgets(tx, id, now);
         if (open > 0) {
           throw new AccountsError(
             Code.FiscalCalendarInUse,
@@ -184,6 +184,16 @@ export class AccountsService {
             Code.MoveOutOfOrder,
             `A unit move must take effect after the last one (${latest.effective_from.toISOString()}).`,
             { field: 'effective_from' },
+          );
+        }
+        // The person's budgets move with them: their new unit (and the units above it) must hold them.
+        const over = this.budgets ? await this.budgets.moveOverAllocation(tx, accountId, id, body.unit_id, now) : null;
+        if (over) {
+          throw new AccountsError(
+            Code.MoveOverAllocates,
+            `Moving "${id}" into unit "${body.unit_id}" would over-allocate ${over.parent} for ${over.period}: it allocates ${over.allocated} ${over.measure}, ` +
+              `its children would take ${over.children}, ${over.over} more. Raise ${over.parent}'s budget or lower person:${id}'s first.`,
+            { field: 'unit_id', parent: over.parent, measure: over.measure, over: over.over, period: over.period },
           );
         }
         await this.repository.insertMembership(tx, accountId, id, { unit_id: body.unit_id, effective_from: effectiveFrom, recorded_at: now });

@@ -149,6 +149,7 @@ export const ErrorSchema = named('Error', {
         parent: { type: 'string', description: 'The budget node whose allocation its children would exceed' },
         measure: { type: 'string', enum: ['headcount', 'tokens', 'amount'], description: 'Which measure of a budget' },
         over: { type: 'string', description: 'By how much the children’s allocations would exceed the parent’s (decimal)' },
+        period: { type: 'string', description: 'A budget period, as `month:2026-03-01` (its kind and its first day)' },
         unused: { type: 'string', description: 'What is left to move: allocation less what is spent and held (decimal)' },
         used: { type: 'string', description: 'What is spent and held, which a hard limit may not go below (decimal)' },
       },
