@@ -3560,9 +3560,9 @@ export interface operations {
     };
     BudgetsController_remove: {
         parameters: {
-            query?: {
-                /** @description Which period kind (needed) */
-                period?: "year" | "quarter" | "month";
+            query: {
+                /** @description Which period kind */
+                period: "year" | "quarter" | "month";
                 /** @description YYYY-MM-DD: the first day of a period of the account’s fiscal calendar */
                 period_start?: string;
             };

@@ -97,7 +97,7 @@ describe('budgets', () => {
     // Cutting a parent below what its children have is over-allocation too.
     const cut = await put(o, `unit:${o.dept}`, { period: 'year', headcount: 6, token_limit: 8_000_000, amount_limit: '39' });
     expect(cut.body.error).toMatchObject({ code: 'budget_over_allocated', parent: `unit:${o.dept}`, over: '1' });
-    expect((await t.request('DELETE', `/v1/accounts/${o.account}/budgets/account`, { key: o.keys.finance })).body.error).toMatchObject({ code: 'invalid_budget_period', field: 'period' });
+    expect((await t.request('DELETE', `/v1/accounts/${o.account}/budgets/account`, { key: o.keys.finance })).body.error).toMatchObject({ code: 'missing_field', field: 'period' });
     const removeParent = await t.request('DELETE', `/v1/accounts/${o.account}/budgets/account?period=year`, { key: o.keys.finance });
     expect(removeParent.status).toBe(204);
 

@@ -184,7 +184,7 @@ export class BudgetsController {
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
     @Param('node') node: string,
-    @Query(new SchemaPipe(deleteBudgetQuerySchema)) query: { period?: PeriodKind; period_start?: string },
+    @Query(new SchemaPipe(deleteBudgetQuerySchema)) query: { period: PeriodKind; period_start?: string },
   ): Promise<void> {
     await this.budgets.remove(principal, account, node, query.period, query.period_start);
   }

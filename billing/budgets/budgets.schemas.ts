@@ -32,7 +32,8 @@ const putBudgetChecked = {
 export const deleteBudgetQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { period: { ...periodKind, description: 'Which period kind (needed)' }, period_start: day },
+  required: ['period'],
+  properties: { period: { ...periodKind, description: 'Which period kind' }, period_start: day },
 } as const satisfies JsonSchema;
 
 const transferChecked = {
