@@ -6,9 +6,9 @@ import type { FastifyReply } from 'fastify';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
-import { parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
+import { parameterNames, parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
 import { RequestError } from '../../src/http/domain-error.js';
-import { creditsQueryChecked, creditsQuerySchema, CreditGrantSchema, CreditsSchema, CreditTopupSchema, promotionalGrantSchema, topupSchema } from './credits.schemas.js';
+import { creditsQuerySchema, CreditGrantSchema, CreditsSchema, CreditTopupSchema, promotionalGrantSchema, topupSchema } from './credits.schemas.js';
 import { CreditsService, type CreditsView, type GrantView, type PromotionalGrantBody, type TopupBody, type TopupView } from './credits.service.js';
 
 @ApiTags('credits')
@@ -26,7 +26,8 @@ export class CreditsController {
   @Responds(200, CreditsSchema)
   view(
     @Param('account', slugParam('account')) account: string,
-    @Query(new SchemaPipe(creditsQueryChecked)) { limit, before }: { limit?: string; before?: string },
+    // The names only (a misspelt one is refused by name); each value is checked below, with its own message.
+    @Query(new SchemaPipe(parameterNames(creditsQuerySchema))) { limit, before }: { limit?: string; before?: string },
   ): Promise<CreditsView> {
     if (before !== undefined && !/^[0-9]{1,18}$/.test(before)) {
       throw new RequestError('invalid_value', 'Query parameter "before" must be a movement id (`next_before` of a page).', { field: 'before' });

@@ -60,13 +60,6 @@ export const creditsQuerySchema = {
   },
 } as const;
 
-/** What the route checks of its query: no other parameter (a misspelt one is named); each value's own message is the controller's. */
-export const creditsQueryChecked = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { limit: { type: 'string' }, before: { type: 'string' } },
-} as const satisfies JsonSchema;
-
 // ---- Responses ----
 
 export const CreditGrantSchema = named('CreditGrant', {

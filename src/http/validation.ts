@@ -233,6 +233,16 @@ export class SlugPipe implements PipeTransform<string, string> {
 
 export const slugParam = (name: string) => new SlugPipe(name);
 
+/**
+ * A query schema's parameter names and nothing else, each taken as the string it arrives as: for a route
+ * that refuses unknown (say misspelt) parameters by name and checks each value itself, with its own
+ * message, while the documented schema (with each value's type) stays the one place that names them.
+ */
+export function parameterNames<const K extends string>(schema: { properties: Record<K, unknown> }) {
+  const properties = Object.fromEntries(Object.keys(schema.properties).map((k) => [k, { type: 'string' }])) as Record<K, { type: 'string' }>;
+  return { type: 'object', additionalProperties: false, properties } as const satisfies JsonSchema;
+}
+
 /** Parses a `limit` query value with a default and a ceiling. */
 export function parseLimit(raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined) return fallback;
