@@ -418,8 +418,11 @@ describe('the tokenmeter CLI', () => {
 
     const credits = await cli(['credits', '--json']);
     expect(credits.code).toBe(0);
-    expect(JSON.parse(credits.stdout)).toMatchObject({ account, currency: 'EUR' });
-    expect((await cli(['credits'])).code).toBe(0);
+    const creditsJson = JSON.parse(credits.stdout);
+    expect(creditsJson).toMatchObject({ account, currency: 'EUR' });
+    const creditsText = await cli(['credits']);
+    expect(creditsText.code).toBe(0);
+    expect(creditsText.stdout).toContain(`balance ${creditsJson.balance} EUR, available ${creditsJson.available}`);
     const invoices = await cli(['invoices', '--json']);
     expect(invoices.code).toBe(0);
     expect(Array.isArray(JSON.parse(invoices.stdout).data)).toBe(true);

@@ -166,7 +166,8 @@ export function registerBilling(program: Command, ctx: Context): void {
       { header: 'granted_at', value: (g) => g.granted_at },
       { header: 'expires_at', value: (g) => g.expires_at },
     ];
-    ctx.print(o, c, c.grants, columns, `balance ${c.balance} ${c.currency}, available ${JSON.stringify(c.available)}`);
+    const pending = c.pending_allowance ? ` (with this period's allowance of ${c.pending_allowance.amount}, granted within a minute)` : '';
+    ctx.print(o, c, c.grants, columns, `balance ${c.balance} ${c.currency}, available ${c.available}${pending}`);
   });
 
   const invoices = program.command('invoices').description("the account's invoices, newest period first (finance)");
