@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { CreditLedger } from '../billing/credits/credit-ledger.service.js';
 import { COUNTERS_ENGINE, type CountersEngine } from '../billing/authorizations/counters.js';
+import { CreditsLimits } from '../billing/credits/credits-limits.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { CreditsRepository } from '../billing/credits/credits.repository.js';
 import { ManualClock } from '../src/clock/clock.js';
@@ -517,4 +518,53 @@ describe('credits', () => {
       { numRuns: 4 },
     );
   });
+
+  it('under a block plan, the settle job never changes what the credits level leaves, and the counter leaves what PostgreSQL says (random operations, across a period boundary)', async () => {
+    const limits = t.app.get(CreditsLimits);
+    const engine = t.app.get<CountersEngine>(COUNTERS_ENGINE);
+    type Op = { op: 'spend' | 'grant' | 'topup' | 'advance' | 'hold'; n: number };
+    const ops = fc.array(
+      fc.record({ op: fc.constantFrom<Op['op']>('spend', 'spend', 'grant', 'topup', 'advance', 'hold'), n: fc.integer({ min: 1, max: 2000 }) }),
+      { minLength: 1, maxLength: 10 },
+    );
+    /**
+     * The level as PostgreSQL gives it (what a counter loads, in one snapshot as a load reads it; the
+     * minute's settle job may be running meanwhile): limit and spent, and what they leave.
+     */
+    const fromPostgres = (account: string) =>
+      t.app.get(TransactionRunner).readSnapshot(async (tx) => {
+        const now = clock.now();
+        const limit = (await limits.limits(tx, account, ['credits'], now)).get('credits')!.amount!;
+        const spent = (await limits.spent(tx, account, ['credits'], now)).get('credits')!.amount;
+        return { limit, spent, left: (Math.round(Number(limit) * 1e6) - Math.round(Number(spent) * 1e6)) / 1e6 };
+      });
+    await fc.assert(
+      fc.asyncProperty(ops, async (list) => {
+        // Two days before April ends: advances of up to ~1.4 days cross into May's period.
+        clock.set('2026-04-28T12:00:00.000Z');
+        const o = await org('credits-block');
+        let sales = 0;
+        for (const { op, n } of list) {
+          if (op === 'spend') await spend(o.keys.agent, (n % 60) / 100 + 0.01);
+          if (op === 'grant') await t.post(`/v1/accounts/${o.account}/credits/grants`, { amount: ((n % 300) / 100 + 0.01).toFixed(2), validity_days: 1 + (n % 3) }, o.keys.sales);
+          if (op === 'topup') await t.post(`/v1/accounts/${o.account}/credits/topups`, { id: `po-${++sales}`, pack: 'small' }, o.keys.finance);
+          if (op === 'advance') clock.advance(n * 60_000);
+          if (op === 'hold') {
+            // A hold loads the counter (and is released at once): allowed or not, it changes nothing left.
+            const h = await t.post('/v1/authorizations', { amount: '0.01' }, o.keys.agent);
+            if (h.body.allowed) await t.request('DELETE', `/v1/authorizations/${h.body.reservation_id}`, { key: o.keys.agent });
+          }
+          // Booking usage, granting a pending allowance, expiring what is due: the level leaves the same.
+          const before = await fromPostgres(o.account);
+          await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now());
+          const after = await fromPostgres(o.account);
+          expect(after.left).toBe(before.left);
+          // The counter, once loaded, leaves what PostgreSQL says.
+          const [counter] = await engine.read(o.account, ['credits'], clock.now());
+          if (counter && counter.left.amount !== null) expect(Number(counter.left.amount)).toBe(after.left);
+        }
+      }),
+      { numRuns: 6 },
+    );
+  }, 120_000);
 });
