@@ -3,6 +3,7 @@
 // (a person who moves mid-period leaves their spend behind), forecasts against hand-computed figures,
 // alerts that fire once (stored and as webhooks), transfers, and hard budgets that deny authorizations.
 import { DataSource } from 'typeorm';
+import { COUNTERS_ENGINE, type CountersEngine } from '../billing/authorizations/counters.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { setupPricing } from './support/metering.js';
 import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
@@ -313,6 +314,28 @@ describe('budgets', () => {
     // Bob has no budget in a period that has not ended once March is over: he moves freely.
     clock.set('2026-04-02T00:00:00.000Z');
     expect((await move(o.bob, o.team1)).status).toBe(200);
+  });
+
+  it('keeps the counters of a transfer past 9 x 10^9 as a rebuild from PostgreSQL makes them (Redis keeps such a limit as 9 x 10^9)', async () => {
+    const o = await org();
+    expect((await put(o, `unit:${o.dept}`, { period: 'month', amount_limit: '20000000000', enforcement: 'hard' })).status).toBe(200);
+    expect((await put(o, `unit:${o.team1}`, { period: 'month', amount_limit: '8999999999', enforcement: 'hard' })).status).toBe(200);
+    expect((await put(o, `unit:${o.team2}`, { period: 'month', amount_limit: '10000000000', enforcement: 'hard' })).status).toBe(200);
+    const engine = t.app.get<CountersEngine>(COUNTERS_ENGINE);
+    const levels = [`budget/unit:${o.team1}/month:2026-03-01`, `budget/unit:${o.team2}/month:2026-03-01`];
+    const figures = () => engine.read(o.account, levels, clock.now());
+    await figures(); // loaded, so the transfer moves the counters' limits too
+    const moved = await t.post(`/v1/accounts/${o.account}/budgets/transfers`, { period: 'month', from: `unit:${o.team2}`, to: `unit:${o.team1}`, amount: '5000000000' }, o.keys.finance);
+    expect(moved.status).toBe(200);
+    expect(byNode(await list(o), `unit:${o.team1}`).limit.amount).toBe('13999999999');
+    const after = await figures();
+    // Redis keeps the larger limit as 9 x 10^9 (stricter, never looser); PostgreSQL keeps it exactly.
+    expect(['9000000000', '13999999999']).toContain(after[0]!.limit.amount);
+    expect(after[1]!.limit.amount).toBe('5000000000');
+    await engine.rebuild(o.account, clock.now());
+    expect(await figures()).toEqual(after);
+    // A hold under the limit is allowed, as before the transfer.
+    expect((await t.post('/v1/authorizations', { amount: '1000' }, o.keys.adaAgent)).body.allowed).toBe(true);
   });
 
   it('refuses a transfer of more than is unused as transfer_exceeds_unused, also when part of the allocation is allocated further down', async () => {

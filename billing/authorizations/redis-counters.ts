@@ -20,7 +20,7 @@ import type { Redis } from 'ioredis';
 import type { Counter, Histogram } from 'prom-client';
 import type { Tx } from '../../src/database/data-source.js';
 import type { TransactionRunner } from '../../src/database/transactions.js';
-import { fromScaledInteger, microText, redisLimit, REDIS_SCALE, toScaledInteger } from './counter-math.js';
+import { fromScaledInteger, microText, REDIS_MAX_LIMIT, redisLimit, REDIS_SCALE, toScaledInteger } from './counter-math.js';
 import {
   limitLevelOf,
   type CommitRequest,
@@ -417,14 +417,28 @@ export class RedisCounters implements CountersEngine {
       const [figures] = await this.read(account, [from], now);
       return { result: { ok: false, measure: write.refused.measure, unused: write.refused.figure, from: figures! }, afterCommit: noop, afterRollback: noop };
     }
-    // As they will be after the commit: the receiving side's limit grows then.
+    // As they will be after the commit: the receiving side's limit grows then (at most to REDIS_MAX_LIMIT).
     const reply = [...write.reply];
-    if (reply[7] !== '-') reply[7] = (BigInt(reply[7]!) + BigInt(down(amount.amount))).toString();
+    // A limit Redis keeps at its maximum stands for a larger one in PostgreSQL: a transfer out of it, or one
+    // that takes a limit past it, leaves figures that only a reload from PostgreSQL makes what a rebuild
+    // would (redisLimit of the new limits), so both levels are read again after the commit.
+    const atMax = (v: string | number | undefined) => v !== undefined && v !== '-' && BigInt(v) >= REDIS_MAX_LIMIT;
+    const clamped = atMax(reply[1]) || (reply[7] !== '-' && BigInt(reply[7]!) + BigInt(down(amount.amount)) >= REDIS_MAX_LIMIT);
+    if (reply[7] !== '-') {
+      const raised = BigInt(reply[7]!) + BigInt(down(amount.amount));
+      reply[7] = (raised > REDIS_MAX_LIMIT ? REDIS_MAX_LIMIT : raised).toString();
+    }
     else if (amount.amount !== '0') reply[7] = down(amount.amount);
     if (reply[8] !== '-') reply[8] = String(Number(reply[8]) + amount.tokens);
     else if (amount.tokens !== 0) reply[8] = k;
     const [f, t] = figuresFrom([from, to], reply, 1);
-    return { result: { ok: true, from: f!, to: t! }, afterCommit: write.afterCommit, afterRollback: write.afterRollback };
+    const afterCommit = clamped
+      ? async () => {
+          await write.afterCommit();
+          await this.refresh(account, [from, to], now);
+        }
+      : write.afterCommit;
+    return { result: { ok: true, from: f!, to: t! }, afterCommit, afterRollback: write.afterRollback };
   }
 
   async read(account: string, levels: readonly string[], now: Date): Promise<LevelFigures[]> {

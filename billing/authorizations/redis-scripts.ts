@@ -12,8 +12,12 @@
 //   A:pd zset  write id by deadline: one past its deadline is a writer that died (the account is stale)
 //   A:d  list  while a rebuild runs: writes confirmed ('w' .. entry) and holds released ('r' .. id)
 
+import { REDIS_MAX_LIMIT } from './counter-math.js';
+
 const PRELUDE = `
 local C, R, E, M, P, PD, D = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+-- The largest limit kept (counter-math.ts, REDIS_MAX_LIMIT): what redisLimit makes of any larger one.
+local MAX_LIMIT = ${REDIS_MAX_LIMIT}
 
 local function fmt(n) return string.format('%d', n) end
 
@@ -145,7 +149,8 @@ end
 
 -- One op on a call's counters (sign 1 applies it, -1 undoes it): the one place each op kind's rule is
 -- written. Ops: sp (spend on levels), lv (a limit's value; pa/pk the value it replaced), ld (a limit moved
--- by a delta). Only loaded levels change, or only those in 'only' when given (a rebuild replaying writes
+-- by a delta; an amount limit it raises stops at MAX_LIMIT, as a rebuild from PostgreSQL would keep it: a
+-- raise is a transfer's receiving side, applied after its commit and never undone). Only loaded levels change, or only those in 'only' when given (a rebuild replaying writes
 -- onto the levels it just loaded).
 local function apply_to(s, op, sign, only)
   for _, l in ipairs(op_levels(op)) do
@@ -158,7 +163,7 @@ local function apply_to(s, op, sign, only)
         if sign == 1 then c.la, c.lt = tonumber(op.a), tonumber(op.k) else c.la, c.lt = tonumber(op.pa), tonumber(op.pk) end
       elseif op.t == 'ld' then
         local da, dk = sign * tonumber(op.a), sign * tonumber(op.k)
-        if da ~= 0 then c.la = (c.la or 0) + da end
+        if da ~= 0 then c.la = math.min((c.la or 0) + da, MAX_LIMIT) end
         if dk ~= 0 then c.lt = (c.lt or 0) + dk end
       end
       s.dirty[l] = true
