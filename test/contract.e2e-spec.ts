@@ -103,9 +103,11 @@ describe('the API contract', () => {
   });
 
   it('marks optional query parameters optional and declares the filters with their types', () => {
+    // The one query parameter a route refuses to go without (400 missing_field; test/budgets.e2e-spec.ts).
+    const required = new Set(['delete /v1/accounts/{account}/budgets/{node} period']);
     for (const { path, method, op } of operations(doc)) {
       for (const p of (op.parameters ?? []).filter((p: Json) => p.in === 'query')) {
-        expect([method, path, p.name, p.required]).toEqual([method, path, p.name, false]);
+        expect([method, path, p.name, p.required]).toEqual([method, path, p.name, required.has(`${method} ${path} ${p.name}`)]);
         expect(p.schema?.type ?? p.schema?.$ref).toBeDefined();
       }
     }
