@@ -1,6 +1,6 @@
 // Finance's commands: the budget tree with burn and forecast, setting and moving budgets, the credit
 // ledger, and invoices.
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { components } from '../../client/client.js';
 import { jsonBody } from '../api.js';
 import type { Context, DataOptions } from '../context.js';
@@ -12,10 +12,18 @@ type Burn = Schemas['BudgetBurn'];
 
 const PERIODS = ['year', 'quarter', 'month'] as const;
 
+/** A count option's value (commander reports an InvalidArgumentError as a usage error, naming the option). */
 function nonNegative(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new Error('expected a whole number');
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number such as 5');
   return n;
+}
+
+/** `--thresholds 50,80,100`: whole percentages (the service checks their range). */
+function thresholdList(value: string): number[] {
+  const parts = value.split(',').map((t) => t.trim());
+  if (parts.some((t) => !/^\d+$/.test(t))) throw new InvalidArgumentError('expected whole percentages separated by commas, such as 50,80,100');
+  return parts.map(Number);
 }
 
 /** One budget as a line: headcount, limit, spent, held, left and the forecast. */
@@ -98,12 +106,12 @@ export function registerBilling(program: Command, ctx: Context): void {
     .option('--tokens <n>', 'token limit', nonNegative)
     .option('--amount <amount>', 'money limit', decimalString)
     .addOption(new Option('--enforcement <kind>', 'hard denies authorizations past the limit').choices(['soft', 'hard']))
-    .option('--thresholds <list>', 'alert thresholds in percent, e.g. 50,80,100');
+    .option('--thresholds <list>', 'alert thresholds in percent, e.g. 50,80,100', thresholdList);
   accountOption(set);
   set.option('--json', "print the service's JSON answer").action(
     async (
       node: string,
-      o: { account?: string; period: (typeof PERIODS)[number]; start?: string; headcount?: number; tokens?: number; amount?: string; enforcement?: 'soft' | 'hard'; thresholds?: string; json?: boolean },
+      o: { account?: string; period: (typeof PERIODS)[number]; start?: string; headcount?: number; tokens?: number; amount?: string; enforcement?: 'soft' | 'hard'; thresholds?: number[]; json?: boolean },
     ) => {
       const account = ctx.account(o.account);
       const body: Schemas['PutBudget'] = {
@@ -114,7 +122,7 @@ export function registerBilling(program: Command, ctx: Context): void {
           token_limit: o.tokens,
           amount_limit: o.amount,
           enforcement: o.enforcement,
-          thresholds: o.thresholds?.split(',').map((t) => Number(t.trim())),
+          thresholds: o.thresholds,
         }),
       };
       const budget = await ctx.call(ctx.api.PUT('/v1/accounts/{account}/budgets/{node}', { params: { path: { account, node } }, body }));
