@@ -35,6 +35,25 @@ export function burnLine(b: Burn): string {
   return `${b.period.kind} ${b.period.start}  ${heads}  ${money}${tokens}  ${forecast}  ${b.enforcement}`;
 }
 
+/** A transfer as one line: what moved (only the measures that did), and what each side allocates now. */
+export function transferLine(t: Schemas['BudgetTransferResult'], to: string): string {
+  const m = t.moved;
+  const moved = [
+    /^0*(\.0*)?$/.test(m.amount) ? null : `amount ${m.amount}`,
+    m.tokens === 0 ? null : `${count(m.tokens)} tokens`,
+    m.headcount === 0 ? null : `headcount ${m.headcount}`,
+  ].filter((part) => part !== null);
+  const allocates = (b: Schemas['Budget']) =>
+    [b.amount_limit === null ? null : `amount ${b.amount_limit}`, b.token_limit === null ? null : `${count(b.token_limit)} tokens`, b.headcount === null ? null : `headcount ${b.headcount}`]
+      .filter((part) => part !== null)
+      .join(', ');
+  // The receiving side is null when it is a parent without a budget of its own.
+  return (
+    `moved ${moved.join(', ') || 'nothing'} from ${t.from.node} to ${to} (${t.from.period.kind} from ${t.from.period.start}); ` +
+    `${t.from.node} now allocates ${allocates(t.from) || 'nothing'}${t.to === null ? '' : `, ${t.to.node} ${allocates(t.to) || 'nothing'}`}`
+  );
+}
+
 /**
  * The org tree (account, units by parent, people by unit) with each node's budgets, as terminal lines.
  * A node appears when it or a node below it has a budget.
@@ -155,8 +174,7 @@ export function registerBilling(program: Command, ctx: Context): void {
         ...defined({ period_start: o.start, headcount: o.headcount, tokens: o.tokens, amount: o.amount }),
       };
       const result = await ctx.call(ctx.api.POST('/v1/accounts/{account}/budgets/transfers', { params: { path: { account } }, body }));
-      const m = result.moved;
-      ctx.out(o.json ? JSON.stringify(result, null, 2) : `moved ${m.amount} and ${count(m.tokens)} tokens and ${m.headcount} people from ${o.from} to ${o.to}`);
+      ctx.out(o.json ? JSON.stringify(result, null, 2) : transferLine(result, o.to));
     },
   );
 
