@@ -35,6 +35,12 @@ export function buildProgram(ctx: Context, setExit: (code: number) => void): Com
   return program;
 }
 
+/** Whether the command line asks for --json (options end at `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 /** Runs one command line (without `node` and the script) and answers the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
   const ctx = new Context(io);
@@ -49,6 +55,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof CliError) {
+      // A script that asked for JSON gets the service's error answer as it came (the line stays on stderr).
+      if (error.body !== undefined && wantsJson(argv)) ctx.out(JSON.stringify(error.body, null, 2));
       ctx.err(`tokenmeter: ${error.message}`);
       return error.exitCode;
     }

@@ -303,6 +303,10 @@ describe('the tokenmeter CLI', () => {
     const denied = await cli(['authorize', '--amount', '5.00', '--json'], { key: agentKey });
     expect(denied.code).toBe(9);
     expect(JSON.parse(denied.stdout)).toMatchObject({ allowed: false });
+    // Without --json, the denial is a sentence naming the level and how much the estimate is over, not raw JSON.
+    const deniedText = await cli(['authorize', '--amount', '5.00'], { key: agentKey });
+    expect(deniedText).toMatchObject({ code: 9, stdout: '' });
+    expect(deniedText.stderr).toMatch(/^denied by agent\/bot\/month:\S+: the estimate of 5(\.00)? is [\d.]+ more than is left there\n$/);
 
     expect((await cli(['report', '-'], { key: agentKey, stdin: `${event('task-a1', { task_id: 'fix-login', attempt_id: 'a1', outcome: 'success' })}\n` })).code).toBe(0);
     const closed = await cli(['tasks', 'close', 'fix-login', '--status', 'succeeded', '--json'], { key: agentKey });
@@ -329,6 +333,11 @@ describe('the tokenmeter CLI', () => {
     const invalid = await cli(['plans', 'set', 'team', '--currency', 'EURO', '--base-fee', '1.00', '--allowance', '1.00', '--overage', 'bill']);
     expect(invalid.code).toBe(6);
     expect(invalid.stderr).toContain('HTTP 400');
+    // With --json, a script also gets the service's error answer on stdout, as it came.
+    const invalidJson = await cli(['plans', 'set', 'team', '--currency', 'EURO', '--base-fee', '1.00', '--allowance', '1.00', '--overage', 'bill', '--json']);
+    expect(invalidJson.code).toBe(6);
+    expect(JSON.parse(invalidJson.stdout)).toMatchObject({ error: { code: expect.any(String), field: 'currency', request_id: expect.any(String) } });
+    expect(invalidJson.stderr).toContain('HTTP 400');
     const down = await cli(['meter'], { env: { TOKENMETER_URL: 'http://127.0.0.1:1' } });
     expect(down.code).toBe(7);
     expect(down.stderr).toContain('cannot reach the service at http://127.0.0.1:1');

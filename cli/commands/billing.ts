@@ -1,6 +1,6 @@
 // Finance's commands: the budget tree with burn and forecast, setting and moving budgets, the credit
 // ledger, and invoices.
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { components } from '../../client/client.js';
 import { jsonBody } from '../api.js';
 import type { Context, DataOptions } from '../context.js';
@@ -12,10 +12,18 @@ type Burn = Schemas['BudgetBurn'];
 
 const PERIODS = ['year', 'quarter', 'month'] as const;
 
+/** A count option's value (commander reports an InvalidArgumentError as a usage error, naming the option). */
 function nonNegative(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new Error('expected a whole number');
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number such as 5');
   return n;
+}
+
+/** `--thresholds 50,80,100`: whole percentages (the service checks their range). */
+function thresholdList(value: string): number[] {
+  const parts = value.split(',').map((t) => t.trim());
+  if (parts.some((t) => !/^\d+$/.test(t))) throw new InvalidArgumentError('expected whole percentages separated by commas, such as 50,80,100');
+  return parts.map(Number);
 }
 
 /** One budget as a line: headcount, limit, spent, held, left and the forecast. */
@@ -25,6 +33,25 @@ export function burnLine(b: Burn): string {
   const tokens = b.limit.tokens === null ? '' : `  tokens ${count(b.spent.tokens)}/${count(b.limit.tokens)}`;
   const forecast = `forecast ${b.forecast.amount_at_period_end}${b.forecast.limit_reached_at ? ` (limit reached ${b.forecast.limit_reached_at.slice(0, 10)})` : ''}`;
   return `${b.period.kind} ${b.period.start}  ${heads}  ${money}${tokens}  ${forecast}  ${b.enforcement}`;
+}
+
+/** A transfer as one line: what moved (only the measures that did), and what each side allocates now. */
+export function transferLine(t: Schemas['BudgetTransferResult'], to: string): string {
+  const m = t.moved;
+  const moved = [
+    /^0*(\.0*)?$/.test(m.amount) ? null : `amount ${m.amount}`,
+    m.tokens === 0 ? null : `${count(m.tokens)} tokens`,
+    m.headcount === 0 ? null : `headcount ${m.headcount}`,
+  ].filter((part) => part !== null);
+  const allocates = (b: Schemas['Budget']) =>
+    [b.amount_limit === null ? null : `amount ${b.amount_limit}`, b.token_limit === null ? null : `${count(b.token_limit)} tokens`, b.headcount === null ? null : `headcount ${b.headcount}`]
+      .filter((part) => part !== null)
+      .join(', ');
+  // The receiving side is null when it is a parent without a budget of its own.
+  return (
+    `moved ${moved.join(', ') || 'nothing'} from ${t.from.node} to ${to} (${t.from.period.kind} from ${t.from.period.start}); ` +
+    `${t.from.node} now allocates ${allocates(t.from) || 'nothing'}${t.to === null ? '' : `, ${t.to.node} ${allocates(t.to) || 'nothing'}`}`
+  );
 }
 
 /**
@@ -98,12 +125,12 @@ export function registerBilling(program: Command, ctx: Context): void {
     .option('--tokens <n>', 'token limit', nonNegative)
     .option('--amount <amount>', 'money limit', decimalString)
     .addOption(new Option('--enforcement <kind>', 'hard denies authorizations past the limit').choices(['soft', 'hard']))
-    .option('--thresholds <list>', 'alert thresholds in percent, e.g. 50,80,100');
+    .option('--thresholds <list>', 'alert thresholds in percent, e.g. 50,80,100', thresholdList);
   accountOption(set);
   set.option('--json', "print the service's JSON answer").action(
     async (
       node: string,
-      o: { account?: string; period: (typeof PERIODS)[number]; start?: string; headcount?: number; tokens?: number; amount?: string; enforcement?: 'soft' | 'hard'; thresholds?: string; json?: boolean },
+      o: { account?: string; period: (typeof PERIODS)[number]; start?: string; headcount?: number; tokens?: number; amount?: string; enforcement?: 'soft' | 'hard'; thresholds?: number[]; json?: boolean },
     ) => {
       const account = ctx.account(o.account);
       const body: Schemas['PutBudget'] = {
@@ -114,7 +141,7 @@ export function registerBilling(program: Command, ctx: Context): void {
           token_limit: o.tokens,
           amount_limit: o.amount,
           enforcement: o.enforcement,
-          thresholds: o.thresholds?.split(',').map((t) => Number(t.trim())),
+          thresholds: o.thresholds,
         }),
       };
       const budget = await ctx.call(ctx.api.PUT('/v1/accounts/{account}/budgets/{node}', { params: { path: { account, node } }, body }));
@@ -147,8 +174,7 @@ export function registerBilling(program: Command, ctx: Context): void {
         ...defined({ period_start: o.start, headcount: o.headcount, tokens: o.tokens, amount: o.amount }),
       };
       const result = await ctx.call(ctx.api.POST('/v1/accounts/{account}/budgets/transfers', { params: { path: { account } }, body }));
-      const m = result.moved;
-      ctx.out(o.json ? JSON.stringify(result, null, 2) : `moved ${m.amount} and ${count(m.tokens)} tokens and ${m.headcount} people from ${o.from} to ${o.to}`);
+      ctx.out(o.json ? JSON.stringify(result, null, 2) : transferLine(result, o.to));
     },
   );
 

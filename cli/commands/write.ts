@@ -181,7 +181,7 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
         if (!o.json) ctx.out(answer.reservation_id);
         if (!o.json) ctx.err(`allowed: ${answer.estimate.amount} held until ${answer.expires_at}`);
       } else {
-        if (!o.json) ctx.err(`denied by ${JSON.stringify(answer.denied_by)}: estimate ${answer.estimate.amount}`);
+        if (!o.json) ctx.err(deniedLine(answer.denied_by, answer.estimate));
         setExit(EXIT.denied);
       }
     },
@@ -205,6 +205,16 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
     show(o, resolution, `task ${resolution.task_id} ${resolution.status}: ${count(resolution.relabelled_events)} events relabelled`);
   });
 
+}
+
+/** A denial as one line: the level that refused, on which measure, by how much, and the estimate. */
+export function deniedLine(
+  by: { level: string; measure: 'amount' | 'tokens'; short_by: string },
+  estimate: { amount: string; tokens: number },
+): string {
+  const asked = by.measure === 'tokens' ? `${count(estimate.tokens)} tokens` : estimate.amount;
+  const short = by.measure === 'tokens' ? `${count(Number(by.short_by))} tokens` : by.short_by;
+  return `denied by ${by.level}: the estimate of ${asked} is ${short} more than is left there`;
 }
 
 /** The options of `authorize` as commander parses them. */

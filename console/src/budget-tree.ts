@@ -37,3 +37,42 @@ export function budgetTree(
   for (const unit of children(null)) visit(unit, 1, 'account');
   return out;
 }
+
+/** The limits of one budget as the tree's row edits them: text from the keyboard. */
+export interface BudgetEdit {
+  node: string;
+  headcount: string;
+  amount_limit: string;
+  token_limit: string;
+}
+
+/**
+ * The body of PUT .../budgets/:node for an edited row, or what is wrong with it before anything is sent.
+ * PUT replaces the whole budget, so the row's enforcement and alert thresholds, which it does not edit,
+ * are sent back as they are: leaving them out would turn a hard budget soft (it would deny nothing) and
+ * reset its thresholds. An empty field clears that limit; a count that is not a whole number is refused
+ * here rather than sent as `null`, which would clear it too.
+ */
+export function budgetEditBody(
+  period: 'year' | 'quarter' | 'month',
+  edit: BudgetEdit,
+  burn: Burn | null,
+): { body: Schemas['PutBudget'] } | { error: string; field: 'headcount' | 'token_limit' } {
+  const whole = (value: string): number | null | undefined => (value.trim() === '' ? null : /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined);
+  const headcount = whole(edit.headcount);
+  if (headcount === undefined) return { error: 'Headcount is a whole number of people (empty: none).', field: 'headcount' };
+  const tokenLimit = whole(edit.token_limit);
+  if (tokenLimit === undefined || (tokenLimit !== null && !Number.isSafeInteger(tokenLimit))) {
+    return { error: 'The token limit is a whole number of tokens (empty: none).', field: 'token_limit' };
+  }
+  const amount = edit.amount_limit.trim();
+  return {
+    body: {
+      period,
+      headcount,
+      token_limit: tokenLimit,
+      amount_limit: amount === '' ? null : amount,
+      ...(burn ? { enforcement: burn.enforcement, thresholds: burn.thresholds } : {}),
+    },
+  };
+}

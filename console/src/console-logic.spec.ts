@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
-import { budgetTree, type Burn } from './budget-tree';
+import { budgetEditBody, budgetTree, type Burn } from './budget-tree';
 import { money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
@@ -119,6 +119,29 @@ describe('budgetTree', () => {
   it('can leave out people without a budget', () => {
     const tree = budgetTree('Acme', [unit('eng', null)], [person('ada', 'eng'), person('bob', 'eng')], [burn('person:bob')], 'with-budget');
     expect(tree.map((n) => n.node)).toEqual(['account', 'unit:eng', 'person:bob']);
+  });
+});
+
+describe('budgetEditBody', () => {
+  const hard = { node: 'person:ada', enforcement: 'hard', thresholds: [75, 100] } as Burn;
+  const edit = { node: 'person:ada', headcount: '', amount_limit: ' 120.00 ', token_limit: '5000' };
+
+  it("keeps a budget's enforcement and thresholds, which the row does not edit (PUT replaces the whole budget)", () => {
+    expect(budgetEditBody('quarter', edit, hard)).toEqual({
+      body: { period: 'quarter', headcount: null, token_limit: 5000, amount_limit: '120.00', enforcement: 'hard', thresholds: [75, 100] },
+    });
+  });
+
+  it('a node without a budget yet gets the defaults', () => {
+    expect(budgetEditBody('month', { node: 'unit:eng', headcount: '3', amount_limit: '', token_limit: '' }, null)).toEqual({
+      body: { period: 'month', headcount: 3, token_limit: null, amount_limit: null },
+    });
+  });
+
+  it('refuses a count that is not a whole number instead of sending it as null (which clears the limit)', () => {
+    expect(budgetEditBody('month', { ...edit, headcount: 'three' }, hard)).toMatchObject({ field: 'headcount' });
+    expect(budgetEditBody('month', { ...edit, token_limit: '1.5' }, hard)).toMatchObject({ field: 'token_limit' });
+    expect(budgetEditBody('month', { ...edit, token_limit: '1e6' }, hard)).toMatchObject({ field: 'token_limit' });
   });
 });
 

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure, json, ok, type Schemas } from '../api';
 import type { Session } from '../App';
-import { budgetTree, type Burn, type TreeNode } from '../budget-tree';
+import { budgetEditBody, budgetTree, type BudgetEdit, type Burn, type TreeNode } from '../budget-tree';
 import { Field, FormMessage, type Message } from '../components/Field';
 import { dateTime, money, tokens } from '../format';
 
@@ -24,13 +24,6 @@ function Bar({ burn }: { burn: Burn }) {
   );
 }
 
-interface Edit {
-  node: string;
-  headcount: string;
-  amount_limit: string;
-  token_limit: string;
-}
-
 export function BudgetsPage({ session, account }: { session: Session; account: string }) {
   const { client, who } = session;
   const canEdit = who.role === 'admin' || who.role === 'finance';
@@ -38,7 +31,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   const [tree, setTree] = useState<TreeNode[]>([]);
   const [currency, setCurrency] = useState<string | null>(null);
   const [alerts, setAlerts] = useState<Schemas['BudgetAlert'][]>([]);
-  const [edit, setEdit] = useState<Edit | null>(null);
+  const [edit, setEdit] = useState<BudgetEdit | null>(null);
   const [refusedParent, setRefusedParent] = useState<string | null>(null);
   const [message, setMessage] = useState<Message>(null);
   const [transfer, setTransfer] = useState({ from: '', to: '', amount: '', headcount: '', tokens: '' });
@@ -70,15 +63,14 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   const save = async (e: FormEvent) => {
     e.preventDefault();
     if (edit === null) return;
-    const int = (v: string) => (v.trim() === '' ? null : Number(v));
     setRefusedParent(null);
+    const checked = budgetEditBody(period, edit, tree.find((n) => n.node === edit.node)?.burn ?? null);
+    if ('error' in checked) {
+      setMessage({ error: true, text: checked.error });
+      return;
+    }
     try {
-      await ok(
-        client.PUT('/v1/accounts/{account}/budgets/{node}', {
-          params: { path: { account, node: edit.node } },
-          body: { period, headcount: int(edit.headcount), token_limit: int(edit.token_limit), amount_limit: edit.amount_limit.trim() === '' ? null : edit.amount_limit.trim() },
-        }),
-      );
+      await ok(client.PUT('/v1/accounts/{account}/budgets/{node}', { params: { path: { account, node: edit.node } }, body: checked.body }));
       setMessage({ error: false, text: `Saved the ${period} budget of ${edit.node}.` });
       setEdit(null);
       await load();
