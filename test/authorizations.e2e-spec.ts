@@ -65,6 +65,9 @@ describe('authorizations', () => {
     expect(a.body.levels.map((l: LevelFigures) => l.level)).toEqual([o.level, 'budget/account/year:2026-01-01']);
     const b = await authorize(o.keys.agent, { model: 'gpt-4o', usage: { input: 400, output: 200 } });
     expect(b.body).toMatchObject({ allowed: false, denied_by: { level: 'budget/account/year:2026-01-01', measure: 'tokens', short_by: '200' } });
+    // A model beside an amount is recorded by its catalog id (an alias resolves).
+    const c = await authorize(o.keys.agent, { amount: '0.01', model: 'gpt-4o-2024-08-06' });
+    expect(c.body).toMatchObject({ allowed: true, estimate: { amount: '0.01', source: 'amount', model: 'gpt-4o' } });
   });
 
   it('denies an agent whose owner has spent their budget, and lets a member hold for themselves', async () => {
@@ -212,6 +215,7 @@ describe('authorizations', () => {
       [{ model: 'qwen-turbo', usage: { input: 2_000_000_000 } }, 400, 'estimate_too_large', 'usage'],
       [{ amount: '1', tokens: 2_000_000_000 }, 400, 'estimate_too_large', 'tokens'],
       [{ model: 'no-such-model', usage: { input: 10 } }, 400, 'unknown_model', 'model'],
+      [{ amount: '1', model: 'no-such-model' }, 400, 'unknown_model', 'model'],
       [{ amount: '1', model: 'qwen-turbo', usage: { input: 10 } }, 400, 'invalid_estimate', 'estimate'],
       [{}, 400, 'invalid_estimate', 'estimate'],
       [{ amount: '1e3' }, 400, 'invalid_estimate', 'amount'],

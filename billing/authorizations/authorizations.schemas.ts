@@ -51,7 +51,7 @@ export const authorizeSchema = described('Authorize', authorizeChecked, {
       usage: authorizeChecked.properties.usage,
       model: authorizeChecked.properties.model,
     }),
-    variant('AuthorizeAmount', 'Money, with optional tokens', ['amount'], {
+    variant('AuthorizeAmount', 'Money, with optional tokens and an optional `model` (one the catalog knows; recorded with the hold)', ['amount'], {
       amount: { ...authorizeChecked.properties.amount, pattern: decimalSchema.pattern },
       tokens: authorizeChecked.properties.tokens,
       model: authorizeChecked.properties.model,

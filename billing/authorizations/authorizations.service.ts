@@ -159,7 +159,15 @@ export class AuthorizationsService {
     if (body.tokens !== undefined && body.amount === undefined) {
       throw new BillingError(BillingErrorCode.InvalidEstimate, '"tokens" goes with "amount"; with "usage" the tokens are counted from it, with "estimate": "auto" from the agent\'s events.', { field: 'tokens' });
     }
-    if (body.amount !== undefined) return this.checked({ amount: this.amount(body.amount), tokens: body.tokens ?? 0, source: 'amount', model: body.model ?? null }, 'amount');
+    if (body.amount !== undefined) {
+      const estimate = this.checked({ amount: this.amount(body.amount), tokens: body.tokens ?? 0, source: 'amount', model: null }, 'amount');
+      if (body.model === undefined) return estimate;
+      // A model named beside an amount is recorded with the hold: it must be one the catalog knows (by id or
+      // alias; the catalog's id is kept), as it must with the other estimates.
+      const { model } = await this.pricing.lookup(body.model, now);
+      if (model === null) throw new BillingError(BillingErrorCode.UnknownModel, `Model "${body.model}" is not in the catalog.`, { field: 'model' });
+      return { ...estimate, model: model.id };
+    }
     if (body.model === undefined) throw new RequestError('missing_field', 'Field "model" is required with this estimate.', { field: 'model' });
     if (body.usage !== undefined) {
       let usage: CanonicalUsage;
