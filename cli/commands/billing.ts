@@ -118,13 +118,13 @@ export function registerBilling(program: Command, ctx: Context): void {
 
   const set = budgets
     .command('set <node>')
-    .description('set the budget of `account`, `unit:<id>` or `person:<id>` for a period')
+    .description('set (replace) the budget of `account`, `unit:<id>` or `person:<id>` for a period: what is not given is not kept (enforcement soft, thresholds 50,80,100)')
     .addOption(new Option('--period <kind>', 'the period kind').choices(PERIODS).makeOptionMandatory())
     .option('--start <date>', 'first day of the period, YYYY-MM-DD (default: the current one)')
     .option('--headcount <n>', 'people', nonNegative)
     .option('--tokens <n>', 'token limit', nonNegative)
     .option('--amount <amount>', 'money limit', decimalString)
-    .addOption(new Option('--enforcement <kind>', 'hard denies authorizations past the limit').choices(['soft', 'hard']))
+    .addOption(new Option('--enforcement <kind>', 'hard denies authorizations past the limit (default soft, also when replacing a hard budget)').choices(['soft', 'hard']))
     .option('--thresholds <list>', 'alert thresholds in percent, e.g. 50,80,100', thresholdList);
   accountOption(set);
   set.option('--json', "print the service's JSON answer").action(
