@@ -7,6 +7,7 @@ export type Burn = Schemas['BudgetBurn'];
 
 export interface TreeNode {
   node: string;
+  /** The name as shown: a deactivated person's says so. */
   name: string;
   kind: 'account' | 'department' | 'team' | 'person';
   depth: number;
@@ -28,10 +29,13 @@ export function budgetTree(
     const node = `unit:${unit.id}`;
     out.push({ node, name: unit.name, kind: unit.kind, depth, burn: byNode.get(node) ?? null, parent });
     for (const child of children(unit.id)) visit(child, depth + 1, node);
-    for (const person of people.filter((p) => p.unit_id === unit.id && p.active).sort((a, b) => a.name.localeCompare(b.name))) {
+    // Active people, and a deactivated one while a budget of theirs is in force (finance still sees and
+    // can lower or remove it).
+    for (const person of people.filter((p) => p.unit_id === unit.id && (p.active || byNode.has(`person:${p.id}`))).sort((a, b) => a.name.localeCompare(b.name))) {
       const pnode = `person:${person.id}`;
       if (showPeople === 'with-budget' && !byNode.has(pnode)) continue;
-      out.push({ node: pnode, name: person.name, kind: 'person', depth: depth + 1, burn: byNode.get(pnode) ?? null, parent: node });
+      const name = person.active ? person.name : `${person.name} (deactivated)`;
+      out.push({ node: pnode, name, kind: 'person', depth: depth + 1, burn: byNode.get(pnode) ?? null, parent: node });
     }
   };
   for (const unit of children(null)) visit(unit, 1, 'account');

@@ -116,6 +116,17 @@ describe('budgetTree', () => {
     expect(tree.find((n) => n.node === 'unit:eng')!.burn).not.toBeNull();
   });
 
+  it('shows a deactivated person only while a budget of theirs is in force, and says they are deactivated', () => {
+    const gone = (id: string) => ({ ...person(id, 'eng'), active: false, deactivated_at: '2026-03-01T00:00:00Z' });
+    const tree = budgetTree('Acme', [unit('eng', null)], [person('ada', 'eng'), gone('bob'), gone('cy')], [burn('person:bob')], 'all');
+    expect(tree.map((n) => [n.node, n.name])).toEqual([
+      ['account', 'Acme'],
+      ['unit:eng', 'eng'],
+      ['person:ada', 'ada'],
+      ['person:bob', 'bob (deactivated)'],
+    ]);
+  });
+
   it('can leave out people without a budget', () => {
     const tree = budgetTree('Acme', [unit('eng', null)], [person('ada', 'eng'), person('bob', 'eng')], [burn('person:bob')], 'with-budget');
     expect(tree.map((n) => n.node)).toEqual(['account', 'unit:eng', 'person:bob']);
