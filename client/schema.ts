@@ -136,8 +136,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Budgets in force now, with headcount, spend, holds, what is left, per head, and the forecast
-         * @description Spend rolls up the org tree by the unit each person was in when they spent. The forecast projects the burn of the last 7 days (from the start of the current hour; less early in a period) to the period end and dates the limit. Finance sees every node; a member their own person and the units above them. Reading also fires alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV.
+         * Budgets in force now (or of one period), with headcount, spend, holds, what is left, per head, and the forecast
+         * @description Spend rolls up the org tree by the unit each person was in when they spent. The forecast projects the burn of the last 7 days (from the start of the current hour; less early in a period) to the period end and dates the limit. Finance sees every node; a member their own person and the units above them. Reading also fires alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV. With `period` and `period_start`: the budgets of that one period; one that has ended shows what was spent in it (its forecast is its end, with no `limit_reached_at`), one to come nothing spent; neither holds anything. Errors: 400 `missing_field` (`period_start` without `period`), 400 `invalid_budget_period` (not a first day of the fiscal calendar).
          */
         get: operations["BudgetsController_list"];
         put?: never;
@@ -3375,6 +3375,8 @@ export interface operations {
                 format?: "json" | "csv";
                 /** @description Only budgets of this period kind */
                 period?: "year" | "quarter" | "month";
+                /** @description With `period`: the budgets of the period starting that day (a first day of the fiscal calendar), which may have ended or be still to come, instead of those in force now */
+                period_start?: string;
             };
             header?: never;
             path: {

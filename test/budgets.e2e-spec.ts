@@ -338,6 +338,60 @@ describe('budgets', () => {
     expect((await t.post('/v1/authorizations', { amount: '1000' }, o.keys.adaAgent)).body.allowed).toBe(true);
   });
 
+  it('lists the budgets of one period: one to come with nothing spent, one that has ended with what was spent in it', async () => {
+    const o = await org();
+    clock.set('2026-03-29T12:00:00.000Z');
+    // ada spends 1.00 and 2.00 in March (the second in the last 7 days of it).
+    await spend(o.keys.adaAgent, 'p1', '2026-03-10T00:00:00Z', 2_000_000);
+    await spend(o.keys.adaAgent, 'p2', '2026-03-28T00:00:00Z', 4_000_000);
+    expect((await put(o, `unit:${o.dept}`, { period: 'month', amount_limit: '2.5' })).status).toBe(200);
+    // Next fiscal year's (from April) and April's, allocated ahead.
+    expect((await put(o, `unit:${o.dept}`, { period: 'year', period_start: '2026-04-01', amount_limit: '500', headcount: 4 })).status).toBe(200);
+    expect((await put(o, `person:${o.ada}`, { period: 'month', period_start: '2026-04-01', amount_limit: '40' })).status).toBe(200);
+    const inPeriod = (kind: string, start: string, key = o.keys.finance) => t.get(`/v1/accounts/${o.account}/budgets?period=${kind}&period_start=${start}`, key);
+    // The listing of what is in force leaves them out; the period's own listing has them, nothing spent.
+    expect((await list(o)).body.data.map((b: { node: string; period: { start: string } }) => `${b.node} ${b.period.start}`)).toEqual([`unit:${o.dept} 2026-03-01`]);
+    const year = await inPeriod('year', '2026-04-01');
+    expect(year.status).toBe(200);
+    expect(year.body.data).toHaveLength(1);
+    expect(year.body.data[0]).toMatchObject({
+      node: `unit:${o.dept}`,
+      period: { kind: 'year', start: '2026-04-01', end: '2027-04-01' },
+      headcount: { allocated: 4, people: 2 },
+      limit: { amount: '500' },
+      spent: { amount: '0', tokens: 0 },
+      held: { amount: '0', tokens: 0 },
+      left: { amount: '500' },
+      forecast: { burn_per_day: { amount: '0.00', tokens: 0 }, amount_at_period_end: '0.00', limit_reached_at: null },
+    });
+    // A member sees their own: ada's April budget.
+    expect((await inPeriod('month', '2026-04-01', o.keys.ada)).body.data.map((b: { node: string }) => b.node)).toEqual([`person:${o.ada}`]);
+    // In April, March has ended: what was spent in it, past its limit, and its end as the forecast.
+    clock.set('2026-04-02T12:00:00.000Z');
+    const march = await inPeriod('month', '2026-03-01');
+    expect(march.body.data).toHaveLength(1);
+    expect(march.body.data[0]).toMatchObject({
+      node: `unit:${o.dept}`,
+      spent: { amount: '3', tokens: 6_000_000 },
+      held: { amount: '0', tokens: 0 },
+      left: { amount: '-0.5' },
+      forecast: { amount_at_period_end: '3.00', limit_reached_at: null },
+    });
+    // Its last 7 days had 2.00: 0.29 a day.
+    expect(march.body.data[0].forecast.burn_per_day.amount).toBe('0.29');
+    // The current period through period_start is the listing of what is in force.
+    const april = await inPeriod('month', '2026-04-01');
+    expect(april.body.data).toEqual((await list(o)).body.data.filter((b: { period: { kind: string } }) => b.period.kind === 'month'));
+    const csv = await t.request('GET', `/v1/accounts/${o.account}/budgets?period=month&period_start=2026-03-01`, { key: o.keys.finance, headers: { accept: 'text/csv' } });
+    expect(csv.text.trim().split('\r\n')).toHaveLength(2);
+    // Bad input.
+    const noKind = await t.get(`/v1/accounts/${o.account}/budgets?period_start=2026-03-01`, o.keys.finance);
+    expect([noKind.status, noKind.body.error.code, noKind.body.error.field]).toEqual([400, 'missing_field', 'period']);
+    const notAStart = await inPeriod('month', '2026-03-02');
+    expect([notAStart.status, notAStart.body.error.code, notAStart.body.error.field]).toEqual([400, 'invalid_budget_period', 'period_start']);
+    expect((await inPeriod('quarter', '2026-02-01')).body.error.code).toBe('invalid_budget_period');
+  });
+
   it('refuses a transfer of more than is unused as transfer_exceeds_unused, also when part of the allocation is allocated further down', async () => {
     const o = await org();
     await spend(o.keys.adaAgent, 'a1', '2026-03-10T00:00:00Z', 2_000_000);

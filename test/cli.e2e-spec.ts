@@ -424,6 +424,13 @@ describe('the tokenmeter CLI', () => {
     expect([Number(result.moved.amount), result.from.node, Number(result.from.amount_limit)]).toEqual([10, 'unit:platform', 30]);
     // More than the parent has is refused.
     expect((await cli(['budgets', 'set', 'unit:platform', '--period', 'month', '--amount', '500.00'])).code).toBe(6);
+    // Next month's, allocated ahead (the account's fiscal months are calendar months), listed by its start.
+    const now = new Date();
+    const nextMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
+    expect((await cli(['budgets', 'set', 'account', '--period', 'month', '--start', nextMonth, '--amount', '120.00'])).code).toBe(0);
+    const ahead = JSON.parse((await cli(['budgets', '--period', 'month', '--start', nextMonth, '--json'])).stdout);
+    expect(ahead.data.map((b: { node: string; period: { start: string }; spent: { amount: string } }) => [b.node, b.period.start, b.spent.amount])).toEqual([['account', nextMonth, '0']]);
+    expect((await cli(['budgets', '--start', nextMonth])).code).toBe(2);
 
     const credits = await cli(['credits', '--json']);
     expect(credits.code).toBe(0);

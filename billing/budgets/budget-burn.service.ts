@@ -16,7 +16,7 @@ import { COUNTERS_ENGINE, levels, type CountersEngine, type PeriodKind } from '.
 import { PathPlans } from '../authorizations/path-plans.js';
 import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { WebhookEvents } from '../webhooks/webhook-events.js';
-import { alertRoom, ancestry, burnWindowStart, crossedThresholds, forecast, leastRoom, mayFire, peopleIn, rollUp, zeroSpend, type AlertRoom, type Spend, type SpendRow } from './budget-math.js';
+import { alertRoom, ancestry, budgetPeriod, burnWindowStart, crossedThresholds, forecast, leastRoom, mayFire, peopleIn, rollUp, zeroSpend, type AlertRoom, type Spend, type SpendRow } from './budget-math.js';
 import { parseNodeParam } from './budgets.service.js';
 import { alertKey, BudgetsRepository, type AlertRow, type BudgetRow } from './budgets.repository.js';
 import { OrgTrees } from './org-trees.js';
@@ -186,6 +186,37 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     return burns.filter((b) => (kind === undefined || b.period.kind === kind) && (visible === null || visible.includes(b.node)));
   }
 
+  /**
+   * The budgets of one period of the account's fiscal calendar, as the principal may see them: the current
+   * period's as `list` gives them; one that has ended with what was spent in it (its forecast is its end:
+   * `amount_at_period_end` is what was spent, the burn rate that of its last 7 days, no date the limit is
+   * reached); one to come with nothing spent yet (finance allocating ahead). Nothing is held in periods
+   * other than the current one, and reading them fires no alert.
+   */
+  async listPeriod(principal: Principal, account: string, kind: PeriodKind, start: string): Promise<BudgetBurn[]> {
+    const visible = await this.visibleNodes(principal, account);
+    const acct = await this.accountOf(account);
+    if (!acct) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
+    const now = this.clock.now();
+    const period = budgetPeriod(kind, acct.fiscal_year_start_month, now, start);
+    if (period === null) {
+      throw new BillingError(
+        BillingErrorCode.InvalidBudgetPeriod,
+        `period_start must be the first day of a ${kind} of the account's fiscal calendar (its year starts in month ${acct.fiscal_year_start_month}).`,
+        { field: 'period_start' },
+      );
+    }
+    const shown = (b: BudgetBurn) => visible === null || visible.includes(b.node);
+    if (period.start.getTime() <= now.getTime() && now.getTime() < period.end.getTime()) {
+      return (await this.list(principal, account, kind)).filter((b) => b.period.start === start);
+    }
+    const rows = await this.budgets.ofPeriod(this.dataSource, account, kind, start);
+    const ended = period.end.getTime() <= now.getTime();
+    // Read as at the period's end (everything spent in it) or its start (nothing yet).
+    const { burns } = await this.burnWithRoom(account, acct.currency, { rows, at: ended ? period.end : period.start });
+    return burns.filter(shown).map((b) => (ended ? { ...b, forecast: { ...b.forecast, limit_reached_at: null } } : b));
+  }
+
   /** Alerts newest first (brought up to date first), as the principal may see them. */
   async alerts(principal: Principal, account: string, limit: number): Promise<AlertView[]> {
     const visible = await this.visibleNodes(principal, account);
@@ -209,13 +240,20 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     return (await this.burnWithRoom(account, currency)).burns;
   }
 
-  /** burn, with the room its alerts have left (see alertRoom) and until when it holds. */
-  private async burnWithRoom(account: string, currency?: string): Promise<{ burns: BudgetBurn[]; room: AlertRoom; until: number }> {
-    const now = this.clock.now();
+  /**
+   * burn, with the room its alerts have left (see alertRoom) and until when it holds. `other`: the budgets
+   * of a period other than the current one, read as at `at` (in that period), with nothing held.
+   */
+  private async burnWithRoom(
+    account: string,
+    currency?: string,
+    other?: { rows: BudgetRow[]; at: Date },
+  ): Promise<{ burns: BudgetBurn[]; room: AlertRoom; until: number }> {
+    const now = other?.at ?? this.clock.now();
     // The room holds while the burn windows keep their start (the hour) and the budgets in force stay.
     let until = Math.min(now.getTime() + ALERT_SKIP_MS, Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
     const rooms: AlertRoom[] = [];
-    const rows = await this.budgets.inForce(account, now);
+    const rows = other?.rows ?? (await this.budgets.inForce(account, now));
     if (rows.length === 0) return { burns: [], room: { amount: null, tokens: null }, until };
     const cur = currency ?? (await this.currencyOf(account)) ?? 'EUR';
     const org = await this.trees.load(this.dataSource, account);
@@ -230,13 +268,14 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
       if (periods.has(key)) continue;
       const period = { start: utc(row.period_start), end: utc(row.period_end) };
       const windowStart = burnWindowStart(period, now);
-      const upTo = new Date(Math.min(period.end.getTime(), ceilHour(now.getTime() + 1)));
-      const spend = rollUp(org.tree, await this.spendRows(account, period.start, upTo, true));
+      // What is spent up to now (the hour it is in), or in all of another period (none in one to come).
+      const upTo = other ? (other.at.getTime() >= period.end.getTime() ? period.end : period.start) : new Date(Math.min(period.end.getTime(), ceilHour(now.getTime() + 1)));
+      const spend = upTo.getTime() > period.start.getTime() ? rollUp(org.tree, await this.spendRows(account, period.start, upTo, true)) : new Map<string, Spend>();
       const window = windowStart.getTime() < upTo.getTime() ? rollUp(org.tree, await this.spendRows(account, windowStart, upTo, false)) : new Map<string, Spend>();
       periods.set(key, { spend, window, windowStart });
     }
 
-    const hardLevels = rows.filter((r) => r.enforcement === 'hard').map((r) => levelOf(r));
+    const hardLevels = other ? [] : rows.filter((r) => r.enforcement === 'hard').map((r) => levelOf(r));
     const held = new Map((hardLevels.length ? await this.engine.read(account, hardLevels, now) : []).map((f) => [f.level, f.held]));
 
     const burns = rows.map((row) => {
@@ -354,8 +393,16 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
 
   /** The account's currency; null when there is no such account. */
   private async currencyOf(account: string): Promise<string | null> {
-    const rows = (await this.dataSource.query('SELECT currency FROM accounts WHERE id = $1', [account])) as { currency: string }[];
-    return rows[0]?.currency ?? null;
+    return (await this.accountOf(account))?.currency ?? null;
+  }
+
+  /** The account's currency and fiscal calendar; null when there is no such account. */
+  private async accountOf(account: string): Promise<{ currency: string; fiscal_year_start_month: number } | null> {
+    const rows = (await this.dataSource.query('SELECT currency, fiscal_year_start_month FROM accounts WHERE id = $1', [account])) as {
+      currency: string;
+      fiscal_year_start_month: number;
+    }[];
+    return rows[0] ?? null;
   }
 
   /** Spend by unit and person (the unit at event time) over [from, to), with effective and ineffective tokens when asked. */

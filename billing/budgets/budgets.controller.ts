@@ -8,6 +8,7 @@ import { toCsv, wantsCsv } from '../../metering/readings/csv.js';
 import { CsvSchema } from '../../metering/readings/readings.schemas.js';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
+import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, NoContent, Responds } from '../../src/http/openapi.js';
 import { parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
 import type { PeriodKind } from '../authorizations/counters.js';
@@ -95,24 +96,33 @@ export class BudgetsController {
   @Get()
   @Allow('admin', 'finance', 'member')
   @ApiOperation({
-    summary: 'Budgets in force now, with headcount, spend, holds, what is left, per head, and the forecast',
+    summary: 'Budgets in force now (or of one period), with headcount, spend, holds, what is left, per head, and the forecast',
     description:
       'Spend rolls up the org tree by the unit each person was in when they spent. The forecast projects the burn ' +
       'of the last 7 days (from the start of the current hour; less early in a period) to the period end and dates ' +
       'the limit. Finance sees every node; a member their own person and the units above them. Reading also fires ' +
-      'alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV.',
+      'alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV. With `period` and `period_start`: the ' +
+      'budgets of that one period; one that has ended shows what was spent in it (its forecast is its end, with no ' +
+      '`limit_reached_at`), one to come nothing spent; neither holds anything. Errors: 400 `missing_field` ' +
+      '(`period_start` without `period`), 400 `invalid_budget_period` (not a first day of the fiscal calendar).',
   })
   @ApiJsonQuery(listBudgetsQuerySchema)
   @Responds(200, BudgetBurnListSchema, { alternatives: { 'text/csv': CsvSchema } })
-  @Fails(404)
+  @Fails(400, 404)
   async list(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
-    @Query(new SchemaPipe(listBudgetsQuerySchema)) query: { period?: PeriodKind; format?: 'json' | 'csv' },
+    @Query(new SchemaPipe(listBudgetsQuerySchema)) query: { period?: PeriodKind; period_start?: string; format?: 'json' | 'csv' },
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ data: BudgetBurn[] } | string> {
-    const burns = await this.burn.list(principal, account, query.period);
+    if (query.period_start !== undefined && query.period === undefined) {
+      throw new RequestError('missing_field', 'Query parameter "period" is required with "period_start" (year, quarter or month).', { field: 'period' });
+    }
+    const burns =
+      query.period !== undefined && query.period_start !== undefined
+        ? await this.burn.listPeriod(principal, account, query.period, query.period_start)
+        : await this.burn.list(principal, account, query.period);
     if (query.format === 'csv' || (query.format === undefined && wantsCsv(accept))) {
       void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="budgets-${account}.csv"`);
       return budgetsCsv(burns);

@@ -59,6 +59,11 @@ export const listBudgetsQuerySchema = {
   additionalProperties: false,
   properties: {
     period: { ...periodKind, description: 'Only budgets of this period kind' },
+    period_start: {
+      ...day,
+      description:
+        'With `period`: the budgets of the period starting that day (a first day of the fiscal calendar), which may have ended or be still to come, instead of those in force now',
+    },
     format: { type: 'string', enum: ['json', 'csv'] },
   },
 } as const satisfies JsonSchema;

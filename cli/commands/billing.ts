@@ -3,6 +3,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { components } from '../../client/client.js';
 import { jsonBody } from '../api.js';
+import { CliError, EXIT } from '../exit-codes.js';
 import type { Context, DataOptions } from '../context.js';
 import { count, percent, type Column } from '../output.js';
 import { accountOption, dataOptions, decimalString, defined } from './options.js';
@@ -82,11 +83,16 @@ export function budgetTree(account: string, burns: readonly Burn[], units: reado
 export function registerBilling(program: Command, ctx: Context): void {
   const budgets = program.command('budgets').description('people-plus-tokens budgets down the org tree (finance)');
   accountOption(budgets);
-  dataOptions(budgets.addOption(new Option('--period <kind>', 'only budgets of this period kind').choices(PERIODS))).action(
-    async (o: DataOptions & { account?: string; period?: (typeof PERIODS)[number] }) => {
+  budgets.addOption(new Option('--period <kind>', 'only budgets of this period kind').choices(PERIODS));
+  budgets.option('--start <date>', 'with --period: the budgets of the period starting that day (YYYY-MM-DD; ended or to come) instead of those in force');
+  dataOptions(budgets).action(
+    async (o: DataOptions & { account?: string; period?: (typeof PERIODS)[number]; start?: string }) => {
       const account = ctx.account(o.account);
+      if (o.start !== undefined && o.period === undefined) throw new CliError(EXIT.usage, '--start needs --period (year, quarter or month)');
       const list = jsonBody(
-        await ctx.call(ctx.api.GET('/v1/accounts/{account}/budgets', { params: { path: { account }, query: defined({ period: o.period }) } })),
+        await ctx.call(
+          ctx.api.GET('/v1/accounts/{account}/budgets', { params: { path: { account }, query: defined({ period: o.period, period_start: o.start }) } }),
+        ),
       );
       if (o.json || o.csv) {
         const columns: Column<Burn>[] = [
