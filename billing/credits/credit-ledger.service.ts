@@ -338,7 +338,10 @@ export class CreditLedger {
     return { available: new Dec(available).plus(pending?.amount ?? 0).minus(Dec.max(0, unbooked)), unbooked };
   }
 
-  /** The `credits` level's limit and spend (ledger.ts, creditsLevel): booking usage, or granting the pending allowance, changes neither. */
+  /**
+   * The `credits` level's limit and spend (ledger.ts, creditsLevel): booking usage (but for overage) or
+   * granting the pending allowance changes neither.
+   */
   async creditsLevel(db: Db, account: string, now: Date, pending: PendingAllowance | null): Promise<{ limit: Dec; spent: Dec }> {
     const { first, unbooked } = await this.unbookedSince(db, account, pending);
     if (first === null) return { limit: new Dec(0), spent: new Dec(0) };

@@ -1,10 +1,10 @@
 // The `credits` level of authorization: when the account's plan blocks overage, every hold is also held
 // against the credit balance (the grants in force and the period allowance the settle job has not granted
-// yet, less usage metered but not yet booked), and ingest adds
-// each event's cost to the level in its write (the level is on every path of the account); when it bills
-// overage, holds and events never name the level. The ledger owns the level's limit and spend, shaped so
-// that the settle job's booking of that usage changes neither (ledger.ts, creditsLevel): the counter and the
-// ledger agree, and a rebuild from PostgreSQL gives the same figures.
+// yet, less usage metered but not yet booked), and ingest adds each event's cost to the level in its write
+// (the level is on every path of the account); when it bills overage, holds and events never name the
+// level. The ledger owns the level's limit and spend, shaped so that the settle job's booking of that usage
+// changes neither (ledger.ts, creditsLevel), but for usage no grant covers, which leaves the spend once
+// booked as uncovered: the counter and the ledger agree, and a rebuild from PostgreSQL gives the same figures.
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Db } from '../../src/database/sql.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';

@@ -200,7 +200,8 @@ export function creditBalance(entries: Iterable<Pick<Entry, 'ledgerAccount' | 'a
  * twice: `limit` is what the grants in force were given (less what was taken back), `spent` what they paid
  * for usage (burns less restores) plus usage metered but not yet booked. `limit - spent` is what they hold
  * less that unbooked usage (the `available` of the credits API); booking moves usage from unbooked to
- * burned and changes neither figure.
+ * burned and changes neither figure, but for usage no grant covers (overage), which leaves `spent` when it
+ * is booked as uncovered.
  */
 export function creditsLevel(inForce: { granted: Dec; burned: Dec }, unbooked: Dec): { limit: Dec; spent: Dec } {
   return { limit: inForce.granted, spent: Dec.max(0, inForce.burned.plus(unbooked)) };
