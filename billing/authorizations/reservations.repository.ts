@@ -106,7 +106,9 @@ export function splitCounted(counted: unknown, writes: readonly (readonly unknow
     (w[3] as string[]).some(
       (x, j) => x === id && mayCommit({ agent_id: agent, person_id: person }, { agentId: (w[4] as (string | null)[])[j]!, personId: (w[8] as (string | null)[])[j]! }),
     );
-  const owner = new Map([...resolved].map(([id, r]) => [id, writes.findIndex((w) => names(w, id, r[1], r[r.length - 1] as string))]));
+  // A resolved row is [id, agent, status, levels, amount, tokens, expires_at, person] (committedSql).
+  const personOf = (r: CountedValue['resolved'][number]) => r[7] as string;
+  const owner = new Map([...resolved].map(([id, r]) => [id, writes.findIndex((w) => names(w, id, r[1], personOf(r)))]));
   return writes.map((w, k): CountedValue => {
     const ids = new Set(w[3] as string[]);
     const own: CountedValue = { journalled: (w[2] as string[]).filter((id) => journalled.has(id)), resolved: [], others: [] };
@@ -116,7 +118,7 @@ export function splitCounted(counted: unknown, writes: readonly (readonly unknow
       const by = owner.get(id)!;
       // Before the write that resolved it, it was held; after it, as that write left it.
       if (by === k) own.resolved.push(r);
-      else own.others.push([r[0], r[1], k < by ? 'held' : (r[2] as ReservationStatus), r[r.length - 1] as string]);
+      else own.others.push([r[0], r[1], k < by ? 'held' : (r[2] as ReservationStatus), personOf(r)]);
     }
     for (const o of value.others) if (ids.has(o[0])) own.others.push(o);
     return own;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { MeterPublisher } from '../../metering/ingest/meter-publisher.js';
 import { ReadingsService } from '../../metering/readings/readings.service.js';
+import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
 import { isOperator, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
@@ -102,6 +103,7 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
 
   constructor(
     private readonly budgets: BudgetsRepository,
+    private readonly accounts: AccountsRepository,
     private readonly trees: OrgTrees,
     private readonly readings: ReadingsService,
     private readonly transactions: TransactionRunner,
@@ -195,7 +197,7 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
    */
   async listPeriod(principal: Principal, account: string, kind: PeriodKind, start: string): Promise<BudgetBurn[]> {
     const visible = await this.visibleNodes(principal, account);
-    const acct = await this.accountOf(account);
+    const acct = await this.accounts.findAccount(account);
     if (!acct) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
     const now = this.clock.now();
     const period = budgetPeriod(kind, acct.fiscal_year_start_month, now, start);
@@ -208,7 +210,7 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     }
     const shown = (b: BudgetBurn) => visible === null || visible.includes(b.node);
     if (period.start.getTime() <= now.getTime() && now.getTime() < period.end.getTime()) {
-      return (await this.list(principal, account, kind)).filter((b) => b.period.start === start);
+      return (await this.evaluate(account, acct.currency)).filter((b) => b.period.kind === kind && b.period.start === start && shown(b));
     }
     const rows = await this.budgets.ofPeriod(this.dataSource, account, kind, start);
     const ended = period.end.getTime() <= now.getTime();
@@ -393,16 +395,7 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
 
   /** The account's currency; null when there is no such account. */
   private async currencyOf(account: string): Promise<string | null> {
-    return (await this.accountOf(account))?.currency ?? null;
-  }
-
-  /** The account's currency and fiscal calendar; null when there is no such account. */
-  private async accountOf(account: string): Promise<{ currency: string; fiscal_year_start_month: number } | null> {
-    const rows = (await this.dataSource.query('SELECT currency, fiscal_year_start_month FROM accounts WHERE id = $1', [account])) as {
-      currency: string;
-      fiscal_year_start_month: number;
-    }[];
-    return rows[0] ?? null;
+    return (await this.accounts.findAccount(account))?.currency ?? null;
   }
 
   /** Spend by unit and person (the unit at event time) over [from, to), with effective and ineffective tokens when asked. */
