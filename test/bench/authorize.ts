@@ -3,6 +3,7 @@
 // PostgreSQL alone, and the embedded store. Each engine gets its own database and service process. Every
 // hold goes against two levels (the agent's cap and its external session's cap; budgets add theirs once
 // that module lands), with caps far above what the load holds, so every answer is `allowed`.
+import { startBare } from './bare-server.js';
 import { cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
 import { HttpClient, type HttpReply } from './http.js';
 import { RawConnection, requestBytes } from './raw-http.js';
@@ -28,10 +29,25 @@ const STORE_ENV: Record<AuthorizeStore, Record<string, string>> = {
   embedded: {},
 };
 
+export type AuthorizeRoute = 'authorize' | 'floor' | 'bare-node' | 'bare-fastify';
+
+/** How a route is named in the log and the report. */
+export const ROUTE_TITLES: Record<AuthorizeRoute, string> = {
+  authorize: 'POST /v1/authorizations',
+  floor: 'GET /health/live (floor)',
+  'bare-node': 'bare node:http, same request',
+  'bare-fastify': 'bare Fastify, same request',
+};
+
 export interface AuthorizeRun {
   store: AuthorizeStore;
-  /** `authorize`: POST /v1/authorizations; `floor`: GET /health/live on the same service with the same client and callers (what any route costs here). */
-  route: 'authorize' | 'floor';
+  /**
+   * `authorize`: POST /v1/authorizations; `floor`: GET /health/live on the same service with the same client and
+   * callers (what any route of the service costs here); `bare-node` / `bare-fastify`: the authorize request's
+   * bytes to a Node process answering it with nothing behind it, node:http alone or Fastify alone
+   * (bare-server.ts): what this machine allows any HTTP route in one Node process.
+   */
+  route: AuthorizeRoute;
   callers: number;
   requests: number;
   ms: number;
@@ -76,19 +92,19 @@ function senders(
   base: URL,
   bodies: { key: string; body: Buffer }[],
   callers: number,
-  route: AuthorizeRun['route'],
+  route: AuthorizeRoute,
 ): { sends: Send[]; close: () => void } {
   if (client === 'node') {
     const sends = Array.from({ length: callers }, (_, c): Send => {
       const { key, body } = bodies[c % bodies.length]!;
-      return route === 'authorize' ? () => api.request('POST', '/v1/authorizations', { key, body }) : () => api.request('GET', '/health/live');
+      return route === 'floor' ? () => api.request('GET', '/health/live') : () => api.request('POST', '/v1/authorizations', { key, body });
     });
     return { sends, close: () => undefined };
   }
   const connections = Array.from({ length: callers }, () => new RawConnection(base));
   const sends = connections.map((connection, c): Send => {
     const { key, body } = bodies[c % bodies.length]!;
-    const bytes = route === 'authorize' ? requestBytes(base, 'POST', '/v1/authorizations', { key, body }) : requestBytes(base, 'GET', '/health/live');
+    const bytes = route === 'floor' ? requestBytes(base, 'GET', '/health/live') : requestBytes(base, 'POST', '/v1/authorizations', { key, body });
     return () => connection.request(bytes);
   });
   return { sends, close: () => connections.forEach((c) => c.close()) };
@@ -99,7 +115,7 @@ async function closedLoop(
   ms: number,
   samples: Samples | null,
   statuses: Map<string, number>,
-  route: AuthorizeRun['route'] = 'authorize',
+  route: AuthorizeRoute = 'authorize',
 ): Promise<{ requests: number; ms: number }> {
   const started = performance.now();
   const until = started + ms;
@@ -143,6 +159,57 @@ async function counterOf(api: HttpClient, name: string, labels: string): Promise
 const meanBetween = (a: { sum: number; count: number } | null, b: { sum: number; count: number } | null) =>
   a && b && b.count > a.count ? (b.sum - a.sum) / (b.count - a.count) : null;
 
+/** Where a route's load goes: its address, the process whose CPU is counted as the service's, and a client for it. */
+interface Target {
+  url: URL;
+  pid: number | undefined;
+  api: HttpClient;
+}
+
+/** One route at one caller count: warm-up, then the measured closed loop, with the service's own counters around it. */
+async function measure(
+  opts: AuthorizeOptions,
+  store: AuthorizeStore,
+  route: AuthorizeRoute,
+  callers: number,
+  target: Target,
+  service: HttpClient,
+  bodies: { key: string; body: Buffer }[],
+): Promise<AuthorizeRun> {
+  const statuses = new Map<string, number>();
+  const load = senders(opts.client, target.api, target.url, bodies, callers, route);
+  await closedLoop(load.sends, opts.warmupSeconds * 1000, null, new Map(), route);
+  const counted = route === 'authorize';
+  const rowsBefore = counted ? await histogramOf(service, 'tokenmeter_authorization_group_rows') : null;
+  const batchesBefore = counted ? await histogramOf(service, 'tokenmeter_authorization_hold_batch') : null;
+  const leasedBefore = counted ? await counterOf(service, 'tokenmeter_authorization_leases_total', 'outcome="answered"') : 0;
+  const samples = new Samples(1 << 16);
+  const start = cpuSnapshot(target.pid);
+  const result = await closedLoop(load.sends, opts.seconds * 1000, samples, statuses, route);
+  const cpu = cpuBetween(start, cpuSnapshot(target.pid));
+  load.close();
+  const rowsPerWrite = meanBetween(rowsBefore, counted ? await histogramOf(service, 'tokenmeter_authorization_group_rows') : null);
+  const holdsPerCall = meanBetween(batchesBefore, counted ? await histogramOf(service, 'tokenmeter_authorization_hold_batch') : null);
+  const leased =
+    counted && store.startsWith('redis')
+      ? ((await counterOf(service, 'tokenmeter_authorization_leases_total', 'outcome="answered"')) - leasedBefore) / Math.max(1, result.requests)
+      : null;
+  return {
+    store,
+    route,
+    callers,
+    requests: result.requests,
+    ms: result.ms,
+    rate: ratePerSecond(result.requests, result.ms),
+    latency: samples.summary(),
+    statuses: Object.fromEntries(statuses),
+    cpu,
+    rowsPerWrite,
+    holdsPerCall,
+    leased,
+  };
+}
+
 export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) => void): Promise<AuthorizeRun[]> {
   const out: AuthorizeRun[] = [];
   for (const store of opts.stores) {
@@ -171,46 +238,31 @@ export async function runAuthorize(opts: AuthorizeOptions, log: (line: string) =
         body: Buffer.from(JSON.stringify({ amount: '0.0125', session_id: `bench-session-${c}`, session_context: 'external', expires_in_seconds: 30 })),
       }));
       log(`authorize on ${store}: service up (pid ${service.child.pid}); 2 levels per hold (agent cap, external session cap); client ${opts.client}`);
-      // The floor: the same client, callers and service answering GET /health/live (no key, no store), measured
-      // once, on the first engine, before its authorizations: no route can be faster on this machine.
-      const routes: AuthorizeRun['route'][] = store === opts.stores[0] ? ['floor', 'authorize'] : ['authorize'];
-      for (const route of routes)
-      for (const callers of opts.callers) {
-        const statuses = new Map<string, number>();
-        const load = senders(opts.client, api, service.url, bodies, callers, route);
-        await closedLoop(load.sends, opts.warmupSeconds * 1000, null, new Map(), route);
-        const before = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
-        const batchesBefore = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null;
-        const leasedBefore = route === 'authorize' ? await counterOf(api, 'tokenmeter_authorization_leases_total', 'outcome="answered"') : 0;
-        const samples = new Samples(1 << 16);
-        const start = cpuSnapshot(service.child.pid);
-        const result = await closedLoop(load.sends, opts.seconds * 1000, samples, statuses, route);
-        const cpu = cpuBetween(start, cpuSnapshot(service.child.pid));
-        load.close();
-        const after = route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_group_rows') : null;
-        const rowsPerWrite = meanBetween(before, after);
-        const holdsPerCall = meanBetween(batchesBefore, route === 'authorize' ? await histogramOf(api, 'tokenmeter_authorization_hold_batch') : null);
-        const leased = route === 'authorize' && store.startsWith('redis') ? ((await counterOf(api, 'tokenmeter_authorization_leases_total', 'outcome="answered"')) - leasedBefore) / Math.max(1, result.requests) : null;
-        const run: AuthorizeRun = {
-          store,
-          route,
-          callers,
-          requests: result.requests,
-          ms: result.ms,
-          rate: ratePerSecond(result.requests, result.ms),
-          latency: samples.summary(),
-          statuses: Object.fromEntries(statuses),
-          cpu,
-          rowsPerWrite,
-          holdsPerCall,
-          leased,
-        };
-        out.push(run);
-        log(
-          `${route === 'floor' ? 'floor (GET /health/live)' : 'authorize'} ${store}, ${callers} callers: ${Math.round(run.rate).toLocaleString('en')}/s, p50 ${run.latency.p50.toFixed(2)} ms, ` +
-            `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${rowsPerWrite ? `, ${rowsPerWrite.toFixed(1)} rows per write` : ''}${holdsPerCall ? `, ${holdsPerCall.toFixed(1)} holds per Redis call` : ''}${leased !== null ? `, ${(leased * 100).toFixed(1)}% from leases` : ''}; CPU: ${describeCpu(cpu)}`,
-        );
-        if (!service.alive) throw new Error('the service died during the load');
+      // The floors, measured once, on the first engine, before its authorizations, with the same client and
+      // callers: the authorize request's bytes to a bare node:http and a bare Fastify process (what this machine
+      // allows any route in one Node process), then this service answering GET /health/live (no key, no store).
+      const routes: AuthorizeRoute[] = store === opts.stores[0] ? ['bare-node', 'bare-fastify', 'floor', 'authorize'] : ['authorize'];
+      for (const route of routes) {
+        const bare = route === 'bare-node' ? await startBare('node-http') : route === 'bare-fastify' ? await startBare('fastify') : null;
+        const target: Target = bare
+          ? { url: bare.url, pid: bare.child.pid, api: new HttpClient(bare.url, Math.max(...opts.callers)) }
+          : { url: service.url, pid: service.child.pid, api };
+        try {
+          for (const callers of opts.callers) {
+            const run = await measure(opts, store, route, callers, target, api, bodies);
+            out.push(run);
+            log(
+              `${route === 'authorize' ? 'authorize' : ROUTE_TITLES[route]} ${store}, ${callers} callers: ${Math.round(run.rate).toLocaleString('en')}/s, p50 ${run.latency.p50.toFixed(2)} ms, ` +
+                `p99 ${run.latency.p99.toFixed(2)} ms, ${JSON.stringify(run.statuses)}${run.rowsPerWrite ? `, ${run.rowsPerWrite.toFixed(1)} rows per write` : ''}${run.holdsPerCall ? `, ${run.holdsPerCall.toFixed(1)} holds per Redis call` : ''}${run.leased !== null ? `, ${(run.leased * 100).toFixed(1)}% from leases` : ''}; CPU: ${describeCpu(run.cpu)}`,
+            );
+            if (!service.alive) throw new Error('the service died during the load');
+          }
+        } finally {
+          if (bare) {
+            target.api.close();
+            await bare.stop();
+          }
+        }
       }
     } finally {
       api?.close();

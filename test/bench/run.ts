@@ -9,7 +9,7 @@ import pg from 'pg';
 import { ROLLUP_NAMES } from '../../metering/ingest/rollup-sql.js';
 import { endOfHour } from '../../metering/readings/reading-query.js';
 import { runBudgets, type BudgetsOutcome } from './ingest-budgets.js';
-import { AUTHORIZE_STORES, runAuthorize, type AuthorizeRun, type AuthorizeStore } from './authorize.js';
+import { AUTHORIZE_STORES, ROUTE_TITLES, runAuthorize, type AuthorizeRun, type AuthorizeStore } from './authorize.js';
 import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
 import {
   CEILING_KINDS,
@@ -674,9 +674,16 @@ function verdicts(o: Outcome): Verdict[] {
     out.push({ what: 'ingest with budgets / without (same run)', target: '>= 90%', measured: `${fmt(100 * b.ratio)}%`, ok: b.ratio >= 0.9 });
   }
   for (const a of o.authorize.filter((r) => r.store === 'redis' && r.route === 'authorize')) {
-    // Beside each target, what GET /health/live did with the same client and callers (the floor of any route here).
-    const floor = o.authorize.find((f) => f.route === 'floor' && f.callers === a.callers);
-    const beside = (figure: string) => (floor ? `${figure} (floor ${figure.endsWith('ms') ? ms(floor.latency.p99) : fmt(floor.rate)})` : figure);
+    // Beside each target, what the floors did with the same client and callers: GET /health/live (the floor of any
+    // route of the service here), then the same request to bare Fastify and bare node:http (the machine's own).
+    const floors = (['floor', 'bare-fastify', 'bare-node'] as const)
+      .map((route) => o.authorize.find((f) => f.route === route && f.callers === a.callers))
+      .filter((f) => f !== undefined);
+    const label = { floor: 'floor', 'bare-fastify': 'bare Fastify', 'bare-node': 'bare node:http', authorize: '' } as const;
+    const beside = (figure: string) =>
+      floors.length === 0
+        ? figure
+        : `${figure} (${floors.map((f) => `${label[f.route]} ${figure.endsWith('ms') ? ms(f.latency.p99) : fmt(f.rate)}`).join(', ')})`;
     if (a.callers === 50) {
       out.push({ what: 'authorize/s, 50 callers (Redis)', target: '>= 20,000', measured: beside(fmt(a.rate)), ok: a.rate >= 20_000 });
       out.push({ what: 'authorize p99, 50 callers (Redis)', target: '< 5 ms', measured: beside(ms(a.latency.p99)), ok: a.latency.p99 < 5 });
@@ -726,7 +733,7 @@ function table(o: Outcome): string {
       rows.push([title, b.events.toLocaleString('en'), fmt(b.rate), ...latencyCells(b.latency)]);
     }
   }
-  for (const a of o.authorize) rows.push([`${a.route === 'floor' ? 'GET /health/live (floor)' : 'POST /v1/authorizations'}, ${a.store}, ${a.callers} callers`, a.requests.toLocaleString('en'), fmt(a.rate), ...latencyCells(a.latency)]);
+  for (const a of o.authorize) rows.push([`${ROUTE_TITLES[a.route]}, ${a.store}, ${a.callers} callers`, a.requests.toLocaleString('en'), fmt(a.rate), ...latencyCells(a.latency)]);
   if (o.report) rows.push(['tokenmeter report FILE (CLI)', o.report.events.toLocaleString('en'), fmt(o.report.rate), 'n/a', 'n/a', 'n/a']);
   const main = grid(['what', 'events / requests', 'per second', 'p50', 'p99', 'max'], rows);
   const growth = o.more.length === 0 ? '' : `\n\n${growthTable(o)}`;
@@ -910,8 +917,10 @@ lease in memory), the same without leases (\`redis-unleased\`: every hold throug
 row is written (\`redis-row\`; \`redis-early\` forces the default's answer on an older build), PostgreSQL alone,
 the embedded store.
 Each hold goes against the agent's cap and its session's cap (the budgets phase measures budgets on ingest).
-Before the first engine's authorizations, the same client and callers time \`GET /health/live\` on its service
-(no key, no store): the floor of any route on this machine, printed beside each authorize target. The client
+Before the first engine's authorizations, the same client and callers time three floors, printed beside each
+authorize target: the authorize request's bytes to a bare \`node:http\` process and to a bare Fastify process that
+parse the body and answer a fixed JSON (test/bench/bare-server.ts: what this machine allows any HTTP route in one
+Node process), then \`GET /health/live\` on the service (no key, no store: the floor of any route of the service). The client
 is one socket per caller writing its request's ready bytes and reading each answer by its Content-Length
 (test/bench/raw-http.ts; \`BENCH_AUTHORIZE_CLIENT=node\` uses Node's http.Agent instead, as runs before
 1 December 2026 did).
