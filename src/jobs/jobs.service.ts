@@ -18,6 +18,21 @@ export function periodKey(at: Date, cadence: Cadence): string {
   return cadence === 'day' ? iso.slice(0, 10) : cadence === 'hour' ? iso.slice(0, 13) : iso.slice(0, 16);
 }
 
+/** Every consuming process ticks twice a minute: each tick queues the current period of every repeatable job. */
+export const TICK_EVERY_MS = 30_000;
+/** How long after each whole half minute of the clock a tick falls (a timer may fire a little early or late). */
+export const TICK_AFTER_MS = 250;
+
+/**
+ * How long from `now` until the next tick: ticks fall just after each whole half minute of the clock, so a
+ * job whose period starts at a whole minute (a billing period's start: the credits settle job grants the new
+ * allowance and expires the old one) is queued at once, not up to 30 s later, and all processes tick together.
+ */
+export function msUntilNextTick(now: Date): number {
+  const into = now.getTime() % TICK_EVERY_MS;
+  return into < TICK_AFTER_MS ? TICK_AFTER_MS - into : TICK_EVERY_MS - into + TICK_AFTER_MS;
+}
+
 interface Repeatable {
   job: JobDefinition<{ period: string }>;
   cadence: Cadence;
@@ -82,13 +97,24 @@ export class JobsService extends JobQueue implements OnApplicationBootstrap, Bef
       this.started = true;
       this.logger.log(`consuming ${this.handlers.size} job kinds on the ${this.backend.kind} backend`);
       await this.tick();
-      this.ticker = setInterval(() => void this.tick().catch((e: unknown) => this.logger.error({ err: e }, 'tick failed')), 30_000);
-      this.ticker.unref();
+      this.scheduleTick();
     }
   }
 
+  private scheduleTick(): void {
+    this.ticker = setTimeout(() => {
+      void this.tick()
+        .catch((e: unknown) => this.logger.error({ err: e }, 'tick failed'))
+        .finally(() => {
+          if (this.ticker !== null) this.scheduleTick();
+        });
+    }, msUntilNextTick(this.clock.now()));
+    this.ticker.unref();
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
-    if (this.ticker) clearInterval(this.ticker);
+    if (this.ticker) clearTimeout(this.ticker);
+    this.ticker = null;
     await this.shutdown.step('jobs', { backend: this.backend.kind, running: this.running }, () => this.backend.stop());
     this.started = false;
   }
