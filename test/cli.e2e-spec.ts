@@ -56,6 +56,13 @@ describe('the tokenmeter CLI', () => {
     return res.json();
   }
 
+  /** GET .../budgets as CSV, as the API answers it for `Accept: text/csv`. */
+  async function apiCsv(query: string): Promise<string> {
+    const res = await fetch(`${service.url}/v1/accounts/${account}/budgets${query}`, { headers: { authorization: `Bearer ${admin}`, accept: 'text/csv' } });
+    if (!res.ok) throw new Error(`GET budgets as CSV: ${res.status} ${await res.text()}`);
+    return res.text();
+  }
+
   const event = (id: string, extra: Record<string, unknown> = {}) =>
     JSON.stringify({ id, timestamp: new Date(Date.now() - 60_000).toISOString(), operation: 'code.edit', channel: 'cli', model: 'gpt-4o', usage: { input: 100, output: 20 }, ...extra });
 
@@ -414,9 +421,27 @@ describe('the tokenmeter CLI', () => {
     expect(lines[1]).toMatch(/^│ {2}month \S+ {2}heads 1\/5 {2}limit 100(\.00)? {2}spent /);
     expect(lines[2]).toBe('└─ unit:platform');
     expect(lines[3]).toMatch(/^ {6}month \S+ {2}heads 1 {2}limit 40(\.00)? {2}spent /);
-    const csv = (await cli(['budgets', '--csv'])).stdout.trim().split('\r\n');
-    expect(csv[0]).toMatch(/^node,period,period_start,/);
-    expect(csv).toHaveLength(3);
+    // --csv is the API's CSV: the same columns, in the same order, with the same values. The forecast
+    // columns move with the clock (the burn rate is over the time elapsed), so they are compared apart.
+    const csv = await cli(['budgets', '--csv']);
+    expect([csv.code, csv.stderr]).toEqual([0, '']);
+    const fromApi = await apiCsv('');
+    const [header, ...rows] = csv.stdout.split('\r\n');
+    expect(header).toBe(fromApi.split('\r\n')[0]);
+    expect(header).toBe(
+      'node,period_kind,period_start,period_end,enforcement,headcount_allocated,people,agents,limit_amount,limit_tokens,spent_amount,spent_tokens,' +
+        'held_amount,held_tokens,left_amount,left_tokens,effective_ratio,amount_per_head,tokens_per_head,burn_amount_per_day,burn_tokens_per_day,' +
+        'forecast_amount_at_period_end,forecast_tokens_at_period_end,limit_reached_at',
+    );
+    const columns = header!.split(',');
+    const moving = new Set(['burn_amount_per_day', 'burn_tokens_per_day', 'forecast_amount_at_period_end', 'forecast_tokens_at_period_end', 'limit_reached_at']);
+    const steady = (text: string) => text.split('\r\n').slice(1).map((line) => line.split(',').filter((_cell, i) => !moving.has(columns[i]!)));
+    expect(steady(csv.stdout)).toEqual(steady(fromApi));
+    expect(rows.slice(0, -1).map((r) => r.split(',').slice(0, 2))).toEqual([
+      ['account', 'month'],
+      ['unit:platform', 'month'],
+    ]);
+    expect(rows.at(-1)).toBe(''); // CRLF after every row, the last one too
 
     const moved = await cli(['budgets', 'transfer', '--from', 'unit:platform', '--to', 'account', '--period', 'month', '--amount', '10.00', '--json']);
     expect(moved.code).toBe(0);
@@ -431,6 +456,11 @@ describe('the tokenmeter CLI', () => {
     const ahead = JSON.parse((await cli(['budgets', '--period', 'month', '--start', nextMonth, '--json'])).stdout);
     expect(ahead.data.map((b: { node: string; period: { start: string }; spent: { amount: string } }) => [b.node, b.period.start, b.spent.amount])).toEqual([['account', nextMonth, '0']]);
     expect((await cli(['budgets', '--start', nextMonth])).code).toBe(2);
+    // A period to come spends nothing, so nothing moves: the two files are the same, byte for byte.
+    const aheadCsv = await cli(['budgets', '--period', 'month', '--start', nextMonth, '--csv']);
+    expect(aheadCsv.code).toBe(0);
+    expect(aheadCsv.stdout).toBe(await apiCsv(`?period=month&period_start=${nextMonth}`));
+    expect(aheadCsv.stdout.split('\r\n')[1]).toMatch(new RegExp(`^account,month,${nextMonth},\\d{4}-\\d{2}-01,soft,,1,1,120(\\.0+)?,,0,0,0,0,120(\\.0+)?,,`));
 
     const credits = await cli(['credits', '--json']);
     expect(credits.code).toBe(0);

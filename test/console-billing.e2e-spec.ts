@@ -3,9 +3,15 @@
 // last month's usage reported and its period closed, so a real invoice exists: finance reads it, its lines
 // and the usage behind them, and opens (and prints) its printable page; finance buys a top-up and sales
 // adds a promotional grant through the credit forms; a member opening either page sees the API's refusal.
+// Then, on the service in this process with its clock injected: a `block` plan's period allowance the
+// settle job has not granted yet, which the credits page says is pending, until it is granted.
 import type { Browser, Page } from 'playwright-core';
-import { expectText, launchChromium, screenshots, serviceApi, signInConsole, startConsoleService } from './support/browser.js';
+import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
+import { ManualClock } from '../src/clock/clock.js';
+import { JOB_BACKEND, type JobBackend } from '../src/jobs/jobs.js';
+import { expectText, launchChromium, routeBuiltConsole, screenshots, serviceApi, signInConsole, startConsoleService } from './support/browser.js';
 import type { ServiceProcess } from './support/service-process.js';
+import { newKey, startTestApp, type TestApp } from './support/test-app.js';
 
 describe('web console: invoices and credits in Chromium', () => {
   let service: ServiceProcess;
@@ -195,6 +201,63 @@ describe('web console: invoices and credits in Chromium', () => {
       await expectText(page.getByTestId('refusal'), /This key may not read the credits\..*This is a member key\./);
       expect(await page.getByTestId('grants').count()).toBe(0);
       expect(await page.getByRole('link', { name: 'Credits' }).count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+});
+
+describe('web console: a period allowance still pending, in Chromium', () => {
+  // The clock stands still, and no settle job runs by itself (with Redis the API consumes no jobs; the
+  // database backend, which an API without Redis always consumes, stops taking them): the allowance stays
+  // pending until the test settles the account, as the job would within a minute.
+  const clock = new ManualClock('2026-04-20T14:00:00.000Z');
+  let t: TestApp;
+  let browser: Browser;
+  let origin: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
+    const jobs = t.app.get<JobBackend>(JOB_BACKEND);
+    if (jobs.kind === 'database') await jobs.stop();
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    origin = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}`;
+    browser = await launchChromium();
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('finance reads that this period’s allowance is pending, and sees it granted once the job has run', async () => {
+    expect((await t.request('PUT', '/v1/plans/prepaid', { body: { name: 'Prepaid', currency: 'EUR', base_fee: '10.00', included_allowance: '1.00', overage_policy: 'block' } })).status).toBeLessThan(300);
+    expect((await t.post('/v1/accounts', { id: 'initech', name: 'Initech', currency: 'EUR' })).status).toBe(201);
+    expect((await t.request('PUT', '/v1/accounts/initech/subscription', { body: { plan_id: 'prepaid', start_date: '2026-01-01', billing_anchor_day: 1 } })).status).toBe(200);
+    const finance = (await newKey(t, { role: 'finance', account: 'initech' })).secret;
+    expect((await t.get('/v1/accounts/initech/credits', finance)).body).toMatchObject({
+      balance: '0',
+      available: '1',
+      pending_allowance: { amount: '1', period_start: '2026-04-01T00:00:00.000Z' },
+      grants: [],
+    });
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await routeBuiltConsole(page, origin);
+      await signInConsole(page, { url: origin }, finance, 'credits');
+      await expectText(page.getByTestId('pending-allowance'), /^, plus this period's allowance of 1\.00 EUR \(pending: granted within a minute\)$/);
+      await expectText(page.getByTestId('credit-available'), /^1\.00 EUR$/);
+      await expectText(page.getByTestId('credit-balance'), /^0\.00 EUR$/);
+      await expectText(page.getByTestId('grants'), /No grants in force\./);
+      await screenshots(page, 'credits-pending');
+
+      // The job grants April's allowance: nothing is pending any more, the grant is listed.
+      expect(await t.app.get(CreditsSettleService).settleAccount('initech', clock.now())).toMatchObject({ allowanceGranted: '1.00' });
+      await page.reload();
+      await expectText(page.getByTestId('grants'), /allowance.*1\.00 EUR/);
+      await expectText(page.getByTestId('credit-balance'), /^1\.00 EUR$/);
+      expect(await page.getByTestId('pending-allowance').count()).toBe(0);
     } finally {
       await page.close();
     }

@@ -1,10 +1,11 @@
 // The web console in a real browser (Debian's Chromium through playwright-core) against the built
 // service started as an operator runs it: the console is served at /console by the service itself and
 // calls the API with the pasted key. A member watches their meter move when an agent reports an
-// operation; sales publishes a plan version and rolls it back, and a price book is checked before it is
-// sent. Each page is photographed at desktop and phone widths into test/screenshots/.
+// operation; finance sets budgets, and picks next month to see and edit a budget allocated ahead; sales
+// publishes a plan version and rolls it back, and a price book is checked before it is sent. Each page is
+// photographed at desktop and phone widths into test/screenshots/.
 import type { Browser, Page } from 'playwright-core';
-import { expectText, launchChromium, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
+import { expectText, expectValue, launchChromium, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
 import type { ServiceProcess } from './support/service-process.js';
 
 describe('web console (/console) in Chromium', () => {
@@ -165,6 +166,59 @@ describe('web console (/console) in Chromium', () => {
       await expectText(page.getByTestId('budget-message'), /^Saved the year budget of unit:platform\.$/);
       const after = await api('GET', '/v1/accounts/acme/budgets?period=year', keys.finance);
       expect(after.data.find((b: { node: string }) => b.node === 'unit:platform').limit.amount).toMatch(/^60(\.0+)?$/);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
+  it('finance picks another budget period: a budget set for next month is not in the current month, shows once next month is picked, and is edited there', async () => {
+    const now = new Date();
+    const day = (monthOffset: number, d = 1) => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + monthOffset, d)).toISOString().slice(0, 10);
+    const [thisMonth, nextMonth] = [day(0), day(1)];
+    await api('PUT', '/v1/accounts/acme/budgets/unit:platform', keys.finance, { period: 'month', period_start: nextMonth, amount_limit: '30.00' });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await signIn(page, keys.finance, 'budgets');
+      const shown = page.getByTestId('budget-period');
+      const start = page.getByLabel('Starting');
+      const platform = page.getByTestId('budget-tree').locator('tr[data-node="unit:platform"]');
+
+      // The month in force: Platform has no budget in it (next month's is not in force).
+      await page.getByLabel('Period', { exact: true }).selectOption('month');
+      await expectText(shown, /^The month 1 \S+ \d{4} – \d{1,2} \S+ \d{4}: in force now\.$/);
+      await expectValue(start, thisMonth);
+      await expectText(platform, /^Platform unit:platform—/);
+      expect(await platform.textContent()).not.toMatch(/30\.00/);
+      expect(await page.getByRole('button', { name: 'Current month' }).isDisabled()).toBe(true);
+
+      // A day of next month picked: the month holding it, its budget listed.
+      await start.fill(day(1, 15));
+      await expectValue(start, nextMonth);
+      await expectText(shown, /^The month 1 \S+ \d{4} – \d{1,2} \S+ \d{4}: to come; allocated ahead, nothing spent yet\.$/);
+      await expectText(platform, /Platform unit:platform.*30\.00 EUR.*0\.00 EUR spent/);
+      await screenshots(page, 'budgets-next-month');
+
+      // Edited there: the PUT is next month's; the month in force is untouched.
+      await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
+      await page.getByLabel('Amount limit of Platform').fill('35');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByTestId('budget-message'), /^Saved the month budget of unit:platform for 1 \S+ \d{4} – \d{1,2} \S+ \d{4}\.$/);
+      await expectText(platform, /Platform unit:platform.*35\.00 EUR/);
+      const ahead = await api('GET', `/v1/accounts/acme/budgets?period=month&period_start=${nextMonth}`, keys.finance);
+      expect(ahead.data.map((b: { node: string; limit: { amount: string } }) => [b.node, Number(b.limit.amount)])).toEqual([['unit:platform', 35]]);
+      const inForce = await api('GET', '/v1/accounts/acme/budgets?period=month', keys.finance);
+      expect(inForce.data.map((b: { node: string }) => b.node)).not.toContain('unit:platform');
+
+      // Back to the month in force, then the month before it: ended, so nothing there can be edited.
+      await page.getByRole('button', { name: 'Current month' }).click();
+      await expectValue(start, thisMonth);
+      await expectText(shown, /in force now\.$/);
+      await expectText(platform, /^Platform unit:platform—/);
+      await page.getByRole('button', { name: 'Previous month' }).click();
+      await expectValue(start, day(-1));
+      await expectText(shown, /: ended; what was spent in it\. Its budgets no longer change\.$/);
+      await expectText(platform, /^Platform unit:platform/);
+      expect(await page.getByRole('button', { name: /^Edit the budget of/ }).count()).toBe(0);
     } finally {
       await page.close();
     }

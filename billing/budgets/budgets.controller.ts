@@ -4,7 +4,7 @@
 import { Body, Controller, Delete, Get, Headers, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { toCsv, wantsCsv } from '../../metering/readings/csv.js';
+import { wantsCsv } from '../../metering/readings/csv.js';
 import { CsvSchema } from '../../metering/readings/readings.schemas.js';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
@@ -13,6 +13,7 @@ import { ApiJsonBody, ApiJsonQuery, Fails, NoContent, Responds } from '../../src
 import { parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
 import type { PeriodKind } from '../authorizations/counters.js';
 import { BudgetBurnService, type AlertView, type BudgetBurn } from './budget-burn.service.js';
+import { budgetsCsv } from './budgets-csv.js';
 import {
   alertsQuerySchema,
   BudgetAlertListSchema,
@@ -25,65 +26,6 @@ import {
   TransferResultSchema,
 } from './budgets.schemas.js';
 import { BudgetsService, type BudgetBody, type BudgetView, type TransferBody, type TransferView } from './budgets.service.js';
-
-const CSV_HEADER = [
-  'node',
-  'period_kind',
-  'period_start',
-  'period_end',
-  'enforcement',
-  'headcount_allocated',
-  'people',
-  'agents',
-  'limit_amount',
-  'limit_tokens',
-  'spent_amount',
-  'spent_tokens',
-  'held_amount',
-  'held_tokens',
-  'left_amount',
-  'left_tokens',
-  'effective_ratio',
-  'amount_per_head',
-  'tokens_per_head',
-  'burn_amount_per_day',
-  'burn_tokens_per_day',
-  'forecast_amount_at_period_end',
-  'forecast_tokens_at_period_end',
-  'limit_reached_at',
-];
-
-export function budgetsCsv(burns: readonly BudgetBurn[]): string {
-  return toCsv(
-    CSV_HEADER,
-    burns.map((b) => [
-      b.node,
-      b.period.kind,
-      b.period.start,
-      b.period.end,
-      b.enforcement,
-      b.headcount.allocated,
-      b.headcount.people,
-      b.agents,
-      b.limit.amount,
-      b.limit.tokens,
-      b.spent.amount,
-      b.spent.tokens,
-      b.held.amount,
-      b.held.tokens,
-      b.left.amount,
-      b.left.tokens,
-      b.effective_ratio,
-      b.per_head.amount,
-      b.per_head.tokens,
-      b.forecast.burn_per_day.amount,
-      b.forecast.burn_per_day.tokens,
-      b.forecast.amount_at_period_end,
-      b.forecast.tokens_at_period_end,
-      b.forecast.limit_reached_at?.toISOString() ?? null,
-    ]),
-  );
-}
 
 @ApiTags('budgets')
 @Controller('v1/accounts/:account/budgets')

@@ -55,12 +55,14 @@ export interface BudgetEdit {
  * PUT replaces the whole budget, so the row's enforcement and alert thresholds, which it does not edit,
  * are sent back as they are: leaving them out would turn a hard budget soft (it would deny nothing) and
  * reset its thresholds. An empty field clears that limit; a count that is not a whole number is refused
- * here rather than sent as `null`, which would clear it too.
+ * here rather than sent as `null`, which would clear it too. `periodStart` names the period shown when it is
+ * not the current one (without it, the service sets the budget of the period in force).
  */
 export function budgetEditBody(
   period: 'year' | 'quarter' | 'month',
   edit: BudgetEdit,
   burn: Burn | null,
+  periodStart?: string,
 ): { body: Schemas['PutBudget'] } | { error: string; field: 'headcount' | 'token_limit' } {
   const whole = (value: string): number | null | undefined => (value.trim() === '' ? null : /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined);
   const headcount = whole(edit.headcount);
@@ -73,6 +75,7 @@ export function budgetEditBody(
   return {
     body: {
       period,
+      ...(periodStart === undefined ? {} : { period_start: periodStart }),
       headcount,
       token_limit: tokenLimit,
       amount_limit: amount === '' ? null : amount,

@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
+import { budgetPeriodOf, parseDay, periodStanding, stepPeriod, type PeriodKind } from './budget-period';
 import { budgetEditBody, budgetTree, type Burn } from './budget-tree';
 import { money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
@@ -149,10 +150,66 @@ describe('budgetEditBody', () => {
     });
   });
 
+  it('names the period shown when it is not the current one, so the budget set is that period\'s', () => {
+    expect(budgetEditBody('month', edit, hard, '2027-01-01')).toEqual({
+      body: { period: 'month', period_start: '2027-01-01', headcount: null, token_limit: 5000, amount_limit: '120.00', enforcement: 'hard', thresholds: [75, 100] },
+    });
+  });
+
   it('refuses a count that is not a whole number instead of sending it as null (which clears the limit)', () => {
     expect(budgetEditBody('month', { ...edit, headcount: 'three' }, hard)).toMatchObject({ field: 'headcount' });
     expect(budgetEditBody('month', { ...edit, token_limit: '1.5' }, hard)).toMatchObject({ field: 'token_limit' });
     expect(budgetEditBody('month', { ...edit, token_limit: '1e6' }, hard)).toMatchObject({ field: 'token_limit' });
+  });
+});
+
+describe('budget periods of the fiscal calendar', () => {
+  it('counts years and quarters from the fiscal start month, months by the calendar, as the service does', () => {
+    const at = new Date('2026-12-03T16:00:00Z');
+    expect(budgetPeriodOf('year', 1, at)).toEqual({ kind: 'year', start: '2026-01-01', end: '2027-01-01' });
+    expect(budgetPeriodOf('year', 4, at)).toEqual({ kind: 'year', start: '2026-04-01', end: '2027-04-01' });
+    expect(budgetPeriodOf('quarter', 2, at)).toEqual({ kind: 'quarter', start: '2026-11-01', end: '2027-02-01' });
+    expect(budgetPeriodOf('quarter', 2, new Date('2026-01-31T23:59:59Z'))).toEqual({ kind: 'quarter', start: '2025-11-01', end: '2026-02-01' });
+    expect(budgetPeriodOf('month', 7, at)).toEqual({ kind: 'month', start: '2026-12-01', end: '2027-01-01' });
+  });
+
+  it('steps to the next and previous period, across years', () => {
+    const december = budgetPeriodOf('month', 1, new Date('2026-12-03T00:00:00Z'));
+    expect(stepPeriod(december, 1, 1)).toEqual({ kind: 'month', start: '2027-01-01', end: '2027-02-01' });
+    expect(stepPeriod(december, 1, -12).start).toBe('2025-12-01');
+    expect(stepPeriod(budgetPeriodOf('quarter', 4, new Date('2027-02-10T00:00:00Z')), 4, 1)).toEqual({ kind: 'quarter', start: '2027-04-01', end: '2027-07-01' });
+  });
+
+  it('a period holds the day it is asked for, starts on a first of a month, and the next one starts where it ends', () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }),
+        fc.constantFrom<PeriodKind>('year', 'quarter', 'month'),
+        fc.integer({ min: 1, max: 12 }),
+        (at, kind, fiscal) => {
+          const p = budgetPeriodOf(kind, fiscal, at);
+          expect(parseDay(p.start)!.getTime()).toBeLessThanOrEqual(at.getTime());
+          expect(parseDay(p.end)!.getTime()).toBeGreaterThan(at.getTime());
+          expect(p.start.endsWith('-01')).toBe(true);
+          if (kind !== 'month') expect((Number(p.start.slice(5, 7)) - fiscal + 12) % (kind === 'year' ? 12 : 3)).toBe(0);
+          expect(stepPeriod(p, fiscal, 1).start).toBe(p.end);
+          expect(stepPeriod(stepPeriod(p, fiscal, 1), fiscal, -1)).toEqual(p);
+        },
+      ),
+    );
+  });
+
+  it('says whether a period is current, to come or ended', () => {
+    const march = { kind: 'month' as const, start: '2027-03-01', end: '2027-04-01' };
+    expect(periodStanding(march, new Date('2027-02-28T23:59:59Z'))).toBe('to come');
+    expect(periodStanding(march, new Date('2027-03-01T00:00:00Z'))).toBe('current');
+    expect(periodStanding(march, new Date('2027-04-01T00:00:00Z'))).toBe('ended');
+  });
+
+  it('reads only real days from the date input', () => {
+    expect(parseDay('2027-02-29')).toBeNull();
+    expect(parseDay('')).toBeNull();
+    expect(parseDay('2028-02-29')).toEqual(new Date('2028-02-29T00:00:00Z'));
   });
 });
 

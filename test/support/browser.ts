@@ -1,7 +1,7 @@
 // A real browser for the console's tests: playwright-core driving the system's Chromium (Debian's
 // /usr/bin/chromium, or CHROMIUM_PATH); nothing downloads a browser. `.ci/run` installs it when missing.
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { buildIfStale, repoRoot, ServiceProcess } from './service-process.js';
 import { createTestDatabase, testRunId } from './test-app.js';
@@ -47,8 +47,24 @@ export async function startConsoleService(name: string): Promise<ServiceProcess>
   return ServiceProcess.start(env);
 }
 
+/**
+ * Serves the built console (dist/console, built first when stale) to `page` at `<origin>/console/`, for an
+ * app started in this process (startTestApp, e.g. on a ManualClock): run from the sources, it serves the API
+ * but has no built console of its own. Everything else goes to the app.
+ */
+export async function routeBuiltConsole(page: Page, origin: string): Promise<void> {
+  buildIfStale();
+  const root = join(repoRoot, 'dist/console');
+  await page.route(`${origin}/console/**`, (route) => {
+    const path = new URL(route.request().url()).pathname.replace(/^\/console\/?/, '') || 'index.html';
+    const file = resolve(root, path);
+    if (!file.startsWith(`${root}/`) || !existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
+    return route.fulfill({ path: file });
+  });
+}
+
 /** Opens the console at `#/<hash>` and signs in with the key, as a person pastes it. */
-export async function signInConsole(page: Page, service: ServiceProcess, key: string, hash: string): Promise<void> {
+export async function signInConsole(page: Page, service: { url: string }, key: string, hash: string): Promise<void> {
   await page.goto(`${service.url}/console/#/${hash}`);
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Open the console' }).click();

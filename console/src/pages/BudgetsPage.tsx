@@ -1,14 +1,14 @@
-// Finance: the people-plus-tokens budget tree of the account for a period kind, with headcount and limits
-// editable in place, spent / held / left as bars, the forecast, the alerts that fired, and transfers of
+// Finance: the people-plus-tokens budget tree of the account for a period (the one in force, or one picked
+// by its kind and first day: ended, or still to come), with headcount and limits editable in place while the
+// period has not ended, spent / held / left as bars, the forecast, the alerts that fired, and transfers of
 // unused allocation. An allocation the tree refuses shows the API's sentence and marks the parent it names.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure, json, ok, type Schemas } from '../api';
 import type { Session } from '../App';
+import { budgetPeriodOf, parseDay, periodStanding, stepPeriod, type BudgetPeriod, type PeriodKind } from '../budget-period';
 import { budgetEditBody, budgetTree, type BudgetEdit, type Burn, type TreeNode } from '../budget-tree';
 import { Field, FormMessage, type Message } from '../components/Field';
-import { dateTime, money, tokens } from '../format';
-
-type Period = 'year' | 'quarter' | 'month';
+import { dateTime, money, periodText, tokens } from '../format';
 
 function Bar({ burn }: { burn: Burn }) {
   const limit = burn.limit.amount === null ? null : Number(burn.limit.amount);
@@ -27,9 +27,12 @@ function Bar({ burn }: { burn: Burn }) {
 export function BudgetsPage({ session, account }: { session: Session; account: string }) {
   const { client, who } = session;
   const canEdit = who.role === 'admin' || who.role === 'finance';
-  const [period, setPeriod] = useState<Period>('year');
+  const [period, setPeriod] = useState<PeriodKind>('year');
+  // The first day of the period picked; null: the one in force now (the service's clock says which).
+  const [start, setStart] = useState<string | null>(null);
   const [tree, setTree] = useState<TreeNode[]>([]);
   const [currency, setCurrency] = useState<string | null>(null);
+  const [fiscalMonth, setFiscalMonth] = useState<number | null>(null);
   const [alerts, setAlerts] = useState<Schemas['BudgetAlert'][]>([]);
   const [edit, setEdit] = useState<BudgetEdit | null>(null);
   const [refusedParent, setRefusedParent] = useState<string | null>(null);
@@ -45,33 +48,76 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
         ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } })),
         ok(client.GET('/v1/accounts/{account}/units', { params: { path: { account } } })),
         ok(client.GET('/v1/accounts/{account}/people', { params: { path: { account } } })),
-        ok(client.GET('/v1/accounts/{account}/budgets', { params: { path: { account }, query: { period } } })),
+        ok(client.GET('/v1/accounts/{account}/budgets', { params: { path: { account }, query: { period, ...(start === null ? {} : { period_start: start }) } } })),
         ok(client.GET('/v1/accounts/{account}/budgets/alerts', { params: { path: { account } } })),
       ]);
       if (mine !== loads.current) return;
       setCurrency(acct.currency);
+      setFiscalMonth(acct.fiscal_year_start_month);
       setTree(budgetTree(acct.name, units.data, people.data, json(burns).data, canEdit ? 'all' : 'with-budget'));
       setAlerts(fired.data);
     } catch (failure) {
       if (mine === loads.current) setMessage({ error: true, text: (failure as Error).message });
     }
-  }, [client, account, period, canEdit]);
+  }, [client, account, period, start, canEdit]);
   useEffect(() => {
     void load();
   }, [load]);
+
+  const budgeted = tree.filter((n) => n.burn !== null);
+
+  // The period shown: the one picked, else the one in force (as the service listed it when a budget of it
+  // is listed, else by this browser's clock).
+  const now = new Date();
+  const current = fiscalMonth === null ? null : budgetPeriodOf(period, fiscalMonth, now);
+  const listed = budgeted[0]?.burn?.period;
+  const shown: BudgetPeriod | null =
+    start !== null
+      ? fiscalMonth === null
+        ? null
+        : budgetPeriodOf(period, fiscalMonth, parseDay(start)!)
+      : listed?.kind === period
+        ? { kind: listed.kind, start: listed.start, end: listed.end }
+        : current;
+  const standing = start === null ? 'current' : shown === null ? null : periodStanding(shown, now);
+  // An ended period's budgets no longer change (the service refuses with 409 budget_period_ended).
+  const writable = canEdit && standing !== 'ended';
+
+  /** Shows the period of `kind` starting on `first` (null: the one in force); the tree is read again. */
+  const switchTo = (kind: PeriodKind, first: string | null) => {
+    if (kind === period && first === start) return;
+    setEdit(null);
+    setRefusedParent(null);
+    setMessage(null);
+    setTree([]);
+    setPeriod(kind);
+    setStart(first);
+  };
+  /** Shows `next`, a period of the fiscal calendar; the one in force now is shown as such. */
+  const show = (next: BudgetPeriod) => {
+    const inForce = fiscalMonth === null ? null : budgetPeriodOf(next.kind, fiscalMonth, now);
+    switchTo(next.kind, next.start === inForce?.start ? null : next.start);
+  };
+  // Another kind: the period of that kind holding the one shown (a month picked becomes its quarter, its year).
+  const pickKind = (kind: PeriodKind) => (start === null || fiscalMonth === null ? switchTo(kind, null) : show(budgetPeriodOf(kind, fiscalMonth, parseDay(start)!)));
+  // A day picked: the period holding it.
+  const pickDay = (text: string) => {
+    const day = parseDay(text);
+    if (day !== null && fiscalMonth !== null) show(budgetPeriodOf(period, fiscalMonth, day));
+  };
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
     if (edit === null) return;
     setRefusedParent(null);
-    const checked = budgetEditBody(period, edit, tree.find((n) => n.node === edit.node)?.burn ?? null);
+    const checked = budgetEditBody(period, edit, tree.find((n) => n.node === edit.node)?.burn ?? null, start ?? undefined);
     if ('error' in checked) {
       setMessage({ error: true, text: checked.error });
       return;
     }
     try {
       await ok(client.PUT('/v1/accounts/{account}/budgets/{node}', { params: { path: { account, node: edit.node } }, body: checked.body }));
-      setMessage({ error: false, text: `Saved the ${period} budget of ${edit.node}.` });
+      setMessage({ error: false, text: `Saved the ${period} budget of ${edit.node}${start === null || shown === null ? '' : ` for ${periodText(shown.start, shown.end)}`}.` });
       setEdit(null);
       await load();
     } catch (failure) {
@@ -91,6 +137,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
             from: transfer.from,
             to: transfer.to,
             period,
+            ...(start === null ? {} : { period_start: start }),
             ...(transfer.amount ? { amount: transfer.amount } : {}),
             ...(transfer.headcount ? { headcount: Number(transfer.headcount) } : {}),
             ...(transfer.tokens ? { tokens: Number(transfer.tokens) } : {}),
@@ -111,24 +158,51 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
       amount_limit: n.burn?.limit.amount ?? '',
       token_limit: n.burn?.limit.tokens?.toString() ?? '',
     });
-  const budgeted = tree.filter((n) => n.burn !== null);
-
   return (
     <section>
-      <div className="picker">
+      <div className="picker period-picker" role="group" aria-label="Budget period">
         <label htmlFor="budget-period">Period</label>
-        <select id="budget-period" value={period} onChange={(e) => setPeriod(e.target.value as Period)}>
+        <select id="budget-period" value={period} onChange={(e) => pickKind(e.target.value as PeriodKind)}>
           <option value="year">year</option>
           <option value="quarter">quarter</option>
           <option value="month">month</option>
         </select>
+        <label htmlFor="budget-start">Starting</label>
+        <input
+          id="budget-start"
+          type="date"
+          value={shown?.start ?? ''}
+          disabled={shown === null}
+          onChange={(e) => pickDay(e.target.value)}
+          aria-describedby="budget-period-shown"
+        />
+        <button type="button" className="secondary small" disabled={shown === null} onClick={() => shown && fiscalMonth !== null && show(stepPeriod(shown, fiscalMonth, -1))}>
+          Previous {period}
+        </button>
+        <button type="button" className="secondary small" disabled={shown === null} onClick={() => shown && fiscalMonth !== null && show(stepPeriod(shown, fiscalMonth, 1))}>
+          Next {period}
+        </button>
+        <button type="button" className="secondary small" disabled={start === null} onClick={() => switchTo(period, null)}>
+          Current {period}
+        </button>
       </div>
+      <p id="budget-period-shown" className="sub" data-testid="budget-period">
+        {shown === null
+          ? `Reading the ${period} budgets…`
+          : `The ${period} ${periodText(shown.start, shown.end)}: ${
+              standing === 'current'
+                ? 'in force now.'
+                : standing === 'to come'
+                  ? 'to come; allocated ahead, nothing spent yet.'
+                  : 'ended; what was spent in it. Its budgets no longer change.'
+            }`}
+      </p>
       <FormMessage message={message} testId="budget-message" />
       <form onSubmit={save} aria-label="Budget tree">
         <div className="table-scroll" tabIndex={0} role="region" aria-label="Budgets">
           <table className="budgets" data-testid="budget-tree">
             <caption>
-              {period} budgets{budgeted[0] ? ` · ${budgeted[0].burn!.period.start} to ${budgeted[0].burn!.period.end}` : ''}
+              {period} budgets{shown ? ` · ${periodText(shown.start, shown.end)}${standing === 'current' ? '' : ` (${standing})`}` : ''}
             </caption>
             <thead>
               <tr>
@@ -147,7 +221,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
                   Left
                 </th>
                 <th scope="col">Forecast</th>
-                {canEdit ? <th scope="col">Edit</th> : null}
+                {writable ? <th scope="col">Edit</th> : null}
               </tr>
             </thead>
             <tbody>
@@ -200,7 +274,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
                         </span>
                       ) : null}
                     </td>
-                    {canEdit ? (
+                    {writable ? (
                       <td>
                         {editing ? (
                           <span className="row-actions">
@@ -225,7 +299,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
           </table>
         </div>
       </form>
-      {canEdit && budgeted.length > 1 ? (
+      {writable && budgeted.length > 1 ? (
         <form onSubmit={move} className="inline-form" aria-label="Transfer unused allocation">
           <h2 style={{ gridColumn: '1 / -1', margin: 0 }}>Transfer unused allocation</h2>
           <div className="field">

@@ -61,8 +61,13 @@ export function CreditsPage({ session, account }: { session: Session; account: s
             {money(credits.available, c, 2)}
           </p>
           <p className="sub">
-            Grants in force{credits.pending_allowance ? <>, plus this period's allowance of {money(credits.pending_allowance.amount, c, 2)} (granted within a minute)</> : null}, less
-            usage not yet booked ({money(credits.unbooked_usage, c, 4)}).
+            Grants in force
+            {credits.pending_allowance ? (
+              <span data-testid="pending-allowance">
+                , plus this period's allowance of {money(credits.pending_allowance.amount, c, 2)} (pending: granted within a minute)
+              </span>
+            ) : null}
+            , less usage not yet booked ({money(credits.unbooked_usage, c, 4)}).
           </p>
         </div>
         <div className="card">
