@@ -24,13 +24,15 @@ export const TICK_EVERY_MS = 30_000;
 export const TICK_AFTER_MS = 250;
 
 /**
- * How long from `now` until the next tick: ticks fall just after each whole half minute of the clock, so a
- * job whose period starts at a whole minute (a billing period's start: the credits settle job grants the new
- * allowance and expires the old one) is queued at once, not up to 30 s later, and all processes tick together.
+ * How long from `now` until the next tick at least `atLeastMs` away: ticks fall just after each whole half
+ * minute of the clock, so a job whose period starts at a whole minute (a billing period's start: the credits
+ * settle job grants the new allowance and expires the old one) is queued at once, not up to 30 s later, and
+ * all processes tick together. After the tick a process makes when it starts, its next one is at least
+ * TICK_EVERY_MS later, as it always was (tests rely on no job of its own running in a new app's first 30 s).
  */
-export function msUntilNextTick(now: Date): number {
-  const into = now.getTime() % TICK_EVERY_MS;
-  return into < TICK_AFTER_MS ? TICK_AFTER_MS - into : TICK_EVERY_MS - into + TICK_AFTER_MS;
+export function msUntilNextTick(now: Date, atLeastMs = 0): number {
+  const into = (now.getTime() + atLeastMs) % TICK_EVERY_MS;
+  return atLeastMs + (into < TICK_AFTER_MS ? TICK_AFTER_MS - into : TICK_EVERY_MS - into + TICK_AFTER_MS);
 }
 
 interface Repeatable {
@@ -97,18 +99,18 @@ export class JobsService extends JobQueue implements OnApplicationBootstrap, Bef
       this.started = true;
       this.logger.log(`consuming ${this.handlers.size} job kinds on the ${this.backend.kind} backend`);
       await this.tick();
-      this.scheduleTick();
+      this.scheduleTick(TICK_EVERY_MS);
     }
   }
 
-  private scheduleTick(): void {
+  private scheduleTick(atLeastMs = 0): void {
     this.ticker = setTimeout(() => {
       void this.tick()
         .catch((e: unknown) => this.logger.error({ err: e }, 'tick failed'))
         .finally(() => {
           if (this.ticker !== null) this.scheduleTick();
         });
-    }, msUntilNextTick(this.clock.now()));
+    }, msUntilNextTick(this.clock.now(), atLeastMs));
     this.ticker.unref();
   }
 
