@@ -16,10 +16,17 @@ export function testRunId(): string {
   return process.env.TOKENMETER_TEST_RUN ?? `tmt_${process.pid}`;
 }
 
+/**
+ * A name part no other app of this run has: jest gives each test file its own copy of this module, so the
+ * counter starts again at 1 in every file of a `--runInBand` run (one pid); the random part tells them apart
+ * (two bytes did not: two files' first databases once got the same name in CI, one in 65,536 per pair).
+ */
+const unique = () => `${process.pid}_${++counter}_${randomBytes(5).toString('hex')}`;
+
 /** A new empty database on the configured server, dropped by the global teardown. */
 export async function createTestDatabase(): Promise<string> {
   const base = process.env.DATABASE_URL!;
-  const name = `${testRunId()}_${process.pid}_${++counter}_${randomBytes(2).toString('hex')}`.toLowerCase();
+  const name = `${testRunId()}_${unique()}`.toLowerCase();
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   try {
@@ -122,7 +129,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     TOKENMETER_DATA_DIR: options.dataDir ?? 'memory://',
     DATABASE_URL: databaseUrl ?? undefined,
     REDIS_URL: process.env.REDIS_URL,
-    TOKENMETER_QUEUE_PREFIX: `{${testRunId()}_${process.pid}_${++counter}}`,
+    TOKENMETER_QUEUE_PREFIX: `{${testRunId()}_${unique()}}`,
     ...options.env,
   };
   const config = loadConfig(env);
