@@ -56,12 +56,14 @@ describe('the tokenmeter CLI', () => {
     return res.json();
   }
 
-  /** GET .../budgets as CSV, as the API answers it for `Accept: text/csv`. */
-  async function apiCsv(query: string): Promise<string> {
-    const res = await fetch(`${service.url}/v1/accounts/${account}/budgets${query}`, { headers: { authorization: `Bearer ${admin}`, accept: 'text/csv' } });
-    if (!res.ok) throw new Error(`GET budgets as CSV: ${res.status} ${await res.text()}`);
-    return res.text();
+  /** GET .../budgets, meter or events as CSV, as the API answers it for `Accept: text/csv`, with the events' next cursor. */
+  async function apiCsvPage(path: string, key = admin): Promise<{ csv: string; next: string | null }> {
+    const res = await fetch(`${service.url}/v1/accounts/${account}/${path}`, { headers: { authorization: `Bearer ${key}`, accept: 'text/csv' } });
+    if (!res.ok) throw new Error(`GET ${path} as CSV: ${res.status} ${await res.text()}`);
+    return { csv: await res.text(), next: res.headers.get('x-next-cursor') };
   }
+
+  const apiCsv = async (path: string, key = admin) => (await apiCsvPage(path, key)).csv;
 
   const event = (id: string, extra: Record<string, unknown> = {}) =>
     JSON.stringify({ id, timestamp: new Date(Date.now() - 60_000).toISOString(), operation: 'code.edit', channel: 'cli', model: 'gpt-4o', usage: { input: 100, output: 20 }, ...extra });
@@ -239,9 +241,20 @@ describe('the tokenmeter CLI', () => {
 
     const json = JSON.parse((await cli(['meter', '--group-by', 'model', '--json'], { key: memberKey })).stdout);
     expect(json.group_by).toEqual(['model']);
-    const csv = (await cli(['meter', '--group-by', 'model', '--csv', '--model', 'gpt-4o'], { key: memberKey })).stdout.trim().split('\r\n');
-    expect(csv[0]).toBe('model,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,effective_ratio');
-    expect(csv.slice(1)).toEqual([expect.stringMatching(/^gpt-4o,2,200,0,0,40,0,240,/)]);
+    // --csv is the API's CSV for the same reading, byte for byte: a `key_<dim>` column per dimension, every token kind.
+    const csv = await cli(['meter', '--group-by', 'model', '--csv', '--model', 'gpt-4o'], { key: memberKey });
+    expect([csv.code, csv.stderr]).toEqual([0, '']);
+    expect(csv.stdout).toBe(await apiCsv('meter?group_by=model&model=gpt-4o', memberKey));
+    expect(csv.stdout.split('\r\n')).toEqual([
+      'key_model,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,effective_ratio',
+      expect.stringMatching(/^gpt-4o,2,200,0,0,40,0,240,/),
+      '',
+    ]);
+    const byLabel = await cli(['meter', '--group-by', 'model,label', '--csv'], { key: memberKey });
+    expect(byLabel.stdout).toBe(await apiCsv('meter?group_by=model,label', memberKey));
+    expect(byLabel.stdout).toMatch(/^key_model,key_label,calls,/);
+    const ungrouped = await cli(['meter', '--csv'], { key: memberKey });
+    expect(ungrouped.stdout).toBe(await apiCsv('meter', memberKey));
 
     const both = await cli(['meter', '--json', '--csv'], { key: memberKey });
     expect(both.code).toBe(2);
@@ -257,9 +270,20 @@ describe('the tokenmeter CLI', () => {
     expect(table.stderr).toContain(`--cursor ${body.next_cursor}`);
     const rest = JSON.parse((await cli(['events', '--limit', '2', '--cursor', body.next_cursor, '--json'], { key: memberKey })).stdout);
     expect(rest.data.map((e: any) => e.id)).not.toContain(body.data[0].id);
-    const all = (await cli(['events', '--limit', '1', '--all', '--csv'], { key: memberKey })).stdout.trim().split('\r\n');
-    expect(all).toHaveLength(4);
-    expect(all.slice(1).map((l) => l.split(',')[1]).sort()).toEqual(['r-1', 'r-2', 'r-4']);
+
+    // --csv is the API's CSV, byte for byte: one page, and the next page's cursor the API gave (x-next-cursor).
+    const firstPage = await apiCsvPage('events?limit=2', memberKey);
+    const pageCsv = await cli(['events', '--limit', '2', '--csv'], { key: memberKey });
+    expect(pageCsv).toEqual({ code: 0, stdout: firstPage.csv, stderr: `next cursor: ${firstPage.next}\n` });
+    expect(firstPage.csv.split('\r\n')[0]).toMatch(/^id,timestamp,received_at,person_id,agent_id,unit_id,.*,tokens_input,.*,cost_total,label,adjustment,metadata$/);
+    // With --all, the pages make one file: one header line, then every row once, in the API's order (newest
+    // first), as the whole listing in one page of the API is.
+    const whole = await apiCsv('events?limit=1000', memberKey);
+    expect(whole.split('\r\n').slice(1, -1).map((l) => l.split(',')[0]).sort()).toEqual(['r-1', 'r-2', 'r-4']);
+    for (const limit of ['1', '2']) {
+      const all = await cli(['events', '--limit', limit, '--all', '--csv'], { key: memberKey });
+      expect(all).toEqual({ code: 0, stdout: whole, stderr: '' });
+    }
     const filtered = JSON.parse((await cli(['events', '--model', 'gpt-4o', '--json'], { key: memberKey })).stdout);
     expect(filtered.data.map((e: any) => e.id).sort()).toEqual(['r-1', 'r-2']);
   });
@@ -425,7 +449,7 @@ describe('the tokenmeter CLI', () => {
     // columns move with the clock (the burn rate is over the time elapsed), so they are compared apart.
     const csv = await cli(['budgets', '--csv']);
     expect([csv.code, csv.stderr]).toEqual([0, '']);
-    const fromApi = await apiCsv('');
+    const fromApi = await apiCsv('budgets');
     const [header, ...rows] = csv.stdout.split('\r\n');
     expect(header).toBe(fromApi.split('\r\n')[0]);
     expect(header).toBe(
@@ -459,7 +483,7 @@ describe('the tokenmeter CLI', () => {
     // A period to come spends nothing, so nothing moves: the two files are the same, byte for byte.
     const aheadCsv = await cli(['budgets', '--period', 'month', '--start', nextMonth, '--csv']);
     expect(aheadCsv.code).toBe(0);
-    expect(aheadCsv.stdout).toBe(await apiCsv(`?period=month&period_start=${nextMonth}`));
+    expect(aheadCsv.stdout).toBe(await apiCsv(`budgets?period=month&period_start=${nextMonth}`));
     expect(aheadCsv.stdout.split('\r\n')[1]).toMatch(new RegExp(`^account,month,${nextMonth},\\d{4}-\\d{2}-01,soft,,1,1,120(\\.0+)?,,0,0,0,0,120(\\.0+)?,,`));
 
     const credits = await cli(['credits', '--json']);
