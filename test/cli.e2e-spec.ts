@@ -1,17 +1,22 @@
 // The `tokenmeter` CLI as people and scripts run it: the built dist/cli/main.js as a child process against
 // the built service started fresh (on a new database of DATABASE_URL when set, the embedded store
 // otherwise), no mocked HTTP. Each command's output, --json parsed, the exit codes a script relies on, and
-// `report` killed mid-file and resumed with every event counted once.
+// `report` killed mid-file and resumed with every event counted once. Then, on the service in this process
+// with its clock injected and no settle job running by itself: `credits` while this period's allowance is
+// still pending, and once it is granted.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { buildProgram } from '../cli/program.js';
 import { Context } from '../cli/context.js';
+import { ManualClock } from '../src/clock/clock.js';
+import { JOB_BACKEND, type JobBackend } from '../src/jobs/jobs.js';
 import { buildIfStale, repoRoot, ServiceProcess } from './support/service-process.js';
-import { createTestDatabase, testRunId } from './support/test-app.js';
+import { createTestDatabase, newKey, startTestApp, testRunId, type TestApp } from './support/test-app.js';
 
 interface Run {
   code: number | null;
@@ -20,6 +25,19 @@ interface Run {
 }
 
 const CLI = join(repoRoot, 'dist/cli/main.js');
+
+/** Runs the built CLI as a child process with exactly this environment. */
+function runCli(args: string[], env: Record<string, string>, stdin = ''): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(stdin);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 describe('the tokenmeter CLI', () => {
   let service: ServiceProcess;
@@ -32,18 +50,10 @@ describe('the tokenmeter CLI', () => {
 
   /** Runs the CLI; `as` replaces the key (null: no credentials at all, only what `env` holds). */
   function cli(args: string[], options: { key?: string | null; stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
-    return new Promise((resolve) => {
-      const childEnv: Record<string, string> = { ...env, ...options.env };
-      if (options.key === null) delete childEnv.TOKENMETER_KEY;
-      else if (options.key !== undefined) childEnv.TOKENMETER_KEY = options.key;
-      const child = spawn(process.execPath, [CLI, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.stdin.end(options.stdin ?? '');
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const childEnv: Record<string, string> = { ...env, ...options.env };
+    if (options.key === null) delete childEnv.TOKENMETER_KEY;
+    else if (options.key !== undefined) childEnv.TOKENMETER_KEY = options.key;
+    return runCli(args, childEnv, options.stdin);
   }
 
   async function api(method: string, path: string, body: unknown, key = admin): Promise<any> {
@@ -500,4 +510,52 @@ describe('the tokenmeter CLI', () => {
     expect((await cli(['invoice', 'show', 'inv_000000000000000000000000'])).code).toBe(5);
     expect((await cli(['invoice', 'show', 'nope'])).code).toBe(6);
   }, 120_000); // a dozen CLI processes, each a Node start
+});
+
+describe('the tokenmeter CLI: a period allowance still pending', () => {
+  // The clock stands still, and no settle job runs by itself (with Redis the API consumes no jobs; the
+  // database backend, which an API without Redis always consumes, stops taking them): the allowance stays
+  // pending until the test settles the account, as the job would within a minute.
+  const clock = new ManualClock('2026-04-20T14:00:00.000Z');
+  let t: TestApp;
+  let url: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    buildIfStale();
+    t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
+    const jobs = t.app.get<JobBackend>(JOB_BACKEND);
+    if (jobs.kind === 'database') await jobs.stop();
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}`;
+    dir = mkdtempSync(join(tmpdir(), 'tokenmeter-cli-'));
+  }, 300_000);
+
+  afterAll(async () => {
+    await t?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('credits says this period’s allowance is pending, as the console does, then that it is granted', async () => {
+    expect((await t.request('PUT', '/v1/plans/prepaid', { body: { name: 'Prepaid', currency: 'EUR', base_fee: '10.00', included_allowance: '1.00', overage_policy: 'block' } })).status).toBeLessThan(300);
+    expect((await t.post('/v1/accounts', { id: 'initech', name: 'Initech', currency: 'EUR' })).status).toBe(201);
+    expect((await t.request('PUT', '/v1/accounts/initech/subscription', { body: { plan_id: 'prepaid', start_date: '2026-01-01', billing_anchor_day: 1 } })).status).toBe(200);
+    const finance = (await newKey(t, { role: 'finance', account: 'initech' })).secret;
+    const env = { PATH: process.env.PATH!, HOME: dir, TOKENMETER_CONFIG: join(dir, 'config.json'), TOKENMETER_URL: url, TOKENMETER_KEY: finance, TOKENMETER_ACCOUNT: 'initech' };
+
+    const pending = await runCli(['credits'], env);
+    expect(pending).toEqual({
+      code: 0,
+      stdout: "(none)\nbalance 0 EUR, available 1, with this period's allowance of 1 EUR (pending: granted within a minute)\n",
+      stderr: '',
+    });
+    expect(JSON.parse((await runCli(['credits', '--json'], env)).stdout)).toMatchObject({ pending_allowance: { amount: '1' } });
+
+    // The job grants April's allowance: nothing is pending any more, the grant is listed.
+    expect(await t.app.get(CreditsSettleService).settleAccount('initech', clock.now())).toMatchObject({ allowanceGranted: '1.00' });
+    const granted = await runCli(['credits'], env);
+    expect(granted.code).toBe(0);
+    expect(granted.stdout).toMatch(/^ID\s+KIND\s+AMOUNT.*\n\S+\s+allowance\s+1(\.00)?\s/);
+    expect(granted.stdout.split('\n').at(-2)).toMatch(/^balance 1(\.00)? EUR, available 1(\.00)?$/);
+  }, 120_000);
 });
