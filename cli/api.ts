@@ -37,8 +37,8 @@ interface Answer<D> {
   response: Response;
 }
 
-/** The data of a successful answer; a CliError for an error status or a request that never got one. */
-export async function call<D>(url: string, request: Promise<Answer<D>>): Promise<D> {
+/** A successful answer, its data with the response (for its headers); a CliError as for `call`. */
+export async function answered<D>(url: string, request: Promise<Answer<D>>): Promise<{ data: D; response: Response }> {
   let answer: Answer<D>;
   try {
     answer = await request;
@@ -46,7 +46,12 @@ export async function call<D>(url: string, request: Promise<Answer<D>>): Promise
     throw unreachable(url, error);
   }
   if (!answer.response.ok) throw failure(answer.response.status, answer.error);
-  return answer.data as D;
+  return { data: answer.data as D, response: answer.response };
+}
+
+/** The data of a successful answer; a CliError for an error status or a request that never got one. */
+export async function call<D>(url: string, request: Promise<Answer<D>>): Promise<D> {
+  return (await answered(url, request)).data;
 }
 
 /** A route that may also answer CSV answers JSON unless asked otherwise: the data as its JSON type. */

@@ -1,6 +1,6 @@
 // What every command runs with: the process's streams and environment (passed in, so tests and the entry
 // point differ only here), the credentials in force and the typed client built from them.
-import { apiClient, call, type TokenmeterClient } from './api.js';
+import { answered, apiClient, call, type TokenmeterClient } from './api.js';
 import { requireCredentials, type Credentials } from './credentials.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { csv, formatOf, table, type Column } from './output.js';
@@ -50,6 +50,11 @@ export class Context {
 
   call<D>(request: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
     return call(this.credentials.url, request);
+  }
+
+  /** As `call`, with the response too, for what an answer says in its headers. */
+  answered<D>(request: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<{ data: D; response: Response }> {
+    return answered(this.credentials.url, request);
   }
 
   /** The account to read: --account, else TOKENMETER_ACCOUNT or the one `login` stored. */

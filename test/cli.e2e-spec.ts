@@ -1,17 +1,22 @@
 // The `tokenmeter` CLI as people and scripts run it: the built dist/cli/main.js as a child process against
 // the built service started fresh (on a new database of DATABASE_URL when set, the embedded store
 // otherwise), no mocked HTTP. Each command's output, --json parsed, the exit codes a script relies on, and
-// `report` killed mid-file and resumed with every event counted once.
+// `report` killed mid-file and resumed with every event counted once. Then, on the service in this process
+// with its clock injected and no settle job running by itself: `credits` while this period's allowance is
+// still pending, and once it is granted.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { buildProgram } from '../cli/program.js';
 import { Context } from '../cli/context.js';
+import { ManualClock } from '../src/clock/clock.js';
+import { JOB_BACKEND, type JobBackend } from '../src/jobs/jobs.js';
 import { buildIfStale, repoRoot, ServiceProcess } from './support/service-process.js';
-import { createTestDatabase, testRunId } from './support/test-app.js';
+import { createTestDatabase, newKey, startTestApp, testRunId, type TestApp } from './support/test-app.js';
 
 interface Run {
   code: number | null;
@@ -20,6 +25,19 @@ interface Run {
 }
 
 const CLI = join(repoRoot, 'dist/cli/main.js');
+
+/** Runs the built CLI as a child process with exactly this environment. */
+function runCli(args: string[], env: Record<string, string>, stdin = ''): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(stdin);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 describe('the tokenmeter CLI', () => {
   let service: ServiceProcess;
@@ -32,18 +50,10 @@ describe('the tokenmeter CLI', () => {
 
   /** Runs the CLI; `as` replaces the key (null: no credentials at all, only what `env` holds). */
   function cli(args: string[], options: { key?: string | null; stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
-    return new Promise((resolve) => {
-      const childEnv: Record<string, string> = { ...env, ...options.env };
-      if (options.key === null) delete childEnv.TOKENMETER_KEY;
-      else if (options.key !== undefined) childEnv.TOKENMETER_KEY = options.key;
-      const child = spawn(process.execPath, [CLI, ...args], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.stdin.end(options.stdin ?? '');
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const childEnv: Record<string, string> = { ...env, ...options.env };
+    if (options.key === null) delete childEnv.TOKENMETER_KEY;
+    else if (options.key !== undefined) childEnv.TOKENMETER_KEY = options.key;
+    return runCli(args, childEnv, options.stdin);
   }
 
   async function api(method: string, path: string, body: unknown, key = admin): Promise<any> {
@@ -56,12 +66,14 @@ describe('the tokenmeter CLI', () => {
     return res.json();
   }
 
-  /** GET .../budgets as CSV, as the API answers it for `Accept: text/csv`. */
-  async function apiCsv(query: string): Promise<string> {
-    const res = await fetch(`${service.url}/v1/accounts/${account}/budgets${query}`, { headers: { authorization: `Bearer ${admin}`, accept: 'text/csv' } });
-    if (!res.ok) throw new Error(`GET budgets as CSV: ${res.status} ${await res.text()}`);
-    return res.text();
+  /** GET .../budgets, meter or events as CSV, as the API answers it for `Accept: text/csv`, with the events' next cursor. */
+  async function apiCsvPage(path: string, key = admin): Promise<{ csv: string; next: string | null }> {
+    const res = await fetch(`${service.url}/v1/accounts/${account}/${path}`, { headers: { authorization: `Bearer ${key}`, accept: 'text/csv' } });
+    if (!res.ok) throw new Error(`GET ${path} as CSV: ${res.status} ${await res.text()}`);
+    return { csv: await res.text(), next: res.headers.get('x-next-cursor') };
   }
+
+  const apiCsv = async (path: string, key = admin) => (await apiCsvPage(path, key)).csv;
 
   const event = (id: string, extra: Record<string, unknown> = {}) =>
     JSON.stringify({ id, timestamp: new Date(Date.now() - 60_000).toISOString(), operation: 'code.edit', channel: 'cli', model: 'gpt-4o', usage: { input: 100, output: 20 }, ...extra });
@@ -239,9 +251,20 @@ describe('the tokenmeter CLI', () => {
 
     const json = JSON.parse((await cli(['meter', '--group-by', 'model', '--json'], { key: memberKey })).stdout);
     expect(json.group_by).toEqual(['model']);
-    const csv = (await cli(['meter', '--group-by', 'model', '--csv', '--model', 'gpt-4o'], { key: memberKey })).stdout.trim().split('\r\n');
-    expect(csv[0]).toBe('model,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,effective_ratio');
-    expect(csv.slice(1)).toEqual([expect.stringMatching(/^gpt-4o,2,200,0,0,40,0,240,/)]);
+    // --csv is the API's CSV for the same reading, byte for byte: a `key_<dim>` column per dimension, every token kind.
+    const csv = await cli(['meter', '--group-by', 'model', '--csv', '--model', 'gpt-4o'], { key: memberKey });
+    expect([csv.code, csv.stderr]).toEqual([0, '']);
+    expect(csv.stdout).toBe(await apiCsv('meter?group_by=model&model=gpt-4o', memberKey));
+    expect(csv.stdout.split('\r\n')).toEqual([
+      'key_model,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,effective_ratio',
+      expect.stringMatching(/^gpt-4o,2,200,0,0,40,0,240,/),
+      '',
+    ]);
+    const byLabel = await cli(['meter', '--group-by', 'model,label', '--csv'], { key: memberKey });
+    expect(byLabel.stdout).toBe(await apiCsv('meter?group_by=model,label', memberKey));
+    expect(byLabel.stdout).toMatch(/^key_model,key_label,calls,/);
+    const ungrouped = await cli(['meter', '--csv'], { key: memberKey });
+    expect(ungrouped.stdout).toBe(await apiCsv('meter', memberKey));
 
     const both = await cli(['meter', '--json', '--csv'], { key: memberKey });
     expect(both.code).toBe(2);
@@ -257,9 +280,20 @@ describe('the tokenmeter CLI', () => {
     expect(table.stderr).toContain(`--cursor ${body.next_cursor}`);
     const rest = JSON.parse((await cli(['events', '--limit', '2', '--cursor', body.next_cursor, '--json'], { key: memberKey })).stdout);
     expect(rest.data.map((e: any) => e.id)).not.toContain(body.data[0].id);
-    const all = (await cli(['events', '--limit', '1', '--all', '--csv'], { key: memberKey })).stdout.trim().split('\r\n');
-    expect(all).toHaveLength(4);
-    expect(all.slice(1).map((l) => l.split(',')[1]).sort()).toEqual(['r-1', 'r-2', 'r-4']);
+
+    // --csv is the API's CSV, byte for byte: one page, and the next page's cursor the API gave (x-next-cursor).
+    const firstPage = await apiCsvPage('events?limit=2', memberKey);
+    const pageCsv = await cli(['events', '--limit', '2', '--csv'], { key: memberKey });
+    expect(pageCsv).toEqual({ code: 0, stdout: firstPage.csv, stderr: `next cursor: ${firstPage.next}\n` });
+    expect(firstPage.csv.split('\r\n')[0]).toMatch(/^id,timestamp,received_at,person_id,agent_id,unit_id,.*,tokens_input,.*,cost_total,label,adjustment,metadata$/);
+    // With --all, the pages make one file: one header line, then every row once, in the API's order (newest
+    // first), as the whole listing in one page of the API is.
+    const whole = await apiCsv('events?limit=1000', memberKey);
+    expect(whole.split('\r\n').slice(1, -1).map((l) => l.split(',')[0]).sort()).toEqual(['r-1', 'r-2', 'r-4']);
+    for (const limit of ['1', '2']) {
+      const all = await cli(['events', '--limit', limit, '--all', '--csv'], { key: memberKey });
+      expect(all).toEqual({ code: 0, stdout: whole, stderr: '' });
+    }
     const filtered = JSON.parse((await cli(['events', '--model', 'gpt-4o', '--json'], { key: memberKey })).stdout);
     expect(filtered.data.map((e: any) => e.id).sort()).toEqual(['r-1', 'r-2']);
   });
@@ -425,7 +459,7 @@ describe('the tokenmeter CLI', () => {
     // columns move with the clock (the burn rate is over the time elapsed), so they are compared apart.
     const csv = await cli(['budgets', '--csv']);
     expect([csv.code, csv.stderr]).toEqual([0, '']);
-    const fromApi = await apiCsv('');
+    const fromApi = await apiCsv('budgets');
     const [header, ...rows] = csv.stdout.split('\r\n');
     expect(header).toBe(fromApi.split('\r\n')[0]);
     expect(header).toBe(
@@ -459,7 +493,7 @@ describe('the tokenmeter CLI', () => {
     // A period to come spends nothing, so nothing moves: the two files are the same, byte for byte.
     const aheadCsv = await cli(['budgets', '--period', 'month', '--start', nextMonth, '--csv']);
     expect(aheadCsv.code).toBe(0);
-    expect(aheadCsv.stdout).toBe(await apiCsv(`?period=month&period_start=${nextMonth}`));
+    expect(aheadCsv.stdout).toBe(await apiCsv(`budgets?period=month&period_start=${nextMonth}`));
     expect(aheadCsv.stdout.split('\r\n')[1]).toMatch(new RegExp(`^account,month,${nextMonth},\\d{4}-\\d{2}-01,soft,,1,1,120(\\.0+)?,,0,0,0,0,120(\\.0+)?,,`));
 
     const credits = await cli(['credits', '--json']);
@@ -476,4 +510,52 @@ describe('the tokenmeter CLI', () => {
     expect((await cli(['invoice', 'show', 'inv_000000000000000000000000'])).code).toBe(5);
     expect((await cli(['invoice', 'show', 'nope'])).code).toBe(6);
   }, 120_000); // a dozen CLI processes, each a Node start
+});
+
+describe('the tokenmeter CLI: a period allowance still pending', () => {
+  // The clock stands still, and no settle job runs by itself (with Redis the API consumes no jobs; the
+  // database backend, which an API without Redis always consumes, stops taking them): the allowance stays
+  // pending until the test settles the account, as the job would within a minute.
+  const clock = new ManualClock('2026-04-20T14:00:00.000Z');
+  let t: TestApp;
+  let url: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    buildIfStale();
+    t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
+    const jobs = t.app.get<JobBackend>(JOB_BACKEND);
+    if (jobs.kind === 'database') await jobs.stop();
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}`;
+    dir = mkdtempSync(join(tmpdir(), 'tokenmeter-cli-'));
+  }, 300_000);
+
+  afterAll(async () => {
+    await t?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('credits says this period’s allowance is pending, as the console does, then that it is granted', async () => {
+    expect((await t.request('PUT', '/v1/plans/prepaid', { body: { name: 'Prepaid', currency: 'EUR', base_fee: '10.00', included_allowance: '1.00', overage_policy: 'block' } })).status).toBeLessThan(300);
+    expect((await t.post('/v1/accounts', { id: 'initech', name: 'Initech', currency: 'EUR' })).status).toBe(201);
+    expect((await t.request('PUT', '/v1/accounts/initech/subscription', { body: { plan_id: 'prepaid', start_date: '2026-01-01', billing_anchor_day: 1 } })).status).toBe(200);
+    const finance = (await newKey(t, { role: 'finance', account: 'initech' })).secret;
+    const env = { PATH: process.env.PATH!, HOME: dir, TOKENMETER_CONFIG: join(dir, 'config.json'), TOKENMETER_URL: url, TOKENMETER_KEY: finance, TOKENMETER_ACCOUNT: 'initech' };
+
+    const pending = await runCli(['credits'], env);
+    expect(pending).toEqual({
+      code: 0,
+      stdout: "(none)\nbalance 0 EUR, available 1, with this period's allowance of 1 EUR (pending: granted within a minute)\n",
+      stderr: '',
+    });
+    expect(JSON.parse((await runCli(['credits', '--json'], env)).stdout)).toMatchObject({ pending_allowance: { amount: '1' } });
+
+    // The job grants April's allowance: nothing is pending any more, the grant is listed.
+    expect(await t.app.get(CreditsSettleService).settleAccount('initech', clock.now())).toMatchObject({ allowanceGranted: '1.00' });
+    const granted = await runCli(['credits'], env);
+    expect(granted.code).toBe(0);
+    expect(granted.stdout).toMatch(/^ID\s+KIND\s+AMOUNT.*\n\S+\s+allowance\s+1(\.00)?\s/);
+    expect(granted.stdout.split('\n').at(-2)).toMatch(/^balance 1(\.00)? EUR, available 1(\.00)?$/);
+  }, 120_000);
 });

@@ -1,9 +1,10 @@
 // The web console in a real browser (Debian's Chromium through playwright-core) against the built
 // service started as an operator runs it: the console is served at /console by the service itself and
 // calls the API with the pasted key. A member watches their meter move when an agent reports an
-// operation; finance sets budgets, and picks next month to see and edit a budget allocated ahead; sales
-// publishes a plan version and rolls it back, and a price book is checked before it is sent. Each page is
-// photographed at desktop and phone widths into test/screenshots/.
+// operation; finance sets budgets, and picks next month to see and edit a budget allocated ahead (the
+// period picked is in the address, so a reload shows it again); sales publishes a plan version and rolls it
+// back, and a price book is checked before it is sent. Each page is photographed at desktop and phone
+// widths into test/screenshots/.
 import type { Browser, Page } from 'playwright-core';
 import { expectText, expectValue, launchChromium, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
 import type { ServiceProcess } from './support/service-process.js';
@@ -209,12 +210,29 @@ describe('web console (/console) in Chromium', () => {
       const inForce = await api('GET', '/v1/accounts/acme/budgets?period=month', keys.finance);
       expect(inForce.data.map((b: { node: string }) => b.node)).not.toContain('unit:platform');
 
-      // Back to the month in force, then the month before it: ended, so nothing there can be edited.
+      // The period picked is in the address, as an invoice is: reloaded (or bookmarked), the page shows it again.
+      expect(new URL(page.url()).hash).toBe(`#/budgets?period=month&start=${nextMonth}`);
+      await page.reload();
+      await expectValue(page.getByLabel('Period', { exact: true }), 'month');
+      await expectValue(start, nextMonth);
+      await expectText(shown, /^The month 1 \S+ \d{4} – \d{1,2} \S+ \d{4}: to come; allocated ahead, nothing spent yet\.$/);
+      await expectText(platform, /Platform unit:platform.*35\.00 EUR/);
+
+      // Back to the month in force (the address no longer names a start), then the month before it: ended, so
+      // nothing there can be edited.
       await page.getByRole('button', { name: 'Current month' }).click();
       await expectValue(start, thisMonth);
       await expectText(shown, /in force now\.$/);
       await expectText(platform, /^Platform unit:platform—/);
+      expect(new URL(page.url()).hash).toBe('#/budgets?period=month');
       await page.getByRole('button', { name: 'Previous month' }).click();
+      await expectValue(start, day(-1));
+      expect(new URL(page.url()).hash).toBe(`#/budgets?period=month&start=${day(-1)}`);
+      // Back is the period shown before, the month in force; forward the ended month again.
+      await page.goBack();
+      await expectValue(start, thisMonth);
+      await expectText(shown, /in force now\.$/);
+      await page.goForward();
       await expectValue(start, day(-1));
       await expectText(shown, /: ended; what was spent in it\. Its budgets no longer change\.$/);
       await expectText(platform, /^Platform unit:platform/);

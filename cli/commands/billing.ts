@@ -188,7 +188,8 @@ export function registerBilling(program: Command, ctx: Context): void {
       { header: 'granted_at', value: (g) => g.granted_at },
       { header: 'expires_at', value: (g) => g.expires_at },
     ];
-    const pending = c.pending_allowance ? ` (with this period's allowance of ${c.pending_allowance.amount}, granted within a minute)` : '';
+    // As the console says it: `available` counts this period's allowance, which the settle job has not granted yet.
+    const pending = c.pending_allowance ? `, with this period's allowance of ${c.pending_allowance.amount} ${c.currency} (pending: granted within a minute)` : '';
     ctx.print(o, c, c.grants, columns, `balance ${c.balance} ${c.currency}, available ${c.available}${pending}`);
   });
 

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { components, operations } from '../../client/client.js';
 import { jsonBody } from '../api.js';
 import type { Context, DataOptions } from '../context.js';
+import { CliError, EXIT } from '../exit-codes.js';
 import { count, percent, type Column } from '../output.js';
 import { accountOption, dataOptions, defined, filterOptions, positiveInteger } from './options.js';
 
@@ -29,12 +30,20 @@ const filtersOf = (o: Filters) =>
 
 export const GROUPS = ['model', 'tier', 'unit', 'person', 'agent', 'operation', 'channel', 'label', 'session_context', 'day', 'hour'];
 
-const TOKEN_KINDS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning', 'total'] as const;
+/** Token counts by kind: a table shows the common four (the CSV, the service's, has all of them). */
+function tokenColumns<T>(tokens: (row: T) => components['schemas']['TokenCounts']): Column<T>[] {
+  return (['input', 'cached_input', 'output', 'total'] as const).map((k) => ({
+    header: k === 'cached_input' ? 'cached' : k,
+    value: (r: T) => tokens(r)[k],
+    show: count,
+    right: true,
+  }));
+}
 
-/** Token counts by kind: a table shows the common four, CSV all of them. */
-function tokenColumns<T>(tokens: (row: T) => components['schemas']['TokenCounts'], all: boolean): Column<T>[] {
-  const kinds = all ? TOKEN_KINDS : (['input', 'cached_input', 'output', 'total'] as const);
-  return kinds.map((k) => ({ header: all ? `tokens_${k}` : k === 'cached_input' ? 'cached' : k, value: (r: T) => tokens(r)[k], show: count, right: true }));
+/** A CSV answer's header line and its rows (each with its CRLF): the header's names are fixed, so no quoted line break is in it. */
+function splitCsv(csv: string): { header: string; rows: string } {
+  const end = csv.indexOf('\r\n');
+  return end === -1 ? { header: csv, rows: '' } : { header: csv.slice(0, end), rows: csv.slice(end + 2) };
 }
 
 const ratio = (r: { effective_ratio: number | null }) => r.effective_ratio;
@@ -47,14 +56,20 @@ export function registerRead(program: Command, ctx: Context): void {
   accountOption(meter);
   filterOptions(meter);
   dataOptions(meter).action(async (o: Filters & { groupBy?: string }) => {
+    const account = ctx.account(o.account);
     const query: MeterQuery = { ...filtersOf(o), ...defined({ group_by: o.groupBy }) };
-    const reading = jsonBody(
-      await ctx.call(ctx.api.GET('/v1/accounts/{account}/meter', { params: { path: { account: ctx.account(o.account) }, query } })),
-    );
+    if (o.csv) {
+      // The service's own CSV, byte for byte (metering/readings/csv.ts: a `key_<dim>` column per dimension,
+      // every token kind), so the file is the same whether it is exported here or from the API.
+      const csv = await ctx.call(ctx.api.GET('/v1/accounts/{account}/meter', { params: { path: { account }, query: { ...query, format: 'csv' } }, parseAs: 'text' }));
+      ctx.io.stdout.write(csv);
+      return;
+    }
+    const reading = jsonBody(await ctx.call(ctx.api.GET('/v1/accounts/{account}/meter', { params: { path: { account }, query } })));
     const columns: Column<MeterRow>[] = [
       ...reading.group_by.map((dim) => ({ header: dim, value: (r: MeterRow) => r.key[dim] ?? null, show: (v: string | null) => v ?? '-' })),
       { header: 'calls', value: (r) => r.calls, show: count, right: true },
-      ...tokenColumns<MeterRow>((r) => r.tokens, o.csv === true),
+      ...tokenColumns<MeterRow>((r) => r.tokens),
       { header: 'cost', value: (r) => r.cost, right: true },
       { header: 'effective_ratio', value: ratio, show: percent, right: true },
     ];
@@ -84,6 +99,30 @@ export function registerRead(program: Command, ctx: Context): void {
         ...filtersOf(o),
         ...defined({ operation: o.operation, task: o.task, session: o.session, limit: o.limit === undefined ? undefined : String(o.limit) }),
       };
+      if (o.csv) {
+        // The service's own CSV (metering/readings/csv.ts), a page per request with the next page's cursor in
+        // `x-next-cursor`. With --all the pages make one file: the first page's header line, then every
+        // page's rows as the API answered them, each page written as it comes.
+        let cursor = o.cursor;
+        let header: string | null = null;
+        let next: string | null;
+        do {
+          const { data: csv, response } = await ctx.answered(
+            ctx.api.GET('/v1/accounts/{account}/events', { params: { path: { account }, query: { ...base, ...defined({ cursor }), format: 'csv' } }, parseAs: 'text' }),
+          );
+          const page = splitCsv(csv);
+          if (header === null) {
+            header = page.header;
+            ctx.io.stdout.write(csv);
+          } else if (page.header !== header) {
+            throw new CliError(EXIT.failure, "the events CSV's columns changed between two pages (the service was upgraded?); run the command again");
+          } else ctx.io.stdout.write(page.rows);
+          next = response.headers.get('x-next-cursor');
+          cursor = next ?? undefined;
+        } while (o.all && next !== null);
+        if (next !== null) ctx.err(`next cursor: ${next}`);
+        return;
+      }
       const data: MeteredEvent[] = [];
       let cursor = o.cursor;
       let next: string | null;
@@ -108,8 +147,7 @@ export function registerRead(program: Command, ctx: Context): void {
         { header: 'label', value: (e) => e.label },
       ];
       ctx.print(o, { data, next_cursor: next }, data, columns);
-      if (next !== null && !o.json && !o.csv) ctx.err(`more: tokenmeter events --cursor ${next}  (or --all)`);
-      else if (next !== null && o.csv) ctx.err(`next cursor: ${next}`);
+      if (next !== null && !o.json) ctx.err(`more: tokenmeter events --cursor ${next}  (or --all)`);
     },
   );
 

@@ -2,6 +2,8 @@
 // starts on the first day of the fiscal start month, quarters are three-month blocks from there, months
 // are calendar months. The console only names and steps periods by their first day; the service decides
 // what is in one (GET .../budgets?period=P&period_start=D) and refuses a day that is not a period start.
+import { pageHref } from './hash-params';
+
 export type PeriodKind = 'year' | 'quarter' | 'month';
 
 export interface BudgetPeriod {
@@ -45,4 +47,26 @@ export function stepPeriod(period: BudgetPeriod, fiscalYearStartMonth: number, s
 export function periodStanding(period: BudgetPeriod, now: Date): 'current' | 'to come' | 'ended' {
   if (now.getTime() < parseDay(period.start)!.getTime()) return 'to come';
   return now.getTime() < parseDay(period.end)!.getTime() ? 'current' : 'ended';
+}
+
+/** A period picked: its kind, and its first day, or null for the one of that kind in force now. */
+export interface PickedPeriod {
+  kind: PeriodKind;
+  start: string | null;
+}
+
+/**
+ * The period the budgets page's address names (`#/budgets?period=month&start=2027-01-01`), so a period picked
+ * can be bookmarked and shared: a kind it does not know is a year, a start that is not a day the one in force.
+ */
+export function pickedPeriod(kind: string | null, start: string | null): PickedPeriod {
+  return {
+    kind: kind === 'quarter' || kind === 'month' ? kind : 'year',
+    start: start !== null && parseDay(start) !== null ? start : null,
+  };
+}
+
+/** The budgets page's address for a period picked (without `start` for the one in force). */
+export function budgetsHref(picked: PickedPeriod): string {
+  return pageHref('budgets', { period: picked.kind, start: picked.start });
 }

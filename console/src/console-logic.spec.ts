@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
-import { budgetPeriodOf, parseDay, periodStanding, stepPeriod, type PeriodKind } from './budget-period';
+import { budgetPeriodOf, budgetsHref, parseDay, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
 import { budgetEditBody, budgetTree, type Burn } from './budget-tree';
 import { money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
@@ -231,6 +231,18 @@ describe('page addresses', () => {
     expect(pageHref('invoices', { invoice: 'inv_1' })).toBe('#/invoices?invoice=inv_1');
     expect(pageHref('invoices', { invoice: null })).toBe('#/invoices');
     expect(hashParam('invoice', '#/invoices')).toBeNull();
+  });
+
+  it('keep the budget period picked: its kind and first day, none for the one in force', () => {
+    expect(budgetsHref({ kind: 'month', start: '2027-01-01' })).toBe('#/budgets?period=month&start=2027-01-01');
+    expect(budgetsHref({ kind: 'quarter', start: null })).toBe('#/budgets?period=quarter');
+    for (const picked of [{ kind: 'month', start: '2027-01-01' }, { kind: 'year', start: null }] as const) {
+      const href = budgetsHref(picked);
+      expect(pickedPeriod(hashParam('period', href), hashParam('start', href))).toEqual(picked);
+    }
+    // An address written by hand: what it does not name as a kind or a day is the default.
+    expect(pickedPeriod(null, null)).toEqual({ kind: 'year', start: null });
+    expect(pickedPeriod('week', '2027-02-30')).toEqual({ kind: 'year', start: null });
   });
 });
 

@@ -1,14 +1,16 @@
 // Finance: the people-plus-tokens budget tree of the account for a period (the one in force, or one picked
-// by its kind and first day: ended, or still to come), with headcount and limits editable in place while the
-// period has not ended, spent / held / left as bars, the forecast, the alerts that fired, and transfers of
-// unused allocation. An allocation the tree refuses shows the API's sentence and marks the parent it names.
+// by its kind and first day and kept in the address: ended, or still to come), with headcount and limits
+// editable in place while the period has not ended, spent / held / left as bars, the forecast, the alerts
+// that fired, and transfers of unused allocation. An allocation the tree refuses shows the API's sentence
+// and marks the parent it names.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure, json, ok, type Schemas } from '../api';
 import type { Session } from '../App';
-import { budgetPeriodOf, parseDay, periodStanding, stepPeriod, type BudgetPeriod, type PeriodKind } from '../budget-period';
+import { budgetPeriodOf, budgetsHref, parseDay, periodStanding, pickedPeriod, stepPeriod, type BudgetPeriod, type PeriodKind } from '../budget-period';
 import { budgetEditBody, budgetTree, type BudgetEdit, type Burn, type TreeNode } from '../budget-tree';
 import { Field, FormMessage, type Message } from '../components/Field';
 import { dateTime, money, periodText, tokens } from '../format';
+import { useHashParam } from '../hash-params';
 
 function Bar({ burn }: { burn: Burn }) {
   const limit = burn.limit.amount === null ? null : Number(burn.limit.amount);
@@ -27,9 +29,10 @@ function Bar({ burn }: { burn: Burn }) {
 export function BudgetsPage({ session, account }: { session: Session; account: string }) {
   const { client, who } = session;
   const canEdit = who.role === 'admin' || who.role === 'finance';
-  const [period, setPeriod] = useState<PeriodKind>('year');
-  // The first day of the period picked; null: the one in force now (the service's clock says which).
-  const [start, setStart] = useState<string | null>(null);
+  // The period picked is the address's (`#/budgets?period=month&start=2027-01-01`), as an invoice's is, so it
+  // is kept on reload, can be bookmarked and shared, and Back returns to the one before. `start` is its first
+  // day; null: the one in force now (the service's clock says which).
+  const { kind: period, start } = pickedPeriod(useHashParam('period'), useHashParam('start'));
   const [tree, setTree] = useState<TreeNode[]>([]);
   const [currency, setCurrency] = useState<string | null>(null);
   const [fiscalMonth, setFiscalMonth] = useState<number | null>(null);
@@ -60,6 +63,13 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
       if (mine === loads.current) setMessage({ error: true, text: (failure as Error).message });
     }
   }, [client, account, period, start, canEdit]);
+  // Another period shown (picked here, or by the address: a link, Back): nothing of the one before stays.
+  useEffect(() => {
+    setEdit(null);
+    setRefusedParent(null);
+    setMessage(null);
+    setTree([]);
+  }, [period, start]);
   useEffect(() => {
     void load();
   }, [load]);
@@ -83,15 +93,10 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   // An ended period's budgets no longer change (the service refuses with 409 budget_period_ended).
   const writable = canEdit && standing !== 'ended';
 
-  /** Shows the period of `kind` starting on `first` (null: the one in force); the tree is read again. */
+  /** Shows the period of `kind` starting on `first` (null: the one in force, and no `start` in the address). */
   const switchTo = (kind: PeriodKind, first: string | null) => {
     if (kind === period && first === start) return;
-    setEdit(null);
-    setRefusedParent(null);
-    setMessage(null);
-    setTree([]);
-    setPeriod(kind);
-    setStart(first);
+    window.location.hash = budgetsHref({ kind, start: first });
   };
   /** Shows `next`, a period of the fiscal calendar; the one in force now is shown as such. */
   const show = (next: BudgetPeriod) => {
