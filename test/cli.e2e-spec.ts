@@ -3,7 +3,7 @@
 // otherwise), no mocked HTTP. Each command's output, --json parsed, the exit codes a script relies on, and
 // `report` killed mid-file and resumed with every event counted once. Then, on the service in this process
 // with its clock injected and no settle job running by itself: `credits` while this period's allowance is
-// still pending, and once it is granted.
+// still pending, and once it is granted; `invoice show --csv` of an invoice of an ended period.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -512,7 +512,7 @@ describe('the tokenmeter CLI', () => {
   }, 120_000); // a dozen CLI processes, each a Node start
 });
 
-describe('the tokenmeter CLI: a period allowance still pending', () => {
+describe('the tokenmeter CLI on a service in this process: a period allowance still pending, an invoice of an ended period', () => {
   // The clock stands still, and no settle job runs by itself (with Redis the API consumes no jobs; the
   // database backend, which an API without Redis always consumes, stops taking them): the allowance stays
   // pending until the test settles the account, as the job would within a minute.
@@ -557,5 +557,28 @@ describe('the tokenmeter CLI: a period allowance still pending', () => {
     expect(granted.code).toBe(0);
     expect(granted.stdout).toMatch(/^ID\s+KIND\s+AMOUNT.*\n\S+\s+allowance\s+1(\.00)?\s/);
     expect(granted.stdout.split('\n').at(-2)).toMatch(/^balance 1(\.00)? EUR, available 1(\.00)?$/);
+  }, 120_000);
+
+  it('invoice show --csv prints the invoice CSV the API answers, byte for byte', async () => {
+    expect((await t.request('PUT', '/v1/plans/team', { body: { name: 'Team', currency: 'EUR', base_fee: '49.00', included_allowance: '0', overage_policy: 'bill' } })).status).toBeLessThan(300);
+    expect((await t.post('/v1/accounts', { id: 'globex', name: 'Globex', currency: 'EUR' })).status).toBe(201);
+    expect((await t.request('PUT', '/v1/accounts/globex/subscription', { body: { plan_id: 'team', start_date: '2026-03-01', billing_anchor_day: 1 } })).status).toBe(200);
+    const finance = (await newKey(t, { role: 'finance', account: 'globex' })).secret;
+    // March has ended on the clock (20 April): closing it makes its invoice, finalized at once.
+    const closed = await t.post('/v1/accounts/globex/invoices/close', { finalize: true }, finance);
+    expect(closed.status).toBeLessThan(300);
+    const id = (closed.body as { id: string }).id;
+    const api = await fetch(`${url}/v1/invoices/${id}`, { headers: { authorization: `Bearer ${finance}`, accept: 'text/csv' } });
+    expect(api.status).toBe(200);
+    const csv = await api.text();
+    expect(csv.split('\r\n')[0]).toMatch(/^invoice,number,/);
+    expect(csv).toContain('49.00');
+    const env = { PATH: process.env.PATH!, HOME: dir, TOKENMETER_CONFIG: join(dir, 'config.json'), TOKENMETER_URL: url, TOKENMETER_KEY: finance, TOKENMETER_ACCOUNT: 'globex' };
+    expect(await runCli(['invoice', 'show', id, '--csv'], env)).toEqual({ code: 0, stdout: csv, stderr: '' });
+    // The table is still the CLI's own: the invoice's line, its lines, its total.
+    const table = await runCli(['invoice', 'show', id], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^invoice globex-20260301 \(finalized\) 2026-03-01T00:00:00\.000Z \.\. 2026-04-01T00:00:00\.000Z, plan team v1\n/);
+    expect(table.stdout).toMatch(/total 49(\.00)? EUR\n$/);
   }, 120_000);
 });

@@ -212,6 +212,11 @@ export function registerBilling(program: Command, ctx: Context): void {
 
   dataOptions(program.command('invoice').description('one invoice').command('show <id>').description('an invoice with its lines')).action(
     async (id: string, o: DataOptions) => {
+      if (o.csv) {
+        // The service's own invoice CSV, byte for byte, so the file is the one the API and the console give.
+        ctx.io.stdout.write(await ctx.call(ctx.api.GET('/v1/invoices/{id}', { params: { path: { id }, query: { format: 'csv' } }, parseAs: 'text' })));
+        return;
+      }
       const invoice = jsonBody(await ctx.call(ctx.api.GET('/v1/invoices/{id}', { params: { path: { id } } })));
       const columns: Column<Schemas['InvoiceLine']>[] = [
         { header: 'n', value: (l) => l.n, right: true },
@@ -219,7 +224,7 @@ export function registerBilling(program: Command, ctx: Context): void {
         { header: 'description', value: (l) => l.description },
         { header: 'amount', value: (l) => l.amount, right: true },
       ];
-      if (!o.json && !o.csv) ctx.out(`invoice ${invoice.number} (${invoice.status}) ${invoice.period_start} .. ${invoice.period_end}, plan ${invoice.plan_id} v${invoice.plan_version}`);
+      if (!o.json) ctx.out(`invoice ${invoice.number} (${invoice.status}) ${invoice.period_start} .. ${invoice.period_end}, plan ${invoice.plan_id} v${invoice.plan_version}`);
       ctx.print(o, invoice, invoice.lines, columns, `total ${invoice.total} ${invoice.currency}`);
     },
   );
