@@ -14,9 +14,8 @@ import { CreditsSettleService } from '../billing/credits/credits-settle.service.
 import { buildProgram } from '../cli/program.js';
 import { Context } from '../cli/context.js';
 import { ManualClock } from '../src/clock/clock.js';
-import { JOB_BACKEND, type JobBackend } from '../src/jobs/jobs.js';
 import { buildIfStale, repoRoot, ServiceProcess } from './support/service-process.js';
-import { createTestDatabase, newKey, startTestApp, testRunId, type TestApp } from './support/test-app.js';
+import { createTestDatabase, newKey, startListeningAppWithoutJobs, testRunId, type TestApp } from './support/test-app.js';
 
 interface Run {
   code: number | null;
@@ -523,11 +522,7 @@ describe('the tokenmeter CLI on a service in this process: a period allowance st
 
   beforeAll(async () => {
     buildIfStale();
-    t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
-    const jobs = t.app.get<JobBackend>(JOB_BACKEND);
-    if (jobs.kind === 'database') await jobs.stop();
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    url = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}`;
+    ({ t, url } = await startListeningAppWithoutJobs(clock));
     dir = mkdtempSync(join(tmpdir(), 'tokenmeter-cli-'));
   }, 300_000);
 

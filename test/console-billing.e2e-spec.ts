@@ -8,10 +8,9 @@
 import type { Browser, Page } from 'playwright-core';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { ManualClock } from '../src/clock/clock.js';
-import { JOB_BACKEND, type JobBackend } from '../src/jobs/jobs.js';
 import { expectText, launchChromium, routeBuiltConsole, screenshots, serviceApi, signInConsole, startConsoleService } from './support/browser.js';
 import type { ServiceProcess } from './support/service-process.js';
-import { newKey, startTestApp, type TestApp } from './support/test-app.js';
+import { newKey, startListeningAppWithoutJobs, type TestApp } from './support/test-app.js';
 
 describe('web console: invoices and credits in Chromium', () => {
   let service: ServiceProcess;
@@ -217,11 +216,7 @@ describe('web console: a period allowance still pending, in Chromium', () => {
   let origin: string;
 
   beforeAll(async () => {
-    t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
-    const jobs = t.app.get<JobBackend>(JOB_BACKEND);
-    if (jobs.kind === 'database') await jobs.stop();
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    origin = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}`;
+    ({ t, url: origin } = await startListeningAppWithoutJobs(clock));
     browser = await launchChromium();
   }, 300_000);
 

@@ -1,6 +1,7 @@
 // The console's pure parts: how money and periods are shown, what a plan version changed, what a price
 // book form refuses before sending, and how the budget tree is laid out.
 import fc from 'fast-check';
+import { periodOf } from '../../billing/authorizations/counters';
 import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
 import { budgetPeriodOf, budgetsHref, parseDay, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
@@ -180,7 +181,7 @@ describe('budget periods of the fiscal calendar', () => {
     expect(stepPeriod(budgetPeriodOf('quarter', 4, new Date('2027-02-10T00:00:00Z')), 4, 1)).toEqual({ kind: 'quarter', start: '2027-04-01', end: '2027-07-01' });
   });
 
-  it('a period holds the day it is asked for, starts on a first of a month, and the next one starts where it ends', () => {
+  it('a period is the one the service counts (counters.ts periodOf, which it copies), holds the day it is asked for, starts on a first of a month, and the next one starts where it ends', () => {
     fc.assert(
       fc.property(
         fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }),
@@ -188,6 +189,8 @@ describe('budget periods of the fiscal calendar', () => {
         fc.integer({ min: 1, max: 12 }),
         (at, kind, fiscal) => {
           const p = budgetPeriodOf(kind, fiscal, at);
+          const service = periodOf(kind, fiscal, at);
+          expect(p).toEqual({ kind, start: service.start.toISOString().slice(0, 10), end: service.end.toISOString().slice(0, 10) });
           expect(parseDay(p.start)!.getTime()).toBeLessThanOrEqual(at.getTime());
           expect(parseDay(p.end)!.getTime()).toBeGreaterThan(at.getTime());
           expect(p.start.endsWith('-01')).toBe(true);

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.js';
 import { ManualClock, type Clock } from '../../src/clock/clock.js';
+import { JOB_BACKEND, type JobBackend } from '../../src/jobs/jobs.js';
 import { Contract, type ObservedResponse } from './contract.js';
 
 let counter = 0;
@@ -197,4 +198,17 @@ export async function newOrg(t: TestApp, accountOverrides: Record<string, unknow
     agent: (await newKey(t, { role: 'agent', account: account.id, agent_id: agent.id })).secret,
   };
   return { account: account.id, unit: unit.id, person: person.id, agent: agent.id, keys };
+}
+
+/**
+ * An app on `clock`, listening on a local port, where no job runs by itself: with Redis the API consumes no
+ * jobs, and the database backend (which an API without Redis always consumes) stops taking them. What a job
+ * would do (the settle job granting an allowance, say) happens only when the test calls it.
+ */
+export async function startListeningAppWithoutJobs(clock: Clock): Promise<{ t: TestApp; url: string }> {
+  const t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
+  const jobs = t.app.get<JobBackend>(JOB_BACKEND);
+  if (jobs.kind === 'database') await jobs.stop();
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  return { t, url: `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}` };
 }
