@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { MeterPublisher } from '../../metering/ingest/meter-publisher.js';
 import { ReadingsService } from '../../metering/readings/readings.service.js';
-import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
+import { AccountsRepository, type Account } from '../../src/accounts/accounts.repository.js';
 import { isOperator, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { Dec, formatMoney } from '../../tiers/pricing/decimal.js';
-import { COUNTERS_ENGINE, levels, type CountersEngine, type PeriodKind } from '../authorizations/counters.js';
+import { COUNTERS_ENGINE, levels, type CountersEngine, type Period, type PeriodKind } from '../authorizations/counters.js';
 import { PathPlans } from '../authorizations/path-plans.js';
 import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { WebhookEvents } from '../webhooks/webhook-events.js';
@@ -197,17 +197,9 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
    */
   async listPeriod(principal: Principal, account: string, kind: PeriodKind, start: string): Promise<BudgetBurn[]> {
     const visible = await this.visibleNodes(principal, account);
-    const acct = await this.accounts.findAccount(account);
-    if (!acct) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
+    const acct = await this.accountOf(account);
     const now = this.clock.now();
-    const period = budgetPeriod(kind, acct.fiscal_year_start_month, now, start);
-    if (period === null) {
-      throw new BillingError(
-        BillingErrorCode.InvalidBudgetPeriod,
-        `period_start must be the first day of a ${kind} of the account's fiscal calendar (its year starts in month ${acct.fiscal_year_start_month}).`,
-        { field: 'period_start' },
-      );
-    }
+    const period = namedPeriod(acct.fiscal_year_start_month, kind, start, now);
     const shown = (b: BudgetBurn) => visible === null || visible.includes(b.node);
     if (period.start.getTime() <= now.getTime() && now.getTime() < period.end.getTime()) {
       return (await this.evaluate(account, acct.currency)).filter((b) => b.period.kind === kind && b.period.start === start && shown(b));
@@ -219,11 +211,15 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     return burns.filter(shown).map((b) => (ended ? { ...b, forecast: { ...b.forecast, limit_reached_at: null } } : b));
   }
 
-  /** Alerts newest first (brought up to date first), as the principal may see them. */
-  async alerts(principal: Principal, account: string, limit: number): Promise<AlertView[]> {
+  /**
+   * Alerts newest first (brought up to date first), as the principal may see them; with `period`, only those
+   * of that one period (refused, before anything is evaluated, when its start is no first day of such a period).
+   */
+  async alerts(principal: Principal, account: string, limit: number, period?: { kind: PeriodKind; start: string }): Promise<AlertView[]> {
     const visible = await this.visibleNodes(principal, account);
+    if (period !== undefined) namedPeriod((await this.accountOf(account)).fiscal_year_start_month, period.kind, period.start, this.clock.now());
     await this.evaluate(account);
-    return (await this.budgets.alerts(account, limit, visible)).map(alertView);
+    return (await this.budgets.alerts(account, limit, visible, period ?? null)).map(alertView);
   }
 
   /** Every budget in force now with its burn, then the alerts it fires (each once). */
@@ -393,6 +389,12 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     });
   }
 
+  private async accountOf(account: string): Promise<Account> {
+    const acct = await this.accounts.findAccount(account);
+    if (!acct) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
+    return acct;
+  }
+
   /** The account's currency; null when there is no such account. */
   private async currencyOf(account: string): Promise<string | null> {
     return (await this.accounts.findAccount(account))?.currency ?? null;
@@ -410,6 +412,19 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
       ineffective: r.key.label === 'ineffective' ? r.tokens.total : 0,
     }));
   }
+}
+
+/** The period of `kind` starting on `start` in the fiscal calendar; 400 invalid_budget_period when `start` is no first day of one. */
+function namedPeriod(fiscalYearStartMonth: number, kind: PeriodKind, start: string, now: Date): Period {
+  const period = budgetPeriod(kind, fiscalYearStartMonth, now, start);
+  if (period === null) {
+    throw new BillingError(
+      BillingErrorCode.InvalidBudgetPeriod,
+      `period_start must be the first day of a ${kind} of the account's fiscal calendar (its year starts in month ${fiscalYearStartMonth}).`,
+      { field: 'period_start' },
+    );
+  }
+  return period;
 }
 
 function levelOf(row: BudgetRow): string {

@@ -58,9 +58,7 @@ export class BudgetsController {
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ data: BudgetBurn[] } | string> {
-    if (query.period_start !== undefined && query.period === undefined) {
-      throw new RequestError('missing_field', 'Query parameter "period" is required with "period_start" (year, quarter or month).', { field: 'period' });
-    }
+    requireKindWithStart(query);
     const burns =
       query.period !== undefined && query.period_start !== undefined
         ? await this.burn.listPeriod(principal, account, query.period, query.period_start)
@@ -78,17 +76,27 @@ export class BudgetsController {
     summary: 'Budget alerts that fired, newest first',
     description:
       'Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the ' +
-      'limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks.',
+      'limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks. ' +
+      'With `period` and `period_start` (both or neither): only the alerts of that one period. Errors: 400 `missing_field` ' +
+      '(one without the other), 400 `invalid_budget_period` (not a first day of the fiscal calendar).',
   })
   @ApiJsonQuery(alertsQuerySchema)
   @Responds(200, BudgetAlertListSchema)
-  @Fails(404)
+  @Fails(400, 404)
   async alerts(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
-    @Query(new SchemaPipe(alertsQuerySchema)) query: { limit?: string },
+    @Query(new SchemaPipe(alertsQuerySchema)) query: { limit?: string; period?: PeriodKind; period_start?: string },
   ): Promise<{ data: AlertView[] }> {
-    return { data: await this.burn.alerts(principal, account, parseLimit(query.limit, 100, 1000)) };
+    const limit = parseLimit(query.limit, 100, 1000);
+    requireKindWithStart(query);
+    if (query.period !== undefined && query.period_start === undefined) {
+      throw new RequestError('missing_field', 'Query parameter "period_start" is required with "period" (the first day of the period, YYYY-MM-DD).', {
+        field: 'period_start',
+      });
+    }
+    const period = query.period !== undefined && query.period_start !== undefined ? { kind: query.period, start: query.period_start } : undefined;
+    return { data: await this.burn.alerts(principal, account, limit, period) };
   }
 
   @Post('transfers')
@@ -139,5 +147,12 @@ export class BudgetsController {
     @Query(new SchemaPipe(deleteBudgetQuerySchema)) query: { period: PeriodKind; period_start?: string },
   ): Promise<void> {
     await this.budgets.remove(principal, account, node, query.period, query.period_start);
+  }
+}
+
+/** `period_start` names a period only with its kind: 400 missing_field otherwise. */
+function requireKindWithStart(query: { period?: PeriodKind; period_start?: string }): void {
+  if (query.period_start !== undefined && query.period === undefined) {
+    throw new RequestError('missing_field', 'Query parameter "period" is required with "period_start" (year, quarter or month).', { field: 'period' });
   }
 }

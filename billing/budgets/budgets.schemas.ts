@@ -71,7 +71,14 @@ export const listBudgetsQuerySchema = {
 export const alertsQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { limit: { type: 'string', maxLength: 8, description: 'At most this many, newest first (1 to 1000, default 100)' } },
+  properties: {
+    limit: { type: 'string', maxLength: 8, description: 'At most this many, newest first (1 to 1000, default 100)' },
+    period: { ...periodKind, description: 'With `period_start`: only the alerts of that one period' },
+    period_start: {
+      ...day,
+      description: 'With `period`: only the alerts of the period starting that day (a first day of the fiscal calendar; ended, in force or to come)',
+    },
+  },
 } as const satisfies JsonSchema;
 
 // As documented: amounts as decimal strings and the period's first day as a date, which the envelope above
