@@ -353,6 +353,9 @@ describe('budgets', () => {
     expect((await list(o)).body.data.map((b: { node: string; period: { start: string } }) => `${b.node} ${b.period.start}`)).toEqual([`unit:${o.dept} 2026-03-01`]);
     const year = await inPeriod('year', '2026-04-01');
     expect(year.status).toBe(200);
+    // Each answer names the period it lists and the service's time it was read at (the injected clock).
+    expect([year.body.period, year.body.as_of]).toEqual([{ kind: 'year', start: '2026-04-01', end: '2027-04-01' }, '2026-03-29T12:00:00.000Z']);
+    expect([(await list(o)).body.period, (await list(o)).body.as_of]).toEqual([null, '2026-03-29T12:00:00.000Z']);
     expect(year.body.data).toHaveLength(1);
     expect(year.body.data[0]).toMatchObject({
       node: `unit:${o.dept}`,
@@ -370,6 +373,10 @@ describe('budgets', () => {
     clock.set('2026-04-02T12:00:00.000Z');
     const march = await inPeriod('month', '2026-03-01');
     expect(march.body.data).toHaveLength(1);
+    expect([march.body.period, march.body.as_of]).toEqual([{ kind: 'month', start: '2026-03-01', end: '2026-04-01' }, '2026-04-02T12:00:00.000Z']);
+    // A kind with no budget in force: the period in force is still named, by the service's clock.
+    const quarter = await t.get(`/v1/accounts/${o.account}/budgets?period=quarter`, o.keys.finance);
+    expect([quarter.body.data, quarter.body.period, quarter.body.as_of]).toEqual([[], { kind: 'quarter', start: '2026-04-01', end: '2026-07-01' }, '2026-04-02T12:00:00.000Z']);
     expect(march.body.data[0]).toMatchObject({
       node: `unit:${o.dept}`,
       spent: { amount: '3', tokens: 6_000_000 },
@@ -382,6 +389,8 @@ describe('budgets', () => {
     // The current period through period_start is the listing of what is in force.
     const april = await inPeriod('month', '2026-04-01');
     expect(april.body.data).toEqual((await list(o)).body.data.filter((b: { period: { kind: string } }) => b.period.kind === 'month'));
+    expect(april.body).toEqual((await t.get(`/v1/accounts/${o.account}/budgets?period=month`, o.keys.finance)).body);
+    expect(april.body.period).toEqual({ kind: 'month', start: '2026-04-01', end: '2026-05-01' });
     const csv = await t.request('GET', `/v1/accounts/${o.account}/budgets?period=month&period_start=2026-03-01`, { key: o.keys.finance, headers: { accept: 'text/csv' } });
     expect(csv.text.trim().split('\r\n')).toHaveLength(2);
     // Bad input.

@@ -12,7 +12,7 @@ import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, NoContent, Responds } from '../../src/http/openapi.js';
 import { parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
 import type { PeriodKind } from '../authorizations/counters.js';
-import { BudgetBurnService, type AlertView, type BudgetBurn } from './budget-burn.service.js';
+import { BudgetBurnService, type AlertView, type BudgetListing } from './budget-burn.service.js';
 import { budgetsCsv } from './budgets-csv.js';
 import {
   alertsQuerySchema,
@@ -45,7 +45,9 @@ export class BudgetsController {
       'the limit. Finance sees every node; a member their own person and the units above them. Reading also fires ' +
       'alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV. With `period` and `period_start`: the ' +
       'budgets of that one period; one that has ended shows what was spent in it (its forecast is its end, with no ' +
-      '`limit_reached_at`), one to come nothing spent; neither holds anything. Errors: 400 `missing_field` ' +
+      '`limit_reached_at`), one to come nothing spent; neither holds anything. The JSON names the period listed ' +
+      '(with `period`) and `as_of`, the service’s time it was read at, against which the period is in force, ended ' +
+      'or to come. Errors: 400 `missing_field` ' +
       '(`period_start` without `period`), 400 `invalid_budget_period` (not a first day of the fiscal calendar).',
   })
   @ApiJsonQuery(listBudgetsQuerySchema)
@@ -57,17 +59,17 @@ export class BudgetsController {
     @Query(new SchemaPipe(listBudgetsQuerySchema)) query: { period?: PeriodKind; period_start?: string; format?: 'json' | 'csv' },
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<{ data: BudgetBurn[] } | string> {
+  ): Promise<BudgetListing | string> {
     requireKindWithStart(query);
-    const burns =
+    const listing =
       query.period !== undefined && query.period_start !== undefined
         ? await this.burn.listPeriod(principal, account, query.period, query.period_start)
         : await this.burn.list(principal, account, query.period);
     if (query.format === 'csv' || (query.format === undefined && wantsCsv(accept))) {
       void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="budgets-${account}.csv"`);
-      return budgetsCsv(burns);
+      return budgetsCsv(listing.data);
     }
-    return { data: burns };
+    return listing;
   }
 
   @Get('alerts')

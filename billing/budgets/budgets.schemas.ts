@@ -192,7 +192,20 @@ export const BudgetBurnSchema = named('BudgetBurn', {
   },
 } as const);
 
-export const BudgetBurnListSchema = named('BudgetBurnList', listOf(BudgetBurnSchema));
+export const BudgetBurnListSchema = named('BudgetBurnList', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['data', 'period', 'as_of'],
+  properties: {
+    data: { type: 'array', items: BudgetBurnSchema },
+    period: {
+      ...nullable(periodOut),
+      description:
+        'With `period`: the period listed, the one of that kind in force at `as_of` or the one `period_start` names. Null when every kind in force is listed',
+    },
+    as_of: { ...dateTimeSchema, description: 'The service’s time of the listing: whether the period is in force, ended or to come is measured against it' },
+  },
+} as const);
 
 export const BudgetAlertSchema = named('BudgetAlert', {
   type: 'object',
