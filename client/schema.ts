@@ -4654,6 +4654,8 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    /** @description On a CSV page that is not the last: the next page’s cursor, to pass back as `cursor` (the JSON page has it as `next_cursor`) */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {
