@@ -137,7 +137,7 @@ export interface paths {
         };
         /**
          * Budgets in force now (or of one period), with headcount, spend, holds, what is left, per head, and the forecast
-         * @description Spend rolls up the org tree by the unit each person was in when they spent. The forecast projects the burn of the last 7 days (from the start of the current hour; less early in a period) to the period end and dates the limit. Finance sees every node; a member their own person and the units above them. Reading also fires alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV. With `period` and `period_start`: the budgets of that one period; one that has ended shows what was spent in it (its forecast is its end, with no `limit_reached_at`), one to come nothing spent; neither holds anything. Errors: 400 `missing_field` (`period_start` without `period`), 400 `invalid_budget_period` (not a first day of the fiscal calendar).
+         * @description Spend rolls up the org tree by the unit each person was in when they spent. The forecast projects the burn of the last 7 days (from the start of the current hour; less early in a period) to the period end and dates the limit. Finance sees every node; a member their own person and the units above them. Reading also fires alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV. With `period` and `period_start`: the budgets of that one period; one that has ended shows what was spent in it (its forecast is its end, with no `limit_reached_at`), one to come nothing spent; neither holds anything. The JSON names the period listed (with `period`) and `as_of`, the service’s time it was read at, against which the period is in force, ended or to come. Errors: 400 `missing_field` (`period_start` without `period`), 400 `invalid_budget_period` (not a first day of the fiscal calendar).
          */
         get: operations["BudgetsController_list"];
         put?: never;
@@ -178,7 +178,7 @@ export interface paths {
         };
         /**
          * Budget alerts that fired, newest first
-         * @description Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks.
+         * @description Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks. With `period` and `period_start` (both or neither): only the alerts of that one period. Errors: 400 `missing_field` (one without the other), 400 `invalid_budget_period` (not a first day of the fiscal calendar).
          */
         get: operations["BudgetsController_alerts"];
         put?: never;
@@ -1362,7 +1362,20 @@ export interface components {
             thresholds: number[];
         };
         BudgetBurnList: {
+            /**
+             * Format: date-time
+             * @description The service’s time of the listing: whether the period is in force, ended or to come is measured against it
+             */
+            as_of: string;
             data: components["schemas"]["BudgetBurn"][];
+            /** @description With `period`: the period listed, the one of that kind in force at `as_of` or the one `period_start` names. Null when every kind in force is listed */
+            period: {
+                /** @description Exclusive */
+                end: string;
+                /** @enum {string} */
+                kind: "year" | "quarter" | "month";
+                start: string;
+            } | null;
         };
         /** @description Moves unused allocation (allocation less what is spent, held, allocated further down, or for headcount the people in it now) from `from` to a sibling or back to its parent. At least one of headcount, tokens, amount. */
         BudgetTransfer: {
@@ -3672,6 +3685,10 @@ export interface operations {
             query?: {
                 /** @description At most this many, newest first (1 to 1000, default 100) */
                 limit?: string;
+                /** @description With `period_start`: only the alerts of that one period */
+                period?: "year" | "quarter" | "month";
+                /** @description With `period`: only the alerts of the period starting that day (a first day of the fiscal calendar; ended, in force or to come) */
+                period_start?: string;
             };
             header?: never;
             path: {
@@ -4637,6 +4654,8 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    /** @description On a CSV page that is not the last: the next page’s cursor, to pass back as `cursor` (the JSON page has it as `next_cursor`) */
+                    "x-next-cursor"?: string;
                     [name: string]: unknown;
                 };
                 content: {

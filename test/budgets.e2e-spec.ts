@@ -353,6 +353,9 @@ describe('budgets', () => {
     expect((await list(o)).body.data.map((b: { node: string; period: { start: string } }) => `${b.node} ${b.period.start}`)).toEqual([`unit:${o.dept} 2026-03-01`]);
     const year = await inPeriod('year', '2026-04-01');
     expect(year.status).toBe(200);
+    // Each answer names the period it lists and the service's time it was read at (the injected clock).
+    expect([year.body.period, year.body.as_of]).toEqual([{ kind: 'year', start: '2026-04-01', end: '2027-04-01' }, '2026-03-29T12:00:00.000Z']);
+    expect([(await list(o)).body.period, (await list(o)).body.as_of]).toEqual([null, '2026-03-29T12:00:00.000Z']);
     expect(year.body.data).toHaveLength(1);
     expect(year.body.data[0]).toMatchObject({
       node: `unit:${o.dept}`,
@@ -370,6 +373,10 @@ describe('budgets', () => {
     clock.set('2026-04-02T12:00:00.000Z');
     const march = await inPeriod('month', '2026-03-01');
     expect(march.body.data).toHaveLength(1);
+    expect([march.body.period, march.body.as_of]).toEqual([{ kind: 'month', start: '2026-03-01', end: '2026-04-01' }, '2026-04-02T12:00:00.000Z']);
+    // A kind with no budget in force: the period in force is still named, by the service's clock.
+    const quarter = await t.get(`/v1/accounts/${o.account}/budgets?period=quarter`, o.keys.finance);
+    expect([quarter.body.data, quarter.body.period, quarter.body.as_of]).toEqual([[], { kind: 'quarter', start: '2026-04-01', end: '2026-07-01' }, '2026-04-02T12:00:00.000Z']);
     expect(march.body.data[0]).toMatchObject({
       node: `unit:${o.dept}`,
       spent: { amount: '3', tokens: 6_000_000 },
@@ -382,6 +389,8 @@ describe('budgets', () => {
     // The current period through period_start is the listing of what is in force.
     const april = await inPeriod('month', '2026-04-01');
     expect(april.body.data).toEqual((await list(o)).body.data.filter((b: { period: { kind: string } }) => b.period.kind === 'month'));
+    expect(april.body).toEqual((await t.get(`/v1/accounts/${o.account}/budgets?period=month`, o.keys.finance)).body);
+    expect(april.body.period).toEqual({ kind: 'month', start: '2026-04-01', end: '2026-05-01' });
     const csv = await t.request('GET', `/v1/accounts/${o.account}/budgets?period=month&period_start=2026-03-01`, { key: o.keys.finance, headers: { accept: 'text/csv' } });
     expect(csv.text.trim().split('\r\n')).toHaveLength(2);
     // Bad input.
@@ -414,5 +423,66 @@ describe('budgets', () => {
     expect(await auditCount(o.account)).toBe(audits);
     expect(byNode(await list(o), `unit:${o.team1}`)).toMatchObject({ limit: { amount: '10', tokens: 10_000_000 }, left: { amount: '9', tokens: 8_000_000 } });
     expect((await transfer({ amount: '6' })).body).toMatchObject({ from: { amount_limit: '4' }, to: { amount_limit: '16' } });
+  });
+
+  it('lists the alerts of one period with period and period_start, and refuses a bad one with 400, firing nothing', async () => {
+    const o = await org();
+    const db = t.app.get(DataSource);
+    const fired = async () => Number((await db.query('SELECT count(*) AS n FROM budget_alerts WHERE account_id = $1', [o.account]))[0].n);
+    const emitted = async () => Number((await db.query('SELECT count(*) AS n FROM webhook_events WHERE account_id = $1', [o.account]))[0].n);
+    const alerts = (query = '', key = o.keys.finance) => t.get(`/v1/accounts/${o.account}/budgets/alerts${query}`, key);
+    const seen = (res: { body: { data: any[] } }) => res.body.data.map((a) => `${a.period.kind} ${a.period.start} ${a.node} ${a.kind} ${a.threshold}`).sort();
+    // March (in force at the 15th): ada's month budget of 2.00, half spent; bob's of 10.00, a tenth.
+    expect((await put(o, `person:${o.ada}`, { period: 'month', amount_limit: '2' })).status).toBe(200);
+    expect((await put(o, `person:${o.bob}`, { period: 'month', amount_limit: '10' })).status).toBe(200);
+    await spend(o.keys.adaAgent, 'm1', '2026-03-10T00:00:00Z', 2_000_000);
+    await spend(o.keys.bobAgent, 'm2', '2026-03-10T00:00:00Z', 2_000_000);
+    const march = [`month 2026-03-01 person:${o.ada} forecast null`, `month 2026-03-01 person:${o.ada} threshold 50`];
+    expect(seen(await alerts())).toEqual(march);
+    // April (the new fiscal year): ada's month budget again, and a quarter one that fires nothing.
+    clock.set('2026-04-10T12:00:00.000Z');
+    expect((await put(o, `person:${o.ada}`, { period: 'month', amount_limit: '2' })).status).toBe(200);
+    expect((await put(o, `person:${o.ada}`, { period: 'quarter', amount_limit: '100' })).status).toBe(200);
+    await spend(o.keys.adaAgent, 'm3', '2026-04-09T00:00:00Z', 2_000_000);
+    const april = [`month 2026-04-01 person:${o.ada} forecast null`, `month 2026-04-01 person:${o.ada} threshold 50`];
+    expect(seen(await alerts())).toEqual([...march, ...april]);
+
+    // Each filter answers its own period's alerts only: the kind counts, and a member still sees only theirs.
+    expect(seen(await alerts('?period=month&period_start=2026-03-01'))).toEqual(march);
+    expect(seen(await alerts('?period=month&period_start=2026-04-01'))).toEqual(april);
+    expect(seen(await alerts('?period=quarter&period_start=2026-04-01'))).toEqual([]);
+    expect(seen(await alerts('?period=year&period_start=2026-04-01'))).toEqual([]);
+    expect(seen(await alerts('?period=month&period_start=2026-04-01&limit=1'))).toHaveLength(1);
+    expect(seen(await alerts('?period=month&period_start=2026-03-01', o.keys.ada))).toEqual(march);
+    expect((await alerts('?period=month&period_start=2026-03-01', (await newKey(t, { role: 'member', account: o.account, person_id: o.bob })).secret)).body.data).toEqual([]);
+
+    // An alert now due (ada's April limit cut to 1.10: 91 % spent; no ingest evaluates it, and the one after
+    // the spend above has run: its 250 ms timer fires before this sleep ends), which bad input must not fire.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await put(o, `person:${o.ada}`, { period: 'month', amount_limit: '1.10' })).status).toBe(200);
+    const [alertsBefore, eventsBefore] = [await fired(), await emitted()];
+    const refused = async (query: string, code: string, field: string) => {
+      const res = await alerts(query);
+      expect([query, res.status, res.body.error?.code, res.body.error?.field]).toEqual([query, 400, code, field]);
+    };
+    await refused('?period_start=2026-04-01', 'missing_field', 'period');
+    await refused('?period=month', 'missing_field', 'period_start');
+    await refused('?period=mnth&period_start=2026-04-01', 'invalid_value', 'period');
+    await refused('?period=month&period_start=2026-04-02', 'invalid_budget_period', 'period_start');
+    await refused('?period=month&period_start=2026-4-01', 'invalid_budget_period', 'period_start');
+    await refused('?period=month&period_start=2026-02-30', 'invalid_budget_period', 'period_start');
+    // Quarters of a fiscal year from April start in April, July, October and January.
+    await refused('?period=quarter&period_start=2026-05-01', 'invalid_budget_period', 'period_start');
+    await refused('?period=year&period_start=2026-01-01', 'invalid_budget_period', 'period_start');
+    await refused('?period=month&period_start=2026-04-01&limit=0', 'invalid_value', 'limit');
+    // The same errors as the budgets listing gives for the same parameters.
+    const listed = await t.get(`/v1/accounts/${o.account}/budgets?period=quarter&period_start=2026-05-01`, o.keys.finance);
+    const alerted = await alerts('?period=quarter&period_start=2026-05-01');
+    expect(alerted.body.error.message).toBe(listed.body.error.message);
+    expect([await fired(), await emitted()]).toEqual([alertsBefore, eventsBefore]);
+    // A good one brings them up to date: April's 80 % fires; March's are as they were.
+    expect(seen(await alerts('?period=month&period_start=2026-04-01'))).toEqual([...april, `month 2026-04-01 person:${o.ada} threshold 80`].sort());
+    expect(seen(await alerts('?period=month&period_start=2026-03-01'))).toEqual(march);
+    expect(await fired()).toBe(alertsBefore + 1);
   });
 });

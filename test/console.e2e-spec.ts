@@ -6,8 +6,11 @@
 // back, and a price book is checked before it is sent. Each page is photographed at desktop and phone
 // widths into test/screenshots/.
 import type { Browser, Page } from 'playwright-core';
-import { expectText, expectValue, launchChromium, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
+import { ManualClock } from '../src/clock/clock.js';
+import { expectText, expectValue, launchChromium, routeBuiltConsole, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
+import { setupPricing } from './support/metering.js';
 import type { ServiceProcess } from './support/service-process.js';
+import { newOrg, startListeningAppWithoutJobs, type TestApp } from './support/test-app.js';
 
 describe('web console (/console) in Chromium', () => {
   let service: ServiceProcess;
@@ -294,6 +297,99 @@ describe('web console (/console) in Chromium', () => {
       await page.getByLabel('Account').selectOption('acme');
       await expectText(page.getByTestId('subscription'), /team v3 \(follows the latest\)/);
       await screenshots(page, 'subscriptions');
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+});
+
+describe('web console: budget periods and their alerts by the service’s clock, in Chromium', () => {
+  // The service's clock (injected) is in May 2031, the browser's fixed in February 2031: whether a period is
+  // in force, ended or to come, and which one is in force, is the service's word. Alerts fired in April and
+  // in May; each period shows its own.
+  const clock = new ManualClock('2031-04-01T00:00:00.000Z');
+  let t: TestApp;
+  let browser: Browser;
+  let origin: string;
+
+  beforeAll(async () => {
+    ({ t, url: origin } = await startListeningAppWithoutJobs(clock));
+    browser = await launchChromium();
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('finance reads the period in force, an ended and a coming one as the service places them, each with only its own alerts', async () => {
+    const o = await newOrg(t);
+    await setupPricing(t, o.account);
+    const person = `person:${o.person}`;
+    const budget = async (amount: string) => expect((await t.request('PUT', `/v1/accounts/${o.account}/budgets/${person}`, { key: o.keys.finance, body: { period: 'month', amount_limit: amount } })).status).toBe(200);
+    /** qwen-turbo is base: 0.50 per million input tokens. */
+    const spend = async (id: string, timestamp: string, inputTokens: number) =>
+      expect((await t.post('/v1/events', { events: [{ id, timestamp, model: 'qwen-turbo', usage: { input: inputTokens, output: 0 } }] }, o.keys.agent)).body.results[0].status).toBe('accepted');
+    const fired = async (query: string) =>
+      ((await t.get(`/v1/accounts/${o.account}/budgets/alerts?${query}`, o.keys.finance)).body.data as { kind: string; threshold: number | null }[])
+        .map((a) => `${a.kind} ${a.threshold}`)
+        .sort();
+    // April: 1.00 of 2.00, 50 %.
+    clock.set('2031-04-10T12:00:00.000Z');
+    await budget('2');
+    await spend('apr-1', '2031-04-09T00:00:00Z', 2_000_000);
+    expect(await fired('period=month&period_start=2031-04-01')).toEqual(['forecast null', 'threshold 50']);
+    // May: 1.60 of 2.00, 80 %.
+    clock.set('2031-05-15T12:00:00.000Z');
+    await budget('2');
+    await spend('may-1', '2031-05-14T00:00:00Z', 3_200_000);
+    expect(await fired('period=month&period_start=2031-05-01')).toEqual(['forecast null', 'threshold 50', 'threshold 80']);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await page.clock.setFixedTime(new Date('2031-02-20T12:00:00.000Z'));
+      await routeBuiltConsole(page, origin);
+      await signInConsole(page, { url: origin }, o.keys.finance, 'budgets?period=month');
+      expect(await page.evaluate(() => new Date().toISOString())).toBe('2031-02-20T12:00:00.000Z');
+      const shown = page.getByTestId('budget-period');
+      const start = page.getByLabel('Starting');
+      const alerts = page.getByTestId('budget-alerts');
+
+      // The month in force by the service's clock: May, with May's alerts only.
+      await expectText(shown, /^The month 1 May 2031 – 31 May 2031: in force now\.$/);
+      await expectValue(start, '2031-05-01');
+      await expectText(alerts, /crossed 80 %/);
+      expect(await alerts.locator('li').count()).toBe(3);
+      expect(await alerts.textContent()).not.toMatch(/2031-04-01/);
+
+      // A kind with no budget in force: still the service's quarter (the browser's would be January's), none fired.
+      await page.getByLabel('Period', { exact: true }).selectOption('quarter');
+      await expectText(shown, /^The quarter 1 Apr 2031 – 30 Jun 2031: in force now\.$/);
+      await expectValue(start, '2031-04-01');
+      await expectText(alerts, /^No alert has fired in this quarter\.$/);
+
+      // The month before: ended by the service's clock (to come by the browser's), with April's alerts only.
+      await page.getByLabel('Period', { exact: true }).selectOption('month');
+      await expectValue(start, '2031-05-01');
+      await page.getByRole('button', { name: 'Previous month' }).click();
+      expect(new URL(page.url()).hash).toBe('#/budgets?period=month&start=2031-04-01');
+      await expectText(shown, /^The month 1 Apr 2031 – 30 Apr 2031: ended; what was spent in it\. Its budgets no longer change\.$/);
+      await expectText(alerts, /crossed 50 %/);
+      expect(await alerts.locator('li').count()).toBe(2);
+      expect(await alerts.textContent()).not.toMatch(/80 %|2031-05-01/);
+      expect(await page.getByRole('button', { name: /^Edit the budget of/ }).count()).toBe(0);
+
+      // Next: May again, which the service says is in force, so the address names no start.
+      await page.getByRole('button', { name: 'Next month' }).click();
+      expect(new URL(page.url()).hash).toBe('#/budgets?period=month');
+      await expectText(shown, /in force now\.$/);
+      await expectText(alerts, /crossed 80 %/);
+      // And June: to come, nothing fired in it.
+      await page.getByRole('button', { name: 'Next month' }).click();
+      expect(new URL(page.url()).hash).toBe('#/budgets?period=month&start=2031-06-01');
+      await expectText(shown, /^The month 1 Jun 2031 – 30 Jun 2031: to come; allocated ahead, nothing spent yet\.$/);
+      await expectText(alerts, /^No alert has fired in this month\.$/);
+      await screenshots(page, 'budgets-service-clock');
     } finally {
       await page.close();
     }

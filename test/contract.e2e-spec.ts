@@ -1,6 +1,7 @@
 // The OpenAPI document is a contract a client can be generated from: valid OpenAPI 3.1, every operation
 // summarised with a schema for every status it answers, and responses that do not match it are caught.
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { CLOCK, type Clock } from '../src/clock/clock.js';
 import { ContractViolation, type Contract } from './support/contract.js';
 import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -132,6 +133,30 @@ describe('the API contract', () => {
     expect(Object.keys(doc.paths['/v1/accounts/{account}/meter/stream'].get.responses['200'].content)).toEqual(['text/event-stream']);
     expect(Object.keys(doc.paths['/metrics'].get.responses['200'].content)).toEqual(['text/plain']);
     for (const name of ['MeterStreamReady', 'MeterStreamOperation']) expect(doc.components.schemas[name]).toBeDefined();
+  });
+
+  it('declares the response header a route sets: the next cursor of a CSV page of events, as the route sends it', async () => {
+    const events = '/v1/accounts/{account}/events';
+    const declared = doc.paths[events].get.responses['200'].headers;
+    expect(declared).toEqual({ 'x-next-cursor': { description: expect.stringMatching(/cursor/), schema: { type: 'string' } } });
+    for (const { path, method, op } of operations(doc)) {
+      for (const [status, response] of Object.entries(op.responses as Json)) {
+        if (!(path === events && method === 'get' && status === '200')) expect([method, path, status, (response as Json).headers]).toEqual([method, path, status, undefined]);
+      }
+    }
+    // A first page of two events, one per page: the header named is the one sent, and it leads to the second.
+    const org = await newOrg(t);
+    const at = t.app.get<Clock>(CLOCK).now().toISOString();
+    const sent = await t.post('/v1/events', { events: ['c1', 'c2'].map((id) => ({ id, timestamp: at, operation: 'code.edit', channel: 'cli' })) }, org.keys.agent);
+    expect(sent.body.results).toEqual([expect.objectContaining({ status: 'accepted' }), expect.objectContaining({ status: 'accepted' })]);
+    const page = (cursor?: string) =>
+      t.request('GET', `/v1/accounts/${org.account}/events?format=csv&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { key: org.keys.finance });
+    const first = await page();
+    const [name] = Object.keys(declared);
+    expect(first.headers[name!]).toEqual(expect.any(String));
+    const second = await page(String(first.headers[name!]));
+    expect([second.status, second.text.trim().split('\r\n')]).toEqual([200, [expect.stringMatching(/^id,/), expect.stringMatching(/^c[12],/)]]);
+    expect(second.headers[name!]).toBeUndefined();
   });
 
   describe('the check every e2e response goes through', () => {

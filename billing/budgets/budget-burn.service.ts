@@ -8,16 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { MeterPublisher } from '../../metering/ingest/meter-publisher.js';
 import { ReadingsService } from '../../metering/readings/readings.service.js';
-import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
+import { AccountsRepository, type Account } from '../../src/accounts/accounts.repository.js';
 import { isOperator, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { Dec, formatMoney } from '../../tiers/pricing/decimal.js';
-import { COUNTERS_ENGINE, levels, type CountersEngine, type PeriodKind } from '../authorizations/counters.js';
+import { COUNTERS_ENGINE, levels, periodOf, type CountersEngine, type Period, type PeriodKind } from '../authorizations/counters.js';
 import { PathPlans } from '../authorizations/path-plans.js';
 import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { WebhookEvents } from '../webhooks/webhook-events.js';
-import { alertRoom, ancestry, budgetPeriod, burnWindowStart, crossedThresholds, forecast, leastRoom, mayFire, peopleIn, rollUp, zeroSpend, type AlertRoom, type Spend, type SpendRow } from './budget-math.js';
+import { alertRoom, ancestry, budgetPeriod, burnWindowStart, dateOnly, crossedThresholds, forecast, leastRoom, mayFire, peopleIn, rollUp, zeroSpend, type AlertRoom, type Spend, type SpendRow } from './budget-math.js';
 import { parseNodeParam } from './budgets.service.js';
 import { alertKey, BudgetsRepository, type AlertRow, type BudgetRow } from './budgets.repository.js';
 import { OrgTrees } from './org-trees.js';
@@ -61,6 +61,15 @@ export interface BudgetBurn {
     tokens_at_period_end: number;
     limit_reached_at: Date | null;
   };
+}
+
+/** A listing of budgets, with the period it is of and the service's time it was read at. */
+export interface BudgetListing {
+  data: BudgetBurn[];
+  /** With a period kind asked for: the one in force at `as_of`, or the one its first day named; null when every kind in force is listed. */
+  period: { kind: PeriodKind; start: string; end: string } | null;
+  /** The service's clock when it was read: what "in force", "ended" and "to come" are measured against. */
+  as_of: Date;
 }
 
 export interface AlertView {
@@ -181,11 +190,20 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     return ancestry(org.tree, `person:${principal.personId}`).filter((k) => k !== 'account');
   }
 
-  /** Budgets in force now with their burn (bringing alerts up to date), as the principal may see them. */
-  async list(principal: Principal, account: string, kind: PeriodKind | undefined): Promise<BudgetBurn[]> {
+  /**
+   * Budgets in force now with their burn (bringing alerts up to date), as the principal may see them; with
+   * `kind`, those of the period of that kind in force now, named in the answer.
+   */
+  async list(principal: Principal, account: string, kind: PeriodKind | undefined): Promise<BudgetListing> {
     const visible = await this.visibleNodes(principal, account);
-    const burns = await this.evaluate(account);
-    return burns.filter((b) => (kind === undefined || b.period.kind === kind) && (visible === null || visible.includes(b.node)));
+    const now = this.clock.now();
+    const acct = kind === undefined ? null : await this.accountOf(account);
+    const burns = await this.evaluate(account, acct?.currency, now);
+    return {
+      data: burns.filter((b) => (kind === undefined || b.period.kind === kind) && (visible === null || visible.includes(b.node))),
+      period: kind === undefined || acct === null ? null : periodView(periodOf(kind, acct.fiscal_year_start_month, now)),
+      as_of: now,
+    };
   }
 
   /**
@@ -195,42 +213,39 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
    * reached); one to come with nothing spent yet (finance allocating ahead). Nothing is held in periods
    * other than the current one, and reading them fires no alert.
    */
-  async listPeriod(principal: Principal, account: string, kind: PeriodKind, start: string): Promise<BudgetBurn[]> {
+  async listPeriod(principal: Principal, account: string, kind: PeriodKind, start: string): Promise<BudgetListing> {
     const visible = await this.visibleNodes(principal, account);
-    const acct = await this.accounts.findAccount(account);
-    if (!acct) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
+    const acct = await this.accountOf(account);
     const now = this.clock.now();
-    const period = budgetPeriod(kind, acct.fiscal_year_start_month, now, start);
-    if (period === null) {
-      throw new BillingError(
-        BillingErrorCode.InvalidBudgetPeriod,
-        `period_start must be the first day of a ${kind} of the account's fiscal calendar (its year starts in month ${acct.fiscal_year_start_month}).`,
-        { field: 'period_start' },
-      );
-    }
+    const period = namedPeriod(acct.fiscal_year_start_month, kind, start, now);
     const shown = (b: BudgetBurn) => visible === null || visible.includes(b.node);
+    const listing = (data: BudgetBurn[]): BudgetListing => ({ data, period: periodView(period), as_of: now });
     if (period.start.getTime() <= now.getTime() && now.getTime() < period.end.getTime()) {
-      return (await this.evaluate(account, acct.currency)).filter((b) => b.period.kind === kind && b.period.start === start && shown(b));
+      return listing((await this.evaluate(account, acct.currency, now)).filter((b) => b.period.kind === kind && b.period.start === start && shown(b)));
     }
     const rows = await this.budgets.ofPeriod(this.dataSource, account, kind, start);
     const ended = period.end.getTime() <= now.getTime();
     // Read as at the period's end (everything spent in it) or its start (nothing yet).
     const { burns } = await this.burnWithRoom(account, acct.currency, { rows, at: ended ? period.end : period.start });
-    return burns.filter(shown).map((b) => (ended ? { ...b, forecast: { ...b.forecast, limit_reached_at: null } } : b));
+    return listing(burns.filter(shown).map((b) => (ended ? { ...b, forecast: { ...b.forecast, limit_reached_at: null } } : b)));
   }
 
-  /** Alerts newest first (brought up to date first), as the principal may see them. */
-  async alerts(principal: Principal, account: string, limit: number): Promise<AlertView[]> {
+  /**
+   * Alerts newest first (brought up to date first), as the principal may see them; with `period`, only those
+   * of that one period (refused, before anything is evaluated, when its start is no first day of such a period).
+   */
+  async alerts(principal: Principal, account: string, limit: number, period?: { kind: PeriodKind; start: string }): Promise<AlertView[]> {
     const visible = await this.visibleNodes(principal, account);
+    if (period !== undefined) namedPeriod((await this.accountOf(account)).fiscal_year_start_month, period.kind, period.start, this.clock.now());
     await this.evaluate(account);
-    return (await this.budgets.alerts(account, limit, visible)).map(alertView);
+    return (await this.budgets.alerts(account, limit, visible, period ?? null)).map(alertView);
   }
 
-  /** Every budget in force now with its burn, then the alerts it fires (each once). */
-  async evaluate(account: string, currency?: string): Promise<BudgetBurn[]> {
+  /** Every budget in force now (or at `now`, read from the clock by the caller) with its burn, then the alerts it fires (each once). */
+  async evaluate(account: string, currency?: string, now?: Date): Promise<BudgetBurn[]> {
     const sum = this.publishedOf(account);
     const base = { amount: sum.amount, tokens: sum.tokens };
-    const { burns, room, until } = await this.burnWithRoom(account, currency);
+    const { burns, room, until } = await this.burnWithRoom(account, currency, undefined, now);
     await this.fire(account, burns);
     // Every alert the figures reach has fired: until more spend than the room comes, none can.
     this.gates.set(account, { room, until, base });
@@ -244,14 +259,16 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
 
   /**
    * burn, with the room its alerts have left (see alertRoom) and until when it holds. `other`: the budgets
-   * of a period other than the current one, read as at `at` (in that period), with nothing held.
+   * of a period other than the current one, read as at `at` (in that period), with nothing held. `current`:
+   * the clock's time the caller read, so that what it answers and this burn agree on what is in force.
    */
   private async burnWithRoom(
     account: string,
     currency?: string,
     other?: { rows: BudgetRow[]; at: Date },
+    current?: Date,
   ): Promise<{ burns: BudgetBurn[]; room: AlertRoom; until: number }> {
-    const now = other?.at ?? this.clock.now();
+    const now = other?.at ?? current ?? this.clock.now();
     // The room holds while the burn windows keep their start (the hour) and the budgets in force stay.
     let until = Math.min(now.getTime() + ALERT_SKIP_MS, Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
     const rooms: AlertRoom[] = [];
@@ -393,6 +410,12 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     });
   }
 
+  private async accountOf(account: string): Promise<Account> {
+    const acct = await this.accounts.findAccount(account);
+    if (!acct) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
+    return acct;
+  }
+
   /** The account's currency; null when there is no such account. */
   private async currencyOf(account: string): Promise<string | null> {
     return (await this.accounts.findAccount(account))?.currency ?? null;
@@ -410,6 +433,21 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
       ineffective: r.key.label === 'ineffective' ? r.tokens.total : 0,
     }));
   }
+}
+
+const periodView = (p: Period): { kind: PeriodKind; start: string; end: string } => ({ kind: p.kind, start: dateOnly(p.start), end: dateOnly(p.end) });
+
+/** The period of `kind` starting on `start` in the fiscal calendar; 400 invalid_budget_period when `start` is no first day of one. */
+function namedPeriod(fiscalYearStartMonth: number, kind: PeriodKind, start: string, now: Date): Period {
+  const period = budgetPeriod(kind, fiscalYearStartMonth, now, start);
+  if (period === null) {
+    throw new BillingError(
+      BillingErrorCode.InvalidBudgetPeriod,
+      `period_start must be the first day of a ${kind} of the account's fiscal calendar (its year starts in month ${fiscalYearStartMonth}).`,
+      { field: 'period_start' },
+    );
+  }
+  return period;
 }
 
 function levelOf(row: BudgetRow): string {

@@ -12,7 +12,7 @@ import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, NoContent, Responds } from '../../src/http/openapi.js';
 import { parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
 import type { PeriodKind } from '../authorizations/counters.js';
-import { BudgetBurnService, type AlertView, type BudgetBurn } from './budget-burn.service.js';
+import { BudgetBurnService, type AlertView, type BudgetListing } from './budget-burn.service.js';
 import { budgetsCsv } from './budgets-csv.js';
 import {
   alertsQuerySchema,
@@ -45,7 +45,9 @@ export class BudgetsController {
       'the limit. Finance sees every node; a member their own person and the units above them. Reading also fires ' +
       'alerts that are due. `Accept: text/csv` (or `format=csv`) answers CSV. With `period` and `period_start`: the ' +
       'budgets of that one period; one that has ended shows what was spent in it (its forecast is its end, with no ' +
-      '`limit_reached_at`), one to come nothing spent; neither holds anything. Errors: 400 `missing_field` ' +
+      '`limit_reached_at`), one to come nothing spent; neither holds anything. The JSON names the period listed ' +
+      '(with `period`) and `as_of`, the service’s time it was read at, against which the period is in force, ended ' +
+      'or to come. Errors: 400 `missing_field` ' +
       '(`period_start` without `period`), 400 `invalid_budget_period` (not a first day of the fiscal calendar).',
   })
   @ApiJsonQuery(listBudgetsQuerySchema)
@@ -57,19 +59,17 @@ export class BudgetsController {
     @Query(new SchemaPipe(listBudgetsQuerySchema)) query: { period?: PeriodKind; period_start?: string; format?: 'json' | 'csv' },
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<{ data: BudgetBurn[] } | string> {
-    if (query.period_start !== undefined && query.period === undefined) {
-      throw new RequestError('missing_field', 'Query parameter "period" is required with "period_start" (year, quarter or month).', { field: 'period' });
-    }
-    const burns =
+  ): Promise<BudgetListing | string> {
+    requireKindWithStart(query);
+    const listing =
       query.period !== undefined && query.period_start !== undefined
         ? await this.burn.listPeriod(principal, account, query.period, query.period_start)
         : await this.burn.list(principal, account, query.period);
     if (query.format === 'csv' || (query.format === undefined && wantsCsv(accept))) {
       void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="budgets-${account}.csv"`);
-      return budgetsCsv(burns);
+      return budgetsCsv(listing.data);
     }
-    return { data: burns };
+    return listing;
   }
 
   @Get('alerts')
@@ -78,17 +78,27 @@ export class BudgetsController {
     summary: 'Budget alerts that fired, newest first',
     description:
       'Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the ' +
-      'limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks.',
+      'limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks. ' +
+      'With `period` and `period_start` (both or neither): only the alerts of that one period. Errors: 400 `missing_field` ' +
+      '(one without the other), 400 `invalid_budget_period` (not a first day of the fiscal calendar).',
   })
   @ApiJsonQuery(alertsQuerySchema)
   @Responds(200, BudgetAlertListSchema)
-  @Fails(404)
+  @Fails(400, 404)
   async alerts(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
-    @Query(new SchemaPipe(alertsQuerySchema)) query: { limit?: string },
+    @Query(new SchemaPipe(alertsQuerySchema)) query: { limit?: string; period?: PeriodKind; period_start?: string },
   ): Promise<{ data: AlertView[] }> {
-    return { data: await this.burn.alerts(principal, account, parseLimit(query.limit, 100, 1000)) };
+    const limit = parseLimit(query.limit, 100, 1000);
+    requireKindWithStart(query);
+    if (query.period !== undefined && query.period_start === undefined) {
+      throw new RequestError('missing_field', 'Query parameter "period_start" is required with "period" (the first day of the period, YYYY-MM-DD).', {
+        field: 'period_start',
+      });
+    }
+    const period = query.period !== undefined && query.period_start !== undefined ? { kind: query.period, start: query.period_start } : undefined;
+    return { data: await this.burn.alerts(principal, account, limit, period) };
   }
 
   @Post('transfers')
@@ -139,5 +149,12 @@ export class BudgetsController {
     @Query(new SchemaPipe(deleteBudgetQuerySchema)) query: { period: PeriodKind; period_start?: string },
   ): Promise<void> {
     await this.budgets.remove(principal, account, node, query.period, query.period_start);
+  }
+}
+
+/** `period_start` names a period only with its kind: 400 missing_field otherwise. */
+function requireKindWithStart(query: { period?: PeriodKind; period_start?: string }): void {
+  if (query.period_start !== undefined && query.period === undefined) {
+    throw new RequestError('missing_field', 'Query parameter "period" is required with "period_start" (year, quarter or month).', { field: 'period' });
   }
 }

@@ -175,13 +175,20 @@ export class BudgetsRepository {
     return new Set(rows.map((r) => r.key));
   }
 
-  /** Alerts newest first, at most `limit`, optionally only of nodes in `nodes`. */
-  async alerts(account: string, limit: number, nodes: readonly string[] | null, db: Db = this.dataSource): Promise<AlertRow[]> {
+  /** Alerts newest first, at most `limit`, optionally only of nodes in `nodes` and only of one period (its kind and first day). */
+  async alerts(
+    account: string,
+    limit: number,
+    nodes: readonly string[] | null,
+    period: { kind: PeriodKind; start: string } | null = null,
+    db: Db = this.dataSource,
+  ): Promise<AlertRow[]> {
     return queryRows<AlertRow>(
       db,
       `SELECT ${ALERT_COLUMNS} FROM budget_alerts WHERE account_id = $1 AND ($3::text[] IS NULL OR node = ANY($3::text[]))
+          AND ($4::text IS NULL OR (period_kind = $4::text AND period_start = $5::date))
         ORDER BY fired_at DESC, id DESC LIMIT $2`,
-      [account, limit, nodes],
+      [account, limit, nodes, period?.kind ?? null, period?.start ?? null],
     );
   }
 }

@@ -71,7 +71,14 @@ export const listBudgetsQuerySchema = {
 export const alertsQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { limit: { type: 'string', maxLength: 8, description: 'At most this many, newest first (1 to 1000, default 100)' } },
+  properties: {
+    limit: { type: 'string', maxLength: 8, description: 'At most this many, newest first (1 to 1000, default 100)' },
+    period: { ...periodKind, description: 'With `period_start`: only the alerts of that one period' },
+    period_start: {
+      ...day,
+      description: 'With `period`: only the alerts of the period starting that day (a first day of the fiscal calendar; ended, in force or to come)',
+    },
+  },
 } as const satisfies JsonSchema;
 
 // As documented: amounts as decimal strings and the period's first day as a date, which the envelope above
@@ -185,7 +192,20 @@ export const BudgetBurnSchema = named('BudgetBurn', {
   },
 } as const);
 
-export const BudgetBurnListSchema = named('BudgetBurnList', listOf(BudgetBurnSchema));
+export const BudgetBurnListSchema = named('BudgetBurnList', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['data', 'period', 'as_of'],
+  properties: {
+    data: { type: 'array', items: BudgetBurnSchema },
+    period: {
+      ...nullable(periodOut),
+      description:
+        'With `period`: the period listed, the one of that kind in force at `as_of` or the one `period_start` names. Null when every kind in force is listed',
+    },
+    as_of: { ...dateTimeSchema, description: 'The service’s time of the listing: whether the period is in force, ended or to come is measured against it' },
+  },
+} as const);
 
 export const BudgetAlertSchema = named('BudgetAlert', {
   type: 'object',

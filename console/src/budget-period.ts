@@ -43,8 +43,10 @@ export function stepPeriod(period: BudgetPeriod, fiscalYearStartMonth: number, s
   return budgetPeriodOf(period.kind, fiscalYearStartMonth, at);
 }
 
+export type PeriodStanding = 'current' | 'to come' | 'ended';
+
 /** Where a period stands at `now`: its budgets are in force, still to come, or ended (and no longer change). */
-export function periodStanding(period: BudgetPeriod, now: Date): 'current' | 'to come' | 'ended' {
+export function periodStanding(period: BudgetPeriod, now: Date): PeriodStanding {
   if (now.getTime() < parseDay(period.start)!.getTime()) return 'to come';
   return now.getTime() < parseDay(period.end)!.getTime() ? 'current' : 'ended';
 }
@@ -69,4 +71,34 @@ export function pickedPeriod(kind: string | null, start: string | null): PickedP
 /** The budgets page's address for a period picked (without `start` for the one in force). */
 export function budgetsHref(picked: PickedPeriod): string {
   return pageHref('budgets', { period: picked.kind, start: picked.start });
+}
+
+/** What the service's budget listing says of itself: the period it lists (with a kind asked for) and its time. */
+export interface ListedPeriod {
+  period: BudgetPeriod | null;
+  /** RFC 3339: the service's clock when it answered. */
+  as_of: string;
+}
+
+/**
+ * The period the budgets page shows for `picked` and where it stands, by the service's clock (the `as_of` of
+ * its answer, `listed`) and never the browser's, which may be wrong or in another year: a period picked by its
+ * first day is the one the fiscal calendar has there; the one in force is the one the service listed. Until the
+ * service has answered (or when it refused), the standing is null, and so is the period in force.
+ */
+export function periodShown(
+  picked: PickedPeriod,
+  fiscalYearStartMonth: number | null,
+  listed: ListedPeriod | null,
+): { period: BudgetPeriod | null; standing: PeriodStanding | null } {
+  const period =
+    picked.start !== null
+      ? fiscalYearStartMonth === null
+        ? null
+        : budgetPeriodOf(picked.kind, fiscalYearStartMonth, parseDay(picked.start)!)
+      : listed?.period?.kind === picked.kind
+        ? listed.period
+        : null;
+  const standing = period === null || listed === null ? null : periodStanding(period, new Date(listed.as_of));
+  return { period, standing };
 }

@@ -1,10 +1,11 @@
 // The console's pure parts: how money and periods are shown, what a plan version changed, what a price
 // book form refuses before sending, and how the budget tree is laid out.
+import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { periodOf } from '../../billing/authorizations/counters';
 import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
-import { budgetPeriodOf, budgetsHref, parseDay, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
+import { budgetPeriodOf, budgetsHref, parseDay, periodShown, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
 import { budgetEditBody, budgetTree, type Burn } from './budget-tree';
 import { money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
@@ -207,6 +208,52 @@ describe('budget periods of the fiscal calendar', () => {
     expect(periodStanding(march, new Date('2027-02-28T23:59:59Z'))).toBe('to come');
     expect(periodStanding(march, new Date('2027-03-01T00:00:00Z'))).toBe('current');
     expect(periodStanding(march, new Date('2027-04-01T00:00:00Z'))).toBe('ended');
+  });
+
+  describe('the period the budgets page shows, by the service’s clock', () => {
+    // The service's answer: May 2031 is in force by its clock.
+    const may = { kind: 'month' as const, start: '2031-05-01', end: '2031-06-01' };
+    const listed = { period: may, as_of: '2031-05-15T12:00:00.000Z' };
+    afterEach(() => jest.useRealTimers());
+
+    it('names the period in force as the service listed it, and the standing of a picked one by its as_of, whatever this browser’s clock says', () => {
+      for (const browser of ['2026-12-03T16:00:00Z', '2031-05-15T12:00:00Z', '2040-01-01T00:00:00Z']) {
+        jest.useFakeTimers({ now: new Date(browser) });
+        expect(periodShown({ kind: 'month', start: null }, 1, listed)).toEqual({ period: may, standing: 'current' });
+        // Even with no budget in force (the listing names its period anyway) and before the account is read.
+        expect(periodShown({ kind: 'month', start: null }, null, { ...listed })).toEqual({ period: may, standing: 'current' });
+        expect(periodShown({ kind: 'month', start: '2031-04-01' }, 1, listed)).toEqual({ period: { kind: 'month', start: '2031-04-01', end: '2031-05-01' }, standing: 'ended' });
+        expect(periodShown({ kind: 'month', start: '2031-06-01' }, 1, listed)).toEqual({ period: { kind: 'month', start: '2031-06-01', end: '2031-07-01' }, standing: 'to come' });
+        expect(periodShown({ kind: 'month', start: '2031-05-01' }, 1, listed).standing).toBe('current');
+      }
+    });
+
+    it('knows no standing before the service answered (or when it refused), and no period in force', () => {
+      expect(periodShown({ kind: 'quarter', start: null }, 4, null)).toEqual({ period: null, standing: null });
+      // An answer for another kind is not this one's.
+      expect(periodShown({ kind: 'quarter', start: null }, 4, listed)).toEqual({ period: null, standing: null });
+      // A picked period is named by the fiscal calendar alone (a day of it picks the period holding it).
+      expect(periodShown({ kind: 'quarter', start: '2031-07-01' }, 4, null)).toEqual({ period: { kind: 'quarter', start: '2031-07-01', end: '2031-10-01' }, standing: null });
+      expect(periodShown({ kind: 'quarter', start: '2031-07-01' }, null, null)).toEqual({ period: null, standing: null });
+    });
+
+    it('places a picked period against the service’s time exactly as periodStanding does, and calls the one it lists in force current', () => {
+      fc.assert(
+        fc.property(
+          fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }),
+          fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }),
+          fc.constantFrom<PeriodKind>('year', 'quarter', 'month'),
+          fc.integer({ min: 1, max: 12 }),
+          (asOf, day, kind, fiscal) => {
+            const inForce = budgetPeriodOf(kind, fiscal, asOf);
+            const answer = { period: inForce, as_of: asOf.toISOString() };
+            expect(periodShown({ kind, start: null }, fiscal, answer)).toEqual({ period: inForce, standing: 'current' });
+            const picked = budgetPeriodOf(kind, fiscal, day);
+            expect(periodShown({ kind, start: picked.start }, fiscal, answer)).toEqual({ period: picked, standing: periodStanding(picked, asOf) });
+          },
+        ),
+      );
+    });
   });
 
   it('reads only real days from the date input', () => {

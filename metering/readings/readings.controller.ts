@@ -47,6 +47,9 @@ export const eventsQuerySchema = {
   },
 } as const satisfies JsonSchema;
 
+/** Where a CSV page of events, which has no field for it, carries the next page's cursor. */
+const NEXT_CURSOR_HEADER = 'x-next-cursor';
+
 type Format = { format?: 'json' | 'csv' };
 
 function csvWanted(query: Format, accept: string | undefined): boolean {
@@ -100,7 +103,15 @@ export class ReadingsController {
       'the next cursor in the `x-next-cursor` header.',
   })
   @ApiJsonQuery(eventsQuerySchema)
-  @Responds(200, EventPageSchema, { alternatives: { 'text/csv': CsvSchema } })
+  @Responds(200, EventPageSchema, {
+    alternatives: { 'text/csv': CsvSchema },
+    headers: {
+      [NEXT_CURSOR_HEADER]: {
+        description: 'On a CSV page that is not the last: the next page’s cursor, to pass back as `cursor` (the JSON page has it as `next_cursor`)',
+        schema: { type: 'string' },
+      },
+    },
+  })
   async events(
     @CurrentPrincipal() principal: Principal,
     @Param('account', slugParam('account')) account: string,
@@ -110,7 +121,7 @@ export class ReadingsController {
   ): Promise<EventPage | string> {
     const page = await this.readings.events(principal, account, query, parseLimit(query.limit, 100, 1000));
     if (!csvWanted(query, accept)) return page;
-    if (page.next_cursor !== null) void reply.header('x-next-cursor', page.next_cursor);
+    if (page.next_cursor !== null) void reply.header(NEXT_CURSOR_HEADER, page.next_cursor);
     return sendCsv(reply, `events-${account}.csv`, eventsCsv(page.data));
   }
 }

@@ -191,6 +191,8 @@ export interface RespondsOptions {
   contentType?: string;
   /** The same answer in other media types, picked by `Accept` (e.g. `text/csv`); the handler returns text. */
   alternatives?: Record<string, JsonSchema>;
+  /** Response headers the handler sets (on `reply`), by name: what each says and its schema. */
+  headers?: Record<string, { description: string; schema: JsonSchema }>;
 }
 
 type Answer<S, O> = O extends { contentType: string } ? unknown : Body<S> | (O extends { alternatives: object } ? string : never);
@@ -209,7 +211,8 @@ export function Responds<const S extends JsonSchema, const O extends RespondsOpt
   const content: Record<string, { schema: object }> = { [type]: { schema: documented(schema) as object } };
   for (const [media, alt] of Object.entries(options?.alternatives ?? {})) content[media] = { schema: documented(alt) as object };
   const description = options?.description ?? (status < 300 ? 'Success' : (ERROR_DESCRIPTIONS[status] ?? 'Error'));
-  const decorators: MethodDecorator[] = [ApiResponse({ status, description, content })];
+  const headers = options?.headers === undefined ? undefined : Object.fromEntries(Object.entries(options.headers).map(([name, h]) => [name, { description: h.description, schema: documented(h.schema) as object }]));
+  const decorators: MethodDecorator[] = [ApiResponse({ status, description, content, ...(headers === undefined ? {} : { headers }) })];
   if (status >= 200 && status < 300) decorators.push(HttpCode(status));
   const apply = applyDecorators(...decorators);
   return <T extends Handler<Answer<S, O>>>(target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<T>): void => {

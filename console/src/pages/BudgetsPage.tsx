@@ -1,12 +1,13 @@
 // Finance: the people-plus-tokens budget tree of the account for a period (the one in force, or one picked
 // by its kind and first day and kept in the address: ended, or still to come), with headcount and limits
 // editable in place while the period has not ended, spent / held / left as bars, the forecast, the alerts
-// that fired, and transfers of unused allocation. An allocation the tree refuses shows the API's sentence
-// and marks the parent it names.
+// fired in that period, and transfers of unused allocation. Whether the period is in force, ended or to
+// come is the service's word (its clock), never this browser's. An allocation the tree refuses shows the
+// API's sentence and marks the parent it names.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiFailure, json, ok, type Schemas } from '../api';
 import type { Session } from '../App';
-import { budgetPeriodOf, budgetsHref, parseDay, periodStanding, pickedPeriod, stepPeriod, type BudgetPeriod, type PeriodKind } from '../budget-period';
+import { budgetPeriodOf, budgetsHref, parseDay, periodShown, pickedPeriod, stepPeriod, type BudgetPeriod, type ListedPeriod, type PeriodKind } from '../budget-period';
 import { budgetEditBody, budgetTree, type BudgetEdit, type Burn, type TreeNode } from '../budget-tree';
 import { Field, FormMessage, type Message } from '../components/Field';
 import { dateTime, money, periodText, tokens } from '../format';
@@ -36,7 +37,10 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   const [tree, setTree] = useState<TreeNode[]>([]);
   const [currency, setCurrency] = useState<string | null>(null);
   const [fiscalMonth, setFiscalMonth] = useState<number | null>(null);
-  const [alerts, setAlerts] = useState<Schemas['BudgetAlert'][]>([]);
+  // The alerts of the period listed; null until they are read.
+  const [alerts, setAlerts] = useState<Schemas['BudgetAlert'][] | null>(null);
+  // What the service said of the period it listed (and its clock), for the pick it answered.
+  const [listing, setListing] = useState<{ pick: string; listed: ListedPeriod } | null>(null);
   const [edit, setEdit] = useState<BudgetEdit | null>(null);
   const [refusedParent, setRefusedParent] = useState<string | null>(null);
   const [message, setMessage] = useState<Message>(null);
@@ -47,17 +51,24 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   const load = useCallback(async () => {
     const mine = ++loads.current;
     try {
-      const [acct, units, people, burns, fired] = await Promise.all([
+      const [acct, units, people, answer] = await Promise.all([
         ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } })),
         ok(client.GET('/v1/accounts/{account}/units', { params: { path: { account } } })),
         ok(client.GET('/v1/accounts/{account}/people', { params: { path: { account } } })),
         ok(client.GET('/v1/accounts/{account}/budgets', { params: { path: { account }, query: { period, ...(start === null ? {} : { period_start: start }) } } })),
-        ok(client.GET('/v1/accounts/{account}/budgets/alerts', { params: { path: { account } } })),
       ]);
+      const burns = json(answer);
+      // The alerts of the period listed only (the service named it: the one in force is the one by its clock).
+      const listed = burns.period;
+      const fired =
+        listed === null
+          ? { data: [] }
+          : await ok(client.GET('/v1/accounts/{account}/budgets/alerts', { params: { path: { account }, query: { period: listed.kind, period_start: listed.start } } }));
       if (mine !== loads.current) return;
       setCurrency(acct.currency);
       setFiscalMonth(acct.fiscal_year_start_month);
-      setTree(budgetTree(acct.name, units.data, people.data, json(burns).data, canEdit ? 'all' : 'with-budget'));
+      setTree(budgetTree(acct.name, units.data, people.data, burns.data, canEdit ? 'all' : 'with-budget'));
+      setListing({ pick: `${period} ${start}`, listed: { period: burns.period, as_of: burns.as_of } });
       setAlerts(fired.data);
     } catch (failure) {
       if (mine === loads.current) setMessage({ error: true, text: (failure as Error).message });
@@ -69,6 +80,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
     setRefusedParent(null);
     setMessage(null);
     setTree([]);
+    setAlerts(null);
   }, [period, start]);
   useEffect(() => {
     void load();
@@ -76,22 +88,12 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
 
   const budgeted = tree.filter((n) => n.burn !== null);
 
-  // The period shown: the one picked, else the one in force (as the service listed it when a budget of it
-  // is listed, else by this browser's clock).
-  const now = new Date();
-  const current = fiscalMonth === null ? null : budgetPeriodOf(period, fiscalMonth, now);
-  const listed = budgeted[0]?.burn?.period;
-  const shown: BudgetPeriod | null =
-    start !== null
-      ? fiscalMonth === null
-        ? null
-        : budgetPeriodOf(period, fiscalMonth, parseDay(start)!)
-      : listed?.kind === period
-        ? { kind: listed.kind, start: listed.start, end: listed.end }
-        : current;
-  const standing = start === null ? 'current' : shown === null ? null : periodStanding(shown, now);
+  // The period shown: the one picked, else the one in force; in force, ended or to come by the service's clock
+  // (the `as_of` of its answer), never this browser's.
+  const listed = listing?.pick === `${period} ${start}` ? listing.listed : null;
+  const { period: shown, standing } = periodShown({ kind: period, start }, fiscalMonth, listed);
   // An ended period's budgets no longer change (the service refuses with 409 budget_period_ended).
-  const writable = canEdit && standing !== 'ended';
+  const writable = canEdit && standing !== null && standing !== 'ended';
 
   /** Shows the period of `kind` starting on `first` (null: the one in force, and no `start` in the address). */
   const switchTo = (kind: PeriodKind, first: string | null) => {
@@ -100,7 +102,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   };
   /** Shows `next`, a period of the fiscal calendar; the one in force now is shown as such. */
   const show = (next: BudgetPeriod) => {
-    const inForce = fiscalMonth === null ? null : budgetPeriodOf(next.kind, fiscalMonth, now);
+    const inForce = fiscalMonth === null || listed === null ? null : budgetPeriodOf(next.kind, fiscalMonth, new Date(listed.as_of));
     switchTo(next.kind, next.start === inForce?.start ? null : next.start);
   };
   // Another kind: the period of that kind holding the one shown (a month picked becomes its quarter, its year).
@@ -192,7 +194,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
         </button>
       </div>
       <p id="budget-period-shown" className="sub" data-testid="budget-period">
-        {shown === null
+        {shown === null || standing === null
           ? `Reading the ${period} budgets…`
           : `The ${period} ${periodText(shown.start, shown.end)}: ${
               standing === 'current'
@@ -207,7 +209,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
         <div className="table-scroll" tabIndex={0} role="region" aria-label="Budgets">
           <table className="budgets" data-testid="budget-tree">
             <caption>
-              {period} budgets{shown ? ` · ${periodText(shown.start, shown.end)}${standing === 'current' ? '' : ` (${standing})`}` : ''}
+              {period} budgets{shown ? ` · ${periodText(shown.start, shown.end)}${standing === 'current' || standing === null ? '' : ` (${standing})`}` : ''}
             </caption>
             <thead>
               <tr>
@@ -336,10 +338,16 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
         </form>
       ) : null}
       <h2>Alerts</h2>
-      {alerts.length === 0 ? (
-        <p className="sub">No alert has fired.</p>
+      {alerts === null ? (
+        <p className="sub" data-testid="budget-alerts">
+          Reading the alerts…
+        </p>
+      ) : alerts.length === 0 ? (
+        <p className="sub" data-testid="budget-alerts">
+          No alert has fired in this {period}.
+        </p>
       ) : (
-        <ul className="ticker">
+        <ul className="ticker" data-testid="budget-alerts" aria-label={shown === null ? 'Alerts' : `Alerts of the ${period} ${periodText(shown.start, shown.end)}`}>
           {alerts.map((a) => (
             <li key={a.id}>
               <time dateTime={a.fired_at}>{dateTime(a.fired_at)}</time> <strong>{a.node}</strong>{' '}
