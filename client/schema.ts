@@ -178,7 +178,7 @@ export interface paths {
         };
         /**
          * Budget alerts that fired, newest first
-         * @description Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks. With `period` and `period_start` (both or neither): only the alerts of that one period. Errors: 400 `missing_field` (one without the other), 400 `invalid_budget_period` (not a first day of the fiscal calendar).
+         * @description Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks. With `period`: only the alerts of the period of that kind in force now, or with `period_start` of the one starting that day (ended, in force or to come), as the budgets listing reads them. Errors: 400 `missing_field` (`period_start` without `period`), 400 `invalid_budget_period` (not a first day of the fiscal calendar).
          */
         get: operations["BudgetsController_alerts"];
         put?: never;
@@ -3685,7 +3685,7 @@ export interface operations {
             query?: {
                 /** @description At most this many, newest first (1 to 1000, default 100) */
                 limit?: string;
-                /** @description With `period_start`: only the alerts of that one period */
+                /** @description Only the alerts of the period of this kind in force now (or, with `period_start`, of the one starting that day) */
                 period?: "year" | "quarter" | "month";
                 /** @description With `period`: only the alerts of the period starting that day (a first day of the fiscal calendar; ended, in force or to come) */
                 period_start?: string;

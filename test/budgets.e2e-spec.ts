@@ -425,7 +425,7 @@ describe('budgets', () => {
     expect((await transfer({ amount: '6' })).body).toMatchObject({ from: { amount_limit: '4' }, to: { amount_limit: '16' } });
   });
 
-  it('lists the alerts of one period with period and period_start, and refuses a bad one with 400, firing nothing', async () => {
+  it('lists the alerts of one period (period alone: the one in force now), and refuses a bad one with 400, firing nothing', async () => {
     const o = await org();
     const db = t.app.get(DataSource);
     const fired = async () => Number((await db.query('SELECT count(*) AS n FROM budget_alerts WHERE account_id = $1', [o.account]))[0].n);
@@ -466,7 +466,6 @@ describe('budgets', () => {
       expect([query, res.status, res.body.error?.code, res.body.error?.field]).toEqual([query, 400, code, field]);
     };
     await refused('?period_start=2026-04-01', 'missing_field', 'period');
-    await refused('?period=month', 'missing_field', 'period_start');
     await refused('?period=mnth&period_start=2026-04-01', 'invalid_value', 'period');
     await refused('?period=month&period_start=2026-04-02', 'invalid_budget_period', 'period_start');
     await refused('?period=month&period_start=2026-4-01', 'invalid_budget_period', 'period_start');
@@ -484,5 +483,11 @@ describe('budgets', () => {
     expect(seen(await alerts('?period=month&period_start=2026-04-01'))).toEqual([...april, `month 2026-04-01 person:${o.ada} threshold 80`].sort());
     expect(seen(await alerts('?period=month&period_start=2026-03-01'))).toEqual(march);
     expect(await fired()).toBe(alertsBefore + 1);
+    // `period` alone: the period of that kind in force now (April 2026; the fiscal quarter from April), as the
+    // budgets listing reads it.
+    expect(seen(await alerts('?period=month'))).toEqual([...april, `month 2026-04-01 person:${o.ada} threshold 80`].sort());
+    expect(seen(await alerts('?period=quarter'))).toEqual([]);
+    clock.set('2026-05-02T12:00:00.000Z');
+    expect(seen(await alerts('?period=month'))).toEqual([]);
   });
 });

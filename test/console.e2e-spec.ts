@@ -390,6 +390,11 @@ describe('web console: budget periods and their alerts by the service’s clock,
       await expectText(shown, /^The month 1 Jun 2031 – 30 Jun 2031: to come; allocated ahead, nothing spent yet\.$/);
       await expectText(alerts, /^No alert has fired in this month\.$/);
       await screenshots(page, 'budgets-service-clock');
+
+      // The listing failing (the service answering 503): the alerts say they were not read, not that none fired.
+      await page.route(/\/budgets\?/, (r) => r.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'unavailable', message: 'The service is unavailable.' } }) }));
+      await page.getByRole('button', { name: 'Next month' }).click();
+      await expectText(alerts, /^The alerts were not read: the page could not be read \(above\)\.$/);
     } finally {
       await page.close();
     }

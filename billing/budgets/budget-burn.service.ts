@@ -232,13 +232,20 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
 
   /**
    * Alerts newest first (brought up to date first), as the principal may see them; with `period`, only those
-   * of that one period (refused, before anything is evaluated, when its start is no first day of such a period).
+   * of the period of that kind in force now, or starting on `start` (refused, before anything is evaluated,
+   * when it is no first day of such a period).
    */
-  async alerts(principal: Principal, account: string, limit: number, period?: { kind: PeriodKind; start: string }): Promise<AlertView[]> {
+  async alerts(principal: Principal, account: string, limit: number, period?: { kind: PeriodKind; start?: string }): Promise<AlertView[]> {
     const visible = await this.visibleNodes(principal, account);
-    if (period !== undefined) namedPeriod((await this.accountOf(account)).fiscal_year_start_month, period.kind, period.start, this.clock.now());
-    await this.evaluate(account);
-    return (await this.budgets.alerts(account, limit, visible, period ?? null)).map(alertView);
+    const now = this.clock.now();
+    let only: { kind: PeriodKind; start: string } | null = null;
+    if (period !== undefined) {
+      const fiscal = (await this.accountOf(account)).fiscal_year_start_month;
+      const { start } = period.start === undefined ? periodOf(period.kind, fiscal, now) : namedPeriod(fiscal, period.kind, period.start, now);
+      only = { kind: period.kind, start: dateOnly(start) };
+    }
+    await this.evaluate(account, undefined, now);
+    return (await this.budgets.alerts(account, limit, visible, only)).map(alertView);
   }
 
   /** Every budget in force now (or at `now`, read from the clock by the caller) with its burn, then the alerts it fires (each once). */

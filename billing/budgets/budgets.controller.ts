@@ -79,8 +79,9 @@ export class BudgetsController {
     description:
       'Each threshold fires once per node and period, and the forecast alert once, when the forecast first reaches the ' +
       'limit before the period ends. They are also sent as `budget.threshold_crossed` and `budget.forecast_exceeded` webhooks. ' +
-      'With `period` and `period_start` (both or neither): only the alerts of that one period. Errors: 400 `missing_field` ' +
-      '(one without the other), 400 `invalid_budget_period` (not a first day of the fiscal calendar).',
+      'With `period`: only the alerts of the period of that kind in force now, or with `period_start` of the one starting ' +
+      'that day (ended, in force or to come), as the budgets listing reads them. Errors: 400 `missing_field` ' +
+      '(`period_start` without `period`), 400 `invalid_budget_period` (not a first day of the fiscal calendar).',
   })
   @ApiJsonQuery(alertsQuerySchema)
   @Responds(200, BudgetAlertListSchema)
@@ -92,12 +93,7 @@ export class BudgetsController {
   ): Promise<{ data: AlertView[] }> {
     const limit = parseLimit(query.limit, 100, 1000);
     requireKindWithStart(query);
-    if (query.period !== undefined && query.period_start === undefined) {
-      throw new RequestError('missing_field', 'Query parameter "period_start" is required with "period" (the first day of the period, YYYY-MM-DD).', {
-        field: 'period_start',
-      });
-    }
-    const period = query.period !== undefined && query.period_start !== undefined ? { kind: query.period, start: query.period_start } : undefined;
+    const period = query.period !== undefined ? { kind: query.period, start: query.period_start } : undefined;
     return { data: await this.burn.alerts(principal, account, limit, period) };
   }
 

@@ -73,7 +73,7 @@ export const alertsQuerySchema = {
   additionalProperties: false,
   properties: {
     limit: { type: 'string', maxLength: 8, description: 'At most this many, newest first (1 to 1000, default 100)' },
-    period: { ...periodKind, description: 'With `period_start`: only the alerts of that one period' },
+    period: { ...periodKind, description: 'Only the alerts of the period of this kind in force now (or, with `period_start`, of the one starting that day)' },
     period_start: {
       ...day,
       description: 'With `period`: only the alerts of the period starting that day (a first day of the fiscal calendar; ended, in force or to come)',

@@ -37,8 +37,8 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   const [tree, setTree] = useState<TreeNode[]>([]);
   const [currency, setCurrency] = useState<string | null>(null);
   const [fiscalMonth, setFiscalMonth] = useState<number | null>(null);
-  // The alerts of the period listed; null until they are read.
-  const [alerts, setAlerts] = useState<Schemas['BudgetAlert'][] | null>(null);
+  // The alerts of the period listed; null until they are read, 'failed' when the page's reading failed.
+  const [alerts, setAlerts] = useState<Schemas['BudgetAlert'][] | null | 'failed'>(null);
   // What the service said of the period it listed (and its clock), for the pick it answered.
   const [listing, setListing] = useState<{ pick: string; listed: ListedPeriod } | null>(null);
   const [edit, setEdit] = useState<BudgetEdit | null>(null);
@@ -71,7 +71,10 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
       setListing({ pick: `${period} ${start}`, listed: { period: burns.period, as_of: burns.as_of } });
       setAlerts(fired.data);
     } catch (failure) {
-      if (mine === loads.current) setMessage({ error: true, text: (failure as Error).message });
+      if (mine === loads.current) {
+        setMessage({ error: true, text: (failure as Error).message });
+        setAlerts('failed');
+      }
     }
   }, [client, account, period, start, canEdit]);
   // Another period shown (picked here, or by the address: a link, Back): nothing of the one before stays.
@@ -341,6 +344,10 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
       {alerts === null ? (
         <p className="sub" data-testid="budget-alerts">
           Reading the alerts…
+        </p>
+      ) : alerts === 'failed' ? (
+        <p className="sub" data-testid="budget-alerts">
+          The alerts were not read: the page could not be read (above).
         </p>
       ) : alerts.length === 0 ? (
         <p className="sub" data-testid="budget-alerts">
