@@ -185,6 +185,22 @@ describe('rollup compaction', () => {
     expect(await readings(a.id)).toEqual(compacted);
   });
 
+  it('a rebuild writes the closed hours and days folded, as the hourly job leaves them, and the readings as they were', async () => {
+    const a = await account();
+    const specs: Spec[] = [0, 2, 5, 30, 100].map((hoursAgo, i) => ({ hoursAgo, model: 'gpt-4o', operation: 'plan', outcome: 'success', external: i % 2 === 0, tokens: 100 * (i + 1) }));
+    await ingest(a.key, specs.map((s, i) => event(s, `rebuilt-${i}`)));
+    const before = await readings(a.id);
+    await t.app.get(RebuildService).rebuild(a.id);
+    // Only the open hour's row is in a writer's shard (shard 0); every closed hour is in the compacted one.
+    const all = { hourFrom: null, hourTo: new Date('2100-01-01T00:00:00Z'), dayFrom: null, dayTo: '2100-01-01' };
+    const left = await writerRows(a.id, all);
+    expect(left.meter_hours!.inside).toBe(1);
+    // The same as the hourly job leaves: a compaction now finds nothing more to fold.
+    expect((await compaction.compact({ account: a.id, lookbackHours: null })).moved).toBe(0);
+    expect(await readings(a.id)).toEqual(before);
+    await expectRollupsAsRaw(a.id);
+  });
+
   it('folds meter_hours over every closed hour, however old; the other rollups over the lookback', async () => {
     const a = await account();
     const old = (h: number, i: number): Spec => ({ hoursAgo: h, model: 'gpt-4o', operation: 'plan', outcome: 'success', external: false, tokens: 10 + i });

@@ -165,16 +165,31 @@ export function addToRollupsCtes(relation: string): string {
 }
 
 /**
- * Statements filling every rollup from `relation` (into empty rollups): the rebuild, all in shard 0. `shard`
- * (an SQL expression over the relation's rows) spreads them instead, as concurrent ingest would.
+ * Statements filling every rollup from `relation` (into empty rollups), all in shard 0. `shard` (an SQL
+ * expression over the relation's rows, or one per time grain) spreads them instead, as concurrent ingest would.
  */
-export function fillRollupsSql(relation: string, shard = '0'): string[] {
-  return ROLLUPS.map((r) => r.sql(relation, shard, false));
+export function fillRollupsSql(relation: string, shard: string | ((grain: Grain) => string) = '0'): string[] {
+  return ROLLUPS.map((r) => r.sql(relation, typeof shard === 'string' ? shard : shard(r.grain), false));
+}
+
+/**
+ * The rebuild's statements: every rollup filled from `relation`, the buckets closed before `closed` (the
+ * current UTC hour's start for the hourly rollups, the current UTC day's for the daily ones) straight into
+ * COMPACTED_SHARD, one row a key, as the compaction leaves them, and the open ones into shard 0. So readings
+ * that answer from the compacted hours (the account's reading by hour) are as fast right after a rebuild as
+ * before it, and the next compaction finds nothing to fold.
+ */
+export function rebuildRollupsSql(relation: string, closed: { hour: Date; day: string }): string[] {
+  // ISO texts of Dates: nothing of the caller's can reach the SQL.
+  const before = (grain: Grain) => (grain === 'hour' ? closed.hour : new Date(`${closed.day}T00:00:00Z`)).toISOString();
+  return fillRollupsSql(relation, (grain) => `(CASE WHEN ts < '${before(grain)}'::timestamptz THEN ${COMPACTED_SHARD} ELSE 0 END)::smallint`);
 }
 
 /**
  * The shard compaction folds closed time buckets into. Ingest writes shards 0-7 (WRITER_SHARD) and the
- * rebuild shard 0; nothing but the compaction writes this one, so it never waits for a writer's row lock.
+ * rebuild the open buckets into shard 0; nothing but the compaction and the rebuild (which holds the
+ * account's rollups against a compaction, and whose buckets are closed) writes this one, so it never waits
+ * for a writer's row lock.
  */
 export const COMPACTED_SHARD = 8;
 

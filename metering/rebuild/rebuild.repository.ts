@@ -4,7 +4,8 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryRows } from '../../src/database/sql.js';
-import { COUNT_REWRITE_SQL, fillRollupsSql, ROLLUP_REWRITE_LOCK, ROLLUP_TABLES } from '../ingest/rollup-sql.js';
+import { compactionWindow } from '../compaction/compaction-window.js';
+import { COUNT_REWRITE_SQL, rebuildRollupsSql, ROLLUP_REWRITE_LOCK, ROLLUP_TABLES } from '../ingest/rollup-sql.js';
 
 @Injectable()
 export class RebuildRepository {
@@ -33,11 +34,15 @@ export class RebuildRepository {
     await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ROLLUP_REWRITE_LOCK, accountId]);
   }
 
-  /** Replaces an account's rollups with sums over its raw events (all in shard 0). */
-  async recomputeRollups(tx: Tx, accountId: string): Promise<void> {
+  /**
+   * Replaces an account's rollups with sums over its raw events: the buckets closed at `now` folded (as the
+   * compaction leaves them), the open ones in shard 0 (rebuildRollupsSql).
+   */
+  async recomputeRollups(tx: Tx, accountId: string, now: Date): Promise<void> {
     for (const table of ROLLUP_TABLES) await tx.query(`DELETE FROM ${table} WHERE account_id = $1`, [accountId]);
     const all = `(SELECT *, 1 AS sign FROM events WHERE account_id = $1)`;
-    for (const sql of fillRollupsSql(all)) await tx.query(sql, [accountId]);
+    const { hour, day } = compactionWindow(now, null);
+    for (const sql of rebuildRollupsSql(all, { hour: hour.to, day: day.to })) await tx.query(sql, [accountId]);
     await tx.query(COUNT_REWRITE_SQL, [accountId]);
   }
 }

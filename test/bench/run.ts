@@ -192,7 +192,7 @@ function ceilingKinds(): CeilingKind[] {
 
 /** How each BENCH_ROLLUPS mode recomputes the rollups, for the report. */
 const ROLLUPS_DONE_BY: Readonly<Record<RollupMode, string>> = {
-  rebuild: '`npm run rebuild bench`, which writes the rollups into shard 0',
+  rebuild: '`npm run rebuild bench`, which writes the closed hours and days folded, as the hourly job leaves them, and the open ones into shard 0',
   sql: 'SQL GROUP BY spread over the 8 shards concurrent ingest writes',
   compacted:
     'SQL GROUP BY spread over the 8 shards concurrent ingest writes, then the compaction\'s statements folding every hour and day closed at the workload\'s "now" into one row per key, as the hourly job leaves them',
