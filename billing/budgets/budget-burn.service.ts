@@ -17,8 +17,8 @@ import { COUNTERS_ENGINE, levels, periodOf, type CountersEngine, type Period, ty
 import { PathPlans } from '../authorizations/path-plans.js';
 import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { WebhookEvents } from '../webhooks/webhook-events.js';
-import { alertRoom, ancestry, budgetPeriod, burnWindowStart, dateOnly, crossedThresholds, forecast, leastRoom, mayFire, peopleIn, rollUp, zeroSpend, type AlertRoom, type Spend, type SpendRow } from './budget-math.js';
-import { parseNodeParam } from './budgets.service.js';
+import { alertRoom, ancestry, burnWindowStart, dateOnly, crossedThresholds, forecast, leastRoom, mayFire, peopleIn, rollUp, zeroSpend, type AlertRoom, type Spend, type SpendRow } from './budget-math.js';
+import { namedPeriod, parseNodeParam } from './budgets.service.js';
 import { alertKey, BudgetsRepository, type AlertRow, type BudgetRow } from './budgets.repository.js';
 import { OrgTrees } from './org-trees.js';
 
@@ -240,8 +240,7 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
     const now = this.clock.now();
     let only: { kind: PeriodKind; start: string } | null = null;
     if (period !== undefined) {
-      const fiscal = (await this.accountOf(account)).fiscal_year_start_month;
-      const { start } = period.start === undefined ? periodOf(period.kind, fiscal, now) : namedPeriod(fiscal, period.kind, period.start, now);
+      const { start } = namedPeriod((await this.accountOf(account)).fiscal_year_start_month, period.kind, period.start, now);
       only = { kind: period.kind, start: dateOnly(start) };
     }
     await this.evaluate(account, undefined, now);
@@ -443,19 +442,6 @@ export class BudgetBurnService implements OnModuleInit, BeforeApplicationShutdow
 }
 
 const periodView = (p: Period): { kind: PeriodKind; start: string; end: string } => ({ kind: p.kind, start: dateOnly(p.start), end: dateOnly(p.end) });
-
-/** The period of `kind` starting on `start` in the fiscal calendar; 400 invalid_budget_period when `start` is no first day of one. */
-function namedPeriod(fiscalYearStartMonth: number, kind: PeriodKind, start: string, now: Date): Period {
-  const period = budgetPeriod(kind, fiscalYearStartMonth, now, start);
-  if (period === null) {
-    throw new BillingError(
-      BillingErrorCode.InvalidBudgetPeriod,
-      `period_start must be the first day of a ${kind} of the account's fiscal calendar (its year starts in month ${fiscalYearStartMonth}).`,
-      { field: 'period_start' },
-    );
-  }
-  return period;
-}
 
 function levelOf(row: BudgetRow): string {
   return levels.budget(parseNodeParam(row.node), { kind: row.period_kind, start: utc(row.period_start) });

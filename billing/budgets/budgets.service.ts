@@ -125,6 +125,22 @@ function wholeNumber(value: number, field: string): number {
   return value;
 }
 
+/**
+ * The period of `kind` starting on `start` in the fiscal calendar (without `start`, the one in force at `now`);
+ * 400 invalid_budget_period when `start` is no first day of one.
+ */
+export function namedPeriod(fiscalYearStartMonth: number, kind: PeriodKind, start: string | undefined, now: Date): Period {
+  const period = budgetPeriod(kind, fiscalYearStartMonth, now, start);
+  if (period === null) {
+    throw new BillingError(
+      BillingErrorCode.InvalidBudgetPeriod,
+      `period_start must be the first day of a ${kind} of the account's fiscal calendar (its year starts in month ${fiscalYearStartMonth}).`,
+      { field: 'period_start' },
+    );
+  }
+  return period;
+}
+
 export function parseNodeParam(raw: string, field = 'node'): BudgetNode {
   const node = parseNode(raw);
   if (node === null) {
@@ -381,14 +397,7 @@ export class BudgetsService implements LimitSource, HardBudgetsPort, OnModuleIni
   }
 
   private periodOf(kind: PeriodKind, fiscalYearStartMonth: number, now: Date, start: string | undefined): Period {
-    const period = budgetPeriod(kind, fiscalYearStartMonth, now, start);
-    if (period === null) {
-      throw new BillingError(
-        BillingErrorCode.InvalidBudgetPeriod,
-        `period_start must be the first day of a ${kind} of the account's fiscal calendar (its year starts in month ${fiscalYearStartMonth}).`,
-        { field: 'period_start' },
-      );
-    }
+    const period = namedPeriod(fiscalYearStartMonth, kind, start, now);
     if (period.end.getTime() <= now.getTime()) {
       throw new BillingError(BillingErrorCode.BudgetPeriodEnded, `The ${periodKey(period)} period has ended; its budgets no longer change.`, { field: 'period_start' });
     }
