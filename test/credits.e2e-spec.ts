@@ -565,7 +565,12 @@ describe('credits', () => {
           if (counter && counter.left.amount !== null) expect(Number(counter.left.amount)).toBe(after.left);
         }
       }),
-      { numRuns: 6 },
+      {
+        numRuns: 6,
+        // CI's counterexample (stop 27), shrunk: spend past the allowance (1.00), then usage that is all overage,
+        // booked by a run that burns nothing; the counter was not read again and left 0.02 less than PostgreSQL.
+        examples: [[[{ op: 'spend', n: 18 }, { op: 'spend', n: 513 }, { op: 'spend', n: 646 }, { op: 'spend', n: 1 }]]],
+      },
     );
   }, 120_000);
 });

@@ -76,6 +76,16 @@ export interface SettleResult {
   expired: string;
 }
 
+/**
+ * Whether a settle run changed what the `credits` level holds, so its counter must read the ledger again:
+ * a grant or expiry changes the limit; booking usage no grant covers (uncovered, also when a correction
+ * gives some back) lowers the spend, which booking burns does not (creditsLevel), but a burn is refreshed
+ * too as a check.
+ */
+export function settleChangedLevel(result: SettleResult): boolean {
+  return result.allowanceGranted !== null || !new Dec(result.burned).isZero() || !new Dec(result.uncovered).isZero() || !new Dec(result.expired).isZero();
+}
+
 @Injectable()
 export class CreditLedger {
   private readonly logger = new Logger('credits');
@@ -297,8 +307,9 @@ export class CreditLedger {
     // Due grants with nothing left expire too, with no movement.
     await this.repository.markExpired(tx, account, grants.filter((g) => g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime()).map((g) => g.id), now);
     const expired = expiries.reduce((sum, m) => sum.plus(m.amount), new Dec(0));
-    if (allowanceGranted !== null || !burned.isZero() || expired.gt(0)) this.refreshAfter(tx, account, now);
-    return { allowanceGranted, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
+    const result = { allowanceGranted, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
+    if (settleChangedLevel(result)) this.refreshAfter(tx, account, now);
+    return result;
   }
 
   /**

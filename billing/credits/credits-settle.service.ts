@@ -8,7 +8,7 @@ import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
-import { CreditLedger, type SettleResult } from './credit-ledger.service.js';
+import { CreditLedger, settleChangedLevel, type SettleResult } from './credit-ledger.service.js';
 import { CreditsRepository } from './credits.repository.js';
 
 export const settleCredits = defineJob<{ period: string }>('credits.settle');
@@ -51,7 +51,8 @@ export class CreditsSettleService implements OnModuleInit {
     const period = billing ? billingPeriod(billing.anchor_day, now) : null;
     const allowance = billing && period ? { amount: billing.terms.included_allowance, periodStart: period.start, periodEnd: period.end } : null;
     const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance));
-    if (result.allowanceGranted !== null || result.burned !== '0' || result.expired !== '0') await this.ledger.refresh(account, now);
+    // Awaited (the ledger's own refresh after commit is not), so the next hold sees what this run booked.
+    if (settleChangedLevel(result)) await this.ledger.refresh(account, now);
     return result;
   }
 }
