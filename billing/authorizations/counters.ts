@@ -300,14 +300,12 @@ export interface LimitSource {
 }
 
 
-
-// Assumption published for the `budgets` helper (until their table lands): a hard budget of a node for
-// a period is one row `budgets (account_id, node text /* nodeKey */, period_kind, period_start date,
-// amount_limit numeric NULL, token_limit bigint NULL, enforcement 'soft'|'hard', ...)`. Authorization
-// needs from budgets only: the hard budgets in force at an instant on a path (HardBudgetsPort) and a
-// LimitSource for `budget/...` levels, both handed to LimitRegistry.register at start; spend of a node in a period is computed here from the rollups
-// (meter_daily_people for units and people, by the unit at event time; meter_spend_daily for the
-// account) unless budgets prefer to own it.
+/**
+ * Which hard budgets are in force on a path, registered by the budgets module
+ * (LimitRegistry.registerHardBudgets); their limits come through its LimitSource for `budget/...` levels,
+ * and a node's spend in a period from the rollups (meter_daily_people for units and people, by the unit at
+ * event time; meter_spend_daily for the account).
+ */
 export interface HardBudgetsPort {
   /** Levels of the hard budgets in force at `at` on these nodes (person, units up to account). */
   hardLevels(db: Db, account: string, nodes: readonly BudgetNode[], at: Date): Promise<string[]>;
@@ -321,7 +319,6 @@ export interface AccountLevelsPort {
   /** Read through `db` (a transaction's connection when called inside one). */
   accountLevels(db: Db, account: string, now: Date): Promise<string[]>;
 }
-
 
 /**
  * Runs `work` in a transaction and then, for every counter write it made, afterCommit (or afterRollback
