@@ -333,10 +333,20 @@ describe('the tokenmeter CLI', () => {
     expect(released.code).toBe(0);
     expect(JSON.parse(released.stdout)).toEqual({ reservation_id: reservation, status: 'released' });
 
-    // An estimate the service does not take (tokens alone, or two at once) is a usage error, before anything is sent.
-    for (const args of [['--tokens', '100'], ['--amount', '1.00', '--auto', '--model', 'gpt-4o'], ['--auto']]) {
+    // Tokens by kind, priced at the model by the price book in force (gpt-4o: 2.50 input, 10.00 output per million).
+    const byKind = await cli(['authorize', '--model', 'gpt-4o', '--input', '100000', '--output', '10000', '--json'], { key: agentKey });
+    expect(byKind.code).toBe(0);
+    expect(JSON.parse(byKind.stdout)).toMatchObject({ allowed: true, estimate: { amount: '0.35', tokens: 110_000 } });
+    expect((await cli(['release', JSON.parse(byKind.stdout).reservation_id], { key: agentKey })).code).toBe(0);
+
+    // An estimate the service does not take (tokens alone, two at once, tokens by kind without a model) is a
+    // usage error, before anything is sent.
+    for (const args of [['--tokens', '100'], ['--amount', '1.00', '--auto', '--model', 'gpt-4o'], ['--auto'], ['--input', '100'], ['--input', '100', '--amount', '1.00', '--model', 'gpt-4o']]) {
       const bad = await cli(['authorize', ...args], { key: agentKey });
-      expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('give --amount (with --tokens and --model if you like), or --auto with --model')]);
+      expect([bad.code, bad.stderr]).toEqual([
+        2,
+        expect.stringContaining('give --amount (with --tokens and --model if you like), or tokens by kind (--input, --output, ...) with --model, or --auto with --model'),
+      ]);
     }
 
     await api('PUT', `/v1/accounts/${account}/caps/agents/bot`, { amount_limit: '1.00' });

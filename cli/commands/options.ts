@@ -34,6 +34,12 @@ export function positiveInteger(value: string): number {
   return n;
 }
 
+export function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number, 0 or more');
+  return n;
+}
+
 export function decimalString(value: string): string {
   if (!/^\d+(\.\d+)?$/.test(value)) throw new InvalidArgumentError('expected a decimal such as 12.50');
   return value;

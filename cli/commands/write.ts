@@ -7,7 +7,7 @@ import { readDocument } from '../document.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { Column } from '../output.js';
 import { count } from '../output.js';
-import { dataOptions, decimalString, defined, positiveInteger } from './options.js';
+import { dataOptions, decimalString, defined, nonNegativeInteger, positiveInteger } from './options.js';
 
 type Schemas = components['schemas'];
 
@@ -163,10 +163,17 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
   jsonOption(
     program
       .command('authorize')
-      .description('ask before a costly call: reserves an amount or an estimate of tokens (agent, member); exit 9 when denied')
+      .description(
+        'ask before a costly call: reserves an amount, or tokens by kind priced at --model, or --auto (agent, member); exit 9 when denied',
+      )
       .option('--amount <amount>', 'the most the call may cost', decimalString)
       .option('--tokens <n>', 'tokens the call may use, held with --amount', positiveInteger)
       .option('--model <id>', 'the model the call will use')
+      .option('--input <n>', 'input tokens the call may use, priced at --model', nonNegativeInteger)
+      .option('--cached-input <n>', 'cached input tokens, priced at --model', nonNegativeInteger)
+      .option('--cache-write <n>', 'cache-write tokens, priced at --model', nonNegativeInteger)
+      .option('--output <n>', 'output tokens, priced at --model', nonNegativeInteger)
+      .option('--reasoning <n>', 'reasoning tokens, priced at --model', nonNegativeInteger)
       .option('--auto', "estimate from this agent's recent operations")
       .option('--operation <name>', 'what the call does')
       .option('--session-id <id>', 'the session it belongs to')
@@ -222,6 +229,11 @@ export interface AuthorizeOptions {
   amount?: string;
   tokens?: number;
   model?: string;
+  input?: number;
+  cachedInput?: number;
+  cacheWrite?: number;
+  output?: number;
+  reasoning?: number;
   auto?: boolean;
   operation?: string;
   sessionId?: string;
@@ -231,11 +243,18 @@ export interface AuthorizeOptions {
 
 /**
  * The estimate of `authorize` as one of the bodies the service takes: an amount (with optional tokens and
- * model) or `auto` (with a model). Anything else is a usage error here, before anything is sent.
+ * model), tokens by kind (with a model, which prices them), or `auto` (with a model). Anything else is a
+ * usage error here, before anything is sent.
  */
 export function authorizeBody(o: AuthorizeOptions): Schemas['Authorize'] {
   const shared = defined({ operation: o.operation, session_id: o.sessionId, session_context: o.sessionContext, expires_in_seconds: o.expiresIn });
-  if (o.amount !== undefined && !o.auto) return { ...shared, amount: o.amount, ...defined({ tokens: o.tokens, model: o.model }) };
-  if (o.auto && o.amount === undefined && o.tokens === undefined && o.model !== undefined) return { ...shared, estimate: 'auto', model: o.model };
-  throw new CliError(EXIT.usage, 'authorize: give --amount (with --tokens and --model if you like), or --auto with --model.');
+  const usage = defined({ input: o.input, cached_input: o.cachedInput, cache_write: o.cacheWrite, output: o.output, reasoning: o.reasoning });
+  const byKind = Object.keys(usage).length > 0;
+  if (byKind && o.amount === undefined && o.tokens === undefined && !o.auto && o.model !== undefined) return { ...shared, usage, model: o.model };
+  if (!byKind && o.amount !== undefined && !o.auto) return { ...shared, amount: o.amount, ...defined({ tokens: o.tokens, model: o.model }) };
+  if (!byKind && o.auto && o.amount === undefined && o.tokens === undefined && o.model !== undefined) return { ...shared, estimate: 'auto', model: o.model };
+  throw new CliError(
+    EXIT.usage,
+    'authorize: give --amount (with --tokens and --model if you like), or tokens by kind (--input, --output, ...) with --model, or --auto with --model.',
+  );
 }

@@ -55,6 +55,21 @@ describe('compileSchema: the most useful error', () => {
     expect(errorOf(validate, { id: 'x', currency: 1 })).toMatchObject({ code: 'wrong_type', field: 'currency' });
   });
 
+  it('lists the values a field allows, with the likely one, also for a value of the wrong type', () => {
+    const budget = compileSchema({
+      type: 'object',
+      additionalProperties: false,
+      properties: { period: { type: 'string', enum: ['year', 'quarter', 'month'] }, estimate: { type: 'string', enum: ['auto'] } },
+    });
+    expect(errorOf(budget, { period: 'monthly' })).toEqual({
+      code: 'invalid_value',
+      message: 'Field "period" must be one of "year", "quarter", "month". Did you mean "month"?',
+      field: 'period',
+    });
+    expect(errorOf(budget, { period: 'weekly' })).toEqual({ code: 'invalid_value', message: 'Field "period" must be one of "year", "quarter", "month".', field: 'period' });
+    expect(errorOf(budget, { estimate: { input: 1000 } })).toEqual({ code: 'wrong_type', message: 'Field "estimate" must be one of "auto".', field: 'estimate' });
+  });
+
   it('refuses text PostgreSQL cannot store and numbers that lost their digits', () => {
     expect(errorOf(validate, { id: 'a\u0000', currency: 'EUR' })).toMatchObject({ code: 'nul_byte', field: 'id' });
     expect(errorOf(validate, { id: '\ud83d', currency: 'EUR' })).toMatchObject({ code: 'invalid_text', field: 'id' });

@@ -46,7 +46,18 @@ function describe(error: ErrorObject): RequestError {
     }
     case 'type': {
       const field = fieldPath(error.instancePath) || '(body)';
+      const allowed = allowedOf(error.parentSchema);
+      if (allowed) return new RequestError('wrong_type', `Field "${field}" must be one of ${allowed.map(quoted).join(', ')}.`, { field });
       return new RequestError('wrong_type', `Field "${field}" must be ${String(p.type)}.`, { field });
+    }
+    case 'enum': {
+      const field = fieldPath(error.instancePath) || '(body)';
+      const allowed = allowedOf(error.parentSchema) ?? [];
+      const given = error.data;
+      const strings = allowed.filter((v): v is string => typeof v === 'string');
+      const guess = typeof given === 'string' ? closestMatch(given, strings, { maxDistance: Math.min(3, Math.ceil(given.length / 2)) }) : undefined;
+      const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`;
+      return new RequestError('invalid_value', `Field "${field}" must be one of ${allowed.map(quoted).join(', ')}.${hint}`, { field });
     }
     case 'maxLength':
     case 'maxItems':
@@ -59,6 +70,16 @@ function describe(error: ErrorObject): RequestError {
       return new RequestError('invalid_value', `Field "${field}" ${error.message ?? 'is invalid'}.`, { field });
     }
   }
+}
+
+/** The values a schema allows (its `enum`), when it lists them. */
+function allowedOf(schema: unknown): unknown[] | null {
+  const list = (schema as { enum?: unknown } | undefined)?.enum;
+  return Array.isArray(list) && list.length > 0 ? list : null;
+}
+
+function quoted(value: unknown): string {
+  return JSON.stringify(value);
 }
 
 /** The value at a JSON pointer ajv reported (always one into `root`). */
