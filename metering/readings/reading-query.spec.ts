@@ -93,6 +93,20 @@ describe('parseGroupBy', () => {
     expect(errorOf(() => parseGroupBy('model,colour'))).toEqual({ code: 'invalid_group_by', field: 'group_by' });
     expect(errorOf(() => parseGroupBy('model,'))).toEqual({ code: 'invalid_group_by', field: 'group_by' });
   });
+
+  it('suggests the dimension a typo is close to, and none when nothing is close', () => {
+    const message = (raw: string) => {
+      try {
+        parseGroupBy(raw);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error('expected an error');
+    };
+    expect(message('modle')).toMatch(/ Did you mean "model"\?$/);
+    expect(message('agents')).toMatch(/ Did you mean "agent"\?$/);
+    expect(message('colour')).not.toMatch(/Did you mean/);
+  });
 });
 
 describe('readingPlan', () => {

@@ -1,5 +1,6 @@
 // What a meter reading or a listing asks for, parsed from the query string without I/O: RFC 3339 times,
 // the hour-aligned range with its defaults, the group_by list, and which rollup ranges answer it.
+import { closestMatch } from 'leven';
 import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 import { METER_ROLLUPS, type Grain, type MeterDim, type MeterRollupName } from '../ingest/rollup-sql.js';
 
@@ -135,9 +136,10 @@ export function parseGroupBy(raw: string | undefined): GroupByDim[] {
   for (const part of raw.split(',')) {
     const dim = part.trim();
     if (!(GROUP_BY_DIMS as readonly string[]).includes(dim)) {
+      const guess = dim === '' ? undefined : closestMatch(dim, [...GROUP_BY_DIMS], { maxDistance: Math.min(3, Math.ceil(dim.length / 3)) });
       throw new MeteringError(
         MeteringErrorCode.InvalidGroupBy,
-        `Cannot group by "${dim}"; group_by is a comma list of ${GROUP_BY_DIMS.join(', ')}.`,
+        `Cannot group by "${dim}"; group_by is a comma list of ${GROUP_BY_DIMS.join(', ')}.${guess === undefined ? '' : ` Did you mean "${guess}"?`}`,
         { field: 'group_by' },
       );
     }
