@@ -122,6 +122,16 @@ describe('budgets', () => {
       expect([node, body, res.status, res.body.error?.code]).toEqual([node, body, status, code]);
       if (field) expect(res.body.error.field).toBe(field);
     }
+    // The message names what is wrong in the reader's words.
+    expect((await put(o, 'person:nobody', { period: 'year', amount_limit: '1' })).body.error).toMatchObject({
+      message: 'There is no person "nobody" in this account.',
+      node: 'person:nobody',
+    });
+    expect((await put(o, `unit:${o.team2}`, { period: 'monthly', amount_limit: '1' })).body.error).toMatchObject({
+      code: 'invalid_value',
+      message: 'Field "period" must be one of "year", "quarter", "month". Did you mean "month"?',
+    });
+    expect((await put(o, `unit:${o.team2}`, { period: 'year', headcount: 1.5 })).body.error.message).toBe('Field "headcount" must be a whole number or null.');
     expect(await auditCount(o.account)).toBe(before + 2);
     const listAfter = await list(o);
     expect(listAfter.body.data.filter((b: any) => b.node !== 'account' && b.node !== `unit:${o.team2}`)).toEqual(

@@ -210,7 +210,7 @@ export class BudgetsService implements LimitSource, HardBudgetsPort, OnModuleIni
     if (node.kind === 'person' && headcount !== null && headcount > 1) throw invalid('headcount', 'A person is one head: headcount 0 or 1.');
     const thresholds = [...new Set(body.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b);
     return this.write(account, async (tx, writes, now, { tree }, acct) => {
-      if (!nodeExists(tree, node)) throw new BillingError(BillingErrorCode.BudgetNodeNotFound, `There is no ${node.kind} "${key}" in this account.`, { node: key });
+      if (!nodeExists(tree, node)) throw nodeNotFound(node, {});
       const period = this.periodOf(body.period, acct.fiscal_year_start_month, now, body.period_start);
       const start = dateOnly(period.start);
       const before = await this.budgets.ofPeriod(tx, account, period.kind, start);
@@ -296,7 +296,7 @@ export class BudgetsService implements LimitSource, HardBudgetsPort, OnModuleIni
         [from, 'from'],
         [to, 'to'],
       ] as const) {
-        if (!nodeExists(tree, node)) throw new BillingError(BillingErrorCode.BudgetNodeNotFound, `There is no ${node.kind} "${nodeKey(node)}" in this account.`, { field, node: nodeKey(node) });
+        if (!nodeExists(tree, node)) throw nodeNotFound(node, { field });
       }
       const toParent = parentOf(tree, fromKey) === toKey;
       if (!toParent && (fromKey === 'account' || parentOf(tree, toKey) !== parentOf(tree, fromKey))) {
@@ -475,4 +475,10 @@ export class BudgetsService implements LimitSource, HardBudgetsPort, OnModuleIni
       writes.push(await this.engine.setLimit(tx, account, levels.budget(m.to, m.period), raised, m.now, { belowUsage: true }));
     }
   }
+}
+
+/** A unit or person the account does not have, named by its id (`person:bob` is person "bob"). */
+function nodeNotFound(node: BudgetNode, details: { field?: string }): BillingError {
+  const name = node.kind === 'account' ? '' : ` "${node.id}"`;
+  return new BillingError(BillingErrorCode.BudgetNodeNotFound, `There is no ${node.kind}${name} in this account.`, { ...details, node: nodeKey(node) });
 }

@@ -52,7 +52,13 @@ describe('compileSchema: the most useful error', () => {
 
   it('still names a missing field when nothing is unknown, and a wrong type as such', () => {
     expect(errorOf(validate, { id: 'x' })).toMatchObject({ code: 'missing_field', field: 'currency' });
-    expect(errorOf(validate, { id: 'x', currency: 1 })).toMatchObject({ code: 'wrong_type', field: 'currency' });
+    expect(errorOf(validate, { id: 'x', currency: 1 })).toEqual({ code: 'wrong_type', message: 'Field "currency" must be a string.', field: 'currency' });
+  });
+
+  it('says the types a field takes in words', () => {
+    const budget = compileSchema({ type: 'object', properties: { headcount: { type: ['integer', 'null'] }, hard: { type: 'boolean' } } });
+    expect(errorOf(budget, { headcount: 1.5 })).toEqual({ code: 'wrong_type', message: 'Field "headcount" must be a whole number or null.', field: 'headcount' });
+    expect(errorOf(budget, { hard: 'yes' })).toEqual({ code: 'wrong_type', message: 'Field "hard" must be true or false.', field: 'hard' });
   });
 
   it('lists the values a field allows, with the likely one, also for a value of the wrong type', () => {

@@ -48,7 +48,7 @@ function describe(error: ErrorObject): RequestError {
       const field = fieldPath(error.instancePath) || '(body)';
       const allowed = allowedOf(error.parentSchema);
       if (allowed) return new RequestError('wrong_type', `Field "${field}" must be one of ${allowed.map(quoted).join(', ')}.`, { field });
-      return new RequestError('wrong_type', `Field "${field}" must be ${String(p.type)}.`, { field });
+      return new RequestError('wrong_type', `Field "${field}" must be ${typeWords(p.type)}.`, { field });
     }
     case 'enum': {
       const field = fieldPath(error.instancePath) || '(body)';
@@ -70,6 +70,22 @@ function describe(error: ErrorObject): RequestError {
       return new RequestError('invalid_value', `Field "${field}" ${error.message ?? 'is invalid'}.`, { field });
     }
   }
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  integer: 'a whole number',
+  number: 'a number',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'an array',
+  null: 'null',
+};
+
+/** A schema's `type` (one name, or ajv's comma list of them) in words: `integer,null` is "a whole number or null". */
+function typeWords(type: unknown): string {
+  const names = Array.isArray(type) ? type.map(String) : String(type).split(',');
+  return names.map((name) => TYPE_WORDS[name] ?? name).join(' or ');
 }
 
 /** The values a schema allows (its `enum`), when it lists them. */
