@@ -584,6 +584,14 @@ describe.each(SHAPE_CASES)('normalizeUsage: $name', (c) => {
     expectRejected(payload, 'unknown_usage_field', `usage.${typo}`, c.explicit);
   });
 
+  it('suggests the key a misspelled one is close to, and nothing for a key close to none', () => {
+    const [key] = c.misspell;
+    const misspelled = normalizeUsage({ ...without(c.valid, key), [key.slice(0, -1)]: c.valid[key] }, c.explicit);
+    expect(!misspelled.ok && misspelled.message).toMatch(new RegExp(`Did you mean "usage\\.${key}"\\?$`));
+    const unrelated = normalizeUsage({ ...c.valid, widget_count: 40 }, c.explicit);
+    expect(!unrelated.ok && unrelated.message).not.toMatch(/Did you mean/);
+  });
+
   it('refuses an object without a counting key', () => {
     if (c.required === null) return; // canonical: an absent count is 0 (it is our own format, nothing is misread)
     expectRejected(without(c.valid, c.required), 'missing_usage_field', `usage.${c.required}`, c.explicit);

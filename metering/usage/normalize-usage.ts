@@ -1,5 +1,6 @@
 // Owns the translation of a token event's `usage` (canonical or a provider's own object) into canonical,
 // non-overlapping token counts, with the shape-recognition order and every rejection code.
+import { closestMatch } from 'leven';
 import {
   ANTHROPIC_SHAPE,
   CANONICAL_SHAPE,
@@ -291,13 +292,16 @@ function checkKeys(u: Json, shape: Shape, format: UsageFormat, explicit: boolean
   if (foreign !== null) throw mixedShapes(foreign.sort(), format, explicit);
   if (unknownCount !== null) {
     const field = `usage.${clip(unknownCount)}`;
+    // A typo of one of the shape's own keys (`completion_token`) is named with the key it is close to.
+    const guess = closestMatch(unknownCount, [...shape.keys.keys()], { maxDistance: Math.min(3, Math.ceil(unknownCount.length / 4)) });
+    const hint = guess === undefined ? '' : `. Did you mean "usage.${guess}"?`;
     throw new Rejection(
       'unknown_usage_field',
       field,
       shape === CANONICAL
-        ? `${field} is not a field of canonical usage (${[...CANONICAL.keys.keys()].join(', ')})`
+        ? `${field} is not a field of canonical usage (${[...CANONICAL.keys.keys()].join(', ')})${hint}`
         : `${field} is a number but not a field of ${shape.spec.title} usage: it could be tokens nobody would bill. ` +
-          'Send the provider\'s usage object as it came, or canonical usage',
+          `Send the provider's usage object as it came, or canonical usage${hint}`,
     );
   }
   return ignored ?? NONE;
