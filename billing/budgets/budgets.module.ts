@@ -8,15 +8,14 @@ import { AuditModule } from '../../src/audit/audit.module.js';
 import { AuthorizationsModule } from '../authorizations/authorizations.module.js';
 import { WebhooksModule } from '../webhooks/webhooks.module.js';
 import { BudgetBurnService } from './budget-burn.service.js';
+import { BudgetsDataModule } from './budgets-data.module.js';
 import { BudgetsController } from './budgets.controller.js';
-import { BudgetsRepository } from './budgets.repository.js';
 import { BudgetsService } from './budgets.service.js';
-import { OrgTrees } from './org-trees.js';
 
 @Module({
-  imports: [AccountsModule, AuditModule, AuthorizationsModule, MeteringModule, ReadingsModule, WebhooksModule],
+  imports: [AccountsModule, AuditModule, AuthorizationsModule, BudgetsDataModule, MeteringModule, ReadingsModule, WebhooksModule],
   controllers: [BudgetsController],
-  providers: [BudgetsRepository, OrgTrees, BudgetsService, BudgetBurnService],
+  providers: [BudgetsService, BudgetBurnService],
   exports: [BudgetsService],
 })
 export class BudgetsModule {}

@@ -5,6 +5,7 @@ import { Global, Injectable, Module } from '@nestjs/common';
 import { ORG_BUDGETS, type MoveOverAllocation, type OrgBudgets } from '../../src/accounts/org-budgets.port.js';
 import type { Tx } from '../../src/database/data-source.js';
 import { newOverAllocation, type OrgTree } from './budget-math.js';
+import { BudgetsDataModule } from './budgets-data.module.js';
 import { BudgetsRepository, type BudgetRow } from './budgets.repository.js';
 import { allocationOf } from './budgets.service.js';
 import { OrgTrees } from './org-trees.js';
@@ -50,7 +51,8 @@ export class BudgetsOnOrg implements OrgBudgets {
 
 @Global()
 @Module({
-  providers: [BudgetsRepository, OrgTrees, BudgetsOnOrg, { provide: ORG_BUDGETS, useExisting: BudgetsOnOrg }],
+  imports: [BudgetsDataModule],
+  providers: [BudgetsOnOrg, { provide: ORG_BUDGETS, useExisting: BudgetsOnOrg }],
   exports: [ORG_BUDGETS],
 })
 export class OrgBudgetsModule {}
