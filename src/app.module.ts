@@ -11,6 +11,7 @@ import { CoreModule } from './core.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
+import { ApiRoutes } from './http/route-hints.js';
 import { JobsModule, type ProcessRole } from './jobs/jobs.module.js';
 import { TiersModule } from '../tiers/tiers.module.js';
 import { ReadingsModule } from '../metering/readings/readings.module.js';
@@ -42,7 +43,7 @@ export class AppModule {
         BillingModule,
         ...(options.extraModules ?? []),
       ],
-      providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
+      providers: [ApiRoutes, { provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };
   }
 }

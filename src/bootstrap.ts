@@ -16,6 +16,7 @@ import { AppModule, type AppOptions } from './app.module.js';
 import { RequestError } from './http/domain-error.js';
 import { errorResponse } from './http/http-exception.filter.js';
 import { completeDocument } from './http/openapi.js';
+import { ApiRoutes } from './http/route-hints.js';
 import { Metrics } from './health/metrics.js';
 import { ShutdownReport } from './lifecycle/shutdown-report.js';
 import {
@@ -164,6 +165,8 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
     ),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  // An unknown route's answer names the methods its path takes, or the route it is close to.
+  app.get(ApiRoutes).use(document.paths);
 
   // The console is static files calling this same API from the browser with the key pasted into it.
   const web = consoleDir();

@@ -137,7 +137,25 @@ describe('request validation', () => {
   it('unknown routes are a 404 in the same error shape', async () => {
     const res = await t.get('/v1/nothing-here');
     expect(res.status).toBe(404);
-    expect(res.body.error.code).toBe('route_not_found');
+    expect(res.body.error).toEqual({ code: 'route_not_found', message: 'Cannot GET /v1/nothing-here.', request_id: expect.any(String) });
+  });
+
+  it('a mistyped or misplaced route is a 404 that names the route it is close to', async () => {
+    const typo = await t.get(`/v1/acounts/${org.account}/meter?group_by=model`);
+    expect([typo.status, typo.body.error.message]).toEqual([404, `Cannot GET /v1/acounts/${org.account}/meter. Did you mean GET /v1/accounts/{account}/meter?`]);
+    const misplaced = await t.post(`/v1/accounts/${org.account}/webhook-endpoints`, { url: 'https://example.com/hook' });
+    expect(misplaced.body.error.message).toBe(`Cannot POST /v1/accounts/${org.account}/webhook-endpoints. Did you mean POST /v1/webhook-endpoints?`);
+  });
+
+  it('a route under the wrong method is a 405 that names the methods its path takes', async () => {
+    const res = await t.get('/v1/events');
+    expect([res.status, res.headers.allow, res.body.error]).toEqual([
+      405,
+      'POST',
+      { code: 'method_not_allowed', message: '/v1/events takes POST, not GET.', request_id: expect.any(String) },
+    ]);
+    const account = await t.request('DELETE', `/v1/accounts/${org.account}`);
+    expect([account.status, account.headers.allow]).toEqual([405, 'GET, HEAD, PATCH']);
   });
 
   it('a 5xx names only the request id', async () => {

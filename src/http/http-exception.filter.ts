@@ -1,8 +1,9 @@
 // The one place errors become HTTP: a domain error's kind picks the status, its code and sentence go to
 // the caller; anything unexpected is a 500 that names only the request id, never internals.
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type ErrorDetails, type ErrorKind } from './domain-error.js';
+import { ApiRoutes, type RouteHint } from './route-hints.js';
 
 export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   invalid: 400,
@@ -102,15 +103,44 @@ export function errorResponse(
   };
 }
 
+/**
+ * The answer to a request no route serves, with what the API's routes suggest (route-hints.ts): a path served
+ * under other methods is a 405 naming them (and the Allow header), a path close to a route names it.
+ */
+export function unroutedResponse(
+  method: string,
+  url: string,
+  hint: RouteHint,
+  requestId: string,
+): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  const path = url.split('?')[0]!;
+  if (hint?.kind === 'methods') {
+    const allowed = hint.allowed.join(', ');
+    return {
+      status: 405,
+      body: { error: { code: 'method_not_allowed', message: `${path} takes ${allowed}, not ${method}.`, request_id: requestId } },
+      headers: { allow: allowed },
+    };
+  }
+  const guess = hint?.kind === 'route' ? ` Did you mean ${hint.route.method} ${hint.route.path}?` : '';
+  return { status: 404, body: { error: { code: 'route_not_found', message: `Cannot ${method} ${path}.${guess}`, request_id: requestId } }, headers: {} };
+}
+
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('http');
+
+  constructor(private readonly routes: ApiRoutes) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const { status, body } = errorResponse(exception, String(request.id), this.logger);
-    void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+    // Nest's answer to a request the router matched to no route (a matched route's "not found" is a domain error).
+    const unrouted = exception instanceof NotFoundException && request.routeOptions.url === undefined;
+    const { status, body, headers } = unrouted
+      ? unroutedResponse(request.method, request.url, this.routes.hint(request.method, request.url), String(request.id))
+      : { ...errorResponse(exception, String(request.id), this.logger), headers: {} };
+    void reply.status(status).headers(headers).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 }

@@ -112,9 +112,12 @@ export class Contract {
     const what = `${response.method} ${route?.template ?? path} answered ${response.status}`;
     if (route === null) {
       if (response.routed) throw new ContractViolation(`${response.method} ${path} is served but not in the OpenAPI document`);
-      // No such route: the 404 handler's answer is the error body like any other.
-      if (response.status !== 404) throw new ContractViolation(`${what}: an unrouted request must answer 404`);
-      this.checkJson(what, this.document.components?.schemas?.Error ? { $ref: '#/components/schemas/Error' } : undefined, response, 'unrouted 404');
+      // No such route: the 404 handler's answer is the error body like any other; a 405 when the path is
+      // served under other methods (src/http/route-hints.ts).
+      const servedOtherwise = this.routes.some((r) => r.method !== response.method && r.pattern.test(path));
+      const status = servedOtherwise ? 405 : 404;
+      if (response.status !== status) throw new ContractViolation(`${what}: an unrouted request must answer ${status}`);
+      this.checkJson(what, this.document.components?.schemas?.Error ? { $ref: '#/components/schemas/Error' } : undefined, response, `unrouted ${status}`);
       return;
     }
     const documented = route.responses[String(response.status)];
