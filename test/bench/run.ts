@@ -257,7 +257,7 @@ async function machine(opts: Options): Promise<Machine> {
   let postgres: string;
   try {
     postgres = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
-    for (const name of ['shared_buffers', 'synchronous_commit', 'wal_level', 'max_wal_size', 'max_connections']) {
+    for (const name of ['shared_buffers', 'synchronous_commit', 'wal_level', 'max_wal_size', 'max_connections', 'autovacuum']) {
       settings[name] = (await client.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name]!;
     }
   } finally {
