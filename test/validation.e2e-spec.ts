@@ -147,6 +147,16 @@ describe('request validation', () => {
     expect(misplaced.body.error.message).toBe(`Cannot POST /v1/accounts/${org.account}/webhook-endpoints. Did you mean POST /v1/webhook-endpoints?`);
   });
 
+  it("a query string's unknown or bad parameter is named as a query parameter", async () => {
+    const typo = await t.get(`/v1/accounts/${org.account}/events?limt=5`);
+    expect([typo.status, typo.body.error]).toEqual([
+      400,
+      { code: 'unknown_field', field: 'limt', message: 'Unknown query parameter "limt". Did you mean "limit"?', request_id: expect.any(String) },
+    ]);
+    const format = await t.get(`/v1/accounts/${org.account}/meter?format=xml`);
+    expect([format.status, format.body.error.message]).toEqual([400, expect.stringMatching(/^Query parameter "format" must be one of /)]);
+  });
+
   it('a route under the wrong method is a 405 that names the methods its path takes', async () => {
     const res = await t.get('/v1/events');
     expect([res.status, res.headers.allow, res.body.error]).toEqual([

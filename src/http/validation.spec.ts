@@ -1,5 +1,5 @@
 import { RequestError } from './domain-error.js';
-import { compileSchema, findBadValue, withoutRequired } from './validation.js';
+import { compileSchema, findBadValue, SchemaPipe, withoutRequired } from './validation.js';
 
 const account = {
   type: 'object',
@@ -83,6 +83,26 @@ describe('compileSchema: the most useful error', () => {
       code: 'unsafe_integer',
       field: 'limits.monthly',
     });
+  });
+});
+
+describe('SchemaPipe', () => {
+  const query = { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]+$' }, format: { type: 'string', enum: ['json', 'csv'] } } } as const;
+  const refused = (pipe: SchemaPipe<unknown>, value: unknown, type: 'query' | 'body') => {
+    try {
+      pipe.transform(value, { type, metatype: Object });
+    } catch (error) {
+      return [(error as RequestError).code, (error as RequestError).message];
+    }
+    return null;
+  };
+
+  it("names a query string's parameters as such, with the same codes", () => {
+    const pipe = new SchemaPipe(query);
+    expect(refused(pipe, { limt: '5' }, 'query')).toEqual(['unknown_field', 'Unknown query parameter "limt". Did you mean "limit"?']);
+    expect(refused(pipe, { format: 'xml' }, 'query')).toEqual(['invalid_value', 'Query parameter "format" must be one of "json", "csv".']);
+    expect(refused(pipe, { limt: '5' }, 'body')).toEqual(['unknown_field', 'Unknown field "limt". Did you mean "limit"?']);
+    expect(refused(pipe, { limit: '5' }, 'query')).toBeNull();
   });
 });
 

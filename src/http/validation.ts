@@ -1,6 +1,6 @@
 // Request bodies and queries are checked by JSON schemas compiled once with ajv (the validator Fastify
 // itself uses); the same schema objects feed the OpenAPI document. Unknown fields are refused.
-import { Injectable, type PipeTransform } from '@nestjs/common';
+import { type ArgumentMetadata, Injectable, type PipeTransform } from '@nestjs/common';
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -237,10 +237,20 @@ export class SchemaPipe<T> implements PipeTransform<unknown, T> {
   constructor(schema: JsonSchema, options: SchemaOptions = {}) {
     this.validate = compileSchema<T>(schema, options);
   }
-  transform(value: unknown): T {
-    // No body at all reads as an empty object, so the schema names the first field that is missing.
-    return this.validate(value === undefined ? {} : value);
+  transform(value: unknown, metadata?: ArgumentMetadata): T {
+    try {
+      // No body at all reads as an empty object, so the schema names the first field that is missing.
+      return this.validate(value === undefined ? {} : value);
+    } catch (error) {
+      throw metadata?.type === 'query' && error instanceof RequestError ? asQueryError(error) : error;
+    }
   }
+}
+
+/** A schema's error about a query string, in its words: `Unknown query parameter "limt"`, not `Unknown field`. */
+function asQueryError(error: RequestError): RequestError {
+  const message = error.message.replace(/^Unknown field "/, 'Unknown query parameter "').replace(/^Field "/, 'Query parameter "');
+  return new RequestError(error.code, message, error.details, error.kind);
 }
 
 // Shared schema pieces.
