@@ -61,6 +61,11 @@ describe('RouteHints', () => {
     expect(hints.hint(method, url)).toBeNull();
   });
 
+  it('answers a path with a long segment or thousands of segments as any other (both bounded before the edit distance)', () => {
+    expect(hints.hint('GET', `/v1/accounts/acme/${'x'.repeat(8000)}`)).toEqual({ kind: 'route', route: { method: 'GET', path: '/v1/accounts/{account}' } });
+    expect(hints.hint('GET', `/v1/events${'/events'.repeat(2000)}`)).toBeNull();
+  });
+
   it('says nothing more of a path its own route serves (a parameter too long for the router, say)', () => {
     expect(hints.hint('GET', `/v1/accounts/${'a'.repeat(300)}/meter`)).toBeNull();
   });

@@ -31,7 +31,9 @@ const isParam = (segment: string) => segment.startsWith('{') && segment.endsWith
 
 /** A segment typed for a known one: a letter or two off, more for longer words (`acounts`, `metre`, `v2`). */
 function near(given: string, known: string): boolean {
-  return leven(given.toLowerCase(), known) <= Math.max(1, Math.min(2, Math.floor(known.length / 2)));
+  const most = Math.max(1, Math.min(2, Math.floor(known.length / 2)));
+  // The distance is at least the difference in length: a long segment costs no edit distance.
+  return Math.abs(given.length - known.length) <= most && leven(given.toLowerCase(), known) <= most;
 }
 
 // Costs of turning the request's segments into a route's: a parameter takes any segment; a static segment
@@ -94,15 +96,21 @@ export class RouteHints {
   private readonly routes: { route: ApiRoute; segments: string[] }[];
   private readonly words: Set<string>;
 
+  /** Segments past the longest route's by more than FURTHEST cannot be near any route (each extra one costs a step). */
+  private readonly mostSegments: number;
+
   constructor(routes: readonly ApiRoute[]) {
     this.routes = routes.map((route) => ({ route, segments: segmentsOf(route.path) }));
     this.words = new Set(this.routes.flatMap((r) => r.segments.filter((s) => !isParam(s))));
+    this.mostSegments = Math.max(0, ...this.routes.map((r) => r.segments.length)) + FURTHEST;
   }
 
   /** The hint for `method url`, which no route served (null: nothing better than "no such route"). */
   hint(method: string, url: string): RouteHint {
     const path = url.split('?')[0]!;
     const given = segmentsOf(path);
+    // A request pays for its own hint: a path of thousands of segments is not compared with every route.
+    if (given.length > this.mostSegments) return null;
     const serving = this.routes.filter((r) => r.segments.length === given.length && r.segments.every((s, i) => isParam(s) || s === given[i]));
     const own = serving.find((r) => r.route.method === method);
     // The route is there under this method: a trailing or doubled slash is what kept it from matching

@@ -32,23 +32,26 @@ export function fieldPath(pointer: string, extra?: string): string {
   return out;
 }
 
-function unknownField(field: string, suggestion: string | undefined): RequestError {
+/** What a validated value's keys are called in messages: a body's `Field`, a query string's `Query parameter`. */
+export type Noun = 'Field' | 'Query parameter';
+
+function unknownField(field: string, suggestion: string | undefined, noun: Noun): RequestError {
   const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`;
-  return new RequestError('unknown_field', `Unknown field "${field}".${hint}`, { field });
+  return new RequestError('unknown_field', `Unknown ${noun.toLowerCase()} "${field}".${hint}`, { field });
 }
 
-function describe(error: ErrorObject): RequestError {
+function describe(error: ErrorObject, noun: Noun): RequestError {
   const p = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'required': {
       const field = fieldPath(error.instancePath, String(p.missingProperty));
-      return new RequestError('missing_field', `Field "${field}" is required.`, { field });
+      return new RequestError('missing_field', `${noun} "${field}" is required.`, { field });
     }
     case 'type': {
       const field = fieldPath(error.instancePath) || '(body)';
       const allowed = allowedOf(error.parentSchema);
-      if (allowed) return new RequestError('wrong_type', `Field "${field}" must be one of ${allowed.map(quoted).join(', ')}.`, { field });
-      return new RequestError('wrong_type', `Field "${field}" must be ${typeWords(p.type)}.`, { field });
+      if (allowed) return new RequestError('wrong_type', `${noun} "${field}" must be one of ${allowed.map(quoted).join(', ')}.`, { field });
+      return new RequestError('wrong_type', `${noun} "${field}" must be ${typeWords(p.type)}.`, { field });
     }
     case 'enum': {
       const field = fieldPath(error.instancePath) || '(body)';
@@ -57,17 +60,17 @@ function describe(error: ErrorObject): RequestError {
       const strings = allowed.filter((v): v is string => typeof v === 'string');
       const guess = typeof given === 'string' ? closestMatch(given, strings, { maxDistance: Math.min(3, Math.ceil(given.length / 2)) }) : undefined;
       const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`;
-      return new RequestError('invalid_value', `Field "${field}" must be one of ${allowed.map(quoted).join(', ')}.${hint}`, { field });
+      return new RequestError('invalid_value', `${noun} "${field}" must be one of ${allowed.map(quoted).join(', ')}.${hint}`, { field });
     }
     case 'maxLength':
     case 'maxItems':
     case 'maxProperties': {
       const field = fieldPath(error.instancePath);
-      return new RequestError('too_long', `Field "${field}" ${error.message ?? 'is too long'}.`, { field });
+      return new RequestError('too_long', `${noun} "${field}" ${error.message ?? 'is too long'}.`, { field });
     }
     default: {
       const field = fieldPath(error.instancePath) || '(body)';
-      return new RequestError('invalid_value', `Field "${field}" ${error.message ?? 'is invalid'}.`, { field });
+      return new RequestError('invalid_value', `${noun} "${field}" ${error.message ?? 'is invalid'}.`, { field });
     }
   }
 }
@@ -127,13 +130,13 @@ export function withoutRequired(schema: unknown): unknown {
 }
 
 /** An unknown key, with the missing field of the same object it is probably a misspelling of. */
-function unknownWithGuess(instancePath: string, key: string, schema: unknown, root: unknown): RequestError {
+function unknownWithGuess(instancePath: string, key: string, schema: unknown, root: unknown, noun: Noun): RequestError {
   const known = (schema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
   const object = valueAt(root, instancePath);
   const present = object !== null && typeof object === 'object' ? object : {};
   const missing = Object.keys(known).filter((name) => !Object.hasOwn(present, name));
   const guess = closestMatch(key, missing, { maxDistance: Math.min(3, Math.ceil(key.length / 3)) });
-  return unknownField(fieldPath(instancePath, key), guess);
+  return unknownField(fieldPath(instancePath, key), guess, noun);
 }
 
 /**
@@ -141,24 +144,24 @@ function unknownWithGuess(instancePath: string, key: string, schema: unknown, ro
  * field (`curency`) would read as a missing one (`currency`). An unknown key is reported first: one in
  * the object that failed, else the first one a check without `required` finds anywhere in the body.
  */
-function mostUseful(error: ErrorObject, root: unknown, lenient: () => ValidateFunction): RequestError {
+function mostUseful(error: ErrorObject, root: unknown, lenient: () => ValidateFunction, noun: Noun): RequestError {
   if (error.keyword === 'additionalProperties') {
-    return unknownWithGuess(error.instancePath, String(error.params.additionalProperty), error.parentSchema, root);
+    return unknownWithGuess(error.instancePath, String(error.params.additionalProperty), error.parentSchema, root, noun);
   }
   if (error.keyword === 'required') {
     const schema = error.parentSchema as { properties?: Record<string, unknown>; additionalProperties?: unknown } | undefined;
     const object = valueAt(root, error.instancePath);
     if (schema?.additionalProperties === false && object !== null && typeof object === 'object' && !Array.isArray(object)) {
       const unknown = Object.keys(object).find((key) => !Object.hasOwn(schema.properties ?? {}, key));
-      if (unknown !== undefined) return unknownWithGuess(error.instancePath, unknown, schema, root);
+      if (unknown !== undefined) return unknownWithGuess(error.instancePath, unknown, schema, root, noun);
     }
     const relaxed = lenient();
     const other = relaxed(root) ? undefined : relaxed.errors?.[0];
     if (other?.keyword === 'additionalProperties') {
-      return unknownWithGuess(other.instancePath, String(other.params.additionalProperty), other.parentSchema, root);
+      return unknownWithGuess(other.instancePath, String(other.params.additionalProperty), other.parentSchema, root, noun);
     }
   }
-  return describe(error);
+  return describe(error, noun);
 }
 
 /**
@@ -197,14 +200,14 @@ export function findBadValue(value: unknown, path = ''): { field: string; proble
 
 type ValueProblem = 'nul_byte' | 'invalid_text' | 'unsafe_integer' | 'not_finite';
 
-function valueError(problem: ValueProblem, field: string): RequestError {
+function valueError(problem: ValueProblem, field: string, noun: Noun): RequestError {
   switch (problem) {
     case 'unsafe_integer':
-      return new RequestError(problem, `Field "${field}" is past 2^53 - 1 (Number.MAX_SAFE_INTEGER): its digits are lost.`, { field });
+      return new RequestError(problem, `${noun} "${field}" is past 2^53 - 1 (Number.MAX_SAFE_INTEGER): its digits are lost.`, { field });
     case 'not_finite':
-      return new RequestError(problem, `Field "${field}" is not a finite number.`, { field });
+      return new RequestError(problem, `${noun} "${field}" is not a finite number.`, { field });
     default:
-      return textError(problem, field, 'Field');
+      return textError(problem, field, noun);
   }
 }
 
@@ -213,18 +216,19 @@ export interface SchemaOptions {
   scanNul?: boolean;
 }
 
-export function compileSchema<T>(schema: JsonSchema, options: SchemaOptions = {}): (value: unknown) => T {
+/** A validator whose errors name the value's keys with `noun` (a body's fields by default). */
+export function compileSchema<T>(schema: JsonSchema, options: SchemaOptions = {}): (value: unknown, noun?: Noun) => T {
   const validate: ValidateFunction = ajv.compile(schema);
   // Compiled on the first failure that needs it: a valid request never pays for it.
   let relaxed: ValidateFunction | null = null;
   const lenient = () => (relaxed ??= ajv.compile(withoutRequired(schema) as JsonSchema));
   const scan = options.scanNul ?? true;
-  return (value: unknown): T => {
+  return (value: unknown, noun: Noun = 'Field'): T => {
     const bad = scan ? findBadValue(value) : null;
-    if (bad !== null) throw valueError(bad.problem, bad.field);
+    if (bad !== null) throw valueError(bad.problem, bad.field, noun);
     if (!validate(value)) {
       const first = validate.errors?.[0];
-      throw first ? mostUseful(first, value, lenient) : new RequestError('invalid_value', 'The request body is invalid.');
+      throw first ? mostUseful(first, value, lenient, noun) : new RequestError('invalid_value', 'The request body is invalid.');
     }
     return value as T;
   };
@@ -233,24 +237,14 @@ export function compileSchema<T>(schema: JsonSchema, options: SchemaOptions = {}
 /** `@Body(new SchemaPipe(schema))`: validates against a schema compiled once per route. */
 @Injectable()
 export class SchemaPipe<T> implements PipeTransform<unknown, T> {
-  private readonly validate: (value: unknown) => T;
+  private readonly validate: (value: unknown, noun?: Noun) => T;
   constructor(schema: JsonSchema, options: SchemaOptions = {}) {
     this.validate = compileSchema<T>(schema, options);
   }
   transform(value: unknown, metadata?: ArgumentMetadata): T {
-    try {
-      // No body at all reads as an empty object, so the schema names the first field that is missing.
-      return this.validate(value === undefined ? {} : value);
-    } catch (error) {
-      throw metadata?.type === 'query' && error instanceof RequestError ? asQueryError(error) : error;
-    }
+    // No body at all reads as an empty object, so the schema names the first field that is missing.
+    return this.validate(value === undefined ? {} : value, metadata?.type === 'query' ? 'Query parameter' : 'Field');
   }
-}
-
-/** A schema's error about a query string, in its words: `Unknown query parameter "limt"`, not `Unknown field`. */
-function asQueryError(error: RequestError): RequestError {
-  const message = error.message.replace(/^Unknown field "/, 'Unknown query parameter "').replace(/^Field "/, 'Query parameter "');
-  return new RequestError(error.code, message, error.details, error.kind);
 }
 
 // Shared schema pieces.
