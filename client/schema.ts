@@ -2775,7 +2775,10 @@ export interface operations {
     AccountsController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2821,7 +2824,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2841,6 +2848,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3115,7 +3131,10 @@ export interface operations {
     AccountsController_createAgent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 account: string;
             };
@@ -3172,7 +3191,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3192,6 +3215,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3766,7 +3798,10 @@ export interface operations {
     BudgetsController_transfer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 account: string;
             };
@@ -3823,7 +3858,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3843,6 +3882,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4414,7 +4462,10 @@ export interface operations {
     CreditsController_grant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 account: string;
             };
@@ -4471,6 +4522,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body (or the batch) is larger than allowed */
             413: {
                 headers: {
@@ -4482,6 +4542,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4512,7 +4581,10 @@ export interface operations {
     CreditsController_topup: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 account: string;
             };
@@ -4578,7 +4650,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4598,6 +4674,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4794,7 +4879,10 @@ export interface operations {
     InvoicesController_close: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 account: string;
             };
@@ -4851,7 +4939,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4871,6 +4963,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5213,7 +5314,10 @@ export interface operations {
     AccountsController_createPerson: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 account: string;
             };
@@ -5270,7 +5374,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5290,6 +5398,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5832,7 +5949,10 @@ export interface operations {
     AccountsController_createUnit: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 account: string;
             };
@@ -5889,7 +6009,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5909,6 +6033,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6318,7 +6451,10 @@ export interface operations {
     AuthorizationsController_authorize: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6373,7 +6509,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6393,6 +6533,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6750,101 +6899,10 @@ export interface operations {
     InvoicesController_finalize: {
         parameters: {
             query?: never;
-            header?: never;
-            path: {
-                id: string;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
             };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Success */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Invoice"];
-                };
-            };
-            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key’s role may not do this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found; another account’s resources answer exactly as missing ones */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The body (or the batch) is larger than allowed */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The body is not sent as `application/json` */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Something went wrong on our side; the body names only the request id */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available now (shutting down, or a dependency is down); retry */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    InvoicesController_pay: {
-        parameters: {
-            query?: never;
-            header?: never;
             path: {
                 id: string;
             };
@@ -6924,6 +6982,134 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Understood but not done: `code` says why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    InvoicesController_pay: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Something went wrong on our side; the body names only the request id */
             500: {
                 headers: {
@@ -6947,7 +7133,10 @@ export interface operations {
     InvoicesController_void: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -7004,7 +7193,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7024,6 +7217,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7528,7 +7730,10 @@ export interface operations {
     PlansController_rollback: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 plan: string;
             };
@@ -7585,6 +7790,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body (or the batch) is larger than allowed */
             413: {
                 headers: {
@@ -7596,6 +7810,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7851,7 +8074,10 @@ export interface operations {
     PriceBooksController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7897,7 +8123,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7917,6 +8147,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8100,7 +8339,10 @@ export interface operations {
     TasksController_close: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 task: string;
             };
@@ -8157,6 +8399,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflicts with what is stored */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body (or the batch) is larger than allowed */
             413: {
                 headers: {
@@ -8168,6 +8419,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8335,7 +8595,10 @@ export interface operations {
     WebhooksController_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8390,7 +8653,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8410,6 +8677,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8867,7 +9143,10 @@ export interface operations {
     WebhooksController_replay: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 delivery: string;
                 id: string;
@@ -8883,6 +9162,129 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    WebhooksController_rotateSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateWebhookSecret"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
                 };
             };
             /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
@@ -8948,97 +9350,8 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Something went wrong on our side; the body names only the request id */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not available now (shutting down, or a dependency is down); retry */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    WebhooksController_rotateSecret: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RotateWebhookSecret"];
-            };
-        };
-        responses: {
-            /** @description Success */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
-                };
-            };
-            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key’s role may not do this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Not found; another account’s resources answer exactly as missing ones */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The body (or the batch) is larger than allowed */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The body is not sent as `application/json` */
-            415: {
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

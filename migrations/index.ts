@@ -18,6 +18,7 @@ import { InvoiceCredits1765900000000 } from './1765900000000-invoice-credits.js'
 import { MeterHours1766000000000 } from './1766000000000-meter-hours.js';
 import { MeterRewrites1766100000000 } from './1766100000000-meter-rewrites.js';
 import { ReservationLeases1766200000000 } from './1766200000000-reservation-leases.js';
+import { IdempotencyKeys1766300000000 } from './1766300000000-idempotency-keys.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -38,4 +39,5 @@ export const migrations = [
   MeterHours1766000000000,
   MeterRewrites1766100000000,
   ReservationLeases1766200000000,
+  IdempotencyKeys1766300000000,
 ];

@@ -11,6 +11,7 @@ import { CoreModule } from './core.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { HttpExceptionFilter } from './http/http-exception.filter.js';
+import { IdempotencyModule } from './http/idempotency/idempotency.module.js';
 import { ApiRoutes } from './http/route-hints.js';
 import { JobsModule, type ProcessRole } from './jobs/jobs.module.js';
 import { TiersModule } from '../tiers/tiers.module.js';
@@ -34,6 +35,7 @@ export class AppModule {
         CoreModule.forRoot(options.config, options.clock, options.role),
         DatabaseModule,
         JobsModule,
+        IdempotencyModule,
         AuditModule,
         AccountsModule,
         AuthModule,

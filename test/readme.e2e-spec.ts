@@ -98,5 +98,7 @@ describe('README walkthrough', () => {
     expect(answers.find((a) => a.account === 'acme' && 'ledger' in a)).toMatchObject({ currency: 'EUR', overage_policy: 'bill' });
     expect(answers.find((a) => a.kind === 'promotional')).toMatchObject({ amount: '25', remaining: '25', reason: 'pilot' });
     expect(answers.find((a) => a.id === 'po-2026-117')).toMatchObject({ pack: 'large', allowance: '100', status: 'granted' });
+    // The grant sent twice with one Idempotency-Key: one grant, named by both answers.
+    expect(billing).toMatch(/^granted once: \S+$/m);
   }, 180_000);
 });

@@ -10,6 +10,7 @@ import { ApiJsonBody, Fails, Responds } from '../../src/http/openapi.js';
 import { SchemaPipe } from '../../src/http/validation.js';
 import { AuthorizationSchema, authorizeSchema, ReleaseSchema } from './authorizations.schemas.js';
 import { AuthorizationsService, type AuthorizationView, type AuthorizeBody } from './authorizations.service.js';
+import { Idempotent } from '../../src/http/idempotency/idempotent.decorator.js';
 
 @ApiTags('authorizations')
 @Controller('v1/authorizations')
@@ -17,6 +18,7 @@ export class AuthorizationsController {
   constructor(private readonly authorizations: AuthorizationsService) {}
 
   @Post()
+  @Idempotent()
   @Allow('agent', 'member')
   @ApiOperation({
     summary: 'Reserve an estimate against every hard budget on the path, the agent cap and the session cap, in one atomic step',

@@ -26,6 +26,7 @@ import {
   TransferResultSchema,
 } from './budgets.schemas.js';
 import { BudgetsService, type BudgetBody, type BudgetView, type TransferBody, type TransferView } from './budgets.service.js';
+import { Idempotent } from '../../src/http/idempotency/idempotent.decorator.js';
 
 @ApiTags('budgets')
 @Controller('v1/accounts/:account/budgets')
@@ -98,6 +99,7 @@ export class BudgetsController {
   }
 
   @Post('transfers')
+  @Idempotent()
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'Move unused allocation to a sibling or back to the parent, mid-period; audited' })
   @ApiJsonBody(transferSchema)

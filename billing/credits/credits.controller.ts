@@ -10,6 +10,7 @@ import { parameterNames, parseLimit, SchemaPipe, slugParam } from '../../src/htt
 import { RequestError } from '../../src/http/domain-error.js';
 import { creditsQuerySchema, CreditGrantSchema, CreditsSchema, CreditTopupSchema, promotionalGrantSchema, topupSchema } from './credits.schemas.js';
 import { CreditsService, type CreditsView, type GrantView, type PromotionalGrantBody, type TopupBody, type TopupView } from './credits.service.js';
+import { Idempotent } from '../../src/http/idempotency/idempotent.decorator.js';
 
 @ApiTags('credits')
 @Controller('v1/accounts/:account/credits')
@@ -36,6 +37,7 @@ export class CreditsController {
   }
 
   @Post('grants')
+  @Idempotent()
   @Allow('admin', 'sales')
   @ApiOperation({
     summary: 'A promotional grant of credits',
@@ -53,6 +55,7 @@ export class CreditsController {
   }
 
   @Post('topups')
+  @Idempotent()
   @Allow('admin', 'finance')
   @ApiOperation({
     summary: 'Buy a top-up pack of the plan',

@@ -25,6 +25,7 @@ import {
   type VoidInvoiceBody,
 } from './invoices.schemas.js';
 import { InvoicesService, type InvoicePreview, type InvoiceSummary, type InvoiceView } from './invoices.service.js';
+import { Idempotent } from '../../src/http/idempotency/idempotent.decorator.js';
 
 class InvoiceIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
@@ -61,6 +62,7 @@ export class InvoicesController {
   }
 
   @Post('accounts/:account/invoices/close')
+  @Idempotent()
   @Allow('admin', 'sales', 'finance')
   @ApiOperation({
     summary: 'Close every ended billing period without an invoice; answers the newest invoice',
@@ -121,6 +123,7 @@ export class InvoicesController {
   }
 
   @Post('invoices/:id/finalize')
+  @Idempotent()
   @Allow('admin', 'sales', 'finance')
   @ApiOperation({ summary: 'Finalize a draft now, before its grace period ends; a finalized invoice is answered as it is' })
   @Responds(200, invoiceSchema)
@@ -130,6 +133,7 @@ export class InvoicesController {
   }
 
   @Post('invoices/:id/pay')
+  @Idempotent()
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Mark a finalized invoice paid (a payment received outside Stripe); Errors: 409 `invoice_not_payable`' })
   @Responds(200, invoiceSchema)
@@ -139,6 +143,7 @@ export class InvoicesController {
   }
 
   @Post('invoices/:id/void')
+  @Idempotent()
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Void a finalized, unpaid invoice: the credits it used are restored and its Stripe invoice is voided; Errors: 409 `invoice_not_voidable`' })
   @ApiJsonBody(voidInvoiceSchema)

@@ -25,6 +25,7 @@ import {
   type RotateSecretBody,
   type UpdateEndpointBody,
 } from './webhooks.schemas.js';
+import { Idempotent } from '../../src/http/idempotency/idempotent.decorator.js';
 
 const STATUSES: readonly DeliveryStatus[] = ['pending', 'succeeded', 'failed', 'canceled'];
 
@@ -44,6 +45,7 @@ export class WebhooksController {
   constructor(private readonly endpoints: WebhookEndpointsService) {}
 
   @Post()
+  @Idempotent()
   @Allow('admin', 'finance')
   @ApiOperation({
     summary: 'Register a webhook endpoint; the answer holds its signing secret, once',
@@ -110,6 +112,7 @@ export class WebhooksController {
   }
 
   @Post(':id/rotate-secret')
+  @Idempotent()
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'A new signing secret (in the answer, once); the old one keeps signing beside it for `expire_previous_in_seconds` (default a day)' })
   @ApiJsonBody(rotateSecretSchema)
@@ -160,6 +163,7 @@ export class WebhooksController {
   }
 
   @Post(':id/deliveries/:delivery/replay')
+  @Idempotent()
   @Allow('admin', 'finance')
   @ApiOperation({ summary: "Send a delivery's event again, now, as a new delivery (same event id, for the receiver's dedup)" })
   @Responds(202, deliveryResponseSchema)

@@ -7,6 +7,7 @@ import { ApiJsonBody, Fails, Responds } from '../../src/http/openapi.js';
 import { SchemaPipe } from '../../src/http/validation.js';
 import { closeTaskSchema, TaskResolutionSchema, type CloseTaskBody } from './tasks.schemas.js';
 import { TasksService, type TaskResolution } from './tasks.service.js';
+import { Idempotent } from '../../src/http/idempotency/idempotent.decorator.js';
 
 @ApiTags('metering')
 @Controller('v1/tasks')
@@ -14,6 +15,7 @@ export class TasksController {
   constructor(private readonly tasks: TasksService) {}
 
   @Post(':task/close')
+  @Idempotent()
   @Allow('agent', 'member', 'finance')
   @ApiOperation({ summary: "Resolve a task of the key's account; its events are relabelled" })
   @ApiJsonBody(closeTaskSchema)

@@ -33,6 +33,7 @@ import {
   type UpdatePersonBody,
 } from './accounts.schemas.js';
 import { AccountsService } from './accounts.service.js';
+import { Idempotent } from '../http/idempotency/idempotent.decorator.js';
 
 const EVERYONE_IN_ACCOUNT = ['admin', 'sales', 'finance', 'member', 'agent'] as const;
 
@@ -42,6 +43,7 @@ export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
 
   @Post()
+  @Idempotent()
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Create a customer account' })
   @ApiJsonBody(createAccountSchema)
@@ -88,6 +90,7 @@ export class AccountsController {
   }
 
   @Post(':account/units')
+  @Idempotent()
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'Add a department or team under the account or under another unit' })
   @ApiJsonBody(createUnitSchema)
@@ -110,6 +113,7 @@ export class AccountsController {
   }
 
   @Post(':account/people')
+  @Idempotent()
   @Allow('admin', 'finance')
   @ApiOperation({ summary: 'Add a person to a unit' })
   @ApiJsonBody(createPersonSchema)
@@ -180,6 +184,7 @@ export class AccountsController {
   }
 
   @Post(':account/agents')
+  @Idempotent()
   @Allow('admin', 'finance', 'member')
   @ApiOperation({ summary: 'Add an agent owned by a person (a member only for themselves)' })
   @ApiJsonBody(createAgentSchema)

@@ -177,6 +177,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'The key’s role may not do this',
   404: 'Not found; another account’s resources answer exactly as missing ones',
   409: 'Conflicts with what is stored',
+  422: 'Understood but not done: `code` says why',
   413: 'The body (or the batch) is larger than allowed',
   415: 'The body is not sent as `application/json`',
   500: 'Something went wrong on our side; the body names only the request id',

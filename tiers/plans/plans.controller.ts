@@ -18,6 +18,7 @@ import {
   type RollbackPlanBody,
 } from './plans.schemas.js';
 import { PlansService } from './plans.service.js';
+import { Idempotent } from '../../src/http/idempotency/idempotent.decorator.js';
 
 const READERS = ['admin', 'sales', 'finance', 'member'] as const;
 
@@ -84,6 +85,7 @@ export class PlansController {
   }
 
   @Post(':plan/rollback')
+  @Idempotent()
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Publish an exact copy of an earlier version as the newest; audited' })
   @ApiJsonBody(rollbackPlanSchema)

@@ -15,6 +15,7 @@ import {
   type CreatePriceBookBody,
 } from './price-books.schemas.js';
 import { PriceBooksService } from './price-books.service.js';
+import { Idempotent } from '../../src/http/idempotency/idempotent.decorator.js';
 
 function wholeNumber(raw: string, name: string): number {
   if (!/^\d{1,9}$/.test(raw)) {
@@ -29,6 +30,7 @@ export class PriceBooksController {
   constructor(private readonly books: PriceBooksService) {}
 
   @Post()
+  @Idempotent()
   @Allow('admin', 'sales')
   @ApiOperation({
     summary: 'Publish a new immutable price-book version',

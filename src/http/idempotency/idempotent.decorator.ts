@@ -1,0 +1,20 @@
+// `@Idempotent()` on a write route: a retry sent with the same `Idempotency-Key` is answered once
+// (idempotency.interceptor.ts), and the route's OpenAPI entry documents the header and its errors.
+import { applyDecorators, UseInterceptors } from '@nestjs/common';
+import { ApiHeader } from '@nestjs/swagger';
+import { Fails } from '../openapi.js';
+import { IdempotencyInterceptor } from './idempotency.interceptor.js';
+
+export const IDEMPOTENCY_HEADER_DESCRIPTION =
+  'Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry ' +
+  'with the same key, the same path and the same body within 24 hours gets the first success answered again ' +
+  '(with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry ' +
+  'runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` ' +
+  'when the key was used for another request. Keys are per API key.';
+
+export const Idempotent = (): MethodDecorator =>
+  applyDecorators(
+    UseInterceptors(IdempotencyInterceptor),
+    ApiHeader({ name: 'Idempotency-Key', required: false, description: IDEMPOTENCY_HEADER_DESCRIPTION, schema: { type: 'string', minLength: 1, maxLength: 255 } }),
+    Fails(409, 422),
+  );

@@ -1,0 +1,208 @@
+// Idempotency-Key end to end, on whichever store the environment gives: a retried write is done once and
+// its first answer given again; a key reused for another request, a key still in use, a bad key, a failed
+// request giving its key back, keys per API key, expiry and pruning; and every write route takes the
+// header but the two idempotent by their own ids and the key issue (whose answer holds a secret never stored).
+import { DataSource } from 'typeorm';
+import { ManualClock } from '../src/clock/clock.js';
+import { IN_FLIGHT_MS, KEY_TTL_MS, requestFingerprint } from '../src/http/idempotency/idempotency.js';
+import { IdempotencyHousekeeping } from '../src/http/idempotency/idempotency.module.js';
+import { IdempotencyRepository } from '../src/http/idempotency/idempotency.repository.js';
+import { putBudget } from './support/budgets.js';
+import { setupPricing } from './support/metering.js';
+import { newKey, newOrg, startTestApp, type TestApp } from './support/test-app.js';
+
+const NOW = '2026-03-15T12:00:00.000Z';
+
+describe('Idempotency-Key', () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let n = 0;
+  const fresh = () => `retry-${++n}-${Math.random().toString(36).slice(2)}`;
+
+  beforeAll(async () => {
+    clock = new ManualClock(NOW);
+    t = await startTestApp({ clock });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function org() {
+    const o = await newOrg(t);
+    await setupPricing(t, o.account);
+    return o;
+  }
+  const grant = (account: string, body: unknown, key: string, idempotencyKey?: string, raw?: string) =>
+    t.request('POST', `/v1/accounts/${account}/credits/grants`, {
+      key,
+      ...(raw === undefined ? { body } : { rawBody: raw }),
+      headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey },
+    });
+  const promotional = async (account: string) =>
+    ((await t.get(`/v1/accounts/${account}/credits`)).body.grants as { kind: string; amount: string }[]).filter((g) => g.kind === 'promotional');
+  const keyRows = async (idempotencyKey: string) =>
+    (await t.app.get(DataSource).query('SELECT status, completed_at FROM idempotency_keys WHERE idempotency_key = $1', [idempotencyKey])) as unknown[];
+
+  it('does a retried grant once and answers the retry with the first answer', async () => {
+    const o = await org();
+    const key = fresh();
+    const first = await grant(o.account, { amount: '3.00', reason: 'launch' }, o.keys.sales, key);
+    expect(first.status).toBe(201);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    // The same body with its fields in another order is the same request.
+    const again = await grant(o.account, undefined, o.keys.sales, key, '{"reason":"launch","amount":"3.00"}');
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(await promotional(o.account)).toHaveLength(1);
+    // Without a key, each request is a grant of its own, as before.
+    await grant(o.account, { amount: '3.00' }, o.keys.sales);
+    await grant(o.account, { amount: '3.00' }, o.keys.sales);
+    expect(await promotional(o.account)).toHaveLength(3);
+  });
+
+  it('does concurrent requests with one key once: the others are told it is in progress or get the answer', async () => {
+    const o = await org();
+    const key = fresh();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => grant(o.account, { amount: '2.00' }, o.keys.sales, key)));
+    const done = answers.filter((a) => a.status === 201);
+    expect(done.length).toBeGreaterThanOrEqual(1);
+    expect(answers.filter((a) => a.status !== 201).map((a) => [a.status, a.body.error?.code])).toEqual(
+      answers.filter((a) => a.status !== 201).map(() => [409, 'idempotency_key_in_use']),
+    );
+    // Every 201 is the one grant: the first, or a replay of it.
+    expect(new Set(done.map((a) => a.body.id)).size).toBe(1);
+    expect(await promotional(o.account)).toHaveLength(1);
+  });
+
+  it('refuses a key reused for another request, and changes nothing', async () => {
+    const o = await org();
+    const key = fresh();
+    expect((await grant(o.account, { amount: '3.00' }, t.adminKey, key)).status).toBe(201);
+    const other = await grant(o.account, { amount: '4.00' }, t.adminKey, key);
+    expect(other.status).toBe(422);
+    expect(other.body.error).toMatchObject({ code: 'idempotency_key_reused', field: 'Idempotency-Key' });
+    expect(other.body.error.message).toContain(`POST /v1/accounts/${o.account}/credits/grants`);
+    // Another route with the same key: reused as well, and not done.
+    await putBudget(t, o.account, `budget/unit:${o.unit}/month:2026-03-01`, { amount: '10.00' });
+    await putBudget(t, o.account, `budget/person:${o.person}/month:2026-03-01`, { amount: '5.00' });
+    const transfer = await t.request('POST', `/v1/accounts/${o.account}/budgets/transfers`, {
+      body: { period: 'month', from: `person:${o.person}`, to: `unit:${o.unit}`, amount: '1' },
+      headers: { 'idempotency-key': key },
+    });
+    expect([transfer.status, transfer.body.error?.code]).toEqual([422, 'idempotency_key_reused']);
+    expect((await promotional(o.account)).map((g) => g.amount)).toEqual(['3']);
+    const budgets = (await t.get(`/v1/accounts/${o.account}/budgets`)).body.data as { node: string; limit: { amount: string | null } }[];
+    expect(budgets.find((b) => b.node === `person:${o.person}`)?.limit.amount).toBe('5');
+  });
+
+  it('keeps keys per API key: another key with the same Idempotency-Key is another request', async () => {
+    const o = await org();
+    const key = fresh();
+    const otherSales = (await newKey(t, { role: 'sales' })).secret;
+    expect((await grant(o.account, { amount: '1.00' }, o.keys.sales, key)).status).toBe(201);
+    const second = await grant(o.account, { amount: '1.00' }, otherSales, key);
+    expect(second.status).toBe(201);
+    expect(second.headers['idempotent-replayed']).toBeUndefined();
+    expect(await promotional(o.account)).toHaveLength(2);
+  });
+
+  it('gives the key back when the request fails, so the corrected retry runs', async () => {
+    const o = await org();
+    const key = fresh();
+    const bad = await grant(o.account, { amount: '-1' }, o.keys.sales, key);
+    expect(bad.status).toBe(400);
+    expect(await keyRows(key)).toEqual([]);
+    const corrected = await grant(o.account, { amount: '1.00' }, o.keys.sales, key);
+    expect(corrected.status).toBe(201);
+    expect(corrected.headers['idempotent-replayed']).toBeUndefined();
+    expect(await promotional(o.account)).toHaveLength(1);
+  });
+
+  it('tells a retry the first request is in progress, until it is abandoned', async () => {
+    const o = await org();
+    const key = fresh();
+    const body = { amount: '2.00' };
+    const url = `/v1/accounts/${o.account}/credits/grants`;
+    // A request that took the key and has not answered (its process died, say).
+    const sales = await newKey(t, { role: 'sales' });
+    const taken = await t.app.get(IdempotencyRepository).take(sales.id, key, requestFingerprint('POST', url, body), `POST ${url}`, clock.now());
+    expect('claim' in taken).toBe(true);
+    const busy = await grant(o.account, body, sales.secret, key);
+    expect(busy.status).toBe(409);
+    expect(busy.body.error).toMatchObject({ code: 'idempotency_key_in_use', field: 'Idempotency-Key' });
+    expect(await promotional(o.account)).toHaveLength(0);
+    clock.advance(IN_FLIGHT_MS + 1);
+    const takenOver = await grant(o.account, body, sales.secret, key);
+    expect(takenOver.status).toBe(201);
+    expect(await promotional(o.account)).toHaveLength(1);
+  });
+
+  it('forgets a key after a day: then it is a new request, and the daily job prunes it', async () => {
+    const o = await org();
+    const key = fresh();
+    expect((await grant(o.account, { amount: '1.00' }, o.keys.sales, key)).status).toBe(201);
+    clock.advance(KEY_TTL_MS - 1);
+    expect((await grant(o.account, { amount: '1.00' }, o.keys.sales, key)).headers['idempotent-replayed']).toBe('true');
+    clock.advance(2);
+    const later = await grant(o.account, { amount: '5.00' }, o.keys.sales, key);
+    expect(later.status).toBe(201);
+    expect((await promotional(o.account)).map((g) => g.amount).sort()).toEqual(['1', '5']);
+    const older = fresh();
+    expect((await grant(o.account, { amount: '1.50' }, o.keys.sales, older)).status).toBe(201);
+    clock.advance(KEY_TTL_MS + 1);
+    expect(await t.app.get(IdempotencyHousekeeping).prune({ period: 'test' })).toBeGreaterThanOrEqual(2);
+    expect(await keyRows(older)).toEqual([]);
+  });
+
+  it('refuses a malformed key before doing anything', async () => {
+    const o = await org();
+    for (const bad of ['with space', 'x'.repeat(256), 'ünïcode']) {
+      const res = await grant(o.account, { amount: '1.00' }, o.keys.sales, bad);
+      expect([res.status, res.body.error.code, res.body.error.field]).toEqual([400, 'invalid_idempotency_key', 'Idempotency-Key']);
+    }
+    expect(await promotional(o.account)).toHaveLength(0);
+  });
+
+  it('answers a retried authorization with the same reservation, holding once', async () => {
+    const o = await org();
+    await putBudget(t, o.account, `budget/person:${o.person}/month:2026-03-01`, { amount: '1.00' });
+    const key = fresh();
+    const hold = () => t.request('POST', '/v1/authorizations', { key: o.keys.agent, body: { amount: '0.60' }, headers: { 'idempotency-key': key } });
+    const first = await hold();
+    expect(first.body.allowed).toBe(true);
+    const again = await hold();
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body.reservation_id).toBe(first.body.reservation_id);
+    // Held once: a second 0.60 does not fit in 1.00 beside the first.
+    const next = await t.post('/v1/authorizations', { amount: '0.60' }, o.keys.agent);
+    expect(next.body).toMatchObject({ allowed: false });
+  });
+
+  it('keeps a replay’s status: a top-up answered 201 is replayed 201, not the 200 of a repeated purchase id', async () => {
+    const o = await org();
+    const plan = await t.request('PUT', '/v1/plans/idempotent-packs', {
+      body: { currency: 'EUR', base_fee: '10.00', included_allowance: '5.00', overage_policy: 'bill', topup_packs: [{ id: 'small', allowance: '5.00', price: '6.00', validity_days: 30 }] },
+    });
+    expect(plan.status).toBeLessThan(300);
+    const sub = await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'idempotent-packs', start_date: '2026-01-01', billing_anchor_day: 1 } });
+    expect(sub.status).toBe(200);
+    const key = fresh();
+    const buy = (headers: Record<string, string>) =>
+      t.request('POST', `/v1/accounts/${o.account}/credits/topups`, { key: o.keys.finance, body: { id: 'p1', pack: 'small' }, headers });
+    expect((await buy({ 'idempotency-key': key })).status).toBe(201);
+    const again = await buy({ 'idempotency-key': key });
+    expect([again.status, again.headers['idempotent-replayed']]).toEqual([201, 'true']);
+    // The purchase id alone answers a repeat 200.
+    expect((await buy({})).status).toBe(200);
+  });
+
+  it('documents the header on every write route but those idempotent by their own ids and the key issue', async () => {
+    const document = (await t.get('/docs-json', null)).body as { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>> };
+    const posts = Object.entries(document.paths).flatMap(([path, item]) => (item.post === undefined ? [] : [{ path, op: item.post }]));
+    const without = posts.filter(({ op }) => !(op.parameters ?? []).some((p) => p.in === 'header' && p.name === 'Idempotency-Key')).map((p) => p.path);
+    // A new key's secret is never stored, so no answer holding it is kept to be given again.
+    expect(without.sort()).toEqual(['/v1/api-keys', '/v1/events', '/v1/stripe/webhook']);
+    expect(posts.length).toBeGreaterThan(15);
+  });
+});
