@@ -7632,7 +7632,10 @@ export interface operations {
     PlansController_put: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 plan: string;
             };
@@ -7680,7 +7683,11 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with what is stored */
+            /**
+             * @description Conflicts with what is stored
+             *
+             *     Conflicts with what is stored
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7700,6 +7707,15 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Understood but not done: `code` says why */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

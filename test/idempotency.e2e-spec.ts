@@ -197,6 +197,17 @@ describe('Idempotency-Key', () => {
     expect((await buy({})).status).toBe(200);
   });
 
+  it('publishes a plan version once for a retried PUT', async () => {
+    const key = fresh();
+    const plan = `idempotent-${n}`;
+    const put = () =>
+      t.request('PUT', `/v1/plans/${plan}`, { body: { currency: 'EUR', base_fee: '10.00', included_allowance: '5.00', overage_policy: 'bill' }, headers: { 'idempotency-key': key } });
+    expect((await put()).body.version).toBe(1);
+    const again = await put();
+    expect([again.body.version, again.headers['idempotent-replayed']]).toEqual([1, 'true']);
+    expect((await t.get(`/v1/plans/${plan}/versions`)).body.data).toHaveLength(1);
+  });
+
   it('documents the header on every write route but those idempotent by their own ids and the key issue', async () => {
     const document = (await t.get('/docs-json', null)).body as { paths: Record<string, Record<string, { parameters?: { in: string; name: string }[] }>> };
     const posts = Object.entries(document.paths).flatMap(([path, item]) => (item.post === undefined ? [] : [{ path, op: item.post }]));
@@ -204,5 +215,7 @@ describe('Idempotency-Key', () => {
     // A new key's secret is never stored, so no answer holding it is kept to be given again.
     expect(without.sort()).toEqual(['/v1/api-keys', '/v1/events', '/v1/stripe/webhook']);
     expect(posts.length).toBeGreaterThan(15);
+    // A plan's PUT publishes a new version each time: it takes the header too.
+    expect(document.paths['/v1/plans/{plan}']!.put!.parameters).toContainEqual(expect.objectContaining({ in: 'header', name: 'Idempotency-Key' }));
   });
 });

@@ -28,6 +28,7 @@ export class PlansController {
   constructor(private readonly plans: PlansService) {}
 
   @Put(':plan')
+  @Idempotent()
   @Allow('admin', 'sales')
   @ApiOperation({ summary: 'Publish a new version of a plan (creates the plan on first use); audited' })
   @ApiJsonBody(putPlanSchema)
