@@ -8,12 +8,20 @@ export { type TokenmeterClient };
 /** A request that waits longer than this fails as unavailable (the live stream has no limit). */
 export const REQUEST_TIMEOUT_MS = 60_000;
 
+/**
+ * When a request's answer is lost (the connection dropped after it was sent) or the service is briefly
+ * unavailable, it is sent again after each of these pauses; writes go with an Idempotency-Key, so the
+ * service does them once (client/client.ts, resendable). A live stream is not sent again.
+ */
+export const RESEND_AFTER_MS = [250, 1000] as const;
+
 export function apiClient(url: string, key: string, options: { timeoutMs?: number | null } = {}): TokenmeterClient {
   const timeoutMs = options.timeoutMs === undefined ? REQUEST_TIMEOUT_MS : options.timeoutMs;
   return createTokenmeterClient({
     baseUrl: url,
     key,
     fetch: timeoutMs === null ? undefined : (request) => fetch(request, { signal: AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]) }),
+    resendAfterMs: timeoutMs === null ? [] : RESEND_AFTER_MS,
   });
 }
 

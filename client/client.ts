@@ -18,10 +18,68 @@ export interface TokenmeterClientOptions {
   key?: string | null;
   fetch?: ClientOptions['fetch'];
   headers?: Record<string, string>;
+  /**
+   * Send a request again when its answer is lost (the connection dropped after it was sent), when the
+   * service is briefly unavailable (503), or while the first of a retried write still runs: after each of
+   * these delays in turn (say [250, 1000]). Each write goes with an `Idempotency-Key` of its own, the same
+   * on every send, so the service does it once whatever the network did (see resendable). None by default.
+   */
+  resendAfterMs?: readonly number[];
 }
 
 export function createTokenmeterClient(options: TokenmeterClientOptions): TokenmeterClient {
   const headers: Record<string, string> = { ...options.headers };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
-  return createClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), headers, fetch: options.fetch });
+  const fetchOnce = options.fetch ?? ((request: Request) => globalThis.fetch(request));
+  const fetch = options.resendAfterMs?.length ? resending(fetchOnce, options.resendAfterMs) : options.fetch;
+  return createClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), headers, fetch });
+}
+
+/**
+ * Whether a request may be sent twice and be done once: reads, PUT and DELETE (they set a state), and
+ * POSTs with an Idempotency-Key (every write route takes one) or an id of their own (events). Not the
+ * issue of an API key: its secret is never kept, so its answer cannot be given twice.
+ */
+export function resendable(method: string, path: string): boolean {
+  return !(method === 'POST' && /\/v1\/api-keys\/?$/.test(path));
+}
+
+/** Whether a write goes with an Idempotency-Key (the service ignores it where a route does not take one). */
+function keyed(method: string): boolean {
+  return method === 'POST' || method === 'PUT';
+}
+
+/** A fetch that failed after the request may have reached the service: not refused, not aborted nor timed out. */
+function answerLost(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name;
+  if (name === 'AbortError' || name === 'TimeoutError') return false;
+  return (error as { cause?: { code?: string } } | null)?.cause?.code !== 'ECONNREFUSED';
+}
+
+async function stillRunning(response: Response): Promise<boolean> {
+  if (response.status !== 409) return false;
+  const body = (await response.clone().json().catch(() => null)) as ApiError | null;
+  return body?.error?.code === 'idempotency_key_in_use';
+}
+
+function resending(fetchOnce: (request: Request) => Promise<Response>, delaysMs: readonly number[]): (request: Request) => Promise<Response> {
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  return async (request) => {
+    if (!resendable(request.method, new URL(request.url).pathname)) return fetchOnce(request);
+    if (keyed(request.method) && !request.headers.has('idempotency-key')) request.headers.set('idempotency-key', globalThis.crypto.randomUUID());
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= delaysMs.length;
+      let response: Response;
+      try {
+        // A body can be read once: every send but the last reads a copy.
+        response = await fetchOnce(last ? request : request.clone());
+      } catch (error) {
+        if (last || !answerLost(error)) throw error;
+        await pause(delaysMs[attempt]!);
+        continue;
+      }
+      if (last || (response.status !== 503 && !(await stillRunning(response)))) return response;
+      await pause(delaysMs[attempt]!);
+    }
+  };
 }
