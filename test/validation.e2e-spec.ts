@@ -449,6 +449,19 @@ describe('hostile input on every route', () => {
     expect(failures).toEqual([]);
   }, 120_000);
 
+  it('every route with query parameters refuses a misspelt one by name (never ignores it and answers as if unfiltered)', async () => {
+    const ignored: string[] = [];
+    for (const route of routes.filter((r) => r.query.length > 0)) {
+      const typo = `${route.query[0]}x`;
+      const res = await send(route, { query: `${typo}=1` });
+      const error = res.body?.error;
+      if (res.status !== 400 || error?.code !== 'unknown_field' || error.field !== typo || !String(error.message).startsWith(`Unknown query parameter "${typo}".`)) {
+        ignored.push(`${route.method} ${route.path} ?${typo}: ${res.status} ${res.text.slice(0, 120)}`);
+      }
+    }
+    expect(ignored).toEqual([]);
+  }, 60_000);
+
   it('bodies: too deep, empty, not JSON, not UTF-8, not an object, other content types', async () => {
     const raw: (string | Buffer)[] = [
       `${'['.repeat(5000)}${']'.repeat(5000)}`,

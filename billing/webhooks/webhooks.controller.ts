@@ -6,7 +6,7 @@ import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
-import { parseLimit, SchemaPipe, SlugPipe } from '../../src/http/validation.js';
+import { parameterNames, parseLimit, SchemaPipe, SlugPipe } from '../../src/http/validation.js';
 import { WEBHOOK_EVENT_TYPES } from './event-types.js';
 import { WebhookEndpointsService, type DeliveryView, type EndpointView } from './webhook-endpoints.service.js';
 import type { DeliveryStatus } from './webhooks.repository.js';
@@ -68,11 +68,9 @@ export class WebhooksController {
   @Fails(404)
   list(
     @CurrentPrincipal() p: Principal,
-    @Query('account') account?: string,
-    @Query('after') after?: string,
-    @Query('limit') limit?: string,
+    @Query(new SchemaPipe(parameterNames(listEndpointsQuerySchema))) { account, after, limit }: { account?: string; after?: string; limit?: string },
   ): Promise<{ data: EndpointView[]; next_after: string | null }> {
-    if (account !== undefined) new SlugPipe('account').transform(account);
+    if (account !== undefined) new SlugPipe('account', 'Query parameter').transform(account);
     if (after !== undefined) new IdPipe('after').transform(after);
     return this.endpoints.list(p, account, after ?? null, parseLimit(limit, 100, 100));
   }
@@ -132,9 +130,7 @@ export class WebhooksController {
   listDeliveries(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
-    @Query('status') status?: string,
-    @Query('cursor') cursor?: string,
-    @Query('limit') limit?: string,
+    @Query(new SchemaPipe(parameterNames(listDeliveriesQuerySchema))) { status, cursor, limit }: { status?: string; cursor?: string; limit?: string },
   ): Promise<{ data: DeliveryView[]; next_cursor: string | null }> {
     if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
       throw new RequestError('invalid_value', `Query parameter "status" must be one of ${STATUSES.join(', ')}.`, { field: 'status' });

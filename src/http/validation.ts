@@ -259,12 +259,15 @@ export const nameSchema = { type: 'string', minLength: 1, maxLength: 200 } as co
 
 const SLUG = new RegExp(slugSchema.pattern);
 
-/** Path ids are slugs: anything else (too long, NUL bytes, odd characters) is a 400 naming the parameter. */
+/** Ids are slugs: anything else (too long, NUL bytes, odd characters) is a 400 naming the parameter (a path's, or with `noun` a query's). */
 export class SlugPipe implements PipeTransform<string, string> {
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    private readonly noun: 'Path parameter' | 'Query parameter' = 'Path parameter',
+  ) {}
   transform(value: string): string {
     if (typeof value !== 'string' || value.length > SLUG_MAX || !SLUG.test(value)) {
-      throw new RequestError('invalid_id', `Path parameter "${this.name}" must be a slug of at most ${SLUG_MAX} characters.`, {
+      throw new RequestError('invalid_id', `${this.noun} "${this.name}" must be a slug of at most ${SLUG_MAX} characters.`, {
         field: this.name,
       });
     }
