@@ -145,6 +145,10 @@ describe('request validation', () => {
     expect([typo.status, typo.body.error.message]).toEqual([404, `Cannot GET /v1/acounts/${org.account}/meter. Did you mean GET /v1/accounts/{account}/meter?`]);
     const misplaced = await t.post(`/v1/accounts/${org.account}/webhook-endpoints`, { url: 'https://example.com/hook' });
     expect(misplaced.body.error.message).toBe(`Cannot POST /v1/accounts/${org.account}/webhook-endpoints. Did you mean POST /v1/webhook-endpoints?`);
+    // Where other services keep their OpenAPI document: this one's is named, and is there.
+    const document = await t.get('/docs/json', null);
+    expect([document.status, document.body.error.message]).toEqual([404, 'Cannot GET /docs/json. The OpenAPI document is at /docs-json (interactive at /docs).']);
+    expect((await t.get('/docs-json', null)).body.openapi).toMatch(/^3\.1/);
   });
 
   it("a query string's unknown or bad parameter is named as a query parameter", async () => {
