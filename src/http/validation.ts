@@ -62,6 +62,13 @@ function describe(error: ErrorObject, noun: Noun): RequestError {
       const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`;
       return new RequestError('invalid_value', `${noun} "${field}" must be one of ${allowed.map(quoted).join(', ')}.${hint}`, { field });
     }
+    case 'pattern':
+    case 'format': {
+      // A regular expression or a format name is no answer for a person: the ones the API uses, in words.
+      const words = error.keyword === 'pattern' ? PATTERN_WORDS[String(p.pattern)] : FORMAT_WORDS[String(p.format)];
+      const field = fieldPath(error.instancePath) || '(body)';
+      return new RequestError('invalid_value', `${noun} "${field}" ${words === undefined ? (error.message ?? 'is invalid') : `must be ${words}`}.`, { field });
+    }
     case 'maxLength':
     case 'maxItems':
     case 'maxProperties': {
@@ -258,6 +265,18 @@ export const slugSchema = {
 export const nameSchema = { type: 'string', minLength: 1, maxLength: 200 } as const;
 
 const SLUG = new RegExp(slugSchema.pattern);
+
+/** What the schemas' patterns and formats ask for, in words (one the list lacks keeps ajv's own message). */
+const PATTERN_WORDS: Record<string, string> = {
+  [slugSchema.pattern]: 'an id of lowercase letters, digits, ".", "_" and "-", starting with a letter or digit (like "acme-eu")',
+  '^[A-Z]{3}$': 'an ISO 4217 currency code in capitals, like "EUR"',
+  '^-?[0-9]+(\\.[0-9]+)?$': 'a decimal string, like "12.50"',
+  '^[0-9]+(\\.[0-9]+)?$': 'a decimal string of zero or more, like "12.50"',
+};
+const FORMAT_WORDS: Record<string, string> = {
+  'date-time': 'an RFC 3339 time with an offset, like "2026-03-01T00:00:00Z"',
+  date: 'a date, like "2026-03-01"',
+};
 
 /** Ids are slugs: anything else (too long, NUL bytes, odd characters) is a 400 naming the parameter (a path's, or with `noun` a query's). */
 export class SlugPipe implements PipeTransform<string, string> {
