@@ -114,6 +114,13 @@ describe('patterns and formats in words', () => {
   });
 });
 
+describe('an empty change', () => {
+  it('names the fields a body must have at least one of (was: must NOT have fewer than 1 properties)', () => {
+    const patch = compileSchema({ type: 'object', additionalProperties: false, minProperties: 1, properties: { name: { type: 'string' }, active: { type: 'boolean' } } } as const);
+    expect(errorOf(patch, {})).toMatchObject({ code: 'invalid_value', field: '(body)', message: 'The body must name at least one of its fields ("name", "active").' });
+  });
+});
+
 describe('SchemaPipe', () => {
   const query = { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]+$' }, format: { type: 'string', enum: ['json', 'csv'] } } } as const;
   const refused = (pipe: SchemaPipe<unknown>, value: unknown, type: 'query' | 'body') => {

@@ -69,6 +69,14 @@ function describe(error: ErrorObject, noun: Noun): RequestError {
       const field = fieldPath(error.instancePath) || '(body)';
       return new RequestError('invalid_value', `${noun} "${field}" ${words === undefined ? (error.message ?? 'is invalid') : `must be ${words}`}.`, { field });
     }
+    case 'minProperties': {
+      // The PATCH bodies: an empty one changes nothing, which is what the caller is told.
+      const field = fieldPath(error.instancePath);
+      const where = field === '' ? (noun === 'Field' ? 'The body' : 'The query string') : `${noun} "${field}"`;
+      const fields = Object.keys((error.parentSchema?.properties ?? {}) as Record<string, unknown>);
+      const named = fields.length === 0 ? '' : ` (${fields.map(quoted).join(', ')})`;
+      return new RequestError('invalid_value', `${where} must name at least ${p.limit === 1 ? 'one' : String(p.limit)} of its fields${named}.`, { field: field || '(body)' });
+    }
     case 'maxLength':
     case 'maxItems':
     case 'maxProperties': {
