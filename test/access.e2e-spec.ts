@@ -98,6 +98,19 @@ describe('access control', () => {
       }
     });
 
+    it('another account is answered with the code a missing account gets, for every key', async () => {
+      const missing = await t.get('/v1/accounts/no-such-account/units');
+      expect([missing.status, missing.body.error.code]).toEqual([404, 'account_not_found']);
+      for (const role of ['finance', 'member', 'agent'] as const) {
+        for (const account of [other.account, 'no-such-account']) {
+          const res = await t.get(`/v1/accounts/${account}/units`, org.keys[role]);
+          expect([role, res.status, res.body.error]).toEqual([role, 404, { code: 'account_not_found', message: `Account "${account}" was not found.`, request_id: expect.any(String) }]);
+        }
+      }
+      const key = await t.post('/v1/api-keys', { role: 'finance', account: 'no-such-account', name: 'x' });
+      expect([key.status, key.body.error.code, key.body.error.field]).toEqual([404, 'account_not_found', 'account']);
+    });
+
     it('a finance key of account A cannot change account B', async () => {
       const res = await t.post(`/v1/accounts/${other.account}/units`, { id: 'intruder', name: 'x', kind: 'team' }, org.keys.finance);
       expect(res.status).toBe(404);

@@ -395,6 +395,13 @@ describe('the tokenmeter CLI', () => {
     expect((await cli(['no-such-command'])).code).toBe(2);
     expect((await cli(['tasks', 'close', 't', '--status', 'maybe'])).code).toBe(2);
     expect((await cli(['report', join(dir, 'missing.jsonl')], { key: agentKey })).code).toBe(2);
+    // A key that may not report: running the same command again would be refused again, so it says what to do.
+    const file = join(dir, 'refused.jsonl');
+    writeFileSync(file, `${event('refused-1')}\n`);
+    const refused = await cli(['report', file], { key: memberKey });
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('stopped after line 0: the service refused a batch (below); fix that, then run the same command again to resume\n');
+    expect(refused.stderr).toMatch(/HTTP 403\)\n$/);
   });
 
   it('report killed mid-file resumes from its checkpoint, and every event is counted exactly once', async () => {

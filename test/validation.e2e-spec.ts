@@ -145,6 +145,10 @@ describe('request validation', () => {
     expect([typo.status, typo.body.error.message]).toEqual([404, `Cannot GET /v1/acounts/${org.account}/meter. Did you mean GET /v1/accounts/{account}/meter?`]);
     const misplaced = await t.post(`/v1/accounts/${org.account}/webhook-endpoints`, { url: 'https://example.com/hook' });
     expect(misplaced.body.error.message).toBe(`Cannot POST /v1/accounts/${org.account}/webhook-endpoints. Did you mean POST /v1/webhook-endpoints?`);
+    // Where other services keep their OpenAPI document: this one's is named, and is there.
+    const document = await t.get('/docs/json', null);
+    expect([document.status, document.body.error.message]).toEqual([404, 'Cannot GET /docs/json. The OpenAPI document is at /docs-json (interactive at /docs).']);
+    expect((await t.get('/docs-json', null)).body.openapi).toMatch(/^3\.1/);
   });
 
   it("a query string's unknown or bad parameter is named as a query parameter", async () => {
@@ -448,6 +452,19 @@ describe('hostile input on every route', () => {
     }
     expect(failures).toEqual([]);
   }, 120_000);
+
+  it('every route with query parameters refuses a misspelt one by name (never ignores it and answers as if unfiltered)', async () => {
+    const ignored: string[] = [];
+    for (const route of routes.filter((r) => r.query.length > 0)) {
+      const typo = `${route.query[0]}x`;
+      const res = await send(route, { query: `${typo}=1` });
+      const error = res.body?.error;
+      if (res.status !== 400 || error?.code !== 'unknown_field' || error.field !== typo || !String(error.message).startsWith(`Unknown query parameter "${typo}".`)) {
+        ignored.push(`${route.method} ${route.path} ?${typo}: ${res.status} ${res.text.slice(0, 120)}`);
+      }
+    }
+    expect(ignored).toEqual([]);
+  }, 60_000);
 
   it('bodies: too deep, empty, not JSON, not UTF-8, not an object, other content types', async () => {
     const raw: (string | Buffer)[] = [

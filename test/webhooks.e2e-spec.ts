@@ -502,6 +502,16 @@ describe('outgoing webhooks', () => {
     await bad({ url: receiver.url('/x'), colour: 'red' }, 'unknown_field', 'colour');
     await bad({}, 'missing_field', 'url');
     await bad({ url: receiver.url('/x') }, 'missing_field', 'account', t.adminKey);
+    // The account named where the listing takes it, in the query string: the answer says where it goes.
+    const noAccount = await t.post('/v1/webhook-endpoints', { url: receiver.url('/x') });
+    expect(noAccount.body.error.message).toBe('Field "account" is required with an operator key.');
+    const inQuery = await t.post(`/v1/webhook-endpoints?account=${org.account}`, { url: receiver.url('/x') });
+    expect([inQuery.status, inQuery.body.error.code, inQuery.body.error.field, inQuery.body.error.message]).toEqual([
+      400,
+      'unknown_field',
+      'account',
+      'Query parameter "account" is not read here: send "account" as a field of the body.',
+    ]);
 
     const cross = await t.post('/v1/webhook-endpoints', { url: receiver.url('/x'), account: other.account }, org.keys.finance);
     expect(cross.status).toBe(404);

@@ -9,6 +9,7 @@ import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import type { Tx } from '../../src/database/data-source.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { RequestError } from '../../src/http/domain-error.js';
+import type { Noun } from '../../src/http/validation.js';
 import { BillingError, BillingErrorCode as Code } from '../billing.errors.js';
 import { parseEndpointUrl } from './endpoint-url.js';
 import { DEFAULT_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from './event-types.js';
@@ -87,7 +88,7 @@ export class WebhookEndpointsService {
   ) {}
 
   async create(p: Principal, body: CreateEndpointBody): Promise<EndpointView & { secret: string }> {
-    const accountId = this.accountFor(p, body.account);
+    const accountId = this.accountFor(p, body.account, 'Field');
     const eventTypes = eventTypesOf(body.event_types);
     const url = await this.checkUrl(body.url);
     return this.transactions.run(async (tx) => {
@@ -120,7 +121,7 @@ export class WebhookEndpointsService {
   }
 
   async list(p: Principal, account: string | undefined, after: string | null, limit: number): Promise<{ data: EndpointView[]; next_after: string | null }> {
-    const accountId = p.accountId === null ? (account ?? null) : this.accountFor(p, account);
+    const accountId = p.accountId === null ? (account ?? null) : this.accountFor(p, account, 'Query parameter');
     const rows = await this.repository.listEndpoints(accountId, after, limit);
     const now = this.clock.now();
     return { data: rows.map((r) => endpointView(r, now)), next_after: rows.length === limit ? rows[rows.length - 1]!.id : null };
@@ -242,10 +243,13 @@ export class WebhookEndpointsService {
     return deliveryView(replay, []);
   }
 
-  /** The account a call acts on: an admin names it; a finance key acts on its own (naming another is a 404). */
-  private accountFor(p: Principal, account: string | undefined): string {
+  /**
+   * The account a call acts on: an admin names it; a finance key acts on its own (naming another is a 404).
+   * `noun` says where `account` is read from (a body's field, a query parameter), as validation's errors do.
+   */
+  private accountFor(p: Principal, account: string | undefined, noun: Noun): string {
     if (p.accountId === null) {
-      if (account === undefined) throw new RequestError('missing_field', 'Field "account" is required with an operator key.', { field: 'account' });
+      if (account === undefined) throw new RequestError('missing_field', `${noun} "account" is required with an operator key.`, { field: 'account' });
       return account;
     }
     if (account !== undefined && account !== p.accountId) {

@@ -1,12 +1,13 @@
 // HTTP for outgoing webhooks: endpoints of an account (finance of the account, or an admin naming it) and
 // their deliveries. Thin: check the input, call the service, return what it returns.
-import { Body, Controller, Delete, Get, Param, Patch, Post, Query, type PipeTransform } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query, Req, type PipeTransform } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
-import { parseLimit, SchemaPipe, SlugPipe } from '../../src/http/validation.js';
+import { parameterNames, parseLimit, SchemaPipe, SlugPipe } from '../../src/http/validation.js';
 import { WEBHOOK_EVENT_TYPES } from './event-types.js';
 import { WebhookEndpointsService, type DeliveryView, type EndpointView } from './webhook-endpoints.service.js';
 import type { DeliveryStatus } from './webhooks.repository.js';
@@ -58,7 +59,16 @@ export class WebhooksController {
   @ApiJsonBody(createEndpointSchema)
   @Responds(201, endpointWithSecretResponseSchema)
   @Fails(400, 404, 409)
-  create(@CurrentPrincipal() p: Principal, @Body(new SchemaPipe(createEndpointSchema)) body: CreateEndpointBody): Promise<EndpointView & { secret: string }> {
+  create(
+    @CurrentPrincipal() p: Principal,
+    @Body(new SchemaPipe(createEndpointSchema)) body: CreateEndpointBody,
+    @Req() request: FastifyRequest,
+  ): Promise<EndpointView & { secret: string }> {
+    // The listing takes `account` in the query string, so a caller may well send it there here too: say where it
+    // goes (read from the request, not with @Query, which would document it as a parameter of this route).
+    if ((request.query as Record<string, unknown> | undefined)?.account !== undefined) {
+      throw new RequestError('unknown_field', 'Query parameter "account" is not read here: send "account" as a field of the body.', { field: 'account' });
+    }
     return this.endpoints.create(p, body);
   }
 
@@ -70,11 +80,9 @@ export class WebhooksController {
   @Fails(404)
   list(
     @CurrentPrincipal() p: Principal,
-    @Query('account') account?: string,
-    @Query('after') after?: string,
-    @Query('limit') limit?: string,
+    @Query(new SchemaPipe(parameterNames(listEndpointsQuerySchema))) { account, after, limit }: { account?: string; after?: string; limit?: string },
   ): Promise<{ data: EndpointView[]; next_after: string | null }> {
-    if (account !== undefined) new SlugPipe('account').transform(account);
+    if (account !== undefined) new SlugPipe('account', 'Query parameter').transform(account);
     if (after !== undefined) new IdPipe('after').transform(after);
     return this.endpoints.list(p, account, after ?? null, parseLimit(limit, 100, 100));
   }
@@ -135,9 +143,7 @@ export class WebhooksController {
   listDeliveries(
     @CurrentPrincipal() p: Principal,
     @Param('id', new IdPipe('id')) id: string,
-    @Query('status') status?: string,
-    @Query('cursor') cursor?: string,
-    @Query('limit') limit?: string,
+    @Query(new SchemaPipe(parameterNames(listDeliveriesQuerySchema))) { status, cursor, limit }: { status?: string; cursor?: string; limit?: string },
   ): Promise<{ data: DeliveryView[]; next_cursor: string | null }> {
     if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) {
       throw new RequestError('invalid_value', `Query parameter "status" must be one of ${STATUSES.join(', ')}.`, { field: 'status' });

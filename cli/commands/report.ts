@@ -198,7 +198,15 @@ async function report(ctx: Context, file: string, o: ReportOptions): Promise<num
   if (o.json) ctx.out(JSON.stringify({ ...summary, complete: !stopped }));
   else ctx.out(line);
   if (fatal !== null) {
-    if (checkpointPath !== null) ctx.err(`stopped after line ${checkpoint.line}; run the same command again to resume`);
+    if (checkpointPath !== null) {
+      // Only an unreachable or failing service goes away by itself; a refused key or batch is refused again.
+      const transient = fatal instanceof CliError && fatal.exitCode === EXIT.unavailable;
+      ctx.err(
+        transient
+          ? `stopped after line ${checkpoint.line}; run the same command again to resume`
+          : `stopped after line ${checkpoint.line}: the service refused a batch (below); fix that, then run the same command again to resume`,
+      );
+    }
     throw fatal;
   }
   if (ctx.io.interrupt.aborted) {

@@ -4,7 +4,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../auth/access.decorators.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../http/openapi.js';
-import { parseLimit, SchemaPipe, slugParam } from '../http/validation.js';
+import { parameterNames, parseLimit, SchemaPipe, slugParam } from '../http/validation.js';
 import type { Account, Agent, Person, Unit, UnitMembership } from './accounts.repository.js';
 import {
   AccountListSchema,
@@ -58,7 +58,7 @@ export class AccountsController {
   @ApiOperation({ summary: 'List accounts, by id, keyset-paged with `after`' })
   @ApiJsonQuery(listAccountsQuerySchema)
   @Responds(200, AccountListSchema)
-  async list(@Query('after') after?: string, @Query('limit') limit?: string): Promise<{ data: Account[] }> {
+  async list(@Query(new SchemaPipe(parameterNames(listAccountsQuerySchema))) { after, limit }: { after?: string; limit?: string }): Promise<{ data: Account[] }> {
     return { data: await this.accounts.listAccounts(after ?? null, parseLimit(limit, 100, 1000)) };
   }
 
@@ -134,7 +134,7 @@ export class AccountsController {
   @Responds(200, PersonListSchema)
   async listPeople(
     @Param('account', slugParam('account')) account: string,
-    @Query('unit_id') unitId?: string,
+    @Query(new SchemaPipe(parameterNames(listPeopleQuerySchema))) { unit_id: unitId }: { unit_id?: string },
   ): Promise<{ data: Person[] }> {
     return { data: await this.accounts.listPeople(account, unitId ?? null) };
   }
@@ -205,7 +205,7 @@ export class AccountsController {
   @Responds(200, AgentListSchema)
   async listAgents(
     @Param('account', slugParam('account')) account: string,
-    @Query('owner_person_id') owner?: string,
+    @Query(new SchemaPipe(parameterNames(listAgentsQuerySchema))) { owner_person_id: owner }: { owner_person_id?: string },
   ): Promise<{ data: Agent[] }> {
     return { data: await this.accounts.listAgents(account, owner ?? null) };
   }

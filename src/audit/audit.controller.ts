@@ -4,7 +4,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow } from '../auth/access.decorators.js';
 import { RequestError } from '../http/domain-error.js';
 import { ApiJsonQuery, Responds } from '../http/openapi.js';
-import { parseLimit } from '../http/validation.js';
+import { parameterNames, parseLimit, SchemaPipe } from '../http/validation.js';
 import type { AuditRow, ChainVerification } from './audit-chain.js';
 import { AuditPageSchema, auditQuerySchema } from './audit.schemas.js';
 import { AuditService } from './audit.service.js';
@@ -20,10 +20,8 @@ export class AuditController {
   @ApiJsonQuery(auditQuerySchema)
   @Responds(200, AuditPageSchema)
   async list(
-    @Query('after_seq') afterSeq?: string,
-    @Query('limit') limit?: string,
-    @Query('account') account?: string,
-    @Query('entity_type') entityType?: string,
+    @Query(new SchemaPipe(parameterNames(auditQuerySchema)))
+    { after_seq: afterSeq, limit, account, entity_type: entityType }: { after_seq?: string; limit?: string; account?: string; entity_type?: string },
   ): Promise<{ data: AuditRow[]; next_after_seq: number | null; verification: ChainVerification }> {
     if (afterSeq !== undefined && !/^\d{1,15}$/.test(afterSeq)) {
       throw new RequestError('invalid_value', 'Query parameter "after_seq" must be a whole number.', { field: 'after_seq' });

@@ -12,7 +12,7 @@ import {
 import { ApiKeysService, type ApiKeyView } from './api-keys.service.js';
 import type { Principal } from './principal.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../http/openapi.js';
-import { SchemaPipe, SlugPipe } from '../http/validation.js';
+import { parameterNames, SchemaPipe, SlugPipe } from '../http/validation.js';
 import { RequestError } from '../http/domain-error.js';
 
 @ApiTags('api-keys')
@@ -38,8 +38,8 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'List keys (never their secrets), or those bound to one account' })
   @ApiJsonQuery(listApiKeysQuerySchema)
   @Responds(200, ApiKeyListSchema)
-  async list(@Query('account') account?: string): Promise<{ data: ApiKeyView[] }> {
-    if (account !== undefined) new SlugPipe('account').transform(account);
+  async list(@Query(new SchemaPipe(parameterNames(listApiKeysQuerySchema))) { account }: { account?: string }): Promise<{ data: ApiKeyView[] }> {
+    if (account !== undefined) new SlugPipe('account', 'Query parameter').transform(account);
     return { data: await this.keys.list(account ?? null) };
   }
 

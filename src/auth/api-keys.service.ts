@@ -105,10 +105,10 @@ export class ApiKeysService {
     const accountId = principal.accountId ?? body.account;
     if (accountId === undefined) throw invalid(`${capitalised(aRole(body.role))} key needs an account.`, 'account');
     if (body.account !== undefined && body.account !== accountId) {
-      throw new AuthError(Code.NotFound, `Account "${body.account}" was not found.`);
+      throw new AuthError(Code.AccountNotFound, `Account "${body.account}" was not found.`, { field: 'account' });
     }
     if (!(await this.accounts.findAccount(accountId, tx))) {
-      throw new AuthError(Code.NotFound, `Account "${accountId}" was not found.`);
+      throw new AuthError(Code.AccountNotFound, `Account "${accountId}" was not found.`, { field: 'account' });
     }
     if (body.role === 'finance') {
       if (body.person_id !== undefined || body.agent_id !== undefined) throw invalid('A finance key is bound to an account only.');

@@ -6,8 +6,11 @@ export enum AuthErrorCode {
   RevokedKey = 'revoked_api_key',
   InactiveOwner = 'inactive_key_owner',
   Forbidden = 'forbidden',
-  /** Another account's resource: answered exactly like a missing one, so nothing leaks. */
-  NotFound = 'not_found',
+  /**
+   * Another account, or one that does not exist: answered exactly as the account routes answer a missing
+   * account to an operator (the same code), so nothing leaks and a client handles one code.
+   */
+  AccountNotFound = 'account_not_found',
   KeyNotFound = 'api_key_not_found',
   InvalidKeyRequest = 'invalid_key_request',
 }
@@ -18,7 +21,7 @@ const KIND: Record<AuthErrorCode, ErrorKind> = {
   [AuthErrorCode.RevokedKey]: 'unauthenticated',
   [AuthErrorCode.InactiveOwner]: 'unauthenticated',
   [AuthErrorCode.Forbidden]: 'forbidden',
-  [AuthErrorCode.NotFound]: 'not_found',
+  [AuthErrorCode.AccountNotFound]: 'not_found',
   [AuthErrorCode.KeyNotFound]: 'not_found',
   [AuthErrorCode.InvalidKeyRequest]: 'invalid',
 };

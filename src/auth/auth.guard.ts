@@ -61,7 +61,7 @@ export class AuthGuard implements CanActivate {
     }
     const account = (request.params as Record<string, string> | undefined)?.account;
     if (account !== undefined && principal.accountId !== null && principal.accountId !== account) {
-      throw new AuthError(AuthErrorCode.NotFound, `Account "${account}" was not found.`);
+      throw new AuthError(AuthErrorCode.AccountNotFound, `Account "${account}" was not found.`);
     }
     return true;
   }

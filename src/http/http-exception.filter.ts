@@ -124,7 +124,12 @@ export function unroutedResponse(
       headers: { allow: allowed },
     };
   }
-  const guess = hint?.kind === 'route' ? ` Did you mean ${hint.route.method} ${hint.route.path}?` : '';
+  const guess =
+    hint?.kind === 'route'
+      ? ` Did you mean ${hint.route.method} ${hint.route.path}?`
+      : hint?.kind === 'document'
+        ? ' The OpenAPI document is at /docs-json (interactive at /docs).'
+        : '';
   return { status: 404, body: { error: { code: 'route_not_found', message: `Cannot ${method} ${path}.${guess}`, request_id: requestId } }, headers: {} };
 }
 

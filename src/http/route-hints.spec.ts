@@ -66,6 +66,13 @@ describe('RouteHints', () => {
     expect(hints.hint('GET', `/v1/events${'/events'.repeat(2000)}`)).toBeNull();
   });
 
+  it("tells where the OpenAPI document is to a GET of where other services keep theirs (/docs/json, /openapi.json, ...)", () => {
+    for (const url of ['/docs/json', '/docs/json/', '/openapi.json?x=1', '/swagger.json', '/V1/OpenAPI.json']) expect(hints.hint('GET', url)).toEqual({ kind: 'document' });
+    expect(hints.hint('HEAD', '/docs/json')).toEqual({ kind: 'document' });
+    expect(hints.hint('POST', '/docs/json')).toBeNull();
+    expect(hints.hint('GET', '/docs/jsonx')).toBeNull();
+  });
+
   it('says nothing more of a path its own route serves (a parameter too long for the router, say)', () => {
     expect(hints.hint('GET', `/v1/accounts/${'a'.repeat(300)}/meter`)).toBeNull();
   });
@@ -104,6 +111,9 @@ describe('unroutedResponse', () => {
   it('is a 404 that names the route a path is close to, or only the path', () => {
     expect(unroutedResponse('POST', '/v1/autorizations', { kind: 'route', route: { method: 'POST', path: '/v1/authorizations' } }, 'r2').body.error.message).toBe(
       'Cannot POST /v1/autorizations. Did you mean POST /v1/authorizations?',
+    );
+    expect(unroutedResponse('GET', '/docs/json', { kind: 'document' }, 'r4').body.error.message).toBe(
+      'Cannot GET /docs/json. The OpenAPI document is at /docs-json (interactive at /docs).',
     );
     expect(unroutedResponse('GET', '/v1/nothing?x=1', null, 'r3')).toEqual({
       status: 404,

@@ -10,7 +10,24 @@ export interface ApiRoute {
   path: string;
 }
 
-export type RouteHint = { kind: 'methods'; allowed: string[] } | { kind: 'route'; route: ApiRoute } | null;
+export type RouteHint = { kind: 'methods'; allowed: string[] } | { kind: 'route'; route: ApiRoute } | { kind: 'document' } | null;
+
+/**
+ * Where other services and frameworks serve their OpenAPI document (Fastify's swagger at `/docs/json`, ...):
+ * a newcomer tries these first, and is told where this one is (`/docs-json`, set up in src/bootstrap.ts).
+ */
+const DOCUMENT_GUESSES = new Set([
+  '/docs/json',
+  '/docs/openapi.json',
+  '/docs.json',
+  '/openapi',
+  '/openapi.json',
+  '/openapi.yaml',
+  '/swagger.json',
+  '/api-docs',
+  '/v1/docs',
+  '/v1/openapi.json',
+]);
 
 const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'];
 
@@ -108,6 +125,7 @@ export class RouteHints {
   /** The hint for `method url`, which no route served (null: nothing better than "no such route"). */
   hint(method: string, url: string): RouteHint {
     const path = url.split('?')[0]!;
+    if ((method === 'GET' || method === 'HEAD') && DOCUMENT_GUESSES.has(path.toLowerCase().replace(/(.)\/$/, '$1'))) return { kind: 'document' };
     const given = segmentsOf(path);
     // A request pays for its own hint: a path of thousands of segments is not compared with every route.
     if (given.length > this.mostSegments) return null;

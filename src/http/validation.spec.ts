@@ -1,5 +1,5 @@
 import { RequestError } from './domain-error.js';
-import { compileSchema, findBadValue, SchemaPipe, withoutRequired } from './validation.js';
+import { compileSchema, findBadValue, SchemaPipe, slugSchema, withoutRequired } from './validation.js';
 
 const account = {
   type: 'object',
@@ -83,6 +83,41 @@ describe('compileSchema: the most useful error', () => {
       code: 'unsafe_integer',
       field: 'limits.monthly',
     });
+  });
+});
+
+describe('patterns and formats in words', () => {
+  const schema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      id: slugSchema,
+      currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+      at: { type: 'string', format: 'date-time' },
+      day: { type: 'string', format: 'date' },
+      code: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    },
+  } as const;
+  const validate = compileSchema(schema);
+
+  it('says what the API\'s own patterns and formats ask for, not the expression', () => {
+    expect(errorOf(validate, { id: 'Acme Corp' })).toMatchObject({
+      code: 'invalid_value',
+      field: 'id',
+      message: 'Field "id" must be an id of lowercase letters, digits, ".", "_" and "-", starting with a letter or digit (like "acme-eu").',
+    });
+    expect(errorOf(validate, { currency: 'eur' })?.message).toBe('Field "currency" must be an ISO 4217 currency code in capitals, like "EUR".');
+    expect(errorOf(validate, { at: 'yesterday' })?.message).toBe('Field "at" must be an RFC 3339 time with an offset, like "2026-03-01T00:00:00Z".');
+    expect(errorOf(validate, { day: '1 March' })?.message).toBe('Field "day" must be a date, like "2026-03-01".');
+    // One the list does not know keeps the validator's own words.
+    expect(errorOf(validate, { code: 'xyz' })?.message).toBe('Field "code" must match pattern "^[0-9a-f]{64}$".');
+  });
+});
+
+describe('an empty change', () => {
+  it('names the fields a body must have at least one of (was: must NOT have fewer than 1 properties)', () => {
+    const patch = compileSchema({ type: 'object', additionalProperties: false, minProperties: 1, properties: { name: { type: 'string' }, active: { type: 'boolean' } } } as const);
+    expect(errorOf(patch, {})).toMatchObject({ code: 'invalid_value', field: '(body)', message: 'The body must name at least one of its fields ("name", "active").' });
   });
 });
 

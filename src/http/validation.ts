@@ -62,6 +62,21 @@ function describe(error: ErrorObject, noun: Noun): RequestError {
       const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`;
       return new RequestError('invalid_value', `${noun} "${field}" must be one of ${allowed.map(quoted).join(', ')}.${hint}`, { field });
     }
+    case 'pattern':
+    case 'format': {
+      // A regular expression or a format name is no answer for a person: the ones the API uses, in words.
+      const words = error.keyword === 'pattern' ? PATTERN_WORDS[String(p.pattern)] : FORMAT_WORDS[String(p.format)];
+      const field = fieldPath(error.instancePath) || '(body)';
+      return new RequestError('invalid_value', `${noun} "${field}" ${words === undefined ? (error.message ?? 'is invalid') : `must be ${words}`}.`, { field });
+    }
+    case 'minProperties': {
+      // The PATCH bodies: an empty one changes nothing, which is what the caller is told.
+      const field = fieldPath(error.instancePath);
+      const where = field === '' ? (noun === 'Field' ? 'The body' : 'The query string') : `${noun} "${field}"`;
+      const fields = Object.keys((error.parentSchema?.properties ?? {}) as Record<string, unknown>);
+      const named = fields.length === 0 ? '' : ` (${fields.map(quoted).join(', ')})`;
+      return new RequestError('invalid_value', `${where} must name at least ${p.limit === 1 ? 'one' : String(p.limit)} of its fields${named}.`, { field: field || '(body)' });
+    }
     case 'maxLength':
     case 'maxItems':
     case 'maxProperties': {
@@ -259,12 +274,27 @@ export const nameSchema = { type: 'string', minLength: 1, maxLength: 200 } as co
 
 const SLUG = new RegExp(slugSchema.pattern);
 
-/** Path ids are slugs: anything else (too long, NUL bytes, odd characters) is a 400 naming the parameter. */
+/** What the schemas' patterns and formats ask for, in words (one the list lacks keeps ajv's own message). */
+const PATTERN_WORDS: Record<string, string> = {
+  [slugSchema.pattern]: 'an id of lowercase letters, digits, ".", "_" and "-", starting with a letter or digit (like "acme-eu")',
+  '^[A-Z]{3}$': 'an ISO 4217 currency code in capitals, like "EUR"',
+  '^-?[0-9]+(\\.[0-9]+)?$': 'a decimal string, like "12.50"',
+  '^[0-9]+(\\.[0-9]+)?$': 'a decimal string of zero or more, like "12.50"',
+};
+const FORMAT_WORDS: Record<string, string> = {
+  'date-time': 'an RFC 3339 time with an offset, like "2026-03-01T00:00:00Z"',
+  date: 'a date, like "2026-03-01"',
+};
+
+/** Ids are slugs: anything else (too long, NUL bytes, odd characters) is a 400 naming the parameter (a path's, or with `noun` a query's). */
 export class SlugPipe implements PipeTransform<string, string> {
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    private readonly noun: 'Path parameter' | 'Query parameter' = 'Path parameter',
+  ) {}
   transform(value: string): string {
     if (typeof value !== 'string' || value.length > SLUG_MAX || !SLUG.test(value)) {
-      throw new RequestError('invalid_id', `Path parameter "${this.name}" must be a slug of at most ${SLUG_MAX} characters.`, {
+      throw new RequestError('invalid_id', `${this.noun} "${this.name}" must be a slug of at most ${SLUG_MAX} characters.`, {
         field: this.name,
       });
     }

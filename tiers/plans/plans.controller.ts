@@ -5,7 +5,7 @@ import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import { actorOf, type Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
-import { parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
+import { parameterNames, parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
 import type { PlanSummary, PlanVersion } from './plans.repository.js';
 import {
   listPlansQuerySchema,
@@ -47,7 +47,7 @@ export class PlansController {
   @ApiOperation({ summary: 'Plans by id with their latest version number, keyset-paged with `after`' })
   @ApiJsonQuery(listPlansQuerySchema)
   @Responds(200, PlanListSchema)
-  async list(@Query('after') after?: string, @Query('limit') limit?: string): Promise<{ data: PlanSummary[] }> {
+  async list(@Query(new SchemaPipe(parameterNames(listPlansQuerySchema))) { after, limit }: { after?: string; limit?: string }): Promise<{ data: PlanSummary[] }> {
     return { data: await this.plans.listPlans(after ?? null, parseLimit(limit, 100, 1000)) };
   }
 

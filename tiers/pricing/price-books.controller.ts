@@ -5,7 +5,7 @@ import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import { actorOf, type Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
-import { parseLimit, SchemaPipe } from '../../src/http/validation.js';
+import { parameterNames, parseLimit, SchemaPipe } from '../../src/http/validation.js';
 import type { PriceBookRow } from './price-books.repository.js';
 import {
   createPriceBookSchema,
@@ -51,9 +51,7 @@ export class PriceBooksController {
   @ApiJsonQuery(listPriceBooksQuerySchema)
   @Responds(200, PriceBookListSchema)
   async list(
-    @Query('after') after?: string,
-    @Query('limit') limit?: string,
-    @Query('at') at?: string,
+    @Query(new SchemaPipe(parameterNames(listPriceBooksQuerySchema))) { after, limit, at }: { after?: string; limit?: string; at?: string },
   ): Promise<{ data: PriceBookRow[] }> {
     if (at !== undefined) {
       const book = await this.books.inForceAt(at);
