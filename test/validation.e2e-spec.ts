@@ -110,6 +110,25 @@ describe('request validation', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('a currency that is no ISO 4217 code is refused, with the code it was probably meant to be, and nothing written', async () => {
+    const account = await t.post('/v1/accounts', { id: 'typo-currency', name: 'Typo', currency: 'EUE' });
+    expect([account.status, account.body.error]).toEqual([
+      400,
+      expect.objectContaining({ code: 'invalid_value', field: 'currency', message: 'Field "currency" must be an ISO 4217 currency code, like "EUR". Did you mean "EUR"?' }),
+    ]);
+    expect((await t.get('/v1/accounts/typo-currency')).status).toBe(404);
+    const plan = await t.request('PUT', '/v1/plans/typo-currency', { body: { currency: 'XYZ', base_fee: '1.00', included_allowance: '1.00', overage_policy: 'bill' } });
+    expect([plan.status, plan.body.error?.field]).toEqual([400, 'currency']);
+    const book = await t.post('/v1/price-books', {
+      effective_from: '2030-01-01T00:00:00Z',
+      currency: 'ABC',
+      tiers: { base: { input: '1', output: '1' }, specialized: { input: '1', output: '1' }, premier: { input: '1', output: '1' } },
+    });
+    expect([book.status, book.body.error?.field]).toEqual([400, 'currency']);
+    // A code in use is taken, whatever its minor units.
+    expect((await t.post('/v1/accounts', { id: 'yen-account', name: 'Yen', currency: 'JPY' })).status).toBe(201);
+  });
+
   it('a duplicate id is a 409 and leaves the first one untouched', async () => {
     const res = await t.post('/v1/accounts', { id: org.account, name: 'Impostor', currency: 'USD' });
     expect(res.status).toBe(409);

@@ -1,6 +1,6 @@
 // Request and response bodies of the accounts and org-tree routes, as JSON schemas: SchemaPipe validates
 // requests with them, the OpenAPI document shows them by name, and the TypeScript types come from them.
-import { dateTimeSchema, limitParam, listOf, named, type Body } from '../http/openapi.js';
+import { currencySchema, dateTimeSchema, limitParam, listOf, named, type Body } from '../http/openapi.js';
 import { nameSchema, slugSchema } from '../http/validation.js';
 
 export const createAccountSchema = named('CreateAccount', {
@@ -10,7 +10,7 @@ export const createAccountSchema = named('CreateAccount', {
   properties: {
     id: slugSchema,
     name: nameSchema,
-    currency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'ISO 4217 code' },
+    currency: currencySchema,
     paid_enterprise: { type: 'boolean' },
     fiscal_year_start_month: { type: 'integer', minimum: 1, maximum: 12 },
     task_inactivity_timeout_seconds: { type: 'integer', minimum: 60, maximum: 31_536_000 },

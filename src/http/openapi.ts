@@ -11,6 +11,7 @@
 import { applyDecorators, HttpCode } from '@nestjs/common';
 import { ApiBody, ApiQuery, ApiResponse, type OpenAPIObject } from '@nestjs/swagger';
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import { CURRENCIES } from '../money/currency.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -118,6 +119,9 @@ type Handler<R> = (...args: never[]) => Served<R> | JsonOf<Served<R>> | Promise<
 // ---- Shared schemas ---------------------------------------------------------------------------------
 
 export const dateTimeSchema = { type: 'string', format: 'date-time' } as const;
+/** A currency in a request (src/money/currency.ts): one of the ISO 4217 codes in use. */
+export const currencySchema = { type: 'string', enum: CURRENCIES as string[], description: 'An ISO 4217 currency code, like "EUR"' } as const;
+
 /** Money, prices and exact costs: a plain decimal string, never a binary float. */
 export const decimalSchema = { type: 'string', pattern: '^-?[0-9]+(\\.[0-9]+)?$' } as const;
 

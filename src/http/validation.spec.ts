@@ -1,4 +1,5 @@
 import { RequestError } from './domain-error.js';
+import { currencySchema } from './openapi.js';
 import { compileSchema, findBadValue, SchemaPipe, slugSchema, withoutRequired } from './validation.js';
 
 const account = {
@@ -107,6 +108,10 @@ describe('patterns and formats in words', () => {
       message: 'Field "id" must be an id of lowercase letters, digits, ".", "_" and "-", starting with a letter or digit (like "acme-eu").',
     });
     expect(errorOf(validate, { currency: 'eur' })?.message).toBe('Field "currency" must be an ISO 4217 currency code in capitals, like "EUR".');
+    // A long list of allowed values is said by its description, with the nearest value.
+    const currencies = compileSchema({ type: 'object', properties: { currency: currencySchema } } as const);
+    expect(errorOf(currencies, { currency: 'EUE' })?.message).toBe('Field "currency" must be an ISO 4217 currency code, like "EUR". Did you mean "EUR"?');
+    expect(() => currencies({ currency: 'USD' })).not.toThrow();
     expect(errorOf(validate, { at: 'yesterday' })?.message).toBe('Field "at" must be an RFC 3339 time with an offset, like "2026-03-01T00:00:00Z".');
     expect(errorOf(validate, { day: '1 March' })?.message).toBe('Field "day" must be a date, like "2026-03-01".');
     // One the list does not know keeps the validator's own words.

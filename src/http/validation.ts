@@ -60,7 +60,13 @@ function describe(error: ErrorObject, noun: Noun): RequestError {
       const strings = allowed.filter((v): v is string => typeof v === 'string');
       const guess = typeof given === 'string' ? closestMatch(given, strings, { maxDistance: Math.min(3, Math.ceil(given.length / 2)) }) : undefined;
       const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`;
-      return new RequestError('invalid_value', `${noun} "${field}" must be one of ${allowed.map(quoted).join(', ')}.${hint}`, { field });
+      // A long list (the currencies) is said by its description, not listed.
+      const description = (error.parentSchema as { description?: unknown } | undefined)?.description;
+      const expected =
+        allowed.length > LISTED_VALUES && typeof description === 'string'
+          ? `${description.charAt(0).toLowerCase()}${description.slice(1)}`
+          : `one of ${allowed.map(quoted).join(', ')}`;
+      return new RequestError('invalid_value', `${noun} "${field}" must be ${expected}.${hint}`, { field });
     }
     case 'pattern':
     case 'format': {
@@ -105,6 +111,9 @@ function typeWords(type: unknown): string {
   const names = Array.isArray(type) ? type.map(String) : String(type).split(',');
   return names.map((name) => TYPE_WORDS[name] ?? name).join(' or ');
 }
+
+/** How many allowed values an error lists; a longer list is said by its schema's description. */
+const LISTED_VALUES = 20;
 
 /** The values a schema allows (its `enum`), when it lists them. */
 function allowedOf(schema: unknown): unknown[] | null {

@@ -4,6 +4,7 @@ import { minorUnits, parseDecimal } from '../pricing/decimal.js';
 import type { OveragePolicy, PlanTerms, VolumeTier } from '../pricing/period-pricing.js';
 import { validateVolumeTiers } from '../pricing/period-pricing.js';
 import { PricingInputError } from '../pricing/pricing-input-error.js';
+import { isCurrency } from '../../src/money/currency.js';
 import { isTier, TIERS, type Tier } from '../pricing/pricing.js';
 
 export interface TopupPack {
@@ -84,6 +85,9 @@ export function validateTierCaps(raw: unknown, field = 'tier_caps'): TierCaps | 
 
 /** Checks a plan body and returns its terms with defaults filled in; throws PricingInputError naming the field. */
 export function validatePlanTerms(input: PlanTermsInput): PlanVersionTerms {
+  if (!isCurrency(input.currency)) {
+    throw new PricingInputError('INVALID_CURRENCY', 'currency', 'currency must be an ISO 4217 currency code, like "EUR"');
+  }
   minorUnits(input.currency, 'currency');
   parseDecimal(input.base_fee, 'base_fee');
   parseDecimal(input.included_allowance, 'included_allowance');

@@ -1,6 +1,6 @@
 // Request bodies of the plan routes. Money is decimal strings, checked by the pure plan-terms.ts so an
 // error names the exact field and why (`negative`, `too_many_decimals`, ...).
-import { dateTimeSchema, decimalSchema, described, limitParam, listOf, named } from '../../src/http/openapi.js';
+import { currencySchema, dateTimeSchema, decimalSchema, described, limitParam, listOf, named } from '../../src/http/openapi.js';
 import { nameSchema, slugSchema } from '../../src/http/validation.js';
 import { TIERS } from '../pricing/pricing.js';
 import type { PlanTermsInput } from './plan-terms.js';
@@ -176,7 +176,7 @@ export const putPlanSchema = described('PutPlan', putPlanChecked, {
   ...putPlanChecked,
   properties: {
     ...putPlanChecked.properties,
-    currency: { ...putPlanChecked.properties.currency, pattern: '^[A-Z]{3}$' },
+    currency: { ...currencySchema, description: putPlanChecked.properties.currency.description },
     base_fee: decimalInput(putPlanChecked.properties.base_fee),
     included_allowance: decimalInput(putPlanChecked.properties.included_allowance),
     ineffective_credit_pct: decimalInput(putPlanChecked.properties.ineffective_credit_pct),

@@ -1,7 +1,7 @@
 // Request and response bodies of the price-book routes, as JSON schemas (validation, OpenAPI and types
 // alike). Only the request envelope is checked here; rates are checked by the pure validatePriceBookInput,
 // which names the exact bad field (`tiers.base.input`, `models["gpt-4o"].output`).
-import { dateTimeSchema, decimalSchema, described, limitParam, listOf, named, type Body } from '../../src/http/openapi.js';
+import { currencySchema, dateTimeSchema, decimalSchema, described, limitParam, listOf, named, type Body } from '../../src/http/openapi.js';
 
 const rate = (description: string) => ({ ...decimalSchema, description }) as const;
 
@@ -72,7 +72,7 @@ export const createPriceBookSchema = described('CreatePriceBook', createPriceBoo
   properties: {
     ...createPriceBookChecked.properties,
     effective_from: { ...createPriceBookChecked.properties.effective_from, format: 'date-time' },
-    currency: { ...createPriceBookChecked.properties.currency, pattern: '^[A-Z]{3}$' },
+    currency: { ...currencySchema, description: 'Optional ISO 4217 code the prices are in' },
     tiers: {
       type: 'object',
       additionalProperties: false,

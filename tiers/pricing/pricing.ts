@@ -3,6 +3,7 @@
 import { Dec, formatExact, formatScaled, parseDecimal, sumDecimals, toScaled } from './decimal.js';
 import { parseInstant } from './instant.js';
 import { PricingInputError } from './pricing-input-error.js';
+import { isCurrency } from '../../src/money/currency.js';
 
 export const TIERS = ['base', 'specialized', 'premier'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -455,8 +456,8 @@ export function validatePriceBookInput(raw: unknown): PriceBookVersion {
   }
   parseInstant(obj.effective_from, 'effective_from');
   const effectiveFrom = obj.effective_from as string;
-  if (obj.currency !== undefined && (typeof obj.currency !== 'string' || !/^[A-Z]{3}$/.test(obj.currency))) {
-    throw new PricingInputError('INVALID_CURRENCY', 'currency', 'currency must be a 3-letter ISO 4217 code');
+  if (obj.currency !== undefined && !isCurrency(obj.currency)) {
+    throw new PricingInputError('INVALID_CURRENCY', 'currency', 'currency must be an ISO 4217 currency code, like "EUR"');
   }
   if (obj.tiers === undefined) throw new PricingInputError('MISSING_FIELD', 'tiers', 'tiers is required');
   const tiersRaw = asObject(obj.tiers, 'tiers');

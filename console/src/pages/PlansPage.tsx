@@ -7,6 +7,7 @@ import type { Session } from '../App';
 import { decimalError, Field, FormMessage, type Message } from '../components/Field';
 import { dateTime } from '../format';
 import { focusFirstInvalid } from '../focus';
+import { isCurrency } from '../../../src/money/currency';
 import { changedRows, ROWS, show, type Version } from '../plan-diff';
 import { CapsFields, LadderFields, PackFields } from '../components/TermsFields';
 import {
@@ -88,7 +89,7 @@ export function PlansPage({ session }: { session: Session }) {
       if (error) found[key] = error;
     }
     if (!found.ineffective_credit_pct && Number(draft.ineffective_credit_pct) > 100) found.ineffective_credit_pct = 'At most 100.';
-    if (!/^[A-Z]{3}$/.test(draft.currency)) found.currency = 'A three-letter ISO 4217 code, like EUR.';
+    if (!isCurrency(draft.currency)) found.currency = 'An ISO 4217 currency code in capitals, like EUR.';
     Object.assign(found, capsErrors(draft.tier_caps), ladderErrors(draft.volume_discount), packErrors(draft.topup_packs));
     setErrors(found);
     if (Object.keys(found).length > 0) {
@@ -102,7 +103,7 @@ export function PlansPage({ session }: { session: Session }) {
           params: { path: { plan: target } },
           body: {
             ...(draft.name ? { name: draft.name } : {}),
-            currency: draft.currency,
+            currency: draft.currency as Schemas['PutPlan']['currency'],
             base_fee: draft.base_fee.trim(),
             included_allowance: draft.included_allowance.trim(),
             overage_policy: draft.overage_policy,
