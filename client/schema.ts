@@ -6354,6 +6354,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
             401: {
                 headers: {
@@ -6784,6 +6793,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IgnoredUsageFieldList"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
@@ -7278,6 +7296,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
@@ -8496,6 +8523,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnpricedModelList"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */

@@ -101,9 +101,13 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   });
   // The per-request hooks take Fastify's `done` instead of being async: the same steps without a promise
   // and a microtask each, on every request (a thrown error goes to the error handler the same way).
+  const apiRoutes = app.get(ApiRoutes);
   fastify.addHook('preValidation', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     checkParams(request.params);
     checkQuery(request.query);
+    // A query string sent to a route that reads none is refused, not ignored (src/http/unread-query.ts).
+    const unread = apiRoutes.unreadQuery(request.method, request.routeOptions.url, request.query);
+    if (unread !== null) throw unread;
     done();
   });
   const metrics = app.get(Metrics);
@@ -166,7 +170,7 @@ export async function createApp(options: AppOptions): Promise<NestFastifyApplica
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   // An unknown route's answer names the methods its path takes, or the route it is close to.
-  app.get(ApiRoutes).use(document.paths);
+  apiRoutes.use(document);
 
   // The console is static files calling this same API from the browser with the key pasted into it.
   const web = consoleDir();

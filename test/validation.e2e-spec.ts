@@ -129,6 +129,22 @@ describe('request validation', () => {
     expect((await t.post('/v1/accounts', { id: 'yen-account', name: 'Yen', currency: 'JPY' })).status).toBe(201);
   });
 
+  it('a query string sent to a route that reads none is refused, not ignored, and nothing is written', async () => {
+    const before = await counts();
+    const unit = await t.post(`/v1/accounts/${org.account}/units?dry_run=1`, { id: 'trial', name: 'Trial', kind: 'team' });
+    expect([unit.status, unit.body.error]).toEqual([
+      400,
+      expect.objectContaining({ code: 'unknown_field', field: 'dry_run', message: 'Unknown query parameter "dry_run": POST /v1/accounts/{account}/units takes no query parameters.' }),
+    ]);
+    // One the body takes is pointed there.
+    const misplaced = await t.post(`/v1/accounts/${org.account}/units?kind=team`, { id: 'trial', name: 'Trial' });
+    expect(misplaced.body.error.message).toBe('Query parameter "kind" is not read here: send "kind" as a field of the body.');
+    expect(await counts()).toEqual(before);
+    expect((await t.get(`/v1/accounts/${org.account}?expand=units`)).status).toBe(400);
+    // Operational routes take what probes send.
+    expect((await t.get('/health/live?probe=k8s', null)).status).toBe(200);
+  });
+
   it('a duplicate id is a 409 and leaves the first one untouched', async () => {
     const res = await t.post('/v1/accounts', { id: org.account, name: 'Impostor', currency: 'USD' });
     expect(res.status).toBe(409);

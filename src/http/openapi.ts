@@ -269,9 +269,11 @@ interface Operation {
 /** The error statuses a route answers by what it is: its parameters, its body, whether it needs a key. */
 export function sharedFailures(path: string, method: string, op: Operation): number[] {
   const statuses = new Set<number>([500, 503]);
+  // Any API route can answer 400: a query string it does not read is refused (src/http/unread-query.ts).
+  if (path.startsWith('/v1/')) statuses.add(400);
+  if ((op.parameters ?? []).some((p) => p.in === 'path' || p.in === 'query')) statuses.add(400);
   // Another account's key is answered as if the account did not exist.
   if (op.security?.length && path.includes('{account}')) statuses.add(404);
-  if ((op.parameters ?? []).some((p) => p.in === 'path' || p.in === 'query')) statuses.add(400);
   // Fastify reads a body on these methods whenever one is sent, so its errors can answer on all of them.
   if (op.requestBody !== undefined || method !== 'get') for (const s of [400, 413, 415]) statuses.add(s);
   return [...statuses];

@@ -3,6 +3,8 @@
 // one mistyped or misplaced segment away from a route is a 404 that names it ("Did you mean ...?").
 import { Injectable } from '@nestjs/common';
 import leven from 'leven';
+import type { RequestError } from './domain-error.js';
+import { routeInputs, unreadQuery, type RouteInputs } from './unread-query.js';
 
 /** A route as the document writes it: `GET` and `/v1/accounts/{account}/meter`. */
 export interface ApiRoute {
@@ -161,9 +163,18 @@ export class RouteHints {
 @Injectable()
 export class ApiRoutes {
   private hints: RouteHints | null = null;
+  private inputs = new Map<string, RouteInputs>();
 
-  use(paths: Record<string, object | undefined>): void {
-    this.hints = new RouteHints(routesOf(paths));
+  use(document: { paths: Record<string, object | undefined>; components?: { schemas?: Record<string, unknown> } }): void {
+    this.hints = new RouteHints(routesOf(document.paths));
+    this.inputs = routeInputs(document);
+  }
+
+  /** A routed request's query string, when its route reads none (src/http/unread-query.ts): the error, or null. */
+  unreadQuery(method: string, routeUrl: string | undefined, query: unknown): RequestError | null {
+    if (routeUrl === undefined || query === null || typeof query !== 'object') return null;
+    const route = `${method} ${routeUrl}`;
+    return unreadQuery(route, this.inputs.get(route), query as Record<string, unknown>);
   }
 
   hint(method: string, url: string): RouteHint {
