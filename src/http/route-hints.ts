@@ -160,6 +160,12 @@ export class RouteHints {
 }
 
 /** The API's routes for the error filter, given once the OpenAPI document is built (src/bootstrap.ts). */
+/** No own key: what nearly every request's query is (checked before any string is built for it). */
+function isEmpty(value: object): boolean {
+  for (const _ in value) return false;
+  return true;
+}
+
 @Injectable()
 export class ApiRoutes {
   private hints: RouteHints | null = null;
@@ -172,7 +178,7 @@ export class ApiRoutes {
 
   /** A routed request's query string, when its route reads none (src/http/unread-query.ts): the error, or null. */
   unreadQuery(method: string, routeUrl: string | undefined, query: unknown): RequestError | null {
-    if (routeUrl === undefined || query === null || typeof query !== 'object') return null;
+    if (routeUrl === undefined || query === null || typeof query !== 'object' || isEmpty(query)) return null;
     const route = `${method} ${routeUrl}`;
     return unreadQuery(route, this.inputs.get(route), query as Record<string, unknown>);
   }
