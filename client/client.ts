@@ -49,6 +49,16 @@ function keyed(method: string): boolean {
   return method === 'POST' || method === 'PUT';
 }
 
+/**
+ * 128 random bits. A page served over plain HTTP from another host than localhost is no secure context, where
+ * browsers have no crypto.randomUUID but do have getRandomValues.
+ */
+function newIdempotencyKey(): string {
+  const crypto = globalThis.crypto;
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /** A fetch that failed after the request may have reached the service: not refused, not aborted nor timed out. */
 function answerLost(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name;
@@ -66,7 +76,7 @@ function resending(fetchOnce: (request: Request) => Promise<Response>, delaysMs:
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   return async (request) => {
     if (!resendable(request.method, new URL(request.url).pathname)) return fetchOnce(request);
-    if (keyed(request.method) && !request.headers.has('idempotency-key')) request.headers.set('idempotency-key', globalThis.crypto.randomUUID());
+    if (keyed(request.method) && !request.headers.has('idempotency-key')) request.headers.set('idempotency-key', newIdempotencyKey());
     for (let attempt = 0; ; attempt++) {
       const last = attempt >= delaysMs.length;
       let response: Response;

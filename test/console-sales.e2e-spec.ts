@@ -93,7 +93,10 @@ describe('web console: sales forms in Chromium', () => {
       expect((await api('GET', '/v1/price-books', sales)).data).toHaveLength(1);
       await threshold.fill('200000');
       await screenshots(page, 'catalog-model-rates');
+      // The write goes with an Idempotency-Key, so a resend after a lost answer publishes it once.
+      const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/price-books'));
       await form.getByRole('button', { name: 'Publish version' }).click();
+      expect((await sent).headers()['idempotency-key']).toMatch(/^[0-9a-f-]{32,36}$/);
       await expectText(page.getByRole('status').filter({ hasText: 'Published price book' }), /^Published price book version 2, in force from/);
 
       const books = (await api('GET', '/v1/price-books', sales)).data as { version: number; models: unknown; tiers: Record<string, unknown> }[];

@@ -5,8 +5,12 @@ import { createTokenmeterClient, type ApiError, type operations, type Schemas, t
 export type { Schemas, TokenmeterClient };
 export type EventsQuery = NonNullable<operations['ReadingsController_events']['parameters']['query']>;
 
+/**
+ * A write whose answer a flaky network loses, or that meets a service restarting (503), is sent again with
+ * the same Idempotency-Key, so a grant, a transfer or a plan version is made once (client/client.ts).
+ */
 export function apiClient(key: string): TokenmeterClient {
-  return createTokenmeterClient({ baseUrl: window.location.origin, key });
+  return createTokenmeterClient({ baseUrl: window.location.origin, key, resendAfterMs: [250, 1000] });
 }
 
 /** A failed call, with the API's own code, sentence and offending field. */
