@@ -117,7 +117,7 @@ describe('the tokenmeter CLI', () => {
     const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
     const commands = all(program);
     expect(commands.map((c) => c.name())).toEqual(
-      expect.arrayContaining(['login', 'meter', 'events', 'tail', 'unpriced-models', 'report', 'set', 'publish', 'rollback', 'subscribe', 'create', 'revoke', 'authorize', 'release', 'close']),
+      expect.arrayContaining(['login', 'meter', 'events', 'tail', 'unpriced-models', 'report', 'set', 'publish', 'rollback', 'subscribe', 'create', 'list', 'revoke', 'authorize', 'release', 'close']),
     );
     for (const command of commands) {
       expect([command.name(), command.description().length > 0]).toEqual([command.name(), true]);
@@ -369,6 +369,15 @@ describe('the tokenmeter CLI', () => {
     const revoked = await cli(['keys', 'revoke', id]);
     expect(revoked).toMatchObject({ code: 0, stdout: `key ${id} revoked\n` });
     expect((await cli(['meter'], { key: secret })).code).toBe(4);
+    // keys list: the account's keys, the revoked one with its time; never a secret.
+    const listed = await cli(['keys', 'list', '--account', account, '--json']);
+    expect(listed.code).toBe(0);
+    const keys = JSON.parse(listed.stdout).data as { id: string; name: string; revoked_at: string | null }[];
+    expect(keys.find((k) => k.id === id)).toMatchObject({ name: 'spare', revoked_at: expect.any(String) });
+    expect(listed.stdout).not.toContain(secret);
+    const table = await cli(['keys', 'list', '--account', account]);
+    expect(table.stdout).toMatch(/^ID\s+ROLE\s+ACCOUNT\s+PERSON\s+AGENT\s+NAME\s+CREATED AT\s+REVOKED AT\n/);
+    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+member\\s+${account}\\s+ada\\s+spare\\s`, 'm'));
   });
 
   it('exits with codes a script can rely on: bad key 4, not allowed 4, unknown account 5, invalid 6, network down 7, usage 2', async () => {

@@ -154,6 +154,25 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
       ctx.err(`key ${key.id} (${key.role}) created; the secret above is shown only once`);
     }
   });
+  dataOptions(
+    keys
+      .command('list')
+      .description('every key (never a secret), newest first, or those bound to one account (admin)')
+      .option('--account <id>', 'only the keys bound to this account'),
+  ).action(async (o: DataOptions & { account?: string }) => {
+    const list = await ctx.call(ctx.api.GET('/v1/api-keys', { params: { query: defined({ account: o.account }) } }));
+    const columns: Column<Schemas['ApiKey']>[] = [
+      { header: 'id', value: (k) => k.id },
+      { header: 'role', value: (k) => k.role },
+      { header: 'account', value: (k) => k.account },
+      { header: 'person', value: (k) => k.person_id },
+      { header: 'agent', value: (k) => k.agent_id },
+      { header: 'name', value: (k) => k.name },
+      { header: 'created_at', value: (k) => k.created_at },
+      { header: 'revoked_at', value: (k) => k.revoked_at },
+    ];
+    ctx.print(o, list, list.data, columns);
+  });
   jsonOption(keys.command('revoke <id>').description('revoke a key at once')).action(async (id: string, o: { json?: boolean }) => {
     const revoked = await ctx.call(ctx.api.DELETE('/v1/api-keys/{id}', { params: { path: { id } } }));
     show(o, revoked ?? { id, revoked: true }, `key ${id} revoked`);
