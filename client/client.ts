@@ -89,6 +89,8 @@ function resending(fetchOnce: (request: Request) => Promise<Response>, delaysMs:
         continue;
       }
       if (last || (response.status !== 503 && !(await stillRunning(response)))) return response;
+      // An answer not read holds its connection until it is collected.
+      await response.body?.cancel().catch(() => undefined);
       await pause(delaysMs[attempt]!);
     }
   };
