@@ -351,6 +351,9 @@ describe('tiers and plans', () => {
       expect(missing.body.error).toMatchObject({ code: 'unknown_plan', field: 'plan_id' });
       const eur = unique('plan');
       await t.request('PUT', `/v1/plans/${eur}`, { body: plan() });
+      // A typo of a published plan's id is told the plan it was probably meant to be.
+      const typo = await t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { plan_id: `${eur.slice(0, -1)}` } });
+      expect(typo.body.error).toMatchObject({ code: 'unknown_plan', field: 'plan_id', message: `Plan "${eur.slice(0, -1)}" does not exist. Did you mean "${eur}"?` });
       const version = await t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { plan_id: eur, plan_version: 4 } });
       expect(version.body.error).toMatchObject({ code: 'unknown_plan_version', field: 'plan_version' });
       const anchor = await t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { plan_id: eur, billing_anchor_day: 29 } });

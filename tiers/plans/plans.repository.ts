@@ -120,6 +120,12 @@ export class PlansRepository {
     return queryRows<PlanVersion>(this.dataSource, `SELECT ${COLUMNS} FROM plan_versions WHERE plan_id = $1 ORDER BY version`, [planId]);
   }
 
+  /** The ids of the published plans whose length is within `spread` of `length` (the candidates of a typo). */
+  async planIdsNear(length: number, spread: number, db: Db = this.dataSource): Promise<string[]> {
+    const rows = await queryRows<{ id: string }>(db, 'SELECT id FROM plans WHERE latest_version > 0 AND abs(length(id) - $1) <= $2 ORDER BY id LIMIT 10000', [length, spread]);
+    return rows.map((r) => r.id);
+  }
+
   async listPlans(after: string | null, limit: number): Promise<PlanSummary[]> {
     return queryRows<PlanSummary>(
       this.dataSource,

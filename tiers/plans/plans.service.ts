@@ -1,6 +1,7 @@
 // Plans: every PUT publishes a new version, kept forever; a rollback publishes an exact copy of an older
 // version as the newest. A plan's currency never changes, so "follow latest" subscriptions stay valid.
 import { Inject, Injectable } from '@nestjs/common';
+import { closestMatch } from 'leven';
 import { AuditService } from '../../src/audit/audit.service.js';
 import { type Actor, isOperator, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
@@ -115,6 +116,12 @@ export class PlansService {
     const v = await this.repository.findVersion(planId, version);
     if (!v) throw new TiersError(Code.PlanVersionNotFound, `Plan "${planId}" has no version ${version}.`);
     return v;
+  }
+
+  /** The published plan an unknown id was probably meant to be (for an operator's error: plans are not per account). */
+  async nearest(planId: string, db?: Db): Promise<string | undefined> {
+    const most = Math.min(3, Math.ceil(planId.length / 3));
+    return closestMatch(planId, await this.repository.planIdsNear(planId.length, most, db), { maxDistance: most });
   }
 
   /** The version a subscription is billed on now: its pinned one, or the plan's latest. */

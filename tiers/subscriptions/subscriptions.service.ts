@@ -54,7 +54,8 @@ export class SubscriptionsService {
         if (pinned !== null && (await this.plans.resolve(body.plan_id, null, tx))) {
           throw new TiersError(Code.UnknownPlanVersion, `Plan "${body.plan_id}" has no version ${pinned}.`, { field: 'plan_version' });
         }
-        throw new TiersError(Code.UnknownPlan, `Plan "${body.plan_id}" does not exist.`, { field: 'plan_id' });
+        const meant = await this.plans.nearest(body.plan_id, tx);
+        throw new TiersError(Code.UnknownPlan, `Plan "${body.plan_id}" does not exist.${meant === undefined ? '' : ` Did you mean "${meant}"?`}`, { field: 'plan_id' });
       }
       if (version.currency !== account.currency) {
         throw new TiersError(
