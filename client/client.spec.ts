@@ -24,9 +24,9 @@ const refused = () => Object.assign(new TypeError('fetch failed'), { cause: { co
 const inUse = () => json(409, { error: { code: 'idempotency_key_in_use', message: 'in progress', request_id: 'r' } });
 const held = () => json(200, { allowed: true, reservation_id: 'res_1' });
 
-function client(outcomes: Outcome[]) {
+function client(outcomes: Outcome[], sameWriteWithinMs?: number) {
   const net = network(outcomes);
-  return { api: createTokenmeterClient({ baseUrl: 'http://tm.test', key: 'k', fetch: net.fetch, resendAfterMs: [1, 1] }), sent: net.sent };
+  return { api: createTokenmeterClient({ baseUrl: 'http://tm.test', key: 'k', fetch: net.fetch, resendAfterMs: [1, 1], sameWriteWithinMs }), sent: net.sent };
 }
 
 describe('resending', () => {
@@ -83,5 +83,24 @@ describe('resending', () => {
       ['DELETE', null],
       ['DELETE', null],
     ]);
+  });
+
+  it('sends a write the same as one just sent with its key (a double click), another write or a later one with a new key', async () => {
+    const { api, sent } = client([held(), held(), held(), held(), held()], 50);
+    const grant = () => api.POST('/v1/authorizations', { body: { amount: '1' } });
+    await Promise.all([grant(), grant()]);
+    await grant();
+    await api.POST('/v1/authorizations', { body: { amount: '2' } });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    await grant();
+    const keys = sent.map((s) => s.key);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[2]).toBe(keys[0]);
+    expect(keys[3]).not.toBe(keys[0]);
+    expect(keys[4]).not.toBe(keys[0]);
+    // Without the window, each write has its own.
+    const plain = client([held(), held()]);
+    await Promise.all([plain.api.POST('/v1/authorizations', { body: { amount: '1' } }), plain.api.POST('/v1/authorizations', { body: { amount: '1' } })]);
+    expect(plain.sent[0]!.key).not.toBe(plain.sent[1]!.key);
   });
 });

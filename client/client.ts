@@ -25,13 +25,18 @@ export interface TokenmeterClientOptions {
    * on every send, so the service does it once whatever the network did (see resendable). None by default.
    */
   resendAfterMs?: readonly number[];
+  /**
+   * With resendAfterMs: a write the same as one sent less than this long before (method, URL and body) goes
+   * with that one's Idempotency-Key, so a double click makes one grant, not two (the web console: 2000).
+   */
+  sameWriteWithinMs?: number;
 }
 
 export function createTokenmeterClient(options: TokenmeterClientOptions): TokenmeterClient {
   const headers: Record<string, string> = { ...options.headers };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
   const fetchOnce = options.fetch ?? ((request: Request) => globalThis.fetch(request));
-  const fetch = options.resendAfterMs?.length ? resending(fetchOnce, options.resendAfterMs) : options.fetch;
+  const fetch = options.resendAfterMs?.length ? resending(fetchOnce, options.resendAfterMs, new RecentWrites(options.sameWriteWithinMs ?? 0)) : options.fetch;
   return createClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), headers, fetch });
 }
 
@@ -72,26 +77,58 @@ async function stillRunning(response: Response): Promise<boolean> {
   return body?.error?.code === 'idempotency_key_in_use';
 }
 
-function resending(fetchOnce: (request: Request) => Promise<Response>, delaysMs: readonly number[]): (request: Request) => Promise<Response> {
-  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The keys of the writes sent lately, by method, URL and body: one sent again while the first is in flight,
+ * or within `windowMs` of its answer, takes the same key (nothing is kept with a window of 0).
+ */
+class RecentWrites {
+  private readonly sent = new Map<string, { key: string; until: number }>();
+
+  constructor(private readonly windowMs: number) {}
+
+  /** The write's key, and what to call once it is answered. */
+  async keyFor(request: Request): Promise<{ key: string; answered: () => void }> {
+    if (this.windowMs <= 0) return { key: newIdempotencyKey(), answered: () => undefined };
+    const id = `${request.method} ${request.url}\n${await request.clone().text()}`;
+    const now = Date.now();
+    for (const [other, entry] of this.sent) if (entry.until < now) this.sent.delete(other);
+    let entry = this.sent.get(id);
+    if (entry === undefined) this.sent.set(id, (entry = { key: newIdempotencyKey(), until: Infinity }));
+    const mine = entry;
+    return { key: mine.key, answered: () => void (mine.until = Date.now() + this.windowMs) };
+  }
+}
+
+function resending(fetchOnce: (request: Request) => Promise<Response>, delaysMs: readonly number[], recent: RecentWrites): (request: Request) => Promise<Response> {
   return async (request) => {
     if (!resendable(request.method, new URL(request.url).pathname)) return fetchOnce(request);
-    if (keyed(request.method) && !request.headers.has('idempotency-key')) request.headers.set('idempotency-key', newIdempotencyKey());
-    for (let attempt = 0; ; attempt++) {
-      const last = attempt >= delaysMs.length;
-      let response: Response;
-      try {
-        // A body can be read once: every send but the last reads a copy.
-        response = await fetchOnce(last ? request : request.clone());
-      } catch (error) {
-        if (last || !answerLost(error)) throw error;
-        await pause(delaysMs[attempt]!);
-        continue;
-      }
-      if (last || (response.status !== 503 && !(await stillRunning(response)))) return response;
-      // An answer not read holds its connection until it is collected.
-      await response.body?.cancel().catch(() => undefined);
-      await pause(delaysMs[attempt]!);
+    if (!keyed(request.method) || request.headers.has('idempotency-key')) return sendWithResends(fetchOnce, delaysMs, request);
+    const { key, answered } = await recent.keyFor(request);
+    request.headers.set('idempotency-key', key);
+    try {
+      return await sendWithResends(fetchOnce, delaysMs, request);
+    } finally {
+      answered();
     }
   };
+}
+
+async function sendWithResends(fetchOnce: (request: Request) => Promise<Response>, delaysMs: readonly number[], request: Request): Promise<Response> {
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  for (let attempt = 0; ; attempt++) {
+    const last = attempt >= delaysMs.length;
+    let response: Response;
+    try {
+      // A body can be read once: every send but the last reads a copy.
+      response = await fetchOnce(last ? request : request.clone());
+    } catch (error) {
+      if (last || !answerLost(error)) throw error;
+      await pause(delaysMs[attempt]!);
+      continue;
+    }
+    if (last || (response.status !== 503 && !(await stillRunning(response)))) return response;
+    // An answer not read holds its connection until it is collected.
+    await response.body?.cancel().catch(() => undefined);
+    await pause(delaysMs[attempt]!);
+  }
 }

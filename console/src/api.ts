@@ -7,10 +7,11 @@ export type EventsQuery = NonNullable<operations['ReadingsController_events']['p
 
 /**
  * A write whose answer a flaky network loses, or that meets a service restarting (503), is sent again with
- * the same Idempotency-Key, so a grant, a transfer or a plan version is made once (client/client.ts).
+ * the same Idempotency-Key, and a form sent twice within two seconds (a double click) goes with the first
+ * one's key: a grant, a transfer or a plan version is made once (client/client.ts).
  */
 export function apiClient(key: string): TokenmeterClient {
-  return createTokenmeterClient({ baseUrl: window.location.origin, key, resendAfterMs: [250, 1000] });
+  return createTokenmeterClient({ baseUrl: window.location.origin, key, resendAfterMs: [250, 1000], sameWriteWithinMs: 2000 });
 }
 
 /** A failed call, with the API's own code, sentence and offending field. */
