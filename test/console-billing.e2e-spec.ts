@@ -182,6 +182,19 @@ describe('web console: invoices and credits in Chromium', () => {
       await expectText(sales.getByTestId('grants').locator('tr', { hasText: 'launch promotion' }), /promotional.*5.*12\.50 EUR.*12\.50/);
       const grants = (await api('GET', '/v1/accounts/globex/credits', keys.sales)).grants;
       expect(grants.find((g: { reason: string | null }) => g.reason === 'launch promotion')).toMatchObject({ kind: 'promotional', priority: 5, amount: expect.stringMatching(/^12\.50*$/) });
+
+      // A double click sends the form twice, with one Idempotency-Key: one grant.
+      await form.getByLabel('Amount').fill('3.00');
+      await form.getByLabel('Reason').fill('double click');
+      const posts: string[] = [];
+      sales.on('request', (r) => void (r.method() === 'POST' && r.url().endsWith('/credits/grants') && posts.push(r.headers()['idempotency-key'] ?? '')));
+      await form.getByRole('button', { name: 'Add grant' }).dblclick();
+      await expectText(sales.getByTestId('grants').locator('tr', { hasText: 'double click' }), /promotional/);
+      await sales.waitForLoadState('networkidle');
+      expect(posts.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(posts).size).toBe(1);
+      const doubled = (await api('GET', '/v1/accounts/globex/credits', keys.sales)).grants.filter((g: { reason: string | null }) => g.reason === 'double click');
+      expect(doubled).toHaveLength(1);
     } finally {
       await sales.close();
     }
