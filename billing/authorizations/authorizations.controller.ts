@@ -1,8 +1,9 @@
 // POST /v1/authorizations (reserve) and DELETE /v1/authorizations/:id (release). Thin: the body is checked
 // by a compiled schema, the service does the rest. A denial is an answer, not an error: 200 with
 // `allowed: false`, which is what a caller branches on.
-import { Body, Controller, Delete, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
@@ -10,15 +11,20 @@ import { ApiJsonBody, Fails, Responds } from '../../src/http/openapi.js';
 import { SchemaPipe } from '../../src/http/validation.js';
 import { AuthorizationSchema, authorizeSchema, ReleaseSchema } from './authorizations.schemas.js';
 import { AuthorizationsService, type AuthorizationView, type AuthorizeBody } from './authorizations.service.js';
-import { Idempotent } from '../../src/http/idempotency/idempotent.decorator.js';
+import { IdempotentInHandler } from '../../src/http/idempotency/idempotent.decorator.js';
+import { IdempotentWrites } from '../../src/http/idempotency/idempotent-writes.js';
 
 @ApiTags('authorizations')
 @Controller('v1/authorizations')
 export class AuthorizationsController {
-  constructor(private readonly authorizations: AuthorizationsService) {}
+  constructor(
+    private readonly authorizations: AuthorizationsService,
+    private readonly writes: IdempotentWrites,
+  ) {}
 
   @Post()
-  @Idempotent()
+  // The hot path: Idempotency-Key handled here, not by @Idempotent()'s interceptor (see IdempotentInHandler).
+  @IdempotentInHandler()
   @Allow('agent', 'member')
   @ApiOperation({
     summary: 'Reserve an estimate against every hard budget on the path, the agent cap and the session cap, in one atomic step',
@@ -30,8 +36,13 @@ export class AuthorizationsController {
   @ApiJsonBody(authorizeSchema)
   @Responds(200, AuthorizationSchema)
   @Fails(404, 409)
-  authorize(@CurrentPrincipal() principal: Principal, @Body(new SchemaPipe(authorizeSchema)) body: AuthorizeBody): Promise<AuthorizationView> {
-    return this.authorizations.authorize(principal, body);
+  authorize(
+    @CurrentPrincipal() principal: Principal,
+    @Body(new SchemaPipe(authorizeSchema)) body: AuthorizeBody,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<AuthorizationView> {
+    return this.writes.once(request, reply, () => this.authorizations.authorize(principal, body));
   }
 
   @Delete(':id')

@@ -6,6 +6,7 @@ import { JobsService } from '../../jobs/jobs.service.js';
 import { KEY_TTL_MS } from './idempotency.js';
 import { IdempotencyInterceptor } from './idempotency.interceptor.js';
 import { IdempotencyRepository } from './idempotency.repository.js';
+import { IdempotentWrites } from './idempotent-writes.js';
 
 export const pruneIdempotencyKeys = defineJob<{ period: string }>('idempotency.prune');
 
@@ -30,7 +31,7 @@ export class IdempotencyHousekeeping implements OnModuleInit {
 
 @Global()
 @Module({
-  providers: [IdempotencyRepository, IdempotencyInterceptor, IdempotencyHousekeeping],
-  exports: [IdempotencyRepository, IdempotencyInterceptor],
+  providers: [IdempotencyRepository, IdempotentWrites, IdempotencyInterceptor, IdempotencyHousekeeping],
+  exports: [IdempotencyRepository, IdempotentWrites, IdempotencyInterceptor],
 })
 export class IdempotencyModule {}

@@ -1,0 +1,58 @@
+// Applies the idempotency rules (idempotency.ts) around a write: a request with an `Idempotency-Key` takes
+// the key before the write runs; the write's answer is kept when it succeeds, the key given back when it
+// fails; a retry is answered from the kept answer (with `Idempotent-Replayed: true`) or told why not. A
+// request without the header costs one header lookup. Routes use it through @Idempotent() (a Nest
+// interceptor); a hot route whose every request would pay for Nest's interceptor chain calls `once` itself.
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthenticatedRequest } from '../../auth/access.decorators.js';
+import { CLOCK, type Clock } from '../../clock/clock.js';
+import { IDEMPOTENCY_HEADER, idempotencyKeyOf, REPLAYED_HEADER, requestFingerprint, retryError, retryOutcome } from './idempotency.js';
+import { IdempotencyRepository } from './idempotency.repository.js';
+
+@Injectable()
+export class IdempotentWrites {
+  private readonly logger = new Logger('idempotency');
+
+  constructor(
+    private readonly keys: IdempotencyRepository,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  /** Whether the request asks for it: its key, or null (a malformed key is a RequestError). */
+  keyOf(request: FastifyRequest): string | null {
+    return idempotencyKeyOf(request.headers[IDEMPOTENCY_HEADER]);
+  }
+
+  /** `write` done once per key: run, or its first success answered again. */
+  once<T>(request: FastifyRequest, reply: FastifyReply, write: () => Promise<T>): Promise<T> {
+    const key = this.keyOf(request);
+    return key === null ? write() : this.withKey(request, reply, key, write);
+  }
+
+  async withKey<T>(request: FastifyRequest, reply: FastifyReply, key: string, write: () => Promise<T>): Promise<T> {
+    const principal = (request as AuthenticatedRequest).principal;
+    if (principal === undefined) throw new Error('an idempotent write on a route that takes no key');
+    const fingerprint = requestFingerprint(request.method, request.url, request.body);
+    const path = request.url.split('?', 1)[0]!;
+    const taken = await this.keys.take(principal.keyId, key, fingerprint, `${request.method} ${path}`, this.clock.now());
+    if ('stored' in taken) {
+      const retry = retryOutcome(taken.stored, fingerprint);
+      if (retry.kind !== 'replay') throw retryError(retry);
+      void reply.status(retry.status).header(REPLAYED_HEADER, 'true');
+      return retry.body as T;
+    }
+    const { claim } = taken;
+    let value: T;
+    try {
+      value = await write();
+    } catch (error) {
+      // A failed request changed nothing (every write is one transaction): its retry may run again.
+      await this.keys.release(claim).catch((e: unknown) => this.logger.error({ err: e }, 'could not give an idempotency key back'));
+      throw error;
+    }
+    // Kept before the answer is sent, so a retry that follows it is a replay.
+    await this.keys.complete(claim, reply.statusCode, value === undefined ? null : JSON.stringify(value), this.clock.now());
+    return value;
+  }
+}
