@@ -12,6 +12,7 @@ import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
 import { emptyPrices, emptyRates, priceBookErrors, tierRates } from './price-book-form';
+import { addDecimal, chartRows, costKey, costTick } from './usage-chart';
 
 describe('money', () => {
   it('cuts a decimal string to the places shown (never rounding through a float) and groups thousands', () => {
@@ -29,6 +30,49 @@ describe('money', () => {
         expect(shown.split('.')[0]!.replaceAll(',', '')).toBe(`${whole}`);
       }),
     );
+  });
+});
+
+describe('the usage chart', () => {
+  const row = (day: string, tier: string | null, cost: string, total: number) => ({
+    key: { day: `${day}T00:00:00.000Z`, tier },
+    calls: 1,
+    cost,
+    effective_ratio: null,
+    tokens: { input: total, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total },
+  });
+  const reading = {
+    from: '2026-12-01T00:00:00.000Z',
+    to: '2026-12-03T00:00:00.000Z',
+    group_by: ['day', 'tier'],
+    rows: [row('2026-12-01', 'base', '0.000000150000', 1), row('2026-12-02', 'base', '0.100000000000', 10), row('2026-12-02', 'base', '0.2', 20)],
+    totals: { calls: 3, cost: '0.30000015', effective_ratio: null, tokens: { input: 31, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total: 31 } },
+  };
+
+  it('keeps each cost as the API wrote it, so the table shows 0.0000 EUR and 0.3000 EUR, never 1.5e-7 or 0.30000000000000004', () => {
+    const rows = chartRows(reading, 'tier', 'cost');
+    expect(rows.map((r) => r.day)).toEqual(['2026-12-01', '2026-12-02']);
+    expect(rows.map((r) => money(String(r[costKey('base')]), 'EUR'))).toEqual(['0.0000 EUR', '0.3000 EUR']);
+    expect(rows[1]![costKey('base')]).toBe('0.300000000000');
+    expect(chartRows(reading, 'tier', 'tokens').map((r) => r.base)).toEqual([1, 30]);
+  });
+
+  it('adds decimal strings exactly', () => {
+    expect(addDecimal('0.1', '0.2')).toBe('0.3');
+    expect(addDecimal('0', '0.000000150000')).toBe('0.000000150000');
+    expect(addDecimal('-1.5', '0.25')).toBe('-1.25');
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), (a, b) => {
+        const text = (v: bigint) => `${v < 0n ? '-' : ''}${(v < 0n ? -v : v).toString().padStart(7, '0').replace(/(\d{6})$/, '.$1')}`;
+        expect(addDecimal(text(a), text(b))).toBe(text(a + b));
+      }),
+    );
+  });
+
+  it('writes a cost axis tick without exponent notation', () => {
+    expect(costTick(1.5e-7)).toBe('0');
+    expect(costTick(0.30000000000000004)).toBe('0.3');
+    expect(costTick(1234.5)).toBe('1,234.5');
   });
 });
 

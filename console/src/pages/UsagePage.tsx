@@ -6,6 +6,7 @@ import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { Breakdown } from '../components/Breakdown';
 import { day, money, ratio, tokens, tokensShort } from '../format';
+import { chartRows, costKey, costTick } from '../usage-chart';
 
 type Reading = Schemas['MeterReading'];
 const RANGES = { month: 'This month', d7: 'Last 7 days', d30: 'Last 30 days', d90: 'Last 90 days' } as const;
@@ -55,24 +56,7 @@ export function UsagePage({ session, account }: { session: Session; account: str
   }, [client, account, range]);
 
   const byDay = readings[`day,${stack}`];
-  const chart = useMemo(() => {
-    // Every day of the range has its bar, an empty one included.
-    const days = new Map<string, Record<string, number | string>>();
-    if (byDay) {
-      for (let t = Date.parse(byDay.from); t < Date.parse(byDay.to); t += 86_400_000) {
-        const d = new Date(t).toISOString().slice(0, 10);
-        days.set(d, { day: d });
-      }
-    }
-    for (const row of byDay?.rows ?? []) {
-      const d = String(row.key.day).slice(0, 10);
-      const entry = days.get(d) ?? { day: d };
-      const series = String(row.key[stack]);
-      entry[series] = (Number(entry[series] ?? 0) + (measure === 'tokens' ? row.tokens.total : Number(row.cost)));
-      days.set(d, entry);
-    }
-    return [...days.values()].sort((a, b) => String(a.day).localeCompare(String(b.day)));
-  }, [byDay, stack, measure]);
+  const chart = useMemo(() => chartRows(byDay, stack, measure), [byDay, stack, measure]);
   const totals = readings['model']?.totals;
 
   return (
@@ -137,8 +121,11 @@ export function UsagePage({ session, account }: { session: Session; account: str
             <BarChart data={chart} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
               <CartesianGrid strokeDasharray="3 3" vertical={false} />
               <XAxis dataKey="day" tickFormatter={(d: string) => day(d)} fontSize={12} />
-              <YAxis tickFormatter={(v: number) => (measure === 'tokens' ? tokensShort(v) : String(v))} fontSize={12} width={48} />
-              <Tooltip labelFormatter={(d) => day(String(d))} />
+              <YAxis tickFormatter={(v: number) => (measure === 'tokens' ? tokensShort(v) : costTick(v))} fontSize={12} width={48} />
+              <Tooltip
+                labelFormatter={(d) => day(String(d))}
+                formatter={(value, name, item) => (measure === 'tokens' ? tokens(Number(value)) : money(String((item.payload as Record<string, unknown>)[costKey(String(name))] ?? '0'), currency))}
+              />
               <Legend />
               {SERIES[stack].map(([name, color]) => (
                 <Bar key={name} dataKey={name} stackId="s" fill={color} isAnimationActive={false} />
@@ -165,7 +152,7 @@ export function UsagePage({ session, account }: { session: Session; account: str
                   <th scope="row">{day(String(row.day))}</th>
                   {SERIES[stack].map(([name]) => (
                     <td className="num" key={name}>
-                      {measure === 'tokens' ? tokens(Number(row[name] ?? 0)) : String(row[name] ?? 0)}
+                      {measure === 'tokens' ? tokens(Number(row[name] ?? 0)) : money(String(row[costKey(name)] ?? '0.0000'))}
                     </td>
                   ))}
                 </tr>
