@@ -7,7 +7,7 @@
 // widths into test/screenshots/.
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../src/clock/clock.js';
-import { expectText, expectValue, launchChromium, routeBuiltConsole, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
+import { expectFocus, expectText, expectValue, launchChromium, routeBuiltConsole, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
 import { setupPricing } from './support/metering.js';
 import type { ServiceProcess } from './support/service-process.js';
 import { newOrg, startListeningAppWithoutJobs, type TestApp } from './support/test-app.js';
@@ -152,8 +152,8 @@ describe('web console (/console) in Chromium', () => {
       await page.getByLabel('Headcount of Acme Corp').fill('5');
       await page.getByLabel('Amount limit of Acme Corp').fill('100');
       await page.getByRole('button', { name: 'Save' }).click();
-      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of account\.$/);
-      await expectText(tree.locator('tr[data-node=account]'), /5 \(1 people, 1 agents\)[\s\S]*100\.00 EUR/);
+      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of Acme Corp\.$/);
+      await expectText(tree.locator('tr[data-node=account]'), /5 \(1 person, 1 agent\)[\s\S]*100\.00 EUR/);
 
       // The team may not be given more than the account has: refused, the parent named and marked, nothing saved.
       await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
@@ -167,9 +167,39 @@ describe('web console (/console) in Chromium', () => {
 
       await page.getByLabel('Amount limit of Platform').fill('60');
       await page.getByRole('button', { name: 'Save' }).click();
-      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of unit:platform\.$/);
+      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of Platform\.$/);
       const after = await api('GET', '/v1/accounts/acme/budgets?period=year', keys.finance);
       expect(after.data.find((b: { node: string }) => b.node === 'unit:platform').limit.amount).toMatch(/^60(\.0+)?$/);
+
+      // Typos are refused in the page, on the field, before anything is sent (an amount with a thousands comma
+      // went out and came back as "amount_limit is not a plain decimal number."; a headcount typed as a word
+      // went out as null).
+      const writes: string[] = [];
+      page.on('request', (r) => void (r.method() !== 'GET' && writes.push(`${r.method()} ${r.url()}`)));
+      await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
+      await page.getByLabel('Amount limit of Platform').fill('1,000');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByTestId('budget-message'), /^The amount limit is a decimal number/);
+      expect(await page.getByLabel('Amount limit of Platform').getAttribute('aria-invalid')).toBe('true');
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      const transfer = page.getByRole('form', { name: 'Transfer unused allocation' });
+      await transfer.getByLabel('From').selectOption('unit:platform');
+      await transfer.getByLabel('To (a sibling or the parent)').selectOption('account');
+      await transfer.getByRole('textbox', { name: 'Headcount' }).fill('one');
+      await transfer.getByRole('textbox', { name: 'Amount' }).fill('5,5');
+      await transfer.getByRole('button', { name: 'Transfer' }).click();
+      await expectText(page.getByTestId('budget-message'), /^Fix the marked transfer fields first\.$/);
+      expect(await transfer.getByRole('textbox', { name: 'Amount' }).getAttribute('aria-invalid')).toBe('true');
+      await expectText(transfer, /A whole number of people\./);
+      await expectFocus(page, transfer.getByRole('textbox', { name: 'Amount' }));
+      expect(writes).toEqual([]);
+      // Corrected, it moves, and says what moved in words (no "0 heads, 0 tokens").
+      await transfer.getByRole('textbox', { name: 'Headcount' }).fill('');
+      await transfer.getByRole('textbox', { name: 'Amount' }).fill('10');
+      await transfer.getByRole('button', { name: 'Transfer' }).click();
+      await expectText(page.getByTestId('budget-message'), /^Moved 10\.00 EUR from Platform to Acme Corp\.$/);
+      expect(writes).toHaveLength(1);
+      await expectText(tree.locator('tr[data-node="unit:platform"]'), /50\.00 EUR[\s\S]*tokens spent/);
     } finally {
       await page.close();
     }
@@ -206,7 +236,7 @@ describe('web console (/console) in Chromium', () => {
       await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
       await page.getByLabel('Amount limit of Platform').fill('35');
       await page.getByRole('button', { name: 'Save' }).click();
-      await expectText(page.getByTestId('budget-message'), /^Saved the month budget of unit:platform for 1 \S+ \d{4} – \d{1,2} \S+ \d{4}\.$/);
+      await expectText(page.getByTestId('budget-message'), /^Saved the month budget of Platform for 1 \S+ \d{4} – \d{1,2} \S+ \d{4}\.$/);
       await expectText(platform, /Platform unit:platform.*35\.00 EUR/);
       const ahead = await api('GET', `/v1/accounts/acme/budgets?period=month&period_start=${nextMonth}`, keys.finance);
       expect(ahead.data.map((b: { node: string; limit: { amount: string } }) => [b.node, Number(b.limit.amount)])).toEqual([['unit:platform', 35]]);
@@ -361,6 +391,8 @@ describe('web console: budget periods and their alerts by the service’s clock,
       await expectText(alerts, /crossed 80 %/);
       expect(await alerts.locator('li').count()).toBe(3);
       expect(await alerts.textContent()).not.toMatch(/2031-04-01/);
+      // Each alert names its node as the tree does (the person's name), not by the API's `person:<id>`.
+      expect(await alerts.textContent()).not.toContain(person);
 
       // A kind with no budget in force: still the service's quarter (the browser's would be January's), none fired.
       await page.getByLabel('Period', { exact: true }).selectOption('quarter');

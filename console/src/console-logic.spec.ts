@@ -6,7 +6,7 @@ import { periodOf } from '../../billing/authorizations/counters';
 import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
-import { budgetEditBody, budgetTree, type Burn } from './budget-tree';
+import { budgetEditBody, budgetTree, countsText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
 import { money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
@@ -206,6 +206,40 @@ describe('budgetEditBody', () => {
     expect(budgetEditBody('month', { ...edit, headcount: 'three' }, hard)).toMatchObject({ field: 'headcount' });
     expect(budgetEditBody('month', { ...edit, token_limit: '1.5' }, hard)).toMatchObject({ field: 'token_limit' });
     expect(budgetEditBody('month', { ...edit, token_limit: '1e6' }, hard)).toMatchObject({ field: 'token_limit' });
+  });
+
+  it('refuses an amount limit that is not a plain decimal (a thousands comma, a decimal comma) before sending it', () => {
+    for (const typo of ['1,000', '5,5', '12.', 'ten', '-3']) {
+      expect(budgetEditBody('month', { ...edit, amount_limit: typo }, hard)).toMatchObject({ field: 'amount_limit', error: expect.stringMatching(/^The amount limit is a decimal number/) });
+    }
+  });
+});
+
+describe('the budget transfer form', () => {
+  const form = { ...emptyTransfer(), from: 'unit:a', to: 'unit:b' };
+
+  it('refuses what the API would refuse by its field name, each on its own field', () => {
+    expect(transferErrors(emptyTransfer())).toEqual({ from: expect.any(String), to: expect.any(String), amount: 'Give an amount, a headcount or tokens to move.' });
+    expect(transferErrors({ ...form, to: 'unit:a', amount: '1' })).toEqual({ to: 'Choose another budget than the one it comes from.' });
+    expect(transferErrors({ ...form, amount: '5,5', headcount: 'one', tokens: '1e6' })).toEqual({
+      amount: expect.stringMatching(/^The amount is a decimal number/),
+      headcount: 'A whole number of people.',
+      tokens: 'A whole number of tokens.',
+    });
+    expect(transferErrors({ ...form, amount: ' 5.50 ' })).toEqual({});
+  });
+
+  it('sends only what moves, counts as numbers and the amount as typed (never NaN as null)', () => {
+    expect(transferBody({ ...form, amount: ' 5.50 ' }, 'month')).toEqual({ from: 'unit:a', to: 'unit:b', period: 'month', amount: '5.50' });
+    expect(transferBody({ ...form, headcount: '2', tokens: '1000' }, 'year', '2027-01-01')).toEqual({ from: 'unit:a', to: 'unit:b', period: 'year', period_start: '2027-01-01', headcount: 2, tokens: 1000 });
+  });
+
+  it('says what moved in words, leaving out what did not', () => {
+    const show = (moved: { amount: string; headcount: number; tokens: number }) => movedText(moved, (v) => money(v, 'EUR', 2), (n) => n.toLocaleString('en'));
+    expect(show({ amount: '5.000000', headcount: 0, tokens: 0 })).toBe('5.00 EUR');
+    expect(show({ amount: '0', headcount: 1, tokens: 20000 })).toBe('1 head, 20,000 tokens');
+    expect(countsText(1, 1)).toBe('1 person, 1 agent');
+    expect(countsText(0, 3)).toBe('0 people, 3 agents');
   });
 });
 
