@@ -168,6 +168,8 @@ describe('web console: invoices and credits in Chromium', () => {
     const sales = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
       await signIn(sales, keys.sales, 'credits');
+      // An operator picks the account first, and is told so for this page (it said "to read its meter" on every page).
+      await expectText(sales.getByTestId('choose-account'), /^Choose an account above to read its credits\.$/);
       await sales.getByLabel('Account').selectOption('globex');
       const form = sales.getByRole('form', { name: 'Add a promotional grant' });
       await form.getByLabel('Amount').fill('12.5.0');

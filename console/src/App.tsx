@@ -150,7 +150,7 @@ export function App() {
         <h1>{titleOf(page)}</h1>
         {page.perAccount && operator ? <AccountPicker session={session} value={account} onChange={setAccount} /> : null}
         {page.perAccount && account === null ? (
-          <p>Choose an account to read its meter.</p>
+          <p data-testid="choose-account">Choose an account above to read its {titleOf(page).toLowerCase()}.</p>
         ) : (
           <div key={`${page.path}:${account ?? ''}`}>{page.render(session, account ?? '')}</div>
         )}
