@@ -247,6 +247,9 @@ describe('web console: a period allowance still pending, in Chromium', () => {
       await expectText(page.getByTestId('credit-available'), /^1\.00 EUR$/);
       await expectText(page.getByTestId('credit-balance'), /^0\.00 EUR$/);
       await expectText(page.getByTestId('grants'), /No grants in force\./);
+      // Prepaid sells no packs: said as such, with no form whose only answer is "Choose a pack.".
+      await expectText(page.getByTestId('no-packs'), /^The plan Prepaid sells no top-up packs/);
+      expect(await page.getByRole('button', { name: 'Buy top-up' }).count()).toBe(0);
       await screenshots(page, 'credits-pending');
 
       // The job grants April's allowance: nothing is pending any more, the grant is listed.

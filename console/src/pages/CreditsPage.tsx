@@ -150,7 +150,9 @@ export function CreditsPage({ session, account }: { session: Session; account: s
 
 /** Finance buys a top-up pack of the account's plan (granted at once without Stripe, pending with it). */
 function TopupForm({ client, account, onDone }: { client: TokenmeterClient; account: string; onDone: () => void }) {
-  const [packs, setPacks] = useState<Schemas['PlanTerms']['topup_packs']>([]);
+  // null until the subscription is read.
+  const [packs, setPacks] = useState<Schemas['PlanTerms']['topup_packs'] | null>(null);
+  const [plan, setPlan] = useState<string | null>(null);
   const [currency, setCurrency] = useState<string | null>(null);
   const [form, setForm] = useState(() => ({ id: purchaseId(new Date()), pack: '' }));
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -162,6 +164,7 @@ function TopupForm({ client, account, onDone }: { client: TokenmeterClient; acco
         ok(client.GET('/v1/accounts/{account}/subscription', { params: { path: { account } } })),
         (sub) => {
           setPacks(sub.effective_terms.topup_packs);
+          setPlan(sub.effective_terms.name);
           setCurrency(sub.effective_terms.currency);
         },
         (f) => setMessage({ error: true, text: (f as Error).message }),
@@ -195,6 +198,18 @@ function TopupForm({ client, account, onDone }: { client: TokenmeterClient; acco
     }
   };
 
+  // A plan without packs: nothing to buy, said as such (a form whose only choice was "The plan sells no packs"
+  // answered its own button with "Choose a pack.").
+  if (packs !== null && packs.length === 0) {
+    return (
+      <section aria-label="Buy a top-up">
+        <h2>Buy a top-up</h2>
+        <p className="sub" data-testid="no-packs">
+          The plan {plan ? `${plan} ` : ''}sells no top-up packs, so there is nothing to buy here. Sales can add packs to the plan.
+        </p>
+      </section>
+    );
+  }
   return (
     <form onSubmit={buy} noValidate aria-label="Buy a top-up">
       <h2>Buy a top-up</h2>
@@ -207,8 +222,8 @@ function TopupForm({ client, account, onDone }: { client: TokenmeterClient; acco
           aria-describedby={errors.pack ? 'topup-pack-note' : undefined}
           onChange={(e) => setForm({ ...form, pack: e.target.value })}
         >
-          <option value="">{packs.length === 0 ? 'The plan sells no packs' : 'Choose…'}</option>
-          {packs.map((p) => (
+          <option value="">{packs === null ? 'Reading the plan’s packs…' : 'Choose…'}</option>
+          {(packs ?? []).map((p) => (
             <option key={p.id} value={p.id}>
               {p.id}: {money(p.allowance, currency, 2)} for {money(p.price, currency, 2)}, {p.validity_days} days
             </option>
