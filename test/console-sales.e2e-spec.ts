@@ -138,7 +138,7 @@ describe('web console: sales forms in Chromium', () => {
       await step(2).getByLabel('Up to').fill('500');
       await step(2).getByLabel('Discount %').fill('5');
       await form.getByRole('button', { name: 'Publish version' }).click();
-      await expectText(page.getByTestId('plan-message'), /^2 field\(s\) to fix before publishing\.$/);
+      await expectText(page.getByTestId('plan-message'), /^2 fields to fix before publishing\.$/);
       expect(await caps.getByLabel('premier', { exact: true }).getAttribute('aria-invalid')).toBe('true');
       await expectText(step(2), /The last step has no end/);
       expect((await api('GET', '/v1/plans/scale/versions', sales)).data).toHaveLength(1);
@@ -183,6 +183,19 @@ describe('web console: sales forms in Chromium', () => {
       // The form now starts from v3: the cap it restored, no ladder.
       expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('1000000');
       expect(await form.getByRole('group', { name: 'Step 1' }).count()).toBe(0);
+
+      // A new plan starts blank: neither the unpublished edit of the plan picked before (its name, its terms)
+      // nor its refusal comes along.
+      await caps.getByLabel('premier', { exact: true }).fill('2.5');
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByTestId('plan-message'), /^1 field to fix before publishing\.$/);
+      await page.getByLabel('Plan', { exact: true }).selectOption({ label: '+ A new plan' });
+      await expectText(form.getByRole('heading'), /^New plan$/);
+      expect(await page.getByTestId('plan-message').count()).toBe(0);
+      expect(await form.getByLabel('Name').inputValue()).toBe('');
+      expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('');
+      expect(await form.locator('[aria-invalid=true]').count()).toBe(0);
+      expect(await form.getByRole('button', { name: 'Create plan' }).count()).toBe(1);
     } finally {
       await page.close();
     }

@@ -218,7 +218,8 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
     };
     setErrors(found);
     if (Object.keys(found).length > 0) {
-      setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before publishing.` });
+      const count = Object.keys(found).length;
+      setMessage({ error: true, text: `${count} ${count === 1 ? 'field' : 'fields'} to fix before publishing.` });
       focusFirstInvalid(formElement);
       return;
     }
