@@ -277,4 +277,40 @@ describe('web console: sales forms in Chromium', () => {
       await page.close();
     }
   }, 120_000);
+  it('sales adds a model (a typo refused on its field, nothing sent) and changes its tier without losing its aliases', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const writes: string[] = [];
+    page.on('request', (r) => void (r.method() === 'PUT' && writes.push(r.url())));
+    try {
+      await signIn(page, 'catalog');
+      const form = page.getByRole('form', { name: 'Add or change a model' });
+      // Was the browser's own bubble ("Please match the requested format."), saying nothing of the format.
+      await form.getByLabel('Model id').fill('GPT 4.1');
+      await form.getByRole('button', { name: 'Save model' }).click();
+      await expectText(form, /Lower-case letters, digits/);
+      await expectText(form, /A provider is required/);
+      expect(await form.getByLabel('Model id').getAttribute('aria-invalid')).toBe('true');
+      await expectFocus(page, form.getByLabel('Model id'));
+      expect(writes).toEqual([]);
+
+      await form.getByLabel('Model id').fill('gpt-4.1');
+      await form.getByLabel('Tier').selectOption('specialized');
+      await form.getByLabel('Provider').fill('openai');
+      await form.getByLabel('Aliases').fill('gpt-4.1-2025-04-14, gpt-4.1-latest');
+      await form.getByRole('button', { name: 'Save model' }).click();
+      await expectText(page.getByTestId('model-message'), /^Saved gpt-4\.1 \(specialized\)\.$/);
+
+      // Changed from its row: the form holds its provider and aliases, so a new tier keeps them (PUT replaces all).
+      await page.getByRole('button', { name: 'Change gpt-4.1' }).click();
+      await expectValue(form.getByLabel('Aliases'), 'gpt-4.1-2025-04-14, gpt-4.1-latest');
+      await expectText(form, /In the catalog: saving replaces its tier, provider and aliases/);
+      await form.getByLabel('Tier').selectOption('premier');
+      await form.getByRole('button', { name: 'Save model' }).click();
+      await expectText(page.getByTestId('model-message'), /^Saved gpt-4\.1 \(premier\)\.$/);
+      expect(await api('GET', '/v1/models/gpt-4.1', sales)).toMatchObject({ tier: 'premier', provider: 'openai', aliases: ['gpt-4.1-2025-04-14', 'gpt-4.1-latest'] });
+      expect(writes).toHaveLength(2);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
 });
