@@ -7,7 +7,7 @@
 // widths into test/screenshots/.
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../src/clock/clock.js';
-import { expectFocus, expectText, expectValue, launchChromium, routeBuiltConsole, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
+import { expectFocus, expectText, expectValue, launchChromium, until, routeBuiltConsole, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
 import { setupPricing } from './support/metering.js';
 import type { ServiceProcess } from './support/service-process.js';
 import { newOrg, startListeningAppWithoutJobs, type TestApp } from './support/test-app.js';
@@ -123,7 +123,9 @@ describe('web console (/console) in Chromium', () => {
       await expectText(page.getByTestId('budget-left'), /^9\.98 EUR$/);
       await screenshots(page, 'meter');
 
+      expect(await page.title()).toBe('My meter · tokenmeter');
       await page.getByRole('link', { name: 'Usage' }).click();
+      await until(() => page.title(), (t) => t === 'Usage · tokenmeter', 5_000, 50, 'the tab titled Usage');
       await expectText(page.getByRole('table', { name: 'By operation' }), /code\.review[\s\S]*code\.edit|code\.edit[\s\S]*code\.review/);
       await expectText(page.getByTestId('effective-ratio'), /%|—/);
       await page.locator('.recharts-bar-rectangle').first().waitFor();

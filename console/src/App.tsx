@@ -90,6 +90,15 @@ export function App() {
     if (path !== firstPath) document.getElementById('main')?.focus();
   }, [path, firstPath]);
 
+  // The tab (and a screen reader's window title) names the page shown, as the heading does.
+  const shownTitle = session === null ? null : (() => {
+    const p = PAGES.find((d) => d.path === path) ?? PAGES.find((d) => d.roles.includes(session.who.role));
+    return p === undefined ? null : typeof p.title === 'string' ? p.title : p.title(session.who.role);
+  })();
+  useEffect(() => {
+    document.title = shownTitle === null ? 'tokenmeter console' : `${shownTitle} · tokenmeter`;
+  }, [shownTitle]);
+
   const signOut = useCallback(() => {
     forgetKey();
     setKey(null);
