@@ -7,7 +7,7 @@ import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
 import { budgetEditBody, budgetTree, countsText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
-import { money, periodText } from './format';
+import { fieldsToFix, money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
@@ -30,6 +30,13 @@ describe('money', () => {
         expect(shown.split('.')[0]!.replaceAll(',', '')).toBe(`${whole}`);
       }),
     );
+  });
+});
+
+describe('fieldsToFix', () => {
+  it('counts in words: one field, two fields (was "field(s)")', () => {
+    expect(fieldsToFix(1, 'saving')).toBe('1 field to fix before saving.');
+    expect(fieldsToFix(3, 'publishing')).toBe('3 fields to fix before publishing.');
   });
 });
 

@@ -37,3 +37,8 @@ export function periodText(start: string, end: string): string {
   const fmt = (d: Date) => d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
   return `${fmt(new Date(start))} – ${fmt(new Date(new Date(end).getTime() - 1))}`;
 }
+
+/** "1 field to fix before saving." / "3 fields to fix before publishing.": a refused form's count, in words. */
+export function fieldsToFix(count: number, before: string): string {
+  return `${count} ${count === 1 ? 'field' : 'fields'} to fix before ${before}.`;
+}

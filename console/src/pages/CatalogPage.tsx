@@ -8,7 +8,7 @@ import {
   draftOf, emptyModelForm, emptyModelRow, emptyPrices, FALLBACK, formField, KINDS, kindLabel, modelAliases, modelFormErrors, modelFormOf, modelRateErrors,
   modelRates, priceBookErrors, targetLabel, tierRates, tierTarget, TIERS, type ModelForm, type ModelRateRow, type Prices,
 } from '../price-book-form';
-import { dateTime, tokens } from '../format';
+import { dateTime, fieldsToFix, tokens } from '../format';
 import { focusFirstInvalid } from '../focus';
 
 function ModelsSection({ session, models, load }: { session: Session; models: Schemas['Model'][]; load: () => Promise<void> }) {
@@ -259,8 +259,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
     };
     setErrors(found);
     if (Object.keys(found).length > 0) {
-      const count = Object.keys(found).length;
-      setMessage({ error: true, text: `${count} ${count === 1 ? 'field' : 'fields'} to fix before publishing.` });
+      setMessage({ error: true, text: fieldsToFix(Object.keys(found).length, 'publishing') });
       focusFirstInvalid(formElement);
       return;
     }

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { decimalError, Field, FormMessage, type Message } from '../components/Field';
-import { dateTime } from '../format';
+import { dateTime, fieldsToFix } from '../format';
 import { focusFirstInvalid } from '../focus';
 import { changedRows, ROWS, show, type Version } from '../plan-diff';
 import { CapsFields, LadderFields, PackFields } from '../components/TermsFields';
@@ -92,8 +92,7 @@ export function PlansPage({ session }: { session: Session }) {
     Object.assign(found, capsErrors(draft.tier_caps), ladderErrors(draft.volume_discount), packErrors(draft.topup_packs));
     setErrors(found);
     if (Object.keys(found).length > 0) {
-      const count = Object.keys(found).length;
-      setMessage({ error: true, text: `${count} ${count === 1 ? 'field' : 'fields'} to fix before publishing.` });
+      setMessage({ error: true, text: fieldsToFix(Object.keys(found).length, 'publishing') });
       focusFirstInvalid(formElement);
       return;
     }

@@ -6,7 +6,7 @@ import type { Session } from '../App';
 import { AccountPicker } from '../components/AccountPicker';
 import { Field, FormMessage, type Message } from '../components/Field';
 import { CapsFields, LadderFields } from '../components/TermsFields';
-import { money } from '../format';
+import { fieldsToFix, money } from '../format';
 import { focusFirstInvalid } from '../focus';
 import { show } from '../plan-diff';
 import { overridesBody, overridesDraft, overridesErrors, overridesFromPlan, planFormField, type OverrideMode, type OverridesForm } from '../plan-form';
@@ -92,7 +92,7 @@ export function SubscriptionsPage({ session }: { session: Session }) {
     Object.assign(found, overridesErrors(overrides));
     setErrors(found);
     if (Object.keys(found).length > 0) {
-      setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before saving.` });
+      setMessage({ error: true, text: fieldsToFix(Object.keys(found).length, 'saving') });
       focusFirstInvalid(formElement);
       return;
     }
