@@ -12,7 +12,7 @@ import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
 import { emptyPrices, emptyRates, priceBookErrors, tierRates } from './price-book-form';
-import { addDecimal, chartRows, costKey, costTick } from './usage-chart';
+import { addDecimal, chartRows, costKey, costTick, seriesOf } from './usage-chart';
 
 describe('money', () => {
   it('cuts a decimal string to the places shown (never rounding through a float) and groups thousands', () => {
@@ -74,6 +74,16 @@ describe('the usage chart', () => {
         expect(addDecimal(text(a), text(b))).toBe(text(a + b));
       }),
     );
+  });
+
+  it('gives the tokens of a model not yet priced (no tier) a series of their own, so the bars add up to the total', () => {
+    const withUnpriced = { ...reading, rows: [...reading.rows, row('2026-12-02', null, '0', 1100), row('2026-12-01', null, '0', 0)] };
+    expect(seriesOf('tier', reading).map(([key]) => key)).toEqual(['base', 'specialized', 'premier']);
+    expect(seriesOf('tier', withUnpriced).map(([key, , name]) => [key, name])).toContainEqual(['null', 'no tier (unpriced)']);
+    expect(seriesOf('label', withUnpriced).map(([key]) => key)).toEqual(['effective', 'ineffective', 'pending', 'unclassified']);
+    const keys = seriesOf('tier', withUnpriced).map(([key]) => key);
+    const shown = chartRows(withUnpriced, 'tier', 'tokens').reduce((sum, r) => sum + keys.reduce((s, k) => s + Number(r[k] ?? 0), 0), 0);
+    expect(shown).toBe(31 + 1100);
   });
 
   it('writes a cost axis tick without exponent notation', () => {

@@ -54,3 +54,30 @@ const tick = new Intl.NumberFormat('en', { maximumFractionDigits: 4 });
 export function costTick(value: number): string {
   return tick.format(value);
 }
+
+/** A series of the chart: its key in the rows, its colour, and its name as people read it. */
+export type Series = readonly [key: string, color: string, name: string];
+
+const STACKS: Record<Stack, readonly Series[]> = {
+  tier: [
+    ['base', '#4c9a6a', 'base'],
+    ['specialized', '#3572b0', 'specialized'],
+    ['premier', '#8b4fb3', 'premier'],
+  ],
+  label: [
+    ['effective', '#2e8b57', 'effective'],
+    ['ineffective', '#c0392b', 'ineffective'],
+    ['pending', '#d4a017', 'pending'],
+    ['unclassified', '#7f8c8d', 'unclassified'],
+  ],
+};
+
+/**
+ * The series of a stack. By tier, an operation of a model not yet priced has no tier (its key is null): its
+ * tokens get a series of their own when there are any, so the bars add up to the tokens above them instead
+ * of leaving those out.
+ */
+export function seriesOf(stack: Stack, reading: Schemas['MeterReading'] | undefined): readonly Series[] {
+  const untiered = stack === 'tier' && (reading?.rows ?? []).some((r) => r.key.tier === null && r.tokens.total > 0);
+  return untiered ? [...STACKS.tier, ['null', '#9aa3ad', 'no tier (unpriced)']] : STACKS[stack];
+}

@@ -6,24 +6,11 @@ import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { Breakdown } from '../components/Breakdown';
 import { day, money, ratio, tokens, tokensShort } from '../format';
-import { chartRows, costKey, costTick } from '../usage-chart';
+import { chartRows, costKey, costTick, seriesOf } from '../usage-chart';
 
 type Reading = Schemas['MeterReading'];
 const RANGES = { month: 'This month', d7: 'Last 7 days', d30: 'Last 30 days', d90: 'Last 90 days' } as const;
 type Range = keyof typeof RANGES;
-const SERIES = {
-  tier: [
-    ['base', '#4c9a6a'],
-    ['specialized', '#3572b0'],
-    ['premier', '#8b4fb3'],
-  ],
-  label: [
-    ['effective', '#2e8b57'],
-    ['ineffective', '#c0392b'],
-    ['pending', '#d4a017'],
-    ['unclassified', '#7f8c8d'],
-  ],
-} as const;
 
 export function rangeFrom(range: Range, now: Date): string {
   if (range === 'month') return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString();
@@ -57,6 +44,7 @@ export function UsagePage({ session, account }: { session: Session; account: str
 
   const byDay = readings[`day,${stack}`];
   const chart = useMemo(() => chartRows(byDay, stack, measure), [byDay, stack, measure]);
+  const series = useMemo(() => seriesOf(stack, byDay), [stack, byDay]);
   const totals = readings['model']?.totals;
 
   return (
@@ -124,11 +112,11 @@ export function UsagePage({ session, account }: { session: Session; account: str
               <YAxis tickFormatter={(v: number) => (measure === 'tokens' ? tokensShort(v) : costTick(v))} fontSize={12} width={48} />
               <Tooltip
                 labelFormatter={(d) => day(String(d))}
-                formatter={(value, name, item) => (measure === 'tokens' ? tokens(Number(value)) : money(String((item.payload as Record<string, unknown>)[costKey(String(name))] ?? '0'), currency))}
+                formatter={(value, _name, item) => (measure === 'tokens' ? tokens(Number(value)) : money(String((item.payload as Record<string, unknown>)[costKey(String(item.dataKey))] ?? '0'), currency))}
               />
               <Legend />
-              {SERIES[stack].map(([name, color]) => (
-                <Bar key={name} dataKey={name} stackId="s" fill={color} isAnimationActive={false} />
+              {series.map(([key, color, name]) => (
+                <Bar key={key} dataKey={key} name={name} stackId="s" fill={color} isAnimationActive={false} />
               ))}
             </BarChart>
           </ResponsiveContainer>
@@ -139,8 +127,8 @@ export function UsagePage({ session, account }: { session: Session; account: str
             <thead>
               <tr>
                 <th scope="col">Day</th>
-                {SERIES[stack].map(([name]) => (
-                  <th scope="col" className="num" key={name}>
+                {series.map(([key, , name]) => (
+                  <th scope="col" className="num" key={key}>
                     {name}
                   </th>
                 ))}
@@ -150,9 +138,9 @@ export function UsagePage({ session, account }: { session: Session; account: str
               {chart.map((row) => (
                 <tr key={String(row.day)}>
                   <th scope="row">{day(String(row.day))}</th>
-                  {SERIES[stack].map(([name]) => (
-                    <td className="num" key={name}>
-                      {measure === 'tokens' ? tokens(Number(row[name] ?? 0)) : money(String(row[costKey(name)] ?? '0.0000'))}
+                  {series.map(([key]) => (
+                    <td className="num" key={key}>
+                      {measure === 'tokens' ? tokens(Number(row[key] ?? 0)) : money(String(row[costKey(key)] ?? '0.0000'))}
                     </td>
                   ))}
                 </tr>
