@@ -129,6 +129,8 @@ describe('web console (/console) in Chromium', () => {
       await expectText(page.getByRole('table', { name: 'By operation' }), /code\.review[\s\S]*code\.edit|code\.edit[\s\S]*code\.review/);
       await expectText(page.getByTestId('effective-ratio'), /%|—/);
       await page.locator('.recharts-bar-rectangle').first().waitFor();
+      // The chart is aria-hidden (its table says the same): nothing in it may take the keyboard's focus.
+      expect(await page.locator('.chart-box [tabindex]:not([tabindex="-1"])').count()).toBe(0);
       await screenshots(page, 'usage');
 
       await page.getByRole('link', { name: 'Operations' }).click();

@@ -106,7 +106,8 @@ export function UsagePage({ session, account }: { session: Session; account: str
         </figcaption>
         <div className="chart-box" aria-hidden="true">
           <ResponsiveContainer width="100%" height={280}>
-            <BarChart data={chart} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
+            {/* No accessibility layer: the chart is hidden from assistive technology (the table below says the same), so it must not be a tab stop either. */}
+            <BarChart data={chart} margin={{ top: 8, right: 8, bottom: 0, left: 0 }} accessibilityLayer={false}>
               <CartesianGrid strokeDasharray="3 3" vertical={false} />
               <XAxis dataKey="day" tickFormatter={(d: string) => day(d)} fontSize={12} />
               <YAxis tickFormatter={(v: number) => (measure === 'tokens' ? tokensShort(v) : costTick(v))} fontSize={12} width={48} />
