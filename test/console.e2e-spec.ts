@@ -147,6 +147,11 @@ describe('web console (/console) in Chromium', () => {
       expect(await page.getByTestId('operations').count()).toBe(0);
       await page.getByRole('button', { name: 'Clear' }).click();
       await expectText(page.getByTestId('operations'), /code\.review/);
+      // An address naming no page (a typo) says so, instead of showing the meter under it.
+      await page.goto(`${service.url}/console/#/opertions`);
+      await expectText(page.getByTestId('unknown-page'), /no page “opertions”/);
+      expect(await page.getByTestId('meter-tokens').count()).toBe(0);
+      expect(await page.title()).toBe('No such page · tokenmeter');
       // What a member may not do is not offered: the sales pages are not in the navigation.
       expect(await page.getByRole('link', { name: 'Plans' }).count()).toBe(0);
     } finally {
