@@ -261,5 +261,21 @@ describe('web console: a period allowance still pending, in Chromium', () => {
     } finally {
       await page.close();
     }
+
+    // An account without a subscription: said once, plainly (it read "no plan" over "Overage is billed on the
+    // invoice.", and a top-up form waited for packs forever).
+    expect((await t.post('/v1/accounts', { id: 'initrode', name: 'Initrode', currency: 'EUR' })).status).toBe(201);
+    const bare = (await newKey(t, { role: 'finance', account: 'initrode' })).secret;
+    const other = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await routeBuiltConsole(other, origin);
+      await signInConsole(other, { url: origin }, bare, 'credits');
+      await expectText(other.getByTestId('no-packs'), /could not be read: .*no subscription/);
+      await expectText(other.locator('main'), /The account has no subscription: no allowance, no overage\./);
+      expect(await other.getByRole('button', { name: 'Buy top-up' }).count()).toBe(0);
+      expect(await other.locator('main').textContent()).not.toMatch(/Overage is billed/);
+    } finally {
+      await other.close();
+    }
   }, 120_000);
 });
