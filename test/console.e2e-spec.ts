@@ -121,6 +121,7 @@ describe('web console (/console) in Chromium', () => {
       await expectText(page.getByTestId('ticker'), /code\.review/);
       // Ada's month budget of 10 EUR, less the two operations (0.0115 EUR), shown to the cent.
       await expectText(page.getByTestId('budget-left'), /^9\.98 EUR$/);
+      await expectText(page.getByTestId('budget-node'), /^this month, your own budget$/);
       await screenshots(page, 'meter');
 
       expect(await page.title()).toBe('My meter · tokenmeter');

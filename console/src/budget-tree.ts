@@ -145,3 +145,14 @@ export function movedText(moved: { amount: string | null; headcount: number; tok
 export function countsText(people: number, agents: number): string {
   return `${people} ${people === 1 ? 'person' : 'people'}, ${agents} ${agents === 1 ? 'agent' : 'agents'}`;
 }
+
+/**
+ * Where the meter's tightest budget is, as its reader says it: their own, the account's, or a unit or
+ * person by id (the meter does not read the org tree for names). Was the API's node key (person:ada).
+ */
+export function budgetNodeText(node: string, personId: string | null): string {
+  if (personId !== null && node === `person:${personId}`) return 'your own budget';
+  if (node === 'account') return 'the account’s budget';
+  const [kind, id] = node.split(':');
+  return kind === 'unit' ? `the budget of unit ${id}` : `the budget of ${id ?? node}`;
+}

@@ -6,7 +6,7 @@ import { periodOf } from '../../billing/authorizations/counters';
 import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
-import { budgetEditBody, budgetTree, countsText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
+import { budgetEditBody, budgetNodeText, budgetTree, countsText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
 import { fieldsToFix, money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
@@ -257,6 +257,13 @@ describe('the budget transfer form', () => {
     expect(show({ amount: '0', headcount: 1, tokens: 20000 })).toBe('1 head, 20,000 tokens');
     expect(countsText(1, 1)).toBe('1 person, 1 agent');
     expect(countsText(0, 3)).toBe('0 people, 3 agents');
+  });
+
+  it('names the meter’s tightest budget as its reader says it, not by the API’s node key', () => {
+    expect(budgetNodeText('person:ada', 'ada')).toBe('your own budget');
+    expect(budgetNodeText('person:bob', 'ada')).toBe('the budget of bob');
+    expect(budgetNodeText('unit:platform', 'ada')).toBe('the budget of unit platform');
+    expect(budgetNodeText('account', null)).toBe('the account’s budget');
   });
 });
 
