@@ -156,3 +156,16 @@ export function budgetNodeText(node: string, personId: string | null): string {
   const [kind, id] = node.split(':');
   return kind === 'unit' ? `the budget of unit ${id}` : `the budget of ${id ?? node}`;
 }
+
+/** What is left of a limit, said as an overrun once it is spent past (was "-413,117 tokens", "-3.00 EUR"). */
+export function leftText(left: string | number, show: (magnitude: string) => string): string {
+  const text = String(left).trim();
+  const over = text.startsWith('-') && !/^-0*(\.0*)?$/.test(text);
+  return over ? `${show(text.slice(1))} over` : show(text.replace(/^-/, ''));
+}
+
+/** The forecast's date the limit is reached: "limit reached" once it is at or before the reading's time. */
+export function limitText(reachedAt: string | null, asOf: string | null, show: (iso: string) => string): string {
+  if (reachedAt === null) return '';
+  return asOf !== null && Date.parse(reachedAt) <= Date.parse(asOf) ? ' · limit reached' : ` · limit on ${show(reachedAt)}`;
+}

@@ -6,7 +6,7 @@ import { periodOf } from '../../billing/authorizations/counters';
 import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
-import { budgetEditBody, budgetNodeText, budgetTree, countsText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
+import { budgetEditBody, budgetNodeText, budgetTree, countsText, leftText, limitText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
 import { fieldsToFix, money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
@@ -257,6 +257,17 @@ describe('the budget transfer form', () => {
     expect(show({ amount: '0', headcount: 1, tokens: 20000 })).toBe('1 head, 20,000 tokens');
     expect(countsText(1, 1)).toBe('1 person, 1 agent');
     expect(countsText(0, 3)).toBe('0 people, 3 agents');
+  });
+
+  it('says an overrun as such, never a negative amount left', () => {
+    const eur = (v: string) => money(v, 'EUR', 2);
+    expect(leftText('19.77', eur)).toBe('19.77 EUR');
+    expect(leftText('-3.5', eur)).toBe('3.50 EUR over');
+    expect(leftText('-0.00', eur)).toBe('0.00 EUR');
+    expect(leftText(-413117, (v) => `${Number(v).toLocaleString('en')} tokens`)).toBe('413,117 tokens over');
+    expect(limitText('2026-12-04T18:57:00Z', '2026-12-04T18:57:00Z', (iso) => iso)).toBe(' · limit reached');
+    expect(limitText('2026-12-20T00:00:00Z', '2026-12-04T18:57:00Z', (iso) => iso.slice(0, 10))).toBe(' · limit on 2026-12-20');
+    expect(limitText(null, '2026-12-04T18:57:00Z', (iso) => iso)).toBe('');
   });
 
   it('names the meter’s tightest budget as its reader says it, not by the API’s node key', () => {

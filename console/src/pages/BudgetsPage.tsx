@@ -8,7 +8,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { ApiFailure, json, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, pickedPeriod, stepPeriod, type BudgetPeriod, type ListedPeriod, type PeriodKind } from '../budget-period';
-import { budgetEditBody, budgetTree, countsText, emptyTransfer, movedText, transferBody, transferErrors, type BudgetEdit, type Burn, type TransferForm, type TreeNode } from '../budget-tree';
+import { budgetEditBody, budgetTree, countsText, emptyTransfer, leftText, limitText, movedText, transferBody, transferErrors, type BudgetEdit, type Burn, type TransferForm, type TreeNode } from '../budget-tree';
 import { Field, FormMessage, type Message } from '../components/Field';
 import { dateTime, money, periodText, tokens } from '../format';
 import { useHashParam } from '../hash-params';
@@ -293,14 +293,14 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
                       ) : null}
                     </td>
                     <td className="num">
-                      {b ? money(b.left.amount, currency, 2) : '—'}
-                      {b && b.left.tokens !== null ? <span className="sub block">{tokens(b.left.tokens)} tokens</span> : null}
+                      {b ? (b.left.amount === null ? '—' : leftText(b.left.amount, (v) => money(v, currency, 2))) : '—'}
+                      {b && b.left.tokens !== null ? <span className="sub block">{leftText(b.left.tokens, (v) => `${tokens(Number(v))} tokens`)}</span> : null}
                     </td>
                     <td>
                       {b ? (
                         <span className="sub">
                           {money(b.forecast.amount_at_period_end, currency, 2)} at period end
-                          {b.forecast.limit_reached_at ? ` · limit on ${dateTime(b.forecast.limit_reached_at)}` : ''}
+                          {limitText(b.forecast.limit_reached_at, listed?.as_of ?? null, dateTime)}
                         </span>
                       ) : null}
                     </td>
