@@ -70,7 +70,7 @@ describe('web console: sales forms in Chromium', () => {
       expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe(await row.getByLabel('Applies to').getAttribute('id'));
       await row.getByLabel('input', { exact: true }).fill('2.0,0');
       await form.getByRole('button', { name: 'Publish version' }).click();
-      await expectText(page.getByRole('alert'), /^2 field\(s\) to fix before publishing\.$/);
+      await expectText(page.getByRole('alert'), /^2 fields to fix before publishing\.$/);
       expect(await row.getByLabel('Model').getAttribute('aria-invalid')).toBe('true');
       await expectFocus(page, row.getByLabel('Model')); // the keyboard is taken to the first field to fix
       await expectText(row, /Choose a model\./);
@@ -87,7 +87,7 @@ describe('web console: sales forms in Chromium', () => {
       await long.getByLabel('Model').selectOption('tier:premier');
       await long.getByLabel('input', { exact: true }).fill('30.00');
       await form.getByRole('button', { name: 'Publish version' }).click();
-      await expectText(page.getByRole('alert'), /^1 field\(s\) to fix before publishing\.$/);
+      await expectText(page.getByRole('alert'), /^1 field to fix before publishing\.$/);
       const threshold = form.getByLabel('Long context above (input tokens)');
       await expectFocus(page, threshold);
       expect((await api('GET', '/v1/price-books', sales)).data).toHaveLength(1);
