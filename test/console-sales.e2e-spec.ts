@@ -254,6 +254,10 @@ describe('web console: sales forms in Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     try {
       await signIn(page, 'subscriptions');
+      // The tabs scroll sideways at this width: the current one is in sight (it was off to the right).
+      const tab = await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Subscriptions' }).boundingBox();
+      expect(tab!.x).toBeGreaterThanOrEqual(0);
+      expect(tab!.x + tab!.width).toBeLessThanOrEqual(390);
       await page.getByLabel('Account').selectOption('initech');
       await expectText(page.getByTestId('subscription'), /scale v3/);
       const form = page.getByRole('form', { name: 'Subscribe the account' });

@@ -100,6 +100,16 @@ export function App() {
     document.title = shownTitle === null ? 'tokenmeter console' : `${shownTitle} · tokenmeter`;
   }, [shownTitle]);
 
+  // At a phone's width the tabs scroll sideways: the current one is scrolled into sight (a page opened by its
+  // address, Subscriptions say, was otherwise off to the right, and nothing showed where one was).
+  useEffect(() => {
+    const current = document.querySelector<HTMLElement>('.tabs a[aria-current="page"]');
+    const bar = current?.closest<HTMLElement>('.tabs');
+    if (!current || !bar) return;
+    const left = current.offsetLeft - bar.clientWidth / 2 + current.offsetWidth / 2;
+    bar.scrollLeft = Math.max(0, left);
+  }, [path, session]);
+
   const signOut = useCallback(() => {
     forgetKey();
     setKey(null);
