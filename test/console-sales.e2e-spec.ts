@@ -260,6 +260,8 @@ describe('web console: sales forms in Chromium', () => {
       expect(tab!.x + tab!.width).toBeLessThanOrEqual(390);
       await page.getByLabel('Account').selectOption('initech');
       await expectText(page.getByTestId('subscription'), /scale v3/);
+      // Its start as the console writes days elsewhere (was 2026-12-04).
+      await expectText(page.getByTestId('subscription'), /Since\d{1,2} \S+ \d{4}Billing/);
       const form = page.getByRole('form', { name: 'Subscribe the account' });
       expect(await form.getByLabel('Included allowance override').inputValue()).toBe('75.00');
       await form.getByLabel('Tier caps', { exact: true }).selectOption('set');

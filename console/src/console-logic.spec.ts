@@ -7,7 +7,7 @@ import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
 import { budgetEditBody, budgetNodeText, budgetTree, countsText, leftText, limitText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
-import { fieldsToFix, money, periodText } from './format';
+import { dayText, fieldsToFix, money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
@@ -30,6 +30,13 @@ describe('money', () => {
         expect(shown.split('.')[0]!.replaceAll(',', '')).toBe(`${whole}`);
       }),
     );
+  });
+});
+
+describe('dayText', () => {
+  it('writes an API date as people read it, in UTC whatever the browser’s zone', () => {
+    expect(dayText('2026-11-01')).toBe('1 Nov 2026');
+    expect(dayText('2026-12-31T00:00:00.000Z')).toBe('31 Dec 2026');
   });
 });
 

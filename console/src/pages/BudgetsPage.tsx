@@ -10,7 +10,7 @@ import type { Session } from '../App';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, pickedPeriod, stepPeriod, type BudgetPeriod, type ListedPeriod, type PeriodKind } from '../budget-period';
 import { budgetEditBody, budgetTree, countsText, emptyTransfer, leftText, limitText, movedText, transferBody, transferErrors, type BudgetEdit, type Burn, type TransferForm, type TreeNode } from '../budget-tree';
 import { Field, FormMessage, type Message } from '../components/Field';
-import { dateTime, money, periodText, tokens } from '../format';
+import { dateTime, dayText, money, periodText, tokens } from '../format';
 import { useHashParam } from '../hash-params';
 
 function Bar({ burn }: { burn: Burn }) {
@@ -400,7 +400,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
           {alerts.map((a) => (
             <li key={a.id}>
               <time dateTime={a.fired_at}>{dateTime(a.fired_at)}</time> <strong>{tree.find((n) => n.node === a.node)?.name ?? a.node}</strong>{' '}
-              {a.kind === 'threshold' ? `crossed ${a.threshold} %` : 'forecast to exceed its limit'} ({a.period.kind} from {a.period.start})
+              {a.kind === 'threshold' ? `crossed ${a.threshold} %` : 'forecast to exceed its limit'} ({a.period.kind} from {dayText(a.period.start)})
             </li>
           ))}
         </ul>
