@@ -113,7 +113,7 @@ describe('web console: invoices and credits in Chromium', () => {
       await expectText(page.getByTestId('invoice-total'), /^52\.00 EUR$/);
       const lines = page.getByRole('region', { name: `Lines of invoice ${invoice.number}` });
       const overage = lines.getByRole('row').filter({ hasText: 'Overage' });
-      await expectText(overage, /Overage.*3\.00 EUR/);
+      await expectText(overage, /Overage.*this period.*3\.00 EUR/);
       // The usage behind the overage line: the model and its tokens (1,000,000 over the two operations).
       const summary = overage.locator('summary');
       await expectText(summary, /^Usage behind line \d+ \(1 row\)$/);
