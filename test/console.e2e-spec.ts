@@ -96,6 +96,9 @@ describe('web console (/console) in Chromium', () => {
       await page.keyboard.press('Enter');
       await expectText(page.getByRole('alert'), /key/i);
       expect(await page.getByLabel('API key').isVisible()).toBe(true);
+      // The field is marked and described by the refusal (it was marked only, aria-invalid="false" before any).
+      expect(await page.getByLabel('API key').getAttribute('aria-invalid')).toBe('true');
+      expect(await page.getByLabel('API key').getAttribute('aria-describedby')).toMatch(/^api-key-error /);
     } finally {
       await page.close();
     }
