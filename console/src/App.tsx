@@ -106,8 +106,9 @@ export function App() {
     const current = document.querySelector<HTMLElement>('.tabs a[aria-current="page"]');
     const bar = current?.closest<HTMLElement>('.tabs');
     if (!current || !bar) return;
-    const left = current.offsetLeft - bar.clientWidth / 2 + current.offsetWidth / 2;
-    bar.scrollLeft = Math.max(0, left);
+    // Centred in the bar, measured against the bar itself (not offsetLeft, which is the page's).
+    const inBar = current.getBoundingClientRect().left - bar.getBoundingClientRect().left + bar.scrollLeft;
+    bar.scrollLeft = Math.max(0, inBar - bar.clientWidth / 2 + current.offsetWidth / 2);
   }, [path, session]);
 
   const signOut = useCallback(() => {
