@@ -113,7 +113,7 @@ describe('web console: invoices and credits in Chromium', () => {
       await expectText(page.getByTestId('invoice-total'), /^52\.00 EUR$/);
       const lines = page.getByRole('region', { name: `Lines of invoice ${invoice.number}` });
       const overage = lines.getByRole('row').filter({ hasText: 'Overage' });
-      await expectText(overage, /Overage.*3\.00 EUR/);
+      await expectText(overage, /Overage.*this period.*3\.00 EUR/);
       // The usage behind the overage line: the model and its tokens (1,000,000 over the two operations).
       const summary = overage.locator('summary');
       await expectText(summary, /^Usage behind line \d+ \(1 row\)$/);
@@ -168,6 +168,8 @@ describe('web console: invoices and credits in Chromium', () => {
     const sales = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
       await signIn(sales, keys.sales, 'credits');
+      // An operator picks the account first, and is told so for this page (it said "to read its meter" on every page).
+      await expectText(sales.getByTestId('choose-account'), /^Choose an account above to read its credits\.$/);
       await sales.getByLabel('Account').selectOption('globex');
       const form = sales.getByRole('form', { name: 'Add a promotional grant' });
       await form.getByLabel('Amount').fill('12.5.0');
@@ -258,6 +260,9 @@ describe('web console: a period allowance still pending, in Chromium', () => {
       await expectText(page.getByTestId('credit-available'), /^1\.00 EUR$/);
       await expectText(page.getByTestId('credit-balance'), /^0\.00 EUR$/);
       await expectText(page.getByTestId('grants'), /No grants in force\./);
+      // Prepaid sells no packs: said as such, with no form whose only answer is "Choose a pack.".
+      await expectText(page.getByTestId('no-packs'), /^The plan Prepaid sells no top-up packs/);
+      expect(await page.getByRole('button', { name: 'Buy top-up' }).count()).toBe(0);
       await screenshots(page, 'credits-pending');
 
       // The job grants April's allowance: nothing is pending any more, the grant is listed.
@@ -268,6 +273,22 @@ describe('web console: a period allowance still pending, in Chromium', () => {
       expect(await page.getByTestId('pending-allowance').count()).toBe(0);
     } finally {
       await page.close();
+    }
+
+    // An account without a subscription: said once, plainly (it read "no plan" over "Overage is billed on the
+    // invoice.", and a top-up form waited for packs forever).
+    expect((await t.post('/v1/accounts', { id: 'initrode', name: 'Initrode', currency: 'EUR' })).status).toBe(201);
+    const bare = (await newKey(t, { role: 'finance', account: 'initrode' })).secret;
+    const other = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await routeBuiltConsole(other, origin);
+      await signInConsole(other, { url: origin }, bare, 'credits');
+      await expectText(other.getByTestId('no-packs'), /could not be read: .*no subscription/);
+      await expectText(other.locator('main'), /The account has no subscription: no allowance, no overage\./);
+      expect(await other.getByRole('button', { name: 'Buy top-up' }).count()).toBe(0);
+      expect(await other.locator('main').textContent()).not.toMatch(/Overage is billed/);
+    } finally {
+      await other.close();
     }
   }, 120_000);
 });

@@ -70,7 +70,7 @@ describe('web console: sales forms in Chromium', () => {
       expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe(await row.getByLabel('Applies to').getAttribute('id'));
       await row.getByLabel('input', { exact: true }).fill('2.0,0');
       await form.getByRole('button', { name: 'Publish version' }).click();
-      await expectText(page.getByRole('alert'), /^2 field\(s\) to fix before publishing\.$/);
+      await expectText(page.getByRole('alert'), /^2 fields to fix before publishing\.$/);
       expect(await row.getByLabel('Model').getAttribute('aria-invalid')).toBe('true');
       await expectFocus(page, row.getByLabel('Model')); // the keyboard is taken to the first field to fix
       await expectText(row, /Choose a model\./);
@@ -87,7 +87,7 @@ describe('web console: sales forms in Chromium', () => {
       await long.getByLabel('Model').selectOption('tier:premier');
       await long.getByLabel('input', { exact: true }).fill('30.00');
       await form.getByRole('button', { name: 'Publish version' }).click();
-      await expectText(page.getByRole('alert'), /^1 field\(s\) to fix before publishing\.$/);
+      await expectText(page.getByRole('alert'), /^1 field to fix before publishing\.$/);
       const threshold = form.getByLabel('Long context above (input tokens)');
       await expectFocus(page, threshold);
       expect((await api('GET', '/v1/price-books', sales)).data).toHaveLength(1);
@@ -141,7 +141,7 @@ describe('web console: sales forms in Chromium', () => {
       await step(2).getByLabel('Up to').fill('500');
       await step(2).getByLabel('Discount %').fill('5');
       await form.getByRole('button', { name: 'Publish version' }).click();
-      await expectText(page.getByTestId('plan-message'), /^2 field\(s\) to fix before publishing\.$/);
+      await expectText(page.getByTestId('plan-message'), /^2 fields to fix before publishing\.$/);
       expect(await caps.getByLabel('premier', { exact: true }).getAttribute('aria-invalid')).toBe('true');
       await expectText(step(2), /The last step has no end/);
       expect((await api('GET', '/v1/plans/scale/versions', sales)).data).toHaveLength(1);
@@ -186,6 +186,19 @@ describe('web console: sales forms in Chromium', () => {
       // The form now starts from v3: the cap it restored, no ladder.
       expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('1000000');
       expect(await form.getByRole('group', { name: 'Step 1' }).count()).toBe(0);
+
+      // A new plan starts blank: neither the unpublished edit of the plan picked before (its name, its terms)
+      // nor its refusal comes along.
+      await caps.getByLabel('premier', { exact: true }).fill('2.5');
+      await form.getByRole('button', { name: 'Publish version' }).click();
+      await expectText(page.getByTestId('plan-message'), /^1 field to fix before publishing\.$/);
+      await page.getByLabel('Plan', { exact: true }).selectOption({ label: '+ A new plan' });
+      await expectText(form.getByRole('heading'), /^New plan$/);
+      expect(await page.getByTestId('plan-message').count()).toBe(0);
+      expect(await form.getByLabel('Name').inputValue()).toBe('');
+      expect(await caps.getByLabel('premier', { exact: true }).inputValue()).toBe('');
+      expect(await form.locator('[aria-invalid=true]').count()).toBe(0);
+      expect(await form.getByRole('button', { name: 'Create plan' }).count()).toBe(1);
     } finally {
       await page.close();
     }
@@ -244,8 +257,14 @@ describe('web console: sales forms in Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     try {
       await signIn(page, 'subscriptions');
+      // The tabs scroll sideways at this width: the current one is in sight (it was off to the right).
+      const tab = await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Subscriptions' }).boundingBox();
+      expect(tab!.x).toBeGreaterThanOrEqual(0);
+      expect(tab!.x + tab!.width).toBeLessThanOrEqual(390);
       await page.getByLabel('Account').selectOption('initech');
       await expectText(page.getByTestId('subscription'), /scale v3/);
+      // Its start as the console writes days elsewhere (was 2026-12-04).
+      await expectText(page.getByTestId('subscription'), /Since\d{1,2} \S+ \d{4}Billing/);
       const form = page.getByRole('form', { name: 'Subscribe the account' });
       expect(await form.getByLabel('Included allowance override').inputValue()).toBe('75.00');
       await form.getByLabel('Tier caps', { exact: true }).selectOption('set');
@@ -263,6 +282,42 @@ describe('web console: sales forms in Chromium', () => {
       expect(saved.effective_terms.tier_caps).toEqual({ base: 500_000, premier: 1_000_000 });
       await expectText(page.getByTestId('subscription'), /Tier caps ?base 500,000 · premier 1,000,000 \(override\)/);
       await screenshots(page, 'subscriptions-overrides');
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+  it('sales adds a model (a typo refused on its field, nothing sent) and changes its tier without losing its aliases', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const writes: string[] = [];
+    page.on('request', (r) => void (r.method() === 'PUT' && writes.push(r.url())));
+    try {
+      await signIn(page, 'catalog');
+      const form = page.getByRole('form', { name: 'Add or change a model' });
+      // Was the browser's own bubble ("Please match the requested format."), saying nothing of the format.
+      await form.getByLabel('Model id').fill('GPT 4.1');
+      await form.getByRole('button', { name: 'Save model' }).click();
+      await expectText(form, /Lower-case letters, digits/);
+      await expectText(form, /A provider is required/);
+      expect(await form.getByLabel('Model id').getAttribute('aria-invalid')).toBe('true');
+      await expectFocus(page, form.getByLabel('Model id'));
+      expect(writes).toEqual([]);
+
+      await form.getByLabel('Model id').fill('gpt-4.1');
+      await form.getByLabel('Tier').selectOption('specialized');
+      await form.getByLabel('Provider').fill('openai');
+      await form.getByLabel('Aliases').fill('gpt-4.1-2025-04-14, gpt-4.1-latest');
+      await form.getByRole('button', { name: 'Save model' }).click();
+      await expectText(page.getByTestId('model-message'), /^Saved gpt-4\.1 \(specialized\)\.$/);
+
+      // Changed from its row: the form holds its provider and aliases, so a new tier keeps them (PUT replaces all).
+      await page.getByRole('button', { name: 'Change gpt-4.1' }).click();
+      await expectValue(form.getByLabel('Aliases'), 'gpt-4.1-2025-04-14, gpt-4.1-latest');
+      await expectText(form, /In the catalog: saving replaces its tier, provider and aliases/);
+      await form.getByLabel('Tier').selectOption('premier');
+      await form.getByRole('button', { name: 'Save model' }).click();
+      await expectText(page.getByTestId('model-message'), /^Saved gpt-4\.1 \(premier\)\.$/);
+      expect(await api('GET', '/v1/models/gpt-4.1', sales)).toMatchObject({ tier: 'premier', provider: 'openai', aliases: ['gpt-4.1-2025-04-14', 'gpt-4.1-latest'] });
+      expect(writes).toHaveLength(2);
     } finally {
       await page.close();
     }

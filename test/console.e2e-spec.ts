@@ -7,7 +7,7 @@
 // widths into test/screenshots/.
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../src/clock/clock.js';
-import { expectText, expectValue, launchChromium, routeBuiltConsole, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
+import { expectFocus, expectText, expectValue, launchChromium, until, routeBuiltConsole, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
 import { setupPricing } from './support/metering.js';
 import type { ServiceProcess } from './support/service-process.js';
 import { newOrg, startListeningAppWithoutJobs, type TestApp } from './support/test-app.js';
@@ -96,6 +96,9 @@ describe('web console (/console) in Chromium', () => {
       await page.keyboard.press('Enter');
       await expectText(page.getByRole('alert'), /key/i);
       expect(await page.getByLabel('API key').isVisible()).toBe(true);
+      // The field is marked and described by the refusal (it was marked only, aria-invalid="false" before any).
+      expect(await page.getByLabel('API key').getAttribute('aria-invalid')).toBe('true');
+      expect(await page.getByLabel('API key').getAttribute('aria-describedby')).toMatch(/^api-key-error /);
     } finally {
       await page.close();
     }
@@ -121,12 +124,17 @@ describe('web console (/console) in Chromium', () => {
       await expectText(page.getByTestId('ticker'), /code\.review/);
       // Ada's month budget of 10 EUR, less the two operations (0.0115 EUR), shown to the cent.
       await expectText(page.getByTestId('budget-left'), /^9\.98 EUR$/);
+      await expectText(page.getByTestId('budget-node'), /^this month, your own budget$/);
       await screenshots(page, 'meter');
 
+      expect(await page.title()).toBe('My meter · tokenmeter');
       await page.getByRole('link', { name: 'Usage' }).click();
+      await until(() => page.title(), (t) => t === 'Usage · tokenmeter', 5_000, 50, 'the tab titled Usage');
       await expectText(page.getByRole('table', { name: 'By operation' }), /code\.review[\s\S]*code\.edit|code\.edit[\s\S]*code\.review/);
       await expectText(page.getByTestId('effective-ratio'), /%|—/);
       await page.locator('.recharts-bar-rectangle').first().waitFor();
+      // The chart is aria-hidden (its table says the same): nothing in it may take the keyboard's focus.
+      expect(await page.locator('.chart-box [tabindex]:not([tabindex="-1"])').count()).toBe(0);
       await screenshots(page, 'usage');
 
       await page.getByRole('link', { name: 'Operations' }).click();
@@ -135,6 +143,19 @@ describe('web console (/console) in Chromium', () => {
       await page.getByRole('button', { name: 'Apply filters' }).click();
       await expectText(page.getByTestId('operations'), /^(?![\s\S]*code\.review)[\s\S]*code\.edit/);
       await screenshots(page, 'operations');
+      // A range the API refuses (from after to): its sentence, and none of the rows of the filters before under it.
+      await page.getByLabel('From (UTC)').fill('2030-01-02T00:00');
+      await page.getByLabel('To (UTC)').fill('2030-01-01T00:00');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await expectText(page.getByTestId('operations-error'), /must be before/);
+      expect(await page.getByTestId('operations').count()).toBe(0);
+      await page.getByRole('button', { name: 'Clear' }).click();
+      await expectText(page.getByTestId('operations'), /code\.review/);
+      // An address naming no page (a typo) says so, instead of showing the meter under it.
+      await page.goto(`${service.url}/console/#/opertions`);
+      await expectText(page.getByTestId('unknown-page'), /no page “opertions”/);
+      expect(await page.getByTestId('meter-tokens').count()).toBe(0);
+      expect(await page.title()).toBe('No such page · tokenmeter');
       // What a member may not do is not offered: the sales pages are not in the navigation.
       expect(await page.getByRole('link', { name: 'Plans' }).count()).toBe(0);
     } finally {
@@ -152,8 +173,8 @@ describe('web console (/console) in Chromium', () => {
       await page.getByLabel('Headcount of Acme Corp').fill('5');
       await page.getByLabel('Amount limit of Acme Corp').fill('100');
       await page.getByRole('button', { name: 'Save' }).click();
-      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of account\.$/);
-      await expectText(tree.locator('tr[data-node=account]'), /5 \(1 people, 1 agents\)[\s\S]*100\.00 EUR/);
+      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of Acme Corp\.$/);
+      await expectText(tree.locator('tr[data-node=account]'), /5 \(1 person, 1 agent\)[\s\S]*100\.00 EUR/);
 
       // The team may not be given more than the account has: refused, the parent named and marked, nothing saved.
       await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
@@ -167,9 +188,39 @@ describe('web console (/console) in Chromium', () => {
 
       await page.getByLabel('Amount limit of Platform').fill('60');
       await page.getByRole('button', { name: 'Save' }).click();
-      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of unit:platform\.$/);
+      await expectText(page.getByTestId('budget-message'), /^Saved the year budget of Platform\.$/);
       const after = await api('GET', '/v1/accounts/acme/budgets?period=year', keys.finance);
       expect(after.data.find((b: { node: string }) => b.node === 'unit:platform').limit.amount).toMatch(/^60(\.0+)?$/);
+
+      // Typos are refused in the page, on the field, before anything is sent (an amount with a thousands comma
+      // went out and came back as "amount_limit is not a plain decimal number."; a headcount typed as a word
+      // went out as null).
+      const writes: string[] = [];
+      page.on('request', (r) => void (r.method() !== 'GET' && writes.push(`${r.method()} ${r.url()}`)));
+      await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
+      await page.getByLabel('Amount limit of Platform').fill('1,000');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByTestId('budget-message'), /^The amount limit is a decimal number/);
+      expect(await page.getByLabel('Amount limit of Platform').getAttribute('aria-invalid')).toBe('true');
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      const transfer = page.getByRole('form', { name: 'Transfer unused allocation' });
+      await transfer.getByLabel('From').selectOption('unit:platform');
+      await transfer.getByLabel('To (a sibling or the parent)').selectOption('account');
+      await transfer.getByRole('textbox', { name: 'Headcount' }).fill('one');
+      await transfer.getByRole('textbox', { name: 'Amount' }).fill('5,5');
+      await transfer.getByRole('button', { name: 'Transfer' }).click();
+      await expectText(page.getByTestId('budget-message'), /^Fix the marked transfer fields first\.$/);
+      expect(await transfer.getByRole('textbox', { name: 'Amount' }).getAttribute('aria-invalid')).toBe('true');
+      await expectText(transfer, /A whole number of people\./);
+      await expectFocus(page, transfer.getByRole('textbox', { name: 'Amount' }));
+      expect(writes).toEqual([]);
+      // Corrected, it moves, and says what moved in words (no "0 heads, 0 tokens").
+      await transfer.getByRole('textbox', { name: 'Headcount' }).fill('');
+      await transfer.getByRole('textbox', { name: 'Amount' }).fill('10');
+      await transfer.getByRole('button', { name: 'Transfer' }).click();
+      await expectText(page.getByTestId('budget-message'), /^Moved 10\.00 EUR from Platform to Acme Corp\.$/);
+      expect(writes).toHaveLength(1);
+      await expectText(tree.locator('tr[data-node="unit:platform"]'), /50\.00 EUR[\s\S]*tokens spent/);
     } finally {
       await page.close();
     }
@@ -206,7 +257,7 @@ describe('web console (/console) in Chromium', () => {
       await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
       await page.getByLabel('Amount limit of Platform').fill('35');
       await page.getByRole('button', { name: 'Save' }).click();
-      await expectText(page.getByTestId('budget-message'), /^Saved the month budget of unit:platform for 1 \S+ \d{4} – \d{1,2} \S+ \d{4}\.$/);
+      await expectText(page.getByTestId('budget-message'), /^Saved the month budget of Platform for 1 \S+ \d{4} – \d{1,2} \S+ \d{4}\.$/);
       await expectText(platform, /Platform unit:platform.*35\.00 EUR/);
       const ahead = await api('GET', `/v1/accounts/acme/budgets?period=month&period_start=${nextMonth}`, keys.finance);
       expect(ahead.data.map((b: { node: string; limit: { amount: string } }) => [b.node, Number(b.limit.amount)])).toEqual([['unit:platform', 35]]);
@@ -360,7 +411,10 @@ describe('web console: budget periods and their alerts by the service’s clock,
       await expectValue(start, '2031-05-01');
       await expectText(alerts, /crossed 80 %/);
       expect(await alerts.locator('li').count()).toBe(3);
-      expect(await alerts.textContent()).not.toMatch(/2031-04-01/);
+      await expectText(alerts, /\(month from 1 May 2031\)/);
+      expect(await alerts.textContent()).not.toMatch(/2031-04-01|1 Apr 2031/);
+      // Each alert names its node as the tree does (the person's name), not by the API's `person:<id>`.
+      expect(await alerts.textContent()).not.toContain(person);
 
       // A kind with no budget in force: still the service's quarter (the browser's would be January's), none fired.
       await page.getByLabel('Period', { exact: true }).selectOption('quarter');
@@ -376,7 +430,7 @@ describe('web console: budget periods and their alerts by the service’s clock,
       await expectText(shown, /^The month 1 Apr 2031 – 30 Apr 2031: ended; what was spent in it\. Its budgets no longer change\.$/);
       await expectText(alerts, /crossed 50 %/);
       expect(await alerts.locator('li').count()).toBe(2);
-      expect(await alerts.textContent()).not.toMatch(/80 %|2031-05-01/);
+      expect(await alerts.textContent()).not.toMatch(/80 %|2031-05-01|1 May 2031/);
       expect(await page.getByRole('button', { name: /^Edit the budget of/ }).count()).toBe(0);
 
       // Next: May again, which the service says is in force, so the address names no start.

@@ -90,6 +90,27 @@ export function App() {
     if (path !== firstPath) document.getElementById('main')?.focus();
   }, [path, firstPath]);
 
+  // The tab (and a screen reader's window title) names the page shown, as the heading does.
+  const shownTitle = session === null ? null : (() => {
+    if (path !== '' && !PAGES.some((d) => d.path === path)) return 'No such page';
+    const p = PAGES.find((d) => d.path === path) ?? PAGES.find((d) => d.roles.includes(session.who.role));
+    return p === undefined ? null : typeof p.title === 'string' ? p.title : p.title(session.who.role);
+  })();
+  useEffect(() => {
+    document.title = shownTitle === null ? 'tokenmeter console' : `${shownTitle} · tokenmeter`;
+  }, [shownTitle]);
+
+  // At a phone's width the tabs scroll sideways: the current one is scrolled into sight (a page opened by its
+  // address, Subscriptions say, was otherwise off to the right, and nothing showed where one was).
+  useEffect(() => {
+    const current = document.querySelector<HTMLElement>('.tabs a[aria-current="page"]');
+    const bar = current?.closest<HTMLElement>('.tabs');
+    if (!current || !bar) return;
+    // Centred in the bar, measured against the bar itself (not offsetLeft, which is the page's).
+    const inBar = current.getBoundingClientRect().left - bar.getBoundingClientRect().left + bar.scrollLeft;
+    bar.scrollLeft = Math.max(0, inBar - bar.clientWidth / 2 + current.offsetWidth / 2);
+  }, [path, session]);
+
   const signOut = useCallback(() => {
     forgetKey();
     setKey(null);
@@ -113,6 +134,8 @@ export function App() {
   // The navigation offers the pages of the key's role; any page still opens by its address, and then the
   // API answers for it (a key that may not read it sees the service's refusal, not an empty page).
   const pages = PAGES.filter((p) => p.roles.includes(session.who.role));
+  // An address naming no page (a typo, an old link) says so, instead of showing the first page under it.
+  const unknown = path !== '' && !PAGES.some((p) => p.path === path);
   const page = PAGES.find((p) => p.path === path) ?? pages[0]!;
   const operator = session.who.account === null;
   const titleOf = (p: PageDef) => (typeof p.title === 'string' ? p.title : p.title(session.who.role));
@@ -139,7 +162,7 @@ export function App() {
         <ul>
           {pages.map((p) => (
             <li key={p.path}>
-              <a href={`#/${p.path}`} aria-current={p === page ? 'page' : undefined}>
+              <a href={`#/${p.path}`} aria-current={p === page && !unknown ? 'page' : undefined}>
                 {titleOf(p)}
               </a>
             </li>
@@ -147,12 +170,23 @@ export function App() {
         </ul>
       </nav>
       <main id="main" tabIndex={-1}>
-        <h1>{titleOf(page)}</h1>
-        {page.perAccount && operator ? <AccountPicker session={session} value={account} onChange={setAccount} /> : null}
-        {page.perAccount && account === null ? (
-          <p>Choose an account to read its meter.</p>
+        {unknown ? (
+          <>
+            <h1>No such page</h1>
+            <p role="alert" data-testid="unknown-page">
+              The console has no page “{path}”. The pages this key may use are above; <a href={`#/${pages[0]!.path}`}>{titleOf(pages[0]!)}</a> is the first.
+            </p>
+          </>
         ) : (
-          <div key={`${page.path}:${account ?? ''}`}>{page.render(session, account ?? '')}</div>
+          <>
+            <h1>{titleOf(page)}</h1>
+            {page.perAccount && operator ? <AccountPicker session={session} value={account} onChange={setAccount} /> : null}
+            {page.perAccount && account === null ? (
+              <p data-testid="choose-account">Choose an account above to read its {titleOf(page).toLowerCase()}.</p>
+            ) : (
+              <div key={`${page.path}:${account ?? ''}`}>{page.render(session, account ?? '')}</div>
+            )}
+          </>
         )}
       </main>
     </div>

@@ -6,12 +6,13 @@ import { periodOf } from '../../billing/authorizations/counters';
 import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
-import { budgetEditBody, budgetTree, type Burn } from './budget-tree';
-import { money, periodText } from './format';
+import { budgetEditBody, budgetNodeText, budgetTree, countsText, leftText, limitText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
+import { dayText, fieldsToFix, money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
 import { emptyPrices, emptyRates, priceBookErrors, tierRates } from './price-book-form';
+import { addDecimal, chartRows, costKey, costTick, seriesOf } from './usage-chart';
 
 describe('money', () => {
   it('cuts a decimal string to the places shown (never rounding through a float) and groups thousands', () => {
@@ -29,6 +30,73 @@ describe('money', () => {
         expect(shown.split('.')[0]!.replaceAll(',', '')).toBe(`${whole}`);
       }),
     );
+  });
+});
+
+describe('dayText', () => {
+  it('writes an API date as people read it, in UTC whatever the browser’s zone', () => {
+    expect(dayText('2026-11-01')).toBe('1 Nov 2026');
+    expect(dayText('2026-12-31T00:00:00.000Z')).toBe('31 Dec 2026');
+  });
+});
+
+describe('fieldsToFix', () => {
+  it('counts in words: one field, two fields (was "field(s)")', () => {
+    expect(fieldsToFix(1, 'saving')).toBe('1 field to fix before saving.');
+    expect(fieldsToFix(3, 'publishing')).toBe('3 fields to fix before publishing.');
+  });
+});
+
+describe('the usage chart', () => {
+  const row = (day: string, tier: string | null, cost: string, total: number) => ({
+    key: { day: `${day}T00:00:00.000Z`, tier },
+    calls: 1,
+    cost,
+    effective_ratio: null,
+    tokens: { input: total, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total },
+  });
+  const reading = {
+    from: '2026-12-01T00:00:00.000Z',
+    to: '2026-12-03T00:00:00.000Z',
+    group_by: ['day', 'tier'],
+    rows: [row('2026-12-01', 'base', '0.000000150000', 1), row('2026-12-02', 'base', '0.100000000000', 10), row('2026-12-02', 'base', '0.2', 20)],
+    totals: { calls: 3, cost: '0.30000015', effective_ratio: null, tokens: { input: 31, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total: 31 } },
+  };
+
+  it('keeps each cost as the API wrote it, so the table shows 0.0000 EUR and 0.3000 EUR, never 1.5e-7 or 0.30000000000000004', () => {
+    const rows = chartRows(reading, 'tier', 'cost');
+    expect(rows.map((r) => r.day)).toEqual(['2026-12-01', '2026-12-02']);
+    expect(rows.map((r) => money(String(r[costKey('base')]), 'EUR'))).toEqual(['0.0000 EUR', '0.3000 EUR']);
+    expect(rows[1]![costKey('base')]).toBe('0.300000000000');
+    expect(chartRows(reading, 'tier', 'tokens').map((r) => r.base)).toEqual([1, 30]);
+  });
+
+  it('adds decimal strings exactly', () => {
+    expect(addDecimal('0.1', '0.2')).toBe('0.3');
+    expect(addDecimal('0', '0.000000150000')).toBe('0.000000150000');
+    expect(addDecimal('-1.5', '0.25')).toBe('-1.25');
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), (a, b) => {
+        const text = (v: bigint) => `${v < 0n ? '-' : ''}${(v < 0n ? -v : v).toString().padStart(7, '0').replace(/(\d{6})$/, '.$1')}`;
+        expect(addDecimal(text(a), text(b))).toBe(text(a + b));
+      }),
+    );
+  });
+
+  it('gives the tokens of a model not yet priced (no tier) a series of their own, so the bars add up to the total', () => {
+    const withUnpriced = { ...reading, rows: [...reading.rows, row('2026-12-02', null, '0', 1100), row('2026-12-01', null, '0', 0)] };
+    expect(seriesOf('tier', reading).map(([key]) => key)).toEqual(['base', 'specialized', 'premier']);
+    expect(seriesOf('tier', withUnpriced).map(([key, , name]) => [key, name])).toContainEqual(['null', 'no tier (unpriced)']);
+    expect(seriesOf('label', withUnpriced).map(([key]) => key)).toEqual(['effective', 'ineffective', 'pending', 'unclassified']);
+    const keys = seriesOf('tier', withUnpriced).map(([key]) => key);
+    const shown = chartRows(withUnpriced, 'tier', 'tokens').reduce((sum, r) => sum + keys.reduce((s, k) => s + Number(r[k] ?? 0), 0), 0);
+    expect(shown).toBe(31 + 1100);
+  });
+
+  it('writes a cost axis tick without exponent notation', () => {
+    expect(costTick(1.5e-7)).toBe('0');
+    expect(costTick(0.30000000000000004)).toBe('0.3');
+    expect(costTick(1234.5)).toBe('1,234.5');
   });
 });
 
@@ -162,6 +230,58 @@ describe('budgetEditBody', () => {
     expect(budgetEditBody('month', { ...edit, headcount: 'three' }, hard)).toMatchObject({ field: 'headcount' });
     expect(budgetEditBody('month', { ...edit, token_limit: '1.5' }, hard)).toMatchObject({ field: 'token_limit' });
     expect(budgetEditBody('month', { ...edit, token_limit: '1e6' }, hard)).toMatchObject({ field: 'token_limit' });
+  });
+
+  it('refuses an amount limit that is not a plain decimal (a thousands comma, a decimal comma) before sending it', () => {
+    for (const typo of ['1,000', '5,5', '12.', 'ten', '-3']) {
+      expect(budgetEditBody('month', { ...edit, amount_limit: typo }, hard)).toMatchObject({ field: 'amount_limit', error: expect.stringMatching(/^The amount limit is a decimal number/) });
+    }
+  });
+});
+
+describe('the budget transfer form', () => {
+  const form = { ...emptyTransfer(), from: 'unit:a', to: 'unit:b' };
+
+  it('refuses what the API would refuse by its field name, each on its own field', () => {
+    expect(transferErrors(emptyTransfer())).toEqual({ from: expect.any(String), to: expect.any(String), amount: 'Give an amount, a headcount or tokens to move.' });
+    expect(transferErrors({ ...form, to: 'unit:a', amount: '1' })).toEqual({ to: 'Choose another budget than the one it comes from.' });
+    expect(transferErrors({ ...form, amount: '5,5', headcount: 'one', tokens: '1e6' })).toEqual({
+      amount: expect.stringMatching(/^The amount is a decimal number/),
+      headcount: 'A whole number of people.',
+      tokens: 'A whole number of tokens.',
+    });
+    expect(transferErrors({ ...form, amount: ' 5.50 ' })).toEqual({});
+  });
+
+  it('sends only what moves, counts as numbers and the amount as typed (never NaN as null)', () => {
+    expect(transferBody({ ...form, amount: ' 5.50 ' }, 'month')).toEqual({ from: 'unit:a', to: 'unit:b', period: 'month', amount: '5.50' });
+    expect(transferBody({ ...form, headcount: '2', tokens: '1000' }, 'year', '2027-01-01')).toEqual({ from: 'unit:a', to: 'unit:b', period: 'year', period_start: '2027-01-01', headcount: 2, tokens: 1000 });
+  });
+
+  it('says what moved in words, leaving out what did not', () => {
+    const show = (moved: { amount: string; headcount: number; tokens: number }) => movedText(moved, (v) => money(v, 'EUR', 2), (n) => n.toLocaleString('en'));
+    expect(show({ amount: '5.000000', headcount: 0, tokens: 0 })).toBe('5.00 EUR');
+    expect(show({ amount: '0', headcount: 1, tokens: 20000 })).toBe('1 head, 20,000 tokens');
+    expect(countsText(1, 1)).toBe('1 person, 1 agent');
+    expect(countsText(0, 3)).toBe('0 people, 3 agents');
+  });
+
+  it('says an overrun as such, never a negative amount left', () => {
+    const eur = (v: string) => money(v, 'EUR', 2);
+    expect(leftText('19.77', eur)).toBe('19.77 EUR');
+    expect(leftText('-3.5', eur)).toBe('3.50 EUR over');
+    expect(leftText('-0.00', eur)).toBe('0.00 EUR');
+    expect(leftText(-413117, (v) => `${Number(v).toLocaleString('en')} tokens`)).toBe('413,117 tokens over');
+    expect(limitText('2026-12-04T18:57:00Z', '2026-12-04T18:57:00Z', (iso) => iso)).toBe(' · limit reached');
+    expect(limitText('2026-12-20T00:00:00Z', '2026-12-04T18:57:00Z', (iso) => iso.slice(0, 10))).toBe(' · limit on 2026-12-20');
+    expect(limitText(null, '2026-12-04T18:57:00Z', (iso) => iso)).toBe('');
+  });
+
+  it('names the meter’s tightest budget as its reader says it, not by the API’s node key', () => {
+    expect(budgetNodeText('person:ada', 'ada')).toBe('your own budget');
+    expect(budgetNodeText('person:bob', 'ada')).toBe('the budget of bob');
+    expect(budgetNodeText('unit:platform', 'ada')).toBe('the budget of unit platform');
+    expect(budgetNodeText('account', null)).toBe('the account’s budget');
   });
 });
 

@@ -32,8 +32,18 @@ export function day(iso: string): string {
   return new Date(iso).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' });
 }
 
+/** A calendar day (YYYY-MM-DD, as the API writes dates) as people read it: 1 Nov 2026. */
+export function dayText(date: string): string {
+  return new Date(`${date.slice(0, 10)}T00:00:00Z`).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+}
+
 /** A billing period as people read it: its first and last day (the end is exclusive), in UTC. */
 export function periodText(start: string, end: string): string {
   const fmt = (d: Date) => d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
   return `${fmt(new Date(start))} – ${fmt(new Date(new Date(end).getTime() - 1))}`;
+}
+
+/** "1 field to fix before saving." / "3 fields to fix before publishing.": a refused form's count, in words. */
+export function fieldsToFix(count: number, before: string): string {
+  return `${count} ${count === 1 ? 'field' : 'fields'} to fix before ${before}.`;
 }

@@ -156,3 +156,39 @@ export function formField(field: string, rows: readonly ModelRateRow[]): string 
   }
   return field.replace(/^tiers\./, '');
 }
+
+/** The model form as typed: the id, its tier, its provider and its aliases (comma-separated). */
+export interface ModelForm {
+  id: string;
+  tier: string;
+  provider: string;
+  aliases: string;
+}
+
+export const emptyModelForm = (): ModelForm => ({ id: '', tier: 'base', provider: '', aliases: '' });
+
+/** A catalog model as the form holds it: saving it unchanged sends back exactly its terms (aliases included). */
+export function modelFormOf(model: { id: string; tier: string; provider: string; aliases: string[] }): ModelForm {
+  return { id: model.id, tier: model.tier, provider: model.provider, aliases: model.aliases.join(', ') };
+}
+
+export const modelAliases = (form: ModelForm): string[] => form.aliases.split(',').map((a) => a.trim()).filter(Boolean);
+
+// The API's own rules: a model id is a slug (the path), an alias a provider's model name.
+const MODEL_ID = /^[a-z0-9][a-z0-9._-]*$/;
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@+/-]*$/;
+
+/** What is wrong with the model form before it is sent, by field (the browser's own bubbles said nothing of the format). */
+export function modelFormErrors(form: ModelForm): Partial<Record<'id' | 'provider' | 'aliases', string>> {
+  const errors: Partial<Record<'id' | 'provider' | 'aliases', string>> = {};
+  const id = form.id.trim();
+  if (id === '') errors.id = 'A model id is required, like gpt-4o.';
+  else if (id.length > 64 || !MODEL_ID.test(id)) errors.id = 'Lower-case letters, digits, “.”, “_” and “-”, at most 64, starting with a letter or digit (like gpt-4o).';
+  if (form.provider.trim() === '') errors.provider = 'A provider is required, like openai.';
+  else if (form.provider.trim().length > 200) errors.provider = 'At most 200 characters.';
+  const aliases = modelAliases(form);
+  const bad = aliases.find((a) => a.length > 200 || !MODEL_NAME.test(a));
+  if (bad !== undefined) errors.aliases = `“${bad}” is not a model name: letters, digits and . _ : @ + / -, like gpt-4o-2024-08-06.`;
+  else if (new Set(aliases).size !== aliases.length) errors.aliases = 'Each alias once.';
+  return errors;
+}

@@ -10,7 +10,10 @@ import {
   capsBody, capsDraft, capsErrors, emptyCaps, emptyPack, emptyStep, ladderBody, ladderDraft, ladderErrors, overridesBody, overridesDraft, overridesErrors,
   overridesFromPlan, packErrors, packsBody, packsDraft, planFormField,
 } from './plan-form';
-import { draftOf, emptyModelRow, emptyRates, formField, modelRateErrors, modelRates, priceBookErrors, tierRates, type ModelRateRow } from './price-book-form';
+import {
+  draftOf, emptyModelForm, emptyModelRow, emptyRates, formField, modelAliases, modelFormErrors, modelFormOf, modelRateErrors, modelRates, priceBookErrors, tierRates,
+  type ModelRateRow,
+} from './price-book-form';
 
 const decimal = fc
   .tuple(fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.stringMatching(/^\d{0,12}$/))
@@ -259,5 +262,26 @@ describe('subscription overrides', () => {
     const edited = { ...copied, tier_caps: { ...copied.tier_caps, base: '10' }, caps_copied: false };
     expect(overridesFromPlan(edited, growth).tier_caps).toEqual(edited.tier_caps);
     expect(overridesFromPlan(edited, growth).volume_discount).toEqual(switched.volume_discount);
+  });
+});
+
+describe('the model form', () => {
+  it('refuses, by field, what the API would refuse: an id that is not a slug, no provider, an alias that is not a model name', () => {
+    expect(modelFormErrors(emptyModelForm())).toEqual({ id: 'A model id is required, like gpt-4o.', provider: 'A provider is required, like openai.' });
+    expect(modelFormErrors({ id: 'GPT 4', tier: 'base', provider: 'openai', aliases: '' })).toEqual({ id: expect.stringMatching(/^Lower-case letters/) });
+    expect(modelFormErrors({ id: 'gpt-4', tier: 'base', provider: 'openai', aliases: 'gpt 4, x' })).toEqual({ aliases: expect.stringMatching(/^“gpt 4” is not a model name/) });
+    expect(modelFormErrors({ id: 'gpt-4', tier: 'base', provider: 'openai', aliases: 'a, a' })).toEqual({ aliases: 'Each alias once.' });
+    expect(modelFormErrors({ id: 'gpt-4', tier: 'base', provider: 'openai', aliases: 'gpt-4-0613, openai/gpt-4@2023' })).toEqual({});
+  });
+
+  it('a catalog model filled in by Change sends back exactly its aliases', () => {
+    const name = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,20}$/);
+    fc.assert(
+      fc.property(fc.uniqueArray(name, { maxLength: 5 }), (aliases) => {
+        const form = modelFormOf({ id: 'm-1', tier: 'premier', provider: 'openai', aliases });
+        expect(modelFormErrors(form)).toEqual({});
+        expect(modelAliases(form)).toEqual(aliases);
+      }),
+    );
   });
 });

@@ -88,7 +88,7 @@ export function serviceApi(service: ServiceProcess) {
 }
 
 /** Reads until `ok` holds or `ms` pass; the error names what was wanted and the last thing read. */
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms: number, pollMs: number, wanted: string): Promise<void> {
+export async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, ms: number, pollMs: number, wanted: string): Promise<void> {
   const deadline = Date.now() + ms;
   let last: T = await read();
   while (!ok(last)) {

@@ -4,7 +4,8 @@ export { decimalError } from '../decimal-input';
 
 /** A labelled input with its error announced and tied to it (aria-describedby, aria-invalid). */
 export function Field({ label, error, hint, ...input }: { label: string; error?: string; hint?: string } & InputHTMLAttributes<HTMLInputElement>) {
-  const id = useId();
+  const generated = useId();
+  const id = input.id ?? generated;
   const note = error ?? hint;
   return (
     <div className={`field${error ? ' invalid' : ''}`}>
@@ -23,10 +24,10 @@ export function Field({ label, error, hint, ...input }: { label: string; error?:
 /** What a form's last submit came to: a success is announced politely, a failure at once. */
 export type Message = { error: boolean; text: string } | null;
 
-export function FormMessage({ message, testId }: { message: Message; testId?: string }) {
+export function FormMessage({ message, testId, id }: { message: Message; testId?: string; id?: string }) {
   if (message === null) return null;
   return (
-    <p className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'} data-testid={testId}>
+    <p id={id} className={message.error ? 'error' : 'success'} role={message.error ? 'alert' : 'status'} data-testid={testId}>
       {message.text}
     </p>
   );

@@ -8,9 +8,9 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { ApiFailure, json, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, pickedPeriod, stepPeriod, type BudgetPeriod, type ListedPeriod, type PeriodKind } from '../budget-period';
-import { budgetEditBody, budgetTree, type BudgetEdit, type Burn, type TreeNode } from '../budget-tree';
+import { budgetEditBody, budgetTree, countsText, emptyTransfer, leftText, limitText, movedText, transferBody, transferErrors, type BudgetEdit, type Burn, type TransferForm, type TreeNode } from '../budget-tree';
 import { Field, FormMessage, type Message } from '../components/Field';
-import { dateTime, money, periodText, tokens } from '../format';
+import { dateTime, dayText, money, periodText, tokens } from '../format';
 import { useHashParam } from '../hash-params';
 
 function Bar({ burn }: { burn: Burn }) {
@@ -44,7 +44,10 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
   const [edit, setEdit] = useState<BudgetEdit | null>(null);
   const [refusedParent, setRefusedParent] = useState<string | null>(null);
   const [message, setMessage] = useState<Message>(null);
-  const [transfer, setTransfer] = useState({ from: '', to: '', amount: '', headcount: '', tokens: '' });
+  const [transfer, setTransfer] = useState<TransferForm>(emptyTransfer);
+  const [transferChecked, setTransferChecked] = useState(false);
+  // The edited row's field a refusal names (checked here or by the service), marked and tied to the sentence.
+  const [badField, setBadField] = useState<string | null>(null);
 
   // Only the latest load's answer is shown (a period switched twice quickly never ends on the first's).
   const loads = useRef(0);
@@ -122,52 +125,63 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
     setRefusedParent(null);
     const checked = budgetEditBody(period, edit, tree.find((n) => n.node === edit.node)?.burn ?? null, start ?? undefined);
     if ('error' in checked) {
+      setBadField(checked.field);
       setMessage({ error: true, text: checked.error });
       return;
     }
+    setBadField(null);
+    const name = tree.find((n) => n.node === edit.node)?.name ?? edit.node;
     try {
       await ok(client.PUT('/v1/accounts/{account}/budgets/{node}', { params: { path: { account, node: edit.node } }, body: checked.body }));
-      setMessage({ error: false, text: `Saved the ${period} budget of ${edit.node}${start === null || shown === null ? '' : ` for ${periodText(shown.start, shown.end)}`}.` });
+      setMessage({ error: false, text: `Saved the ${period} budget of ${name}${start === null || shown === null ? '' : ` for ${periodText(shown.start, shown.end)}`}.` });
       setEdit(null);
       await load();
     } catch (failure) {
       const f = failure as ApiFailure;
       if (typeof f.detail.parent === 'string') setRefusedParent(f.detail.parent);
+      if (typeof f.detail.field === 'string') setBadField(f.detail.field);
       setMessage({ error: true, text: f.message });
     }
   };
 
+  const transferProblems = transferChecked ? transferErrors(transfer) : {};
   const move = async (e: FormEvent) => {
     e.preventDefault();
+    setTransferChecked(true);
+    const problems = transferErrors(transfer);
+    const first = (['from', 'to', 'amount', 'headcount', 'tokens'] as const).find((f) => problems[f] !== undefined);
+    if (first !== undefined) {
+      setMessage({ error: true, text: 'Fix the marked transfer fields first.' });
+      document.getElementById(`transfer-${first}`)?.focus();
+      return;
+    }
+    const nameOf = (node: string) => tree.find((n) => n.node === node)?.name ?? node;
     try {
       const moved = await ok(
-        client.POST('/v1/accounts/{account}/budgets/transfers', {
-          params: { path: { account } },
-          body: {
-            from: transfer.from,
-            to: transfer.to,
-            period,
-            ...(start === null ? {} : { period_start: start }),
-            ...(transfer.amount ? { amount: transfer.amount } : {}),
-            ...(transfer.headcount ? { headcount: Number(transfer.headcount) } : {}),
-            ...(transfer.tokens ? { tokens: Number(transfer.tokens) } : {}),
-          },
-        }),
+        client.POST('/v1/accounts/{account}/budgets/transfers', { params: { path: { account } }, body: transferBody(transfer, period, start ?? undefined) }),
       );
-      setMessage({ error: false, text: `Moved ${money(moved.moved.amount, currency, 2)}, ${moved.moved.headcount} heads, ${tokens(moved.moved.tokens)} tokens.` });
+      setMessage({
+        error: false,
+        text: `Moved ${movedText(moved.moved, (v) => money(v, currency, 2), tokens)} from ${nameOf(transfer.from)} to ${nameOf(transfer.to)}.`,
+      });
+      setTransfer(emptyTransfer());
+      setTransferChecked(false);
       await load();
     } catch (failure) {
       setMessage({ error: true, text: (failure as Error).message });
     }
   };
 
-  const startEdit = (n: TreeNode) =>
+  const startEdit = (n: TreeNode) => {
+    setBadField(null);
     setEdit({
       node: n.node,
       headcount: n.burn?.headcount.allocated?.toString() ?? '',
       amount_limit: n.burn?.limit.amount ?? '',
       token_limit: n.burn?.limit.tokens?.toString() ?? '',
     });
+  };
+  const invalid = (field: string) => (badField === field ? { 'aria-invalid': true, 'aria-describedby': 'budget-message' } : {});
   return (
     <section>
       <div className="picker period-picker" role="group" aria-label="Budget period">
@@ -207,7 +221,7 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
                   : 'ended; what was spent in it. Its budgets no longer change.'
             }`}
       </p>
-      <FormMessage message={message} testId="budget-message" />
+      <FormMessage message={message} testId="budget-message" id="budget-message" />
       <form onSubmit={save} aria-label="Budget tree">
         <div className="table-scroll" tabIndex={0} role="region" aria-label="Budgets">
           <table className="budgets" data-testid="budget-tree">
@@ -247,19 +261,19 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
                     {editing ? (
                       <>
                         <td>
-                          <input aria-label={`Headcount of ${n.name}`} inputMode="numeric" value={edit.headcount} onChange={(e) => setEdit({ ...edit, headcount: e.target.value })} />
+                          <input aria-label={`Headcount of ${n.name}`} {...invalid('headcount')} inputMode="numeric" value={edit.headcount} onChange={(e) => setEdit({ ...edit, headcount: e.target.value })} />
                         </td>
                         <td>
-                          <input aria-label={`Amount limit of ${n.name}`} inputMode="decimal" value={edit.amount_limit} onChange={(e) => setEdit({ ...edit, amount_limit: e.target.value })} />
+                          <input aria-label={`Amount limit of ${n.name}`} {...invalid('amount_limit')} inputMode="decimal" value={edit.amount_limit} onChange={(e) => setEdit({ ...edit, amount_limit: e.target.value })} />
                         </td>
                         <td>
-                          <input aria-label={`Token limit of ${n.name}`} inputMode="numeric" value={edit.token_limit} onChange={(e) => setEdit({ ...edit, token_limit: e.target.value })} />
+                          <input aria-label={`Token limit of ${n.name}`} {...invalid('token_limit')} inputMode="numeric" value={edit.token_limit} onChange={(e) => setEdit({ ...edit, token_limit: e.target.value })} />
                         </td>
                       </>
                     ) : (
                       <>
                         <td className="num">
-                          {b ? `${b.headcount.allocated ?? '—'} (${b.headcount.people} people, ${b.agents} agents)` : '—'}
+                          {b ? `${b.headcount.allocated ?? '—'} (${countsText(b.headcount.people, b.agents)})` : '—'}
                         </td>
                         <td className="num">{b ? money(b.limit.amount, currency, 2) : '—'}</td>
                         <td className="num">{b && b.limit.tokens !== null ? tokens(b.limit.tokens) : '—'}</td>
@@ -272,15 +286,21 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
                           <span className="sub">
                             {money(b.spent.amount, currency, 2)} spent · {money(b.held.amount, currency, 2)} held
                           </span>
+                          <span className="sub block" data-testid="budget-tokens-spent">
+                            {tokens(b.spent.tokens)} tokens spent{b.held.tokens > 0 ? ` · ${tokens(b.held.tokens)} held` : ''}
+                          </span>
                         </>
                       ) : null}
                     </td>
-                    <td className="num">{b ? money(b.left.amount, currency, 2) : '—'}</td>
+                    <td className="num">
+                      {b ? (b.left.amount === null ? '—' : leftText(b.left.amount, (v) => money(v, currency, 2))) : '—'}
+                      {b && b.left.tokens !== null ? <span className="sub block">{leftText(b.left.tokens, (v) => `${tokens(Number(v))} tokens`)}</span> : null}
+                    </td>
                     <td>
                       {b ? (
                         <span className="sub">
                           {money(b.forecast.amount_at_period_end, currency, 2)} at period end
-                          {b.forecast.limit_reached_at ? ` · limit on ${dateTime(b.forecast.limit_reached_at)}` : ''}
+                          {limitText(b.forecast.limit_reached_at, listed?.as_of ?? null, dateTime)}
                         </span>
                       ) : null}
                     </td>
@@ -314,7 +334,13 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
           <h2 style={{ gridColumn: '1 / -1', margin: 0 }}>Transfer unused allocation</h2>
           <div className="field">
             <label htmlFor="transfer-from">From</label>
-            <select id="transfer-from" value={transfer.from} onChange={(e) => setTransfer({ ...transfer, from: e.target.value })} required>
+            <select
+              id="transfer-from"
+              value={transfer.from}
+              onChange={(e) => setTransfer({ ...transfer, from: e.target.value })}
+              aria-invalid={transferProblems.from ? true : undefined}
+              aria-describedby={transferProblems.from ? 'transfer-from-note' : undefined}
+            >
               <option value="">Choose…</option>
               {budgeted.map((n) => (
                 <option key={n.node} value={n.node}>
@@ -322,10 +348,21 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
                 </option>
               ))}
             </select>
+            {transferProblems.from ? (
+              <span id="transfer-from-note" className="error">
+                {transferProblems.from}
+              </span>
+            ) : null}
           </div>
           <div className="field">
             <label htmlFor="transfer-to">To (a sibling or the parent)</label>
-            <select id="transfer-to" value={transfer.to} onChange={(e) => setTransfer({ ...transfer, to: e.target.value })} required>
+            <select
+              id="transfer-to"
+              value={transfer.to}
+              onChange={(e) => setTransfer({ ...transfer, to: e.target.value })}
+              aria-invalid={transferProblems.to ? true : undefined}
+              aria-describedby={transferProblems.to ? 'transfer-to-note' : undefined}
+            >
               <option value="">Choose…</option>
               {budgeted.map((n) => (
                 <option key={n.node} value={n.node}>
@@ -333,10 +370,15 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
                 </option>
               ))}
             </select>
+            {transferProblems.to ? (
+              <span id="transfer-to-note" className="error">
+                {transferProblems.to}
+              </span>
+            ) : null}
           </div>
-          <Field label="Amount" inputMode="decimal" value={transfer.amount} onChange={(e) => setTransfer({ ...transfer, amount: e.target.value })} />
-          <Field label="Headcount" inputMode="numeric" value={transfer.headcount} onChange={(e) => setTransfer({ ...transfer, headcount: e.target.value })} />
-          <Field label="Tokens" inputMode="numeric" value={transfer.tokens} onChange={(e) => setTransfer({ ...transfer, tokens: e.target.value })} />
+          <Field id="transfer-amount" label="Amount" inputMode="decimal" error={transferProblems.amount} value={transfer.amount} onChange={(e) => setTransfer({ ...transfer, amount: e.target.value })} />
+          <Field id="transfer-headcount" label="Headcount" inputMode="numeric" error={transferProblems.headcount} value={transfer.headcount} onChange={(e) => setTransfer({ ...transfer, headcount: e.target.value })} />
+          <Field id="transfer-tokens" label="Tokens" inputMode="numeric" error={transferProblems.tokens} value={transfer.tokens} onChange={(e) => setTransfer({ ...transfer, tokens: e.target.value })} />
           <button type="submit">Transfer</button>
         </form>
       ) : null}
@@ -357,8 +399,8 @@ export function BudgetsPage({ session, account }: { session: Session; account: s
         <ul className="ticker" data-testid="budget-alerts" aria-label={shown === null ? 'Alerts' : `Alerts of the ${period} ${periodText(shown.start, shown.end)}`}>
           {alerts.map((a) => (
             <li key={a.id}>
-              <time dateTime={a.fired_at}>{dateTime(a.fired_at)}</time> <strong>{a.node}</strong>{' '}
-              {a.kind === 'threshold' ? `crossed ${a.threshold} %` : 'forecast to exceed its limit'} ({a.period.kind} from {a.period.start})
+              <time dateTime={a.fired_at}>{dateTime(a.fired_at)}</time> <strong>{tree.find((n) => n.node === a.node)?.name ?? a.node}</strong>{' '}
+              {a.kind === 'threshold' ? `crossed ${a.threshold} %` : 'forecast to exceed its limit'} ({a.period.kind} from {dayText(a.period.start)})
             </li>
           ))}
         </ul>

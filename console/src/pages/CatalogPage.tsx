@@ -5,25 +5,41 @@ import { ApiFailure, ok, type Schemas } from '../api';
 import type { Session } from '../App';
 import { Field, FormMessage, type Message } from '../components/Field';
 import {
-  draftOf, emptyModelRow, emptyPrices, FALLBACK, formField, KINDS, kindLabel, modelRateErrors, modelRates, priceBookErrors, targetLabel, tierRates,
-  tierTarget, TIERS, type ModelRateRow, type Prices,
+  draftOf, emptyModelForm, emptyModelRow, emptyPrices, FALLBACK, formField, KINDS, kindLabel, modelAliases, modelFormErrors, modelFormOf, modelRateErrors,
+  modelRates, priceBookErrors, targetLabel, tierRates, tierTarget, TIERS, type ModelForm, type ModelRateRow, type Prices,
 } from '../price-book-form';
-import { dateTime, tokens } from '../format';
+import { dateTime, fieldsToFix, tokens } from '../format';
 import { focusFirstInvalid } from '../focus';
 
 function ModelsSection({ session, models, load }: { session: Session; models: Schemas['Model'][]; load: () => Promise<void> }) {
   const { client } = session;
-  const [form, setForm] = useState({ id: '', tier: 'base', provider: '', aliases: '' });
+  const [form, setForm] = useState<ModelForm>(emptyModelForm);
+  const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<Message>(null);
-  const save = async (e: FormEvent) => {
+  // PUT replaces a model whole: changing one typed by its id alone would drop its aliases.
+  const existing = models.find((m) => m.id === form.id.trim());
+  const save = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
+    const formElement = e.currentTarget;
+    const found = modelFormErrors(form);
+    setErrors(found);
+    if (Object.keys(found).length > 0) {
+      setMessage({ error: true, text: 'Fix the marked fields first.' });
+      focusFirstInvalid(formElement);
+      return;
+    }
     try {
-      const aliases = form.aliases.split(',').map((a) => a.trim()).filter(Boolean);
-      const saved = await ok(client.PUT('/v1/models/{model}', { params: { path: { model: form.id } }, body: { tier: form.tier, provider: form.provider, aliases } }));
+      const saved = await ok(
+        client.PUT('/v1/models/{model}', { params: { path: { model: form.id.trim() } }, body: { tier: form.tier, provider: form.provider.trim(), aliases: modelAliases(form) } }),
+      );
       setMessage({ error: false, text: `Saved ${saved.id} (${saved.tier}).` });
+      setForm(emptyModelForm());
       await load();
     } catch (failure) {
-      setMessage({ error: true, text: (failure as Error).message });
+      const f = failure as ApiFailure;
+      if (f.field) setErrors({ [f.field === 'model' ? 'id' : f.field]: f.message });
+      setMessage({ error: true, text: f.message });
+      focusFirstInvalid(formElement);
     }
   };
   return (
@@ -37,6 +53,9 @@ function ModelsSection({ session, models, load }: { session: Session; models: Sc
               <th scope="col">Tier</th>
               <th scope="col">Provider</th>
               <th scope="col">Aliases</th>
+              <th scope="col">
+                <span className="sr-only">Change</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -48,13 +67,35 @@ function ModelsSection({ session, models, load }: { session: Session; models: Sc
                 </td>
                 <td>{m.provider}</td>
                 <td>{m.aliases.join(', ') || '—'}</td>
+                <td>
+                  <button
+                    type="button"
+                    className="secondary small"
+                    aria-label={`Change ${m.id}`}
+                    onClick={() => {
+                      setForm(modelFormOf(m));
+                      setErrors({});
+                      setMessage(null);
+                      document.getElementById('model-id')?.focus();
+                    }}
+                  >
+                    Change
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
-      <form className="inline-form" onSubmit={save} aria-label="Add or change a model">
-        <Field label="Model id" required value={form.id} pattern="[a-z0-9][a-z0-9._-]*" onChange={(e) => setForm({ ...form, id: e.target.value })} />
+      <form className="inline-form" onSubmit={save} noValidate aria-label="Add or change a model">
+        <Field
+          id="model-id"
+          label="Model id"
+          value={form.id}
+          error={errors.id}
+          hint={existing ? `In the catalog: saving replaces its tier, provider and aliases (Change fills them in).` : undefined}
+          onChange={(e) => setForm({ ...form, id: e.target.value })}
+        />
         <div className="field">
           <label htmlFor="model-tier">Tier</label>
           <select id="model-tier" value={form.tier} onChange={(e) => setForm({ ...form, tier: e.target.value })}>
@@ -63,11 +104,11 @@ function ModelsSection({ session, models, load }: { session: Session; models: Sc
             ))}
           </select>
         </div>
-        <Field label="Provider" required value={form.provider} onChange={(e) => setForm({ ...form, provider: e.target.value })} />
-        <Field label="Aliases" hint="comma-separated" value={form.aliases} onChange={(e) => setForm({ ...form, aliases: e.target.value })} />
+        <Field label="Provider" value={form.provider} error={errors.provider} onChange={(e) => setForm({ ...form, provider: e.target.value })} />
+        <Field label="Aliases" hint="comma-separated" value={form.aliases} error={errors.aliases} onChange={(e) => setForm({ ...form, aliases: e.target.value })} />
         <button type="submit">Save model</button>
       </form>
-      <FormMessage message={message} />
+      <FormMessage message={message} testId="model-message" />
     </section>
   );
 }
@@ -218,7 +259,7 @@ function PriceBooksSection({ session, models }: { session: Session; models: Sche
     };
     setErrors(found);
     if (Object.keys(found).length > 0) {
-      setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before publishing.` });
+      setMessage({ error: true, text: fieldsToFix(Object.keys(found).length, 'publishing') });
       focusFirstInvalid(formElement);
       return;
     }

@@ -73,7 +73,13 @@ export function CreditsPage({ session, account }: { session: Session; account: s
         <div className="card">
           <h2>Past the allowance</h2>
           <p className="value big">{credits.overage_policy === null ? 'no plan' : credits.overage_policy === 'bill' ? 'billed' : 'blocked'}</p>
-          <p className="sub">{credits.overage_policy === 'block' ? 'Authorizations hold only what credits can pay.' : 'Overage is billed on the invoice.'}</p>
+          <p className="sub">
+            {credits.overage_policy === null
+              ? 'The account has no subscription: no allowance, no overage.'
+              : credits.overage_policy === 'block'
+                ? 'Authorizations hold only what credits can pay.'
+                : 'Overage is billed on the invoice.'}
+          </p>
         </div>
       </div>
 
@@ -150,7 +156,11 @@ export function CreditsPage({ session, account }: { session: Session; account: s
 
 /** Finance buys a top-up pack of the account's plan (granted at once without Stripe, pending with it). */
 function TopupForm({ client, account, onDone }: { client: TokenmeterClient; account: string; onDone: () => void }) {
-  const [packs, setPacks] = useState<Schemas['PlanTerms']['topup_packs']>([]);
+  // null until the subscription is read.
+  const [packs, setPacks] = useState<Schemas['PlanTerms']['topup_packs'] | null>(null);
+  const [plan, setPlan] = useState<string | null>(null);
+  // The subscription could not be read (none yet): there is no plan to buy a pack of.
+  const [noPlan, setNoPlan] = useState<string | null>(null);
   const [currency, setCurrency] = useState<string | null>(null);
   const [form, setForm] = useState(() => ({ id: purchaseId(new Date()), pack: '' }));
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -162,9 +172,10 @@ function TopupForm({ client, account, onDone }: { client: TokenmeterClient; acco
         ok(client.GET('/v1/accounts/{account}/subscription', { params: { path: { account } } })),
         (sub) => {
           setPacks(sub.effective_terms.topup_packs);
+          setPlan(sub.effective_terms.name);
           setCurrency(sub.effective_terms.currency);
         },
-        (f) => setMessage({ error: true, text: (f as Error).message }),
+        (f) => setNoPlan((f as Error).message),
       ),
     [client, account],
   );
@@ -195,6 +206,28 @@ function TopupForm({ client, account, onDone }: { client: TokenmeterClient; acco
     }
   };
 
+  // A plan without packs: nothing to buy, said as such (a form whose only choice was "The plan sells no packs"
+  // answered its own button with "Choose a pack.").
+  if (noPlan !== null) {
+    return (
+      <section aria-label="Buy a top-up">
+        <h2>Buy a top-up</h2>
+        <p className="sub" data-testid="no-packs">
+          Top-ups are packs of the account’s plan, and its plan could not be read: {noPlan}
+        </p>
+      </section>
+    );
+  }
+  if (packs !== null && packs.length === 0) {
+    return (
+      <section aria-label="Buy a top-up">
+        <h2>Buy a top-up</h2>
+        <p className="sub" data-testid="no-packs">
+          The plan {plan ? `${plan} ` : ''}sells no top-up packs, so there is nothing to buy here. Sales can add packs to the plan.
+        </p>
+      </section>
+    );
+  }
   return (
     <form onSubmit={buy} noValidate aria-label="Buy a top-up">
       <h2>Buy a top-up</h2>
@@ -207,8 +240,8 @@ function TopupForm({ client, account, onDone }: { client: TokenmeterClient; acco
           aria-describedby={errors.pack ? 'topup-pack-note' : undefined}
           onChange={(e) => setForm({ ...form, pack: e.target.value })}
         >
-          <option value="">{packs.length === 0 ? 'The plan sells no packs' : 'Choose…'}</option>
-          {packs.map((p) => (
+          <option value="">{packs === null ? 'Reading the plan’s packs…' : 'Choose…'}</option>
+          {(packs ?? []).map((p) => (
             <option key={p.id} value={p.id}>
               {p.id}: {money(p.allowance, currency, 2)} for {money(p.price, currency, 2)}, {p.validity_days} days
             </option>

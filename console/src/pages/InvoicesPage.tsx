@@ -6,7 +6,7 @@ import { json, ok, type Schemas, type TokenmeterClient, whileCurrent } from '../
 import type { Session } from '../App';
 import { DataTable, Pager, useCursorPages } from '../components/DataTable';
 import { Refusal } from '../components/Refusal';
-import { dateTime, money, periodText, tokens } from '../format';
+import { dateTime, dayText, money, periodText, tokens } from '../format';
 import { pageHref, useHashParam } from '../hash-params';
 
 type Summary = Schemas['InvoiceSummary'];
@@ -94,7 +94,7 @@ function Upcoming({ client, account }: { client: TokenmeterClient; account: stri
           <p className="sub">
             {periodText(preview.period_start, preview.period_end)}, as of {dateTime(preview.as_of)}: what the invoice would be if the period closed now.
           </p>
-          <Lines lines={preview.lines} total={preview.total} currency={preview.currency} caption="Lines of the upcoming invoice" />
+          <Lines lines={preview.lines} periodStart={preview.period_start} total={preview.total} currency={preview.currency} caption="Lines of the upcoming invoice" />
         </>
       ) : failure ? null : (
         <p role="status">Reading the upcoming invoice…</p>
@@ -188,13 +188,17 @@ function InvoiceDetail({ client, id }: { client: TokenmeterClient; id: string })
           </a>
         ) : null}
       </div>
-      <Lines lines={invoice.lines} total={invoice.total} currency={invoice.currency} caption={`Lines of invoice ${invoice.number}`} />
+      <Lines lines={invoice.lines} periodStart={invoice.period_start} total={invoice.total} currency={invoice.currency} caption={`Lines of invoice ${invoice.number}`} />
     </section>
   );
 }
 
-/** An invoice's lines with their amounts and, under each, the usage it covers by tier, model and label. */
-function Lines({ lines, total, currency, caption }: { lines: Line[]; total: string; currency: string; caption: string }) {
+/**
+ * An invoice's lines with their amounts and, under each, the usage it covers by tier, model and label. A line's
+ * period is the invoice's own ("this period") or, for a late event's adjustment, the earlier one it belongs to
+ * (it showed a bare first day, 1 Nov 2026, which read as the day of the charge).
+ */
+function Lines({ lines, periodStart, total, currency, caption }: { lines: Line[]; periodStart: string; total: string; currency: string; caption: string }) {
   return (
     <div className="table-scroll" tabIndex={0} role="region" aria-label={caption}>
       <table data-testid="invoice-lines">
@@ -218,7 +222,7 @@ function Lines({ lines, total, currency, caption }: { lines: Line[]; total: stri
                 {line.description}
                 {line.usage.length > 0 ? <LineUsage line={line} currency={currency} /> : null}
               </th>
-              <td>{new Date(line.period_start).toLocaleDateString('en-GB', { month: 'short', year: 'numeric', day: 'numeric', timeZone: 'UTC' })}</td>
+              <td>{Date.parse(line.period_start) === Date.parse(periodStart) ? 'this period' : `the period from ${dayText(line.period_start)}`}</td>
               <td className="num">{money(line.amount, currency, 3)}</td>
             </tr>
           ))}

@@ -24,15 +24,16 @@ export function KeyForm({ error, onKey }: { error: string | null; onKey: (key: s
           required
           value={value}
           onChange={(e) => setValue(e.target.value)}
-          aria-describedby="api-key-help"
-          aria-invalid={error !== null}
+          // The refusal is tied to the field, so a screen reader on it hears why the key was not taken.
+          aria-describedby={error !== null ? 'api-key-error api-key-help' : 'api-key-help'}
+          aria-invalid={error !== null ? true : undefined}
         />
         <p id="api-key-help" className="help">
           Paste your key (<code>tm_…</code>). It stays in this browser tab until you close it; the console can do
           exactly what the key may do through the API.
         </p>
         {error !== null ? (
-          <p className="error" role="alert">
+          <p className="error" role="alert" id="api-key-error">
             {error}
           </p>
         ) : null}

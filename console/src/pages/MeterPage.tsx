@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { billingPeriod } from '../billing-period';
+import { budgetNodeText } from '../budget-tree';
 import { dateTime, money, tokens } from '../format';
 import { followMeter, type StreamOperation } from '../live';
 
@@ -172,8 +173,8 @@ export function MeterPage({ session, account }: { session: Session; account: str
               <p className="value big" data-testid="budget-left">
                 {money(budget.left, currency, 2)}
               </p>
-              <p className="sub">
-                this {budget.kind} on {budget.node}
+              <p className="sub" data-testid="budget-node">
+                this {budget.kind}, {budgetNodeText(budget.node, who.person_id)}
               </p>
             </>
           )}
@@ -187,7 +188,7 @@ export function MeterPage({ session, account }: { session: Session; account: str
           {recent.map((e) => (
             <li key={e.id}>
               <time dateTime={e.timestamp}>{dateTime(e.timestamp)}</time> <strong>{e.operation ?? '(no operation)'}</strong> {e.model ?? ''} ·{' '}
-              {tokens(e.tokens.total)} tokens · {money(e.cost?.total ?? null, currency)} <span className={`tag ${e.label}`}>{e.label}</span>
+              {tokens(e.tokens.total)} tokens · {e.cost ? money(e.cost.total, currency) : 'unpriced'} <span className={`tag ${e.label}`}>{e.label}</span>
             </li>
           ))}
         </ul>

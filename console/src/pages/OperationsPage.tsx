@@ -58,7 +58,11 @@ export function OperationsPage({ session, account }: { session: Session; account
         setPage(json(p));
         setError(null);
       },
-      (e) => setError((e as Error).message),
+      (e) => {
+        // The rows of the filters before are not these filters' answer: none is shown under the refusal.
+        setPage(null);
+        setError((e as Error).message);
+      },
     );
   }, [client, account, filters, cursor]);
 
@@ -117,30 +121,33 @@ export function OperationsPage({ session, account }: { session: Session; account
         </div>
       </form>
       {error ? (
-        <p className="error" role="alert">
+        <p className="error" role="alert" data-testid="operations-error">
           {error}
         </p>
-      ) : null}
-      <DataTable
-        label="Operations"
-        tableClass="operations"
-        testId="operations"
-        rows={page?.data ?? null}
-        rowKey={(e) => e.id}
-        empty="No operations match."
-        columns={[
-          { header: 'Time', cell: (e) => <time dateTime={e.timestamp}>{dateTime(e.timestamp)}</time> },
-          { header: 'Operation', cell: (e) => e.operation ?? '—' },
-          { header: 'Model', cell: (e) => e.model ?? '—' },
-          { header: 'Tier', cell: (e) => e.tier ?? '—' },
-          { header: 'Channel', cell: (e) => e.channel ?? '—' },
-          { header: 'Tokens', num: true, cell: (e) => tokens(e.tokens.total) },
-          { header: 'Cost', num: true, cell: (e) => (e.cost ? money(e.cost.total, currency) : 'unpriced') },
-          { header: 'Label', cell: (e) => <span className={`tag ${e.label}`}>{e.label}</span> },
-          { header: 'Task', cell: (e) => e.task_id ?? '—' },
-        ]}
-      />
-      <Pager label="Pages of operations" pages={pages} next={page?.next_cursor} />
+      ) : (
+        <>
+          <DataTable
+            label="Operations"
+            tableClass="operations"
+            testId="operations"
+            rows={page?.data ?? null}
+            rowKey={(e) => e.id}
+            empty="No operations match."
+            columns={[
+              { header: 'Time', cell: (e) => <time dateTime={e.timestamp}>{dateTime(e.timestamp)}</time> },
+              { header: 'Operation', cell: (e) => e.operation ?? '—' },
+              { header: 'Model', cell: (e) => e.model ?? '—' },
+              { header: 'Tier', cell: (e) => e.tier ?? '—' },
+              { header: 'Channel', cell: (e) => e.channel ?? '—' },
+              { header: 'Tokens', num: true, cell: (e) => tokens(e.tokens.total) },
+              { header: 'Cost', num: true, cell: (e) => (e.cost ? money(e.cost.total, currency) : 'unpriced') },
+              { header: 'Label', cell: (e) => <span className={`tag ${e.label}`}>{e.label}</span> },
+              { header: 'Task', cell: (e) => e.task_id ?? '—' },
+            ]}
+          />
+          <Pager label="Pages of operations" pages={pages} next={page?.next_cursor} />
+        </>
+      )}
     </section>
   );
 }

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { decimalError, Field, FormMessage, type Message } from '../components/Field';
-import { dateTime } from '../format';
+import { dateTime, fieldsToFix } from '../format';
 import { focusFirstInvalid } from '../focus';
 import { isCurrency } from '../../../src/money/currency';
 import { changedRows, ROWS, show, type Version } from '../plan-diff';
@@ -93,7 +93,7 @@ export function PlansPage({ session }: { session: Session }) {
     Object.assign(found, capsErrors(draft.tier_caps), ladderErrors(draft.volume_discount), packErrors(draft.topup_packs));
     setErrors(found);
     if (Object.keys(found).length > 0) {
-      setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before publishing.` });
+      setMessage({ error: true, text: fieldsToFix(Object.keys(found).length, 'publishing') });
       focusFirstInvalid(formElement);
       return;
     }
@@ -146,12 +146,24 @@ export function PlansPage({ session }: { session: Session }) {
     }
   };
 
+  // Another plan picked: nothing of the form before stays (its errors, its message, and for a new plan its
+  // terms: a new plan started as the unpublished edit of the plan picked before, under that plan's name).
+  const pick = (id: string) => {
+    setPlan(id);
+    setErrors({});
+    setMessage(null);
+    if (id === '') {
+      setNewPlan('');
+      setDraft(draftOf(undefined));
+    }
+  };
+
   const changed = changedRows(versions);
   return (
     <section>
       <div className="picker">
         <label htmlFor="plan-picker">Plan</label>
-        <select id="plan-picker" value={plan} onChange={(e) => setPlan(e.target.value)}>
+        <select id="plan-picker" value={plan} onChange={(e) => pick(e.target.value)}>
           {plans.map((p) => (
             <option key={p.id} value={p.id}>
               {p.id} (v{p.latest_version})
@@ -241,7 +253,7 @@ export function PlansPage({ session }: { session: Session }) {
         <CapsFields caps={draft.tier_caps} errors={errors} onChange={(tier_caps) => setDraft({ ...draft, tier_caps })} />
         <LadderFields steps={draft.volume_discount} errors={errors} onChange={(volume_discount) => setDraft({ ...draft, volume_discount })} />
         <PackFields packs={draft.topup_packs} errors={errors} onChange={(topup_packs) => setDraft({ ...draft, topup_packs })} />
-        <button type="submit">Publish version</button>
+        <button type="submit">{plan === '' ? 'Create plan' : 'Publish version'}</button>
       </form>
     </section>
   );

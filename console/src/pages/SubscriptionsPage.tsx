@@ -6,7 +6,7 @@ import type { Session } from '../App';
 import { AccountPicker } from '../components/AccountPicker';
 import { Field, FormMessage, type Message } from '../components/Field';
 import { CapsFields, LadderFields } from '../components/TermsFields';
-import { money } from '../format';
+import { dayText, fieldsToFix, money } from '../format';
 import { focusFirstInvalid } from '../focus';
 import { show } from '../plan-diff';
 import { overridesBody, overridesDraft, overridesErrors, overridesFromPlan, planFormField, type OverrideMode, type OverridesForm } from '../plan-form';
@@ -92,7 +92,7 @@ export function SubscriptionsPage({ session }: { session: Session }) {
     Object.assign(found, overridesErrors(overrides));
     setErrors(found);
     if (Object.keys(found).length > 0) {
-      setMessage({ error: true, text: `${Object.keys(found).length} field(s) to fix before saving.` });
+      setMessage({ error: true, text: fieldsToFix(Object.keys(found).length, 'saving') });
       focusFirstInvalid(formElement);
       return;
     }
@@ -131,7 +131,7 @@ export function SubscriptionsPage({ session }: { session: Session }) {
             {current.follows_latest ? ' (follows the latest)' : ' (pinned)'}
           </dd>
           <dt>Since</dt>
-          <dd>{current.start_date}</dd>
+          <dd>{dayText(current.start_date)}</dd>
           <dt>Billing anchor day</dt>
           <dd>{current.billing_anchor_day}</dd>
           <dt>Base fee</dt>

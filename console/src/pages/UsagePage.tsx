@@ -6,23 +6,11 @@ import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { Breakdown } from '../components/Breakdown';
 import { day, money, ratio, tokens, tokensShort } from '../format';
+import { chartRows, costKey, costTick, seriesOf } from '../usage-chart';
 
 type Reading = Schemas['MeterReading'];
 const RANGES = { month: 'This month', d7: 'Last 7 days', d30: 'Last 30 days', d90: 'Last 90 days' } as const;
 type Range = keyof typeof RANGES;
-const SERIES = {
-  tier: [
-    ['base', '#4c9a6a'],
-    ['specialized', '#3572b0'],
-    ['premier', '#8b4fb3'],
-  ],
-  label: [
-    ['effective', '#2e8b57'],
-    ['ineffective', '#c0392b'],
-    ['pending', '#d4a017'],
-    ['unclassified', '#7f8c8d'],
-  ],
-} as const;
 
 export function rangeFrom(range: Range, now: Date): string {
   if (range === 'month') return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString();
@@ -55,24 +43,8 @@ export function UsagePage({ session, account }: { session: Session; account: str
   }, [client, account, range]);
 
   const byDay = readings[`day,${stack}`];
-  const chart = useMemo(() => {
-    // Every day of the range has its bar, an empty one included.
-    const days = new Map<string, Record<string, number | string>>();
-    if (byDay) {
-      for (let t = Date.parse(byDay.from); t < Date.parse(byDay.to); t += 86_400_000) {
-        const d = new Date(t).toISOString().slice(0, 10);
-        days.set(d, { day: d });
-      }
-    }
-    for (const row of byDay?.rows ?? []) {
-      const d = String(row.key.day).slice(0, 10);
-      const entry = days.get(d) ?? { day: d };
-      const series = String(row.key[stack]);
-      entry[series] = (Number(entry[series] ?? 0) + (measure === 'tokens' ? row.tokens.total : Number(row.cost)));
-      days.set(d, entry);
-    }
-    return [...days.values()].sort((a, b) => String(a.day).localeCompare(String(b.day)));
-  }, [byDay, stack, measure]);
+  const chart = useMemo(() => chartRows(byDay, stack, measure), [byDay, stack, measure]);
+  const series = useMemo(() => seriesOf(stack, byDay), [stack, byDay]);
   const totals = readings['model']?.totals;
 
   return (
@@ -134,14 +106,18 @@ export function UsagePage({ session, account }: { session: Session; account: str
         </figcaption>
         <div className="chart-box" aria-hidden="true">
           <ResponsiveContainer width="100%" height={280}>
-            <BarChart data={chart} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
+            {/* No accessibility layer: the chart is hidden from assistive technology (the table below says the same), so it must not be a tab stop either. */}
+            <BarChart data={chart} margin={{ top: 8, right: 8, bottom: 0, left: 0 }} accessibilityLayer={false}>
               <CartesianGrid strokeDasharray="3 3" vertical={false} />
               <XAxis dataKey="day" tickFormatter={(d: string) => day(d)} fontSize={12} />
-              <YAxis tickFormatter={(v: number) => (measure === 'tokens' ? tokensShort(v) : String(v))} fontSize={12} width={48} />
-              <Tooltip labelFormatter={(d) => day(String(d))} />
+              <YAxis tickFormatter={(v: number) => (measure === 'tokens' ? tokensShort(v) : costTick(v))} fontSize={12} width={48} />
+              <Tooltip
+                labelFormatter={(d) => day(String(d))}
+                formatter={(value, _name, item) => (measure === 'tokens' ? tokens(Number(value)) : money(String((item.payload as Record<string, unknown>)[costKey(String(item.dataKey))] ?? '0'), currency))}
+              />
               <Legend />
-              {SERIES[stack].map(([name, color]) => (
-                <Bar key={name} dataKey={name} stackId="s" fill={color} isAnimationActive={false} />
+              {series.map(([key, color, name]) => (
+                <Bar key={key} dataKey={key} name={name} stackId="s" fill={color} isAnimationActive={false} />
               ))}
             </BarChart>
           </ResponsiveContainer>
@@ -152,8 +128,8 @@ export function UsagePage({ session, account }: { session: Session; account: str
             <thead>
               <tr>
                 <th scope="col">Day</th>
-                {SERIES[stack].map(([name]) => (
-                  <th scope="col" className="num" key={name}>
+                {series.map(([key, , name]) => (
+                  <th scope="col" className="num" key={key}>
                     {name}
                   </th>
                 ))}
@@ -163,9 +139,9 @@ export function UsagePage({ session, account }: { session: Session; account: str
               {chart.map((row) => (
                 <tr key={String(row.day)}>
                   <th scope="row">{day(String(row.day))}</th>
-                  {SERIES[stack].map(([name]) => (
-                    <td className="num" key={name}>
-                      {measure === 'tokens' ? tokens(Number(row[name] ?? 0)) : String(row[name] ?? 0)}
+                  {series.map(([key]) => (
+                    <td className="num" key={key}>
+                      {measure === 'tokens' ? tokens(Number(row[key] ?? 0)) : money(String(row[costKey(key)] ?? '0.0000'))}
                     </td>
                   ))}
                 </tr>
