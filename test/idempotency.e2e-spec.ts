@@ -2,6 +2,7 @@
 // its first answer given again; a key reused for another request, a key still in use, a bad key, a failed
 // request giving its key back, keys per API key, expiry and pruning; and every write route takes the
 // header but the two idempotent by their own ids and the key issue (whose answer holds a secret never stored).
+import { jest } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
 import { IN_FLIGHT_MS, KEY_TTL_MS, requestFingerprint } from '../src/http/idempotency/idempotency.js';
@@ -12,6 +13,14 @@ import { setupPricing } from './support/metering.js';
 import { newKey, newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
 const NOW = '2026-03-15T12:00:00.000Z';
+
+async function waitFor(done: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe('Idempotency-Key', () => {
   let t: TestApp;
@@ -117,6 +126,30 @@ describe('Idempotency-Key', () => {
     expect(corrected.status).toBe(201);
     expect(corrected.headers['idempotent-replayed']).toBeUndefined();
     expect(await promotional(o.account)).toHaveLength(1);
+  });
+
+  it('answers a committed write even when its answer cannot be kept at once, and keeps it on a later try: the retry is a replay', async () => {
+    const o = await org();
+    const key = fresh();
+    const repository = t.app.get(IdempotencyRepository);
+    // The database refuses the first attempt to keep the answer (a dropped connection, say), after the grant committed.
+    const complete = jest.spyOn(repository, 'complete').mockRejectedValueOnce(new Error('Connection terminated unexpectedly'));
+    try {
+      const first = await grant(o.account, { amount: '4.00' }, o.keys.sales, key);
+      // Not a 500 for a write that is done: its answer.
+      expect(first.status).toBe(201);
+      expect(first.body).toMatchObject({ kind: 'promotional', amount: '4' });
+      // Kept on a later try, in the background.
+      await waitFor(async () => ((await keyRows(key)) as { status: number | null }[])[0]?.status === 201);
+      expect(complete).toHaveBeenCalledTimes(2);
+      const retry = await grant(o.account, { amount: '4.00' }, o.keys.sales, key);
+      expect(retry.status).toBe(201);
+      expect(retry.headers['idempotent-replayed']).toBe('true');
+      expect(retry.body).toEqual(first.body);
+      expect(await promotional(o.account)).toHaveLength(1);
+    } finally {
+      complete.mockRestore();
+    }
   });
 
   it('tells a retry the first request is in progress, until it is abandoned', async () => {

@@ -8,7 +8,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticatedRequest } from '../../auth/access.decorators.js';
 import { CLOCK, type Clock } from '../../clock/clock.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf, REPLAYED_HEADER, requestFingerprint, retryError, retryOutcome } from './idempotency.js';
-import { IdempotencyRepository } from './idempotency.repository.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { IdempotencyRepository, type Claim } from './idempotency.repository.js';
+
+/** Waits between later tries to keep a committed write's answer: all within IN_FLIGHT_MS (60 s), after which a retry would take the key over. */
+export const COMPLETE_RETRY_MS = [100, 500, 2_000, 8_000, 20_000];
 
 @Injectable()
 export class IdempotentWrites {
@@ -52,7 +56,32 @@ export class IdempotentWrites {
       throw error;
     }
     // Kept before the answer is sent, so a retry that follows it is a replay.
-    await this.keys.complete(claim, reply.statusCode, value === undefined ? null : JSON.stringify(value), this.clock.now());
+    const status = reply.statusCode;
+    const body = value === undefined ? null : JSON.stringify(value);
+    try {
+      await this.keys.complete(claim, status, body, this.clock.now());
+    } catch (error) {
+      // The write has committed: its answer stands, and a 500 now would tell the caller to retry a write that
+      // is done. The key stays in progress (a retry meanwhile is told so) while storing it is tried again, so
+      // the retry that follows is a replay rather than a second write.
+      this.logger.error({ err: error, key: claim.key }, 'could not keep an idempotent answer; trying again');
+      void this.keepTrying(claim, status, body);
+    }
     return value;
+  }
+
+  /** Stores a committed write's answer again until it is kept, within the time a retry is told the key is in progress. */
+  private async keepTrying(claim: Claim, status: number, body: string | null): Promise<void> {
+    for (const wait of COMPLETE_RETRY_MS) {
+      await sleep(wait);
+      try {
+        await this.keys.complete(claim, status, body, this.clock.now());
+        this.logger.log({ key: claim.key }, 'kept an idempotent answer on a later try');
+        return;
+      } catch (error) {
+        this.logger.warn({ err: error, key: claim.key }, 'could not keep an idempotent answer');
+      }
+    }
+    this.logger.error({ key: claim.key }, 'gave up keeping an idempotent answer: a retry after the key is abandoned runs the write again');
   }
 }
