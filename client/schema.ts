@@ -1823,6 +1823,7 @@ export interface components {
             };
             /** @enum {string} */
             kind: "base_fee" | "allowance_used" | "overage" | "topup" | "volume_discount" | "ineffective_credit" | "adjustment";
+            /** @description The line's position on the invoice, from 0 */
             n: number;
             /**
              * Format: date-time

@@ -116,7 +116,11 @@ describe('web console: invoices and credits in Chromium', () => {
       await expectText(overage, /Overage.*this period.*3\.00 EUR/);
       // The usage behind the overage line: the model and its tokens (1,000,000 over the two operations).
       const summary = overage.locator('summary');
-      await expectText(summary, /^Usage behind line \d+ \(1 row\)$/);
+      // Lines are numbered from 1 (the API's `n` is from 0), and the usage names its line by that number.
+      await expectText(lines.locator('tbody tr').first().locator('td').first(), /^1$/);
+      const number = (await overage.locator('td').first().textContent())!.trim();
+      expect(Number(number)).toBeGreaterThan(1);
+      await expectText(summary, new RegExp(`^Usage behind line ${number} \\(1 row\\)$`));
       await summary.focus();
       await page.keyboard.press('Enter');
       expect(await overage.locator('details').getAttribute('open')).not.toBeNull();

@@ -216,7 +216,8 @@ function Lines({ lines, periodStart, total, currency, caption }: { lines: Line[]
         <tbody>
           {lines.map((line) => (
             <tr key={line.n}>
-              <td>{line.n}</td>
+              {/* The API's `n` is the line's position from 0; a document numbers its lines from 1. */}
+              <td>{line.n + 1}</td>
               <th scope="row">
                 <span className="sub block">{KIND[line.kind]}</span>
                 {line.description}
@@ -244,10 +245,10 @@ function LineUsage({ line, currency }: { line: Line; currency: string }) {
   return (
     <details className="line-usage">
       <summary>
-        Usage behind line {line.n} ({line.usage.length} {line.usage.length === 1 ? 'row' : 'rows'})
+        Usage behind line {line.n + 1} ({line.usage.length} {line.usage.length === 1 ? 'row' : 'rows'})
       </summary>
       <table>
-        <caption className="sr-only">Usage behind line {line.n}</caption>
+        <caption className="sr-only">Usage behind line {line.n + 1}</caption>
         <thead>
           <tr>
             <th scope="col">Tier</th>
