@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { Context, type Io } from './context.js';
 import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { registerBilling } from './commands/billing.js';
+import { flagForField } from './commands/options.js';
 import { registerLogin } from './commands/login.js';
 import { registerRead } from './commands/read.js';
 import { registerReport } from './commands/report.js';
@@ -41,11 +42,24 @@ function wantsJson(argv: readonly string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
+/** `; check --start` when the service refused a field this command sends from a flag of another name or its own. */
+function flagHint(command: Command | null, body: unknown): string {
+  const field = (body as { error?: { field?: unknown } } | undefined)?.error?.field;
+  if (command === null || typeof field !== 'string') return '';
+  const flag = flagForField(command, field);
+  return flag === null ? '' : `; check ${flag}`;
+}
+
 /** Runs one command line (without `node` and the script) and answers the exit code. */
 export async function run(argv: string[], io: Io): Promise<number> {
   const ctx = new Context(io);
   let exitCode: number = EXIT.ok;
   const program = buildProgram(ctx, (code) => (exitCode = code));
+  // The command whose action runs: a refusal naming an API field is told as its flag.
+  let acting: Command | null = null;
+  program.hook('preAction', (_program, action) => {
+    acting = action;
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
@@ -57,7 +71,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (error instanceof CliError) {
       // A script that asked for JSON gets the service's error answer as it came (the line stays on stderr).
       if (error.body !== undefined && wantsJson(argv)) ctx.out(JSON.stringify(error.body, null, 2));
-      ctx.err(`tokenmeter: ${error.message}`);
+      ctx.err(`tokenmeter: ${error.message}${flagHint(acting, error.body)}`);
       return error.exitCode;
     }
     ctx.err(`tokenmeter: ${error instanceof Error ? error.message : String(error)}`);

@@ -392,6 +392,11 @@ describe('the tokenmeter CLI', () => {
     const invalid = await cli(['plans', 'set', 'team', '--currency', 'EURO', '--base-fee', '1.00', '--allowance', '1.00', '--overage', 'bill']);
     expect(invalid.code).toBe(6);
     expect(invalid.stderr).toContain('HTTP 400');
+    // The service names its field; the line also names the flag that sent it, under its own name or another.
+    expect(invalid.stderr).toMatch(/field currency, HTTP 400\); check --currency\n$/);
+    const badStart = await cli(['budgets', 'set', 'account', '--account', account, '--period', 'month', '--start', '2026-02-30', '--amount', '5']);
+    expect(badStart.code).toBe(6);
+    expect(badStart.stderr).toMatch(/field period_start, HTTP 400\); check --start\n$/);
     // With --json, a script also gets the service's error answer on stdout, as it came.
     const invalidJson = await cli(['plans', 'set', 'team', '--currency', 'EURO', '--base-fee', '1.00', '--allowance', '1.00', '--overage', 'bill', '--json']);
     expect(invalidJson.code).toBe(6);

@@ -6,7 +6,7 @@ import { jsonBody } from '../api.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { Context, DataOptions } from '../context.js';
 import { count, type Column } from '../output.js';
-import { accountOption, dataOptions, decimalString, defined } from './options.js';
+import { accountOption, dataOptions, decimalString, defined, sendsFields } from './options.js';
 
 type Schemas = components['schemas'];
 type Burn = Schemas['BudgetBurn'];
@@ -85,6 +85,7 @@ export function registerBilling(program: Command, ctx: Context): void {
   accountOption(budgets);
   budgets.addOption(new Option('--period <kind>', 'only budgets of this period kind').choices(PERIODS));
   budgets.option('--start <date>', 'with --period: the budgets of the period starting that day (YYYY-MM-DD; ended or to come) instead of those in force');
+  sendsFields(budgets, { period_start: '--start' });
   dataOptions(budgets).action(
     async (o: DataOptions & { account?: string; period?: (typeof PERIODS)[number]; start?: string }) => {
       const account = ctx.account(o.account);
@@ -123,6 +124,7 @@ export function registerBilling(program: Command, ctx: Context): void {
     .addOption(new Option('--enforcement <kind>', 'hard denies authorizations past the limit (default soft, also when replacing a hard budget)').choices(['soft', 'hard']))
     .option('--thresholds <list>', 'alert thresholds in percent, e.g. 50,80,100', thresholdList);
   accountOption(set);
+  sendsFields(set, { period_start: '--start', token_limit: '--tokens', amount_limit: '--amount' });
   set.option('--json', "print the service's JSON answer").action(
     async (
       node: string,
@@ -160,6 +162,7 @@ export function registerBilling(program: Command, ctx: Context): void {
     .option('--tokens <n>', 'tokens', nonNegative)
     .option('--amount <amount>', 'money', decimalString);
   accountOption(transfer);
+  sendsFields(transfer, { period_start: '--start' });
   transfer.option('--json', "print the service's JSON answer").action(
     async (o: { account?: string; from: string; to: string; period: (typeof PERIODS)[number]; start?: string; headcount?: number; tokens?: number; amount?: string; json?: boolean }) => {
       const account = ctx.account(o.account);

@@ -4,6 +4,26 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 export const CHANNELS = ['cli', 'mcp', 'chat', 'api', 'program'] as const;
 export const LABELS = ['effective', 'ineffective', 'pending', 'unclassified'] as const;
 
+const FIELD_FLAGS = new WeakMap<Command, Readonly<Record<string, string>>>();
+
+/**
+ * The API fields this command sends under another name (`period_start` from `--start`), so that the
+ * service's refusal of a field names the flag the person typed (program.ts). A field named like its flag
+ * (`session_id`, `--session-id`) needs no entry.
+ */
+export function sendsFields(command: Command, fields: Readonly<Record<string, string>>): Command {
+  FIELD_FLAGS.set(command, fields);
+  return command;
+}
+
+/** This command's flag that sends the API's `field`, or null. */
+export function flagForField(command: Command, field: string): string | null {
+  const declared = FIELD_FLAGS.get(command)?.[field];
+  if (declared !== undefined) return declared;
+  const long = `--${field.replace(/_/g, '-')}`;
+  return command.options.some((o) => o.long === long) ? long : null;
+}
+
 /** --json and --csv on a command whose output is data. */
 export function dataOptions(command: Command): Command {
   return command

@@ -7,7 +7,7 @@ import { readDocument } from '../document.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { Column } from '../output.js';
 import { count } from '../output.js';
-import { dataOptions, decimalString, defined, nonNegativeInteger, positiveInteger } from './options.js';
+import { dataOptions, decimalString, defined, nonNegativeInteger, positiveInteger, sendsFields } from './options.js';
 
 type Schemas = components['schemas'];
 
@@ -58,7 +58,7 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
 
   // ---- plans --------------------------------------------------------------------------------------
   const plans = program.command('plans').description('plans and their versions (sales, admin)');
-  jsonOption(
+  const plansSet = jsonOption(
     plans
       .command('set <plan> [file]')
       .description('a new version of a plan, from a JSON or YAML file and/or the options (options win)')
@@ -67,7 +67,9 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
       .option('--base-fee <amount>', 'monthly base fee', decimalString)
       .option('--allowance <amount>', 'usage included each month', decimalString)
       .addOption(new Option('--overage <policy>', 'past the allowance').choices(['bill', 'block'])),
-  ).action(
+  );
+  sendsFields(plansSet, { base_fee: '--base-fee', included_allowance: '--allowance', overage_policy: '--overage' });
+  plansSet.action(
     async (
       plan: string,
       file: string | undefined,
@@ -83,10 +85,13 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
     },
   );
   jsonOption(
-    plans
-      .command('rollback <plan>')
-      .description('make an earlier version current again (as a new version with its terms)')
-      .requiredOption('--to <version>', 'the version to return to', positiveInteger),
+    sendsFields(
+      plans
+        .command('rollback <plan>')
+        .description('make an earlier version current again (as a new version with its terms)')
+        .requiredOption('--to <version>', 'the version to return to', positiveInteger),
+      { version: '--to' },
+    ),
   ).action(async (plan: string, o: { to: number; json?: boolean }) => {
     const version = await ctx.call(ctx.api.POST('/v1/plans/{plan}/rollback', { params: { path: { plan } }, body: { version: o.to } }));
     show(o, version, `plan ${version.plan_id} version ${version.version}: the terms of version ${version.rolled_back_from ?? o.to}`);
@@ -108,14 +113,17 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
 
   // ---- subscriptions ------------------------------------------------------------------------------
   jsonOption(
-    program
-      .command('subscribe <account>')
-      .description('subscribe an account to a plan (sales, admin)')
-      .requiredOption('--plan <plan>', 'the plan')
-      .option('--plan-version <n>', 'a version of it (default: the latest, following new versions)', positiveInteger)
-      .option('--start <date>', 'first day, YYYY-MM-DD (default: today)')
-      .option('--anchor-day <day>', 'day of the month a billing period starts', positiveInteger)
-      .option('--overrides <file>', 'per-account overrides, a JSON or YAML file'),
+    sendsFields(
+      program
+        .command('subscribe <account>')
+        .description('subscribe an account to a plan (sales, admin)')
+        .requiredOption('--plan <plan>', 'the plan')
+        .option('--plan-version <n>', 'a version of it (default: the latest, following new versions)', positiveInteger)
+        .option('--start <date>', 'first day, YYYY-MM-DD (default: today)')
+        .option('--anchor-day <day>', 'day of the month a billing period starts', positiveInteger)
+        .option('--overrides <file>', 'per-account overrides, a JSON or YAML file'),
+      { plan_id: '--plan', start_date: '--start', billing_anchor_day: '--anchor-day' },
+    ),
   ).action(
     async (account: string, o: { plan: string; planVersion?: number; start?: string; anchorDay?: number; overrides?: string; json?: boolean }) => {
       const overrides = o.overrides === undefined ? undefined : await readDocument(o.overrides, ctx.io.stdin);
@@ -137,14 +145,17 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
   // ---- keys ---------------------------------------------------------------------------------------
   const keys = program.command('keys').description('API keys (admin; a member for their own agents)');
   jsonOption(
-    keys
-      .command('create')
-      .description('issue a key; its secret is printed once')
-      .addOption(new Option('--role <role>', 'what it may do').choices(['admin', 'sales', 'finance', 'member', 'agent']).makeOptionMandatory())
-      .requiredOption('--name <name>', 'what it is for, e.g. "ci runner"')
-      .option('--account <id>', 'its account (finance, member, agent)')
-      .option('--person <id>', 'its person (member)')
-      .option('--agent <id>', 'its agent (agent)'),
+    sendsFields(
+      keys
+        .command('create')
+        .description('issue a key; its secret is printed once')
+        .addOption(new Option('--role <role>', 'what it may do').choices(['admin', 'sales', 'finance', 'member', 'agent']).makeOptionMandatory())
+        .requiredOption('--name <name>', 'what it is for, e.g. "ci runner"')
+        .option('--account <id>', 'its account (finance, member, agent)')
+        .option('--person <id>', 'its person (member)')
+        .option('--agent <id>', 'its agent (agent)'),
+      { person_id: '--person', agent_id: '--agent' },
+    ),
   ).action(async (o: { role: Schemas['CreateApiKey']['role']; name: string; account?: string; person?: string; agent?: string; json?: boolean }) => {
     const body: Schemas['CreateApiKey'] = { role: o.role, name: o.name, ...defined({ account: o.account, person_id: o.person, agent_id: o.agent }) };
     const key = await ctx.call(ctx.api.POST('/v1/api-keys', { body }));
@@ -180,24 +191,34 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
 
   // ---- authorizations -----------------------------------------------------------------------------
   jsonOption(
-    program
-      .command('authorize')
-      .description(
-        'ask before a costly call: reserves an amount, or tokens by kind priced at --model, or --auto (agent, member); exit 9 when denied',
-      )
-      .option('--amount <amount>', 'the most the call may cost', decimalString)
-      .option('--tokens <n>', 'tokens the call may use, held with --amount', positiveInteger)
-      .option('--model <id>', 'the model the call will use')
-      .option('--input <n>', 'input tokens the call may use, priced at --model', nonNegativeInteger)
-      .option('--cached-input <n>', 'cached input tokens, priced at --model', nonNegativeInteger)
-      .option('--cache-write <n>', 'cache-write tokens, priced at --model', nonNegativeInteger)
-      .option('--output <n>', 'output tokens, priced at --model', nonNegativeInteger)
-      .option('--reasoning <n>', 'reasoning tokens, priced at --model', nonNegativeInteger)
-      .option('--auto', "estimate from this agent's recent operations")
-      .option('--operation <name>', 'what the call does')
-      .option('--session-id <id>', 'the session it belongs to')
-      .addOption(new Option('--session-context <context>', 'internal or external session').choices(['internal', 'external']))
-      .option('--expires-in <seconds>', 'release the hold after this long', positiveInteger),
+    sendsFields(
+      program
+        .command('authorize')
+        .description(
+          'ask before a costly call: reserves an amount, or tokens by kind priced at --model, or --auto (agent, member); exit 9 when denied',
+        )
+        .option('--amount <amount>', 'the most the call may cost', decimalString)
+        .option('--tokens <n>', 'tokens the call may use, held with --amount', positiveInteger)
+        .option('--model <id>', 'the model the call will use')
+        .option('--input <n>', 'input tokens the call may use, priced at --model', nonNegativeInteger)
+        .option('--cached-input <n>', 'cached input tokens, priced at --model', nonNegativeInteger)
+        .option('--cache-write <n>', 'cache-write tokens, priced at --model', nonNegativeInteger)
+        .option('--output <n>', 'output tokens, priced at --model', nonNegativeInteger)
+        .option('--reasoning <n>', 'reasoning tokens, priced at --model', nonNegativeInteger)
+        .option('--auto', "estimate from this agent's recent operations")
+        .option('--operation <name>', 'what the call does')
+        .option('--session-id <id>', 'the session it belongs to')
+        .addOption(new Option('--session-context <context>', 'internal or external session').choices(['internal', 'external']))
+        .option('--expires-in <seconds>', 'release the hold after this long', positiveInteger),
+      {
+        expires_in_seconds: '--expires-in',
+        'usage.input': '--input',
+        'usage.cached_input': '--cached-input',
+        'usage.cache_write': '--cache-write',
+        'usage.output': '--output',
+        'usage.reasoning': '--reasoning',
+      },
+    ),
   ).action(
     async (o: AuthorizeOptions & { json?: boolean }) => {
       const body = authorizeBody(o);
