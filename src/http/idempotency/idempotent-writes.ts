@@ -73,7 +73,8 @@ export class IdempotentWrites {
   /** Stores a committed write's answer again until it is kept, within the time a retry is told the key is in progress. */
   private async keepTrying(claim: Claim, status: number, body: string | null): Promise<void> {
     for (const wait of COMPLETE_RETRY_MS) {
-      await sleep(wait);
+      // Unref'd: a shutdown does not wait for these tries (the key then frees itself after the minute, as a died request's does).
+      await sleep(wait, undefined, { ref: false });
       try {
         await this.keys.complete(claim, status, body, this.clock.now());
         this.logger.log({ key: claim.key }, 'kept an idempotent answer on a later try');
