@@ -8,6 +8,7 @@ import { ManualClock } from '../src/clock/clock.js';
 import { IN_FLIGHT_MS, KEY_TTL_MS, requestFingerprint } from '../src/http/idempotency/idempotency.js';
 import { IdempotencyHousekeeping } from '../src/http/idempotency/idempotency.module.js';
 import { IdempotencyRepository } from '../src/http/idempotency/idempotency.repository.js';
+import { COMPLETE_RETRY_MS } from '../src/http/idempotency/idempotent-writes.js';
 import { putBudget } from './support/budgets.js';
 import { setupPricing } from './support/metering.js';
 import { newKey, newOrg, startTestApp, type TestApp } from './support/test-app.js';
@@ -142,6 +143,8 @@ describe('Idempotency-Key', () => {
       // Kept on a later try, in the background.
       await waitFor(async () => ((await keyRows(key)) as { status: number | null }[])[0]?.status === 201);
       expect(complete).toHaveBeenCalledTimes(2);
+      // Every later try falls within the minute a retry is told the key is in progress, never after a retry took it over.
+      expect(COMPLETE_RETRY_MS.reduce((a, b) => a + b, 0)).toBeLessThan(IN_FLIGHT_MS);
       const retry = await grant(o.account, { amount: '4.00' }, o.keys.sales, key);
       expect(retry.status).toBe(201);
       expect(retry.headers['idempotent-replayed']).toBe('true');

@@ -16,12 +16,14 @@ export function sendsFields(command: Command, fields: Readonly<Record<string, st
   return command;
 }
 
-/** This command's flag that sends the API's `field`, or null. */
+/**
+ * This command's flag that sent the API's `field` on this command line, or null: a value that came from
+ * elsewhere (a plan file, the service's default) was not typed as the flag, so naming it would mislead.
+ */
 export function flagForField(command: Command, field: string): string | null {
-  const declared = FIELD_FLAGS.get(command)?.[field];
-  if (declared !== undefined) return declared;
-  const long = `--${field.replace(/_/g, '-')}`;
-  return command.options.some((o) => o.long === long) ? long : null;
+  const long = FIELD_FLAGS.get(command)?.[field] ?? `--${field.replace(/_/g, '-')}`;
+  const option = command.options.find((o) => o.long === long);
+  return option !== undefined && command.getOptionValueSource(option.attributeName()) === 'cli' ? long : null;
 }
 
 /** --json and --csv on a command whose output is data. */

@@ -3,12 +3,12 @@
 // fails; a retry is answered from the kept answer (with `Idempotent-Replayed: true`) or told why not. A
 // request without the header costs one header lookup. Routes use it through @Idempotent() (a Nest
 // interceptor); a hot route whose every request would pay for Nest's interceptor chain calls `once` itself.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticatedRequest } from '../../auth/access.decorators.js';
 import { CLOCK, type Clock } from '../../clock/clock.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf, REPLAYED_HEADER, requestFingerprint, retryError, retryOutcome } from './idempotency.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { IdempotencyRepository, type Claim } from './idempotency.repository.js';
 
 /** Waits between later tries to keep a committed write's answer: all within IN_FLIGHT_MS (60 s), after which a retry would take the key over. */
