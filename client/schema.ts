@@ -1985,7 +1985,7 @@ export interface components {
         MeterRow: {
             /** @description Operations, zero-token calls included */
             calls: number;
-            /** @description Exact; unpriced operations add nothing until they are priced */
+            /** @description Exact; unpriced operations add nothing until they are priced (unpriced_tokens says how much that leaves out) */
             cost: string;
             /** @description effective tokens / (effective + ineffective tokens); null when both are 0 */
             effective_ratio: number | null;
@@ -1994,6 +1994,8 @@ export interface components {
                 [key: string]: string | null;
             };
             tokens: components["schemas"]["TokenCounts"];
+            /** @description Tokens of operations whose model has no price yet (GET /v1/unpriced-models): counted in tokens, not yet in cost. Once sales prices the model they are priced and move into cost; while this is above 0, cost is not the whole bill */
+            unpriced_tokens: number;
         };
         /** @description The data of each `operation` message */
         MeterStreamOperation: {
@@ -2013,11 +2015,13 @@ export interface components {
         MeterSums: {
             /** @description Operations, zero-token calls included */
             calls: number;
-            /** @description Exact; unpriced operations add nothing until they are priced */
+            /** @description Exact; unpriced operations add nothing until they are priced (unpriced_tokens says how much that leaves out) */
             cost: string;
             /** @description effective tokens / (effective + ineffective tokens); null when both are 0 */
             effective_ratio: number | null;
             tokens: components["schemas"]["TokenCounts"];
+            /** @description Tokens of operations whose model has no price yet (GET /v1/unpriced-models): counted in tokens, not yet in cost. Once sales prices the model they are priced and move into cost; while this is above 0, cost is not the whole bill */
+            unpriced_tokens: number;
         };
         Model: {
             aliases: string[];
@@ -2309,9 +2313,11 @@ export interface components {
         StreamTotals: {
             /** @description Operations, zero-token calls included */
             calls: number;
-            /** @description Exact; unpriced operations add nothing until they are priced */
+            /** @description Exact; unpriced operations add nothing until they are priced (unpriced_tokens says how much that leaves out) */
             cost: string;
             tokens: components["schemas"]["TokenCounts"];
+            /** @description Tokens of operations whose model has no price yet (GET /v1/unpriced-models): counted in tokens, not yet in cost. Once sales prices the model they are priced and move into cost; while this is above 0, cost is not the whole bill */
+            unpriced_tokens: number;
         };
         StripeWebhookAnswer: {
             /** @example evt_1Q2w3E4r5T6y7U8i */

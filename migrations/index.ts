@@ -19,6 +19,7 @@ import { MeterHours1766000000000 } from './1766000000000-meter-hours.js';
 import { MeterRewrites1766100000000 } from './1766100000000-meter-rewrites.js';
 import { ReservationLeases1766200000000 } from './1766200000000-reservation-leases.js';
 import { IdempotencyKeys1766300000000 } from './1766300000000-idempotency-keys.js';
+import { MeterUnpriced1766400000000 } from './1766400000000-meter-unpriced.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -40,4 +41,5 @@ export const migrations = [
   MeterRewrites1766100000000,
   ReservationLeases1766200000000,
   IdempotencyKeys1766300000000,
+  MeterUnpriced1766400000000,
 ];

@@ -116,8 +116,33 @@ describe('classification and repricing', () => {
   });
 
   it('prices an unknown model once sales adds it, and lists it until then', async () => {
+    const before = (await t.get(`/v1/accounts/${org.account}/meter?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z`)).body;
     const res = await send([ev('u1', { model: 'brand-new-2026-03-01', usage: { input: 2000, output: 0 } })]);
     expect(res.body.results[0]).toMatchObject({ priced: false, needs_pricing: true });
+    // Its tokens are read, and said to be outside the cost, in every reading: not a cost of zero.
+    const meter = (query: string) => t.get(`/v1/accounts/${org.account}/meter?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z${query}`);
+    const unpricedTotals = (await meter('')).body.totals;
+    expect(unpricedTotals).toMatchObject({ cost: before.totals.cost, unpriced_tokens: before.totals.unpriced_tokens + 2000 });
+    expect(unpricedTotals.tokens.total).toBe(before.totals.tokens.total + 2000);
+    const byModel = (await meter('&group_by=model,tier')).body.rows;
+    expect(byModel.find((r: { key: { model: string } }) => r.key.model === 'brand-new-2026-03-01')).toMatchObject({
+      key: { tier: null },
+      calls: 1,
+      tokens: { total: 2000 },
+      cost: '0.000000000000',
+      unpriced_tokens: 2000,
+    });
+    for (const r of byModel) if (r.key.model !== 'brand-new-2026-03-01') expect(r.unpriced_tokens).toBe(0);
+    const byPerson = (await meter('&group_by=person')).body.rows;
+    expect(byPerson.reduce((n: number, r: { unpriced_tokens: number }) => n + r.unpriced_tokens, 0)).toBe(unpricedTotals.unpriced_tokens);
+    const csv = await t.request('GET', `/v1/accounts/${org.account}/meter?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z&group_by=model`, {
+      headers: { accept: 'text/csv' },
+    });
+    const [header, ...lines] = csv.text.split('\r\n');
+    const column = header!.split(',').indexOf('unpriced_tokens');
+    expect(column).toBeGreaterThan(0);
+    expect(lines.find((l) => l.startsWith('brand-new-2026-03-01,'))!.split(',')[column]).toBe('2000');
+    await expectRollupsMatchRaw(t, org.account);
     const listed = await t.get('/v1/unpriced-models');
     expect(listed.body.data).toEqual([expect.objectContaining({ model: 'brand-new-2026-03-01', events: 1, accounts: 1 })]);
     const repricing = t.app.get(RepricingService);
@@ -132,6 +157,12 @@ describe('classification and repricing', () => {
     expect(Number(events[0].cost)).toBeCloseTo(0.03, 12); // 2000 * 15 / 1M
     expect((await t.get('/v1/unpriced-models')).body.data).toEqual([]);
     await expectRollupsMatchRaw(t, org.account);
+    // Priced: its tokens move from unpriced into the cost of its model's row and the totals.
+    const pricedTotals = (await meter('')).body.totals;
+    expect(pricedTotals.unpriced_tokens).toBe(before.totals.unpriced_tokens);
+    expect(Number(pricedTotals.cost) - Number(before.totals.cost)).toBeCloseTo(0.03, 12);
+    const row = (await meter('&group_by=model,tier')).body.rows.find((r: { key: { model: string } }) => r.key.model === 'brand-new');
+    expect(row).toMatchObject({ key: { tier: 'premier' }, unpriced_tokens: 0, tokens: { total: 2000 } });
   });
 
   it('an audited price-book correction reprices the events it covers', async () => {

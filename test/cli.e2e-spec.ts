@@ -244,9 +244,13 @@ describe('the tokenmeter CLI', () => {
     const table = await cli(['meter', '--group-by', 'model,label'], { key: memberKey });
     expect(table.code).toBe(0);
     const [head, ...rows] = table.stdout.trim().split('\n');
-    expect(head).toMatch(/^MODEL\s+LABEL\s+CALLS\s+INPUT\s+CACHED\s+OUTPUT\s+TOTAL\s+COST\s+EFFECTIVE RATIO$/);
+    // r-4's mystery-model-9 is unpriced: its tokens get a column and the footer says the cost leaves them out.
+    expect(head).toMatch(/^MODEL\s+LABEL\s+CALLS\s+INPUT\s+CACHED\s+OUTPUT\s+TOTAL\s+COST\s+UNPRICED TOKENS\s+EFFECTIVE RATIO$/);
     expect(rows.some((r) => /^gpt-4o\s/.test(r))).toBe(true);
-    expect(rows.at(-1)).toMatch(/: 3 calls, .* tokens, cost /);
+    expect(rows.find((r) => r.startsWith('mystery-model-9 '))).toMatch(/\s0\.0+\s+120\s/);
+    expect(rows.at(-1)).toMatch(/: 3 calls, .* tokens, cost [0-9.]+ \(not counting 120 tokens of unpriced models: see unpriced-models\), effective /);
+    const pricedOnly = (await cli(['meter', '--group-by', 'model', '--model', 'gpt-4o'], { key: memberKey })).stdout;
+    expect(pricedOnly).not.toMatch(/UNPRICED|not counting/);
 
     const json = JSON.parse((await cli(['meter', '--group-by', 'model', '--json'], { key: memberKey })).stdout);
     expect(json.group_by).toEqual(['model']);
@@ -255,7 +259,7 @@ describe('the tokenmeter CLI', () => {
     expect([csv.code, csv.stderr]).toEqual([0, '']);
     expect(csv.stdout).toBe(await apiCsv('meter?group_by=model&model=gpt-4o', memberKey));
     expect(csv.stdout.split('\r\n')).toEqual([
-      'key_model,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,effective_ratio',
+      'key_model,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,unpriced_tokens,effective_ratio',
       expect.stringMatching(/^gpt-4o,2,200,0,0,40,0,240,/),
       '',
     ]);

@@ -21,8 +21,8 @@ describe('web console (/console) in Chromium', () => {
   /** The API as the tests' own client (set once the service is up). */
   let api: ReturnType<typeof serviceApi>;
 
-  /** The agent reports one operation of 1,500 tokens (1,000 input, 200 cached, 300 output). */
-  async function report(operation: string): Promise<void> {
+  /** The agent reports one operation of 1,500 tokens (1,000 input, 200 cached, 300 output), of `model`. */
+  async function report(operation: string, model = 'gpt-4o-2024-08-06'): Promise<void> {
     const answer = await api<{ results: { status: string }[] }>('POST', '/v1/events', keys.agent, {
       events: [
         {
@@ -30,7 +30,7 @@ describe('web console (/console) in Chromium', () => {
           timestamp: new Date().toISOString(),
           operation,
           channel: 'cli',
-          model: 'gpt-4o-2024-08-06',
+          model,
           task_id: `task-${eventNumber}`,
           attempt_id: 'a1',
           outcome: 'success',
@@ -151,6 +151,18 @@ describe('web console (/console) in Chromium', () => {
       expect(await page.getByTestId('operations').count()).toBe(0);
       await page.getByRole('button', { name: 'Clear' }).click();
       await expectText(page.getByTestId('operations'), /code\.review/);
+
+      // A model nobody priced yet: its tokens are read and its cost says "unpriced", never 0.0000 EUR.
+      await report('code.plan', 'mystery-model-1');
+      await page.getByRole('link', { name: 'My meter' }).click();
+      await expectText(page.getByTestId('meter-tokens'), /^4,500$/);
+      await expectText(page.getByTestId('meter-cost'), /^0\.0115 EUR$/);
+      await expectText(page.getByTestId('meter-unpriced'), /^\+ 1,500 tokens unpriced: of models not priced yet, not in this cost/);
+      await page.getByRole('link', { name: 'Usage' }).click();
+      await expectText(page.getByTestId('usage-unpriced'), /^\+ 1,500 tokens unpriced: of models not priced yet/);
+      const mystery = page.getByRole('table', { name: 'By model' }).getByRole('row', { name: /mystery-model-1/ });
+      await expectText(mystery, /1,500[\s\S]*unpriced1,500 tokens unpriced/);
+      await screenshots(page, 'usage-unpriced');
       // An address naming no page (a typo) says so, instead of showing the meter under it.
       await page.goto(`${service.url}/console/#/opertions`);
       await expectText(page.getByTestId('unknown-page'), /no page “opertions”/);

@@ -11,6 +11,7 @@ import { DataSource } from 'typeorm';
 import { MeterPeople1764500000000 } from '../migrations/1764500000000-meter-people.js';
 import { MeterNarrowRollups1764620000000 } from '../migrations/1764620000000-meter-narrow-rollups.js';
 import { MeterHours1766000000000 } from '../migrations/1766000000000-meter-hours.js';
+import { MeterUnpriced1766400000000 } from '../migrations/1766400000000-meter-unpriced.js';
 import { rollupsByKey, setupPricing } from './support/metering.js';
 import { newAccount, newAgent, newKey, newPerson, newUnit, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -145,24 +146,29 @@ describe('readings from the day and hourly rollups together', () => {
     expect(mixed.takenAway).toBeGreaterThan(20);
   });
 
-  it('migrations 1764500000000, 1764620000000 and 1766000000000 fill the rollups they add from the hourly ones, as ingest keeps them', async () => {
+  it('migrations 1764500000000, 1764620000000 and 1766000000000 fill the rollups they add from the hourly ones, and 1766400000000 every unpriced sum from the events, as ingest keeps them', async () => {
     const kept = await rollupsByKey(t, account);
-    const added = ['people', 'hourly_totals', 'models', 'operations', 'agents', 'people_channels', 'hours'] as const;
-    for (const rollup of added) expect(kept[rollup].kept).toEqual(kept[rollup].raw);
+    const unpriced = (rows: unknown[]) => rows.reduce<number>((n, r) => n + Number((r as { unpriced: string }).unpriced), 0);
+    for (const r of METER_ROLLUPS) expect({ rollup: r.name, rows: kept[r.name].kept }).toEqual({ rollup: r.name, rows: kept[r.name].raw });
+    // The seed's mystery-1 is never priced: every rollup holds its tokens as unpriced.
+    for (const r of METER_ROLLUPS) expect(unpriced(kept[r.name].kept)).toBeGreaterThan(0);
     const runner = t.app.get(DataSource).createQueryRunner();
     try {
-      // As on a database written before these rollups existed: their tables are made and filled from hourly rows.
+      // As on a database written before these rollups existed: their tables are made and filled from hourly
+      // rows, and then every rollup's unpriced tokens from the events.
+      await new MeterUnpriced1766400000000().down(runner);
       await new MeterHours1766000000000().down(runner);
       await new MeterNarrowRollups1764620000000().down(runner);
       await runner.query('DROP TABLE meter_daily_people');
       await new MeterPeople1764500000000().up(runner);
       await new MeterNarrowRollups1764620000000().up(runner);
       await new MeterHours1766000000000().up(runner);
+      await new MeterUnpriced1766400000000().up(runner);
     } finally {
       await runner.release();
     }
     const filled = await rollupsByKey(t, account);
-    for (const rollup of added) expect({ rollup, rows: filled[rollup].kept }).toEqual({ rollup, rows: kept[rollup].raw });
+    for (const r of METER_ROLLUPS) expect({ rollup: r.name, rows: filled[r.name].kept }).toEqual({ rollup: r.name, rows: kept[r.name].raw });
   });
 
   it('the whole seeded period, grouped by day, has rows from both rollups', async () => {

@@ -100,6 +100,9 @@ describe('readings', () => {
       expect(res.body.totals.tokens.total).toBe(march.reduce((n, e) => n + e.tokens, 0));
       expect(new Decimal(res.body.totals.cost).equals(sumCost(march))).toBe(true);
       expect(res.body.totals.cost).toMatch(/^\d+\.\d{12,}$/);
+      // e4's mystery-1 has no price: its 150 tokens are counted, and said to be outside the cost.
+      expect(res.body.totals.unpriced_tokens).toBe(march.filter((e) => e.cost === null).reduce((n, e) => n + e.tokens, 0));
+      expect(res.body.totals.unpriced_tokens).toBe(150);
       // Effective: e1 (1500) and e5 (5000); ineffective: e3 (3300).
       expect(res.body.totals.effective_ratio).toBeCloseTo(6500 / 9800, 12);
       expect(res.body.rows[0]).toEqual({ key: {}, ...res.body.totals });
@@ -286,9 +289,9 @@ describe('readings', () => {
       expect(res.headers['content-type']).toMatch(/^text\/csv/);
       const lines = res.text.split('\r\n');
       expect(lines[0]).toBe(
-        'key_channel,key_model,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,effective_ratio',
+        'key_channel,key_model,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,unpriced_tokens,effective_ratio',
       );
-      expect(lines).toContainEqual(expect.stringMatching(/^program,,2,0,0,0,0,0,0,0\.0+,$/));
+      expect(lines).toContainEqual(expect.stringMatching(/^program,,2,0,0,0,0,0,0,0\.0+,0,$/));
       expect(lines).toHaveLength(1 + 5 + 1);
       const csv = await meter(`${MARCH}&format=csv`);
       expect(csv.text.split('\r\n')[0]).toMatch(/^calls,/);
@@ -394,7 +397,7 @@ describe('readings', () => {
       expect(ready.event).toBe('ready');
       expect(ready.data.period).toEqual({ from: '2026-03-01T00:00:00.000Z', to: '2026-04-01T00:00:00.000Z' });
       const month = (await meter('')).body.totals;
-      expect(ready.data.totals).toEqual({ calls: month.calls, tokens: month.tokens, cost: month.cost });
+      expect(ready.data.totals).toEqual({ calls: month.calls, tokens: month.tokens, cost: month.cost, unpriced_tokens: month.unpriced_tokens });
 
       await report(org.keys.agent, org.person, org.unit, [
         { id: 'live-1', timestamp: '2026-03-15T11:59:00Z', operation: 'deploy', channel: 'cli', model: 'gpt-4o', usage: { input: 10, output: 20 } },
@@ -407,6 +410,14 @@ describe('readings', () => {
       expect(message.data.totals.calls).toBe(month.calls + 1);
       expect(message.data.totals.tokens.total).toBe(month.tokens.total + 30);
       expect(new Decimal(message.data.totals.cost).equals(new Decimal(month.cost).plus(view.cost.total))).toBe(true);
+      expect(message.data.totals.unpriced_tokens).toBe(month.unpriced_tokens);
+      // An operation of a model with no price: its tokens join the running unpriced tokens, not the cost.
+      await report(org.keys.agent, org.person, org.unit, [
+        { id: 'live-2', timestamp: '2026-03-15T11:59:30Z', operation: 'deploy', channel: 'cli', model: 'mystery-live', usage: { input: 7, output: 3 } },
+      ]);
+      const unpriced = await stream.next();
+      expect(unpriced.data.totals).toMatchObject({ calls: month.calls + 2, cost: message.data.totals.cost, unpriced_tokens: month.unpriced_tokens + 10 });
+      expect((await meter('')).body.totals).toMatchObject({ cost: message.data.totals.cost, unpriced_tokens: month.unpriced_tokens + 10 });
       stream.close();
     });
 

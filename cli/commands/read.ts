@@ -66,16 +66,21 @@ export function registerRead(program: Command, ctx: Context): void {
       return;
     }
     const reading = jsonBody(await ctx.call(ctx.api.GET('/v1/accounts/{account}/meter', { params: { path: { account }, query } })));
+    const t = reading.totals;
+    // Tokens of models not priced yet are outside the cost: the table says so where there are any, so a
+    // row of them never reads as costing nothing (--json and --csv always carry unpriced_tokens).
+    const unpriced = t.unpriced_tokens > 0;
     const columns: Column<MeterRow>[] = [
       ...reading.group_by.map((dim) => ({ header: dim, value: (r: MeterRow) => r.key[dim] ?? null, show: (v: string | null) => v ?? '-' })),
       { header: 'calls', value: (r) => r.calls, show: count, right: true },
       ...tokenColumns<MeterRow>((r) => r.tokens),
       { header: 'cost', value: (r) => r.cost, right: true },
+      ...(unpriced ? [{ header: 'unpriced_tokens', value: (r: MeterRow) => r.unpriced_tokens, show: count, right: true }] : []),
       { header: 'effective_ratio', value: ratio, show: percent, right: true },
     ];
-    const t = reading.totals;
     const footer =
-      `${reading.from} .. ${reading.to}: ${count(t.calls)} calls, ${count(t.tokens.total)} tokens, cost ${t.cost}, ` +
+      `${reading.from} .. ${reading.to}: ${count(t.calls)} calls, ${count(t.tokens.total)} tokens, cost ${t.cost}` +
+      `${unpriced ? ` (not counting ${count(t.unpriced_tokens)} tokens of unpriced models: see unpriced-models)` : ''}, ` +
       `effective ${percent(t.effective_ratio)}`;
     const rows = reading.group_by.length === 0 ? [{ key: {}, ...t } as MeterRow] : reading.rows;
     ctx.print(o, reading, rows, columns, footer);

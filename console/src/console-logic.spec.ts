@@ -7,7 +7,7 @@ import { whileCurrent } from './api';
 import { billingPeriod } from './billing-period';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
 import { budgetEditBody, budgetNodeText, budgetTree, countsText, leftText, limitText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
-import { dayText, fieldsToFix, money, periodText } from './format';
+import { costShown, dayText, fieldsToFix, money, periodText } from './format';
 import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
@@ -33,6 +33,23 @@ describe('money', () => {
   });
 });
 
+describe('costShown', () => {
+  const sums = (cost: string, unpriced: number, total: number) => ({ cost, unpriced_tokens: unpriced, tokens: { total } });
+  it('is the money alone when every token is priced', () => {
+    expect(costShown(sums('1.5', 0, 100), 'EUR')).toEqual({ cost: '1.50 EUR', unpriced: null });
+    expect(costShown(sums('0.000000000000', 0, 0), 'EUR')).toEqual({ cost: '0.0000 EUR', unpriced: null });
+  });
+  it('reads "unpriced", never a zero cost, for a group of unpriced tokens only', () => {
+    expect(costShown(sums('0.000000000000', 2000, 2000), 'EUR')).toEqual({ cost: 'unpriced', unpriced: '2,000 tokens unpriced' });
+    expect(costShown(sums('0', 1, 1))).toEqual({ cost: 'unpriced', unpriced: '1 token unpriced' });
+  });
+  it('says what a cost leaves out when some of its tokens are unpriced', () => {
+    expect(costShown(sums('0.03', 1500, 3500), 'EUR')).toEqual({ cost: '0.03 EUR', unpriced: '+ 1,500 tokens unpriced' });
+    // A correction can leave a cost on a group whose tokens are all unpriced now: the cost is still shown.
+    expect(costShown(sums('0.03', 10, 10), 'EUR')).toEqual({ cost: '0.03 EUR', unpriced: '+ 10 tokens unpriced' });
+  });
+});
+
 describe('dayText', () => {
   it('writes an API date as people read it, in UTC whatever the browser’s zone', () => {
     expect(dayText('2026-11-01')).toBe('1 Nov 2026');
@@ -52,6 +69,7 @@ describe('the usage chart', () => {
     key: { day: `${day}T00:00:00.000Z`, tier },
     calls: 1,
     cost,
+    unpriced_tokens: tier === null ? total : 0,
     effective_ratio: null,
     tokens: { input: total, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total },
   });
@@ -60,7 +78,7 @@ describe('the usage chart', () => {
     to: '2026-12-03T00:00:00.000Z',
     group_by: ['day', 'tier'],
     rows: [row('2026-12-01', 'base', '0.000000150000', 1), row('2026-12-02', 'base', '0.100000000000', 10), row('2026-12-02', 'base', '0.2', 20)],
-    totals: { calls: 3, cost: '0.30000015', effective_ratio: null, tokens: { input: 31, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total: 31 } },
+    totals: { calls: 3, cost: '0.30000015', unpriced_tokens: 0, effective_ratio: null, tokens: { input: 31, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total: 31 } },
   };
 
   it('keeps each cost as the API wrote it, so the table shows 0.0000 EUR and 0.3000 EUR, never 1.5e-7 or 0.30000000000000004', () => {

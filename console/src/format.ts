@@ -20,6 +20,22 @@ export function money(value: string | null | undefined, currency?: string | null
   return `${negative ? '-' : ''}${grouped}.${cut}${currency ? ` ${currency}` : ''}`;
 }
 
+/**
+ * A cost as shown beside what it leaves out: the tokens of models not priced yet (a reading's
+ * `unpriced_tokens`), which cost nothing until sales prices them. A group of only such tokens reads
+ * "unpriced", never a cost of zero; one with some has them said under its cost.
+ */
+export function costShown(
+  sums: { cost: string; unpriced_tokens: number; tokens: { total: number } },
+  currency?: string | null,
+): { cost: string; unpriced: string | null } {
+  if (sums.unpriced_tokens <= 0) return { cost: money(sums.cost, currency), unpriced: null };
+  const n = `${tokens(sums.unpriced_tokens)} ${sums.unpriced_tokens === 1 ? 'token' : 'tokens'} unpriced`;
+  return sums.unpriced_tokens >= sums.tokens.total && /^-?0*(\.0*)?$/.test(sums.cost)
+    ? { cost: 'unpriced', unpriced: n }
+    : { cost: money(sums.cost, currency), unpriced: `+ ${n}` };
+}
+
 export function ratio(value: number | null | undefined): string {
   return value === null || value === undefined ? '—' : `${(value * 100).toFixed(1)} %`;
 }

@@ -1,13 +1,21 @@
 // The rollups as SQL over an events-shaped relation with a `sign` column: every row adds sign x its calls,
-// tokens and cost to its groups in each rollup (and its cost to the day's spend). Ingest (new events, +1;
+// tokens, cost and unpriced tokens to its groups in each rollup (and its cost to the day's spend). Ingest (new events, +1;
 // relabelled ones, -1 old and +1 new) and the rebuild (every event, +1) use the same grouping, and the same
 // list of rollups (ROLLUPS), so the two can never disagree; readings pick from the same list (METER_ROLLUPS).
 const SUMS = ['input', 'cached_input', 'cache_write', 'output', 'reasoning'] as const;
-const SUM_COLUMNS = `calls, ${SUMS.join(', ')}, cost`;
-const SUM_EXPRESSIONS = `sum(sign), ${SUMS.map((s) => `sum(sign * ${s})`).join(', ')}, coalesce(sum(sign * cost), 0)`;
 
 /** The tokens of an events-shaped row (or a rollup row) that count toward the effective ratio. */
 export const RATIO_TOKENS_SQL = '(input + cached_input + cache_write + output)';
+
+/**
+ * `unpriced`: the tokens of the group's events whose model has no price yet, which its cost leaves out until
+ * they are priced (a repricing moves them out of it, as it moves their cost in). A reading says them beside
+ * the cost, so an unpriced model's tokens never read as costing nothing. An event using tokens always names
+ * its model, so `NOT priced` is exactly an event whose cost is still unknown.
+ */
+const SUM_COLUMNS = `calls, ${SUMS.join(', ')}, cost, unpriced`;
+const SUM_EXPRESSIONS = `sum(sign), ${SUMS.map((s) => `sum(sign * ${s})`).join(', ')}, coalesce(sum(sign * cost), 0),
+      coalesce(sum(sign * ${RATIO_TOKENS_SQL}) FILTER (WHERE NOT priced), 0)`;
 
 /** What a rollup without the label keeps of it: its effective and its ineffective tokens (LABEL_SPLIT_COLUMNS). */
 const LABEL_SPLIT_COLUMNS = 'effective, ineffective';
@@ -124,7 +132,7 @@ export function spendRollupSql(relation: string, shard: string, merge: boolean):
 function rollupColumns(rollup: MeterRollup): { dims: string[]; sums: string[] } {
   return {
     dims: rollup.dims.map((d) => DIMENSIONS[d].column),
-    sums: ['calls', ...SUMS, 'cost', ...(keepsLabel(rollup) ? [] : ['effective', 'ineffective'])],
+    sums: ['calls', ...SUMS, 'cost', 'unpriced', ...(keepsLabel(rollup) ? [] : ['effective', 'ineffective'])],
   };
 }
 

@@ -83,7 +83,7 @@ describe('wantsCsv', () => {
   });
 });
 
-const SUMS = { calls: 2, tokens: { input: 10, cached_input: 5, cache_write: 1, output: 7, reasoning: 3, total: 23 }, cost: '0.001000000000', effective_ratio: 0.5 };
+const SUMS = { calls: 2, tokens: { input: 10, cached_input: 5, cache_write: 1, output: 7, reasoning: 3, total: 23 }, cost: '0.001000000000', unpriced_tokens: 4, effective_ratio: 0.5 };
 
 describe('meterCsv', () => {
   it('has a key column per dimension, then the flattened sums; null keys are empty', () => {
@@ -98,9 +98,9 @@ describe('meterCsv', () => {
       totals: SUMS,
     });
     expect(csv.split('\r\n')).toEqual([
-      'key_model,key_channel,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,effective_ratio',
-      'gpt-4o,cli,2,10,5,1,7,3,23,0.001000000000,0.5',
-      ',program,1,10,5,1,7,3,23,0.001000000000,',
+      'key_model,key_channel,calls,tokens_input,tokens_cached_input,tokens_cache_write,tokens_output,tokens_reasoning,tokens_total,cost,unpriced_tokens,effective_ratio',
+      'gpt-4o,cli,2,10,5,1,7,3,23,0.001000000000,4,0.5',
+      ',program,1,10,5,1,7,3,23,0.001000000000,4,',
       '',
     ]);
   });

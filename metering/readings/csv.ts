@@ -41,6 +41,7 @@ export function meterCsv(reading: MeterReading): string {
     'calls',
     ...TOKEN_KINDS.map((k) => `tokens_${k}`),
     'cost',
+    'unpriced_tokens',
     'effective_ratio',
   ];
   const rows = reading.rows.map((r) => [
@@ -48,6 +49,7 @@ export function meterCsv(reading: MeterReading): string {
     r.calls,
     ...TOKEN_KINDS.map((k) => r.tokens[k]),
     r.cost,
+    r.unpriced_tokens,
     r.effective_ratio,
   ]);
   return toCsv(header, rows);

@@ -15,7 +15,7 @@ const cost = fc
 /** A month of an account's reading by hour as the meter's SQL answers it: distinct hours in order. */
 const hourRows: fc.Arbitrary<KeyedSumRow[]> = fc
   .uniqueArray(fc.integer({ min: 0, max: 30 * 24 - 1 }), { maxLength: 120 })
-  .chain((hours) => fc.tuple(fc.constant([...hours].sort((a, b) => a - b)), fc.array(fc.array(count, { minLength: 8, maxLength: 8 }), { minLength: hours.length, maxLength: hours.length }), fc.array(cost, { minLength: hours.length, maxLength: hours.length })))
+  .chain((hours) => fc.tuple(fc.constant([...hours].sort((a, b) => a - b)), fc.array(fc.array(count, { minLength: SUM_TEXT_ORDER.length - 1, maxLength: SUM_TEXT_ORDER.length - 1 }), { minLength: hours.length, maxLength: hours.length }), fc.array(cost, { minLength: hours.length, maxLength: hours.length })))
   .map(([hours, counts, costs]) =>
     hours.map((h, i) => ({ k_hour: new Date(START + h * HOUR).toISOString(), sums: [...counts[i]!, costs[i]!].join(' ') })),
   );

@@ -26,6 +26,7 @@ export function addTotals(a: HourlyPiece, b: HourlyPiece): MeterSums {
     calls: toCount(a.totals.calls + b.totals.calls),
     tokens: addTokens(a.totals.tokens, b.totals.tokens),
     cost: addCosts(a.totals.cost, b.totals.cost),
+    unpriced_tokens: toCount(a.totals.unpriced_tokens + b.totals.unpriced_tokens),
     effective_ratio: effectiveRatio(toCount(a.labels.effective + b.labels.effective), toCount(a.labels.ineffective + b.labels.ineffective)),
   };
 }

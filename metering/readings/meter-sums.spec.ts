@@ -40,6 +40,7 @@ describe('SumsTotal', () => {
     output: count,
     reasoning: count,
     cost: fc.option(fc.oneof(decimalText, fc.constantFrom('1e-3', '2.5E2')), { nil: null }),
+    unpriced: count,
     effective: count,
     ineffective: count,
   });
@@ -63,7 +64,7 @@ describe('SumsTotal', () => {
 
   it('keeps every count a safe integer, as addSums does', () => {
     const total = new SumsTotal();
-    const big = fromSumRow({ calls: String(Number.MAX_SAFE_INTEGER), input: '0', cached_input: '0', cache_write: '0', output: '0', reasoning: '0', cost: '0', effective: '0', ineffective: '0' });
+    const big = fromSumRow({ calls: String(Number.MAX_SAFE_INTEGER), input: '0', cached_input: '0', cache_write: '0', output: '0', reasoning: '0', cost: '0', unpriced: '0', effective: '0', ineffective: '0' });
     total.add(big);
     expect(() => total.add(big)).toThrow(/not a safe integer/);
   });
@@ -85,12 +86,13 @@ describe('readingRows', () => {
     output: count,
     reasoning: count,
     cost: fc.oneof(decimalText, fc.constantFrom('1e-3', '2.5E2', '0', '-0.000')),
+    unpriced: count,
     effective: count,
     ineffective: count,
   });
   const asSql = (r: SqlRow): KeyedSumRow => ({ k_hour: r.k_hour, k_label: r.k_label, sums: SUM_TEXT_ORDER.map((name) => r[name]).join(' ') });
 
-  /** What ReadingsService built before readingRows: a fold of fromSumRow, withRatio and SumsTotal.add over the nine columns. */
+  /** What ReadingsService built before readingRows: a fold of fromSumRow, withRatio and SumsTotal.add over the ten columns. */
   function reference(rows: readonly SqlRow[], groupBy: readonly string[]) {
     const totals = new SumsTotal();
     const out = rows.map((r) => {
@@ -144,10 +146,13 @@ describe('readingRows', () => {
   });
 
   it('keeps every count a safe integer, and reads the sums text only whole', () => {
-    const big = { sums: `${Number.MAX_SAFE_INTEGER} 0 0 0 0 0 0 0 0` };
+    const big = { sums: `${Number.MAX_SAFE_INTEGER} 0 0 0 0 0 0 0 0 0` };
     expect(() => readingRows([big, big], [])).toThrow(/not a safe integer/);
-    expect(() => readingRows([{ sums: '1 2 3 4 5 6 7 8' }], [])).toThrow(/end early/);
-    expect(() => readingRows([{ sums: '1 2 x 4 5 6 7 8 0.5' }], [])).toThrow(/not counts/);
-    expect(sumRowOf('1 2 3 4 5 6 7 8 -0.5')).toEqual({ calls: '1', input: '2', cached_input: '3', cache_write: '4', output: '5', reasoning: '6', effective: '7', ineffective: '8', cost: '-0.5' });
+    const unpricedBig = { sums: `1 ${Number.MAX_SAFE_INTEGER} 0 0 0 0 ${Number.MAX_SAFE_INTEGER} 0 0 0` };
+    expect(() => readingRows([unpricedBig, unpricedBig], [])).toThrow(/not a safe integer/);
+    expect(() => readingRows([{ sums: '1 2 3 4 5 6 7 8 9' }], [])).toThrow(/end early/);
+    expect(() => readingRows([{ sums: '1 2 x 4 5 6 7 8 9 0.5' }], [])).toThrow(/not counts/);
+    expect(sumRowOf('1 2 3 4 5 6 7 8 9 -0.5')).toEqual({ calls: '1', input: '2', cached_input: '3', cache_write: '4', output: '5', reasoning: '6', unpriced: '7', effective: '8', ineffective: '9', cost: '-0.5' });
+    expect(readingRows([{ sums: '2 10 0 0 5 0 7 0 0 0.5' }], []).totals).toMatchObject({ calls: 2, tokens: { total: 15 }, cost: '0.500000000000', unpriced_tokens: 7 });
   });
 });

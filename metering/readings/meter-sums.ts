@@ -17,6 +17,8 @@ export interface MeterSums {
   tokens: TokenCounts;
   /** Exact decimal string. */
   cost: string;
+  /** Tokens of operations whose model has no price yet: in `tokens`, not yet in `cost`. */
+  unpriced_tokens: number;
   /** effective tokens / (effective + ineffective tokens); null when both are 0. */
   effective_ratio: number | null;
 }
@@ -30,6 +32,7 @@ export interface SumRow {
   output: string | null;
   reasoning: string | null;
   cost: string | null;
+  unpriced: string | null;
   effective: string | null;
   ineffective: string | null;
 }
@@ -85,7 +88,7 @@ export interface SumsWithLabels {
 
 export function fromSumRow(row: SumRow): SumsWithLabels {
   return {
-    sums: { calls: toCount(row.calls), tokens: tokenCounts(row), cost: formatCost(row.cost) },
+    sums: { calls: toCount(row.calls), tokens: tokenCounts(row), cost: formatCost(row.cost), unpriced_tokens: toCount(row.unpriced) },
     effective: toCount(row.effective),
     ineffective: toCount(row.ineffective),
   };
@@ -97,7 +100,7 @@ export function withRatio(s: SumsWithLabels): MeterSums {
 
 export function zeroSums(): SumsWithLabels {
   return {
-    sums: { calls: 0, tokens: { input: 0, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total: 0 }, cost: formatCost('0') },
+    sums: { calls: 0, tokens: { input: 0, cached_input: 0, cache_write: 0, output: 0, reasoning: 0, total: 0 }, cost: formatCost('0'), unpriced_tokens: 0 },
     effective: 0,
     ineffective: 0,
   };
@@ -109,6 +112,7 @@ export function addSums(a: SumsWithLabels, b: SumsWithLabels): SumsWithLabels {
       calls: toCount(a.sums.calls + b.sums.calls),
       tokens: addTokens(a.sums.tokens, b.sums.tokens),
       cost: addCosts(a.sums.cost, b.sums.cost),
+      unpriced_tokens: toCount(a.sums.unpriced_tokens + b.sums.unpriced_tokens),
     },
     effective: toCount(a.effective + b.effective),
     ineffective: toCount(a.ineffective + b.ineffective),
@@ -130,6 +134,7 @@ export class SumsTotal {
   private output = 0;
   private reasoning = 0;
   private total = 0;
+  private unpriced = 0;
   private effective = 0;
   private ineffective = 0;
   private units = 0n;
@@ -146,13 +151,14 @@ export class SumsTotal {
     this.output = toCount(this.output + t.output);
     this.reasoning = toCount(this.reasoning + t.reasoning);
     this.total = toCount(this.total + t.total);
+    this.unpriced = toCount(this.unpriced + s.sums.unpriced_tokens);
     this.effective = toCount(this.effective + s.effective);
     this.ineffective = toCount(this.ineffective + s.ineffective);
     this.addCost(s.sums.cost);
   }
 
   /** One row's counts, already read (readingRows, which sums the costs itself): add's steps for them. */
-  addCounts(calls: number, tokens: TokenCounts, effective: number, ineffective: number): void {
+  addCounts(calls: number, tokens: TokenCounts, unpriced: number, effective: number, ineffective: number): void {
     this.calls = toCount(this.calls + calls);
     this.input = toCount(this.input + tokens.input);
     this.cachedInput = toCount(this.cachedInput + tokens.cached_input);
@@ -160,6 +166,7 @@ export class SumsTotal {
     this.output = toCount(this.output + tokens.output);
     this.reasoning = toCount(this.reasoning + tokens.reasoning);
     this.total = toCount(this.total + tokens.total);
+    this.unpriced = toCount(this.unpriced + unpriced);
     this.effective = toCount(this.effective + effective);
     this.ineffective = toCount(this.ineffective + ineffective);
   }
@@ -198,6 +205,7 @@ export class SumsTotal {
       calls: this.calls,
       tokens: { input: this.input, cached_input: this.cachedInput, cache_write: this.cacheWrite, output: this.output, reasoning: this.reasoning, total: this.total },
       cost: this.costText ?? formatUnits(this.units, this.scale),
+      unpriced_tokens: this.unpriced,
       effective_ratio: effectiveRatio(this.effective, this.ineffective),
     };
   }
@@ -209,7 +217,7 @@ export interface MeterRow extends MeterSums {
 }
 
 /** The order of a group's sums in the one text the meter's SQL answers them as (`sums`, space-separated). */
-export const SUM_TEXT_ORDER = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning', 'effective', 'ineffective', 'cost'] as const;
+export const SUM_TEXT_ORDER = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning', 'unpriced', 'effective', 'ineffective', 'cost'] as const;
 
 /** A reading's SQL row: its sums as one text (SUM_TEXT_ORDER), its key as `k_<dimension>` columns ('' or null where absent). */
 export type KeyedSumRow = Readonly<Record<string, string | null>> & { readonly sums: string };
@@ -366,7 +374,7 @@ export function readingRows(
     }
     const t = row.sums;
     const costAt = readCounts(t, counts);
-    const [calls, input, cachedInput, cacheWrite, output, reasoning, effective, ineffective] = counts as [number, number, number, number, number, number, number, number];
+    const [calls, input, cachedInput, cacheWrite, output, reasoning, unpriced, effective, ineffective] = counts as [number, number, number, number, number, number, number, number, number];
     const tokens: TokenCounts = {
       input,
       cached_input: cachedInput,
@@ -376,8 +384,8 @@ export function readingRows(
       total: toCount(input + cachedInput + cacheWrite + output),
     };
     const cost = costs.add(t.slice(costAt));
-    totals.addCounts(calls, tokens, effective, ineffective);
-    out[i] = { key, calls, tokens, cost, effective_ratio: effectiveRatio(effective, ineffective) };
+    totals.addCounts(calls, tokens, unpriced, effective, ineffective);
+    out[i] = { key, calls, tokens, cost, unpriced_tokens: unpriced, effective_ratio: effectiveRatio(effective, ineffective) };
   }
   return { rows: out, totals: { ...totals.sums(), cost: costs.text() }, labels: totals.labels() };
 }

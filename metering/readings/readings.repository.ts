@@ -70,16 +70,16 @@ const LABELLED_SPLIT = `coalesce(SUM(${RATIO_TOKENS_SQL}) FILTER (WHERE label = 
 const KEPT_SPLIT = 'SUM(effective), SUM(ineffective)';
 
 /**
- * A group's sums as one text, `calls input cached_input cache_write output reasoning effective ineffective
- * cost` (SUM_TEXT_ORDER), which readingRows reads off its characters: one string per row from the driver
+ * A group's sums as one text, `calls input cached_input cache_write output reasoning unpriced effective
+ * ineffective cost` (SUM_TEXT_ORDER), which readingRows reads off its characters: one string per row from the driver
  * instead of nine (an hourly reading's 711 rows: 0.44 MB of driver strings and objects, 0.25 MB now).
  */
 const sumsSql = (split: string): string =>
-  `concat_ws(' ', SUM(calls), SUM(input), SUM(cached_input), SUM(cache_write), SUM(output), SUM(reasoning),
+  `concat_ws(' ', SUM(calls), SUM(input), SUM(cached_input), SUM(cache_write), SUM(output), SUM(reasoning), SUM(unpriced),
   ${split},
   SUM(cost)) AS sums`;
 
-const SUM_COLUMNS = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning', 'cost', 'effective', 'ineffective'] as const;
+const SUM_COLUMNS = ['calls', 'input', 'cached_input', 'cache_write', 'output', 'reasoning', 'cost', 'unpriced', 'effective', 'ineffective'] as const;
 
 /** A column of a part's rows, signed; effective and ineffective computed from the label where it is kept. */
 function partColumn(column: (typeof SUM_COLUMNS)[number], labelled: boolean, sign: 1 | -1): string {

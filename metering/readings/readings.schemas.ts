@@ -8,13 +8,19 @@ import { TIERS } from '../../tiers/pricing/pricing.js';
 const sumsProperties = {
   calls: { type: 'integer', minimum: 0, description: 'Operations, zero-token calls included' },
   tokens: TokenCountsSchema,
-  cost: { ...decimalSchema, description: 'Exact; unpriced operations add nothing until they are priced' },
+  cost: { ...decimalSchema, description: 'Exact; unpriced operations add nothing until they are priced (unpriced_tokens says how much that leaves out)' },
+  unpriced_tokens: {
+    type: 'integer',
+    minimum: 0,
+    description:
+      "Tokens of operations whose model has no price yet (GET /v1/unpriced-models): counted in tokens, not yet in cost. Once sales prices the model they are priced and move into cost; while this is above 0, cost is not the whole bill",
+  },
 } as const;
 
 export const MeterSumsSchema = named('MeterSums', {
   type: 'object',
   additionalProperties: false,
-  required: ['calls', 'tokens', 'cost', 'effective_ratio'],
+  required: ['calls', 'tokens', 'cost', 'unpriced_tokens', 'effective_ratio'],
   properties: {
     ...sumsProperties,
     effective_ratio: {
@@ -107,7 +113,7 @@ export const CsvSchema = { type: 'string', description: 'CSV with a header row' 
 export const StreamTotalsSchema = named('StreamTotals', {
   type: 'object',
   additionalProperties: false,
-  required: ['calls', 'tokens', 'cost'],
+  required: ['calls', 'tokens', 'cost', 'unpriced_tokens'],
   description: 'Running totals of this calendar month (UTC) for the stream’s scope',
   properties: sumsProperties,
 } as const);

@@ -6,15 +6,16 @@ import { addOperation, inPeriod, streamTotals } from './stream-totals.js';
 describe('meter sums', () => {
   it('reads PostgreSQL text sums, nulls as zero', () => {
     const s = withRatio(
-      fromSumRow({ calls: '3', input: '10', cached_input: '5', cache_write: '1', output: '7', reasoning: '2', cost: '0.5', effective: '12', ineffective: '4' }),
+      fromSumRow({ calls: '3', input: '10', cached_input: '5', cache_write: '1', output: '7', reasoning: '2', cost: '0.5', unpriced: '6', effective: '12', ineffective: '4' }),
     );
     expect(s).toEqual({
       calls: 3,
       tokens: { input: 10, cached_input: 5, cache_write: 1, output: 7, reasoning: 2, total: 23 },
       cost: '0.500000000000',
+      unpriced_tokens: 6,
       effective_ratio: 0.75,
     });
-    expect(withRatio(fromSumRow({ calls: null, input: null, cached_input: null, cache_write: null, output: null, reasoning: null, cost: null, effective: null, ineffective: null }))).toEqual(
+    expect(withRatio(fromSumRow({ calls: null, input: null, cached_input: null, cache_write: null, output: null, reasoning: null, cost: null, unpriced: null, effective: null, ineffective: null }))).toEqual(
       withRatio(zeroSums()),
     );
   });
@@ -38,6 +39,7 @@ describe('meter sums', () => {
       output: fc.nat(1e9).map(String),
       reasoning: fc.nat(1e6).map(String),
       cost: fc.bigInt({ min: 0n, max: 10n ** 20n }).map((n) => `${n / 10n ** 12n}.${String(n % 10n ** 12n).padStart(12, '0')}`),
+      unpriced: fc.nat(1e9).map(String),
       effective: fc.nat(1e9).map(String),
       ineffective: fc.nat(1e9).map(String),
     });
@@ -48,6 +50,7 @@ describe('meter sums', () => {
         expect(t.total).toBe(t.input + t.cached_input + t.cache_write + t.output);
         const micro = rows.reduce((n, r) => n + BigInt(r.cost.replace('.', '')), 0n);
         expect(total.sums.cost.replace('.', '').replace(/^0+(?=\d)/, '')).toBe(micro.toString());
+        expect(total.sums.unpriced_tokens).toBe(rows.reduce((n, r) => n + Number(r.unpriced), 0));
       }),
     );
   });
@@ -81,7 +84,7 @@ describe('stream totals', () => {
     ...over,
   });
 
-  it('adds an operation: one call, its tokens, its cost (nothing for an unpriced one)', () => {
+  it('adds an operation: one call, its tokens, its cost (for an unpriced one no cost, its tokens as unpriced)', () => {
     let totals = streamTotals(withRatio(zeroSums()));
     totals = addOperation(totals, event());
     totals = addOperation(totals, event({ cost: null, priced: false }));
@@ -89,6 +92,7 @@ describe('stream totals', () => {
       calls: 2,
       tokens: { input: 200, cached_input: 0, cache_write: 0, output: 100, reasoning: 20, total: 300 },
       cost: '0.300000000000',
+      unpriced_tokens: 150,
     });
   });
 

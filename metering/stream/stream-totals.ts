@@ -1,7 +1,7 @@
 // The running totals a live stream carries: read once from the rollups at connect, then each streamed
 // operation added on. Pure, so the arithmetic is tested without a socket.
 import { Dec } from '../../tiers/pricing/decimal.js';
-import { addTokens, formatCost, type MeterSums, type TokenCounts } from '../readings/meter-sums.js';
+import { addTokens, formatCost, toCount, type MeterSums, type TokenCounts } from '../readings/meter-sums.js';
 import type { EventView } from '../readings/event-view.js';
 
 export interface StreamTotals {
@@ -9,10 +9,12 @@ export interface StreamTotals {
   tokens: TokenCounts;
   /** Exact decimal string; unpriced operations add nothing until they are priced. */
   cost: string;
+  /** The tokens of unpriced operations, which `cost` leaves out. */
+  unpriced_tokens: number;
 }
 
 export function streamTotals(sums: MeterSums): StreamTotals {
-  return { calls: sums.calls, tokens: { ...sums.tokens }, cost: sums.cost };
+  return { calls: sums.calls, tokens: { ...sums.tokens }, cost: sums.cost, unpriced_tokens: sums.unpriced_tokens };
 }
 
 export function addOperation(totals: StreamTotals, event: EventView): StreamTotals {
@@ -20,6 +22,7 @@ export function addOperation(totals: StreamTotals, event: EventView): StreamTota
     calls: totals.calls + 1,
     tokens: addTokens(totals.tokens, event.tokens),
     cost: event.cost === null ? totals.cost : formatCost(new Dec(totals.cost).plus(event.cost.total)),
+    unpriced_tokens: event.priced ? totals.unpriced_tokens : toCount(totals.unpriced_tokens + event.tokens.total),
   };
 }
 

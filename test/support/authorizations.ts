@@ -27,15 +27,15 @@ export interface Usage {
 async function writeUsage(tx: Tx, u: Usage, at: Date): Promise<void> {
   const day = at.toISOString().slice(0, 10);
   await tx.query(
-    `INSERT INTO meter_daily_people (account_id, day, shard, unit_id, person_id, agent_id, tier, label, calls, input, cached_input, cache_write, output, reasoning, cost)
-     VALUES ($1, $2, 0, $3, $4, $5, 'base', 'unclassified', 1, $6, 0, 0, 0, 0, $7)
+    `INSERT INTO meter_daily_people (account_id, day, shard, unit_id, person_id, agent_id, tier, label, calls, input, cached_input, cache_write, output, reasoning, cost, unpriced)
+     VALUES ($1, $2, 0, $3, $4, $5, 'base', 'unclassified', 1, $6, 0, 0, 0, 0, $7, 0)
      ON CONFLICT (account_id, day, shard, unit_id, person_id, agent_id, tier, label)
      DO UPDATE SET calls = meter_daily_people.calls + 1, input = meter_daily_people.input + $6, cost = meter_daily_people.cost + $7`,
     [u.account, day, u.unit, u.person, u.agent ?? '', u.tokens, u.amount],
   );
   await tx.query(
-    `INSERT INTO meter_daily (account_id, day, shard, tier, label, channel, calls, input, cached_input, cache_write, output, reasoning, cost)
-     VALUES ($1, $2, 0, 'base', 'unclassified', '', 1, $3, 0, 0, 0, 0, $4)
+    `INSERT INTO meter_daily (account_id, day, shard, tier, label, channel, calls, input, cached_input, cache_write, output, reasoning, cost, unpriced)
+     VALUES ($1, $2, 0, 'base', 'unclassified', '', 1, $3, 0, 0, 0, 0, $4, 0)
      ON CONFLICT (account_id, day, shard, tier, label, channel)
      DO UPDATE SET calls = meter_daily.calls + 1, input = meter_daily.input + $3, cost = meter_daily.cost + $4`,
     [u.account, day, u.tokens, u.amount],

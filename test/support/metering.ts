@@ -43,11 +43,13 @@ interface Totals {
   calls: string;
   tokens: string;
   cost: string;
+  unpriced: string;
 }
 
 const SUMS_TEXT = `sum(calls)::text AS calls, sum(input + cached_input + cache_write + output)::text AS tokens,
-  coalesce(sum(cost), 0)::numeric(40,18)::text AS cost`;
-const RAW_EVENTS = '(SELECT *, 1 AS calls FROM events) e';
+  coalesce(sum(cost), 0)::numeric(40,18)::text AS cost, sum(unpriced)::text AS unpriced`;
+/** The raw events with the columns a rollup sums them into: a call each, and their tokens as unpriced while they are. */
+const RAW_EVENTS = `(SELECT *, 1 AS calls, CASE WHEN priced THEN 0 ELSE input + cached_input + cache_write + output END AS unpriced FROM events) e`;
 
 /** The effective and ineffective tokens, from the label (raw events, rollups keeping it) or the sums a rollup without it keeps. */
 const SPLIT_TEXT = {

@@ -1,5 +1,5 @@
 import type { Schemas } from '../api';
-import { money, ratio, tokens } from '../format';
+import { costShown, ratio, tokens } from '../format';
 import { DataTable } from './DataTable';
 
 type Row = Schemas['MeterRow'];
@@ -29,7 +29,19 @@ export function Breakdown({ title, dim, rows, currency }: { title: string; dim: 
         },
         { header: 'Operations', num: true, cell: (row) => tokens(row.calls) },
         { header: 'Tokens', num: true, cell: (row) => tokens(row.tokens.total) },
-        { header: 'Cost', num: true, cell: (row) => money(row.cost, currency) },
+        {
+          header: 'Cost',
+          num: true,
+          cell: (row) => {
+            const shown = costShown(row, currency);
+            return shown.unpriced === null ? shown.cost : (
+              <>
+                {shown.cost}
+                <span className="sub unpriced">{shown.unpriced}</span>
+              </>
+            );
+          },
+        },
         { header: 'Effective', num: true, cell: (row) => ratio(row.effective_ratio) },
       ]}
     />

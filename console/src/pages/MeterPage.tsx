@@ -6,6 +6,7 @@ import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { billingPeriod } from '../billing-period';
 import { budgetNodeText } from '../budget-tree';
+import { CostFigure } from '../components/CostFigure';
 import { dateTime, money, tokens } from '../format';
 import { followMeter, type StreamOperation } from '../live';
 
@@ -135,9 +136,7 @@ export function MeterPage({ session, account }: { session: Session; account: str
         </div>
         <div className="dial">
           <h3>Cost</h3>
-          <p className="value big" data-testid="meter-cost">
-            {money(totals?.cost ?? '0', currency)}
-          </p>
+          <CostFigure sums={totals} currency={currency} testId="meter" />
           <p className="sub" data-testid="meter-calls">
             {tokens(totals?.calls ?? 0)} operations
           </p>

@@ -5,6 +5,7 @@ import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAx
 import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { Breakdown } from '../components/Breakdown';
+import { CostFigure } from '../components/CostFigure';
 import { day, money, ratio, tokens, tokensShort } from '../format';
 import { chartRows, costKey, costTick, seriesOf } from '../usage-chart';
 
@@ -97,7 +98,7 @@ export function UsagePage({ session, account }: { session: Session; account: str
         </div>
         <div className="card">
           <h2>Cost</h2>
-          <p className="value big">{money(totals?.cost ?? '0', currency)}</p>
+          <CostFigure sums={totals} currency={currency} testId="usage" />
         </div>
       </div>
       <figure className="chart">
