@@ -2792,7 +2792,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3148,7 +3148,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3815,7 +3815,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -4479,7 +4479,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -4598,7 +4598,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -4896,7 +4896,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -5331,7 +5331,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -5966,7 +5966,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -6477,7 +6477,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -6934,7 +6934,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -7049,7 +7049,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -7168,7 +7168,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -7676,7 +7676,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -7790,7 +7790,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -8134,7 +8134,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -8399,7 +8399,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -8664,7 +8664,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -9212,7 +9212,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -9332,7 +9332,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
+                /** @description Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry with the same key, the same path and the same body within 24 hours gets the first success answered again (with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` when the first was done (its write committed) but its answer was lost with the process that ran it: it is not done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key. */
                 "Idempotency-Key"?: string;
             };
             path: {

@@ -20,6 +20,7 @@ import { MeterRewrites1766100000000 } from './1766100000000-meter-rewrites.js';
 import { ReservationLeases1766200000000 } from './1766200000000-reservation-leases.js';
 import { IdempotencyKeys1766300000000 } from './1766300000000-idempotency-keys.js';
 import { MeterUnpriced1766400000000 } from './1766400000000-meter-unpriced.js';
+import { IdempotencyCommitted1766500000000 } from './1766500000000-idempotency-committed.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -42,4 +43,5 @@ export const migrations = [
   ReservationLeases1766200000000,
   IdempotencyKeys1766300000000,
   MeterUnpriced1766400000000,
+  IdempotencyCommitted1766500000000,
 ];

@@ -5,6 +5,8 @@
 import { jest } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
+import { withCommitMark } from '../src/database/commit-marks.js';
+import { TransactionRunner } from '../src/database/transactions.js';
 import { IN_FLIGHT_MS, KEY_TTL_MS, requestFingerprint } from '../src/http/idempotency/idempotency.js';
 import { IdempotencyHousekeeping } from '../src/http/idempotency/idempotency.module.js';
 import { IdempotencyRepository } from '../src/http/idempotency/idempotency.repository.js';
@@ -31,7 +33,7 @@ describe('Idempotency-Key', () => {
 
   beforeAll(async () => {
     clock = new ManualClock(NOW);
-    t = await startTestApp({ clock });
+    t = await startTestApp({ clock, env: { TOKENMETER_WEBHOOK_ALLOW_PRIVATE: '127.0.0.1' } });
   }, 120_000);
   afterAll(async () => {
     await t?.close();
@@ -52,6 +54,12 @@ describe('Idempotency-Key', () => {
     ((await t.get(`/v1/accounts/${account}/credits`)).body.grants as { kind: string; amount: string }[]).filter((g) => g.kind === 'promotional');
   const keyRows = async (idempotencyKey: string) =>
     (await t.app.get(DataSource).query('SELECT status, completed_at FROM idempotency_keys WHERE idempotency_key = $1', [idempotencyKey])) as unknown[];
+  const committedAt = async (idempotencyKey: string) =>
+    (
+      (await t.app.get(DataSource).query('SELECT committed_at FROM idempotency_keys WHERE idempotency_key = $1', [idempotencyKey])) as {
+        committed_at: Date | null;
+      }[]
+    )[0]?.committed_at;
 
   it('does a retried grant once and answers the retry with the first answer', async () => {
     const o = await org();
@@ -153,6 +161,113 @@ describe('Idempotency-Key', () => {
     } finally {
       complete.mockRestore();
     }
+  });
+
+  it('never does a committed write again when its answer was lost with its process: the retry is told it was done', async () => {
+    const o = await org();
+    const key = fresh();
+    const repository = t.app.get(IdempotencyRepository);
+    // Every attempt to keep the answer fails, as when the process dies between the write's commit and keeping it.
+    const complete = jest.spyOn(repository, 'complete').mockRejectedValue(new Error('Connection terminated unexpectedly'));
+    try {
+      const first = await grant(o.account, { amount: '7.00' }, o.keys.sales, key);
+      expect(first.status).toBe(201);
+      // The grant's own transaction marked the key: its commit is as durable as the grant.
+      expect(await keyRows(key)).toEqual([{ status: null, completed_at: null }]);
+      expect((await committedAt(key))?.toISOString()).toBe(clock.now().toISOString());
+      // Within the minute the answer may still be kept: in progress.
+      const soon = await grant(o.account, { amount: '7.00' }, o.keys.sales, key);
+      expect([soon.status, soon.body.error?.code]).toEqual([409, 'idempotency_key_in_use']);
+      // After it, the key is not taken over (a key whose write never committed would be): done, not done again.
+      clock.advance(IN_FLIGHT_MS + 1);
+      const later = await grant(o.account, { amount: '7.00' }, o.keys.sales, key);
+      expect([later.status, later.body.error?.code, later.body.error?.field]).toEqual([409, 'idempotency_key_unanswered', 'Idempotency-Key']);
+      expect(later.body.error.message).toContain(`POST /v1/accounts/${o.account}/credits/grants`);
+      expect((await promotional(o.account)).map((g) => g.amount)).toEqual(['7']);
+      // Another body under the key is still another request.
+      expect((await grant(o.account, { amount: '8.00' }, o.keys.sales, key)).body.error?.code).toBe('idempotency_key_reused');
+    } finally {
+      complete.mockRestore();
+    }
+    // The background tries keep the answer once the database takes it: from then on a retry is a replay.
+    await waitFor(async () => ((await keyRows(key)) as { status: number | null }[])[0]?.status === 201, 40_000);
+    const replay = await grant(o.account, { amount: '7.00' }, o.keys.sales, key);
+    expect([replay.status, replay.headers['idempotent-replayed']]).toEqual([201, 'true']);
+    expect(await promotional(o.account)).toHaveLength(1);
+  }, 60_000);
+
+  it('marks the key in the write of each kind of route: an account, a person, a transfer, a plan version, a webhook endpoint, a top-up', async () => {
+    const o = await org();
+    await putBudget(t, o.account, `budget/unit:${o.unit}/month:2026-03-01`, { amount: '10.00' });
+    await putBudget(t, o.account, `budget/person:${o.person}/month:2026-03-01`, { amount: '5.00' });
+    await t.request('PUT', '/v1/plans/marked-packs', {
+      body: { currency: 'EUR', base_fee: '10.00', included_allowance: '5.00', overage_policy: 'bill', topup_packs: [{ id: 'small', allowance: '5.00', price: '6.00', validity_days: 30 }] },
+    });
+    await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'marked-packs', start_date: '2026-01-01', billing_anchor_day: 1 } });
+    const writes: ['POST' | 'PUT', string, string, unknown][] = [
+      ['POST', '/v1/accounts', t.adminKey, { id: `marked-${n}`, name: 'Marked', currency: 'EUR' }],
+      ['POST', `/v1/accounts/${o.account}/people`, t.adminKey, { id: `p-marked-${n}`, name: 'Pat', unit_id: o.unit }],
+      ['POST', `/v1/accounts/${o.account}/budgets/transfers`, t.adminKey, { period: 'month', from: `person:${o.person}`, to: `unit:${o.unit}`, amount: '1' }],
+      ['PUT', `/v1/plans/marked-${n}`, t.adminKey, { currency: 'EUR', base_fee: '1.00', included_allowance: '1.00', overage_policy: 'bill' }],
+      ['POST', '/v1/webhook-endpoints', o.keys.finance, { url: 'http://127.0.0.1:9/marked' }],
+      ['POST', `/v1/accounts/${o.account}/credits/topups`, o.keys.finance, { id: `marked-${n}`, pack: 'small' }],
+    ];
+    const complete = jest.spyOn(t.app.get(IdempotencyRepository), 'complete').mockResolvedValue(undefined);
+    try {
+      for (const [method, url, key, body] of writes) {
+        const idempotencyKey = fresh();
+        const res = await t.request(method, url, { key, body, headers: { 'idempotency-key': idempotencyKey } });
+        expect([method, url, res.status, res.status < 300 ? null : res.body]).toEqual([method, url, res.status, null]);
+        expect([url, (await committedAt(idempotencyKey))?.toISOString()]).toEqual([url, clock.now().toISOString()]);
+      }
+    } finally {
+      complete.mockRestore();
+    }
+  });
+
+  it('marks a key committed in a transaction that wrote, never in one that only read or rolled back, nor after its request', async () => {
+    const o = await org();
+    const repository = t.app.get(IdempotencyRepository);
+    const transactions = t.app.get(TransactionRunner);
+    const sales = await newKey(t, { role: 'sales' });
+    const url = `/v1/accounts/${o.account}/credits/grants`;
+    const claimOf = async (key: string) => {
+      const taken = await repository.take(sales.id, key, requestFingerprint('POST', url, {}), `POST ${url}`, clock.now());
+      if (!('claim' in taken)) throw new Error('not taken');
+      return taken.claim;
+    };
+    const markOf = (claim: Awaited<ReturnType<typeof claimOf>>) => ({ open: true, write: (tx: Parameters<typeof repository.markCommitted>[0]) => repository.markCommitted(tx, claim, clock.now()) });
+    const write = (tx: { query: (sql: string, params: unknown[]) => Promise<unknown> }) =>
+      tx.query(`UPDATE accounts SET name = name WHERE id = $1`, [o.account]);
+
+    const read = fresh();
+    await withCommitMark(markOf(await claimOf(read)), () => transactions.run((tx) => tx.query('SELECT 1')));
+    expect(await committedAt(read)).toBeNull();
+
+    const failed = fresh();
+    await expect(
+      withCommitMark(markOf(await claimOf(failed)), () =>
+        transactions.run(async (tx) => {
+          await write(tx);
+          throw new Error('refused');
+        }),
+      ),
+    ).rejects.toThrow('refused');
+    expect(await committedAt(failed)).toBeNull();
+
+    const closed = fresh();
+    const mark = markOf(await claimOf(closed));
+    mark.open = false;
+    await withCommitMark(mark, () => transactions.run(write));
+    expect(await committedAt(closed)).toBeNull();
+
+    const wrote = fresh();
+    await withCommitMark(markOf(await claimOf(wrote)), () => transactions.run(write));
+    expect(await committedAt(wrote)).toBeInstanceOf(Date);
+    // A committed key is not taken over after the minute; a key that only read is.
+    clock.advance(IN_FLIGHT_MS + 1);
+    expect('stored' in (await repository.take(sales.id, wrote, requestFingerprint('POST', url, {}), `POST ${url}`, clock.now()))).toBe(true);
+    expect('claim' in (await repository.take(sales.id, read, requestFingerprint('POST', url, {}), `POST ${url}`, clock.now()))).toBe(true);
   });
 
   it('tells a retry the first request is in progress, until it is abandoned', async () => {

@@ -2,14 +2,22 @@
 // the transaction's manager and do the SQL.
 import { Injectable } from '@nestjs/common';
 import { DataSource, QueryFailedError } from 'typeorm';
+import { openCommitMark } from './commit-marks.js';
 import type { Tx } from './data-source.js';
 
 @Injectable()
 export class TransactionRunner {
   constructor(private readonly dataSource: DataSource) {}
 
+  /** `work` in one transaction (with the calling request's commit mark, when it has one: commit-marks.ts). */
   run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
+    const mark = openCommitMark();
+    if (mark === undefined) return this.dataSource.transaction(work);
+    return this.dataSource.transaction(async (tx) => {
+      const result = await work(tx);
+      if (mark.open) await mark.write(tx);
+      return result;
+    });
   }
 
   /**

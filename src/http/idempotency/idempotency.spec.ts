@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DomainError } from '../domain-error.js';
-import { idempotencyKeyOf, requestFingerprint, retryError, retryOutcome } from './idempotency.js';
+import { IN_FLIGHT_MS, idempotencyKeyOf, requestFingerprint, retryError, retryOutcome } from './idempotency.js';
 
 /** Any JSON value, objects with their fields in the order given. */
 const json = fc.jsonValue({ maxDepth: 3 });
@@ -47,20 +47,42 @@ describe('idempotency rules', () => {
   });
 
   it('replays a finished request, says a running one is in progress, refuses another request', () => {
-    const stored = { fingerprint: 'f', request: 'POST /v1/x', status: 201, body: '{"id":"g1","amount":"3"}' };
-    expect(retryOutcome(stored, 'f')).toEqual({ kind: 'replay', status: 201, body: { id: 'g1', amount: '3' } });
-    expect(retryOutcome({ ...stored, body: null, status: 204 }, 'f')).toEqual({ kind: 'replay', status: 204, body: undefined });
-    expect(retryOutcome({ ...stored, status: null, body: null }, 'f')).toEqual({ kind: 'in_progress' });
+    const stored = { fingerprint: 'f', request: 'POST /v1/x', status: 201, body: '{"id":"g1","amount":"3"}', createdAt: TAKEN, committedAt: null };
+    expect(retryOutcome(stored, 'f', LATER)).toEqual({ kind: 'replay', status: 201, body: { id: 'g1', amount: '3' } });
+    expect(retryOutcome({ ...stored, body: null, status: 204 }, 'f', LATER)).toEqual({ kind: 'replay', status: 204, body: undefined });
+    expect(retryOutcome({ ...stored, status: null, body: null }, 'f', LATER)).toEqual({ kind: 'in_progress' });
     // Another request is refused whether the first finished or not.
-    expect(retryOutcome(stored, 'g')).toEqual({ kind: 'reused', request: 'POST /v1/x' });
-    expect(retryOutcome({ ...stored, status: null, body: null }, 'g')).toEqual({ kind: 'reused', request: 'POST /v1/x' });
+    expect(retryOutcome(stored, 'g', LATER)).toEqual({ kind: 'reused', request: 'POST /v1/x' });
+    expect(retryOutcome({ ...stored, status: null, body: null }, 'g', LATER)).toEqual({ kind: 'reused', request: 'POST /v1/x' });
     const inUse = retryError({ kind: 'in_progress' });
     const reused = retryError({ kind: 'reused', request: 'POST /v1/x' });
     expect([inUse, reused].every((e) => e instanceof DomainError)).toBe(true);
     expect([inUse.kind, inUse.code, reused.kind, reused.code]).toEqual(['conflict', 'idempotency_key_in_use', 'unprocessable', 'idempotency_key_reused']);
     expect(reused.message).toContain('POST /v1/x');
   });
+
+  it('says a write that committed without keeping its answer is in progress for the minute it may keep it, then done and not done again', () => {
+    const committed = { fingerprint: 'f', request: 'POST /v1/x', status: null, body: null, createdAt: TAKEN, committedAt: new Date(TAKEN.getTime() + 40) };
+    const at = (ms: number) => new Date(TAKEN.getTime() + ms);
+    expect(retryOutcome(committed, 'f', at(1_000)).kind).toBe('in_progress');
+    expect(retryOutcome(committed, 'f', at(IN_FLIGHT_MS)).kind).toBe('in_progress');
+    const after = retryOutcome(committed, 'f', at(IN_FLIGHT_MS + 1));
+    expect(after).toEqual({ kind: 'unanswered', request: 'POST /v1/x', committedAt: committed.committedAt });
+    // A request that never committed stays in progress (the repository gives its key to a retry after the minute).
+    expect(retryOutcome({ ...committed, committedAt: null }, 'f', at(IN_FLIGHT_MS + 1)).kind).toBe('in_progress');
+    // Another body is still another request.
+    expect(retryOutcome(committed, 'g', at(IN_FLIGHT_MS + 1)).kind).toBe('reused');
+    // An answer kept late is replayed whenever it is asked for.
+    expect(retryOutcome({ ...committed, status: 201, body: '{}' }, 'f', at(IN_FLIGHT_MS * 10)).kind).toBe('replay');
+    const error = retryError(after as Extract<typeof after, { kind: 'unanswered' }>);
+    expect([error.kind, error.code]).toEqual(['conflict', 'idempotency_key_unanswered']);
+    expect(error.message).toContain('POST /v1/x');
+    expect(error.message).toContain('2026-03-15T12:00:00.040Z');
+  });
 });
+
+const TAKEN = new Date('2026-03-15T12:00:00.000Z');
+const LATER = new Date('2026-03-15T12:05:00.000Z');
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);

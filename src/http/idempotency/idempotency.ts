@@ -57,18 +57,33 @@ export interface StoredKey {
   /** The answer's status and JSON text; null while the request runs. */
   status: number | null;
   body: string | null;
+  /** When the request took the key. */
+  createdAt: Date;
+  /** When its write committed (marked in the write's own transaction); null before, or for a write that wrote nothing. */
+  committedAt: Date | null;
 }
 
-export type Retry = { kind: 'replay'; status: number; body: unknown } | { kind: 'in_progress' } | { kind: 'reused'; request: string };
+export type Retry =
+  | { kind: 'replay'; status: number; body: unknown }
+  | { kind: 'in_progress' }
+  | { kind: 'reused'; request: string }
+  | { kind: 'unanswered'; request: string; committedAt: Date };
 
 /**
- * What a request is answered when its key was taken already (and has neither expired nor been
+ * What a request is answered at `now` when its key was taken already (and has neither expired nor been
  * abandoned: the repository gives those to the new request). Only a succeeded request's answer is kept:
- * a request that failed changed nothing and gave its key back, so its retry runs again.
+ * a request that failed changed nothing and gave its key back, so its retry runs again. A request whose
+ * write committed but whose answer was never kept (its process died in between) is in progress for the
+ * minute it may still keep it, then unanswered: done, and never done again under this key.
  */
-export function retryOutcome(stored: StoredKey, fingerprint: string): Retry {
+export function retryOutcome(stored: StoredKey, fingerprint: string, now: Date): Retry {
   if (stored.fingerprint !== fingerprint) return { kind: 'reused', request: stored.request };
-  if (stored.status === null) return { kind: 'in_progress' };
+  if (stored.status === null) {
+    if (stored.committedAt !== null && now.getTime() - stored.createdAt.getTime() > IN_FLIGHT_MS) {
+      return { kind: 'unanswered', request: stored.request, committedAt: stored.committedAt };
+    }
+    return { kind: 'in_progress' };
+  }
   return { kind: 'replay', status: stored.status, body: stored.body === null ? undefined : (JSON.parse(stored.body) as unknown) };
 }
 
@@ -78,6 +93,14 @@ export function retryError(retry: Exclude<Retry, { kind: 'replay' }>): RequestEr
     return new RequestError(
       'idempotency_key_in_use',
       'A request with this Idempotency-Key is still in progress. Retry once it has been answered.',
+      { field: 'Idempotency-Key' },
+      'conflict',
+    );
+  }
+  if (retry.kind === 'unanswered') {
+    return new RequestError(
+      'idempotency_key_unanswered',
+      `The request with this Idempotency-Key (${retry.request}) was done: its write committed at ${retry.committedAt.toISOString()}, but the service stopped before it kept the answer. It is not done again: read what it wrote (its GET), or send a new key to do it once more.`,
       { field: 'Idempotency-Key' },
       'conflict',
     );

@@ -1,6 +1,7 @@
 // Applies the idempotency rules (idempotency.ts) around a write: a request with an `Idempotency-Key` takes
-// the key before the write runs; the write's answer is kept when it succeeds, the key given back when it
-// fails; a retry is answered from the kept answer (with `Idempotent-Replayed: true`) or told why not. A
+// the key before the write runs; the write's transaction marks the key committed (as durable as the write
+// itself, src/database/commit-marks.ts); the write's answer is kept when it succeeds, the key given back when
+// it fails; a retry is answered from the kept answer (with `Idempotent-Replayed: true`) or told why not. A
 // request without the header costs one header lookup. Routes use it through @Idempotent() (a Nest
 // interceptor); a hot route whose every request would pay for Nest's interceptor chain calls `once` itself.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +9,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticatedRequest } from '../../auth/access.decorators.js';
 import { CLOCK, type Clock } from '../../clock/clock.js';
+import { withCommitMark, type CommitMark } from '../../database/commit-marks.js';
 import { IDEMPOTENCY_HEADER, idempotencyKeyOf, REPLAYED_HEADER, requestFingerprint, retryError, retryOutcome } from './idempotency.js';
 import { IdempotencyRepository, type Claim } from './idempotency.repository.js';
 
@@ -41,20 +43,26 @@ export class IdempotentWrites {
     const path = request.url.split('?', 1)[0]!;
     const taken = await this.keys.take(principal.keyId, key, fingerprint, `${request.method} ${path}`, this.clock.now());
     if ('stored' in taken) {
-      const retry = retryOutcome(taken.stored, fingerprint);
+      const retry = retryOutcome(taken.stored, fingerprint, this.clock.now());
       if (retry.kind !== 'replay') throw retryError(retry);
       void reply.status(retry.status).header(REPLAYED_HEADER, 'true');
       return retry.body as T;
     }
     const { claim } = taken;
+    // Each transaction the write commits marks the key in it: a process that dies after the commit and before
+    // the answer is kept leaves a key no retry takes over (answered 409 idempotency_key_unanswered), never a
+    // write done twice.
+    const mark: CommitMark = { open: true, write: (tx) => this.keys.markCommitted(tx, claim, this.clock.now()) };
     let value: T;
     try {
-      value = await write();
+      value = await withCommitMark(mark, write);
     } catch (error) {
+      mark.open = false;
       // A failed request changed nothing (every write is one transaction): its retry may run again.
       await this.keys.release(claim).catch((e: unknown) => this.logger.error({ err: e }, 'could not give an idempotency key back'));
       throw error;
     }
+    mark.open = false;
     // Kept before the answer is sent, so a retry that follows it is a replay.
     const status = reply.statusCode;
     const body = value === undefined ? null : JSON.stringify(value);
@@ -83,6 +91,6 @@ export class IdempotentWrites {
         this.logger.warn({ err: error, key: claim.key }, 'could not keep an idempotent answer');
       }
     }
-    this.logger.error({ key: claim.key }, 'gave up keeping an idempotent answer: a retry after the key is abandoned runs the write again');
+    this.logger.error({ key: claim.key }, 'gave up keeping an idempotent answer: a retry is told the write was done (idempotency_key_unanswered)');
   }
 }

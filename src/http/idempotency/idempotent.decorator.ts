@@ -9,8 +9,9 @@ export const IDEMPOTENCY_HEADER_DESCRIPTION =
   'Optional. Any string of 1 to 255 visible ASCII characters (a UUID, say), new for each new request. A retry ' +
   'with the same key, the same path and the same body within 24 hours gets the first success answered again ' +
   '(with `Idempotent-Replayed: true`) instead of doing it twice; a failed request keeps nothing, so its retry ' +
-  'runs again. 409 `idempotency_key_in_use` while the first is still running; 422 `idempotency_key_reused` ' +
-  'when the key was used for another request. Keys are per API key.';
+  'runs again. 409 `idempotency_key_in_use` while the first is still running; 409 `idempotency_key_unanswered` ' +
+  'when the first was done (its write committed) but its answer was lost with the process that ran it: it is not ' +
+  'done again; 422 `idempotency_key_reused` when the key was used for another request. Keys are per API key.';
 
 /** The header and its errors in the route's OpenAPI entry. */
 const documented = () =>
