@@ -64,6 +64,7 @@ describe('ingest', () => {
       { id: id(), timestamp: '2026-03-15T11:01:00Z', operation: 'a\u0000b' },
       { id: id(), timestamp: '15/03/2026 11:01' },
       { id: id(), timestamp: '2026-03-15T12:06:00Z', channel: 'program' },
+      { id: id(), timestamp: '0001-01-01T00:00:00Z', channel: 'program' },
       { id: id(), timestamp: '2026-03-15T11:01:00Z', colour: 'red' },
       { id: id(), timestamp: '2026-03-15T11:01:00Z', person_id: 'someone-else' },
       { id: good2, timestamp: '2026-03-15T11:01:00Z', channel: 'program', operation: 'approval.create' },
@@ -71,14 +72,14 @@ describe('ingest', () => {
     expect(res.status).toBe(200);
     const results = res.body.results;
     expect(results.map((r: { status: string }) => r.status)).toEqual([
-      'accepted', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'accepted',
+      'accepted', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'rejected', 'accepted',
     ]);
     expect(results.map((r: { code?: string }) => r.code ?? null)).toEqual([
       null, 'negative', 'fractional', 'not_a_number', 'unsafe_integer', 'model_required', 'too_long', 'nul_byte',
-      'invalid_timestamp', 'timestamp_in_future', 'unknown_field', 'person_mismatch', null,
+      'invalid_timestamp', 'timestamp_in_future', 'timestamp_too_old', 'unknown_field', 'person_mismatch', null,
     ]);
     expect(results[1].field).toBe('usage.input');
-    expect(results[12]).toMatchObject({ id: good2, tokens: { total: 0 }, cost: { total: '0' }, priced: true });
+    expect(results[13]).toMatchObject({ id: good2, tokens: { total: 0 }, cost: { total: '0' }, priced: true });
   });
 
   it('counts a duplicate once and names the fields of a conflict', async () => {

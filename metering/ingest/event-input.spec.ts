@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { canonicalJson } from '../../src/audit/audit-chain.js';
-import { contentHash, prepareEvent, type PreparedEvent } from './event-input.js';
+import { contentHash, EARLIEST_TIMESTAMP, MAX_FUTURE_MS, prepareEvent, type PreparedEvent } from './event-input.js';
 import { parseTimestamp } from './event-input.js';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -84,5 +84,33 @@ describe('contentHash', () => {
       expect(e.content_hash).toBe(reference(e));
       expect(contentHash(e)).toBe(reference(e));
     }
+  });
+});
+
+describe('prepareEvent timestamps', () => {
+  const now = new Date('2026-03-15T12:00:00.000Z');
+  const codeOf = (timestamp: string) => {
+    const e = prepareEvent({ id: 'e1', timestamp, channel: 'program' }, 0, now);
+    return 'status' in e ? { code: e.code, field: e.field } : 'accepted';
+  };
+
+  it('takes any time from 2000-01-01 up to five minutes ahead, and refuses an unset date or one too far ahead', () => {
+    expect(codeOf(EARLIEST_TIMESTAMP)).toBe('accepted');
+    expect(codeOf('2000-01-01T01:00:00+01:00')).toBe('accepted');
+    expect(codeOf(new Date(now.getTime() + MAX_FUTURE_MS).toISOString())).toBe('accepted');
+    for (const unset of ['0001-01-01T00:00:00Z', '1970-01-01T00:00:00Z', '1999-12-31T23:59:59.999Z', '2000-01-01T00:30:00+01:00']) {
+      expect([unset, codeOf(unset)]).toEqual([unset, { code: 'timestamp_too_old', field: 'timestamp' }]);
+    }
+    expect(codeOf(new Date(now.getTime() + MAX_FUTURE_MS + 1).toISOString())).toEqual({ code: 'timestamp_in_future', field: 'timestamp' });
+  });
+
+  it('accepts exactly the instants in [2000-01-01, now + 5 min]', () => {
+    const earliest = Date.parse(EARLIEST_TIMESTAMP);
+    fc.assert(
+      fc.property(fc.integer({ min: Date.parse('0001-01-01T00:00:00Z'), max: Date.parse('9999-12-31T23:59:59Z') }), (ms) => {
+        const accepted = codeOf(new Date(ms).toISOString()) === 'accepted';
+        expect(accepted).toBe(ms >= earliest && ms <= now.getTime() + MAX_FUTURE_MS);
+      }),
+    );
   });
 });

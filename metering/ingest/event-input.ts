@@ -10,6 +10,13 @@ import { normalizeUsage, totalTokens, USAGE_FORMATS, type CanonicalUsage } from 
 export const MAX_BATCH = 1000;
 export const MAX_METADATA_BYTES = 8 * 1024;
 export const MAX_FUTURE_MS = 5 * 60_000;
+/**
+ * The earliest timestamp an event may carry: before it is an unset date sent as one (Go's zero time
+ * 0001-01-01, the Unix epoch 1970-01-01, ...), never when an operation happened; accepted, it would be billed
+ * as a late event of a period decades closed.
+ */
+export const EARLIEST_TIMESTAMP = '2000-01-01T00:00:00Z';
+const EARLIEST_MS = Date.parse(EARLIEST_TIMESTAMP);
 export const CHANNELS = ['cli', 'mcp', 'chat', 'api', 'program'] as const;
 
 const id255 = { type: 'string', minLength: 1, maxLength: 255 } as const;
@@ -181,6 +188,15 @@ export function prepareEvent(raw: unknown, index: number, now: Date): PreparedEv
   }
   if (ts.getTime() > now.getTime() + MAX_FUTURE_MS) {
     return reject(index, raw, 'timestamp_in_future', 'timestamp is more than 5 minutes in the future.', 'timestamp');
+  }
+  if (ts.getTime() < EARLIEST_MS) {
+    return reject(
+      index,
+      raw,
+      'timestamp_too_old',
+      `timestamp is before ${EARLIEST_TIMESTAMP}: an unset date (0001-01-01, 1970-01-01, ...), not when an operation happened. Send the time the operation ran.`,
+      'timestamp',
+    );
   }
   let usage: CanonicalUsage = { input: 0, cached_input: 0, cache_write: 0, output: 0, reasoning: 0 };
   let usageFormat: string | null = null;
