@@ -163,6 +163,11 @@ describe('web console (/console) in Chromium', () => {
       const mystery = page.getByRole('table', { name: 'By model' }).getByRole('row', { name: /mystery-model-1/ });
       await expectText(mystery, /1,500[\s\S]*unpriced1,500 tokens unpriced/);
       await screenshots(page, 'usage-unpriced');
+      // The chart's table by cost: the day's no-tier column reads "unpriced", not 0.0000.
+      await page.getByRole('radio', { name: 'cost' }).check();
+      await page.getByText('The chart as a table').click();
+      const byDay = page.getByRole('table').filter({ has: page.getByRole('columnheader', { name: 'no tier (unpriced)' }) });
+      await expectText(byDay.getByRole('cell', { name: 'unpriced', exact: true }), /^unpriced$/);
       // An address naming no page (a typo) says so, instead of showing the meter under it.
       await page.goto(`${service.url}/console/#/opertions`);
       await expectText(page.getByTestId('unknown-page'), /no page “opertions”/);

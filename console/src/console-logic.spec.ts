@@ -12,7 +12,7 @@ import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
 import { emptyPrices, emptyRates, priceBookErrors, tierRates } from './price-book-form';
-import { addDecimal, chartRows, costKey, costTick, seriesOf } from './usage-chart';
+import { addDecimal, cellCost, chartRows, costKey, costTick, seriesOf } from './usage-chart';
 
 describe('money', () => {
   it('cuts a decimal string to the places shown (never rounding through a float) and groups thousands', () => {
@@ -109,6 +109,26 @@ describe('the usage chart', () => {
     const keys = seriesOf('tier', withUnpriced).map(([key]) => key);
     const shown = chartRows(withUnpriced, 'tier', 'tokens').reduce((sum, r) => sum + keys.reduce((s, k) => s + Number(r[k] ?? 0), 0), 0);
     expect(shown).toBe(31 + 1100);
+  });
+
+  it('reads a day’s cost of tokens nobody priced as unpriced, never 0.0000, and a cost with some as + N tokens unpriced', () => {
+    const withUnpriced = { ...reading, rows: [...reading.rows, row('2026-12-02', null, '0', 1100)] };
+    const [first, second] = chartRows(withUnpriced, 'tier', 'cost');
+    expect(cellCost(second!, 'null', 'EUR')).toBe('unpriced');
+    expect(cellCost(second!, 'base', 'EUR')).toBe('0.3000 EUR');
+    // A day without the series: nothing spent, nothing unpriced.
+    expect(cellCost(first!, 'null', 'EUR')).toBe('0.0000 EUR');
+    // By label a day's series mixes priced and unpriced operations: its cost and what it leaves out.
+    const labelled = (label: string, cost: string, total: number, unpriced: number) => ({
+      ...row('2026-12-01', 'base', cost, total),
+      key: { day: '2026-12-01T00:00:00.000Z', label },
+      unpriced_tokens: unpriced,
+    });
+    const byLabel = { ...reading, group_by: ['day', 'label'], rows: [labelled('effective', '0.25', 100, 0), labelled('effective', '0', 1500, 1500), labelled('pending', '0', 1, 1)] };
+    const [day1] = chartRows(byLabel, 'label', 'cost');
+    expect(cellCost(day1!, 'effective', 'EUR')).toBe('0.25 EUR + 1,500 tokens unpriced');
+    expect(cellCost(day1!, 'pending')).toBe('unpriced');
+    expect(cellCost(day1!, 'ineffective')).toBe('0.0000');
   });
 
   it('writes a cost axis tick without exponent notation', () => {

@@ -2,14 +2,32 @@
 // bars' heights, and, for cost, the API's exact decimal string beside it, which the table and the tooltip
 // show. A float is only ever a bar's height: never a figure people read (no 1.5e-7, no 0.30000000000000004).
 import type { Schemas } from './api';
+import { costShown } from './format';
 
 export type Stack = 'tier' | 'label';
 export type Measure = 'tokens' | 'cost';
 
-/** One day: `day` (YYYY-MM-DD), `<series>` the bar's height, `<series>$cost` the exact cost of that series. */
+/**
+ * One day: `day` (YYYY-MM-DD), `<series>` the bar's height, `<series>$cost` the exact cost of that series,
+ * `<series>$tokens` and `<series>$unpriced` its tokens and those of them whose model is not priced yet.
+ */
 export type ChartRow = Record<string, number | string>;
 
 export const costKey = (series: string) => `${series}$cost`;
+const tokensKey = (series: string) => `${series}$tokens`;
+const unpricedKey = (series: string) => `${series}$unpriced`;
+
+/**
+ * A series' cost on a day as people read it: its cost, "unpriced" when all it has are tokens of models not
+ * priced yet (never 0.0000 EUR for tokens nobody priced), or its cost "+ N tokens unpriced" when some are.
+ */
+export function cellCost(row: ChartRow, series: string, currency?: string | null): string {
+  const shown = costShown(
+    { cost: String(row[costKey(series)] ?? '0.0000'), unpriced_tokens: Number(row[unpricedKey(series)] ?? 0), tokens: { total: Number(row[tokensKey(series)] ?? 0) } },
+    currency,
+  );
+  return shown.unpriced === null || shown.cost === 'unpriced' ? shown.cost : `${shown.cost} ${shown.unpriced}`;
+}
 
 /** Adds two decimal strings exactly (BigInt over a common scale), keeping the longer scale. */
 export function addDecimal(a: string, b: string): string {
@@ -43,6 +61,8 @@ export function chartRows(reading: Schemas['MeterReading'] | undefined, stack: S
     const series = String(row.key[stack]);
     const cost = addDecimal(String(entry[costKey(series)] ?? '0'), row.cost);
     entry[costKey(series)] = cost;
+    entry[tokensKey(series)] = Number(entry[tokensKey(series)] ?? 0) + row.tokens.total;
+    entry[unpricedKey(series)] = Number(entry[unpricedKey(series)] ?? 0) + row.unpriced_tokens;
     entry[series] = measure === 'tokens' ? Number(entry[series] ?? 0) + row.tokens.total : Number(cost);
     days.set(d, entry);
   }

@@ -6,8 +6,8 @@ import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
 import { Breakdown } from '../components/Breakdown';
 import { CostFigure } from '../components/CostFigure';
-import { day, money, ratio, tokens, tokensShort } from '../format';
-import { chartRows, costKey, costTick, seriesOf } from '../usage-chart';
+import { day, ratio, tokens, tokensShort } from '../format';
+import { cellCost, chartRows, costTick, seriesOf, type ChartRow } from '../usage-chart';
 
 type Reading = Schemas['MeterReading'];
 const RANGES = { month: 'This month', d7: 'Last 7 days', d30: 'Last 30 days', d90: 'Last 90 days' } as const;
@@ -114,7 +114,7 @@ export function UsagePage({ session, account }: { session: Session; account: str
               <YAxis tickFormatter={(v: number) => (measure === 'tokens' ? tokensShort(v) : costTick(v))} fontSize={12} width={48} />
               <Tooltip
                 labelFormatter={(d) => day(String(d))}
-                formatter={(value, _name, item) => (measure === 'tokens' ? tokens(Number(value)) : money(String((item.payload as Record<string, unknown>)[costKey(String(item.dataKey))] ?? '0'), currency))}
+                formatter={(value, _name, item) => (measure === 'tokens' ? tokens(Number(value)) : cellCost(item.payload as ChartRow, String(item.dataKey), currency))}
               />
               <Legend />
               {series.map(([key, color, name]) => (
@@ -142,7 +142,7 @@ export function UsagePage({ session, account }: { session: Session; account: str
                   <th scope="row">{day(String(row.day))}</th>
                   {series.map(([key]) => (
                     <td className="num" key={key}>
-                      {measure === 'tokens' ? tokens(Number(row[key] ?? 0)) : money(String(row[costKey(key)] ?? '0.0000'))}
+                      {measure === 'tokens' ? tokens(Number(row[key] ?? 0)) : cellCost(row, key)}
                     </td>
                   ))}
                 </tr>
