@@ -5,6 +5,7 @@
 // period picked is in the address, so a reload shows it again); sales publishes a plan version and rolls it
 // back, and a price book is checked before it is sent. Each page is photographed at desktop and phone
 // widths into test/screenshots/.
+import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { ManualClock } from '../src/clock/clock.js';
 import { expectFocus, expectText, expectValue, launchChromium, until, routeBuiltConsole, screenshots, serviceApi, signInConsole, sleep, startConsoleService } from './support/browser.js';
@@ -151,6 +152,14 @@ describe('web console (/console) in Chromium', () => {
       expect(await page.getByTestId('operations').count()).toBe(0);
       await page.getByRole('button', { name: 'Clear' }).click();
       await expectText(page.getByTestId('operations'), /code\.review/);
+      // Every page of the filters as one CSV file: what the API answers, byte for byte.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /^Download CSV/ }).click()]);
+      expect(download.suggestedFilename()).toBe('operations-acme.csv');
+      const saved = await readFile((await download.path())!, 'utf8');
+      const answered = await (await fetch(`${service.url}/v1/accounts/acme/events?format=csv&limit=1000`, { headers: { authorization: `Bearer ${keys.member}` } })).text();
+      expect(saved).toBe(answered);
+      expect(saved.split('\r\n').filter((line) => /code\.(review|edit)/.test(line))).toHaveLength(2);
+      await expectText(page.getByTestId('csv-note'), /^Saved operations-acme\.csv \(1 page of up to 1000 operations\)\.$/);
 
       // A model nobody priced yet: its tokens are read and its cost says "unpriced", never 0.0000 EUR.
       await report('code.plan', 'mystery-model-1');

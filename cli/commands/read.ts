@@ -1,6 +1,7 @@
 // Reading: the meter, the per-operation listing and the models waiting for a price.
 import type { Command } from 'commander';
 import type { components, operations } from '../../client/client.js';
+import { CsvColumnsChanged, csvFilePages } from '../../client/csv-pages.js';
 import { jsonBody } from '../api.js';
 import type { Context, DataOptions } from '../context.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -38,12 +39,6 @@ function tokenColumns<T>(tokens: (row: T) => components['schemas']['TokenCounts'
     show: count,
     right: true,
   }));
-}
-
-/** A CSV answer's header line and its rows (each with its CRLF): the header's names are fixed, so no quoted line break is in it. */
-function splitCsv(csv: string): { header: string; rows: string } {
-  const end = csv.indexOf('\r\n');
-  return end === -1 ? { header: csv, rows: '' } : { header: csv.slice(0, end), rows: csv.slice(end + 2) };
 }
 
 const ratio = (r: { effective_ratio: number | null }) => r.effective_ratio;
@@ -105,26 +100,24 @@ export function registerRead(program: Command, ctx: Context): void {
         ...defined({ operation: o.operation, task: o.task, session: o.session, limit: o.limit === undefined ? undefined : String(o.limit) }),
       };
       if (o.csv) {
-        // The service's own CSV (metering/readings/csv.ts), a page per request with the next page's cursor in
-        // `x-next-cursor`. With --all the pages make one file: the first page's header line, then every
-        // page's rows as the API answered them, each page written as it comes.
-        let cursor = o.cursor;
-        let header: string | null = null;
-        let next: string | null;
-        do {
-          const { data: csv, response } = await ctx.answered(
-            ctx.api.GET('/v1/accounts/{account}/events', { params: { path: { account }, query: { ...base, ...defined({ cursor }), format: 'csv' } }, parseAs: 'text' }),
-          );
-          const page = splitCsv(csv);
-          if (header === null) {
-            header = page.header;
-            ctx.io.stdout.write(csv);
-          } else if (page.header !== header) {
-            throw new CliError(EXIT.failure, "the events CSV's columns changed between two pages (the service was upgraded?); run the command again");
-          } else ctx.io.stdout.write(page.rows);
-          next = response.headers.get('x-next-cursor');
-          cursor = next ?? undefined;
-        } while (o.all && next !== null);
+        // The service's own CSV (metering/readings/csv.ts), a page per request; with --all the pages make one
+        // file (client/csv-pages.ts), each page written as it comes.
+        let next: string | null = null;
+        try {
+          const fetchPage = async (cursor: string | undefined) => {
+            const { data: csv, response } = await ctx.answered(
+              ctx.api.GET('/v1/accounts/{account}/events', { params: { path: { account }, query: { ...base, ...defined({ cursor }), format: 'csv' } }, parseAs: 'text' }),
+            );
+            return { csv, next: response.headers.get('x-next-cursor') };
+          };
+          for await (const page of csvFilePages(fetchPage, { ...defined({ cursor: o.cursor }), all: o.all === true })) {
+            ctx.io.stdout.write(page.text);
+            next = page.next;
+          }
+        } catch (error) {
+          if (error instanceof CsvColumnsChanged) throw new CliError(EXIT.failure, "the events CSV's columns changed between two pages (the service was upgraded?); run the command again");
+          throw error;
+        }
         if (next !== null) ctx.err(`next cursor: ${next}`);
         return;
       }

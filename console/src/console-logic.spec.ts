@@ -12,6 +12,7 @@ import { hashParam, pageHref } from './hash-params';
 import { emptyGrant, grantBody, grantErrors, purchaseId, topupErrors } from './credit-forms';
 import { changedRows, type Version } from './plan-diff';
 import { emptyPrices, emptyRates, priceBookErrors, tierRates } from './price-book-form';
+import { csvFileName } from './operations-csv';
 import { addDecimal, cellCost, chartRows, costKey, costTick, seriesOf } from './usage-chart';
 
 describe('money', () => {
@@ -507,5 +508,14 @@ describe('whileCurrent', () => {
     await settle();
     expect(failures).toEqual(['refused']);
     expect(seen).toEqual(['new']);
+  });
+});
+
+describe('the operations CSV file name', () => {
+  it('names the account, and the range when the filters have one', () => {
+    expect(csvFileName('acme', { from: '', to: '' })).toBe('operations-acme.csv');
+    expect(csvFileName('acme', { from: '2026-12-01T00:00', to: '2026-12-05T12:30' })).toBe('operations-acme-2026-12-01-0000-to-2026-12-05-1230.csv');
+    expect(csvFileName('acme', { from: '2026-12-01T00:00', to: '' })).toBe('operations-acme-2026-12-01-0000-to-now.csv');
+    expect(csvFileName('acme', { from: '', to: '2026-12-05T12:30' })).toBe('operations-acme-start-to-2026-12-05-1230.csv');
   });
 });

@@ -1,7 +1,9 @@
 // The per-operation list, newest first: filters as the API takes them, keyset paging (next, back to the
-// previous pages by the cursors already seen), and the same page as CSV.
-import { useEffect, useState, type FormEvent } from 'react';
+// previous pages by the cursors already seen), and every page of the filters' operations as one CSV file.
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { csvFilePages } from '../../../client/csv-pages';
 import { json, ok, type EventsQuery, type Schemas, whileCurrent } from '../api';
+import { csvFileName } from '../operations-csv';
 import type { Session } from '../App';
 import { DataTable, Pager, useCursorPages } from '../components/DataTable';
 import { dateTime, money, tokens } from '../format';
@@ -9,6 +11,9 @@ import { dateTime, money, tokens } from '../format';
 const LABELS = ['effective', 'ineffective', 'pending', 'unclassified'] as const;
 const CHANNELS = ['cli', 'mcp', 'chat', 'api', 'program'] as const;
 const PAGE_SIZE = 25;
+/** Operations per request of the CSV download: the most the API gives in one page. */
+const CSV_PAGE_SIZE = 1000;
+
 
 interface Filters {
   from: string;
@@ -47,6 +52,10 @@ export function OperationsPage({ session, account }: { session: Session; account
   const [currency, setCurrency] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const { cursor } = pages;
+  // The CSV download: pages fetched so far (null when none runs), and whether Cancel was pressed.
+  const [downloading, setDownloading] = useState<number | null>(null);
+  const [downloadNote, setDownloadNote] = useState<{ error: boolean; text: string } | null>(null);
+  const cancelled = useRef(false);
 
   useEffect(() => whileCurrent(ok(client.GET('/v1/accounts/{account}', { params: { path: { account } } })), (a) => setCurrency(a.currency)), [client, account]);
 
@@ -65,6 +74,42 @@ export function OperationsPage({ session, account }: { session: Session; account
       },
     );
   }, [client, account, filters, cursor]);
+
+  /** Every page of the applied filters' operations as the API writes them in CSV, saved as one file. */
+  const downloadCsv = async () => {
+    cancelled.current = false;
+    setDownloadNote(null);
+    setDownloading(0);
+    const query = { ...toQuery(filters), limit: String(CSV_PAGE_SIZE), format: 'csv' as const };
+    const fetchPage = async (cursor: string | undefined) => {
+      const params = { path: { account }, query: { ...query, ...(cursor ? { cursor } : {}) } };
+      const answer = await client.GET('/v1/accounts/{account}/events', { params, parseAs: 'text' });
+      const csv = await ok(Promise.resolve(answer));
+      return { csv, next: answer.response.headers.get('x-next-cursor') };
+    };
+    const parts: string[] = [];
+    try {
+      for await (const page of csvFilePages(fetchPage, { all: true })) {
+        parts.push(page.text);
+        setDownloading(parts.length);
+        if (cancelled.current) {
+          setDownloadNote({ error: false, text: `Cancelled after ${parts.length} ${parts.length === 1 ? 'page' : 'pages'}: nothing saved.` });
+          return;
+        }
+      }
+      const url = URL.createObjectURL(new Blob(parts, { type: 'text/csv' }));
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = csvFileName(account, filters);
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 0);
+      setDownloadNote({ error: false, text: `Saved ${link.download} (${parts.length} ${parts.length === 1 ? 'page' : 'pages'} of up to ${CSV_PAGE_SIZE} operations).` });
+    } catch (e) {
+      setDownloadNote({ error: true, text: (e as Error).message });
+    } finally {
+      setDownloading(null);
+    }
+  };
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
@@ -146,6 +191,27 @@ export function OperationsPage({ session, account }: { session: Session; account
             ]}
           />
           <Pager label="Pages of operations" pages={pages} next={page?.next_cursor} />
+          <div className="actions">
+            {downloading === null ? (
+              <button type="button" className="secondary" onClick={() => void downloadCsv()} disabled={!page || page.data.length === 0}>
+                Download CSV (every page of these filters)
+              </button>
+            ) : (
+              <>
+                <span role="status" data-testid="csv-progress">
+                  Fetching page {downloading + 1}…
+                </span>
+                <button type="button" className="secondary" onClick={() => (cancelled.current = true)}>
+                  Cancel
+                </button>
+              </>
+            )}
+            {downloadNote ? (
+              <p role={downloadNote.error ? 'alert' : 'status'} className={downloadNote.error ? 'error' : undefined} data-testid="csv-note">
+                {downloadNote.text}
+              </p>
+            ) : null}
+          </div>
         </>
       )}
     </section>
