@@ -5,7 +5,7 @@
 import { jest } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
-import { withCommitMark } from '../src/database/commit-marks.js';
+import { withCommitMark, withoutCommitMark } from '../src/database/commit-marks.js';
 import { TransactionRunner } from '../src/database/transactions.js';
 import { IN_FLIGHT_MS, KEY_TTL_MS, requestFingerprint } from '../src/http/idempotency/idempotency.js';
 import { IdempotencyHousekeeping } from '../src/http/idempotency/idempotency.module.js';
@@ -225,7 +225,7 @@ describe('Idempotency-Key', () => {
     }
   });
 
-  it('marks a key committed in a transaction that wrote, never in one that only read or rolled back, nor after its request', async () => {
+  it('marks a key committed in a transaction that wrote, never in one that only read or rolled back, after its request, or in background work', async () => {
     const o = await org();
     const repository = t.app.get(IdempotencyRepository);
     const transactions = t.app.get(TransactionRunner);
@@ -260,6 +260,11 @@ describe('Idempotency-Key', () => {
     mark.open = false;
     await withCommitMark(mark, () => transactions.run(write));
     expect(await committedAt(closed)).toBeNull();
+
+    // Background work a request's timer starts (the in-process jobs' poll) runs outside its mark.
+    const background = fresh();
+    await withCommitMark(markOf(await claimOf(background)), () => new Promise((done) => setTimeout(() => void withoutCommitMark(() => transactions.run(write)).then(done), 0)));
+    expect(await committedAt(background)).toBeNull();
 
     const wrote = fresh();
     await withCommitMark(markOf(await claimOf(wrote)), () => transactions.run(write));

@@ -18,6 +18,14 @@ export function withCommitMark<T>(mark: CommitMark, work: () => Promise<T>): Pro
   return marks.run(mark, work);
 }
 
+/**
+ * Runs `work` outside any request's mark: for a scheduler whose timer a request may set (the in-process jobs'
+ * poll), so the background work it starts never marks that request's key while the request is in flight.
+ */
+export function withoutCommitMark<T>(work: () => T): T {
+  return marks.exit(work);
+}
+
 /** The open mark of the call this runs in, if any. */
 export function openCommitMark(): CommitMark | undefined {
   const mark = marks.getStore();

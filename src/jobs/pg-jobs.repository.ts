@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { Clock } from '../clock/clock.js';
 import { queryRows } from '../database/sql.js';
+import { withoutCommitMark } from '../database/commit-marks.js';
 import type { EnqueueOptions, JobBackend, JobDispatch } from './jobs.js';
 
 interface ClaimedJob {
@@ -95,9 +96,10 @@ export class PgJobsRepository implements JobBackend {
   private schedule(delay: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
+    // Outside the commit mark of a request whose enqueue woke it: the jobs it runs are not that request's write.
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.running = this.loop().finally(() => {
+      this.running = withoutCommitMark(() => this.loop()).finally(() => {
         this.running = null;
         const again = this.wakeRequested;
         this.wakeRequested = false;
