@@ -14,7 +14,6 @@ const PAGE_SIZE = 25;
 /** Operations per request of the CSV download: the most the API gives in one page. */
 const CSV_PAGE_SIZE = 1000;
 
-
 interface Filters {
   from: string;
   to: string;
@@ -83,9 +82,8 @@ export function OperationsPage({ session, account }: { session: Session; account
     const query = { ...toQuery(filters), limit: String(CSV_PAGE_SIZE), format: 'csv' as const };
     const fetchPage = async (cursor: string | undefined) => {
       const params = { path: { account }, query: { ...query, ...(cursor ? { cursor } : {}) } };
-      const answer = await client.GET('/v1/accounts/{account}/events', { params, parseAs: 'text' });
-      const csv = await ok(Promise.resolve(answer));
-      return { csv, next: answer.response.headers.get('x-next-cursor') };
+      const answer = client.GET('/v1/accounts/{account}/events', { params, parseAs: 'text' });
+      return { csv: await ok(answer), next: (await answer).response.headers.get('x-next-cursor') };
     };
     const parts: string[] = [];
     try {
