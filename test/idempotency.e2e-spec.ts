@@ -196,7 +196,7 @@ describe('Idempotency-Key', () => {
     expect(await promotional(o.account)).toHaveLength(1);
   }, 60_000);
 
-  it('marks the key in the write of each kind of route: an account, a person, a transfer, a plan version, a webhook endpoint, a top-up', async () => {
+  it('marks the key in the write of each kind of route: an account, a person, a transfer, a plan version, a webhook endpoint, a top-up, an authorization', async () => {
     const o = await org();
     await putBudget(t, o.account, `budget/unit:${o.unit}/month:2026-03-01`, { amount: '10.00' });
     await putBudget(t, o.account, `budget/person:${o.person}/month:2026-03-01`, { amount: '5.00' });
@@ -211,6 +211,8 @@ describe('Idempotency-Key', () => {
       ['PUT', `/v1/plans/marked-${n}`, t.adminKey, { currency: 'EUR', base_fee: '1.00', included_allowance: '1.00', overage_policy: 'bill' }],
       ['POST', '/v1/webhook-endpoints', o.keys.finance, { url: 'http://127.0.0.1:9/marked' }],
       ['POST', `/v1/accounts/${o.account}/credits/topups`, o.keys.finance, { id: `marked-${n}`, pack: 'small' }],
+      // With Redis a hold's row is written behind its answer; asked for with the header, it is written before it, marked.
+      ['POST', '/v1/authorizations', o.keys.agent, { amount: '0.10' }],
     ];
     const complete = jest.spyOn(t.app.get(IdempotencyRepository), 'complete').mockResolvedValue(undefined);
     try {
@@ -334,6 +336,34 @@ describe('Idempotency-Key', () => {
     const next = await t.post('/v1/authorizations', { amount: '0.60' }, o.keys.agent);
     expect(next.body).toMatchObject({ allowed: false });
   });
+
+  it('never holds a retried authorization twice when its answer was lost with its process, on any store', async () => {
+    const o = await org();
+    await putBudget(t, o.account, `budget/person:${o.person}/month:2026-03-01`, { amount: '1.00' });
+    const key = fresh();
+    const hold = () => t.request('POST', '/v1/authorizations', { key: o.keys.agent, body: { amount: '0.40' }, headers: { 'idempotency-key': key } });
+    const complete = jest.spyOn(t.app.get(IdempotencyRepository), 'complete').mockRejectedValue(new Error('Connection terminated unexpectedly'));
+    let reservation: string;
+    try {
+      const first = await hold();
+      expect([first.status, first.body.allowed]).toEqual([200, true]);
+      reservation = first.body.reservation_id as string;
+      // The hold's row and the key's mark committed together, before the answer (with Redis too, whose rows are otherwise written behind).
+      const rows = (await t.app.get(DataSource).query('SELECT id FROM authorization_reservations WHERE account_id = $1', [o.account])) as { id: string }[];
+      expect(rows).toEqual([{ id: reservation }]);
+      expect((await committedAt(key))?.toISOString()).toBe(clock.now().toISOString());
+      clock.advance(IN_FLIGHT_MS + 1);
+      const later = await hold();
+      expect([later.status, later.body.error?.code]).toEqual([409, 'idempotency_key_unanswered']);
+    } finally {
+      complete.mockRestore();
+    }
+    // Held once: 0.60 is left beside the first 0.40, not 0.20 beside two.
+    const next = await t.post('/v1/authorizations', { amount: '0.60' }, o.keys.agent);
+    expect(next.body).toMatchObject({ allowed: true });
+    expect(next.body.levels.find((l: { level: string }) => l.level.startsWith('budget/person:'))).toMatchObject({ held: { amount: '1' }, left: { amount: '0' } });
+    expect((await t.request('DELETE', `/v1/authorizations/${reservation}`, { key: o.keys.agent })).status).toBe(200);
+  }, 60_000);
 
   it('keeps a replay’s status: a top-up answered 201 is replayed 201, not the 200 of a repeated purchase id', async () => {
     const o = await org();

@@ -18,6 +18,7 @@ import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Counter, Histogram } from 'prom-client';
+import { openCommitMark } from '../../src/database/commit-marks.js';
 import type { Tx } from '../../src/database/data-source.js';
 import type { TransactionRunner } from '../../src/database/transactions.js';
 import { fromScaledInteger, microText, REDIS_MAX_LIMIT, redisLimit, REDIS_SCALE, toScaledInteger } from './counter-math.js';
@@ -44,7 +45,7 @@ import { DEFAULT_LEASE, type LeaseSettings } from './lease-policy.js';
 import type { LimitRegistry } from './limit-registry.js';
 import { namedReservations, newWriteId, outcomesOf, reservationRow, resolveForCommit, resolveForRelease, resolveManyForCommit } from './reservation-rules.js';
 import type { ReservationWriter } from './reservation-writer.js';
-import type { ReservationRow, ReservationsRepository } from './reservations.repository.js';
+import type { NewReservation, ReservationRow, ReservationsRepository } from './reservations.repository.js';
 import { accountKeys, scriptSource, SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type { SpendRepository } from './spend.repository.js';
 
@@ -253,7 +254,10 @@ export class RedisCounters implements CountersEngine {
   async hold(account: string, req: HoldRequest): Promise<HoldResult> {
     // The estimate in Redis' integers (10^-6), as leases count it.
     const amount = this.leases ? Number(up(req.estimate.amount)) : 0;
-    const leased = this.leases?.take(account, req, amount);
+    // A request with an Idempotency-Key (an open commit mark) commits its row in a transaction of its own,
+    // which marks the key with it: see keyedRow.
+    const keyed = openCommitMark() !== undefined;
+    const leased = keyed ? null : this.leases?.take(account, req, amount);
     if (leased) return { allowed: true, reservationId: req.reservationId, expiresAt: req.expiresAt, levels: figuresFrom(req.levels, leased, 2) };
     let reply = await this.batchedHold(account, req);
     if (reply[0] === 'denied' && this.leases) {
@@ -266,15 +270,26 @@ export class RedisCounters implements CountersEngine {
       const shortBy = measure === 'amount' ? text(String(reply[4])) : String(reply[4]);
       return { allowed: false, deniedBy: req.levels[Number(reply[2])]!, measure, shortBy, levels: figuresFrom(req.levels, reply, 5) };
     }
-    const written = this.writer.write(reservationRow(account, req)).catch(async (error: unknown) => {
+    const row = reservationRow(account, req);
+    const written = (keyed ? this.keyedRow(row) : this.writer.write(row)).catch(async (error: unknown) => {
       // The hold has no durable row: take it back (and answer the failure, when the answer waits for it).
       await this.run('tmUnhold', account, req.reservationId);
       throw error;
     });
-    if (this.answerAfter === 'row') await written;
+    if (this.answerAfter === 'row' || keyed) await written;
     else written.catch((error: unknown) => this.logger.error({ err: error, account }, 'a reservation row was not written; its hold was released'));
     this.leases?.allowed(account, req, amount, reply);
     return { allowed: true, reservationId: req.reservationId, expiresAt: req.expiresAt, levels: figuresFrom(req.levels, reply, 2) };
+  }
+
+  /**
+   * The row of a hold asked for with an Idempotency-Key, written before the answer in a transaction of its own
+   * rather than behind it: TransactionRunner writes the request's commit mark into that transaction, so a
+   * process that dies after it and before the answer is kept leaves a key no retry takes over (409
+   * idempotency_key_unanswered), never a second hold. The header is rare; the hot path stays write-behind.
+   */
+  private keyedRow(row: NewReservation): Promise<void> {
+    return this.transactions.run((tx) => this.reservations.insertMany([row], tx));
   }
 
   /**
