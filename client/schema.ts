@@ -1814,7 +1814,7 @@ export interface components {
         InvoiceLine: {
             /** @description Decimal string in currency units, rounded once, half-even, to the minor unit */
             amount: string;
-            /** @description The usage-dependent charge billed or adjusted: allowance_used, overage:<tier>, volume_discount, ineffective_credit */
+            /** @description The usage-dependent charge billed or adjusted: allowance_used, overage:<tier>, volume_discount, credits_applied, ineffective_credit */
             charge: string | null;
             description: string;
             /** @description Exact figures behind the amount */
@@ -1822,7 +1822,7 @@ export interface components {
                 [key: string]: string | number | boolean | null;
             };
             /** @enum {string} */
-            kind: "base_fee" | "allowance_used" | "overage" | "topup" | "volume_discount" | "ineffective_credit" | "adjustment";
+            kind: "base_fee" | "allowance_used" | "overage" | "topup" | "volume_discount" | "credits_applied" | "ineffective_credit" | "adjustment";
             /** @description The line's position on the invoice, from 0 */
             n: number;
             /**

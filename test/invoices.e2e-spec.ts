@@ -355,6 +355,71 @@ describe('Invoices', () => {
     expect(grants).toEqual([{ kind: 'adjustment', amount: expect.stringMatching(/^1\.250*$/) }]);
   });
 
+  it('takes what a promotional grant and a top-up paid for off a billed overage, and adjusts it after a late event', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({
+      base_fee: '10.00',
+      included_allowance: '5.00',
+      topup_packs: [{ id: 'small', allowance: '4.00', price: '3.50', validity_days: 60 }],
+    });
+    const settle = () => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
+    await settle(); // March's allowance
+    expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '2.50', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
+    expect((await t.post(`/v1/accounts/${org.account}/credits/topups`, { id: 'march-1', pack: 'small' }, org.keys.finance)).status).toBe(201);
+    // base input 0.50 per 1M: 30M tokens cost 15.00: 5.00 allowance, 2.50 promotional, 4.00 top-up, 3.50 uncovered.
+    await report(t, org, [event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 30_000_000 })]);
+    await settle();
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    expect(lines(march)).toEqual([
+      ['base_fee', null, '10.00'],
+      ['allowance_used', null, '0.00'],
+      ['overage', 'base', '10.00'],
+      ['topup', null, '3.50'],
+      ['credits_applied', null, '-6.50'],
+    ]);
+    // The base fee, the top-up's price and the 3.50 no grant covered: nothing a grant paid for is billed again.
+    expect(march.total).toBe('17.00');
+    expect(march.lines[4]).toMatchObject({ charge: 'credits_applied', usage: [] });
+    const [{ uncovered }] = await db.query(`SELECT sum(uncovered)::text AS uncovered FROM credit_usage_days WHERE account_id = $1`, [org.account]);
+    expect(Number(uncovered)).toBe(3.5);
+
+    // A late March event of 2.00: the top-up has nothing left, so the overage grows by 2.00 and the credits applied do not.
+    clock.set('2026-04-02T00:00:00.000Z');
+    await report(t, org, [event('2026-03-31T10:00:00Z', 'qwen-turbo', { input: 4_000_000 })]);
+    await settle();
+    clock.set('2026-05-01T00:00:00.000Z');
+    await settle();
+    const april = await closeNow(org);
+    expect(lines(april).filter(([kind]) => kind === 'adjustment')).toEqual([['adjustment', 'base', '2.00']]);
+  });
+
+  it('adjusts the credits applied to an earlier period when a late event of it burns a grant', async () => {
+    clock.set('2026-03-05T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0' });
+    const settle = () => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
+    expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '5.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
+    // base input 0.50 per 1M: 4M tokens cost 2.00, paid by the grant.
+    await report(t, org, [event('2026-03-05T11:00:00Z', 'qwen-turbo', { input: 4_000_000 })]);
+    await settle();
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    expect(lines(march)).toEqual([['base_fee', null, '10.00'], ['overage', 'base', '2.00'], ['credits_applied', null, '-2.00']]);
+    // A late March event of 4.00: the grant's 3.00 left pays for most of it, 1.00 is billed.
+    clock.set('2026-04-02T00:00:00.000Z');
+    await report(t, org, [event('2026-03-30T10:00:00Z', 'qwen-turbo', { input: 8_000_000 })]);
+    await settle();
+    clock.set('2026-05-01T00:00:00.000Z');
+    const april = await closeNow(org);
+    expect(lines(april)).toEqual([
+      ['base_fee', null, '10.00'],
+      ['adjustment', 'base', '4.00'],
+      ['adjustment', null, '-3.00'],
+    ]);
+    expect(april.lines[2]).toMatchObject({ charge: 'credits_applied', period_start: '2026-03-01T00:00:00.000Z' });
+    expect(april.total).toBe('11.00');
+  });
+
   it('bills a blocked account the top-up it bought to continue, and no overage', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({

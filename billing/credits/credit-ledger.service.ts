@@ -226,6 +226,25 @@ export class CreditLedger {
     return { restored, already: false };
   }
 
+  /**
+   * What usage of each period burned from grants other than the period allowance (top-ups, promotional
+   * grants, positive adjustments), less what was given back: by period start (ISO), exact. A billing period
+   * starts and ends at 00:00 UTC, so it is a whole number of the usage days burns are booked by.
+   */
+  async creditsBurned(db: Db, account: string, periods: readonly { start: Date; end: Date }[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (periods.length === 0) return out;
+    const from = dayOf(new Date(Math.min(...periods.map((p) => p.start.getTime()))));
+    const to = dayOf(new Date(Math.max(...periods.map((p) => p.end.getTime()))));
+    const days = await this.repository.grantBurnsByDay(db, account, from, to);
+    for (const p of periods) {
+      const [start, end] = [dayOf(p.start), dayOf(p.end)];
+      const sum = days.filter((d) => d.day >= start && d.day < end).reduce((acc, d) => acc.plus(d.amount), new Dec(0));
+      out.set(p.start.toISOString(), sum.toFixed());
+    }
+    return out;
+  }
+
   /** Top-ups ordered in [from, to) (pending payment or granted), oldest first: the invoice's top-up lines. */
   topupsBought(db: Db, account: string, from: Date, to: Date): Promise<TopupRow[]> {
     return this.repository.topupsBought(db, account, from, to);

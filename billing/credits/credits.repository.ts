@@ -221,6 +221,19 @@ export class CreditsRepository {
     );
   }
 
+  /** Net burns (burns less restores) of grants other than the period allowance, per usage day in [fromDay, toDay). */
+  grantBurnsByDay(db: Db, account: string, fromDay: string, toDay: string): Promise<{ day: string; amount: string }[]> {
+    return queryRows(
+      db,
+      `SELECT m.usage_day::text AS day, sum(CASE WHEN m.kind = 'burn' THEN m.amount ELSE -m.amount END)::text AS amount
+         FROM credit_movements m JOIN credit_grants g ON g.account_id = m.account_id AND g.id = m.grant_id
+        WHERE m.account_id = $1 AND m.kind IN ('burn', 'restore') AND m.usage_day >= $2::date AND m.usage_day < $3::date
+          AND g.kind <> 'allowance'
+        GROUP BY m.usage_day`,
+      [account, fromDay, toDay],
+    );
+  }
+
   /** Usage metered but not yet booked (what the next settle will burn), from `fromDay` on. */
   async unbookedUsage(db: Db, account: string, fromDay: string): Promise<string> {
     const row = await firstRow<{ amount: string }>(

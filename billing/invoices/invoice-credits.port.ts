@@ -4,6 +4,7 @@
 // The ledger's implementation is ledger-credits.ts; NO_LEDGER (no top-ups, nothing booked) is for tests of
 // invoicing alone.
 import type { Tx } from '../../src/database/data-source.js';
+import type { Db } from '../../src/database/sql.js';
 import type { TopupBought } from './invoice-math.js';
 
 export interface InvoiceLedgerEntry {
@@ -20,6 +21,11 @@ export interface InvoiceLedgerEntry {
 export interface InvoiceCredits {
   /** Top-ups the account bought with `start <= bought_at < end`. */
   topupsBought(accountId: string, start: Date, end: Date): Promise<TopupBought[]>;
+  /**
+   * Per period (by its start's ISO time), what the ledger burned from grants other than the period allowance
+   * for that period's usage, less what it gave back: exact decimal strings (a period with none may be absent).
+   */
+  creditsBurned(db: Db, accountId: string, periods: readonly { start: Date; end: Date }[]): Promise<Map<string, string>>;
   /** Books the ineffective-spend credit of a finalized invoice. */
   bookIneffectiveCredit(tx: Tx, entry: InvoiceLedgerEntry): Promise<void>;
   /** Books an adjustment line of a finalized invoice (a late event, a repricing, a relabelling). */
@@ -33,6 +39,7 @@ export const INVOICE_CREDITS = Symbol('INVOICE_CREDITS');
 /** No ledger yet: no top-ups, nothing to book. */
 export const NO_LEDGER: InvoiceCredits = {
   topupsBought: () => Promise.resolve([]),
+  creditsBurned: () => Promise.resolve(new Map()),
   bookIneffectiveCredit: () => Promise.resolve(),
   bookAdjustment: () => Promise.resolve(),
   restoreInvoiceCredits: () => Promise.resolve(),

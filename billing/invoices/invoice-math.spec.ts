@@ -99,6 +99,49 @@ describe('periodLines', () => {
   });
 });
 
+describe('credits applied', () => {
+  const pt = { terms: terms({ base_fee: '10.00', included_allowance: '20' }), paid_enterprise: false };
+
+  it('takes what top-ups and grants burned off the overage, so usage they paid for is not billed again', () => {
+    // 20 allowance; 35.50 of usage: 15.50 overage, 12.345 of it burned from a promotional grant.
+    const lines = periodLines(pt, [row('base', '15'), row('premier', '20.5')], { start: P0, planName: null }, [], '12.345');
+    expect(amounts(lines)).toEqual([
+      ['base_fee', null, '10.00'],
+      ['allowance_used', null, '0.00'],
+      ['overage', 'premier', '15.50'],
+      ['credits_applied', null, '-12.34'],
+    ]);
+    expect(lines.at(-1)).toMatchObject({ charge: 'credits_applied', detail: { credits_burned: '12.345000000000' } });
+    expect(invoiceTotal(lines, 'EUR')).toBe('13.16');
+  });
+
+  it('never applies more than the overage as billed after its volume discount, and nothing without overage', () => {
+    const discounted = { terms: terms({ base_fee: '0', included_allowance: '0', volume_discount: [{ up_to: null, discount_pct: '10' }] }), paid_enterprise: false };
+    const lines = periodLines(discounted, [row('base', '30')], { start: P0, planName: null }, [], '30');
+    expect(amounts(lines)).toEqual([
+      ['base_fee', null, '0.00'],
+      ['overage', 'base', '30.00'],
+      ['volume_discount', null, '-3.00'],
+      ['credits_applied', null, '-27.00'],
+    ]);
+    expect(invoiceTotal(lines, 'EUR')).toBe('0.00');
+    expect(amounts(periodLines(pt, [row('base', '5')], { start: P0, planName: null }, [], '5')).map(([k]) => k)).not.toContain('credits_applied');
+    const block = { terms: terms({ overage_policy: 'block', included_allowance: '0' }), paid_enterprise: false };
+    expect(amounts(periodLines(block, [row('base', '50')], { start: P0, planName: null }, [], '50')).map(([k]) => k)).toEqual(['base_fee']);
+  });
+
+  it('adjusts the credits applied of an earlier period when a late event changes what grants paid for', () => {
+    const period = { start: new Date(P0), end: new Date('2026-04-01T00:00:00.000Z') };
+    const billed = billedByCharge(periodLines(pt, [row('base', '30')], { start: P0, planName: null }, [], '10'));
+    const lines = adjustmentLines(pt, [row('base', '30'), row('base', '4')], period, billed, '12');
+    expect(amounts(lines)).toEqual([
+      ['adjustment', 'base', '4.00'],
+      ['adjustment', null, '-2.00'],
+    ]);
+    expect(lines.map((l) => l.charge)).toEqual(['overage:base', 'credits_applied']);
+  });
+});
+
 describe('adjustmentLines', () => {
   it('bills what a late event adds to a finalized period as the difference of once-rounded charges', () => {
     const pt: PeriodTerms = { terms: terms(), paid_enterprise: false };
@@ -159,9 +202,12 @@ const ptOf = (t: TermsSample): PeriodTerms => ({
 describe('properties', () => {
   it('an invoice total is the sum of its rounded lines, each at the currency minor unit', () => {
     fc.assert(
-      fc.property(TERMS, fc.array(fc.tuple(TIER, LABEL, COST), { maxLength: 12 }), (t, usage) => {
+      fc.property(TERMS, fc.array(fc.tuple(TIER, LABEL, COST), { maxLength: 12 }), COST, (t, usage, burned) => {
         const pt = ptOf(t);
-        const lines = periodLines(pt, usage.map(([tier, label, cost], i) => row(tier, cost, label, `m${i % 3}`)), { start: P0, planName: null }, []);
+        const lines = periodLines(pt, usage.map(([tier, label, cost], i) => row(tier, cost, label, `m${i % 3}`)), { start: P0, planName: null }, [], burned);
+        // Credits applied never bill below the overage's own lines: overage + discount + credits >= 0.
+        const usageLines = lines.filter((l) => l.kind === 'overage' || l.kind === 'volume_discount' || l.kind === 'credits_applied');
+        expect(usageLines.reduce((s, l) => s.plus(l.amount), new Dec(0)).gte(0)).toBe(true);
         const places = t.currency === 'JPY' ? 0 : t.currency === 'KWD' ? 3 : 2;
         for (const l of lines) expect(new Dec(l.amount).decimalPlaces()).toBeLessThanOrEqual(places);
         const sum = lines.reduce((s, l) => s.plus(l.amount), new Dec(0));

@@ -21,13 +21,13 @@ export interface UsageRow {
   cost: string;
 }
 
-export type LineKind = 'base_fee' | 'allowance_used' | 'overage' | 'topup' | 'volume_discount' | 'ineffective_credit' | 'adjustment';
+export type LineKind = 'base_fee' | 'allowance_used' | 'overage' | 'topup' | 'volume_discount' | 'credits_applied' | 'ineffective_credit' | 'adjustment';
 
 /**
  * The usage-dependent charges a period has; an adjustment names one of them. `overage:<tier>` per tier.
  * The base fee and top-ups do not depend on usage and are never adjusted.
  */
-export type Charge = 'allowance_used' | `overage:${Tier}` | 'volume_discount' | 'ineffective_credit';
+export type Charge = 'allowance_used' | `overage:${Tier}` | 'volume_discount' | 'credits_applied' | 'ineffective_credit';
 
 export interface LineDraft {
   kind: LineKind;
@@ -96,8 +96,15 @@ export function costOfLabel(rows: readonly UsageRow[], label: string): Dec {
   return sumDecimals(rows.filter((r) => r.label === label).map((r) => new Dec(r.cost)));
 }
 
-/** One line per usage-dependent charge of a period, from the period's whole usage: what that charge comes to. */
-export function periodCharges(pt: PeriodTerms, rows: readonly UsageRow[], periodStart: string): LineDraft[] {
+/**
+ * One line per usage-dependent charge of a period, from the period's whole usage: what that charge comes to.
+ * `creditsBurned` is what the credit ledger burned from grants other than the period allowance (top-ups,
+ * promotional grants, positive adjustments) for this period's usage: exact, in currency units. On a `bill`
+ * plan it is taken off the overage as billed (after the volume discount), as a credits-applied line, so usage
+ * a grant paid for is never billed again; never more than that overage (a `block` plan bills no overage:
+ * its top-ups are billed at their price, and what they cover is paid for).
+ */
+export function periodCharges(pt: PeriodTerms, rows: readonly UsageRow[], periodStart: string, creditsBurned = '0'): LineDraft[] {
   const { terms } = pt;
   const currency = terms.currency;
   const priced = pricePeriod({ terms, paid_enterprise: pt.paid_enterprise, usage_cost_by_tier: costByTier(rows) });
@@ -135,6 +142,18 @@ export function periodCharges(pt: PeriodTerms, rows: readonly UsageRow[], period
       });
     }
   }
+  const applied = creditsApplied(out, new Dec(creditsBurned), currency);
+  if (applied !== null) {
+    out.push({
+      kind: 'credits_applied',
+      charge: 'credits_applied',
+      tier: null,
+      period_start: periodStart,
+      description: `Credits applied: usage beyond the allowance paid from top-ups and grants (${formatMoney(creditsBurned, currency)} ${currency} burned)`,
+      amount: applied,
+      detail: { credits_burned: formatExact(new Dec(creditsBurned)) },
+    });
+  }
   const pct = new Dec(terms.ineffective_credit_pct);
   const ineffective = costOfLabel(rows, 'ineffective');
   if (pct.gt(0)) {
@@ -154,15 +173,34 @@ export function periodCharges(pt: PeriodTerms, rows: readonly UsageRow[], period
   return out;
 }
 
+/**
+ * The credits-applied line's amount (negative), or null when there is none: what grants burned, rounded once,
+ * and at most the overage as billed less its volume discount (the period's overage and discount lines), so the
+ * invoice never goes below its other charges.
+ */
+function creditsApplied(lines: readonly LineDraft[], burned: Dec, currency: string): string | null {
+  if (!burned.gt(0)) return null;
+  const billable = sumDecimals(lines.filter((l) => l.kind === 'overage' || l.kind === 'volume_discount').map((l) => new Dec(l.amount)));
+  if (!billable.gt(0)) return null;
+  const amount = new Dec(formatMoney(Dec.min(burned, billable), currency));
+  return amount.isZero() ? null : formatMoney(amount.negated(), currency);
+}
+
 function prefixed(prefix: string, values: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [`${prefix}${k}`, v]));
 }
 
 /**
  * The lines of a period's own invoice, in the order people read them: base fee (or its waiver), allowance
- * used, overage by tier, top-ups bought, volume discount, ineffective-spend credit.
+ * used, overage by tier, top-ups bought, volume discount, credits applied, ineffective-spend credit.
  */
-export function periodLines(pt: PeriodTerms, rows: readonly UsageRow[], period: { start: string; planName: string | null }, topups: readonly TopupBought[]): LineDraft[] {
+export function periodLines(
+  pt: PeriodTerms,
+  rows: readonly UsageRow[],
+  period: { start: string; planName: string | null },
+  topups: readonly TopupBought[],
+  creditsBurned = '0',
+): LineDraft[] {
   const { terms } = pt;
   const currency = terms.currency;
   const waived = terms.waive_base_fee_for_paid_enterprise && pt.paid_enterprise;
@@ -176,9 +214,9 @@ export function periodLines(pt: PeriodTerms, rows: readonly UsageRow[], period: 
     amount: formatMoney(waived ? ZERO : terms.base_fee, currency),
     detail: { base_fee: terms.base_fee, waived },
   };
-  const charges = periodCharges(pt, rows, period.start);
+  const charges = periodCharges(pt, rows, period.start, creditsBurned);
   const before = charges.filter((c) => c.kind === 'allowance_used' || c.kind === 'overage');
-  const after = charges.filter((c) => c.kind === 'volume_discount' || c.kind === 'ineffective_credit');
+  const after = charges.filter((c) => c.kind === 'volume_discount' || c.kind === 'credits_applied' || c.kind === 'ineffective_credit');
   const topupLines: LineDraft[] = topups.map((t) => ({
     kind: 'topup',
     charge: null,
@@ -204,10 +242,10 @@ export function billedByCharge(lines: readonly Pick<LineDraft, 'charge' | 'amoun
  * amounts, so the difference needs no rounding, and over all invoices each charge of a period adds up to
  * exactly what one invoice would have said had every event been on time.
  */
-export function adjustmentLines(pt: PeriodTerms, rows: readonly UsageRow[], period: BillingPeriod, billed: ReadonlyMap<Charge, Dec>): LineDraft[] {
+export function adjustmentLines(pt: PeriodTerms, rows: readonly UsageRow[], period: BillingPeriod, billed: ReadonlyMap<Charge, Dec>, creditsBurned = '0'): LineDraft[] {
   const currency = pt.terms.currency;
   const start = period.start.toISOString();
-  const now = new Map(periodCharges(pt, rows, start).map((c) => [c.charge!, c]));
+  const now = new Map(periodCharges(pt, rows, start, creditsBurned).map((c) => [c.charge!, c]));
   const charges = new Set<Charge>([...now.keys(), ...billed.keys()]);
   const out: LineDraft[] = [];
   for (const charge of orderCharges(charges)) {
@@ -227,13 +265,14 @@ export function adjustmentLines(pt: PeriodTerms, rows: readonly UsageRow[], peri
   return out;
 }
 
-const CHARGE_ORDER: readonly Charge[] = ['allowance_used', ...TIERS.map((t) => `overage:${t}` as const), 'volume_discount', 'ineffective_credit'];
+const CHARGE_ORDER: readonly Charge[] = ['allowance_used', ...TIERS.map((t) => `overage:${t}` as const), 'volume_discount', 'credits_applied', 'ineffective_credit'];
 const CHARGE_NAMES: Record<Charge, string> = {
   allowance_used: 'included usage',
   'overage:base': 'usage beyond the allowance, base tier',
   'overage:specialized': 'usage beyond the allowance, specialized tier',
   'overage:premier': 'usage beyond the allowance, premier tier',
   volume_discount: 'volume discount',
+  credits_applied: 'credits applied to usage beyond the allowance',
   ineffective_credit: 'credit for ineffective spend',
 };
 

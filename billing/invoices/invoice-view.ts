@@ -6,10 +6,11 @@ import type { LineDraft, UsageRow } from './invoice-math.js';
 /**
  * The usage a line covers, by tier, model and label: a period line covers its period's usage (an overage
  * line its tier's, the ineffective-spend credit the ineffective usage); an adjustment the usage of the
- * period it adjusts that this invoice bills; the base fee and top-ups none.
+ * period it adjusts that this invoice bills; the base fee, top-ups and credits applied none.
  */
 export function usageBehind(line: Pick<LineDraft, 'kind' | 'charge' | 'tier' | 'period_start'>, usage: readonly UsageRow[]): UsageRow[] {
-  if (line.charge === null) return [];
+  // Credits applied pay for part of the usage beyond the allowance, which no model or label can be singled out as.
+  if (line.charge === null || line.charge === 'credits_applied') return [];
   return usage.filter(
     (u) =>
       u.period_start === line.period_start &&

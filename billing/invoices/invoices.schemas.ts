@@ -74,8 +74,8 @@ const lineSchema = named('InvoiceLine', {
   required: ['n', 'kind', 'charge', 'tier', 'period_start', 'description', 'amount', 'detail', 'usage'],
   properties: {
     n: { type: 'integer', minimum: 0, description: "The line's position on the invoice, from 0" },
-    kind: { type: 'string', enum: ['base_fee', 'allowance_used', 'overage', 'topup', 'volume_discount', 'ineffective_credit', 'adjustment'] },
-    charge: { ...nullable({ type: 'string' }), description: 'The usage-dependent charge billed or adjusted: allowance_used, overage:<tier>, volume_discount, ineffective_credit' },
+    kind: { type: 'string', enum: ['base_fee', 'allowance_used', 'overage', 'topup', 'volume_discount', 'credits_applied', 'ineffective_credit', 'adjustment'] },
+    charge: { ...nullable({ type: 'string' }), description: 'The usage-dependent charge billed or adjusted: allowance_used, overage:<tier>, volume_discount, credits_applied, ineffective_credit' },
     tier: nullable({ type: 'string' }),
     period_start: { ...time, description: 'The period this amount belongs to' },
     description: { type: 'string' },

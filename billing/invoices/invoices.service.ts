@@ -229,14 +229,15 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     const earlier = (await this.repository.ofAccount(accountId, db)).filter((i) => i.period_start.getTime() < period.start.getTime());
     const periods = [...earlier.map((i) => ({ start: i.period_start, end: i.period_end })), period];
     const starts = periods.map((p) => p.start);
-    const [current, billed, charges] = await Promise.all([
+    const [current, billed, charges, burned] = await Promise.all([
       this.repository.periodUsage(db, accountId, periods),
       this.repository.billedUsage(db, accountId, starts, self),
       this.repository.billedCharges(db, accountId, earlier.map((i) => i.period_start), self),
+      this.credits.creditsBurned(db, accountId, periods),
     ]);
     const usage = usageDelta(current, billed);
     const key = period.start.toISOString();
-    const lines = periodLines(pt, current.filter((r) => r.period_start === key), { start: key, planName: pt.terms.name }, topups);
+    const lines = periodLines(pt, current.filter((r) => r.period_start === key), { start: key, planName: pt.terms.name }, topups, burned.get(key));
     for (const inv of earlier) {
       const start = inv.period_start.toISOString();
       if (!usage.some((u) => u.period_start === start)) continue;
@@ -247,6 +248,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
           current.filter((r) => r.period_start === start),
           { start: inv.period_start, end: inv.period_end },
           billedHere,
+          burned.get(start),
         ),
       );
     }

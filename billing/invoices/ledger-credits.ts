@@ -7,6 +7,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import type { Tx } from '../../src/database/data-source.js';
+import type { Db } from '../../src/database/sql.js';
 import { Dec } from '../../tiers/pricing/decimal.js';
 import { CreditLedger } from '../credits/credit-ledger.service.js';
 import { StripeSync } from '../stripe/stripe-sync.service.js';
@@ -37,6 +38,10 @@ export class LedgerInvoiceCredits implements InvoiceCredits {
       });
     }
     return out;
+  }
+
+  creditsBurned(db: Db, accountId: string, periods: readonly { start: Date; end: Date }[]): Promise<Map<string, string>> {
+    return this.ledger.creditsBurned(db, accountId, periods);
   }
 
   /** The line is a credit (negative); the ledger books it issued and applied to the invoice (never usable credit). */

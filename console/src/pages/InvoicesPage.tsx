@@ -18,6 +18,7 @@ const KIND: Record<Line['kind'], string> = {
   overage: 'Overage',
   topup: 'Top-up',
   volume_discount: 'Volume discount',
+  credits_applied: 'Credits applied',
   ineffective_credit: 'Ineffective-spend credit',
   adjustment: 'Adjustment',
 };
