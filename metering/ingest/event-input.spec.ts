@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { canonicalJson } from '../../src/audit/audit-chain.js';
 import { contentHash, EARLIEST_TIMESTAMP, MAX_FUTURE_MS, prepareEvent, type PreparedEvent } from './event-input.js';
-import { parseTimestamp } from './event-input.js';
+import { namedUnitRejection, parseTimestamp, unitAtTime } from './event-input.js';
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
@@ -112,5 +112,37 @@ describe('prepareEvent timestamps', () => {
         expect(accepted).toBe(ms >= earliest && ms <= now.getTime() + MAX_FUTURE_MS);
       }),
     );
+  });
+});
+
+describe('unitAtTime and namedUnitRejection', () => {
+  const moves = [
+    { unit_id: 'first', from_us: Date.parse('2026-05-10T00:00:00Z') * 1000 },
+    { unit_id: 'second', from_us: Date.parse('2026-05-11T00:00:00Z') * 1000 },
+  ];
+  const at = (iso: string) => new Date(iso);
+
+  it('is the unit of the latest move at or before the time, the first unit before any, null with none', () => {
+    expect(unitAtTime(moves, at('2026-05-01T00:00:00Z'))).toBe('first');
+    expect(unitAtTime(moves, at('2026-05-10T12:00:00Z'))).toBe('first');
+    expect(unitAtTime(moves, at('2026-05-11T00:00:00Z'))).toBe('second');
+    expect(unitAtTime(moves, at('2027-01-01T00:00:00Z'))).toBe('second');
+    expect(unitAtTime([], at('2026-05-11T00:00:00Z'))).toBeNull();
+  });
+
+  it('accepts no unit or the person’s at the time; refuses an unknown one and another existing one, naming the person’s', () => {
+    const event = (unit_id: string | null, timestamp = '2026-05-10T12:00:00Z') => {
+      const e = prepareEvent({ id: 'e', timestamp, ...(unit_id === null ? {} : { unit_id }) }, 3, at('2026-06-01T00:00:00Z')) as PreparedEvent;
+      e.person_id = 'ada';
+      return e;
+    };
+    const existing = new Set(['first', 'second']);
+    expect(namedUnitRejection(event(null), existing, moves)).toBeNull();
+    expect(namedUnitRejection(event('first'), existing, moves)).toBeNull();
+    expect(namedUnitRejection(event('second', '2026-05-12T00:00:00Z'), existing, moves)).toBeNull();
+    expect(namedUnitRejection(event('zzz'), existing, moves)).toMatchObject({ index: 3, id: 'e', status: 'rejected', code: 'unit_not_found', field: 'unit_id' });
+    const other = namedUnitRejection(event('second'), existing, moves);
+    expect(other).toMatchObject({ code: 'unit_not_owner', field: 'unit_id' });
+    expect(other!.message).toContain('"first"');
   });
 });

@@ -110,10 +110,12 @@ export interface PreparedEvent {
    * the event's content: an event that differs from a stored one only in these is a duplicate.
    */
   ignored_usage_fields: readonly string[];
+  /** person_id and agent_id as sent (the hash's), before ingest fills them in from the key. */
+  sent_who: { person_id: string | null; agent_id: string | null };
 }
 
 /** What makes two events with the same id "the same event" (see contentHash). */
-export type EventContent = Omit<PreparedEvent, 'index' | 'content_hash' | 'ignored_usage_fields'>;
+export type EventContent = Omit<PreparedEvent, 'index' | 'content_hash' | 'ignored_usage_fields' | 'sent_who'>;
 
 export interface Rejection {
   index: number;
@@ -245,7 +247,13 @@ export function prepareEvent(raw: unknown, index: number, now: Date): PreparedEv
     reservation_id: event.reservation_id ?? null,
     metadata: event.metadata ?? null,
   };
-  return { ...prepared, index, content_hash: contentHash(prepared), ignored_usage_fields: ignored };
+  return {
+    ...prepared,
+    index,
+    content_hash: contentHash(prepared),
+    ignored_usage_fields: ignored,
+    sent_who: { person_id: prepared.person_id, agent_id: prepared.agent_id },
+  };
 }
 
 /** Field names whose values differ between two prepared events with the same id. */
@@ -261,4 +269,43 @@ export function differingFields(a: EventContent, b: EventContent): string[] {
   if (a.model_name !== b.model_name) fields.push('model');
   if (!same(a.usage, b.usage)) fields.push('usage');
   return fields;
+}
+
+/**
+ * A person's membership from a time on (person_unit_history): `from_us` in epoch microseconds, the
+ * database's own precision, so an event's time compares with it exactly as in the write.
+ */
+export interface UnitMove {
+  unit_id: string;
+  from_us: number;
+}
+
+/**
+ * The person's unit at `ts`, as the write attributes an event that names none (UNIT_AT_EVENT_TIME in
+ * event-write-sql.ts): the unit of their latest move at or before it, or, before their first move, the
+ * unit they started in. `moves` in time order; null for a person with none.
+ */
+export function unitAtTime(moves: readonly UnitMove[], ts: Date): string | null {
+  if (moves.length === 0) return null;
+  const t = ts.getTime() * 1000;
+  let at = 0;
+  for (let i = 1; i < moves.length; i++) if (moves[i]!.from_us <= t) at = i;
+  return moves[at]!.unit_id;
+}
+
+/**
+ * An event's unit is its person's unit at its time: an agent reports for its owner, and a unit the event
+ * names is only accepted when it is that one (naming another would move spend, and the hard budgets
+ * checked, to a unit the owner is not in, or to one that does not exist). Null when the named unit is
+ * the owner's; the rejection otherwise (nothing is stored for that event).
+ */
+export function namedUnitRejection(e: PreparedEvent, existing: ReadonlySet<string>, moves: readonly UnitMove[]): Rejection | null {
+  if (e.unit_id === null) return null;
+  const own = unitAtTime(moves, e.ts);
+  if (e.unit_id === own) return null;
+  const whose = own === null ? `person "${e.person_id}" is in no unit` : `the unit of person "${e.person_id}" at the event's time is "${own}"`;
+  if (!existing.has(e.unit_id)) {
+    return { index: e.index, id: e.id, status: 'rejected', code: 'unit_not_found', message: `Unit "${e.unit_id}" is not a unit of this account; ${whose}. Leave unit_id out to use it.`, field: 'unit_id' };
+  }
+  return { index: e.index, id: e.id, status: 'rejected', code: 'unit_not_owner', message: `Unit "${e.unit_id}" is not the event's: ${whose}. Leave unit_id out to use it.`, field: 'unit_id' };
 }

@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { queryPrepared, queryRows } from '../../src/database/sql.js';
+import type { UnitMove } from './event-input.js';
 import { eventArrayParams, type NewEventRow, type StoredEvent } from './event-row.js';
 import { countedGuardParams, guardParams, relabelParams, taskUpdateParams, writeSql, type LabelChanges, type WriteGuard, type WriteShape } from './event-write-sql.js';
 import { addToRollupsCtes } from './rollup-sql.js';
@@ -157,6 +158,23 @@ export class EventsRepository {
        SELECT 1`,
       [JSON.stringify(before), JSON.stringify(after)],
     );
+  }
+
+  /**
+   * What checking the units events name needs (asked only when an event names one): which of `unitIds`
+   * are units of the account, and the person's moves (unit and start, in time order) to tell their unit
+   * at an event's time (unitAtTime). One round trip.
+   */
+  async namedUnits(accountId: string, personId: string, unitIds: readonly string[]): Promise<{ existing: Set<string>; moves: UnitMove[] }> {
+    const [row] = await queryRows<{ existing: string[] | null; moves: { unit_id: string; from_us: number }[] | string | null }>(
+      this.dataSource,
+      `SELECT (SELECT array_agg(id) FROM units WHERE account_id = $1 AND id = ANY($3::text[])) AS existing,
+              (SELECT json_agg(json_build_object('unit_id', unit_id, 'from_us', (extract(epoch FROM effective_from) * 1000000)::bigint) ORDER BY effective_from)
+                 FROM person_unit_history WHERE account_id = $1 AND person_id = $2) AS moves`,
+      [accountId, personId, unitIds],
+    );
+    const moves = typeof row?.moves === 'string' ? (JSON.parse(row.moves) as { unit_id: string; from_us: number }[]) : (row?.moves ?? []);
+    return { existing: new Set(row?.existing ?? []), moves: moves.map((m) => ({ unit_id: m.unit_id, from_us: Number(m.from_us) })) };
   }
 
   async closedPeriods(accountId: string): Promise<{ period_start: Date; period_end: Date }[]> {

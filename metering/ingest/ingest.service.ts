@@ -12,8 +12,10 @@ import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.se
 import { classifyStandalone, type SpendLabel } from '../classification/classify.js';
 import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 import {
+  contentHash,
   differingFields,
   MAX_BATCH,
+  namedUnitRejection,
   prepareEvent,
   type PreparedEvent,
   type Rejection,
@@ -66,7 +68,7 @@ export class IngestService {
     // 1. Each event on its own: schema, usage, timestamp, who.
     const firstById = new Map<string, PreparedEvent>();
     const sameAsEarlier: { event: PreparedEvent; first: PreparedEvent }[] = [];
-    const candidates: PreparedEvent[] = [];
+    let candidates: PreparedEvent[] = [];
     for (let i = 0; i < rawEvents.length; i++) {
       const prepared = prepareEvent(rawEvents[i], i, now);
       if ('status' in prepared) {
@@ -85,6 +87,17 @@ export class IngestService {
       }
       firstById.set(prepared.id, prepared);
       candidates.push(prepared);
+    }
+
+    // An event that names a unit must name its person's unit at its time; only then is it read (one query).
+    if (candidates.some((e) => e.unit_id !== null)) {
+      const named = [...new Set(candidates.filter((e) => e.unit_id !== null).map((e) => e.unit_id!))];
+      const { existing, moves } = await this.events.namedUnits(accountId, principal.personId, named);
+      candidates = candidates.filter((e) => {
+        const rejection = namedUnitRejection(e, existing, moves);
+        if (rejection) reject(rejection);
+        return rejection === null;
+      });
     }
 
     const context = await this.context(accountId);
@@ -119,7 +132,7 @@ export class IngestService {
         const original = originals.get(e.id);
         if (!original) throw new Error(`event ${e.id} was neither stored nor found`);
         results[e.index] =
-          original.content_hash === e.content_hash
+          sameEvent(e, original)
             ? { index: e.index, status: 'duplicate', ...fromStored(original), ...ignoredFieldsOf(e) }
             : conflict(e, original);
       }
@@ -273,13 +286,24 @@ function price(pricer: Pricer, e: PreparedEvent): PriceOutcome {
 
 type Pricer = Awaited<ReturnType<PricingCacheService['pricer']>>;
 
+/**
+ * The same event again: the same content, where an event that names no unit and one that names its
+ * person's unit are the same (an event can only name that one, so the stored unit is it either way).
+ */
+function sameEvent(e: PreparedEvent, original: StoredEvent): boolean {
+  if (original.content_hash === e.content_hash) return true;
+  if (e.unit_id !== null && e.unit_id !== original.unit_id) return false;
+  return contentHash({ ...e, ...e.sent_who, unit_id: e.unit_id === null ? original.unit_id : null }) === original.content_hash;
+}
+
 function conflict(e: PreparedEvent, original: StoredEvent): EventResult {
   const fields = differingFields(e, {
     id: original.event_id,
     ts: original.ts,
     person_id: original.person_id,
     agent_id: original.agent_id,
-    unit_id: original.unit_id,
+    // The stored unit is derived when the event named none: compared only when this request names one.
+    unit_id: e.unit_id === null ? null : original.unit_id,
     session_id: original.session_id,
     session_context: original.session_context,
     task_id: original.task_id,
