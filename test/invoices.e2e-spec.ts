@@ -420,6 +420,43 @@ describe('Invoices', () => {
     expect(april.total).toBe('11.00');
   });
 
+  it('announces allowance.exhausted once, in the settle run whose burns take the allowance\'s last part', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '5.00' });
+    const ep = await t.post('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/allowance' }, org.keys.finance);
+    expect(ep.status).toBe(201);
+    const settle = () => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
+    const announced = async () =>
+      ((await db.query(`SELECT body FROM webhook_events WHERE account_id = $1 AND type = 'allowance.exhausted'`, [org.account])) as { body: string }[]).map(
+        (r) => (typeof r.body === 'string' ? JSON.parse(r.body) : r.body).data,
+      );
+    await settle();
+    expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '1.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
+    // base input 0.50 per 1M: 8M tokens cost 4.00, within the 5.00 allowance.
+    await report(t, org, [event('2026-03-09T10:00:00Z', 'qwen-turbo', { input: 8_000_000 })]);
+    await settle();
+    expect(await announced()).toEqual([]);
+    // 1.50 more: the allowance's last 1.00, then 0.50 of the promotional grant.
+    await report(t, org, [event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 3_000_000 })]);
+    await settle();
+    const [allowance] = (await db.query(`SELECT id FROM credit_grants WHERE account_id = $1 AND kind = 'allowance'`, [org.account])) as { id: string }[];
+    expect(await announced()).toEqual([
+      {
+        grant_id: allowance!.id,
+        allowance: '5',
+        period_start: '2026-03-01T00:00:00.000Z',
+        period_end: '2026-04-01T00:00:00.000Z',
+        usage_day: '2026-03-10',
+        credits_left: '0.5',
+      },
+    ]);
+    // More usage and more runs: announced once.
+    await report(t, org, [event('2026-03-10T11:00:00Z', 'qwen-turbo', { input: 2_000_000 })]);
+    await settle();
+    await settle();
+    expect(await announced()).toHaveLength(1);
+  });
+
   it('bills a blocked account the top-up it bought to continue, and no overage', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({

@@ -23,9 +23,11 @@ import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { COUNTERS_ENGINE, levels, type CountersEngine } from '../authorizations/counters.js';
 import { BillingError, BillingErrorCode } from '../billing.errors.js';
 import { AfterCommit } from '../webhooks/after-commit.js';
+import { WebhookEvents } from '../webhooks/webhook-events.js';
 import { CreditsRepository, grantState, type GrantRow, type NewGrant, type TopupRow } from './credits.repository.js';
 import {
   allocateBurn,
+  allowancesUsedUp,
   applyMovements,
   burnMovements,
   coversWindow,
@@ -37,6 +39,7 @@ import {
   restoreMovements,
   unapplyMovements,
   type GrantKind,
+  type GrantState,
   type Movement,
 } from './ledger.js';
 
@@ -95,6 +98,7 @@ export class CreditLedger {
     private readonly accounts: AccountsRepository,
     private readonly afterCommit: AfterCommit,
     @Inject(COUNTERS_ENGINE) private readonly engine: CountersEngine,
+    private readonly webhooks: WebhookEvents,
   ) {}
 
   // ---- The invoices API ------------------------------------------------------------------------------
@@ -288,7 +292,10 @@ export class CreditLedger {
       allowanceGranted = allowance.amount;
     }
 
-    let grants = (await this.repository.liveGrants(tx, account)).map(grantState);
+    const live = await this.repository.liveGrants(tx, account);
+    let grants = live.map(grantState);
+    const beforeBurns = grants;
+    let usedUpOn: string | null = null;
     let burned = new Dec(0);
     let uncovered = new Dec(0);
     const firstDay = await this.repository.firstGrantDay(tx, account);
@@ -315,11 +322,15 @@ export class CreditLedger {
         }
         await this.repository.book(tx, account, movements, { at: now, usageDay: d.day });
         await this.repository.setBooked(tx, account, d.day, d.cost, uncoveredDelta.toFixed());
-        grants = applyMovements(grants, movements);
+        const next = applyMovements(grants, movements);
+        if (usedUpOn === null && allowancesUsedUp(grants, next).length > 0) usedUpOn = d.day;
+        grants = next;
         for (const m of movements) burned = m.kind === 'burn' ? burned.plus(m.amount) : burned.minus(m.amount);
         uncovered = uncovered.plus(uncoveredDelta);
       }
     }
+
+    for (const id of allowancesUsedUp(beforeBurns, grants)) await this.announceUsedUp(tx, account, live.find((g) => g.id === id)!, usedUpOn, grants, now);
 
     const expiries = dueExpiries(grants, now);
     await this.repository.book(tx, account, expiries, { at: now, memo: 'expired' });
@@ -329,6 +340,26 @@ export class CreditLedger {
     const result = { allowanceGranted, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
     if (settleChangedLevel(result)) this.refreshAfter(tx, account, now);
     return result;
+  }
+
+  /**
+   * `allowance.exhausted`, in the settle's transaction: the period's included allowance is used up, on
+   * `usageDay` (the UTC day whose usage took its last part); what other grants still hold is `credits_left`
+   * (usage beyond it is billed as overage on a `bill` plan, and refused by authorization on a `block` plan
+   * once that is gone too).
+   */
+  private async announceUsedUp(tx: Tx, account: string, allowance: GrantRow, usageDay: string | null, grants: readonly GrantState[], now: Date): Promise<void> {
+    const left = grants
+      .filter((g) => g.priority !== PRIORITY.allowance && (g.expiresAt === null || g.expiresAt.getTime() > now.getTime()))
+      .reduce((sum, g) => sum.plus(g.remaining), new Dec(0));
+    await this.webhooks.emit(tx, account, 'allowance.exhausted', {
+      grant_id: allowance.id,
+      allowance: new Dec(allowance.amount).toFixed(),
+      period_start: (allowance.period_start ?? allowance.granted_at).toISOString(),
+      period_end: allowance.expires_at?.toISOString() ?? null,
+      usage_day: usageDay,
+      credits_left: left.toFixed(),
+    });
   }
 
   /**

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Dec } from '../../tiers/pricing/decimal.js';
 import {
   allocateBurn,
+  allowancesUsedUp,
   applyMovements,
   balances,
   burnMovements,
@@ -197,6 +198,34 @@ function run(ops: readonly Op[], skipInvoices = false): { grants: GrantState[]; 
   });
   return { grants, movements, burnChecks, invoiceLines, voided };
 }
+
+describe('allowancesUsedUp', () => {
+  it('names the allowance a run of burns empties, once: not one already empty, not one left with something, not other grants', () => {
+    const before = [grant('allowance', 0, '3', 700), grant('old-allowance', 0, '0', 700), grant('promo', 10, '5', null)];
+    const after = applyMovements(before, burnMovements(allocateBurn(before, new Dec('8')).allocations));
+    expect(allowancesUsedUp(before, after)).toEqual(['allowance']);
+    // The next run finds it empty already: nothing more to announce.
+    expect(allowancesUsedUp(after, after)).toEqual([]);
+    const partly = applyMovements(before, burnMovements(allocateBurn(before, new Dec('2.999999')).allocations));
+    expect(allowancesUsedUp(before, partly)).toEqual([]);
+  });
+
+  it('announces an allowance exactly when some burn takes its last part, over any burns', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 8 }), fc.integer({ min: 1, max: 1000 }), (burns, allowance) => {
+        let grants = [grant('allowance', 0, new Dec(allowance).dividedBy(100).toFixed(), 700), grant('promo', 10, '2', null)];
+        let announced = 0;
+        for (const b of burns) {
+          const next = applyMovements(grants, burnMovements(allocateBurn(grants, new Dec(b).dividedBy(100)).allocations));
+          announced += allowancesUsedUp(grants, next).length;
+          grants = next;
+        }
+        const used = burns.reduce((sum, b) => sum + b, 0);
+        expect(announced).toBe(used >= allowance ? 1 : 0);
+      }),
+    );
+  });
+});
 
 describe('ledger laws', () => {
   const params = { numRuns: 300 };

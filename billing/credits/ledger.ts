@@ -34,6 +34,15 @@ export interface GrantState {
   remaining: Dec;
 }
 
+/**
+ * The period allowance grants a run of burns used up: some left before the run, nothing after it (a grant
+ * the run took out of `after` counts as empty). What `allowance.exhausted` announces.
+ */
+export function allowancesUsedUp(before: readonly GrantState[], after: readonly GrantState[]): string[] {
+  const left = new Map(after.map((g) => [g.id, g.remaining]));
+  return before.filter((g) => g.priority === PRIORITY.allowance && g.remaining.gt(0) && !(left.get(g.id)?.gt(0) ?? false)).map((g) => g.id);
+}
+
 export interface Movement {
   kind: MovementKind;
   from: string;
