@@ -862,7 +862,7 @@ export interface paths {
         put?: never;
         /**
          * Publish a new immutable price-book version
-         * @description Prices per 1,000,000 tokens per token kind per tier, per-model overrides, optional long-context rates; decimal strings. An effective_from before now is refused (409 effective_from_in_past) unless "correction": true, which is audited.
+         * @description Prices per 1,000,000 tokens per token kind per tier, per-model overrides, optional long-context rates; decimal strings. An effective_from before now is refused (409 effective_from_in_past) unless "correction": true, which is audited. Per-model rates name catalog models by id; any other name (a typo, an alias) is refused (400 unknown_model, naming its field).
          */
         post: operations["PriceBooksController_create"];
         delete?: never;

@@ -162,6 +162,13 @@ describe('tiers and plans', () => {
         'tiers.gold',
       ],
       ['bad timestamp', book('next tuesday'), 'invalid_pricing', 'effective_from'],
+      ['rates for a model not in the catalog (a typo)', book('2027-02-01T00:00:00Z', '1', { models: { 'gpt-4oo': { input: '1' } } }), 'unknown_model', 'models.gpt-4oo'],
+      [
+        'long-context rates for a model not in the catalog',
+        book('2027-02-01T00:00:00Z', '1', { long_context: { threshold_tokens: 200000, models: { nope: { input: '1' } } } }),
+        'unknown_model',
+        'long_context.models.nope',
+      ],
     ])('refuses %s', async (_name, body, code, field) => {
       const res = await t.post('/v1/price-books', body);
       expect(res.status).toBe(400);

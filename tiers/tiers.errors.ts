@@ -21,6 +21,7 @@ export enum TiersErrorCode {
   DuplicateTopupPack = 'duplicate_topup_pack',
   UnknownPlan = 'unknown_plan',
   UnknownPlanVersion = 'unknown_plan_version',
+  UnknownModel = 'unknown_model',
 }
 
 const KIND: Record<TiersErrorCode, ErrorKind> = {
@@ -43,6 +44,8 @@ const KIND: Record<TiersErrorCode, ErrorKind> = {
   // A plan named in a request body, not in the path: bad input rather than a missing resource.
   [TiersErrorCode.UnknownPlan]: 'invalid',
   [TiersErrorCode.UnknownPlanVersion]: 'invalid',
+  // A model named in a price book that the catalog does not have: its rates would never price anything.
+  [TiersErrorCode.UnknownModel]: 'invalid',
 };
 
 export class TiersError extends DomainError {

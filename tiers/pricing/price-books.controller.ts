@@ -36,7 +36,8 @@ export class PriceBooksController {
     summary: 'Publish a new immutable price-book version',
     description:
       'Prices per 1,000,000 tokens per token kind per tier, per-model overrides, optional long-context rates; decimal strings. ' +
-      'An effective_from before now is refused (409 effective_from_in_past) unless "correction": true, which is audited.',
+      'An effective_from before now is refused (409 effective_from_in_past) unless "correction": true, which is audited. ' +
+      'Per-model rates name catalog models by id; any other name (a typo, an alias) is refused (400 unknown_model, naming its field).',
   })
   @ApiJsonBody(createPriceBookSchema)
   @Responds(201, PriceBookSchema)

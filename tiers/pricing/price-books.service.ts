@@ -10,7 +10,8 @@ import { parseInstant } from './instant.js';
 import { PriceBooksRepository, type PriceBookRow } from './price-books.repository.js';
 import type { CreatePriceBookBody } from './price-books.schemas.js';
 import { PricingCacheService } from './pricing-cache.service.js';
-import { selectPriceBook, validatePriceBookInput } from './pricing.js';
+import { modelNotInCatalog, selectPriceBook, validatePriceBookInput } from './pricing.js';
+import { ModelsRepository } from '../catalog/models.repository.js';
 import { TiersConfigRepository } from './tiers-config.repository.js';
 
 const NANOS_PER_MS = 1_000_000n;
@@ -23,6 +24,7 @@ export class PriceBooksService {
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     private readonly cache: PricingCacheService,
+    private readonly models: ModelsRepository,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -40,6 +42,18 @@ export class PriceBooksService {
         ...(body.long_context === undefined ? {} : { long_context: body.long_context }),
       }),
     );
+    if (Object.keys(checked.models).length > 0 || Object.keys(checked.long_context?.models ?? {}).length > 0) {
+      const missing = modelNotInCatalog(checked, await this.models.list());
+      if (missing !== null) {
+        throw new TiersError(
+          Code.UnknownModel,
+          missing.aliasOf === null
+            ? `Model "${missing.id}" is not in the catalog: rates for it would never price an event. Add it to the catalog first (PUT /v1/models/${missing.id}).`
+            : `"${missing.id}" is an alias of model "${missing.aliasOf}": price it by its id, "${missing.aliasOf}".`,
+          { field: missing.field },
+        );
+      }
+    }
     const fromNs = parseInstant(effectiveFrom, 'effective_from');
     const correction = body.correction === true;
     if (fromNs < BigInt(now.getTime()) * NANOS_PER_MS && !correction) {

@@ -3,6 +3,7 @@ import {
   TIERS,
   TOKEN_KINDS,
   priceBatch,
+  modelNotInCatalog,
   priceUsage,
   resolveRates,
   selectPriceBook,
@@ -184,6 +185,22 @@ describe('selectPriceBook', () => {
   it('rejects a malformed timestamp', () => {
     expect(errorOf(() => selectPriceBook(books, '2025-03-01 10:30')).code).toBe('INVALID_TIMESTAMP');
     expect(errorOf(() => selectPriceBook(books, '2025-02-30T00:00:00Z')).code).toBe('INVALID_TIMESTAMP');
+  });
+});
+
+describe('modelNotInCatalog', () => {
+  const catalog = [{ id: 'gpt-4o', aliases: ['gpt-4o-2024-08-06'] }, { id: 'claude-opus', aliases: [] }];
+  it('passes a book whose rates name catalog models only', () => {
+    expect(modelNotInCatalog({ models: { 'gpt-4o': {} }, long_context: { threshold_tokens: 1, models: { 'claude-opus': {} } } }, catalog)).toBeNull();
+    expect(modelNotInCatalog({ models: {} }, [])).toBeNull();
+  });
+  it('names the first model it does not know, with its field, and the model an alias stands for', () => {
+    expect(modelNotInCatalog({ models: { 'gpt-4o': {}, nope: {} } }, catalog)).toEqual({ field: 'models.nope', id: 'nope', aliasOf: null });
+    expect(modelNotInCatalog({ models: {}, long_context: { threshold_tokens: 1, models: { 'gpt-4o-2024-08-06': {} } } }, catalog)).toEqual({
+      field: 'long_context.models.gpt-4o-2024-08-06',
+      id: 'gpt-4o-2024-08-06',
+      aliasOf: 'gpt-4o',
+    });
   });
 });
 

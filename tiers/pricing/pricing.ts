@@ -447,6 +447,25 @@ function validateLongContext(raw: unknown, field: string): LongContextRates {
 }
 
 /** Checks an untrusted price-book object and returns a typed copy; throws PricingInputError naming the field. */
+/**
+ * The first model a book prices by id (`models.<id>`, `long_context.models.<id>`) that is not a model of the
+ * catalog, with the field it is at and the model it is an alias of, if it is one; null when every one is.
+ * Rates keyed by anything else never price an event (events are priced by their model's catalog id).
+ */
+export function modelNotInCatalog(
+  book: Pick<PriceBookVersion, 'models' | 'long_context'>,
+  catalog: readonly { id: string; aliases: readonly string[] }[],
+): { field: string; id: string; aliasOf: string | null } | null {
+  const ids = new Set(catalog.map((m) => m.id));
+  const named = [
+    ...Object.keys(book.models).map((id) => ({ field: `models.${id}`, id })),
+    ...Object.keys(book.long_context?.models ?? {}).map((id) => ({ field: `long_context.models.${id}`, id })),
+  ];
+  const missing = named.find((n) => !ids.has(n.id));
+  if (missing === undefined) return null;
+  return { ...missing, aliasOf: catalog.find((m) => m.aliases.includes(missing.id))?.id ?? null };
+}
+
 export function validatePriceBookInput(raw: unknown): PriceBookVersion {
   const obj = asObject(raw, 'price_book');
   rejectUnknownKeys(obj, BOOK_KEYS, 'price_book');
