@@ -187,6 +187,13 @@ describe('the tokenmeter CLI', () => {
     const book = await cli(['price-books', 'publish', yaml, '--json']);
     expect(book.code).toBe(0);
     expect(JSON.parse(book.stdout)).toMatchObject({ version: expect.any(Number), tiers: { specialized: { input: '2.50' } } });
+    // The catalog and the books read back, oldest book first, the one just published last.
+    const catalog = (await cli(['models', 'list', '--csv'])).stdout.trim().split('\r\n');
+    expect([catalog[0], catalog.includes('gpt-4o,specialized,openai,gpt-4o-2024-08-06')]).toEqual(['model,tier,provider,aliases', true]);
+    const books = (await cli(['price-books', 'list', '--json'])).stdout;
+    const bookVersions = (JSON.parse(books) as { data: { version: number }[] }).data.map((b) => b.version);
+    expect(bookVersions.at(-1)).toBe(JSON.parse(book.stdout).version);
+    expect(bookVersions).toEqual([...bookVersions].sort((a, b) => a - b));
 
     expect((await cli(['plans', 'set', 'team', '--name', 'Team', '--currency', 'EUR', '--base-fee', '49.00', '--allowance', '20.00', '--overage', 'bill'])).stdout).toBe(
       'plan team version 1: base fee 49.00 EUR, allowance 20.00, overage bill\n',

@@ -19,7 +19,7 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
   const show = (o: { json?: boolean }, json: unknown, line: string) => ctx.out(o.json ? JSON.stringify(json, null, 2) : line);
 
   // ---- models -------------------------------------------------------------------------------------
-  const models = program.command('models').description('the model catalog (sales, admin)');
+  const models = program.command('models').description('the model catalog (list: any key; set: sales, admin)');
   jsonOption(
     models
       .command('set <model>')
@@ -33,8 +33,19 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
     show(o, saved, `model ${saved.id}: tier ${saved.tier}, provider ${saved.provider}${saved.aliases.length ? `, aliases ${saved.aliases.join(', ')}` : ''}`);
   });
 
+  dataOptions(models.command('list').description('the catalog: every model with its tier, provider and aliases')).action(async (o: DataOptions) => {
+    const list = await ctx.call(ctx.api.GET('/v1/models'));
+    const columns: Column<Schemas['Model']>[] = [
+      { header: 'model', value: (m) => m.id },
+      { header: 'tier', value: (m) => m.tier },
+      { header: 'provider', value: (m) => m.provider },
+      { header: 'aliases', value: (m) => m.aliases.join(' ') },
+    ];
+    ctx.print(o, list, list.data, columns);
+  });
+
   // ---- price books --------------------------------------------------------------------------------
-  const books = program.command('price-books').description('price-book versions (sales, admin)');
+  const books = program.command('price-books').description('price-book versions (list: any key; publish: sales, admin)');
   jsonOption(
     books
       .command('publish <file>')
@@ -44,8 +55,15 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
     const book = await ctx.call(ctx.api.POST('/v1/price-books', { body }));
     show(o, book, `price book version ${book.version}, effective from ${book.effective_from}`);
   });
-  dataOptions(books.command('list').description('every price-book version, newest first')).action(async (o: DataOptions) => {
-    const list = await ctx.call(ctx.api.GET('/v1/price-books'));
+  dataOptions(books.command('list').description('every price-book version, oldest first')).action(async (o: DataOptions) => {
+    // Pages of 1000 after the last version read, until a short page: every version, however many.
+    const data: Schemas['PriceBook'][] = [];
+    for (;;) {
+      const page = await ctx.call(ctx.api.GET('/v1/price-books', { params: { query: { after: data.at(-1)?.version ?? 0, limit: 1000 } } }));
+      data.push(...page.data);
+      if (page.data.length < 1000) break;
+    }
+    const list = { data };
     const columns: Column<Schemas['PriceBook']>[] = [
       { header: 'version', value: (b) => b.version, right: true },
       { header: 'effective_from', value: (b) => b.effective_from },
@@ -168,7 +186,7 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
   dataOptions(
     keys
       .command('list')
-      .description('every key (never a secret), newest first, or those bound to one account (admin)')
+      .description('every key (never a secret), oldest first, or those bound to one account (admin)')
       .option('--account <id>', 'only the keys bound to this account'),
   ).action(async (o: DataOptions & { account?: string }) => {
     const list = await ctx.call(ctx.api.GET('/v1/api-keys', { params: { query: defined({ account: o.account }) } }));
