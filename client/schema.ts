@@ -516,7 +516,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List keys (never their secrets), or those bound to one account */
+        /** List keys (never their secrets), oldest first: an admin every key or those bound to one account; a member the keys of their own agents */
         get: operations["ApiKeysController_list"];
         put?: never;
         /** Issue a key; the answer holds the secret, once */
@@ -6126,6 +6126,15 @@ export interface operations {
             };
             /** @description The key’s role may not do this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

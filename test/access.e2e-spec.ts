@@ -35,7 +35,7 @@ describe('access control', () => {
     { name: 'read org tree', allowed: ['admin', 'sales', 'finance', 'member', 'agent'], okStatus: 200, call: (key) => t.get(`/v1/accounts/${org.account}/people`, key) },
     { name: 'create person', allowed: ['admin', 'finance'], okStatus: 201, call: (key) => t.post(`/v1/accounts/${org.account}/people`, { id: `p-${Math.random().toString(36).slice(2, 10)}`, name: 'p', unit_id: org.unit }, key) },
     { name: 'current key', allowed: ['admin', 'sales', 'finance', 'member', 'agent'], okStatus: 200, call: (key) => t.get('/v1/api-keys/current', key) },
-    { name: 'list api keys', allowed: ['admin'], okStatus: 200, call: (key) => t.get('/v1/api-keys', key) },
+    { name: 'list api keys', allowed: ['admin', 'member'], okStatus: 200, call: (key) => t.get('/v1/api-keys', key) },
     { name: 'audit log', allowed: ['admin'], okStatus: 200, call: (key) => t.get('/v1/audit?limit=1', key) },
   ];
 
@@ -148,6 +148,27 @@ describe('access control', () => {
       expect(after.body.error.code).toBe('revoked_api_key');
       const audit = await t.get('/v1/audit?entity_type=api_key&limit=1000');
       expect(audit.body.data.some((r: { action: string; entity_id: string }) => r.action === 'api_key.revoke' && r.entity_id === key.id)).toBe(true);
+    });
+
+    it('a person lists the keys of their own agents only, to find the one to revoke', async () => {
+      const o = await newOrg(t);
+      const colleague = await newPerson(t, o.account, o.unit);
+      const theirAgent = await newAgent(t, o.account, colleague.id);
+      await newKey(t, { role: 'agent', account: o.account, agent_id: theirAgent.id });
+      const mine = await t.post('/v1/api-keys', { role: 'agent', agent_id: o.agent, name: 'ci runner' }, o.keys.member);
+      const listed = await t.get('/v1/api-keys', o.keys.member);
+      expect(listed.status).toBe(200);
+      // The agent key newOrg issued and the one just issued (this app's clock stands still: both issued at one
+      // instant): no member, finance or colleague's key.
+      const rows = listed.body.data.map((k: { id: string; role: string; agent_id: string | null; name: string }) => [k.role, k.agent_id, k.name, k.id === mine.body.id]);
+      expect(rows.sort()).toEqual([
+        ['agent', o.agent, 'agent key', false],
+        ['agent', o.agent, 'ci runner', true],
+      ]);
+      expect(JSON.stringify(listed.body)).not.toContain('secret');
+      expect((await t.get(`/v1/api-keys?account=${o.account}`, o.keys.member)).status).toBe(200);
+      const other = await t.get(`/v1/api-keys?account=${org.account}`, o.keys.member);
+      expect([other.status, other.body.error?.code]).toEqual([404, 'account_not_found']);
     });
 
     it('a person can revoke the keys of their own agents only', async () => {

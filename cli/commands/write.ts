@@ -186,7 +186,7 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
   dataOptions(
     keys
       .command('list')
-      .description('every key (never a secret), oldest first, or those bound to one account (admin)')
+      .description('every key (never a secret), oldest first, or those bound to one account (admin); your agents\' keys (member)')
       .option('--account <id>', 'only the keys bound to this account'),
   ).action(async (o: DataOptions & { account?: string }) => {
     const list = await ctx.call(ctx.api.GET('/v1/api-keys', { params: { query: defined({ account: o.account }) } }));

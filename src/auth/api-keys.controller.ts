@@ -34,13 +34,19 @@ export class ApiKeysController {
   }
 
   @Get()
-  @Allow('admin')
-  @ApiOperation({ summary: 'List keys (never their secrets), or those bound to one account' })
+  @Allow('admin', 'member')
+  @ApiOperation({
+    summary: 'List keys (never their secrets), oldest first: an admin every key or those bound to one account; a member the keys of their own agents',
+  })
   @ApiJsonQuery(listApiKeysQuerySchema)
   @Responds(200, ApiKeyListSchema)
-  async list(@Query(new SchemaPipe(parameterNames(listApiKeysQuerySchema))) { account }: { account?: string }): Promise<{ data: ApiKeyView[] }> {
+  @Fails(404)
+  async list(
+    @CurrentPrincipal() p: Principal,
+    @Query(new SchemaPipe(parameterNames(listApiKeysQuerySchema))) { account }: { account?: string },
+  ): Promise<{ data: ApiKeyView[] }> {
     if (account !== undefined) new SlugPipe('account', 'Query parameter').transform(account);
-    return { data: await this.keys.list(account ?? null) };
+    return { data: await this.keys.list(p, account ?? null) };
   }
 
   @Get('current')

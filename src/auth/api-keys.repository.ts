@@ -94,6 +94,16 @@ export class ApiKeysRepository {
     ));
   }
 
+  /** The keys of the agents a person owns in an account (what that person, a member, may revoke), oldest first. */
+  async ofOwnedAgents(accountId: string, personId: string): Promise<ApiKeyRecord[]> {
+    return queryRows<ApiKeyRecord>(
+      this.dataSource,
+      `SELECT ${PUBLIC_COLUMNS} FROM api_keys k JOIN agents a ON a.account_id = k.account_id AND a.id = k.agent_id
+        WHERE k.account_id = $1 AND k.role = 'agent' AND a.owner_person_id = $2 ORDER BY k.created_at, k.id`,
+      [accountId, personId],
+    );
+  }
+
   async countActiveAdmins(tx: Tx): Promise<number> {
     const rows = (await queryRows<{ n: number }>(tx, `SELECT count(*)::int AS n FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL`,
     ));

@@ -166,8 +166,15 @@ export class ApiKeysService {
     return viewOf(key);
   }
 
-  async list(accountId: string | null): Promise<ApiKeyView[]> {
-    return (await this.keys.list(accountId)).map(viewOf);
+  /**
+   * An admin: every key, or those of one account. A member: the keys of their own agents (the ones they may
+   * revoke); an `account` other than theirs is not found, as for every route.
+   */
+  async list(principal: Principal, accountId: string | null): Promise<ApiKeyView[]> {
+    if (principal.role === 'admin') return (await this.keys.list(accountId)).map(viewOf);
+    if (principal.role !== 'member' || principal.accountId === null || principal.personId === null) throw new Error(`api keys listed by a ${principal.role} key`);
+    if (accountId !== null && accountId !== principal.accountId) throw new AuthError(Code.AccountNotFound, `Account "${accountId}" was not found.`, { field: 'account' });
+    return (await this.keys.ofOwnedAgents(principal.accountId, principal.personId)).map(viewOf);
   }
 
   /**
