@@ -4816,8 +4816,8 @@ export interface operations {
             query?: {
                 /** @description Invoices of periods starting before this (the previous page's `next_before`) */
                 before?: string;
-                /** @description 1 to 100, default 24 */
-                limit?: string;
+                /** @description Page size, 1 to 100 */
+                limit?: number;
             };
             header?: never;
             path: {

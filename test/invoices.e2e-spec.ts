@@ -121,6 +121,11 @@ describe('Invoices', () => {
     const again = await t.post(`/v1/accounts/${org.account}/invoices/close`, {}, org.keys.finance);
     expect(again.status).toBe(201);
     expect(again.body).toMatchObject({ id: draft.id, total: '164.00' });
+    // A bad page size reads as on every listing.
+    for (const [limit, code, says] of [['abc', 'invalid_value', '1 to 100'], ['0', 'invalid_value', '1 to 100'], ['101', 'invalid_value', '1 to 100']]) {
+      const bad = await t.get(`/v1/accounts/${org.account}/invoices?limit=${limit}`, org.keys.finance);
+      expect([bad.status, bad.body.error?.code, bad.body.error?.field, bad.body.error?.message]).toEqual([400, code, 'limit', expect.stringContaining(says)]);
+    }
     const list = await t.get(`/v1/accounts/${org.account}/invoices`, org.keys.finance);
     expect(list.body.data.map((i: { id: string }) => i.id)).toEqual([draft.id]);
     const closed = await db.query('SELECT period_start FROM meter_closed_periods WHERE account_id = $1', [org.account]);

@@ -8,7 +8,7 @@ import type { Principal } from '../../src/auth/principal.js';
 import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
 import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonBody, ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
-import { parseLimit, SchemaPipe, slugParam } from '../../src/http/validation.js';
+import { parseLimit, SchemaPipe, slugParam, type JsonSchema } from '../../src/http/validation.js';
 import { wantsCsv } from '../../metering/readings/csv.js';
 import { invoiceCsv, invoiceHtml } from './invoice-view.js';
 import {
@@ -40,6 +40,13 @@ function wantsHtml(accept: string | undefined): boolean {
   return (accept ?? '').split(',').some((part) => part.split(';')[0]!.trim().toLowerCase() === 'text/html');
 }
 
+/** The listing's query as it arrives: `before` checked by the schema, `limit` a string parseLimit checks as every listing does. */
+const LIST_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { before: listInvoicesQuerySchema.properties.before, limit: { type: 'string' } },
+} as const satisfies JsonSchema;
+
 @ApiTags('invoices')
 @Controller('v1')
 export class InvoicesController {
@@ -56,7 +63,7 @@ export class InvoicesController {
   list(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,
-    @Query(new SchemaPipe(listInvoicesQuerySchema)) query: { before?: string; limit?: string },
+    @Query(new SchemaPipe(LIST_QUERY)) query: { before?: string; limit?: string },
   ): Promise<{ data: InvoiceSummary[]; next_before: string | null }> {
     return this.invoices.list(p, account, query.before === undefined ? null : new Date(query.before), parseLimit(query.limit, 24, 100));
   }

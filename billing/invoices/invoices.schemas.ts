@@ -1,6 +1,6 @@
 // Request and response bodies of the invoice routes, as JSON schemas: requests are validated with them,
 // both feed the OpenAPI document by name, and the types come from them.
-import { dateTimeSchema, decimalSchema, named, type Body } from '../../src/http/openapi.js';
+import { dateTimeSchema, decimalSchema, limitParam, named, type Body } from '../../src/http/openapi.js';
 import type { JsonSchema } from '../../src/http/validation.js';
 
 const time = dateTimeSchema;
@@ -32,7 +32,7 @@ export const listInvoicesQuerySchema = {
   additionalProperties: false,
   properties: {
     before: { type: 'string', format: 'date-time', description: 'Invoices of periods starting before this (the previous page\'s `next_before`)' },
-    limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: '1 to 100, default 24' },
+    limit: limitParam(100, 24),
   },
 } as const satisfies JsonSchema;
 

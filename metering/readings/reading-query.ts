@@ -114,7 +114,8 @@ export function parseMeterRange(rawFrom: string | undefined, rawTo: string | und
     throw invalidRange(rawFrom === undefined ? 'to' : 'from', `"from" (${from.toISOString()}) must be before "to" (${to.toISOString()}).`);
   }
   if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
-    throw invalidRange('to', `A reading spans at most ${MAX_RANGE_DAYS} days; ask for several.`);
+    // The field the caller sent (both: "to"), not one the default filled in.
+    throw invalidRange(rawTo === undefined && rawFrom !== undefined ? 'from' : 'to', `A reading spans at most ${MAX_RANGE_DAYS} days; ask for several.`);
   }
   return { from, to };
 }
