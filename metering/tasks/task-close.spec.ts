@@ -19,6 +19,8 @@ describe('closing a task', () => {
     expect(decideClose(member('bob'), { status: 'open' }, events, 'failed')).toEqual({ kind: 'not_yours' });
     // A task shared by two agents is each one's.
     expect(decideClose(agent('bot-2', 'ana'), { status: 'open' }, [...events, { agent_id: 'bot-2', person_id: 'ana' }], 'failed')).toEqual({ kind: 'close' });
+    // A task with no events (they were all rejected) is no one's, with no spend to relabel.
+    expect(decideClose(agent('bot-9', 'bob'), { status: 'open' }, [], 'failed')).toEqual({ kind: 'close' });
     // Ownership first: a key learns nothing of a closed task that is not its own.
     expect(decideClose(member('bob'), { status: 'succeeded', closed_at: closedAt }, events, 'failed')).toEqual({ kind: 'not_yours' });
   });

@@ -22,8 +22,9 @@ export type CloseDecision =
 /**
  * A task is an agent's when one of its events was reported by that agent, and a person's when one was
  * reported for that person (an agent reports for itself and its owner only). Finance (and any role bound
- * to no person or agent) may close any task of its account. Ownership is checked first, so a key learns
- * nothing of a task it may not close.
+ * to no person or agent) may close any task of its account. A task with no events (its only events were
+ * rejected) is no one's and has no spend to relabel: any key that may close tasks closes it. Ownership is
+ * checked first, so a key learns nothing of a task it may not close.
  */
 export function decideClose(
   closer: Closer,
@@ -31,8 +32,9 @@ export function decideClose(
   events: readonly { agent_id: string | null; person_id: string | null }[],
   status: ClosedStatus,
 ): CloseDecision {
-  if (closer.role === 'agent' && !events.some((e) => e.agent_id !== null && e.agent_id === closer.agentId)) return { kind: 'not_yours' };
-  if (closer.role === 'member' && !events.some((e) => e.person_id !== null && e.person_id === closer.personId)) return { kind: 'not_yours' };
+  const owned = events.length > 0;
+  if (owned && closer.role === 'agent' && !events.some((e) => e.agent_id !== null && e.agent_id === closer.agentId)) return { kind: 'not_yours' };
+  if (owned && closer.role === 'member' && !events.some((e) => e.person_id !== null && e.person_id === closer.personId)) return { kind: 'not_yours' };
   if (task.status === 'open') return { kind: 'close' };
   if (task.status === status) return { kind: 'already' };
   return { kind: 'conflict', status: task.status, closedAt: task.closed_at ?? null };
