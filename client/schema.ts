@@ -917,7 +917,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resolve a task of the key's account; its events are relabelled */
+        /**
+         * Resolve a task of the key's account; its events are relabelled
+         * @description An agent key closes tasks its agent reported events of, a member key tasks of its own agents, finance any task of the account (`403 task_not_yours`). A task closed already with the same status is answered as it is (`relabelled_events: 0`); with another status it is refused (`409 task_already_closed`, naming its status and when it closed) and nothing is relabelled.
+         */
         post: operations["TasksController_close"];
         delete?: never;
         options?: never;
@@ -1669,6 +1672,11 @@ export interface components {
         Error: {
             error: {
                 account_currency?: string;
+                /**
+                 * Format: date-time
+                 * @description When that task closed
+                 */
+                closed_at?: string;
                 /** @description Machine-readable, e.g. `unknown_field`, `account_not_found` */
                 code: string;
                 /** @description The offending field as a path into the request: `events[3].usage.input` */
@@ -1702,6 +1710,11 @@ export interface components {
                 reason?: string;
                 /** @description The request id (the `x-request-id` header), for support */
                 request_id: string;
+                /**
+                 * @description The status a task was already closed with
+                 * @enum {string}
+                 */
+                task_status?: "succeeded" | "failed" | "abandoned";
                 /** @description What is left to move: allocation less what is spent and held (decimal) */
                 unused?: string;
                 /** @description What is spent and held, which a hard limit may not go below (decimal) */

@@ -7,7 +7,7 @@ import { RepricingService } from '../metering/pricing/repricing.service.js';
 import { RebuildService } from '../metering/rebuild/rebuild.service.js';
 import { DataSource } from 'typeorm';
 import { expectLabelsAsRebuilt, expectRollupsMatchRaw, labelsOf, labelTotals, setupPricing } from './support/metering.js';
-import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
+import { newAgent, newKey, newOrg, newPerson, startTestApp, type TestApp } from './support/test-app.js';
 
 /**
  * Publishes an audited correction from 2026-03-01 (base input 0.40 per million tokens) and waits for the
@@ -90,6 +90,70 @@ describe('classification and repricing', () => {
     expect([labels['t2-a1'], labels['t2-a2'], labels['t2-a3']]).toEqual(['ineffective', 'effective', 'ineffective']);
     await expectRollupsMatchRaw(t, org.account);
     expect((await t.post('/v1/tasks/no-such-task/close', { status: 'failed' }, org.keys.agent)).status).toBe(404);
+  });
+
+  it('a task closed succeeded is answered as it is when closed succeeded again, and refused (409) when closed failed: its spend is not relabelled', async () => {
+    clock.advance(60_000);
+    await send([
+      ev('dep-a1', { task_id: 'deploy', attempt_id: 'a1', outcome: 'failure', error_signature: 'E1' }),
+      ev('dep-a2', { task_id: 'deploy', attempt_id: 'a2', outcome: 'success', task_status: 'succeeded' }),
+    ]);
+    const closedAt = clock.now().toISOString();
+    const labels = await labelsOf(t, org.account);
+    expect([labels['dep-a1'], labels['dep-a2']]).toEqual(['effective', 'effective']);
+    const before = await labelTotals(t, org.account);
+    clock.advance(60_000);
+    const again = await t.post('/v1/tasks/deploy/close', { status: 'succeeded' }, org.keys.agent);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ task_id: 'deploy', status: 'succeeded', relabelled_events: 0 });
+    const refused = await t.post('/v1/tasks/deploy/close', { status: 'failed' }, org.keys.finance);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'task_already_closed', field: 'task', task_status: 'succeeded', closed_at: closedAt });
+    expect(refused.body.error.message).toContain(`already closed as succeeded at ${closedAt}`);
+    expect((await t.post('/v1/tasks/deploy/close', { status: 'abandoned' }, org.keys.member)).body.error).toMatchObject({ code: 'task_already_closed', task_status: 'succeeded' });
+    // Nothing moved: labels, totals and the task row (who closed it, when) are as they were.
+    const after = await labelsOf(t, org.account);
+    expect([after['dep-a1'], after['dep-a2']]).toEqual(['effective', 'effective']);
+    expect(await labelTotals(t, org.account)).toEqual(before);
+    const [task] = await t.app.get(DataSource).query('SELECT status, closed_at FROM tasks WHERE account_id = $1 AND task_id = $2', [org.account, 'deploy']);
+    expect(task).toEqual({ status: 'succeeded', closed_at: new Date(closedAt) });
+    // The inactivity timeout never re-closes it either.
+    clock.advance(25 * 3_600_000);
+    await t.app.get(TasksService).abandonIdle({ period: 'test' });
+    expect((await t.app.get(DataSource).query('SELECT status FROM tasks WHERE account_id = $1 AND task_id = $2', [org.account, 'deploy']))[0].status).toBe('succeeded');
+    await expectRollupsMatchRaw(t, org.account);
+  });
+
+  it('an agent key closes only tasks of its agent, a member key only tasks of its agents, finance any task of the account', async () => {
+    // Another person of the account, with an agent of their own, and a second agent of the first person.
+    const bob = await newPerson(t, org.account, org.unit);
+    const bobsAgent = await newAgent(t, org.account, bob.id);
+    const bobKey = (await newKey(t, { role: 'agent', account: org.account, agent_id: bobsAgent.id })).secret;
+    const bobMember = (await newKey(t, { role: 'member', account: org.account, person_id: bob.id })).secret;
+    const sibling = await newAgent(t, org.account, org.person);
+    const siblingKey = (await newKey(t, { role: 'agent', account: org.account, agent_id: sibling.id })).secret;
+    const mine = async (task: string) => send([ev(`${task}-a1`, { task_id: task, attempt_id: 'a1', outcome: 'failure' })]);
+    const close = (task: string, key: string, status = 'failed') => t.post(`/v1/tasks/${task}/close`, { status }, key);
+
+    await mine('own-1');
+    for (const key of [bobKey, siblingKey, bobMember]) {
+      const res = await close('own-1', key);
+      expect(res.status).toBe(403);
+      expect(res.body.error).toMatchObject({ code: 'task_not_yours', field: 'task' });
+    }
+    expect((await labelsOf(t, org.account))['own-1-a1']).toBe('pending');
+    expect(await close('own-1', org.keys.agent)).toMatchObject({ status: 200, body: { task_id: 'own-1', status: 'failed', relabelled_events: 1 } });
+
+    await mine('own-2');
+    expect(await close('own-2', org.keys.member)).toMatchObject({ status: 200, body: { relabelled_events: 1 } });
+    await mine('own-3');
+    expect(await close('own-3', org.keys.finance)).toMatchObject({ status: 200, body: { relabelled_events: 1 } });
+    // Bob's agent closes its own task; the first person's keys may not.
+    await t.post('/v1/events', { events: [ev('bob-a1', { task_id: 'bobs', attempt_id: 'a1', outcome: 'failure' })] }, bobKey);
+    expect((await close('bobs', org.keys.agent)).status).toBe(403);
+    expect((await close('bobs', org.keys.member)).status).toBe(403);
+    expect(await close('bobs', bobMember, 'abandoned')).toMatchObject({ status: 200, body: { status: 'abandoned', relabelled_events: 1 } });
+    await expectRollupsMatchRaw(t, org.account);
   });
 
   it('explicit learned_from decides exactly which failures were learned from', async () => {

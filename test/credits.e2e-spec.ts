@@ -398,6 +398,94 @@ describe('credits', () => {
     expect((await authorize('0.90')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0.1' } }] });
   });
 
+  it('a billing anchor changed mid-period leaves one period allowance: the job ends the old one as it grants the new; under block, holds get one allowance', async () => {
+    // The walkthrough: subscribed today (the 6th, so the anchor is 6), then moved to the 1st.
+    clock.set('2026-12-06T10:00:00.000Z');
+    const o = await newOrg(t);
+    await setupPricing(t, o.account);
+    const sub = await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-block', start_date: '2026-12-06', billing_anchor_day: 6 } });
+    expect(sub.status).toBe(200);
+    const engine = t.app.get<CountersEngine>(COUNTERS_ENGINE);
+    const figures = async () => engine.read(o.account, ['credits'], clock.now());
+    const authorize = (amount: string) => t.post('/v1/authorizations', { amount }, o.keys.agent);
+    await settle();
+    let c = await credits(o.account);
+    expect(c).toMatchObject({ balance: '1', grants: [{ kind: 'allowance', granted_at: '2026-12-06T00:00:00.000Z', expires_at: '2027-01-06T00:00:00.000Z' }] });
+    const old = c.grants[0].id as string;
+    await spend(o.keys.agent, 0.25);
+    await settle();
+    expect(await credits(o.account)).toMatchObject({ balance: '0.75', available: '0.75' });
+
+    clock.set('2026-12-06T10:05:00.000Z');
+    const moved = await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-block', billing_anchor_day: 1, start_date: '2026-12-01' } });
+    expect(moved.status).toBe(200);
+    // Before the job runs: the new period's allowance is pending and replaces the old one in the figures
+    // (the old grant still holds its 0.75 in the ledger until the job ends it): one allowance, not two.
+    c = await credits(o.account);
+    expect(c).toMatchObject({ balance: '0.75', pending_allowance: { amount: '1', period_start: '2026-12-01T00:00:00.000Z', period_end: '2027-01-01T00:00:00.000Z' }, available: '1' });
+    await engine.rebuild(o.account, clock.now());
+    const before = await figures();
+    expect(before).toEqual([
+      { level: 'credits', limit: { amount: '1', tokens: null }, spent: { amount: '0', tokens: 0 }, held: { amount: '0', tokens: 0 }, left: { amount: '1', tokens: null } },
+    ]);
+
+    // The job grants the new period's allowance and ends the old one: what it held expires at the change,
+    // its burn stays where it is, and the ledger still sums to zero.
+    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceGranted: '1.00', expired: '0.75' });
+    c = await credits(o.account);
+    expect(c).toMatchObject({
+      balance: '1',
+      pending_allowance: null,
+      available: '1',
+      grants: [{ kind: 'allowance', amount: '1', remaining: '1', granted_at: '2026-12-01T00:00:00.000Z', expires_at: '2027-01-01T00:00:00.000Z' }],
+    });
+    expect(c.grants).toHaveLength(1);
+    expect(c.entries.map((m: { kind: string; amount: string; grant_id: string }) => [m.kind, m.amount, m.grant_id === old])).toEqual([
+      ['expiry', '0.75', true],
+      ['grant', '1', false],
+      ['burn', '0.25', true],
+      ['grant', '1', true],
+    ]);
+    expect(c.entries[0].memo).toBe('ended: billing period changed to 2026-12-01 to 2027-01-01');
+    expect(Object.fromEntries(c.ledger.map((l: { ledger_account: string; amount: string }) => [l.ledger_account, l.amount]))).toMatchObject({
+      'issued:allowance': '-2',
+      usage: '0.25',
+      expired: '0.75',
+      [`grant:${old}`]: '0',
+    });
+    sumsToZero(c);
+    const ended = await t.app.get(CreditsRepository).findGrant(t.app.get(DataSource), o.account, old);
+    expect(ended).toMatchObject({ expires_at: new Date('2026-12-06T10:05:00.000Z'), expired_at: new Date('2026-12-06T10:05:00.000Z') });
+    expect(Number(ended!.remaining)).toBe(0);
+    // The counter says what it said before the job, and what a rebuild says.
+    expect(await figures()).toEqual(before);
+    await engine.rebuild(o.account, clock.now());
+    expect(await figures()).toEqual(before);
+
+    // Under block, one allowance: 1.00 is held, a cent more is refused.
+    const all = await authorize('1.00');
+    expect(all.body).toMatchObject({ allowed: true, levels: [{ level: 'credits', limit: { amount: '1' }, left: { amount: '0' } }] });
+    expect((await authorize('0.01')).body).toMatchObject({ allowed: false, denied_by: { level: 'credits', short_by: '0.01' } });
+    await t.request('DELETE', `/v1/authorizations/${all.body.reservation_id}`, { key: o.keys.agent });
+    await spend(o.keys.agent, 0.5);
+    expect((await authorize('0.60')).body).toMatchObject({ allowed: false, denied_by: { level: 'credits', short_by: '0.1' } });
+
+    // Later runs end nothing more, and usage burns the allowance in force.
+    clock.set('2026-12-06T10:06:00.000Z');
+    expect(await settle()).toMatchObject({ failed: 0 });
+    expect(await credits(o.account)).toMatchObject({ balance: '0.5', available: '0.5', grants: [{ remaining: '0.5', granted_at: '2026-12-01T00:00:00.000Z' }] });
+
+    // Moved back to the 6th: that period's allowance was granted (and ended), so none is granted again and
+    // the allowance in force stays: still one, never two (nor none).
+    expect((await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-block', billing_anchor_day: 6 } })).status).toBe(200);
+    expect(await credits(o.account)).toMatchObject({ pending_allowance: null, available: '0.5' });
+    await settle();
+    c = await credits(o.account);
+    expect(c).toMatchObject({ balance: '0.5', available: '0.5' });
+    expect(c.grants).toHaveLength(1);
+    sumsToZero(c);
+  });
+
   it('never holds against credits when the plan bills overage', async () => {
     clock.set('2026-04-21T12:00:00.000Z');
     const o = await org('credits-bill');

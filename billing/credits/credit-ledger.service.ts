@@ -33,11 +33,14 @@ import {
   coversWindow,
   creditsLevel,
   dueExpiries,
+  endGrants,
   grantMovement,
   invoiceCreditMovements,
   PRIORITY,
   restoreMovements,
+  supersededAllowances,
   unapplyMovements,
+  type AllowanceGrant,
   type GrantKind,
   type GrantState,
   type Movement,
@@ -70,6 +73,11 @@ export interface PendingAllowance {
   amount: Dec;
   periodStart: Date;
   periodEnd: Date;
+  /**
+   * Allowance grants of another period still in force (the billing anchor changed mid-period): granting
+   * this allowance ends them (CreditLedger.settle), so the figures leave them out already.
+   */
+  supersedes: string[];
 }
 
 export interface SettleResult {
@@ -85,6 +93,13 @@ export interface SettleResult {
  * gives some back) lowers the spend, which booking burns does not (creditsLevel), but a burn is refreshed
  * too as a check.
  */
+/** Live allowance grants, as the pure core reads them. */
+function allowanceGrants(rows: readonly GrantRow[]): (AllowanceGrant & { row: GrantRow })[] {
+  return rows
+    .filter((g) => g.kind === 'allowance' && g.period_start !== null)
+    .map((g) => ({ id: g.id, periodStart: g.period_start!, grantedAt: g.granted_at, expiresAt: g.expires_at, row: g }));
+}
+
 export function settleChangedLevel(result: SettleResult): boolean {
   return result.allowanceGranted !== null || !new Dec(result.burned).isZero() || !new Dec(result.uncovered).isZero() || !new Dec(result.expired).isZero();
 }
@@ -271,14 +286,16 @@ export class CreditLedger {
 
   /**
    * Books what changed since the last run, in order: the period allowance (when `allowance` is given and
-   * not yet granted), the metered usage of each UTC day not yet booked (burned from the grants that cover
+   * not yet granted) and the end of any allowance of another period still in force (the billing anchor
+   * changed mid-period: one allowance at a time), the metered usage of each UTC day not yet booked (burned from the grants that cover
    * that day, in burn order; what none covers is uncovered), then the expiry of grants due at `now`.
    */
   async settle(tx: Tx, account: string, now: Date, allowance: { amount: string; periodStart: Date; periodEnd: Date } | null): Promise<SettleResult> {
     await this.repository.lock(tx, account);
     let allowanceGranted: string | null = null;
-    if (allowance && new Dec(allowance.amount).gt(0) && !(await this.repository.allowanceGrant(tx, account, allowance.periodStart))) {
-      await this.grant(tx, account, {
+    let current = allowance ? await this.repository.allowanceGrant(tx, account, allowance.periodStart) : null;
+    if (allowance && new Dec(allowance.amount).gt(0) && !current) {
+      current = await this.grant(tx, account, {
         id: newGrantId(),
         kind: 'allowance',
         amount: new Dec(allowance.amount).toFixed(),
@@ -291,6 +308,12 @@ export class CreditLedger {
       });
       allowanceGranted = allowance.amount;
     }
+    // One period allowance in force at a time: the current period's ends any other still in force (the
+    // anchor changed mid-period), before usage is booked, so unbooked usage burns the current one (as the
+    // pending allowance counted it). Not when the current period's grant was itself ended (the anchor
+    // changed back): then the allowance in force stays.
+    let ended = new Dec(0);
+    if (allowance && current && current.expired_at === null) ended = await this.endSupersededAllowances(tx, account, allowance, now);
 
     const live = await this.repository.liveGrants(tx, account);
     let grants = live.map(grantState);
@@ -336,7 +359,7 @@ export class CreditLedger {
     await this.repository.book(tx, account, expiries, { at: now, memo: 'expired' });
     // Due grants with nothing left expire too, with no movement.
     await this.repository.markExpired(tx, account, grants.filter((g) => g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime()).map((g) => g.id), now);
-    const expired = expiries.reduce((sum, m) => sum.plus(m.amount), new Dec(0));
+    const expired = expiries.reduce((sum, m) => sum.plus(m.amount), ended);
     const result = { allowanceGranted, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
     if (settleChangedLevel(result)) this.refreshAfter(tx, account, now);
     return result;
@@ -363,17 +386,35 @@ export class CreditLedger {
   }
 
   /**
+   * Ends the allowance grants of other periods still in force at `now` (ledger.ts, supersededAllowances):
+   * what each holds expires now, through an expiry movement. Returns what expired.
+   */
+  private async endSupersededAllowances(tx: Tx, account: string, period: { periodStart: Date; periodEnd: Date }, now: Date): Promise<Dec> {
+    const superseded = supersededAllowances(allowanceGrants(await this.repository.liveGrants(tx, account)), period.periodStart, now);
+    if (superseded.length === 0) return new Dec(0);
+    const { ended, movements } = endGrants(superseded.map((g) => grantState(g.row)), now);
+    const memo = `ended: billing period changed to ${dayOf(period.periodStart)} to ${dayOf(period.periodEnd)}`;
+    await this.repository.book(tx, account, movements, { at: now, memo });
+    await this.repository.endGrants(tx, account, ended, now);
+    this.logger.log({ account, grants: ended.map((g) => g.id), period_start: period.periodStart.toISOString() }, 'allowance ended: billing period changed');
+    return movements.reduce((sum, m) => sum.plus(m.amount), new Dec(0));
+  }
+
+  /**
    * The period allowance the settle job has not granted yet (it runs every minute): the current billing
    * period's included allowance while no allowance grant of that period exists, else null. The figures
    * below count it as if granted at its period's start, so a `block` account can spend its allowance from
    * the moment it subscribes, and the job's grant later changes no figure (the same limit, the same unbooked
-   * usage from the period's first day). `billing` is the account's billing context, or null.
+   * usage from the period's first day). `billing` is the account's billing context, or null. When the
+   * billing anchor changed mid-period, the allowance grant of the old period still in force is one the job
+   * ends when it grants this one (`supersedes`): the figures count one allowance, this one.
    */
   async pendingAllowance(db: Db, account: string, billing: { anchor_day: number; terms: { included_allowance: string } } | null, now: Date): Promise<PendingAllowance | null> {
     if (!billing || !new Dec(billing.terms.included_allowance).gt(0)) return null;
     const period = billingPeriod(billing.anchor_day, now);
     if (await this.repository.allowanceGrant(db, account, period.start)) return null;
-    return { amount: new Dec(billing.terms.included_allowance), periodStart: period.start, periodEnd: period.end };
+    const supersedes = supersededAllowances(allowanceGrants(await this.repository.liveGrants(db, account)), period.start, now).map((g) => g.id);
+    return { amount: new Dec(billing.terms.included_allowance), periodStart: period.start, periodEnd: period.end, supersedes };
   }
 
   /**
@@ -395,7 +436,7 @@ export class CreditLedger {
   async available(db: Db, account: string, now: Date, pending: PendingAllowance | null): Promise<{ available: Dec; unbooked: Dec }> {
     const { first, unbooked } = await this.unbookedSince(db, account, pending);
     if (first === null) return { available: new Dec(0), unbooked };
-    const { available } = await this.repository.availableAt(db, account, now);
+    const { available } = await this.repository.availableAt(db, account, now, pending?.supersedes ?? []);
     return { available: new Dec(available).plus(pending?.amount ?? 0).minus(Dec.max(0, unbooked)), unbooked };
   }
 
@@ -406,7 +447,7 @@ export class CreditLedger {
   async creditsLevel(db: Db, account: string, now: Date, pending: PendingAllowance | null): Promise<{ limit: Dec; spent: Dec }> {
     const { first, unbooked } = await this.unbookedSince(db, account, pending);
     if (first === null) return { limit: new Dec(0), spent: new Dec(0) };
-    const inForce = await this.repository.inForceFigures(db, account, now);
+    const inForce = await this.repository.inForceFigures(db, account, now, pending?.supersedes ?? []);
     return creditsLevel({ granted: new Dec(inForce.granted).plus(pending?.amount ?? 0), burned: new Dec(inForce.burned) }, unbooked);
   }
 

@@ -142,6 +142,13 @@ export class CreditsRepository {
     await tx.query('UPDATE credit_grants SET expired_at = $3 WHERE account_id = $1 AND id = ANY($2::text[]) AND expired_at IS NULL', [account, grantIds, at]);
   }
 
+  /** Grants ended before their expiry (ledger.ts, endGrants): their expiry moves to when they ended, and they are expired. */
+  async endGrants(tx: Tx, account: string, grants: readonly { id: string; expiresAt: Date | null }[], at: Date): Promise<void> {
+    for (const g of grants) {
+      await tx.query('UPDATE credit_grants SET expires_at = $3, expired_at = $4 WHERE account_id = $1 AND id = $2 AND expired_at IS NULL', [account, g.id, g.expiresAt, at]);
+    }
+  }
+
   /** Books movements: one movement row and its two entries each. */
   async book(tx: Tx, account: string, movements: readonly Movement[], meta: MovementMeta): Promise<void> {
     for (const m of movements) {
@@ -245,23 +252,25 @@ export class CreditsRepository {
     return row?.amount ?? '0';
   }
 
-  /** What grants in force at `now` hold together. */
-  async availableAt(db: Db, account: string, now: Date): Promise<{ available: string; first_day: string | null }> {
+  /** What grants in force at `now` hold together, but `excluding` (allowances a pending one replaces). */
+  async availableAt(db: Db, account: string, now: Date, excluding: readonly string[] = []): Promise<{ available: string; first_day: string | null }> {
     const row = await firstRow<{ available: string; first_day: string | null }>(
       db,
       `SELECT (SELECT coalesce(sum(e.amount), 0) FROM credit_entries e JOIN credit_grants g ON g.account_id = e.account_id AND g.id = e.grant_id
-                WHERE e.account_id = $1 AND g.expired_at IS NULL AND g.granted_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2))::text AS available,
+                WHERE e.account_id = $1 AND g.expired_at IS NULL AND g.granted_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2)
+                  AND NOT (g.id = ANY($3::text[])))::text AS available,
               (SELECT (min(granted_at) AT TIME ZONE 'UTC')::date::text FROM credit_grants WHERE account_id = $1) AS first_day`,
-      [account, now],
+      [account, now, excluding],
     );
     return row ?? { available: '0', first_day: null };
   }
 
   /**
    * The grants in force at `now` (as availableAt counts them): what they were given, less what was taken
-   * back (every entry but burns and restores), and what they paid for usage (burns less restores).
+   * back (every entry but burns and restores), and what they paid for usage (burns less restores); but
+   * `excluding` (allowances a pending one replaces).
    */
-  async inForceFigures(db: Db, account: string, now: Date): Promise<{ granted: string; burned: string }> {
+  async inForceFigures(db: Db, account: string, now: Date, excluding: readonly string[] = []): Promise<{ granted: string; burned: string }> {
     const row = await firstRow<{ granted: string; burned: string }>(
       db,
       `SELECT coalesce(sum(e.amount) FILTER (WHERE m.kind NOT IN ('burn', 'restore')), 0)::text AS granted,
@@ -269,8 +278,9 @@ export class CreditsRepository {
          FROM credit_entries e
          JOIN credit_grants g ON g.account_id = e.account_id AND g.id = e.grant_id
          JOIN credit_movements m ON m.id = e.movement_id
-        WHERE e.account_id = $1 AND g.expired_at IS NULL AND g.granted_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2)`,
-      [account, now],
+        WHERE e.account_id = $1 AND g.expired_at IS NULL AND g.granted_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2)
+          AND NOT (g.id = ANY($3::text[]))`,
+      [account, now, excluding],
     );
     return row ?? { granted: '0', burned: '0' };
   }

@@ -12,11 +12,14 @@ import {
   creditsLevel,
   grantFigures,
   dueExpiries,
+  endGrants,
   entriesOf,
   grantMovement,
   invoiceCreditMovements,
   restoreMovements,
+  supersededAllowances,
   unapplyMovements,
+  type AllowanceGrant,
   type Entry,
   type GrantState,
   type Movement,
@@ -78,6 +81,30 @@ describe('burn order', () => {
     expect(unrestored.toFixed()).toBe('0');
   });
 
+  it('a new period\'s allowance replaces the allowance of another period still in force, and only that one', () => {
+    const allowance = (id: string, startH: number, endH: number): AllowanceGrant => ({ id, periodStart: at(startH), grantedAt: at(startH), expiresAt: at(endH) });
+    // The anchor moved back: the period [0, 720) overlaps [120, 840), whose allowance is in force at hour 130.
+    const grants = [allowance('last', -600, 120), allowance('old', 120, 840), allowance('current', 0, 720), allowance('over', -720, 0)];
+    expect(supersededAllowances(grants, at(0), at(130)).map((g) => g.id)).toEqual(['old']);
+    // At the period boundary the last period's allowance is no longer in force: it expires as it is due.
+    expect(supersededAllowances([allowance('last', -720, 0)], at(0), at(0))).toEqual([]);
+  });
+
+  it('ends grants at a time: their expiry becomes then and what they hold expires, burns stay', () => {
+    const { ended, movements } = endGrants([grant('a', 0, '12.5', 700, 0), grant('empty', 0, '0', 700, 0), grant('b', 0, '3', 700, 5)], at(5));
+    expect(ended.map((g) => [g.id, g.expiresAt?.getTime(), g.remaining.toFixed()])).toEqual([
+      ['a', at(5).getTime(), '12.5'],
+      ['empty', at(5).getTime(), '0'],
+      // Granted at that very instant: valid for the least time a grant may be.
+      ['b', at(5).getTime() + 1, '3'],
+    ]);
+    expect(movements.map((m) => [m.kind, m.grantId, m.amount.toFixed(), m.from, m.to])).toEqual([
+      ['expiry', 'a', '12.5', 'grant:a', 'expired'],
+      ['expiry', 'b', '3', 'grant:b', 'expired'],
+    ]);
+    expect(applyMovements([grant('a', 0, '12.5', 700, 0), grant('empty', 0, '0', 700, 0), grant('b', 0, '3', 700, 5)], movements).every((g) => g.remaining.isZero())).toBe(true);
+  });
+
   it('refuses a movement of nothing', () => {
     expect(() => entriesOf({ kind: 'burn', from: 'grant:a', to: 'usage', amount: new Dec(0), grantId: 'a' })).toThrow(RangeError);
   });
@@ -93,7 +120,9 @@ type Op =
   | { op: 'restore'; amount: number }
   /** An invoice finalized with a line crediting (negative) or taking back (positive) ineffective-spend credit. */
   | { op: 'invoiceCredit'; invoice: number; amount: number; adjustment: boolean }
-  | { op: 'void'; invoice: number };
+  | { op: 'void'; invoice: number }
+  /** The settle job granting the allowance of the period [startH, startH + lengthH) at hour startH + backH (an anchor change moves the period). */
+  | { op: 'allowance'; startH: number; lengthH: number; backH: number; amount: number };
 
 const cents = fc.integer({ min: 1, max: 100_000 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -109,6 +138,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     adjustment: fc.boolean(),
   }),
   fc.record({ op: fc.constant('void' as const), invoice: fc.integer({ min: 0, max: 4 }) }),
+  fc.record({
+    op: fc.constant('allowance' as const),
+    startH: fc.integer({ min: 0, max: 60 }),
+    lengthH: fc.integer({ min: 1, max: 40 }),
+    backH: fc.integer({ min: 0, max: 40 }),
+    amount: cents,
+  }),
 );
 
 const isInvoiceOp = (o: Op) => o.op === 'invoiceCredit' || o.op === 'void';
@@ -116,8 +152,13 @@ const isInvoiceOp = (o: Op) => o.op === 'invoiceCredit' || o.op === 'void';
 const money = (c: number) => new Dec(c).dividedBy(100);
 
 /** Runs the operations as the service does (pure core only); every movement booked, with checks on each step. */
-function run(ops: readonly Op[], skipInvoices = false): { grants: GrantState[]; movements: Movement[]; burnChecks: boolean[]; invoiceLines: Map<number, Dec[]>; voided: Set<number> } {
+function run(
+  ops: readonly Op[],
+  skipInvoices = false,
+): { grants: GrantState[]; movements: Movement[]; burnChecks: boolean[]; allowanceChecks: boolean[]; invoiceLines: Map<number, Dec[]>; voided: Set<number> } {
   let grants: GrantState[] = [];
+  const allowances: AllowanceGrant[] = [];
+  const allowanceChecks: boolean[] = [];
   const invoiceLines = new Map<number, Dec[]>();
   const invoiceApplied = new Map<number, { grantId: string; kind: 'ineffective_credit' | 'adjustment'; net: Dec }[]>();
   const voided = new Set<number>();
@@ -194,9 +235,34 @@ function run(ops: readonly Op[], skipInvoices = false): { grants: GrantState[]; 
         book(unapplyMovements(invoiceApplied.get(o.invoice) ?? []));
         break;
       }
+      case 'allowance': {
+        // As the settle job does: once per period, from its start; then the allowance of any other
+        // period still in force ends now, what it holds expiring (burns already made stay).
+        if (o.backH >= o.lengthH) break; // the job runs inside the period
+        const start = at(o.startH);
+        const now = at(o.startH + o.backH);
+        if (allowances.some((a) => a.periodStart.getTime() === start.getTime())) break;
+        const a: AllowanceGrant = { id: `g${i}`, periodStart: start, grantedAt: start, expiresAt: at(o.startH + o.lengthH) };
+        grants = [...grants, { id: a.id, priority: 0, grantedAt: a.grantedAt, expiresAt: a.expiresAt, remaining: new Dec(0) }];
+        book([grantMovement('allowance', a.id, money(o.amount))]);
+        allowances.push(a);
+        const before = grants.filter((g) => g.remaining.gt(0)).map((g) => ({ ...g }));
+        const superseded = new Set(supersededAllowances(allowances, start, now).map((s) => s.id));
+        const { ended, movements: ms } = endGrants(grants.filter((g) => superseded.has(g.id)), now);
+        book(ms);
+        for (const e of ended) {
+          grants = grants.map((g) => (g.id === e.id ? { ...g, expiresAt: e.expiresAt } : g));
+          allowances.forEach((x, j) => (x.id === e.id ? (allowances[j] = { ...x, expiresAt: e.expiresAt }) : undefined));
+        }
+        // One allowance holds credit and is in force from now on; what the others did not hold is unchanged.
+        const inForce = grants.filter((g) => allowances.some((x) => x.id === g.id) && g.remaining.gt(0) && coversWindow(g, { from: now, to: new Date(now.getTime() + 1) }));
+        const untouched = before.filter((g) => !superseded.has(g.id)).every((b) => grants.find((g) => g.id === b.id)!.remaining.eq(b.remaining));
+        allowanceChecks.push(inForce.length <= 1 && untouched && ended.every((e) => grants.find((g) => g.id === e.id)!.remaining.isZero()));
+        break;
+      }
     }
   });
-  return { grants, movements, burnChecks, invoiceLines, voided };
+  return { grants, movements, burnChecks, allowanceChecks, invoiceLines, voided };
 }
 
 describe('allowancesUsedUp', () => {
@@ -264,6 +330,13 @@ describe('ledger laws', () => {
   it('usage burns in order: no grant is taken from while one before it still holds credit', () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => run(ops).burnChecks.every(Boolean)),
+      params,
+    );
+  });
+
+  it('one period allowance in force at a time: granting a period\'s allowance ends (expires) any other still in force, moving nothing else', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), (ops) => run(ops).allowanceChecks.every(Boolean)),
       params,
     );
   });

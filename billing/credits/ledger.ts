@@ -171,6 +171,41 @@ export function dueExpiries(grants: readonly GrantState[], now: Date): Movement[
     .map((g) => ({ kind: 'expiry', from: ledgerAccounts.grant(g.id), to: ledgerAccounts.expired, amount: g.remaining, grantId: g.id }));
 }
 
+/** A period allowance grant: the billing period it is the allowance of, and when it is in force. */
+export interface AllowanceGrant {
+  id: string;
+  periodStart: Date;
+  grantedAt: Date;
+  expiresAt: Date | null;
+}
+
+/**
+ * The allowance grants a new period's allowance replaces: at most one period allowance is in force at any
+ * instant. When the billing anchor changes mid-period, the new period (from 00:00 UTC on the new anchor day)
+ * overlaps the one whose allowance is in force; that older grant is ended at the change (`now`), so the
+ * account never holds two allowances at once. A grant of another period that is no longer in force at
+ * `now` (the last period's, which the job expires at its end) is not replaced, it expires as it is due.
+ */
+export function supersededAllowances<G extends AllowanceGrant>(allowances: readonly G[], periodStart: Date, now: Date): G[] {
+  return allowances.filter(
+    (g) => g.periodStart.getTime() !== periodStart.getTime() && g.grantedAt.getTime() <= now.getTime() && (g.expiresAt === null || g.expiresAt.getTime() > now.getTime()),
+  );
+}
+
+/**
+ * Grants ended early at `now`: each one's expiry becomes `now` (a millisecond after it was granted at the
+ * least: a grant is valid for some time) and what it still holds expires through the ledger's own expiry
+ * movement, so every entry still sums to zero and the burns already made stay where they are.
+ */
+export function endGrants(grants: readonly GrantState[], now: Date): { ended: GrantState[]; movements: Movement[] } {
+  const ended = grants.map((g) => ({ ...g, expiresAt: new Date(Math.max(now.getTime(), g.grantedAt.getTime() + 1)) }));
+  const movements = [...ended]
+    .filter((g) => g.remaining.gt(0))
+    .sort(compareBurnOrder)
+    .map((g): Movement => ({ kind: 'expiry', from: ledgerAccounts.grant(g.id), to: ledgerAccounts.expired, amount: g.remaining, grantId: g.id }));
+  return { ended, movements };
+}
+
 /**
  * Usage given back (a voided invoice, a lower recomputed usage): undoes earlier burns, newest first,
  * into their grants, up to `amount`. Grants that expired meanwhile are skipped: giving back never

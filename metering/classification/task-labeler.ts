@@ -198,13 +198,26 @@ export class TaskLabeler {
     return new TaskBatch(this.repository, accountId, tasks, new Map(), candidates, new Set());
   }
 
-  /** Resolves a task (close API, inactivity timeout): relabels its events and returns the changes. */
-  async resolve(tx: Tx, accountId: string, taskId: string, status: Exclude<TaskStatus, 'open'>, now: Date, closedBy: string): Promise<TaskLabels | null> {
+  /**
+   * Resolves a task (close API, inactivity timeout): relabels its events and returns the changes. `admit`
+   * sees the locked task and its events first: it may refuse (throw), or answer false to change nothing (a
+   * task already so closed, or no longer open for the timeout).
+   */
+  async resolve(
+    tx: Tx,
+    accountId: string,
+    taskId: string,
+    status: Exclude<TaskStatus, 'open'>,
+    now: Date,
+    closedBy: string,
+    admit: (task: TaskRow, events: readonly StoredEvent[]) => boolean = () => true,
+  ): Promise<TaskLabels | null> {
     const tasks = await this.repository.lockExistingTasks(tx, accountId, [taskId]);
     const task = tasks.get(taskId);
     if (!task) return null;
     const labels = new TaskLabels(this.repository, accountId);
-    labels.apply(task, status, await this.repository.taskEvents(tx, accountId, [taskId]), [], now, closedBy, false);
+    const events = await this.repository.taskEvents(tx, accountId, [taskId]);
+    if (admit(task, events)) labels.apply(task, status, events, [], now, closedBy, false);
     return labels;
   }
 

@@ -17,7 +17,11 @@ export class TasksController {
   @Post(':task/close')
   @Idempotent()
   @Allow('agent', 'member', 'finance')
-  @ApiOperation({ summary: "Resolve a task of the key's account; its events are relabelled" })
+  @ApiOperation({
+    summary: "Resolve a task of the key's account; its events are relabelled",
+    description:
+      "An agent key closes tasks its agent reported events of, a member key tasks of its own agents, finance any task of the account (`403 task_not_yours`). A task closed already with the same status is answered as it is (`relabelled_events: 0`); with another status it is refused (`409 task_already_closed`, naming its status and when it closed) and nothing is relabelled.",
+  })
   @ApiJsonBody(closeTaskSchema)
   @Responds(200, TaskResolutionSchema)
   @Fails(404)

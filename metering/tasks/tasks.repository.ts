@@ -10,6 +10,8 @@ import { relabelParams, relabelSql, taskUpdateParams, taskUpdateSql, type LabelC
 export interface TaskRow {
   task_id: string;
   status: 'open' | 'succeeded' | 'failed' | 'abandoned';
+  /** When it closed (read when the task is locked for a resolution). */
+  closed_at?: Date | null;
 }
 
 @Injectable()
@@ -62,7 +64,7 @@ export class TasksRepository {
   async lockExistingTasks(tx: Tx, accountId: string, taskIds: readonly string[]): Promise<Map<string, TaskRow>> {
     const rows = await queryPrepared<TaskRow>(
       tx,
-      'SELECT task_id, status FROM tasks WHERE account_id = $1 AND task_id = ANY($2::text[]) ORDER BY task_id FOR UPDATE',
+      'SELECT task_id, status, closed_at FROM tasks WHERE account_id = $1 AND task_id = ANY($2::text[]) ORDER BY task_id FOR UPDATE',
       [accountId, [...new Set(taskIds)].sort()],
     );
     return new Map(rows.map((r) => [r.task_id, r]));

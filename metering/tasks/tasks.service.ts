@@ -11,6 +11,7 @@ import { NO_TASK_CLASSIFIED, TASK_CLASSIFIED, type TaskClassifiedHook } from '..
 import { TaskLabeler } from '../classification/task-labeler.js';
 import { EventsRepository } from '../ingest/events.repository.js';
 import { TasksRepository } from './tasks.repository.js';
+import { decideClose } from './task-close.js';
 import { MeteringError, MeteringErrorCode } from '../metering.errors.js';
 
 export const abandonIdleTasks = defineJob<{ period: string }>('metering.abandon-idle-tasks');
@@ -42,13 +43,47 @@ export class TasksService implements OnModuleInit {
     this.jobs.repeat(abandonIdleTasks, 'minute');
   }
 
+  /**
+   * The close API: an agent key closes tasks of its agent, a member key tasks of its agents, finance any
+   * of the account (task-close.ts). A task closed already with this status is answered as it is (nothing
+   * relabelled); with another status it is refused, so a closed task's spend is never relabelled by a
+   * second close.
+   */
   close(principal: Principal, taskId: string, status: 'succeeded' | 'failed' | 'abandoned'): Promise<TaskResolution> {
-    return this.resolve(principal.accountId!, taskId, status, principal.keyId);
+    return this.resolve(principal.accountId!, taskId, status, principal.keyId, (task, events) => {
+      const decision = decideClose(principal, task, events, status);
+      switch (decision.kind) {
+        case 'close':
+          return true;
+        case 'already':
+          return false;
+        case 'not_yours':
+          throw new MeteringError(
+            MeteringErrorCode.TaskNotYours,
+            principal.role === 'agent' ? `Task "${taskId}" is not a task of this key's agent.` : `Task "${taskId}" is not a task of this person's agents.`,
+            { field: 'task' },
+          );
+        case 'conflict': {
+          const when = decision.closedAt ? ` at ${decision.closedAt.toISOString()}` : '';
+          throw new MeteringError(MeteringErrorCode.TaskAlreadyClosed, `Task "${taskId}" was already closed as ${decision.status}${when}; it is not closed again as ${status}.`, {
+            field: 'task',
+            task_status: decision.status,
+            ...(decision.closedAt ? { closed_at: decision.closedAt.toISOString() } : {}),
+          });
+        }
+      }
+    });
   }
 
-  private resolve(accountId: string, taskId: string, status: 'succeeded' | 'failed' | 'abandoned', by: string): Promise<TaskResolution> {
+  private resolve(
+    accountId: string,
+    taskId: string,
+    status: 'succeeded' | 'failed' | 'abandoned',
+    by: string,
+    admit?: Parameters<TaskLabeler['resolve']>[6],
+  ): Promise<TaskResolution> {
     return this.transactions.run(async (tx) => {
-      const labels = await this.labeler.resolve(tx, accountId, taskId, status, this.clock.now(), by);
+      const labels = await this.labeler.resolve(tx, accountId, taskId, status, this.clock.now(), by, admit);
       if (!labels) throw new MeteringError(MeteringErrorCode.TaskNotFound, `Task "${taskId}" was not found.`);
       const { before, after } = labels.moves();
       await this.events.moveInRollups(tx, before, after);
@@ -66,7 +101,8 @@ export class TasksService implements OnModuleInit {
       const idle = await this.tasks.idleTasks(this.clock.now(), 200);
       if (idle.length === 0) return closed;
       for (const task of idle) {
-        await this.resolve(task.account_id, task.task_id, 'abandoned', 'inactivity-timeout');
+        // Closed meanwhile (an event, the close API): left as it is.
+        await this.resolve(task.account_id, task.task_id, 'abandoned', 'inactivity-timeout', (locked) => locked.status === 'open');
         closed++;
       }
       this.logger.log(`abandoned ${idle.length} idle tasks`);

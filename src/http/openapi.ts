@@ -156,6 +156,8 @@ export const ErrorSchema = named('Error', {
         period: { type: 'string', description: 'A budget period, as `month:2026-03-01` (its kind and its first day)' },
         unused: { type: 'string', description: 'What is left to move: allocation less what is spent and held (decimal)' },
         used: { type: 'string', description: 'What is spent and held, which a hard limit may not go below (decimal)' },
+        task_status: { type: 'string', enum: ['succeeded', 'failed', 'abandoned'], description: 'The status a task was already closed with' },
+        closed_at: { ...dateTimeSchema, description: 'When that task closed' },
       },
     },
   },

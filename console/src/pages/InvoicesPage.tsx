@@ -37,7 +37,7 @@ function InvoiceList({ client, account }: { client: TokenmeterClient; account: s
   useEffect(
     () =>
       whileCurrent(
-        ok(client.GET('/v1/accounts/{account}/invoices', { params: { path: { account }, query: { limit: '12', ...(before ? { before } : {}) } } })),
+        ok(client.GET('/v1/accounts/{account}/invoices', { params: { path: { account }, query: { limit: 12, ...(before ? { before } : {}) } } })),
         (list) => {
           setPage(list);
           setFailure(null);
