@@ -70,6 +70,9 @@ describe('Invoices', () => {
     return org;
   }
 
+  /** What the credits.settle job does for the account at the clock's time (grants, burns, expiries). */
+  const settle = (org: Org) => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
+
   async function closeNow(org: Org, finalize = true) {
     const res = await t.post(`/v1/accounts/${org.account}/invoices/close`, { finalize }, org.keys.finance);
     expect(res.status).toBe(201);
@@ -278,7 +281,6 @@ describe('Invoices', () => {
   it('counts the ineffective-spend credit once: on the invoice, booked in the ledger, never burned again', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '10.00', ineffective_credit_pct: '50' });
-    const settle = () => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
     const credits = async () => (await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance)).body;
     const ledger = (c: { ledger: { ledger_account: string; amount: string }[] }) => Object.fromEntries(c.ledger.map((l) => [l.ledger_account, l.amount]));
     // specialized input 2.50 per 1M: a failed call of 800,000 tokens costs 2.00 (ineffective), a good one of 1.2M 3.00.
@@ -286,7 +288,7 @@ describe('Invoices', () => {
       event('2026-03-10T10:00:00Z', 'gpt-4o', { input: 800_000 }, { outcome: 'failure' }),
       event('2026-03-10T10:05:00Z', 'gpt-4o', { input: 1_200_000 }),
     ]);
-    await settle();
+    await settle(org);
     clock.set('2026-04-01T00:00:00.000Z');
     const march = await closeNow(org);
     // 5.00 of usage inside the 10.00 allowance; half the 2.00 spent ineffectively is credited.
@@ -296,7 +298,7 @@ describe('Invoices', () => {
       ['ineffective_credit', null, '-1.00'],
     ]);
     expect(march.total).toBe('9.00');
-    await settle(); // April's allowance; March's left expires
+    await settle(org); // April's allowance; March's left expires
     let c = await credits();
     // The credit is booked against the invoice (issued and applied at once), not as credit usage can burn.
     expect(c.balance).toBe('10');
@@ -308,7 +310,7 @@ describe('Invoices', () => {
     // April: 10.50 of usage. The allowance pays 10.00; the 0.50 beyond it is not paid by the credit a second time.
     clock.set('2026-04-10T12:00:00.000Z');
     await report(t, org, [event('2026-04-10T10:00:00Z', 'gpt-4o', { input: 4_200_000 })]);
-    await settle();
+    await settle(org);
     c = await credits();
     expect(c.balance).toBe('0');
     expect(ledger(c)).toMatchObject({ invoiced: '1', usage: '15' });
@@ -367,13 +369,12 @@ describe('Invoices', () => {
       included_allowance: '5.00',
       topup_packs: [{ id: 'small', allowance: '4.00', price: '3.50', validity_days: 60 }],
     });
-    const settle = () => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
-    await settle(); // March's allowance
+    await settle(org); // March's allowance
     expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '2.50', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
     expect((await t.post(`/v1/accounts/${org.account}/credits/topups`, { id: 'march-1', pack: 'small' }, org.keys.finance)).status).toBe(201);
     // base input 0.50 per 1M: 30M tokens cost 15.00: 5.00 allowance, 2.50 promotional, 4.00 top-up, 3.50 uncovered.
     await report(t, org, [event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 30_000_000 })]);
-    await settle();
+    await settle(org);
     clock.set('2026-04-01T00:00:00.000Z');
     const march = await closeNow(org);
     expect(lines(march)).toEqual([
@@ -392,9 +393,9 @@ describe('Invoices', () => {
     // A late March event of 2.00: the top-up has nothing left, so the overage grows by 2.00 and the credits applied do not.
     clock.set('2026-04-02T00:00:00.000Z');
     await report(t, org, [event('2026-03-31T10:00:00Z', 'qwen-turbo', { input: 4_000_000 })]);
-    await settle();
+    await settle(org);
     clock.set('2026-05-01T00:00:00.000Z');
-    await settle();
+    await settle(org);
     const april = await closeNow(org);
     expect(lines(april).filter(([kind]) => kind === 'adjustment')).toEqual([['adjustment', 'base', '2.00']]);
   });
@@ -402,18 +403,17 @@ describe('Invoices', () => {
   it('adjusts the credits applied to an earlier period when a late event of it burns a grant', async () => {
     clock.set('2026-03-05T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0' });
-    const settle = () => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
     expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '5.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
     // base input 0.50 per 1M: 4M tokens cost 2.00, paid by the grant.
     await report(t, org, [event('2026-03-05T11:00:00Z', 'qwen-turbo', { input: 4_000_000 })]);
-    await settle();
+    await settle(org);
     clock.set('2026-04-01T00:00:00.000Z');
     const march = await closeNow(org);
     expect(lines(march)).toEqual([['base_fee', null, '10.00'], ['overage', 'base', '2.00'], ['credits_applied', null, '-2.00']]);
     // A late March event of 4.00: the grant's 3.00 left pays for most of it, 1.00 is billed.
     clock.set('2026-04-02T00:00:00.000Z');
     await report(t, org, [event('2026-03-30T10:00:00Z', 'qwen-turbo', { input: 8_000_000 })]);
-    await settle();
+    await settle(org);
     clock.set('2026-05-01T00:00:00.000Z');
     const april = await closeNow(org);
     expect(lines(april)).toEqual([
@@ -430,20 +430,19 @@ describe('Invoices', () => {
     const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '5.00' });
     const ep = await t.post('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/allowance' }, org.keys.finance);
     expect(ep.status).toBe(201);
-    const settle = () => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
     const announced = async () =>
       ((await db.query(`SELECT body FROM webhook_events WHERE account_id = $1 AND type = 'allowance.exhausted'`, [org.account])) as { body: string }[]).map(
         (r) => (typeof r.body === 'string' ? JSON.parse(r.body) : r.body).data,
       );
-    await settle();
+    await settle(org);
     expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '1.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
     // base input 0.50 per 1M: 8M tokens cost 4.00, within the 5.00 allowance.
     await report(t, org, [event('2026-03-09T10:00:00Z', 'qwen-turbo', { input: 8_000_000 })]);
-    await settle();
+    await settle(org);
     expect(await announced()).toEqual([]);
     // 1.50 more: the allowance's last 1.00, then 0.50 of the promotional grant.
     await report(t, org, [event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 3_000_000 })]);
-    await settle();
+    await settle(org);
     const [allowance] = (await db.query(`SELECT id FROM credit_grants WHERE account_id = $1 AND kind = 'allowance'`, [org.account])) as { id: string }[];
     expect(await announced()).toEqual([
       {
@@ -457,8 +456,8 @@ describe('Invoices', () => {
     ]);
     // More usage and more runs: announced once.
     await report(t, org, [event('2026-03-10T11:00:00Z', 'qwen-turbo', { input: 2_000_000 })]);
-    await settle();
-    await settle();
+    await settle(org);
+    await settle(org);
     expect(await announced()).toHaveLength(1);
   });
 
