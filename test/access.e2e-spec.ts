@@ -195,8 +195,9 @@ describe('access control', () => {
     it('a member cannot create an agent for someone else', async () => {
       const colleague = await newPerson(t, org.account, org.unit);
       const res = await t.post(`/v1/accounts/${org.account}/agents`, { id: 'sneaky', name: 'x', owner_person_id: colleague.id }, org.keys.member);
-      expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe('owner_not_found');
+      expect([res.status, res.body.error.code, res.body.error.field]).toEqual([403, 'forbidden', 'owner_person_id']);
+      expect(res.body.error.message).toContain(org.person);
+      expect((await t.get(`/v1/accounts/${org.account}/agents/sneaky`, t.adminKey)).status).toBe(404);
     });
 
     it('stops working when its owner is deactivated, and so does the owner\'s key', async () => {

@@ -7,6 +7,7 @@ import type { Actor, Principal } from '../auth/principal.js';
 import { CLOCK, type Clock } from '../clock/clock.js';
 import type { Tx } from '../database/data-source.js';
 import { sqlState, TransactionRunner, UNIQUE_VIOLATION } from '../database/transactions.js';
+import { RequestError } from '../http/domain-error.js';
 import { AccountsError, AccountsErrorCode as Code } from './accounts.errors.js';
 import { AccountsRepository, type Account, type Agent, type Person, type Unit, type UnitMembership } from './accounts.repository.js';
 import { ORG_BUDGETS, type OrgBudgets } from './org-budgets.port.js';
@@ -231,7 +232,8 @@ export class AccountsService {
     return this.transactions.run(async (tx) => {
       await this.requireAccount(tx, accountId);
       if (principal.role === 'member' && principal.personId !== body.owner_person_id) {
-        throw new AccountsError(Code.OwnerNotFound, 'A member can only create agents they own.', { field: 'owner_person_id' });
+        // Not allowed, not missing: the person may well exist (a member reads the org tree).
+        throw new RequestError('forbidden', `A member key creates only agents it owns: "owner_person_id" must be "${principal.personId}".`, { field: 'owner_person_id' }, 'forbidden');
       }
       const owner = await this.repository.findPerson(accountId, body.owner_person_id, tx);
       if (!owner) {
