@@ -1201,6 +1201,8 @@ export interface components {
             model: string | null;
             /** @enum {string} */
             source: "usage" | "amount" | "auto";
+            /** @description The model’s tier: a cap of the plan on it is held against too (level `tier/…`); null without a model */
+            tier: string | null;
             tokens: number;
         };
         /** @description One level of the path the estimate was held against; a null limit is none */
@@ -1210,12 +1212,12 @@ export interface components {
                 tokens: number;
             };
             /** @enum {string} */
-            kind: "budget" | "agent" | "session" | "sessioncap" | "credits";
+            kind: "budget" | "agent" | "session" | "sessioncap" | "credits" | "tier";
             left: {
                 amount: string | null;
                 tokens: number | null;
             };
-            /** @description e.g. `budget/<node>/<period>`, `agent/<id>/<period>`, `session/<context>/<id>` */
+            /** @description e.g. `budget/<node>/<period>`, `agent/<id>/<period>`, `session/<context>/<id>`, `tier/<tier>/<billing period start>/<cap>` */
             level: string;
             limit: {
                 amount: string | null;
@@ -2418,7 +2420,7 @@ export interface components {
             status: "succeeded" | "failed" | "abandoned";
             task_id: string;
         };
-        /** @description Tokens per period by tier; a tier left out is uncapped */
+        /** @description Tokens per billing period by tier, counting the account’s events of models of that tier: an authorization of a model of a capped tier is also held against it (level `tier/…`); a tier left out is uncapped */
         TierCaps: {
             base?: number;
             premier?: number;

@@ -29,6 +29,7 @@ import { ReservationExpiryService } from './reservation-expiry.service.js';
 import { ReservationWriter } from './reservation-writer.js';
 import { ReservationsRepository } from './reservations.repository.js';
 import { SpendRepository } from './spend.repository.js';
+import { TierCaps } from './tier-caps.js';
 
 const COUNTERS_REDIS = Symbol('COUNTERS_REDIS');
 const RESERVATION_WRITER = Symbol('RESERVATION_WRITER');
@@ -74,6 +75,7 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
     SpendRepository,
     CapsRepository,
     LimitRegistry,
+    TierCaps,
     PathPlans,
     {
       // Redis counters need a PostgreSQL server too: the embedded store is one process with one connection.

@@ -82,12 +82,13 @@ const measure = (amount: JsonSchema, tokens: JsonSchema) =>
 export const EstimateSchema = named('AuthorizationEstimate', {
   type: 'object',
   additionalProperties: false,
-  required: ['amount', 'tokens', 'source', 'model'],
+  required: ['amount', 'tokens', 'source', 'model', 'tier'],
   properties: {
     amount: { ...decimalSchema, description: 'Money held, in the account’s currency' },
     tokens: tokenCount,
     source: { type: 'string', enum: ['usage', 'amount', 'auto'] },
     model: { type: ['string', 'null'] },
+    tier: { type: ['string', 'null'], description: 'The model’s tier: a cap of the plan on it is held against too (level `tier/…`); null without a model' },
     events: { type: 'integer', minimum: 0, description: '`auto`: how many events it was sized from' },
   },
 } as const);
@@ -98,8 +99,11 @@ export const LevelSchema = named('AuthorizationLevel', {
   required: ['level', 'kind', 'limit', 'spent', 'held', 'left'],
   description: 'One level of the path the estimate was held against; a null limit is none',
   properties: {
-    level: { type: 'string', description: 'e.g. `budget/<node>/<period>`, `agent/<id>/<period>`, `session/<context>/<id>`' },
-    kind: { type: 'string', enum: ['budget', 'agent', 'session', 'sessioncap', 'credits'] },
+    level: {
+      type: 'string',
+      description: 'e.g. `budget/<node>/<period>`, `agent/<id>/<period>`, `session/<context>/<id>`, `tier/<tier>/<billing period start>/<cap>`',
+    },
+    kind: { type: 'string', enum: ['budget', 'agent', 'session', 'sessioncap', 'credits', 'tier'] },
     limit: measure(nullable(decimalSchema), { type: ['integer', 'null'] }),
     spent: measure(decimalSchema, tokenCount),
     held: measure(decimalSchema, tokenCount),

@@ -1,6 +1,7 @@
 // POST /v1/authorizations and DELETE /v1/authorizations/:id, top to bottom: who is asking, what the
 // estimate costs (priced tokens, an amount, or `auto` from the agent's own recent events), which levels
-// it is held against (PathPlans), one atomic hold through the counters engine, and the answer.
+// it is held against (PathPlans, and the plan's cap on the model's tier), one atomic hold through the
+// counters engine, and the answer.
 import { Inject, Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
@@ -47,6 +48,8 @@ export interface Estimate {
   tokens: number;
   source: 'usage' | 'amount' | 'auto';
   model: string | null;
+  /** The model's tier, whose cap in the plan (if any) the hold is held against too; null without a model. */
+  tier: string | null;
   /** auto: how many events it was sized from. */
   events?: number;
 }
@@ -104,7 +107,9 @@ export class AuthorizationsService {
     const plan = await this.plans.plan(account, personId, agentId, now);
     if (!plan) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
     const context = body.session_context ?? 'internal';
-    const held = body.session_id !== undefined && plan.sessionCaps.has(context) ? [...plan.levels, levels.session(context, body.session_id)] : plan.levels;
+    const tierLevel = estimate.tier === null ? undefined : plan.tierLevels.get(estimate.tier);
+    const path = tierLevel === undefined ? plan.levels : [...plan.levels, tierLevel];
+    const held = body.session_id !== undefined && plan.sessionCaps.has(context) ? [...path, levels.session(context, body.session_id)] : path;
     const result: HoldResult = await this.engine.hold(account, {
       reservationId: newReservationId(),
       levels: held,
@@ -160,13 +165,13 @@ export class AuthorizationsService {
       throw new BillingError(BillingErrorCode.InvalidEstimate, '"tokens" goes with "amount"; with "usage" the tokens are counted from it, with "estimate": "auto" from the agent\'s events.', { field: 'tokens' });
     }
     if (body.amount !== undefined) {
-      const estimate = this.checked({ amount: this.amount(body.amount), tokens: body.tokens ?? 0, source: 'amount', model: null }, 'amount');
+      const estimate = this.checked({ amount: this.amount(body.amount), tokens: body.tokens ?? 0, source: 'amount', model: null, tier: null }, 'amount');
       if (body.model === undefined) return estimate;
       // A model named beside an amount is recorded with the hold: it must be one the catalog knows (by id or
       // alias; the catalog's id is kept), as it must with the other estimates.
       const { model } = await this.pricing.lookup(body.model, now);
       if (model === null) throw new BillingError(BillingErrorCode.UnknownModel, `Model "${body.model}" is not in the catalog.`, { field: 'model' });
-      return { ...estimate, model: model.id };
+      return { ...estimate, model: model.id, tier: model.tier };
     }
     if (body.model === undefined) throw new RequestError('missing_field', 'Field "model" is required with this estimate.', { field: 'model' });
     if (body.usage !== undefined) {
@@ -183,7 +188,7 @@ export class AuthorizationsService {
       const priced = (await this.pricing.pricer())(usage, body.model, now);
       if (priced.status === 'unknown_model') throw new BillingError(BillingErrorCode.UnknownModel, `Model "${body.model}" is not in the catalog.`, { field: 'model' });
       if (priced.status === 'no_price_book') throw new BillingError(BillingErrorCode.NoPriceBook, 'No price book is in force yet: the estimate cannot be priced.', { field: 'model' });
-      return this.checked({ amount: plain(priced.priced.total), tokens, source: 'usage', model: priced.model.id }, 'usage');
+      return this.checked({ amount: plain(priced.priced.total), tokens, source: 'usage', model: priced.model.id, tier: priced.model.tier }, 'usage');
     }
     return this.auto(account, agentId, body.model, body.operation ?? null, now);
   }
@@ -236,7 +241,7 @@ export class AuthorizationsService {
     const amount = nearestRank(recent.map((r) => toScaledInteger(r.cost, EXACT_SCALE, 'up')), 95);
     const tokens = nearestRank(recent.map((r) => BigInt(r.tokens)), 95);
     const estimate = this.checked(
-      { amount: fromScaledInteger(amount, EXACT_SCALE), tokens: Number(tokens), source: 'auto', model: lookup.model.id, events: recent.length },
+      { amount: fromScaledInteger(amount, EXACT_SCALE), tokens: Number(tokens), source: 'auto', model: lookup.model.id, tier: lookup.model.tier, events: recent.length },
       'estimate',
     );
     this.autoCache.set(key, { estimate, until: performance.now() + AUTO_CACHE_MS });

@@ -37,6 +37,10 @@ import type { ReservationOutcome as IngestReservationOutcome } from '../../meter
 //   session/<context>/<session id>  a session's cap; its limit is that of `sessioncap/<context>`
 //   sessioncap/<context>     the account's cap per session for `internal` or `external` sessions
 //   credits                  the account's available credit balance, when its plan's overage is `block`
+//   tier/<tier>/<start date>/<cap>  the plan's token cap on a model tier for the billing period starting
+//                            that day (00:00 UTC; it ends on the same day of the next month); the cap is
+//                            part of the name, so a cap changed mid-period names a fresh counter, read from
+//                            the events (tier-caps.ts)
 
 export type PeriodKind = 'year' | 'quarter' | 'month';
 export const PERIOD_KINDS: readonly PeriodKind[] = ['year', 'quarter', 'month'];
@@ -83,14 +87,15 @@ export const levels = {
   session: (context: SessionContext, sessionId: string) => `session/${context}/${sessionId}`,
   sessionCap: (context: SessionContext) => `sessioncap/${context}`,
   credits: () => 'credits',
+  tier: (tier: string, periodStart: Date, cap: number) => `tier/${tier}/${periodStart.toISOString().slice(0, 10)}/${cap}`,
 };
 
 export type SessionContext = 'internal' | 'external';
-export type LevelKind = 'budget' | 'agent' | 'session' | 'sessioncap' | 'credits';
+export type LevelKind = 'budget' | 'agent' | 'session' | 'sessioncap' | 'credits' | 'tier';
 
 export function levelKind(level: string): LevelKind {
   const kind = level.slice(0, level.indexOf('/') === -1 ? level.length : level.indexOf('/'));
-  if (kind === 'budget' || kind === 'agent' || kind === 'session' || kind === 'sessioncap' || kind === 'credits') return kind;
+  if (kind === 'budget' || kind === 'agent' || kind === 'session' || kind === 'sessioncap' || kind === 'credits' || kind === 'tier') return kind;
   throw new Error(`not a counter level: ${level}`);
 }
 

@@ -1,6 +1,6 @@
 // Billing's side of the ingest port (metering/ingest/usage-counters.port.ts): which counter levels an
 // event's spend goes to (the hard budgets on its path at its time, its agent's cap, its session's cap, the
-// account's credit balance when its plan blocks overage),
+// plan's cap on its model's tier, the account's credit balance when its plan blocks overage),
 // each named reservation committed and all the spend added in the ingest write (its transaction, or its
 // one statement with Redis), and the budget left on the tightest node of each event's path.
 import { Inject, Injectable } from '@nestjs/common';
@@ -140,7 +140,8 @@ const NO_PATH: EventPath = { levels: NONE, own: NONE, budget: NONE, credits: fal
  */
 class PathsOf {
   private readonly byKey = new Map<string, PathPlan | null>();
-  private readonly byPlan = new Map<PathPlan, EventPath>();
+  /** Per plan, the path of events of each tier ('' for a tier without a cap, or no tier). */
+  private readonly byPlan = new Map<PathPlan, Map<string, EventPath>>();
 
   constructor(
     private readonly plans: PathPlans,
@@ -157,6 +158,8 @@ class PathsOf {
     if (e.person_id === null) return NO_PATH;
     const plan = this.byKey.get(PathsOf.key(e));
     if (plan === undefined) return undefined;
+    // A plan holds for its month, or the part of it in one billing period when the plan caps a tier.
+    if (plan !== null && (e.ts.getTime() < plan.validFrom || e.ts.getTime() >= plan.validUntil)) return undefined;
     return this.pathOf(plan, e);
   }
 
@@ -167,15 +170,24 @@ class PathsOf {
     return this.pathOf(plan, e);
   }
 
-  /** The levels an event's spend goes to: hard budgets on its path and its agent's cap, its session's cap. */
+  /** The levels an event's spend goes to: hard budgets on its path and its agent's cap, its tier's cap, its session's cap. */
   private pathOf(plan: PathPlan | null, e: MeteredEvent): EventPath {
     if (plan === null) return NO_PATH;
+    const tierLevel = e.tier === null ? undefined : plan.tierLevels.get(e.tier);
     const context = e.session_context ?? 'internal';
-    if (e.session_id !== null && plan.sessionCaps.has(context)) return derive([...plan.levels, levels.session(context, e.session_id)], plan.unitId);
-    let path = this.byPlan.get(plan);
+    if (e.session_id !== null && plan.sessionCaps.has(context)) {
+      return derive([...plan.levels, ...(tierLevel === undefined ? NONE : [tierLevel]), levels.session(context, e.session_id)], plan.unitId);
+    }
+    let paths = this.byPlan.get(plan);
+    if (paths === undefined) {
+      paths = new Map();
+      this.byPlan.set(plan, paths);
+    }
+    const key = tierLevel === undefined ? '' : e.tier!;
+    let path = paths.get(key);
     if (path === undefined) {
-      path = derive(plan.levels, plan.unitId);
-      this.byPlan.set(plan, path);
+      path = derive(tierLevel === undefined ? plan.levels : [...plan.levels, tierLevel], plan.unitId);
+      paths.set(key, path);
     }
     return path;
   }

@@ -1,5 +1,6 @@
 // Reading a counter level's key back into what it names, and the levels an authorization holds against:
-// every hard budget on the path, the agent's cap, the session's cap, the credit balance.
+// every hard budget on the path, the agent's cap, the session's cap, the credit balance, the plan's cap on
+// the model's tier.
 import {
   levels,
   PERIOD_KINDS,
@@ -15,7 +16,8 @@ export type ParsedLevel =
   | { kind: 'agent'; agentId: string; period: Period }
   | { kind: 'session'; context: SessionContext; sessionId: string }
   | { kind: 'sessioncap'; context: SessionContext }
-  | { kind: 'credits' };
+  | { kind: 'credits' }
+  | { kind: 'tier'; tier: string; start: Date; end: Date; cap: number };
 
 const MONTHS: Record<PeriodKind, number> = { year: 12, quarter: 3, month: 1 };
 
@@ -56,6 +58,13 @@ export function parseLevel(level: string): ParsedLevel {
     case 'credits':
       if (level !== 'credits') throw new Error(`bad level ${level}`);
       return { kind: 'credits' };
+    case 'tier': {
+      const m = /^tier\/([a-z]+)\/(\d{4})-(\d{2})-(\d{2})\/(\d+)$/.exec(level);
+      if (!m) throw new Error(`bad tier level ${level}`);
+      const [year, month, day] = [Number(m[2]), Number(m[3]) - 1, Number(m[4])];
+      // A billing period ends on its start's day of the next month (anchor days are 1-28).
+      return { kind: 'tier', tier: m[1]!, start: new Date(Date.UTC(year, month, day)), end: new Date(Date.UTC(year, month + 1, day)), cap: Number(m[5]) };
+    }
     default:
       throw new Error(`not a counter level: ${level}`);
   }

@@ -1,7 +1,7 @@
 // Which levels a caller's holds go against, per account, person and agent: the hard budgets on the
 // person's path (nearest first: person, each unit up the tree, account; each period kind's current
 // period), the agent's cap, the account's own levels (the credit balance when its plan blocks overage),
-// and the session contexts that have a cap. Kept per process for a second (and
+// the session contexts that have a cap, and the plan's tier caps in the billing period (tier-caps.ts). Kept per process for a second (and
 // never past the end of the current month, when every period key may change), read again in the
 // background once half that has passed, so the hot path reads nothing from PostgreSQL and waits for no
 // load; a change made through this process (a cap) is seen at once.
@@ -14,6 +14,7 @@ import { levels, periodOf, type SessionContext } from './counters.js';
 import { CapsRepository } from './caps.repository.js';
 import { LimitRegistry } from './limit-registry.js';
 import { pathNodes, unitChain } from './levels.js';
+import { TierCaps, tierCapLevels, type TierCapTerms } from './tier-caps.js';
 
 export interface PathPlan {
   /** The unit the path starts at (the person's current one unless another was asked for). */
@@ -22,7 +23,12 @@ export interface PathPlan {
   levels: string[];
   /** Session contexts with a cap: a session of one of them holds against its own level too. */
   sessionCaps: ReadonlySet<SessionContext>;
-  /** Clock times (ms) between which the period keys hold: the calendar month of the instant planned for. */
+  /** The plan's capped tiers, each to its level: a hold or event of a model of that tier holds or spends there too. */
+  tierLevels: ReadonlyMap<string, string>;
+  /**
+   * Clock times (ms) between which the period keys hold: the calendar month of the instant planned for, cut
+   * to its billing period when the plan caps a tier.
+   */
   validFrom: number;
   validUntil: number;
   loadedAt: number;
@@ -33,9 +39,12 @@ interface AccountReads {
   units: Awaited<ReturnType<AccountsRepository['listUnits']>>;
   caps: Awaited<ReturnType<CapsRepository['list']>>;
   accountLevels: string[];
+  tierTerms: TierCapTerms | null;
   /** performance.now() when the reads began. */
   at: number;
 }
+
+const NO_TIERS: ReadonlyMap<string, string> = new Map();
 
 @Injectable()
 export class PathPlans {
@@ -53,6 +62,7 @@ export class PathPlans {
     private readonly accounts: AccountsRepository,
     private readonly caps: CapsRepository,
     private readonly registry: LimitRegistry,
+    private readonly tierCaps: TierCaps,
   ) {}
 
   /** Calls `listener` whenever an account's plans are forgotten (its caps or budgets changed here). */
@@ -114,7 +124,7 @@ export class PathPlans {
       db === this.dataSource
         ? await Promise.all([this.accountReads(account, now), this.accounts.findPerson(account, personId, db)])
         : [await this.readAccount(account, now, db, started), await this.accounts.findPerson(account, personId, db)];
-    const { acct, units, caps, accountLevels } = shared;
+    const { acct, units, caps, accountLevels, tierTerms } = shared;
     if (!acct || !person) return null;
     const start = unitId ?? person.unit_id;
     const chain = unitChain(start, new Map(units.map((u) => [u.id, u.parent_id])));
@@ -124,14 +134,17 @@ export class PathPlans {
     out.push(...accountLevels);
     const sessionCaps = new Set(caps.filter((c) => c.scope === 'session').map((c) => c.subject as SessionContext));
     const month = periodOf('month', acct.fiscal_year_start_month, now);
+    const tiers = tierCapLevels(tierTerms, now);
+    const validFrom = Math.max(month.start.getTime(), tiers?.period.start.getTime() ?? -Infinity);
+    const validUntil = Math.min(month.end.getTime(), tiers?.period.end.getTime() ?? Infinity);
     // As old as the oldest read it rests on.
-    return { unitId: start, levels: out, sessionCaps, validFrom: month.start.getTime(), validUntil: month.end.getTime(), loadedAt: Math.min(started, shared.at) };
+    return { unitId: start, levels: out, sessionCaps, tierLevels: tiers?.byTier ?? NO_TIERS, validFrom, validUntil, loadedAt: Math.min(started, shared.at) };
   }
 
   /**
-   * What every plan of an account reads alike (the account, its units, its caps, its own levels), shared by
+   * What every plan of an account reads alike (the account, its units, its caps, its own levels, its tier caps), shared by
    * the plans of the account loaded within SHARED_MS of each other: the plans of an account's agents are
-   * read again every half second under load, and each read the same four things (a hundred queries a second
+   * read again every half second under load, and each read the same five things (a hundred and twenty queries a second
    * for 15 agents). A shared read is never older than SHARED_MS when a plan takes it, and the plan counts
    * its age from it, so no plan is older than TTL_MS. An invalidation starts a fresh one.
    */
@@ -157,11 +170,12 @@ export class PathPlans {
       () => this.accounts.listUnits(account, db),
       () => this.caps.list(account, db),
       () => this.registry.accountLevels(db, account, now),
+      () => this.tierCaps.terms(db, account),
     ] as const;
-    const [acct, units, caps, accountLevels] =
+    const [acct, units, caps, accountLevels, tierTerms] =
       db === this.dataSource
-        ? await Promise.all([reads[0](), reads[1](), reads[2](), reads[3]()])
-        : [await reads[0](), await reads[1](), await reads[2](), await reads[3]()];
-    return { acct, units, caps, accountLevels, at };
+        ? await Promise.all([reads[0](), reads[1](), reads[2](), reads[3](), reads[4]()])
+        : [await reads[0](), await reads[1](), await reads[2](), await reads[3](), await reads[4]()];
+    return { acct, units, caps, accountLevels, tierTerms, at };
   }
 }

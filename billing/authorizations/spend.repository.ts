@@ -1,6 +1,7 @@
 // Durable spend of a counter level, read from what ingest writes: the rollups for budgets and agents (by
-// the unit at each event's time, so a person who moved leaves their spend where it was made), the events
-// of one session for session caps, and an agent's recent events for `auto` estimates.
+// the unit at each event's time, so a person who moved leaves their spend where it was made), the account's
+// by tier for the plan's tier caps, the events of one session for session caps, and an agent's recent
+// events for `auto` estimates.
 import { Injectable } from '@nestjs/common';
 import { queryRows, type Db } from '../../src/database/sql.js';
 import type { Quantity } from './counters.js';
@@ -68,6 +69,13 @@ export class SpendRepository {
         return one(
           `SELECT sum(cost)::text AS amount, sum(${TOKENS})::text AS tokens FROM events WHERE account_id = $1 AND session_id = $2`,
           [account, level.sessionId],
+        );
+      case 'tier':
+        // The account's events of models of that tier in the billing period (whole days: periods start at 00:00 UTC).
+        return one(
+          `SELECT sum(cost)::text AS amount, sum(${TOKENS})::text AS tokens FROM meter_daily
+            WHERE account_id = $1 AND day >= $2::date AND day < $3::date AND tier = $4`,
+          [account, level.start, level.end, level.tier],
         );
       case 'sessioncap':
       case 'credits':

@@ -426,6 +426,7 @@ function metered(e: Omit<StoredEvent, 'seq'>): MeteredEvent {
     session_id: e.session_id,
     session_context: e.session_context,
     reservation_id: e.reservation_id,
+    tier: e.tier,
     cost: e.cost,
     tokens: Number(e.input) + Number(e.cached_input) + Number(e.cache_write) + Number(e.output),
   };

@@ -26,6 +26,8 @@ export interface MeteredEvent {
   session_id: string | null;
   session_context: 'internal' | 'external' | null;
   reservation_id: string | null;
+  /** The model's tier (a plan's cap on it counts the event's tokens); null for a model not in the catalog. */
+  tier: string | null;
   /** null while unpriced (no amount, its tokens still count). */
   cost: string | null;
   /** input + cached_input + cache_write + output. */

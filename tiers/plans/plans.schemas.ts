@@ -99,7 +99,8 @@ export const VolumeTierSchema = named('VolumeTier', {
 export const TierCapsSchema = named('TierCaps', {
   type: 'object',
   additionalProperties: false,
-  description: 'Tokens per period by tier; a tier left out is uncapped',
+  description:
+    'Tokens per billing period by tier, counting the account’s events of models of that tier: an authorization of a model of a capped tier is also held against it (level `tier/…`); a tier left out is uncapped',
   properties: Object.fromEntries(TIERS.map((t) => [t, { type: 'integer', minimum: 0 }])) as Record<(typeof TIERS)[number], { type: 'integer'; minimum: 0 }>,
 } as const);
 
