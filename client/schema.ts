@@ -422,7 +422,7 @@ export interface paths {
         };
         /**
          * Live meter (server-sent events)
-         * @description First a `ready` event with this calendar month's (UTC) totals for the scope, then one `operation` event per accepted operation: `{ event, totals }`, `event` as in the listing, `totals` the running month totals (calls, tokens, cost). A `: keepalive` comment every 15 s. `person` narrows to one person; member and agent keys always stream their own person.
+         * @description First a `ready` event with this calendar month's (UTC) totals for the scope, then one `operation` event per accepted operation: `{ event, totals }`, `event` as in the listing, `totals` the running month totals (calls, tokens, cost). A `: keepalive` comment every 15 s. Member and agent keys stream what their readings show: their own person and the people of their unit. `person` narrows to one person (for a member or agent key: itself or a person of its unit; another is 403 `person_not_visible`).
          */
         get: operations["MeterStreamController_stream"];
         put?: never;

@@ -423,25 +423,37 @@ describe('readings', () => {
       stream.close();
     });
 
-    it('a member streams their own person only', async () => {
+    it('a member streams their own person and their unit\'s people, as their readings show', async () => {
       const url = `/v1/accounts/${org.account}/meter/stream?person=${p3.id}`;
       const refused = await fetch(`${base}${url}`, { headers: { authorization: `Bearer ${org.keys.member}` } });
       expect(refused.status).toBe(403);
       await t.checkResponse({ method: 'GET', url, status: 403, contentType: refused.headers.get('content-type') ?? undefined, body: await refused.json() });
       const stream = await open(org.keys.member);
       const ready = await stream.next();
-      // Their own operations this month, the live one reported above included.
-      expect(ready.data.totals.calls).toBe(inMarch().filter((e) => e.person === org.person).length);
+      // Their own operations this month and their unit's (p2's), the live one reported above included; not p3's.
+      expect(ready.data.totals.calls).toBe(inMarch().filter((e) => e.unit === org.unit).length);
+      expect(inMarch().filter((e) => e.unit === org.unit).length).toBeGreaterThan(inMarch().filter((e) => e.person === org.person).length);
+      const reading = (await meter(`?from=${ready.data.period.from}&to=${ready.data.period.to}`, org.keys.member)).body.totals;
+      expect({ calls: ready.data.totals.calls, cost: ready.data.totals.cost }).toEqual({ calls: reading.calls, cost: reading.cost });
       expect(inMarch().some((e) => e.id === 'live-1')).toBe(true);
 
       const service = t.app.get(MeterStreamService);
-      const theirs = await listed('e5');
+      const otherUnit = await listed('e5');
       const mine = await listed('e1');
-      service.publish(org.account, theirs);
+      const teammate = (await events(`?person=${p2.id}&limit=1`)).body.data[0];
+      service.publish(org.account, otherUnit);
       service.publish(org.account, { ...mine, id: 'replayed-e1' });
-      const message = await stream.next();
-      expect(message.data.event.id).toBe('replayed-e1');
+      service.publish(org.account, { ...teammate, id: 'replayed-teammate' });
+      expect((await stream.next()).data.event.id).toBe('replayed-e1');
+      expect((await stream.next()).data.event.id).toBe('replayed-teammate');
       stream.close();
+      // Narrowed to a teammate: theirs only.
+      const narrowed = await open(org.keys.member, `?person=${p2.id}`);
+      expect((await narrowed.next()).data.totals.calls).toBe(inMarch().filter((e) => e.person === p2.id).length);
+      service.publish(org.account, { ...mine, id: 'replayed-e1-again' });
+      service.publish(org.account, { ...teammate, id: 'replayed-teammate-again' });
+      expect((await narrowed.next()).data.event.id).toBe('replayed-teammate-again');
+      narrowed.close();
     });
 
     it('finance can narrow the stream to a person', async () => {

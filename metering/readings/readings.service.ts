@@ -5,7 +5,9 @@ import { AccountsError, AccountsErrorCode } from '../../src/accounts/accounts.er
 import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
 import { isOperator, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
+import { RequestError } from '../../src/http/domain-error.js';
 import type { JsonOf } from '../../src/http/openapi.js';
+import type { StreamScope } from '../stream/stream-totals.js';
 import { decodeCursor, encodeCursor } from './event-cursor.js';
 import { HourlyReadings } from './hourly-readings.js';
 import { toEventView, type EventView } from './event-view.js';
@@ -66,6 +68,22 @@ export class ReadingsService {
     return { personId: principal.personId, unitId: person?.unit_id ?? null };
   }
 
+  /**
+   * What a live stream of the account shows this key: what its readings show (a member's or agent's own
+   * person and the people of its unit), narrowed to `person` when asked; a member or agent may name itself
+   * or a person now in its unit.
+   */
+  async streamScope(principal: Principal, accountId: string, person: string | undefined): Promise<StreamScope> {
+    const visible = await this.scopeOf(principal, accountId);
+    if (visible !== null && person !== undefined && person !== visible.personId) {
+      const named = await this.accounts.findPerson(accountId, person);
+      if (named === null || visible.unitId === null || named.unit_id !== visible.unitId) {
+        throw new RequestError('person_not_visible', 'A member or agent key streams its own person and the people of its unit only.', { field: 'person' }, 'forbidden');
+      }
+    }
+    return { person: person ?? null, visible };
+  }
+
   async meter(principal: Principal, accountId: string, params: MeterQueryParams): Promise<MeterReading> {
     const { query, scope, now } = await this.meterQuery(principal, accountId, params);
     return this.read(accountId, query, scope, now);
@@ -107,11 +125,11 @@ export class ReadingsService {
   }
 
   /** This calendar month's (UTC) totals so far for the whole account or one person: where a stream starts. */
-  async periodTotals(accountId: string, personId: string | null): Promise<PeriodTotals> {
+  async periodTotals(accountId: string, personId: string | null, scope: VisibilityScope | null = null): Promise<PeriodTotals> {
     const now = this.clock.now();
     const from = monthStart(now);
     const to = nextMonthStart(now);
-    const reading = await this.read(accountId, { from, to, groupBy: [], filters: personId === null ? {} : { person: personId } }, null, now);
+    const reading = await this.read(accountId, { from, to, groupBy: [], filters: personId === null ? {} : { person: personId } }, scope, now);
     return { from, to, totals: reading.totals };
   }
 

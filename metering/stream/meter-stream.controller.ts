@@ -6,7 +6,6 @@ import type { FastifyReply } from 'fastify';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import type { Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
-import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonQuery, Fails, Responds } from '../../src/http/openapi.js';
 import { SchemaPipe, slugParam, type JsonSchema } from '../../src/http/validation.js';
 import { MeterStreamSchema } from '../readings/readings.schemas.js';
@@ -40,8 +39,9 @@ export class MeterStreamController {
     description:
       'First a `ready` event with this calendar month\'s (UTC) totals for the scope, then one `operation` event per ' +
       'accepted operation: `{ event, totals }`, `event` as in the listing, `totals` the running month totals ' +
-      '(calls, tokens, cost). A `: keepalive` comment every 15 s. `person` narrows to one person; member and ' +
-      'agent keys always stream their own person.',
+      '(calls, tokens, cost). A `: keepalive` comment every 15 s. Member and agent keys stream what their readings ' +
+      'show: their own person and the people of their unit. `person` narrows to one person (for a member or agent ' +
+      'key: itself or a person of its unit; another is 403 `person_not_visible`).',
   })
   @ApiJsonQuery(streamQuerySchema)
   @Responds(200, MeterStreamSchema, { contentType: 'text/event-stream' })
@@ -52,7 +52,7 @@ export class MeterStreamController {
     @Query(new SchemaPipe(streamQuerySchema)) query: { person?: string },
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const personId = await this.personOf(principal, account, query.person);
+    const scope = await this.readings.streamScope(principal, account, query.person);
 
     // Subscribe before reading the totals so nothing published meanwhile is missed; what arrives
     // before the `ready` message waits in order behind it. (An operation committed in the instant
@@ -67,7 +67,7 @@ export class MeterStreamController {
         if (write === null || totals === null) return;
         if (this.clock.now().getTime() >= period.to.getTime()) {
           // A new month: its totals (this operation included, it is committed) come from the rollups.
-          const next = await this.readings.periodTotals(account, personId);
+          const next = await this.readings.periodTotals(account, scope.person, scope.visible);
           period = { from: next.from, to: next.to };
           totals = streamTotals(next.totals);
         } else if (inPeriod(event, period)) {
@@ -76,11 +76,11 @@ export class MeterStreamController {
         write?.(`event: operation\ndata: ${JSON.stringify({ event, totals })}\n\n`);
       }).catch(() => undefined);
     };
-    const unsubscribe = this.streams.subscribe(account, personId, onEvent);
+    const unsubscribe = this.streams.subscribe(account, scope, onEvent);
     let start: Awaited<ReturnType<ReadingsService['periodTotals']>>;
     try {
       await unsubscribe.ready;
-      start = await this.readings.periodTotals(account, personId);
+      start = await this.readings.periodTotals(account, scope.person, scope.visible);
     } catch (error) {
       unsubscribe();
       throw error;
@@ -117,15 +117,5 @@ export class MeterStreamController {
     keepalive.unref();
     write(`retry: 5000\nevent: ready\ndata: ${JSON.stringify({ period: { from: period.from.toISOString(), to: period.to.toISOString() }, totals })}\n\n`);
     opened();
-  }
-
-  /** The person the stream is narrowed to: a member or agent key only ever gets its own. */
-  private async personOf(principal: Principal, account: string, requested: string | undefined): Promise<string | null> {
-    await this.readings.scopeOf(principal, account);
-    if (principal.role !== 'member' && principal.role !== 'agent') return requested ?? null;
-    if (requested !== undefined && requested !== principal.personId) {
-      throw new RequestError('person_not_visible', 'A member or agent key streams its own person only.', { field: 'person' }, 'forbidden');
-    }
-    return principal.personId;
   }
 }

@@ -4,6 +4,8 @@ import { loadConfig } from '../../src/config/config.js';
 import type { StreamedEvent } from './meter-stream.service.js';
 import { MeterStreamService } from './meter-stream.service.js';
 
+const ALL = { person: null, visible: null };
+
 const event = (id: string, person: string | null): StreamedEvent =>
   ({ id, person_id: person, timestamp: '2026-03-15T10:00:00.000Z' }) as unknown as StreamedEvent;
 
@@ -17,9 +19,9 @@ describe('MeterStreamService (in-process)', () => {
     const all: string[] = [];
     const mine: string[] = [];
     const other: string[] = [];
-    const subAll = service.subscribe('acct-a', null, (e) => all.push(e.id));
-    const subMine = service.subscribe('acct-a', 'p1', (e) => mine.push(e.id));
-    const subOther = service.subscribe('acct-b', null, (e) => other.push(e.id));
+    const subAll = service.subscribe('acct-a', ALL, (e) => all.push(e.id));
+    const subMine = service.subscribe('acct-a', { person: 'p1', visible: null }, (e) => mine.push(e.id));
+    const subOther = service.subscribe('acct-b', ALL, (e) => other.push(e.id));
     await Promise.all([subAll.ready, subMine.ready, subOther.ready]);
 
     service.publish('acct-a', event('1', 'p1'));
@@ -36,10 +38,10 @@ describe('MeterStreamService (in-process)', () => {
 
   it('a failing listener neither throws into publish nor stops the others', async () => {
     const got: string[] = [];
-    const bad = service.subscribe('acct-c', null, () => {
+    const bad = service.subscribe('acct-c', ALL, () => {
       throw new Error('boom');
     });
-    const good = service.subscribe('acct-c', null, (e) => got.push(e.id));
+    const good = service.subscribe('acct-c', ALL, (e) => got.push(e.id));
     await good.ready;
     expect(() => service.publish('acct-c', event('x', null))).not.toThrow();
     expect(got).toEqual(['x']);
@@ -70,9 +72,9 @@ const redisUrl = process.env.REDIS_URL;
   it('delivers across processes, once, per account', async () => {
     const onA: string[] = [];
     const onB: string[] = [];
-    const subA = a.subscribe('acct-r', null, (e) => onA.push(e.id));
-    const subB = b.subscribe('acct-r', 'p1', (e) => onB.push(e.id));
-    const elsewhere = b.subscribe('acct-other', null, (e) => onB.push(`other:${e.id}`));
+    const subA = a.subscribe('acct-r', ALL, (e) => onA.push(e.id));
+    const subB = b.subscribe('acct-r', { person: 'p1', visible: null }, (e) => onB.push(e.id));
+    const elsewhere = b.subscribe('acct-other', ALL, (e) => onB.push(`other:${e.id}`));
     await Promise.all([subA.ready, subB.ready, elsewhere.ready]);
     a.publish('acct-r', event('1', 'p1'));
     a.publish('acct-r', event('2', 'p2'));
@@ -98,7 +100,7 @@ const redisUrl = process.env.REDIS_URL;
       expect(built).toBe(0);
 
       const got: string[] = [];
-      const sub = a.subscribe('acct-q', null, (e) => got.push(e.id));
+      const sub = a.subscribe('acct-q', ALL, (e) => got.push(e.id));
       await sub.ready;
       // a's announcement reaches c through Redis; from then on c publishes acct-q's operations.
       const deadline = Date.now() + 5000;

@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
 import { ShutdownReport } from '../../src/lifecycle/shutdown-report.js';
 import type { EventView } from '../readings/event-view.js';
+import { inScope, type StreamScope } from './stream-totals.js';
 
 /** One accepted operation as the listing shows it (GET /v1/accounts/:account/events). */
 export type StreamedEvent = EventView;
@@ -122,9 +123,9 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
   }
 
   /** Listens to an account's operations, or to one person's (personId) only. */
-  subscribe(accountId: string, personId: string | null, listener: StreamListener): Subscription {
+  subscribe(accountId: string, scope: StreamScope, listener: StreamListener): Subscription {
     const wrapped = (event: StreamedEvent) => {
-      if (personId !== null && event.person_id !== personId) return;
+      if (!inScope(event, scope)) return;
       try {
         listener(event);
       } catch (err) {

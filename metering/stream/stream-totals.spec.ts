@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { addSums, effectiveRatio, fromSumRow, toCount, withRatio, zeroSums } from '../readings/meter-sums.js';
 import type { EventView } from '../readings/event-view.js';
-import { addOperation, inPeriod, streamTotals } from './stream-totals.js';
+import { addOperation, inPeriod, inScope, streamTotals } from './stream-totals.js';
 
 describe('meter sums', () => {
   it('reads PostgreSQL text sums, nulls as zero', () => {
@@ -101,5 +101,30 @@ describe('stream totals', () => {
     expect(inPeriod(event(), period)).toBe(true);
     expect(inPeriod(event({ timestamp: '2026-02-28T23:59:59.999Z' }), period)).toBe(false);
     expect(inPeriod(event({ timestamp: '2026-04-01T00:00:00.000Z' }), period)).toBe(false);
+  });
+});
+
+describe('stream scope', () => {
+  const op = (person: string | null, unit: string | null) => ({ person_id: person, unit_id: unit });
+  const member = { personId: 'ada', unitId: 'team' };
+
+  it('shows a member their own operations and their unit\'s, narrowed to a person when asked', () => {
+    expect(inScope(op('ada', 'other'), { person: null, visible: member })).toBe(true);
+    expect(inScope(op('bo', 'team'), { person: null, visible: member })).toBe(true);
+    expect(inScope(op('cy', 'other'), { person: null, visible: member })).toBe(false);
+    expect(inScope(op(null, null), { person: null, visible: member })).toBe(false);
+    expect(inScope(op('bo', 'team'), { person: 'ada', visible: member })).toBe(false);
+    expect(inScope(op('bo', 'team'), { person: 'bo', visible: member })).toBe(true);
+    // Without a unit, only their own.
+    expect(inScope(op('bo', null), { person: null, visible: { personId: 'ada', unitId: null } })).toBe(false);
+  });
+
+  it('shows finance everything, or one person', () => {
+    fc.assert(
+      fc.property(fc.option(fc.string(), { nil: null }), fc.option(fc.string(), { nil: null }), (person, unit) => {
+        expect(inScope(op(person, unit), { person: null, visible: null })).toBe(true);
+        expect(inScope(op(person, unit), { person: 'ada', visible: null })).toBe(person === 'ada');
+      }),
+    );
   });
 });

@@ -3,6 +3,7 @@
 import { Dec } from '../../tiers/pricing/decimal.js';
 import { addTokens, formatCost, toCount, type MeterSums, type TokenCounts } from '../readings/meter-sums.js';
 import type { EventView } from '../readings/event-view.js';
+import type { VisibilityScope } from '../readings/reading-query.js';
 
 export interface StreamTotals {
   calls: number;
@@ -24,6 +25,22 @@ export function addOperation(totals: StreamTotals, event: EventView): StreamTota
     cost: event.cost === null ? totals.cost : formatCost(new Dec(totals.cost).plus(event.cost.total)),
     unpriced_tokens: event.priced ? totals.unpriced_tokens : toCount(totals.unpriced_tokens + event.tokens.total),
   };
+}
+
+/**
+ * Which operations a stream shows: what its key may read (`visible`: a member's or agent's own person and
+ * the people of its unit, as readings scope them; null for every operation of the account), narrowed to
+ * one person when `person` is set.
+ */
+export interface StreamScope {
+  person: string | null;
+  visible: VisibilityScope | null;
+}
+
+export function inScope(event: Pick<EventView, 'person_id' | 'unit_id'>, scope: StreamScope): boolean {
+  if (scope.person !== null && event.person_id !== scope.person) return false;
+  const v = scope.visible;
+  return v === null || event.person_id === v.personId || (v.unitId !== null && event.unit_id === v.unitId);
 }
 
 /** Whether an operation falls in the period [from, to) the totals are for. */
