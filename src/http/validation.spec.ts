@@ -112,6 +112,8 @@ describe('patterns and formats in words', () => {
     const currencies = compileSchema({ type: 'object', properties: { currency: currencySchema } } as const);
     expect(errorOf(currencies, { currency: 'EUE' })?.message).toBe('Field "currency" must be an ISO 4217 currency code, like "EUR". Did you mean "EUR"?');
     expect(() => currencies({ currency: 'USD' })).not.toThrow();
+    // The same code in lowercase is the one suggested, however far the edit distance.
+    expect(errorOf(currencies, { currency: 'gbp' })?.message).toBe('Field "currency" must be an ISO 4217 currency code, like "EUR". Did you mean "GBP"?');
     expect(errorOf(validate, { at: 'yesterday' })?.message).toBe('Field "at" must be an RFC 3339 time with an offset, like "2026-03-01T00:00:00Z".');
     expect(errorOf(validate, { day: '1 March' })?.message).toBe('Field "day" must be a date, like "2026-03-01".');
     // One the list does not know keeps the validator's own words.

@@ -58,7 +58,11 @@ function describe(error: ErrorObject, noun: Noun): RequestError {
       const allowed = allowedOf(error.parentSchema) ?? [];
       const given = error.data;
       const strings = allowed.filter((v): v is string => typeof v === 'string');
-      const guess = typeof given === 'string' ? closestMatch(given, strings, { maxDistance: Math.min(3, Math.ceil(given.length / 2)) }) : undefined;
+      // The same word in other capitals ("eur", "Hard") first: the edit distance counts each letter.
+      const guess =
+        typeof given === 'string'
+          ? (strings.find((v) => v.toLowerCase() === given.toLowerCase()) ?? closestMatch(given, strings, { maxDistance: Math.min(3, Math.ceil(given.length / 2)) }))
+          : undefined;
       const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`;
       // A long list (the currencies) is said by its description, not listed.
       const description = (error.parentSchema as { description?: unknown } | undefined)?.description;

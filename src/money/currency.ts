@@ -4,3 +4,10 @@ export const CURRENCIES: readonly string[] = Intl.supportedValuesOf('currency');
 const KNOWN = new Set(CURRENCIES);
 
 export const isCurrency = (value: unknown): value is string => typeof value === 'string' && KNOWN.has(value);
+
+/** The message for a value that is not a currency: "EUR" for "eur", else an example. */
+export function notACurrency(field: string, value: unknown): string {
+  const upper = typeof value === 'string' ? value.trim().toUpperCase() : null;
+  if (upper !== null && upper !== value && KNOWN.has(upper)) return `${field} must be an ISO 4217 currency code in capitals: "${upper}"`;
+  return `${field} must be an ISO 4217 currency code, like "EUR"`;
+}

@@ -60,6 +60,11 @@ describe('validatePlanTerms', () => {
     expect({ code: err.code, field: err.field }).toEqual({ code, field });
   });
 
+  it('names the currency meant by one in lowercase', () => {
+    expect(errorOf(() => validatePlanTerms({ ...BASE, currency: 'eur' })).message).toBe('currency must be an ISO 4217 currency code in capitals: "EUR"');
+    expect(errorOf(() => validatePlanTerms({ ...BASE, currency: 'EUE' })).message).toBe('currency must be an ISO 4217 currency code, like "EUR"');
+  });
+
   it('finds a repeated top-up pack id', () => {
     expect(duplicatePackId([{ id: 'a' }, { id: 'b' }, { id: 'a' }])).toBe('a');
     expect(duplicatePackId([{ id: 'a' }])).toBeNull();

@@ -4,7 +4,7 @@ import { minorUnits, parseDecimal } from '../pricing/decimal.js';
 import type { OveragePolicy, PlanTerms, VolumeTier } from '../pricing/period-pricing.js';
 import { validateVolumeTiers } from '../pricing/period-pricing.js';
 import { PricingInputError } from '../pricing/pricing-input-error.js';
-import { isCurrency } from '../../src/money/currency.js';
+import { isCurrency, notACurrency } from '../../src/money/currency.js';
 import { isTier, TIERS, type Tier } from '../pricing/pricing.js';
 
 export interface TopupPack {
@@ -86,7 +86,7 @@ export function validateTierCaps(raw: unknown, field = 'tier_caps'): TierCaps | 
 /** Checks a plan body and returns its terms with defaults filled in; throws PricingInputError naming the field. */
 export function validatePlanTerms(input: PlanTermsInput): PlanVersionTerms {
   if (!isCurrency(input.currency)) {
-    throw new PricingInputError('INVALID_CURRENCY', 'currency', 'currency must be an ISO 4217 currency code, like "EUR"');
+    throw new PricingInputError('INVALID_CURRENCY', 'currency', notACurrency('currency', input.currency));
   }
   minorUnits(input.currency, 'currency');
   parseDecimal(input.base_fee, 'base_fee');

@@ -3,7 +3,7 @@
 import { Dec, formatExact, formatScaled, parseDecimal, sumDecimals, toScaled } from './decimal.js';
 import { parseInstant } from './instant.js';
 import { PricingInputError } from './pricing-input-error.js';
-import { isCurrency } from '../../src/money/currency.js';
+import { isCurrency, notACurrency } from '../../src/money/currency.js';
 
 export const TIERS = ['base', 'specialized', 'premier'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -476,7 +476,7 @@ export function validatePriceBookInput(raw: unknown): PriceBookVersion {
   parseInstant(obj.effective_from, 'effective_from');
   const effectiveFrom = obj.effective_from as string;
   if (obj.currency !== undefined && !isCurrency(obj.currency)) {
-    throw new PricingInputError('INVALID_CURRENCY', 'currency', 'currency must be an ISO 4217 currency code, like "EUR"');
+    throw new PricingInputError('INVALID_CURRENCY', 'currency', notACurrency('currency', obj.currency));
   }
   if (obj.tiers === undefined) throw new PricingInputError('MISSING_FIELD', 'tiers', 'tiers is required');
   const tiersRaw = asObject(obj.tiers, 'tiers');
