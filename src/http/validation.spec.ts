@@ -1,6 +1,6 @@
 import { RequestError } from './domain-error.js';
 import { currencySchema } from './openapi.js';
-import { compileSchema, findBadValue, SchemaPipe, slugSchema, withoutRequired } from './validation.js';
+import { compileSchema, findBadValue, sameWords, SchemaPipe, slugSchema, withoutRequired } from './validation.js';
 
 const account = {
   type: 'object',
@@ -41,6 +41,15 @@ describe('compileSchema: the most useful error', () => {
 
   it('guesses only a close missing field', () => {
     expect(errorOf(validate, { id: 'x', colour: 'red' })).toEqual({ code: 'unknown_field', message: 'Unknown field "colour".', field: 'colour' });
+  });
+
+  it('guesses a field by its words when its spelling is too far from any', () => {
+    const agent = compileSchema({ type: 'object', additionalProperties: false, required: ['id', 'owner_person_id'], properties: { id: { type: 'string' }, owner_person_id: { type: 'string' } } });
+    expect(errorOf(agent, { id: 'bot', owner_id: 'ada' })).toEqual({ code: 'unknown_field', message: 'Unknown field "owner_id". Did you mean "owner_person_id"?', field: 'owner_id' });
+    expect(sameWords('owner_id', ['owner_person_id', 'unit_id'])).toBe('owner_person_id');
+    // Two fields with those words: no guess.
+    expect(sameWords('limit', ['amount_limit', 'token_limit'])).toBeUndefined();
+    expect(sameWords('_', ['a'])).toBeUndefined();
   });
 
   it('finds an unknown field nested below a missing one', () => {

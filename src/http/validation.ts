@@ -163,8 +163,22 @@ function unknownWithGuess(instancePath: string, key: string, schema: unknown, ro
   const object = valueAt(root, instancePath);
   const present = object !== null && typeof object === 'object' ? object : {};
   const missing = Object.keys(known).filter((name) => !Object.hasOwn(present, name));
-  const guess = closestMatch(key, missing, { maxDistance: Math.min(3, Math.ceil(key.length / 3)) });
+  const guess = closestMatch(key, missing, { maxDistance: Math.min(3, Math.ceil(key.length / 3)) }) ?? sameWords(key, missing);
   return unknownField(fieldPath(instancePath, key), guess, noun);
+}
+
+/**
+ * The one name among `names` that has every word of `key` (words split on "_"), for a key too far from
+ * any by spelling: "owner_id" for "owner_person_id", "limit" for "amount_limit" when that is the only one.
+ */
+export function sameWords(key: string, names: readonly string[]): string | undefined {
+  const words = key.toLowerCase().split('_').filter(Boolean);
+  if (words.length === 0) return undefined;
+  const found = names.filter((name) => {
+    const theirs = new Set(name.toLowerCase().split('_'));
+    return words.every((w) => theirs.has(w));
+  });
+  return found.length === 1 ? found[0] : undefined;
 }
 
 /**
