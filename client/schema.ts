@@ -259,6 +259,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{account}/caps/tiers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The plan's per-tier token caps in the current billing period, with what is spent, held and left
+         * @description The tiers the subscription (its plan, or an override) caps, each with the account's tokens of models of that tier this billing period: what an authorization of such a model is held against. Empty without a subscription or caps.
+         */
+        get: operations["CapsController_tiers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{account}/credits": {
         parameters: {
             query?: never;
@@ -2420,6 +2440,25 @@ export interface components {
             status: "succeeded" | "failed" | "abandoned";
             task_id: string;
         };
+        /** @description One capped tier of the subscription's plan in the current billing period: the account's tokens of models of that tier */
+        TierCap: {
+            held_tokens: number;
+            /** @description token_limit - spent - held; negative once events passed the cap */
+            left_tokens: number;
+            /** @description The counter level authorizations name (`tier/<tier>/<period start>/<cap>`) */
+            level: string;
+            /** Format: date-time */
+            period_end: string;
+            /** Format: date-time */
+            period_start: string;
+            spent_tokens: number;
+            /** @enum {string} */
+            tier: "base" | "specialized" | "premier";
+            token_limit: number;
+        };
+        TierCapList: {
+            data: components["schemas"]["TierCap"][];
+        };
         /** @description Tokens per billing period by tier, counting the account’s events of models of that tier: an authorization of a model of a capped tier is also held against it (level `tier/…`); a tier left out is uncapped */
         TierCaps: {
             base?: number;
@@ -4382,6 +4421,82 @@ export interface operations {
             };
             /** @description The body is not sent as `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    CapsController_tiers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TierCapList"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

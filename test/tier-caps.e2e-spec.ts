@@ -92,6 +92,31 @@ describe('tier caps', () => {
     // An event of another tier does not count.
     await event(o.keys.agent, 'gpt-4o', 10_000);
     expect(tierLevel((await authorize(o.keys.agent, opus(1))).levels)).toMatchObject({ spent: { tokens: 1200 } });
+    // What is left, as the account's keys read it (the holds of other tiers and amounts name no tier).
+    const held = tierLevel(over.levels)!.held.tokens;
+    for (const key of [o.keys.member, o.keys.agent, o.keys.finance]) {
+      const res = await t.get(`/v1/accounts/${o.account}/caps/tiers`, key);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        data: [
+          {
+            tier: 'premier',
+            level,
+            period_start: '2026-03-10T00:00:00.000Z',
+            period_end: '2026-04-10T00:00:00.000Z',
+            token_limit: 1000,
+            spent_tokens: 1200,
+            held_tokens: held,
+            left_tokens: 1000 - 1200 - held,
+          },
+        ],
+      });
+    }
+    const stranger = await newOrg(t);
+    // Another account is not found, as everywhere.
+    expect((await t.get(`/v1/accounts/${o.account}/caps/tiers`, stranger.keys.member)).status).toBe(404);
+    expect((await t.get(`/v1/accounts/${stranger.account}/caps/tiers`, stranger.keys.member)).body).toEqual({ data: [] });
+    expect((await t.get('/v1/accounts/no-such-account/caps/tiers')).status).toBe(404);
   });
 
   it('starts afresh in the next billing period, and applies a cap changed mid-period to what the period spent', async () => {

@@ -171,3 +171,22 @@ export const CapSchema = named('Cap', {
 } as const);
 
 export const CapListSchema = named('CapList', listOf(CapSchema));
+
+export const TierCapSchema = named('TierCap', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tier', 'level', 'period_start', 'period_end', 'token_limit', 'spent_tokens', 'held_tokens', 'left_tokens'],
+  description: "One capped tier of the subscription's plan in the current billing period: the account's tokens of models of that tier",
+  properties: {
+    tier: { type: 'string', enum: ['base', 'specialized', 'premier'] },
+    level: { type: 'string', description: 'The counter level authorizations name (`tier/<tier>/<period start>/<cap>`)' },
+    period_start: dateTimeSchema,
+    period_end: dateTimeSchema,
+    token_limit: tokenCount,
+    spent_tokens: tokenCount,
+    held_tokens: tokenCount,
+    left_tokens: { type: 'integer', description: 'token_limit - spent - held; negative once events passed the cap' },
+  },
+} as const);
+
+export const TierCapListSchema = named('TierCapList', listOf(TierCapSchema));

@@ -7,8 +7,8 @@ import type { Principal } from '../../src/auth/principal.js';
 import { RequestError } from '../../src/http/domain-error.js';
 import { ApiJsonBody, NoContent, Responds } from '../../src/http/openapi.js';
 import { SchemaPipe, slugParam } from '../../src/http/validation.js';
-import { CapListSchema, CapSchema, capSchema } from './authorizations.schemas.js';
-import { CapsService, type CapBody, type CapView } from './caps.service.js';
+import { CapListSchema, CapSchema, capSchema, TierCapListSchema } from './authorizations.schemas.js';
+import { CapsService, type CapBody, type CapView, type TierCapView } from './caps.service.js';
 import type { SessionContext } from './counters.js';
 
 function context(raw: string): SessionContext {
@@ -29,6 +29,19 @@ export class CapsController {
   @Responds(200, CapListSchema)
   async list(@Param('account', slugParam('account')) account: string): Promise<{ data: CapView[] }> {
     return { data: await this.caps.list(account) };
+  }
+
+  @Get('tiers')
+  @Allow('admin', 'finance', 'member', 'agent')
+  @ApiOperation({
+    summary: "The plan's per-tier token caps in the current billing period, with what is spent, held and left",
+    description:
+      'The tiers the subscription (its plan, or an override) caps, each with the account\'s tokens of models of that tier ' +
+      'this billing period: what an authorization of such a model is held against. Empty without a subscription or caps.',
+  })
+  @Responds(200, TierCapListSchema)
+  async tiers(@Param('account', slugParam('account')) account: string): Promise<{ data: TierCapView[] }> {
+    return { data: await this.caps.tiers(account) };
   }
 
   @Put('agents/:agent')

@@ -3,6 +3,7 @@
 // counter level; changing one moves that counter in the same step and is audited. Caps may be cut below
 // what is already spent or held (they stop new holds at once).
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
 import { AuditService } from '../../src/audit/audit.service.js';
 import { actorOf, type Principal } from '../../src/auth/principal.js';
@@ -28,6 +29,7 @@ import { CapsRepository, type CapRow, type CapScope } from './caps.repository.js
 import { LimitRegistry } from './limit-registry.js';
 import { PathPlans } from './path-plans.js';
 import { parseLevel } from './levels.js';
+import { TierCaps, tierCapLevels } from './tier-caps.js';
 
 export interface CapBody {
   amount_limit?: string | null;
@@ -43,6 +45,17 @@ export interface CapView {
   amount_limit: string | null;
   token_limit: number | null;
   updated_at: Date;
+}
+
+export interface TierCapView {
+  tier: string;
+  level: string;
+  period_start: Date;
+  period_end: Date;
+  token_limit: number;
+  spent_tokens: number;
+  held_tokens: number;
+  left_tokens: number;
 }
 
 export function capView(row: CapRow): CapView {
@@ -85,6 +98,8 @@ export class CapsService implements LimitSource, OnModuleInit {
     private readonly audit: AuditService,
     @Inject(COUNTERS_ENGINE) private readonly engine: CountersEngine,
     private readonly plans: PathPlans,
+    private readonly tierCaps: TierCaps,
+    private readonly dataSource: DataSource,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -112,6 +127,28 @@ export class CapsService implements LimitSource, OnModuleInit {
 
   async list(account: string): Promise<CapView[]> {
     return (await this.caps.list(account)).map(capView);
+  }
+
+  /** The plan's capped tiers now, with their counters' figures (the levels a hold of such a model names). */
+  async tiers(account: string): Promise<TierCapView[]> {
+    if (!(await this.accounts.findAccount(account))) throw new BillingError(BillingErrorCode.AccountNotFound, `Account "${account}" was not found.`);
+    const now = this.clock.now();
+    const tiers = tierCapLevels(await this.tierCaps.terms(this.dataSource, account), now);
+    if (tiers === null) return [];
+    const figures = await this.engine.read(account, [...tiers.byTier.values()], now);
+    return [...tiers.byTier.keys()].map((tier, i) => {
+      const f = figures[i]!;
+      return {
+        tier,
+        level: f.level,
+        period_start: tiers.period.start,
+        period_end: tiers.period.end,
+        token_limit: f.limit.tokens!,
+        spent_tokens: f.spent.tokens,
+        held_tokens: f.held.tokens,
+        left_tokens: f.left.tokens!,
+      };
+    });
   }
 
   async putAgentCap(principal: Principal, account: string, agentId: string, body: CapBody): Promise<CapView> {
