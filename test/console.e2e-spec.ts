@@ -68,7 +68,7 @@ describe('web console (/console) in Chromium', () => {
         premier: { input: '15.00', cached_input: '7.50', output: '60.00' },
       },
     });
-    await api('PUT', '/v1/plans/team', admin, { name: 'Team', currency: 'EUR', base_fee: '49.00', included_allowance: '20.00', overage_policy: 'bill' });
+    await api('PUT', '/v1/plans/team', admin, { name: 'Team', currency: 'EUR', base_fee: '49.00', included_allowance: '20.00', overage_policy: 'bill', tier_caps: { specialized: 100_000 } });
     await api('PUT', '/v1/accounts/acme/subscription', admin, { plan_id: 'team' });
     await sleep(Math.max(0, from - Date.now() + 100));
     await report('code.edit');
@@ -126,6 +126,8 @@ describe('web console (/console) in Chromium', () => {
       // Ada's month budget of 10 EUR, less the two operations (0.0115 EUR), shown to the cent.
       await expectText(page.getByTestId('budget-left'), /^9\.98 EUR$/);
       await expectText(page.getByTestId('budget-node'), /^this month, your own budget$/);
+      // The plan caps specialized tokens at 100,000 a billing period: two operations of 1,500 spent.
+      await expectText(page.getByTestId('tier-cap-specialized'), /^97,000 specialized tokens left$/);
       await screenshots(page, 'meter');
 
       expect(await page.title()).toBe('My meter · tokenmeter');

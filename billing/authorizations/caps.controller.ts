@@ -32,7 +32,7 @@ export class CapsController {
   }
 
   @Get('tiers')
-  @Allow('admin', 'finance', 'member', 'agent')
+  @Allow('admin', 'sales', 'finance', 'member', 'agent')
   @ApiOperation({
     summary: "The plan's per-tier token caps in the current billing period, with what is spent, held and left",
     description:

@@ -1,5 +1,6 @@
 // My meter, like a utility meter: this period's tokens and cost running as operations land (the live
-// stream), the allowance the plan includes and, for keys that read the whole account, what is left of it.
+// stream), the allowance the plan includes and, for keys that read the whole account, what is left of it;
+// the budget left; and what is left of each tier the plan caps this billing period.
 import Decimal from 'decimal.js';
 import { useEffect, useState } from 'react';
 import { json, ok, type Schemas, whileCurrent } from '../api';
@@ -45,6 +46,7 @@ export function MeterPage({ session, account }: { session: Session; account: str
   const [subscription, setSubscription] = useState<Schemas['Subscription'] | null | undefined>(undefined);
   const [periodCost, setPeriodCost] = useState<string | null>(null);
   const [budget, setBudget] = useState<{ node: string; left: string; kind: string } | null | undefined>(undefined);
+  const [tierCaps, setTierCaps] = useState<Schemas['TierCap'][]>([]);
   const wholeAccount = who.role === 'admin' || who.role === 'sales' || who.role === 'finance';
 
   useEffect(() => {
@@ -97,6 +99,17 @@ export function MeterPage({ session, account }: { session: Session; account: str
         ok(client.GET('/v1/accounts/{account}/budgets', { params: { path: { account } } })),
         (list) => setBudget(tightestBudget(json(list).data)),
         () => setBudget(null),
+      ),
+    [client, account, operations],
+  );
+
+  // The plan's tier caps (none: no dial), re-read as operations land.
+  useEffect(
+    () =>
+      whileCurrent(
+        ok(client.GET('/v1/accounts/{account}/caps/tiers', { params: { path: { account } } })),
+        (list) => setTierCaps(json(list).data),
+        () => setTierCaps([]),
       ),
     [client, account, operations],
   );
@@ -178,6 +191,33 @@ export function MeterPage({ session, account }: { session: Session; account: str
             </>
           )}
         </div>
+        {tierCaps.length > 0 ? (
+          <div className="dial">
+            <h3>Tier caps</h3>
+            <ul className="tier-caps" data-testid="tier-caps">
+              {tierCaps.map((c) => (
+                <li key={c.tier}>
+                  <p className="value" data-testid={`tier-cap-${c.tier}`}>
+                    {tokens(Math.max(c.left_tokens, 0))} {c.tier} tokens left
+                  </p>
+                  <p className="sub">
+                    of {tokens(c.token_limit)} this billing period (account-wide){c.left_tokens < 0 ? `, ${tokens(-c.left_tokens)} over` : ''}
+                  </p>
+                  <meter
+                    className="bar"
+                    min={0}
+                    max={1}
+                    low={0.7}
+                    high={0.9}
+                    optimum={0}
+                    value={c.token_limit === 0 ? 1 : Math.min((c.spent_tokens + c.held_tokens) / c.token_limit, 1)}
+                    aria-label={`${c.tier} cap used`}
+                  />
+                </li>
+              ))}
+            </ul>
+          </div>
+        ) : null}
       </div>
       <h3>Latest operations</h3>
       {recent.length === 0 ? (
