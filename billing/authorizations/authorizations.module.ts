@@ -3,7 +3,6 @@
 // and credits register their limits with LimitRegistry; ingest reaches the engine through metering's
 // port, implemented in ingest-counters.ts.
 import { Inject, Logger, Module, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { Counter, Histogram } from 'prom-client';
 import { AccountsModule } from '../../src/accounts/accounts.module.js';
 import { AuditModule } from '../../src/audit/audit.module.js';
@@ -11,6 +10,7 @@ import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { HealthModule } from '../../src/health/health.module.js';
 import { Metrics } from '../../src/health/metrics.js';
+import { redisClient, type RedisClient } from '../../src/redis/redis-client.js';
 import { TiersModule } from '../../tiers/tiers.module.js';
 import { AuthorizationsController } from './authorizations.controller.js';
 import { AuthorizationsService } from './authorizations.service.js';
@@ -41,7 +41,7 @@ const RESERVATION_WRITER = Symbol('RESERVATION_WRITER');
 class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('authorizations');
   constructor(
-    @Inject(COUNTERS_REDIS) private readonly redis: Redis | null,
+    @Inject(COUNTERS_REDIS) private readonly redis: RedisClient | null,
     @Inject(RESERVATION_WRITER) private readonly writer: ReservationWriter | null,
     @Inject(COUNTERS_ENGINE) private readonly engine: CountersEngine,
   ) {}
@@ -81,13 +81,13 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
       // Redis counters need a PostgreSQL server too: the embedded store is one process with one connection.
       provide: COUNTERS_REDIS,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): Redis | null =>
-        config.redisUrl && config.databaseUrl ? new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 }) : null,
+      useFactory: (config: AppConfig): RedisClient | null =>
+        config.redisUrl && config.databaseUrl ? redisClient({ url: config.redisUrl, cluster: config.redisCluster }, { enableAutoPipelining: true, maxRetriesPerRequest: 3 }) : null,
     },
     {
       provide: RESERVATION_WRITER,
       inject: [COUNTERS_REDIS, APP_CONFIG, ReservationsRepository, Metrics],
-      useFactory: (redis: Redis | null, config: AppConfig, reservations: ReservationsRepository, metrics: Metrics): ReservationWriter | null => {
+      useFactory: (redis: RedisClient | null, config: AppConfig, reservations: ReservationsRepository, metrics: Metrics): ReservationWriter | null => {
         if (redis === null) return null;
         const groups = new Histogram({
           name: 'tokenmeter_authorization_group_rows',
@@ -105,7 +105,7 @@ class CountersRedisLifecycle implements BeforeApplicationShutdown, OnApplication
       provide: COUNTERS_ENGINE,
       inject: [COUNTERS_REDIS, RESERVATION_WRITER, APP_CONFIG, TransactionRunner, CountersRepository, ReservationsRepository, SpendRepository, LimitRegistry, Metrics],
       useFactory: (
-        redis: Redis | null,
+        redis: RedisClient | null,
         writer: ReservationWriter | null,
         config: AppConfig,
         transactions: TransactionRunner,

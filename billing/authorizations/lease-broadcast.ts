@@ -7,7 +7,7 @@
 // given, so nothing here can let a hold pass a limit.
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-client.js';
 
 type Message = { t: 'ask'; id: string; account: string; now: number } | { t: 'done'; id: string; had: boolean };
 
@@ -30,9 +30,9 @@ export class LeaseBroadcast {
 
   constructor(
     /** Publishes (the engine's connection). */
-    private readonly publisher: Redis,
+    private readonly publisher: RedisClient,
     /** Its own connection: a subscribed one can do nothing else. */
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly channel: string,
     private readonly timeoutMs = 1000,
   ) {}

@@ -16,7 +16,7 @@
 //     less releases seen in `d`. If another rebuild started meanwhile (its `rb` differs), start again.
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/redis-client.js';
 import type { Counter, Histogram } from 'prom-client';
 import { openCommitMark } from '../../src/database/commit-marks.js';
 import type { Tx } from '../../src/database/data-source.js';
@@ -181,7 +181,7 @@ export class RedisCounters implements CountersEngine {
   >();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly namespace: string,
     private readonly transactions: TransactionRunner,
     private readonly reservations: ReservationsRepository,

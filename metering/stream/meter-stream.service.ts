@@ -12,8 +12,8 @@ import {
   Logger,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../../src/config/config.js';
+import { redisClient, type RedisClient } from '../../src/redis/redis-client.js';
 import { ShutdownReport } from '../../src/lifecycle/shutdown-report.js';
 import type { EventView } from '../readings/event-view.js';
 import { inScope, type StreamScope } from './stream-totals.js';
@@ -37,8 +37,8 @@ const ASK = '?';
 export class MeterStreamService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('meter-stream');
   private readonly local = new EventEmitter();
-  private readonly publisher: Redis | null = null;
-  private readonly subscriber: Redis | null = null;
+  private readonly publisher: RedisClient | null = null;
+  private readonly subscriber: RedisClient | null = null;
   private readonly channelPrefix: string;
   /** Per account: local listeners and the Redis SUBSCRIBE they share. */
   private readonly channels = new Map<string, { listeners: number; subscribed: Promise<void> }>();
@@ -56,8 +56,8 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
     this.channelPrefix = `${config.queuePrefix}:meter:`;
     this.controlChannel = `${config.queuePrefix}:meter-listeners`;
     if (config.redisUrl !== null) {
-      this.publisher = this.connect(config.redisUrl, 'publisher');
-      this.subscriber = this.connect(config.redisUrl, 'subscriber');
+      this.publisher = this.connect(config, 'publisher');
+      this.subscriber = this.connect(config, 'subscriber');
       // Once this process hears the control channel, it asks the others who is listening ("?").
       this.subscriber
         .subscribe(this.controlChannel)
@@ -225,8 +225,8 @@ export class MeterStreamService implements BeforeApplicationShutdown, OnApplicat
     }
   }
 
-  private connect(url: string, role: string): Redis {
-    const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+  private connect(config: AppConfig, role: string): RedisClient {
+    const redis = redisClient({ url: config.redisUrl!, cluster: config.redisCluster }, { maxRetriesPerRequest: 3 });
     let lastLogged = 0;
     redis.on('error', (err: unknown) => {
       // ioredis retries on its own; one line every 30 s is enough to say Redis is unreachable.

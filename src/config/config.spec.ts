@@ -112,6 +112,14 @@ describe('loadConfig', () => {
     expect(error.message).toBe(message);
   });
 
+  it('reads REDIS_CLUSTER, which needs REDIS_URL and a queue prefix that is one hash tag', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://10.0.0.1:7000', REDIS_CLUSTER: 'true' }, '/srv')).toMatchObject({ redisCluster: true, queuePrefix: '{tokenmeter}' });
+    expect(loadConfig({ REDIS_URL: 'redis://10.0.0.1:7000' }, '/srv').redisCluster).toBe(false);
+    expect(errorOf({ REDIS_CLUSTER: 'true' }).message).toMatch(/REDIS_CLUSTER.*REDIS_URL/);
+    expect(errorOf({ REDIS_URL: 'redis://h:7000', REDIS_CLUSTER: 'true', TOKENMETER_QUEUE_PREFIX: 'tm' }).message).toMatch(/TOKENMETER_QUEUE_PREFIX.*hash tag/);
+    expect(errorOf({ REDIS_URL: 'redis://h:7000', REDIS_CLUSTER: 'maybe' }).message).toMatch(/REDIS_CLUSTER/);
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ DATABASE_URL: '  ', PORT: '' }, '/srv')).toMatchObject({ databaseUrl: null, port: 3000 });
   });

@@ -12,6 +12,8 @@ export interface AppConfig {
   databaseUrl: string | null;
   /** null: jobs run in-process on the database. */
   redisUrl: string | null;
+  /** REDIS_CLUSTER: REDIS_URL names one node of a Redis Cluster (src/redis/redis-client.ts). */
+  redisCluster: boolean;
   dataDir: string;
   adminKey: string | null;
   /** The `<env>` part of issued keys: `tm_<env>_<id>_<secret>`. */
@@ -180,12 +182,19 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   }
   const dataDir = optional(env, 'TOKENMETER_DATA_DIR') ?? './.tokenmeter';
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const redisCluster = boolean(env, 'REDIS_CLUSTER', false);
+  if (redisCluster && redisUrl === null) throw new ConfigError('REDIS_CLUSTER', 'needs REDIS_URL (one node of the cluster)');
+  // A cluster keeps a queue's keys in one slot only under a hash tag.
+  if (redisCluster && !/^\{[^{}]+\}$/.test(queuePrefix(env))) {
+    throw new ConfigError('TOKENMETER_QUEUE_PREFIX', 'must be one hash tag, like {tokenmeter}, with REDIS_CLUSTER');
+  }
   const stripeApiBase = url(env, 'STRIPE_API_BASE', ['http:', 'https:']);
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: optional(env, 'HOST') ?? '0.0.0.0',
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl,
+    redisCluster,
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
     adminKey,
     keyEnvironment,

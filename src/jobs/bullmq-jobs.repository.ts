@@ -3,12 +3,15 @@
 import { Logger } from '@nestjs/common';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Clock } from '../clock/clock.js';
+import { redisClient, type RedisClient } from '../redis/redis-client.js';
 import { jobIdPart, type EnqueueOptions, type JobBackend, type JobDispatch } from './jobs.js';
 
 const DAY_S = 86_400;
 
 export interface BullJobsOptions {
   url: string;
+  /** REDIS_CLUSTER: `url` names one node of a Redis Cluster (the prefix must then be one hash tag). */
+  cluster?: boolean;
   /** Key prefix, so tests and deployments sharing a Redis do not meet. Hash-tag it for Redis Cluster. */
   prefix?: string;
   queueName?: string;
@@ -19,6 +22,8 @@ export class BullJobsRepository implements JobBackend {
   readonly kind = 'redis' as const;
   private readonly logger = new Logger('jobs');
   private readonly connection: ConnectionOptions;
+  /** The cluster clients made here (BullMQ is given them, and leaves closing them to their maker). */
+  private readonly clusterClients: RedisClient[] = [];
   private readonly queue: Queue;
   private worker: Worker | null = null;
   private readonly queueName: string;
@@ -28,7 +33,7 @@ export class BullJobsRepository implements JobBackend {
     private readonly options: BullJobsOptions,
     private readonly clock: Clock,
   ) {
-    this.connection = { url: options.url, maxRetriesPerRequest: null };
+    this.connection = options.cluster ? this.clusterClient() : { url: options.url, maxRetriesPerRequest: null };
     this.queueName = options.queueName ?? 'jobs';
     this.prefix = options.prefix ?? '{tokenmeter}';
     this.queue = new Queue(this.queueName, { connection: this.connection, prefix: this.prefix });
@@ -49,7 +54,7 @@ export class BullJobsRepository implements JobBackend {
 
   async start(dispatch: JobDispatch): Promise<void> {
     this.worker = new Worker(this.queueName, async (job) => dispatch(job.name, job.data), {
-      connection: this.connection,
+      connection: this.options.cluster ? this.clusterClient() : this.connection,
       prefix: this.prefix,
       concurrency: this.options.concurrency ?? 4,
     });
@@ -63,6 +68,13 @@ export class BullJobsRepository implements JobBackend {
   async stop(): Promise<void> {
     await this.worker?.close();
     await this.queue.close();
+    await Promise.all(this.clusterClients.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+
+  private clusterClient(): RedisClient {
+    const client = redisClient({ url: this.options.url, cluster: true }, { maxRetriesPerRequest: null });
+    this.clusterClients.push(client);
+    return client;
   }
 
   async ping(): Promise<void> {

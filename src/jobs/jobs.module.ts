@@ -25,7 +25,7 @@ export type ProcessRole = 'api' | 'worker';
       inject: [APP_CONFIG, DataSource, OPEN_DATABASE, CLOCK],
       useFactory: (config: AppConfig, dataSource: DataSource, db: OpenDatabase, clock: Clock): JobBackend =>
         config.redisUrl
-          ? new BullJobsRepository({ url: config.redisUrl, prefix: config.queuePrefix }, clock)
+          ? new BullJobsRepository({ url: config.redisUrl, cluster: config.redisCluster, prefix: config.queuePrefix }, clock)
           : new PgJobsRepository(dataSource, clock, { exclusive: db.embedded !== null }),
     },
     {
