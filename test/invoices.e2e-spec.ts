@@ -25,7 +25,8 @@ async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, wha
   }
 }
 
-async function plan(t: TestApp, org: Org, terms: Record<string, unknown>, options: { anchor?: number; start?: string } = {}): Promise<void> {
+/** Publishes a new plan, subscribes the account to its latest version, and answers the plan's id. */
+async function plan(t: TestApp, org: Org, terms: Record<string, unknown>, options: { anchor?: number; start?: string } = {}): Promise<string> {
   const id = `plan-${randomBytes(3).toString('hex')}`;
   const put = await t.request('PUT', `/v1/plans/${id}`, { body: { currency: 'EUR', overage_policy: 'bill', ...terms } });
   if (put.status >= 300) throw new Error(`plan: ${put.status} ${put.text}`);
@@ -33,6 +34,14 @@ async function plan(t: TestApp, org: Org, terms: Record<string, unknown>, option
     body: { plan_id: id, start_date: options.start ?? '2026-03-01', billing_anchor_day: options.anchor ?? 1 },
   });
   if (sub.status >= 300) throw new Error(`subscription: ${sub.status} ${sub.text}`);
+  return id;
+}
+
+/** Publishes a new version of a plan at the test clock's time. */
+async function publish(t: TestApp, planId: string, terms: Record<string, unknown>): Promise<number> {
+  const put = await t.request('PUT', `/v1/plans/${planId}`, { body: { currency: 'EUR', overage_policy: 'bill', ...terms } });
+  if (put.status >= 300) throw new Error(`plan version: ${put.status} ${put.text}`);
+  return put.body.version;
 }
 
 let seq = 0;
@@ -192,6 +201,36 @@ describe('Invoices', () => {
     // The May preview has no adjustment left to make.
     const preview = (await t.get(`/v1/accounts/${org.account}/invoices/upcoming`, org.keys.finance)).body;
     expect(preview.lines.filter((l: { kind: string }) => l.kind === 'adjustment')).toEqual([]);
+  });
+
+  it('bills a period on the plan version in force at its end, not on one published before its close', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newOrg(t);
+    const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '0' });
+    await report(t, org, [event('2026-03-09T10:00:00Z', 'claude-opus', { input: 1_000_000 })]);
+    // Published during March: March is billed on it.
+    clock.set('2026-03-20T09:00:00.000Z');
+    expect(await publish(t, planId, { base_fee: '20.00', included_allowance: '0' })).toBe(2);
+    // Published at the first instant of April and after March ended, before March is closed: April's terms.
+    clock.set('2026-04-01T00:00:00.000Z');
+    expect(await publish(t, planId, { base_fee: '30.00', included_allowance: '0' })).toBe(3);
+    clock.set('2026-04-01T00:05:00.000Z');
+    expect(await publish(t, planId, { base_fee: '40.00', included_allowance: '0' })).toBe(4);
+
+    // The close job bills March on version 2; the close by hand answers that invoice, finalized.
+    clock.set('2026-04-01T00:30:00.000Z');
+    await t.app.get(InvoicesService).closeJob({ account: org.account, period_start: '2026-03-01T00:00:00.000Z' });
+    const march = await closeNow(org);
+    expect(march).toMatchObject({ period_start: '2026-03-01T00:00:00.000Z', plan_version: 2, status: 'finalized' });
+    expect(lines(march)).toEqual([['base_fee', null, '20.00'], ['overage', 'premier', '15.00']]);
+
+    // A late March event is adjusted on March's own terms; April is billed on the version in force at its end.
+    clock.set('2026-04-10T00:00:00.000Z');
+    await report(t, org, [event('2026-03-30T10:00:00Z', 'claude-opus', { input: 100_000 })]);
+    clock.set('2026-05-02T00:00:00.000Z');
+    const april = await closeNow(org);
+    expect(april).toMatchObject({ period_start: '2026-04-01T00:00:00.000Z', plan_version: 4 });
+    expect(lines(april)).toEqual([['base_fee', null, '40.00'], ['adjustment', 'premier', '1.50']]);
   });
 
   it('rounds exact half-cent midpoints half-even, once per line', async () => {

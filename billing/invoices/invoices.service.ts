@@ -17,6 +17,7 @@ import { TransactionRunner } from '../../src/database/transactions.js';
 import { defineJob, JobHandler, jobIdPart } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { DEFAULT_INVOICE_GRACE_MINUTES, type PlanVersionTerms } from '../../tiers/plans/plan-terms.js';
+import { lastInstantBefore } from '../../tiers/plans/version-in-force.js';
 import { billingPeriod, type BillingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
 import { BillingError, BillingErrorCode as Code } from '../billing.errors.js';
@@ -189,7 +190,11 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     return { ...summaryOf(row), lines: lineViews(lines, usage), usage, stripe: stripe && { ...stripe, next_attempt_at: iso(stripe.next_attempt_at) } };
   }
 
-  /** The open period's invoice as it would be if closed now; nothing is written. */
+  /**
+   * The open period's invoice as it would be if closed now; nothing is written. On the terms in force now
+   * (the latest version for a subscription that follows it): what the close will bill unless another
+   * version is published before the period ends.
+   */
   async upcoming(p: Principal, accountId: string): Promise<InvoicePreview> {
     await this.checkAccount(p, accountId);
     const [account, billing] = await Promise.all([this.accounts.findAccount(accountId), this.subscriptions.billingContext(accountId)]);
@@ -285,13 +290,19 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
    * Closes one period into a draft (or, with `finalize`, a finalized invoice). A period is never closed
    * twice: the existing invoice is answered. Earlier drafts are finalized first, so adjustments always
    * compare with final figures.
+   *
+   * The period is billed on the terms in force at its last instant, not on those of the close's own time:
+   * a plan version published after the period ended (before the hourly close, or a late close by hand)
+   * bills the next period, never this one. The pin and the overrides are not historised (see
+   * SubscriptionsService.termsInForceAt): they are read as they are at the close.
    */
   async closePeriod(accountId: string, periodStart: Date, finalize = false): Promise<InvoiceRow | null> {
-    const plan = await this.subscriptions.effectiveTerms(accountId);
     const billing = await this.subscriptions.billingContext(accountId);
-    if (plan === null || billing === null) return null;
+    if (billing === null) return null;
     const period = billingPeriod(billing.anchor_day, periodStart);
     if (period.start.getTime() !== periodStart.getTime()) return null;
+    const plan = await this.subscriptions.termsInForceAt(accountId, lastInstantBefore(period.end));
+    if (plan === null) return null;
     const topups = await this.credits.topupsBought(accountId, period.start, period.end);
     const earlierTopups = await this.draftTopups(accountId);
     const row = await this.transactions.run(async (tx) => {
