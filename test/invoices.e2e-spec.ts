@@ -317,6 +317,72 @@ describe('Invoices', () => {
     expect(restores).toEqual([{ invoice_id: may.id }]);
   });
 
+  it('audits finalizing, paying and voiding by hand: who, and the status and money before and after', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '20.00', included_allowance: '0' });
+    const keyId = async (key: string): Promise<string> => (await t.get('/v1/api-keys/current', key)).body.id;
+    const audited = async () => {
+      const res = await t.get(`/v1/audit?account=${org.account}&entity_type=invoice`, t.adminKey);
+      expect(res.status).toBe(200);
+      expect(res.body.verification).toMatchObject({ valid: true });
+      type Row = { action: string; entity_id: string; actor_key_id: string; actor_role: string; before: unknown; after: unknown };
+      return (res.body.data as Row[]).filter((r) => ['invoice.finalize', 'invoice.pay', 'invoice.void'].includes(r.action));
+    };
+    const money = (status: string, total: string, more: Record<string, unknown> = {}) => ({ status, currency: 'EUR', total, amount_paid: null, void_reason: null, ...more });
+
+    clock.set('2026-04-01T00:10:00.000Z');
+    const draft = await closeNow(org, false);
+    const finalized = await t.post(`/v1/invoices/${draft.id}/finalize`, {}, org.keys.finance);
+    expect(finalized.status).toBe(200);
+    expect(finalized.body.status).toBe('finalized');
+    expect(await audited()).toEqual([
+      expect.objectContaining({
+        action: 'invoice.finalize',
+        entity_id: draft.id,
+        actor_key_id: await keyId(org.keys.finance),
+        actor_role: 'finance',
+        before: { number: draft.number, period_start: '2026-03-01T00:00:00.000Z', period_end: '2026-04-01T00:00:00.000Z', ...money('draft', '20.00') },
+        after: expect.objectContaining(money('finalized', '20.00')),
+      }),
+    ]);
+    // Finalizing it again answers it as it is and changes nothing: no second row.
+    expect((await t.post(`/v1/invoices/${draft.id}/finalize`, {}, org.keys.finance)).status).toBe(200);
+    expect(await audited()).toHaveLength(1);
+
+    const paid = await t.post(`/v1/invoices/${draft.id}/pay`, {}, org.keys.sales);
+    expect(paid.status).toBe(200);
+    expect((await audited()).slice(1)).toEqual([
+      expect.objectContaining({
+        action: 'invoice.pay',
+        entity_id: draft.id,
+        actor_key_id: await keyId(org.keys.sales),
+        actor_role: 'sales',
+        before: expect.objectContaining(money('finalized', '20.00')),
+        after: expect.objectContaining(money('paid', '20.00', { amount_paid: '20.00 EUR' })),
+      }),
+    ]);
+    // Paid again (nothing changes) or refused (a paid invoice cannot be voided): nothing is recorded.
+    expect((await t.post(`/v1/invoices/${draft.id}/pay`, {}, org.keys.sales)).status).toBe(200);
+    expect((await t.post(`/v1/invoices/${draft.id}/void`, { reason: 'late' }, t.adminKey)).status).toBe(409);
+    expect(await audited()).toHaveLength(2);
+
+    clock.set('2026-05-01T00:00:00.000Z');
+    const may = await closeNow(org);
+    const voided = await t.post(`/v1/invoices/${may.id}/void`, { reason: 'issued by mistake' }, t.adminKey);
+    expect(voided.status).toBe(200);
+    expect((await t.post(`/v1/invoices/${may.id}/void`, { reason: 'again' }, t.adminKey)).status).toBe(200);
+    expect((await audited()).slice(2)).toEqual([
+      expect.objectContaining({
+        action: 'invoice.void',
+        entity_id: may.id,
+        actor_key_id: await keyId(t.adminKey),
+        actor_role: 'admin',
+        before: expect.objectContaining(money('finalized', '20.00')),
+        after: expect.objectContaining(money('void', '20.00', { void_reason: 'issued by mistake' })),
+      }),
+    ]);
+  });
+
   it('counts the ineffective-spend credit once: on the invoice, booked in the ledger, never burned again', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '10.00', ineffective_credit_pct: '50' });
