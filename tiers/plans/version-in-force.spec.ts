@@ -18,11 +18,16 @@ describe('versionInForceAt', () => {
     expect(lastInstantBefore(new Date('2026-04-01T00:00:00.000Z')).toISOString()).toBe('2026-03-31T23:59:59.999Z');
   });
 
-  it('orders by version number, so a rollback published later is in force from its publication on', () => {
-    // Version 3 copies version 1 back; its time orders nothing, its number does (even under a clock set back).
-    const rolled = [v(1, '2026-03-01T00:00:00Z'), v(2, '2026-03-05T00:00:00Z'), v(3, '2026-03-04T00:00:00Z')];
-    expect(versionInForceAt(rolled, new Date('2026-03-04T12:00:00Z'))?.version).toBe(3);
-    expect(versionInForceAt(rolled, new Date('2026-03-06T00:00:00Z'))?.version).toBe(3);
+  it('puts a rollback (a copy of an old version published as a new one) in force from its publication on', () => {
+    const rolled = [v(1, '2026-03-01T00:00:00Z'), v(2, '2026-03-05T00:00:00Z'), v(3, '2026-03-10T00:00:00Z')];
+    expect(versionInForceAt(rolled, new Date('2026-03-07T00:00:00Z'))?.version).toBe(2);
+    expect(versionInForceAt(rolled, new Date('2026-03-11T00:00:00Z'))?.version).toBe(3);
+  });
+
+  it('orders published versions by number, not time (a clock set back cannot put an older version back in force)', () => {
+    const skewed = [v(1, '2026-03-01T00:00:00Z'), v(2, '2026-03-05T00:00:00Z'), v(3, '2026-03-04T00:00:00Z')];
+    expect(versionInForceAt(skewed, new Date('2026-03-04T12:00:00Z'))?.version).toBe(3);
+    expect(versionInForceAt(skewed, new Date('2026-03-06T00:00:00Z'))?.version).toBe(3);
   });
 
   it('answers the first version before the plan was published, and null for no versions', () => {
