@@ -704,7 +704,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Finalize a draft now, before its grace period ends; a finalized invoice is answered as it is */
+        /**
+         * Finalize a draft now, before its grace period ends; a finalized invoice is answered as it is
+         * @description Audited as `invoice.finalize` (who, and the invoice before and after) when it finalizes the draft.
+         */
         post: operations["InvoicesController_finalize"];
         delete?: never;
         options?: never;
@@ -721,7 +724,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mark a finalized invoice paid (a payment received outside Stripe); Errors: 409 `invoice_not_payable` */
+        /**
+         * Mark a finalized invoice paid (a payment received outside Stripe); Errors: 409 `invoice_not_payable`
+         * @description Audited as `invoice.pay` (who, and the invoice before and after) when it marks the invoice paid.
+         */
         post: operations["InvoicesController_pay"];
         delete?: never;
         options?: never;
@@ -738,7 +744,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Void a finalized, unpaid invoice: the credits it used are restored and its Stripe invoice is voided; Errors: 409 `invoice_not_voidable` */
+        /**
+         * Void a finalized, unpaid invoice: the credits it used are restored and its Stripe invoice is voided; Errors: 409 `invoice_not_voidable`
+         * @description Audited as `invoice.void` (who, and the invoice before and after) when it voids the invoice.
+         */
         post: operations["InvoicesController_void"];
         delete?: never;
         options?: never;

@@ -25,7 +25,8 @@ async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, wha
   }
 }
 
-async function plan(t: TestApp, org: Org, terms: Record<string, unknown>, options: { anchor?: number; start?: string } = {}): Promise<void> {
+/** Publishes a new plan, subscribes the account to its latest version, and answers the plan's id. */
+async function plan(t: TestApp, org: Org, terms: Record<string, unknown>, options: { anchor?: number; start?: string } = {}): Promise<string> {
   const id = `plan-${randomBytes(3).toString('hex')}`;
   const put = await t.request('PUT', `/v1/plans/${id}`, { body: { currency: 'EUR', overage_policy: 'bill', ...terms } });
   if (put.status >= 300) throw new Error(`plan: ${put.status} ${put.text}`);
@@ -33,6 +34,14 @@ async function plan(t: TestApp, org: Org, terms: Record<string, unknown>, option
     body: { plan_id: id, start_date: options.start ?? '2026-03-01', billing_anchor_day: options.anchor ?? 1 },
   });
   if (sub.status >= 300) throw new Error(`subscription: ${sub.status} ${sub.text}`);
+  return id;
+}
+
+/** Publishes a new version of a plan at the test clock's time. */
+async function publish(t: TestApp, planId: string, terms: Record<string, unknown>): Promise<number> {
+  const put = await t.request('PUT', `/v1/plans/${planId}`, { body: { currency: 'EUR', overage_policy: 'bill', ...terms } });
+  if (put.status >= 300) throw new Error(`plan version: ${put.status} ${put.text}`);
+  return put.body.version;
 }
 
 let seq = 0;
@@ -194,6 +203,36 @@ describe('Invoices', () => {
     expect(preview.lines.filter((l: { kind: string }) => l.kind === 'adjustment')).toEqual([]);
   });
 
+  it('bills a period on the plan version in force at its end, not on one published before its close', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newOrg(t);
+    const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '0' });
+    await report(t, org, [event('2026-03-09T10:00:00Z', 'claude-opus', { input: 1_000_000 })]);
+    // Published during March: March is billed on it.
+    clock.set('2026-03-20T09:00:00.000Z');
+    expect(await publish(t, planId, { base_fee: '20.00', included_allowance: '0' })).toBe(2);
+    // Published at the first instant of April and after March ended, before March is closed: April's terms.
+    clock.set('2026-04-01T00:00:00.000Z');
+    expect(await publish(t, planId, { base_fee: '30.00', included_allowance: '0' })).toBe(3);
+    clock.set('2026-04-01T00:05:00.000Z');
+    expect(await publish(t, planId, { base_fee: '40.00', included_allowance: '0' })).toBe(4);
+
+    // The close job bills March on version 2; the close by hand answers that invoice, finalized.
+    clock.set('2026-04-01T00:30:00.000Z');
+    await t.app.get(InvoicesService).closeJob({ account: org.account, period_start: '2026-03-01T00:00:00.000Z' });
+    const march = await closeNow(org);
+    expect(march).toMatchObject({ period_start: '2026-03-01T00:00:00.000Z', plan_version: 2, status: 'finalized' });
+    expect(lines(march)).toEqual([['base_fee', null, '20.00'], ['overage', 'premier', '15.00']]);
+
+    // A late March event is adjusted on March's own terms; April is billed on the version in force at its end.
+    clock.set('2026-04-10T00:00:00.000Z');
+    await report(t, org, [event('2026-03-30T10:00:00Z', 'claude-opus', { input: 100_000 })]);
+    clock.set('2026-05-02T00:00:00.000Z');
+    const april = await closeNow(org);
+    expect(april).toMatchObject({ period_start: '2026-04-01T00:00:00.000Z', plan_version: 4 });
+    expect(lines(april)).toEqual([['base_fee', null, '40.00'], ['adjustment', 'premier', '1.50']]);
+  });
+
   it('rounds exact half-cent midpoints half-even, once per line', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '0', included_allowance: '0', invoice_grace_minutes: 30 });
@@ -276,6 +315,72 @@ describe('Invoices', () => {
     expect(voided.body).toMatchObject({ status: 'void', void_reason: 'issued by mistake' });
     const restores = await db.query(`SELECT invoice_id FROM credit_invoice_restores WHERE account_id = $1`, [org.account]);
     expect(restores).toEqual([{ invoice_id: may.id }]);
+  });
+
+  it('audits finalizing, paying and voiding by hand: who, and the status and money before and after', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '20.00', included_allowance: '0' });
+    const keyId = async (key: string): Promise<string> => (await t.get('/v1/api-keys/current', key)).body.id;
+    const audited = async () => {
+      const res = await t.get(`/v1/audit?account=${org.account}&entity_type=invoice`, t.adminKey);
+      expect(res.status).toBe(200);
+      expect(res.body.verification).toMatchObject({ valid: true });
+      type Row = { action: string; entity_id: string; actor_key_id: string; actor_role: string; before: unknown; after: unknown };
+      return (res.body.data as Row[]).filter((r) => ['invoice.finalize', 'invoice.pay', 'invoice.void'].includes(r.action));
+    };
+    const money = (status: string, total: string, more: Record<string, unknown> = {}) => ({ status, currency: 'EUR', total, amount_paid: null, void_reason: null, ...more });
+
+    clock.set('2026-04-01T00:10:00.000Z');
+    const draft = await closeNow(org, false);
+    const finalized = await t.post(`/v1/invoices/${draft.id}/finalize`, {}, org.keys.finance);
+    expect(finalized.status).toBe(200);
+    expect(finalized.body.status).toBe('finalized');
+    expect(await audited()).toEqual([
+      expect.objectContaining({
+        action: 'invoice.finalize',
+        entity_id: draft.id,
+        actor_key_id: await keyId(org.keys.finance),
+        actor_role: 'finance',
+        before: { number: draft.number, period_start: '2026-03-01T00:00:00.000Z', period_end: '2026-04-01T00:00:00.000Z', ...money('draft', '20.00') },
+        after: expect.objectContaining(money('finalized', '20.00')),
+      }),
+    ]);
+    // Finalizing it again answers it as it is and changes nothing: no second row.
+    expect((await t.post(`/v1/invoices/${draft.id}/finalize`, {}, org.keys.finance)).status).toBe(200);
+    expect(await audited()).toHaveLength(1);
+
+    const paid = await t.post(`/v1/invoices/${draft.id}/pay`, {}, org.keys.sales);
+    expect(paid.status).toBe(200);
+    expect((await audited()).slice(1)).toEqual([
+      expect.objectContaining({
+        action: 'invoice.pay',
+        entity_id: draft.id,
+        actor_key_id: await keyId(org.keys.sales),
+        actor_role: 'sales',
+        before: expect.objectContaining(money('finalized', '20.00')),
+        after: expect.objectContaining(money('paid', '20.00', { amount_paid: '20.00 EUR' })),
+      }),
+    ]);
+    // Paid again (nothing changes) or refused (a paid invoice cannot be voided): nothing is recorded.
+    expect((await t.post(`/v1/invoices/${draft.id}/pay`, {}, org.keys.sales)).status).toBe(200);
+    expect((await t.post(`/v1/invoices/${draft.id}/void`, { reason: 'late' }, t.adminKey)).status).toBe(409);
+    expect(await audited()).toHaveLength(2);
+
+    clock.set('2026-05-01T00:00:00.000Z');
+    const may = await closeNow(org);
+    const voided = await t.post(`/v1/invoices/${may.id}/void`, { reason: 'issued by mistake' }, t.adminKey);
+    expect(voided.status).toBe(200);
+    expect((await t.post(`/v1/invoices/${may.id}/void`, { reason: 'again' }, t.adminKey)).status).toBe(200);
+    expect((await audited()).slice(2)).toEqual([
+      expect.objectContaining({
+        action: 'invoice.void',
+        entity_id: may.id,
+        actor_key_id: await keyId(t.adminKey),
+        actor_role: 'admin',
+        before: expect.objectContaining(money('finalized', '20.00')),
+        after: expect.objectContaining(money('void', '20.00', { void_reason: 'issued by mistake' })),
+      }),
+    ]);
   });
 
   it('counts the ineffective-spend credit once: on the invoice, booked in the ledger, never burned again', async () => {

@@ -132,7 +132,10 @@ export class InvoicesController {
   @Post('invoices/:id/finalize')
   @Idempotent()
   @Allow('admin', 'sales', 'finance')
-  @ApiOperation({ summary: 'Finalize a draft now, before its grace period ends; a finalized invoice is answered as it is' })
+  @ApiOperation({
+    summary: 'Finalize a draft now, before its grace period ends; a finalized invoice is answered as it is',
+    description: 'Audited as `invoice.finalize` (who, and the invoice before and after) when it finalizes the draft.',
+  })
   @Responds(200, invoiceSchema)
   @Fails(404)
   finalize(@CurrentPrincipal() p: Principal, @Param('id', new InvoiceIdPipe()) id: string): Promise<InvoiceView> {
@@ -142,7 +145,10 @@ export class InvoicesController {
   @Post('invoices/:id/pay')
   @Idempotent()
   @Allow('admin', 'sales')
-  @ApiOperation({ summary: 'Mark a finalized invoice paid (a payment received outside Stripe); Errors: 409 `invoice_not_payable`' })
+  @ApiOperation({
+    summary: 'Mark a finalized invoice paid (a payment received outside Stripe); Errors: 409 `invoice_not_payable`',
+    description: 'Audited as `invoice.pay` (who, and the invoice before and after) when it marks the invoice paid.',
+  })
   @Responds(200, invoiceSchema)
   @Fails(404, 409)
   pay(@CurrentPrincipal() p: Principal, @Param('id', new InvoiceIdPipe()) id: string): Promise<InvoiceView> {
@@ -152,7 +158,10 @@ export class InvoicesController {
   @Post('invoices/:id/void')
   @Idempotent()
   @Allow('admin', 'sales')
-  @ApiOperation({ summary: 'Void a finalized, unpaid invoice: the credits it used are restored and its Stripe invoice is voided; Errors: 409 `invoice_not_voidable`' })
+  @ApiOperation({
+    summary: 'Void a finalized, unpaid invoice: the credits it used are restored and its Stripe invoice is voided; Errors: 409 `invoice_not_voidable`',
+    description: 'Audited as `invoice.void` (who, and the invoice before and after) when it voids the invoice.',
+  })
   @ApiJsonBody(voidInvoiceSchema)
   @Responds(200, invoiceSchema)
   @Fails(404, 409)

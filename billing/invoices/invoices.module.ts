@@ -3,6 +3,7 @@
 // through INVOICE_CREDITS (invoice-credits.port.ts, implemented over billing/credits in ledger-credits.ts).
 import { Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { AccountsModule } from '../../src/accounts/accounts.module.js';
+import { AuditModule } from '../../src/audit/audit.module.js';
 import { TiersModule } from '../../tiers/tiers.module.js';
 import { StripeHandlers } from '../stripe/stripe-ports.js';
 import { StripeModule } from '../stripe/stripe.module.js';
@@ -15,7 +16,7 @@ import { InvoicesService } from './invoices.service.js';
 import { LedgerInvoiceCredits } from './ledger-credits.js';
 
 @Module({
-  imports: [AccountsModule, TiersModule, WebhooksModule, StripeModule, CreditsModule],
+  imports: [AccountsModule, AuditModule, TiersModule, WebhooksModule, StripeModule, CreditsModule],
   controllers: [InvoicesController],
   providers: [InvoicesRepository, InvoicesService, LedgerInvoiceCredits, { provide: INVOICE_CREDITS, useExisting: LedgerInvoiceCredits }],
   exports: [InvoicesService],

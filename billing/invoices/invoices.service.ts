@@ -1,6 +1,7 @@
 // Invoices: closing a billing period into a draft, finalizing it after the grace period (then it never
 // changes), paid (Stripe says so) or void (credits restored), and reading them. One use case per write,
 // each one transaction that locks the account row, so two closes of one account never interleave.
+// Finalizing, paying and voiding by hand are audited in the transaction that makes the change.
 //
 // What an invoice bills is defined, not stamped: for its own period and every earlier invoiced period,
 // the period's usage as the rollups say now, less what other invoices already billed of it. A late event,
@@ -9,7 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
-import { isOperator, type Principal } from '../../src/auth/principal.js';
+import { AuditService } from '../../src/audit/audit.service.js';
+import { actorOf, isOperator, type Actor, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import type { Tx } from '../../src/database/data-source.js';
 import type { Db } from '../../src/database/sql.js';
@@ -17,6 +19,7 @@ import { TransactionRunner } from '../../src/database/transactions.js';
 import { defineJob, JobHandler, jobIdPart } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { DEFAULT_INVOICE_GRACE_MINUTES, type PlanVersionTerms } from '../../tiers/plans/plan-terms.js';
+import { lastInstantBefore } from '../../tiers/plans/version-in-force.js';
 import { billingPeriod, type BillingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
 import { BillingError, BillingErrorCode as Code } from '../billing.errors.js';
@@ -124,6 +127,20 @@ export function summaryOf(row: InvoiceRow): InvoiceSummary {
   };
 }
 
+/** What the audit log keeps of an invoice before and after a change by hand: its state and its money. */
+function auditable(row: InvoiceRow) {
+  return {
+    number: row.number,
+    period_start: row.period_start.toISOString(),
+    period_end: row.period_end.toISOString(),
+    status: row.status,
+    currency: row.currency,
+    total: row.total,
+    amount_paid: row.amount_paid,
+    void_reason: row.void_reason,
+  };
+}
+
 function lineViews(lines: readonly (LineDraft & { n?: number })[], usage: readonly UsageRow[]): InvoiceLineView[] {
   return lines.map((l, i) => ({
     n: l.n ?? i,
@@ -151,6 +168,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     private readonly webhooks: WebhookEvents,
     private readonly jobs: JobsService,
     private readonly afterCommit: AfterCommit,
+    private readonly audit: AuditService,
     @Inject(INVOICE_CREDITS) private readonly credits: InvoiceCredits,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -189,7 +207,11 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     return { ...summaryOf(row), lines: lineViews(lines, usage), usage, stripe: stripe && { ...stripe, next_attempt_at: iso(stripe.next_attempt_at) } };
   }
 
-  /** The open period's invoice as it would be if closed now; nothing is written. */
+  /**
+   * The open period's invoice as it would be if closed now; nothing is written. On the terms in force now
+   * (the latest version for a subscription that follows it): what the close will bill unless another
+   * version is published before the period ends.
+   */
   async upcoming(p: Principal, accountId: string): Promise<InvoicePreview> {
     await this.checkAccount(p, accountId);
     const [account, billing] = await Promise.all([this.accounts.findAccount(accountId), this.subscriptions.billingContext(accountId)]);
@@ -285,13 +307,19 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
    * Closes one period into a draft (or, with `finalize`, a finalized invoice). A period is never closed
    * twice: the existing invoice is answered. Earlier drafts are finalized first, so adjustments always
    * compare with final figures.
+   *
+   * The period is billed on the terms in force at its last instant, not on those of the close's own time:
+   * a plan version published after the period ended (before the hourly close, or a late close by hand)
+   * bills the next period, never this one. The pin and the overrides are not historised (see
+   * SubscriptionsService.termsInForceAt): they are read as they are at the close.
    */
   async closePeriod(accountId: string, periodStart: Date, finalize = false): Promise<InvoiceRow | null> {
-    const plan = await this.subscriptions.effectiveTerms(accountId);
     const billing = await this.subscriptions.billingContext(accountId);
-    if (plan === null || billing === null) return null;
+    if (billing === null) return null;
     const period = billingPeriod(billing.anchor_day, periodStart);
     if (period.start.getTime() !== periodStart.getTime()) return null;
+    const plan = await this.subscriptions.termsInForceAt(accountId, lastInstantBefore(period.end));
+    if (plan === null) return null;
     const topups = await this.credits.topupsBought(accountId, period.start, period.end);
     const earlierTopups = await this.draftTopups(accountId);
     const row = await this.transactions.run(async (tx) => {
@@ -346,18 +374,23 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     this.afterCommit.schedule(tx, () => this.jobs.enqueue(finalizeInvoice, { id }, { jobId: `invoices.finalize.${jobIdPart(id)}.grace`, runAt }));
   }
 
-  /** Finalizes a draft now (its grace period over, or by hand). A finalized invoice is answered as it is. */
-  async finalizeById(id: string, early = false): Promise<InvoiceRow> {
+  /**
+   * Finalizes a draft now (its grace period over, or by hand). A finalized invoice is answered as it is.
+   * Finalized by a person (`by`), the change is audited in the same transaction.
+   */
+  async finalizeById(id: string, early = false, by: Actor | null = null): Promise<InvoiceRow> {
     const found = await this.repository.find(id);
     if (found === null) throw new BillingError(Code.InvoiceNotFound, `Invoice "${id}" was not found.`);
     const topups = await this.credits.topupsBought(found.account_id, found.period_start, found.period_end);
     return this.transactions.run(async (tx) => {
       await this.accounts.findAccount(found.account_id, tx, true);
-      const row = await this.repository.find(id, tx, true);
-      if (row === null) throw new BillingError(Code.InvoiceNotFound, `Invoice "${id}" was not found.`);
-      if (row.status !== 'draft') return row;
-      if (!early && row.grace_until.getTime() > this.clock.now().getTime()) return row;
-      return this.finalizeIn(tx, row, topups);
+      const draft = await this.repository.find(id, tx, true);
+      if (draft === null) throw new BillingError(Code.InvoiceNotFound, `Invoice "${id}" was not found.`);
+      if (draft.status !== 'draft') return draft;
+      if (!early && draft.grace_until.getTime() > this.clock.now().getTime()) return draft;
+      const finalized = await this.finalizeIn(tx, draft, topups);
+      if (by !== null) await this.recordByHand(tx, by, 'invoice.finalize', draft, finalized);
+      return finalized;
     });
   }
 
@@ -429,17 +462,21 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     await this.credits.restoreInvoiceCredits(tx, { accountId: row.account_id, invoiceId: row.id, periodStart: row.period_start, periodEnd: row.period_end });
   }
 
-  /** Marks a finalized invoice paid (a transfer received, or Stripe's word); a paid one stays as it is. */
+  /** Marks a finalized invoice paid by hand (a transfer received), audited; a paid one stays as it is. */
   async payByHand(p: Principal, id: string): Promise<InvoiceView> {
     const found = await this.get(p, id);
-    await this.transactions.run((tx) => this.pay(tx, found.id, this.clock.now(), null));
+    await this.transactions.run(async (tx) => {
+      const change = await this.pay(tx, found.id, this.clock.now(), null);
+      if (change !== null) await this.recordByHand(tx, actorOf(p), 'invoice.pay', change.before, change.after);
+    });
     return this.view((await this.repository.find(id))!);
   }
 
-  private async pay(tx: Tx, id: string, at: Date, amountPaid: string | null): Promise<void> {
+  /** Marks a finalized invoice paid (by hand, or Stripe's word); null when it already was (nothing changed). */
+  private async pay(tx: Tx, id: string, at: Date, amountPaid: string | null): Promise<{ before: InvoiceRow; after: InvoiceRow } | null> {
     const row = await this.repository.find(id, tx, true);
-    if (row === null) return;
-    if (row.status === 'paid') return;
+    if (row === null) return null;
+    if (row.status === 'paid') return null;
     if (row.status !== 'finalized') {
       throw new BillingError(Code.InvoiceNotPayable, `Invoice "${id}" is ${row.status}; only a finalized invoice can be paid.`);
     }
@@ -451,9 +488,10 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
       total: row.total,
       paid_at: paid.paid_at!.toISOString(),
     });
+    return { before: row, after: paid };
   }
 
-  /** Voids a finalized invoice: the credits it used are restored and its Stripe mirror is voided. */
+  /** Voids a finalized invoice by hand, audited: the credits it used are restored and its Stripe mirror is voided. */
   async voidInvoice(p: Principal, id: string, reason: string | null): Promise<InvoiceView> {
     const found = await this.get(p, id);
     await this.transactions.run(async (tx) => {
@@ -463,16 +501,23 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
       if (row.status !== 'finalized') {
         throw new BillingError(Code.InvoiceNotVoidable, `Invoice "${id}" is ${row.status}; only a finalized, unpaid invoice can be voided.`);
       }
-      await this.repository.setStatus(tx, id, 'void', this.clock.now(), { voidReason: reason });
+      const voided = await this.repository.setStatus(tx, id, 'void', this.clock.now(), { voidReason: reason });
       await this.credits.restoreInvoiceCredits(tx, { accountId: row.account_id, invoiceId: row.id, periodStart: row.period_start, periodEnd: row.period_end });
       await this.stripe.requestVoid(tx, row.account_id, row.id);
+      await this.recordByHand(tx, actorOf(p), 'invoice.void', row, voided);
     });
     return this.view((await this.repository.find(id))!);
   }
 
+  /** Finalizes a draft by hand before its grace period ends, audited; a finalized invoice is answered as it is. */
   async finalizeByHand(p: Principal, id: string): Promise<InvoiceView> {
     const found = await this.get(p, id);
-    return this.view(await this.finalizeById(found.id, true));
+    return this.view(await this.finalizeById(found.id, true, actorOf(p)));
+  }
+
+  /** The audit row of a change a person made to an invoice: who, and its status and money before and after. */
+  private recordByHand(tx: Tx, by: Actor, action: 'invoice.finalize' | 'invoice.pay' | 'invoice.void', before: InvoiceRow, after: InvoiceRow): Promise<unknown> {
+    return this.audit.record(tx, by, { action, entityType: 'invoice', entityId: after.id, accountId: after.account_id, before: auditable(before), after: auditable(after) });
   }
 
   // ---- Jobs ---------------------------------------------------------------------------------------

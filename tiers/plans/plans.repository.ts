@@ -116,8 +116,8 @@ export class PlansRepository {
     return rows[0] ?? null;
   }
 
-  async listVersions(planId: string): Promise<PlanVersion[]> {
-    return queryRows<PlanVersion>(this.dataSource, `SELECT ${COLUMNS} FROM plan_versions WHERE plan_id = $1 ORDER BY version`, [planId]);
+  async listVersions(planId: string, db: Db = this.dataSource): Promise<PlanVersion[]> {
+    return queryRows<PlanVersion>(db, `SELECT ${COLUMNS} FROM plan_versions WHERE plan_id = $1 ORDER BY version`, [planId]);
   }
 
   /** The ids of the published plans whose length is within `spread` of `length` (the candidates of a typo). */

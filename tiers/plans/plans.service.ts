@@ -12,6 +12,7 @@ import { SubscriptionsRepository } from '../subscriptions/subscriptions.reposito
 import { duplicatePackId, validatePlanTerms, type PlanVersionTerms } from './plan-terms.js';
 import { PlansRepository, type PlanSummary, type PlanVersion } from './plans.repository.js';
 import type { PutPlanBody } from './plans.schemas.js';
+import { versionInForceAt } from './version-in-force.js';
 
 /** A stored version as the terms the period maths reads. */
 export function termsOf(v: PlanVersion): PlanVersionTerms {
@@ -127,6 +128,14 @@ export class PlansService {
   /** The version a subscription is billed on now: its pinned one, or the plan's latest. */
   async resolve(planId: string, pinned: number | null, db?: Db): Promise<PlanVersion | null> {
     return pinned === null ? this.repository.findLatest(planId, db) : this.repository.findVersion(planId, pinned, db);
+  }
+
+  /**
+   * The version a subscription was on at `at`: its pinned one, or the plan's version in force then
+   * (version-in-force.ts). The pin itself is not historised: it is read as it is now.
+   */
+  async resolveAt(planId: string, pinned: number | null, at: Date, db?: Db): Promise<PlanVersion | null> {
+    return pinned === null ? versionInForceAt(await this.repository.listVersions(planId, db), at) : this.repository.findVersion(planId, pinned, db);
   }
 
   /** Customers see only the plan their own account subscribes to; any other plan is a 404, not a 403. */

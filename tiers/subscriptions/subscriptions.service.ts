@@ -98,12 +98,19 @@ export class SubscriptionsService {
     return this.view(row);
   }
 
-  /** The terms an account is billed on now (for billing): plan version plus overrides. */
-  async effectiveTerms(accountId: string): Promise<{ plan_id: string; plan_version: number; terms: PlanVersionTerms } | null> {
-    const row = await this.repository.find(accountId);
+  /**
+   * The terms a billing period is billed on (for closing it): the plan version in force at `at`, the
+   * period's last instant (a pinned version, or the plan's version published last before then), plus the
+   * account's overrides. So a version published after the period ended bills only the periods after.
+   * Only plan versions are historised: the pin and the overrides are not (no history is kept of them), so
+   * they are read as they are now, and one changed after a period ended but before its close applies to it.
+   */
+  async termsInForceAt(accountId: string, at: Date, db?: Db): Promise<{ plan_id: string; plan_version: number; terms: PlanVersionTerms } | null> {
+    const row = await this.repository.find(accountId, db);
     if (!row) return null;
-    const sub = await this.view(row);
-    return { plan_id: sub.plan_id, plan_version: sub.plan.version, terms: sub.effective_terms };
+    const version = await this.plans.resolveAt(row.plan_id, row.pinned_version, at, db);
+    if (!version) throw new Error(`subscription of ${row.account_id} names a missing plan version`);
+    return { plan_id: row.plan_id, plan_version: version.version, terms: applyOverrides(termsOf(version), row.overrides) };
   }
 
   /**
