@@ -273,7 +273,11 @@ export interface CountersEngine {
 
   /**
    * Reads these levels' limits and spend again from PostgreSQL (held stays): for a limit that changed
-   * without setLimit, e.g. the credit balance after a top-up or a grant expiry. Run after the change commits.
+   * without setLimit, e.g. the credit balance after a top-up or a grant expiry, or spend that changed
+   * outside ingest (events priced or repriced later). Run after the change commits. Exact while writes go
+   * on, as a rebuild is: the PostgreSQL engine recomputes the levels under the account's exclusive lock and
+   * their row locks; the Redis engine loads them by the rebuild's protocol (redis-counters.ts), writes
+   * pending or confirmed outside its snapshot added once.
    */
   refresh(account: string, levels: readonly string[], now: Date): Promise<void>;
 

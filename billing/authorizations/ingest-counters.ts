@@ -2,7 +2,8 @@
 // event's spend goes to (the hard budgets on its path at its time, its agent's cap, its session's cap, the
 // account's credit balance when its plan blocks overage),
 // each named reservation committed and all the spend added in the ingest write (its transaction, or its
-// one statement with Redis), and the budget left on the tightest node of each event's path.
+// one statement with Redis), and the budget left on the tightest node of each event's path; and, after a
+// repricing committed, those levels read again from PostgreSQL.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Tx } from '../../src/database/data-source.js';
 import type { Db } from '../../src/database/sql.js';
@@ -52,6 +53,23 @@ export class IngestCounters implements UsageCounters {
       },
       afterRollback: before.afterRollback,
     };
+  }
+
+  /**
+   * The levels the events' spend is counted on (their paths at their time, as ingest counted them: the hard
+   * budgets, the agent's cap, the session's cap, the credit balance) refreshed from PostgreSQL, which now
+   * has their new cost in the rollups (and, for the credits level, in the usage not yet booked). A refresh
+   * sets a level's spend to PostgreSQL's and keeps its holds, and is exact while ingest and holds go on
+   * (counters.ts, refresh); a rebuild would also be exact but recomputes every level of the account.
+   */
+  async spendChanged(account: string, events: readonly MeteredEvent[], now: Date): Promise<void> {
+    const paths = new PathsOf(this.plans, account);
+    const touched = new Set<string>();
+    for (const e of events) {
+      const path = paths.known(e) ?? (await paths.load(e));
+      for (const l of path.levels) touched.add(l);
+    }
+    if (touched.size > 0) await this.engine.refresh(account, [...touched], now);
   }
 
   /**
