@@ -3,7 +3,9 @@
 // correction), the hard budgets, caps and credit balance on its path count the new cost at once, not at
 // the account's next rebuild, so an authorization past a hard limit is denied. On every counters engine
 // this environment can run.
+import { jest } from '@jest/globals';
 import { COUNTERS_ENGINE, type CountersEngine } from '../billing/authorizations/counters.js';
+import { PENDING_DEADLINE_MS } from '../billing/authorizations/redis-counters.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { RepricingService } from '../metering/pricing/repricing.service.js';
 import { ManualClock } from '../src/clock/clock.js';
@@ -128,6 +130,35 @@ describe.each(engines)('repriced events reach the spend counters (%s engine)', (
     const fits = await authorize(o.keys.agent, '0.60');
     expect(fits.body).toMatchObject({ allowed: true, levels: [{ level: o.level, spent: { amount: '0.4' }, left: { amount: '0' } }] });
     await release(o.keys.agent, fits.body.reservation_id);
+  });
+
+  // The refresh runs after the repricing commits; a pending write of nothing, journalled in the repricing's
+  // transaction, stands for it until then, so a process that dies in between (or a refresh that fails) leaves
+  // a write past its deadline, and the account is rebuilt from PostgreSQL.
+  (engine === 'redis' ? it : it.skip)('when the refresh after the commit fails, the account is rebuilt once its write is past the deadline', async () => {
+    const o = await org();
+    const name = `lost-refresh-${engine}`;
+    await send(o.keys.agent, name, 40_000);
+    await touch(o.keys.agent);
+    await model(name, 'premier');
+    const counters = t.app.get<CountersEngine>(COUNTERS_ENGINE);
+    const spy = jest.spyOn(counters, 'refresh').mockRejectedValueOnce(new Error('Redis went away'));
+    try {
+      expect(await repricing().priceUnpriced({ period: 'test' })).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    const spent = async () => (await counters.read(o.account, [o.level], clock.now()))[0]!.spent.amount;
+    expect(await spent()).toBe('0');
+    clock.advance(PENDING_DEADLINE_MS + 1000);
+    try {
+      const start = Date.now();
+      while ((await spent()) !== '0.6' && Date.now() - start < 10_000) await new Promise((r) => setTimeout(r, 50));
+      expect(await spent()).toBe('0.6');
+      expect((await authorize(o.keys.agent, '0.50')).body).toMatchObject({ allowed: false, denied_by: { level: o.level, short_by: '0.1' } });
+    } finally {
+      clock.set(NOW);
+    }
   });
 
   it('under a block plan, an event priced later counts against the credit balance, and the settle job books its cost', async () => {

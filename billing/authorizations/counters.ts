@@ -281,6 +281,16 @@ export interface CountersEngine {
    */
   refresh(account: string, levels: readonly string[], now: Date): Promise<void>;
 
+  /**
+   * refresh for spend that changed in the caller's transaction `tx` (events priced or repriced later), made
+   * as crash-safe as ingest's writes (see CounterWrite): the PostgreSQL engine recomputes the levels inside
+   * `tx`, under the account's exclusive lock, so they commit with the change; the Redis engine journals a
+   * pending write of nothing in `tx` and refreshes after the commit, confirming that write only then, so a
+   * process that dies in between (or a refresh that fails) leaves it past its deadline and the account is
+   * rebuilt from PostgreSQL at its next call.
+   */
+  refreshWith(tx: Tx, account: string, levels: readonly string[], now: Date): Promise<CounterWrite<void>>;
+
   /** Releases every hold past its expiry (the sweeper job; holds also expire lazily on each call). */
   expireDue(now: Date): Promise<number>;
 }

@@ -57,19 +57,22 @@ export class IngestCounters implements UsageCounters {
 
   /**
    * The levels the events' spend is counted on (their paths at their time, as ingest counted them: the hard
-   * budgets, the agent's cap, the session's cap, the credit balance) refreshed from PostgreSQL, which now
-   * has their new cost in the rollups (and, for the credits level, in the usage not yet booked). A refresh
-   * sets a level's spend to PostgreSQL's and keeps its holds, and is exact while ingest and holds go on
-   * (counters.ts, refresh); a rebuild would also be exact but recomputes every level of the account.
+   * budgets, the agent's cap, the session's cap, the credit balance) read again from PostgreSQL, which has
+   * the new cost in the rollups (and, for the credits level, in the usage not yet booked): spend set to
+   * PostgreSQL's, holds kept, exact while ingest and holds go on (counters.ts, refresh and refreshWith:
+   * inside the repricing's transaction with PostgreSQL, after its commit with Redis, a process dying in
+   * between leaving the account to be rebuilt). A rebuild would be exact too but recomputes every level.
    */
-  async spendChanged(account: string, events: readonly MeteredEvent[], now: Date): Promise<void> {
-    const paths = new PathsOf(this.plans, account);
+  async spendChanged(tx: Tx, account: string, events: readonly MeteredEvent[], now: Date): Promise<{ afterCommit(): Promise<void>; afterRollback(): Promise<void> }> {
+    const paths = new PathsOf(this.plans, account, tx);
     const touched = new Set<string>();
     for (const e of events) {
       const path = paths.known(e) ?? (await paths.load(e));
       for (const l of path.levels) touched.add(l);
     }
-    if (touched.size > 0) await this.engine.refresh(account, [...touched], now);
+    if (touched.size === 0) return { afterCommit: async () => undefined, afterRollback: async () => undefined };
+    const write = await this.engine.refreshWith(tx, account, [...touched], now);
+    return { afterCommit: write.afterCommit, afterRollback: write.afterRollback };
   }
 
   /**

@@ -471,6 +471,19 @@ export class RedisCounters implements CountersEngine {
     await this.load(account, levels, now);
   }
 
+  async refreshWith(tx: Tx, account: string, levels: readonly string[], now: Date): Promise<CounterWrite<void>> {
+    // A write of nothing, pending from before the commit until the refresh has run: see CountersEngine.refreshWith.
+    const marker = await this.addSpend(tx, account, { levels: [], actual: { amount: '0', tokens: 0 }, now });
+    return {
+      result: undefined,
+      afterCommit: async () => {
+        await this.refresh(account, levels, now);
+        await marker.afterCommit();
+      },
+      afterRollback: marker.afterRollback,
+    };
+  }
+
   async expireDue(now: Date): Promise<number> {
     // Rows this process answered but has not written yet (write-behind) are written first, so the sweep sees them.
     await this.writer.flush();

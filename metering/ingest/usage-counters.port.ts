@@ -102,12 +102,14 @@ export interface UsageCounters {
   combine?(parts: readonly UsageCountersStatement[], now: Date): UsageCountersStatement;
   /**
    * Stored events whose cost changed outside ingest (priced once their model got a price, or repriced by an
-   * audited correction), called after the change has committed, with each event as it now is (`cost` the
-   * new one; its reservation is not looked at: it was resolved when the event was stored). The counters of the levels their spend
-   * is counted on are read again from PostgreSQL, so a hard budget, a cap or the credit balance counts the
-   * new cost from then on. Not on the ingest path.
+   * audited correction), each as it now is (`cost` the new one; its reservation is not looked at: it was
+   * resolved when the event was stored). Called inside the transaction `tx` that changed them, after the
+   * change; the caller runs exactly one of afterCommit / afterRollback once it has ended. After the commit
+   * the counters of the levels their spend is counted on are read again from PostgreSQL, so a hard budget,
+   * a cap or the credit balance counts the new cost from then on; a process that dies before (or a refresh
+   * that fails) leaves the account to be rebuilt, as a write that died would. Not on the ingest path.
    */
-  spendChanged(account: string, events: readonly MeteredEvent[], now: Date): Promise<void>;
+  spendChanged(tx: Tx, account: string, events: readonly MeteredEvent[], now: Date): Promise<{ afterCommit(): Promise<void>; afterRollback(): Promise<void> }>;
 }
 
 /** No counters (metering without billing): nothing engaged, nothing recorded. */
@@ -115,5 +117,5 @@ export const NO_USAGE_COUNTERS: UsageCounters = {
   engaged: async () => false,
   record: async () => ({ readings: new Map(), afterCommit: async () => undefined, afterRollback: async () => undefined }),
   prepare: async () => null,
-  spendChanged: async () => undefined,
+  spendChanged: async () => ({ afterCommit: async () => undefined, afterRollback: async () => undefined }),
 };

@@ -1,7 +1,7 @@
 // Prices what could not be priced at ingest, and reprices what an audited price-book correction changed.
 // Both run as repeatable jobs (every minute, and on demand); each chunk updates the events and moves
-// their cost (and, for newly known models, their tier) in the rollups within one transaction, and once it
-// has committed tells the spend counters (UsageCounters.spendChanged) which accounts' events changed.
+// their cost (and, for newly known models, their tier) in the rollups within one transaction, in which it
+// tells the spend counters (UsageCounters.spendChanged) which accounts' events changed.
 import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
@@ -54,13 +54,14 @@ export class RepricingService implements OnModuleInit {
     for (const { model_name } of await this.repricing.unpricedModels()) {
       for (;;) {
         const pricer = await this.pricing.pricer();
-        const changed = await this.transactions.run(async (tx) => {
+        const changed = await this.counted(async (tx, counters) => {
           const chunk = await this.repricing.lockUnpriced(tx, model_name, CHUNK);
-          return this.reprice(tx, chunk, pricer);
+          const changed = await this.reprice(tx, chunk, pricer);
+          await counters(changed);
+          return changed.length;
         });
-        await this.spendChanged(changed);
-        priced += changed.length;
-        if (changed.length < CHUNK) break;
+        priced += changed;
+        if (changed < CHUNK) break;
       }
     }
     if (priced) this.logger.log(`priced ${priced} events`);
@@ -79,13 +80,12 @@ export class RepricingService implements OnModuleInit {
       let after: EventKey | null = null;
       for (;;) {
         const pricer = await this.pricing.pricer();
-        const { count, lastKey, changed }: { count: number; lastKey: EventKey | null; changed: StoredEvent[] } = await this.transactions.run(async (tx) => {
+        const { count, lastKey }: { count: number; lastKey: EventKey | null } = await this.counted(async (tx, counters) => {
           const chunk = await this.repricing.eventsInRange(tx, window.version, new Date(window.from), window.to ? new Date(window.to) : null, after, CHUNK);
-          const changed = await this.reprice(tx, chunk, pricer);
+          await counters(await this.reprice(tx, chunk, pricer));
           const tail = chunk[chunk.length - 1];
-          return { count: chunk.length, lastKey: tail ? { account_id: tail.account_id, ts: tail.ts, event_id: tail.event_id } : null, changed };
+          return { count: chunk.length, lastKey: tail ? { account_id: tail.account_id, ts: tail.ts, event_id: tail.event_id } : null };
         });
-        await this.spendChanged(changed);
         repriced += count;
         if (count < CHUNK || lastKey === null) break;
         after = lastKey;
@@ -97,22 +97,31 @@ export class RepricingService implements OnModuleInit {
   }
 
   /**
-   * The counters of the accounts whose events a committed chunk changed, read again from PostgreSQL: ingest
+   * A chunk's transaction that tells the spend counters (UsageCounters.spendChanged) about the events it
+   * changed, per account, and once it has ended runs their after-commit part (or their rollback): ingest
    * counted an unpriced event's tokens and no amount, and a correction's old cost, so until then a hard
-   * amount budget (or a cap, or the credit balance) would under-count that spend. A failure is logged, not
-   * thrown: the prices are committed, and the job will not see these events again, so it would not help;
-   * the counters then follow at the account's next rebuild.
+   * amount budget (or a cap, or the credit balance) would under-count that spend. A failed after-commit
+   * part is logged, not thrown: the prices are committed (and the counters made to rebuild, see
+   * spendChanged).
    */
-  private async spendChanged(changed: readonly StoredEvent[]): Promise<void> {
-    if (changed.length === 0) return;
-    const byAccount = new Map<string, StoredEvent[]>();
-    for (const e of changed) byAccount.set(e.account_id, [...(byAccount.get(e.account_id) ?? []), e]);
+  private async counted<T>(work: (tx: Tx, counters: (changed: readonly StoredEvent[]) => Promise<void>) => Promise<T>): Promise<T> {
+    const writes: { account: string; afterCommit(): Promise<void>; afterRollback(): Promise<void> }[] = [];
     const now = this.clock.now();
-    for (const [account, events] of byAccount) {
-      await this.counters.spendChanged(account, events.map(metered), now).catch((error: unknown) => {
-        this.logger.error({ err: error, account }, 'the counters of repriced events were not refreshed');
-      });
+    const tell = async (tx: Tx, changed: readonly StoredEvent[]) => {
+      const byAccount = new Map<string, StoredEvent[]>();
+      for (const e of changed) byAccount.set(e.account_id, [...(byAccount.get(e.account_id) ?? []), e]);
+      for (const [account, events] of byAccount) writes.push({ account, ...(await this.counters.spendChanged(tx, account, events.map(metered), now)) });
+    };
+    const logged = (account: string) => (error: unknown) => this.logger.error({ err: error, account }, 'the counters of repriced events were not refreshed; the account is rebuilt instead');
+    let result: T;
+    try {
+      result = await this.transactions.run((tx) => work(tx, (changed) => tell(tx, changed)));
+    } catch (error) {
+      for (const w of writes) await w.afterRollback().catch(logged(w.account));
+      throw error;
     }
+    for (const w of writes) await w.afterCommit().catch(logged(w.account));
+    return result;
   }
 
   /**
