@@ -3,6 +3,7 @@
 // tier (every agent's, with or without a hold) count against it, a new billing period starts afresh, and a
 // cap changed mid-period applies at once to what the period has spent.
 import type { LevelView } from '../billing/authorizations/authorizations.service.js';
+import { RepricingService } from '../metering/pricing/repricing.service.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { setupPricing } from './support/metering.js';
 import { newAgent, newKey, newOrg, newPerson, startTestApp, type TestApp } from './support/test-app.js';
@@ -165,5 +166,19 @@ describe('tier caps', () => {
     const after = tierLevel((await authorize(o.keys.agent, opus(1))).levels)!;
     expect(after.spent.tokens).toBeLessThanOrEqual(5000);
     expect(after.held.tokens + after.spent.tokens).toBeLessThanOrEqual(5000);
+  });
+
+  it("counts an event of a model priced later against its tier's cap once the repricing job has run", async () => {
+    const o = await org({ premier: 1000 });
+    const model = `late-opus-${++n}`;
+    // Not in the catalog yet: metered with no tier, held against no cap.
+    const stored = await event(o.keys.agent, model, 800);
+    expect(stored.tier).toBeNull();
+    expect(tierLevel((await authorize(o.keys.agent, opus(100))).levels)).toMatchObject({ spent: { tokens: 0 } });
+    expect((await t.request('PUT', `/v1/models/${model}`, { body: { tier: 'premier', provider: 'test', aliases: [] } })).status).toBeLessThan(300);
+    expect(await t.app.get(RepricingService).priceUnpriced({ period: 'test' })).toBeGreaterThanOrEqual(1);
+    const after = await authorize(o.keys.agent, opus(200));
+    expect(after).toMatchObject({ allowed: false, denied_by: { level: 'tier/premier/2026-03-10/1000', measure: 'tokens', short_by: '100' } });
+    expect(tierLevel(after.levels)).toMatchObject({ spent: { tokens: 800 }, held: { tokens: 100 } });
   });
 });

@@ -278,9 +278,23 @@ export interface CountersEngine {
 
   /**
    * Reads these levels' limits and spend again from PostgreSQL (held stays): for a limit that changed
-   * without setLimit, e.g. the credit balance after a top-up or a grant expiry. Run after the change commits.
+   * without setLimit, e.g. the credit balance after a top-up or a grant expiry, or spend that changed
+   * outside ingest (events priced or repriced later). Run after the change commits. Exact while writes go
+   * on, as a rebuild is: the PostgreSQL engine recomputes the levels under the account's exclusive lock and
+   * their row locks; the Redis engine loads them by the rebuild's protocol (redis-counters.ts), writes
+   * pending or confirmed outside its snapshot added once.
    */
   refresh(account: string, levels: readonly string[], now: Date): Promise<void>;
+
+  /**
+   * refresh for spend that changed in the caller's transaction `tx` (events priced or repriced later), made
+   * as crash-safe as ingest's writes (see CounterWrite): the PostgreSQL engine recomputes the levels inside
+   * `tx`, under the account's exclusive lock, so they commit with the change; the Redis engine journals a
+   * pending write of nothing in `tx` and refreshes after the commit, confirming that write only then, so a
+   * process that dies in between (or a refresh that fails) leaves it past its deadline and the account is
+   * rebuilt from PostgreSQL at its next call.
+   */
+  refreshWith(tx: Tx, account: string, levels: readonly string[], now: Date): Promise<CounterWrite<void>>;
 
   /** Releases every hold past its expiry (the sweeper job; holds also expire lazily on each call). */
   expireDue(now: Date): Promise<number>;

@@ -1,5 +1,9 @@
 import fc from 'fast-check';
-import { tightest } from './ingest-counters.js';
+import type { MeteredEvent } from '../../metering/ingest/usage-counters.port.js';
+import type { Tx } from '../../src/database/data-source.js';
+import type { CountersEngine } from './counters.js';
+import { IngestCounters, tightest } from './ingest-counters.js';
+import type { PathPlan, PathPlans } from './path-plans.js';
 import { outcomesOf } from './reservation-rules.js';
 import { combinedParams, ReservationsRepository, splitCounted, type ReservationStatus } from './reservations.repository.js';
 
@@ -143,5 +147,74 @@ describe('several writes in one statement (combinedParams, splitCounted)', () =>
     expect(shares.map((s) => s.journalled)).toEqual([['w1'], ['w2']]);
     // A write whose journal row is missing fails its settle.
     expect(() => repo.committedFrom(splitCounted({ journalled: ['w1'], resolved: [], others: [] }, [a, b])[1])).toThrow('not journalled');
+  });
+});
+
+describe('IngestCounters.spendChanged', () => {
+  const plan = (unitId: string, levels: string[], caps: ('internal' | 'external')[] = []): PathPlan => ({
+    unitId,
+    levels,
+    sessionCaps: new Set(caps),
+    tierLevels: new Map([['premier', 'tier/premier/2026-03-01/1000']]),
+    validFrom: 0,
+    validUntil: Number.MAX_SAFE_INTEGER,
+    loadedAt: 0,
+  });
+  const plans = {
+    plan: async (_account: string, person: string) =>
+      person === 'p1'
+        ? plan('u1', ['budget/person:p1/month:2026-03-01', 'agent/a1/month:2026-03-01', 'credits'], ['external'])
+        : person === 'p2'
+          ? plan('u1', ['budget/unit:u1/month:2026-03-01', 'credits'])
+          : null,
+  } as unknown as PathPlans;
+  const event = (id: string, person: string | null, session: string | null = null): MeteredEvent => ({
+    event_id: id,
+    ts: new Date('2026-03-10T10:00:00Z'),
+    person_id: person,
+    agent_id: 'a1',
+    unit_id: 'u1',
+    session_id: session,
+    session_context: session ? 'external' : null,
+    reservation_id: null,
+    tier: null,
+    cost: '0.6',
+    tokens: 40_000,
+  });
+  const tx = {} as Tx;
+
+  function setup() {
+    const calls: { tx: Tx; account: string; levels: readonly string[] }[] = [];
+    const engine = {
+      refreshWith: async (t: Tx, account: string, levels: readonly string[]) => {
+        calls.push({ tx: t, account, levels });
+        return { result: undefined, afterCommit: async () => undefined, afterRollback: async () => undefined };
+      },
+    } as unknown as CountersEngine;
+    return { calls, counters: new IngestCounters(engine, plans) };
+  }
+
+  it("refreshes, in the repricing's transaction, every level the events' spend is counted on, each once", async () => {
+    const { calls, counters } = setup();
+    await counters.spendChanged(tx, 'acme', [event('e1', 'p1', 's1'), event('e2', 'p2'), event('e3', 'p1'), event('e4', null)], new Date());
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.tx).toBe(tx);
+    expect(calls[0]!.account).toBe('acme');
+    expect([...calls[0]!.levels].sort()).toEqual(
+      ['agent/a1/month:2026-03-01', 'budget/person:p1/month:2026-03-01', 'budget/unit:u1/month:2026-03-01', 'credits', 'session/external/s1'].sort(),
+    );
+  });
+
+  it("refreshes the cap of an event's tier when the plan caps it", async () => {
+    const { calls, counters } = setup();
+    await counters.spendChanged(tx, 'acme', [{ ...event('e6', 'p2'), tier: 'premier' }, { ...event('e7', 'p2'), tier: 'base' }], new Date());
+    expect([...calls[0]!.levels].sort()).toEqual(['budget/unit:u1/month:2026-03-01', 'credits', 'tier/premier/2026-03-01/1000'].sort());
+  });
+
+    it('touches no counter when no event has a level', async () => {
+    const { calls, counters } = setup();
+    const write = await counters.spendChanged(tx, 'acme', [event('e4', null), event('e5', 'p9')], new Date());
+    expect(calls).toEqual([]);
+    await write.afterCommit();
   });
 });

@@ -2,7 +2,8 @@
 // event's spend goes to (the hard budgets on its path at its time, its agent's cap, its session's cap, the
 // plan's cap on its model's tier, the account's credit balance when its plan blocks overage),
 // each named reservation committed and all the spend added in the ingest write (its transaction, or its
-// one statement with Redis), and the budget left on the tightest node of each event's path.
+// one statement with Redis), and the budget left on the tightest node of each event's path; and, after a
+// repricing committed, those levels read again from PostgreSQL.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Tx } from '../../src/database/data-source.js';
 import type { Db } from '../../src/database/sql.js';
@@ -52,6 +53,26 @@ export class IngestCounters implements UsageCounters {
       },
       afterRollback: before.afterRollback,
     };
+  }
+
+  /**
+   * The levels the events' spend is counted on (their paths at their time, as ingest counted them: the hard
+   * budgets, the agent's cap, the session's cap, the credit balance) read again from PostgreSQL, which has
+   * the new cost in the rollups (and, for the credits level, in the usage not yet booked): spend set to
+   * PostgreSQL's, holds kept, exact while ingest and holds go on (counters.ts, refresh and refreshWith:
+   * inside the repricing's transaction with PostgreSQL, after its commit with Redis, a process dying in
+   * between leaving the account to be rebuilt). A rebuild would be exact too but recomputes every level.
+   */
+  async spendChanged(tx: Tx, account: string, events: readonly MeteredEvent[], now: Date): Promise<{ afterCommit(): Promise<void>; afterRollback(): Promise<void> }> {
+    const paths = new PathsOf(this.plans, account, tx);
+    const touched = new Set<string>();
+    for (const e of events) {
+      const path = paths.known(e) ?? (await paths.load(e));
+      for (const l of path.levels) touched.add(l);
+    }
+    if (touched.size === 0) return { afterCommit: async () => undefined, afterRollback: async () => undefined };
+    const write = await this.engine.refreshWith(tx, account, [...touched], now);
+    return { afterCommit: write.afterCommit, afterRollback: write.afterRollback };
   }
 
   /**

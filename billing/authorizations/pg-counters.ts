@@ -240,6 +240,14 @@ export class PgCounters implements CountersEngine {
     return this.recompute(account, levels, now);
   }
 
+  /** The levels recomputed inside the caller's transaction, which sees its own change: they commit with it. */
+  async refreshWith(tx: Tx, account: string, levels: readonly string[], now: Date): Promise<CounterWrite<void>> {
+    await this.counters.lockAccount(tx, account, 'exclusive');
+    await this.counters.lock(tx, account, levels);
+    await this.counters.upsert(tx, account, await this.compute(tx, account, levels, now));
+    return done(undefined);
+  }
+
   /**
    * Counters recomputed from the record. The exclusive lock keeps out writers of spend and limits, the
    * row locks keep out holds; what committed before is read after both are taken.

@@ -7,7 +7,8 @@
 //
 // Rebuild (full) or load (some levels), exact while writes go on:
 //  1. `rb` is set in Redis; from then on confirmations and releases are also written to the `d` list.
-//  2. One REPEATABLE READ snapshot of PostgreSQL: limits, spend, held reservations.
+//  2. One REPEATABLE READ snapshot of PostgreSQL: limits, spend, held reservations (taken, by its first
+//     statement, before step 3 reads anything from Redis).
 //  3. Redis' pending and confirmed write ids, looked up in the same snapshot: which ones it holds.
 //     Every write is pending in Redis before it commits, so a write the snapshot holds was pending or
 //     confirmed by then, and any other write is not in the snapshot.
@@ -470,6 +471,19 @@ export class RedisCounters implements CountersEngine {
     await this.load(account, levels, now);
   }
 
+  async refreshWith(tx: Tx, account: string, levels: readonly string[], now: Date): Promise<CounterWrite<void>> {
+    // A write of nothing, pending from before the commit until the refresh has run: see CountersEngine.refreshWith.
+    const marker = await this.addSpend(tx, account, { levels: [], actual: { amount: '0', tokens: 0 }, now });
+    return {
+      result: undefined,
+      afterCommit: async () => {
+        await this.refresh(account, levels, now);
+        await marker.afterCommit();
+      },
+      afterRollback: marker.afterRollback,
+    };
+  }
+
   async expireDue(now: Date): Promise<number> {
     // Rows this process answered but has not written yet (write-behind) are written first, so the sweep sees them.
     await this.writer.flush();
@@ -581,7 +595,13 @@ export class RedisCounters implements CountersEngine {
       const token = randomBytes(9).toString('base64url');
       await this.run('tmRebuildBegin', account, token);
       const reply = await this.transactions.readSnapshot(async (tx) => {
+        // PostgreSQL takes the snapshot at the transaction's first statement, which must run before Redis'
+        // write ids are read (step 3): a write that pended after that read and committed before the
+        // snapshot would be in the snapshot and replayed too, counted twice until the next full rebuild.
+        // A full rebuild's first statement reads the held reservations; a load of some levels (a refresh)
+        // reads nothing before, so it takes the snapshot on its own.
         const active = full ? await this.reservations.active(tx, account, now) : [];
+        if (!full) await tx.query('SELECT 1');
         const [idsJson, levelsJson, youngJson] = (await this.run('tmRebuildState', account, now.getTime(), RECENT_MS)) as [string, string, string];
         const ids = arrayOf(idsJson);
         const resolved = full ? await this.reservations.resolvedAmong(tx, account, arrayOf(youngJson)) : [];

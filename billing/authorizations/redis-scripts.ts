@@ -487,7 +487,8 @@ return { cjson.encode(ids), cjson.encode(levels), cjson.encode(young) }
  * person, levels...]], insnap: [write ids PostgreSQL's snapshot holds], resolved: [ids of Redis'
  * reservations whose rows the snapshot has as committed, released or expired]}.
  * full: every loaded level and every held reservation recomputed; part: the levels given get PostgreSQL's
- * limits and spend (a level already loaded keeps its held figures).
+ * limits and spend (a level already loaded keeps its held figures), and a write the snapshot holds keeps its
+ * pending entry while its confirmation still owes other levels their after-commit ops.
  * KEYS c r e m p pd d
  */
 const REBUILD_APPLY = `
@@ -555,8 +556,25 @@ local pend = redis.call('HGETALL', P)
 for i = 1, #pend, 2 do
   local wid, entry = pend[i], cjson.decode(pend[i + 1])
   if insnap[wid] then
-    redis.call('HDEL', P, wid)
-    redis.call('ZREM', PD, wid)
+    -- Committed, its figures in the snapshot. A load of some levels recomputed only those: the levels
+    -- outside it still owe the write's after-commit ops (a raised limit), which its confirmation applies,
+    -- so the entry stays for them.
+    local rest = {}
+    if mode ~= 'full' then
+      for _, op in ipairs(entry.post) do
+        for _, l in ipairs(op_levels(op)) do
+          if not only[l] then rest[#rest + 1] = op; break end
+        end
+      end
+    end
+    if #rest > 0 then
+      entry.post = rest
+      entry.pre = {}
+      redis.call('HSET', P, wid, cjson.encode(entry))
+    else
+      redis.call('HDEL', P, wid)
+      redis.call('ZREM', PD, wid)
+    end
   elseif mode == 'full' and entry.dl <= now then
     redis.call('HDEL', P, wid)
     redis.call('ZREM', PD, wid)

@@ -18,7 +18,7 @@ import type { SpendLabel } from '../classification/classify.js';
 import { NO_TASK_CLASSIFIED, TASK_CLASSIFIED, type TaskClassifiedHook } from '../classification/task-classified.port.js';
 import { TaskLabeler, type TaskBatch, type TaskLabels } from '../classification/task-labeler.js';
 import type { PreparedEvent, Rejection } from './event-input.js';
-import { NO_USAGE_COUNTERS, USAGE_COUNTERS, type MeteredEvent, type UsageCounters, type UsageCountersStatement, type UsageCountersWrite, type UsageReading } from './usage-counters.port.js';
+import { metered, NO_USAGE_COUNTERS, USAGE_COUNTERS, type UsageCounters, type UsageCountersStatement, type UsageCountersWrite, type UsageReading } from './usage-counters.port.js';
 import type { NewEventRow, StoredEvent } from './event-row.js';
 import { WRITE_REFUSED, type WriteGuard } from './event-write-sql.js';
 import { EventsRepository, type Allowance, type Written as Inserted } from './events.repository.js';
@@ -414,23 +414,6 @@ function guardOf(path: WritePath, labels: TaskLabels | null, events: readonly Pr
 }
 
 const NO_READING: UsageReading = { reservation: null, budget_left: null };
-
-/** A stored event as the counters see it. */
-function metered(e: Omit<StoredEvent, 'seq'>): MeteredEvent {
-  return {
-    event_id: e.event_id,
-    ts: e.ts,
-    person_id: e.person_id,
-    agent_id: e.agent_id,
-    unit_id: e.unit_id,
-    session_id: e.session_id,
-    session_context: e.session_context,
-    reservation_id: e.reservation_id,
-    tier: e.tier,
-    cost: e.cost,
-    tokens: Number(e.input) + Number(e.cached_input) + Number(e.cache_write) + Number(e.output),
-  };
-}
 
 /** No event of the group is in a task: every event as it came, nothing classified. */
 function unclassified(submissions: readonly Submission[]): { valid: PreparedEvent[][]; rejected: Rejection[][]; labels: TaskLabels | null; labelled: ReadonlyMap<string, NewEventRow>[] } {

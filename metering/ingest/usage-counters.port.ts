@@ -1,6 +1,7 @@
 // The port through which an ingest write reaches the spend counters (budgets, caps, reservations), defined
 // here and implemented by billing (billing/authorizations/ingest-counters.ts), so metering never imports billing.
 import type { Tx } from '../../src/database/data-source.js';
+import type { StoredEvent } from './event-row.js';
 
 /** The injection token of the UsageCounters implementation (billing binds it; without billing there is none). */
 export const USAGE_COUNTERS = Symbol('USAGE_COUNTERS');
@@ -32,6 +33,23 @@ export interface MeteredEvent {
   cost: string | null;
   /** input + cached_input + cache_write + output. */
   tokens: number;
+}
+
+/** A stored event as the counters see it. */
+export function metered(e: Omit<StoredEvent, 'seq'>): MeteredEvent {
+  return {
+    event_id: e.event_id,
+    ts: e.ts,
+    person_id: e.person_id,
+    agent_id: e.agent_id,
+    unit_id: e.unit_id,
+    session_id: e.session_id,
+    session_context: e.session_context,
+    reservation_id: e.reservation_id,
+    tier: e.tier,
+    cost: e.cost,
+    tokens: Number(e.input) + Number(e.cached_input) + Number(e.cache_write) + Number(e.output),
+  };
 }
 
 /** Per new event: its reservation's outcome (null when it named none) and the budget left on the tightest node. */
@@ -85,6 +103,16 @@ export interface UsageCounters {
    * statement's time. Absent when the counters cannot combine: then nothing is prepared ahead of a group.
    */
   combine?(parts: readonly UsageCountersStatement[], now: Date): UsageCountersStatement;
+  /**
+   * Stored events whose cost changed outside ingest (priced once their model got a price, or repriced by an
+   * audited correction), each as it now is (`cost` the new one; its reservation is not looked at: it was
+   * resolved when the event was stored). Called inside the transaction `tx` that changed them, after the
+   * change; the caller runs exactly one of afterCommit / afterRollback once it has ended. After the commit
+   * the counters of the levels their spend is counted on are read again from PostgreSQL, so a hard budget,
+   * a cap or the credit balance counts the new cost from then on; a process that dies before (or a refresh
+   * that fails) leaves the account to be rebuilt, as a write that died would. Not on the ingest path.
+   */
+  spendChanged(tx: Tx, account: string, events: readonly MeteredEvent[], now: Date): Promise<{ afterCommit(): Promise<void>; afterRollback(): Promise<void> }>;
 }
 
 /** No counters (metering without billing): nothing engaged, nothing recorded. */
@@ -92,4 +120,5 @@ export const NO_USAGE_COUNTERS: UsageCounters = {
   engaged: async () => false,
   record: async () => ({ readings: new Map(), afterCommit: async () => undefined, afterRollback: async () => undefined }),
   prepare: async () => null,
+  spendChanged: async () => ({ afterCommit: async () => undefined, afterRollback: async () => undefined }),
 };

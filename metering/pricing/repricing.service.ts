@@ -1,8 +1,10 @@
 // Prices what could not be priced at ingest, and reprices what an audited price-book correction changed.
 // Both run as repeatable jobs (every minute, and on demand); each chunk updates the events and moves
-// their cost (and, for newly known models, their tier) in the rollups within one transaction.
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+// their cost (and, for newly known models, their tier) in the rollups within one transaction, in which it
+// tells the spend counters (UsageCounters.spendChanged) which accounts' events changed.
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import type { Tx } from '../../src/database/data-source.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
@@ -10,6 +12,7 @@ import { JobsService } from '../../src/jobs/jobs.service.js';
 import { PricingCacheService } from '../../tiers/pricing/pricing-cache.service.js';
 import type { StoredEvent } from '../ingest/event-row.js';
 import { EventsRepository } from '../ingest/events.repository.js';
+import { metered, NO_USAGE_COUNTERS, USAGE_COUNTERS, type UsageCounters } from '../ingest/usage-counters.port.js';
 import { RepricingRepository } from './repricing.repository.js';
 
 export const priceUnpriced = defineJob<{ period: string }>('metering.price-unpriced');
@@ -24,6 +27,7 @@ const CORRECTIONS_KEY = 'last_correction_version';
 @Injectable()
 export class RepricingService implements OnModuleInit {
   private readonly logger = new Logger('repricing');
+  private readonly counters: UsageCounters;
 
   constructor(
     private readonly events: EventsRepository,
@@ -32,7 +36,11 @@ export class RepricingService implements OnModuleInit {
     private readonly transactions: TransactionRunner,
     private readonly jobs: JobsService,
     private readonly dataSource: DataSource,
-  ) {}
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() @Inject(USAGE_COUNTERS) counters: UsageCounters | null,
+  ) {
+    this.counters = counters ?? NO_USAGE_COUNTERS;
+  }
 
   onModuleInit(): void {
     this.jobs.repeat(priceUnpriced, 'minute');
@@ -46,12 +54,14 @@ export class RepricingService implements OnModuleInit {
     for (const { model_name } of await this.repricing.unpricedModels()) {
       for (;;) {
         const pricer = await this.pricing.pricer();
-        const done = await this.transactions.run(async (tx) => {
+        const changed = await this.counted(async (tx, counters) => {
           const chunk = await this.repricing.lockUnpriced(tx, model_name, CHUNK);
-          return this.reprice(tx, chunk, pricer);
+          const { changed, counted } = await this.reprice(tx, chunk, pricer);
+          await counters(counted);
+          return changed.length;
         });
-        priced += done;
-        if (done < CHUNK) break;
+        priced += changed;
+        if (changed < CHUNK) break;
       }
     }
     if (priced) this.logger.log(`priced ${priced} events`);
@@ -70,9 +80,9 @@ export class RepricingService implements OnModuleInit {
       let after: EventKey | null = null;
       for (;;) {
         const pricer = await this.pricing.pricer();
-        const { count, lastKey }: { count: number; lastKey: EventKey | null } = await this.transactions.run(async (tx) => {
+        const { count, lastKey }: { count: number; lastKey: EventKey | null } = await this.counted(async (tx, counters) => {
           const chunk = await this.repricing.eventsInRange(tx, window.version, new Date(window.from), window.to ? new Date(window.to) : null, after, CHUNK);
-          await this.reprice(tx, chunk, pricer);
+          await counters((await this.reprice(tx, chunk, pricer)).counted);
           const tail = chunk[chunk.length - 1];
           return { count: chunk.length, lastKey: tail ? { account_id: tail.account_id, ts: tail.ts, event_id: tail.event_id } : null };
         });
@@ -86,8 +96,40 @@ export class RepricingService implements OnModuleInit {
     return repriced;
   }
 
-  /** Prices each event with today's catalog and the book in force at its time; moves rollups by the difference. */
-  private async reprice(tx: Tx, chunk: readonly StoredEvent[], pricer: Pricer): Promise<number> {
+  /**
+   * A chunk's transaction that tells the spend counters (UsageCounters.spendChanged) about the events it
+   * changed, per account, and once it has ended runs their after-commit part (or their rollback): ingest
+   * counted an unpriced event's tokens and no amount, and a correction's old cost, so until then a hard
+   * amount budget (or a cap, or the credit balance) would under-count that spend. A failed after-commit
+   * part is logged, not thrown: the prices are committed (and the counters made to rebuild, see
+   * spendChanged).
+   */
+  private async counted<T>(work: (tx: Tx, counters: (changed: readonly StoredEvent[]) => Promise<void>) => Promise<T>): Promise<T> {
+    const writes: { account: string; afterCommit(): Promise<void>; afterRollback(): Promise<void> }[] = [];
+    const now = this.clock.now();
+    const tell = async (tx: Tx, changed: readonly StoredEvent[]) => {
+      const byAccount = new Map<string, StoredEvent[]>();
+      for (const e of changed) byAccount.set(e.account_id, [...(byAccount.get(e.account_id) ?? []), e]);
+      for (const [account, events] of byAccount) writes.push({ account, ...(await this.counters.spendChanged(tx, account, events.map(metered), now)) });
+    };
+    const logged = (account: string) => (error: unknown) => this.logger.error({ err: error, account }, 'the counters of repriced events were not refreshed; the account is rebuilt instead');
+    let result: T;
+    try {
+      result = await this.transactions.run((tx) => work(tx, (changed) => tell(tx, changed)));
+    } catch (error) {
+      for (const w of writes) await w.afterRollback().catch(logged(w.account));
+      throw error;
+    }
+    for (const w of writes) await w.afterCommit().catch(logged(w.account));
+    return result;
+  }
+
+  /**
+   * Prices each event with today's catalog and the book in force at its time; moves rollups by the
+   * difference. Returns the events it changed, as they are now, and what the counters are told: those, and
+   * an event as it was when its tier changed (its old tier's cap no longer counts it).
+   */
+  private async reprice(tx: Tx, chunk: readonly StoredEvent[], pricer: Pricer): Promise<{ changed: StoredEvent[]; counted: StoredEvent[] }> {
     const updates: StoredEvent[] = [];
     const before: StoredEvent[] = [];
     for (const e of chunk) {
@@ -121,6 +163,6 @@ export class RepricingService implements OnModuleInit {
     }
     await this.repricing.setPrices(tx, updates);
     await this.events.moveInRollups(tx, before, updates);
-    return updates.length;
+    return { changed: updates, counted: [...updates, ...before.filter((b, i) => b.tier !== null && b.tier !== updates[i]!.tier)] };
   }
 }
