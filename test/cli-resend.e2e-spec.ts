@@ -3,7 +3,6 @@
 // done the write and the CLI never hears of it. The CLI sends it again with the same Idempotency-Key
 // (client/client.ts, resending) and the service does it once: one hold, not two. The issue of a key is
 // not sent again (its secret is never kept), so it fails as unreachable.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,10 +11,9 @@ import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
 import { putBudget } from './support/budgets.js';
 import { setupPricing } from './support/metering.js';
-import { buildIfStale, repoRoot } from './support/service-process.js';
+import { runCli } from './support/cli.js';
+import { buildIfStale } from './support/service-process.js';
 import { newOrg, startListeningAppWithoutJobs, type TestApp } from './support/test-app.js';
-
-const CLI = join(repoRoot, 'dist/cli/main.js');
 
 /** A proxy to `port` that loses the answer of the next `lose` connections (each carries one request here). */
 async function lossyProxy(port: number): Promise<{ url: string; lose: (n: number) => void; lost: () => number; close: () => Promise<void> }> {
@@ -45,17 +43,6 @@ async function lossyProxy(port: number): Promise<{ url: string; lose: (n: number
     lost: () => lost,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 describe('the CLI when the network loses an answer', () => {

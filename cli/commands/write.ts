@@ -7,11 +7,9 @@ import { readDocument } from '../document.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { Column } from '../output.js';
 import { count } from '../output.js';
-import { dataOptions, decimalString, defined, nonNegativeInteger, positiveInteger, sendsFields } from './options.js';
+import { dataOptions, decimalString, defined, jsonOption, nonNegativeInteger, positiveInteger, sendsFields } from './options.js';
 
 type Schemas = components['schemas'];
-
-const jsonOption = (command: Command) => command.option('--json', "print the service's JSON answer");
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
