@@ -85,6 +85,24 @@ describe('the CLI when the network loses an answer', () => {
     expect(rows.map((r) => r.status)).toContain(200);
   });
 
+  it('sends a promotional grant and a unit again with their keys: each is made once', async () => {
+    const o = await newOrg(t);
+    proxy.lose(1);
+    const lostBefore = proxy.lost();
+    const grant = await runCli(['credits', 'grant', '--account', o.account, '--amount', '5.00', '--reason', 'lost once', '--json'], env(t.adminKey));
+    expect([grant.code, grant.stderr]).toEqual([0, '']);
+    expect(proxy.lost()).toBe(lostBefore + 1);
+    const credits = (await t.request('GET', `/v1/accounts/${o.account}/credits`)).body as { grants: { id: string; kind: string }[] };
+    expect(credits.grants.filter((g) => g.kind === 'promotional').map((g) => g.id)).toEqual([JSON.parse(grant.stdout).id]);
+
+    proxy.lose(1);
+    const unit = await runCli(['units', 'create', 'lost-once', '--account', o.account, '--name', 'Lost once', '--kind', 'team'], env(t.adminKey));
+    expect([unit.code, unit.stderr]).toEqual([0, '']);
+    expect(proxy.lost()).toBe(lostBefore + 2);
+    const units = (await t.request('GET', `/v1/accounts/${o.account}/units`)).body as { data: { id: string }[] };
+    expect(units.data.filter((u) => u.id === 'lost-once')).toHaveLength(1);
+  });
+
   it('does not send a key issue again: its answer holds a secret the service never keeps', async () => {
     const o = await newOrg(t);
     proxy.lose(1);

@@ -92,7 +92,10 @@ describe('the tokenmeter CLI', () => {
     const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
     const commands = all(program);
     expect(commands.map((c) => c.name())).toEqual(
-      expect.arrayContaining(['login', 'meter', 'events', 'tail', 'unpriced-models', 'report', 'set', 'publish', 'rollback', 'subscribe', 'create', 'list', 'revoke', 'authorize', 'release', 'close']),
+      expect.arrayContaining([
+        'login', 'meter', 'events', 'tail', 'unpriced-models', 'report', 'set', 'publish', 'rollback', 'subscribe', 'create', 'list', 'revoke', 'authorize', 'release', 'close',
+        'accounts', 'units', 'people', 'move', 'deactivate', 'agents', 'caps', 'delete', 'grant', 'topup', 'finalize', 'pay', 'void', 'webhooks',
+      ]),
     );
     for (const command of commands) {
       expect([command.name(), command.description().length > 0]).toEqual([command.name(), true]);

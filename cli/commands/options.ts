@@ -68,6 +68,18 @@ export function bodyFlags(command: Command, flags: readonly BodyFlag[]): BodyOf 
 export const jsonOption = (command: Command): Command => command.option('--json', "print the service's JSON answer");
 
 /**
+ * The answer of a write that makes a secret (a key, a webhook endpoint's signing secret): the secret alone on
+ * stdout, for a script to keep, and `line` on stderr; with --json the whole answer.
+ */
+export function showSecret(ctx: { out: (text: string) => void; err: (text: string) => void }, o: { json?: boolean }, answer: { secret: string }, line: string): void {
+  if (o.json) ctx.out(JSON.stringify(answer, null, 2));
+  else {
+    ctx.out(answer.secret);
+    ctx.err(line);
+  }
+}
+
+/**
  * This command's flag that sent the API's `field` on this command line, or null: a value that came from
  * elsewhere (a plan file, the service's default) was not typed as the flag, so naming it would mislead.
  */

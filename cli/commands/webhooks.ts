@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { components } from '../../client/client.js';
 import type { Context, DataOptions } from '../context.js';
 import type { Column } from '../output.js';
-import { bodyFlags, dataOptions, jsonOption } from './options.js';
+import { bodyFlags, dataOptions, jsonOption, showSecret } from './options.js';
 
 type Schemas = components['schemas'];
 type EventType = Schemas['WebhookEndpoint']['event_types'][number];
@@ -23,22 +23,18 @@ function eventType(value: string, previous: EventType[] = []): EventType[] {
 export function registerWebhooks(program: Command, ctx: Context): void {
   const webhooks = program.command('webhooks').description("the account's webhook endpoints (finance; an admin names --account)");
 
-  const create = jsonOption(webhooks.command('create').description('register an endpoint; its signing secret is printed once'));
+  const create = webhooks.command('create').description('register an endpoint; its signing secret is printed once');
   const createBody = bodyFlags(create, [
     { flags: '--url <url>', field: 'url', description: 'where deliveries are POSTed, http(s) and public', required: true },
     { flags: '--event <type>', field: 'event_types', description: `an event type to send (repeatable; default: all but task.classified): ${EVENT_TYPES.join(', ')}`, parse: eventType },
     { flags: '--description <text>', field: 'description', description: 'what it is for' },
     { flags: '-a, --account <id>', field: 'account', description: 'its account (default: TOKENMETER_ACCOUNT or the one stored by login; a finance key: its own)' },
   ]);
-  create.action(async (o: { account?: string; json?: boolean }) => {
+  jsonOption(create).action(async (o: { account?: string; json?: boolean }) => {
     const account = o.account ?? ctx.credentials.account;
     const body = { ...createBody(o), ...(account === undefined ? {} : { account }) } as Schemas['CreateWebhookEndpoint'];
     const endpoint = await ctx.call(ctx.api.POST('/v1/webhook-endpoints', { body }));
-    if (o.json) ctx.out(JSON.stringify(endpoint, null, 2));
-    else {
-      ctx.out(endpoint.secret);
-      ctx.err(`webhook endpoint ${endpoint.id} of ${endpoint.account} created for ${endpoint.event_types.join(', ')}; the signing secret above is shown only once`);
-    }
+    showSecret(ctx, o, endpoint, `webhook endpoint ${endpoint.id} of ${endpoint.account} created for ${endpoint.event_types.join(', ')}; the signing secret above is shown only once`);
   });
 
   dataOptions(
