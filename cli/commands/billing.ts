@@ -181,7 +181,7 @@ export function registerBilling(program: Command, ctx: Context): void {
   const grant = credits.command('grant').description('a promotional grant of credits (sales, admin)');
   const grantBody = bodyFlags(grant, [
     { flags: '--amount <amount>', field: 'amount', description: "the credit, in the account's currency", parse: decimalString, required: true },
-    { flags: '--priority <n>', field: 'priority', description: 'burn order: lower is used first', parse: nonNegative },
+    { flags: '--priority <n>', field: 'priority', description: 'burn order, 1 to 1000: lower is used first (default 10)', parse: nonNegative },
     {
       flags: '--expires-at <time>',
       field: 'expires_at',
