@@ -7,9 +7,11 @@ import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { registerBilling } from './commands/billing.js';
 import { flagForField } from './commands/options.js';
 import { registerLogin } from './commands/login.js';
+import { registerOrg } from './commands/org.js';
 import { registerRead } from './commands/read.js';
 import { registerReport } from './commands/report.js';
 import { registerTail } from './commands/tail.js';
+import { registerWebhooks } from './commands/webhooks.js';
 import { registerWrite } from './commands/write.js';
 
 export const VERSION = '0.1.0';
@@ -32,7 +34,9 @@ export function buildProgram(ctx: Context, setExit: (code: number) => void): Com
   registerTail(program, ctx);
   registerReport(program, ctx, setExit);
   registerWrite(program, ctx, setExit);
+  registerOrg(program, ctx);
   registerBilling(program, ctx);
+  registerWebhooks(program, ctx);
   return program;
 }
 

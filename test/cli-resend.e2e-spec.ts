@@ -3,7 +3,6 @@
 // done the write and the CLI never hears of it. The CLI sends it again with the same Idempotency-Key
 // (client/client.ts, resending) and the service does it once: one hold, not two. The issue of a key is
 // not sent again (its secret is never kept), so it fails as unreachable.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,10 +11,9 @@ import { DataSource } from 'typeorm';
 import { ManualClock } from '../src/clock/clock.js';
 import { putBudget } from './support/budgets.js';
 import { setupPricing } from './support/metering.js';
-import { buildIfStale, repoRoot } from './support/service-process.js';
+import { runCli } from './support/cli.js';
+import { buildIfStale } from './support/service-process.js';
 import { newOrg, startListeningAppWithoutJobs, type TestApp } from './support/test-app.js';
-
-const CLI = join(repoRoot, 'dist/cli/main.js');
 
 /** A proxy to `port` that loses the answer of the next `lose` connections (each carries one request here). */
 async function lossyProxy(port: number): Promise<{ url: string; lose: (n: number) => void; lost: () => number; close: () => Promise<void> }> {
@@ -45,17 +43,6 @@ async function lossyProxy(port: number): Promise<{ url: string; lose: (n: number
     lost: () => lost,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 describe('the CLI when the network loses an answer', () => {
@@ -96,6 +83,24 @@ describe('the CLI when the network loses an answer', () => {
     expect((await t.post('/v1/authorizations', { amount: '0.01' }, o.keys.agent)).body).toMatchObject({ allowed: false });
     const rows = (await t.app.get(DataSource).query('SELECT status FROM idempotency_keys WHERE request = $1', ['POST /v1/authorizations'])) as { status: number }[];
     expect(rows.map((r) => r.status)).toContain(200);
+  });
+
+  it('sends a promotional grant and a unit again with their keys: each is made once', async () => {
+    const o = await newOrg(t);
+    proxy.lose(1);
+    const lostBefore = proxy.lost();
+    const grant = await runCli(['credits', 'grant', '--account', o.account, '--amount', '5.00', '--reason', 'lost once', '--json'], env(t.adminKey));
+    expect([grant.code, grant.stderr]).toEqual([0, '']);
+    expect(proxy.lost()).toBe(lostBefore + 1);
+    const credits = (await t.request('GET', `/v1/accounts/${o.account}/credits`)).body as { grants: { id: string; kind: string }[] };
+    expect(credits.grants.filter((g) => g.kind === 'promotional').map((g) => g.id)).toEqual([JSON.parse(grant.stdout).id]);
+
+    proxy.lose(1);
+    const unit = await runCli(['units', 'create', 'lost-once', '--account', o.account, '--name', 'Lost once', '--kind', 'team'], env(t.adminKey));
+    expect([unit.code, unit.stderr]).toEqual([0, '']);
+    expect(proxy.lost()).toBe(lostBefore + 2);
+    const units = (await t.request('GET', `/v1/accounts/${o.account}/units`)).body as { data: { id: string }[] };
+    expect(units.data.filter((u) => u.id === 'lost-once')).toHaveLength(1);
   });
 
   it('does not send a key issue again: its answer holds a secret the service never keeps', async () => {

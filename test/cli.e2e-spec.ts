@@ -14,29 +14,11 @@ import { CreditsSettleService } from '../billing/credits/credits-settle.service.
 import { buildProgram } from '../cli/program.js';
 import { Context } from '../cli/context.js';
 import { ManualClock } from '../src/clock/clock.js';
-import { buildIfStale, repoRoot, ServiceProcess } from './support/service-process.js';
-import { createTestDatabase, newKey, startListeningAppWithoutJobs, testRunId, type TestApp } from './support/test-app.js';
+import { CLI, runCli, startCliService, type CliRun } from './support/cli.js';
+import { buildIfStale, type ServiceProcess } from './support/service-process.js';
+import { newKey, startListeningAppWithoutJobs, type TestApp } from './support/test-app.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const CLI = join(repoRoot, 'dist/cli/main.js');
-
-/** Runs the built CLI as a child process with exactly this environment. */
-function runCli(args: string[], env: Record<string, string>, stdin = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin.end(stdin);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+type Run = CliRun;
 
 describe('the tokenmeter CLI', () => {
   let service: ServiceProcess;
@@ -86,14 +68,7 @@ describe('the tokenmeter CLI', () => {
   beforeAll(async () => {
     buildIfStale();
     admin = `cli-test-admin-${randomBytes(16).toString('hex')}`;
-    // LOG_LEVEL stays info: ServiceProcess finds the port in the "Server listening" line.
-    const serviceEnv: Record<string, string> = { TOKENMETER_ADMIN_KEY: admin };
-    if (process.env.DATABASE_URL) serviceEnv.DATABASE_URL = await createTestDatabase();
-    if (process.env.REDIS_URL) {
-      serviceEnv.REDIS_URL = process.env.REDIS_URL;
-      serviceEnv.TOKENMETER_QUEUE_PREFIX = `{${testRunId()}_cli_${process.pid}}`;
-    }
-    service = await ServiceProcess.start(serviceEnv);
+    service = await startCliService(admin, 'cli');
     dir = mkdtempSync(join(tmpdir(), 'tokenmeter-cli-'));
     env = { PATH: process.env.PATH!, HOME: dir, TOKENMETER_CONFIG: join(dir, 'config', 'config.json'), TOKENMETER_URL: service.url, TOKENMETER_KEY: admin };
 
@@ -117,7 +92,10 @@ describe('the tokenmeter CLI', () => {
     const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
     const commands = all(program);
     expect(commands.map((c) => c.name())).toEqual(
-      expect.arrayContaining(['login', 'meter', 'events', 'tail', 'unpriced-models', 'report', 'set', 'publish', 'rollback', 'subscribe', 'create', 'list', 'revoke', 'authorize', 'release', 'close']),
+      expect.arrayContaining([
+        'login', 'meter', 'events', 'tail', 'unpriced-models', 'report', 'set', 'publish', 'rollback', 'subscribe', 'create', 'list', 'revoke', 'authorize', 'release', 'close',
+        'accounts', 'units', 'people', 'move', 'deactivate', 'agents', 'caps', 'delete', 'grant', 'topup', 'finalize', 'pay', 'void', 'webhooks',
+      ]),
     );
     for (const command of commands) {
       expect([command.name(), command.description().length > 0]).toEqual([command.name(), true]);

@@ -6,7 +6,8 @@ import { jsonBody } from '../api.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { Context, DataOptions } from '../context.js';
 import { count, type Column } from '../output.js';
-import { accountOption, dataOptions, decimalString, defined, sendsFields } from './options.js';
+import { listCommand } from './org.js';
+import { accountOption, bodyFlags, dataOptions, decimalString, defined, jsonOption, positiveInteger, sendsFields } from './options.js';
 
 type Schemas = components['schemas'];
 type Burn = Schemas['BudgetBurn'];
@@ -115,67 +116,48 @@ export function registerBilling(program: Command, ctx: Context): void {
 
   const set = budgets
     .command('set <node>')
-    .description('set (replace) the budget of `account`, `unit:<id>` or `person:<id>` for a period: what is not given is not kept (enforcement soft, thresholds 50,80,100)')
-    .addOption(new Option('--period <kind>', 'the period kind').choices(PERIODS).makeOptionMandatory())
-    .option('--start <date>', 'first day of the period, YYYY-MM-DD (default: the current one)')
-    .option('--headcount <n>', 'people', nonNegative)
-    .option('--tokens <n>', 'token limit', nonNegative)
-    .option('--amount <amount>', 'money limit', decimalString)
-    .addOption(new Option('--enforcement <kind>', 'hard denies authorizations past the limit (default soft, also when replacing a hard budget)').choices(['soft', 'hard']))
-    .option('--thresholds <list>', 'alert thresholds in percent, e.g. 50,80,100', thresholdList);
-  accountOption(set);
-  sendsFields(set, { period_start: '--start', token_limit: '--tokens', amount_limit: '--amount' });
-  set.option('--json', "print the service's JSON answer").action(
-    async (
-      node: string,
-      o: { account?: string; period: (typeof PERIODS)[number]; start?: string; headcount?: number; tokens?: number; amount?: string; enforcement?: 'soft' | 'hard'; thresholds?: number[]; json?: boolean },
-    ) => {
-      const account = ctx.account(o.account);
-      const body: Schemas['PutBudget'] = {
-        period: o.period,
-        ...defined({
-          period_start: o.start,
-          headcount: o.headcount,
-          token_limit: o.tokens,
-          amount_limit: o.amount,
-          enforcement: o.enforcement,
-          thresholds: o.thresholds,
-        }),
-      };
-      const budget = await ctx.call(ctx.api.PUT('/v1/accounts/{account}/budgets/{node}', { params: { path: { account, node } }, body }));
-      ctx.out(
-        o.json
-          ? JSON.stringify(budget, null, 2)
-          : `budget ${budget.node} ${budget.period.kind} ${budget.period.start}: headcount ${budget.headcount ?? '-'}, tokens ${budget.token_limit ?? '-'}, amount ${budget.amount_limit ?? '-'} (${budget.enforcement})`,
-      );
+    .description('set (replace) the budget of `account`, `unit:<id>` or `person:<id>` for a period: what is not given is not kept (enforcement soft, thresholds 50,80,100)');
+  const budgetBody = bodyFlags(set, [
+    { flags: '--period <kind>', field: 'period', description: 'the period kind', choices: PERIODS, required: true },
+    { flags: '--start <date>', field: 'period_start', description: 'first day of the period, YYYY-MM-DD (default: the current one)' },
+    { flags: '--headcount <n>', field: 'headcount', description: 'people', parse: nonNegative },
+    { flags: '--tokens <n>', field: 'token_limit', description: 'token limit', parse: nonNegative },
+    { flags: '--amount <amount>', field: 'amount_limit', description: 'money limit', parse: decimalString },
+    {
+      flags: '--enforcement <kind>',
+      field: 'enforcement',
+      description: 'hard denies authorizations past the limit (default soft, also when replacing a hard budget)',
+      choices: ['soft', 'hard'],
     },
-  );
+    { flags: '--thresholds <list>', field: 'thresholds', description: 'alert thresholds in percent, e.g. 50,80,100', parse: thresholdList },
+  ]);
+  jsonOption(accountOption(set)).action(async (node: string, o: { account?: string; json?: boolean }) => {
+    const account = ctx.account(o.account);
+    const body = budgetBody(o) as Schemas['PutBudget'];
+    const budget = await ctx.call(ctx.api.PUT('/v1/accounts/{account}/budgets/{node}', { params: { path: { account, node } }, body }));
+    ctx.out(
+      o.json
+        ? JSON.stringify(budget, null, 2)
+        : `budget ${budget.node} ${budget.period.kind} ${budget.period.start}: headcount ${budget.headcount ?? '-'}, tokens ${budget.token_limit ?? '-'}, amount ${budget.amount_limit ?? '-'} (${budget.enforcement})`,
+    );
+  });
 
-  const transfer = budgets
-    .command('transfer')
-    .description('move unused allocation to a sibling or back to the parent, mid-period')
-    .requiredOption('--from <node>', 'the node giving')
-    .requiredOption('--to <node>', 'a sibling or the parent')
-    .addOption(new Option('--period <kind>', 'the period kind').choices(PERIODS).makeOptionMandatory())
-    .option('--start <date>', 'first day of the period (default: the current one)')
-    .option('--headcount <n>', 'people', nonNegative)
-    .option('--tokens <n>', 'tokens', nonNegative)
-    .option('--amount <amount>', 'money', decimalString);
-  accountOption(transfer);
-  sendsFields(transfer, { period_start: '--start' });
-  transfer.option('--json', "print the service's JSON answer").action(
-    async (o: { account?: string; from: string; to: string; period: (typeof PERIODS)[number]; start?: string; headcount?: number; tokens?: number; amount?: string; json?: boolean }) => {
-      const account = ctx.account(o.account);
-      const body: Schemas['BudgetTransfer'] = {
-        from: o.from,
-        to: o.to,
-        period: o.period,
-        ...defined({ period_start: o.start, headcount: o.headcount, tokens: o.tokens, amount: o.amount }),
-      };
-      const result = await ctx.call(ctx.api.POST('/v1/accounts/{account}/budgets/transfers', { params: { path: { account } }, body }));
-      ctx.out(o.json ? JSON.stringify(result, null, 2) : transferLine(result, o.to));
-    },
-  );
+  const transfer = budgets.command('transfer').description('move unused allocation to a sibling or back to the parent, mid-period');
+  const transferBody = bodyFlags(transfer, [
+    { flags: '--from <node>', field: 'from', description: 'the node giving', required: true },
+    { flags: '--to <node>', field: 'to', description: 'a sibling or the parent', required: true },
+    { flags: '--period <kind>', field: 'period', description: 'the period kind', choices: PERIODS, required: true },
+    { flags: '--start <date>', field: 'period_start', description: 'first day of the period (default: the current one)' },
+    { flags: '--headcount <n>', field: 'headcount', description: 'people', parse: nonNegative },
+    { flags: '--tokens <n>', field: 'tokens', description: 'tokens', parse: nonNegative },
+    { flags: '--amount <amount>', field: 'amount', description: 'money', parse: decimalString },
+  ]);
+  jsonOption(accountOption(transfer)).action(async (o: { account?: string; to: string; json?: boolean }) => {
+    const account = ctx.account(o.account);
+    const body = transferBody(o) as Schemas['BudgetTransfer'];
+    const result = await ctx.call(ctx.api.POST('/v1/accounts/{account}/budgets/transfers', { params: { path: { account } }, body }));
+    ctx.out(o.json ? JSON.stringify(result, null, 2) : transferLine(result, o.to));
+  });
 
   const credits = program.command('credits').description('the credit balance, grants in burn order and the ledger (finance, sales)');
   accountOption(credits);
@@ -196,6 +178,42 @@ export function registerBilling(program: Command, ctx: Context): void {
     ctx.print(o, c, c.grants, columns, `balance ${c.balance} ${c.currency}, available ${c.available}${pending}`);
   });
 
+  const grant = credits.command('grant').description('a promotional grant of credits (sales, admin)');
+  const grantBody = bodyFlags(grant, [
+    { flags: '--amount <amount>', field: 'amount', description: "the credit, in the account's currency", parse: decimalString, required: true },
+    { flags: '--priority <n>', field: 'priority', description: 'burn order, 1 to 1000: lower is used first (default 10)', parse: nonNegative },
+    {
+      flags: '--expires-at <time>',
+      field: 'expires_at',
+      description: 'when what is left of it expires, RFC 3339 (default: never)',
+      configure: (option) => option.conflicts('validityDays'),
+    },
+    { flags: '--validity-days <n>', field: 'validity_days', description: 'or: it expires this many days from now', parse: positiveInteger },
+    { flags: '--reason <text>', field: 'reason', description: 'why it was granted' },
+  ]);
+  jsonOption(accountOption(grant)).action(async (o: { account?: string; json?: boolean }) => {
+    const account = ctx.account(o.account);
+    const made = await ctx.call(ctx.api.POST('/v1/accounts/{account}/credits/grants', { params: { path: { account } }, body: grantBody(o) as Schemas['CreditGrantCreate'] }));
+    ctx.out(o.json ? JSON.stringify(made, null, 2) : `grant ${made.id}: ${made.amount} promotional, priority ${made.priority}, ${made.expires_at === null ? 'no expiry' : `expires ${made.expires_at}`}`);
+  });
+
+  const topup = credits.command('topup').description("buy one of the plan's top-up packs (finance, admin); the same --id again is the same purchase");
+  const topupBody = bodyFlags(topup, [
+    { flags: '--id <id>', field: 'id', description: 'the purchase id you choose (sent again, the first purchase is answered)', required: true },
+    { flags: '--pack <pack>', field: 'pack', description: "the pack, one of the plan's topup_packs", required: true },
+  ]);
+  jsonOption(accountOption(topup)).action(async (o: { account?: string; json?: boolean }) => {
+    const account = ctx.account(o.account);
+    const bought = await ctx.call(ctx.api.POST('/v1/accounts/{account}/credits/topups', { params: { path: { account } }, body: topupBody(o) as Schemas['CreditTopupCreate'] }));
+    ctx.out(
+      o.json
+        ? JSON.stringify(bought, null, 2)
+        : `top-up ${bought.id}: pack ${bought.pack} for ${bought.price} ${bought.currency}, ${bought.allowance} for ${bought.validity_days} days, ${bought.status === 'granted' ? `granted (${bought.grant?.id ?? ''})` : 'pending payment'}`,
+    );
+  });
+
+  registerCaps(program, ctx);
+
   const invoices = program.command('invoices').description("the account's invoices, newest period first (finance)");
   accountOption(invoices);
   dataOptions(invoices).action(async (o: DataOptions & { account?: string }) => {
@@ -213,7 +231,37 @@ export function registerBilling(program: Command, ctx: Context): void {
     ctx.print(o, list, list.data, columns);
   });
 
-  dataOptions(program.command('invoice').description('one invoice').command('show <id>').description('an invoice with its lines')).action(
+  const closeInvoices = invoices
+    .command('close')
+    .description("close every ended billing period without an invoice (admin, sales, finance): each a draft, finalized after the plan's grace period");
+  const closeBody = bodyFlags(closeInvoices, [
+    { flags: '--finalize', field: 'finalize', description: 'finalize at once (also a draft still in its grace period)' },
+  ]);
+  jsonOption(accountOption(closeInvoices)).action(async (o: { account?: string; json?: boolean }) => {
+    const account = ctx.account(o.account);
+    const invoice = await ctx.call(ctx.api.POST('/v1/accounts/{account}/invoices/close', { params: { path: { account } }, body: closeBody(o) }));
+    ctx.out(o.json ? JSON.stringify(invoice, null, 2) : invoiceLine(invoice));
+  });
+
+  const invoice = program.command('invoice').description('one invoice: show it; finalize (admin, sales, finance), pay or void it (admin, sales)');
+  jsonOption(invoice.command('finalize <id>').description('finalize a draft now, before its grace period ends (a finalized invoice is answered as it is)')).action(
+    async (id: string, o: { json?: boolean }) => {
+      const done = await ctx.call(ctx.api.POST('/v1/invoices/{id}/finalize', { params: { path: { id } } }));
+      ctx.out(o.json ? JSON.stringify(done, null, 2) : invoiceLine(done));
+    },
+  );
+  jsonOption(invoice.command('pay <id>').description('mark a finalized invoice paid (a payment received outside Stripe)')).action(async (id: string, o: { json?: boolean }) => {
+    const paid = await ctx.call(ctx.api.POST('/v1/invoices/{id}/pay', { params: { path: { id } } }));
+    ctx.out(o.json ? JSON.stringify(paid, null, 2) : invoiceLine(paid));
+  });
+  const voidInvoice = invoice.command('void <id>').description('void a finalized, unpaid invoice: the credits it used are restored (and its Stripe invoice voided)');
+  const voidBody = bodyFlags(voidInvoice, [{ flags: '--reason <text>', field: 'reason', description: 'why, kept with the invoice' }]);
+  jsonOption(voidInvoice).action(async (id: string, o: { json?: boolean }) => {
+    const voided = await ctx.call(ctx.api.POST('/v1/invoices/{id}/void', { params: { path: { id } }, body: voidBody(o) }));
+    ctx.out(o.json ? JSON.stringify(voided, null, 2) : invoiceLine(voided));
+  });
+
+  dataOptions(invoice.command('show <id>').description('an invoice with its lines')).action(
     async (id: string, o: DataOptions) => {
       if (o.csv) {
         // The service's own invoice CSV, byte for byte, so the file is the one the API and the console give.
@@ -229,6 +277,69 @@ export function registerBilling(program: Command, ctx: Context): void {
       ];
       if (!o.json) ctx.out(`invoice ${invoice.number} (${invoice.status}) ${invoice.period_start} .. ${invoice.period_end}, plan ${invoice.plan_id} v${invoice.plan_version}`);
       ctx.print(o, invoice, invoice.lines, columns, `total ${invoice.total} ${invoice.currency}`);
+    },
+  );
+}
+
+/** An invoice as one line: its number, status, period and total. */
+export function invoiceLine(i: Schemas['Invoice']): string {
+  return `invoice ${i.id} ${i.number} (${i.status}) ${i.period_start} .. ${i.period_end}: total ${i.total} ${i.currency}`;
+}
+
+/** `agent:<id>`, `session:internal` or `session:external`: what a cap is on, as its route names it. */
+type CapTarget = { scope: 'agent'; agent: string } | { scope: 'session'; context: 'internal' | 'external' };
+
+export function capTarget(value: string): CapTarget {
+  const agent = /^agent:(.+)$/.exec(value);
+  if (agent) return { scope: 'agent', agent: agent[1]! };
+  if (value === 'session:internal' || value === 'session:external') return { scope: 'session', context: value.slice('session:'.length) as 'internal' | 'external' };
+  throw new InvalidArgumentError('expected agent:<id>, session:internal or session:external');
+}
+
+const capTargetName = (t: CapTarget) => (t.scope === 'agent' ? `agent:${t.agent}` : `session:${t.context}`);
+
+/** The caps on authorizations (finance, admin): listed (members too), set and removed. */
+function registerCaps(program: Command, ctx: Context): void {
+  const caps = program.command('caps').description('the caps on authorizations, per agent and per session context (finance, admin; members read them)');
+  listCommand(ctx, caps, (account) => ctx.api.GET('/v1/accounts/{account}/caps', { params: { path: { account } } }), [
+    { header: 'cap', value: (c) => (c.scope === 'agent' ? `agent:${c.agent_id}` : `session:${c.session_context}`) },
+    { header: 'period', value: (c) => c.period },
+    { header: 'amount_limit', value: (c) => c.amount_limit, right: true },
+    { header: 'token_limit', value: (c) => c.token_limit, show: count, right: true },
+    { header: 'updated_at', value: (c) => c.updated_at },
+  ]);
+
+  const set = caps
+    .command('set')
+    .description('set (replace) a cap; it applies to the next authorization')
+    .argument('<cap>', '`agent:<id>` (its own, for a period) or `session:internal`/`session:external` (each session of that context)', capTarget);
+  const capBody = bodyFlags(set, [
+    { flags: '--amount <amount>', field: 'amount_limit', description: 'money limit', parse: decimalString },
+    { flags: '--tokens <n>', field: 'token_limit', description: 'token limit', parse: nonNegative },
+    { flags: '--period <kind>', field: 'period', description: 'agent caps: the period it caps (default month)', choices: PERIODS },
+  ]);
+  jsonOption(accountOption(set)).action(async (target: CapTarget, o: { account?: string; json?: boolean }) => {
+    const account = ctx.account(o.account);
+    const body = capBody(o) as Schemas['PutCap'];
+    if (body.amount_limit === undefined && body.token_limit === undefined) throw new CliError(EXIT.usage, 'caps set: give --amount, --tokens or both');
+    const cap = await ctx.call(
+      target.scope === 'agent'
+        ? ctx.api.PUT('/v1/accounts/{account}/caps/agents/{agent}', { params: { path: { account, agent: target.agent } }, body })
+        : ctx.api.PUT('/v1/accounts/{account}/caps/sessions/{context}', { params: { path: { account, context: target.context } }, body }),
+    );
+    const per = cap.period === undefined ? 'each session' : `per ${cap.period}`;
+    ctx.out(o.json ? JSON.stringify(cap, null, 2) : `cap ${capTargetName(target)} ${per}: amount ${cap.amount_limit ?? '-'}, tokens ${cap.token_limit === null ? '-' : count(cap.token_limit)}`);
+  });
+
+  jsonOption(accountOption(caps.command('delete').description('remove a cap').argument('<cap>', '`agent:<id>`, `session:internal` or `session:external`', capTarget))).action(
+    async (target: CapTarget, o: { account?: string; json?: boolean }) => {
+      const account = ctx.account(o.account);
+      await ctx.call(
+        target.scope === 'agent'
+          ? ctx.api.DELETE('/v1/accounts/{account}/caps/agents/{agent}', { params: { path: { account, agent: target.agent } } })
+          : ctx.api.DELETE('/v1/accounts/{account}/caps/sessions/{context}', { params: { path: { account, context: target.context } } }),
+      );
+      ctx.out(o.json ? JSON.stringify({ cap: capTargetName(target), deleted: true }, null, 2) : `cap ${capTargetName(target)} removed`);
     },
   );
 }

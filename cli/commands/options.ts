@@ -12,8 +12,71 @@ const FIELD_FLAGS = new WeakMap<Command, Readonly<Record<string, string>>>();
  * (`session_id`, `--session-id`) needs no entry.
  */
 export function sendsFields(command: Command, fields: Readonly<Record<string, string>>): Command {
-  FIELD_FLAGS.set(command, fields);
+  FIELD_FLAGS.set(command, { ...FIELD_FLAGS.get(command), ...fields });
   return command;
+}
+
+/** One option that fills one field of a request body. */
+export interface BodyFlag {
+  /** commander's flags, e.g. `--amount <amount>` (a flag without a value sends true) */
+  flags: string;
+  /** The body field it fills; a dotted path fills a nested object (`usage.input`). */
+  field: string;
+  description: string;
+  /** Checks and converts the value: an InvalidArgumentError is exit 2, before anything is sent. */
+  parse?: (value: string, previous: never) => unknown;
+  choices?: readonly string[];
+  required?: boolean;
+  /** Anything else commander offers (`.conflicts(...)`, a default), on the option. */
+  configure?: (option: Option) => Option;
+}
+
+/** The body the options of a command fill: each given option's value at its field, the others left out. */
+export type BodyOf = (options: object) => Record<string, unknown>;
+
+/**
+ * Declares each flag once for both of its uses: the option itself, with its check, and the body field it
+ * fills, which is also how a refusal of that field names the flag (sendsFields). Answers the function
+ * that builds the body from the parsed options.
+ */
+export function bodyFlags(command: Command, flags: readonly BodyFlag[]): BodyOf {
+  const fields: [attribute: string, field: string][] = [];
+  for (const flag of flags) {
+    let option = new Option(flag.flags, flag.description);
+    if (flag.choices !== undefined) option = option.choices(flag.choices);
+    if (flag.parse !== undefined) option = option.argParser(flag.parse as (value: string, previous: unknown) => unknown);
+    if (flag.required) option = option.makeOptionMandatory();
+    if (flag.configure !== undefined) option = flag.configure(option);
+    command.addOption(option);
+    fields.push([option.attributeName(), flag.field]);
+    sendsFields(command, { [flag.field]: option.long! });
+  }
+  return (options) => {
+    const body: Record<string, unknown> = {};
+    for (const [attribute, field] of fields) {
+      const value = (options as Record<string, unknown>)[attribute];
+      if (value === undefined) continue;
+      const path = field.split('.');
+      let into = body;
+      for (const key of path.slice(0, -1)) into = (into[key] ??= {}) as Record<string, unknown>;
+      into[path.at(-1)!] = value;
+    }
+    return body;
+  };
+}
+
+export const jsonOption = (command: Command): Command => command.option('--json', "print the service's JSON answer");
+
+/**
+ * The answer of a write that makes a secret (a key, a webhook endpoint's signing secret): the secret alone on
+ * stdout, for a script to keep, and `line` on stderr; with --json the whole answer.
+ */
+export function showSecret(ctx: { out: (text: string) => void; err: (text: string) => void }, o: { json?: boolean }, answer: { secret: string }, line: string): void {
+  if (o.json) ctx.out(JSON.stringify(answer, null, 2));
+  else {
+    ctx.out(answer.secret);
+    ctx.err(line);
+  }
 }
 
 /**

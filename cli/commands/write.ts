@@ -1,17 +1,15 @@
 // Writing, for the roles the service allows: the catalog, price books, plans, subscriptions, keys,
 // authorizations and tasks. Each prints what changed in a line (or the service's JSON with --json).
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { components } from '../../client/client.js';
 import type { Context, DataOptions } from '../context.js';
 import { readDocument } from '../document.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { Column } from '../output.js';
 import { count } from '../output.js';
-import { dataOptions, decimalString, defined, nonNegativeInteger, positiveInteger, sendsFields } from './options.js';
+import { bodyFlags, dataOptions, decimalString, defined, jsonOption, nonNegativeInteger, positiveInteger, showSecret } from './options.js';
 
 type Schemas = components['schemas'];
-
-const jsonOption = (command: Command) => command.option('--json', "print the service's JSON answer");
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -20,15 +18,14 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
 
   // ---- models -------------------------------------------------------------------------------------
   const models = program.command('models').description('the model catalog (list: any key; set: sales, admin)');
-  jsonOption(
-    models
-      .command('set <model>')
-      .description('add a model to the catalog or change its tier, provider and aliases')
-      .addOption(new Option('--tier <tier>', 'price tier').choices(['base', 'specialized', 'premier']).makeOptionMandatory())
-      .requiredOption('--provider <name>', 'who serves it, e.g. openai')
-      .option('--alias <name>', 'another name it is reported under (repeatable)', collect),
-  ).action(async (model: string, o: { tier: string; provider: string; alias?: string[]; json?: boolean }) => {
-    const body: Schemas['PutModel'] = { tier: o.tier, provider: o.provider, ...defined({ aliases: o.alias }) };
+  const modelsSet = models.command('set <model>').description('add a model to the catalog or change its tier, provider and aliases');
+  const modelBody = bodyFlags(modelsSet, [
+    { flags: '--tier <tier>', field: 'tier', description: 'price tier', choices: ['base', 'specialized', 'premier'], required: true },
+    { flags: '--provider <name>', field: 'provider', description: 'who serves it, e.g. openai', required: true },
+    { flags: '--alias <name>', field: 'aliases', description: 'another name it is reported under (repeatable)', parse: collect },
+  ]);
+  jsonOption(modelsSet).action(async (model: string, o: { json?: boolean }) => {
+    const body = modelBody(o) as Schemas['PutModel'];
     const saved = await ctx.call(ctx.api.PUT('/v1/models/{model}', { params: { path: { model } }, body }));
     show(o, saved, `model ${saved.id}: tier ${saved.tier}, provider ${saved.provider}${saved.aliases.length ? `, aliases ${saved.aliases.join(', ')}` : ''}`);
   });
@@ -76,42 +73,27 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
 
   // ---- plans --------------------------------------------------------------------------------------
   const plans = program.command('plans').description('plans and their versions (sales, admin)');
-  const plansSet = jsonOption(
-    plans
-      .command('set <plan> [file]')
-      .description('a new version of a plan, from a JSON or YAML file and/or the options (options win)')
-      .option('--name <name>', 'display name')
-      .option('--currency <code>', 'ISO 4217, e.g. EUR')
-      .option('--base-fee <amount>', 'monthly base fee', decimalString)
-      .option('--allowance <amount>', 'usage included each month', decimalString)
-      .addOption(new Option('--overage <policy>', 'past the allowance').choices(['bill', 'block'])),
-  );
-  sendsFields(plansSet, { base_fee: '--base-fee', included_allowance: '--allowance', overage_policy: '--overage' });
-  plansSet.action(
-    async (
-      plan: string,
-      file: string | undefined,
-      o: { name?: string; currency?: string; baseFee?: string; allowance?: string; overage?: 'bill' | 'block'; json?: boolean },
-    ) => {
+  const plansSet = plans.command('set <plan> [file]').description('a new version of a plan, from a JSON or YAML file and/or the options (options win)');
+  const planBody = bodyFlags(plansSet, [
+    { flags: '--name <name>', field: 'name', description: 'display name' },
+    { flags: '--currency <code>', field: 'currency', description: 'ISO 4217, e.g. EUR' },
+    { flags: '--base-fee <amount>', field: 'base_fee', description: 'monthly base fee', parse: decimalString },
+    { flags: '--allowance <amount>', field: 'included_allowance', description: 'usage included each month', parse: decimalString },
+    { flags: '--overage <policy>', field: 'overage_policy', description: 'past the allowance', choices: ['bill', 'block'] },
+  ]);
+  jsonOption(plansSet).action(
+    async (plan: string, file: string | undefined, o: { json?: boolean }) => {
       const fromFile = file === undefined ? {} : await readDocument(file, ctx.io.stdin);
-      const body = {
-        ...fromFile,
-        ...defined({ name: o.name, currency: o.currency, base_fee: o.baseFee, included_allowance: o.allowance, overage_policy: o.overage }),
-      } as Schemas['PutPlan'];
+      const body = { ...fromFile, ...planBody(o) } as Schemas['PutPlan'];
       const version = await ctx.call(ctx.api.PUT('/v1/plans/{plan}', { params: { path: { plan } }, body }));
       show(o, version, `plan ${version.plan_id} version ${version.version}: base fee ${version.base_fee} ${version.currency}, allowance ${version.included_allowance}, overage ${version.overage_policy}`);
     },
   );
-  jsonOption(
-    sendsFields(
-      plans
-        .command('rollback <plan>')
-        .description('make an earlier version current again (as a new version with its terms)')
-        .requiredOption('--to <version>', 'the version to return to', positiveInteger),
-      { version: '--to' },
-    ),
-  ).action(async (plan: string, o: { to: number; json?: boolean }) => {
-    const version = await ctx.call(ctx.api.POST('/v1/plans/{plan}/rollback', { params: { path: { plan } }, body: { version: o.to } }));
+  const rollback = plans.command('rollback <plan>').description('make an earlier version current again (as a new version with its terms)');
+  const rollbackBody = bodyFlags(rollback, [{ flags: '--to <version>', field: 'version', description: 'the version to return to', parse: positiveInteger, required: true }]);
+  jsonOption(rollback).action(async (plan: string, o: { to: number; json?: boolean }) => {
+    const body = rollbackBody(o) as Schemas['RollbackPlan'];
+    const version = await ctx.call(ctx.api.POST('/v1/plans/{plan}/rollback', { params: { path: { plan } }, body }));
     show(o, version, `plan ${version.plan_id} version ${version.version}: the terms of version ${version.rolled_back_from ?? o.to}`);
   });
   dataOptions(plans.command('versions <plan>').description("a plan's versions, oldest first")).action(async (plan: string, o: DataOptions) => {
@@ -130,25 +112,17 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
   });
 
   // ---- subscriptions ------------------------------------------------------------------------------
-  jsonOption(
-    sendsFields(
-      program
-        .command('subscribe <account>')
-        .description('subscribe an account to a plan (sales, admin)')
-        .requiredOption('--plan <plan>', 'the plan')
-        .option('--plan-version <n>', 'a version of it (default: the latest, following new versions)', positiveInteger)
-        .option('--start <date>', 'first day, YYYY-MM-DD (default: today)')
-        .option('--anchor-day <day>', 'day of the month a billing period starts', positiveInteger)
-        .option('--overrides <file>', 'per-account overrides, a JSON or YAML file'),
-      { plan_id: '--plan', start_date: '--start', billing_anchor_day: '--anchor-day' },
-    ),
-  ).action(
-    async (account: string, o: { plan: string; planVersion?: number; start?: string; anchorDay?: number; overrides?: string; json?: boolean }) => {
+  const subscribe = program.command('subscribe <account>').description('subscribe an account to a plan (sales, admin)');
+  const subscriptionBody = bodyFlags(subscribe, [
+    { flags: '--plan <plan>', field: 'plan_id', description: 'the plan', required: true },
+    { flags: '--plan-version <n>', field: 'plan_version', description: 'a version of it (default: the latest, following new versions)', parse: positiveInteger },
+    { flags: '--start <date>', field: 'start_date', description: 'first day, YYYY-MM-DD (default: today)' },
+    { flags: '--anchor-day <day>', field: 'billing_anchor_day', description: 'day of the month a billing period starts', parse: positiveInteger },
+  ]);
+  jsonOption(subscribe.option('--overrides <file>', 'per-account overrides, a JSON or YAML file')).action(
+    async (account: string, o: { overrides?: string; json?: boolean }) => {
       const overrides = o.overrides === undefined ? undefined : await readDocument(o.overrides, ctx.io.stdin);
-      const body = {
-        plan_id: o.plan,
-        ...defined({ plan_version: o.planVersion, start_date: o.start, billing_anchor_day: o.anchorDay, overrides }),
-      } as Schemas['PutSubscription'];
+      const body = { ...subscriptionBody(o), ...defined({ overrides }) } as Schemas['PutSubscription'];
       const sub = await ctx.call(ctx.api.PUT('/v1/accounts/{account}/subscription', { params: { path: { account } }, body }));
       const terms = sub.effective_terms;
       show(
@@ -162,26 +136,17 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
 
   // ---- keys ---------------------------------------------------------------------------------------
   const keys = program.command('keys').description('API keys (admin; a member for their own agents)');
-  jsonOption(
-    sendsFields(
-      keys
-        .command('create')
-        .description('issue a key; its secret is printed once')
-        .addOption(new Option('--role <role>', 'what it may do').choices(['admin', 'sales', 'finance', 'member', 'agent']).makeOptionMandatory())
-        .requiredOption('--name <name>', 'what it is for, e.g. "ci runner"')
-        .option('--account <id>', 'its account (finance, member, agent)')
-        .option('--person <id>', 'its person (member)')
-        .option('--agent <id>', 'its agent (agent)'),
-      { person_id: '--person', agent_id: '--agent' },
-    ),
-  ).action(async (o: { role: Schemas['CreateApiKey']['role']; name: string; account?: string; person?: string; agent?: string; json?: boolean }) => {
-    const body: Schemas['CreateApiKey'] = { role: o.role, name: o.name, ...defined({ account: o.account, person_id: o.person, agent_id: o.agent }) };
-    const key = await ctx.call(ctx.api.POST('/v1/api-keys', { body }));
-    if (o.json) ctx.out(JSON.stringify(key, null, 2));
-    else {
-      ctx.out(key.secret);
-      ctx.err(`key ${key.id} (${key.role}) created; the secret above is shown only once`);
-    }
+  const keysCreate = keys.command('create').description('issue a key; its secret is printed once');
+  const keyBody = bodyFlags(keysCreate, [
+    { flags: '--role <role>', field: 'role', description: 'what it may do', choices: ['admin', 'sales', 'finance', 'member', 'agent'], required: true },
+    { flags: '--name <name>', field: 'name', description: 'what it is for, e.g. "ci runner"', required: true },
+    { flags: '--account <id>', field: 'account', description: 'its account (finance, member, agent)' },
+    { flags: '--person <id>', field: 'person_id', description: 'its person (member)' },
+    { flags: '--agent <id>', field: 'agent_id', description: 'its agent (agent)' },
+  ]);
+  jsonOption(keysCreate).action(async (o: { json?: boolean }) => {
+    const key = await ctx.call(ctx.api.POST('/v1/api-keys', { body: keyBody(o) as Schemas['CreateApiKey'] }));
+    showSecret(ctx, o, key, `key ${key.id} (${key.role}) created; the secret above is shown only once`);
   });
   dataOptions(
     keys
@@ -208,38 +173,27 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
   });
 
   // ---- authorizations -----------------------------------------------------------------------------
-  jsonOption(
-    sendsFields(
-      program
-        .command('authorize')
-        .description(
-          'ask before a costly call: reserves an amount, or tokens by kind priced at --model, or --auto (agent, member); exit 9 when denied',
-        )
-        .option('--amount <amount>', 'the most the call may cost', decimalString)
-        .option('--tokens <n>', 'tokens the call may use, held with --amount', positiveInteger)
-        .option('--model <id>', 'the model the call will use')
-        .option('--input <n>', 'input tokens the call may use, priced at --model', nonNegativeInteger)
-        .option('--cached-input <n>', 'cached input tokens, priced at --model', nonNegativeInteger)
-        .option('--cache-write <n>', 'cache-write tokens, priced at --model', nonNegativeInteger)
-        .option('--output <n>', 'output tokens, priced at --model', nonNegativeInteger)
-        .option('--reasoning <n>', 'reasoning tokens, priced at --model', nonNegativeInteger)
-        .option('--auto', "estimate from this agent's recent operations")
-        .option('--operation <name>', 'what the call does')
-        .option('--session-id <id>', 'the session it belongs to')
-        .addOption(new Option('--session-context <context>', 'internal or external session').choices(['internal', 'external']))
-        .option('--expires-in <seconds>', 'release the hold after this long', positiveInteger),
-      {
-        expires_in_seconds: '--expires-in',
-        'usage.input': '--input',
-        'usage.cached_input': '--cached-input',
-        'usage.cache_write': '--cache-write',
-        'usage.output': '--output',
-        'usage.reasoning': '--reasoning',
-      },
-    ),
-  ).action(
-    async (o: AuthorizeOptions & { json?: boolean }) => {
-      const body = authorizeBody(o);
+  const authorize = program
+    .command('authorize')
+    .description('ask before a costly call: reserves an amount, or tokens by kind priced at --model, or --auto (agent, member); exit 9 when denied');
+  const authorizeFields = bodyFlags(authorize, [
+    { flags: '--amount <amount>', field: 'amount', description: 'the most the call may cost', parse: decimalString },
+    { flags: '--tokens <n>', field: 'tokens', description: 'tokens the call may use, held with --amount', parse: positiveInteger },
+    { flags: '--model <id>', field: 'model', description: 'the model the call will use' },
+    { flags: '--input <n>', field: 'usage.input', description: 'input tokens the call may use, priced at --model', parse: nonNegativeInteger },
+    { flags: '--cached-input <n>', field: 'usage.cached_input', description: 'cached input tokens, priced at --model', parse: nonNegativeInteger },
+    { flags: '--cache-write <n>', field: 'usage.cache_write', description: 'cache-write tokens, priced at --model', parse: nonNegativeInteger },
+    { flags: '--output <n>', field: 'usage.output', description: 'output tokens, priced at --model', parse: nonNegativeInteger },
+    { flags: '--reasoning <n>', field: 'usage.reasoning', description: 'reasoning tokens, priced at --model', parse: nonNegativeInteger },
+    { flags: '--auto', field: 'estimate', description: "estimate from this agent's recent operations" },
+    { flags: '--operation <name>', field: 'operation', description: 'what the call does' },
+    { flags: '--session-id <id>', field: 'session_id', description: 'the session it belongs to' },
+    { flags: '--session-context <context>', field: 'session_context', description: 'internal or external session', choices: ['internal', 'external'] },
+    { flags: '--expires-in <seconds>', field: 'expires_in_seconds', description: 'release the hold after this long', parse: positiveInteger },
+  ]);
+  jsonOption(authorize).action(
+    async (o: { json?: boolean }) => {
+      const body = authorizeBody(authorizeFields(o));
       const answer = await ctx.call(ctx.api.POST('/v1/authorizations', { body }));
       if (o.json) ctx.out(JSON.stringify(answer, null, 2));
       if (answer.allowed) {
@@ -260,13 +214,11 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
 
   // ---- tasks --------------------------------------------------------------------------------------
   const tasks = program.command('tasks').description("an agent's tasks");
-  jsonOption(
-    tasks
-      .command('close <task>')
-      .description('resolve a task: its attempts are labelled effective or ineffective')
-      .addOption(new Option('--status <status>', 'how it ended').choices(['succeeded', 'failed', 'abandoned']).makeOptionMandatory()),
-  ).action(async (task: string, o: { status: Schemas['CloseTask']['status']; json?: boolean }) => {
-    const resolution = await ctx.call(ctx.api.POST('/v1/tasks/{task}/close', { params: { path: { task } }, body: { status: o.status } }));
+  const close = tasks.command('close <task>').description('resolve a task: its attempts are labelled effective or ineffective');
+  const closeBody = bodyFlags(close, [{ flags: '--status <status>', field: 'status', description: 'how it ended', choices: ['succeeded', 'failed', 'abandoned'], required: true }]);
+  jsonOption(close).action(async (task: string, o: { json?: boolean }) => {
+    const body = closeBody(o) as Schemas['CloseTask'];
+    const resolution = await ctx.call(ctx.api.POST('/v1/tasks/{task}/close', { params: { path: { task } }, body }));
     show(o, resolution, `task ${resolution.task_id} ${resolution.status}: ${count(resolution.relabelled_events)} events relabelled`);
   });
 
@@ -282,35 +234,18 @@ export function deniedLine(
   return `denied by ${by.level}: the estimate of ${asked} is ${short} more than is left there`;
 }
 
-/** The options of `authorize` as commander parses them. */
-export interface AuthorizeOptions {
-  amount?: string;
-  tokens?: number;
-  model?: string;
-  input?: number;
-  cachedInput?: number;
-  cacheWrite?: number;
-  output?: number;
-  reasoning?: number;
-  auto?: boolean;
-  operation?: string;
-  sessionId?: string;
-  sessionContext?: Schemas['Authorize']['session_context'];
-  expiresIn?: number;
-}
-
 /**
  * The estimate of `authorize` as one of the bodies the service takes: an amount (with optional tokens and
- * model), tokens by kind (with a model, which prices them), or `auto` (with a model). Anything else is a
- * usage error here, before anything is sent.
+ * model), tokens by kind (with a model, which prices them), or `auto` (with a model). `fields` is what its
+ * flags filled (`estimate: true` for --auto). Anything else is a usage error here, before anything is sent.
  */
-export function authorizeBody(o: AuthorizeOptions): Schemas['Authorize'] {
-  const shared = defined({ operation: o.operation, session_id: o.sessionId, session_context: o.sessionContext, expires_in_seconds: o.expiresIn });
-  const usage = defined({ input: o.input, cached_input: o.cachedInput, cache_write: o.cacheWrite, output: o.output, reasoning: o.reasoning });
-  const byKind = Object.keys(usage).length > 0;
-  if (byKind && o.amount === undefined && o.tokens === undefined && !o.auto && o.model !== undefined) return { ...shared, usage, model: o.model };
-  if (!byKind && o.amount !== undefined && !o.auto) return { ...shared, amount: o.amount, ...defined({ tokens: o.tokens, model: o.model }) };
-  if (!byKind && o.auto && o.amount === undefined && o.tokens === undefined && o.model !== undefined) return { ...shared, estimate: 'auto', model: o.model };
+export function authorizeBody(fields: Record<string, unknown>): Schemas['Authorize'] {
+  const { amount, tokens, model, usage, estimate, ...shared } = fields;
+  const byKind = usage !== undefined;
+  const auto = estimate !== undefined;
+  if (byKind && amount === undefined && tokens === undefined && !auto && model !== undefined) return { ...shared, usage, model } as Schemas['Authorize'];
+  if (!byKind && amount !== undefined && !auto) return { ...shared, amount, ...defined({ tokens, model }) } as Schemas['Authorize'];
+  if (!byKind && auto && amount === undefined && tokens === undefined && model !== undefined) return { ...shared, estimate: 'auto', model } as Schemas['Authorize'];
   throw new CliError(
     EXIT.usage,
     'authorize: give --amount (with --tokens and --model if you like), or tokens by kind (--input, --output, ...) with --model, or --auto with --model.',
