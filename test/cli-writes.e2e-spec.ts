@@ -260,4 +260,17 @@ describe('the tokenmeter CLI writes: org tree, caps, credits, invoices, webhook 
     expect((await api('GET', '/v1/webhook-endpoints', undefined, finance)).data.map((e: { id: string }) => e.id)).not.toContain(id);
     expect((await cli(['webhooks', 'delete', id], finance)).code).toBe(5);
   }, 120_000);
+
+  it("caps tiers: the plan's tier caps this billing period, as a table and as the service's JSON", async () => {
+    const other = `writes-tiers-${suffix}`;
+    await api('POST', '/v1/accounts', { id: other, name: 'Tiers', currency: 'EUR' });
+    await api('PUT', '/v1/plans/capped', { name: 'Capped', currency: 'EUR', base_fee: '1.00', included_allowance: '0', overage_policy: 'bill', tier_caps: { premier: 5000 } });
+    expect(JSON.parse((await cli(['caps', 'tiers', '--account', other, '--json'])).stdout)).toEqual({ data: [] });
+    await api('PUT', `/v1/accounts/${other}/subscription`, { plan_id: 'capped', start_date: lastMonthStart(), billing_anchor_day: 1 });
+    const table = await cli(['caps', 'tiers', '--account', other]);
+    expect(table.stdout).toMatch(/^TIER\s+PERIOD START\s+PERIOD END\s+TOKEN LIMIT\s+SPENT TOKENS\s+HELD TOKENS\s+LEFT TOKENS\n/);
+    expect(table.stdout).toMatch(/^premier\s+\S+\s+\S+\s+5,000\s+0\s+0\s+5,000\n/m);
+    const json = await cli(['caps', 'tiers', '--account', other, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual(await api('GET', `/v1/accounts/${other}/caps/tiers`));
+  }, 120_000);
 });

@@ -309,6 +309,21 @@ function registerCaps(program: Command, ctx: Context): void {
     { header: 'updated_at', value: (c) => c.updated_at },
   ]);
 
+  listCommand(
+    ctx,
+    caps.command('tiers').description("the plan's per-tier token caps this billing period: spent, held and left (what a hold of a model of that tier is held against)"),
+    (account) => ctx.api.GET('/v1/accounts/{account}/caps/tiers', { params: { path: { account } } }),
+    [
+      { header: 'tier', value: (c) => c.tier },
+      { header: 'period_start', value: (c) => c.period_start },
+      { header: 'period_end', value: (c) => c.period_end },
+      { header: 'token_limit', value: (c) => c.token_limit, show: count, right: true },
+      { header: 'spent_tokens', value: (c) => c.spent_tokens, show: count, right: true },
+      { header: 'held_tokens', value: (c) => c.held_tokens, show: count, right: true },
+      { header: 'left_tokens', value: (c) => c.left_tokens, show: count, right: true },
+    ],
+  );
+
   const set = caps
     .command('set')
     .description('set (replace) a cap; it applies to the next authorization')
