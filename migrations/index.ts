@@ -21,6 +21,7 @@ import { ReservationLeases1766200000000 } from './1766200000000-reservation-leas
 import { IdempotencyKeys1766300000000 } from './1766300000000-idempotency-keys.js';
 import { MeterUnpriced1766400000000 } from './1766400000000-meter-unpriced.js';
 import { IdempotencyCommitted1766500000000 } from './1766500000000-idempotency-committed.js';
+import { InvoiceAmountPaid1766600000000 } from './1766600000000-invoice-amount-paid.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -44,4 +45,5 @@ export const migrations = [
   IdempotencyKeys1766300000000,
   MeterUnpriced1766400000000,
   IdempotencyCommitted1766500000000,
+  InvoiceAmountPaid1766600000000,
 ];

@@ -100,7 +100,7 @@ const summaryProperties = {
   grace_until: { ...time, description: 'A draft is finalized then' },
   finalized_at: nullable(time),
   paid_at: nullable(time),
-  amount_paid: nullable({ type: 'string' }),
+  amount_paid: nullable({ ...money, description: 'What was paid, in the invoice’s currency (the total when marked paid by hand; what Stripe collected)' }),
   voided_at: nullable(time),
   void_reason: nullable({ type: 'string' }),
 } as const;

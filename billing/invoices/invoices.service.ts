@@ -451,7 +451,11 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
       this.logger.warn({ account: event.accountId, invoice: event.localInvoiceId, status: row?.status ?? null }, 'Stripe says an invoice is paid that is not finalized here');
       return;
     }
-    await this.pay(tx, event.localInvoiceId, event.at, `${event.amountPaid} ${event.currency.toUpperCase()}`);
+    // A mirror is made in the invoice's currency; Stripe naming another is said, and the amount kept as paid.
+    if (event.currency.toUpperCase() !== row.currency) {
+      this.logger.warn({ account: event.accountId, invoice: row.id, currency: event.currency, expected: row.currency }, 'Stripe says an invoice was paid in another currency');
+    }
+    await this.pay(tx, event.localInvoiceId, event.at, event.amountPaid);
   }
 
   /** InvoicePaidHandler: the Stripe invoice was voided (after ours, or by hand in Stripe: then ours follows). */
@@ -472,7 +476,10 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     return this.view((await this.repository.find(id))!);
   }
 
-  /** Marks a finalized invoice paid (by hand, or Stripe's word); null when it already was (nothing changed). */
+  /**
+   * Marks a finalized invoice paid (by hand: its total; or Stripe's word: the amount Stripe says, a decimal in
+   * the invoice's currency); null when it already was (nothing changed).
+   */
   private async pay(tx: Tx, id: string, at: Date, amountPaid: string | null): Promise<{ before: InvoiceRow; after: InvoiceRow } | null> {
     const row = await this.repository.find(id, tx, true);
     if (row === null) return null;
@@ -480,7 +487,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     if (row.status !== 'finalized') {
       throw new BillingError(Code.InvoiceNotPayable, `Invoice "${id}" is ${row.status}; only a finalized invoice can be paid.`);
     }
-    const paid = await this.repository.setStatus(tx, id, 'paid', at, { amountPaid: amountPaid ?? `${row.total} ${row.currency}` });
+    const paid = await this.repository.setStatus(tx, id, 'paid', at, { amountPaid: amountPaid ?? row.total });
     await this.webhooks.emit(tx, row.account_id, 'invoice.paid', {
       invoice: row.id,
       number: row.number,
