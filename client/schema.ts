@@ -5040,6 +5040,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description No period ended since the last close: the newest invoice (finalized now with `finalize: true`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
             /** @description Success */
             201: {
                 headers: {

@@ -81,13 +81,17 @@ export class InvoicesController {
   })
   @ApiJsonBody(closeInvoicesSchema)
   @Responds(201, invoiceSchema)
+  @Responds(200, invoiceSchema, { description: 'No period ended since the last close: the newest invoice (finalized now with `finalize: true`)' })
   @Fails(409)
-  close(
+  async close(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,
     @Body(new SchemaPipe(closeInvoicesSchema)) body: CloseInvoicesBody,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<InvoiceView> {
-    return this.invoices.closeByHand(p, account, body.finalize ?? false);
+    const { invoice, closed } = await this.invoices.closeByHand(p, account, body.finalize ?? false);
+    void reply.status(closed ? 201 : 200);
+    return invoice;
   }
 
   @Get('accounts/:account/invoices/upcoming')

@@ -284,7 +284,8 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
    * and answers the newest invoice (the existing one when nothing ended since: a period is never closed
    * twice). `finalize` skips the grace period.
    */
-  async closeByHand(p: Principal, accountId: string, finalize: boolean): Promise<InvoiceView> {
+  /** Closes what ended; `closed`: whether a period was closed now (else the newest invoice is answered). */
+  async closeByHand(p: Principal, accountId: string, finalize: boolean): Promise<{ invoice: InvoiceView; closed: boolean }> {
     await this.checkAccount(p, accountId);
     const sub = (await this.repository.subscriptionsToClose()).find((s) => s.account_id === accountId);
     if (sub === undefined) throw new BillingError(Code.NoSubscription, `Account "${accountId}" has no subscription.`);
@@ -299,8 +300,9 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
         throw new BillingError(Code.NothingToClose, `No billing period of account "${accountId}" has ended yet; the current one ends ${current.end.toISOString()}.`);
       }
       last = newest.status === 'draft' && finalize ? await this.finalizeById(newest.id, true) : newest;
+      return { invoice: await this.view(last), closed: false };
     }
-    return this.view(last);
+    return { invoice: await this.view(last), closed: true };
   }
 
   /**
