@@ -318,21 +318,37 @@ describe('Invoices', () => {
     expect(restores).toEqual([{ invoice_id: may.id }]);
   });
 
-  it('audits finalizing, paying and voiding by hand: who, and the status and money before and after', async () => {
+  it('audits closing, finalizing, paying and voiding by hand: who, and the status and money before and after', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '20.00', included_allowance: '0' });
     const keyId = async (key: string): Promise<string> => (await t.get('/v1/api-keys/current', key)).body.id;
-    const audited = async () => {
+    const trail = async () => {
       const res = await t.get(`/v1/audit?account=${org.account}&entity_type=invoice`, t.adminKey);
       expect(res.status).toBe(200);
       expect(res.body.verification).toMatchObject({ valid: true });
       type Row = { action: string; entity_id: string; actor_key_id: string; actor_role: string; before: unknown; after: unknown };
-      return (res.body.data as Row[]).filter((r) => ['invoice.finalize', 'invoice.pay', 'invoice.void'].includes(r.action));
+      return res.body.data as Row[];
     };
+    const audited = async () => (await trail()).filter((r) => ['invoice.finalize', 'invoice.pay', 'invoice.void'].includes(r.action));
+    const closes = async () => (await trail()).filter((r) => r.action === 'invoice.close');
     const money = (status: string, total: string, more: Record<string, unknown> = {}) => ({ status, currency: 'EUR', total, amount_paid: null, void_reason: null, ...more });
 
     clock.set('2026-04-01T00:10:00.000Z');
     const draft = await closeNow(org, false);
+    // The close made the draft: audited with no invoice before it.
+    expect(await closes()).toEqual([
+      expect.objectContaining({
+        action: 'invoice.close',
+        entity_id: draft.id,
+        actor_key_id: await keyId(org.keys.finance),
+        actor_role: 'finance',
+        before: null,
+        after: { number: draft.number, period_start: '2026-03-01T00:00:00.000Z', period_end: '2026-04-01T00:00:00.000Z', ...money('draft', '20.00') },
+      }),
+    ]);
+    // Closing again when nothing ended since answers the draft and records nothing.
+    await closeNow(org, false, 200);
+    expect(await closes()).toHaveLength(1);
     const finalized = await t.post(`/v1/invoices/${draft.id}/finalize`, {}, org.keys.finance);
     expect(finalized.status).toBe(200);
     expect(finalized.body.status).toBe('finalized');
@@ -369,6 +385,7 @@ describe('Invoices', () => {
 
     clock.set('2026-05-01T00:00:00.000Z');
     const may = await closeNow(org);
+    expect((await closes())[1]).toMatchObject({ entity_id: may.id, before: null, after: money('finalized', '20.00') });
     const voided = await t.post(`/v1/invoices/${may.id}/void`, { reason: 'issued by mistake' }, t.adminKey);
     expect(voided.status).toBe(200);
     expect((await t.post(`/v1/invoices/${may.id}/void`, { reason: 'again' }, t.adminKey)).status).toBe(200);

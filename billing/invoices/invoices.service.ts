@@ -291,7 +291,8 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     if (sub === undefined) throw new BillingError(Code.NoSubscription, `Account "${accountId}" has no subscription.`);
     const periods = periodsToClose(sub.billing_anchor_day, sub.start_date, this.clock.now(), sub.last_end);
     let last: InvoiceRow | null = null;
-    for (const period of periods) last = await this.closePeriod(accountId, period.start, finalize);
+    const by = actorOf(p);
+    for (const period of periods) last = await this.closePeriod(accountId, period.start, finalize, by);
     if (last === null) {
       // Nothing ended since: the newest invoice is answered (finalized now when asked), as a repeated close would.
       const newest = (await this.repository.ofAccount(accountId)).at(-1);
@@ -299,7 +300,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
         const current = billingPeriod(sub.billing_anchor_day, this.clock.now());
         throw new BillingError(Code.NothingToClose, `No billing period of account "${accountId}" has ended yet; the current one ends ${current.end.toISOString()}.`);
       }
-      last = newest.status === 'draft' && finalize ? await this.finalizeById(newest.id, true) : newest;
+      last = newest.status === 'draft' && finalize ? await this.finalizeById(newest.id, true, by) : newest;
       return { invoice: await this.view(last), closed: false };
     }
     return { invoice: await this.view(last), closed: true };
@@ -314,8 +315,10 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
    * a plan version published after the period ended (before the hourly close, or a late close by hand)
    * bills the next period, never this one. The pin and the overrides are not historised (see
    * SubscriptionsService.termsInForceAt): they are read as they are at the close.
+   *
+   * Closed by a person (`by`), the new invoice is audited (`invoice.close`) in the same transaction.
    */
-  async closePeriod(accountId: string, periodStart: Date, finalize = false): Promise<InvoiceRow | null> {
+  async closePeriod(accountId: string, periodStart: Date, finalize = false, by: Actor | null = null): Promise<InvoiceRow | null> {
     const billing = await this.subscriptions.billingContext(accountId);
     if (billing === null) return null;
     const period = billingPeriod(billing.anchor_day, periodStart);
@@ -357,9 +360,14 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
       await this.repository.insert(tx, invoice);
       const computed = await this.compute(tx, accountId, period, pt, invoice.id, topups);
       await this.repository.replaceContents(tx, invoice, computed.lines, computed.usage, computed.total);
-      if (finalize) return this.finalizeIn(tx, { ...invoice, total: computed.total }, topups);
-      this.queueFinalize(tx, invoice.id, invoice.grace_until);
-      return { ...invoice, total: computed.total };
+      let closed: InvoiceRow;
+      if (finalize) closed = await this.finalizeIn(tx, { ...invoice, total: computed.total }, topups);
+      else {
+        this.queueFinalize(tx, invoice.id, invoice.grace_until);
+        closed = { ...invoice, total: computed.total };
+      }
+      if (by !== null) await this.recordByHand(tx, by, 'invoice.close', null, closed);
+      return closed;
     });
     return row;
   }
@@ -524,9 +532,12 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     return this.view(await this.finalizeById(found.id, true, actorOf(p)));
   }
 
-  /** The audit row of a change a person made to an invoice: who, and its status and money before and after. */
-  private recordByHand(tx: Tx, by: Actor, action: 'invoice.finalize' | 'invoice.pay' | 'invoice.void', before: InvoiceRow, after: InvoiceRow): Promise<unknown> {
-    return this.audit.record(tx, by, { action, entityType: 'invoice', entityId: after.id, accountId: after.account_id, before: auditable(before), after: auditable(after) });
+  /**
+   * The audit row of a change a person made to an invoice: who, and its status and money before and after
+   * (none before: an invoice a close by hand made).
+   */
+  private recordByHand(tx: Tx, by: Actor, action: 'invoice.close' | 'invoice.finalize' | 'invoice.pay' | 'invoice.void', before: InvoiceRow | null, after: InvoiceRow): Promise<unknown> {
+    return this.audit.record(tx, by, { action, entityType: 'invoice', entityId: after.id, accountId: after.account_id, before: before && auditable(before), after: auditable(after) });
   }
 
   // ---- Jobs ---------------------------------------------------------------------------------------
