@@ -43,7 +43,7 @@ describe('credits', () => {
     await t?.close();
   });
 
-  async function org(plan: 'credits-bill' | 'credits-block' = 'credits-bill') {
+  async function org(plan = 'credits-bill') {
     const o = await newOrg(t);
     await setupPricing(t, o.account);
     const sub = await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: plan, start_date: '2026-01-01', billing_anchor_day: 1 } });
@@ -359,6 +359,69 @@ describe('credits', () => {
     await engine.rebuild(o.account, clock.now());
     expect(await figures()).toEqual(before);
     expect((await authorize('0.25')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0' } }] });
+  });
+
+  it('an account whose plan gains an allowance mid-period has the period\'s usage booked on it, as its invoice bills it', async () => {
+    clock.set('2026-04-22T12:00:00.000Z');
+    const none = await t.request('PUT', '/v1/plans/credits-none', { body: { currency: 'EUR', base_fee: '10.00', included_allowance: '0', overage_policy: 'bill' } });
+    expect(none.status).toBeLessThan(300);
+    const o = await org('credits-none');
+    expect((await t.post(`/v1/accounts/${o.account}/credits/grants`, { amount: '10.00' }, o.keys.sales)).status).toBe(201);
+    await spend(o.keys.agent, 4);
+    await settle();
+    expect((await credits(o.account)).grants.map((g: { kind: string; remaining: string }) => [g.kind, g.remaining])).toEqual([['promotional', '6']]);
+    // Moved the same day to a plan with an allowance: it covers April's usage (the invoice bills April on the
+    // plan in force at its end), and the promotional grant gets back what it paid.
+    const sub = await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-bill' } });
+    expect(sub.status).toBe(200);
+    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceGranted: '20.00', allowanceChanged: null, burned: '4' });
+    const c = await credits(o.account);
+    expect(c.grants.map((g: { kind: string; remaining: string }) => [g.kind, g.remaining])).toEqual([['allowance', '16'], ['promotional', '10']]);
+    expect(c.entries.filter((e: { kind: string }) => e.kind === 'restore')).toEqual([expect.objectContaining({ amount: '4', usage_day: '2026-04-22', memo: 'given back, to be booked again: the period allowance changed' })]);
+    sumsToZero(c);
+  });
+
+  it('under a block plan, an allowance changed mid-period reaches holds at the next settle run, the period booked again on it; the counter agrees with PostgreSQL', async () => {
+    clock.set('2026-04-21T12:00:00.000Z');
+    // A plan of its own: a version published here reaches every subscriber of the plan.
+    const publish = async (allowance: string) => {
+      const res = await t.request('PUT', '/v1/plans/credits-block-follow', { body: { currency: 'EUR', base_fee: '10.00', included_allowance: allowance, overage_policy: 'block', topup_packs: PACKS } });
+      expect(res.status).toBeLessThan(300);
+    };
+    await publish('1.00');
+    const o = await org('credits-block-follow');
+    await settle();
+    const engine = t.app.get<CountersEngine>(COUNTERS_ENGINE);
+    const figures = async () => engine.read(o.account, ['credits'], clock.now());
+    const authorize = (amount: string) => t.post('/v1/authorizations', { amount }, o.keys.agent);
+    await spend(o.keys.agent, 0.75);
+    await settle();
+    expect((await authorize('0.50')).body).toMatchObject({ allowed: false, denied_by: { level: 'credits', short_by: '0.25' } });
+
+    clock.advance(60_000);
+    await publish('2.00');
+    const settled = await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now());
+    expect(settled).toMatchObject({ allowanceChanged: '2', burned: '0.75', uncovered: '0' });
+    let c = await credits(o.account);
+    expect(c).toMatchObject({ balance: '1.25', unbooked_usage: '0', available: '1.25' });
+    expect(c.grants).toEqual([expect.objectContaining({ kind: 'allowance', amount: '2', remaining: '1.25' })]);
+    sumsToZero(c);
+    const after = await figures();
+    expect(after).toEqual([
+      { level: 'credits', limit: { amount: '2', tokens: null }, spent: { amount: '0.75', tokens: 0 }, held: { amount: '0', tokens: 0 }, left: { amount: '1.25', tokens: null } },
+    ]);
+    await engine.rebuild(o.account, clock.now());
+    expect(await figures()).toEqual(after);
+    expect((await authorize('0.50')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0.75' } }] });
+
+    // Lowered below what was spent: the allowance holds what it was given less the period's usage, nothing.
+    clock.advance(60_000);
+    await publish('0.50');
+    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceChanged: '0.5', uncovered: '0.25' });
+    c = await credits(o.account);
+    expect(c.grants).toEqual([expect.objectContaining({ kind: 'allowance', amount: '0.5', remaining: '0' })]);
+    sumsToZero(c);
+    expect((await authorize('0.01')).body).toMatchObject({ allowed: false, denied_by: { level: 'credits' } });
   });
 
   it('under a block plan, holds against the period allowance from the moment the account subscribes; the job granting it changes no figure', async () => {

@@ -523,6 +523,63 @@ describe('Invoices', () => {
     expect(lines(april).filter(([kind]) => kind === 'adjustment')).toEqual([['adjustment', 'base', '2.00']]);
   });
 
+  it('follows a plan version published mid-period: the ledger books the period on the allowance the invoice bills, so grants pay only beyond it', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newOrg(t);
+    const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '5.00' });
+    await settle(org);
+    expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '10.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
+    const grants = async () => {
+      const res = await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance);
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    const held = async () => (await grants()).grants.map((g: { kind: string; amount: string; remaining: string }) => [g.kind, g.amount, g.remaining]);
+    // base input 0.50 per 1M: 16M tokens cost 8.00: 5.00 allowance, 3.00 promotional.
+    await report(t, org, [event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 16_000_000 })]);
+    await settle(org);
+    expect(await held()).toEqual([['allowance', '5', '0'], ['promotional', '10', '7']]);
+
+    // A larger allowance from the 12th: the period's 8.00 is booked again, all of it on the allowance.
+    clock.set('2026-03-12T09:00:00.000Z');
+    await publish(t, planId, { base_fee: '10.00', included_allowance: '10.00' });
+    expect(await settle(org)).toMatchObject({ allowanceChanged: '10' });
+    expect(await held()).toEqual([['allowance', '10', '2'], ['promotional', '10', '10']]);
+    const entries = (await grants()).entries as { kind: string; amount: string; memo: string | null }[];
+    expect(entries.find((e) => e.kind === 'adjustment')).toMatchObject({ amount: '5', memo: 'Included allowance changed from 5 to 10' });
+    // A run with the terms unchanged books nothing more.
+    const count = entries.length;
+    expect(await settle(org)).toMatchObject({ allowanceChanged: null });
+    expect((await grants()).entries).toHaveLength(count);
+
+    // 6.00 more on the 20th, then a smaller allowance from the 25th: 14.00 in all, 3.00 on the allowance,
+    // 10.00 on the promotional grant, 1.00 uncovered.
+    clock.set('2026-03-20T12:00:00.000Z');
+    await report(t, org, [event('2026-03-20T10:00:00Z', 'qwen-turbo', { input: 12_000_000 })]);
+    await settle(org);
+    expect(await held()).toEqual([['allowance', '10', '0'], ['promotional', '10', '6']]);
+    clock.set('2026-03-25T12:00:00.000Z');
+    await publish(t, planId, { base_fee: '10.00', included_allowance: '3.00' });
+    await settle(org);
+    expect(await held()).toEqual([['allowance', '3', '0'], ['promotional', '10', '0']]);
+    const [{ uncovered }] = await db.query(`SELECT sum(uncovered)::text AS uncovered FROM credit_usage_days WHERE account_id = $1`, [org.account]);
+    expect(Number(uncovered)).toBe(1);
+    const sums = (await grants()).ledger.reduce((sum: number, l: { amount: string }) => sum + Math.round(Number(l.amount) * 1e6), 0);
+    expect(sums).toBe(0);
+
+    // March is billed on the terms in force at its end (3.00 included): what the promotional grant paid of the
+    // 11.00 overage is taken off, and the 1.00 no grant covered is billed.
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    expect(lines(march)).toEqual([
+      ['base_fee', null, '10.00'],
+      ['allowance_used', null, '0.00'],
+      ['overage', 'base', '11.00'],
+      ['credits_applied', null, '-10.00'],
+    ]);
+    expect(march.total).toBe('11.00');
+  });
+
   it('adjusts the credits applied to an earlier period when a late event of it burns a grant', async () => {
     clock.set('2026-03-05T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0' });

@@ -27,6 +27,7 @@ import { WebhookEvents } from '../webhooks/webhook-events.js';
 import { CreditsRepository, grantState, type GrantRow, type NewGrant, type TopupRow } from './credits.repository.js';
 import {
   allocateBurn,
+  allowanceAdjustment,
   allowancesUsedUp,
   applyMovements,
   burnMovements,
@@ -36,6 +37,7 @@ import {
   endGrants,
   grantMovement,
   invoiceCreditMovements,
+  ledgerAccounts,
   PRIORITY,
   restoreMovements,
   supersededAllowances,
@@ -82,6 +84,8 @@ export interface PendingAllowance {
 
 export interface SettleResult {
   allowanceGranted: string | null;
+  /** The current period's allowance as the terms now give it, when they changed since it was granted. */
+  allowanceChanged: string | null;
   burned: string;
   uncovered: string;
   expired: string;
@@ -101,7 +105,7 @@ function allowanceGrants(rows: readonly GrantRow[]): (AllowanceGrant & { row: Gr
 }
 
 export function settleChangedLevel(result: SettleResult): boolean {
-  return result.allowanceGranted !== null || !new Dec(result.burned).isZero() || !new Dec(result.uncovered).isZero() || !new Dec(result.expired).isZero();
+  return result.allowanceGranted !== null || result.allowanceChanged !== null || !new Dec(result.burned).isZero() || !new Dec(result.uncovered).isZero() || !new Dec(result.expired).isZero();
 }
 
 @Injectable()
@@ -314,10 +318,28 @@ export class CreditLedger {
     // changed back): then the allowance in force stays.
     let ended = new Dec(0);
     if (allowance && current && current.expired_at === null) ended = await this.endSupersededAllowances(tx, account, allowance, now);
+    // The period's terms changed the allowance since it was granted: its usage is booked again below.
+    // So is a period whose allowance was granted after some of its usage was booked (an account with
+    // grants that subscribed mid-period, an allowance raised from nothing): the invoice bills all the
+    // period's usage with its allowance.
+    let allowanceChanged: string | null = null;
+    let beforeChange: GrantState[] | null = null;
+    if (allowance && current && current.expired_at === null) {
+      const changed = !new Dec(current.amount).eq(allowance.amount);
+      if (changed || allowanceGranted !== null) {
+        const booked = await this.repository.bookedDays(tx, account, dayOf(allowance.periodStart), dayOf(allowance.periodEnd));
+        if (changed || booked.length > 0) {
+          beforeChange = (await this.repository.liveGrants(tx, account)).map(grantState);
+          await this.unbookPeriod(tx, account, booked, now);
+        }
+        if (changed) allowanceChanged = await this.followAllowance(tx, account, current, allowance.amount, now);
+      }
+    }
 
     const live = await this.repository.liveGrants(tx, account);
     let grants = live.map(grantState);
-    const beforeBurns = grants;
+    // Announced as used up: an allowance that had something left before this run (before a change of it).
+    const beforeBurns = beforeChange ?? grants;
     let usedUpOn: string | null = null;
     let burned = new Dec(0);
     let uncovered = new Dec(0);
@@ -360,9 +382,51 @@ export class CreditLedger {
     // Due grants with nothing left expire too, with no movement.
     await this.repository.markExpired(tx, account, grants.filter((g) => g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime()).map((g) => g.id), now);
     const expired = expiries.reduce((sum, m) => sum.plus(m.amount), ended);
-    const result = { allowanceGranted, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
+    const result = { allowanceGranted, allowanceChanged, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
     if (settleChangedLevel(result)) this.refreshAfter(tx, account, now);
     return result;
+  }
+
+  /**
+   * Gives back every burn of the given usage days (into grants still in force: giving back never extends a
+   * grant's life, so what an expired grant paid stays booked) and clears their uncovered part, so the
+   * settle's booking loop books them again in burn order: a period whose allowance changed (followAllowance)
+   * or came after some of its usage was booked is booked as if the allowance had been given so from the
+   * start. So usage an allowance covers is not paid from top-ups or grants (nor left uncovered), and usage
+   * beyond it burns them in order, as the period's invoice counts them in its credits line.
+   */
+  private async unbookPeriod(tx: Tx, account: string, days: readonly string[], now: Date): Promise<void> {
+    if (days.length === 0) return;
+    const live = new Set((await this.repository.liveGrants(tx, account)).map((g) => g.id));
+    const memo = 'given back, to be booked again: the period allowance changed';
+    for (const day of days) {
+      const next = dayOf(new Date(Date.parse(`${day}T00:00:00.000Z`) + DAY_MS));
+      const burns = (await this.repository.netBurns(tx, account, day, next)).map((b) => ({ grantId: b.grant_id, amount: new Dec(b.amount) }));
+      const total = burns.reduce((sum, b) => sum.plus(b.amount), new Dec(0));
+      const { movements, unrestored } = restoreMovements(burns, total, (id) => live.has(id));
+      await this.repository.book(tx, account, movements, { at: now, usageDay: day, memo });
+      const uncovered = new Dec(await this.repository.uncoveredOf(tx, account, day));
+      await this.repository.setBooked(tx, account, day, unrestored.toFixed(), uncovered.negated().toFixed());
+    }
+  }
+
+  /**
+   * The current period's included allowance is no longer what its grant was given (a plan version published
+   * mid-period, a pin or an override changed it): the grant follows the terms, as the period's invoice will
+   * (it bills on the terms in force at the period's end). Called with the period's burns given back
+   * (unbookPeriod), so the grant holds all it was given. Returns what the grant is given now.
+   */
+  private async followAllowance(tx: Tx, account: string, grant: GrantRow, wanted: string, now: Date): Promise<string> {
+    const given = new Dec(grant.amount);
+    const held = grantState((await this.repository.findGrant(tx, account, grant.id))!);
+    const move = allowanceAdjustment(held, given, new Dec(wanted));
+    const amount = move === null ? given : move.to === ledgerAccounts.grant(grant.id) ? given.plus(move.amount) : given.minus(move.amount);
+    if (move !== null) {
+      await this.repository.book(tx, account, [move], { at: now, memo: `Included allowance changed from ${given.toFixed()} to ${amount.toFixed()}` });
+      await this.repository.setGrantAmount(tx, account, grant.id, amount.toFixed());
+    }
+    this.logger.log({ account, grant: grant.id, from: given.toFixed(), to: amount.toFixed() }, 'period allowance changed with its terms');
+    return amount.toFixed();
   }
 
   /**

@@ -210,6 +210,22 @@ export class CreditsRepository {
     );
   }
 
+  /** Usage days in [fromDay, toDay) something is booked on (burned from grants or left uncovered), oldest first. */
+  async bookedDays(db: Db, account: string, fromDay: string, toDay: string): Promise<string[]> {
+    const rows = await queryRows<{ day: string }>(
+      db,
+      `SELECT day::text AS day FROM credit_usage_days
+        WHERE account_id = $1 AND day >= $2::date AND day < $3::date AND (booked <> 0 OR uncovered <> 0) ORDER BY day`,
+      [account, fromDay, toDay],
+    );
+    return rows.map((r) => r.day);
+  }
+
+  /** A grant's amount as given (a period allowance its period's terms changed: CreditLedger.followAllowance). */
+  async setGrantAmount(tx: Tx, account: string, id: string, amount: string): Promise<void> {
+    await tx.query('UPDATE credit_grants SET amount = $3::numeric WHERE account_id = $1 AND id = $2', [account, id, amount]);
+  }
+
   async uncoveredOf(db: Db, account: string, day: string): Promise<string> {
     const row = await firstRow<{ uncovered: string }>(db, 'SELECT uncovered::text AS uncovered FROM credit_usage_days WHERE account_id = $1 AND day = $2::date', [account, day]);
     return row?.uncovered ?? '0';

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Dec } from '../../tiers/pricing/decimal.js';
 import {
   allocateBurn,
+  allowanceAdjustment,
   allowancesUsedUp,
   applyMovements,
   balances,
@@ -264,6 +265,51 @@ function run(
   });
   return { grants, movements, burnChecks, allowanceChecks, invoiceLines, voided };
 }
+
+describe('allowanceAdjustment', () => {
+  const allowance = (remaining: string) => ({ id: 'a', remaining: new Dec(remaining) });
+
+  it('issues more into the grant, or gives back less, never more than the grant holds; nothing when the terms agree', () => {
+    expect(allowanceAdjustment(allowance('20'), new Dec('20'), new Dec('30'))).toEqual({ kind: 'adjustment', from: 'issued:allowance', to: 'grant:a', amount: new Dec('10'), grantId: 'a' });
+    expect(allowanceAdjustment(allowance('20'), new Dec('20'), new Dec('12.5'))).toEqual({ kind: 'adjustment', from: 'grant:a', to: 'issued:allowance', amount: new Dec('7.5'), grantId: 'a' });
+    expect(allowanceAdjustment(allowance('3'), new Dec('20'), new Dec('0'))).toMatchObject({ from: 'grant:a', amount: new Dec('3') });
+    expect(allowanceAdjustment(allowance('0'), new Dec('20'), new Dec('10'))).toBeNull();
+    expect(allowanceAdjustment(allowance('20'), new Dec('20'), new Dec('20.000'))).toBeNull();
+  });
+
+  // What CreditLedger.followAllowance relies on: give back every burn of the period, adjust the allowance, burn
+  // the same usage again, and each grant holds (and the uncovered part is) what it would be had the allowance
+  // been given so from the start.
+  it('giving the burns back, adjusting and burning again equals burning with the new allowance from the start', () => {
+    const cents = (max: number) => fc.integer({ min: 0, max }).map((c) => new Dec(c).dividedBy(100));
+    fc.assert(
+      fc.property(cents(5000), cents(5000), fc.array(cents(2000), { maxLength: 3 }), fc.array(cents(3000), { minLength: 1, maxLength: 8 }), (given, wanted, others, days) => {
+        const start = (allowanceAmount: Dec) => [grant('allowance', 0, allowanceAmount.toFixed(), 100), ...others.map((o, i) => grant(`g${i}`, 10 + i, o.toFixed(), null))];
+        const burnDays = (grants: GrantState[]) => {
+          let uncovered = new Dec(0);
+          const burns: { grantId: string; amount: Dec }[] = [];
+          for (const usage of days) {
+            const plan = allocateBurn(grants, usage);
+            grants = applyMovements(grants, burnMovements(plan.allocations));
+            burns.push(...plan.allocations);
+            uncovered = uncovered.plus(plan.uncovered);
+          }
+          return { grants, burns, uncovered };
+        };
+        const first = burnDays(start(given));
+        const total = first.burns.reduce((sum, b) => sum.plus(b.amount), new Dec(0));
+        let grants = applyMovements(first.grants, restoreMovements(first.burns, total, () => true).movements);
+        const move = allowanceAdjustment(grants[0]!, given, wanted);
+        if (move) grants = applyMovements(grants, [move]);
+        const again = burnDays(grants);
+        const fresh = burnDays(start(wanted));
+        expect(again.grants.map((g) => [g.id, g.remaining.toFixed()])).toEqual(fresh.grants.map((g) => [g.id, g.remaining.toFixed()]));
+        expect(again.uncovered.toFixed()).toBe(fresh.uncovered.toFixed());
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
 
 describe('allowancesUsedUp', () => {
   it('names the allowance a run of burns empties, once: not one already empty, not one left with something, not other grants', () => {

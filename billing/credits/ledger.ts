@@ -171,6 +171,22 @@ export function dueExpiries(grants: readonly GrantState[], now: Date): Movement[
     .map((g) => ({ kind: 'expiry', from: ledgerAccounts.grant(g.id), to: ledgerAccounts.expired, amount: g.remaining, grantId: g.id }));
 }
 
+/**
+ * The movement that brings a period allowance grant from what it was given to what the period's terms say
+ * now (a plan version published mid-period, a pin or an override changes the period's included allowance:
+ * the invoice bills the period on the terms in force at its end, and the ledger follows them as they
+ * change). More is issued into the grant; less goes back to where it was issued from, never more than the
+ * grant holds (the caller gives the period's burns back first, so it holds all it was given). Null when
+ * nothing is to move.
+ */
+export function allowanceAdjustment(grant: Pick<GrantState, 'id' | 'remaining'>, given: Dec, wanted: Dec): Movement | null {
+  const issued = ledgerAccounts.issued('allowance');
+  const account = ledgerAccounts.grant(grant.id);
+  if (wanted.gt(given)) return { kind: 'adjustment', from: issued, to: account, amount: wanted.minus(given), grantId: grant.id };
+  const less = Dec.min(given.minus(wanted), Dec.max(0, grant.remaining));
+  return less.gt(0) ? { kind: 'adjustment', from: account, to: issued, amount: less, grantId: grant.id } : null;
+}
+
 /** A period allowance grant: the billing period it is the allowance of, and when it is in force. */
 export interface AllowanceGrant {
   id: string;
