@@ -1107,6 +1107,8 @@ export interface components {
                 allowance_left: string | null;
                 /** @description Amount left (limit - spent - held, may be negative) on the tightest hard budget of the event's path at its time (person, units up to the account), after this event's write; null without a hard amount budget on the path, and on a duplicate */
                 budget_left: string | null;
+                /** @description Tokens left (token_limit - spent - held, may be negative) on the tightest hard token budget of the event's path at its time, after this event's write; null without a hard token budget on the path, and on a duplicate */
+                budget_tokens_left: number | null;
             };
             /** @description Only on an accepted event that named a reservation: what happened to it. The event is metered in every case; only `committed` replaced the hold with its cost (the rest of the hold released). `unknown`: no such reservation in the account; `expired`: it ran out first (its hold released); `already_committed`: an earlier event committed it; `released`: it was released; `foreign`: the event may not commit it (another agent's, or a member's own hold and the event's agent acts for someone else; left alone) */
             reservation?: {

@@ -159,16 +159,25 @@ describe.each(engines)('ingest commits reservations and counts spend (%s engine)
     expect((await read(o.account, [o.level]))[0]).toMatchObject({ spent: { amount: '0.14' }, held: { amount: '0' } });
   });
 
-  it('answers budget_left on the tightest node of the path, and null without a budget', async () => {
+  it('answers budget_left and budget_tokens_left on the tightest node of the path, and null without a budget', async () => {
     const o = await org('1.00');
     await setBudget(t, o.account, `budget/unit:${o.unit}/${MONTH}`, { amount: '0.50' });
-    await setBudget(t, o.account, 'budget/account/year:2026-01-01', { amount: '100' });
-    await setBudget(t, o.account, `budget/unit:${o.unit}/quarter:2026-01-01`, { tokens: 10 }, 'hard');
+    await setBudget(t, o.account, 'budget/account/year:2026-01-01', { amount: '100', tokens: 2_000_000 });
+    await setBudget(t, o.account, `budget/unit:${o.unit}/quarter:2026-01-01`, { tokens: 1_000_000 }, 'hard');
+    // 0.10 and 0.15 of qwen-turbo: 200,000 and 300,000 input tokens.
     const res = await send(o.keys.agent, [event('0.1'), event('0.15')]);
-    expect(res.body.results.map((r: { reading: { budget_left: string } }) => r.reading.budget_left)).toEqual(['0.25', '0.25']);
+    type Reading = { reading: { budget_left: string | null; budget_tokens_left: number | null } };
+    expect(res.body.results.map((r: Reading) => r.reading.budget_left)).toEqual(['0.25', '0.25']);
+    expect(res.body.results.map((r: Reading) => r.reading.budget_tokens_left)).toEqual([500_000, 500_000]);
+    // Token budgets alone: the money figure is null, the tokens one is not; past the limit it goes negative.
+    const tokensOnly = await newOrg(t);
+    await setupPricing(t, tokensOnly.account);
+    await setBudget(t, tokensOnly.account, `budget/person:${tokensOnly.person}/${MONTH}`, { tokens: 250_000 });
+    const over = (await send(tokensOnly.keys.agent, [event('0.15')])).body.results[0].reading;
+    expect(over).toMatchObject({ budget_left: null, budget_tokens_left: -50_000 });
     const plain = await newOrg(t);
     await setupPricing(t, plain.account);
-    expect((await send(plain.keys.agent, [event('0.1')])).body.results[0].reading.budget_left).toBeNull();
+    expect((await send(plain.keys.agent, [event('0.1')])).body.results[0].reading).toMatchObject({ budget_left: null, budget_tokens_left: null });
   });
 
   it('never ends with spend above the limit when events commit random actual amounts', async () => {

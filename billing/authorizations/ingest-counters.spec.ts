@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { MeteredEvent } from '../../metering/ingest/usage-counters.port.js';
 import type { Tx } from '../../src/database/data-source.js';
 import type { CountersEngine } from './counters.js';
-import { IngestCounters, tightest } from './ingest-counters.js';
+import { fewestTokens, IngestCounters, tightest } from './ingest-counters.js';
 import type { PathPlan, PathPlans } from './path-plans.js';
 import { outcomesOf } from './reservation-rules.js';
 import { combinedParams, ReservationsRepository, splitCounted, type ReservationStatus } from './reservations.repository.js';
@@ -17,6 +17,15 @@ describe('tightest', () => {
     expect(tightest([null, '2', null])).toBe('2');
     expect(tightest([null])).toBeNull();
     expect(tightest([])).toBeNull();
+  });
+});
+
+describe('fewestTokens', () => {
+  it('is the fewest tokens left among the levels with a token limit, null when none has one', () => {
+    expect(fewestTokens([900, null, 25, 3000])).toBe(25);
+    expect(fewestTokens([-5, 0])).toBe(-5);
+    expect(fewestTokens([null, null])).toBeNull();
+    expect(fewestTokens([])).toBeNull();
   });
 });
 

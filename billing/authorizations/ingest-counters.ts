@@ -219,26 +219,34 @@ function derive(all: readonly string[], unitId: string): EventPath {
   return { levels: all, own, budget: all.filter((l) => l.startsWith('budget/')), credits: own.length < all.length, unitId };
 }
 
-/** Per event: its reservation's outcome and the budget left on the tightest node of its path. */
+/** Per event: its reservation's outcome and what is left on the tightest node of its path, in money and in tokens. */
 function readingsOf(
   events: readonly MeteredEvent[],
   budgetLevels: readonly string[][],
   result: { outcomes: readonly (ReservationOutcome | null)[]; figures: readonly LevelFigures[] },
 ): Map<string, UsageReading> {
-  const left = new Map(result.figures.map((f) => [f.level, f.left.amount]));
-  // Events sharing a path share its array (PathsOf): its tightest budget is found once.
-  const byPath = new Map<readonly string[], string | null>();
+  const left = new Map(result.figures.map((f) => [f.level, f.left]));
+  // Events sharing a path share its array (PathsOf): its tightest budgets are found once.
+  const byPath = new Map<readonly string[], { amount: string | null; tokens: number | null }>();
   const readings = new Map<string, UsageReading>();
   events.forEach((e, i) => {
     const path = budgetLevels[i]!;
     let budget = byPath.get(path);
     if (budget === undefined) {
-      budget = tightest(path.map((l) => left.get(l) ?? null));
+      const lefts = path.map((l) => left.get(l));
+      budget = { amount: tightest(lefts.map((l) => l?.amount ?? null)), tokens: fewestTokens(lefts.map((l) => l?.tokens ?? null)) };
       byPath.set(path, budget);
     }
-    readings.set(e.event_id, { reservation: result.outcomes[i] ?? null, budget_left: budget });
+    readings.set(e.event_id, { reservation: result.outcomes[i] ?? null, budget_left: budget.amount, budget_tokens_left: budget.tokens });
   });
   return readings;
+}
+
+/** The fewest tokens left among a path's budgets (null when none has a token limit). */
+export function fewestTokens(lefts: readonly (number | null)[]): number | null {
+  let best: number | null = null;
+  for (const tokens of lefts) if (tokens !== null && (best === null || tokens < best)) best = tokens;
+  return best;
 }
 
 /** The least amount left among a path's budgets (null when none has an amount limit). */

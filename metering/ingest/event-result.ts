@@ -52,7 +52,7 @@ export interface AcceptedResult {
   label: string;
   /** The event's period was already invoiced: it will be an adjustment on the next invoice. */
   adjustment: boolean;
-  reading: { allowance_left: string | null; budget_left: string | null };
+  reading: { allowance_left: string | null; budget_left: string | null; budget_tokens_left: number | null };
   /** The reservation the event named and what happened to it (the event is metered whatever it says). */
   reservation?: { id: string; outcome: ReservationOutcome };
   /**
@@ -107,7 +107,7 @@ export function fromStored(e: ResultSource): Omit<AcceptedResult, 'index' | 'sta
           },
     label: e.label,
     adjustment: e.adjustment,
-    reading: { allowance_left: e.allowance_left, budget_left: null },
+    reading: { allowance_left: e.allowance_left, budget_left: null, budget_tokens_left: null },
   };
 }
 
@@ -118,7 +118,7 @@ export function withCounters(
   counted: UsageReading | undefined,
 ): Omit<AcceptedResult, 'index' | 'status'> {
   if (counted === undefined) return result;
-  const reading = { ...result.reading, budget_left: counted.budget_left };
+  const reading = { ...result.reading, budget_left: counted.budget_left, budget_tokens_left: counted.budget_tokens_left };
   return row.reservation_id !== null && counted.reservation !== null
     ? { ...result, reading, reservation: { id: row.reservation_id, outcome: counted.reservation } }
     : { ...result, reading };

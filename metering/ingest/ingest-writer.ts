@@ -413,7 +413,7 @@ function guardOf(path: WritePath, labels: TaskLabels | null, events: readonly Pr
   };
 }
 
-const NO_READING: UsageReading = { reservation: null, budget_left: null };
+const NO_READING: UsageReading = { reservation: null, budget_left: null, budget_tokens_left: null };
 
 /** No event of the group is in a task: every event as it came, nothing classified. */
 function unclassified(submissions: readonly Submission[]): { valid: PreparedEvent[][]; rejected: Rejection[][]; labels: TaskLabels | null; labelled: ReadonlyMap<string, NewEventRow>[] } {

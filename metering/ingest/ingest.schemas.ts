@@ -70,7 +70,7 @@ export const AcceptedEventSchema = named('AcceptedEvent', {
     reading: {
       type: 'object',
       additionalProperties: false,
-      required: ['allowance_left', 'budget_left'],
+      required: ['allowance_left', 'budget_left', 'budget_tokens_left'],
       properties: {
         allowance_left: { anyOf: [decimalSchema, { type: 'null' }], description: 'Allowance left this billing period; null without a subscription' },
         budget_left: {
@@ -78,6 +78,12 @@ export const AcceptedEventSchema = named('AcceptedEvent', {
           description:
             'Amount left (limit - spent - held, may be negative) on the tightest hard budget of the event\'s path at its time ' +
             '(person, units up to the account), after this event\'s write; null without a hard amount budget on the path, and on a duplicate',
+        },
+        budget_tokens_left: {
+          type: ['integer', 'null'],
+          description:
+            'Tokens left (token_limit - spent - held, may be negative) on the tightest hard token budget of the event\'s path at its time, ' +
+            'after this event\'s write; null without a hard token budget on the path, and on a duplicate',
         },
       },
     },

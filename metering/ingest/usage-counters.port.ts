@@ -52,10 +52,11 @@ export function metered(e: Omit<StoredEvent, 'seq'>): MeteredEvent {
   };
 }
 
-/** Per new event: its reservation's outcome (null when it named none) and the budget left on the tightest node. */
+/** Per new event: its reservation's outcome (null when it named none) and the budget left on the tightest node, in money and in tokens. */
 export interface UsageReading {
   reservation: ReservationOutcome | null;
   budget_left: string | null;
+  budget_tokens_left: number | null;
 }
 
 /**
