@@ -581,6 +581,44 @@ describe('Invoices', () => {
     expect(march.total).toBe('11.00');
   });
 
+  it('follows a plan version published in the period\'s last minute, after the job\'s last run in it: the first run after the period books it on the allowance its invoice bills', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newOrg(t);
+    const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '5.00' });
+    await settle(org);
+    expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '10.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
+    const credits = async () => {
+      const res = await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance);
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    // 8.00 of usage: 5.00 on the allowance, 3.00 on the promotional grant.
+    await report(t, org, [event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 16_000_000 })]);
+    await settle(org);
+    clock.set('2026-03-31T23:59:00.000Z');
+    await settle(org);
+    // Published 30 s before the period ends, after the job's last run in it: March is billed on 10.00 included.
+    clock.set('2026-03-31T23:59:30.000Z');
+    await publish(t, planId, { base_fee: '10.00', included_allowance: '10.00' });
+    clock.set('2026-04-01T00:00:30.000Z');
+    expect(await settle(org)).toMatchObject({ allowanceGranted: '10.00', endingAllowanceChanged: '10', allowanceChanged: null, expired: '2' });
+    const c = await credits();
+    // March's allowance was raised to 10.00 and paid all 8.00; what it had left (2.00) expired with it.
+    const [march] = await db.query(`SELECT amount::text AS amount, expired_at FROM credit_grants WHERE account_id = $1 AND kind = 'allowance' AND period_start = '2026-03-01'`, [org.account]);
+    expect([Number(march.amount), new Date(march.expired_at).toISOString()]).toEqual([10, '2026-04-01T00:00:30.000Z']);
+    // The promotional grant got its 3.00 back; April's allowance is on the new version.
+    expect(c.grants.map((g: { kind: string; amount: string; remaining: string }) => [g.kind, g.amount, g.remaining])).toEqual([['allowance', '10', '10'], ['promotional', '10', '10']]);
+    expect(c.entries.find((e: { kind: string }) => e.kind === 'adjustment')).toMatchObject({ amount: '5', memo: 'Included allowance changed from 5 to 10' });
+    expect(c.ledger.reduce((sum: number, l: { amount: string }) => sum + Math.round(Number(l.amount) * 1e6), 0)).toBe(0);
+    // The next run finds the period's grant expired: nothing more to follow.
+    expect(await settle(org)).toMatchObject({ endingAllowanceChanged: null, burned: '0' });
+
+    // The invoice agrees: all of March's usage is included, no credits were applied.
+    const invoice = await closeNow(org);
+    expect(lines(invoice).map(([kind]) => kind)).not.toContain('credits_applied');
+    expect(invoice.total).toBe('10.00');
+  });
+
   it('adjusts the credits applied to an earlier period when a late event of it burns a grant', async () => {
     clock.set('2026-03-05T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0' });

@@ -82,10 +82,22 @@ export interface PendingAllowance {
   supersedes: string[];
 }
 
+/** A billing period's included allowance, as its terms give it. */
+export interface PeriodAllowance {
+  amount: string;
+  periodStart: Date;
+  periodEnd: Date;
+}
+
 export interface SettleResult {
   allowanceGranted: string | null;
   /** The current period's allowance as the terms now give it, when they changed since it was granted. */
   allowanceChanged: string | null;
+  /**
+   * The period that just ended: its allowance as the terms in force at its end give it, when they changed
+   * after the last run in it (the first run after its end follows them, before its grant expires).
+   */
+  endingAllowanceChanged: string | null;
   burned: string;
   uncovered: string;
   expired: string;
@@ -105,7 +117,7 @@ function allowanceGrants(rows: readonly GrantRow[]): (AllowanceGrant & { row: Gr
 }
 
 export function settleChangedLevel(result: SettleResult): boolean {
-  return result.allowanceGranted !== null || result.allowanceChanged !== null || !new Dec(result.burned).isZero() || !new Dec(result.uncovered).isZero() || !new Dec(result.expired).isZero();
+  return result.allowanceGranted !== null || result.allowanceChanged !== null || result.endingAllowanceChanged !== null || !new Dec(result.burned).isZero() || !new Dec(result.uncovered).isZero() || !new Dec(result.expired).isZero();
 }
 
 @Injectable()
@@ -291,10 +303,13 @@ export class CreditLedger {
   /**
    * Books what changed since the last run, in order: the period allowance (when `allowance` is given and
    * not yet granted) and the end of any allowance of another period still in force (the billing anchor
-   * changed mid-period: one allowance at a time), the metered usage of each UTC day not yet booked (burned from the grants that cover
-   * that day, in burn order; what none covers is uncovered), then the expiry of grants due at `now`.
+   * changed mid-period: one allowance at a time); an allowance whose terms changed since it was granted
+   * (`ending`, the period that just ended, on the terms in force at its end; `allowance`, the current one),
+   * its period's usage given back to be booked again; the metered usage of each UTC day not yet booked
+   * (burned from the grants that cover that day, in burn order; what none covers is uncovered), then the
+   * expiry of grants due at `now`.
    */
-  async settle(tx: Tx, account: string, now: Date, allowance: { amount: string; periodStart: Date; periodEnd: Date } | null): Promise<SettleResult> {
+  async settle(tx: Tx, account: string, now: Date, allowance: PeriodAllowance | null, ending: PeriodAllowance | null = null): Promise<SettleResult> {
     await this.repository.lock(tx, account);
     let allowanceGranted: string | null = null;
     let current = allowance ? await this.repository.allowanceGrant(tx, account, allowance.periodStart) : null;
@@ -323,13 +338,27 @@ export class CreditLedger {
     // grants that subscribed mid-period, an allowance raised from nothing): the invoice bills all the
     // period's usage with its allowance.
     let allowanceChanged: string | null = null;
+    let endingAllowanceChanged: string | null = null;
     let beforeChange: GrantState[] | null = null;
+    const snapshot = async () => {
+      beforeChange ??= (await this.repository.liveGrants(tx, account)).map(grantState);
+    };
+    // The period that just ended, on the first run after its end (its grant not expired yet): its terms
+    // changed after the last run in it (a version published in its last minute), as its invoice bills it.
+    if (ending) {
+      const grant = await this.repository.allowanceGrant(tx, account, ending.periodStart);
+      if (grant && grant.expired_at === null && !new Dec(grant.amount).eq(ending.amount)) {
+        await snapshot();
+        await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, dayOf(ending.periodStart), dayOf(ending.periodEnd)), now);
+        endingAllowanceChanged = await this.followAllowance(tx, account, grant, ending.amount, now);
+      }
+    }
     if (allowance && current && current.expired_at === null) {
       const changed = !new Dec(current.amount).eq(allowance.amount);
       if (changed || allowanceGranted !== null) {
         const booked = await this.repository.bookedDays(tx, account, dayOf(allowance.periodStart), dayOf(allowance.periodEnd));
         if (changed || booked.length > 0) {
-          beforeChange = (await this.repository.liveGrants(tx, account)).map(grantState);
+          await snapshot();
           await this.unbookPeriod(tx, account, booked, now);
         }
         if (changed) allowanceChanged = await this.followAllowance(tx, account, current, allowance.amount, now);
@@ -382,7 +411,7 @@ export class CreditLedger {
     // Due grants with nothing left expire too, with no movement.
     await this.repository.markExpired(tx, account, grants.filter((g) => g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime()).map((g) => g.id), now);
     const expired = expiries.reduce((sum, m) => sum.plus(m.amount), ended);
-    const result = { allowanceGranted, allowanceChanged, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
+    const result = { allowanceGranted, allowanceChanged, endingAllowanceChanged, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
     if (settleChangedLevel(result)) this.refreshAfter(tx, account, now);
     return result;
   }

@@ -6,7 +6,8 @@ import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
 import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
-import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
+import { lastInstantBefore } from '../../tiers/plans/version-in-force.js';
+import { billingPeriod, type BillingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
 import { CreditLedger, settleChangedLevel, type SettleResult } from './credit-ledger.service.js';
 import { CreditsRepository } from './credits.repository.js';
@@ -50,9 +51,25 @@ export class CreditsSettleService implements OnModuleInit {
     const billing = await this.subscriptions.billingContext(account);
     const period = billing ? billingPeriod(billing.anchor_day, now) : null;
     const allowance = billing && period ? { amount: billing.terms.included_allowance, periodStart: period.start, periodEnd: period.end } : null;
-    const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance));
+    const ending = billing && period ? await this.endingAllowance(account, billing.anchor_day, period) : null;
+    const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance, ending));
     // Awaited (the ledger's own refresh after commit is not), so the next hold sees what this run booked.
     if (settleChangedLevel(result)) await this.ledger.refresh(account, now);
     return result;
+  }
+
+  /**
+   * The allowance of the period that ended before `current`, on the terms its invoice bills it (those in
+   * force at its last instant), while its grant is still open: the first run after a period boundary. So a
+   * plan version published in the period's last minute, after the job's last run in it, is followed by the
+   * ending period's ledger as by its invoice (CreditLedger.settle). Null otherwise: no grant of that period
+   * (the anchor changed, no allowance), or it was already expired by a run after its end.
+   */
+  private async endingAllowance(account: string, anchorDay: number, current: BillingPeriod): Promise<{ amount: string; periodStart: Date; periodEnd: Date } | null> {
+    const previous = billingPeriod(anchorDay, lastInstantBefore(current.start));
+    const grant = await this.repository.allowanceGrant(this.repository.db, account, previous.start);
+    if (grant === null || grant.expired_at !== null) return null;
+    const terms = await this.subscriptions.termsInForceAt(account, lastInstantBefore(previous.end));
+    return terms ? { amount: terms.terms.included_allowance, periodStart: previous.start, periodEnd: previous.end } : null;
   }
 }
