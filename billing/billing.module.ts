@@ -4,6 +4,7 @@
 import { Module } from '@nestjs/common';
 import { AuthorizationsModule } from './authorizations/authorizations.module.js';
 import { IngestCountersModule } from './authorizations/ingest-counters.module.js';
+import { InvoicedPeriodsModule } from './invoices/invoiced-periods.js';
 import { BudgetsModule } from './budgets/budgets.module.js';
 import { OrgBudgetsModule } from './budgets/org-budgets.module.js';
 import { CreditsModule } from './credits/credits.module.js';
@@ -13,7 +14,7 @@ import { TaskClassifiedModule } from './webhooks/task-classified.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({
-  imports: [AuthorizationsModule, IngestCountersModule, BudgetsModule, OrgBudgetsModule, WebhooksModule, TaskClassifiedModule, StripeModule, CreditsModule, InvoicesModule],
+  imports: [AuthorizationsModule, IngestCountersModule, BudgetsModule, OrgBudgetsModule, WebhooksModule, TaskClassifiedModule, StripeModule, CreditsModule, InvoicesModule, InvoicedPeriodsModule],
   exports: [WebhooksModule, StripeModule, CreditsModule],
 })
 export class BillingModule {}

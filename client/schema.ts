@@ -1705,6 +1705,8 @@ export interface components {
         Error: {
             error: {
                 account_currency?: string;
+                /** @description The subscription’s billing anchor day, which may not change */
+                billing_anchor_day?: number;
                 /**
                  * Format: date-time
                  * @description When that task closed
@@ -1716,6 +1718,11 @@ export interface components {
                 field?: string;
                 /** @description For batch input, the index of the bad item */
                 index?: number;
+                /**
+                 * Format: date-time
+                 * @description The end of the account’s last invoiced billing period
+                 */
+                invoiced_until?: string;
                 /**
                  * @description Which measure of a budget
                  * @enum {string}
@@ -5991,6 +5998,15 @@ export interface operations {
             };
             /** @description Not found; another account’s resources answer exactly as missing ones */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with what is stored */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -619,6 +619,38 @@ describe('Invoices', () => {
     expect(invoice.total).toBe('10.00');
   });
 
+  it('refuses to move the billing anchor once a period is invoiced (its periods would bill usage twice), and allows it before', async () => {
+    clock.set('2026-03-20T12:00:00.000Z');
+    const org = await newOrg(t);
+    const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '0' });
+    const subscription = async () => (await t.get(`/v1/accounts/${org.account}/subscription`, org.keys.finance)).body;
+    const put = (body: Record<string, unknown>) => t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { plan_id: planId, ...body } });
+    // Before any invoice the anchor may move, and back.
+    expect((await put({ billing_anchor_day: 15 })).body).toMatchObject({ billing_anchor_day: 15 });
+    expect((await put({ billing_anchor_day: 1 })).body).toMatchObject({ billing_anchor_day: 1 });
+    // base input 0.50 per 1M: 4M tokens cost 2.00 on 20 March.
+    await report(t, org, [event('2026-03-20T10:00:00Z', 'qwen-turbo', { input: 4_000_000 })]);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    expect(march.total).toBe('12.00');
+
+    // Anchored on the 15th, the next period would be 15 March to 15 April: the usage of 20 March again.
+    clock.set('2026-04-05T09:00:00.000Z');
+    const before = await subscription();
+    const refused = await put({ billing_anchor_day: 15 });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'billing_anchor_fixed', field: 'billing_anchor_day', billing_anchor_day: 1, invoiced_until: '2026-04-01T00:00:00.000Z' });
+    expect(refused.body.error.message).toContain('invoiced until 2026-04-01');
+    expect(await subscription()).toEqual(before);
+    // A change that keeps the anchor (or leaves it out) is taken.
+    expect((await put({ billing_anchor_day: 1, overrides: { included_allowance: '1.00' } })).body).toMatchObject({ billing_anchor_day: 1, overrides: { included_allowance: '1.00' } });
+    expect((await put({})).body).toMatchObject({ billing_anchor_day: 1 });
+
+    // Nothing overlapping is closed: at 15 April no period has ended since March's.
+    clock.set('2026-04-15T01:00:00.000Z');
+    expect((await closeNow(org, true, 200)).id).toBe(march.id);
+  });
+
   it('adjusts the credits applied to an earlier period when a late event of it burns a grant', async () => {
     clock.set('2026-03-05T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0' });

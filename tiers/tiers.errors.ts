@@ -18,6 +18,7 @@ export enum TiersErrorCode {
   CurrencyMismatch = 'currency_mismatch',
   AccountNotFound = 'account_not_found',
   SubscriptionNotFound = 'subscription_not_found',
+  BillingAnchorFixed = 'billing_anchor_fixed',
   DuplicateTopupPack = 'duplicate_topup_pack',
   UnknownPlan = 'unknown_plan',
   UnknownPlanVersion = 'unknown_plan_version',
@@ -40,6 +41,8 @@ const KIND: Record<TiersErrorCode, ErrorKind> = {
   [TiersErrorCode.CurrencyMismatch]: 'invalid',
   [TiersErrorCode.AccountNotFound]: 'not_found',
   [TiersErrorCode.SubscriptionNotFound]: 'not_found',
+  // Well-formed, but periods on the new anchor would overlap what was invoiced (billed twice).
+  [TiersErrorCode.BillingAnchorFixed]: 'conflict',
   [TiersErrorCode.DuplicateTopupPack]: 'invalid',
   // A plan named in a request body, not in the path: bad input rather than a missing resource.
   [TiersErrorCode.UnknownPlan]: 'invalid',

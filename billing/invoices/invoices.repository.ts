@@ -204,6 +204,12 @@ export class InvoicesRepository {
     );
   }
 
+  /** The end of the account's last invoiced period (any status), or null. */
+  async lastPeriodEnd(db: Db, accountId: string): Promise<Date | null> {
+    const [row] = await queryRows<{ last_end: Date | null }>(db, 'SELECT max(period_end) AS last_end FROM invoices WHERE account_id = $1', [accountId]);
+    return row?.last_end ?? null;
+  }
+
   /** Subscriptions with the end of their last invoiced period: what the scheduler closes from. */
   async subscriptionsToClose(): Promise<{ account_id: string; billing_anchor_day: number; start_date: string; last_end: Date | null }[]> {
     return queryRows(

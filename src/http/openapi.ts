@@ -158,6 +158,8 @@ export const ErrorSchema = named('Error', {
         used: { type: 'string', description: 'What is spent and held, which a hard limit may not go below (decimal)' },
         task_status: { type: 'string', enum: ['succeeded', 'failed', 'abandoned'], description: 'The status a task was already closed with' },
         closed_at: { ...dateTimeSchema, description: 'When that task closed' },
+        billing_anchor_day: { type: 'integer', minimum: 1, maximum: 28, description: 'The subscription’s billing anchor day, which may not change' },
+        invoiced_until: { ...dateTimeSchema, description: 'The end of the account’s last invoiced billing period' },
       },
     },
   },

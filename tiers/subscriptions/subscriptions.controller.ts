@@ -18,6 +18,7 @@ export class SubscriptionsController {
   @ApiOperation({ summary: 'Subscribe an account to a plan (pinned version or latest), with per-account overrides; audited' })
   @ApiJsonBody(putSubscriptionSchema)
   @Responds(200, SubscriptionSchema)
+  @Fails(409)
   put(
     @CurrentPrincipal() p: Principal,
     @Param('account', slugParam('account')) account: string,

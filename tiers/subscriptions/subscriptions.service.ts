@@ -1,6 +1,6 @@
 // Subscriptions: an account on a plan, pinned to a version or following the latest, with a start date,
 // a billing anchor day and per-account overrides set by sales. Every change is audited.
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
 import { AuditService } from '../../src/audit/audit.service.js';
 import type { Actor } from '../../src/auth/principal.js';
@@ -11,6 +11,7 @@ import { applyOverrides, validateOverrides, type PlanVersionTerms, type Subscrip
 import type { PlanVersion } from '../plans/plans.repository.js';
 import { PlansService, termsOf } from '../plans/plans.service.js';
 import { TiersError, TiersErrorCode as Code, validated } from '../tiers.errors.js';
+import { INVOICED_PERIODS, type InvoicedPeriods } from './invoiced-periods.port.js';
 import { SubscriptionsRepository, type SubscriptionRow } from './subscriptions.repository.js';
 import type { PutSubscriptionBody } from './subscriptions.schemas.js';
 
@@ -40,6 +41,7 @@ export class SubscriptionsService {
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() @Inject(INVOICED_PERIODS) private readonly invoiced: InvoicedPeriods | null = null,
   ) {}
 
   put(actor: Actor, accountId: string, body: PutSubscriptionBody): Promise<Subscription> {
@@ -67,12 +69,14 @@ export class SubscriptionsService {
       const now = this.clock.now();
       const previous = await this.repository.find(accountId, tx);
       const startDate = body.start_date ?? previous?.start_date ?? now.toISOString().slice(0, 10);
+      const anchorDay = body.billing_anchor_day ?? previous?.billing_anchor_day ?? Math.min(Number(startDate.slice(8, 10)), 28);
+      if (previous && anchorDay !== previous.billing_anchor_day) await this.anchorMayChange(tx, accountId, previous.billing_anchor_day, anchorDay);
       const row = await this.repository.upsert(tx, {
         account_id: accountId,
         plan_id: body.plan_id,
         pinned_version: pinned,
         start_date: startDate,
-        billing_anchor_day: body.billing_anchor_day ?? previous?.billing_anchor_day ?? Math.min(Number(startDate.slice(8, 10)), 28),
+        billing_anchor_day: anchorDay,
         overrides,
         created_at: previous?.created_at ?? now,
         updated_at: now,
@@ -90,6 +94,22 @@ export class SubscriptionsService {
       });
       return after;
     });
+  }
+
+  /**
+   * The billing anchor may change until a period is invoiced. After, the periods on the new anchor would
+   * overlap the invoiced ones (anchored on the 1st and invoiced to 1 April, the 15th makes 15 March to 15 April
+   * the next period, whose usage from 15 to 31 March was billed already): refused, with how far it was billed.
+   */
+  private async anchorMayChange(db: Db, accountId: string, from: number, to: number): Promise<void> {
+    const end = this.invoiced ? await this.invoiced.lastInvoicedEnd(db, accountId) : null;
+    if (end === null) return;
+    const until = end.toISOString().slice(0, 10);
+    throw new TiersError(
+      Code.BillingAnchorFixed,
+      `billing_anchor_day cannot change from ${from} to ${to}: account "${accountId}" is invoiced until ${until}, and periods on day ${to} would overlap what was billed. Send billing_anchor_day ${from}, or leave it out.`,
+      { field: 'billing_anchor_day', billing_anchor_day: from, invoiced_until: end.toISOString() },
+    );
   }
 
   async get(accountId: string): Promise<Subscription> {
