@@ -676,6 +676,37 @@ describe('Invoices', () => {
     expect(april.total).toBe('11.00');
   });
 
+  it('does not take back the credits a voided invoice restored when a late event of its period burns a grant', async () => {
+    clock.set('2026-03-05T12:00:00.000Z');
+    const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0' });
+    expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '5.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
+    const remaining = async () => (await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance)).body.grants.map((g: { remaining: string }) => g.remaining);
+    // base input 0.50 per 1M: 4M tokens cost 2.00, paid by the grant.
+    await report(t, org, [event('2026-03-05T11:00:00Z', 'qwen-turbo', { input: 4_000_000 })]);
+    await settle(org);
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    expect(lines(march)).toEqual([['base_fee', null, '10.00'], ['overage', 'base', '2.00'], ['credits_applied', null, '-2.00']]);
+    // Voided: March is not charged, and the grant gets back the 2.00 it paid.
+    expect((await t.post(`/v1/invoices/${march.id}/void`, { reason: 'goodwill' }, t.adminKey)).status).toBe(200);
+    expect(await remaining()).toEqual(['5']);
+    // A late March event of 1.00, paid by the grant: the next invoice bills its usage and the credits that paid
+    // it, nothing more (the voided invoice's credits were given back, not billed).
+    clock.set('2026-04-02T00:00:00.000Z');
+    await report(t, org, [event('2026-03-30T10:00:00Z', 'qwen-turbo', { input: 2_000_000 })]);
+    await settle(org);
+    expect(await remaining()).toEqual(['4']);
+    clock.set('2026-05-01T00:00:00.000Z');
+    const april = await closeNow(org);
+    expect(lines(april)).toEqual([
+      ['base_fee', null, '10.00'],
+      ['adjustment', 'base', '1.00'],
+      ['adjustment', null, '-1.00'],
+    ]);
+    expect(april.lines[2]).toMatchObject({ charge: 'credits_applied', period_start: '2026-03-01T00:00:00.000Z' });
+    expect(april.total).toBe('10.00');
+  });
+
   it('announces allowance.exhausted once, in the settle run whose burns take the allowance\'s last part', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '5.00' });

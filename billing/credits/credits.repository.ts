@@ -244,14 +244,19 @@ export class CreditsRepository {
     );
   }
 
-  /** Net burns (burns less restores) of grants other than the period allowance, per usage day in [fromDay, toDay). */
+  /**
+   * Net burns (burns less restores) of grants other than the period allowance, per usage day in [fromDay,
+   * toDay): what invoices bill as credits applied. A voided invoice's restore (the one restore that names an
+   * invoice) is left out: the voided invoice keeps what it applied as billed, so a later invoice adjusting
+   * that period counts only what burned since, and never takes back the credits the void gave back.
+   */
   grantBurnsByDay(db: Db, account: string, fromDay: string, toDay: string): Promise<{ day: string; amount: string }[]> {
     return queryRows(
       db,
       `SELECT m.usage_day::text AS day, sum(CASE WHEN m.kind = 'burn' THEN m.amount ELSE -m.amount END)::text AS amount
          FROM credit_movements m JOIN credit_grants g ON g.account_id = m.account_id AND g.id = m.grant_id
         WHERE m.account_id = $1 AND m.kind IN ('burn', 'restore') AND m.usage_day >= $2::date AND m.usage_day < $3::date
-          AND g.kind <> 'allowance'
+          AND g.kind <> 'allowance' AND NOT (m.kind = 'restore' AND m.invoice_id IS NOT NULL)
         GROUP BY m.usage_day`,
       [account, fromDay, toDay],
     );
