@@ -538,15 +538,38 @@ describe('credits', () => {
     expect(await settle()).toMatchObject({ failed: 0 });
     expect(await credits(o.account)).toMatchObject({ balance: '0.5', available: '0.5', grants: [{ remaining: '0.5', granted_at: '2026-12-01T00:00:00.000Z' }] });
 
-    // Moved back to the 6th: that period's allowance was granted (and ended), so none is granted again and
-    // the allowance in force stays: still one, never two (nor none).
+    // Moved back to the 6th: that period's allowance was granted (and ended), so none is granted again;
+    // until the job runs the allowance in force stays.
+    clock.set('2026-12-06T10:10:00.000Z');
     expect((await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-block', billing_anchor_day: 6 } })).status).toBe(200);
     expect(await credits(o.account)).toMatchObject({ pending_allowance: null, available: '0.5' });
-    await settle();
+    // The job puts the 6th's allowance back in force to its period's end (6 January), holding what it held
+    // when it was ended, and ends the 1st's: still one allowance, never two, and none missing from 1 to 6
+    // January (the 1st's would have run out on the 1st).
+    const newer = c.grants[0].id as string;
+    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceGranted: null, allowanceReopened: '0.75', expired: '0.5' });
     c = await credits(o.account);
-    expect(c).toMatchObject({ balance: '0.5', available: '0.5' });
-    expect(c.grants).toHaveLength(1);
+    expect(c).toMatchObject({ balance: '0.75', available: '0.75' });
+    expect(c.grants).toEqual([expect.objectContaining({ id: old, amount: '1', remaining: '0.75', expires_at: '2027-01-06T00:00:00.000Z', expired_at: null })]);
+    expect(c.entries.slice(0, 2).map((m: { kind: string; amount: string; grant_id: string; memo: string }) => [m.kind, m.amount, m.grant_id, m.memo])).toEqual([
+      ['expiry', '0.5', newer, 'ended: billing period changed to 2026-12-06 to 2027-01-06'],
+      ['adjustment', '0.75', old, 'in force again: billing period changed back to 2026-12-06 to 2027-01-06'],
+    ]);
     sumsToZero(c);
+    // A run later changes nothing; the counter agrees with PostgreSQL.
+    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceReopened: null, expired: '0' });
+    const reopened = await figures();
+    expect(reopened).toEqual([
+      { level: 'credits', limit: { amount: '1', tokens: null }, spent: { amount: '0.25', tokens: 0 }, held: { amount: '0', tokens: 0 }, left: { amount: '0.75', tokens: null } },
+    ]);
+    await engine.rebuild(o.account, clock.now());
+    expect(await figures()).toEqual(reopened);
+
+    // On 2 January the 6th's allowance still pays: a hold of 0.50 is allowed.
+    clock.set('2027-01-02T09:00:00.000Z');
+    await settle();
+    expect(await credits(o.account)).toMatchObject({ balance: '0.75', available: '0.75' });
+    expect((await authorize('0.50')).body).toMatchObject({ allowed: true, levels: [{ level: 'credits', left: { amount: '0.25' } }] });
   });
 
   it('never holds against credits when the plan bills overage', async () => {

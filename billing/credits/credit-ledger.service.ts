@@ -39,6 +39,7 @@ import {
   invoiceCreditMovements,
   ledgerAccounts,
   PRIORITY,
+  reopenMovement,
   restoreMovements,
   supersededAllowances,
   unapplyMovements,
@@ -91,6 +92,11 @@ export interface PeriodAllowance {
 
 export interface SettleResult {
   allowanceGranted: string | null;
+  /**
+   * What the current period's allowance got back when it was in force again (the anchor changed away from
+   * its period and back; it holds what it held when it was ended), or null.
+   */
+  allowanceReopened: string | null;
   /** The current period's allowance as the terms now give it, when they changed since it was granted. */
   allowanceChanged: string | null;
   /**
@@ -117,7 +123,7 @@ function allowanceGrants(rows: readonly GrantRow[]): (AllowanceGrant & { row: Gr
 }
 
 export function settleChangedLevel(result: SettleResult): boolean {
-  return result.allowanceGranted !== null || result.allowanceChanged !== null || result.endingAllowanceChanged !== null || !new Dec(result.burned).isZero() || !new Dec(result.uncovered).isZero() || !new Dec(result.expired).isZero();
+  return result.allowanceGranted !== null || result.allowanceReopened !== null || result.allowanceChanged !== null || result.endingAllowanceChanged !== null || !new Dec(result.burned).isZero() || !new Dec(result.uncovered).isZero() || !new Dec(result.expired).isZero();
 }
 
 @Injectable()
@@ -327,10 +333,18 @@ export class CreditLedger {
       });
       allowanceGranted = allowance.amount;
     }
+    // The anchor changed back to this period's after its allowance was ended (moved away and back): the
+    // allowance is in force again, to its period's end, holding what it held when it was ended; the other
+    // period's allowance ends below. Else the other would stay in force to its own end, and from there to
+    // this period's end no allowance would be (an invoice bills the period with one).
+    let allowanceReopened: string | null = null;
+    if (allowance && current && current.expired_at !== null && endedEarly(current, allowance.periodEnd) && now.getTime() < allowance.periodEnd.getTime()) {
+      allowanceReopened = await this.reopenAllowance(tx, account, current, allowance, now);
+      current = (await this.repository.findGrant(tx, account, current.id))!;
+    }
     // One period allowance in force at a time: the current period's ends any other still in force (the
     // anchor changed mid-period), before usage is booked, so unbooked usage burns the current one (as the
-    // pending allowance counted it). Not when the current period's grant was itself ended (the anchor
-    // changed back): then the allowance in force stays.
+    // pending allowance counted it).
     let ended = new Dec(0);
     if (allowance && current && current.expired_at === null) ended = await this.endSupersededAllowances(tx, account, allowance, now);
     // The period's terms changed the allowance since it was granted: its usage is booked again below.
@@ -411,7 +425,7 @@ export class CreditLedger {
     // Due grants with nothing left expire too, with no movement.
     await this.repository.markExpired(tx, account, grants.filter((g) => g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime()).map((g) => g.id), now);
     const expired = expiries.reduce((sum, m) => sum.plus(m.amount), ended);
-    const result = { allowanceGranted, allowanceChanged, endingAllowanceChanged, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
+    const result = { allowanceGranted, allowanceReopened, allowanceChanged, endingAllowanceChanged, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
     if (settleChangedLevel(result)) this.refreshAfter(tx, account, now);
     return result;
   }
@@ -476,6 +490,20 @@ export class CreditLedger {
       usage_day: usageDay,
       credits_left: left.toFixed(),
     });
+  }
+
+  /**
+   * An allowance ended early (its anchor changed away) is in force again to its period's end: its expiry
+   * and its end are undone, and what expired when it was ended goes back to it (ledger.ts,
+   * reopenMovement). Its burns stayed where they were, so it holds what it held then. Returns that.
+   */
+  private async reopenAllowance(tx: Tx, account: string, grant: GrantRow, period: PeriodAllowance, now: Date): Promise<string> {
+    const expired = new Dec(await this.repository.expiredOf(tx, account, grant.id));
+    await this.repository.reopenGrant(tx, account, grant.id, period.periodEnd);
+    const memo = `in force again: billing period changed back to ${dayOf(period.periodStart)} to ${dayOf(period.periodEnd)}`;
+    if (expired.gt(0)) await this.repository.book(tx, account, [reopenMovement(grant.id, expired)], { at: now, memo });
+    this.logger.log({ account, grant: grant.id, period_start: period.periodStart.toISOString(), amount: expired.toFixed() }, 'allowance in force again: billing period changed back');
+    return expired.toFixed();
   }
 
   /**
@@ -559,6 +587,11 @@ export class CreditLedger {
       this.engine.refresh(account, [levels.credits()], now).catch((error: unknown) => this.logger.warn({ err: error, account }, 'credits counter refresh failed')),
     );
   }
+}
+
+/** An allowance grant ended before its period's end (endSupersededAllowances), not one that ran its course. */
+function endedEarly(grant: GrantRow, periodEnd: Date): boolean {
+  return grant.expires_at !== null && grant.expires_at.getTime() < periodEnd.getTime();
 }
 
 export function dayOf(at: Date): string {

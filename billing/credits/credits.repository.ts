@@ -149,6 +149,23 @@ export class CreditsRepository {
     }
   }
 
+  /** What the grant's movements left in `expired` (its expiries less what was put back: an allowance ended early holds it). */
+  async expiredOf(tx: Tx, account: string, id: string): Promise<string> {
+    const row = await firstRow<{ amount: string }>(
+      tx,
+      `SELECT coalesce(sum(e.amount), 0)::text AS amount
+         FROM credit_entries e JOIN credit_movements m ON m.id = e.movement_id
+        WHERE m.account_id = $1 AND m.grant_id = $2 AND e.ledger_account = 'expired'`,
+      [account, id],
+    );
+    return row?.amount ?? '0';
+  }
+
+  /** An ended grant in force again until `expiresAt` (CreditLedger.reopenAllowance). */
+  async reopenGrant(tx: Tx, account: string, id: string, expiresAt: Date): Promise<void> {
+    await tx.query('UPDATE credit_grants SET expires_at = $3, expired_at = NULL WHERE account_id = $1 AND id = $2', [account, id, expiresAt]);
+  }
+
   /** Books movements: one movement row and its two entries each. */
   async book(tx: Tx, account: string, movements: readonly Movement[], meta: MovementMeta): Promise<void> {
     for (const m of movements) {

@@ -17,6 +17,7 @@ import {
   entriesOf,
   grantMovement,
   invoiceCreditMovements,
+  reopenMovement,
   restoreMovements,
   supersededAllowances,
   unapplyMovements,
@@ -104,6 +105,25 @@ describe('burn order', () => {
       ['expiry', 'b', '3', 'grant:b', 'expired'],
     ]);
     expect(applyMovements([grant('a', 0, '12.5', 700, 0), grant('empty', 0, '0', 700, 0), grant('b', 0, '3', 700, 5)], movements).every((g) => g.remaining.isZero())).toBe(true);
+  });
+
+  it('putting an ended grant back in force with what expired undoes the end: same remainder, same figures, entries summing to zero', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 600 }), (cents, hour) => {
+        const grants = cents.map((c, i) => grant(`g${i}`, 0, new Dec(c).div(100).toFixed(), 700, 0));
+        const { movements } = endGrants(grants, at(hour));
+        const back = movements.map((m) => reopenMovement(m.grantId, m.amount));
+        const after = applyMovements(applyMovements(grants, movements), back);
+        const ids = new Set(grants.map((g) => g.id));
+        const given = grants.filter((g) => g.remaining.gt(0)).map((g) => grantMovement('allowance', g.id, g.remaining));
+        return (
+          after.every((g, i) => g.remaining.eq(grants[i]!.remaining)) &&
+          grantFigures([...given, ...movements, ...back], ids).granted.eq(grantFigures(given, ids).granted) &&
+          [...movements, ...back].every((m) => entriesOf(m).reduce((sum, e) => sum.plus(e.amount), new Dec(0)).isZero()) &&
+          back.every((m) => m.from === 'expired' && m.to === `grant:${m.grantId}`)
+        );
+      }),
+    );
   });
 
   it('refuses a movement of nothing', () => {

@@ -223,6 +223,14 @@ export function endGrants(grants: readonly GrantState[], now: Date): { ended: Gr
 }
 
 /**
+ * A grant ended early put back in force: what expired when it was ended goes back to it (an `adjustment`
+ * from `expired`), undoing that expiry, so its figures are what they were before it was ended.
+ */
+export function reopenMovement(grantId: string, expired: Dec): Movement {
+  return { kind: 'adjustment', from: ledgerAccounts.expired, to: ledgerAccounts.grant(grantId), amount: expired, grantId };
+}
+
+/**
  * Usage given back (a voided invoice, a lower recomputed usage): undoes earlier burns, newest first,
  * into their grants, up to `amount`. Grants that expired meanwhile are skipped: giving back never
  * extends a grant's life.
