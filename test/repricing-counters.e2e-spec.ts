@@ -161,6 +161,83 @@ describe.each(engines)('repriced events reach the spend counters (%s engine)', (
     }
   });
 
+  // Repricing takes the counters' account locks (the PostgreSQL engine's rows, Redis' pending writes) while
+  // it holds the rollup rows its chunk moved; ingest and holds take them the other way round. Run together,
+  // no request may fail and nothing may be counted twice or lost.
+  it('while events arrive and holds come and go, pricing a thousand events fails no request and leaves the counters where a rebuild puts them', async () => {
+    const o = await newOrg(t);
+    await setupPricing(t, o.account);
+    const level = `budget/person:${o.person}/${MONTH}`;
+    await putBudget(t, o.account, level, { amount: '100000.00' });
+    const name = `busy-${engine}`;
+    const batch = (size: number) => t.post('/v1/events', { events: Array.from({ length: size }, () => ({ id: `evt-${++n}`, timestamp: clock.now().toISOString(), model: name, usage: { input: 40_000, output: 0 } })) }, o.keys.agent);
+    // 1,000 events of a model not in the catalog yet: stored unpriced (two chunks of the job).
+    for (let i = 0; i < 10; i++) {
+      const res = await batch(100);
+      expect(res.status).toBe(200);
+      expect(res.body.results.every((r: { status: string; priced: boolean }) => r.status === 'accepted' && !r.priced)).toBe(true);
+    }
+    await touch(o.keys.agent);
+    await model(name, 'premier');
+
+    const failures: string[] = [];
+    const check = (what: string, res: { status: number; text?: string }, ok: (status: number) => boolean) => {
+      if (!ok(res.status)) failures.push(`${what}: ${res.status} ${res.text ?? ''}`);
+    };
+    let sent = 1000;
+    // Beside the job: four writers of events of the same model (priced at ingest, on the same rollup rows as
+    // the job's chunks), and two of holds, each made and released.
+    const busy = () => [
+      ...Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < 20; i++) {
+          const res = await batch(5);
+          check('ingest', res, (s) => s === 200);
+          if (res.status === 200) sent += res.body.results.filter((r: { status: string }) => r.status === 'accepted').length;
+        }
+      }),
+      ...Array.from({ length: 2 }, async () => {
+        for (let i = 0; i < 20; i++) {
+          const a = await authorize(o.keys.agent, '0.01');
+          check('authorize', a, (s) => s === 201 || s === 200);
+          if (a.body?.reservation_id) check('release', await release(o.keys.agent, a.body.reservation_id), (s) => s === 200);
+        }
+      }),
+    ];
+    const [priced] = await Promise.all([repricing().priceUnpriced({ period: 'test' }), ...busy()]);
+    expect(failures).toEqual([]);
+    expect(priced).toBe(1000);
+    expect(sent).toBe(1400);
+
+    // Every event at 0.60 (40,000 input tokens at 15.00 per million), counted once; nothing held once the
+    // process gives back the budget lease its holds were answered from (Redis, hold-leases.ts: when idle).
+    const counters = t.app.get<CountersEngine>(COUNTERS_ENGINE);
+    const read = async () => (await counters.read(o.account, [level], clock.now()))[0]!;
+    const leasesBack = async () => {
+      const start = Date.now();
+      while ((await read()).held.amount !== '0' && Date.now() - start < 20_000) await new Promise((r) => setTimeout(r, 100));
+    };
+    await leasesBack();
+    const now = await read();
+    expect(now).toMatchObject({ spent: { amount: '840', tokens: 56_000_000 }, held: { amount: '0', tokens: 0 } });
+    await counters.rebuild(o.account, clock.now());
+    expect(await read()).toEqual(now);
+    expect(await budgetOf(o)).toMatchObject({ spent: { amount: '840', tokens: 56_000_000 }, held: { amount: '0' } });
+
+    // The same with an audited correction (10.00 per million from the 1st: 0.40 an event) repricing them all.
+    const book = await t.post('/v1/price-books', { effective_from: '2026-03-01T00:00:00Z', correction: true, reason: `${name} was mispriced`, tiers: TIERS, models: { [name]: { input: '10.00' } } });
+    expect(book.status).toBe(201);
+    await new Promise((r) => setTimeout(r, 600));
+    const [repriced] = await Promise.all([repricing().applyCorrections({ period: 'test' }), ...busy()]);
+    expect(failures).toEqual([]);
+    expect(repriced).toBeGreaterThanOrEqual(1400);
+    expect(sent).toBe(1800);
+    await leasesBack();
+    const corrected = await read();
+    expect(corrected).toMatchObject({ spent: { amount: '720', tokens: 72_000_000 }, held: { amount: '0', tokens: 0 } });
+    await counters.rebuild(o.account, clock.now());
+    expect(await read()).toEqual(corrected);
+  }, 120_000);
+
   it('under a block plan, an event priced later counts against the credit balance, and the settle job books its cost', async () => {
     const o = await newOrg(t);
     await setupPricing(t, o.account);
