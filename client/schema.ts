@@ -505,7 +505,8 @@ export interface paths {
         /** Subscribe an account to a plan (pinned version or latest), with per-account overrides; audited */
         put: operations["SubscriptionsController_put"];
         post?: never;
-        delete?: never;
+        /** Cancel the subscription at the end of the current billing period (`ends_at`): that period is billed, no later one; cancelling again changes nothing, a PUT subscribes again; audited */
+        delete: operations["SubscriptionsController_cancel"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2408,6 +2409,8 @@ export interface components {
                 volume_discount?: components["schemas"]["VolumeTier"][];
                 waive_base_fee_for_paid_enterprise: boolean;
             };
+            /** @description When the subscription ends: the end of the billing period it was cancelled in (no later period is billed); null while it runs */
+            ends_at: string | null;
             follows_latest: boolean;
             overrides: components["schemas"]["SubscriptionOverrides"];
             /** @description The plan version billed now: the pinned one, or the latest */
@@ -6007,6 +6010,100 @@ export interface operations {
             };
             /** @description Conflicts with what is stored */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body (or the batch) is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Something went wrong on our side; the body names only the request id */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not available now (shutting down, or a dependency is down); retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    SubscriptionsController_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description The request is invalid: `code` says why and `field` names the offending field or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or one that is malformed, unknown, revoked, or whose person or agent is no longer active */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key’s role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found; another account’s resources answer exactly as missing ones */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -22,6 +22,7 @@ import { IdempotencyKeys1766300000000 } from './1766300000000-idempotency-keys.j
 import { MeterUnpriced1766400000000 } from './1766400000000-meter-unpriced.js';
 import { IdempotencyCommitted1766500000000 } from './1766500000000-idempotency-committed.js';
 import { InvoiceAmountPaid1766600000000 } from './1766600000000-invoice-amount-paid.js';
+import { SubscriptionEnds1766700000000 } from './1766700000000-subscription-ends.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -46,4 +47,5 @@ export const migrations = [
   MeterUnpriced1766400000000,
   IdempotencyCommitted1766500000000,
   InvoiceAmountPaid1766600000000,
+  SubscriptionEnds1766700000000,
 ];

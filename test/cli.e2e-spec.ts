@@ -93,7 +93,7 @@ describe('the tokenmeter CLI', () => {
     const commands = all(program);
     expect(commands.map((c) => c.name())).toEqual(
       expect.arrayContaining([
-        'login', 'meter', 'events', 'tail', 'unpriced-models', 'report', 'set', 'publish', 'rollback', 'subscribe', 'create', 'list', 'revoke', 'authorize', 'release', 'close',
+        'login', 'meter', 'events', 'tail', 'unpriced-models', 'report', 'set', 'publish', 'rollback', 'subscribe', 'unsubscribe', 'create', 'list', 'revoke', 'authorize', 'release', 'close',
         'accounts', 'units', 'people', 'move', 'deactivate', 'agents', 'caps', 'delete', 'grant', 'topup', 'finalize', 'pay', 'void', 'webhooks',
       ]),
     );
@@ -192,7 +192,12 @@ describe('the tokenmeter CLI', () => {
 
     const sub = await cli(['subscribe', account, '--plan', 'team', '--json']);
     expect(sub.code).toBe(0);
-    expect(JSON.parse(sub.stdout)).toMatchObject({ account_id: account, plan_id: 'team', effective_terms: { base_fee: '49.00' } });
+    expect(JSON.parse(sub.stdout)).toMatchObject({ account_id: account, plan_id: 'team', effective_terms: { base_fee: '49.00' }, ends_at: null });
+    // Cancelled at the end of the billing period, then subscribed again (which lifts it).
+    const unsub = await cli(['unsubscribe', account]);
+    expect(unsub.code).toBe(0);
+    expect(unsub.stdout).toMatch(new RegExp(`^account ${account}: its subscription to team ends \\d{4}-\\d{2}-\\d{2}T00:00:00\\.000Z \\(billed to the end of that period, no later one\\)\n$`));
+    expect(JSON.parse((await cli(['subscribe', account, '--plan', 'team', '--json'])).stdout)).toMatchObject({ ends_at: null });
 
     const agent = await cli(['keys', 'create', '--role', 'agent', '--account', account, '--agent', 'bot', '--name', 'runner']);
     expect(agent.code).toBe(0);

@@ -286,6 +286,45 @@ describe('web console: sales forms in Chromium', () => {
       await page.close();
     }
   }, 120_000);
+  it('sales cancels a subscription at the period end (once confirmed), sees when it ends, and subscribes it again', async () => {
+    const admin = service.adminKey;
+    await api('POST', '/v1/accounts', admin, { id: 'hooli', name: 'Hooli', currency: 'EUR' });
+    await api('PUT', '/v1/accounts/hooli/subscription', admin, { plan_id: 'scale', billing_anchor_day: 1 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const deletes: string[] = [];
+    page.on('request', (r) => void (r.method() === 'DELETE' && deletes.push(r.url())));
+    try {
+      await signIn(page, 'subscriptions');
+      await page.getByLabel('Account').selectOption('hooli');
+      await expectText(page.getByTestId('subscription'), /scale v\d+/);
+      const form = page.getByRole('form', { name: 'Subscribe the account' });
+      // Dismissed: nothing is sent.
+      page.once('dialog', (dialog) => void dialog.dismiss());
+      await form.getByRole('button', { name: 'Cancel at period end' }).click();
+      expect(deletes).toEqual([]);
+      page.once('dialog', (dialog) => {
+        expect(dialog.message()).toContain('billed to the end of the current billing period');
+        void dialog.accept();
+      });
+      await form.getByRole('button', { name: 'Cancel at period end' }).click();
+      // Anchored on the 1st: it ends on the first of next month.
+      const now = new Date();
+      const end = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+      await expectText(form.getByRole('status'), new RegExp(`^hooli's subscription ends on ${end}\\.$`));
+      await expectText(page.getByTestId('subscription'), new RegExp(`Ends${end} \\(cancelled: billed until then\\)`));
+      expect((await api('GET', '/v1/accounts/hooli/subscription', sales)).ends_at).toBe(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString());
+      // Cancelled: the form subscribes it again, and says so.
+      await expectText(form.getByRole('heading'), /^Subscribe again$/);
+      expect(await form.getByRole('button', { name: 'Cancel at period end' }).count()).toBe(0);
+      await form.getByRole('button', { name: 'Save subscription' }).click();
+      await expectText(form.getByRole('status'), /^hooli is on scale v\d+ \(following the latest\)\.$/);
+      expect((await api('GET', '/v1/accounts/hooli/subscription', sales)).ends_at).toBeNull();
+      await expectText(form.getByRole('heading'), /^Change the subscription$/);
+    } finally {
+      await page.close();
+    }
+  }, 120_000);
+
   it('sales adds a model (a typo refused on its field, nothing sent) and changes its tier without losing its aliases', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     const writes: string[] = [];

@@ -651,6 +651,60 @@ describe('Invoices', () => {
     expect((await closeNow(org, true, 200)).id).toBe(march.id);
   });
 
+  it('bills a cancelled subscription to the end of the period it was cancelled in, nothing after; subscribed again, from then on', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newOrg(t);
+    const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '5.00' });
+    await settle(org);
+    // base input 0.50 per 1M: 4M tokens cost 2.00, within the allowance.
+    await report(t, org, [event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 4_000_000 })]);
+    const subscription = async () => (await t.get(`/v1/accounts/${org.account}/subscription`, org.keys.finance)).body;
+    const cancel = () => t.request('DELETE', `/v1/accounts/${org.account}/subscription`, { key: org.keys.sales });
+    const audited = async () => {
+      const res = await t.get(`/v1/audit?account=${org.account}&entity_type=subscription`, t.adminKey);
+      expect(res.status).toBe(200);
+      return (res.body.data as { action: string; before: { ends_at: string | null }; after: { ends_at: string | null } }[]).filter((r) => r.action === 'subscription.cancel');
+    };
+
+    // Cancelled on the 20th: it ends with the period, on 1 April. Again: nothing changes, once audited.
+    clock.set('2026-03-20T09:00:00.000Z');
+    const cancelled = await cancel();
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ plan_id: planId, ends_at: '2026-04-01T00:00:00.000Z' });
+    clock.set('2026-03-20T09:05:00.000Z');
+    expect((await cancel()).body).toEqual(cancelled.body);
+    expect(await audited()).toEqual([expect.objectContaining({ before: expect.objectContaining({ ends_at: null }), after: expect.objectContaining({ ends_at: '2026-04-01T00:00:00.000Z' }) })]);
+    expect((await t.request('DELETE', `/v1/accounts/${org.account}/subscription`, { key: org.keys.finance })).status).toBe(403);
+    // Until it ends, it runs: the reading still counts the allowance (ingest reads the subscription again
+    // within a second; the cancellation is in that read).
+    await new Promise((r) => setTimeout(r, 1100));
+    const before = await t.post('/v1/events', { events: [event('2026-03-20T08:00:00Z', 'qwen-turbo', { input: 2_000_000 })] }, org.keys.agent);
+    expect(before.body.results[0].reading.allowance_left).toMatch(/^2(\.0+)?$/);
+
+    // March is billed in full; from 1 April the account has no plan: no allowance, no preview, no April invoice.
+    clock.set('2026-04-01T00:30:00.000Z');
+    const march = await closeNow(org);
+    expect(march).toMatchObject({ period_start: '2026-03-01T00:00:00.000Z', total: '10.00' });
+    expect(await settle(org)).toMatchObject({ allowanceGranted: null });
+    const april = await t.post('/v1/events', { events: [event('2026-04-01T00:10:00Z', 'qwen-turbo', { input: 2_000_000 })] }, org.keys.agent);
+    expect(april.body.results[0]).toMatchObject({ status: 'accepted', reading: { allowance_left: null } });
+    expect((await t.get(`/v1/accounts/${org.account}/invoices/upcoming`, org.keys.finance)).body.error).toMatchObject({ code: 'no_subscription' });
+    clock.set('2026-05-01T01:00:00.000Z');
+    await t.app.get(InvoicesService).schedule();
+    expect((await closeNow(org, true, 200)).id).toBe(march.id);
+    expect((await subscription()).ends_at).toBe('2026-04-01T00:00:00.000Z');
+
+    // Subscribed again on 10 May: from that period on, the month in between never billed.
+    clock.set('2026-05-10T08:00:00.000Z');
+    const again = await t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { plan_id: planId } });
+    expect(again.body).toMatchObject({ ends_at: null, start_date: '2026-05-10', billing_anchor_day: 1 });
+    clock.set('2026-06-01T00:30:00.000Z');
+    const may = await closeNow(org);
+    expect(may).toMatchObject({ period_start: '2026-05-01T00:00:00.000Z', total: '10.00' });
+    const all = await t.get(`/v1/accounts/${org.account}/invoices`, org.keys.finance);
+    expect(all.body.data.map((i: { period_start: string }) => i.period_start)).toEqual(['2026-05-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z']);
+  });
+
   it('adjusts the credits applied to an earlier period when a late event of it burns a grant', async () => {
     clock.set('2026-03-05T12:00:00.000Z');
     const org = await newBilledOrg({ base_fee: '10.00', included_allowance: '0' });

@@ -171,6 +171,16 @@ describe('periodsToClose', () => {
     expect(periodsToClose(15, '2026-02-20', now, new Date('2026-03-15T00:00:00Z')).map((p) => p.start.toISOString().slice(0, 10))).toEqual(['2026-03-15']);
     expect(periodsToClose(15, '2026-02-20', now, new Date('2026-04-15T00:00:00Z'))).toEqual([]);
   });
+
+  it('stops before the period a cancelled subscription ends at, and skips the periods before a later start', () => {
+    const now = new Date('2026-07-20T10:00:00Z');
+    const starts = (periods: { start: Date }[]) => periods.map((p) => p.start.toISOString().slice(0, 10));
+    // Cancelled in March: it ends on 15 April, the March period is its last.
+    expect(starts(periodsToClose(15, '2026-02-20', now, null, new Date('2026-04-15T00:00:00Z')))).toEqual(['2026-02-15', '2026-03-15']);
+    expect(periodsToClose(15, '2026-02-20', now, new Date('2026-04-15T00:00:00Z'), new Date('2026-04-15T00:00:00Z'))).toEqual([]);
+    // Subscribed again on 2 June after it ended: from the period 2 June is in, not from April.
+    expect(starts(periodsToClose(15, '2026-06-02', now, new Date('2026-04-15T00:00:00Z')))).toEqual(['2026-05-15', '2026-06-15']);
+  });
 });
 
 // ---- Properties -------------------------------------------------------------------------------------

@@ -286,13 +286,16 @@ export function invoiceTotal(lines: readonly Pick<LineDraft, 'amount'>[], curren
 }
 
 /**
- * The ended periods of a subscription still to close, oldest first: from the period its start date is in
- * (or the one after `lastClosedEnd`) while the period has ended by `now`. At most `limit` of them.
+ * The ended periods of a subscription still to close, oldest first: from the period its start date is in,
+ * or the one after `lastClosedEnd` (whichever is later: a subscription that ended and started again is not
+ * billed for the periods in between), while the period has ended by `now` and started before `endsAt` (a
+ * cancelled subscription's last period is the one it was cancelled in). At most `limit` of them.
  */
-export function periodsToClose(anchorDay: number, startDate: string, now: Date, lastClosedEnd: Date | null, limit = 24): BillingPeriod[] {
+export function periodsToClose(anchorDay: number, startDate: string, now: Date, lastClosedEnd: Date | null, endsAt: Date | null = null, limit = 24): BillingPeriod[] {
   const out: BillingPeriod[] = [];
-  let period = billingPeriod(anchorDay, lastClosedEnd ?? new Date(`${startDate}T00:00:00Z`));
-  while (period.end.getTime() <= now.getTime() && out.length < limit) {
+  const start = new Date(`${startDate}T00:00:00Z`);
+  let period = billingPeriod(anchorDay, lastClosedEnd === null || start.getTime() > lastClosedEnd.getTime() ? start : lastClosedEnd);
+  while (period.end.getTime() <= now.getTime() && (endsAt === null || period.start.getTime() < endsAt.getTime()) && out.length < limit) {
     out.push(period);
     period = billingPeriod(anchorDay, period.end);
   }

@@ -289,7 +289,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
     await this.checkAccount(p, accountId);
     const sub = (await this.repository.subscriptionsToClose()).find((s) => s.account_id === accountId);
     if (sub === undefined) throw new BillingError(Code.NoSubscription, `Account "${accountId}" has no subscription.`);
-    const periods = periodsToClose(sub.billing_anchor_day, sub.start_date, this.clock.now(), sub.last_end);
+    const periods = periodsToClose(sub.billing_anchor_day, sub.start_date, this.clock.now(), sub.last_end, sub.ends_at);
     let last: InvoiceRow | null = null;
     const by = actorOf(p);
     for (const period of periods) last = await this.closePeriod(accountId, period.start, finalize, by);
@@ -319,10 +319,12 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
    * Closed by a person (`by`), the new invoice is audited (`invoice.close`) in the same transaction.
    */
   async closePeriod(accountId: string, periodStart: Date, finalize = false, by: Actor | null = null): Promise<InvoiceRow | null> {
-    const billing = await this.subscriptions.billingContext(accountId);
-    if (billing === null) return null;
-    const period = billingPeriod(billing.anchor_day, periodStart);
+    // Not billingContext: a cancelled subscription's last period is closed after the subscription ended.
+    const sub = await this.subscriptions.periodsOf(accountId);
+    if (sub === null) return null;
+    const period = billingPeriod(sub.anchor_day, periodStart);
     if (period.start.getTime() !== periodStart.getTime()) return null;
+    if (sub.ends_at !== null && period.start.getTime() >= sub.ends_at.getTime()) return null;
     const plan = await this.subscriptions.termsInForceAt(accountId, lastInstantBefore(period.end));
     if (plan === null) return null;
     const topups = await this.credits.topupsBought(accountId, period.start, period.end);
@@ -547,7 +549,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
   async schedule(): Promise<void> {
     const now = this.clock.now();
     for (const sub of await this.repository.subscriptionsToClose()) {
-      for (const period of periodsToClose(sub.billing_anchor_day, sub.start_date, now, sub.last_end)) {
+      for (const period of periodsToClose(sub.billing_anchor_day, sub.start_date, now, sub.last_end, sub.ends_at)) {
         const day = period.start.toISOString().slice(0, 10);
         await this.jobs.enqueue(closeInvoicePeriod, { account: sub.account_id, period_start: period.start.toISOString() }, { jobId: `invoices.close.${jobIdPart(sub.account_id)}.${day}` });
       }

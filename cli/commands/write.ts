@@ -134,6 +134,13 @@ export function registerWrite(program: Command, ctx: Context, setExit: (code: nu
     },
   );
 
+  jsonOption(program.command('unsubscribe <account>').description('cancel a subscription at the end of its billing period (sales, admin); subscribe again to undo')).action(
+    async (account: string, o: { json?: boolean }) => {
+      const sub = await ctx.call(ctx.api.DELETE('/v1/accounts/{account}/subscription', { params: { path: { account } } }));
+      show(o, sub, `account ${sub.account_id}: its subscription to ${sub.plan_id} ends ${sub.ends_at ?? 'never'} (billed to the end of that period, no later one)`);
+    },
+  );
+
   // ---- keys ---------------------------------------------------------------------------------------
   const keys = program.command('keys').description('API keys (admin; a member for their own agents)');
   const keysCreate = keys.command('create').description('issue a key; its secret is printed once');

@@ -29,6 +29,8 @@ import { IgnoredUsageFieldsService } from '../usage/ignored-usage-fields.service
 interface AccountContext {
   anchorDay: number | null;
   allowance: string | null;
+  /** When a cancelled subscription ends: from then on there is no allowance (the context may be loaded before). */
+  endsAt: Date | null;
   closed: { period_start: Date; period_end: Date }[];
   loadedAt: number;
 }
@@ -104,7 +106,8 @@ export class IngestService {
     const pricer = await this.pricing.pricer();
     await this.events.ensurePartitions(candidates.map((e) => e.ts));
     const receivedMs = now.getTime();
-    const period = context.allowance !== null && context.anchorDay !== null ? billingPeriod(context.anchorDay, now) : null;
+    const subscribed = context.endsAt === null || now.getTime() < context.endsAt.getTime();
+    const period = context.allowance !== null && context.anchorDay !== null && subscribed ? billingPeriod(context.anchorDay, now) : null;
 
     // 2. The rows, priced; events in a task are labelled when the writer classifies their task. The
     //    writer groups this request with others of the account and answers after the commit.
@@ -244,6 +247,7 @@ export class IngestService {
     const context: AccountContext = {
       anchorDay: billing?.anchor_day ?? null,
       allowance: billing?.terms.included_allowance ?? null,
+      endsAt: billing?.ends_at ?? null,
       closed,
       loadedAt: nowMs,
     };

@@ -1,5 +1,5 @@
 // HTTP for an account's subscription. The `:account` parameter scopes customer keys to their own account.
-import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Allow, CurrentPrincipal } from '../../src/auth/access.decorators.js';
 import { actorOf, type Principal } from '../../src/auth/principal.js';
@@ -25,6 +25,17 @@ export class SubscriptionsController {
     @Body(new SchemaPipe(putSubscriptionSchema)) body: PutSubscriptionBody,
   ): Promise<Subscription> {
     return this.subscriptions.put(actorOf(p), account, body);
+  }
+
+  @Delete(':account/subscription')
+  @Allow('admin', 'sales')
+  @ApiOperation({
+    summary: 'Cancel the subscription at the end of the current billing period (`ends_at`): that period is billed, no later one; cancelling again changes nothing, a PUT subscribes again; audited',
+  })
+  @Responds(200, SubscriptionSchema)
+  @Fails(404)
+  cancel(@CurrentPrincipal() p: Principal, @Param('account', slugParam('account')) account: string): Promise<Subscription> {
+    return this.subscriptions.cancel(actorOf(p), account);
   }
 
   @Get(':account/subscription')

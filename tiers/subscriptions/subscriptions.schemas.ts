@@ -81,7 +81,7 @@ export const SubscriptionSchema = named('Subscription', {
   type: 'object',
   additionalProperties: false,
   required: [
-    'account_id', 'plan_id', 'plan_version', 'follows_latest', 'start_date', 'billing_anchor_day', 'overrides', 'created_at',
+    'account_id', 'plan_id', 'plan_version', 'follows_latest', 'start_date', 'billing_anchor_day', 'overrides', 'ends_at', 'created_at',
     'updated_at', 'plan', 'effective_terms',
   ],
   properties: {
@@ -92,6 +92,10 @@ export const SubscriptionSchema = named('Subscription', {
     start_date: { type: 'string', format: 'date' },
     billing_anchor_day: { type: 'integer', minimum: 1, maximum: 28 },
     overrides: SubscriptionOverridesSchema,
+    ends_at: {
+      anyOf: [dateTimeSchema, { type: 'null' }],
+      description: 'When the subscription ends: the end of the billing period it was cancelled in (no later period is billed); null while it runs',
+    },
     created_at: dateTimeSchema,
     updated_at: dateTimeSchema,
     plan: { ...PlanVersionSchema, description: 'The plan version billed now: the pinned one, or the latest' },

@@ -12,6 +12,7 @@ import type { PlanVersion } from '../plans/plans.repository.js';
 import { PlansService, termsOf } from '../plans/plans.service.js';
 import { TiersError, TiersErrorCode as Code, validated } from '../tiers.errors.js';
 import { INVOICED_PERIODS, type InvoicedPeriods } from './invoiced-periods.port.js';
+import { billingPeriod } from './billing-period.js';
 import { SubscriptionsRepository, type SubscriptionRow } from './subscriptions.repository.js';
 import type { PutSubscriptionBody } from './subscriptions.schemas.js';
 
@@ -24,6 +25,8 @@ export interface Subscription {
   start_date: string;
   billing_anchor_day: number;
   overrides: SubscriptionOverrides;
+  /** When it ends (the end of the billing period it was cancelled in), or null while it runs. */
+  ends_at: Date | null;
   created_at: Date;
   updated_at: Date;
   /** The plan version billed now: the pinned one, or the latest at the time of reading. */
@@ -68,7 +71,10 @@ export class SubscriptionsService {
       }
       const now = this.clock.now();
       const previous = await this.repository.find(accountId, tx);
-      const startDate = body.start_date ?? previous?.start_date ?? now.toISOString().slice(0, 10);
+      // A subscription that ended is subscribed anew: from today unless told, not from its old start (the
+      // periods in between were not billed and are not).
+      const ended = previous?.ends_at != null && previous.ends_at.getTime() <= now.getTime();
+      const startDate = body.start_date ?? (previous && !ended ? previous.start_date : now.toISOString().slice(0, 10));
       const anchorDay = body.billing_anchor_day ?? previous?.billing_anchor_day ?? Math.min(Number(startDate.slice(8, 10)), 28);
       if (previous && anchorDay !== previous.billing_anchor_day) await this.anchorMayChange(tx, accountId, previous.billing_anchor_day, anchorDay);
       const row = await this.repository.upsert(tx, {
@@ -78,6 +84,8 @@ export class SubscriptionsService {
         start_date: startDate,
         billing_anchor_day: anchorDay,
         overrides,
+        // A PUT states a running subscription: it lifts a cancellation, pending or past.
+        ends_at: null,
         created_at: previous?.created_at ?? now,
         updated_at: now,
       });
@@ -90,6 +98,34 @@ export class SubscriptionsService {
         entityId: accountId,
         accountId,
         before: before && auditable(before),
+        after: auditable(after),
+      });
+      return after;
+    });
+  }
+
+  /**
+   * Cancels the subscription at the end of the current billing period (`ends_at`): that period is billed
+   * in full when it closes, no later one is, and from then on the account has no plan (no allowance, no
+   * caps, no credits level; its events are still metered). Cancelling again changes nothing; a PUT
+   * subscribes again. Audited (subscription.cancel).
+   */
+  cancel(actor: Actor, accountId: string): Promise<Subscription> {
+    return this.transactions.run(async (tx) => {
+      const account = await this.accounts.findAccount(accountId, tx, true);
+      if (!account) throw new TiersError(Code.AccountNotFound, `Account "${accountId}" was not found.`);
+      const row = await this.repository.find(accountId, tx);
+      if (!row) throw new TiersError(Code.SubscriptionNotFound, `Account "${accountId}" has no subscription.`);
+      const before = await this.view(row, tx);
+      if (row.ends_at !== null) return before;
+      const now = this.clock.now();
+      const after = await this.view(await this.repository.setEnd(tx, accountId, billingPeriod(row.billing_anchor_day, now).end, now), tx);
+      await this.audit.record(tx, actor, {
+        action: 'subscription.cancel',
+        entityType: 'subscription',
+        entityId: accountId,
+        accountId,
+        before: auditable(before),
         after: auditable(after),
       });
       return after;
@@ -134,14 +170,22 @@ export class SubscriptionsService {
   }
 
   /**
-   * What metering needs on every batch: the effective terms and the billing anchor, or null. Inside a
+   * What metering needs on every batch: the effective terms and the billing anchor, or null (no
+   * subscription, or one that has ended: `ends_at` passed). Inside a
    * transaction pass it as `db`: the embedded store has one connection, which the transaction holds.
    */
-  async billingContext(accountId: string, db?: Db): Promise<{ anchor_day: number; terms: PlanVersionTerms } | null> {
+  async billingContext(accountId: string, db?: Db): Promise<{ anchor_day: number; terms: PlanVersionTerms; ends_at: Date | null } | null> {
     const row = await this.repository.find(accountId, db);
-    if (!row) return null;
+    // An ended subscription bills nothing more: the account has no plan.
+    if (!row || (row.ends_at !== null && row.ends_at.getTime() <= this.clock.now().getTime())) return null;
     const sub = await this.view(row, db);
-    return { anchor_day: row.billing_anchor_day, terms: sub.effective_terms };
+    return { anchor_day: row.billing_anchor_day, terms: sub.effective_terms, ends_at: row.ends_at };
+  }
+
+  /** How the account's billing periods run (anchor) and when its subscription ends, ended or not; null without one. */
+  async periodsOf(accountId: string, db?: Db): Promise<{ anchor_day: number; ends_at: Date | null } | null> {
+    const row = await this.repository.find(accountId, db);
+    return row && { anchor_day: row.billing_anchor_day, ends_at: row.ends_at };
   }
 
   /** Every subscribed account, by id. */
@@ -165,6 +209,7 @@ export class SubscriptionsService {
       start_date: row.start_date,
       billing_anchor_day: row.billing_anchor_day,
       overrides: row.overrides,
+      ends_at: row.ends_at,
       created_at: row.created_at,
       updated_at: row.updated_at,
       plan: version,

@@ -118,6 +118,19 @@ export function SubscriptionsPage({ session }: { session: Session }) {
     }
   };
 
+  // Cancelled at the end of the current billing period: that period is billed, no later one.
+  const cancel = async () => {
+    if (account === null || current === null) return;
+    if (!window.confirm(`Cancel ${account}'s subscription to ${current.plan_id}? It is billed to the end of the current billing period, and not after.`)) return;
+    try {
+      const ended = await ok(client.DELETE('/v1/accounts/{account}/subscription', { params: { path: { account } } }));
+      setMessage({ error: false, text: `${account}'s subscription ends on ${dayText(ended.ends_at ?? '')}.` });
+      load();
+    } catch (failure) {
+      setMessage({ error: true, text: (failure as Error).message });
+    }
+  };
+
   return (
     <section>
       <AccountPicker session={session} value={account} onChange={setAccount} />
@@ -134,6 +147,12 @@ export function SubscriptionsPage({ session }: { session: Session }) {
           <dd>{dayText(current.start_date)}</dd>
           <dt>Billing anchor day</dt>
           <dd>{current.billing_anchor_day}</dd>
+          {current.ends_at ? (
+            <>
+              <dt>Ends</dt>
+              <dd>{dayText(current.ends_at)} (cancelled: billed until then)</dd>
+            </>
+          ) : null}
           <dt>Base fee</dt>
           <dd>{money(current.effective_terms.base_fee, current.effective_terms.currency, 2)}</dd>
           <dt>Included allowance</dt>
@@ -157,7 +176,8 @@ export function SubscriptionsPage({ session }: { session: Session }) {
       ) : null}
       {account !== null ? (
         <form onSubmit={save} noValidate className="plan-form" aria-label="Subscribe the account">
-          <h2>{current ? 'Change the subscription' : 'Subscribe'}</h2>
+          <h2>{current === null ? 'Subscribe' : current.ends_at ? 'Subscribe again' : 'Change the subscription'}</h2>
+          {current?.ends_at ? <p className="help full">Saving subscribes it again: the cancellation is lifted.</p> : null}
           <div className={`field${errors.plan_id ? ' invalid' : ''}`}>
             <label htmlFor="sub-plan">Plan</label>
             <select id="sub-plan" value={form.plan_id} onChange={(e) => setForm({ ...form, plan_id: e.target.value })}>
@@ -191,6 +211,11 @@ export function SubscriptionsPage({ session }: { session: Session }) {
           ) : null}
           {errors['overrides.volume_discount'] ? <p className="error full">{errors['overrides.volume_discount']}</p> : null}
           <button type="submit">Save subscription</button>
+          {current && !current.ends_at ? (
+            <button type="button" className="secondary" onClick={() => void cancel()}>
+              Cancel at period end
+            </button>
+          ) : null}
           <FormMessage message={message} />
         </form>
       ) : null}
