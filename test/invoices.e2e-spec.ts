@@ -666,8 +666,13 @@ describe('Invoices', () => {
       return (res.body.data as { action: string; before: { ends_at: string | null }; after: { ends_at: string | null } }[]).filter((r) => r.action === 'subscription.cancel');
     };
 
-    // Cancelled on the 20th: it ends with the period, on 1 April. Again: nothing changes, once audited.
+    // Cancelled on the 20th: it ends with the period, on 1 April. Again: nothing changes, once audited. It
+    // takes no options: asked to end now, it says so and changes nothing.
     clock.set('2026-03-20T09:00:00.000Z');
+    const now = await t.request('DELETE', `/v1/accounts/${org.account}/subscription`, { key: org.keys.sales, body: { at: 'now' } });
+    expect(now.status).toBe(400);
+    expect(now.body.error).toMatchObject({ code: 'unknown_field', field: 'at' });
+    expect((await subscription()).ends_at).toBeNull();
     const cancelled = await cancel();
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ plan_id: planId, ends_at: '2026-04-01T00:00:00.000Z' });

@@ -8,6 +8,9 @@ import { SchemaPipe, slugParam } from '../../src/http/validation.js';
 import { putSubscriptionSchema, SubscriptionSchema, type PutSubscriptionBody } from './subscriptions.schemas.js';
 import { SubscriptionsService, type Subscription } from './subscriptions.service.js';
 
+/** A cancellation has no options: it ends the subscription at the end of the current billing period. */
+const noCancelOptions = { type: 'object', additionalProperties: false, properties: {} } as const;
+
 @ApiTags('subscriptions')
 @Controller('v1/accounts')
 export class SubscriptionsController {
@@ -34,7 +37,12 @@ export class SubscriptionsController {
   })
   @Responds(200, SubscriptionSchema)
   @Fails(404)
-  cancel(@CurrentPrincipal() p: Principal, @Param('account', slugParam('account')) account: string): Promise<Subscription> {
+  cancel(
+    @CurrentPrincipal() p: Principal,
+    @Param('account', slugParam('account')) account: string,
+    // It takes no body; one with fields (say `"at": "now"`) is refused rather than ignored.
+    @Body(new SchemaPipe(noCancelOptions)) _body: Record<string, never>,
+  ): Promise<Subscription> {
     return this.subscriptions.cancel(actorOf(p), account);
   }
 
