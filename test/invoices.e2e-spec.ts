@@ -693,7 +693,10 @@ describe('Invoices', () => {
     expect(await settle(org)).toMatchObject({ allowanceGranted: null });
     const april = await t.post('/v1/events', { events: [event('2026-04-01T00:10:00Z', 'qwen-turbo', { input: 2_000_000 })] }, org.keys.agent);
     expect(april.body.results[0]).toMatchObject({ status: 'accepted', reading: { allowance_left: null } });
-    expect((await t.get(`/v1/accounts/${org.account}/invoices/upcoming`, org.keys.finance)).body.error).toMatchObject({ code: 'no_subscription' });
+    expect((await t.get(`/v1/accounts/${org.account}/invoices/upcoming`, org.keys.finance)).body.error).toMatchObject({
+      code: 'no_subscription',
+      message: `Account "${org.account}"'s subscription ended on 2026-04-01: no period is open.`,
+    });
     clock.set('2026-05-01T01:00:00.000Z');
     await t.app.get(InvoicesService).schedule();
     expect((await closeNow(org, true, 200)).id).toBe(march.id);

@@ -215,7 +215,11 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
   async upcoming(p: Principal, accountId: string): Promise<InvoicePreview> {
     await this.checkAccount(p, accountId);
     const [account, billing] = await Promise.all([this.accounts.findAccount(accountId), this.subscriptions.billingContext(accountId)]);
-    if (account === null || billing === null) throw new BillingError(Code.NoSubscription, `Account "${accountId}" has no subscription.`);
+    if (account === null || billing === null) {
+      const ended = account === null ? null : (await this.subscriptions.periodsOf(accountId))?.ends_at;
+      const why = ended ? `'s subscription ended on ${ended.toISOString().slice(0, 10)}: no period is open` : ' has no subscription';
+      throw new BillingError(Code.NoSubscription, `Account "${accountId}"${why}.`);
+    }
     const now = this.clock.now();
     const period = billingPeriod(billing.anchor_day, now);
     const topups = await this.credits.topupsBought(accountId, period.start, period.end);
