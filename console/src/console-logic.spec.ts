@@ -4,7 +4,7 @@ import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { periodOf } from '../../billing/authorizations/counters';
 import { whileCurrent } from './api';
-import { billingPeriod } from './billing-period';
+import { billingPeriod, subscriptionStanding } from './billing-period';
 import { budgetPeriodOf, budgetsHref, parseDay, periodShown, periodStanding, pickedPeriod, stepPeriod, type PeriodKind } from './budget-period';
 import { budgetEditBody, budgetNodeText, budgetTree, countsText, leftText, limitText, emptyTransfer, movedText, transferBody, transferErrors, type Burn } from './budget-tree';
 import { costShown, dayText, fieldsToFix, money, periodText } from './format';
@@ -136,6 +136,16 @@ describe('the usage chart', () => {
     expect(costTick(1.5e-7)).toBe('0');
     expect(costTick(0.30000000000000004)).toBe('0.3');
     expect(costTick(1234.5)).toBe('1,234.5');
+  });
+});
+
+describe('subscriptionStanding', () => {
+  it('is none without a subscription, running until its end (naming a pending one), ended from then on', () => {
+    const now = new Date('2026-03-20T10:00:00Z');
+    expect(subscriptionStanding(null, now)).toEqual({ kind: 'none' });
+    expect(subscriptionStanding({ ends_at: null }, now)).toEqual({ kind: 'running', endsOn: null });
+    expect(subscriptionStanding({ ends_at: '2026-04-01T00:00:00.000Z' }, now)).toEqual({ kind: 'running', endsOn: '2026-04-01T00:00:00.000Z' });
+    expect(subscriptionStanding({ ends_at: '2026-04-01T00:00:00.000Z' }, new Date('2026-04-01T00:00:00Z'))).toEqual({ kind: 'ended', on: '2026-04-01T00:00:00.000Z' });
   });
 });
 

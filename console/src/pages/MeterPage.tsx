@@ -5,10 +5,10 @@ import Decimal from 'decimal.js';
 import { useEffect, useState } from 'react';
 import { json, ok, type Schemas, whileCurrent } from '../api';
 import type { Session } from '../App';
-import { billingPeriod } from '../billing-period';
+import { billingPeriod, subscriptionStanding } from '../billing-period';
 import { budgetNodeText } from '../budget-tree';
 import { CostFigure } from '../components/CostFigure';
-import { dateTime, money, tokens } from '../format';
+import { dateTime, dayText, money, tokens } from '../format';
 import { followMeter, type StreamOperation } from '../live';
 
 type Totals = Schemas['StreamTotals'];
@@ -114,7 +114,8 @@ export function MeterPage({ session, account }: { session: Session; account: str
     [client, account, operations],
   );
 
-  const included = subscription?.effective_terms.included_allowance ?? null;
+  const standing = subscription === undefined ? null : subscriptionStanding(subscription, new Date());
+  const included = standing?.kind === 'running' ? subscription!.effective_terms.included_allowance : null;
   const left = included !== null && periodCost !== null ? Decimal.max(new Decimal(included).minus(periodCost), 0) : null;
   const usedShare = included !== null && periodCost !== null && new Decimal(included).gt(0) ? Decimal.min(new Decimal(periodCost).div(included), 1).toNumber() : null;
 
@@ -156,16 +157,23 @@ export function MeterPage({ session, account }: { session: Session; account: str
         </div>
         <div className="dial">
           <h3>Allowance</h3>
-          {subscription === undefined ? (
+          {standing === null ? (
             <p className="sub">…</p>
-          ) : subscription === null ? (
+          ) : standing.kind === 'none' ? (
             <p className="sub">No subscription</p>
+          ) : standing.kind === 'ended' ? (
+            <p className="sub" data-testid="subscription-ended">
+              Subscription ended {dayText(standing.on)}: nothing included
+            </p>
           ) : (
             <>
               <p className="value big" data-testid="allowance-left">
                 {left !== null ? money(left.toFixed(), currency, 2) : money(included, currency, 2)}
               </p>
-              <p className="sub">{left !== null ? `left of ${money(included, currency, 2)} included this billing period` : 'included per billing period (account-wide)'}</p>
+              <p className="sub">
+                {left !== null ? `left of ${money(included, currency, 2)} included this billing period` : 'included per billing period (account-wide)'}
+                {standing.endsOn ? ` · the subscription ends ${dayText(standing.endsOn)}` : ''}
+              </p>
               {usedShare !== null ? (
                 <meter className="bar" min={0} max={1} low={0.7} high={0.9} optimum={0} value={usedShare} aria-label="Allowance used">
                   {Math.round(usedShare * 100)} %
