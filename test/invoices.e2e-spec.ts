@@ -581,10 +581,15 @@ describe('Invoices', () => {
     expect(march.total).toBe('11.00');
   });
 
-  it('follows a plan version published in the period\'s last minute, after the job\'s last run in it: the first run after the period books it on the allowance its invoice bills', async () => {
+  it.each([
+    ['running', false],
+    ['cancelled at that period\'s end', true],
+  ])('follows a plan version published in the period\'s last minute, after the job\'s last run in it: the first run after the period books it on the allowance its invoice bills (subscription %s)', async (_, cancelled) => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newOrg(t);
     const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '5.00' });
+    // Cancelled, the account has no plan from 1 April, but March is billed, on the terms at its end.
+    if (cancelled) expect((await t.request('DELETE', `/v1/accounts/${org.account}/subscription`, { key: org.keys.sales })).body).toMatchObject({ ends_at: '2026-04-01T00:00:00.000Z' });
     await settle(org);
     expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '10.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
     const credits = async () => {
@@ -601,13 +606,16 @@ describe('Invoices', () => {
     clock.set('2026-03-31T23:59:30.000Z');
     await publish(t, planId, { base_fee: '10.00', included_allowance: '10.00' });
     clock.set('2026-04-01T00:00:30.000Z');
-    expect(await settle(org)).toMatchObject({ allowanceGranted: '10.00', endingAllowanceChanged: '10', allowanceChanged: null, expired: '2' });
+    expect(await settle(org)).toMatchObject({ allowanceGranted: cancelled ? null : '10.00', endingAllowanceChanged: '10', allowanceChanged: null, expired: '2' });
     const c = await credits();
     // March's allowance was raised to 10.00 and paid all 8.00; what it had left (2.00) expired with it.
     const [march] = await db.query(`SELECT amount::text AS amount, expired_at FROM credit_grants WHERE account_id = $1 AND kind = 'allowance' AND period_start = '2026-03-01'`, [org.account]);
     expect([Number(march.amount), new Date(march.expired_at).toISOString()]).toEqual([10, '2026-04-01T00:00:30.000Z']);
-    // The promotional grant got its 3.00 back; April's allowance is on the new version.
-    expect(c.grants.map((g: { kind: string; amount: string; remaining: string }) => [g.kind, g.amount, g.remaining])).toEqual([['allowance', '10', '10'], ['promotional', '10', '10']]);
+    // The promotional grant got its 3.00 back; April's allowance (when subscribed) is on the new version.
+    expect(c.grants.map((g: { kind: string; amount: string; remaining: string }) => [g.kind, g.amount, g.remaining])).toEqual([
+      ...(cancelled ? [] : [['allowance', '10', '10']]),
+      ['promotional', '10', '10'],
+    ]);
     expect(c.entries.find((e: { kind: string }) => e.kind === 'adjustment')).toMatchObject({ amount: '5', memo: 'Included allowance changed from 5 to 10' });
     expect(c.ledger.reduce((sum: number, l: { amount: string }) => sum + Math.round(Number(l.amount) * 1e6), 0)).toBe(0);
     // The next run finds the period's grant expired: nothing more to follow.

@@ -51,7 +51,10 @@ export class CreditsSettleService implements OnModuleInit {
     const billing = await this.subscriptions.billingContext(account);
     const period = billing ? billingPeriod(billing.anchor_day, now) : null;
     const allowance = billing && period ? { amount: billing.terms.included_allowance, periodStart: period.start, periodEnd: period.end } : null;
-    const ending = billing && period ? await this.endingAllowance(account, billing.anchor_day, period) : null;
+    // A subscription cancelled at the end of the period that just ended has no billing context now, but that
+    // period is still billed: its anchor is read as it is.
+    const anchorDay = billing?.anchor_day ?? (await this.subscriptions.periodsOf(account))?.anchor_day ?? null;
+    const ending = anchorDay === null ? null : await this.endingAllowance(account, anchorDay, billingPeriod(anchorDay, now));
     const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance, ending));
     // Awaited (the ledger's own refresh after commit is not), so the next hold sees what this run booked.
     if (settleChangedLevel(result)) await this.ledger.refresh(account, now);
