@@ -15,7 +15,7 @@ describe('access control', () => {
     t = await startTestApp();
     org = await newOrg(t);
     other = await newOrg(t);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

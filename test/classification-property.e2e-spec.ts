@@ -37,7 +37,7 @@ describe('incremental classification equals a rebuild', () => {
     t = await startTestApp({ clock });
     const first = await newAccount(t);
     await setupPricing(t, first.id);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -47,7 +47,7 @@ describe('classification and repricing', () => {
     t = await startTestApp({ clock });
     org = await newOrg(t);
     await setupPricing(t, org.account);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

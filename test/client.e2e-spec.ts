@@ -12,7 +12,7 @@ describe('the typed client (client/)', () => {
   beforeAll(async () => {
     t = await startTestApp();
     doc = (await t.get('/docs-json', null)).body;
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

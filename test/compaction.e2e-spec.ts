@@ -48,7 +48,7 @@ describe('rollup compaction', () => {
     db = t.app.get(DataSource);
     compaction = t.app.get(CompactionService);
     await setupPricing(t, (await newAccount(t)).id);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -24,7 +24,7 @@ describe('the API contract', () => {
     t = await startTestApp();
     doc = (await t.get('/docs-json', null)).body;
     contract = await t.contract();
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -43,7 +43,7 @@ describe('readings by hour with remembered closed hours', () => {
     t = await startTestApp({ clock });
     db = t.app.get(DataSource);
     await setupPricing(t, (await newAccount(t)).id);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -138,7 +138,7 @@ describe('ingest: a unit an event names', () => {
       const put = await t.request('PUT', `/v1/accounts/${org.account}/budgets/unit:${unit}`, { key: org.keys.finance, body: { period: 'month', amount_limit: '1.00', enforcement: 'hard' } });
       expect(put.status).toBe(200);
     }
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

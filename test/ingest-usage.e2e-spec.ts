@@ -43,7 +43,7 @@ describe('ingest: usage objects exactly as the providers send them', () => {
     t = await startTestApp({ clock });
     org = await newOrg(t);
     await setupPricing(t, org.account);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });
@@ -188,7 +188,7 @@ describe('ingest: ignored usage fields cannot swamp /metrics, and their listing 
   beforeAll(async () => {
     t = await startTestApp();
     org = await newOrg(t);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

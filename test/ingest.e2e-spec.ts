@@ -19,7 +19,7 @@ describe('ingest', () => {
     t = await startTestApp({ clock });
     org = await newOrg(t);
     await setupPricing(t, org.account);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

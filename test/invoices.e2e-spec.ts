@@ -68,7 +68,7 @@ describe('Invoices', () => {
     db = t.app.get(DataSource);
     const first = await newOrg(t);
     await setupPricing(t, first.account);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });
@@ -865,7 +865,7 @@ describe('Invoices and Stripe', () => {
     fake = await new FakeStripe().start();
     clock = new ManualClock('2026-03-10T12:00:00.000Z');
     t = await startTestApp({ clock, env: { STRIPE_SECRET_KEY: 'sk_test_fake', STRIPE_WEBHOOK_SECRET: 'whsec_test_x', STRIPE_API_BASE: fake.url, TOKENMETER_STRIPE_TIMEOUT_MS: '1500' } });
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
     await fake?.stop();

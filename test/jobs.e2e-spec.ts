@@ -56,7 +56,7 @@ describe('jobs', () => {
     t = await startTestApp({ clock, extraModules: [RecorderModule] });
     recorder = t.app.get(Recorder);
     queue = t.app.get(JobQueue);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -8,7 +8,7 @@ describe('operations endpoints', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -77,7 +77,7 @@ describe('readings from the day and hourly rollups together', () => {
       }
     }
     repository = t.app.get(ReadingsRepository);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

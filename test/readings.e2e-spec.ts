@@ -82,7 +82,7 @@ describe('readings', () => {
       { id: 'e5', timestamp: '2026-03-13T08:00:00Z', operation: '=HYPERLINK("x")', channel: 'api', model: 'gpt-4o', usage: { input: 4000, output: 1000 }, outcome: 'success', metadata: { ticket: 'T-1, urgent' } },
       { id: 'e6', timestamp: '2026-02-20T08:00:00Z', operation: 'search', channel: 'api', model: 'gpt-4o', usage: { input: 10, output: 10 } },
     ]);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -29,7 +29,7 @@ describe('documented request bodies', () => {
     for (const [id, tier] of [['qwen-turbo', 'base'], ['gpt-4o', 'specialized']] as const) {
       expect((await t.request('PUT', `/v1/models/${id}`, { body: { tier, provider: 'test' } })).status).toBeLessThan(300);
     }
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -4,7 +4,7 @@ describe('smoke', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

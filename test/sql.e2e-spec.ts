@@ -10,7 +10,7 @@ describe('pgArray against the real store', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });
@@ -69,7 +69,7 @@ describe('queryPrepared against the real store', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });
@@ -140,7 +140,7 @@ describe('queryPooled against the real store', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

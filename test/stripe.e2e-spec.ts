@@ -87,7 +87,7 @@ describe('Stripe', () => {
     sync = t.app.get(StripeSync);
     db = t.app.get(DataSource);
     account = (await newAccount(t, { name: 'Acme Corp' })).id;
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
     await fake?.stop();
@@ -458,7 +458,7 @@ describe('Stripe off (no STRIPE_SECRET_KEY)', () => {
     fake = await new FakeStripe().start();
     // An API base alone does not turn Stripe on.
     t = await startTestApp({ env: { STRIPE_API_BASE: fake.url, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET }, extraModules: [TestOwnersModule] });
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
     await fake?.stop();

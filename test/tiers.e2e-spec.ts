@@ -39,7 +39,7 @@ describe('tiers and plans', () => {
     clock = new ManualClock('2026-03-15T12:00:00.000Z');
     t = await startTestApp({ clock });
     org = await newOrg(t);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -8,7 +8,7 @@ describe('request validation', () => {
   beforeAll(async () => {
     t = await startTestApp();
     org = await newOrg(t);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
   });

@@ -115,7 +115,7 @@ describe('outgoing webhooks', () => {
     elsewhere = await new Receiver('127.0.0.2').start();
     org = await newOrg(t);
     other = await newOrg(t);
-  });
+  }, 120_000);
   afterAll(async () => {
     await t?.close();
     await receiver?.stop();
