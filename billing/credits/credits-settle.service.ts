@@ -9,7 +9,7 @@ import { JobsService } from '../../src/jobs/jobs.service.js';
 import { lastInstantBefore } from '../../tiers/plans/version-in-force.js';
 import { billingPeriod, type BillingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
-import { CreditLedger, settleChangedLevel, type SettleResult } from './credit-ledger.service.js';
+import { CreditLedger, settleChangedLevel, type PeriodAllowance, type SettleResult } from './credit-ledger.service.js';
 import { CreditsRepository } from './credits.repository.js';
 
 export const settleCredits = defineJob<{ period: string }>('credits.settle');
@@ -68,7 +68,7 @@ export class CreditsSettleService implements OnModuleInit {
    * ending period's ledger as by its invoice (CreditLedger.settle). Null otherwise: no grant of that period
    * (the anchor changed, no allowance), or it was already expired by a run after its end.
    */
-  private async endingAllowance(account: string, anchorDay: number, current: BillingPeriod): Promise<{ amount: string; periodStart: Date; periodEnd: Date } | null> {
+  private async endingAllowance(account: string, anchorDay: number, current: BillingPeriod): Promise<PeriodAllowance | null> {
     const previous = billingPeriod(anchorDay, lastInstantBefore(current.start));
     const grant = await this.repository.allowanceGrant(this.repository.db, account, previous.start);
     if (grant === null || grant.expired_at !== null) return null;
