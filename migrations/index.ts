@@ -23,6 +23,7 @@ import { MeterUnpriced1766400000000 } from './1766400000000-meter-unpriced.js';
 import { IdempotencyCommitted1766500000000 } from './1766500000000-idempotency-committed.js';
 import { InvoiceAmountPaid1766600000000 } from './1766600000000-invoice-amount-paid.js';
 import { SubscriptionEnds1766700000000 } from './1766700000000-subscription-ends.js';
+import { AllowanceOfNothing1766800000000 } from './1766800000000-allowance-of-nothing.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -48,4 +49,5 @@ export const migrations = [
   IdempotencyCommitted1766500000000,
   InvoiceAmountPaid1766600000000,
   SubscriptionEnds1766700000000,
+  AllowanceOfNothing1766800000000,
 ];

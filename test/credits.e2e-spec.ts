@@ -381,6 +381,34 @@ describe('credits', () => {
     sumsToZero(c);
   });
 
+  it('an account whose allowance is lowered to nothing mid-period has the period booked again without it, and one raised again gets it back', async () => {
+    clock.set('2026-04-22T12:00:00.000Z');
+    const o = await org();
+    expect((await t.post(`/v1/accounts/${o.account}/credits/grants`, { amount: '10.00' }, o.keys.sales)).status).toBe(201);
+    await spend(o.keys.agent, 4);
+    await settle();
+    expect((await credits(o.account)).grants.map((g: { kind: string; remaining: string }) => [g.kind, g.remaining])).toEqual([['allowance', '16'], ['promotional', '10']]);
+    // Sales lowers this account's allowance to nothing: the invoice bills April without one, so the ledger
+    // follows (this run failed on the grants' amount check before, every minute, and no usage was booked).
+    const lowered = await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-bill', overrides: { included_allowance: '0' } } });
+    expect(lowered.status).toBe(200);
+    expect(await settle()).toMatchObject({ failed: 0 });
+    let c = await credits(o.account);
+    expect(c.grants.map((g: { kind: string; amount: string; remaining: string }) => [g.kind, g.amount, g.remaining])).toEqual([['allowance', '0', '0'], ['promotional', '10', '6']]);
+    expect(c.entries[0]).toMatchObject({ kind: 'burn', amount: '4' });
+    sumsToZero(c);
+    // Usage after it burns the promotional grant; the job books it.
+    await spend(o.keys.agent, 1);
+    expect(await settle()).toMatchObject({ failed: 0 });
+    expect((await credits(o.account)).grants.map((g: { kind: string; remaining: string }) => [g.kind, g.remaining])).toEqual([['allowance', '0'], ['promotional', '5']]);
+    // Raised again the same period: the allowance covers the period's usage, the promotional grant gets it back.
+    expect((await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-bill', overrides: {} } })).status).toBe(200);
+    expect(await settle()).toMatchObject({ failed: 0 });
+    c = await credits(o.account);
+    expect(c.grants.map((g: { kind: string; amount: string; remaining: string }) => [g.kind, g.amount, g.remaining])).toEqual([['allowance', '20', '15'], ['promotional', '10', '10']]);
+    sumsToZero(c);
+  });
+
   it('under a block plan, an allowance changed mid-period reaches holds at the next settle run, the period booked again on it; the counter agrees with PostgreSQL', async () => {
     clock.set('2026-04-21T12:00:00.000Z');
     // A plan of its own: a version published here reaches every subscriber of the plan.
