@@ -41,6 +41,7 @@ import {
   PRIORITY,
   reopenMovement,
   restoreMovements,
+  endedEarly,
   supersededAllowances,
   unapplyMovements,
   type AllowanceGrant,
@@ -338,7 +339,7 @@ export class CreditLedger {
     // period's allowance ends below. Else the other would stay in force to its own end, and from there to
     // this period's end no allowance would be (an invoice bills the period with one).
     let allowanceReopened: string | null = null;
-    if (allowance && current && current.expired_at !== null && endedEarly(current, allowance.periodEnd) && now.getTime() < allowance.periodEnd.getTime()) {
+    if (allowance && current && current.expired_at !== null && endedEarly({ expiresAt: current.expires_at }, allowance.periodEnd) && now.getTime() < allowance.periodEnd.getTime()) {
       allowanceReopened = await this.reopenAllowance(tx, account, current, allowance, now);
       current = (await this.repository.findGrant(tx, account, current.id))!;
     }
@@ -581,17 +582,14 @@ export class CreditLedger {
     await this.engine.refresh(account, [levels.credits()], now);
   }
 
-  /** After `tx` commits, the `credits` counter reads the ledger again. */
+  /** After `tx` commits, the `credits` counter reads the ledger again (once, however many of its writes asked). */
   private refreshAfter(tx: Tx, account: string, now: Date): void {
-    this.afterCommit.schedule(tx, () =>
-      this.engine.refresh(account, [levels.credits()], now).catch((error: unknown) => this.logger.warn({ err: error, account }, 'credits counter refresh failed')),
+    this.afterCommit.schedule(
+      tx,
+      () => this.engine.refresh(account, [levels.credits()], now).catch((error: unknown) => this.logger.warn({ err: error, account }, 'credits counter refresh failed')),
+      `credits-refresh:${account}`,
     );
   }
-}
-
-/** An allowance grant ended before its period's end (endSupersededAllowances), not one that ran its course. */
-function endedEarly(grant: GrantRow, periodEnd: Date): boolean {
-  return grant.expires_at !== null && grant.expires_at.getTime() < periodEnd.getTime();
 }
 
 export function dayOf(at: Date): string {

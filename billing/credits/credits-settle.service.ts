@@ -1,6 +1,7 @@
 // The repeatable job that keeps the ledger current: every minute, for every subscribed account (and any
-// other that has grants), in one transaction each: grant the period allowance when a billing period has
-// started, book the usage metered since the last run against the grants, expire what is due.
+// other that has grants) that has something to book, in one transaction each: grant the period allowance
+// when a billing period has started, book the usage metered since the last run against the grants, expire
+// what is due. Accounts with nothing to book are told apart first, by a few reads over all accounts.
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
@@ -8,9 +9,12 @@ import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { lastInstantBefore } from '../../tiers/plans/version-in-force.js';
 import { billingPeriod, type BillingPeriod } from '../../tiers/subscriptions/billing-period.js';
-import { SubscriptionsService } from '../../tiers/subscriptions/subscriptions.service.js';
+import { SubscriptionsService, type BillingContext } from '../../tiers/subscriptions/subscriptions.service.js';
 import { CreditLedger, settleChangedLevel, type PeriodAllowance, type SettleResult } from './credit-ledger.service.js';
 import { CreditsRepository } from './credits.repository.js';
+import { settleIsIdle, type SettleProbe } from './ledger.js';
+
+const NO_GRANTS: SettleProbe = { unbookedUsage: false, expiryDue: false, allowances: [] };
 
 export const settleCredits = defineJob<{ period: string }>('credits.settle');
 
@@ -32,32 +36,55 @@ export class CreditsSettleService implements OnModuleInit {
   }
 
   @JobHandler(settleCredits)
-  async run(_: { period: string }): Promise<{ accounts: number; failed: number }> {
+  async run(_: { period: string }): Promise<{ accounts: number; settled: number; failed: number }> {
     const now = this.clock.now();
-    const accounts = [...new Set([...(await this.subscriptions.subscribedAccounts()), ...(await this.repository.accountsWithGrants())])].sort();
+    const { accounts, due } = await this.accountsToSettle(now);
     let failed = 0;
-    for (const account of accounts) {
+    for (const account of due) {
       // One account's trouble must not hold up the others; it is tried again next minute.
       await this.settleAccount(account, now).catch((error: unknown) => {
         failed++;
         this.logger.error({ err: error, account }, 'settling credits failed');
       });
     }
-    return { accounts: accounts.length, failed };
+    return { accounts, settled: due.length, failed };
+  }
+
+  /**
+   * The accounts the job looks after (subscribed, or with grants) and, in id order, those a run at `now`
+   * would book something for. One look over every account (a few reads in all): most have nothing to book
+   * in a given minute, and settling one costs a transaction of a dozen statements even then.
+   */
+  async accountsToSettle(now: Date): Promise<{ accounts: number; due: string[] }> {
+    const [contexts, probes] = await Promise.all([this.subscriptions.billingContexts(), this.repository.settleProbes(now)]);
+    const accounts = [...new Set([...contexts.keys(), ...probes.keys()])].sort();
+    return { accounts: accounts.length, due: accounts.filter((a) => !this.idle(probes.get(a), contexts.get(a) ?? null, now)) };
+  }
+
+  /** Whether a run would book nothing for the account (ledger.ts, settleIsIdle); an account without grants has nothing to book or expire. */
+  private idle(probe: SettleProbe | undefined, billing: BillingContext | null, now: Date): boolean {
+    return settleIsIdle(probe ?? NO_GRANTS, this.periodAllowance(billing, now), now);
+  }
+
+  /** The current billing period's allowance on the subscription's terms now, or null without a running subscription. */
+  private periodAllowance(billing: BillingContext | null, now: Date): PeriodAllowance | null {
+    if (!billing) return null;
+    const period = billingPeriod(billing.anchor_day, now);
+    return { amount: billing.terms.included_allowance, periodStart: period.start, periodEnd: period.end };
   }
 
   /** Settles one account at `now`: its period allowance (with a subscription), usage, expiries. */
   async settleAccount(account: string, now: Date): Promise<SettleResult> {
     const billing = await this.subscriptions.billingContext(account);
-    const period = billing ? billingPeriod(billing.anchor_day, now) : null;
-    const allowance = billing && period ? { amount: billing.terms.included_allowance, periodStart: period.start, periodEnd: period.end } : null;
+    const allowance = this.periodAllowance(billing, now);
     // A subscription cancelled at the end of the period that just ended has no billing context now, but that
     // period is still billed: its anchor is read as it is.
     const anchorDay = billing?.anchor_day ?? (await this.subscriptions.periodsOf(account))?.anchor_day ?? null;
     const ending = anchorDay === null ? null : await this.endingAllowance(account, anchorDay, billingPeriod(anchorDay, now));
     const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance, ending));
-    // Awaited (the ledger's own refresh after commit is not), so the next hold sees what this run booked.
-    if (settleChangedLevel(result)) await this.ledger.refresh(account, now);
+    // Awaited (the ledger's own refresh after commit is not), so the next hold sees what this run booked:
+    // holds count the credits level only under a block plan.
+    if (settleChangedLevel(result) && billing?.terms.overage_policy === 'block') await this.ledger.refresh(account, now);
     return result;
   }
 

@@ -19,12 +19,14 @@ import {
   invoiceCreditMovements,
   reopenMovement,
   restoreMovements,
+  settleIsIdle,
   supersededAllowances,
   unapplyMovements,
   type AllowanceGrant,
   type Entry,
   type GrantState,
   type Movement,
+  type SettleProbe,
 } from './ledger.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -328,6 +330,52 @@ describe('allowanceAdjustment', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('settleIsIdle', () => {
+  // A period [0, 720) h, now at hour 100; the current allowance of 20 granted and in force.
+  const period = { amount: '20', periodStart: at(0), periodEnd: at(720) };
+  const allowance = (id: string, startH: number, endH: number, amount = '20', expiredH: number | null = null) => ({
+    id,
+    amount: new Dec(amount),
+    periodStart: at(startH),
+    grantedAt: at(startH),
+    expiresAt: at(endH),
+    expiredAt: expiredH === null ? null : at(expiredH),
+  });
+  const probe = (p: Partial<SettleProbe> = {}): SettleProbe => ({ unbookedUsage: false, expiryDue: false, allowances: [allowance('current', 0, 720)], ...p });
+  const now = at(100);
+
+  it('is idle when the period allowance is granted as its terms say and nothing is to book or expire', () => {
+    expect(settleIsIdle(probe(), period, now)).toBe(true);
+    // Last period's allowance, expired at its end, does not count.
+    expect(settleIsIdle(probe({ allowances: [allowance('last', -720, 0, '20', 0), allowance('current', 0, 720)] }), period, now)).toBe(true);
+  });
+
+  it('is not idle with usage to book or a grant due to expire, whatever the allowance', () => {
+    expect(settleIsIdle(probe({ unbookedUsage: true }), period, now)).toBe(false);
+    expect(settleIsIdle(probe({ expiryDue: true }), period, now)).toBe(false);
+    expect(settleIsIdle(probe({ unbookedUsage: true, allowances: [] }), null, now)).toBe(false);
+    expect(settleIsIdle(probe({ expiryDue: true, allowances: [] }), null, now)).toBe(false);
+    expect(settleIsIdle(probe({ allowances: [] }), null, now)).toBe(true);
+  });
+
+  it('is not idle when the period allowance is to be granted, changed, reopened, or replaces another', () => {
+    // Not granted yet: granted when more than nothing.
+    expect(settleIsIdle(probe({ allowances: [] }), period, now)).toBe(false);
+    expect(settleIsIdle(probe({ allowances: [] }), { ...period, amount: '0' }, now)).toBe(true);
+    // Granted at another amount than the terms now say (a plan version, a pin, an override).
+    expect(settleIsIdle(probe(), { ...period, amount: '25' }, now)).toBe(false);
+    expect(settleIsIdle(probe(), { ...period, amount: '20.000' }, now)).toBe(true);
+    // Ended early (the anchor moved away) and the anchor is back while the period runs: reopened.
+    expect(settleIsIdle(probe({ allowances: [allowance('current', 0, 50, '20', 50)] }), period, now)).toBe(false);
+    // Ended at its own end: nothing to reopen.
+    expect(settleIsIdle(probe({ allowances: [allowance('current', 0, 720, '20', 50)] }), period, now)).toBe(true);
+    // Another period's allowance still in force (the anchor moved mid-period): it is ended.
+    expect(settleIsIdle(probe({ allowances: [allowance('current', 0, 720), allowance('other', -100, 620)] }), period, now)).toBe(false);
+    // ... but not while the current one is not granted and nothing is due (an allowance of nothing).
+    expect(settleIsIdle(probe({ allowances: [allowance('other', -100, 620)] }), { ...period, amount: '0' }, now)).toBe(true);
   });
 });
 

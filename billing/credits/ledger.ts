@@ -208,6 +208,48 @@ export function supersededAllowances<G extends AllowanceGrant>(allowances: reado
   );
 }
 
+/** An allowance grant whose expiry came before its period's end: it was ended early (the anchor moved away). */
+export function endedEarly(grant: Pick<AllowanceGrant, 'expiresAt'>, periodEnd: Date): boolean {
+  return grant.expiresAt !== null && grant.expiresAt.getTime() < periodEnd.getTime();
+}
+
+/** What the settle job reads of an account to tell whether a run would book anything (settleIsIdle). */
+export interface SettleProbe {
+  /** Some usage day since the account's first grant whose metered cost is not what is booked on it. */
+  unbookedUsage: boolean;
+  /** Some grant not marked expired whose expiry has come. */
+  expiryDue: boolean;
+  /**
+   * The account's allowance grants not marked expired, and every one of a period that started in the last
+   * 33 days (so the current period's, expired or not: a billing period is at most 31 days).
+   */
+  allowances: readonly (AllowanceGrant & { amount: Dec; expiredAt: Date | null })[];
+}
+
+/**
+ * Whether a settle run at `now` with this period allowance (null without a running subscription) would
+ * book nothing and change no grant, so the job can skip the account: no usage to book, nothing to expire,
+ * the period's allowance granted as its terms say and in force (or ended for good), no allowance of another
+ * period to end. It mirrors the conditions of CreditLedger.settle one by one; the settle job's property test
+ * (test/credits-idle.e2e-spec.ts) checks both ways over random histories: an account called idle is left as
+ * it is by a run, and an account just settled is called idle.
+ */
+export function settleIsIdle(probe: SettleProbe, allowance: { amount: string; periodStart: Date; periodEnd: Date } | null, now: Date): boolean {
+  // Usage to book, a grant to expire: among them the allowance of a period that just ended (settle's
+  // `ending`, which is still open only until its first run after its end, and due by then).
+  if (probe.unbookedUsage || probe.expiryDue) return false;
+  if (allowance === null) return true;
+  const current = probe.allowances.find((g) => g.periodStart.getTime() === allowance.periodStart.getTime());
+  // Not granted yet: granted when it is more than nothing.
+  if (!current) return !new Dec(allowance.amount).gt(0);
+  // Ended early and the period still running: the anchor came back, so it is reopened.
+  if (current.expiredAt !== null) return !(endedEarly(current, allowance.periodEnd) && now.getTime() < allowance.periodEnd.getTime());
+  // The period's terms changed the allowance since it was granted.
+  if (!current.amount.eq(allowance.amount)) return false;
+  // Another period's allowance still in force (the anchor changed mid-period) is ended.
+  return supersededAllowances(probe.allowances.filter((g) => g.expiredAt === null), allowance.periodStart, now).length === 0;
+}
+
 /**
  * Grants ended early at `now`: each one's expiry becomes `now` (a millisecond after it was granted at the
  * least: a grant is valid for some time) and what it still holds expires through the ledger's own expiry

@@ -10,7 +10,8 @@ type Work = () => Promise<unknown>;
 @Injectable()
 export class AfterCommit implements EntitySubscriberInterface, OnModuleInit {
   private readonly logger = new Logger('after-commit');
-  private readonly waiting = new WeakMap<QueryRunner, Work[]>();
+  /** Work waiting for each transaction's commit, in the order it was first scheduled. */
+  private readonly waiting = new WeakMap<QueryRunner, Map<string | symbol, Work>>();
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -18,24 +19,28 @@ export class AfterCommit implements EntitySubscriberInterface, OnModuleInit {
     this.dataSource.subscribers.push(this);
   }
 
-  /** Runs `work` after `tx` commits (at once when `tx` is in no transaction). Its failure is logged, not thrown. */
-  schedule(tx: Tx, work: Work): void {
+  /**
+   * Runs `work` after `tx` commits (at once when `tx` is in no transaction). Its failure is logged, not
+   * thrown. With a `key`, only the last work scheduled under that key for this transaction runs (a counter
+   * refreshed once, as of the last change, after a transaction that changed it several times).
+   */
+  schedule(tx: Tx, work: Work, key?: string): void {
     const runner = tx.queryRunner;
     if (!runner?.isTransactionActive) {
       this.run([work]);
       return;
     }
-    const list = this.waiting.get(runner);
-    if (list) list.push(work);
-    else this.waiting.set(runner, [work]);
+    let waiting = this.waiting.get(runner);
+    if (!waiting) this.waiting.set(runner, (waiting = new Map()));
+    waiting.set(key ?? Symbol('work'), work);
   }
 
   afterTransactionCommit(event: TransactionCommitEvent): void {
     if (event.queryRunner.isTransactionActive) return;
-    const work = this.waiting.get(event.queryRunner);
-    if (!work) return;
+    const waiting = this.waiting.get(event.queryRunner);
+    if (!waiting) return;
     this.waiting.delete(event.queryRunner);
-    this.run(work);
+    this.run([...waiting.values()]);
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {

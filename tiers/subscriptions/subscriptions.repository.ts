@@ -31,6 +31,11 @@ export class SubscriptionsRepository {
     return rows[0] ?? null;
   }
 
+  /** Every subscription, by account (the credits job's look over all accounts). */
+  findAll(db: Db = this.dataSource): Promise<SubscriptionRow[]> {
+    return queryRows<SubscriptionRow>(db, `SELECT ${COLUMNS} FROM subscriptions ORDER BY account_id`);
+  }
+
   /** Every subscribed account, by id (the credit ledger grants each its period allowance). */
   async accountIds(): Promise<string[]> {
     return (await queryRows<{ account_id: string }>(this.dataSource, 'SELECT account_id FROM subscriptions ORDER BY account_id')).map((r) => r.account_id);

@@ -16,6 +16,13 @@ import { billingPeriod } from './billing-period.js';
 import { SubscriptionsRepository, type SubscriptionRow } from './subscriptions.repository.js';
 import type { PutSubscriptionBody } from './subscriptions.schemas.js';
 
+/** What metering and billing need of a running subscription (SubscriptionsService.billingContext). */
+export interface BillingContext {
+  anchor_day: number;
+  terms: PlanVersionTerms;
+  ends_at: Date | null;
+}
+
 export interface Subscription {
   account_id: string;
   plan_id: string;
@@ -174,12 +181,39 @@ export class SubscriptionsService {
    * subscription, or one that has ended: `ends_at` passed). Inside a
    * transaction pass it as `db`: the embedded store has one connection, which the transaction holds.
    */
-  async billingContext(accountId: string, db?: Db): Promise<{ anchor_day: number; terms: PlanVersionTerms; ends_at: Date | null } | null> {
+  async billingContext(accountId: string, db?: Db): Promise<BillingContext | null> {
     const row = await this.repository.find(accountId, db);
-    // An ended subscription bills nothing more: the account has no plan.
-    if (!row || (row.ends_at !== null && row.ends_at.getTime() <= this.clock.now().getTime())) return null;
+    if (!row || this.ended(row)) return null;
     const sub = await this.view(row, db);
     return { anchor_day: row.billing_anchor_day, terms: sub.effective_terms, ends_at: row.ends_at };
+  }
+
+  /**
+   * `billingContext` of every subscribed account at once (the credits job's look over all accounts): one
+   * read of the subscriptions and one of each plan version they bill. An account whose subscription has
+   * ended maps to null, as `billingContext` answers for it.
+   */
+  async billingContexts(): Promise<Map<string, BillingContext | null>> {
+    const rows = await this.repository.findAll();
+    const versions = new Map<string, Promise<PlanVersion | null>>();
+    const contexts = new Map<string, BillingContext | null>();
+    for (const row of rows) {
+      if (this.ended(row)) {
+        contexts.set(row.account_id, null);
+        continue;
+      }
+      const key = JSON.stringify([row.plan_id, row.pinned_version]);
+      if (!versions.has(key)) versions.set(key, this.plans.resolve(row.plan_id, row.pinned_version));
+      const version = await versions.get(key)!;
+      if (!version) throw new Error(`subscription of ${row.account_id} names a missing plan version`);
+      contexts.set(row.account_id, { anchor_day: row.billing_anchor_day, terms: this.compose(row, version).effective_terms, ends_at: row.ends_at });
+    }
+    return contexts;
+  }
+
+  /** An ended subscription bills nothing more: the account has no plan. */
+  private ended(row: SubscriptionRow): boolean {
+    return row.ends_at !== null && row.ends_at.getTime() <= this.clock.now().getTime();
   }
 
   /** How the account's billing periods run (anchor) and when its subscription ends, ended or not; null without one. */
