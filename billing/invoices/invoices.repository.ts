@@ -210,13 +210,15 @@ export class InvoicesRepository {
     return row?.last_end ?? null;
   }
 
-  /** Subscriptions with the end of their last invoiced period: what the scheduler closes from. */
-  async subscriptionsToClose(): Promise<{ account_id: string; billing_anchor_day: number; start_date: string; ends_at: Date | null; last_end: Date | null }[]> {
+  /** Subscriptions with the end of their last invoiced period: what the scheduler closes from (one account's, given `accountId`). */
+  async subscriptionsToClose(accountId?: string): Promise<{ account_id: string; billing_anchor_day: number; start_date: string; ends_at: Date | null; last_end: Date | null }[]> {
     return queryRows(
       this.dataSource,
       `SELECT s.account_id, s.billing_anchor_day, s.start_date::text AS start_date, s.ends_at, max(i.period_end) AS last_end
          FROM subscriptions s LEFT JOIN invoices i ON i.account_id = s.account_id
+        ${accountId === undefined ? '' : 'WHERE s.account_id = $1'}
         GROUP BY s.account_id, s.billing_anchor_day, s.start_date, s.ends_at`,
+      accountId === undefined ? [] : [accountId],
     );
   }
 

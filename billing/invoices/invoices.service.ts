@@ -291,7 +291,7 @@ export class InvoicesService implements InvoicePaidHandler, OnModuleInit {
   /** Closes what ended; `closed`: whether a period was closed now (else the newest invoice is answered). */
   async closeByHand(p: Principal, accountId: string, finalize: boolean): Promise<{ invoice: InvoiceView; closed: boolean }> {
     await this.checkAccount(p, accountId);
-    const sub = (await this.repository.subscriptionsToClose()).find((s) => s.account_id === accountId);
+    const [sub] = await this.repository.subscriptionsToClose(accountId);
     if (sub === undefined) throw new BillingError(Code.NoSubscription, `Account "${accountId}" has no subscription.`);
     const periods = periodsToClose(sub.billing_anchor_day, sub.start_date, this.clock.now(), sub.last_end, sub.ends_at);
     let last: InvoiceRow | null = null;
