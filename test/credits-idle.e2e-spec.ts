@@ -165,6 +165,14 @@ describe('credits settle job: the accounts it passes over', () => {
     expect(seen.dueThatBooked).toBeGreaterThan(10);
   }, 600_000);
 
+  /** tokenmeter_credits_settle_accounts_total by outcome, and the runs timed, on /metrics. */
+  async function settleCounts(): Promise<{ passed: number; settled: number; failed: number; runs: number }> {
+    const text = (await t.get('/metrics', null)).text;
+    const read = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+    const outcome = (o: string) => read(new RegExp(`^tokenmeter_credits_settle_accounts_total\\{outcome="${o}"\\} (\\S+)$`, 'm'));
+    return { passed: outcome('passed'), settled: outcome('settled'), failed: outcome('failed'), runs: read(/^tokenmeter_credits_settle_seconds_count (\S+)$/m) };
+  }
+
   it('runs the job over the accounts with something to book only', async () => {
     const settler = t.app.get(CreditsSettleService);
     const o = await newOrg(t);
@@ -180,7 +188,16 @@ describe('credits settle job: the accounts it passes over', () => {
     const res = await t.post('/v1/events', { events: [{ id: `idle-job-${++events}`, timestamp: clock.now().toISOString(), model: 'gpt-4o', usage: { prompt_tokens: 4000, completion_tokens: 0 } }] }, o.keys.agent);
     expect(res.body.results[0].status).toBe('accepted');
     expect((await settler.accountsToSettle(clock.now())).due).toEqual([o.account]);
+    const before = await settleCounts();
     expect(await settler.run({ period: 'test' })).toEqual({ accounts: first.accounts, settled: 1, failed: 0 });
     expect((await ledger(o.account)).days.map((d: { booked: string }) => Number(d.booked))).toEqual([0.01]);
+    // Operators read the same on /metrics: the run's accounts by outcome, and one more run timed.
+    const after = await settleCounts();
+    expect({ passed: after.passed - before.passed, settled: after.settled - before.settled, failed: after.failed - before.failed, runs: after.runs - before.runs }).toEqual({
+      passed: first.accounts - 1,
+      settled: 1,
+      failed: 0,
+      runs: 1,
+    });
   }, 120_000);
 });

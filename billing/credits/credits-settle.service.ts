@@ -5,6 +5,7 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
+import { Metrics } from '../../src/health/metrics.js';
 import { defineJob, JobHandler } from '../../src/jobs/jobs.js';
 import { JobsService } from '../../src/jobs/jobs.service.js';
 import { lastInstantBefore } from '../../tiers/plans/version-in-force.js';
@@ -28,6 +29,7 @@ export class CreditsSettleService implements OnModuleInit {
     private readonly repository: CreditsRepository,
     private readonly subscriptions: SubscriptionsService,
     private readonly transactions: TransactionRunner,
+    private readonly metrics: Metrics,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -37,6 +39,7 @@ export class CreditsSettleService implements OnModuleInit {
 
   @JobHandler(settleCredits)
   async run(_: { period: string }): Promise<{ accounts: number; settled: number; failed: number }> {
+    const timer = this.metrics.creditsSettleSeconds.startTimer();
     const now = this.clock.now();
     const { accounts, due } = await this.accountsToSettle(now);
     let failed = 0;
@@ -47,7 +50,11 @@ export class CreditsSettleService implements OnModuleInit {
         this.logger.error({ err: error, account }, 'settling credits failed');
       });
     }
-    return { accounts, settled: due.length, failed };
+    timer();
+    this.metrics.creditsSettleAccounts.inc({ outcome: 'passed' }, accounts - due.length);
+    this.metrics.creditsSettleAccounts.inc({ outcome: 'settled' }, due.length - failed);
+    this.metrics.creditsSettleAccounts.inc({ outcome: 'failed' }, failed);
+    return { accounts, settled: due.length - failed, failed };
   }
 
   /**
@@ -56,7 +63,8 @@ export class CreditsSettleService implements OnModuleInit {
    * in a given minute, and settling one costs a transaction of a dozen statements even then.
    */
   async accountsToSettle(now: Date): Promise<{ accounts: number; due: string[] }> {
-    const [contexts, probes] = await Promise.all([this.subscriptions.billingContexts(), this.repository.settleProbes(now)]);
+    const contexts = await this.subscriptions.billingContexts();
+    const probes = await this.transactions.readSnapshot((tx) => this.repository.settleProbes(tx, now));
     const accounts = [...new Set([...contexts.keys(), ...probes.keys()])].sort();
     return { accounts: accounts.length, due: accounts.filter((a) => !this.idle(probes.get(a), contexts.get(a) ?? null, now)) };
   }

@@ -3,6 +3,7 @@
 import { Module } from '@nestjs/common';
 import { AccountsModule } from '../../src/accounts/accounts.module.js';
 import { AuditModule } from '../../src/audit/audit.module.js';
+import { HealthModule } from '../../src/health/health.module.js';
 import { TiersModule } from '../../tiers/tiers.module.js';
 import { AuthorizationsModule } from '../authorizations/authorizations.module.js';
 import { StripeModule } from '../stripe/stripe.module.js';
@@ -15,7 +16,7 @@ import { CreditsRepository } from './credits.repository.js';
 import { CreditsService } from './credits.service.js';
 
 @Module({
-  imports: [AccountsModule, AuditModule, TiersModule, AuthorizationsModule, WebhooksModule, StripeModule],
+  imports: [AccountsModule, AuditModule, HealthModule, TiersModule, AuthorizationsModule, WebhooksModule, StripeModule],
   controllers: [CreditsController],
   providers: [CreditsRepository, CreditLedger, CreditsLimits, CreditsSettleService, CreditsService],
   exports: [CreditLedger],

@@ -332,42 +332,40 @@ export class CreditsRepository {
   /**
    * The settle job's look at every account with grants (ledger.ts, SettleProbe), in two reads whatever the
    * number of accounts: per account, whether some usage day since its first grant is not booked as metered
-   * (the comparison `unbookedDays` makes for one) and whether a grant is due to expire; then the allowance
-   * grants in force or of a period started in the last 33 days. An account without grants has no probe (it
-   * has nothing to book or expire).
+   * (the comparison `unbookedDays` makes for one, day by day over the account's own rows, so it stays in
+   * memory however long the history) and whether a grant is due to expire; then the allowance grants in
+   * force or of a period started in the last 33 days. An account without grants has no probe (it has
+   * nothing to book or expire). Call it in a read snapshot (TransactionRunner.readSnapshot), so both reads
+   * agree.
    */
-  async settleProbes(now: Date): Promise<Map<string, SettleProbe>> {
-    const [flags, allowances] = await Promise.all([
-      queryRows<{ account_id: string; unbooked: boolean; due: boolean }>(
-        this.dataSource,
-        `WITH first AS (
-                SELECT account_id, (min(granted_at) AT TIME ZONE 'UTC')::date AS day, bool_or(expired_at IS NULL AND expires_at <= $1) AS due
-                  FROM credit_grants GROUP BY account_id),
-              metered AS (
-                SELECT s.account_id, s.day, sum(s.cost) AS cost FROM meter_spend_daily s JOIN first f ON f.account_id = s.account_id AND s.day >= f.day GROUP BY 1, 2),
-              booked AS (
-                SELECT u.account_id, u.day, u.booked FROM credit_usage_days u JOIN first f ON f.account_id = u.account_id AND u.day >= f.day),
-              unbooked AS (
-                SELECT DISTINCT coalesce(m.account_id, b.account_id) AS account_id
-                  FROM metered m FULL JOIN booked b ON b.account_id = m.account_id AND b.day = m.day
-                 WHERE coalesce(m.cost, 0) <> coalesce(b.booked, 0))
-         SELECT f.account_id, f.due, EXISTS (SELECT 1 FROM unbooked u WHERE u.account_id = f.account_id) AS unbooked FROM first f`,
-        [now],
-      ),
-      queryRows<{ account_id: string; id: string; amount: string; granted_at: Date; expires_at: Date | null; expired_at: Date | null; period_start: Date }>(
-        this.dataSource,
-        `SELECT account_id, id, amount::text AS amount, granted_at, expires_at, expired_at, period_start FROM credit_grants
-          WHERE kind = 'allowance' AND period_start IS NOT NULL AND (expired_at IS NULL OR period_start >= $1::timestamptz - interval '33 days')`,
-        [now],
-      ),
-    ]);
+  async settleProbes(tx: Tx, now: Date): Promise<Map<string, SettleProbe>> {
+    // PostgreSQL's JIT would compile this plan every minute (its cost grows with the usage history) and take
+    // longer to compile than to run it: 0.8 s against 1.2 s over 1,000 accounts of a year's days each.
+    await tx.query('SET LOCAL jit = off');
+    const flags = await queryRows<{ account_id: string; unbooked: boolean; due: boolean }>(
+      tx,
+      `WITH first AS (
+              SELECT account_id, (min(granted_at) AT TIME ZONE 'UTC')::date AS day, bool_or(expired_at IS NULL AND expires_at <= $1) AS due
+                FROM credit_grants GROUP BY account_id)
+       SELECT f.account_id, f.due, EXISTS (
+                SELECT 1 FROM (
+                    SELECT day, cost AS amount FROM meter_spend_daily WHERE account_id = f.account_id AND day >= f.day
+                    UNION ALL
+                    SELECT day, -booked FROM credit_usage_days WHERE account_id = f.account_id AND day >= f.day) d
+                 GROUP BY day HAVING sum(amount) <> 0) AS unbooked
+         FROM first f`,
+      [now],
+    );
+    const allowances = await queryRows<{ account_id: string; id: string; amount: string; granted_at: Date; expires_at: Date | null; expired_at: Date | null; period_start: Date }>(
+      tx,
+      `SELECT account_id, id, amount::text AS amount, granted_at, expires_at, expired_at, period_start FROM credit_grants
+        WHERE kind = 'allowance' AND period_start IS NOT NULL AND (expired_at IS NULL OR period_start >= $1::timestamptz - interval '33 days')`,
+      [now],
+    );
     const probes = new Map<string, SettleProbe & { allowances: SettleProbe['allowances'][number][] }>();
     for (const f of flags) probes.set(f.account_id, { unbookedUsage: f.unbooked, expiryDue: f.due, allowances: [] });
     for (const g of allowances) {
-      // An allowance granted between the two reads: its account is settled in full.
-      let probe = probes.get(g.account_id);
-      if (!probe) probes.set(g.account_id, (probe = { unbookedUsage: true, expiryDue: false, allowances: [] }));
-      probe.allowances.push({ id: g.id, amount: new Dec(g.amount), periodStart: g.period_start, grantedAt: g.granted_at, expiresAt: g.expires_at, expiredAt: g.expired_at });
+      probes.get(g.account_id)!.allowances.push({ id: g.id, amount: new Dec(g.amount), periodStart: g.period_start, grantedAt: g.granted_at, expiresAt: g.expires_at, expiredAt: g.expired_at });
     }
     return probes;
   }

@@ -68,6 +68,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** The credits job's runs (billing/credits/credits-settle.service.ts): what each cost, and which accounts it settled. */
+  readonly creditsSettleSeconds = new Histogram({
+    name: 'tokenmeter_credits_settle_seconds',
+    help: 'Duration of a run of the credits.settle job (every minute): the look over every account, then the accounts with something to book settled one by one',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly creditsSettleAccounts = new Counter({
+    name: 'tokenmeter_credits_settle_accounts_total',
+    help: 'Accounts the credits.settle job looked at, by outcome: passed (nothing to book), settled, failed (tried again next minute; the error is logged)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tokenmeter_' });
   }
