@@ -36,11 +36,6 @@ export class SubscriptionsRepository {
     return queryRows<SubscriptionRow>(db, `SELECT ${COLUMNS} FROM subscriptions ORDER BY account_id`);
   }
 
-  /** Every subscribed account, by id (the credit ledger grants each its period allowance). */
-  async accountIds(): Promise<string[]> {
-    return (await queryRows<{ account_id: string }>(this.dataSource, 'SELECT account_id FROM subscriptions ORDER BY account_id')).map((r) => r.account_id);
-  }
-
   async upsert(tx: Tx, s: SubscriptionRow): Promise<SubscriptionRow> {
     const rows = await queryRows<SubscriptionRow>(
       tx,

@@ -222,11 +222,6 @@ export class SubscriptionsService {
     return row && { anchor_day: row.billing_anchor_day, ends_at: row.ends_at };
   }
 
-  /** Every subscribed account, by id. */
-  subscribedAccounts(): Promise<string[]> {
-    return this.repository.accountIds();
-  }
-
   private async view(row: SubscriptionRow, db?: Db): Promise<Subscription> {
     const version = await this.plans.resolve(row.plan_id, row.pinned_version, db);
     // The foreign keys make this impossible; say so loudly rather than answer half a subscription.
