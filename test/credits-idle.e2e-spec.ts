@@ -5,12 +5,17 @@
 // period boundaries, an anchor moved away and back), on whichever store the environment gives, both ways:
 // - an account the job would pass over is left exactly as it is by a settle run (no movement, no grant or
 //   booked day changed): skipping it loses nothing;
-// - an account just settled is passed over: the look is not so cautious that it settles every account.
+// - an account just settled is passed over: the look is not so cautious that it settles every account;
+// - the look that compares only the usage days written since an earlier look (with every day of the
+//   accounts that look found due) finds the same accounts due as the full look, after every step.
+import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { settleChangedLevel } from '../billing/credits/credit-ledger.service.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
+import type { SettleLookMark } from '../billing/credits/credits.repository.js';
 import { ManualClock } from '../src/clock/clock.js';
+import { JOB_BACKEND, type JobBackend } from '../src/jobs/jobs.js';
 import { setupPricing } from './support/metering.js';
 import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
 
@@ -53,11 +58,14 @@ describe('credits settle job: the accounts it passes over', () => {
   let clock: ManualClock;
   let runs = 0;
   let events = 0;
-  const seen = { idle: 0, due: 0, dueThatBooked: 0 };
+  const seen = { idle: 0, due: 0, dueThatBooked: 0, since: 0 };
 
   beforeAll(async () => {
     clock = new ManualClock('2026-03-10T12:00:00.000Z');
-    t = await startTestApp({ clock });
+    // No job runs by itself: a settle run in the background would settle accounts between a test's own.
+    t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
+    const jobs = t.app.get<JobBackend>(JOB_BACKEND);
+    if (jobs.kind === 'database') await jobs.stop();
   }, 120_000);
   afterAll(async () => {
     await t?.close();
@@ -76,6 +84,19 @@ describe('credits settle job: the accounts it passes over', () => {
 
   it('passes over only accounts a settle run would leave as they are, and over every account just settled', async () => {
     const settler = t.app.get(CreditsSettleService);
+    // The last full look's mark, with every account it found due to be compared whole: the job's own
+    // precondition (every other account booked as metered at that look, or settled after it).
+    let mark: SettleLookMark | null = null;
+    const look = async (step: Op) => {
+      const now = clock.now();
+      const full = await settler.accountsToSettle(now);
+      if (mark !== null) {
+        seen.since++;
+        expect({ step, due: (await settler.accountsToSettle(now, mark)).due }).toEqual({ step, due: full.due });
+      }
+      mark = { mark: full.mark, recheck: new Set(full.due) };
+      return full.due;
+    };
     await fc.assert(
       fc.asyncProperty(allowanceCents, anchorDay, fc.array(op, { minLength: 4, maxLength: 16 }), async (allowanceCents, anchor, ops) => {
         const run = ++runs;
@@ -142,7 +163,7 @@ describe('credits settle job: the accounts it passes over', () => {
               break;
           }
           const now = clock.now();
-          const due = (await settler.accountsToSettle(now)).due.includes(o.account);
+          const due = (await look(step)).includes(o.account);
           if (!due) {
             seen.idle++;
             const before = await ledger(o.account);
@@ -155,7 +176,7 @@ describe('credits settle job: the accounts it passes over', () => {
             await settler.settleAccount(o.account, now);
             if (JSON.stringify(await ledger(o.account)) !== JSON.stringify(before)) seen.dueThatBooked++;
           }
-          if (step.kind === 'settle') expect({ step, due: (await settler.accountsToSettle(now)).due.includes(o.account) }).toEqual({ step, due: false });
+          if (step.kind === 'settle') expect({ step, due: (await look(step)).includes(o.account) }).toEqual({ step, due: false });
         }
       }),
       { numRuns: 40 },
@@ -163,6 +184,7 @@ describe('credits settle job: the accounts it passes over', () => {
     // The histories reached both sides: accounts passed over, and accounts the look sent to a run that booked.
     expect(seen.idle).toBeGreaterThan(20);
     expect(seen.dueThatBooked).toBeGreaterThan(10);
+    expect(seen.since).toBeGreaterThan(200);
   }, 600_000);
 
   /** tokenmeter_credits_settle_accounts_total by outcome, and the runs timed, on /metrics. */
@@ -199,5 +221,63 @@ describe('credits settle job: the accounts it passes over', () => {
       failed: 0,
       runs: 1,
     });
+  }, 120_000);
+
+  it('after its first run, looks at the days written since the run before, every day of an account whose settle failed, and all again a day later', async () => {
+    const settler = t.app.get(CreditsSettleService);
+    const db = t.app.get(DataSource);
+    const o = await newOrg(t);
+    await setupPricing(t, o.account);
+    await t.request('PUT', '/v1/plans/idle-since', { body: { currency: 'EUR', base_fee: '10.00', included_allowance: '20.00', overage_policy: 'bill' } });
+    expect((await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'idle-since' } })).status).toBe(200);
+    const spend = async (daysAgo: number, tokens: number) => {
+      const at = new Date(clock.now().getTime() - daysAgo * 24 * 60 * MINUTE);
+      const res = await t.post('/v1/events', { events: [{ id: `idle-since-${++events}`, timestamp: at.toISOString(), model: 'gpt-4o', usage: { prompt_tokens: tokens, completion_tokens: 0 } }] }, o.keys.agent);
+      expect(res.body.results[0].status).toBe('accepted');
+    };
+    const booked = async () => (await ledger(o.account)).days.map((d: { day: string; booked: string }) => [d.day, Number(d.booked)]);
+    const today = clock.now().toISOString().slice(0, 10);
+    await settler.run({ period: 'test' });
+    await spend(0, 4000);
+    expect(await settler.run({ period: 'test' })).toMatchObject({ settled: 1, failed: 0 });
+    expect(await booked()).toEqual([[today, 0.01]]);
+
+    // Usage arriving late on a day already booked is a day written since the last run.
+    clock.advance(2 * 24 * 60 * MINUTE);
+    await settler.run({ period: 'test' });
+    await spend(2, 8000);
+    expect(await settler.run({ period: 'test' })).toMatchObject({ settled: 1, failed: 0 });
+    expect(await booked()).toEqual([[today, 0.03]]);
+
+    // A settle that fails leaves the account to be compared whole at the next run, though nothing of it
+    // is written in between.
+    await spend(2, 4000);
+    const settle = jest.spyOn(settler, 'settleAccount').mockRejectedValueOnce(new Error('connection lost'));
+    try {
+      expect(await settler.run({ period: 'test' })).toMatchObject({ settled: 0, failed: 1 });
+    } finally {
+      settle.mockRestore();
+    }
+    expect(await settler.run({ period: 'test' })).toMatchObject({ settled: 1, failed: 0 });
+    expect(await booked()).toEqual([[today, 0.04]]);
+    expect(await settler.run({ period: 'test' })).toMatchObject({ settled: 0, failed: 0 });
+
+    // A booked day written by anything else than a settle (by hand, here) is a day written since too.
+    await db.query('UPDATE credit_usage_days SET booked = 0 WHERE account_id = $1', [o.account]);
+    expect(await settler.run({ period: 'test' })).toMatchObject({ settled: 1, failed: 0 });
+    expect(await booked()).toEqual([[today, 0.04]]);
+    expect(await settler.run({ period: 'test' })).toMatchObject({ settled: 0, failed: 0 });
+
+    // A usage day whose rollup row is deleted, not written (as a rebuild of rollups that had drifted can):
+    // the runs that look at what was written since do not see it; the full look a day after the last one does.
+    await db.query('DELETE FROM meter_spend_daily WHERE account_id = $1 AND day = $2::date', [o.account, today]);
+    expect((await settler.accountsToSettle(clock.now())).due).toContain(o.account);
+    await settler.run({ period: 'test' });
+    clock.advance(60 * MINUTE);
+    await settler.run({ period: 'test' });
+    expect(await booked()).toEqual([[today, 0.04]]);
+    clock.advance(23 * 60 * MINUTE);
+    await settler.run({ period: 'test' });
+    expect(await booked()).toEqual([[today, 0]]);
   }, 120_000);
 });

@@ -1,7 +1,9 @@
 // The repeatable job that keeps the ledger current: every minute, for every subscribed account (and any
 // other that has grants) that has something to book, in one transaction each: grant the period allowance
 // when a billing period has started, book the usage metered since the last run against the grants, expire
-// what is due. Accounts with nothing to book are told apart first, by a few reads over all accounts.
+// what is due. Accounts with nothing to book are told apart first, by a few reads over all accounts, which
+// after the first run of the process compare only the usage days written since the run before (a full look
+// again once a day).
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
 import { TransactionRunner } from '../../src/database/transactions.js';
@@ -12,16 +14,29 @@ import { lastInstantBefore } from '../../tiers/plans/version-in-force.js';
 import { billingPeriod, type BillingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService, type BillingContext } from '../../tiers/subscriptions/subscriptions.service.js';
 import { CreditLedger, settleChangedLevel, type PeriodAllowance, type SettleResult } from './credit-ledger.service.js';
-import { CreditsRepository } from './credits.repository.js';
+import { CreditsRepository, type SettleLookMark } from './credits.repository.js';
 import { settleIsIdle, type SettleProbe } from './ledger.js';
 
 const NO_GRANTS: SettleProbe = { unbookedUsage: false, expiryDue: false, allowances: [] };
+
+/**
+ * How long a run may go on comparing only the days written since the run before: then a full look again,
+ * which alone sees a usage day whose rollup rows were deleted rather than written (a rebuild of rollups that
+ * had drifted; CreditsRepository.settleProbes).
+ */
+const FULL_LOOK_EVERY_MS = 24 * 60 * 60_000;
 
 export const settleCredits = defineJob<{ period: string }>('credits.settle');
 
 @Injectable()
 export class CreditsSettleService implements OnModuleInit {
   private readonly logger = new Logger('credits');
+  /**
+   * What this process's last completed run looked at (null before its first): the next run looks at what
+   * was written since. Another process's runs in between, or one overlapping, only settle accounts (so
+   * balance them): an older mark compares more days, never fewer than it must.
+   */
+  private last: (SettleLookMark & { fullAt: number }) | null = null;
 
   constructor(
     private readonly jobs: JobsService,
@@ -41,32 +56,39 @@ export class CreditsSettleService implements OnModuleInit {
   async run(_: { period: string }): Promise<{ accounts: number; settled: number; failed: number }> {
     const timer = this.metrics.creditsSettleSeconds.startTimer();
     const now = this.clock.now();
-    const { accounts, due } = await this.accountsToSettle(now);
-    let failed = 0;
+    const since = this.last !== null && Math.abs(now.getTime() - this.last.fullAt) < FULL_LOOK_EVERY_MS ? this.last : null;
+    const { accounts, due, mark } = await this.accountsToSettle(now, since);
+    const failed = new Set<string>();
     for (const account of due) {
       // One account's trouble must not hold up the others; it is tried again next minute.
       await this.settleAccount(account, now).catch((error: unknown) => {
-        failed++;
+        failed.add(account);
         this.logger.error({ err: error, account }, 'settling credits failed');
       });
     }
+    // Every account is now booked as of this run's look, or settled after it, but those that failed: the
+    // next run compares the days written since the look, and every day of those.
+    this.last = { mark, recheck: failed, fullAt: since?.fullAt ?? now.getTime() };
     timer();
     this.metrics.creditsSettleAccounts.inc({ outcome: 'passed' }, accounts - due.length);
-    this.metrics.creditsSettleAccounts.inc({ outcome: 'settled' }, due.length - failed);
-    this.metrics.creditsSettleAccounts.inc({ outcome: 'failed' }, failed);
-    return { accounts, settled: due.length - failed, failed };
+    this.metrics.creditsSettleAccounts.inc({ outcome: 'settled' }, due.length - failed.size);
+    this.metrics.creditsSettleAccounts.inc({ outcome: 'failed' }, failed.size);
+    return { accounts, settled: due.length - failed.size, failed: failed.size };
   }
 
   /**
    * The accounts the job looks after (subscribed, or with grants) and, in id order, those a run at `now`
    * would book something for. One look over every account (a few reads in all): most have nothing to book
-   * in a given minute, and settling one costs a transaction of a dozen statements even then.
+   * in a given minute, and settling one costs a transaction of a dozen statements even then. With `since`
+   * (an earlier look's mark), usage days are compared only where written since, and every day of the
+   * accounts in its `recheck`: exact when every account was, at that look, booked as metered or settled
+   * after it, but those (CreditsRepository.settleProbes). `mark` is this look's, for the next.
    */
-  async accountsToSettle(now: Date): Promise<{ accounts: number; due: string[] }> {
+  async accountsToSettle(now: Date, since: SettleLookMark | null = null): Promise<{ accounts: number; due: string[]; mark: string }> {
     const contexts = await this.subscriptions.billingContexts();
-    const probes = await this.transactions.readSnapshot((tx) => this.repository.settleProbes(tx, now));
+    const { probes, mark } = await this.transactions.readSnapshot((tx) => this.repository.settleProbes(tx, now, since));
     const accounts = [...new Set([...contexts.keys(), ...probes.keys()])].sort();
-    return { accounts: accounts.length, due: accounts.filter((a) => !this.idle(probes.get(a), contexts.get(a) ?? null, now)) };
+    return { accounts: accounts.length, due: accounts.filter((a) => !this.idle(probes.get(a), contexts.get(a) ?? null, now)), mark };
   }
 
   /** Whether a run would book nothing for the account (ledger.ts, settleIsIdle); an account without grants has nothing to book or expire. */
