@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { settleChangedLevel } from '../billing/credits/credit-ledger.service.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
-import type { SettleLookMark } from '../billing/credits/credits.repository.js';
+import type { SettleLookMark } from '../billing/credits/ledger.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { JOB_BACKEND, type JobBackend } from '../src/jobs/jobs.js';
 import { setupPricing } from './support/metering.js';
@@ -271,7 +271,11 @@ describe('credits settle job: the accounts it passes over', () => {
     // A usage day whose rollup row is deleted, not written (as a rebuild of rollups that had drifted can):
     // the runs that look at what was written since do not see it; the full look a day after the last one does.
     await db.query('DELETE FROM meter_spend_daily WHERE account_id = $1 AND day = $2::date', [o.account, today]);
-    expect((await settler.accountsToSettle(clock.now())).due).toContain(o.account);
+    const full = await settler.accountsToSettle(clock.now());
+    expect(full.due).toContain(o.account);
+    expect((await settler.accountsToSettle(clock.now(), { mark: full.mark, recheck: new Set() })).due).not.toContain(o.account);
+    // A mark the database has not reached (as after a restore from a backup) gets a full look.
+    expect((await settler.accountsToSettle(clock.now(), { mark: (BigInt(full.mark) + 1_000_000n).toString(), recheck: new Set() })).due).toContain(o.account);
     await settler.run({ period: 'test' });
     clock.advance(60 * MINUTE);
     await settler.run({ period: 'test' });

@@ -14,8 +14,8 @@ import { lastInstantBefore } from '../../tiers/plans/version-in-force.js';
 import { billingPeriod, type BillingPeriod } from '../../tiers/subscriptions/billing-period.js';
 import { SubscriptionsService, type BillingContext } from '../../tiers/subscriptions/subscriptions.service.js';
 import { CreditLedger, settleChangedLevel, type PeriodAllowance, type SettleResult } from './credit-ledger.service.js';
-import { CreditsRepository, type SettleLookMark } from './credits.repository.js';
-import { settleIsIdle, type SettleProbe } from './ledger.js';
+import { CreditsRepository } from './credits.repository.js';
+import { settleIsIdle, type SettleLookMark, type SettleProbe } from './ledger.js';
 
 const NO_GRANTS: SettleProbe = { unbookedUsage: false, expiryDue: false, allowances: [] };
 

@@ -6,23 +6,10 @@ import { DataSource } from 'typeorm';
 import type { Tx } from '../../src/database/data-source.js';
 import { firstRow, queryRows, type Db } from '../../src/database/sql.js';
 import { Dec } from '../../tiers/pricing/decimal.js';
-import { entriesOf, type GrantKind, type GrantState, type Movement, type MovementKind, type SettleProbe } from './ledger.js';
+import { entriesOf, markInRange, xid32, type GrantKind, type GrantState, type Movement, type MovementKind, type SettleLookMark, type SettleProbe } from './ledger.js';
 
 /** pg_advisory_xact_lock(class, key) class of the credit ledger (authorizations use another). */
 const LOCK_CLASS = 7202;
-
-/** What an earlier settle look left (CreditsRepository.settleProbes): its snapshot's xmin, and the accounts to compare whole again. */
-export interface SettleLookMark {
-  /** pg_snapshot_xmin of the look's snapshot: a 64-bit transaction id, as text. */
-  mark: string;
-  /** Accounts whose every day is compared again (a settle of theirs failed after the look, say). */
-  recheck: ReadonlySet<string>;
-}
-
-/** A 64-bit transaction id (xid8, as text) as the 32-bit xid a row's xmin holds. */
-export function xid32(xid8: string): string {
-  return (BigInt(xid8) & 0xffff_ffffn).toString();
-}
 
 export interface GrantRow {
   account_id: string;
@@ -356,7 +343,8 @@ export class CreditsRepository {
    * row written since are compared, and every day of the accounts in `since.recheck` and of those whose grants
    * were written since (a grant can move the first day covered). "Written since" is the row's `xmin` from a
    * transaction the earlier snapshot did not see (its xmin on: `age(xmin) <= age(mark)`, both counted back
-   * from the same transaction id, so wraparound cancels out while the mark is under 2^31 transactions old).
+   * from the same transaction id, so wraparound cancels out while the mark is under 2^31 transactions old;
+   * an older mark, or one this database has not reached, as after a restore from a backup, gets a full look).
    * A row deleted without a row written in its place on the same day is not seen: nothing but a rebuild of
    * rollups that had drifted does that, and the caller's periodic full look finds it.
    *
@@ -368,7 +356,10 @@ export class CreditsRepository {
     // accounts of a year's days each (BENCHMARKS, stop 38).
     await tx.query('SET LOCAL jit = off');
     const mark = (await firstRow<{ xmin: string }>(tx, 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin'))!.xmin;
-    const xid = since === null ? null : xid32(since.mark);
+    // A mark this database has not reached (it was restored from a backup, or is another one) or that
+    // 32-bit ids no longer tell apart: a full look.
+    const after = since !== null && markInRange(since.mark, mark) ? since : null;
+    const xid = after === null ? null : xid32(after.mark);
     const grants = await queryRows<{ account_id: string; due: boolean; written: boolean }>(
       tx,
       `SELECT account_id, bool_or(expired_at IS NULL AND expires_at <= $1) AS due, ${xid === null ? 'true' : 'bool_or(age(xmin) <= age($2::xid))'} AS written
@@ -376,9 +367,9 @@ export class CreditsRepository {
       xid === null ? [now] : [now, xid],
     );
     let unbooked: Set<string>;
-    if (since === null) unbooked = await this.accountsOffBalance(tx, null);
+    if (after === null) unbooked = await this.accountsOffBalance(tx, null);
     else {
-      const whole = grants.filter((g) => g.written || since.recheck.has(g.account_id)).map((g) => g.account_id);
+      const whole = grants.filter((g) => g.written || after.recheck.has(g.account_id)).map((g) => g.account_id);
       unbooked = new Set([...(await this.accountsWithDaysOffBalance(tx, xid!)), ...(whole.length > 0 ? await this.accountsOffBalance(tx, whole) : [])]);
     }
     const allowances = await queryRows<{ account_id: string; id: string; amount: string; granted_at: Date; expires_at: Date | null; expired_at: Date | null; period_start: Date }>(

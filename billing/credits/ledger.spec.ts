@@ -17,6 +17,7 @@ import {
   entriesOf,
   grantMovement,
   invoiceCreditMovements,
+  markInRange,
   reopenMovement,
   restoreMovements,
   settleIsIdle,
@@ -27,6 +28,7 @@ import {
   type GrantState,
   type Movement,
   type SettleProbe,
+  xid32,
 } from './ledger.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -376,6 +378,24 @@ describe('settleIsIdle', () => {
     expect(settleIsIdle(probe({ allowances: [allowance('current', 0, 720), allowance('other', -100, 620)] }), period, now)).toBe(false);
     // ... but not while the current one is not granted and nothing is due (an allowance of nothing).
     expect(settleIsIdle(probe({ allowances: [allowance('other', -100, 620)] }), { ...period, amount: '0' }, now)).toBe(true);
+  });
+});
+
+describe('the settle look since a mark', () => {
+  it('reads a 64-bit transaction id as the 32-bit xid of a row: its low 32 bits', () => {
+    expect(xid32('1922')).toBe('1922');
+    expect(xid32('4294967295')).toBe('4294967295');
+    expect(xid32('4294967296')).toBe('0');
+    expect(xid32('12884902889')).toBe('1001');
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 63n) - 1n }), (x) => BigInt(xid32(x.toString())) === x % 4294967296n));
+  });
+
+  it('takes a mark only when the database has reached it and 32-bit ids still tell it apart', () => {
+    expect(markInRange('1000', '1000')).toBe(true);
+    expect(markInRange('1000', '5000')).toBe(true);
+    expect(markInRange('5000', '1000')).toBe(false);
+    expect(markInRange('1000', (1000n + 0x7fff_ffffn).toString())).toBe(true);
+    expect(markInRange('1000', (1000n + 0x8000_0000n).toString())).toBe(false);
   });
 });
 

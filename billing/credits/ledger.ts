@@ -344,3 +344,22 @@ export function applyMovements(grants: readonly GrantState[], movements: readonl
   }
   return [...byId.values()];
 }
+
+/** What an earlier settle look left (CreditsRepository.settleProbes): its snapshot's xmin, and the accounts to compare whole again. */
+export interface SettleLookMark {
+  /** pg_snapshot_xmin of the look's snapshot: a 64-bit transaction id, as text. */
+  mark: string;
+  /** Accounts whose every day is compared again (a settle of theirs failed after the look, say). */
+  recheck: ReadonlySet<string>;
+}
+
+/** Whether `mark` (an earlier snapshot's xmin) is at most `current` and less than 2^31 transactions before it. */
+export function markInRange(mark: string, current: string): boolean {
+  const behind = BigInt(current) - BigInt(mark);
+  return behind >= 0n && behind < 0x8000_0000n;
+}
+
+/** A 64-bit transaction id (xid8, as text) as the 32-bit xid a row's xmin holds. */
+export function xid32(xid8: string): string {
+  return (BigInt(xid8) & 0xffff_ffffn).toString();
+}
