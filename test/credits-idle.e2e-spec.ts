@@ -188,11 +188,12 @@ describe('credits settle job: the accounts it passes over', () => {
   }, 600_000);
 
   /** tokenmeter_credits_settle_accounts_total by outcome, and the runs timed, on /metrics. */
-  async function settleCounts(): Promise<{ passed: number; settled: number; failed: number; runs: number }> {
+  async function settleCounts(): Promise<{ passed: number; settled: number; failed: number; full: number; since: number }> {
     const text = (await t.get('/metrics', null)).text;
     const read = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
     const outcome = (o: string) => read(new RegExp(`^tokenmeter_credits_settle_accounts_total\\{outcome="${o}"\\} (\\S+)$`, 'm'));
-    return { passed: outcome('passed'), settled: outcome('settled'), failed: outcome('failed'), runs: read(/^tokenmeter_credits_settle_seconds_count (\S+)$/m) };
+    const runs = (look: string) => read(new RegExp(`^tokenmeter_credits_settle_seconds_count\\{look="${look}"\\} (\\S+)$`, 'm'));
+    return { passed: outcome('passed'), settled: outcome('settled'), failed: outcome('failed'), full: runs('full'), since: runs('since') };
   }
 
   it('runs the job over the accounts with something to book only', async () => {
@@ -215,11 +216,13 @@ describe('credits settle job: the accounts it passes over', () => {
     expect((await ledger(o.account)).days.map((d: { booked: string }) => Number(d.booked))).toEqual([0.01]);
     // Operators read the same on /metrics: the run's accounts by outcome, and one more run timed.
     const after = await settleCounts();
-    expect({ passed: after.passed - before.passed, settled: after.settled - before.settled, failed: after.failed - before.failed, runs: after.runs - before.runs }).toEqual({
+    // (The first run of this process looked at every day; this one at the days written since.)
+    expect({ passed: after.passed - before.passed, settled: after.settled - before.settled, failed: after.failed - before.failed, full: after.full - before.full, since: after.since - before.since }).toEqual({
       passed: first.accounts - 1,
       settled: 1,
       failed: 0,
-      runs: 1,
+      full: 0,
+      since: 1,
     });
   }, 120_000);
 
@@ -281,7 +284,11 @@ describe('credits settle job: the accounts it passes over', () => {
     await settler.run({ period: 'test' });
     expect(await booked()).toEqual([[today, 0.04]]);
     clock.advance(23 * 60 * MINUTE);
+    const before = await settleCounts();
     await settler.run({ period: 'test' });
     expect(await booked()).toEqual([[today, 0]]);
+    // Operators see the day's full look apart from the runs in between on /metrics.
+    const after = await settleCounts();
+    expect({ full: after.full - before.full, since: after.since - before.since }).toEqual({ full: 1, since: 0 });
   }, 120_000);
 });

@@ -57,7 +57,7 @@ export class CreditsSettleService implements OnModuleInit {
     const timer = this.metrics.creditsSettleSeconds.startTimer();
     const now = this.clock.now();
     const since = this.last !== null && Math.abs(now.getTime() - this.last.fullAt) < FULL_LOOK_EVERY_MS ? this.last : null;
-    const { accounts, due, mark } = await this.accountsToSettle(now, since);
+    const { accounts, due, mark, full } = await this.accountsToSettle(now, since);
     const failed = new Set<string>();
     for (const account of due) {
       // One account's trouble must not hold up the others; it is tried again next minute.
@@ -68,8 +68,8 @@ export class CreditsSettleService implements OnModuleInit {
     }
     // Every account is now booked as of this run's look, or settled after it, but those that failed: the
     // next run compares the days written since the look, and every day of those.
-    this.last = { mark, recheck: failed, fullAt: since?.fullAt ?? now.getTime() };
-    timer();
+    this.last = { mark, recheck: failed, fullAt: full ? now.getTime() : since!.fullAt };
+    timer({ look: full ? 'full' : 'since' });
     this.metrics.creditsSettleAccounts.inc({ outcome: 'passed' }, accounts - due.length);
     this.metrics.creditsSettleAccounts.inc({ outcome: 'settled' }, due.length - failed.size);
     this.metrics.creditsSettleAccounts.inc({ outcome: 'failed' }, failed.size);
@@ -82,13 +82,14 @@ export class CreditsSettleService implements OnModuleInit {
    * in a given minute, and settling one costs a transaction of a dozen statements even then. With `since`
    * (an earlier look's mark), usage days are compared only where written since, and every day of the
    * accounts in its `recheck`: exact when every account was, at that look, booked as metered or settled
-   * after it, but those (CreditsRepository.settleProbes). `mark` is this look's, for the next.
+   * after it, but those (CreditsRepository.settleProbes). `mark` is this look's, for the next; `full` whether
+   * it compared every day (without `since`, or with one the database cannot use).
    */
-  async accountsToSettle(now: Date, since: SettleLookMark | null = null): Promise<{ accounts: number; due: string[]; mark: string }> {
+  async accountsToSettle(now: Date, since: SettleLookMark | null = null): Promise<{ accounts: number; due: string[]; mark: string; full: boolean }> {
     const contexts = await this.subscriptions.billingContexts();
-    const { probes, mark } = await this.transactions.readSnapshot((tx) => this.repository.settleProbes(tx, now, since));
+    const { probes, mark, full } = await this.transactions.readSnapshot((tx) => this.repository.settleProbes(tx, now, since));
     const accounts = [...new Set([...contexts.keys(), ...probes.keys()])].sort();
-    return { accounts: accounts.length, due: accounts.filter((a) => !this.idle(probes.get(a), contexts.get(a) ?? null, now)), mark };
+    return { accounts: accounts.length, due: accounts.filter((a) => !this.idle(probes.get(a), contexts.get(a) ?? null, now)), mark, full };
   }
 
   /** Whether a run would book nothing for the account (ledger.ts, settleIsIdle); an account without grants has nothing to book or expire. */

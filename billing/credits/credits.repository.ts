@@ -348,9 +348,10 @@ export class CreditsRepository {
    * A row deleted without a row written in its place on the same day is not seen: nothing but a rebuild of
    * rollups that had drifted does that, and the caller's periodic full look finds it.
    *
-   * Returns the probes and `mark`, this snapshot's xmin (a 64-bit transaction id as text), for the next look.
+   * Returns the probes, `mark`, this snapshot's xmin (a 64-bit transaction id as text) for the next look, and
+   * whether this look was a full one.
    */
-  async settleProbes(tx: Tx, now: Date, since: SettleLookMark | null = null): Promise<{ probes: Map<string, SettleProbe>; mark: string }> {
+  async settleProbes(tx: Tx, now: Date, since: SettleLookMark | null = null): Promise<{ probes: Map<string, SettleProbe>; mark: string; full: boolean }> {
     // PostgreSQL's JIT would compile these plans every minute (the full look's cost grows with the usage
     // history), and the compiling costs more than it saves: 1.0-1.3 s with it, 0.8-0.9 s without, over 1,000
     // accounts of a year's days each (BENCHMARKS, stop 38).
@@ -383,7 +384,7 @@ export class CreditsRepository {
     for (const g of allowances) {
       probes.get(g.account_id)!.allowances.push({ id: g.id, amount: new Dec(g.amount), periodStart: g.period_start, grantedAt: g.granted_at, expiresAt: g.expires_at, expiredAt: g.expired_at });
     }
-    return { probes, mark };
+    return { probes, mark, full: after === null };
   }
 
   /** The accounts (all with grants, or those of `only`) with some usage day since their first grant not booked as metered. */

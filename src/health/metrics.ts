@@ -71,7 +71,8 @@ export class Metrics {
   /** The credits job's runs (billing/credits/credits-settle.service.ts): what each cost, and which accounts it settled. */
   readonly creditsSettleSeconds = new Histogram({
     name: 'tokenmeter_credits_settle_seconds',
-    help: 'Duration of a run of the credits.settle job (every minute): the look over every account, then the accounts with something to book settled one by one',
+    help: 'Duration of a run of the credits.settle job (every minute): the look over every account, then the accounts with something to book settled one by one; by look: full (every usage day of every account: a process\'s first run, then once a day) or since (the days written since the run before)',
+    labelNames: ['look'] as const,
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300],
     registers: [this.registry],
   });
