@@ -11,6 +11,15 @@ import { entriesOf, markInRange, xid32, type GrantKind, type GrantState, type Mo
 /** pg_advisory_xact_lock(class, key) class of the credit ledger (authorizations use another). */
 const LOCK_CLASS = 7202;
 
+/**
+ * The first UTC day a grant of the account covers (an aggregate over its `credit_grants` rows): usage before
+ * it has nothing to burn. The settle books from it and its look compares from it, so both say it alike.
+ */
+const FIRST_GRANT_DAY = `(min(granted_at) AT TIME ZONE 'UTC')::date`;
+
+/** Whether the row was written by a transaction not older than the 32-bit xid in `param` (settleProbes). */
+const writtenSince = (param: string) => `age(xmin) <= age(${param}::xid)`;
+
 export interface GrantRow {
   account_id: string;
   id: string;
@@ -297,7 +306,7 @@ export class CreditsRepository {
       `SELECT (SELECT coalesce(sum(e.amount), 0) FROM credit_entries e JOIN credit_grants g ON g.account_id = e.account_id AND g.id = e.grant_id
                 WHERE e.account_id = $1 AND g.expired_at IS NULL AND g.granted_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2)
                   AND NOT (g.id = ANY($3::text[])))::text AS available,
-              (SELECT (min(granted_at) AT TIME ZONE 'UTC')::date::text FROM credit_grants WHERE account_id = $1) AS first_day`,
+              (SELECT ${FIRST_GRANT_DAY}::text FROM credit_grants WHERE account_id = $1) AS first_day`,
       [account, now, excluding],
     );
     return row ?? { available: '0', first_day: null };
@@ -325,7 +334,7 @@ export class CreditsRepository {
 
   /** The earliest day a grant of the account covers (usage before it has nothing to burn). */
   async firstGrantDay(db: Db, account: string): Promise<string | null> {
-    const row = await firstRow<{ day: string | null }>(db, `SELECT (min(granted_at) AT TIME ZONE 'UTC')::date::text AS day FROM credit_grants WHERE account_id = $1`, [account]);
+    const row = await firstRow<{ day: string | null }>(db, `SELECT ${FIRST_GRANT_DAY}::text AS day FROM credit_grants WHERE account_id = $1`, [account]);
     return row?.day ?? null;
   }
 
@@ -363,7 +372,7 @@ export class CreditsRepository {
     const xid = after === null ? null : xid32(after.mark);
     const grants = await queryRows<{ account_id: string; due: boolean; written: boolean }>(
       tx,
-      `SELECT account_id, bool_or(expired_at IS NULL AND expires_at <= $1) AS due, ${xid === null ? 'true' : 'bool_or(age(xmin) <= age($2::xid))'} AS written
+      `SELECT account_id, bool_or(expired_at IS NULL AND expires_at <= $1) AS due, ${xid === null ? 'true' : `bool_or(${writtenSince('$2')})`} AS written
          FROM credit_grants GROUP BY account_id`,
       xid === null ? [now] : [now, xid],
     );
@@ -395,7 +404,7 @@ export class CreditsRepository {
     const rows = await queryRows<{ account_id: string }>(
       tx,
       `WITH first AS (
-              SELECT account_id, (min(granted_at) AT TIME ZONE 'UTC')::date AS day FROM credit_grants
+              SELECT account_id, ${FIRST_GRANT_DAY} AS day FROM credit_grants
                ${only === null ? '' : 'WHERE account_id = ANY($1::text[])'} GROUP BY account_id ORDER BY account_id)
        SELECT f.account_id FROM first f WHERE EXISTS (
                 SELECT 1 FROM (
@@ -416,11 +425,11 @@ export class CreditsRepository {
     const rows = await queryRows<{ account_id: string }>(
       tx,
       `WITH written AS (
-              SELECT account_id, day FROM meter_spend_daily WHERE age(xmin) <= age($1::xid)
+              SELECT account_id, day FROM meter_spend_daily WHERE ${writtenSince('$1')}
               UNION
-              SELECT account_id, day FROM credit_usage_days WHERE age(xmin) <= age($1::xid)),
+              SELECT account_id, day FROM credit_usage_days WHERE ${writtenSince('$1')}),
             first AS (
-              SELECT account_id, (min(granted_at) AT TIME ZONE 'UTC')::date AS day FROM credit_grants GROUP BY account_id)
+              SELECT account_id, ${FIRST_GRANT_DAY} AS day FROM credit_grants GROUP BY account_id)
        SELECT DISTINCT w.account_id FROM written w JOIN first f ON f.account_id = w.account_id AND w.day >= f.day
         WHERE (SELECT coalesce(sum(cost), 0) FROM meter_spend_daily m WHERE m.account_id = w.account_id AND m.day = w.day)
            <> (SELECT coalesce(sum(booked), 0) FROM credit_usage_days u WHERE u.account_id = w.account_id AND u.day = w.day)`,
