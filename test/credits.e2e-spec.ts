@@ -775,4 +775,44 @@ describe('credits', () => {
       },
     );
   }, 120_000);
+
+  it('usage metered after its period ended burns the allowance that was in force on its day, not a top-up; the invoice agrees', async () => {
+    clock.set('2027-03-10T12:00:00.000Z');
+    const o = await newOrg(t);
+    await setupPricing(t, o.account);
+    expect((await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-bill', start_date: '2027-03-01', billing_anchor_day: 1 } })).status).toBe(200);
+    await settle();
+    expect((await t.post(`/v1/accounts/${o.account}/credits/topups`, { id: 'po-late', pack: 'small' }, o.keys.finance)).status).toBe(201);
+    await spend(o.keys.agent, 1);
+    await settle();
+    // April begins: March's allowance expires holding 19.00, April's is granted; the top-up still holds 5.00.
+    clock.set('2027-04-01T00:01:00.000Z');
+    await settle();
+    const remaining = async () => Object.fromEntries((await credits(o.account)).grants.map((g: { kind: string; remaining: string }) => [g.kind, g.remaining]));
+    expect(await remaining()).toEqual({ allowance: '20', topup: '5' });
+    // An event of 31 March arrives late: March's allowance pays for it, from what it held when it expired,
+    // as it would have on time. (It used to burn the top-up, which March's invoice then did not apply.)
+    await spend(o.keys.agent, 2, new Date('2027-03-31T22:00:00.000Z'));
+    await settle();
+    expect(await remaining()).toEqual({ allowance: '20', topup: '5' });
+    let c = await credits(o.account);
+    expect(c.entries.slice(0, 2).map((m: { kind: string; amount: string; usage_day: string; memo: string | null }) => [m.kind, m.amount, m.usage_day, m.memo])).toEqual([
+      ['burn', '2', '2027-03-31', null],
+      ['adjustment', '2', '2027-03-31', 'usage of 2027-03-31 metered after a grant in force that day expired: burned from what it held'],
+    ]);
+    expect(Object.fromEntries(c.ledger.map((l: { ledger_account: string; amount: string }) => [l.ledger_account, l.amount]))).toMatchObject({ expired: '17', usage: '3' });
+    sumsToZero(c);
+    // More than March's allowance still holds: 17.00 from it, the rest from the top-up (in force on that day).
+    await spend(o.keys.agent, 18, new Date('2027-03-31T23:00:00.000Z'));
+    await settle();
+    expect(await remaining()).toEqual({ allowance: '20', topup: '4' });
+    c = await credits(o.account);
+    expect(Object.fromEntries(c.ledger.map((l: { ledger_account: string; amount: string }) => [l.ledger_account, l.amount]))).toMatchObject({ expired: '0', usage: '21' });
+    sumsToZero(c);
+    // March's invoice: 21.00 of usage, 20.00 within the allowance, 1.00 of overage paid by the top-up's credit.
+    const closed = await t.post(`/v1/accounts/${o.account}/invoices/close`, { finalize: true }, o.keys.finance);
+    expect(closed.status).toBe(201);
+    const lines = closed.body.lines.map((l: { kind: string; amount: string }) => [l.kind, l.amount]);
+    expect(lines).toEqual(expect.arrayContaining([['overage', '1.00'], ['credits_applied', '-1.00']]));
+  });
 });

@@ -30,6 +30,7 @@ import {
   allowanceAdjustment,
   allowancesUsedUp,
   applyMovements,
+  burnInForce,
   burnMovements,
   coversWindow,
   creditsLevel,
@@ -38,6 +39,7 @@ import {
   grantMovement,
   invoiceCreditMovements,
   ledgerAccounts,
+  paysLateUsage,
   PRIORITY,
   reopenMovement,
   restoreMovements,
@@ -389,16 +391,23 @@ export class CreditLedger {
     let uncovered = new Dec(0);
     const firstDay = await this.repository.firstGrantDay(tx, account);
     if (firstDay !== null) {
+      // Grants expired since the first day to burn, with what they held then: a day metered late burns the
+      // grants in force on it, as on time (burnInForce). Read once, at the first such day (days come in order).
+      let lapsed: GrantState[] | null = null;
       for (const d of await this.repository.unbookedDays(tx, account, firstDay)) {
         const delta = new Dec(d.cost).minus(d.booked);
         const from = new Date(`${d.day}T00:00:00.000Z`);
         const window = { from, to: new Date(from.getTime() + DAY_MS) };
         let movements: Movement[];
         let uncoveredDelta: Dec;
+        let next: GrantState[];
         if (delta.gt(0)) {
-          const plan = allocateBurn(grants, delta, (g) => coversWindow(g, window));
-          movements = burnMovements(plan.allocations);
-          uncoveredDelta = plan.uncovered;
+          lapsed ??= (await this.repository.lapsedGrants(tx, account, from)).filter((g) => paysLateUsage({ periodStart: g.period_start, expiresAt: g.expires_at })).map(grantState);
+          const burn = burnInForce(grants, lapsed, delta, window);
+          movements = burn.movements;
+          uncoveredDelta = burn.uncovered;
+          lapsed = burn.lapsed;
+          next = burn.live;
         } else {
           // Usage of the day went down (a correction repriced it): first what was uncovered, then give back.
           const wasUncovered = new Dec(await this.repository.uncoveredOf(tx, account, d.day));
@@ -408,13 +417,18 @@ export class CreditLedger {
           const liveIds = new Set(grants.filter((g) => g.expiresAt === null || g.expiresAt.getTime() > now.getTime()).map((g) => g.id));
           movements = restoreMovements(burns.map((b) => ({ grantId: b.grant_id, amount: new Dec(b.amount) })), back, (id) => liveIds.has(id)).movements;
           uncoveredDelta = fromUncovered.negated();
+          next = applyMovements(grants, movements);
         }
-        await this.repository.book(tx, account, movements, { at: now, usageDay: d.day });
+        const late = movements.filter((m) => m.kind === 'adjustment');
+        if (late.length > 0) await this.repository.book(tx, account, late, { at: now, usageDay: d.day, memo: `usage of ${d.day} metered after a grant in force that day expired: burned from what it held` });
+        await this.repository.book(tx, account, movements.filter((m) => m.kind !== 'adjustment'), { at: now, usageDay: d.day });
         await this.repository.setBooked(tx, account, d.day, d.cost, uncoveredDelta.toFixed());
-        const next = applyMovements(grants, movements);
         if (usedUpOn === null && allowancesUsedUp(grants, next).length > 0) usedUpOn = d.day;
         grants = next;
-        for (const m of movements) burned = m.kind === 'burn' ? burned.plus(m.amount) : burned.minus(m.amount);
+        for (const m of movements) {
+          if (m.kind === 'burn') burned = burned.plus(m.amount);
+          if (m.kind === 'restore') burned = burned.minus(m.amount);
+        }
         uncovered = uncovered.plus(uncoveredDelta);
       }
     }

@@ -87,9 +87,14 @@ export interface MovementMeta {
   memo?: string | null;
 }
 
-const GRANT_COLUMNS = `g.account_id, g.id, g.kind, g.amount::text AS amount, g.priority, g.granted_at, g.expires_at, g.expired_at, g.period_start,
-  g.invoice_id, g.topup_id, g.reason, g.created_by, g.created_at,
+const GRANT_FIELDS = `g.account_id, g.id, g.kind, g.amount::text AS amount, g.priority, g.granted_at, g.expires_at, g.expired_at, g.period_start,
+  g.invoice_id, g.topup_id, g.reason, g.created_by, g.created_at`;
+/** A grant row with what it holds: the sum of its entries. */
+const GRANT_COLUMNS = `${GRANT_FIELDS},
   (SELECT coalesce(sum(e.amount), 0) FROM credit_entries e WHERE e.account_id = g.account_id AND e.grant_id = g.id)::text AS remaining`;
+/** What grant `g`'s movements left in `expired`: its expiries less what was put back (an allowance in force again, late usage). */
+const EXPIRED_OF_GRANT = `(SELECT coalesce(sum(e.amount), 0) FROM credit_entries e JOIN credit_movements m ON m.id = e.movement_id
+    WHERE m.account_id = g.account_id AND m.grant_id = g.id AND e.ledger_account = 'expired')`;
 
 const TOPUP_COLUMNS = `account_id, id, pack_id, allowance::text AS allowance, price::text AS price, currency, validity_days, status, grant_id, bought_by, bought_at, granted_at`;
 
@@ -160,14 +165,24 @@ export class CreditsRepository {
 
   /** What the grant's movements left in `expired` (its expiries less what was put back: an allowance ended early holds it). */
   async expiredOf(tx: Tx, account: string, id: string): Promise<string> {
-    const row = await firstRow<{ amount: string }>(
-      tx,
-      `SELECT coalesce(sum(e.amount), 0)::text AS amount
-         FROM credit_entries e JOIN credit_movements m ON m.id = e.movement_id
-        WHERE m.account_id = $1 AND m.grant_id = $2 AND e.ledger_account = 'expired'`,
-      [account, id],
-    );
+    const row = await firstRow<{ amount: string }>(tx, `SELECT ${EXPIRED_OF_GRANT}::text AS amount FROM credit_grants g WHERE g.account_id = $1 AND g.id = $2`, [account, id]);
     return row?.amount ?? '0';
+  }
+
+  /**
+   * Grants expired after `from` that hold something in `expired` (what they held when they expired, less what
+   * late usage took back since): with the day's live grants, what a day from `from` on is burned from
+   * (ledger.ts, burnInForce). `remaining` is that part.
+   */
+  lapsedGrants(tx: Tx, account: string, from: Date): Promise<GrantRow[]> {
+    return queryRows<GrantRow>(
+      tx,
+      `SELECT * FROM (
+         SELECT ${GRANT_FIELDS}, ${EXPIRED_OF_GRANT}::text AS remaining
+           FROM credit_grants g WHERE g.account_id = $1 AND g.expired_at IS NOT NULL AND g.expires_at > $2) lapsed
+        WHERE remaining::numeric > 0 ORDER BY granted_at, id`,
+      [account, from],
+    );
   }
 
   /** An ended grant in force again until `expiresAt` (CreditLedger.reopenAllowance). */

@@ -6,6 +6,7 @@ import {
   allowancesUsedUp,
   applyMovements,
   balances,
+  burnInForce,
   burnMovements,
   compareBurnOrder,
   coversWindow,
@@ -18,6 +19,7 @@ import {
   grantMovement,
   invoiceCreditMovements,
   markInRange,
+  paysLateUsage,
   reopenMovement,
   restoreMovements,
   settleIsIdle,
@@ -127,6 +129,65 @@ describe('burn order', () => {
           back.every((m) => m.from === 'expired' && m.to === `grant:${m.grantId}`)
         );
       }),
+    );
+  });
+
+  it('usage booked late burns the grants in force on its day, those expired since too, in one burn order', () => {
+    // The day is hours [0, 24); at hour 30 the allowance and a promotional grant have expired, a top-up not.
+    const lapsed = [grant('allowance', 0, '4', 24), grant('promo', 10, '1', 12), grant('promo-before', 10, '9', 0, -100)];
+    const live = [grant('topup', 30, '10', 900)];
+    const { movements, uncovered, live: liveAfter, lapsed: lapsedAfter } = burnInForce(live, lapsed, new Dec('6'), { from: at(0), to: at(24) });
+    expect(movements.map((m) => [m.kind, m.from, m.to, m.amount.toFixed()])).toEqual([
+      ['adjustment', 'expired', 'grant:allowance', '4'],
+      ['burn', 'grant:allowance', 'usage', '4'],
+      ['adjustment', 'expired', 'grant:promo', '1'],
+      ['burn', 'grant:promo', 'usage', '1'],
+      ['burn', 'grant:topup', 'usage', '1'],
+    ]);
+    expect(uncovered.toFixed()).toBe('0');
+    expect(liveAfter.map((g) => [g.id, g.remaining.toFixed()])).toEqual([['topup', '9']]);
+    // A grant that had expired before the day began pays nothing of it.
+    expect(lapsedAfter.map((g) => [g.id, g.remaining.toFixed()])).toEqual([
+      ['allowance', '0'],
+      ['promo', '0'],
+      ['promo-before', '9'],
+    ]);
+  });
+
+  it('an expired grant pays for late usage of its days, but a period allowance ended before its period ended', () => {
+    const d = (iso: string) => new Date(iso);
+    // The allowance of 6 December to 6 January, expired at its end; ended by an anchor change on 6 December; put back and ended at its end.
+    expect(paysLateUsage({ periodStart: d('2026-12-06T00:00:00Z'), expiresAt: d('2027-01-06T00:00:00Z') })).toBe(true);
+    expect(paysLateUsage({ periodStart: d('2026-12-06T00:00:00Z'), expiresAt: d('2026-12-06T10:05:00Z') })).toBe(false);
+    expect(paysLateUsage({ periodStart: d('2026-12-28T00:00:00Z'), expiresAt: d('2027-01-28T00:00:00Z') })).toBe(true);
+    expect(paysLateUsage({ periodStart: d('2026-12-28T00:00:00Z'), expiresAt: d('2027-01-27T23:59:59.999Z') })).toBe(false);
+    // Other grants expire when they say.
+    expect(paysLateUsage({ periodStart: null, expiresAt: d('2026-12-06T10:05:00Z') })).toBe(true);
+  });
+
+  it('booking a day late, after grants expired, leaves every ledger account as booking it on time and expiring them after', () => {
+    const grantArb = fc.record({ priority: fc.constantFrom(0, 10, 30), cents: fc.integer({ min: 0, max: 2_000 }), granted: fc.integer({ min: -48, max: 20 }), hours: fc.option(fc.integer({ min: 1, max: 96 })) });
+    fc.assert(
+      fc.property(fc.array(grantArb, { minLength: 1, maxLength: 6 }), fc.integer({ min: 0, max: 5_000 }), fc.integer({ min: 24, max: 120 }), (specs, cents, nowH) => {
+        const grants = specs.map((s, i) => grant(`g${i}`, s.priority, new Dec(s.cents).div(100).toFixed(), s.hours === null ? null : s.granted + s.hours, s.granted));
+        const issued = grants.filter((g) => g.remaining.gt(0)).map((g) => grantMovement('promotional', g.id, g.remaining));
+        const day = { from: at(0), to: at(24) };
+        const amount = new Dec(cents).div(100);
+        // On time: the day burned while every grant was in force, then what is due at `now` expires.
+        const onTime = allocateBurn(grants, amount, (g) => coversWindow(g, day));
+        const burned = applyMovements(grants, burnMovements(onTime.allocations));
+        const onTimeMoves = [...issued, ...burnMovements(onTime.allocations), ...dueExpiries(burned, at(nowH))];
+        // Late: what is due at `now` expired first; then the day is booked.
+        const expiries = dueExpiries(grants, at(nowH));
+        const afterExpiry = applyMovements(grants, expiries);
+        const isLapsed = (g: GrantState) => g.expiresAt !== null && g.expiresAt.getTime() <= at(nowH).getTime();
+        const lapsed = afterExpiry.filter(isLapsed).map((g) => ({ ...g, remaining: expiries.find((m) => m.grantId === g.id)?.amount ?? new Dec(0) }));
+        const late = burnInForce(afterExpiry.filter((g) => !isLapsed(g)), lapsed, amount, day);
+        const lateMoves = [...issued, ...expiries, ...late.movements];
+        const norm = (ms: Movement[]) => [...balances(ms.flatMap((m) => entriesOf(m)))].filter(([, v]) => !v.isZero()).map(([k, v]) => `${k}=${v.toFixed()}`).sort();
+        expect({ balances: norm(lateMoves), uncovered: late.uncovered.toFixed() }).toEqual({ balances: norm(onTimeMoves), uncovered: onTime.uncovered.toFixed() });
+      }),
+      { numRuns: 500 },
     );
   });
 

@@ -11,6 +11,7 @@
 //                    its adjustments): issued and applied in one step, so it never adds to the balance
 // A movement moves `amount` (> 0) from one ledger account to another: +amount on `to`, -amount on `from`.
 import { Dec } from '../../tiers/pricing/decimal.js';
+import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
 
 export type GrantKind = 'allowance' | 'topup' | 'promotional' | 'ineffective_credit' | 'adjustment';
 export const GRANT_KINDS: readonly GrantKind[] = ['allowance', 'topup', 'promotional', 'ineffective_credit', 'adjustment'];
@@ -114,6 +115,31 @@ export function allocateBurn(grants: readonly GrantState[], amount: Dec, eligibl
   return { allocations, uncovered: left };
 }
 
+/**
+ * A day's usage burned from the grants in force that day, as if it had been booked on time: those still in
+ * force (`live`) and those expired since (`lapsed`, each `remaining` being what it held when it expired and
+ * still holds in `expired`), all in one burn order, each only if it covered the day. Usage metered late (an
+ * event of the last day of a period, arriving after the job expired that period's allowance) so burns the
+ * allowance it would have burned on time, as the period's invoice counts it within the allowance, not a
+ * top-up bought for usage beyond it; and a race between the job's expiry and the event changes nothing.
+ * A lapsed grant's part first comes back from `expired` (an `adjustment`, as when an ended allowance is put
+ * back in force), then burns: it ends at zero again. Returns the movements, what no grant covered, and both
+ * lists with what each grant holds after.
+ */
+export function burnInForce(
+  live: readonly GrantState[],
+  lapsed: readonly GrantState[],
+  amount: Dec,
+  window: { from: Date; to: Date },
+): { movements: Movement[]; uncovered: Dec; live: GrantState[]; lapsed: GrantState[] } {
+  const lapsedIds = new Set(lapsed.map((g) => g.id));
+  const plan = allocateBurn([...live, ...lapsed], amount, (g) => coversWindow(g, window));
+  const movements = plan.allocations.flatMap((a) => (lapsedIds.has(a.grantId) ? [reopenMovement(a.grantId, a.amount), ...burnMovements([a])] : burnMovements([a])));
+  const taken = new Map(plan.allocations.map((a) => [a.grantId, a.amount]));
+  const after = (gs: readonly GrantState[]) => gs.map((g) => (taken.has(g.id) ? { ...g, remaining: g.remaining.minus(taken.get(g.id)!) } : g));
+  return { movements, uncovered: plan.uncovered, live: after(live), lapsed: after(lapsed) };
+}
+
 /** Movements of a burn: each allocation from its grant to `usage` (or `adjustment` for a negative adjustment). */
 export function burnMovements(allocations: readonly Allocation[], kind: 'burn' | 'adjustment' = 'burn'): Movement[] {
   return allocations.map((a) => ({
@@ -211,6 +237,16 @@ export function supersededAllowances<G extends AllowanceGrant>(allowances: reado
 /** An allowance grant whose expiry came before its period's end: it was ended early (the anchor moved away). */
 export function endedEarly(grant: Pick<AllowanceGrant, 'expiresAt'>, periodEnd: Date): boolean {
   return grant.expiresAt !== null && grant.expiresAt.getTime() < periodEnd.getTime();
+}
+
+/**
+ * Whether an expired grant still pays for usage of the days it covered that is metered after it expired
+ * (burnInForce): every grant but a period allowance ended before its period's end. An anchor change gave
+ * that allowance's remaining days to the new period's allowance, which pays for them (as the settle that
+ * ended it did for the usage it booked then). `periodStart` is set on period allowances only.
+ */
+export function paysLateUsage(grant: { periodStart: Date | null; expiresAt: Date | null }): boolean {
+  return grant.periodStart === null || !endedEarly(grant, billingPeriod(grant.periodStart.getUTCDate(), grant.periodStart).end);
 }
 
 /** What the settle job reads of an account to tell whether a run would book anything (settleIsIdle). */
