@@ -797,7 +797,7 @@ describe('credits', () => {
     expect(await remaining()).toEqual({ allowance: '20', topup: '5' });
     let c = await credits(o.account);
     expect(c.entries.slice(0, 2).map((m: { kind: string; amount: string; usage_day: string; memo: string | null }) => [m.kind, m.amount, m.usage_day, m.memo])).toEqual([
-      ['burn', '2', '2027-03-31', null],
+      ['burn', '2', '2027-03-31', 'usage of 2027-03-31 metered after a grant in force that day expired: burned from what it held'],
       ['adjustment', '2', '2027-03-31', 'usage of 2027-03-31 metered after a grant in force that day expired: burned from what it held'],
     ]);
     expect(Object.fromEntries(c.ledger.map((l: { ledger_account: string; amount: string }) => [l.ledger_account, l.amount]))).toMatchObject({ expired: '17', usage: '3' });
@@ -814,5 +814,23 @@ describe('credits', () => {
     expect(closed.status).toBe(201);
     const lines = closed.body.lines.map((l: { kind: string; amount: string }) => [l.kind, l.amount]);
     expect(lines).toEqual(expect.arrayContaining([['overage', '1.00'], ['credits_applied', '-1.00']]));
+
+    // A correction takes the 18.00 off 31 March again (what a repricing does to the day's rollup): the
+    // top-up gets its 1.00 back, and March's allowance its 17.00, which expires again at once. The ledger is
+    // as before that event: usage what was metered, expired what the allowance would have left.
+    await t.app.get(DataSource).query(
+      `UPDATE meter_spend_daily SET cost = cost - 18 WHERE ctid = (SELECT ctid FROM meter_spend_daily WHERE account_id = $1 AND day = '2027-03-31' AND cost >= 18 LIMIT 1)`,
+      [o.account],
+    );
+    await settle();
+    expect(await remaining()).toEqual({ allowance: '20', topup: '5' });
+    c = await credits(o.account);
+    expect(Object.fromEntries(c.ledger.map((l: { ledger_account: string; amount: string }) => [l.ledger_account, l.amount]))).toMatchObject({ expired: '17', usage: '3' });
+    expect(c.entries.slice(0, 3).map((m: { kind: string; amount: string; memo: string | null }) => [m.kind, m.amount, m.memo])).toEqual([
+      ['restore', '1', null],
+      ['expiry', '17', 'usage of 2027-03-31 went down after a grant that paid for it expired: given back and expired again'],
+      ['restore', '17', 'usage of 2027-03-31 went down after a grant that paid for it expired: given back and expired again'],
+    ]);
+    sumsToZero(c);
   });
 });

@@ -36,6 +36,7 @@ import {
   creditsLevel,
   dueExpiries,
   endGrants,
+  giveBackMovements,
   grantMovement,
   invoiceCreditMovements,
   ledgerAccounts,
@@ -414,14 +415,19 @@ export class CreditLedger {
           const fromUncovered = Dec.min(wasUncovered, delta.negated());
           const back = delta.negated().minus(fromUncovered);
           const burns = await this.repository.netBurns(tx, account, d.day, dayOf(window.to));
-          const liveIds = new Set(grants.filter((g) => g.expiresAt === null || g.expiresAt.getTime() > now.getTime()).map((g) => g.id));
-          movements = restoreMovements(burns.map((b) => ({ grantId: b.grant_id, amount: new Dec(b.amount) })), back, (id) => liveIds.has(id)).movements;
+          // Into the grants not expired yet (one due now expires below, with what it got back), or back
+          // into an expired one and out to `expired` again.
+          const liveIds = new Set(grants.map((g) => g.id));
+          movements = giveBackMovements(burns.map((b) => ({ grantId: b.grant_id, amount: new Dec(b.amount) })), back, (id) => liveIds.has(id));
           uncoveredDelta = fromUncovered.negated();
-          next = applyMovements(grants, movements);
+          next = applyMovements(grants, movements.filter((m) => liveIds.has(m.grantId)));
         }
-        const late = movements.filter((m) => m.kind === 'adjustment');
-        if (late.length > 0) await this.repository.book(tx, account, late, { at: now, usageDay: d.day, memo: `usage of ${d.day} metered after a grant in force that day expired: burned from what it held` });
-        await this.repository.book(tx, account, movements.filter((m) => m.kind !== 'adjustment'), { at: now, usageDay: d.day });
+        // What an expired grant paid or got back is booked with a memo saying why it moved after its expiry.
+        const lapsedIds = new Set(movements.filter((m) => m.kind === 'adjustment' || m.kind === 'expiry').map((m) => m.grantId));
+        const [late, onTime] = [movements.filter((m) => lapsedIds.has(m.grantId)), movements.filter((m) => !lapsedIds.has(m.grantId))];
+        const memo = delta.gt(0) ? `usage of ${d.day} metered after a grant in force that day expired: burned from what it held` : `usage of ${d.day} went down after a grant that paid for it expired: given back and expired again`;
+        if (late.length > 0) await this.repository.book(tx, account, late, { at: now, usageDay: d.day, memo });
+        await this.repository.book(tx, account, onTime, { at: now, usageDay: d.day });
         await this.repository.setBooked(tx, account, d.day, d.cost, uncoveredDelta.toFixed());
         if (usedUpOn === null && allowancesUsedUp(grants, next).length > 0) usedUpOn = d.day;
         grants = next;

@@ -16,6 +16,7 @@ import {
   dueExpiries,
   endGrants,
   entriesOf,
+  giveBackMovements,
   grantMovement,
   invoiceCreditMovements,
   markInRange,
@@ -188,6 +189,30 @@ describe('burn order', () => {
         expect({ balances: norm(lateMoves), uncovered: late.uncovered.toFixed() }).toEqual({ balances: norm(onTimeMoves), uncovered: onTime.uncovered.toFixed() });
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('a day given back after the grants that paid for it expired leaves every ledger account as giving it back before they expired', () => {
+    const specs = fc.array(fc.record({ cents: fc.integer({ min: 0, max: 2_000 }), burned: fc.integer({ min: 0, max: 100 }), expires: fc.boolean() }), { minLength: 1, maxLength: 5 });
+    fc.assert(
+      fc.property(specs, fc.integer({ min: 0, max: 100 }), (gs, backPct) => {
+        // Each grant burned `burned` % of what it was given for the day; some expire at hour 24.
+        const grants = gs.map((g, i) => grant(`g${i}`, 10, new Dec(g.cents).div(100).toFixed(), g.expires ? 24 : null));
+        const issued = grants.filter((g) => g.remaining.gt(0)).map((g) => grantMovement('promotional', g.id, g.remaining));
+        const burns = grants.map((g, i) => ({ grantId: g.id, amount: g.remaining.times(gs[i]!.burned).div(100) })).filter((b) => b.amount.gt(0));
+        const burned = applyMovements(grants, burnMovements(burns));
+        const back = burns.reduce((sum, b) => sum.plus(b.amount), new Dec(0)).times(backPct).div(100);
+        // On time: given back while every grant is in force, then what is due at hour 30 expires.
+        const given = giveBackMovements(burns, back, () => true);
+        const onTime = [...issued, ...burnMovements(burns), ...given, ...dueExpiries(applyMovements(burned, given), at(30))];
+        // Late: what is due expired first, then the day is given back.
+        const expiries = dueExpiries(burned, at(30));
+        const expiredIds = new Set(expiries.map((m) => m.grantId).concat(grants.filter((g) => g.expiresAt !== null).map((g) => g.id)));
+        const late = [...issued, ...burnMovements(burns), ...expiries, ...giveBackMovements(burns, back, (id) => !expiredIds.has(id))];
+        const norm = (ms: Movement[]) => [...balances(ms.flatMap((m) => entriesOf(m)))].filter(([, v]) => !v.isZero()).map(([k, v]) => `${k}=${v.toFixed()}`).sort();
+        expect(norm(late)).toEqual(norm(onTime));
+      }),
+      { numRuns: 300 },
     );
   });
 

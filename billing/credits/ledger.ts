@@ -326,6 +326,18 @@ export function restoreMovements(burns: readonly Allocation[], amount: Dec, live
   return { movements, unrestored: left };
 }
 
+/**
+ * A day's usage given back (its metered cost went down, a correction): its burns undone newest first, up to
+ * `amount` (restoreMovements). What a grant no longer in force paid goes back into it and expires again at
+ * once, so the ledger is as if the correction had come before the grant expired: `usage` holds what was
+ * metered, `expired` what the grant would have had left.
+ */
+export function giveBackMovements(burns: readonly Allocation[], amount: Dec, live: (grantId: string) => boolean): Movement[] {
+  return restoreMovements(burns, amount, () => true).movements.flatMap((m): Movement[] =>
+    live(m.grantId) ? [m] : [m, { kind: 'expiry', from: ledgerAccounts.grant(m.grantId), to: ledgerAccounts.expired, amount: m.amount, grantId: m.grantId }],
+  );
+}
+
 /** Balance of every ledger account: the sum of its entries. */
 export function balances(entries: Iterable<Pick<Entry, 'ledgerAccount' | 'amount'>>): Map<string, Dec> {
   const out = new Map<string, Dec>();
