@@ -659,6 +659,46 @@ describe('Invoices', () => {
     expect((await closeNow(org, true, 200)).id).toBe(march.id);
   });
 
+  it('moves the billing anchor mid-period before any invoice: the period\'s usage the old allowance paid is booked again on the new one, so grants pay what the invoice counts as overage', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newOrg(t);
+    const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '5.00' }, { start: '2026-03-10', anchor: 10 });
+    await settle(org);
+    expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '10.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
+    const held = async () => {
+      const res = await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance);
+      expect(res.status).toBe(200);
+      expect(res.body.ledger.reduce((sum: number, l: { amount: string }) => sum + Math.round(Number(l.amount) * 1e6), 0)).toBe(0);
+      return res.body.grants.map((g: { kind: string; amount: string; remaining: string; expires_at: string | null }) => [g.kind, g.remaining, g.expires_at]);
+    };
+    // base input 0.50 per 1M: 16M tokens cost 8.00 on the 10th: 5.00 on the allowance of 10 March to 10 April, 3.00 promotional.
+    await report(t, org, [event('2026-03-10T11:00:00Z', 'qwen-turbo', { input: 16_000_000 })]);
+    await settle(org);
+    expect(await held()).toEqual([['allowance', '0', '2026-04-10T00:00:00.000Z'], ['promotional', '7', null]]);
+
+    // Anchored on the 1st from the 12th: the period is 1 March to 1 April, its allowance 5.00, and the 8.00
+    // of the 10th is that period's usage: booked again on it, the allowance of the 10th ended.
+    clock.set('2026-03-12T09:00:00.000Z');
+    expect((await t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { plan_id: planId, billing_anchor_day: 1 } })).status).toBe(200);
+    expect(await settle(org)).toMatchObject({ allowanceGranted: '5.00' });
+    expect(await held()).toEqual([['allowance', '0', '2026-04-01T00:00:00.000Z'], ['promotional', '7', null]]);
+    // 4.00 more on the 12th: beyond the period's allowance, so the promotional grant pays it.
+    await report(t, org, [event('2026-03-12T08:00:00Z', 'qwen-turbo', { input: 8_000_000 })]);
+    await settle(org);
+    expect(await held()).toEqual([['allowance', '0', '2026-04-01T00:00:00.000Z'], ['promotional', '3', null]]);
+
+    // March: 12.00 of usage, 5.00 included, 7.00 overage, all of it paid by the promotional grant.
+    clock.set('2026-04-01T00:00:00.000Z');
+    const march = await closeNow(org);
+    expect(lines(march)).toEqual([
+      ['base_fee', null, '10.00'],
+      ['allowance_used', null, '0.00'],
+      ['overage', 'base', '7.00'],
+      ['credits_applied', null, '-7.00'],
+    ]);
+    expect(march.total).toBe('10.00');
+  });
+
   it('bills a cancelled subscription to the end of the period it was cancelled in, nothing after; subscribed again, from then on', async () => {
     clock.set('2026-03-10T12:00:00.000Z');
     const org = await newOrg(t);

@@ -108,7 +108,9 @@ export interface SettleResult {
    * after the last run in it (the first run after its end follows them, before its grant expires).
    */
   endingAllowanceChanged: string | null;
+  /** What grants paid for usage in the run: burns less what was given back (a period booked again, a correction). */
   burned: string;
+  /** Usage no grant covers, booked in the run, less what was uncovered before and is no longer. */
   uncovered: string;
   expired: string;
 }
@@ -349,15 +351,18 @@ export class CreditLedger {
     // One period allowance in force at a time: the current period's ends any other still in force (the
     // anchor changed mid-period), before usage is booked, so unbooked usage burns the current one (as the
     // pending allowance counted it).
-    let ended = new Dec(0);
+    let ended = { expired: new Dec(0), grants: 0 };
     if (allowance && current && current.expired_at === null) ended = await this.endSupersededAllowances(tx, account, allowance, now);
     // The period's terms changed the allowance since it was granted: its usage is booked again below.
     // So is a period whose allowance was granted after some of its usage was booked (an account with
-    // grants that subscribed mid-period, an allowance raised from nothing): the invoice bills all the
-    // period's usage with its allowance.
+    // grants that subscribed mid-period, an allowance raised from nothing), or that took over from another
+    // period's allowance (the anchor moved, or moved back): the invoice bills all the period's usage with
+    // its allowance, so the ledger books it as if that allowance had been in force from the period's start.
     let allowanceChanged: string | null = null;
     let endingAllowanceChanged: string | null = null;
     let beforeChange: GrantState[] | null = null;
+    // What the periods booked again gave back (burns, uncovered usage): the run's figures are net of it.
+    const unbooked = { burned: new Dec(0), uncovered: new Dec(0) };
     const snapshot = async () => {
       beforeChange ??= (await this.repository.liveGrants(tx, account)).map(grantState);
     };
@@ -367,17 +372,17 @@ export class CreditLedger {
       const grant = await this.repository.allowanceGrant(tx, account, ending.periodStart);
       if (grant && grant.expired_at === null && !new Dec(grant.amount).eq(ending.amount)) {
         await snapshot();
-        await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, dayOf(ending.periodStart), dayOf(ending.periodEnd)), now);
+        await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, dayOf(ending.periodStart), dayOf(ending.periodEnd)), now, 'the period allowance changed', unbooked);
         endingAllowanceChanged = await this.followAllowance(tx, account, grant, ending.amount, now);
       }
     }
     if (allowance && current && current.expired_at === null) {
       const changed = !new Dec(current.amount).eq(allowance.amount);
-      if (changed || allowanceGranted !== null) {
+      if (changed || allowanceGranted !== null || ended.grants > 0) {
         const booked = await this.repository.bookedDays(tx, account, dayOf(allowance.periodStart), dayOf(allowance.periodEnd));
         if (changed || booked.length > 0) {
           await snapshot();
-          await this.unbookPeriod(tx, account, booked, now);
+          await this.unbookPeriod(tx, account, booked, now, ended.grants > 0 ? 'the billing period changed' : 'the period allowance changed', unbooked);
         }
         if (changed) allowanceChanged = await this.followAllowance(tx, account, current, allowance.amount, now);
       }
@@ -388,8 +393,8 @@ export class CreditLedger {
     // Announced as used up: an allowance that had something left before this run (before a change of it).
     const beforeBurns = beforeChange ?? grants;
     let usedUpOn: string | null = null;
-    let burned = new Dec(0);
-    let uncovered = new Dec(0);
+    let burned = unbooked.burned.negated();
+    let uncovered = unbooked.uncovered.negated();
     const firstDay = await this.repository.firstGrantDay(tx, account);
     if (firstDay !== null) {
       // Grants expired since the first day to burn, with what they held then: a day metered late burns the
@@ -445,32 +450,36 @@ export class CreditLedger {
     await this.repository.book(tx, account, expiries, { at: now, memo: 'expired' });
     // Due grants with nothing left expire too, with no movement.
     await this.repository.markExpired(tx, account, grants.filter((g) => g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime()).map((g) => g.id), now);
-    const expired = expiries.reduce((sum, m) => sum.plus(m.amount), ended);
+    const expired = expiries.reduce((sum, m) => sum.plus(m.amount), ended.expired);
     const result = { allowanceGranted, allowanceReopened, allowanceChanged, endingAllowanceChanged, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
-    if (settleChangedLevel(result)) this.refreshAfter(tx, account, now);
+    // A period booked again moves burns between grants even when the run's net figures are nothing.
+    if (settleChangedLevel(result) || ended.grants > 0 || unbooked.burned.gt(0) || unbooked.uncovered.gt(0)) this.refreshAfter(tx, account, now);
     return result;
   }
 
   /**
-   * Gives back every burn of the given usage days (into grants still in force: giving back never extends a
-   * grant's life, so what an expired grant paid stays booked) and clears their uncovered part, so the
-   * settle's booking loop books them again in burn order: a period whose allowance changed (followAllowance)
-   * or came after some of its usage was booked is booked as if the allowance had been given so from the
-   * start. So usage an allowance covers is not paid from top-ups or grants (nor left uncovered), and usage
-   * beyond it burns them in order, as the period's invoice counts them in its credits line.
+   * Gives back every burn of the given usage days (what a grant that has expired since paid goes back into
+   * it and expires again: giveBackMovements) and clears their uncovered part, so the settle's booking loop
+   * books them again in burn order, expired grants paying as on time (burnInForce): a period whose allowance
+   * changed (followAllowance), came after some of its usage was booked, or took over from another period's
+   * allowance (the anchor moved) is booked as if the allowance had been given so from the start. So usage
+   * an allowance covers is not paid from top-ups or grants (nor left uncovered), and usage beyond it burns
+   * them in order, as the period's invoice counts them in its credits line. Adds what it gave back (burns,
+   * uncovered usage) to `given`.
    */
-  private async unbookPeriod(tx: Tx, account: string, days: readonly string[], now: Date): Promise<void> {
+  private async unbookPeriod(tx: Tx, account: string, days: readonly string[], now: Date, why: string, given: { burned: Dec; uncovered: Dec }): Promise<void> {
     if (days.length === 0) return;
     const live = new Set((await this.repository.liveGrants(tx, account)).map((g) => g.id));
-    const memo = 'given back, to be booked again: the period allowance changed';
+    const memo = `given back, to be booked again: ${why}`;
     for (const day of days) {
       const next = dayOf(new Date(Date.parse(`${day}T00:00:00.000Z`) + DAY_MS));
       const burns = (await this.repository.netBurns(tx, account, day, next)).map((b) => ({ grantId: b.grant_id, amount: new Dec(b.amount) }));
       const total = burns.reduce((sum, b) => sum.plus(b.amount), new Dec(0));
-      const { movements, unrestored } = restoreMovements(burns, total, (id) => live.has(id));
-      await this.repository.book(tx, account, movements, { at: now, usageDay: day, memo });
+      await this.repository.book(tx, account, giveBackMovements(burns, total, (id) => live.has(id)), { at: now, usageDay: day, memo });
       const uncovered = new Dec(await this.repository.uncoveredOf(tx, account, day));
-      await this.repository.setBooked(tx, account, day, unrestored.toFixed(), uncovered.negated().toFixed());
+      await this.repository.setBooked(tx, account, day, '0', uncovered.negated().toFixed());
+      given.burned = given.burned.plus(total);
+      given.uncovered = given.uncovered.plus(uncovered);
     }
   }
 
@@ -516,7 +525,8 @@ export class CreditLedger {
   /**
    * An allowance ended early (its anchor changed away) is in force again to its period's end: its expiry
    * and its end are undone, and what expired when it was ended goes back to it (ledger.ts,
-   * reopenMovement). Its burns stayed where they were, so it holds what it held then. Returns that.
+   * reopenMovement), with what it paid and was given back when it was ended (so it holds its whole
+   * amount less what it pays after: the settle books the period's usage on it again). Returns that.
    */
   private async reopenAllowance(tx: Tx, account: string, grant: GrantRow, period: PeriodAllowance, now: Date): Promise<string> {
     const expired = new Dec(await this.repository.expiredOf(tx, account, grant.id));
@@ -529,17 +539,17 @@ export class CreditLedger {
 
   /**
    * Ends the allowance grants of other periods still in force at `now` (ledger.ts, supersededAllowances):
-   * what each holds expires now, through an expiry movement. Returns what expired.
+   * what each holds expires now, through an expiry movement. Returns what expired and how many were ended.
    */
-  private async endSupersededAllowances(tx: Tx, account: string, period: { periodStart: Date; periodEnd: Date }, now: Date): Promise<Dec> {
+  private async endSupersededAllowances(tx: Tx, account: string, period: { periodStart: Date; periodEnd: Date }, now: Date): Promise<{ expired: Dec; grants: number }> {
     const superseded = supersededAllowances(allowanceGrants(await this.repository.liveGrants(tx, account)), period.periodStart, now);
-    if (superseded.length === 0) return new Dec(0);
+    if (superseded.length === 0) return { expired: new Dec(0), grants: 0 };
     const { ended, movements } = endGrants(superseded.map((g) => grantState(g.row)), now);
     const memo = `ended: billing period changed to ${dayOf(period.periodStart)} to ${dayOf(period.periodEnd)}`;
     await this.repository.book(tx, account, movements, { at: now, memo });
     await this.repository.endGrants(tx, account, ended, now);
     this.logger.log({ account, grants: ended.map((g) => g.id), period_start: period.periodStart.toISOString() }, 'allowance ended: billing period changed');
-    return movements.reduce((sum, m) => sum.plus(m.amount), new Dec(0));
+    return { expired: movements.reduce((sum, m) => sum.plus(m.amount), new Dec(0)), grants: ended.length };
   }
 
   /**
@@ -549,7 +559,8 @@ export class CreditLedger {
    * the moment it subscribes, and the job's grant later changes no figure (the same limit, the same unbooked
    * usage from the period's first day). `billing` is the account's billing context, or null. When the
    * billing anchor changed mid-period, the allowance grant of the old period still in force is one the job
-   * ends when it grants this one (`supersedes`): the figures count one allowance, this one.
+   * ends when it grants this one (`supersedes`): the figures count one allowance, this one, which pays what
+   * the old one paid for this period's days (the job books those days again on it).
    */
   async pendingAllowance(db: Db, account: string, billing: { anchor_day: number; terms: { included_allowance: string } } | null, now: Date): Promise<PendingAllowance | null> {
     if (!billing || !new Dec(billing.terms.included_allowance).gt(0)) return null;
@@ -579,7 +590,20 @@ export class CreditLedger {
     const { first, unbooked } = await this.unbookedSince(db, account, pending);
     if (first === null) return { available: new Dec(0), unbooked };
     const { available } = await this.repository.availableAt(db, account, now, pending?.supersedes ?? []);
-    return { available: new Dec(available).plus(pending?.amount ?? 0).minus(Dec.max(0, unbooked)), unbooked };
+    const moving = await this.paidBySuperseded(db, account, pending);
+    return { available: new Dec(available).plus(pending?.amount ?? 0).minus(moving).minus(Dec.max(0, unbooked)), unbooked };
+  }
+
+  /**
+   * What the allowances a pending one supersedes paid for usage of its period (days from its start): the
+   * job gives that back and books it again on the pending allowance (unbookPeriod), so the figures count it
+   * as the pending allowance's spend already, and granting it changes none of them.
+   */
+  private async paidBySuperseded(db: Db, account: string, pending: PendingAllowance | null): Promise<Dec> {
+    if (!pending || pending.supersedes.length === 0) return new Dec(0);
+    const superseded = new Set(pending.supersedes);
+    const burns = await this.repository.netBurns(db, account, dayOf(pending.periodStart), null);
+    return burns.filter((b) => superseded.has(b.grant_id)).reduce((sum, b) => sum.plus(b.amount), new Dec(0));
   }
 
   /**
@@ -590,7 +614,8 @@ export class CreditLedger {
     const { first, unbooked } = await this.unbookedSince(db, account, pending);
     if (first === null) return { limit: new Dec(0), spent: new Dec(0) };
     const inForce = await this.repository.inForceFigures(db, account, now, pending?.supersedes ?? []);
-    return creditsLevel({ granted: new Dec(inForce.granted).plus(pending?.amount ?? 0), burned: new Dec(inForce.burned) }, unbooked);
+    const moving = await this.paidBySuperseded(db, account, pending);
+    return creditsLevel({ granted: new Dec(inForce.granted).plus(pending?.amount ?? 0), burned: new Dec(inForce.burned).plus(moving) }, unbooked);
   }
 
   /**
