@@ -15,11 +15,10 @@ import { CreditsRepository } from '../billing/credits/credits.repository.js';
 import { CLOCK, ManualClock } from '../src/clock/clock.js';
 import { TransactionRunner } from '../src/database/transactions.js';
 import { Metrics } from '../src/health/metrics.js';
-import { JOB_BACKEND, type JobBackend } from '../src/jobs/jobs.js';
 import { JobsService } from '../src/jobs/jobs.service.js';
 import { SubscriptionsService } from '../tiers/subscriptions/subscriptions.service.js';
 import { setupPricing } from './support/metering.js';
-import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
+import { newOrg, startAppWithoutJobs, type TestApp } from './support/test-app.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -71,9 +70,7 @@ describe('credits settle job: runs and settles at once', () => {
   beforeAll(async () => {
     clock = new ManualClock('2026-03-10T12:00:00.000Z');
     // No job runs by itself: the tests start every run and settle.
-    t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
-    const jobs = t.app.get<JobBackend>(JOB_BACKEND);
-    if (jobs.kind === 'database') await jobs.stop();
+    t = await startAppWithoutJobs(clock);
     db = t.app.get(DataSource);
     const app = t.app;
     settlers = [

@@ -15,9 +15,8 @@ import { settleChangedLevel } from '../billing/credits/credit-ledger.service.js'
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import type { SettleLookMark } from '../billing/credits/ledger.js';
 import { ManualClock } from '../src/clock/clock.js';
-import { JOB_BACKEND, type JobBackend } from '../src/jobs/jobs.js';
 import { setupPricing } from './support/metering.js';
-import { newOrg, startTestApp, type TestApp } from './support/test-app.js';
+import { newOrg, startAppWithoutJobs, type TestApp } from './support/test-app.js';
 
 type Op =
   | { kind: 'advance'; minutes: number }
@@ -63,9 +62,7 @@ describe('credits settle job: the accounts it passes over', () => {
   beforeAll(async () => {
     clock = new ManualClock('2026-03-10T12:00:00.000Z');
     // No job runs by itself: a settle run in the background would settle accounts between a test's own.
-    t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
-    const jobs = t.app.get<JobBackend>(JOB_BACKEND);
-    if (jobs.kind === 'database') await jobs.stop();
+    t = await startAppWithoutJobs(clock);
   }, 120_000);
   afterAll(async () => {
     await t?.close();

@@ -627,6 +627,41 @@ describe('Invoices', () => {
     expect(invoice.total).toBe('10.00');
   });
 
+  it('follows an allowance of nothing raised in the period\'s last minute, after the job\'s last run in it: the first run after grants the period its allowance, and the grant that paid gets its usage back', async () => {
+    clock.set('2026-03-10T12:00:00.000Z');
+    const org = await newOrg(t);
+    const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '0' });
+    await settle(org);
+    expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '10.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
+    const held = async () => {
+      const res = await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance);
+      expect(res.body.ledger.reduce((sum: number, l: { amount: string }) => sum + Math.round(Number(l.amount) * 1e6), 0)).toBe(0);
+      return res.body.grants.map((g: { kind: string; remaining: string }) => [g.kind, g.remaining]);
+    };
+    // 4.00 on the 10th: no allowance, so the promotional grant pays.
+    await report(t, org, [event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 8_000_000 })]);
+    await settle(org);
+    expect(await held()).toEqual([['promotional', '6']]);
+    clock.set('2026-03-31T23:59:00.000Z');
+    await settle(org);
+    // 5.00 included from 30 s before March ends, after the job's last run in it: March is billed with it.
+    clock.set('2026-03-31T23:59:30.000Z');
+    await publish(t, planId, { base_fee: '10.00', included_allowance: '5.00' });
+    clock.set('2026-04-01T00:00:30.000Z');
+    expect(await settle(org)).toMatchObject({ allowanceGranted: '5.00', endingAllowanceChanged: '5' });
+    // March's allowance paid the 4.00 and expired with the 1.00 left; the promotional grant has its 4.00 back.
+    const [march] = await db.query(`SELECT amount::text AS amount, expired_at FROM credit_grants WHERE account_id = $1 AND kind = 'allowance' AND period_start = '2026-03-01'`, [org.account]);
+    expect([Number(march.amount), new Date(march.expired_at).toISOString()]).toEqual([5, '2026-04-01T00:00:30.000Z']);
+    expect(await held()).toEqual([['allowance', '5'], ['promotional', '10']]);
+    // A run later finds nothing more to follow.
+    expect(await settle(org)).toMatchObject({ allowanceGranted: null, endingAllowanceChanged: null, burned: '0' });
+
+    // The invoice agrees: March's usage is all included, no credits were applied.
+    const invoice = await closeNow(org);
+    expect(lines(invoice).map(([kind]) => kind)).not.toContain('credits_applied');
+    expect(invoice.total).toBe('10.00');
+  });
+
   it('refuses to move the billing anchor once a period is invoiced (its periods would bill usage twice), and allows it before', async () => {
     clock.set('2026-03-20T12:00:00.000Z');
     const org = await newOrg(t);

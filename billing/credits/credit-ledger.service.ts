@@ -352,7 +352,8 @@ export class CreditLedger {
     // anchor changed mid-period), before usage is booked, so unbooked usage burns the current one (as the
     // pending allowance counted it).
     let ended = { expired: new Dec(0), grants: 0 };
-    if (allowance && current && current.expired_at === null) ended = await this.endSupersededAllowances(tx, account, allowance, now);
+    // So does a current period with no allowance (one of nothing): the old one no longer pays for its days.
+    if (allowance && (current === null || current.expired_at === null)) ended = await this.endSupersededAllowances(tx, account, allowance, now);
     // The period's terms changed the allowance since it was granted: its usage is booked again below.
     // So is a period whose allowance was granted after some of its usage was booked (an account with
     // grants that subscribed mid-period, an allowance raised from nothing), or that took over from another
@@ -370,6 +371,32 @@ export class CreditLedger {
     // changed after the last run in it (a version published in its last minute), as its invoice bills it.
     if (ending) {
       const grant = await this.repository.allowanceGrant(tx, account, ending.periodStart);
+      // An allowance of nothing raised after the job's last run in the period (or while the job was down):
+      // the period has no grant, its invoice bills it with one. When it has usage, that is granted now, from
+      // the period's start to its end (it expires below), and the period booked again on it. Not where another
+      // period's allowance was in force in it (the anchor moved: that one paid for those days, as the invoice
+      // counts one allowance).
+      const [from, to] = [dayOf(ending.periodStart), dayOf(ending.periodEnd)];
+      if (
+        grant === null &&
+        new Dec(ending.amount).gt(0) &&
+        (await this.repository.meteredWithin(tx, account, from, to)) &&
+        !(await this.repository.allowanceWithin(tx, account, ending.periodStart, ending.periodEnd))
+      ) {
+        await snapshot();
+        await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, from, to), now, 'the period allowance changed', unbooked);
+        await this.grant(tx, account, {
+          id: newGrantId(),
+          kind: 'allowance',
+          amount: new Dec(ending.amount).toFixed(),
+          priority: PRIORITY.allowance,
+          grantedAt: ending.periodStart,
+          expiresAt: ending.periodEnd,
+          periodStart: ending.periodStart,
+          reason: `Included allowance ${dayOf(ending.periodStart)} to ${dayOf(ending.periodEnd)}`,
+        });
+        endingAllowanceChanged = new Dec(ending.amount).toFixed();
+      }
       if (grant && grant.expired_at === null && !new Dec(grant.amount).eq(ending.amount)) {
         await snapshot();
         await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, dayOf(ending.periodStart), dayOf(ending.periodEnd)), now, 'the period allowance changed', unbooked);
@@ -386,6 +413,10 @@ export class CreditLedger {
         }
         if (changed) allowanceChanged = await this.followAllowance(tx, account, current, allowance.amount, now);
       }
+    } else if (allowance && current === null && ended.grants > 0) {
+      // The anchor moved to a period with no allowance: what the ended one paid for its days is booked again without it.
+      await snapshot();
+      await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, dayOf(allowance.periodStart), dayOf(allowance.periodEnd)), now, 'the billing period changed', unbooked);
     }
 
     const live = await this.repository.liveGrants(tx, account);
@@ -557,17 +588,21 @@ export class CreditLedger {
    * period's included allowance while no allowance grant of that period exists, else null. The figures
    * below count it as if granted at its period's start, so a `block` account can spend its allowance from
    * the moment it subscribes, and the job's grant later changes no figure (the same limit, the same unbooked
-   * usage from the period's first day). `billing` is the account's billing context, or null. When the
+   * usage from the period's first day). An allowance of nothing is pending only while another period's
+   * allowance is in force, which it replaces. `billing` is the account's billing context, or null. When the
    * billing anchor changed mid-period, the allowance grant of the old period still in force is one the job
    * ends when it grants this one (`supersedes`): the figures count one allowance, this one, which pays what
    * the old one paid for this period's days (the job books those days again on it).
    */
   async pendingAllowance(db: Db, account: string, billing: { anchor_day: number; terms: { included_allowance: string } } | null, now: Date): Promise<PendingAllowance | null> {
-    if (!billing || !new Dec(billing.terms.included_allowance).gt(0)) return null;
+    if (!billing) return null;
     const period = billingPeriod(billing.anchor_day, now);
     if (await this.repository.allowanceGrant(db, account, period.start)) return null;
     const supersedes = supersededAllowances(allowanceGrants(await this.repository.liveGrants(db, account)), period.start, now).map((g) => g.id);
-    return { amount: new Dec(billing.terms.included_allowance), periodStart: period.start, periodEnd: period.end, supersedes };
+    const amount = new Dec(billing.terms.included_allowance);
+    // An allowance of nothing is pending only while it replaces another (the job ends that one).
+    if (!amount.gt(0) && supersedes.length === 0) return null;
+    return { amount, periodStart: period.start, periodEnd: period.end, supersedes };
   }
 
   /**

@@ -110,8 +110,9 @@ export class CreditsSettleService implements OnModuleInit {
     const allowance = this.periodAllowance(billing, now);
     // A subscription cancelled at the end of the period that just ended has no billing context now, but that
     // period is still billed: its anchor is read as it is.
-    const anchorDay = billing?.anchor_day ?? (await this.subscriptions.periodsOf(account))?.anchor_day ?? null;
-    const ending = anchorDay === null ? null : await this.endingAllowance(account, anchorDay, billingPeriod(anchorDay, now));
+    const periods = await this.subscriptions.periodsOf(account);
+    const anchorDay = billing?.anchor_day ?? periods?.anchor_day ?? null;
+    const ending = anchorDay === null ? null : await this.endingAllowance(account, anchorDay, billingPeriod(anchorDay, now), periods?.start_date ?? null);
     const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance, ending));
     // Awaited (the ledger's own refresh after commit is not), so the next hold sees what this run booked:
     // holds count the credits level only under a block plan.
@@ -123,13 +124,15 @@ export class CreditsSettleService implements OnModuleInit {
    * The allowance of the period that ended before `current`, on the terms its invoice bills it (those in
    * force at its last instant), while its grant is still open: the first run after a period boundary. So a
    * plan version published in the period's last minute, after the job's last run in it, is followed by the
-   * ending period's ledger as by its invoice (CreditLedger.settle). Null otherwise: no grant of that period
-   * (the anchor changed, no allowance), or it was already expired by a run after its end.
+   * ending period's ledger as by its invoice (CreditLedger.settle); so is one that raised an allowance of
+   * nothing, whose period has no grant yet, when the period is billed (it ends after `startDate`, the
+   * subscription's first day). Null otherwise, or when its grant was already expired by a run after its end.
    */
-  private async endingAllowance(account: string, anchorDay: number, current: BillingPeriod): Promise<PeriodAllowance | null> {
+  private async endingAllowance(account: string, anchorDay: number, current: BillingPeriod, startDate: string | null): Promise<PeriodAllowance | null> {
     const previous = billingPeriod(anchorDay, lastInstantBefore(current.start));
     const grant = await this.repository.allowanceGrant(this.repository.db, account, previous.start);
-    if (grant === null || grant.expired_at !== null) return null;
+    if (grant !== null && grant.expired_at !== null) return null;
+    if (grant === null && (startDate === null || previous.end.getTime() <= Date.parse(`${startDate}T00:00:00.000Z`))) return null;
     const terms = await this.subscriptions.termsInForceAt(account, lastInstantBefore(previous.end));
     return terms ? { amount: terms.terms.included_allowance, periodStart: previous.start, periodEnd: previous.end } : null;
   }

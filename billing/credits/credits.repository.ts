@@ -139,6 +139,26 @@ export class CreditsRepository {
     return firstRow<GrantRow>(db, `SELECT ${GRANT_COLUMNS} FROM credit_grants g WHERE g.account_id = $1 AND g.kind = 'allowance' AND g.period_start = $2`, [account, periodStart]);
   }
 
+  /** Whether the account has usage metered on a day in [fromDay, toDay). */
+  async meteredWithin(db: Db, account: string, fromDay: string, toDay: string): Promise<boolean> {
+    const row = await firstRow<{ day: string }>(db, `SELECT day::text AS day FROM meter_spend_daily WHERE account_id = $1 AND day >= $2::date AND day < $3::date AND cost > 0 LIMIT 1`, [
+      account,
+      fromDay,
+      toDay,
+    ]);
+    return row !== null;
+  }
+
+  /** Whether some allowance grant of the account was in force at some time in [from, to) (ended early or not). */
+  async allowanceWithin(db: Db, account: string, from: Date, to: Date): Promise<boolean> {
+    const row = await firstRow<{ id: string }>(
+      db,
+      `SELECT id FROM credit_grants WHERE account_id = $1 AND kind = 'allowance' AND granted_at < $3 AND (expires_at IS NULL OR expires_at > $2) LIMIT 1`,
+      [account, from, to],
+    );
+    return row !== null;
+  }
+
   ineffectiveCreditGrant(db: Db, account: string, invoiceId: string): Promise<GrantRow | null> {
     return firstRow<GrantRow>(db, `SELECT ${GRANT_COLUMNS} FROM credit_grants g WHERE g.account_id = $1 AND g.kind = 'ineffective_credit' AND g.invoice_id = $2`, [account, invoiceId]);
   }

@@ -133,7 +133,7 @@ export const CreditsSchema = named('Credits', {
         { type: 'null' },
       ],
       description:
-        "The current billing period's included allowance while the settle job (every minute) has not granted it yet, else null. It counts in `available` from the moment the account subscribes; granting it changes no figure",
+        "The current billing period's included allowance while the settle job (every minute) has not granted it yet, else null (also when it is nothing, unless it replaces another period's allowance still in force: the billing anchor moved). It counts in `available` from the moment the account subscribes, and replaces the other's (what the other paid for this period's days counts as paid by it); granting it changes no figure",
     },
     unbooked_usage: { ...decimalSchema, description: 'Usage metered since the ledger last booked it (booked every minute)' },
     available: {

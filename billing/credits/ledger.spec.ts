@@ -462,8 +462,10 @@ describe('settleIsIdle', () => {
     expect(settleIsIdle(probe({ allowances: [allowance('current', 0, 720, '20', 50)] }), period, now)).toBe(true);
     // Another period's allowance still in force (the anchor moved mid-period): it is ended.
     expect(settleIsIdle(probe({ allowances: [allowance('current', 0, 720), allowance('other', -100, 620)] }), period, now)).toBe(false);
-    // ... but not while the current one is not granted and nothing is due (an allowance of nothing).
-    expect(settleIsIdle(probe({ allowances: [allowance('other', -100, 620)] }), { ...period, amount: '0' }, now)).toBe(true);
+    // ... also when the current period's allowance is nothing (none granted): the other no longer pays for its days.
+    expect(settleIsIdle(probe({ allowances: [allowance('other', -100, 620)] }), { ...period, amount: '0' }, now)).toBe(false);
+    // An allowance of nothing and no other in force: nothing to do.
+    expect(settleIsIdle(probe({ allowances: [allowance('last', -720, 0, '20', 0)] }), { ...period, amount: '0' }, now)).toBe(true);
   });
 });
 

@@ -276,8 +276,9 @@ export function settleIsIdle(probe: SettleProbe, allowance: { amount: string; pe
   if (probe.unbookedUsage || probe.expiryDue) return false;
   if (allowance === null) return true;
   const current = probe.allowances.find((g) => g.periodStart.getTime() === allowance.periodStart.getTime());
-  // Not granted yet: granted when it is more than nothing.
-  if (!current) return !new Dec(allowance.amount).gt(0);
+  // Not granted yet: granted when it is more than nothing; of nothing, another period's allowance still in
+  // force (the anchor moved) is ended.
+  if (!current) return !new Dec(allowance.amount).gt(0) && supersededAllowances(probe.allowances.filter((g) => g.expiredAt === null), allowance.periodStart, now).length === 0;
   // Ended early and the period still running: the anchor came back, so it is reopened.
   if (current.expiredAt !== null) return !(endedEarly(current, allowance.periodEnd) && now.getTime() < allowance.periodEnd.getTime());
   // The period's terms changed the allowance since it was granted.

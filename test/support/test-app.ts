@@ -200,15 +200,21 @@ export async function newOrg(t: TestApp, accountOverrides: Record<string, unknow
   return { account: account.id, unit: unit.id, person: person.id, agent: agent.id, keys };
 }
 
+/** An app on `clock` where no job runs by itself (see startListeningAppWithoutJobs). */
+export async function startAppWithoutJobs(clock: Clock): Promise<TestApp> {
+  const t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
+  const jobs = t.app.get<JobBackend>(JOB_BACKEND);
+  if (jobs.kind === 'database') await jobs.stop();
+  return t;
+}
+
 /**
  * An app on `clock`, listening on a local port, where no job runs by itself: with Redis the API consumes no
  * jobs, and the database backend (which an API without Redis always consumes) stops taking them. What a job
  * would do (the settle job granting an allowance, say) happens only when the test calls it.
  */
 export async function startListeningAppWithoutJobs(clock: Clock): Promise<{ t: TestApp; url: string }> {
-  const t = await startTestApp({ clock, env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
-  const jobs = t.app.get<JobBackend>(JOB_BACKEND);
-  if (jobs.kind === 'database') await jobs.stop();
+  const t = await startAppWithoutJobs(clock);
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   return { t, url: `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}` };
 }

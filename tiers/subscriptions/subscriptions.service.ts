@@ -216,10 +216,13 @@ export class SubscriptionsService {
     return row.ends_at !== null && row.ends_at.getTime() <= this.clock.now().getTime();
   }
 
-  /** How the account's billing periods run (anchor) and when its subscription ends, ended or not; null without one. */
-  async periodsOf(accountId: string, db?: Db): Promise<{ anchor_day: number; ends_at: Date | null } | null> {
+  /**
+   * How the account's billing periods run (anchor), the first day they bill and when its subscription ends,
+   * ended or not; null without one.
+   */
+  async periodsOf(accountId: string, db?: Db): Promise<{ anchor_day: number; start_date: string; ends_at: Date | null } | null> {
     const row = await this.repository.find(accountId, db);
-    return row && { anchor_day: row.billing_anchor_day, ends_at: row.ends_at };
+    return row && { anchor_day: row.billing_anchor_day, start_date: row.start_date, ends_at: row.ends_at };
   }
 
   private async view(row: SubscriptionRow, db?: Db): Promise<Subscription> {
