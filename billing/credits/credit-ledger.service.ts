@@ -348,12 +348,14 @@ export class CreditLedger {
       allowanceReopened = await this.reopenAllowance(tx, account, current, allowance, now);
       current = (await this.repository.findGrant(tx, account, current.id))!;
     }
-    // One period allowance in force at a time: the current period's ends any other still in force (the
-    // anchor changed mid-period), before usage is booked, so unbooked usage burns the current one (as the
-    // pending allowance counted it).
-    let ended = { expired: new Dec(0), grants: 0 };
-    // So does a current period with no allowance (one of nothing): the old one no longer pays for its days.
-    if (allowance && (current === null || current.expired_at === null)) ended = await this.endSupersededAllowances(tx, account, allowance, now);
+    // What the periods booked again gave back (burns, uncovered usage): the run's figures are net of it.
+    const unbooked = { burned: new Dec(0), uncovered: new Dec(0) };
+    // One period allowance in force at a time, and only the billing periods' own pay: an allowance of a
+    // period the anchor no longer makes (it moved) ends, and what it paid is booked again below, on the
+    // allowance of the period each day is in now (or grants, or uncovered), as the invoices bill them.
+    const gridPeriod = allowance ?? ending;
+    const grid = gridPeriod?.periodStart ?? null;
+    const ended = gridPeriod === null ? { expired: new Dec(0), grants: 0 } : await this.releaseOffGrid(tx, account, gridPeriod, now, unbooked);
     // The period's terms changed the allowance since it was granted: its usage is booked again below.
     // So is a period whose allowance was granted after some of its usage was booked (an account with
     // grants that subscribed mid-period, an allowance raised from nothing), or that took over from another
@@ -362,8 +364,6 @@ export class CreditLedger {
     let allowanceChanged: string | null = null;
     let endingAllowanceChanged: string | null = null;
     let beforeChange: GrantState[] | null = null;
-    // What the periods booked again gave back (burns, uncovered usage): the run's figures are net of it.
-    const unbooked = { burned: new Dec(0), uncovered: new Dec(0) };
     const snapshot = async () => {
       beforeChange ??= (await this.repository.liveGrants(tx, account)).map(grantState);
     };
@@ -373,16 +373,12 @@ export class CreditLedger {
       const grant = await this.repository.allowanceGrant(tx, account, ending.periodStart);
       // An allowance of nothing raised after the job's last run in the period (or while the job was down):
       // the period has no grant, its invoice bills it with one. When it has usage, that is granted now, from
-      // the period's start to its end (it expires below), and the period booked again on it. Not where another
-      // period's allowance was in force in it (the anchor moved: that one paid for those days, as the invoice
-      // counts one allowance).
+      // the period's start to its end (it expires below), and the period booked again on it. So is a period
+      // the anchor made that had ended when it moved (another period's allowance paid for its days, released
+      // above). Done by the run that grants the current period's allowance (the first after the boundary,
+      // which the idle look sends to the account; the same terms give both periods their allowance).
       const [from, to] = [dayOf(ending.periodStart), dayOf(ending.periodEnd)];
-      if (
-        grant === null &&
-        new Dec(ending.amount).gt(0) &&
-        (await this.repository.meteredWithin(tx, account, from, to)) &&
-        !(await this.repository.allowanceWithin(tx, account, ending.periodStart, ending.periodEnd))
-      ) {
+      if (grant === null && allowanceGranted !== null && new Dec(ending.amount).gt(0) && (await this.repository.meteredWithin(tx, account, from, to))) {
         await snapshot();
         await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, from, to), now, 'the period allowance changed', unbooked);
         await this.grant(tx, account, {
@@ -439,7 +435,9 @@ export class CreditLedger {
         let uncoveredDelta: Dec;
         let next: GrantState[];
         if (delta.gt(0)) {
-          lapsed ??= (await this.repository.lapsedGrants(tx, account, from)).filter((g) => paysLateUsage({ periodStart: g.period_start, expiresAt: g.expires_at })).map(grantState);
+          lapsed ??= (await this.repository.lapsedGrants(tx, account, from))
+            .filter((g) => paysLateUsage({ periodStart: g.period_start, expiresAt: g.expires_at }, grid))
+            .map(grantState);
           const burn = burnInForce(grants, lapsed, delta, window);
           movements = burn.movements;
           uncoveredDelta = burn.uncovered;
@@ -569,18 +567,26 @@ export class CreditLedger {
   }
 
   /**
-   * Ends the allowance grants of other periods still in force at `now` (ledger.ts, supersededAllowances):
-   * what each holds expires now, through an expiry movement. Returns what expired and how many were ended.
+   * Releases the allowance grants of periods the billing anchor no longer makes (ledger.ts, onGrid; `period`
+   * is one the anchor makes now): each one still in force ends now, what it holds expiring through an expiry
+   * movement, and every day it paid for is given back (unbookPeriod) to be booked again. Returns what
+   * expired and how many grants were released.
    */
-  private async endSupersededAllowances(tx: Tx, account: string, period: { periodStart: Date; periodEnd: Date }, now: Date): Promise<{ expired: Dec; grants: number }> {
-    const superseded = supersededAllowances(allowanceGrants(await this.repository.liveGrants(tx, account)), period.periodStart, now);
-    if (superseded.length === 0) return { expired: new Dec(0), grants: 0 };
-    const { ended, movements } = endGrants(superseded.map((g) => grantState(g.row)), now);
-    const memo = `ended: billing period changed to ${dayOf(period.periodStart)} to ${dayOf(period.periodEnd)}`;
-    await this.repository.book(tx, account, movements, { at: now, memo });
-    await this.repository.endGrants(tx, account, ended, now);
-    this.logger.log({ account, grants: ended.map((g) => g.id), period_start: period.periodStart.toISOString() }, 'allowance ended: billing period changed');
-    return { expired: movements.reduce((sum, m) => sum.plus(m.amount), new Dec(0)), grants: ended.length };
+  private async releaseOffGrid(tx: Tx, account: string, period: { periodStart: Date; periodEnd: Date }, now: Date, given: { burned: Dec; uncovered: Dec }): Promise<{ expired: Dec; grants: number }> {
+    const offGrid = await this.repository.allowancesToRelease(tx, account, period.periodStart.getUTCDate());
+    if (offGrid.length === 0) return { expired: new Dec(0), grants: 0 };
+    const live = offGrid.filter((g) => g.expired_at === null).map(grantState);
+    let expired = new Dec(0);
+    if (live.length > 0) {
+      const { ended, movements } = endGrants(live, now);
+      const memo = `ended: billing period changed to ${dayOf(period.periodStart)} to ${dayOf(period.periodEnd)}`;
+      await this.repository.book(tx, account, movements, { at: now, memo });
+      await this.repository.endGrants(tx, account, ended, now);
+      this.logger.log({ account, grants: ended.map((g) => g.id), period_start: period.periodStart.toISOString() }, 'allowance ended: billing period changed');
+      expired = movements.reduce((sum, m) => sum.plus(m.amount), new Dec(0));
+    }
+    await this.unbookPeriod(tx, account, await this.repository.daysPaidBy(tx, account, offGrid.map((g) => g.id)), now, 'the billing period changed', given);
+    return { expired, grants: offGrid.length };
   }
 
   /**

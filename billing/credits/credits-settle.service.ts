@@ -110,9 +110,10 @@ export class CreditsSettleService implements OnModuleInit {
     const allowance = this.periodAllowance(billing, now);
     // A subscription cancelled at the end of the period that just ended has no billing context now, but that
     // period is still billed: its anchor is read as it is.
-    const periods = await this.subscriptions.periodsOf(account);
-    const anchorDay = billing?.anchor_day ?? periods?.anchor_day ?? null;
-    const ending = anchorDay === null ? null : await this.endingAllowance(account, anchorDay, billingPeriod(anchorDay, now), periods?.start_date ?? null);
+    const anchorDay = billing?.anchor_day ?? (await this.subscriptions.periodsOf(account))?.anchor_day ?? null;
+    // A period with no grant is followed only while the subscription runs: then the current period's allowance
+    // brings the job to the account (settleIsIdle), as the ending period's own grant does otherwise.
+    const ending = anchorDay === null ? null : await this.endingAllowance(account, anchorDay, billingPeriod(anchorDay, now), billing?.start_date ?? null);
     const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance, ending));
     // Awaited (the ledger's own refresh after commit is not), so the next hold sees what this run booked:
     // holds count the credits level only under a block plan.
@@ -125,8 +126,9 @@ export class CreditsSettleService implements OnModuleInit {
    * force at its last instant), while its grant is still open: the first run after a period boundary. So a
    * plan version published in the period's last minute, after the job's last run in it, is followed by the
    * ending period's ledger as by its invoice (CreditLedger.settle); so is one that raised an allowance of
-   * nothing, whose period has no grant yet, when the period is billed (it ends after `startDate`, the
-   * subscription's first day). Null otherwise, or when its grant was already expired by a run after its end.
+   * nothing, whose period has no grant yet, when the period is billed (it ends after `startDate`, the first
+   * day of the subscription still running; null for one that ended). Null otherwise, or when its grant was
+   * already expired by a run after its end.
    */
   private async endingAllowance(account: string, anchorDay: number, current: BillingPeriod, startDate: string | null): Promise<PeriodAllowance | null> {
     const previous = billingPeriod(anchorDay, lastInstantBefore(current.start));

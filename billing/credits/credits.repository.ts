@@ -149,14 +149,34 @@ export class CreditsRepository {
     return row !== null;
   }
 
-  /** Whether some allowance grant of the account was in force at some time in [from, to) (ended early or not). */
-  async allowanceWithin(db: Db, account: string, from: Date, to: Date): Promise<boolean> {
-    const row = await firstRow<{ id: string }>(
-      db,
-      `SELECT id FROM credit_grants WHERE account_id = $1 AND kind = 'allowance' AND granted_at < $3 AND (expires_at IS NULL OR expires_at > $2) LIMIT 1`,
-      [account, from, to],
+  /**
+   * The account's period allowances of periods that do not start on `anchorDay` (ledger.ts, onGrid) and are
+   * in force or paid for some usage (burns less restores): those the settle releases (CreditLedger.releaseOffGrid).
+   */
+  allowancesToRelease(tx: Tx, account: string, anchorDay: number): Promise<GrantRow[]> {
+    return queryRows<GrantRow>(
+      tx,
+      `SELECT ${GRANT_COLUMNS} FROM credit_grants g
+        WHERE g.account_id = $1 AND g.kind = 'allowance' AND g.period_start IS NOT NULL
+          AND extract(day FROM g.period_start AT TIME ZONE 'UTC') <> $2
+          AND (g.expired_at IS NULL
+               OR (SELECT coalesce(sum(CASE WHEN m.kind = 'burn' THEN m.amount ELSE -m.amount END), 0) FROM credit_movements m
+                    WHERE m.account_id = g.account_id AND m.grant_id = g.id AND m.kind IN ('burn', 'restore')) > 0)
+        ORDER BY g.granted_at, g.id`,
+      [account, anchorDay],
     );
-    return row !== null;
+  }
+
+  /** The usage days the given grants paid for (burns less restores more than nothing), in order. */
+  async daysPaidBy(tx: Tx, account: string, grants: readonly string[]): Promise<string[]> {
+    const rows = await queryRows<{ day: string }>(
+      tx,
+      `SELECT usage_day::text AS day FROM credit_movements
+        WHERE account_id = $1 AND grant_id = ANY($2::text[]) AND kind IN ('burn', 'restore')
+        GROUP BY usage_day HAVING sum(CASE WHEN kind = 'burn' THEN amount ELSE -amount END) > 0 ORDER BY usage_day`,
+      [account, grants],
+    );
+    return rows.map((r) => r.day);
   }
 
   ineffectiveCreditGrant(db: Db, account: string, invoiceId: string): Promise<GrantRow | null> {

@@ -20,6 +20,7 @@ import {
   grantMovement,
   invoiceCreditMovements,
   markInRange,
+  onGrid,
   paysLateUsage,
   reopenMovement,
   restoreMovements,
@@ -164,6 +165,20 @@ describe('burn order', () => {
     expect(paysLateUsage({ periodStart: d('2026-12-28T00:00:00Z'), expiresAt: d('2027-01-27T23:59:59.999Z') })).toBe(false);
     // Other grants expire when they say.
     expect(paysLateUsage({ periodStart: null, expiresAt: d('2026-12-06T10:05:00Z') })).toBe(true);
+    // The anchor moved to the 1st: an allowance of a period starting on the 6th pays for none of its days,
+    // even one that ran to its end; the 1st's do.
+    const grid = d('2027-01-01T00:00:00Z');
+    expect(paysLateUsage({ periodStart: d('2026-12-06T00:00:00Z'), expiresAt: d('2027-01-06T00:00:00Z') }, grid)).toBe(false);
+    expect(paysLateUsage({ periodStart: d('2026-12-01T00:00:00Z'), expiresAt: d('2027-01-01T00:00:00Z') }, grid)).toBe(true);
+    expect(paysLateUsage({ periodStart: null, expiresAt: d('2026-12-06T10:05:00Z') }, grid)).toBe(true);
+  });
+
+  it('tells a period allowance of the anchor now from another anchor\'s', () => {
+    const d = (iso: string) => new Date(iso);
+    expect(onGrid(d('2027-01-15T00:00:00Z'), d('2026-11-15T00:00:00Z'))).toBe(true);
+    expect(onGrid(d('2027-01-15T00:00:00Z'), d('2026-12-01T00:00:00Z'))).toBe(false);
+    // Any period start of the anchor tells it, a short February's too.
+    expect(onGrid(d('2027-02-28T00:00:00Z'), d('2027-03-28T00:00:00Z'))).toBe(true);
   });
 
   it('booking a day late, after grants expired, leaves every ledger account as booking it on time and expiring them after', () => {

@@ -234,6 +234,15 @@ export function supersededAllowances<G extends AllowanceGrant>(allowances: reado
   );
 }
 
+/**
+ * Whether a period allowance's `periodStart` is one the billing anchor now makes, `grid` being any period
+ * start of it (anchor days are 1 to 28, periods start at 00:00 UTC). One that is not is another anchor's: the
+ * anchor moved, and the periods the invoices bill are the new anchor's, so it pays for none of their days.
+ */
+export function onGrid(grid: Date, periodStart: Date): boolean {
+  return periodStart.getUTCDate() === grid.getUTCDate();
+}
+
 /** An allowance grant whose expiry came before its period's end: it was ended early (the anchor moved away). */
 export function endedEarly(grant: Pick<AllowanceGrant, 'expiresAt'>, periodEnd: Date): boolean {
   return grant.expiresAt !== null && grant.expiresAt.getTime() < periodEnd.getTime();
@@ -241,12 +250,15 @@ export function endedEarly(grant: Pick<AllowanceGrant, 'expiresAt'>, periodEnd: 
 
 /**
  * Whether an expired grant still pays for usage of the days it covered that is metered after it expired
- * (burnInForce): every grant but a period allowance ended before its period's end. An anchor change gave
- * that allowance's remaining days to the new period's allowance, which pays for them (as the settle that
- * ended it did for the usage it booked then). `periodStart` is set on period allowances only.
+ * (burnInForce): every grant but a period allowance ended before its period's end, or of a period the
+ * billing anchor no longer makes (onGrid, `grid` a period start of the anchor now, null without one). An
+ * anchor change gave those days to the new anchor's periods, whose allowances pay for them (as the settle
+ * that ended or released it did for the usage it booked then). `periodStart` is set on period allowances only.
  */
-export function paysLateUsage(grant: { periodStart: Date | null; expiresAt: Date | null }): boolean {
-  return grant.periodStart === null || !endedEarly(grant, billingPeriod(grant.periodStart.getUTCDate(), grant.periodStart).end);
+export function paysLateUsage(grant: { periodStart: Date | null; expiresAt: Date | null }, grid: Date | null = null): boolean {
+  if (grant.periodStart === null) return true;
+  if (grid !== null && !onGrid(grid, grant.periodStart)) return false;
+  return !endedEarly(grant, billingPeriod(grant.periodStart.getUTCDate(), grant.periodStart).end);
 }
 
 /** What the settle job reads of an account to tell whether a run would book anything (settleIsIdle). */

@@ -19,6 +19,8 @@ import type { PutSubscriptionBody } from './subscriptions.schemas.js';
 /** What metering and billing need of a running subscription (SubscriptionsService.billingContext). */
 export interface BillingContext {
   anchor_day: number;
+  /** The subscription's first day (YYYY-MM-DD): its first billing period is the one this day is in. */
+  start_date: string;
   terms: PlanVersionTerms;
   ends_at: Date | null;
 }
@@ -185,7 +187,7 @@ export class SubscriptionsService {
     const row = await this.repository.find(accountId, db);
     if (!row || this.ended(row)) return null;
     const sub = await this.view(row, db);
-    return { anchor_day: row.billing_anchor_day, terms: sub.effective_terms, ends_at: row.ends_at };
+    return { anchor_day: row.billing_anchor_day, start_date: row.start_date, terms: sub.effective_terms, ends_at: row.ends_at };
   }
 
   /**
@@ -206,7 +208,7 @@ export class SubscriptionsService {
       if (!versions.has(key)) versions.set(key, this.plans.resolve(row.plan_id, row.pinned_version));
       const version = await versions.get(key)!;
       if (!version) throw new Error(`subscription of ${row.account_id} names a missing plan version`);
-      contexts.set(row.account_id, { anchor_day: row.billing_anchor_day, terms: this.compose(row, version).effective_terms, ends_at: row.ends_at });
+      contexts.set(row.account_id, { anchor_day: row.billing_anchor_day, start_date: row.start_date, terms: this.compose(row, version).effective_terms, ends_at: row.ends_at });
     }
     return contexts;
   }
@@ -216,13 +218,10 @@ export class SubscriptionsService {
     return row.ends_at !== null && row.ends_at.getTime() <= this.clock.now().getTime();
   }
 
-  /**
-   * How the account's billing periods run (anchor), the first day they bill and when its subscription ends,
-   * ended or not; null without one.
-   */
-  async periodsOf(accountId: string, db?: Db): Promise<{ anchor_day: number; start_date: string; ends_at: Date | null } | null> {
+  /** How the account's billing periods run (anchor) and when its subscription ends, ended or not; null without one. */
+  async periodsOf(accountId: string, db?: Db): Promise<{ anchor_day: number; ends_at: Date | null } | null> {
     const row = await this.repository.find(accountId, db);
-    return row && { anchor_day: row.billing_anchor_day, start_date: row.start_date, ends_at: row.ends_at };
+    return row && { anchor_day: row.billing_anchor_day, ends_at: row.ends_at };
   }
 
   private async view(row: SubscriptionRow, db?: Db): Promise<Subscription> {
