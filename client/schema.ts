@@ -1661,7 +1661,7 @@ export interface components {
             next_before: string | null;
             /** @description Null without a subscription */
             overage_policy: ("bill" | "block") | null;
-            /** @description The current billing period's included allowance while the settle job (every minute) has not granted it yet, else null. It counts in `available` from the moment the account subscribes; granting it changes no figure */
+            /** @description The current billing period's included allowance while the settle job (every minute) has not granted it yet, else null (also when it is nothing, unless it replaces another period's allowance still in force: the billing anchor moved). It counts in `available` from the moment the account subscribes, and replaces the other's (what the other paid for this period's days counts as paid by it); granting it changes no figure */
             pending_allowance: {
                 amount: string;
                 /** Format: date-time */
