@@ -525,7 +525,7 @@ describe('credits', () => {
     // The job grants the new period's allowance and ends the old one: what it held expires at the change;
     // the 6th's usage, which the old one paid, is given back to it (and expires with it) and burns the new
     // one, as the period's invoice bills it against the new allowance. The ledger still sums to zero.
-    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceGranted: '1.00', expired: '0.75' });
+    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceGranted: '1.00', allowancesReleased: 1, expired: '0.75' });
     c = await credits(o.account);
     expect(c).toMatchObject({
       balance: '0.75',
@@ -582,7 +582,7 @@ describe('credits', () => {
     // two, and none missing from 1 to 6 January (the 1st's would have run out on the 1st). The 6th's usage
     // (0.75), which the 1st's paid, burns the 6th's again.
     const newer = c.grants[0].id as string;
-    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceGranted: null, allowanceReopened: '1', expired: '0.25' });
+    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceGranted: null, allowanceReopened: '1', allowancesReleased: 1, expired: '0.25' });
     c = await credits(o.account);
     expect(c).toMatchObject({ balance: '0.25', available: '0.25' });
     expect(c.grants).toEqual([expect.objectContaining({ id: old, amount: '1', remaining: '0.25', expires_at: '2027-01-06T00:00:00.000Z', expired_at: null })]);
@@ -595,7 +595,7 @@ describe('credits', () => {
     ]);
     sumsToZero(c);
     // A run later changes nothing; the counter agrees with PostgreSQL.
-    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceReopened: null, expired: '0' });
+    expect(await t.app.get(CreditsSettleService).settleAccount(o.account, clock.now())).toMatchObject({ allowanceReopened: null, allowancesReleased: 0, expired: '0' });
     const reopened = await figures();
     expect(reopened).toEqual([
       { level: 'credits', limit: { amount: '1', tokens: null }, spent: { amount: '0.75', tokens: 0 }, held: { amount: '0', tokens: 0 }, left: { amount: '0.25', tokens: null } },

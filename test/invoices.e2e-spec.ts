@@ -82,6 +82,14 @@ describe('Invoices', () => {
   /** What the credits.settle job does for the account at the clock's time (grants, burns, expiries). */
   const settle = (org: Org) => t.app.get(CreditsSettleService).settleAccount(org.account, clock.now());
 
+  /** The account's credit grants, once its ledger is checked to sum to zero. */
+  async function creditGrants(org: Org): Promise<{ kind: string; remaining: string; expires_at: string | null }[]> {
+    const res = await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance);
+    expect(res.status).toBe(200);
+    expect(res.body.ledger.reduce((sum: number, l: { amount: string }) => sum + Math.round(Number(l.amount) * 1e6), 0)).toBe(0);
+    return res.body.grants;
+  }
+
   /** Closes by hand: 201 when a period was closed now, 200 when the newest invoice is answered (`status`). */
   async function closeNow(org: Org, finalize = true, status: 200 | 201 = 201) {
     const res = await t.post(`/v1/accounts/${org.account}/invoices/close`, { finalize }, org.keys.finance);
@@ -633,11 +641,7 @@ describe('Invoices', () => {
     const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '0' });
     await settle(org);
     expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '10.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
-    const held = async () => {
-      const res = await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance);
-      expect(res.body.ledger.reduce((sum: number, l: { amount: string }) => sum + Math.round(Number(l.amount) * 1e6), 0)).toBe(0);
-      return res.body.grants.map((g: { kind: string; remaining: string }) => [g.kind, g.remaining]);
-    };
+    const held = async () => (await creditGrants(org)).map((g) => [g.kind, g.remaining]);
     // 4.00 on the 10th: no allowance, so the promotional grant pays.
     await report(t, org, [event('2026-03-10T10:00:00Z', 'qwen-turbo', { input: 8_000_000 })]);
     await settle(org);
@@ -700,12 +704,7 @@ describe('Invoices', () => {
     const planId = await plan(t, org, { base_fee: '10.00', included_allowance: '5.00' }, { start: '2026-03-10', anchor: 10 });
     await settle(org);
     expect((await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: '10.00', reason: 'pilot' }, org.keys.sales)).status).toBe(201);
-    const held = async () => {
-      const res = await t.get(`/v1/accounts/${org.account}/credits`, org.keys.finance);
-      expect(res.status).toBe(200);
-      expect(res.body.ledger.reduce((sum: number, l: { amount: string }) => sum + Math.round(Number(l.amount) * 1e6), 0)).toBe(0);
-      return res.body.grants.map((g: { kind: string; amount: string; remaining: string; expires_at: string | null }) => [g.kind, g.remaining, g.expires_at]);
-    };
+    const held = async () => (await creditGrants(org)).map((g) => [g.kind, g.remaining, g.expires_at]);
     // base input 0.50 per 1M: 16M tokens cost 8.00 on the 10th: 5.00 on the allowance of 10 March to 10 April, 3.00 promotional.
     await report(t, org, [event('2026-03-10T11:00:00Z', 'qwen-turbo', { input: 16_000_000 })]);
     await settle(org);
@@ -715,7 +714,7 @@ describe('Invoices', () => {
     // of the 10th is that period's usage: booked again on it, the allowance of the 10th ended.
     clock.set('2026-03-12T09:00:00.000Z');
     expect((await t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { plan_id: planId, billing_anchor_day: 1 } })).status).toBe(200);
-    expect(await settle(org)).toMatchObject({ allowanceGranted: '5.00' });
+    expect(await settle(org)).toMatchObject({ allowanceGranted: '5.00', allowancesReleased: 1 });
     expect(await held()).toEqual([['allowance', '0', '2026-04-01T00:00:00.000Z'], ['promotional', '7', null]]);
     // 4.00 more on the 12th: beyond the period's allowance, so the promotional grant pays it.
     await report(t, org, [event('2026-03-12T08:00:00Z', 'qwen-turbo', { input: 8_000_000 })]);

@@ -108,6 +108,11 @@ export interface SettleResult {
    * after the last run in it (the first run after its end follows them, before its grant expires).
    */
   endingAllowanceChanged: string | null;
+  /**
+   * How many allowances of periods the billing anchor no longer makes the run released (it moved): each
+   * one in force ended, and what each paid booked again on the new anchor's periods.
+   */
+  allowancesReleased: number;
   /** What grants paid for usage in the run: burns less what was given back (a period booked again, a correction). */
   burned: string;
   /** Usage no grant covers, booked in the run, less what was uncovered before and is no longer. */
@@ -129,7 +134,16 @@ function allowanceGrants(rows: readonly GrantRow[]): (AllowanceGrant & { row: Gr
 }
 
 export function settleChangedLevel(result: SettleResult): boolean {
-  return result.allowanceGranted !== null || result.allowanceReopened !== null || result.allowanceChanged !== null || result.endingAllowanceChanged !== null || !new Dec(result.burned).isZero() || !new Dec(result.uncovered).isZero() || !new Dec(result.expired).isZero();
+  return (
+    result.allowanceGranted !== null ||
+    result.allowanceReopened !== null ||
+    result.allowanceChanged !== null ||
+    result.endingAllowanceChanged !== null ||
+    result.allowancesReleased > 0 ||
+    !new Dec(result.burned).isZero() ||
+    !new Dec(result.uncovered).isZero() ||
+    !new Dec(result.expired).isZero()
+  );
 }
 
 @Injectable()
@@ -307,6 +321,23 @@ export class CreditLedger {
     return (await this.repository.findGrant(tx, account, grant.id))!;
   }
 
+  /**
+   * A period's allowance grant, from the period's start (so it covers the whole period's usage whenever the
+   * job ran) to its end. The caller holds the account's lock.
+   */
+  private grantAllowance(tx: Tx, account: string, period: PeriodAllowance): Promise<GrantRow> {
+    return this.grant(tx, account, {
+      id: newGrantId(),
+      kind: 'allowance',
+      amount: new Dec(period.amount).toFixed(),
+      priority: PRIORITY.allowance,
+      grantedAt: period.periodStart,
+      expiresAt: period.periodEnd,
+      periodStart: period.periodStart,
+      reason: `Included allowance ${dayOf(period.periodStart)} to ${dayOf(period.periodEnd)}`,
+    });
+  }
+
   /** Takes the account's ledger lock (for callers that grant through `grant`). */
   lock(tx: Tx, account: string): Promise<void> {
     return this.repository.lock(tx, account);
@@ -326,17 +357,7 @@ export class CreditLedger {
     let allowanceGranted: string | null = null;
     let current = allowance ? await this.repository.allowanceGrant(tx, account, allowance.periodStart) : null;
     if (allowance && new Dec(allowance.amount).gt(0) && !current) {
-      current = await this.grant(tx, account, {
-        id: newGrantId(),
-        kind: 'allowance',
-        amount: new Dec(allowance.amount).toFixed(),
-        priority: PRIORITY.allowance,
-        // From the period's start, so it covers the whole period's usage whenever the job ran.
-        grantedAt: allowance.periodStart,
-        expiresAt: allowance.periodEnd,
-        periodStart: allowance.periodStart,
-        reason: `Included allowance ${allowance.periodStart.toISOString().slice(0, 10)} to ${allowance.periodEnd.toISOString().slice(0, 10)}`,
-      });
+      current = await this.grantAllowance(tx, account, allowance);
       allowanceGranted = allowance.amount;
     }
     // The anchor changed back to this period's after its allowance was ended (moved away and back): the
@@ -381,38 +402,26 @@ export class CreditLedger {
       if (grant === null && allowanceGranted !== null && new Dec(ending.amount).gt(0) && (await this.repository.meteredWithin(tx, account, from, to))) {
         await snapshot();
         await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, from, to), now, 'the period allowance changed', unbooked);
-        await this.grant(tx, account, {
-          id: newGrantId(),
-          kind: 'allowance',
-          amount: new Dec(ending.amount).toFixed(),
-          priority: PRIORITY.allowance,
-          grantedAt: ending.periodStart,
-          expiresAt: ending.periodEnd,
-          periodStart: ending.periodStart,
-          reason: `Included allowance ${dayOf(ending.periodStart)} to ${dayOf(ending.periodEnd)}`,
-        });
+        await this.grantAllowance(tx, account, ending);
         endingAllowanceChanged = new Dec(ending.amount).toFixed();
       }
       if (grant && grant.expired_at === null && !new Dec(grant.amount).eq(ending.amount)) {
         await snapshot();
-        await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, dayOf(ending.periodStart), dayOf(ending.periodEnd)), now, 'the period allowance changed', unbooked);
+        await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, from, to), now, 'the period allowance changed', unbooked);
         endingAllowanceChanged = await this.followAllowance(tx, account, grant, ending.amount, now);
       }
     }
-    if (allowance && current && current.expired_at === null) {
-      const changed = !new Dec(current.amount).eq(allowance.amount);
+    // (A period with no allowance, one of nothing, is booked again too when the anchor moved to it.)
+    if (allowance && (current === null || current.expired_at === null)) {
+      const changed = current !== null && !new Dec(current.amount).eq(allowance.amount);
       if (changed || allowanceGranted !== null || ended.grants > 0) {
         const booked = await this.repository.bookedDays(tx, account, dayOf(allowance.periodStart), dayOf(allowance.periodEnd));
         if (changed || booked.length > 0) {
           await snapshot();
           await this.unbookPeriod(tx, account, booked, now, ended.grants > 0 ? 'the billing period changed' : 'the period allowance changed', unbooked);
         }
-        if (changed) allowanceChanged = await this.followAllowance(tx, account, current, allowance.amount, now);
+        if (changed && current) allowanceChanged = await this.followAllowance(tx, account, current, allowance.amount, now);
       }
-    } else if (allowance && current === null && ended.grants > 0) {
-      // The anchor moved to a period with no allowance: what the ended one paid for its days is booked again without it.
-      await snapshot();
-      await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, dayOf(allowance.periodStart), dayOf(allowance.periodEnd)), now, 'the billing period changed', unbooked);
     }
 
     const live = await this.repository.liveGrants(tx, account);
@@ -480,9 +489,17 @@ export class CreditLedger {
     // Due grants with nothing left expire too, with no movement.
     await this.repository.markExpired(tx, account, grants.filter((g) => g.expiresAt !== null && g.expiresAt.getTime() <= now.getTime()).map((g) => g.id), now);
     const expired = expiries.reduce((sum, m) => sum.plus(m.amount), ended.expired);
-    const result = { allowanceGranted, allowanceReopened, allowanceChanged, endingAllowanceChanged, burned: burned.toFixed(), uncovered: uncovered.toFixed(), expired: expired.toFixed() };
-    // A period booked again moves burns between grants even when the run's net figures are nothing.
-    if (settleChangedLevel(result) || ended.grants > 0 || unbooked.burned.gt(0) || unbooked.uncovered.gt(0)) this.refreshAfter(tx, account, now);
+    const result = {
+      allowanceGranted,
+      allowanceReopened,
+      allowanceChanged,
+      endingAllowanceChanged,
+      allowancesReleased: ended.grants,
+      burned: burned.toFixed(),
+      uncovered: uncovered.toFixed(),
+      expired: expired.toFixed(),
+    };
+    if (settleChangedLevel(result)) this.refreshAfter(tx, account, now);
     return result;
   }
 
