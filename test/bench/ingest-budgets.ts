@@ -10,6 +10,7 @@ import { HttpClient } from './http.js';
 import { addIngest, runIngest, type IngestBatch, type IngestResult } from './ingest-load.js';
 import { createDatabase, dropDatabase, Service, setUp } from './service.js';
 import { ratePerSecond, Samples } from './stats.js';
+import { addWal, describeWal, resetStatements, walBetween, walSnapshot, writeStatements, type WalUse } from './wal.js';
 import { agentOf, batchBody, batchEvents, makeOrg, type Workload } from './workload.js';
 
 export interface BudgetsOptions {
@@ -29,6 +30,11 @@ export interface BudgetsOptions {
    * or `none` (no holds; budgets still on every path).
    */
   holds: BudgetsHolds;
+  /**
+   * BENCH_STATEMENTS: a file the phase writes, as JSON, the 40 statements that took PostgreSQL the most time
+   * during its measured slices (both sides), from pg_stat_statements (which the server must preload).
+   */
+  statementsFile: string | null;
 }
 
 export const BUDGETS_HOLDS = ['named', 'unnamed', 'none'] as const;
@@ -37,6 +43,8 @@ export type BudgetsHolds = (typeof BUDGETS_HOLDS)[number];
 export interface BudgetsSide extends IngestResult {
   rate: number;
   cpu: CpuUse | null;
+  /** What the server wrote to its WAL during the side's slices (the whole server's: see wal.ts). */
+  wal: WalUse | null;
 }
 
 export interface BudgetsOutcome {
@@ -138,29 +146,37 @@ export async function runBudgets(opts: BudgetsOptions, log: (line: string) => vo
     const slice = (k: number) => [first + Math.floor((measured * k) / opts.slices), first + Math.floor((measured * (k + 1)) / opts.slices)] as const;
     const results: Record<(typeof sides)[number], IngestResult | null> = { plain: null, budgets: null };
     const cpu: Record<(typeof sides)[number], CpuUse | null> = { plain: null, budgets: null };
+    const wal: Record<(typeof sides)[number], WalUse | null> = { plain: null, budgets: null };
     const samples = { plain: new Samples(measured), budgets: new Samples(measured) };
+    if (opts.statementsFile) await resetStatements(db);
     for (let k = 0; k < opts.slices; k++) {
       const [from, to] = slice(k);
       for (const side of sides) {
         const bodies = side === 'plain' ? plainBodies(from, to) : await holdsFor(from, to);
         await db.query('CHECKPOINT');
+        const walStart = await walSnapshot(db);
         const start = cpuSnapshot(service.child.pid);
         const result = await runIngest(api, bodies, opts.concurrency, () => undefined, samples[side]);
         cpu[side] = addCpu(cpu[side], cpuBetween(start, cpuSnapshot(service.child.pid)));
+        wal[side] = addWal(wal[side], walBetween(walStart, await walSnapshot(db)));
         results[side] = addIngest(results[side], result);
         log(`  budgets slice ${k + 1}/${opts.slices} ${side}: ${Math.round(ratePerSecond(result.statuses.accepted ?? 0, result.ms)).toLocaleString('en')} events/s`);
         if (!service.alive) throw new Error('the service died during the load');
       }
     }
+    if (opts.statementsFile) {
+      await writeStatements(db, opts.statementsFile);
+      log(`budgets: the statements that took PostgreSQL the most time during the slices (both sides) written to ${opts.statementsFile}`);
+    }
     // How many of the reserved events committed their reservation (all of them, unless one expired).
     const stored = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM authorization_reservations WHERE account_id = $1 AND status = 'committed'`, [org.account]);
     const committed = Number(stored.rows[0]!.n);
-    const side = (s: (typeof sides)[number]): BudgetsSide => ({ ...results[s]!, rate: ratePerSecond(results[s]!.statuses.accepted ?? 0, results[s]!.ms), cpu: cpu[s] });
+    const side = (s: (typeof sides)[number]): BudgetsSide => ({ ...results[s]!, rate: ratePerSecond(results[s]!.statuses.accepted ?? 0, results[s]!.ms), cpu: cpu[s], wal: wal[s] });
     const outcome: BudgetsOutcome = { plain: side('plain'), budgets: side('budgets'), levelsPerEvent: 3 * periods.length, reserved, committed, holds: opts.holds, ratio: 0 };
     outcome.ratio = outcome.budgets.rate / outcome.plain.rate;
     for (const s of sides) {
       const r = outcome[s];
-      log(`budgets ${s}: ${Math.round(r.rate).toLocaleString('en')} events/s, p50 ${r.latency.p50.toFixed(1)} ms, p99 ${r.latency.p99.toFixed(1)} ms, ${JSON.stringify(r.statuses)}; CPU: ${describeCpu(r.cpu)}`);
+      log(`budgets ${s}: ${Math.round(r.rate).toLocaleString('en')} events/s, p50 ${r.latency.p50.toFixed(1)} ms, p99 ${r.latency.p99.toFixed(1)} ms, ${JSON.stringify(r.statuses)}; CPU: ${describeCpu(r.cpu)}; ${describeWal(r.wal, r.statuses.accepted ?? 0)}`);
       for (const p of r.problems) log(`  problem: ${p}`);
     }
     log(`budgets: ${(outcome.ratio * 100).toFixed(1)}% of plain (target: at least 90%${opts.holds === 'named' ? '' : `; BENCH_BUDGETS_HOLDS=${opts.holds}, not the target's workload`}); ${reserved} measured events named a reservation, ${committed} reservations committed in all`);

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ROLLUP_NAMES } from '../../metering/ingest/rollup-sql.js';
 import { endOfHour } from '../../metering/readings/reading-query.js';
+import { describeWal } from './wal.js';
 import { BUDGETS_HOLDS, runBudgets, type BudgetsHolds, type BudgetsOutcome } from './ingest-budgets.js';
 import { AUTHORIZE_STORES, ROUTE_TITLES, runAuthorize, type AuthorizeRun, type AuthorizeStore } from './authorize.js';
 import { addCpu, cpuBetween, cpuSnapshot, describeCpu, type CpuUse } from './cpu.js';
@@ -61,6 +62,8 @@ interface Options {
   serviceArgs: string[];
   /** BENCH_BUDGETS_HOLDS: the budgets phase's holds (see BudgetsOptions.holds). */
   budgetsHolds: BudgetsHolds;
+  /** BENCH_STATEMENTS: where the budgets phase writes its top statements (see BudgetsOptions.statementsFile). */
+  budgetsStatements: string | null;
   rollups: RollupMode;
   /** The authorize phase: seconds measured per caller count, and the engines it runs on. */
   authorizeSeconds: number;
@@ -124,6 +127,7 @@ function options(): Options {
     report: process.env.BENCH_REPORT || null,
     serviceArgs: (process.env.BENCH_SERVICE_ARGS ?? '').split(' ').filter(Boolean),
     budgetsHolds: budgetsHolds(),
+    budgetsStatements: process.env.BENCH_STATEMENTS || null,
     rollups: rollupMode(),
     authorizeSeconds: Math.max(1, positive('BENCH_AUTHORIZE_SECONDS', 15)),
     authorizeStores: authorizeStores(process.env.REDIS_URL || null),
@@ -299,7 +303,7 @@ interface Outcome {
   date: string;
   command: string;
   machine: Machine;
-  options: Omit<Options, 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs' | 'reuse' | 'pinnedNow' | 'readingsMatch'> & { redis: boolean; phases: string[]; now: string | null };
+  options: Omit<Options, 'budgetsStatements' | 'databaseUrl' | 'redisUrl' | 'phases' | 'report' | 'serviceArgs' | 'reuse' | 'pinnedNow' | 'readingsMatch'> & { redis: boolean; phases: string[]; now: string | null };
   /** The ceilings that ran, in CEILING_KINDS order. */
   ceilings: CeilingOutcome[];
   warmup: IngestResult | null;
@@ -550,6 +554,7 @@ async function main(): Promise<void> {
             warmupBatches: opts.warmupBatches,
             serviceArgs: opts.serviceArgs,
             holds: opts.budgetsHolds,
+            statementsFile: opts.budgetsStatements,
           },
           log,
         );
@@ -847,7 +852,7 @@ function summaryJson(o: Outcome) {
       committed: o.budgets.committed,
       ...Object.fromEntries((['plain', 'budgets'] as const).map((side) => {
         const b = o.budgets![side];
-        return [side, { events: b.events, events_per_s: Math.round(b.rate), p50_ms: round(b.latency.p50), p99_ms: round(b.latency.p99), statuses: b.statuses, cpu: cpuJson(b.cpu) }];
+        return [side, { events: b.events, events_per_s: Math.round(b.rate), p50_ms: round(b.latency.p50), p99_ms: round(b.latency.p99), statuses: b.statuses, cpu: cpuJson(b.cpu), wal: b.wal }];
       })),
     },
     report: o.report && {
@@ -951,7 +956,9 @@ service and one database (budgets set through PUT .../budgets/:node, the real mo
 unit and the account, month and year: 6 counter levels per event) and a reservation (made untimed before
 its slice) on every other event, which that event commits. Target: with budgets at least 90% of without.
 \`BENCH_BUDGETS_HOLDS\` splits the budgets side's cost: \`named\` (the default, the target's workload), \`unnamed\` (the same
-holds made, no event names them) or \`none\` (no holds; the budgets still on every path).
+holds made, no event names them) or \`none\` (no holds; the budgets still on every path). Each side's line also
+says what PostgreSQL wrote to its WAL per event during its slices: bytes exactly, records and full-page images
+as the backends report them (test/bench/wal.ts).
 
 With \`BENCH_PHASES\` holding \`report\`: \`BENCH_REPORT_EVENTS\` events of the same workload for one agent
 written as a JSON Lines file, then sent by the built CLI as a customer runs it, \`tokenmeter report FILE\`
@@ -978,6 +985,7 @@ Knobs (environment): \`BENCH_EVENTS\` (default 2000000), \`BENCH_CONCURRENCY\` (
 \`BENCH_NOW\` (a past UTC instant such as \`2026-11-30T14:30:00Z\`: the workload's "now"; events fall between its month's start and it, and each meter reading asks for \`from\` = that month's start, \`to\` = the end of its hour, the period the meter's default would read at that instant, so a run on the first days of a month still reads a full month; the service's own clock is not moved, so for it the range has ended and the plan also subtracts the empty rest of the last day from the hourly rollup; use the same value again with \`BENCH_DATABASE\`),
 \`BENCH_READINGS_MATCH\` (a regular expression: only the readings whose name it finds, e.g. \`group_by=(hour|day,label)$\`; the every-reading target is then over those alone),
 \`BENCH_SERVICE_ARGS\` (node flags for the service, e.g. \`--cpu-prof --cpu-prof-dir=/tmp/prof\`),
+\`BENCH_STATEMENTS\` (a file: the budgets phase writes to it, as JSON, the 40 statements that took PostgreSQL the most time during its slices, from \`pg_stat_statements\`, which the server must preload),
 any \`TOKENMETER_*\` setting (passed on to every service the bench starts, e.g. \`TOKENMETER_KEY_CACHE_MS=0\`),
 \`BENCH_REPORT=BENCHMARKS.md\` rewrites this file from the run. Without \`DATABASE_URL\` it exits 2. The
 last line of the output is \`BENCH_RESULT {json}\`; the exit code is 0 when every target is met, 3 when
@@ -999,6 +1007,7 @@ ${table(o)}
 ${o.ingest && Object.keys(o.ingest.statuses).length ? `Ingest result statuses: \`${JSON.stringify(o.ingest.statuses)}\`.` : ''}
 ${o.ceilings.map((c) => `CPU during the ceiling "${CEILING_TITLES[c.kind]}": ${describeCpu(c.cpu)}.`).join('\n')}
 ${o.ingest ? `CPU during ingest: ${describeCpu(o.ingest.cpu)}.` : ''}
+${o.budgets ? (['plain', 'budgets'] as const).map((side) => `Ingest ${side === 'plain' ? 'without budgets' : 'with budgets'}: CPU ${describeCpu(o.budgets![side].cpu)}; ${describeWal(o.budgets![side].wal, o.budgets![side].statuses.accepted ?? 0)}.`).join('\n') : ''}
 ${o.ingest ? `The service's database connections during ingest, on average per 100 ms sample: ${Object.entries(o.ingest.waits).map(([k, v]) => `${v} ${k}`).join('; ')}.` : ''}
 ${o.ingest?.groups ? `The service's writes (group commit, from its /metrics): ${describeGroups(o.ingest.groups)}.` : ''}
 ${o.rollupWrites ? `Rollup rows written (inserted or updated) per ingested event, from PostgreSQL's table statistics: ${describeRollupWrites(o.rollupWrites)}.` : ''}
