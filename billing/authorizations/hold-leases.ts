@@ -14,8 +14,9 @@
 // - a hold is answered from a lease only when it fits what is left of the slice (lease-policy.ts);
 // - a rebuild (a FLUSH, a writer that died) reads the lease's row: what it still holds there (its amount
 //   less its carved rows') counts every hold answered from it that has no row yet. A carve that lands after
-//   the rebuild moves it out of the lease again; one that landed before is counted twice until the lease
-//   is released: stricter, never more lenient;
+//   the rebuild moves it out of the lease again; one that landed before left the hold's entry in Redis
+//   naming its lease, and the rebuild, which keeps that entry (it is young and PostgreSQL has no row for it),
+//   takes it out of the lease's figure (redis-scripts.ts, REBUILD_APPLY), so it is counted once;
 // - a lease answers for useMs and is released once the rows of its holds are written; its own hold expires
 //   graceMs later, so a process that dies leaves the room held that long at most. Only a process stalled
 //   past the grace between answering and carving could carve from a lease already expired: tmCarve then

@@ -76,17 +76,22 @@ end
 local function parse_res(v)
   local nl = string.find(v, '\\0', 1, true)
   local head = nl and string.sub(v, 1, nl - 1) or v
-  local exp, a, k, cr, agent, person = string.match(head, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),(.*)$')
+  local exp, a, k, cr, agent, rest = string.match(head, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),(.*)$')
+  -- A hold carved from a lease names it after its person (person,lease).
+  local person, lease = string.match(rest, '^([^,]*),(.*)$')
+  if not person then person, lease = rest, '' end
   local levels = {}
   if nl then
     for l in string.gmatch(string.sub(v, nl + 1), '[^%z]+') do levels[#levels + 1] = l end
   end
-  return { exp = tonumber(exp), a = tonumber(a), k = tonumber(k), cr = tonumber(cr), agent = agent, person = person, levels = levels }
+  return { exp = tonumber(exp), a = tonumber(a), k = tonumber(k), cr = tonumber(cr), agent = agent, person = person, lease = lease, levels = levels }
 end
 
--- The entry of a reservation in R, as parse_res reads it: expiry, amount, tokens, created (numbers), agent, person, levels.
-local function pack_res(exp, a, k, cr, agent, person, levels)
-  return fmt(exp) .. ',' .. fmt(a) .. ',' .. fmt(k) .. ',' .. fmt(cr) .. ',' .. agent .. ',' .. person .. '\\0' .. table.concat(levels, '\\0')
+-- The entry of a reservation in R, as parse_res reads it: expiry, amount, tokens, created (numbers), agent,
+-- person (then ',' and the lease it was carved from, for a hold answered from a lease), levels.
+local function pack_res(exp, a, k, cr, agent, person, levels, lease)
+  local who = (lease and lease ~= '') and (person .. ',' .. lease) or person
+  return fmt(exp) .. ',' .. fmt(a) .. ',' .. fmt(k) .. ',' .. fmt(cr) .. ',' .. agent .. ',' .. who .. '\\0' .. table.concat(levels, '\\0')
 end
 
 local function rebuilding() return redis.call('HEXISTS', M, 'rb') == 1 end
@@ -304,7 +309,7 @@ for _ = 1, tonumber(ARGV[1]) do
   for h = 1, count do
     local id, a, k = ARGV[pos], tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3])
     if redis.call('HEXISTS', R, id) == 0 then
-      redis.call('HSET', R, id, pack_res(tonumber(ARGV[pos + 1]), a, k, tonumber(ARGV[pos + 4]), ARGV[pos + 5], ARGV[pos + 6], levels))
+      redis.call('HSET', R, id, pack_res(tonumber(ARGV[pos + 1]), a, k, tonumber(ARGV[pos + 4]), ARGV[pos + 5], ARGV[pos + 6], levels, lid))
       redis.call('ZADD', E, tonumber(ARGV[pos + 1]), id)
       ta = ta + a
       tk = tk + k
@@ -512,16 +517,25 @@ if mode == 'full' then
   -- 'recent'), less those released meanwhile and those expired.
   local holds = {}
   for _, id in ipairs(data.resolved) do released[id] = true end
+  local snapshot = {}
   for _, h in ipairs(data.active) do
-    if not released[h[1]] and tonumber(h[2]) > now then holds[h[1]] = h end
+    if not released[h[1]] and tonumber(h[2]) > now then holds[h[1]] = h; snapshot[h[1]] = true end
   end
   local all = redis.call('HGETALL', R)
   for i = 1, #all, 2 do
     local id, r = all[i], parse_res(all[i + 1])
     if holds[id] == nil and not released[id] and r.exp > now and r.cr >= now - recent then
-      local h = { id, fmt(r.exp), fmt(r.a), fmt(r.k), fmt(r.cr), r.agent, r.person }
+      local who = r.lease ~= '' and (r.person .. ',' .. r.lease) or r.person
+      local h = { id, fmt(r.exp), fmt(r.a), fmt(r.k), fmt(r.cr), r.agent, who }
       for _, l in ipairs(r.levels) do h[#h + 1] = l end
       holds[id] = h
+      -- A hold carved from a lease whose row PostgreSQL does not have yet is still inside what the snapshot
+      -- says its lease holds (its amount less its carved rows'): taken out of it, so it counts once.
+      local from = r.lease ~= '' and holds[r.lease] or nil
+      if from and snapshot[r.lease] then
+        from[3] = fmt(math.max(0, tonumber(from[3]) - r.a))
+        from[4] = fmt(math.max(0, tonumber(from[4]) - r.k))
+      end
     end
   end
   redis.call('DEL', C, R, E)
