@@ -67,6 +67,8 @@ export async function runBudgets(opts: BudgetsOptions, log: (line: string) => vo
   let api: HttpClient | null = null;
   const db = new pg.Pool({ connectionString: dbUrl, max: 2 });
   try {
+    // BENCH_STATEMENTS needs pg_stat_statements loaded: said now, before the service and the setup.
+    if (opts.statementsFile) await resetStatements(db);
     service = await Service.start({
       databaseUrl: dbUrl,
       redisUrl: opts.redisUrl,
