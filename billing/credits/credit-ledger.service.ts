@@ -350,9 +350,10 @@ export class CreditLedger {
    * (`ending`, the period that just ended, on the terms in force at its end; `allowance`, the current one),
    * its period's usage given back to be booked again; the metered usage of each UTC day not yet booked
    * (burned from the grants that cover that day, in burn order; what none covers is uncovered), then the
-   * expiry of grants due at `now`.
+   * expiry of grants due at `now`. `subscribedFrom` is the running subscription's start (null without one): only its
+   * own allowances are released when the anchor moved, not an earlier subscription's.
    */
-  async settle(tx: Tx, account: string, now: Date, allowance: PeriodAllowance | null, ending: PeriodAllowance | null = null): Promise<SettleResult> {
+  async settle(tx: Tx, account: string, now: Date, allowance: PeriodAllowance | null, ending: PeriodAllowance | null = null, subscribedFrom: Date | null = null): Promise<SettleResult> {
     await this.repository.lock(tx, account);
     let allowanceGranted: string | null = null;
     let current = allowance ? await this.repository.allowanceGrant(tx, account, allowance.periodStart) : null;
@@ -376,7 +377,7 @@ export class CreditLedger {
     // allowance of the period each day is in now (or grants, or uncovered), as the invoices bill them.
     const gridPeriod = allowance ?? ending;
     const grid = gridPeriod?.periodStart ?? null;
-    const ended = gridPeriod === null ? { expired: new Dec(0), grants: 0 } : await this.releaseOffGrid(tx, account, gridPeriod, now, unbooked);
+    const ended = gridPeriod === null ? { expired: new Dec(0), grants: 0 } : await this.releaseOffGrid(tx, account, gridPeriod, now, unbooked, subscribedFrom);
     // The period's terms changed the allowance since it was granted: its usage is booked again below.
     // So is a period whose allowance was granted after some of its usage was booked (an account with
     // grants that subscribed mid-period, an allowance raised from nothing), or that took over from another
@@ -589,8 +590,8 @@ export class CreditLedger {
    * movement, and every day it paid for is given back (unbookPeriod) to be booked again. Returns what
    * expired and how many grants were released.
    */
-  private async releaseOffGrid(tx: Tx, account: string, period: { periodStart: Date; periodEnd: Date }, now: Date, given: { burned: Dec; uncovered: Dec }): Promise<{ expired: Dec; grants: number }> {
-    const offGrid = await this.repository.allowancesToRelease(tx, account, period.periodStart.getUTCDate());
+  private async releaseOffGrid(tx: Tx, account: string, period: { periodStart: Date; periodEnd: Date }, now: Date, given: { burned: Dec; uncovered: Dec }, subscribedFrom: Date | null): Promise<{ expired: Dec; grants: number }> {
+    const offGrid = await this.repository.allowancesToRelease(tx, account, period.periodStart.getUTCDate(), subscribedFrom);
     if (offGrid.length === 0) return { expired: new Dec(0), grants: 0 };
     const live = offGrid.filter((g) => g.expired_at === null).map(grantState);
     let expired = new Dec(0);

@@ -114,7 +114,8 @@ export class CreditsSettleService implements OnModuleInit {
     // A period with no grant is followed only while the subscription runs: then the current period's allowance
     // brings the job to the account (settleIsIdle), as the ending period's own grant does otherwise.
     const ending = anchorDay === null ? null : await this.endingAllowance(account, anchorDay, billingPeriod(anchorDay, now), billing?.start_date ?? null);
-    const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance, ending));
+    const subscribedFrom = billing ? new Date(`${billing.start_date}T00:00:00.000Z`) : null;
+    const result = await this.transactions.run((tx) => this.ledger.settle(tx, account, now, allowance, ending, subscribedFrom));
     // Awaited (the ledger's own refresh after commit is not), so the next hold sees what this run booked:
     // holds count the credits level only under a block plan.
     if (settleChangedLevel(result) && billing?.terms.overage_policy === 'block') await this.ledger.refresh(account, now);

@@ -152,18 +152,21 @@ export class CreditsRepository {
   /**
    * The account's period allowances of periods that do not start on `anchorDay` (ledger.ts, onGrid) and are
    * in force or paid for some usage (burns less restores): those the settle releases (CreditLedger.releaseOffGrid).
+   * With `subscribedFrom` (the running subscription's start), only those that run past it: an allowance that ended
+   * before it is an earlier subscription's, whose periods the anchor of this one does not make again.
    */
-  allowancesToRelease(tx: Tx, account: string, anchorDay: number): Promise<GrantRow[]> {
+  allowancesToRelease(tx: Tx, account: string, anchorDay: number, subscribedFrom: Date | null): Promise<GrantRow[]> {
     return queryRows<GrantRow>(
       tx,
       `SELECT ${GRANT_COLUMNS} FROM credit_grants g
         WHERE g.account_id = $1 AND g.kind = 'allowance' AND g.period_start IS NOT NULL
           AND extract(day FROM g.period_start AT TIME ZONE 'UTC') <> $2
+          AND ($3::timestamptz IS NULL OR g.expires_at > $3::timestamptz)
           AND (g.expired_at IS NULL
                OR (SELECT coalesce(sum(CASE WHEN m.kind = 'burn' THEN m.amount ELSE -m.amount END), 0) FROM credit_movements m
                     WHERE m.account_id = g.account_id AND m.grant_id = g.id AND m.kind IN ('burn', 'restore')) > 0)
         ORDER BY g.granted_at, g.id`,
-      [account, anchorDay],
+      [account, anchorDay, subscribedFrom],
     );
   }
 
