@@ -77,14 +77,14 @@ local function parse_res(v)
   local nl = string.find(v, '\\0', 1, true)
   local head = nl and string.sub(v, 1, nl - 1) or v
   local exp, a, k, cr, agent, rest = string.match(head, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),(.*)$')
-  -- A hold carved from a lease names it after its person (person,lease).
+  -- A hold carved from a lease names it after its person (person,lease); who is the field as stored.
   local person, lease = string.match(rest, '^([^,]*),(.*)$')
   if not person then person, lease = rest, '' end
   local levels = {}
   if nl then
     for l in string.gmatch(string.sub(v, nl + 1), '[^%z]+') do levels[#levels + 1] = l end
   end
-  return { exp = tonumber(exp), a = tonumber(a), k = tonumber(k), cr = tonumber(cr), agent = agent, person = person, lease = lease, levels = levels }
+  return { exp = tonumber(exp), a = tonumber(a), k = tonumber(k), cr = tonumber(cr), agent = agent, person = person, lease = lease, who = rest, levels = levels }
 end
 
 -- The entry of a reservation in R, as parse_res reads it: expiry, amount, tokens, created (numbers), agent,
@@ -525,14 +525,13 @@ if mode == 'full' then
   for i = 1, #all, 2 do
     local id, r = all[i], parse_res(all[i + 1])
     if holds[id] == nil and not released[id] and r.exp > now and r.cr >= now - recent then
-      local who = r.lease ~= '' and (r.person .. ',' .. r.lease) or r.person
-      local h = { id, fmt(r.exp), fmt(r.a), fmt(r.k), fmt(r.cr), r.agent, who }
+      local h = { id, fmt(r.exp), fmt(r.a), fmt(r.k), fmt(r.cr), r.agent, r.who }
       for _, l in ipairs(r.levels) do h[#h + 1] = l end
       holds[id] = h
       -- A hold carved from a lease whose row PostgreSQL does not have yet is still inside what the snapshot
       -- says its lease holds (its amount less its carved rows'): taken out of it, so it counts once.
-      local from = r.lease ~= '' and holds[r.lease] or nil
-      if from and snapshot[r.lease] then
+      if snapshot[r.lease] then
+        local from = holds[r.lease]
         from[3] = fmt(math.max(0, tonumber(from[3]) - r.a))
         from[4] = fmt(math.max(0, tonumber(from[4]) - r.k))
       end

@@ -39,10 +39,8 @@ onPostgres('WAL use on PostgreSQL', () => {
     await db.query('INSERT INTO bench_wal_probe SELECT generate_series(1, 1000)');
     await db.query('DROP TABLE bench_wal_probe');
     const used = walBetween(before, await walSnapshot(db))!;
-    // A thousand logged rows take more than their 4-byte values in WAL (exact: the insert position moved);
-    // the records and full-page images are counted as the backends report them, later.
+    // A thousand logged rows take more than their 4-byte values in WAL (exact: the insert position moved).
+    // The records and full-page images are counted as the backends report them, later: not asserted.
     expect(used.bytes).toBeGreaterThan(20_000);
-    expect(used.records).toBeGreaterThanOrEqual(0);
-    expect(used.fpi).toBeGreaterThanOrEqual(0);
   });
 });

@@ -36,7 +36,7 @@ export function addWal(a: WalUse | null, b: WalUse | null): WalUse | null {
   return { bytes: a.bytes + b.bytes, records: a.records + b.records, fpi: a.fpi + b.fpi };
 }
 
-/** "WAL 1,234 bytes, 5.6 records, 0.12 full pages per event". */
+/** "WAL 1,234 bytes, 5.6 records, 0.12 full-page images per event". */
 export function describeWal(u: WalUse | null, events: number): string {
   if (!u || events <= 0) return 'WAL not measured';
   const per = (n: number, digits: number) => (n / events).toLocaleString('en', { maximumFractionDigits: digits });
