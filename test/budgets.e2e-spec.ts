@@ -82,7 +82,7 @@ describe('budgets', () => {
     const over = await put(o, `unit:${o.team2}`, { period: 'year', amount_limit: '30' });
     expect(over.status).toBe(409);
     expect(over.body.error).toMatchObject({ code: 'budget_over_allocated', parent: `unit:${o.dept}`, measure: 'amount', over: '10' });
-    expect(over.body.error.message).toContain(`unit:${o.dept} allocates 60 amount for year:2025-04-01`);
+    expect(over.body.error.message).toContain(`unit:${o.dept} allocates an amount of 60 for year:2025-04-01`);
     const person = await put(o, `person:${o.ada}`, { period: 'year', amount_limit: '40.5' });
     expect(person.body.error).toMatchObject({ code: 'budget_over_allocated', parent: `unit:${o.team1}`, over: '0.5' });
     const heads = await put(o, `unit:${o.team2}`, { period: 'year', headcount: 4 });
@@ -132,6 +132,11 @@ describe('budgets', () => {
       message: 'Field "period" must be one of "year", "quarter", "month". Did you mean "month"?',
     });
     expect((await put(o, `unit:${o.team2}`, { period: 'year', headcount: 1.5 })).body.error.message).toBe('Field "headcount" must be a whole number or null.');
+    // A bare id, the usual slip, is shown both ways.
+    expect((await put(o, o.ada, { period: 'year', amount_limit: '1' })).body.error).toMatchObject({
+      code: 'invalid_budget_node',
+      message: `node must be "account", "unit:<id>" or "person:<id>" (for "${o.ada}": "person:${o.ada}" or "unit:${o.ada}").`,
+    });
     expect(await auditCount(o.account)).toBe(before + 2);
     const listAfter = await list(o);
     expect(listAfter.body.data.filter((b: any) => b.node !== 'account' && b.node !== `unit:${o.team2}`)).toEqual(
@@ -309,7 +314,7 @@ describe('budgets', () => {
     const refused = await move(o.ada, o.team2);
     expect(refused.status).toBe(409);
     expect(refused.body.error).toMatchObject({ code: 'move_over_allocates', field: 'unit_id', parent: `unit:${o.team2}`, measure: 'amount', over: '2', period: 'month:2026-03-01' });
-    expect(refused.body.error.message).toContain('allocates 5 amount, its children would take 7, 2 more');
+    expect(refused.body.error.message).toContain('allocates an amount of 5, its children would take 7, 2 more');
     const ada = (await t.get(`/v1/accounts/${o.account}/people/${o.ada}`, o.keys.finance)).body;
     expect(ada).toMatchObject({ unit_id: o.team1 });
     expect(ada.units).toHaveLength(1);

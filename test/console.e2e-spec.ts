@@ -208,7 +208,7 @@ describe('web console (/console) in Chromium', () => {
       await page.getByRole('button', { name: 'Edit the budget of Platform' }).click();
       await page.getByLabel('Amount limit of Platform').fill('150');
       await page.keyboard.press('Enter');
-      await expectText(page.getByRole('alert'), /account allocates 100/);
+      await expectText(page.getByRole('alert'), /account allocates an amount of 100/);
       expect(await tree.locator('tr[data-node=account]').getAttribute('class')).toBe('refused');
       const budgets = await api('GET', '/v1/accounts/acme/budgets?period=year', keys.finance);
       expect(budgets.data.map((b: { node: string }) => b.node)).toEqual(['account']);

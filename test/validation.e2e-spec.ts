@@ -50,9 +50,13 @@ describe('request validation', () => {
     const res = await t.post('/v1/accounts', { id: 'x', name: 'X', curency: 'EUR' });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'unknown_field', field: 'curency', message: 'Unknown field "curency". Did you mean "currency"?' });
-    // Far from every missing field: named, without a guess.
+    // Far from every missing field: named, without a guess, with the fields the body has.
     const far = await t.post(`/v1/accounts/${org.account}/units`, { id: 'u', name: 'U', colour: 'red' });
-    expect(far.body.error).toMatchObject({ code: 'unknown_field', field: 'colour', message: 'Unknown field "colour".' });
+    expect(far.body.error).toMatchObject({ code: 'unknown_field', field: 'colour', message: 'Unknown field "colour". The fields here are "id", "name", "kind", "parent_id".' });
+    // A guessed name on the authorization: told the names it takes.
+    const guessed = await t.post('/v1/authorizations', { model: 'gpt-4o', estimated_tokens: { input: 100 } }, org.keys.agent);
+    expect(guessed.status).toBe(400);
+    expect(guessed.body.error.message).toMatch(/^Unknown field "estimated_tokens"\. The fields here are .*"usage"/);
     // Nested bodies too.
     const nested = await t.request('PUT', `/v1/accounts/${org.account}/subscription`, { body: { overrides: { included_alowance: '1' } } });
     expect(nested.body.error).toMatchObject({ code: 'unknown_field', field: 'overrides.included_alowance' });

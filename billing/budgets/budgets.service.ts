@@ -4,6 +4,7 @@
 // their limits.
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { AccountsRepository } from '../../src/accounts/accounts.repository.js';
+import { allocationText } from '../../src/accounts/org-budgets.port.js';
 import { AuditService } from '../../src/audit/audit.service.js';
 import { actorOf, type Principal } from '../../src/auth/principal.js';
 import { CLOCK, type Clock } from '../../src/clock/clock.js';
@@ -144,7 +145,9 @@ export function namedPeriod(fiscalYearStartMonth: number, kind: PeriodKind, star
 export function parseNodeParam(raw: string, field = 'node'): BudgetNode {
   const node = parseNode(raw);
   if (node === null) {
-    throw new BillingError(BillingErrorCode.InvalidBudgetNode, `${field} must be "account", "unit:<id>" or "person:<id>".`, { field });
+    // A bare id is the usual slip: show it both ways.
+    const bare = /^[a-z0-9][a-z0-9._-]{0,63}$/.test(raw) ? ` (for "${raw}": "person:${raw}" or "unit:${raw}")` : '';
+    throw new BillingError(BillingErrorCode.InvalidBudgetNode, `${field} must be "account", "unit:<id>" or "person:<id>"${bare}.`, { field });
   }
   return node;
 }
@@ -152,7 +155,7 @@ export function parseNodeParam(raw: string, field = 'node'): BudgetNode {
 function overAllocated(o: OverAllocation, period: Period): BillingError {
   return new BillingError(
     BillingErrorCode.BudgetOverAllocated,
-    `${o.parent} allocates ${o.allocated} ${o.measure} for ${periodKey(period)}; its children would take ${o.children}, ${o.over} more.`,
+    `${o.parent} allocates ${allocationText(o.measure, o.allocated)} for ${periodKey(period)}; its children would take ${o.children}, ${o.over} more.`,
     { parent: o.parent, measure: o.measure, over: o.over },
   );
 }

@@ -10,7 +10,7 @@ import { sqlState, TransactionRunner, UNIQUE_VIOLATION } from '../database/trans
 import { RequestError } from '../http/domain-error.js';
 import { AccountsError, AccountsErrorCode as Code } from './accounts.errors.js';
 import { AccountsRepository, type Account, type Agent, type Person, type Unit, type UnitMembership } from './accounts.repository.js';
-import { ORG_BUDGETS, type OrgBudgets } from './org-budgets.port.js';
+import { allocationText, ORG_BUDGETS, type OrgBudgets } from './org-budgets.port.js';
 import type {
   CreateAccountBody,
   CreateAgentBody,
@@ -192,7 +192,7 @@ export class AccountsService {
         if (over) {
           throw new AccountsError(
             Code.MoveOverAllocates,
-            `Moving "${id}" into unit "${body.unit_id}" would over-allocate ${over.parent} for ${over.period}: it allocates ${over.allocated} ${over.measure}, ` +
+            `Moving "${id}" into unit "${body.unit_id}" would over-allocate ${over.parent} for ${over.period}: it allocates ${allocationText(over.measure, over.allocated)}, ` +
               `its children would take ${over.children}, ${over.over} more. Raise ${over.parent}'s budget or lower person:${id}'s first.`,
             { field: 'unit_id', parent: over.parent, measure: over.measure, over: over.over, period: over.period },
           );

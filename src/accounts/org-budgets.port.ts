@@ -23,6 +23,11 @@ export interface MoveOverAllocation {
   period: string;
 }
 
+/** An allocation as a message says it: "an amount of 100", "5000 tokens", "a headcount of 3". */
+export function allocationText(measure: MoveOverAllocation['measure'], value: string): string {
+  return measure === 'tokens' ? `${value} tokens` : `${measure === 'amount' ? 'an amount' : 'a headcount'} of ${value}`;
+}
+
 export interface OrgBudgets {
   /**
    * How many of the account's budgets have a period that has not ended at `now`, in the caller's

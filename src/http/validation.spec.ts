@@ -39,8 +39,15 @@ describe('compileSchema: the most useful error', () => {
     });
   });
 
-  it('guesses only a close missing field', () => {
-    expect(errorOf(validate, { id: 'x', colour: 'red' })).toEqual({ code: 'unknown_field', message: 'Unknown field "colour".', field: 'colour' });
+  it('guesses only a close missing field, and else names the fields the object has', () => {
+    expect(errorOf(validate, { id: 'x', colour: 'red' })).toEqual({
+      code: 'unknown_field',
+      message: 'Unknown field "colour". The fields here are "id", "currency", "limits".',
+      field: 'colour',
+    });
+    // An object of many fields: no list.
+    const wide = compileSchema({ type: 'object', additionalProperties: false, properties: Object.fromEntries(Array.from({ length: 13 }, (_, i) => [`f${i}`, { type: 'string' }])) });
+    expect(errorOf(wide, { colour: 'red' })).toEqual({ code: 'unknown_field', message: 'Unknown field "colour".', field: 'colour' });
   });
 
   it('guesses a field by its words when its spelling is too far from any', () => {

@@ -35,8 +35,21 @@ export function fieldPath(pointer: string, extra?: string): string {
 /** What a validated value's keys are called in messages: a body's `Field`, a query string's `Query parameter`. */
 export type Noun = 'Field' | 'Query parameter';
 
-function unknownField(field: string, suggestion: string | undefined, noun: Noun): RequestError {
-  const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`;
+/** The most names an unknown key's message lists when it has no guess (a longer list helps nobody read it). */
+const KNOWN_LISTED = 12;
+
+/**
+ * An unknown key: with the name it is probably a misspelling of, or else (for an object of a few keys) the
+ * names it may have, so a caller who guessed a name (`estimated_tokens`) learns the right one (`usage`).
+ */
+function unknownField(field: string, suggestion: string | undefined, noun: Noun, known: readonly string[] = []): RequestError {
+  const names = noun === 'Field' ? 'fields' : 'query parameters';
+  const hint =
+    suggestion !== undefined
+      ? ` Did you mean "${suggestion}"?`
+      : known.length > 0 && known.length <= KNOWN_LISTED
+        ? ` The ${names} here are ${known.map((k) => `"${k}"`).join(', ')}.`
+        : '';
   return new RequestError('unknown_field', `Unknown ${noun.toLowerCase()} "${field}".${hint}`, { field });
 }
 
@@ -164,7 +177,7 @@ function unknownWithGuess(instancePath: string, key: string, schema: unknown, ro
   const present = object !== null && typeof object === 'object' ? object : {};
   const missing = Object.keys(known).filter((name) => !Object.hasOwn(present, name));
   const guess = closestMatch(key, missing, { maxDistance: Math.min(3, Math.ceil(key.length / 3)) }) ?? sameWords(key, missing);
-  return unknownField(fieldPath(instancePath, key), guess, noun);
+  return unknownField(fieldPath(instancePath, key), guess, noun, Object.keys(known));
 }
 
 /**
