@@ -24,6 +24,7 @@ import { IdempotencyCommitted1766500000000 } from './1766500000000-idempotency-c
 import { InvoiceAmountPaid1766600000000 } from './1766600000000-invoice-amount-paid.js';
 import { SubscriptionEnds1766700000000 } from './1766700000000-subscription-ends.js';
 import { AllowanceOfNothing1766800000000 } from './1766800000000-allowance-of-nothing.js';
+import { JobsFailed1766900000000 } from './1766900000000-jobs-failed.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -50,4 +51,5 @@ export const migrations = [
   InvoiceAmountPaid1766600000000,
   SubscriptionEnds1766700000000,
   AllowanceOfNothing1766800000000,
+  JobsFailed1766900000000,
 ];

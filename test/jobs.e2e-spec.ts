@@ -2,7 +2,7 @@
 // jobs run, a deterministic id runs once, failures retry, and wiring mistakes stop the start.
 import { Injectable, Module } from '@nestjs/common';
 import { ManualClock } from '../src/clock/clock.js';
-import { defineJob, JobHandler, JobQueue } from '../src/jobs/jobs.js';
+import { defineJob, JOB_BACKEND, JobHandler, JobQueue, type JobBackend } from '../src/jobs/jobs.js';
 import { checkJobWiring, JobsService, JobWiringError, periodKey } from '../src/jobs/jobs.service.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -36,6 +36,13 @@ class Recorder {
 
 @Module({ providers: [Recorder] })
 class RecorderModule {}
+
+/** A sample of /metrics: `name{labels} value`, labels as Prometheus prints them; 0 when absent. */
+async function metric(t: TestApp, series: string): Promise<number> {
+  const text = (await t.get('/metrics', null)).text;
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const start = Date.now();
@@ -94,6 +101,28 @@ describe('jobs', () => {
       await waitFor(() => recorder.flakyCalls.get('a') === 3, 20_000);
     }
     expect(recorder.flakyCalls.get('a')).toBe(3);
+    // Each attempt is counted where it ran: two retried, then done.
+    expect(await metric(t, 'tokenmeter_job_runs_total{job="test.flaky",outcome="retried"}')).toBe(2);
+    expect(await metric(t, 'tokenmeter_job_runs_total{job="test.flaky",outcome="done"}')).toBe(1);
+    expect(await metric(t, 'tokenmeter_job_seconds_count{job="test.flaky"}')).toBe(3);
+  }, 30_000);
+
+  it('counts a job that failed its last attempt, where it ran and in the queue', async () => {
+    const failedBefore = await metric(t, 'tokenmeter_jobs{state="failed"}');
+    const advance = process.env.REDIS_URL ? null : setInterval(() => clock.advance(5_000), 25);
+    try {
+      await queue.enqueue(flaky, { failTimes: 10, tag: 'dead' });
+      await waitFor(() => recorder.flakyCalls.get('dead') === 3, 20_000);
+      // The last attempt's failure is recorded by the backend just after the handler throws.
+      const start = Date.now();
+      while ((await metric(t, 'tokenmeter_jobs{state="failed"}')) === failedBefore && Date.now() - start < 5_000) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      if (advance) clearInterval(advance);
+    }
+    expect(await metric(t, 'tokenmeter_job_runs_total{job="test.flaky",outcome="failed"}')).toBe(1);
+    expect(await metric(t, 'tokenmeter_job_runs_total{job="test.flaky",outcome="retried"}')).toBe(2 + 2);
+    expect(await metric(t, 'tokenmeter_jobs{state="failed"}')).toBe(failedBefore + 1);
+    expect(recorder.flakyCalls.get('dead')).toBe(3);
   }, 30_000);
 
   it('a repeatable job runs once per period, whatever the number of ticks', async () => {
@@ -112,6 +141,41 @@ describe('jobs', () => {
       expect.arrayContaining([periodKey(new Date(now.getTime() - 3_600_000), 'hour'), periodKey(now, 'hour')]),
     );
     expect(new Set(recorder.periods).size).toBe(recorder.periods.length);
+  });
+});
+
+describe('the queue on /metrics, where no process consumes it', () => {
+  let t: TestApp;
+  let clock: ManualClock;
+
+  beforeAll(async () => {
+    clock = new ManualClock('2026-06-01T10:15:00.000Z');
+    // As startAppWithoutJobs, with this file's job handlers.
+    t = await startTestApp({ clock, extraModules: [RecorderModule], env: { TOKENMETER_API_RUNS_JOBS: 'false' } });
+    const backend = t.app.get<JobBackend>(JOB_BACKEND);
+    if (backend.kind === 'database') await backend.stop();
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('shows jobs due, scheduled for later, and how long the oldest due one has waited', async () => {
+    const queue = t.app.get(JobQueue);
+    // The repeatable jobs the app queued as it started (the database queue's first tick) are due too.
+    const before = { due: await metric(t, 'tokenmeter_jobs{state="due"}'), scheduled: await metric(t, 'tokenmeter_jobs{state="scheduled"}') };
+    if (before.due === 0) expect(await metric(t, 'tokenmeter_jobs_oldest_due_seconds')).toBe(0);
+    await queue.enqueue(record, { n: 1 });
+    await queue.enqueue(record, { n: 2 });
+    await queue.enqueue(record, { n: 3 }, { runAt: new Date(clock.now().getTime() + 3_600_000) });
+    // The database queue reads the injected clock; BullMQ schedules by the real one.
+    if (process.env.REDIS_URL) await new Promise((r) => setTimeout(r, 1_100));
+    else clock.advance(90_000);
+    expect(await metric(t, 'tokenmeter_jobs{state="due"}')).toBe(before.due + 2);
+    expect(await metric(t, 'tokenmeter_jobs{state="scheduled"}')).toBe(before.scheduled + 1);
+    expect(await metric(t, 'tokenmeter_jobs{state="running"}')).toBe(0);
+    const waited = await metric(t, 'tokenmeter_jobs_oldest_due_seconds');
+    if (process.env.REDIS_URL) expect(waited).toBeGreaterThanOrEqual(1);
+    else expect(waited).toBe(90);
   });
 });
 

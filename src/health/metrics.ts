@@ -1,5 +1,6 @@
 // Prometheus metrics: one registry per app instance (tests build several apps in one process).
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { JobCounts } from '../jobs/jobs.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -82,6 +83,49 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+
+  /** The background jobs (src/jobs/): each run where it ran, and the queue as every process sees it. */
+  readonly jobRuns = new Counter({
+    name: 'tokenmeter_job_runs_total',
+    help: 'Job attempts this process ran, by job and outcome: done, retried (failed, another attempt is queued), failed (its last attempt failed; the error is logged and kept with the job)',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly jobSeconds = new Histogram({
+    name: 'tokenmeter_job_seconds',
+    help: 'Duration of a job attempt this process ran, by job',
+    labelNames: ['job'] as const,
+    buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600],
+    registers: [this.registry],
+  });
+  /** Set by JobsService: the queue's counts, read on each scrape (the same in every process sharing the queue). */
+  jobCounts: (() => Promise<JobCounts>) | null = null;
+  readonly jobs = new Gauge({
+    name: 'tokenmeter_jobs',
+    help: 'Jobs in the queue, all processes together, by state: due (waiting for a process to take them), scheduled (a retry\'s backoff, a later run), running, failed (failed their last attempt within the last 30 days)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const counts = await this.readJobCounts();
+      if (!counts) return;
+      for (const state of ['due', 'scheduled', 'running', 'failed'] as const) this.jobs.set({ state }, counts[state]);
+      this.jobsOldestDue.set(counts.oldestDueSeconds);
+    },
+  });
+  readonly jobsOldestDue = new Gauge({
+    name: 'tokenmeter_jobs_oldest_due_seconds',
+    help: 'How long the oldest due job has waited past its time (0: none due); grows when no process consumes jobs',
+    registers: [this.registry],
+  });
+
+  /** The queue's counts, or nothing when it cannot be read now (the scrape still answers, without these two gauges' news). */
+  private async readJobCounts(): Promise<JobCounts | null> {
+    try {
+      return this.jobCounts ? await this.jobCounts() : null;
+    } catch {
+      return null;
+    }
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tokenmeter_' });

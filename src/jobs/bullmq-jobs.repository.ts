@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { Clock } from '../clock/clock.js';
 import { redisClient, type RedisClient } from '../redis/redis-client.js';
-import { jobIdPart, type EnqueueOptions, type JobBackend, type JobDispatch } from './jobs.js';
+import { jobIdPart, type EnqueueOptions, type JobBackend, type JobCounts, type JobDispatch } from './jobs.js';
 
 const DAY_S = 86_400;
 
@@ -53,14 +53,16 @@ export class BullJobsRepository implements JobBackend {
   }
 
   async start(dispatch: JobDispatch): Promise<void> {
-    this.worker = new Worker(this.queueName, async (job) => dispatch(job.name, job.data), {
+    // attemptsMade counts the attempts that ended before this one.
+    this.worker = new Worker(this.queueName, async (job) => dispatch(job.name, job.data, { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 }), {
       connection: this.options.cluster ? this.clusterClient() : this.connection,
       prefix: this.prefix,
       concurrency: this.options.concurrency ?? 4,
     });
     this.worker.on('error', (error) => this.logger.error({ err: error }, 'worker error'));
     this.worker.on('failed', (job, error) =>
-      this.logger.warn({ job: job?.name, id: job?.id, attempt: job?.attemptsMade, err: error.message }, 'job failed'),
+      // attemptsMade counts this attempt by now; `final` as the database backend logs it: no attempt is left.
+      this.logger.warn({ job: job?.name, id: job?.id, attempt: job?.attemptsMade, final: job ? job.attemptsMade >= (job.opts.attempts ?? 1) : undefined, err: error.message }, 'job failed'),
     );
     await this.worker.waitUntilReady();
   }
@@ -75,6 +77,23 @@ export class BullJobsRepository implements JobBackend {
     const client = redisClient({ url: this.options.url, cluster: true }, { maxRetriesPerRequest: null });
     this.clusterClients.push(client);
     return client;
+  }
+
+  /**
+   * BullMQ's own counts. The oldest due job is the waiting list's oldest; BullMQ schedules by the real clock
+   * (a delay runs from when a job was added), so its wait is read against it, from the job's time plus its delay.
+   */
+  async counts(): Promise<JobCounts> {
+    const c = await this.queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed');
+    const [oldest] = await this.queue.getJobs(['wait'], 0, 0, true);
+    const dueAt = oldest ? oldest.timestamp + (oldest.opts.delay ?? 0) : null;
+    return {
+      due: (c.wait ?? 0) + (c.prioritized ?? 0),
+      scheduled: c.delayed ?? 0,
+      running: c.active ?? 0,
+      failed: c.failed ?? 0,
+      oldestDueSeconds: dueAt === null ? 0 : Math.max(0, (Date.now() - dueAt) / 1000),
+    };
   }
 
   async ping(): Promise<void> {

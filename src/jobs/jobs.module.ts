@@ -7,6 +7,7 @@ import { CLOCK, type Clock } from '../clock/clock.js';
 import type { OpenDatabase } from '../database/data-source.js';
 import { OPEN_DATABASE } from '../database/database.module.js';
 import { BullJobsRepository } from './bullmq-jobs.repository.js';
+import { HealthModule } from '../health/health.module.js';
 import { JobHousekeepingService } from './job-housekeeping.service.js';
 import { JOB_BACKEND, JobQueue, type JobBackend } from './jobs.js';
 import { JOBS_CONSUME, JobsService } from './jobs.service.js';
@@ -18,7 +19,7 @@ export type ProcessRole = 'api' | 'worker';
 
 @Global()
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, HealthModule],
   providers: [
     {
       provide: JOB_BACKEND,

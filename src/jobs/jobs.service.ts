@@ -3,8 +3,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { CLOCK, type Clock } from '../clock/clock.js';
+import { Metrics } from '../health/metrics.js';
 import { ShutdownReport } from '../lifecycle/shutdown-report.js';
-import { declaredJobs, JOB_BACKEND, JOB_HANDLER, JobQueue, type EnqueueOptions, type JobBackend, type JobDefinition } from './jobs.js';
+import { declaredJobs, JOB_BACKEND, JOB_HANDLER, JobQueue, type EnqueueOptions, type JobAttempt, type JobBackend, type JobDefinition } from './jobs.js';
 
 export const JOBS_CONSUME = Symbol('JOBS_CONSUME');
 
@@ -74,8 +75,10 @@ export class JobsService extends JobQueue implements OnApplicationBootstrap, Bef
     @Inject(JOBS_CONSUME) private readonly consume: boolean,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly shutdown: ShutdownReport,
+    private readonly metrics: Metrics,
   ) {
     super();
+    metrics.jobCounts = () => this.backend.counts();
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -95,7 +98,7 @@ export class JobsService extends JobQueue implements OnApplicationBootstrap, Bef
     }
     checkJobWiring(declaredJobs(), counts);
     if (this.consume) {
-      await this.backend.start((name, payload) => this.dispatch(name, payload));
+      await this.backend.start((name, payload, attempt) => this.dispatch(name, payload, attempt));
       this.started = true;
       this.logger.log(`consuming ${this.handlers.size} job kinds on the ${this.backend.kind} backend`);
       await this.tick();
@@ -158,13 +161,19 @@ export class JobsService extends JobQueue implements OnApplicationBootstrap, Bef
     return this.backend.ping();
   }
 
-  private async dispatch(name: string, payload: unknown): Promise<void> {
+  private async dispatch(name: string, payload: unknown, attempt: JobAttempt): Promise<void> {
     const handler = this.handlers.get(name);
     if (!handler) throw new Error(`no handler for job "${name}"`);
     this.running++;
+    const timed = this.metrics.jobSeconds.startTimer({ job: name });
     try {
       await handler(payload);
+      this.metrics.jobRuns.inc({ job: name, outcome: 'done' });
+    } catch (error) {
+      this.metrics.jobRuns.inc({ job: name, outcome: attempt.attempt >= attempt.maxAttempts ? 'failed' : 'retried' });
+      throw error;
     } finally {
+      timed();
       this.running--;
     }
   }

@@ -42,7 +42,26 @@ export interface EnqueueOptions {
   tx?: Tx;
 }
 
-export type JobDispatch = (name: string, payload: unknown) => Promise<void>;
+/** Which attempt of its job a run is, as its backend counts them (the first is 1). */
+export interface JobAttempt {
+  attempt: number;
+  maxAttempts: number;
+}
+
+export type JobDispatch = (name: string, payload: unknown, attempt: JobAttempt) => Promise<void>;
+
+/** The queue's jobs by state, across every process that shares it (`/metrics`: `tokenmeter_jobs`). */
+export interface JobCounts {
+  /** Due and taken by no process yet (a running job whose process died counts again once its lease ran out). */
+  due: number;
+  /** Queued for later: a retry waiting out its backoff, a job queued with `runAt`. */
+  scheduled: number;
+  running: number;
+  /** Failed their last attempt, kept 30 days with their error (the database's `jobs.last_error`, BullMQ's failed set). */
+  failed: number;
+  /** How long the oldest due job has waited past its time, in seconds; 0 when none is due. */
+  oldestDueSeconds: number;
+}
 
 /** What a backend does; `JobsService` wraps it with handler discovery and checks. */
 export interface JobBackend {
@@ -52,6 +71,7 @@ export interface JobBackend {
   /** Stops taking jobs and waits for the running ones to finish. */
   stop(): Promise<void>;
   ping(): Promise<void>;
+  counts(): Promise<JobCounts>;
 }
 
 export const JOB_BACKEND = Symbol('JOB_BACKEND');

@@ -3,9 +3,9 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { Clock } from '../clock/clock.js';
-import { queryRows } from '../database/sql.js';
+import { firstRow, queryRows } from '../database/sql.js';
 import { withoutCommitMark } from '../database/commit-marks.js';
-import type { EnqueueOptions, JobBackend, JobDispatch } from './jobs.js';
+import type { EnqueueOptions, JobBackend, JobCounts, JobDispatch } from './jobs.js';
 
 interface ClaimedJob {
   id: string;
@@ -77,6 +77,24 @@ export class PgJobsRepository implements JobBackend {
     await this.dataSource.query('SELECT 1');
   }
 
+  /** One statement over the two partial indexes (jobs_due, jobs_failed), never the month of finished jobs. */
+  async counts(): Promise<JobCounts> {
+    const row = await firstRow<{ due: number; scheduled: number; running: number; failed: number; oldest: string }>(
+      this.dataSource,
+      `SELECT count(*) FILTER (WHERE due)::int AS due,
+              count(*) FILTER (WHERE status = 'queued' AND NOT due)::int AS scheduled,
+              count(*) FILTER (WHERE status = 'running' AND NOT due)::int AS running,
+              (SELECT count(*)::int FROM jobs WHERE status = 'failed') AS failed,
+              coalesce(extract(epoch FROM $1::timestamptz - min(since) FILTER (WHERE due)), 0)::float8::text AS oldest
+         FROM (SELECT status,
+                      (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1) AS due,
+                      CASE WHEN status = 'queued' THEN run_at ELSE locked_until END AS since
+                 FROM jobs WHERE status IN ('queued', 'running')) j`,
+      [this.clock.now()],
+    );
+    return { due: row!.due, scheduled: row!.scheduled, running: row!.running, failed: row!.failed, oldestDueSeconds: Math.max(0, Number(row!.oldest)) };
+  }
+
   /** Runs every due job now; returns how many ran. For tests and for draining on demand. */
   async drain(): Promise<number> {
     let count = 0;
@@ -134,7 +152,7 @@ export class PgJobsRepository implements JobBackend {
     if (!job) return false;
     try {
       if (!this.dispatch) throw new Error('job backend started without a dispatcher');
-      await this.dispatch(job.name, job.payload);
+      await this.dispatch(job.name, job.payload, { attempt: job.attempts, maxAttempts: job.max_attempts });
       await this.dataSource.query(
         `UPDATE jobs SET status = 'done', finished_at = $2, locked_until = NULL, last_error = NULL WHERE id = $1`,
         [job.id, this.clock.now()],
