@@ -184,6 +184,9 @@ describe('credits settle job: the accounts it passes over', () => {
           // the earlier subscription's allowance (another anchor's) and booked its day again as uncovered,
           // which the look (rightly) did not expect. Only the running subscription's allowances are released.
           [1, 1, [{ kind: 'anchor', day: 28 }, { kind: 'spend', cents: 1, daysAgo: 0 }, { kind: 'cancel' }, { kind: 'settle' }, { kind: 'advance', minutes: 44640 }, { kind: 'settle' }, { kind: 'anchor', day: 1 }, { kind: 'override', cents: 0 }, { kind: 'grant', cents: 1, days: 1 }, { kind: 'settle' }]],
+          // The invoice law's find of stop 43: the anchor on the 15th, the 1st, and the 15th again after the
+          // 15th's period ended; that period's allowance (ended by the first move) is put in force again.
+          [1, 1, [{ kind: 'anchor', day: 15 }, { kind: 'advance', minutes: 60 }, { kind: 'settle' }, { kind: 'anchor', day: 1 }, { kind: 'spend', cents: 1, daysAgo: 0 }, { kind: 'settle' }, { kind: 'advance', minutes: 28800 }, { kind: 'settle' }, { kind: 'spend', cents: 1, daysAgo: 0 }, { kind: 'anchor', day: 15 }, { kind: 'settle' }, { kind: 'advance', minutes: 1 }, { kind: 'settle' }]],
         ],
       },
     );

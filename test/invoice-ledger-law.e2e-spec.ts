@@ -207,6 +207,25 @@ describe('invoices and the credit ledger agree', () => {
               { op: { kind: 'spend', cents: 1 }, settle: false },
             ],
           ],
+          // Found by this law with 800 runs (stop 43, seed 1384973754), shrunk. Anchored on the 15th from 10 March,
+          // then on the 1st (the allowance of 15 February to 15 March ended, the 10 March usage booked on March's),
+          // then on the 15th again on 30 March: the period of 15 February had ended, and its invoice billed the
+          // 10 March usage with its allowance, while the ledger left it uncovered (the allowance stayed ended).
+          [
+            1,
+            1,
+            [
+              { op: { kind: 'anchor', day: 15 }, settle: false },
+              { op: { kind: 'advance', minutes: 60 }, settle: false },
+              { op: { kind: 'anchor', day: 1 }, settle: false },
+              { op: { kind: 'spend', cents: 1 }, settle: false },
+              { op: { kind: 'advance', minutes: 28800 }, settle: false },
+              { op: { kind: 'spend', cents: 1 }, settle: false },
+              { op: { kind: 'anchor', day: 1 }, settle: false },
+              { op: { kind: 'anchor', day: 15 }, settle: false },
+              { op: { kind: 'topup' }, settle: false },
+            ],
+          ],
         ],
       },
     );

@@ -392,7 +392,7 @@ export class CreditLedger {
     // The period that just ended, on the first run after its end (its grant not expired yet): its terms
     // changed after the last run in it (a version published in its last minute), as its invoice bills it.
     if (ending) {
-      const grant = await this.repository.allowanceGrant(tx, account, ending.periodStart);
+      let grant = await this.repository.allowanceGrant(tx, account, ending.periodStart);
       // An allowance of nothing raised after the job's last run in the period (or while the job was down):
       // the period has no grant, its invoice bills it with one. When it has usage, that is granted now, from
       // the period's start to its end (it expires below), and the period booked again on it. So is a period
@@ -400,6 +400,17 @@ export class CreditLedger {
       // above). Done by the run that grants the current period's allowance (the first after the boundary,
       // which the idle look sends to the account; the same terms give both periods their allowance).
       const [from, to] = [dayOf(ending.periodStart), dayOf(ending.periodEnd)];
+      // Its allowance was ended by an anchor change, and the anchor is back on its day after the period
+      // ended (before the current period's run reopened it): the period's invoice bills its usage with that
+      // allowance, so it is in force again for the period (holding what it held when it was ended) and its
+      // days are booked on it again; what it has left expires below, its period being over.
+      if (grant && grant.expired_at !== null && endedEarly({ expiresAt: grant.expires_at }, ending.periodEnd)) {
+        await snapshot();
+        await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, from, to), now, 'the billing period changed', unbooked);
+        const reopened = await this.reopenAllowance(tx, account, grant, ending, now);
+        allowanceReopened = allowanceReopened === null ? reopened : new Dec(allowanceReopened).plus(reopened).toFixed();
+        grant = (await this.repository.findGrant(tx, account, grant.id))!;
+      }
       if (grant === null && allowanceGranted !== null && new Dec(ending.amount).gt(0) && (await this.repository.meteredWithin(tx, account, from, to))) {
         await snapshot();
         await this.unbookPeriod(tx, account, await this.repository.bookedDays(tx, account, from, to), now, 'the period allowance changed', unbooked);

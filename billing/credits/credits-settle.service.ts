@@ -15,7 +15,7 @@ import { billingPeriod, type BillingPeriod } from '../../tiers/subscriptions/bil
 import { SubscriptionsService, type BillingContext } from '../../tiers/subscriptions/subscriptions.service.js';
 import { CreditLedger, settleChangedLevel, type PeriodAllowance, type SettleResult } from './credit-ledger.service.js';
 import { CreditsRepository } from './credits.repository.js';
-import { settleIsIdle, type SettleLookMark, type SettleProbe } from './ledger.js';
+import { endedEarly, settleIsIdle, type SettleLookMark, type SettleProbe } from './ledger.js';
 
 const NO_GRANTS: SettleProbe = { unbookedUsage: false, expiryDue: false, allowances: [] };
 
@@ -128,13 +128,15 @@ export class CreditsSettleService implements OnModuleInit {
    * plan version published in the period's last minute, after the job's last run in it, is followed by the
    * ending period's ledger as by its invoice (CreditLedger.settle); so is one that raised an allowance of
    * nothing, whose period has no grant yet, when the period is billed (it ends after `startDate`, the first
-   * day of the subscription still running; null for one that ended). Null otherwise, or when its grant was
-   * already expired by a run after its end.
+   * day of the subscription still running; null for one that ended). So is one whose allowance an anchor
+   * change ended before its end, when the anchor is back on its day: the settle puts it in force again for
+   * its period. Null otherwise, or when its grant was already expired by a run after its end.
    */
   private async endingAllowance(account: string, anchorDay: number, current: BillingPeriod, startDate: string | null): Promise<PeriodAllowance | null> {
     const previous = billingPeriod(anchorDay, lastInstantBefore(current.start));
     const grant = await this.repository.allowanceGrant(this.repository.db, account, previous.start);
-    if (grant !== null && grant.expired_at !== null) return null;
+    // Expired at its period's end: done. Ended before it (the anchor moved away, and is back): reopened.
+    if (grant !== null && grant.expired_at !== null && !endedEarly({ expiresAt: grant.expires_at }, previous.end)) return null;
     if (grant === null && (startDate === null || previous.end.getTime() <= Date.parse(`${startDate}T00:00:00.000Z`))) return null;
     const terms = await this.subscriptions.termsInForceAt(account, lastInstantBefore(previous.end));
     return terms ? { amount: terms.terms.included_allowance, periodStart: previous.start, periodEnd: previous.end } : null;

@@ -399,7 +399,7 @@ export class CreditsRepository {
   /**
    * The settle job's look at every account with grants (ledger.ts, SettleProbe): per account, whether some
    * usage day since its first grant is not booked as metered and whether a grant is due to expire; then the
-   * allowance grants in force or of a period started in the last 33 days. An account without grants has no
+   * allowance grants in force or of a period started in the last 66 days. An account without grants has no
    * probe (it has nothing to book or expire). Call it in a read snapshot (TransactionRunner.readSnapshot), so
    * the reads agree.
    *
@@ -443,7 +443,7 @@ export class CreditsRepository {
     const allowances = await queryRows<{ account_id: string; id: string; amount: string; granted_at: Date; expires_at: Date | null; expired_at: Date | null; period_start: Date }>(
       tx,
       `SELECT account_id, id, amount::text AS amount, granted_at, expires_at, expired_at, period_start FROM credit_grants
-        WHERE kind = 'allowance' AND period_start IS NOT NULL AND (expired_at IS NULL OR period_start >= $1::timestamptz - interval '33 days')`,
+        WHERE kind = 'allowance' AND period_start IS NOT NULL AND (expired_at IS NULL OR period_start >= $1::timestamptz - interval '66 days')`,
       [now],
     );
     const probes = new Map<string, SettleProbe & { allowances: SettleProbe['allowances'][number][] }>();

@@ -481,6 +481,10 @@ describe('settleIsIdle', () => {
     expect(settleIsIdle(probe({ allowances: [allowance('other', -100, 620)] }), { ...period, amount: '0' }, now)).toBe(false);
     // An allowance of nothing and no other in force: nothing to do.
     expect(settleIsIdle(probe({ allowances: [allowance('last', -720, 0, '20', 0)] }), { ...period, amount: '0' }, now)).toBe(true);
+    // The period before this one (December, on the 1st's anchor), its allowance ended early by an anchor change
+    // and the anchor back on its day: put in force again for its period. Ended at its end: nothing to do.
+    expect(settleIsIdle(probe({ allowances: [allowance('previous', -744, -300, '20', -300), allowance('current', 0, 720)] }), period, now)).toBe(false);
+    expect(settleIsIdle(probe({ allowances: [allowance('previous', -744, 0, '20', 0), allowance('current', 0, 720)] }), period, now)).toBe(true);
   });
 });
 

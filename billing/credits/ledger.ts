@@ -11,6 +11,7 @@
 //                    its adjustments): issued and applied in one step, so it never adds to the balance
 // A movement moves `amount` (> 0) from one ledger account to another: +amount on `to`, -amount on `from`.
 import { Dec } from '../../tiers/pricing/decimal.js';
+import { lastInstantBefore } from '../../tiers/plans/version-in-force.js';
 import { billingPeriod } from '../../tiers/subscriptions/billing-period.js';
 
 export type GrantKind = 'allowance' | 'topup' | 'promotional' | 'ineffective_credit' | 'adjustment';
@@ -269,7 +270,7 @@ export interface SettleProbe {
   expiryDue: boolean;
   /**
    * The account's allowance grants not marked expired, and every one of a period that started in the last
-   * 33 days (so the current period's, expired or not: a billing period is at most 31 days).
+   * 66 days (so the current period's and the one before it, expired or not: a billing period is at most 31 days).
    */
   allowances: readonly (AllowanceGrant & { amount: Dec; expiredAt: Date | null })[];
 }
@@ -287,6 +288,10 @@ export function settleIsIdle(probe: SettleProbe, allowance: { amount: string; pe
   // `ending`, which is still open only until its first run after its end, and due by then).
   if (probe.unbookedUsage || probe.expiryDue) return false;
   if (allowance === null) return true;
+  // The period before this one, whose allowance an anchor change ended before its end, with the anchor back
+  // on its day: it is put in force again for its period (CreditsSettleService.endingAllowance).
+  const previous = billingPeriod(allowance.periodStart.getUTCDate(), lastInstantBefore(allowance.periodStart));
+  if (probe.allowances.some((g) => g.periodStart.getTime() === previous.start.getTime() && g.expiredAt !== null && endedEarly(g, previous.end))) return false;
   const current = probe.allowances.find((g) => g.periodStart.getTime() === allowance.periodStart.getTime());
   // Not granted yet: granted when it is more than nothing; of nothing, another period's allowance still in
   // force (the anchor moved) is ended.
