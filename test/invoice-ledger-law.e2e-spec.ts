@@ -174,7 +174,7 @@ describe('invoices and the credit ledger agree', () => {
       ),
       {
         // The examples count among the runs.
-        numRuns: Number(process.env.TM_LAW_RUNS ?? 12),
+        numRuns: Number(process.env.TM_LAW_RUNS ?? 40),
         examples: [
           // Found by this law (stop 41), shrunk. (Its other find, an allowance of nothing raised in a period's last
           // minute, is an e2e in invoices.e2e-spec.ts.) The anchor moved while the plan's allowance became
