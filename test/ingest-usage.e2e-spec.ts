@@ -178,7 +178,9 @@ describe('ingest: the listing of ignored usage fields is stored, for every proce
     } finally {
       await second.close();
     }
-  });
+    // Two starts and closes of a store on disk (migrations on the first): 5-8 s alone, past the default
+    // 30 s late in a loaded CI run of the whole embedded suite (stop 43).
+  }, 120_000);
 });
 
 describe('ingest: ignored usage fields cannot swamp /metrics, and their listing never costs an event', () => {
