@@ -97,8 +97,8 @@ export interface PeriodAllowance {
 export interface SettleResult {
   allowanceGranted: string | null;
   /**
-   * What the current period's allowance got back when it was in force again (the anchor changed away from
-   * its period and back; it holds what it held when it was ended), or null.
+   * What the allowances put in force again got back (the anchor changed away from their period and back: the
+   * current period's, or the one that just ended, not invoiced yet; each holds what it held when it was ended), or null.
    */
   allowanceReopened: string | null;
   /** The current period's allowance as the terms now give it, when they changed since it was granted. */

@@ -106,25 +106,36 @@ export class Metrics {
     labelNames: ['state'] as const,
     registers: [this.registry],
     collect: async () => {
-      const counts = await this.readJobCounts();
-      if (!counts) return;
-      for (const state of ['due', 'scheduled', 'running', 'failed'] as const) this.jobs.set({ state }, counts[state]);
-      this.jobsOldestDue.set(counts.oldestDueSeconds);
+      const counts = await this.jobCountsOfScrape();
+      if (counts) for (const state of ['due', 'scheduled', 'running', 'failed'] as const) this.jobs.set({ state }, counts[state]);
     },
   });
   readonly jobsOldestDue = new Gauge({
     name: 'tokenmeter_jobs_oldest_due_seconds',
     help: 'How long the oldest due job has waited past its time (0: none due); grows when no process consumes jobs',
     registers: [this.registry],
+    collect: async () => {
+      const counts = await this.jobCountsOfScrape();
+      if (counts) this.jobsOldestDue.set(counts.oldestDueSeconds);
+    },
   });
+  private scrapeCounts: Promise<JobCounts | null> | null = null;
 
-  /** The queue's counts, or nothing when it cannot be read now (the scrape still answers, without these two gauges' news). */
-  private async readJobCounts(): Promise<JobCounts | null> {
-    try {
-      return this.jobCounts ? await this.jobCounts() : null;
-    } catch {
-      return null;
-    }
+  /**
+   * One read of the queue for the two gauges of a scrape (the registry collects its metrics at once, so both
+   * ask before it answers), or nothing when it cannot be read now: the scrape still answers, with their last values.
+   */
+  private jobCountsOfScrape(): Promise<JobCounts | null> {
+    this.scrapeCounts ??= (async () => {
+      try {
+        return this.jobCounts ? await this.jobCounts() : null;
+      } catch {
+        return null;
+      } finally {
+        this.scrapeCounts = null;
+      }
+    })();
+    return this.scrapeCounts;
   }
 
   constructor() {
