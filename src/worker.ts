@@ -1,9 +1,11 @@
-// `npm run worker`: a process that only consumes jobs (REDIS_URL set). No HTTP listener.
+// `npm run worker`: a process that only consumes jobs (REDIS_URL set). No API; with TOKENMETER_WORKER_PORT,
+// a small listener for its probes and /metrics (src/health/probe-server.ts).
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { systemClock } from './clock/clock.js';
+import { listenForProbes, type ProbeServer } from './health/probe-server.js';
 import { closeOnSignals } from './lifecycle/shutdown.js';
 import { createPino, PinoNestLogger } from './logging.js';
 
@@ -18,7 +20,15 @@ async function main(): Promise<void> {
     logger: new PinoNestLogger(pino),
   });
   await app.init();
-  closeOnSignals(app, pino.child({ component: 'shutdown' }), config.shutdownTimeoutMs);
+  let probes: ProbeServer | null;
+  try {
+    probes = config.workerPort === null ? null : await listenForProbes(app, pino, config.host, config.workerPort);
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw new ConfigError('TOKENMETER_WORKER_PORT', `could not be listened on: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  // The probes go first: a worker that is stopping takes no more scrapes while its jobs finish.
+  closeOnSignals(app, pino.child({ component: 'shutdown' }), config.shutdownTimeoutMs, probes === null ? undefined : () => probes.close());
 }
 
 main().catch((error: unknown) => {

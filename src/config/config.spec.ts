@@ -15,6 +15,7 @@ describe('loadConfig', () => {
     const config = loadConfig({}, '/srv');
     expect(config).toMatchObject({
       port: 3000,
+      workerPort: null,
       databaseUrl: null,
       redisUrl: null,
       dataDir: '/srv/.tokenmeter',
@@ -40,6 +41,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ TOKENMETER_READING_CACHE_MB: '512' }, '/srv').readingCacheMb).toBe(512);
     expect(errorOf({ TOKENMETER_READING_CACHE_MB: '-1' }).variable).toBe('TOKENMETER_READING_CACHE_MB');
     expect(errorOf({ TOKENMETER_READING_CACHE_MB: '1.5' }).variable).toBe('TOKENMETER_READING_CACHE_MB');
+  });
+
+  it('reads the port of a worker\'s probes, 0 for one the system picks', () => {
+    expect(loadConfig({ TOKENMETER_WORKER_PORT: '9464' }, '/srv').workerPort).toBe(9464);
+    expect(loadConfig({ TOKENMETER_WORKER_PORT: '0' }, '/srv').workerPort).toBe(0);
+    expect(errorOf({ TOKENMETER_WORKER_PORT: 'metrics' }).message).toBe('TOKENMETER_WORKER_PORT must be a whole number, got "metrics"');
   });
 
   it('reads the webhook allow-list and timeout', () => {

@@ -8,6 +8,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export interface AppConfig {
   port: number;
   host: string;
+  /** TOKENMETER_WORKER_PORT: `npm run worker` serves its probes and /metrics here (src/health/probe-server.ts); null: no listener. */
+  workerPort: number | null;
   /** null: the embedded PGlite store under dataDir. */
   databaseUrl: string | null;
   /** null: jobs run in-process on the database. */
@@ -192,6 +194,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: optional(env, 'HOST') ?? '0.0.0.0',
+    workerPort: optional(env, 'TOKENMETER_WORKER_PORT') === null ? null : integer(env, 'TOKENMETER_WORKER_PORT', 0, 0, 65535),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl,
     redisCluster,

@@ -2,36 +2,19 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/access.decorators.js';
 import { RequestError } from '../http/domain-error.js';
-import { ErrorSchema, Responds, type Body } from '../http/openapi.js';
-import { JobsService } from '../jobs/jobs.service.js';
+import { ErrorSchema, Responds } from '../http/openapi.js';
+import { HealthChecks, type Readiness } from './health-checks.js';
 import { LivenessSchema, PrometheusTextSchema, ReadinessSchema } from './health.schemas.js';
 import { Metrics } from './metrics.js';
-
-type Readiness = Body<typeof ReadinessSchema>;
-type Check = Readiness['checks']['database'];
-
-async function check(probe: () => Promise<unknown>): Promise<Check> {
-  try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 2s')), 2000).unref()),
-    ]);
-    return { status: 'ok' };
-  } catch (error) {
-    return { status: 'down', error: error instanceof Error ? error.message : 'unreachable' };
-  }
-}
 
 @ApiTags('operations')
 @Controller()
 @Public()
 export class HealthController {
   constructor(
-    private readonly dataSource: DataSource,
-    private readonly jobs: JobsService,
+    private readonly checks: HealthChecks,
     private readonly metrics: Metrics,
   ) {}
 
@@ -48,11 +31,9 @@ export class HealthController {
   // A failed check answers 503 with the same body; a process shutting down answers 503 with an error.
   @Responds(503, { anyOf: [ReadinessSchema, ErrorSchema] }, { description: 'A check is down, or the process is shutting down' })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<Readiness> {
-    const checks: Readiness['checks'] = { database: await check(() => this.dataSource.query('SELECT 1')) };
-    if (this.jobs.backendKind === 'redis') checks.redis = await check(() => this.jobs.ping());
-    const ok = Object.values(checks).every((c) => c.status === 'ok');
-    if (!ok) void reply.status(503);
-    return { status: ok ? 'ok' : 'unavailable', checks };
+    const readiness = await this.checks.readiness();
+    if (readiness.status !== 'ok') void reply.status(503);
+    return readiness;
   }
 
   @Get('metrics')

@@ -10,7 +10,8 @@ export interface ShutdownLogger {
   error(fields: object, message: string): void;
 }
 
-export function closeOnSignals(app: INestApplicationContext, logger: ShutdownLogger, timeoutMs: number): void {
+/** `first`: what closes before the app does (a worker's probe listener). */
+export function closeOnSignals(app: INestApplicationContext, logger: ShutdownLogger, timeoutMs: number, first?: () => Promise<void>): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) return;
@@ -22,7 +23,7 @@ export function closeOnSignals(app: INestApplicationContext, logger: ShutdownLog
       logger.error({ signal, timeout_ms: timeoutMs, waited: report.waited() }, 'shutdown took longer than allowed; exiting');
       process.exit(1);
     }, timeoutMs).unref();
-    app.close().then(
+    (first ?? (() => Promise.resolve()))().then(() => app.close()).then(
       () => {
         logger.info({ signal, duration_ms: Math.round(performance.now() - started), waited: report.waited() }, 'shutdown finished');
         // The status a process killed by the signal has (143 for SIGTERM). The process then ends on its

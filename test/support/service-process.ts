@@ -43,10 +43,15 @@ export class ServiceProcess {
 
   /**
    * Starts the service with no configuration but a port of the system's choosing, and waits until it listens;
-   * in `dir` when given (a restart on the same embedded store), else in a new folder.
+   * in `dir` when given (a restart on the same embedded store), else in a new folder. `entry`: the built
+   * script, `dist/src/worker.js` for `npm run worker` (which listens only with TOKENMETER_WORKER_PORT).
    */
-  static async start(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'tokenmeter-service-'))): Promise<ServiceProcess> {
-    const child = spawn(process.execPath, [join(repoRoot, 'dist/src/main.js')], {
+  static async start(
+    env: Record<string, string> = {},
+    dir = mkdtempSync(join(tmpdir(), 'tokenmeter-service-')),
+    entry = 'dist/src/main.js',
+  ): Promise<ServiceProcess> {
+    const child = spawn(process.execPath, [join(repoRoot, entry)], {
       cwd: dir,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
