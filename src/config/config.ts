@@ -17,6 +17,11 @@ export interface AppConfig {
   /** REDIS_CLUSTER: REDIS_URL names one node of a Redis Cluster (src/redis/redis-client.ts). */
   redisCluster: boolean;
   dataDir: string;
+  /**
+   * Not read from the environment (always null from loadConfig): tests set it so that each `memory://` store
+   * starts from one migrated copy (src/database/embedded-store.ts) instead of an initdb of its own.
+   */
+  embeddedTemplate: string | null;
   adminKey: string | null;
   /** The `<env>` part of issued keys: `tm_<env>_<id>_<secret>`. */
   keyEnvironment: string;
@@ -199,6 +204,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): AppConfig {
     redisUrl,
     redisCluster,
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
+    embeddedTemplate: null,
     adminKey,
     keyEnvironment,
     logLevel,

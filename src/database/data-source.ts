@@ -16,6 +16,8 @@ export interface DatabaseTarget {
   /** A postgres:// URL, or null for the embedded store under `dataDir`. */
   url: string | null;
   dataDir: string;
+  /** A `memory://` embedded store starts from this dump (EmbeddedStore.dump); tests only. */
+  template?: string | null;
   poolSize?: number;
 }
 
@@ -39,7 +41,7 @@ export function createDataSource(url: string, poolSize: number): DataSource {
 }
 
 export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase> {
-  const embedded = target.url === null ? await startEmbeddedStore(target.dataDir) : null;
+  const embedded = target.url === null ? await startEmbeddedStore(target.dataDir, target.template ?? null) : null;
   const url = target.url ?? embedded!.url;
   const dataSource = createDataSource(url, embedded ? 1 : (target.poolSize ?? 10));
   try {

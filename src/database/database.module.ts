@@ -26,7 +26,7 @@ class DatabaseLifecycle implements OnApplicationShutdown {
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig): Promise<OpenDatabase> => {
         const logger = new Logger('database');
-        const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+        const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, template: config.embeddedTemplate });
         const applied = await runMigrations(db.dataSource);
         logger.log(
           `${db.embedded ? `embedded store at ${config.dataDir}` : 'PostgreSQL'} ready` +

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EmbeddedStoreInUseError, lockFolder } from './embedded-store.js';
+import { EmbeddedStoreInUseError, lockFolder, startEmbeddedStore } from './embedded-store.js';
 
 describe('the embedded store folder lock', () => {
   let dir: string;
@@ -43,4 +43,39 @@ describe('the embedded store folder lock', () => {
       release();
     }
   });
+});
+
+describe('an embedded store started from a template', () => {
+  it('has what the dumped store had, and is a store of its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenmeter-template-'));
+    const template = join(dir, 'template.tar');
+    const pg = (await import('pg')).default;
+    const query = async (url: string, sql: string) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows as Record<string, unknown>[];
+      } finally {
+        await client.end();
+      }
+    };
+    const first = await startEmbeddedStore('memory://');
+    try {
+      await query(first.url, "CREATE TABLE t (n int); INSERT INTO t VALUES (1), (2)");
+      writeFileSync(template, Buffer.from(await (await first.dump()).arrayBuffer()));
+    } finally {
+      await first.stop();
+    }
+    const [a, b] = [await startEmbeddedStore('memory://', template), await startEmbeddedStore('memory://', template)];
+    try {
+      expect(await query(a.url, 'SELECT sum(n)::int AS sum FROM t')).toEqual([{ sum: 3 }]);
+      await query(a.url, 'INSERT INTO t VALUES (10)');
+      expect(await query(a.url, 'SELECT sum(n)::int AS sum FROM t')).toEqual([{ sum: 13 }]);
+      expect(await query(b.url, 'SELECT sum(n)::int AS sum FROM t')).toEqual([{ sum: 3 }]);
+    } finally {
+      await a.stop();
+      await b.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

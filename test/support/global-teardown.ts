@@ -1,7 +1,11 @@
-// Drops what this run created on the shared servers: its databases and its queue keys.
+// Drops what this run created: its databases and its queue keys on the shared servers, its embedded store copy.
+import { rmSync } from 'node:fs';
+
 export default async function globalTeardown(): Promise<void> {
   const run = process.env.TOKENMETER_TEST_RUN;
   if (!run) return;
+  // The migrated embedded store the run's apps started from (test-app.ts).
+  if (process.env.TOKENMETER_TEST_TEMPLATE) rmSync(process.env.TOKENMETER_TEST_TEMPLATE, { force: true });
   if (process.env.DATABASE_URL) {
     const pg = await import('pg');
     const client = new pg.default.Client({ connectionString: process.env.DATABASE_URL });

@@ -1,11 +1,15 @@
 // Medium and end-to-end tests run the real app against a real store: a fresh database on DATABASE_URL
 // (and a fresh queue prefix on REDIS_URL) when set, an in-memory embedded store otherwise.
 import { randomBytes } from 'node:crypto';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DynamicModule, Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import pg from 'pg';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.js';
+import { openDatabase, runMigrations } from '../../src/database/data-source.js';
 import { ManualClock, type Clock } from '../../src/clock/clock.js';
 import { JOB_BACKEND, type JobBackend } from '../../src/jobs/jobs.js';
 import { Contract, type ObservedResponse } from './contract.js';
@@ -134,8 +138,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...options.env,
   };
   const config = loadConfig(env);
-  // memory:// is not a path; keep it verbatim for the embedded store.
-  if (env.TOKENMETER_DATA_DIR === 'memory://') config.dataDir = 'memory://';
+  // memory:// is not a path; keep it verbatim for the embedded store, which starts from the run's copy.
+  if (env.TOKENMETER_DATA_DIR === 'memory://') {
+    config.dataDir = 'memory://';
+    if (databaseUrl === null) config.embeddedTemplate = await embeddedTemplate();
+  }
   const app = await createApp({
     config,
     clock: options.clock ?? new ManualClock('2026-03-15T12:00:00.000Z'),
@@ -143,6 +150,29 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     extraModules: options.extraModules,
   });
   return new TestApp(app, config, adminKey);
+}
+
+/**
+ * A copy of an embedded store with every migration applied, made by the run's first embedded app and used by
+ * every later one: a new PGlite store spends seconds in initdb and the migrations (some 5 s on a busy
+ * machine late in the suite, against well under one from the copy), and app starts were what timed out
+ * late in CI's embedded run. A file, since jest gives each test file its own module registry.
+ */
+async function embeddedTemplate(): Promise<string> {
+  // Named by the global setup; a file of the run's own when the tests run without it.
+  const file = process.env.TOKENMETER_TEST_TEMPLATE ?? join(tmpdir(), `${testRunId()}.embedded-template.tar`);
+  if (existsSync(file)) return file;
+  const db = await openDatabase({ url: null, dataDir: 'memory://' });
+  try {
+    await runMigrations(db.dataSource);
+    const dump = await db.embedded!.dump();
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+    renameSync(partial, file);
+  } finally {
+    await db.close();
+  }
+  return file;
 }
 
 /** Small factories over the public API, so tests read as what a user does. */
