@@ -28,20 +28,49 @@ export function testRunId(): string {
  */
 const unique = () => `${process.pid}_${++counter}_${randomBytes(5).toString('hex')}`;
 
-/** A new empty database on the configured server, dropped by the global teardown. */
+/** `base` with another database name. */
+function databaseUrlOf(base: string, name: string): string {
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * The run's migrated database, made by its first test database and copied for every later one (the
+ * embedded stores' copy is `embeddedTemplate`): CREATE DATABASE ... TEMPLATE copies its files, where each
+ * app would otherwise apply every migration to an empty one. Found by name, since jest gives each test file
+ * its own module registry; dropped with the run's other databases by the global teardown.
+ */
+async function migratedTemplate(admin: pg.Client, base: string): Promise<string> {
+  const name = `${testRunId()}_template`.toLowerCase();
+  const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (rowCount === 0) {
+    const building = `${name}_${process.pid}_${randomBytes(3).toString('hex')}`;
+    await admin.query(`CREATE DATABASE "${building}"`);
+    const db = await openDatabase({ url: databaseUrlOf(base, building), dataDir: 'unused', poolSize: 1 });
+    try {
+      await runMigrations(db.dataSource);
+    } finally {
+      await db.close();
+    }
+    // Named only once migrated: a run stopped halfway leaves no half-built template to copy.
+    await admin.query(`ALTER DATABASE "${building}" RENAME TO "${name}"`);
+  }
+  return name;
+}
+
+/** A new database on the configured server with every migration applied, dropped by the global teardown. */
 export async function createTestDatabase(): Promise<string> {
   const base = process.env.DATABASE_URL!;
   const name = `${testRunId()}_${unique()}`.toLowerCase();
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${await migratedTemplate(admin, base)}"`);
   } finally {
     await admin.end();
   }
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return url.toString();
+  return databaseUrlOf(base, name);
 }
 
 export interface TestAppOptions {
