@@ -788,6 +788,11 @@ describe('credits', () => {
           // Stop 41's, shrunk: usage past the allowance, then the anchor moved to the 15th: the run that books the
           // period again on the new allowance reported as uncovered what already was (it now reports net of it).
           [[{ op: 'spend', n: 228 }, { op: 'spend', n: 1251 }, { op: 'anchor', n: 1 }, { op: 'spend', n: 1 }]],
+          // Stop 44's (seed -427655187, 150 runs), shrunk: usage on 29 April, booked on April's allowance, which
+          // expired at its end on 1 May; then the anchor moved to the 15th. That day is the pending 15 April
+          // period's now, and the run that grants it booked the day on it (left 0.98) while the figures before
+          // it counted the new allowance whole (1.00): they now count what the released allowance paid of it.
+          [[{ op: 'advance', n: 978 }, { op: 'advance', n: 913 }, { op: 'spend', n: 1 }, { op: 'advance', n: 1709 }, { op: 'anchor', n: 1 }]],
         ],
       },
     );

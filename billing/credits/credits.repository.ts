@@ -155,9 +155,9 @@ export class CreditsRepository {
    * With `subscribedFrom` (the running subscription's start), only those that run past it: an allowance that ended
    * before it is an earlier subscription's, whose periods the anchor of this one does not make again.
    */
-  allowancesToRelease(tx: Tx, account: string, anchorDay: number, subscribedFrom: Date | null): Promise<GrantRow[]> {
+  allowancesToRelease(db: Db, account: string, anchorDay: number, subscribedFrom: Date | null): Promise<GrantRow[]> {
     return queryRows<GrantRow>(
-      tx,
+      db,
       `SELECT ${GRANT_COLUMNS} FROM credit_grants g
         WHERE g.account_id = $1 AND g.kind = 'allowance' AND g.period_start IS NOT NULL
           AND extract(day FROM g.period_start AT TIME ZONE 'UTC') <> $2
