@@ -761,8 +761,13 @@ describe('credits', () => {
           if (op === 'grant') await t.post(`/v1/accounts/${o.account}/credits/grants`, { amount: ((n % 300) / 100 + 0.01).toFixed(2), validity_days: 1 + (n % 3) }, o.keys.sales);
           if (op === 'topup') await t.post(`/v1/accounts/${o.account}/credits/topups`, { id: `po-${++sales}`, pack: 'small' }, o.keys.finance);
           if (op === 'advance') clock.advance(n * 60_000);
-          // No invoice is closed here, so the anchor may move: to the 1st, the 15th or the 28th.
-          if (op === 'anchor') expect((await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-block', billing_anchor_day: [1, 15, 28][n % 3] } })).status).toBe(200);
+          // The test closes no invoice, so the anchor may move: to the 1st, the 15th or the 28th. But the app's
+          // own invoice job may have closed one of this account's ended periods (January to March) when a run
+          // moved the clock to an hour it had not seen: then the anchor is fixed, as it should be.
+          if (op === 'anchor') {
+            const moved = await t.request('PUT', `/v1/accounts/${o.account}/subscription`, { body: { plan_id: 'credits-block', billing_anchor_day: [1, 15, 28][n % 3] } });
+            if (moved.status !== 200) expect([moved.status, moved.body.error.code]).toEqual([409, 'billing_anchor_fixed']);
+          }
           if (op === 'hold') {
             // A hold loads the counter (and is released at once): allowed or not, it changes nothing left.
             const h = await t.post('/v1/authorizations', { amount: '0.01' }, o.keys.agent);
