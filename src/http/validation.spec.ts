@@ -1,5 +1,5 @@
 import { RequestError } from './domain-error.js';
-import { currencySchema } from './openapi.js';
+import { currencySchema, decimalSchema } from './openapi.js';
 import { compileSchema, findBadValue, sameWords, SchemaPipe, slugSchema, withoutRequired } from './validation.js';
 
 const account = {
@@ -76,6 +76,22 @@ describe('compileSchema: the most useful error', () => {
     const budget = compileSchema({ type: 'object', properties: { headcount: { type: ['integer', 'null'] }, hard: { type: 'boolean' } } });
     expect(errorOf(budget, { headcount: 1.5 })).toEqual({ code: 'wrong_type', message: 'Field "headcount" must be a whole number or null.', field: 'headcount' });
     expect(errorOf(budget, { hard: 'yes' })).toEqual({ code: 'wrong_type', message: 'Field "hard" must be true or false.', field: 'hard' });
+  });
+
+  it('says a string of a known shape as that shape when it gets another type: money sent as a number is told it is a decimal string', () => {
+    const plan = compileSchema({
+      type: 'object',
+      properties: { base_fee: decimalSchema, limit: { ...decimalSchema, type: ['string', 'null'] }, currency: currencySchema, from: { type: 'string', format: 'date-time' } },
+    });
+    expect(errorOf(plan, { base_fee: 49 })).toEqual({ code: 'wrong_type', message: 'Field "base_fee" must be a decimal string, like "12.50".', field: 'base_fee' });
+    expect(errorOf(plan, { limit: 100 })).toEqual({ code: 'wrong_type', message: 'Field "limit" must be a decimal string, like "12.50", or null.', field: 'limit' });
+    // A long list of values is said by its description, as for a value of the right type.
+    expect(errorOf(plan, { currency: 978 })).toEqual({ code: 'wrong_type', message: 'Field "currency" must be an ISO 4217 currency code, like "EUR".', field: 'currency' });
+    expect(errorOf(plan, { from: 1767225600 })).toEqual({
+      code: 'wrong_type',
+      message: 'Field "from" must be an RFC 3339 time with an offset, like "2026-03-01T00:00:00Z".',
+      field: 'from',
+    });
   });
 
   it('lists the values a field allows, with the likely one, also for a value of the wrong type', () => {

@@ -63,7 +63,11 @@ function describe(error: ErrorObject, noun: Noun): RequestError {
     case 'type': {
       const field = fieldPath(error.instancePath) || '(body)';
       const allowed = allowedOf(error.parentSchema);
-      if (allowed) return new RequestError('wrong_type', `${noun} "${field}" must be one of ${allowed.map(quoted).join(', ')}.`, { field });
+      if (allowed) return new RequestError('wrong_type', `${noun} "${field}" must be ${expectedOf(allowed, error.parentSchema)}.`, { field });
+      // A string of a known shape is said as that shape: money sent as a JSON number (49) is told it is a
+      // decimal string ("49.00"), not only that it must be a string.
+      const shape = shapeWords(error.parentSchema);
+      if (shape) return new RequestError('wrong_type', `${noun} "${field}" must be ${shape}${nullable(p.type) ? ', or null' : ''}.`, { field });
       return new RequestError('wrong_type', `${noun} "${field}" must be ${typeWords(p.type)}.`, { field });
     }
     case 'enum': {
@@ -77,13 +81,7 @@ function describe(error: ErrorObject, noun: Noun): RequestError {
           ? (strings.find((v) => v.toLowerCase() === given.toLowerCase()) ?? closestMatch(given, strings, { maxDistance: Math.min(3, Math.ceil(given.length / 2)) }))
           : undefined;
       const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`;
-      // A long list (the currencies) is said by its description, not listed.
-      const description = (error.parentSchema as { description?: unknown } | undefined)?.description;
-      const expected =
-        allowed.length > LISTED_VALUES && typeof description === 'string'
-          ? `${description.charAt(0).toLowerCase()}${description.slice(1)}`
-          : `one of ${allowed.map(quoted).join(', ')}`;
-      return new RequestError('invalid_value', `${noun} "${field}" must be ${expected}.${hint}`, { field });
+      return new RequestError('invalid_value', `${noun} "${field}" must be ${expectedOf(allowed, error.parentSchema)}.${hint}`, { field });
     }
     case 'pattern':
     case 'format': {
@@ -124,6 +122,18 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 /** A schema's `type` (one name, or ajv's comma list of them) in words: `integer,null` is "a whole number or null". */
+/** A string schema's pattern or format in words (PATTERN_WORDS, FORMAT_WORDS), when the API uses it. */
+function shapeWords(schema: unknown): string | undefined {
+  const { pattern, format } = (schema ?? {}) as { pattern?: unknown; format?: unknown };
+  if (typeof pattern === 'string' && PATTERN_WORDS[pattern] !== undefined) return PATTERN_WORDS[pattern];
+  if (typeof format === 'string' && FORMAT_WORDS[format] !== undefined) return FORMAT_WORDS[format];
+  return undefined;
+}
+
+function nullable(type: unknown): boolean {
+  return (Array.isArray(type) ? type.map(String) : String(type).split(',')).includes('null');
+}
+
 function typeWords(type: unknown): string {
   const names = Array.isArray(type) ? type.map(String) : String(type).split(',');
   return names.map((name) => TYPE_WORDS[name] ?? name).join(' or ');
@@ -131,6 +141,14 @@ function typeWords(type: unknown): string {
 
 /** How many allowed values an error lists; a longer list is said by its schema's description. */
 const LISTED_VALUES = 20;
+
+/** What a field of listed values must be: one of them, or a long list (the currencies) by its schema's description. */
+function expectedOf(allowed: unknown[], schema: unknown): string {
+  const description = (schema as { description?: unknown } | undefined)?.description;
+  return allowed.length > LISTED_VALUES && typeof description === 'string'
+    ? `${description.charAt(0).toLowerCase()}${description.slice(1)}`
+    : `one of ${allowed.map(quoted).join(', ')}`;
+}
 
 /** The values a schema allows (its `enum`), when it lists them. */
 function allowedOf(schema: unknown): unknown[] | null {
