@@ -1600,7 +1600,7 @@ export interface components {
             remaining: string;
             topup_id: string | null;
         };
-        /** @description A promotional grant: `amount` of usage money, burned after the period allowance in `priority` order (default 10; 0 is the allowance’s own), expiring at `expires_at` or after `validity_days` (neither: never). */
+        /** @description A promotional grant: `amount` of usage money, burned after the period allowance in `priority` order (default 10; 0 is the allowance’s own), expiring at `expires_at` (the start of a UTC day: credits pay for usage by UTC day) or after `validity_days` (at the end of the UTC day they run out in; neither: never). */
         CreditGrantCreate: {
             /** @description A decimal string, e.g. "12.50" */
             amount: string;

@@ -424,7 +424,11 @@ describe('Stripe', () => {
       const [grant] = await grants();
       expect(await grants()).toHaveLength(1);
       expect(grant).toMatchObject({ kind: 'topup', amount: '500', remaining: '500', priority: 30 });
-      expect(new Date(grant.expires_at).getTime() - new Date(grant.granted_at).getTime()).toBe(365 * 86_400_000);
+      // Valid 365 days from Stripe's paid_at, to the end of the UTC day they run out in.
+      const validFor = new Date(grant.expires_at).getTime() - new Date(grant.granted_at).getTime();
+      expect(grant.expires_at).toMatch(/T00:00:00\.000Z$/);
+      expect(validFor).toBeGreaterThanOrEqual(365 * 86_400_000);
+      expect(validFor).toBeLessThan(366 * 86_400_000);
       const again = await t.post(`/v1/accounts/${account}/credits/topups`, { id: topupId, pack: 'large' });
       expect(again.body).toMatchObject({ status: 'granted', grant: { id: grant.id }, payment: { state: 'synced', stripe_status: 'paid' } });
     });

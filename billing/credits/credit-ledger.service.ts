@@ -39,6 +39,7 @@ import {
   giveBackMovements,
   grantMovement,
   invoiceCreditMovements,
+  isDayStart,
   ledgerAccounts,
   paysLateUsage,
   PRIORITY,
@@ -321,6 +322,9 @@ export class CreditLedger {
 
   /** A new grant and its movement (issued:<kind> -> grant:<id>). The caller holds the account's lock. */
   async grant(tx: Tx, account: string, grant: NewGrant): Promise<GrantRow> {
+    // Usage is booked by UTC day: a grant that expired during one would pay for that day's usage after it
+    // (ledger.ts, expiryAfterDays). Requests are checked before they get here; this is a caller's mistake.
+    if (grant.expiresAt && !isDayStart(grant.expiresAt)) throw new RangeError(`a grant expires at the start of a UTC day, not ${grant.expiresAt.toISOString()}`);
     await this.repository.insertGrant(tx, account, grant, grant.grantedAt);
     await this.repository.book(tx, account, [grantMovement(grant.kind, grant.id, new Dec(grant.amount))], { at: grant.grantedAt, invoiceId: grant.invoiceId ?? null, memo: grant.reason ?? null });
     this.refreshAfter(tx, account, grant.grantedAt);

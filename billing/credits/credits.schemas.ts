@@ -12,7 +12,8 @@ const promotionalGrantChecked = {
   required: ['amount'],
   description:
     'A promotional grant: `amount` of usage money, burned after the period allowance in `priority` order (default 10; ' +
-    '0 is the allowance’s own), expiring at `expires_at` or after `validity_days` (neither: never).',
+    '0 is the allowance’s own), expiring at `expires_at` (the start of a UTC day: credits pay for usage by UTC day) or ' +
+    'after `validity_days` (at the end of the UTC day they run out in; neither: never).',
   properties: {
     amount: decimal,
     priority: { type: 'integer', minimum: 1, maximum: 1000 },

@@ -16,9 +16,7 @@ import { StripeHandlers, type StripeTopupEvent, type TopupPaidHandler } from '..
 import { StripeSync } from '../stripe/stripe-sync.service.js';
 import { creditAmount, CreditLedger, newGrantId } from './credit-ledger.service.js';
 import { CreditsRepository, grantState, type GrantRow, type MovementRow, type TopupRow } from './credits.repository.js';
-import { compareBurnOrder, PRIORITY } from './ledger.js';
-
-const DAY_MS = 86_400_000;
+import { compareBurnOrder, expiryAfterDays, isDayStart, nextDayStart, PRIORITY } from './ledger.js';
 
 export interface PromotionalGrantBody {
   amount: string;
@@ -163,8 +161,16 @@ export class CreditsService implements TopupPaidHandler, OnModuleInit {
       if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= now.getTime()) {
         throw new BillingError(BillingErrorCode.InvalidGrant, '"expires_at" must be a time in the future.', { field: 'expires_at', now: now.toISOString() });
       }
+      // Usage is booked by UTC day: a grant ends at the start of one (ledger.ts, expiryAfterDays).
+      if (!isDayStart(expiresAt)) {
+        throw new BillingError(
+          BillingErrorCode.InvalidGrant,
+          `"expires_at" must be the start of a UTC day (00:00:00Z): credits pay for usage by UTC day. The next one is ${nextDayStart(expiresAt).toISOString()}.`,
+          { field: 'expires_at' },
+        );
+      }
     } else if (body.validity_days !== undefined) {
-      expiresAt = new Date(now.getTime() + body.validity_days * DAY_MS);
+      expiresAt = expiryAfterDays(now, body.validity_days);
     }
     const view = await this.transactions.run(async (tx) => {
       if (!(await this.accounts.findAccount(account, tx))) throw notFound(account);
@@ -275,7 +281,7 @@ export class CreditsService implements TopupPaidHandler, OnModuleInit {
       amount: new Dec(topup.allowance).toFixed(),
       priority: PRIORITY.topup,
       grantedAt: at,
-      expiresAt: new Date(at.getTime() + topup.validity_days * DAY_MS),
+      expiresAt: expiryAfterDays(at, topup.validity_days),
       topupId,
       reason: `Top-up ${topupId} (pack ${topup.pack_id})`,
     });

@@ -16,10 +16,13 @@ import {
   dueExpiries,
   endGrants,
   entriesOf,
+  expiryAfterDays,
   giveBackMovements,
   grantMovement,
   invoiceCreditMovements,
+  isDayStart,
   markInRange,
+  nextDayStart,
   onGrid,
   paysLateUsage,
   reopenMovement,
@@ -131,6 +134,33 @@ describe('burn order', () => {
           back.every((m) => m.from === 'expired' && m.to === `grant:${m.grantId}`)
         );
       }),
+    );
+  });
+
+  it('a grant valid for some days expires at the start of the UTC day after they run out', () => {
+    const d = (iso: string) => new Date(iso);
+    expect(expiryAfterDays(d('2026-04-28T12:00:00Z'), 1).toISOString()).toBe('2026-04-30T00:00:00.000Z');
+    expect(expiryAfterDays(d('2026-04-28T00:00:00Z'), 1).toISOString()).toBe('2026-04-29T00:00:00.000Z');
+    expect(expiryAfterDays(d('2026-04-28T23:59:59.999Z'), 30).toISOString()).toBe('2026-05-29T00:00:00.000Z');
+    expect(isDayStart(d('2026-05-01T00:00:00Z'))).toBe(true);
+    expect(isDayStart(d('2026-05-01T00:00:00.001Z'))).toBe(false);
+    expect(nextDayStart(d('2026-12-31T23:59:59Z')).toISOString()).toBe('2027-01-01T00:00:00.000Z');
+  });
+
+  it('a grant pays for the usage days it is in force on and no later day: its expiry never falls inside a day', () => {
+    const DAY = 86_400_000;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 400 * DAY }), fc.integer({ min: 1, max: 3650 }), fc.integer({ min: 0, max: 4000 * DAY }), (grantedMs, days, tMs) => {
+        const grantedAt = new Date(Date.UTC(2026, 0, 1) + grantedMs);
+        const expiresAt = expiryAfterDays(grantedAt, days);
+        const t = new Date(grantedAt.getTime() + tMs);
+        const from = new Date(Math.floor(t.getTime() / DAY) * DAY);
+        const covers = coversWindow({ grantedAt, expiresAt }, { from, to: new Date(from.getTime() + DAY) });
+        // In force at t (what the `credits` level counts) exactly when it pays for t's day (what the job books),
+        // and never shorter than the days it was given for.
+        return isDayStart(expiresAt) && expiresAt.getTime() >= grantedAt.getTime() + days * DAY && covers === t.getTime() < expiresAt.getTime();
+      }),
+      { numRuns: 2000 },
     );
   });
 

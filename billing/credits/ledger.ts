@@ -88,6 +88,29 @@ export function compareBurnOrder(a: GrantState, b: GrantState): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+const DAY = 86_400_000;
+
+/** Whether `at` is 00:00 UTC, the start of a usage day. */
+export function isDayStart(at: Date): boolean {
+  return at.getTime() % DAY === 0;
+}
+
+/** The first start of a UTC day at or after `at`. */
+export function nextDayStart(at: Date): Date {
+  return new Date(Math.ceil(at.getTime() / DAY) * DAY);
+}
+
+/**
+ * When a grant valid for `days` days from `at` expires: at the end of the UTC day its `days` run out in
+ * (granted at 12:00 on 28 April for one day, it expires at 00:00 on 30 April). Usage is booked by UTC day and
+ * a grant pays for the days it covers (coversWindow), so a grant that expired during a day would pay, booked
+ * a minute later, for that day's usage after it expired, while the `credits` level had stopped counting it.
+ * A grant's expiry is therefore always the start of a day (an explicit `expires_at` must be one).
+ */
+export function expiryAfterDays(at: Date, days: number): Date {
+  return nextDayStart(new Date(at.getTime() + days * DAY));
+}
+
 /** Whether a grant may pay for usage in [from, to): it was granted before `to` and had not expired by `from`. */
 export function coversWindow(g: Pick<GrantState, 'grantedAt' | 'expiresAt'>, window: { from: Date; to: Date }): boolean {
   return g.grantedAt.getTime() < window.to.getTime() && (g.expiresAt === null || g.expiresAt.getTime() > window.from.getTime());

@@ -185,10 +185,10 @@ export function registerBilling(program: Command, ctx: Context): void {
     {
       flags: '--expires-at <time>',
       field: 'expires_at',
-      description: 'when what is left of it expires, RFC 3339 (default: never)',
+      description: 'when what is left of it expires: the start of a UTC day, like 2027-01-01T00:00:00Z (default: never)',
       configure: (option) => option.conflicts('validityDays'),
     },
-    { flags: '--validity-days <n>', field: 'validity_days', description: 'or: it expires this many days from now', parse: positiveInteger },
+    { flags: '--validity-days <n>', field: 'validity_days', description: 'or: valid this many days from now, to the end of the UTC day they run out in', parse: positiveInteger },
     { flags: '--reason <text>', field: 'reason', description: 'why it was granted' },
   ]);
   jsonOption(accountOption(grant)).action(async (o: { account?: string; json?: boolean }) => {
