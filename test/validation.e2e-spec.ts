@@ -46,6 +46,15 @@ describe('request validation', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('money sent as a JSON number is told to send it as a string, and changes nothing', async () => {
+    const plan = await t.request('PUT', '/v1/plans/number-fee', { body: { currency: 'EUR', base_fee: 49, included_allowance: '20.00', overage_policy: 'bill' } });
+    expect(plan.status).toBe(400);
+    expect(plan.body.error).toEqual(expect.objectContaining({ code: 'wrong_type', field: 'base_fee', message: 'Field "base_fee" must be a string: "49", in quotes.' }));
+    expect((await t.get('/v1/plans/number-fee/versions')).status).toBe(404);
+    const grant = await t.post(`/v1/accounts/${org.account}/credits/grants`, { amount: 5.5 });
+    expect(grant.body.error).toEqual(expect.objectContaining({ code: 'wrong_type', field: 'amount', message: 'Field "amount" must be a string: "5.5", in quotes.' }));
+  });
+
   it('an unknown field is named before the field it was probably meant to be', async () => {
     const res = await t.post('/v1/accounts', { id: 'x', name: 'X', curency: 'EUR' });
     expect(res.status).toBe(400);

@@ -69,7 +69,9 @@ describe('compileSchema: the most useful error', () => {
 
   it('still names a missing field when nothing is unknown, and a wrong type as such', () => {
     expect(errorOf(validate, { id: 'x' })).toMatchObject({ code: 'missing_field', field: 'currency' });
-    expect(errorOf(validate, { id: 'x', currency: 1 })).toEqual({ code: 'wrong_type', message: 'Field "currency" must be a string.', field: 'currency' });
+    expect(errorOf(validate, { id: 'x', currency: true })).toEqual({ code: 'wrong_type', message: 'Field "currency" must be a string.', field: 'currency' });
+    // A number where a string goes (money is a decimal string): shown as the string to send.
+    expect(errorOf(validate, { id: 'x', currency: 1 })).toEqual({ code: 'wrong_type', message: 'Field "currency" must be a string: "1", in quotes.', field: 'currency' });
   });
 
   it('says the types a field takes in words', () => {
@@ -83,6 +85,9 @@ describe('compileSchema: the most useful error', () => {
       type: 'object',
       properties: { base_fee: decimalSchema, limit: { ...decimalSchema, type: ['string', 'null'] }, currency: currencySchema, from: { type: 'string', format: 'date-time' } },
     });
+    const checked = compileSchema({ type: 'object', properties: { base_fee: { type: 'string', maxLength: 64 }, cap: { type: ['string', 'null'] } } });
+    expect(errorOf(checked, { base_fee: 49.5 })).toEqual({ code: 'wrong_type', message: 'Field "base_fee" must be a string: "49.5", in quotes.', field: 'base_fee' });
+    expect(errorOf(checked, { cap: 100 })).toEqual({ code: 'wrong_type', message: 'Field "cap" must be a string, or null: "100", in quotes.', field: 'cap' });
     expect(errorOf(plan, { base_fee: 49 })).toEqual({ code: 'wrong_type', message: 'Field "base_fee" must be a decimal string, like "12.50".', field: 'base_fee' });
     expect(errorOf(plan, { limit: 100 })).toEqual({ code: 'wrong_type', message: 'Field "limit" must be a decimal string, like "12.50", or null.', field: 'limit' });
     // A long list of values is said by its description, as for a value of the right type.

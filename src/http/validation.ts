@@ -66,8 +66,13 @@ function describe(error: ErrorObject, noun: Noun): RequestError {
       if (allowed) return new RequestError('wrong_type', `${noun} "${field}" must be ${expectedOf(allowed, error.parentSchema)}.`, { field });
       // A string of a known shape is said as that shape: money sent as a JSON number (49) is told it is a
       // decimal string ("49.00"), not only that it must be a string.
+      const orNull = nullable(p.type) ? ', or null' : '';
       const shape = shapeWords(error.parentSchema);
-      if (shape) return new RequestError('wrong_type', `${noun} "${field}" must be ${shape}${nullable(p.type) ? ', or null' : ''}.`, { field });
+      if (shape) return new RequestError('wrong_type', `${noun} "${field}" must be ${shape}${orNull}.`, { field });
+      // Money and other decimals are strings, checked in code after the envelope: a number is shown quoted.
+      if (typeof error.data === 'number' && Number.isFinite(error.data) && String(p.type).split(',').includes('string')) {
+        return new RequestError('wrong_type', `${noun} "${field}" must be a string${orNull}: "${String(error.data)}", in quotes.`, { field });
+      }
       return new RequestError('wrong_type', `${noun} "${field}" must be ${typeWords(p.type)}.`, { field });
     }
     case 'enum': {
