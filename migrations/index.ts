@@ -25,6 +25,7 @@ import { InvoiceAmountPaid1766600000000 } from './1766600000000-invoice-amount-p
 import { SubscriptionEnds1766700000000 } from './1766700000000-subscription-ends.js';
 import { AllowanceOfNothing1766800000000 } from './1766800000000-allowance-of-nothing.js';
 import { JobsFailed1766900000000 } from './1766900000000-jobs-failed.js';
+import { GrantExpiryDayStart1767000000000 } from './1767000000000-grant-expiry-day-start.js';
 
 export const migrations = [
   Foundation1764000000000,
@@ -52,4 +53,5 @@ export const migrations = [
   SubscriptionEnds1766700000000,
   AllowanceOfNothing1766800000000,
   JobsFailed1766900000000,
+  GrantExpiryDayStart1767000000000,
 ];

@@ -10,6 +10,7 @@ import { COUNTERS_ENGINE, type CountersEngine } from '../billing/authorizations/
 import { CreditsLimits } from '../billing/credits/credits-limits.js';
 import { CreditsSettleService } from '../billing/credits/credits-settle.service.js';
 import { CreditsRepository } from '../billing/credits/credits.repository.js';
+import { GrantExpiryDayStart1767000000000 } from '../migrations/1767000000000-grant-expiry-day-start.js';
 import { ManualClock } from '../src/clock/clock.js';
 import { JobsService } from '../src/jobs/jobs.service.js';
 import { TransactionRunner } from '../src/database/transactions.js';
@@ -271,6 +272,28 @@ describe('credits', () => {
     expect(c.grants.filter((g: { kind: string }) => g.kind === 'topup')).toHaveLength(1);
     const bought = await t.app.get(CreditLedger).topupsBought(t.app.get(DataSource), o.account, new Date('2026-04-01T00:00:00Z'), new Date('2026-05-01T00:00:00Z'));
     expect(bought.map((b) => [b.id, b.pack_id, b.status])).toEqual([['po-1', 'small', 'granted']]);
+  });
+
+  it('a grant given before grants ended at the start of a day is moved, once in force, to the start of the next (the migration)', async () => {
+    clock.set('2026-04-20T12:00:00.000Z');
+    const o = await org();
+    await settle(); // grants April's allowance
+    const db = t.app.get(DataSource);
+    const grant = async (body: object) => (await t.post(`/v1/accounts/${o.account}/credits/grants`, body, o.keys.sales)).body.id as string;
+    const [old, gone, atDayStart] = [await grant({ amount: '1', validity_days: 5 }), await grant({ amount: '1', validity_days: 1 }), await grant({ amount: '1', validity_days: 9 })];
+    // As the rule before gave them: 5 days from 12:00, and one that has expired during a day.
+    await db.query(`UPDATE credit_grants SET expires_at = '2026-04-25T12:00:00Z' WHERE account_id = $1 AND id = $2`, [o.account, old]);
+    await db.query(`UPDATE credit_grants SET expires_at = '2026-04-20T12:00:00.5Z', expired_at = '2026-04-20T12:00:00.5Z' WHERE account_id = $1 AND id = $2`, [o.account, gone]);
+    const runner = db.createQueryRunner();
+    try {
+      await new GrantExpiryDayStart1767000000000().up(runner);
+    } finally {
+      await runner.release();
+    }
+    const rows: { id: string; kind: string; expires_at: Date }[] = await db.query(`SELECT id, kind, expires_at FROM credit_grants WHERE account_id = $1`, [o.account]);
+    const expiry = (id: string) => rows.find((r) => r.id === id)!.expires_at.toISOString();
+    expect([expiry(old), expiry(gone), expiry(atDayStart)]).toEqual(['2026-04-26T00:00:00.000Z', '2026-04-20T12:00:00.500Z', '2026-04-30T00:00:00.000Z']);
+    expect(rows.find((r) => r.kind === 'allowance')?.expires_at.toISOString()).toBe('2026-05-01T00:00:00.000Z');
   });
 
   it('refuses bad input with a clear error and changes nothing', async () => {

@@ -292,7 +292,7 @@ function PromotionalForm({ client, account, onDone }: { client: TokenmeterClient
       <h2>Add a promotional grant</h2>
       <Field label="Amount" inputMode="decimal" hint="A decimal, like 25.00" value={form.amount} error={errors.amount} onChange={set('amount')} />
       <Field label="Priority" inputMode="numeric" hint="1 to 1000, lower burns first; default 10" value={form.priority} error={errors.priority} onChange={set('priority')} />
-      <Field label="Valid for (days)" inputMode="numeric" hint="Empty: never expires (or give a date)" value={form.validity_days} error={errors.validity_days} onChange={set('validity_days')} />
+      <Field label="Valid for (days)" inputMode="numeric" hint="To the end of the UTC day they run out in; empty: never expires (or give a date)" value={form.validity_days} error={errors.validity_days} onChange={set('validity_days')} />
       <Field label="Expires on" type="date" value={form.expires_on} error={errors.expires_on} onChange={set('expires_on')} />
       <Field label="Reason" value={form.reason} error={errors.reason} onChange={set('reason')} />
       <button type="submit">Add grant</button>
