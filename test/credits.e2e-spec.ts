@@ -823,8 +823,8 @@ describe('credits', () => {
             // for the new period's days, the figures before the run count already (paidBySuperseded).
             const before = await fromPostgres(o.account);
             const [mark] = await db.query(
-              `SELECT coalesce(max(m.id), 0)::text AS id, coalesce(array_agg(DISTINCT g.id) FILTER (WHERE g.expired_at IS NOT NULL AND g.kind <> 'allowance'), '{}') AS lapsed
-                 FROM credit_grants g LEFT JOIN credit_movements m ON m.account_id = g.account_id WHERE g.account_id = $1`,
+              `SELECT (SELECT coalesce(max(id), 0) FROM credit_movements WHERE account_id = $1)::text AS id,
+                      ARRAY(SELECT id FROM credit_grants WHERE account_id = $1 AND expired_at IS NOT NULL AND kind <> 'allowance') AS lapsed`,
               [o.account],
             );
             const settled = await q.app.get(CreditsSettleService).settleAccount(o.account, clock.now());

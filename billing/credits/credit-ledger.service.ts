@@ -34,6 +34,7 @@ import {
   burnMovements,
   coversWindow,
   creditsLevel,
+  DAY_MS,
   dueExpiries,
   endGrants,
   giveBackMovements,
@@ -54,7 +55,6 @@ import {
   type Movement,
 } from './ledger.js';
 
-const DAY_MS = 86_400_000;
 /** Credits are exact to this many places (the event costs they pay for have up to 18). */
 export const CREDIT_DECIMAL_PLACES = 18;
 

@@ -12,6 +12,7 @@ import {
   coversWindow,
   creditBalance,
   creditsLevel,
+  DAY_MS,
   grantFigures,
   dueExpiries,
   endGrants,
@@ -148,17 +149,16 @@ describe('burn order', () => {
   });
 
   it('a grant pays for the usage days it is in force on and no later day: its expiry never falls inside a day', () => {
-    const DAY = 86_400_000;
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 400 * DAY }), fc.integer({ min: 1, max: 3650 }), fc.integer({ min: 0, max: 4000 * DAY }), (grantedMs, days, tMs) => {
+      fc.property(fc.integer({ min: 0, max: 400 * DAY_MS }), fc.integer({ min: 1, max: 3650 }), fc.integer({ min: 0, max: 4000 * DAY_MS }), (grantedMs, days, tMs) => {
         const grantedAt = new Date(Date.UTC(2026, 0, 1) + grantedMs);
         const expiresAt = expiryAfterDays(grantedAt, days);
         const t = new Date(grantedAt.getTime() + tMs);
-        const from = new Date(Math.floor(t.getTime() / DAY) * DAY);
-        const covers = coversWindow({ grantedAt, expiresAt }, { from, to: new Date(from.getTime() + DAY) });
+        const from = new Date(Math.floor(t.getTime() / DAY_MS) * DAY_MS);
+        const covers = coversWindow({ grantedAt, expiresAt }, { from, to: new Date(from.getTime() + DAY_MS) });
         // In force at t (what the `credits` level counts) exactly when it pays for t's day (what the job books),
         // and never shorter than the days it was given for.
-        return isDayStart(expiresAt) && expiresAt.getTime() >= grantedAt.getTime() + days * DAY && covers === t.getTime() < expiresAt.getTime();
+        return isDayStart(expiresAt) && expiresAt.getTime() >= grantedAt.getTime() + days * DAY_MS && covers === t.getTime() < expiresAt.getTime();
       }),
       { numRuns: 2000 },
     );

@@ -88,16 +88,17 @@ export function compareBurnOrder(a: GrantState, b: GrantState): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-const DAY = 86_400_000;
+/** A usage day: credits are booked by UTC day. */
+export const DAY_MS = 86_400_000;
 
 /** Whether `at` is 00:00 UTC, the start of a usage day. */
 export function isDayStart(at: Date): boolean {
-  return at.getTime() % DAY === 0;
+  return at.getTime() % DAY_MS === 0;
 }
 
 /** The first start of a UTC day at or after `at`. */
 export function nextDayStart(at: Date): Date {
-  return new Date(Math.ceil(at.getTime() / DAY) * DAY);
+  return new Date(Math.ceil(at.getTime() / DAY_MS) * DAY_MS);
 }
 
 /**
@@ -108,7 +109,7 @@ export function nextDayStart(at: Date): Date {
  * A grant's expiry is therefore always the start of a day (an explicit `expires_at` must be one).
  */
 export function expiryAfterDays(at: Date, days: number): Date {
-  return nextDayStart(new Date(at.getTime() + days * DAY));
+  return nextDayStart(new Date(at.getTime() + days * DAY_MS));
 }
 
 /** Whether a grant may pay for usage in [from, to): it was granted before `to` and had not expired by `from`. */

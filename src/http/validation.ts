@@ -70,7 +70,7 @@ function describe(error: ErrorObject, noun: Noun): RequestError {
       const shape = shapeWords(error.parentSchema);
       if (shape) return new RequestError('wrong_type', `${noun} "${field}" must be ${shape}${orNull}.`, { field });
       // Money and other decimals are strings, checked in code after the envelope: a number is shown quoted.
-      if (typeof error.data === 'number' && Number.isFinite(error.data) && String(p.type).split(',').includes('string')) {
+      if (typeof error.data === 'number' && Number.isFinite(error.data) && typeNames(p.type).includes('string')) {
         return new RequestError('wrong_type', `${noun} "${field}" must be a string${orNull}: "${String(error.data)}", in quotes.`, { field });
       }
       return new RequestError('wrong_type', `${noun} "${field}" must be ${typeWords(p.type)}.`, { field });
@@ -135,13 +135,19 @@ function shapeWords(schema: unknown): string | undefined {
   return undefined;
 }
 
+/** A schema's `type` (Ajv's error gives a list as "string,null") as names. */
+function typeNames(type: unknown): string[] {
+  return Array.isArray(type) ? type.map(String) : String(type).split(',');
+}
+
 function nullable(type: unknown): boolean {
-  return (Array.isArray(type) ? type.map(String) : String(type).split(',')).includes('null');
+  return typeNames(type).includes('null');
 }
 
 function typeWords(type: unknown): string {
-  const names = Array.isArray(type) ? type.map(String) : String(type).split(',');
-  return names.map((name) => TYPE_WORDS[name] ?? name).join(' or ');
+  return typeNames(type)
+    .map((name) => TYPE_WORDS[name] ?? name)
+    .join(' or ');
 }
 
 /** How many allowed values an error lists; a longer list is said by its schema's description. */
